@@ -1,0 +1,205 @@
+"""The `Forge` protocol: what the workflows may ask of GitHub or GitLab.
+
+Implementations: `app/forges/github.py` (gidgethub) and `app/forges/gitlab.py`
+(python-gitlab, run in a thread with a timeout). Workflows only see this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+TargetKind = Literal["issue", "pull_request"]
+CheckStatus = Literal["queued", "in_progress", "completed"]
+CheckConclusion = Literal[
+    "success", "failure", "cancelled", "neutral", "skipped", "timed_out", "action_required"
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """An issue or a pull/merge request of one repository.
+
+    `repo` is `owner/name` on GitHub and the full project path on GitLab.
+    `number` is the issue number (GitHub) or the iid (GitLab).
+    """
+
+    repo: str
+    kind: TargetKind
+    number: int
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Issue:
+    target: Target
+    title: str
+    body: str
+    author: str
+    state: str
+    labels: tuple[str, ...] = ()
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    target: Target
+    title: str
+    body: str
+    author: str
+    state: str
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    base_sha: str
+    head_repo: str  # the repository the head branch lives in (a fork when != target.repo)
+    draft: bool = False
+    url: str = ""
+
+    @property
+    def from_fork(self) -> bool:
+        return self.head_repo != self.target.repo
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    path: str
+    status: str  # added | modified | removed | renamed
+    previous_path: str | None = None
+    patch: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckAction:
+    """A button on a GitHub check run (GitLab has none; it ignores them)."""
+
+    label: str  # <= 20 characters
+    identifier: str  # <= 20 characters
+    description: str  # <= 40 characters
+
+
+@dataclass(frozen=True)
+class CheckRef:
+    """A handle on the live progress display of one run.
+
+    GitHub: a check run id. GitLab: the commit sha and status name, plus the id of the
+    note that is updated in place.
+    """
+
+    repo: str
+    head_sha: str
+    id: int | None = None
+    name: str = "AgentOps"
+    note_target: Target | None = None
+    note_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckUpdate:
+    status: CheckStatus
+    title: str
+    summary: str
+    text: str = ""
+    conclusion: CheckConclusion | None = None
+    actions: tuple[CheckAction, ...] = ()
+    details_url: str | None = None
+
+
+@dataclass(frozen=True)
+class GitRemote:
+    """How `app/git.py` reaches a repository: a clean URL plus an auth header.
+
+    The header value is a secret: it travels to git through the environment, never argv.
+    """
+
+    url: str
+    auth_header: str = field(repr=False)
+    default_branch: str = "main"
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    repo: str
+    default_branch: str
+    private: bool
+    clone_url: str
+
+
+class ForgeError(Exception):
+    """A forge call failed for a reason worth telling the person (not retried)."""
+
+
+class ForgeTransientError(ForgeError):
+    """A forge call failed in a way that may pass (5xx, network); retry later."""
+
+
+class ForgeRateLimited(ForgeTransientError):
+    """The forge asked us to wait; `retry_after` seconds until it will answer again."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ForgeAccessError(ForgeError):
+    """The integration may not do this (403 not accessible, suspended installation)."""
+
+
+class Forge(Protocol):
+    """Everything the workflows need from a forge, in forge-neutral terms."""
+
+    kind: Literal["github", "gitlab"]
+
+    async def has_write_access(self, repo: str, user: str) -> bool:
+        """True for admin/maintain/write (GitHub) or access >= Developer (GitLab).
+
+        Raises on failure: callers fail closed.
+        """
+        ...
+
+    async def add_reaction(self, target: Target, comment_id: int | None, emoji: str) -> None:
+        """React to a comment (or to the issue/PR itself when `comment_id` is None).
+
+        `emoji` uses GitHub's names: `eyes`, `+1`, `rocket`, `confused`.
+        """
+        ...
+
+    async def create_comment(self, target: Target, body: str) -> Comment: ...
+
+    async def update_comment(self, target: Target, comment_id: int, body: str) -> Comment: ...
+
+    async def list_comments(self, target: Target) -> list[Comment]: ...
+
+    async def get_issue(self, target: Target) -> Issue: ...
+
+    async def get_pull_request(self, target: Target) -> PullRequest: ...
+
+    async def list_changed_files(self, target: Target) -> list[ChangedFile]: ...
+
+    async def get_diff(self, target: Target) -> str: ...
+
+    async def get_repo(self, repo: str) -> RepoInfo: ...
+
+    async def git_remote(self, repo: str) -> GitRemote:
+        """Clone/push URL and an auth header for `app/git.py`."""
+        ...
+
+    async def open_pull_request(
+        self, repo: str, head: str, base: str, title: str, body: str, draft: bool = True
+    ) -> PullRequest:
+        """Open a PR/MR, or return the open one for the same head branch."""
+        ...
+
+    async def start_check(self, repo: str, head_sha: str, update: CheckUpdate,
+                          note_target: Target | None = None) -> CheckRef: ...
+
+    async def update_check(self, ref: CheckRef, update: CheckUpdate) -> CheckRef: ...
+
+    async def aclose(self) -> None: ...
