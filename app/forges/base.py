@@ -155,7 +155,8 @@ class ForgeAccessError(ForgeError):
 class Forge(Protocol):
     """Everything the workflows need from a forge, in forge-neutral terms."""
 
-    kind: Literal["github", "gitlab"]
+    @property
+    def kind(self) -> Literal["github", "gitlab"]: ...
 
     async def has_write_access(self, repo: str, user: str) -> bool:
         """True for admin/maintain/write (GitHub) or access >= Developer (GitLab).

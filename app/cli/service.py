@@ -1,0 +1,119 @@
+"""`agentops serve`, `worker`, `dev` and `migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import asyncpg
+
+from app.cli import CommandFailed
+from app.config import Settings, load_settings
+from app.redaction import install_log_redaction
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run the web process (webhooks, API, health)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (8000)")
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the ARQ worker that executes runs")
+    worker.set_defaults(handler=cmd_worker)
+
+    dev = sub.add_parser("dev", help="migrate, then run web and worker in one process")
+    dev.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    dev.add_argument("--port", type=int, default=8000, help="port to bind (8000)")
+    dev.set_defaults(handler=cmd_dev)
+
+    migrate = sub.add_parser("migrate", help="create the database if missing, apply migrations")
+    migrate.set_defaults(handler=cmd_migrate)
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    install_log_redaction(settings.secret_values())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.web import create_app
+
+    settings = load_settings()
+    setup_logging(settings)
+    _announce(settings, args.host, args.port)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
+                proxy_headers=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from jobs.worker import build_worker
+
+    settings = load_settings()
+    setup_logging(settings)
+    build_worker(settings).run()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    applied = asyncio.run(_migrate(settings.database_url))
+    print(f"migrations applied: {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+async def _migrate(dsn: str) -> list[str]:
+    from app.store.migrations import apply_migrations, ensure_database
+
+    try:
+        if await ensure_database(dsn):
+            print("created the database")
+        return await apply_migrations(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise CommandFailed(f"cannot migrate the database: {exc}") from exc
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    setup_logging(settings)
+    applied = asyncio.run(_migrate(settings.database_url))
+    if applied:
+        print(f"migrations applied: {', '.join(applied)}")
+    _announce(settings, args.host, args.port)
+    asyncio.run(_dev(settings, args.host, args.port))
+    return 0
+
+
+async def _dev(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from app.web import create_app
+    from jobs.worker import build_worker
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
+                                           log_config=None))
+    worker = build_worker(settings, handle_signals=False)  # uvicorn owns SIGINT/SIGTERM
+    worker_task = asyncio.create_task(worker.async_run())
+    try:
+        await server.serve()
+    finally:
+        worker_task.cancel()
+        await worker.close()
+
+
+def _announce(settings: Settings, host: str, port: int) -> None:
+    base = settings.public_url.rstrip("/")
+    print(f"AgentOps on http://{host}:{port}", file=sys.stderr)
+    if settings.github_enabled:
+        print(f"  GitHub App webhook URL: {base}/webhooks/github", file=sys.stderr)
+    if settings.gitlab_enabled:
+        print(f"  GitLab webhook URL:     {base}/webhooks/gitlab", file=sys.stderr)
+    if not settings.github_enabled and not settings.gitlab_enabled:
+        print(f"  no forge configured: open {base}/ to create the GitHub App", file=sys.stderr)

@@ -1,0 +1,119 @@
+"""The `/agentops …` comment grammar and the label rules, as pure functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+CommandName = Literal[
+    "implement", "plan", "test", "review", "fix", "status", "cancel", "retry", "help"
+]
+COMMANDS: tuple[CommandName, ...] = get_args(CommandName)
+TargetKind = Literal["issue", "pull_request"]
+
+ISSUE_ONLY: frozenset[str] = frozenset({"implement", "plan"})
+PULL_REQUEST_ONLY: frozenset[str] = frozenset({"test", "review", "fix"})
+# Commands answered by the worker without touching code or a model.
+CONTROL: frozenset[str] = frozenset({"status", "cancel", "retry", "help"})
+
+_COMMAND_LINE = re.compile(r"^[ \t]*/agentops(?:[ \t]+(\S+))?[ \t]*(.*)$", re.IGNORECASE)
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+_QUOTE = re.compile(r"^[ \t]*>")
+
+COMMAND_HELP: dict[CommandName, str] = {
+    "implement": "implement this issue and open a draft pull request",
+    "plan": "analyse the issue and post a plan, without changing code",
+    "test": "add tests for the changes of this pull request",
+    "review": "review the changes of this pull request",
+    "fix": "`fix <what to change>`: apply the requested change to this pull request",
+    "status": "list the runs here and their steps",
+    "cancel": "stop the run in progress here",
+    "retry": "run the last failed run here again",
+    "help": "show this list",
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    name: CommandName
+    args: str = ""
+    unknown: str | None = None  # the word typed, when it was no command (answered with help)
+
+
+def parse_comment(body: str) -> Command | None:
+    """The first `/agentops` command of a comment, or None when it has none.
+
+    A command line may start with spaces, is case-insensitive, and never counts inside a
+    fenced code block or a `>` quote. `/agentops` alone, or with an unknown word, is help.
+    """
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    fence: str | None = None
+    for index, line in enumerate(lines):
+        opened = _FENCE.match(line)
+        if fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opened:
+            fence = opened.group(1)
+            continue
+        if _QUOTE.match(line):
+            continue
+        match = _COMMAND_LINE.match(line)
+        if not match:
+            continue
+        word = (match.group(1) or "help").lower()
+        rest = match.group(2).strip()
+        if word not in COMMANDS:
+            return Command("help", unknown=match.group(1))
+        name: CommandName = word
+        if name == "fix" and not rest:
+            rest = _following_text(lines[index + 1 :])
+        return Command(name, rest)
+    return None
+
+
+def _following_text(lines: list[str]) -> str:
+    kept = [line for line in lines if not _QUOTE.match(line)]
+    return "\n".join(kept).strip()
+
+
+def command_for_label(
+    label: str, target_kind: TargetKind, labels: Mapping[str, str]
+) -> Command | None:
+    """The command a newly added label asks for on this kind of target, if any."""
+    wanted = labels.get(label) or labels.get(label.lower())
+    if wanted not in COMMANDS:
+        return None
+    name: CommandName = wanted
+    if wrong_target_reason(name, target_kind) is not None:
+        return None
+    return Command(name)
+
+
+def wrong_target_reason(name: CommandName, target_kind: TargetKind) -> str | None:
+    """Why `name` cannot run on this kind of target, or None when it can."""
+    if name in ISSUE_ONLY and target_kind != "issue":
+        return f"`/agentops {name}` works on issues, not on pull requests"
+    if name in PULL_REQUEST_ONLY and target_kind != "pull_request":
+        return f"`/agentops {name}` works on pull requests, not on issues"
+    return None
+
+
+def help_text(unknown: str | None = None) -> str:
+    lines = []
+    if unknown:
+        lines.append(f"I don't know the command `{unknown[:40]}`. These are the ones I know:")
+    else:
+        lines.append("AgentOps commands (write them at the start of a comment line):")
+    lines.append("")
+    for name in COMMANDS:
+        lines.append(f"- `/agentops {name}`: {COMMAND_HELP[name]}")
+    lines.append("")
+    lines.append(
+        "Labels work too: `agentops` on an issue implements it, "
+        "`agentops:test` on a pull request adds tests."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""What a webhook means once verified and parsed: start a run, record a tenant, or ignore.
+
+Handlers produce these values; the intake stores them. Plain dataclasses, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from app.commands import Command, TargetKind
+
+ForgeKind = Literal["github", "gitlab"]
+
+
+@dataclass(frozen=True)
+class TenantKey:
+    """A GitHub App installation, or a GitLab instance + project."""
+
+    forge: ForgeKind
+    external_key: str
+    account: str = ""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    tenant: TenantKey
+    repo: str
+    target_kind: TargetKind
+    target_number: int
+    command: Command
+    requested_by: str
+    trigger: Literal["comment", "label", "check_run"]
+    trigger_key: str  # the same command occurrence always has the same key
+    comment_id: int | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    refers_to_run: int | None = None  # check run buttons name the run they belong to
+
+
+@dataclass(frozen=True)
+class TenantChange:
+    tenant: TenantKey
+    action: Literal["created", "deleted", "suspend", "unsuspend", "repositories"]
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+
+
+Outcome = RunRequest | TenantChange | Ignored
+
+
+class PayloadError(Exception):
+    """The payload lacks what the event needs; the message is returned with a 400."""

@@ -1,0 +1,84 @@
+"""The ARQ queue: enqueueing runs under job ids derived from run ids, and aborting them."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import timedelta
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.jobs import Job
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+RUN_WORKFLOW = "run_workflow"
+
+
+def job_id_for_run(run_id: int) -> str:
+    return f"run:{run_id}"
+
+
+def redis_settings(redis_url: str) -> RedisSettings:
+    settings = RedisSettings.from_dsn(redis_url)
+    settings.conn_timeout = 2
+    settings.conn_retries = 0
+    return settings
+
+
+class RunQueue:
+    """Connects lazily, so the web process starts (and accepts runs) while Redis is down."""
+
+    def __init__(self, redis_url: str, queue_name: str) -> None:
+        self._settings = redis_settings(redis_url)
+        self.queue_name = queue_name
+        self._pool: ArqRedis | None = None
+
+    async def _redis(self) -> ArqRedis:
+        if self._pool is None:
+            self._pool = await create_pool(self._settings, default_queue_name=self.queue_name)
+        return self._pool
+
+    async def enqueue_run(self, run_id: int, defer_seconds: float | None = None) -> bool:
+        """True when the job is in Redis (now or from an earlier enqueue)."""
+        try:
+            redis = await self._redis()
+            await redis.enqueue_job(
+                RUN_WORKFLOW, run_id, _job_id=job_id_for_run(run_id),
+                _defer_by=timedelta(seconds=defer_seconds) if defer_seconds else None,
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("run %s not enqueued, Redis unreachable (%s); the sweep will retry",
+                        run_id, type(exc).__name__)
+            await self._reset()
+            return False
+        return True
+
+    async def abort_run(self, run_id: int) -> None:
+        """Ask the worker running this run's job to cancel it (best effort)."""
+        try:
+            redis = await self._redis()
+            await Job(job_id_for_run(run_id), redis, _queue_name=self.queue_name).abort(
+                timeout=0
+            )
+        except TimeoutError:
+            pass  # abort requested; the worker acts on it on its next poll
+        except (RedisError, OSError) as exc:
+            log.warning("could not ask the worker to abort run %s: %s", run_id, exc)
+
+    async def ping(self) -> bool:
+        try:
+            redis = await self._redis()
+            return bool(await redis.ping())
+        except (RedisError, OSError, TimeoutError):
+            await self._reset()
+            return False
+
+    async def _reset(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pool.aclose()
+
+    async def close(self) -> None:
+        await self._reset()

@@ -1,0 +1,268 @@
+"""Runs and the deliveries that started them. Every function takes a tenant connection,
+except the few named `*_all_tenants`, which the intake, sweep and admin API use."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from app.commands import CONTROL
+from app.events import RunRequest
+from app.store.db import TenantConnection
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+_COLUMNS = (
+    "id, tenant_id, forge, repo, target_kind, target_number, command, args, requested_by,"
+    " trigger, trigger_key, comment_id, context, status, cancel_requested, retry_of,"
+    " attempts, check_ref, result, error, created_at, started_at, finished_at"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    tenant_id: int
+    forge: str
+    repo: str
+    target_kind: str
+    target_number: int
+    command: str
+    args: str
+    requested_by: str
+    trigger: str
+    trigger_key: str
+    comment_id: int | None
+    context: dict[str, Any]
+    status: str
+    cancel_requested: bool
+    retry_of: int | None
+    attempts: int
+    check_ref: dict[str, Any] | None
+    result: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            out[key] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+def _run(row: asyncpg.Record | None) -> Run | None:
+    if row is None:
+        return None
+    values = dict(row)
+    for key in ("context", "check_ref", "result"):
+        if isinstance(values[key], str):
+            values[key] = json.loads(values[key])
+    return Run(**values)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    run_id: int
+    created: bool  # False: the delivery or the command was seen before
+    reason: str
+
+
+async def record_delivery_and_run(
+    tc: TenantConnection, request: RunRequest, delivery_id: str, event: str
+) -> Accepted:
+    """Delivery row and queued run in the caller's transaction; duplicates add nothing."""
+    conn = tc.conn
+    delivery = await conn.fetchval(
+        "INSERT INTO deliveries (tenant_id, forge, delivery_id, event) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
+        tc.tenant_id, request.tenant.forge, delivery_id, event,
+    )
+    if delivery is None:
+        run_id = await conn.fetchval(
+            "SELECT run_id FROM deliveries WHERE forge = $1 AND delivery_id = $2",
+            request.tenant.forge, delivery_id,
+        )
+        return Accepted(int(run_id or 0), False, "duplicate delivery")
+    run_id = await conn.fetchval(
+        """
+        INSERT INTO runs (tenant_id, forge, repo, target_kind, target_number, command, args,
+                          requested_by, trigger, trigger_key, comment_id, context)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
+        ON CONFLICT (trigger_key) DO NOTHING RETURNING id
+        """,
+        tc.tenant_id, request.tenant.forge, request.repo, request.target_kind,
+        request.target_number, request.command.name, request.command.args,
+        request.requested_by, request.trigger, request.trigger_key, request.comment_id,
+        json.dumps({**request.context, "unknown_command": request.command.unknown}),
+    )
+    created = run_id is not None
+    if not created:
+        run_id = await conn.fetchval(
+            "SELECT id FROM runs WHERE trigger_key = $1", request.trigger_key
+        )
+    await conn.execute("UPDATE deliveries SET run_id = $1 WHERE id = $2", run_id, delivery)
+    return Accepted(int(run_id), created, "accepted" if created else "duplicate command")
+
+
+async def get_run(tc: TenantConnection, run_id: int) -> Run | None:
+    return _run(await tc.conn.fetchrow(f"SELECT {_COLUMNS} FROM runs WHERE id = $1", run_id))
+
+
+async def claim_run(tc: TenantConnection, run_id: int) -> Run | None:
+    """Move a queued (or interrupted running) run to running; None when it is finished."""
+    return _run(await tc.conn.fetchrow(
+        f"""
+        UPDATE runs SET status = 'running', attempts = attempts + 1,
+                        started_at = coalesce(started_at, now())
+        WHERE id = $1 AND status IN ('queued', 'running') AND NOT cancel_requested
+        RETURNING {_COLUMNS}
+        """,
+        run_id,
+    ))
+
+
+async def finish_run(tc: TenantConnection, run_id: int, status: str,
+                     error: str | None = None, result: dict[str, Any] | None = None) -> bool:
+    """Close a run once; False when it was already closed."""
+    done = await tc.conn.fetchval(
+        """
+        UPDATE runs SET status = $2, error = $3, result = result || $4::jsonb,
+                        finished_at = now()
+        WHERE id = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled') RETURNING id
+        """,
+        run_id, status, error, json.dumps(result or {}),
+    )
+    return done is not None
+
+
+async def set_check_ref(tc: TenantConnection, run_id: int, ref: dict[str, Any]) -> None:
+    await tc.conn.execute(
+        "UPDATE runs SET check_ref = $2::jsonb WHERE id = $1", run_id, json.dumps(ref)
+    )
+
+
+async def update_result(tc: TenantConnection, run_id: int, result: dict[str, Any]) -> None:
+    await tc.conn.execute(
+        "UPDATE runs SET result = result || $2::jsonb WHERE id = $1", run_id, json.dumps(result)
+    )
+
+
+async def target_runs(tc: TenantConnection, repo: str, kind: str, number: int,
+                      limit: int = 10) -> list[Run]:
+    rows = await tc.conn.fetch(
+        f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
+        " AND target_number = $3 ORDER BY id DESC LIMIT $4",
+        repo, kind, number, limit,
+    )
+    return [r for r in map(_run, rows) if r is not None]
+
+
+async def active_work_runs(tc: TenantConnection, repo: str, kind: str, number: int,
+                           exclude: int) -> list[Run]:
+    """Queued or running work (not control commands) on one issue or pull request."""
+    rows = await tc.conn.fetch(
+        f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
+        " AND target_number = $3 AND status IN ('queued', 'running') AND id <> $4"
+        " AND NOT (command = ANY($5::text[])) ORDER BY id DESC",
+        repo, kind, number, exclude, sorted(CONTROL),
+    )
+    return [r for r in map(_run, rows) if r is not None]
+
+
+async def last_failed_work_run(tc: TenantConnection, repo: str, kind: str,
+                               number: int) -> Run | None:
+    return _run(await tc.conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
+        " AND target_number = $3 AND status IN ('failed', 'cancelled')"
+        " AND NOT (command = ANY($4::text[])) ORDER BY id DESC LIMIT 1",
+        repo, kind, number, sorted(CONTROL),
+    ))
+
+
+async def request_cancel(tc: TenantConnection, run_id: int) -> Run | None:
+    """Flag a run for cancellation; a run still queued is cancelled at once."""
+    return _run(await tc.conn.fetchrow(
+        f"""
+        UPDATE runs SET cancel_requested = true,
+            status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+            finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END
+        WHERE id = $1 AND status IN ('queued', 'running') RETURNING {_COLUMNS}
+        """,
+        run_id,
+    ))
+
+
+async def is_cancel_requested(tc: TenantConnection, run_id: int) -> bool:
+    return bool(await tc.conn.fetchval(
+        "SELECT cancel_requested FROM runs WHERE id = $1", run_id
+    ))
+
+
+async def create_retry(tc: TenantConnection, original: Run, requested_by: str,
+                       trigger_key: str) -> int:
+    """A new queued run repeating `original`; one per `trigger_key`."""
+    run_id = await tc.conn.fetchval(
+        """
+        INSERT INTO runs (tenant_id, forge, repo, target_kind, target_number, command, args,
+                          requested_by, trigger, trigger_key, comment_id, context, retry_of)
+        SELECT tenant_id, forge, repo, target_kind, target_number, command, args,
+               $2, 'retry', $3, comment_id, context, id FROM runs WHERE id = $1
+        ON CONFLICT (trigger_key) DO NOTHING RETURNING id
+        """,
+        original.id, requested_by, trigger_key,
+    )
+    if run_id is None:
+        run_id = await tc.conn.fetchval("SELECT id FROM runs WHERE trigger_key = $1",
+                                        trigger_key)
+    return int(run_id)
+
+
+# --- across tenants: intake, the re-enqueue sweep and the admin API ----------------------
+
+async def run_tenant_all_tenants(conn: asyncpg.Connection, run_id: int) -> int | None:
+    value = await conn.fetchval("SELECT tenant_id FROM runs WHERE id = $1", run_id)
+    return int(value) if value is not None else None
+
+
+async def mark_enqueued_all_tenants(conn: asyncpg.Connection, run_id: int) -> None:
+    await conn.execute("UPDATE runs SET enqueued_at = now() WHERE id = $1", run_id)
+
+
+async def runs_to_requeue_all_tenants(conn: asyncpg.Connection,
+                                      older_than_seconds: float) -> list[int]:
+    """Queued runs never handed to the queue, or handed over long ago and not started."""
+    rows = await conn.fetch(
+        "SELECT id FROM runs WHERE status = 'queued' AND NOT cancel_requested AND"
+        " (enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => $1))"
+        " ORDER BY id LIMIT 500",
+        older_than_seconds,
+    )
+    return [int(r["id"]) for r in rows]
+
+
+async def list_runs_all_tenants(conn: asyncpg.Connection, limit: int, before: int | None,
+                                status: str | None) -> list[Run]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM runs WHERE ($2::bigint IS NULL OR id < $2)"
+        " AND ($3::text IS NULL OR status = $3) ORDER BY id DESC LIMIT $1",
+        limit, before, status,
+    )
+    return [r for r in map(_run, rows) if r is not None]
+
+
+async def get_run_all_tenants(conn: asyncpg.Connection, run_id: int) -> Run | None:
+    return _run(await conn.fetchrow(f"SELECT {_COLUMNS} FROM runs WHERE id = $1", run_id))
+
+
+async def count_by_status_all_tenants(conn: asyncpg.Connection) -> dict[str, int]:
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM runs GROUP BY status")
+    return {str(r["status"]): int(r["n"]) for r in rows}

@@ -1,0 +1,85 @@
+"""The steps of a run: one row per step, checkpointed so a re-run skips finished steps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from app.store.db import TenantConnection
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    position: int
+    status: str
+    detail: dict[str, Any]
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "position": self.position, "status": self.status,
+            "detail": self.detail, "error": self.error,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "seconds": self.seconds,
+        }
+
+
+def _step(row: asyncpg.Record) -> Step:
+    values = dict(row)
+    if isinstance(values["detail"], str):
+        values["detail"] = json.loads(values["detail"])
+    return Step(**values)
+
+
+_COLUMNS = "name, position, status, detail, error, started_at, finished_at"
+
+
+async def start_step(tc: TenantConnection, run_id: int, name: str, position: int) -> Step:
+    """Mark a step running; a step that already succeeded is returned untouched."""
+    row = await tc.conn.fetchrow(
+        f"""
+        INSERT INTO run_steps (tenant_id, run_id, name, position, status)
+        VALUES ($1, $2, $3, $4, 'running')
+        ON CONFLICT (run_id, name) DO UPDATE
+            SET status = CASE WHEN run_steps.status = 'succeeded' THEN 'succeeded'
+                              ELSE 'running' END,
+                started_at = CASE WHEN run_steps.status = 'succeeded'
+                                  THEN run_steps.started_at ELSE now() END,
+                error = CASE WHEN run_steps.status = 'succeeded' THEN run_steps.error
+                             ELSE NULL END
+        RETURNING {_COLUMNS}
+        """,
+        tc.tenant_id, run_id, name, position,
+    )
+    return _step(row)
+
+
+async def finish_step(tc: TenantConnection, run_id: int, name: str, status: str,
+                      detail: dict[str, Any] | None = None, error: str | None = None) -> None:
+    await tc.conn.execute(
+        "UPDATE run_steps SET status = $3, detail = detail || $4::jsonb, error = $5,"
+        " finished_at = now() WHERE run_id = $1 AND name = $2",
+        run_id, name, status, json.dumps(detail or {}), error,
+    )
+
+
+async def list_steps(tc: TenantConnection | asyncpg.Connection, run_id: int) -> list[Step]:
+    conn = tc.conn if isinstance(tc, TenantConnection) else tc
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM run_steps WHERE run_id = $1 ORDER BY position, id", run_id
+    )
+    return [_step(r) for r in rows]

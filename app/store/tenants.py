@@ -1,0 +1,58 @@
+"""Tenants: GitHub App installations and GitLab projects. Not tenant-scoped itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: int
+    forge: str
+    external_key: str
+    account: str
+    suspended_at: datetime | None
+    removed_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.suspended_at is None and self.removed_at is None
+
+
+async def upsert_tenant(conn: asyncpg.Connection, forge: str, external_key: str,
+                        account: str = "") -> int:
+    """The tenant's id, creating the row on first sight."""
+    tenant_id = await conn.fetchval(
+        """
+        INSERT INTO tenants (forge, external_key, account) VALUES ($1, $2, $3)
+        ON CONFLICT (forge, external_key) DO UPDATE
+            SET account = CASE WHEN excluded.account = '' THEN tenants.account
+                               ELSE excluded.account END
+        RETURNING id
+        """,
+        forge, external_key, account,
+    )
+    return int(tenant_id)
+
+
+async def set_tenant_state(conn: asyncpg.Connection, tenant_id: int, action: str) -> None:
+    updates = {
+        "created": "removed_at = NULL, suspended_at = NULL",
+        "deleted": "removed_at = now()",
+        "suspend": "suspended_at = now()",
+        "unsuspend": "suspended_at = NULL",
+    }
+    if action in updates:
+        await conn.execute(f"UPDATE tenants SET {updates[action]} WHERE id = $1", tenant_id)
+
+
+async def get_tenant(conn: asyncpg.Connection, tenant_id: int) -> Tenant | None:
+    row = await conn.fetchrow(
+        "SELECT id, forge, external_key, account, suspended_at, removed_at"
+        " FROM tenants WHERE id = $1",
+        tenant_id,
+    )
+    return Tenant(**dict(row)) if row else None

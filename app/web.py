@@ -1,0 +1,301 @@
+"""Starlette routes: webhooks, health, metrics, the admin JSON API and the setup page."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs
+
+import asyncpg
+from gidgethub import sansio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from app import setup_page
+from app.config import Settings
+from app.events import PayloadError
+from app.intake import Intake
+from app.metrics import Metrics
+from app.queue import RunQueue
+from app.store import Database, connect
+from app.store import runs as run_store
+from app.store import steps as step_store
+from app.webhooks import (
+    SignatureError,
+    gitlab_delivery_id,
+    verify_github_signature,
+    verify_gitlab_token,
+    verify_standard_webhook,
+)
+from handlers import github as github_handlers
+from handlers import gitlab as gitlab_handlers
+
+log = logging.getLogger(__name__)
+DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (without buffering it all) anything over `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_json(body: bytes, content_type: str) -> Any:
+    """Parse a webhook body; `PayloadError` with the reason when it is not usable."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("body is not UTF-8") from None
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(text)
+        if "payload" not in form:
+            raise PayloadError("form body has no payload field")
+        text = form["payload"][0]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"body is not valid JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise PayloadError("payload must be a JSON object")
+    return data
+
+
+class Service:
+    """Everything the routes share, created at startup."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.db: Database | None = None
+        self.queue = RunQueue(settings.redis_url, settings.queue_name)
+        self.github = github_handlers.GitHubContext(
+            settings.github_app_id, settings.github_bot_login, settings.labels
+        )
+        self.gitlab = gitlab_handlers.GitLabContext(
+            settings.gitlab_url or "", settings.gitlab_bot_username, settings.labels
+        )
+
+    @property
+    def intake(self) -> Intake:
+        assert self.db is not None
+        return Intake(self.db, self.queue)
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def _text(status: int, text: str) -> PlainTextResponse:
+    return PlainTextResponse(text + "\n", status_code=status)
+
+
+async def github_webhook(request: Request) -> Response:
+    service = _service(request)
+    started = time.perf_counter()
+    response = await _github_webhook(service, request)
+    service.metrics.observe_webhook("github", str(response.status_code),
+                                    time.perf_counter() - started)
+    return response
+
+
+async def _github_webhook(service: Service, request: Request) -> Response:
+    secret = service.settings.github_webhook_secret
+    if secret is None:
+        return _text(404, "GitHub is not configured on this AgentOps")
+    try:
+        body = await read_body(request, service.settings.max_body_bytes)
+    except BodyTooLarge:
+        return _text(413, "body too large")
+    headers = request.headers
+    try:
+        verify_github_signature(secret.get_secret_value().encode(), body,
+                                headers.get("x-hub-signature-256"))
+    except SignatureError as exc:
+        return _text(401, f"unauthorized: {exc}")
+    event_name = headers.get("x-github-event")
+    delivery_id = headers.get("x-github-delivery")
+    if not event_name or not delivery_id:
+        return _text(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
+    try:
+        data = decode_json(body, headers.get("content-type", "application/json"))
+        if event_name == "ping":
+            return _text(200, "pong")
+        event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
+        outcome = github_handlers.interpret(event, service.github)
+    except PayloadError as exc:
+        return _text(400, f"bad payload: {exc}")
+    return await _accept(service, outcome, delivery_id, event_name)
+
+
+async def gitlab_webhook(request: Request) -> Response:
+    service = _service(request)
+    started = time.perf_counter()
+    response = await _gitlab_webhook(service, request)
+    service.metrics.observe_webhook("gitlab", str(response.status_code),
+                                    time.perf_counter() - started)
+    return response
+
+
+async def _gitlab_webhook(service: Service, request: Request) -> Response:
+    settings = service.settings
+    if settings.gitlab_webhook_secret is None:
+        return _text(404, "GitLab is not configured on this AgentOps")
+    try:
+        body = await read_body(request, settings.max_body_bytes)
+    except BodyTooLarge:
+        return _text(413, "body too large")
+    headers = request.headers
+    try:
+        verify_gitlab_token(settings.gitlab_webhook_secret.get_secret_value(),
+                            headers.get("x-gitlab-token"))
+        if settings.gitlab_signing_token is not None:
+            verify_standard_webhook(settings.gitlab_signing_token.get_secret_value(),
+                                    headers, body, time.time())
+    except SignatureError as exc:
+        return _text(401, f"unauthorized: {exc}")
+    event_name = headers.get("x-gitlab-event")
+    if not event_name:
+        return _text(400, "missing X-Gitlab-Event header")
+    delivery_id = gitlab_delivery_id(headers, body)
+    try:
+        data = decode_json(body, headers.get("content-type", "application/json"))
+        outcome = gitlab_handlers.interpret(event_name, data, delivery_id, service.gitlab)
+    except PayloadError as exc:
+        return _text(400, f"bad payload: {exc}")
+    return await _accept(service, outcome, delivery_id, event_name)
+
+
+async def _accept(service: Service, outcome: Any, delivery_id: str, event: str) -> Response:
+    try:
+        result = await service.intake.accept(outcome, delivery_id, event)
+    except DB_ERRORS as exc:
+        log.error("delivery %s not stored, database unavailable: %s", delivery_id,
+                  type(exc).__name__)
+        return _text(503, "database unavailable: the delivery was not stored, send it again")
+    return _text(result.status_code, result.text)
+
+
+async def healthz(request: Request) -> Response:
+    return _text(200, "ok")
+
+
+async def readyz(request: Request) -> Response:
+    service = _service(request)
+    database = service.db is not None and await service.db.ping()
+    redis = await service.queue.ping()
+    body = {"database": "ok" if database else "unreachable",
+            "redis": "ok" if redis else "unreachable"}
+    return JSONResponse(body, status_code=200 if database and redis else 503)
+
+
+async def metrics(request: Request) -> Response:
+    service = _service(request)
+    counts: dict[str, int] | None = None
+    if service.db is not None:
+        with contextlib.suppress(*DB_ERRORS):
+            async with service.db.admin() as conn:
+                counts = await run_store.count_by_status_all_tenants(conn)
+    return PlainTextResponse(service.metrics.render(counts),
+                             media_type="text/plain; version=0.0.4")
+
+
+def _admin_refusal(request: Request) -> Response | None:
+    token = _service(request).settings.admin_token
+    if token is None or not token.get_secret_value():
+        return _text(403, "the admin API is off: set AGENTOPS_ADMIN_TOKEN to turn it on")
+    given = request.headers.get("authorization", "")
+    expected = f"Bearer {token.get_secret_value()}"
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return _text(401, "unauthorized: send Authorization: Bearer <AGENTOPS_ADMIN_TOKEN>")
+    return None
+
+
+async def api_runs(request: Request) -> Response:
+    if (refusal := _admin_refusal(request)) is not None:
+        return refusal
+    params = request.query_params
+    try:
+        limit = min(max(int(params.get("limit", "50")), 1), 500)
+        before = int(params["before"]) if "before" in params else None
+    except ValueError:
+        return _text(400, "limit and before must be whole numbers")
+    service = _service(request)
+    assert service.db is not None
+    try:
+        async with service.db.admin() as conn:
+            runs = await run_store.list_runs_all_tenants(conn, limit, before,
+                                                         params.get("status"))
+    except DB_ERRORS:
+        return _text(503, "database unavailable")
+    return JSONResponse({"runs": [r.as_json() for r in runs]})
+
+
+async def api_run(request: Request) -> Response:
+    if (refusal := _admin_refusal(request)) is not None:
+        return refusal
+    raw = request.path_params["run_id"]
+    if not raw.isdigit():
+        return _text(400, "run id must be a whole number")
+    service = _service(request)
+    assert service.db is not None
+    try:
+        async with service.db.admin() as conn:
+            run = await run_store.get_run_all_tenants(conn, int(raw))
+            steps = await step_store.list_steps(conn, int(raw)) if run else []
+    except DB_ERRORS:
+        return _text(503, "database unavailable")
+    if run is None:
+        return _text(404, f"no run {raw}")
+    return JSONResponse({**run.as_json(), "steps": [s.as_json() for s in steps]})
+
+
+def create_app(settings: Settings) -> Starlette:
+    service = Service(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # min_size=0: the web process starts, and answers 503, while PostgreSQL is down.
+        service.db = await connect(settings.database_url, min_size=0, max_size=10)
+        try:
+            yield
+        finally:
+            await service.queue.close()
+            await service.db.close()
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks/github", github_webhook, methods=["POST"]),
+            Route("/webhooks/gitlab", gitlab_webhook, methods=["POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            Route("/api/runs", api_runs),
+            Route("/api/runs/{run_id}", api_run),
+            Route("/", setup_page.index),
+            Route("/setup/callback", setup_page.callback),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app

@@ -1,0 +1,69 @@
+"""Rendering a run's steps for people: the check run checklist and `/agentops status`."""
+
+from __future__ import annotations
+
+from app.forges.base import CheckAction, CheckUpdate
+from app.store.runs import Run
+from app.store.steps import Step
+
+RETRY = CheckAction("Retry", "retry", "Run this command again")
+CANCEL = CheckAction("Cancel", "cancel", "Stop this run")
+
+_MARKS = {"succeeded": "[x]", "failed": "[ ] ❌", "running": "[ ] ⏳", "cancelled": "[ ] ⏹",
+          "skipped": "[ ] ⏭"}
+
+
+def checklist(steps: list[Step]) -> str:
+    lines = []
+    for step in steps:
+        if step.name.startswith("reply:"):
+            continue
+        mark = _MARKS.get(step.status, "[ ]")
+        timing = f" ({step.seconds:.1f} s)" if step.seconds is not None else ""
+        error = f": {step.error}" if step.error else ""
+        lines.append(f"- {mark} {step.name}{timing}{error}")
+    return "\n".join(lines)
+
+
+def in_progress(run: Run, steps: list[Step], title: str) -> CheckUpdate:
+    return CheckUpdate(
+        status="in_progress",
+        title=title,
+        summary=f"`/agentops {run.command}` requested by @{run.requested_by} (run {run.id})",
+        text=checklist(steps),
+        actions=(CANCEL,),
+    )
+
+
+def finished(run: Run, steps: list[Step], conclusion: str, title: str,
+             detail: str = "") -> CheckUpdate:
+    summary = f"`/agentops {run.command}` requested by @{run.requested_by} (run {run.id})"
+    if detail:
+        summary += f"\n\n{detail}"
+    actions = (RETRY,) if conclusion in ("failure", "cancelled", "timed_out") else ()
+    return CheckUpdate(
+        status="completed",
+        conclusion=conclusion,  # type: ignore[arg-type]
+        title=title,
+        summary=summary,
+        text=checklist(steps),
+        actions=actions,
+    )
+
+
+def status_report(runs: list[tuple[Run, list[Step]]]) -> str:
+    if not runs:
+        return "No AgentOps runs here yet. Write `/agentops help` to see the commands."
+    lines = ["AgentOps runs here, newest first:", ""]
+    for run, steps in runs:
+        when = run.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        lines.append(f"**Run {run.id}**: `/agentops {run.command}` by @{run.requested_by}, "
+                     f"{run.status} ({when})")
+        if run.error:
+            lines.append(f"  reason: {run.error}")
+        shown = [s for s in steps if not s.name.startswith("reply:")]
+        for step in shown:
+            timing = f" {step.seconds:.1f} s" if step.seconds is not None else ""
+            lines.append(f"  - {step.name}: {step.status}{timing}")
+        lines.append("")
+    return "\n".join(lines).rstrip()

@@ -1,0 +1,140 @@
+"""Executing one run: claim it, acknowledge, authorise, do the command, close it.
+
+Safe to call twice for the same run (ARQ may run a job twice): finished runs are left
+alone and finished steps are not repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.commands import TargetKind, wrong_target_reason
+from app.forges.base import ForgeAccessError, ForgeError, ForgeTransientError
+from app.store import runs as run_store
+from app.workflow import control, work
+from app.workflow.context import RunCancelled, RunContext, RunRefused, WorkflowDeps
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[RunContext], Awaitable[None]]
+HANDLERS: dict[str, Handler] = {
+    "help": control.run_help,
+    "status": control.run_status,
+    "cancel": control.run_cancel,
+    "retry": control.run_retry,
+    "implement": work.run_work,
+    "plan": work.run_work,
+    "test": work.run_work,
+    "review": work.run_work,
+    "fix": work.run_work,
+}
+
+
+class TransientRunError(Exception):
+    """Try the job again later; `defer` seconds from now."""
+
+    def __init__(self, message: str, defer: float) -> None:
+        super().__init__(message)
+        self.defer = defer
+
+
+async def execute_run(deps: WorkflowDeps, run_id: int, last_try: bool = False) -> str:
+    """Execute `run_id`; returns its final status, or raises `TransientRunError`."""
+    async with deps.db.admin() as conn:
+        tenant_id = await run_store.run_tenant_all_tenants(conn, run_id)
+    if tenant_id is None:
+        log.error("run %s does not exist", run_id)
+        return "missing"
+    async with deps.db.tenant(tenant_id) as tc:
+        run = await run_store.claim_run(tc, run_id)
+        if run is None:
+            current = await run_store.get_run(tc, run_id)
+            return current.status if current else "missing"
+    forge = await deps.forge_for(run)
+    ctx = RunContext(deps, run, forge)
+    try:
+        await _execute(ctx)
+    except RunCancelled:
+        await _close(ctx, "cancelled", "cancelled", None)
+    except asyncio.CancelledError:
+        # ARQ aborted the job (cancel) or it timed out; close the run either way.
+        await asyncio.shield(_close_after_interrupt(ctx))
+        raise
+    except RunRefused as exc:
+        await _close(ctx, "failed", "failure", str(exc))
+    except ForgeAccessError as exc:
+        await _close(ctx, "failed", "failure", str(exc), tell=True)
+    except ForgeTransientError as exc:
+        defer = getattr(exc, "retry_after", None)
+        if last_try:
+            await _close(ctx, "failed", "failure",
+                         f"the forge kept failing ({exc}); write `/agentops retry` later",
+                         tell=True)
+        else:
+            raise TransientRunError(str(exc), float(defer or 5.0)) from exc
+    except ForgeError as exc:
+        await _close(ctx, "failed", "failure", str(exc), tell=True)
+    except Exception as exc:
+        log.exception("run %s failed with an internal error", run_id)
+        await _close(ctx, "failed", "failure",
+                     f"internal error ({type(exc).__name__}); see the logs for run {run_id}",
+                     tell=True)
+    async with deps.db.tenant(tenant_id) as tc:
+        final = await run_store.get_run(tc, run_id)
+    return final.status if final else "missing"
+
+
+async def _execute(ctx: RunContext) -> None:
+    run = ctx.run
+
+    async def acknowledge() -> None:
+        await ctx.forge.add_reaction(ctx.target, run.comment_id, "eyes")
+
+    async def authorize() -> dict[str, Any]:
+        allowed = await ctx.forge.has_write_access(run.repo, run.requested_by)
+        return {"allowed": allowed}
+
+    await ctx.step("acknowledge", acknowledge)
+    if not (await ctx.step("authorize", authorize))["allowed"]:
+        await ctx.reply("refused", (
+            f"Sorry @{run.requested_by}, only people with write access to this repository "
+            "can ask AgentOps to work here."))
+        raise RunRefused(f"@{run.requested_by} has no write access")
+    kind: TargetKind = "pull_request" if run.target_kind == "pull_request" else "issue"
+    reason = wrong_target_reason(run.command, kind)  # type: ignore[arg-type]
+    if reason is not None:
+        await ctx.reply("wrong-target", f"{reason}. Write `/agentops help` for the list.")
+        raise RunRefused(reason)
+    await HANDLERS[run.command](ctx)
+    async with ctx.deps.db.tenant(run.tenant_id) as tc:
+        await run_store.finish_run(tc, run.id, "succeeded")
+
+
+async def _close(ctx: RunContext, status: str, conclusion: str, error: str | None,
+                 tell: bool = False) -> None:
+    run = ctx.run
+    async with ctx.deps.db.tenant(run.tenant_id) as tc:
+        closed = await run_store.finish_run(tc, run.id, status, error)
+        fresh = await run_store.get_run(tc, run.id)
+    if not closed or fresh is None:
+        return
+    try:
+        await work.close_own_check(ctx, fresh, conclusion, error)
+        if tell and error:
+            await ctx.forge.create_comment(
+                ctx.target, f"AgentOps run {run.id} (`/agentops {run.command}`) failed: {error}")
+    except ForgeError as exc:
+        log.warning("run %s: could not report its end on the forge: %s", run.id, exc)
+
+
+async def _close_after_interrupt(ctx: RunContext) -> None:
+    async with ctx.deps.db.tenant(ctx.run.tenant_id) as tc:
+        cancelled = await run_store.is_cancel_requested(tc, ctx.run.id)
+    if cancelled:
+        await _close(ctx, "cancelled", "cancelled", None)
+    else:
+        await _close(ctx, "failed", "timed_out",
+                     "the run took longer than the job timeout", tell=True)

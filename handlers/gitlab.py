@@ -1,0 +1,185 @@
+"""GitLab webhook events (`X-Gitlab-Event`) → `RunRequest` or `Ignored`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from app.commands import Command, TargetKind, command_for_label, parse_comment
+from app.events import Ignored, Outcome, PayloadError, RunRequest, TenantKey
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class GitLabContext:
+    def __init__(self, instance_url: str, bot_username: str | None,
+                 labels: Mapping[str, str]) -> None:
+        self.instance_url = instance_url.rstrip("/")
+        self.bot_username = bot_username
+        self.labels = labels
+
+
+class _User(BaseModel):
+    username: str
+    id: int | None = None
+
+
+class _Project(BaseModel):
+    id: int
+    path_with_namespace: str
+
+
+class _NoteAttributes(BaseModel):
+    id: int
+    note: str
+    noteable_type: str
+    action: str | None = None
+
+
+class _Numbered(BaseModel):
+    iid: int
+
+
+class _NoteHook(BaseModel):
+    user: _User
+    project: _Project
+    object_attributes: _NoteAttributes
+    issue: _Numbered | None = None
+    merge_request: _Numbered | None = None
+
+
+class _LabelRef(BaseModel):
+    title: str
+
+
+class _LabelChange(BaseModel):
+    previous: list[_LabelRef] = []
+    current: list[_LabelRef] = []
+
+
+class _Changes(BaseModel):
+    labels: _LabelChange | None = None
+
+
+class _Attributes(BaseModel):
+    iid: int
+    action: str | None = None
+
+
+class _LabelHook(BaseModel):
+    user: _User
+    project: _Project
+    object_attributes: _Attributes
+    changes: _Changes = _Changes()
+
+
+def interpret(event_name: str, data: Any, delivery_id: str, ctx: GitLabContext) -> Outcome:
+    """The meaning of one verified GitLab delivery."""
+    if not isinstance(data, dict):
+        raise PayloadError("payload must be a JSON object")
+    handler = _HANDLERS.get(event_name)
+    if handler is None:
+        return Ignored(f"event {event_name or '(none)'} is not handled")
+    user = data.get("user")
+    if isinstance(user, dict) and _is_bot(user, ctx):
+        return Ignored("sent by a bot")
+    return handler(data, delivery_id, ctx)
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PayloadError(f"payload field {where}: {first['msg'].lower()}") from None
+
+
+def _is_bot(user: Mapping[str, Any], ctx: GitLabContext) -> bool:
+    username = user.get("username")
+    if ctx.bot_username is not None and username == ctx.bot_username:
+        return True
+    # Project and group access tokens act as users named project_<id>_bot_<hash>.
+    return isinstance(username, str) and username.startswith(("project_", "group_")) and (
+        "_bot" in username
+    )
+
+
+def _tenant(ctx: GitLabContext, project: _Project) -> TenantKey:
+    return TenantKey("gitlab", f"{ctx.instance_url}#{project.id}", project.path_with_namespace)
+
+
+def _context(ctx: GitLabContext, project: _Project) -> dict[str, Any]:
+    return {"project_id": project.id, "instance_url": ctx.instance_url}
+
+
+def on_note(data: Any, delivery_id: str, ctx: GitLabContext) -> Outcome:
+    hook = _parse(_NoteHook, data)
+    note = hook.object_attributes
+    if note.action not in (None, "create"):
+        return Ignored("edited notes never trigger")
+    kind: TargetKind
+    if note.noteable_type == "Issue" and hook.issue is not None:
+        kind, number = "issue", hook.issue.iid
+    elif note.noteable_type == "MergeRequest" and hook.merge_request is not None:
+        kind, number = "pull_request", hook.merge_request.iid
+    else:
+        return Ignored(f"notes on {note.noteable_type} are not handled")
+    command = parse_comment(note.note)
+    if command is None:
+        return Ignored("no /agentops command in the note")
+    return RunRequest(
+        tenant=_tenant(ctx, hook.project),
+        repo=hook.project.path_with_namespace,
+        target_kind=kind,
+        target_number=number,
+        command=command,
+        requested_by=hook.user.username,
+        trigger="comment",
+        trigger_key=f"gitlab:{ctx.instance_url}:note:{note.id}",
+        comment_id=note.id,
+        context=_context(ctx, hook.project),
+    )
+
+
+def _labels_added(hook: _LabelHook) -> list[str]:
+    change = hook.changes.labels
+    if change is None:
+        return []
+    before = {label.title for label in change.previous}
+    return [label.title for label in change.current if label.title not in before]
+
+
+def _on_labels(kind: TargetKind) -> Callable[[Any, str, GitLabContext], Outcome]:
+    def handle(data: Any, delivery_id: str, ctx: GitLabContext) -> Outcome:
+        hook = _parse(_LabelHook, data)
+        command: Command | None = None
+        label = ""
+        for label in _labels_added(hook):
+            command = command_for_label(label, kind, ctx.labels)
+            if command is not None:
+                break
+        if command is None:
+            return Ignored("no label that starts a command was added")
+        return RunRequest(
+            tenant=_tenant(ctx, hook.project),
+            repo=hook.project.path_with_namespace,
+            target_kind=kind,
+            target_number=hook.object_attributes.iid,
+            command=command,
+            requested_by=hook.user.username,
+            trigger="label",
+            trigger_key=f"gitlab:{ctx.instance_url}:label:{delivery_id}",
+            context={**_context(ctx, hook.project), "label": label},
+        )
+
+    return handle
+
+
+_HANDLERS: dict[str, Callable[[Any, str, GitLabContext], Outcome]] = {
+    "Note Hook": on_note,
+    "Issue Hook": _on_labels("issue"),
+    "Merge Request Hook": _on_labels("pull_request"),
+}

@@ -1,0 +1,67 @@
+"""The ARQ worker: `WorkerSettings` built from the process settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron, func
+from arq.worker import Worker, create_worker
+
+from app.config import Settings
+from app.forges.registry import ForgeRegistry
+from app.queue import RUN_WORKFLOW, RunQueue, redis_settings
+from app.store import connect
+from app.workflow.context import WorkflowDeps
+from jobs.workflows import requeue_stale_runs, run_workflow
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """ARQ `WorkerSettings` (the keyword arguments of `arq.Worker`) for these settings.
+
+    A function rather than a class: the values come from the environment, validated by
+    `Settings`, so nothing is read at import time.
+    """
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        db = await connect(settings.database_url, min_size=1, max_size=5)
+        forges = ForgeRegistry(settings)
+        ctx["forges"] = forges
+        ctx["deps"] = WorkflowDeps(
+            settings=settings, db=db, queue=RunQueue(settings.redis_url, settings.queue_name),
+            forge_for=forges.for_run,
+        )
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        deps: WorkflowDeps | None = ctx.get("deps")
+        if deps is not None:
+            await deps.queue.close()
+            await deps.db.close()
+        if "forges" in ctx:
+            await ctx["forges"].aclose()
+
+    every_5s = set(range(0, 60, 5))
+    return {
+        "functions": [func(run_workflow, name=RUN_WORKFLOW,
+                           timeout=settings.job_timeout_seconds,
+                           max_tries=settings.job_max_tries)],
+        "cron_jobs": [cron(requeue_stale_runs, second=every_5s, run_at_startup=True,
+                           unique=True, timeout=60)],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": redis_settings(settings.redis_url),
+        "queue_name": settings.queue_name,
+        "allow_abort_jobs": True,
+        "max_tries": settings.job_max_tries,
+        "keep_result": 3600,
+        "poll_delay": 0.2,
+        "handle_signals": True,
+    }
+
+
+def build_worker(settings: Settings, handle_signals: bool = True) -> Worker:
+    options = worker_settings(settings)
+    options["handle_signals"] = handle_signals
+    # Redis may be down when the worker starts: keep trying rather than exit.
+    options["redis_settings"].conn_retries = 60
+    options["redis_settings"].conn_retry_delay = 2
+    return create_worker(options)
