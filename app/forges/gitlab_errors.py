@@ -90,7 +90,9 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
 def raise_on_rate_limit(response: Any, *args: Any, **kwargs: Any) -> Any:
     """`requests` response hook: turn a 429 into `GitLabRateLimitSignal` at once."""
     if response.status_code == 429:
-        raise GitLabRateLimitSignal(retry_after_seconds(response.headers))
+        wait = retry_after_seconds(response.headers)
+        response.close()  # the exception skips python-gitlab, which would release it
+        raise GitLabRateLimitSignal(wait)
     return response
 
 
