@@ -110,6 +110,7 @@ class CheckUpdate:
     conclusion: CheckConclusion | None = None
     actions: tuple[CheckAction, ...] = ()
     details_url: str | None = None
+    external_id: str | None = None  # GitHub: the run id, so that button clicks name the run
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,8 @@ def check_run_payload(update: CheckUpdate) -> dict[str, Any]:
         payload["conclusion"] = update.conclusion
     if update.details_url:
         payload["details_url"] = update.details_url
+    if update.external_id:
+        payload["external_id"] = update.external_id
     return payload
 
 

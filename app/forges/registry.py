@@ -44,7 +44,7 @@ class ForgeRegistry:
         if self._gitlab is None:
             from app.forges.gitlab import GitLabForge
 
-            self._gitlab = GitLabForge.from_settings(self.settings)
+            self._gitlab = GitLabForge(self.settings)
         return self._gitlab
 
     async def aclose(self) -> None:

@@ -32,6 +32,7 @@ def in_progress(run: Run, steps: list[Step], title: str) -> CheckUpdate:
         summary=f"`/agentops {run.command}` requested by @{run.requested_by} (run {run.id})",
         text=checklist(steps),
         actions=(CANCEL,),
+        external_id=str(run.id),
     )
 
 
@@ -48,6 +49,7 @@ def finished(run: Run, steps: list[Step], conclusion: str, title: str,
         summary=summary,
         text=checklist(steps),
         actions=actions,
+        external_id=str(run.id),
     )
 
 

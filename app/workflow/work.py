@@ -57,7 +57,11 @@ async def _resolve_head(ctx: RunContext) -> dict[str, Any]:
                 "head_repo": pull.head_repo}
     repo = await ctx.forge.get_repo(run.repo)
     remote = await ctx.forge.git_remote(run.repo)
-    sha = await git.remote_head(remote, repo.default_branch)
+    listed = await git.run_git(["ls-remote", "--", remote.url, f"refs/heads/{repo.default_branch}"],
+                               remote=remote)
+    if not listed.strip():
+        raise RunRefused(f"the default branch {repo.default_branch!r} has no commit yet")
+    sha = listed.split()[0]
     return {"head_sha": sha, "ref": repo.default_branch, "base": repo.default_branch,
             "head_repo": run.repo}
 
