@@ -1,0 +1,289 @@
+"""Clone, branch, commit and push through the `git` command line, forge-neutral.
+
+A `GitRemote` (from a `Forge`) carries a clean URL and an auth header. The header reaches
+git only through the environment (`GIT_CONFIG_COUNT` / `GIT_CONFIG_KEY_n` /
+`GIT_CONFIG_VALUE_n` setting `http.<url>.extraHeader`), never argv, a URL or a log line.
+Git runs with no system or global config, no credential helpers, no prompts and no hooks,
+under a timeout; failures raise `GitError` whose text is redacted of every secret.
+
+`GitRemote.auth_header` is a whole header line (`Authorization: Basic …`); a bare value
+(`Basic …`, `Bearer …`) is taken as the value of `Authorization`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import re
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.forges.base import GitRemote
+from app.redaction import redact, register_secret
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 300.0
+_PASSED_ENV = ("PATH", "HOME", "TMPDIR", "http_proxy", "https_proxy", "no_proxy",
+               "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
+               "GIT_SSL_CAINFO")
+_HEADER_LINE = re.compile(r"^[A-Za-z0-9-]+:\s")
+
+
+class GitError(Exception):
+    """A git command failed; the message and `stderr` are already redacted."""
+
+    def __init__(self, message: str, *, returncode: int | None = None,
+                 stderr: str = "") -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class GitTimeout(GitError):
+    """A git command ran past its timeout and was killed."""
+
+
+class PushRejected(GitError):
+    """The forge refused the push (not a fast-forward, protected branch, no access)."""
+
+
+class NothingToCommit(GitError):
+    """`commit` found no change to record."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """A commit identity: `Person("agentops[bot]", "123+agentops[bot]@users.noreply…")`."""
+
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+# --- pure helpers --------------------------------------------------------------------
+
+def header_line(auth_header: str) -> str:
+    """`Authorization: Basic …` from either a full header line or a bare value."""
+    header = auth_header.strip()
+    if "\n" in header or "\r" in header:
+        raise ValueError("an auth header must be one line")
+    return header if _HEADER_LINE.match(header) else f"Authorization: {header}"
+
+
+def header_secrets(auth_header: str) -> list[str]:
+    """Every form in which the header's secret could show up in output."""
+    if not auth_header:
+        return []
+    value = header_line(auth_header).split(":", 1)[1].strip()
+    found = [value]
+    scheme, _, credential = value.partition(" ")
+    if credential:
+        found.append(credential)
+        if scheme.lower() == "basic":
+            try:
+                user_pass = base64.b64decode(credential, validate=True).decode()
+            except ValueError:
+                user_pass = ""
+            if ":" in user_pass:
+                found.extend([user_pass, user_pass.split(":", 1)[1]])
+    return [s for s in found if len(s) >= 8]
+
+
+def git_env(remote: GitRemote | None = None,
+            base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment for one git run: isolated config plus the auth header."""
+    source = os.environ if base is None else base
+    env = {k: source[k] for k in _PASSED_ENV if k in source}
+    env.update({
+        "LC_ALL": "C",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "true",  # answer any prompt with nothing rather than hang
+        "SSH_ASKPASS": "true",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GCM_INTERACTIVE": "never",
+    })
+    config = [("credential.helper", ""), ("core.hooksPath", os.devnull),
+              ("core.askPass", "true"), ("protocol.file.allow", "user"),
+              ("advice.detachedHead", "false"), ("init.defaultBranch", "main")]
+    if remote is not None and remote.auth_header:
+        config.append((f"http.{remote.url}.extraHeader", header_line(remote.auth_header)))
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for index, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
+def commit_message(message: str, co_authors: Sequence[Person] = ()) -> str:
+    """`message` with one `Co-authored-by:` trailer per co-author (no duplicates)."""
+    text = message.strip()
+    trailers = [f"Co-authored-by: {person}" for person in dict.fromkeys(co_authors)
+                if f"Co-authored-by: {person}" not in text]
+    if not trailers:
+        return text + "\n"
+    last_paragraph = text.rsplit("\n\n", 1)[-1]
+    in_trailer_block = "\n\n" in text and all(
+        re.match(r"^[A-Za-z-]+: ", line) for line in last_paragraph.splitlines())
+    return text + ("\n" if in_trailer_block else "\n\n") + "\n".join(trailers) + "\n"
+
+
+def check_remote_url(url: str) -> None:
+    if not re.match(r"^https?://", url):
+        raise GitError(f"refusing a non-HTTP(S) remote: {redact(url)}")
+    if "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        raise GitError("refusing a remote URL that carries credentials")
+
+
+# --- running git ---------------------------------------------------------------------
+
+async def run_git(args: Sequence[str], *, cwd: Path | None = None,
+                  remote: GitRemote | None = None, time_limit: float = DEFAULT_TIMEOUT,
+                  stdin: str | None = None, extra_env: Mapping[str, str] | None = None) -> str:
+    """Run `git args…`; return stdout. Raises `GitError`/`GitTimeout` with redacted stderr."""
+    secrets = header_secrets(remote.auth_header) if remote is not None else []
+    for secret in secrets:
+        register_secret(secret)
+    env = git_env(remote)
+    env.update(extra_env or {})
+    shown = redact(" ".join(["git", *args]), secrets)
+    log.debug("running %s", shown)
+    process = await asyncio.create_subprocess_exec(
+        "git", *args, cwd=cwd, env=env, start_new_session=True,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(
+            process.communicate(stdin.encode() if stdin is not None else None), time_limit)
+    except TimeoutError:
+        _kill_group(process)
+        await process.wait()
+        raise GitTimeout(f"{shown} timed out after {time_limit:g} s") from None
+    except asyncio.CancelledError:
+        _kill_group(process)
+        raise
+    stderr = redact(err.decode("utf-8", errors="replace"), secrets).strip()
+    if process.returncode != 0:
+        log.warning("%s failed (exit %s): %s", shown, process.returncode, stderr[-2000:])
+        kind = PushRejected if args and args[0] == "push" else GitError
+        raise kind(f"{shown} failed (exit {process.returncode}): {stderr[-2000:]}",
+                   returncode=process.returncode, stderr=stderr)
+    return out.decode("utf-8", errors="replace")
+
+
+def _kill_group(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+# --- operations ----------------------------------------------------------------------
+
+async def clone(remote: GitRemote, dest: Path, *, branch: str | None = None,
+                depth: int | None = 1, blobless: bool = False,
+                time_limit: float = DEFAULT_TIMEOUT) -> Path:
+    """Clone `remote` into `dest` (which must not exist or be empty).
+
+    Shallow by default (`depth=1`, one branch); `depth=None` clones full history;
+    `blobless=True` adds `--filter=blob:none` (history without file contents until needed).
+    `origin` is the clean URL: later fetches and pushes need the `GitRemote` again.
+    """
+    check_remote_url(remote.url)
+    args = ["clone", "--quiet", "--no-tags"]
+    if depth is not None:
+        args += ["--depth", str(depth)]
+    if blobless:
+        args += ["--filter=blob:none"]
+    args += ["--branch", branch or remote.default_branch, "--single-branch" if depth else
+             "--no-single-branch", "--", remote.url, str(dest)]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    await run_git(args, remote=remote, time_limit=time_limit)
+    return dest
+
+
+async def fetch_more(repo_dir: Path, remote: GitRemote, *, refs: Sequence[str] = (),
+                     deepen: int | None = None, time_limit: float = DEFAULT_TIMEOUT) -> None:
+    """Fetch what a shallow clone lacks.
+
+    `refs`: branch names to fetch as `origin/<name>` (e.g. a PR base). `deepen`: that many
+    more commits of history; with neither, the whole history (`--unshallow`).
+    """
+    check_remote_url(remote.url)
+    args = ["fetch", "--quiet", "--no-tags"]
+    shallow = (await run_git(["rev-parse", "--is-shallow-repository"], cwd=repo_dir)).strip()
+    if deepen is not None:
+        args += [f"--deepen={deepen}"]
+    elif not refs and shallow == "true":
+        args += ["--unshallow"]
+    args += [remote.url]
+    for ref in refs:
+        await check_branch_name(ref)
+        args.append(f"+refs/heads/{ref}:refs/remotes/origin/{ref}")
+    await run_git(args, cwd=repo_dir, remote=remote, time_limit=time_limit)
+
+
+async def check_branch_name(name: str) -> None:
+    try:
+        await run_git(["check-ref-format", "--branch", name], time_limit=10)
+    except GitError:
+        raise GitError(f"not a valid branch name: {name!r}") from None
+    if name.startswith("-"):
+        raise GitError(f"not a valid branch name: {name!r}")
+
+
+async def create_branch(repo_dir: Path, name: str, start: str = "HEAD") -> None:
+    """Create branch `name` at `start` and switch to it (an existing one is reset)."""
+    await check_branch_name(name)
+    await run_git(["checkout", "--quiet", "-B", name, start, "--"], cwd=repo_dir)
+
+
+async def head_sha(repo_dir: Path, ref: str = "HEAD") -> str:
+    return (await run_git(["rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=repo_dir)).strip()
+
+
+async def commit(repo_dir: Path, message: str, *, author: Person,
+                 co_authors: Sequence[Person] = (), paths: Sequence[str] | None = None,
+                 allow_empty: bool = False) -> str:
+    """Stage `paths` (all changes when None) and commit as `author`; returns the new sha.
+
+    The bot is author and committer; the person who asked goes in `co_authors`, each as a
+    `Co-authored-by:` trailer. Raises `NothingToCommit` when there is nothing to record.
+    """
+    await run_git(["add", "--all", "--", *(paths or ["."])], cwd=repo_dir)
+    staged = await run_git(["diff", "--cached", "--name-only"], cwd=repo_dir)
+    if not staged.strip() and not allow_empty:
+        raise NothingToCommit("nothing to commit: the working tree has no changes")
+    identity = {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
+                "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email}
+    args = ["commit", "--quiet", "--no-verify", "--file=-"]
+    if allow_empty:
+        args.append("--allow-empty")
+    await run_git(args, cwd=repo_dir, stdin=commit_message(message, co_authors),
+                  extra_env=identity)
+    return await head_sha(repo_dir)
+
+
+async def push(repo_dir: Path, remote: GitRemote, branch: str, *, force: bool = False,
+               source: str = "HEAD", allow_default_branch: bool = False,
+               time_limit: float = DEFAULT_TIMEOUT) -> None:
+    """Push `source` to `branch` on the remote. Never forces unless `force=True`.
+
+    Pushing to the remote's default branch is refused unless `allow_default_branch=True`.
+    A rejected push raises `PushRejected`.
+    """
+    check_remote_url(remote.url)
+    await check_branch_name(branch)
+    if branch == remote.default_branch and not allow_default_branch:
+        raise PushRejected(f"refusing to push to the default branch {branch!r}")
+    args = ["push", "--quiet", "--no-verify"]
+    if force:
+        args.append("--force")
+    args += [remote.url, f"{source}:refs/heads/{branch}"]
+    await run_git(args, cwd=repo_dir, remote=remote, time_limit=time_limit)
