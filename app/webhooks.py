@@ -64,8 +64,8 @@ def verify_standard_webhook(
     if not msg_id or not timestamp or not signatures:
         raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature header")
     try:
-        sent_at = int(timestamp)
-    except ValueError:
+        sent_at = float(int(timestamp))  # a huge integer is refused, not an OverflowError
+    except (ValueError, OverflowError):
         raise SignatureError("malformed webhook-timestamp header") from None
     if abs(now - sent_at) > STANDARD_WEBHOOKS_TOLERANCE_SECONDS:
         raise SignatureError("webhook-timestamp is outside the 5-minute tolerance")
