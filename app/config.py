@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     llm_prices_path: Path | None = None
     budget_tenant_month_usd: float | None = None
     budget_run_usd: float | None = None
+    # model used for a role that `llm_models` does not name and no API key implies
+    llm_default_model: str = "ollama:qwen2.5-coder"
+    # named OpenAI-compatible servers: {"vllm": {"base_url": "http://gpu:8000/v1",
+    # "api_key": "..."}}; a model id `vllm:MODEL` then goes there
+    llm_endpoints: dict[str, dict[str, str]] = Field(default_factory=dict)
+    llm_retry_base_seconds: float = 1.0  # first backoff; doubles per retry
+    llm_retry_max_seconds: float = 30.0  # longest wait; a longer retry-after skips the model
 
     @model_validator(mode="after")
     def _forges_have_secrets(self) -> Settings:

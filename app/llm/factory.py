@@ -1,0 +1,41 @@
+"""Building the router a run (or a command) uses, from settings and the repository's config."""
+
+from __future__ import annotations
+
+import httpx2
+
+from app.config import Settings
+from app.llm.budgets import budget_limits
+from app.llm.call_log import CallLog
+from app.llm.prices import load_price_table
+from app.llm.providers.registry import ProviderRegistry, llm_secrets
+from app.llm.router import LLMRouter, RetryPolicy
+from app.llm.routing import RepoLLMConfig, resolve_routes
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_retries=settings.llm_max_retries,
+        base_delay=settings.llm_retry_base_seconds,
+        max_delay=settings.llm_retry_max_seconds,
+    )
+
+
+def build_router(
+    settings: Settings,
+    call_log: CallLog,
+    repo: RepoLLMConfig | None = None,
+    http_client: httpx2.AsyncClient | None = None,
+) -> tuple[LLMRouter, ProviderRegistry]:
+    """The router and its provider registry (close the registry when done)."""
+    registry = ProviderRegistry(settings, http_client)
+    router = LLMRouter(
+        resolve_routes(settings, repo),
+        registry.for_model,
+        load_price_table(settings.llm_prices_path),
+        call_log,
+        policy=retry_policy(settings),
+        limits=budget_limits(settings, repo),
+        secrets=llm_secrets(settings),
+    )
+    return router, registry

@@ -1,0 +1,95 @@
+"""Replay: answering a run's requests from its recorded answers, with no network.
+
+Each successful attempt of a run is stored with the fingerprint of its (redacted)
+request. `ReplayProvider` answers a request with the first unused recorded response
+whose fingerprint matches, in recording order, whatever model is asked; a request
+that was never recorded raises `ReplayMiss`. `replay_router` builds a router that uses
+nothing else: no retries, no budgets, no usage written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.llm.budgets import BudgetLimits
+from app.llm.call_log import MemoryCallLog
+from app.llm.errors import ReplayMiss
+from app.llm.model_ids import ModelId
+from app.llm.prices import PriceTable
+from app.llm.router import LLMRouter, RetryPolicy
+from app.llm.routing import Routes
+from app.llm.types import (
+    ROLES,
+    LLMRequest,
+    LLMResponse,
+    request_fingerprint,
+    request_from_json,
+    response_from_json,
+)
+from app.store.llm_calls import LLMCallRow
+
+REPLAY_MODEL = ModelId("replay", "recorded")
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    fingerprint: str
+    model_id: str  # the model that gave the answer when it was recorded
+    request: LLMRequest
+    response: LLMResponse
+
+
+def recorded_calls(rows: list[LLMCallRow]) -> list[RecordedCall]:
+    """The answered calls of a run, in order (failed attempts are not answers)."""
+    return [
+        RecordedCall(
+            row.fingerprint,
+            row.model,
+            request_from_json(row.request),
+            response_from_json(row.response),
+        )
+        for row in rows
+        if row.outcome == "ok" and row.response is not None
+    ]
+
+
+@dataclass
+class ReplayProvider:
+    calls: list[RecordedCall]
+    name: str = "replay"
+    used: set[int] = field(default_factory=set)
+
+    async def complete(self, request: LLMRequest, model: str) -> LLMResponse:
+        fingerprint = request_fingerprint(request)
+        for index, call in enumerate(self.calls):
+            if index not in self.used and call.fingerprint == fingerprint:
+                self.used.add(index)
+                return call.response
+        raise ReplayMiss(
+            f"no recorded answer for this {request.role} request "
+            f"(fingerprint {fingerprint[:12]}): the run asked something it did not ask then"
+        )
+
+    async def check(self, model: str) -> str:
+        return f"{len(self.calls)} recorded answers"
+
+    async def close(self) -> None:
+        return None
+
+    @property
+    def unused(self) -> int:
+        return len(self.calls) - len(self.used)
+
+
+def replay_router(calls: list[RecordedCall]) -> tuple[LLMRouter, ReplayProvider]:
+    provider = ReplayProvider(calls)
+    routes = Routes({role: (REPLAY_MODEL,) for role in ROLES})
+    router = LLMRouter(
+        routes,
+        lambda _model_id: provider,
+        PriceTable({}),
+        MemoryCallLog(),
+        policy=RetryPolicy(max_retries=0),
+        limits=BudgetLimits(),
+    )
+    return router, provider

@@ -1,0 +1,230 @@
+"""The router: one role's request, tried on its models in order, within the budgets.
+
+For each model of the role's chain: check the budgets against the call's estimated cost,
+call the provider, and on a transient failure (429, 5xx, overload, timeout) wait and
+retry, honouring `retry-after`, a bounded number of times, then go on to the next model.
+A context-length failure skips to the next model with a larger window; when there is
+none the caller gets `ContextTooLong` and must shrink its context. Authentication and
+permission failures stop at once with `ProviderConfigError`. Every attempt is written to
+the call log (usage, cost, latency, outcome, and the request and response for replay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from app.llm.budgets import BudgetLimits, check_budgets
+from app.llm.call_log import CallLog, CallRecord
+from app.llm.errors import (
+    RETRYABLE,
+    AllModelsFailed,
+    ContextTooLong,
+    ProviderConfigError,
+    ProviderError,
+    StructuredOutputError,
+)
+from app.llm.model_ids import ModelId
+from app.llm.prices import PriceTable, cost_usd, estimate_cost_usd
+from app.llm.prompt_safety import redact_request
+from app.llm.providers.base import Provider
+from app.llm.routing import Routes
+from app.llm.structured import InvalidStructuredOutput, parse_structured, repair_prompt
+from app.llm.types import (
+    Attempt,
+    Completion,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Usage,
+    request_fingerprint,
+)
+
+T = TypeVar("T", bound=BaseModel)
+_AttemptLogger = Callable[..., Awaitable[None]]
+
+KEY_SETTINGS = {
+    "anthropic": "AGENTOPS_ANTHROPIC_API_KEY",
+    "openai": "AGENTOPS_OPENAI_API_KEY",
+    "mistral": "AGENTOPS_MISTRAL_API_KEY",
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3  # retries per model after the first try
+    base_delay: float = 1.0  # seconds before the first retry; doubles each time
+    max_delay: float = 30.0  # no single wait is longer; a longer retry-after skips the model
+    connection_retries: int = 1  # refused connections rarely heal within seconds
+    jitter: float = 0.1  # +0..10 % on computed delays, so workers do not retry in step
+
+
+def backoff_delay(
+    policy: RetryPolicy, retry_number: int, retry_after: float | None, rand: float = 0.0
+) -> float | None:
+    """Seconds to wait before retry `retry_number` (0 = first retry), or None when the
+    provider asks for a longer wait than the policy allows (then: next model)."""
+    if retry_after is not None:
+        return retry_after if retry_after <= policy.max_delay else None
+    delay = min(policy.max_delay, policy.base_delay * float(2**retry_number))
+    return delay * (1 + policy.jitter * rand)
+
+
+def config_hint(model_id: ModelId) -> str:
+    if model_id.provider in KEY_SETTINGS:
+        return f"check {KEY_SETTINGS[model_id.provider]}"
+    return f"check the api_key of endpoint {model_id.provider!r} in AGENTOPS_LLM_ENDPOINTS"
+
+
+@dataclass(frozen=True)
+class Structured(Generic[T]):
+    value: T
+    completion: Completion
+    cost_usd: float  # including a repair call, when one was needed
+
+
+class LLMRouter:
+    def __init__(
+        self,
+        routes: Routes,
+        provider_for: Callable[[ModelId], Provider],
+        prices: PriceTable,
+        call_log: CallLog,
+        *,
+        policy: RetryPolicy | None = None,
+        limits: BudgetLimits | None = None,
+        secrets: Iterable[str] = (),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.routes = routes
+        self._provider_for = provider_for
+        self._prices = prices
+        self.call_log = call_log
+        self._policy = policy or RetryPolicy()
+        self._limits = limits or BudgetLimits()
+        self._secrets = [s for s in secrets if s]
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    async def complete(self, request: LLMRequest) -> Completion:
+        """The first good answer from the role's chain (see the module's docstring)."""
+        request = redact_request(request, self._secrets)
+        log = self._attempt_logger(request, request_fingerprint(request))
+        attempts: list[Attempt] = []
+        too_long_window: int | None = None
+
+        for model_id in self.routes.chain(request.role):
+            price = self._prices.price_for(model_id)
+            if too_long_window is not None and price.context_window <= too_long_window:
+                attempts.append(
+                    Attempt(str(model_id), "skipped", detail="context window not larger")
+                )
+                continue
+            provider = self._provider_for(model_id)
+            retries = 0
+            while True:
+                estimate = estimate_cost_usd(request, price)
+                check_budgets(self._limits, await self.call_log.spent(), estimate)
+                started = time.monotonic()
+                try:
+                    response = await provider.complete(request, model_id.model)
+                except ProviderError as exc:
+                    latency = int((time.monotonic() - started) * 1000)
+                    attempts.append(Attempt(str(model_id), exc.kind, latency, exc.message))
+                    await log(len(attempts), model_id, provider, exc.kind, latency, exc.message)
+                    if exc.kind == "auth":
+                        raise ProviderConfigError(
+                            f"{model_id}: the provider refused the credentials"
+                            f"{f' ({exc.status})' if exc.status else ''}: {exc.message}; "
+                            f"{config_hint(model_id)}"
+                        ) from None
+                    if exc.kind == "context_length":
+                        too_long_window = max(too_long_window or 0, price.context_window)
+                        break
+                    delay = self._retry_delay(exc, retries)
+                    if delay is None:
+                        break
+                    retries += 1
+                    await self._sleep(delay)
+                    continue
+                latency = int((time.monotonic() - started) * 1000)
+                cost = cost_usd(response.usage, price)
+                attempts.append(Attempt(str(model_id), "ok", latency))
+                await log(len(attempts), model_id, provider, "ok", latency, "", response, cost)
+                return Completion(response, str(model_id), provider.name, tuple(attempts), cost)
+
+        if too_long_window is not None:
+            raise ContextTooLong(request.role, tuple(attempts))
+        raise AllModelsFailed(request.role, tuple(attempts))
+
+    def _retry_delay(self, exc: ProviderError, retries: int) -> float | None:
+        if exc.kind not in RETRYABLE:
+            return None
+        limit = self._policy.connection_retries if exc.kind == "connection" else None
+        if retries >= min(self._policy.max_retries, limit or self._policy.max_retries):
+            return None
+        return backoff_delay(self._policy, retries, exc.retry_after, self._rng.random())
+
+    def _attempt_logger(self, request: LLMRequest, fingerprint: str) -> _AttemptLogger:
+        call_id = uuid.uuid4()
+
+        async def log(
+            attempt: int,
+            model_id: ModelId,
+            provider: Provider,
+            outcome: str,
+            latency_ms: int,
+            detail: str = "",
+            response: LLMResponse | None = None,
+            cost: float = 0.0,
+        ) -> None:
+            usage = response.usage if response is not None else Usage()
+            await self.call_log.record(
+                CallRecord(
+                    call_id=call_id,
+                    attempt=attempt,
+                    role=request.role,
+                    provider=provider.name,
+                    model_id=str(model_id),
+                    outcome=outcome,
+                    detail=detail,
+                    usage=usage,
+                    cost_usd=cost,
+                    latency_ms=latency_ms,
+                    fingerprint=fingerprint,
+                    request=request,
+                    response=response,
+                )
+            )
+
+        return log
+
+    async def complete_structured(self, request: LLMRequest, schema: type[T]) -> Structured[T]:
+        """An answer validated into `schema`; one repair attempt, then
+        `StructuredOutputError`."""
+        request = replace(request, json_schema=schema.model_json_schema(), tools=())
+        first = await self.complete(request)
+        try:
+            return Structured(parse_structured(first.text, schema), first, first.cost_usd)
+        except InvalidStructuredOutput as exc:
+            problem = str(exc)
+        repair = request.with_messages(
+            Message.assistant(first.text or "(empty)"), Message.user(repair_prompt(problem))
+        )
+        second = await self.complete(repair)
+        total = first.cost_usd + second.cost_usd
+        try:
+            return Structured(parse_structured(second.text, schema), second, total)
+        except InvalidStructuredOutput as exc:
+            raise StructuredOutputError(
+                f"the {request.role} model ({second.model_id}) gave no valid "
+                f"{schema.__name__} even after one repair: {exc}"
+            ) from None
