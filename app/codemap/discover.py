@@ -1,0 +1,140 @@
+"""Which files of a tree the code map reads, and their git blob SHAs.
+
+In a git checkout the SHAs of unmodified tracked files come from `git ls-files -s`, so
+an unchanged file is not even read on a re-index; in a plain directory (an sdist) each
+file is read and hashed the way git would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.codemap.languages import language_for_path
+
+DEFAULT_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "vendor",
+        "vendors",
+        "third_party",
+        "third-party",
+        "bower_components",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        "site-packages",
+        ".mypy_cache",
+        ".pytest_cache",
+        "dist",
+        "build",
+        "target",
+    }
+)
+DEFAULT_SKIP_SUFFIXES = (".min.js", ".min.mjs", ".bundle.js", ".d.ts.map", "_pb2.py", ".pb.go")
+
+
+@dataclass(frozen=True)
+class SkipRules:
+    """What to leave out: vendored and build directories, generated names, huge files."""
+
+    skip_dirs: frozenset[str] = DEFAULT_SKIP_DIRS
+    skip_suffixes: tuple[str, ...] = DEFAULT_SKIP_SUFFIXES
+    max_bytes: int = 1_000_000
+    extra_skip_prefixes: tuple[str, ...] = field(default=())
+
+    def skips_path(self, path: str) -> bool:
+        if path.endswith(self.skip_suffixes):
+            return True
+        if any(path.startswith(prefix) for prefix in self.extra_skip_prefixes):
+            return True
+        return any(part in self.skip_dirs for part in path.split("/")[:-1])
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: str  # relative, with forward slashes
+    language: str
+    size: int
+    blob_sha: str | None  # known without reading the file (git checkout), else None
+
+
+def git_blob_sha(content: bytes) -> str:
+    """The SHA git gives a blob with this content."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def discover_files(root: Path, rules: SkipRules) -> tuple[list[SourceFile], int]:
+    """The indexable files under root, sorted by path, and how many were skipped by rule."""
+    known = _git_blob_shas(root)
+    paths = known.keys() if known is not None else _walk(root, rules)
+    files: list[SourceFile] = []
+    skipped = 0
+    for path in sorted(paths):
+        language = language_for_path(path)
+        if language is None:
+            continue
+        if rules.skips_path(path):
+            skipped += 1
+            continue
+        try:
+            stat = os.stat(f"{root}/{path}")
+        except OSError:
+            continue  # deleted from the work tree but still in the git index
+        if stat.st_size > rules.max_bytes:
+            skipped += 1
+            continue
+        files.append(SourceFile(path, language, stat.st_size, (known or {}).get(path)))
+    return files, skipped
+
+
+def _walk(root: Path, rules: SkipRules, prefix: str = "") -> Iterator[str]:
+    try:
+        entries = list(os.scandir(f"{root}/{prefix}"))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name not in rules.skip_dirs:
+                yield from _walk(root, rules, f"{prefix}{entry.name}/")
+        elif entry.is_file(follow_symlinks=False):
+            yield prefix + entry.name
+
+
+def _git_blob_shas(root: Path) -> dict[str, str | None] | None:
+    """Tracked paths → blob SHA (None when modified in the work tree), plus untracked
+    files that are not ignored; None when root is not the top of a git work tree."""
+    if not (root / ".git").exists():
+        return None
+    try:
+        staged = _git(root, "ls-files", "-s", "-z")
+        modified = set(_git(root, "ls-files", "-m", "-z").split("\0"))
+        untracked = _git(root, "ls-files", "-o", "--exclude-standard", "-z").split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    shas: dict[str, str | None] = {}
+    for entry in staged.split("\0"):
+        if not entry:
+            continue
+        meta, path = entry.split("\t", 1)
+        mode, sha, _stage = meta.split(" ")
+        if mode.startswith("120") or mode.startswith("160"):
+            continue  # symlinks and submodules
+        shas[path] = None if path in modified else sha
+    shas.update((path, None) for path in untracked if path)
+    return shas
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
+    ).stdout

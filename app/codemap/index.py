@@ -1,0 +1,126 @@
+"""Indexing a tree: discover files, reuse cached extractions, parse the rest."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.codemap.cache import BlobCache
+from app.codemap.discover import SkipRules, discover_files, git_blob_sha
+from app.codemap.extract import extract_symbols
+from app.codemap.symbols import FileSymbols, FileWords
+
+log = logging.getLogger(__name__)
+
+# Called as progress(done, total) while files are indexed.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedFile:
+    path: str
+    blob_sha: str
+    symbols: FileSymbols
+    words: FileWords | None  # None when only the symbols were read from the cache
+
+
+@dataclass
+class IndexStats:
+    files: int = 0
+    bytes_read: int = 0
+    parsed: int = 0
+    cache_hits: int = 0
+    skipped_by_rule: int = 0
+    skipped_by_content: Counter[str] = field(default_factory=Counter)
+    failed: list[str] = field(default_factory=list)
+    languages: Counter[str] = field(default_factory=Counter)
+    symbols: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class RepoIndex:
+    root: Path
+    files: dict[str, IndexedFile]
+    stats: IndexStats
+    cache: BlobCache | None = None
+
+    def words(self, path: str) -> FileWords:
+        """A file's references and terms, from memory, the cache, or the file itself."""
+        indexed = self.files[path]
+        if indexed.words is not None:
+            return indexed.words
+        language = indexed.symbols.language
+        words = self.cache.get_words(indexed.blob_sha, language) if self.cache else None
+        if words is None:
+            words = extract_symbols(language, _read(self.root, path)).words
+        self.files[path] = IndexedFile(path, indexed.blob_sha, indexed.symbols, words)
+        return words
+
+
+def build_index(
+    root: Path,
+    cache: BlobCache | None = None,
+    rules: SkipRules | None = None,
+    progress: Progress | None = None,
+) -> RepoIndex:
+    """Index every readable source file under root; a file that fails is logged and left out."""
+    started = time.perf_counter()
+    rules = rules or SkipRules()
+    sources, skipped = discover_files(root, rules)
+    stats = IndexStats(skipped_by_rule=skipped)
+    files: dict[str, IndexedFile] = {}
+    for done, source in enumerate(sources, 1):
+        if progress is not None and (done % 200 == 0 or done == len(sources)):
+            progress(done, len(sources))
+        try:
+            indexed = _index_one(root, source.path, source.language, source.blob_sha, cache, stats)
+        except Exception as exc:  # one bad file must never fail the whole index
+            log.warning("codemap: cannot index %s: %s", source.path, exc)
+            stats.failed.append(source.path)
+            continue
+        if indexed.symbols.skipped:
+            stats.skipped_by_content[indexed.symbols.skipped] += 1
+            continue
+        files[source.path] = indexed
+        stats.languages[source.language] += 1
+        stats.symbols += len(indexed.symbols.definitions)
+    stats.files = len(files)
+    stats.seconds = time.perf_counter() - started
+    return RepoIndex(root=root, files=files, stats=stats, cache=cache)
+
+
+def _index_one(
+    root: Path,
+    path: str,
+    language: str,
+    blob_sha: str | None,
+    cache: BlobCache | None,
+    stats: IndexStats,
+) -> IndexedFile:
+    content: bytes | None = None
+    if blob_sha is None:
+        content = _read(root, path)
+        stats.bytes_read += len(content)
+        blob_sha = git_blob_sha(content)
+    symbols = cache.get_symbols(blob_sha, language) if cache is not None else None
+    if symbols is not None:
+        stats.cache_hits += 1
+        return IndexedFile(path, blob_sha, symbols, None)
+    if content is None:
+        content = _read(root, path)
+        stats.bytes_read += len(content)
+    extraction = extract_symbols(language, content)
+    stats.parsed += 1
+    if cache is not None:
+        cache.put(blob_sha, language, extraction)
+    return IndexedFile(path, blob_sha, extraction.symbols, extraction.words)
+
+
+def _read(root: Path, path: str) -> bytes:
+    with open(f"{root}/{path}", "rb") as handle:
+        return handle.read()

@@ -1,0 +1,79 @@
+"""BM25 over code: each file is the bag of words of its identifiers plus its path.
+
+Files store identifier counts, not words; the words of a query term are gathered from the
+identifiers that contain it the first time the term is asked for, so building this index
+costs one pass over the (file, identifier) pairs and a query costs only its own terms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from app.codemap.terms import identifier_terms, path_terms
+
+K1 = 1.2
+B = 0.75
+PATH_WEIGHT = 3  # a word of the path counts as often as this many words of the content
+
+
+class LexicalIndex:
+    def __init__(self, documents: Mapping[str, Mapping[str, int]]) -> None:
+        """documents: path → identifier counts."""
+        self.paths = list(documents)
+        self._postings: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
+        self._lengths: list[int] = []
+        for doc, (path, identifiers) in enumerate(documents.items()):
+            for identifier, count in identifiers.items():
+                self._postings[identifier].append((doc, count))
+            length = sum(identifiers.values())
+            for term in path_terms(path):
+                self._postings["\0path:" + term].append((doc, PATH_WEIGHT))
+                length += PATH_WEIGHT
+            self._lengths.append(length)
+        self._average = sum(self._lengths) / max(1, len(self._lengths))
+        self._vocabulary: dict[str, list[str]] | None = None
+        self._term_counts: dict[str, dict[int, int]] = {}
+
+    def _identifiers_with(self, term: str) -> list[str]:
+        if self._vocabulary is None:
+            vocabulary: defaultdict[str, list[str]] = defaultdict(list)
+            for identifier in self._postings:
+                if identifier.startswith("\0path:"):
+                    vocabulary[identifier[6:]].append(identifier)
+                    continue
+                for word in identifier_terms(identifier):
+                    vocabulary[word].append(identifier)
+            self._vocabulary = dict(vocabulary)
+        return self._vocabulary.get(term, [])
+
+    def term_counts(self, term: str) -> dict[int, int]:
+        """document → how often the term occurs in it (identifier words and path words)."""
+        counts = self._term_counts.get(term)
+        if counts is None:
+            counts = defaultdict(int)
+            for identifier in self._identifiers_with(term):
+                for doc, count in self._postings[identifier]:
+                    counts[doc] += count
+            counts = self._term_counts[term] = dict(counts)
+        return counts
+
+    def scores(self, query: Iterable[str]) -> dict[str, float]:
+        """BM25 of every file that contains at least one query term; repeated query terms
+        count more, with diminishing returns."""
+        repeats: dict[str, int] = {}
+        for term in query:
+            repeats[term] = repeats.get(term, 0) + 1
+        total = len(self._lengths)
+        scores: defaultdict[int, float] = defaultdict(float)
+        for term, repeat in repeats.items():
+            counts = self.term_counts(term)
+            if not counts:
+                continue
+            idf = math.log(1 + (total - len(counts) + 0.5) / (len(counts) + 0.5))
+            weight = idf * (1 + math.log(repeat))
+            for doc, tf in counts.items():
+                norm = K1 * (1 - B + B * self._lengths[doc] / self._average)
+                scores[doc] += weight * tf * (K1 + 1) / (tf + norm)
+        return {self.paths[doc]: score for doc, score in scores.items()}

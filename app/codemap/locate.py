@@ -1,0 +1,179 @@
+"""`locate`: rank a repository's files (and the symbols in them) for an issue's text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.codemap.graph import CodeGraph, build_graph
+from app.codemap.index import RepoIndex
+from app.codemap.lexical import LexicalIndex
+from app.codemap.mentions import Mentions, path_matches, read_mentions
+from app.codemap.signals import (
+    Scores,
+    bm25_signal,
+    frame_signal,
+    graph_signal,
+    module_signal,
+    path_signal,
+    stem_signal,
+    symbol_signal,
+)
+from app.codemap.symbols import Definition
+from app.codemap.terms import identifier_terms, text_terms
+
+_TEST_PATH = re.compile(
+    r"(^|/)(tests?|testing|__tests__|spec|specs)/|(^|/)(test_[^/]*|[^/]*_tests?\.\w+|conftest\.py"
+    r"|[^/]*\.(test|spec)\.\w+)$"
+)
+
+
+def is_test_path(path: str) -> bool:
+    """Whether a path is a test file by the usual conventions of the languages read."""
+    return _TEST_PATH.search(path) is not None
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts; 0 switches it off."""
+
+    path: float = 3.0
+    frame: float = 2.0
+    module: float = 1.5
+    stem: float = 1.0
+    symbol: float = 1.0
+    bm25: float = 1.0
+    graph: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class RankedSymbol:
+    definition: Definition
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RankedFile:
+    path: str
+    score: float
+    reasons: tuple[str, ...]
+    symbols: tuple[RankedSymbol, ...] = field(default=())
+
+
+class Locator:
+    """The graph and the BM25 index of one repository index, built once, asked many times."""
+
+    def __init__(self, index: RepoIndex, graph: CodeGraph | None = None) -> None:
+        self.index = index
+        self.graph = graph if graph is not None else build_graph(index)
+        self.lexical = LexicalIndex({p: index.words(p).identifiers for p in index.files})
+
+    def locate(
+        self,
+        issue_text: str,
+        k: int = 10,
+        weights: Weights | None = None,
+        include: Callable[[str], bool] | None = None,
+    ) -> list[RankedFile]:
+        weights = weights or Weights()
+        mentions = read_mentions(issue_text)
+        candidates = [p for p in self.index.files if include is None or include(p)]
+        allowed = set(candidates)
+        query = text_terms(issue_text)
+        bm25 = self.lexical.scores(query) if weights.bm25 else {}
+        signals: list[tuple[float, Scores]] = [
+            (weights.path, path_signal(mentions, candidates) if weights.path else {}),
+            (weights.frame, frame_signal(mentions, candidates) if weights.frame else {}),
+            (weights.module, module_signal(mentions, self.graph) if weights.module else {}),
+            (weights.stem, stem_signal(mentions, candidates) if weights.stem else {}),
+            (
+                weights.symbol,
+                symbol_signal(mentions, self.graph, len(candidates)) if weights.symbol else {},
+            ),
+            (
+                weights.bm25,
+                bm25_signal(
+                    {p: s for p, s in bm25.items() if p in allowed},
+                    _matched_terms(query, bm25, self),
+                )
+                if bm25
+                else {},
+            ),
+        ]
+        combined = _combine(signals, allowed)
+        if weights.graph:
+            strong = _combine(signals[:5], allowed)
+            combined = _combine(
+                [(1.0, combined), (weights.graph, graph_signal(strong, self.graph))], allowed
+            )
+        ranked = sorted(combined.items(), key=lambda item: (-item[1][0], item[0]))[:k]
+        return [
+            RankedFile(path, round(score, 4), tuple(reasons), self._symbols(path, mentions, query))
+            for path, (score, reasons) in ranked
+        ]
+
+    def _symbols(self, path: str, mentions: Mentions, query: list[str]) -> tuple[RankedSymbol, ...]:
+        """The definitions in a ranked file that the issue points at, best first."""
+        definitions = self.index.files[path].symbols.definitions
+        frame_lines = [f for f in mentions.frames if path_matches(f.path, path)]
+        words = set(query)
+        found: list[tuple[float, RankedSymbol]] = []
+        for definition in definitions:
+            reasons: list[str] = []
+            score = 0.0
+            weight = mentions.identifiers.get(definition.name)
+            if weight and len(definition.name) > 2:
+                score += 2 * weight
+                reasons.append(f"named in the issue: {definition.name}")
+            for frame in frame_lines:
+                if definition.start_line <= frame.line <= definition.end_line:
+                    score += 3
+                    reasons.append(f"traceback line {frame.line}")
+            overlap = words.intersection(identifier_terms(definition.name))
+            if overlap and not reasons:
+                score += 0.5 * len(overlap)
+                reasons.append(f"words: {', '.join(sorted(overlap))}")
+            if score:
+                found.append((score, RankedSymbol(definition, tuple(reasons))))
+        found.sort(key=lambda item: (-item[0], item[1].definition.start_line))
+        return tuple(symbol for _score, symbol in found[:8])
+
+
+def locate(
+    index: RepoIndex,
+    issue_text: str,
+    k: int = 10,
+    weights: Weights | None = None,
+    include: Callable[[str], bool] | None = None,
+) -> list[RankedFile]:
+    """Rank an indexed repository's files for an issue: best first, with the reasons."""
+    return Locator(index).locate(issue_text, k, weights, include)
+
+
+def _combine(signals: list[tuple[float, Scores]], allowed: set[str]) -> Scores:
+    combined: Scores = {}
+    for weight, scores in signals:
+        if not weight:
+            continue
+        for path, (score, reasons) in scores.items():
+            if path not in allowed:
+                continue
+            old, old_reasons = combined.get(path, (0.0, []))
+            combined[path] = (old + weight * score, old_reasons + reasons)
+    return combined
+
+
+def _matched_terms(
+    query: list[str], bm25: dict[str, float], locator: Locator
+) -> dict[str, list[str]]:
+    """For the best BM25 files, the query terms they contain (for the reasons shown)."""
+    best = sorted(bm25, key=lambda p: -bm25[p])[:30]
+    docs = {p: i for i, p in enumerate(locator.lexical.paths)}
+    matched: dict[str, list[str]] = {p: [] for p in best}
+    for term in dict.fromkeys(query):
+        counts = locator.lexical.term_counts(term)
+        for path in best:
+            if docs[path] in counts and len(matched[path]) < 5:
+                matched[path].append(term)
+    return matched

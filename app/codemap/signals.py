@@ -1,0 +1,161 @@
+"""Each way an issue can point at a file, as its own scoring function.
+
+Every signal returns file → (score, reasons); scores are comparable across signals
+(a certain hit is about 1), so that `locate` can weigh and add them, and a benchmark can
+switch any of them off to measure what it contributes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from app.codemap.graph import CodeGraph, resolve_dotted
+from app.codemap.mentions import Mentions, path_matches
+from app.codemap.terms import STOPWORDS
+
+Scores = dict[str, tuple[float, list[str]]]
+
+# Definition names so common that defining one says nothing about a file.
+_COMMON_NAMES = frozenset(
+    {
+        "__init__",
+        "__str__",
+        "__repr__",
+        "__eq__",
+        "__hash__",
+        "main",
+        "setUp",
+        "tearDown",
+        "get",
+        "set",
+        "run",
+        "test",
+        "name",
+        "value",
+    }
+)
+
+
+def _add(scores: Scores, path: str, score: float, reason: str) -> None:
+    old, reasons = scores.get(path, (0.0, []))
+    reasons.append(reason)
+    scores[path] = (old + score, reasons)
+
+
+def path_signal(mentions: Mentions, paths: list[str]) -> Scores:
+    """Files whose path the issue names; a name that fits several files is shared."""
+    scores: Scores = {}
+    for mentioned in mentions.paths:
+        hits = [p for p in paths if path_matches(mentioned, p)]
+        for path in hits:
+            _add(scores, path, 1.0 / len(hits), f"path mentioned: {mentioned}")
+    return scores
+
+
+def frame_signal(mentions: Mentions, paths: list[str]) -> Scores:
+    """Files in traceback frames; the innermost frames in the repository count most."""
+    scores: Scores = {}
+    rank = 0
+    for frame in sorted(mentions.frames, key=lambda f: f.position):
+        hits = [p for p in paths if path_matches(frame.path, p)]
+        if not hits:
+            continue
+        where = f" in {frame.function}" if frame.function else ""
+        for path in hits:
+            if path in scores:
+                continue
+            _add(
+                scores,
+                path,
+                1.0 / (1 + 0.5 * rank) / len(hits),
+                f"traceback frame: line {frame.line}{where}",
+            )
+        rank += 1
+    return scores
+
+
+def module_signal(mentions: Mentions, graph: CodeGraph) -> Scores:
+    """Files named by a dotted module path (`django.db.models.query.QuerySet`)."""
+    scores: Scores = {}
+    for dotted in mentions.dotted:
+        found = resolve_dotted(dotted, graph.modules)
+        if found is None:
+            continue
+        path, rest = found
+        module = dotted[: len(dotted) - len(rest)].rstrip(".")
+        if "." not in module:
+            continue  # a bare top-level package, or `self.x` resolving by accident
+        defined = not rest or any(p == path for p, _ in graph.definers.get(rest.split(".")[0], []))
+        if path in scores and defined is False:
+            continue
+        _add(scores, path, 1.0 if defined else 0.5, f"module mentioned: {dotted}")
+    return scores
+
+
+def stem_signal(mentions: Mentions, paths: list[str]) -> Scores:
+    """Files whose name (without extension) is a word of the issue, when few files share it."""
+    by_stem: defaultdict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+        by_stem[stem].append(path)
+    scores: Scores = {}
+    for word in mentions.words:
+        hits = by_stem.get(word)
+        if not hits or len(hits) > 3 or len(word) < 4 or word in STOPWORDS:
+            continue
+        for path in hits:
+            _add(scores, path, 1.0 / len(hits), f"file name mentioned: {word}")
+    return scores
+
+
+def symbol_signal(mentions: Mentions, graph: CodeGraph, file_count: int) -> Scores:
+    """Files that define identifiers the issue names, weighted by how rare the name is."""
+    raw: defaultdict[str, float] = defaultdict(float)
+    names: defaultdict[str, list[str]] = defaultdict(list)
+    for identifier, weight in mentions.identifiers.items():
+        definitions = graph.definers.get(identifier)
+        if not definitions or identifier in _COMMON_NAMES or len(identifier) < 3:
+            continue
+        files = {path for path, _ in definitions}
+        rarity = math.log(1 + file_count / len(files))
+        best_kind: dict[str, float] = {}
+        for path, definition in definitions:
+            kind = 1.5 if definition.kind in ("class", "interface", "trait") else 1.0
+            best_kind[path] = max(best_kind.get(path, 0.0), kind)
+        for path, kind in best_kind.items():
+            raw[path] += weight * rarity * kind
+            names[path].append(identifier)
+    top = max(raw.values(), default=0.0)
+    return (
+        {
+            path: (score / top, [f"defines {', '.join(sorted(names[path])[:6])}"])
+            for path, score in raw.items()
+        }
+        if top
+        else {}
+    )
+
+
+def bm25_signal(bm25: dict[str, float], top_terms: dict[str, list[str]]) -> Scores:
+    top = max(bm25.values(), default=0.0)
+    if not top:
+        return {}
+    return {
+        path: (score / top, [f"BM25 {score:.1f}: {', '.join(top_terms.get(path, []))}"])
+        for path, score in bm25.items()
+    }
+
+
+def graph_signal(strong: Scores, graph: CodeGraph, fanout: int = 5) -> Scores:
+    """Neighbours (imports either way) of the strongest hits share a little of their score."""
+    scores: Scores = {}
+    leaders = sorted(strong.items(), key=lambda item: -item[1][0])[:fanout]
+    for leader, (score, _reasons) in leaders:
+        neighbours = graph.neighbours(leader)
+        if not neighbours:
+            continue
+        share = score / math.sqrt(len(neighbours))
+        for path in neighbours:
+            _add(scores, path, share, f"imports or imported by {leader}")
+    return scores
