@@ -1,0 +1,66 @@
+"""End-to-end fixtures: simulators on loopback, a private Redis, web and worker processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import RedisServer, Service, base_env
+from tests.sim.github_sim import GitHubSim
+from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.serve import serve_app
+
+GITHUB_SECRET = "e2e-github-webhook-secret"
+GITLAB_SECRET = "e2e-gitlab-webhook-secret"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def redis_server(workdir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(workdir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def github(workdir: Path) -> Iterator[tuple[GitHubSim, str]]:
+    sim = GitHubSim(workdir / "github")
+    with serve_app(sim.app) as base_url:
+        yield sim, base_url
+
+
+@pytest.fixture(scope="module")
+def gitlab(workdir: Path) -> Iterator[tuple[GitLabSim, str]]:
+    sim = GitLabSim(workdir / "gitlab")
+    with sim.serve() as base_url:
+        yield sim, base_url
+
+
+@pytest.fixture(scope="module")
+def service(database_url: str, redis_server: RedisServer, github: tuple[GitHubSim, str],
+            gitlab: tuple[GitLabSim, str], workdir: Path) -> Iterator[Service]:
+    gh, gh_url = github
+    gl, gl_url = gitlab
+    env = base_env(database_url, redis_server.url, workdir)
+    env.update({
+        "AGENTOPS_GITHUB_APP_ID": str(gh.app_id),
+        "AGENTOPS_GITHUB_APP_SLUG": "agentops",
+        "AGENTOPS_GITHUB_PRIVATE_KEY": gh.private_key_pem,
+        "AGENTOPS_GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
+        "AGENTOPS_GITHUB_API_URL": gh_url,
+        "AGENTOPS_GITLAB_URL": gl_url,
+        "AGENTOPS_GITLAB_TOKEN": gl.bot_token,
+        "AGENTOPS_GITLAB_WEBHOOK_SECRET": GITLAB_SECRET,
+        "AGENTOPS_GITLAB_BOT_USERNAME": "agentops-bot",
+    })
+    svc = Service(env, workdir)
+    svc.start()
+    yield svc
+    svc.stop()

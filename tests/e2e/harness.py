@@ -1,0 +1,175 @@
+"""Real processes for end-to-end tests: a private Redis, the web process and the worker.
+
+The service is started exactly as an operator would (`python -m app serve|worker`), with
+its settings in the environment pointing at the simulators on loopback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from tests.sim.serve import free_port
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.1,
+             what: str = "condition") -> T:
+    """Poll until `predicate()` is truthy; its value, or AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+class RedisServer:
+    """A redis-server of our own on a free port, so a test may stop and start it."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, 10, what="redis-server to answer")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def _answers(self) -> bool:
+        done = subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
+                              capture_output=True, text=True, check=False)
+        return done.stdout.strip() == "PONG"
+
+
+class ServiceProcess:
+    """`python -m app <command>` with its output kept in a log file for failures."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.args = args
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", *self.args], cwd=ROOT, env=self.env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self.process = None
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Service:
+    """The web process and the worker, sharing one environment."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "AGENTOPS_PUBLIC_URL": self.url}
+        self.web = ServiceProcess(["serve", "--port", str(self.port)], self.env,
+                                  workdir / "web.log")
+        self.worker = ServiceProcess(["worker"], self.env, workdir / "worker.log")
+
+    def start(self, worker: bool = True) -> None:
+        self.web.start()
+        wait_for(self._healthy, 30, what="the web process to answer /healthz")
+        if worker:
+            self.worker.start()
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.web.stop()
+
+    def _healthy(self) -> bool:
+        if self.web.process is not None and self.web.process.poll() is not None:
+            raise AssertionError(f"web process exited:\n{self.web.output()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def logs(self) -> str:
+        return f"--- web ---\n{self.web.output()}\n--- worker ---\n{self.worker.output()}"
+
+    def post_github(self, event: str, payload: dict[str, Any], secret: str,
+                    delivery: str | None = None) -> httpx.Response:
+        body = json.dumps(payload).encode()
+        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return httpx.post(
+            f"{self.url}/webhooks/github", content=body, timeout=10,
+            headers={"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+                     "X-Hub-Signature-256": signature, "Content-Type": "application/json"},
+        )
+
+    def post_gitlab(self, payload: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(f"{self.url}/webhooks/gitlab", content=json.dumps(payload).encode(),
+                          headers={**headers, "Content-Type": "application/json"}, timeout=10)
+
+    def api_status(self, path: str) -> int:
+        return httpx.get(f"{self.url}{path}", timeout=10).status_code
+
+    def api(self, path: str, token: str) -> Any:
+        response = httpx.get(f"{self.url}{path}", timeout=10,
+                             headers={"Authorization": f"Bearer {token}"})
+        response.raise_for_status()
+        return response.json()
+
+
+def base_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
+    return {
+        **keep,
+        "AGENTOPS_DATABASE_URL": database_url,
+        "AGENTOPS_REDIS_URL": redis_url,
+        "AGENTOPS_QUEUE_NAME": f"agentops:e2e:{uuid.uuid4().hex[:8]}",
+        "AGENTOPS_WORKDIR": str(workdir / "runs"),
+        "AGENTOPS_ADMIN_TOKEN": "e2e-admin-token",
+        "AGENTOPS_REQUEUE_AFTER_SECONDS": "2",
+        "AGENTOPS_FORGE_TIMEOUT_SECONDS": "10",
+        "PYTHONUNBUFFERED": "1",
+    }

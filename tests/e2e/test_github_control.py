@@ -1,0 +1,123 @@
+"""On GitHub, end to end: webhook → web process → Postgres → Redis → worker → simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e import github_events as events
+from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.harness import Service, wait_for
+from tests.sim.github_sim import GitHubSim
+
+pytestmark = pytest.mark.e2e
+REPO = "acme/widgets"
+
+
+@pytest.fixture(scope="module")
+def gh(github: tuple[GitHubSim, str]) -> GitHubSim:
+    sim, _ = github
+    sim.add_repo(REPO, {"README.md": "# widgets\n", "widgets.py": "def spin():\n    return 1\n"})
+    sim.set_permission(REPO, "alice", "write")
+    sim.set_permission(REPO, "mallory", "read")
+    return sim
+
+
+def _comment(gh: GitHubSim, number: int, body: str, sender: str) -> dict[str, Any]:
+    comment_id = gh.add_comment(REPO, number, body, user=sender)
+    return events.issue_comment(REPO, gh.installation_id(REPO), number, body, sender,
+                                comment_id=comment_id)
+
+
+def _bot_comments(gh: GitHubSim, number: int) -> list[str]:
+    return [c["body"] for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login]
+
+
+def test_help_is_answered_with_the_commands(service: Service, gh: GitHubSim) -> None:
+    number = gh.add_issue(REPO, "Spin faster", "widgets spin slowly", user="alice")
+    payload = _comment(gh, number, "Hi!\n  /AgentOps help", "alice")
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    assert response.text.startswith("accepted: run ")
+
+    replies = wait_for(lambda: _bot_comments(gh, number), what="the help reply")
+    assert len(replies) == 1
+    for command in ("implement", "plan", "test", "review", "fix", "status", "cancel", "retry"):
+        assert f"/agentops {command}" in replies[0]
+    comment_id = payload["comment"]["id"]
+    assert gh.reactions(REPO, comment_id=comment_id) == ["eyes"]
+    run_id = int(response.text.split()[-1])
+    run = wait_for(lambda: _finished(service, run_id), what="the run to finish")
+    assert run["status"] == "succeeded"
+    assert [s["name"] for s in run["steps"]][:2] == ["acknowledge", "authorize"]
+    assert all(s["finished_at"] is not None for s in run["steps"])
+
+
+def test_someone_without_write_access_is_refused_politely(service: Service,
+                                                          gh: GitHubSim) -> None:
+    number = gh.add_issue(REPO, "Please", "do it", user="mallory")
+    payload = _comment(gh, number, "/agentops implement", "mallory")
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202
+
+    replies = wait_for(lambda: _bot_comments(gh, number), what="the refusal")
+    assert len(replies) == 1 and "only people with write access" in replies[0]
+    run_id = int(response.text.split()[-1])
+    run = wait_for(lambda: _finished(service, run_id))
+    assert run["status"] == "failed" and "no write access" in run["error"]
+    assert [s["name"] for s in run["steps"]] == ["acknowledge", "authorize", "reply:refused"]
+    assert not [c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id)]
+
+
+def test_a_redelivered_webhook_starts_nothing_new(service: Service, gh: GitHubSim) -> None:
+    number = gh.add_issue(REPO, "Twice", "", user="alice")
+    payload = _comment(gh, number, "/agentops help", "alice")
+    first = service.post_github("issue_comment", payload, GITHUB_SECRET, delivery="d-1")
+    assert first.status_code == 202
+    wait_for(lambda: _bot_comments(gh, number), what="the first reply")
+
+    again = service.post_github("issue_comment", payload, GITHUB_SECRET, delivery="d-1")
+    assert again.status_code == 200 and again.text.startswith("duplicate")
+    other_delivery = service.post_github("issue_comment", payload, GITHUB_SECRET,
+                                         delivery="d-2")
+    assert other_delivery.status_code == 200 and "duplicate command" in other_delivery.text
+    runs = service.api("/api/runs?limit=500", "e2e-admin-token")["runs"]
+    assert [r["trigger_key"] for r in runs].count(f"github:comment:{payload['comment']['id']}") == 1
+    assert len(_bot_comments(gh, number)) == 1
+
+
+def test_the_agentops_label_starts_an_implement_run(service: Service, gh: GitHubSim) -> None:
+    number = gh.add_issue(REPO, "Add a reverse spin", "spin() should take a direction",
+                          user="alice")
+    payload = events.issues_labeled(REPO, gh.installation_id(REPO), number, "agentops", "alice")
+    response = service.post_github("issues", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    run_id = int(response.text.split()[-1])
+
+    run = wait_for(lambda: _finished(service, run_id), 30, what="the implement run")
+    assert run["command"] == "implement" and run["trigger"] == "label"
+    assert gh.reactions(REPO, number=number) == ["eyes"]
+    steps = {s["name"]: s for s in run["steps"]}
+    assert steps["clone"]["status"] == "succeeded" and steps["clone"]["detail"]["files"] == 2
+    checks = [c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id)]
+    assert len(checks) == 1
+    check = checks[0]
+    assert check["head_sha"] == gh.branch_sha(REPO, "main")
+    assert check["history"][0]["status"] == "in_progress"
+    assert check["status"] == "completed" and check["conclusion"] == "failure"
+    assert "not available in this version" in check["output"]["summary"]
+    assert "[x] clone" in check["output"]["text"]
+
+
+def test_a_non_command_comment_is_ignored(service: Service, gh: GitHubSim) -> None:
+    number = gh.add_issue(REPO, "Chat", "", user="alice")
+    payload = _comment(gh, number, "```\n/agentops implement\n```\n> /agentops help", "alice")
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 200
+    assert response.text.startswith("ignored: no /agentops command")
+
+
+def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
+    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
+    return run if run["status"] in ("succeeded", "failed", "cancelled") else None

@@ -1,0 +1,44 @@
+"""Redis down during intake: the run is accepted, and executed once Redis is back."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e import github_events as events
+from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.harness import RedisServer, Service, wait_for
+from tests.sim.github_sim import GitHubSim
+
+pytestmark = pytest.mark.e2e
+REPO = "acme/outage"
+
+
+def test_a_run_accepted_while_redis_is_down_runs_when_it_is_back(
+        service: Service, redis_server: RedisServer, github: tuple[GitHubSim, str]) -> None:
+    gh, _ = github
+    gh.add_repo(REPO, {"README.md": "hi\n"})
+    gh.set_permission(REPO, "alice", "admin")
+    number = gh.add_issue(REPO, "Outage", "", user="alice")
+    comment_id = gh.add_comment(REPO, number, "/agentops help", user="alice")
+    payload = events.issue_comment(REPO, gh.installation_id(REPO), number, "/agentops help",
+                                   "alice", comment_id=comment_id)
+
+    redis_server.stop()
+    try:
+        response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+        assert response.status_code == 202, response.text
+        run_id = int(response.text.split()[-1])
+        run = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
+        assert run["status"] == "queued"
+        ready = service.api_status("/readyz")
+        assert ready == 503
+    finally:
+        redis_server.start()
+
+    replies = wait_for(
+        lambda: [c for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login],
+        60, what="the help reply after Redis came back")
+    assert len(replies) == 1
+    run = wait_for(lambda: (r := service.api(f"/api/runs/{run_id}", "e2e-admin-token"))
+                   ["status"] == "succeeded" and r, 20, what="the run to succeed")
+    assert run["attempts"] == 1
