@@ -18,7 +18,7 @@ PULL_REQUEST_ONLY: frozenset[str] = frozenset({"test", "review", "fix"})
 # Commands answered by the worker without touching code or a model.
 CONTROL: frozenset[str] = frozenset({"status", "cancel", "retry", "help"})
 
-_COMMAND_LINE = re.compile(r"^[ \t]*/agentops(?:[ \t]+(\S+))?[ \t]*(.*)$", re.IGNORECASE)
+_COMMAND_LINE = re.compile(r"^[ \t]*/agentops(?![^ \t])(?:[ \t]+(\S+))?[ \t]*(.*)$", re.IGNORECASE)
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _QUOTE = re.compile(r"^[ \t]*>")
 
