@@ -239,7 +239,7 @@ class GitLabForge:
         return data
 
     def _list(self, path: str, **query: Any) -> list[dict[str, Any]]:
-        data = self._gl.http_list(path, query_data=query or None, get_all=True)
+        data = self._gl.http_list(path, query_data=query, get_all=True, per_page=100)
         return [item for item in data if isinstance(item, dict)]
 
     def _post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
