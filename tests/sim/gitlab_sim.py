@@ -50,7 +50,9 @@ note_id=None, action="create")` (creates the note in the sim unless `note_id` is
 labels_current=None)` (sets the issue's labels to `labels_current`),
 `webhook_merge_request_event(project, iid, author, action="update", labels_previous=None,
 labels_current=None)`, and `webhook_headers(event, secret, uuid=None)` for the
-`X-Gitlab-Event` / `X-Gitlab-Token` / `X-Gitlab-Event-UUID` headers.
+`X-Gitlab-Event` / `X-Gitlab-Token` / `X-Gitlab-Event-UUID` / `Idempotency-Key` headers
+(with `body=` and `signing_token=` also the Standard Webhooks `webhook-signature`), and
+`webhook_request(event, payload, secret, signing_token=None) -> (body, headers)`.
 
 Git: clone URLs are `{base_url}/{path}.git`; git requests need HTTP Basic auth with any
 user name and a valid token as password (`oauth2:<token>`); no or bad credentials -> 401.
@@ -62,12 +64,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import itertools
 import json
 import math
 import os
 import re
 import subprocess
+import time
 import uuid as uuid_module
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -360,15 +365,36 @@ class GitLabSim:
         self._faults.clear()
 
     # ------------------------------------------------------------------ webhooks
-    def webhook_headers(self, event: str, secret: str, uuid: str | None = None
-                        ) -> dict[str, str]:
-        """Headers GitLab sends: event is "Note Hook", "Issue Hook", "Merge Request Hook"."""
-        return {"Content-Type": "application/json", "X-Gitlab-Event": event,
-                "X-Gitlab-Token": secret,
-                "X-Gitlab-Event-UUID": uuid or str(uuid_module.uuid4()),
-                "X-Gitlab-Webhook-UUID": str(uuid_module.uuid5(uuid_module.NAMESPACE_URL,
-                                                              self.base_url or "sim")),
-                "X-Gitlab-Instance": self.base_url, "User-Agent": "GitLab/17.5.0"}
+    def webhook_headers(self, event: str, secret: str, uuid: str | None = None,
+                        body: bytes | None = None, signing_token: str | None = None,
+                        timestamp: int | None = None) -> dict[str, str]:
+        """Headers GitLab sends: event is "Note Hook", "Issue Hook", "Merge Request Hook".
+
+        With `body` and a `signing_token` (`whsec_<base64 key>`) the delivery is also signed
+        the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+        """
+        event_id = uuid or str(uuid_module.uuid4())
+        headers = {"Content-Type": "application/json", "X-Gitlab-Event": event,
+                   "X-Gitlab-Token": secret, "X-Gitlab-Event-UUID": event_id,
+                   "Idempotency-Key": event_id,
+                   "X-Gitlab-Webhook-UUID": str(uuid_module.uuid5(uuid_module.NAMESPACE_URL,
+                                                                 self.base_url or "sim")),
+                   "X-Gitlab-Instance": self.base_url, "User-Agent": "GitLab/17.5.0"}
+        if signing_token is not None and body is not None:
+            sent = str(timestamp if timestamp is not None else int(time.time()))
+            key = base64.b64decode(signing_token.removeprefix("whsec_"))
+            signed = f"{event_id}.{sent}.".encode() + body
+            digest = hmac.new(key, signed, hashlib.sha256).digest()
+            headers.update({"webhook-id": event_id, "webhook-timestamp": sent,
+                            "webhook-signature": "v1," + base64.b64encode(digest).decode()})
+        return headers
+
+    def webhook_request(self, event: str, payload: dict[str, Any], secret: str,
+                        signing_token: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of one delivery, ready for `POST /webhooks/gitlab`."""
+        body = json.dumps(payload).encode()
+        return body, self.webhook_headers(event, secret, body=body,
+                                          signing_token=signing_token)
 
     def webhook_note_event(self, project: str | SimProject, kind: str, iid: int, body: str,
                            author: str, note_id: int | None = None,

@@ -120,3 +120,18 @@ def test_webhook_label_events(sim: GitLabSim) -> None:
     assert mr_hook["object_attributes"]["source_branch"] == "feature"
     assert [x["title"] for x in mr_hook["changes"]["labels"]["current"]] == ["agentops:review"]
     assert sim.merge_requests(REPO)[0]["labels"] == ["agentops:review"]
+
+
+def test_webhook_request_is_signed_like_gitlab(sim: GitLabSim) -> None:
+    import base64
+    import time
+
+    from app.webhooks import verify_gitlab_token, verify_standard_webhook
+
+    key = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    payload = sim.webhook_issue_event(REPO, 1, "alice")
+    body, headers = sim.webhook_request("Issue Hook", payload, "secret", signing_token=key)
+    lowered = {k.lower(): v for k, v in headers.items()}
+    verify_gitlab_token("secret", lowered["x-gitlab-token"])
+    verify_standard_webhook(key, lowered, body, time.time())
+    assert lowered["idempotency-key"] == lowered["webhook-id"]
