@@ -185,7 +185,8 @@ def _labeled(event: sansio.Event, ctx: GitHubContext, data: _IssueLabeled | _Pul
              number: int, kind: TargetKind) -> Outcome:
     command = command_for_label(data.label.name, kind, ctx.labels)
     if command is None:
-        return Ignored(f"label {data.label.name!r} starts nothing on a {kind.replace('_', ' ')}")
+        where = "an issue" if kind == "issue" else "a pull request"
+        return Ignored(f"label {data.label.name!r} starts nothing on {where}")
     return RunRequest(
         tenant=_tenant(data.installation.id),
         repo=data.repository.full_name,
@@ -205,7 +206,8 @@ def on_check_run(event: sansio.Event, ctx: GitHubContext) -> Outcome:
     check = data.check_run
     if ctx.app_id is not None and (check.app is None or check.app.id != ctx.app_id):
         return Ignored("check run belongs to another app")
-    if not check.external_id or not check.external_id.isdigit():
+    external_id = check.external_id or ""
+    if not (external_id.isascii() and external_id.isdigit()):  # not "²", which int() refuses
         return Ignored("check run is not one of ours")
     if data.action == "rerequested":
         command = Command("retry")
@@ -225,7 +227,7 @@ def on_check_run(event: sansio.Event, ctx: GitHubContext) -> Outcome:
         trigger_key=f"github:check_run:{event.delivery_id}",
         context={"installation_id": data.installation.id, "repo_id": data.repository.id,
                  "check_run_id": check.id},
-        refers_to_run=int(check.external_id),
+        refers_to_run=int(external_id),
     )
 
 
