@@ -506,10 +506,14 @@ class GitLabForge:
         if ref.note_target is not None:
             body = render_check_note(update)
             if ref.note_id is not None:
-                await self.update_comment(ref.note_target, ref.note_id, body)
-            else:
-                note = await self.create_comment(ref.note_target, body)
-                ref = dataclasses.replace(ref, note_id=note.id)
+                try:
+                    await self.update_comment(ref.note_target, ref.note_id, body)
+                    return ref
+                except GitLabAPIError as exc:
+                    if exc.status != 404:  # someone deleted the note: post a new one
+                        raise
+            note = await self.create_comment(ref.note_target, body)
+            ref = dataclasses.replace(ref, note_id=note.id)
         return ref
 
     async def aclose(self) -> None:

@@ -26,7 +26,8 @@ Setup: `add_user(username, token=None, name=None, admin=False) -> SimUser`,
 40 maintainer, 50 owner; `level=None` removes), `add_issue(project, title, description,
 author, labels=())`, `add_merge_request(project, source_branch, target_branch, title,
 author, description="")` (the branch must exist in git), `add_note(project, kind, iid,
-body, author) -> dict` where kind is "issue" or "merge_request",
+body, author) -> dict` where kind is "issue" or "merge_request", `delete_note(project,
+kind, iid, note_id)`,
 `push_files(project, branch, files, message="change", base=None) -> sha` (commit straight
 into the bare repository).
 
@@ -290,6 +291,11 @@ class GitLabSim:
         proj = self.project(project)
         user = self.users[author] if author else self.bot
         return self._create_note(proj, kind, iid, body, user)
+
+    def delete_note(self, project: str | SimProject, kind: str, iid: int, note_id: int
+                    ) -> None:
+        notes = self._notes.get((self.project(project).id, _kind(kind), iid), [])
+        notes[:] = [n for n in notes if n["id"] != note_id]
 
     def push_files(self, project: str | SimProject, branch: str, files: dict[str, str],
                    message: str = "change", base: str | None = None) -> str:

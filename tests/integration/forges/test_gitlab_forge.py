@@ -227,6 +227,18 @@ async def test_failed_and_cancelled_checks(forge: GitLabForge, sim: GitLabSim) -
     assert [s["status"] for s in sim.statuses(REPO, sha)] == ["failed", "canceled"]
 
 
+async def test_deleted_progress_note_is_posted_again(forge: GitLabForge,
+                                                    sim: GitLabSim) -> None:
+    sha = sim.head_sha(REPO)
+    assert sha
+    ref = await forge.start_check(REPO, sha, CheckUpdate("queued", "Queued", ""),
+                                  note_target=ISSUE)
+    sim.delete_note(REPO, "issue", 1, ref.note_id or 0)
+    ref2 = await forge.update_check(ref, CheckUpdate("in_progress", "Working", ""))
+    assert ref2.note_id not in (None, ref.note_id)
+    assert [n["id"] for n in sim.notes(REPO, "issue", 1)] == [ref2.note_id]
+
+
 # ------------------------------------------------------------------ access
 async def test_write_access_by_role(forge: GitLabForge, sim: GitLabSim) -> None:
     assert await forge.has_write_access(REPO, "alice") is True  # Developer
