@@ -8,10 +8,13 @@ from typing import Any
 import httpx
 import yaml
 
-MANIFEST_FILE = Path(__file__).resolve().parents[2] / "app.yml"
+# Beside the package in a checkout; in the working directory for an installed copy.
+MANIFEST_CANDIDATES = (Path(__file__).resolve().parents[2] / "app.yml", Path("app.yml"))
 
 
-def load_manifest(public_url: str, path: Path = MANIFEST_FILE) -> dict[str, Any]:
+def load_manifest(public_url: str, path: Path | None = None) -> dict[str, Any]:
+    if path is None:
+        path = next((p for p in MANIFEST_CANDIDATES if p.exists()), MANIFEST_CANDIDATES[0])
     manifest: dict[str, Any] = yaml.safe_load(path.read_text())
     base = public_url.rstrip("/")
     manifest["url"] = base
