@@ -1,0 +1,65 @@
+"""The `agentops` command line as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import asyncpg
+import pytest
+
+from tests.conftest import PG_BASE
+
+
+def agentops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
+    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
+                          env={**base, **(env or {})}, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "dev", "migrate"])
+def test_every_service_command_has_help(command: str) -> None:
+    done = agentops(command, "--help")
+    assert done.returncode == 0
+    assert f"usage: agentops {command}" in done.stdout
+
+
+def test_a_github_app_without_webhook_secret_refuses_to_start() -> None:
+    done = agentops("serve", env={"AGENTOPS_GITHUB_APP_ID": "12",
+                                  "AGENTOPS_GITHUB_PRIVATE_KEY": "k"})
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "AGENTOPS_GITHUB_WEBHOOK_SECRET" in lines[0]
+
+
+def test_gitlab_without_webhook_secret_refuses_to_start() -> None:
+    done = agentops("worker", env={"AGENTOPS_GITLAB_URL": "https://gitlab.example",
+                                   "AGENTOPS_GITLAB_TOKEN": "glpat-x"})
+    assert done.returncode == 2
+    assert "AGENTOPS_GITLAB_WEBHOOK_SECRET" in done.stderr
+
+
+async def test_migrate_creates_the_database_and_is_idempotent() -> None:
+    name = f"agentops_cli_{uuid.uuid4().hex[:8]}"
+    env = {"AGENTOPS_DATABASE_URL": f"{PG_BASE}/{name}"}
+    try:
+        first = agentops("migrate", env=env)
+        assert first.returncode == 0, first.stderr
+        assert "created the database" in first.stdout and "0001_core.sql" in first.stdout
+        second = agentops("migrate", env=env)
+        assert second.returncode == 0 and "up to date" in second.stdout
+    finally:
+        conn = await asyncpg.connect(f"{PG_BASE}/postgres")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+def test_migrate_against_an_unreachable_database_says_so_in_one_line() -> None:
+    done = agentops("migrate", env={"AGENTOPS_DATABASE_URL":
+                                    "postgresql://postgres@127.0.0.1:1/agentops"})
+    assert done.returncode == 2
+    assert done.stderr.startswith("agentops migrate: cannot ")
+    assert len(done.stderr.strip().splitlines()) == 1
