@@ -25,7 +25,8 @@ Setup: `add_user(username, token=None, name=None, admin=False) -> SimUser`,
 `set_access(project, username, level)` (10 guest, 20 reporter, 30 developer,
 40 maintainer, 50 owner; `level=None` removes), `add_issue(project, title, description,
 author, labels=())`, `add_merge_request(project, source_branch, target_branch, title,
-author, description="")` (the branch must exist in git), `add_note(project, kind, iid,
+author, description="", source_project=None)` (the branch must exist in git;
+`source_project` names a fork), `add_note(project, kind, iid,
 body, author) -> dict` where kind is "issue" or "merge_request", `delete_note(project,
 kind, iid, note_id)`,
 `push_files(project, branch, files, message="change", base=None) -> sha` (commit straight
@@ -278,13 +279,17 @@ class GitLabSim:
 
     def add_merge_request(self, project: str | SimProject, source_branch: str,
                           target_branch: str | None = None, title: str = "Change",
-                          author: str | None = None, description: str = "") -> dict[str, Any]:
+                          author: str | None = None, description: str = "",
+                          source_project: str | None = None) -> dict[str, Any]:
+        """Open a merge request; `source_project` (a fork's path) defaults to `project`."""
         proj = self.project(project)
         user = self.users[author] if author else self.bot
-        return self._create_mr(proj, user, {"source_branch": source_branch,
-                                            "target_branch": target_branch or
-                                            proj.default_branch,
-                                            "title": title, "description": description})
+        data: dict[str, Any] = {"source_branch": source_branch,
+                                "target_branch": target_branch or proj.default_branch,
+                                "title": title, "description": description}
+        if source_project is not None:
+            data["source_project_id"] = self.project(source_project).id
+        return self._create_mr(proj, user, data)
 
     def add_note(self, project: str | SimProject, kind: str, iid: int, body: str,
                  author: str | None = None) -> dict[str, Any]:

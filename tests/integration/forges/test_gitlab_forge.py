@@ -174,6 +174,17 @@ async def test_merge_request_race_returns_the_existing_one(
     assert [r.status for r in api_calls(sim, "POST", "/merge_requests")] == [409]
 
 
+async def test_merge_request_from_a_fork(forge: GitLabForge, sim: GitLabSim) -> None:
+    sim.add_project("alice/app", FILES, visibility="public", bot_access=None)
+    head = sim.push_files("alice/app", "fix", {"app.py": "def add(a, b):\n    return 0\n"})
+    mr = sim.add_merge_request(REPO, "fix", "main", "Fix", author="alice",
+                               source_project="alice/app")
+    pr = await forge.get_pull_request(Target(REPO, "pull_request", mr["iid"]))
+    assert pr.head_repo == "alice/app" and pr.from_fork and pr.head_sha == head
+    files = await forge.list_changed_files(pr.target)
+    assert [(f.path, f.status) for f in files] == [("app.py", "modified")]
+
+
 async def test_merge_request_changes_and_diff(forge: GitLabForge, sim: GitLabSim) -> None:
     sim.push_files(REPO, "change", {"app.py": "def add(a, b):\n    return b + a\n",
                                     "docs/new.md": "hello\n"})
