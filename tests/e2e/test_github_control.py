@@ -121,3 +121,57 @@ def test_a_non_command_comment_is_ignored(service: Service, gh: GitHubSim) -> No
 def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
     run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
     return run if run["status"] in ("succeeded", "failed", "cancelled") else None
+
+
+def test_status_and_retry_after_a_failed_run(service: Service, gh: GitHubSim) -> None:
+    number = gh.add_issue(REPO, "Retry me", "", user="alice")
+    first = service.post_github("issue_comment", _comment(gh, number, "/agentops plan", "alice"),
+                                GITHUB_SECRET)
+    failed_id = int(first.text.split()[-1])
+    assert wait_for(lambda: _finished(service, failed_id))["status"] == "failed"
+
+    retry = service.post_github("issue_comment", _comment(gh, number, "/agentops retry", "alice"),
+                                GITHUB_SECRET)
+    assert retry.status_code == 202
+    reply = wait_for(lambda: [b for b in _bot_comments(gh, number) if b.startswith("Retrying")],
+                     what="the retry reply")[0]
+    new_id = int(reply.rstrip(".").split()[-1])
+    assert reply == f"Retrying run {failed_id} as run {new_id}."
+    again = wait_for(lambda: _finished(service, new_id), 30, what="the retried run")
+    assert again["retry_of"] == failed_id and again["command"] == "plan"
+
+    status = service.post_github("issue_comment",
+                                 _comment(gh, number, "/agentops status", "alice"), GITHUB_SECRET)
+    assert status.status_code == 202
+    report = wait_for(lambda: [b for b in _bot_comments(gh, number) if "runs here" in b],
+                      what="the status reply")[0]
+    assert f"**Run {failed_id}**: `/agentops plan` by @alice, failed" in report
+    assert f"**Run {new_id}**: `/agentops plan` by @alice, failed" in report
+    assert "clone: succeeded" in report
+
+
+def test_the_retry_button_on_a_check_run_reruns_that_run(service: Service,
+                                                          gh: GitHubSim) -> None:
+    number = gh.add_issue(REPO, "Button", "", user="alice")
+    first = service.post_github("issue_comment",
+                                _comment(gh, number, "/agentops implement", "alice"),
+                                GITHUB_SECRET)
+    run_id = int(first.text.split()[-1])
+    wait_for(lambda: _finished(service, run_id), 30, what="the first run")
+    check = next(c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id))
+    assert [a["identifier"] for a in check["actions"]] == ["retry"]
+
+    payload = events.check_run_action(REPO, gh.installation_id(REPO), gh.app_id, check["id"],
+                                      str(run_id), check["head_sha"], "retry", "alice")
+    clicked = service.post_github("check_run", payload, GITHUB_SECRET)
+    assert clicked.status_code == 202, clicked.text
+    reply = wait_for(lambda: [b for b in _bot_comments(gh, number) if b.startswith("Retrying")],
+                     what="the retry reply")[0]
+    assert reply.startswith(f"Retrying run {run_id} as run ")
+
+
+def test_a_check_run_of_another_app_is_ignored(service: Service, gh: GitHubSim) -> None:
+    payload = events.check_run_action(REPO, gh.installation_id(REPO), gh.app_id + 1, 1, "1",
+                                      "0" * 40, "retry", "alice")
+    response = service.post_github("check_run", payload, GITHUB_SECRET)
+    assert response.status_code == 200 and "another app" in response.text
