@@ -46,13 +46,26 @@ Reading state (copies): `comments(repo, number)` (each with `edits`: earlier bod
 `requests` (list of `LoggedRequest`), `tokens_issued` (list of tokens), `app_id`,
 `private_key_pem`, `public_key_pem`, `bot_login`, `installation_id(repo)`.
 
-`generate_app_key() -> (private_pem, public_pem)` makes an RSA key pair for tests.
+Webhooks (payloads in GitHub's shapes, built from sim state; URLs use `sim.base_url`,
+which `with sim.serve() as base:` sets): `webhook_issue_comment_event(repo, number, body,
+*, user="alice", association="OWNER", comment_id=None)` (creates the comment unless
+`comment_id` is given), `webhook_labeled_event(repo, number, label, *, user) -> (event,
+payload)` (`issues`, or `pull_request` on a PR; adds the label),
+`webhook_check_run_event(repo, check_run_id, identifier, *, user,
+action="requested_action")`, `webhook_installation_event(installation_id,
+action="created")`, and `webhook_request(event, payload, secret) -> (body, headers)` with
+`X-GitHub-Event`, `X-GitHub-Delivery` and `X-Hub-Signature-256`.
+
+`generate_app_key() -> (private_pem, public_pem)` makes an RSA key pair for tests (about
+0.1 s; cache it per session when making many simulators).
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -60,8 +73,10 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,6 +242,7 @@ class GitHubSim:
         self.public_key_pem: str = public_key_pem or ""
         self.api_prefix = "/" + api_prefix.strip("/") if api_prefix.strip("/") else ""
         self.token_ttl = token_ttl
+        self.base_url = "http://127.0.0.1"  # set by serve(); used in webhook payloads
         self.requests: list[LoggedRequest] = []
         self.tokens_issued: list[str] = []
         self._lock = threading.RLock()
@@ -361,6 +377,104 @@ class GitHubSim:
         with self._lock:
             self._faults.append(Fault(re.compile(pattern), kind, count, retry_after))
 
+    # --- webhooks ------------------------------------------------------------------
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        """`serve_app(self.app)`, remembering the base URL for webhook payloads."""
+        from tests.sim.serve import serve_app
+
+        with serve_app(self.app) as base:
+            self.base_url = base
+            yield base
+
+    @staticmethod
+    def webhook_request(event: str, payload: dict[str, Any], secret: str,
+                        delivery: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """The body and headers GitHub would POST (signed with `X-Hub-Signature-256`)."""
+        body = json.dumps(payload).encode()
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return body, {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+                      "X-Hub-Signature-256": f"sha256={signature}",
+                      "Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/sim"}
+
+    def _event_base(self, repo: str, action: str, sender: str) -> dict[str, Any]:
+        web = self.base_url.rstrip("/") + "/"
+        sim_repo = self._repo(repo)
+        return {"action": action, "sender": _user(sender),
+                "repository": self._repo_json(sim_repo, web, web.rstrip("/") + self.api_prefix),
+                "installation": {"id": sim_repo.installation_id}}
+
+    def _issue_payload(self, repo: str, number: int) -> dict[str, Any]:
+        web = self.base_url.rstrip("/") + "/"
+        return self._issue_json(self._repo(repo), number, web,
+                                web.rstrip("/") + self.api_prefix)
+
+    def webhook_issue_comment_event(self, repo: str, number: int, body: str, *,
+                                    user: str = "alice", association: str = "OWNER",
+                                    comment_id: int | None = None,
+                                    action: str = "created") -> dict[str, Any]:
+        """An `issue_comment` payload; the comment is created in the sim unless given."""
+        with self._lock:
+            if comment_id is None:
+                comment_id = self._store_comment(repo, number, body, user, association)["id"]
+            comment = self._comments[comment_id]
+            payload = self._event_base(repo, action, user)
+            web = self.base_url.rstrip("/") + "/"
+            payload["issue"] = self._issue_payload(repo, number)
+            payload["comment"] = self._comment_json(comment, web, web.rstrip("/"))
+            payload["comment"].pop("edits")
+            payload["comment"]["performed_via_github_app"] = None
+            return payload
+
+    def webhook_labeled_event(self, repo: str, number: int, label: str, *,
+                              user: str = "alice") -> tuple[str, dict[str, Any]]:
+        """`(event, payload)`: `issues` or, on a PR, `pull_request` with action `labeled`.
+
+        The label is added to the issue in the sim.
+        """
+        with self._lock:
+            sim_repo = self._repo(repo)
+            issue = sim_repo.issues[number]
+            if label not in issue["labels"]:
+                issue["labels"].append(label)
+            payload = self._event_base(repo, "labeled", user)
+            payload["label"] = {"name": label}
+            if number in sim_repo.pulls:
+                web = self.base_url.rstrip("/") + "/"
+                payload["number"] = number
+                payload["pull_request"] = self._pull_json(sim_repo, number, web,
+                                                          web.rstrip("/") + self.api_prefix)
+                return "pull_request", payload
+            payload["issue"] = self._issue_payload(repo, number)
+            return "issues", payload
+
+    def webhook_check_run_event(self, repo: str, check_run_id: int, identifier: str, *,
+                                user: str = "alice",
+                                action: str = "requested_action") -> dict[str, Any]:
+        """A `check_run` payload: a person pressed the button `identifier`."""
+        with self._lock:
+            sim_repo = self._repo(repo)
+            run = next(r for r in sim_repo.check_runs if r["id"] == check_run_id)
+            payload = self._event_base(repo, action, user)
+            payload["check_run"] = self._check_json(sim_repo, run, self.base_url + "/")
+            payload["requested_action"] = {"identifier": identifier}
+            return payload
+
+    def webhook_installation_event(self, installation_id: int, action: str = "created",
+                                   user: str | None = None) -> dict[str, Any]:
+        """An `installation` payload (created, deleted, suspend, unsuspend)."""
+        with self._lock:
+            installation = self._installations[installation_id]
+            repos = [{"id": r.id, "full_name": r.full_name, "name": r.full_name.split("/")[1],
+                      "private": r.private} for r in self._repos.values()
+                     if r.installation_id == installation_id]
+            return {"action": action, "sender": _user(user or installation.account),
+                    "installation": {"id": installation_id,
+                                     "account": _user(installation.account),
+                                     "app_id": self.app_id},
+                    "repositories": repos}
+
     # --- reading state -------------------------------------------------------------
 
     def _repo(self, repo: str) -> SimRepo:
@@ -402,9 +516,8 @@ class GitHubSim:
 
     async def _endpoint(self, request: Request) -> Response:
         path = "/" + request.path_params["path"]
-        web = str(request.base_url)
-        if not web.endswith("/"):
-            web += "/"
+        root_path = str(request.scope.get("root_path", "")).rstrip("/")
+        web = str(request.url.replace(path=root_path + "/", query="", fragment=""))
         auth_kind = _auth_kind(request.headers.get("authorization", ""))
         try:
             fault = self._take_fault(f"{request.method} {self._api_path(path) or path}")
