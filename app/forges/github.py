@@ -25,6 +25,7 @@ from app.forges.base import (
     Target,
 )
 from app.forges.github_errors import GitHubAPIError
+from app.redaction import register_secret
 
 if TYPE_CHECKING:
     from app.forges.github_auth import GitHubApp
@@ -73,9 +74,9 @@ def check_run_payload(update: CheckUpdate) -> dict[str, Any]:
     }
     if update.text:
         payload["output"]["text"] = truncate_bytes(update.text, CHECK_TEXT_MAX_BYTES)
-    if update.conclusion is not None:
-        payload["status"] = "completed"
-        payload["conclusion"] = update.conclusion
+    if update.conclusion is not None or update.status == "completed":
+        payload["status"] = "completed"  # GitHub refuses "completed" without a conclusion
+        payload["conclusion"] = update.conclusion or "neutral"
     if update.details_url:
         payload["details_url"] = update.details_url
     if update.external_id:
@@ -251,6 +252,7 @@ class GitHubForge:
         info = await self.get_repo(repo)
         token = await self.app.installation_token(self.installation_id)
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        register_secret(basic)
         return GitRemote(url=info.clone_url, auth_header=f"Authorization: Basic {basic}",
                          default_branch=info.default_branch)
 

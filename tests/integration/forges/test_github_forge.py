@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -204,12 +205,16 @@ async def test_permission_check_failing_raises(forge: GitHubForge, sim: GitHubSi
 
 # --- faults --------------------------------------------------------------------------
 
-async def test_5xx_retried_then_success(forge: GitHubForge, sim: GitHubSim) -> None:
+async def test_5xx_retried_then_success(forge: GitHubForge, sim: GitHubSim,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     number = sim.add_issue(REPO, "t")
     sim.fail_next(r"POST .*/comments$", "500", count=2)
     await forge.create_comment(Target(REPO, "issue", number), "hi")
     assert calls(sim, "POST", "/comments") == [500, 500, 201]
     assert len(sim.comments(REPO, number)) == 1
+    assert "retry" in caplog.text
+    assert sim.tokens_issued and all(t not in caplog.text for t in sim.tokens_issued)
 
 
 async def test_network_drop_retried(forge: GitHubForge, sim: GitHubSim) -> None:

@@ -45,3 +45,8 @@ def test_check_payload_conclusion_completes() -> None:
     assert payload["status"] == "completed" and payload["conclusion"] == "failure"
     assert payload["details_url"] == "https://x.example/runs/1"
     assert "text" not in payload["output"]
+
+
+def test_completed_without_conclusion_is_neutral() -> None:
+    payload = check_run_payload(CheckUpdate("completed", "Done", "ok"))
+    assert payload["status"] == "completed" and payload["conclusion"] == "neutral"
