@@ -75,6 +75,10 @@ def decode_json(body: bytes, content_type: str) -> Any:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON ({exc.msg} at {exc.pos})") from None
+    except RecursionError:
+        raise PayloadError("body is not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise PayloadError(f"body is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise PayloadError("payload must be a JSON object")
     return data
@@ -190,6 +194,11 @@ async def _accept(service: Service, outcome: Any, delivery_id: str, event: str) 
     try:
         result = await service.intake.accept(outcome, delivery_id, event)
     except DB_ERRORS as exc:
+        if isinstance(exc, (asyncpg.DataError, ValueError)):  # server or client-side value
+            log.warning("delivery %s not stored, a value cannot be stored: %s", delivery_id,
+                        type(exc).__name__)
+            return _text(400, "bad payload: a value in it cannot be stored"
+                              " (a number out of range or a NUL or invalid character)")
         log.error("delivery %s not stored, database unavailable: %s", delivery_id,
                   type(exc).__name__)
         return _text(503, "database unavailable: the delivery was not stored, send it again")
