@@ -55,6 +55,8 @@ payload)` (`issues`, or `pull_request` on a PR; adds the label),
 action="requested_action")`, `webhook_installation_event(installation_id,
 action="created")`, and `webhook_request(event, payload, secret) -> (body, headers)` with
 `X-GitHub-Event`, `X-GitHub-Delivery` and `X-Hub-Signature-256`.
+`service_env(webhook_secret)` gives the `AGENTOPS_GITHUB_*` variables (app id, slug, key,
+secret, API URL) for a service process pointed at the simulator (after `serve()`).
 
 `generate_app_key() -> (private_pem, public_pem)` makes an RSA key pair for tests (about
 0.1 s; cache it per session when making many simulators).
@@ -387,6 +389,14 @@ class GitHubSim:
         with serve_app(self.app) as base:
             self.base_url = base
             yield base
+
+    def service_env(self, webhook_secret: str) -> dict[str, str]:
+        """`AGENTOPS_GITHUB_*` variables that point a service process at this simulator."""
+        return {"AGENTOPS_GITHUB_APP_ID": str(self.app_id),
+                "AGENTOPS_GITHUB_APP_SLUG": self.slug,
+                "AGENTOPS_GITHUB_PRIVATE_KEY": self.private_key_pem,
+                "AGENTOPS_GITHUB_WEBHOOK_SECRET": webhook_secret,
+                "AGENTOPS_GITHUB_API_URL": self.base_url.rstrip("/") + self.api_prefix}
 
     @staticmethod
     def webhook_request(event: str, payload: dict[str, Any], secret: str,

@@ -71,6 +71,10 @@ async def test_webhook_payloads_are_understood(tmp_path: Path) -> None:
         outcome = receive(sim, "check_run", sim.webhook_check_run_event(REPO, ref.id, "cancel"))
         assert isinstance(outcome, RunRequest) and outcome.refers_to_run == 17
 
+        env = sim.service_env(SECRET)
+        assert env["AGENTOPS_GITHUB_API_URL"] == base
+        assert env["AGENTOPS_GITHUB_PRIVATE_KEY"] == sim.private_key_pem
+
         outcome = receive(sim, "installation",
                           sim.webhook_installation_event(sim.installation_id(REPO)))
         assert isinstance(outcome, TenantChange) and outcome.action == "created"
