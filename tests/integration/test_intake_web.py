@@ -71,12 +71,14 @@ async def client(make_settings: MakeSettings) -> AsyncIterator[httpx.AsyncClient
         yield c
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 async def redis_client(redis_url: str, queue_name: str) -> AsyncIterator[aioredis.Redis]:
+    """Redis as the test sees it; afterwards the jobs this test queued are removed (only
+    those: job ids come from run ids, which other sessions' databases repeat)."""
     r = aioredis.from_url(redis_url)
     yield r
-    keys = [queue_name] + [k async for k in r.scan_iter("arq:*:run:*")]
-    await r.delete(*keys)
+    job_ids = [j.decode() for j in await r.zrange(queue_name, 0, -1)]
+    await r.delete(queue_name, *(f"arq:job:{j}" for j in job_ids))
     await r.aclose()
 
 
