@@ -26,7 +26,8 @@ from app.llm.types import (
     request_from_json,
     response_from_json,
 )
-from app.store.llm_calls import LLMCallRow
+from app.store import Database
+from app.store.llm_calls import LLMCallRow, llm_calls_of_run, run_status, tenant_of_run
 
 REPLAY_MODEL = ModelId("replay", "recorded")
 
@@ -93,3 +94,27 @@ def replay_router(calls: list[RecordedCall]) -> tuple[LLMRouter, ReplayProvider]
         limits=BudgetLimits(),
     )
     return router, provider
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    run_id: int
+    tenant_id: int
+    status: str
+    calls: list[RecordedCall]
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+async def load_recorded_run(db: Database, run_id: int) -> RecordedRun:
+    """The answered calls of `run_id`, read in its tenant's scope."""
+    async with db.admin() as conn:
+        tenant_id = await tenant_of_run(conn, run_id)
+    if tenant_id is None:
+        raise RunNotFound(f"run {run_id} does not exist")
+    async with db.tenant(tenant_id) as tc:
+        status = await run_status(tc, run_id) or "unknown"
+        rows = await llm_calls_of_run(tc, run_id)
+    return RecordedRun(run_id, tenant_id, status, recorded_calls(rows))

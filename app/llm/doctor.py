@@ -1,0 +1,168 @@
+"""`agentops doctor`: is every configured provider, the database, Redis and each forge usable?
+
+Each check gives one line. Provider checks list models (no tokens are spent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.llm.errors import ProviderError
+from app.llm.model_ids import ModelId, ModelIdError
+from app.llm.prices import load_price_table
+from app.llm.providers.registry import ProviderRegistry
+from app.llm.router import config_hint
+from app.llm.routing import resolve_routes
+from app.redaction import redact
+
+CHECK_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None  # None: informational, or not checked
+    message: str
+
+
+def provider_url(settings: Settings, model_id: ModelId) -> str:
+    if model_id.base_url:
+        return model_id.base_url
+    urls = {
+        "anthropic": settings.anthropic_base_url or "https://api.anthropic.com",
+        "openai": settings.openai_base_url or "https://api.openai.com/v1",
+        "mistral": settings.mistral_base_url,
+        "ollama": settings.ollama_url,
+    }
+    if model_id.provider in urls:
+        return redact(urls[model_id.provider])
+    return redact(settings.llm_endpoints.get(model_id.provider, {}).get("base_url", "?"))
+
+
+def explain_provider_error(settings: Settings, model_id: ModelId, exc: ProviderError) -> str:
+    url = provider_url(settings, model_id)
+    if exc.kind == "connection" and model_id.provider == "ollama":
+        return (
+            f"Ollama is not reachable at {url}: start it (`ollama serve`), set "
+            "AGENTOPS_OLLAMA_URL, or configure another provider"
+        )
+    if exc.kind in ("connection", "timeout"):
+        return f"not reachable at {url} ({exc.kind}: {exc.message})"
+    if exc.kind == "auth":
+        return f"{exc.message if exc.status is None else f'key refused ({exc.status})'}; " + (
+            config_hint(model_id) if exc.status is not None else f"at {url}"
+        )
+    return f"{url} answered {exc}"
+
+
+async def check_providers(settings: Settings) -> list[Check]:
+    try:
+        routes = resolve_routes(settings)
+    except ModelIdError as exc:
+        return [Check("models", False, str(exc))]
+    checks = [
+        Check(
+            "models",
+            True,
+            "; ".join(
+                f"{role}: {' → '.join(str(m) for m in chain)}"
+                for role, chain in routes.chains.items()
+            ),
+        )
+    ]
+    try:
+        load_price_table(settings.llm_prices_path)
+        checks.append(Check("prices", True, str(settings.llm_prices_path or "built-in table")))
+    except ValueError as exc:
+        checks.append(Check("prices", False, str(exc)))
+
+    by_provider: dict[str, list[ModelId]] = {}
+    for chain in routes.chains.values():
+        for model_id in chain:
+            models = by_provider.setdefault(model_id.provider_key, [])
+            if model_id not in models:
+                models.append(model_id)
+    quick = settings.model_copy(update={"llm_timeout_seconds": CHECK_TIMEOUT})
+    registry = ProviderRegistry(quick)
+    try:
+        for models in by_provider.values():
+            checks.append(await _check_provider(settings, registry, models))
+    finally:
+        await registry.close()
+    return checks
+
+
+async def _check_provider(
+    settings: Settings, registry: ProviderRegistry, models: list[ModelId]
+) -> Check:
+    """One line for one provider: reachable, and every model it is asked for is there."""
+    first = models[0]
+    name = f"provider {first.provider}"
+    url = provider_url(settings, first)
+    problems: list[str] = []
+    try:
+        for model_id in models:
+            status = await registry.for_model(model_id).check(model_id.model)
+            if status.startswith("reachable, but"):
+                hint = (
+                    f" (run `ollama pull {model_id.model}`)" if first.provider == "ollama" else ""
+                )
+                problems.append(status.removeprefix("reachable, but ") + hint)
+    except ProviderError as exc:
+        return Check(name, False, explain_provider_error(settings, first, exc))
+    if problems:
+        return Check(name, False, f"{url}: reachable, but {'; '.join(problems)}")
+    listed = ", ".join(m.model for m in models)
+    return Check(name, True, f"{url}: reachable ({listed})")
+
+
+async def check_database(settings: Settings) -> Check:
+    import asyncpg
+
+    url = redact(settings.database_url)
+    try:
+        conn = await asyncpg.connect(settings.database_url, timeout=CHECK_TIMEOUT)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return Check("database", False, f"cannot reach PostgreSQL at {url}: {redact(str(exc))}")
+    try:
+        table = await conn.fetchval("SELECT to_regclass('llm_calls')")
+    finally:
+        await conn.close()
+    if table is None:
+        return Check("database", False, f"{url}: migrations not applied (run `agentops migrate`)")
+    return Check("database", True, f"{url}: reachable, migrated")
+
+
+async def check_redis(settings: Settings) -> Check:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    url = redact(settings.redis_url)
+    client = aioredis.from_url(  # type: ignore[no-untyped-call]
+        settings.redis_url, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT
+    )
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        return Check("redis", False, f"cannot reach Redis at {url}: {redact(str(exc))}")
+    finally:
+        await client.aclose()
+    return Check("redis", True, f"{url}: reachable")
+
+
+async def check_forges_if_available(settings: Settings) -> list[Check]:
+    try:
+        from app.forges.doctor import check_forges  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return [Check("forges", None, "forge checks are unavailable in this build")]
+    results = await check_forges(settings)
+    return [Check(f"forge {name}", bool(ok), str(message)) for name, ok, message in results]
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    providers, database, redis_check = await asyncio.gather(
+        check_providers(settings), check_database(settings), check_redis(settings)
+    )
+    return [*providers, database, redis_check, *await check_forges_if_available(settings)]
