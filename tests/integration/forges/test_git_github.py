@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,10 +45,28 @@ def sim(tmp_path: Path) -> GitHubSim:
     return sim
 
 
+class SwitchableApp:
+    """One loopback server per module, answering with the current test's simulator."""
+
+    def __init__(self) -> None:
+        self.current: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.current(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[SwitchableApp, str]]:
+    switch = SwitchableApp()
+    with serve_app(switch) as base:
+        yield switch, base
+
+
 @pytest.fixture
-def base_url(sim: GitHubSim) -> Iterator[str]:
-    with serve_app(sim.app) as base:
-        yield base
+def base_url(sim: GitHubSim, server: tuple[SwitchableApp, str]) -> str:
+    switch, base = server
+    switch.current = sim.app
+    return base
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,10 +46,28 @@ def sim(tmp_path: Path) -> GitHubSim:
     return make_sim(tmp_path)
 
 
+class SwitchableApp:
+    """One loopback server per module, answering with the current test's simulator."""
+
+    def __init__(self) -> None:
+        self.current: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.current(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[SwitchableApp, str]]:
+    switch = SwitchableApp()
+    with serve_app(switch) as base:
+        yield switch, base
+
+
 @pytest.fixture
-def base_url(sim: GitHubSim) -> Iterator[str]:
-    with serve_app(sim.app) as base:
-        yield base
+def base_url(sim: GitHubSim, server: tuple[SwitchableApp, str]) -> str:
+    switch, base = server
+    switch.current = sim.app
+    return base
 
 
 @pytest.fixture
