@@ -10,7 +10,7 @@ Quick start::
     sim.add_repo("acme/app", {"README.md": "hi\\n"})  # installation 1, account "acme"
     number = sim.add_issue("acme/app", "Add a flag", "please", user="alice")
     sim.set_permission("acme/app", "alice", "write")
-    with serve_app(sim.app) as base:                # tests/sim/serve.py
+    with sim.serve() as base:                       # serve_app(sim.app) + sim.base_url
         gh = GitHubApp(sim.app_id, sim.private_key_pem, api_url=base)
         forge = gh.forge(sim.installation_id("acme/app"))
         ...
