@@ -14,7 +14,7 @@ from app.llm.types import LLMRequest, Usage
 
 DEFAULT_PRICES_PATH = Path(__file__).with_name("prices.json")
 PER_MILLION = 1_000_000
-CHARS_PER_TOKEN = 4  # a deliberately generous estimate: ~4 characters per token
+CHARS_PER_TOKEN = 3  # on the high side: code and JSON run at 3-4 characters per token
 
 
 class PriceEntry(BaseModel):

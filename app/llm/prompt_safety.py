@@ -31,12 +31,25 @@ def fence_untrusted(label: str, text: str) -> str:
     return f'<untrusted-data source="{safe_label}">\n{inner}\n</untrusted-data>'
 
 
+def ensure_data_policy(request: LLMRequest) -> LLMRequest:
+    """Add `DATA_POLICY` to the system prompt when the request carries fenced data and
+    the caller did not state it."""
+    if DATA_POLICY in request.system:
+        return request
+    parts = [request.context, *(m.text for m in request.messages)]
+    if not any("<untrusted-data" in part for part in parts):
+        return request
+    system = f"{request.system}\n\n{DATA_POLICY}" if request.system else DATA_POLICY
+    return replace(request, system=system)
+
+
 def redact_request(request: LLMRequest, secrets: Iterable[str] = ()) -> LLMRequest:
-    """The same request with every known secret format and every given secret removed."""
+    """The same request with every known secret format and every given secret removed
+    (and NUL characters replaced, so that the request can be recorded)."""
     known = list(secrets)
 
     def clean(text: str) -> str:
-        return redact(text, known)
+        return _no_nul(redact(text, known))
 
     def clean_message(message: Message) -> Message:
         calls = tuple(
@@ -52,10 +65,15 @@ def redact_request(request: LLMRequest, secrets: Iterable[str] = ()) -> LLMReque
     )
 
 
+def _no_nul(text: str) -> str:
+    """NUL cannot be stored in PostgreSQL text or jsonb (binary file contents carry it)."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _redact_json(value: dict[str, object], secrets: list[str]) -> dict[str, object]:
     def walk(item: object) -> object:
         if isinstance(item, str):
-            return redact(item, secrets)
+            return _no_nul(redact(item, secrets))
         if isinstance(item, list):
             return [walk(x) for x in item]
         if isinstance(item, dict):

@@ -33,7 +33,7 @@ from app.llm.errors import (
 )
 from app.llm.model_ids import ModelId
 from app.llm.prices import PriceTable, cost_usd, estimate_cost_usd
-from app.llm.prompt_safety import redact_request
+from app.llm.prompt_safety import ensure_data_policy, redact_request
 from app.llm.providers.base import Provider
 from app.llm.routing import Routes
 from app.llm.structured import InvalidStructuredOutput, parse_structured, repair_prompt
@@ -115,8 +115,12 @@ class LLMRouter:
         self._rng = rng or random.Random()
 
     async def complete(self, request: LLMRequest) -> Completion:
-        """The first good answer from the role's chain (see the module's docstring)."""
-        request = redact_request(request, self._secrets)
+        """The first good answer from the role's chain (see the module's docstring).
+
+        Before anything is sent, known secret formats and configured secrets are
+        redacted, and a request carrying fenced untrusted data gets `DATA_POLICY` in its
+        system prompt."""
+        request = ensure_data_policy(redact_request(request, self._secrets))
         log = self._attempt_logger(request, request_fingerprint(request))
         attempts: list[Attempt] = []
         too_long_window: int | None = None

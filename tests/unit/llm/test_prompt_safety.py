@@ -45,3 +45,18 @@ def test_secrets_are_removed_from_every_part_of_a_request() -> None:
     for secret in (ANTHROPIC_KEY, GITHUB_TOKEN, "hunter2-secret"):
         assert secret not in dumped
     assert clean.messages[1].tool_calls[0].arguments == {"text": "[REDACTED]"}
+
+
+def test_fenced_data_brings_the_data_policy_into_the_system_prompt() -> None:
+    from app.llm.prompt_safety import DATA_POLICY, ensure_data_policy
+
+    plain = LLMRequest("coder", "sys", (Message.user("hello"),))
+    assert ensure_data_policy(plain) == plain
+    fenced = LLMRequest("coder", "sys", (Message.user(fence_untrusted("issue", "do X")),))
+    assert ensure_data_policy(fenced).system == f"sys\n\n{DATA_POLICY}"
+    assert ensure_data_policy(ensure_data_policy(fenced)) == ensure_data_policy(fenced)
+
+
+def test_nul_characters_are_replaced_so_the_request_can_be_recorded() -> None:
+    request = LLMRequest("coder", "s", (Message.user("binary\x00file"),))
+    assert redact_request(request).messages[0].text == "binary\ufffdfile"
