@@ -83,6 +83,15 @@ def config_hint(model_id: ModelId) -> str:
     return f"check the api_key of endpoint {model_id.provider!r} in AGENTOPS_LLM_ENDPOINTS"
 
 
+def auth_failure(model_id: ModelId, exc: ProviderError) -> str:
+    if exc.status is None:  # refused before asking: no key configured
+        return f"{model_id}: {exc.message}"
+    return (
+        f"{model_id}: the provider refused the credentials ({exc.status}): {exc.message}; "
+        f"{config_hint(model_id)}"
+    )
+
+
 @dataclass(frozen=True)
 class Structured(Generic[T]):
     value: T
@@ -145,11 +154,7 @@ class LLMRouter:
                     attempts.append(Attempt(str(model_id), exc.kind, latency, exc.message))
                     await log(len(attempts), model_id, provider, exc.kind, latency, exc.message)
                     if exc.kind == "auth":
-                        raise ProviderConfigError(
-                            f"{model_id}: the provider refused the credentials"
-                            f"{f' ({exc.status})' if exc.status else ''}: {exc.message}; "
-                            f"{config_hint(model_id)}"
-                        ) from None
+                        raise ProviderConfigError(auth_failure(model_id, exc)) from None
                     if exc.kind == "context_length":
                         too_long_window = max(too_long_window or 0, price.context_window)
                         break
@@ -172,8 +177,10 @@ class LLMRouter:
     def _retry_delay(self, exc: ProviderError, retries: int) -> float | None:
         if exc.kind not in RETRYABLE:
             return None
-        limit = self._policy.connection_retries if exc.kind == "connection" else None
-        if retries >= min(self._policy.max_retries, limit or self._policy.max_retries):
+        allowed = self._policy.max_retries
+        if exc.kind == "connection":
+            allowed = min(allowed, self._policy.connection_retries)
+        if retries >= allowed:
             return None
         return backoff_delay(self._policy, retries, exc.retry_after, self._rng.random())
 
