@@ -9,6 +9,7 @@ from app.llm.model_ids import ModelId
 from app.llm.providers.anthropic import AnthropicProvider
 from app.llm.providers.base import Provider
 from app.llm.providers.openai_compat import OpenAICompatProvider
+from app.redaction import register_secret
 
 
 def ollama_openai_url(ollama_url: str) -> str:
@@ -30,6 +31,9 @@ class ProviderRegistry:
         self._settings = settings
         self._http_client = http_client
         self._providers: dict[str, Provider] = {}
+        for endpoint in settings.llm_endpoints.values():  # plain strings in Settings:
+            if endpoint.get("api_key"):  # tell the log filter about them
+                register_secret(endpoint["api_key"])
 
     def for_model(self, model_id: ModelId) -> Provider:
         key = model_id.provider_key

@@ -226,3 +226,23 @@ async def test_errors_are_classified_without_leaking_the_key(
     assert caught.value.kind == kind
     assert KEY not in str(caught.value) and KEY not in repr(caught.value)
     assert caught.value.retry_after == 2.0
+
+
+async def test_a_named_endpoint_gets_its_own_base_url_and_key(
+    mocked: tuple[respx.MockRouter, httpx2.AsyncClient],
+) -> None:
+    router, client = mocked
+    route = router.post("https://gateway.corp.test/llm/v1/chat/completions").mock(
+        return_value=completion({"role": "assistant", "content": "ok"})
+    )
+    gateway_key = "gw-" + "g" * 30
+    settings = Settings(
+        llm_endpoints={
+            "gateway": {"base_url": "https://gateway.corp.test/llm/v1", "api_key": gateway_key}
+        }
+    )
+    adapter = ProviderRegistry(settings, client).for_model(parse_model_id("gateway:big-model"))
+    response = await adapter.complete(LLMRequest("coder", "s", (Message.user("x"),)), "big-model")
+    assert response.text == "ok"
+    assert route.calls.last.request.headers["authorization"] == f"Bearer {gateway_key}"
+    assert sent(route)["model"] == "big-model"
