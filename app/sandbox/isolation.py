@@ -1,0 +1,340 @@
+"""The bubblewrap sandbox: its policy, the exact `bwrap` argv, limits, and the start-up probe.
+
+What the sandbox guarantees (each line is tested in tests/integration/sandbox):
+
+- no network: `--unshare-net` gives a namespace with only its own loopback, so neither a
+  port on the host's 127.0.0.1 nor a public address is reachable (unless
+  `SandboxPolicy.network` is set, which only `setup` commands may ask for);
+- no secrets in the environment: `--clearenv`, then only `sandbox_env()`'s allow-list;
+- no host files beyond the toolchain: a fresh root with read-only `/usr` (and the
+  `/bin`, `/lib*` links), an allow-list of harmless `/etc` files, synthetic
+  `/etc/passwd`, `/etc/group`, `/etc/hosts`, the Python environment read-only when one
+  is given, the checkout read-write at `/workspace`, a private `/tmp` (a per-run scratch
+  directory on disk, not RAM), a new `/proc` of the sandbox's own PID namespace and a
+  minimal `/dev`. `/root`, `/home`, `/var`, `/run`, `/srv`, `/sys`, the service's working
+  directory and every other run's checkout simply do not exist inside;
+- no privileges: when the service runs as root, bwrap keeps the host user namespace and
+  the command is started through `setpriv` as an unprivileged uid/gid (65534 by
+  default) with no capabilities, an empty bounding set and `no_new_privs`; otherwise
+  bwrap creates an unprivileged user namespace (`--unshare-user`);
+- limits (setrlimit before bwrap starts; inherited by everything inside): CPU seconds,
+  address space, processes of the sandbox uid, file size, open files, no core files;
+  the wall-clock timeout and process group kill live in `app/sandbox/execution.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+WORKSPACE = "/workspace"
+SANDBOX_HOME = "/tmp/home"  # noqa: S108 - inside the sandbox; /tmp is the run's scratch dir
+SANDBOX_USER = "sandbox"
+NOBODY = 65534
+
+# /etc entries that carry no secrets and that toolchains read; everything else is absent.
+ETC_ALLOW = (
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "debian_version",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "locale.alias",
+    "localtime",
+    "mime.types",
+    "nsswitch.conf",
+    "os-release",
+    "php",
+    "protocols",
+    "python3",
+    "services",
+    "ssl/certs",
+    "ssl/openssl.cnf",
+    "timezone",
+)
+# top-level entries of a merged-/usr system: symlinks on the host become symlinks inside
+SYSTEM_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")
+
+
+class SandboxUnavailable(RuntimeError):
+    """Tests cannot run isolated here; the message tells the operator what to do."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    cpu_seconds: int = 600  # per process; SIGXCPU at this, SIGKILL 5 s later
+    memory_bytes: int = 4 * 1024**3  # address space per process (RLIMIT_AS)
+    processes: int = 256  # processes and threads of the sandbox uid (RLIMIT_NPROC)
+    file_size_bytes: int = 1024**3  # largest file a process may write (RLIMIT_FSIZE)
+    open_files: int = 1024
+    wall_seconds: float = 900.0  # the whole command, then its process group is killed
+    output_head_bytes: int = 32 * 1024  # output kept from the start ...
+    output_tail_bytes: int = 32 * 1024  # ... and from the end; the middle is cut
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    network: bool = False
+    # a virtualenv or Python prefix to expose read-only, its bin/ first on PATH
+    python_env: Path | None = None
+    ro_paths: tuple[Path, ...] = ()  # more toolchains (e.g. /opt/go), read-only, same path
+    env: Mapping[str, str] = field(default_factory=dict)  # extra, non-secret variables
+    uid: int = NOBODY  # the identity commands run as when the service is root
+    gid: int = NOBODY
+    scratch_root: Path | None = None  # where per-run scratch dirs go (default: $TMPDIR)
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    available: bool
+    mode: str  # "setpriv" (root drops to policy.uid), "userns" (unprivileged) or "none"
+    detail: str
+
+
+# --- environment and files --------------------------------------------------------------
+
+
+def python_env_paths(prefix: Path) -> tuple[list[Path], list[str]]:
+    """Read-only paths and PATH entries that make the Python at `prefix` usable inside."""
+    paths = [prefix]
+    bins = [str(prefix / "bin")]
+    config = prefix / "pyvenv.cfg"
+    if config.is_file():
+        for line in config.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                home = Path(value.strip()).resolve()
+                paths.append(home.parent if home.name == "bin" else home)
+    for interpreter in (prefix / "bin" / "python3", prefix / "bin" / "python"):
+        if interpreter.exists():
+            real = interpreter.resolve()
+            paths.append(real.parent.parent if real.parent.name == "bin" else real.parent)
+            break
+    unique = [p for p in dict.fromkeys(paths) if not _under(p, Path("/usr"))]
+    return unique, bins
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def sandbox_env(policy: SandboxPolicy) -> dict[str, str]:
+    """The whole environment inside the sandbox: an allow-list, never the service's."""
+    path = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
+    if policy.python_env is not None:
+        path = python_env_paths(policy.python_env)[1] + path
+    env = {
+        "PATH": ":".join(path),
+        "HOME": SANDBOX_HOME,
+        "USER": SANDBOX_USER,
+        "LOGNAME": SANDBOX_USER,
+        "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp",  # noqa: S108 - the run's own scratch dir inside the sandbox
+        "TERM": "dumb",
+        "CI": "true",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    env.update(policy.env)
+    return env
+
+
+def write_scratch(scratch: Path, uid: int, gid: int) -> None:
+    """Lay out a run's scratch dir: tmp/ (bound to /tmp), tmp/home/, and synthetic /etc."""
+    (scratch / "tmp" / "home").mkdir(parents=True)
+    etc = scratch / "etc"
+    etc.mkdir()
+    (etc / "passwd").write_text(
+        f"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
+        f"{SANDBOX_USER}:x:{uid}:{gid}:sandbox:{SANDBOX_HOME}:/bin/sh\n"
+    )
+    (etc / "group").write_text(f"root:x:0:\n{SANDBOX_USER}:x:{gid}:\n")
+    (etc / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
+
+
+# --- the bwrap argv -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostLayout:
+    """Facts about the host that the argv depends on (read once by `read_host_layout`)."""
+
+    links: Mapping[str, str]  # top-level symlinks such as bin -> usr/bin
+    etc_present: frozenset[str]  # entries of ETC_ALLOW that exist
+
+
+def read_host_layout() -> HostLayout:
+    links = {n: os.readlink(f"/{n}") for n in SYSTEM_LINKS if os.path.islink(f"/{n}")}
+    present = frozenset(n for n in ETC_ALLOW if os.path.exists(f"/etc/{n}"))
+    return HostLayout(links=links, etc_present=present)
+
+
+def _dirs_to(path: Path) -> list[str]:
+    """`--dir` for each missing ancestor, world-traversable (bwrap makes them 0700)."""
+    args: list[str] = []
+    for parent in reversed(path.parents):
+        if str(parent) in ("/", "/usr"):
+            continue
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def bwrap_argv(
+    bwrap: str,
+    argv: tuple[str, ...],
+    checkout: Path,
+    scratch: Path,
+    policy: SandboxPolicy,
+    host: HostLayout,
+    *,
+    drop_privileges: bool,
+) -> list[str]:
+    """The full command line: bwrap, its options, then (setpriv and) the command."""
+    args = [bwrap, "--die-with-parent", "--new-session", "--clearenv"]
+    if drop_privileges:  # root: host user namespace, setpriv drops to policy.uid below
+        args += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args += ["--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-uts"]
+        args += ["--unshare-cgroup-try"]
+    if not policy.network:
+        args += ["--unshare-net"]
+    for key, value in sandbox_env(policy).items():
+        args += ["--setenv", key, value]
+    args += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
+    for name in SYSTEM_LINKS:
+        if name in host.links:
+            args += ["--symlink", host.links[name], f"/{name}"]
+        else:
+            args += ["--ro-bind-try", f"/{name}", f"/{name}"]
+    args += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/etc/ssl"]
+    for name in sorted(host.etc_present):
+        args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    for name in ("passwd", "group", "hosts"):
+        args += ["--ro-bind", str(scratch / "etc" / name), f"/etc/{name}"]
+    if policy.network and "resolv.conf" not in host.etc_present:
+        args += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"]
+    extra = list(policy.ro_paths)
+    if policy.python_env is not None:
+        extra += python_env_paths(policy.python_env)[0]
+    for path in dict.fromkeys(extra):
+        if _under(path, Path("/usr")):
+            continue
+        args += [*_dirs_to(path), "--ro-bind", str(path), str(path)]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--bind", str(scratch / "tmp"), "/tmp"]  # noqa: S108 - the scratch dir
+    args += ["--bind", str(checkout), WORKSPACE, "--chdir", WORKSPACE, "--"]
+    if drop_privileges:
+        args += [
+            "setpriv",
+            f"--reuid={policy.uid}",
+            f"--regid={policy.gid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+        ]
+    return [*args, *argv]
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def rlimits(limits: SandboxLimits) -> list[tuple[int, tuple[int, int]]]:
+    """(resource, (soft, hard)) pairs applied before bwrap starts."""
+    return [
+        (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5)),
+        (resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)),
+        (resource.RLIMIT_NPROC, (limits.processes, limits.processes)),
+        (resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes)),
+        (resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files)),
+        (resource.RLIMIT_CORE, (0, 0)),
+    ]
+
+
+def limits_preexec(limits: SandboxLimits) -> Callable[[], None]:
+    pairs = rlimits(limits)
+
+    def apply() -> None:  # runs in the child between fork and exec
+        for which, values in pairs:
+            resource.setrlimit(which, values)
+
+    return apply
+
+
+# --- the probe ----------------------------------------------------------------------------
+
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, or run "
+    ".ci/system-deps), and allow user namespaces or run the worker as root; "
+    "to run tests without isolation (unsafe) set AGENTOPS_SANDBOX_ALLOW_UNSANDBOXED=true"
+)
+
+
+def _run_quietly(argv: list[str]) -> tuple[int, str]:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 1, str(exc)
+    return done.returncode, (done.stderr or done.stdout).strip()
+
+
+@cache
+def probe_sandbox() -> SandboxStatus:
+    """Check once per process that bwrap exists and that the real profile starts."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return SandboxStatus(False, "none", f"bwrap is not installed: {INSTALL_HINT}")
+    code, err = _run_quietly([bwrap, "--ro-bind", "/", "/", "true"])
+    if code != 0:
+        return SandboxStatus(
+            False, "none", f"`bwrap --ro-bind / / true` failed ({err}); " + INSTALL_HINT
+        )
+    root = os.geteuid() == 0
+    if root and shutil.which("setpriv") is None:
+        return SandboxStatus(False, "none", "setpriv (util-linux) is missing: " + INSTALL_HINT)
+    policy = SandboxPolicy(python_env=Path(sys.prefix))
+    with tempfile.TemporaryDirectory(prefix="agentops-probe-") as tmp:
+        scratch, checkout = Path(tmp) / "scratch", Path(tmp) / "checkout"
+        scratch.mkdir()
+        checkout.mkdir()
+        write_scratch(scratch, policy.uid, policy.gid)
+        argv = bwrap_argv(
+            bwrap, ("true",), checkout, scratch, policy, read_host_layout(), drop_privileges=root
+        )
+        code, err = _run_quietly(argv)
+    mode = "setpriv" if root else "userns"
+    if code != 0:
+        return SandboxStatus(
+            False,
+            mode,
+            f"bwrap is installed but the sandbox does not start ({err}); " + INSTALL_HINT,
+        )
+    return SandboxStatus(
+        True,
+        mode,
+        f"bwrap works ({mode}: "
+        + ("root drops to an unprivileged uid)" if root else "unprivileged user namespace)"),
+    )
+
+
+def require_sandbox(allow_unsandboxed: bool) -> SandboxStatus:
+    """The probe's status; raises `SandboxUnavailable` unless unsandboxed runs are allowed."""
+    status = probe_sandbox()
+    if not status.available and not allow_unsandboxed:
+        raise SandboxUnavailable(f"refusing to run repository tests: {status.detail}")
+    return status
