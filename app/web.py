@@ -48,7 +48,7 @@ class BodyTooLarge(Exception):
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refusing (without buffering it all) anything over `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
@@ -111,6 +111,8 @@ def _service(request: Request) -> Service:
 
 
 def _text(status: int, text: str) -> PlainTextResponse:
+    # reasons may quote the payload, whose JSON strings can hold lone surrogates
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return PlainTextResponse(text + "\n", status_code=status)
 
 

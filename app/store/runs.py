@@ -109,6 +109,8 @@ async def record_delivery_and_run(
         run_id = await conn.fetchval(
             "SELECT id FROM runs WHERE trigger_key = $1", request.trigger_key
         )
+        if run_id is None:  # the key is another tenant's run, which this tenant cannot see
+            return Accepted(0, False, "duplicate command")
     await conn.execute("UPDATE deliveries SET run_id = $1 WHERE id = $2", run_id, delivery)
     return Accepted(int(run_id), created, "accepted" if created else "duplicate command")
 

@@ -371,6 +371,22 @@ async def test_body_within_the_limit_is_read(make_settings: MakeSettings) -> Non
         run_id_of(await post_github(c, "issue_comment", body=raw))
 
 
+async def test_a_non_ascii_digit_content_length_is_no_server_error(
+    client: httpx.AsyncClient,
+) -> None:
+    # "²".isdigit() is True but int("²") raises: it must not be read as a length
+    response = await client.post("/webhooks/github", content=b"{}",
+                                 headers=[(b"content-length", b"\xb2")])
+    assert (response.status_code, response.text) == (
+        401, "unauthorized: missing X-Hub-Signature-256 header\n")
+
+
+async def test_reasons_quoting_lone_surrogates_are_answered(client: httpx.AsyncClient) -> None:
+    response = await post_github(client, "issues", body=b'{"action": "\\ud800"}')
+    assert (response.status_code, response.text) == (
+        200, "ignored: event issues.\\ud800 is not handled\n")
+
+
 # --- events ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -691,6 +707,17 @@ async def test_gitlab_two_deliveries_of_one_note_make_one_run(client: httpx.Asyn
     run_id_of(await post_gitlab(client, "Note Hook", data))
     second = await post_gitlab(client, "Note Hook", data)  # another Idempotency-Key
     assert (second.status_code, second.text) == (200, "duplicate: duplicate command\n")
+
+
+async def test_gitlab_note_id_already_used_by_another_project_starts_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    note_id = int(uuid.uuid4().int % 10**12)
+    first = run_id_of(await post_gitlab(client, "Note Hook", note_payload(note_id=note_id)))
+    forged = await post_gitlab(client, "Note Hook", note_payload(note_id=note_id))
+    assert (forged.status_code, forged.text) == (200, "duplicate: duplicate command\n")
+    assert await count(db, "SELECT count(*) FROM runs WHERE comment_id = $1", note_id) == 1
+    assert await count(db, "SELECT count(*) FROM runs WHERE id = $1", first) == 1
 
 
 def sw_headers(body: bytes, *, msg_id: str | None = None, timestamp: int | None = None,

@@ -109,6 +109,20 @@ async def test_two_deliveries_of_one_command_make_one_run(db: Database) -> None:
     assert runs == 1
 
 
+async def test_a_command_key_of_another_tenant_starts_nothing_and_reveals_nothing(
+    db: Database,
+) -> None:
+    a = await new_tenant(db)
+    b = await new_tenant(db)
+    req = request()
+    run_a = (await record(db, a, req)).run_id
+    forged = await record(db, b, req)  # same trigger key, sent for another tenant
+    assert (forged.created, forged.run_id, forged.reason) == (False, 0, "duplicate command")
+    async with db.admin() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM runs WHERE tenant_id = $1", b) == 0
+        assert await conn.fetchval("SELECT tenant_id FROM runs WHERE id = $1", run_a) == a
+
+
 async def test_a_failed_transaction_keeps_neither_delivery_nor_run(db: Database) -> None:
     tenant = await new_tenant(db)
     delivery = _key()
