@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.llm.errors import ProviderError
-from app.llm.model_ids import parse_model_id
+from app.llm.model_ids import ModelId, parse_model_id
 from app.llm.providers.openai_compat import OpenAICompatProvider
 from app.llm.providers.registry import ProviderRegistry
 from app.llm.types import LLMRequest, Message, ToolCall, ToolSpec
@@ -241,7 +241,7 @@ async def test_a_named_endpoint_gets_its_own_base_url_and_key(
             "gateway": {"base_url": "https://gateway.corp.test/llm/v1", "api_key": gateway_key}
         }
     )
-    adapter = ProviderRegistry(settings, client).for_model(parse_model_id("gateway:big-model"))
+    adapter = ProviderRegistry(settings, client).for_model(ModelId("gateway", "big-model"))
     response = await adapter.complete(LLMRequest("coder", "s", (Message.user("x"),)), "big-model")
     assert response.text == "ok"
     assert route.calls.last.request.headers["authorization"] == f"Bearer {gateway_key}"
