@@ -20,6 +20,11 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),
     re.compile(r"\bwhsec_[A-Za-z0-9+/=]{16,}"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"),  # Google API key
+    re.compile(r"\b(?:sk|rk)_live_[0-9A-Za-z]{20,}"),  # Stripe
+    re.compile(r"\bhf_[A-Za-z0-9]{30,}"),  # Hugging Face
+    re.compile(r"\bnpm_[A-Za-z0-9]{36}"),  # npm
+    re.compile(r"\bpypi-AgE[A-Za-z0-9_\-]{50,}"),  # PyPI
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
     re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
     # credentials inside URLs: scheme://user:secret@host

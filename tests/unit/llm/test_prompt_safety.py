@@ -60,3 +60,20 @@ def test_fenced_data_brings_the_data_policy_into_the_system_prompt() -> None:
 def test_nul_characters_are_replaced_so_the_request_can_be_recorded() -> None:
     request = LLMRequest("coder", "s", (Message.user("binary\x00file"),))
     assert redact_request(request).messages[0].text == "binary\ufffdfile"
+
+
+def test_common_tokens_found_in_repositories_are_redacted_before_sending() -> None:
+    tokens = [
+        "AIza" + "B" * 35,
+        "sk_live_" + "c" * 24,
+        "hf_" + "d" * 34,
+        "npm_" + "e" * 36,
+        "pypi-AgEIcHlwaS5vcmc" + "f" * 60,
+        "AKIA" + "G" * 16,
+        "glpat-" + "h" * 20,
+    ]
+    text = "\n".join(f"KEY_{i} = '{t}'" for i, t in enumerate(tokens))
+    clean = redact_request(LLMRequest("coder", "s", (Message.user(text),))).messages[0].text
+    for token in tokens:
+        assert token not in clean
+    assert clean.count("[REDACTED]") == len(tokens)
