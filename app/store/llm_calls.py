@@ -126,3 +126,44 @@ async def tenant_of_run(conn: asyncpg.Connection, run_id: int) -> int | None:
 async def run_status(tc: TenantConnection, run_id: int) -> str | None:
     status: str | None = await tc.conn.fetchval("SELECT status FROM runs WHERE id = $1", run_id)
     return status
+
+
+@dataclass(frozen=True)
+class LLMUsageTotal:
+    model: str
+    calls: int  # answered calls
+    attempts: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float
+
+
+async def llm_usage_of_run(tc: TenantConnection, run_id: int) -> list[LLMUsageTotal]:
+    """Per model: answered calls, attempts, tokens and cost of one run (for the API, checks)."""
+    records = await tc.conn.fetch(
+        """
+        SELECT model,
+               count(*) FILTER (WHERE outcome = 'ok') AS calls,
+               count(*) AS attempts,
+               coalesce(sum(input_tokens), 0) AS input_tokens,
+               coalesce(sum(output_tokens), 0) AS output_tokens,
+               coalesce(sum(cached_tokens), 0) AS cached_tokens,
+               coalesce(sum(cost_usd), 0) AS cost_usd
+        FROM llm_calls WHERE run_id = $1
+        GROUP BY model ORDER BY min(id)
+        """,
+        run_id,
+    )
+    return [
+        LLMUsageTotal(
+            r["model"],
+            r["calls"],
+            r["attempts"],
+            int(r["input_tokens"]),
+            int(r["output_tokens"]),
+            int(r["cached_tokens"]),
+            float(r["cost_usd"]),
+        )
+        for r in records
+    ]

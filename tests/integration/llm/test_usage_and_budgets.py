@@ -9,7 +9,12 @@ import pytest
 from app.llm import BudgetExhausted, LLMRequest, Message, PostgresCallLog, build_router
 from app.llm.router import LLMRouter
 from app.store import Database
-from app.store.llm_calls import LLMCallRow, insert_llm_call, llm_calls_of_run
+from app.store.llm_calls import (
+    LLMCallRow,
+    insert_llm_call,
+    llm_calls_of_run,
+    llm_usage_of_run,
+)
 from tests.integration.llm.conftest import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
@@ -42,6 +47,10 @@ async def test_every_attempt_is_recorded_with_tokens_cost_latency_and_outcome(
     assert ok.cost_usd == pytest.approx(completion.cost_usd, abs=1e-6) and ok.cost_usd > 0
     assert ok.latency_ms >= 0 and rows[0].call_id == ok.call_id
     assert ok.response is not None and ok.response["text"] == "hello"
+    async with db.tenant(tenant_run.tenant_id) as tc:
+        (total,) = await llm_usage_of_run(tc, tenant_run.run_id)
+    assert (total.model, total.calls, total.attempts) == ("anthropic:claude-a", 1, 2)
+    assert total.cost_usd == pytest.approx(ok.cost_usd, abs=1e-6)
 
 
 async def test_the_stable_prefix_is_cached_and_cached_tokens_are_reported(
