@@ -1,0 +1,330 @@
+"""Finding a SEARCH block in a file and splicing its REPLACE in (pure functions).
+
+Matching is tried in tiers, strictest first; the first tier that finds the block wins:
+
+1. exact: the lines are equal (line endings aside);
+2. trailing whitespace ignored;
+3. indentation shifted: every non-blank line differs by the same leading whitespace,
+   which is then added to (or taken from) the REPLACE lines too;
+4. blank lines ignored (with the indentation rule of tier 3).
+
+Several places matching at the winning tier is ambiguous unless the line hint is clearly
+nearer to one of them. Lines the REPLACE keeps from the SEARCH are taken from the file
+as they are, so whitespace the model got wrong in context lines never reaches the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+TIERS = ("exact", "trailing whitespace", "indentation", "blank lines")
+
+
+@dataclass(frozen=True)
+class Spliced:
+    """The file's lines [start, end) are to be replaced by `lines` (with line endings)."""
+
+    start: int
+    end: int
+    lines: list[str]
+    tier: str
+
+
+@dataclass(frozen=True)
+class NotSpliced:
+    """Why a block could not be applied; `detail` is written for the model."""
+
+    reason: str  # "no match" | "ambiguous" | "empty" | "no change"
+    detail: str
+
+
+@dataclass(frozen=True)
+class _Indent:
+    add: str = ""
+    remove: str = ""
+
+    def apply(self, line: str) -> str:
+        if not line.strip():
+            return line
+        if self.remove:
+            if line.startswith(self.remove):
+                return line[len(self.remove) :]
+            leading = len(line) - len(line.lstrip())
+            return line[min(leading, len(self.remove)) :]
+        return self.add + line
+
+
+@dataclass(frozen=True)
+class _Match:
+    start: int
+    end: int
+    mapping: list[int | None]  # search line -> file line (None: a blank line left out)
+    indent: _Indent
+
+
+def body(line: str) -> str:
+    """A line without its line ending."""
+    if line.endswith("\r\n"):
+        return line[:-2]
+    if line.endswith("\n"):
+        return line[:-1]
+    return line
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines of an edit's text, without line endings ("" has none, "\\n" has one blank)."""
+    parts = text.replace("\r\n", "\n").split("\n")
+    if parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def splice(
+    file_lines: list[str], search: list[str], replace: list[str], hint: int | None, eol: str
+) -> Spliced | NotSpliced:
+    """Where `search` sits in `file_lines` and what replaces it, or why that is not known.
+
+    `file_lines` keep their line endings; `search` and `replace` do not. `hint` is a
+    1-based line number of the file where the search starts, possibly stale.
+    """
+    if not any(line.strip() for line in search):
+        return NotSpliced("empty", "the SEARCH part has no text to look for.")
+    if search == replace:
+        return NotSpliced("no change", "the REPLACE part is the same as the SEARCH part.")
+    bodies = [body(line) for line in file_lines]
+    for tier, finder in zip(TIERS, _FINDERS, strict=True):
+        matches = finder(bodies, search)
+        if not matches:
+            continue
+        chosen = _choose(matches, hint)
+        if isinstance(chosen, NotSpliced):
+            return chosen
+        return _build(file_lines, bodies, search, replace, chosen, tier, eol)
+    return NotSpliced("no match", closest_lines(bodies, search))
+
+
+def _exact(bodies: list[str], search: list[str]) -> list[_Match]:
+    return _find_runs(bodies, search, lambda line: line, indent=False)
+
+
+def _rstripped(bodies: list[str], search: list[str]) -> list[_Match]:
+    return _find_runs(bodies, search, str.rstrip, indent=False)
+
+
+def _indented(bodies: list[str], search: list[str]) -> list[_Match]:
+    return _find_runs(bodies, search, str.strip, indent=True)
+
+
+def _find_runs(
+    bodies: list[str], search: list[str], key: Callable[[str], str], *, indent: bool
+) -> list[_Match]:
+    wanted = [key(line) for line in search]
+    size = len(wanted)
+    found: list[_Match] = []
+    first = wanted[0]
+    for start in range(len(bodies) - size + 1):
+        if key(bodies[start]) != first:
+            continue
+        if all(key(bodies[start + k]) == wanted[k] for k in range(1, size)):
+            mapping: list[int | None] = list(range(start, start + size))
+            shift = _indent_shift(bodies, search, mapping) if indent else _Indent()
+            if shift is not None:
+                found.append(_Match(start, start + size, mapping, shift))
+    return found
+
+
+def _blank_insensitive(bodies: list[str], search: list[str]) -> list[_Match]:
+    wanted = [(k, line.strip()) for k, line in enumerate(search) if line.strip()]
+    text_lines = [(i, line.strip()) for i, line in enumerate(bodies) if line.strip()]
+    size = len(wanted)
+    found: list[_Match] = []
+    for at in range(len(text_lines) - size + 1):
+        if any(text_lines[at + n][1] != wanted[n][1] for n in range(size)):
+            continue
+        mapping: list[int | None] = [None] * len(search)
+        for n, (k, _text) in enumerate(wanted):
+            mapping[k] = text_lines[at + n][0]
+        shift = _indent_shift(bodies, search, mapping)
+        if shift is not None:
+            found.append(
+                _Match(text_lines[at][0], text_lines[at + size - 1][0] + 1, mapping, shift)
+            )
+    return found
+
+
+_FINDERS = (_exact, _rstripped, _indented, _blank_insensitive)
+
+
+def _leading(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _indent_shift(
+    bodies: list[str], search: list[str], mapping: list[int | None]
+) -> _Indent | None:
+    """The one indentation change that turns every search line into its file line, if any."""
+    shift: _Indent | None = None
+    for k, at in enumerate(mapping):
+        if at is None or not search[k].strip():
+            continue
+        ours, theirs = _leading(search[k]), _leading(bodies[at])
+        if shift is None:
+            if theirs.endswith(ours):
+                shift = _Indent(add=theirs[: len(theirs) - len(ours)])
+            elif ours.endswith(theirs):
+                shift = _Indent(remove=ours[: len(ours) - len(theirs)])
+            else:
+                return None
+        if _leading(shift.apply(search[k])) != theirs:
+            return None
+    return shift
+
+
+def _choose(matches: list[_Match], hint: int | None) -> _Match | NotSpliced:
+    if len(matches) == 1:
+        return matches[0]
+    places = ", ".join(str(m.start + 1) for m in matches[:10])
+    if hint is None:
+        return NotSpliced(
+            "ambiguous",
+            f"the SEARCH text is found in {len(matches)} places (starting at lines {places}). "
+            "Add surrounding lines that occur only at the place you mean, or a line hint "
+            "`@@ line N`.",
+        )
+    ranked = sorted(matches, key=lambda m: abs(m.start + 1 - hint))
+    nearest, second = (abs(m.start + 1 - hint) for m in ranked[:2])
+    if second >= 2 * nearest + 3:
+        return ranked[0]
+    return NotSpliced(
+        "ambiguous",
+        f"the SEARCH text is found in {len(matches)} places (starting at lines {places}) and "
+        f"the hint `@@ line {hint}` is not clearly nearer to one of them. Add surrounding "
+        "lines that occur only at the place you mean, or correct the line hint.",
+    )
+
+
+def _build(
+    file_lines: list[str],
+    bodies: list[str],
+    search: list[str],
+    replace: list[str],
+    match: _Match,
+    tier: str,
+    eol: str,
+) -> Spliced | NotSpliced:
+    exact = tier == "exact"
+    strip_added = _adds_whitespace(bodies, search, match) or not any(
+        line != line.rstrip() for line in bodies
+    )
+
+    def added(line: str) -> str:
+        text = match.indent.apply(line)
+        return (text.rstrip() if strip_added else text) + eol
+
+    ours = search if exact else [line.rstrip() for line in search]
+    theirs = replace if exact else [line.rstrip() for line in replace]
+    opcodes = difflib.SequenceMatcher(None, ours, theirs, autojunk=False).get_opcodes()
+    out: list[str] = []
+    covered = match.start
+    last_added = tail_added = False
+    emitted = 0
+    for tag, i1, i2, j1, j2 in opcodes:
+        mapped = [at for at in match.mapping[i1:i2] if at is not None]
+        if mapped:
+            gap = range(covered, mapped[0])
+            inner = [
+                at for at in range(mapped[0], mapped[-1] + 1) if at not in match.mapping[i1:i2]
+            ]
+            if (gap and (last_added or tag == "replace")) or (inner and tag != "equal"):
+                blank = (list(gap) + inner)[0]
+                return NotSpliced(
+                    "ambiguous",
+                    f"the SEARCH text matches lines {match.start + 1}-{match.end} only if blank "
+                    f"lines are ignored, and the file's blank line {blank + 1} is next to lines "
+                    "you change, so where it belongs is unclear. Copy the lines exactly, blank "
+                    "lines included.",
+                )
+            out.extend(file_lines[covered : mapped[0]])
+            if tag == "equal":
+                out.extend(file_lines[mapped[0] : mapped[-1] + 1])
+            tail_added = tail_added and len(out) == emitted
+            covered = mapped[-1] + 1
+        if tag in ("replace", "insert"):
+            out.extend(added(line) for line in replace[j1:j2])
+            last_added = tail_added = True
+        elif mapped:
+            last_added = False
+        emitted = len(out)
+    no_final_newline = bool(file_lines) and file_lines[-1] == bodies[-1]
+    if tail_added and match.end == len(file_lines) and no_final_newline:
+        out[-1] = body(out[-1])  # the file had no final newline; keep it that way
+    return Spliced(match.start, match.end, out, tier)
+
+
+def _adds_whitespace(bodies: list[str], search: list[str], match: _Match) -> bool:
+    """Whether the SEARCH has trailing whitespace the file does not: then the model's
+    trailing whitespace is noise, and added lines lose theirs."""
+    for k, at in enumerate(match.mapping):
+        if at is None:
+            continue
+        tail = search[k][len(search[k].rstrip()) :]
+        if tail and not bodies[at].endswith(tail):
+            return True
+    return False
+
+
+def closest_lines(bodies: list[str], search: list[str], shown: int = 12) -> str:
+    """A message naming the lines of the file most like `search`, with their numbers."""
+    wanted = [line.strip() for line in search]
+    present = {line for line in wanted if line}
+    size = len(search)
+    if not bodies:
+        return "the SEARCH text was not found: the file is empty."
+    counts = [1 if line.strip() in present else 0 for line in bodies]
+    windows: list[int] = []
+    if any(counts):
+        prefix = [0]
+        for count in counts:
+            prefix.append(prefix[-1] + count)
+        starts = range(max(1, len(bodies) - size + 1))
+        scores = {s: prefix[min(len(bodies), s + size)] - prefix[s] for s in starts}
+        windows = sorted(starts, key=lambda s: -scores[s])[:5]
+    else:
+        first = next((k for k, line in enumerate(wanted) if line), 0)
+        stripped = [line.strip() for line in bodies]
+        for text in difflib.get_close_matches(wanted[first], stripped, n=5, cutoff=0.5):
+            windows.append(max(0, stripped.index(text) - first))
+    if not windows:
+        return (
+            "the SEARCH text was not found, and no lines of the file resemble it. Check the "
+            "file path, and copy the SEARCH lines from the file as it is now."
+        )
+    joined = "\n".join(wanted)
+
+    def similarity(start: int) -> float:
+        piece = "\n".join(line.strip() for line in bodies[start : start + size])
+        return difflib.SequenceMatcher(None, joined, piece, autojunk=False).ratio()
+
+    best = max(windows, key=similarity)
+    end = min(len(bodies), best + max(size, 1))
+    numbered = "\n".join(f"{n + 1:>5}| {bodies[n]}" for n in range(best, min(end, best + shown)))
+    first_difference = ""
+    if size == end - best and all(wanted[k] == bodies[best + k].strip() for k in range(size)):
+        first_difference = (
+            "Their text is the same as the SEARCH, but the indentation differs line by line, "
+            "not by one shift of the whole block; copy the indentation exactly."
+        )
+    for k in range(min(size, end - best) if not first_difference else 0):
+        if wanted[k] != bodies[best + k].strip():
+            first_difference = (
+                f" The first difference is your SEARCH line {k + 1}, {search[k].strip()!r}, "
+                f"against the file's line {best + k + 1}, {bodies[best + k].strip()!r}."
+            )
+            break
+    return (
+        f"the SEARCH text was not found. The closest lines of the file are {best + 1}-{end} "
+        f"({similarity(best):.0%} alike):\n{numbered}\n{first_difference.strip()}\n"
+        "Copy the SEARCH lines exactly as they are in the file."
+    ).replace("\n\n", "\n")
