@@ -336,6 +336,7 @@ _TEST_PATH = re.compile(
     r"""(
         (^|/)tests?/                      # a tests/ or test/ directory
       | (^|/)__tests__/
+      | (^|/)conftest\.py$
       | (^|/)test_[^/]*\.py$ | _test\.py$ # pytest
       | _test\.go$                        # go
       | \.(test|spec)\.[cm]?[jt]sx?$      # jest, vitest

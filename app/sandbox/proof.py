@@ -1,0 +1,323 @@
+"""Running a repository's tests, and red → green proof that new tests test the change.
+
+`run_tests` runs `.agentops.yml`'s `setup` commands, then the test command, each in its
+own sandbox on the same checkout (what setup writes there, e.g. `node_modules/` or a
+`pip install --target` directory, is what the tests see). Setup runs with the network
+off too, unless the caller passes `setup_network=True` (from configuration); the tests
+never get a network. Installing a repository's dependencies is therefore the job of
+`setup` commands; without any, Python tests run with the interpreter and packages of
+`SandboxPolicy.python_env` (read-only).
+
+`prove_red_green` runs every selected test twice: on the original code with the
+change's test files laid over it ("red": it must fail) and on the changed code ("green":
+it must pass). Both run in scratch copies, so the checkout that will be committed is
+never touched by the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import filecmp
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+
+from app.sandbox.detection import (
+    Runner,
+    SelectionUnsupported,
+    TestCommand,
+    files_of_test_ids,
+    is_test_path,
+    select_tests,
+)
+from app.sandbox.execution import SandboxResult, run_sandboxed
+from app.sandbox.isolation import SandboxPolicy
+
+SKIP_DIRS = frozenset({".git", "node_modules", "vendor", "target", ".venv", "__pycache__"})
+
+
+@dataclass(frozen=True)
+class TestRun:
+    __test__ = False
+
+    command: tuple[str, ...]
+    setup: tuple[SandboxResult, ...]
+    tests: SandboxResult | None  # None when a setup command failed
+
+    @property
+    def passed(self) -> bool:
+        return self.tests is not None and self.tests.passed
+
+    @property
+    def failed_setup(self) -> SandboxResult | None:
+        return next((r for r in self.setup if not r.passed), None)
+
+
+async def run_tests(
+    checkout: Path,
+    command: TestCommand | Sequence[str],
+    *,
+    setup: Sequence[str] = (),
+    policy: SandboxPolicy | None = None,
+    setup_network: bool = False,
+    allow_unsandboxed: bool = False,
+) -> TestRun:
+    """Run each `setup` shell line, then the test command, in the sandbox on `checkout`."""
+    argv = command.argv if isinstance(command, TestCommand) else tuple(command)
+    policy = policy or SandboxPolicy()
+    setup_policy = _with_network(policy, setup_network)
+    done: list[SandboxResult] = []
+    for line in setup:
+        result = await run_sandboxed(
+            ("sh", "-c", line), checkout, setup_policy, allow_unsandboxed=allow_unsandboxed
+        )
+        done.append(result)
+        if not result.passed:
+            return TestRun(tuple(argv), tuple(done), None)
+    tests = await run_sandboxed(
+        argv, checkout, _with_network(policy, False), allow_unsandboxed=allow_unsandboxed
+    )
+    return TestRun(tuple(argv), tuple(done), tests)
+
+
+def _with_network(policy: SandboxPolicy, network: bool) -> SandboxPolicy:
+    return replace(policy, network=network)
+
+
+# --- red → green --------------------------------------------------------------------------
+
+
+class Verdict(StrEnum):
+    PROVEN = "proven"  # fails on the original code, passes on the change
+    PASSES_ON_BASE = "passes_on_base"  # passes without the change: proves nothing
+    FAILS_ON_CHANGE = "fails_on_change"  # the change does not make it pass
+    NOT_RUN = "not_run"  # not found, not selectable, or setup failed
+
+
+@dataclass(frozen=True)
+class TestProof:
+    __test__ = False
+
+    test_id: str
+    verdict: Verdict
+    explanation: str
+    red: SandboxResult | None  # on the original code (with the new test files)
+    green: SandboxResult | None  # on the changed code
+
+
+@dataclass(frozen=True)
+class RedGreenResult:
+    proofs: tuple[TestProof, ...]
+    test_files: tuple[str, ...]  # files laid over the original code for the red runs
+    setup_failure: str | None = None
+
+    @property
+    def proven(self) -> bool:
+        """True when there is at least one test and every test is proven."""
+        return bool(self.proofs) and all(p.verdict is Verdict.PROVEN for p in self.proofs)
+
+    def to_markdown(self, excerpt_chars: int = 1500) -> str:
+        """A table and output excerpts for the check run and the pull request."""
+        lines = ["| test | verdict | before the change | after the change |", "|---|---|---|---|"]
+        for p in self.proofs:
+            red = p.red.summary() if p.red else "-"
+            green = p.green.summary() if p.green else "-"
+            lines.append(f"| `{p.test_id}` | {p.verdict.value} | {red} | {green} |")
+        if self.setup_failure:
+            lines += ["", f"Setup failed: {self.setup_failure}"]
+        for p in self.proofs:
+            lines += ["", f"**{p.test_id}**: {p.explanation}"]
+            for label, result in (("before", p.red), ("after", p.green)):
+                if result is not None:
+                    lines += [
+                        f"<details><summary>output {label}</summary>",
+                        "",
+                        "```",
+                        output_excerpt(result, excerpt_chars).replace("```", "'''"),
+                        "```",
+                        "</details>",
+                    ]
+        return "\n".join(lines)
+
+
+def output_excerpt(result: SandboxResult, limit: int = 1500) -> str:
+    """The end of the output, where runners print failures and their summary."""
+    text = result.output.text
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def nothing_ran(runner: Runner, result: SandboxResult) -> bool:
+    """Did the runner find nothing to run? (exit codes and messages of each runner)"""
+    out = result.output.text
+    if runner is Runner.PYTEST:
+        return result.exit_code in (4, 5)  # usage error (no such file/node), none collected
+    if runner is Runner.GO:
+        return "no tests to run" in out
+    if runner in (Runner.JEST, Runner.VITEST):
+        return "No tests found" in out or "No test files found" in out
+    if runner is Runner.CARGO:
+        return "running 0 tests" in out and "running 1 test" not in out
+    if runner in (Runner.PHPUNIT, Runner.PEST):
+        return "No tests executed" in out
+    return False
+
+
+def judge(runner: Runner, test_id: str, red: SandboxResult, green: SandboxResult) -> TestProof:
+    """The verdict for one test from its two runs (pure)."""
+    if nothing_ran(runner, green):
+        return TestProof(test_id, Verdict.NOT_RUN, "not found on the changed code", red, green)
+    if not green.passed:
+        why = green.summary()
+        return TestProof(
+            test_id, Verdict.FAILS_ON_CHANGE, f"fails on the change ({why})", red, green
+        )
+    if red.passed:
+        return TestProof(
+            test_id,
+            Verdict.PASSES_ON_BASE,
+            "passes without the change too, so it proves nothing about it",
+            red,
+            green,
+        )
+    if nothing_ran(runner, red):
+        return TestProof(test_id, Verdict.NOT_RUN, "not found on the original code", red, green)
+    return TestProof(
+        test_id,
+        Verdict.PROVEN,
+        f"fails without the change ({red.summary()}) and passes with it",
+        red,
+        green,
+    )
+
+
+def changed_test_files(base: Path, changed: Path) -> list[str]:
+    """Test files (by `is_test_path`) that are new or different in `changed`."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(changed):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(changed).as_posix()
+            if not is_test_path(rel) or path.is_symlink():
+                continue
+            other = base / rel
+            if not other.is_file() or not filecmp.cmp(path, other, shallow=False):
+                found.append(rel)
+    return found
+
+
+def _prepare_copies(
+    base: Path,
+    changed: Path,
+    test_files: Sequence[str] | None,
+    test_ids: Sequence[str],
+    scratch_root: Path | None,
+) -> tuple[Path, Path, Path, list[str]]:
+    if test_files is None:
+        files = list(
+            dict.fromkeys([*changed_test_files(base, changed), *files_of_test_ids(test_ids)])
+        )
+    else:
+        files = list(test_files)
+    work = Path(tempfile.mkdtemp(prefix="agentops-redgreen-", dir=scratch_root))
+    red, green = work / "base", work / "changed"
+    shutil.copytree(base, red, symlinks=True)
+    shutil.copytree(changed, green, symlinks=True)
+    moved: list[str] = []
+    for rel in files:
+        source = (changed / rel).resolve()
+        if changed.resolve() not in source.parents or not source.is_file():
+            continue  # outside the checkout, or deleted by the change
+        target = red / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        moved.append(rel)
+    return work, red, green, moved
+
+
+async def prove_red_green(
+    base_checkout: Path,
+    changed_checkout: Path,
+    test_ids: Sequence[str],
+    command: TestCommand,
+    *,
+    test_files: Sequence[str] | None = None,
+    setup: Sequence[str] = (),
+    policy: SandboxPolicy | None = None,
+    setup_network: bool = False,
+    allow_unsandboxed: bool = False,
+) -> RedGreenResult:
+    """Each test must fail on the original code and pass on the change.
+
+    `test_files` are laid over a copy of the original code for the red runs; by default
+    the test files the change adds or edits, plus the files named in `test_ids`.
+    """
+    policy = policy or SandboxPolicy()
+    work, red_dir, green_dir, moved = await asyncio.to_thread(
+        _prepare_copies,
+        base_checkout,
+        changed_checkout,
+        test_files,
+        test_ids,
+        policy.scratch_root,
+    )
+    try:
+        return await _prove(
+            red_dir,
+            green_dir,
+            test_ids,
+            command,
+            tuple(moved),
+            setup,
+            policy,
+            setup_network,
+            allow_unsandboxed,
+        )
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work, True)
+
+
+async def _prove(
+    red_dir: Path,
+    green_dir: Path,
+    test_ids: Sequence[str],
+    command: TestCommand,
+    moved: tuple[str, ...],
+    setup: Sequence[str],
+    policy: SandboxPolicy,
+    setup_network: bool,
+    allow_unsandboxed: bool,
+) -> RedGreenResult:
+    def not_run(why: str, setup_failure: str | None = None) -> RedGreenResult:
+        proofs = tuple(TestProof(t, Verdict.NOT_RUN, why, None, None) for t in test_ids)
+        return RedGreenResult(proofs, moved, setup_failure=setup_failure)
+
+    try:
+        selections = [select_tests(command, [test_id]) for test_id in test_ids]
+    except SelectionUnsupported as exc:
+        return not_run(str(exc))
+    for side, directory in (("original", red_dir), ("changed", green_dir)):
+        if setup:
+            run = await run_tests(
+                directory,
+                ("true",),
+                setup=setup,
+                policy=policy,
+                setup_network=setup_network,
+                allow_unsandboxed=allow_unsandboxed,
+            )
+            failed = run.failed_setup
+            if failed is not None:
+                why = f"setup `{failed.argv[-1]}` failed on the {side} code: {failed.summary()}"
+                return not_run(why, setup_failure=why)
+    policy = _with_network(policy, False)  # tests never get a network
+    proofs = []
+    for test_id, argv in zip(test_ids, selections, strict=True):
+        red = await run_sandboxed(argv, red_dir, policy, allow_unsandboxed=allow_unsandboxed)
+        green = await run_sandboxed(argv, green_dir, policy, allow_unsandboxed=allow_unsandboxed)
+        proofs.append(judge(command.runner, test_id, red, green))
+    return RedGreenResult(tuple(proofs), moved)

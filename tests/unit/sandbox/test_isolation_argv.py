@@ -1,0 +1,125 @@
+"""The bwrap command line and the sandbox environment, built without running anything."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+import pytest
+
+from app.sandbox import SandboxLimits, SandboxPolicy
+from app.sandbox.isolation import HostLayout, bwrap_argv, python_env_paths, rlimits, sandbox_env
+
+HOST = HostLayout(links={"bin": "usr/bin", "lib": "usr/lib"}, etc_present=frozenset({"localtime"}))
+
+
+def build(policy: SandboxPolicy, *, drop: bool = True) -> list[str]:
+    return bwrap_argv(
+        "/usr/bin/bwrap",
+        ("pytest", "-q"),
+        Path("/runs/r1/repo"),
+        Path("/tmp/s1"),
+        policy,
+        HOST,
+        drop_privileges=drop,
+    )
+
+
+def pairs(argv: list[str], option: str) -> list[tuple[str, str]]:
+    return [(argv[i + 1], argv[i + 2]) for i, a in enumerate(argv) if a == option]
+
+
+def test_isolation_options_as_root() -> None:
+    argv = build(SandboxPolicy())
+    for option in (
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+    ):
+        assert option in argv
+    assert "--unshare-user" not in argv  # root keeps the host namespace and drops with setpriv
+    tail = argv[argv.index("--") + 1 :]
+    assert tail[:2] == ["setpriv", "--reuid=65534"]
+    assert {"--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"} <= set(
+        tail
+    )
+    assert tail[-2:] == ["pytest", "-q"]
+
+
+def test_unprivileged_service_uses_a_user_namespace() -> None:
+    argv = build(SandboxPolicy(), drop=False)
+    assert "--unshare-user" in argv
+    assert "setpriv" not in argv
+    assert "--cap-add" not in argv
+
+
+def test_mounts() -> None:
+    argv = build(SandboxPolicy())
+    assert ("/usr", "/usr") in pairs(argv, "--ro-bind")
+    assert ("usr/bin", "/bin") in pairs(argv, "--symlink")
+    assert ("/etc/localtime", "/etc/localtime") in pairs(argv, "--ro-bind")
+    assert ("/tmp/s1/etc/passwd", "/etc/passwd") in pairs(argv, "--ro-bind")
+    assert pairs(argv, "--bind") == [("/tmp/s1/tmp", "/tmp"), ("/runs/r1/repo", "/workspace")]
+    mounted = {dest for _, dest in pairs(argv, "--ro-bind") + pairs(argv, "--bind")}
+    for hidden in ("/", "/root", "/home", "/var", "/run", "/etc", "/runs", "/sys"):
+        assert hidden not in mounted
+    assert ("/etc/shadow", "/etc/shadow") not in pairs(argv, "--ro-bind")
+
+
+def test_network_only_when_asked() -> None:
+    argv = build(SandboxPolicy(network=True))
+    assert "--unshare-net" not in argv
+    assert ("/etc/resolv.conf", "/etc/resolv.conf") in pairs(argv, "--ro-bind-try")
+
+
+def test_python_env_is_read_only_with_traversable_parents(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    base = tmp_path / "pythons" / "3.11"
+    (base / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {base / 'bin'}\n")
+    paths, bins = python_env_paths(venv)
+    assert paths == [venv, base]
+    assert bins == [str(venv / "bin")]
+    argv = build(SandboxPolicy(python_env=venv))
+    assert (str(venv), str(venv)) in pairs(argv, "--ro-bind")
+    assert (str(base), str(base)) in pairs(argv, "--ro-bind")
+    perms = [argv[i + 3] for i, a in enumerate(argv) if a == "--perms" and argv[i + 1] == "0755"]
+    assert str(tmp_path) in perms
+    assert sandbox_env(SandboxPolicy(python_env=venv))["PATH"].startswith(f"{venv}/bin:")
+
+
+def test_environment_is_an_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTOPS_GITHUB_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cret")
+    env = sandbox_env(SandboxPolicy(env={"NODE_ENV": "test"}))
+    assert "s3cret" not in env.values()
+    assert set(env) == {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "TMPDIR",
+        "TERM",
+        "CI",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED",
+        "PIP_DISABLE_PIP_VERSION_CHECK",
+        "GIT_CONFIG_NOSYSTEM",
+        "NODE_ENV",
+    }
+    argv = build(SandboxPolicy())
+    assert "s3cret" not in " ".join(argv)
+
+
+def test_rlimits() -> None:
+    limits = dict(rlimits(SandboxLimits(cpu_seconds=7, memory_bytes=1 << 30, processes=64)))
+    assert limits[resource.RLIMIT_CPU] == (7, 12)
+    assert limits[resource.RLIMIT_AS] == (1 << 30, 1 << 30)
+    assert limits[resource.RLIMIT_NPROC] == (64, 64)
+    assert limits[resource.RLIMIT_CORE] == (0, 0)
