@@ -220,7 +220,7 @@ class LLMRouter:
 
     async def complete_structured(self, request: LLMRequest, schema: type[T]) -> Structured[T]:
         """An answer validated into `schema`; one repair attempt, then
-        `StructuredOutputError`."""
+        `StructuredOutputError`. The request's tools are not offered: one JSON answer."""
         request = replace(request, json_schema=schema.model_json_schema(), tools=())
         first = await self.complete(request)
         try:

@@ -48,10 +48,11 @@ def _content_of(message: Message) -> list[dict[str, Any]]:
 
 def build_messages_body(request: LLMRequest, model: str) -> dict[str, Any]:
     """The JSON body of `POST /v1/messages` for `request` (pure)."""
-    system: list[dict[str, Any]] = [{"type": "text", "text": request.system}]
-    if request.context:
-        system.append({"type": "text", "text": request.context})
-    system[-1]["cache_control"] = {"type": "ephemeral"}
+    system: list[dict[str, Any]] = [
+        {"type": "text", "text": part} for part in (request.system, request.context) if part
+    ]
+    if system:  # empty text blocks are refused by the API
+        system[-1]["cache_control"] = {"type": "ephemeral"}
 
     messages: list[dict[str, Any]] = []
     for message in request.messages:
@@ -65,9 +66,10 @@ def build_messages_body(request: LLMRequest, model: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens,
-        "system": system,
         "messages": messages,
     }
+    if system:
+        body["system"] = system
     if request.tools:
         body["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.parameters}

@@ -50,15 +50,14 @@ def build_chat_body(
     request: LLMRequest, model: str, max_tokens_field: str = "max_tokens"
 ) -> dict[str, Any]:
     """The JSON body of `POST /chat/completions` for `request` (pure)."""
-    system = request.system
-    if request.context:
-        system = f"{system}\n\n{request.context}"
+    parts = [request.system, request.context]
     if request.json_schema is not None:
-        system = f"{system}\n\n{structured_output_instruction(json.dumps(request.json_schema))}"
+        parts.append(structured_output_instruction(json.dumps(request.json_schema)))
+    system = "\n\n".join(part for part in parts if part)
+    messages = [{"role": "system", "content": system}] if system else []
     body: dict[str, Any] = {
         "model": model,
-        "messages": [{"role": "system", "content": system}]
-        + [_message_json(m) for m in request.messages],
+        "messages": messages + [_message_json(m) for m in request.messages],
         max_tokens_field: request.max_tokens,
     }
     if request.tools:

@@ -205,3 +205,14 @@ async def test_no_key_is_a_configuration_problem_without_a_request(
     with pytest.raises(ProviderError, match="AGENTOPS_ANTHROPIC_API_KEY") as caught:
         await adapter.complete(LLMRequest("coder", "s", (Message.user("x"),)), "m")
     assert caught.value.kind == "auth" and not route.called
+
+
+def test_an_empty_system_prompt_sends_no_empty_block() -> None:
+    from app.llm.providers.anthropic import build_messages_body
+
+    body = build_messages_body(LLMRequest("cheap", "", (Message.user("hi"),)), "m")
+    assert "system" not in body
+    body = build_messages_body(LLMRequest("cheap", "", (Message.user("hi"),), context="ctx"), "m")
+    assert body["system"] == [
+        {"type": "text", "text": "ctx", "cache_control": {"type": "ephemeral"}}
+    ]
