@@ -1,0 +1,132 @@
+"""Running a small repository's tests in the real sandbox: pass, fail, setup, refusal."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.sandbox import (
+    SandboxUnavailable,
+    detect_test_command,
+    probe_sandbox,
+    read_repo_facts,
+    run_sandboxed,
+    run_tests,
+)
+from tests.integration.sandbox.conftest import PYTEST, policy, write_repo
+
+CALC = {
+    "pyproject.toml": "[tool.pytest.ini_options]\n",
+    "calc.py": "def add(a, b):\n    return a + b\n",
+}
+
+
+async def test_passing_repository(tmp_path: Path) -> None:
+    repo = write_repo(
+        tmp_path / "repo",
+        {
+            **CALC,
+            "tests/test_calc.py": """
+            from calc import add
+
+            def test_add():
+                assert add(2, 3) == 5
+        """,
+        },
+    )
+    command = detect_test_command(read_repo_facts(repo))
+    assert command is not None and command.argv == ("python", "-m", "pytest")
+    run = await run_tests(repo, command, policy=policy())
+    assert run.tests is not None
+    assert run.passed, run.tests.output.text
+    assert run.tests.sandboxed
+    assert "1 passed" in run.tests.output.text
+    owner = os.stat(repo)
+    assert (owner.st_uid, owner.st_gid) == (os.getuid(), os.getgid())  # lent and given back
+
+
+async def test_failing_repository(tmp_path: Path) -> None:
+    repo = write_repo(
+        tmp_path / "repo",
+        {
+            **CALC,
+            "tests/test_calc.py": """
+            from calc import add
+
+            def test_add():
+                assert add(2, 2) == 5
+        """,
+        },
+    )
+    result = await run_sandboxed(PYTEST, repo, policy())
+    assert result.exit_code == 1
+    assert not result.passed
+    assert "assert 4 == 5" in result.output.text
+    assert result.summary() == "exit 1"
+
+
+async def test_setup_runs_first_in_the_same_checkout_without_network(tmp_path: Path) -> None:
+    repo = write_repo(
+        tmp_path / "repo",
+        {
+            "tests/test_setup.py": """
+            from pathlib import Path
+
+            def test_setup_ran():
+                assert Path("build/ready.txt").read_text() == "ready\\n"
+        """,
+        },
+    )
+    run = await run_tests(
+        repo, PYTEST, setup=["mkdir -p build && echo ready > build/ready.txt"], policy=policy()
+    )
+    assert run.passed, run.tests.output.text if run.tests else run.setup
+    assert (repo / "build" / "ready.txt").stat().st_uid == os.getuid()
+
+    offline = await run_tests(
+        repo,
+        PYTEST,
+        setup=["python -c \"import socket; socket.create_connection(('1.1.1.1', 443), 3)\""],
+        policy=policy(),
+    )
+    assert offline.tests is None  # the failed setup stops the run
+    assert offline.failed_setup is not None
+    assert "Network is unreachable" in offline.failed_setup.output.text
+
+
+async def test_refuses_without_a_sandbox_unless_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = write_repo(tmp_path / "repo", {"ok.sh": "echo unsandboxed-ran\n"})
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no bwrap on PATH
+    probe_sandbox.cache_clear()
+    try:
+        with pytest.raises(SandboxUnavailable) as refused:
+            await run_sandboxed(["/bin/sh", "ok.sh"], repo, policy())
+        assert "apt-get install bubblewrap" in str(refused.value)
+        assert "AGENTOPS_SANDBOX_ALLOW_UNSANDBOXED" in str(refused.value)
+
+        result = await run_sandboxed(["/bin/sh", "ok.sh"], repo, policy(), allow_unsandboxed=True)
+        assert result.passed
+        assert not result.sandboxed
+        assert "NOT sandboxed" in result.summary()
+        assert "unsandboxed-ran" in result.output.text
+    finally:
+        probe_sandbox.cache_clear()
+
+
+async def test_a_broken_bwrap_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    probe_sandbox.cache_clear()
+    try:
+        status = probe_sandbox()
+        assert not status.available
+        assert "No permissions to create new namespace" in status.detail
+    finally:
+        probe_sandbox.cache_clear()
