@@ -17,7 +17,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -81,7 +81,7 @@ def context_too_long() -> Reply:
 
 def slow(seconds: float, then: Reply | None = None) -> Reply:
     base = then or text("slow answer")
-    return Reply(**{**base.__dict__, "delay": seconds})
+    return replace(base, delay=seconds)
 
 
 @dataclass
