@@ -41,7 +41,11 @@ def verify_gitlab_token(secret: str, header: str | None) -> None:
     """Check `X-Gitlab-Token` against the configured secret token."""
     if not header:
         raise SignatureError("missing X-Gitlab-Token header")
-    if not hmac.compare_digest(secret.encode(), header.encode("utf-8", "surrogateescape")):
+    try:  # servers hand header values over as latin-1 text: this recovers the sent bytes
+        given = header.encode("latin-1")
+    except UnicodeEncodeError:
+        given = header.encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(secret.encode(), given):
         raise SignatureError("X-Gitlab-Token does not match")
 
 

@@ -610,6 +610,21 @@ async def test_gitlab_bad_token_is_401(client: httpx.AsyncClient, token: str | N
     assert GL_SECRET not in response.text
 
 
+async def test_gitlab_non_ascii_secret_token_matches_its_utf8_header(
+    make_settings: MakeSettings,
+) -> None:
+    secret = "tökén-ß-secret"
+    async with serve(make_settings(gitlab_webhook_secret=secret)) as c:
+        raw = json.dumps(note_payload()).encode()
+        base = [(b"x-gitlab-event", b"Note Hook"), (b"content-type", b"application/json")]
+        ok = await c.post("/webhooks/gitlab", content=raw,
+                          headers=[*base, (b"x-gitlab-token", secret.encode("utf-8"))])
+        wrong = await c.post("/webhooks/gitlab", content=raw,
+                             headers=[*base, (b"x-gitlab-token", secret.encode("latin-1"))])
+    run_id_of(ok)
+    assert wrong.status_code == 401
+
+
 async def test_gitlab_missing_event_header_is_400(client: httpx.AsyncClient) -> None:
     response = await post_gitlab(client, "", note_payload(),
                                  headers={"X-Gitlab-Event": None})  # type: ignore[dict-item]

@@ -113,6 +113,15 @@ def test_gitlab_token_matches() -> None:
     verify_gitlab_token("s3cret-token", "s3cret-token")
 
 
+def test_gitlab_non_ascii_token_is_compared_as_the_bytes_sent() -> None:
+    secret = "tökén"
+    verify_gitlab_token(secret, secret.encode("utf-8").decode("latin-1"))  # as servers decode
+    with pytest.raises(SignatureError):
+        verify_gitlab_token(secret, secret.encode("latin-1").decode("latin-1"))
+    with pytest.raises(SignatureError):
+        verify_gitlab_token(secret, "tök\u20acn")  # not latin-1 text at all
+
+
 @pytest.mark.parametrize("header", [None, ""])
 def test_gitlab_token_missing(header: str | None) -> None:
     with pytest.raises(SignatureError, match="missing X-Gitlab-Token"):
