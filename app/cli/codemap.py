@@ -3,7 +3,158 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli import CommandFailed
+from app.codemap.cache import DEFAULT_CACHE_DIR, BlobCache
+from app.codemap.index import IndexStats, RepoIndex, build_index
+from app.codemap.locate import Locator, RankedFile
+
+CACHE_ENV = "AGENTOPS_CODEMAP_CACHE"
+_PROGRESS_FROM = 500  # files; smaller trees index too fast to need a progress bar
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    return None
+    index = sub.add_parser("index", help="index a repository's code (files, symbols, imports)")
+    index.add_argument("path", metavar="PATH", type=Path, help="a checkout or source tree")
+    index.add_argument("--json", action="store_true", help="print one JSON object")
+    _cache_option(index)
+    index.set_defaults(handler=cmd_index)
+
+    locate = sub.add_parser("locate", help="rank the files an issue is about")
+    locate.add_argument("path", metavar="PATH", type=Path, help="a checkout or source tree")
+    locate.add_argument(
+        "--issue-file", type=Path, required=True, help="the issue's text ('-' for stdin)"
+    )
+    locate.add_argument("--top", type=int, default=10, help="how many files (10)")
+    locate.add_argument("--json", action="store_true", help="print one JSON object")
+    _cache_option(locate)
+    locate.set_defaults(handler=cmd_locate)
+
+
+def _cache_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help=f"cache directory (${CACHE_ENV}, else {DEFAULT_CACHE_DIR})",
+    )
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    index = _index(args)
+    if args.json:
+        print(json.dumps(index_json(index.stats)))
+    else:
+        print(index_summary(index.stats))
+    return 0
+
+
+def cmd_locate(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise CommandFailed("--top must be at least 1")
+    issue_text = _read_issue(args.issue_file)
+    index = _index(args, quiet=args.json)
+    ranked = Locator(index).locate(issue_text, k=args.top)
+    if args.json:
+        print(json.dumps(locate_json(ranked)))
+    else:
+        print(locate_table(ranked))
+    return 0
+
+
+def _index(args: argparse.Namespace, quiet: bool = False) -> RepoIndex:
+    root: Path = args.path
+    if not root.is_dir():
+        raise CommandFailed(f"{root} is not a directory")
+    directory = args.cache or Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
+    try:
+        cache = BlobCache(directory)
+        return build_index(root.resolve(), cache, progress=None if quiet else _progress)
+    except PermissionError as exc:
+        raise CommandFailed(f"cannot write the cache {directory}: {exc.strerror}") from exc
+    finally:
+        if sys.stderr.isatty() and not quiet:
+            sys.stderr.write("\r\033[K")
+
+
+def _read_issue(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise CommandFailed(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _progress(done: int, total: int) -> None:
+    if total < _PROGRESS_FROM or not sys.stderr.isatty():
+        return
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+    sys.stderr.flush()
+
+
+def index_json(stats: IndexStats) -> dict[str, Any]:
+    return {
+        "files": stats.files,
+        "symbols": stats.symbols,
+        "languages": dict(stats.languages.most_common()),
+        "parsed": stats.parsed,
+        "cache_hits": stats.cache_hits,
+        "skipped": stats.skipped_by_rule + sum(stats.skipped_by_content.values()),
+        "failed": stats.failed,
+        "seconds": round(stats.seconds, 3),
+    }
+
+
+def index_summary(stats: IndexStats) -> str:
+    languages = ", ".join(f"{name} {count}" for name, count in stats.languages.most_common())
+    skipped = stats.skipped_by_rule + sum(stats.skipped_by_content.values())
+    lines = [
+        f"{stats.files} files, {stats.symbols} symbols ({languages or 'no known languages'})",
+        f"{stats.parsed} parsed, {stats.cache_hits} from cache, {skipped} skipped, "
+        f"{len(stats.failed)} failed, in {stats.seconds:.2f}s",
+    ]
+    lines.extend(f"  could not index {path}" for path in stats.failed[:10])
+    return "\n".join(lines)
+
+
+def locate_json(ranked: list[RankedFile]) -> dict[str, Any]:
+    return {
+        "files": [
+            {
+                "path": r.path,
+                "score": r.score,
+                "reasons": list(r.reasons),
+                "symbols": [
+                    {
+                        "name": s.definition.qualname,
+                        "kind": s.definition.kind,
+                        "lines": [s.definition.start_line, s.definition.end_line],
+                        "signature": s.definition.signature,
+                    }
+                    for s in r.symbols
+                ],
+            }
+            for r in ranked
+        ]
+    }
+
+
+def locate_table(ranked: list[RankedFile]) -> str:
+    if not ranked:
+        return "no file matches the issue's text"
+    lines: list[str] = []
+    for number, r in enumerate(ranked, 1):
+        lines.append(f"{number:>2}. {r.path}  ({r.score:.2f})")
+        lines.extend(f"      - {reason}" for reason in r.reasons[:4])
+        for s in r.symbols[:3]:
+            d = s.definition
+            lines.append(f"      {d.kind} {d.qualname} (lines {d.start_line}-{d.end_line})")
+    return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,17 @@ DEFAULT_SKIP_DIRS = frozenset(
 DEFAULT_SKIP_SUFFIXES = (".min.js", ".min.mjs", ".bundle.js", ".d.ts.map", "_pb2.py", ".pb.go")
 
 
+_TEST_PATH = re.compile(
+    r"(^|/)(tests?|testing|__tests__|spec|specs)/|(^|/)(test_[^/]*|[^/]*_tests?\.\w+|conftest\.py"
+    r"|[^/]*\.(test|spec)\.\w+)$"
+)
+
+
+def is_test_path(path: str) -> bool:
+    """Whether a path is a test file by the usual conventions of the languages read."""
+    return _TEST_PATH.search(path) is not None
+
+
 @dataclass(frozen=True)
 class SkipRules:
     """What to leave out: vendored and build directories, generated names, huge files."""
@@ -51,9 +63,12 @@ class SkipRules:
     skip_suffixes: tuple[str, ...] = DEFAULT_SKIP_SUFFIXES
     max_bytes: int = 1_000_000
     extra_skip_prefixes: tuple[str, ...] = field(default=())
+    skip_tests: bool = False
 
     def skips_path(self, path: str) -> bool:
         if path.endswith(self.skip_suffixes):
+            return True
+        if self.skip_tests and is_test_path(path):
             return True
         if any(path.startswith(prefix) for prefix in self.extra_skip_prefixes):
             return True

@@ -25,6 +25,17 @@ class CodeGraph:
     imports: dict[str, set[str]] = field(default_factory=dict)  # file → files it imports
     imported_by: dict[str, set[str]] = field(default_factory=dict)
 
+    _lower: dict[str, list[str]] | None = None
+
+    def definers_by_lower_name(self) -> dict[str, list[str]]:
+        """lower-cased name → the defined names that fold to it."""
+        if self._lower is None:
+            lower: defaultdict[str, list[str]] = defaultdict(list)
+            for name in self.definers:
+                lower[name.lower()].append(name)
+            self._lower = dict(lower)
+        return self._lower
+
     def neighbours(self, path: str) -> set[str]:
         return self.imports.get(path, set()) | self.imported_by.get(path, set())
 

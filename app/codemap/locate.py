@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,16 +22,6 @@ from app.codemap.signals import (
 from app.codemap.symbols import Definition
 from app.codemap.terms import identifier_terms, text_terms
 
-_TEST_PATH = re.compile(
-    r"(^|/)(tests?|testing|__tests__|spec|specs)/|(^|/)(test_[^/]*|[^/]*_tests?\.\w+|conftest\.py"
-    r"|[^/]*\.(test|spec)\.\w+)$"
-)
-
-
-def is_test_path(path: str) -> bool:
-    """Whether a path is a test file by the usual conventions of the languages read."""
-    return _TEST_PATH.search(path) is not None
-
 
 @dataclass(frozen=True)
 class Weights:
@@ -45,6 +34,14 @@ class Weights:
     symbol: float = 1.0
     bm25: float = 1.0
     graph: float = 0.3
+
+
+@dataclass(frozen=True)
+class Evidence:
+    mentions: Mentions
+    query: list[str]
+    allowed: set[str]
+    signals: dict[str, Scores]  # signal name (a field of Weights) → its scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,40 +73,43 @@ class Locator:
         weights: Weights | None = None,
         include: Callable[[str], bool] | None = None,
     ) -> list[RankedFile]:
-        weights = weights or Weights()
+        return self.rank(self.gather(issue_text, include), k, weights)
+
+    def gather(self, issue_text: str, include: Callable[[str], bool] | None = None) -> Evidence:
+        """Every signal's scores for an issue, before weighing (see `rank`)."""
         mentions = read_mentions(issue_text)
         candidates = [p for p in self.index.files if include is None or include(p)]
         allowed = set(candidates)
         query = text_terms(issue_text)
-        bm25 = self.lexical.scores(query) if weights.bm25 else {}
-        signals: list[tuple[float, Scores]] = [
-            (weights.path, path_signal(mentions, candidates) if weights.path else {}),
-            (weights.frame, frame_signal(mentions, candidates) if weights.frame else {}),
-            (weights.module, module_signal(mentions, self.graph) if weights.module else {}),
-            (weights.stem, stem_signal(mentions, candidates) if weights.stem else {}),
-            (
-                weights.symbol,
-                symbol_signal(mentions, self.graph, len(candidates)) if weights.symbol else {},
-            ),
-            (
-                weights.bm25,
-                bm25_signal(
-                    {p: s for p, s in bm25.items() if p in allowed},
-                    _matched_terms(query, bm25, self),
-                )
-                if bm25
-                else {},
-            ),
-        ]
-        combined = _combine(signals, allowed)
+        bm25 = {p: s for p, s in self.lexical.scores(query).items() if p in allowed}
+        signals = {
+            "path": path_signal(mentions, candidates),
+            "frame": frame_signal(mentions, candidates),
+            "module": module_signal(mentions, self.graph),
+            "stem": stem_signal(mentions, candidates),
+            "symbol": symbol_signal(mentions, self.graph, len(candidates)),
+            "bm25": bm25_signal(bm25, _matched_terms(query, bm25, self)),
+        }
+        return Evidence(mentions, query, allowed, signals)
+
+    def rank(
+        self, evidence: Evidence, k: int = 10, weights: Weights | None = None
+    ) -> list[RankedFile]:
+        """Weigh and add the signals; the strongest hits lend a share to their neighbours."""
+        weights = weights or Weights()
+        weighed = [(getattr(weights, name), s) for name, s in evidence.signals.items()]
+        combined = _combine(weighed, evidence.allowed)
         if weights.graph:
-            strong = _combine(signals[:5], allowed)
-            combined = _combine(
-                [(1.0, combined), (weights.graph, graph_signal(strong, self.graph))], allowed
-            )
+            neighbours = graph_signal(combined, self.graph)
+            combined = _combine([(1.0, combined), (weights.graph, neighbours)], evidence.allowed)
         ranked = sorted(combined.items(), key=lambda item: (-item[1][0], item[0]))[:k]
         return [
-            RankedFile(path, round(score, 4), tuple(reasons), self._symbols(path, mentions, query))
+            RankedFile(
+                path,
+                round(score, 4),
+                tuple(reasons),
+                self._symbols(path, evidence.mentions, evidence.query),
+            )
             for path, (score, reasons) in ranked
         ]
 

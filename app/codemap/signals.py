@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from itertools import pairwise
 
 from app.codemap.graph import CodeGraph, resolve_dotted
 from app.codemap.mentions import Mentions, path_matches
@@ -35,6 +36,10 @@ _COMMON_NAMES = frozenset(
         "value",
     }
 )
+
+
+CASE_FOLDED_WEIGHT = 0.3
+QUALIFIED_WEIGHT = 2.0
 
 
 def _add(scores: Scores, path: str, score: float, reason: str) -> None:
@@ -110,13 +115,25 @@ def stem_signal(mentions: Mentions, paths: list[str]) -> Scores:
 
 
 def symbol_signal(mentions: Mentions, graph: CodeGraph, file_count: int) -> Scores:
-    """Files that define identifiers the issue names, weighted by how rare the name is."""
+    """Files that define identifiers the issue names, weighted by how rare the name is.
+
+    A name written in another case (`isnull` for `IsNull`) counts for less; a qualified
+    name (`QuerySet.bulk_create`) whose parts are defined that way in one file, for more.
+    """
     raw: defaultdict[str, float] = defaultdict(float)
     names: defaultdict[str, list[str]] = defaultdict(list)
+    wanted: dict[str, tuple[float, str]] = {}
     for identifier, weight in mentions.identifiers.items():
-        definitions = graph.definers.get(identifier)
-        if not definitions or identifier in _COMMON_NAMES or len(identifier) < 3:
+        if identifier in graph.definers:
+            wanted[identifier] = (weight, identifier)
+    for identifier, weight in mentions.identifiers.items():
+        for other in graph.definers_by_lower_name().get(identifier.lower(), ()):
+            if other not in wanted and len(identifier) >= 5:
+                wanted[other] = (weight * CASE_FOLDED_WEIGHT, identifier)
+    for name, (weight, written) in wanted.items():
+        if name in _COMMON_NAMES or len(name) < 3:
             continue
+        definitions = graph.definers[name]
         files = {path for path, _ in definitions}
         rarity = math.log(1 + file_count / len(files))
         best_kind: dict[str, float] = {}
@@ -125,16 +142,21 @@ def symbol_signal(mentions: Mentions, graph: CodeGraph, file_count: int) -> Scor
             best_kind[path] = max(best_kind.get(path, 0.0), kind)
         for path, kind in best_kind.items():
             raw[path] += weight * rarity * kind
-            names[path].append(identifier)
+            names[path].append(written)
+    for dotted in mentions.dotted:
+        parts = dotted.split(".")
+        for owner, member in pairwise(parts):
+            for path, definition in graph.definers.get(member, ()):
+                if definition.qualname.endswith(f"{owner}.{member}"):
+                    raw[path] += QUALIFIED_WEIGHT * math.log(1 + file_count)
+                    names[path].append(f"{owner}.{member}")
     top = max(raw.values(), default=0.0)
-    return (
-        {
-            path: (score / top, [f"defines {', '.join(sorted(names[path])[:6])}"])
-            for path, score in raw.items()
-        }
-        if top
-        else {}
-    )
+    if not top:
+        return {}
+    return {
+        path: (score / top, [f"defines {', '.join(sorted(set(names[path]))[:6])}"])
+        for path, score in raw.items()
+    }
 
 
 def bm25_signal(bm25: dict[str, float], top_terms: dict[str, list[str]]) -> Scores:
