@@ -3,6 +3,7 @@ runs, duplicates, outages, health and the admin API."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -17,6 +18,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 import respx
+from arq.connections import RedisSettings, create_pool
+from arq.jobs import Job
 
 from app.config import Settings
 from app.store import Database
@@ -155,7 +158,8 @@ async def count(db: Database, sql: str, *args: Any) -> int:
 # --- GitHub signatures and headers -------------------------------------------------------
 
 async def test_signed_comment_is_accepted_stored_and_enqueued(
-    client: httpx.AsyncClient, db: Database, redis_client: aioredis.Redis, queue_name: str
+    client: httpx.AsyncClient, db: Database, redis_client: aioredis.Redis, queue_name: str,
+    redis_url: str,
 ) -> None:
     delivery = uid()
     with respx.mock(assert_all_mocked=False, assert_all_called=False) as outbound:
@@ -177,6 +181,13 @@ async def test_signed_comment_is_accepted_stored_and_enqueued(
         run_id, "issue_comment", "github")
     assert await redis_client.exists(f"arq:job:run:{run_id}") == 1
     assert await redis_client.zscore(queue_name, f"run:{run_id}") is not None
+    arq_redis = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        info = await Job(f"run:{run_id}", arq_redis, _queue_name=queue_name).info()
+    finally:
+        await arq_redis.aclose()
+    assert info is not None
+    assert (info.function, info.args) == ("run_workflow", (run_id,))
 
 
 async def test_github_documented_vector_passes_the_endpoint(make_settings: MakeSettings) -> None:
@@ -548,6 +559,32 @@ async def test_two_deliveries_of_one_comment_make_one_run(client: httpx.AsyncCli
     assert await count(db, "SELECT count(*) FROM deliveries WHERE run_id = $1", first) == 2
 
 
+async def test_concurrent_deliveries_of_one_command_make_one_run(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    data = comment_payload()
+    responses = await asyncio.gather(*(post_github(client, "issue_comment", data)
+                                       for _ in range(6)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 200, 200, 200, 200, 202]
+    assert all(r.text == "duplicate: duplicate command\n"
+               for r in responses if r.status_code == 200)
+    assert await count(db, "SELECT count(*) FROM runs WHERE comment_id = $1",
+                       data["comment"]["id"]) == 1
+
+
+async def test_concurrent_repeats_of_one_delivery_make_one_run(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    delivery = uid()
+    data = comment_payload()
+    responses = await asyncio.gather(*(post_github(client, "issue_comment", data,
+                                                   delivery=delivery) for _ in range(6)))
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 200, 202]
+    assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1",
+                       delivery) == 1
+
+
 async def test_redis_down_still_accepts_the_run(make_settings: MakeSettings,
                                                 db: Database) -> None:
     async with serve(make_settings(redis_url=CLOSED_REDIS)) as c:
@@ -805,12 +842,14 @@ async def test_readiness_reports_redis_down(make_settings: MakeSettings) -> None
 
 
 async def test_metrics_count_webhooks(client: httpx.AsyncClient) -> None:
+    run_id_of(await post_github(client, "issue_comment", comment_payload()))
     await post_github(client, "ping", {})
     await post_github(client, "ping", {}, headers={"X-Hub-Signature-256": None})  # type: ignore[dict-item]
     text = (await client.get("/metrics")).text
+    assert 'agentops_webhooks_total{forge="github",outcome="202"} 1' in text
     assert 'agentops_webhooks_total{forge="github",outcome="200"} 1' in text
     assert 'agentops_webhooks_total{forge="github",outcome="401"} 1' in text
-    assert "agentops_webhook_seconds_count 2" in text
+    assert "agentops_webhook_seconds_count 3" in text
     assert 'agentops_runs{status="queued"}' in text
 
 
