@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_LABELS = {
@@ -37,6 +38,8 @@ class Settings(BaseSettings):
     requeue_after_seconds: int = 60
     labels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LABELS))
     forge_timeout_seconds: float = 30.0
+    # Tests of repositories run only inside bubblewrap unless the operator says otherwise.
+    sandbox_allow_unsandboxed: bool = False
 
     # --- GitHub App ------------------------------------------------------------------
     github_app_id: int | None = None
@@ -124,6 +127,9 @@ class Settings(BaseSettings):
         for value in self.__dict__.values():
             if isinstance(value, SecretStr) and value.get_secret_value():
                 found.append(value.get_secret_value())
+        for endpoint in self.llm_endpoints.values():
+            if endpoint.get("api_key"):
+                found.append(endpoint["api_key"])
         return found
 
 
@@ -133,8 +139,6 @@ def _filled(secret: SecretStr | None) -> bool:
 
 def load_settings() -> Settings:
     """Read the environment; a bad setting becomes one `ConfigError` line."""
-    from pydantic import ValidationError
-
     try:
         return Settings()
     except ValidationError as exc:
@@ -143,3 +147,70 @@ def load_settings() -> Settings:
         message = first.get("msg", str(exc)).removeprefix("Value error, ")
         prefix = f"AGENTOPS_{where.upper()}: " if where else ""
         raise ConfigError(f"configuration error: {prefix}{message}") from None
+
+
+# --- per-repository `.agentops.yml` ----------------------------------------------------
+
+REPO_CONFIG_FILE = ".agentops.yml"
+ALL_COMMANDS = ("implement", "plan", "test", "review", "fix", "status", "cancel", "retry", "help")
+
+
+class RepoLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_turns: int = Field(default=30, ge=1, le=200)
+    max_tokens: int = Field(default=400_000, ge=1_000)
+    max_test_runs: int = Field(default=6, ge=1, le=50)
+    test_timeout_seconds: int = Field(default=600, ge=10, le=3600)
+
+
+class RepoConfig(BaseModel):
+    """What a repository may say about how AgentOps works on it.
+
+    Read from the default branch; from a pull request's head only when its author has
+    write access. `models` and `budgets` are validated by `app/llm` (`RepoLLMConfig`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    commands: list[str] = Field(default_factory=lambda: list(ALL_COMMANDS))
+    labels: dict[str, str] = Field(default_factory=dict)
+    models: dict[str, list[str] | str] = Field(default_factory=dict)
+    budgets: dict[str, float] = Field(default_factory=dict)
+    test: str | None = None  # the test command; detected when absent
+    setup: list[str] = Field(default_factory=list)  # run in the sandbox before the tests
+    forbidden_paths: list[str] = Field(default_factory=list)  # globs the bot may not touch
+    allow_workflow_edits: bool = False  # .github/workflows/ stays off limits unless true
+    limits: RepoLimits = Field(default_factory=RepoLimits)
+
+    @model_validator(mode="after")
+    def _known_commands(self) -> RepoConfig:
+        unknown = [c for c in [*self.commands, *self.labels.values()] if c not in ALL_COMMANDS]
+        if unknown:
+            raise ValueError(f"unknown command {unknown[0]!r}; known: {', '.join(ALL_COMMANDS)}")
+        return self
+
+
+class RepoConfigError(Exception):
+    """`.agentops.yml` is not usable; the message says where and why, for the person."""
+
+
+def parse_repo_config(text: str | None) -> RepoConfig:
+    """The repository's settings; defaults when the file is absent or empty."""
+    if not text or not text.strip():
+        return RepoConfig()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RepoConfigError(f"{REPO_CONFIG_FILE} is not valid YAML{where}") from None
+    if data is None:
+        return RepoConfig()
+    if not isinstance(data, dict):
+        raise RepoConfigError(f"{REPO_CONFIG_FILE} must be a mapping of settings")
+    try:
+        return RepoConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        message = first["msg"].removeprefix("Value error, ")
+        raise RepoConfigError(f"{REPO_CONFIG_FILE}: {where}: {message}") from None

@@ -1,0 +1,46 @@
+"""`.agentops.yml`: defaults, validation and the messages a person reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import RepoConfigError, Settings, parse_repo_config
+
+
+def test_absent_or_empty_file_gives_defaults() -> None:
+    for text in (None, "", "  \n", "# only a comment\n"):
+        config = parse_repo_config(text)
+        assert "implement" in config.commands and config.test is None
+        assert config.allow_workflow_edits is False
+
+
+def test_a_full_file_is_read() -> None:
+    config = parse_repo_config(
+        "test: pytest -q tests/unit\nsetup: [pip install -e .]\n"
+        "forbidden_paths: ['migrations/**', 'secrets/*']\n"
+        "models:\n  coder: anthropic:claude-sonnet-4-6\nbudgets:\n  run_usd: 1.5\n"
+        "limits:\n  max_turns: 12\nlabels:\n  bot-please: implement\n")
+    assert config.test == "pytest -q tests/unit" and config.setup == ["pip install -e ."]
+    assert config.forbidden_paths == ["migrations/**", "secrets/*"]
+    assert config.budgets == {"run_usd": 1.5} and config.limits.max_turns == 12
+    assert config.labels == {"bot-please": "implement"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("test: [unclosed", "not valid YAML at line 1"),
+    ("- a\n- b\n", "must be a mapping"),
+    ("commands: [implement, deploy]\n", "unknown command 'deploy'"),
+    ("limits:\n  max_turns: 0\n", "limits.max_turns"),
+    ("tset: pytest\n", "tset"),
+])
+def test_bad_files_are_explained(text: str, message: str) -> None:
+    with pytest.raises(RepoConfigError) as caught:
+        parse_repo_config(text)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(".agentops.yml")
+
+
+def test_endpoint_keys_are_redacted_too() -> None:
+    settings = Settings(llm_endpoints={"vllm": {"base_url": "http://x/v1",
+                                                "api_key": "gateway-key-123456"}})
+    assert "gateway-key-123456" in settings.secret_values()
