@@ -45,8 +45,8 @@ DEFAULT_SKIP_SUFFIXES = (".min.js", ".min.mjs", ".bundle.js", ".d.ts.map", "_pb2
 
 
 _TEST_PATH = re.compile(
-    r"(^|/)(tests?|testing|__tests__|spec|specs)/|(^|/)(test_[^/]*|[^/]*_tests?\.\w+|conftest\.py"
-    r"|[^/]*\.(test|spec)\.\w+)$"
+    r"(^|/)(tests|testing|__tests__|specs?)/|^test/"
+    r"|(^|/)(test_[^/]*|[^/]*_(test|spec)s?\.\w+|conftest\.py|[^/]*\.(test|spec)\.\w+)$"
 )
 
 

@@ -20,7 +20,7 @@ from app.codemap.signals import (
     symbol_signal,
 )
 from app.codemap.symbols import Definition
-from app.codemap.terms import identifier_terms, text_terms
+from app.codemap.terms import IDENTIFIER, identifier_terms, text_terms
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Weights:
     stem: float = 1.0
     symbol: float = 1.0
     bm25: float = 1.0
+    outline: float = 0.0
     graph: float = 0.3
 
 
@@ -65,6 +66,9 @@ class Locator:
         self.index = index
         self.graph = graph if graph is not None else build_graph(index)
         self.lexical = LexicalIndex({p: index.words(p).identifiers for p in index.files})
+        self.outline = LexicalIndex(
+            {p: _outline_identifiers(f.symbols.definitions) for p, f in index.files.items()}
+        )
 
     def locate(
         self,
@@ -80,8 +84,9 @@ class Locator:
         mentions = read_mentions(issue_text)
         candidates = [p for p in self.index.files if include is None or include(p)]
         allowed = set(candidates)
-        query = text_terms(issue_text)
+        query = _query_terms(issue_text)
         bm25 = {p: s for p, s in self.lexical.scores(query).items() if p in allowed}
+        outline = {p: s for p, s in self.outline.scores(query).items() if p in allowed}
         signals = {
             "path": path_signal(mentions, candidates),
             "frame": frame_signal(mentions, candidates),
@@ -89,6 +94,7 @@ class Locator:
             "stem": stem_signal(mentions, candidates),
             "symbol": symbol_signal(mentions, self.graph, len(candidates)),
             "bm25": bm25_signal(bm25, _matched_terms(query, bm25, self)),
+            "outline": bm25_signal(outline, {}, "definitions BM25"),
         }
         return Evidence(mentions, query, allowed, signals)
 
@@ -118,6 +124,7 @@ class Locator:
         definitions = self.index.files[path].symbols.definitions
         frame_lines = [f for f in mentions.frames if path_matches(f.path, path)]
         words = set(query)
+        qualified = [d for d in mentions.dotted if d.count(".") >= 1]
         found: list[tuple[float, RankedSymbol]] = []
         for definition in definitions:
             reasons: list[str] = []
@@ -126,6 +133,13 @@ class Locator:
             if weight and len(definition.name) > 2:
                 score += 2 * weight
                 reasons.append(f"named in the issue: {definition.name}")
+            if any(
+                f".{dotted}".endswith(f".{definition.qualname}")
+                for dotted in qualified
+                if "." in definition.qualname
+            ):
+                score += 4
+                reasons.append(f"qualified name in the issue: {definition.qualname}")
             for frame in frame_lines:
                 if definition.start_line <= frame.line <= definition.end_line:
                     score += 3
@@ -177,3 +191,18 @@ def _matched_terms(
             if docs[path] in counts and len(matched[path]) < 5:
                 matched[path].append(term)
     return matched
+
+
+def _query_terms(issue_text: str) -> list[str]:
+    """The issue's terms; the title's twice, as it names the problem most densely."""
+    title, _, body = issue_text.strip().partition("\n")
+    title_terms = text_terms(title)
+    return title_terms + title_terms + text_terms(body)
+
+
+def _outline_identifiers(definitions: tuple[Definition, ...]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for definition in definitions:
+        for name in IDENTIFIER.findall(definition.signature):
+            counts[name] = counts.get(name, 0) + 1
+    return counts

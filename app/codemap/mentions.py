@@ -52,7 +52,8 @@ def read_mentions(text: str) -> Mentions:
     seen: set[str] = set()
     for match in _PATH.finditer(text):
         path = match.group(1).replace("\\", "/")
-        if path not in seen and path not in frame_paths:
+        in_frame = any(frame.endswith(path) for frame in frame_paths)
+        if path not in seen and not in_frame:
             seen.add(path)
             mentions.paths.append(path)
     extensions = set(_EXTENSIONS.split("|"))

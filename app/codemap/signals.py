@@ -159,14 +159,18 @@ def symbol_signal(mentions: Mentions, graph: CodeGraph, file_count: int) -> Scor
     }
 
 
-def bm25_signal(bm25: dict[str, float], top_terms: dict[str, list[str]]) -> Scores:
+def bm25_signal(
+    bm25: dict[str, float], top_terms: dict[str, list[str]], label: str = "BM25"
+) -> Scores:
     top = max(bm25.values(), default=0.0)
     if not top:
         return {}
-    return {
-        path: (score / top, [f"BM25 {score:.1f}: {', '.join(top_terms.get(path, []))}"])
-        for path, score in bm25.items()
-    }
+    result: Scores = {}
+    for path, score in bm25.items():
+        terms = top_terms.get(path)
+        reason = f"{label} {score:.1f}" + (f": {', '.join(terms)}" if terms else "")
+        result[path] = (score / top, [reason])
+    return result
 
 
 def graph_signal(strong: Scores, graph: CodeGraph, fanout: int = 5) -> Scores:

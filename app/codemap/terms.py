@@ -37,8 +37,8 @@ def identifier_terms(identifier: str) -> tuple[str, ...]:
     whole = identifier.lower().strip("_")
     words = [w for w in split_identifier(identifier) if len(w) > 1 and not w.isdigit()]
     terms = [w for w in words if w not in STOPWORDS]
-    compound = len(words) > 1 or (len(words) == 1 and whole != words[0])
-    if compound and whole and whole not in STOPWORDS:
+    # the whole name too when it is more than its one word: bulk_create, QuerySet, E108
+    if len(whole) > 1 and words != [whole] and whole not in STOPWORDS:
         terms.append(whole)
     return tuple(terms)
 

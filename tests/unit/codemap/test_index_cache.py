@@ -1,0 +1,141 @@
+"""The blob cache: a re-index parses only changed blobs; shared blobs are shared work."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from app.codemap.cache import BlobCache
+from app.codemap.discover import SkipRules, git_blob_sha, is_test_path
+from app.codemap.extract import extract_symbols
+from app.codemap.index import build_index
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+
+
+FILES = {
+    "pkg/__init__.py": "",
+    "pkg/models.py": "class Model:\n    def save(self):\n        pass\n",
+    "pkg/views.py": "from .models import Model\n\ndef index(request):\n    return Model()\n",
+    "web/app.ts": "export function start(): void {}\n",
+    "README.md": "# not code\n",
+}
+
+
+def test_blob_sha_is_gits() -> None:
+    assert git_blob_sha(b"") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+    assert git_blob_sha(b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
+
+
+def test_reindex_parses_only_changed_blobs(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(root, FILES)
+    cache = BlobCache(tmp_path / "cache")
+    first = build_index(root, cache)
+    assert first.stats.files == 4
+    assert first.stats.languages == {"python": 3, "typescript": 1}
+    assert first.stats.parsed == 4 and first.stats.cache_hits == 0
+
+    again = build_index(root, cache)
+    assert again.stats.parsed == 0 and again.stats.cache_hits == 4
+    assert again.files["pkg/models.py"].symbols == first.files["pkg/models.py"].symbols
+    # words were not decoded for the symbols, but come from the cache on demand
+    assert again.words("pkg/views.py").identifiers["Model"] == 2
+
+    (root / "pkg/models.py").write_text("class Model:\n    def delete(self):\n        pass\n")
+    changed = build_index(root, cache)
+    assert changed.stats.parsed == 1 and changed.stats.cache_hits == 3
+    assert [d.qualname for d in changed.files["pkg/models.py"].symbols.definitions] == [
+        "Model",
+        "Model.delete",
+    ]
+
+
+def test_two_checkouts_share_cached_blobs(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path / "cache")
+    write(tmp_path / "a", FILES)
+    write(tmp_path / "b", {**FILES, "pkg/extra.py": "def extra():\n    pass\n"})
+    build_index(tmp_path / "a", cache)
+    second = build_index(tmp_path / "b", cache)
+    assert second.stats.parsed == 1 and second.stats.cache_hits == 4
+
+
+def test_extractor_version_and_damaged_entries_are_misses(tmp_path: Path) -> None:
+    extraction = extract_symbols("python", b"def f():\n    pass\n")
+    BlobCache(tmp_path, version="1").put("ab" * 20, "python", extraction)
+    assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "python") is not None
+    assert BlobCache(tmp_path, version="2").get_symbols("ab" * 20, "python") is None
+    assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "typescript") is None
+    entry = next((tmp_path / "v1").rglob("*.json"))
+    entry.write_bytes(b'{"language": "python", "definitions": [[1')
+    assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "python") is None
+
+
+def test_git_checkout_uses_index_shas_and_sees_work_tree_changes(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(root, FILES)
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    cache = BlobCache(tmp_path / "cache")
+    first = build_index(root, cache)
+    expected = git_blob_sha(FILES["pkg/models.py"].encode())
+    assert first.files["pkg/models.py"].blob_sha == expected
+    assert first.stats.bytes_read == sum(
+        len(v) for k, v in FILES.items() if k.endswith((".py", ".ts"))
+    )
+
+    (root / "pkg/views.py").write_text("def index(request):\n    return None\n")
+    write(root, {"pkg/new.py": "class New:\n    pass\n"})
+    second = build_index(root, cache)
+    assert second.stats.parsed == 2  # the modified file and the untracked one
+    assert second.stats.bytes_read == len("def index(request):\n    return None\n") + len(
+        "class New:\n    pass\n"
+    )
+    assert "New" in {d.name for d in second.files["pkg/new.py"].symbols.definitions}
+
+
+def test_vendored_large_minified_and_broken_files(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "node_modules/lib/index.js": "function x() {}\n",
+            "static/vendor/jquery.js": "function y() {}\n",
+            "static/app.min.js": "function z() {}\n",
+            "static/bundle.js": "var a=1;" * 2000,
+            "big.py": "x = 1\n" * 6000,
+            "broken.py": "def broken(:\n",
+            "ok.py": "def ok():\n    pass\n",
+            "tests/test_ok.py": "def test_ok():\n    pass\n",
+        },
+    )
+    index = build_index(tmp_path, None, SkipRules(max_bytes=30_000))
+    assert sorted(index.files) == ["broken.py", "ok.py", "tests/test_ok.py"]
+    assert index.stats.skipped_by_content == {"minified": 1}
+    no_tests = build_index(tmp_path, None, SkipRules(skip_tests=True))
+    assert "tests/test_ok.py" not in no_tests.files
+
+
+def test_test_paths() -> None:
+    for path in (
+        "tests/test_views.py",
+        "testing/python/raises.py",
+        "src/app.test.ts",
+        "pkg/conftest.py",
+        "foo_test.go",
+        "test/unit/parser.js",
+        "spec/models/user_spec.rb",
+    ):
+        assert is_test_path(path), path
+    for path in (
+        "src/_pytest/pytester.py",
+        "django/test/utils.py",
+        "app/contest.py",
+        "lib/testimony.rb",
+    ):
+        assert not is_test_path(path), path

@@ -1,0 +1,73 @@
+"""`locate` on a small repository: the issue's traceback and names find the right file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.codemap.discover import is_test_path
+from app.codemap.index import RepoIndex, build_index
+from app.codemap.locate import Locator, Weights, locate
+from app.codemap.render import render_context
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "codemap"
+SHOP = FIXTURES / "shop"
+
+
+@pytest.fixture(scope="module")
+def shop() -> RepoIndex:
+    return build_index(SHOP)
+
+
+def test_traceback_names_the_file_to_fix(shop: RepoIndex) -> None:
+    issue = (FIXTURES / "checkout_issue.md").read_text()
+    ranked = locate(shop, issue, k=3, include=lambda p: not is_test_path(p))
+    assert [r.path for r in ranked][:2] == ["shop/payments/gateway.py", "shop/orders.py"]
+    top = ranked[0]
+    assert any(reason.startswith("traceback frame: line 10 in charge") for reason in top.reasons)
+    assert top.symbols[0].definition.qualname == "charge"
+    assert "traceback line 10" in top.symbols[0].reasons
+    assert all(not is_test_path(r.path) for r in ranked)
+
+
+def test_paths_modules_and_identifiers_each_find_a_file(shop: RepoIndex) -> None:
+    locator = Locator(shop)
+    by_path = locator.locate("Rounding is wrong in shop/payments/currency.py", k=1)
+    assert by_path[0].path == "shop/payments/currency.py"
+    assert "path mentioned: shop/payments/currency.py" in by_path[0].reasons
+    by_module = locator.locate("`shop.catalog.find_product` returns None for a known SKU", k=1)
+    assert by_module[0].path == "shop/catalog.py"
+    assert by_module[0].symbols[0].definition.name == "find_product"
+    by_name = locator.locate("Cart.remove raises KeyError for a product not in the cart", k=1)
+    assert by_name[0].path == "shop/cart.py"
+    assert by_name[0].symbols[0].definition.qualname == "Cart.remove"
+
+
+def test_words_alone_rank_by_bm25(shop: RepoIndex) -> None:
+    ranked = locate(shop, "refunds are charged twice to the customer", k=2)
+    assert ranked[0].path == "shop/payments/gateway.py"
+    assert any(reason.startswith("BM25") for reason in ranked[0].reasons)
+
+
+def test_a_switched_off_signal_gives_no_reasons(shop: RepoIndex) -> None:
+    issue = (FIXTURES / "checkout_issue.md").read_text()
+    no_frames = Weights(frame=0)
+    ranked = Locator(shop).locate(issue, k=5, weights=no_frames)
+    assert not any(r.startswith("traceback") for f in ranked for r in f.reasons)
+
+
+def test_context_fits_the_budget_best_file_first(shop: RepoIndex) -> None:
+    issue = (FIXTURES / "checkout_issue.md").read_text()
+    ranked = locate(shop, issue, k=3, include=lambda p: not is_test_path(p))
+    sources = {r.path: (SHOP / r.path).read_text() for r in ranked}
+    outlines = {r.path: shop.files[r.path].symbols.definitions for r in ranked}
+    full = render_context(ranked, sources, budget_tokens=10_000, outlines=outlines)
+    assert full.files == tuple(r.path for r in ranked) and not full.truncated
+    assert full.text.startswith("## shop/payments/gateway.py\n")
+    assert '   10         raise GatewayError("amount must be positive")' in full.text
+    assert "other definitions:" in full.text and "def refund(" in full.text
+    small = render_context(ranked, sources, budget_tokens=60, outlines=outlines)
+    assert small.truncated and small.tokens <= 60
+    assert small.files == ("shop/payments/gateway.py",)
+    assert render_context(ranked, sources, budget_tokens=2).files == ()
