@@ -244,10 +244,16 @@ def _detect_node(facts: RepoFacts) -> TestCommand | None:
 
 def command_from_config(command: str | Sequence[str]) -> TestCommand:
     """A test command written in `.agentops.yml`: a shell-like string or an argv list."""
+    if isinstance(command, str) and _SHELL_SYNTAX.search(command):
+        # `make deps && pytest`: a shell line runs as one (inside the sandbox), whole
+        return TestCommand(Runner.CUSTOM, ("sh", "-c", command), "config", ".agentops.yml")
     argv = tuple(shlex.split(command)) if isinstance(command, str) else tuple(command)
     if not argv:
         raise ValueError("the test command in .agentops.yml is empty")
     return TestCommand(_runner_of(argv), argv, source="config", reason=".agentops.yml")
+
+
+_SHELL_SYNTAX = re.compile(r"&&|\|\||[;|<>`]|\$[({A-Za-z_]")
 
 
 def _runner_of(argv: tuple[str, ...]) -> Runner:

@@ -216,6 +216,7 @@ def _prepare(
         owner = checkout.stat()
         lent_from = (owner.st_uid, owner.st_gid)
         _chown_tree(scratch / "tmp", policy.uid, policy.gid)
+        _chown_tree(scratch / "shm", policy.uid, policy.gid)
         _chown_tree(checkout, policy.uid, policy.gid)
     return _Run(command, full, checkout, scratch, scratch, env, True, lent_from)
 

@@ -9,10 +9,11 @@ What the sandbox guarantees (each line is tested in tests/integration/sandbox):
 - no host files beyond the toolchain: a fresh root with read-only `/usr` (and the
   `/bin`, `/lib*` links), an allow-list of harmless `/etc` files, synthetic
   `/etc/passwd`, `/etc/group`, `/etc/hosts`, the Python environment read-only when one
-  is given, the checkout read-write at `/workspace`, a private `/tmp` (a per-run scratch
-  directory on disk, not RAM), a new `/proc` of the sandbox's own PID namespace and a
-  minimal `/dev`. `/root`, `/home`, `/var`, `/run`, `/srv`, `/sys`, the service's working
-  directory and every other run's checkout simply do not exist inside;
+  is given, the checkout read-write at `/workspace`, a private `/tmp` and `/dev/shm` (a
+  per-run scratch directory on disk, not RAM), a new `/proc` of the sandbox's own PID
+  namespace and a minimal `/dev`; the sandbox's own root and `/dev` are read-only.
+  `/root`, `/home`, `/var`, `/run`, `/srv`, `/sys`, the service's working directory and
+  every other run's checkout simply do not exist inside;
 - no privileges: when the service runs as root, bwrap keeps the host user namespace and
   the command is started through `setpriv` as an unprivileged uid/gid (65534 by
   default) with no capabilities, an empty bounding set and `no_new_privs`; otherwise
@@ -117,10 +118,12 @@ def python_env_paths(prefix: Path) -> tuple[list[Path], list[str]]:
                 home = Path(value.strip()).resolve()
                 paths.append(home.parent if home.name == "bin" else home)
     for interpreter in (prefix / "bin" / "python3", prefix / "bin" / "python"):
-        if interpreter.exists():
-            real = interpreter.resolve()
-            paths.append(real.parent.parent if real.parent.name == "bin" else real.parent)
-            break
+        try:
+            real = interpreter.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue  # absent, or behind a directory this user cannot read
+        paths.append(real.parent.parent if real.parent.name == "bin" else real.parent)
+        break
     unique = [p for p in dict.fromkeys(paths) if not _under(p, Path("/usr"))]
     return unique, bins
 
@@ -153,8 +156,9 @@ def sandbox_env(policy: SandboxPolicy) -> dict[str, str]:
 
 
 def write_scratch(scratch: Path, uid: int, gid: int) -> None:
-    """Lay out a run's scratch dir: tmp/ (bound to /tmp), tmp/home/, and synthetic /etc."""
+    """Lay out a run's scratch dir: tmp/ (/tmp), tmp/home/, shm/ (/dev/shm), synthetic /etc."""
     (scratch / "tmp" / "home").mkdir(parents=True)
+    (scratch / "shm").mkdir()
     etc = scratch / "etc"
     etc.mkdir()
     (etc / "passwd").write_text(
@@ -236,7 +240,9 @@ def bwrap_argv(
         args += [*_dirs_to(path), "--ro-bind", str(path), str(path)]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--bind", str(scratch / "tmp"), "/tmp"]  # noqa: S108 - the scratch dir
-    args += ["--bind", str(checkout), WORKSPACE, "--chdir", WORKSPACE, "--"]
+    args += ["--bind", str(scratch / "shm"), "/dev/shm"]  # noqa: S108 - on disk, not RAM
+    args += ["--bind", str(checkout), WORKSPACE, "--chdir", WORKSPACE]
+    args += ["--remount-ro", "/", "--remount-ro", "/dev", "--"]  # its own tmpfs: read-only
     if drop_privileges:
         args += [
             "setpriv",

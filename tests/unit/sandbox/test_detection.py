@@ -157,6 +157,14 @@ def test_command_from_config(line: str, runner: Runner, argv: tuple[str, ...]) -
     assert (command.runner, command.argv, command.source) == (runner, argv, "config")
 
 
+@pytest.mark.parametrize(
+    "line", ["make deps && pytest", "pytest | tee log", "cd src; go test ./...", "pytest $ARGS"]
+)
+def test_shell_lines_from_config_run_whole(line: str) -> None:
+    command = command_from_config(line)
+    assert (command.runner, command.argv) == (Runner.CUSTOM, ("sh", "-c", line))
+
+
 def test_config_command_as_list_and_empty() -> None:
     assert command_from_config(["pytest", "-x"]).argv == ("pytest", "-x")
     with pytest.raises(ValueError, match="empty"):

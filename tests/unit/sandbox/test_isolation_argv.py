@@ -63,7 +63,17 @@ def test_mounts() -> None:
     assert ("usr/bin", "/bin") in pairs(argv, "--symlink")
     assert ("/etc/localtime", "/etc/localtime") in pairs(argv, "--ro-bind")
     assert ("/tmp/s1/etc/passwd", "/etc/passwd") in pairs(argv, "--ro-bind")
-    assert pairs(argv, "--bind") == [("/tmp/s1/tmp", "/tmp"), ("/runs/r1/repo", "/workspace")]
+    assert pairs(argv, "--bind") == [
+        ("/tmp/s1/tmp", "/tmp"),
+        ("/tmp/s1/shm", "/dev/shm"),
+        ("/runs/r1/repo", "/workspace"),
+    ]
+    assert argv[argv.index("--") - 4 : argv.index("--")] == [
+        "--remount-ro",
+        "/",
+        "--remount-ro",
+        "/dev",
+    ]
     mounted = {dest for _, dest in pairs(argv, "--ro-bind") + pairs(argv, "--bind")}
     for hidden in ("/", "/root", "/home", "/var", "/run", "/etc", "/runs", "/sys"):
         assert hidden not in mounted
