@@ -68,7 +68,8 @@ def outdented(block: Block, rng: random.Random) -> Block:
     texts = [text for _tag, text in block.lines if text.strip()]
     common = min((len(text) - len(text.lstrip()) for text in texts), default=0)
     return replace(
-        block, lines=tuple((tag, text[common:] if text.strip() else text) for tag, text in block.lines)
+        block,
+        lines=tuple((tag, text[common:] if text.strip() else text) for tag, text in block.lines),
     )
 
 
@@ -99,6 +100,14 @@ def crlf_answer(block: Block, rng: random.Random) -> Block:
     return replace(block, crlf=True)
 
 
+def one_line_no_hint(block: Block, rng: random.Random) -> Block:
+    return no_hint(one_line_of_context(block, rng), rng)
+
+
+def one_line_stale_hint(block: Block, rng: random.Random) -> Block:
+    return stale_hint(one_line_of_context(block, rng), rng)
+
+
 PERTURBATIONS: dict[str, Perturbation] = {
     "none": unchanged,
     "stale line hints (±1-40)": stale_hint,
@@ -109,7 +118,10 @@ PERTURBATIONS: dict[str, Perturbation] = {
     "blank context lines dropped": blank_lines_dropped,
     "CRLF answer": crlf_answer,
     "CRLF file": unchanged,  # the files (and the reference) are converted instead
+    "combined: one line of context, no hint": one_line_no_hint,
+    "combined: one line of context, stale hint": one_line_stale_hint,
 }
+RANDOMISED = (stale_hint, trailing_whitespace, one_line_stale_hint)
 
 
 def render(blocks: list[Block]) -> str:
@@ -201,13 +213,17 @@ def main() -> None:
         blocks = blocks_of(task["gold_patch"])
         paths = sorted({block.path for block in blocks})
         originals = {path: show(repo, task["base_commit"], path) for path in paths}
-        prepared.append((task["instance_id"], originals, gold_results(originals, task["gold_patch"]), blocks))
+        prepared.append(
+            (task["instance_id"], originals, gold_results(originals, task["gold_patch"]), blocks)
+        )
     hunks = sum(len(blocks) for *_rest, blocks in prepared)
     print(f"{len(prepared)} tasks, {hunks} hunks, {args.seeds} seed(s) per random perturbation\n")
-    print("| perturbation | N | blocks altered | exact | refused | silently wrong | blocks refused |")
+    print(
+        "| perturbation | N | blocks altered | exact | refused | silently wrong | blocks refused |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, perturb in PERTURBATIONS.items():
-        randomised = perturb in (stale_hint, trailing_whitespace)
+        randomised = perturb in RANDOMISED
         verdicts: Counter[str] = Counter()
         refused_blocks = altered = total_blocks = 0
         for seed in range(args.seeds if randomised else 1):

@@ -155,7 +155,7 @@ def _plan_file(path: str, raw: bytes | None, edits: list[Edit], policy: EditPoli
     shifts: list[tuple[int, int, int]] = []
     for edit in edits:
         search, replace = split_lines(edit.search), split_lines(edit.replace)
-        if edit.whole_file or not any(line.strip() for line in search):
+        if edit.whole_file or not search:
             if lines is not None and "".join(lines).strip():
                 plan.refusals.append(
                     _refusal(
@@ -249,12 +249,12 @@ def _syntax_refusal(path: str, before: str | None, after: str, edits: list[Edit]
     )
     numbers = ", ".join(str(edit.number) for edit in edits)
     blocks = f"blocks {numbers}" if len(edits) > 1 else f"block {numbers}"
+    undone = f"None of {blocks} was applied" if len(edits) > 1 else "It was not applied"
     state = "would not parse" if before is None else "would no longer parse"
     first_block = edits[0].number
     message = (
         f"with {blocks} applied the file {state}: {shown}. The lines around line "
-        f"{first} would be:\n{excerpt}\nNone of {blocks} was applied to {path}; fix and "
-        "send again."
+        f"{first} would be:\n{excerpt}\n{undone} to {path}; fix and send again."
     )
     return [
         _refusal(

@@ -90,7 +90,11 @@ def splice(
     1-based line number of the file where the search starts, possibly stale.
     """
     if not any(line.strip() for line in search):
-        return NotSpliced("empty", "the SEARCH part has no text to look for.")
+        return NotSpliced(
+            "empty",
+            "the SEARCH part has only blank lines, which do not say where to change the file; "
+            "include the lines with text next to the change.",
+        )
     if search == replace:
         return NotSpliced("no change", "the REPLACE part is the same as the SEARCH part.")
     bodies = [body(line) for line in file_lines]
@@ -146,12 +150,47 @@ def _blank_insensitive(bodies: list[str], search: list[str]) -> list[_Match]:
         mapping: list[int | None] = [None] * len(search)
         for n, (k, _text) in enumerate(wanted):
             mapping[k] = text_lines[at + n][0]
+        _pair_blank_lines(bodies, mapping)
         shift = _indent_shift(bodies, search, mapping)
         if shift is not None:
-            found.append(
-                _Match(text_lines[at][0], text_lines[at + size - 1][0] + 1, mapping, shift)
-            )
+            placed = [line for line in mapping if line is not None]
+            found.append(_Match(placed[0], placed[-1] + 1, mapping, shift))
     return found
+
+
+def _pair_blank_lines(bodies: list[str], mapping: list[int | None]) -> None:
+    """Give the SEARCH's blank lines the file's blank lines that sit in the same gap, in order
+    (at the ends of the block: the blank lines right next to it)."""
+    anchors = [k for k, line in enumerate(mapping) if line is not None]
+    for left, right in zip([-1, *anchors], [*anchors, len(mapping)], strict=True):
+        ours = list(range(left + 1, right))
+        if not ours:
+            continue
+        if left >= 0 and right < len(mapping):
+            low, high = mapping[left], mapping[right]
+            assert low is not None and high is not None
+            theirs = list(range(low + 1, high))
+        elif left < 0:
+            first = mapping[right]
+            assert first is not None
+            theirs = _blank_run(bodies, first - 1, -1)[::-1]
+            ours = ours[len(ours) - min(len(ours), len(theirs)) :]
+            theirs = theirs[len(theirs) - len(ours) :]
+        else:
+            last = mapping[left]
+            assert last is not None
+            theirs = _blank_run(bodies, last + 1, 1)
+        for k, line in zip(ours, theirs, strict=False):
+            mapping[k] = line
+
+
+def _blank_run(bodies: list[str], start: int, step: int) -> list[int]:
+    run = []
+    at = start
+    while 0 <= at < len(bodies) and not bodies[at].strip():
+        run.append(at)
+        at += step
+    return run
 
 
 _FINDERS = (_exact, _rstripped, _indented, _blank_insensitive)
@@ -237,14 +276,15 @@ def _build(
             inner = [
                 at for at in range(mapped[0], mapped[-1] + 1) if at not in match.mapping[i1:i2]
             ]
-            if (gap and (last_added or tag == "replace")) or (inner and tag != "equal"):
-                blank = (list(gap) + inner)[0]
+            unclear = [*gap] if last_added or tag == "replace" else []
+            unclear += inner if tag != "equal" else _near_changes(inner, match, i1, i2)
+            if unclear:
                 return NotSpliced(
                     "ambiguous",
                     f"the SEARCH text matches lines {match.start + 1}-{match.end} only if blank "
-                    f"lines are ignored, and the file's blank line {blank + 1} is next to lines "
-                    "you change, so where it belongs is unclear. Copy the lines exactly, blank "
-                    "lines included.",
+                    f"lines are ignored, and the file's blank line {unclear[0] + 1} is next to "
+                    "lines you change, so where it belongs is unclear. Copy the lines exactly, "
+                    "blank lines included.",
                 )
             out.extend(file_lines[covered : mapped[0]])
             if tag == "equal":
@@ -261,6 +301,19 @@ def _build(
     if tail_added and match.end == len(file_lines) and no_final_newline:
         out[-1] = body(out[-1])  # the file had no final newline; keep it that way
     return Spliced(match.start, match.end, out, tier)
+
+
+def _near_changes(blank_lines: list[int], match: _Match, i1: int, i2: int) -> list[int]:
+    """The file's left-out blank lines inside kept lines that are too near a change to be
+    placed with confidence: the line on either side must not border the change."""
+    near = []
+    placed = [(k, at) for k in range(i1, i2) if (at := match.mapping[k]) is not None]
+    for blank in blank_lines:
+        before = max(k for k, at in placed if at < blank)
+        after = min(k for k, at in placed if at > blank)
+        if (i1 > 0 and before <= i1) or (i2 < len(match.mapping) and after >= i2 - 1):
+            near.append(blank)
+    return near
 
 
 def _adds_whitespace(bodies: list[str], search: list[str], match: _Match) -> bool:
