@@ -11,6 +11,7 @@ from app.sandbox.detection import (
     files_of_test_ids,
     is_test_path,
     read_repo_facts,
+    resolve_test_command,
     select_tests,
 )
 from app.sandbox.execution import (
@@ -71,6 +72,7 @@ __all__ = [
     "prove_red_green",
     "read_repo_facts",
     "require_sandbox",
+    "resolve_test_command",
     "run_sandboxed",
     "run_tests",
     "select_tests",

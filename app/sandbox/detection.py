@@ -242,6 +242,17 @@ def _detect_node(facts: RepoFacts) -> TestCommand | None:
     return None
 
 
+def resolve_test_command(
+    checkout: Path, configured: str | Sequence[str] | None = None
+) -> TestCommand | None:
+    """`.agentops.yml`'s test command when it names one, else what the checkout suggests."""
+    if configured is not None and (
+        configured.strip() if isinstance(configured, str) else configured
+    ):
+        return command_from_config(configured)
+    return detect_test_command(read_repo_facts(checkout))
+
+
 def command_from_config(command: str | Sequence[str]) -> TestCommand:
     """A test command written in `.agentops.yml`: a shell-like string or an argv list."""
     if isinstance(command, str) and _SHELL_SYNTAX.search(command):

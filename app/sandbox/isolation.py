@@ -212,8 +212,8 @@ def bwrap_argv(
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
-        args += ["--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-uts"]
-        args += ["--unshare-cgroup-try"]
+        args += ["--unshare-user", "--disable-userns", "--unshare-ipc", "--unshare-pid"]
+        args += ["--unshare-uts", "--unshare-cgroup-try"]
     if not policy.network:
         args += ["--unshare-net"]
     for key, value in sandbox_env(policy).items():

@@ -14,6 +14,7 @@ from app.sandbox import (
     detect_test_command,
     detect_test_commands,
     read_repo_facts,
+    resolve_test_command,
 )
 
 
@@ -180,3 +181,12 @@ def test_read_repo_facts(tmp_path: Path) -> None:
     assert found.test_dir_has_python
     assert found.pyproject_toml == "[tool.pytest.ini_options]\n"
     assert found.package_json is None
+
+
+def test_configured_command_wins_over_detection(tmp_path: Path) -> None:
+    (tmp_path / "go.mod").write_text("module x\n")
+    assert resolve_test_command(tmp_path, "make test") == command_from_config("make test")
+    detected = resolve_test_command(tmp_path, None)
+    assert detected is not None and detected.runner is Runner.GO
+    assert resolve_test_command(tmp_path, "  ") == detected
+    assert resolve_test_command(tmp_path / "never-read", "go test ./...") is not None

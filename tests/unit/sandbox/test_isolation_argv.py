@@ -53,6 +53,7 @@ def test_isolation_options_as_root() -> None:
 def test_unprivileged_service_uses_a_user_namespace() -> None:
     argv = build(SandboxPolicy(), drop=False)
     assert "--unshare-user" in argv
+    assert "--disable-userns" in argv  # no nested user namespaces
     assert "setpriv" not in argv
     assert "--cap-add" not in argv
 
