@@ -19,6 +19,9 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.edits.closest import closest_lines
+from app.edits.second_chance import second_chances, without_line_numbers
+
 TIERS = ("exact", "trailing whitespace", "indentation", "blank lines")
 
 
@@ -98,6 +101,31 @@ def splice(
     if search == replace:
         return NotSpliced("no change", "the REPLACE part is the same as the SEARCH part.")
     bodies = [body(line) for line in file_lines]
+    found = _locate(file_lines, bodies, search, replace, hint, eol)
+    if found is not None:
+        return found
+    for retry in second_chances(bodies, search, replace, hint):
+        again = _locate(file_lines, bodies, retry.search, retry.replace, retry.hint, eol)
+        if again is not None:
+            return again
+    ungutted = without_line_numbers(search, replace)
+    if ungutted is not None:
+        return NotSpliced(
+            "no match",
+            closest_lines(bodies, ungutted[1])
+            + "\nLeave out the line numbers: they are not part of the file.",
+        )
+    return NotSpliced("no match", closest_lines(bodies, search))
+
+
+def _locate(
+    file_lines: list[str],
+    bodies: list[str],
+    search: list[str],
+    replace: list[str],
+    hint: int | None,
+    eol: str,
+) -> Spliced | NotSpliced | None:
     for tier, finder in zip(TIERS, _FINDERS, strict=True):
         matches = finder(bodies, search)
         if not matches:
@@ -106,7 +134,7 @@ def splice(
         if isinstance(chosen, NotSpliced):
             return chosen
         return _build(file_lines, bodies, search, replace, chosen, tier, eol)
-    return NotSpliced("no match", closest_lines(bodies, search))
+    return None
 
 
 def _exact(bodies: list[str], search: list[str]) -> list[_Match]:
@@ -326,58 +354,3 @@ def _adds_whitespace(bodies: list[str], search: list[str], match: _Match) -> boo
         if tail and not bodies[at].endswith(tail):
             return True
     return False
-
-
-def closest_lines(bodies: list[str], search: list[str], shown: int = 12) -> str:
-    """A message naming the lines of the file most like `search`, with their numbers."""
-    wanted = [line.strip() for line in search]
-    present = {line for line in wanted if line}
-    size = len(search)
-    if not bodies:
-        return "the SEARCH text was not found: the file is empty."
-    counts = [1 if line.strip() in present else 0 for line in bodies]
-    windows: list[int] = []
-    if any(counts):
-        prefix = [0]
-        for count in counts:
-            prefix.append(prefix[-1] + count)
-        starts = range(max(1, len(bodies) - size + 1))
-        scores = {s: prefix[min(len(bodies), s + size)] - prefix[s] for s in starts}
-        windows = sorted(starts, key=lambda s: -scores[s])[:5]
-    else:
-        first = next((k for k, line in enumerate(wanted) if line), 0)
-        stripped = [line.strip() for line in bodies]
-        for text in difflib.get_close_matches(wanted[first], stripped, n=5, cutoff=0.5):
-            windows.append(max(0, stripped.index(text) - first))
-    if not windows:
-        return (
-            "the SEARCH text was not found, and no lines of the file resemble it. Check the "
-            "file path, and copy the SEARCH lines from the file as it is now."
-        )
-    joined = "\n".join(wanted)
-
-    def similarity(start: int) -> float:
-        piece = "\n".join(line.strip() for line in bodies[start : start + size])
-        return difflib.SequenceMatcher(None, joined, piece, autojunk=False).ratio()
-
-    best = max(windows, key=similarity)
-    end = min(len(bodies), best + max(size, 1))
-    numbered = "\n".join(f"{n + 1:>5}| {bodies[n]}" for n in range(best, min(end, best + shown)))
-    first_difference = ""
-    if size == end - best and all(wanted[k] == bodies[best + k].strip() for k in range(size)):
-        first_difference = (
-            "Their text is the same as the SEARCH, but the indentation differs line by line, "
-            "not by one shift of the whole block; copy the indentation exactly."
-        )
-    for k in range(min(size, end - best) if not first_difference else 0):
-        if wanted[k] != bodies[best + k].strip():
-            first_difference = (
-                f" The first difference is your SEARCH line {k + 1}, {search[k].strip()!r}, "
-                f"against the file's line {best + k + 1}, {bodies[best + k].strip()!r}."
-            )
-            break
-    return (
-        f"the SEARCH text was not found. The closest lines of the file are {best + 1}-{end} "
-        f"({similarity(best):.0%} alike):\n{numbered}\n{first_difference.strip()}\n"
-        "Copy the SEARCH lines exactly as they are in the file."
-    ).replace("\n\n", "\n")

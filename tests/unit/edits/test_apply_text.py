@@ -323,3 +323,44 @@ def test_all_or_nothing() -> None:
 
 def test_feedback_is_empty_when_everything_applied() -> None:
     assert run({"m.py": MODULE}, block("m.py", "import os\n", "import re\n")).feedback() == ""
+
+
+def test_copied_line_numbers_are_ignored_and_serve_as_hint() -> None:
+    source = DUPLICATES
+    search = "    5 def f1():\n    6     x = compute()\n"
+    replace = "    5 def f1():\n    6     x = compute() * 2\n"
+    text = after(run({"d.py": source}, block("d.py", search, replace)), "d.py")
+    assert text == source.replace("f1():\n    x = compute()", "f1():\n    x = compute() * 2")
+
+
+def test_copied_line_numbers_from_a_refusal_message() -> None:
+    search = "   14| def helper():\n   15|     return 1\n"
+    replace = "def helper():\n    return 5\n"
+    assert "return 5" in after(run({"m.py": MODULE}, block("m.py", search, replace)), "m.py")
+
+
+def test_numbers_that_are_not_consecutive_are_code() -> None:
+    result = run({"m.py": MODULE}, block("m.py", "1 def helper():\n7     return 1\n", "x\n"))
+    assert result.refusals[0].reason == "no match"
+
+
+def test_copied_line_numbers_and_no_match_says_leave_them_out() -> None:
+    result = run(
+        {"m.py": MODULE}, block("m.py", "   14 def helper2():\n   15     return 1\n", "x\n")
+    )
+    assert "Leave out the line numbers" in result.refusals[0].message
+    assert "   14| def helper():" in result.refusals[0].message
+
+
+def test_spaces_for_tabs() -> None:
+    source = "package main\n\nfunc main() {\n\tif ok {\n\t\treturn\n\t}\n}\n"
+    search = "    if ok {\n        return\n    }\n"
+    replace = "    if ok {\n        fmt.Println(1)\n        return\n    }\n"
+    text = after(run({"main.go": source}, block("main.go", search, replace)), "main.go")
+    assert text == source.replace("\t\treturn\n", "\t\tfmt.Println(1)\n\t\treturn\n")
+
+
+def test_elided_search_is_pointed_out() -> None:
+    search = "class Store:\n    # ...\n        return value\n"
+    result = run({"m.py": MODULE}, block("m.py", search, "x\n"))
+    assert "leave lines out ('# ...')" in result.refusals[0].message
