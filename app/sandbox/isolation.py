@@ -260,20 +260,48 @@ def bwrap_argv(
 # --- limits -------------------------------------------------------------------------------
 
 
-def rlimits(limits: SandboxLimits) -> list[tuple[int, tuple[int, int]]]:
-    """(resource, (soft, hard)) pairs applied before bwrap starts."""
+def rlimits(limits: SandboxLimits, tasks_already: int = 0) -> list[tuple[int, tuple[int, int]]]:
+    """(resource, (soft, hard)) pairs applied before bwrap starts.
+
+    RLIMIT_NPROC counts every task of the real uid on the machine: when the sandbox runs
+    as the service's own uid (userns mode), `tasks_already` (that uid's current tasks)
+    is added so that the sandbox itself gets `limits.processes` more.
+    """
+    nproc = limits.processes + tasks_already
     return [
         (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5)),
         (resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)),
-        (resource.RLIMIT_NPROC, (limits.processes, limits.processes)),
+        (resource.RLIMIT_NPROC, (nproc, nproc)),
         (resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes)),
         (resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files)),
         (resource.RLIMIT_CORE, (0, 0)),
     ]
 
 
-def limits_preexec(limits: SandboxLimits) -> Callable[[], None]:
-    pairs = rlimits(limits)
+def count_tasks_of(uid: int) -> int:
+    """Processes and threads whose real uid is `uid` (what RLIMIT_NPROC counts)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1 ").split()[0]) == uid:
+            total += int(fields.get("Threads", "1").strip() or 1)
+    return total
+
+
+def limits_preexec(limits: SandboxLimits, tasks_already: int = 0) -> Callable[[], None]:
+    """setrlimit for the child; a non-root service cannot raise its own hard limits."""
+    pairs = []
+    for which, (soft, hard) in rlimits(limits, tasks_already):
+        _, current_hard = resource.getrlimit(which)
+        if current_hard != resource.RLIM_INFINITY and os.geteuid() != 0:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        pairs.append((which, (soft, hard)))
 
     def apply() -> None:  # runs in the child between fork and exec
         for which, values in pairs:

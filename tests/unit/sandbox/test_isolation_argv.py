@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from app.sandbox import SandboxLimits, SandboxPolicy
-from app.sandbox.isolation import HostLayout, bwrap_argv, python_env_paths, rlimits, sandbox_env
+from app.sandbox.isolation import (
+    HostLayout,
+    bwrap_argv,
+    count_tasks_of,
+    python_env_paths,
+    rlimits,
+    sandbox_env,
+)
 
 HOST = HostLayout(links={"bin": "usr/bin", "lib": "usr/lib"}, etc_present=frozenset({"localtime"}))
 
@@ -134,3 +141,20 @@ def test_rlimits() -> None:
     assert limits[resource.RLIMIT_AS] == (1 << 30, 1 << 30)
     assert limits[resource.RLIMIT_NPROC] == (64, 64)
     assert limits[resource.RLIMIT_CORE] == (0, 0)
+    shared = dict(rlimits(SandboxLimits(processes=64), tasks_already=100))
+    assert shared[resource.RLIMIT_NPROC] == (164, 164)
+
+
+def test_count_tasks_of_counts_threads_of_a_uid() -> None:
+    import os
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert count_tasks_of(os.getuid()) >= 2  # this process alone has two threads now
+        assert count_tasks_of(2**31 - 7) == 0  # nobody runs as this uid
+    finally:
+        stop.set()
+        thread.join()
