@@ -1,0 +1,110 @@
+"""The other mode: a service that is not root gets an unprivileged user namespace.
+
+The test suite runs as root here, so this drops to uid 65534 with `setpriv` and runs a
+small script with the system Python (app.sandbox needs only the standard library).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+SCRIPT = """
+import asyncio, json, os, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from app.sandbox import SandboxLimits, SandboxPolicy, probe_sandbox, run_sandboxed
+
+async def main():
+    repo = Path({repo!r})
+    policy = SandboxPolicy(limits=SandboxLimits(wall_seconds=15, processes=32))
+    attack = (
+        "import os, socket\\n"
+        "print('uid', os.getuid())\\n"
+        "print('secret', os.environ.get('AGENTOPS_GITHUB_WEBHOOK_SECRET'))\\n"
+        "for target in [('127.0.0.1', {port}), ('1.1.1.1', 443)]:\\n"
+        "    try:\\n"
+        "        socket.create_connection(target, timeout=2); print('connected', target)\\n"
+        "    except OSError as exc:\\n"
+        "        print('blocked', target, exc)\\n"
+        "for path in [{outside!r}, '/etc/shadow']:\\n"
+        "    try:\\n"
+        "        print('read', path, open(path).read())\\n"
+        "    except OSError as exc:\\n"
+        "        print('denied', path, exc)\\n"
+        "open('inside.txt', 'w').write('ok')\\n"
+    )
+    result = await run_sandboxed(["python3", "-c", attack], repo, policy)
+    print(json.dumps({{"mode": probe_sandbox().mode, "code": result.exit_code,
+                      "out": result.output.text}}))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_unprivileged_service() -> None:
+    if not SYSTEM_PYTHON.exists() or shutil.which("setpriv") is None:
+        pytest.skip("needs /usr/bin/python3 and setpriv")
+    # not tmp_path: its parents are root's 0700 directories
+    with tempfile.TemporaryDirectory(prefix="agentops-userns-") as tmp:
+        _run_as_nobody(Path(tmp))
+
+
+def _run_as_nobody(base: Path) -> None:
+    repo = base / "repo"
+    repo.mkdir()
+    outside = base / "secret.txt"
+    outside.write_text("fake-secret-userns")
+    for path in (base, repo, outside):
+        os.chown(path, 65534, 65534)  # what the service user owns
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        script = SCRIPT.format(
+            root=str(REPO_ROOT), repo=str(repo), outside=str(outside), port=server.getsockname()[1]
+        )
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                str(SYSTEM_PYTHON),
+                "-c",
+                textwrap.dedent(script),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=base,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(base),
+                "AGENTOPS_GITHUB_WEBHOOK_SECRET": "fake-secret-userns",
+            },
+        )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    out = report["out"]
+    assert report["mode"] == "userns"
+    assert report["code"] == 0, out
+    assert "uid 65534" in out
+    assert "secret None" in out
+    assert "connected" not in out
+    assert out.count("blocked") == 2
+    assert "fake-secret-userns" not in out
+    assert out.count("denied") == 2
+    assert (repo / "inside.txt").read_text() == "ok"
