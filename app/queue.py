@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 RUN_WORKFLOW = "run_workflow"
 
 
-def job_id_for_run(run_id: int) -> str:
-    return f"run:{run_id}"
+def job_id_for_run(queue_name: str, run_id: int) -> str:
+    """ARQ keys jobs by id alone (`arq:job:<id>`), so the id names the queue too: two
+    deployments (or test sessions) sharing one Redis never shadow each other's runs."""
+    return f"{queue_name}:run:{run_id}"
 
 
 def redis_settings(redis_url: str) -> RedisSettings:
@@ -44,7 +46,7 @@ class RunQueue:
         try:
             redis = await self._redis()
             await redis.enqueue_job(
-                RUN_WORKFLOW, run_id, _job_id=job_id_for_run(run_id),
+                RUN_WORKFLOW, run_id, _job_id=job_id_for_run(self.queue_name, run_id),
                 _defer_by=timedelta(seconds=defer_seconds) if defer_seconds else None,
             )
         except (RedisError, OSError, TimeoutError) as exc:
@@ -58,9 +60,9 @@ class RunQueue:
         """Ask the worker running this run's job to cancel it (best effort)."""
         try:
             redis = await self._redis()
-            await Job(job_id_for_run(run_id), redis, _queue_name=self.queue_name).abort(
-                timeout=0
-            )
+            job = Job(job_id_for_run(self.queue_name, run_id), redis,
+                      _queue_name=self.queue_name)
+            await job.abort(timeout=0)
         except TimeoutError:
             pass  # abort requested; the worker acts on it on its next poll
         except (RedisError, OSError) as exc:

@@ -21,7 +21,7 @@ PG_BASE = os.environ.get("AGENTOPS_TEST_PG", "postgresql://postgres@127.0.0.1:54
 REDIS_URL = os.environ.get("AGENTOPS_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
-async def _drop_database(name: str) -> None:
+async def drop_database(name: str) -> None:
     conn = await asyncpg.connect(f"{PG_BASE}/postgres")
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -37,7 +37,7 @@ def database_url() -> Iterator[str]:
     asyncio.run(ensure_database(url))
     asyncio.run(apply_migrations(url))
     yield url
-    asyncio.run(_drop_database(name))
+    asyncio.run(drop_database(name))
 
 
 @pytest.fixture

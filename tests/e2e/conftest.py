@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from app.store.migrations import apply_migrations, ensure_database
+from tests.conftest import PG_BASE, drop_database
 from tests.e2e.harness import RedisServer, Service, base_env
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
@@ -19,6 +23,17 @@ GITLAB_SECRET = "e2e-gitlab-webhook-secret"
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def e2e_database_url() -> Iterator[str]:
+    """A database per module: the simulators' ids (comments, notes) restart per module."""
+    name = f"agentops_e2e_{uuid.uuid4().hex[:10]}"
+    url = f"{PG_BASE}/{name}"
+    asyncio.run(ensure_database(url))
+    asyncio.run(apply_migrations(url))
+    yield url
+    asyncio.run(drop_database(name))
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +59,11 @@ def gitlab(workdir: Path) -> Iterator[tuple[GitLabSim, str]]:
 
 
 @pytest.fixture(scope="module")
-def service(database_url: str, redis_server: RedisServer, github: tuple[GitHubSim, str],
+def service(e2e_database_url: str, redis_server: RedisServer, github: tuple[GitHubSim, str],
             gitlab: tuple[GitLabSim, str], workdir: Path) -> Iterator[Service]:
     gh, gh_url = github
     gl, gl_url = gitlab
-    env = base_env(database_url, redis_server.url, workdir)
+    env = base_env(e2e_database_url, redis_server.url, workdir)
     env.update({
         "AGENTOPS_GITHUB_APP_ID": str(gh.app_id),
         "AGENTOPS_GITHUB_APP_SLUG": "agentops",

@@ -22,6 +22,7 @@ from arq.connections import RedisSettings, create_pool
 from arq.jobs import Job
 
 from app.config import Settings
+from app.queue import job_id_for_run
 from app.store import Database
 from app.web import create_app
 from app.webhooks import standard_webhook_signature
@@ -179,11 +180,12 @@ async def test_signed_comment_is_accepted_stored_and_enqueued(
     assert run["enqueued_at"] is not None
     assert (stored["run_id"], stored["event"], stored["forge"]) == (
         run_id, "issue_comment", "github")
-    assert await redis_client.exists(f"arq:job:run:{run_id}") == 1
-    assert await redis_client.zscore(queue_name, f"run:{run_id}") is not None
+    assert await redis_client.exists(f"arq:job:{job_id_for_run(queue_name, run_id)}") == 1
+    assert await redis_client.zscore(queue_name, job_id_for_run(queue_name, run_id)) is not None
     arq_redis = await create_pool(RedisSettings.from_dsn(redis_url))
     try:
-        info = await Job(f"run:{run_id}", arq_redis, _queue_name=queue_name).info()
+        job = Job(job_id_for_run(queue_name, run_id), arq_redis, _queue_name=queue_name)
+        info = await job.info()
     finally:
         await arq_redis.aclose()
     assert info is not None
@@ -615,7 +617,8 @@ async def test_postgres_down_is_503_and_stores_nothing(make_settings: MakeSettin
 # --- GitLab ------------------------------------------------------------------------------
 
 async def test_gitlab_note_is_accepted_and_enqueued(client: httpx.AsyncClient, db: Database,
-                                                    redis_client: aioredis.Redis) -> None:
+                                                    redis_client: aioredis.Redis,
+                                                    queue_name: str) -> None:
     key = uid()
     data = note_payload("/agentops implement")
     run_id = run_id_of(await post_gitlab(client, "Note Hook", data,
@@ -628,7 +631,7 @@ async def test_gitlab_note_is_accepted_and_enqueued(client: httpx.AsyncClient, d
     assert (run["forge"], run["repo"], run["target_kind"], run["target_number"]) == (
         "gitlab", "team/app", "issue", 3)
     assert delivery["run_id"] == run_id
-    assert await redis_client.exists(f"arq:job:run:{run_id}") == 1
+    assert await redis_client.exists(f"arq:job:{job_id_for_run(queue_name, run_id)}") == 1
 
 
 @pytest.mark.parametrize(("token", "reason"), [
