@@ -100,6 +100,21 @@ def crlf_answer(block: Block, rng: random.Random) -> Block:
     return replace(block, crlf=True)
 
 
+def line_numbers_copied(block: Block, rng: random.Random) -> Block:
+    """The SEARCH copied from the code map's numbered view (`{n:>5} {line}`), no hint;
+    the REPLACE keeps the numbers on the lines it copied, new lines have none."""
+    assert block.hint is not None
+    number = block.hint
+    lines = []
+    for tag, text in block.lines:
+        if tag == "+":
+            lines.append((tag, text))
+            continue
+        lines.append((tag, f"{number:>5} {text}"))
+        number += 1
+    return replace(block, lines=tuple(lines), hint=None)
+
+
 def one_line_no_hint(block: Block, rng: random.Random) -> Block:
     return no_hint(one_line_of_context(block, rng), rng)
 
@@ -118,6 +133,7 @@ PERTURBATIONS: dict[str, Perturbation] = {
     "blank context lines dropped": blank_lines_dropped,
     "CRLF answer": crlf_answer,
     "CRLF file": unchanged,  # the files (and the reference) are converted instead
+    "line numbers copied, no hint": line_numbers_copied,
     "combined: one line of context, no hint": one_line_no_hint,
     "combined: one line of context, stale hint": one_line_stale_hint,
 }

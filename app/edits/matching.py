@@ -130,7 +130,7 @@ def _locate(
         matches = finder(bodies, search)
         if not matches:
             continue
-        chosen = _choose(matches, hint)
+        chosen = _choose(matches, hint, tier)
         if isinstance(chosen, NotSpliced):
             return chosen
         return _build(file_lines, bodies, search, replace, chosen, tier, eol)
@@ -249,10 +249,12 @@ def _indent_shift(
     return shift
 
 
-def _choose(matches: list[_Match], hint: int | None) -> _Match | NotSpliced:
+def _choose(matches: list[_Match], hint: int | None, tier: str) -> _Match | NotSpliced:
     if len(matches) == 1:
         return matches[0]
     places = ", ".join(str(m.start + 1) for m in matches[:10])
+    if tier != "exact":
+        places += f"; {tier} ignored"
     if hint is None:
         return NotSpliced(
             "ambiguous",
