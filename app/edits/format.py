@@ -89,7 +89,7 @@ def _path_and_hint(
         fence = _FENCE.match(text)
         if fence:
             candidate = _clean_path(fence.group("info").strip().split(":")[-1].split(" ")[-1])
-            if _looks_like_path(candidate) and ("/" in candidate or "." in candidate):
+            if _looks_like_path(candidate):
                 return candidate, hint  # ```python:src/app.py
             continue
         if hint is None and parse_hint(text) is not None:
@@ -116,8 +116,31 @@ def _clean_path(text: str) -> str:
     return text
 
 
+_NAMES_WITHOUT_DOT = frozenset(
+    [
+        "Makefile",
+        "makefile",
+        "GNUmakefile",
+        "Dockerfile",
+        "Containerfile",
+        "Procfile",
+        "Gemfile",
+        "Rakefile",
+        "Jenkinsfile",
+        "Vagrantfile",
+        "Justfile",
+        "justfile",
+        "LICENSE",
+        "README",
+        "CODEOWNERS",
+    ]
+)
+
+
 def _looks_like_path(text: str) -> bool:
-    return bool(text) and " " not in text and not text.startswith(("<", ">", "=", "@@"))
+    if not text or " " in text or text.startswith(("<", ">", "=", "@@")):
+        return False
+    return "/" in text or "." in text or text in _NAMES_WITHOUT_DOT
 
 
 def _read_search_block(

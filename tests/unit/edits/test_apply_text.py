@@ -364,3 +364,18 @@ def test_elided_search_is_pointed_out() -> None:
     search = "class Store:\n    # ...\n        return value\n"
     result = run({"m.py": MODULE}, block("m.py", search, "x\n"))
     assert "leave lines out ('# ...')" in result.refusals[0].message
+
+
+def test_ambiguity_message_names_the_forgiven_difference() -> None:
+    source = "class A:\n    def f(self):\n        pass\n\n\ndef f(self):\n    pass\n"
+    result = run(
+        {"a.py": source},
+        block("a.py", "  def f(self):\n      pass\n", "  def g(self):\n      pass\n"),
+    )
+    assert "starting at lines 2, 6; indentation ignored" in result.refusals[0].message
+
+
+def test_mixed_line_endings_are_kept_where_untouched() -> None:
+    source = "a = 1\r\nb = 2\nc = 3\r\nd = 4\r\n"
+    result = run({"m.txt": source}, block("m.txt", "c = 3\n", "c = 30\nc2 = 31\n"))
+    assert after(result, "m.txt") == "a = 1\r\nb = 2\nc = 30\r\nc2 = 31\r\nd = 4\r\n"

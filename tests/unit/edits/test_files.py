@@ -79,8 +79,8 @@ def test_symlink_inside_the_repository_is_not_followed_either(tmp_path: Path) ->
 
 
 def test_directory_in_place_of_a_file(tmp_path: Path) -> None:
-    (tmp_path / "pkg").mkdir()
-    result = apply(tmp_path, block("pkg", "x\n", "y\n"))
+    (tmp_path / "pkg.d").mkdir()
+    result = apply(tmp_path, block("pkg.d", "x\n", "y\n"))
     assert result.refusals[0].reason == "path"
 
 

@@ -118,3 +118,18 @@ def test_malformed_blocks_say_which_and_why(text: str, needle: str) -> None:
 
 def test_no_blocks_no_edits() -> None:
     assert parse_edits("I could not find anything to change.") == []
+
+
+def test_a_prose_word_is_not_a_path() -> None:
+    with pytest.raises(EditFormatError, match="no file path"):
+        parse_edits("Change:\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n")
+
+
+def test_files_without_a_dot() -> None:
+    text = "Makefile\n<<<<<<< SEARCH\nall:\n=======\nall: build\n>>>>>>> REPLACE\n"
+    assert parse_edits(text)[0].path == "Makefile"
+
+
+def test_fence_language_is_not_a_path() -> None:
+    text = "a/b.py\n```python\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n"
+    assert parse_edits(text)[0].path == "a/b.py"
