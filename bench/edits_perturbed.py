@@ -115,6 +115,13 @@ def line_numbers_copied(block: Block, rng: random.Random) -> Block:
     return replace(block, lines=tuple(lines), hint=None)
 
 
+def everything_but_blank_lines(block: Block, rng: random.Random) -> Block:
+    """Outdented, trailing whitespace, CRLF, stale hint, one line of context at once."""
+    block = one_line_of_context(block, rng)
+    block = stale_hint(outdented(trailing_whitespace(block, rng), rng), rng)
+    return crlf_answer(block, rng)
+
+
 def one_line_no_hint(block: Block, rng: random.Random) -> Block:
     return no_hint(one_line_of_context(block, rng), rng)
 
@@ -136,8 +143,9 @@ PERTURBATIONS: dict[str, Perturbation] = {
     "line numbers copied, no hint": line_numbers_copied,
     "combined: one line of context, no hint": one_line_no_hint,
     "combined: one line of context, stale hint": one_line_stale_hint,
+    "combined: all of the above but blank lines": everything_but_blank_lines,
 }
-RANDOMISED = (stale_hint, trailing_whitespace, one_line_stale_hint)
+RANDOMISED = (stale_hint, trailing_whitespace, one_line_stale_hint, everything_but_blank_lines)
 
 
 def render(blocks: list[Block]) -> str:
