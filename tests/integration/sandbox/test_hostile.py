@@ -176,8 +176,8 @@ def _sandbox_processes(uid: int = 65534) -> list[str]:
     return done.stdout.split("\n") if done.stdout.strip() else []
 
 
-async def _no_survivors() -> None:
-    for _ in range(20):
+def _no_survivors() -> None:
+    for _ in range(50):
         if not _sandbox_processes():
             return
         time.sleep(0.1)
@@ -204,7 +204,7 @@ async def test_fork_bomb_hits_the_process_limit(tmp_path: Path) -> None:
     assert LimitHit.PROCESSES in result.limits_hit or LimitHit.WALL_TIME in result.limits_hit
     assert "limits hit" in result.summary()
     if os.geteuid() == 0:
-        await _no_survivors()
+        _no_survivors()
 
 
 async def test_memory_hog_hits_the_memory_limit(tmp_path: Path) -> None:
@@ -247,10 +247,10 @@ async def test_sleeping_forever_hits_the_wall_clock_and_nothing_survives(tmp_pat
     assert result.timed_out
     assert result.exit_code is None
     assert result.limits_hit == (LimitHit.WALL_TIME,)
-    assert 1.5 <= result.duration_seconds < 5
+    assert 1.5 <= result.duration_seconds < 8, result.summary()
     assert "wall-clock limit" in result.summary()
     if os.geteuid() == 0:
-        await _no_survivors()
+        _no_survivors()
 
 
 async def test_flood_of_output_is_cut_in_the_middle(tmp_path: Path) -> None:
