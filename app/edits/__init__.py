@@ -22,7 +22,8 @@ The format the model writes (the prompt templates teach it):
   are forgiven; several matches that the hint does not tell apart, or no match at all,
   are refused with a message saying which block, why, and the closest lines of the file.
 - An empty REPLACE deletes the SEARCH lines. Several blocks may edit one file; they are
-  applied in order.
+  applied in order, each to the result of the ones before, while their line hints keep
+  counting lines of the file as it was before any of them.
 - A new file is given whole:
 
       path/to/new_file.py
@@ -41,7 +42,7 @@ edits write nothing), `plan_edits(edits, policy, read)` (the same without writin
 any reader), `render_diff(changes) -> str`.
 """
 
-from app.edits.apply import EditResult, Refusal, apply_edits, plan_edits
+from app.edits.apply import EditResult, Refusal, RefusalReason, apply_edits, plan_edits
 from app.edits.diff import FileChange, FileStat, diff_stats, render_diff, render_file_diff
 from app.edits.format import Edit, EditFormatError, parse_edits
 from app.edits.policy import EditPolicy, PathRefused, matches_glob
@@ -55,6 +56,7 @@ __all__ = [
     "FileStat",
     "PathRefused",
     "Refusal",
+    "RefusalReason",
     "apply_edits",
     "diff_stats",
     "matches_glob",

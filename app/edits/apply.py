@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from app.codemap.syntax import syntax_errors
 from app.edits.diff import FileChange, render_diff
@@ -14,6 +15,17 @@ from app.edits.matching import NotSpliced, body, splice, split_lines
 from app.edits.policy import EditPolicy, PathRefused, checked_path
 
 Reader = Callable[[str], bytes | None]
+RefusalReason = Literal[
+    "path",  # outside the repository, through a link, forbidden, or not a regular file
+    "missing",  # a SEARCH in a file that does not exist
+    "exists",  # a new-file block for a file that exists
+    "encoding",  # not UTF-8 text
+    "no match",
+    "ambiguous",
+    "empty",  # a SEARCH of blank lines only
+    "no change",  # REPLACE equal to SEARCH
+    "syntax",  # the file would no longer parse
+]
 
 
 @dataclass(frozen=True)
@@ -22,8 +34,7 @@ class Refusal:
 
     number: int
     path: str
-    # path, missing, exists, encoding, no match, ambiguous, empty, no change, syntax
-    reason: str
+    reason: RefusalReason
     message: str
 
 
@@ -126,7 +137,7 @@ def _same_path(raw: str, normal: str) -> bool:
     return "/".join(part for part in raw.strip().split("/") if part not in ("", ".")) == normal
 
 
-def _refusal(edit: Edit, path: str, reason: str, detail: str) -> Refusal:
+def _refusal(edit: Edit, path: str, reason: RefusalReason, detail: str) -> Refusal:
     return Refusal(edit.number, path, reason, f"Block {edit.number} ({path}): {detail}")
 
 

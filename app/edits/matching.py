@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from app.edits.closest import closest_lines
 from app.edits.second_chance import second_chances, without_line_numbers
@@ -39,7 +40,7 @@ class Spliced:
 class NotSpliced:
     """Why a block could not be applied; `detail` is written for the model."""
 
-    reason: str  # "no match" | "ambiguous" | "empty" | "no change"
+    reason: Literal["no match", "ambiguous", "empty", "no change"]
     detail: str
 
 

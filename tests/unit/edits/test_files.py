@@ -116,3 +116,12 @@ def test_diff_matches_what_was_written(tmp_path: Path, name: str) -> None:
     result = apply(tmp_path, block(name, "x = 1\n", "x = 2\n"))
     header = f"diff --git a/{name} b/{name}\n--- a/{name}\n+++ b/{name}\n"
     assert result.diff == header + "@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+
+
+def test_all_or_nothing_writes_nothing_on_disk(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    text = block("a.py", "x = 1\n", "x = 2\n") + block("b.py", "y\n", "z\n")
+    result = apply(tmp_path, text, EditPolicy(all_or_nothing=True))
+    assert [r.reason for r in result.refusals] == ["missing"]
+    assert (tmp_path / "a.py").read_text() == "x = 1\n"
+    assert not (tmp_path / "b.py").exists()
