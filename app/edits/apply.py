@@ -57,7 +57,10 @@ class EditResult:
         parts = [refusal.message for refusal in self.refusals]
         if self.applied:
             done = ", ".join(str(number) for number in self.applied)
-            parts.append(f"Blocks {done} were applied; do not send them again.")
+            if len(self.applied) > 1:
+                parts.append(f"Blocks {done} were applied; do not send them again.")
+            else:
+                parts.append(f"Block {done} was applied; do not send it again.")
         else:
             parts.append("No block was applied.")
         return "\n\n".join(parts)

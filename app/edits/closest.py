@@ -53,6 +53,11 @@ def _closest(bodies: list[str], search: list[str], shown: int) -> str:
 
     best = max(windows, key=similarity)
     end = min(len(bodies), best + max(size, 1))
+    where = (
+        f"line of the file is {best + 1}"
+        if end - best == 1
+        else (f"lines of the file are {best + 1}-{end}")
+    )
     numbered = "\n".join(f"{n + 1:>5}| {bodies[n]}" for n in range(best, min(end, best + shown)))
     first_difference = ""
     if size == end - best and all(wanted[k] == bodies[best + k].strip() for k in range(size)):
@@ -68,7 +73,7 @@ def _closest(bodies: list[str], search: list[str], shown: int) -> str:
             )
             break
     return (
-        f"the SEARCH text was not found. The closest lines of the file are {best + 1}-{end} "
+        f"the SEARCH text was not found. The closest {where} "
         f"({similarity(best):.0%} alike):\n{numbered}\n{first_difference.strip()}\n"
         "Copy the SEARCH lines exactly as they are in the file."
     ).replace("\n\n", "\n")

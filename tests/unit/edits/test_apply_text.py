@@ -131,7 +131,7 @@ def test_no_match_names_the_block_and_shows_the_closest_lines() -> None:
     assert refusal.message.startswith("Block 2 (m.py): the SEARCH text was not found.")
     assert "    5|     def get(self, key):" in refusal.message
     assert "'value = self.data.get(key)'" in refusal.message
-    assert "Blocks 1 were applied" in result.feedback() or "Blocks 1 were" in result.feedback()
+    assert "Block 1 was applied; do not send" in result.feedback()
 
 
 def test_nothing_alike_says_so() -> None:
