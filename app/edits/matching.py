@@ -131,7 +131,7 @@ def _locate(
         matches = finder(bodies, search)
         if not matches:
             continue
-        chosen = _choose(matches, hint, tier)
+        chosen = _choose(matches, hint, tier, bodies)
         if isinstance(chosen, NotSpliced):
             return chosen
         return _build(file_lines, bodies, search, replace, chosen, tier, eol)
@@ -250,29 +250,35 @@ def _indent_shift(
     return shift
 
 
-def _choose(matches: list[_Match], hint: int | None, tier: str) -> _Match | NotSpliced:
+def _choose(
+    matches: list[_Match], hint: int | None, tier: str, bodies: list[str]
+) -> _Match | NotSpliced:
     if len(matches) == 1:
         return matches[0]
+    if hint is not None:
+        ranked = sorted(matches, key=lambda m: abs(m.start + 1 - hint))
+        nearest, second = (abs(m.start + 1 - hint) for m in ranked[:2])
+        if second >= 2 * nearest + 3:
+            return ranked[0]
     places = ", ".join(str(m.start + 1) for m in matches[:10])
     if tier != "exact":
         places += f"; {tier} ignored"
-    if hint is None:
-        return NotSpliced(
-            "ambiguous",
-            f"the SEARCH text is found in {len(matches)} places (starting at lines {places}). "
-            "Add surrounding lines that occur only at the place you mean, or a line hint "
-            "`@@ line N`.",
-        )
-    ranked = sorted(matches, key=lambda m: abs(m.start + 1 - hint))
-    nearest, second = (abs(m.start + 1 - hint) for m in ranked[:2])
-    if second >= 2 * nearest + 3:
-        return ranked[0]
+    why = "" if hint is None else f" and the hint `@@ line {hint}` is not clearly nearer to one"
     return NotSpliced(
         "ambiguous",
-        f"the SEARCH text is found in {len(matches)} places (starting at lines {places}) and "
-        f"the hint `@@ line {hint}` is not clearly nearer to one of them. Add surrounding "
-        "lines that occur only at the place you mean, or correct the line hint.",
+        f"the SEARCH text is found in {len(matches)} places (starting at lines {places}){why}. "
+        "Add surrounding lines that occur only at the place you mean, or a correct line hint "
+        f"`@@ line N`. The lines just before each place:\n{_preceding(matches[:5], bodies)}",
     )
+
+
+def _preceding(matches: list[_Match], bodies: list[str]) -> str:
+    shown = []
+    for match in matches:
+        before = range(max(0, match.start - 2), match.start)
+        lines = [f"{n + 1:>5}| {bodies[n]}" for n in before] or ["(the start of the file)"]
+        shown.append("\n".join([*lines, f"{match.start + 1:>5}| {bodies[match.start]}"]))
+    return "\n  ---\n".join(shown)
 
 
 def _build(

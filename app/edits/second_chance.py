@@ -3,8 +3,9 @@
 - Line numbers copied with the code: the code map shows files as `   42 code` (and refusal
   messages as `   42| code`); a SEARCH whose every line starts with consecutive numbers
   is read without them, and its first number becomes the line hint.
-- Spaces where the file indents with tabs: the SEARCH and REPLACE are read again with
-  their leading spaces turned into tabs (4, 8 or 2 spaces to a tab).
+- Spaces where the file indents with tabs (or tabs where it indents with spaces): the
+  SEARCH and REPLACE are read again with their indentation converted, at 4, 8 or 2 spaces
+  to a tab.
 
 Each reading is then matched with all the usual tiers and the usual refusals.
 """
@@ -37,6 +38,9 @@ def second_chances(
     if _indents_with_tabs(bodies) and not any(line.startswith("\t") for line in search):
         for width in TAB_WIDTHS:
             yield Reading(_tabbed(search, width), _tabbed(replace, width), hint)
+    elif not _indents_with_tabs(bodies) and any(line.startswith("\t") for line in search):
+        for width in TAB_WIDTHS:
+            yield Reading(_spaced(search, width), _spaced(replace, width), hint)
 
 
 def without_line_numbers(
@@ -75,4 +79,12 @@ def _tabbed(lines: list[str], width: int) -> list[str]:
     for line in lines:
         spaces = len(line) - len(line.lstrip(" "))
         out.append("\t" * (spaces // width) + " " * (spaces % width) + line[spaces:])
+    return out
+
+
+def _spaced(lines: list[str], width: int) -> list[str]:
+    out = []
+    for line in lines:
+        tabs = len(line) - len(line.lstrip("\t"))
+        out.append(" " * (width * tabs) + line[tabs:])
     return out

@@ -379,3 +379,17 @@ def test_mixed_line_endings_are_kept_where_untouched() -> None:
     source = "a = 1\r\nb = 2\nc = 3\r\nd = 4\r\n"
     result = run({"m.txt": source}, block("m.txt", "c = 3\n", "c = 30\nc2 = 31\n"))
     assert after(result, "m.txt") == "a = 1\r\nb = 2\nc = 30\r\nc2 = 31\r\nd = 4\r\n"
+
+
+def test_tabs_for_spaces() -> None:
+    search = "def helper():\n\treturn 1\n"
+    replace = "def helper():\n\tif True:\n\t\treturn 2\n"
+    text = after(run({"m.py": MODULE}, block("m.py", search, replace)), "m.py")
+    assert text.endswith("def helper():\n    if True:\n        return 2\n")
+
+
+def test_ambiguity_shows_the_lines_before_each_place() -> None:
+    result = run({"d.py": DUPLICATES}, block("d.py", "    x = compute()\n", "    y\n"))
+    message = result.refusals[0].message
+    assert "    5| def f1():\n    6|     x = compute()" in message
+    assert "    1| def f0():" in message
