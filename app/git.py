@@ -250,8 +250,12 @@ async def head_sha(repo_dir: Path, ref: str = "HEAD") -> str:
 
 async def commit(repo_dir: Path, message: str, *, author: Person,
                  co_authors: Sequence[Person] = (), paths: Sequence[str] | None = None,
-                 allow_empty: bool = False) -> str:
+                 allow_empty: bool = False, date: str | None = None) -> str:
     """Stage `paths` (all changes when None) and commit as `author`; returns the new sha.
+
+    With `date` (any form git accepts, e.g. `@1700000000 +0000`) the commit is
+    reproducible: the same parent, tree, message and date give the same sha, so a resumed
+    run that commits again pushes nothing new.
 
     The bot is author and committer; the person who asked goes in `co_authors`, each as a
     `Co-authored-by:` trailer. Raises `NothingToCommit` when there is nothing to record.
@@ -262,6 +266,8 @@ async def commit(repo_dir: Path, message: str, *, author: Person,
         raise NothingToCommit("nothing to commit: the working tree has no changes")
     identity = {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
                 "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email}
+    if date is not None:
+        identity |= {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
     args = ["commit", "--quiet", "--no-verify", "--file=-"]
     if allow_empty:
         args.append("--allow-empty")

@@ -6,13 +6,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.config import Settings
+from app.config import RepoConfig, Settings
 from app.forges.base import Forge, Target
+from app.llm.call_log import PostgresCallLog
+from app.llm.factory import build_router
+from app.llm.providers.registry import ProviderRegistry
+from app.llm.router import LLMRouter
+from app.llm.routing import RepoLLMConfig
 from app.queue import RunQueue
 from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.store.runs import Run
+from app.workflow import progress as progress_view
+from app.workflow.checks import check_ref_from_json
 
 ForgeFactory = Callable[[Run], Awaitable[Forge]]
 
@@ -41,6 +48,9 @@ class RunContext:
     run: Run
     forge: Forge
     positions: dict[str, int] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)  # merged into the run's result
+    _router: LLMRouter | None = None
+    _providers: ProviderRegistry | None = None
 
     @property
     def target(self) -> Target:
@@ -83,3 +93,26 @@ class RunContext:
             return {"comment_id": comment.id}
 
         await self.step(f"reply:{name}", post)
+
+    async def llm(self, config: RepoConfig | None = None) -> LLMRouter:
+        """This run's model router (built on first use; every call is recorded)."""
+        if self._router is None:
+            repo = RepoLLMConfig.model_validate(
+                {"models": config.models, "budgets": config.budgets}) if config else None
+            call_log = PostgresCallLog(self.deps.db, self.run.tenant_id, self.run.id)
+            self._router, self._providers = build_router(self.deps.settings, call_log, repo)
+        return self._router
+
+    async def progress(self, title: str | None = None) -> None:
+        """Show the checklist as it is now on the run's check run (GitLab: status + note)."""
+        async with self.deps.db.tenant(self.run.tenant_id) as tc:
+            run = await run_store.get_run(tc, self.run.id)
+            steps = await step_store.list_steps(tc, self.run.id)
+        if run is None or not run.check_ref:
+            return
+        update = progress_view.in_progress(run, steps, title or progress_view.title_for(run))
+        await self.forge.update_check(check_ref_from_json(run.check_ref), update)
+
+    async def aclose(self) -> None:
+        if self._providers is not None:
+            await self._providers.close()

@@ -6,11 +6,23 @@ from app.forges.base import CheckAction, CheckUpdate
 from app.store.runs import Run
 from app.store.steps import Step
 
+TITLES = {
+    "implement": "Implementing the issue",
+    "plan": "Planning",
+    "test": "Writing tests",
+    "review": "Reviewing",
+    "fix": "Applying the requested change",
+}
+
 RETRY = CheckAction("Retry", "retry", "Run this command again")
 CANCEL = CheckAction("Cancel", "cancel", "Stop this run")
 
 _MARKS = {"succeeded": "[x]", "failed": "[ ] ❌", "running": "[ ] ⏳", "cancelled": "[ ] ⏹",
           "skipped": "[ ] ⏭"}
+
+
+def title_for(run: Run) -> str:
+    return TITLES.get(run.command, "Working")
 
 
 def checklist(steps: list[Step]) -> str:
@@ -25,12 +37,35 @@ def checklist(steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
+def details(steps: list[Step]) -> str:
+    """What the finished steps found: files chosen and why, the plan, tests, cost."""
+    found = {step.name: step.detail for step in steps if step.status == "succeeded"}
+    parts: list[str] = []
+    if files := found.get("locate", {}).get("files"):
+        lines = [f"- `{f['path']}`: {'; '.join(f.get('reasons', [])[:2]) or 'content'}"
+                 for f in files[:8]]
+        parts.append("### Files chosen\n" + "\n".join(lines))
+    if plan := found.get("plan", {}).get("plan"):
+        parts.append(f"### Plan\n{plan}")
+    if verification := found.get("implement", {}).get("verification"):
+        parts.append(f"### Tests\n{verification}")
+    cost = sum(float(d.get("cost_usd", 0.0)) for d in found.values())
+    if cost:
+        parts.append(f"### Cost\n${cost:.4f}")
+    return "\n\n".join(parts)
+
+
+def _text(steps: list[Step]) -> str:
+    extra = details(steps)
+    return checklist(steps) + (f"\n\n{extra}" if extra else "")
+
+
 def in_progress(run: Run, steps: list[Step], title: str) -> CheckUpdate:
     return CheckUpdate(
         status="in_progress",
         title=title,
         summary=f"`/agentops {run.command}` requested by @{run.requested_by} (run {run.id})",
-        text=checklist(steps),
+        text=_text(steps),
         actions=(CANCEL,),
         external_id=str(run.id),
     )
@@ -47,7 +82,7 @@ def finished(run: Run, steps: list[Step], conclusion: str, title: str,
         conclusion=conclusion,  # type: ignore[arg-type]
         title=title,
         summary=summary,
-        text=checklist(steps),
+        text=_text(steps),
         actions=actions,
         external_id=str(run.id),
     )

@@ -13,6 +13,9 @@ from typing import Any
 
 from app.commands import TargetKind, wrong_target_reason
 from app.forges.base import ForgeAccessError, ForgeError, ForgeTransientError
+from app.git import GitError
+from app.llm.errors import LLMError
+from app.sandbox import SandboxUnavailable
 from app.store import runs as run_store
 from app.workflow import control, work
 from app.workflow.context import RunCancelled, RunContext, RunRefused, WorkflowDeps
@@ -75,13 +78,15 @@ async def execute_run(deps: WorkflowDeps, run_id: int, last_try: bool = False) -
                          tell=True)
         else:
             raise TransientRunError(str(exc), float(defer or 5.0)) from exc
-    except ForgeError as exc:
+    except (ForgeError, LLMError, SandboxUnavailable, GitError) as exc:
         await _close(ctx, "failed", "failure", str(exc), tell=True)
     except Exception as exc:
         log.exception("run %s failed with an internal error", run_id)
         await _close(ctx, "failed", "failure",
                      f"internal error ({type(exc).__name__}); see the logs for run {run_id}",
                      tell=True)
+    finally:
+        await ctx.aclose()
     async with deps.db.tenant(tenant_id) as tc:
         final = await run_store.get_run(tc, run_id)
     return final.status if final else "missing"
@@ -109,15 +114,14 @@ async def _execute(ctx: RunContext) -> None:
         await ctx.reply("wrong-target", f"{reason}. Write `/agentops help` for the list.")
         raise RunRefused(reason)
     await HANDLERS[run.command](ctx)
-    async with ctx.deps.db.tenant(run.tenant_id) as tc:
-        await run_store.finish_run(tc, run.id, "succeeded")
+    await _close(ctx, "succeeded", "success", None)
 
 
 async def _close(ctx: RunContext, status: str, conclusion: str, error: str | None,
                  tell: bool = False) -> None:
     run = ctx.run
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
-        closed = await run_store.finish_run(tc, run.id, status, error)
+        closed = await run_store.finish_run(tc, run.id, status, error, ctx.result)
         fresh = await run_store.get_run(tc, run.id)
     if not closed or fresh is None:
         return

@@ -1,8 +1,8 @@
-"""Commands that work on code (implement, plan, test, review, fix): the steps that exist.
+"""Commands that work on code: a live check run, then the command's own steps.
 
-Each run gets a live check run (GitLab: commit status + one note), resolves the commit it
-is about and clones the repository. Planning, editing and verifying come with the
-workflows of issue #5; until then the run ends saying so, having changed nothing.
+Each run gets a check run (GitLab: commit status + one note) on the commit it is about.
+`implement` and `plan` work on issues (app/workflow/implement.py); `test`, `review` and
+`fix` on pull requests are not available yet and say so, having changed nothing.
 """
 
 from __future__ import annotations
@@ -18,14 +18,8 @@ from app.store.runs import Run
 from app.workflow import progress
 from app.workflow.checks import check_ref_from_json, check_ref_to_json
 from app.workflow.context import RunContext, RunRefused
-
-TITLES = {
-    "implement": "Implementing the issue",
-    "plan": "Planning",
-    "test": "Writing tests",
-    "review": "Reviewing",
-    "fix": "Applying the requested change",
-}
+from app.workflow.implement import run_issue_work
+from app.workflow.workspace import run_folder
 
 
 async def run_work(ctx: RunContext) -> None:
@@ -33,18 +27,18 @@ async def run_work(ctx: RunContext) -> None:
     head = await ctx.step("prepare", lambda: _resolve_head(ctx))
 
     async def open_check() -> dict[str, Any]:
-        update = progress.in_progress(run, await _steps(ctx), TITLES[run.command])
+        update = progress.in_progress(run, await _steps(ctx), progress.title_for(run))
         ref = await ctx.forge.start_check(run.repo, head["head_sha"], update,
                                           note_target=ctx.target)
         await _store_check(ctx, ref)
         return {}
 
     await ctx.step("check", open_check)
-    await ctx.step("clone", lambda: _clone(ctx, head))
-    await refresh_check(ctx)
+    if run.command in ("implement", "plan"):
+        await run_issue_work(ctx, head)
+        return
     raise RunRefused(
-        f"`/agentops {run.command}` is not available in this version of AgentOps yet: "
-        "the repository was cloned, but planning and editing are still being built. "
+        f"`/agentops {run.command}` is not available in this version of AgentOps yet. "
         "Nothing was changed."
     )
 
@@ -57,24 +51,12 @@ async def _resolve_head(ctx: RunContext) -> dict[str, Any]:
                 "head_repo": pull.head_repo}
     repo = await ctx.forge.get_repo(run.repo)
     remote = await ctx.forge.git_remote(run.repo)
-    listed = await git.run_git(["ls-remote", "--", remote.url, f"refs/heads/{repo.default_branch}"],
-                               remote=remote)
+    listed = await git.run_git(["ls-remote", "--", remote.url,
+                                f"refs/heads/{repo.default_branch}"], remote=remote)
     if not listed.strip():
         raise RunRefused(f"the default branch {repo.default_branch!r} has no commit yet")
-    sha = listed.split()[0]
-    return {"head_sha": sha, "ref": repo.default_branch, "base": repo.default_branch,
-            "head_repo": run.repo}
-
-
-async def _clone(ctx: RunContext, head: dict[str, Any]) -> dict[str, Any]:
-    remote = await ctx.forge.git_remote(head["head_repo"])
-    dest = ctx.deps.settings.workdir / f"run-{ctx.run.id}"
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    await git.clone(remote, dest, branch=head["ref"], depth=1)
-    files = sum(1 for p in dest.rglob("*") if p.is_file() and ".git" not in p.parts)
-    return {"files": files, "path": str(dest)}
+    return {"head_sha": listed.split()[0], "ref": repo.default_branch,
+            "base": repo.default_branch, "head_repo": run.repo}
 
 
 async def _steps(ctx: RunContext) -> list[step_store.Step]:
@@ -87,21 +69,6 @@ async def _store_check(ctx: RunContext, ref: CheckRef) -> None:
         await run_store.set_check_ref(tc, ctx.run.id, check_ref_to_json(ref))
 
 
-async def _current(ctx: RunContext) -> Run:
-    async with ctx.deps.db.tenant(ctx.run.tenant_id) as tc:
-        run = await run_store.get_run(tc, ctx.run.id)
-    assert run is not None
-    return run
-
-
-async def refresh_check(ctx: RunContext) -> None:
-    """Show the checklist as it is now on the run's check run."""
-    run = await _current(ctx)
-    if run.check_ref:
-        update = progress.in_progress(run, await _steps(ctx), TITLES.get(run.command, ""))
-        await ctx.forge.update_check(check_ref_from_json(run.check_ref), update)
-
-
 async def close_own_check(ctx: RunContext, run: Run, conclusion: str,
                           error: str | None) -> None:
     """Complete this run's check run with its conclusion and the reason."""
@@ -111,4 +78,4 @@ async def close_own_check(ctx: RunContext, run: Run, conclusion: str,
     update = progress.finished(run, await _steps(ctx), conclusion,
                                titles.get(conclusion, "Failed"), error or "")
     await ctx.forge.update_check(check_ref_from_json(run.check_ref), update)
-    shutil.rmtree(ctx.deps.settings.workdir / f"run-{run.id}", ignore_errors=True)
+    shutil.rmtree(run_folder(ctx.deps.settings.workdir, run.id), ignore_errors=True)

@@ -171,5 +171,7 @@ def base_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, str]
         "AGENTOPS_ADMIN_TOKEN": "e2e-admin-token",
         "AGENTOPS_REQUEUE_AFTER_SECONDS": "2",
         "AGENTOPS_FORGE_TIMEOUT_SECONDS": "10",
+        "AGENTOPS_OLLAMA_URL": "http://127.0.0.1:9",  # closed: no model unless a test adds one
+        "AGENTOPS_LLM_RETRY_BASE_SECONDS": "0.05",
         "PYTHONUNBUFFERED": "1",
     }

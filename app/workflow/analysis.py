@@ -1,0 +1,44 @@
+"""The code map as the workflows use it: index a checkout, rank files, render context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.codemap.cache import BlobCache
+from app.codemap.index import build_index
+from app.codemap.locate import Locator, RankedFile
+from app.codemap.render import RenderedContext, render_context
+
+
+@dataclass(frozen=True)
+class Analysis:
+    ranked: list[RankedFile]
+    context: RenderedContext
+    files_indexed: int
+    seconds: float
+
+    def files_json(self) -> list[dict[str, Any]]:
+        return [{"path": f.path, "score": f.score, "reasons": list(f.reasons[:4])}
+                for f in self.ranked]
+
+
+def analyse(root: Path, issue_text: str, cache_dir: Path, top: int = 10,
+            budget_tokens: int = 12_000) -> Analysis:
+    """Blocking (CPU-bound): call it in a thread."""
+    index = build_index(root, cache=BlobCache(cache_dir))
+    ranked = Locator(index).locate(issue_text, k=top)
+    sources = {f.path: (root / f.path).read_text(encoding="utf-8", errors="replace")
+               for f in ranked}
+    outlines = {f.path: index.files[f.path].symbols.definitions for f in ranked}
+    context = render_context(ranked, sources, budget_tokens, outlines)
+    return Analysis(ranked, context, index.stats.files, index.stats.seconds)
+
+
+def files_markdown(files: list[dict[str, Any]]) -> str:
+    lines = []
+    for entry in files:
+        reasons = "; ".join(entry.get("reasons", [])) or "ranked by content"
+        lines.append(f"- `{entry['path']}` ({entry['score']:.2f}): {reasons}")
+    return "\n".join(lines) or "(no source files found)"

@@ -1,0 +1,94 @@
+"""Deliver a change: a reproducible commit on `agentops/<number>-<slug>`, a push, and a
+draft pull request (GitLab: merge request) that closes the issue.
+
+Re-running it after a crash makes the same commit (same parent, tree, message and date),
+so the push adds nothing and the forge returns the pull request already open.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from app import git
+from app.edits import diff_stats
+from app.forges.base import Issue
+from app.llm.types import LLMRequest, Message
+from app.workflow.context import RunContext
+from app.workflow.prompts import render_prompt
+
+
+def branch_name(number: int, title: str) -> str:
+    words = re.findall(r"[a-z0-9]+", title.lower())
+    slug = "-".join(words)[:40].rstrip("-") or "change"
+    return f"agentops/{number}-{slug}"
+
+
+def bot_identity(ctx: RunContext) -> git.Person:
+    settings = ctx.deps.settings
+    if ctx.run.forge == "github":
+        login = settings.github_bot_login or "agentops[bot]"
+        return git.Person(login, f"{login}@users.noreply.github.com")
+    name = settings.gitlab_bot_username or "agentops-bot"
+    return git.Person(name, f"{name}@noreply.invalid")
+
+
+def requester_identity(ctx: RunContext) -> git.Person:
+    login = ctx.run.requested_by
+    domain = "users.noreply.github.com" if ctx.run.forge == "github" else "noreply.invalid"
+    return git.Person(login, f"{login}@{domain}")
+
+
+def fallback_message(number: int, title: str) -> str:
+    subject = re.sub(r"\s+", " ", title).strip()[:60] or "resolve the issue"
+    return f"fix: {subject}\n\nResolves #{number}."
+
+
+async def commit_message(ctx: RunContext, issue: Issue, diff: str) -> str:
+    request = LLMRequest(role="cheap", system="You write commit messages.", messages=(
+        Message.user(render_prompt("commit_message", number=str(issue.target.number),
+                                   title=issue.title, diff=diff[:12_000])),), max_tokens=300)
+    completion = await (await ctx.llm()).complete(request)
+    text = completion.text.strip().strip("`").strip()
+    return text if text and len(text.splitlines()[0]) <= 100 else fallback_message(
+        issue.target.number, issue.title)
+
+
+def pull_request_body(issue: Issue, plan: str, implemented: dict[str, Any], run_id: int) -> str:
+    stats = diff_stats(implemented["diff"])
+    files = "\n".join(f"- `{s.path}` (+{s.added} −{s.removed})" for s in stats)
+    cost = implemented.get("cost_usd", 0.0)
+    return "\n\n".join([
+        f"Closes #{issue.target.number}",
+        f"**Summary**\n\n{implemented['summary']}",
+        f"**Plan**\n\n{plan}",
+        f"**Files changed**\n\n{files}",
+        f"**Test evidence** (`{implemented.get('test_command', '')}`)\n\n"
+        f"{implemented.get('verification') or 'no verification recorded'}",
+        f"Made by AgentOps run {run_id} in {implemented.get('turns', 0)} model turns, "
+        f"cost ${cost:.4f} ({', '.join(implemented.get('models', [])) or 'no model'}).",
+    ])
+
+
+async def deliver(ctx: RunContext, root: Path, head: dict[str, Any], issue: Issue,
+                  plan: str, implemented: dict[str, Any]) -> dict[str, Any]:
+    run = ctx.run
+    message = await ctx.step("commit-message",
+                             lambda: _message_detail(ctx, issue, implemented["diff"]))
+    branch = branch_name(run.target_number, issue.title)
+    await git.run_git(["checkout", "--quiet", "-B", branch], cwd=root)
+    date = f"@{int(run.created_at.timestamp())} +0000"
+    sha = await git.commit(root, message["message"], author=bot_identity(ctx),
+                           co_authors=[requester_identity(ctx)], date=date)
+    remote = await ctx.forge.git_remote(run.repo)
+    await git.push(root, remote, branch)
+    pull = await ctx.forge.open_pull_request(
+        run.repo, head=branch, base=head["base"], title=message["message"].splitlines()[0],
+        body=pull_request_body(issue, plan, implemented, run.id), draft=True)
+    return {"branch": branch, "commit": sha, "pr_number": pull.target.number,
+            "pr_url": pull.url or f"#{pull.target.number}"}
+
+
+async def _message_detail(ctx: RunContext, issue: Issue, diff: str) -> dict[str, Any]:
+    return {"message": await commit_message(ctx, issue, diff)}

@@ -1,0 +1,169 @@
+"""`implement` and `plan` on an issue: analyse, plan, edit in a tool loop, verify, deliver.
+
+Every step is checkpointed (`RunContext.step`): a resumed run skips finished steps, and
+the steps that need the checkout rebuild it from the recorded base commit and diff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from app.config import REPO_CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
+from app.edits import EditPolicy
+from app.llm.prompt_safety import fence_untrusted
+from app.llm.types import LLMRequest, Message
+from app.sandbox import SandboxPolicy, prove_red_green, resolve_test_command, run_tests
+from app.workflow import workspace
+from app.workflow.analysis import analyse, files_markdown
+from app.workflow.context import RunContext, RunRefused
+from app.workflow.deliver import deliver
+from app.workflow.prompts import render_prompt
+from app.workflow.toolloop import LoopLimits, run_tool_loop
+from app.workflow.tools import TOOL_SPECS, Toolbox
+
+
+async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
+    """After `prepare` and `check`: the code-changing part of `implement` and `plan`."""
+    run = ctx.run
+    folder = workspace.run_folder(ctx.deps.settings.workdir, run.id)
+
+    async def checkout() -> Path:
+        remote = await ctx.forge.git_remote(head["head_repo"])
+        return await workspace.ensure_checkout(folder, remote, head["ref"], head["head_sha"])
+
+    async def clone() -> dict[str, Any]:
+        root = await checkout()
+        files = sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+        return {"files": files, "base_sha": head["head_sha"]}
+
+    await ctx.step("clone", clone)
+    await ctx.progress()
+    issue = await ctx.forge.get_issue(ctx.target)
+    issue_text = f"{issue.title}\n\n{issue.body}"
+    config = await ctx.step("config", lambda: _read_config(checkout))
+    repo_config = RepoConfig.model_validate(config["config"])
+
+    async def locate() -> dict[str, Any]:
+        root = await checkout()
+        found = await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx))
+        return {"files": found.files_json(), "indexed": found.files_indexed,
+                "seconds": round(found.seconds, 2)}
+
+    located = await ctx.step("locate", locate)
+    await ctx.progress()
+    issue_block = fence_untrusted(issue_text, f"issue #{run.target_number}")
+
+    async def plan() -> dict[str, Any]:
+        root = await checkout()
+        found = await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx))
+        request = LLMRequest(
+            role="planner",
+            system=render_prompt("plan_system", repo=run.repo),
+            context=fence_untrusted(found.context.text, "repository code"),
+            messages=(Message.user(render_prompt(
+                "plan_task", issue=issue_block, files=files_markdown(located["files"]))),),
+            max_tokens=2048,
+        )
+        completion = await (await ctx.llm(repo_config)).complete(request)
+        return {"plan": completion.text.strip(), "cost_usd": completion.cost_usd,
+                "model": completion.model_id}
+
+    planned = await ctx.step("plan", plan)
+    await ctx.progress()
+    if run.command == "plan":
+        await ctx.reply("plan", f"**Plan for #{run.target_number}** (run {run.id})\n\n"
+                                f"{planned['plan']}\n\n**Files**\n{files_markdown(located['files'])}")
+        return
+
+    async def implement() -> dict[str, Any]:
+        root = await checkout()
+        await workspace.reset_to(root, head["head_sha"])
+        found = await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx))
+        return await _implement(ctx, folder, root, head["head_sha"], repo_config,
+                                issue_block, planned["plan"], found.context.text)
+
+    implemented = await ctx.step("implement", implement)
+    await ctx.progress()
+
+    async def deliver_step() -> dict[str, Any]:
+        root = await checkout()
+        await workspace.reset_to(root, head["head_sha"])
+        await workspace.apply_diff(root, implemented["diff"])
+        return await deliver(ctx, root, head, issue, planned["plan"], implemented)
+
+    delivered = await ctx.step("deliver", deliver_step)
+    await ctx.reply("delivered", (
+        f"Opened draft pull request {delivered['pr_url']} for #{run.target_number}: "
+        f"{implemented['summary']}"))
+    ctx.result.update({"pull_request": delivered["pr_url"], "branch": delivered["branch"]})
+
+
+async def _read_config(checkout: Any) -> dict[str, Any]:
+    root: Path = await checkout()
+    path = root / REPO_CONFIG_FILE
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+    try:
+        return {"config": parse_repo_config(text).model_dump()}
+    except RepoConfigError as exc:
+        raise RunRefused(f"{exc}. Fix {REPO_CONFIG_FILE} on the default branch.") from None
+
+
+def _cache_dir(ctx: RunContext) -> Path:
+    return ctx.deps.settings.workdir / "codemap-cache"
+
+
+async def _implement(ctx: RunContext, folder: Path, root: Path, base_sha: str,
+                     config: RepoConfig, issue_block: str, plan: str,
+                     context: str) -> dict[str, Any]:
+    settings = ctx.deps.settings
+    allow = settings.sandbox_allow_unsandboxed
+    command = resolve_test_command(root, config.test)
+    if command is None:
+        raise RunRefused("no test command: set `test:` in .agentops.yml (for example "
+                         "`test: pytest -q`) so AgentOps can prove its change")
+    policy = SandboxPolicy(scratch_root=folder / "scratch")
+    (folder / "scratch").mkdir(parents=True, exist_ok=True)
+
+    async def run_selected(test_ids: Any) -> tuple[bool, str]:
+        from app.sandbox import select_tests
+
+        argv = select_tests(command, list(test_ids)) if test_ids else command.argv
+        done = await run_tests(root, argv, setup=config.setup, policy=policy,
+                               allow_unsandboxed=allow)
+        result = done.tests or done.failed_setup
+        text = result.output.text[-6000:] if result is not None else ""
+        return done.passed, text
+
+    async def verify(test_ids: list[str]) -> tuple[bool, str]:
+        if not test_ids:
+            return False, "No test was named: name the tests you added in `finish`."
+        base = await workspace.base_copy(folder, root, base_sha)
+        proof = await prove_red_green(base, root, test_ids, command, setup=config.setup,
+                                      policy=policy, allow_unsandboxed=allow)
+        return proof.proven, proof.to_markdown()
+
+    toolbox = Toolbox(root, EditPolicy(forbidden=tuple(config.forbidden_paths),
+                                       allow_workflows=config.allow_workflow_edits),
+                      run_selected, max_test_runs=config.limits.max_test_runs)
+    request = LLMRequest(
+        role="coder",
+        system=render_prompt("implement_system", repo=ctx.run.repo,
+                             edit_format=render_prompt("edit_format")),
+        context=fence_untrusted(context, "repository code"),
+        messages=(Message.user(render_prompt("implement_task", repo=ctx.run.repo,
+                                             issue=issue_block, plan=plan)),),
+        tools=TOOL_SPECS,
+        max_tokens=8192,
+    )
+    limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
+    outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits, verify)
+    diff = await workspace.working_diff(root, base_sha)
+    if not outcome.finished:
+        raise RunRefused(f"the change was not completed: {outcome.reason}"
+                         + (f"\n\n{outcome.verification}" if outcome.verification else ""))
+    return {"diff": diff, "summary": outcome.summary, "tests": outcome.tests,
+            "verification": outcome.verification, "turns": outcome.turns,
+            "cost_usd": round(outcome.cost_usd, 6), "models": outcome.models,
+            "test_command": " ".join(command.argv)}

@@ -1,0 +1,35 @@
+"""Prompt templates: text files in `prompts/`, one per purpose, filled by name.
+
+Templates use `string.Template` placeholders (`$name`); a missing value is an error, so a
+template and its caller cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from string import Template
+
+# Beside the package in a checkout; in the working directory for an installed copy.
+_CANDIDATES = (Path(__file__).resolve().parents[2] / "prompts", Path("prompts"))
+
+
+class PromptMissing(LookupError):
+    pass
+
+
+@cache
+def _template(name: str) -> Template:
+    for folder in _CANDIDATES:
+        path = folder / f"{name}.md"
+        if path.is_file():
+            return Template(path.read_text(encoding="utf-8").strip())
+    raise PromptMissing(f"no prompt template named {name!r} in prompts/")
+
+
+def render_prompt(name: str, **values: str) -> str:
+    """The template `prompts/<name>.md` with every `$placeholder` filled."""
+    try:
+        return _template(name).substitute(values)
+    except KeyError as exc:
+        raise PromptMissing(f"prompt {name!r} needs a value for {exc.args[0]!r}") from None

@@ -1,0 +1,94 @@
+"""The bounded conversation in which the model reads, edits and tests until it finishes.
+
+Limits on turns and tokens come from `.agentops.yml` (`limits:`); cost is bounded by the
+router's budgets. When the model calls `finish`, `verify` judges its tests (red → green);
+an unproven result goes back to the model, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from app.llm.router import LLMRouter
+from app.llm.types import LLMRequest, Message, Usage
+from app.workflow.tools import Toolbox
+
+Verifier = Callable[[list[str]], Awaitable[tuple[bool, str]]]
+
+
+@dataclass(frozen=True)
+class LoopLimits:
+    max_turns: int = 30
+    max_tokens: int = 400_000
+    max_verifications: int = 3
+
+
+@dataclass
+class LoopOutcome:
+    finished: bool
+    reason: str
+    summary: str = ""
+    tests: list[str] = field(default_factory=list)
+    turns: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    verification: str = ""
+    models: list[str] = field(default_factory=list)
+
+
+async def run_tool_loop(router: LLMRouter, request: LLMRequest, toolbox: Toolbox,
+                        limits: LoopLimits, verify: Verifier | None = None) -> LoopOutcome:
+    outcome = LoopOutcome(finished=False, reason="")
+    nudged = False
+    verifications = 0
+    while outcome.turns < limits.max_turns:
+        total = outcome.usage.input_tokens + outcome.usage.cached_tokens
+        if total + outcome.usage.output_tokens >= limits.max_tokens:
+            outcome.reason = f"the token limit ({limits.max_tokens}) was reached"
+            return outcome
+        completion = await router.complete(request)
+        outcome.turns += 1
+        outcome.usage = outcome.usage + completion.response.usage
+        outcome.cost_usd += completion.cost_usd
+        if completion.model_id not in outcome.models:
+            outcome.models.append(completion.model_id)
+        response = completion.response
+        request = request.with_messages(response.as_message())
+        if not response.tool_calls:
+            if nudged:
+                outcome.reason = "the model stopped without calling finish"
+                return outcome
+            nudged = True
+            request = request.with_messages(Message.user(
+                "Use the tools to make the change, then call `finish`."))
+            continue
+        results: list[Message] = []
+        for call in response.tool_calls:
+            result = await toolbox.call(call.name, call.arguments)
+            if result.finished:
+                tests = [str(t) for t in result.detail.get("tests", [])]
+                outcome.summary = str(result.detail.get("summary", ""))
+                outcome.tests = tests
+                if verify is None:
+                    outcome.finished, outcome.reason = True, "finished"
+                    return outcome
+                verifications += 1
+                proven, report = await verify(tests)
+                outcome.verification = report
+                if proven:
+                    outcome.finished, outcome.reason = True, "finished with proven tests"
+                    return outcome
+                if verifications >= limits.max_verifications:
+                    outcome.reason = "the tests were not proven after "\
+                        f"{verifications} attempts"
+                    return outcome
+                results.append(Message.tool_result(call.id, (
+                    "Not finished: every new test must fail on the original code and pass "
+                    "with your change.\n\n" + report), is_error=True))
+                continue
+            results.append(Message.tool_result(call.id, result.text, result.is_error))
+        request = request.with_messages(*results)
+    outcome.reason = f"the turn limit ({limits.max_turns}) was reached"
+    return outcome
+
