@@ -21,6 +21,7 @@ from app.sandbox.isolation import (
     bwrap_argv,
     count_tasks_of,
     limits_preexec,
+    open_seccomp,
     read_host_layout,
     require_sandbox,
     sandbox_env,
@@ -195,6 +196,11 @@ class _Run:
     sandboxed: bool
     lent_from: tuple[int, int] | None  # the checkout's owner while the sandbox uid has it
     tasks_already: int = 0  # tasks of the uid the sandbox shares (userns mode)
+    seccomp_fd: int | None = None  # the filter bwrap reads, closed after the run
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        return () if self.seccomp_fd is None else (self.seccomp_fd,)
 
 
 def _prepare(
@@ -214,8 +220,16 @@ def _prepare(
         return _Run(command, list(command), checkout, scratch, checkout, env, False, None, tasks)
     root = os.geteuid() == 0
     bwrap = shutil.which("bwrap") or "bwrap"
+    seccomp_fd = open_seccomp(scratch)
     full = bwrap_argv(
-        bwrap, command, checkout, scratch, policy, read_host_layout(), drop_privileges=root
+        bwrap,
+        command,
+        checkout,
+        scratch,
+        policy,
+        read_host_layout(),
+        drop_privileges=root,
+        seccomp_fd=seccomp_fd,
     )
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; --clearenv inside
     lent_from = None
@@ -226,10 +240,12 @@ def _prepare(
         _chown_tree(scratch / "shm", policy.uid, policy.gid)
         _chown_tree(checkout, policy.uid, policy.gid)
     tasks = 0 if root else count_tasks_of(os.getuid())
-    return _Run(command, full, checkout, scratch, scratch, env, True, lent_from, tasks)
+    return _Run(command, full, checkout, scratch, scratch, env, True, lent_from, tasks, seccomp_fd)
 
 
 def _clean_up(run: _Run) -> None:
+    if run.seccomp_fd is not None:
+        os.close(run.seccomp_fd)
     if run.lent_from is not None:
         _chown_tree(run.checkout, *run.lent_from)
     shutil.rmtree(run.scratch, ignore_errors=True)
@@ -247,6 +263,7 @@ async def _execute(run: _Run, policy: SandboxPolicy) -> SandboxResult:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
+        pass_fds=run.pass_fds,
         preexec_fn=limits_preexec(limits, run.tasks_already),  # only setrlimit
     )
     assert process.stdout is not None

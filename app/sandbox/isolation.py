@@ -14,6 +14,8 @@ What the sandbox guarantees (each line is tested in tests/integration/sandbox):
   namespace and a minimal `/dev`; the sandbox's own root and `/dev` are read-only.
   `/root`, `/home`, `/var`, `/run`, `/srv`, `/sys`, the service's working directory and
   every other run's checkout simply do not exist inside;
+- a seccomp filter (x86_64) refuses new user namespaces, keyrings, eBPF, io_uring and
+  other kernel interfaces tests never need (app/sandbox/seccomp.py);
 - no privileges: when the service runs as root, bwrap keeps the host user namespace and
   the command is started through `setpriv` as an unprivileged uid/gid (65534 by
   default) with no capabilities, an empty bounding set and `no_new_privs`; otherwise
@@ -35,6 +37,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from app.sandbox.seccomp import seccomp_program
 
 WORKSPACE = "/workspace"
 SANDBOX_HOME = "/tmp/home"  # noqa: S108 - inside the sandbox; /tmp is the run's scratch dir
@@ -167,6 +171,15 @@ def write_scratch(scratch: Path, uid: int, gid: int) -> None:
     )
     (etc / "group").write_text(f"root:x:0:\n{SANDBOX_USER}:x:{gid}:\n")
     (etc / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
+    program = seccomp_program()
+    if program is not None:
+        (scratch / "seccomp.bpf").write_bytes(program)
+
+
+def open_seccomp(scratch: Path) -> int | None:
+    """A read-only fd of the scratch dir's seccomp program for bwrap, or None without one."""
+    path = scratch / "seccomp.bpf"
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC) if path.exists() else None
 
 
 # --- the bwrap argv -----------------------------------------------------------------------
@@ -205,9 +218,12 @@ def bwrap_argv(
     host: HostLayout,
     *,
     drop_privileges: bool,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The full command line: bwrap, its options, then (setpriv and) the command."""
     args = [bwrap, "--die-with-parent", "--new-session", "--clearenv"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]  # app/sandbox/seccomp.py
     if drop_privileges:  # root: host user namespace, setpriv drops to policy.uid below
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -319,9 +335,11 @@ INSTALL_HINT = (
 )
 
 
-def _run_quietly(argv: list[str]) -> tuple[int, str]:
+def _run_quietly(argv: list[str], pass_fds: tuple[int, ...] = ()) -> tuple[int, str]:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=20, check=False, pass_fds=pass_fds
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 1, str(exc)
     return done.returncode, (done.stderr or done.stdout).strip()
@@ -347,10 +365,22 @@ def probe_sandbox() -> SandboxStatus:
         scratch.mkdir()
         checkout.mkdir()
         write_scratch(scratch, policy.uid, policy.gid)
-        argv = bwrap_argv(
-            bwrap, ("true",), checkout, scratch, policy, read_host_layout(), drop_privileges=root
-        )
-        code, err = _run_quietly(argv)
+        fd = open_seccomp(scratch)
+        try:
+            argv = bwrap_argv(
+                bwrap,
+                ("true",),
+                checkout,
+                scratch,
+                policy,
+                read_host_layout(),
+                drop_privileges=root,
+                seccomp_fd=fd,
+            )
+            code, err = _run_quietly(argv, () if fd is None else (fd,))
+        finally:
+            if fd is not None:
+                os.close(fd)
     mode = "setpriv" if root else "userns"
     if code != 0:
         return SandboxStatus(

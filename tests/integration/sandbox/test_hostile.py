@@ -268,3 +268,27 @@ async def test_flood_of_output_is_cut_in_the_middle(tmp_path: Path) -> None:
     assert result.output.total_bytes > 10_000_000
     assert f"{result.output.omitted_bytes} bytes of output omitted" in text
     assert len(text) < 2200
+
+
+async def test_no_new_user_namespaces_or_keyrings(tmp_path: Path) -> None:
+    repo = write_repo(
+        tmp_path / "repo",
+        {
+            "test_kernel.py": """
+            import ctypes, os, pytest
+
+            libc = ctypes.CDLL(None, use_errno=True)
+
+            @pytest.mark.parametrize("name, call", [
+                ("userns", lambda: libc.unshare(0x10000000)),
+                ("keyctl", lambda: libc.syscall(250, 0, 0, 0, 0, 0)),
+                ("bpf", lambda: libc.syscall(321, 0, 0, 0)),
+            ])
+            def test_escape(name, call):
+                assert call() == 0, os.strerror(ctypes.get_errno())
+        """,
+        },
+    )
+    result = await run_sandboxed(PYTEST, repo, policy())
+    assert "3 failed" in result.output.text, result.output.text
+    assert result.output.text.count("Operation not permitted") >= 3

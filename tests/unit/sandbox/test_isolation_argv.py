@@ -57,6 +57,21 @@ def test_isolation_options_as_root() -> None:
     assert tail[-2:] == ["pytest", "-q"]
 
 
+def test_seccomp_program_is_read_from_a_passed_fd() -> None:
+    argv = bwrap_argv(
+        "bwrap",
+        ("true",),
+        Path("/r"),
+        Path("/s"),
+        SandboxPolicy(),
+        HOST,
+        drop_privileges=True,
+        seccomp_fd=7,
+    )
+    assert argv[argv.index("--seccomp") + 1] == "7"
+    assert "--seccomp" not in build(SandboxPolicy())
+
+
 def test_unprivileged_service_uses_a_user_namespace() -> None:
     argv = build(SandboxPolicy(), drop=False)
     assert "--unshare-user" in argv
