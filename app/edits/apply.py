@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -80,6 +80,7 @@ def plan_edits(edits: Sequence[Edit], policy: EditPolicy, read: Reader) -> EditR
     Edits are applied in order; edits of one file see the changes of the ones before, and
     their line hints are read as lines of the file before any of them.
     """
+    edits = numbered(edits)
     refusals: list[Refusal] = []
     by_path: dict[str, list[Edit]] = {}
     for edit in edits:
@@ -115,6 +116,7 @@ def apply_edits(repo_root: Path, edits: Sequence[Edit], policy: EditPolicy) -> E
     through a symbolic link is refused.
     """
     root = Path(repo_root)
+    edits = numbered(edits)
     planned = plan_edits(edits, policy, lambda path: read_repository_file(root, path))
     written: list[FileChange] = []
     refusals = list(planned.refusals)
@@ -134,6 +136,14 @@ def apply_edits(repo_root: Path, edits: Sequence[Edit], policy: EditPolicy) -> E
     refusals.sort(key=lambda refusal: refusal.number)
     applied = tuple(number for number in planned.applied if number not in withdrawn)
     return EditResult(tuple(written), tuple(refusals), render_diff(written), applied)
+
+
+def numbered(edits: Sequence[Edit]) -> list[Edit]:
+    """The edits, renumbered 1, 2, … by position when their numbers are not distinct
+    (edits built in code rather than parsed all default to number 1)."""
+    if len({edit.number for edit in edits}) == len(edits):
+        return list(edits)
+    return [replace(edit, number=position) for position, edit in enumerate(edits, 1)]
 
 
 def _same_path(raw: str, normal: str) -> bool:

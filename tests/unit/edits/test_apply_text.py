@@ -393,3 +393,10 @@ def test_ambiguity_shows_the_lines_before_each_place() -> None:
     message = result.refusals[0].message
     assert "    5| def f1():\n    6|     x = compute()" in message
     assert "    1| def f0():" in message
+
+
+def test_edits_built_in_code_are_numbered_by_position() -> None:
+    edits = [Edit("m.py", "import os\n", "import re\n"), Edit("m.py", "nothing\n", "x\n")]
+    result = plan_edits(edits, EditPolicy(), {"m.py": MODULE.encode()}.get)
+    assert result.applied == (1,)
+    assert result.refusals[0].message.startswith("Block 2 (m.py)")
