@@ -11,16 +11,25 @@ The format the model writes (the prompt templates teach it):
 
 - The file path, relative to the repository root, is alone on the line above
   `<<<<<<< SEARCH` (backticks, `**`, a `File:` prefix, or a code fence between them are
-  tolerated). A block without a path line edits the file of the block before it.
+  tolerated; it needs a `/` or a `.`, or to be a name like `Makefile`). A block without a
+  path line edits the file of the block before it.
 - An optional line hint gives the line where the SEARCH starts in the file as the model
   saw it: `@@ line 42` alone on the line between the path and `<<<<<<< SEARCH`
   (also accepted: after `<<<<<<< SEARCH` on the same line, as the first SEARCH line, or
   in diff form `@@ -42,7 +42,8 @@`). Hints only choose between several places the
-  SEARCH matches; a stale hint is harmless when the SEARCH is unique.
-- The SEARCH must match whole lines of the file exactly once. Whitespace at line ends,
-  a shifted indentation of the whole block, left-out blank lines, and CRLF line endings
-  are forgiven; several matches that the hint does not tell apart, or no match at all,
-  are refused with a message saying which block, why, and the closest lines of the file.
+  SEARCH matches (the nearest, if it is at least twice as near as the next, plus three
+  lines); a stale hint is harmless when the SEARCH is unique.
+- The SEARCH must match whole lines of the file exactly once. Forgiven: whitespace at
+  line ends, a shifted indentation of the whole block, tabs for spaces or spaces for
+  tabs, left-out blank lines between kept lines, CRLF, and line numbers copied from a
+  numbered view (`   42 code` or `   42| code`; the first becomes the hint). Lines the
+  REPLACE keeps are taken from the file as they are; trailing whitespace on new lines is
+  dropped when the file has none. Refused, with a message that names the block, says why,
+  and shows the file's closest lines or the places it matched: several matches that the
+  hint does not tell apart, no match, a SEARCH of blank lines only, a REPLACE equal to
+  its SEARCH, and a left-out blank line whose place next to a change is a guess.
+- One line of seven `=` separates SEARCH from REPLACE; other runs of `=` (reST
+  underlines) are text.
 - An empty REPLACE deletes the SEARCH lines. Several blocks may edit one file; they are
   applied in order, each to the result of the ones before, while their line hints keep
   counting lines of the file as it was before any of them.
@@ -35,6 +44,12 @@ The format the model writes (the prompt templates teach it):
   existing non-empty file.
 
 Markers may have 5 to 9 `<`, `=`, `>` characters; text outside blocks is ignored.
+
+What is never written (`EditPolicy`): paths outside the repository (`..`, absolute),
+anything through a symbolic link, `.git/`, `.agentops.yml`, the repository's forbidden
+globs, and CI definitions (`.github/workflows/`, `.gitlab-ci.yml`) unless allowed. A file
+of a language the code map reads that parsed before the edits and would not after is
+refused with the error's line and column (a new file must parse).
 
 API: `parse_edits(text) -> list[Edit]` (raises `EditFormatError` with a message for the
 model), `apply_edits(repo_root, edits, policy) -> EditResult` (writes atomically; refused
