@@ -178,11 +178,19 @@ async def run_sandboxed(
     """
     policy = policy or SandboxPolicy()
     status = require_sandbox(allow_unsandboxed)
-    run = await asyncio.to_thread(_prepare, tuple(argv), checkout, policy, status.available)
+    preparing = asyncio.ensure_future(
+        asyncio.to_thread(_prepare, tuple(argv), checkout, policy, status.available)
+    )
+    try:
+        run = await asyncio.shield(preparing)
+    except asyncio.CancelledError:  # the thread goes on: let it finish, then undo it
+        with contextlib.suppress(Exception):
+            await asyncio.shield(asyncio.to_thread(_clean_up, await preparing))
+        raise
     try:
         return await _execute(run, policy)
-    finally:
-        await asyncio.to_thread(_clean_up, run)
+    finally:  # shielded: a second cancel must not leave the checkout lent out
+        await asyncio.shield(asyncio.to_thread(_clean_up, run))
 
 
 @dataclass
@@ -209,6 +217,20 @@ def _prepare(
     """Scratch dir, argv and environment; as root, lend the checkout to the sandbox uid."""
     checkout = checkout.resolve(strict=True)
     scratch = Path(tempfile.mkdtemp(prefix="agentops-sandbox-", dir=policy.scratch_root))
+    try:
+        return _prepare_in(scratch, command, checkout, policy, sandboxed)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _prepare_in(
+    scratch: Path,
+    command: tuple[str, ...],
+    checkout: Path,
+    policy: SandboxPolicy,
+    sandboxed: bool,
+) -> _Run:
     write_scratch(scratch, policy.uid, policy.gid)
     if not sandboxed:
         env = sandbox_env(policy) | {
@@ -232,15 +254,19 @@ def _prepare(
         seccomp_fd=seccomp_fd,
     )
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; --clearenv inside
-    lent_from = None
-    if root:
+    tasks = 0 if root else count_tasks_of(os.getuid())
+    run = _Run(command, full, checkout, scratch, scratch, env, True, None, tasks, seccomp_fd)
+    if root:  # last: from here on _clean_up gives the checkout back
         owner = checkout.stat()
-        lent_from = (owner.st_uid, owner.st_gid)
+        run.lent_from = (owner.st_uid, owner.st_gid)
         _chown_tree(scratch / "tmp", policy.uid, policy.gid)
         _chown_tree(scratch / "shm", policy.uid, policy.gid)
-        _chown_tree(checkout, policy.uid, policy.gid)
-    tasks = 0 if root else count_tasks_of(os.getuid())
-    return _Run(command, full, checkout, scratch, scratch, env, True, lent_from, tasks, seccomp_fd)
+        try:
+            _chown_tree(checkout, policy.uid, policy.gid)
+        except BaseException:
+            _clean_up(run)
+            raise
+    return run
 
 
 def _clean_up(run: _Run) -> None:
@@ -279,7 +305,8 @@ async def _execute(run: _Run, policy: SandboxPolicy) -> SandboxResult:
         if process.returncode is None:  # cancelled: never leave the sandbox running
             _kill_group(process.pid)
             await process.wait()
-        _kill_group(process.pid)  # stragglers that left the pipe open (unsandboxed)
+        if not run.sandboxed:  # stragglers (in the sandbox, the PID namespace ends them)
+            _kill_group(process.pid)
     try:
         await asyncio.wait_for(pump, timeout=5)
     except TimeoutError:

@@ -130,3 +130,27 @@ async def test_a_broken_bwrap_is_reported(tmp_path: Path, monkeypatch: pytest.Mo
         assert "No permissions to create new namespace" in status.detail
     finally:
         probe_sandbox.cache_clear()
+
+
+async def test_cancelling_a_run_kills_it_and_gives_the_checkout_back(tmp_path: Path) -> None:
+    import asyncio
+    import dataclasses
+    import subprocess
+
+    repo = write_repo(tmp_path / "repo", {"hang.sh": "sleep 300 & sleep 300\n"})
+    scratch_root = tmp_path / "scratch"
+    scratch_root.mkdir()
+    run_policy = dataclasses.replace(policy(), scratch_root=scratch_root)
+    task = asyncio.create_task(run_sandboxed(["sh", "hang.sh"], repo, run_policy))
+    await asyncio.sleep(1.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert os.stat(repo).st_uid == os.getuid()
+    assert os.stat(repo / "hang.sh").st_uid == os.getuid()
+    assert list(scratch_root.iterdir()) == []
+    await asyncio.sleep(0.5)
+    leftover = subprocess.run(
+        ["pgrep", "-u", "65534", "-f", "sleep 300"], capture_output=True, text=True, check=False
+    ).stdout
+    assert leftover == ""
