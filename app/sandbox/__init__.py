@@ -21,9 +21,8 @@ from app.sandbox.execution import (
     SandboxResult,
     run_sandboxed,
 )
-from app.sandbox.isolation import (
-    SandboxLimits,
-    SandboxPolicy,
+from app.sandbox.isolation import SandboxLimits, SandboxPolicy
+from app.sandbox.probe import (
     SandboxStatus,
     SandboxUnavailable,
     probe_sandbox,

@@ -23,10 +23,10 @@ from app.sandbox.isolation import (
     limits_preexec,
     open_seccomp,
     read_host_layout,
-    require_sandbox,
     sandbox_env,
     write_scratch,
 )
+from app.sandbox.probe import require_sandbox
 
 log = logging.getLogger(__name__)
 

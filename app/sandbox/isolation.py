@@ -1,4 +1,4 @@
-"""The bubblewrap sandbox: its policy, the exact `bwrap` argv, limits, and the start-up probe.
+"""The bubblewrap sandbox: its policy, the exact `bwrap` argv and the limits.
 
 What the sandbox guarantees (each line is tested in tests/integration/sandbox):
 
@@ -29,13 +29,8 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 from app.sandbox.seccomp import seccomp_program
@@ -71,10 +66,6 @@ ETC_ALLOW = (
 SYSTEM_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")
 
 
-class SandboxUnavailable(RuntimeError):
-    """Tests cannot run isolated here; the message tells the operator what to do."""
-
-
 @dataclass(frozen=True)
 class SandboxLimits:
     cpu_seconds: int = 600  # per process; SIGXCPU at this, SIGKILL 5 s later
@@ -98,13 +89,6 @@ class SandboxPolicy:
     uid: int = NOBODY  # the identity commands run as when the service is root
     gid: int = NOBODY
     scratch_root: Path | None = None  # where per-run scratch dirs go (default: $TMPDIR)
-
-
-@dataclass(frozen=True)
-class SandboxStatus:
-    available: bool
-    mode: str  # "setpriv" (root drops to policy.uid), "userns" (unprivileged) or "none"
-    detail: str
 
 
 # --- environment and files --------------------------------------------------------------
@@ -324,81 +308,3 @@ def limits_preexec(limits: SandboxLimits, tasks_already: int = 0) -> Callable[[]
             resource.setrlimit(which, values)
 
     return apply
-
-
-# --- the probe ----------------------------------------------------------------------------
-
-INSTALL_HINT = (
-    "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, or run "
-    ".ci/system-deps), and allow user namespaces or run the worker as root; "
-    "to run tests without isolation (unsafe) set AGENTOPS_SANDBOX_ALLOW_UNSANDBOXED=true"
-)
-
-
-def _run_quietly(argv: list[str], pass_fds: tuple[int, ...] = ()) -> tuple[int, str]:
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=20, check=False, pass_fds=pass_fds
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return 1, str(exc)
-    return done.returncode, (done.stderr or done.stdout).strip()
-
-
-@cache
-def probe_sandbox() -> SandboxStatus:
-    """Check once per process that bwrap exists and that the real profile starts."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return SandboxStatus(False, "none", f"bwrap is not installed: {INSTALL_HINT}")
-    code, err = _run_quietly([bwrap, "--ro-bind", "/", "/", "true"])
-    if code != 0:
-        return SandboxStatus(
-            False, "none", f"`bwrap --ro-bind / / true` failed ({err}); " + INSTALL_HINT
-        )
-    root = os.geteuid() == 0
-    if root and shutil.which("setpriv") is None:
-        return SandboxStatus(False, "none", "setpriv (util-linux) is missing: " + INSTALL_HINT)
-    policy = SandboxPolicy(python_env=Path(sys.prefix))
-    with tempfile.TemporaryDirectory(prefix="agentops-probe-") as tmp:
-        scratch, checkout = Path(tmp) / "scratch", Path(tmp) / "checkout"
-        scratch.mkdir()
-        checkout.mkdir()
-        write_scratch(scratch, policy.uid, policy.gid)
-        fd = open_seccomp(scratch)
-        try:
-            argv = bwrap_argv(
-                bwrap,
-                ("true",),
-                checkout,
-                scratch,
-                policy,
-                read_host_layout(),
-                drop_privileges=root,
-                seccomp_fd=fd,
-            )
-            code, err = _run_quietly(argv, () if fd is None else (fd,))
-        finally:
-            if fd is not None:
-                os.close(fd)
-    mode = "setpriv" if root else "userns"
-    if code != 0:
-        return SandboxStatus(
-            False,
-            mode,
-            f"bwrap is installed but the sandbox does not start ({err}); " + INSTALL_HINT,
-        )
-    return SandboxStatus(
-        True,
-        mode,
-        f"bwrap works ({mode}: "
-        + ("root drops to an unprivileged uid)" if root else "unprivileged user namespace)"),
-    )
-
-
-def require_sandbox(allow_unsandboxed: bool) -> SandboxStatus:
-    """The probe's status; raises `SandboxUnavailable` unless unsandboxed runs are allowed."""
-    status = probe_sandbox()
-    if not status.available and not allow_unsandboxed:
-        raise SandboxUnavailable(f"refusing to run repository tests: {status.detail}")
-    return status
