@@ -126,7 +126,8 @@ class RedGreenResult:
         for p in self.proofs:
             red = p.red.summary() if p.red else "-"
             green = p.green.summary() if p.green else "-"
-            lines.append(f"| `{p.test_id}` | {p.verdict.value} | {red} | {green} |")
+            test_id = p.test_id.replace("|", "\\|")
+            lines.append(f"| `{test_id}` | {p.verdict.value} | {red} | {green} |")
         if self.setup_failure:
             lines += ["", f"Setup failed: {self.setup_failure}"]
         for p in self.proofs:

@@ -1,20 +1,11 @@
-"""Helpers for sandbox tests: tiny repositories written into tmp_path, a test policy.
-
-These tests run real `bwrap` (installed by .ci/system-deps); they skip with the
-probe's reason when the sandbox cannot start on this machine.
-"""
+"""Sandbox tests run real `bwrap` (installed by .ci/system-deps); they skip with the
+probe's reason when the sandbox cannot start on this machine."""
 
 from __future__ import annotations
 
-import sys
-import textwrap
-from pathlib import Path
-
 import pytest
 
-from app.sandbox import SandboxLimits, SandboxPolicy, probe_sandbox
-
-PYTEST = ("python", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-rA")
+from app.sandbox import probe_sandbox
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -22,22 +13,3 @@ def _needs_sandbox() -> None:
     status = probe_sandbox()
     if not status.available:
         pytest.skip(status.detail)
-
-
-def write_repo(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-def policy(**limits: float) -> SandboxPolicy:
-    """The service's own Python read-only inside; small limits so that tests end fast."""
-    values: dict[str, float] = {"wall_seconds": 20, "cpu_seconds": 10, "processes": 64}
-    values.update(limits)
-    return SandboxPolicy(
-        limits=SandboxLimits(**values),  # type: ignore[arg-type]
-        python_env=Path(sys.prefix),
-        env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
-    )

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.sandbox import LimitHit, run_sandboxed
-from tests.integration.sandbox.conftest import PYTEST, policy, write_repo
+from tests.integration.sandbox.repos import PYTEST, policy, write_repo
 
 SECRET = "fake-secret-7f3a9c"
 

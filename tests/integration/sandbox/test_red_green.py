@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from app.sandbox import Runner, TestCommand, Verdict, prove_red_green
-from tests.integration.sandbox.conftest import policy, write_repo
+from tests.integration.sandbox.repos import policy, write_repo
 
 OLD_TESTS = """
     from calc import add

@@ -15,7 +15,7 @@ from app.sandbox import (
     run_sandboxed,
     run_tests,
 )
-from tests.integration.sandbox.conftest import PYTEST, policy, write_repo
+from tests.integration.sandbox.repos import PYTEST, policy, write_repo
 
 CALC = {
     "pyproject.toml": "[tool.pytest.ini_options]\n",
