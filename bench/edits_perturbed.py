@@ -37,6 +37,7 @@ class Block:
     lines: tuple[tuple[str, str], ...]  # (" " | "-" | "+", text without line ending)
     hint: int | None
     crlf: bool = False  # the model's text uses CRLF
+    as_diff: str = ""  # "": blocks; "gold": a unified diff; "sloppy": bare @@, blank lines bare
 
     @property
     def search(self) -> list[str]:
@@ -122,6 +123,14 @@ def everything_but_blank_lines(block: Block, rng: random.Random) -> Block:
     return crlf_answer(block, rng)
 
 
+def diff_answer(block: Block, rng: random.Random) -> Block:
+    return replace(block, as_diff="gold")
+
+
+def sloppy_diff_answer(block: Block, rng: random.Random) -> Block:
+    return replace(block, as_diff="sloppy")
+
+
 def one_line_no_hint(block: Block, rng: random.Random) -> Block:
     return no_hint(one_line_of_context(block, rng), rng)
 
@@ -141,6 +150,8 @@ PERTURBATIONS: dict[str, Perturbation] = {
     "CRLF answer": crlf_answer,
     "CRLF file": unchanged,  # the files (and the reference) are converted instead
     "line numbers copied, no hint": line_numbers_copied,
+    "unified diff answer": diff_answer,
+    "unified diff answer: bare @@ headers, blank lines without space": sloppy_diff_answer,
     "combined: one line of context, no hint": one_line_no_hint,
     "combined: one line of context, stale hint": one_line_stale_hint,
     "combined: all of the above but blank lines": everything_but_blank_lines,
@@ -150,6 +161,8 @@ RANDOMISED = (stale_hint, trailing_whitespace, one_line_stale_hint, everything_b
 
 def render(blocks: list[Block]) -> str:
     """The blocks as a model would write them, with prose and fences around."""
+    if blocks and blocks[0].as_diff:
+        return render_diff_answer(blocks)
     parts = ["Here are the changes.\n"]
     for block in blocks:
         hint = f"@@ line {block.hint}\n" if block.hint is not None else ""
@@ -161,6 +174,28 @@ def render(blocks: list[Block]) -> str:
         )
         parts.append(text.replace("\n", "\r\n") if block.crlf else text)
     return "\n".join(parts)
+
+
+def render_diff_answer(blocks: list[Block]) -> str:
+    """The blocks as a unified diff inside a fence; "sloppy" drops the hunk numbers and the
+    space of blank context lines, as models do."""
+    out = ["Here is the patch:", "```diff"]
+    path = None
+    for block in blocks:
+        if block.path != path:
+            path = block.path
+            out += [f"--- a/{path}", f"+++ b/{path}"]
+        if block.as_diff == "sloppy":
+            out.append("@@ @@")
+        else:
+            old = sum(1 for tag, _t in block.lines if tag != "+")
+            new = sum(1 for tag, _t in block.lines if tag != "-")
+            out.append(f"@@ -{block.hint},{old} +{block.hint},{new} @@")
+        for tag, text in block.lines:
+            line = tag + text
+            out.append("" if block.as_diff == "sloppy" and line == " " else line)
+    out.append("```")
+    return "\n".join(out) + "\n"
 
 
 def git_dir(mirrors: Path, source: str) -> Path:

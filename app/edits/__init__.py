@@ -44,6 +44,8 @@ The format the model writes (the prompt templates teach it):
   existing non-empty file.
 
 Markers may have 5 to 9 `<`, `=`, `>` characters; text outside blocks is ignored.
+An answer with no blocks but a unified diff (`--- a/x` / `+++ b/x` / `@@`) is read as
+one edit per hunk, leniently (see `app.edits.unified`); deleting files is not supported.
 
 What is never written (`EditPolicy`): paths outside the repository (`..`, absolute),
 anything through a symbolic link, `.git/`, `.agentops.yml`, the repository's forbidden
@@ -59,7 +61,8 @@ any reader), `render_diff(changes) -> str`.
 
 from app.edits.apply import EditResult, Refusal, RefusalReason, apply_edits, plan_edits
 from app.edits.diff import FileChange, FileStat, diff_stats, render_diff, render_file_diff
-from app.edits.format import Edit, EditFormatError, parse_edits
+from app.edits.edit import Edit, EditFormatError
+from app.edits.format import parse_edits
 from app.edits.policy import EditPolicy, PathRefused, matches_glob
 
 __all__ = [

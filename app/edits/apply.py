@@ -9,8 +9,8 @@ from typing import Literal
 
 from app.codemap.syntax import syntax_errors
 from app.edits.diff import FileChange, render_diff
+from app.edits.edit import Edit
 from app.edits.files import read_repository_file, write_repository_file
-from app.edits.format import Edit
 from app.edits.matching import NotSpliced, body, splice, split_lines
 from app.edits.policy import EditPolicy, PathRefused, checked_path
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from app.edits.edit import Edit, EditFormatError
+from app.edits.unified import edits_from_unified_diff, looks_like_unified_diff
 
 _SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\b(?P<rest>.*)$")
 _NEW_FILE = re.compile(r"^\s*<{5,9}\s*(?:NEW\s+FILE|FILE)\s*$")
@@ -20,28 +22,6 @@ _FENCE = re.compile(r"^\s*(?:```|~~~)(?P<info>.*)$")
 _PATH_PREFIX = re.compile(r"^(?:file|path|filename|new file)\s*:\s*", re.IGNORECASE)
 
 
-class EditFormatError(ValueError):
-    """The answer has a block that cannot be read; the message is meant for the model."""
-
-
-@dataclass(frozen=True)
-class Edit:
-    """One change to one file.
-
-    `search` and `replace` are whole lines, each ending with "\\n" ("" means no lines).
-    `whole_file` edits create a file with `replace` as its entire content.
-    `line_hint` is the 1-based line of the file (as the model saw it) where `search` starts.
-    `number` is the block's 1-based position in the answer, used in messages.
-    """
-
-    path: str
-    search: str
-    replace: str
-    line_hint: int | None = None
-    whole_file: bool = False
-    number: int = 1
-
-
 def parse_hint(line: str) -> int | None:
     """The line number of a `@@ line N` hint (also `@@ -N,M +N,M @@`), or None."""
     found = _HINT.match(line)
@@ -54,7 +34,8 @@ def parse_edits(model_text: str) -> list[Edit]:
     """Every edit block of `model_text`, in order; prose and code fences around them are ignored.
 
     Raises EditFormatError (a message for the model) when a block is cut short, has no file
-    path, or cannot be split into its SEARCH and REPLACE parts.
+    path, or cannot be split into its SEARCH and REPLACE parts. An answer without blocks
+    that holds a unified diff is read as one edit per hunk (see app.edits.unified).
     """
     lines = model_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     edits: list[Edit] = []
@@ -75,6 +56,8 @@ def parse_edits(model_text: str) -> list[Edit]:
             edit, index = _read_new_file_block(lines, index, path, number)
         edits.append(edit)
         last_path = path
+    if not edits and looks_like_unified_diff(model_text):
+        return edits_from_unified_diff(model_text)
     return edits
 
 
