@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from app.sandbox.identity import UidLease, lease_uid
 from app.sandbox.isolation import (
     SandboxPolicy,
     bwrap_argv,
@@ -90,6 +91,7 @@ class SandboxResult:
     timed_out: bool = False
     signal: int | None = None  # the signal that ended the command, when we can tell
     limits_hit: tuple[LimitHit, ...] = field(default=())
+    run_as: int | None = None  # host uid of the command (root mode), for audits and tests
 
     @property
     def passed(self) -> bool:
@@ -205,6 +207,8 @@ class _Run:
     lent_from: tuple[int, int] | None  # the checkout's owner while the sandbox uid has it
     tasks_already: int = 0  # tasks of the uid the sandbox shares (userns mode)
     seccomp_fd: int | None = None  # the filter bwrap reads, closed after the run
+    lease: UidLease | None = None  # the uid leased for this run (root mode)
+    run_as: int | None = None  # the host uid the command runs as (root mode)
 
     @property
     def pass_fds(self) -> tuple[int, ...]:
@@ -231,50 +235,84 @@ def _prepare_in(
     policy: SandboxPolicy,
     sandboxed: bool,
 ) -> _Run:
-    write_scratch(scratch, policy.uid, policy.gid)
+    root = os.geteuid() == 0
     if not sandboxed:
+        write_scratch(scratch, os.getuid(), os.getgid())
         env = sandbox_env(policy) | {
             "HOME": str(scratch / "tmp" / "home"),
             "TMPDIR": str(scratch / "tmp"),
         }
         log.warning("running %s WITHOUT a sandbox (allowed by configuration)", command)
-        tasks = 0 if os.geteuid() == 0 else count_tasks_of(os.getuid())
+        tasks = 0 if root else count_tasks_of(os.getuid())
         return _Run(command, list(command), checkout, scratch, checkout, env, False, None, tasks)
-    root = os.geteuid() == 0
-    bwrap = shutil.which("bwrap") or "bwrap"
-    seccomp_fd = open_seccomp(scratch)
-    full = bwrap_argv(
-        bwrap,
-        command,
-        checkout,
-        scratch,
-        policy,
-        read_host_layout(),
-        drop_privileges=root,
-        seccomp_fd=seccomp_fd,
+    if not root:  # userns mode: inside, the service's own uid; its tasks share the budget
+        write_scratch(scratch, os.getuid(), os.getgid())
+        seccomp_fd = open_seccomp(scratch)
+        full = bwrap_argv(
+            _bwrap(),
+            command,
+            checkout,
+            scratch,
+            policy,
+            read_host_layout(),
+            drop_to=None,
+            seccomp_fd=seccomp_fd,
+        )
+        tasks = count_tasks_of(os.getuid())
+        return _Run(
+            command, full, checkout, scratch, scratch, _bwrap_env(), True, None, tasks, seccomp_fd
+        )
+    lease = None
+    if policy.uid is None:
+        lease = lease_uid(policy.uid_pool_start, policy.uid_pool_size, policy.uid_lock_dir)
+        uid = gid = lease.uid
+    else:
+        uid, gid = policy.uid, policy.gid if policy.gid is not None else policy.uid
+    run = _Run(
+        command, [], checkout, scratch, scratch, _bwrap_env(), True, None, 0, None, lease, uid
     )
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; --clearenv inside
-    tasks = 0 if root else count_tasks_of(os.getuid())
-    run = _Run(command, full, checkout, scratch, scratch, env, True, None, tasks, seccomp_fd)
-    if root:  # last: from here on _clean_up gives the checkout back
+    try:
+        write_scratch(scratch, uid, gid)
+        run.seccomp_fd = open_seccomp(scratch)
+        run.full = bwrap_argv(
+            _bwrap(),
+            command,
+            checkout,
+            scratch,
+            policy,
+            read_host_layout(),
+            drop_to=(uid, gid),
+            seccomp_fd=run.seccomp_fd,
+        )
+        _chown_tree(scratch / "tmp", uid, gid)
+        _chown_tree(scratch / "shm", uid, gid)
         owner = checkout.stat()
-        run.lent_from = (owner.st_uid, owner.st_gid)
-        _chown_tree(scratch / "tmp", policy.uid, policy.gid)
-        _chown_tree(scratch / "shm", policy.uid, policy.gid)
-        try:
-            _chown_tree(checkout, policy.uid, policy.gid)
-        except BaseException:
-            _clean_up(run)
-            raise
+        run.lent_from = (owner.st_uid, owner.st_gid)  # from here on _clean_up gives it back
+        _chown_tree(checkout, uid, gid)
+    except BaseException:
+        _clean_up(run)
+        raise
     return run
+
+
+def _bwrap() -> str:
+    return shutil.which("bwrap") or "bwrap"
+
+
+def _bwrap_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; --clearenv inside
 
 
 def _clean_up(run: _Run) -> None:
     if run.seccomp_fd is not None:
         os.close(run.seccomp_fd)
+        run.seccomp_fd = None
     if run.lent_from is not None:
         _chown_tree(run.checkout, *run.lent_from)
+        run.lent_from = None
     shutil.rmtree(run.scratch, ignore_errors=True)
+    if run.lease is not None:  # last: no file of the run is owned by the uid any more
+        run.lease.release()
 
 
 async def _execute(run: _Run, policy: SandboxPolicy) -> SandboxResult:
@@ -325,4 +363,5 @@ async def _execute(run: _Run, policy: SandboxPolicy) -> SandboxResult:
         timed_out=timed_out,
         signal=sig,
         limits_hit=hits,
+        run_as=run.run_as,
     )

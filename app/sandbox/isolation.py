@@ -17,9 +17,10 @@ What the sandbox guarantees (each line is tested in tests/integration/sandbox):
 - a seccomp filter (x86_64) refuses new user namespaces, keyrings, eBPF, io_uring and
   other kernel interfaces tests never need (app/sandbox/seccomp.py);
 - no privileges: when the service runs as root, bwrap keeps the host user namespace and
-  the command is started through `setpriv` as an unprivileged uid/gid (65534 by
-  default) with no capabilities, an empty bounding set and `no_new_privs`; otherwise
-  bwrap creates an unprivileged user namespace (`--unshare-user`);
+  the command is started through `setpriv` as an unprivileged uid/gid (a uid leased
+  for this run alone, see identity.py) with no capabilities, an empty bounding set and
+  `no_new_privs`; otherwise bwrap creates an unprivileged user namespace
+  (`--unshare-user --disable-userns`);
 - limits (setrlimit before bwrap starts; inherited by everything inside): CPU seconds,
   address space, processes of the sandbox uid, file size, open files, no core files;
   the wall-clock timeout and process group kill live in `app/sandbox/execution.py`.
@@ -86,8 +87,13 @@ class SandboxPolicy:
     python_env: Path | None = None
     ro_paths: tuple[Path, ...] = ()  # more toolchains (e.g. /opt/go), read-only, same path
     env: Mapping[str, str] = field(default_factory=dict)  # extra, non-secret variables
-    uid: int = NOBODY  # the identity commands run as when the service is root
-    gid: int = NOBODY
+    # the host uid/gid commands run as when the service is root; None: lease a free uid
+    # of the pool for each run (app/sandbox/identity.py), so runs never share a budget
+    uid: int | None = None
+    gid: int | None = None
+    uid_pool_start: int = 2_100_000_000
+    uid_pool_size: int = 4096
+    uid_lock_dir: Path = Path("/run/agentops-sandbox/uids")
     scratch_root: Path | None = None  # where per-run scratch dirs go (default: $TMPDIR)
 
 
@@ -201,14 +207,18 @@ def bwrap_argv(
     policy: SandboxPolicy,
     host: HostLayout,
     *,
-    drop_privileges: bool,
+    drop_to: tuple[int, int] | None,
     seccomp_fd: int | None = None,
 ) -> list[str]:
-    """The full command line: bwrap, its options, then (setpriv and) the command."""
+    """The full command line: bwrap, its options, then (setpriv and) the command.
+
+    `drop_to` is the (uid, gid) a root service drops to with setpriv; None when the
+    service is not root and bwrap makes an unprivileged user namespace instead.
+    """
     args = [bwrap, "--die-with-parent", "--new-session", "--clearenv"]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]  # app/sandbox/seccomp.py
-    if drop_privileges:  # root: host user namespace, setpriv drops to policy.uid below
+    if drop_to is not None:  # root: host user namespace, setpriv drops to drop_to below
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
@@ -243,11 +253,11 @@ def bwrap_argv(
     args += ["--bind", str(scratch / "shm"), "/dev/shm"]  # noqa: S108 - on disk, not RAM
     args += ["--bind", str(checkout), WORKSPACE, "--chdir", WORKSPACE]
     args += ["--remount-ro", "/", "--remount-ro", "/dev", "--"]  # its own tmpfs: read-only
-    if drop_privileges:
+    if drop_to is not None:
         args += [
             "setpriv",
-            f"--reuid={policy.uid}",
-            f"--regid={policy.gid}",
+            f"--reuid={drop_to[0]}",
+            f"--regid={drop_to[1]}",
             "--clear-groups",
             "--inh-caps=-all",
             "--bounding-set=-all",

@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from app.sandbox.isolation import (
+    NOBODY,
     SandboxPolicy,
     bwrap_argv,
     open_seccomp,
@@ -33,7 +34,7 @@ class SandboxUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class SandboxStatus:
     available: bool
-    mode: str  # "setpriv" (root drops to policy.uid), "userns" (unprivileged) or "none"
+    mode: str  # "setpriv" (root drops to a leased uid), "userns" (unprivileged) or "none"
     detail: str
 
 
@@ -73,7 +74,8 @@ def probe_sandbox() -> SandboxStatus:
         scratch, checkout = Path(tmp) / "scratch", Path(tmp) / "checkout"
         scratch.mkdir()
         checkout.mkdir()
-        write_scratch(scratch, policy.uid, policy.gid)
+        drop_to = (NOBODY, NOBODY) if root else None
+        write_scratch(scratch, NOBODY if root else os.getuid(), NOBODY if root else os.getgid())
         fd = open_seccomp(scratch)
         try:
             argv = bwrap_argv(
@@ -83,7 +85,7 @@ def probe_sandbox() -> SandboxStatus:
                 scratch,
                 policy,
                 read_host_layout(),
-                drop_privileges=root,
+                drop_to=drop_to,
                 seccomp_fd=fd,
             )
             code, err = _run_quietly(argv, () if fd is None else (fd,))

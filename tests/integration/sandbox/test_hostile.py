@@ -169,19 +169,20 @@ async def test_no_writes_outside_the_checkout(tmp_path: Path) -> None:
     assert (repo / "made-here.txt").stat().st_uid == os.getuid()
 
 
-def _sandbox_processes(uid: int = 65534) -> list[str]:
+def _processes_of(uid: int) -> list[str]:
     done = subprocess.run(
         ["ps", "-o", "pid=,cmd=", "-u", str(uid)], capture_output=True, text=True, check=False
     )
     return done.stdout.split("\n") if done.stdout.strip() else []
 
 
-def _no_survivors() -> None:
+def _no_survivors(uid: int | None) -> None:
+    assert uid is not None and uid >= 2_100_000_000  # a uid leased for this run alone
     for _ in range(50):
-        if not _sandbox_processes():
+        if not _processes_of(uid):
             return
         time.sleep(0.1)
-    raise AssertionError(f"sandbox processes survived: {_sandbox_processes()}")
+    raise AssertionError(f"sandbox processes survived: {_processes_of(uid)}")
 
 
 async def test_fork_bomb_hits_the_process_limit(tmp_path: Path) -> None:
@@ -204,7 +205,7 @@ async def test_fork_bomb_hits_the_process_limit(tmp_path: Path) -> None:
     assert LimitHit.PROCESSES in result.limits_hit or LimitHit.WALL_TIME in result.limits_hit
     assert "limits hit" in result.summary()
     if os.geteuid() == 0:
-        _no_survivors()
+        _no_survivors(result.run_as)
 
 
 async def test_memory_hog_hits_the_memory_limit(tmp_path: Path) -> None:
@@ -250,7 +251,7 @@ async def test_sleeping_forever_hits_the_wall_clock_and_nothing_survives(tmp_pat
     assert 1.5 <= result.duration_seconds < 8, result.summary()
     assert "wall-clock limit" in result.summary()
     if os.geteuid() == 0:
-        _no_survivors()
+        _no_survivors(result.run_as)
 
 
 async def test_flood_of_output_is_cut_in_the_middle(tmp_path: Path) -> None:

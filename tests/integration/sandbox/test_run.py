@@ -150,7 +150,28 @@ async def test_cancelling_a_run_kills_it_and_gives_the_checkout_back(tmp_path: P
     assert os.stat(repo / "hang.sh").st_uid == os.getuid()
     assert list(scratch_root.iterdir()) == []
     await asyncio.sleep(0.5)
-    leftover = subprocess.run(
-        ["pgrep", "-u", "65534", "-f", "sleep 300"], capture_output=True, text=True, check=False
+    table = subprocess.run(
+        ["ps", "-eo", "uid=,cmd="], capture_output=True, text=True, check=False
     ).stdout
-    assert leftover == ""
+    leftover = [
+        line
+        for line in table.splitlines()
+        if "sleep 300" in line and int(line.split()[0]) >= 2_100_000_000
+    ]
+    assert leftover == []
+
+
+async def test_each_run_has_a_uid_of_its_own(tmp_path: Path) -> None:
+    import asyncio
+
+    if os.geteuid() != 0:
+        pytest.skip("uids are leased only when the service is root")
+    repo = write_repo(tmp_path / "repo", {"who.sh": "id -u; sleep 0.5\n"})
+    first, second = await asyncio.gather(
+        run_sandboxed(["sh", "who.sh"], repo, policy()),
+        run_sandboxed(["sh", "who.sh"], repo, policy()),
+    )
+    assert first.run_as is not None and second.run_as is not None
+    assert first.run_as != second.run_as
+    assert first.output.text.strip() == str(first.run_as)
+    assert second.output.text.strip() == str(second.run_as)

@@ -28,7 +28,7 @@ def build(policy: SandboxPolicy, *, drop: bool = True) -> list[str]:
         Path("/tmp/s1"),
         policy,
         HOST,
-        drop_privileges=drop,
+        drop_to=(65534, 65534) if drop else None,
     )
 
 
@@ -65,7 +65,7 @@ def test_seccomp_program_is_read_from_a_passed_fd() -> None:
         Path("/s"),
         SandboxPolicy(),
         HOST,
-        drop_privileges=True,
+        drop_to=(65534, 65534),
         seccomp_fd=7,
     )
     assert argv[argv.index("--seccomp") + 1] == "7"
