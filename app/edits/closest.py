@@ -6,6 +6,8 @@ from __future__ import annotations
 import difflib
 import re
 
+_CANDIDATES = 40
+_TOKEN = re.compile(r"\w+|[^\w\s]")
 _ELISION = re.compile(r"^\s*(?:#|//|/\*|<!--|--)?\s*(?:\.\.\.|…)")
 
 
@@ -26,20 +28,16 @@ def _closest(bodies: list[str], search: list[str], shown: int) -> str:
     size = len(search)
     if not bodies:
         return "the SEARCH text was not found: the file is empty."
-    counts = [1 if line.strip() in present else 0 for line in bodies]
+    vocabulary = {token for line in wanted for token in _TOKEN.findall(line)}
+    scores = [_line_score(line.strip(), present, vocabulary) for line in bodies]
     windows: list[int] = []
-    if any(counts):
-        prefix = [0]
-        for count in counts:
-            prefix.append(prefix[-1] + count)
+    if any(scores):
+        prefix = [0.0]
+        for score in scores:
+            prefix.append(prefix[-1] + score)
         starts = range(max(1, len(bodies) - size + 1))
-        scores = {s: prefix[min(len(bodies), s + size)] - prefix[s] for s in starts}
-        windows = sorted(starts, key=lambda s: -scores[s])[:5]
-    else:
-        first = next((k for k, line in enumerate(wanted) if line), 0)
-        stripped = [line.strip() for line in bodies]
-        for text in difflib.get_close_matches(wanted[first], stripped, n=5, cutoff=0.5):
-            windows.append(max(0, stripped.index(text) - first))
+        total = {s: prefix[min(len(bodies), s + size)] - prefix[s] for s in starts}
+        windows = sorted(starts, key=lambda s: -total[s])[:_CANDIDATES]
     if not windows:
         return (
             "the SEARCH text was not found, and no lines of the file resemble it. Check the "
@@ -51,7 +49,11 @@ def _closest(bodies: list[str], search: list[str], shown: int) -> str:
         piece = "\n".join(line.strip() for line in bodies[start : start + size])
         return difflib.SequenceMatcher(None, joined, piece, autojunk=False).ratio()
 
-    best = max(windows, key=similarity)
+    def rough(start: int) -> float:
+        piece = "\n".join(line.strip() for line in bodies[start : start + size])
+        return difflib.SequenceMatcher(None, joined, piece, autojunk=False).quick_ratio()
+
+    best = max(sorted(windows, key=rough, reverse=True)[:3], key=similarity)
     end = min(len(bodies), best + max(size, 1))
     where = (
         f"line of the file is {best + 1}"
@@ -77,3 +79,13 @@ def _closest(bodies: list[str], search: list[str], shown: int) -> str:
         f"({similarity(best):.0%} alike):\n{numbered}\n{first_difference.strip()}\n"
         "Copy the SEARCH lines exactly as they are in the file."
     ).replace("\n\n", "\n")
+
+
+def _line_score(line: str, present: set[str], vocabulary: set[str]) -> float:
+    """1 for a line the SEARCH has, else up to 0.5 for the share of its tokens it has."""
+    if line in present:
+        return 1.0
+    tokens = _TOKEN.findall(line)
+    if not tokens:
+        return 0.0
+    return 0.5 * sum(token in vocabulary for token in tokens) / len(tokens)
