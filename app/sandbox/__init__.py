@@ -1,4 +1,22 @@
-"""Running untrusted repository code (tests) in isolation; see isolation.py for guarantees."""
+"""Running untrusted repository code (tests) in isolation.
+
+How the workflow uses it::
+
+    status = probe_sandbox()  # once at worker start; log status.detail
+    command = resolve_test_command(checkout, repo_config_test_command)  # None: no tests
+    policy = SandboxPolicy(python_env=Path(sys.prefix))  # the worker's Python, read-only
+    run = await run_tests(checkout, command, setup=setup_lines, policy=policy,
+                          setup_network=setup_network,
+                          allow_unsandboxed=settings.sandbox_allow_unsandboxed)
+    proof = await prove_red_green(base_checkout, checkout, new_test_ids, command,
+                                  setup=setup_lines, policy=policy, ...)
+    check_run_text = proof.to_markdown()
+
+Without a working sandbox both raise `SandboxUnavailable` (its message says what to
+install) unless unsandboxed runs are allowed. Modules: detection (which command, which
+tests; pure), isolation (policy, bwrap argv, limits), seccomp, identity (a uid per
+run), probe, execution (one sandboxed command), proof (test runs and red → green).
+"""
 
 from app.sandbox.detection import (
     RepoFacts,
@@ -21,6 +39,7 @@ from app.sandbox.execution import (
     SandboxResult,
     run_sandboxed,
 )
+from app.sandbox.identity import NoFreeUid
 from app.sandbox.isolation import SandboxLimits, SandboxPolicy
 from app.sandbox.probe import (
     SandboxStatus,
@@ -44,6 +63,7 @@ from app.sandbox.proof import (
 __all__ = [
     "CapturedOutput",
     "LimitHit",
+    "NoFreeUid",
     "OutputCapture",
     "RedGreenResult",
     "RepoFacts",

@@ -82,7 +82,7 @@ class SandboxLimits:
 @dataclass(frozen=True)
 class SandboxPolicy:
     limits: SandboxLimits = field(default_factory=SandboxLimits)
-    network: bool = False
+    network: bool = False  # True: the HOST's network, loopback services included
     # a virtualenv or Python prefix to expose read-only, its bin/ first on PATH
     python_env: Path | None = None
     ro_paths: tuple[Path, ...] = ()  # more toolchains (e.g. /opt/go), read-only, same path

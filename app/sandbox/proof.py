@@ -4,7 +4,10 @@
 own sandbox on the same checkout (what setup writes there, e.g. `node_modules/` or a
 `pip install --target` directory, is what the tests see). Setup runs with the network
 off too, unless the caller passes `setup_network=True` (from configuration); the tests
-never get a network. Installing a repository's dependencies is therefore the job of
+never get a network. A network for setup is the host's own, loopback included: the
+setup of a hostile repository could then reach services on the host's 127.0.0.1
+(Redis, PostgreSQL, the service itself), so it is for trusted repositories only.
+Installing a repository's dependencies is therefore the job of
 `setup` commands; without any, Python tests run with the interpreter and packages of
 `SandboxPolicy.python_env` (read-only).
 
