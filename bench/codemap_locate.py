@@ -26,15 +26,19 @@ KS = (1, 3, 5, 10)
 FULL = Weights()
 SETTINGS: dict[str, Weights] = {
     "full": FULL,
-    "BM25 only": Weights(path=0, frame=0, module=0, stem=0, symbol=0, bm25=1, graph=0),
-    "mentions only (path, frame, module, stem)": replace(FULL, symbol=0, bm25=0, graph=0),
+    "BM25 only": Weights(path=0, frame=0, module=0, stem=0, symbol=0, bm25=1, outline=0, graph=0),
+    "mentions only (path, frame, module, stem)": replace(
+        FULL, symbol=0, bm25=0, outline=0, graph=0
+    ),
     "- path": replace(FULL, path=0),
     "- traceback frames": replace(FULL, frame=0),
     "- module names": replace(FULL, module=0),
     "- file names": replace(FULL, stem=0),
     "- defined symbols": replace(FULL, symbol=0),
+    "- definitions BM25": replace(FULL, outline=0),
     "- BM25": replace(FULL, bm25=0),
-    "- graph neighbours": replace(FULL, graph=0),
+    "+ graph neighbours (0.25)": replace(FULL, graph=0.25),
+    "+ graph neighbours (0.5)": replace(FULL, graph=0.5),
 }
 
 

@@ -59,7 +59,7 @@ class LexicalIndex:
             counts = self._term_counts[term] = dict(counts)
         return counts
 
-    def scores(self, query: Iterable[str]) -> dict[str, float]:
+    def scores(self, query: Iterable[str], k1: float = K1, b: float = B) -> dict[str, float]:
         """BM25 of every file that contains at least one query term; repeated query terms
         count more, with diminishing returns."""
         repeats: dict[str, int] = {}
@@ -74,6 +74,6 @@ class LexicalIndex:
             idf = math.log(1 + (total - len(counts) + 0.5) / (len(counts) + 0.5))
             weight = idf * (1 + math.log(repeat))
             for doc, tf in counts.items():
-                norm = K1 * (1 - B + B * self._lengths[doc] / self._average)
-                scores[doc] += weight * tf * (K1 + 1) / (tf + norm)
+                norm = k1 * (1 - b + b * self._lengths[doc] / self._average)
+                scores[doc] += weight * tf * (k1 + 1) / (tf + norm)
         return {self.paths[doc]: score for doc, score in scores.items()}

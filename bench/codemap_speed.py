@@ -1,0 +1,139 @@
+"""Index speed on a large real tree, and the incremental re-index after a release step.
+
+    .venv/bin/python bench/codemap_speed.py OLD_TREE [NEW_TREE] [--issue-file F]
+
+e.g. OLD_TREE=/tmp/sdists/Django-5.0, NEW_TREE=/tmp/sdists/Django-5.0.1 (PyPI sdists:
+`pip download --no-deps --no-binary :all: django==5.0`, then untar). Prints: the cold
+index (empty cache), the raw tree-sitter parse of the same files measured in the same run
+(the floor), a re-index of the unchanged tree, a re-index of NEW_TREE (the next release),
+graph and BM25 preparation, one `locate` ranking, and peak memory. Single process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from app.codemap.cache import BlobCache
+from app.codemap.discover import SkipRules, discover_files
+from app.codemap.graph import build_graph
+from app.codemap.index import RepoIndex, build_index
+from app.codemap.languages import load_language
+from app.codemap.locate import Locator
+
+DEFAULT_ISSUE = """\
+simplify() raises RecursionError on a Piecewise with nested Min/Max
+
+Calling `simplify` on the expression below never returns and ends in a RecursionError.
+
+```
+>>> from sympy import symbols, Piecewise, Min, Max, simplify
+>>> x = symbols('x')
+>>> simplify(Piecewise((Min(x, Max(x, 1)), x > 0), (0, True)))
+Traceback (most recent call last):
+  File "sympy/simplify/simplify.py", line 640, in simplify
+    expr = piecewise_fold(expr)
+  File "sympy/functions/elementary/piecewise.py", line 1160, in piecewise_fold
+    new_args = [piecewise_fold(a) for a in expr.args]
+  File "sympy/functions/elementary/miscellaneous.py", line 391, in __new__
+    args = cls._collapse_arguments(args, **assumptions)
+RecursionError: maximum recursion depth exceeded
+```
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("old", type=Path)
+    parser.add_argument("new", type=Path, nargs="?")
+    parser.add_argument("--issue-file", type=Path)
+    args = parser.parse_args()
+    issue = args.issue_file.read_text() if args.issue_file else DEFAULT_ISSUE
+
+    with tempfile.TemporaryDirectory(prefix="codemap-bench-") as cache_dir:
+        cache = BlobCache(Path(cache_dir))
+        cold = build_index(args.old, cache)
+        rss_index = _peak_rss_mb()
+        floor = _raw_parse_seconds(args.old)
+        s = cold.stats
+        megabytes = s.bytes_read / 1e6
+        print(f"tree: {args.old}")
+        print(
+            f"  files indexed {s.files} ({dict(s.languages)}), symbols {s.symbols}, "
+            f"{megabytes:.1f} MB, skipped {s.skipped_by_rule} by rule, "
+            f"{dict(s.skipped_by_content)} by content, {len(s.failed)} failed"
+        )
+        print(
+            f"  cold index            {s.seconds:7.2f} s  ({s.files / s.seconds:.0f} files/s, "
+            f"{megabytes / s.seconds:.1f} MB/s; {s.parsed} parsed, {s.cache_hits} shared blobs)"
+        )
+        print(
+            f"  raw parse (floor)     {floor:7.2f} s  → cold index = {s.seconds / floor:.2f}× "
+            "the raw parse"
+        )
+        warm = build_index(args.old, cache)
+        print(
+            f"  re-index, unchanged   {warm.stats.seconds:7.2f} s  "
+            f"({warm.stats.cache_hits} hits, {warm.stats.parsed} parsed)"
+        )
+        target = cold
+        if args.new:
+            step = build_index(args.new, cache)
+            print(
+                f"  re-index {args.new.name:12} {step.stats.seconds:7.2f} s  "
+                f"({step.stats.parsed} parsed, {step.stats.cache_hits} hits)"
+            )
+            target = step
+        _ranking(target, issue)
+        print(
+            f"  peak memory           {rss_index:7.0f} MB after the cold index, "
+            f"{_peak_rss_mb():.0f} MB at the end (includes the floor's parsed sources)"
+        )
+
+
+def _ranking(index: RepoIndex, issue: str) -> None:
+    started = time.perf_counter()
+    graph = build_graph(index)
+    graph_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    locator = Locator(index, graph)
+    prepare_seconds = time.perf_counter() - started
+    timings = []
+    ranked = []
+    for _ in range(5):
+        started = time.perf_counter()
+        ranked = locator.locate(issue, k=10)
+        timings.append(time.perf_counter() - started)
+    edges = sum(len(targets) for targets in graph.imports.values())
+    print(
+        f"  graph                 {graph_seconds:7.2f} s  ({len(graph.definers)} names, "
+        f"{len(graph.modules)} modules, {edges} import edges)"
+    )
+    print(f"  BM25 preparation      {prepare_seconds:7.2f} s  (words of every file)")
+    print(
+        f"  locate ranking        {statistics.median(timings):7.2f} s  median of 5 "
+        f"(first {timings[0]:.2f} s); top: {', '.join(r.path for r in ranked[:3])}"
+    )
+
+
+def _raw_parse_seconds(root: Path) -> float:
+    """tree-sitter parsing alone, of the same files the index read, sources in memory."""
+    files, _ = discover_files(root, SkipRules())
+    sources = [(f.language, (root / f.path).read_bytes()) for f in files]
+    parsers = {language: load_language(language).parser for language, _ in sources}
+    started = time.perf_counter()
+    for language, source in sources:
+        parsers[language].parse(source)
+    return time.perf_counter() - started
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()
