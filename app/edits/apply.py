@@ -44,6 +44,7 @@ class EditResult:
     refusals: tuple[Refusal, ...] = ()
     diff: str = ""
     applied: tuple[int, ...] = ()  # block numbers whose change is in `changes`
+    forgiven: tuple[tuple[int, str], ...] = ()  # (block, what was forgiven) when not exact
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -72,6 +73,7 @@ class _FilePlan:
     after: str | None
     applied: list[int] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
+    forgiven: list[tuple[int, str]] = field(default_factory=list)
 
 
 def plan_edits(edits: Sequence[Edit], policy: EditPolicy, read: Reader) -> EditResult:
@@ -92,6 +94,7 @@ def plan_edits(edits: Sequence[Edit], policy: EditPolicy, read: Reader) -> EditR
         by_path.setdefault(path, []).append(edit)
     changes: list[FileChange] = []
     applied: list[int] = []
+    forgiven: list[tuple[int, str]] = []
     for path, file_edits in by_path.items():
         try:
             raw = read(path)
@@ -103,10 +106,17 @@ def plan_edits(edits: Sequence[Edit], policy: EditPolicy, read: Reader) -> EditR
         if plan.applied and plan.after is not None and plan.after != plan.before:
             changes.append(FileChange(path, plan.before, plan.after))
         applied.extend(plan.applied)
+        forgiven.extend(plan.forgiven)
     refusals.sort(key=lambda refusal: refusal.number)
     if refusals and policy.all_or_nothing:
         return EditResult(refusals=tuple(refusals))
-    return EditResult(tuple(changes), tuple(refusals), render_diff(changes), tuple(sorted(applied)))
+    return EditResult(
+        tuple(changes),
+        tuple(refusals),
+        render_diff(changes),
+        tuple(sorted(applied)),
+        tuple(sorted(forgiven)),
+    )
 
 
 def apply_edits(repo_root: Path, edits: Sequence[Edit], policy: EditPolicy) -> EditResult:
@@ -135,7 +145,8 @@ def apply_edits(repo_root: Path, edits: Sequence[Edit], policy: EditPolicy) -> E
         return planned
     refusals.sort(key=lambda refusal: refusal.number)
     applied = tuple(number for number in planned.applied if number not in withdrawn)
-    return EditResult(tuple(written), tuple(refusals), render_diff(written), applied)
+    forgiven = tuple(item for item in planned.forgiven if item[0] not in withdrawn)
+    return EditResult(tuple(written), tuple(refusals), render_diff(written), applied, forgiven)
 
 
 def numbered(edits: Sequence[Edit]) -> list[Edit]:
@@ -217,6 +228,8 @@ def _plan_file(path: str, raw: bytes | None, edits: list[Edit], policy: EditPoli
         lines[spliced.start : spliced.end] = spliced.lines
         shifts.append((spliced.start, spliced.end - spliced.start, len(spliced.lines)))
         plan.applied.append(edit.number)
+        if spliced.tier != "exact":
+            plan.forgiven.append((edit.number, spliced.tier))
     if lines is not None:
         plan.after = bom + "".join(lines)
     if policy.check_syntax and plan.applied and plan.after != before and plan.after is not None:
@@ -226,6 +239,7 @@ def _plan_file(path: str, raw: bytes | None, edits: list[Edit], policy: EditPoli
         if broken:
             plan.refusals.extend(broken)
             plan.applied = []
+            plan.forgiven = []
             plan.after = before
     return plan
 

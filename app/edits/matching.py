@@ -8,9 +8,11 @@ Matching is tried in tiers, strictest first; the first tier that finds the block
    which is then added to (or taken from) the REPLACE lines too;
 4. blank lines ignored (with the indentation rule of tier 3).
 
-Several places matching at the winning tier is ambiguous unless the line hint is clearly
-nearer to one of them. Lines the REPLACE keeps from the SEARCH are taken from the file
-as they are, so whitespace the model got wrong in context lines never reaches the file.
+When no tier finds it, the second readings of `app.edits.second_chance` (copied line
+numbers, tabs against spaces) are tried the same way. Several places matching at the
+winning tier is ambiguous unless the line hint is clearly nearer to one of them. Lines
+the REPLACE keeps from the SEARCH are taken from the file as they are, so whitespace the
+model got wrong in context lines never reaches the file.
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ def splice(
         return found
     for retry in second_chances(bodies, search, replace, hint):
         again = _locate(file_lines, bodies, retry.search, retry.replace, retry.hint, eol)
+        if isinstance(again, Spliced):
+            more = "" if again.tier == "exact" else f"; {again.tier}"
+            return replace_tier(again, retry.forgiven + more)
         if again is not None:
             return again
     ungutted = without_line_numbers(search, replace)
@@ -117,6 +122,10 @@ def splice(
             + "\nLeave out the line numbers: they are not part of the file.",
         )
     return NotSpliced("no match", closest_lines(bodies, search))
+
+
+def replace_tier(spliced: Spliced, tier: str) -> Spliced:
+    return Spliced(spliced.start, spliced.end, spliced.lines, tier)
 
 
 def _locate(

@@ -25,6 +25,7 @@ class Reading:
     search: list[str]
     replace: list[str]
     hint: int | None
+    forgiven: str
 
 
 def second_chances(
@@ -34,13 +35,13 @@ def second_chances(
     if ungutted is not None:
         first, search, replace = ungutted
         hint = hint if hint is not None else first
-        yield Reading(search, replace, hint)
+        yield Reading(search, replace, hint, "line numbers")
     if _indents_with_tabs(bodies) and not any(line.startswith("\t") for line in search):
         for width in TAB_WIDTHS:
-            yield Reading(_tabbed(search, width), _tabbed(replace, width), hint)
+            yield Reading(_tabbed(search, width), _tabbed(replace, width), hint, "spaces for tabs")
     elif not _indents_with_tabs(bodies) and any(line.startswith("\t") for line in search):
         for width in TAB_WIDTHS:
-            yield Reading(_spaced(search, width), _spaced(replace, width), hint)
+            yield Reading(_spaced(search, width), _spaced(replace, width), hint, "tabs for spaces")
 
 
 def without_line_numbers(

@@ -400,3 +400,14 @@ def test_edits_built_in_code_are_numbered_by_position() -> None:
     result = plan_edits(edits, EditPolicy(), {"m.py": MODULE.encode()}.get)
     assert result.applied == (1,)
     assert result.refusals[0].message.startswith("Block 2 (m.py)")
+
+
+def test_what_was_forgiven_is_reported_per_block() -> None:
+    text = block("m.py", "import os\n", "import re\n")
+    text += block("m.py", "def helper():\n\treturn 1\n", "def helper():\n\treturn 2\n")
+    text += block("m.py", "class Store:  \n", "class Store2:\n")
+    result = run({"m.py": MODULE}, text)
+    assert result.forgiven == (
+        (2, "tabs for spaces"),
+        (3, "trailing whitespace"),
+    )
