@@ -47,12 +47,11 @@ class Mentions:
 def read_mentions(text: str) -> Mentions:
     """Everything in an issue's text that can point at a file or a symbol."""
     mentions = Mentions()
-    mentions.frames = _frames(text)
-    frame_paths = {frame.path for frame in mentions.frames}
+    mentions.frames, frame_spans = _frames(text)
     seen: set[str] = set()
     for match in _PATH.finditer(text):
         path = match.group(1).replace("\\", "/")
-        in_frame = any(frame.endswith(path) for frame in frame_paths)
+        in_frame = any(start <= match.start() < end for start, end in frame_spans)
         if path not in seen and not in_frame:
             seen.add(path)
             mentions.paths.append(path)
@@ -83,27 +82,32 @@ def read_mentions(text: str) -> Mentions:
     return mentions
 
 
-def _frames(text: str) -> list[Frame]:
+def _frames(text: str) -> tuple[list[Frame], list[tuple[int, int]]]:
     """Traceback frames in the order written, then numbered from the innermost outwards.
 
     Python prints the innermost frame last; when a text holds several tracebacks, the
     last one usually is the error being reported.
     """
     found: list[tuple[int, str, int, str | None]] = []
+    spans: list[tuple[int, int]] = []
     for match in _PY_FRAME.finditer(text):
         found.append((match.start(), match.group(1), int(match.group(2)), match.group(3)))
+        spans.append(match.span())
     taken = {start for start, *_ in found}
     for match in _COLON_FRAME.finditer(text):
         if not any(abs(match.start() - start) < 8 for start in taken):
             found.append((match.start(), match.group(1), int(match.group(2)), match.group(3)))
+            spans.append(match.span())
     for match in _JS_FRAME.finditer(text):
         found.append((match.start(), match.group(2), int(match.group(3)), match.group(1)))
+        spans.append(match.span())
     found.sort()
     count = len(found)
-    return [
+    frames = [
         Frame(path.replace("\\", "/"), line, function, count - 1 - index)
         for index, (_start, path, line, function) in enumerate(found)
     ]
+    return frames, spans
 
 
 def path_matches(mentioned: str, candidate: str) -> bool:
