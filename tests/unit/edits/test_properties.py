@@ -41,7 +41,7 @@ def file_and_block(draw: st.DrawFn) -> tuple[list[str], int, int, list[str]]:
     return lines, start, end, replacement
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(file_and_block())
 def test_exact_unique_search_is_string_replace(case: tuple[list[str], int, int, list[str]]) -> None:
     lines, start, end, replacement = case
@@ -53,7 +53,7 @@ def test_exact_unique_search_is_string_replace(case: tuple[list[str], int, int, 
     assert after == _lines(lines[:start] + replacement + lines[end:])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(file_and_block(), st.integers(1, 8))
 def test_outdenting_the_whole_block_changes_nothing(
     case: tuple[list[str], int, int, list[str]], cut: int
@@ -71,7 +71,7 @@ def test_outdenting_the_whole_block_changes_nothing(
         assert drifted == exact
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(file_and_block())
 def test_a_correct_hint_always_picks_the_intended_place(
     case: tuple[list[str], int, int, list[str]],
@@ -85,7 +85,7 @@ def test_a_correct_hint_always_picks_the_intended_place(
         assert after == _lines(lines[:start] + replacement + lines[end:])
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(file_and_block())
 def test_diff_adds_and_removes_what_changed(case: tuple[list[str], int, int, list[str]]) -> None:
     lines, start, end, replacement = case
@@ -100,3 +100,34 @@ def test_diff_adds_and_removes_what_changed(case: tuple[list[str], int, int, lis
         (stat,) = diff_stats(result.diff)
         before_lines, after_lines = change.before.splitlines(), change.after.splitlines()  # type: ignore[union-attr]
         assert len(before_lines) - stat.removed == len(after_lines) - stat.added
+
+
+@settings(max_examples=60, deadline=None)
+@given(file_and_block())
+def test_a_crlf_file_gives_the_crlf_form_of_the_lf_result(
+    case: tuple[list[str], int, int, list[str]],
+) -> None:
+    lines, start, end, replacement = case
+    edit = Edit("f.txt", _lines(lines[start:end]), _lines(replacement), start + 1)
+    lf, _ = _apply(_lines(lines), edit)
+    crlf, _ = _apply(_lines(lines).replace("\n", "\r\n"), edit)
+    assert (crlf is None) == (lf is None)
+    if lf is not None and crlf is not None:
+        assert crlf == lf.replace("\n", "\r\n")
+
+
+@settings(max_examples=60, deadline=None)
+@given(file_and_block(), st.lists(st.sampled_from(["", " ", "\t", "  "]), min_size=40, max_size=40))
+def test_trailing_whitespace_in_the_answer_never_changes_the_result(
+    case: tuple[list[str], int, int, list[str]], tails: list[str]
+) -> None:
+    lines, start, end, replacement = case
+    search = lines[start:end]
+    noisy_search = [line + tails[k] for k, line in enumerate(search)]
+    noisy_replace = [line + tails[-1 - k] for k, line in enumerate(replacement)]
+    clean, _ = _apply(_lines(lines), Edit("f.txt", _lines(search), _lines(replacement), start + 1))
+    noisy, _ = _apply(
+        _lines(lines), Edit("f.txt", _lines(noisy_search), _lines(noisy_replace), start + 1)
+    )
+    if clean is not None and noisy is not None:
+        assert noisy == clean
