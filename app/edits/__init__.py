@@ -56,7 +56,20 @@ refused with the error's line and column (a new file must parse).
 API: `parse_edits(text) -> list[Edit]` (raises `EditFormatError` with a message for the
 model), `apply_edits(repo_root, edits, policy) -> EditResult` (writes atomically; refused
 edits write nothing), `plan_edits(edits, policy, read)` (the same without writing, over
-any reader), `render_diff(changes) -> str`.
+any reader), `render_diff(changes) -> str`. In the implement step:
+
+    try:
+        edits = parse_edits(answer)
+    except EditFormatError as error:
+        ...  # send str(error) back to the model
+    policy = EditPolicy(forbidden=("vendor/**",), allow_workflows=False)
+    result = apply_edits(checkout, edits, policy)
+    if result.refusals:
+        ...  # send result.feedback() back to the model; applied blocks are on disk
+    result.diff  # the unified diff of what was written; result.files, result.forgiven
+
+Each file is replaced atomically; several files are written one after another, so
+`all_or_nothing` decides beforehand rather than rolling back.
 """
 
 from app.edits.apply import EditResult, Refusal, RefusalReason, apply_edits, plan_edits
