@@ -7,6 +7,7 @@ the steps that need the checkout rebuild it from the recorded base commit and di
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,9 @@ async def _implement(ctx: RunContext, folder: Path, root: Path, base_sha: str,
     if command is None:
         raise RunRefused("no test command: set `test:` in .agentops.yml (for example "
                          "`test: pytest -q`) so AgentOps can prove its change")
-    policy = SandboxPolicy(scratch_root=folder / "scratch")
+    # The worker's Python (read-only) runs Python test suites; repositories needing more
+    # install it with `setup:` commands in .agentops.yml, inside the same sandbox.
+    policy = SandboxPolicy(python_env=Path(sys.prefix), scratch_root=folder / "scratch")
     (folder / "scratch").mkdir(parents=True, exist_ok=True)
 
     async def run_selected(test_ids: Any) -> tuple[bool, str]:

@@ -59,8 +59,15 @@ def gitlab(workdir: Path) -> Iterator[tuple[GitLabSim, str]]:
 
 
 @pytest.fixture(scope="module")
-def service(e2e_database_url: str, redis_server: RedisServer, github: tuple[GitHubSim, str],
-            gitlab: tuple[GitLabSim, str], workdir: Path) -> Iterator[Service]:
+def extra_env() -> dict[str, str]:
+    """More settings for the service; a module overrides this (e.g. to add a model)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def service(extra_env: dict[str, str], e2e_database_url: str, redis_server: RedisServer,
+            github: tuple[GitHubSim, str], gitlab: tuple[GitLabSim, str],
+            workdir: Path) -> Iterator[Service]:
     gh, gh_url = github
     gl, gl_url = gitlab
     env = base_env(e2e_database_url, redis_server.url, workdir)
@@ -75,6 +82,7 @@ def service(e2e_database_url: str, redis_server: RedisServer, github: tuple[GitH
         "AGENTOPS_GITLAB_WEBHOOK_SECRET": GITLAB_SECRET,
         "AGENTOPS_GITLAB_BOT_USERNAME": "agentops-bot",
     })
+    env.update(extra_env)
     svc = Service(env, workdir)
     svc.start()
     yield svc

@@ -1,0 +1,104 @@
+"""A small Python repository, an issue about it, and a scripted model that resolves it.
+
+The coder reads a file, sends one malformed edit (refused), fixes it, runs the tests,
+finishes with a test that does not prove anything (sent back), adds a real one, and
+finishes again.
+"""
+
+from __future__ import annotations
+
+from tests.sim.llm_sim import LLMSimulator, text, tool_call
+
+PLANNER = "sim-planner"
+CODER = "sim-coder"
+CHEAP = "sim-cheap"
+
+FILES = {
+    "calc.py": "def add(a, b):\n    return a + b\n\n\ndef divide(a, b):\n    return a / b\n",
+    "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+    "pyproject.toml": "[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\npythonpath = [\".\"]\n",
+}
+ISSUE_TITLE = "divide() should refuse a zero divisor"
+ISSUE_BODY = ("Calling `divide(1, 0)` in calc.py raises ZeroDivisionError. It should raise "
+              "ValueError('cannot divide by zero') instead.")
+
+MALFORMED = """calc.py
+<<<<<<< SEARCH
+def divide(a, b):
+    return a // b
+=======
+def divide(a, b):
+    return 0
+>>>>>>> REPLACE
+"""
+
+CHANGE = """calc.py
+<<<<<<< SEARCH
+def divide(a, b):
+    return a / b
+=======
+def divide(a, b):
+    if b == 0:
+        raise ValueError("cannot divide by zero")
+    return a / b
+>>>>>>> REPLACE
+
+tests/test_divide.py
+<<<<<<< NEW FILE
+from calc import divide
+
+
+def test_divide_works():
+    assert divide(6, 3) == 2
+>>>>>>> NEW FILE
+"""
+
+REAL_TEST = """tests/test_divide.py
+<<<<<<< SEARCH
+def test_divide_works():
+    assert divide(6, 3) == 2
+=======
+def test_divide_works():
+    assert divide(6, 3) == 2
+
+
+def test_divide_by_zero_raises():
+    import pytest
+
+    with pytest.raises(ValueError, match="cannot divide by zero"):
+        divide(1, 0)
+>>>>>>> REPLACE
+"""
+
+COMMIT_MESSAGE = "fix(calc): refuse a zero divisor in divide()\n\nRaise ValueError instead."
+
+
+def script_resolution(llm: LLMSimulator) -> None:
+    llm.script(PLANNER, text(
+        "**Change**\n1. `calc.py`, `divide`: raise ValueError for b == 0.\n\n"
+        "**Tests**\n- `tests/test_divide.py::test_divide_by_zero_raises`\n\n**Risks**\nNone."))
+    llm.script(
+        CODER,
+        tool_call("read_file", {"path": "calc.py"}, say="Let me look at calc.py."),
+        tool_call("apply_edits", {"edits": MALFORMED}),
+        tool_call("apply_edits", {"edits": CHANGE}, say="The SEARCH was wrong; again."),
+        tool_call("run_tests", {}),
+        tool_call("finish", {"summary": "divide() raises ValueError for a zero divisor.",
+                             "tests": ["tests/test_divide.py::test_divide_works"]}),
+        tool_call("apply_edits", {"edits": REAL_TEST}),
+        tool_call("finish", {"summary": "divide() raises ValueError for a zero divisor.",
+                             "tests": ["tests/test_divide.py::test_divide_by_zero_raises"]}),
+    )
+    llm.script(CHEAP, text(COMMIT_MESSAGE))
+
+
+def llm_env(base_url: str) -> dict[str, str]:
+    return {
+        "AGENTOPS_ANTHROPIC_API_KEY": "sk-ant-sim-0000000000000000000000",
+        "AGENTOPS_ANTHROPIC_BASE_URL": base_url,
+        "AGENTOPS_OPENAI_API_KEY": "sk-sim-00000000000000000000000000",
+        "AGENTOPS_OPENAI_BASE_URL": f"{base_url}/v1",
+        "AGENTOPS_LLM_MODELS": (
+            f'{{"planner": ["anthropic:{PLANNER}"], "coder": ["anthropic:{CODER}"],'
+            f' "reviewer": ["anthropic:{PLANNER}"], "cheap": ["openai:{CHEAP}"]}}'),
+    }

@@ -1,0 +1,99 @@
+"""`/agentops implement` on GitHub, end to end: a scripted model, the real sandbox, real git,
+and a draft pull request whose new test fails on the base and passes on the head."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e import github_events as events
+from tests.e2e import implement_script as script
+from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.harness import Service, wait_for
+from tests.sim.github_sim import GitHubSim
+from tests.sim.llm_sim import LLMSimulator
+from tests.sim.serve import serve_app
+
+pytestmark = pytest.mark.e2e
+REPO = "acme/calc"
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[tuple[LLMSimulator, str]]:
+    sim = LLMSimulator()
+    with serve_app(sim.app) as url:
+        yield sim, url
+
+
+@pytest.fixture(scope="module")
+def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
+    return script.llm_env(llm[1])
+
+
+def _git(bare: Any, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=bare, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_an_issue_becomes_a_draft_pull_request_with_proven_tests(
+        service: Service, github: tuple[GitHubSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    sim, _ = llm
+    gh.add_repo(REPO, script.FILES)
+    gh.set_permission(REPO, "alice", "write")
+    number = gh.add_issue(REPO, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
+    script.script_resolution(sim)
+    comment_id = gh.add_comment(REPO, number, "/agentops implement", user="alice")
+    payload = events.issue_comment(REPO, gh.installation_id(REPO), number,
+                                   "/agentops implement", "alice", comment_id=comment_id)
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    run_id = int(response.text.split()[-1])
+
+    run = wait_for(lambda: _finished(service, run_id), 120, what="the implement run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    pulls = gh.pulls(REPO)
+    assert len(pulls) == 1
+    pull = pulls[0]
+    assert pull["draft"] is True
+    branch = pull["head"]["ref"]
+    assert branch == f"agentops/{number}-divide-should-refuse-a-zero-divisor"
+    assert f"Closes #{number}" in pull["body"]
+    assert "test_divide_by_zero_raises" in pull["body"] and "proven" in pull["body"]
+    assert pull["title"] == script.COMMIT_MESSAGE.splitlines()[0]
+
+    bare = gh.bare_path(REPO)
+    changed = _git(bare, "show", f"{branch}:calc.py")
+    assert 'raise ValueError("cannot divide by zero")' in changed
+    assert "test_divide_by_zero_raises" in _git(bare, "show", f"{branch}:tests/test_divide.py")
+    log = _git(bare, "log", "-1", "--format=%an%n%B", branch)
+    assert log.startswith("agentops[bot]\nfix(calc): refuse a zero divisor")
+    assert "Co-authored-by: alice <alice@users.noreply.github.com>" in log
+    assert _git(bare, "rev-list", "--count", f"main..{branch}").strip() == "1"
+
+    check = next(c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id))
+    assert check["conclusion"] == "success"
+    text = check["output"]["text"]
+    for step in ("clone", "locate", "plan", "implement", "deliver"):
+        assert f"[x] {step}" in text
+    assert "`calc.py`" in text.split("### Files chosen")[1].split("###")[0]
+    assert "### Plan" in text and "### Tests" in text and "### Cost" in text
+
+    bot = [c["body"] for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login]
+    assert len(bot) == 1 and "Opened draft pull request" in bot[0]
+
+    coder = sim.requests_for(script.CODER)
+    assert len(coder) == 7
+    assert "Refused" in str(coder[2].body["messages"][-1])  # the malformed edit went back
+    assert "Not finished" in str(coder[5].body["messages"][-1])  # so did the weak test
+    assert "<untrusted" in str(coder[0].body["messages"][0])  # the issue is fenced as data
+
+
+def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
+    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
+    return run if run["status"] in ("succeeded", "failed", "cancelled") else None
