@@ -54,6 +54,8 @@ def checked_path(path: str, policy: EditPolicy) -> str:
     parts = [part for part in text.split("/") if part not in ("", ".")]
     if not parts:
         raise PathRefused("the file path names no file.")
+    if any(len(part.encode()) > 255 for part in parts) or len(text.encode()) > 1024:
+        raise PathRefused("the file path is too long.")
     if ".." in parts:
         raise PathRefused("the path leaves the repository (`..`); stay inside it.")
     if any(part.lower() == ".git" for part in parts):

@@ -30,6 +30,7 @@ def test_normal_form(path: str, normal: str) -> None:
         (".git/hooks/pre-commit", ".git"),
         ("sub/.GIT/config", ".git"),
         (".agentops.yml", "own settings"),
+        ("a/" + "x" * 256, "too long"),
     ],
 )
 def test_refused_paths(path: str, needle: str) -> None:
