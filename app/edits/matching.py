@@ -143,7 +143,28 @@ def _locate(
         chosen = _choose(matches, hint, tier, bodies)
         if isinstance(chosen, NotSpliced):
             return chosen
+        if hint is not None and tier != TIERS[-1]:
+            doubt = _looser_match_nearer(bodies, search, chosen, hint)
+            if doubt is not None:
+                return doubt
         return _build(file_lines, bodies, search, replace, chosen, tier, eol)
+    return None
+
+
+def _looser_match_nearer(
+    bodies: list[str], search: list[str], chosen: _Match, hint: int
+) -> NotSpliced | None:
+    """A place that matches only with whitespace forgiven but is clearly nearer the hint
+    than the strict match: the model may have meant it (same code, other indentation)."""
+    distance = abs(chosen.start + 1 - hint)
+    for loose in _blank_insensitive(bodies, search):
+        if loose.start != chosen.start and distance >= 2 * abs(loose.start + 1 - hint) + 3:
+            return NotSpliced(
+                "ambiguous",
+                f"the SEARCH text matches exactly at line {chosen.start + 1}, but with other "
+                f"whitespace also at line {loose.start + 1}, much nearer the hint "
+                f"`@@ line {hint}`. Copy the lines exactly from the place you mean.",
+            )
     return None
 
 

@@ -411,3 +411,17 @@ def test_what_was_forgiven_is_reported_per_block() -> None:
         (2, "tabs for spaces"),
         (3, "trailing whitespace"),
     )
+
+
+def test_strict_match_far_from_the_hint_with_a_loose_one_near_it_is_refused() -> None:
+    source = "def f():\n    return 1\n\n\nclass A:\n    def f():\n        return 1\n"
+    search, replacement = "def f():\n    return 1\n", "def f():\n    return 2\n"
+    near_a = run({"a.py": source}, block("a.py", search, replacement, hint=6))
+    assert near_a.refusals[0].reason == "ambiguous"
+    assert (
+        "exactly at line 1, but with other whitespace also at line 6" in near_a.refusals[0].message
+    )
+    near_top = run({"a.py": source}, block("a.py", search, replacement, hint=1))
+    assert after(near_top, "a.py").startswith("def f():\n    return 2\n")
+    without_hint = run({"a.py": source}, block("a.py", search, replacement))
+    assert after(without_hint, "a.py").startswith("def f():\n    return 2\n")
