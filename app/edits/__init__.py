@@ -18,7 +18,8 @@ The format the model writes (the prompt templates teach it):
   (also accepted: after `<<<<<<< SEARCH` on the same line, as the first SEARCH line, or
   in diff form `@@ -42,7 +42,8 @@`). Hints only choose between several places the
   SEARCH matches (the nearest, if it is at least twice as near as the next, plus three
-  lines); a stale hint is harmless when the SEARCH is unique.
+  lines); a stale hint is harmless when the SEARCH is unique, unless the same code with
+  other whitespace sits clearly nearer the hint (then the block is refused as ambiguous).
 - The SEARCH must match whole lines of the file exactly once. Forgiven: whitespace at
   line ends, a shifted indentation of the whole block, tabs for spaces or spaces for
   tabs, left-out blank lines between kept lines, CRLF, and line numbers copied from a
