@@ -1,4 +1,4 @@
-"""Run one command in the sandbox: scratch dir, ownership, wall clock, output, verdict."""
+"""Run one command in the sandbox: wall clock, process group, output, limits hit."""
 
 from __future__ import annotations
 
@@ -7,27 +7,17 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from app.sandbox.identity import UidLease, lease_uid
-from app.sandbox.isolation import (
-    SandboxPolicy,
-    bwrap_argv,
-    count_tasks_of,
-    limits_preexec,
-    open_seccomp,
-    read_host_layout,
-    sandbox_env,
-    write_scratch,
-)
+from app.sandbox.isolation import SandboxLimits, SandboxPolicy, limits_preexec
+from app.sandbox.network import Slirp, attach_slirp
 from app.sandbox.probe import require_sandbox
+from app.sandbox.scratch import PreparedRun, clean_up_run, prepare_run
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +82,7 @@ class SandboxResult:
     signal: int | None = None  # the signal that ended the command, when we can tell
     limits_hit: tuple[LimitHit, ...] = field(default=())
     run_as: int | None = None  # host uid of the command (root mode), for audits and tests
+    network: str = "none"  # "none", "slirp4netns" (setup) or "host"
 
     @property
     def passed(self) -> bool:
@@ -141,17 +132,6 @@ def classify_limits(
     return sig, tuple(hits)
 
 
-# --- ownership ----------------------------------------------------------------------------
-
-
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    os.lchown(root, uid, gid)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            with contextlib.suppress(FileNotFoundError):
-                os.lchown(os.path.join(dirpath, name), uid, gid)
-
-
 # --- running ------------------------------------------------------------------------------
 
 
@@ -181,142 +161,21 @@ async def run_sandboxed(
     policy = policy or SandboxPolicy()
     status = require_sandbox(allow_unsandboxed)
     preparing = asyncio.ensure_future(
-        asyncio.to_thread(_prepare, tuple(argv), checkout, policy, status.available)
+        asyncio.to_thread(prepare_run, tuple(argv), checkout, policy, status.available)
     )
     try:
         run = await asyncio.shield(preparing)
     except asyncio.CancelledError:  # the thread goes on: let it finish, then undo it
         with contextlib.suppress(Exception):
-            await asyncio.shield(asyncio.to_thread(_clean_up, await preparing))
+            await asyncio.shield(asyncio.to_thread(clean_up_run, await preparing))
         raise
     try:
-        return await _execute(run, policy)
+        return await _execute(run, policy.limits)
     finally:  # shielded: a second cancel must not leave the checkout lent out
-        await asyncio.shield(asyncio.to_thread(_clean_up, run))
+        await asyncio.shield(asyncio.to_thread(clean_up_run, run))
 
 
-@dataclass
-class _Run:
-    command: tuple[str, ...]
-    full: list[str]
-    checkout: Path
-    scratch: Path
-    cwd: Path
-    env: dict[str, str]
-    sandboxed: bool
-    lent_from: tuple[int, int] | None  # the checkout's owner while the sandbox uid has it
-    tasks_already: int = 0  # tasks of the uid the sandbox shares (userns mode)
-    seccomp_fd: int | None = None  # the filter bwrap reads, closed after the run
-    lease: UidLease | None = None  # the uid leased for this run (root mode)
-    run_as: int | None = None  # the host uid the command runs as (root mode)
-
-    @property
-    def pass_fds(self) -> tuple[int, ...]:
-        return () if self.seccomp_fd is None else (self.seccomp_fd,)
-
-
-def _prepare(
-    command: tuple[str, ...], checkout: Path, policy: SandboxPolicy, sandboxed: bool
-) -> _Run:
-    """Scratch dir, argv and environment; as root, lend the checkout to the sandbox uid."""
-    checkout = checkout.resolve(strict=True)
-    scratch = Path(tempfile.mkdtemp(prefix="agentops-sandbox-", dir=policy.scratch_root))
-    try:
-        return _prepare_in(scratch, command, checkout, policy, sandboxed)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-
-
-def _prepare_in(
-    scratch: Path,
-    command: tuple[str, ...],
-    checkout: Path,
-    policy: SandboxPolicy,
-    sandboxed: bool,
-) -> _Run:
-    root = os.geteuid() == 0
-    if not sandboxed:
-        write_scratch(scratch, os.getuid(), os.getgid())
-        env = sandbox_env(policy) | {
-            "HOME": str(scratch / "tmp" / "home"),
-            "TMPDIR": str(scratch / "tmp"),
-        }
-        log.warning("running %s WITHOUT a sandbox (allowed by configuration)", command)
-        tasks = 0 if root else count_tasks_of(os.getuid())
-        return _Run(command, list(command), checkout, scratch, checkout, env, False, None, tasks)
-    if not root:  # userns mode: inside, the service's own uid; its tasks share the budget
-        write_scratch(scratch, os.getuid(), os.getgid())
-        seccomp_fd = open_seccomp(scratch)
-        full = bwrap_argv(
-            _bwrap(),
-            command,
-            checkout,
-            scratch,
-            policy,
-            read_host_layout(),
-            drop_to=None,
-            seccomp_fd=seccomp_fd,
-        )
-        tasks = count_tasks_of(os.getuid())
-        return _Run(
-            command, full, checkout, scratch, scratch, _bwrap_env(), True, None, tasks, seccomp_fd
-        )
-    lease = None
-    if policy.uid is None:
-        lease = lease_uid(policy.uid_pool_start, policy.uid_pool_size, policy.uid_lock_dir)
-        uid = gid = lease.uid
-    else:
-        uid, gid = policy.uid, policy.gid if policy.gid is not None else policy.uid
-    run = _Run(
-        command, [], checkout, scratch, scratch, _bwrap_env(), True, None, 0, None, lease, uid
-    )
-    try:
-        write_scratch(scratch, uid, gid)
-        run.seccomp_fd = open_seccomp(scratch)
-        run.full = bwrap_argv(
-            _bwrap(),
-            command,
-            checkout,
-            scratch,
-            policy,
-            read_host_layout(),
-            drop_to=(uid, gid),
-            seccomp_fd=run.seccomp_fd,
-        )
-        _chown_tree(scratch / "tmp", uid, gid)
-        _chown_tree(scratch / "shm", uid, gid)
-        owner = checkout.stat()
-        run.lent_from = (owner.st_uid, owner.st_gid)  # from here on _clean_up gives it back
-        _chown_tree(checkout, uid, gid)
-    except BaseException:
-        _clean_up(run)
-        raise
-    return run
-
-
-def _bwrap() -> str:
-    return shutil.which("bwrap") or "bwrap"
-
-
-def _bwrap_env() -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; --clearenv inside
-
-
-def _clean_up(run: _Run) -> None:
-    if run.seccomp_fd is not None:
-        os.close(run.seccomp_fd)
-        run.seccomp_fd = None
-    if run.lent_from is not None:
-        _chown_tree(run.checkout, *run.lent_from)
-        run.lent_from = None
-    shutil.rmtree(run.scratch, ignore_errors=True)
-    if run.lease is not None:  # last: no file of the run is owned by the uid any more
-        run.lease.release()
-
-
-async def _execute(run: _Run, policy: SandboxPolicy) -> SandboxResult:
-    limits = policy.limits
+async def _execute(run: PreparedRun, limits: SandboxLimits) -> SandboxResult:
     capture = OutputCapture(limits.output_head_bytes, limits.output_tail_bytes)
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
@@ -332,19 +191,24 @@ async def _execute(run: _Run, policy: SandboxPolicy) -> SandboxResult:
     )
     assert process.stdout is not None
     pump = asyncio.create_task(_pump(process.stdout, capture))
+    info_fd = run.close_info_writer()
+    slirp: Slirp | None = None
     timed_out = False
     try:
-        await asyncio.wait_for(process.wait(), timeout=limits.wall_seconds)
+        async with asyncio.timeout(limits.wall_seconds):
+            if info_fd is not None:
+                slirp = await _attach_network(info_fd, run, capture, process.pid)
+            await process.wait()
     except TimeoutError:
         timed_out = True
-        _kill_group(process.pid)
-        await process.wait()
     finally:
-        if process.returncode is None:  # cancelled: never leave the sandbox running
+        if process.returncode is None:  # timed out or cancelled: never leave it running
             _kill_group(process.pid)
             await process.wait()
         if not run.sandboxed:  # stragglers (in the sandbox, the PID namespace ends them)
             _kill_group(process.pid)
+        if slirp is not None:
+            await slirp.stop()
     try:
         await asyncio.wait_for(pump, timeout=5)
     except TimeoutError:
@@ -352,8 +216,6 @@ async def _execute(run: _Run, policy: SandboxPolicy) -> SandboxResult:
     exit_code = None if timed_out else process.returncode
     output = capture.result()
     sig, hits = classify_limits(exit_code, timed_out, output.text.encode())
-    if timed_out:
-        sig = signal.SIGKILL
     return SandboxResult(
         argv=run.command,
         exit_code=exit_code,
@@ -361,7 +223,20 @@ async def _execute(run: _Run, policy: SandboxPolicy) -> SandboxResult:
         output=output,
         sandboxed=run.sandboxed,
         timed_out=timed_out,
-        signal=sig,
+        signal=signal.SIGKILL if timed_out else sig,
         limits_hit=hits,
         run_as=run.run_as,
+        network=run.network.value,
     )
+
+
+async def _attach_network(
+    info_fd: int, run: PreparedRun, capture: OutputCapture, pid: int
+) -> Slirp | None:
+    """slirp4netns for a setup command; when it fails, the command is stopped and says so."""
+    try:
+        return await attach_slirp(info_fd, run.scratch)
+    except RuntimeError as exc:
+        capture.feed(f"agentops: {exc}; the command was stopped\n".encode())
+        _kill_group(pid)
+        return None

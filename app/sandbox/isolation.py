@@ -4,7 +4,8 @@ What the sandbox guarantees (each line is tested in tests/integration/sandbox):
 
 - no network: `--unshare-net` gives a namespace with only its own loopback, so neither a
   port on the host's 127.0.0.1 nor a public address is reachable (unless
-  `SandboxPolicy.network` is set, which only `setup` commands may ask for);
+  `SandboxPolicy.network` is set, which only `setup` commands may ask for: then
+  slirp4netns gives outbound access without the host's loopback, see network.py);
 - no secrets in the environment: `--clearenv`, then only `sandbox_env()`'s allow-list;
 - no host files beyond the toolchain: a fresh root with read-only `/usr` (and the
   `/bin`, `/lib*` links), an allow-list of harmless `/etc` files, synthetic
@@ -34,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.sandbox.network import SLIRP_DNS, NetworkMode
 from app.sandbox.seccomp import seccomp_program
 
 WORKSPACE = "/workspace"
@@ -82,7 +84,7 @@ class SandboxLimits:
 @dataclass(frozen=True)
 class SandboxPolicy:
     limits: SandboxLimits = field(default_factory=SandboxLimits)
-    network: bool = False  # True: the HOST's network, loopback services included
+    network: bool = False  # outbound via slirp4netns (network.py), else the host's own
     # a virtualenv or Python prefix to expose read-only, its bin/ first on PATH
     python_env: Path | None = None
     ro_paths: tuple[Path, ...] = ()  # more toolchains (e.g. /opt/go), read-only, same path
@@ -161,6 +163,7 @@ def write_scratch(scratch: Path, uid: int, gid: int) -> None:
     )
     (etc / "group").write_text(f"root:x:0:\n{SANDBOX_USER}:x:{gid}:\n")
     (etc / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
+    (etc / "resolv.conf").write_text(f"nameserver {SLIRP_DNS}\n")
     program = seccomp_program()
     if program is not None:
         (scratch / "seccomp.bpf").write_bytes(program)
@@ -209,6 +212,8 @@ def bwrap_argv(
     *,
     drop_to: tuple[int, int] | None,
     seccomp_fd: int | None = None,
+    network: NetworkMode = NetworkMode.NONE,
+    info_fd: int | None = None,
 ) -> list[str]:
     """The full command line: bwrap, its options, then (setpriv and) the command.
 
@@ -224,8 +229,10 @@ def bwrap_argv(
     else:
         args += ["--unshare-user", "--disable-userns", "--unshare-ipc", "--unshare-pid"]
         args += ["--unshare-uts", "--unshare-cgroup-try"]
-    if not policy.network:
-        args += ["--unshare-net"]
+    if network is not NetworkMode.HOST:
+        args += ["--unshare-net"]  # with slirp4netns attached later for NetworkMode.SLIRP
+    if info_fd is not None:
+        args += ["--info-fd", str(info_fd)]
     for key, value in sandbox_env(policy).items():
         args += ["--setenv", key, value]
     args += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
@@ -239,7 +246,9 @@ def bwrap_argv(
         args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     for name in ("passwd", "group", "hosts"):
         args += ["--ro-bind", str(scratch / "etc" / name), f"/etc/{name}"]
-    if policy.network and "resolv.conf" not in host.etc_present:
+    if network is NetworkMode.SLIRP:
+        args += ["--ro-bind", str(scratch / "etc" / "resolv.conf"), "/etc/resolv.conf"]
+    elif network is NetworkMode.HOST:
         args += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"]
     extra = list(policy.ro_paths)
     if policy.python_env is not None:

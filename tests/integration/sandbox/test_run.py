@@ -175,3 +175,50 @@ async def test_each_run_has_a_uid_of_its_own(tmp_path: Path) -> None:
     assert first.run_as != second.run_as
     assert first.output.text.strip() == str(first.run_as)
     assert second.output.text.strip() == str(second.run_as)
+
+
+def _host_reaches(address: tuple[str, int]) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(address, timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+async def test_setup_network_reaches_out_but_not_the_hosts_loopback(tmp_path: Path) -> None:
+    import shutil
+    import socket
+
+    if os.geteuid() != 0 or shutil.which("slirp4netns") is None:
+        pytest.skip("slirp4netns networks need the root mode and slirp4netns")
+    public = ("1.1.1.1", 443)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        repo = write_repo(
+            tmp_path / "repo",
+            {
+                "probe.py": f"""
+                import socket
+                for target in [("127.0.0.1", {port}), ("10.0.2.2", {port}), {public!r}]:
+                    try:
+                        socket.create_connection(target, timeout=5).close()
+                        print("connected", target)
+                    except OSError as exc:
+                        print("blocked", target, exc)
+            """,
+            },
+        )
+        run = await run_tests(
+            repo, ["true"], setup=["python probe.py"], policy=policy(), setup_network=True
+        )
+    setup = run.setup[0]
+    assert setup.network == "slirp4netns"
+    assert f"blocked ('127.0.0.1', {port})" in setup.output.text, setup.output.text
+    assert f"blocked ('10.0.2.2', {port})" in setup.output.text
+    if _host_reaches(public):
+        assert f"connected {public!r}" in setup.output.text
+    assert run.tests is not None and run.tests.network == "none"

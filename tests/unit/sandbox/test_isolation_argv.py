@@ -16,6 +16,7 @@ from app.sandbox.isolation import (
     rlimits,
     sandbox_env,
 )
+from app.sandbox.network import NetworkMode, wait_for_network
 
 HOST = HostLayout(links={"bin": "usr/bin", "lib": "usr/lib"}, etc_present=frozenset({"localtime"}))
 
@@ -103,10 +104,37 @@ def test_mounts() -> None:
     assert ("/etc/shadow", "/etc/shadow") not in pairs(argv, "--ro-bind")
 
 
-def test_network_only_when_asked() -> None:
-    argv = build(SandboxPolicy(network=True))
-    assert "--unshare-net" not in argv
-    assert ("/etc/resolv.conf", "/etc/resolv.conf") in pairs(argv, "--ro-bind-try")
+def test_network_modes() -> None:
+    def with_network(mode: NetworkMode, info_fd: int | None = None) -> list[str]:
+        return bwrap_argv(
+            "bwrap",
+            ("pip", "install", "x"),
+            Path("/r"),
+            Path("/s"),
+            SandboxPolicy(),
+            HOST,
+            drop_to=(1, 1),
+            network=mode,
+            info_fd=info_fd,
+        )
+
+    host = with_network(NetworkMode.HOST)
+    assert "--unshare-net" not in host
+    assert ("/etc/resolv.conf", "/etc/resolv.conf") in pairs(host, "--ro-bind-try")
+    slirp = with_network(NetworkMode.SLIRP, info_fd=9)
+    assert "--unshare-net" in slirp  # its own namespace; slirp4netns plugs into it
+    assert slirp[slirp.index("--info-fd") + 1] == "9"
+    assert ("/s/etc/resolv.conf", "/etc/resolv.conf") in pairs(slirp, "--ro-bind")
+    none = with_network(NetworkMode.NONE)
+    assert "--unshare-net" in none
+    assert not [a for a in none if "resolv.conf" in a]
+
+
+def test_commands_wait_for_the_network() -> None:
+    argv = wait_for_network(("pip", "install", "x"))
+    assert argv[:2] == ("/bin/sh", "-c")
+    assert argv[-3:] == ("pip", "install", "x")
+    assert ".agentops-net-ready" in argv[2] and 'exec "$@"' in argv[2]
 
 
 def test_python_env_is_read_only_with_traversable_parents(tmp_path: Path) -> None:

@@ -1,0 +1,157 @@
+"""Before and after one sandboxed command: scratch dir, argv, uid, checkout ownership.
+
+As root, the checkout is lent to the run's uid (chown) for the run and given back
+afterwards, so files the tests create belong to the checkout's owner again; the
+scratch dir (the sandbox's /tmp, /dev/shm, synthetic /etc, seccomp program) is
+removed. Every step that can fail undoes the ones before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.sandbox.identity import UidLease, lease_uid
+from app.sandbox.isolation import (
+    SandboxPolicy,
+    bwrap_argv,
+    count_tasks_of,
+    open_seccomp,
+    read_host_layout,
+    sandbox_env,
+    write_scratch,
+)
+from app.sandbox.network import NetworkMode, network_mode, wait_for_network
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedRun:
+    command: tuple[str, ...]
+    checkout: Path
+    scratch: Path
+    sandboxed: bool
+    full: list[str] = field(default_factory=list)  # what is executed (bwrap …)
+    cwd: Path = Path("/")
+    env: dict[str, str] = field(default_factory=dict)
+    tasks_already: int = 0  # tasks of the uid the sandbox shares (userns mode)
+    network: NetworkMode = NetworkMode.NONE
+    run_as: int | None = None  # the host uid the command runs as (root mode)
+    lease: UidLease | None = None  # that uid's lease
+    lent_from: tuple[int, int] | None = None  # the checkout's owner while lent out
+    seccomp_fd: int | None = None  # the filter bwrap reads
+    info_fd: tuple[int, int] | None = None  # (read, write) of bwrap's --info-fd pipe
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        fds = [] if self.seccomp_fd is None else [self.seccomp_fd]
+        return (*fds, *([] if self.info_fd is None else [self.info_fd[1]]))
+
+    def close_info_writer(self) -> int | None:
+        """After bwrap started: our copy of the write end goes; the read end is returned."""
+        if self.info_fd is None:
+            return None
+        read, write = self.info_fd
+        os.close(write)
+        self.info_fd = None
+        return read
+
+
+def prepare_run(
+    command: tuple[str, ...], checkout: Path, policy: SandboxPolicy, sandboxed: bool
+) -> PreparedRun:
+    checkout = checkout.resolve(strict=True)
+    scratch = Path(tempfile.mkdtemp(prefix="agentops-sandbox-", dir=policy.scratch_root))
+    run = PreparedRun(command, checkout, scratch, sandboxed)
+    try:
+        if sandboxed:
+            _prepare_sandboxed(run, policy)
+        else:
+            _prepare_unsandboxed(run, policy)
+    except BaseException:
+        clean_up_run(run)
+        raise
+    return run
+
+
+def _prepare_unsandboxed(run: PreparedRun, policy: SandboxPolicy) -> None:
+    log.warning("running %s WITHOUT a sandbox (allowed by configuration)", run.command)
+    write_scratch(run.scratch, os.getuid(), os.getgid())
+    run.full, run.cwd = list(run.command), run.checkout
+    run.env = sandbox_env(policy) | {
+        "HOME": str(run.scratch / "tmp" / "home"),
+        "TMPDIR": str(run.scratch / "tmp"),
+    }
+    run.tasks_already = 0 if os.geteuid() == 0 else count_tasks_of(os.getuid())
+    run.network = NetworkMode.HOST
+
+
+def _prepare_sandboxed(run: PreparedRun, policy: SandboxPolicy) -> None:
+    root = os.geteuid() == 0
+    if not root:  # userns mode: the service's own uid inside; its tasks share the budget
+        uid, gid = os.getuid(), os.getgid()
+        run.tasks_already = count_tasks_of(uid)
+    elif policy.uid is None:
+        run.lease = lease_uid(policy.uid_pool_start, policy.uid_pool_size, policy.uid_lock_dir)
+        uid = gid = run.run_as = run.lease.uid
+    else:
+        uid, gid = policy.uid, policy.gid if policy.gid is not None else policy.uid
+        run.run_as = uid
+    write_scratch(run.scratch, uid, gid)
+    run.seccomp_fd = open_seccomp(run.scratch)
+    run.network = network_mode(policy.network, root)
+    command = run.command
+    if run.network is NetworkMode.SLIRP:
+        run.info_fd = os.pipe()
+        command = wait_for_network(command)
+    elif run.network is NetworkMode.HOST:
+        log.warning("%s gets the host's network (loopback included)", run.command)
+    run.full = bwrap_argv(
+        shutil.which("bwrap") or "bwrap",
+        command,
+        run.checkout,
+        run.scratch,
+        policy,
+        read_host_layout(),
+        drop_to=(uid, gid) if root else None,
+        seccomp_fd=run.seccomp_fd,
+        network=run.network,
+        info_fd=None if run.info_fd is None else run.info_fd[1],
+    )
+    run.cwd = run.scratch
+    run.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's; --clearenv inside
+    if root:
+        chown_tree(run.scratch / "tmp", uid, gid)
+        chown_tree(run.scratch / "shm", uid, gid)
+        owner = run.checkout.stat()
+        run.lent_from = (owner.st_uid, owner.st_gid)  # from here on clean-up gives it back
+        chown_tree(run.checkout, uid, gid)
+
+
+def clean_up_run(run: PreparedRun) -> None:
+    for fd in (run.seccomp_fd, *(run.info_fd or ())):
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    run.seccomp_fd = run.info_fd = None
+    if run.lent_from is not None:
+        chown_tree(run.checkout, *run.lent_from)
+        run.lent_from = None
+    shutil.rmtree(run.scratch, ignore_errors=True)
+    if run.lease is not None:  # last: no file of the run is owned by the uid any more
+        run.lease.release()
+
+
+def chown_tree(root: Path, uid: int, gid: int) -> None:
+    """lchown `root` and everything under it (symlinks themselves, never their targets)."""
+    os.lchown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            with contextlib.suppress(FileNotFoundError):
+                os.lchown(os.path.join(dirpath, name), uid, gid)
