@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = 1800
     job_max_tries: int = 5
     requeue_after_seconds: int = 60
+    heartbeat_seconds: float = 10.0  # a running run's worker proves it is alive this often
+    stale_run_seconds: float = 90.0  # no heartbeat for this long: the worker died
     labels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LABELS))
     forge_timeout_seconds: float = 30.0
     # Tests of repositories run only inside bubblewrap unless the operator says otherwise.

@@ -68,6 +68,26 @@ class RunQueue:
         except (RedisError, OSError) as exc:
             log.warning("could not ask the worker to abort run %s: %s", run_id, exc)
 
+    async def release_abandoned(self, run_id: int) -> bool:
+        """Let another worker take a run whose worker died mid-job.
+
+        ARQ keeps a dead worker's job locked (`arq:in-progress:<id>`) until the job
+        timeout passes; the run's stopped heartbeat is proof enough to lift that lock.
+        The job is re-enqueued when it is no longer in the queue.
+        """
+        job_id = job_id_for_run(self.queue_name, run_id)
+        try:
+            redis = await self._redis()
+            await redis.delete(f"arq:in-progress:{job_id}")
+            if await redis.zscore(self.queue_name, job_id) is None:
+                await redis.delete(f"arq:job:{job_id}", f"arq:retry:{job_id}")
+                await redis.enqueue_job(RUN_WORKFLOW, run_id, _job_id=job_id)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("could not hand over run %s: %s", run_id, exc)
+            await self._reset()
+            return False
+        return True
+
     async def ping(self) -> bool:
         try:
             redis = await self._redis()

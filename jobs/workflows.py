@@ -34,15 +34,21 @@ async def run_workflow(ctx: dict[str, Any], run_id: int) -> str:
 
 
 async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
-    """Hand the queue every run accepted while Redis was down (or lost on the way)."""
+    """Hand the queue every run accepted while Redis was down (or lost on the way), and
+    every running run whose worker died (its heartbeat stopped)."""
     deps: WorkflowDeps = ctx["deps"]
     async with deps.db.admin() as conn:
         run_ids = await run_store.runs_to_requeue_all_tenants(
             conn, deps.settings.requeue_after_seconds)
+        abandoned = await run_store.abandoned_runs_all_tenants(
+            conn, deps.settings.stale_run_seconds)
+    for run_id in abandoned:
+        log.warning("run %s: its worker stopped; handing it to another worker", run_id)
+        await deps.queue.release_abandoned(run_id)
     for run_id in run_ids:
         if await deps.queue.enqueue_run(run_id):
             async with deps.db.admin() as conn:
                 await run_store.mark_enqueued_all_tenants(conn, run_id)
     if run_ids:
         log.info("re-enqueued %d queued run(s): %s", len(run_ids), run_ids)
-    return len(run_ids)
+    return len(run_ids) + len(abandoned)

@@ -124,7 +124,7 @@ async def claim_run(tc: TenantConnection, run_id: int) -> Run | None:
     return _run(await tc.conn.fetchrow(
         f"""
         UPDATE runs SET status = 'running', attempts = attempts + 1,
-                        started_at = coalesce(started_at, now())
+                        started_at = coalesce(started_at, now()), heartbeat_at = now()
         WHERE id = $1 AND status IN ('queued', 'running') AND NOT cancel_requested
         RETURNING {_COLUMNS}
         """,
@@ -268,3 +268,22 @@ async def get_run_all_tenants(conn: asyncpg.Connection, run_id: int) -> Run | No
 async def count_by_status_all_tenants(conn: asyncpg.Connection) -> dict[str, int]:
     rows = await conn.fetch("SELECT status, count(*) AS n FROM runs GROUP BY status")
     return {str(r["status"]): int(r["n"]) for r in rows}
+
+
+async def touch_heartbeat_all_tenants(conn: asyncpg.Connection, run_id: int) -> None:
+    await conn.execute(
+        "UPDATE runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'", run_id
+    )
+
+
+async def abandoned_runs_all_tenants(conn: asyncpg.Connection,
+                                     stale_seconds: float) -> list[int]:
+    """Running runs whose worker stopped beating; each is claimed for one hand-over."""
+    rows = await conn.fetch(
+        "UPDATE runs SET heartbeat_at = now() WHERE id IN ("
+        " SELECT id FROM runs WHERE status = 'running'"
+        " AND heartbeat_at < now() - make_interval(secs => $1)"
+        " ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED) RETURNING id",
+        stale_seconds,
+    )
+    return [int(r["id"]) for r in rows]

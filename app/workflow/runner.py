@@ -11,12 +11,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
+
 from app.commands import TargetKind, wrong_target_reason
 from app.forges.base import ForgeAccessError, ForgeError, ForgeTransientError
 from app.git import GitError
 from app.llm.errors import LLMError
 from app.sandbox import SandboxUnavailable
 from app.store import runs as run_store
+from app.store.runs import Run
 from app.workflow import control, work
 from app.workflow.context import RunCancelled, RunContext, RunRefused, WorkflowDeps
 
@@ -56,6 +59,26 @@ async def execute_run(deps: WorkflowDeps, run_id: int, last_try: bool = False) -
         if run is None:
             current = await run_store.get_run(tc, run_id)
             return current.status if current else "missing"
+    heartbeat = asyncio.create_task(_beat(deps, run_id))
+    try:
+        return await _execute_claimed(deps, run, last_try)
+    finally:
+        heartbeat.cancel()
+
+
+async def _beat(deps: WorkflowDeps, run_id: int) -> None:
+    """Prove this worker is alive while it runs `run_id` (see the sweep in jobs/)."""
+    while True:
+        await asyncio.sleep(deps.settings.heartbeat_seconds)
+        try:
+            async with deps.db.admin() as conn:
+                await run_store.touch_heartbeat_all_tenants(conn, run_id)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("run %s: heartbeat not recorded: %s", run_id, exc)
+
+
+async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
+    run_id = run.id
     forge = await deps.forge_for(run)
     ctx = RunContext(deps, run, forge)
     try:
@@ -87,7 +110,7 @@ async def execute_run(deps: WorkflowDeps, run_id: int, last_try: bool = False) -
                      tell=True)
     finally:
         await ctx.aclose()
-    async with deps.db.tenant(tenant_id) as tc:
+    async with deps.db.tenant(run.tenant_id) as tc:
         final = await run_store.get_run(tc, run_id)
     return final.status if final else "missing"
 

@@ -1,0 +1,118 @@
+"""`/agentops implement` on GitLab: a merge request, a commit status and notes; and a
+worker killed with SIGKILL in the middle of delivering, whose run another worker finishes
+with exactly one branch, one commit and one merge request."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e import implement_script as script
+from tests.e2e.conftest import GITLAB_SECRET
+from tests.e2e.harness import Service, wait_for
+from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.llm_sim import LLMSimulator
+from tests.sim.serve import serve_app
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[tuple[LLMSimulator, str]]:
+    sim = LLMSimulator()
+    with serve_app(sim.app) as url:
+        yield sim, url
+
+
+@pytest.fixture(scope="module")
+def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
+    return {**script.llm_env(llm[1]), "AGENTOPS_HEARTBEAT_SECONDS": "0.5",
+            "AGENTOPS_STALE_RUN_SECONDS": "3"}
+
+
+def _start(service: Service, gl: GitLabSim, project: str) -> tuple[int, int]:
+    gl.add_user("dana") if "dana" not in gl.users else None
+    gl.add_project(project, script.FILES)
+    gl.set_access(project, "dana", 30)
+    iid = gl.add_issue(project, script.ISSUE_TITLE, script.ISSUE_BODY, author="dana")["iid"]
+    payload = gl.webhook_note_event(project, "issue", iid, "/agentops implement", "dana")
+    headers = gl.webhook_headers("Note Hook", GITLAB_SECRET)
+    headers["Idempotency-Key"] = str(uuid.uuid4())
+    response = service.post_gitlab(payload, headers)
+    assert response.status_code == 202, response.text
+    return iid, int(response.text.split()[-1])
+
+
+def _run(service: Service, run_id: int) -> dict[str, Any]:
+    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
+    return run
+
+
+def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
+    run = _run(service, run_id)
+    return run if run["status"] in ("succeeded", "failed", "cancelled") else None
+
+
+def _branches(gl: GitLabSim, project: str) -> list[str]:
+    out = subprocess.run(["git", "for-each-ref", "--format=%(refname:short)", "refs/heads"],
+                         cwd=gl.project(project).bare, capture_output=True, text=True,
+                         check=True).stdout
+    return out.split()
+
+
+def test_an_issue_becomes_a_merge_request(service: Service, gitlab: tuple[GitLabSim, str],
+                                          llm: tuple[LLMSimulator, str]) -> None:
+    gl, _ = gitlab
+    project = "shop/calc"
+    script.script_resolution(llm[0])
+    iid, run_id = _start(service, gl, project)
+
+    run = wait_for(lambda: _finished(service, run_id), 120, what="the implement run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+    requests = gl.merge_requests(project)
+    assert len(requests) == 1
+    mr = requests[0]
+    assert mr["title"].startswith("Draft: fix(calc): refuse a zero divisor")
+    assert f"Closes #{iid}" in mr["description"]
+    assert mr["source_branch"] == f"agentops/{iid}-divide-should-refuse-a-zero-divisor"
+    sha = gl.head_sha(project, "main")
+    assert [s["status"] for s in gl.statuses(project, sha)][-1] == "success"
+    notes = [n["body"] for n in gl.notes(project, "issue", iid)
+             if n["author"]["username"] == "agentops-bot"]
+    progress = [n for n in notes if "[x] deliver" in n]
+    assert len(progress) == 1  # one progress note, updated in place
+    assert any("Opened draft pull request" in n for n in notes)
+
+
+def test_a_worker_killed_while_delivering_leaves_one_branch_commit_and_mr(
+        service: Service, gitlab: tuple[GitLabSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gl, _ = gitlab
+    project = "shop/calc-kill"
+    script.script_resolution(llm[0])
+    gl.delay("POST", r"/merge_requests$", seconds=6, times=1)
+    iid, run_id = _start(service, gl, project)
+    branch = f"agentops/{iid}-divide-should-refuse-a-zero-divisor"
+
+    wait_for(lambda: branch in _branches(gl, project), 120, what="the push of the branch")
+    service.worker.stop(signal.SIGKILL)  # mid-delivery: pushed, merge request pending
+    assert _run(service, run_id)["status"] == "running"
+    service.worker.start()
+
+    run = wait_for(lambda: _finished(service, run_id), 90, what="the resumed run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+    assert run["attempts"] == 2
+    assert [b for b in _branches(gl, project) if b.startswith("agentops/")] == [branch]
+    bare = gl.project(project).bare
+    count = subprocess.run(["git", "rev-list", "--count", f"main..{branch}"], cwd=bare,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert count == "1"
+    wait_for(lambda: len(gl.merge_requests(project)) >= 1, 10, what="the merge request")
+    assert len(gl.merge_requests(project)) == 1
+    finals = [n for n in gl.notes(project, "issue", iid) if "Opened draft" in n["body"]]
+    assert len(finals) == 1
