@@ -61,8 +61,12 @@ def wait_for_network(argv: tuple[str, ...]) -> tuple[str, ...]:
 @dataclass
 class Slirp:
     process: asyncio.subprocess.Process | None = None
+    exit_fd: int | None = None  # slirp4netns exits when this closes, even if we die
 
     async def stop(self) -> None:
+        if self.exit_fd is not None:
+            os.close(self.exit_fd)
+            self.exit_fd = None
         if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
@@ -91,6 +95,7 @@ async def _attach(info_fd: int, scratch: Path, slirp: Slirp) -> None:
     while not want.exists():  # noqa: ASYNC110 - the signal is a file made in the sandbox
         await asyncio.sleep(0.02)
     ready_r, ready_w = os.pipe()
+    exit_r, slirp.exit_fd = os.pipe()
     argv = [
         "slirp4netns",
         "--configure",
@@ -99,19 +104,24 @@ async def _attach(info_fd: int, scratch: Path, slirp: Slirp) -> None:
         "--enable-sandbox",
         "--enable-seccomp",
         f"--ready-fd={ready_w}",
+        f"--exit-fd={exit_r}",
     ]
-    try:
+    try:  # the ready pipe's read end belongs to _read_pipe below, unless this fails
         slirp.process = await asyncio.create_subprocess_exec(
             *argv,
             str(pid),
             "tap0",
-            pass_fds=(ready_w,),
+            pass_fds=(ready_w, exit_r),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
+    except BaseException:
+        os.close(ready_r)
+        raise
     finally:
         os.close(ready_w)
+        os.close(exit_r)
     if not await _read_pipe(ready_r, lambda data: True if data else None):
         raise OSError("slirp4netns stopped before the network was up")
     (scratch / "tmp" / READY).touch()
