@@ -103,6 +103,8 @@ async def test_no_files_outside_the_checkout(tmp_path: Path) -> None:
         "/etc/shadow",
         str(service_dir / "pyproject.toml"),
         "/proc/1/root/etc/shadow",
+        "leak-outside",  # symlinks the repository ships, pointing out of the checkout
+        "leak-root",
     ]
     repo = write_repo(
         runs / "this-run",
@@ -121,10 +123,14 @@ async def test_no_files_outside_the_checkout(tmp_path: Path) -> None:
         """,
         },
     )
+    os.chown(outside, 12345, 12345)  # if lending the checkout followed links, this changes
+    (repo / "leak-outside").symlink_to(outside)
+    (repo / "leak-root").symlink_to(in_root)
     try:
         result = await run_sandboxed(PYTEST, repo, policy())
     finally:
         in_root.unlink()
+    assert outside.stat().st_uid == 12345  # lending and giving back: lchown, never follow
     out = result.output.text
     assert f"{len(targets) + 1} failed" in out, out
     assert SECRET not in out
