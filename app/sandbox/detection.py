@@ -226,13 +226,11 @@ def _detect_node(facts: RepoFacts) -> TestCommand | None:
     deps = _keys(package, "dependencies", "devDependencies")
     scripts = package.get("scripts")
     script = scripts.get("test") if isinstance(scripts, dict) else None
-    has_script = isinstance(script, str) and script.strip() not in ("", _NPM_DEFAULT_TEST)
-    if has_script:
-        assert isinstance(script, str)
-        runner = Runner.NPM
-        if re.search(r"\bvitest\b", script) or ("vitest" in deps and "jest" not in script):
+    if isinstance(script, str) and script.strip() not in ("", _NPM_DEFAULT_TEST):
+        runner = Runner.NPM  # e.g. mocha, react-scripts: runs whole, cannot select
+        if re.search(r"\bvitest\b", script):
             runner = Runner.VITEST
-        elif re.search(r"\bjest\b", script) or "jest" in deps:
+        elif re.search(r"\bjest\b", script):
             runner = Runner.JEST
         return TestCommand(runner, ("npm", "test"), reason=f"package.json scripts.test: {script}")
     if "vitest" in deps:

@@ -73,6 +73,11 @@ def package(**content: object) -> str:
         (package(scripts={"test": "vitest run"}), Runner.VITEST, ("npm", "test")),
         (package(scripts={"test": "jest --ci"}), Runner.JEST, ("npm", "test")),
         (package(scripts={"test": "mocha"}), Runner.NPM, ("npm", "test")),
+        (
+            package(scripts={"test": "mocha"}, devDependencies={"vitest": "^2"}),
+            Runner.NPM,
+            ("npm", "test"),
+        ),
         (package(devDependencies={"vitest": "^2"}), Runner.VITEST, ("npx", "vitest", "run")),
         (package(devDependencies={"jest": "^29"}), Runner.JEST, ("npx", "jest")),
         (
