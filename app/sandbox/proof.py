@@ -4,9 +4,11 @@
 own sandbox on the same checkout (what setup writes there, e.g. `node_modules/` or a
 `pip install --target` directory, is what the tests see). Setup runs with the network
 off too, unless the caller passes `setup_network=True` (from configuration); the tests
-never get a network. A network for setup is the host's own, loopback included: the
-setup of a hostile repository could then reach services on the host's 127.0.0.1
-(Redis, PostgreSQL, the service itself), so it is for trusted repositories only.
+never get a network. A setup network goes through slirp4netns when the service is
+root and it is installed: outbound only, the host's 127.0.0.1 (Redis, PostgreSQL, the
+service itself) refused; otherwise it is the host's own, loopback included (a warning
+is logged). Either way, other hosts of the LAN and cloud metadata addresses can be
+reached, so a setup network is for repositories one trusts that far.
 Installing a repository's dependencies is therefore the job of
 `setup` commands; without any, Python tests run with the interpreter and packages of
 `SandboxPolicy.python_env` (read-only).
