@@ -78,6 +78,7 @@ from app.edits.diff import FileChange, FileStat, diff_stats, render_diff, render
 from app.edits.edit import Edit, EditFormatError
 from app.edits.format import parse_edits
 from app.edits.policy import EditPolicy, PathRefused, matches_glob
+from app.edits.review_positions import commentable_lines, diff_lines, numbered_diff
 
 __all__ = [
     "Edit",
@@ -97,3 +98,4 @@ __all__ = [
     "render_diff",
     "render_file_diff",
 ]
+__all__ += ["commentable_lines", "diff_lines", "numbered_diff"]  # review comments
