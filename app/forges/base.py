@@ -6,6 +6,7 @@ Implementations: `app/forges/github.py` (gidgethub) and `app/forges/gitlab.py`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -74,6 +75,23 @@ class ChangedFile:
     status: str  # added | modified | removed | renamed
     previous_path: str | None = None
     patch: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    """A review comment on line `line` of the new side of `path` in a pull request's diff."""
+
+    path: str
+    line: int
+    body: str
+
+
+def folded_review_body(summary: str, comments: Sequence[ReviewComment]) -> str:
+    """The review's summary with comments that cannot sit on a line listed at its end."""
+    if not comments:
+        return summary
+    listed = "\n".join(f"- {c.path}:{c.line}: {c.body}" for c in comments)
+    return f"{summary}\n\n**Comments on lines outside the diff**\n\n{listed}"
 
 
 @dataclass(frozen=True)
@@ -197,6 +215,15 @@ class Forge(Protocol):
         self, repo: str, head: str, base: str, title: str, body: str, draft: bool = True
     ) -> PullRequest:
         """Open a PR/MR, or return the open one for the same head branch."""
+        ...
+
+    async def create_review(self, target: Target, head_sha: str, summary: str,
+                            comments: Sequence[ReviewComment]) -> str:
+        """Review the pull request at `head_sha`: `summary` once, each comment on its line.
+
+        Comments must sit on new-side lines of the diff's hunks; one the forge cannot
+        place is added to the summary instead. Returns the review's URL.
+        """
         ...
 
     async def start_check(self, repo: str, head_sha: str, update: CheckUpdate,

@@ -8,6 +8,7 @@ client and token cache, so it is cheap and `aclose()` is a no-op. Errors surface
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from gidgethub import sansio
@@ -22,7 +23,9 @@ from app.forges.base import (
     Issue,
     PullRequest,
     RepoInfo,
+    ReviewComment,
     Target,
+    folded_review_body,
 )
 from app.forges.github_errors import GitHubAPIError
 from app.redaction import register_secret
@@ -82,6 +85,12 @@ def check_run_payload(update: CheckUpdate) -> dict[str, Any]:
     if update.external_id:
         payload["external_id"] = update.external_id
     return payload
+
+
+def review_comment_payload(comment: ReviewComment) -> dict[str, Any]:
+    """A review comment in GitHub's line-based form: a line of the diff's new side."""
+    return {"path": comment.path, "line": comment.line, "side": "RIGHT",
+            "body": truncate_chars(comment.body, COMMENT_MAX_CHARS)}
 
 
 def _login(user: Any) -> str:
@@ -237,6 +246,32 @@ class GitHubForge:
                                  head=qualified, state="open", per_page=100,
                                  action="look for an open pull request")
         return self._pull(repo, items[0]) if items else None
+
+    # --- reviews -------------------------------------------------------------------
+
+    async def create_review(self, target: Target, head_sha: str, summary: str,
+                            comments: Sequence[ReviewComment]) -> str:
+        """One review (event COMMENT) with line comments on the new side of the diff.
+
+        GitHub refuses the whole review (422) when it cannot place a line; then the
+        review is posted again with every comment listed in its body."""
+        url = "/repos/{owner}/{name}/pulls/{number}/reviews"
+        action = f"review pull request #{target.number}"
+
+        async def post(body: str, inline: Sequence[ReviewComment]) -> Any:
+            return await self._api("POST", url, target.repo, number=target.number,
+                                   action=action, data={
+                                       "commit_id": head_sha, "event": "COMMENT",
+                                       "body": truncate_chars(body, COMMENT_MAX_CHARS),
+                                       "comments": [review_comment_payload(c) for c in inline]})
+
+        try:
+            data = await post(summary, comments)
+        except GitHubAPIError as exc:
+            if exc.status != 422 or not comments:
+                raise
+            data = await post(folded_review_body(summary, comments), ())
+        return str(data.get("html_url") or data.get("id", ""))
 
     # --- repository and git --------------------------------------------------------
 

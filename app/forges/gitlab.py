@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -25,6 +25,7 @@ import requests
 from gitlab.exceptions import GitlabHttpError
 
 from app.config import Settings
+from app.edits.review_positions import DiffLine, diff_lines
 from app.forges.base import (
     ChangedFile,
     CheckRef,
@@ -35,7 +36,9 @@ from app.forges.base import (
     Issue,
     PullRequest,
     RepoInfo,
+    ReviewComment,
     Target,
+    folded_review_body,
 )
 from app.forges.gitlab_errors import (
     GitLabAPIError,
@@ -190,6 +193,24 @@ def render_diff(changes: list[dict[str, Any]]) -> str:
         if diff:
             out += [f"--- {before}", f"+++ {after}", diff.rstrip("\n")]
     return "\n".join(out) + "\n" if out else ""
+
+
+def review_position(
+    refs: dict[str, Any], comment: ReviewComment, where: DiffLine | None
+) -> dict[str, Any]:
+    """A discussion's text position on the new side; a context line needs its old line."""
+    position: dict[str, Any] = {
+        "position_type": "text",
+        "base_sha": refs.get("base_sha"),
+        "start_sha": refs.get("start_sha"),
+        "head_sha": refs.get("head_sha"),
+        "new_path": comment.path,
+        "old_path": where.old_path if where is not None else comment.path,
+        "new_line": comment.line,
+    }
+    if where is not None and where.old_line is not None:
+        position["old_line"] = where.old_line
+    return position
 
 
 # ------------------------------------------------------------------ the forge
@@ -447,6 +468,45 @@ class GitLabForge:
                 raise
             return existing
         return await self._pull(repo, created)
+
+    # -------------------------------------------------------------- reviews
+    async def create_review(
+        self, target: Target, head_sha: str, summary: str, comments: Sequence[ReviewComment]
+    ) -> str:
+        """One diff discussion per comment (a text position on the new side, against the
+        merge request's current `diff_refs`), then one note with the summary.
+
+        A comment GitLab cannot place (400: not a line of the diff) goes into the summary.
+        `head_sha` is the commit reviewed; the positions use the merge request's own refs.
+        """
+        mr_target = dataclasses.replace(target, kind="pull_request")
+        mr = self._noteable(mr_target)
+        unplaced: list[ReviewComment] = []
+        if comments:
+            data = await self._call(f"read {self._where(mr_target)}", lambda: self._get(mr))
+            refs = data.get("diff_refs") or {}
+            lines = diff_lines(render_diff(await self._changes(mr_target)))
+            for comment in comments:
+                where = lines.get(comment.path, {}).get(comment.line)
+                position = review_position(refs, comment, where)
+                try:
+                    await self._post_discussion(mr_target, mr, comment.body, position)
+                except GitLabAPIError as exc:
+                    if exc.status != 400:
+                        raise
+                    unplaced.append(comment)
+        note = await self.create_comment(mr_target, folded_review_body(summary, unplaced))
+        return note.url
+
+    async def _post_discussion(
+        self, target: Target, mr: str, body: str, position: dict[str, Any]
+    ) -> None:
+        data = {"body": truncate_note(body), "position": position}
+        await self._call(
+            f"comment on line {position['new_line']} of {position['new_path']} in "
+            f"{self._where(target)}",
+            lambda: self._post(f"{mr}/discussions", data),
+        )
 
     # -------------------------------------------------------------- repository
     async def get_repo(self, repo: str) -> RepoInfo:
