@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.config import REPO_CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
+from app.config import REPO_CONFIG_FILE, RepoConfig, RepoConfigError, Settings, parse_repo_config
 from app.edits import EditPolicy
 from app.llm.prompt_safety import fence_untrusted
+from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message
 from app.sandbox import SandboxPolicy, prove_red_green, resolve_test_command, run_tests
 from app.workflow import workspace
@@ -59,17 +60,8 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
     async def plan() -> dict[str, Any]:
         root = await checkout()
         found = await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx))
-        request = LLMRequest(
-            role="planner",
-            system=render_prompt("plan_system", repo=run.repo),
-            context=fence_untrusted(found.context.text, "repository code"),
-            messages=(Message.user(render_prompt(
-                "plan_task", issue=issue_block, files=files_markdown(located["files"]))),),
-            max_tokens=2048,
-        )
-        completion = await (await ctx.llm(repo_config)).complete(request)
-        return {"plan": completion.text.strip(), "cost_usd": completion.cost_usd,
-                "model": completion.model_id}
+        return await make_plan(await ctx.llm(repo_config), run.repo, issue_block,
+                               files_markdown(located["files"]), found.context.text)
 
     planned = await ctx.step("plan", plan)
     await ctx.progress()
@@ -82,8 +74,9 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
         root = await checkout()
         await workspace.reset_to(root, head["head_sha"])
         found = await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx))
-        return await _implement(ctx, folder, root, head["head_sha"], repo_config,
-                                issue_block, planned["plan"], found.context.text)
+        return await change_and_prove(
+            await ctx.llm(repo_config), ctx.deps.settings, folder, root, head["head_sha"],
+            repo_config, run.repo, issue_block, planned["plan"], found.context.text)
 
     implemented = await ctx.step("implement", implement)
     await ctx.progress()
@@ -115,10 +108,25 @@ def _cache_dir(ctx: RunContext) -> Path:
     return ctx.deps.settings.workdir / "codemap-cache"
 
 
-async def _implement(ctx: RunContext, folder: Path, root: Path, base_sha: str,
-                     config: RepoConfig, issue_block: str, plan: str,
-                     context: str) -> dict[str, Any]:
-    settings = ctx.deps.settings
+async def make_plan(router: LLMRouter, repo: str, issue_block: str, files: str,
+                    context: str) -> dict[str, Any]:
+    """The planner's plan for an issue, given the code map's files and context."""
+    request = LLMRequest(
+        role="planner",
+        system=render_prompt("plan_system", repo=repo),
+        context=fence_untrusted(context, "repository code"),
+        messages=(Message.user(render_prompt("plan_task", issue=issue_block, files=files)),),
+        max_tokens=2048,
+    )
+    completion = await router.complete(request)
+    return {"plan": completion.text.strip(), "cost_usd": completion.cost_usd,
+            "model": completion.model_id}
+
+
+async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, root: Path,
+                           base_sha: str, config: RepoConfig, repo: str, issue_block: str,
+                           plan: str, context: str) -> dict[str, Any]:
+    """The tool loop on `root` until the model's new tests are proven red → green."""
     allow = settings.sandbox_allow_unsandboxed
     command = resolve_test_command(root, config.test)
     if command is None:
@@ -152,16 +160,16 @@ async def _implement(ctx: RunContext, folder: Path, root: Path, base_sha: str,
                       run_selected, max_test_runs=config.limits.max_test_runs)
     request = LLMRequest(
         role="coder",
-        system=render_prompt("implement_system", repo=ctx.run.repo,
+        system=render_prompt("implement_system", repo=repo,
                              edit_format=render_prompt("edit_format")),
         context=fence_untrusted(context, "repository code"),
-        messages=(Message.user(render_prompt("implement_task", repo=ctx.run.repo,
+        messages=(Message.user(render_prompt("implement_task", repo=repo,
                                              issue=issue_block, plan=plan)),),
         tools=TOOL_SPECS,
         max_tokens=8192,
     )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
-    outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits, verify)
+    outcome = await run_tool_loop(router, request, toolbox, limits, verify)
     diff = await workspace.working_diff(root, base_sha)
     if not outcome.finished:
         raise RunRefused(f"the change was not completed: {outcome.reason}"

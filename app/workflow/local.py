@@ -1,0 +1,103 @@
+"""Local mode: `implement` on a git checkout with no forge and no database.
+
+The work happens in a separate worktree of the checkout, so the person's own working tree
+is never touched; what remains is a branch `agentops/local-<slug>` with one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app import git
+from app.config import REPO_CONFIG_FILE, Settings, parse_repo_config
+from app.llm import MemoryCallLog, build_router
+from app.llm.prompt_safety import fence_untrusted
+from app.llm.routing import RepoLLMConfig
+from app.workflow.analysis import analyse, files_markdown
+from app.workflow.context import RunRefused
+from app.workflow.deliver import branch_name
+from app.workflow.implement import change_and_prove, make_plan
+
+LOCAL_AUTHOR = git.Person("AgentOps", "agentops@localhost")
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    branch: str
+    commit: str
+    plan: str
+    diff: str
+    summary: str
+    verification: str
+    cost_usd: float
+
+
+def task_title(task_text: str) -> str:
+    first = next((line for line in task_text.splitlines() if line.strip()), "change")
+    return first.strip().lstrip("#").strip()
+
+
+async def run_local(settings: Settings, checkout: Path, task_text: str,
+                    say: Callable[[str], None]) -> LocalResult:
+    started = time.monotonic()
+
+    def step(message: str) -> None:
+        say(f"[{time.monotonic() - started:6.1f} s] {message}")
+
+    top = (await git.run_git(["rev-parse", "--show-toplevel"], cwd=checkout)).strip()
+    repo = Path(top)
+    base_sha = await git.head_sha(repo)
+    folder = Path(tempfile.mkdtemp(prefix="agentops-local-"))
+    work = folder / "repo"
+    try:
+        await git.run_git(["worktree", "add", "--quiet", "--detach", str(work), base_sha],
+                          cwd=repo)
+        return await _run(settings, repo, work, folder, base_sha, task_text, step)
+    finally:
+        # The work tree and the copy of the original code (for the red runs) go; the
+        # branch stays.
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        await git.run_git(["worktree", "prune"], cwd=repo)
+
+
+async def _run(settings: Settings, repo: Path, work: Path, folder: Path, base_sha: str,
+               task_text: str, step: Callable[[str], None]) -> LocalResult:
+    config_file = work / REPO_CONFIG_FILE
+    config = parse_repo_config(config_file.read_text() if config_file.is_file() else None)
+    step(f"indexing {repo}")
+    cache = Path(settings.workdir) / "codemap-cache"
+    found = await asyncio.to_thread(analyse, work, task_text, cache)
+    files: list[dict[str, Any]] = found.files_json()
+    step(f"indexed {found.files_indexed} files; most relevant:\n{files_markdown(files[:5])}")
+    router, providers = build_router(settings, MemoryCallLog(), RepoLLMConfig.model_validate(
+        {"models": config.models, "budgets": config.budgets}))
+    try:
+        issue_block = fence_untrusted(task_text, "task")
+        step("planning")
+        planned = await make_plan(router, repo.name, issue_block, files_markdown(files),
+                                  found.context.text)
+        step(f"plan ({planned['model']}):\n{planned['plan']}")
+        step("implementing (model, edits and tests in the sandbox)")
+        implemented = await change_and_prove(router, settings, folder, work, base_sha, config,
+                                             repo.name, issue_block, planned["plan"],
+                                             found.context.text)
+    finally:
+        await providers.close()
+    title = task_title(task_text)
+    branch = branch_name(0, title).replace("agentops/0-", "agentops/local-")
+    await git.run_git(["checkout", "--quiet", "-B", branch], cwd=work)
+    if not implemented["diff"].strip():
+        raise RunRefused("the model finished without changing anything")
+    sha = await git.commit(work, f"{title[:72]}\n\n{implemented['summary']}",
+                           author=LOCAL_AUTHOR)
+    step(f"committed {sha[:12]} on branch {branch}")
+    cost = float(planned.get("cost_usd", 0.0)) + float(implemented.get("cost_usd", 0.0))
+    return LocalResult(branch, sha, planned["plan"], implemented["diff"],
+                       implemented["summary"], implemented["verification"], cost)

@@ -1,0 +1,71 @@
+"""`agentops run PATH --task-file F`: the implement workflow on a local checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import implement_script as script
+from tests.e2e.harness import ROOT
+from tests.sim.llm_sim import LLMSimulator
+from tests.sim.serve import serve_app
+
+pytestmark = pytest.mark.e2e
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def _checkout(path: Path) -> Path:
+    path.mkdir()
+    for name, content in script.FILES.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(content)
+    _git(path, "init", "-q", "-b", "main")
+    _git(path, "add", "-A")
+    _git(path, "-c", "user.name=Dev", "-c", "user.email=dev@example.invalid",
+         "commit", "-qm", "start")
+    return path
+
+
+def test_run_leaves_a_branch_and_prints_plan_diff_and_evidence(tmp_path: Path) -> None:
+    checkout = _checkout(tmp_path / "calc")
+    task = tmp_path / "task.md"
+    task.write_text(f"{script.ISSUE_TITLE}\n\n{script.ISSUE_BODY}\n")
+    head_before = _git(checkout, "rev-parse", "HEAD")
+    llm = LLMSimulator()
+    script.script_resolution(llm)
+    with serve_app(llm.app) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
+        env |= script.llm_env(url) | {"AGENTOPS_WORKDIR": str(tmp_path / "work")}
+        done = subprocess.run([sys.executable, "-m", "app", "run", str(checkout),
+                               "--task-file", str(task)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "# Plan" in done.stdout and "`calc.py`, `divide`" in done.stdout
+    assert '+        raise ValueError("cannot divide by zero")' in done.stdout
+    assert "test_divide_by_zero_raises" in done.stdout.split("# Test evidence")[1]
+    assert "indexing" in done.stderr and "committed" in done.stderr  # progress on the terminal
+
+    branch = "agentops/local-divide-should-refuse-a-zero-divisor"
+    assert "ValueError" in _git(checkout, "show", f"{branch}:calc.py")
+    assert _git(checkout, "rev-list", "--count", f"main..{branch}") == "1"
+    assert _git(checkout, "rev-parse", "HEAD") == head_before  # the person's tree untouched
+    assert _git(checkout, "status", "--porcelain") == ""
+    assert _git(checkout, "worktree", "list").count("\n") == 0
+
+
+def test_run_outside_a_checkout_says_so_in_one_line(tmp_path: Path) -> None:
+    task = tmp_path / "task.md"
+    task.write_text("Do something\n")
+    done = subprocess.run([sys.executable, "-m", "app", "run", str(tmp_path),
+                           "--task-file", str(task)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"agentops run: {tmp_path} is not a git checkout"
