@@ -16,6 +16,7 @@ $(BIN)/agentops: pyproject.toml
 install: $(BIN)/agentops
 
 services:
+	@bash .ci/system-deps
 	@bash .ci/services
 
 run: install services

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from arq import cron, func
@@ -10,9 +11,12 @@ from arq.worker import Worker, create_worker
 from app.config import Settings
 from app.forges.registry import ForgeRegistry
 from app.queue import RUN_WORKFLOW, RunQueue, redis_settings
+from app.sandbox import probe_sandbox
 from app.store import connect
 from app.workflow.context import WorkflowDeps
 from jobs.workflows import requeue_stale_runs, run_workflow
+
+log = logging.getLogger(__name__)
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
@@ -23,6 +27,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     """
 
     async def startup(ctx: dict[str, Any]) -> None:
+        sandbox = probe_sandbox()
+        if sandbox.available:
+            log.info("test sandbox: %s", sandbox.detail)
+        else:
+            log.warning("no test sandbox (%s): runs that test code will refuse%s",
+                        sandbox.detail,
+                        " (unsandboxed runs allowed)" if settings.sandbox_allow_unsandboxed
+                        else "")
         db = await connect(settings.database_url, min_size=1, max_size=5)
         forges = ForgeRegistry(settings)
         ctx["forges"] = forges
