@@ -1,8 +1,8 @@
 """Commands that work on code: a live check run, then the command's own steps.
 
 Each run gets a check run (GitLab: commit status + one note) on the commit it is about.
-`implement` and `plan` work on issues (app/workflow/implement.py); `test`, `review` and
-`fix` on pull requests are not available yet and say so, having changed nothing.
+`implement` and `plan` work on issues (app/workflow/implement.py); `test`
+(app/workflow/pr_tests.py) and `fix` (app/workflow/pr_fix.py) on pull requests.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from app.workflow import progress
 from app.workflow.checks import check_ref_from_json, check_ref_to_json
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.implement import run_issue_work
+from app.workflow.pr_fix import run_pull_fix
+from app.workflow.pr_tests import run_pull_tests
 from app.workflow.workspace import run_folder
 
 
@@ -36,6 +38,12 @@ async def run_work(ctx: RunContext) -> None:
     await ctx.step("check", open_check)
     if run.command in ("implement", "plan"):
         await run_issue_work(ctx, head)
+        return
+    if run.command == "test":
+        await run_pull_tests(ctx, head)
+        return
+    if run.command == "fix":
+        await run_pull_fix(ctx, head)
         return
     raise RunRefused(
         f"`/agentops {run.command}` is not available in this version of AgentOps yet. "

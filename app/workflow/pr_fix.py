@@ -1,0 +1,75 @@
+"""`/agentops fix <what>` on a pull request: the requested change as one new commit on
+its branch, with the tests that cover it passing.
+
+The request (the command's arguments) is the requester's text: it reaches the model
+fenced as data, like everything else a person wrote. A pull request from a fork is
+refused before any work: the bot cannot push to another repository's branch.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from app.llm.prompt_safety import fence_untrusted
+from app.workflow.context import RunContext
+from app.workflow.prompts import render_prompt
+from app.workflow.pull_request import (
+    PullWork,
+    commit_change,
+    edit_in_loop,
+    is_fork,
+    push_commit,
+    refuse,
+    start_pull_work,
+    test_bench,
+)
+
+
+def fix_commit_message(number: int, instructions: str, summary: str) -> str:
+    """Subject from the model's summary, body quoting the request (pure)."""
+    first = next((line.strip() for line in summary.splitlines() if line.strip()), "")
+    subject = re.sub(r"\s+", " ", first)[:72].rstrip() or "Apply the requested change"
+    rest = "\n".join(summary.strip().splitlines()[1:]).strip()
+    request = re.sub(r"\s+", " ", instructions).strip()[:300]
+    parts = [subject, *([rest] if rest else []), f"Requested in #{number}: {request}"]
+    return "\n\n".join(parts)
+
+
+async def run_pull_fix(ctx: RunContext, head: dict[str, Any]) -> None:
+    """After `prepare` and `check`: make the requested change and push it to the branch."""
+    run = ctx.run
+    if is_fork(run.repo, head):
+        await refuse(ctx, "fork", (
+            f"This pull request's branch lives in a fork (`{head['head_repo'] or 'deleted'}`), "
+            "where AgentOps cannot push, so it cannot add a commit to it. Nothing was "
+            "changed. Make the change there, or push the branch to this repository."))
+    if not run.args.strip():
+        await refuse(ctx, "no-request", "Say what to change: `/agentops fix <what to change>`.")
+    work = await start_pull_work(ctx, head)
+    changed = await ctx.step("change", lambda: _change(work))
+    await ctx.progress()
+    message = fix_commit_message(run.target_number, run.args, changed["summary"])
+
+    async def deliver() -> dict[str, Any]:
+        root, sha = await commit_change(work, changed["diff"], message)
+        await push_commit(ctx, root, sha, head["ref"])
+        return {"commit": sha, "branch": head["ref"]}
+
+    delivered = await ctx.step("deliver", deliver)
+    tests = ", ".join(f"`{t}`" for t in changed["tests"])
+    await ctx.reply("delivered", (
+        f"Pushed commit {delivered['commit']} to `{delivered['branch']}`: "
+        f"{changed['summary']}\n\nTests passing with it: {tests}."))
+    ctx.result.update({"commit": delivered["commit"], "branch": delivered["branch"]})
+
+
+async def _change(work: PullWork) -> dict[str, Any]:
+    ctx = work.ctx
+    root = await work.clean_checkout()
+    bench = await test_bench(ctx, root, work.config)
+    instructions = fence_untrusted(f"request by @{ctx.run.requested_by}", ctx.run.args)
+    system = render_prompt("fix_system", repo=ctx.run.repo,
+                           edit_format=render_prompt("edit_format"))
+    task = render_prompt("fix_task", instructions=instructions, **work.prompt_values())
+    return await edit_in_loop(work, root, bench, system, task, bench.check_passing)

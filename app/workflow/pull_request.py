@@ -1,0 +1,385 @@
+"""What `/agentops test` and `/agentops fix` share on a pull request (GitLab: merge request).
+
+- The head, checked out: cloned from the base repository, where forges keep every pull
+  request's head commit (GitHub `refs/pull/N/head`, GitLab `refs/merge-requests/N/head`),
+  so a fork's head is fetched from there by its sha.
+- `.agentops.yml`, read from the pull request's head when its author has write access,
+  otherwise from the base branch: a stranger's pull request cannot choose the setup
+  commands, the models or the limits that run on it.
+- The change (title, description, files, diff), for the model, fenced as data.
+- The repository's tests run in the sandbox on the checkout (`TestBench`): the tests the
+  model names when it finishes must pass there.
+- A tool loop that edits the checkout until its `finish` is verified.
+- A reproducible commit on the head commit (fixed date: the run's creation) pushed to a
+  branch; a resumed run makes the same commit, so pushing it again adds nothing.
+
+Every step goes through `RunContext.step`, so a resumed run repeats none that finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from app import git
+from app.config import REPO_CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
+from app.edits import EditPolicy
+from app.forges.base import GitRemote
+from app.llm.prompt_safety import fence_untrusted
+from app.llm.types import LLMRequest, Message
+from app.sandbox import (
+    SandboxPolicy,
+    SelectionUnsupported,
+    TestCommand,
+    TestRun,
+    files_of_test_ids,
+    is_test_path,
+    nothing_ran,
+    output_excerpt,
+    resolve_test_command,
+    run_tests,
+    select_tests,
+)
+from app.workflow import workspace
+from app.workflow.context import RunContext, RunRefused
+from app.workflow.deliver import bot_identity, requester_identity
+from app.workflow.toolloop import LoopLimits, Verifier, run_tool_loop
+from app.workflow.tools import TOOL_SPECS, Toolbox
+
+MAX_DIFF_CHARS = 60_000
+MAX_DESCRIPTION_CHARS = 4_000
+
+
+async def refuse(ctx: RunContext, name: str, message: str) -> NoReturn:
+    """Tell the person why the run stops (once per run), then stop it."""
+    await ctx.reply(name, message)
+    raise RunRefused(message)
+
+
+def is_fork(repo: str, head: dict[str, Any]) -> bool:
+    """Does the head branch (the `prepare` step's detail) live in another repository?"""
+    return bool(head["head_repo"] != repo)
+
+
+# --- pure helpers --------------------------------------------------------------------
+
+def clip(text: str, limit: int) -> str:
+    """`text`, cut at a line end before `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    kept = text[: cut if cut > 0 else limit]
+    return f"{kept}\n… ({len(text) - len(kept)} more characters not shown)"
+
+
+def files_markdown(files: Sequence[dict[str, Any]]) -> str:
+    lines = [f"- `{f['path']}` ({f['status']})" for f in files]
+    return "\n".join(lines) or "(no files)"
+
+
+def new_tests_problem(test_ids: Sequence[str], changed: Sequence[str]) -> str | None:
+    """Why `finish` of `/agentops test` cannot be accepted yet, or None (pure).
+
+    `changed`: the paths the model changed. Only test files may change, and every named
+    test that names its file (`path::name`) must be in one of them.
+    """
+    if not test_ids:
+        return "No test was named: name the tests you added in `finish`."
+    not_tests = [path for path in changed if not is_test_path(path)]
+    if not_tests:
+        return ("`/agentops test` only adds tests, and these changed files are not tests: "
+                + ", ".join(f"`{p}`" for p in not_tests)
+                + ". Put their original content back and finish again.")
+    elsewhere = [f for f in files_of_test_ids(test_ids) if f not in changed]
+    if elsewhere:
+        return ("Name only the tests you wrote: these files were not added or changed: "
+                + ", ".join(f"`{p}`" for p in elsewhere) + ".")
+    return None
+
+
+# --- checkout, configuration, the change ---------------------------------------------
+
+async def checkout_head(ctx: RunContext, head: dict[str, Any]) -> Path:
+    """The run's checkout at the pull request's head commit (cloned when missing)."""
+    folder = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id)
+    root = folder / "repo"
+    sha = head["head_sha"]
+    if (root / ".git").is_dir() and await _has_commit(root, sha):
+        return root
+    remote = await ctx.forge.git_remote(ctx.run.repo)
+    start = head["base"] if is_fork(ctx.run.repo, head) else head["ref"]
+    await asyncio.to_thread(shutil.rmtree, root, True)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    await git.clone(remote, root, branch=start, depth=1)
+    if await git.head_sha(root) != sha:
+        await git.run_git(["fetch", "--quiet", "--no-tags", "--depth=1", remote.url, sha],
+                          cwd=root, remote=remote)
+        await git.run_git(["checkout", "--quiet", "--force", "--detach", sha], cwd=root)
+    return root
+
+
+async def _has_commit(root: Path, sha: str) -> bool:
+    try:
+        await git.run_git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=root)
+    except git.GitError:
+        return False
+    return True
+
+
+async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, Any]:
+    """The `config` step: `.agentops.yml` under the write-access rule, command enabled."""
+    run = ctx.run
+    pull = await ctx.forge.get_pull_request(ctx.target)
+    trusted = await ctx.forge.has_write_access(run.repo, pull.author)
+    root = await checkout_head(ctx, head)
+    if trusted:
+        text = await _config_at(root, head["head_sha"])
+        source = "this pull request's head"
+    else:
+        remote = await ctx.forge.git_remote(run.repo)
+        await git.check_branch_name(head["base"])
+        local = f"refs/remotes/origin/{head['base']}"
+        await git.run_git(["fetch", "--quiet", "--no-tags", "--depth=1", remote.url,
+                           f"+refs/heads/{head['base']}:{local}"], cwd=root, remote=remote)
+        text = await _config_at(root, local)
+        source = f"the base branch `{head['base']}`"
+    try:
+        config = parse_repo_config(text)
+    except RepoConfigError as exc:
+        await refuse(ctx, "config", f"{exc} (read from {source}). Fix it and write "
+                                    f"`/agentops {run.command}` again.")
+    if run.command not in config.commands:
+        await refuse(ctx, "disabled", f"`/agentops {run.command}` is turned off here by "
+                                      f"`commands:` in {REPO_CONFIG_FILE} ({source}).")
+    return {"config": config.model_dump(), "source": "head" if trusted else "base",
+            "author": pull.author}
+
+
+async def _config_at(root: Path, ref: str) -> str | None:
+    """`.agentops.yml` as committed at `ref` (a symlink is its target's name, not followed)."""
+    listed = await git.run_git(["ls-tree", "--name-only", ref, "--", REPO_CONFIG_FILE],
+                               cwd=root)
+    if not listed.strip():
+        return None
+    return await git.run_git(["show", f"{ref}:{REPO_CONFIG_FILE}"], cwd=root)
+
+
+async def read_change(ctx: RunContext) -> dict[str, Any]:
+    """The `diff` step: what the pull request changes, as the model will see it."""
+    pull = await ctx.forge.get_pull_request(ctx.target)
+    files = await ctx.forge.list_changed_files(ctx.target)
+    diff = await ctx.forge.get_diff(ctx.target)
+    return {"title": pull.title, "body": clip(pull.body, MAX_DESCRIPTION_CHARS),
+            "url": pull.url, "files": [{"path": f.path, "status": f.status} for f in files],
+            "diff": clip(diff, MAX_DIFF_CHARS)}
+
+
+@dataclass
+class PullWork:
+    """A pull request being worked on, after the `clone`, `config` and `diff` steps."""
+
+    ctx: RunContext
+    head: dict[str, Any]  # the `prepare` step: head_sha, ref, base, head_repo
+    config: RepoConfig
+    change: dict[str, Any]  # the `diff` step
+
+    @property
+    def from_fork(self) -> bool:
+        return is_fork(self.ctx.run.repo, self.head)
+
+    async def clean_checkout(self) -> Path:
+        """The checkout at the head commit with no change in its working tree."""
+        root = await checkout_head(self.ctx, self.head)
+        await workspace.reset_to(root, self.head["head_sha"])
+        return root
+
+    def prompt_values(self) -> dict[str, str]:
+        """The pull request for a prompt template: `$number`, `$pull`, `$files`, `$diff`."""
+        number = self.ctx.run.target_number
+        described = f"{self.change['title']}\n\n{self.change['body']}".strip()
+        return {
+            "repo": self.ctx.run.repo, "number": str(number),
+            "pull": fence_untrusted(f"pull request #{number}", described),
+            "files": files_markdown(self.change["files"]),
+            "diff": fence_untrusted(f"diff of pull request #{number}", self.change["diff"]),
+        }
+
+
+async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
+    """The steps `clone`, `config` and `diff`."""
+
+    async def clone() -> dict[str, Any]:
+        root = await checkout_head(ctx, head)
+        files = sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+        return {"files": files, "head_sha": head["head_sha"],
+                "from_fork": is_fork(ctx.run.repo, head)}
+
+    await ctx.step("clone", clone)
+    await ctx.progress()
+    config = await ctx.step("config", lambda: read_pull_config(ctx, head))
+    change = await ctx.step("diff", lambda: read_change(ctx))
+    await ctx.progress()
+    return PullWork(ctx, head, RepoConfig.model_validate(config["config"]), change)
+
+
+# --- tests in the sandbox --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TestBench:
+    """The repository's test command bound to the checkout, the sandbox and `setup`."""
+
+    __test__ = False
+
+    root: Path
+    command: TestCommand
+    setup: tuple[str, ...]
+    policy: SandboxPolicy
+    allow_unsandboxed: bool
+
+    def _argv(self, test_ids: Sequence[str]) -> tuple[str, ...]:
+        if not test_ids:
+            return self.command.argv
+        try:
+            return select_tests(self.command, list(test_ids))
+        except SelectionUnsupported:
+            return self.command.argv
+
+    async def _run(self, argv: Sequence[str]) -> TestRun:
+        return await run_tests(self.root, argv, setup=self.setup, policy=self.policy,
+                               allow_unsandboxed=self.allow_unsandboxed)
+
+    async def run(self, test_ids: Sequence[str]) -> tuple[bool, str]:
+        """The model's `run_tests` tool: every test, or only `test_ids`."""
+        try:
+            argv = self._argv(test_ids)
+        except ValueError as exc:
+            return False, str(exc)
+        done = await self._run(argv)
+        result = done.tests or done.failed_setup
+        return done.passed, result.output.text[-6000:] if result is not None else ""
+
+    async def check_passing(self, test_ids: Sequence[str]) -> tuple[bool, str]:
+        """The named tests, run on the checkout as it is: all must run and pass."""
+        if not test_ids:
+            return False, "No test was named: name the tests that cover the change."
+        try:
+            argv = self._argv(test_ids)
+        except ValueError as exc:
+            return False, f"Not a test id this runner can select: {exc}"
+        done = await self._run(argv)
+        shown = " ".join(argv)
+        if done.tests is None:
+            failed = done.failed_setup
+            why = failed.summary() if failed is not None else "no result"
+            return False, f"A `setup` command failed before the tests could run ({why})."
+        if nothing_ran(self.command.runner, done.tests):
+            return False, f"`{shown}` ran no test: check the test ids."
+        verdict = "pass" if done.passed else "FAIL"
+        excerpt = output_excerpt(done.tests).replace("```", "'''")
+        return done.passed, (
+            f"`{shown}`: the named tests {verdict} on the pull request's code "
+            f"({done.tests.summary()}).\n\n<details><summary>output</summary>\n\n"
+            f"```\n{excerpt}\n```\n</details>")
+
+
+async def test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> TestBench:
+    command = resolve_test_command(root, config.test)
+    if command is None:
+        await refuse(ctx, "no-test-command", (
+            "AgentOps found no test command for this repository: set `test:` in "
+            f"{REPO_CONFIG_FILE} (for example `test: pytest -q`) so it can run the tests."))
+    scratch = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id) / "scratch"
+    await asyncio.to_thread(scratch.mkdir, parents=True, exist_ok=True)
+    # The worker's Python (read-only) runs Python suites; `setup:` installs the rest.
+    policy = SandboxPolicy(python_env=Path(sys.prefix), scratch_root=scratch)
+    return TestBench(root, command, tuple(config.setup), policy,
+                     ctx.deps.settings.sandbox_allow_unsandboxed)
+
+
+async def changed_paths(root: Path, base_sha: str) -> list[str]:
+    """Paths added, changed or removed in the working tree since `base_sha`."""
+    await git.run_git(["add", "--all"], cwd=root)
+    listed = await git.run_git(["diff", "--cached", "--name-only", "--no-renames", base_sha],
+                               cwd=root)
+    return [line for line in listed.splitlines() if line]
+
+
+# --- the tool loop ---------------------------------------------------------------------
+
+async def edit_in_loop(work: PullWork, root: Path, bench: TestBench, system: str,
+                       task: str, verify: Verifier) -> dict[str, Any]:
+    """Let the coder work on `root` until `verify` accepts its `finish`; the change as a diff.
+
+    What did not finish is refused with a reply saying why.
+    """
+    ctx, config = work.ctx, work.config
+    toolbox = Toolbox(root, EditPolicy(forbidden=tuple(config.forbidden_paths),
+                                       allow_workflows=config.allow_workflow_edits),
+                      bench.run, max_test_runs=config.limits.max_test_runs)
+    request = LLMRequest(role="coder", system=system, messages=(Message.user(task),),
+                         tools=TOOL_SPECS, max_tokens=8192)
+    limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
+    outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits, verify)
+    if not outcome.finished:
+        await refuse(ctx, "unfinished", f"AgentOps could not finish: {outcome.reason}. "
+                                        "Nothing was pushed."
+                     + (f"\n\n{outcome.verification}" if outcome.verification else ""))
+    return {"diff": await workspace.working_diff(root, work.head["head_sha"]),
+            "summary": outcome.summary, "tests": outcome.tests,
+            "verification": outcome.verification, "turns": outcome.turns,
+            "cost_usd": round(outcome.cost_usd, 6), "models": outcome.models,
+            "test_command": bench.command.display()}
+
+
+# --- commit and push -------------------------------------------------------------------
+
+async def commit_change(work: PullWork, diff: str, message: str) -> tuple[Path, str]:
+    """A reproducible commit of `diff` on the head commit; the checkout and its sha."""
+    ctx = work.ctx
+    root = await work.clean_checkout()
+    await workspace.apply_diff(root, diff)
+    date = f"@{int(ctx.run.created_at.timestamp())} +0000"
+    sha = await git.commit(root, message, author=bot_identity(ctx),
+                           co_authors=[requester_identity(ctx)], date=date)
+    return root, sha
+
+
+async def push_commit(ctx: RunContext, root: Path, sha: str, branch: str, *,
+                      force: bool = False) -> None:
+    """Push `sha` to `branch` of the run's repository.
+
+    A rejected push that finds `sha` already on the branch (a resumed run whose first push
+    went through, with commits added on top since) is done; otherwise the person is told.
+    """
+    remote = await ctx.forge.git_remote(ctx.run.repo)
+    try:
+        await git.push(root, remote, branch, source=sha, force=force)
+    except git.PushRejected as exc:
+        if await _branch_contains(root, remote, branch, sha):
+            return
+        await refuse(ctx, "push-rejected", (
+            f"AgentOps could not push to `{branch}`: the push was refused (the branch "
+            "moved while it worked, or it is protected). Nothing was changed; write "
+            f"`/agentops retry` to start again from the new head.\n\n```\n{exc}\n```"))
+
+
+async def _branch_contains(root: Path, remote: GitRemote, branch: str, sha: str) -> bool:
+    listed = await git.run_git(["ls-remote", "--", remote.url, f"refs/heads/{branch}"],
+                               remote=remote)
+    if not listed.strip():
+        return False
+    tip = listed.split()[0]
+    if tip == sha:
+        return True
+    try:
+        await git.run_git(["fetch", "--quiet", "--no-tags", remote.url, tip], cwd=root,
+                          remote=remote)
+        await git.run_git(["merge-base", "--is-ancestor", sha, tip], cwd=root)
+    except git.GitError:
+        return False
+    return True
