@@ -2,9 +2,9 @@
 
 The key is (extractor version, language, blob SHA), so re-indexing after a commit parses
 only the blobs that changed, and two checkouts that share a blob share its entry. An entry
-is two JSON lines, symbols then words, so that indexing decodes only the small first line
-and ranking decodes the words when it needs them. Entries are written atomically; a
-damaged entry reads as a miss.
+holds either a file's symbols (`<sha>.<language>.json`, written by indexing) or its words
+(`<sha>.words.json`, written the first time ranking needs them). Entries are written
+atomically; a damaged entry reads as a miss.
 """
 
 from __future__ import annotations
@@ -16,59 +16,59 @@ from pathlib import Path
 from typing import Any
 
 from app.codemap.extract import EXTRACTOR_VERSION
-from app.codemap.symbols import Definition, Extraction, FileSymbols, FileWords
+from app.codemap.symbols import Definition, FileSymbols, FileWords
 
 DEFAULT_CACHE_DIR = Path("~/.cache/agentops/codemap")
 
 
 class BlobCache:
-    """Extraction results on disk under `directory/v<version>/<sha[:2]>/<sha>.<lang>.json`."""
+    """Extraction results on disk under `directory/v<version>/<sha[:2]>/<sha>.<kind>.json`."""
 
     def __init__(self, directory: Path, version: str = EXTRACTOR_VERSION) -> None:
         self.root = str(directory.expanduser() / f"v{version}")
 
-    def _path(self, blob_sha: str, language: str) -> str:
-        return f"{self.root}/{blob_sha[:2]}/{blob_sha}.{language}.json"
+    def _path(self, blob_sha: str, kind: str) -> str:
+        return f"{self.root}/{blob_sha[:2]}/{blob_sha}.{kind}.json"
 
-    def _read_line(self, blob_sha: str, language: str, line: int) -> Any:
+    def _read(self, blob_sha: str, kind: str) -> Any:
         try:
-            with open(self._path(blob_sha, language), "rb") as handle:
-                data = handle.read()
-            return json.loads(data.split(b"\n", 2)[line])
-        except (OSError, ValueError, IndexError):
+            with open(self._path(blob_sha, kind), "rb") as handle:
+                return json.loads(handle.read())
+        except (OSError, ValueError):
             return None
 
+    def _write(self, blob_sha: str, kind: str, data: object) -> None:
+        path = self._path(blob_sha, kind)
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(json.dumps(data, separators=(",", ":")).encode())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
     def get_symbols(self, blob_sha: str, language: str) -> FileSymbols | None:
-        data = self._read_line(blob_sha, language, 0)
+        data = self._read(blob_sha, language)
         try:
             return symbols_from_json(data) if data is not None else None
         except (KeyError, TypeError, ValueError):
             return None
 
-    def get_words(self, blob_sha: str, language: str) -> FileWords | None:
-        data = self._read_line(blob_sha, language, 1)
+    def put_symbols(self, blob_sha: str, language: str, symbols: FileSymbols) -> None:
+        self._write(blob_sha, language, symbols_to_json(symbols))
+
+    def get_words(self, blob_sha: str) -> FileWords | None:
+        data = self._read(blob_sha, "words")
         try:
-            return FileWords(data["identifiers"]) if data else None
+            return FileWords(data["identifiers"]) if data is not None else None
         except (KeyError, TypeError):
             return None
 
-    def put(self, blob_sha: str, language: str, extraction: Extraction) -> None:
-        path = self._path(blob_sha, language)
-        directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        words = {"identifiers": extraction.words.identifiers}
-        data = b"%s\n%s\n" % (
-            json.dumps(symbols_to_json(extraction.symbols), separators=(",", ":")).encode(),
-            json.dumps(words, separators=(",", ":")).encode(),
-        )
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    def put_words(self, blob_sha: str, words: FileWords) -> None:
+        self._write(blob_sha, "words", {"identifiers": words.identifiers})
 
 
 def symbols_to_json(symbols: FileSymbols) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def symbols_to_json(symbols: FileSymbols) -> dict[str, Any]:
 def symbols_from_json(data: dict[str, Any]) -> FileSymbols:
     return FileSymbols(
         language=data["language"],
-        definitions=tuple(Definition(*row) for row in data["definitions"]),
+        definitions=tuple(map(Definition._make, data["definitions"])),
         imports=tuple(data["imports"]),
         lines=data["lines"],
         skipped=data["skipped"],

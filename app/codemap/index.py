@@ -11,7 +11,7 @@ from pathlib import Path
 
 from app.codemap.cache import BlobCache
 from app.codemap.discover import SkipRules, discover_files, git_blob_sha
-from app.codemap.extract import extract_symbols
+from app.codemap.extract import extract_symbols, extract_words
 from app.codemap.symbols import FileSymbols, FileWords
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class IndexedFile:
     path: str
     blob_sha: str
     symbols: FileSymbols
-    words: FileWords | None  # None when only the symbols were read from the cache
+    words: FileWords | None  # read on demand by RepoIndex.words
 
 
 @dataclass
@@ -54,10 +54,11 @@ class RepoIndex:
         indexed = self.files[path]
         if indexed.words is not None:
             return indexed.words
-        language = indexed.symbols.language
-        words = self.cache.get_words(indexed.blob_sha, language) if self.cache else None
+        words = self.cache.get_words(indexed.blob_sha) if self.cache else None
         if words is None:
-            words = extract_symbols(language, _read(self.root, path)).words
+            words = extract_words(_read(self.root, path))
+            if self.cache is not None:
+                self.cache.put_words(indexed.blob_sha, words)
         self.files[path] = IndexedFile(path, indexed.blob_sha, indexed.symbols, words)
         return words
 
@@ -114,11 +115,11 @@ def _index_one(
     if content is None:
         content = _read(root, path)
         stats.bytes_read += len(content)
-    extraction = extract_symbols(language, content)
+    symbols = extract_symbols(language, content)
     stats.parsed += 1
     if cache is not None:
-        cache.put(blob_sha, language, extraction)
-    return IndexedFile(path, blob_sha, extraction.symbols, extraction.words)
+        cache.put_symbols(blob_sha, language, symbols)
+    return IndexedFile(path, blob_sha, symbols, None)
 
 
 def _read(root: Path, path: str) -> bytes:

@@ -23,6 +23,10 @@ class LanguageSpec:
     module: str
     loader: str
     query: str
+    # How deep in the tree a definition may start: deep enough for methods of classes in
+    # namespaces, exports or blocks and for functions nested in methods; walking every
+    # level (closures of closures) makes the query cost up to twice as much.
+    max_depth: int = 8
 
 
 _PYTHON = """
@@ -125,7 +129,7 @@ _RUST = """
 """
 
 LANGUAGES: tuple[LanguageSpec, ...] = (
-    LanguageSpec("python", (".py", ".pyi"), "tree_sitter_python", "language", _PYTHON),
+    LanguageSpec("python", (".py", ".pyi"), "tree_sitter_python", "language", _PYTHON, 6),
     LanguageSpec(
         "javascript",
         (".js", ".jsx", ".mjs", ".cjs"),

@@ -1,13 +1,16 @@
 """BM25 over code: each file is the bag of words of its identifiers plus its path.
 
-Files store identifier counts, not words; the words of a query term are gathered from the
-identifiers that contain it the first time the term is asked for, so building this index
-costs one pass over the (file, identifier) pairs and a query costs only its own terms.
+Files store identifier counts, not words. The identifiers that hold a query term are found
+when the term is first asked for, by one C-speed substring search over all the distinct
+identifiers (lower-cased, one per line) checked against `identifier_terms`: building the
+index costs one pass over the (file, identifier) pairs, and a query only its own terms.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
@@ -33,20 +36,31 @@ class LexicalIndex:
                 length += PATH_WEIGHT
             self._lengths.append(length)
         self._average = sum(self._lengths) / max(1, len(self._lengths))
-        self._vocabulary: dict[str, list[str]] | None = None
+        self._names = [name for name in self._postings if not name.startswith("\0")]
+        self._starts: list[int] = []
+        offset = 0
+        for name in self._names:
+            self._starts.append(offset)
+            offset += len(name) + 1
+        self._lowered = "\n".join(self._names).lower()
         self._term_counts: dict[str, dict[int, int]] = {}
 
     def _identifiers_with(self, term: str) -> list[str]:
-        if self._vocabulary is None:
-            vocabulary: defaultdict[str, list[str]] = defaultdict(list)
-            for identifier in self._postings:
-                if identifier.startswith("\0path:"):
-                    vocabulary[identifier[6:]].append(identifier)
-                    continue
-                for word in identifier_terms(identifier):
-                    vocabulary[word].append(identifier)
-            self._vocabulary = dict(vocabulary)
-        return self._vocabulary.get(term, [])
+        found: list[str] = []
+        if not term:
+            return found
+        last = -1
+        for match in re.finditer(re.escape(term), self._lowered):
+            index = bisect_right(self._starts, match.start()) - 1
+            if index != last:
+                last = index
+                name = self._names[index]
+                if term in identifier_terms(name):
+                    found.append(name)
+        path_key = "\0path:" + term
+        if path_key in self._postings:
+            found.append(path_key)
+        return found
 
     def term_counts(self, term: str) -> dict[int, int]:
         """document → how often the term occurs in it (identifier words and path words)."""

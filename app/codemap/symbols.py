@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Definition:
+class Definition(NamedTuple):  # a tuple: tens of thousands are read back per index
     name: str
     qualname: str  # dotted through enclosing definitions: "QuerySet.bulk_create"
     kind: str  # class, function, method, interface, trait, namespace, module, enum, type, impl
@@ -32,9 +32,3 @@ class FileWords:
     # Identifiers read lexically from the source (code, comments and strings) with their
     # counts: the names the file refers to, and the text BM25 ranks.
     identifiers: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Extraction:
-    symbols: FileSymbols
-    words: FileWords

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from app.codemap.extract import content_skip_reason, extract_symbols
+from app.codemap.extract import content_skip_reason, extract_symbols, extract_words
 from app.codemap.languages import language_for_path
 from app.codemap.symbols import Definition
 
 
 def defs(language: str, source: str) -> dict[str, Definition]:
-    extraction = extract_symbols(language, source.encode())
-    return {d.qualname: d for d in extraction.symbols.definitions}
+    return {d.qualname: d for d in extract_symbols(language, source.encode()).definitions}
 
 
 def test_python_classes_methods_nested_functions_and_decorators() -> None:
@@ -36,8 +35,8 @@ class QuerySet(BaseModel):
 def helper(x: int) -> int:
     return x
 '''
-    extraction = extract_symbols("python", source.encode())
-    found = {d.qualname: d for d in extraction.symbols.definitions}
+    symbols = extract_symbols("python", source.encode())
+    found = {d.qualname: d for d in symbols.definitions}
     assert set(found) == {
         "QuerySet",
         "QuerySet.db",
@@ -54,9 +53,9 @@ def helper(x: int) -> int:
     )
     assert found["QuerySet.bulk_create.chunks"].kind == "function"
     assert found["helper"].signature == "def helper(x: int) -> int"
-    assert extraction.symbols.imports == ("os.path", ".base", "..db")
-    assert extraction.words.identifiers["connection"] == 2
-    assert extraction.symbols.lines == 21
+    assert symbols.imports == ("os.path", ".base", "..db")
+    assert extract_words(source.encode()).identifiers["connection"] == 2
+    assert symbols.lines == 21
 
 
 def test_javascript_classes_arrow_functions_and_requires() -> None:
@@ -77,7 +76,7 @@ function* ids() { yield 1; }
     assert found["Router.match"].kind == "method"
     assert found["handle"].kind == "function"
     assert found["handle"].signature.startswith("handle = async (req, res) =>")
-    assert extract_symbols("javascript", source.encode()).symbols.imports == ("path", "./render.js")
+    assert extract_symbols("javascript", source.encode()).imports == ("path", "./render.js")
 
 
 def test_typescript_interfaces_namespaces_types_and_tsx() -> None:
@@ -129,8 +128,8 @@ final class UserController extends Controller implements Renders {
 
 function helper(int $x): int { return $x; }
 """
-    extraction = extract_symbols("php", source.encode())
-    found = {d.qualname: d for d in extraction.symbols.definitions}
+    symbols = extract_symbols("php", source.encode())
+    found = {d.qualname: d for d in symbols.definitions}
     assert found["App\\Http\\Controllers"].kind == "namespace"
     assert found["Loggable"].kind == "trait"
     assert found["Loggable.log"].kind == "method"
@@ -138,7 +137,7 @@ function helper(int $x): int { return $x; }
     assert found["UserController.render"].signature == "public function render(): string"
     assert found["UserController.routes"].kind == "method"
     assert found["helper"].kind == "function"
-    assert extraction.symbols.imports == ("Illuminate\\Support\\Facades\\Route", "helpers.php")
+    assert symbols.imports == ("Illuminate\\Support\\Facades\\Route", "helpers.php")
 
 
 def test_go_java_ruby_rust_definitions() -> None:
@@ -174,8 +173,7 @@ def test_go_java_ruby_rust_definitions() -> None:
         "pub trait Visit { fn visit(&self); }\n"
     )
     rust_kinds = {
-        (d.qualname, d.kind)
-        for d in extract_symbols("rust", rust_source.encode()).symbols.definitions
+        (d.qualname, d.kind) for d in extract_symbols("rust", rust_source.encode()).definitions
     }
     assert {("Parser", "class"), ("Parser", "impl"), ("Visit", "trait")} <= rust_kinds
     rust = defs("rust", rust_source)
@@ -184,9 +182,9 @@ def test_go_java_ruby_rust_definitions() -> None:
 
 
 def test_broken_code_still_yields_what_parses() -> None:
-    extraction = extract_symbols("python", b"def ok():\n    return 1\n\ndef broken(:\n")
-    assert extraction.symbols.parse_errors
-    assert "ok" in {d.name for d in extraction.symbols.definitions}
+    symbols = extract_symbols("python", b"def ok():\n    return 1\n\ndef broken(:\n")
+    assert symbols.parse_errors
+    assert "ok" in {d.name for d in symbols.definitions}
 
 
 def test_binary_minified_and_generated_content_is_skipped() -> None:
@@ -196,7 +194,7 @@ def test_binary_minified_and_generated_content_is_skipped() -> None:
         "generated"
     )
     assert content_skip_reason(b"def f():\n    return 1\n") is None
-    assert extract_symbols("javascript", b"var a=1;" * 2000).symbols.skipped == "minified"
+    assert extract_symbols("javascript", b"var a=1;" * 2000).skipped == "minified"
 
 
 def test_languages_by_extension() -> None:

@@ -43,8 +43,11 @@ def test_reindex_parses_only_changed_blobs(tmp_path: Path) -> None:
     again = build_index(root, cache)
     assert again.stats.parsed == 0 and again.stats.cache_hits == 4
     assert again.files["pkg/models.py"].symbols == first.files["pkg/models.py"].symbols
-    # words were not decoded for the symbols, but come from the cache on demand
+    # words are read when ranking first asks, then come from the cache
     assert again.words("pkg/views.py").identifiers["Model"] == 2
+    words_entry = next((tmp_path / "cache").rglob("*.words.json"))
+    assert words_entry.name == git_blob_sha(FILES["pkg/views.py"].encode()) + ".words.json"
+    assert build_index(root, cache).words("pkg/views.py").identifiers["Model"] == 2
 
     (root / "pkg/models.py").write_text("class Model:\n    def delete(self):\n        pass\n")
     changed = build_index(root, cache)
@@ -65,8 +68,8 @@ def test_two_checkouts_share_cached_blobs(tmp_path: Path) -> None:
 
 
 def test_extractor_version_and_damaged_entries_are_misses(tmp_path: Path) -> None:
-    extraction = extract_symbols("python", b"def f():\n    pass\n")
-    BlobCache(tmp_path, version="1").put("ab" * 20, "python", extraction)
+    symbols = extract_symbols("python", b"def f():\n    pass\n")
+    BlobCache(tmp_path, version="1").put_symbols("ab" * 20, "python", symbols)
     assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "python") is not None
     assert BlobCache(tmp_path, version="2").get_symbols("ab" * 20, "python") is None
     assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "typescript") is None
