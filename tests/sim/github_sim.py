@@ -42,7 +42,8 @@ limit with retry-after), "rate_limit" (403, x-ratelimit-remaining 0 + x-ratelimi
 Reading state (copies): `comments(repo, number)` (each with `edits`: earlier bodies),
 `issue(repo, number)`, `reactions(repo, number=None, comment_id=None) -> [content]`,
 `check_runs(repo)` (each with `history`: every state a user saw, oldest first),
-`statuses(repo)`, `pulls(repo)`, `branch_sha(repo, branch)`, `bare_path(repo)`,
+`statuses(repo)`, `pulls(repo)`, `reviews(repo, number)` (each with its `comments`:
+path, line, side, body), `branch_sha(repo, branch)`, `bare_path(repo)`,
 `requests` (list of `LoggedRequest`), `tokens_issued` (list of tokens), `app_id`,
 `private_key_pem`, `public_key_pem`, `bot_login`, `installation_id(repo)`.
 
@@ -57,6 +58,13 @@ action="created")`, and `webhook_request(event, payload, secret) -> (body, heade
 `X-GitHub-Event`, `X-GitHub-Delivery` and `X-Hub-Signature-256`.
 `service_env(webhook_secret)` gives the `AGENTOPS_GITHUB_*` variables (app id, slug, key,
 secret, API URL) for a service process pointed at the simulator (after `serve()`).
+
+Pull request reviews: `POST .../pulls/{number}/reviews` (event COMMENT, APPROVE,
+REQUEST_CHANGES or none for pending; `commit_id` defaults to the head) with line-based
+`comments` (`path`, `line`, `side` RIGHT or LEFT, `body`) checked against the diff of
+`commit_id` from its merge base: a path not in the diff answers 422 "Path could not be
+resolved", a line outside its hunks 422 "Line could not be resolved" (nothing is stored).
+`GET .../pulls/{number}/reviews` and `GET .../pulls/{number}/comments` list them.
 
 `generate_app_key() -> (private_pem, public_pem)` makes an RSA key pair for tests (about
 0.1 s; cache it per session when making many simulators).
@@ -253,6 +261,7 @@ class GitHubSim:
         self._repos: dict[str, SimRepo] = {}
         self._comments: dict[int, dict[str, Any]] = {}
         self._reactions: list[dict[str, Any]] = []
+        self._reviews: list[dict[str, Any]] = []  # pull request reviews, oldest first
         self._faults: list[Fault] = []
         self._ids = iter(range(1000, 10**9))
         self._app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=[
@@ -521,6 +530,12 @@ class GitHubSim:
         with self._lock:
             sim_repo = self._repo(repo)
             return [self._pull_json(sim_repo, n, "", "") for n in sorted(sim_repo.pulls)]
+
+    def reviews(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """The reviews of a pull request, oldest first, each with its `comments`."""
+        with self._lock:
+            return [copy.deepcopy(r) for r in self._reviews
+                    if r["repo"] == repo and r["number"] == number]
 
     # --- the ASGI side -------------------------------------------------------------
 
@@ -1125,6 +1140,122 @@ def _list_pull_files(sim: GitHubSim, call: _Call) -> Response:
             item["previous_filename"] = paths[0]
         files.append(item)
     return _paginate(call, files)
+
+
+# --- pull request reviews ----------------------------------------------------------
+
+REVIEW_STATES = {"COMMENT": "COMMENTED", "APPROVE": "APPROVED",
+                 "REQUEST_CHANGES": "CHANGES_REQUESTED", None: "PENDING"}
+_HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def diff_hunk_lines(diff: str) -> dict[str, dict[str, set[int]]]:
+    """Per new path, the lines a review comment may sit on: "RIGHT" (new side: added and
+    context lines of the hunks) and "LEFT" (old side: removed and context lines)."""
+    found: dict[str, dict[str, set[int]]] = {}
+    sides: dict[str, set[int]] = {}
+    old = new = 0
+    for line in diff.splitlines():
+        if line.startswith("diff --git "):
+            sides = {}
+        elif line.startswith("+++ "):
+            name = line[4:]
+            sides = found.setdefault(name[2:] if name.startswith("b/") else name,
+                                     {"RIGHT": set(), "LEFT": set()})
+        elif (hunk := _HUNK_HEADER.match(line)) is not None:
+            old, new = int(hunk.group(1)), int(hunk.group(2))
+        elif sides and line[:1] in (" ", "+", "-"):
+            if line[0] in " -":
+                sides["LEFT"].add(old)
+                old += 1
+            if line[0] in " +":
+                sides["RIGHT"].add(new)
+                new += 1
+    return found
+
+
+def _pull_number(repo: SimRepo, call: _Call) -> int:
+    number = int(call.params["number"])
+    if number not in repo.pulls:
+        raise _HTTPError(404, "Not Found")
+    return number
+
+
+def _review_json(review: dict[str, Any], web: str, api: str) -> dict[str, Any]:
+    repo, number, rid = review["repo"], review["number"], review["id"]
+    return {"id": rid, "node_id": f"PRR_{rid}", "user": _user(review["user"]),
+            "body": review["body"], "state": review["state"], "commit_id": review["commit_id"],
+            "author_association": "NONE", "submitted_at": review["submitted_at"],
+            "html_url": f"{web}{repo}/pull/{number}#pullrequestreview-{rid}",
+            "pull_request_url": f"{api}/repos/{repo}/pulls/{number}"}
+
+
+def _review_comment_json(review: dict[str, Any], comment: dict[str, Any], web: str,
+                         api: str) -> dict[str, Any]:
+    repo, number, cid = review["repo"], review["number"], comment["id"]
+    return {**comment, "pull_request_review_id": review["id"], "user": _user(review["user"]),
+            "commit_id": review["commit_id"],
+            "html_url": f"{web}{repo}/pull/{number}#discussion_r{cid}",
+            "url": f"{api}/repos/{repo}/pulls/comments/{cid}"}
+
+
+@_route("POST", "/repos/{owner}/{repo}/pulls/{number}/reviews")
+def _create_review(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
+    repo, body = sim._visible_repo(call), _body(call)
+    number = _pull_number(repo, call)
+    event = body.get("event")
+    if event not in REVIEW_STATES:
+        raise _invalid("PullRequestReview", "event")
+    pull = repo.pulls[number]
+    commit = str(body.get("commit_id") or rev_parse(repo.bare, f"refs/heads/{pull['head']}"))
+    if not rev_parse(repo.bare, f"{commit}^{{commit}}"):
+        raise _HTTPError(422, "Unprocessable Entity", errors=["Commit could not be resolved"])
+    base = rev_parse(repo.bare, f"refs/heads/{pull['base']}") or ""
+    start = _git(repo.bare, "merge-base", base, commit).strip()
+    hunks = diff_hunk_lines(_git(repo.bare, "diff", "-M", start, commit))
+    text, comments = str(body.get("body") or ""), body.get("comments") or []
+    if event in ("COMMENT", "REQUEST_CHANGES") and not text and not comments:
+        raise _HTTPError(422, "Unprocessable Entity", errors=[
+            f"Review Body is required for {event.lower().replace('_', ' ')} reviews"])
+    stored = []
+    for comment in comments:
+        if not isinstance(comment, dict) or not comment.get("path") or not comment.get("body"):
+            raise _invalid("PullRequestReviewComment", "comments", "missing_field")
+        side = comment.get("side", "RIGHT")
+        if comment["path"] not in hunks:
+            raise _HTTPError(422, "Unprocessable Entity", errors=["Path could not be resolved"])
+        if side not in ("LEFT", "RIGHT") or not isinstance(comment.get("line"), int) or \
+                comment["line"] not in hunks[comment["path"]][side]:
+            raise _HTTPError(422, "Unprocessable Entity", errors=["Line could not be resolved"])
+        if len(str(comment["body"])) > 65_536:
+            raise _invalid("PullRequestReviewComment", "body")
+        stored.append({"id": sim._next_id(), "path": comment["path"], "line": comment["line"],
+                       "side": side, "body": comment["body"]})
+    if len(text) > 65_536:
+        raise _invalid("PullRequestReview", "body")
+    review = {"id": sim._next_id(), "repo": repo.full_name, "number": number,
+              "user": sim.bot_login, "body": text, "state": REVIEW_STATES[event],
+              "commit_id": commit, "submitted_at": _iso(), "comments": stored}
+    sim._reviews.append(review)
+    return 200, _review_json(review, call.web, call.api)
+
+
+@_route("GET", "/repos/{owner}/{repo}/pulls/{number}/reviews")
+def _list_reviews(sim: GitHubSim, call: _Call) -> Response:
+    repo = sim._visible_repo(call)
+    number = _pull_number(repo, call)
+    return _paginate(call, [_review_json(r, call.web, call.api) for r in sim._reviews
+                            if r["repo"] == repo.full_name and r["number"] == number])
+
+
+@_route("GET", "/repos/{owner}/{repo}/pulls/{number}/comments")
+def _list_review_comments(sim: GitHubSim, call: _Call) -> Response:
+    repo = sim._visible_repo(call)
+    number = _pull_number(repo, call)
+    return _paginate(call, [_review_comment_json(r, c, call.web, call.api)
+                            for r in sim._reviews
+                            if r["repo"] == repo.full_name and r["number"] == number
+                            for c in r["comments"]])
 
 
 # --- check runs and statuses ---------------------------------------------------------
