@@ -32,7 +32,9 @@ kind, iid, note_id)`,
 `push_files(project, branch, files, message="change", base=None) -> sha` (commit straight
 into the bare repository).
 
-Reading state: `notes(project, kind, iid)`, `award_emoji(project, kind, iid, note_id=None)`,
+Reading state: `notes(project, kind, iid)` (diff notes too), `discussions(project, iid,
+kind="merge_request")` (each `{"id", "individual_note", "notes": [...]}`; a diff note
+carries `type` "DiffNote" and its `position`), `award_emoji(project, kind, iid, note_id=None)`,
 `statuses(project, sha)`, `merge_requests(project)`, `issues(project)`,
 `project(path) -> SimProject` (`.bare` is the bare repo path, `.id`), `head_sha(project,
 branch)`, `requests` (the request log: `SimRequest(method, path, query, status, user,
@@ -44,6 +46,13 @@ message=None, headers=None)` makes the next `times` calls whose "METHOD /decoded
 `path_regex` (re.search; method "*" for any) answer `status`; 429 answers carry
 `Retry-After` (and `RateLimit-Reset`). `delay(method, path_regex, seconds, times=1)`
 makes them answer late (a hung server). `clear_faults()`.
+
+Discussions: `GET|POST /projects/:id/merge_requests/:iid/discussions` (and on issues).
+A `position` (JSON object, or form fields `position[...]`) must be `position_type` text
+with the merge request's current `diff_refs` (base_sha, start_sha, head_sha; every MR's
+JSON carries them) and name a line of the diff's hunks on `new_path` as GitLab wants it:
+an added line by `new_line`, a removed line by `old_line`, an unchanged context line by
+both; anything else answers 400 with GitLab's "line_code ... must be a valid line code".
 
 Webhook payloads (GitLab's documented shapes, built from sim state; `sim.base_url` must
 be set, as `serve()` does): `webhook_note_event(project, kind, iid, body, author,
@@ -217,6 +226,7 @@ class GitLabSim:
         self._notes: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
         self._emoji: list[dict[str, Any]] = []
         self._statuses: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        self._discussions: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
         self.bot = self.add_user(bot_username, token=bot_token, name="AgentOps")
         self.bot_token = bot_token
         self.app = Starlette(routes=[
@@ -345,6 +355,11 @@ class GitLabSim:
         obj = self._awardable(proj, _kind(kind), iid)
         return [e for e in self._emoji if e["awardable_type"] == obj["_type"]
                 and e["awardable_id"] == obj["id"]]
+
+    def discussions(self, project: str | SimProject, iid: int,
+                    kind: str = "merge_request") -> list[dict[str, Any]]:
+        """The discussions of a merge request (or issue), oldest first, with their notes."""
+        return list(self._discussions.get((self.project(project).id, _kind(kind), iid), []))
 
     def statuses(self, project: str | SimProject, sha: str) -> list[dict[str, Any]]:
         return list(self._statuses.get((self.project(project).id, sha), []))
@@ -762,6 +777,9 @@ class GitLabSim:
             ("PUT", proj + r"/merge_requests/(?P<iid>\d+)", self._h_update_mr),
             ("GET", proj + r"/merge_requests/(?P<iid>\d+)/changes", self._h_mr_changes),
             ("GET", proj + r"/merge_requests/(?P<iid>\d+)/diffs", self._h_mr_diffs),
+            ("GET", proj + "/" + kind + r"/(?P<iid>\d+)/discussions", self._h_list_discussions),
+            ("POST", proj + "/" + kind + r"/(?P<iid>\d+)/discussions",
+             self._h_create_discussion),
             ("POST", proj + r"/statuses/(?P<sha>[0-9a-fA-F]+)", self._h_post_status),
             ("GET", proj + r"/repository/commits/(?P<sha>[^/]+)/statuses",
              self._h_list_statuses),
@@ -1091,6 +1109,69 @@ class GitLabSim:
                     ) -> Response:
         return self._page(request, self._changes(proj, self._get_mr(proj, iid)))
 
+    def _h_list_discussions(self, request: Request, proj: SimProject, kind: str, iid: str,
+                            **_: Any) -> Response:
+        kind = _kind(kind)
+        self._awardable(proj, kind, int(iid))
+        return self._page(request, list(self._discussions.get((proj.id, kind, int(iid)), [])))
+
+    def _h_create_discussion(self, proj: SimProject, kind: str, iid: str, user: SimUser,
+                             data: dict[str, Any], **_: Any) -> Response:
+        kind = _kind(kind)
+        if "body" not in data:
+            raise _HttpError(400, "body is missing")
+        position = data.get("position")
+        if not isinstance(position, dict):  # form-encoded: position[new_line]=...
+            position = {k[len("position["):-1]: v for k, v in data.items()
+                        if k.startswith("position[") and k.endswith("]")} or None
+        if position is not None:
+            if kind != "merge_request":
+                raise _HttpError(400, "position is only allowed on merge requests")
+            position = self._diff_position(proj, self._get_mr(proj, iid), position)
+        note = self._create_note(proj, kind, int(iid), str(data["body"]), user)
+        note.update(type="DiffNote" if position else "DiscussionNote", resolvable=True,
+                    resolved=False, position=position)
+        discussion = {"id": uuid_module.uuid4().hex + uuid_module.uuid4().hex[:8],
+                      "individual_note": False, "notes": [note]}
+        note["discussion_id"] = discussion["id"]
+        self._discussions.setdefault((proj.id, kind, int(iid)), []).append(discussion)
+        return JSONResponse(discussion, 201)
+
+    def _diff_position(self, proj: SimProject, mr: dict[str, Any], given: dict[str, Any]
+                       ) -> dict[str, Any]:
+        """A text position checked as GitLab does: the MR's current diff refs, and a line
+        that is in a hunk (an added line: new_line; removed: old_line; context: both)."""
+        invalid = _HttpError(400, '400 Bad request - Note {:line_code=>["can\'t be blank", '
+                                  '"must be a valid line code"]}')
+        if given.get("position_type") != "text":
+            raise _HttpError(400, "position[position_type] does not have a valid value")
+        refs = self._mr_json(proj, mr)["diff_refs"]
+        for key in ("base_sha", "start_sha", "head_sha"):
+            if not given.get(key):
+                raise _HttpError(400, f"position[{key}] is missing")
+            if given[key] != refs[key]:
+                raise invalid
+        new_line = _int(str(given["new_line"]), 0) if given.get("new_line") else None
+        old_line = _int(str(given["old_line"]), 0) if given.get("old_line") else None
+        new_path = given.get("new_path") or given.get("old_path")
+        change = next((c for c in self._changes(proj, mr) if c["new_path"] == new_path), None)
+        if change is None or (new_line is None and old_line is None):
+            raise invalid
+        added, removed, context = _diff_line_kinds(str(change["diff"]))
+        if new_line is not None and old_line is None:
+            valid = new_line in added
+        elif old_line is not None and new_line is None:
+            valid = old_line in removed
+        else:
+            valid = context.get(new_line or 0) == old_line
+        if not valid:
+            raise invalid
+        return {"base_sha": refs["base_sha"], "start_sha": refs["start_sha"],
+                "head_sha": refs["head_sha"], "position_type": "text",
+                "old_path": given.get("old_path") or change["old_path"],
+                "new_path": new_path, "old_line": old_line, "new_line": new_line,
+                "line_range": None}
+
     def _h_post_status(self, proj: SimProject, sha: str, user: SimUser,
                        data: dict[str, Any], **_: Any) -> Response:
         if proj.members.get(user.id, 0) < 30 and not user.admin:
@@ -1197,6 +1278,28 @@ def _merge_base(proj: SimProject, source: SimProject, target: str, head: str) ->
     if source.id != proj.id:
         _git(proj.bare, "fetch", "-q", str(source.bare), head)
     return _git(proj.bare, "merge-base", target, head).strip() or None
+
+
+def _diff_line_kinds(diff: str) -> tuple[set[int], set[int], dict[int, int]]:
+    """Of one file's hunks: added new lines, removed old lines, context new -> old line."""
+    added: set[int] = set()
+    removed: set[int] = set()
+    context: dict[int, int] = {}
+    old = new = 0
+    for line in diff.splitlines():
+        header = re.match(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@", line)
+        if header:
+            old, new = int(header.group(1)), int(header.group(2))
+        elif line.startswith("+"):
+            added.add(new)
+            new += 1
+        elif line.startswith("-"):
+            removed.add(old)
+            old += 1
+        elif line.startswith(" "):
+            context[new] = old
+            old, new = old + 1, new + 1
+    return added, removed, context
 
 
 def _git_changes(proj: SimProject, source: SimProject, base: str, head: str
