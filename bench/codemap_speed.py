@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -126,6 +127,24 @@ def _ranking(index: RepoIndex, issue: str) -> None:
         f"  locate ranking        {statistics.median(timings):7.2f} s  median of 5 "
         f"(first {timings[0]:.2f} s); top: {', '.join(r.path for r in ranked[:3])}"
     )
+
+
+def _update_in_place(tree: Path, new: Path) -> int:
+    """Make tree equal to new, writing only the files whose content differs."""
+    written = 0
+    wanted = {p.relative_to(new) for p in new.rglob("*") if p.is_file()}
+    for relative in wanted:
+        target = tree / relative
+        content = (new / relative).read_bytes()
+        if not target.is_file() or target.read_bytes() != content:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            written += 1
+    for path in tree.rglob("*"):
+        if path.is_file() and path.relative_to(tree) not in wanted:
+            path.unlink()
+            written += 1
+    return written
 
 
 def _raw_parse_seconds(root: Path) -> float:

@@ -4,16 +4,20 @@ The key is (extractor version, language, blob SHA), so re-indexing after a commi
 only the blobs that changed, and two checkouts that share a blob share its entry. An entry
 holds either a file's symbols (`<sha>.<language>.json`, written by indexing) or its words
 (`<sha>.words.json`, written the first time ranking needs them). Entries are written
-atomically; a damaged entry reads as a miss.
+atomically; a damaged entry reads as a miss. Beside them, one snapshot per indexed tree
+(`<sha of the tree's path>.tree.json`) lets a re-index of that tree skip unchanged files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.codemap.extract import EXTRACTOR_VERSION
 from app.codemap.symbols import Definition, FileSymbols, FileWords
@@ -69,6 +73,67 @@ class BlobCache:
 
     def put_words(self, blob_sha: str, words: FileWords) -> None:
         self._write(blob_sha, "words", {"identifiers": words.identifiers})
+
+    def load_tree(self, root: Path) -> TreeSnapshot:
+        """What the last index of this tree saw, or an empty snapshot."""
+        data = self._read(_tree_key(root), "tree")
+        try:
+            return TreeSnapshot(
+                written_ns=data["written_ns"],
+                files={
+                    path: TreeEntry(size, mtime_ns, blob, language, symbols_from_json(symbols))
+                    for path, (size, mtime_ns, blob, language, symbols) in data["files"].items()
+                },
+            )
+        except (KeyError, TypeError, ValueError):
+            return TreeSnapshot(written_ns=0, files={})
+
+    def save_tree(self, root: Path, files: dict[str, TreeEntry]) -> None:
+        data = {
+            "root": str(root),
+            "written_ns": time.time_ns(),
+            "files": {
+                path: [e.size, e.mtime_ns, e.blob_sha, e.language, symbols_to_json(e.symbols)]
+                for path, e in files.items()
+            },
+        }
+        self._write(_tree_key(root), "tree", data)
+
+
+class TreeEntry(NamedTuple):
+    size: int
+    mtime_ns: int
+    blob_sha: str
+    language: str
+    symbols: FileSymbols
+
+
+@dataclass(frozen=True)
+class TreeSnapshot:
+    """A tree's files as last indexed, so that re-indexing the same tree need not read or
+    hash a file whose size and mtime have not changed. As in git, an entry whose mtime is
+    too close to the moment it was recorded is not trusted: the file may have changed again
+    within the same clock tick."""
+
+    written_ns: int
+    files: dict[str, TreeEntry]
+
+    def unchanged(self, path: str, size: int, mtime_ns: int, language: str) -> TreeEntry | None:
+        entry = self.files.get(path)
+        if entry is None or (entry.size, entry.mtime_ns, entry.language) != (
+            size,
+            mtime_ns,
+            language,
+        ):
+            return None
+        return entry if mtime_ns < self.written_ns - _RACY_NS else None
+
+
+_RACY_NS = 2_000_000_000
+
+
+def _tree_key(root: Path) -> str:
+    return hashlib.sha1(str(root.resolve()).encode(), usedforsecurity=False).hexdigest()
 
 
 def symbols_to_json(symbols: FileSymbols) -> dict[str, Any]:

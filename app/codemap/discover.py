@@ -80,6 +80,7 @@ class SourceFile:
     path: str  # relative, with forward slashes
     language: str
     size: int
+    mtime_ns: int
     blob_sha: str | None  # known without reading the file (git checkout), else None
 
 
@@ -108,7 +109,8 @@ def discover_files(root: Path, rules: SkipRules) -> tuple[list[SourceFile], int]
         if stat.st_size > rules.max_bytes:
             skipped += 1
             continue
-        files.append(SourceFile(path, language, stat.st_size, (known or {}).get(path)))
+        blob_sha = (known or {}).get(path)
+        files.append(SourceFile(path, language, stat.st_size, stat.st_mtime_ns, blob_sha))
     return files, skipped
 
 

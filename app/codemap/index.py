@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.codemap.cache import BlobCache
+from app.codemap.cache import BlobCache, TreeEntry
 from app.codemap.discover import SkipRules, discover_files, git_blob_sha
 from app.codemap.extract import extract_symbols, extract_words
 from app.codemap.symbols import FileSymbols, FileWords
@@ -75,11 +75,27 @@ def build_index(
     sources, skipped = discover_files(root, rules)
     stats = IndexStats(skipped_by_rule=skipped)
     files: dict[str, IndexedFile] = {}
+    previous = cache.load_tree(root) if cache is not None else None
+    seen: dict[str, TreeEntry] = {}
     for done, source in enumerate(sources, 1):
         if progress is not None and (done % 200 == 0 or done == len(sources)):
             progress(done, len(sources))
+        entry = (
+            previous.unchanged(source.path, source.size, source.mtime_ns, source.language)
+            if previous
+            else None
+        )
         try:
-            indexed = _index_one(root, source.path, source.language, source.blob_sha, cache, stats)
+            if entry is not None and source.blob_sha in (None, entry.blob_sha):
+                stats.cache_hits += 1
+                indexed = IndexedFile(source.path, entry.blob_sha, entry.symbols, None)
+            else:
+                indexed = _index_one(
+                    root, source.path, source.language, source.blob_sha, cache, stats
+                )
+            seen[source.path] = TreeEntry(
+                source.size, source.mtime_ns, indexed.blob_sha, source.language, indexed.symbols
+            )
         except Exception as exc:  # one bad file must never fail the whole index
             log.warning("codemap: cannot index %s: %s", source.path, exc)
             stats.failed.append(source.path)
@@ -91,6 +107,8 @@ def build_index(
         stats.languages[source.language] += 1
         stats.symbols += len(indexed.symbols.definitions)
     stats.files = len(files)
+    if cache is not None and previous is not None and seen != previous.files:
+        cache.save_tree(root, seen)
     stats.seconds = time.perf_counter() - started
     return RepoIndex(root=root, files=files, stats=stats, cache=cache)
 

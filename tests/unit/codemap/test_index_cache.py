@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 from app.codemap.cache import BlobCache
@@ -142,3 +144,35 @@ def test_test_paths() -> None:
         "lib/testimony.rb",
     ):
         assert not is_test_path(path), path
+
+
+def test_reindex_of_the_same_tree_reads_only_files_whose_stat_changed(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(root, FILES)
+    an_hour_ago = time.time_ns() - 3_600_000_000_000
+    for path in root.rglob("*.*"):
+        os.utime(path, ns=(an_hour_ago, an_hour_ago))
+    cache = BlobCache(tmp_path / "cache")
+    build_index(root, cache)
+    again = build_index(root, cache)
+    assert (again.stats.bytes_read, again.stats.parsed, again.stats.cache_hits) == (0, 0, 4)
+
+    (root / "pkg/models.py").write_text("class Model:\n    def delete(self):\n        pass\n")
+    os.utime(root / "pkg/models.py", ns=(an_hour_ago + 1, an_hour_ago + 1))
+    changed = build_index(root, cache)
+    assert changed.stats.parsed == 1
+    assert changed.stats.bytes_read == len("class Model:\n    def delete(self):\n        pass\n")
+    assert "Model.delete" in {
+        d.qualname for d in changed.files["pkg/models.py"].symbols.definitions
+    }
+
+
+def test_a_file_changed_right_after_indexing_is_not_trusted_by_its_stat(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(root, FILES)
+    cache = BlobCache(tmp_path / "cache")
+    build_index(root, cache)
+    # same size, and on a coarse clock possibly the same mtime: the content must be read
+    (root / "pkg/models.py").write_text(FILES["pkg/models.py"].replace("save", "load"))
+    again = build_index(root, cache)
+    assert "Model.load" in {d.qualname for d in again.files["pkg/models.py"].symbols.definitions}
