@@ -1,0 +1,282 @@
+"""`/agentops test` and `/agentops fix` on GitHub pull requests, end to end: the real web
+and worker processes, a scripted model, the real sandbox and real git in the simulator.
+
+- `test` on a branch of the repository: one new commit with a passing test on the pull
+  request's branch (a failing test was sent back to the model first);
+- `test` on a fork's pull request: the fork's branch is left alone, the tests arrive in a
+  stacked draft pull request, and `.agentops.yml` comes from the base branch because the
+  fork's author has no write access (the head's copy would have turned `test` off);
+- `fix make it faster`: one new commit with the change, the request fenced as data;
+- `fix` on a fork's pull request: refused with a reply, no model called, nothing pushed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import github_events as events
+from tests.e2e import implement_script as script
+from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.harness import Service, wait_for
+from tests.sim.github_sim import GitHubSim
+from tests.sim.llm_sim import LLMSimulator, tool_call
+from tests.sim.serve import serve_app
+
+pytestmark = pytest.mark.e2e
+
+CALC = "def add(a, b):\n    return a + b\n"
+MULTIPLY = CALC + "\n\ndef multiply(a, b):\n    return a * b\n"
+SLOW_TOTAL = CALC + (
+    "\n\ndef total(values):\n    result = 0\n    for value in list(values):\n"
+    "        result = result + value\n    return result\n")
+FAST_TOTAL = CALC + "\n\ndef total(values):\n    return sum(values)\n"
+TOTAL_TEST = "from calc import total\n\n\ndef test_total():\n    assert total([1, 2, 3]) == 6\n"
+
+WRONG_TEST = """tests/test_multiply.py
+<<<<<<< NEW FILE
+from calc import multiply
+
+
+def test_multiply():
+    assert multiply(2, 3) == 5
+>>>>>>> NEW FILE
+"""
+RIGHT_TEST = """tests/test_multiply.py
+<<<<<<< SEARCH
+    assert multiply(2, 3) == 5
+=======
+    assert multiply(2, 3) == 6
+    assert multiply(-2, 3) == -6
+>>>>>>> REPLACE
+"""
+NEW_TEST = """tests/test_multiply.py
+<<<<<<< NEW FILE
+from calc import multiply
+
+
+def test_multiply_by_zero():
+    assert multiply(7, 0) == 0
+>>>>>>> NEW FILE
+"""
+FASTER = """calc.py
+<<<<<<< SEARCH
+def total(values):
+    result = 0
+    for value in list(values):
+        result = result + value
+    return result
+=======
+def total(values):
+    return sum(values)
+>>>>>>> REPLACE
+"""
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[tuple[LLMSimulator, str]]:
+    sim = LLMSimulator()
+    with serve_app(sim.app) as url:
+        yield sim, url
+
+
+@pytest.fixture(scope="module")
+def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
+    return script.llm_env(llm[1])
+
+
+def _git(bare: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=bare, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _pull_request(gh: GitHubSim, repo: str, branch: str, files: dict[str, str], *,
+                  author: str = "alice", head_repo: str | None = None) -> tuple[int, str]:
+    gh.add_repo(repo, script.FILES | {"calc.py": CALC})
+    gh.set_permission(repo, "alice", "write")
+    head = gh.push_branch(repo, branch, files, message="the change")
+    number = gh.add_pull(repo, branch, title="A change to calc", user=author,
+                         head_repo=head_repo)
+    return number, head
+
+
+def _command(service: Service, gh: GitHubSim, repo: str, number: int, body: str) -> int:
+    comment_id = gh.add_comment(repo, number, body, user="alice")
+    payload = events.issue_comment(repo, gh.installation_id(repo), number, body, "alice",
+                                   pull_request=True, comment_id=comment_id)
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    return int(response.text.split()[-1])
+
+
+def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
+    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
+    return run if run["status"] in ("succeeded", "failed", "cancelled") else None
+
+
+def _wait(service: Service, run_id: int) -> dict[str, Any]:
+    run = wait_for(lambda: _finished(service, run_id), 120, what=f"run {run_id}")
+    assert run is not None
+    return run
+
+
+def _bot_comments(gh: GitHubSim, repo: str, number: int) -> list[str]:
+    return [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
+
+
+def test_tests_for_a_pull_request_are_one_new_commit_on_its_branch(
+        service: Service, github: tuple[GitHubSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "acme/calc-tests", "feature/multiply"
+    number, head = _pull_request(gh, repo, branch, {"calc.py": MULTIPLY})
+    sim.script(
+        script.CODER,
+        tool_call("read_file", {"path": "calc.py"}),
+        tool_call("apply_edits", {"edits": WRONG_TEST}),
+        tool_call("finish", {"summary": "Tests for multiply().",
+                             "tests": ["tests/test_multiply.py::test_multiply"]}),
+        tool_call("apply_edits", {"edits": RIGHT_TEST}),
+        tool_call("finish", {"summary": "Tests for multiply(), negative numbers included.",
+                             "tests": ["tests/test_multiply.py::test_multiply"]}),
+    )
+    run_id = _command(service, gh, repo, number, "/agentops test")
+    run = _wait(service, run_id)
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    bare = gh.bare_path(repo)
+    tip = gh.branch_sha(repo, branch)
+    assert tip is not None and tip != head
+    assert _git(bare, "rev-list", "--count", f"{head}..{tip}").strip() == "1"
+    assert _git(bare, "log", "-1", "--format=%P", tip).strip() == head
+    assert "multiply(-2, 3) == -6" in _git(bare, "show", f"{tip}:tests/test_multiply.py")
+    assert _git(bare, "diff", "--name-only", head, tip).split() == ["tests/test_multiply.py"]
+    log = _git(bare, "log", "-1", "--format=%an%n%B", tip)
+    assert log.startswith(f"agentops[bot]\ntest: cover the changes of #{number}")
+    assert "Co-authored-by: alice <alice@users.noreply.github.com>" in log
+    assert len(gh.pulls(repo)) == 1  # no other pull request
+
+    check = next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
+    assert check["conclusion"] == "success"
+    assert check["head_sha"] == head
+    for step in ("clone", "config", "diff", "write-tests", "deliver"):
+        assert f"[x] {step}" in check["output"]["text"]
+    bot = _bot_comments(gh, repo, number)
+    assert len(bot) == 1 and f"Pushed commit {tip}" in bot[0] and branch in bot[0]
+
+    coder = sim.requests_for(script.CODER)[-5:]
+    assert "<untrusted-data" in str(coder[0].body["messages"][0])  # the diff is data
+    sent_back = str(coder[3].body["messages"][-1])
+    assert "tests FAIL on the pull request" in sent_back  # the failing test went back
+    steps = {s["name"]: s["detail"] for s in run["steps"]}
+    assert steps["config"]["source"] == "head"  # alice has write access
+    assert "pass on the pull request's code" in steps["write-tests"]["verification"]
+
+
+def test_tests_for_a_fork_arrive_in_a_stacked_draft_pull_request(
+        service: Service, github: tuple[GitHubSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "acme/calc-fork", "patch-1"
+    # The fork's own .agentops.yml would turn `test` off: its author cannot write here, so
+    # the base branch's (none: defaults) is the one that counts.
+    number, head = _pull_request(
+        gh, repo, branch, {"calc.py": MULTIPLY, ".agentops.yml": "commands: [review]\n"},
+        author="mallory", head_repo="mallory/calc-fork")
+    sim.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": NEW_TEST}),
+        tool_call("finish", {"summary": "multiply() by zero is zero.",
+                             "tests": ["tests/test_multiply.py::test_multiply_by_zero"]}),
+    )
+    run_id = _command(service, gh, repo, number, "/agentops test")
+    run = _wait(service, run_id)
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    assert gh.branch_sha(repo, branch) == head  # the fork's branch is untouched
+    stacked = f"agentops/tests-for-{number}"
+    tip = gh.branch_sha(repo, stacked)
+    assert tip is not None
+    bare = gh.bare_path(repo)
+    assert _git(bare, "log", "-1", "--format=%P", tip).strip() == head
+    assert "test_multiply_by_zero" in _git(bare, "show", f"{tip}:tests/test_multiply.py")
+
+    pulls = [p for p in gh.pulls(repo) if p["number"] != number]
+    assert len(pulls) == 1
+    pull = pulls[0]
+    assert pull["draft"] is True
+    assert pull["head"]["ref"] == stacked and pull["base"]["ref"] == "main"
+    assert "stacked on it" in pull["body"] and f"#{number}" in pull["body"]
+    assert pull["title"].startswith(f"Tests for #{number}")
+
+    steps = {s["name"]: s["detail"] for s in run["steps"]}
+    assert steps["config"]["source"] == "base"
+    bot = _bot_comments(gh, repo, number)
+    assert len(bot) == 1 and "stacked draft pull request" in bot[0]
+    assert f"/pull/{pull['number']}" in bot[0]
+
+
+def test_fix_pushes_the_requested_change_as_one_commit(
+        service: Service, github: tuple[GitHubSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "acme/calc-fix", "feature/total"
+    number, head = _pull_request(gh, repo, branch,
+                                 {"calc.py": SLOW_TOTAL, "tests/test_total.py": TOTAL_TEST})
+    sim.script(
+        script.CODER,
+        tool_call("read_file", {"path": "calc.py"}),
+        tool_call("apply_edits", {"edits": FASTER}),
+        tool_call("finish", {"summary": "perf(calc): total() uses sum()\n\nNo copy, no loop.",
+                             "tests": ["tests/test_total.py::test_total"]}),
+    )
+    run_id = _command(service, gh, repo, number, "/agentops fix make it faster")
+    run = _wait(service, run_id)
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    bare = gh.bare_path(repo)
+    tip = gh.branch_sha(repo, branch)
+    assert tip is not None
+    assert _git(bare, "rev-list", "--count", f"{head}..{tip}").strip() == "1"
+    assert _git(bare, "log", "-1", "--format=%P", tip).strip() == head
+    assert _git(bare, "show", f"{tip}:calc.py") == FAST_TOTAL
+    message = _git(bare, "log", "-1", "--format=%B", tip)
+    assert message.startswith("perf(calc): total() uses sum()\n\nNo copy, no loop.")
+    assert f"Requested in #{number}: make it faster" in message
+
+    bot = _bot_comments(gh, repo, number)
+    assert len(bot) == 1 and f"Pushed commit {tip}" in bot[0]
+    check = next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
+    assert check["conclusion"] == "success"
+    task = str(sim.requests_for(script.CODER)[-3].body["messages"][0])
+    assert "make it faster" in task.split("<untrusted-data")[1]  # the request is data
+
+
+def test_fix_on_a_fork_says_it_cannot_push_there(
+        service: Service, github: tuple[GitHubSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "acme/calc-fix-fork", "patch-2"
+    number, head = _pull_request(gh, repo, branch, {"calc.py": SLOW_TOTAL},
+                                 author="mallory", head_repo="mallory/calc")
+    calls = len(sim.requests)
+    run_id = _command(service, gh, repo, number, "/agentops fix make it faster")
+    run = _wait(service, run_id)
+    assert run["status"] == "failed"
+    assert "fork" in (run["error"] or "")
+
+    assert gh.branch_sha(repo, branch) == head
+    assert len(gh.pulls(repo)) == 1
+    assert len(sim.requests) == calls  # no model was asked
+    bot = _bot_comments(gh, repo, number)
+    assert len(bot) == 1 and "cannot push" in bot[0] and "mallory/calc" in bot[0]
+    check = next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
+    assert check["conclusion"] == "failure"
