@@ -2,7 +2,8 @@
 
 Each run gets a check run (GitLab: commit status + one note) on the commit it is about.
 `implement` and `plan` work on issues (app/workflow/implement.py); `test`
-(app/workflow/pr_tests.py) and `fix` (app/workflow/pr_fix.py) on pull requests.
+(app/workflow/pr_tests.py), `fix` (app/workflow/pr_fix.py) and `review`
+(app/workflow/review.py) on pull requests.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from app.workflow.context import RunContext, RunRefused
 from app.workflow.implement import run_issue_work
 from app.workflow.pr_fix import run_pull_fix
 from app.workflow.pr_tests import run_pull_tests
+from app.workflow.review import run_review
 from app.workflow.workspace import run_folder
 
 
@@ -44,6 +46,9 @@ async def run_work(ctx: RunContext) -> None:
         return
     if run.command == "fix":
         await run_pull_fix(ctx, head)
+        return
+    if run.command == "review":
+        await run_review(ctx, head)
         return
     raise RunRefused(
         f"`/agentops {run.command}` is not available in this version of AgentOps yet. "

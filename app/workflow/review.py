@@ -1,0 +1,175 @@
+"""`review` on a pull request: read its diff, ask the reviewer model once, post one review.
+
+Steps, each checkpointed (`RunContext.step`), after `prepare` and `check`:
+- `diff`: the pull request's diff, changed files, title and description;
+- `review`: one structured answer (`ReviewAnswer`) from the `reviewer` role, over the
+  diff with its new-side lines numbered (`app.edits.numbered_diff`) and the description,
+  both fenced as untrusted data;
+- `post`: each comment whose line is in one of the diff's hunks goes on that line (at
+  most `MAX_INLINE_COMMENTS`, the most severe first); the others are listed in the
+  summary as `path:line: text`. One review on the forge (GitHub: a COMMENT review;
+  GitLab: diff discussions and a summary note).
+Then one reply on the pull request links the review. Nothing in the repository changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.edits import commentable_lines, numbered_diff
+from app.edits.review_positions import DiffUnreadable
+from app.forges.base import ReviewComment, folded_review_body
+from app.llm.prompt_safety import fence_untrusted
+from app.llm.types import LLMRequest, Message
+from app.workflow.context import RunContext, RunRefused
+from app.workflow.prompts import render_prompt
+
+MAX_INLINE_COMMENTS = 25
+MAX_DIFF_STORED_CHARS = 1_000_000  # what the `diff` step keeps for the later steps
+MAX_DIFF_PROMPT_CHARS = 120_000  # what the model reads of the numbered diff
+MAX_DESCRIPTION_CHARS = 20_000
+MAX_COMMENT_CHARS = 4_000
+SEVERITY_ORDER = {"blocker": 0, "major": 1, "minor": 2, "nit": 3}
+
+Severity = Literal["blocker", "major", "minor", "nit"]
+
+
+class ReviewFinding(BaseModel):
+    path: str = Field(description="the file's path as the diff names it")
+    line: int = Field(description="the line number on the new side, as numbered in the diff")
+    body: str = Field(description="Markdown: the problem and a concrete fix")
+    severity: Severity = "minor"
+
+
+class ReviewAnswer(BaseModel):
+    """What the reviewer model answers (structured output)."""
+
+    summary: str
+    comments: list[ReviewFinding] = Field(default_factory=list)
+
+
+async def run_review(ctx: RunContext, head: dict[str, Any]) -> None:
+    """After `prepare` and `check`: the review of the pull request at `head["head_sha"]`."""
+    run = ctx.run
+    diff = await ctx.step("diff", lambda: _read_diff(ctx))
+    await ctx.progress()
+    answer = await ctx.step("review", lambda: _ask_reviewer(ctx, diff))
+    await ctx.progress()
+
+    async def post() -> dict[str, Any]:
+        found = ReviewAnswer.model_validate(answer["answer"])
+        placed, folded = place_comments(found.comments, _commentable(diff["diff"]))
+        summary = folded_review_body(review_summary(found.summary, len(placed), run.id),
+                                     folded)
+        url = await ctx.forge.create_review(ctx.target, head["head_sha"], summary, placed)
+        return {"url": url, "inline": len(placed), "folded": len(folded)}
+
+    posted = await ctx.step("post", post)
+    await ctx.reply("reviewed", reply_text(posted))
+    ctx.result.update({"review": posted["url"]})
+
+
+async def _read_diff(ctx: RunContext) -> dict[str, Any]:
+    pull = await ctx.forge.get_pull_request(ctx.target)
+    files = await ctx.forge.list_changed_files(ctx.target)
+    diff = await ctx.forge.get_diff(ctx.target)
+    if not diff.strip() and not files:
+        raise RunRefused("this pull request changes nothing, so there is nothing to review")
+    return {"diff": diff[:MAX_DIFF_STORED_CHARS], "cut": len(diff) > MAX_DIFF_STORED_CHARS,
+            "files": [{"path": f.path, "status": f.status} for f in files],
+            "title": pull.title, "body": pull.body[:MAX_DESCRIPTION_CHARS]}
+
+
+async def _ask_reviewer(ctx: RunContext, diff: dict[str, Any]) -> dict[str, Any]:
+    number = ctx.run.target_number
+    request = LLMRequest(
+        role="reviewer",
+        system=render_prompt("review_system", repo=ctx.run.repo,
+                             max_comments=str(MAX_INLINE_COMMENTS)),
+        messages=(Message.user(render_prompt(
+            "review_task", number=str(number),
+            pull=fence_untrusted(f"pull request #{number} title and description",
+                                 f"{diff['title']}\n\n{diff['body']}"),
+            files=files_list(diff["files"]),
+            diff=fence_untrusted(f"pull request #{number} diff",
+                                 prompt_diff(diff["diff"], diff["cut"])))),),
+        max_tokens=4096,
+    )
+    structured = await (await ctx.llm()).complete_structured(request, ReviewAnswer)
+    return {"answer": structured.value.model_dump(), "cost_usd": structured.cost_usd,
+            "model": structured.completion.model_id,
+            "comments": len(structured.value.comments)}
+
+
+def prompt_diff(diff: str, cut: bool = False) -> str:
+    """The diff as the model reads it: numbered new-side lines, cut to a size it can read."""
+    try:
+        text = numbered_diff(diff)
+    except DiffUnreadable:
+        text = diff
+    if len(text) > MAX_DIFF_PROMPT_CHARS or cut:
+        text = text[:MAX_DIFF_PROMPT_CHARS] + (
+            "\n… (the diff is longer; the rest was left out: review what is shown)")
+    return text
+
+
+def files_list(files: list[dict[str, Any]]) -> str:
+    return "\n".join(f"- `{f['path']}` ({f['status']})" for f in files) or "(none listed)"
+
+
+def _commentable(diff: str) -> dict[str, set[int]]:
+    try:
+        return commentable_lines(diff)
+    except DiffUnreadable:
+        return {}  # every comment goes into the summary
+
+
+def place_comments(findings: list[ReviewFinding], lines: dict[str, set[int]]
+                   ) -> tuple[list[ReviewComment], list[ReviewComment]]:
+    """(comments on lines of the diff's hunks, comments to list in the summary), each in
+    the model's order.
+
+    When more than `MAX_INLINE_COMMENTS` could be placed, the most severe are; the rest
+    are listed. A path written `./x`, `a/x` or `b/x` is read as `x` when only that is in
+    the diff. Comments with an empty body are dropped."""
+    comments = [(f, ReviewComment(diff_path(f.path, lines), f.line, comment_body(f)))
+                for f in findings if f.body.strip()]
+    placeable = [n for n, (_, c) in enumerate(comments) if c.line in lines.get(c.path, ())]
+    ranked = sorted(placeable, key=lambda n: SEVERITY_ORDER.get(comments[n][0].severity, 2))
+    chosen = set(ranked[:MAX_INLINE_COMMENTS])
+    placed = [c for n, (_, c) in enumerate(comments) if n in chosen]
+    folded = [c for n, (_, c) in enumerate(comments) if n not in chosen]
+    return placed, folded
+
+
+def diff_path(path: str, lines: dict[str, set[int]]) -> str:
+    cleaned = path.strip().strip("`")
+    if cleaned in lines:
+        return cleaned
+    for prefix in ("./", "a/", "b/", "/"):
+        if cleaned.startswith(prefix) and cleaned[len(prefix):] in lines:
+            return cleaned[len(prefix):]
+    return cleaned
+
+
+def comment_body(finding: ReviewFinding) -> str:
+    body = finding.body.strip()
+    if len(body) > MAX_COMMENT_CHARS:
+        body = body[:MAX_COMMENT_CHARS] + " …"
+    return f"**{finding.severity}**: {body}"
+
+
+def review_summary(summary: str, inline: int, run_id: int) -> str:
+    where = f"{inline} comment{'s' if inline != 1 else ''} on the changed lines"
+    return (f"### AgentOps review\n\n{summary.strip() or 'No summary was given.'}\n\n"
+            f"_{where} (run {run_id})._")
+
+
+def reply_text(posted: dict[str, Any]) -> str:
+    inline, folded = posted["inline"], posted["folded"]
+    counts = f"{inline} comment{'s' if inline != 1 else ''} on the changed lines"
+    if folded:
+        counts += f", {folded} more in the summary"
+    return f"Reviewed this pull request: {posted['url']} ({counts})."
