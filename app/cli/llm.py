@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from app.cli import CommandFailed
@@ -42,6 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     replay.add_argument("run_id", metavar="RUN_ID", type=int, help="the run's id")
     replay.add_argument("--json", action="store_true", help="print one JSON object")
+    replay.add_argument(
+        "--checkout", type=Path, metavar="PATH",
+        help="a local clone of the run's repository: re-run the whole implement workflow "
+        "offline on it and compare the plan and the diff with the run's",
+    )
     replay.set_defaults(handler=cmd_replay)
 
 
@@ -156,6 +162,8 @@ def format_check(check: Check) -> str:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.checkout is not None:
+        return _replay_workflow(settings, args.run_id, args.checkout, args.json)
     report = asyncio.run(_replay(settings, args.run_id))
     if args.json:
         print(json.dumps(report))
@@ -163,6 +171,39 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for line in replay_lines(report):
             print(line)
     return 0 if report["missing"] == 0 else 1
+
+
+def _replay_workflow(settings: Settings, run_id: int, checkout: Path, as_json: bool) -> int:
+    from app.store import connect
+    from app.workflow.replay import CannotReplay, replay_run
+
+    where = checkout.resolve()
+
+    async def go() -> Any:
+        db = await connect(settings.database_url, min_size=1, max_size=2)
+        try:
+            return await replay_run(settings, db, run_id, where,
+                                    lambda line: print(line, file=sys.stderr, flush=True))
+        finally:
+            await db.close()
+
+    try:
+        report = asyncio.run(go())
+    except (CannotReplay, RunNotFound, LLMError) as exc:
+        raise CommandFailed(str(exc).splitlines()[0]) from None
+    same = report.plan_same and report.diff_same
+    if as_json:
+        print(json.dumps({"run_id": run_id, "plan_same": report.plan_same,
+                          "diff_same": report.diff_same, "answers": report.answers,
+                          "unused": report.unused, "divergent": report.divergent}))
+    else:
+        print(f"run {run_id}: plan {'same' if report.plan_same else 'DIFFERENT'}, "
+              f"diff {'same' if report.diff_same else 'DIFFERENT'}; "
+              f"{report.answers} recorded answers, {report.unused} unused, "
+              f"{report.divergent} given to requests that changed")
+        if not report.diff_same:
+            print(report.diff)
+    return 0 if same else 1
 
 
 async def _replay(settings: Settings, run_id: int) -> dict[str, Any]:

@@ -56,9 +56,19 @@ def recorded_calls(rows: list[LLMCallRow]) -> list[RecordedCall]:
 
 @dataclass
 class ReplayProvider:
+    """Answers from a run's records with no network.
+
+    Strict (the default): only a request identical to a recorded one is answered. Loose
+    (`strict=False`, for re-running a whole workflow, whose tool results carry timings):
+    a request gets the next unused answer recorded for its role, and `divergent` counts
+    the answers given to requests that differ from what was asked then.
+    """
+
     calls: list[RecordedCall]
     name: str = "replay"
     used: set[int] = field(default_factory=set)
+    strict: bool = True
+    divergent: int = 0
 
     async def complete(self, request: LLMRequest, model: str) -> LLMResponse:
         fingerprint = request_fingerprint(request)
@@ -66,6 +76,12 @@ class ReplayProvider:
             if index not in self.used and call.fingerprint == fingerprint:
                 self.used.add(index)
                 return call.response
+        if not self.strict:
+            for index, call in enumerate(self.calls):
+                if index not in self.used and call.request.role == request.role:
+                    self.used.add(index)
+                    self.divergent += 1
+                    return call.response
         raise ReplayMiss(
             f"no recorded answer for this {request.role} request "
             f"(fingerprint {fingerprint[:12]}): the run asked something it did not ask then"
@@ -82,8 +98,9 @@ class ReplayProvider:
         return len(self.calls) - len(self.used)
 
 
-def replay_router(calls: list[RecordedCall]) -> tuple[LLMRouter, ReplayProvider]:
-    provider = ReplayProvider(calls)
+def replay_router(calls: list[RecordedCall],
+                  strict: bool = True) -> tuple[LLMRouter, ReplayProvider]:
+    provider = ReplayProvider(calls, strict=strict)
     routes = Routes({role: (REPLAY_MODEL,) for role in ROLES})
     router = LLMRouter(
         routes,

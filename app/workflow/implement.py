@@ -13,6 +13,7 @@ from typing import Any
 
 from app.config import REPO_CONFIG_FILE, RepoConfig, RepoConfigError, Settings, parse_repo_config
 from app.edits import EditPolicy
+from app.forges.base import Issue
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message
@@ -42,8 +43,14 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
     await ctx.step("clone", clone)
     await ctx.progress()
-    issue = await ctx.forge.get_issue(ctx.target)
-    issue_text = f"{issue.title}\n\n{issue.body}"
+    async def read_issue() -> dict[str, Any]:
+        found = await ctx.forge.get_issue(ctx.target)
+        return {"title": found.title, "body": found.body, "author": found.author,
+                "url": found.url}
+
+    # Recorded, so that a resumed run (and `agentops replay`) works from the same text.
+    issue = Issue(ctx.target, **{**await ctx.step("issue", read_issue), "state": "open"})
+    issue_text = issue_prompt_text(issue.title, issue.body)
     config = await ctx.step("config", lambda: _read_config(checkout))
     repo_config = RepoConfig.model_validate(config["config"])
 
@@ -102,6 +109,10 @@ async def _read_config(checkout: Any) -> dict[str, Any]:
         return {"config": parse_repo_config(text).model_dump()}
     except RepoConfigError as exc:
         raise RunRefused(f"{exc}. Fix {REPO_CONFIG_FILE} on the default branch.") from None
+
+
+def issue_prompt_text(title: str, body: str) -> str:
+    return f"{title}\n\n{body}"
 
 
 def _cache_dir(ctx: RunContext) -> Path:

@@ -3,8 +3,11 @@ and a draft pull request whose new test fails on the base and passes on the head
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET
-from tests.e2e.harness import Service, wait_for
+from tests.e2e.harness import ROOT, Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.llm_sim import LLMSimulator
 from tests.sim.serve import serve_app
@@ -92,6 +95,30 @@ def test_an_issue_becomes_a_draft_pull_request_with_proven_tests(
     assert "Refused" in str(coder[2].body["messages"][-1])  # the malformed edit went back
     assert "Not finished" in str(coder[5].body["messages"][-1])  # so did the weak test
     assert "<untrusted" in str(coder[0].body["messages"][0])  # the issue is fenced as data
+
+
+def test_replay_reruns_the_run_offline_and_finds_the_same_diff(
+        service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str],
+        e2e_database_url: str, tmp_path: Path) -> None:
+    gh, _ = github
+    sim, _ = llm
+    runs = service.api("/api/runs", "e2e-admin-token")["runs"]
+    run = next(r for r in runs if r["command"] == "implement" and r["status"] == "succeeded")
+    clone = tmp_path / "calc"
+    subprocess.run(["git", "clone", "-q", str(gh.bare_path(REPO)), str(clone)], check=True)
+    asked_before = len(sim.requests)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
+    env |= {"AGENTOPS_DATABASE_URL": e2e_database_url,
+            "AGENTOPS_WORKDIR": str(tmp_path / "work")}
+    done = subprocess.run([sys.executable, "-m", "app", "replay", str(run["id"]),
+                           "--checkout", str(clone)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    # 9 answers: 1 plan, 7 coder turns, 1 commit message (not replayed: replay stops before
+    # delivering). Tool results carry test timings, so some requests differ from then.
+    assert done.stdout.startswith(f"run {run['id']}: plan same, diff same; 9 recorded answers, "
+                                  "1 unused")
+    assert len(sim.requests) == asked_before  # no model was asked
 
 
 def _finished(service: Service, run_id: int) -> dict[str, Any] | None:

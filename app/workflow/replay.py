@@ -1,0 +1,88 @@
+"""Re-running a finished `implement` run against its recorded model answers, offline.
+
+The run's recorded base commit is checked out from a local clone, the code map, the plan
+and the tool loop run again exactly as the worker ran them, and every model call is
+answered from the records. The result says whether the plan and the diff came out the
+same: a debugging aid, and a regression test for the workflow itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app import git
+from app.config import REPO_CONFIG_FILE, Settings, parse_repo_config
+from app.llm.prompt_safety import fence_untrusted
+from app.llm.replay import load_recorded_run, replay_router
+from app.store import Database
+from app.store import runs as run_store
+from app.store import steps as step_store
+from app.workflow.analysis import analyse, files_markdown
+from app.workflow.implement import change_and_prove, issue_prompt_text, make_plan
+
+
+class CannotReplay(Exception):
+    """The run lacks what a replay needs; the message says what."""
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    run_id: int
+    plan_same: bool
+    diff_same: bool
+    answers: int
+    unused: int
+    divergent: int
+    diff: str
+
+
+async def replay_run(settings: Settings, db: Database, run_id: int, checkout: Path,
+                     say: Callable[[str], None]) -> ReplayReport:
+    recorded = await load_recorded_run(db, run_id)
+    async with db.tenant(recorded.tenant_id) as tc:
+        run = await run_store.get_run(tc, run_id)
+        steps = {s.name: s.detail for s in await step_store.list_steps(tc, run_id)
+                 if s.status == "succeeded"}
+    if run is None or run.command != "implement":
+        raise CannotReplay(f"run {run_id} is not an implement run")
+    missing = [name for name in ("clone", "issue", "plan", "implement") if name not in steps]
+    if missing:
+        raise CannotReplay(f"run {run_id} has no finished {', '.join(missing)} step")
+    base_sha = steps["clone"]["base_sha"]
+    folder = Path(tempfile.mkdtemp(prefix="agentops-replay-"))
+    work = folder / "repo"
+    try:
+        await git.run_git(["worktree", "add", "--quiet", "--detach", str(work), base_sha],
+                          cwd=checkout)
+    except git.GitError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise CannotReplay(f"{checkout} does not have commit {base_sha[:12]}: fetch it "
+                           "first") from None
+    try:
+        say(f"replaying run {run_id} of {run.repo} at {base_sha[:12]} "
+            f"({len(recorded.calls)} recorded answers)")
+        text = issue_prompt_text(steps["issue"]["title"], steps["issue"]["body"])
+        config_file = work / REPO_CONFIG_FILE
+        config = parse_repo_config(config_file.read_text() if config_file.is_file() else None)
+        found = await asyncio.to_thread(analyse, work, text, settings.workdir / "codemap-cache")
+        router, provider = replay_router(recorded.calls, strict=False)
+        issue_block = fence_untrusted(text, f"issue #{run.target_number}")
+        planned = await make_plan(router, run.repo, issue_block, files_markdown(
+            found.files_json()), found.context.text)
+        say("plan replayed" + (" (same)" if planned["plan"] == steps["plan"]["plan"]
+                               else " (DIFFERENT)"))
+        implemented = await change_and_prove(router, settings, folder, work, base_sha, config,
+                                             run.repo, issue_block, planned["plan"],
+                                             found.context.text)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        await git.run_git(["worktree", "prune"], cwd=checkout)
+    return ReplayReport(run_id, planned["plan"] == steps["plan"]["plan"],
+                        implemented["diff"] == steps["implement"]["diff"],
+                        len(recorded.calls), provider.unused, provider.divergent,
+                        implemented["diff"])
