@@ -19,10 +19,10 @@ from app.workflow.pull_request import (
     commit_change,
     edit_in_loop,
     is_fork,
+    open_test_bench,
     push_commit,
     refuse,
     start_pull_work,
-    test_bench,
 )
 
 
@@ -67,7 +67,7 @@ async def run_pull_fix(ctx: RunContext, head: dict[str, Any]) -> None:
 async def _change(work: PullWork) -> dict[str, Any]:
     ctx = work.ctx
     root = await work.clean_checkout()
-    bench = await test_bench(ctx, root, work.config)
+    bench = await open_test_bench(ctx, root, work.config)
     instructions = fence_untrusted(f"request by @{ctx.run.requested_by}", ctx.run.args)
     system = render_prompt("fix_system", repo=ctx.run.repo,
                            edit_format=render_prompt("edit_format"))

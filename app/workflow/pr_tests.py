@@ -21,9 +21,9 @@ from app.workflow.pull_request import (
     commit_change,
     edit_in_loop,
     new_tests_problem,
+    open_test_bench,
     push_commit,
     start_pull_work,
-    test_bench,
 )
 
 
@@ -31,7 +31,7 @@ def stacked_branch(number: int) -> str:
     return f"agentops/tests-for-{number}"
 
 
-def tests_commit_message(number: int, summary: str, tests: list[str]) -> str:
+def message_for_tests(number: int, summary: str, tests: list[str]) -> str:
     listed = "\n".join(f"- {t}" for t in tests)
     body = summary.strip() or "Tests for the changed code."
     return (f"test: cover the changes of #{number}\n\n{body}\n\n"
@@ -61,7 +61,7 @@ async def run_pull_tests(ctx: RunContext, head: dict[str, Any]) -> None:
     work = await start_pull_work(ctx, head)
     written = await ctx.step("write-tests", lambda: _write_tests(work))
     await ctx.progress()
-    message = tests_commit_message(run.target_number, written["summary"], written["tests"])
+    message = message_for_tests(run.target_number, written["summary"], written["tests"])
 
     async def deliver() -> dict[str, Any]:
         root, sha = await commit_change(work, written["diff"], message)
@@ -95,7 +95,7 @@ async def run_pull_tests(ctx: RunContext, head: dict[str, Any]) -> None:
 async def _write_tests(work: PullWork) -> dict[str, Any]:
     ctx = work.ctx
     root = await work.clean_checkout()
-    bench = await test_bench(ctx, root, work.config)
+    bench = await open_test_bench(ctx, root, work.config)
 
     async def verify(test_ids: list[str]) -> tuple[bool, str]:
         problem = new_tests_problem(test_ids, await changed_paths(root, work.head["head_sha"]))

@@ -287,7 +287,7 @@ class TestBench:
             f"```\n{excerpt}\n```\n</details>")
 
 
-async def test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> TestBench:
+async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> TestBench:
     command = resolve_test_command(root, config.test)
     if command is None:
         await refuse(ctx, "no-test-command", (
