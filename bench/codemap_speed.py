@@ -84,13 +84,6 @@ def main() -> None:
         )
         target = cold
         if args.new:
-            step = build_index(args.new, cache)
-            print(
-                f"  index of {args.new.name:12} {step.stats.seconds:7.2f} s  "
-                f"(another directory: every file read and hashed; {step.stats.parsed} "
-                f"parsed, {step.stats.cache_hits} from the blob cache)"
-            )
-            target = step
             with tempfile.TemporaryDirectory(prefix="codemap-tree-") as work:
                 tree = Path(work) / "tree"
                 shutil.copytree(args.old, tree)
@@ -104,6 +97,13 @@ def main() -> None:
                     f"{in_place.stats.parsed} parsed, {in_place.stats.bytes_read / 1e6:.2f} MB"
                     " read)"
                 )
+            step = build_index(args.new, cache)
+            print(
+                f"  index of {args.new.name:12} {step.stats.seconds:7.2f} s  "
+                f"(another directory: every file read and hashed; {step.stats.parsed} "
+                f"parsed, {step.stats.cache_hits} from the blob cache)"
+            )
+            target = step
         _ranking(target, issue)
         print(
             f"  peak memory           {rss_index:7.0f} MB after the cold index, "
