@@ -1,0 +1,117 @@
+"""`/agentops review` on a GitHub pull request, end to end: the real web and worker, a
+scripted reviewer model, and one review whose comments sit on the diff's lines (a comment
+on a line outside the diff is listed in the review's summary)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e import github_events as events
+from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.harness import Service, wait_for
+from tests.sim.github_sim import GitHubSim
+from tests.sim.llm_sim import LLMSimulator, structured
+from tests.sim.serve import serve_app
+
+pytestmark = pytest.mark.e2e
+REPO = "acme/review"
+REVIEWER = "sim-reviewer"
+
+OTHERS = "".join(f"\n\ndef f{n}(x):\n    return x + {n}\n" for n in range(1, 8))
+BASE = {"calc.py": "def add(a, b):\n    return a + b\n\n\ndef divide(a, b):\n"
+                   "    return a / b\n" + OTHERS,
+        "README.md": "# calc\n"}
+HEAD = {"calc.py": BASE["calc.py"].replace(
+            "    return a / b\n",
+            "    if b == 0:\n        raise ValueError('zero divisor')\n    return a / b\n"),
+        "tests/test_divide.py": "import pytest\n\nfrom calc import divide\n\n\n"
+                                "def test_zero():\n    with pytest.raises(ValueError):\n"
+                                "        divide(1, 0)\n"}
+# calc.py on the head: lines 6-7 are new, 3-5 and 8-10 context; line 30 is far from the hunk.
+ANSWER = {
+    "summary": "The zero check is right; the error message could say which argument.",
+    "comments": [
+        {"path": "calc.py", "line": 7, "severity": "minor",
+         "body": "Say which argument was zero in the message."},
+        {"path": "tests/test_divide.py", "line": 8, "severity": "nit",
+         "body": "Match the message with `match=`."},
+        {"path": "calc.py", "line": 30, "severity": "major",
+         "body": "f7 has no test either."},
+        {"path": "README.md", "line": 1, "severity": "nit",
+         "body": "Mention divide() in the README."},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[tuple[LLMSimulator, str]]:
+    sim = LLMSimulator()
+    with serve_app(sim.app) as url:
+        yield sim, url
+
+
+@pytest.fixture(scope="module")
+def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
+    return {
+        "AGENTOPS_ANTHROPIC_API_KEY": "sk-ant-sim-0000000000000000000000",
+        "AGENTOPS_ANTHROPIC_BASE_URL": llm[1],
+        "AGENTOPS_LLM_MODELS": f'{{"reviewer": ["anthropic:{REVIEWER}"]}}',
+    }
+
+
+def test_a_review_lands_on_the_changed_lines(service: Service, github: tuple[GitHubSim, str],
+                                             llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    sim, _ = llm
+    gh.add_repo(REPO, BASE)
+    gh.set_permission(REPO, "alice", "write")
+    head_sha = gh.push_branch(REPO, "divide-by-zero", HEAD, message="refuse a zero divisor")
+    number = gh.add_pull(REPO, "divide-by-zero", title="Refuse a zero divisor",
+                         body="Fixes the ZeroDivisionError.", user="alice")
+    sim.script(REVIEWER, structured(ANSWER))
+    comment_id = gh.add_comment(REPO, number, "/agentops review", user="alice")
+    payload = events.issue_comment(REPO, gh.installation_id(REPO), number, "/agentops review",
+                                   "alice", pull_request=True, comment_id=comment_id)
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    run_id = int(response.text.split()[-1])
+
+    run = wait_for(lambda: _finished(service, run_id), 90, what="the review run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    [review] = gh.reviews(REPO, number)
+    assert review["state"] == "COMMENTED" and review["commit_id"] == head_sha
+    assert [(c["path"], c["line"], c["side"], c["body"]) for c in review["comments"]] == [
+        ("calc.py", 7, "RIGHT", "**minor**: Say which argument was zero in the message."),
+        ("tests/test_divide.py", 8, "RIGHT", "**nit**: Match the message with `match=`."),
+    ]
+    body = review["body"]
+    assert ANSWER["summary"] in body
+    assert "- calc.py:30: **major**: f7 has no test either." in body
+    assert "- README.md:1: **nit**: Mention divide() in the README." in body
+    assert "Say which argument" not in body
+
+    check = next(c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id))
+    assert check["conclusion"] == "success" and check["head_sha"] == head_sha
+    for step in ("diff", "review", "post"):
+        assert f"[x] {step}" in check["output"]["text"]
+
+    replies = [c["body"] for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login]
+    assert len(replies) == 1
+    assert f"#pullrequestreview-{review['id']}" in replies[0]
+    assert "2 comments on the changed lines, 2 more in the summary" in replies[0]
+
+    [asked] = sim.requests_for(REVIEWER)
+    prompt = str(asked.body["messages"][0]["content"])
+    assert "<untrusted-data" in prompt and "Fixes the ZeroDivisionError." in prompt
+    assert "    6 +    if b == 0:" in prompt  # the model reads numbered new-side lines
+    assert asked.body["output_config"]["format"]["type"] == "json_schema"
+    assert run["result"]["review"].endswith(f"#pullrequestreview-{review['id']}")
+
+
+def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
+    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
+    return run if run["status"] in ("succeeded", "failed", "cancelled") else None
