@@ -280,3 +280,37 @@ def test_fix_on_a_fork_says_it_cannot_push_there(
     assert len(bot) == 1 and "cannot push" in bot[0] and "mallory/calc" in bot[0]
     check = next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
     assert check["conclusion"] == "failure"
+
+
+def test_a_delivery_that_is_tried_again_pushes_nothing_new_and_opens_one_pull_request(
+        service: Service, github: tuple[GitHubSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    """The forge refuses the stacked pull request once (rate limit) after the push: the
+    run is deferred, and the `deliver` step, run again, makes the same commit."""
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "acme/calc-resume", "patch-3"
+    number, head = _pull_request(gh, repo, branch, {"calc.py": MULTIPLY},
+                                 author="mallory", head_repo="mallory/calc")
+    sim.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": NEW_TEST}),
+        tool_call("finish", {"summary": "multiply() by zero is zero.",
+                             "tests": ["tests/test_multiply.py::test_multiply_by_zero"]}),
+    )
+    gh.fail_next(rf"^POST /repos/{repo}/pulls$", "429", retry_after=1)
+    asked = len(sim.requests_for(script.CODER))
+    run_id = _command(service, gh, repo, number, "/agentops test")
+    run = _wait(service, run_id)
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    posts = [r.status for r in gh.requests
+             if r.method == "POST" and r.path.endswith(f"/repos/{repo}/pulls")]
+    assert posts == [429, 201]  # the deliver step ran twice
+    stacked = f"agentops/tests-for-{number}"
+    tip = gh.branch_sha(repo, stacked)
+    assert tip is not None
+    assert _git(gh.bare_path(repo), "rev-list", "--count", f"{head}..{tip}").strip() == "1"
+    assert len([p for p in gh.pulls(repo) if p["head"]["ref"] == stacked]) == 1
+    assert len(_bot_comments(gh, repo, number)) == 1
+    assert len(sim.requests_for(script.CODER)) - asked == 2  # the model was not asked again
