@@ -17,6 +17,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from app.codemap.cache import BlobCache
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("old", type=Path)
     parser.add_argument("new", type=Path, nargs="?")
     parser.add_argument("--issue-file", type=Path)
+    parser.add_argument("--no-rank", action="store_true", help="skip the graph and ranking")
     args = parser.parse_args()
     issue = args.issue_file.read_text() if args.issue_file else DEFAULT_ISSUE
 
@@ -77,6 +79,13 @@ def main() -> None:
             f"  raw parse (floor)     {floor:7.2f} s  → cold index = {s.seconds / floor:.2f}× "
             "the raw parse"
         )
+        for language, kinds in _symbols_by_language(cold).items():
+            total = sum(kinds.values())
+            detail = ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
+            print(
+                f"  {language:10} {cold.stats.languages[language]:5} files, {total:6} symbols: "
+                f"{detail}"
+            )
         warm = build_index(args.old, cache)
         print(
             f"  re-index, unchanged   {warm.stats.seconds:7.2f} s  "
@@ -104,7 +113,8 @@ def main() -> None:
                 f"parsed, {step.stats.cache_hits} from the blob cache)"
             )
             target = step
-        _ranking(target, issue)
+        if not args.no_rank:
+            _ranking(target, issue)
         print(
             f"  peak memory           {rss_index:7.0f} MB after the cold index, "
             f"{_peak_rss_mb():.0f} MB at the end (includes the floor's parsed sources)"
@@ -141,6 +151,13 @@ def _ranking(index: RepoIndex, issue: str) -> None:
         f"  locate ranking        {statistics.median(timings):7.2f} s  median of 5 "
         f"(first {timings[0]:.2f} s); top: {', '.join(r.path for r in ranked[:3])}"
     )
+
+
+def _symbols_by_language(index: RepoIndex) -> dict[str, Counter[str]]:
+    kinds: dict[str, Counter[str]] = defaultdict(Counter)
+    for indexed in index.files.values():
+        kinds[indexed.symbols.language].update(d.kind for d in indexed.symbols.definitions)
+    return dict(kinds)
 
 
 def _update_in_place(tree: Path, new: Path) -> int:

@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,6 +31,16 @@ class BlobCache:
 
     def __init__(self, directory: Path, version: str = EXTRACTOR_VERSION) -> None:
         self.root = str(directory.expanduser() / f"v{version}")
+        # Creating a file costs about a millisecond here, as much as parsing a small one:
+        # entries are written by background threads while the index parses the next file.
+        self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="codemap-cache")
+        self._pending: list[Future[None]] = []
+
+    def flush(self) -> None:
+        """Wait until every entry put so far is on disk; raise the first write error."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
 
     def _path(self, blob_sha: str, kind: str) -> str:
         return f"{self.root}/{blob_sha[:2]}/{blob_sha}.{kind}.json"
@@ -42,17 +53,11 @@ class BlobCache:
             return None
 
     def _write(self, blob_sha: str, kind: str, data: object) -> None:
+        encoded = json.dumps(data, separators=(",", ":")).encode()
         path = self._path(blob_sha, kind)
-        directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(json.dumps(data, separators=(",", ":")).encode())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self._pending.append(self._writer.submit(_write_atomically, path, encoded))
+        if len(self._pending) > 1024:
+            self.flush()
 
     def get_symbols(self, blob_sha: str, language: str) -> FileSymbols | None:
         data = self._read(blob_sha, language)
@@ -98,6 +103,19 @@ class BlobCache:
             },
         }
         self._write(_tree_key(root), "tree", data)
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class TreeEntry(NamedTuple):

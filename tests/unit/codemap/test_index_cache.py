@@ -47,6 +47,7 @@ def test_reindex_parses_only_changed_blobs(tmp_path: Path) -> None:
     assert again.files["pkg/models.py"].symbols == first.files["pkg/models.py"].symbols
     # words are read when ranking first asks, then come from the cache
     assert again.words("pkg/views.py").identifiers["Model"] == 2
+    cache.flush()  # entries are written in the background
     words_entry = next((tmp_path / "cache").rglob("*.words.json"))
     assert words_entry.name == git_blob_sha(FILES["pkg/views.py"].encode()) + ".words.json"
     assert build_index(root, cache).words("pkg/views.py").identifiers["Model"] == 2
