@@ -222,7 +222,9 @@ class Forge(Protocol):
         """Review the pull request at `head_sha`: `summary` once, each comment on its line.
 
         Comments must sit on new-side lines of the diff's hunks; one the forge cannot
-        place is added to the summary instead. Returns the review's URL.
+        place is added to the summary instead. Returns the review's URL. Posting the same
+        `summary` again (a resumed run) returns the review already posted and does not
+        repeat comments already on their lines.
         """
         ...
 

@@ -254,9 +254,17 @@ class GitHubForge:
         """One review (event COMMENT) with line comments on the new side of the diff.
 
         GitHub refuses the whole review (422) when it cannot place a line; then the
-        review is posted again with every comment listed in its body."""
+        review is posted again with every comment listed in its body. A review at
+        `head_sha` whose body starts with `summary` is already posted: it is returned."""
         url = "/repos/{owner}/{name}/pulls/{number}/reviews"
         action = f"review pull request #{target.number}"
+        posted = await self._list(url + "{?per_page}", target.repo, number=target.number,
+                                  per_page=100, action=f"read the reviews of #{target.number}")
+        for review in posted:
+            body = str(review.get("body") or "")
+            if summary and review.get("commit_id") == head_sha and body.startswith(
+                    truncate_chars(summary, COMMENT_MAX_CHARS)):
+                return str(review.get("html_url") or review.get("id", ""))
 
         async def post(body: str, inline: Sequence[ReviewComment]) -> Any:
             return await self._api("POST", url, target.repo, number=target.number,

@@ -478,9 +478,19 @@ class GitLabForge:
 
         A comment GitLab cannot place (400: not a line of the diff) goes into the summary.
         `head_sha` is the commit reviewed; the positions use the merge request's own refs.
+        Posting again does not repeat itself: a note that starts with `summary` means the
+        review is done (its URL is returned), and a comment already on its line is kept.
         """
         mr_target = dataclasses.replace(target, kind="pull_request")
         mr = self._noteable(mr_target)
+        notes = await self._call(f"read the comments of {self._where(mr_target)}",
+                                 lambda: self._list(f"{mr}/notes"))
+        for note in notes:
+            if summary and str(note.get("body") or "").startswith(truncate_note(summary)):
+                return self._note_url(mr_target, int(note.get("id", 0)))
+        done = {(str(n["position"].get("new_path")), n["position"].get("new_line"),
+                 str(n.get("body"))) for n in notes if isinstance(n.get("position"), dict)}
+        comments = [c for c in comments if (c.path, c.line, truncate_note(c.body)) not in done]
         unplaced: list[ReviewComment] = []
         if comments:
             data = await self._call(f"read {self._where(mr_target)}", lambda: self._get(mr))
@@ -495,8 +505,8 @@ class GitLabForge:
                     if exc.status != 400:
                         raise
                     unplaced.append(comment)
-        note = await self.create_comment(mr_target, folded_review_body(summary, unplaced))
-        return note.url
+        posted = await self.create_comment(mr_target, folded_review_body(summary, unplaced))
+        return posted.url
 
     async def _post_discussion(
         self, target: Target, mr: str, body: str, position: dict[str, Any]

@@ -89,8 +89,8 @@ async def test_a_line_github_cannot_place_folds_the_comments_into_the_body(
     assert review["body"].startswith("Summary.\n\n")
     assert "- notes.txt:11: On the diff." in review["body"]
     assert "- notes.txt:25: Far from any hunk." in review["body"]
-    statuses = [r.status for r in sim.requests if r.path.endswith("/reviews")]
-    assert statuses == [422, 200]
+    posts = [r.status for r in sim.requests if r.method == "POST" and r.path.endswith("/reviews")]
+    assert posts == [422, 200]
 
 
 async def test_the_review_of_a_missing_pull_request_is_an_error(
@@ -119,3 +119,15 @@ def test_the_simulator_answers_422_for_a_line_outside_the_hunks(
     listed = httpx.get(url.replace("/reviews", "/comments"), headers=headers).json()
     assert [(c["path"], c["line"], c["side"]) for c in listed] == [("notes.txt", 10, "LEFT")]
     assert len(sim.reviews(REPO, target.number)) == 1
+
+
+async def test_posting_the_same_review_again_returns_the_first(
+        sim: GitHubSim, forge: GitHubForge) -> None:
+    target, head = pull(sim)
+    comments = [ReviewComment("notes.txt", 11, "Why this line?")]
+    first = await forge.create_review(target, head, "Summary of run 7.", comments)
+    again = await forge.create_review(target, head, "Summary of run 7.", comments)
+    assert again == first
+    assert len(sim.reviews(REPO, target.number)) == 1
+    await forge.create_review(target, head, "Summary of run 8.", comments)
+    assert len(sim.reviews(REPO, target.number)) == 2

@@ -118,3 +118,30 @@ def test_the_simulator_wants_both_lines_for_a_context_line(sim: GitLabSim) -> No
     assert form.status_code == 201, form.text
     listed = httpx.get(url, headers={"PRIVATE-TOKEN": sim.bot_token}).json()
     assert len(listed) == 3
+
+
+async def test_posting_again_repeats_nothing(sim: GitLabSim, forge: GitLabForge) -> None:
+    head = sim.head_sha(REPO, "feature") or ""
+    comments = [ReviewComment("notes.txt", 11, "Why this line?"),
+                ReviewComment("extra.py", 1, "A new file.")]
+    first = await forge.create_review(MR, head, "Summary of run 7.", comments)
+    assert await forge.create_review(MR, head, "Summary of run 7.", comments) == first
+    assert len(sim.discussions(REPO, 1)) == 2
+    assert len(sim.notes(REPO, "merge_request", 1)) == 3  # two diff notes and the summary
+
+
+async def test_a_review_cut_short_is_finished_without_repeating_comments(
+        sim: GitLabSim, forge: GitLabForge) -> None:
+    head = sim.head_sha(REPO, "feature") or ""
+    refs = sim.merge_requests(REPO)[0]["diff_refs"]
+    httpx.post(f"{sim.base_url}/api/v4/projects/{REPO.replace('/', '%2F')}/merge_requests/1"
+               "/discussions", headers={"PRIVATE-TOKEN": sim.bot_token}, json={
+                   "body": "Why this line?", "position": {
+                       "position_type": "text", **refs, "new_path": "notes.txt",
+                       "old_path": "notes.txt", "new_line": 11}}).raise_for_status()
+    await forge.create_review(MR, head, "Summary.", [  # as if the worker died after one
+        ReviewComment("notes.txt", 11, "Why this line?"),
+        ReviewComment("extra.py", 1, "A new file.")])
+    bodies = [d["notes"][0]["body"] for d in sim.discussions(REPO, 1)]
+    assert bodies == ["Why this line?", "A new file."]
+    assert sim.notes(REPO, "merge_request", 1)[-1]["body"] == "Summary."
