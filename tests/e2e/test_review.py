@@ -1,6 +1,7 @@
-"""`/agentops review` on a GitHub pull request, end to end: the real web and worker, a
-scripted reviewer model, and one review whose comments sit on the diff's lines (a comment
-on a line outside the diff is listed in the review's summary)."""
+"""`/agentops review` end to end: the real web and worker, a scripted reviewer model, and
+one review whose comments sit on the diff's lines (a comment on a line outside the diff
+is listed in the review's summary): a GitHub pull request review, and on GitLab diff
+discussions on a merge request plus a summary note."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 import pytest
 
 from tests.e2e import github_events as events
-from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.conftest import GITHUB_SECRET, GITLAB_SECRET
 from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
+from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, structured
 from tests.sim.serve import serve_app
 
@@ -110,6 +112,48 @@ def test_a_review_lands_on_the_changed_lines(service: Service, github: tuple[Git
     assert "    6 +    if b == 0:" in prompt  # the model reads numbered new-side lines
     assert asked.body["output_config"]["format"]["type"] == "json_schema"
     assert run["result"]["review"].endswith(f"#pullrequestreview-{review['id']}")
+
+
+def test_a_review_on_gitlab_is_diff_discussions_and_a_summary_note(
+        service: Service, gitlab: tuple[GitLabSim, str], llm: tuple[LLMSimulator, str]) -> None:
+    gl, _ = gitlab
+    sim, _ = llm
+    project = "shop/review"
+    gl.add_user("dana")
+    gl.add_project(project, BASE)
+    gl.set_access(project, "dana", 30)
+    head_sha = gl.push_files(project, "divide-by-zero", HEAD, message="refuse a zero divisor")
+    iid = gl.add_merge_request(project, "divide-by-zero", title="Refuse a zero divisor",
+                               author="dana")["iid"]
+    context_line = {"path": "calc.py", "line": 8, "severity": "minor",
+                    "body": "An unchanged line in the hunk."}
+    sim.script(REVIEWER, structured({**ANSWER, "comments": [*ANSWER["comments"],
+                                                            context_line]}))
+    payload = gl.webhook_note_event(project, "merge_request", iid, "/agentops review", "dana")
+    response = service.post_gitlab(payload, gl.webhook_headers("Note Hook", GITLAB_SECRET))
+    assert response.status_code == 202, response.text
+    run_id = int(response.text.split()[-1])
+
+    run = wait_for(lambda: _finished(service, run_id), 90, what="the review run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    placed = [(d["notes"][0]["position"]["new_path"], d["notes"][0]["position"]["new_line"],
+               d["notes"][0]["position"]["old_line"], d["notes"][0]["body"])
+              for d in gl.discussions(project, iid)]
+    assert placed == [
+        ("calc.py", 7, None, "**minor**: Say which argument was zero in the message."),
+        ("tests/test_divide.py", 8, None, "**nit**: Match the message with `match=`."),
+        ("calc.py", 8, 6, "**minor**: An unchanged line in the hunk."),
+    ]
+    bot = [n["body"] for n in gl.notes(project, "merge_request", iid)
+           if n["author"]["username"] == "agentops-bot" and not n.get("position")]
+    [summary] = [n for n in bot if n.startswith("### AgentOps review")]
+    assert "- calc.py:30: **major**: f7 has no test either." in summary
+    assert "- README.md:1: **nit**: Mention divide() in the README." in summary
+    replies = [n for n in bot if n.startswith("Reviewed this pull request")]
+    assert len(replies) == 1 and "3 comments on the changed lines, 2 more" in replies[0]
+    assert run["result"]["review"] in replies[0]
+    assert [s["status"] for s in gl.statuses(project, head_sha)][-1] == "success"
 
 
 def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
