@@ -1,30 +1,46 @@
 """`/agentops test` on a pull request: tests for the changed code, shown to pass on the
 head, pushed as one commit to the pull request's branch.
 
-When the branch lives in a fork the bot cannot push there. The commit then goes to
-`agentops/tests-for-<number>` in the base repository and a draft pull request stacks it
-on the fork's: GitHub cannot base a pull request on a branch of another repository, so
-the stacked one targets the same base branch as the original and says in its body that
-it stacks on it (until the original is merged it shows the original's commits too).
-That branch belongs to the bot: a later `/agentops test` replaces it (force push).
+When the branch lives in a fork the bot cannot push there. The tests then go to the bot's
+branch `agentops/tests-for-<number>` in the base repository, opened as a draft pull
+request that stacks on the original. GitHub cannot base a pull request on a branch of
+another repository, so the stacked one targets the original's base branch and says in
+its body that it stacks on #N. What the branch starts from depends on who wrote #N:
+
+- an author with write access here: #N's head commit, so the stacked pull request shows
+  #N's commits plus the tests until #N is merged;
+- anyone else: the base branch, with the tests only. Copying a stranger's commits into
+  this repository would let them run code in its CI with its secrets (a push here is
+  trusted; a fork's pull request is not). The tests need #N's code, so they fail there
+  until #N is merged. Tests that only apply to #N's own files are not delivered then:
+  the reply carries them as a patch instead.
+
+That branch belongs to the bot: a later `/agentops test` replaces it (force push), and
+the pull request already open for it is kept.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from app import git
 from app.workflow.context import RunContext
 from app.workflow.prompts import render_prompt
 from app.workflow.pull_request import (
     PullWork,
     changed_paths,
+    clip,
     commit_change,
     edit_in_loop,
+    fetch_branch_tip,
     new_tests_problem,
     open_test_bench,
     push_commit,
+    refuse,
     start_pull_work,
 )
+
+MAX_PATCH_IN_REPLY = 20_000
 
 
 def stacked_branch(number: int) -> str:
@@ -39,17 +55,28 @@ def message_for_tests(number: int, summary: str, tests: list[str]) -> str:
 
 
 def stacked_pull_body(number: int, head: dict[str, Any], written: dict[str, Any],
-                      run_id: int) -> str:
+                      run_id: int, on_head: bool) -> str:
+    """The stacked pull request's description (pure); `on_head`: it starts from #N's head."""
+    fork = f"`{head['head_repo'] or 'a deleted fork'}`, branch `{head['ref']}`"
+    if on_head:
+        where = (f"#{number} comes from a fork ({fork}) where AgentOps cannot push, so its "
+                 f"tests are here: this branch starts from #{number}'s head commit "
+                 f"`{head['head_sha'][:12]}`. A pull request cannot target a branch of "
+                 f"another repository, so this one targets `{head['base']}` and shows "
+                 f"#{number}'s commits too until #{number} is merged. Merge #{number} first.")
+    else:
+        where = (f"#{number} comes from a fork ({fork}) where AgentOps cannot push, and its "
+                 "author cannot write to this repository, so AgentOps does not copy its "
+                 "commits here (they would run in this repository's CI with its secrets). "
+                 f"This pull request holds only the tests, on `{head['base']}`: they test "
+                 f"#{number}'s code, so they fail until #{number} is merged. Merge #{number} "
+                 "first, then update this branch.")
     return "\n\n".join([
         f"Tests for #{number}, stacked on it.",
-        f"#{number} comes from a fork (`{head['head_repo']}`, branch `{head['ref']}`) where "
-        f"AgentOps cannot push, so its tests are here: this branch starts from #{number}'s "
-        f"head commit `{head['head_sha'][:12]}`. A pull request cannot target a branch of "
-        f"another repository, so this one targets `{head['base']}` and shows #{number}'s "
-        f"commits too until #{number} is merged. Merge #{number} first.",
+        where,
         f"**Summary**\n\n{written['summary']}",
-        f"**Test evidence** (`{written['test_command']}`, on #{number}'s head)\n\n"
-        f"{written['verification']}",
+        f"**Test evidence** (`{written['test_command']}`, on #{number}'s head "
+        f"`{head['head_sha'][:12]}`)\n\n{written['verification']}",
         f"Made by AgentOps run {run_id} in {written['turns']} model turns, "
         f"cost ${written['cost_usd']:.4f}.",
     ])
@@ -57,38 +84,28 @@ def stacked_pull_body(number: int, head: dict[str, Any], written: dict[str, Any]
 
 async def run_pull_tests(ctx: RunContext, head: dict[str, Any]) -> None:
     """After `prepare` and `check`: write passing tests for the change and deliver them."""
-    run = ctx.run
     work = await start_pull_work(ctx, head)
     written = await ctx.step("write-tests", lambda: _write_tests(work))
     await ctx.progress()
-    message = message_for_tests(run.target_number, written["summary"], written["tests"])
-
-    async def deliver() -> dict[str, Any]:
-        root, sha = await commit_change(work, written["diff"], message)
-        if not work.from_fork:
-            await push_commit(ctx, root, sha, head["ref"])
-            return {"commit": sha, "branch": head["ref"]}
-        branch = stacked_branch(run.target_number)
-        await push_commit(ctx, root, sha, branch, force=True)
-        pull = await ctx.forge.open_pull_request(
-            run.repo, head=branch, base=head["base"],
-            title=f"Tests for #{run.target_number}: {work.change['title']}"[:120],
-            body=stacked_pull_body(run.target_number, head, written, run.id), draft=True)
-        return {"commit": sha, "branch": branch, "pr_number": pull.target.number,
-                "pr_url": pull.url or f"#{pull.target.number}"}
-
-    delivered = await ctx.step("deliver", deliver)
+    delivered = await ctx.step("deliver", lambda: _deliver(work, written))
     tests = ", ".join(f"`{t}`" for t in written["tests"])
-    if "pr_url" in delivered:
+    if "pr_url" not in delivered:
+        await ctx.reply("delivered", (
+            f"Pushed commit {delivered['commit']} to `{delivered['branch']}` with tests "
+            f"{tests}, passing on the head: {written['summary']}"))
+    elif delivered["on_head"]:
         await ctx.reply("delivered", (
             f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
             f"are in the stacked draft pull request {delivered['pr_url']} (commit "
             f"{delivered['commit']}): {tests}, passing on this head."))
-        ctx.result.update({"pull_request": delivered["pr_url"]})
     else:
         await ctx.reply("delivered", (
-            f"Pushed commit {delivered['commit']} to `{delivered['branch']}` with tests "
-            f"{tests}, passing on the head: {written['summary']}"))
+            f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
+            f"are in the draft pull request {delivered['pr_url']} (commit "
+            f"{delivered['commit']}): {tests}, passing on this head. That one holds only "
+            f"the tests, on `{head['base']}`, so they fail there until this is merged."))
+    if "pr_url" in delivered:
+        ctx.result["pull_request"] = delivered["pr_url"]
     ctx.result.update({"commit": delivered["commit"], "branch": delivered["branch"]})
 
 
@@ -108,3 +125,35 @@ async def _write_tests(work: PullWork) -> dict[str, Any]:
                            edit_format=render_prompt("edit_format"))
     return await edit_in_loop(work, root, bench, system, render_prompt("test_task", **values),
                               verify)
+
+
+async def _deliver(work: PullWork, written: dict[str, Any]) -> dict[str, Any]:
+    """The `deliver` step: a commit pushed to the branch, or to a stacked pull request."""
+    ctx, head, number = work.ctx, work.head, work.ctx.run.target_number
+    message = message_for_tests(number, written["summary"], written["tests"])
+    if not work.from_fork:
+        root, sha = await commit_change(work, written["diff"], message)
+        await push_commit(ctx, root, sha, head["ref"])
+        return {"commit": sha, "branch": head["ref"]}
+    on_head = work.author_can_write
+    if on_head:
+        root, sha = await commit_change(work, written["diff"], message)
+    else:
+        base = await fetch_branch_tip(ctx, await work.clean_checkout(), head["base"])
+        try:
+            root, sha = await commit_change(work, written["diff"], message, parent=base)
+        except git.GitError:
+            await refuse(ctx, "tests-do-not-apply", (
+                "The tests pass on this pull request's head, but they change files of this "
+                f"pull request, so they do not apply to `{head['base']}`; AgentOps does not "
+                "copy the commits of a fork whose author cannot write here. Here they are "
+                "as a patch to apply to this branch:\n\n"
+                f"````diff\n{clip(written['diff'], MAX_PATCH_IN_REPLY)}\n````"))
+    branch = stacked_branch(number)
+    await push_commit(ctx, root, sha, branch, force=True)
+    pull = await ctx.forge.open_pull_request(
+        ctx.run.repo, head=branch, base=head["base"],
+        title=f"Tests for #{number}: {work.change['title']}"[:120],
+        body=stacked_pull_body(number, head, written, ctx.run.id, on_head), draft=True)
+    return {"commit": sha, "branch": branch, "on_head": on_head,
+            "pr_number": pull.target.number, "pr_url": pull.url or f"#{pull.target.number}"}

@@ -141,12 +141,7 @@ async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, A
         text = await _config_at(root, head["head_sha"])
         source = "this pull request's head"
     else:
-        remote = await ctx.forge.git_remote(run.repo)
-        await git.check_branch_name(head["base"])
-        local = f"refs/remotes/origin/{head['base']}"
-        await git.run_git(["fetch", "--quiet", "--no-tags", "--depth=1", remote.url,
-                           f"+refs/heads/{head['base']}:{local}"], cwd=root, remote=remote)
-        text = await _config_at(root, local)
+        text = await _config_at(root, await fetch_branch_tip(ctx, root, head["base"]))
         source = f"the base branch `{head['base']}`"
     try:
         config = parse_repo_config(text)
@@ -157,7 +152,17 @@ async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, A
         await refuse(ctx, "disabled", f"`/agentops {run.command}` is turned off here by "
                                       f"`commands:` in {REPO_CONFIG_FILE} ({source}).")
     return {"config": config.model_dump(), "source": "head" if trusted else "base",
-            "author": pull.author}
+            "author": pull.author, "author_can_write": trusted}
+
+
+async def fetch_branch_tip(ctx: RunContext, root: Path, branch: str) -> str:
+    """Fetch the tip of `branch` of the run's repository into the checkout; its sha."""
+    remote = await ctx.forge.git_remote(ctx.run.repo)
+    await git.check_branch_name(branch)
+    local = f"refs/remotes/origin/{branch}"
+    await git.run_git(["fetch", "--quiet", "--no-tags", "--depth=1", remote.url,
+                       f"+refs/heads/{branch}:{local}"], cwd=root, remote=remote)
+    return await git.head_sha(root, local)
 
 
 async def _config_at(root: Path, ref: str) -> str | None:
@@ -186,6 +191,7 @@ class PullWork:
     ctx: RunContext
     head: dict[str, Any]  # the `prepare` step: head_sha, ref, base, head_repo
     config: RepoConfig
+    author_can_write: bool  # the pull request's author has write access here
     change: dict[str, Any]  # the `diff` step
 
     @property
@@ -224,7 +230,8 @@ async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
     config = await ctx.step("config", lambda: read_pull_config(ctx, head))
     change = await ctx.step("diff", lambda: read_change(ctx))
     await ctx.progress()
-    return PullWork(ctx, head, RepoConfig.model_validate(config["config"]), change)
+    return PullWork(ctx, head, RepoConfig.model_validate(config["config"]),
+                    bool(config.get("author_can_write", False)), change)
 
 
 # --- tests in the sandbox --------------------------------------------------------------
@@ -280,6 +287,8 @@ class TestBench:
         if nothing_ran(self.command.runner, done.tests):
             return False, f"`{shown}` ran no test: check the test ids."
         verdict = "pass" if done.passed else "FAIL"
+        if argv == self.command.argv:
+            verdict += " (this runner cannot run single tests: the whole suite ran)"
         excerpt = output_excerpt(done.tests).replace("```", "'''")
         return done.passed, (
             f"`{shown}`: the named tests {verdict} on the pull request's code "
@@ -338,10 +347,14 @@ async def edit_in_loop(work: PullWork, root: Path, bench: TestBench, system: str
 
 # --- commit and push -------------------------------------------------------------------
 
-async def commit_change(work: PullWork, diff: str, message: str) -> tuple[Path, str]:
-    """A reproducible commit of `diff` on the head commit; the checkout and its sha."""
+async def commit_change(work: PullWork, diff: str, message: str,
+                        parent: str | None = None) -> tuple[Path, str]:
+    """A reproducible commit of `diff` on `parent` (default: the head commit); the
+    checkout and the commit's sha. A diff that does not apply raises `GitError`."""
     ctx = work.ctx
     root = await work.clean_checkout()
+    if parent is not None:
+        await workspace.reset_to(root, parent)
     await workspace.apply_diff(root, diff)
     date = f"@{int(ctx.run.created_at.timestamp())} +0000"
     sha = await git.commit(root, message, author=bot_identity(ctx),

@@ -178,7 +178,7 @@ def test_tests_for_a_pull_request_are_one_new_commit_on_its_branch(
     assert "pass on the pull request's code" in steps["write-tests"]["verification"]
 
 
-def test_tests_for_a_fork_arrive_in_a_stacked_draft_pull_request(
+def test_tests_for_a_strangers_fork_are_a_draft_pull_request_of_tests_only(
         service: Service, github: tuple[GitHubSim, str],
         llm: tuple[LLMSimulator, str]) -> None:
     gh, _ = github
@@ -189,12 +189,8 @@ def test_tests_for_a_fork_arrive_in_a_stacked_draft_pull_request(
     number, head = _pull_request(
         gh, repo, branch, {"calc.py": MULTIPLY, ".agentops.yml": "commands: [review]\n"},
         author="mallory", head_repo="mallory/calc-fork")
-    sim.script(
-        script.CODER,
-        tool_call("apply_edits", {"edits": NEW_TEST}),
-        tool_call("finish", {"summary": "multiply() by zero is zero.",
-                             "tests": ["tests/test_multiply.py::test_multiply_by_zero"]}),
-    )
+    main = gh.branch_sha(repo, "main")
+    _script_new_test(sim)
     run_id = _command(service, gh, repo, number, "/agentops test")
     run = _wait(service, run_id)
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
@@ -204,22 +200,64 @@ def test_tests_for_a_fork_arrive_in_a_stacked_draft_pull_request(
     tip = gh.branch_sha(repo, stacked)
     assert tip is not None
     bare = gh.bare_path(repo)
-    assert _git(bare, "log", "-1", "--format=%P", tip).strip() == head
+    # none of the stranger's commits were copied here: the tests alone, on main
+    assert _git(bare, "log", "-1", "--format=%P", tip).strip() == main
+    assert _git(bare, "diff", "--name-only", "main", tip).split() == ["tests/test_multiply.py"]
     assert "test_multiply_by_zero" in _git(bare, "show", f"{tip}:tests/test_multiply.py")
 
+    pull = _stacked_pull(gh, repo, number)
+    assert "only the tests, on `main`" in pull["body"]
+    assert "the named tests pass on the pull request's code" in pull["body"]  # evidence
+    steps = {s["name"]: s["detail"] for s in run["steps"]}
+    assert steps["config"]["source"] == "base"
+    bot = _bot_comments(gh, repo, number)
+    assert len(bot) == 1 and "draft pull request" in bot[0] and "fail there until" in bot[0]
+    assert f"/pull/{pull['number']}" in bot[0]
+
+
+def test_tests_for_a_fork_of_a_writer_stack_on_its_head(
+        service: Service, github: tuple[GitHubSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "acme/calc-own-fork", "patch-1"
+    number, head = _pull_request(gh, repo, branch, {"calc.py": MULTIPLY},
+                                 author="alice", head_repo="alice/calc")
+    _script_new_test(sim)
+    run_id = _command(service, gh, repo, number, "/agentops test")
+    run = _wait(service, run_id)
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    assert gh.branch_sha(repo, branch) == head
+    tip = gh.branch_sha(repo, f"agentops/tests-for-{number}")
+    assert tip is not None
+    assert _git(gh.bare_path(repo), "log", "-1", "--format=%P", tip).strip() == head
+    pull = _stacked_pull(gh, repo, number)
+    assert f"starts from #{number}'s head commit" in pull["body"]
+    assert {s["name"]: s["detail"] for s in run["steps"]}["config"]["source"] == "head"
+    bot = _bot_comments(gh, repo, number)
+    assert len(bot) == 1 and "stacked draft pull request" in bot[0]
+
+
+def _script_new_test(sim: LLMSimulator) -> None:
+    sim.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": NEW_TEST}),
+        tool_call("finish", {"summary": "multiply() by zero is zero.",
+                             "tests": ["tests/test_multiply.py::test_multiply_by_zero"]}),
+    )
+
+
+def _stacked_pull(gh: GitHubSim, repo: str, number: int) -> dict[str, Any]:
     pulls = [p for p in gh.pulls(repo) if p["number"] != number]
     assert len(pulls) == 1
     pull = pulls[0]
     assert pull["draft"] is True
-    assert pull["head"]["ref"] == stacked and pull["base"]["ref"] == "main"
-    assert "stacked on it" in pull["body"] and f"#{number}" in pull["body"]
+    assert pull["head"]["ref"] == f"agentops/tests-for-{number}"
+    assert pull["base"]["ref"] == "main"
+    assert pull["body"].startswith(f"Tests for #{number}, stacked on it.")
     assert pull["title"].startswith(f"Tests for #{number}")
-
-    steps = {s["name"]: s["detail"] for s in run["steps"]}
-    assert steps["config"]["source"] == "base"
-    bot = _bot_comments(gh, repo, number)
-    assert len(bot) == 1 and "stacked draft pull request" in bot[0]
-    assert f"/pull/{pull['number']}" in bot[0]
+    return pull
 
 
 def test_fix_pushes_the_requested_change_as_one_commit(
@@ -292,12 +330,7 @@ def test_a_delivery_that_is_tried_again_pushes_nothing_new_and_opens_one_pull_re
     repo, branch = "acme/calc-resume", "patch-3"
     number, head = _pull_request(gh, repo, branch, {"calc.py": MULTIPLY},
                                  author="mallory", head_repo="mallory/calc")
-    sim.script(
-        script.CODER,
-        tool_call("apply_edits", {"edits": NEW_TEST}),
-        tool_call("finish", {"summary": "multiply() by zero is zero.",
-                             "tests": ["tests/test_multiply.py::test_multiply_by_zero"]}),
-    )
+    _script_new_test(sim)
     gh.fail_next(rf"^POST /repos/{repo}/pulls$", "429", retry_after=1)
     asked = len(sim.requests_for(script.CODER))
     run_id = _command(service, gh, repo, number, "/agentops test")
@@ -310,7 +343,8 @@ def test_a_delivery_that_is_tried_again_pushes_nothing_new_and_opens_one_pull_re
     stacked = f"agentops/tests-for-{number}"
     tip = gh.branch_sha(repo, stacked)
     assert tip is not None
-    assert _git(gh.bare_path(repo), "rev-list", "--count", f"{head}..{tip}").strip() == "1"
+    assert _git(gh.bare_path(repo), "rev-list", "--count", f"main..{tip}").strip() == "1"
+    assert gh.branch_sha(repo, branch) == head
     assert len([p for p in gh.pulls(repo) if p["head"]["ref"] == stacked]) == 1
     assert len(_bot_comments(gh, repo, number)) == 1
     assert len(sim.requests_for(script.CODER)) - asked == 2  # the model was not asked again

@@ -71,15 +71,25 @@ def test_the_tests_commit_message_has_a_conventional_subject_and_lists_the_tests
     assert "Tests for the changed code." in message_for_tests(7, "  ", [])
 
 
-def test_the_stacked_branch_and_body_name_the_original_pull_request() -> None:
+WRITTEN = {"summary": "Tests.", "verification": "passed", "test_command": "pytest -q",
+           "turns": 3, "cost_usd": 0.0125}
+
+
+def test_a_stacked_pull_request_on_the_forks_head_says_to_merge_the_original_first() -> None:
     assert stacked_branch(12) == "agentops/tests-for-12"
-    written = {"summary": "Tests.", "verification": "passed", "test_command": "pytest -q",
-               "turns": 3, "cost_usd": 0.0125}
-    body = stacked_pull_body(12, HEAD, written, run_id=5)
+    body = stacked_pull_body(12, HEAD, WRITTEN, run_id=5, on_head=True)
     assert body.startswith("Tests for #12, stacked on it.")
     assert "`bob/calc`" in body and "`patch-1`" in body and "`aaaaaaaaaaaa`" in body
     assert "targets `main`" in body and "Merge #12 first" in body
     assert "run 5 in 3 model turns, cost $0.0125" in body
+
+
+def test_a_stacked_pull_request_of_tests_only_says_why_and_that_they_fail_until_merged() -> None:
+    body = stacked_pull_body(12, HEAD | {"head_repo": ""}, WRITTEN, run_id=5, on_head=False)
+    assert "a deleted fork" in body
+    assert "does not copy its commits here" in body and "only the tests, on `main`" in body
+    assert "fail until #12 is merged" in body
+    assert "on #12's head `aaaaaaaaaaaa`" in body  # where the tests were shown to pass
 
 
 def test_fix_commit_message_takes_its_subject_from_the_summary() -> None:
