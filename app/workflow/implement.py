@@ -19,7 +19,7 @@ from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message
 from app.sandbox import SandboxPolicy, prove_red_green, resolve_test_command, run_tests
 from app.workflow import workspace
-from app.workflow.analysis import analyse, files_markdown
+from app.workflow.analysis import Analysis, analyse, files_markdown
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
 from app.workflow.prompts import render_prompt
@@ -54,9 +54,17 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
     config = await ctx.step("config", lambda: _read_config(checkout))
     repo_config = RepoConfig.model_validate(config["config"])
 
+    analysed: list[Analysis] = []
+
+    async def analysis() -> Analysis:
+        """Index and rank once per process: the plan and implement steps reuse it."""
+        if not analysed:
+            root = await checkout()
+            analysed.append(await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx)))
+        return analysed[0]
+
     async def locate() -> dict[str, Any]:
-        root = await checkout()
-        found = await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx))
+        found = await analysis()
         return {"files": found.files_json(), "indexed": found.files_indexed,
                 "seconds": round(found.seconds, 2)}
 
@@ -65,8 +73,7 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
     issue_block = fence_untrusted(issue_text, f"issue #{run.target_number}")
 
     async def plan() -> dict[str, Any]:
-        root = await checkout()
-        found = await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx))
+        found = await analysis()
         return await make_plan(await ctx.llm(repo_config), run.repo, issue_block,
                                files_markdown(located["files"]), found.context.text)
 
@@ -79,8 +86,8 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
     async def implement() -> dict[str, Any]:
         root = await checkout()
-        await workspace.reset_to(root, head["head_sha"])
-        found = await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx))
+        await workspace.reset_to(root, head["head_sha"])  # a resumed step starts clean
+        found = await analysis()
         return await change_and_prove(
             await ctx.llm(repo_config), ctx.deps.settings, folder, root, head["head_sha"],
             repo_config, run.repo, issue_block, planned["plan"], found.context.text)

@@ -8,6 +8,7 @@ Each run gets a check run (GitLab: commit status + one note) on the commit it is
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from typing import Any
 
@@ -91,4 +92,6 @@ async def close_own_check(ctx: RunContext, run: Run, conclusion: str,
     update = progress.finished(run, await _steps(ctx), conclusion,
                                titles.get(conclusion, "Failed"), error or "")
     await ctx.forge.update_check(check_ref_from_json(run.check_ref), update)
-    shutil.rmtree(run_folder(ctx.deps.settings.workdir, run.id), ignore_errors=True)
+    # In a thread: a large checkout takes seconds to delete, and the worker's other jobs
+    # share this event loop.
+    await asyncio.to_thread(shutil.rmtree, run_folder(ctx.deps.settings.workdir, run.id), True)
