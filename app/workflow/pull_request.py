@@ -53,6 +53,10 @@ from app.workflow.tools import TOOL_SPECS, Toolbox
 
 MAX_DIFF_CHARS = 60_000
 MAX_DESCRIPTION_CHARS = 4_000
+# The tool loop's own words when it sends a result back speak of red -> green proof;
+# on a pull request the named tests only have to pass.
+PASSING_IS_ENOUGH = ("(Here no test has to fail first: the tests you name must pass on the "
+                     "pull request's code with your edits.)")
 
 
 async def refuse(ctx: RunContext, name: str, message: str) -> NoReturn:
@@ -220,6 +224,10 @@ async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
     """The steps `clone`, `config` and `diff`."""
 
     async def clone() -> dict[str, Any]:
+        pull = await ctx.forge.get_pull_request(ctx.target)
+        if pull.state != "open":
+            await refuse(ctx, "not-open", f"This pull request is {pull.state}: AgentOps works "
+                                          "on open pull requests only. Nothing was changed.")
         root = await checkout_head(ctx, head)
         files = sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
         return {"files": files, "head_sha": head["head_sha"],
@@ -333,7 +341,13 @@ async def edit_in_loop(work: PullWork, root: Path, bench: TestBench, system: str
     request = LLMRequest(role="coder", system=system, messages=(Message.user(task),),
                          tools=TOOL_SPECS, max_tokens=8192)
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
-    outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits, verify)
+
+    async def verify_passing(test_ids: list[str]) -> tuple[bool, str]:
+        passed, report = await verify(test_ids)
+        return passed, report if passed else f"{PASSING_IS_ENOUGH}\n\n{report}"
+
+    outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits,
+                                  verify_passing)
     if not outcome.finished:
         await refuse(ctx, "unfinished", f"AgentOps could not finish: {outcome.reason}. "
                                         "Nothing was pushed."

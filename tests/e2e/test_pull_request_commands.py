@@ -77,6 +77,20 @@ def total(values):
 """
 
 
+EXTEND_FORK_TEST = """tests/test_calc.py
+<<<<<<< SEARCH
+def test_multiply():
+    assert multiply(2, 3) == 6
+=======
+def test_multiply():
+    assert multiply(2, 3) == 6
+
+
+def test_multiply_by_one():
+    assert multiply(9, 1) == 9
+>>>>>>> REPLACE
+"""
+
 @pytest.fixture(scope="module")
 def llm() -> Iterator[tuple[LLMSimulator, str]]:
     sim = LLMSimulator()
@@ -213,6 +227,37 @@ def test_tests_for_a_strangers_fork_are_a_draft_pull_request_of_tests_only(
     bot = _bot_comments(gh, repo, number)
     assert len(bot) == 1 and "draft pull request" in bot[0] and "fail there until" in bot[0]
     assert f"/pull/{pull['number']}" in bot[0]
+
+
+def test_tests_that_only_apply_to_a_strangers_fork_come_back_as_a_patch(
+        service: Service, github: tuple[GitHubSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "acme/calc-patch", "patch-1"
+    fork_tests = ("from calc import add, multiply\n\n\ndef test_add():\n"
+                  "    assert add(2, 3) == 5\n\n\ndef test_multiply():\n"
+                  "    assert multiply(2, 3) == 6\n")
+    number, head = _pull_request(gh, repo, branch,
+                                 {"calc.py": MULTIPLY, "tests/test_calc.py": fork_tests},
+                                 author="mallory", head_repo="mallory/calc")
+    sim.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": EXTEND_FORK_TEST}),
+        tool_call("finish", {"summary": "multiply() by one.",
+                             "tests": ["tests/test_calc.py::test_multiply_by_one"]}),
+    )
+    run_id = _command(service, gh, repo, number, "/agentops test")
+    run = _wait(service, run_id)
+    assert run["status"] == "failed"
+    assert "do not apply to `main`" in (run["error"] or "")
+
+    assert gh.branch_sha(repo, branch) == head
+    assert gh.branch_sha(repo, f"agentops/tests-for-{number}") is None
+    assert len(gh.pulls(repo)) == 1
+    bot = _bot_comments(gh, repo, number)
+    assert len(bot) == 1
+    assert "as a patch" in bot[0] and "+def test_multiply_by_one():" in bot[0]
 
 
 def test_tests_for_a_fork_of_a_writer_stack_on_its_head(
