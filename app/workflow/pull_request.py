@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 from app import git
 from app.config import REPO_CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
 from app.edits import EditPolicy
-from app.forges.base import GitRemote
+from app.forges.base import ForgeError, ForgeTransientError, GitRemote
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.sandbox import (
@@ -139,7 +139,12 @@ async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, A
     """The `config` step: `.agentops.yml` under the write-access rule, command enabled."""
     run = ctx.run
     pull = await ctx.forge.get_pull_request(ctx.target)
-    trusted = await ctx.forge.has_write_access(run.repo, pull.author)
+    try:
+        trusted = await ctx.forge.has_write_access(run.repo, pull.author)
+    except ForgeTransientError:
+        raise
+    except ForgeError:  # e.g. an author the forge does not know (a bot): fail closed
+        trusted = False
     root = await checkout_head(ctx, head)
     if trusted:
         text = await _config_at(root, head["head_sha"])
