@@ -106,7 +106,7 @@ async def _ask_reviewer(ctx: RunContext, diff: dict[str, Any]) -> dict[str, Any]
 def prompt_diff(diff: str, cut: bool = False) -> str:
     """The diff as the model reads it: numbered new-side lines, cut to a size it can read."""
     try:
-        text = numbered_diff(diff)
+        text = numbered_diff(diff) or diff  # nothing unidiff recognised: the raw text
     except DiffUnreadable:
         text = diff
     if len(text) > MAX_DIFF_PROMPT_CHARS or cut:

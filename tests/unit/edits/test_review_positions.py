@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.edits import commentable_lines, diff_lines, numbered_diff
 from app.edits.review_positions import DiffLine, DiffUnreadable
+from app.forges.base import ReviewComment
+from app.workflow.review import ReviewFinding, place_comments, prompt_diff
 
 MODIFIED = "\n".join([
     "diff --git a/calc.py b/calc.py",
@@ -153,3 +156,41 @@ def test_a_diff_made_by_git_matches_the_changed_file(tmp_path: Path) -> None:
         assert after[number - 1] == (before[where.old_line - 1] if where.old_line
                                      else "inserted")
     assert set(lines) == set(range(8, 15)) | set(range(29, 35))
+
+
+# --- from the reviewer's comments to the review (app/workflow/review.py) -------------------
+
+
+def finding(path: str, line: int, severity: str = "minor", body: str = "text") -> Any:
+    return ReviewFinding.model_validate(
+        {"path": path, "line": line, "severity": severity, "body": body})
+
+
+def test_comments_on_lines_of_the_hunks_are_placed_and_the_others_listed() -> None:
+    lines = commentable_lines(MODIFIED)
+    placed, folded = place_comments([
+        finding("calc.py", 6, "major", "check b"), finding("calc.py", 15, body="far away"),
+        finding("README.md", 1, body="not in the diff"), finding("./calc.py", 23, "nit"),
+        finding("calc.py", 7, body="   ")], lines)
+    assert placed == [ReviewComment("calc.py", 6, "**major**: check b"),
+                      ReviewComment("calc.py", 23, "**nit**: text")]
+    assert folded == [ReviewComment("calc.py", 15, "**minor**: far away"),
+                      ReviewComment("README.md", 1, "**minor**: not in the diff")]
+
+
+def test_beyond_the_limit_the_most_severe_comments_are_placed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.workflow.review.MAX_INLINE_COMMENTS", 2)
+    placed, folded = place_comments([
+        finding("calc.py", 1, "nit"), finding("calc.py", 2, "blocker"),
+        finding("calc.py", 3, "minor"), finding("calc.py", 4, "major")],
+        commentable_lines(MODIFIED))
+    assert [c.line for c in placed] == [2, 4]  # in the model's order
+    assert [c.line for c in folded] == [1, 3]
+
+
+def test_the_model_reads_a_numbered_diff_cut_to_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "    6 +    if b == 0:" in prompt_diff(MODIFIED)
+    assert prompt_diff("not a diff at all") == "not a diff at all"
+    monkeypatch.setattr("app.workflow.review.MAX_DIFF_PROMPT_CHARS", 40)
+    assert prompt_diff(MODIFIED).endswith("the rest was left out: review what is shown)")
