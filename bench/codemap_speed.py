@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/codemap_speed.py OLD_TREE [NEW_TREE] [--issue-file F]
 
-Timings are the fastest of --repeat runs. e.g. OLD_TREE=/tmp/sdists/Django-5.0, NEW_TREE=/tmp/sdists/Django-5.0.1 (PyPI sdists:
+e.g. OLD_TREE=/tmp/sdists/Django-5.0, NEW_TREE=/tmp/sdists/Django-5.0.1 (PyPI sdists:
 `pip download --no-deps --no-binary :all: django==5.0`, then untar). Prints: the cold
 index (empty cache), the raw tree-sitter parse of the same files measured in the same run
-(the floor), a re-index of the unchanged tree, a re-index of NEW_TREE (the next release),
-graph and BM25 preparation, one `locate` ranking, and peak memory. Single process.
+(the floor), a re-index of the unchanged tree, a re-index of a copy of OLD_TREE updated in
+place to NEW_TREE (the next release), an index of NEW_TREE in its own directory, graph and
+BM25 preparation, one `locate` ranking, and peak memory. Single process; timings are the
+fastest of --repeat runs.
 """
 
 from __future__ import annotations
