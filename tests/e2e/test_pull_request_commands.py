@@ -13,6 +13,7 @@ and worker processes, a scripted model, the real sandbox and real git in the sim
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ import pytest
 
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.conftest import GITHUB_SECRET, GITLAB_SECRET
 from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
+from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, tool_call
 from tests.sim.serve import serve_app
 
@@ -393,3 +395,36 @@ def test_a_delivery_that_is_tried_again_pushes_nothing_new_and_opens_one_pull_re
     assert len([p for p in gh.pulls(repo) if p["head"]["ref"] == stacked]) == 1
     assert len(_bot_comments(gh, repo, number)) == 1
     assert len(sim.requests_for(script.CODER)) - asked == 2  # the model was not asked again
+
+
+def test_tests_for_a_gitlab_merge_request_are_one_new_commit_on_its_branch(
+        service: Service, gitlab: tuple[GitLabSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gl, _ = gitlab
+    sim, _ = llm
+    project, branch = "shop/calc-tests", "feature/multiply"
+    if "dana" not in gl.users:
+        gl.add_user("dana")
+    gl.add_project(project, script.FILES | {"calc.py": CALC})
+    gl.set_access(project, "dana", 30)
+    head = gl.push_files(project, branch, {"calc.py": MULTIPLY})
+    iid = gl.add_merge_request(project, branch, title="Add multiply", author="dana")["iid"]
+    _script_new_test(sim)
+    payload = gl.webhook_note_event(project, "merge_request", iid, "/agentops test", "dana")
+    headers = gl.webhook_headers("Note Hook", GITLAB_SECRET)
+    headers["Idempotency-Key"] = str(uuid.uuid4())
+    response = service.post_gitlab(payload, headers)
+    assert response.status_code == 202, response.text
+    run = _wait(service, int(response.text.split()[-1]))
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    tip = gl.head_sha(project, branch)
+    assert tip is not None and tip != head
+    bare = gl.project(project).bare
+    assert _git(bare, "log", "-1", "--format=%P", tip).strip() == head
+    assert _git(bare, "diff", "--name-only", head, tip).split() == ["tests/test_multiply.py"]
+    assert len(gl.merge_requests(project)) == 1
+    assert [s["status"] for s in gl.statuses(project, head)][-1] == "success"
+    notes = [n["body"] for n in gl.notes(project, "merge_request", iid)
+             if n["author"]["username"] == "agentops-bot"]
+    assert any(f"Pushed commit {tip}" in n for n in notes)
