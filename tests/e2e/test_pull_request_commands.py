@@ -1,11 +1,17 @@
-"""`/agentops test` and `/agentops fix` on GitHub pull requests, end to end: the real web
-and worker processes, a scripted model, the real sandbox and real git in the simulator.
+"""`/agentops test` and `/agentops fix` on pull requests, end to end: the real web and
+worker processes, a scripted model, the real sandbox and real git in the simulators.
 
 - `test` on a branch of the repository: one new commit with a passing test on the pull
-  request's branch (a failing test was sent back to the model first);
-- `test` on a fork's pull request: the fork's branch is left alone, the tests arrive in a
-  stacked draft pull request, and `.agentops.yml` comes from the base branch because the
-  fork's author has no write access (the head's copy would have turned `test` off);
+  request's branch (a failing test was sent back to the model first); the same on a
+  GitLab merge request;
+- `test` on a fork of someone without write access: the fork's branch is left alone, the
+  tests alone go to a draft pull request on `main` (the fork's commits are not copied),
+  and `.agentops.yml` comes from the base branch (the head's copy would turn `test` off);
+  tests that only apply to the fork's own files come back as a patch in the reply;
+- `test` on a fork of someone with write access: the stacked draft pull request starts
+  from the fork's head;
+- a `deliver` step run again (the pull request was rate limited) pushes the same commit
+  and opens one pull request;
 - `fix make it faster`: one new commit with the change, the request fenced as data;
 - `fix` on a fork's pull request: refused with a reply, no model called, nothing pushed.
 """
