@@ -1,6 +1,9 @@
 """`review` on a pull request: read its diff, ask the reviewer model once, post one review.
 
 Steps, each checkpointed (`RunContext.step`), after `prepare` and `check`:
+- `config`: `.agentops.yml` as `test` and `fix` read it (app/workflow/pull_request.py:
+  from the head when its author may write, else from the base branch; a shallow clone),
+  so that the repository's models and budgets apply and `commands:` may turn review off;
 - `diff`: the pull request's diff, changed files, title and description;
 - `review`: one structured answer (`ReviewAnswer`) from the `reviewer` role, over the
   diff with its new-side lines numbered (`app.edits.numbered_diff`) and the description,
@@ -18,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.config import RepoConfig
 from app.edits import commentable_lines, numbered_diff
 from app.edits.review_positions import DiffUnreadable
 from app.forges.base import ReviewComment, folded_review_body
@@ -25,6 +29,7 @@ from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.prompts import render_prompt
+from app.workflow.pull_request import read_pull_config
 
 MAX_INLINE_COMMENTS = 25
 MAX_DIFF_STORED_CHARS = 1_000_000  # what the `diff` step keeps for the later steps
@@ -53,9 +58,11 @@ class ReviewAnswer(BaseModel):
 async def run_review(ctx: RunContext, head: dict[str, Any]) -> None:
     """After `prepare` and `check`: the review of the pull request at `head["head_sha"]`."""
     run = ctx.run
+    config = await ctx.step("config", lambda: read_pull_config(ctx, head))
+    repo_config = RepoConfig.model_validate(config["config"])
     diff = await ctx.step("diff", lambda: _read_diff(ctx))
     await ctx.progress()
-    answer = await ctx.step("review", lambda: _ask_reviewer(ctx, diff))
+    answer = await ctx.step("review", lambda: _ask_reviewer(ctx, diff, repo_config))
     await ctx.progress()
 
     async def post() -> dict[str, Any]:
@@ -82,7 +89,8 @@ async def _read_diff(ctx: RunContext) -> dict[str, Any]:
             "title": pull.title, "body": pull.body[:MAX_DESCRIPTION_CHARS]}
 
 
-async def _ask_reviewer(ctx: RunContext, diff: dict[str, Any]) -> dict[str, Any]:
+async def _ask_reviewer(ctx: RunContext, diff: dict[str, Any],
+                        config: RepoConfig) -> dict[str, Any]:
     number = ctx.run.target_number
     request = LLMRequest(
         role="reviewer",
@@ -97,7 +105,7 @@ async def _ask_reviewer(ctx: RunContext, diff: dict[str, Any]) -> dict[str, Any]
                                  prompt_diff(diff["diff"], diff["cut"])))),),
         max_tokens=4096,
     )
-    structured = await (await ctx.llm()).complete_structured(request, ReviewAnswer)
+    structured = await (await ctx.llm(config)).complete_structured(request, ReviewAnswer)
     return {"answer": structured.value.model_dump(), "cost_usd": structured.cost_usd,
             "model": structured.completion.model_id,
             "comments": len(structured.value.comments)}

@@ -96,9 +96,11 @@ def test_a_review_lands_on_the_changed_lines(service: Service, github: tuple[Git
     assert "- README.md:1: **nit**: Mention divide() in the README." in body
     assert "Say which argument" not in body
 
-    check = next(c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id))
+    check = wait_for(lambda: next((c for c in gh.check_runs(REPO) if c["external_id"] ==
+                                   str(run_id) and c["conclusion"]), None),
+                     10, what="the check run to close")  # closed just after the run ends
     assert check["conclusion"] == "success" and check["head_sha"] == head_sha
-    for step in ("diff", "review", "post"):
+    for step in ("config", "diff", "review", "post"):
         assert f"[x] {step}" in check["output"]["text"]
 
     replies = [c["body"] for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login]
@@ -112,6 +114,28 @@ def test_a_review_lands_on_the_changed_lines(service: Service, github: tuple[Git
     assert "    6 +    if b == 0:" in prompt  # the model reads numbered new-side lines
     assert asked.body["output_config"]["format"]["type"] == "json_schema"
     assert run["result"]["review"].endswith(f"#pullrequestreview-{review['id']}")
+
+
+def test_a_repository_may_turn_review_off(service: Service, github: tuple[GitHubSim, str],
+                                          llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    repo = "acme/no-review"
+    gh.add_repo(repo, {**BASE, ".agentops.yml": "commands: [implement, plan]\n"})
+    gh.set_permission(repo, "alice", "write")
+    gh.push_branch(repo, "divide-by-zero", HEAD, message="refuse a zero divisor")
+    number = gh.add_pull(repo, "divide-by-zero", title="Refuse a zero divisor", user="alice")
+    asked = len(llm[0].requests)
+    comment_id = gh.add_comment(repo, number, "/agentops review", user="alice")
+    payload = events.issue_comment(repo, gh.installation_id(repo), number, "/agentops review",
+                                   "alice", pull_request=True, comment_id=comment_id)
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    run = wait_for(lambda: _finished(service, int(response.text.split()[-1])), 90,
+                   what="the refused review run")
+    assert run["status"] == "failed"
+    assert gh.reviews(repo, number) == [] and len(llm[0].requests) == asked
+    replies = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
+    assert len(replies) == 1 and "turned off" in replies[0]
 
 
 def test_a_review_on_gitlab_is_diff_discussions_and_a_summary_note(
@@ -153,7 +177,8 @@ def test_a_review_on_gitlab_is_diff_discussions_and_a_summary_note(
     replies = [n for n in bot if n.startswith("Reviewed this pull request")]
     assert len(replies) == 1 and "3 comments on the changed lines, 2 more" in replies[0]
     assert run["result"]["review"] in replies[0]
-    assert [s["status"] for s in gl.statuses(project, head_sha)][-1] == "success"
+    wait_for(lambda: [s["status"] for s in gl.statuses(project, head_sha)][-1] == "success",
+             10, what="the commit status to close")
 
 
 def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
