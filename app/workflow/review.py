@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.config import RepoConfig
 from app.edits import commentable_lines, numbered_diff
@@ -37,19 +37,37 @@ MAX_DIFF_PROMPT_CHARS = 120_000  # what the model reads of the numbered diff
 MAX_DESCRIPTION_CHARS = 20_000
 MAX_COMMENT_CHARS = 4_000
 SEVERITY_ORDER = {"blocker": 0, "major": 1, "minor": 2, "nit": 3}
+# Words models use instead of ours; anything else unknown is read as `minor`.
+SEVERITY_WORDS = {"critical": "blocker", "high": "major", "medium": "minor", "low": "nit",
+                  "info": "nit", "suggestion": "nit", "error": "major", "warning": "minor"}
 
 Severity = Literal["blocker", "major", "minor", "nit"]
 
 
+# Schemas that say "no other keys" (strict structured-output modes want it); extra keys
+# in an answer are still ignored rather than refused.
+_CLOSED = ConfigDict(json_schema_extra={"additionalProperties": False})
+
+
 class ReviewFinding(BaseModel):
+    model_config = _CLOSED
+
     path: str = Field(description="the file's path as the diff names it")
     line: int = Field(description="the line number on the new side, as numbered in the diff")
     body: str = Field(description="Markdown: the problem and a concrete fix")
     severity: Severity = "minor"
 
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _known_severity(cls, value: object) -> str:
+        word = str(value or "").strip().lower()
+        return word if word in SEVERITY_ORDER else SEVERITY_WORDS.get(word, "minor")
+
 
 class ReviewAnswer(BaseModel):
     """What the reviewer model answers (structured output)."""
+
+    model_config = _CLOSED
 
     summary: str
     comments: list[ReviewFinding] = Field(default_factory=list)

@@ -194,3 +194,8 @@ def test_the_model_reads_a_numbered_diff_cut_to_size(monkeypatch: pytest.MonkeyP
     assert prompt_diff("not a diff at all") == "not a diff at all"
     monkeypatch.setattr("app.workflow.review.MAX_DIFF_PROMPT_CHARS", 40)
     assert prompt_diff(MODIFIED).endswith("the rest was left out: review what is shown)")
+
+
+def test_a_severity_in_other_words_is_read_not_refused() -> None:
+    assert [finding("a.py", 1, word).severity for word in ("Critical", "high", "nit", "odd")] \
+        == ["blocker", "major", "nit", "minor"]
