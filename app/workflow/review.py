@@ -92,7 +92,8 @@ async def run_review(ctx: RunContext, head: dict[str, Any]) -> None:
         return {"url": url, "inline": len(placed), "folded": len(folded)}
 
     posted = await ctx.step("post", post)
-    await ctx.reply("reviewed", reply_text(posted))
+    noun = "merge request" if run.forge == "gitlab" else "pull request"
+    await ctx.reply("reviewed", reply_text(posted, noun))
     ctx.result.update({"review": posted["url"]})
 
 
@@ -193,9 +194,9 @@ def review_summary(summary: str, inline: int, run_id: int) -> str:
             f"_{where} (run {run_id})._")
 
 
-def reply_text(posted: dict[str, Any]) -> str:
+def reply_text(posted: dict[str, Any], noun: str = "pull request") -> str:
     inline, folded = posted["inline"], posted["folded"]
     counts = f"{inline} comment{'s' if inline != 1 else ''} on the changed lines"
     if folded:
         counts += f", {folded} more in the summary"
-    return f"Reviewed this pull request: {posted['url']} ({counts})."
+    return f"Reviewed this {noun}: {posted['url']} ({counts})."

@@ -174,7 +174,7 @@ def test_a_review_on_gitlab_is_diff_discussions_and_a_summary_note(
     [summary] = [n for n in bot if n.startswith("### AgentOps review")]
     assert "- calc.py:30: **major**: f7 has no test either." in summary
     assert "- README.md:1: **nit**: Mention divide() in the README." in summary
-    replies = [n for n in bot if n.startswith("Reviewed this pull request")]
+    replies = [n for n in bot if n.startswith("Reviewed this merge request")]
     assert len(replies) == 1 and "3 comments on the changed lines, 2 more" in replies[0]
     assert run["result"]["review"] in replies[0]
     wait_for(lambda: [s["status"] for s in gl.statuses(project, head_sha)][-1] == "success",
