@@ -72,7 +72,9 @@ def test_two_checkouts_share_cached_blobs(tmp_path: Path) -> None:
 
 def test_extractor_version_and_damaged_entries_are_misses(tmp_path: Path) -> None:
     symbols = extract_symbols("python", b"def f():\n    pass\n")
-    BlobCache(tmp_path, version="1").put_symbols("ab" * 20, "python", symbols)
+    writer = BlobCache(tmp_path, version="1")
+    writer.put_symbols("ab" * 20, "python", symbols)
+    writer.flush()
     assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "python") is not None
     assert BlobCache(tmp_path, version="2").get_symbols("ab" * 20, "python") is None
     assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "typescript") is None
