@@ -160,7 +160,12 @@ def nothing_ran(runner: Runner, result: SandboxResult) -> bool:
     """Did the runner find nothing to run? (exit codes and messages of each runner)"""
     out = result.output.text
     if runner is Runner.PYTEST:
-        return result.exit_code in (4, 5)  # usage error (no such file/node), none collected
+        # 5: none collected; 4: usage error (no such file or node). A module that fails
+        # to import is reported with 4 too ("ERROR collecting"): that test ran and failed,
+        # the usual red of a test for code that does not exist yet.
+        if result.exit_code == 5:
+            return True
+        return result.exit_code == 4 and "ERROR collecting" not in out
     if runner is Runner.GO:
         return "no tests to run" in out
     if runner in (Runner.JEST, Runner.VITEST):
@@ -231,8 +236,10 @@ def _prepare_copies(
         files = list(test_files)
     work = Path(tempfile.mkdtemp(prefix="agentops-redgreen-", dir=scratch_root))
     red, green = work / "base", work / "changed"
-    shutil.copytree(base, red, symlinks=True)
-    shutil.copytree(changed, green, symlinks=True)
+    # Test runs need the code, not its history: leaving .git out halves the copying.
+    skip_git = shutil.ignore_patterns(".git")
+    shutil.copytree(base, red, symlinks=True, ignore=skip_git)
+    shutil.copytree(changed, green, symlinks=True, ignore=skip_git)
     moved: list[str] = []
     for rel in files:
         source = (changed / rel).resolve()

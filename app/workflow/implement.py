@@ -70,7 +70,7 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
     located = await ctx.step("locate", locate)
     await ctx.progress()
-    issue_block = fence_untrusted(issue_text, f"issue #{run.target_number}")
+    issue_block = fence_untrusted(f"issue #{run.target_number}", issue_text)
 
     async def plan() -> dict[str, Any]:
         found = await analysis()
@@ -132,7 +132,7 @@ async def make_plan(router: LLMRouter, repo: str, issue_block: str, files: str,
     request = LLMRequest(
         role="planner",
         system=render_prompt("plan_system", repo=repo),
-        context=fence_untrusted(context, "repository code"),
+        context=fence_untrusted("repository code", context),
         messages=(Message.user(render_prompt("plan_task", issue=issue_block, files=files)),),
         max_tokens=2048,
     )
@@ -180,7 +180,7 @@ async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, 
         role="coder",
         system=render_prompt("implement_system", repo=repo,
                              edit_format=render_prompt("edit_format")),
-        context=fence_untrusted(context, "repository code"),
+        context=fence_untrusted("repository code", context),
         messages=(Message.user(render_prompt("implement_task", repo=repo,
                                              issue=issue_block, plan=plan)),),
         tools=TOOL_SPECS,

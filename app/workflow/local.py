@@ -79,7 +79,7 @@ async def _run(settings: Settings, repo: Path, work: Path, folder: Path, base_sh
     router, providers = build_router(settings, MemoryCallLog(), RepoLLMConfig.model_validate(
         {"models": config.models, "budgets": config.budgets}))
     try:
-        issue_block = fence_untrusted(task_text, "task")
+        issue_block = fence_untrusted("task", task_text)
         step("planning")
         planned = await make_plan(router, repo.name, issue_block, files_markdown(files),
                                   found.context.text)

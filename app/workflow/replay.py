@@ -71,7 +71,7 @@ async def replay_run(settings: Settings, db: Database, run_id: int, checkout: Pa
         config = parse_repo_config(config_file.read_text() if config_file.is_file() else None)
         found = await asyncio.to_thread(analyse, work, text, settings.workdir / "codemap-cache")
         router, provider = replay_router(recorded.calls, strict=False)
-        issue_block = fence_untrusted(text, f"issue #{run.target_number}")
+        issue_block = fence_untrusted(f"issue #{run.target_number}", text)
         planned = await make_plan(router, run.repo, issue_block, files_markdown(
             found.files_json()), found.context.text)
         say("plan replayed" + (" (same)" if planned["plan"] == steps["plan"]["plan"]

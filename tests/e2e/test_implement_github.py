@@ -94,7 +94,12 @@ def test_an_issue_becomes_a_draft_pull_request_with_proven_tests(
     assert len(coder) == 7
     assert "Refused" in str(coder[2].body["messages"][-1])  # the malformed edit went back
     assert "Not finished" in str(coder[5].body["messages"][-1])  # so did the weak test
-    assert "<untrusted" in str(coder[0].body["messages"][0])  # the issue is fenced as data
+    first = str(coder[0].body["messages"][0])
+    assert '<untrusted-data source="issue #' in first  # the issue is fenced as data ...
+    assert script.ISSUE_BODY.split(" in ")[0] in first  # ... and is all there
+    context = str(coder[0].body["system"])
+    assert '<untrusted-data source="repository code">' in context
+    assert "def divide(a, b):" in context  # the code map's context reached the model
 
 
 def test_replay_reruns_the_run_offline_and_finds_the_same_diff(
