@@ -37,6 +37,7 @@ SETTINGS: dict[str, Weights] = {
     "- defined symbols": replace(FULL, symbol=0),
     "- definitions BM25": replace(FULL, outline=0),
     "- BM25": replace(FULL, bm25=0),
+    "+ rare identifiers (0.25)": replace(FULL, rare=0.25),
     "+ graph neighbours (0.25)": replace(FULL, graph=0.25),
     "+ graph neighbours (0.5)": replace(FULL, graph=0.5),
 }

@@ -62,6 +62,10 @@ class LexicalIndex:
             found.append(path_key)
         return found
 
+    def files_using(self, identifier: str) -> list[str]:
+        """The files in which this exact identifier occurs."""
+        return [self.paths[doc] for doc, _count in self._postings.get(identifier, ())]
+
     def term_counts(self, term: str) -> dict[int, int]:
         """document → how often the term occurs in it (identifier words and path words)."""
         counts = self._term_counts.get(term)

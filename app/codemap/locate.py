@@ -16,6 +16,7 @@ from app.codemap.signals import (
     graph_signal,
     module_signal,
     path_signal,
+    rare_identifier_signal,
     stem_signal,
     symbol_signal,
 )
@@ -40,6 +41,7 @@ class Weights:
     stem: float = 0.5
     symbol: float = 0.5
     outline: float = 0.5
+    rare: float = 0.0
     graph: float = 0.0
 
 
@@ -103,6 +105,7 @@ class Locator:
             "symbol": symbol_signal(mentions, self.graph, len(candidates)),
             "bm25": bm25_signal(bm25, _matched_terms(query, bm25, self)),
             "outline": bm25_signal(outline, {}, "definitions BM25"),
+            "rare": rare_identifier_signal(mentions, self.lexical.files_using, len(candidates)),
         }
         return Evidence(mentions, query, allowed, signals)
 

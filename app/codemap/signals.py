@@ -8,7 +8,9 @@ switch any of them off to measure what it contributes.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
+from collections.abc import Callable
 from itertools import pairwise
 
 from app.codemap.graph import CodeGraph, resolve_dotted
@@ -39,6 +41,7 @@ _COMMON_NAMES = frozenset(
 
 
 CASE_FOLDED_WEIGHT = 0.3
+RARE_FILES = 5
 QUALIFIED_WEIGHT = 2.0
 
 
@@ -157,6 +160,27 @@ def symbol_signal(mentions: Mentions, graph: CodeGraph, file_count: int) -> Scor
         path: (score / top, [f"defines {', '.join(sorted(set(names[path]))[:6])}"])
         for path, score in raw.items()
     }
+
+
+_CODE_LIKE = re.compile(r"[a-z][A-Z]|[A-Za-z]_[A-Za-z]|[A-Za-z]\d|^[A-Z]{2,}$")
+
+
+def rare_identifier_signal(
+    mentions: Mentions, files_using: Callable[[str], list[str]], file_count: int
+) -> Scores:
+    """Files that use a code-like identifier of the issue (`E108`, `get_foo_display`,
+    `SCRIPT_NAME`) that few files use; the rarer, the stronger."""
+    scores: Scores = {}
+    for identifier, weight in mentions.identifiers.items():
+        if len(identifier) < 4 or not (weight > 1 or _CODE_LIKE.search(identifier)):
+            continue
+        files = files_using(identifier)
+        if not files or len(files) > RARE_FILES:
+            continue
+        rarity = math.log(1 + file_count / len(files)) / math.log(1 + file_count)
+        for path in files:
+            _add(scores, path, rarity, f"uses {identifier}")
+    return scores
 
 
 def bm25_signal(
