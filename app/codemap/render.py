@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from app.codemap.index import RepoIndex
 from app.codemap.locate import RankedFile
 from app.codemap.symbols import Definition
 
@@ -110,3 +111,19 @@ def _cut_to(block: str, chars: int) -> str:
         kept.append(line)
         size += len(line) + 1
     return "\n".join(kept) + "\n" if len(kept) > 1 else ""
+
+
+def context_for(
+    index: RepoIndex, ranked: Sequence[RankedFile], budget_tokens: int
+) -> RenderedContext:
+    """`render_context` for files of an index, read from its tree."""
+    sources: dict[str, str] = {}
+    for ranked_file in ranked:
+        try:
+            sources[ranked_file.path] = (index.root / ranked_file.path).read_text(
+                encoding="utf-8", errors="replace"
+            )
+        except OSError:
+            continue  # deleted since it was indexed: leave it out
+    outlines = {p: index.files[p].symbols.definitions for p in sources if p in index.files}
+    return render_context(ranked, sources, budget_tokens, outlines)

@@ -9,7 +9,7 @@ import pytest
 from app.codemap.discover import is_test_path
 from app.codemap.index import RepoIndex, build_index
 from app.codemap.locate import Locator, Weights, locate
-from app.codemap.render import render_context
+from app.codemap.render import context_for, render_context
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "codemap"
 SHOP = FIXTURES / "shop"
@@ -71,3 +71,11 @@ def test_context_fits_the_budget_best_file_first(shop: RepoIndex) -> None:
     assert small.truncated and small.tokens <= 60
     assert small.files == ("shop/payments/gateway.py",)
     assert render_context(ranked, sources, budget_tokens=2).files == ()
+
+
+def test_context_for_reads_the_ranked_files_from_the_tree(shop: RepoIndex) -> None:
+    issue = (FIXTURES / "checkout_issue.md").read_text()
+    ranked = locate(shop, issue, k=2, include=lambda p: not is_test_path(p))
+    context = context_for(shop, ranked, budget_tokens=4000)
+    assert context.files == ("shop/payments/gateway.py", "shop/orders.py")
+    assert "    8 def charge(customer: str, amount_cents: int) -> str:" in context.text
