@@ -229,6 +229,16 @@ async def fetch_more(repo_dir: Path, remote: GitRemote, *, refs: Sequence[str] =
     await run_git(args, cwd=repo_dir, remote=remote, time_limit=time_limit)
 
 
+async def fetch_commit(repo_dir: Path, remote: GitRemote, sha: str, *, depth: int = 1,
+                       time_limit: float = DEFAULT_TIMEOUT) -> None:
+    """Fetch one commit by its id (forges allow fetching any commit they hold)."""
+    check_remote_url(remote.url)
+    if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", sha):
+        raise GitError(f"not a commit id: {sha[:80]!r}")
+    await run_git(["fetch", "--quiet", "--no-tags", f"--depth={depth}", remote.url, sha],
+                  cwd=repo_dir, remote=remote, time_limit=time_limit)
+
+
 async def check_branch_name(name: str) -> None:
     try:
         await run_git(["check-ref-format", "--branch", name], time_limit=10)

@@ -171,7 +171,9 @@ async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, 
         base = await workspace.base_copy(folder, root, base_sha)
         proof = await prove_red_green(base, root, test_ids, command, setup=config.setup,
                                       policy=policy, allow_unsandboxed=allow)
-        return proof.proven, proof.to_markdown()
+        rule = ("" if proof.proven else "Every new test must fail on the original code "
+                "and pass with your change.\n\n")
+        return proof.proven, rule + proof.to_markdown()
 
     toolbox = Toolbox(root, EditPolicy(forbidden=tuple(config.forbidden_paths),
                                        allow_workflows=config.allow_workflow_edits),

@@ -47,8 +47,9 @@ def details(steps: list[Step]) -> str:
         parts.append("### Files chosen\n" + "\n".join(lines))
     if plan := found.get("plan", {}).get("plan"):
         parts.append(f"### Plan\n{plan}")
-    if verification := found.get("implement", {}).get("verification"):
-        parts.append(f"### Tests\n{verification}")
+    for detail in found.values():
+        if verification := detail.get("verification"):
+            parts.append(f"### Tests\n{verification}")
     cost = sum(float(d.get("cost_usd", 0.0)) for d in found.values())
     if cost:
         parts.append(f"### Cost\n${cost:.4f}")

@@ -144,17 +144,22 @@ async def _close(ctx: RunContext, status: str, conclusion: str, error: str | Non
                  tell: bool = False) -> None:
     run = ctx.run
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
-        closed = await run_store.finish_run(tc, run.id, status, error, ctx.result)
         fresh = await run_store.get_run(tc, run.id)
-    if not closed or fresh is None:
+    if fresh is None or fresh.finished:
         return
+    # The check run closes first: whoever sees the run finished sees its check closed too.
     try:
         await work.close_own_check(ctx, fresh, conclusion, error)
-        if tell and error:
+    except ForgeError as exc:
+        log.warning("run %s: could not close its check run: %s", run.id, exc)
+    async with ctx.deps.db.tenant(run.tenant_id) as tc:
+        closed = await run_store.finish_run(tc, run.id, status, error, ctx.result)
+    if closed and tell and error:
+        try:
             await ctx.forge.create_comment(
                 ctx.target, f"AgentOps run {run.id} (`/agentops {run.command}`) failed: {error}")
-    except ForgeError as exc:
-        log.warning("run %s: could not report its end on the forge: %s", run.id, exc)
+        except ForgeError as exc:
+            log.warning("run %s: could not tell why it failed: %s", run.id, exc)
 
 
 async def _close_after_interrupt(ctx: RunContext) -> None:

@@ -1,8 +1,9 @@
 """The bounded conversation in which the model reads, edits and tests until it finishes.
 
 Limits on turns and tokens come from `.agentops.yml` (`limits:`); cost is bounded by the
-router's budgets. When the model calls `finish`, `verify` judges its tests (red → green);
-an unproven result goes back to the model, a bounded number of times.
+router's budgets. When the model calls `finish`, `verify` judges its tests and says why
+in its report; a result it does not accept goes back to the model, a bounded number of
+times.
 """
 
 from __future__ import annotations
@@ -83,9 +84,8 @@ async def run_tool_loop(router: LLMRouter, request: LLMRequest, toolbox: Toolbox
                     outcome.reason = "the tests were not proven after "\
                         f"{verifications} attempts"
                     return outcome
-                results.append(Message.tool_result(call.id, (
-                    "Not finished: every new test must fail on the original code and pass "
-                    "with your change.\n\n" + report), is_error=True))
+                results.append(Message.tool_result(call.id, "Not finished. " + report,
+                                                   is_error=True))
                 continue
             results.append(Message.tool_result(call.id, result.text, result.is_error))
         request = request.with_messages(*results)

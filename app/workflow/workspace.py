@@ -27,7 +27,7 @@ async def ensure_checkout(folder: Path, remote: GitRemote, ref: str, base_sha: s
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     await git.clone(remote, root, branch=ref, depth=1)
     if await git.head_sha(root) != base_sha:
-        await git.fetch_more(root, remote, refs=[base_sha])
+        await git.fetch_commit(root, remote, base_sha)  # the branch moved since
         await git.run_git(["checkout", "--quiet", "--force", "--detach", base_sha], cwd=root)
     return root
 
