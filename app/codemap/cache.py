@@ -35,6 +35,12 @@ class BlobCache:
         # entries are written by background threads while the index parses the next file.
         self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="codemap-cache")
         self._pending: list[Future[None]] = []
+        # The <sha[:2]> directories that exist: a lookup in one that does not is a miss
+        # without a failed open() (a cold index would pay one per file).
+        try:
+            self._directories = set(os.listdir(self.root))
+        except OSError:
+            self._directories = set()
 
     def flush(self) -> None:
         """Wait until every entry put so far is on disk; raise the first write error."""
@@ -46,6 +52,8 @@ class BlobCache:
         return f"{self.root}/{blob_sha[:2]}/{blob_sha}.{kind}.json"
 
     def _read(self, blob_sha: str, kind: str) -> Any:
+        if blob_sha[:2] not in self._directories:
+            return None
         try:
             with open(self._path(blob_sha, kind), "rb") as handle:
                 return json.loads(handle.read())
@@ -55,6 +63,7 @@ class BlobCache:
     def _write(self, blob_sha: str, kind: str, data: object) -> None:
         encoded = json.dumps(data, separators=(",", ":")).encode()
         path = self._path(blob_sha, kind)
+        self._directories.add(blob_sha[:2])
         self._pending.append(self._writer.submit(_write_atomically, path, encoded))
         if len(self._pending) > 1024:
             self.flush()

@@ -77,6 +77,7 @@ def build_index(
     files: dict[str, IndexedFile] = {}
     previous = cache.load_tree(root) if cache is not None else None
     seen: dict[str, TreeEntry] = {}
+    parsed_here: dict[tuple[str, str], FileSymbols] = {}  # blobs shared within this tree
     for done, source in enumerate(sources, 1):
         if progress is not None and (done % 200 == 0 or done == len(sources)):
             progress(done, len(sources))
@@ -91,7 +92,7 @@ def build_index(
                 indexed = IndexedFile(source.path, entry.blob_sha, entry.symbols, None)
             else:
                 indexed = _index_one(
-                    root, source.path, source.language, source.blob_sha, cache, stats
+                    root, source.path, source.language, source.blob_sha, cache, stats, parsed_here
                 )
             seen[source.path] = TreeEntry(
                 source.size, source.mtime_ns, indexed.blob_sha, source.language, indexed.symbols
@@ -122,13 +123,16 @@ def _index_one(
     blob_sha: str | None,
     cache: BlobCache | None,
     stats: IndexStats,
+    parsed_here: dict[tuple[str, str], FileSymbols],
 ) -> IndexedFile:
     content: bytes | None = None
     if blob_sha is None:
         content = _read(root, path)
         stats.bytes_read += len(content)
         blob_sha = git_blob_sha(content)
-    symbols = cache.get_symbols(blob_sha, language) if cache is not None else None
+    symbols = parsed_here.get((blob_sha, language))
+    if symbols is None and cache is not None:
+        symbols = cache.get_symbols(blob_sha, language)
     if symbols is not None:
         stats.cache_hits += 1
         return IndexedFile(path, blob_sha, symbols, None)
@@ -136,6 +140,7 @@ def _index_one(
         content = _read(root, path)
         stats.bytes_read += len(content)
     symbols = extract_symbols(language, content)
+    parsed_here[(blob_sha, language)] = symbols
     stats.parsed += 1
     if cache is not None:
         cache.put_symbols(blob_sha, language, symbols)
