@@ -11,6 +11,7 @@ from typing import Any
 
 from app.cli import CommandFailed
 from app.codemap.cache import DEFAULT_CACHE_DIR, BlobCache
+from app.codemap.discover import SkipRules, is_test_path
 from app.codemap.index import IndexStats, RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile
 
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     index = sub.add_parser("index", help="index a repository's code (files, symbols, imports)")
     index.add_argument("path", metavar="PATH", type=Path, help="a checkout or source tree")
     index.add_argument("--json", action="store_true", help="print one JSON object")
-    _cache_option(index)
+    _index_options(index)
     index.set_defaults(handler=cmd_index)
 
     locate = sub.add_parser("locate", help="rank the files an issue is about")
@@ -32,16 +33,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     locate.add_argument("--top", type=int, default=10, help="how many files (10)")
     locate.add_argument("--json", action="store_true", help="print one JSON object")
-    _cache_option(locate)
+    locate.add_argument(
+        "--no-tests", action="store_true", help="rank only files that are not tests"
+    )
+    _index_options(locate)
     locate.set_defaults(handler=cmd_locate)
 
 
-def _cache_option(parser: argparse.ArgumentParser) -> None:
+def _index_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache",
         type=Path,
         default=None,
         help=f"cache directory (${CACHE_ENV}, else {DEFAULT_CACHE_DIR})",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="leave out paths starting with PREFIX, e.g. docs/ (repeatable); vendored, "
+        "build and generated files are always left out",
+    )
+    parser.add_argument(
+        "--max-file-kb", type=int, default=1000, help="leave out larger files (1000)"
     )
 
 
@@ -59,7 +74,8 @@ def cmd_locate(args: argparse.Namespace) -> int:
         raise CommandFailed("--top must be at least 1")
     issue_text = _read_issue(args.issue_file)
     index = _index(args, quiet=args.json)
-    ranked = Locator(index).locate(issue_text, k=args.top)
+    include = (lambda path: not is_test_path(path)) if args.no_tests else None
+    ranked = Locator(index).locate(issue_text, k=args.top, include=include)
     if args.json:
         print(json.dumps(locate_json(ranked)))
     else:
@@ -71,10 +87,16 @@ def _index(args: argparse.Namespace, quiet: bool = False) -> RepoIndex:
     root: Path = args.path
     if not root.is_dir():
         raise CommandFailed(f"{root} is not a directory")
+    if args.max_file_kb < 1:
+        raise CommandFailed("--max-file-kb must be at least 1")
     directory = args.cache or Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
+    rules = SkipRules(
+        max_bytes=args.max_file_kb * 1000,
+        extra_skip_prefixes=tuple(prefix.removeprefix("./") for prefix in args.exclude),
+    )
     try:
         cache = BlobCache(directory)
-        return build_index(root.resolve(), cache, progress=None if quiet else _progress)
+        return build_index(root.resolve(), cache, rules, None if quiet else _progress)
     except PermissionError as exc:
         raise CommandFailed(f"cannot write the cache {directory}: {exc.strerror}") from exc
     finally:

@@ -69,3 +69,20 @@ def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: 
     issue = str(FIXTURES / "checkout_issue.md")
     assert main(["locate", str(SHOP), "--issue-file", issue, "--top", "0"]) == 2
     assert "--top must be at least 1" in capsys.readouterr().err
+
+
+def test_excluded_prefixes_large_files_and_tests_are_left_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["index", str(SHOP), "--json", "--exclude", "shop/payments/"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == 5
+    assert main(["index", str(SHOP), "--json", "--max-file-kb", "1", "--exclude", "./tests"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == 7
+    issue = str(FIXTURES / "checkout_issue.md")
+    assert main(["locate", str(SHOP), "--issue-file", issue, "--top", "8", "--json"]) == 0
+    everything = [f["path"] for f in json.loads(capsys.readouterr().out)["files"]]
+    assert "tests/orders_cases.py" in everything
+    assert main(["locate", str(SHOP), "--issue-file", issue, "--json", "--no-tests"]) == 0
+    assert "tests/orders_cases.py" not in [
+        f["path"] for f in json.loads(capsys.readouterr().out)["files"]
+    ]
