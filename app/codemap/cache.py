@@ -35,12 +35,14 @@ class BlobCache:
         # entries are written by background threads while the index parses the next file.
         self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="codemap-cache")
         self._pending: list[Future[None]] = []
-        # The <sha[:2]> directories that exist: a lookup in one that does not is a miss
-        # without a failed open() (a cold index would pay one per file).
+        # The <sha[:2]> directories that existed at the start, and the entries written
+        # since: any other lookup is a miss without a failed open() (a cold index would
+        # pay one per file).
         try:
             self._directories = set(os.listdir(self.root))
         except OSError:
             self._directories = set()
+        self._written: set[str] = set()
 
     def flush(self) -> None:
         """Wait until every entry put so far is on disk; raise the first write error."""
@@ -52,10 +54,11 @@ class BlobCache:
         return f"{self.root}/{blob_sha[:2]}/{blob_sha}.{kind}.json"
 
     def _read(self, blob_sha: str, kind: str) -> Any:
-        if blob_sha[:2] not in self._directories:
+        path = self._path(blob_sha, kind)
+        if blob_sha[:2] not in self._directories and path not in self._written:
             return None
         try:
-            with open(self._path(blob_sha, kind), "rb") as handle:
+            with open(path, "rb") as handle:
                 return json.loads(handle.read())
         except (OSError, ValueError):
             return None
@@ -63,7 +66,7 @@ class BlobCache:
     def _write(self, blob_sha: str, kind: str, data: object) -> None:
         encoded = json.dumps(data, separators=(",", ":")).encode()
         path = self._path(blob_sha, kind)
-        self._directories.add(blob_sha[:2])
+        self._written.add(path)
         self._pending.append(self._writer.submit(_write_atomically, path, encoded))
         if len(self._pending) > 1024:
             self.flush()
