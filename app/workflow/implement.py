@@ -17,7 +17,13 @@ from app.forges.base import Issue
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message
-from app.sandbox import SandboxPolicy, prove_red_green, resolve_test_command, run_tests
+from app.sandbox import (
+    SandboxLimits,
+    SandboxPolicy,
+    prove_red_green,
+    resolve_test_command,
+    run_tests,
+)
 from app.workflow import workspace
 from app.workflow.analysis import Analysis, analyse, files_markdown
 from app.workflow.context import RunContext, RunRefused
@@ -53,6 +59,9 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
     issue_text = issue_prompt_text(issue.title, issue.body)
     config = await ctx.step("config", lambda: _read_config(checkout))
     repo_config = RepoConfig.model_validate(config["config"])
+    if run.command not in repo_config.commands:
+        raise RunRefused(f"`/agentops {run.command}` is turned off for this repository "
+                         f"(`commands:` in {REPO_CONFIG_FILE})")
 
     analysed: list[Analysis] = []
 
@@ -152,7 +161,9 @@ async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, 
                          "`test: pytest -q`) so AgentOps can prove its change")
     # The worker's Python (read-only) runs Python test suites; repositories needing more
     # install it with `setup:` commands in .agentops.yml, inside the same sandbox.
-    policy = SandboxPolicy(python_env=Path(sys.prefix), scratch_root=folder / "scratch")
+    policy = SandboxPolicy(
+        limits=SandboxLimits(wall_seconds=float(config.limits.test_timeout_seconds)),
+        python_env=Path(sys.prefix), scratch_root=folder / "scratch")
     (folder / "scratch").mkdir(parents=True, exist_ok=True)
 
     async def run_selected(test_ids: Any) -> tuple[bool, str]:

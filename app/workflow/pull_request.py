@@ -33,6 +33,7 @@ from app.forges.base import ForgeError, ForgeTransientError, GitRemote
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.sandbox import (
+    SandboxLimits,
     SandboxPolicy,
     SelectionUnsupported,
     TestCommand,
@@ -318,7 +319,9 @@ async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> Te
     scratch = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id) / "scratch"
     await asyncio.to_thread(scratch.mkdir, parents=True, exist_ok=True)
     # The worker's Python (read-only) runs Python suites; `setup:` installs the rest.
-    policy = SandboxPolicy(python_env=Path(sys.prefix), scratch_root=scratch)
+    policy = SandboxPolicy(
+        limits=SandboxLimits(wall_seconds=float(config.limits.test_timeout_seconds)),
+        python_env=Path(sys.prefix), scratch_root=scratch)
     return TestBench(root, command, tuple(config.setup), policy,
                      ctx.deps.settings.sandbox_allow_unsandboxed)
 

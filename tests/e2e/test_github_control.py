@@ -177,3 +177,19 @@ def test_a_check_run_of_another_app_is_ignored(service: Service, gh: GitHubSim) 
                                       "0" * 40, "retry", "alice")
     response = service.post_github("check_run", payload, GITHUB_SECRET)
     assert response.status_code == 200 and "another app" in response.text
+
+
+def test_a_command_turned_off_in_agentops_yml_is_refused(service: Service,
+                                                          gh: GitHubSim) -> None:
+    repo = "acme/quiet"
+    gh.add_repo(repo, {"a.py": "A = 1\n", ".agentops.yml": "commands: [help, status]\n"})
+    gh.set_permission(repo, "alice", "write")
+    number = gh.add_issue(repo, "Do it", "", user="alice")
+    comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
+    payload = events.issue_comment(repo, gh.installation_id(repo), number,
+                                   "/agentops implement", "alice", comment_id=comment_id)
+    run_id = int(service.post_github("issue_comment", payload, GITHUB_SECRET).text.split()[-1])
+    run = wait_for(lambda: _finished(service, run_id), 30, what="the refused run")
+    assert run["status"] == "failed"
+    assert "`/agentops implement` is turned off for this repository" in run["error"]
+    assert "plan" not in [s["name"] for s in run["steps"]]
