@@ -96,7 +96,9 @@ def _index(args: argparse.Namespace, quiet: bool = False) -> RepoIndex:
     )
     try:
         cache = BlobCache(directory)
-        return build_index(root.resolve(), cache, rules, None if quiet else _progress)
+        index = build_index(root.resolve(), cache, rules, None if quiet else _progress)
+        cache.flush()
+        return index
     except PermissionError as exc:
         raise CommandFailed(f"cannot write the cache {directory}: {exc.strerror}") from exc
     finally:

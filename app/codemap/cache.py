@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ from app.codemap.symbols import Definition, FileSymbols, FileWords
 
 DEFAULT_CACHE_DIR = Path("~/.cache/agentops/codemap")
 
+log = logging.getLogger(__name__)
+
 
 class BlobCache:
     """Extraction results on disk under `directory/v<version>/<sha[:2]>/<sha>.<kind>.json`."""
@@ -32,9 +36,10 @@ class BlobCache:
     def __init__(self, directory: Path, version: str = EXTRACTOR_VERSION) -> None:
         self.root = str(directory.expanduser() / f"v{version}")
         # Creating a file costs about a millisecond here, as much as parsing a small one:
-        # entries are written by background threads while the index parses the next file.
+        # entries are encoded and written by background threads while the index goes on.
+        # Reading an entry still being written waits for it; a failed write is logged.
         self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="codemap-cache")
-        self._pending: list[Future[None]] = []
+        self._pending: dict[str, Future[None]] = {}
         # The <sha[:2]> directories that existed at the start, and the entries written
         # since: any other lookup is a miss without a failed open() (a cold index would
         # pay one per file).
@@ -46,8 +51,8 @@ class BlobCache:
 
     def flush(self) -> None:
         """Wait until every entry put so far is on disk; raise the first write error."""
-        pending, self._pending = self._pending, []
-        for future in pending:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
             future.result()
 
     def _path(self, blob_sha: str, kind: str) -> str:
@@ -55,7 +60,13 @@ class BlobCache:
 
     def _read(self, blob_sha: str, kind: str) -> Any:
         path = self._path(blob_sha, kind)
-        if blob_sha[:2] not in self._directories and path not in self._written:
+        writing = self._pending.get(path)
+        if writing is not None:
+            try:
+                writing.result()
+            except OSError:
+                return None
+        elif blob_sha[:2] not in self._directories and path not in self._written:
             return None
         try:
             with open(path, "rb") as handle:
@@ -63,13 +74,14 @@ class BlobCache:
         except (OSError, ValueError):
             return None
 
-    def _write(self, blob_sha: str, kind: str, data: object) -> None:
-        encoded = json.dumps(data, separators=(",", ":")).encode()
+    def _write(self, blob_sha: str, kind: str, data: Callable[[], object]) -> None:
         path = self._path(blob_sha, kind)
         self._written.add(path)
-        self._pending.append(self._writer.submit(_write_atomically, path, encoded))
-        if len(self._pending) > 1024:
-            self.flush()
+        future = self._writer.submit(_write_atomically, path, data)
+        future.add_done_callback(_log_failure)
+        self._pending[path] = future
+        if len(self._pending) > 4096:
+            self._pending = {p: f for p, f in self._pending.items() if not f.done()}
 
     def get_symbols(self, blob_sha: str, language: str) -> FileSymbols | None:
         data = self._read(blob_sha, language)
@@ -79,7 +91,7 @@ class BlobCache:
             return None
 
     def put_symbols(self, blob_sha: str, language: str, symbols: FileSymbols) -> None:
-        self._write(blob_sha, language, symbols_to_json(symbols))
+        self._write(blob_sha, language, lambda: symbols_to_json(symbols))
 
     def get_words(self, blob_sha: str) -> FileWords | None:
         data = self._read(blob_sha, "words")
@@ -89,7 +101,7 @@ class BlobCache:
             return None
 
     def put_words(self, blob_sha: str, words: FileWords) -> None:
-        self._write(blob_sha, "words", {"identifiers": words.identifiers})
+        self._write(blob_sha, "words", lambda: {"identifiers": words.identifiers})
 
     def load_tree(self, root: Path) -> TreeSnapshot:
         """What the last index of this tree saw, or an empty snapshot."""
@@ -106,18 +118,29 @@ class BlobCache:
             return TreeSnapshot(written_ns=0, files={})
 
     def save_tree(self, root: Path, files: dict[str, TreeEntry]) -> None:
-        data = {
-            "root": str(root),
-            "written_ns": time.time_ns(),
-            "files": {
-                path: [e.size, e.mtime_ns, e.blob_sha, e.language, symbols_to_json(e.symbols)]
-                for path, e in files.items()
-            },
-        }
+        written_ns = time.time_ns()
+
+        def data() -> object:
+            return {
+                "root": str(root),
+                "written_ns": written_ns,
+                "files": {
+                    path: [e.size, e.mtime_ns, e.blob_sha, e.language, symbols_to_json(e.symbols)]
+                    for path, e in files.items()
+                },
+            }
+
         self._write(_tree_key(root), "tree", data)
 
 
-def _write_atomically(path: str, data: bytes) -> None:
+def _log_failure(future: Future[None]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.warning("codemap: cannot write a cache entry: %s", exc)
+
+
+def _write_atomically(path: str, produce: Callable[[], object]) -> None:
+    data = json.dumps(produce(), separators=(",", ":")).encode()
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")

@@ -110,8 +110,6 @@ def build_index(
     stats.files = len(files)
     if cache is not None and previous is not None and seen != previous.files:
         cache.save_tree(root, seen)
-    if cache is not None:
-        cache.flush()
     stats.seconds = time.perf_counter() - started
     return RepoIndex(root=root, files=files, stats=stats, cache=cache)
 

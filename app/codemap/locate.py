@@ -74,8 +74,6 @@ class Locator:
         self.index = index
         self.graph = graph if graph is not None else build_graph(index)
         self.lexical = LexicalIndex({p: index.words(p).identifiers for p in index.files})
-        if index.cache is not None:
-            index.cache.flush()
         self.outline = LexicalIndex(
             {p: _outline_identifiers(f.symbols.definitions) for p, f in index.files.items()}
         )
