@@ -74,7 +74,7 @@ class BlobCache:
         except (OSError, ValueError):
             return None
 
-    def _write(self, blob_sha: str, kind: str, data: Callable[[], object]) -> None:
+    def _write(self, blob_sha: str, kind: str, data: Callable[[], bytes]) -> None:
         path = self._path(blob_sha, kind)
         self._written.add(path)
         future = self._writer.submit(_write_atomically, path, data)
@@ -91,7 +91,8 @@ class BlobCache:
             return None
 
     def put_symbols(self, blob_sha: str, language: str, symbols: FileSymbols) -> None:
-        self._write(blob_sha, language, lambda: symbols_to_json(symbols))
+        encoded = _encode(symbols_to_json(symbols))  # here: in a thread it slows the parsing
+        self._write(blob_sha, language, lambda: encoded)
 
     def get_words(self, blob_sha: str) -> FileWords | None:
         data = self._read(blob_sha, "words")
@@ -101,7 +102,8 @@ class BlobCache:
             return None
 
     def put_words(self, blob_sha: str, words: FileWords) -> None:
-        self._write(blob_sha, "words", lambda: {"identifiers": words.identifiers})
+        encoded = _encode({"identifiers": words.identifiers})
+        self._write(blob_sha, "words", lambda: encoded)
 
     def load_tree(self, root: Path) -> TreeSnapshot:
         """What the last index of this tree saw, or an empty snapshot."""
@@ -120,15 +122,23 @@ class BlobCache:
     def save_tree(self, root: Path, files: dict[str, TreeEntry]) -> None:
         written_ns = time.time_ns()
 
-        def data() -> object:
-            return {
-                "root": str(root),
-                "written_ns": written_ns,
-                "files": {
-                    path: [e.size, e.mtime_ns, e.blob_sha, e.language, symbols_to_json(e.symbols)]
-                    for path, e in files.items()
-                },
-            }
+        def data() -> bytes:
+            return _encode(
+                {
+                    "root": str(root),
+                    "written_ns": written_ns,
+                    "files": {
+                        path: [
+                            e.size,
+                            e.mtime_ns,
+                            e.blob_sha,
+                            e.language,
+                            symbols_to_json(e.symbols),
+                        ]
+                        for path, e in files.items()
+                    },
+                }
+            )
 
         self._write(_tree_key(root), "tree", data)
 
@@ -139,8 +149,12 @@ def _log_failure(future: Future[None]) -> None:
         log.warning("codemap: cannot write a cache entry: %s", exc)
 
 
-def _write_atomically(path: str, produce: Callable[[], object]) -> None:
-    data = json.dumps(produce(), separators=(",", ":")).encode()
+def _encode(data: object) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _write_atomically(path: str, produce: Callable[[], bytes]) -> None:
+    data = produce()
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
