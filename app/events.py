@@ -6,11 +6,14 @@ Handlers produce these values; the intake stores them. Plain dataclasses, no I/O
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from app.commands import Command, TargetKind
 
 ForgeKind = Literal["github", "gitlab"]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,14 @@ Outcome = RunRequest | TenantChange | Ignored
 
 class PayloadError(Exception):
     """The payload lacks what the event needs; the message is returned with a 400."""
+
+
+def parse_payload(model: type[M], data: Any) -> M:
+    """`data` as `model` (the subset of a payload a handler reads), or a `PayloadError`
+    naming the first missing or malformed field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PayloadError(f"payload field {where}: {first['msg'].lower()}") from None

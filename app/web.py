@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -116,13 +116,19 @@ def _text(status: int, text: str) -> PlainTextResponse:
     return PlainTextResponse(text + "\n", status_code=status)
 
 
-async def github_webhook(request: Request) -> Response:
-    service = _service(request)
-    started = time.perf_counter()
-    response = await _github_webhook(service, request)
-    service.metrics.observe_webhook("github", str(response.status_code),
-                                    time.perf_counter() - started)
-    return response
+def _observed(forge: str, handle: Callable[[Service, Request], Awaitable[Response]]
+              ) -> Callable[[Request], Awaitable[Response]]:
+    """The webhook endpoint for `forge`, counted and timed in /metrics."""
+
+    async def endpoint(request: Request) -> Response:
+        service = _service(request)
+        started = time.perf_counter()
+        response = await handle(service, request)
+        service.metrics.observe_webhook(forge, str(response.status_code),
+                                        time.perf_counter() - started)
+        return response
+
+    return endpoint
 
 
 async def _github_webhook(service: Service, request: Request) -> Response:
@@ -152,15 +158,6 @@ async def _github_webhook(service: Service, request: Request) -> Response:
     except PayloadError as exc:
         return _text(400, f"bad payload: {exc}")
     return await _accept(service, outcome, delivery_id, event_name)
-
-
-async def gitlab_webhook(request: Request) -> Response:
-    service = _service(request)
-    started = time.perf_counter()
-    response = await _gitlab_webhook(service, request)
-    service.metrics.observe_webhook("gitlab", str(response.status_code),
-                                    time.perf_counter() - started)
-    return response
 
 
 async def _gitlab_webhook(service: Service, request: Request) -> Response:
@@ -296,8 +293,8 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/webhooks/github", github_webhook, methods=["POST"]),
-            Route("/webhooks/gitlab", gitlab_webhook, methods=["POST"]),
+            Route("/webhooks/github", _observed("github", _github_webhook), methods=["POST"]),
+            Route("/webhooks/gitlab", _observed("gitlab", _gitlab_webhook), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

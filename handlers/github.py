@@ -9,15 +9,21 @@ small pydantic models holding only what we read; a missing field is a `PayloadEr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from gidgethub import sansio
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from app.commands import Command, TargetKind, command_for_label, parse_comment
-from app.events import Ignored, Outcome, PayloadError, RunRequest, TenantChange, TenantKey
-
-M = TypeVar("M", bound=BaseModel)
+from app.events import (
+    Ignored,
+    Outcome,
+    PayloadError,
+    RunRequest,
+    TenantChange,
+    TenantKey,
+    parse_payload,
+)
 
 
 class GitHubContext:
@@ -130,13 +136,6 @@ def interpret(event: sansio.Event, ctx: GitHubContext) -> Outcome:
     return handler(event, ctx)
 
 
-def _parse(model: type[M], data: Any) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PayloadError(f"payload field {where}: {first['msg'].lower()}") from None
 
 
 def _is_bot(sender: Mapping[str, Any], ctx: GitHubContext) -> bool:
@@ -149,7 +148,7 @@ def _tenant(installation_id: int, account: str = "") -> TenantKey:
 
 
 def on_issue_comment(event: sansio.Event, ctx: GitHubContext) -> Outcome:
-    data = _parse(_IssueComment, event.data)
+    data = parse_payload(_IssueComment, event.data)
     if data.comment.performed_via_github_app is not None or data.comment.user.type == "Bot":
         return Ignored("comment written by an app")
     command = parse_comment(data.comment.body or "")
@@ -171,13 +170,13 @@ def on_issue_comment(event: sansio.Event, ctx: GitHubContext) -> Outcome:
 
 
 def on_issues_labeled(event: sansio.Event, ctx: GitHubContext) -> Outcome:
-    data = _parse(_IssueLabeled, event.data)
+    data = parse_payload(_IssueLabeled, event.data)
     kind: TargetKind = "pull_request" if data.issue.pull_request is not None else "issue"
     return _labeled(event, ctx, data, data.issue.number, kind)
 
 
 def on_pull_request_labeled(event: sansio.Event, ctx: GitHubContext) -> Outcome:
-    data = _parse(_PullRequestLabeled, event.data)
+    data = parse_payload(_PullRequestLabeled, event.data)
     return _labeled(event, ctx, data, data.number, "pull_request")
 
 
@@ -202,7 +201,7 @@ def _labeled(event: sansio.Event, ctx: GitHubContext, data: _IssueLabeled | _Pul
 
 
 def on_check_run(event: sansio.Event, ctx: GitHubContext) -> Outcome:
-    data = _parse(_CheckRunEvent, event.data)
+    data = parse_payload(_CheckRunEvent, event.data)
     check = data.check_run
     if ctx.app_id is not None and (check.app is None or check.app.id != ctx.app_id):
         return Ignored("check run belongs to another app")
@@ -232,7 +231,7 @@ def on_check_run(event: sansio.Event, ctx: GitHubContext) -> Outcome:
 
 
 def on_installation(event: sansio.Event, ctx: GitHubContext) -> Outcome:
-    data = _parse(_InstallationEvent, event.data)
+    data = parse_payload(_InstallationEvent, event.data)
     tenant = _tenant(data.installation.id, data.installation.account.login)
     if data.action in ("created", "deleted", "suspend", "unsuspend"):
         return TenantChange(tenant, data.action)  # type: ignore[arg-type]
@@ -240,7 +239,7 @@ def on_installation(event: sansio.Event, ctx: GitHubContext) -> Outcome:
 
 
 def on_installation_repositories(event: sansio.Event, ctx: GitHubContext) -> Outcome:
-    data = _parse(_InstallationEvent, event.data)
+    data = parse_payload(_InstallationEvent, event.data)
     return TenantChange(_tenant(data.installation.id, data.installation.account.login),
                         "repositories")
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from app.commands import Command, TargetKind, command_for_label, parse_comment
-from app.events import Ignored, Outcome, PayloadError, RunRequest, TenantKey
-
-M = TypeVar("M", bound=BaseModel)
+from app.events import Ignored, Outcome, PayloadError, RunRequest, TenantKey, parse_payload
 
 
 class GitLabContext:
@@ -88,13 +86,6 @@ def interpret(event_name: str, data: Any, delivery_id: str, ctx: GitLabContext) 
     return handler(data, delivery_id, ctx)
 
 
-def _parse(model: type[M], data: Any) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PayloadError(f"payload field {where}: {first['msg'].lower()}") from None
 
 
 def _is_bot(user: Mapping[str, Any], ctx: GitLabContext) -> bool:
@@ -116,7 +107,7 @@ def _context(ctx: GitLabContext, project: _Project) -> dict[str, Any]:
 
 
 def on_note(data: Any, delivery_id: str, ctx: GitLabContext) -> Outcome:
-    hook = _parse(_NoteHook, data)
+    hook = parse_payload(_NoteHook, data)
     note = hook.object_attributes
     if note.action not in (None, "create"):
         return Ignored("edited notes never trigger")
@@ -154,7 +145,7 @@ def _labels_added(hook: _LabelHook) -> list[str]:
 
 def _on_labels(kind: TargetKind) -> Callable[[Any, str, GitLabContext], Outcome]:
     def handle(data: Any, delivery_id: str, ctx: GitLabContext) -> Outcome:
-        hook = _parse(_LabelHook, data)
+        hook = parse_payload(_LabelHook, data)
         command: Command | None = None
         label = ""
         for label in _labels_added(hook):

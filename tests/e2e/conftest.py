@@ -14,6 +14,7 @@ from tests.conftest import PG_BASE, drop_database
 from tests.e2e.harness import RedisServer, Service, base_env
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.llm_sim import LLMSimulator
 from tests.sim.serve import serve_app
 
 GITHUB_SECRET = "e2e-github-webhook-secret"
@@ -56,6 +57,14 @@ def gitlab(workdir: Path) -> Iterator[tuple[GitLabSim, str]]:
     sim = GitLabSim(workdir / "gitlab")
     with sim.serve() as base_url:
         yield sim, base_url
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[tuple[LLMSimulator, str]]:
+    """An LLM simulator on loopback for a module's scripted model (and its URL)."""
+    sim = LLMSimulator()
+    with serve_app(sim.app) as url:
+        yield sim, url
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from tests.sim.serve import free_port
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "e2e-admin-token"
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.1,
@@ -150,6 +151,16 @@ class Service:
         return httpx.post(f"{self.url}/webhooks/gitlab", content=json.dumps(payload).encode(),
                           headers={**headers, "Content-Type": "application/json"}, timeout=10)
 
+    def run(self, run_id: int) -> dict[str, Any]:
+        """A run with its steps, as the admin API shows it."""
+        run: dict[str, Any] = self.api(f"/api/runs/{run_id}", ADMIN_TOKEN)
+        return run
+
+    def finished(self, run_id: int) -> dict[str, Any] | None:
+        """The run once it has ended, else None (for `wait_for`)."""
+        run = self.run(run_id)
+        return run if run["status"] in ("succeeded", "failed", "cancelled") else None
+
     def api_status(self, path: str) -> int:
         return httpx.get(f"{self.url}{path}", timeout=10).status_code
 
@@ -168,7 +179,7 @@ def base_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, str]
         "AGENTOPS_REDIS_URL": redis_url,
         "AGENTOPS_QUEUE_NAME": f"agentops:e2e:{uuid.uuid4().hex[:8]}",
         "AGENTOPS_WORKDIR": str(workdir / "runs"),
-        "AGENTOPS_ADMIN_TOKEN": "e2e-admin-token",
+        "AGENTOPS_ADMIN_TOKEN": ADMIN_TOKEN,
         "AGENTOPS_REQUEUE_AFTER_SECONDS": "2",
         "AGENTOPS_FORGE_TIMEOUT_SECONDS": "10",
         "AGENTOPS_OLLAMA_URL": "http://127.0.0.1:9",  # closed: no model unless a test adds one

@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e import github_events as events
 from tests.e2e.conftest import GITHUB_SECRET
-from tests.e2e.harness import Service, wait_for
+from tests.e2e.harness import ADMIN_TOKEN, Service, wait_for
 from tests.sim.github_sim import GitHubSim
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +48,7 @@ def test_help_is_answered_with_the_commands(service: Service, gh: GitHubSim) -> 
     comment_id = payload["comment"]["id"]
     assert gh.reactions(REPO, comment_id=comment_id) == ["eyes"]
     run_id = int(response.text.split()[-1])
-    run = wait_for(lambda: _finished(service, run_id), what="the run to finish")
+    run = wait_for(lambda: service.finished(run_id), what="the run to finish")
     assert run["status"] == "succeeded"
     assert [s["name"] for s in run["steps"]][:2] == ["acknowledge", "authorize"]
     assert all(s["finished_at"] is not None for s in run["steps"])
@@ -64,7 +64,7 @@ def test_someone_without_write_access_is_refused_politely(service: Service,
     replies = wait_for(lambda: _bot_comments(gh, number), what="the refusal")
     assert len(replies) == 1 and "only people with write access" in replies[0]
     run_id = int(response.text.split()[-1])
-    run = wait_for(lambda: _finished(service, run_id))
+    run = wait_for(lambda: service.finished(run_id))
     assert run["status"] == "failed" and "no write access" in run["error"]
     assert [s["name"] for s in run["steps"]] == ["acknowledge", "authorize", "reply:refused"]
     assert not [c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id)]
@@ -82,7 +82,7 @@ def test_a_redelivered_webhook_starts_nothing_new(service: Service, gh: GitHubSi
     other_delivery = service.post_github("issue_comment", payload, GITHUB_SECRET,
                                          delivery="d-2")
     assert other_delivery.status_code == 200 and "duplicate command" in other_delivery.text
-    runs = service.api("/api/runs?limit=500", "e2e-admin-token")["runs"]
+    runs = service.api("/api/runs?limit=500", ADMIN_TOKEN)["runs"]
     assert [r["trigger_key"] for r in runs].count(f"github:comment:{payload['comment']['id']}") == 1
     assert len(_bot_comments(gh, number)) == 1
 
@@ -95,7 +95,7 @@ def test_the_agentops_label_starts_an_implement_run(service: Service, gh: GitHub
     assert response.status_code == 202, response.text
     run_id = int(response.text.split()[-1])
 
-    run = wait_for(lambda: _finished(service, run_id), 30, what="the implement run")
+    run = wait_for(lambda: service.finished(run_id), 30, what="the implement run")
     assert run["command"] == "implement" and run["trigger"] == "label"
     assert gh.reactions(REPO, number=number) == ["eyes"]
     steps = {s["name"]: s for s in run["steps"]}
@@ -120,17 +120,12 @@ def test_a_non_command_comment_is_ignored(service: Service, gh: GitHubSim) -> No
     assert response.text.startswith("ignored: no /agentops command")
 
 
-def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
-    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
-    return run if run["status"] in ("succeeded", "failed", "cancelled") else None
-
-
 def test_status_and_retry_after_a_failed_run(service: Service, gh: GitHubSim) -> None:
     number = gh.add_issue(REPO, "Retry me", "", user="alice")
     first = service.post_github("issue_comment", _comment(gh, number, "/agentops plan", "alice"),
                                 GITHUB_SECRET)
     failed_id = int(first.text.split()[-1])
-    assert wait_for(lambda: _finished(service, failed_id))["status"] == "failed"
+    assert wait_for(lambda: service.finished(failed_id))["status"] == "failed"
 
     retry = service.post_github("issue_comment", _comment(gh, number, "/agentops retry", "alice"),
                                 GITHUB_SECRET)
@@ -139,7 +134,7 @@ def test_status_and_retry_after_a_failed_run(service: Service, gh: GitHubSim) ->
                      what="the retry reply")[0]
     new_id = int(reply.rstrip(".").split()[-1])
     assert reply == f"Retrying run {failed_id} as run {new_id}."
-    again = wait_for(lambda: _finished(service, new_id), 30, what="the retried run")
+    again = wait_for(lambda: service.finished(new_id), 30, what="the retried run")
     assert again["retry_of"] == failed_id and again["command"] == "plan"
 
     status = service.post_github("issue_comment",
@@ -159,7 +154,7 @@ def test_the_retry_button_on_a_check_run_reruns_that_run(service: Service,
                                 _comment(gh, number, "/agentops implement", "alice"),
                                 GITHUB_SECRET)
     run_id = int(first.text.split()[-1])
-    wait_for(lambda: _finished(service, run_id), 30, what="the first run")
+    wait_for(lambda: service.finished(run_id), 30, what="the first run")
     check = next(c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id))
     assert [a["identifier"] for a in check["actions"]] == ["retry"]
 
@@ -189,7 +184,7 @@ def test_a_command_turned_off_in_agentops_yml_is_refused(service: Service,
     payload = events.issue_comment(repo, gh.installation_id(repo), number,
                                    "/agentops implement", "alice", comment_id=comment_id)
     run_id = int(service.post_github("issue_comment", payload, GITHUB_SECRET).text.split()[-1])
-    run = wait_for(lambda: _finished(service, run_id), 30, what="the refused run")
+    run = wait_for(lambda: service.finished(run_id), 30, what="the refused run")
     assert run["status"] == "failed"
     assert "`/agentops implement` is turned off for this repository" in run["error"]
     assert "plan" not in [s["name"] for s in run["steps"]]

@@ -39,11 +39,6 @@ def _bot_notes(gl: GitLabSim, iid: int) -> list[str]:
             if n["author"]["username"] == "agentops-bot"]
 
 
-def _run(service: Service, run_id: int) -> dict[str, Any]:
-    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
-    return run
-
-
 def test_help_on_a_gitlab_issue(service: Service, gl: GitLabSim) -> None:
     iid = gl.add_issue(PROJECT, "Rounding", "totals round wrongly", author="dana")["iid"]
     response, payload = _post_note(service, gl, iid, "/agentops help", "dana")
@@ -71,12 +66,12 @@ def test_cancel_stops_a_running_run(service: Service, gl: GitLabSim) -> None:
     response, _ = _post_note(service, gl, iid, "/agentops implement", "dana")
     run_id = int(response.text.split()[-1])
     wait_for(lambda: any(s["name"] == "clone" and s["status"] == "succeeded"
-                         for s in _run(service, run_id)["steps"]), 30, what="the clone step")
-    assert _run(service, run_id)["status"] == "running"
+                         for s in service.run(run_id)["steps"]), 30, what="the clone step")
+    assert service.run(run_id)["status"] == "running"
 
     cancel, _ = _post_note(service, gl, iid, "/agentops cancel", "dana")
     assert cancel.status_code == 202
-    run = wait_for(lambda: (r := _run(service, run_id))["status"] != "running" and r, 20,
+    run = wait_for(lambda: (r := service.run(run_id))["status"] != "running" and r, 20,
                    what="the run to stop")
     assert run["status"] == "cancelled"
     assert wait_for(lambda: any(f"Cancelling run {run_id}" in n for n in _bot_notes(gl, iid)),

@@ -3,9 +3,7 @@ write outside its checkout: the sandbox stops all three, and the run shows it.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,7 +14,6 @@ from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.llm_sim import LLMSimulator
-from tests.sim.serve import serve_app
 
 pytestmark = pytest.mark.e2e
 REPO = "mallory/calc"
@@ -52,13 +49,6 @@ def pytest_terminal_summary(terminalreporter):
 
 
 @pytest.fixture(scope="module")
-def llm() -> Iterator[tuple[LLMSimulator, str]]:
-    sim = LLMSimulator()
-    with serve_app(sim.app) as url:
-        yield sim, url
-
-
-@pytest.fixture(scope="module")
 def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
     return script.llm_env(llm[1])
 
@@ -80,7 +70,7 @@ def test_the_sandbox_stops_a_hostile_test_suite(service: Service, github: tuple[
     response = service.post_github("issue_comment", payload, GITHUB_SECRET)
     run_id = int(response.text.split()[-1])
 
-    run = wait_for(lambda: _finished(service, run_id), 120, what="the run")
+    run = wait_for(lambda: service.finished(run_id), 120, what="the run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-3000:])
 
     # What the test suite saw, as the model was told after `run_tests` ...
@@ -95,8 +85,3 @@ def test_the_sandbox_stops_a_hostile_test_suite(service: Service, github: tuple[
     everything_sent = " ".join(str(r.body) for r in sim.requests)
     assert GITHUB_SECRET not in everything_sent
     assert gh.private_key_pem.splitlines()[1] not in everything_sent
-
-
-def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
-    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
-    return run if run["status"] in ("succeeded", "failed", "cancelled") else None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,12 @@ import pytest
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET
-from tests.e2e.harness import ROOT, Service, wait_for
+from tests.e2e.harness import ADMIN_TOKEN, ROOT, Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.llm_sim import LLMSimulator
-from tests.sim.serve import serve_app
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/calc"
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[tuple[LLMSimulator, str]]:
-    sim = LLMSimulator()
-    with serve_app(sim.app) as url:
-        yield sim, url
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +48,7 @@ def test_an_issue_becomes_a_draft_pull_request_with_proven_tests(
     assert response.status_code == 202, response.text
     run_id = int(response.text.split()[-1])
 
-    run = wait_for(lambda: _finished(service, run_id), 120, what="the implement run")
+    run = wait_for(lambda: service.finished(run_id), 120, what="the implement run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
 
     pulls = gh.pulls(REPO)
@@ -107,7 +98,7 @@ def test_replay_reruns_the_run_offline_and_finds_the_same_diff(
         e2e_database_url: str, tmp_path: Path) -> None:
     gh, _ = github
     sim, _ = llm
-    runs = service.api("/api/runs", "e2e-admin-token")["runs"]
+    runs = service.api("/api/runs", ADMIN_TOKEN)["runs"]
     run = next(r for r in runs if r["command"] == "implement" and r["status"] == "succeeded")
     clone = tmp_path / "calc"
     subprocess.run(["git", "clone", "-q", str(gh.bare_path(REPO)), str(clone)], check=True)
@@ -124,8 +115,3 @@ def test_replay_reruns_the_run_offline_and_finds_the_same_diff(
     assert done.stdout.startswith(f"run {run['id']}: plan same, diff same; 9 recorded answers, "
                                   "1 unused")
     assert len(sim.requests) == asked_before  # no model was asked
-
-
-def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
-    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
-    return run if run["status"] in ("succeeded", "failed", "cancelled") else None

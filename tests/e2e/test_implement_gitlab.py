@@ -7,8 +7,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -17,16 +15,8 @@ from tests.e2e.conftest import GITLAB_SECRET
 from tests.e2e.harness import Service, wait_for
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.llm_sim import LLMSimulator
-from tests.sim.serve import serve_app
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[tuple[LLMSimulator, str]]:
-    sim = LLMSimulator()
-    with serve_app(sim.app) as url:
-        yield sim, url
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +38,6 @@ def _start(service: Service, gl: GitLabSim, project: str) -> tuple[int, int]:
     return iid, int(response.text.split()[-1])
 
 
-def _run(service: Service, run_id: int) -> dict[str, Any]:
-    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
-    return run
-
-
-def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
-    run = _run(service, run_id)
-    return run if run["status"] in ("succeeded", "failed", "cancelled") else None
-
-
 def _branches(gl: GitLabSim, project: str) -> list[str]:
     out = subprocess.run(["git", "for-each-ref", "--format=%(refname:short)", "refs/heads"],
                          cwd=gl.project(project).bare, capture_output=True, text=True,
@@ -72,7 +52,7 @@ def test_an_issue_becomes_a_merge_request(service: Service, gitlab: tuple[GitLab
     script.script_resolution(llm[0])
     iid, run_id = _start(service, gl, project)
 
-    run = wait_for(lambda: _finished(service, run_id), 120, what="the implement run")
+    run = wait_for(lambda: service.finished(run_id), 120, what="the implement run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
     requests = gl.merge_requests(project)
     assert len(requests) == 1
@@ -101,10 +81,10 @@ def test_a_worker_killed_while_delivering_leaves_one_branch_commit_and_mr(
 
     wait_for(lambda: branch in _branches(gl, project), 120, what="the push of the branch")
     service.worker.stop(signal.SIGKILL)  # mid-delivery: pushed, merge request pending
-    assert _run(service, run_id)["status"] == "running"
+    assert service.run(run_id)["status"] == "running"
     service.worker.start()
 
-    run = wait_for(lambda: _finished(service, run_id), 90, what="the resumed run")
+    run = wait_for(lambda: service.finished(run_id), 90, what="the resumed run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
     assert run["attempts"] == 2
     assert [b for b in _branches(gl, project) if b.startswith("agentops/")] == [branch]

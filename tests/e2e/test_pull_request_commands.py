@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, tool_call
-from tests.sim.serve import serve_app
 
 pytestmark = pytest.mark.e2e
 
@@ -100,13 +98,6 @@ def test_multiply_by_one():
 """
 
 @pytest.fixture(scope="module")
-def llm() -> Iterator[tuple[LLMSimulator, str]]:
-    sim = LLMSimulator()
-    with serve_app(sim.app) as url:
-        yield sim, url
-
-
-@pytest.fixture(scope="module")
 def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
     return script.llm_env(llm[1])
 
@@ -135,13 +126,8 @@ def _command(service: Service, gh: GitHubSim, repo: str, number: int, body: str)
     return int(response.text.split()[-1])
 
 
-def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
-    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
-    return run if run["status"] in ("succeeded", "failed", "cancelled") else None
-
-
 def _wait(service: Service, run_id: int) -> dict[str, Any]:
-    run = wait_for(lambda: _finished(service, run_id), 120, what=f"run {run_id}")
+    run = wait_for(lambda: service.finished(run_id), 120, what=f"run {run_id}")
     assert run is not None
     return run
 

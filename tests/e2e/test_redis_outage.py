@@ -28,7 +28,7 @@ def test_a_run_accepted_while_redis_is_down_runs_when_it_is_back(
         response = service.post_github("issue_comment", payload, GITHUB_SECRET)
         assert response.status_code == 202, response.text
         run_id = int(response.text.split()[-1])
-        run = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
+        run = service.run(run_id)
         assert run["status"] == "queued"
         ready = service.api_status("/readyz")
         assert ready == 503
@@ -39,6 +39,6 @@ def test_a_run_accepted_while_redis_is_down_runs_when_it_is_back(
         lambda: [c for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login],
         60, what="the help reply after Redis came back")
     assert len(replies) == 1
-    run = wait_for(lambda: (r := service.api(f"/api/runs/{run_id}", "e2e-admin-token"))
-                   ["status"] == "succeeded" and r, 20, what="the run to succeed")
+    run = wait_for(lambda: service.finished(run_id), 20, what="the run to finish")
+    assert run["status"] == "succeeded"
     assert run["attempts"] == 1

@@ -5,9 +5,6 @@ discussions on a merge request plus a summary note."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 from tests.e2e import github_events as events
@@ -16,7 +13,6 @@ from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, structured
-from tests.sim.serve import serve_app
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/review"
@@ -49,13 +45,6 @@ ANSWER = {
 
 
 @pytest.fixture(scope="module")
-def llm() -> Iterator[tuple[LLMSimulator, str]]:
-    sim = LLMSimulator()
-    with serve_app(sim.app) as url:
-        yield sim, url
-
-
-@pytest.fixture(scope="module")
 def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
     return {
         "AGENTOPS_ANTHROPIC_API_KEY": "sk-ant-sim-0000000000000000000000",
@@ -81,7 +70,7 @@ def test_a_review_lands_on_the_changed_lines(service: Service, github: tuple[Git
     assert response.status_code == 202, response.text
     run_id = int(response.text.split()[-1])
 
-    run = wait_for(lambda: _finished(service, run_id), 90, what="the review run")
+    run = wait_for(lambda: service.finished(run_id), 90, what="the review run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
 
     [review] = gh.reviews(REPO, number)
@@ -130,7 +119,7 @@ def test_a_repository_may_turn_review_off(service: Service, github: tuple[GitHub
                                    "alice", pull_request=True, comment_id=comment_id)
     response = service.post_github("issue_comment", payload, GITHUB_SECRET)
     assert response.status_code == 202, response.text
-    run = wait_for(lambda: _finished(service, int(response.text.split()[-1])), 90,
+    run = wait_for(lambda: service.finished(int(response.text.split()[-1])), 90,
                    what="the refused review run")
     assert run["status"] == "failed"
     assert gh.reviews(repo, number) == [] and len(llm[0].requests) == asked
@@ -158,7 +147,7 @@ def test_a_review_on_gitlab_is_diff_discussions_and_a_summary_note(
     assert response.status_code == 202, response.text
     run_id = int(response.text.split()[-1])
 
-    run = wait_for(lambda: _finished(service, run_id), 90, what="the review run")
+    run = wait_for(lambda: service.finished(run_id), 90, what="the review run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
 
     placed = [(d["notes"][0]["position"]["new_path"], d["notes"][0]["position"]["new_line"],
@@ -179,8 +168,3 @@ def test_a_review_on_gitlab_is_diff_discussions_and_a_summary_note(
     assert run["result"]["review"] in replies[0]
     wait_for(lambda: [s["status"] for s in gl.statuses(project, head_sha)][-1] == "success",
              10, what="the commit status to close")
-
-
-def _finished(service: Service, run_id: int) -> dict[str, Any] | None:
-    run: dict[str, Any] = service.api(f"/api/runs/{run_id}", "e2e-admin-token")
-    return run if run["status"] in ("succeeded", "failed", "cancelled") else None
