@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from app.codemap.cache import BlobCache
-from app.codemap.index import build_index
+from app.codemap.index import RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile
 from app.codemap.render import RenderedContext, render_context
 
@@ -18,6 +18,20 @@ class Analysis:
     context: RenderedContext
     files_indexed: int
     seconds: float
+    index: RepoIndex
+
+    def find_symbols(self, name: str, limit: int = 30) -> list[str]:
+        """Definitions whose name or dotted name is `name` (or ends with `.name`), as
+        `path:line: kind signature` lines, for the model's `find_symbol` tool."""
+        wanted = name.strip()
+        found: list[str] = []
+        for path in sorted(self.index.files):
+            for d in self.index.files[path].symbols.definitions:
+                if wanted in (d.name, d.qualname) or d.qualname.endswith(f".{wanted}"):
+                    found.append(f"{path}:{d.start_line}: {d.kind} {d.signature}")
+                    if len(found) >= limit:
+                        return found
+        return found
 
     def files_json(self) -> list[dict[str, Any]]:
         return [{"path": f.path, "score": f.score, "reasons": list(f.reasons[:4])}
@@ -33,7 +47,7 @@ def analyse(root: Path, issue_text: str, cache_dir: Path, top: int = 10,
                for f in ranked}
     outlines = {f.path: index.files[f.path].symbols.definitions for f in ranked}
     context = render_context(ranked, sources, budget_tokens, outlines)
-    return Analysis(ranked, context, index.stats.files, index.stats.seconds)
+    return Analysis(ranked, context, index.stats.files, index.stats.seconds, index)
 
 
 def files_markdown(files: list[dict[str, Any]]) -> str:

@@ -30,7 +30,7 @@ from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
 from app.workflow.prompts import render_prompt
 from app.workflow.toolloop import LoopLimits, run_tool_loop
-from app.workflow.tools import TOOL_SPECS, Toolbox
+from app.workflow.tools import TOOL_SPECS, SymbolFinder, Toolbox
 
 
 async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
@@ -99,7 +99,8 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
         found = await analysis()
         return await change_and_prove(
             await ctx.llm(repo_config), ctx.deps.settings, folder, root, head["head_sha"],
-            repo_config, run.repo, issue_block, planned["plan"], found.context.text)
+            repo_config, run.repo, issue_block, planned["plan"], found.context.text,
+            found.find_symbols)
 
     implemented = await ctx.step("implement", implement)
     await ctx.progress()
@@ -152,7 +153,8 @@ async def make_plan(router: LLMRouter, repo: str, issue_block: str, files: str,
 
 async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, root: Path,
                            base_sha: str, config: RepoConfig, repo: str, issue_block: str,
-                           plan: str, context: str) -> dict[str, Any]:
+                           plan: str, context: str,
+                           find_symbols: SymbolFinder | None = None) -> dict[str, Any]:
     """The tool loop on `root` until the model's new tests are proven red → green."""
     allow = settings.sandbox_allow_unsandboxed
     command = resolve_test_command(root, config.test)
@@ -188,7 +190,8 @@ async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, 
 
     toolbox = Toolbox(root, EditPolicy(forbidden=tuple(config.forbidden_paths),
                                        allow_workflows=config.allow_workflow_edits),
-                      run_selected, max_test_runs=config.limits.max_test_runs)
+                      run_selected, max_test_runs=config.limits.max_test_runs,
+                      find_symbols=find_symbols)
     request = LLMRequest(
         role="coder",
         system=render_prompt("implement_system", repo=repo,

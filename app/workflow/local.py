@@ -87,7 +87,7 @@ async def _run(settings: Settings, repo: Path, work: Path, folder: Path, base_sh
         step("implementing (model, edits and tests in the sandbox)")
         implemented = await change_and_prove(router, settings, folder, work, base_sha, config,
                                              repo.name, issue_block, planned["plan"],
-                                             found.context.text)
+                                             found.context.text, found.find_symbols)
     finally:
         await providers.close()
     title = task_title(task_text)

@@ -78,7 +78,7 @@ async def replay_run(settings: Settings, db: Database, run_id: int, checkout: Pa
                                else " (DIFFERENT)"))
         implemented = await change_and_prove(router, settings, folder, work, base_sha, config,
                                              run.repo, issue_block, planned["plan"],
-                                             found.context.text)
+                                             found.context.text, found.find_symbols)
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)
         await git.run_git(["worktree", "prune"], cwd=checkout)

@@ -39,6 +39,13 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
                        "path": {"type": "string", "description": "only under this folder"}},
         "required": ["query"],
     }),
+    ToolSpec("find_symbol", "Where a class, function or method is defined (as of the start "
+             "of the run), with its signature.", {
+        "type": "object",
+        "properties": {"name": {"type": "string", "description": "a name or dotted name, "
+                                                                "e.g. `divide` or `Calc.add`"}},
+        "required": ["name"],
+    }),
     ToolSpec("apply_edits", "Change or create files with SEARCH/REPLACE blocks.", {
         "type": "object",
         "properties": {"edits": {"type": "string", "description": "blocks in the edit format"}},
@@ -60,6 +67,7 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
 )
 
 TestRunner = Callable[[Sequence[str]], Awaitable[tuple[bool, str]]]
+SymbolFinder = Callable[[str], list[str]]
 
 
 @dataclass
@@ -84,6 +92,7 @@ class Toolbox:
     edited: list[str] = field(default_factory=list)
     test_runs: int = 0
     max_test_runs: int = 6
+    find_symbols: SymbolFinder | None = None
 
     async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         handler = getattr(self, f"_tool_{name}", None)
@@ -153,6 +162,12 @@ class Toolbox:
                         if len(hits) >= MAX_SEARCH_HITS:
                             return ToolResult("\n".join(hits) + "\n... (more matches)")
         return ToolResult("\n".join(hits) or f"no line contains {query!r}")
+
+    async def _tool_find_symbol(self, name: str) -> ToolResult:
+        if self.find_symbols is None:
+            raise ToolError("no symbol index for this repository: use search_code")
+        hits = self.find_symbols(name)
+        return ToolResult("\n".join(hits) or f"no definition named {name!r}; try search_code")
 
     async def _tool_apply_edits(self, edits: str) -> ToolResult:
         try:
