@@ -9,11 +9,6 @@ from pathlib import Path
 
 from app.cli import CommandFailed
 from app.config import RepoConfigError, load_settings
-from app.git import GitError
-from app.llm.errors import LLMError
-from app.sandbox import SandboxUnavailable
-from app.workflow.context import RunRefused
-from app.workflow.local import run_local
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +20,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from app.git import GitError
+    from app.llm.errors import LLMError
+    from app.sandbox import SandboxUnavailable
+    from app.workflow.context import RunRefused
+    from app.workflow.local import run_local
+
     settings = load_settings()
     if not (args.path / ".git").exists():
         raise CommandFailed(f"{args.path} is not a git checkout")
