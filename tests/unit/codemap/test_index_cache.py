@@ -179,3 +179,51 @@ def test_a_file_changed_right_after_indexing_is_not_trusted_by_its_stat(tmp_path
     (root / "pkg/models.py").write_text(FILES["pkg/models.py"].replace("save", "load"))
     again = build_index(root, cache)
     assert "Model.load" in {d.qualname for d in again.files["pkg/models.py"].symbols.definitions}
+
+
+def _age(root: Path, seconds: int = 60) -> None:
+    """Move every file's mtime back, out of the snapshot's racy window."""
+    old = time.time() - seconds
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (old, old))
+
+
+def test_tree_snapshot_skips_unchanged_files_and_reparses_a_changed_one(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(root, FILES)
+    _age(root)
+    cache = BlobCache(tmp_path / "cache")
+    first = build_index(root, cache)
+    cache.flush()
+    again = build_index(root, BlobCache(tmp_path / "cache"))
+    assert again.stats.bytes_read == 0 and again.stats.parsed == 0  # nothing read or hashed
+    assert {p: f.symbols for p, f in again.files.items()} == {
+        p: f.symbols for p, f in first.files.items()
+    }
+    changed = "class Model:\n    def delete(self):\n        pass\n"
+    (root / "pkg/models.py").write_text(changed)
+    old = time.time() - 30  # a new mtime, still out of the racy window
+    os.utime(root / "pkg/models.py", (old, old))
+    cache = BlobCache(tmp_path / "cache")
+    after = build_index(root, cache)
+    assert after.stats.parsed == 1 and after.stats.bytes_read == len(changed)
+    assert [d.qualname for d in after.files["pkg/models.py"].symbols.definitions] == [
+        "Model",
+        "Model.delete",
+    ]
+    assert after.files["pkg/views.py"].symbols == first.files["pkg/views.py"].symbols
+
+
+def test_damaged_tree_snapshot_reads_as_empty(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(root, FILES)
+    _age(root)
+    cache = BlobCache(tmp_path / "cache")
+    build_index(root, cache)
+    cache.flush()
+    snapshot = next((tmp_path / "cache").rglob("*.tree.marshal"))
+    snapshot.write_bytes(snapshot.read_bytes()[:100])
+    again = build_index(root, BlobCache(tmp_path / "cache"))
+    assert again.stats.files == 4 and again.stats.parsed == 0  # from the blob entries
+    assert again.stats.bytes_read > 0
