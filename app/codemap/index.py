@@ -90,13 +90,14 @@ def build_index(
             if entry is not None and source.blob_sha in (None, entry.blob_sha):
                 stats.cache_hits += 1
                 indexed = IndexedFile(source.path, entry.blob_sha, entry.symbols, None)
+                seen[source.path] = entry  # the same object: saved from its loaded row
             else:
                 indexed = _index_one(
                     root, source.path, source.language, source.blob_sha, cache, stats, parsed_here
                 )
-            seen[source.path] = TreeEntry(
-                source.size, source.mtime_ns, indexed.blob_sha, source.language, indexed.symbols
-            )
+                seen[source.path] = TreeEntry(
+                    source.size, source.mtime_ns, indexed.blob_sha, source.language, indexed.symbols
+                )
         except Exception as exc:  # one bad file must never fail the whole index
             log.warning("codemap: cannot index %s: %s", source.path, exc)
             stats.failed.append(source.path)
@@ -109,7 +110,7 @@ def build_index(
         stats.symbols += len(indexed.symbols.definitions)
     stats.files = len(files)
     if cache is not None and previous is not None and seen != previous.files:
-        cache.save_tree(root, seen)
+        cache.save_tree(root, seen, previous)
     stats.seconds = time.perf_counter() - started
     return RepoIndex(root=root, files=files, stats=stats, cache=cache)
 
