@@ -250,6 +250,11 @@ def bwrap_argv(
         args += ["--ro-bind", str(scratch / "etc" / "resolv.conf"), "/etc/resolv.conf"]
     elif network is NetworkMode.HOST:
         args += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--bind", str(scratch / "tmp"), "/tmp"]  # noqa: S108 - the scratch dir
+    args += ["--bind", str(scratch / "shm"), "/dev/shm"]  # noqa: S108 - on disk, not RAM
+    # After /tmp: a toolchain that lives under /tmp (a checkout of the service there, its
+    # virtualenv with it) must stay visible above the sandbox's own /tmp.
     extra = list(policy.ro_paths)
     if policy.python_env is not None:
         extra += python_env_paths(policy.python_env)[0]
@@ -257,9 +262,6 @@ def bwrap_argv(
         if _under(path, Path("/usr")):
             continue
         args += [*_dirs_to(path), "--ro-bind", str(path), str(path)]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--bind", str(scratch / "tmp"), "/tmp"]  # noqa: S108 - the scratch dir
-    args += ["--bind", str(scratch / "shm"), "/dev/shm"]  # noqa: S108 - on disk, not RAM
     args += ["--bind", str(checkout), WORKSPACE, "--chdir", WORKSPACE]
     args += ["--remount-ro", "/", "--remount-ro", "/dev", "--"]  # its own tmpfs: read-only
     if drop_to is not None:
