@@ -128,3 +128,29 @@ async def _get(deps: WorkflowDeps, run_id: int) -> Run:
         run = await run_store.get_run_all_tenants(conn, run_id)
     assert run is not None
     return run
+
+
+async def test_the_cancel_button_of_a_check_run_cancels_its_run(
+        deps: WorkflowDeps, github: tuple[GitHubSim, str]) -> None:
+    sim, _ = github
+    number = sim.add_issue(REPO, "Long job", user="alice")
+    installation = sim.installation_id(REPO)
+    work = RunRequest(
+        tenant=TenantKey("github", str(installation)), repo=REPO, target_kind="issue",
+        target_number=number, command=Command("implement"), requested_by="alice",
+        trigger="comment", trigger_key=f"t:{next(_comment_ids)}",
+        context={"installation_id": installation})
+    intake = Intake(deps.db, deps.queue)
+    queued = await intake.accept(work, f"d-work-{number}", "issue_comment")
+    assert queued.run_id is not None
+    button = RunRequest(
+        tenant=TenantKey("github", str(installation)), repo=REPO, target_kind="issue",
+        target_number=0, command=Command("cancel"), requested_by="alice", trigger="check_run",
+        trigger_key=f"t:{next(_comment_ids)}", context={"installation_id": installation},
+        refers_to_run=queued.run_id)
+    clicked = await intake.accept(button, f"d-button-{number}", "check_run")
+    assert clicked.run_id is not None
+
+    assert await execute_run(deps, clicked.run_id) == "succeeded"
+    assert (await _get(deps, queued.run_id)).status == "cancelled"
+    assert _bot_comments(sim, number) == [f"Cancelling run {queued.run_id}, as @alice asked."]
