@@ -83,6 +83,7 @@ import math
 import os
 import re
 import subprocess
+import threading
 import time
 import uuid as uuid_module
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -1274,9 +1275,20 @@ def _sha_exists(bare: Path, sha: str) -> bool:
     return rev_parse(bare, f"{sha}^{{commit}}") is not None
 
 
+# Requests are answered concurrently; two `git fetch` into one bare repository at once
+# can fail on git's lock files, which left a fork's diff empty now and then.
+_FETCH_LOCK = threading.Lock()
+
+
+def _fetch_from_fork(proj: SimProject, source: SimProject, head: str) -> None:
+    with _FETCH_LOCK:
+        if not _sha_exists(proj.bare, head):
+            _git(proj.bare, "fetch", "-q", str(source.bare), head)
+
+
 def _merge_base(proj: SimProject, source: SimProject, target: str, head: str) -> str | None:
     if source.id != proj.id:
-        _git(proj.bare, "fetch", "-q", str(source.bare), head)
+        _fetch_from_fork(proj, source, head)
     return _git(proj.bare, "merge-base", target, head).strip() or None
 
 
@@ -1306,7 +1318,7 @@ def _git_changes(proj: SimProject, source: SimProject, base: str, head: str
                  ) -> list[dict[str, Any]]:
     """GitLab's `changes`/`diffs` entries for the diff base..head."""
     if source.id != proj.id:
-        _git(proj.bare, "fetch", "-q", str(source.bare), head)
+        _fetch_from_fork(proj, source, head)
     text = _git(proj.bare, "diff", "-M", "--no-color", "--no-ext-diff", base, head)
     changes = []
     for chunk in re.split(r"^diff --git ", text, flags=re.M)[1:]:
