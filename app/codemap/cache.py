@@ -16,7 +16,7 @@ import json
 import logging
 import marshal
 import os
-import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -187,14 +187,29 @@ def _encode(data: object) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+_made_directories: set[str] = set()
+
+
 def _write_atomically(path: str, produce: Callable[[], bytes]) -> None:
-    data = produce()
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    # Few steps, each a system call: the writer threads need the GIL once per step, and
+    # while the indexing thread parses they wait for it (tempfile.mkstemp took a dozen).
+    data = memoryview(produce())
+    directory = path[: path.rfind("/")]
+    if directory not in _made_directories:
+        os.makedirs(directory, exist_ok=True)
+        _made_directories.add(directory)
+    tmp = f"{directory}/.tmp-{os.getpid()}-{threading.get_ident()}"
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:  # the directory was removed since it was made
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
