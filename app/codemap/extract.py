@@ -34,7 +34,8 @@ def content_skip_reason(source: bytes) -> str | None:
         return "binary"
     if len(source) > 4096 and source.count(b"\n") * 300 < len(source):
         return "minified"
-    if _GENERATED.search(source, 0, 1024):
+    head = source[:1024]  # every header the pattern knows contains one of these words
+    if (b"generated" in head or b"DO NOT EDIT" in head) and _GENERATED.search(head):
         return "generated"
     return None
 
@@ -50,14 +51,16 @@ def extract_symbols(language: str, source: bytes) -> FileSymbols:
     imports: list[str] = []
     cursor = QueryCursor(loaded.query)
     cursor.set_max_start_depth(loaded.spec.max_depth)
-    for _pattern, captures in cursor.matches(tree.root_node):
-        if "import" in captures:
-            imports.extend(_node_text(source, n) for n in captures["import"])
+    kinds = loaded.definition_kinds
+    for pattern, captures in cursor.matches(tree.root_node):
+        kind = kinds[pattern]
+        if kind is None:
+            if "import" in captures:
+                imports.extend(_node_text(source, n) for n in captures["import"])
             continue
         names = captures.get("name")
-        for capture, nodes in captures.items():
-            if capture.startswith("def.") and names:
-                definitions.append((nodes[0], names[0], capture[4:]))
+        if names:
+            definitions.append((captures[kind[0]][0], names[0], kind[1]))
     return FileSymbols(
         language=language,
         definitions=_nest_definitions(source, definitions),
@@ -76,44 +79,53 @@ def _node_text(source: bytes, node: Node) -> str:
     return source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
 
-def _signature(source: bytes, node: Node) -> str:
+def _signature(source: bytes, node: Node, start: int, end: int) -> str:
     body = node.child_by_field_name("body")
-    end = body.start_byte if body is not None else node.end_byte
-    end = min(end, node.start_byte + 4 * _SIGNATURE_LIMIT)
-    text = " ".join(source[node.start_byte : end].decode("utf-8", "replace").split())
+    if body is not None:
+        end = body.start_byte
+    end = min(end, start + 4 * _SIGNATURE_LIMIT)
+    text = " ".join(source[start:end].decode("utf-8", "replace").split())
     text = text.rstrip("{:").rstrip()
     return text if len(text) <= _SIGNATURE_LIMIT else text[: _SIGNATURE_LIMIT - 1] + "…"
 
 
+_NESTING_KINDS = _CONTAINER_KINDS - {"module", "namespace"}
+
+
 def _nest_definitions(source: bytes, found: list[tuple[Node, Node, str]]) -> tuple[Definition, ...]:
     """Qualified names from nesting; a function directly inside a class is a method."""
-    found.sort(key=lambda item: (item[0].start_byte, -item[0].end_byte))
+    spans = [(node.start_byte, -node.end_byte, node, name, kind) for node, name, kind in found]
+    spans.sort(key=lambda item: (item[0], item[1]))
     stack: list[tuple[int, str, str]] = []  # (end byte, qualname, kind)
     result: list[Definition] = []
     seen: set[tuple[int, int]] = set()
-    for node, name_node, kind in found:
-        key = (node.start_byte, node.end_byte)
+    for start, negative_end, node, name_node, kind in spans:
+        end = -negative_end
+        key = (start, end)
         if key in seen:
             continue
         seen.add(key)
-        while stack and stack[-1][0] < node.end_byte:
+        while stack and stack[-1][0] < end:
             stack.pop()
-        name = _node_text(source, name_node)
+        name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
         if kind == "impl":
             name = name.split("<", 1)[0].strip()
-        parent_kind = stack[-1][2] if stack else None
-        if kind == "function" and parent_kind in _CONTAINER_KINDS - {"module", "namespace"}:
-            kind = "method"
-        qualname = f"{stack[-1][1]}.{name}" if stack else name
+        if stack:
+            _, parent_qualname, parent_kind = stack[-1]
+            if kind == "function" and parent_kind in _NESTING_KINDS:
+                kind = "method"
+            qualname = f"{parent_qualname}.{name}"
+        else:
+            qualname = name
         result.append(
             Definition(
-                name=name,
-                qualname=qualname,
-                kind=kind,
-                signature=_signature(source, node),
-                start_line=node.start_point.row + 1,
-                end_line=node.end_point.row + 1,
+                name,
+                qualname,
+                kind,
+                _signature(source, node, start, end),
+                node.start_point.row + 1,
+                node.end_point.row + 1,
             )
         )
-        stack.append((node.end_byte, qualname, kind))
+        stack.append((end, qualname, kind))
     return tuple(result)

@@ -8,6 +8,7 @@ and each import as `@import` (the node whose text names the imported module).
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -173,6 +174,8 @@ class LoadedLanguage:
     language: Language
     parser: Parser
     query: Query
+    # Per pattern of the query: its `@def.<kind>` capture and the kind, None for imports.
+    definition_kinds: tuple[tuple[str, str] | None, ...]
 
 
 @cache
@@ -182,4 +185,12 @@ def load_language(name: str) -> LoadedLanguage:
     module = importlib.import_module(spec.module)
     loader: Callable[[], Any] = getattr(module, spec.loader)
     language = Language(loader())
-    return LoadedLanguage(spec, language, Parser(language), Query(language, spec.query))
+    query = Query(language, spec.query)
+    kinds: list[tuple[str, str] | None] = []
+    for pattern in range(query.pattern_count):
+        text = spec.query.encode()[
+            query.start_byte_for_pattern(pattern) : query.end_byte_for_pattern(pattern)
+        ].decode()
+        capture = re.search(r"@(def\.(\w+))", text)
+        kinds.append((capture[1], capture[2]) if capture else None)
+    return LoadedLanguage(spec, language, Parser(language), query, tuple(kinds))
