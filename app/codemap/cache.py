@@ -18,8 +18,9 @@ import marshal
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -51,6 +52,27 @@ class BlobCache:
         except OSError:
             self._directories = set()
         self._written: set[str] = set()
+        # Entries put while an index runs, written when it ends (see deferred_writes).
+        self._deferring = 0
+        self._deferred: dict[str, Callable[[], bytes]] = {}
+
+    @contextmanager
+    def deferred_writes(self) -> Iterator[None]:
+        """Hold the entries put inside this block in memory and hand them to the writer
+        threads at its end. Written during a cold index, they slowed the parsing by more
+        than writing them all after it costs: each writer step waits for the GIL that the
+        indexing thread holds while it parses, and takes it back from it."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+            if not self._deferring and self._deferred:
+                deferred, self._deferred = list(self._deferred.items()), {}
+                for chunk in (deferred[0::2], deferred[1::2]):
+                    future = self._writer.submit(_write_all, chunk)
+                    future.add_done_callback(_log_failure)
+                    self._pending.update((path, future) for path, _ in chunk)
 
     def flush(self) -> None:
         """Wait until every entry put so far is on disk; raise the first write error."""
@@ -63,6 +85,9 @@ class BlobCache:
 
     def _read(self, blob_sha: str, kind: str) -> Any:
         path = self._path(blob_sha, kind)
+        held = self._deferred.get(path)
+        if held is not None:
+            return json.loads(held())
         writing = self._pending.get(path)
         if writing is not None:
             try:
@@ -80,6 +105,9 @@ class BlobCache:
     def _write(self, blob_sha: str, kind: str, data: Callable[[], bytes]) -> None:
         path = self._path(blob_sha, kind)
         self._written.add(path)
+        if self._deferring:
+            self._deferred[path] = data
+            return
         future = self._writer.submit(_write_atomically, path, data)
         future.add_done_callback(_log_failure)
         self._pending[path] = future
@@ -188,6 +216,17 @@ def _encode(data: object) -> bytes:
 
 
 _made_directories: set[str] = set()
+
+
+def _write_all(entries: list[tuple[str, Callable[[], bytes]]]) -> None:
+    failed: OSError | None = None
+    for path, produce in entries:
+        try:
+            _write_atomically(path, produce)
+        except OSError as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 def _write_atomically(path: str, produce: Callable[[], bytes]) -> None:

@@ -71,6 +71,19 @@ def build_index(
 ) -> RepoIndex:
     """Index every readable source file under root; a file that fails is logged and left out."""
     started = time.perf_counter()
+    if cache is None:
+        return _build_index(root, None, rules, progress, started)
+    with cache.deferred_writes():
+        return _build_index(root, cache, rules, progress, started)
+
+
+def _build_index(
+    root: Path,
+    cache: BlobCache | None,
+    rules: SkipRules | None,
+    progress: Progress | None,
+    started: float,
+) -> RepoIndex:
     rules = rules or SkipRules()
     sources, skipped = discover_files(root, rules)
     stats = IndexStats(skipped_by_rule=skipped)

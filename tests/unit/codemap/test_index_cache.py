@@ -227,3 +227,16 @@ def test_damaged_tree_snapshot_reads_as_empty(tmp_path: Path) -> None:
     again = build_index(root, BlobCache(tmp_path / "cache"))
     assert again.stats.files == 4 and again.stats.parsed == 0  # from the blob entries
     assert again.stats.bytes_read > 0
+
+
+def test_deferred_entries_are_readable_at_once_and_written_when_the_block_ends(
+    tmp_path: Path,
+) -> None:
+    symbols = extract_symbols("python", b"def f():\n    pass\n")
+    cache = BlobCache(tmp_path)
+    with cache.deferred_writes():
+        cache.put_symbols("cd" * 20, "python", symbols)
+        assert cache.get_symbols("cd" * 20, "python") == symbols
+        assert not list(tmp_path.rglob("*.python.json"))
+    cache.flush()
+    assert BlobCache(tmp_path).get_symbols("cd" * 20, "python") == symbols
