@@ -138,51 +138,93 @@ class BlobCache:
 
     def load_tree(self, root: Path) -> TreeSnapshot:
         """What the last index of this tree saw, or an empty snapshot."""
-        path = f"{self.root}/{_tree_key(root)}.tree.marshal"
+        key = _tree_key(root)
+        base = self._load_snapshot_file(f"{self.root}/{key}.tree.marshal")
+        if base is None:
+            return TreeSnapshot(written_ns=0, files={})
+        try:
+            written_ns, rows = base
+            files: dict[str, TreeEntry] = {}
+            by_path: dict[str, tuple[Any, ...]] = {}
+            _add_rows(rows, files, by_path)
+            base_paths = frozenset(files)
+            delta = self._load_snapshot_file(f"{self.root}/{key}.tree-delta.marshal")
+            if delta is None or delta[1][0] != written_ns:
+                return TreeSnapshot(written_ns, files, by_path, base_paths)
+            delta_written_ns, (_base_ns, delta_rows, removed) = delta
+            _add_rows(delta_rows, files, by_path)
+            for path in removed:
+                files.pop(path, None)
+                by_path.pop(path, None)
+            delta_paths = frozenset(row[0] for row in delta_rows)
+            return TreeSnapshot(
+                written_ns, files, by_path, base_paths, delta_written_ns, delta_paths
+            )
+        except (KeyError, TypeError, ValueError):
+            return TreeSnapshot(written_ns=0, files={})
+
+    def _load_snapshot_file(self, path: str) -> tuple[int, Any] | None:
         writing = self._pending.get(path)
         try:
             if writing is not None:
                 writing.result()
             with open(path, "rb") as handle:
                 # Our own cache directory; marshal builds data only, it runs no code.
-                data = marshal.loads(handle.read())  # noqa: S302
-            snapshot_format, written_ns, rows = data
-            if snapshot_format != _SNAPSHOT_FORMAT:
-                raise ValueError(snapshot_format)
-            definition = partial(tuple.__new__, Definition)  # no per-row Python call
-            files: dict[str, TreeEntry] = {}
-            by_path: dict[str, tuple[Any, ...]] = {}
-            for row in rows:
-                path, size, mtime_ns, blob, language, defs, imports, lines, skipped, errors = row
-                symbols = FileSymbols(
-                    language, tuple(map(definition, defs)), imports, lines, skipped, errors
-                )
-                files[path] = TreeEntry(size, mtime_ns, blob, language, symbols)
-                by_path[path] = row
-            return TreeSnapshot(written_ns=written_ns, files=files, rows=by_path)
-        except (OSError, EOFError, KeyError, TypeError, ValueError):
-            return TreeSnapshot(written_ns=0, files={})
+                snapshot_format, written_ns, rows = marshal.loads(handle.read())  # noqa: S302
+        except (OSError, EOFError, TypeError, ValueError):
+            return None
+        return (written_ns, rows) if snapshot_format == _SNAPSHOT_FORMAT else None
 
     def save_tree(
         self, root: Path, files: dict[str, TreeEntry], previous: TreeSnapshot | None = None
     ) -> None:
         """One marshal file of plain tuples: about ten times cheaper to read back and to
         write than JSON with a dictionary per file, which a re-index paid both ways. An
-        entry taken unchanged from the previous snapshot is written from its loaded row."""
+        entry taken unchanged from the previous snapshot is written from its loaded row.
+        When few entries changed, only they are written, beside the last full snapshot."""
         written_ns = time.time_ns()
         reuse = previous if previous is not None else TreeSnapshot(written_ns=0, files={})
+        key = _tree_key(root)
 
-        def data() -> bytes:
-            rows = [
+        def row(path: str, entry: TreeEntry) -> tuple[Any, ...]:
+            return (
                 reuse.rows[path] if reuse.files.get(path) is entry else _snapshot_row(path, entry)
-                for path, entry in files.items()
-            ]
-            return marshal.dumps((_SNAPSHOT_FORMAT, written_ns, rows))
+            )
 
-        path = f"{self.root}/{_tree_key(root)}.tree.marshal"
-        future = self._writer.submit(_write_atomically, path, data)
+        changed = [
+            path
+            for path, entry in files.items()
+            if reuse.files.get(path) is not entry or path in reuse.delta_paths
+        ]
+        removed = [path for path in reuse.base_paths if path not in files]
+        if reuse.written_ns and len(changed) + len(removed) <= len(files) // 8:
+            path = f"{self.root}/{key}.tree-delta.marshal"
+            delta = (reuse.written_ns, [row(p, files[p]) for p in changed], removed)
+            encoded = marshal.dumps((_SNAPSHOT_FORMAT, written_ns, delta))
+            future = self._writer.submit(_write_atomically, path, lambda: encoded)
+        else:
+            path = f"{self.root}/{key}.tree.marshal"
+
+            def data() -> bytes:
+                rows = [row(path, entry) for path, entry in files.items()]
+                return marshal.dumps((_SNAPSHOT_FORMAT, written_ns, rows))
+
+            future = self._writer.submit(_write_atomically, path, data)
         future.add_done_callback(_log_failure)
         self._pending[path] = future
+
+
+def _add_rows(
+    rows: list[tuple[Any, ...]], files: dict[str, TreeEntry], by_path: dict[str, tuple[Any, ...]]
+) -> None:
+    definition = partial(tuple.__new__, Definition)  # no per-row Python call
+    for row in rows:
+        path, size, mtime_ns, blob, language, defs, imports, lines, skipped, errors = row
+        symbols = FileSymbols(
+            language, tuple(map(definition, defs)), imports, lines, skipped, errors
+        )
+        files[path] = TreeEntry(size, mtime_ns, blob, language, symbols)
+        by_path[path] = row
 
 
 # The layout of a tree snapshot's rows; a snapshot of another layout reads as empty.
@@ -270,9 +312,13 @@ class TreeSnapshot:
     too close to the moment it was recorded is not trusted: the file may have changed again
     within the same clock tick."""
 
-    written_ns: int
+    written_ns: int  # when the full snapshot was recorded
     files: dict[str, TreeEntry]
     rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # as loaded, by path
+    base_paths: frozenset[str] = frozenset()  # the paths of the full snapshot
+    # The entries recorded since, written alone beside it, and when they were recorded.
+    delta_written_ns: int = 0
+    delta_paths: frozenset[str] = frozenset()
 
     def unchanged(self, path: str, size: int, mtime_ns: int, language: str) -> TreeEntry | None:
         entry = self.files.get(path)
@@ -282,7 +328,8 @@ class TreeSnapshot:
             language,
         ):
             return None
-        return entry if mtime_ns < self.written_ns - _RACY_NS else None
+        recorded_ns = self.delta_written_ns if path in self.delta_paths else self.written_ns
+        return entry if mtime_ns < recorded_ns - _RACY_NS else None
 
 
 _RACY_NS = 2_000_000_000

@@ -240,3 +240,24 @@ def test_deferred_entries_are_readable_at_once_and_written_when_the_block_ends(
         assert not list(tmp_path.rglob("*.python.json"))
     cache.flush()
     assert BlobCache(tmp_path).get_symbols("cd" * 20, "python") == symbols
+
+
+def test_few_changes_are_saved_beside_the_snapshot_and_read_back_with_it(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    many = {f"pkg/m{i}.py": f"def f{i}():\n    pass\n" for i in range(20)}
+    write(root, many)
+    _age(root)
+    build_index(root, cache := BlobCache(tmp_path / "cache"))
+    cache.flush()
+    (root / "pkg/m1.py").write_text("def changed():\n    pass\n")
+    (root / "pkg/m2.py").unlink()
+    old = time.time() - 30
+    os.utime(root / "pkg/m1.py", (old, old))
+    build_index(root, cache := BlobCache(tmp_path / "cache"))
+    cache.flush()
+    assert len(list((tmp_path / "cache").rglob("*.tree-delta.marshal"))) == 1
+    again = build_index(root, BlobCache(tmp_path / "cache"))
+    assert again.stats.parsed == 0 and again.stats.bytes_read == 0
+    assert "pkg/m2.py" not in again.files and len(again.files) == 19
+    assert [d.name for d in again.files["pkg/m1.py"].symbols.definitions] == ["changed"]
+    assert [d.name for d in again.files["pkg/m3.py"].symbols.definitions] == ["f3"]
