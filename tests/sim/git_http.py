@@ -27,6 +27,10 @@ def init_bare_repo(root: Path, path: str, files: dict[str, str], branch: str = "
         "GIT_AUTHOR_EMAIL": "sim@example.invalid",
         "GIT_COMMITTER_NAME": "Sim",
         "GIT_COMMITTER_EMAIL": "sim@example.invalid",
+        # Fixed dates: the same files give the same first commit, so a project made from
+        # another's files shares its history (a fork), whatever second the test runs in.
+        "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+        "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
     }
 
     def git(*args: str, cwd: Path = work) -> None:
