@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cached_property
 from pathlib import Path
 
@@ -42,6 +43,13 @@ class Settings(BaseSettings):
     forge_timeout_seconds: float = 30.0
     # Tests of repositories run only inside bubblewrap unless the operator says otherwise.
     sandbox_allow_unsandboxed: bool = False
+    # The Python (a venv or prefix, read-only) that runs repositories' Python tests; the
+    # worker's own when unset, whose pytest plugins then load into those tests too.
+    sandbox_python: Path | None = None
+
+    @property
+    def sandbox_python_env(self) -> Path:
+        return self.sandbox_python or Path(sys.prefix)
 
     # --- GitHub App ------------------------------------------------------------------
     github_app_id: int | None = None

@@ -7,7 +7,6 @@ the steps that need the checkout rebuild it from the recorded base commit and di
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +164,7 @@ async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, 
     # install it with `setup:` commands in .agentops.yml, inside the same sandbox.
     policy = SandboxPolicy(
         limits=SandboxLimits(wall_seconds=float(config.limits.test_timeout_seconds)),
-        python_env=Path(sys.prefix), scratch_root=folder / "scratch")
+        python_env=settings.sandbox_python_env, scratch_root=folder / "scratch")
     (folder / "scratch").mkdir(parents=True, exist_ok=True)
 
     async def run_selected(test_ids: Any) -> tuple[bool, str]:

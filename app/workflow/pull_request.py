@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,7 +320,7 @@ async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> Te
     # The worker's Python (read-only) runs Python suites; `setup:` installs the rest.
     policy = SandboxPolicy(
         limits=SandboxLimits(wall_seconds=float(config.limits.test_timeout_seconds)),
-        python_env=Path(sys.prefix), scratch_root=scratch)
+        python_env=ctx.deps.settings.sandbox_python_env, scratch_root=scratch)
     return TestBench(root, command, tuple(config.setup), policy,
                      ctx.deps.settings.sandbox_allow_unsandboxed)
 

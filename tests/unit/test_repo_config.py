@@ -44,3 +44,11 @@ def test_endpoint_keys_are_redacted_too() -> None:
     settings = Settings(llm_endpoints={"vllm": {"base_url": "http://x/v1",
                                                 "api_key": "gateway-key-123456"}})
     assert "gateway-key-123456" in settings.secret_values()
+
+
+def test_repository_tests_run_with_the_configured_python() -> None:
+    import sys
+    from pathlib import Path
+
+    assert Settings().sandbox_python_env == Path(sys.prefix)
+    assert Settings(sandbox_python=Path("/opt/py")).sandbox_python_env == Path("/opt/py")
