@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,10 +73,26 @@ def build_index(
 ) -> RepoIndex:
     """Index every readable source file under root; a file that fails is logged and left out."""
     started = time.perf_counter()
-    if cache is None:
-        return _build_index(root, None, rules, progress, started)
-    with cache.deferred_writes():
-        return _build_index(root, cache, rules, progress, started)
+    with _collector_paused():
+        if cache is None:
+            return _build_index(root, None, rules, progress, started)
+        with cache.deferred_writes():
+            return _build_index(root, cache, rules, progress, started)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while indexing. An index allocates hundreds
+    of thousands of tuples and makes no reference cycles, and every automatic full
+    collection walks all the objects of the process: in a process that already holds a
+    few indexes, that was a quarter of a re-index (0.12-0.15 s of 0.5 s on Django)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _build_index(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import time
@@ -261,3 +262,16 @@ def test_few_changes_are_saved_beside_the_snapshot_and_read_back_with_it(tmp_pat
     assert "pkg/m2.py" not in again.files and len(again.files) == 19
     assert [d.name for d in again.files["pkg/m1.py"].symbols.definitions] == ["changed"]
     assert [d.name for d in again.files["pkg/m3.py"].symbols.definitions] == ["f3"]
+
+
+def test_indexing_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    write(tmp_path, FILES)
+    assert gc.isenabled()
+    build_index(tmp_path, BlobCache(tmp_path / "cache"))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build_index(tmp_path, None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
