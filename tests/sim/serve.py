@@ -36,3 +36,14 @@ def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+class SwitchableApp:
+    """An ASGI app that forwards to `current`: one loopback server for a test module,
+    and a fresh simulator plugged in by each test."""
+
+    def __init__(self) -> None:
+        self.current: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.current(scope, receive, send)

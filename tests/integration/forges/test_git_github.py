@@ -12,9 +12,8 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +24,7 @@ from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
 from app.forges.github_errors import RetryPolicy
 from tests.sim.github_sim import GitHubSim, generate_app_key
-from tests.sim.serve import serve_app
+from tests.sim.serve import SwitchableApp
 
 REPO = "acme/app"
 BOT = git.Person("agentops[bot]", "41898282+agentops[bot]@users.noreply.github.com")
@@ -43,23 +42,6 @@ def sim(tmp_path: Path) -> GitHubSim:
     sim = GitHubSim(tmp_path / "sim", private_key_pem=private, public_key_pem=public)
     sim.add_repo(REPO, {"README.md": "hello\n", "src/app.py": "print('hi')\n"})
     return sim
-
-
-class SwitchableApp:
-    """One loopback server per module, answering with the current test's simulator."""
-
-    def __init__(self) -> None:
-        self.current: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.current(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[SwitchableApp, str]]:
-    switch = SwitchableApp()
-    with serve_app(switch) as base:
-        yield switch, base
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,7 +22,7 @@ from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
 from app.forges.github_errors import RetryPolicy
 from tests.sim.github_sim import GitHubSim, generate_app_key
-from tests.sim.serve import serve_app
+from tests.sim.serve import SwitchableApp, serve_app
 
 REPO = "acme/app"
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.005)
@@ -44,23 +43,6 @@ def make_sim(root: Path, **kwargs: object) -> GitHubSim:
 @pytest.fixture
 def sim(tmp_path: Path) -> GitHubSim:
     return make_sim(tmp_path)
-
-
-class SwitchableApp:
-    """One loopback server per module, answering with the current test's simulator."""
-
-    def __init__(self) -> None:
-        self.current: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.current(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[SwitchableApp, str]]:
-    switch = SwitchableApp()
-    with serve_app(switch) as base:
-        yield switch, base
 
 
 @pytest.fixture

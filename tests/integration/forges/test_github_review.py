@@ -3,7 +3,7 @@ of the diff, and a line GitHub cannot place sends every comment into the review'
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -12,19 +12,12 @@ import pytest
 from app.forges.base import ForgeError, ReviewComment, Target
 from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
-from tests.integration.forges.test_github_forge import FAST, REPO, SwitchableApp, make_sim
+from tests.integration.forges.test_github_forge import FAST, REPO, make_sim
 from tests.sim.github_sim import GitHubSim
-from tests.sim.serve import serve_app
+from tests.sim.serve import SwitchableApp
 
 BEFORE = "".join(f"line {n}\n" for n in range(1, 31))
 AFTER = BEFORE.replace("line 10\n", "line 10\nnew line\n")  # line 11 is new
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[SwitchableApp, str]]:
-    switch = SwitchableApp()
-    with serve_app(switch) as base:
-        yield switch, base
 
 
 @pytest.fixture

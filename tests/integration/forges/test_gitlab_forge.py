@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +25,19 @@ from app.forges.base import (
 from app.forges.gitlab import CHECK_MARKER, NOTE_LIMIT, GitLabForge
 from app.forges.gitlab_errors import RetryPolicy
 from tests.sim.gitlab_sim import GitLabSim
-from tests.sim.serve import serve_app
+from tests.sim.serve import SwitchableApp
 
 REPO = "group/sub/app"
 FILES = {"README.md": "# app\n", "app.py": "def add(a, b):\n    return a + b\n"}
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02)
 
 
-class _Switch:
-    """One loopback server for the module; each test plugs in a fresh simulator."""
-
-    app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[_Switch, str]]:
-    switch = _Switch()
-    with serve_app(switch) as base:
-        yield switch, base
-
-
 @pytest.fixture
-def sim(server: tuple[_Switch, str], tmp_path: Path) -> GitLabSim:
+def sim(server: tuple[SwitchableApp, str], tmp_path: Path) -> GitLabSim:
     switch, base = server
     sim = GitLabSim(tmp_path)
     sim.base_url = base
-    switch.app = sim.app
+    switch.current = sim.app
     for name in ("alice", "rita", "olga"):
         sim.add_user(name)
     sim.add_project(REPO, FILES)

@@ -4,7 +4,7 @@ GitLab cannot place listed in the summary."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -12,27 +12,20 @@ import pytest
 
 from app.forges.base import ReviewComment, Target
 from app.forges.gitlab import GitLabForge
-from tests.integration.forges.test_gitlab_forge import FILES, REPO, _Switch, make_forge
+from tests.integration.forges.test_gitlab_forge import FILES, REPO, make_forge
 from tests.sim.gitlab_sim import GitLabSim
-from tests.sim.serve import serve_app
+from tests.sim.serve import SwitchableApp
 
 BEFORE = "".join(f"line {n}\n" for n in range(1, 31))
 AFTER = BEFORE.replace("line 10\n", "line 10\nnew line\n")  # line 11 is new
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[_Switch, str]]:
-    switch = _Switch()
-    with serve_app(switch) as base:
-        yield switch, base
-
-
 @pytest.fixture
-def sim(server: tuple[_Switch, str], tmp_path: Path) -> GitLabSim:
+def sim(server: tuple[SwitchableApp, str], tmp_path: Path) -> GitLabSim:
     switch, base = server
     sim = GitLabSim(tmp_path)
     sim.base_url = base
-    switch.app = sim.app
+    switch.current = sim.app
     sim.add_user("alice")
     sim.add_project(REPO, {**FILES, "notes.txt": BEFORE})
     sim.set_access(REPO, "alice", 30)
