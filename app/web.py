@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-import asyncpg
 from gidgethub import sansio
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,7 +23,7 @@ from app.events import PayloadError
 from app.intake import Intake
 from app.metrics import Metrics
 from app.queue import RunQueue
-from app.store import Database, connect
+from app.store import DATABASE_ERRORS, UNSTORABLE_VALUE_ERRORS, Database, connect
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.webhooks import (
@@ -38,7 +37,7 @@ from handlers import github as github_handlers
 from handlers import gitlab as gitlab_handlers
 
 log = logging.getLogger(__name__)
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+DB_ERRORS = DATABASE_ERRORS
 
 
 class BodyTooLarge(Exception):
@@ -193,7 +192,7 @@ async def _accept(service: Service, outcome: Any, delivery_id: str, event: str) 
     try:
         result = await service.intake.accept(outcome, delivery_id, event)
     except DB_ERRORS as exc:
-        if isinstance(exc, (asyncpg.DataError, ValueError)):  # server or client-side value
+        if isinstance(exc, UNSTORABLE_VALUE_ERRORS):  # server or client-side value
             log.warning("delivery %s not stored, a value cannot be stored: %s", delivery_id,
                         type(exc).__name__)
             return _text(400, "bad payload: a value in it cannot be stored"

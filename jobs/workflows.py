@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 from arq import Retry
 
+from app.store import DATABASE_ERRORS
 from app.store import runs as run_store
 from app.workflow.context import WorkflowDeps
 from app.workflow.runner import TransientRunError, execute_run
 
 log = logging.getLogger(__name__)
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 async def run_workflow(ctx: dict[str, Any], run_id: int) -> str:
@@ -26,7 +25,7 @@ async def run_workflow(ctx: dict[str, Any], run_id: int) -> str:
         log.warning("run %s: transient failure on try %s, again in %.0f s: %s",
                     run_id, job_try, exc.defer, exc)
         raise Retry(defer=exc.defer) from exc
-    except DB_ERRORS as exc:
+    except DATABASE_ERRORS as exc:
         if last_try:
             raise
         log.warning("run %s: database unavailable on try %s: %s", run_id, job_try, exc)

@@ -7,8 +7,6 @@ import asyncio
 import logging
 import sys
 
-import asyncpg
-
 from app.cli import CommandFailed
 from app.config import Settings, load_settings
 from app.redaction import install_log_redaction
@@ -70,13 +68,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 async def _migrate(dsn: str) -> list[str]:
+    from app.store import DATABASE_ERRORS
     from app.store.migrations import apply_migrations, ensure_database
 
     try:
         if await ensure_database(dsn):
             print("created the database")
         return await apply_migrations(dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
+    except DATABASE_ERRORS as exc:
         raise CommandFailed(f"cannot migrate the database: {exc}") from exc
 
 

@@ -119,18 +119,15 @@ async def _check_provider(
 
 
 async def check_database(settings: Settings) -> Check:
-    import asyncpg
+    from app.store import DATABASE_ERRORS
+    from app.store.migrations import pending_migrations
 
     url = redact(settings.database_url)
     try:
-        conn = await asyncpg.connect(settings.database_url, timeout=CHECK_TIMEOUT)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        pending = await pending_migrations(settings.database_url, CHECK_TIMEOUT)
+    except DATABASE_ERRORS as exc:
         return Check("database", False, f"cannot reach PostgreSQL at {url}: {redact(str(exc))}")
-    try:
-        table = await conn.fetchval("SELECT to_regclass('llm_calls')")
-    finally:
-        await conn.close()
-    if table is None:
+    if pending:
         return Check("database", False, f"{url}: migrations not applied (run `agentops migrate`)")
     return Check("database", True, f"{url}: reachable, migrated")
 

@@ -1,5 +1,19 @@
 """PostgreSQL state: every SQL statement of the service lives in this package."""
 
-from app.store.db import Database, TenantConnection, connect
+from app.store.db import (
+    DATABASE_ERRORS,
+    UNSTORABLE_VALUE_ERRORS,
+    Database,
+    DatabaseUnavailable,
+    TenantConnection,
+    connect,
+)
 
-__all__ = ["Database", "TenantConnection", "connect"]
+__all__ = [
+    "DATABASE_ERRORS",
+    "UNSTORABLE_VALUE_ERRORS",
+    "Database",
+    "DatabaseUnavailable",
+    "TenantConnection",
+    "connect",
+]

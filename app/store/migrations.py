@@ -59,3 +59,15 @@ async def apply_migrations(dsn: str) -> list[str]:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
         await conn.close()
     return applied_now
+
+
+async def pending_migrations(dsn: str, connect_seconds: float = 5.0) -> list[str]:
+    """The migration files not yet applied to the database at `dsn`."""
+    conn = await asyncpg.connect(dsn, timeout=connect_seconds)
+    try:
+        exists = await conn.fetchval("SELECT to_regclass('schema_migrations')")
+        done = set() if exists is None else {
+            r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+    finally:
+        await conn.close()
+    return [path.name for path in migration_files() if path.name not in done]

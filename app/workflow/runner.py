@@ -11,13 +11,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
-
 from app.commands import TargetKind, wrong_target_reason
 from app.forges.base import ForgeAccessError, ForgeError, ForgeTransientError
 from app.git import GitError
 from app.llm.errors import LLMError
 from app.sandbox import SandboxUnavailable
+from app.store import DATABASE_ERRORS
 from app.store import runs as run_store
 from app.store.runs import Run
 from app.workflow import control, work
@@ -73,7 +72,7 @@ async def _beat(deps: WorkflowDeps, run_id: int) -> None:
         try:
             async with deps.db.admin() as conn:
                 await run_store.touch_heartbeat_all_tenants(conn, run_id)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("run %s: heartbeat not recorded: %s", run_id, exc)
 
 
