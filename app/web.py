@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from gidgethub import sansio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -152,8 +151,8 @@ async def _github_webhook(service: Service, request: Request) -> Response:
         data = decode_json(body, headers.get("content-type", "application/json"))
         if event_name == "ping":
             return _text(200, "pong")
-        event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
-        outcome = github_handlers.interpret(event, service.github)
+        outcome = github_handlers.interpret_delivery(event_name, data, delivery_id,
+                                                     service.github)
     except PayloadError as exc:
         return _text(400, f"bad payload: {exc}")
     return await _accept(service, outcome, delivery_id, event_name)

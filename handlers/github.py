@@ -120,6 +120,12 @@ class _InstallationEvent(_Base):
     installation: _InstallationWithAccount
 
 
+def interpret_delivery(event_name: str, data: Any, delivery_id: str,
+                       ctx: GitHubContext) -> Outcome:
+    """The meaning of one verified delivery, given its event name and parsed body."""
+    return interpret(sansio.Event(data, event=event_name, delivery_id=delivery_id), ctx)
+
+
 def interpret(event: sansio.Event, ctx: GitHubContext) -> Outcome:
     """The meaning of one verified GitHub delivery."""
     if not isinstance(event.data, dict):
