@@ -155,6 +155,14 @@ class ForgeError(Exception):
     """A forge call failed for a reason worth telling the person (not retried)."""
 
 
+class ForgeAPIError(ForgeError):
+    """A forge call failed with a status that retrying will not fix (4xx)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class ForgeTransientError(ForgeError):
     """A forge call failed in a way that may pass (5xx, network); retry later."""
 

@@ -30,9 +30,9 @@ from app.forges.base import ForgeAccessError, ForgeError
 from app.forges.github_errors import (
     GitHubAPIError,
     GitHubUnauthorized,
-    RetryPolicy,
     call_with_retries,
 )
+from app.forges.retry import RetryPolicy
 from app.redaction import register_secret
 
 if TYPE_CHECKING:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
@@ -24,10 +22,12 @@ from gidgethub import HTTPException
 
 from app.forges.base import (
     ForgeAccessError,
+    ForgeAPIError,
     ForgeError,
     ForgeRateLimited,
     ForgeTransientError,
 )
+from app.forges.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,8 @@ _ACCESS_HINT = (
 )
 
 
-class GitHubAPIError(ForgeError):
+class GitHubAPIError(ForgeAPIError):
     """A GitHub call failed with a status that retrying will not fix (4xx)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class GitHubUnauthorized(GitHubAPIError):
@@ -58,18 +54,6 @@ class GitHubUnauthorized(GitHubAPIError):
         super().__init__(message, 401)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to retry 5xx and network faults. Tests use tiny delays."""
-
-    attempts: int = 3
-    base_delay: float = 0.5
-    max_delay: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        """Full-jitter exponential backoff for the `attempt`-th retry (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return random.uniform(ceiling / 2, ceiling)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

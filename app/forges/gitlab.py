@@ -42,10 +42,10 @@ from app.forges.base import (
 )
 from app.forges.gitlab_errors import (
     GitLabAPIError,
-    RetryPolicy,
     call_with_retries,
     raise_on_rate_limit,
 )
+from app.forges.retry import RetryPolicy
 from app.redaction import register_secret
 
 log = logging.getLogger(__name__)

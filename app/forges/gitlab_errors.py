@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import requests
 from gitlab.exceptions import GitlabError
 
-from app.forges.base import ForgeAccessError, ForgeError, ForgeRateLimited, ForgeTransientError
+from app.forges.base import (
+    ForgeAccessError,
+    ForgeAPIError,
+    ForgeError,
+    ForgeRateLimited,
+    ForgeTransientError,
+)
+from app.forges.retry import RetryPolicy
 from app.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -36,26 +41,10 @@ T = TypeVar("T")
 DEFAULT_RATE_LIMIT_WAIT = 60.0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries of 5xx and network errors (tests pass tiny delays)."""
-
-    attempts: int = 3  # tries in all, the first included
-    base_delay: float = 0.5
-    max_delay: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        """Backoff before try `attempt + 1`: exponential, capped, with full jitter."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
 
 
-class GitLabAPIError(ForgeError):
+class GitLabAPIError(ForgeAPIError):
     """A GitLab call failed with a status that retrying will not fix (4xx)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class GitLabRateLimitSignal(Exception):

@@ -13,7 +13,7 @@ from app.commands import Command
 from app.config import Settings
 from app.events import RunRequest, TenantKey
 from app.forges.github_auth import GitHubApp
-from app.forges.github_errors import RetryPolicy
+from app.forges.retry import RetryPolicy
 from app.intake import Intake
 from app.queue import RunQueue
 from app.store import Database

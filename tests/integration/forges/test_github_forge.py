@@ -20,7 +20,7 @@ from app.forges.base import (
 )
 from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
-from app.forges.github_errors import RetryPolicy
+from app.forges.retry import RetryPolicy
 from tests.sim.github_sim import GitHubSim, generate_app_key
 from tests.sim.serve import SwitchableApp, serve_app
 

@@ -23,7 +23,7 @@ from app.forges.base import (
     Target,
 )
 from app.forges.gitlab import CHECK_MARKER, NOTE_LIMIT, GitLabForge
-from app.forges.gitlab_errors import RetryPolicy
+from app.forges.retry import RetryPolicy
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.serve import SwitchableApp
 
