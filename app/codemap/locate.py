@@ -30,18 +30,21 @@ class Weights:
 
     BM25 over the files' words is the base score, and every other signal multiplies it by
     (1 + its weighted score): a mention lifts a file among those the text is about rather
-    than above them. The values were chosen on SWE-bench Lite (see bench/README.md); the
+    than above them. `title` is BM25 of the title's words alone: the title names the
+    problem, the body surrounds it with reproductions, logs and guesses. The values were
+    chosen on SWE-bench Lite and checked by cross-validation (see bench/README.md); the
     graph signal measured as a loss there and is off by default.
     """
 
     bm25: float = 1.0
+    title: float = 2.0
     path: float = 2.0
     frame: float = 0.25
     module: float = 1.0
     stem: float = 0.5
     symbol: float = 0.5
     outline: float = 0.5
-    rare: float = 0.0
+    rare: float = 0.25
     graph: float = 0.0
 
 
@@ -92,8 +95,12 @@ class Locator:
         mentions = read_mentions(issue_text)
         candidates = [p for p in self.index.files if include is None or include(p)]
         allowed = set(candidates)
-        query = _query_terms(issue_text)
+        title_text, _, body_text = issue_text.strip().partition("\n")
+        title_terms = text_terms(title_text)
+        # the title's words twice in the query too: it names the problem most densely
+        query = title_terms + title_terms + text_terms(body_text)
         bm25 = {p: s for p, s in self.lexical.scores(query).items() if p in allowed}
+        title = {p: s for p, s in self.lexical.scores(title_terms).items() if p in allowed}
         outline = {p: s for p, s in self.outline.scores(query).items() if p in allowed}
         signals = {
             "path": path_signal(mentions, candidates),
@@ -102,6 +109,7 @@ class Locator:
             "stem": stem_signal(mentions, candidates),
             "symbol": symbol_signal(mentions, self.graph, len(candidates)),
             "bm25": bm25_signal(bm25, _matched_terms(query, bm25, self)),
+            "title": bm25_signal(title, _matched_terms(title_terms, title, self), "title BM25"),
             "outline": bm25_signal(outline, {}, "definitions BM25"),
             "rare": rare_identifier_signal(mentions, self.lexical.files_using, len(candidates)),
         }
@@ -217,13 +225,6 @@ def _matched_terms(
             if docs[path] in counts and len(matched[path]) < 5:
                 matched[path].append(term)
     return matched
-
-
-def _query_terms(issue_text: str) -> list[str]:
-    """The issue's terms; the title's twice, as it names the problem most densely."""
-    title, _, body = issue_text.strip().partition("\n")
-    title_terms = text_terms(title)
-    return title_terms + title_terms + text_terms(body)
 
 
 def _outline_identifiers(definitions: tuple[Definition, ...]) -> dict[str, int]:

@@ -51,6 +51,21 @@ def test_words_alone_rank_by_bm25(shop: RepoIndex) -> None:
     assert any(reason.startswith("BM25") for reason in ranked[0].reasons)
 
 
+def test_the_title_outweighs_a_body_about_something_else(shop: RepoIndex) -> None:
+    issue = (
+        "Removing a product leaves its lines behind\n\n"
+        "After a customer checks out, the order is paid and the customer is charged for the "
+        "order; when the customer then edits the order before checkout again, the order "
+        "total still counts the removed product and the customer is charged for it.\n"
+    )
+    locator = Locator(shop)
+    ranked = locator.locate(issue, k=2)
+    assert ranked[0].path == "shop/cart.py"
+    assert any(r.startswith("title BM25") and "lines" in r for r in ranked[0].reasons)
+    # without the title's own signal the body's words win: the signal is what ranks it
+    assert locator.locate(issue, k=1, weights=Weights(title=0))[0].path == "shop/orders.py"
+
+
 def test_a_switched_off_signal_gives_no_reasons(shop: RepoIndex) -> None:
     issue = (FIXTURES / "checkout_issue.md").read_text()
     no_frames = Weights(frame=0)
