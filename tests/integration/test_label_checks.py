@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
+from app import git
 from app.config import Settings
 from app.events import LabelCheck, TenantKey
 from app.forges.base import Forge
@@ -176,7 +177,7 @@ async def test_an_unrelated_label_leaves_no_run_and_no_check(
 
 async def test_the_label_map_follows_the_default_branch(
         env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str], tmp_path: Path) -> None:
-    deps, forge_for = env
+    _, forge_for = env
     sim, _ = github
     forge = await forge_for("github", {"installation_id": sim.installation_id(REPO)})
     cache = RepoLabelCache()
@@ -193,7 +194,7 @@ async def test_the_label_map_follows_the_default_branch(
 
 async def test_only_the_file_is_fetched_where_the_forge_allows_filters(
         env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str], tmp_path: Path) -> None:
-    deps, forge_for = env
+    _, forge_for = env
     sim, _ = github
     repo = "acme/filtered"
     sim.add_repo(repo, {".agentops.yml": "labels: {big: implement}\n",
@@ -201,6 +202,18 @@ async def test_only_the_file_is_fetched_where_the_forge_allows_filters(
     subprocess.run(["git", "config", "uploadpack.allowFilter", "true"],
                    cwd=sim.bare_path(repo), check=True)
     forge = await forge_for("github", {"installation_id": sim.installation_id(repo)})
+    remote = await forge.git_remote(repo)
+    dest = tmp_path / "probe"
+    sha, text = await git.read_file_at_tip(remote, "main", ".agentops.yml", dest)
+    assert (sha, text) == (sim.branch_sha(repo, "main"), "labels: {big: implement}\n")
+    objects = subprocess.run(["git", "rev-list", "--objects", "--missing=print", "HEAD"],
+                             cwd=dest, capture_output=True, text=True, check=True).stdout
+    large = subprocess.run(["git", "rev-parse", "HEAD:large.bin"], cwd=dest,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert f"?{large}" in objects.split()  # never fetched
+    assert await git.read_file_at_tip(remote, "main", "absent.yml", tmp_path / "again") == (
+        sha, None)
+
     assert await repository_labels(forge, repo, tmp_path, RepoLabelCache()) == {
         "big": "implement"}
     assert not list((tmp_path / "label-checks").iterdir())  # the scratch clone is gone
