@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -91,6 +91,33 @@ def command_for_label(
     if wrong_target_reason(name, target_kind) is not None:
         return None
     return Command(name)
+
+
+def operator_owns_label(label: str, operator_labels: Mapping[str, str]) -> bool:
+    """True when the operator's label map names `label` (in any case).
+
+    Such a label means what the operator says, or nothing: a repository's `labels:` can
+    neither redefine it nor give it a meaning where the operator's command does not fit.
+    """
+    folded = label.casefold()
+    return any(name.casefold() == folded for name in operator_labels)
+
+
+def repository_label_command(
+    added: Sequence[str],
+    target_kind: TargetKind,
+    repo_labels: Mapping[str, str],
+    operator_labels: Mapping[str, str],
+) -> tuple[str, Command] | None:
+    """The first added label that the repository's `labels:` maps to a command fitting
+    this kind of target, with that command; labels the operator owns are skipped."""
+    for label in added:
+        if operator_owns_label(label, operator_labels):
+            continue
+        command = command_for_label(label, target_kind, repo_labels)
+        if command is not None:
+            return label, command
+    return None
 
 
 def wrong_target_reason(name: CommandName, target_kind: TargetKind) -> str | None:

@@ -224,3 +224,21 @@ def parse_repo_config(text: str | None) -> RepoConfig:
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         message = first["msg"].removeprefix("Value error, ")
         raise RepoConfigError(f"{REPO_CONFIG_FILE}: {where}: {message}") from None
+
+
+def repo_config_labels(text: str | None) -> dict[str, str]:
+    """`labels:` of an `.agentops.yml`, honoured even when another key is wrong: the run
+    such a label starts then reports that error where the person sees it. Nothing when
+    the file is not YAML or `labels:` is not a mapping."""
+    try:
+        return parse_repo_config(text).labels
+    except RepoConfigError:
+        pass
+    try:
+        data = yaml.safe_load(text or "")
+    except yaml.YAMLError:
+        return {}
+    labels = data.get("labels") if isinstance(data, dict) else None
+    if not isinstance(labels, dict):
+        return {}
+    return {k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str)}

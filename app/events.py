@@ -1,4 +1,5 @@
-"""What a webhook means once verified and parsed: start a run, record a tenant, or ignore.
+"""What a webhook means once verified and parsed: start a run, check labels against the
+repository's `.agentops.yml`, record a tenant, or ignore.
 
 Handlers produce these values; the intake stores them. Plain dataclasses, no I/O.
 """
@@ -41,6 +42,37 @@ class RunRequest:
 
 
 @dataclass(frozen=True)
+class LabelCheck:
+    """Labels added that the operator's label map does not name.
+
+    They may mean something in the repository's `.agentops.yml` (`labels:`), which only
+    the worker can read: it starts the run `run_request` describes, or nothing at all.
+    """
+
+    tenant: TenantKey
+    repo: str
+    target_kind: TargetKind
+    target_number: int
+    labels: tuple[str, ...]  # in the order they were added
+    requested_by: str
+    trigger_key: str  # the run's key, as an operator label's run would have it
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def run_request(self, label: str, command: Command) -> RunRequest:
+        return RunRequest(
+            tenant=self.tenant,
+            repo=self.repo,
+            target_kind=self.target_kind,
+            target_number=self.target_number,
+            command=command,
+            requested_by=self.requested_by,
+            trigger="label",
+            trigger_key=self.trigger_key,
+            context={**self.context, "label": label, "label_source": "repository"},
+        )
+
+
+@dataclass(frozen=True)
 class TenantChange:
     tenant: TenantKey
     action: Literal["created", "deleted", "suspend", "unsuspend", "repositories"]
@@ -51,7 +83,7 @@ class Ignored:
     reason: str
 
 
-Outcome = RunRequest | TenantChange | Ignored
+Outcome = RunRequest | LabelCheck | TenantChange | Ignored
 
 
 class PayloadError(Exception):

@@ -6,9 +6,10 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 
-from app.events import Ignored, Outcome, RunRequest, TenantChange
+from app.events import Ignored, LabelCheck, Outcome, RunRequest, TenantChange
 from app.queue import RunQueue
 from app.store import Database
+from app.store import label_checks as label_check_store
 from app.store import runs as run_store
 from app.store import tenants as tenant_store
 
@@ -33,6 +34,8 @@ class Intake:
             return IntakeResult(200, f"ignored: {outcome.reason}")
         if isinstance(outcome, TenantChange):
             return await self._tenant_change(outcome)
+        if isinstance(outcome, LabelCheck):
+            return await self._label_check(outcome, delivery_id, event)
         return await self._run(outcome, delivery_id, event)
 
     async def _tenant_change(self, change: TenantChange) -> IntakeResult:
@@ -42,6 +45,24 @@ class Intake:
             )
             await tenant_store.set_tenant_state(conn, tenant_id, change.action)
         return IntakeResult(200, f"recorded: installation {change.action}")
+
+    async def _label_check(self, check: LabelCheck, delivery_id: str,
+                           event: str) -> IntakeResult:
+        """Stored and queued like a run; the worker decides whether it becomes one."""
+        async with self.db.admin() as conn:
+            tenant_id = await tenant_store.upsert_tenant(
+                conn, check.tenant.forge, check.tenant.external_key, check.tenant.account
+            )
+        async with self.db.tenant(tenant_id) as tc:
+            accepted = await label_check_store.record_delivery_and_label_check(
+                tc, check, delivery_id, event)
+        if not accepted.created:
+            return IntakeResult(200, f"duplicate: {accepted.reason}",
+                                accepted.run_id or None)
+        if await self.queue.enqueue_label_check(accepted.run_id):
+            async with self.db.admin() as conn:
+                await label_check_store.mark_enqueued_all_tenants(conn, accepted.run_id)
+        return IntakeResult(202, f"accepted: label check {accepted.run_id}")
 
     async def _run(self, request: RunRequest, delivery_id: str, event: str) -> IntakeResult:
         async with self.db.admin() as conn:

@@ -1,4 +1,5 @@
-"""The ARQ queue: enqueueing runs under job ids derived from run ids, and aborting them."""
+"""The ARQ queue: enqueueing runs (and label checks) under job ids derived from their
+ids, and aborting runs."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 RUN_WORKFLOW = "run_workflow"
+CHECK_LABELS = "check_labels"
 
 
 def job_id_for_run(queue_name: str, run_id: int) -> str:
     """ARQ keys jobs by id alone (`arq:job:<id>`), so the id names the queue too: two
     deployments (or test sessions) sharing one Redis never shadow each other's runs."""
     return f"{queue_name}:run:{run_id}"
+
+
+def job_id_for_label_check(queue_name: str, check_id: int) -> str:
+    return f"{queue_name}:label-check:{check_id}"
 
 
 def redis_settings(redis_url: str) -> RedisSettings:
@@ -43,15 +49,25 @@ class RunQueue:
 
     async def enqueue_run(self, run_id: int, defer_seconds: float | None = None) -> bool:
         """True when the job is in Redis (now or from an earlier enqueue)."""
+        return await self._enqueue(RUN_WORKFLOW, run_id, "run",
+                                   job_id_for_run(self.queue_name, run_id), defer_seconds)
+
+    async def enqueue_label_check(self, check_id: int) -> bool:
+        """True when the label check's job is in Redis (now or from an earlier enqueue)."""
+        return await self._enqueue(CHECK_LABELS, check_id, "label check",
+                                   job_id_for_label_check(self.queue_name, check_id), None)
+
+    async def _enqueue(self, function: str, item_id: int, what: str, job_id: str,
+                       defer_seconds: float | None) -> bool:
         try:
             redis = await self._redis()
             await redis.enqueue_job(
-                RUN_WORKFLOW, run_id, _job_id=job_id_for_run(self.queue_name, run_id),
+                function, item_id, _job_id=job_id,
                 _defer_by=timedelta(seconds=defer_seconds) if defer_seconds else None,
             )
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("run %s not enqueued, Redis unreachable (%s); the sweep will retry",
-                        run_id, type(exc).__name__)
+            log.warning("%s %s not enqueued, Redis unreachable (%s); the sweep will retry",
+                        what, item_id, type(exc).__name__)
             await self._reset()
             return False
         return True

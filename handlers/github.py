@@ -1,4 +1,4 @@
-"""GitHub webhook events → `RunRequest`, `TenantChange` or `Ignored`.
+"""GitHub webhook events → `RunRequest`, `LabelCheck`, `TenantChange` or `Ignored`.
 
 One function per event kind, chosen by (event, action). gidgethub's `Router` is not
 used: it calls every matching callback for its effects, and these handlers return a
@@ -14,9 +14,16 @@ from typing import Any
 from gidgethub import sansio
 from pydantic import BaseModel
 
-from app.commands import Command, TargetKind, command_for_label, parse_comment
+from app.commands import (
+    Command,
+    TargetKind,
+    command_for_label,
+    operator_owns_label,
+    parse_comment,
+)
 from app.events import (
     Ignored,
+    LabelCheck,
     Outcome,
     PayloadError,
     RunRequest,
@@ -188,8 +195,14 @@ def on_pull_request_labeled(event: sansio.Event, ctx: GitHubContext) -> Outcome:
 
 def _labeled(event: sansio.Event, ctx: GitHubContext, data: _IssueLabeled | _PullRequestLabeled,
              number: int, kind: TargetKind) -> Outcome:
+    trigger_key = f"github:label:{event.delivery_id}"
+    context = {"installation_id": data.installation.id, "repo_id": data.repository.id}
     command = command_for_label(data.label.name, kind, ctx.labels)
     if command is None:
+        if not operator_owns_label(data.label.name, ctx.labels):
+            return LabelCheck(_tenant(data.installation.id), data.repository.full_name, kind,
+                              number, (data.label.name,), data.sender.login, trigger_key,
+                              context)
         where = "an issue" if kind == "issue" else "a pull request"
         return Ignored(f"label {data.label.name!r} starts nothing on {where}")
     return RunRequest(
@@ -200,9 +213,8 @@ def _labeled(event: sansio.Event, ctx: GitHubContext, data: _IssueLabeled | _Pul
         command=command,
         requested_by=data.sender.login,
         trigger="label",
-        trigger_key=f"github:label:{event.delivery_id}",
-        context={"installation_id": data.installation.id, "repo_id": data.repository.id,
-                 "label": data.label.name},
+        trigger_key=trigger_key,
+        context={**context, "label": data.label.name},
     )
 
 

@@ -1,4 +1,4 @@
-"""GitLab webhook events (`X-Gitlab-Event`) → `RunRequest` or `Ignored`."""
+"""GitLab webhook events (`X-Gitlab-Event`) → `RunRequest`, `LabelCheck` or `Ignored`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,22 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.commands import Command, TargetKind, command_for_label, parse_comment
-from app.events import Ignored, Outcome, PayloadError, RunRequest, TenantKey, parse_payload
+from app.commands import (
+    Command,
+    TargetKind,
+    command_for_label,
+    operator_owns_label,
+    parse_comment,
+)
+from app.events import (
+    Ignored,
+    LabelCheck,
+    Outcome,
+    PayloadError,
+    RunRequest,
+    TenantKey,
+    parse_payload,
+)
 
 
 class GitLabContext:
@@ -146,13 +160,20 @@ def _labels_added(hook: _LabelHook) -> list[str]:
 def _on_labels(kind: TargetKind) -> Callable[[Any, str, GitLabContext], Outcome]:
     def handle(data: Any, delivery_id: str, ctx: GitLabContext) -> Outcome:
         hook = parse_payload(_LabelHook, data)
+        added = _labels_added(hook)
+        trigger_key = f"gitlab:{ctx.instance_url}:label:{delivery_id}"
         command: Command | None = None
         label = ""
-        for label in _labels_added(hook):
+        for label in added:
             command = command_for_label(label, kind, ctx.labels)
             if command is not None:
                 break
         if command is None:
+            unknown = tuple(a for a in added if not operator_owns_label(a, ctx.labels))
+            if unknown:
+                return LabelCheck(_tenant(ctx, hook.project), hook.project.path_with_namespace,
+                                  kind, hook.object_attributes.iid, unknown,
+                                  hook.user.username, trigger_key, _context(ctx, hook.project))
             return Ignored("no label that starts a command was added")
         return RunRequest(
             tenant=_tenant(ctx, hook.project),
@@ -162,7 +183,7 @@ def _on_labels(kind: TargetKind) -> Callable[[Any, str, GitLabContext], Outcome]
             command=command,
             requested_by=hook.user.username,
             trigger="label",
-            trigger_key=f"gitlab:{ctx.instance_url}:label:{delivery_id}",
+            trigger_key=trigger_key,
             context={**_context(ctx, hook.project), "label": label},
         )
 

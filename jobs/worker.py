@@ -10,11 +10,11 @@ from arq.worker import Worker, create_worker
 
 from app.config import Settings
 from app.forges.registry import ForgeRegistry
-from app.queue import RUN_WORKFLOW, RunQueue, redis_settings
+from app.queue import CHECK_LABELS, RUN_WORKFLOW, RunQueue, redis_settings
 from app.sandbox import probe_sandbox
 from app.store import connect
 from app.workflow.context import WorkflowDeps
-from jobs.workflows import requeue_stale_runs, run_workflow
+from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     return {
         "functions": [func(run_workflow, name=RUN_WORKFLOW,
                            timeout=settings.job_timeout_seconds,
+                           max_tries=settings.job_max_tries),
+                      func(check_repository_labels, name=CHECK_LABELS, timeout=300,
                            max_tries=settings.job_max_tries)],
         "cron_jobs": [cron(requeue_stale_runs, second=every_5s, run_at_startup=True,
                            unique=True, timeout=60)],

@@ -1,4 +1,5 @@
-"""ARQ job functions: execute a run; sweep runs that never reached the queue."""
+"""ARQ job functions: execute a run; check labels against `.agentops.yml`; sweep runs and
+label checks that never reached the queue."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 from arq import Retry
 
 from app.store import DATABASE_ERRORS
+from app.store import label_checks as label_check_store
 from app.store import runs as run_store
 from app.workflow.context import WorkflowDeps
+from app.workflow.labels import check_labels
 from app.workflow.runner import TransientRunError, execute_run
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,25 @@ async def run_workflow(ctx: dict[str, Any], run_id: int) -> str:
         raise Retry(defer=min(2.0**job_try, 60.0)) from exc
 
 
+async def check_repository_labels(ctx: dict[str, Any], check_id: int) -> str:
+    """A label the operator does not map: start what `.agentops.yml` maps it to, if any."""
+    deps: WorkflowDeps = ctx["deps"]
+    job_try = int(ctx.get("job_try", 1))
+    last_try = job_try >= deps.settings.job_max_tries
+    try:
+        return await check_labels(deps, check_id, ctx["forges"].for_context, last_try)
+    except TransientRunError as exc:
+        log.warning("label check %s: transient failure on try %s, again in %.0f s: %s",
+                    check_id, job_try, exc.defer, exc)
+        raise Retry(defer=exc.defer) from exc
+    except DATABASE_ERRORS as exc:
+        if last_try:
+            raise
+        log.warning("label check %s: database unavailable on try %s: %s", check_id,
+                    job_try, exc)
+        raise Retry(defer=min(2.0**job_try, 60.0)) from exc
+
+
 async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
     """Hand the queue every run accepted while Redis was down (or lost on the way), and
     every running run whose worker died (its heartbeat stopped)."""
@@ -50,4 +72,17 @@ async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
                 await run_store.mark_enqueued_all_tenants(conn, run_id)
     if run_ids:
         log.info("re-enqueued %d queued run(s): %s", len(run_ids), run_ids)
-    return len(run_ids) + len(abandoned)
+    return len(run_ids) + len(abandoned) + await _requeue_label_checks(deps)
+
+
+async def _requeue_label_checks(deps: WorkflowDeps) -> int:
+    async with deps.db.admin() as conn:
+        check_ids = await label_check_store.checks_to_requeue_all_tenants(
+            conn, deps.settings.requeue_after_seconds)
+    for check_id in check_ids:
+        if await deps.queue.enqueue_label_check(check_id):
+            async with deps.db.admin() as conn:
+                await label_check_store.mark_enqueued_all_tenants(conn, check_id)
+    if check_ids:
+        log.info("re-enqueued %d label check(s): %s", len(check_ids), check_ids)
+    return len(check_ids)

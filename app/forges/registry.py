@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from app.config import Settings
 from app.forges.base import Forge, ForgeError
@@ -22,14 +23,21 @@ class ForgeRegistry:
         self._gitlab: GitLabForge | None = None
 
     async def for_run(self, run: Run) -> Forge:
-        if run.forge == "github":
-            installation = run.context.get("installation_id")
+        return self._forge(run.forge, run.context, f"run {run.id}")
+
+    async def for_context(self, forge: str, context: Mapping[str, Any]) -> Forge:
+        """The forge for a repository named in an event's context (a label check)."""
+        return self._forge(forge, context, "the event")
+
+    def _forge(self, forge: str, context: Mapping[str, Any], what: str) -> Forge:
+        if forge == "github":
+            installation = context.get("installation_id")
             if installation is None:
-                raise ForgeError(f"run {run.id} does not name its GitHub installation")
+                raise ForgeError(f"{what} does not name its GitHub installation")
             return self.github.forge(int(installation))
-        if run.forge == "gitlab":
+        if forge == "gitlab":
             return self.gitlab
-        raise ForgeError(f"run {run.id} is for an unknown forge {run.forge!r}")
+        raise ForgeError(f"{what} is for an unknown forge {forge!r}")
 
     @property
     def github(self) -> GitHubApp:

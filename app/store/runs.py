@@ -80,18 +80,41 @@ async def record_delivery_and_run(
     tc: TenantConnection, request: RunRequest, delivery_id: str, event: str
 ) -> Accepted:
     """Delivery row and queued run in the caller's transaction; duplicates add nothing."""
-    conn = tc.conn
-    delivery = await conn.fetchval(
+    delivery = await insert_delivery(tc, request.tenant.forge, delivery_id, event)
+    if delivery is None:
+        return Accepted(await delivery_run_id(tc, request.tenant.forge, delivery_id), False,
+                        "duplicate delivery")
+    run_id, created = await insert_run(tc, request)
+    if run_id is None:  # the key is another tenant's run, which this tenant cannot see
+        return Accepted(0, False, "duplicate command")
+    await tc.conn.execute("UPDATE deliveries SET run_id = $1 WHERE id = $2", run_id, delivery)
+    return Accepted(run_id, created, "accepted" if created else "duplicate command")
+
+
+async def insert_delivery(tc: TenantConnection, forge: str, delivery_id: str,
+                          event: str) -> int | None:
+    """The new delivery row's id; None when this delivery was stored before."""
+    delivery = await tc.conn.fetchval(
         "INSERT INTO deliveries (tenant_id, forge, delivery_id, event) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
-        tc.tenant_id, request.tenant.forge, delivery_id, event,
+        tc.tenant_id, forge, delivery_id, event,
     )
-    if delivery is None:
-        run_id = await conn.fetchval(
-            "SELECT run_id FROM deliveries WHERE forge = $1 AND delivery_id = $2",
-            request.tenant.forge, delivery_id,
-        )
-        return Accepted(int(run_id or 0), False, "duplicate delivery")
+    return int(delivery) if delivery is not None else None
+
+
+async def delivery_run_id(tc: TenantConnection, forge: str, delivery_id: str) -> int:
+    """The run a stored delivery started; 0 for none (yet)."""
+    run_id = await tc.conn.fetchval(
+        "SELECT run_id FROM deliveries WHERE forge = $1 AND delivery_id = $2",
+        forge, delivery_id,
+    )
+    return int(run_id or 0)
+
+
+async def insert_run(tc: TenantConnection, request: RunRequest) -> tuple[int | None, bool]:
+    """`(run id, created)`: a queued run, or the one already made for its trigger key
+    (None when that run is another tenant's)."""
+    conn = tc.conn
     run_id = await conn.fetchval(
         """
         INSERT INTO runs (tenant_id, forge, repo, target_kind, target_number, command, args,
@@ -104,15 +127,11 @@ async def record_delivery_and_run(
         request.requested_by, request.trigger, request.trigger_key, request.comment_id,
         json.dumps({**request.context, "unknown_command": request.command.unknown}),
     )
-    created = run_id is not None
-    if not created:
-        run_id = await conn.fetchval(
-            "SELECT id FROM runs WHERE trigger_key = $1", request.trigger_key
-        )
-        if run_id is None:  # the key is another tenant's run, which this tenant cannot see
-            return Accepted(0, False, "duplicate command")
-    await conn.execute("UPDATE deliveries SET run_id = $1 WHERE id = $2", run_id, delivery)
-    return Accepted(int(run_id), created, "accepted" if created else "duplicate command")
+    if run_id is not None:
+        return int(run_id), True
+    run_id = await conn.fetchval("SELECT id FROM runs WHERE trigger_key = $1",
+                                 request.trigger_key)
+    return (int(run_id) if run_id is not None else None), False
 
 
 async def get_run(tc: TenantConnection, run_id: int) -> Run | None:

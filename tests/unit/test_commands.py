@@ -9,7 +9,9 @@ from app.commands import (
     Command,
     command_for_label,
     help_text,
+    operator_owns_label,
     parse_comment,
+    repository_label_command,
     wrong_target_reason,
 )
 from app.config import DEFAULT_LABELS
@@ -160,6 +162,41 @@ def test_labels_are_configurable() -> None:
     assert command_for_label("ai-tests", "pull_request", labels) == Command("test")
     assert command_for_label("broken", "issue", labels) is None  # maps to no command
     assert command_for_label("agentops", "issue", labels) is None  # defaults replaced
+
+
+def test_the_operator_owns_its_labels_in_any_case() -> None:
+    assert operator_owns_label("agentops", DEFAULT_LABELS)
+    assert operator_owns_label("AgentOps:Test", DEFAULT_LABELS)
+    assert operator_owns_label("bot-please", {"Bot-Please": "plan"})
+    assert not operator_owns_label("bug", DEFAULT_LABELS)
+    assert not operator_owns_label("agentops", {"ai": "implement"})  # defaults replaced
+
+
+REPO_LABELS = {"bot-please": "implement", "needs-tests": "test", "Plan-It": "plan",
+               "agentops": "review", "agentops:test": "implement", "deploy": "deploy"}
+
+
+def test_repository_labels_start_their_command_where_it_fits() -> None:
+    def pick(added: list[str], kind: str) -> tuple[str, Command] | None:
+        return repository_label_command(added, kind, REPO_LABELS, DEFAULT_LABELS)  # type: ignore[arg-type]
+
+    assert pick(["bot-please"], "issue") == ("bot-please", Command("implement"))
+    assert pick(["BOT-PLEASE"], "issue") == ("BOT-PLEASE", Command("implement"))
+    assert pick(["needs-tests"], "pull_request") == ("needs-tests", Command("test"))
+    assert pick(["needs-tests"], "issue") is None  # `test` works on pull requests only
+    assert pick(["bug", "needs-tests", "bot-please"], "issue") == (
+        "bot-please", Command("implement"))
+    assert pick(["deploy"], "issue") is None  # no such command
+    assert pick(["Plan-It"], "issue") == ("Plan-It", Command("plan"))
+
+
+def test_repository_labels_cannot_redefine_the_operators() -> None:
+    def pick(added: list[str], kind: str) -> tuple[str, Command] | None:
+        return repository_label_command(added, kind, REPO_LABELS, DEFAULT_LABELS)  # type: ignore[arg-type]
+
+    assert pick(["agentops"], "pull_request") is None  # not `review`, though the file says so
+    assert pick(["AgentOps:Test"], "issue") is None  # not `implement`
+    assert pick(["agentops", "bot-please"], "issue") == ("bot-please", Command("implement"))
 
 
 # --- targets and help --------------------------------------------------------------------

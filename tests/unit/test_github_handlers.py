@@ -1,4 +1,4 @@
-"""GitHub events → RunRequest, TenantChange or Ignored (pure, no I/O)."""
+"""GitHub events → RunRequest, LabelCheck, TenantChange or Ignored (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from gidgethub import sansio
 
 from app.commands import Command
 from app.config import DEFAULT_LABELS
-from app.events import Ignored, PayloadError, RunRequest, TenantChange, TenantKey
+from app.events import (
+    Ignored,
+    LabelCheck,
+    PayloadError,
+    RunRequest,
+    TenantChange,
+    TenantKey,
+)
 from handlers.github import GitHubContext, interpret
 
 APP_ID = 4242
@@ -202,16 +209,56 @@ def test_label_on_the_wrong_target_is_ignored() -> None:
     assert outcome == Ignored("label 'agentops:test' starts nothing on an issue")
 
 
-def test_other_labels_are_ignored() -> None:
-    outcome = interpret(event("issues", labeled("issues", "bug")), CTX)
+def test_other_labels_are_left_to_the_repository_config() -> None:
+    outcome = interpret(event("issues", labeled("issues", "bot-please"), "d-lab"), CTX)
+    assert outcome == LabelCheck(
+        tenant=TenantKey("github", "777", ""),
+        repo="octo/widgets",
+        target_kind="issue",
+        target_number=3,
+        labels=("bot-please",),
+        requested_by="alice",
+        trigger_key="github:label:d-lab",  # the key an operator label's run gets
+        context={"installation_id": 777, "repo_id": 99},
+    )
+    on_pull = interpret(event("pull_request", labeled("pull_request", "needs-review")), CTX)
+    assert isinstance(on_pull, LabelCheck)
+    assert (on_pull.target_kind, on_pull.target_number) == ("pull_request", 8)
+
+
+def test_a_label_check_becomes_the_run_an_operator_label_would_make() -> None:
+    check = interpret(event("issues", labeled("issues", "bot-please"), "d-lab"), CTX)
+    assert isinstance(check, LabelCheck)
+    request = check.run_request("bot-please", Command("implement"))
+    operator = interpret(event("issues", labeled("issues", "agentops"), "d-lab"), CTX)
+    assert isinstance(operator, RunRequest)
+    assert request.trigger == operator.trigger and request.trigger_key == operator.trigger_key
+    assert (request.tenant, request.repo, request.target_kind, request.target_number) == (
+        operator.tenant, operator.repo, operator.target_kind, operator.target_number)
+    assert request.context == {"installation_id": 777, "repo_id": 99, "label": "bot-please",
+                               "label_source": "repository"}
+
+
+def test_operator_labels_in_any_case_never_reach_the_repository_config() -> None:
+    # `agentops` fits no pull request, and `AgentOps:Test` no issue: the operator's
+    # labels mean that or nothing, whatever a repository's `labels:` says.
+    outcome = interpret(event("pull_request", labeled("pull_request", "AgentOps")), CTX)
+    assert outcome == Ignored("label 'AgentOps' starts nothing on a pull request")
+    outcome = interpret(event("issues", labeled("issues", "AgentOps:Test")), CTX)
     assert isinstance(outcome, Ignored)
+
+
+def test_labels_added_by_a_bot_are_ignored() -> None:
+    data = labeled("issues", "bot-please") | {"sender": {"login": "ci", "type": "Bot"}}
+    assert interpret(event("issues", data), CTX) == Ignored("sent by a bot")
 
 
 def test_configured_labels_are_used() -> None:
     ctx = GitHubContext(APP_ID, None, {"robot": "plan"})
     outcome = interpret(event("issues", labeled("issues", "robot")), ctx)
     assert isinstance(outcome, RunRequest) and outcome.command == Command("plan")
-    assert isinstance(interpret(event("issues", labeled("issues", "agentops")), ctx), Ignored)
+    # `agentops` is not the operator's here, so the repository may give it a meaning.
+    assert isinstance(interpret(event("issues", labeled("issues", "agentops")), ctx), LabelCheck)
 
 
 def test_unlabeled_is_not_handled() -> None:

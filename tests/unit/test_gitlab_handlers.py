@@ -1,4 +1,4 @@
-"""GitLab events (`X-Gitlab-Event`) → RunRequest or Ignored (pure, no I/O)."""
+"""GitLab events (`X-Gitlab-Event`) → RunRequest, LabelCheck or Ignored (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from app.commands import Command
 from app.config import DEFAULT_LABELS
-from app.events import Ignored, PayloadError, RunRequest, TenantKey
+from app.events import Ignored, LabelCheck, PayloadError, RunRequest, TenantKey
 from handlers.gitlab import GitLabContext, interpret
 
 URL = "https://gitlab.example.com"
@@ -168,10 +168,49 @@ def test_added_test_label_on_a_merge_request_adds_tests() -> None:
 
 
 def test_a_label_that_was_already_there_starts_nothing() -> None:
-    data = label_hook("issue", ["agentops"], ["agentops", "bug"])
+    data = label_hook("issue", ["agentops", "bug"], ["bug", "agentops"])
     assert interpret("Issue Hook", data, "d", CTX) == Ignored(
         "no label that starts a command was added"
     )
+
+
+def test_other_added_labels_are_left_to_the_repository_config() -> None:
+    data = label_hook("issue", ["agentops"], ["agentops", "bug", "bot-please"])
+    outcome = interpret("Issue Hook", data, "del-9", CTX)
+    assert outcome == LabelCheck(
+        tenant=TenantKey("gitlab", f"{URL}#5", "team/app"),
+        repo="team/app",
+        target_kind="issue",
+        target_number=23,
+        labels=("bug", "bot-please"),
+        requested_by="alice",
+        trigger_key=f"gitlab:{URL}:label:del-9",
+        context={"project_id": 5, "instance_url": URL},
+    )
+    on_mr = interpret("Merge Request Hook", label_hook("merge_request", [], ["needs-tests"]),
+                      "d", CTX)
+    assert isinstance(on_mr, LabelCheck) and on_mr.target_kind == "pull_request"
+
+
+def test_an_operator_label_wins_over_labels_added_with_it() -> None:
+    data = label_hook("issue", [], ["bot-please", "agentops"])
+    outcome = interpret("Issue Hook", data, "d", CTX)
+    assert isinstance(outcome, RunRequest) and outcome.context["label"] == "agentops"
+
+
+def test_operator_labels_that_fit_nothing_here_are_not_checked_in_the_repository() -> None:
+    data = label_hook("merge_request", [], ["AgentOps", "agentops:plan"])
+    assert interpret("Merge Request Hook", data, "d", CTX) == Ignored(
+        "no label that starts a command was added"
+    )
+    mixed = interpret("Merge Request Hook", label_hook("merge_request", [], ["agentops", "x"]),
+                      "d", CTX)
+    assert isinstance(mixed, LabelCheck) and mixed.labels == ("x",)
+
+
+def test_labels_added_by_a_project_bot_are_ignored() -> None:
+    data = label_hook("issue", [], ["bot-please"], user={"id": 3, "username": "project_5_bot_x"})
+    assert interpret("Issue Hook", data, "d", CTX) == Ignored("sent by a bot")
 
 
 def test_removing_the_label_starts_nothing() -> None:
@@ -207,8 +246,9 @@ def test_configured_labels_are_used() -> None:
     ctx = GitLabContext(URL, None, {"ai": "implement"})
     outcome = interpret("Issue Hook", label_hook("issue", [], ["ai"]), "d", ctx)
     assert isinstance(outcome, RunRequest) and outcome.command == Command("implement")
+    # `agentops` is not the operator's here, so the repository may give it a meaning.
     assert isinstance(interpret("Issue Hook", label_hook("issue", [], ["agentops"]), "d", ctx),
-                      Ignored)
+                      LabelCheck)
 
 
 # --- ignored and malformed ---------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import RepoConfigError, Settings, parse_repo_config
+from app.config import RepoConfigError, Settings, parse_repo_config, repo_config_labels
 
 
 def test_absent_or_empty_file_gives_defaults() -> None:
@@ -52,3 +52,20 @@ def test_repository_tests_run_with_the_configured_python() -> None:
 
     assert Settings().sandbox_python_env == Path(sys.prefix)
     assert Settings(sandbox_python=Path("/opt/py")).sandbox_python_env == Path("/opt/py")
+
+
+def test_labels_are_read_even_when_another_key_is_wrong() -> None:
+    assert repo_config_labels(None) == {}
+    assert repo_config_labels("labels:\n  bot-please: implement\n") == {
+        "bot-please": "implement"}
+    # the run the label starts reports the unknown key; the label still means something
+    assert repo_config_labels("labels: {bot-please: implement}\ntypo: 1\n") == {
+        "bot-please": "implement"}
+    assert repo_config_labels("labels: {a: implement, b: deploy, 3: plan}\ntypo: 1\n") == {
+        "a": "implement", "b": "deploy"}
+
+
+@pytest.mark.parametrize("text", ["labels: [unclosed", "- a list\n", "labels: implement\n",
+                                  "labels:\n  - bot-please\n"])
+def test_labels_that_cannot_be_read_mean_nothing(text: str) -> None:
+    assert repo_config_labels(text) == {}
