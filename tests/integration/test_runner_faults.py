@@ -13,6 +13,7 @@ from app.commands import Command
 from app.config import Settings
 from app.events import RunRequest, TenantKey
 from app.forges.github_auth import GitHubApp
+from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
 from app.intake import Intake
 from app.queue import RunQueue
@@ -70,7 +71,9 @@ async def _help_run(deps: WorkflowDeps, sim: GitHubSim, number: int) -> int:
 
 
 def _bot_comments(sim: GitHubSim, number: int) -> list[str]:
-    return [c["body"] for c in sim.comments(REPO, number) if c["user"]["login"] == sim.bot_login]
+    """The bot's comments as people read them (without the hidden markers)."""
+    return [unmarked(c["body"]) for c in sim.comments(REPO, number)
+            if c["user"]["login"] == sim.bot_login]
 
 
 async def test_rate_limit_defers_and_the_rerun_resumes_without_repeating(
