@@ -157,3 +157,20 @@ async def test_the_cancel_button_of_a_check_run_cancels_its_run(
     assert await execute_run(deps, clicked.run_id) == "succeeded"
     assert (await _get(deps, queued.run_id)).status == "cancelled"
     assert _bot_comments(sim, number) == [f"Cancelling run {queued.run_id}, as @alice asked."]
+
+
+async def test_a_reply_the_forge_wrote_before_failing_is_not_repeated_by_the_next_try(
+        deps: WorkflowDeps, github: tuple[GitHubSim, str]) -> None:
+    sim, _ = github
+    number = sim.add_issue(REPO, "Written, then 500", user="alice")
+    run_id = await _help_run(deps, sim, number)
+    sim.fail_next(r"POST /repos/.*/issues/\d+/comments$", "500", applied=True)
+    sim.fail_next(r"GET /repos/.*/issues/\d+/comments$", "502", count=2)  # the lookup too
+
+    with pytest.raises(TransientRunError):
+        await execute_run(deps, run_id)
+    assert len(_bot_comments(sim, number)) == 1  # written, though GitHub said 500
+
+    assert await execute_run(deps, run_id) == "succeeded"  # the job's next try
+    [reply] = _bot_comments(sim, number)
+    assert "/agentops implement" in reply
