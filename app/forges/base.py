@@ -199,11 +199,27 @@ class Forge(Protocol):
         """
         ...
 
-    async def create_comment(self, target: Target, body: str) -> Comment: ...
+    async def create_comment(self, target: Target, body: str, key: str | None = None
+                             ) -> Comment:
+        """Post a comment that ends with a hidden marker for `key` (`app/forges/markers.py`;
+        a fresh key when None).
 
-    async def update_comment(self, target: Target, comment_id: int, body: str) -> Comment: ...
+        The POST is never repeated blindly: after a failure that may have been applied
+        (5xx, dropped connection, timeout) the comment with that marker is looked for
+        and, when found, returned as the result.
+        """
+        ...
+
+    async def update_comment(self, target: Target, comment_id: int, body: str,
+                             key: str | None = None) -> Comment:
+        """Replace a comment's body (keeping the marker for `key`, when given)."""
+        ...
 
     async def list_comments(self, target: Target) -> list[Comment]: ...
+
+    async def find_comment(self, target: Target, key: str) -> Comment | None:
+        """The bot's newest comment on `target` carrying the marker for `key`, if any."""
+        ...
 
     async def get_issue(self, target: Target) -> Issue: ...
 
@@ -237,7 +253,19 @@ class Forge(Protocol):
         ...
 
     async def start_check(self, repo: str, head_sha: str, update: CheckUpdate,
-                          note_target: Target | None = None) -> CheckRef: ...
+                          note_target: Target | None = None) -> CheckRef:
+        """Show a new progress display; `update.external_id` names the run it belongs to.
+
+        A failed creation that may have been applied is looked for (`find_check`) before
+        it is tried again.
+        """
+        ...
+
+    async def find_check(self, repo: str, head_sha: str, external_id: str,
+                         note_target: Target | None = None) -> CheckRef | None:
+        """The progress display already made for `external_id` on `head_sha`, if any
+        (GitHub: the check run; GitLab: the progress note on `note_target`)."""
+        ...
 
     async def update_check(self, ref: CheckRef, update: CheckUpdate) -> CheckRef: ...
 

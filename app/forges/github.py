@@ -8,6 +8,7 @@ client and token cache, so it is cheap and `aclose()` is a no-op. Errors surface
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,11 +29,14 @@ from app.forges.base import (
     folded_review_body,
 )
 from app.forges.github_errors import GitHubAPIError
+from app.forges.markers import carries, marked, once_key
+from app.forges.retry import ONE_TRY, create_once
 from app.redaction import register_secret
 
 if TYPE_CHECKING:
     from app.forges.github_auth import GitHubApp
 
+CHECK_NAME = "AgentOps"
 COMMENT_MAX_CHARS = 65_536
 CHECK_TEXT_MAX_BYTES = 65_535
 CHECK_TITLE_MAX_CHARS = 255  # GitHub's limit on output.title isn't documented; be modest
@@ -114,11 +118,13 @@ class GitHubForge:
         self.installation_id = installation_id
 
     async def _api(self, method: str, url: str, repo: str, *, action: str,
-                   data: Any = b"", accept: str | None = None,
+                   data: Any = b"", accept: str | None = None, once: bool = False,
                    **url_vars: Any) -> Any:
+        """One call; `once` for a creation that `create_once` guards (no blind retry)."""
         return await self.app.api(
             self.installation_id, method, url, url_vars={**_split(repo), **url_vars},
-            data=data, accept=accept or sansio.accept_format(), action=action, repo=repo)
+            data=data, accept=accept or sansio.accept_format(), action=action, repo=repo,
+            retry=ONE_TRY if once else None)
 
     async def _list(self, url: str, repo: str, *, action: str, **url_vars: Any) -> list[Any]:
         return await self.app.api_list(self.installation_id, url,
@@ -150,18 +156,28 @@ class GitHubForge:
         return Comment(id=int(data["id"]), body=str(data.get("body") or ""),
                        author=_login(data.get("user")), url=str(data.get("html_url", "")))
 
-    async def create_comment(self, target: Target, body: str) -> Comment:
-        data = await self._api(
-            "POST", "/repos/{owner}/{name}/issues/{number}/comments", target.repo,
-            data={"body": truncate_chars(body, COMMENT_MAX_CHARS)}, number=target.number,
-            action="post a comment")
-        return self._comment(data)
+    async def create_comment(self, target: Target, body: str, key: str | None = None
+                             ) -> Comment:
+        key = key or once_key()
+        text = marked(body, key, COMMENT_MAX_CHARS, truncate_chars)
 
-    async def update_comment(self, target: Target, comment_id: int, body: str) -> Comment:
+        async def post() -> Comment:
+            data = await self._api(
+                "POST", "/repos/{owner}/{name}/issues/{number}/comments", target.repo,
+                data={"body": text}, number=target.number, action="post a comment",
+                once=True)
+            return self._comment(data)
+
+        return await create_once(post, lambda: self.find_comment(target, key),
+                                 policy=self.app.retry, action="post a comment")
+
+    async def update_comment(self, target: Target, comment_id: int, body: str,
+                             key: str | None = None) -> Comment:
+        text = (marked(body, key, COMMENT_MAX_CHARS, truncate_chars) if key
+                else truncate_chars(body, COMMENT_MAX_CHARS))
         data = await self._api(
             "PATCH", "/repos/{owner}/{name}/issues/comments/{comment_id}", target.repo,
-            data={"body": truncate_chars(body, COMMENT_MAX_CHARS)}, comment_id=comment_id,
-            action="update a comment")
+            data={"body": text}, comment_id=comment_id, action="update a comment")
         return self._comment(data)
 
     async def list_comments(self, target: Target) -> list[Comment]:
@@ -169,6 +185,13 @@ class GitHubForge:
                                  target.repo, number=target.number, per_page=100,
                                  action="read the comments")
         return [self._comment(item) for item in items]
+
+    async def find_comment(self, target: Target, key: str) -> Comment | None:
+        bot = self.app.bot_login
+        for comment in reversed(await self.list_comments(target)):
+            if carries(comment.body, key) and (bot is None or comment.author == bot):
+                return comment
+        return None
 
     # --- issues and pull requests --------------------------------------------------
 
@@ -258,28 +281,38 @@ class GitHubForge:
         `head_sha` whose body starts with `summary` is already posted: it is returned."""
         url = "/repos/{owner}/{name}/pulls/{number}/reviews"
         action = f"review pull request #{target.number}"
-        posted = await self._list(url + "{?per_page}", target.repo, number=target.number,
-                                  per_page=100, action=f"read the reviews of #{target.number}")
-        for review in posted:
-            body = str(review.get("body") or "")
-            if summary and review.get("commit_id") == head_sha and body.startswith(
-                    truncate_chars(summary, COMMENT_MAX_CHARS)):
-                return str(review.get("html_url") or review.get("id", ""))
 
-        async def post(body: str, inline: Sequence[ReviewComment]) -> Any:
-            return await self._api("POST", url, target.repo, number=target.number,
-                                   action=action, data={
+        async def posted() -> str | None:
+            reviews = await self._list(url + "{?per_page}", target.repo, number=target.number,
+                                       per_page=100,
+                                       action=f"read the reviews of #{target.number}")
+            for review in reviews:
+                body = str(review.get("body") or "")
+                if summary and review.get("commit_id") == head_sha and body.startswith(
+                        truncate_chars(summary, COMMENT_MAX_CHARS)):
+                    return str(review.get("html_url") or review.get("id", ""))
+            return None
+
+        async def post(body: str, inline: Sequence[ReviewComment]) -> str:
+            data = await self._api("POST", url, target.repo, number=target.number,
+                                   action=action, once=True, data={
                                        "commit_id": head_sha, "event": "COMMENT",
                                        "body": truncate_chars(body, COMMENT_MAX_CHARS),
                                        "comments": [review_comment_payload(c) for c in inline]})
+            return str(data.get("html_url") or data.get("id", ""))
 
+        done = await posted()
+        if done is not None:
+            return done
         try:
-            data = await post(summary, comments)
+            return await create_once(lambda: post(summary, comments), posted,
+                                     policy=self.app.retry, action=action)
         except GitHubAPIError as exc:
             if exc.status != 422 or not comments:
                 raise
-            data = await post(folded_review_body(summary, comments), ())
-        return str(data.get("html_url") or data.get("id", ""))
+        folded = folded_review_body(summary, comments)
+        return await create_once(lambda: post(folded, ()), posted, policy=self.app.retry,
+                                 action=action)
 
     # --- repository and git --------------------------------------------------------
 
@@ -303,11 +336,33 @@ class GitHubForge:
 
     async def start_check(self, repo: str, head_sha: str, update: CheckUpdate,
                           note_target: Target | None = None) -> CheckRef:
-        payload = {"name": "AgentOps", "head_sha": head_sha, **check_run_payload(update)}
-        data = await self._api("POST", "/repos/{owner}/{name}/check-runs", repo,
-                               data=payload, action="create a check run")
-        return CheckRef(repo=repo, head_sha=head_sha, id=int(data["id"]),
-                        name=str(data.get("name", "AgentOps")), note_target=note_target)
+        external_id = update.external_id or uuid.uuid4().hex  # what `find_check` looks for
+        payload = {"name": CHECK_NAME, "head_sha": head_sha, **check_run_payload(update),
+                   "external_id": external_id}
+
+        async def post() -> CheckRef:
+            data = await self._api("POST", "/repos/{owner}/{name}/check-runs", repo,
+                                   data=payload, action="create a check run", once=True)
+            return CheckRef(repo=repo, head_sha=head_sha, id=int(data["id"]),
+                            name=str(data.get("name", CHECK_NAME)), note_target=note_target)
+
+        return await create_once(
+            post, lambda: self.find_check(repo, head_sha, external_id, note_target),
+            policy=self.app.retry, action="create a check run")
+
+    async def find_check(self, repo: str, head_sha: str, external_id: str,
+                         note_target: Target | None = None) -> CheckRef | None:
+        data = await self._api(
+            "GET", "/repos/{owner}/{name}/commits/{sha}/check-runs{?check_name,filter,per_page}",
+            repo, sha=head_sha, check_name=CHECK_NAME, filter="all", per_page=100,
+            action="look for the check run")
+        ours = [run for run in (data or {}).get("check_runs", [])
+                if run.get("name") == CHECK_NAME and run.get("external_id") == external_id]
+        if not ours:
+            return None
+        newest = max(ours, key=lambda run: int(run["id"]))
+        return CheckRef(repo=repo, head_sha=head_sha, id=int(newest["id"]), name=CHECK_NAME,
+                        note_target=note_target)
 
     async def update_check(self, ref: CheckRef, update: CheckUpdate) -> CheckRef:
         if ref.id is None:

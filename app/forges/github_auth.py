@@ -192,13 +192,14 @@ class GitHubApp:
     # --- API calls -----------------------------------------------------------------
 
     async def _with_token(self, installation_id: int, call: Callable[[str], Awaitable[T]],
-                          action: str, repo: str | None) -> T:
+                          action: str, repo: str | None, retry: RetryPolicy | None = None
+                          ) -> T:
         """Run `call(token)` with retries; on 401 refetch the token once and try again."""
         for attempt in (1, 2):
             token = await self.installation_token(installation_id)
             try:
                 return await call_with_retries(functools.partial(call, token), action=action,
-                                               policy=self.retry, repo=repo)
+                                               policy=retry or self.retry, repo=repo)
             except GitHubUnauthorized:
                 self.invalidate_token(installation_id, token)
                 if attempt == 2:
@@ -207,8 +208,12 @@ class GitHubApp:
 
     async def api(self, installation_id: int, method: str, url: str, *,
                   url_vars: Mapping[str, Any] | None = None, data: Any = b"",
-                  accept: str = JSON_ACCEPT, action: str, repo: str | None = None) -> Any:
-        """One REST call as the installation: GET, POST, PATCH, PUT or DELETE."""
+                  accept: str = JSON_ACCEPT, action: str, repo: str | None = None,
+                  retry: RetryPolicy | None = None) -> Any:
+        """One REST call as the installation: GET, POST, PATCH, PUT or DELETE.
+
+        `retry` overrides the app's policy (`ONE_TRY` for a POST that `create_once` guards).
+        """
         variables = dict(url_vars or {})
 
         async def call(token: str) -> Any:
@@ -228,7 +233,7 @@ class GitHubApp:
                 return None
             raise ValueError(f"unsupported method {method}")
 
-        return await self._with_token(installation_id, call, action, repo)
+        return await self._with_token(installation_id, call, action, repo, retry)
 
     async def api_list(self, installation_id: int, url: str, *,
                        url_vars: Mapping[str, Any] | None = None, action: str,

@@ -21,6 +21,9 @@ class Step:
     error: str | None
     started_at: datetime
     finished_at: datetime | None
+    # From `start_step` only: an earlier try of this step started and did not succeed
+    # (its worker died, or it failed), so part of its work may already be done.
+    again: bool = False
 
     @property
     def seconds(self) -> float | None:
@@ -49,9 +52,14 @@ _COLUMNS = "name, position, status, detail, error, started_at, finished_at"
 
 
 async def start_step(tc: TenantConnection, run_id: int, name: str, position: int) -> Step:
-    """Mark a step running; a step that already succeeded is returned untouched."""
+    """Mark a step running; a step that already succeeded is returned untouched.
+
+    The statement's snapshot still sees the row as it was, so `earlier` tells a step
+    tried before (`Step.again`) from a fresh one.
+    """
     row = await tc.conn.fetchrow(
         f"""
+        WITH earlier AS (SELECT 1 FROM run_steps WHERE run_id = $2 AND name = $3)
         INSERT INTO run_steps (tenant_id, run_id, name, position, status)
         VALUES ($1, $2, $3, $4, 'running')
         ON CONFLICT (run_id, name) DO UPDATE
@@ -61,7 +69,7 @@ async def start_step(tc: TenantConnection, run_id: int, name: str, position: int
                                   THEN run_steps.started_at ELSE now() END,
                 error = CASE WHEN run_steps.status = 'succeeded' THEN run_steps.error
                              ELSE NULL END
-        RETURNING {_COLUMNS}
+        RETURNING {_COLUMNS}, EXISTS (SELECT 1 FROM earlier) AS again
         """,
         tc.tenant_id, run_id, name, position,
     )

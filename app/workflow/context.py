@@ -8,6 +8,7 @@ from typing import Any
 
 from app.config import RepoConfig, Settings
 from app.forges.base import Forge, Target
+from app.forges.markers import run_key, unmarked
 from app.llm.call_log import PostgresCallLog
 from app.llm.factory import build_router
 from app.llm.providers.registry import ProviderRegistry
@@ -62,6 +63,13 @@ class RunContext:
 
         Cancellation is checked before each step starts.
         """
+        return await self.resumable_step(name, lambda again: action())
+
+    async def resumable_step(
+            self, name: str, action: Callable[[bool], Awaitable[dict[str, Any] | None]]
+    ) -> dict[str, Any]:
+        """`step`, telling `action` whether an earlier try of the step started and did not
+        finish (a crashed worker, a failed try): then what it creates may exist already."""
         position = self.positions.setdefault(name, len(self.positions))
         async with self.deps.db.tenant(self.run.tenant_id) as tc:
             if await run_store.is_cancel_requested(tc, self.run.id):
@@ -70,7 +78,7 @@ class RunContext:
         if started.status == "succeeded":
             return started.detail
         try:
-            detail = await action() or {}
+            detail = await action(started.again) or {}
         except RunCancelled:
             await self._finish_step(name, "cancelled", {}, None)
             raise
@@ -86,13 +94,24 @@ class RunContext:
             await step_store.finish_step(tc, self.run.id, name, status, detail, error)
 
     async def reply(self, name: str, body: str) -> None:
-        """Post one comment, exactly once per run and `name` (resumable)."""
+        """Post one comment, exactly once per run and `name` (resumable).
 
-        async def post() -> dict[str, Any]:
-            comment = await self.forge.create_comment(self.target, body)
+        The comment carries the marker `run=<id> key=reply:<name>`: a step tried again
+        finds the comment an earlier try posted, and edits it if the text changed.
+        """
+        key = run_key(self.run.id, f"reply:{name}")
+
+        async def post(again: bool) -> dict[str, Any]:
+            earlier = await self.forge.find_comment(self.target, key) if again else None
+            if earlier is None:
+                comment = await self.forge.create_comment(self.target, body, key)
+            elif unmarked(earlier.body) != unmarked(body):
+                comment = await self.forge.update_comment(self.target, earlier.id, body, key)
+            else:
+                comment = earlier
             return {"comment_id": comment.id}
 
-        await self.step(f"reply:{name}", post)
+        await self.resumable_step(f"reply:{name}", post)
 
     async def llm(self, config: RepoConfig | None = None) -> LLMRouter:
         """This run's model router (built on first use; every call is recorded)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.commands import TargetKind, wrong_target_reason
 from app.forges.base import ForgeAccessError, ForgeError, ForgeTransientError
+from app.forges.markers import run_key
 from app.git import GitError
 from app.llm.errors import LLMError
 from app.sandbox import SandboxUnavailable
@@ -156,7 +157,8 @@ async def _close(ctx: RunContext, status: str, conclusion: str, error: str | Non
     if closed and tell and error:
         try:
             await ctx.forge.create_comment(
-                ctx.target, f"AgentOps run {run.id} (`/agentops {run.command}`) failed: {error}")
+                ctx.target, f"AgentOps run {run.id} (`/agentops {run.command}`) failed: {error}",
+                run_key(run.id, "failed"))
         except ForgeError as exc:
             log.warning("run %s: could not tell why it failed: %s", run.id, exc)
 

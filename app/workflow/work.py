@@ -31,14 +31,20 @@ async def run_work(ctx: RunContext) -> None:
     run = ctx.run
     head = await ctx.step("prepare", lambda: _resolve_head(ctx))
 
-    async def open_check() -> dict[str, Any]:
+    async def open_check(again: bool) -> dict[str, Any]:
         update = progress.in_progress(run, await _steps(ctx), progress.title_for(run))
-        ref = await ctx.forge.start_check(run.repo, head["head_sha"], update,
-                                          note_target=ctx.target)
+        # An earlier try may have made the check run before its worker died.
+        earlier = await ctx.forge.find_check(run.repo, head["head_sha"], str(run.id),
+                                             note_target=ctx.target) if again else None
+        if earlier is None:
+            ref = await ctx.forge.start_check(run.repo, head["head_sha"], update,
+                                              note_target=ctx.target)
+        else:
+            ref = await ctx.forge.update_check(earlier, update)
         await _store_check(ctx, ref)
         return {}
 
-    await ctx.step("check", open_check)
+    await ctx.resumable_step("check", open_check)
     if run.command in ("implement", "plan"):
         await run_issue_work(ctx, head)
         return

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from app.forges.markers import unmarked
 from tests.e2e import github_events as events
 from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import ADMIN_TOKEN, Service, wait_for
@@ -31,7 +32,9 @@ def _comment(gh: GitHubSim, number: int, body: str, sender: str) -> dict[str, An
 
 
 def _bot_comments(gh: GitHubSim, number: int) -> list[str]:
-    return [c["body"] for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login]
+    """The bot's comments as people read them (without the hidden markers)."""
+    return [unmarked(c["body"]) for c in gh.comments(REPO, number)
+            if c["user"]["login"] == gh.bot_login]
 
 
 def test_help_is_answered_with_the_commands(service: Service, gh: GitHubSim) -> None:

@@ -4,6 +4,7 @@ and a draft pull request whose new test fails on the base and passes on the head
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,8 @@ REPO = "acme/calc"
 
 @pytest.fixture(scope="module")
 def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
-    return script.llm_env(llm[1])
+    return {**script.llm_env(llm[1]), "AGENTOPS_HEARTBEAT_SECONDS": "0.5",
+            "AGENTOPS_STALE_RUN_SECONDS": "3"}
 
 
 def _git(bare: Any, *args: str) -> str:
@@ -115,3 +117,34 @@ def test_replay_reruns_the_run_offline_and_finds_the_same_diff(
     assert done.stdout.startswith(f"run {run['id']}: plan same, diff same; 9 recorded answers, "
                                   "1 unused")
     assert len(sim.requests) == asked_before  # no model was asked
+
+
+def test_a_worker_killed_while_github_makes_its_check_run_leaves_one_check_run(
+        service: Service, github: tuple[GitHubSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gh, _ = github
+    repo = "acme/calc-check"
+    gh.add_repo(repo, script.FILES)
+    gh.set_permission(repo, "alice", "write")
+    number = gh.add_issue(repo, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
+    script.script_resolution(llm[0])
+    # GitHub makes the check run, then holds the answer: the worker dies waiting for it.
+    gh.fail_next(rf"^POST /repos/{repo}/check-runs$", "hang", retry_after=8, applied=True)
+    comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
+    payload = events.issue_comment(repo, gh.installation_id(repo), number,
+                                   "/agentops implement", "alice", comment_id=comment_id)
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    run_id = int(response.text.split()[-1])
+
+    wait_for(lambda: gh.check_runs(repo), 60, what="the check run")
+    service.worker.stop(signal.SIGKILL)
+    service.worker.start()
+
+    run = wait_for(lambda: service.finished(run_id), 120, what="the resumed run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+    assert run["attempts"] == 2
+    [check] = gh.check_runs(repo)
+    assert check["external_id"] == str(run_id) and check["conclusion"] == "success"
+    bot = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
+    assert len(bot) == 1 and "Opened draft pull request" in bot[0]

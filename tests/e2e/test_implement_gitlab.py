@@ -96,3 +96,32 @@ def test_a_worker_killed_while_delivering_leaves_one_branch_commit_and_mr(
     assert len(gl.merge_requests(project)) == 1
     finals = [n for n in gl.notes(project, "issue", iid) if "Opened draft" in n["body"]]
     assert len(finals) == 1
+
+
+def test_a_worker_killed_after_posting_its_result_leaves_one_result_note(
+        service: Service, gitlab: tuple[GitLabSim, str],
+        llm: tuple[LLMSimulator, str]) -> None:
+    gl, _ = gitlab
+    project = "shop/calc-reply"
+    script.script_resolution(llm[0])
+    # GitLab writes the result note, then holds the answer: the worker dies waiting for it,
+    # so the step that posted it never finished.
+    gl.delay("POST", r"/issues/\d+/notes$", seconds=8, applied=True,
+             body_contains="Opened draft")
+    iid, run_id = _start(service, gl, project)
+
+    def results() -> list[str]:
+        return [n["body"] for n in gl.notes(project, "issue", iid) if "Opened draft" in n["body"]]
+
+    wait_for(results, 120, what="the result note")
+    service.worker.stop(signal.SIGKILL)
+    assert service.run(run_id)["status"] == "running"
+    service.worker.start()
+
+    run = wait_for(lambda: service.finished(run_id), 90, what="the resumed run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+    assert run["attempts"] == 2
+    assert len(results()) == 1
+    progress = [n for n in gl.notes(project, "issue", iid) if "[x] deliver" in n["body"]]
+    assert len(progress) == 1
+    assert len(gl.merge_requests(project)) == 1

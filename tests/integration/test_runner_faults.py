@@ -13,6 +13,7 @@ from app.commands import Command
 from app.config import Settings
 from app.events import RunRequest, TenantKey
 from app.forges.github_auth import GitHubApp
+from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
 from app.intake import Intake
 from app.queue import RunQueue
@@ -70,7 +71,9 @@ async def _help_run(deps: WorkflowDeps, sim: GitHubSim, number: int) -> int:
 
 
 def _bot_comments(sim: GitHubSim, number: int) -> list[str]:
-    return [c["body"] for c in sim.comments(REPO, number) if c["user"]["login"] == sim.bot_login]
+    """The bot's comments as people read them (without the hidden markers)."""
+    return [unmarked(c["body"]) for c in sim.comments(REPO, number)
+            if c["user"]["login"] == sim.bot_login]
 
 
 async def test_rate_limit_defers_and_the_rerun_resumes_without_repeating(
@@ -154,3 +157,20 @@ async def test_the_cancel_button_of_a_check_run_cancels_its_run(
     assert await execute_run(deps, clicked.run_id) == "succeeded"
     assert (await _get(deps, queued.run_id)).status == "cancelled"
     assert _bot_comments(sim, number) == [f"Cancelling run {queued.run_id}, as @alice asked."]
+
+
+async def test_a_reply_the_forge_wrote_before_failing_is_not_repeated_by_the_next_try(
+        deps: WorkflowDeps, github: tuple[GitHubSim, str]) -> None:
+    sim, _ = github
+    number = sim.add_issue(REPO, "Written, then 500", user="alice")
+    run_id = await _help_run(deps, sim, number)
+    sim.fail_next(r"POST /repos/.*/issues/\d+/comments$", "500", applied=True)
+    sim.fail_next(r"GET /repos/.*/issues/\d+/comments$", "502", count=2)  # the lookup too
+
+    with pytest.raises(TransientRunError):
+        await execute_run(deps, run_id)
+    assert len(_bot_comments(sim, number)) == 1  # written, though GitHub said 500
+
+    assert await execute_run(deps, run_id) == "succeeded"  # the job's next try
+    [reply] = _bot_comments(sim, number)
+    assert "/agentops implement" in reply

@@ -334,3 +334,13 @@ async def test_a_succeeded_step_stays_succeeded_when_restarted(db: Database) -> 
     assert again.status == "succeeded" and again.detail == {"files": 3}
     assert retried.status == "running" and retried.error is None
     assert [(s.name, s.status) for s in steps] == [("analyze", "succeeded"), ("plan", "running")]
+
+
+async def test_a_step_started_again_says_so(db: Database) -> None:
+    tenant = await new_tenant(db)
+    run_id = (await record(db, tenant, request())).run_id
+    async with db.tenant(tenant) as tc:
+        first = await step_store.start_step(tc, run_id, "reply:done", 1)
+        again = await step_store.start_step(tc, run_id, "reply:done", 1)  # its worker died
+    assert (first.again, again.again) == (False, True)
+    assert again.status == "running"

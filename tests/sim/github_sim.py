@@ -37,7 +37,11 @@ whose `"METHOD /path"` (path without the API prefix and query) matches the regex
 fail. Kinds: "500", "502", "503", "429" (with retry-after), "secondary" (403 secondary rate
 limit with retry-after), "rate_limit" (403, x-ratelimit-remaining 0 + x-ratelimit-reset),
 "not_accessible" (403 Resource not accessible by integration), "suspended", "unauthorized"
-(401 Bad credentials), "drop" (the connection is cut mid-answer).
+(401 Bad credentials), "drop" (the connection is cut mid-answer). With `applied=True` the
+request is carried out first (a POST creates its comment or check run) and only then is
+its answer replaced by the fault (a 5xx, or "drop"), as when a forge fails after the
+write; kind "hang" (only with `applied=True`) answers normally after `retry_after`
+seconds. `body_contains="text"` makes only requests whose raw body contains it match.
 
 Reading state (copies): `comments(repo, number)` (each with `edits`: earlier bodies),
 `issue(repo, number)`, `reactions(repo, number=None, comment_id=None) -> [content]`,
@@ -72,6 +76,7 @@ resolved", a line outside its hunks 422 "Line could not be resolved" (nothing is
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import hashlib
@@ -100,6 +105,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.sim.faults import DroppedResponse
 from tests.sim.git_http import git_http_backend, init_bare_repo, rev_parse
 
 JSON = "application/json; charset=utf-8"
@@ -148,24 +154,19 @@ class _HTTPError(Exception):
         self.headers, self.errors = headers or {}, errors
 
 
-class _Drop(Exception):
-    """Raised after a partial answer so that the server cuts the connection."""
-
-
-class _DroppedResponse(Response):
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", JSON.encode()), (b"content-length", b"999")]})
-        await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
-        raise _Drop("simulated network drop")
-
-
 @dataclass
 class Fault:
     pattern: re.Pattern[str]
     kind: str
     remaining: int
     retry_after: float
+    applied: bool = False  # handle the request first (state changes), then fail
+    body_contains: str | None = None
+
+    def matches(self, line: str, body: bytes) -> bool:
+        return (self.remaining > 0 and self.pattern.search(line) is not None
+                and (self.body_contains is None
+                     or self.body_contains in body.decode("utf-8", errors="replace")))
 
 
 @dataclass(frozen=True)
@@ -384,9 +385,11 @@ class GitHubSim:
             self._tokens.clear()
 
     def fail_next(self, pattern: str, kind: str, count: int = 1,
-                  retry_after: float = 1.0) -> None:
+                  retry_after: float = 1.0, *, applied: bool = False,
+                  body_contains: str | None = None) -> None:
         with self._lock:
-            self._faults.append(Fault(re.compile(pattern), kind, count, retry_after))
+            self._faults.append(Fault(re.compile(pattern), kind, count, retry_after,
+                                      applied, body_contains))
 
     # --- webhooks ------------------------------------------------------------------
 
@@ -545,11 +548,12 @@ class GitHubSim:
         web = str(request.url.replace(path=root_path + "/", query="", fragment=""))
         auth_kind = _auth_kind(request.headers.get("authorization", ""))
         try:
-            fault = self._take_fault(f"{request.method} {self._api_path(path) or path}")
-            if fault is not None:
+            fault = self._take_fault(f"{request.method} {self._api_path(path) or path}",
+                                     await request.body())
+            if fault is not None and not fault.applied:
                 if fault.kind == "drop":
                     self._log(request, path, 200, auth_kind)
-                    return _DroppedResponse()
+                    return DroppedResponse()
                 raise _fault_error(fault)
             git = re.match(r"^/(?P<owner>[^/]+)/(?P<name>[^/]+?)\.git(?P<rest>/.*)$", path)
             if git is not None:
@@ -557,6 +561,14 @@ class GitHubSim:
                                            git["rest"])
             else:
                 response = await self._api(request, path, web)
+            if fault is not None:  # applied: the request did its work, its answer is lost
+                if fault.kind == "hang":
+                    await asyncio.sleep(fault.retry_after)
+                elif fault.kind == "drop":
+                    self._log(request, path, 200, auth_kind)
+                    return DroppedResponse()
+                else:
+                    raise _fault_error(fault)
         except _HTTPError as exc:
             body: dict[str, Any] = {"message": exc.message, "documentation_url": DOCS,
                                     "status": str(exc.status)}
@@ -578,10 +590,10 @@ class GitHubSim:
             return path[len(self.api_prefix):] or "/"
         return None
 
-    def _take_fault(self, line: str) -> Fault | None:
+    def _take_fault(self, line: str, body: bytes) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and fault.pattern.search(line):
+                if fault.matches(line, body):
                     fault.remaining -= 1
                     return fault
         return None
@@ -946,8 +958,9 @@ def _commit_children(sim: GitHubSim, call: _Call, repo: SimRepo) -> tuple[int, A
     sha = rev_parse(repo.bare, ref) or ref
     if kind == "statuses":
         return 200, [copy.deepcopy(s) for s in reversed(repo.statuses) if s["sha"] == sha]
+    name = call.query.get("check_name")
     runs = [sim._check_json(repo, r, call.web) for r in repo.check_runs
-            if r["head_sha"] == sha]
+            if r["head_sha"] == sha and (name is None or r.get("name") == name)]
     return 200, {"total_count": len(runs), "check_runs": runs}
 
 

@@ -45,7 +45,12 @@ message=None, headers=None)` makes the next `times` calls whose "METHOD /decoded
 (path after /api/v4, e.g. "POST /projects/group/app/issues/1/notes") matches
 `path_regex` (re.search; method "*" for any) answer `status`; 429 answers carry
 `Retry-After` (and `RateLimit-Reset`). `delay(method, path_regex, seconds, times=1)`
-makes them answer late (a hung server). `clear_faults()`.
+makes them answer late (a hung server); `drop(method, path_regex, times=1)` cuts the
+connection mid-answer. Each takes `applied=True`: the request is carried out first (a
+POST creates its note) and then answered with the fault (a 5xx, a cut connection, or
+the real answer late), as when a forge fails after the write; the log shows only the
+fault's status. `body_contains="text"` makes only requests with a parameter containing
+the text match. `clear_faults()`.
 
 Discussions: `GET|POST /projects/:id/merge_requests/:iid/discussions` (and on issues).
 A `position` (JSON object, or form fields `position[...]`) must be `position_type` text
@@ -99,6 +104,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.sim.faults import DroppedResponse
 from tests.sim.git_http import git_http_backend, init_bare_repo, rev_parse
 from tests.sim.serve import serve_app
 
@@ -189,10 +195,15 @@ class _Fault:
     retry_after: float | None = None
     message: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    applied: bool = False  # carry the request out first, then answer with the fault
+    drop: bool = False  # cut the connection mid-answer instead of answering `status`
+    body_contains: str | None = None
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, data: dict[str, Any]) -> bool:
         return (self.remaining > 0 and self.method in ("*", method)
-                and self.pattern.search(f"{method} {path}") is not None)
+                and self.pattern.search(f"{method} {path}") is not None
+                and (self.body_contains is None
+                     or any(self.body_contains in str(v) for v in data.values())))
 
 
 class _HttpError(Exception):
@@ -379,14 +390,23 @@ class GitLabSim:
     # ------------------------------------------------------------------ faults
     def fail(self, method: str, path_regex: str, status: int = 500, times: int = 1,
              retry_after: float | None = None, message: str | None = None,
-             headers: dict[str, str] | None = None) -> None:
+             headers: dict[str, str] | None = None, *, applied: bool = False,
+             body_contains: str | None = None) -> None:
         self._faults.append(_Fault(method.upper(), re.compile(path_regex), times, status,
                                    retry_after=retry_after, message=message,
-                                   headers=dict(headers or {})))
+                                   headers=dict(headers or {}), applied=applied,
+                                   body_contains=body_contains))
 
-    def delay(self, method: str, path_regex: str, seconds: float, times: int = 1) -> None:
+    def delay(self, method: str, path_regex: str, seconds: float, times: int = 1, *,
+              applied: bool = False, body_contains: str | None = None) -> None:
         self._faults.append(_Fault(method.upper(), re.compile(path_regex), times, 0,
-                                   delay=seconds))
+                                   delay=seconds, applied=applied,
+                                   body_contains=body_contains))
+
+    def drop(self, method: str, path_regex: str, times: int = 1, *, applied: bool = False,
+             body_contains: str | None = None) -> None:
+        self._faults.append(_Fault(method.upper(), re.compile(path_regex), times, 0,
+                                   drop=True, applied=applied, body_contains=body_contains))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -807,23 +827,40 @@ class GitLabSim:
             self.requests.append(SimRequest(method, rel, request.url.query, status,
                                             user.username if user else None, body))
 
-        for fault in self._faults:
-            if fault.matches(method, rel):
-                fault.remaining -= 1
-                if fault.delay:
-                    await asyncio.sleep(fault.delay)
-                    break
-                headers = dict(fault.headers)
-                if fault.status == 429:
-                    wait = fault.retry_after if fault.retry_after is not None else 60
-                    headers.setdefault("Retry-After", str(math.ceil(wait)))
-                    headers.setdefault("RateLimit-Reset", str(
-                        int(datetime.now(UTC).timestamp() + wait)))
-                    headers.setdefault("RateLimit-Remaining", "0")
-                message = fault.message or _status_message(fault.status)
-                log(fault.status)
-                return JSONResponse({"message": message}, fault.status, headers=headers)
+        fault = next((f for f in self._faults if f.matches(method, rel, body)), None)
+        if fault is None:
+            return await self._dispatch(request, rel_raw, user, body, base, log)
+        fault.remaining -= 1
+        if fault.delay:
+            if not fault.applied:
+                await asyncio.sleep(fault.delay)
+            answer = await self._dispatch(request, rel_raw, user, body, base, log)
+            if fault.applied:
+                await asyncio.sleep(fault.delay)
+            return answer
+        if fault.applied:  # the request does its work; only the fault's answer is logged
+            await self._dispatch(request, rel_raw, user, body, base, lambda status: None)
+        return self._fault_answer(fault, log)
 
+    def _fault_answer(self, fault: _Fault, log: Callable[[int], None]) -> Response:
+        if fault.drop:
+            log(200)
+            return DroppedResponse()
+        headers = dict(fault.headers)
+        if fault.status == 429:
+            wait = fault.retry_after if fault.retry_after is not None else 60
+            headers.setdefault("Retry-After", str(math.ceil(wait)))
+            headers.setdefault("RateLimit-Reset", str(
+                int(datetime.now(UTC).timestamp() + wait)))
+            headers.setdefault("RateLimit-Remaining", "0")
+        message = fault.message or _status_message(fault.status)
+        log(fault.status)
+        return JSONResponse({"message": message}, fault.status, headers=headers)
+
+    async def _dispatch(self, request: Request, rel_raw: str, user: SimUser | None,
+                        body: dict[str, Any], base: str,
+                        log: Callable[[int], None]) -> Response:
+        method = request.method
         if user is None:
             log(401)
             return JSONResponse({"message": "401 Unauthorized"}, 401)

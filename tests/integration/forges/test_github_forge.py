@@ -20,6 +20,7 @@ from app.forges.base import (
 )
 from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
+from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
 from tests.sim.github_sim import GitHubSim, generate_app_key
 from tests.sim.serve import SwitchableApp, serve_app
@@ -143,7 +144,7 @@ async def test_comment_create_update_list(forge: GitHubForge, sim: GitHubSim) ->
     assert updated.body == "Done"
     stored = sim.comments(REPO, number)
     assert [c["body"] for c in stored] == ["Done"]
-    assert stored[0]["edits"] == ["Working on it"]
+    assert [unmarked(e) for e in stored[0]["edits"]] == ["Working on it"]
     assert stored[0]["author_association"] == "NONE"
     assert [c.body for c in await forge.list_comments(target)] == ["Done"]
 

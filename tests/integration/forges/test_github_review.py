@@ -124,3 +124,15 @@ async def test_posting_the_same_review_again_returns_the_first(
     assert len(sim.reviews(REPO, target.number)) == 1
     await forge.create_review(target, head, "Summary of run 8.", comments)
     assert len(sim.reviews(REPO, target.number)) == 2
+
+
+async def test_a_review_applied_before_a_5xx_is_not_posted_again(sim: GitHubSim,
+                                                                 forge: GitHubForge) -> None:
+    target, head = pull(sim)
+    sim.fail_next(r"^POST /repos/acme/app/pulls/\d+/reviews$", "502", applied=True)
+    url = await forge.create_review(target, head, "Looks fine.",
+                                    [ReviewComment("notes.txt", 11, "Why?")])
+    [review] = sim.reviews(REPO, target.number)
+    assert url.endswith(f"#pullrequestreview-{review['id']}")
+    assert len([r for r in sim.requests if r.method == "POST"
+                and r.path.endswith("/reviews")]) == 1

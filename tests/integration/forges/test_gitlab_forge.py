@@ -22,7 +22,9 @@ from app.forges.base import (
     ForgeTransientError,
     Target,
 )
-from app.forges.gitlab import CHECK_MARKER, NOTE_LIMIT, GitLabForge
+from app.forges.gitlab import GitLabForge
+from app.forges.gitlab_format import CHECK_MARKER, NOTE_LIMIT
+from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.serve import SwitchableApp
@@ -260,7 +262,7 @@ async def test_server_errors_are_retried_then_succeed(forge: GitLabForge,
                                                       sim: GitLabSim) -> None:
     sim.fail("POST", r"/issues/1/notes$", status=502, times=2)
     comment = await forge.create_comment(ISSUE, "hello")
-    assert comment.body == "hello"
+    assert unmarked(comment.body) == "hello"
     assert [r.status for r in api_calls(sim, "POST", "/issues/1/notes")] == [502, 502, 201]
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from app.forges.base import ReviewComment, Target
 from app.forges.gitlab import GitLabForge
+from app.forges.markers import unmarked
 from tests.integration.forges.test_gitlab_forge import FILES, REPO, make_forge
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.serve import SwitchableApp
@@ -63,7 +64,7 @@ async def test_each_comment_is_a_diff_discussion_on_its_line(sim: GitLabSim,
         "Why this line?", "A context line.", "A new file."]
     assert all(d["notes"][0]["type"] == "DiffNote" for d in discussions)
     summary = sim.notes(REPO, "merge_request", 1)[-1]
-    assert summary["body"] == "Looks fine overall."
+    assert unmarked(summary["body"]) == "Looks fine overall."
     assert url.endswith(f"/-/merge_requests/1#note_{summary['id']}")
 
 
@@ -87,7 +88,8 @@ async def test_a_review_without_comments_is_one_note(sim: GitLabSim,
                                                      forge: GitLabForge) -> None:
     await forge.create_review(MR, "", "Nothing to add.", [])
     assert sim.discussions(REPO, 1) == []
-    assert [n["body"] for n in sim.notes(REPO, "merge_request", 1)] == ["Nothing to add."]
+    assert [unmarked(n["body"]) for n in sim.notes(REPO, "merge_request", 1)] == [
+        "Nothing to add."]
 
 
 def test_the_simulator_wants_both_lines_for_a_context_line(sim: GitLabSim) -> None:
@@ -137,4 +139,16 @@ async def test_a_review_cut_short_is_finished_without_repeating_comments(
         ReviewComment("extra.py", 1, "A new file.")])
     bodies = [d["notes"][0]["body"] for d in sim.discussions(REPO, 1)]
     assert bodies == ["Why this line?", "A new file."]
-    assert sim.notes(REPO, "merge_request", 1)[-1]["body"] == "Summary."
+    assert unmarked(sim.notes(REPO, "merge_request", 1)[-1]["body"]) == "Summary."
+
+
+async def test_a_line_comment_applied_before_a_5xx_is_not_posted_again(
+        sim: GitLabSim, forge: GitLabForge) -> None:
+    head = sim.head_sha(REPO, "feature") or ""
+    sim.fail("POST", r"/discussions$", status=500, applied=True)
+    sim.fail("POST", r"/merge_requests/1/notes$", status=503, applied=True)
+    await forge.create_review(MR, head, "Summary.", [ReviewComment("notes.txt", 11, "Why?")])
+    assert [d["notes"][0]["body"] for d in sim.discussions(REPO, 1)
+            if d["notes"][0].get("position")] == ["Why?"]
+    assert [unmarked(n["body"]) for n in sim.notes(REPO, "merge_request", 1)
+            if not n.get("position")] == ["Summary."]

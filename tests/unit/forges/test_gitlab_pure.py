@@ -19,9 +19,16 @@ from app.forges.base import (
     ForgeRateLimited,
     ForgeTransientError,
 )
-from app.forges.gitlab import (
+from app.forges.gitlab import GitLabForge
+from app.forges.gitlab_errors import (
+    DEFAULT_RATE_LIMIT_WAIT,
+    GitLabAPIError,
+    RetryPolicy,
+    forge_error_from_gitlab,
+    retry_after_seconds,
+)
+from app.forges.gitlab_format import (
     CHECK_MARKER,
-    GitLabForge,
     basic_auth_header,
     changed_file,
     clean_url,
@@ -31,13 +38,6 @@ from app.forges.gitlab import (
     render_check_note,
     render_diff,
     truncate_note,
-)
-from app.forges.gitlab_errors import (
-    DEFAULT_RATE_LIMIT_WAIT,
-    GitLabAPIError,
-    RetryPolicy,
-    forge_error_from_gitlab,
-    retry_after_seconds,
 )
 
 TOKEN = "glpat-abcdefghijklmnopqrstuvwxyz"
