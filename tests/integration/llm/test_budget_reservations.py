@@ -20,9 +20,12 @@ from app.llm import BudgetExhausted, LLMRequest, Message, PostgresCallLog, build
 from app.llm.budgets import BudgetLimits
 from app.llm.model_ids import parse_model_id
 from app.llm.prices import estimate_cost_usd, load_price_table
+from app.queue import RunQueue
 from app.store import Database, connect
 from app.store.llm_calls import llm_calls_of_run
 from app.store.llm_reservations import held_usd
+from app.workflow.context import WorkflowDeps
+from jobs.workflows import requeue_stale_runs
 from tests.integration.llm.conftest import TenantRun, make_tenant_run, sim_settings
 from tests.sim.llm_sim import LLMSimulator, slow, text
 
@@ -141,6 +144,36 @@ async def test_the_hold_of_a_crashed_call_stops_counting_when_it_expires(
     finally:
         await registry.close()
     assert len(sim.requests) == 1
+
+
+async def test_the_sweep_drops_the_holds_of_a_run_whose_worker_died(
+    db: Database, tenant_run: TenantRun, redis_url: str, queue_name: str
+) -> None:
+    limits = BudgetLimits(run_usd=room_for(1))
+    crashed = PostgresCallLog(db, tenant_run.tenant_id, tenant_run.run_id)
+    await crashed.reserve(limits, estimate())
+    other = await make_tenant_run(db)  # a live run of another tenant keeps its hold
+    await PostgresCallLog(db, other.tenant_id, other.run_id).reserve(limits, estimate())
+    async with db.admin() as conn:
+        await conn.execute(
+            "UPDATE runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1",
+            tenant_run.run_id,
+        )
+    queue = RunQueue(redis_url, queue_name)
+    settings = Settings(redis_url=redis_url, queue_name=queue_name, stale_run_seconds=60)
+
+    async def no_forge(run: Any) -> Any:
+        raise AssertionError("the sweep needs no forge")
+
+    try:
+        await requeue_stale_runs({"deps": WorkflowDeps(settings, db, queue, no_forge)})
+    finally:
+        await queue.close()
+    async with db.tenant(tenant_run.tenant_id) as tc:
+        assert await held_usd(tc) == 0
+    async with db.tenant(other.tenant_id) as tc:
+        assert await held_usd(tc) == pytest.approx(estimate(), abs=1e-6)
+    await crashed.reserve(limits, estimate())  # the run's budget is free again
 
 
 async def test_a_tenant_neither_sees_nor_counts_another_tenants_holds(
