@@ -10,6 +10,7 @@ from arq import Retry
 
 from app.store import DATABASE_ERRORS
 from app.store import label_checks as label_check_store
+from app.store import llm_reservations as reservation_store
 from app.store import runs as run_store
 from app.workflow.context import WorkflowDeps
 from app.workflow.labels import check_labels
@@ -63,6 +64,8 @@ async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
             conn, deps.settings.requeue_after_seconds)
         abandoned = await run_store.abandoned_runs_all_tenants(
             conn, deps.settings.stale_run_seconds)
+        # The dead worker's calls will never be recorded: their budget holds go too.
+        await reservation_store.release_reservations_of_runs_all_tenants(conn, abandoned)
     for run_id in abandoned:
         log.warning("run %s: its worker stopped; handing it to another worker", run_id)
         await deps.queue.release_abandoned(run_id)

@@ -1,17 +1,20 @@
 """The router: one role's request, tried on its models in order, within the budgets.
 
-For each model of the role's chain: check the budgets against the call's estimated cost,
-call the provider, and on a transient failure (429, 5xx, overload, timeout) wait and
+For each model of the role's chain: hold the call's estimated cost against the budgets
+(the call log refuses it when spending plus the holds of calls in flight would overrun
+one), call the provider, and on a transient failure (429, 5xx, overload, timeout) wait and
 retry, honouring `retry-after`, a bounded number of times, then go on to the next model.
 A context-length failure skips to the next model with a larger window; when there is
 none the caller gets `ContextTooLong` and must shrink its context. Authentication and
 permission failures stop at once with `ProviderConfigError`. Every attempt is written to
-the call log (usage, cost, latency, outcome, and the request and response for replay).
+the call log (usage, cost, latency, outcome, and the request and response for replay),
+which drops its hold in the same write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import uuid
@@ -21,8 +24,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-from app.llm.budgets import BudgetLimits, check_budgets
-from app.llm.call_log import CallLog, CallRecord
+from app.llm.budgets import BudgetLimits
+from app.llm.call_log import CallLog, CallRecord, Reservation
 from app.llm.errors import (
     RETRYABLE,
     AllModelsFailed,
@@ -47,6 +50,7 @@ from app.llm.types import (
     request_fingerprint,
 )
 
+logger = logging.getLogger(__name__)  # `log` below is the attempt logger
 T = TypeVar("T", bound=BaseModel)
 _AttemptLogger = Callable[..., Awaitable[None]]
 
@@ -144,15 +148,16 @@ class LLMRouter:
             provider = self._provider_for(model_id)
             retries = 0
             while True:
-                estimate = estimate_cost_usd(request, price)
-                check_budgets(self._limits, await self.call_log.spent(), estimate)
+                hold = await self.call_log.reserve(self._limits, estimate_cost_usd(request, price))
                 started = time.monotonic()
                 try:
                     response = await provider.complete(request, model_id.model)
                 except ProviderError as exc:
                     latency = int((time.monotonic() - started) * 1000)
                     attempts.append(Attempt(str(model_id), exc.kind, latency, exc.message))
-                    await log(len(attempts), model_id, provider, exc.kind, latency, exc.message)
+                    await log(
+                        len(attempts), model_id, provider, exc.kind, latency, exc.message, hold
+                    )
                     if exc.kind == "auth":
                         raise ProviderConfigError(auth_failure(model_id, exc)) from None
                     if exc.kind == "context_length":
@@ -164,15 +169,26 @@ class LLMRouter:
                     retries += 1
                     await self._sleep(delay)
                     continue
+                except BaseException:  # cancelled (job abort, timeout) or an internal fault
+                    await asyncio.shield(self._release(hold))
+                    raise
                 latency = int((time.monotonic() - started) * 1000)
                 cost = cost_usd(response.usage, price)
                 attempts.append(Attempt(str(model_id), "ok", latency))
-                await log(len(attempts), model_id, provider, "ok", latency, "", response, cost)
+                await log(
+                    len(attempts), model_id, provider, "ok", latency, "", hold, response, cost
+                )
                 return Completion(response, str(model_id), provider.name, tuple(attempts), cost)
 
         if too_long_window is not None:
             raise ContextTooLong(request.role, tuple(attempts))
         raise AllModelsFailed(request.role, tuple(attempts))
+
+    async def _release(self, hold: Reservation) -> None:
+        try:
+            await self.call_log.release(hold)
+        except Exception as exc:  # the fault being raised matters more; the hold expires
+            logger.warning("budget hold %s not released (%s); it expires on its own", hold.id, exc)
 
     def _retry_delay(self, exc: ProviderError, retries: int) -> float | None:
         if exc.kind not in RETRYABLE:
@@ -193,28 +209,29 @@ class LLMRouter:
             provider: Provider,
             outcome: str,
             latency_ms: int,
-            detail: str = "",
+            detail: str,
+            hold: Reservation,
             response: LLMResponse | None = None,
             cost: float = 0.0,
         ) -> None:
             usage = response.usage if response is not None else Usage()
-            await self.call_log.record(
-                CallRecord(
-                    call_id=call_id,
-                    attempt=attempt,
-                    role=request.role,
-                    provider=provider.name,
-                    model_id=str(model_id),
-                    outcome=outcome,
-                    detail=detail,
-                    usage=usage,
-                    cost_usd=cost,
-                    latency_ms=latency_ms,
-                    fingerprint=fingerprint,
-                    request=request,
-                    response=response,
-                )
+            record = CallRecord(
+                call_id=call_id,
+                attempt=attempt,
+                role=request.role,
+                provider=provider.name,
+                model_id=str(model_id),
+                outcome=outcome,
+                detail=detail,
+                usage=usage,
+                cost_usd=cost,
+                latency_ms=latency_ms,
+                fingerprint=fingerprint,
+                request=request,
+                response=response,
             )
+            # Shielded: a cancelled run still records (and pays for) an answered call.
+            await asyncio.shield(self.call_log.record(record, settles=hold))
 
         return log
 

@@ -118,7 +118,8 @@ class RunContext:
         if self._router is None:
             repo = RepoLLMConfig.model_validate(
                 {"models": config.models, "budgets": config.budgets}) if config else None
-            call_log = PostgresCallLog(self.deps.db, self.run.tenant_id, self.run.id)
+            call_log = PostgresCallLog(self.deps.db, self.run.tenant_id, self.run.id,
+                                       self.deps.settings.job_timeout_seconds)
             self._router, self._providers = build_router(self.deps.settings, call_log, repo)
         return self._router
 

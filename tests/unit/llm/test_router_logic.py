@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import pytest
@@ -10,7 +11,7 @@ from app.llm.budgets import BudgetLimits
 from app.llm.call_log import MemoryCallLog
 from app.llm.errors import AllModelsFailed, BudgetExhausted, ProviderError
 from app.llm.model_ids import parse_model_id
-from app.llm.prices import load_price_table
+from app.llm.prices import estimate_cost_usd, load_price_table
 from app.llm.router import LLMRouter, RetryPolicy
 from app.llm.routing import Routes
 from app.llm.types import LLMRequest, LLMResponse, Message, Usage
@@ -106,3 +107,70 @@ async def test_cost_is_priced_from_the_table_and_counted_against_the_run_budget(
         await router.complete(ASK)
     assert len(provider.asked) == 2
     assert [r.outcome for r in log.records] == ["ok", "ok"]
+
+
+@dataclass
+class BlockingProvider:
+    """Answers `OK` once `go` is set; counts the calls that reached it."""
+
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+    name: str = "blocking"
+    asked: int = 0
+
+    async def complete(self, request: LLMRequest, model: str) -> LLMResponse:
+        self.asked += 1
+        await self.go.wait()
+        return OK
+
+    async def check(self, model: str) -> str:
+        return "reachable"
+
+    async def close(self) -> None:
+        return None
+
+
+def blocking_router(
+    provider: BlockingProvider, log: MemoryCallLog, limits: BudgetLimits
+) -> LLMRouter:
+    return LLMRouter(
+        Routes({"coder": (parse_model_id("openai:gpt-4.1"),)}),
+        lambda _model_id: provider,
+        load_price_table(),
+        log,
+        limits=limits,
+    )
+
+
+async def test_calls_in_flight_hold_their_estimate_until_recorded() -> None:
+    log = MemoryCallLog()
+    provider = BlockingProvider()
+    estimate = estimate_cost_usd(
+        ASK, load_price_table().price_for(parse_model_id("openai:gpt-4.1"))
+    )
+    router = blocking_router(provider, log, BudgetLimits(run_usd=estimate * 1.5))
+    first = asyncio.create_task(router.complete(ASK))
+    await asyncio.sleep(0)
+    with pytest.raises(BudgetExhausted, match="run budget"):
+        await router.complete(ASK)
+    provider.go.set()
+    assert (await first).text == "fine"
+    assert provider.asked == 1 and log.held == {}
+
+
+async def test_a_cancelled_or_crashed_call_releases_its_hold() -> None:
+    log = MemoryCallLog()
+    provider = BlockingProvider()
+    router = blocking_router(provider, log, BudgetLimits(run_usd=1.0))
+    call = asyncio.create_task(router.complete(ASK))
+    await asyncio.sleep(0)
+    assert len(log.held) == 1
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert log.held == {} and log.records == []
+
+    crashing = ScriptedProvider([])  # popping from an empty script: an internal fault
+    router, _ = make_router(["openai:gpt-4.1"], crashing, log, BudgetLimits(run_usd=1.0))
+    with pytest.raises(IndexError):
+        await router.complete(ASK)
+    assert log.held == {}
