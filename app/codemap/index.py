@@ -7,13 +7,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.codemap.cache import BlobCache, TreeEntry
+from app.codemap.cache import BlobCache
 from app.codemap.discover import SkipRules, discover_files, git_blob_sha
 from app.codemap.extract import extract_symbols, extract_words
+from app.codemap.snapshot import TreeEntry
 from app.codemap.symbols import FileSymbols, FileWords
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,11 @@ class RepoIndex:
                 self.cache.put_words(indexed.blob_sha, words)
         self.files[path] = IndexedFile(path, indexed.blob_sha, indexed.symbols, words)
         return words
+
+    def all_words(self) -> dict[str, FileWords]:
+        """Every file's words; those not cached yet are written in one batch."""
+        with self.cache.deferred_writes() if self.cache is not None else nullcontext():
+            return {path: self.words(path) for path in self.files}
 
 
 def build_index(
