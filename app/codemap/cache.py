@@ -39,7 +39,7 @@ _Key = tuple[str, str]  # (blob SHA, kind)
 _Value = FileSymbols | FileWords
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entry (blob TEXT NOT NULL, kind TEXT NOT NULL, "
-    "data BLOB NOT NULL, PRIMARY KEY (blob, kind)) WITHOUT ROWID"
+    "data BLOB NOT NULL, PRIMARY KEY (blob, kind))"
 )
 _BUSY_SECONDS = 30.0  # another process writing the same database
 
