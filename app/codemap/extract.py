@@ -14,7 +14,8 @@ import re
 
 from tree_sitter import Node, QueryCursor
 
-from app.codemap.languages import load_language
+from app.codemap.languages import LoadedLanguage, load_language
+from app.codemap.pywalk import python_outline
 from app.codemap.symbols import Definition, FileSymbols, FileWords
 from app.codemap.terms import source_identifiers
 
@@ -47,26 +48,21 @@ def extract_symbols(language: str, source: bytes) -> FileSymbols:
         return FileSymbols(language=language, skipped=reason)
     loaded = load_language(language)
     tree = loaded.parser.parse(source)
-    definitions: list[tuple[Node, Node, str]] = []
-    imports: list[str] = []
-    cursor = QueryCursor(loaded.query)
-    cursor.set_max_start_depth(loaded.spec.max_depth)
-    kinds = loaded.definition_kinds
-    for pattern, captures in cursor.matches(tree.root_node):
-        kind = kinds[pattern]
-        if kind is None:
-            if "import" in captures:
-                imports.extend(_node_text(source, n) for n in captures["import"])
-            continue
-        names = captures.get("name")
-        if names:
-            definitions.append((captures[kind[0]][0], names[0], kind[1]))
+    root = tree.root_node
+    has_error = root.has_error
+    if language == "python" and not has_error:
+        found, imports = python_outline(
+            loaded.language, source, root, loaded.spec.max_depth, _signature
+        )
+        definitions = tuple(found)
+    else:
+        definitions, imports = _query_outline(loaded, source, root)
     return FileSymbols(
         language=language,
-        definitions=_nest_definitions(source, definitions),
+        definitions=definitions,
         imports=tuple(dict.fromkeys(i.strip() for i in imports if i.strip())),
         lines=source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1),
-        parse_errors=tree.root_node.has_error,
+        parse_errors=has_error,
     )
 
 
@@ -75,18 +71,42 @@ def extract_words(source: bytes) -> FileWords:
     return FileWords(identifiers=dict(source_identifiers(source.decode("utf-8", "replace"))))
 
 
+def _query_outline(
+    loaded: LoadedLanguage, source: bytes, root: Node
+) -> tuple[tuple[Definition, ...], list[str]]:
+    definitions: list[tuple[Node, Node, str]] = []
+    imports: list[str] = []
+    cursor = QueryCursor(loaded.query)
+    cursor.set_max_start_depth(loaded.spec.max_depth)
+    kinds = loaded.definition_kinds
+    for pattern, captures in cursor.matches(root):
+        kind = kinds[pattern]
+        if kind is None:
+            if "import" in captures:
+                imports.extend(_node_text(source, n) for n in captures["import"])
+            continue
+        names = captures.get("name")
+        if names:
+            definitions.append((captures[kind[0]][0], names[0], kind[1]))
+    return _nest_definitions(source, definitions), imports
+
+
 def _node_text(source: bytes, node: Node) -> str:
     return source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
 
-def _signature(source: bytes, node: Node, start: int, end: int) -> str:
-    body = node.child_by_field_name("body")
-    if body is not None:
-        end = body.start_byte
+def _signature(source: bytes, start: int, end: int, body_start: int | None) -> str:
+    """The header text up to the body (or the end), whitespace collapsed, capped."""
+    if body_start is not None:
+        end = body_start
     end = min(end, start + 4 * _SIGNATURE_LIMIT)
     text = " ".join(source[start:end].decode("utf-8", "replace").split())
     text = text.rstrip("{:").rstrip()
     return text if len(text) <= _SIGNATURE_LIMIT else text[: _SIGNATURE_LIMIT - 1] + "…"
+
+
+def _start_byte(node: Node | None) -> int | None:
+    return None if node is None else node.start_byte
 
 
 _NESTING_KINDS = _CONTAINER_KINDS - {"module", "namespace"}
@@ -122,7 +142,7 @@ def _nest_definitions(source: bytes, found: list[tuple[Node, Node, str]]) -> tup
                 name,
                 qualname,
                 kind,
-                _signature(source, node, start, end),
+                _signature(source, start, end, _start_byte(node.child_by_field_name("body"))),
                 node.start_point.row + 1,
                 node.end_point.row + 1,
             )
