@@ -18,6 +18,7 @@ import marshal
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -26,8 +27,8 @@ from typing import Any
 
 from app.codemap import snapshot
 from app.codemap.extract import EXTRACTOR_VERSION
-from app.codemap.snapshot import TreeEntry, TreeSnapshot, symbols_from_row, symbols_row
-from app.codemap.symbols import FileSymbols, FileWords
+from app.codemap.snapshot import TreeEntry, TreeSnapshot
+from app.codemap.symbols import FileSymbols, FileWords, decode_symbols, encode_symbols
 
 DEFAULT_CACHE_DIR = Path("~/.cache/agentops/codemap")
 # The layout of the database and of its entries; another layout is another file.
@@ -36,7 +37,6 @@ BLOB_FORMAT = 1
 log = logging.getLogger(__name__)
 
 _Key = tuple[str, str]  # (blob SHA, kind)
-_Value = FileSymbols | FileWords
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entry (blob TEXT NOT NULL, kind TEXT NOT NULL, "
     "data BLOB NOT NULL, PRIMARY KEY (blob, kind))"
@@ -52,9 +52,10 @@ class BlobCache:
         self.database = f"{self.root}/blobs{BLOB_FORMAT}.sqlite3"
         # One writer thread: it owns the writing connection, and batches land in order.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codemap-cache")
-        self._written: list[tuple[dict[_Key, _Value], Future[None]]] = []  # batches in flight
+        self._written: list[tuple[dict[_Key, bytes], Future[None]]] = []  # batches in flight
         self._pending: dict[str, Future[None]] = {}  # snapshot files being written
-        self._held: dict[_Key, _Value] = {}  # put inside deferred_writes, not yet handed on
+        self._held: dict[_Key, bytes] = {}  # put inside deferred_writes, not yet handed on
+        self._read: dict[_Key, bytes] = {}  # read from the database inside deferred_writes
         self._deferring = 0
         self._stored = os.path.exists(self.database)  # else every lookup is a miss
         self._reader: sqlite3.Connection | None = None
@@ -70,9 +71,11 @@ class BlobCache:
             yield
         finally:
             self._deferring -= 1
-            if not self._deferring and self._held:
-                batch, self._held = self._held, {}
-                self._submit(batch)
+            if not self._deferring:
+                self._read = {}
+                if self._held:
+                    batch, self._held = self._held, {}
+                    self._submit(batch)
 
     def flush(self) -> None:
         """Wait until every entry put so far is on disk; raise the first write error."""
@@ -96,45 +99,55 @@ class BlobCache:
                 self._connection = None
 
     def get_symbols(self, blob_sha: str, language: str) -> FileSymbols | None:
-        found = self._get(blob_sha, language)
-        if isinstance(found, FileSymbols) or found is None:
-            return found
+        data = self._get(blob_sha, language)
+        if data is None:
+            return None
         try:
-            symbols = symbols_from_row(found)
-        except (TypeError, ValueError):
+            symbols = decode_symbols(data)
+        except ValueError:
             return None
         return symbols if symbols.language == language else None
 
     def put_symbols(self, blob_sha: str, language: str, symbols: FileSymbols) -> None:
-        self._put((blob_sha, language), symbols)
+        self._put((blob_sha, language), encode_symbols(symbols))
+
+    def encoded_symbols(self, blob_sha: str, symbols: FileSymbols) -> bytes:
+        """encode_symbols(symbols), from the entry this process put or read if it can."""
+        key = (blob_sha, symbols.language)
+        found = self._held.get(key) or self._read.get(key) or self._in_flight(key)
+        return found if found is not None else encode_symbols(symbols)
 
     def get_words(self, blob_sha: str) -> FileWords | None:
-        found = self._get(blob_sha, "words")
-        if isinstance(found, FileWords) or found is None:
-            return found
-        return FileWords(found) if isinstance(found, dict) else None
+        data = self._get(blob_sha, "words")
+        try:
+            # Our own cache directory; marshal builds data only, it runs no code.
+            identifiers = marshal.loads(data) if data is not None else None  # noqa: S302
+        except (EOFError, TypeError, ValueError):
+            return None
+        return FileWords(identifiers) if isinstance(identifiers, dict) else None
 
     def put_words(self, blob_sha: str, words: FileWords) -> None:
-        self._put((blob_sha, "words"), words)
+        self._put((blob_sha, "words"), marshal.dumps(words.identifiers))
 
-    def _put(self, key: _Key, value: _Value) -> None:
+    def _put(self, key: _Key, value: bytes) -> None:
         self._held[key] = value
         if not self._deferring:
             batch, self._held = self._held, {}
             self._submit(batch)
 
-    def _get(self, blob_sha: str, kind: str) -> Any:
-        """The value put in this process, the decoded entry from the database, or None."""
-        key = (blob_sha, kind)
-        found = self._held.get(key)
-        if found is not None:
-            return found
+    def _in_flight(self, key: _Key) -> bytes | None:
         for batch, _ in self._written:
             found = batch.get(key)
             if found is not None:
                 return found
-        if not self._stored:
-            return None
+        return None
+
+    def _get(self, blob_sha: str, kind: str) -> bytes | None:
+        """The entry put in this process or stored in the database, or None."""
+        key = (blob_sha, kind)
+        found = self._held.get(key) or self._in_flight(key)
+        if found is not None or not self._stored:
+            return found
         try:
             with self._reader_lock:
                 if self._reader is None:
@@ -149,11 +162,11 @@ class BlobCache:
             self._close_reader()
             self._stored = False
             return None
-        try:
-            # Our own cache directory; marshal builds data only, it runs no code.
-            return marshal.loads(row[0]) if row is not None else None  # noqa: S302
-        except (EOFError, TypeError, ValueError):
+        if row is None or not isinstance(row[0], bytes):
             return None
+        if self._deferring:
+            self._read[key] = row[0]
+        return row[0]
 
     def _close_reader(self) -> None:
         with self._reader_lock:
@@ -161,15 +174,15 @@ class BlobCache:
                 self._reader.close()
                 self._reader = None
 
-    def _submit(self, batch: dict[_Key, _Value]) -> None:
+    def _submit(self, batch: dict[_Key, bytes]) -> None:
         future = self._writer.submit(self._store, batch)
         future.add_done_callback(_log_failure)
         self._written = [(b, f) for b, f in self._written if not f.done()]
         self._written.append((batch, future))
 
-    def _store(self, batch: dict[_Key, _Value]) -> None:
-        """One transaction of encoded entries; runs in the writer thread."""
-        rows = [(sha, kind, _encode(value)) for (sha, kind), value in batch.items()]
+    def _store(self, batch: dict[_Key, bytes]) -> None:
+        """One transaction of entries; runs in the writer thread."""
+        rows = [(sha, kind, data) for (sha, kind), data in batch.items()]
         for attempt in (1, 2):
             try:
                 if self._connection is None:
@@ -181,7 +194,7 @@ class BlobCache:
                     )
                 break
             except sqlite3.DatabaseError as exc:
-                code = getattr(exc, "sqlite_errorcode", None)
+                code = _primary_code(exc)
                 if attempt == 1 and code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
                     self._set_aside_damaged()
                     continue
@@ -225,7 +238,11 @@ class BlobCache:
         self, root: Path, files: dict[str, TreeEntry], previous: TreeSnapshot | None = None
     ) -> None:
         """Record what this index of root saw, in the background (see snapshot.encode)."""
-        kind, data = snapshot.encode(files, previous or snapshot.EMPTY)
+
+        def encoded(entry: TreeEntry) -> bytes:
+            return self.encoded_symbols(entry.blob_sha, entry.symbols)
+
+        kind, data = snapshot.encode(files, previous or snapshot.EMPTY, encoded)
         path = f"{self.root}/{snapshot.tree_key(root)}.{kind}.marshal"
         future = self._writer.submit(_write_atomically, path, data)
         future.add_done_callback(_log_failure)
@@ -234,18 +251,34 @@ class BlobCache:
 
 def _connect(database: str) -> sqlite3.Connection:
     connection = sqlite3.connect(database, timeout=_BUSY_SECONDS, check_same_thread=False)
-    # WAL: readers in other processes go on while one writes. A commit is not synced to
-    # disk: after a crash an entry may be missing, which is a miss, never a wrong entry.
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute(_SCHEMA)
+    try:
+        # Two processes setting up a new database at once: SQLite answers "locked" at
+        # once here instead of waiting out the timeout.
+        for attempt in range(_SETUP_ATTEMPTS):
+            try:
+                # WAL: readers in other processes go on while one writes. A commit is not
+                # synced: after a crash an entry may be missing (a miss), never wrong.
+                if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                busy = _primary_code(exc) == sqlite3.SQLITE_BUSY
+                if not busy or attempt == _SETUP_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05)
+        connection.execute("PRAGMA synchronous=NORMAL")
+    except BaseException:
+        connection.close()
+        raise
     return connection
 
 
-def _encode(value: _Value) -> bytes:
-    if isinstance(value, FileWords):
-        return marshal.dumps(value.identifiers)
-    return marshal.dumps(symbols_row(value))
+_SETUP_ATTEMPTS = 100
+
+
+def _primary_code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF  # without the extended part
 
 
 def _log_failure(future: Future[None]) -> None:

@@ -4,7 +4,7 @@ not read or hash a file whose size and mtime have not changed.
 A snapshot is Python's marshal of plain tuples, `<sha of the tree's path>.tree.marshal`
 (about ten times cheaper to read and write than JSON with a dictionary per file). When few
 entries changed since, only they are written, beside it (`.tree-delta.marshal`), and read
-back on top of it. Rows double as the blob cache's encoding of a file's symbols.
+back on top of it.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import marshal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from app.codemap.symbols import Definition, FileSymbols
+from app.codemap.symbols import FileSymbols, decode_symbols
 
 # The layout of a snapshot's rows; a snapshot of another layout reads as empty.
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 _RACY_NS = 2_000_000_000
 
 
@@ -66,26 +65,6 @@ def tree_key(root: Path) -> str:
     return hashlib.sha1(str(root.resolve()).encode(), usedforsecurity=False).hexdigest()
 
 
-def symbols_row(symbols: FileSymbols) -> tuple[Any, ...]:
-    """A file's symbols as plain tuples, which marshal takes (it refuses named tuples)."""
-    return (
-        symbols.language,
-        tuple(map(tuple, symbols.definitions)),
-        symbols.imports,
-        symbols.lines,
-        symbols.skipped,
-        symbols.parse_errors,
-    )
-
-
-_definition = partial(tuple.__new__, Definition)  # no per-row Python call
-
-
-def symbols_from_row(row: tuple[Any, ...]) -> FileSymbols:
-    language, defs, imports, lines, skipped, errors = row
-    return FileSymbols(language, tuple(map(_definition, defs)), imports, lines, skipped, errors)
-
-
 def decode(data: bytes) -> tuple[int, Any] | None:
     """(written_ns, rows) of one snapshot file's bytes; None when damaged or of another layout."""
     try:
@@ -123,21 +102,26 @@ def _add_rows(
     rows: list[tuple[Any, ...]], files: dict[str, TreeEntry], by_path: dict[str, tuple[Any, ...]]
 ) -> None:
     for row in rows:
-        path, size, mtime_ns, blob, language = row[:5]
-        files[path] = TreeEntry(size, mtime_ns, blob, language, symbols_from_row(row[4:]))
+        path, size, mtime_ns, blob, language, symbols = row
+        files[path] = TreeEntry(size, mtime_ns, blob, language, decode_symbols(symbols))
         by_path[path] = row
 
 
-def encode(files: dict[str, TreeEntry], previous: TreeSnapshot) -> tuple[str, Callable[[], bytes]]:
-    """The file to write ("tree" or "tree-delta") and its bytes, made when called. An entry
-    taken unchanged from the previous snapshot is written from its loaded row. When at most
-    an eighth of the entries changed, only they are written, beside the last full snapshot."""
+def encode(
+    files: dict[str, TreeEntry], previous: TreeSnapshot, encoded: Callable[[TreeEntry], bytes]
+) -> tuple[str, Callable[[], bytes]]:
+    """The file to write ("tree" or "tree-delta") and its bytes, made when called. A row
+    holds a file's symbols as encoded for the blob cache (`encoded(entry)`, mostly bytes
+    the cache already holds), so a snapshot copies them instead of encoding every
+    definition again. An entry taken unchanged from the previous snapshot is written from
+    its loaded row. When at most an eighth of the entries changed, only they are written,
+    beside the last full snapshot."""
     written_ns = time.time_ns()
 
     def row(path: str, entry: TreeEntry) -> tuple[Any, ...]:
         if previous.files.get(path) is entry:
             return previous.rows[path]
-        return (path, entry.size, entry.mtime_ns, entry.blob_sha, *symbols_row(entry.symbols))
+        return (path, entry.size, entry.mtime_ns, entry.blob_sha, entry.language, encoded(entry))
 
     changed = [
         path
@@ -147,11 +131,8 @@ def encode(files: dict[str, TreeEntry], previous: TreeSnapshot) -> tuple[str, Ca
     removed = [path for path in previous.base_paths if path not in files]
     if previous.written_ns and len(changed) + len(removed) <= len(files) // 8:
         delta = (previous.written_ns, [row(p, files[p]) for p in changed], removed)
-        encoded = marshal.dumps((SNAPSHOT_FORMAT, written_ns, delta))
-        return "tree-delta", lambda: encoded
+        data = marshal.dumps((SNAPSHOT_FORMAT, written_ns, delta))
+        return "tree-delta", lambda: data
 
-    def full() -> bytes:
-        rows = [row(path, entry) for path, entry in files.items()]
-        return marshal.dumps((SNAPSHOT_FORMAT, written_ns, rows))
-
-    return "tree", full
+    rows = [row(path, entry) for path, entry in files.items()]
+    return "tree", lambda: marshal.dumps((SNAPSHOT_FORMAT, written_ns, rows))

@@ -275,6 +275,10 @@ def test_damaged_tree_snapshot_reads_as_empty(tmp_path: Path) -> None:
     again = build_index(root, BlobCache(tmp_path / "cache"))
     assert again.stats.files == 4 and again.stats.parsed == 0  # from the blob entries
     assert again.stats.bytes_read > 0
+    # a snapshot of the previous layout (symbols as nested tuples) reads as empty too
+    old_row = ("pkg/models.py", 1, 1, "ab" * 20, "python", (), (), 3, None, False)
+    snapshot.write_bytes(marshal.dumps((1, time.time_ns(), [old_row])))
+    assert BlobCache(tmp_path / "cache").load_tree(root).files == {}
 
 
 def test_deferred_entries_are_readable_at_once_and_written_when_the_block_ends(
