@@ -17,9 +17,10 @@ from tree_sitter import Language, Node
 
 from app.codemap.symbols import Definition
 
-_CONTAINERS = (
-    "block",
-    "decorated_definition",
+# Statements hold definitions and imports directly only in a block (or the module) and
+# a decorated definition; a compound statement and its clauses hold them in blocks.
+_HOLDERS = ("block", "decorated_definition")
+_CLAUSES = (
     "if_statement",
     "elif_clause",
     "else_clause",
@@ -48,14 +49,15 @@ class _Ids:
                 if language.node_kind_is_named(i) and language.node_kind_for_id(i) in names
             )
 
-        self.containers = ids(*_CONTAINERS)
+        self.holders = ids(*_HOLDERS)
+        self.clauses = ids(*_CLAUSES)
         self.classes = ids("class_definition")
         self.functions = ids("function_definition")
         self.imports = ids("import_statement")
         self.from_imports = ids("import_from_statement")
         self.aliased = ids("aliased_import")
         self.dotted = ids("dotted_name")
-        self.interesting = self.containers | self.classes | self.functions
+        self.interesting = self.holders | self.clauses | self.classes | self.functions
         self.interesting |= self.imports | self.from_imports
 
         def field(name: str) -> int:
@@ -91,8 +93,12 @@ def python_outline(
             kind_id = child.kind_id
             if kind_id not in ids.interesting:
                 continue
-            if kind_id in ids.containers:
+            if kind_id in ids.holders:
                 walk(child, depth, parent, parent_kind)
+            elif kind_id in ids.clauses:
+                # its statements are two levels down at least, in its blocks
+                if depth + 2 <= max_depth:
+                    walk(child, depth, parent, parent_kind)
             elif kind_id in ids.imports:
                 for imported in child.children_by_field_id(ids.name):
                     if imported.kind_id in ids.aliased:

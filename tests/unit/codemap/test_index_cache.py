@@ -272,9 +272,10 @@ def test_damaged_tree_snapshot_reads_as_empty(tmp_path: Path) -> None:
     cache.flush()
     snapshot = next((tmp_path / "cache").rglob("*.tree.marshal"))
     snapshot.write_bytes(snapshot.read_bytes()[:100])
-    again = build_index(root, BlobCache(tmp_path / "cache"))
+    again = build_index(root, cache := BlobCache(tmp_path / "cache"))
     assert again.stats.files == 4 and again.stats.parsed == 0  # from the blob entries
     assert again.stats.bytes_read > 0
+    cache.flush()  # its new snapshot is written
     # a snapshot of the previous layout (symbols as nested tuples) reads as empty too
     old_row = ("pkg/models.py", 1, 1, "ab" * 20, "python", (), (), 3, None, False)
     snapshot.write_bytes(marshal.dumps((1, time.time_ns(), [old_row])))
