@@ -54,11 +54,11 @@ def extract_symbols(language: str, source: bytes) -> FileSymbols:
     tree = loaded.parser.parse(source)
     root = tree.root_node
     has_error = root.has_error
+    walked = None
     if language == "python" and not has_error:
-        found, imports = python_outline(
-            loaded.language, source, root, loaded.spec.max_depth, _signature
-        )
-        definitions = tuple(found)
+        walked = python_outline(loaded.language, source, root, loaded.spec.max_depth, _signature)
+    if walked is not None:
+        definitions, imports = tuple(walked[0]), walked[1]
     else:
         definitions, imports = _query_outline(loaded, source, root)
     return FileSymbols(

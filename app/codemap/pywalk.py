@@ -11,7 +11,7 @@ reads the outline in about half the time of query, match dictionaries and nestin
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 
 from tree_sitter import Language, Node
 
@@ -71,17 +71,26 @@ class _Ids:
         self.module_name = field("module_name")
 
 
+_new_definition = partial(tuple.__new__, Definition)  # no Python call per definition
+
+
 @cache
-def _ids(language: Language) -> _Ids:
-    return _Ids(language)
+def _ids(language: Language) -> _Ids | None:
+    try:
+        return _Ids(language)
+    except ValueError:  # another grammar version: the caller falls back on the query
+        return None
 
 
 def python_outline(
     language: Language, source: bytes, root: Node, max_depth: int, signature: Signature
-) -> tuple[list[Definition], list[str]]:
+) -> tuple[list[Definition], list[str]] | None:
     """Definitions (in source order, with qualified names) and imported module names of
-    the definitions and imports that start at most max_depth levels below root."""
+    the definitions and imports that start at most max_depth levels below root; None when
+    the grammar lacks a field this walk reads."""
     ids = _ids(language)
+    if ids is None:
+        return None
     definitions: list[Definition] = []
     imports: list[str] = []
 
@@ -113,7 +122,7 @@ def python_outline(
                 name_node = child.child_by_field_id(ids.name)
                 if name_node is None:
                     continue
-                name = _text(source, name_node)
+                name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
                 kind = "class" if kind_id in ids.classes else "function"
                 if kind == "function" and parent_kind == "class":
                     kind = "method"
@@ -121,16 +130,20 @@ def python_outline(
                 body = child.child_by_field_id(ids.body)
                 start, end = child.start_byte, child.end_byte
                 definitions.append(
-                    Definition(
-                        name,
-                        qualname,
-                        kind,
-                        signature(source, start, end, None if body is None else body.start_byte),
-                        child.start_point.row + 1,
-                        child.end_point.row + 1,
+                    _new_definition(
+                        (
+                            name,
+                            qualname,
+                            kind,
+                            signature(
+                                source, start, end, None if body is None else body.start_byte
+                            ),
+                            child.start_point.row + 1,
+                            child.end_point.row + 1,
+                        )
                     )
                 )
-                if body is not None:
+                if body is not None and depth + 2 <= max_depth:  # its statements' depth
                     walk(body, depth + 1, qualname, kind)
 
     walk(root, 0, "", "")

@@ -106,9 +106,9 @@ def test_python_outline_walk_matches_the_definitions_query() -> None:
     source = PYTHON_NESTING.encode()
     root = loaded.parser.parse(source).root_node
     assert not root.has_error
-    walked, walked_imports = python_outline(
-        loaded.language, source, root, loaded.spec.max_depth, _signature
-    )
+    walk = python_outline(loaded.language, source, root, loaded.spec.max_depth, _signature)
+    assert walk is not None
+    walked, walked_imports = walk
     queried, queried_imports = _query_outline(loaded, source, root)
     assert tuple(walked) == queried
     assert walked_imports == queried_imports == [
