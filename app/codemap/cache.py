@@ -19,11 +19,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 from app.codemap import snapshot
 from app.codemap.extract import EXTRACTOR_VERSION
@@ -287,7 +286,7 @@ def _log_failure(future: Future[None]) -> None:
         log.warning("codemap: cannot write a cache entry: %s", exc)
 
 
-def _write_atomically(path: str, produce: Any) -> None:
+def _write_atomically(path: str, produce: Callable[[], bytes]) -> None:
     data = memoryview(produce())
     directory = path[: path.rfind("/")]
     os.makedirs(directory, exist_ok=True)
