@@ -93,61 +93,67 @@ def python_outline(
         return None
     definitions: list[Definition] = []
     imports: list[str] = []
+    _walk(root, 0, "", "", (ids, source, max_depth, signature, definitions, imports))
+    return definitions, imports
 
-    def walk(node: Node, depth: int, parent: str, parent_kind: str) -> None:
-        depth += 1  # of node's children
-        if depth > max_depth:
-            return
-        for child in node.children:
-            kind_id = child.kind_id
-            if kind_id not in ids.interesting:
+
+# What every step of one walk shares: ids, source, max_depth, signature, and the
+# definitions and imports found so far.
+_Context = tuple[_Ids, bytes, int, Signature, list[Definition], list[str]]
+
+
+def _walk(node: Node, depth: int, parent: str, parent_kind: str, context: _Context) -> None:
+    # Module level, not a closure: a closure that calls itself is a reference cycle,
+    # which only the garbage collector (paused while indexing) would free.
+    ids, source, max_depth, signature, definitions, imports = context
+    depth += 1  # of node's children
+    if depth > max_depth:
+        return
+    for child in node.children:
+        kind_id = child.kind_id
+        if kind_id not in ids.interesting:
+            continue
+        if kind_id in ids.holders:
+            _walk(child, depth, parent, parent_kind, context)
+        elif kind_id in ids.clauses:
+            # its statements are two levels down at least, in its blocks
+            if depth + 2 <= max_depth:
+                _walk(child, depth, parent, parent_kind, context)
+        elif kind_id in ids.imports:
+            for imported in child.children_by_field_id(ids.name):
+                if imported.kind_id in ids.aliased:
+                    imported = imported.child_by_field_id(ids.name) or imported
+                if imported.kind_id in ids.dotted:
+                    imports.append(_text(source, imported))
+        elif kind_id in ids.from_imports:
+            module = child.child_by_field_id(ids.module_name)
+            if module is not None:
+                imports.append(_text(source, module))
+        else:
+            name_node = child.child_by_field_id(ids.name)
+            if name_node is None:
                 continue
-            if kind_id in ids.holders:
-                walk(child, depth, parent, parent_kind)
-            elif kind_id in ids.clauses:
-                # its statements are two levels down at least, in its blocks
-                if depth + 2 <= max_depth:
-                    walk(child, depth, parent, parent_kind)
-            elif kind_id in ids.imports:
-                for imported in child.children_by_field_id(ids.name):
-                    if imported.kind_id in ids.aliased:
-                        imported = imported.child_by_field_id(ids.name) or imported
-                    if imported.kind_id in ids.dotted:
-                        imports.append(_text(source, imported))
-            elif kind_id in ids.from_imports:
-                module = child.child_by_field_id(ids.module_name)
-                if module is not None:
-                    imports.append(_text(source, module))
-            else:
-                name_node = child.child_by_field_id(ids.name)
-                if name_node is None:
-                    continue
-                name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
-                kind = "class" if kind_id in ids.classes else "function"
-                if kind == "function" and parent_kind == "class":
-                    kind = "method"
-                qualname = f"{parent}.{name}" if parent else name
-                body = child.child_by_field_id(ids.body)
-                start, end = child.start_byte, child.end_byte
-                definitions.append(
-                    _new_definition(
-                        (
-                            name,
-                            qualname,
-                            kind,
-                            signature(
-                                source, start, end, None if body is None else body.start_byte
-                            ),
-                            child.start_point.row + 1,
-                            child.end_point.row + 1,
-                        )
+            name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
+            kind = "class" if kind_id in ids.classes else "function"
+            if kind == "function" and parent_kind == "class":
+                kind = "method"
+            qualname = f"{parent}.{name}" if parent else name
+            body = child.child_by_field_id(ids.body)
+            start, end = child.start_byte, child.end_byte
+            definitions.append(
+                _new_definition(
+                    (
+                        name,
+                        qualname,
+                        kind,
+                        signature(source, start, end, None if body is None else body.start_byte),
+                        child.start_point.row + 1,
+                        child.end_point.row + 1,
                     )
                 )
-                if body is not None and depth + 2 <= max_depth:  # its statements' depth
-                    walk(body, depth + 1, qualname, kind)
-
-    walk(root, 0, "", "")
-    return definitions, imports
+            )
+            if body is not None and depth + 2 <= max_depth:  # its statements' depth
+                _walk(body, depth + 1, qualname, kind, context)
 
 
 def _text(source: bytes, node: Node) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from app.codemap.extract import (
     _query_outline,
     _signature,
@@ -123,6 +125,19 @@ def test_python_outline_walk_matches_the_definitions_query() -> None:
         ("Outer.Inner.method", "method"),
         ("Outer.run", "method"),
     ]  # below the depth limit (6 levels, decorators count): locked, json, closure, too_deep
+
+
+def test_extraction_leaves_no_garbage_for_the_cycle_collector() -> None:
+    # indexing pauses the collector: garbage in cycles would hold every file's source
+    for language in ("python", "typescript"):
+        extract_symbols(language, b"class A:\n    def f(self): pass\n")  # grammar loaded
+        gc.collect()
+        gc.disable()
+        try:
+            extract_symbols(language, PYTHON_NESTING.encode())
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
 
 
 def test_javascript_classes_arrow_functions_and_requires() -> None:
