@@ -181,17 +181,18 @@ def _index_one(
     return IndexedFile(path, blob_sha, symbols, None)
 
 
-def _read(root: Path, path: str, size: int = 1 << 16) -> bytes:
-    """The file's bytes; size is what it had when discovered (a file that grew since is
-    read to its end). Half the system calls of open().read()."""
+def _read(root: Path, path: str, size: int = -1) -> bytes:
+    """The file's bytes, in one read when it still has the size discovery saw (half the
+    system calls of open().read()); else, or when a read comes back short, to its end."""
     fd = os.open(f"{root}/{path}", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        data = os.read(fd, size + 1)
-        if len(data) <= size:
+        data = os.read(fd, size + 1 if size >= 0 else 1 << 16)
+        if len(data) == size:
             return data
         parts = [data]
-        while chunk := os.read(fd, 1 << 20):
-            parts.append(chunk)
+        while data:
+            data = os.read(fd, 1 << 20)
+            parts.append(data)
         return b"".join(parts)
     finally:
         os.close(fd)
