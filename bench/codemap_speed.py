@@ -8,8 +8,8 @@ index (empty cache), the raw tree-sitter parse of the same files measured in the
 (the floor), a re-index of the unchanged tree, a re-index of a copy of OLD_TREE updated in
 place to NEW_TREE (the next release), an index of NEW_TREE in its own directory, graph and
 BM25 preparation, one `locate` ranking, and peak memory. Single process; timings are the
-fastest of --repeat runs and include writing the cache (entries are written by background
-threads; the time runs until they are on disk).
+fastest of --repeat runs and include writing the cache (the entries and the tree snapshot
+are written by a background thread; the time runs until they are on disk).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,7 +85,9 @@ class SourceFile:
 
 def git_blob_sha(content: bytes) -> str:
     """The SHA git gives a blob with this content."""
-    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+    digest = hashlib.sha1(b"blob %d\0" % len(content), usedforsecurity=False)
+    digest.update(content)  # not header + content: that copies the file
+    return digest.hexdigest()
 
 
 def discover_files(root: Path, rules: SkipRules) -> tuple[list[SourceFile], int]:
@@ -114,17 +115,22 @@ def discover_files(root: Path, rules: SkipRules) -> tuple[list[SourceFile], int]
     return files, skipped
 
 
-def _walk(root: Path, rules: SkipRules, prefix: str = "") -> Iterator[str]:
-    try:
-        entries = list(os.scandir(f"{root}/{prefix}"))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            if entry.name not in rules.skip_dirs:
-                yield from _walk(root, rules, f"{prefix}{entry.name}/")
-        elif entry.is_file(follow_symlinks=False):
-            yield prefix + entry.name
+def _walk(root: Path, rules: SkipRules) -> list[str]:
+    found: list[str] = []
+    prefixes = [""]  # a stack, not recursive generators: each would pass on every path
+    while prefixes:
+        prefix = prefixes.pop()
+        try:
+            entries = list(os.scandir(f"{root}/{prefix}"))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in rules.skip_dirs:
+                    prefixes.append(f"{prefix}{entry.name}/")
+            elif entry.is_file(follow_symlinks=False):
+                found.append(prefix + entry.name)
+    return found
 
 
 def _git_blob_shas(root: Path) -> dict[str, str | None] | None:

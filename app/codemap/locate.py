@@ -76,7 +76,7 @@ class Locator:
     def __init__(self, index: RepoIndex, graph: CodeGraph | None = None) -> None:
         self.index = index
         self.graph = graph if graph is not None else build_graph(index)
-        self.lexical = LexicalIndex({p: index.words(p).identifiers for p in index.files})
+        self.lexical = LexicalIndex({p: w.identifiers for p, w in index.all_words().items()})
         self.outline = LexicalIndex(
             {p: _outline_identifiers(f.symbols.definitions) for p, f in index.files.items()}
         )

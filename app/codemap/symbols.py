@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 
@@ -32,3 +34,32 @@ class FileWords:
     # Identifiers read lexically from the source (code, comments and strings) with their
     # counts: the names the file refers to, and the text BM25 ranks.
     identifiers: dict[str, int] = field(default_factory=dict)
+
+
+def encode_symbols(symbols: FileSymbols) -> bytes:
+    """A file's symbols as marshal of plain tuples (marshal refuses named tuples): the form
+    of cache entries and tree snapshot rows, several times cheaper to write and read than
+    JSON."""
+    return marshal.dumps(
+        (
+            symbols.language,
+            tuple(map(tuple, symbols.definitions)),
+            symbols.imports,
+            symbols.lines,
+            symbols.skipped,
+            symbols.parse_errors,
+        )
+    )
+
+
+_definition = partial(tuple.__new__, Definition)  # no Python call per definition
+
+
+def decode_symbols(data: bytes) -> FileSymbols:
+    """The symbols encode_symbols wrote; ValueError when the data is damaged."""
+    try:
+        # Our own cache directory; marshal builds data only, it runs no code.
+        language, defs, imports, lines, skipped, errors = marshal.loads(data)  # noqa: S302
+        return FileSymbols(language, tuple(map(_definition, defs)), imports, lines, skipped, errors)
+    except (EOFError, TypeError, ValueError) as exc:
+        raise ValueError(f"damaged symbols: {exc}") from exc

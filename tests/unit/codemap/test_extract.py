@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from app.codemap.extract import content_skip_reason, extract_symbols, extract_words
-from app.codemap.languages import language_for_path
+import gc
+
+from app.codemap.extract import (
+    _query_outline,
+    _signature,
+    content_skip_reason,
+    extract_symbols,
+    extract_words,
+)
+from app.codemap.languages import language_for_path, load_language
+from app.codemap.pywalk import python_outline
 from app.codemap.symbols import Definition
 
 
@@ -56,6 +65,79 @@ def helper(x: int) -> int:
     assert symbols.imports == ("os.path", ".base", "..db")
     assert extract_words(source.encode()).identifiers["connection"] == 2
     assert symbols.lines == 21
+
+
+PYTHON_NESTING = """\
+import a.b, c as d, e.f as g
+from . import x
+if TYPE_CHECKING:
+    from typing import Any
+try:
+    import fast
+except ImportError:
+    def fallback(): pass
+else:
+    class Fast: pass
+finally:
+    pass
+@decorate
+class Outer(Base):
+    x = lambda self: 1
+    if DEBUG:
+        def debug(self): pass
+    with lock:
+        @staticmethod
+        def locked(): pass
+    class Inner:
+        def method(self):
+            import json
+            def closure():
+                def deeper():
+                    def deepest(): pass
+    async def run(self):
+        for item in items:
+            while True:
+                match item:
+                    case 1:
+                        def too_deep(): pass
+"""
+
+
+def test_python_outline_walk_matches_the_definitions_query() -> None:
+    loaded = load_language("python")
+    source = PYTHON_NESTING.encode()
+    root = loaded.parser.parse(source).root_node
+    assert not root.has_error
+    walk = python_outline(loaded.language, source, root, loaded.spec.max_depth, _signature)
+    assert walk is not None
+    walked, walked_imports = walk
+    queried, queried_imports = _query_outline(loaded, source, root)
+    assert tuple(walked) == queried
+    assert walked_imports == queried_imports == [
+        "a.b", "c", "e.f", ".", "typing", "fast"
+    ]  # fmt: skip
+    assert [(d.qualname, d.kind) for d in walked] == [
+        ("fallback", "function"),
+        ("Fast", "class"),
+        ("Outer", "class"),
+        ("Outer.debug", "method"),
+        ("Outer.Inner", "class"),
+        ("Outer.Inner.method", "method"),
+        ("Outer.run", "method"),
+    ]  # below the depth limit (6 levels, decorators count): locked, json, closure, too_deep
+
+
+def test_extraction_leaves_no_garbage_for_the_cycle_collector() -> None:
+    # indexing pauses the collector: garbage in cycles would hold every file's source
+    for language in ("python", "typescript"):
+        extract_symbols(language, b"class A:\n    def f(self): pass\n")  # grammar loaded
+        gc.collect()
+        gc.disable()
+        try:
+            extract_symbols(language, PYTHON_NESTING.encode())
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
 
 
 def test_javascript_classes_arrow_functions_and_requires() -> None:

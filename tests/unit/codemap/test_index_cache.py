@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import gc
+import marshal
 import os
+import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 from app.codemap.cache import BlobCache
 from app.codemap.discover import SkipRules, git_blob_sha, is_test_path
 from app.codemap.extract import extract_symbols
-from app.codemap.index import build_index
+from app.codemap.index import _read, build_index
+from app.codemap.symbols import FileWords
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -49,8 +53,8 @@ def test_reindex_parses_only_changed_blobs(tmp_path: Path) -> None:
     # words are read when ranking first asks, then come from the cache
     assert again.words("pkg/views.py").identifiers["Model"] == 2
     cache.flush()  # entries are written in the background
-    words_entry = next((tmp_path / "cache").rglob("*.words.json"))
-    assert words_entry.name == git_blob_sha(FILES["pkg/views.py"].encode()) + ".words.json"
+    views_sha = git_blob_sha(FILES["pkg/views.py"].encode())
+    assert (views_sha, "words") in stored_keys(cache)
     assert build_index(root, cache).words("pkg/views.py").identifiers["Model"] == 2
 
     (root / "pkg/models.py").write_text("class Model:\n    def delete(self):\n        pass\n")
@@ -79,9 +83,52 @@ def test_extractor_version_and_damaged_entries_are_misses(tmp_path: Path) -> Non
     assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "python") is not None
     assert BlobCache(tmp_path, version="2").get_symbols("ab" * 20, "python") is None
     assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "typescript") is None
-    entry = next((tmp_path / "v1").rglob("*.json"))
-    entry.write_bytes(b'{"language": "python", "definitions": [[1')
+    with closing(sqlite3.connect(writer.database)) as db, db:
+        db.execute("UPDATE entry SET data = ?", (marshal.dumps(("python", ((1,),)))[:-3],))
     assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "python") is None
+    with closing(sqlite3.connect(writer.database)) as db, db:
+        db.execute("UPDATE entry SET data = ?", (marshal.dumps(("python", "not a row")),))
+    assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "python") is None
+    again = BlobCache(tmp_path, version="1")  # a damaged entry is written again
+    again.put_symbols("ab" * 20, "python", symbols)
+    again.flush()
+    assert BlobCache(tmp_path, version="1").get_symbols("ab" * 20, "python") == symbols
+
+
+def test_damaged_database_reads_as_misses_and_is_set_aside(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(root, FILES)
+    cache = BlobCache(tmp_path / "cache")
+    build_index(root, cache)
+    cache.close()
+    Path(cache.database).write_bytes(b"not a database, " * 1000)
+    damaged = BlobCache(tmp_path / "cache")
+    other = tmp_path / "other"  # no snapshot of this tree: every file is looked up
+    write(other, FILES)
+    index = build_index(other, damaged)
+    assert index.stats.parsed == 4 and index.stats.failed == []
+    damaged.flush()  # the damaged file was moved aside and the entries written anew
+    assert Path(cache.database + ".damaged").exists()
+    third = tmp_path / "third"
+    write(third, FILES)
+    assert build_index(third, BlobCache(tmp_path / "cache")).stats.parsed == 0
+
+
+def test_caches_of_two_processes_share_one_database(tmp_path: Path) -> None:
+    one, two = BlobCache(tmp_path), BlobCache(tmp_path)  # e.g. two workers' caches
+    symbols = extract_symbols("python", b"class A:\n    pass\n")
+    one.put_symbols("ab" * 20, "python", symbols)
+    two.put_words("cd" * 20, FileWords({"A": 1}))
+    one.flush()
+    two.flush()
+    assert two.get_symbols("ab" * 20, "python") == symbols
+    assert one.get_words("cd" * 20) == FileWords({"A": 1})
+    assert stored_keys(one) == {("ab" * 20, "python"), ("cd" * 20, "words")}
+
+
+def stored_keys(cache: BlobCache) -> set[tuple[str, str]]:
+    with closing(sqlite3.connect(cache.database)) as db:
+        return set(db.execute("SELECT blob, kind FROM entry"))
 
 
 def test_git_checkout_uses_index_shas_and_sees_work_tree_changes(tmp_path: Path) -> None:
@@ -225,9 +272,14 @@ def test_damaged_tree_snapshot_reads_as_empty(tmp_path: Path) -> None:
     cache.flush()
     snapshot = next((tmp_path / "cache").rglob("*.tree.marshal"))
     snapshot.write_bytes(snapshot.read_bytes()[:100])
-    again = build_index(root, BlobCache(tmp_path / "cache"))
+    again = build_index(root, cache := BlobCache(tmp_path / "cache"))
     assert again.stats.files == 4 and again.stats.parsed == 0  # from the blob entries
     assert again.stats.bytes_read > 0
+    cache.flush()  # its new snapshot is written
+    # a snapshot of the previous layout (symbols as nested tuples) reads as empty too
+    old_row = ("pkg/models.py", 1, 1, "ab" * 20, "python", (), (), 3, None, False)
+    snapshot.write_bytes(marshal.dumps((1, time.time_ns(), [old_row])))
+    assert BlobCache(tmp_path / "cache").load_tree(root).files == {}
 
 
 def test_deferred_entries_are_readable_at_once_and_written_when_the_block_ends(
@@ -238,7 +290,7 @@ def test_deferred_entries_are_readable_at_once_and_written_when_the_block_ends(
     with cache.deferred_writes():
         cache.put_symbols("cd" * 20, "python", symbols)
         assert cache.get_symbols("cd" * 20, "python") == symbols
-        assert not list(tmp_path.rglob("*.python.json"))
+        assert not Path(cache.database).exists()
     cache.flush()
     assert BlobCache(tmp_path).get_symbols("cd" * 20, "python") == symbols
 
@@ -275,3 +327,11 @@ def test_indexing_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) ->
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_file_is_read_whole_whatever_size_discovery_saw(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_bytes(b"x = 1\n" * 20_000)
+    for size in (-1, 0, 10, 120_000, 500_000):
+        assert _read(tmp_path, "a.py", size) == b"x = 1\n" * 20_000
+    (tmp_path / "empty.py").write_bytes(b"")
+    assert _read(tmp_path, "empty.py", 0) == _read(tmp_path, "empty.py", 5) == b""
