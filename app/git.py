@@ -29,17 +29,27 @@ from app.redaction import redact, register_secret
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 300.0
-_PASSED_ENV = ("PATH", "HOME", "TMPDIR", "http_proxy", "https_proxy", "no_proxy",
-               "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
-               "GIT_SSL_CAINFO")
+_PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "GIT_SSL_CAINFO",
+)
 _HEADER_LINE = re.compile(r"^[A-Za-z0-9-]+:\s")
 
 
 class GitError(Exception):
     """A git command failed; the message and `stderr` are already redacted."""
 
-    def __init__(self, message: str, *, returncode: int | None = None,
-                 stderr: str = "") -> None:
+    def __init__(self, message: str, *, returncode: int | None = None, stderr: str = "") -> None:
         super().__init__(message)
         self.returncode = returncode
         self.stderr = stderr
@@ -70,6 +80,7 @@ class Person:
 
 # --- pure helpers --------------------------------------------------------------------
 
+
 def header_line(auth_header: str) -> str:
     """`Authorization: Basic …` from either a full header line or a bare value."""
     header = auth_header.strip()
@@ -97,23 +108,31 @@ def header_secrets(auth_header: str) -> list[str]:
     return [s for s in found if len(s) >= 8]
 
 
-def git_env(remote: GitRemote | None = None,
-            base: Mapping[str, str] | None = None) -> dict[str, str]:
+def git_env(
+    remote: GitRemote | None = None, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The whole environment for one git run: isolated config plus the auth header."""
     source = os.environ if base is None else base
     env = {k: source[k] for k in _PASSED_ENV if k in source}
-    env.update({
-        "LC_ALL": "C",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_ASKPASS": "true",  # answer any prompt with nothing rather than hang
-        "SSH_ASKPASS": "true",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GCM_INTERACTIVE": "never",
-    })
-    config = [("credential.helper", ""), ("core.hooksPath", os.devnull),
-              ("core.askPass", "true"), ("protocol.file.allow", "user"),
-              ("advice.detachedHead", "false"), ("init.defaultBranch", "main")]
+    env.update(
+        {
+            "LC_ALL": "C",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "true",  # answer any prompt with nothing rather than hang
+            "SSH_ASKPASS": "true",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GCM_INTERACTIVE": "never",
+        }
+    )
+    config = [
+        ("credential.helper", ""),
+        ("core.hooksPath", os.devnull),
+        ("core.askPass", "true"),
+        ("protocol.file.allow", "user"),
+        ("advice.detachedHead", "false"),
+        ("init.defaultBranch", "main"),
+    ]
     if remote is not None and remote.auth_header:
         config.append((f"http.{remote.url}.extraHeader", header_line(remote.auth_header)))
     env["GIT_CONFIG_COUNT"] = str(len(config))
@@ -126,13 +145,17 @@ def git_env(remote: GitRemote | None = None,
 def commit_message(message: str, co_authors: Sequence[Person] = ()) -> str:
     """`message` with one `Co-authored-by:` trailer per co-author (no duplicates)."""
     text = message.strip()
-    trailers = [f"Co-authored-by: {person}" for person in dict.fromkeys(co_authors)
-                if f"Co-authored-by: {person}" not in text]
+    trailers = [
+        f"Co-authored-by: {person}"
+        for person in dict.fromkeys(co_authors)
+        if f"Co-authored-by: {person}" not in text
+    ]
     if not trailers:
         return text + "\n"
     last_paragraph = text.rsplit("\n\n", 1)[-1]
     in_trailer_block = "\n\n" in text and all(
-        re.match(r"^[A-Za-z-]+: ", line) for line in last_paragraph.splitlines())
+        re.match(r"^[A-Za-z-]+: ", line) for line in last_paragraph.splitlines()
+    )
     return text + ("\n" if in_trailer_block else "\n\n") + "\n".join(trailers) + "\n"
 
 
@@ -145,9 +168,16 @@ def check_remote_url(url: str) -> None:
 
 # --- running git ---------------------------------------------------------------------
 
-async def run_git(args: Sequence[str], *, cwd: Path | None = None,
-                  remote: GitRemote | None = None, time_limit: float = DEFAULT_TIMEOUT,
-                  stdin: str | None = None, extra_env: Mapping[str, str] | None = None) -> str:
+
+async def run_git(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    remote: GitRemote | None = None,
+    time_limit: float = DEFAULT_TIMEOUT,
+    stdin: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> str:
     """Run `git args…`; return stdout. Raises `GitError`/`GitTimeout` with redacted stderr."""
     secrets = header_secrets(remote.auth_header) if remote is not None else []
     for secret in secrets:
@@ -157,12 +187,19 @@ async def run_git(args: Sequence[str], *, cwd: Path | None = None,
     shown = redact(" ".join(["git", *args]), secrets)
     log.debug("running %s", shown)
     process = await asyncio.create_subprocess_exec(
-        "git", *args, cwd=cwd, env=env, start_new_session=True,
+        "git",
+        *args,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         out, err = await asyncio.wait_for(
-            process.communicate(stdin.encode() if stdin is not None else None), time_limit)
+            process.communicate(stdin.encode() if stdin is not None else None), time_limit
+        )
     except TimeoutError:
         _kill_group(process)
         await process.wait()
@@ -174,8 +211,11 @@ async def run_git(args: Sequence[str], *, cwd: Path | None = None,
     if process.returncode != 0:
         log.warning("%s failed (exit %s): %s", shown, process.returncode, stderr[-2000:])
         kind = PushRejected if args and args[0] == "push" else GitError
-        raise kind(f"{shown} failed (exit {process.returncode}): {stderr[-2000:]}",
-                   returncode=process.returncode, stderr=stderr)
+        raise kind(
+            f"{shown} failed (exit {process.returncode}): {stderr[-2000:]}",
+            returncode=process.returncode,
+            stderr=stderr,
+        )
     return out.decode("utf-8", errors="replace")
 
 
@@ -186,9 +226,16 @@ def _kill_group(process: asyncio.subprocess.Process) -> None:
 
 # --- operations ----------------------------------------------------------------------
 
-async def clone(remote: GitRemote, dest: Path, *, branch: str | None = None,
-                depth: int | None = 1, blobless: bool = False,
-                time_limit: float = DEFAULT_TIMEOUT) -> Path:
+
+async def clone(
+    remote: GitRemote,
+    dest: Path,
+    *,
+    branch: str | None = None,
+    depth: int | None = 1,
+    blobless: bool = False,
+    time_limit: float = DEFAULT_TIMEOUT,
+) -> Path:
     """Clone `remote` into `dest` (which must not exist or be empty).
 
     Shallow by default (`depth=1`, one branch); `depth=None` clones full history;
@@ -201,15 +248,27 @@ async def clone(remote: GitRemote, dest: Path, *, branch: str | None = None,
         args += ["--depth", str(depth)]
     if blobless:
         args += ["--filter=blob:none"]
-    args += ["--branch", branch or remote.default_branch, "--single-branch" if depth else
-             "--no-single-branch", "--", remote.url, str(dest)]
+    args += [
+        "--branch",
+        branch or remote.default_branch,
+        "--single-branch" if depth else "--no-single-branch",
+        "--",
+        remote.url,
+        str(dest),
+    ]
     dest.parent.mkdir(parents=True, exist_ok=True)
     await run_git(args, remote=remote, time_limit=time_limit)
     return dest
 
 
-async def fetch_more(repo_dir: Path, remote: GitRemote, *, refs: Sequence[str] = (),
-                     deepen: int | None = None, time_limit: float = DEFAULT_TIMEOUT) -> None:
+async def fetch_more(
+    repo_dir: Path,
+    remote: GitRemote,
+    *,
+    refs: Sequence[str] = (),
+    deepen: int | None = None,
+    time_limit: float = DEFAULT_TIMEOUT,
+) -> None:
     """Fetch what a shallow clone lacks.
 
     `refs`: branch names to fetch as `origin/<name>` (e.g. a PR base). `deepen`: that many
@@ -229,27 +288,41 @@ async def fetch_more(repo_dir: Path, remote: GitRemote, *, refs: Sequence[str] =
     await run_git(args, cwd=repo_dir, remote=remote, time_limit=time_limit)
 
 
-async def fetch_commit(repo_dir: Path, remote: GitRemote, sha: str, *, depth: int = 1,
-                       time_limit: float = DEFAULT_TIMEOUT) -> None:
+async def fetch_commit(
+    repo_dir: Path,
+    remote: GitRemote,
+    sha: str,
+    *,
+    depth: int = 1,
+    time_limit: float = DEFAULT_TIMEOUT,
+) -> None:
     """Fetch one commit by its id (forges allow fetching any commit they hold)."""
     check_remote_url(remote.url)
     if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", sha):
         raise GitError(f"not a commit id: {sha[:80]!r}")
-    await run_git(["fetch", "--quiet", "--no-tags", f"--depth={depth}", remote.url, sha],
-                  cwd=repo_dir, remote=remote, time_limit=time_limit)
+    await run_git(
+        ["fetch", "--quiet", "--no-tags", f"--depth={depth}", remote.url, sha],
+        cwd=repo_dir,
+        remote=remote,
+        time_limit=time_limit,
+    )
 
 
 async def branch_tip(remote: GitRemote, branch: str, *, time_limit: float = 60.0) -> str | None:
     """The commit `branch` points at on the remote; None when there is no such branch."""
     check_remote_url(remote.url)
     await check_branch_name(branch)
-    listed = await run_git(["ls-remote", "--", remote.url, f"refs/heads/{branch}"],
-                           remote=remote, time_limit=time_limit)
+    listed = await run_git(
+        ["ls-remote", "--", remote.url, f"refs/heads/{branch}"],
+        remote=remote,
+        time_limit=time_limit,
+    )
     return listed.split()[0] if listed.strip() else None
 
 
-async def read_file_at_tip(remote: GitRemote, branch: str, path: str, dest: Path, *,
-                           time_limit: float = 120.0) -> tuple[str, str | None]:
+async def read_file_at_tip(
+    remote: GitRemote, branch: str, path: str, dest: Path, *, time_limit: float = 120.0
+) -> tuple[str, str | None]:
     """`(commit, text)`: `path` as committed at the tip of `branch` (None when absent).
 
     Fetches as little as the forge allows: one commit and its trees, no file contents, no
@@ -258,16 +331,30 @@ async def read_file_at_tip(remote: GitRemote, branch: str, path: str, dest: Path
     """
     check_remote_url(remote.url)
     await check_branch_name(branch)
-    await run_git(["clone", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none",
-                   "--no-checkout", "--single-branch", "--branch", branch, "--", remote.url,
-                   str(dest)], remote=remote, time_limit=time_limit)
+    await run_git(
+        [
+            "clone",
+            "--quiet",
+            "--no-tags",
+            "--depth=1",
+            "--filter=blob:none",
+            "--no-checkout",
+            "--single-branch",
+            "--branch",
+            branch,
+            "--",
+            remote.url,
+            str(dest),
+        ],
+        remote=remote,
+        time_limit=time_limit,
+    )
     sha = await head_sha(dest)
     listed = await run_git(["ls-tree", "--name-only", "HEAD", "--", path], cwd=dest)
     if not listed.strip():
         return sha, None
     # In a blobless clone `show` fetches the blob from origin: it needs the auth header too.
-    text = await run_git(["show", f"HEAD:{path}"], cwd=dest, remote=remote,
-                         time_limit=time_limit)
+    text = await run_git(["show", f"HEAD:{path}"], cwd=dest, remote=remote, time_limit=time_limit)
     return sha, text
 
 
@@ -290,9 +377,16 @@ async def head_sha(repo_dir: Path, ref: str = "HEAD") -> str:
     return (await run_git(["rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=repo_dir)).strip()
 
 
-async def commit(repo_dir: Path, message: str, *, author: Person,
-                 co_authors: Sequence[Person] = (), paths: Sequence[str] | None = None,
-                 allow_empty: bool = False, date: str | None = None) -> str:
+async def commit(
+    repo_dir: Path,
+    message: str,
+    *,
+    author: Person,
+    co_authors: Sequence[Person] = (),
+    paths: Sequence[str] | None = None,
+    allow_empty: bool = False,
+    date: str | None = None,
+) -> str:
     """Stage `paths` (all changes when None) and commit as `author`; returns the new sha.
 
     With `date` (any form git accepts, e.g. `@1700000000 +0000`) the commit is
@@ -306,21 +400,31 @@ async def commit(repo_dir: Path, message: str, *, author: Person,
     staged = await run_git(["diff", "--cached", "--name-only"], cwd=repo_dir)
     if not staged.strip() and not allow_empty:
         raise NothingToCommit("nothing to commit: the working tree has no changes")
-    identity = {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
-                "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email}
+    identity = {
+        "GIT_AUTHOR_NAME": author.name,
+        "GIT_AUTHOR_EMAIL": author.email,
+        "GIT_COMMITTER_NAME": author.name,
+        "GIT_COMMITTER_EMAIL": author.email,
+    }
     if date is not None:
         identity |= {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
     args = ["commit", "--quiet", "--no-verify", "--file=-"]
     if allow_empty:
         args.append("--allow-empty")
-    await run_git(args, cwd=repo_dir, stdin=commit_message(message, co_authors),
-                  extra_env=identity)
+    await run_git(args, cwd=repo_dir, stdin=commit_message(message, co_authors), extra_env=identity)
     return await head_sha(repo_dir)
 
 
-async def push(repo_dir: Path, remote: GitRemote, branch: str, *, force: bool = False,
-               source: str = "HEAD", allow_default_branch: bool = False,
-               time_limit: float = DEFAULT_TIMEOUT) -> None:
+async def push(
+    repo_dir: Path,
+    remote: GitRemote,
+    branch: str,
+    *,
+    force: bool = False,
+    source: str = "HEAD",
+    allow_default_branch: bool = False,
+    time_limit: float = DEFAULT_TIMEOUT,
+) -> None:
     """Push `source` to `branch` on the remote. Never forces unless `force=True`.
 
     Pushing to the remote's default branch is refused unless `allow_default_branch=True`.

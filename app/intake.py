@@ -46,8 +46,7 @@ class Intake:
             await tenant_store.set_tenant_state(conn, tenant_id, change.action)
         return IntakeResult(200, f"recorded: installation {change.action}")
 
-    async def _label_check(self, check: LabelCheck, delivery_id: str,
-                           event: str) -> IntakeResult:
+    async def _label_check(self, check: LabelCheck, delivery_id: str, event: str) -> IntakeResult:
         """Stored and queued like a run; the worker decides whether it becomes one."""
         async with self.db.admin() as conn:
             tenant_id = await tenant_store.upsert_tenant(
@@ -55,10 +54,10 @@ class Intake:
             )
         async with self.db.tenant(tenant_id) as tc:
             accepted = await label_check_store.record_delivery_and_label_check(
-                tc, check, delivery_id, event)
+                tc, check, delivery_id, event
+            )
         if not accepted.created:
-            return IntakeResult(200, f"duplicate: {accepted.reason}",
-                                accepted.run_id or None)
+            return IntakeResult(200, f"duplicate: {accepted.reason}", accepted.run_id or None)
         if await self.queue.enqueue_label_check(accepted.run_id):
             async with self.db.admin() as conn:
                 await label_check_store.mark_enqueued_all_tenants(conn, accepted.run_id)
@@ -86,6 +85,7 @@ class Intake:
         if await self.queue.enqueue_run(accepted.run_id):
             async with self.db.admin() as conn:
                 await run_store.mark_enqueued_all_tenants(conn, accepted.run_id)
-        log.info("delivery %s: run %s queued (%s)", delivery_id, accepted.run_id,
-                 request.command.name)
+        log.info(
+            "delivery %s: run %s queued (%s)", delivery_id, accepted.run_id, request.command.name
+        )
         return IntakeResult(202, f"accepted: run {accepted.run_id}", accepted.run_id)

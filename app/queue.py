@@ -49,25 +49,38 @@ class RunQueue:
 
     async def enqueue_run(self, run_id: int, defer_seconds: float | None = None) -> bool:
         """True when the job is in Redis (now or from an earlier enqueue)."""
-        return await self._enqueue(RUN_WORKFLOW, run_id, "run",
-                                   job_id_for_run(self.queue_name, run_id), defer_seconds)
+        return await self._enqueue(
+            RUN_WORKFLOW, run_id, "run", job_id_for_run(self.queue_name, run_id), defer_seconds
+        )
 
     async def enqueue_label_check(self, check_id: int) -> bool:
         """True when the label check's job is in Redis (now or from an earlier enqueue)."""
-        return await self._enqueue(CHECK_LABELS, check_id, "label check",
-                                   job_id_for_label_check(self.queue_name, check_id), None)
+        return await self._enqueue(
+            CHECK_LABELS,
+            check_id,
+            "label check",
+            job_id_for_label_check(self.queue_name, check_id),
+            None,
+        )
 
-    async def _enqueue(self, function: str, item_id: int, what: str, job_id: str,
-                       defer_seconds: float | None) -> bool:
+    async def _enqueue(
+        self, function: str, item_id: int, what: str, job_id: str, defer_seconds: float | None
+    ) -> bool:
         try:
             redis = await self._redis()
             await redis.enqueue_job(
-                function, item_id, _job_id=job_id,
+                function,
+                item_id,
+                _job_id=job_id,
                 _defer_by=timedelta(seconds=defer_seconds) if defer_seconds else None,
             )
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("%s %s not enqueued, Redis unreachable (%s); the sweep will retry",
-                        what, item_id, type(exc).__name__)
+            log.warning(
+                "%s %s not enqueued, Redis unreachable (%s); the sweep will retry",
+                what,
+                item_id,
+                type(exc).__name__,
+            )
             await self._reset()
             return False
         return True
@@ -76,8 +89,7 @@ class RunQueue:
         """Ask the worker running this run's job to cancel it (best effort)."""
         try:
             redis = await self._redis()
-            job = Job(job_id_for_run(self.queue_name, run_id), redis,
-                      _queue_name=self.queue_name)
+            job = Job(job_id_for_run(self.queue_name, run_id), redis, _queue_name=self.queue_name)
             await job.abort(timeout=0)
         except TimeoutError:
             pass  # abort requested; the worker acts on it on its next poll

@@ -26,11 +26,19 @@ def _settings(request: Request) -> Settings:
 async def index(request: Request) -> Response:
     settings = _settings(request)
     if settings.github_enabled or settings.gitlab_enabled:
-        forges = [name for name, on in (("GitHub", settings.github_enabled),
-                                        ("GitLab", settings.gitlab_enabled)) if on]
-        body = (f"<h1>AgentOps is running</h1><p>Forges: {', '.join(forges)}.</p>"
-                "<p>Webhooks: <code>/webhooks/github</code>, <code>/webhooks/gitlab</code>."
-                " Health: <code>/readyz</code>.</p>")
+        forges = [
+            name
+            for name, on in (
+                ("GitHub", settings.github_enabled),
+                ("GitLab", settings.gitlab_enabled),
+            )
+            if on
+        ]
+        body = (
+            f"<h1>AgentOps is running</h1><p>Forges: {', '.join(forges)}.</p>"
+            "<p>Webhooks: <code>/webhooks/github</code>, <code>/webhooks/gitlab</code>."
+            " Health: <code>/readyz</code>.</p>"
+        )
         return HTMLResponse(_PAGE.format(body=body))
     manifest = json.dumps(load_manifest(settings.public_url))
     action = f"{github_web_url(settings.github_api_url)}/settings/apps/new"
@@ -50,26 +58,29 @@ async def index(request: Request) -> Response:
 async def callback(request: Request) -> Response:
     settings = _settings(request)
     if settings.github_enabled:
-        return HTMLResponse(_PAGE.format(body="<p>A GitHub App is configured already.</p>"),
-                            status_code=409)
+        return HTMLResponse(
+            _PAGE.format(body="<p>A GitHub App is configured already.</p>"), status_code=409
+        )
     code = request.query_params.get("code", "")
     if not re.fullmatch(r"[A-Za-z0-9_\-]{1,200}", code):
-        return HTMLResponse(_PAGE.format(body="<p>Missing or malformed code.</p>"),
-                            status_code=400)
+        return HTMLResponse(_PAGE.format(body="<p>Missing or malformed code.</p>"), status_code=400)
     try:
         app = await convert_manifest_code(settings.github_api_url, code)
     except httpx.HTTPError as exc:
-        return HTMLResponse(_PAGE.format(body=f"<p>GitHub refused the code: "
-                                         f"{html.escape(type(exc).__name__)}</p>"),
-                            status_code=502)
+        return HTMLResponse(
+            _PAGE.format(body=f"<p>GitHub refused the code: {html.escape(type(exc).__name__)}</p>"),
+            status_code=502,
+        )
     lines = [
         f"AGENTOPS_GITHUB_APP_ID={app.get('id', '')}",
         f"AGENTOPS_GITHUB_APP_SLUG={app.get('slug', '')}",
         f"AGENTOPS_GITHUB_WEBHOOK_SECRET={app.get('webhook_secret', '')}",
         "AGENTOPS_GITHUB_PRIVATE_KEY_PATH=/path/to/agentops.pem",
     ]
-    body = ("<h1>GitHub App created</h1><p>Save the private key below to a file, put these "
-            "settings in the service's environment and restart it. This page is shown once.</p>"
-            f"<pre>{html.escape(chr(10).join(lines))}</pre>"
-            f"<pre>{html.escape(str(app.get('pem', '')))}</pre>")
+    body = (
+        "<h1>GitHub App created</h1><p>Save the private key below to a file, put these "
+        "settings in the service's environment and restart it. This page is shown once.</p>"
+        f"<pre>{html.escape(chr(10).join(lines))}</pre>"
+        f"<pre>{html.escape(str(app.get('pem', '')))}</pre>"
+    )
     return HTMLResponse(_PAGE.format(body=body), headers={"Cache-Control": "no-store"})

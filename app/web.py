@@ -114,16 +114,18 @@ def _text(status: int, text: str) -> PlainTextResponse:
     return PlainTextResponse(text + "\n", status_code=status)
 
 
-def _observed(forge: str, handle: Callable[[Service, Request], Awaitable[Response]]
-              ) -> Callable[[Request], Awaitable[Response]]:
+def _observed(
+    forge: str, handle: Callable[[Service, Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
     """The webhook endpoint for `forge`, counted and timed in /metrics."""
 
     async def endpoint(request: Request) -> Response:
         service = _service(request)
         started = time.perf_counter()
         response = await handle(service, request)
-        service.metrics.observe_webhook(forge, str(response.status_code),
-                                        time.perf_counter() - started)
+        service.metrics.observe_webhook(
+            forge, str(response.status_code), time.perf_counter() - started
+        )
         return response
 
     return endpoint
@@ -139,8 +141,9 @@ async def _github_webhook(service: Service, request: Request) -> Response:
         return _text(413, "body too large")
     headers = request.headers
     try:
-        verify_github_signature(secret.get_secret_value().encode(), body,
-                                headers.get("x-hub-signature-256"))
+        verify_github_signature(
+            secret.get_secret_value().encode(), body, headers.get("x-hub-signature-256")
+        )
     except SignatureError as exc:
         return _text(401, f"unauthorized: {exc}")
     event_name = headers.get("x-github-event")
@@ -151,8 +154,7 @@ async def _github_webhook(service: Service, request: Request) -> Response:
         data = decode_json(body, headers.get("content-type", "application/json"))
         if event_name == "ping":
             return _text(200, "pong")
-        outcome = github_handlers.interpret_delivery(event_name, data, delivery_id,
-                                                     service.github)
+        outcome = github_handlers.interpret_delivery(event_name, data, delivery_id, service.github)
     except PayloadError as exc:
         return _text(400, f"bad payload: {exc}")
     return await _accept(service, outcome, delivery_id, event_name)
@@ -168,11 +170,13 @@ async def _gitlab_webhook(service: Service, request: Request) -> Response:
         return _text(413, "body too large")
     headers = request.headers
     try:
-        verify_gitlab_token(settings.gitlab_webhook_secret.get_secret_value(),
-                            headers.get("x-gitlab-token"))
+        verify_gitlab_token(
+            settings.gitlab_webhook_secret.get_secret_value(), headers.get("x-gitlab-token")
+        )
         if settings.gitlab_signing_token is not None:
-            verify_standard_webhook(settings.gitlab_signing_token.get_secret_value(),
-                                    headers, body, time.time())
+            verify_standard_webhook(
+                settings.gitlab_signing_token.get_secret_value(), headers, body, time.time()
+            )
     except SignatureError as exc:
         return _text(401, f"unauthorized: {exc}")
     event_name = headers.get("x-gitlab-event")
@@ -192,12 +196,19 @@ async def _accept(service: Service, outcome: Any, delivery_id: str, event: str) 
         result = await service.intake.accept(outcome, delivery_id, event)
     except DB_ERRORS as exc:
         if isinstance(exc, UNSTORABLE_VALUE_ERRORS):  # server or client-side value
-            log.warning("delivery %s not stored, a value cannot be stored: %s", delivery_id,
-                        type(exc).__name__)
-            return _text(400, "bad payload: a value in it cannot be stored"
-                              " (a number out of range or a NUL or invalid character)")
-        log.error("delivery %s not stored, database unavailable: %s", delivery_id,
-                  type(exc).__name__)
+            log.warning(
+                "delivery %s not stored, a value cannot be stored: %s",
+                delivery_id,
+                type(exc).__name__,
+            )
+            return _text(
+                400,
+                "bad payload: a value in it cannot be stored"
+                " (a number out of range or a NUL or invalid character)",
+            )
+        log.error(
+            "delivery %s not stored, database unavailable: %s", delivery_id, type(exc).__name__
+        )
         return _text(503, "database unavailable: the delivery was not stored, send it again")
     return _text(result.status_code, result.text)
 
@@ -210,8 +221,10 @@ async def readyz(request: Request) -> Response:
     service = _service(request)
     database = service.db is not None and await service.db.ping()
     redis = await service.queue.ping()
-    body = {"database": "ok" if database else "unreachable",
-            "redis": "ok" if redis else "unreachable"}
+    body = {
+        "database": "ok" if database else "unreachable",
+        "redis": "ok" if redis else "unreachable",
+    }
     return JSONResponse(body, status_code=200 if database and redis else 503)
 
 
@@ -222,8 +235,7 @@ async def metrics(request: Request) -> Response:
         with contextlib.suppress(*DB_ERRORS):
             async with service.db.admin() as conn:
                 counts = await run_store.count_by_status_all_tenants(conn)
-    return PlainTextResponse(service.metrics.render(counts),
-                             media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(service.metrics.render(counts), media_type="text/plain; version=0.0.4")
 
 
 def _admin_refusal(request: Request) -> Response | None:
@@ -250,8 +262,7 @@ async def api_runs(request: Request) -> Response:
     assert service.db is not None
     try:
         async with service.db.admin() as conn:
-            runs = await run_store.list_runs_all_tenants(conn, limit, before,
-                                                         params.get("status"))
+            runs = await run_store.list_runs_all_tenants(conn, limit, before, params.get("status"))
     except DB_ERRORS:
         return _text(503, "database unavailable")
     return JSONResponse({"runs": [r.as_json() for r in runs]})

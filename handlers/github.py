@@ -36,8 +36,9 @@ from app.events import (
 class GitHubContext:
     """What the handlers need to know of this service's own GitHub App."""
 
-    def __init__(self, app_id: int | None, bot_login: str | None,
-                 labels: Mapping[str, str]) -> None:
+    def __init__(
+        self, app_id: int | None, bot_login: str | None, labels: Mapping[str, str]
+    ) -> None:
         self.app_id = app_id
         self.bot_login = bot_login
         self.labels = labels
@@ -127,8 +128,7 @@ class _InstallationEvent(_Base):
     installation: _InstallationWithAccount
 
 
-def interpret_delivery(event_name: str, data: Any, delivery_id: str,
-                       ctx: GitHubContext) -> Outcome:
+def interpret_delivery(event_name: str, data: Any, delivery_id: str, ctx: GitHubContext) -> Outcome:
     """The meaning of one verified delivery, given its event name and parsed body."""
     return interpret(sansio.Event(data, event=event_name, delivery_id=delivery_id), ctx)
 
@@ -147,8 +147,6 @@ def interpret(event: sansio.Event, ctx: GitHubContext) -> Outcome:
     if isinstance(sender, dict) and _is_bot(sender, ctx):
         return Ignored("sent by a bot")
     return handler(event, ctx)
-
-
 
 
 def _is_bot(sender: Mapping[str, Any], ctx: GitHubContext) -> bool:
@@ -193,16 +191,28 @@ def on_pull_request_labeled(event: sansio.Event, ctx: GitHubContext) -> Outcome:
     return _labeled(event, ctx, data, data.number, "pull_request")
 
 
-def _labeled(event: sansio.Event, ctx: GitHubContext, data: _IssueLabeled | _PullRequestLabeled,
-             number: int, kind: TargetKind) -> Outcome:
+def _labeled(
+    event: sansio.Event,
+    ctx: GitHubContext,
+    data: _IssueLabeled | _PullRequestLabeled,
+    number: int,
+    kind: TargetKind,
+) -> Outcome:
     trigger_key = f"github:label:{event.delivery_id}"
     context = {"installation_id": data.installation.id, "repo_id": data.repository.id}
     command = command_for_label(data.label.name, kind, ctx.labels)
     if command is None:
         if not operator_owns_label(data.label.name, ctx.labels):
-            return LabelCheck(_tenant(data.installation.id), data.repository.full_name, kind,
-                              number, (data.label.name,), data.sender.login, trigger_key,
-                              context)
+            return LabelCheck(
+                _tenant(data.installation.id),
+                data.repository.full_name,
+                kind,
+                number,
+                (data.label.name,),
+                data.sender.login,
+                trigger_key,
+                context,
+            )
         where = "an issue" if kind == "issue" else "a pull request"
         return Ignored(f"label {data.label.name!r} starts nothing on {where}")
     return RunRequest(
@@ -242,8 +252,11 @@ def on_check_run(event: sansio.Event, ctx: GitHubContext) -> Outcome:
         requested_by=data.sender.login,
         trigger="check_run",
         trigger_key=f"github:check_run:{event.delivery_id}",
-        context={"installation_id": data.installation.id, "repo_id": data.repository.id,
-                 "check_run_id": check.id},
+        context={
+            "installation_id": data.installation.id,
+            "repo_id": data.repository.id,
+            "check_run_id": check.id,
+        },
         refers_to_run=int(external_id),
     )
 
@@ -258,8 +271,9 @@ def on_installation(event: sansio.Event, ctx: GitHubContext) -> Outcome:
 
 def on_installation_repositories(event: sansio.Event, ctx: GitHubContext) -> Outcome:
     data = parse_payload(_InstallationEvent, event.data)
-    return TenantChange(_tenant(data.installation.id, data.installation.account.login),
-                        "repositories")
+    return TenantChange(
+        _tenant(data.installation.id, data.installation.account.login), "repositories"
+    )
 
 
 _HANDLERS = {

@@ -26,8 +26,9 @@ from app.events import (
 
 
 class GitLabContext:
-    def __init__(self, instance_url: str, bot_username: str | None,
-                 labels: Mapping[str, str]) -> None:
+    def __init__(
+        self, instance_url: str, bot_username: str | None, labels: Mapping[str, str]
+    ) -> None:
         self.instance_url = instance_url.rstrip("/")
         self.bot_username = bot_username
         self.labels = labels
@@ -100,15 +101,15 @@ def interpret(event_name: str, data: Any, delivery_id: str, ctx: GitLabContext) 
     return handler(data, delivery_id, ctx)
 
 
-
-
 def _is_bot(user: Mapping[str, Any], ctx: GitLabContext) -> bool:
     username = user.get("username")
     if ctx.bot_username is not None and username == ctx.bot_username:
         return True
     # Project and group access tokens act as users named project_<id>_bot_<hash>.
-    return isinstance(username, str) and username.startswith(("project_", "group_")) and (
-        "_bot" in username
+    return (
+        isinstance(username, str)
+        and username.startswith(("project_", "group_"))
+        and ("_bot" in username)
     )
 
 
@@ -171,9 +172,16 @@ def _on_labels(kind: TargetKind) -> Callable[[Any, str, GitLabContext], Outcome]
         if command is None:
             unknown = tuple(a for a in added if not operator_owns_label(a, ctx.labels))
             if unknown:
-                return LabelCheck(_tenant(ctx, hook.project), hook.project.path_with_namespace,
-                                  kind, hook.object_attributes.iid, unknown,
-                                  hook.user.username, trigger_key, _context(ctx, hook.project))
+                return LabelCheck(
+                    _tenant(ctx, hook.project),
+                    hook.project.path_with_namespace,
+                    kind,
+                    hook.object_attributes.iid,
+                    unknown,
+                    hook.user.username,
+                    trigger_key,
+                    _context(ctx, hook.project),
+                )
             return Ignored("no label that starts a command was added")
         return RunRequest(
             tenant=_tenant(ctx, hook.project),

@@ -31,15 +31,18 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         if sandbox.available:
             log.info("test sandbox: %s", sandbox.detail)
         else:
-            log.warning("no test sandbox (%s): runs that test code will refuse%s",
-                        sandbox.detail,
-                        " (unsandboxed runs allowed)" if settings.sandbox_allow_unsandboxed
-                        else "")
+            log.warning(
+                "no test sandbox (%s): runs that test code will refuse%s",
+                sandbox.detail,
+                " (unsandboxed runs allowed)" if settings.sandbox_allow_unsandboxed else "",
+            )
         db = await connect(settings.database_url, min_size=1, max_size=5)
         forges = ForgeRegistry(settings)
         ctx["forges"] = forges
         ctx["deps"] = WorkflowDeps(
-            settings=settings, db=db, queue=RunQueue(settings.redis_url, settings.queue_name),
+            settings=settings,
+            db=db,
+            queue=RunQueue(settings.redis_url, settings.queue_name),
             forge_for=forges.for_run,
         )
 
@@ -53,13 +56,23 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
 
     every_5s = set(range(0, 60, 5))
     return {
-        "functions": [func(run_workflow, name=RUN_WORKFLOW,
-                           timeout=settings.job_timeout_seconds,
-                           max_tries=settings.job_max_tries),
-                      func(check_repository_labels, name=CHECK_LABELS, timeout=300,
-                           max_tries=settings.job_max_tries)],
-        "cron_jobs": [cron(requeue_stale_runs, second=every_5s, run_at_startup=True,
-                           unique=True, timeout=60)],
+        "functions": [
+            func(
+                run_workflow,
+                name=RUN_WORKFLOW,
+                timeout=settings.job_timeout_seconds,
+                max_tries=settings.job_max_tries,
+            ),
+            func(
+                check_repository_labels,
+                name=CHECK_LABELS,
+                timeout=300,
+                max_tries=settings.job_max_tries,
+            ),
+        ],
+        "cron_jobs": [
+            cron(requeue_stale_runs, second=every_5s, run_at_startup=True, unique=True, timeout=60)
+        ],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": redis_settings(settings.redis_url),

@@ -26,8 +26,13 @@ async def run_workflow(ctx: dict[str, Any], run_id: int) -> str:
     try:
         return await execute_run(deps, run_id, last_try=last_try)
     except TransientRunError as exc:
-        log.warning("run %s: transient failure on try %s, again in %.0f s: %s",
-                    run_id, job_try, exc.defer, exc)
+        log.warning(
+            "run %s: transient failure on try %s, again in %.0f s: %s",
+            run_id,
+            job_try,
+            exc.defer,
+            exc,
+        )
         raise Retry(defer=exc.defer) from exc
     except DATABASE_ERRORS as exc:
         if last_try:
@@ -44,14 +49,18 @@ async def check_repository_labels(ctx: dict[str, Any], check_id: int) -> str:
     try:
         return await check_labels(deps, check_id, ctx["forges"].for_context, last_try)
     except TransientRunError as exc:
-        log.warning("label check %s: transient failure on try %s, again in %.0f s: %s",
-                    check_id, job_try, exc.defer, exc)
+        log.warning(
+            "label check %s: transient failure on try %s, again in %.0f s: %s",
+            check_id,
+            job_try,
+            exc.defer,
+            exc,
+        )
         raise Retry(defer=exc.defer) from exc
     except DATABASE_ERRORS as exc:
         if last_try:
             raise
-        log.warning("label check %s: database unavailable on try %s: %s", check_id,
-                    job_try, exc)
+        log.warning("label check %s: database unavailable on try %s: %s", check_id, job_try, exc)
         raise Retry(defer=min(2.0**job_try, 60.0)) from exc
 
 
@@ -61,9 +70,11 @@ async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
     deps: WorkflowDeps = ctx["deps"]
     async with deps.db.admin() as conn:
         run_ids = await run_store.runs_to_requeue_all_tenants(
-            conn, deps.settings.requeue_after_seconds)
+            conn, deps.settings.requeue_after_seconds
+        )
         abandoned = await run_store.abandoned_runs_all_tenants(
-            conn, deps.settings.stale_run_seconds)
+            conn, deps.settings.stale_run_seconds
+        )
         # The dead worker's calls will never be recorded: their budget holds go too.
         await reservation_store.release_reservations_of_runs_all_tenants(conn, abandoned)
     for run_id in abandoned:
@@ -81,7 +92,8 @@ async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
 async def _requeue_label_checks(deps: WorkflowDeps) -> int:
     async with deps.db.admin() as conn:
         check_ids = await label_check_store.checks_to_requeue_all_tenants(
-            conn, deps.settings.requeue_after_seconds)
+            conn, deps.settings.requeue_after_seconds
+        )
     for check_id in check_ids:
         if await deps.queue.enqueue_label_check(check_id):
             async with deps.db.admin() as conn:

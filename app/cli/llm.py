@@ -36,7 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay.add_argument("run_id", metavar="RUN_ID", type=int, help="the run's id")
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.add_argument(
-        "--checkout", type=Path, metavar="PATH",
+        "--checkout",
+        type=Path,
+        metavar="PATH",
         help="a local clone of the run's repository: re-run the whole implement workflow "
         "offline on it and compare the plan and the diff with the run's",
     )

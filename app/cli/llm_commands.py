@@ -151,8 +151,9 @@ def _replay_workflow(settings: Settings, run_id: int, checkout: Path, as_json: b
     async def go() -> Any:
         db = await connect(settings.database_url, min_size=1, max_size=2)
         try:
-            return await replay_run(settings, db, run_id, where,
-                                    lambda line: print(line, file=sys.stderr, flush=True))
+            return await replay_run(
+                settings, db, run_id, where, lambda line: print(line, file=sys.stderr, flush=True)
+            )
         finally:
             await db.close()
 
@@ -162,14 +163,25 @@ def _replay_workflow(settings: Settings, run_id: int, checkout: Path, as_json: b
         raise CommandFailed(str(exc).splitlines()[0]) from None
     same = report.plan_same and report.diff_same
     if as_json:
-        print(json.dumps({"run_id": run_id, "plan_same": report.plan_same,
-                          "diff_same": report.diff_same, "answers": report.answers,
-                          "unused": report.unused, "divergent": report.divergent}))
+        print(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "plan_same": report.plan_same,
+                    "diff_same": report.diff_same,
+                    "answers": report.answers,
+                    "unused": report.unused,
+                    "divergent": report.divergent,
+                }
+            )
+        )
     else:
-        print(f"run {run_id}: plan {'same' if report.plan_same else 'DIFFERENT'}, "
-              f"diff {'same' if report.diff_same else 'DIFFERENT'}; "
-              f"{report.answers} recorded answers, {report.unused} unused, "
-              f"{report.divergent} given to requests that changed")
+        print(
+            f"run {run_id}: plan {'same' if report.plan_same else 'DIFFERENT'}, "
+            f"diff {'same' if report.diff_same else 'DIFFERENT'}; "
+            f"{report.answers} recorded answers, {report.unused} unused, "
+            f"{report.divergent} given to requests that changed"
+        )
         if not report.diff_same:
             print(report.diff)
     return 0 if same else 1

@@ -14,8 +14,13 @@ from app.config import RepoConfigError, load_settings
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="implement a task on a local git checkout (no forge)")
     run.add_argument("path", type=Path, metavar="PATH", help="a git checkout")
-    run.add_argument("--task-file", type=Path, required=True, metavar="F",
-                     help="the task, as an issue would say it (first line: title)")
+    run.add_argument(
+        "--task-file",
+        type=Path,
+        required=True,
+        metavar="F",
+        help="the task, as an issue would say it (first line: title)",
+    )
     run.set_defaults(handler=cmd_run)
 
 
@@ -46,6 +51,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"# Plan\n\n{result.plan}\n")
     print(f"# Diff\n\n{result.diff}")
     print(f"# Test evidence\n\n{result.verification}\n")
-    print(f"Branch {result.branch} holds commit {result.commit[:12]} "
-          f"(model cost ${result.cost_usd:.4f}).")
+    print(
+        f"Branch {result.branch} holds commit {result.commit[:12]} "
+        f"(model cost ${result.cost_usd:.4f})."
+    )
     return 0

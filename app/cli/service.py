@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def setup_logging(settings: Settings) -> None:
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
+        level=logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_log_redaction(settings.secret_values())
@@ -46,8 +47,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     setup_logging(settings)
     _announce(settings, args.host, args.port)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
-                proxy_headers=True)
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_config=None, proxy_headers=True
+    )
     return 0
 
 
@@ -96,8 +98,9 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
     from app.web import create_app
     from jobs.worker import build_worker
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
-                                           log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=host, port=port, log_config=None)
+    )
     worker = build_worker(settings, handle_signals=False)  # uvicorn owns SIGINT/SIGTERM
     worker_task = asyncio.create_task(worker.async_run())
     try:

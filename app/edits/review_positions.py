@@ -66,11 +66,11 @@ def commentable_lines(diff_text: str) -> dict[str, set[int]]:
 def numbered_diff(diff_text: str) -> str:
     """The diff with each line's new-side number in front (blank for a removed line).
 
-        +++ b/calc.py
-        @@ -4,2 +4,4 @@
-            4   def divide(a, b):
-            5 +     if b == 0:
-              -     return a // b
+    +++ b/calc.py
+    @@ -4,2 +4,4 @@
+        4   def divide(a, b):
+        5 +     if b == 0:
+          -     return a // b
     """
     out: list[str] = []
     for patched in _parse(diff_text):
@@ -108,9 +108,10 @@ def _paths(patched: PatchedFile) -> tuple[str, str]:
 
 
 def _strip(name: str, prefix: str) -> str:
-    return name[len(prefix):] if name.startswith(prefix) else name
+    return name[len(prefix) :] if name.startswith(prefix) else name
 
 
 def _hunk_header(hunk: Hunk) -> str:
-    return (f"@@ -{hunk.source_start},{hunk.source_length} "
-            f"+{hunk.target_start},{hunk.target_length} @@")
+    return (
+        f"@@ -{hunk.source_start},{hunk.source_length} +{hunk.target_start},{hunk.target_length} @@"
+    )

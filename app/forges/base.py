@@ -199,8 +199,7 @@ class Forge(Protocol):
         """
         ...
 
-    async def create_comment(self, target: Target, body: str, key: str | None = None
-                             ) -> Comment:
+    async def create_comment(self, target: Target, body: str, key: str | None = None) -> Comment:
         """Post a comment that ends with a hidden marker for `key` (`app/forges/markers.py`;
         a fresh key when None).
 
@@ -210,8 +209,9 @@ class Forge(Protocol):
         """
         ...
 
-    async def update_comment(self, target: Target, comment_id: int, body: str,
-                             key: str | None = None) -> Comment:
+    async def update_comment(
+        self, target: Target, comment_id: int, body: str, key: str | None = None
+    ) -> Comment:
         """Replace a comment's body (keeping the marker for `key`, when given)."""
         ...
 
@@ -241,8 +241,9 @@ class Forge(Protocol):
         """Open a PR/MR, or return the open one for the same head branch."""
         ...
 
-    async def create_review(self, target: Target, head_sha: str, summary: str,
-                            comments: Sequence[ReviewComment]) -> str:
+    async def create_review(
+        self, target: Target, head_sha: str, summary: str, comments: Sequence[ReviewComment]
+    ) -> str:
         """Review the pull request at `head_sha`: `summary` once, each comment on its line.
 
         Comments must sit on new-side lines of the diff's hunks; one the forge cannot
@@ -252,8 +253,9 @@ class Forge(Protocol):
         """
         ...
 
-    async def start_check(self, repo: str, head_sha: str, update: CheckUpdate,
-                          note_target: Target | None = None) -> CheckRef:
+    async def start_check(
+        self, repo: str, head_sha: str, update: CheckUpdate, note_target: Target | None = None
+    ) -> CheckRef:
         """Show a new progress display; `update.external_id` names the run it belongs to.
 
         A failed creation that may have been applied is looked for (`find_check`) before
@@ -261,8 +263,9 @@ class Forge(Protocol):
         """
         ...
 
-    async def find_check(self, repo: str, head_sha: str, external_id: str,
-                         note_target: Target | None = None) -> CheckRef | None:
+    async def find_check(
+        self, repo: str, head_sha: str, external_id: str, note_target: Target | None = None
+    ) -> CheckRef | None:
         """The progress display already made for `external_id` on `head_sha`, if any
         (GitHub: the check run; GitLab: the progress note on `note_target`)."""
         ...

@@ -14,8 +14,14 @@ async def check_forges(settings: Settings) -> list[tuple[str, bool, str]]:
     if settings.gitlab_enabled:
         results.append(await _check_gitlab(settings))
     if not results:
-        results.append(("none", False, "no forge configured: set AGENTOPS_GITHUB_APP_ID or "
-                                       "AGENTOPS_GITLAB_URL (or open / for the GitHub App setup)"))
+        results.append(
+            (
+                "none",
+                False,
+                "no forge configured: set AGENTOPS_GITHUB_APP_ID or "
+                "AGENTOPS_GITLAB_URL (or open / for the GitHub App setup)",
+            )
+        )
     return results
 
 
@@ -47,6 +53,10 @@ async def _check_gitlab(settings: Settings) -> tuple[str, bool, str]:
         return ("gitlab", False, f"{settings.gitlab_url}: {exc}")
     expected = settings.gitlab_bot_username
     if expected and expected != username:
-        return ("gitlab", False, f"{settings.gitlab_url}: the token belongs to @{username}, "
-                                 f"not AGENTOPS_GITLAB_BOT_USERNAME=@{expected}")
+        return (
+            "gitlab",
+            False,
+            f"{settings.gitlab_url}: the token belongs to @{username}, "
+            f"not AGENTOPS_GITLAB_BOT_USERNAME=@{expected}",
+        )
     return ("gitlab", True, f"{settings.gitlab_url}: authenticated as @{username}")

@@ -80,10 +80,10 @@ class HttpxGitHubAPI(gh_abc.GitHubAPI):
         self._client = client
         super().__init__(*args, **kwargs)
 
-    async def _request(self, method: str, url: str, headers: Mapping[str, str],
-                       body: bytes = b"") -> tuple[int, Mapping[str, str], bytes]:
-        response = await self._client.request(method, url, headers=dict(headers),
-                                              content=body)
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        response = await self._client.request(method, url, headers=dict(headers), content=body)
         return response.status_code, response.headers, response.content
 
     async def sleep(self, seconds: float) -> None:
@@ -168,19 +168,26 @@ class GitHubApp:
         async def post() -> Any:
             return await self._gh.post(
                 "/app/installations/{installation_id}/access_tokens",
-                {"installation_id": installation_id}, data=b"", jwt=self.jwt())
+                {"installation_id": installation_id},
+                data=b"",
+                jwt=self.jwt(),
+            )
 
         try:
             answer = await call_with_retries(
-                post, action="get an installation token", policy=self.retry)
+                post, action="get an installation token", policy=self.retry
+            )
         except GitHubAPIError as exc:
             if exc.status == 404:
                 raise ForgeAccessError(
                     f"The AgentOps GitHub App is not installed (installation {installation_id} "
-                    "was not found).") from exc
+                    "was not found)."
+                ) from exc
             if exc.status == 401:
-                raise ForgeError("GitHub rejected the app's JWT: check AGENTOPS_GITHUB_APP_ID "
-                                 "and the private key") from exc
+                raise ForgeError(
+                    "GitHub rejected the app's JWT: check AGENTOPS_GITHUB_APP_ID "
+                    "and the private key"
+                ) from exc
             raise
         self.token_requests += 1
         token = str(answer["token"])
@@ -191,25 +198,43 @@ class GitHubApp:
 
     # --- API calls -----------------------------------------------------------------
 
-    async def _with_token(self, installation_id: int, call: Callable[[str], Awaitable[T]],
-                          action: str, repo: str | None, retry: RetryPolicy | None = None
-                          ) -> T:
+    async def _with_token(
+        self,
+        installation_id: int,
+        call: Callable[[str], Awaitable[T]],
+        action: str,
+        repo: str | None,
+        retry: RetryPolicy | None = None,
+    ) -> T:
         """Run `call(token)` with retries; on 401 refetch the token once and try again."""
         for attempt in (1, 2):
             token = await self.installation_token(installation_id)
             try:
-                return await call_with_retries(functools.partial(call, token), action=action,
-                                               policy=retry or self.retry, repo=repo)
+                return await call_with_retries(
+                    functools.partial(call, token),
+                    action=action,
+                    policy=retry or self.retry,
+                    repo=repo,
+                )
             except GitHubUnauthorized:
                 self.invalidate_token(installation_id, token)
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    async def api(self, installation_id: int, method: str, url: str, *,
-                  url_vars: Mapping[str, Any] | None = None, data: Any = b"",
-                  accept: str = JSON_ACCEPT, action: str, repo: str | None = None,
-                  retry: RetryPolicy | None = None) -> Any:
+    async def api(
+        self,
+        installation_id: int,
+        method: str,
+        url: str,
+        *,
+        url_vars: Mapping[str, Any] | None = None,
+        data: Any = b"",
+        accept: str = JSON_ACCEPT,
+        action: str,
+        repo: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
         """One REST call as the installation: GET, POST, PATCH, PUT or DELETE.
 
         `retry` overrides the app's policy (`ONE_TRY` for a POST that `create_once` guards).
@@ -220,14 +245,17 @@ class GitHubApp:
             if method == "GET":
                 return await self._gh.getitem(url, variables, accept=accept, oauth_token=token)
             if method == "POST":
-                return await self._gh.post(url, variables, data=data, accept=accept,
-                                           oauth_token=token)
+                return await self._gh.post(
+                    url, variables, data=data, accept=accept, oauth_token=token
+                )
             if method == "PATCH":
-                return await self._gh.patch(url, variables, data=data, accept=accept,
-                                            oauth_token=token)
+                return await self._gh.patch(
+                    url, variables, data=data, accept=accept, oauth_token=token
+                )
             if method == "PUT":
-                return await self._gh.put(url, variables, data=data, accept=accept,
-                                          oauth_token=token)
+                return await self._gh.put(
+                    url, variables, data=data, accept=accept, oauth_token=token
+                )
             if method == "DELETE":
                 await self._gh.delete(url, variables, accept=accept, oauth_token=token)
                 return None
@@ -235,20 +263,26 @@ class GitHubApp:
 
         return await self._with_token(installation_id, call, action, repo, retry)
 
-    async def api_list(self, installation_id: int, url: str, *,
-                       url_vars: Mapping[str, Any] | None = None, action: str,
-                       repo: str | None = None) -> list[Any]:
+    async def api_list(
+        self,
+        installation_id: int,
+        url: str,
+        *,
+        url_vars: Mapping[str, Any] | None = None,
+        action: str,
+        repo: str | None = None,
+    ) -> list[Any]:
         """A paginated GET, every page collected (retried as a whole)."""
         variables = dict(url_vars or {})
 
         async def call(token: str) -> list[Any]:
-            return [item async for item in
-                    self._gh.getiter(url, variables, oauth_token=token)]
+            return [item async for item in self._gh.getiter(url, variables, oauth_token=token)]
 
         return await self._with_token(installation_id, call, action, repo)
 
-    async def app_api(self, method: str, url: str, *,
-                      url_vars: Mapping[str, Any] | None = None, action: str) -> Any:
+    async def app_api(
+        self, method: str, url: str, *, url_vars: Mapping[str, Any] | None = None, action: str
+    ) -> Any:
         """A call as the app itself (JWT): `GET /app`, `GET /repos/{repo}/installation`."""
         variables = dict(url_vars or {})
 
@@ -267,7 +301,10 @@ class GitHubApp:
     async def installation_for_repo(self, repo: str) -> int:
         """The installation id of the app on `owner/name`."""
         owner, name = repo.split("/", 1)
-        answer = await self.app_api("GET", "/repos/{owner}/{name}/installation",
-                                    url_vars={"owner": owner, "name": name},
-                                    action=f"find the installation on {repo}")
+        answer = await self.app_api(
+            "GET",
+            "/repos/{owner}/{name}/installation",
+            url_vars={"owner": owner, "name": name},
+            action=f"find the installation on {repo}",
+        )
         return int(answer["id"])

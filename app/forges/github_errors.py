@@ -54,8 +54,6 @@ class GitHubUnauthorized(GitHubAPIError):
         super().__init__(message, 401)
 
 
-
-
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     if value is None:
@@ -63,8 +61,9 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def rate_limit_wait(status: int, message: str, headers: Mapping[str, str],
-                    now: float | None = None) -> float | None:
+def rate_limit_wait(
+    status: int, message: str, headers: Mapping[str, str], now: float | None = None
+) -> float | None:
     """Seconds to wait if this response is a (primary or secondary) rate limit, else None."""
     retry_after = _header(headers, "retry-after")
     remaining = _header(headers, "x-ratelimit-remaining")
@@ -88,14 +87,16 @@ def rate_limit_wait(status: int, message: str, headers: Mapping[str, str],
     return DEFAULT_RATE_LIMIT_WAIT
 
 
-def forge_error_from_status(status: int, message: str, headers: Mapping[str, str],
-                            action: str, repo: str | None = None) -> ForgeError:
+def forge_error_from_status(
+    status: int, message: str, headers: Mapping[str, str], action: str, repo: str | None = None
+) -> ForgeError:
     """Map one failed GitHub response to the `ForgeError` kind callers act on."""
     where = repo or "this repository"
     wait = rate_limit_wait(status, message, headers)
     if wait is not None:
-        return ForgeRateLimited(f"GitHub rate limit while trying to {action}; "
-                                f"retry in {wait:.0f} s", wait)
+        return ForgeRateLimited(
+            f"GitHub rate limit while trying to {action}; retry in {wait:.0f} s", wait
+        )
     lowered = message.lower()
     if status == 403 and "suspended" in lowered:
         return ForgeAccessError(
@@ -111,15 +112,19 @@ def forge_error_from_status(status: int, message: str, headers: Mapping[str, str
     return GitHubAPIError(f"GitHub refused to {action} (HTTP {status}): {message}", status)
 
 
-def forge_error_from_http(exc: HTTPException, action: str,
-                          repo: str | None = None) -> ForgeError:
+def forge_error_from_http(exc: HTTPException, action: str, repo: str | None = None) -> ForgeError:
     status = int(exc.status_code)
     message = str(exc.args[0]) if exc.args and exc.args[0] else exc.status_code.phrase
     return forge_error_from_status(status, message, exc.headers, action, repo)
 
 
-async def call_with_retries(operation: Callable[[], Awaitable[T]], *, action: str,
-                            policy: RetryPolicy, repo: str | None = None) -> T:
+async def call_with_retries(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    action: str,
+    policy: RetryPolicy,
+    repo: str | None = None,
+) -> T:
     """Run `operation`, retrying 5xx and network faults; map every failure to ForgeError."""
     attempt = 0
     while True:
@@ -130,11 +135,14 @@ async def call_with_retries(operation: Callable[[], Awaitable[T]], *, action: st
         except HTTPException as exc:
             cause, error = exc, forge_error_from_http(exc, action, repo)
         except httpx.TransportError as exc:
-            cause, error = exc, ForgeTransientError(
-                f"Could not reach GitHub to {action}: {type(exc).__name__}")
+            cause, error = (
+                exc,
+                ForgeTransientError(f"Could not reach GitHub to {action}: {type(exc).__name__}"),
+            )
         if type(error) is not ForgeTransientError or attempt >= policy.attempts:
             raise error from cause
         delay = policy.delay(attempt)
-        log.warning("GitHub call to %s failed (%s); retry %d in %.2f s",
-                    action, error, attempt, delay)
+        log.warning(
+            "GitHub call to %s failed (%s); retry %d in %.2f s", action, error, attempt, delay
+        )
         await asyncio.sleep(delay)

@@ -200,13 +200,17 @@ class GitLabForge(GitLabNotes):
         """
         mr_target = dataclasses.replace(target, kind="pull_request")
         mr = self._noteable(mr_target)
-        notes = await self._call(f"read the comments of {self._where(mr_target)}",
-                                 lambda: self._list(f"{mr}/notes"))
+        notes = await self._call(
+            f"read the comments of {self._where(mr_target)}", lambda: self._list(f"{mr}/notes")
+        )
         for note in notes:
             if summary and str(note.get("body") or "").startswith(truncate_note(summary)):
                 return self._note_url(mr_target, int(note.get("id", 0)))
-        done = {(str(n["position"].get("new_path")), n["position"].get("new_line"),
-                 str(n.get("body"))) for n in notes if isinstance(n.get("position"), dict)}
+        done = {
+            (str(n["position"].get("new_path")), n["position"].get("new_line"), str(n.get("body")))
+            for n in notes
+            if isinstance(n.get("position"), dict)
+        }
         comments = [c for c in comments if (c.path, c.line, truncate_note(c.body)) not in done]
         unplaced: list[ReviewComment] = []
         if comments:
@@ -275,13 +279,15 @@ class GitLabForge(GitLabNotes):
         status_id = await self._set_status(repo, head_sha, ref.name, update)
         ref = dataclasses.replace(ref, id=status_id)
         if note_target is not None:
-            note = await self.create_comment(note_target, render_check_note(update),
-                                             check_note_key(update.external_id))
+            note = await self.create_comment(
+                note_target, render_check_note(update), check_note_key(update.external_id)
+            )
             ref = dataclasses.replace(ref, note_id=note.id)
         return ref
 
-    async def find_check(self, repo: str, head_sha: str, external_id: str,
-                         note_target: Target | None = None) -> CheckRef | None:
+    async def find_check(
+        self, repo: str, head_sha: str, external_id: str, note_target: Target | None = None
+    ) -> CheckRef | None:
         key = check_note_key(external_id)
         if note_target is None or key is None:
             return None

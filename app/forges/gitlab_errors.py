@@ -41,8 +41,6 @@ T = TypeVar("T")
 DEFAULT_RATE_LIMIT_WAIT = 60.0
 
 
-
-
 class GitLabAPIError(ForgeAPIError):
     """A GitLab call failed with a status that retrying will not fix (4xx)."""
 

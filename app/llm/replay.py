@@ -98,8 +98,9 @@ class ReplayProvider:
         return len(self.calls) - len(self.used)
 
 
-def replay_router(calls: list[RecordedCall],
-                  strict: bool = True) -> tuple[LLMRouter, ReplayProvider]:
+def replay_router(
+    calls: list[RecordedCall], strict: bool = True
+) -> tuple[LLMRouter, ReplayProvider]:
     provider = ReplayProvider(calls, strict=strict)
     routes = Routes({role: (REPLAY_MODEL,) for role in ROLES})
     router = LLMRouter(

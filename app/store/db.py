@@ -19,7 +19,10 @@ TENANT_ROLE = "agentops_tenant"
 
 # What callers outside this package catch, so that they need not import asyncpg.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
 )
 # A value PostgreSQL (or the driver) will not store: a payload's fault, not the database's.
 UNSTORABLE_VALUE_ERRORS: tuple[type[BaseException], ...] = (asyncpg.DataError, ValueError)

@@ -66,8 +66,11 @@ async def pending_migrations(dsn: str, connect_seconds: float = 5.0) -> list[str
     conn = await asyncpg.connect(dsn, timeout=connect_seconds)
     try:
         exists = await conn.fetchval("SELECT to_regclass('schema_migrations')")
-        done = set() if exists is None else {
-            r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        done = (
+            set()
+            if exists is None
+            else {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        )
     finally:
         await conn.close()
     return [path.name for path in migration_files() if path.name not in done]

@@ -82,8 +82,11 @@ async def record_delivery_and_run(
     """Delivery row and queued run in the caller's transaction; duplicates add nothing."""
     delivery = await insert_delivery(tc, request.tenant.forge, delivery_id, event)
     if delivery is None:
-        return Accepted(await delivery_run_id(tc, request.tenant.forge, delivery_id), False,
-                        "duplicate delivery")
+        return Accepted(
+            await delivery_run_id(tc, request.tenant.forge, delivery_id),
+            False,
+            "duplicate delivery",
+        )
     run_id, created = await insert_run(tc, request)
     if run_id is None:  # the key is another tenant's run, which this tenant cannot see
         return Accepted(0, False, "duplicate command")
@@ -91,13 +94,17 @@ async def record_delivery_and_run(
     return Accepted(run_id, created, "accepted" if created else "duplicate command")
 
 
-async def insert_delivery(tc: TenantConnection, forge: str, delivery_id: str,
-                          event: str) -> int | None:
+async def insert_delivery(
+    tc: TenantConnection, forge: str, delivery_id: str, event: str
+) -> int | None:
     """The new delivery row's id; None when this delivery was stored before."""
     delivery = await tc.conn.fetchval(
         "INSERT INTO deliveries (tenant_id, forge, delivery_id, event) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
-        tc.tenant_id, forge, delivery_id, event,
+        tc.tenant_id,
+        forge,
+        delivery_id,
+        event,
     )
     return int(delivery) if delivery is not None else None
 
@@ -106,7 +113,8 @@ async def delivery_run_id(tc: TenantConnection, forge: str, delivery_id: str) ->
     """The run a stored delivery started; 0 for none (yet)."""
     run_id = await tc.conn.fetchval(
         "SELECT run_id FROM deliveries WHERE forge = $1 AND delivery_id = $2",
-        forge, delivery_id,
+        forge,
+        delivery_id,
     )
     return int(run_id or 0)
 
@@ -122,15 +130,22 @@ async def insert_run(tc: TenantConnection, request: RunRequest) -> tuple[int | N
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
         ON CONFLICT (trigger_key) DO NOTHING RETURNING id
         """,
-        tc.tenant_id, request.tenant.forge, request.repo, request.target_kind,
-        request.target_number, request.command.name, request.command.args,
-        request.requested_by, request.trigger, request.trigger_key, request.comment_id,
+        tc.tenant_id,
+        request.tenant.forge,
+        request.repo,
+        request.target_kind,
+        request.target_number,
+        request.command.name,
+        request.command.args,
+        request.requested_by,
+        request.trigger,
+        request.trigger_key,
+        request.comment_id,
         json.dumps({**request.context, "unknown_command": request.command.unknown}),
     )
     if run_id is not None:
         return int(run_id), True
-    run_id = await conn.fetchval("SELECT id FROM runs WHERE trigger_key = $1",
-                                 request.trigger_key)
+    run_id = await conn.fetchval("SELECT id FROM runs WHERE trigger_key = $1", request.trigger_key)
     return (int(run_id) if run_id is not None else None), False
 
 
@@ -140,19 +155,26 @@ async def get_run(tc: TenantConnection, run_id: int) -> Run | None:
 
 async def claim_run(tc: TenantConnection, run_id: int) -> Run | None:
     """Move a queued (or interrupted running) run to running; None when it is finished."""
-    return _run(await tc.conn.fetchrow(
-        f"""
+    return _run(
+        await tc.conn.fetchrow(
+            f"""
         UPDATE runs SET status = 'running', attempts = attempts + 1,
                         started_at = coalesce(started_at, now()), heartbeat_at = now()
         WHERE id = $1 AND status IN ('queued', 'running') AND NOT cancel_requested
         RETURNING {_COLUMNS}
         """,
-        run_id,
-    ))
+            run_id,
+        )
+    )
 
 
-async def finish_run(tc: TenantConnection, run_id: int, status: str,
-                     error: str | None = None, result: dict[str, Any] | None = None) -> bool:
+async def finish_run(
+    tc: TenantConnection,
+    run_id: int,
+    status: str,
+    error: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> bool:
     """Close a run once; False when it was already closed."""
     done = await tc.conn.fetchval(
         """
@@ -160,7 +182,10 @@ async def finish_run(tc: TenantConnection, run_id: int, status: str,
                         finished_at = now()
         WHERE id = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled') RETURNING id
         """,
-        run_id, status, error, json.dumps(result or {}),
+        run_id,
+        status,
+        error,
+        json.dumps(result or {}),
     )
     return done is not None
 
@@ -177,59 +202,75 @@ async def update_result(tc: TenantConnection, run_id: int, result: dict[str, Any
     )
 
 
-async def target_runs(tc: TenantConnection, repo: str, kind: str, number: int,
-                      limit: int = 10) -> list[Run]:
+async def target_runs(
+    tc: TenantConnection, repo: str, kind: str, number: int, limit: int = 10
+) -> list[Run]:
     rows = await tc.conn.fetch(
         f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
         " AND target_number = $3 ORDER BY id DESC LIMIT $4",
-        repo, kind, number, limit,
+        repo,
+        kind,
+        number,
+        limit,
     )
     return [r for r in map(_run, rows) if r is not None]
 
 
-async def active_work_runs(tc: TenantConnection, repo: str, kind: str, number: int,
-                           exclude: int) -> list[Run]:
+async def active_work_runs(
+    tc: TenantConnection, repo: str, kind: str, number: int, exclude: int
+) -> list[Run]:
     """Queued or running work (not control commands) on one issue or pull request."""
     rows = await tc.conn.fetch(
         f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
         " AND target_number = $3 AND status IN ('queued', 'running') AND id <> $4"
         " AND NOT (command = ANY($5::text[])) ORDER BY id DESC",
-        repo, kind, number, exclude, sorted(CONTROL),
+        repo,
+        kind,
+        number,
+        exclude,
+        sorted(CONTROL),
     )
     return [r for r in map(_run, rows) if r is not None]
 
 
-async def last_failed_work_run(tc: TenantConnection, repo: str, kind: str,
-                               number: int) -> Run | None:
-    return _run(await tc.conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
-        " AND target_number = $3 AND status IN ('failed', 'cancelled')"
-        " AND NOT (command = ANY($4::text[])) ORDER BY id DESC LIMIT 1",
-        repo, kind, number, sorted(CONTROL),
-    ))
+async def last_failed_work_run(
+    tc: TenantConnection, repo: str, kind: str, number: int
+) -> Run | None:
+    return _run(
+        await tc.conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
+            " AND target_number = $3 AND status IN ('failed', 'cancelled')"
+            " AND NOT (command = ANY($4::text[])) ORDER BY id DESC LIMIT 1",
+            repo,
+            kind,
+            number,
+            sorted(CONTROL),
+        )
+    )
 
 
 async def request_cancel(tc: TenantConnection, run_id: int) -> Run | None:
     """Flag a run for cancellation; a run still queued is cancelled at once."""
-    return _run(await tc.conn.fetchrow(
-        f"""
+    return _run(
+        await tc.conn.fetchrow(
+            f"""
         UPDATE runs SET cancel_requested = true,
             status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
             finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END
         WHERE id = $1 AND status IN ('queued', 'running') RETURNING {_COLUMNS}
         """,
-        run_id,
-    ))
+            run_id,
+        )
+    )
 
 
 async def is_cancel_requested(tc: TenantConnection, run_id: int) -> bool:
-    return bool(await tc.conn.fetchval(
-        "SELECT cancel_requested FROM runs WHERE id = $1", run_id
-    ))
+    return bool(await tc.conn.fetchval("SELECT cancel_requested FROM runs WHERE id = $1", run_id))
 
 
-async def create_retry(tc: TenantConnection, original: Run, requested_by: str,
-                       trigger_key: str) -> int:
+async def create_retry(
+    tc: TenantConnection, original: Run, requested_by: str, trigger_key: str
+) -> int:
     """A new queued run repeating `original`; one per `trigger_key`."""
     run_id = await tc.conn.fetchval(
         """
@@ -239,15 +280,17 @@ async def create_retry(tc: TenantConnection, original: Run, requested_by: str,
                $2, 'retry', $3, comment_id, context, id FROM runs WHERE id = $1
         ON CONFLICT (trigger_key) DO NOTHING RETURNING id
         """,
-        original.id, requested_by, trigger_key,
+        original.id,
+        requested_by,
+        trigger_key,
     )
     if run_id is None:
-        run_id = await tc.conn.fetchval("SELECT id FROM runs WHERE trigger_key = $1",
-                                        trigger_key)
+        run_id = await tc.conn.fetchval("SELECT id FROM runs WHERE trigger_key = $1", trigger_key)
     return int(run_id)
 
 
 # --- across tenants: intake, the re-enqueue sweep and the admin API ----------------------
+
 
 async def run_tenant_all_tenants(conn: asyncpg.Connection, run_id: int) -> int | None:
     value = await conn.fetchval("SELECT tenant_id FROM runs WHERE id = $1", run_id)
@@ -258,8 +301,9 @@ async def mark_enqueued_all_tenants(conn: asyncpg.Connection, run_id: int) -> No
     await conn.execute("UPDATE runs SET enqueued_at = now() WHERE id = $1", run_id)
 
 
-async def runs_to_requeue_all_tenants(conn: asyncpg.Connection,
-                                      older_than_seconds: float) -> list[int]:
+async def runs_to_requeue_all_tenants(
+    conn: asyncpg.Connection, older_than_seconds: float
+) -> list[int]:
     """Queued runs never handed to the queue, or handed over long ago and not started."""
     rows = await conn.fetch(
         "SELECT id FROM runs WHERE status = 'queued' AND NOT cancel_requested AND"
@@ -270,12 +314,15 @@ async def runs_to_requeue_all_tenants(conn: asyncpg.Connection,
     return [int(r["id"]) for r in rows]
 
 
-async def list_runs_all_tenants(conn: asyncpg.Connection, limit: int, before: int | None,
-                                status: str | None) -> list[Run]:
+async def list_runs_all_tenants(
+    conn: asyncpg.Connection, limit: int, before: int | None, status: str | None
+) -> list[Run]:
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM runs WHERE ($2::bigint IS NULL OR id < $2)"
         " AND ($3::text IS NULL OR status = $3) ORDER BY id DESC LIMIT $1",
-        limit, before, status,
+        limit,
+        before,
+        status,
     )
     return [r for r in map(_run, rows) if r is not None]
 
@@ -295,8 +342,7 @@ async def touch_heartbeat_all_tenants(conn: asyncpg.Connection, run_id: int) -> 
     )
 
 
-async def abandoned_runs_all_tenants(conn: asyncpg.Connection,
-                                     stale_seconds: float) -> list[int]:
+async def abandoned_runs_all_tenants(conn: asyncpg.Connection, stale_seconds: float) -> list[int]:
     """Running runs whose worker stopped beating; each is claimed for one hand-over."""
     rows = await conn.fetch(
         "UPDATE runs SET heartbeat_at = now() WHERE id IN ("

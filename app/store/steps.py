@@ -33,8 +33,11 @@ class Step:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "position": self.position, "status": self.status,
-            "detail": self.detail, "error": self.error,
+            "name": self.name,
+            "position": self.position,
+            "status": self.status,
+            "detail": self.detail,
+            "error": self.error,
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "seconds": self.seconds,
@@ -71,17 +74,30 @@ async def start_step(tc: TenantConnection, run_id: int, name: str, position: int
                              ELSE NULL END
         RETURNING {_COLUMNS}, EXISTS (SELECT 1 FROM earlier) AS again
         """,
-        tc.tenant_id, run_id, name, position,
+        tc.tenant_id,
+        run_id,
+        name,
+        position,
     )
     return _step(row)
 
 
-async def finish_step(tc: TenantConnection, run_id: int, name: str, status: str,
-                      detail: dict[str, Any] | None = None, error: str | None = None) -> None:
+async def finish_step(
+    tc: TenantConnection,
+    run_id: int,
+    name: str,
+    status: str,
+    detail: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
     await tc.conn.execute(
         "UPDATE run_steps SET status = $3, detail = detail || $4::jsonb, error = $5,"
         " finished_at = now() WHERE run_id = $1 AND name = $2",
-        run_id, name, status, json.dumps(detail or {}), error,
+        run_id,
+        name,
+        status,
+        json.dumps(detail or {}),
+        error,
     )
 
 

@@ -22,8 +22,9 @@ class Tenant:
         return self.suspended_at is None and self.removed_at is None
 
 
-async def upsert_tenant(conn: asyncpg.Connection, forge: str, external_key: str,
-                        account: str = "") -> int:
+async def upsert_tenant(
+    conn: asyncpg.Connection, forge: str, external_key: str, account: str = ""
+) -> int:
     """The tenant's id, creating the row on first sight."""
     tenant_id = await conn.fetchval(
         """
@@ -33,7 +34,9 @@ async def upsert_tenant(conn: asyncpg.Connection, forge: str, external_key: str,
                                ELSE excluded.account END
         RETURNING id
         """,
-        forge, external_key, account,
+        forge,
+        external_key,
+        account,
     )
     return int(tenant_id)
 

@@ -34,17 +34,20 @@ class Analysis:
         return found
 
     def files_json(self) -> list[dict[str, Any]]:
-        return [{"path": f.path, "score": f.score, "reasons": list(f.reasons[:4])}
-                for f in self.ranked]
+        return [
+            {"path": f.path, "score": f.score, "reasons": list(f.reasons[:4])} for f in self.ranked
+        ]
 
 
-def analyse(root: Path, issue_text: str, cache_dir: Path, top: int = 10,
-            budget_tokens: int = 12_000) -> Analysis:
+def analyse(
+    root: Path, issue_text: str, cache_dir: Path, top: int = 10, budget_tokens: int = 12_000
+) -> Analysis:
     """Blocking (CPU-bound): call it in a thread."""
     index = build_index(root, cache=BlobCache(cache_dir))
     ranked = Locator(index).locate(issue_text, k=top)
-    sources = {f.path: (root / f.path).read_text(encoding="utf-8", errors="replace")
-               for f in ranked}
+    sources = {
+        f.path: (root / f.path).read_text(encoding="utf-8", errors="replace") for f in ranked
+    }
     outlines = {f.path: index.files[f.path].symbols.definitions for f in ranked}
     context = render_context(ranked, sources, budget_tokens, outlines)
     return Analysis(ranked, context, index.stats.files, index.stats.seconds, index)

@@ -57,8 +57,9 @@ class RunContext:
     def target(self) -> Target:
         return Target(self.run.repo, self.run.target_kind, self.run.target_number)  # type: ignore[arg-type]
 
-    async def step(self, name: str, action: Callable[[], Awaitable[dict[str, Any] | None]]
-                   ) -> dict[str, Any]:
+    async def step(
+        self, name: str, action: Callable[[], Awaitable[dict[str, Any] | None]]
+    ) -> dict[str, Any]:
         """Run `action` once per run: a step that already succeeded returns its detail.
 
         Cancellation is checked before each step starts.
@@ -66,7 +67,7 @@ class RunContext:
         return await self.resumable_step(name, lambda again: action())
 
     async def resumable_step(
-            self, name: str, action: Callable[[bool], Awaitable[dict[str, Any] | None]]
+        self, name: str, action: Callable[[bool], Awaitable[dict[str, Any] | None]]
     ) -> dict[str, Any]:
         """`step`, telling `action` whether an earlier try of the step started and did not
         finish (a crashed worker, a failed try): then what it creates may exist already."""
@@ -88,8 +89,9 @@ class RunContext:
         await self._finish_step(name, "succeeded", detail, None)
         return detail
 
-    async def _finish_step(self, name: str, status: str, detail: dict[str, Any],
-                           error: str | None) -> None:
+    async def _finish_step(
+        self, name: str, status: str, detail: dict[str, Any], error: str | None
+    ) -> None:
         async with self.deps.db.tenant(self.run.tenant_id) as tc:
             await step_store.finish_step(tc, self.run.id, name, status, detail, error)
 
@@ -116,10 +118,17 @@ class RunContext:
     async def llm(self, config: RepoConfig | None = None) -> LLMRouter:
         """This run's model router (built on first use; every call is recorded)."""
         if self._router is None:
-            repo = RepoLLMConfig.model_validate(
-                {"models": config.models, "budgets": config.budgets}) if config else None
-            call_log = PostgresCallLog(self.deps.db, self.run.tenant_id, self.run.id,
-                                       self.deps.settings.job_timeout_seconds)
+            repo = (
+                RepoLLMConfig.model_validate({"models": config.models, "budgets": config.budgets})
+                if config
+                else None
+            )
+            call_log = PostgresCallLog(
+                self.deps.db,
+                self.run.tenant_id,
+                self.run.id,
+                self.deps.settings.job_timeout_seconds,
+            )
             self._router, self._providers = build_router(self.deps.settings, call_log, repo)
         return self._router
 

@@ -38,14 +38,23 @@ async def run_cancel(ctx: RunContext) -> None:
                 candidates = [found] if found is not None and not found.finished else []
             else:
                 candidates = await run_store.active_work_runs(
-                    tc, run.repo, run.target_kind, run.target_number, exclude=run.id)
-            cancelled = [c for c in [await run_store.request_cancel(tc, c.id)
-                                     for c in candidates] if c is not None]
+                    tc, run.repo, run.target_kind, run.target_number, exclude=run.id
+                )
+            cancelled = [
+                c
+                for c in [await run_store.request_cancel(tc, c.id) for c in candidates]
+                if c is not None
+            ]
         for victim in cancelled:
             await ctx.deps.queue.abort_run(victim.id)
             if victim.status == "cancelled":  # it never started: nobody else closes its check
-                await close_check(ctx, victim, "cancelled", "Cancelled",
-                                  f"Cancelled by @{run.requested_by} before it started.")
+                await close_check(
+                    ctx,
+                    victim,
+                    "cancelled",
+                    "Cancelled",
+                    f"Cancelled by @{run.requested_by} before it started.",
+                )
         return {"cancelled": [c.id for c in cancelled]}
 
     detail = await ctx.step("cancel", cancel)
@@ -69,11 +78,13 @@ async def run_retry(ctx: RunContext) -> None:
                     return {"retry": None, "reason": f"run {failed.id} is {failed.status}"}
             else:
                 failed = await run_store.last_failed_work_run(
-                    tc, run.repo, run.target_kind, run.target_number)
+                    tc, run.repo, run.target_kind, run.target_number
+                )
             if failed is None:
                 return {"retry": None, "reason": "no failed run here"}
             new_id = await run_store.create_retry(
-                tc, failed, run.requested_by, trigger_key=f"retry:{run.id}")
+                tc, failed, run.requested_by, trigger_key=f"retry:{run.id}"
+            )
         await ctx.deps.queue.enqueue_run(new_id)
         return {"retry": new_id, "of": failed.id}
 
@@ -84,8 +95,7 @@ async def run_retry(ctx: RunContext) -> None:
         await ctx.reply("retry", f"Nothing to retry: {detail.get('reason')}.")
 
 
-async def close_check(ctx: RunContext, run: Run, conclusion: str, title: str,
-                      detail: str) -> None:
+async def close_check(ctx: RunContext, run: Run, conclusion: str, title: str, detail: str) -> None:
     """Close another run's check run (GitHub) or status (GitLab), if it has one."""
     if not run.check_ref:
         return

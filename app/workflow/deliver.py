@@ -46,48 +46,86 @@ def fallback_message(number: int, title: str) -> str:
 
 
 async def commit_message(ctx: RunContext, issue: Issue, diff: str) -> str:
-    request = LLMRequest(role="cheap", system="You write commit messages.", messages=(
-        Message.user(render_prompt("commit_message", number=str(issue.target.number),
-                                   title=issue.title, diff=diff[:12_000])),), max_tokens=300)
+    request = LLMRequest(
+        role="cheap",
+        system="You write commit messages.",
+        messages=(
+            Message.user(
+                render_prompt(
+                    "commit_message",
+                    number=str(issue.target.number),
+                    title=issue.title,
+                    diff=diff[:12_000],
+                )
+            ),
+        ),
+        max_tokens=300,
+    )
     completion = await (await ctx.llm()).complete(request)
     text = completion.text.strip().strip("`").strip()
-    return text if text and len(text.splitlines()[0]) <= 100 else fallback_message(
-        issue.target.number, issue.title)
+    return (
+        text
+        if text and len(text.splitlines()[0]) <= 100
+        else fallback_message(issue.target.number, issue.title)
+    )
 
 
 def pull_request_body(issue: Issue, plan: str, implemented: dict[str, Any], run_id: int) -> str:
     stats = diff_stats(implemented["diff"])
     files = "\n".join(f"- `{s.path}` (+{s.added} −{s.removed})" for s in stats)
     cost = implemented.get("cost_usd", 0.0)
-    return "\n\n".join([
-        f"Closes #{issue.target.number}",
-        f"**Summary**\n\n{implemented['summary']}",
-        f"**Plan**\n\n{plan}",
-        f"**Files changed**\n\n{files}",
-        f"**Test evidence** (`{implemented.get('test_command', '')}`)\n\n"
-        f"{implemented.get('verification') or 'no verification recorded'}",
-        f"Made by AgentOps run {run_id} in {implemented.get('turns', 0)} model turns, "
-        f"cost ${cost:.4f} ({', '.join(implemented.get('models', [])) or 'no model'}).",
-    ])
+    return "\n\n".join(
+        [
+            f"Closes #{issue.target.number}",
+            f"**Summary**\n\n{implemented['summary']}",
+            f"**Plan**\n\n{plan}",
+            f"**Files changed**\n\n{files}",
+            f"**Test evidence** (`{implemented.get('test_command', '')}`)\n\n"
+            f"{implemented.get('verification') or 'no verification recorded'}",
+            f"Made by AgentOps run {run_id} in {implemented.get('turns', 0)} model turns, "
+            f"cost ${cost:.4f} ({', '.join(implemented.get('models', [])) or 'no model'}).",
+        ]
+    )
 
 
-async def deliver(ctx: RunContext, root: Path, head: dict[str, Any], issue: Issue,
-                  plan: str, implemented: dict[str, Any]) -> dict[str, Any]:
+async def deliver(
+    ctx: RunContext,
+    root: Path,
+    head: dict[str, Any],
+    issue: Issue,
+    plan: str,
+    implemented: dict[str, Any],
+) -> dict[str, Any]:
     run = ctx.run
-    message = await ctx.step("commit-message",
-                             lambda: _message_detail(ctx, issue, implemented["diff"]))
+    message = await ctx.step(
+        "commit-message", lambda: _message_detail(ctx, issue, implemented["diff"])
+    )
     branch = branch_name(run.target_number, issue.title)
     await git.run_git(["checkout", "--quiet", "-B", branch], cwd=root)
     date = f"@{int(run.created_at.timestamp())} +0000"
-    sha = await git.commit(root, message["message"], author=bot_identity(ctx),
-                           co_authors=[requester_identity(ctx)], date=date)
+    sha = await git.commit(
+        root,
+        message["message"],
+        author=bot_identity(ctx),
+        co_authors=[requester_identity(ctx)],
+        date=date,
+    )
     remote = await ctx.forge.git_remote(run.repo)
     await git.push(root, remote, branch)
     pull = await ctx.forge.open_pull_request(
-        run.repo, head=branch, base=head["base"], title=message["message"].splitlines()[0],
-        body=pull_request_body(issue, plan, implemented, run.id), draft=True)
-    return {"branch": branch, "commit": sha, "pr_number": pull.target.number,
-            "pr_url": pull.url or f"#{pull.target.number}"}
+        run.repo,
+        head=branch,
+        base=head["base"],
+        title=message["message"].splitlines()[0],
+        body=pull_request_body(issue, plan, implemented, run.id),
+        draft=True,
+    )
+    return {
+        "branch": branch,
+        "commit": sha,
+        "pr_number": pull.target.number,
+        "pr_url": pull.url or f"#{pull.target.number}",
+    }
 
 
 async def _message_detail(ctx: RunContext, issue: Issue, diff: str) -> dict[str, Any]:

@@ -48,10 +48,10 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
     await ctx.step("clone", clone)
     await ctx.progress()
+
     async def read_issue() -> dict[str, Any]:
         found = await ctx.forge.get_issue(ctx.target)
-        return {"title": found.title, "body": found.body, "author": found.author,
-                "url": found.url}
+        return {"title": found.title, "body": found.body, "author": found.author, "url": found.url}
 
     # Recorded, so that a resumed run (and `agentops replay`) works from the same text.
     issue = Issue(ctx.target, **{**await ctx.step("issue", read_issue), "state": "open"})
@@ -59,8 +59,10 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
     config = await ctx.step("config", lambda: _read_config(checkout))
     repo_config = RepoConfig.model_validate(config["config"])
     if run.command not in repo_config.commands:
-        raise RunRefused(f"`/agentops {run.command}` is turned off for this repository "
-                         f"(`commands:` in {REPO_CONFIG_FILE})")
+        raise RunRefused(
+            f"`/agentops {run.command}` is turned off for this repository "
+            f"(`commands:` in {REPO_CONFIG_FILE})"
+        )
 
     analysed: list[Analysis] = []
 
@@ -73,8 +75,11 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
     async def locate() -> dict[str, Any]:
         found = await analysis()
-        return {"files": found.files_json(), "indexed": found.files_indexed,
-                "seconds": round(found.seconds, 2)}
+        return {
+            "files": found.files_json(),
+            "indexed": found.files_indexed,
+            "seconds": round(found.seconds, 2),
+        }
 
     located = await ctx.step("locate", locate)
     await ctx.progress()
@@ -82,14 +87,22 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
     async def plan() -> dict[str, Any]:
         found = await analysis()
-        return await make_plan(await ctx.llm(repo_config), run.repo, issue_block,
-                               files_markdown(located["files"]), found.context.text)
+        return await make_plan(
+            await ctx.llm(repo_config),
+            run.repo,
+            issue_block,
+            files_markdown(located["files"]),
+            found.context.text,
+        )
 
     planned = await ctx.step("plan", plan)
     await ctx.progress()
     if run.command == "plan":
-        await ctx.reply("plan", f"**Plan for #{run.target_number}** (run {run.id})\n\n"
-                                f"{planned['plan']}\n\n**Files**\n{files_markdown(located['files'])}")
+        await ctx.reply(
+            "plan",
+            f"**Plan for #{run.target_number}** (run {run.id})\n\n"
+            f"{planned['plan']}\n\n**Files**\n{files_markdown(located['files'])}",
+        )
         return
 
     async def implement() -> dict[str, Any]:
@@ -97,9 +110,18 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
         await workspace.reset_to(root, head["head_sha"])  # a resumed step starts clean
         found = await analysis()
         return await change_and_prove(
-            await ctx.llm(repo_config), ctx.deps.settings, folder, root, head["head_sha"],
-            repo_config, run.repo, issue_block, planned["plan"], found.context.text,
-            found.find_symbols)
+            await ctx.llm(repo_config),
+            ctx.deps.settings,
+            folder,
+            root,
+            head["head_sha"],
+            repo_config,
+            run.repo,
+            issue_block,
+            planned["plan"],
+            found.context.text,
+            found.find_symbols,
+        )
 
     implemented = await ctx.step("implement", implement)
     await ctx.progress()
@@ -111,9 +133,13 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
         return await deliver(ctx, root, head, issue, planned["plan"], implemented)
 
     delivered = await ctx.step("deliver", deliver_step)
-    await ctx.reply("delivered", (
-        f"Opened draft pull request {delivered['pr_url']} for #{run.target_number}: "
-        f"{implemented['summary']}"))
+    await ctx.reply(
+        "delivered",
+        (
+            f"Opened draft pull request {delivered['pr_url']} for #{run.target_number}: "
+            f"{implemented['summary']}"
+        ),
+    )
     ctx.result.update({"pull_request": delivered["pr_url"], "branch": delivered["branch"]})
 
 
@@ -135,8 +161,9 @@ def _cache_dir(ctx: RunContext) -> Path:
     return ctx.deps.settings.workdir / "codemap-cache"
 
 
-async def make_plan(router: LLMRouter, repo: str, issue_block: str, files: str,
-                    context: str) -> dict[str, Any]:
+async def make_plan(
+    router: LLMRouter, repo: str, issue_block: str, files: str, context: str
+) -> dict[str, Any]:
     """The planner's plan for an issue, given the code map's files and context."""
     request = LLMRequest(
         role="planner",
@@ -146,33 +173,50 @@ async def make_plan(router: LLMRouter, repo: str, issue_block: str, files: str,
         max_tokens=2048,
     )
     completion = await router.complete(request)
-    return {"plan": completion.text.strip(), "cost_usd": completion.cost_usd,
-            "model": completion.model_id}
+    return {
+        "plan": completion.text.strip(),
+        "cost_usd": completion.cost_usd,
+        "model": completion.model_id,
+    }
 
 
-async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, root: Path,
-                           base_sha: str, config: RepoConfig, repo: str, issue_block: str,
-                           plan: str, context: str,
-                           find_symbols: SymbolFinder | None = None) -> dict[str, Any]:
+async def change_and_prove(
+    router: LLMRouter,
+    settings: Settings,
+    folder: Path,
+    root: Path,
+    base_sha: str,
+    config: RepoConfig,
+    repo: str,
+    issue_block: str,
+    plan: str,
+    context: str,
+    find_symbols: SymbolFinder | None = None,
+) -> dict[str, Any]:
     """The tool loop on `root` until the model's new tests are proven red → green."""
     allow = settings.sandbox_allow_unsandboxed
     command = resolve_test_command(root, config.test)
     if command is None:
-        raise RunRefused("no test command: set `test:` in .agentops.yml (for example "
-                         "`test: pytest -q`) so AgentOps can prove its change")
+        raise RunRefused(
+            "no test command: set `test:` in .agentops.yml (for example "
+            "`test: pytest -q`) so AgentOps can prove its change"
+        )
     # The worker's Python (read-only) runs Python test suites; repositories needing more
     # install it with `setup:` commands in .agentops.yml, inside the same sandbox.
     policy = SandboxPolicy(
         limits=SandboxLimits(wall_seconds=float(config.limits.test_timeout_seconds)),
-        python_env=settings.sandbox_python_env, scratch_root=folder / "scratch")
+        python_env=settings.sandbox_python_env,
+        scratch_root=folder / "scratch",
+    )
     (folder / "scratch").mkdir(parents=True, exist_ok=True)
 
     async def run_selected(test_ids: Any) -> tuple[bool, str]:
         from app.sandbox import select_tests
 
         argv = select_tests(command, list(test_ids)) if test_ids else command.argv
-        done = await run_tests(root, argv, setup=config.setup, policy=policy,
-                               allow_unsandboxed=allow)
+        done = await run_tests(
+            root, argv, setup=config.setup, policy=policy, allow_unsandboxed=allow
+        )
         result = done.tests or done.failed_setup
         text = result.output.text[-6000:] if result is not None else ""
         return done.passed, text
@@ -181,23 +225,40 @@ async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, 
         if not test_ids:
             return False, "No test was named: name the tests you added in `finish`."
         base = await workspace.base_copy(folder, root, base_sha)
-        proof = await prove_red_green(base, root, test_ids, command, setup=config.setup,
-                                      policy=policy, allow_unsandboxed=allow)
-        rule = ("" if proof.proven else "Every new test must fail on the original code "
-                "and pass with your change.\n\n")
+        proof = await prove_red_green(
+            base,
+            root,
+            test_ids,
+            command,
+            setup=config.setup,
+            policy=policy,
+            allow_unsandboxed=allow,
+        )
+        rule = (
+            ""
+            if proof.proven
+            else "Every new test must fail on the original code and pass with your change.\n\n"
+        )
         return proof.proven, rule + proof.to_markdown()
 
-    toolbox = Toolbox(root, EditPolicy(forbidden=tuple(config.forbidden_paths),
-                                       allow_workflows=config.allow_workflow_edits),
-                      run_selected, max_test_runs=config.limits.max_test_runs,
-                      find_symbols=find_symbols)
+    toolbox = Toolbox(
+        root,
+        EditPolicy(
+            forbidden=tuple(config.forbidden_paths), allow_workflows=config.allow_workflow_edits
+        ),
+        run_selected,
+        max_test_runs=config.limits.max_test_runs,
+        find_symbols=find_symbols,
+    )
     request = LLMRequest(
         role="coder",
-        system=render_prompt("implement_system", repo=repo,
-                             edit_format=render_prompt("edit_format")),
+        system=render_prompt(
+            "implement_system", repo=repo, edit_format=render_prompt("edit_format")
+        ),
         context=fence_untrusted("repository code", context),
-        messages=(Message.user(render_prompt("implement_task", repo=repo,
-                                             issue=issue_block, plan=plan)),),
+        messages=(
+            Message.user(render_prompt("implement_task", repo=repo, issue=issue_block, plan=plan)),
+        ),
         tools=TOOL_SPECS,
         max_tokens=8192,
     )
@@ -205,9 +266,17 @@ async def change_and_prove(router: LLMRouter, settings: Settings, folder: Path, 
     outcome = await run_tool_loop(router, request, toolbox, limits, verify)
     diff = await workspace.working_diff(root, base_sha)
     if not outcome.finished:
-        raise RunRefused(f"the change was not completed: {outcome.reason}"
-                         + (f"\n\n{outcome.verification}" if outcome.verification else ""))
-    return {"diff": diff, "summary": outcome.summary, "tests": outcome.tests,
-            "verification": outcome.verification, "turns": outcome.turns,
-            "cost_usd": round(outcome.cost_usd, 6), "models": outcome.models,
-            "test_command": " ".join(command.argv)}
+        raise RunRefused(
+            f"the change was not completed: {outcome.reason}"
+            + (f"\n\n{outcome.verification}" if outcome.verification else "")
+        )
+    return {
+        "diff": diff,
+        "summary": outcome.summary,
+        "tests": outcome.tests,
+        "verification": outcome.verification,
+        "turns": outcome.turns,
+        "cost_usd": round(outcome.cost_usd, 6),
+        "models": outcome.models,
+        "test_command": " ".join(command.argv),
+    }

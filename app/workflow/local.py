@@ -44,8 +44,9 @@ def task_title(task_text: str) -> str:
     return first.strip().lstrip("#").strip()
 
 
-async def run_local(settings: Settings, checkout: Path, task_text: str,
-                    say: Callable[[str], None]) -> LocalResult:
+async def run_local(
+    settings: Settings, checkout: Path, task_text: str, say: Callable[[str], None]
+) -> LocalResult:
     started = time.monotonic()
 
     def step(message: str) -> None:
@@ -57,8 +58,7 @@ async def run_local(settings: Settings, checkout: Path, task_text: str,
     folder = Path(tempfile.mkdtemp(prefix="agentops-local-"))
     work = folder / "repo"
     try:
-        await git.run_git(["worktree", "add", "--quiet", "--detach", str(work), base_sha],
-                          cwd=repo)
+        await git.run_git(["worktree", "add", "--quiet", "--detach", str(work), base_sha], cwd=repo)
         return await _run(settings, repo, work, folder, base_sha, task_text, step)
     finally:
         # The work tree and the copy of the original code (for the red runs) go; the
@@ -67,8 +67,15 @@ async def run_local(settings: Settings, checkout: Path, task_text: str,
         await git.run_git(["worktree", "prune"], cwd=repo)
 
 
-async def _run(settings: Settings, repo: Path, work: Path, folder: Path, base_sha: str,
-               task_text: str, step: Callable[[str], None]) -> LocalResult:
+async def _run(
+    settings: Settings,
+    repo: Path,
+    work: Path,
+    folder: Path,
+    base_sha: str,
+    task_text: str,
+    step: Callable[[str], None],
+) -> LocalResult:
     config_file = work / REPO_CONFIG_FILE
     config = parse_repo_config(config_file.read_text() if config_file.is_file() else None)
     step(f"indexing {repo}")
@@ -76,18 +83,32 @@ async def _run(settings: Settings, repo: Path, work: Path, folder: Path, base_sh
     found = await asyncio.to_thread(analyse, work, task_text, cache)
     files: list[dict[str, Any]] = found.files_json()
     step(f"indexed {found.files_indexed} files; most relevant:\n{files_markdown(files[:5])}")
-    router, providers = build_router(settings, MemoryCallLog(), RepoLLMConfig.model_validate(
-        {"models": config.models, "budgets": config.budgets}))
+    router, providers = build_router(
+        settings,
+        MemoryCallLog(),
+        RepoLLMConfig.model_validate({"models": config.models, "budgets": config.budgets}),
+    )
     try:
         issue_block = fence_untrusted("task", task_text)
         step("planning")
-        planned = await make_plan(router, repo.name, issue_block, files_markdown(files),
-                                  found.context.text)
+        planned = await make_plan(
+            router, repo.name, issue_block, files_markdown(files), found.context.text
+        )
         step(f"plan ({planned['model']}):\n{planned['plan']}")
         step("implementing (model, edits and tests in the sandbox)")
-        implemented = await change_and_prove(router, settings, folder, work, base_sha, config,
-                                             repo.name, issue_block, planned["plan"],
-                                             found.context.text, found.find_symbols)
+        implemented = await change_and_prove(
+            router,
+            settings,
+            folder,
+            work,
+            base_sha,
+            config,
+            repo.name,
+            issue_block,
+            planned["plan"],
+            found.context.text,
+            found.find_symbols,
+        )
     finally:
         await providers.close()
     title = task_title(task_text)
@@ -95,9 +116,15 @@ async def _run(settings: Settings, repo: Path, work: Path, folder: Path, base_sh
     await git.run_git(["checkout", "--quiet", "-B", branch], cwd=work)
     if not implemented["diff"].strip():
         raise RunRefused("the model finished without changing anything")
-    sha = await git.commit(work, f"{title[:72]}\n\n{implemented['summary']}",
-                           author=LOCAL_AUTHOR)
+    sha = await git.commit(work, f"{title[:72]}\n\n{implemented['summary']}", author=LOCAL_AUTHOR)
     step(f"committed {sha[:12]} on branch {branch}")
     cost = float(planned.get("cost_usd", 0.0)) + float(implemented.get("cost_usd", 0.0))
-    return LocalResult(branch, sha, planned["plan"], implemented["diff"],
-                       implemented["summary"], implemented["verification"], cost)
+    return LocalResult(
+        branch,
+        sha,
+        planned["plan"],
+        implemented["diff"],
+        implemented["summary"],
+        implemented["verification"],
+        cost,
+    )

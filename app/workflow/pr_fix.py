@@ -40,10 +40,15 @@ async def run_pull_fix(ctx: RunContext, head: dict[str, Any]) -> None:
     """After `prepare` and `check`: make the requested change and push it to the branch."""
     run = ctx.run
     if is_fork(run.repo, head):
-        await refuse(ctx, "fork", (
-            f"This pull request's branch lives in a fork (`{head['head_repo'] or 'deleted'}`), "
-            "where AgentOps cannot push, so it cannot add a commit to it. Nothing was "
-            "changed. Make the change there, or push the branch to this repository."))
+        await refuse(
+            ctx,
+            "fork",
+            (
+                f"This pull request's branch lives in a fork (`{head['head_repo'] or 'deleted'}`), "
+                "where AgentOps cannot push, so it cannot add a commit to it. Nothing was "
+                "changed. Make the change there, or push the branch to this repository."
+            ),
+        )
     if not run.args.strip():
         await refuse(ctx, "no-request", "Say what to change: `/agentops fix <what to change>`.")
     work = await start_pull_work(ctx, head)
@@ -58,9 +63,13 @@ async def run_pull_fix(ctx: RunContext, head: dict[str, Any]) -> None:
 
     delivered = await ctx.step("deliver", deliver)
     tests = ", ".join(f"`{t}`" for t in changed["tests"])
-    await ctx.reply("delivered", (
-        f"Pushed commit {delivered['commit']} to `{delivered['branch']}`: "
-        f"{changed['summary']}\n\nTests passing with it: {tests}."))
+    await ctx.reply(
+        "delivered",
+        (
+            f"Pushed commit {delivered['commit']} to `{delivered['branch']}`: "
+            f"{changed['summary']}\n\nTests passing with it: {tests}."
+        ),
+    )
     ctx.result.update({"commit": delivered["commit"], "branch": delivered["branch"]})
 
 
@@ -69,7 +78,8 @@ async def _change(work: PullWork) -> dict[str, Any]:
     root = await work.clean_checkout()
     bench = await open_test_bench(ctx, root, work.config)
     instructions = fence_untrusted(f"request by @{ctx.run.requested_by}", ctx.run.args)
-    system = render_prompt("fix_system", repo=ctx.run.repo,
-                           edit_format=render_prompt("edit_format"))
+    system = render_prompt(
+        "fix_system", repo=ctx.run.repo, edit_format=render_prompt("edit_format")
+    )
     task = render_prompt("fix_task", instructions=instructions, **work.prompt_values())
     return await edit_in_loop(work, root, bench, system, task, bench.check_passing)

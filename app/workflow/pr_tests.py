@@ -50,36 +50,44 @@ def stacked_branch(number: int) -> str:
 def message_for_tests(number: int, summary: str, tests: list[str]) -> str:
     listed = "\n".join(f"- {t}" for t in tests)
     body = summary.strip() or "Tests for the changed code."
-    return (f"test: cover the changes of #{number}\n\n{body}\n\n"
-            f"Tests (passing on the head):\n{listed}")
+    return (
+        f"test: cover the changes of #{number}\n\n{body}\n\nTests (passing on the head):\n{listed}"
+    )
 
 
-def stacked_pull_body(number: int, head: dict[str, Any], written: dict[str, Any],
-                      run_id: int, on_head: bool) -> str:
+def stacked_pull_body(
+    number: int, head: dict[str, Any], written: dict[str, Any], run_id: int, on_head: bool
+) -> str:
     """The stacked pull request's description (pure); `on_head`: it starts from #N's head."""
     fork = f"`{head['head_repo'] or 'a deleted fork'}`, branch `{head['ref']}`"
     if on_head:
-        where = (f"#{number} comes from a fork ({fork}) where AgentOps cannot push, so its "
-                 f"tests are here: this branch starts from #{number}'s head commit "
-                 f"`{head['head_sha'][:12]}`. A pull request cannot target a branch of "
-                 f"another repository, so this one targets `{head['base']}` and shows "
-                 f"#{number}'s commits too until #{number} is merged. Merge #{number} first.")
+        where = (
+            f"#{number} comes from a fork ({fork}) where AgentOps cannot push, so its "
+            f"tests are here: this branch starts from #{number}'s head commit "
+            f"`{head['head_sha'][:12]}`. A pull request cannot target a branch of "
+            f"another repository, so this one targets `{head['base']}` and shows "
+            f"#{number}'s commits too until #{number} is merged. Merge #{number} first."
+        )
     else:
-        where = (f"#{number} comes from a fork ({fork}) where AgentOps cannot push, and its "
-                 "author cannot write to this repository, so AgentOps does not copy its "
-                 "commits here (they would run in this repository's CI with its secrets). "
-                 f"This pull request holds only the tests, on `{head['base']}`: they test "
-                 f"#{number}'s code, so they fail until #{number} is merged. Merge #{number} "
-                 "first, then update this branch.")
-    return "\n\n".join([
-        f"Tests for #{number}, stacked on it.",
-        where,
-        f"**Summary**\n\n{written['summary']}",
-        f"**Test evidence** (`{written['test_command']}`, on #{number}'s head "
-        f"`{head['head_sha'][:12]}`)\n\n{written['verification']}",
-        f"Made by AgentOps run {run_id} in {written['turns']} model turns, "
-        f"cost ${written['cost_usd']:.4f}.",
-    ])
+        where = (
+            f"#{number} comes from a fork ({fork}) where AgentOps cannot push, and its "
+            "author cannot write to this repository, so AgentOps does not copy its "
+            "commits here (they would run in this repository's CI with its secrets). "
+            f"This pull request holds only the tests, on `{head['base']}`: they test "
+            f"#{number}'s code, so they fail until #{number} is merged. Merge #{number} "
+            "first, then update this branch."
+        )
+    return "\n\n".join(
+        [
+            f"Tests for #{number}, stacked on it.",
+            where,
+            f"**Summary**\n\n{written['summary']}",
+            f"**Test evidence** (`{written['test_command']}`, on #{number}'s head "
+            f"`{head['head_sha'][:12]}`)\n\n{written['verification']}",
+            f"Made by AgentOps run {run_id} in {written['turns']} model turns, "
+            f"cost ${written['cost_usd']:.4f}.",
+        ]
+    )
 
 
 async def run_pull_tests(ctx: RunContext, head: dict[str, Any]) -> None:
@@ -90,20 +98,32 @@ async def run_pull_tests(ctx: RunContext, head: dict[str, Any]) -> None:
     delivered = await ctx.step("deliver", lambda: _deliver(work, written))
     tests = ", ".join(f"`{t}`" for t in written["tests"])
     if "pr_url" not in delivered:
-        await ctx.reply("delivered", (
-            f"Pushed commit {delivered['commit']} to `{delivered['branch']}` with tests "
-            f"{tests}, passing on the head: {written['summary']}"))
+        await ctx.reply(
+            "delivered",
+            (
+                f"Pushed commit {delivered['commit']} to `{delivered['branch']}` with tests "
+                f"{tests}, passing on the head: {written['summary']}"
+            ),
+        )
     elif delivered["on_head"]:
-        await ctx.reply("delivered", (
-            f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
-            f"are in the stacked draft pull request {delivered['pr_url']} (commit "
-            f"{delivered['commit']}): {tests}, passing on this head."))
+        await ctx.reply(
+            "delivered",
+            (
+                f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
+                f"are in the stacked draft pull request {delivered['pr_url']} (commit "
+                f"{delivered['commit']}): {tests}, passing on this head."
+            ),
+        )
     else:
-        await ctx.reply("delivered", (
-            f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
-            f"are in the draft pull request {delivered['pr_url']} (commit "
-            f"{delivered['commit']}): {tests}, passing on this head. That one holds only "
-            f"the tests, on `{head['base']}`, so they fail there until this is merged."))
+        await ctx.reply(
+            "delivered",
+            (
+                f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
+                f"are in the draft pull request {delivered['pr_url']} (commit "
+                f"{delivered['commit']}): {tests}, passing on this head. That one holds only "
+                f"the tests, on `{head['base']}`, so they fail there until this is merged."
+            ),
+        )
     if "pr_url" in delivered:
         ctx.result["pull_request"] = delivered["pr_url"]
     ctx.result.update({"commit": delivered["commit"], "branch": delivered["branch"]})
@@ -121,10 +141,12 @@ async def _write_tests(work: PullWork) -> dict[str, Any]:
         return await bench.check_passing(test_ids)
 
     values = work.prompt_values()
-    system = render_prompt("test_system", repo=ctx.run.repo,
-                           edit_format=render_prompt("edit_format"))
-    return await edit_in_loop(work, root, bench, system, render_prompt("test_task", **values),
-                              verify)
+    system = render_prompt(
+        "test_system", repo=ctx.run.repo, edit_format=render_prompt("edit_format")
+    )
+    return await edit_in_loop(
+        work, root, bench, system, render_prompt("test_task", **values), verify
+    )
 
 
 async def _deliver(work: PullWork, written: dict[str, Any]) -> dict[str, Any]:
@@ -143,17 +165,31 @@ async def _deliver(work: PullWork, written: dict[str, Any]) -> dict[str, Any]:
         try:
             root, sha = await commit_change(work, written["diff"], message, parent=base)
         except git.GitError:
-            await refuse(ctx, "tests-do-not-apply", (
-                "The tests pass on this pull request's head, but they change files of this "
-                f"pull request, so they do not apply to `{head['base']}`; AgentOps does not "
-                "copy the commits of a fork whose author cannot write here. Here they are "
-                "as a patch to apply to this branch:\n\n"
-                f"````diff\n{clip(written['diff'], MAX_PATCH_IN_REPLY)}\n````"))
+            await refuse(
+                ctx,
+                "tests-do-not-apply",
+                (
+                    "The tests pass on this pull request's head, but they change files of this "
+                    f"pull request, so they do not apply to `{head['base']}`; AgentOps does not "
+                    "copy the commits of a fork whose author cannot write here. Here they are "
+                    "as a patch to apply to this branch:\n\n"
+                    f"````diff\n{clip(written['diff'], MAX_PATCH_IN_REPLY)}\n````"
+                ),
+            )
     branch = stacked_branch(number)
     await push_commit(ctx, root, sha, branch, force=True)
     pull = await ctx.forge.open_pull_request(
-        ctx.run.repo, head=branch, base=head["base"],
+        ctx.run.repo,
+        head=branch,
+        base=head["base"],
         title=f"Tests for #{number}: {work.change['title']}"[:120],
-        body=stacked_pull_body(number, head, written, ctx.run.id, on_head), draft=True)
-    return {"commit": sha, "branch": branch, "on_head": on_head,
-            "pr_number": pull.target.number, "pr_url": pull.url or f"#{pull.target.number}"}
+        body=stacked_pull_body(number, head, written, ctx.run.id, on_head),
+        draft=True,
+    )
+    return {
+        "commit": sha,
+        "branch": branch,
+        "on_head": on_head,
+        "pr_number": pull.target.number,
+        "pr_url": pull.url or f"#{pull.target.number}",
+    }

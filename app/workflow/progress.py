@@ -17,8 +17,13 @@ TITLES = {
 RETRY = CheckAction("Retry", "retry", "Run this command again")
 CANCEL = CheckAction("Cancel", "cancel", "Stop this run")
 
-_MARKS = {"succeeded": "[x]", "failed": "[ ] ❌", "running": "[ ] ⏳", "cancelled": "[ ] ⏹",
-          "skipped": "[ ] ⏭"}
+_MARKS = {
+    "succeeded": "[x]",
+    "failed": "[ ] ❌",
+    "running": "[ ] ⏳",
+    "cancelled": "[ ] ⏹",
+    "skipped": "[ ] ⏭",
+}
 
 
 def title_for(run: Run) -> str:
@@ -42,8 +47,10 @@ def details(steps: list[Step]) -> str:
     found = {step.name: step.detail for step in steps if step.status == "succeeded"}
     parts: list[str] = []
     if files := found.get("locate", {}).get("files"):
-        lines = [f"- `{f['path']}`: {'; '.join(f.get('reasons', [])[:2]) or 'content'}"
-                 for f in files[:8]]
+        lines = [
+            f"- `{f['path']}`: {'; '.join(f.get('reasons', [])[:2]) or 'content'}"
+            for f in files[:8]
+        ]
         parts.append("### Files chosen\n" + "\n".join(lines))
     if plan := found.get("plan", {}).get("plan"):
         parts.append(f"### Plan\n{plan}")
@@ -72,8 +79,9 @@ def in_progress(run: Run, steps: list[Step], title: str) -> CheckUpdate:
     )
 
 
-def finished(run: Run, steps: list[Step], conclusion: str, title: str,
-             detail: str = "") -> CheckUpdate:
+def finished(
+    run: Run, steps: list[Step], conclusion: str, title: str, detail: str = ""
+) -> CheckUpdate:
     summary = f"`/agentops {run.command}` requested by @{run.requested_by} (run {run.id})"
     if detail:
         summary += f"\n\n{detail}"
@@ -95,8 +103,10 @@ def status_report(runs: list[tuple[Run, list[Step]]]) -> str:
     lines = ["AgentOps runs here, newest first:", ""]
     for run, steps in runs:
         when = run.created_at.strftime("%Y-%m-%d %H:%M UTC")
-        lines.append(f"**Run {run.id}**: `/agentops {run.command}` by @{run.requested_by}, "
-                     f"{run.status} ({when})")
+        lines.append(
+            f"**Run {run.id}**: `/agentops {run.command}` by @{run.requested_by}, "
+            f"{run.status} ({when})"
+        )
         if run.error:
             lines.append(f"  reason: {run.error}")
         shown = [s for s in steps if not s.name.startswith("reply:")]

@@ -55,8 +55,10 @@ MAX_DIFF_CHARS = 60_000
 MAX_DESCRIPTION_CHARS = 4_000
 # The tool loop's own words when it sends a result back speak of red -> green proof;
 # on a pull request the named tests only have to pass.
-PASSING_IS_ENOUGH = ("(Here no test has to fail first: the tests you name must pass on the "
-                     "pull request's code with your edits.)")
+PASSING_IS_ENOUGH = (
+    "(Here no test has to fail first: the tests you name must pass on the "
+    "pull request's code with your edits.)"
+)
 
 
 async def refuse(ctx: RunContext, name: str, message: str) -> NoReturn:
@@ -71,6 +73,7 @@ def is_fork(repo: str, head: dict[str, Any]) -> bool:
 
 
 # --- pure helpers --------------------------------------------------------------------
+
 
 def clip(text: str, limit: int) -> str:
     """`text`, cut at a line end before `limit` characters, saying how much was left out."""
@@ -96,17 +99,23 @@ def new_tests_problem(test_ids: Sequence[str], changed: Sequence[str]) -> str | 
         return "No test was named: name the tests you added in `finish`."
     not_tests = [path for path in changed if not is_test_path(path)]
     if not_tests:
-        return ("`/agentops test` only adds tests, and these changed files are not tests: "
-                + ", ".join(f"`{p}`" for p in not_tests)
-                + ". Put their original content back and finish again.")
+        return (
+            "`/agentops test` only adds tests, and these changed files are not tests: "
+            + ", ".join(f"`{p}`" for p in not_tests)
+            + ". Put their original content back and finish again."
+        )
     elsewhere = [f for f in files_of_test_ids(test_ids) if f not in changed]
     if elsewhere:
-        return ("Name only the tests you wrote: these files were not added or changed: "
-                + ", ".join(f"`{p}`" for p in elsewhere) + ".")
+        return (
+            "Name only the tests you wrote: these files were not added or changed: "
+            + ", ".join(f"`{p}`" for p in elsewhere)
+            + "."
+        )
     return None
 
 
 # --- checkout, configuration, the change ---------------------------------------------
+
 
 async def checkout_head(ctx: RunContext, head: dict[str, Any]) -> Path:
     """The run's checkout at the pull request's head commit (cloned when missing)."""
@@ -121,8 +130,9 @@ async def checkout_head(ctx: RunContext, head: dict[str, Any]) -> Path:
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     await git.clone(remote, root, branch=start, depth=1)
     if await git.head_sha(root) != sha:
-        await git.run_git(["fetch", "--quiet", "--no-tags", "--depth=1", remote.url, sha],
-                          cwd=root, remote=remote)
+        await git.run_git(
+            ["fetch", "--quiet", "--no-tags", "--depth=1", remote.url, sha], cwd=root, remote=remote
+        )
         await git.run_git(["checkout", "--quiet", "--force", "--detach", sha], cwd=root)
     return root
 
@@ -155,13 +165,24 @@ async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, A
     try:
         config = parse_repo_config(text)
     except RepoConfigError as exc:
-        await refuse(ctx, "config", f"{exc} (read from {source}). Fix it and write "
-                                    f"`/agentops {run.command}` again.")
+        await refuse(
+            ctx,
+            "config",
+            f"{exc} (read from {source}). Fix it and write `/agentops {run.command}` again.",
+        )
     if run.command not in config.commands:
-        await refuse(ctx, "disabled", f"`/agentops {run.command}` is turned off here by "
-                                      f"`commands:` in {REPO_CONFIG_FILE} ({source}).")
-    return {"config": config.model_dump(), "source": "head" if trusted else "base",
-            "author": pull.author, "author_can_write": trusted}
+        await refuse(
+            ctx,
+            "disabled",
+            f"`/agentops {run.command}` is turned off here by "
+            f"`commands:` in {REPO_CONFIG_FILE} ({source}).",
+        )
+    return {
+        "config": config.model_dump(),
+        "source": "head" if trusted else "base",
+        "author": pull.author,
+        "author_can_write": trusted,
+    }
 
 
 async def fetch_branch_tip(ctx: RunContext, root: Path, branch: str) -> str:
@@ -169,15 +190,17 @@ async def fetch_branch_tip(ctx: RunContext, root: Path, branch: str) -> str:
     remote = await ctx.forge.git_remote(ctx.run.repo)
     await git.check_branch_name(branch)
     local = f"refs/remotes/origin/{branch}"
-    await git.run_git(["fetch", "--quiet", "--no-tags", "--depth=1", remote.url,
-                       f"+refs/heads/{branch}:{local}"], cwd=root, remote=remote)
+    await git.run_git(
+        ["fetch", "--quiet", "--no-tags", "--depth=1", remote.url, f"+refs/heads/{branch}:{local}"],
+        cwd=root,
+        remote=remote,
+    )
     return await git.head_sha(root, local)
 
 
 async def _config_at(root: Path, ref: str) -> str | None:
     """`.agentops.yml` as committed at `ref` (a symlink is its target's name, not followed)."""
-    listed = await git.run_git(["ls-tree", "--name-only", ref, "--", REPO_CONFIG_FILE],
-                               cwd=root)
+    listed = await git.run_git(["ls-tree", "--name-only", ref, "--", REPO_CONFIG_FILE], cwd=root)
     if not listed.strip():
         return None
     return await git.run_git(["show", f"{ref}:{REPO_CONFIG_FILE}"], cwd=root)
@@ -188,9 +211,13 @@ async def read_change(ctx: RunContext) -> dict[str, Any]:
     pull = await ctx.forge.get_pull_request(ctx.target)
     files = await ctx.forge.list_changed_files(ctx.target)
     diff = await ctx.forge.get_diff(ctx.target)
-    return {"title": pull.title, "body": clip(pull.body, MAX_DESCRIPTION_CHARS),
-            "url": pull.url, "files": [{"path": f.path, "status": f.status} for f in files],
-            "diff": clip(diff, MAX_DIFF_CHARS)}
+    return {
+        "title": pull.title,
+        "body": clip(pull.body, MAX_DESCRIPTION_CHARS),
+        "url": pull.url,
+        "files": [{"path": f.path, "status": f.status} for f in files],
+        "diff": clip(diff, MAX_DIFF_CHARS),
+    }
 
 
 @dataclass
@@ -218,7 +245,8 @@ class PullWork:
         number = self.ctx.run.target_number
         described = f"{self.change['title']}\n\n{self.change['body']}".strip()
         return {
-            "repo": self.ctx.run.repo, "number": str(number),
+            "repo": self.ctx.run.repo,
+            "number": str(number),
             "pull": fence_untrusted(f"pull request #{number}", described),
             "files": files_markdown(self.change["files"]),
             "diff": fence_untrusted(f"diff of pull request #{number}", self.change["diff"]),
@@ -231,23 +259,36 @@ async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
     async def clone() -> dict[str, Any]:
         pull = await ctx.forge.get_pull_request(ctx.target)
         if pull.state != "open":
-            await refuse(ctx, "not-open", f"This pull request is {pull.state}: AgentOps works "
-                                          "on open pull requests only. Nothing was changed.")
+            await refuse(
+                ctx,
+                "not-open",
+                f"This pull request is {pull.state}: AgentOps works "
+                "on open pull requests only. Nothing was changed.",
+            )
         root = await checkout_head(ctx, head)
         files = sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
-        return {"files": files, "head_sha": head["head_sha"],
-                "from_fork": is_fork(ctx.run.repo, head)}
+        return {
+            "files": files,
+            "head_sha": head["head_sha"],
+            "from_fork": is_fork(ctx.run.repo, head),
+        }
 
     await ctx.step("clone", clone)
     await ctx.progress()
     config = await ctx.step("config", lambda: read_pull_config(ctx, head))
     change = await ctx.step("diff", lambda: read_change(ctx))
     await ctx.progress()
-    return PullWork(ctx, head, RepoConfig.model_validate(config["config"]),
-                    bool(config.get("author_can_write", False)), change)
+    return PullWork(
+        ctx,
+        head,
+        RepoConfig.model_validate(config["config"]),
+        bool(config.get("author_can_write", False)),
+        change,
+    )
 
 
 # --- tests in the sandbox --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TestBench:
@@ -270,8 +311,13 @@ class TestBench:
             return self.command.argv
 
     async def _run(self, argv: Sequence[str]) -> TestRun:
-        return await run_tests(self.root, argv, setup=self.setup, policy=self.policy,
-                               allow_unsandboxed=self.allow_unsandboxed)
+        return await run_tests(
+            self.root,
+            argv,
+            setup=self.setup,
+            policy=self.policy,
+            allow_unsandboxed=self.allow_unsandboxed,
+        )
 
     async def run(self, test_ids: Sequence[str]) -> tuple[bool, str]:
         """The model's `run_tests` tool: every test, or only `test_ids`."""
@@ -306,70 +352,101 @@ class TestBench:
         return done.passed, (
             f"`{shown}`: the named tests {verdict} on the pull request's code "
             f"({done.tests.summary()}).\n\n<details><summary>output</summary>\n\n"
-            f"```\n{excerpt}\n```\n</details>")
+            f"```\n{excerpt}\n```\n</details>"
+        )
 
 
 async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> TestBench:
     command = resolve_test_command(root, config.test)
     if command is None:
-        await refuse(ctx, "no-test-command", (
-            "AgentOps found no test command for this repository: set `test:` in "
-            f"{REPO_CONFIG_FILE} (for example `test: pytest -q`) so it can run the tests."))
+        await refuse(
+            ctx,
+            "no-test-command",
+            (
+                "AgentOps found no test command for this repository: set `test:` in "
+                f"{REPO_CONFIG_FILE} (for example `test: pytest -q`) so it can run the tests."
+            ),
+        )
     scratch = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id) / "scratch"
     await asyncio.to_thread(scratch.mkdir, parents=True, exist_ok=True)
     # The worker's Python (read-only) runs Python suites; `setup:` installs the rest.
     policy = SandboxPolicy(
         limits=SandboxLimits(wall_seconds=float(config.limits.test_timeout_seconds)),
-        python_env=ctx.deps.settings.sandbox_python_env, scratch_root=scratch)
-    return TestBench(root, command, tuple(config.setup), policy,
-                     ctx.deps.settings.sandbox_allow_unsandboxed)
+        python_env=ctx.deps.settings.sandbox_python_env,
+        scratch_root=scratch,
+    )
+    return TestBench(
+        root, command, tuple(config.setup), policy, ctx.deps.settings.sandbox_allow_unsandboxed
+    )
 
 
 async def changed_paths(root: Path, base_sha: str) -> list[str]:
     """Paths added, changed or removed in the working tree since `base_sha`."""
     await git.run_git(["add", "--all"], cwd=root)
-    listed = await git.run_git(["diff", "--cached", "--name-only", "--no-renames", base_sha],
-                               cwd=root)
+    listed = await git.run_git(
+        ["diff", "--cached", "--name-only", "--no-renames", base_sha], cwd=root
+    )
     return [line for line in listed.splitlines() if line]
 
 
 # --- the tool loop ---------------------------------------------------------------------
 
-async def edit_in_loop(work: PullWork, root: Path, bench: TestBench, system: str,
-                       task: str, verify: Verifier) -> dict[str, Any]:
+
+async def edit_in_loop(
+    work: PullWork, root: Path, bench: TestBench, system: str, task: str, verify: Verifier
+) -> dict[str, Any]:
     """Let the coder work on `root` until `verify` accepts its `finish`; the change as a diff.
 
     What did not finish is refused with a reply saying why.
     """
     ctx, config = work.ctx, work.config
-    toolbox = Toolbox(root, EditPolicy(forbidden=tuple(config.forbidden_paths),
-                                       allow_workflows=config.allow_workflow_edits),
-                      bench.run, max_test_runs=config.limits.max_test_runs)
-    request = LLMRequest(role="coder", system=system, messages=(Message.user(task),),
-                         tools=TOOL_SPECS, max_tokens=8192)
+    toolbox = Toolbox(
+        root,
+        EditPolicy(
+            forbidden=tuple(config.forbidden_paths), allow_workflows=config.allow_workflow_edits
+        ),
+        bench.run,
+        max_test_runs=config.limits.max_test_runs,
+    )
+    request = LLMRequest(
+        role="coder",
+        system=system,
+        messages=(Message.user(task),),
+        tools=TOOL_SPECS,
+        max_tokens=8192,
+    )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
 
     async def verify_passing(test_ids: list[str]) -> tuple[bool, str]:
         passed, report = await verify(test_ids)
         return passed, report if passed else f"{PASSING_IS_ENOUGH}\n\n{report}"
 
-    outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits,
-                                  verify_passing)
+    outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits, verify_passing)
     if not outcome.finished:
-        await refuse(ctx, "unfinished", f"AgentOps could not finish: {outcome.reason}. "
-                                        "Nothing was pushed."
-                     + (f"\n\n{outcome.verification}" if outcome.verification else ""))
-    return {"diff": await workspace.working_diff(root, work.head["head_sha"]),
-            "summary": outcome.summary, "tests": outcome.tests,
-            "verification": outcome.verification, "turns": outcome.turns,
-            "cost_usd": round(outcome.cost_usd, 6), "models": outcome.models,
-            "test_command": bench.command.display()}
+        await refuse(
+            ctx,
+            "unfinished",
+            f"AgentOps could not finish: {outcome.reason}. "
+            "Nothing was pushed." + (f"\n\n{outcome.verification}" if outcome.verification else ""),
+        )
+    return {
+        "diff": await workspace.working_diff(root, work.head["head_sha"]),
+        "summary": outcome.summary,
+        "tests": outcome.tests,
+        "verification": outcome.verification,
+        "turns": outcome.turns,
+        "cost_usd": round(outcome.cost_usd, 6),
+        "models": outcome.models,
+        "test_command": bench.command.display(),
+    }
 
 
 # --- commit and push -------------------------------------------------------------------
 
-async def commit_change(work: PullWork, diff: str, message: str,
-                        parent: str | None = None) -> tuple[Path, str]:
+
+async def commit_change(
+    work: PullWork, diff: str, message: str, parent: str | None = None
+) -> tuple[Path, str]:
     """A reproducible commit of `diff` on `parent` (default: the head commit); the
     checkout and the commit's sha. A diff that does not apply raises `GitError`."""
     ctx = work.ctx
@@ -378,13 +455,15 @@ async def commit_change(work: PullWork, diff: str, message: str,
         await workspace.reset_to(root, parent)
     await workspace.apply_diff(root, diff)
     date = f"@{int(ctx.run.created_at.timestamp())} +0000"
-    sha = await git.commit(root, message, author=bot_identity(ctx),
-                           co_authors=[requester_identity(ctx)], date=date)
+    sha = await git.commit(
+        root, message, author=bot_identity(ctx), co_authors=[requester_identity(ctx)], date=date
+    )
     return root, sha
 
 
-async def push_commit(ctx: RunContext, root: Path, sha: str, branch: str, *,
-                      force: bool = False) -> None:
+async def push_commit(
+    ctx: RunContext, root: Path, sha: str, branch: str, *, force: bool = False
+) -> None:
     """Push `sha` to `branch` of the run's repository.
 
     A rejected push that finds `sha` already on the branch (a resumed run whose first push
@@ -396,23 +475,30 @@ async def push_commit(ctx: RunContext, root: Path, sha: str, branch: str, *,
     except git.PushRejected as exc:
         if await _branch_contains(root, remote, branch, sha):
             return
-        await refuse(ctx, "push-rejected", (
-            f"AgentOps could not push to `{branch}`: the push was refused (the branch "
-            "moved while it worked, or it is protected). Nothing was changed; write "
-            f"`/agentops retry` to start again from the new head.\n\n```\n{exc}\n```"))
+        await refuse(
+            ctx,
+            "push-rejected",
+            (
+                f"AgentOps could not push to `{branch}`: the push was refused (the branch "
+                "moved while it worked, or it is protected). Nothing was changed; write "
+                f"`/agentops retry` to start again from the new head.\n\n```\n{exc}\n```"
+            ),
+        )
 
 
 async def _branch_contains(root: Path, remote: GitRemote, branch: str, sha: str) -> bool:
-    listed = await git.run_git(["ls-remote", "--", remote.url, f"refs/heads/{branch}"],
-                               remote=remote)
+    listed = await git.run_git(
+        ["ls-remote", "--", remote.url, f"refs/heads/{branch}"], remote=remote
+    )
     if not listed.strip():
         return False
     tip = listed.split()[0]
     if tip == sha:
         return True
     try:
-        await git.run_git(["fetch", "--quiet", "--no-tags", remote.url, tip], cwd=root,
-                          remote=remote)
+        await git.run_git(
+            ["fetch", "--quiet", "--no-tags", remote.url, tip], cwd=root, remote=remote
+        )
         await git.run_git(["merge-base", "--is-ancestor", sha, tip], cwd=root)
     except git.GitError:
         return False

@@ -41,13 +41,17 @@ class ReplayReport:
     diff: str
 
 
-async def replay_run(settings: Settings, db: Database, run_id: int, checkout: Path,
-                     say: Callable[[str], None]) -> ReplayReport:
+async def replay_run(
+    settings: Settings, db: Database, run_id: int, checkout: Path, say: Callable[[str], None]
+) -> ReplayReport:
     recorded = await load_recorded_run(db, run_id)
     async with db.tenant(recorded.tenant_id) as tc:
         run = await run_store.get_run(tc, run_id)
-        steps = {s.name: s.detail for s in await step_store.list_steps(tc, run_id)
-                 if s.status == "succeeded"}
+        steps = {
+            s.name: s.detail
+            for s in await step_store.list_steps(tc, run_id)
+            if s.status == "succeeded"
+        }
     if run is None or run.command != "implement":
         raise CannotReplay(f"run {run_id} is not an implement run")
     missing = [name for name in ("clone", "issue", "plan", "implement") if name not in steps]
@@ -57,32 +61,54 @@ async def replay_run(settings: Settings, db: Database, run_id: int, checkout: Pa
     folder = Path(tempfile.mkdtemp(prefix="agentops-replay-"))
     work = folder / "repo"
     try:
-        await git.run_git(["worktree", "add", "--quiet", "--detach", str(work), base_sha],
-                          cwd=checkout)
+        await git.run_git(
+            ["worktree", "add", "--quiet", "--detach", str(work), base_sha], cwd=checkout
+        )
     except git.GitError:
         shutil.rmtree(folder, ignore_errors=True)
-        raise CannotReplay(f"{checkout} does not have commit {base_sha[:12]}: fetch it "
-                           "first") from None
+        raise CannotReplay(
+            f"{checkout} does not have commit {base_sha[:12]}: fetch it first"
+        ) from None
     try:
-        say(f"replaying run {run_id} of {run.repo} at {base_sha[:12]} "
-            f"({len(recorded.calls)} recorded answers)")
+        say(
+            f"replaying run {run_id} of {run.repo} at {base_sha[:12]} "
+            f"({len(recorded.calls)} recorded answers)"
+        )
         text = issue_prompt_text(steps["issue"]["title"], steps["issue"]["body"])
         config_file = work / REPO_CONFIG_FILE
         config = parse_repo_config(config_file.read_text() if config_file.is_file() else None)
         found = await asyncio.to_thread(analyse, work, text, settings.workdir / "codemap-cache")
         router, provider = replay_router(recorded.calls, strict=False)
         issue_block = fence_untrusted(f"issue #{run.target_number}", text)
-        planned = await make_plan(router, run.repo, issue_block, files_markdown(
-            found.files_json()), found.context.text)
-        say("plan replayed" + (" (same)" if planned["plan"] == steps["plan"]["plan"]
-                               else " (DIFFERENT)"))
-        implemented = await change_and_prove(router, settings, folder, work, base_sha, config,
-                                             run.repo, issue_block, planned["plan"],
-                                             found.context.text, found.find_symbols)
+        planned = await make_plan(
+            router, run.repo, issue_block, files_markdown(found.files_json()), found.context.text
+        )
+        say(
+            "plan replayed"
+            + (" (same)" if planned["plan"] == steps["plan"]["plan"] else " (DIFFERENT)")
+        )
+        implemented = await change_and_prove(
+            router,
+            settings,
+            folder,
+            work,
+            base_sha,
+            config,
+            run.repo,
+            issue_block,
+            planned["plan"],
+            found.context.text,
+            found.find_symbols,
+        )
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)
         await git.run_git(["worktree", "prune"], cwd=checkout)
-    return ReplayReport(run_id, planned["plan"] == steps["plan"]["plan"],
-                        implemented["diff"] == steps["implement"]["diff"],
-                        len(recorded.calls), provider.unused, provider.divergent,
-                        implemented["diff"])
+    return ReplayReport(
+        run_id,
+        planned["plan"] == steps["plan"]["plan"],
+        implemented["diff"] == steps["implement"]["diff"],
+        len(recorded.calls),
+        provider.unused,
+        provider.divergent,
+        implemented["diff"],
+    )

@@ -38,8 +38,16 @@ MAX_DESCRIPTION_CHARS = 20_000
 MAX_COMMENT_CHARS = 4_000
 SEVERITY_ORDER = {"blocker": 0, "major": 1, "minor": 2, "nit": 3}
 # Words models use instead of ours; anything else unknown is read as `minor`.
-SEVERITY_WORDS = {"critical": "blocker", "high": "major", "medium": "minor", "low": "nit",
-                  "info": "nit", "suggestion": "nit", "error": "major", "warning": "minor"}
+SEVERITY_WORDS = {
+    "critical": "blocker",
+    "high": "major",
+    "medium": "minor",
+    "low": "nit",
+    "info": "nit",
+    "suggestion": "nit",
+    "error": "major",
+    "warning": "minor",
+}
 
 Severity = Literal["blocker", "major", "minor", "nit"]
 
@@ -86,8 +94,7 @@ async def run_review(ctx: RunContext, head: dict[str, Any]) -> None:
     async def post() -> dict[str, Any]:
         found = ReviewAnswer.model_validate(answer["answer"])
         placed, folded = place_comments(found.comments, _commentable(diff["diff"]))
-        summary = folded_review_body(review_summary(found.summary, len(placed), run.id),
-                                     folded)
+        summary = folded_review_body(review_summary(found.summary, len(placed), run.id), folded)
         url = await ctx.forge.create_review(ctx.target, head["head_sha"], summary, placed)
         return {"url": url, "inline": len(placed), "folded": len(folded)}
 
@@ -103,31 +110,49 @@ async def _read_diff(ctx: RunContext) -> dict[str, Any]:
     diff = await ctx.forge.get_diff(ctx.target)
     if not diff.strip() and not files:
         raise RunRefused("this pull request changes nothing, so there is nothing to review")
-    return {"diff": diff[:MAX_DIFF_STORED_CHARS], "cut": len(diff) > MAX_DIFF_STORED_CHARS,
-            "files": [{"path": f.path, "status": f.status} for f in files],
-            "title": pull.title, "body": pull.body[:MAX_DESCRIPTION_CHARS]}
+    return {
+        "diff": diff[:MAX_DIFF_STORED_CHARS],
+        "cut": len(diff) > MAX_DIFF_STORED_CHARS,
+        "files": [{"path": f.path, "status": f.status} for f in files],
+        "title": pull.title,
+        "body": pull.body[:MAX_DESCRIPTION_CHARS],
+    }
 
 
-async def _ask_reviewer(ctx: RunContext, diff: dict[str, Any],
-                        config: RepoConfig) -> dict[str, Any]:
+async def _ask_reviewer(
+    ctx: RunContext, diff: dict[str, Any], config: RepoConfig
+) -> dict[str, Any]:
     number = ctx.run.target_number
     request = LLMRequest(
         role="reviewer",
-        system=render_prompt("review_system", repo=ctx.run.repo,
-                             max_comments=str(MAX_INLINE_COMMENTS)),
-        messages=(Message.user(render_prompt(
-            "review_task", number=str(number),
-            pull=fence_untrusted(f"pull request #{number} title and description",
-                                 f"{diff['title']}\n\n{diff['body']}"),
-            files=files_list(diff["files"]),
-            diff=fence_untrusted(f"pull request #{number} diff",
-                                 prompt_diff(diff["diff"], diff["cut"])))),),
+        system=render_prompt(
+            "review_system", repo=ctx.run.repo, max_comments=str(MAX_INLINE_COMMENTS)
+        ),
+        messages=(
+            Message.user(
+                render_prompt(
+                    "review_task",
+                    number=str(number),
+                    pull=fence_untrusted(
+                        f"pull request #{number} title and description",
+                        f"{diff['title']}\n\n{diff['body']}",
+                    ),
+                    files=files_list(diff["files"]),
+                    diff=fence_untrusted(
+                        f"pull request #{number} diff", prompt_diff(diff["diff"], diff["cut"])
+                    ),
+                )
+            ),
+        ),
         max_tokens=4096,
     )
     structured = await (await ctx.llm(config)).complete_structured(request, ReviewAnswer)
-    return {"answer": structured.value.model_dump(), "cost_usd": structured.cost_usd,
-            "model": structured.completion.model_id,
-            "comments": len(structured.value.comments)}
+    return {
+        "answer": structured.value.model_dump(),
+        "cost_usd": structured.cost_usd,
+        "model": structured.completion.model_id,
+        "comments": len(structured.value.comments),
+    }
 
 
 def prompt_diff(diff: str, cut: bool = False) -> str:
@@ -138,7 +163,8 @@ def prompt_diff(diff: str, cut: bool = False) -> str:
         text = diff
     if len(text) > MAX_DIFF_PROMPT_CHARS or cut:
         text = text[:MAX_DIFF_PROMPT_CHARS] + (
-            "\n… (the diff is longer; the rest was left out: review what is shown)")
+            "\n… (the diff is longer; the rest was left out: review what is shown)"
+        )
     return text
 
 
@@ -153,16 +179,20 @@ def _commentable(diff: str) -> dict[str, set[int]]:
         return {}  # every comment goes into the summary
 
 
-def place_comments(findings: list[ReviewFinding], lines: dict[str, set[int]]
-                   ) -> tuple[list[ReviewComment], list[ReviewComment]]:
+def place_comments(
+    findings: list[ReviewFinding], lines: dict[str, set[int]]
+) -> tuple[list[ReviewComment], list[ReviewComment]]:
     """(comments on lines of the diff's hunks, comments to list in the summary), each in
     the model's order.
 
     When more than `MAX_INLINE_COMMENTS` could be placed, the most severe are; the rest
     are listed. A path written `./x`, `a/x` or `b/x` is read as `x` when only that is in
     the diff. Comments with an empty body are dropped."""
-    comments = [(f, ReviewComment(diff_path(f.path, lines), f.line, comment_body(f)))
-                for f in findings if f.body.strip()]
+    comments = [
+        (f, ReviewComment(diff_path(f.path, lines), f.line, comment_body(f)))
+        for f in findings
+        if f.body.strip()
+    ]
     placeable = [n for n, (_, c) in enumerate(comments) if c.line in lines.get(c.path, ())]
     ranked = sorted(placeable, key=lambda n: SEVERITY_ORDER.get(comments[n][0].severity, 2))
     chosen = set(ranked[:MAX_INLINE_COMMENTS])
@@ -176,8 +206,8 @@ def diff_path(path: str, lines: dict[str, set[int]]) -> str:
     if cleaned in lines:
         return cleaned
     for prefix in ("./", "a/", "b/", "/"):
-        if cleaned.startswith(prefix) and cleaned[len(prefix):] in lines:
-            return cleaned[len(prefix):]
+        if cleaned.startswith(prefix) and cleaned[len(prefix) :] in lines:
+            return cleaned[len(prefix) :]
     return cleaned
 
 
@@ -190,8 +220,10 @@ def comment_body(finding: ReviewFinding) -> str:
 
 def review_summary(summary: str, inline: int, run_id: int) -> str:
     where = f"{inline} comment{'s' if inline != 1 else ''} on the changed lines"
-    return (f"### AgentOps review\n\n{summary.strip() or 'No summary was given.'}\n\n"
-            f"_{where} (run {run_id})._")
+    return (
+        f"### AgentOps review\n\n{summary.strip() or 'No summary was given.'}\n\n"
+        f"_{where} (run {run_id})._"
+    )
 
 
 def reply_text(posted: dict[str, Any], noun: str = "pull request") -> str:

@@ -96,18 +96,26 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
     except ForgeTransientError as exc:
         defer = getattr(exc, "retry_after", None)
         if last_try:
-            await _close(ctx, "failed", "failure",
-                         f"the forge kept failing ({exc}); write `/agentops retry` later",
-                         tell=True)
+            await _close(
+                ctx,
+                "failed",
+                "failure",
+                f"the forge kept failing ({exc}); write `/agentops retry` later",
+                tell=True,
+            )
         else:
             raise TransientRunError(str(exc), float(defer or 5.0)) from exc
     except (ForgeError, LLMError, SandboxUnavailable, GitError) as exc:
         await _close(ctx, "failed", "failure", str(exc), tell=True)
     except Exception as exc:
         log.exception("run %s failed with an internal error", run_id)
-        await _close(ctx, "failed", "failure",
-                     f"internal error ({type(exc).__name__}); see the logs for run {run_id}",
-                     tell=True)
+        await _close(
+            ctx,
+            "failed",
+            "failure",
+            f"internal error ({type(exc).__name__}); see the logs for run {run_id}",
+            tell=True,
+        )
     finally:
         await ctx.aclose()
     async with deps.db.tenant(run.tenant_id) as tc:
@@ -127,9 +135,13 @@ async def _execute(ctx: RunContext) -> None:
 
     await ctx.step("acknowledge", acknowledge)
     if not (await ctx.step("authorize", authorize))["allowed"]:
-        await ctx.reply("refused", (
-            f"Sorry @{run.requested_by}, only people with write access to this repository "
-            "can ask AgentOps to work here."))
+        await ctx.reply(
+            "refused",
+            (
+                f"Sorry @{run.requested_by}, only people with write access to this repository "
+                "can ask AgentOps to work here."
+            ),
+        )
         raise RunRefused(f"@{run.requested_by} has no write access")
     kind: TargetKind = "pull_request" if run.target_kind == "pull_request" else "issue"
     reason = wrong_target_reason(run.command, kind)  # type: ignore[arg-type]
@@ -140,8 +152,9 @@ async def _execute(ctx: RunContext) -> None:
     await _close(ctx, "succeeded", "success", None)
 
 
-async def _close(ctx: RunContext, status: str, conclusion: str, error: str | None,
-                 tell: bool = False) -> None:
+async def _close(
+    ctx: RunContext, status: str, conclusion: str, error: str | None, tell: bool = False
+) -> None:
     run = ctx.run
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
         fresh = await run_store.get_run(tc, run.id)
@@ -157,8 +170,10 @@ async def _close(ctx: RunContext, status: str, conclusion: str, error: str | Non
     if closed and tell and error:
         try:
             await ctx.forge.create_comment(
-                ctx.target, f"AgentOps run {run.id} (`/agentops {run.command}`) failed: {error}",
-                run_key(run.id, "failed"))
+                ctx.target,
+                f"AgentOps run {run.id} (`/agentops {run.command}`) failed: {error}",
+                run_key(run.id, "failed"),
+            )
         except ForgeError as exc:
             log.warning("run %s: could not tell why it failed: %s", run.id, exc)
 
@@ -169,5 +184,6 @@ async def _close_after_interrupt(ctx: RunContext) -> None:
     if cancelled:
         await _close(ctx, "cancelled", "cancelled", None)
     else:
-        await _close(ctx, "failed", "timed_out",
-                     "the run took longer than the job timeout", tell=True)
+        await _close(
+            ctx, "failed", "timed_out", "the run took longer than the job timeout", tell=True
+        )

@@ -38,8 +38,13 @@ class LoopOutcome:
     models: list[str] = field(default_factory=list)
 
 
-async def run_tool_loop(router: LLMRouter, request: LLMRequest, toolbox: Toolbox,
-                        limits: LoopLimits, verify: Verifier | None = None) -> LoopOutcome:
+async def run_tool_loop(
+    router: LLMRouter,
+    request: LLMRequest,
+    toolbox: Toolbox,
+    limits: LoopLimits,
+    verify: Verifier | None = None,
+) -> LoopOutcome:
     outcome = LoopOutcome(finished=False, reason="")
     nudged = False
     verifications = 0
@@ -61,8 +66,9 @@ async def run_tool_loop(router: LLMRouter, request: LLMRequest, toolbox: Toolbox
                 outcome.reason = "the model stopped without calling finish"
                 return outcome
             nudged = True
-            request = request.with_messages(Message.user(
-                "Use the tools to make the change, then call `finish`."))
+            request = request.with_messages(
+                Message.user("Use the tools to make the change, then call `finish`.")
+            )
             continue
         results: list[Message] = []
         for call in response.tool_calls:
@@ -81,14 +87,13 @@ async def run_tool_loop(router: LLMRouter, request: LLMRequest, toolbox: Toolbox
                     outcome.finished, outcome.reason = True, "finished with proven tests"
                     return outcome
                 if verifications >= limits.max_verifications:
-                    outcome.reason = "the tests were not proven after "\
-                        f"{verifications} attempts"
+                    outcome.reason = f"the tests were not proven after {verifications} attempts"
                     return outcome
-                results.append(Message.tool_result(call.id, "Not finished. " + report,
-                                                   is_error=True))
+                results.append(
+                    Message.tool_result(call.id, "Not finished. " + report, is_error=True)
+                )
                 continue
             results.append(Message.tool_result(call.id, result.text, result.is_error))
         request = request.with_messages(*results)
     outcome.reason = f"the turn limit ({limits.max_turns}) was reached"
     return outcome
-

@@ -20,50 +20,87 @@ MAX_SEARCH_HITS = 40
 MAX_FILE_BYTES = 1_000_000
 
 TOOL_SPECS: tuple[ToolSpec, ...] = (
-    ToolSpec("read_file", "Read a file of the repository, with line numbers.", {
-        "type": "object",
-        "properties": {
-            "path": {"type": "string", "description": "path relative to the repository root"},
-            "start_line": {"type": "integer", "minimum": 1},
-            "end_line": {"type": "integer", "minimum": 1},
+    ToolSpec(
+        "read_file",
+        "Read a file of the repository, with line numbers.",
+        {
+            "type": "object",
+            "properties": {
+                "path": {"type": "string", "description": "path relative to the repository root"},
+                "start_line": {"type": "integer", "minimum": 1},
+                "end_line": {"type": "integer", "minimum": 1},
+            },
+            "required": ["path"],
         },
-        "required": ["path"],
-    }),
-    ToolSpec("list_dir", "List a directory of the repository.", {
-        "type": "object",
-        "properties": {"path": {"type": "string", "default": "."}},
-    }),
-    ToolSpec("search_code", "Find lines containing a text (case-insensitive) in the repository.", {
-        "type": "object",
-        "properties": {"query": {"type": "string", "minLength": 2},
-                       "path": {"type": "string", "description": "only under this folder"}},
-        "required": ["query"],
-    }),
-    ToolSpec("find_symbol", "Where a class, function or method is defined (as of the start "
-             "of the run), with its signature.", {
-        "type": "object",
-        "properties": {"name": {"type": "string", "description": "a name or dotted name, "
-                                                                "e.g. `divide` or `Calc.add`"}},
-        "required": ["name"],
-    }),
-    ToolSpec("apply_edits", "Change or create files with SEARCH/REPLACE blocks.", {
-        "type": "object",
-        "properties": {"edits": {"type": "string", "description": "blocks in the edit format"}},
-        "required": ["edits"],
-    }),
-    ToolSpec("run_tests", "Run the repository's tests, all or only the given test ids.", {
-        "type": "object",
-        "properties": {"test_ids": {"type": "array", "items": {"type": "string"}}},
-    }),
-    ToolSpec("finish", "Say the change is complete.", {
-        "type": "object",
-        "properties": {
-            "summary": {"type": "string", "description": "what changed and why, briefly"},
-            "tests": {"type": "array", "items": {"type": "string"},
-                      "description": "ids of the tests you added or changed"},
+    ),
+    ToolSpec(
+        "list_dir",
+        "List a directory of the repository.",
+        {
+            "type": "object",
+            "properties": {"path": {"type": "string", "default": "."}},
         },
-        "required": ["summary", "tests"],
-    }),
+    ),
+    ToolSpec(
+        "search_code",
+        "Find lines containing a text (case-insensitive) in the repository.",
+        {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "minLength": 2},
+                "path": {"type": "string", "description": "only under this folder"},
+            },
+            "required": ["query"],
+        },
+    ),
+    ToolSpec(
+        "find_symbol",
+        "Where a class, function or method is defined (as of the start "
+        "of the run), with its signature.",
+        {
+            "type": "object",
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "description": "a name or dotted name, e.g. `divide` or `Calc.add`",
+                }
+            },
+            "required": ["name"],
+        },
+    ),
+    ToolSpec(
+        "apply_edits",
+        "Change or create files with SEARCH/REPLACE blocks.",
+        {
+            "type": "object",
+            "properties": {"edits": {"type": "string", "description": "blocks in the edit format"}},
+            "required": ["edits"],
+        },
+    ),
+    ToolSpec(
+        "run_tests",
+        "Run the repository's tests, all or only the given test ids.",
+        {
+            "type": "object",
+            "properties": {"test_ids": {"type": "array", "items": {"type": "string"}}},
+        },
+    ),
+    ToolSpec(
+        "finish",
+        "Say the change is complete.",
+        {
+            "type": "object",
+            "properties": {
+                "summary": {"type": "string", "description": "what changed and why, briefly"},
+                "tests": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "ids of the tests you added or changed",
+                },
+            },
+            "required": ["summary", "tests"],
+        },
+    ),
 )
 
 TestRunner = Callable[[Sequence[str]], Awaitable[tuple[bool, str]]]
@@ -115,8 +152,9 @@ class Toolbox:
             raise ToolError("the .git directory is not part of the code")
         return path
 
-    async def _tool_read_file(self, path: str, start_line: int = 1,
-                              end_line: int | None = None) -> ToolResult:
+    async def _tool_read_file(
+        self, path: str, start_line: int = 1, end_line: int | None = None
+    ) -> ToolResult:
         target = self._resolve(path)
         if not target.is_file():
             raise ToolError(f"no file {path!r}")
@@ -127,15 +165,17 @@ class Toolbox:
         end = min(end_line or len(lines), len(lines), start + MAX_READ_LINES - 1)
         numbered = [f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1)]
         more = f"\n... ({len(lines) - end} more lines)" if end < len(lines) else ""
-        return ToolResult(f"{path} (lines {start}-{end} of {len(lines)})\n"
-                          + "\n".join(numbered) + more)
+        return ToolResult(
+            f"{path} (lines {start}-{end} of {len(lines)})\n" + "\n".join(numbered) + more
+        )
 
     async def _tool_list_dir(self, path: str = ".") -> ToolResult:
         target = self._resolve(path)
         if not target.is_dir():
             raise ToolError(f"no directory {path!r}")
-        entries = sorted(e.name + ("/" if e.is_dir() else "") for e in target.iterdir()
-                         if e.name != ".git")
+        entries = sorted(
+            e.name + ("/" if e.is_dir() else "") for e in target.iterdir() if e.name != ".git"
+        )
         return ToolResult("\n".join(entries) or "(empty)")
 
     async def _tool_search_code(self, query: str, path: str = ".") -> ToolResult:
@@ -185,8 +225,10 @@ class Toolbox:
             parts.append("Applied:\n" + result.diff)
         if result.refusals:
             parts.append("Refused:\n" + result.feedback())
-        return ToolResult("\n\n".join(parts) or "nothing changed",
-                          is_error=bool(result.refusals) and not result.diff)
+        return ToolResult(
+            "\n\n".join(parts) or "nothing changed",
+            is_error=bool(result.refusals) and not result.diff,
+        )
 
     async def _tool_run_tests(self, test_ids: list[str] | None = None) -> ToolResult:
         if self.test_runs >= self.max_test_runs:
@@ -198,5 +240,6 @@ class Toolbox:
     async def _tool_finish(self, summary: str, tests: list[str]) -> ToolResult:
         if not self.edited:
             raise ToolError("nothing has been changed yet: apply your edits before finishing")
-        return ToolResult("finished", finished=True,
-                          detail={"summary": summary, "tests": list(tests)})
+        return ToolResult(
+            "finished", finished=True, detail={"summary": summary, "tests": list(tests)}
+        )

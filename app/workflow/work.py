@@ -34,11 +34,17 @@ async def run_work(ctx: RunContext) -> None:
     async def open_check(again: bool) -> dict[str, Any]:
         update = progress.in_progress(run, await _steps(ctx), progress.title_for(run))
         # An earlier try may have made the check run before its worker died.
-        earlier = await ctx.forge.find_check(run.repo, head["head_sha"], str(run.id),
-                                             note_target=ctx.target) if again else None
+        earlier = (
+            await ctx.forge.find_check(
+                run.repo, head["head_sha"], str(run.id), note_target=ctx.target
+            )
+            if again
+            else None
+        )
         if earlier is None:
-            ref = await ctx.forge.start_check(run.repo, head["head_sha"], update,
-                                              note_target=ctx.target)
+            ref = await ctx.forge.start_check(
+                run.repo, head["head_sha"], update, note_target=ctx.target
+            )
         else:
             ref = await ctx.forge.update_check(earlier, update)
         await _store_check(ctx, ref)
@@ -67,16 +73,25 @@ async def _resolve_head(ctx: RunContext) -> dict[str, Any]:
     run = ctx.run
     if run.target_kind == "pull_request":
         pull = await ctx.forge.get_pull_request(ctx.target)
-        return {"head_sha": pull.head_sha, "ref": pull.head_ref, "base": pull.base_ref,
-                "head_repo": pull.head_repo}
+        return {
+            "head_sha": pull.head_sha,
+            "ref": pull.head_ref,
+            "base": pull.base_ref,
+            "head_repo": pull.head_repo,
+        }
     repo = await ctx.forge.get_repo(run.repo)
     remote = await ctx.forge.git_remote(run.repo)
-    listed = await git.run_git(["ls-remote", "--", remote.url,
-                                f"refs/heads/{repo.default_branch}"], remote=remote)
+    listed = await git.run_git(
+        ["ls-remote", "--", remote.url, f"refs/heads/{repo.default_branch}"], remote=remote
+    )
     if not listed.strip():
         raise RunRefused(f"the default branch {repo.default_branch!r} has no commit yet")
-    return {"head_sha": listed.split()[0], "ref": repo.default_branch,
-            "base": repo.default_branch, "head_repo": run.repo}
+    return {
+        "head_sha": listed.split()[0],
+        "ref": repo.default_branch,
+        "base": repo.default_branch,
+        "head_repo": run.repo,
+    }
 
 
 async def _steps(ctx: RunContext) -> list[step_store.Step]:
@@ -89,14 +104,14 @@ async def _store_check(ctx: RunContext, ref: CheckRef) -> None:
         await run_store.set_check_ref(tc, ctx.run.id, check_ref_to_json(ref))
 
 
-async def close_own_check(ctx: RunContext, run: Run, conclusion: str,
-                          error: str | None) -> None:
+async def close_own_check(ctx: RunContext, run: Run, conclusion: str, error: str | None) -> None:
     """Complete this run's check run with its conclusion and the reason."""
     if not run.check_ref:
         return
     titles = {"success": "Done", "cancelled": "Cancelled", "timed_out": "Timed out"}
-    update = progress.finished(run, await _steps(ctx), conclusion,
-                               titles.get(conclusion, "Failed"), error or "")
+    update = progress.finished(
+        run, await _steps(ctx), conclusion, titles.get(conclusion, "Failed"), error or ""
+    )
     await ctx.forge.update_check(check_ref_from_json(run.check_ref), update)
     # In a thread: a large checkout takes seconds to delete, and the worker's other jobs
     # share this event loop.

@@ -46,8 +46,7 @@ async def working_diff(root: Path, base_sha: str) -> str:
 
 async def apply_diff(root: Path, diff: str) -> None:
     if diff.strip():
-        await git.run_git(["apply", "--whitespace=nowarn", "--binary", "-"], cwd=root,
-                          stdin=diff)
+        await git.run_git(["apply", "--whitespace=nowarn", "--binary", "-"], cwd=root, stdin=diff)
 
 
 async def base_copy(folder: Path, root: Path, base_sha: str) -> Path:
@@ -55,6 +54,7 @@ async def base_copy(folder: Path, root: Path, base_sha: str) -> Path:
     base = folder / "base"
     if not (base / ".git").exists():
         await asyncio.to_thread(shutil.rmtree, base, True)
-        await git.run_git(["worktree", "add", "--quiet", "--force", "--detach", str(base),
-                           base_sha], cwd=root)
+        await git.run_git(
+            ["worktree", "add", "--quiet", "--force", "--detach", str(base), base_sha], cwd=root
+        )
     return base
