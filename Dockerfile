@@ -13,7 +13,13 @@ COPY app ./app
 COPY handlers ./handlers
 COPY jobs ./jobs
 COPY prompts ./prompts
-RUN pip install .
+RUN pip install . \
+    && python -m venv /opt/sandbox-python \
+    && /opt/sandbox-python/bin/pip install pytest
+
+# Repositories' Python tests run with this Python (read-only in the sandbox): the service's
+# own environment has no pytest, and its packages are not the repository's business.
+ENV AGENTOPS_SANDBOX_PYTHON=/opt/sandbox-python
 
 USER agentops
 ENV AGENTOPS_WORKDIR=/home/agentops/runs

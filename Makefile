@@ -2,10 +2,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# The Python that runs repositories' tests in the sandbox: pytest and nothing of ours.
+SANDBOX_VENV ?= .venv-sandbox
 export AGENTOPS_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/agentops
 export AGENTOPS_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint typecheck check services clean
+.PHONY: install sandbox-python run test lint typecheck check services clean
 
 $(BIN)/agentops: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +17,19 @@ $(BIN)/agentops: pyproject.toml
 
 install: $(BIN)/agentops
 
+$(SANDBOX_VENV)/bin/pytest:
+	$(PYTHON) -m venv $(SANDBOX_VENV)
+	$(SANDBOX_VENV)/bin/pip install --quiet --upgrade pip
+	$(SANDBOX_VENV)/bin/pip install --quiet pytest
+
+sandbox-python: $(SANDBOX_VENV)/bin/pytest
+
 services:
 	@bash .ci/system-deps
 	@bash .ci/services
 
-run: install services
-	$(BIN)/agentops dev
+run: install services sandbox-python
+	AGENTOPS_SANDBOX_PYTHON="$${AGENTOPS_SANDBOX_PYTHON:-$(abspath $(SANDBOX_VENV))}" $(BIN)/agentops dev
 
 test: install services
 	$(BIN)/pytest -q -p no:cacheprovider
@@ -35,4 +44,4 @@ typecheck: install
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SANDBOX_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -49,7 +49,8 @@ class Settings(BaseSettings):
 
     @property
     def sandbox_python_env(self) -> Path:
-        return self.sandbox_python or Path(sys.prefix)
+        # absolute: the sandbox mounts it at the same path, and runs in another directory
+        return (self.sandbox_python or Path(sys.prefix)).absolute()
 
     # --- GitHub App ------------------------------------------------------------------
     github_app_id: int | None = None
@@ -109,6 +110,14 @@ class Settings(BaseSettings):
             )
         if self.gitlab_url and not _filled(self.gitlab_token):
             raise ValueError("AGENTOPS_GITLAB_URL is set but AGENTOPS_GITLAB_TOKEN is not")
+        if (
+            self.sandbox_python is not None
+            and not (self.sandbox_python / "bin" / "python").exists()
+        ):
+            raise ValueError(
+                f"AGENTOPS_SANDBOX_PYTHON={self.sandbox_python} has no bin/python: point it at "
+                "a virtualenv (`make sandbox-python` builds one with pytest)"
+            )
         return self
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ from arq.worker import Worker, create_worker
 from app.config import Settings
 from app.forges.registry import ForgeRegistry
 from app.queue import CHECK_LABELS, RUN_WORKFLOW, RunQueue, redis_settings
-from app.sandbox import probe_sandbox
+from app.sandbox import probe_python, probe_sandbox
 from app.store import connect
 from app.workflow.context import WorkflowDeps
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
@@ -36,6 +37,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 sandbox.detail,
                 " (unsandboxed runs allowed)" if settings.sandbox_allow_unsandboxed else "",
             )
+        has_pytest, python = await asyncio.to_thread(probe_python, settings.sandbox_python_env)
+        if has_pytest:
+            log.info("test Python: %s", python)
+        else:
+            log.warning("test Python: %s", python)
         db = await connect(settings.database_url, min_size=1, max_size=5)
         forges = ForgeRegistry(settings)
         ctx["forges"] = forges

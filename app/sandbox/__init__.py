@@ -44,6 +44,7 @@ from app.sandbox.isolation import SandboxLimits, SandboxPolicy
 from app.sandbox.probe import (
     SandboxStatus,
     SandboxUnavailable,
+    probe_python,
     probe_sandbox,
     require_sandbox,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "judge",
     "nothing_ran",
     "output_excerpt",
+    "probe_python",
     "probe_sandbox",
     "prove_red_green",
     "read_repo_facts",

@@ -107,6 +107,28 @@ def probe_sandbox() -> SandboxStatus:
     )
 
 
+def probe_python(prefix: Path) -> tuple[bool, str]:
+    """Whether the Python that runs repositories' tests has pytest, and what it is.
+
+    Run on the host: the prefix is the operator's own virtualenv, not repository code.
+    """
+    code, out = _run_quietly(
+        [
+            str(prefix / "bin" / "python"),
+            "-c",
+            "import sys, pytest; print(sys.version.split()[0], pytest.__version__)",
+        ]
+    )
+    if code != 0:
+        return False, (
+            f"{prefix} has no pytest: Python suites fail unless a repository's `setup:` "
+            "installs it (`make sandbox-python` builds a virtualenv with pytest; point "
+            "AGENTOPS_SANDBOX_PYTHON at it)"
+        )
+    python, pytest = out.split()[-2:]
+    return True, f"{prefix}: Python {python}, pytest {pytest}"
+
+
 def require_sandbox(allow_unsandboxed: bool) -> SandboxStatus:
     """The probe's status; raises `SandboxUnavailable` unless unsandboxed runs are allowed."""
     status = probe_sandbox()

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -40,6 +41,14 @@ def test_gitlab_without_webhook_secret_refuses_to_start() -> None:
                                    "AGENTOPS_GITLAB_TOKEN": "glpat-x"})
     assert done.returncode == 2
     assert "AGENTOPS_GITLAB_WEBHOOK_SECRET" in done.stderr
+
+
+def test_a_sandbox_python_that_is_no_virtualenv_refuses_to_start(tmp_path: Path) -> None:
+    done = agentops("worker", env={"AGENTOPS_SANDBOX_PYTHON": str(tmp_path)})
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "AGENTOPS_SANDBOX_PYTHON" in lines[0] and "make sandbox-python" in lines[0]
 
 
 async def test_migrate_creates_the_database_and_is_idempotent() -> None:
