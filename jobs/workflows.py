@@ -4,6 +4,7 @@ label checks that never reached the queue."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import Retry
@@ -21,46 +22,40 @@ log = logging.getLogger(__name__)
 
 async def run_workflow(ctx: dict[str, Any], run_id: int) -> str:
     deps: WorkflowDeps = ctx["deps"]
-    job_try = int(ctx.get("job_try", 1))
-    last_try = job_try >= deps.settings.job_max_tries
-    try:
-        return await execute_run(deps, run_id, last_try=last_try)
-    except TransientRunError as exc:
-        log.warning(
-            "run %s: transient failure on try %s, again in %.0f s: %s",
-            run_id,
-            job_try,
-            exc.defer,
-            exc,
-        )
-        raise Retry(defer=exc.defer) from exc
-    except DATABASE_ERRORS as exc:
-        if last_try:
-            raise
-        log.warning("run %s: database unavailable on try %s: %s", run_id, job_try, exc)
-        raise Retry(defer=min(2.0**job_try, 60.0)) from exc
+    return await _with_retries(
+        ctx, f"run {run_id}", lambda last_try: execute_run(deps, run_id, last_try=last_try)
+    )
 
 
 async def check_repository_labels(ctx: dict[str, Any], check_id: int) -> str:
     """A label the operator does not map: start what `.agentops.yml` maps it to, if any."""
     deps: WorkflowDeps = ctx["deps"]
+    return await _with_retries(
+        ctx,
+        f"label check {check_id}",
+        lambda last_try: check_labels(deps, check_id, ctx["forges"].for_context, last_try),
+    )
+
+
+async def _with_retries(
+    ctx: dict[str, Any], what: str, work: Callable[[bool], Awaitable[str]]
+) -> str:
+    """Run a job's work (told whether this is its last try); a transient failure or an
+    unreachable database becomes an ARQ retry, until the last try."""
+    deps: WorkflowDeps = ctx["deps"]
     job_try = int(ctx.get("job_try", 1))
     last_try = job_try >= deps.settings.job_max_tries
     try:
-        return await check_labels(deps, check_id, ctx["forges"].for_context, last_try)
+        return await work(last_try)
     except TransientRunError as exc:
         log.warning(
-            "label check %s: transient failure on try %s, again in %.0f s: %s",
-            check_id,
-            job_try,
-            exc.defer,
-            exc,
+            "%s: transient failure on try %s, again in %.0f s: %s", what, job_try, exc.defer, exc
         )
         raise Retry(defer=exc.defer) from exc
     except DATABASE_ERRORS as exc:
         if last_try:
             raise
-        log.warning("label check %s: database unavailable on try %s: %s", check_id, job_try, exc)
+        log.warning("%s: database unavailable on try %s: %s", what, job_try, exc)
         raise Retry(defer=min(2.0**job_try, 60.0)) from exc
 
 
