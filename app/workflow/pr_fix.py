@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from app.llm.prompt_safety import fence_untrusted
-from app.workflow.context import RunContext
+from app.workflow.context import RunContext, refuse
 from app.workflow.prompts import render_prompt
 from app.workflow.pull_request import (
     PullWork,
@@ -21,7 +21,6 @@ from app.workflow.pull_request import (
     is_fork,
     open_test_bench,
     push_commit,
-    refuse,
     start_pull_work,
 )
 

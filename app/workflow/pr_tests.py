@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from app import git
-from app.workflow.context import RunContext
+from app.workflow.context import RunContext, refuse
 from app.workflow.prompts import render_prompt
 from app.workflow.pull_request import (
     PullWork,
@@ -36,7 +36,6 @@ from app.workflow.pull_request import (
     new_tests_problem,
     open_test_bench,
     push_commit,
-    refuse,
     start_pull_work,
 )
 

@@ -23,7 +23,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from app import git
 from app.config import REPO_CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
@@ -46,7 +46,7 @@ from app.sandbox import (
     select_tests,
 )
 from app.workflow import workspace
-from app.workflow.context import RunContext, RunRefused
+from app.workflow.context import RunContext, refuse
 from app.workflow.deliver import bot_identity, requester_identity
 from app.workflow.toolloop import LoopLimits, Verifier, run_tool_loop
 from app.workflow.tools import TOOL_SPECS, Toolbox
@@ -59,12 +59,6 @@ PASSING_IS_ENOUGH = (
     "(Here no test has to fail first: the tests you name must pass on the "
     "pull request's code with your edits.)"
 )
-
-
-async def refuse(ctx: RunContext, name: str, message: str) -> NoReturn:
-    """Tell the person why the run stops (once per run), then stop it."""
-    await ctx.reply(name, message)
-    raise RunRefused(message)
 
 
 def is_fork(repo: str, head: dict[str, Any]) -> bool:
