@@ -24,11 +24,11 @@ from __future__ import annotations
 from typing import Any
 
 from app import git
+from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.prompts import render_prompt
 from app.workflow.pull_request import (
     PullWork,
-    changed_paths,
     clip,
     commit_change,
     edit_in_loop,
@@ -134,7 +134,8 @@ async def _write_tests(work: PullWork) -> dict[str, Any]:
     bench = await open_test_bench(ctx, root, work.config)
 
     async def verify(test_ids: list[str]) -> tuple[bool, str]:
-        problem = new_tests_problem(test_ids, await changed_paths(root, work.head["head_sha"]))
+        changed = await workspace.changed_paths(root, work.head["head_sha"])
+        problem = new_tests_problem(test_ids, changed)
         if problem is not None:
             return False, problem
         return await bench.check_passing(test_ids)

@@ -374,15 +374,6 @@ async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> Te
     )
 
 
-async def changed_paths(root: Path, base_sha: str) -> list[str]:
-    """Paths added, changed or removed in the working tree since `base_sha`."""
-    await git.run_git(["add", "--all"], cwd=root)
-    listed = await git.run_git(
-        ["diff", "--cached", "--name-only", "--no-renames", base_sha], cwd=root
-    )
-    return [line for line in listed.splitlines() if line]
-
-
 # --- the tool loop ---------------------------------------------------------------------
 
 
