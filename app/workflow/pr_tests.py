@@ -21,9 +21,11 @@ the pull request already open for it is kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app import git
+from app.sandbox import files_of_test_ids, is_test_path
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.prompts import render_prompt
@@ -33,7 +35,6 @@ from app.workflow.pull_request import (
     commit_change,
     edit_in_loop,
     fetch_branch_tip,
-    new_tests_problem,
     open_test_bench,
     push_commit,
     start_pull_work,
@@ -87,6 +88,31 @@ def stacked_pull_body(
             f"cost ${written['cost_usd']:.4f}.",
         ]
     )
+
+
+def new_tests_problem(test_ids: Sequence[str], changed: Sequence[str]) -> str | None:
+    """Why `finish` of `/agentops test` cannot be accepted yet, or None (pure).
+
+    `changed`: the paths the model changed. Only test files may change, and every named
+    test that names its file (`path::name`) must be in one of them.
+    """
+    if not test_ids:
+        return "No test was named: name the tests you added in `finish`."
+    not_tests = [path for path in changed if not is_test_path(path)]
+    if not_tests:
+        return (
+            "`/agentops test` only adds tests, and these changed files are not tests: "
+            + ", ".join(f"`{p}`" for p in not_tests)
+            + ". Put their original content back and finish again."
+        )
+    elsewhere = [f for f in files_of_test_ids(test_ids) if f not in changed]
+    if elsewhere:
+        return (
+            "Name only the tests you wrote: these files were not added or changed: "
+            + ", ".join(f"`{p}`" for p in elsewhere)
+            + "."
+        )
+    return None
 
 
 async def run_pull_tests(ctx: RunContext, head: dict[str, Any]) -> None:

@@ -37,8 +37,6 @@ from app.sandbox import (
     SelectionUnsupported,
     TestCommand,
     TestRun,
-    files_of_test_ids,
-    is_test_path,
     nothing_ran,
     output_excerpt,
     resolve_test_command,
@@ -81,31 +79,6 @@ def clip(text: str, limit: int) -> str:
 def files_markdown(files: Sequence[dict[str, Any]]) -> str:
     lines = [f"- `{f['path']}` ({f['status']})" for f in files]
     return "\n".join(lines) or "(no files)"
-
-
-def new_tests_problem(test_ids: Sequence[str], changed: Sequence[str]) -> str | None:
-    """Why `finish` of `/agentops test` cannot be accepted yet, or None (pure).
-
-    `changed`: the paths the model changed. Only test files may change, and every named
-    test that names its file (`path::name`) must be in one of them.
-    """
-    if not test_ids:
-        return "No test was named: name the tests you added in `finish`."
-    not_tests = [path for path in changed if not is_test_path(path)]
-    if not_tests:
-        return (
-            "`/agentops test` only adds tests, and these changed files are not tests: "
-            + ", ".join(f"`{p}`" for p in not_tests)
-            + ". Put their original content back and finish again."
-        )
-    elsewhere = [f for f in files_of_test_ids(test_ids) if f not in changed]
-    if elsewhere:
-        return (
-            "Name only the tests you wrote: these files were not added or changed: "
-            + ", ".join(f"`{p}`" for p in elsewhere)
-            + "."
-        )
-    return None
 
 
 # --- checkout, configuration, the change ---------------------------------------------
