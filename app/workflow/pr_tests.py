@@ -28,13 +28,13 @@ from app import git
 from app.sandbox import files_of_test_ids, is_test_path
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
+from app.workflow.pr_checkout import fetch_branch_tip
 from app.workflow.prompts import render_prompt
 from app.workflow.pull_request import (
     PullWork,
     clip,
     commit_change,
     edit_in_loop,
-    fetch_branch_tip,
     open_test_bench,
     push_commit,
     start_pull_work,

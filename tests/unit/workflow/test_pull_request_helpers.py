@@ -3,6 +3,7 @@ is refused for, the commit messages, the stacked pull request, clipping."""
 
 from __future__ import annotations
 
+from app.workflow.pr_checkout import is_fork
 from app.workflow.pr_fix import fix_commit_message
 from app.workflow.pr_tests import (
     message_for_tests,
@@ -10,7 +11,7 @@ from app.workflow.pr_tests import (
     stacked_branch,
     stacked_pull_body,
 )
-from app.workflow.pull_request import clip, files_markdown, is_fork
+from app.workflow.pull_request import clip, files_markdown
 
 HEAD = {"head_sha": "a" * 40, "ref": "patch-1", "base": "main", "head_repo": "bob/calc"}
 
