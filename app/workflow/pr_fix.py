@@ -14,12 +14,12 @@ from typing import Any
 from app.llm.prompt_safety import fence_untrusted
 from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import is_fork
+from app.workflow.pr_test_bench import open_test_bench
 from app.workflow.prompts import render_prompt
 from app.workflow.pull_request import (
     PullWork,
     commit_change,
     edit_in_loop,
-    open_test_bench,
     push_commit,
     start_pull_work,
 )
