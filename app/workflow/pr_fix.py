@@ -14,13 +14,12 @@ from typing import Any
 from app.llm.prompt_safety import fence_untrusted
 from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import is_fork
+from app.workflow.pr_push import commit_change, push_commit
 from app.workflow.pr_test_bench import open_test_bench
 from app.workflow.prompts import render_prompt
 from app.workflow.pull_request import (
     PullWork,
-    commit_change,
     edit_in_loop,
-    push_commit,
     start_pull_work,
 )
 

@@ -29,14 +29,13 @@ from app.sandbox import files_of_test_ids, is_test_path
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import fetch_branch_tip
+from app.workflow.pr_push import commit_change, push_commit
 from app.workflow.pr_test_bench import open_test_bench
 from app.workflow.prompts import render_prompt
 from app.workflow.pull_request import (
     PullWork,
     clip,
-    commit_change,
     edit_in_loop,
-    push_commit,
     start_pull_work,
 )
 
