@@ -16,12 +16,8 @@ from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import is_fork
 from app.workflow.pr_push import commit_change, push_commit
 from app.workflow.pr_test_bench import open_test_bench
+from app.workflow.pr_work import PullWork, edit_in_loop, start_pull_work
 from app.workflow.prompts import render_prompt
-from app.workflow.pull_request import (
-    PullWork,
-    edit_in_loop,
-    start_pull_work,
-)
 
 
 def fix_commit_message(number: int, instructions: str, summary: str) -> str:

@@ -12,7 +12,7 @@ from app.forges.base import GitRemote
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.deliver import bot_identity, requester_identity
-from app.workflow.pull_request import PullWork
+from app.workflow.pr_work import PullWork
 
 
 async def commit_change(

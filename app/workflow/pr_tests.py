@@ -31,13 +31,8 @@ from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import fetch_branch_tip
 from app.workflow.pr_push import commit_change, push_commit
 from app.workflow.pr_test_bench import open_test_bench
+from app.workflow.pr_work import PullWork, clip, edit_in_loop, start_pull_work
 from app.workflow.prompts import render_prompt
-from app.workflow.pull_request import (
-    PullWork,
-    clip,
-    edit_in_loop,
-    start_pull_work,
-)
 
 MAX_PATCH_IN_REPLY = 20_000
 

@@ -1,14 +1,14 @@
-"""What `/agentops test` and `/agentops fix` share on a pull request (GitLab: merge request).
+"""A pull request (GitLab: merge request) being worked on by `/agentops test` or
+`/agentops fix` (`PullWork`), and the steps both commands take with it:
 
-- The head, checked out, and `.agentops.yml` under the write-access rule
-  (app/workflow/pr_checkout.py).
-- The change (title, description, files, diff), for the model, fenced as data.
-- The repository's tests run in the sandbox on the checkout (app/workflow/pr_test_bench.py):
-  the tests the model names when it finishes must pass there.
-- A tool loop that edits the checkout until its `finish` is verified.
-- A reproducible commit on the head commit pushed to a branch (app/workflow/pr_push.py).
+- `clone`, `config`, `diff`: the head checked out and `.agentops.yml` read under the
+  write-access rule (app/workflow/pr_checkout.py); the change (title, description,
+  files, diff) for the model, fenced as data;
+- a tool loop that edits the checkout until its `finish` is verified, the named tests
+  passing in the sandbox (app/workflow/pr_test_bench.py).
 
-Every step goes through `RunContext.step`, so a resumed run repeats none that finished.
+The change is then committed and pushed back by app/workflow/pr_push.py. Every step goes
+through `RunContext.step`, so a resumed run repeats none that finished.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ PASSING_IS_ENOUGH = (
 )
 
 
-# --- pure helpers --------------------------------------------------------------------
+# --- pure helpers ----------------------------------------------------------------------
 
 
 def clip(text: str, limit: int) -> str:
@@ -56,7 +56,7 @@ def files_markdown(files: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) or "(no files)"
 
 
-# --- the change ---------------------------------------------------------------------
+# --- the change ------------------------------------------------------------------------
 
 
 async def read_change(ctx: RunContext) -> dict[str, Any]:
