@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from app.config import RepoConfig, Settings
 from app.forges.base import Forge, Target
@@ -145,3 +145,9 @@ class RunContext:
     async def aclose(self) -> None:
         if self._providers is not None:
             await self._providers.close()
+
+
+async def refuse(ctx: RunContext, name: str, message: str) -> NoReturn:
+    """Tell the person why the run stops (once per run), then stop it."""
+    await ctx.reply(name, message)
+    raise RunRefused(message)

@@ -12,18 +12,12 @@ import re
 from typing import Any
 
 from app.llm.prompt_safety import fence_untrusted
-from app.workflow.context import RunContext
+from app.workflow.context import RunContext, refuse
+from app.workflow.pr_checkout import is_fork
+from app.workflow.pr_push import commit_change, push_commit
+from app.workflow.pr_test_bench import open_test_bench
+from app.workflow.pr_work import PullWork, edit_in_loop, start_pull_work
 from app.workflow.prompts import render_prompt
-from app.workflow.pull_request import (
-    PullWork,
-    commit_change,
-    edit_in_loop,
-    is_fork,
-    open_test_bench,
-    push_commit,
-    refuse,
-    start_pull_work,
-)
 
 
 def fix_commit_message(number: int, instructions: str, summary: str) -> str:

@@ -21,24 +21,18 @@ the pull request already open for it is kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app import git
-from app.workflow.context import RunContext
+from app.sandbox import files_of_test_ids, is_test_path
+from app.workflow import workspace
+from app.workflow.context import RunContext, refuse
+from app.workflow.pr_checkout import fetch_branch_tip
+from app.workflow.pr_push import commit_change, push_commit
+from app.workflow.pr_test_bench import open_test_bench
+from app.workflow.pr_work import PullWork, clip, edit_in_loop, start_pull_work
 from app.workflow.prompts import render_prompt
-from app.workflow.pull_request import (
-    PullWork,
-    changed_paths,
-    clip,
-    commit_change,
-    edit_in_loop,
-    fetch_branch_tip,
-    new_tests_problem,
-    open_test_bench,
-    push_commit,
-    refuse,
-    start_pull_work,
-)
 
 MAX_PATCH_IN_REPLY = 20_000
 
@@ -90,6 +84,31 @@ def stacked_pull_body(
     )
 
 
+def new_tests_problem(test_ids: Sequence[str], changed: Sequence[str]) -> str | None:
+    """Why `finish` of `/agentops test` cannot be accepted yet, or None (pure).
+
+    `changed`: the paths the model changed. Only test files may change, and every named
+    test that names its file (`path::name`) must be in one of them.
+    """
+    if not test_ids:
+        return "No test was named: name the tests you added in `finish`."
+    not_tests = [path for path in changed if not is_test_path(path)]
+    if not_tests:
+        return (
+            "`/agentops test` only adds tests, and these changed files are not tests: "
+            + ", ".join(f"`{p}`" for p in not_tests)
+            + ". Put their original content back and finish again."
+        )
+    elsewhere = [f for f in files_of_test_ids(test_ids) if f not in changed]
+    if elsewhere:
+        return (
+            "Name only the tests you wrote: these files were not added or changed: "
+            + ", ".join(f"`{p}`" for p in elsewhere)
+            + "."
+        )
+    return None
+
+
 async def run_pull_tests(ctx: RunContext, head: dict[str, Any]) -> None:
     """After `prepare` and `check`: write passing tests for the change and deliver them."""
     work = await start_pull_work(ctx, head)
@@ -135,7 +154,8 @@ async def _write_tests(work: PullWork) -> dict[str, Any]:
     bench = await open_test_bench(ctx, root, work.config)
 
     async def verify(test_ids: list[str]) -> tuple[bool, str]:
-        problem = new_tests_problem(test_ids, await changed_paths(root, work.head["head_sha"]))
+        changed = await workspace.changed_paths(root, work.head["head_sha"])
+        problem = new_tests_problem(test_ids, changed)
         if problem is not None:
             return False, problem
         return await bench.check_passing(test_ids)

@@ -1,7 +1,7 @@
 """`review` on a pull request: read its diff, ask the reviewer model once, post one review.
 
 Steps, each checkpointed (`RunContext.step`), after `prepare` and `check`:
-- `config`: `.agentops.yml` as `test` and `fix` read it (app/workflow/pull_request.py:
+- `config`: `.agentops.yml` as `test` and `fix` read it (app/workflow/pr_checkout.py:
   from the head when its author may write, else from the base branch; a shallow clone),
   so that the repository's models and budgets apply and `commands:` may turn review off;
 - `diff`: the pull request's diff, changed files, title and description;
@@ -28,8 +28,8 @@ from app.forges.base import ReviewComment, folded_review_body
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.workflow.context import RunContext, RunRefused
+from app.workflow.pr_checkout import read_pull_config
 from app.workflow.prompts import render_prompt
-from app.workflow.pull_request import read_pull_config
 
 MAX_INLINE_COMMENTS = 25
 MAX_DIFF_STORED_CHARS = 1_000_000  # what the `diff` step keeps for the later steps

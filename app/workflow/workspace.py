@@ -44,6 +44,15 @@ async def working_diff(root: Path, base_sha: str) -> str:
     return await git.run_git(["diff", "--cached", "--binary", base_sha], cwd=root)
 
 
+async def changed_paths(root: Path, base_sha: str) -> list[str]:
+    """Paths added, changed or removed in the working tree since `base_sha`."""
+    await git.run_git(["add", "--all"], cwd=root)
+    listed = await git.run_git(
+        ["diff", "--cached", "--name-only", "--no-renames", base_sha], cwd=root
+    )
+    return [line for line in listed.splitlines() if line]
+
+
 async def apply_diff(root: Path, diff: str) -> None:
     if diff.strip():
         await git.run_git(["apply", "--whitespace=nowarn", "--binary", "-"], cwd=root, stdin=diff)

@@ -3,9 +3,15 @@ is refused for, the commit messages, the stacked pull request, clipping."""
 
 from __future__ import annotations
 
+from app.workflow.pr_checkout import is_fork
 from app.workflow.pr_fix import fix_commit_message
-from app.workflow.pr_tests import message_for_tests, stacked_branch, stacked_pull_body
-from app.workflow.pull_request import clip, files_markdown, is_fork, new_tests_problem
+from app.workflow.pr_tests import (
+    message_for_tests,
+    new_tests_problem,
+    stacked_branch,
+    stacked_pull_body,
+)
+from app.workflow.pr_work import clip, files_markdown
 
 HEAD = {"head_sha": "a" * 40, "ref": "patch-1", "base": "main", "head_repo": "bob/calc"}
 

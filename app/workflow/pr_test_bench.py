@@ -1,0 +1,117 @@
+"""A pull request's tests, run in the sandbox on the run's checkout (`TestBench`): the
+model's `run_tests` tool, and the check that the tests it names when it finishes pass
+there (on a pull request no test has to fail first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.config import REPO_CONFIG_FILE, RepoConfig
+from app.sandbox import (
+    SandboxLimits,
+    SandboxPolicy,
+    SelectionUnsupported,
+    TestCommand,
+    TestRun,
+    nothing_ran,
+    output_excerpt,
+    resolve_test_command,
+    run_tests,
+    select_tests,
+)
+from app.workflow import workspace
+from app.workflow.context import RunContext, refuse
+
+
+@dataclass(frozen=True)
+class TestBench:
+    """The repository's test command bound to the checkout, the sandbox and `setup`."""
+
+    __test__ = False
+
+    root: Path
+    command: TestCommand
+    setup: tuple[str, ...]
+    policy: SandboxPolicy
+    allow_unsandboxed: bool
+
+    def _argv(self, test_ids: Sequence[str]) -> tuple[str, ...]:
+        if not test_ids:
+            return self.command.argv
+        try:
+            return select_tests(self.command, list(test_ids))
+        except SelectionUnsupported:
+            return self.command.argv
+
+    async def _run(self, argv: Sequence[str]) -> TestRun:
+        return await run_tests(
+            self.root,
+            argv,
+            setup=self.setup,
+            policy=self.policy,
+            allow_unsandboxed=self.allow_unsandboxed,
+        )
+
+    async def run(self, test_ids: Sequence[str]) -> tuple[bool, str]:
+        """The model's `run_tests` tool: every test, or only `test_ids`."""
+        try:
+            argv = self._argv(test_ids)
+        except ValueError as exc:
+            return False, str(exc)
+        done = await self._run(argv)
+        result = done.tests or done.failed_setup
+        return done.passed, result.output.text[-6000:] if result is not None else ""
+
+    async def check_passing(self, test_ids: Sequence[str]) -> tuple[bool, str]:
+        """The named tests, run on the checkout as it is: all must run and pass."""
+        if not test_ids:
+            return False, "No test was named: name the tests that cover the change."
+        try:
+            argv = self._argv(test_ids)
+        except ValueError as exc:
+            return False, f"Not a test id this runner can select: {exc}"
+        done = await self._run(argv)
+        shown = " ".join(argv)
+        if done.tests is None:
+            failed = done.failed_setup
+            why = failed.summary() if failed is not None else "no result"
+            return False, f"A `setup` command failed before the tests could run ({why})."
+        if nothing_ran(self.command.runner, done.tests):
+            return False, f"`{shown}` ran no test: check the test ids."
+        verdict = "pass" if done.passed else "FAIL"
+        if argv == self.command.argv:
+            verdict += " (this runner cannot run single tests: the whole suite ran)"
+        excerpt = output_excerpt(done.tests).replace("```", "'''")
+        return done.passed, (
+            f"`{shown}`: the named tests {verdict} on the pull request's code "
+            f"({done.tests.summary()}).\n\n<details><summary>output</summary>\n\n"
+            f"```\n{excerpt}\n```\n</details>"
+        )
+
+
+async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> TestBench:
+    command = resolve_test_command(root, config.test)
+    if command is None:
+        await refuse(
+            ctx,
+            "no-test-command",
+            (
+                "AgentOps found no test command for this repository: set `test:` in "
+                f"{REPO_CONFIG_FILE} (for example `test: pytest -q`) so it can run the tests."
+            ),
+        )
+    scratch = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id) / "scratch"
+    await asyncio.to_thread(scratch.mkdir, parents=True, exist_ok=True)
+    # The worker's Python (read-only) runs Python suites; `setup:` installs the rest.
+    policy = SandboxPolicy(
+        limits=SandboxLimits(wall_seconds=float(config.limits.test_timeout_seconds)),
+        python_env=ctx.deps.settings.sandbox_python_env,
+        scratch_root=scratch,
+    )
+    return TestBench(
+        root, command, tuple(config.setup), policy, ctx.deps.settings.sandbox_allow_unsandboxed
+    )

@@ -1,0 +1,192 @@
+"""A pull request (GitLab: merge request) being worked on by `/agentops test` or
+`/agentops fix` (`PullWork`), and the steps both commands take with it:
+
+- `clone`, `config`, `diff`: the head checked out and `.agentops.yml` read under the
+  write-access rule (app/workflow/pr_checkout.py); the change (title, description,
+  files, diff) for the model, fenced as data;
+- a tool loop that edits the checkout until its `finish` is verified, the named tests
+  passing in the sandbox (app/workflow/pr_test_bench.py).
+
+The change is then committed and pushed back by app/workflow/pr_push.py. Every step goes
+through `RunContext.step`, so a resumed run repeats none that finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.config import RepoConfig
+from app.edits import EditPolicy
+from app.llm.prompt_safety import fence_untrusted
+from app.llm.types import LLMRequest, Message
+from app.workflow import workspace
+from app.workflow.context import RunContext, refuse
+from app.workflow.pr_checkout import checkout_head, is_fork, read_pull_config
+from app.workflow.pr_test_bench import TestBench
+from app.workflow.toolloop import LoopLimits, Verifier, run_tool_loop
+from app.workflow.tools import TOOL_SPECS, Toolbox
+
+MAX_DIFF_CHARS = 60_000
+MAX_DESCRIPTION_CHARS = 4_000
+# The tool loop's own words when it sends a result back speak of red -> green proof;
+# on a pull request the named tests only have to pass.
+PASSING_IS_ENOUGH = (
+    "(Here no test has to fail first: the tests you name must pass on the "
+    "pull request's code with your edits.)"
+)
+
+
+# --- pure helpers ----------------------------------------------------------------------
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, cut at a line end before `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    kept = text[: cut if cut > 0 else limit]
+    return f"{kept}\n… ({len(text) - len(kept)} more characters not shown)"
+
+
+def files_markdown(files: Sequence[dict[str, Any]]) -> str:
+    lines = [f"- `{f['path']}` ({f['status']})" for f in files]
+    return "\n".join(lines) or "(no files)"
+
+
+# --- the change ------------------------------------------------------------------------
+
+
+async def read_change(ctx: RunContext) -> dict[str, Any]:
+    """The `diff` step: what the pull request changes, as the model will see it."""
+    pull = await ctx.forge.get_pull_request(ctx.target)
+    files = await ctx.forge.list_changed_files(ctx.target)
+    diff = await ctx.forge.get_diff(ctx.target)
+    return {
+        "title": pull.title,
+        "body": clip(pull.body, MAX_DESCRIPTION_CHARS),
+        "url": pull.url,
+        "files": [{"path": f.path, "status": f.status} for f in files],
+        "diff": clip(diff, MAX_DIFF_CHARS),
+    }
+
+
+@dataclass
+class PullWork:
+    """A pull request being worked on, after the `clone`, `config` and `diff` steps."""
+
+    ctx: RunContext
+    head: dict[str, Any]  # the `prepare` step: head_sha, ref, base, head_repo
+    config: RepoConfig
+    author_can_write: bool  # the pull request's author has write access here
+    change: dict[str, Any]  # the `diff` step
+
+    @property
+    def from_fork(self) -> bool:
+        return is_fork(self.ctx.run.repo, self.head)
+
+    async def clean_checkout(self) -> Path:
+        """The checkout at the head commit with no change in its working tree."""
+        root = await checkout_head(self.ctx, self.head)
+        await workspace.reset_to(root, self.head["head_sha"])
+        return root
+
+    def prompt_values(self) -> dict[str, str]:
+        """The pull request for a prompt template: `$number`, `$pull`, `$files`, `$diff`."""
+        number = self.ctx.run.target_number
+        described = f"{self.change['title']}\n\n{self.change['body']}".strip()
+        return {
+            "repo": self.ctx.run.repo,
+            "number": str(number),
+            "pull": fence_untrusted(f"pull request #{number}", described),
+            "files": files_markdown(self.change["files"]),
+            "diff": fence_untrusted(f"diff of pull request #{number}", self.change["diff"]),
+        }
+
+
+async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
+    """The steps `clone`, `config` and `diff`."""
+
+    async def clone() -> dict[str, Any]:
+        pull = await ctx.forge.get_pull_request(ctx.target)
+        if pull.state != "open":
+            await refuse(
+                ctx,
+                "not-open",
+                f"This pull request is {pull.state}: AgentOps works "
+                "on open pull requests only. Nothing was changed.",
+            )
+        root = await checkout_head(ctx, head)
+        files = sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+        return {
+            "files": files,
+            "head_sha": head["head_sha"],
+            "from_fork": is_fork(ctx.run.repo, head),
+        }
+
+    await ctx.step("clone", clone)
+    await ctx.progress()
+    config = await ctx.step("config", lambda: read_pull_config(ctx, head))
+    change = await ctx.step("diff", lambda: read_change(ctx))
+    await ctx.progress()
+    return PullWork(
+        ctx,
+        head,
+        RepoConfig.model_validate(config["config"]),
+        bool(config.get("author_can_write", False)),
+        change,
+    )
+
+
+# --- the tool loop ---------------------------------------------------------------------
+
+
+async def edit_in_loop(
+    work: PullWork, root: Path, bench: TestBench, system: str, task: str, verify: Verifier
+) -> dict[str, Any]:
+    """Let the coder work on `root` until `verify` accepts its `finish`; the change as a diff.
+
+    What did not finish is refused with a reply saying why.
+    """
+    ctx, config = work.ctx, work.config
+    toolbox = Toolbox(
+        root,
+        EditPolicy(
+            forbidden=tuple(config.forbidden_paths), allow_workflows=config.allow_workflow_edits
+        ),
+        bench.run,
+        max_test_runs=config.limits.max_test_runs,
+    )
+    request = LLMRequest(
+        role="coder",
+        system=system,
+        messages=(Message.user(task),),
+        tools=TOOL_SPECS,
+        max_tokens=8192,
+    )
+    limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
+
+    async def verify_passing(test_ids: list[str]) -> tuple[bool, str]:
+        passed, report = await verify(test_ids)
+        return passed, report if passed else f"{PASSING_IS_ENOUGH}\n\n{report}"
+
+    outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits, verify_passing)
+    if not outcome.finished:
+        await refuse(
+            ctx,
+            "unfinished",
+            f"AgentOps could not finish: {outcome.reason}. "
+            "Nothing was pushed." + (f"\n\n{outcome.verification}" if outcome.verification else ""),
+        )
+    return {
+        "diff": await workspace.working_diff(root, work.head["head_sha"]),
+        "summary": outcome.summary,
+        "tests": outcome.tests,
+        "verification": outcome.verification,
+        "turns": outcome.turns,
+        "cost_usd": round(outcome.cost_usd, 6),
+        "models": outcome.models,
+        "test_command": bench.command.display(),
+    }
