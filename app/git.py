@@ -1,19 +1,14 @@
 """Clone, branch, commit and push through the `git` command line, forge-neutral.
 
-A `GitRemote` (from a `Forge`) carries a clean URL and an auth header. The header reaches
-git only through the environment (`GIT_CONFIG_COUNT` / `GIT_CONFIG_KEY_n` /
-`GIT_CONFIG_VALUE_n` setting `http.<url>.extraHeader`), never argv, a URL or a log line.
-Git runs with no system or global config, no credential helpers, no prompts and no hooks,
-under a timeout; failures raise `GitError` whose text is redacted of every secret.
-
-`GitRemote.auth_header` is a whole header line (`Authorization: Basic …`); a bare value
-(`Basic …`, `Bearer …`) is taken as the value of `Authorization`.
+Every run goes through `run_git`: the environment comes from `app/git_env.py` (isolated
+config; the auth header of a `GitRemote` through the environment, never argv, a URL or a
+log line), under a timeout; failures raise `GitError` whose text is redacted of every
+secret. Reading a remote branch's tip without a checkout is in `app/git_tip.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import os
@@ -24,26 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.forges.base import GitRemote
+from app.git_env import git_env, header_secrets
 from app.redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 300.0
-_PASSED_ENV = (
-    "PATH",
-    "HOME",
-    "TMPDIR",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "GIT_SSL_CAINFO",
-)
-_HEADER_LINE = re.compile(r"^[A-Za-z0-9-]+:\s")
 
 
 class GitError(Exception):
@@ -79,67 +60,6 @@ class Person:
 
 
 # --- pure helpers --------------------------------------------------------------------
-
-
-def header_line(auth_header: str) -> str:
-    """`Authorization: Basic …` from either a full header line or a bare value."""
-    header = auth_header.strip()
-    if "\n" in header or "\r" in header:
-        raise ValueError("an auth header must be one line")
-    return header if _HEADER_LINE.match(header) else f"Authorization: {header}"
-
-
-def header_secrets(auth_header: str) -> list[str]:
-    """Every form in which the header's secret could show up in output."""
-    if not auth_header:
-        return []
-    value = header_line(auth_header).split(":", 1)[1].strip()
-    found = [value]
-    scheme, _, credential = value.partition(" ")
-    if credential:
-        found.append(credential)
-        if scheme.lower() == "basic":
-            try:
-                user_pass = base64.b64decode(credential, validate=True).decode()
-            except ValueError:
-                user_pass = ""
-            if ":" in user_pass:
-                found.extend([user_pass, user_pass.split(":", 1)[1]])
-    return [s for s in found if len(s) >= 8]
-
-
-def git_env(
-    remote: GitRemote | None = None, base: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The whole environment for one git run: isolated config plus the auth header."""
-    source = os.environ if base is None else base
-    env = {k: source[k] for k in _PASSED_ENV if k in source}
-    env.update(
-        {
-            "LC_ALL": "C",
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ASKPASS": "true",  # answer any prompt with nothing rather than hang
-            "SSH_ASKPASS": "true",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GCM_INTERACTIVE": "never",
-        }
-    )
-    config = [
-        ("credential.helper", ""),
-        ("core.hooksPath", os.devnull),
-        ("core.askPass", "true"),
-        ("protocol.file.allow", "user"),
-        ("advice.detachedHead", "false"),
-        ("init.defaultBranch", "main"),
-    ]
-    if remote is not None and remote.auth_header:
-        config.append((f"http.{remote.url}.extraHeader", header_line(remote.auth_header)))
-    env["GIT_CONFIG_COUNT"] = str(len(config))
-    for index, (key, value) in enumerate(config):
-        env[f"GIT_CONFIG_KEY_{index}"] = key
-        env[f"GIT_CONFIG_VALUE_{index}"] = value
-    return env
 
 
 def commit_message(message: str, co_authors: Sequence[Person] = ()) -> str:
@@ -306,56 +226,6 @@ async def fetch_commit(
         remote=remote,
         time_limit=time_limit,
     )
-
-
-async def branch_tip(remote: GitRemote, branch: str, *, time_limit: float = 60.0) -> str | None:
-    """The commit `branch` points at on the remote; None when there is no such branch."""
-    check_remote_url(remote.url)
-    await check_branch_name(branch)
-    listed = await run_git(
-        ["ls-remote", "--", remote.url, f"refs/heads/{branch}"],
-        remote=remote,
-        time_limit=time_limit,
-    )
-    return listed.split()[0] if listed.strip() else None
-
-
-async def read_file_at_tip(
-    remote: GitRemote, branch: str, path: str, dest: Path, *, time_limit: float = 120.0
-) -> tuple[str, str | None]:
-    """`(commit, text)`: `path` as committed at the tip of `branch` (None when absent).
-
-    Fetches as little as the forge allows: one commit and its trees, no file contents, no
-    checkout (into `dest`, which must not exist); then the one file. A forge that refuses
-    filters sends the whole commit instead. A symlink is its target's name, not followed.
-    """
-    check_remote_url(remote.url)
-    await check_branch_name(branch)
-    await run_git(
-        [
-            "clone",
-            "--quiet",
-            "--no-tags",
-            "--depth=1",
-            "--filter=blob:none",
-            "--no-checkout",
-            "--single-branch",
-            "--branch",
-            branch,
-            "--",
-            remote.url,
-            str(dest),
-        ],
-        remote=remote,
-        time_limit=time_limit,
-    )
-    sha = await head_sha(dest)
-    listed = await run_git(["ls-tree", "--name-only", "HEAD", "--", path], cwd=dest)
-    if not listed.strip():
-        return sha, None
-    # In a blobless clone `show` fetches the blob from origin: it needs the auth header too.
-    text = await run_git(["show", f"HEAD:{path}"], cwd=dest, remote=remote, time_limit=time_limit)
-    return sha, text
 
 
 async def check_branch_name(name: str) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from app import git
+from app import git, git_tip
 from app.commands import repository_label_command
 from app.config import REPO_CONFIG_FILE, repo_config_labels
 from app.forges.base import Forge, ForgeError, ForgeTransientError
@@ -68,7 +68,7 @@ async def repository_labels(
     """`labels:` of `.agentops.yml` on the default branch; empty when there is none."""
     info = await forge.get_repo(repo)
     remote = await forge.git_remote(repo)
-    tip = await git.branch_tip(remote, info.default_branch)
+    tip = await git_tip.branch_tip(remote, info.default_branch)
     if tip is None:
         return {}
     cached = cache.get(remote.url, tip)
@@ -77,7 +77,7 @@ async def repository_labels(
     scratch = workdir / "label-checks" / uuid.uuid4().hex
     await asyncio.to_thread(scratch.parent.mkdir, parents=True, exist_ok=True)
     try:
-        sha, text = await git.read_file_at_tip(
+        sha, text = await git_tip.read_file_at_tip(
             remote, info.default_branch, REPO_CONFIG_FILE, scratch
         )
     finally:

@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from app import git
+from app import git_tip
 from app.config import Settings
 from app.events import LabelCheck, TenantKey
 from app.forges.base import Forge
@@ -204,14 +204,14 @@ async def test_only_the_file_is_fetched_where_the_forge_allows_filters(
     forge = await forge_for("github", {"installation_id": sim.installation_id(repo)})
     remote = await forge.git_remote(repo)
     dest = tmp_path / "probe"
-    sha, text = await git.read_file_at_tip(remote, "main", ".agentops.yml", dest)
+    sha, text = await git_tip.read_file_at_tip(remote, "main", ".agentops.yml", dest)
     assert (sha, text) == (sim.branch_sha(repo, "main"), "labels: {big: implement}\n")
     objects = subprocess.run(["git", "rev-list", "--objects", "--missing=print", "HEAD"],
                              cwd=dest, capture_output=True, text=True, check=True).stdout
     large = subprocess.run(["git", "rev-parse", "HEAD:large.bin"], cwd=dest,
                            capture_output=True, text=True, check=True).stdout.strip()
     assert f"?{large}" in objects.split()  # never fetched
-    assert await git.read_file_at_tip(remote, "main", "absent.yml", tmp_path / "again") == (
+    assert await git_tip.read_file_at_tip(remote, "main", "absent.yml", tmp_path / "again") == (
         sha, None)
 
     assert await repository_labels(forge, repo, tmp_path, RepoLabelCache()) == {

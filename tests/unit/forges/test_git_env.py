@@ -1,4 +1,4 @@
-"""Pure parts of app/git.py: the environment git runs with, secrets, commit messages."""
+"""Pure parts of app/git_env.py and app/git.py: git's environment, secrets, commit messages."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ import os
 import pytest
 
 from app.forges.base import GitRemote
-from app.git import (
-    GitError,
-    Person,
-    check_remote_url,
-    commit_message,
-    git_env,
-    header_line,
-    header_secrets,
-)
+from app.git import GitError, Person, check_remote_url, commit_message
+from app.git_env import git_env, header_line, header_secrets
 
 TOKEN = "ghs_" + "t" * 40 + ".part2"
 BASIC = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()

@@ -1,9 +1,9 @@
-"""Pure pieces of GitHubForge: truncation and the check run payload."""
+"""Pure pieces of the GitHub forge (github_format.py): truncation and the check run payload."""
 
 from __future__ import annotations
 
 from app.forges.base import CheckAction, CheckUpdate
-from app.forges.github import (
+from app.forges.github_format import (
     CHECK_TEXT_MAX_BYTES,
     COMMENT_MAX_CHARS,
     check_run_payload,

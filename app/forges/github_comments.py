@@ -1,0 +1,103 @@
+"""Comments and reactions on GitHub issues and pull requests.
+
+A comment is a creation that a repeated POST would duplicate, so it is posted once
+(`create_once`): every comment ends with a hidden marker (`app/forges/markers.py`) and a
+failed POST that may have been applied is looked for by that marker before it is tried
+again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.forges.base import Comment, Target
+from app.forges.github_client import GitHubClient
+from app.forges.github_format import COMMENT_MAX_CHARS, login_of, truncate_chars
+from app.forges.markers import carries, marked, once_key
+from app.forges.retry import create_once
+
+
+class GitHubComments(GitHubClient):
+    """The comment side of the GitHub forge (see `GitHubForge`)."""
+
+    async def add_reaction(self, target: Target, comment_id: int | None, emoji: str) -> None:
+        if comment_id is None:
+            url = "/repos/{owner}/{name}/issues/{number}/reactions"
+        else:
+            url = "/repos/{owner}/{name}/issues/comments/{comment_id}/reactions"
+        await self._api(
+            "POST",
+            url,
+            target.repo,
+            data={"content": emoji},
+            number=target.number,
+            comment_id=comment_id,
+            action="add a reaction",
+        )
+
+    @staticmethod
+    def _comment(data: dict[str, Any]) -> Comment:
+        return Comment(
+            id=int(data["id"]),
+            body=str(data.get("body") or ""),
+            author=login_of(data.get("user")),
+            url=str(data.get("html_url", "")),
+        )
+
+    async def create_comment(self, target: Target, body: str, key: str | None = None) -> Comment:
+        key = key or once_key()
+        text = marked(body, key, COMMENT_MAX_CHARS, truncate_chars)
+
+        async def post() -> Comment:
+            data = await self._api(
+                "POST",
+                "/repos/{owner}/{name}/issues/{number}/comments",
+                target.repo,
+                data={"body": text},
+                number=target.number,
+                action="post a comment",
+                once=True,
+            )
+            return self._comment(data)
+
+        return await create_once(
+            post,
+            lambda: self.find_comment(target, key),
+            policy=self.app.retry,
+            action="post a comment",
+        )
+
+    async def update_comment(
+        self, target: Target, comment_id: int, body: str, key: str | None = None
+    ) -> Comment:
+        text = (
+            marked(body, key, COMMENT_MAX_CHARS, truncate_chars)
+            if key
+            else truncate_chars(body, COMMENT_MAX_CHARS)
+        )
+        data = await self._api(
+            "PATCH",
+            "/repos/{owner}/{name}/issues/comments/{comment_id}",
+            target.repo,
+            data={"body": text},
+            comment_id=comment_id,
+            action="update a comment",
+        )
+        return self._comment(data)
+
+    async def list_comments(self, target: Target) -> list[Comment]:
+        items = await self._list(
+            "/repos/{owner}/{name}/issues/{number}/comments{?per_page}",
+            target.repo,
+            number=target.number,
+            per_page=100,
+            action="read the comments",
+        )
+        return [self._comment(item) for item in items]
+
+    async def find_comment(self, target: Target, key: str) -> Comment | None:
+        bot = self.app.bot_login
+        for comment in reversed(await self.list_comments(target)):
+            if carries(comment.body, key) and (bot is None or comment.author == bot):
+                return comment
+        return None

@@ -1,0 +1,94 @@
+"""Pure pieces of the GitHub forge: GitHub's size limits, truncation, request payloads.
+
+No I/O here: `app/forges/github.py`, `github_comments.py` and `github_checks.py` call
+these, and unit tests check them without a server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.forges.base import CheckUpdate, ForgeError, ReviewComment
+
+COMMENT_MAX_CHARS = 65_536
+CHECK_TEXT_MAX_BYTES = 65_535
+CHECK_TITLE_MAX_CHARS = 255  # GitHub's limit on output.title isn't documented; be modest
+MAX_CHECK_ACTIONS = 3
+TRUNCATION_NOTE = "\n\n… (truncated: the full text was longer than GitHub allows)"
+FILE_STATUS = {
+    "added": "added",
+    "removed": "removed",
+    "renamed": "renamed",
+    "copied": "added",
+    "modified": "modified",
+    "changed": "modified",
+    "unchanged": "modified",
+}
+
+
+def truncate_chars(text: str, limit: int, note: str = TRUNCATION_NOTE) -> str:
+    """Cut `text` to at most `limit` characters, ending with `note` when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(note))] + note
+
+
+def truncate_bytes(text: str, limit: int, note: str = TRUNCATION_NOTE) -> str:
+    """Cut `text` to at most `limit` UTF-8 bytes (never mid-character), ending with `note`."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    room = max(0, limit - len(note.encode()))
+    return data[:room].decode("utf-8", errors="ignore") + note
+
+
+def check_run_payload(update: CheckUpdate) -> dict[str, Any]:
+    """The JSON body for creating/updating a check run, cut to GitHub's limits."""
+    payload: dict[str, Any] = {
+        "status": update.status,
+        "output": {
+            "title": truncate_chars(update.title or "AgentOps", CHECK_TITLE_MAX_CHARS, "…"),
+            "summary": truncate_bytes(update.summary or "-", CHECK_TEXT_MAX_BYTES),
+        },
+        "actions": [
+            {
+                "label": a.label[:20],
+                "identifier": a.identifier[:20],
+                "description": a.description[:40],
+            }
+            for a in update.actions[:MAX_CHECK_ACTIONS]
+        ],
+    }
+    if update.text:
+        payload["output"]["text"] = truncate_bytes(update.text, CHECK_TEXT_MAX_BYTES)
+    if update.conclusion is not None or update.status == "completed":
+        payload["status"] = "completed"  # GitHub refuses "completed" without a conclusion
+        payload["conclusion"] = update.conclusion or "neutral"
+    if update.details_url:
+        payload["details_url"] = update.details_url
+    if update.external_id:
+        payload["external_id"] = update.external_id
+    return payload
+
+
+def review_comment_payload(comment: ReviewComment) -> dict[str, Any]:
+    """A review comment in GitHub's line-based form: a line of the diff's new side."""
+    return {
+        "path": comment.path,
+        "line": comment.line,
+        "side": "RIGHT",
+        "body": truncate_chars(comment.body, COMMENT_MAX_CHARS),
+    }
+
+
+def login_of(user: Any) -> str:
+    """The login of a GitHub user object ("" when there is none)."""
+    return str(user.get("login", "")) if isinstance(user, dict) else ""
+
+
+def split_repo(repo: str) -> dict[str, str]:
+    """`owner/name` as the `{owner}` and `{name}` URL variables."""
+    owner, _, name = repo.partition("/")
+    if not owner or not name:
+        raise ForgeError(f"not a GitHub repository name: {repo!r} (expected owner/name)")
+    return {"owner": owner, "name": name}
