@@ -135,9 +135,12 @@ async def test_a_broken_bwrap_is_reported(tmp_path: Path, monkeypatch: pytest.Mo
 async def test_cancelling_a_run_kills_it_and_gives_the_checkout_back(tmp_path: Path) -> None:
     import asyncio
     import dataclasses
+    import random
     import subprocess
 
-    repo = write_repo(tmp_path / "repo", {"hang.sh": "sleep 300 & sleep 300\n"})
+    # a duration no other run on the machine uses, so that only this run's processes count
+    hang = f"sleep {300_000 + random.randrange(100_000)}"
+    repo = write_repo(tmp_path / "repo", {"hang.sh": f"{hang} & {hang}\n"})
     scratch_root = tmp_path / "scratch"
     scratch_root.mkdir()
     run_policy = dataclasses.replace(policy(), scratch_root=scratch_root)
@@ -156,7 +159,7 @@ async def test_cancelling_a_run_kills_it_and_gives_the_checkout_back(tmp_path: P
     leftover = [
         line
         for line in table.splitlines()
-        if "sleep 300" in line and int(line.split()[0]) >= 2_100_000_000
+        if hang in line and int(line.split()[0]) >= 2_100_000_000
     ]
     assert leftover == []
 
