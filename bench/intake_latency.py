@@ -35,22 +35,32 @@ from tests.sim.github_sim import generate_app_key  # noqa: E402
 SECRET = "bench-secret"
 
 
-def post(client: httpx.Client, url: str, event: str, payload: dict[str, object],
-         delivery: str) -> tuple[int, float]:
+def post(
+    client: httpx.Client, url: str, event: str, payload: dict[str, object], delivery: str
+) -> tuple[int, float]:
     body = json.dumps(payload).encode()
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     started = time.perf_counter()
-    response = client.post(url, content=body, headers={
-        "X-GitHub-Event": event, "X-GitHub-Delivery": delivery,
-        "X-Hub-Signature-256": signature, "Content-Type": "application/json"})
+    response = client.post(
+        url,
+        content=body,
+        headers={
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": signature,
+            "Content-Type": "application/json",
+        },
+    )
     return response.status_code, (time.perf_counter() - started) * 1000
 
 
 def report(name: str, values: list[float]) -> None:
     values = sorted(values)
     p95 = values[int(len(values) * 0.95) - 1]
-    print(f"{name:<22} n={len(values):<4} median {statistics.median(values):6.1f} ms   "
-          f"p95 {p95:6.1f} ms   max {values[-1]:6.1f} ms")
+    print(
+        f"{name:<22} n={len(values):<4} median {statistics.median(values):6.1f} ms   "
+        f"p95 {p95:6.1f} ms   max {values[-1]:6.1f} ms"
+    )
 
 
 def main() -> None:
@@ -66,8 +76,10 @@ def main() -> None:
     redis.start()
     key, _ = generate_app_key()
     env = base_env(url, redis.url, work) | {
-        "AGENTOPS_GITHUB_APP_ID": "1", "AGENTOPS_GITHUB_PRIVATE_KEY": key,
-        "AGENTOPS_GITHUB_WEBHOOK_SECRET": SECRET}
+        "AGENTOPS_GITHUB_APP_ID": "1",
+        "AGENTOPS_GITHUB_PRIVATE_KEY": key,
+        "AGENTOPS_GITHUB_WEBHOOK_SECRET": SECRET,
+    }
     service = Service(env, work)
     service.start(worker=False)
     hook = f"{service.url}/webhooks/github"
@@ -77,8 +89,9 @@ def main() -> None:
     try:
         with httpx.Client(timeout=10) as client:
             for n in range(args.requests):
-                payload = events.issue_comment("acme/app", 7, n + 1, "/agentops help", "alice",
-                                               comment_id=10_000 + n)
+                payload = events.issue_comment(
+                    "acme/app", 7, n + 1, "/agentops help", "alice", comment_id=10_000 + n
+                )
                 status, ms = post(client, hook, "issue_comment", payload, f"d-{n}")
                 assert status == 202, status
                 accepted.append(ms)

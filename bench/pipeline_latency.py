@@ -41,7 +41,7 @@ SECRET = "bench-secret"
 SMALL = {
     "shapes.py": "def area(w, h):\n    return w * h\n",
     "tests/test_shapes.py": "from shapes import area\n\n\ndef test_area():\n"
-                            "    assert area(2, 3) == 6\n",
+    "    assert area(2, 3) == 6\n",
 }
 FEATURE = """agentops_bench/feature.py
 <<<<<<< NEW FILE
@@ -81,8 +81,10 @@ def script(llm: LLMSimulator) -> None:
     llm.script(
         "bench-coder",
         tool_call("apply_edits", {"edits": FEATURE}),
-        tool_call("finish", {"summary": "adds answer()",
-                             "tests": ["agentops_bench/test_feature.py::test_answer"]}),
+        tool_call(
+            "finish",
+            {"summary": "adds answer()", "tests": ["agentops_bench/test_feature.py::test_answer"]},
+        ),
     )
     llm.script("bench-cheap", text("feat: add answer()"))
 
@@ -92,9 +94,9 @@ def llm_env(url: str) -> dict[str, str]:
         "AGENTOPS_ANTHROPIC_API_KEY": "sk-ant-bench-000000000000000000000",
         "AGENTOPS_ANTHROPIC_BASE_URL": url,
         "AGENTOPS_LLM_MODELS": '{"planner": ["anthropic:bench-planner"], '
-                               '"coder": ["anthropic:bench-coder"], '
-                               '"reviewer": ["anthropic:bench-planner"], '
-                               '"cheap": ["anthropic:bench-cheap"]}',
+        '"coder": ["anthropic:bench-coder"], '
+        '"reviewer": ["anthropic:bench-planner"], '
+        '"cheap": ["anthropic:bench-cheap"]}',
     }
 
 
@@ -103,12 +105,19 @@ def seconds(step: dict[str, Any]) -> float:
 
 
 def one_run(service: Service, gh: GitHubSim, llm: LLMSimulator, repo: str) -> dict[str, float]:
-    number = gh.add_issue(repo, f"Add answer {uuid.uuid4().hex[:6]}", "answer() returns 42",
-                          user="alice")
+    number = gh.add_issue(
+        repo, f"Add answer {uuid.uuid4().hex[:6]}", "answer() returns 42", user="alice"
+    )
     script(llm)
     comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(repo, gh.installation_id(repo), number,
-                                   "/agentops implement", "alice", comment_id=comment_id)
+    payload = events.issue_comment(
+        repo,
+        gh.installation_id(repo),
+        number,
+        "/agentops implement",
+        "alice",
+        comment_id=comment_id,
+    )
     before = len(gh.pulls(repo))
     started = time.perf_counter()
     response = service.post_github("issue_comment", payload, SECRET)
@@ -116,14 +125,20 @@ def one_run(service: Service, gh: GitHubSim, llm: LLMSimulator, repo: str) -> di
     run_id = int(response.text.split()[-1])
     wait_for(lambda: len(gh.pulls(repo)) > before, 600, interval=0.02, what="the pull request")
     total = time.perf_counter() - started
-    run = wait_for(lambda: (r := service.api(f"/api/runs/{run_id}", "bench-admin"))
-                   ["status"] != "running" and r, 60)
+    run = wait_for(
+        lambda: (
+            (r := service.api(f"/api/runs/{run_id}", "bench-admin"))["status"] != "running" and r
+        ),
+        60,
+    )
     if run["status"] != "succeeded":
         raise SystemExit(f"run {run_id} {run['status']}: {run['error']}")
     created = datetime.fromisoformat(run["created_at"])
     first_step = min(datetime.fromisoformat(s["started_at"]) for s in run["steps"])
-    figures = {"webhook answered": accepted,
-               "queue → worker": (first_step - created).total_seconds()}
+    figures = {
+        "webhook answered": accepted,
+        "queue → worker": (first_step - created).total_seconds(),
+    }
     for step in run["steps"]:
         figures[step["name"]] = seconds(step)
     figures["webhook → pull request"] = total
@@ -156,14 +171,17 @@ def main() -> None:
             env = base_env(database_url, redis.url, work)
             env |= llm_env(llm_url) | {
                 "AGENTOPS_ADMIN_TOKEN": "bench-admin",
-                "AGENTOPS_GITHUB_APP_ID": str(gh.app_id), "AGENTOPS_GITHUB_APP_SLUG": "agentops",
+                "AGENTOPS_GITHUB_APP_ID": str(gh.app_id),
+                "AGENTOPS_GITHUB_APP_SLUG": "agentops",
                 "AGENTOPS_GITHUB_PRIVATE_KEY": gh.private_key_pem,
-                "AGENTOPS_GITHUB_WEBHOOK_SECRET": SECRET, "AGENTOPS_GITHUB_API_URL": gh_url,
+                "AGENTOPS_GITHUB_WEBHOOK_SECRET": SECRET,
+                "AGENTOPS_GITHUB_API_URL": gh_url,
             }
             service = Service(env, work)
             service.start()
-            wait_for(lambda: "Starting worker" in service.worker.output(), 60,
-                     what="the worker to start")
+            wait_for(
+                lambda: "Starting worker" in service.worker.output(), 60, what="the worker to start"
+            )
             try:
                 results = [one_run(service, gh, llm, repo) for _ in range(args.runs)]
             finally:
@@ -174,8 +192,9 @@ def main() -> None:
     print(f"{'step':<24} {'median s':>9} {'min s':>8} {'max s':>8}")
     for key in results[0]:
         values = [r.get(key, 0.0) for r in results]
-        print(f"{key:<24} {statistics.median(values):>9.3f} {min(values):>8.3f} "
-              f"{max(values):>8.3f}")
+        print(
+            f"{key:<24} {statistics.median(values):>9.3f} {min(values):>8.3f} {max(values):>8.3f}"
+        )
 
 
 if __name__ == "__main__":
