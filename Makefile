@@ -36,7 +36,7 @@ test: install services
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app handlers jobs
+	$(BIN)/ruff format --check app handlers jobs tests bench
 
 typecheck: install
 	$(BIN)/mypy

@@ -14,34 +14,64 @@ def _user(login: str, kind: str = "User") -> dict[str, Any]:
 
 def _repo(full_name: str) -> dict[str, Any]:
     owner, name = full_name.split("/")
-    return {"id": abs(hash(full_name)) % 10**7, "name": name, "full_name": full_name,
-            "owner": _user(owner, "Organization"), "private": True, "default_branch": "main"}
+    return {
+        "id": abs(hash(full_name)) % 10**7,
+        "name": name,
+        "full_name": full_name,
+        "owner": _user(owner, "Organization"),
+        "private": True,
+        "default_branch": "main",
+    }
 
 
-def issue_comment(repo: str, installation_id: int, number: int, body: str, sender: str,
-                  *, pull_request: bool = False, comment_id: int | None = None,
-                  action: str = "created") -> dict[str, Any]:
-    issue: dict[str, Any] = {"number": number, "title": "An issue", "state": "open",
-                             "user": _user(sender), "labels": []}
+def issue_comment(
+    repo: str,
+    installation_id: int,
+    number: int,
+    body: str,
+    sender: str,
+    *,
+    pull_request: bool = False,
+    comment_id: int | None = None,
+    action: str = "created",
+) -> dict[str, Any]:
+    issue: dict[str, Any] = {
+        "number": number,
+        "title": "An issue",
+        "state": "open",
+        "user": _user(sender),
+        "labels": [],
+    }
     if pull_request:
         issue["pull_request"] = {"url": f"https://api.invalid/repos/{repo}/pulls/{number}"}
     return {
         "action": action,
         "issue": issue,
-        "comment": {"id": comment_id or next(_ids), "body": body, "user": _user(sender),
-                    "author_association": "MEMBER", "performed_via_github_app": None},
+        "comment": {
+            "id": comment_id or next(_ids),
+            "body": body,
+            "user": _user(sender),
+            "author_association": "MEMBER",
+            "performed_via_github_app": None,
+        },
         "repository": _repo(repo),
         "sender": _user(sender),
         "installation": {"id": installation_id},
     }
 
 
-def issues_labeled(repo: str, installation_id: int, number: int, label: str,
-                   sender: str) -> dict[str, Any]:
+def issues_labeled(
+    repo: str, installation_id: int, number: int, label: str, sender: str
+) -> dict[str, Any]:
     return {
         "action": "labeled",
-        "issue": {"number": number, "title": "An issue", "state": "open",
-                  "user": _user(sender), "labels": [{"name": label}]},
+        "issue": {
+            "number": number,
+            "title": "An issue",
+            "state": "open",
+            "user": _user(sender),
+            "labels": [{"name": label}],
+        },
         "label": {"name": label, "color": "ededed"},
         "repository": _repo(repo),
         "sender": _user(sender),
@@ -49,13 +79,25 @@ def issues_labeled(repo: str, installation_id: int, number: int, label: str,
     }
 
 
-def check_run_action(repo: str, installation_id: int, app_id: int, check_run_id: int,
-                     external_id: str, head_sha: str, identifier: str,
-                     sender: str) -> dict[str, Any]:
+def check_run_action(
+    repo: str,
+    installation_id: int,
+    app_id: int,
+    check_run_id: int,
+    external_id: str,
+    head_sha: str,
+    identifier: str,
+    sender: str,
+) -> dict[str, Any]:
     return {
         "action": "requested_action",
-        "check_run": {"id": check_run_id, "head_sha": head_sha, "external_id": external_id,
-                      "app": {"id": app_id}, "name": "AgentOps"},
+        "check_run": {
+            "id": check_run_id,
+            "head_sha": head_sha,
+            "external_id": external_id,
+            "app": {"id": app_id},
+            "name": "AgentOps",
+        },
         "requested_action": {"identifier": identifier},
         "repository": _repo(repo),
         "sender": _user(sender),

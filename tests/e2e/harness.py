@@ -28,8 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "e2e-admin-token"
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.1,
-             what: str = "condition") -> T:
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 20.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> T:
     """Poll until `predicate()` is truthy; its value, or AssertionError after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -55,9 +59,21 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for(self._answers, 10, what="redis-server to answer")
 
@@ -68,8 +84,9 @@ class RedisServer:
             self.process = None
 
     def _answers(self) -> bool:
-        done = subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True, check=False
+        )
         return done.stdout.strip() == "PONG"
 
 
@@ -85,8 +102,12 @@ class ServiceProcess:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", *self.args], cwd=ROOT, env=self.env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "app", *self.args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -112,8 +133,9 @@ class Service:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**env, "AGENTOPS_PUBLIC_URL": self.url}
-        self.web = ServiceProcess(["serve", "--port", str(self.port)], self.env,
-                                  workdir / "web.log")
+        self.web = ServiceProcess(
+            ["serve", "--port", str(self.port)], self.env, workdir / "web.log"
+        )
         self.worker = ServiceProcess(["worker"], self.env, workdir / "worker.log")
 
     def start(self, worker: bool = True) -> None:
@@ -137,19 +159,30 @@ class Service:
     def logs(self) -> str:
         return f"--- web ---\n{self.web.output()}\n--- worker ---\n{self.worker.output()}"
 
-    def post_github(self, event: str, payload: dict[str, Any], secret: str,
-                    delivery: str | None = None) -> httpx.Response:
+    def post_github(
+        self, event: str, payload: dict[str, Any], secret: str, delivery: str | None = None
+    ) -> httpx.Response:
         body = json.dumps(payload).encode()
         signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         return httpx.post(
-            f"{self.url}/webhooks/github", content=body, timeout=10,
-            headers={"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-                     "X-Hub-Signature-256": signature, "Content-Type": "application/json"},
+            f"{self.url}/webhooks/github",
+            content=body,
+            timeout=10,
+            headers={
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+                "X-Hub-Signature-256": signature,
+                "Content-Type": "application/json",
+            },
         )
 
     def post_gitlab(self, payload: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
-        return httpx.post(f"{self.url}/webhooks/gitlab", content=json.dumps(payload).encode(),
-                          headers={**headers, "Content-Type": "application/json"}, timeout=10)
+        return httpx.post(
+            f"{self.url}/webhooks/gitlab",
+            content=json.dumps(payload).encode(),
+            headers={**headers, "Content-Type": "application/json"},
+            timeout=10,
+        )
 
     def run(self, run_id: int) -> dict[str, Any]:
         """A run with its steps, as the admin API shows it."""
@@ -165,8 +198,9 @@ class Service:
         return httpx.get(f"{self.url}{path}", timeout=10).status_code
 
     def api(self, path: str, token: str) -> Any:
-        response = httpx.get(f"{self.url}{path}", timeout=10,
-                             headers={"Authorization": f"Bearer {token}"})
+        response = httpx.get(
+            f"{self.url}{path}", timeout=10, headers={"Authorization": f"Bearer {token}"}
+        )
         response.raise_for_status()
         return response.json()
 

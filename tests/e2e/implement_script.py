@@ -16,11 +16,13 @@ CHEAP = "sim-cheap"
 FILES = {
     "calc.py": "def add(a, b):\n    return a + b\n\n\ndef divide(a, b):\n    return a / b\n",
     "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
-    "pyproject.toml": "[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\npythonpath = [\".\"]\n",
+    "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\npythonpath = ["."]\n',
 }
 ISSUE_TITLE = "divide() should refuse a zero divisor"
-ISSUE_BODY = ("Calling `divide(1, 0)` in calc.py raises ZeroDivisionError. It should raise "
-              "ValueError('cannot divide by zero') instead.")
+ISSUE_BODY = (
+    "Calling `divide(1, 0)` in calc.py raises ZeroDivisionError. It should raise "
+    "ValueError('cannot divide by zero') instead."
+)
 
 MALFORMED = """calc.py
 <<<<<<< SEARCH
@@ -74,20 +76,34 @@ COMMIT_MESSAGE = "fix(calc): refuse a zero divisor in divide()\n\nRaise ValueErr
 
 
 def script_resolution(llm: LLMSimulator) -> None:
-    llm.script(PLANNER, text(
-        "**Change**\n1. `calc.py`, `divide`: raise ValueError for b == 0.\n\n"
-        "**Tests**\n- `tests/test_divide.py::test_divide_by_zero_raises`\n\n**Risks**\nNone."))
+    llm.script(
+        PLANNER,
+        text(
+            "**Change**\n1. `calc.py`, `divide`: raise ValueError for b == 0.\n\n"
+            "**Tests**\n- `tests/test_divide.py::test_divide_by_zero_raises`\n\n**Risks**\nNone."
+        ),
+    )
     llm.script(
         CODER,
         tool_call("read_file", {"path": "calc.py"}, say="Let me look at calc.py."),
         tool_call("apply_edits", {"edits": MALFORMED}),
         tool_call("apply_edits", {"edits": CHANGE}, say="The SEARCH was wrong; again."),
         tool_call("run_tests", {}),
-        tool_call("finish", {"summary": "divide() raises ValueError for a zero divisor.",
-                             "tests": ["tests/test_divide.py::test_divide_works"]}),
+        tool_call(
+            "finish",
+            {
+                "summary": "divide() raises ValueError for a zero divisor.",
+                "tests": ["tests/test_divide.py::test_divide_works"],
+            },
+        ),
         tool_call("apply_edits", {"edits": REAL_TEST}),
-        tool_call("finish", {"summary": "divide() raises ValueError for a zero divisor.",
-                             "tests": ["tests/test_divide.py::test_divide_by_zero_raises"]}),
+        tool_call(
+            "finish",
+            {
+                "summary": "divide() raises ValueError for a zero divisor.",
+                "tests": ["tests/test_divide.py::test_divide_by_zero_raises"],
+            },
+        ),
     )
     llm.script(CHEAP, text(COMMIT_MESSAGE))
 
@@ -100,5 +116,6 @@ def llm_env(base_url: str) -> dict[str, str]:
         "AGENTOPS_OPENAI_BASE_URL": f"{base_url}/v1",
         "AGENTOPS_LLM_MODELS": (
             f'{{"planner": ["anthropic:{PLANNER}"], "coder": ["anthropic:{CODER}"],'
-            f' "reviewer": ["anthropic:{PLANNER}"], "cheap": ["openai:{CHEAP}"]}}'),
+            f' "reviewer": ["anthropic:{PLANNER}"], "cheap": ["openai:{CHEAP}"]}}'
+        ),
     }

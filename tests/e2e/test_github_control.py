@@ -27,14 +27,16 @@ def gh(github: tuple[GitHubSim, str]) -> GitHubSim:
 
 def _comment(gh: GitHubSim, number: int, body: str, sender: str) -> dict[str, Any]:
     comment_id = gh.add_comment(REPO, number, body, user=sender)
-    return events.issue_comment(REPO, gh.installation_id(REPO), number, body, sender,
-                                comment_id=comment_id)
+    return events.issue_comment(
+        REPO, gh.installation_id(REPO), number, body, sender, comment_id=comment_id
+    )
 
 
 def _bot_comments(gh: GitHubSim, number: int) -> list[str]:
     """The bot's comments as people read them (without the hidden markers)."""
-    return [unmarked(c["body"]) for c in gh.comments(REPO, number)
-            if c["user"]["login"] == gh.bot_login]
+    return [
+        unmarked(c["body"]) for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login
+    ]
 
 
 def test_help_is_answered_with_the_commands(service: Service, gh: GitHubSim) -> None:
@@ -57,8 +59,7 @@ def test_help_is_answered_with_the_commands(service: Service, gh: GitHubSim) -> 
     assert all(s["finished_at"] is not None for s in run["steps"])
 
 
-def test_someone_without_write_access_is_refused_politely(service: Service,
-                                                          gh: GitHubSim) -> None:
+def test_someone_without_write_access_is_refused_politely(service: Service, gh: GitHubSim) -> None:
     number = gh.add_issue(REPO, "Please", "do it", user="mallory")
     payload = _comment(gh, number, "/agentops implement", "mallory")
     response = service.post_github("issue_comment", payload, GITHUB_SECRET)
@@ -82,8 +83,7 @@ def test_a_redelivered_webhook_starts_nothing_new(service: Service, gh: GitHubSi
 
     again = service.post_github("issue_comment", payload, GITHUB_SECRET, delivery="d-1")
     assert again.status_code == 200 and again.text.startswith("duplicate")
-    other_delivery = service.post_github("issue_comment", payload, GITHUB_SECRET,
-                                         delivery="d-2")
+    other_delivery = service.post_github("issue_comment", payload, GITHUB_SECRET, delivery="d-2")
     assert other_delivery.status_code == 200 and "duplicate command" in other_delivery.text
     runs = service.api("/api/runs?limit=500", ADMIN_TOKEN)["runs"]
     assert [r["trigger_key"] for r in runs].count(f"github:comment:{payload['comment']['id']}") == 1
@@ -91,8 +91,9 @@ def test_a_redelivered_webhook_starts_nothing_new(service: Service, gh: GitHubSi
 
 
 def test_the_agentops_label_starts_an_implement_run(service: Service, gh: GitHubSim) -> None:
-    number = gh.add_issue(REPO, "Add a reverse spin", "spin() should take a direction",
-                          user="alice")
+    number = gh.add_issue(
+        REPO, "Add a reverse spin", "spin() should take a direction", user="alice"
+    )
     payload = events.issues_labeled(REPO, gh.installation_id(REPO), number, "agentops", "alice")
     response = service.post_github("issues", payload, GITHUB_SECRET)
     assert response.status_code == 202, response.text
@@ -125,67 +126,88 @@ def test_a_non_command_comment_is_ignored(service: Service, gh: GitHubSim) -> No
 
 def test_status_and_retry_after_a_failed_run(service: Service, gh: GitHubSim) -> None:
     number = gh.add_issue(REPO, "Retry me", "", user="alice")
-    first = service.post_github("issue_comment", _comment(gh, number, "/agentops plan", "alice"),
-                                GITHUB_SECRET)
+    first = service.post_github(
+        "issue_comment", _comment(gh, number, "/agentops plan", "alice"), GITHUB_SECRET
+    )
     failed_id = int(first.text.split()[-1])
     assert wait_for(lambda: service.finished(failed_id))["status"] == "failed"
 
-    retry = service.post_github("issue_comment", _comment(gh, number, "/agentops retry", "alice"),
-                                GITHUB_SECRET)
+    retry = service.post_github(
+        "issue_comment", _comment(gh, number, "/agentops retry", "alice"), GITHUB_SECRET
+    )
     assert retry.status_code == 202
-    reply = wait_for(lambda: [b for b in _bot_comments(gh, number) if b.startswith("Retrying")],
-                     what="the retry reply")[0]
+    reply = wait_for(
+        lambda: [b for b in _bot_comments(gh, number) if b.startswith("Retrying")],
+        what="the retry reply",
+    )[0]
     new_id = int(reply.rstrip(".").split()[-1])
     assert reply == f"Retrying run {failed_id} as run {new_id}."
     again = wait_for(lambda: service.finished(new_id), 30, what="the retried run")
     assert again["retry_of"] == failed_id and again["command"] == "plan"
 
-    status = service.post_github("issue_comment",
-                                 _comment(gh, number, "/agentops status", "alice"), GITHUB_SECRET)
+    status = service.post_github(
+        "issue_comment", _comment(gh, number, "/agentops status", "alice"), GITHUB_SECRET
+    )
     assert status.status_code == 202
-    report = wait_for(lambda: [b for b in _bot_comments(gh, number) if "runs here" in b],
-                      what="the status reply")[0]
+    report = wait_for(
+        lambda: [b for b in _bot_comments(gh, number) if "runs here" in b], what="the status reply"
+    )[0]
     assert f"**Run {failed_id}**: `/agentops plan` by @alice, failed" in report
     assert f"**Run {new_id}**: `/agentops plan` by @alice, failed" in report
     assert "locate: succeeded" in report
 
 
-def test_the_retry_button_on_a_check_run_reruns_that_run(service: Service,
-                                                          gh: GitHubSim) -> None:
+def test_the_retry_button_on_a_check_run_reruns_that_run(service: Service, gh: GitHubSim) -> None:
     number = gh.add_issue(REPO, "Button", "", user="alice")
-    first = service.post_github("issue_comment",
-                                _comment(gh, number, "/agentops implement", "alice"),
-                                GITHUB_SECRET)
+    first = service.post_github(
+        "issue_comment", _comment(gh, number, "/agentops implement", "alice"), GITHUB_SECRET
+    )
     run_id = int(first.text.split()[-1])
     wait_for(lambda: service.finished(run_id), 30, what="the first run")
     check = next(c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id))
     assert [a["identifier"] for a in check["actions"]] == ["retry"]
 
-    payload = events.check_run_action(REPO, gh.installation_id(REPO), gh.app_id, check["id"],
-                                      str(run_id), check["head_sha"], "retry", "alice")
+    payload = events.check_run_action(
+        REPO,
+        gh.installation_id(REPO),
+        gh.app_id,
+        check["id"],
+        str(run_id),
+        check["head_sha"],
+        "retry",
+        "alice",
+    )
     clicked = service.post_github("check_run", payload, GITHUB_SECRET)
     assert clicked.status_code == 202, clicked.text
-    reply = wait_for(lambda: [b for b in _bot_comments(gh, number) if b.startswith("Retrying")],
-                     what="the retry reply")[0]
+    reply = wait_for(
+        lambda: [b for b in _bot_comments(gh, number) if b.startswith("Retrying")],
+        what="the retry reply",
+    )[0]
     assert reply.startswith(f"Retrying run {run_id} as run ")
 
 
 def test_a_check_run_of_another_app_is_ignored(service: Service, gh: GitHubSim) -> None:
-    payload = events.check_run_action(REPO, gh.installation_id(REPO), gh.app_id + 1, 1, "1",
-                                      "0" * 40, "retry", "alice")
+    payload = events.check_run_action(
+        REPO, gh.installation_id(REPO), gh.app_id + 1, 1, "1", "0" * 40, "retry", "alice"
+    )
     response = service.post_github("check_run", payload, GITHUB_SECRET)
     assert response.status_code == 200 and "another app" in response.text
 
 
-def test_a_command_turned_off_in_agentops_yml_is_refused(service: Service,
-                                                          gh: GitHubSim) -> None:
+def test_a_command_turned_off_in_agentops_yml_is_refused(service: Service, gh: GitHubSim) -> None:
     repo = "acme/quiet"
     gh.add_repo(repo, {"a.py": "A = 1\n", ".agentops.yml": "commands: [help, status]\n"})
     gh.set_permission(repo, "alice", "write")
     number = gh.add_issue(repo, "Do it", "", user="alice")
     comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(repo, gh.installation_id(repo), number,
-                                   "/agentops implement", "alice", comment_id=comment_id)
+    payload = events.issue_comment(
+        repo,
+        gh.installation_id(repo),
+        number,
+        "/agentops implement",
+        "alice",
+        comment_id=comment_id,
+    )
     run_id = int(service.post_github("issue_comment", payload, GITHUB_SECRET).text.split()[-1])
     run = wait_for(lambda: service.finished(run_id), 30, what="the refused run")
     assert run["status"] == "failed"

@@ -26,8 +26,9 @@ def gl(gitlab: tuple[GitLabSim, str]) -> GitLabSim:
     return sim
 
 
-def _post_note(service: Service, gl: GitLabSim, iid: int, body: str, author: str
-               ) -> tuple[Any, dict[str, Any]]:
+def _post_note(
+    service: Service, gl: GitLabSim, iid: int, body: str, author: str
+) -> tuple[Any, dict[str, Any]]:
     payload = gl.webhook_note_event(PROJECT, "issue", iid, body, author)
     headers = gl.webhook_headers("Note Hook", GITLAB_SECRET, uuid=str(uuid.uuid4()))
     headers["Idempotency-Key"] = str(uuid.uuid4())
@@ -35,8 +36,11 @@ def _post_note(service: Service, gl: GitLabSim, iid: int, body: str, author: str
 
 
 def _bot_notes(gl: GitLabSim, iid: int) -> list[str]:
-    return [n["body"] for n in gl.notes(PROJECT, "issue", iid)
-            if n["author"]["username"] == "agentops-bot"]
+    return [
+        n["body"]
+        for n in gl.notes(PROJECT, "issue", iid)
+        if n["author"]["username"] == "agentops-bot"
+    ]
 
 
 def test_help_on_a_gitlab_issue(service: Service, gl: GitLabSim) -> None:
@@ -65,19 +69,32 @@ def test_cancel_stops_a_running_run(service: Service, gl: GitLabSim) -> None:
     gl.delay("PUT", r"/notes/\d+$", seconds=8, times=1)
     response, _ = _post_note(service, gl, iid, "/agentops implement", "dana")
     run_id = int(response.text.split()[-1])
-    wait_for(lambda: any(s["name"] == "clone" and s["status"] == "succeeded"
-                         for s in service.run(run_id)["steps"]), 30, what="the clone step")
+    wait_for(
+        lambda: any(
+            s["name"] == "clone" and s["status"] == "succeeded"
+            for s in service.run(run_id)["steps"]
+        ),
+        30,
+        what="the clone step",
+    )
     assert service.run(run_id)["status"] == "running"
 
     cancel, _ = _post_note(service, gl, iid, "/agentops cancel", "dana")
     assert cancel.status_code == 202
-    run = wait_for(lambda: (r := service.run(run_id))["status"] != "running" and r, 20,
-                   what="the run to stop")
+    run = wait_for(
+        lambda: (r := service.run(run_id))["status"] != "running" and r, 20, what="the run to stop"
+    )
     assert run["status"] == "cancelled"
-    assert wait_for(lambda: any(f"Cancelling run {run_id}" in n for n in _bot_notes(gl, iid)),
-                    what="the cancel reply")
+    assert wait_for(
+        lambda: any(f"Cancelling run {run_id}" in n for n in _bot_notes(gl, iid)),
+        what="the cancel reply",
+    )
     sha = gl.head_sha(PROJECT, "main")
     states = [s["status"] for s in gl.statuses(PROJECT, sha) if s["name"] == "AgentOps"]
-    assert wait_for(lambda: [s["status"] for s in gl.statuses(PROJECT, sha)
-                             if s["name"] == "AgentOps"][-1:] == ["canceled"],
-                    what="the commit status to be canceled"), states
+    assert wait_for(
+        lambda: (
+            [s["status"] for s in gl.statuses(PROJECT, sha) if s["name"] == "AgentOps"][-1:]
+            == ["canceled"]
+        ),
+        what="the commit status to be canceled",
+    ), states

@@ -18,7 +18,7 @@ from tests.sim.llm_sim import LLMSimulator
 pytestmark = pytest.mark.e2e
 REPO = "mallory/calc"
 
-HOSTILE_CONFTEST = '''
+HOSTILE_CONFTEST = """
 import os
 import pathlib
 import socket
@@ -45,7 +45,7 @@ def pytest_sessionstart(session):
 def pytest_terminal_summary(terminalreporter):
     for line in REPORT:
         terminalreporter.write_line(line)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +53,9 @@ def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
     return script.llm_env(llm[1])
 
 
-def test_the_sandbox_stops_a_hostile_test_suite(service: Service, github: tuple[GitHubSim, str],
-                                                 llm: tuple[LLMSimulator, str],
-                                                 workdir: Path) -> None:
+def test_the_sandbox_stops_a_hostile_test_suite(
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str], workdir: Path
+) -> None:
     gh, gh_url = github
     sim, _ = llm
     outside = workdir / "escaped-from-the-sandbox"
@@ -65,8 +65,14 @@ def test_the_sandbox_stops_a_hostile_test_suite(service: Service, github: tuple[
     number = gh.add_issue(REPO, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
     script.script_resolution(sim)
     comment_id = gh.add_comment(REPO, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(REPO, gh.installation_id(REPO), number,
-                                   "/agentops implement", "alice", comment_id=comment_id)
+    payload = events.issue_comment(
+        REPO,
+        gh.installation_id(REPO),
+        number,
+        "/agentops implement",
+        "alice",
+        comment_id=comment_id,
+    )
     response = service.post_github("issue_comment", payload, GITHUB_SECRET)
     run_id = int(response.text.split()[-1])
 

@@ -25,18 +25,22 @@ REPO = "acme/calc"
 
 @pytest.fixture(scope="module")
 def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
-    return {**script.llm_env(llm[1]), "AGENTOPS_HEARTBEAT_SECONDS": "0.5",
-            "AGENTOPS_STALE_RUN_SECONDS": "3"}
+    return {
+        **script.llm_env(llm[1]),
+        "AGENTOPS_HEARTBEAT_SECONDS": "0.5",
+        "AGENTOPS_STALE_RUN_SECONDS": "3",
+    }
 
 
 def _git(bare: Any, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=bare, capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=bare, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_an_issue_becomes_a_draft_pull_request_with_proven_tests(
-        service: Service, github: tuple[GitHubSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gh, _ = github
     sim, _ = llm
     gh.add_repo(REPO, script.FILES)
@@ -44,8 +48,14 @@ def test_an_issue_becomes_a_draft_pull_request_with_proven_tests(
     number = gh.add_issue(REPO, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
     script.script_resolution(sim)
     comment_id = gh.add_comment(REPO, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(REPO, gh.installation_id(REPO), number,
-                                   "/agentops implement", "alice", comment_id=comment_id)
+    payload = events.issue_comment(
+        REPO,
+        gh.installation_id(REPO),
+        number,
+        "/agentops implement",
+        "alice",
+        comment_id=comment_id,
+    )
     response = service.post_github("issue_comment", payload, GITHUB_SECRET)
     assert response.status_code == 202, response.text
     run_id = int(response.text.split()[-1])
@@ -96,8 +106,12 @@ def test_an_issue_becomes_a_draft_pull_request_with_proven_tests(
 
 
 def test_replay_reruns_the_run_offline_and_finds_the_same_diff(
-        service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str],
-        e2e_database_url: str, tmp_path: Path) -> None:
+    service: Service,
+    github: tuple[GitHubSim, str],
+    llm: tuple[LLMSimulator, str],
+    e2e_database_url: str,
+    tmp_path: Path,
+) -> None:
     gh, _ = github
     sim, _ = llm
     runs = service.api("/api/runs", ADMIN_TOKEN)["runs"]
@@ -106,22 +120,28 @@ def test_replay_reruns_the_run_offline_and_finds_the_same_diff(
     subprocess.run(["git", "clone", "-q", str(gh.bare_path(REPO)), str(clone)], check=True)
     asked_before = len(sim.requests)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
-    env |= {"AGENTOPS_DATABASE_URL": e2e_database_url,
-            "AGENTOPS_WORKDIR": str(tmp_path / "work")}
-    done = subprocess.run([sys.executable, "-m", "app", "replay", str(run["id"]),
-                           "--checkout", str(clone)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=180, check=False)
+    env |= {"AGENTOPS_DATABASE_URL": e2e_database_url, "AGENTOPS_WORKDIR": str(tmp_path / "work")}
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "replay", str(run["id"]), "--checkout", str(clone)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     # 9 answers: 1 plan, 7 coder turns, 1 commit message (not replayed: replay stops before
     # delivering). Tool results carry test timings, so some requests differ from then.
-    assert done.stdout.startswith(f"run {run['id']}: plan same, diff same; 9 recorded answers, "
-                                  "1 unused")
+    assert done.stdout.startswith(
+        f"run {run['id']}: plan same, diff same; 9 recorded answers, 1 unused"
+    )
     assert len(sim.requests) == asked_before  # no model was asked
 
 
 def test_a_worker_killed_while_github_makes_its_check_run_leaves_one_check_run(
-        service: Service, github: tuple[GitHubSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gh, _ = github
     repo = "acme/calc-check"
     gh.add_repo(repo, script.FILES)
@@ -131,8 +151,14 @@ def test_a_worker_killed_while_github_makes_its_check_run_leaves_one_check_run(
     # GitHub makes the check run, then holds the answer: the worker dies waiting for it.
     gh.fail_next(rf"^POST /repos/{repo}/check-runs$", "hang", retry_after=8, applied=True)
     comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(repo, gh.installation_id(repo), number,
-                                   "/agentops implement", "alice", comment_id=comment_id)
+    payload = events.issue_comment(
+        repo,
+        gh.installation_id(repo),
+        number,
+        "/agentops implement",
+        "alice",
+        comment_id=comment_id,
+    )
     response = service.post_github("issue_comment", payload, GITHUB_SECRET)
     assert response.status_code == 202, response.text
     run_id = int(response.text.split()[-1])

@@ -21,8 +21,11 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
-    return {**script.llm_env(llm[1]), "AGENTOPS_HEARTBEAT_SECONDS": "0.5",
-            "AGENTOPS_STALE_RUN_SECONDS": "3"}
+    return {
+        **script.llm_env(llm[1]),
+        "AGENTOPS_HEARTBEAT_SECONDS": "0.5",
+        "AGENTOPS_STALE_RUN_SECONDS": "3",
+    }
 
 
 def _start(service: Service, gl: GitLabSim, project: str) -> tuple[int, int]:
@@ -39,14 +42,19 @@ def _start(service: Service, gl: GitLabSim, project: str) -> tuple[int, int]:
 
 
 def _branches(gl: GitLabSim, project: str) -> list[str]:
-    out = subprocess.run(["git", "for-each-ref", "--format=%(refname:short)", "refs/heads"],
-                         cwd=gl.project(project).bare, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        cwd=gl.project(project).bare,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 
-def test_an_issue_becomes_a_merge_request(service: Service, gitlab: tuple[GitLabSim, str],
-                                          llm: tuple[LLMSimulator, str]) -> None:
+def test_an_issue_becomes_a_merge_request(
+    service: Service, gitlab: tuple[GitLabSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gl, _ = gitlab
     project = "shop/calc"
     script.script_resolution(llm[0])
@@ -62,16 +70,19 @@ def test_an_issue_becomes_a_merge_request(service: Service, gitlab: tuple[GitLab
     assert mr["source_branch"] == f"agentops/{iid}-divide-should-refuse-a-zero-divisor"
     sha = gl.head_sha(project, "main")
     assert [s["status"] for s in gl.statuses(project, sha)][-1] == "success"
-    notes = [n["body"] for n in gl.notes(project, "issue", iid)
-             if n["author"]["username"] == "agentops-bot"]
+    notes = [
+        n["body"]
+        for n in gl.notes(project, "issue", iid)
+        if n["author"]["username"] == "agentops-bot"
+    ]
     progress = [n for n in notes if "[x] deliver" in n]
     assert len(progress) == 1  # one progress note, updated in place
     assert any("Opened draft pull request" in n for n in notes)
 
 
 def test_a_worker_killed_while_delivering_leaves_one_branch_commit_and_mr(
-        service: Service, gitlab: tuple[GitLabSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, gitlab: tuple[GitLabSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gl, _ = gitlab
     project = "shop/calc-kill"
     script.script_resolution(llm[0])
@@ -89,8 +100,13 @@ def test_a_worker_killed_while_delivering_leaves_one_branch_commit_and_mr(
     assert run["attempts"] == 2
     assert [b for b in _branches(gl, project) if b.startswith("agentops/")] == [branch]
     bare = gl.project(project).bare
-    count = subprocess.run(["git", "rev-list", "--count", f"main..{branch}"], cwd=bare,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    count = subprocess.run(
+        ["git", "rev-list", "--count", f"main..{branch}"],
+        cwd=bare,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert count == "1"
     wait_for(lambda: len(gl.merge_requests(project)) >= 1, 10, what="the merge request")
     assert len(gl.merge_requests(project)) == 1
@@ -99,15 +115,14 @@ def test_a_worker_killed_while_delivering_leaves_one_branch_commit_and_mr(
 
 
 def test_a_worker_killed_after_posting_its_result_leaves_one_result_note(
-        service: Service, gitlab: tuple[GitLabSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, gitlab: tuple[GitLabSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gl, _ = gitlab
     project = "shop/calc-reply"
     script.script_resolution(llm[0])
     # GitLab writes the result note, then holds the answer: the worker dies waiting for it,
     # so the step that posted it never finished.
-    gl.delay("POST", r"/issues/\d+/notes$", seconds=8, applied=True,
-             body_contains="Opened draft")
+    gl.delay("POST", r"/issues/\d+/notes$", seconds=8, applied=True, body_contains="Opened draft")
     iid, run_id = _start(service, gl, project)
 
     def results() -> list[str]:

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.e2e
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def _checkout(path: Path) -> Path:
@@ -29,8 +30,16 @@ def _checkout(path: Path) -> Path:
         (path / name).write_text(content)
     _git(path, "init", "-q", "-b", "main")
     _git(path, "add", "-A")
-    _git(path, "-c", "user.name=Dev", "-c", "user.email=dev@example.invalid",
-         "commit", "-qm", "start")
+    _git(
+        path,
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.invalid",
+        "commit",
+        "-qm",
+        "start",
+    )
     return path
 
 
@@ -44,9 +53,15 @@ def test_run_leaves_a_branch_and_prints_plan_diff_and_evidence(tmp_path: Path) -
     with serve_app(llm.app) as url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
         env |= script.llm_env(url) | {"AGENTOPS_WORKDIR": str(tmp_path / "work")}
-        done = subprocess.run([sys.executable, "-m", "app", "run", str(checkout),
-                               "--task-file", str(task)], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=240, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "app", "run", str(checkout), "--task-file", str(task)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "# Plan" in done.stdout and "`calc.py`, `divide`" in done.stdout
     assert '+        raise ValueError("cannot divide by zero")' in done.stdout
@@ -64,8 +79,13 @@ def test_run_leaves_a_branch_and_prints_plan_diff_and_evidence(tmp_path: Path) -
 def test_run_outside_a_checkout_says_so_in_one_line(tmp_path: Path) -> None:
     task = tmp_path / "task.md"
     task.write_text("Do something\n")
-    done = subprocess.run([sys.executable, "-m", "app", "run", str(tmp_path),
-                           "--task-file", str(task)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "run", str(tmp_path), "--task-file", str(task)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert done.stderr.strip() == f"agentops run: {tmp_path} is not a git checkout"

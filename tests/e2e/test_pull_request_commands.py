@@ -39,7 +39,8 @@ CALC = "def add(a, b):\n    return a + b\n"
 MULTIPLY = CALC + "\n\ndef multiply(a, b):\n    return a * b\n"
 SLOW_TOTAL = CALC + (
     "\n\ndef total(values):\n    result = 0\n    for value in list(values):\n"
-    "        result = result + value\n    return result\n")
+    "        result = result + value\n    return result\n"
+)
 FAST_TOTAL = CALC + "\n\ndef total(values):\n    return sum(values)\n"
 TOTAL_TEST = "from calc import total\n\n\ndef test_total():\n    assert total([1, 2, 3]) == 6\n"
 
@@ -97,30 +98,45 @@ def test_multiply_by_one():
 >>>>>>> REPLACE
 """
 
+
 @pytest.fixture(scope="module")
 def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
     return script.llm_env(llm[1])
 
 
 def _git(bare: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=bare, capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=bare, capture_output=True, text=True, check=True
+    ).stdout
 
 
-def _pull_request(gh: GitHubSim, repo: str, branch: str, files: dict[str, str], *,
-                  author: str = "alice", head_repo: str | None = None) -> tuple[int, str]:
+def _pull_request(
+    gh: GitHubSim,
+    repo: str,
+    branch: str,
+    files: dict[str, str],
+    *,
+    author: str = "alice",
+    head_repo: str | None = None,
+) -> tuple[int, str]:
     gh.add_repo(repo, script.FILES | {"calc.py": CALC})
     gh.set_permission(repo, "alice", "write")
     head = gh.push_branch(repo, branch, files, message="the change")
-    number = gh.add_pull(repo, branch, title="A change to calc", user=author,
-                         head_repo=head_repo)
+    number = gh.add_pull(repo, branch, title="A change to calc", user=author, head_repo=head_repo)
     return number, head
 
 
 def _command(service: Service, gh: GitHubSim, repo: str, number: int, body: str) -> int:
     comment_id = gh.add_comment(repo, number, body, user="alice")
-    payload = events.issue_comment(repo, gh.installation_id(repo), number, body, "alice",
-                                   pull_request=True, comment_id=comment_id)
+    payload = events.issue_comment(
+        repo,
+        gh.installation_id(repo),
+        number,
+        body,
+        "alice",
+        pull_request=True,
+        comment_id=comment_id,
+    )
     response = service.post_github("issue_comment", payload, GITHUB_SECRET)
     assert response.status_code == 202, response.text
     return int(response.text.split()[-1])
@@ -137,8 +153,8 @@ def _bot_comments(gh: GitHubSim, repo: str, number: int) -> list[str]:
 
 
 def test_tests_for_a_pull_request_are_one_new_commit_on_its_branch(
-        service: Service, github: tuple[GitHubSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gh, _ = github
     sim, _ = llm
     repo, branch = "acme/calc-tests", "feature/multiply"
@@ -147,11 +163,21 @@ def test_tests_for_a_pull_request_are_one_new_commit_on_its_branch(
         script.CODER,
         tool_call("read_file", {"path": "calc.py"}),
         tool_call("apply_edits", {"edits": WRONG_TEST}),
-        tool_call("finish", {"summary": "Tests for multiply().",
-                             "tests": ["tests/test_multiply.py::test_multiply"]}),
+        tool_call(
+            "finish",
+            {
+                "summary": "Tests for multiply().",
+                "tests": ["tests/test_multiply.py::test_multiply"],
+            },
+        ),
         tool_call("apply_edits", {"edits": RIGHT_TEST}),
-        tool_call("finish", {"summary": "Tests for multiply(), negative numbers included.",
-                             "tests": ["tests/test_multiply.py::test_multiply"]}),
+        tool_call(
+            "finish",
+            {
+                "summary": "Tests for multiply(), negative numbers included.",
+                "tests": ["tests/test_multiply.py::test_multiply"],
+            },
+        ),
     )
     run_id = _command(service, gh, repo, number, "/agentops test")
     run = _wait(service, run_id)
@@ -187,16 +213,21 @@ def test_tests_for_a_pull_request_are_one_new_commit_on_its_branch(
 
 
 def test_tests_for_a_strangers_fork_are_a_draft_pull_request_of_tests_only(
-        service: Service, github: tuple[GitHubSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gh, _ = github
     sim, _ = llm
     repo, branch = "acme/calc-fork", "patch-1"
     # The fork's own .agentops.yml would turn `test` off: its author cannot write here, so
     # the base branch's (none: defaults) is the one that counts.
     number, head = _pull_request(
-        gh, repo, branch, {"calc.py": MULTIPLY, ".agentops.yml": "commands: [review]\n"},
-        author="mallory", head_repo="mallory/calc-fork")
+        gh,
+        repo,
+        branch,
+        {"calc.py": MULTIPLY, ".agentops.yml": "commands: [review]\n"},
+        author="mallory",
+        head_repo="mallory/calc-fork",
+    )
     main = gh.branch_sha(repo, "main")
     _script_new_test(sim)
     run_id = _command(service, gh, repo, number, "/agentops test")
@@ -224,22 +255,34 @@ def test_tests_for_a_strangers_fork_are_a_draft_pull_request_of_tests_only(
 
 
 def test_tests_that_only_apply_to_a_strangers_fork_come_back_as_a_patch(
-        service: Service, github: tuple[GitHubSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gh, _ = github
     sim, _ = llm
     repo, branch = "acme/calc-patch", "patch-1"
-    fork_tests = ("from calc import add, multiply\n\n\ndef test_add():\n"
-                  "    assert add(2, 3) == 5\n\n\ndef test_multiply():\n"
-                  "    assert multiply(2, 3) == 6\n")
-    number, head = _pull_request(gh, repo, branch,
-                                 {"calc.py": MULTIPLY, "tests/test_calc.py": fork_tests},
-                                 author="mallory", head_repo="mallory/calc")
+    fork_tests = (
+        "from calc import add, multiply\n\n\ndef test_add():\n"
+        "    assert add(2, 3) == 5\n\n\ndef test_multiply():\n"
+        "    assert multiply(2, 3) == 6\n"
+    )
+    number, head = _pull_request(
+        gh,
+        repo,
+        branch,
+        {"calc.py": MULTIPLY, "tests/test_calc.py": fork_tests},
+        author="mallory",
+        head_repo="mallory/calc",
+    )
     sim.script(
         script.CODER,
         tool_call("apply_edits", {"edits": EXTEND_FORK_TEST}),
-        tool_call("finish", {"summary": "multiply() by one.",
-                             "tests": ["tests/test_calc.py::test_multiply_by_one"]}),
+        tool_call(
+            "finish",
+            {
+                "summary": "multiply() by one.",
+                "tests": ["tests/test_calc.py::test_multiply_by_one"],
+            },
+        ),
     )
     run_id = _command(service, gh, repo, number, "/agentops test")
     run = _wait(service, run_id)
@@ -255,13 +298,14 @@ def test_tests_that_only_apply_to_a_strangers_fork_come_back_as_a_patch(
 
 
 def test_tests_for_a_fork_of_a_writer_stack_on_its_head(
-        service: Service, github: tuple[GitHubSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gh, _ = github
     sim, _ = llm
     repo, branch = "acme/calc-own-fork", "patch-1"
-    number, head = _pull_request(gh, repo, branch, {"calc.py": MULTIPLY},
-                                 author="alice", head_repo="alice/calc")
+    number, head = _pull_request(
+        gh, repo, branch, {"calc.py": MULTIPLY}, author="alice", head_repo="alice/calc"
+    )
     _script_new_test(sim)
     run_id = _command(service, gh, repo, number, "/agentops test")
     run = _wait(service, run_id)
@@ -282,8 +326,13 @@ def _script_new_test(sim: LLMSimulator) -> None:
     sim.script(
         script.CODER,
         tool_call("apply_edits", {"edits": NEW_TEST}),
-        tool_call("finish", {"summary": "multiply() by zero is zero.",
-                             "tests": ["tests/test_multiply.py::test_multiply_by_zero"]}),
+        tool_call(
+            "finish",
+            {
+                "summary": "multiply() by zero is zero.",
+                "tests": ["tests/test_multiply.py::test_multiply_by_zero"],
+            },
+        ),
     )
 
 
@@ -300,19 +349,25 @@ def _stacked_pull(gh: GitHubSim, repo: str, number: int) -> dict[str, Any]:
 
 
 def test_fix_pushes_the_requested_change_as_one_commit(
-        service: Service, github: tuple[GitHubSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gh, _ = github
     sim, _ = llm
     repo, branch = "acme/calc-fix", "feature/total"
-    number, head = _pull_request(gh, repo, branch,
-                                 {"calc.py": SLOW_TOTAL, "tests/test_total.py": TOTAL_TEST})
+    number, head = _pull_request(
+        gh, repo, branch, {"calc.py": SLOW_TOTAL, "tests/test_total.py": TOTAL_TEST}
+    )
     sim.script(
         script.CODER,
         tool_call("read_file", {"path": "calc.py"}),
         tool_call("apply_edits", {"edits": FASTER}),
-        tool_call("finish", {"summary": "perf(calc): total() uses sum()\n\nNo copy, no loop.",
-                             "tests": ["tests/test_total.py::test_total"]}),
+        tool_call(
+            "finish",
+            {
+                "summary": "perf(calc): total() uses sum()\n\nNo copy, no loop.",
+                "tests": ["tests/test_total.py::test_total"],
+            },
+        ),
     )
     run_id = _command(service, gh, repo, number, "/agentops fix make it faster")
     run = _wait(service, run_id)
@@ -337,13 +392,14 @@ def test_fix_pushes_the_requested_change_as_one_commit(
 
 
 def test_fix_on_a_fork_says_it_cannot_push_there(
-        service: Service, github: tuple[GitHubSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gh, _ = github
     sim, _ = llm
     repo, branch = "acme/calc-fix-fork", "patch-2"
-    number, head = _pull_request(gh, repo, branch, {"calc.py": SLOW_TOTAL},
-                                 author="mallory", head_repo="mallory/calc")
+    number, head = _pull_request(
+        gh, repo, branch, {"calc.py": SLOW_TOTAL}, author="mallory", head_repo="mallory/calc"
+    )
     calls = len(sim.requests)
     run_id = _command(service, gh, repo, number, "/agentops fix make it faster")
     run = _wait(service, run_id)
@@ -360,15 +416,16 @@ def test_fix_on_a_fork_says_it_cannot_push_there(
 
 
 def test_a_delivery_that_is_tried_again_pushes_nothing_new_and_opens_one_pull_request(
-        service: Service, github: tuple[GitHubSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     """The forge refuses the stacked pull request once (rate limit) after the push: the
     run is deferred, and the `deliver` step, run again, makes the same commit."""
     gh, _ = github
     sim, _ = llm
     repo, branch = "acme/calc-resume", "patch-3"
-    number, head = _pull_request(gh, repo, branch, {"calc.py": MULTIPLY},
-                                 author="mallory", head_repo="mallory/calc")
+    number, head = _pull_request(
+        gh, repo, branch, {"calc.py": MULTIPLY}, author="mallory", head_repo="mallory/calc"
+    )
     _script_new_test(sim)
     gh.fail_next(rf"^POST /repos/{repo}/pulls$", "429", retry_after=1)
     asked = len(sim.requests_for(script.CODER))
@@ -376,8 +433,11 @@ def test_a_delivery_that_is_tried_again_pushes_nothing_new_and_opens_one_pull_re
     run = _wait(service, run_id)
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
 
-    posts = [r.status for r in gh.requests
-             if r.method == "POST" and r.path.endswith(f"/repos/{repo}/pulls")]
+    posts = [
+        r.status
+        for r in gh.requests
+        if r.method == "POST" and r.path.endswith(f"/repos/{repo}/pulls")
+    ]
     assert posts == [429, 201]  # the deliver step ran twice
     stacked = f"agentops/tests-for-{number}"
     tip = gh.branch_sha(repo, stacked)
@@ -390,8 +450,8 @@ def test_a_delivery_that_is_tried_again_pushes_nothing_new_and_opens_one_pull_re
 
 
 def test_tests_for_a_gitlab_merge_request_are_one_new_commit_on_its_branch(
-        service: Service, gitlab: tuple[GitLabSim, str],
-        llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, gitlab: tuple[GitLabSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
     gl, _ = gitlab
     sim, _ = llm
     project, branch = "shop/calc-tests", "feature/multiply"
@@ -417,6 +477,9 @@ def test_tests_for_a_gitlab_merge_request_are_one_new_commit_on_its_branch(
     assert _git(bare, "diff", "--name-only", head, tip).split() == ["tests/test_multiply.py"]
     assert len(gl.merge_requests(project)) == 1
     assert [s["status"] for s in gl.statuses(project, head)][-1] == "success"
-    notes = [n["body"] for n in gl.notes(project, "merge_request", iid)
-             if n["author"]["username"] == "agentops-bot"]
+    notes = [
+        n["body"]
+        for n in gl.notes(project, "merge_request", iid)
+        if n["author"]["username"] == "agentops-bot"
+    ]
     assert any(f"Pushed commit {tip}" in n for n in notes)

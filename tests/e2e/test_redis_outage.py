@@ -14,14 +14,16 @@ REPO = "acme/outage"
 
 
 def test_a_run_accepted_while_redis_is_down_runs_when_it_is_back(
-        service: Service, redis_server: RedisServer, github: tuple[GitHubSim, str]) -> None:
+    service: Service, redis_server: RedisServer, github: tuple[GitHubSim, str]
+) -> None:
     gh, _ = github
     gh.add_repo(REPO, {"README.md": "hi\n"})
     gh.set_permission(REPO, "alice", "admin")
     number = gh.add_issue(REPO, "Outage", "", user="alice")
     comment_id = gh.add_comment(REPO, number, "/agentops help", user="alice")
-    payload = events.issue_comment(REPO, gh.installation_id(REPO), number, "/agentops help",
-                                   "alice", comment_id=comment_id)
+    payload = events.issue_comment(
+        REPO, gh.installation_id(REPO), number, "/agentops help", "alice", comment_id=comment_id
+    )
 
     redis_server.stop()
     try:
@@ -37,7 +39,9 @@ def test_a_run_accepted_while_redis_is_down_runs_when_it_is_back(
 
     replies = wait_for(
         lambda: [c for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login],
-        60, what="the help reply after Redis came back")
+        60,
+        what="the help reply after Redis came back",
+    )
     assert len(replies) == 1
     run = wait_for(lambda: service.finished(run_id), 20, what="the run to finish")
     assert run["status"] == "succeeded"

@@ -50,18 +50,26 @@ def gl(gitlab: tuple[GitLabSim, str]) -> GitLabSim:
     return sim
 
 
-def _label_github(service: Service, gh: GitHubSim, number: int, label: str, sender: str,
-                  delivery: str | None = None) -> tuple[Any, str]:
+def _label_github(
+    service: Service,
+    gh: GitHubSim,
+    number: int,
+    label: str,
+    sender: str,
+    delivery: str | None = None,
+) -> tuple[Any, str]:
     delivery = delivery or str(uuid.uuid4())
     payload = events.issues_labeled(REPO, gh.installation_id(REPO), number, label, sender)
     return service.post_github("issues", payload, GITHUB_SECRET, delivery=delivery), delivery
 
 
-def _label_gitlab(service: Service, gl: GitLabSim, iid: int, label: str,
-                  author: str) -> tuple[Any, str]:
+def _label_gitlab(
+    service: Service, gl: GitLabSim, iid: int, label: str, author: str
+) -> tuple[Any, str]:
     delivery = str(uuid.uuid4())
-    payload = gl.webhook_issue_event(PROJECT, iid, author, labels_previous=[],
-                                     labels_current=[label])
+    payload = gl.webhook_issue_event(
+        PROJECT, iid, author, labels_previous=[], labels_current=[label]
+    )
     headers = gl.webhook_headers("Issue Hook", GITLAB_SECRET, uuid=delivery)
     return service.post_gitlab(payload, headers), delivery
 
@@ -86,20 +94,21 @@ def _bot_comments(gh: GitHubSim, number: int) -> list[str]:
     return [c["body"] for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login]
 
 
-def test_a_repository_label_implements_a_github_issue(service: Service, gh: GitHubSim,
-                                                      llm: tuple[LLMSimulator, str]) -> None:
+def test_a_repository_label_implements_a_github_issue(
+    service: Service, gh: GitHubSim, llm: tuple[LLMSimulator, str]
+) -> None:
     script.script_resolution(llm[0])
     number = gh.add_issue(REPO, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
     response, delivery = _label_github(service, gh, number, "bot-please", "alice")
     assert response.status_code == 202, response.text
     assert response.text.startswith("accepted: label check ")
 
-    started = wait_for(lambda: _run_for(service, f"github:label:{delivery}"), 30,
-                       what="the run the label starts")
+    started = wait_for(
+        lambda: _run_for(service, f"github:label:{delivery}"), 30, what="the run the label starts"
+    )
     run = wait_for(lambda: service.finished(started["id"]), 120, what="the implement run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
-    assert (run["command"], run["trigger"], run["requested_by"]) == ("implement", "label",
-                                                                    "alice")
+    assert (run["command"], run["trigger"], run["requested_by"]) == ("implement", "label", "alice")
     assert run["context"]["label"] == "bot-please"
     assert run["context"]["label_source"] == "repository"
     assert gh.reactions(REPO, number=number) == ["eyes"]  # acknowledged like `agentops`
@@ -111,8 +120,9 @@ def test_a_repository_label_implements_a_github_issue(service: Service, gh: GitH
     assert any("Opened draft pull request" in c for c in _bot_comments(gh, number))
 
 
-def test_a_repository_label_implements_a_gitlab_issue(service: Service, gl: GitLabSim,
-                                                      llm: tuple[LLMSimulator, str]) -> None:
+def test_a_repository_label_implements_a_gitlab_issue(
+    service: Service, gl: GitLabSim, llm: tuple[LLMSimulator, str]
+) -> None:
     script.script_resolution(llm[0])
     iid = gl.add_issue(PROJECT, script.ISSUE_TITLE, script.ISSUE_BODY, author="dana")["iid"]
     response, delivery = _label_gitlab(service, gl, iid, "bot-please", "dana")
@@ -132,7 +142,8 @@ def test_a_repository_label_implements_a_gitlab_issue(service: Service, gl: GitL
 
 
 def test_a_repository_label_reviews_pull_and_merge_requests(
-        service: Service, gh: GitHubSim, gl: GitLabSim, llm: tuple[LLMSimulator, str]) -> None:
+    service: Service, gh: GitHubSim, gl: GitLabSim, llm: tuple[LLMSimulator, str]
+) -> None:
     change = {"calc.py": script.FILES["calc.py"].replace("a / b", "a / b if b else 0")}
     answer = {"summary": "Returning 0 hides the error.", "comments": []}
     gh.push_branch(REPO, "quiet-zero", change, message="quiet zero")
@@ -153,10 +164,12 @@ def test_a_repository_label_reviews_pull_and_merge_requests(
     iid = gl.add_merge_request(PROJECT, "quiet-zero", title="Quiet zero", author="dana")["iid"]
     llm[0].script(script.PLANNER, structured(answer))
     delivery = str(uuid.uuid4())
-    hook = gl.webhook_merge_request_event(PROJECT, iid, "dana", labels_previous=[],
-                                          labels_current=["needs-review"])
-    response = service.post_gitlab(hook, gl.webhook_headers("Merge Request Hook",
-                                                            GITLAB_SECRET, uuid=delivery))
+    hook = gl.webhook_merge_request_event(
+        PROJECT, iid, "dana", labels_previous=[], labels_current=["needs-review"]
+    )
+    response = service.post_gitlab(
+        hook, gl.webhook_headers("Merge Request Hook", GITLAB_SECRET, uuid=delivery)
+    )
     assert response.status_code == 202, response.text
     key = f"gitlab:{gl.base_url.rstrip('/')}:label:{delivery}"
     started = wait_for(lambda: _run_for(service, key), 30)
@@ -167,8 +180,9 @@ def test_a_repository_label_reviews_pull_and_merge_requests(
     assert any(answer["summary"] in n for n in notes)
 
 
-def test_unrelated_labels_leave_nothing_behind(service: Service, gh: GitHubSim, gl: GitLabSim,
-                                               e2e_database_url: str) -> None:
+def test_unrelated_labels_leave_nothing_behind(
+    service: Service, gh: GitHubSim, gl: GitLabSim, e2e_database_url: str
+) -> None:
     number = gh.add_issue(REPO, "Crash on start", "", user="alice")
     iid = gl.add_issue(PROJECT, "Crash on start", "", author="dana")["iid"]
     runs_before = len(service.api("/api/runs?limit=500", ADMIN_TOKEN)["runs"])
@@ -182,8 +196,11 @@ def test_unrelated_labels_leave_nothing_behind(service: Service, gh: GitHubSim, 
     ]
     assert [a.status_code for a in answers] == [202] * 5, [a.text for a in answers]
 
-    wait_for(lambda: _pending_label_checks(e2e_database_url) == 0, 30,
-             what="the worker to decide the label checks")
+    wait_for(
+        lambda: _pending_label_checks(e2e_database_url) == 0,
+        30,
+        what="the worker to decide the label checks",
+    )
     assert len(service.api("/api/runs?limit=500", ADMIN_TOKEN)["runs"]) == runs_before
     assert gh.comments(REPO, number) == []
     assert gh.reactions(REPO, number=number) == []
@@ -193,12 +210,14 @@ def test_unrelated_labels_leave_nothing_behind(service: Service, gh: GitHubSim, 
 
 
 def test_without_write_access_a_repository_label_is_refused_like_agentops(
-        service: Service, gh: GitHubSim, gl: GitLabSim) -> None:
+    service: Service, gh: GitHubSim, gl: GitLabSim
+) -> None:
     number = gh.add_issue(REPO, "Please", "do it", user="mallory")
     response, delivery = _label_github(service, gh, number, "bot-please", "mallory")
     assert response.status_code == 202, response.text
-    started = wait_for(lambda: _run_for(service, f"github:label:{delivery}"), 30,
-                       what="the run the label starts")
+    started = wait_for(
+        lambda: _run_for(service, f"github:label:{delivery}"), 30, what="the run the label starts"
+    )
     run = wait_for(lambda: service.finished(started["id"]), 30)
     assert run["status"] == "failed" and "no write access" in run["error"]
     assert [s["name"] for s in run["steps"]] == ["acknowledge", "authorize", "reply:refused"]
@@ -219,7 +238,13 @@ def test_without_write_access_a_repository_label_is_refused_like_agentops(
     iid = gl.add_issue(PROJECT, "Please", "", author="eve")["iid"]
     response, _ = _label_gitlab(service, gl, iid, "bot-please", "eve")
     assert response.status_code == 202, response.text
-    notes = wait_for(lambda: [n["body"] for n in gl.notes(PROJECT, "issue", iid)
-                              if n["author"]["username"] == "agentops-bot"],
-                     30, what="the refusal note")
+    notes = wait_for(
+        lambda: [
+            n["body"]
+            for n in gl.notes(PROJECT, "issue", iid)
+            if n["author"]["username"] == "agentops-bot"
+        ],
+        30,
+        what="the refusal note",
+    )
     assert len(notes) == 1 and "only people with write access" in notes[0]

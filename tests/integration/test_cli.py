@@ -16,8 +16,14 @@ from tests.conftest import PG_BASE
 
 def agentops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
-    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
-                          env={**base, **(env or {})}, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("command", ["serve", "worker", "dev", "migrate"])
@@ -28,8 +34,9 @@ def test_every_service_command_has_help(command: str) -> None:
 
 
 def test_a_github_app_without_webhook_secret_refuses_to_start() -> None:
-    done = agentops("serve", env={"AGENTOPS_GITHUB_APP_ID": "12",
-                                  "AGENTOPS_GITHUB_PRIVATE_KEY": "k"})
+    done = agentops(
+        "serve", env={"AGENTOPS_GITHUB_APP_ID": "12", "AGENTOPS_GITHUB_PRIVATE_KEY": "k"}
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -37,8 +44,10 @@ def test_a_github_app_without_webhook_secret_refuses_to_start() -> None:
 
 
 def test_gitlab_without_webhook_secret_refuses_to_start() -> None:
-    done = agentops("worker", env={"AGENTOPS_GITLAB_URL": "https://gitlab.example",
-                                   "AGENTOPS_GITLAB_TOKEN": "glpat-x"})
+    done = agentops(
+        "worker",
+        env={"AGENTOPS_GITLAB_URL": "https://gitlab.example", "AGENTOPS_GITLAB_TOKEN": "glpat-x"},
+    )
     assert done.returncode == 2
     assert "AGENTOPS_GITLAB_WEBHOOK_SECRET" in done.stderr
 
@@ -67,8 +76,9 @@ async def test_migrate_creates_the_database_and_is_idempotent() -> None:
 
 
 def test_migrate_against_an_unreachable_database_says_so_in_one_line() -> None:
-    done = agentops("migrate", env={"AGENTOPS_DATABASE_URL":
-                                    "postgresql://postgres@127.0.0.1:1/agentops"})
+    done = agentops(
+        "migrate", env={"AGENTOPS_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/agentops"}
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("agentops migrate: cannot ")
     assert len(done.stderr.strip().splitlines()) == 1

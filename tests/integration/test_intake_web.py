@@ -92,29 +92,48 @@ def uid() -> str:
 
 # --- payloads ----------------------------------------------------------------------------
 
-def comment_payload(body: str = "/agentops implement", *, comment_id: int | None = None,
-                    installation_id: int | None = None, sender: dict[str, Any] | None = None,
-                    repo: str = "octo/widgets") -> dict[str, Any]:
+
+def comment_payload(
+    body: str = "/agentops implement",
+    *,
+    comment_id: int | None = None,
+    installation_id: int | None = None,
+    sender: dict[str, Any] | None = None,
+    repo: str = "octo/widgets",
+) -> dict[str, Any]:
     return {
         "action": "created",
         "sender": sender or {"login": "alice", "type": "User"},
         "repository": {"id": 99, "full_name": repo},
         "installation": {"id": installation_id or int(uuid.uuid4().int % 10**9)},
         "issue": {"number": 12},
-        "comment": {"id": comment_id or int(uuid.uuid4().int % 10**12), "body": body,
-                    "user": {"login": "alice", "type": "User"}},
+        "comment": {
+            "id": comment_id or int(uuid.uuid4().int % 10**12),
+            "body": body,
+            "user": {"login": "alice", "type": "User"},
+        },
     }
 
 
-def note_payload(body: str = "/agentops implement", note_id: int | None = None,
-                 project_id: int | None = None, action: str = "create") -> dict[str, Any]:
+def note_payload(
+    body: str = "/agentops implement",
+    note_id: int | None = None,
+    project_id: int | None = None,
+    action: str = "create",
+) -> dict[str, Any]:
     return {
         "object_kind": "note",
         "user": {"id": 1, "username": "alice"},
-        "project": {"id": project_id or int(uuid.uuid4().int % 10**9),
-                    "path_with_namespace": "team/app"},
-        "object_attributes": {"id": note_id or int(uuid.uuid4().int % 10**12), "note": body,
-                              "noteable_type": "Issue", "action": action},
+        "project": {
+            "id": project_id or int(uuid.uuid4().int % 10**9),
+            "path_with_namespace": "team/app",
+        },
+        "object_attributes": {
+            "id": note_id or int(uuid.uuid4().int % 10**12),
+            "note": body,
+            "noteable_type": "Issue",
+            "action": action,
+        },
         "issue": {"iid": 3},
     }
 
@@ -123,26 +142,47 @@ def gh_sign(body: bytes, secret: str = GH_SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def post_github(client: httpx.AsyncClient, event: str, data: Any = None, *,
-                      body: bytes | None = None, delivery: str | None = None,
-                      headers: dict[str, str] | None = None) -> httpx.Response:
+async def post_github(
+    client: httpx.AsyncClient,
+    event: str,
+    data: Any = None,
+    *,
+    body: bytes | None = None,
+    delivery: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     raw = body if body is not None else json.dumps(data).encode()
-    sent = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or uid(),
-            "X-Hub-Signature-256": gh_sign(raw), "Content-Type": "application/json"}
+    sent = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or uid(),
+        "X-Hub-Signature-256": gh_sign(raw),
+        "Content-Type": "application/json",
+    }
     sent.update(headers or {})
-    return await client.post("/webhooks/github", content=raw,
-                              headers={k: v for k, v in sent.items() if v is not None})
+    return await client.post(
+        "/webhooks/github", content=raw, headers={k: v for k, v in sent.items() if v is not None}
+    )
 
 
-async def post_gitlab(client: httpx.AsyncClient, event: str, data: Any = None, *,
-                      body: bytes | None = None, headers: dict[str, str] | None = None
-                      ) -> httpx.Response:
+async def post_gitlab(
+    client: httpx.AsyncClient,
+    event: str,
+    data: Any = None,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     raw = body if body is not None else json.dumps(data).encode()
-    sent = {"X-Gitlab-Event": event, "X-Gitlab-Token": GL_SECRET,
-            "Idempotency-Key": uid(), "Content-Type": "application/json"}
+    sent = {
+        "X-Gitlab-Event": event,
+        "X-Gitlab-Token": GL_SECRET,
+        "Idempotency-Key": uid(),
+        "Content-Type": "application/json",
+    }
     sent.update(headers or {})
-    return await client.post("/webhooks/gitlab", content=raw,
-                             headers={k: v for k, v in sent.items() if v is not None})
+    return await client.post(
+        "/webhooks/gitlab", content=raw, headers={k: v for k, v in sent.items() if v is not None}
+    )
 
 
 def run_id_of(response: httpx.Response) -> int:
@@ -158,28 +198,42 @@ async def count(db: Database, sql: str, *args: Any) -> int:
 
 # --- GitHub signatures and headers -------------------------------------------------------
 
+
 async def test_signed_comment_is_accepted_stored_and_enqueued(
-    client: httpx.AsyncClient, db: Database, redis_client: aioredis.Redis, queue_name: str,
+    client: httpx.AsyncClient,
+    db: Database,
+    redis_client: aioredis.Redis,
+    queue_name: str,
     redis_url: str,
 ) -> None:
     delivery = uid()
     with respx.mock(assert_all_mocked=False, assert_all_called=False) as outbound:
         anything = outbound.route().mock(return_value=httpx.Response(500))
-        response = await post_github(client, "issue_comment",
-                                     comment_payload("/agentops plan short please"),
-                                     delivery=delivery)
+        response = await post_github(
+            client,
+            "issue_comment",
+            comment_payload("/agentops plan short please"),
+            delivery=delivery,
+        )
     assert not anything.called  # no forge or LLM call on the intake path
     run_id = run_id_of(response)
     async with db.admin() as conn:
         run = await conn.fetchrow("SELECT * FROM runs WHERE id = $1", run_id)
-        stored = await conn.fetchrow("SELECT * FROM deliveries WHERE delivery_id = $1",
-                                     delivery)
+        stored = await conn.fetchrow("SELECT * FROM deliveries WHERE delivery_id = $1", delivery)
     assert run is not None and stored is not None
     assert (run["status"], run["command"], run["args"], run["repo"], run["target_number"]) == (
-        "queued", "plan", "short please", "octo/widgets", 12)
+        "queued",
+        "plan",
+        "short please",
+        "octo/widgets",
+        12,
+    )
     assert run["enqueued_at"] is not None
     assert (stored["run_id"], stored["event"], stored["forge"]) == (
-        run_id, "issue_comment", "github")
+        run_id,
+        "issue_comment",
+        "github",
+    )
     assert await redis_client.exists(f"arq:job:{job_id_for_run(queue_name, run_id)}") == 1
     assert await redis_client.zscore(queue_name, job_id_for_run(queue_name, run_id)) is not None
     arq_redis = await create_pool(RedisSettings.from_dsn(redis_url))
@@ -196,10 +250,17 @@ async def test_github_documented_vector_passes_the_endpoint(make_settings: MakeS
     # GitHub's example: the signature check passes, then the body is not JSON.
     settings = make_settings(github_webhook_secret="It's a Secret to Everybody")
     async with serve(settings) as c:
-        response = await c.post("/webhooks/github", content=b"Hello, World!", headers={
-            "X-GitHub-Event": "issues", "X-GitHub-Delivery": uid(),
-            "X-Hub-Signature-256":
-                "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"})
+        response = await c.post(
+            "/webhooks/github",
+            content=b"Hello, World!",
+            headers={
+                "X-GitHub-Event": "issues",
+                "X-GitHub-Delivery": uid(),
+                "X-Hub-Signature-256": (
+                    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+                ),
+            },
+        )
     assert response.status_code == 400
     assert response.text.startswith("bad payload: body is not valid JSON")
 
@@ -212,44 +273,52 @@ SHA1_OF_RAW = "sha1=" + hmac.new(GH_SECRET.encode(), RAW_COMMENT, hashlib.sha1).
     ("signature_headers", "reason"),
     [
         ({"X-Hub-Signature-256": None}, "missing X-Hub-Signature-256 header"),
-        ({"X-Hub-Signature-256": None, "X-Hub-Signature": SHA1_OF_RAW},
-         "missing X-Hub-Signature-256 header"),
-        ({"X-Hub-Signature-256": SHA1_OF_RAW},
-         "X-Hub-Signature-256 must be a sha256= signature"),
+        (
+            {"X-Hub-Signature-256": None, "X-Hub-Signature": SHA1_OF_RAW},
+            "missing X-Hub-Signature-256 header",
+        ),
+        ({"X-Hub-Signature-256": SHA1_OF_RAW}, "X-Hub-Signature-256 must be a sha256= signature"),
         ({"X-Hub-Signature-256": "sha256=abc"}, "malformed X-Hub-Signature-256 header"),
         ({"X-Hub-Signature-256": "sha256=" + "0" * 64}, "signature does not match"),
-        ({"X-Hub-Signature-256": gh_sign(RAW_COMMENT, "another secret")},
-         "signature does not match"),
+        (
+            {"X-Hub-Signature-256": gh_sign(RAW_COMMENT, "another secret")},
+            "signature does not match",
+        ),
     ],
 )
 async def test_github_unverified_requests_get_401_without_the_expected_value(
-    client: httpx.AsyncClient, db: Database, signature_headers: dict[str, str],
+    client: httpx.AsyncClient,
+    db: Database,
+    signature_headers: dict[str, str],
     reason: str,
 ) -> None:
     delivery = uid()
-    response = await post_github(client, "issue_comment", body=RAW_COMMENT, delivery=delivery,
-                                 headers=signature_headers)
+    response = await post_github(
+        client, "issue_comment", body=RAW_COMMENT, delivery=delivery, headers=signature_headers
+    )
     assert response.status_code == 401
     assert response.text == f"unauthorized: {reason}\n"
     expected = gh_sign(RAW_COMMENT).partition("=")[2]
     assert expected[:12] not in response.text
     assert expected[:12] not in str(response.headers)
-    assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1",
-                       delivery) == 0
+    assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1", delivery) == 0
 
 
 @pytest.mark.parametrize("missing", ["X-GitHub-Event", "X-GitHub-Delivery"])
-async def test_github_missing_event_or_delivery_header_is_400(client: httpx.AsyncClient,
-                                                              missing: str) -> None:
-    response = await post_github(client, "issue_comment", comment_payload(),
-                                 headers={missing: None})  # type: ignore[dict-item]
+async def test_github_missing_event_or_delivery_header_is_400(
+    client: httpx.AsyncClient, missing: str
+) -> None:
+    response = await post_github(
+        client, "issue_comment", comment_payload(), headers={missing: None}
+    )  # type: ignore[dict-item]
     assert response.status_code == 400
     assert "missing X-GitHub-Event or X-GitHub-Delivery header" in response.text
 
 
 async def test_github_ping_is_answered(client: httpx.AsyncClient) -> None:
-    response = await post_github(client, "ping", {"zen": "Keep it logically awesome.",
-                                                  "hook_id": 1})
+    response = await post_github(
+        client, "ping", {"zen": "Keep it logically awesome.", "hook_id": 1}
+    )
     assert (response.status_code, response.text) == (200, "pong\n")
 
 
@@ -262,13 +331,19 @@ async def test_github_not_configured_is_404(make_settings: MakeSettings) -> None
 
 async def test_github_form_encoded_payloads_are_read(client: httpx.AsyncClient) -> None:
     from urllib.parse import urlencode
+
     raw = urlencode({"payload": json.dumps(comment_payload())}).encode()
-    response = await post_github(client, "issue_comment", body=raw,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = await post_github(
+        client,
+        "issue_comment",
+        body=raw,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     run_id_of(response)
 
 
 # --- bodies ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("body", "reason"),
@@ -296,7 +371,9 @@ async def test_github_payload_missing_what_the_handler_needs(client: httpx.Async
     del data["comment"]["id"]
     response = await post_github(client, "issue_comment", data)
     assert (response.status_code, response.text) == (
-        400, "bad payload: payload field comment.id: field required\n")
+        400,
+        "bad payload: payload field comment.id: field required\n",
+    )
 
 
 @pytest.mark.parametrize(
@@ -344,14 +421,17 @@ async def test_default_limit_is_25_mb(client: httpx.AsyncClient) -> None:
     async def tiny() -> AsyncIterator[bytes]:
         yield b"{}"
 
-    response = await client.post("/webhooks/github", content=tiny(),
-                                  headers={"Content-Length": str(limit + 1)})
+    response = await client.post(
+        "/webhooks/github", content=tiny(), headers={"Content-Length": str(limit + 1)}
+    )
     assert response.status_code == 413
     # a declared length of exactly the limit is not refused for its size (the request then
     # fails its signature)
-    response = await client.post("/webhooks/github", content=tiny(),
-                                 headers={"Content-Length": str(limit),
-                                          "X-Hub-Signature-256": "sha256=" + "0" * 64})
+    response = await client.post(
+        "/webhooks/github",
+        content=tiny(),
+        headers={"Content-Length": str(limit), "X-Hub-Signature-256": "sha256=" + "0" * 64},
+    )
     assert response.status_code == 401
 
 
@@ -385,33 +465,51 @@ async def test_a_non_ascii_digit_content_length_is_no_server_error(
     client: httpx.AsyncClient,
 ) -> None:
     # "²".isdigit() is True but int("²") raises: it must not be read as a length
-    response = await client.post("/webhooks/github", content=b"{}",
-                                 headers=[(b"content-length", b"\xb2")])
+    response = await client.post(
+        "/webhooks/github", content=b"{}", headers=[(b"content-length", b"\xb2")]
+    )
     assert (response.status_code, response.text) == (
-        401, "unauthorized: missing X-Hub-Signature-256 header\n")
+        401,
+        "unauthorized: missing X-Hub-Signature-256 header\n",
+    )
 
 
 async def test_reasons_quoting_lone_surrogates_are_answered(client: httpx.AsyncClient) -> None:
     response = await post_github(client, "issues", body=b'{"action": "\\ud800"}')
     assert (response.status_code, response.text) == (
-        200, "ignored: event issues.\\ud800 is not handled\n")
+        200,
+        "ignored: event issues.\\ud800 is not handled\n",
+    )
 
 
 # --- events ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("event", "data", "reason"),
     [
         ("push", {"ref": "refs/heads/main"}, "ignored: event push is not handled"),
         ("issues", {"action": "opened"}, "ignored: event issues.opened is not handled"),
-        ("issue_comment", {"action": "edited"}, "ignored: event issue_comment.edited is not "
-                                                "handled"),
-        ("issue_comment", comment_payload("thanks!"),
-         "ignored: no /agentops command in the comment"),
-        ("issue_comment", comment_payload(sender={"login": "ci[bot]", "type": "Bot"}),
-         "ignored: sent by a bot"),
-        ("issue_comment", comment_payload(sender={"login": "agentops-test[bot]",
-                                                  "type": "User"}), "ignored: sent by a bot"),
+        (
+            "issue_comment",
+            {"action": "edited"},
+            "ignored: event issue_comment.edited is not handled",
+        ),
+        (
+            "issue_comment",
+            comment_payload("thanks!"),
+            "ignored: no /agentops command in the comment",
+        ),
+        (
+            "issue_comment",
+            comment_payload(sender={"login": "ci[bot]", "type": "Bot"}),
+            "ignored: sent by a bot",
+        ),
+        (
+            "issue_comment",
+            comment_payload(sender={"login": "agentops-test[bot]", "type": "User"}),
+            "ignored: sent by a bot",
+        ),
     ],
 )
 async def test_github_ignored_events_are_200_with_the_reason(
@@ -420,8 +518,7 @@ async def test_github_ignored_events_are_200_with_the_reason(
     delivery = uid()
     response = await post_github(client, event, data, delivery=delivery)
     assert (response.status_code, response.text) == (200, reason + "\n")
-    assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1",
-                       delivery) == 0
+    assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1", delivery) == 0
 
 
 async def test_comment_written_through_an_app_is_ignored(client: httpx.AsyncClient) -> None:
@@ -432,104 +529,145 @@ async def test_comment_written_through_an_app_is_ignored(client: httpx.AsyncClie
 
 
 async def test_labels_start_runs(client: httpx.AsyncClient, db: Database) -> None:
-    base = {"action": "labeled", "sender": {"login": "alice", "type": "User"},
-            "repository": {"id": 1, "full_name": "octo/widgets"},
-            "installation": {"id": int(uuid.uuid4().int % 10**9)}}
-    issue = await post_github(client, "issues", {**base, "issue": {"number": 4},
-                                                 "label": {"name": "agentops"}})
-    pr = await post_github(client, "pull_request", {**base, "number": 5,
-                                                    "label": {"name": "agentops:test"}})
-    wrong = await post_github(client, "pull_request", {**base, "number": 5,
-                                                       "label": {"name": "agentops"}})
+    base = {
+        "action": "labeled",
+        "sender": {"login": "alice", "type": "User"},
+        "repository": {"id": 1, "full_name": "octo/widgets"},
+        "installation": {"id": int(uuid.uuid4().int % 10**9)},
+    }
+    issue = await post_github(
+        client, "issues", {**base, "issue": {"number": 4}, "label": {"name": "agentops"}}
+    )
+    pr = await post_github(
+        client, "pull_request", {**base, "number": 5, "label": {"name": "agentops:test"}}
+    )
+    wrong = await post_github(
+        client, "pull_request", {**base, "number": 5, "label": {"name": "agentops"}}
+    )
     async with db.admin() as conn:
-        rows = await conn.fetch("SELECT command, target_kind, target_number, trigger FROM runs"
-                                " WHERE id = ANY($1::bigint[]) ORDER BY id",
-                                [run_id_of(issue), run_id_of(pr)])
-    assert [tuple(r) for r in rows] == [("implement", "issue", 4, "label"),
-                                        ("test", "pull_request", 5, "label")]
+        rows = await conn.fetch(
+            "SELECT command, target_kind, target_number, trigger FROM runs"
+            " WHERE id = ANY($1::bigint[]) ORDER BY id",
+            [run_id_of(issue), run_id_of(pr)],
+        )
+    assert [tuple(r) for r in rows] == [
+        ("implement", "issue", 4, "label"),
+        ("test", "pull_request", 5, "label"),
+    ]
     assert (wrong.status_code, wrong.text) == (
-        200, "ignored: label 'agentops' starts nothing on a pull request\n")
+        200,
+        "ignored: label 'agentops' starts nothing on a pull request\n",
+    )
 
 
-async def test_installation_events_record_the_tenant(client: httpx.AsyncClient,
-                                                     db: Database) -> None:
+async def test_installation_events_record_the_tenant(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     installation_id = int(uuid.uuid4().int % 10**9)
-    data = {"action": "created", "sender": {"login": "alice", "type": "User"},
-            "installation": {"id": installation_id, "account": {"login": "octo-org"}}}
+    data = {
+        "action": "created",
+        "sender": {"login": "alice", "type": "User"},
+        "installation": {"id": installation_id, "account": {"login": "octo-org"}},
+    }
     response = await post_github(client, "installation", data)
     assert (response.status_code, response.text) == (200, "recorded: installation created\n")
     async with db.admin() as conn:
-        tenant = await conn.fetchrow("SELECT * FROM tenants WHERE forge = 'github' AND"
-                                     " external_key = $1", str(installation_id))
+        tenant = await conn.fetchrow(
+            "SELECT * FROM tenants WHERE forge = 'github' AND external_key = $1",
+            str(installation_id),
+        )
     assert tenant is not None and tenant["account"] == "octo-org"
     assert tenant["removed_at"] is None
 
     response = await post_github(client, "installation", {**data, "action": "deleted"})
     assert response.status_code == 200
-    response = await post_github(client, "installation_repositories",
-                                 {**data, "action": "added"})
-    assert (response.status_code, response.text) == (200,
-                                                      "recorded: installation repositories\n")
+    response = await post_github(client, "installation_repositories", {**data, "action": "added"})
+    assert (response.status_code, response.text) == (200, "recorded: installation repositories\n")
     async with db.admin() as conn:
-        removed = await conn.fetchval("SELECT removed_at FROM tenants WHERE id = $1",
-                                      tenant["id"])
+        removed = await conn.fetchval("SELECT removed_at FROM tenants WHERE id = $1", tenant["id"])
     assert removed is not None
 
 
-def check_run_payload(installation_id: int, run_id: int, repo: str = "octo/widgets",
-                      action: str = "rerequested") -> dict[str, Any]:
-    return {"action": action, "sender": {"login": "alice", "type": "User"},
-            "repository": {"id": 99, "full_name": repo},
-            "installation": {"id": installation_id},
-            "check_run": {"id": 55, "head_sha": "f" * 40, "external_id": str(run_id),
-                          "app": {"id": 1}},
-            "requested_action": {"identifier": "cancel"}}
+def check_run_payload(
+    installation_id: int, run_id: int, repo: str = "octo/widgets", action: str = "rerequested"
+) -> dict[str, Any]:
+    return {
+        "action": action,
+        "sender": {"login": "alice", "type": "User"},
+        "repository": {"id": 99, "full_name": repo},
+        "installation": {"id": installation_id},
+        "check_run": {"id": 55, "head_sha": "f" * 40, "external_id": str(run_id), "app": {"id": 1}},
+        "requested_action": {"identifier": "cancel"},
+    }
 
 
-async def test_check_run_rerequest_retries_the_named_run(client: httpx.AsyncClient,
-                                                         db: Database) -> None:
+async def test_check_run_rerequest_retries_the_named_run(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     installation_id = int(uuid.uuid4().int % 10**9)
-    original = run_id_of(await post_github(
-        client, "issue_comment", comment_payload(installation_id=installation_id)))
-    retry = run_id_of(await post_github(client, "check_run",
-                                        check_run_payload(installation_id, original)))
+    original = run_id_of(
+        await post_github(client, "issue_comment", comment_payload(installation_id=installation_id))
+    )
+    retry = run_id_of(
+        await post_github(client, "check_run", check_run_payload(installation_id, original))
+    )
     async with db.admin() as conn:
         row = await conn.fetchrow("SELECT * FROM runs WHERE id = $1", retry)
     assert row is not None
     assert (row["command"], row["target_kind"], row["target_number"], row["trigger"]) == (
-        "retry", "issue", 12, "check_run")
+        "retry",
+        "issue",
+        12,
+        "check_run",
+    )
     assert json.loads(row["context"])["refers_to_run"] == original
 
-    cancel = await post_github(client, "check_run",
-                               check_run_payload(installation_id, original,
-                                                 action="requested_action"))
+    cancel = await post_github(
+        client, "check_run", check_run_payload(installation_id, original, action="requested_action")
+    )
     assert cancel.status_code == 202
 
 
-async def test_check_run_naming_another_tenants_run_is_ignored(client: httpx.AsyncClient,
-                                                               db: Database) -> None:
+async def test_check_run_naming_another_tenants_run_is_ignored(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     victim = run_id_of(await post_github(client, "issue_comment", comment_payload()))
     attacker_installation = int(uuid.uuid4().int % 10**9)
-    response = await post_github(client, "check_run",
-                                 check_run_payload(attacker_installation, victim))
+    response = await post_github(
+        client, "check_run", check_run_payload(attacker_installation, victim)
+    )
     assert (response.status_code, response.text) == (
-        200, "ignored: the check run names no run of ours\n")
+        200,
+        "ignored: the check run names no run of ours\n",
+    )
     # same tenant, but a run of another repository is refused too
     installation_id = int(uuid.uuid4().int % 10**9)
-    own = run_id_of(await post_github(client, "issue_comment",
-                                      comment_payload(installation_id=installation_id)))
-    response = await post_github(client, "check_run",
-                                 check_run_payload(installation_id, own, repo="octo/other"))
+    own = run_id_of(
+        await post_github(client, "issue_comment", comment_payload(installation_id=installation_id))
+    )
+    response = await post_github(
+        client, "check_run", check_run_payload(installation_id, own, repo="octo/other")
+    )
     assert response.text == "ignored: the check run names no run of ours\n"
-    assert await count(db, "SELECT count(*) FROM runs WHERE retry_of = $1 OR"
-                           " context->>'refers_to_run' IN ($2, $3)",
-                       victim, str(victim), str(own)) == 0
+    assert (
+        await count(
+            db,
+            "SELECT count(*) FROM runs WHERE retry_of = $1 OR"
+            " context->>'refers_to_run' IN ($2, $3)",
+            victim,
+            str(victim),
+            str(own),
+        )
+        == 0
+    )
 
 
 # --- durability and duplicates -----------------------------------------------------------
 
-async def test_repeated_delivery_is_a_duplicate_also_days_later(client: httpx.AsyncClient,
-                                                                db: Database) -> None:
+
+async def test_repeated_delivery_is_a_duplicate_also_days_later(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     delivery = uid()
     data = comment_payload()
     run_id = run_id_of(await post_github(client, "issue_comment", data, delivery=delivery))
@@ -537,24 +675,38 @@ async def test_repeated_delivery_is_a_duplicate_also_days_later(client: httpx.As
     assert (again.status_code, again.text) == (200, "duplicate: duplicate delivery\n")
 
     async with db.admin() as conn:
-        await conn.execute("UPDATE deliveries SET received_at = now() - interval '9 days'"
-                           " WHERE delivery_id = $1", delivery)
-        await conn.execute("UPDATE runs SET status = 'succeeded', created_at = now() -"
-                           " interval '9 days' WHERE id = $1", run_id)
+        await conn.execute(
+            "UPDATE deliveries SET received_at = now() - interval '9 days' WHERE delivery_id = $1",
+            delivery,
+        )
+        await conn.execute(
+            "UPDATE runs SET status = 'succeeded', created_at = now() -"
+            " interval '9 days' WHERE id = $1",
+            run_id,
+        )
     later = await post_github(client, "issue_comment", data, delivery=delivery)
     assert (later.status_code, later.text) == (200, "duplicate: duplicate delivery\n")
-    assert await count(db, "SELECT count(*) FROM runs WHERE comment_id = $1",
-                       data["comment"]["id"]) == 1
+    assert (
+        await count(db, "SELECT count(*) FROM runs WHERE comment_id = $1", data["comment"]["id"])
+        == 1
+    )
 
 
-async def test_two_deliveries_of_one_comment_make_one_run(client: httpx.AsyncClient,
-                                                          db: Database) -> None:
+async def test_two_deliveries_of_one_comment_make_one_run(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     data = comment_payload()
     first = run_id_of(await post_github(client, "issue_comment", data))
     second = await post_github(client, "issue_comment", data)  # new delivery id
     assert (second.status_code, second.text) == (200, "duplicate: duplicate command\n")
-    assert await count(db, "SELECT count(*) FROM runs WHERE trigger_key = $1",
-                       f"github:comment:{data['comment']['id']}") == 1
+    assert (
+        await count(
+            db,
+            "SELECT count(*) FROM runs WHERE trigger_key = $1",
+            f"github:comment:{data['comment']['id']}",
+        )
+        == 1
+    )
     assert await count(db, "SELECT count(*) FROM deliveries WHERE run_id = $1", first) == 2
 
 
@@ -562,14 +714,18 @@ async def test_concurrent_deliveries_of_one_command_make_one_run(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     data = comment_payload()
-    responses = await asyncio.gather(*(post_github(client, "issue_comment", data)
-                                       for _ in range(6)))
+    responses = await asyncio.gather(
+        *(post_github(client, "issue_comment", data) for _ in range(6))
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 200, 200, 200, 200, 202]
-    assert all(r.text == "duplicate: duplicate command\n"
-               for r in responses if r.status_code == 200)
-    assert await count(db, "SELECT count(*) FROM runs WHERE comment_id = $1",
-                       data["comment"]["id"]) == 1
+    assert all(
+        r.text == "duplicate: duplicate command\n" for r in responses if r.status_code == 200
+    )
+    assert (
+        await count(db, "SELECT count(*) FROM runs WHERE comment_id = $1", data["comment"]["id"])
+        == 1
+    )
 
 
 async def test_concurrent_repeats_of_one_delivery_make_one_run(
@@ -577,15 +733,14 @@ async def test_concurrent_repeats_of_one_delivery_make_one_run(
 ) -> None:
     delivery = uid()
     data = comment_payload()
-    responses = await asyncio.gather(*(post_github(client, "issue_comment", data,
-                                                   delivery=delivery) for _ in range(6)))
+    responses = await asyncio.gather(
+        *(post_github(client, "issue_comment", data, delivery=delivery) for _ in range(6))
+    )
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 200, 202]
-    assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1",
-                       delivery) == 1
+    assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1", delivery) == 1
 
 
-async def test_redis_down_still_accepts_the_run(make_settings: MakeSettings,
-                                                db: Database) -> None:
+async def test_redis_down_still_accepts_the_run(make_settings: MakeSettings, db: Database) -> None:
     async with serve(make_settings(redis_url=CLOSED_REDIS)) as c:
         started = time.monotonic()
         response = await post_github(c, "issue_comment", comment_payload())
@@ -616,33 +771,45 @@ async def test_postgres_down_is_503_and_stores_nothing(make_settings: MakeSettin
 
 # --- GitLab ------------------------------------------------------------------------------
 
-async def test_gitlab_note_is_accepted_and_enqueued(client: httpx.AsyncClient, db: Database,
-                                                    redis_client: aioredis.Redis,
-                                                    queue_name: str) -> None:
+
+async def test_gitlab_note_is_accepted_and_enqueued(
+    client: httpx.AsyncClient, db: Database, redis_client: aioredis.Redis, queue_name: str
+) -> None:
     key = uid()
     data = note_payload("/agentops implement")
-    run_id = run_id_of(await post_gitlab(client, "Note Hook", data,
-                                         headers={"Idempotency-Key": key}))
+    run_id = run_id_of(
+        await post_gitlab(client, "Note Hook", data, headers={"Idempotency-Key": key})
+    )
     async with db.admin() as conn:
         run = await conn.fetchrow("SELECT * FROM runs WHERE id = $1", run_id)
-        delivery = await conn.fetchrow("SELECT * FROM deliveries WHERE forge = 'gitlab' AND"
-                                       " delivery_id = $1", key)
+        delivery = await conn.fetchrow(
+            "SELECT * FROM deliveries WHERE forge = 'gitlab' AND delivery_id = $1", key
+        )
     assert run is not None and delivery is not None
     assert (run["forge"], run["repo"], run["target_kind"], run["target_number"]) == (
-        "gitlab", "team/app", "issue", 3)
+        "gitlab",
+        "team/app",
+        "issue",
+        3,
+    )
     assert delivery["run_id"] == run_id
     assert await redis_client.exists(f"arq:job:{job_id_for_run(queue_name, run_id)}") == 1
 
 
-@pytest.mark.parametrize(("token", "reason"), [
-    (None, "missing X-Gitlab-Token header"),
-    ("wrong", "X-Gitlab-Token does not match"),
-    (GL_SECRET + "x", "X-Gitlab-Token does not match"),
-])
-async def test_gitlab_bad_token_is_401(client: httpx.AsyncClient, token: str | None,
-                                       reason: str) -> None:
-    response = await post_gitlab(client, "Note Hook", note_payload(),
-                                 headers={"X-Gitlab-Token": token})  # type: ignore[dict-item]
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (None, "missing X-Gitlab-Token header"),
+        ("wrong", "X-Gitlab-Token does not match"),
+        (GL_SECRET + "x", "X-Gitlab-Token does not match"),
+    ],
+)
+async def test_gitlab_bad_token_is_401(
+    client: httpx.AsyncClient, token: str | None, reason: str
+) -> None:
+    response = await post_gitlab(
+        client, "Note Hook", note_payload(), headers={"X-Gitlab-Token": token}
+    )  # type: ignore[dict-item]
     assert (response.status_code, response.text) == (401, f"unauthorized: {reason}\n")
     assert GL_SECRET not in response.text
 
@@ -654,17 +821,22 @@ async def test_gitlab_non_ascii_secret_token_matches_its_utf8_header(
     async with serve(make_settings(gitlab_webhook_secret=secret)) as c:
         raw = json.dumps(note_payload()).encode()
         base = [(b"x-gitlab-event", b"Note Hook"), (b"content-type", b"application/json")]
-        ok = await c.post("/webhooks/gitlab", content=raw,
-                          headers=[*base, (b"x-gitlab-token", secret.encode("utf-8"))])
-        wrong = await c.post("/webhooks/gitlab", content=raw,
-                             headers=[*base, (b"x-gitlab-token", secret.encode("latin-1"))])
+        ok = await c.post(
+            "/webhooks/gitlab",
+            content=raw,
+            headers=[*base, (b"x-gitlab-token", secret.encode("utf-8"))],
+        )
+        wrong = await c.post(
+            "/webhooks/gitlab",
+            content=raw,
+            headers=[*base, (b"x-gitlab-token", secret.encode("latin-1"))],
+        )
     run_id_of(ok)
     assert wrong.status_code == 401
 
 
 async def test_gitlab_missing_event_header_is_400(client: httpx.AsyncClient) -> None:
-    response = await post_gitlab(client, "", note_payload(),
-                                 headers={"X-Gitlab-Event": None})  # type: ignore[dict-item]
+    response = await post_gitlab(client, "", note_payload(), headers={"X-Gitlab-Event": None})  # type: ignore[dict-item]
     assert (response.status_code, response.text) == (400, "missing X-Gitlab-Event header\n")
 
 
@@ -681,13 +853,16 @@ async def test_gitlab_not_configured_is_404(make_settings: MakeSettings) -> None
         ("Push Hook", {"object_kind": "push"}, "ignored: event Push Hook is not handled"),
         ("Note Hook", note_payload(action="update"), "ignored: edited notes never trigger"),
         ("Note Hook", note_payload("nice"), "ignored: no /agentops command in the note"),
-        ("Note Hook", {**note_payload(), "user": {"username": "agentops-bot"}},
-         "ignored: sent by a bot"),
+        (
+            "Note Hook",
+            {**note_payload(), "user": {"username": "agentops-bot"}},
+            "ignored: sent by a bot",
+        ),
     ],
 )
-async def test_gitlab_ignored_events_are_200_with_the_reason(client: httpx.AsyncClient,
-                                                             event: str, data: Any,
-                                                             reason: str) -> None:
+async def test_gitlab_ignored_events_are_200_with_the_reason(
+    client: httpx.AsyncClient, event: str, data: Any, reason: str
+) -> None:
     response = await post_gitlab(client, event, data)
     assert (response.status_code, response.text) == (200, reason + "\n")
 
@@ -701,8 +876,9 @@ async def test_gitlab_ignored_events_are_200_with_the_reason(client: httpx.Async
         (b'{"object_kind": "note"}', "bad payload: payload field user: field required"),
     ],
 )
-async def test_gitlab_unusable_bodies_are_400(client: httpx.AsyncClient, body: bytes,
-                                              reason: str) -> None:
+async def test_gitlab_unusable_bodies_are_400(
+    client: httpx.AsyncClient, body: bytes, reason: str
+) -> None:
     response = await post_gitlab(client, "Note Hook", body=body)
     assert response.status_code == 400
     assert response.text.startswith(reason)
@@ -710,18 +886,23 @@ async def test_gitlab_unusable_bodies_are_400(client: httpx.AsyncClient, body: b
 
 async def test_gitlab_label_hooks_start_runs(client: httpx.AsyncClient, db: Database) -> None:
     def hook(kind: str, label: str) -> dict[str, Any]:
-        return {"object_kind": kind, "user": {"username": "alice"},
-                "project": {"id": int(uuid.uuid4().int % 10**9),
-                            "path_with_namespace": "team/app"},
-                "object_attributes": {"iid": 9, "action": "update"},
-                "changes": {"labels": {"previous": [], "current": [{"title": label}]}}}
+        return {
+            "object_kind": kind,
+            "user": {"username": "alice"},
+            "project": {"id": int(uuid.uuid4().int % 10**9), "path_with_namespace": "team/app"},
+            "object_attributes": {"iid": 9, "action": "update"},
+            "changes": {"labels": {"previous": [], "current": [{"title": label}]}},
+        }
 
     issue = run_id_of(await post_gitlab(client, "Issue Hook", hook("issue", "agentops")))
-    mr = run_id_of(await post_gitlab(client, "Merge Request Hook",
-                                     hook("merge_request", "agentops:test")))
+    mr = run_id_of(
+        await post_gitlab(client, "Merge Request Hook", hook("merge_request", "agentops:test"))
+    )
     async with db.admin() as conn:
-        rows = await conn.fetch("SELECT command, target_kind FROM runs"
-                                " WHERE id = ANY($1::bigint[]) ORDER BY id", [issue, mr])
+        rows = await conn.fetch(
+            "SELECT command, target_kind FROM runs WHERE id = ANY($1::bigint[]) ORDER BY id",
+            [issue, mr],
+        )
     assert [tuple(r) for r in rows] == [("implement", "issue"), ("test", "pull_request")]
 
 
@@ -749,12 +930,12 @@ async def test_gitlab_duplicates_by_idempotency_key_webhook_id_or_body(
     again = await post_gitlab(client, "Note Hook", body=raw, headers=bare)  # type: ignore[arg-type]
     assert again.text == "duplicate: duplicate delivery\n"
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-    assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1",
-                       digest) == 1
+    assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1", digest) == 1
 
 
-async def test_gitlab_two_deliveries_of_one_note_make_one_run(client: httpx.AsyncClient,
-                                                              db: Database) -> None:
+async def test_gitlab_two_deliveries_of_one_note_make_one_run(
+    client: httpx.AsyncClient, db: Database
+) -> None:
     data = note_payload()
     run_id_of(await post_gitlab(client, "Note Hook", data))
     second = await post_gitlab(client, "Note Hook", data)  # another Idempotency-Key
@@ -772,12 +953,20 @@ async def test_gitlab_note_id_already_used_by_another_project_starts_nothing(
     assert await count(db, "SELECT count(*) FROM runs WHERE id = $1", first) == 1
 
 
-def sw_headers(body: bytes, *, msg_id: str | None = None, timestamp: int | None = None,
-               secret: str = GL_SIGNING) -> dict[str, str]:
+def sw_headers(
+    body: bytes,
+    *,
+    msg_id: str | None = None,
+    timestamp: int | None = None,
+    secret: str = GL_SIGNING,
+) -> dict[str, str]:
     msg_id = msg_id or "msg_" + uid()
     ts = str(timestamp if timestamp is not None else int(time.time()))
-    return {"webhook-id": msg_id, "webhook-timestamp": ts,
-            "webhook-signature": standard_webhook_signature(secret, msg_id, ts, body)}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": standard_webhook_signature(secret, msg_id, ts, body),
+    }
 
 
 async def test_gitlab_standard_webhooks_signature_when_configured(
@@ -787,33 +976,51 @@ async def test_gitlab_standard_webhooks_signature_when_configured(
     async with serve(make_settings(gitlab_signing_token=GL_SIGNING)) as c:
         raw = json.dumps(note_payload()).encode()
         signed = sw_headers(raw)
-        ok = await post_gitlab(c, "Note Hook", body=raw,
-                               headers={**signed, "Idempotency-Key": None})  # type: ignore[dict-item]
+        ok = await post_gitlab(
+            c, "Note Hook", body=raw, headers={**signed, "Idempotency-Key": None}
+        )  # type: ignore[dict-item]
         run_id_of(ok)
-        assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1",
-                           signed["webhook-id"]) == 1
+        assert (
+            await count(
+                db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1", signed["webhook-id"]
+            )
+            == 1
+        )
 
         # key rotation: old and new signatures side by side, one valid is enough
         raw = json.dumps(note_payload()).encode()
         rotated = sw_headers(raw)
-        stale = sw_headers(raw, msg_id=rotated["webhook-id"],
-                           timestamp=int(rotated["webhook-timestamp"]), secret=other_key)
-        rotated["webhook-signature"] = (stale["webhook-signature"] + " "
-                                        + rotated["webhook-signature"])
+        stale = sw_headers(
+            raw,
+            msg_id=rotated["webhook-id"],
+            timestamp=int(rotated["webhook-timestamp"]),
+            secret=other_key,
+        )
+        rotated["webhook-signature"] = (
+            stale["webhook-signature"] + " " + rotated["webhook-signature"]
+        )
         run_id_of(await post_gitlab(c, "Note Hook", body=raw, headers=rotated))
 
         raw = json.dumps(note_payload()).encode()
         refusals = {
             "unsigned": ({}, "missing webhook-id, webhook-timestamp or webhook-signature"),
             "wrong key": (sw_headers(raw, secret=other_key), "no webhook-signature matches"),
-            "too old": (sw_headers(raw, timestamp=int(time.time()) - 301),
-                        "outside the 5-minute tolerance"),
-            "future": (sw_headers(raw, timestamp=int(time.time()) + 3600),
-                       "outside the 5-minute tolerance"),
-            "huge timestamp": ({**sw_headers(raw), "webhook-timestamp": "9" * 400},
-                               "malformed webhook-timestamp header"),
-            "token wrong": ({**sw_headers(raw), "X-Gitlab-Token": "nope"},
-                            "X-Gitlab-Token does not match"),
+            "too old": (
+                sw_headers(raw, timestamp=int(time.time()) - 301),
+                "outside the 5-minute tolerance",
+            ),
+            "future": (
+                sw_headers(raw, timestamp=int(time.time()) + 3600),
+                "outside the 5-minute tolerance",
+            ),
+            "huge timestamp": (
+                {**sw_headers(raw), "webhook-timestamp": "9" * 400},
+                "malformed webhook-timestamp header",
+            ),
+            "token wrong": (
+                {**sw_headers(raw), "X-Gitlab-Token": "nope"},
+                "X-Gitlab-Token does not match",
+            ),
         }
         for name, (headers, reason) in refusals.items():
             response = await post_gitlab(c, "Note Hook", body=raw, headers=headers)
@@ -821,12 +1028,14 @@ async def test_gitlab_standard_webhooks_signature_when_configured(
             assert reason in response.text, (name, response.text)
 
         tampered = sw_headers(raw)
-        response = await post_gitlab(c, "Note Hook", body=raw.replace(b"}", b" }", 1),
-                                     headers=tampered)
+        response = await post_gitlab(
+            c, "Note Hook", body=raw.replace(b"}", b" }", 1), headers=tampered
+        )
         assert response.status_code == 401
 
 
 # --- health, metrics and the admin API ---------------------------------------------------
+
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).status_code == 200
@@ -837,8 +1046,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
 async def test_readiness_reports_redis_down(make_settings: MakeSettings) -> None:
     async with serve(make_settings(redis_url=CLOSED_REDIS)) as c:
         ready = await c.get("/readyz")
-    assert (ready.status_code, ready.json()) == (503, {"database": "ok",
-                                                       "redis": "unreachable"})
+    assert (ready.status_code, ready.json()) == (503, {"database": "ok", "redis": "unreachable"})
 
 
 async def test_metrics_count_webhooks(client: httpx.AsyncClient) -> None:
@@ -853,13 +1061,15 @@ async def test_metrics_count_webhooks(client: httpx.AsyncClient) -> None:
     assert 'agentops_runs{status="queued"}' in text
 
 
-async def test_admin_api_needs_the_bearer_token(client: httpx.AsyncClient,
-                                                make_settings: MakeSettings) -> None:
+async def test_admin_api_needs_the_bearer_token(
+    client: httpx.AsyncClient, make_settings: MakeSettings
+) -> None:
     assert (await client.get("/api/runs")).status_code == 401
     wrong = await client.get("/api/runs", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and "admin-token" not in wrong.text
-    assert (await client.get("/api/runs/1", headers={"Authorization": "admin-token"})
-            ).status_code == 401
+    assert (
+        await client.get("/api/runs/1", headers={"Authorization": "admin-token"})
+    ).status_code == 401
     async with serve(make_settings(admin_token=None)) as off:
         response = await off.get("/api/runs", headers={"Authorization": "Bearer "})
     assert response.status_code == 403
@@ -867,11 +1077,14 @@ async def test_admin_api_needs_the_bearer_token(client: httpx.AsyncClient,
 
 async def test_admin_api_lists_and_shows_runs(client: httpx.AsyncClient) -> None:
     auth = {"Authorization": "Bearer admin-token"}
-    run_id = run_id_of(await post_github(client, "issue_comment",
-                                         comment_payload("/agentops review",
-                                                         repo="octo/api-test")))
-    listed = await client.get("/api/runs", params={"limit": "500", "status": "queued"},
-                              headers=auth)
+    run_id = run_id_of(
+        await post_github(
+            client, "issue_comment", comment_payload("/agentops review", repo="octo/api-test")
+        )
+    )
+    listed = await client.get(
+        "/api/runs", params={"limit": "500", "status": "queued"}, headers=auth
+    )
     assert listed.status_code == 200
     assert run_id in [r["id"] for r in listed.json()["runs"]]
     assert all(r["status"] == "queued" for r in listed.json()["runs"])
@@ -879,10 +1092,13 @@ async def test_admin_api_lists_and_shows_runs(client: httpx.AsyncClient) -> None
     assert shown.status_code == 200
     body = shown.json()
     assert (body["id"], body["command"], body["repo"], body["steps"]) == (
-        run_id, "review", "octo/api-test", [])
+        run_id,
+        "review",
+        "octo/api-test",
+        [],
+    )
     older = await client.get("/api/runs", params={"before": str(run_id)}, headers=auth)
     assert run_id not in [r["id"] for r in older.json()["runs"]]
     assert (await client.get("/api/runs/999999999", headers=auth)).status_code == 404
     assert (await client.get("/api/runs/abc", headers=auth)).status_code == 400
-    assert (await client.get("/api/runs", params={"limit": "x"}, headers=auth)
-            ).status_code == 400
+    assert (await client.get("/api/runs", params={"limit": "x"}, headers=auth)).status_code == 400

@@ -35,8 +35,10 @@ from tests.sim.serve import serve_app
 REPO = "acme/labelled"
 BARE_REPO = "acme/plain"
 PROJECT = "team/labelled"
-CONFIG = ("labels:\n  bot-please: implement\n  needs-tests: test\n"
-          "  agentops: review\n")  # `agentops` is the operator's: this line means nothing
+CONFIG = (
+    "labels:\n  bot-please: implement\n  needs-tests: test\n"
+    "  agentops: review\n"
+)  # `agentops` is the operator's: this line means nothing
 FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02)
 _deliveries = itertools.count(1)
 
@@ -60,17 +62,34 @@ def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GitLabSim
 
 
 @pytest.fixture
-async def env(db: Database, github: tuple[GitHubSim, str], gitlab: tuple[GitLabSim, str],
-              redis_url: str, queue_name: str,
-              tmp_path: Path) -> AsyncIterator[tuple[WorkflowDeps, Any]]:
+async def env(
+    db: Database,
+    github: tuple[GitHubSim, str],
+    gitlab: tuple[GitLabSim, str],
+    redis_url: str,
+    queue_name: str,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[WorkflowDeps, Any]]:
     gh, gh_url = github
     gl, gl_url = gitlab
-    settings = Settings(database_url="postgresql://unused", redis_url=redis_url,
-                        queue_name=queue_name, workdir=tmp_path, requeue_after_seconds=0)
-    app = GitHubApp(gh.app_id, gh.private_key_pem, api_url=gh_url, retry=FAST,
-                    bot_login=gh.bot_login)
-    gitlab_forge = GitLabForge(Settings(gitlab_url=gl_url, gitlab_token=SecretStr(gl.bot_token),
-                                        gitlab_webhook_secret=SecretStr("s")), retry=FAST)
+    settings = Settings(
+        database_url="postgresql://unused",
+        redis_url=redis_url,
+        queue_name=queue_name,
+        workdir=tmp_path,
+        requeue_after_seconds=0,
+    )
+    app = GitHubApp(
+        gh.app_id, gh.private_key_pem, api_url=gh_url, retry=FAST, bot_login=gh.bot_login
+    )
+    gitlab_forge = GitLabForge(
+        Settings(
+            gitlab_url=gl_url,
+            gitlab_token=SecretStr(gl.bot_token),
+            gitlab_webhook_secret=SecretStr("s"),
+        ),
+        retry=FAST,
+    )
     queue = RunQueue(redis_url, queue_name)
 
     async def forge_for(forge: str, context: Mapping[str, Any]) -> Forge:
@@ -92,12 +111,20 @@ async def _no_runs(run: Any) -> Forge:
     raise AssertionError("a label check never executes a run itself")
 
 
-def github_check(sim: GitHubSim, labels: tuple[str, ...], *, repo: str = REPO,
-                 kind: str = "issue", delivery: str) -> LabelCheck:
+def github_check(
+    sim: GitHubSim, labels: tuple[str, ...], *, repo: str = REPO, kind: str = "issue", delivery: str
+) -> LabelCheck:
     installation = sim.installation_id(repo)
-    return LabelCheck(TenantKey("github", str(installation)), repo, kind, 7,  # type: ignore[arg-type]
-                      labels, "alice", f"github:label:{delivery}",
-                      {"installation_id": installation, "repo_id": 1})
+    return LabelCheck(
+        TenantKey("github", str(installation)),
+        repo,
+        kind,
+        7,  # type: ignore[arg-type]
+        labels,
+        "alice",
+        f"github:label:{delivery}",
+        {"installation_id": installation, "repo_id": 1},
+    )
 
 
 async def _accept(deps: WorkflowDeps, check: LabelCheck, delivery: str) -> int:
@@ -121,62 +148,83 @@ async def _row(db: Database, sql: str, *args: Any) -> Any:
 
 
 async def test_a_repository_label_starts_the_run_an_operator_label_would(
-        env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str]) -> None:
+    env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str]
+) -> None:
     deps, forge_for = env
     sim, _ = github
     delivery = f"lab-{next(_deliveries)}"
-    check_id = await _accept(deps, github_check(sim, ("bot-please",), delivery=delivery),
-                             delivery)
+    check_id = await _accept(deps, github_check(sim, ("bot-please",), delivery=delivery), delivery)
     assert job_id_for_label_check(deps.settings.queue_name, check_id) in await _queued(deps)
-    assert await _row(deps.db, "SELECT * FROM runs WHERE trigger_key = $1",
-                      f"github:label:{delivery}") is None
+    assert (
+        await _row(deps.db, "SELECT * FROM runs WHERE trigger_key = $1", f"github:label:{delivery}")
+        is None
+    )
 
     assert await check_labels(deps, check_id, forge_for) == "started"
-    run = await _row(deps.db, "SELECT * FROM runs WHERE trigger_key = $1",
-                     f"github:label:{delivery}")
+    run = await _row(
+        deps.db, "SELECT * FROM runs WHERE trigger_key = $1", f"github:label:{delivery}"
+    )
     assert (run["command"], run["trigger"], run["status"], run["requested_by"]) == (
-        "implement", "label", "queued", "alice")
+        "implement",
+        "label",
+        "queued",
+        "alice",
+    )
     assert '"label_source": "repository"' in run["context"]
     assert run["enqueued_at"] is not None
     assert job_id_for_run(deps.settings.queue_name, run["id"]) in await _queued(deps)
-    delivery_row = await _row(deps.db, "SELECT run_id FROM deliveries WHERE delivery_id = $1",
-                              delivery)
+    delivery_row = await _row(
+        deps.db, "SELECT run_id FROM deliveries WHERE delivery_id = $1", delivery
+    )
     assert delivery_row["run_id"] == run["id"]
     assert await _row(deps.db, "SELECT 1 FROM label_checks WHERE id = $1", check_id) is None
 
     # the job run twice, and a redelivery of the webhook, add nothing
     assert await check_labels(deps, check_id, forge_for) == "missing"
     again = await Intake(deps.db, deps.queue).accept(
-        github_check(sim, ("bot-please",), delivery=delivery), delivery, "issues")
+        github_check(sim, ("bot-please",), delivery=delivery), delivery, "issues"
+    )
     assert (again.status_code, again.text, again.run_id) == (
-        200, "duplicate: duplicate delivery", run["id"])
+        200,
+        "duplicate: duplicate delivery",
+        run["id"],
+    )
 
 
 async def test_an_unrelated_label_leaves_no_run_and_no_check(
-        env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str]) -> None:
+    env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str]
+) -> None:
     deps, forge_for = env
     sim, _ = github
     before = len(sim.requests)
-    for labels, kind, repo in [(("bug",), "issue", REPO),
-                               (("needs-tests",), "issue", REPO),  # `test`: PRs only
-                               (("agentops",), "pull_request", REPO),  # operator's label
-                               (("bot-please",), "issue", BARE_REPO)]:  # no .agentops.yml
+    for labels, kind, repo in [
+        (("bug",), "issue", REPO),
+        (("needs-tests",), "issue", REPO),  # `test`: PRs only
+        (("agentops",), "pull_request", REPO),  # operator's label
+        (("bot-please",), "issue", BARE_REPO),
+    ]:  # no .agentops.yml
         delivery = f"lab-{next(_deliveries)}"
         check = github_check(sim, labels, kind=kind, repo=repo, delivery=delivery)
         check_id = await _accept(deps, check, delivery)
         assert await check_labels(deps, check_id, forge_for) == "ignored", labels
-        assert await _row(deps.db, "SELECT 1 FROM runs WHERE trigger_key = $1",
-                          check.trigger_key) is None
+        assert (
+            await _row(deps.db, "SELECT 1 FROM runs WHERE trigger_key = $1", check.trigger_key)
+            is None
+        )
         assert await _row(deps.db, "SELECT 1 FROM label_checks WHERE id = $1", check_id) is None
         again = await Intake(deps.db, deps.queue).accept(check, delivery, "issues")
         assert (again.status_code, again.text) == (200, "duplicate: duplicate delivery")
-    writes = [r for r in sim.requests[before:] if r.method != "GET"
-              and not r.path.endswith(("/git-upload-pack", "/access_tokens"))]
+    writes = [
+        r
+        for r in sim.requests[before:]
+        if r.method != "GET" and not r.path.endswith(("/git-upload-pack", "/access_tokens"))
+    ]
     assert writes == []  # no comment, reaction or check run
 
 
 async def test_the_label_map_follows_the_default_branch(
-        env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str], tmp_path: Path) -> None:
+    env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str], tmp_path: Path
+) -> None:
     _, forge_for = env
     sim, _ = github
     forge = await forge_for("github", {"installation_id": sim.installation_id(REPO)})
@@ -193,57 +241,71 @@ async def test_the_label_map_follows_the_default_branch(
 
 
 async def test_only_the_file_is_fetched_where_the_forge_allows_filters(
-        env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str], tmp_path: Path) -> None:
+    env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str], tmp_path: Path
+) -> None:
     _, forge_for = env
     sim, _ = github
     repo = "acme/filtered"
-    sim.add_repo(repo, {".agentops.yml": "labels: {big: implement}\n",
-                        "large.bin": "x" * 200_000})
-    subprocess.run(["git", "config", "uploadpack.allowFilter", "true"],
-                   cwd=sim.bare_path(repo), check=True)
+    sim.add_repo(repo, {".agentops.yml": "labels: {big: implement}\n", "large.bin": "x" * 200_000})
+    subprocess.run(
+        ["git", "config", "uploadpack.allowFilter", "true"], cwd=sim.bare_path(repo), check=True
+    )
     forge = await forge_for("github", {"installation_id": sim.installation_id(repo)})
     remote = await forge.git_remote(repo)
     dest = tmp_path / "probe"
     sha, text = await git_tip.read_file_at_tip(remote, "main", ".agentops.yml", dest)
     assert (sha, text) == (sim.branch_sha(repo, "main"), "labels: {big: implement}\n")
-    objects = subprocess.run(["git", "rev-list", "--objects", "--missing=print", "HEAD"],
-                             cwd=dest, capture_output=True, text=True, check=True).stdout
-    large = subprocess.run(["git", "rev-parse", "HEAD:large.bin"], cwd=dest,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    objects = subprocess.run(
+        ["git", "rev-list", "--objects", "--missing=print", "HEAD"],
+        cwd=dest,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    large = subprocess.run(
+        ["git", "rev-parse", "HEAD:large.bin"], cwd=dest, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert f"?{large}" in objects.split()  # never fetched
     assert await git_tip.read_file_at_tip(remote, "main", "absent.yml", tmp_path / "again") == (
-        sha, None)
+        sha,
+        None,
+    )
 
-    assert await repository_labels(forge, repo, tmp_path, RepoLabelCache()) == {
-        "big": "implement"}
+    assert await repository_labels(forge, repo, tmp_path, RepoLabelCache()) == {"big": "implement"}
     assert not list((tmp_path / "label-checks").iterdir())  # the scratch clone is gone
 
 
 async def test_gitlab_label_checks_read_the_project(
-        env: tuple[WorkflowDeps, Any], gitlab: tuple[GitLabSim, str]) -> None:
+    env: tuple[WorkflowDeps, Any], gitlab: tuple[GitLabSim, str]
+) -> None:
     deps, forge_for = env
     sim, url = gitlab
     project = sim.project(PROJECT)
     delivery = f"gl-{next(_deliveries)}"
-    check = LabelCheck(TenantKey("gitlab", f"{url}#{project.id}", PROJECT), PROJECT,
-                       "pull_request", 3, ("wip", "needs-tests"), "dana",
-                       f"gitlab:{url}:label:{delivery}",
-                       {"project_id": project.id, "instance_url": url})
+    check = LabelCheck(
+        TenantKey("gitlab", f"{url}#{project.id}", PROJECT),
+        PROJECT,
+        "pull_request",
+        3,
+        ("wip", "needs-tests"),
+        "dana",
+        f"gitlab:{url}:label:{delivery}",
+        {"project_id": project.id, "instance_url": url},
+    )
     check_id = await _accept(deps, check, delivery)
     assert await check_labels(deps, check_id, forge_for) == "started"
     run = await _row(deps.db, "SELECT * FROM runs WHERE trigger_key = $1", check.trigger_key)
-    assert (run["command"], run["target_kind"], run["forge"]) == ("test", "pull_request",
-                                                                  "gitlab")
+    assert (run["command"], run["target_kind"], run["forge"]) == ("test", "pull_request", "gitlab")
     assert '"label": "needs-tests"' in run["context"]
 
 
 async def test_a_forge_that_fails_is_retried_then_the_check_is_dropped_quietly(
-        env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str]) -> None:
+    env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str]
+) -> None:
     deps, forge_for = env
     sim, _ = github
     delivery = f"lab-{next(_deliveries)}"
-    check_id = await _accept(deps, github_check(sim, ("bot-please",), delivery=delivery),
-                             delivery)
+    check_id = await _accept(deps, github_check(sim, ("bot-please",), delivery=delivery), delivery)
     sim.fail_next(r"GET /repos/acme/labelled$", "502", count=2)
     with pytest.raises(TransientRunError):
         await check_labels(deps, check_id, forge_for)
@@ -254,13 +316,15 @@ async def test_a_forge_that_fails_is_retried_then_the_check_is_dropped_quietly(
 
 
 async def test_a_check_accepted_while_redis_was_down_is_queued_by_the_sweep(
-        env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str]) -> None:
+    env: tuple[WorkflowDeps, Any], github: tuple[GitHubSim, str]
+) -> None:
     deps, _ = env
     sim, _ = github
     delivery = f"lab-{next(_deliveries)}"
     down = RunQueue("redis://127.0.0.1:1/0", deps.settings.queue_name)
     result = await Intake(deps.db, down).accept(
-        github_check(sim, ("bot-please",), delivery=delivery), delivery, "issues")
+        github_check(sim, ("bot-please",), delivery=delivery), delivery, "issues"
+    )
     assert result.status_code == 202
     check_id = int(result.text.split()[-1])
     row = await _row(deps.db, "SELECT enqueued_at FROM label_checks WHERE id = $1", check_id)

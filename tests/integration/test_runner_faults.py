@@ -39,14 +39,23 @@ def github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GitHubSim
 
 
 @pytest.fixture
-async def deps(db: Database, github: tuple[GitHubSim, str], redis_url: str, queue_name: str,
-               tmp_path: Path) -> AsyncIterator[WorkflowDeps]:
+async def deps(
+    db: Database, github: tuple[GitHubSim, str], redis_url: str, queue_name: str, tmp_path: Path
+) -> AsyncIterator[WorkflowDeps]:
     sim, url = github
-    settings = Settings(database_url="postgresql://unused", redis_url=redis_url,
-                        queue_name=queue_name, workdir=tmp_path)
-    app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=url,
-                    retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
-                    bot_login=sim.bot_login)
+    settings = Settings(
+        database_url="postgresql://unused",
+        redis_url=redis_url,
+        queue_name=queue_name,
+        workdir=tmp_path,
+    )
+    app = GitHubApp(
+        sim.app_id,
+        sim.private_key_pem,
+        api_url=url,
+        retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
+        bot_login=sim.bot_login,
+    )
     queue = RunQueue(redis_url, queue_name)
 
     async def forge_for(run: Run) -> Any:
@@ -60,10 +69,16 @@ async def deps(db: Database, github: tuple[GitHubSim, str], redis_url: str, queu
 async def _help_run(deps: WorkflowDeps, sim: GitHubSim, number: int) -> int:
     comment_id = sim.add_comment(REPO, number, "/agentops help", user="alice")
     request = RunRequest(
-        tenant=TenantKey("github", str(sim.installation_id(REPO))), repo=REPO,
-        target_kind="issue", target_number=number, command=Command("help"),
-        requested_by="alice", trigger="comment", trigger_key=f"t:{next(_comment_ids)}",
-        comment_id=comment_id, context={"installation_id": sim.installation_id(REPO)},
+        tenant=TenantKey("github", str(sim.installation_id(REPO))),
+        repo=REPO,
+        target_kind="issue",
+        target_number=number,
+        command=Command("help"),
+        requested_by="alice",
+        trigger="comment",
+        trigger_key=f"t:{next(_comment_ids)}",
+        comment_id=comment_id,
+        context={"installation_id": sim.installation_id(REPO)},
     )
     result = await Intake(deps.db, deps.queue).accept(request, f"d-{comment_id}", "issue_comment")
     assert result.run_id is not None
@@ -72,12 +87,16 @@ async def _help_run(deps: WorkflowDeps, sim: GitHubSim, number: int) -> int:
 
 def _bot_comments(sim: GitHubSim, number: int) -> list[str]:
     """The bot's comments as people read them (without the hidden markers)."""
-    return [unmarked(c["body"]) for c in sim.comments(REPO, number)
-            if c["user"]["login"] == sim.bot_login]
+    return [
+        unmarked(c["body"])
+        for c in sim.comments(REPO, number)
+        if c["user"]["login"] == sim.bot_login
+    ]
 
 
 async def test_rate_limit_defers_and_the_rerun_resumes_without_repeating(
-        deps: WorkflowDeps, github: tuple[GitHubSim, str]) -> None:
+    deps: WorkflowDeps, github: tuple[GitHubSim, str]
+) -> None:
     sim, _ = github
     number = sim.add_issue(REPO, "Rate limited", user="alice")
     run_id = await _help_run(deps, sim, number)
@@ -100,7 +119,8 @@ async def test_rate_limit_defers_and_the_rerun_resumes_without_repeating(
 
 
 async def test_last_try_of_a_failing_forge_closes_the_run_and_says_why(
-        deps: WorkflowDeps, github: tuple[GitHubSim, str]) -> None:
+    deps: WorkflowDeps, github: tuple[GitHubSim, str]
+) -> None:
     sim, _ = github
     number = sim.add_issue(REPO, "Flaky forge", user="alice")
     run_id = await _help_run(deps, sim, number)
@@ -114,7 +134,8 @@ async def test_last_try_of_a_failing_forge_closes_the_run_and_says_why(
 
 
 async def test_an_integration_without_access_is_told_not_retried(
-        deps: WorkflowDeps, github: tuple[GitHubSim, str]) -> None:
+    deps: WorkflowDeps, github: tuple[GitHubSim, str]
+) -> None:
     sim, _ = github
     number = sim.add_issue(REPO, "No access", user="alice")
     run_id = await _help_run(deps, sim, number)
@@ -134,23 +155,37 @@ async def _get(deps: WorkflowDeps, run_id: int) -> Run:
 
 
 async def test_the_cancel_button_of_a_check_run_cancels_its_run(
-        deps: WorkflowDeps, github: tuple[GitHubSim, str]) -> None:
+    deps: WorkflowDeps, github: tuple[GitHubSim, str]
+) -> None:
     sim, _ = github
     number = sim.add_issue(REPO, "Long job", user="alice")
     installation = sim.installation_id(REPO)
     work = RunRequest(
-        tenant=TenantKey("github", str(installation)), repo=REPO, target_kind="issue",
-        target_number=number, command=Command("implement"), requested_by="alice",
-        trigger="comment", trigger_key=f"t:{next(_comment_ids)}",
-        context={"installation_id": installation})
+        tenant=TenantKey("github", str(installation)),
+        repo=REPO,
+        target_kind="issue",
+        target_number=number,
+        command=Command("implement"),
+        requested_by="alice",
+        trigger="comment",
+        trigger_key=f"t:{next(_comment_ids)}",
+        context={"installation_id": installation},
+    )
     intake = Intake(deps.db, deps.queue)
     queued = await intake.accept(work, f"d-work-{number}", "issue_comment")
     assert queued.run_id is not None
     button = RunRequest(
-        tenant=TenantKey("github", str(installation)), repo=REPO, target_kind="issue",
-        target_number=0, command=Command("cancel"), requested_by="alice", trigger="check_run",
-        trigger_key=f"t:{next(_comment_ids)}", context={"installation_id": installation},
-        refers_to_run=queued.run_id)
+        tenant=TenantKey("github", str(installation)),
+        repo=REPO,
+        target_kind="issue",
+        target_number=0,
+        command=Command("cancel"),
+        requested_by="alice",
+        trigger="check_run",
+        trigger_key=f"t:{next(_comment_ids)}",
+        context={"installation_id": installation},
+        refers_to_run=queued.run_id,
+    )
     clicked = await intake.accept(button, f"d-button-{number}", "check_run")
     assert clicked.run_id is not None
 
@@ -160,7 +195,8 @@ async def test_the_cancel_button_of_a_check_run_cancels_its_run(
 
 
 async def test_a_reply_the_forge_wrote_before_failing_is_not_repeated_by_the_next_try(
-        deps: WorkflowDeps, github: tuple[GitHubSim, str]) -> None:
+    deps: WorkflowDeps, github: tuple[GitHubSim, str]
+) -> None:
     sim, _ = github
     number = sim.add_issue(REPO, "Written, then 500", user="alice")
     run_id = await _help_run(deps, sim, number)

@@ -36,13 +36,20 @@ def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GitLabSim
 
 
 @pytest.fixture
-async def deps(db: Database, gitlab: tuple[GitLabSim, str], redis_url: str, queue_name: str,
-               tmp_path: Path) -> AsyncIterator[WorkflowDeps]:
+async def deps(
+    db: Database, gitlab: tuple[GitLabSim, str], redis_url: str, queue_name: str, tmp_path: Path
+) -> AsyncIterator[WorkflowDeps]:
     sim, url = gitlab
-    settings = Settings(database_url="postgresql://unused", redis_url=redis_url,
-                        queue_name=queue_name, workdir=tmp_path, gitlab_url=url,
-                        gitlab_token=sim.bot_token, gitlab_webhook_secret="s",
-                        forge_timeout_seconds=10)
+    settings = Settings(
+        database_url="postgresql://unused",
+        redis_url=redis_url,
+        queue_name=queue_name,
+        workdir=tmp_path,
+        gitlab_url=url,
+        gitlab_token=sim.bot_token,
+        gitlab_webhook_secret="s",
+        forge_timeout_seconds=10,
+    )
     forge = GitLabForge(settings)
     queue = RunQueue(redis_url, queue_name)
 
@@ -54,15 +61,22 @@ async def deps(db: Database, gitlab: tuple[GitLabSim, str], redis_url: str, queu
 
 
 async def test_a_timed_out_job_closes_its_status_and_says_why(
-        deps: WorkflowDeps, gitlab: tuple[GitLabSim, str]) -> None:
+    deps: WorkflowDeps, gitlab: tuple[GitLabSim, str]
+) -> None:
     sim, url = gitlab
     iid = sim.add_issue(PROJECT, "Slow", author="dana")["iid"]
     note = sim.add_note(PROJECT, "issue", iid, "/agentops implement", author="dana")
     request = RunRequest(
-        tenant=TenantKey("gitlab", f"{url}#{sim.project(PROJECT).id}"), repo=PROJECT,
-        target_kind="issue", target_number=iid, command=Command("implement"),
-        requested_by="dana", trigger="comment", trigger_key=f"timeout:{note['id']}",
-        comment_id=note["id"], context={"project_id": sim.project(PROJECT).id},
+        tenant=TenantKey("gitlab", f"{url}#{sim.project(PROJECT).id}"),
+        repo=PROJECT,
+        target_kind="issue",
+        target_number=iid,
+        command=Command("implement"),
+        requested_by="dana",
+        trigger="comment",
+        trigger_key=f"timeout:{note['id']}",
+        comment_id=note["id"],
+        context={"project_id": sim.project(PROJECT).id},
     )
     accepted = await Intake(deps.db, deps.queue).accept(request, f"d-{note['id']}", "Note Hook")
     assert accepted.run_id is not None

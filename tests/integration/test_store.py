@@ -40,14 +40,17 @@ def request(trigger_key: str | None = None, command: Command | None = None) -> R
     )
 
 
-async def record(db: Database, tenant_id: int, req: RunRequest,
-                 delivery_id: str | None = None) -> run_store.Accepted:
+async def record(
+    db: Database, tenant_id: int, req: RunRequest, delivery_id: str | None = None
+) -> run_store.Accepted:
     async with db.tenant(tenant_id) as tc:
-        return await run_store.record_delivery_and_run(tc, req, delivery_id or _key(),
-                                                       "issue_comment")
+        return await run_store.record_delivery_and_run(
+            tc, req, delivery_id or _key(), "issue_comment"
+        )
 
 
 # --- deliveries and runs -----------------------------------------------------------------
+
 
 async def test_a_delivery_and_its_queued_run_are_stored_together(db: Database) -> None:
     tenant = await new_tenant(db)
@@ -59,10 +62,18 @@ async def test_a_delivery_and_its_queued_run_are_stored_together(db: Database) -
         row = await conn.fetchrow("SELECT * FROM deliveries WHERE delivery_id = $1", delivery)
     assert run is not None and row is not None
     assert (run["tenant_id"], run["status"], run["command"], run["args"]) == (
-        tenant, "queued", "implement", "be brief")
+        tenant,
+        "queued",
+        "implement",
+        "be brief",
+    )
     assert run["enqueued_at"] is None
     assert (row["tenant_id"], row["forge"], row["run_id"], row["event"]) == (
-        tenant, "github", accepted.run_id, "issue_comment")
+        tenant,
+        "github",
+        accepted.run_id,
+        "issue_comment",
+    )
 
 
 async def test_a_repeated_delivery_adds_nothing(db: Database) -> None:
@@ -72,11 +83,15 @@ async def test_a_repeated_delivery_adds_nothing(db: Database) -> None:
     # The forge redelivers the same delivery (it even may be a new comment id: the
     # delivery id alone decides).
     again = await record(db, tenant, request(), delivery)
-    assert (again.created, again.reason, again.run_id) == (False, "duplicate delivery",
-                                                           first.run_id)
+    assert (again.created, again.reason, again.run_id) == (
+        False,
+        "duplicate delivery",
+        first.run_id,
+    )
     async with db.admin() as conn:
         n_deliveries = await conn.fetchval(
-            "SELECT count(*) FROM deliveries WHERE delivery_id = $1", delivery)
+            "SELECT count(*) FROM deliveries WHERE delivery_id = $1", delivery
+        )
         n_runs = await conn.fetchval("SELECT count(*) FROM runs WHERE tenant_id = $1", tenant)
     assert (n_deliveries, n_runs) == (1, 1)
 
@@ -86,10 +101,13 @@ async def test_a_repeated_delivery_days_later_is_still_a_duplicate(db: Database)
     delivery = _key()
     first = await record(db, tenant, request(), delivery)
     async with db.admin() as conn:
-        await conn.execute("UPDATE deliveries SET received_at = now() - interval '30 days'"
-                           " WHERE delivery_id = $1", delivery)
-        await conn.execute("UPDATE runs SET status = 'succeeded', finished_at = now()"
-                           " WHERE id = $1", first.run_id)
+        await conn.execute(
+            "UPDATE deliveries SET received_at = now() - interval '30 days' WHERE delivery_id = $1",
+            delivery,
+        )
+        await conn.execute(
+            "UPDATE runs SET status = 'succeeded', finished_at = now() WHERE id = $1", first.run_id
+        )
     again = await record(db, tenant, request(), delivery)
     assert not again.created and again.run_id == first.run_id
 
@@ -100,8 +118,11 @@ async def test_two_deliveries_of_one_command_make_one_run(db: Database) -> None:
     first = await record(db, tenant, req, "delivery-a-" + _key())
     second = await record(db, tenant, req, "delivery-b-" + _key())
     assert first.created
-    assert (second.created, second.reason, second.run_id) == (False, "duplicate command",
-                                                              first.run_id)
+    assert (second.created, second.reason, second.run_id) == (
+        False,
+        "duplicate command",
+        first.run_id,
+    )
     async with db.admin() as conn:
         linked = await conn.fetch("SELECT run_id FROM deliveries WHERE tenant_id = $1", tenant)
         runs = await conn.fetchval("SELECT count(*) FROM runs WHERE tenant_id = $1", tenant)
@@ -131,8 +152,10 @@ async def test_a_failed_transaction_keeps_neither_delivery_nor_run(db: Database)
             await run_store.record_delivery_and_run(tc, request(), delivery, "issues")
             raise RuntimeError("crash before commit")
     async with db.admin() as conn:
-        assert await conn.fetchval(
-            "SELECT count(*) FROM deliveries WHERE delivery_id = $1", delivery) == 0
+        assert (
+            await conn.fetchval("SELECT count(*) FROM deliveries WHERE delivery_id = $1", delivery)
+            == 0
+        )
         assert await conn.fetchval("SELECT count(*) FROM runs WHERE tenant_id = $1", tenant) == 0
     # and the forge's redelivery is then accepted
     assert (await record(db, tenant, request(), delivery)).created
@@ -158,6 +181,7 @@ async def test_unknown_command_is_kept_in_the_context(db: Database) -> None:
 
 
 # --- tenants -----------------------------------------------------------------------------
+
 
 async def test_upsert_tenant_is_idempotent_and_keeps_the_account(db: Database) -> None:
     key = _key()
@@ -189,6 +213,7 @@ async def test_tenant_states(db: Database) -> None:
 
 # --- row-level security ------------------------------------------------------------------
 
+
 async def test_a_tenant_transaction_runs_as_the_restricted_role(db: Database) -> None:
     tenant = await new_tenant(db)
     async with db.tenant(tenant) as tc:
@@ -214,10 +239,12 @@ async def test_runs_of_another_tenant_are_invisible(db: Database) -> None:
         # even a query without any WHERE clause sees only tenant B
         tenants_seen = {r["tenant_id"] for r in await tc.conn.fetch("SELECT tenant_id FROM runs")}
         deliveries_seen = {
-            r["tenant_id"] for r in await tc.conn.fetch("SELECT tenant_id FROM deliveries")}
+            r["tenant_id"] for r in await tc.conn.fetch("SELECT tenant_id FROM deliveries")
+        }
         steps_of_a = await step_store.list_steps(tc, run_a)
         assert await run_store.target_runs(tc, "octo/widgets", "issue", 7) == [
-            await run_store.get_run(tc, run_b)]
+            await run_store.get_run(tc, run_b)
+        ]
     assert tenants_seen == {b}
     assert deliveries_seen == {b}
     assert steps_of_a == []
@@ -247,17 +274,20 @@ async def test_inserting_a_row_for_another_tenant_fails(db: Database) -> None:
                 "INSERT INTO runs (tenant_id, forge, repo, target_kind, target_number, command,"
                 " requested_by, trigger, trigger_key) VALUES ($1, 'github', 'o/r', 'issue', 1,"
                 " 'plan', 'mallory', 'comment', $2)",
-                a, _key(),
+                a,
+                _key(),
             )
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
         async with db.tenant(b) as tc:
             await tc.conn.execute(
                 "INSERT INTO deliveries (tenant_id, forge, delivery_id, event)"
-                " VALUES ($1, 'github', $2, 'issues')", a, _key())
+                " VALUES ($1, 'github', $2, 'issues')",
+                a,
+                _key(),
+            )
     async with db.admin() as conn:
         assert await conn.fetchval("SELECT count(*) FROM runs WHERE tenant_id = $1", a) == 0
-        assert await conn.fetchval(
-            "SELECT count(*) FROM deliveries WHERE tenant_id = $1", a) == 0
+        assert await conn.fetchval("SELECT count(*) FROM deliveries WHERE tenant_id = $1", a) == 0
 
 
 async def test_moving_a_run_to_another_tenant_fails(db: Database) -> None:
@@ -285,6 +315,7 @@ async def test_a_transaction_without_a_tenant_sees_nothing(db: Database) -> None
 
 
 # --- runs and steps ----------------------------------------------------------------------
+
 
 async def test_run_lifecycle(db: Database) -> None:
     tenant = await new_tenant(db)

@@ -32,12 +32,23 @@ GH_SECRET = "fuzz-gh-secret"
 GL_SECRET = "fuzz-gl-token"
 GL_SIGNING = "whsec_" + base64.b64encode(b"fuzzing-key-of-32-bytes-length!!").decode()
 
-GITHUB_EVENTS = ["issue_comment", "issues", "pull_request", "check_run", "installation",
-                 "installation_repositories", "ping"]
+GITHUB_EVENTS = [
+    "issue_comment",
+    "issues",
+    "pull_request",
+    "check_run",
+    "installation",
+    "installation_repositories",
+    "ping",
+]
 GITLAB_EVENTS = ["Note Hook", "Issue Hook", "Merge Request Hook"]
 
-FUZZ = settings(max_examples=60, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @dataclass
@@ -46,8 +57,7 @@ class Harness:
     clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     statuses: list[int] = field(default_factory=list)
 
-    def post(self, app: str, path: str, body: bytes,
-             headers: list[tuple[bytes, bytes]]) -> int:
+    def post(self, app: str, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> int:
         response = self.runner.run(self.clients[app].post(path, content=body, headers=headers))
         self.statuses.append(response.status_code)
         return response.status_code
@@ -57,22 +67,32 @@ class Harness:
 def harness(database_url: str, redis_url: str) -> Iterator[Harness]:
     queue = f"agentops:test:fuzz:{uuid.uuid4().hex[:10]}"
     common: dict[str, Any] = {
-        "database_url": database_url, "redis_url": redis_url, "queue_name": queue,
-        "github_app_id": 1, "github_app_slug": "agentops-fuzz", "github_private_key": "dummy",
-        "github_webhook_secret": GH_SECRET, "github_api_url": "http://github.invalid",
-        "gitlab_url": "http://gitlab.invalid", "gitlab_token": "t",
-        "gitlab_webhook_secret": GL_SECRET, "max_body_bytes": 64 * 1024,
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "queue_name": queue,
+        "github_app_id": 1,
+        "github_app_slug": "agentops-fuzz",
+        "github_private_key": "dummy",
+        "github_webhook_secret": GH_SECRET,
+        "github_api_url": "http://github.invalid",
+        "gitlab_url": "http://gitlab.invalid",
+        "gitlab_token": "t",
+        "gitlab_webhook_secret": GL_SECRET,
+        "max_body_bytes": 64 * 1024,
     }
-    apps = {"plain": create_app(Settings(**common)),
-            "signed": create_app(Settings(**common, gitlab_signing_token=GL_SIGNING))}
+    apps = {
+        "plain": create_app(Settings(**common)),
+        "signed": create_app(Settings(**common, gitlab_signing_token=GL_SIGNING)),
+    }
     harness = Harness(asyncio.Runner())
     lifespans = []
     for name, app in apps.items():
         lifespan = app.router.lifespan_context(app)
         harness.runner.run(lifespan.__aenter__())
         lifespans.append(lifespan)
-        harness.clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                  base_url="http://test")
+        harness.clients[name] = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        )
     yield harness
     for client in harness.clients.values():
         harness.runner.run(client.aclose())
@@ -91,71 +111,157 @@ async def _forget_jobs(redis_url: str, queue: str) -> None:
 
 # --- strategies --------------------------------------------------------------------------
 
-TRICKY_TEXT = ["", " ", "/agentops implement", "/agentops fix \x00", "/agentops fix \ud800",
-               "\ud800", "\x00", "²", "१२", "9" * 40, "-1", "a" * 300, "```\n/agentops plan",
-               "agentops", "agentops:test", "Bot", "User", "create", "update", "Issue",
-               "MergeRequest", "retry", "cancel", "agentops-fuzz[bot]"]
+TRICKY_TEXT = [
+    "",
+    " ",
+    "/agentops implement",
+    "/agentops fix \x00",
+    "/agentops fix \ud800",
+    "\ud800",
+    "\x00",
+    "²",
+    "१२",
+    "9" * 40,
+    "-1",
+    "a" * 300,
+    "```\n/agentops plan",
+    "agentops",
+    "agentops:test",
+    "Bot",
+    "User",
+    "create",
+    "update",
+    "Issue",
+    "MergeRequest",
+    "retry",
+    "cancel",
+    "agentops-fuzz[bot]",
+]
 TRICKY_INTS = [0, -1, 1, 2**31, 2**63, 2**64, 10**30, -(2**63) - 1]
 
-scalars = (st.none() | st.booleans() | st.integers() | st.sampled_from(TRICKY_INTS)
-           | st.floats() | st.text(max_size=20) | st.sampled_from(TRICKY_TEXT))
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from(TRICKY_INTS)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(TRICKY_TEXT)
+)
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 json_objects = st.dictionaries(
-    st.sampled_from(["action", "sender", "repository", "installation", "comment", "issue",
-                     "label", "check_run", "user", "project", "object_attributes", "changes"])
+    st.sampled_from(
+        [
+            "action",
+            "sender",
+            "repository",
+            "installation",
+            "comment",
+            "issue",
+            "label",
+            "check_run",
+            "user",
+            "project",
+            "object_attributes",
+            "changes",
+        ]
+    )
     | st.text(max_size=8),
-    json_values, max_size=8,
+    json_values,
+    max_size=8,
 )
 
 USER = {"login": "alice", "type": "User"}
 REPO = {"id": 9, "full_name": "fuzz/repo"}
 TEMPLATES: dict[str, dict[str, Any]] = {
-    "issue_comment": {"action": "created", "sender": USER, "repository": REPO,
-                      "installation": {"id": 5},
-                      "issue": {"number": 1, "pull_request": None},
-                      "comment": {"id": 1, "body": "/agentops implement", "user": USER,
-                                  "performed_via_github_app": None}},
-    "issues": {"action": "labeled", "sender": USER, "repository": REPO,
-               "installation": {"id": 5}, "issue": {"number": 2},
-               "label": {"name": "agentops"}},
-    "pull_request": {"action": "labeled", "sender": USER, "repository": REPO,
-                     "installation": {"id": 5}, "number": 3,
-                     "label": {"name": "agentops:test"}},
-    "check_run": {"action": "rerequested", "sender": USER, "repository": REPO,
-                  "installation": {"id": 5},
-                  "check_run": {"id": 7, "head_sha": "0" * 40, "external_id": "1",
-                                "app": {"id": 1}},
-                  "requested_action": {"identifier": "retry"}},
-    "installation": {"action": "created", "sender": USER,
-                     "installation": {"id": 5, "account": {"login": "fuzz"}}},
-    "installation_repositories": {"action": "added", "sender": USER,
-                                  "installation": {"id": 5, "account": {"login": "fuzz"}}},
+    "issue_comment": {
+        "action": "created",
+        "sender": USER,
+        "repository": REPO,
+        "installation": {"id": 5},
+        "issue": {"number": 1, "pull_request": None},
+        "comment": {
+            "id": 1,
+            "body": "/agentops implement",
+            "user": USER,
+            "performed_via_github_app": None,
+        },
+    },
+    "issues": {
+        "action": "labeled",
+        "sender": USER,
+        "repository": REPO,
+        "installation": {"id": 5},
+        "issue": {"number": 2},
+        "label": {"name": "agentops"},
+    },
+    "pull_request": {
+        "action": "labeled",
+        "sender": USER,
+        "repository": REPO,
+        "installation": {"id": 5},
+        "number": 3,
+        "label": {"name": "agentops:test"},
+    },
+    "check_run": {
+        "action": "rerequested",
+        "sender": USER,
+        "repository": REPO,
+        "installation": {"id": 5},
+        "check_run": {"id": 7, "head_sha": "0" * 40, "external_id": "1", "app": {"id": 1}},
+        "requested_action": {"identifier": "retry"},
+    },
+    "installation": {
+        "action": "created",
+        "sender": USER,
+        "installation": {"id": 5, "account": {"login": "fuzz"}},
+    },
+    "installation_repositories": {
+        "action": "added",
+        "sender": USER,
+        "installation": {"id": 5, "account": {"login": "fuzz"}},
+    },
     "ping": {"zen": "Design for failure.", "hook_id": 1},
-    "Note Hook": {"object_kind": "note", "user": {"username": "alice", "id": 1},
-                  "project": {"id": 11, "path_with_namespace": "fuzz/project"},
-                  "object_attributes": {"id": 1, "note": "/agentops implement",
-                                        "noteable_type": "Issue", "action": "create"},
-                  "issue": {"iid": 1}, "merge_request": {"iid": 2}},
-    "Issue Hook": {"object_kind": "issue", "user": {"username": "alice"},
-                   "project": {"id": 11, "path_with_namespace": "fuzz/project"},
-                   "object_attributes": {"iid": 4, "action": "update"},
-                   "changes": {"labels": {"previous": [], "current": [{"title": "agentops"}]}}},
-    "Merge Request Hook": {"object_kind": "merge_request", "user": {"username": "alice"},
-                           "project": {"id": 11, "path_with_namespace": "fuzz/project"},
-                           "object_attributes": {"iid": 5, "action": "update"},
-                           "changes": {"labels": {"previous": [],
-                                                  "current": [{"title": "agentops:test"}]}}},
+    "Note Hook": {
+        "object_kind": "note",
+        "user": {"username": "alice", "id": 1},
+        "project": {"id": 11, "path_with_namespace": "fuzz/project"},
+        "object_attributes": {
+            "id": 1,
+            "note": "/agentops implement",
+            "noteable_type": "Issue",
+            "action": "create",
+        },
+        "issue": {"iid": 1},
+        "merge_request": {"iid": 2},
+    },
+    "Issue Hook": {
+        "object_kind": "issue",
+        "user": {"username": "alice"},
+        "project": {"id": 11, "path_with_namespace": "fuzz/project"},
+        "object_attributes": {"iid": 4, "action": "update"},
+        "changes": {"labels": {"previous": [], "current": [{"title": "agentops"}]}},
+    },
+    "Merge Request Hook": {
+        "object_kind": "merge_request",
+        "user": {"username": "alice"},
+        "project": {"id": 11, "path_with_namespace": "fuzz/project"},
+        "object_attributes": {"iid": 5, "action": "update"},
+        "changes": {"labels": {"previous": [], "current": [{"title": "agentops:test"}]}},
+    },
 }
 
 
 @st.composite
 def mutated(draw: st.DrawFn, template: Any) -> Any:
     """The template with some values replaced by junk, some keys dropped, ids varied."""
+
     def walk(value: Any) -> Any:
         if draw(st.integers(0, 20)) == 20:  # hypothesis favours 0: make that "keep"
             return draw(json_values)
@@ -184,45 +290,87 @@ bodies = (
     | json_values.map(lambda v: json.dumps(v).encode())
     | json_objects.map(lambda v: json.dumps(v).encode())
     | st.builds(nested_junk, st.integers(1, 60_000), st.sampled_from([b"[", b'{"a":']))
-    | st.sampled_from([b"", b"{", b"null", b"[]", b"\xff\xfe{}", b'{"a": 1e999999}',
-                       b'{"a": ' + b"1" * 5000 + b"}", b'{"a": NaN}', b"payload=%7B%7D"])
+    | st.sampled_from(
+        [
+            b"",
+            b"{",
+            b"null",
+            b"[]",
+            b"\xff\xfe{}",
+            b'{"a": 1e999999}',
+            b'{"a": ' + b"1" * 5000 + b"}",
+            b'{"a": NaN}',
+            b"payload=%7B%7D",
+        ]
+    )
 )
 
-HEADER_NAMES = [b"content-type", b"content-length", b"x-github-event", b"x-github-delivery",
-                b"x-hub-signature-256", b"x-hub-signature", b"x-gitlab-event",
-                b"x-gitlab-token", b"idempotency-key", b"webhook-id", b"webhook-timestamp",
-                b"webhook-signature", b"transfer-encoding"]
+HEADER_NAMES = [
+    b"content-type",
+    b"content-length",
+    b"x-github-event",
+    b"x-github-delivery",
+    b"x-hub-signature-256",
+    b"x-hub-signature",
+    b"x-gitlab-event",
+    b"x-gitlab-token",
+    b"idempotency-key",
+    b"webhook-id",
+    b"webhook-timestamp",
+    b"webhook-signature",
+    b"transfer-encoding",
+]
 header_names = st.sampled_from(HEADER_NAMES) | st.binary(min_size=1, max_size=12).filter(
-    lambda b: all(33 <= c < 127 and c != ord(":") for c in b))
-header_values = (
-    st.binary(max_size=60).filter(lambda b: not any(c in b for c in b"\r\n\x00"))
-    | st.sampled_from([b"application/json", b"application/x-www-form-urlencoded", b"sha256=",
-                       b"sha1=abc", b"v1,abc", b"1", b"\xb2", b"99999999999999999999",
-                       b"-5", b" 12 ", b"Note Hook", b"issue_comment", GL_SECRET.encode()])
+    lambda b: all(33 <= c < 127 and c != ord(":") for c in b)
+)
+header_values = st.binary(max_size=60).filter(
+    lambda b: not any(c in b for c in b"\r\n\x00")
+) | st.sampled_from(
+    [
+        b"application/json",
+        b"application/x-www-form-urlencoded",
+        b"sha256=",
+        b"sha1=abc",
+        b"v1,abc",
+        b"1",
+        b"\xb2",
+        b"99999999999999999999",
+        b"-5",
+        b" 12 ",
+        b"Note Hook",
+        b"issue_comment",
+        GL_SECRET.encode(),
+    ]
 )
 random_headers = st.lists(st.tuples(header_names, header_values), max_size=8)
 
 
 def github_headers(event: str, body: bytes, signed: bool) -> list[tuple[bytes, bytes]]:
-    headers = [(b"x-github-event", event.encode("latin-1", "replace")),
-               (b"x-github-delivery", uuid.uuid4().hex.encode()),
-               (b"content-type", b"application/json")]
+    headers = [
+        (b"x-github-event", event.encode("latin-1", "replace")),
+        (b"x-github-delivery", uuid.uuid4().hex.encode()),
+        (b"content-type", b"application/json"),
+    ]
     if signed:
         digest = hmac.new(GH_SECRET.encode(), body, hashlib.sha256).hexdigest()
         headers.append((b"x-hub-signature-256", f"sha256={digest}".encode()))
     return headers
 
 
-def gitlab_headers(event: str, body: bytes, standard_webhooks: bool
-                   ) -> list[tuple[bytes, bytes]]:
-    headers = [(b"x-gitlab-event", event.encode("latin-1", "replace")),
-               (b"x-gitlab-token", GL_SECRET.encode()),
-               (b"content-type", b"application/json")]
+def gitlab_headers(event: str, body: bytes, standard_webhooks: bool) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"x-gitlab-event", event.encode("latin-1", "replace")),
+        (b"x-gitlab-token", GL_SECRET.encode()),
+        (b"content-type", b"application/json"),
+    ]
     if standard_webhooks:
         msg_id, ts = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
         signature = standard_webhook_signature(GL_SIGNING, msg_id, ts, body)
-        headers += [(b"webhook-id", msg_id.encode()), (b"webhook-timestamp", ts.encode()),
-                    (b"webhook-signature", signature.encode())]
+        headers += [
+            (b"webhook-id", msg_id.encode()),
+            (b"webhook-timestamp", ts.encode()),
+            (b"webhook-signature", signature.encode()),
+        ]
     return headers
 
 
@@ -233,10 +381,15 @@ PATHS = ["/webhooks/github", "/webhooks/gitlab"]
 
 # --- tests -------------------------------------------------------------------------------
 
+
 def test_unsigned_junk_never_fails_the_server(harness: Harness) -> None:
     @FUZZ
-    @given(path=st.sampled_from(PATHS), app=st.sampled_from(["plain", "signed"]), body=bodies,
-           headers=random_headers)
+    @given(
+        path=st.sampled_from(PATHS),
+        app=st.sampled_from(["plain", "signed"]),
+        body=bodies,
+        headers=random_headers,
+    )
     def check(path: str, app: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         status = harness.post(app, path, body, headers)
         assert status < 500
@@ -267,8 +420,12 @@ def test_signed_mutated_github_payloads_never_fail(harness: Harness) -> None:
     def check(data: st.DataObject, event: str) -> None:
         payload = data.draw(mutated(TEMPLATES[event]))
         body = json.dumps(payload).encode()
-        assert harness.post("plain", "/webhooks/github", body,
-                            github_headers(event, body, signed=True)) < 500
+        assert (
+            harness.post(
+                "plain", "/webhooks/github", body, github_headers(event, body, signed=True)
+            )
+            < 500
+        )
 
     harness.statuses.clear()
     check()
@@ -278,8 +435,12 @@ def test_signed_mutated_github_payloads_never_fail(harness: Harness) -> None:
 
 def test_gitlab_junk_with_the_right_token_never_fails(harness: Harness) -> None:
     @FUZZ
-    @given(event=gitlab_events, body=bodies, extra=random_headers,
-           app=st.sampled_from(["plain", "signed"]))
+    @given(
+        event=gitlab_events,
+        body=bodies,
+        extra=random_headers,
+        app=st.sampled_from(["plain", "signed"]),
+    )
     def check(event: str, body: bytes, extra: list[tuple[bytes, bytes]], app: str) -> None:
         headers = gitlab_headers(event, body, standard_webhooks=app == "signed")
         names = {name for name, _ in headers}
@@ -293,8 +454,11 @@ def test_gitlab_junk_with_the_right_token_never_fails(harness: Harness) -> None:
 
 def test_mutated_gitlab_payloads_never_fail(harness: Harness) -> None:
     @FUZZ
-    @given(data=st.data(), event=st.sampled_from(GITLAB_EVENTS),
-           app=st.sampled_from(["plain", "signed"]))
+    @given(
+        data=st.data(),
+        event=st.sampled_from(GITLAB_EVENTS),
+        app=st.sampled_from(["plain", "signed"]),
+    )
     def check(data: st.DataObject, event: str, app: str) -> None:
         payload = data.draw(mutated(TEMPLATES[event]))
         body = json.dumps(payload).encode()
@@ -312,9 +476,13 @@ def test_standard_webhooks_headers_fuzzed_never_fail(harness: Harness) -> None:
     @FUZZ
     @given(body=bodies, webhook_id=sw_values, timestamp=sw_values, signature=sw_values)
     def check(body: bytes, webhook_id: bytes, timestamp: bytes, signature: bytes) -> None:
-        headers = [(b"x-gitlab-event", b"Note Hook"), (b"x-gitlab-token", GL_SECRET.encode()),
-                   (b"webhook-id", webhook_id), (b"webhook-timestamp", timestamp),
-                   (b"webhook-signature", signature)]
+        headers = [
+            (b"x-gitlab-event", b"Note Hook"),
+            (b"x-gitlab-token", GL_SECRET.encode()),
+            (b"webhook-id", webhook_id),
+            (b"webhook-timestamp", timestamp),
+            (b"webhook-signature", signature),
+        ]
         headers = [(n, v) for n, v in headers if not any(c in v for c in b"\r\n\x00")]
         assert harness.post("signed", "/webhooks/gitlab", body, headers) in (401, 413)
 

@@ -25,7 +25,8 @@ def github(tmp_path: Path) -> Iterator[tuple[GitHubSim, str]]:
 
 
 async def test_checkout_at_the_recorded_commit_after_the_branch_moved(
-        github: tuple[GitHubSim, str], tmp_path: Path) -> None:
+    github: tuple[GitHubSim, str], tmp_path: Path
+) -> None:
     sim, url = github
     recorded = sim.branch_sha(REPO, "main")
     assert recorded is not None
@@ -42,7 +43,8 @@ async def test_checkout_at_the_recorded_commit_after_the_branch_moved(
 
 
 async def test_diff_recorded_then_applied_to_a_fresh_checkout(
-        github: tuple[GitHubSim, str], tmp_path: Path) -> None:
+    github: tuple[GitHubSim, str], tmp_path: Path
+) -> None:
     sim, url = github
     sha = sim.branch_sha(REPO, "main")
     assert sha is not None

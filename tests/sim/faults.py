@@ -20,7 +20,12 @@ class DroppedResponse(Response):
         super().__init__()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", JSON.encode()), (b"content-length", b"999")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", JSON.encode()), (b"content-length", b"999")],
+            }
+        )
         await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
         raise SimulatedDrop("simulated network drop")

@@ -43,20 +43,26 @@ def init_bare_repo(root: Path, path: str, files: dict[str, str], branch: str = "
         target.write_text(content)
     git("add", "-A")
     git("commit", "-q", "-m", "initial commit")
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True,
-                   capture_output=True, env=env)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(work), str(bare)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     subprocess.run(["git", "config", "http.receivepack", "true"], cwd=bare, check=True)
     return bare
 
 
 def rev_parse(bare: Path, ref: str) -> str | None:
-    done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=bare,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", ref], cwd=bare, capture_output=True, text=True
+    )
     return done.stdout.strip() or None
 
 
-async def git_http_backend(request: Request, project_root: Path, path_info: str,
-                           remote_user: str) -> Response:
+async def git_http_backend(
+    request: Request, project_root: Path, path_info: str, remote_user: str
+) -> Response:
     """Answer one smart-HTTP request (`info/refs`, `git-upload-pack`, `git-receive-pack`)."""
     body = await request.body()
     env = {
@@ -77,8 +83,11 @@ async def git_http_backend(request: Request, project_root: Path, path_info: str,
     if request.headers.get("git-protocol"):
         env["GIT_PROTOCOL"] = request.headers["git-protocol"]
     proc = await asyncio.create_subprocess_exec(
-        "git", "http-backend", env=env,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        "git",
+        "http-backend",
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate(body)

@@ -112,20 +112,39 @@ JSON = "application/json; charset=utf-8"
 DOCS = "https://docs.github.com/rest"
 REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
 CHECK_STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
-CONCLUSIONS = {"success", "failure", "cancelled", "neutral", "skipped", "timed_out",
-               "action_required", "stale"}
-ROLE_TO_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write",
-                      "triage": "read", "read": "read", "none": "none"}
+CONCLUSIONS = {
+    "success",
+    "failure",
+    "cancelled",
+    "neutral",
+    "skipped",
+    "timed_out",
+    "action_required",
+    "stale",
+}
+ROLE_TO_PERMISSION = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+    "none": "none",
+}
 
 
 def generate_app_key() -> tuple[str, str]:
     """A fresh RSA key pair for a test GitHub App: (private PEM, public PEM)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -142,13 +161,21 @@ def _new_token() -> str:
 
 
 def _user(login: str) -> dict[str, Any]:
-    return {"login": login, "id": zlib.crc32(login.encode()),
-            "type": "Bot" if login.endswith("[bot]") else "User"}
+    return {
+        "login": login,
+        "id": zlib.crc32(login.encode()),
+        "type": "Bot" if login.endswith("[bot]") else "User",
+    }
 
 
 class _HTTPError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
-                 errors: list[Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        errors: list[Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message = status, message
         self.headers, self.errors = headers or {}, errors
@@ -164,9 +191,14 @@ class Fault:
     body_contains: str | None = None
 
     def matches(self, line: str, body: bytes) -> bool:
-        return (self.remaining > 0 and self.pattern.search(line) is not None
-                and (self.body_contains is None
-                     or self.body_contains in body.decode("utf-8", errors="replace")))
+        return (
+            self.remaining > 0
+            and self.pattern.search(line) is not None
+            and (
+                self.body_contains is None
+                or self.body_contains in body.decode("utf-8", errors="replace")
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -221,8 +253,11 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = []  # method, path, a
 
 
 def _route(method: str, pattern: str, auth: str = "token") -> Callable[[Handler], Handler]:
-    regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)",
-                                    re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)) + "$")
+    regex = re.compile(
+        "^"
+        + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern))
+        + "$"
+    )
 
     def register(handler: Handler) -> Handler:
         _ROUTES.append((method, regex, auth, handler))
@@ -234,9 +269,17 @@ def _route(method: str, pattern: str, auth: str = "token") -> Callable[[Handler]
 class GitHubSim:
     """In-memory GitHub with real git repositories under `root`. See the module docstring."""
 
-    def __init__(self, root: Path, *, app_id: int = 1, slug: str = "agentops",
-                 private_key_pem: str | None = None, public_key_pem: str | None = None,
-                 api_prefix: str = "", token_ttl: float = 3600.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        app_id: int = 1,
+        slug: str = "agentops",
+        private_key_pem: str | None = None,
+        public_key_pem: str | None = None,
+        api_prefix: str = "",
+        token_ttl: float = 3600.0,
+    ) -> None:
         self.root = Path(root)
         self.git_root = self.root / "git"
         self.git_root.mkdir(parents=True, exist_ok=True)
@@ -246,9 +289,13 @@ class GitHubSim:
             private_key_pem, public_key_pem = generate_app_key()
         elif public_key_pem is None:
             key = serialization.load_pem_private_key(private_key_pem.encode(), None)
-            public_key_pem = key.public_key().public_bytes(
-                serialization.Encoding.PEM,
-                serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            public_key_pem = (
+                key.public_key()
+                .public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+                .decode()
+            )
         self.private_key_pem: str = private_key_pem
         self.public_key_pem: str = public_key_pem or ""
         self.api_prefix = "/" + api_prefix.strip("/") if api_prefix.strip("/") else ""
@@ -265,8 +312,15 @@ class GitHubSim:
         self._reviews: list[dict[str, Any]] = []  # pull request reviews, oldest first
         self._faults: list[Fault] = []
         self._ids = iter(range(1000, 10**9))
-        self._app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=[
-            "GET", "POST", "PATCH", "PUT", "DELETE"])])
+        self._app = Starlette(
+            routes=[
+                Route(
+                    "/{path:path}",
+                    self._endpoint,
+                    methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+                )
+            ]
+        )
 
     @property
     def app(self) -> Starlette:
@@ -281,30 +335,38 @@ class GitHubSim:
 
     # --- set-up --------------------------------------------------------------------
 
-    def add_installation(self, installation_id: int | None = None,
-                         account: str = "acme") -> int:
+    def add_installation(self, installation_id: int | None = None, account: str = "acme") -> int:
         with self._lock:
             number = installation_id or (max(self._installations, default=0) + 1)
             self._installations[number] = Installation(number, account)
             return number
 
-    def add_repo(self, full_name: str, files: dict[str, str] | None = None, *,
-                 installation_id: int | None = None, private: bool = True,
-                 default_branch: str = "main") -> Path:
+    def add_repo(
+        self,
+        full_name: str,
+        files: dict[str, str] | None = None,
+        *,
+        installation_id: int | None = None,
+        private: bool = True,
+        default_branch: str = "main",
+    ) -> Path:
         owner = full_name.split("/", 1)[0]
         with self._lock:
             if installation_id is None:
-                installation_id = next((i.id for i in self._installations.values()
-                                        if i.account == owner), None)
+                installation_id = next(
+                    (i.id for i in self._installations.values() if i.account == owner), None
+                )
             if installation_id is None:
                 installation_id = self.add_installation(account=owner)
             elif installation_id not in self._installations:
                 self.add_installation(installation_id, owner)
-        bare = init_bare_repo(self.git_root, full_name, files or {"README.md": "# repo\n"},
-                              branch=default_branch)
+        bare = init_bare_repo(
+            self.git_root, full_name, files or {"README.md": "# repo\n"}, branch=default_branch
+        )
         with self._lock:
-            self._repos[full_name] = SimRepo(self._next_id(), full_name, bare,
-                                             installation_id, private, default_branch)
+            self._repos[full_name] = SimRepo(
+                self._next_id(), full_name, bare, installation_id, private, default_branch
+            )
         return bare
 
     def installation_id(self, repo: str) -> int:
@@ -316,20 +378,34 @@ class GitHubSim:
     def branch_sha(self, repo: str, branch: str) -> str | None:
         return rev_parse(self._repo(repo).bare, f"refs/heads/{branch}")
 
-    def push_branch(self, repo: str, branch: str, files: dict[str, str], *,
-                    message: str = "change", base: str | None = None,
-                    author: str = "Alice <alice@example.invalid>") -> str:
+    def push_branch(
+        self,
+        repo: str,
+        branch: str,
+        files: dict[str, str],
+        *,
+        message: str = "change",
+        base: str | None = None,
+        author: str = "Alice <alice@example.invalid>",
+    ) -> str:
         """Commit `files` on `branch` (made from `base`, default branch) into the bare repo."""
         bare = self._repo(repo).bare
         start = base or self._repo(repo).default_branch
         name, _, email = author.partition(" <")
-        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
-               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">"),
-               "PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(self.root)}
+        env = {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email.rstrip(">"),
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email.rstrip(">"),
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+            "HOME": str(self.root),
+        }
         with tempfile.TemporaryDirectory(dir=self.root) as work:
+
             def git(*args: str) -> str:
-                done = subprocess.run(["git", *args], cwd=work, env=env, check=True,
-                                      capture_output=True, text=True)
+                done = subprocess.run(
+                    ["git", *args], cwd=work, env=env, check=True, capture_output=True, text=True
+                )
                 return done.stdout.strip()
 
             git("clone", "-q", "--branch", start, str(bare), ".")
@@ -343,30 +419,58 @@ class GitHubSim:
             git("push", "-q", "--force", "origin", f"HEAD:refs/heads/{branch}")
             return git("rev-parse", "HEAD")
 
-    def add_issue(self, repo: str, title: str, body: str = "", *, user: str = "alice",
-                  labels: tuple[str, ...] | list[str] = ()) -> int:
+    def add_issue(
+        self,
+        repo: str,
+        title: str,
+        body: str = "",
+        *,
+        user: str = "alice",
+        labels: tuple[str, ...] | list[str] = (),
+    ) -> int:
         with self._lock:
             sim_repo = self._repo(repo)
             number = sim_repo.next_number
             sim_repo.next_number += 1
             sim_repo.issues[number] = {
-                "id": self._next_id(), "number": number, "title": title, "body": body,
-                "user": user, "state": "open", "labels": list(labels),
-                "created_at": _iso(), "updated_at": _iso()}
+                "id": self._next_id(),
+                "number": number,
+                "title": title,
+                "body": body,
+                "user": user,
+                "state": "open",
+                "labels": list(labels),
+                "created_at": _iso(),
+                "updated_at": _iso(),
+            }
             return number
 
-    def add_pull(self, repo: str, head: str, base: str | None = None, title: str = "A change",
-                 body: str = "", *, user: str = "alice", draft: bool = False,
-                 head_repo: str | None = None) -> int:
+    def add_pull(
+        self,
+        repo: str,
+        head: str,
+        base: str | None = None,
+        title: str = "A change",
+        body: str = "",
+        *,
+        user: str = "alice",
+        draft: bool = False,
+        head_repo: str | None = None,
+    ) -> int:
         with self._lock:
             sim_repo = self._repo(repo)
             number = self.add_issue(repo, title, body, user=user)
-            sim_repo.pulls[number] = {"head": head, "base": base or sim_repo.default_branch,
-                                      "head_repo": head_repo or repo, "draft": draft}
+            sim_repo.pulls[number] = {
+                "head": head,
+                "base": base or sim_repo.default_branch,
+                "head_repo": head_repo or repo,
+                "draft": draft,
+            }
             return number
 
-    def add_comment(self, repo: str, number: int, body: str, *, user: str = "alice",
-                    association: str = "OWNER") -> int:
+    def add_comment(
+        self, repo: str, number: int, body: str, *, user: str = "alice", association: str = "OWNER"
+    ) -> int:
         with self._lock:
             return self._store_comment(repo, number, body, user, association)["id"]
 
@@ -384,12 +488,20 @@ class GitHubSim:
         with self._lock:
             self._tokens.clear()
 
-    def fail_next(self, pattern: str, kind: str, count: int = 1,
-                  retry_after: float = 1.0, *, applied: bool = False,
-                  body_contains: str | None = None) -> None:
+    def fail_next(
+        self,
+        pattern: str,
+        kind: str,
+        count: int = 1,
+        retry_after: float = 1.0,
+        *,
+        applied: bool = False,
+        body_contains: str | None = None,
+    ) -> None:
         with self._lock:
-            self._faults.append(Fault(re.compile(pattern), kind, count, retry_after,
-                                      applied, body_contains))
+            self._faults.append(
+                Fault(re.compile(pattern), kind, count, retry_after, applied, body_contains)
+            )
 
     # --- webhooks ------------------------------------------------------------------
 
@@ -404,38 +516,54 @@ class GitHubSim:
 
     def service_env(self, webhook_secret: str) -> dict[str, str]:
         """`AGENTOPS_GITHUB_*` variables that point a service process at this simulator."""
-        return {"AGENTOPS_GITHUB_APP_ID": str(self.app_id),
-                "AGENTOPS_GITHUB_APP_SLUG": self.slug,
-                "AGENTOPS_GITHUB_PRIVATE_KEY": self.private_key_pem,
-                "AGENTOPS_GITHUB_WEBHOOK_SECRET": webhook_secret,
-                "AGENTOPS_GITHUB_API_URL": self.base_url.rstrip("/") + self.api_prefix}
+        return {
+            "AGENTOPS_GITHUB_APP_ID": str(self.app_id),
+            "AGENTOPS_GITHUB_APP_SLUG": self.slug,
+            "AGENTOPS_GITHUB_PRIVATE_KEY": self.private_key_pem,
+            "AGENTOPS_GITHUB_WEBHOOK_SECRET": webhook_secret,
+            "AGENTOPS_GITHUB_API_URL": self.base_url.rstrip("/") + self.api_prefix,
+        }
 
     @staticmethod
-    def webhook_request(event: str, payload: dict[str, Any], secret: str,
-                        delivery: str | None = None) -> tuple[bytes, dict[str, str]]:
+    def webhook_request(
+        event: str, payload: dict[str, Any], secret: str, delivery: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
         """The body and headers GitHub would POST (signed with `X-Hub-Signature-256`)."""
         body = json.dumps(payload).encode()
         signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return body, {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-                      "X-Hub-Signature-256": f"sha256={signature}",
-                      "Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/sim"}
+        return body, {
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+            "X-Hub-Signature-256": f"sha256={signature}",
+            "Content-Type": "application/json",
+            "User-Agent": "GitHub-Hookshot/sim",
+        }
 
     def _event_base(self, repo: str, action: str, sender: str) -> dict[str, Any]:
         web = self.base_url.rstrip("/") + "/"
         sim_repo = self._repo(repo)
-        return {"action": action, "sender": _user(sender),
-                "repository": self._repo_json(sim_repo, web, web.rstrip("/") + self.api_prefix),
-                "installation": {"id": sim_repo.installation_id}}
+        return {
+            "action": action,
+            "sender": _user(sender),
+            "repository": self._repo_json(sim_repo, web, web.rstrip("/") + self.api_prefix),
+            "installation": {"id": sim_repo.installation_id},
+        }
 
     def _issue_payload(self, repo: str, number: int) -> dict[str, Any]:
         web = self.base_url.rstrip("/") + "/"
-        return self._issue_json(self._repo(repo), number, web,
-                                web.rstrip("/") + self.api_prefix)
+        return self._issue_json(self._repo(repo), number, web, web.rstrip("/") + self.api_prefix)
 
-    def webhook_issue_comment_event(self, repo: str, number: int, body: str, *,
-                                    user: str = "alice", association: str = "OWNER",
-                                    comment_id: int | None = None,
-                                    action: str = "created") -> dict[str, Any]:
+    def webhook_issue_comment_event(
+        self,
+        repo: str,
+        number: int,
+        body: str,
+        *,
+        user: str = "alice",
+        association: str = "OWNER",
+        comment_id: int | None = None,
+        action: str = "created",
+    ) -> dict[str, Any]:
         """An `issue_comment` payload; the comment is created in the sim unless given."""
         with self._lock:
             if comment_id is None:
@@ -449,8 +577,9 @@ class GitHubSim:
             payload["comment"]["performed_via_github_app"] = None
             return payload
 
-    def webhook_labeled_event(self, repo: str, number: int, label: str, *,
-                              user: str = "alice") -> tuple[str, dict[str, Any]]:
+    def webhook_labeled_event(
+        self, repo: str, number: int, label: str, *, user: str = "alice"
+    ) -> tuple[str, dict[str, Any]]:
         """`(event, payload)`: `issues` or, on a PR, `pull_request` with action `labeled`.
 
         The label is added to the issue in the sim.
@@ -465,15 +594,22 @@ class GitHubSim:
             if number in sim_repo.pulls:
                 web = self.base_url.rstrip("/") + "/"
                 payload["number"] = number
-                payload["pull_request"] = self._pull_json(sim_repo, number, web,
-                                                          web.rstrip("/") + self.api_prefix)
+                payload["pull_request"] = self._pull_json(
+                    sim_repo, number, web, web.rstrip("/") + self.api_prefix
+                )
                 return "pull_request", payload
             payload["issue"] = self._issue_payload(repo, number)
             return "issues", payload
 
-    def webhook_check_run_event(self, repo: str, check_run_id: int, identifier: str, *,
-                                user: str = "alice",
-                                action: str = "requested_action") -> dict[str, Any]:
+    def webhook_check_run_event(
+        self,
+        repo: str,
+        check_run_id: int,
+        identifier: str,
+        *,
+        user: str = "alice",
+        action: str = "requested_action",
+    ) -> dict[str, Any]:
         """A `check_run` payload: a person pressed the button `identifier`."""
         with self._lock:
             sim_repo = self._repo(repo)
@@ -483,19 +619,32 @@ class GitHubSim:
             payload["requested_action"] = {"identifier": identifier}
             return payload
 
-    def webhook_installation_event(self, installation_id: int, action: str = "created",
-                                   user: str | None = None) -> dict[str, Any]:
+    def webhook_installation_event(
+        self, installation_id: int, action: str = "created", user: str | None = None
+    ) -> dict[str, Any]:
         """An `installation` payload (created, deleted, suspend, unsuspend)."""
         with self._lock:
             installation = self._installations[installation_id]
-            repos = [{"id": r.id, "full_name": r.full_name, "name": r.full_name.split("/")[1],
-                      "private": r.private} for r in self._repos.values()
-                     if r.installation_id == installation_id]
-            return {"action": action, "sender": _user(user or installation.account),
-                    "installation": {"id": installation_id,
-                                     "account": _user(installation.account),
-                                     "app_id": self.app_id},
-                    "repositories": repos}
+            repos = [
+                {
+                    "id": r.id,
+                    "full_name": r.full_name,
+                    "name": r.full_name.split("/")[1],
+                    "private": r.private,
+                }
+                for r in self._repos.values()
+                if r.installation_id == installation_id
+            ]
+            return {
+                "action": action,
+                "sender": _user(user or installation.account),
+                "installation": {
+                    "id": installation_id,
+                    "account": _user(installation.account),
+                    "app_id": self.app_id,
+                },
+                "repositories": repos,
+            }
 
     # --- reading state -------------------------------------------------------------
 
@@ -507,19 +656,27 @@ class GitHubSim:
 
     def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         with self._lock:
-            return [self._comment_json(c, "", "") for c in self._comments.values()
-                    if c["repo"] == repo and c["number"] == number]
+            return [
+                self._comment_json(c, "", "")
+                for c in self._comments.values()
+                if c["repo"] == repo and c["number"] == number
+            ]
 
     def issue(self, repo: str, number: int) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._repo(repo).issues[number])
 
-    def reactions(self, repo: str, number: int | None = None,
-                  comment_id: int | None = None) -> list[str]:
+    def reactions(
+        self, repo: str, number: int | None = None, comment_id: int | None = None
+    ) -> list[str]:
         with self._lock:
-            return [r["content"] for r in self._reactions if r["repo"] == repo
-                    and (number is None or r.get("number") == number)
-                    and (comment_id is None or r.get("comment_id") == comment_id)]
+            return [
+                r["content"]
+                for r in self._reactions
+                if r["repo"] == repo
+                and (number is None or r.get("number") == number)
+                and (comment_id is None or r.get("comment_id") == comment_id)
+            ]
 
     def check_runs(self, repo: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -537,8 +694,11 @@ class GitHubSim:
     def reviews(self, repo: str, number: int) -> list[dict[str, Any]]:
         """The reviews of a pull request, oldest first, each with its `comments`."""
         with self._lock:
-            return [copy.deepcopy(r) for r in self._reviews
-                    if r["repo"] == repo and r["number"] == number]
+            return [
+                copy.deepcopy(r)
+                for r in self._reviews
+                if r["repo"] == repo and r["number"] == number
+            ]
 
     # --- the ASGI side -------------------------------------------------------------
 
@@ -548,8 +708,9 @@ class GitHubSim:
         web = str(request.url.replace(path=root_path + "/", query="", fragment=""))
         auth_kind = _auth_kind(request.headers.get("authorization", ""))
         try:
-            fault = self._take_fault(f"{request.method} {self._api_path(path) or path}",
-                                     await request.body())
+            fault = self._take_fault(
+                f"{request.method} {self._api_path(path) or path}", await request.body()
+            )
             if fault is not None and not fault.applied:
                 if fault.kind == "drop":
                     self._log(request, path, 200, auth_kind)
@@ -557,8 +718,7 @@ class GitHubSim:
                 raise _fault_error(fault)
             git = re.match(r"^/(?P<owner>[^/]+)/(?P<name>[^/]+?)\.git(?P<rest>/.*)$", path)
             if git is not None:
-                response = await self._git(request, git["owner"] + "/" + git["name"],
-                                           git["rest"])
+                response = await self._git(request, git["owner"] + "/" + git["name"], git["rest"])
             else:
                 response = await self._api(request, path, web)
             if fault is not None:  # applied: the request did its work, its answer is lost
@@ -570,8 +730,11 @@ class GitHubSim:
                 else:
                     raise _fault_error(fault)
         except _HTTPError as exc:
-            body: dict[str, Any] = {"message": exc.message, "documentation_url": DOCS,
-                                    "status": str(exc.status)}
+            body: dict[str, Any] = {
+                "message": exc.message,
+                "documentation_url": DOCS,
+                "status": str(exc.status),
+            }
             if exc.errors is not None:
                 body["errors"] = exc.errors
             response = _json_response(exc.status, body, exc.headers)
@@ -580,14 +743,15 @@ class GitHubSim:
 
     def _log(self, request: Request, path: str, status: int, auth: str | None) -> None:
         with self._lock:
-            self.requests.append(LoggedRequest(request.method, path, request.url.query,
-                                               status, auth))
+            self.requests.append(
+                LoggedRequest(request.method, path, request.url.query, status, auth)
+            )
 
     def _api_path(self, path: str) -> str | None:
         if not self.api_prefix:
             return path
         if path == self.api_prefix or path.startswith(self.api_prefix + "/"):
-            return path[len(self.api_prefix):] or "/"
+            return path[len(self.api_prefix) :] or "/"
         return None
 
     def _take_fault(self, line: str, body: bytes) -> Fault | None:
@@ -604,12 +768,14 @@ class GitHubSim:
             sim_repo = self._repos.get(repo)
             installation = self._token_installation(token) if token else None
         if installation is None:
-            return Response("Invalid username or token.\n", status_code=401,
-                            headers={"WWW-Authenticate": 'Basic realm="GitHub"'})
+            return Response(
+                "Invalid username or token.\n",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="GitHub"'},
+            )
         if sim_repo is None or sim_repo.installation_id != installation.id:
             return Response("Repository not found.\n", status_code=404)
-        return await git_http_backend(request, self.git_root, f"/{repo}.git{rest}",
-                                      self.bot_login)
+        return await git_http_backend(request, self.git_root, f"/{repo}.git{rest}", self.bot_login)
 
     async def _api(self, request: Request, path: str, web: str) -> Response:
         api_path = self._api_path(path)
@@ -626,10 +792,17 @@ class GitHubSim:
                 continue
             with self._lock:
                 installation = self._authenticate(request, auth)
-                call = _Call(request.method, api_path, match.groupdict(),
-                             dict(request.query_params), body, request.headers.get(
-                                 "accept", ""), installation, web,
-                             web.rstrip("/") + self.api_prefix)
+                call = _Call(
+                    request.method,
+                    api_path,
+                    match.groupdict(),
+                    dict(request.query_params),
+                    body,
+                    request.headers.get("accept", ""),
+                    installation,
+                    web,
+                    web.rstrip("/") + self.api_prefix,
+                )
                 if "owner" in call.params and "repo" in call.params and auth == "token":
                     self._visible_repo(call)
                 result = handler(self, call)
@@ -660,12 +833,19 @@ class GitHubSim:
 
     def _verify_jwt(self, token: str) -> None:
         try:
-            claims = jwt.decode(token, self.public_key_pem, algorithms=["RS256"],
-                                options={"require": ["iat", "exp", "iss"]})
+            claims = jwt.decode(
+                token,
+                self.public_key_pem,
+                algorithms=["RS256"],
+                options={"require": ["iat", "exp", "iss"]},
+            )
         except jwt.ExpiredSignatureError:
-            raise _HTTPError(401, "'Expiration time' claim ('exp') must be a numeric value "
-                                  "representing the future time at which the assertion "
-                                  "expires") from None
+            raise _HTTPError(
+                401,
+                "'Expiration time' claim ('exp') must be a numeric value "
+                "representing the future time at which the assertion "
+                "expires",
+            ) from None
         except jwt.PyJWTError:
             raise _HTTPError(401, "A JSON web token could not be decoded") from None
         if str(claims["iss"]) != str(self.app_id):
@@ -673,8 +853,11 @@ class GitHubSim:
         if int(claims["exp"]) - int(claims["iat"]) > 600:
             raise _HTTPError(401, "'Expiration time' claim ('exp') is too far in the future")
         if int(claims["iat"]) > time.time() + 60:
-            raise _HTTPError(401, "'Issued at' claim ('iat') must be an Integer representing "
-                                  "the time that the assertion was issued")
+            raise _HTTPError(
+                401,
+                "'Issued at' claim ('iat') must be an Integer representing "
+                "the time that the assertion was issued",
+            )
 
     def _token_installation(self, token: str) -> Installation | None:
         found = self._tokens.get(token)
@@ -684,8 +867,11 @@ class GitHubSim:
 
     def _visible_repo(self, call: _Call) -> SimRepo:
         repo = self._repos.get(f"{call.params['owner']}/{call.params['repo']}")
-        if repo is None or call.installation is None or \
-                repo.installation_id != call.installation.id:
+        if (
+            repo is None
+            or call.installation is None
+            or repo.installation_id != call.installation.id
+        ):
             raise _HTTPError(404, "Not Found")
         return repo
 
@@ -694,51 +880,85 @@ class GitHubSim:
         expires = time.time() + self.token_ttl
         self._tokens[token] = (installation_id, expires)
         self.tokens_issued.append(token)
-        return {"token": token, "expires_at": _iso(expires),
-                "permissions": {"contents": "write", "issues": "write",
-                                "pull_requests": "write", "checks": "write"},
-                "repository_selection": "all"}
+        return {
+            "token": token,
+            "expires_at": _iso(expires),
+            "permissions": {
+                "contents": "write",
+                "issues": "write",
+                "pull_requests": "write",
+                "checks": "write",
+            },
+            "repository_selection": "all",
+        }
 
     # --- JSON shapes ---------------------------------------------------------------
 
-    def _store_comment(self, repo: str, number: int, body: str, user: str,
-                       association: str) -> dict[str, Any]:
+    def _store_comment(
+        self, repo: str, number: int, body: str, user: str, association: str
+    ) -> dict[str, Any]:
         if number not in self._repo(repo).issues:
             raise _HTTPError(404, "Not Found")
-        comment = {"id": self._next_id(), "repo": repo, "number": number, "body": body,
-                   "user": user, "author_association": association, "created_at": _iso(),
-                   "updated_at": _iso(), "edits": []}
+        comment = {
+            "id": self._next_id(),
+            "repo": repo,
+            "number": number,
+            "body": body,
+            "user": user,
+            "author_association": association,
+            "created_at": _iso(),
+            "updated_at": _iso(),
+            "edits": [],
+        }
         self._comments[comment["id"]] = comment
         return comment
 
     def _comment_json(self, comment: dict[str, Any], web: str, api: str) -> dict[str, Any]:
         repo, number, cid = comment["repo"], comment["number"], comment["id"]
-        return {"id": cid, "node_id": f"IC_{cid}", "body": comment["body"],
-                "user": _user(comment["user"]),
-                "author_association": comment["author_association"],
-                "created_at": comment["created_at"], "updated_at": comment["updated_at"],
-                "html_url": f"{web}{repo}/issues/{number}#issuecomment-{cid}",
-                "url": f"{api}/repos/{repo}/issues/comments/{cid}",
-                "issue_url": f"{api}/repos/{repo}/issues/{number}",
-                "edits": list(comment["edits"])}
+        return {
+            "id": cid,
+            "node_id": f"IC_{cid}",
+            "body": comment["body"],
+            "user": _user(comment["user"]),
+            "author_association": comment["author_association"],
+            "created_at": comment["created_at"],
+            "updated_at": comment["updated_at"],
+            "html_url": f"{web}{repo}/issues/{number}#issuecomment-{cid}",
+            "url": f"{api}/repos/{repo}/issues/comments/{cid}",
+            "issue_url": f"{api}/repos/{repo}/issues/{number}",
+            "edits": list(comment["edits"]),
+        }
 
     def _repo_json(self, repo: SimRepo, web: str, api: str) -> dict[str, Any]:
         owner, name = repo.full_name.split("/", 1)
-        return {"id": repo.id, "name": name, "full_name": repo.full_name,
-                "owner": _user(owner), "private": repo.private,
-                "default_branch": repo.default_branch,
-                "clone_url": f"{web}{repo.full_name}.git",
-                "html_url": f"{web}{repo.full_name}", "url": f"{api}/repos/{repo.full_name}"}
+        return {
+            "id": repo.id,
+            "name": name,
+            "full_name": repo.full_name,
+            "owner": _user(owner),
+            "private": repo.private,
+            "default_branch": repo.default_branch,
+            "clone_url": f"{web}{repo.full_name}.git",
+            "html_url": f"{web}{repo.full_name}",
+            "url": f"{api}/repos/{repo.full_name}",
+        }
 
     def _issue_json(self, repo: SimRepo, number: int, web: str, api: str) -> dict[str, Any]:
         issue = repo.issues[number]
         kind = "pull" if number in repo.pulls else "issues"
-        data = {"id": issue["id"], "number": number, "title": issue["title"],
-                "body": issue["body"], "user": _user(issue["user"]), "state": issue["state"],
-                "labels": [{"name": label} for label in issue["labels"]],
-                "created_at": issue["created_at"], "updated_at": issue["updated_at"],
-                "html_url": f"{web}{repo.full_name}/{kind}/{number}",
-                "url": f"{api}/repos/{repo.full_name}/issues/{number}"}
+        data = {
+            "id": issue["id"],
+            "number": number,
+            "title": issue["title"],
+            "body": issue["body"],
+            "user": _user(issue["user"]),
+            "state": issue["state"],
+            "labels": [{"name": label} for label in issue["labels"]],
+            "created_at": issue["created_at"],
+            "updated_at": issue["updated_at"],
+            "html_url": f"{web}{repo.full_name}/{kind}/{number}",
+            "url": f"{api}/repos/{repo.full_name}/issues/{number}",
+        }
         if number in repo.pulls:
             data["pull_request"] = {"url": f"{api}/repos/{repo.full_name}/pulls/{number}"}
         return data
@@ -749,17 +969,27 @@ class GitHubSim:
         data.pop("pull_request", None)
         head_owner = pull["head_repo"].split("/", 1)[0]
         owner = repo.full_name.split("/", 1)[0]
-        data.update({
-            "draft": pull["draft"], "merged": False, "mergeable": True,
-            "html_url": f"{web}{repo.full_name}/pull/{number}",
-            "url": f"{api}/repos/{repo.full_name}/pulls/{number}",
-            "head": {"ref": pull["head"], "label": f"{head_owner}:{pull['head']}",
-                     "sha": rev_parse(repo.bare, f"refs/heads/{pull['head']}") or "",
-                     "repo": {"full_name": pull["head_repo"]}},
-            "base": {"ref": pull["base"], "label": f"{owner}:{pull['base']}",
-                     "sha": rev_parse(repo.bare, f"refs/heads/{pull['base']}") or "",
-                     "repo": {"full_name": repo.full_name}},
-        })
+        data.update(
+            {
+                "draft": pull["draft"],
+                "merged": False,
+                "mergeable": True,
+                "html_url": f"{web}{repo.full_name}/pull/{number}",
+                "url": f"{api}/repos/{repo.full_name}/pulls/{number}",
+                "head": {
+                    "ref": pull["head"],
+                    "label": f"{head_owner}:{pull['head']}",
+                    "sha": rev_parse(repo.bare, f"refs/heads/{pull['head']}") or "",
+                    "repo": {"full_name": pull["head_repo"]},
+                },
+                "base": {
+                    "ref": pull["base"],
+                    "label": f"{owner}:{pull['base']}",
+                    "sha": rev_parse(repo.bare, f"refs/heads/{pull['base']}") or "",
+                    "repo": {"full_name": repo.full_name},
+                },
+            }
+        )
         return data
 
     def _check_json(self, repo: SimRepo, run: dict[str, Any], web: str) -> dict[str, Any]:
@@ -770,6 +1000,7 @@ class GitHubSim:
 
 
 # --- helpers -----------------------------------------------------------------------
+
 
 def _auth_kind(header: str) -> str | None:
     scheme, _, credential = header.partition(" ")
@@ -800,12 +1031,22 @@ def _fault_error(fault: Fault) -> _HTTPError:
     if kind == "429":
         return _HTTPError(429, "Too many requests", {"retry-after": f"{wait:g}"})
     if kind == "secondary":
-        return _HTTPError(403, "You have exceeded a secondary rate limit. Please wait a few "
-                               "minutes before you try again.", {"retry-after": f"{wait:g}"})
+        return _HTTPError(
+            403,
+            "You have exceeded a secondary rate limit. Please wait a few "
+            "minutes before you try again.",
+            {"retry-after": f"{wait:g}"},
+        )
     if kind == "rate_limit":
-        return _HTTPError(403, "API rate limit exceeded for installation ID 1.", {
-            "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
-            "x-ratelimit-reset": str(int(time.time() + wait))})
+        return _HTTPError(
+            403,
+            "API rate limit exceeded for installation ID 1.",
+            {
+                "x-ratelimit-limit": "5000",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(int(time.time() + wait)),
+            },
+        )
     if kind == "not_accessible":
         return _HTTPError(403, "Resource not accessible by integration")
     if kind == "suspended":
@@ -816,12 +1057,17 @@ def _fault_error(fault: Fault) -> _HTTPError:
 
 
 def _json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
-    base = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999",
-            "x-ratelimit-reset": str(int(time.time()) + 3600), "x-github-media-type": "github.v3"}
+    base = {
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-remaining": "4999",
+        "x-ratelimit-reset": str(int(time.time()) + 3600),
+        "x-github-media-type": "github.v3",
+    }
     base.update(headers or {})
     content = b"" if status == 204 else json.dumps(data).encode()
-    return Response(content, status_code=status, headers=base,
-                    media_type=None if status == 204 else JSON)
+    return Response(
+        content, status_code=status, headers=base, media_type=None if status == 204 else JSON
+    )
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -831,7 +1077,7 @@ def _parse_json(raw: bytes) -> Any:
 def _paginate(call: _Call, items: list[Any]) -> Response:
     per_page = max(1, min(100, int(call.query.get("per_page", 30))))
     page = max(1, int(call.query.get("page", 1)))
-    chunk = items[(page - 1) * per_page: page * per_page]
+    chunk = items[(page - 1) * per_page : page * per_page]
     headers = {}
     if page * per_page < len(items):
         query = {**call.query, "per_page": str(per_page), "page": str(page + 1)}
@@ -846,8 +1092,9 @@ def _body(call: _Call) -> dict[str, Any]:
     return call.body
 
 
-def _invalid(resource: str, field_name: str, code: str = "invalid",
-             message: str | None = None) -> _HTTPError:
+def _invalid(
+    resource: str, field_name: str, code: str = "invalid", message: str | None = None
+) -> _HTTPError:
     error: dict[str, Any] = {"resource": resource, "field": field_name, "code": code}
     if message:
         error = {"resource": resource, "code": "custom", "message": message}
@@ -863,17 +1110,18 @@ def _git(bare: Path, *args: str) -> str:
 
 # --- the app and installations -------------------------------------------------------
 
+
 @_route("GET", "/app", auth="jwt")
 def _get_app(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
-    return 200, {"id": sim.app_id, "slug": sim.slug, "name": sim.slug,
-                 "owner": _user("acme")}
+    return 200, {"id": sim.app_id, "slug": sim.slug, "name": sim.slug, "owner": _user("acme")}
 
 
 @_route("GET", "/app/installations", auth="jwt")
 def _list_installations(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
-    return 200, [{"id": i.id, "account": _user(i.account),
-                  "suspended_at": _iso() if i.suspended else None}
-                 for i in sim._installations.values()]
+    return 200, [
+        {"id": i.id, "account": _user(i.account), "suspended_at": _iso() if i.suspended else None}
+        for i in sim._installations.values()
+    ]
 
 
 @_route("POST", "/app/installations/{installation_id}/access_tokens", auth="jwt")
@@ -898,16 +1146,21 @@ def _repo_installation(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
 @_route("GET", "/installation/repositories")
 def _installation_repos(sim: GitHubSim, call: _Call) -> Response:
     assert call.installation is not None
-    repos = [sim._repo_json(r, call.web, call.api) for r in sim._repos.values()
-             if r.installation_id == call.installation.id]
+    repos = [
+        sim._repo_json(r, call.web, call.api)
+        for r in sim._repos.values()
+        if r.installation_id == call.installation.id
+    ]
     response = _paginate(call, repos)
-    response.body = json.dumps({"total_count": len(repos),
-                                "repositories": json.loads(response.body)}).encode()
+    response.body = json.dumps(
+        {"total_count": len(repos), "repositories": json.loads(response.body)}
+    ).encode()
     response.headers["content-length"] = str(len(response.body))
     return response
 
 
 # --- repositories, branches, contents ------------------------------------------------
+
 
 @_route("GET", "/repos/{owner}/{repo}")
 def _get_repo(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
@@ -917,10 +1170,13 @@ def _get_repo(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
 @_route("GET", "/repos/{owner}/{repo}/branches")
 def _list_branches(sim: GitHubSim, call: _Call) -> Response:
     repo = sim._visible_repo(call)
-    lines = _git(repo.bare, "for-each-ref", "--format=%(refname:short) %(objectname)",
-                 "refs/heads").split("\n")
-    branches = [{"name": n, "commit": {"sha": s}, "protected": False}
-                for n, _, s in (line.partition(" ") for line in lines if line)]
+    lines = _git(
+        repo.bare, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads"
+    ).split("\n")
+    branches = [
+        {"name": n, "commit": {"sha": s}, "protected": False}
+        for n, _, s in (line.partition(" ") for line in lines if line)
+    ]
     return _paginate(call, branches)
 
 
@@ -949,8 +1205,10 @@ def _get_commit(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
         return _commit_children(sim, call, repo)
     out = _git(repo.bare, "log", "-1", "--format=%H%n%an%n%ae%n%B", ref, "--")
     sha, name, email, message = [*out.split("\n", 3), "", "", ""][:4]
-    return 200, {"sha": sha, "commit": {"message": message.strip(),
-                                        "author": {"name": name, "email": email}}}
+    return 200, {
+        "sha": sha,
+        "commit": {"message": message.strip(), "author": {"name": name, "email": email}},
+    }
 
 
 def _commit_children(sim: GitHubSim, call: _Call, repo: SimRepo) -> tuple[int, Any]:
@@ -959,8 +1217,11 @@ def _commit_children(sim: GitHubSim, call: _Call, repo: SimRepo) -> tuple[int, A
     if kind == "statuses":
         return 200, [copy.deepcopy(s) for s in reversed(repo.statuses) if s["sha"] == sha]
     name = call.query.get("check_name")
-    runs = [sim._check_json(repo, r, call.web) for r in repo.check_runs
-            if r["head_sha"] == sha and (name is None or r.get("name") == name)]
+    runs = [
+        sim._check_json(repo, r, call.web)
+        for r in repo.check_runs
+        if r["head_sha"] == sha and (name is None or r.get("name") == name)
+    ]
     return 200, {"total_count": len(runs), "check_runs": runs}
 
 
@@ -968,12 +1229,18 @@ def _commit_children(sim: GitHubSim, call: _Call, repo: SimRepo) -> tuple[int, A
 def _get_contents(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     repo = sim._visible_repo(call)
     ref = call.query.get("ref") or repo.default_branch
-    done = subprocess.run(["git", "show", f"{ref}:{call.params['path']}"], cwd=repo.bare,
-                          capture_output=True)
+    done = subprocess.run(
+        ["git", "show", f"{ref}:{call.params['path']}"], cwd=repo.bare, capture_output=True
+    )
     if done.returncode:
         raise _HTTPError(404, "Not Found")
-    return 200, {"type": "file", "path": call.params["path"], "encoding": "base64",
-                 "size": len(done.stdout), "content": base64.b64encode(done.stdout).decode()}
+    return 200, {
+        "type": "file",
+        "path": call.params["path"],
+        "encoding": "base64",
+        "size": len(done.stdout),
+        "content": base64.b64encode(done.stdout).decode(),
+    }
 
 
 @_route("GET", "/repos/{owner}/{repo}/collaborators/{user}/permission")
@@ -981,11 +1248,11 @@ def _get_permission(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     repo, user = sim._visible_repo(call), call.params["user"]
     owner_account = sim._installations[repo.installation_id].account
     role = repo.permissions.get(user, "admin" if user == owner_account else "none")
-    return 200, {"permission": ROLE_TO_PERMISSION[role], "role_name": role,
-                 "user": _user(user)}
+    return 200, {"permission": ROLE_TO_PERMISSION[role], "role_name": role, "user": _user(user)}
 
 
 # --- issues, comments, reactions -----------------------------------------------------
+
 
 @_route("GET", "/repos/{owner}/{repo}/issues/{number}")
 def _get_issue(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
@@ -1000,8 +1267,11 @@ def _list_comments(sim: GitHubSim, call: _Call) -> Response:
     repo, number = sim._visible_repo(call), int(call.params["number"])
     if number not in repo.issues:
         raise _HTTPError(404, "Not Found")
-    items = [sim._comment_json(c, call.web, call.api) for c in sim._comments.values()
-             if c["repo"] == repo.full_name and c["number"] == number]
+    items = [
+        sim._comment_json(c, call.web, call.api)
+        for c in sim._comments.values()
+        if c["repo"] == repo.full_name and c["number"] == number
+    ]
     return _paginate(call, items)
 
 
@@ -1012,10 +1282,12 @@ def _create_comment(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     if not isinstance(text, str) or not text:
         raise _invalid("IssueComment", "body", "missing_field")
     if len(text) > 65_536:
-        raise _invalid("IssueComment", "body", message="Body is too long (maximum is "
-                                                        "65536 characters)")
-    comment = sim._store_comment(repo.full_name, int(call.params["number"]), text,
-                                 sim.bot_login, "NONE")
+        raise _invalid(
+            "IssueComment", "body", message="Body is too long (maximum is 65536 characters)"
+        )
+    comment = sim._store_comment(
+        repo.full_name, int(call.params["number"]), text, sim.bot_login, "NONE"
+    )
     return 201, sim._comment_json(comment, call.web, call.api)
 
 
@@ -1038,8 +1310,9 @@ def _update_comment(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     if not isinstance(text, str) or not text:
         raise _invalid("IssueComment", "body", "missing_field")
     if len(text) > 65_536:
-        raise _invalid("IssueComment", "body", message="Body is too long (maximum is "
-                                                        "65536 characters)")
+        raise _invalid(
+            "IssueComment", "body", message="Body is too long (maximum is 65536 characters)"
+        )
     comment["edits"].append(comment["body"])
     comment["body"], comment["updated_at"] = text, _iso()
     return 200, sim._comment_json(comment, call.web, call.api)
@@ -1050,12 +1323,19 @@ def _react(sim: GitHubSim, call: _Call, **subject: int) -> tuple[int, Any]:
     if content not in REACTIONS:
         raise _invalid("Reaction", "content")
     for reaction in sim._reactions:
-        if reaction["repo"] == repo.full_name and reaction["content"] == content and all(
-                reaction.get(k) == v for k, v in subject.items()):
-            return 200, {"id": reaction["id"], "content": content,
-                         "user": _user(sim.bot_login)}
-    reaction = {"id": sim._next_id(), "repo": repo.full_name, "content": content,
-                "user": sim.bot_login, **subject}
+        if (
+            reaction["repo"] == repo.full_name
+            and reaction["content"] == content
+            and all(reaction.get(k) == v for k, v in subject.items())
+        ):
+            return 200, {"id": reaction["id"], "content": content, "user": _user(sim.bot_login)}
+    reaction = {
+        "id": sim._next_id(),
+        "repo": repo.full_name,
+        "content": content,
+        "user": sim.bot_login,
+        **subject,
+    }
     sim._reactions.append(reaction)
     return 201, {"id": reaction["id"], "content": content, "user": _user(sim.bot_login)}
 
@@ -1076,6 +1356,7 @@ def _react_comment(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
 
 # --- pull requests -------------------------------------------------------------------
 
+
 @_route("GET", "/repos/{owner}/{repo}/pulls")
 def _list_pulls(sim: GitHubSim, call: _Call) -> Response:
     repo, state = sim._visible_repo(call), call.query.get("state", "open")
@@ -1084,8 +1365,11 @@ def _list_pulls(sim: GitHubSim, call: _Call) -> Response:
     for number in sorted(repo.pulls, reverse=True):
         pull, issue = repo.pulls[number], repo.issues[number]
         label = f"{pull['head_repo'].split('/', 1)[0]}:{pull['head']}"
-        if (state != "all" and issue["state"] != state) or (head and head != label) or (
-                base and base != pull["base"]):
+        if (
+            (state != "all" and issue["state"] != state)
+            or (head and head != label)
+            or (base and base != pull["base"])
+        ):
             continue
         items.append(sim._pull_json(repo, number, call.web, call.api))
     return _paginate(call, items)
@@ -1105,14 +1389,22 @@ def _create_pull(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
         raise _invalid("PullRequest", "base")
     for number, pull in repo.pulls.items():
         if pull["head"] == head and repo.issues[number]["state"] == "open":
-            raise _invalid("PullRequest", "head",
-                           message=f"A pull request already exists for {owner}:{head}.")
+            raise _invalid(
+                "PullRequest", "head", message=f"A pull request already exists for {owner}:{head}."
+            )
     if not _git(repo.bare, "rev-list", f"{body['base']}..{head}").strip():
-        raise _invalid("PullRequest", "head", message=f"No commits between {body['base']} "
-                                                       f"and {head}")
-    number = sim.add_pull(repo.full_name, head, str(body["base"]), str(body["title"]),
-                          str(body.get("body") or ""), user=sim.bot_login,
-                          draft=bool(body.get("draft", False)))
+        raise _invalid(
+            "PullRequest", "head", message=f"No commits between {body['base']} and {head}"
+        )
+    number = sim.add_pull(
+        repo.full_name,
+        head,
+        str(body["base"]),
+        str(body["title"]),
+        str(body.get("body") or ""),
+        user=sim.bot_login,
+        draft=bool(body.get("draft", False)),
+    )
     return 201, sim._pull_json(repo, number, call.web, call.api)
 
 
@@ -1129,8 +1421,10 @@ def _get_pull(sim: GitHubSim, call: _Call) -> tuple[int, Any] | Response:
         raise _HTTPError(404, "Not Found")
     if "diff" in call.accept:
         start, head = _merge_base(repo, repo.pulls[number])
-        return Response(_git(repo.bare, "diff", start, head),
-                        media_type="application/vnd.github.v3.diff; charset=utf-8")
+        return Response(
+            _git(repo.bare, "diff", start, head),
+            media_type="application/vnd.github.v3.diff; charset=utf-8",
+        )
     return 200, sim._pull_json(repo, number, call.web, call.api)
 
 
@@ -1146,9 +1440,11 @@ def _list_pull_files(sim: GitHubSim, call: _Call) -> Response:
         code, *paths = line.split("\t")
         patch = _git(repo.bare, "diff", "-M", start, head, "--", *paths)
         hunk = patch.find("\n@@")
-        item: dict[str, Any] = {"filename": paths[-1], "status": statuses.get(code[0],
-                                                                               "modified"),
-                                "patch": patch[hunk + 1:] if hunk >= 0 else None}
+        item: dict[str, Any] = {
+            "filename": paths[-1],
+            "status": statuses.get(code[0], "modified"),
+            "patch": patch[hunk + 1 :] if hunk >= 0 else None,
+        }
         if code[0] == "R":
             item["previous_filename"] = paths[0]
         files.append(item)
@@ -1157,8 +1453,12 @@ def _list_pull_files(sim: GitHubSim, call: _Call) -> Response:
 
 # --- pull request reviews ----------------------------------------------------------
 
-REVIEW_STATES = {"COMMENT": "COMMENTED", "APPROVE": "APPROVED",
-                 "REQUEST_CHANGES": "CHANGES_REQUESTED", None: "PENDING"}
+REVIEW_STATES = {
+    "COMMENT": "COMMENTED",
+    "APPROVE": "APPROVED",
+    "REQUEST_CHANGES": "CHANGES_REQUESTED",
+    None: "PENDING",
+}
 _HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
@@ -1173,8 +1473,9 @@ def diff_hunk_lines(diff: str) -> dict[str, dict[str, set[int]]]:
             sides = {}
         elif line.startswith("+++ "):
             name = line[4:]
-            sides = found.setdefault(name[2:] if name.startswith("b/") else name,
-                                     {"RIGHT": set(), "LEFT": set()})
+            sides = found.setdefault(
+                name[2:] if name.startswith("b/") else name, {"RIGHT": set(), "LEFT": set()}
+            )
         elif (hunk := _HUNK_HEADER.match(line)) is not None:
             old, new = int(hunk.group(1)), int(hunk.group(2))
         elif sides and line[:1] in (" ", "+", "-"):
@@ -1196,20 +1497,32 @@ def _pull_number(repo: SimRepo, call: _Call) -> int:
 
 def _review_json(review: dict[str, Any], web: str, api: str) -> dict[str, Any]:
     repo, number, rid = review["repo"], review["number"], review["id"]
-    return {"id": rid, "node_id": f"PRR_{rid}", "user": _user(review["user"]),
-            "body": review["body"], "state": review["state"], "commit_id": review["commit_id"],
-            "author_association": "NONE", "submitted_at": review["submitted_at"],
-            "html_url": f"{web}{repo}/pull/{number}#pullrequestreview-{rid}",
-            "pull_request_url": f"{api}/repos/{repo}/pulls/{number}"}
+    return {
+        "id": rid,
+        "node_id": f"PRR_{rid}",
+        "user": _user(review["user"]),
+        "body": review["body"],
+        "state": review["state"],
+        "commit_id": review["commit_id"],
+        "author_association": "NONE",
+        "submitted_at": review["submitted_at"],
+        "html_url": f"{web}{repo}/pull/{number}#pullrequestreview-{rid}",
+        "pull_request_url": f"{api}/repos/{repo}/pulls/{number}",
+    }
 
 
-def _review_comment_json(review: dict[str, Any], comment: dict[str, Any], web: str,
-                         api: str) -> dict[str, Any]:
+def _review_comment_json(
+    review: dict[str, Any], comment: dict[str, Any], web: str, api: str
+) -> dict[str, Any]:
     repo, number, cid = review["repo"], review["number"], comment["id"]
-    return {**comment, "pull_request_review_id": review["id"], "user": _user(review["user"]),
-            "commit_id": review["commit_id"],
-            "html_url": f"{web}{repo}/pull/{number}#discussion_r{cid}",
-            "url": f"{api}/repos/{repo}/pulls/comments/{cid}"}
+    return {
+        **comment,
+        "pull_request_review_id": review["id"],
+        "user": _user(review["user"]),
+        "commit_id": review["commit_id"],
+        "html_url": f"{web}{repo}/pull/{number}#discussion_r{cid}",
+        "url": f"{api}/repos/{repo}/pulls/comments/{cid}",
+    }
 
 
 @_route("POST", "/repos/{owner}/{repo}/pulls/{number}/reviews")
@@ -1228,8 +1541,11 @@ def _create_review(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     hunks = diff_hunk_lines(_git(repo.bare, "diff", "-M", start, commit))
     text, comments = str(body.get("body") or ""), body.get("comments") or []
     if event in ("COMMENT", "REQUEST_CHANGES") and not text and not comments:
-        raise _HTTPError(422, "Unprocessable Entity", errors=[
-            f"Review Body is required for {event.lower().replace('_', ' ')} reviews"])
+        raise _HTTPError(
+            422,
+            "Unprocessable Entity",
+            errors=[f"Review Body is required for {event.lower().replace('_', ' ')} reviews"],
+        )
     stored = []
     for comment in comments:
         if not isinstance(comment, dict) or not comment.get("path") or not comment.get("body"):
@@ -1237,18 +1553,36 @@ def _create_review(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
         side = comment.get("side", "RIGHT")
         if comment["path"] not in hunks:
             raise _HTTPError(422, "Unprocessable Entity", errors=["Path could not be resolved"])
-        if side not in ("LEFT", "RIGHT") or not isinstance(comment.get("line"), int) or \
-                comment["line"] not in hunks[comment["path"]][side]:
+        if (
+            side not in ("LEFT", "RIGHT")
+            or not isinstance(comment.get("line"), int)
+            or comment["line"] not in hunks[comment["path"]][side]
+        ):
             raise _HTTPError(422, "Unprocessable Entity", errors=["Line could not be resolved"])
         if len(str(comment["body"])) > 65_536:
             raise _invalid("PullRequestReviewComment", "body")
-        stored.append({"id": sim._next_id(), "path": comment["path"], "line": comment["line"],
-                       "side": side, "body": comment["body"]})
+        stored.append(
+            {
+                "id": sim._next_id(),
+                "path": comment["path"],
+                "line": comment["line"],
+                "side": side,
+                "body": comment["body"],
+            }
+        )
     if len(text) > 65_536:
         raise _invalid("PullRequestReview", "body")
-    review = {"id": sim._next_id(), "repo": repo.full_name, "number": number,
-              "user": sim.bot_login, "body": text, "state": REVIEW_STATES[event],
-              "commit_id": commit, "submitted_at": _iso(), "comments": stored}
+    review = {
+        "id": sim._next_id(),
+        "repo": repo.full_name,
+        "number": number,
+        "user": sim.bot_login,
+        "body": text,
+        "state": REVIEW_STATES[event],
+        "commit_id": commit,
+        "submitted_at": _iso(),
+        "comments": stored,
+    }
     sim._reviews.append(review)
     return 200, _review_json(review, call.web, call.api)
 
@@ -1257,21 +1591,33 @@ def _create_review(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
 def _list_reviews(sim: GitHubSim, call: _Call) -> Response:
     repo = sim._visible_repo(call)
     number = _pull_number(repo, call)
-    return _paginate(call, [_review_json(r, call.web, call.api) for r in sim._reviews
-                            if r["repo"] == repo.full_name and r["number"] == number])
+    return _paginate(
+        call,
+        [
+            _review_json(r, call.web, call.api)
+            for r in sim._reviews
+            if r["repo"] == repo.full_name and r["number"] == number
+        ],
+    )
 
 
 @_route("GET", "/repos/{owner}/{repo}/pulls/{number}/comments")
 def _list_review_comments(sim: GitHubSim, call: _Call) -> Response:
     repo = sim._visible_repo(call)
     number = _pull_number(repo, call)
-    return _paginate(call, [_review_comment_json(r, c, call.web, call.api)
-                            for r in sim._reviews
-                            if r["repo"] == repo.full_name and r["number"] == number
-                            for c in r["comments"]])
+    return _paginate(
+        call,
+        [
+            _review_comment_json(r, c, call.web, call.api)
+            for r in sim._reviews
+            if r["repo"] == repo.full_name and r["number"] == number
+            for c in r["comments"]
+        ],
+    )
 
 
 # --- check runs and statuses ---------------------------------------------------------
+
 
 def _check_fields(body: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
@@ -1293,17 +1639,27 @@ def _check_fields(body: dict[str, Any]) -> dict[str, Any]:
             raise _invalid("CheckRun", "output", "missing_field")
         for key in ("summary", "text"):
             if len(str(output.get(key, "")).encode()) > 65_535:
-                raise _invalid("CheckRun", f"output.{key}", message=f"Only 65535 characters "
-                               f"are allowed; {len(str(output[key]))} were supplied.")
-        fields["output"] = {"title": output["title"], "summary": output["summary"],
-                            "text": output.get("text")}
+                raise _invalid(
+                    "CheckRun",
+                    f"output.{key}",
+                    message=f"Only 65535 characters "
+                    f"are allowed; {len(str(output[key]))} were supplied.",
+                )
+        fields["output"] = {
+            "title": output["title"],
+            "summary": output["summary"],
+            "text": output.get("text"),
+        }
     if "actions" in body:
         actions = body["actions"]
         if len(actions) > 3:
             raise _invalid("CheckRun", "actions", message="Only 3 actions are allowed")
         for action in actions:
-            if len(action.get("label", "")) > 20 or len(action.get("identifier", "")) > 20 \
-                    or len(action.get("description", "")) > 40:
+            if (
+                len(action.get("label", "")) > 20
+                or len(action.get("identifier", "")) > 20
+                or len(action.get("description", "")) > 40
+            ):
                 raise _invalid("CheckRun", "actions")
         fields["actions"] = actions
     return fields
@@ -1313,14 +1669,21 @@ def _check_fields(body: dict[str, Any]) -> dict[str, Any]:
 def _create_check(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     repo, body = sim._visible_repo(call), _body(call)
     if not body.get("name") or not body.get("head_sha"):
-        raise _invalid("CheckRun", "name" if not body.get("name") else "head_sha",
-                       "missing_field")
+        raise _invalid("CheckRun", "name" if not body.get("name") else "head_sha", "missing_field")
     fields = _check_fields(body)
     if fields.get("status") == "completed" and "conclusion" not in fields:
         raise _invalid("CheckRun", "conclusion", "missing_field")
-    run = {"id": sim._next_id(), "status": "queued", "conclusion": None, "output": None,
-           "actions": [], "details_url": None, "started_at": _iso(), "completed_at": None,
-           **fields}
+    run = {
+        "id": sim._next_id(),
+        "status": "queued",
+        "conclusion": None,
+        "output": None,
+        "actions": [],
+        "details_url": None,
+        "started_at": _iso(),
+        "completed_at": None,
+        **fields,
+    }
     run["history"] = [copy.deepcopy(run)]
     repo.check_runs.append(run)
     return 201, sim._check_json(repo, run, call.web)
@@ -1344,8 +1707,11 @@ def _get_check(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
 def _update_check(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     repo, run = _find_check(sim, call)
     fields = _check_fields(_body(call))
-    if fields.get("status") == "completed" and "conclusion" not in fields \
-            and run["conclusion"] is None:
+    if (
+        fields.get("status") == "completed"
+        and "conclusion" not in fields
+        and run["conclusion"] is None
+    ):
         raise _invalid("CheckRun", "conclusion", "missing_field")
     run.update(fields)
     run["history"].append({k: copy.deepcopy(v) for k, v in run.items() if k != "history"})
@@ -1357,8 +1723,14 @@ def _create_status(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     repo, body = sim._visible_repo(call), _body(call)
     if body.get("state") not in {"error", "failure", "pending", "success"}:
         raise _invalid("Status", "state")
-    status = {"id": sim._next_id(), "sha": call.params["sha"], "state": body["state"],
-              "context": body.get("context", "default"), "description": body.get("description"),
-              "target_url": body.get("target_url"), "created_at": _iso()}
+    status = {
+        "id": sim._next_id(),
+        "sha": call.params["sha"],
+        "state": body["state"],
+        "context": body.get("context", "default"),
+        "description": body.get("description"),
+        "target_url": body.get("target_url"),
+        "created_at": _iso(),
+    }
     repo.statuses.append(status)
     return 201, status

@@ -125,10 +125,20 @@ _EVENT_FROM = {
     "drop": {"created", "pending", "running"},
     "cancel": {"created", "pending", "running"},
 }
-_EVENT_TO = {"enqueue": "pending", "run": "running", "succeed": "success", "drop": "failed",
-             "cancel": "canceled"}
-_STATE_EVENTS = {"pending": ["enqueue"], "running": ["enqueue?", "run"], "success": ["succeed"],
-                 "failed": ["drop"], "canceled": ["cancel"]}
+_EVENT_TO = {
+    "enqueue": "pending",
+    "run": "running",
+    "succeed": "success",
+    "drop": "failed",
+    "cancel": "canceled",
+}
+_STATE_EVENTS = {
+    "pending": ["enqueue"],
+    "running": ["enqueue?", "run"],
+    "success": ["succeed"],
+    "failed": ["drop"],
+    "canceled": ["cancel"],
+}
 
 
 def _now() -> str:
@@ -148,9 +158,15 @@ class SimUser:
     admin: bool = False
 
     def json(self, base: str) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "name": self.name,
-                "state": "active", "locked": False, "avatar_url": None,
-                "web_url": f"{base}/{self.username}"}
+        return {
+            "id": self.id,
+            "username": self.username,
+            "name": self.name,
+            "state": "active",
+            "locked": False,
+            "avatar_url": None,
+            "web_url": f"{base}/{self.username}",
+        }
 
 
 @dataclass
@@ -200,10 +216,15 @@ class _Fault:
     body_contains: str | None = None
 
     def matches(self, method: str, path: str, data: dict[str, Any]) -> bool:
-        return (self.remaining > 0 and self.method in ("*", method)
-                and self.pattern.search(f"{method} {path}") is not None
-                and (self.body_contains is None
-                     or any(self.body_contains in str(v) for v in data.values())))
+        return (
+            self.remaining > 0
+            and self.method in ("*", method)
+            and self.pattern.search(f"{method} {path}") is not None
+            and (
+                self.body_contains is None
+                or any(self.body_contains in str(v) for v in data.values())
+            )
+        )
 
 
 class _HttpError(Exception):
@@ -224,8 +245,12 @@ Handler = Callable[..., Awaitable[Response] | Response]
 class GitLabSim:
     """In-memory GitLab; `.app` is the Starlette application to serve."""
 
-    def __init__(self, root: Path, bot_username: str = "agentops-bot",
-                 bot_token: str = "glpat-simbot0000000000000000") -> None:  # noqa: S107
+    def __init__(
+        self,
+        root: Path,
+        bot_username: str = "agentops-bot",
+        bot_token: str = "glpat-simbot0000000000000000",  # noqa: S107
+    ) -> None:
         self.root = Path(root)
         self.git_root = self.root / "git"
         self.git_root.mkdir(parents=True, exist_ok=True)
@@ -241,10 +266,12 @@ class GitLabSim:
         self._discussions: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
         self.bot = self.add_user(bot_username, token=bot_token, name="AgentOps")
         self.bot_token = bot_token
-        self.app = Starlette(routes=[
-            Route("/api/v4/{rest:path}", self._api, methods=["GET", "POST", "PUT", "DELETE"]),
-            Route("/{rest:path}", self._git, methods=["GET", "POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/api/v4/{rest:path}", self._api, methods=["GET", "POST", "PUT", "DELETE"]),
+                Route("/{rest:path}", self._git, methods=["GET", "POST"]),
+            ]
+        )
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             (m, re.compile(f"^{p}$"), h) for m, p, h in self._route_table()
         ]
@@ -257,15 +284,27 @@ class GitLabSim:
             self.base_url = base
             yield base
 
-    def add_user(self, username: str, token: str | None = None, name: str | None = None,
-                 admin: bool = False) -> SimUser:
-        user = SimUser(next(self._ids), username, name or username.title(),
-                       token or f"glpat-{uuid_module.uuid4().hex[:20]}", admin)
+    def add_user(
+        self, username: str, token: str | None = None, name: str | None = None, admin: bool = False
+    ) -> SimUser:
+        user = SimUser(
+            next(self._ids),
+            username,
+            name or username.title(),
+            token or f"glpat-{uuid_module.uuid4().hex[:20]}",
+            admin,
+        )
         self.users[username] = user
         return user
 
-    def add_project(self, path: str, files: dict[str, str], default_branch: str = "main",
-                    visibility: str = "private", bot_access: int | None = 40) -> SimProject:
+    def add_project(
+        self,
+        path: str,
+        files: dict[str, str],
+        default_branch: str = "main",
+        visibility: str = "private",
+        bot_access: int | None = 40,
+    ) -> SimProject:
         bare = init_bare_repo(self.git_root, path, files, branch=default_branch)
         project = SimProject(next(self._ids), path, default_branch, visibility, bare)
         self.projects[project.id] = project
@@ -293,52 +332,86 @@ class GitLabSim:
         else:
             proj.members[user.id] = level
 
-    def add_issue(self, project: str | SimProject, title: str, description: str = "",
-                  author: str | None = None, labels: Iterable[str] = ()) -> dict[str, Any]:
+    def add_issue(
+        self,
+        project: str | SimProject,
+        title: str,
+        description: str = "",
+        author: str | None = None,
+        labels: Iterable[str] = (),
+    ) -> dict[str, Any]:
         proj = self.project(project)
         user = self.users[author] if author else self.bot
         return self._create_issue(proj, user, title, description, list(labels))
 
-    def add_merge_request(self, project: str | SimProject, source_branch: str,
-                          target_branch: str | None = None, title: str = "Change",
-                          author: str | None = None, description: str = "",
-                          source_project: str | None = None) -> dict[str, Any]:
+    def add_merge_request(
+        self,
+        project: str | SimProject,
+        source_branch: str,
+        target_branch: str | None = None,
+        title: str = "Change",
+        author: str | None = None,
+        description: str = "",
+        source_project: str | None = None,
+    ) -> dict[str, Any]:
         """Open a merge request; `source_project` (a fork's path) defaults to `project`."""
         proj = self.project(project)
         user = self.users[author] if author else self.bot
-        data: dict[str, Any] = {"source_branch": source_branch,
-                                "target_branch": target_branch or proj.default_branch,
-                                "title": title, "description": description}
+        data: dict[str, Any] = {
+            "source_branch": source_branch,
+            "target_branch": target_branch or proj.default_branch,
+            "title": title,
+            "description": description,
+        }
         if source_project is not None:
             data["source_project_id"] = self.project(source_project).id
         return self._create_mr(proj, user, data)
 
-    def add_note(self, project: str | SimProject, kind: str, iid: int, body: str,
-                 author: str | None = None) -> dict[str, Any]:
+    def add_note(
+        self, project: str | SimProject, kind: str, iid: int, body: str, author: str | None = None
+    ) -> dict[str, Any]:
         proj = self.project(project)
         user = self.users[author] if author else self.bot
         return self._create_note(proj, kind, iid, body, user)
 
-    def delete_note(self, project: str | SimProject, kind: str, iid: int, note_id: int
-                    ) -> None:
+    def delete_note(self, project: str | SimProject, kind: str, iid: int, note_id: int) -> None:
         notes = self._notes.get((self.project(project).id, _kind(kind), iid), [])
         notes[:] = [n for n in notes if n["id"] != note_id]
 
-    def push_files(self, project: str | SimProject, branch: str, files: dict[str, str],
-                   message: str = "change", base: str | None = None) -> str:
+    def push_files(
+        self,
+        project: str | SimProject,
+        branch: str,
+        files: dict[str, str],
+        message: str = "change",
+        base: str | None = None,
+    ) -> str:
         """Commit `files` onto `branch` (created from `base`, default branch by default)."""
         proj = self.project(project)
         work = self.root / ".push" / uuid_module.uuid4().hex
         env = {**os.environ, **GIT_ENV}
 
         def git(*args: str, cwd: Path = work) -> str:
-            done = subprocess.run(["git", *args], cwd=cwd, env=env, check=True,
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+            )
             return done.stdout.strip()
 
         start = rev_parse(proj.bare, f"refs/heads/{branch}") and branch
-        subprocess.run(["git", "clone", "-q", "-b", start or base or proj.default_branch,
-                        str(proj.bare), str(work)], check=True, capture_output=True, env=env)
+        subprocess.run(
+            [
+                "git",
+                "clone",
+                "-q",
+                "-b",
+                start or base or proj.default_branch,
+                str(proj.bare),
+                str(work),
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
         if not start:
             git("checkout", "-q", "-b", branch)
         for name, content in files.items():
@@ -358,18 +431,26 @@ class GitLabSim:
     def notes(self, project: str | SimProject, kind: str, iid: int) -> list[dict[str, Any]]:
         return list(self._notes.get((self.project(project).id, _kind(kind), iid), []))
 
-    def award_emoji(self, project: str | SimProject, kind: str, iid: int,
-                    note_id: int | None = None) -> list[dict[str, Any]]:
+    def award_emoji(
+        self, project: str | SimProject, kind: str, iid: int, note_id: int | None = None
+    ) -> list[dict[str, Any]]:
         proj = self.project(project)
         if note_id is not None:
-            return [e for e in self._emoji
-                    if e["awardable_type"] == "Note" and e["awardable_id"] == note_id]
+            return [
+                e
+                for e in self._emoji
+                if e["awardable_type"] == "Note" and e["awardable_id"] == note_id
+            ]
         obj = self._awardable(proj, _kind(kind), iid)
-        return [e for e in self._emoji if e["awardable_type"] == obj["_type"]
-                and e["awardable_id"] == obj["id"]]
+        return [
+            e
+            for e in self._emoji
+            if e["awardable_type"] == obj["_type"] and e["awardable_id"] == obj["id"]
+        ]
 
-    def discussions(self, project: str | SimProject, iid: int,
-                    kind: str = "merge_request") -> list[dict[str, Any]]:
+    def discussions(
+        self, project: str | SimProject, iid: int, kind: str = "merge_request"
+    ) -> list[dict[str, Any]]:
         """The discussions of a merge request (or issue), oldest first, with their notes."""
         return list(self._discussions.get((self.project(project).id, _kind(kind), iid), []))
 
@@ -388,64 +469,138 @@ class GitLabSim:
         self.requests.clear()
 
     # ------------------------------------------------------------------ faults
-    def fail(self, method: str, path_regex: str, status: int = 500, times: int = 1,
-             retry_after: float | None = None, message: str | None = None,
-             headers: dict[str, str] | None = None, *, applied: bool = False,
-             body_contains: str | None = None) -> None:
-        self._faults.append(_Fault(method.upper(), re.compile(path_regex), times, status,
-                                   retry_after=retry_after, message=message,
-                                   headers=dict(headers or {}), applied=applied,
-                                   body_contains=body_contains))
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int = 500,
+        times: int = 1,
+        retry_after: float | None = None,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        applied: bool = False,
+        body_contains: str | None = None,
+    ) -> None:
+        self._faults.append(
+            _Fault(
+                method.upper(),
+                re.compile(path_regex),
+                times,
+                status,
+                retry_after=retry_after,
+                message=message,
+                headers=dict(headers or {}),
+                applied=applied,
+                body_contains=body_contains,
+            )
+        )
 
-    def delay(self, method: str, path_regex: str, seconds: float, times: int = 1, *,
-              applied: bool = False, body_contains: str | None = None) -> None:
-        self._faults.append(_Fault(method.upper(), re.compile(path_regex), times, 0,
-                                   delay=seconds, applied=applied,
-                                   body_contains=body_contains))
+    def delay(
+        self,
+        method: str,
+        path_regex: str,
+        seconds: float,
+        times: int = 1,
+        *,
+        applied: bool = False,
+        body_contains: str | None = None,
+    ) -> None:
+        self._faults.append(
+            _Fault(
+                method.upper(),
+                re.compile(path_regex),
+                times,
+                0,
+                delay=seconds,
+                applied=applied,
+                body_contains=body_contains,
+            )
+        )
 
-    def drop(self, method: str, path_regex: str, times: int = 1, *, applied: bool = False,
-             body_contains: str | None = None) -> None:
-        self._faults.append(_Fault(method.upper(), re.compile(path_regex), times, 0,
-                                   drop=True, applied=applied, body_contains=body_contains))
+    def drop(
+        self,
+        method: str,
+        path_regex: str,
+        times: int = 1,
+        *,
+        applied: bool = False,
+        body_contains: str | None = None,
+    ) -> None:
+        self._faults.append(
+            _Fault(
+                method.upper(),
+                re.compile(path_regex),
+                times,
+                0,
+                drop=True,
+                applied=applied,
+                body_contains=body_contains,
+            )
+        )
 
     def clear_faults(self) -> None:
         self._faults.clear()
 
     # ------------------------------------------------------------------ webhooks
-    def webhook_headers(self, event: str, secret: str, uuid: str | None = None,
-                        body: bytes | None = None, signing_token: str | None = None,
-                        timestamp: int | None = None) -> dict[str, str]:
+    def webhook_headers(
+        self,
+        event: str,
+        secret: str,
+        uuid: str | None = None,
+        body: bytes | None = None,
+        signing_token: str | None = None,
+        timestamp: int | None = None,
+    ) -> dict[str, str]:
         """Headers GitLab sends: event is "Note Hook", "Issue Hook", "Merge Request Hook".
 
         With `body` and a `signing_token` (`whsec_<base64 key>`) the delivery is also signed
         the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
         """
         event_id = uuid or str(uuid_module.uuid4())
-        headers = {"Content-Type": "application/json", "X-Gitlab-Event": event,
-                   "X-Gitlab-Token": secret, "X-Gitlab-Event-UUID": event_id,
-                   "Idempotency-Key": event_id,
-                   "X-Gitlab-Webhook-UUID": str(uuid_module.uuid5(uuid_module.NAMESPACE_URL,
-                                                                 self.base_url or "sim")),
-                   "X-Gitlab-Instance": self.base_url, "User-Agent": "GitLab/17.5.0"}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Gitlab-Event": event,
+            "X-Gitlab-Token": secret,
+            "X-Gitlab-Event-UUID": event_id,
+            "Idempotency-Key": event_id,
+            "X-Gitlab-Webhook-UUID": str(
+                uuid_module.uuid5(uuid_module.NAMESPACE_URL, self.base_url or "sim")
+            ),
+            "X-Gitlab-Instance": self.base_url,
+            "User-Agent": "GitLab/17.5.0",
+        }
         if signing_token is not None and body is not None:
             sent = str(timestamp if timestamp is not None else int(time.time()))
             key = base64.b64decode(signing_token.removeprefix("whsec_"))
             signed = f"{event_id}.{sent}.".encode() + body
             digest = hmac.new(key, signed, hashlib.sha256).digest()
-            headers.update({"webhook-id": event_id, "webhook-timestamp": sent,
-                            "webhook-signature": "v1," + base64.b64encode(digest).decode()})
+            headers.update(
+                {
+                    "webhook-id": event_id,
+                    "webhook-timestamp": sent,
+                    "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+                }
+            )
         return headers
 
-    def webhook_request(self, event: str, payload: dict[str, Any], secret: str,
-                        signing_token: str | None = None) -> tuple[bytes, dict[str, str]]:
+    def webhook_request(
+        self, event: str, payload: dict[str, Any], secret: str, signing_token: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
         """The body and headers of one delivery, ready for `POST /webhooks/gitlab`."""
         body = json.dumps(payload).encode()
-        return body, self.webhook_headers(event, secret, body=body,
-                                          signing_token=signing_token)
+        return body, self.webhook_headers(event, secret, body=body, signing_token=signing_token)
 
-    def webhook_note_event(self, project: str | SimProject, kind: str, iid: int, body: str,
-                           author: str, note_id: int | None = None,
-                           action: str = "create") -> dict[str, Any]:
+    def webhook_note_event(
+        self,
+        project: str | SimProject,
+        kind: str,
+        iid: int,
+        body: str,
+        author: str,
+        note_id: int | None = None,
+        action: str = "create",
+    ) -> dict[str, Any]:
         """A Note Hook payload for a comment on an issue or merge request."""
         proj = self.project(project)
         kind = _kind(kind)
@@ -453,8 +608,7 @@ class GitLabSim:
         if note_id is None:
             note = self._create_note(proj, kind, iid, body, user)
         else:
-            note = next(n for n in self._notes.get((proj.id, kind, iid), [])
-                        if n["id"] == note_id)
+            note = next(n for n in self._notes.get((proj.id, kind, iid), []) if n["id"] == note_id)
         obj = self._awardable(proj, kind, iid)
         noteable_type = "Issue" if kind == "issue" else "MergeRequest"
         url = f"{self._web_url(proj)}/-/{_url_kind(kind)}/{iid}#note_{note['id']}"
@@ -465,12 +619,24 @@ class GitLabSim:
             "project_id": proj.id,
             "project": self._hook_project(proj),
             "object_attributes": {
-                "id": note["id"], "note": note["body"], "noteable_type": noteable_type,
-                "author_id": user.id, "created_at": _hook_time(), "updated_at": _hook_time(),
-                "project_id": proj.id, "attachment": None, "line_code": None,
-                "commit_id": "", "noteable_id": obj["id"], "system": False,
-                "st_diff": None, "url": url, "action": action, "type": None,
-                "internal": False, "confidential": False,
+                "id": note["id"],
+                "note": note["body"],
+                "noteable_type": noteable_type,
+                "author_id": user.id,
+                "created_at": _hook_time(),
+                "updated_at": _hook_time(),
+                "project_id": proj.id,
+                "attachment": None,
+                "line_code": None,
+                "commit_id": "",
+                "noteable_id": obj["id"],
+                "system": False,
+                "st_diff": None,
+                "url": url,
+                "action": action,
+                "type": None,
+                "internal": False,
+                "confidential": False,
                 "discussion_id": uuid_module.uuid4().hex + "00000000",
                 "description": note["body"],
             },
@@ -482,9 +648,15 @@ class GitLabSim:
             payload["merge_request"] = self._hook_mr(proj, obj)
         return payload
 
-    def webhook_issue_event(self, project: str | SimProject, iid: int, author: str,
-                            action: str = "update", labels_previous: list[str] | None = None,
-                            labels_current: list[str] | None = None) -> dict[str, Any]:
+    def webhook_issue_event(
+        self,
+        project: str | SimProject,
+        iid: int,
+        author: str,
+        action: str = "update",
+        labels_previous: list[str] | None = None,
+        labels_current: list[str] | None = None,
+    ) -> dict[str, Any]:
         """An Issue Hook payload; with label lists it carries `changes.labels`."""
         proj = self.project(project)
         issue = proj.issues[iid]
@@ -504,11 +676,15 @@ class GitLabSim:
             "changes": changes,
         }
 
-    def webhook_merge_request_event(self, project: str | SimProject, iid: int, author: str,
-                                    action: str = "update",
-                                    labels_previous: list[str] | None = None,
-                                    labels_current: list[str] | None = None
-                                    ) -> dict[str, Any]:
+    def webhook_merge_request_event(
+        self,
+        project: str | SimProject,
+        iid: int,
+        author: str,
+        action: str = "update",
+        labels_previous: list[str] | None = None,
+        labels_current: list[str] | None = None,
+    ) -> dict[str, Any]:
         """A Merge Request Hook payload; with label lists it carries `changes.labels`."""
         proj = self.project(project)
         mr = proj.merge_requests[iid]
@@ -529,76 +705,143 @@ class GitLabSim:
             "changes": changes,
         }
 
-    def _label_changes(self, proj: SimProject, obj: dict[str, Any],
-                       previous: list[str] | None, current: list[str] | None
-                       ) -> dict[str, Any]:
+    def _label_changes(
+        self,
+        proj: SimProject,
+        obj: dict[str, Any],
+        previous: list[str] | None,
+        current: list[str] | None,
+    ) -> dict[str, Any]:
         if previous is None and current is None:
             return {}
         prev = list(previous if previous is not None else obj["labels"])
         curr = list(current if current is not None else obj["labels"])
         obj["labels"] = curr
         obj["updated_at"] = _now()
-        return {"labels": {"previous": [self._label_json(proj, t) for t in prev],
-                           "current": [self._label_json(proj, t) for t in curr]},
-                "updated_at": {"previous": _hook_time(), "current": _hook_time()}}
+        return {
+            "labels": {
+                "previous": [self._label_json(proj, t) for t in prev],
+                "current": [self._label_json(proj, t) for t in curr],
+            },
+            "updated_at": {"previous": _hook_time(), "current": _hook_time()},
+        }
 
     def _label_json(self, proj: SimProject, title: str) -> dict[str, Any]:
         label_id = proj.labels.setdefault(title, next(self._ids))
-        return {"id": label_id, "title": title, "color": "#428BCA", "project_id": proj.id,
-                "created_at": _hook_time(), "updated_at": _hook_time(), "template": False,
-                "description": None, "type": "ProjectLabel", "group_id": None}
+        return {
+            "id": label_id,
+            "title": title,
+            "color": "#428BCA",
+            "project_id": proj.id,
+            "created_at": _hook_time(),
+            "updated_at": _hook_time(),
+            "template": False,
+            "description": None,
+            "type": "ProjectLabel",
+            "group_id": None,
+        }
 
     def _hook_user(self, user: SimUser) -> dict[str, Any]:
-        return {"id": user.id, "name": user.name, "username": user.username,
-                "avatar_url": None, "email": "[REDACTED]"}
+        return {
+            "id": user.id,
+            "name": user.name,
+            "username": user.username,
+            "avatar_url": None,
+            "email": "[REDACTED]",
+        }
 
     def _hook_project(self, proj: SimProject) -> dict[str, Any]:
         web = self._web_url(proj)
-        return {"id": proj.id, "name": proj.name, "description": "", "web_url": web,
-                "avatar_url": None, "git_ssh_url": f"git@sim.invalid:{proj.path}.git",
-                "git_http_url": f"{web}.git", "namespace": proj.namespace,
-                "visibility_level": {"private": 0, "internal": 10}.get(proj.visibility, 20),
-                "path_with_namespace": proj.path, "default_branch": proj.default_branch,
-                "ci_config_path": None, "homepage": web, "url": f"{web}.git",
-                "ssh_url": f"git@sim.invalid:{proj.path}.git", "http_url": f"{web}.git"}
+        return {
+            "id": proj.id,
+            "name": proj.name,
+            "description": "",
+            "web_url": web,
+            "avatar_url": None,
+            "git_ssh_url": f"git@sim.invalid:{proj.path}.git",
+            "git_http_url": f"{web}.git",
+            "namespace": proj.namespace,
+            "visibility_level": {"private": 0, "internal": 10}.get(proj.visibility, 20),
+            "path_with_namespace": proj.path,
+            "default_branch": proj.default_branch,
+            "ci_config_path": None,
+            "homepage": web,
+            "url": f"{web}.git",
+            "ssh_url": f"git@sim.invalid:{proj.path}.git",
+            "http_url": f"{web}.git",
+        }
 
     def _hook_repository(self, proj: SimProject) -> dict[str, Any]:
         web = self._web_url(proj)
-        return {"name": proj.name, "url": f"{web}.git", "description": "", "homepage": web,
-                "git_http_url": f"{web}.git", "git_ssh_url": f"git@sim.invalid:{proj.path}.git",
-                "visibility_level": 0}
+        return {
+            "name": proj.name,
+            "url": f"{web}.git",
+            "description": "",
+            "homepage": web,
+            "git_http_url": f"{web}.git",
+            "git_ssh_url": f"git@sim.invalid:{proj.path}.git",
+            "visibility_level": 0,
+        }
 
     def _hook_issue(self, proj: SimProject, issue: dict[str, Any]) -> dict[str, Any]:
         return {
-            "id": issue["id"], "iid": issue["iid"], "title": issue["title"],
-            "description": issue["description"], "state": issue["state"],
-            "author_id": issue["author"]["id"], "project_id": proj.id,
-            "created_at": _hook_time(), "updated_at": _hook_time(), "closed_at": None,
-            "confidential": False, "url": f"{self._web_url(proj)}/-/issues/{issue['iid']}",
+            "id": issue["id"],
+            "iid": issue["iid"],
+            "title": issue["title"],
+            "description": issue["description"],
+            "state": issue["state"],
+            "author_id": issue["author"]["id"],
+            "project_id": proj.id,
+            "created_at": _hook_time(),
+            "updated_at": _hook_time(),
+            "closed_at": None,
+            "confidential": False,
+            "url": f"{self._web_url(proj)}/-/issues/{issue['iid']}",
             "labels": [self._label_json(proj, t) for t in issue["labels"]],
-            "assignee_ids": [], "assignee_id": None, "milestone_id": None,
-            "due_date": None, "weight": None, "type": "ISSUE", "severity": "unknown",
+            "assignee_ids": [],
+            "assignee_id": None,
+            "milestone_id": None,
+            "due_date": None,
+            "weight": None,
+            "type": "ISSUE",
+            "severity": "unknown",
         }
 
     def _hook_mr(self, proj: SimProject, mr: dict[str, Any]) -> dict[str, Any]:
         full = self._mr_json(proj, mr)
         src = self._hook_project(self.project(mr["source_project_id"]))
         return {
-            "id": mr["id"], "iid": mr["iid"], "title": full["title"],
-            "description": mr["description"], "state": mr["state"],
-            "source_branch": mr["source_branch"], "target_branch": mr["target_branch"],
-            "source_project_id": mr["source_project_id"], "target_project_id": proj.id,
-            "author_id": mr["author"]["id"], "created_at": _hook_time(),
-            "updated_at": _hook_time(), "merge_status": "can_be_merged",
-            "detailed_merge_status": "mergeable", "draft": full["draft"],
-            "work_in_progress": full["draft"], "url": full["web_url"],
-            "last_commit": {"id": full["sha"], "message": "", "title": "",
-                            "timestamp": _now(), "url": f"{src['web_url']}/-/commit/"
-                            f"{full['sha']}", "author": {"name": "Sim",
-                                                         "email": "sim@example.invalid"}},
-            "source": src, "target": self._hook_project(proj),
+            "id": mr["id"],
+            "iid": mr["iid"],
+            "title": full["title"],
+            "description": mr["description"],
+            "state": mr["state"],
+            "source_branch": mr["source_branch"],
+            "target_branch": mr["target_branch"],
+            "source_project_id": mr["source_project_id"],
+            "target_project_id": proj.id,
+            "author_id": mr["author"]["id"],
+            "created_at": _hook_time(),
+            "updated_at": _hook_time(),
+            "merge_status": "can_be_merged",
+            "detailed_merge_status": "mergeable",
+            "draft": full["draft"],
+            "work_in_progress": full["draft"],
+            "url": full["web_url"],
+            "last_commit": {
+                "id": full["sha"],
+                "message": "",
+                "title": "",
+                "timestamp": _now(),
+                "url": f"{src['web_url']}/-/commit/{full['sha']}",
+                "author": {"name": "Sim", "email": "sim@example.invalid"},
+            },
+            "source": src,
+            "target": self._hook_project(proj),
             "labels": [self._label_json(proj, t) for t in mr["labels"]],
-            "assignee_ids": [], "reviewer_ids": [], "head_pipeline_id": None,
+            "assignee_ids": [],
+            "reviewer_ids": [],
+            "head_pipeline_id": None,
             "oldrev": None,
         }
 
@@ -610,50 +853,83 @@ class GitLabSim:
         web = self._web_url(proj, base)
         ns_path = proj.namespace
         return {
-            "id": proj.id, "name": proj.name, "path": proj.name,
-            "path_with_namespace": proj.path, "name_with_namespace": proj.path.replace(
-                "/", " / "),
-            "description": "", "default_branch": proj.default_branch,
-            "visibility": proj.visibility, "web_url": web, "http_url_to_repo": f"{web}.git",
-            "ssh_url_to_repo": f"git@sim.invalid:{proj.path}.git", "archived": False,
-            "empty_repo": False, "created_at": _now(), "last_activity_at": _now(),
-            "namespace": {"id": 1000 + proj.id, "name": ns_path.rsplit("/", 1)[-1],
-                          "path": ns_path.rsplit("/", 1)[-1], "kind": "group",
-                          "full_path": ns_path, "web_url": f"{base}/groups/{ns_path}"},
-            "merge_requests_enabled": True, "issues_enabled": True,
+            "id": proj.id,
+            "name": proj.name,
+            "path": proj.name,
+            "path_with_namespace": proj.path,
+            "name_with_namespace": proj.path.replace("/", " / "),
+            "description": "",
+            "default_branch": proj.default_branch,
+            "visibility": proj.visibility,
+            "web_url": web,
+            "http_url_to_repo": f"{web}.git",
+            "ssh_url_to_repo": f"git@sim.invalid:{proj.path}.git",
+            "archived": False,
+            "empty_repo": False,
+            "created_at": _now(),
+            "last_activity_at": _now(),
+            "namespace": {
+                "id": 1000 + proj.id,
+                "name": ns_path.rsplit("/", 1)[-1],
+                "path": ns_path.rsplit("/", 1)[-1],
+                "kind": "group",
+                "full_path": ns_path,
+                "web_url": f"{base}/groups/{ns_path}",
+            },
+            "merge_requests_enabled": True,
+            "issues_enabled": True,
         }
 
-    def _create_issue(self, proj: SimProject, user: SimUser, title: str, description: str,
-                      labels: list[str]) -> dict[str, Any]:
+    def _create_issue(
+        self, proj: SimProject, user: SimUser, title: str, description: str, labels: list[str]
+    ) -> dict[str, Any]:
         iid = proj.next_iid["issue"]
         proj.next_iid["issue"] += 1
-        issue = {"id": next(self._ids), "iid": iid, "title": title,
-                 "description": description, "state": "opened", "labels": labels,
-                 "author": user.json(self.base_url), "created_at": _now(),
-                 "updated_at": _now(), "_type": "Issue"}
+        issue = {
+            "id": next(self._ids),
+            "iid": iid,
+            "title": title,
+            "description": description,
+            "state": "opened",
+            "labels": labels,
+            "author": user.json(self.base_url),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "_type": "Issue",
+        }
         proj.issues[iid] = issue
         return self._issue_json(proj, issue)
 
-    def _issue_json(self, proj: SimProject, issue: dict[str, Any],
-                    base: str | None = None) -> dict[str, Any]:
+    def _issue_json(
+        self, proj: SimProject, issue: dict[str, Any], base: str | None = None
+    ) -> dict[str, Any]:
         out = {k: v for k, v in issue.items() if not k.startswith("_")}
-        out.update(project_id=proj.id, closed_at=None, closed_by=None, assignees=[],
-                   assignee=None, milestone=None, confidential=False, type="ISSUE",
-                   issue_type="issue", user_notes_count=len(
-                       self._notes.get((proj.id, "issue", issue["iid"]), [])),
-                   web_url=f"{self._web_url(proj, base)}/-/issues/{issue['iid']}",
-                   references={"short": f"#{issue['iid']}", "relative": f"#{issue['iid']}",
-                               "full": f"{proj.path}#{issue['iid']}"})
+        out.update(
+            project_id=proj.id,
+            closed_at=None,
+            closed_by=None,
+            assignees=[],
+            assignee=None,
+            milestone=None,
+            confidential=False,
+            type="ISSUE",
+            issue_type="issue",
+            user_notes_count=len(self._notes.get((proj.id, "issue", issue["iid"]), [])),
+            web_url=f"{self._web_url(proj, base)}/-/issues/{issue['iid']}",
+            references={
+                "short": f"#{issue['iid']}",
+                "relative": f"#{issue['iid']}",
+                "full": f"{proj.path}#{issue['iid']}",
+            },
+        )
         return out
 
-    def _create_mr(self, proj: SimProject, user: SimUser, data: dict[str, Any]
-                   ) -> dict[str, Any]:
+    def _create_mr(self, proj: SimProject, user: SimUser, data: dict[str, Any]) -> dict[str, Any]:
         source = str(data.get("source_branch") or "")
         target = str(data.get("target_branch") or "")
         title = str(data.get("title") or "")
         if not source or not target or not title:
-            missing = [k for k in ("source_branch", "target_branch", "title")
-                       if not data.get(k)]
+            missing = [k for k in ("source_branch", "target_branch", "title") if not data.get(k)]
             raise _HttpError(400, f"{', '.join(missing)} is missing")
         source_proj = proj
         if data.get("source_project_id"):
@@ -663,42 +939,72 @@ class GitLabSim:
         if not rev_parse(proj.bare, f"refs/heads/{target}"):
             raise _HttpError(400, [f'Target branch "{target}" does not exist'])
         for other in proj.merge_requests.values():
-            if (other["source_branch"] == source and other["state"] == "opened"
-                    and other["source_project_id"] == source_proj.id):
-                raise _HttpError(409, ["Another open merge request already exists for "
-                                       f"this source branch: !{other['iid']}"])
+            if (
+                other["source_branch"] == source
+                and other["state"] == "opened"
+                and other["source_project_id"] == source_proj.id
+            ):
+                raise _HttpError(
+                    409,
+                    [
+                        "Another open merge request already exists for "
+                        f"this source branch: !{other['iid']}"
+                    ],
+                )
         iid = proj.next_iid["merge_request"]
         proj.next_iid["merge_request"] += 1
         labels = data.get("labels") or []
         if isinstance(labels, str):
             labels = [x for x in labels.split(",") if x]
-        mr = {"id": next(self._ids), "iid": iid, "title": title,
-              "description": str(data.get("description") or ""), "state": "opened",
-              "source_branch": source, "target_branch": target,
-              "source_project_id": source_proj.id, "target_project_id": proj.id,
-              "labels": list(labels), "author": user.json(self.base_url),
-              "created_at": _now(), "updated_at": _now(), "_type": "MergeRequest",
-              "remove_source_branch": bool(data.get("remove_source_branch"))}
+        mr = {
+            "id": next(self._ids),
+            "iid": iid,
+            "title": title,
+            "description": str(data.get("description") or ""),
+            "state": "opened",
+            "source_branch": source,
+            "target_branch": target,
+            "source_project_id": source_proj.id,
+            "target_project_id": proj.id,
+            "labels": list(labels),
+            "author": user.json(self.base_url),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "_type": "MergeRequest",
+            "remove_source_branch": bool(data.get("remove_source_branch")),
+        }
         proj.merge_requests[iid] = mr
         return self._mr_json(proj, mr)
 
-    def _mr_json(self, proj: SimProject, mr: dict[str, Any], base: str | None = None
-                 ) -> dict[str, Any]:
+    def _mr_json(
+        self, proj: SimProject, mr: dict[str, Any], base: str | None = None
+    ) -> dict[str, Any]:
         source_proj = self.project(mr["source_project_id"])
         head = rev_parse(source_proj.bare, f"refs/heads/{mr['source_branch']}")
         target = rev_parse(proj.bare, f"refs/heads/{mr['target_branch']}")
         merge_base = _merge_base(proj, source_proj, target, head) if head and target else None
-        draft = bool(re.match(r"^\s*(\[draft\]|\(draft\)|draft:|draft\s-\s|draft\s|wip:)",
-                              mr["title"], re.I))
+        draft = bool(
+            re.match(r"^\s*(\[draft\]|\(draft\)|draft:|draft\s-\s|draft\s|wip:)", mr["title"], re.I)
+        )
         out = {k: v for k, v in mr.items() if not k.startswith("_")}
         out.update(
-            project_id=proj.id, draft=draft, work_in_progress=draft, sha=head,
-            merge_status="can_be_merged", detailed_merge_status="mergeable",
-            merge_commit_sha=None, squash_commit_sha=None, assignees=[], reviewers=[],
+            project_id=proj.id,
+            draft=draft,
+            work_in_progress=draft,
+            sha=head,
+            merge_status="can_be_merged",
+            detailed_merge_status="mergeable",
+            merge_commit_sha=None,
+            squash_commit_sha=None,
+            assignees=[],
+            reviewers=[],
             web_url=f"{self._web_url(proj, base)}/-/merge_requests/{mr['iid']}",
             diff_refs={"base_sha": merge_base, "head_sha": head, "start_sha": target},
-            references={"short": f"!{mr['iid']}", "relative": f"!{mr['iid']}",
-                        "full": f"{proj.path}!{mr['iid']}"},
+            references={
+                "short": f"!{mr['iid']}",
+                "relative": f"!{mr['iid']}",
+                "full": f"{proj.path}!{mr['iid']}",
+            },
             user_notes_count=len(self._notes.get((proj.id, "merge_request", mr["iid"]), [])),
         )
         return out
@@ -709,24 +1015,39 @@ class GitLabSim:
             raise _not_found("Issue" if kind == "issue" else "Merge Request")
         return table[iid]
 
-    def _create_note(self, proj: SimProject, kind: str, iid: int, body: str,
-                     user: SimUser) -> dict[str, Any]:
+    def _create_note(
+        self, proj: SimProject, kind: str, iid: int, body: str, user: SimUser
+    ) -> dict[str, Any]:
         obj = self._awardable(proj, kind, iid)
         if not body.strip():
             raise _HttpError(400, {"note": ["can't be blank"]})
         if len(body) > NOTE_MAX_CHARS:
-            raise _HttpError(400, {"note": [f"is too long (maximum is {NOTE_MAX_CHARS} "
-                                            "characters)"]})
-        note = {"id": next(self._ids), "type": None, "body": body, "attachment": None,
-                "author": user.json(self.base_url), "created_at": _now(),
-                "updated_at": _now(), "system": False, "noteable_id": obj["id"],
-                "noteable_type": obj["_type"], "noteable_iid": iid, "project_id": proj.id,
-                "resolvable": False, "confidential": False, "internal": False}
+            raise _HttpError(
+                400, {"note": [f"is too long (maximum is {NOTE_MAX_CHARS} characters)"]}
+            )
+        note = {
+            "id": next(self._ids),
+            "type": None,
+            "body": body,
+            "attachment": None,
+            "author": user.json(self.base_url),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "system": False,
+            "noteable_id": obj["id"],
+            "noteable_type": obj["_type"],
+            "noteable_iid": iid,
+            "project_id": proj.id,
+            "resolvable": False,
+            "confidential": False,
+            "internal": False,
+        }
         self._notes.setdefault((proj.id, kind, iid), []).append(note)
         return note
 
-    def _set_status(self, proj: SimProject, sha: str, user: SimUser, data: dict[str, Any]
-                    ) -> dict[str, Any]:
+    def _set_status(
+        self, proj: SimProject, sha: str, user: SimUser, data: dict[str, Any]
+    ) -> dict[str, Any]:
         state = str(data.get("state") or "")
         if state not in _STATE_EVENTS:
             raise _HttpError(400, "state does not have a valid value")
@@ -735,14 +1056,31 @@ class GitLabSim:
         name = str(data.get("name") or data.get("context") or "default")
         ref = str(data.get("ref") or proj.default_branch)
         statuses = self._statuses.setdefault((proj.id, sha), [])
-        current = next((s for s in reversed(statuses) if s["name"] == name
-                        and s["ref"] == ref and s["status"] in ("pending", "running")), None)
+        current = next(
+            (
+                s
+                for s in reversed(statuses)
+                if s["name"] == name and s["ref"] == ref and s["status"] in ("pending", "running")
+            ),
+            None,
+        )
         if current is None:
-            current = {"id": next(self._ids), "sha": sha, "ref": ref, "status": "created",
-                       "name": name, "target_url": None, "description": None,
-                       "created_at": _now(), "started_at": None, "finished_at": None,
-                       "allow_failure": False, "coverage": None, "pipeline_id": 1,
-                       "author": user.json(self.base_url)}
+            current = {
+                "id": next(self._ids),
+                "sha": sha,
+                "ref": ref,
+                "status": "created",
+                "name": name,
+                "target_url": None,
+                "description": None,
+                "created_at": _now(),
+                "started_at": None,
+                "finished_at": None,
+                "allow_failure": False,
+                "coverage": None,
+                "pipeline_id": 1,
+                "author": user.json(self.base_url),
+            }
             fresh = True
         else:
             fresh = False
@@ -753,9 +1091,12 @@ class GitLabSim:
             if status not in _EVENT_FROM[event]:
                 if optional:
                     continue
-                raise _HttpError(400, f"Cannot transition status via :{event} from "
-                                      f":{status} (Reason(s): Status cannot transition "
-                                      f"via \"{event}\")")
+                raise _HttpError(
+                    400,
+                    f"Cannot transition status via :{event} from "
+                    f":{status} (Reason(s): Status cannot transition "
+                    f'via "{event}")',
+                )
             status = _EVENT_TO[event]
         current["status"] = status
         for key in ("target_url", "description", "coverage"):
@@ -786,12 +1127,17 @@ class GitLabSim:
             ("GET", proj + "/" + kind + r"/(?P<iid>\d+)/notes", self._h_list_notes),
             ("POST", proj + "/" + kind + r"/(?P<iid>\d+)/notes", self._h_create_note),
             ("GET", proj + "/" + kind + r"/(?P<iid>\d+)/notes/(?P<nid>\d+)", self._h_get_note),
-            ("PUT", proj + "/" + kind + r"/(?P<iid>\d+)/notes/(?P<nid>\d+)",
-             self._h_update_note),
-            ("GET", proj + "/" + kind + r"/(?P<iid>\d+)(?:/notes/(?P<nid>\d+))?/award_emoji",
-             self._h_list_emoji),
-            ("POST", proj + "/" + kind + r"/(?P<iid>\d+)(?:/notes/(?P<nid>\d+))?/award_emoji",
-             self._h_award_emoji),
+            ("PUT", proj + "/" + kind + r"/(?P<iid>\d+)/notes/(?P<nid>\d+)", self._h_update_note),
+            (
+                "GET",
+                proj + "/" + kind + r"/(?P<iid>\d+)(?:/notes/(?P<nid>\d+))?/award_emoji",
+                self._h_list_emoji,
+            ),
+            (
+                "POST",
+                proj + "/" + kind + r"/(?P<iid>\d+)(?:/notes/(?P<nid>\d+))?/award_emoji",
+                self._h_award_emoji,
+            ),
             ("GET", proj + r"/merge_requests", self._h_list_mrs),
             ("POST", proj + r"/merge_requests", self._h_create_mr),
             ("GET", proj + r"/merge_requests/(?P<iid>\d+)", self._h_get_mr),
@@ -799,11 +1145,9 @@ class GitLabSim:
             ("GET", proj + r"/merge_requests/(?P<iid>\d+)/changes", self._h_mr_changes),
             ("GET", proj + r"/merge_requests/(?P<iid>\d+)/diffs", self._h_mr_diffs),
             ("GET", proj + "/" + kind + r"/(?P<iid>\d+)/discussions", self._h_list_discussions),
-            ("POST", proj + "/" + kind + r"/(?P<iid>\d+)/discussions",
-             self._h_create_discussion),
+            ("POST", proj + "/" + kind + r"/(?P<iid>\d+)/discussions", self._h_create_discussion),
             ("POST", proj + r"/statuses/(?P<sha>[0-9a-fA-F]+)", self._h_post_status),
-            ("GET", proj + r"/repository/commits/(?P<sha>[^/]+)/statuses",
-             self._h_list_statuses),
+            ("GET", proj + r"/repository/commits/(?P<sha>[^/]+)/statuses", self._h_list_statuses),
             ("GET", proj + r"/repository/branches/(?P<branch>.+)", self._h_branch),
         ]
 
@@ -824,8 +1168,11 @@ class GitLabSim:
         user = next((u for u in self.users.values() if token and u.token == token), None)
 
         def log(status: int) -> None:
-            self.requests.append(SimRequest(method, rel, request.url.query, status,
-                                            user.username if user else None, body))
+            self.requests.append(
+                SimRequest(
+                    method, rel, request.url.query, status, user.username if user else None, body
+                )
+            )
 
         fault = next((f for f in self._faults if f.matches(method, rel, body)), None)
         if fault is None:
@@ -850,16 +1197,21 @@ class GitLabSim:
         if fault.status == 429:
             wait = fault.retry_after if fault.retry_after is not None else 60
             headers.setdefault("Retry-After", str(math.ceil(wait)))
-            headers.setdefault("RateLimit-Reset", str(
-                int(datetime.now(UTC).timestamp() + wait)))
+            headers.setdefault("RateLimit-Reset", str(int(datetime.now(UTC).timestamp() + wait)))
             headers.setdefault("RateLimit-Remaining", "0")
         message = fault.message or _status_message(fault.status)
         log(fault.status)
         return JSONResponse({"message": message}, fault.status, headers=headers)
 
-    async def _dispatch(self, request: Request, rel_raw: str, user: SimUser | None,
-                        body: dict[str, Any], base: str,
-                        log: Callable[[int], None]) -> Response:
+    async def _dispatch(
+        self,
+        request: Request,
+        rel_raw: str,
+        user: SimUser | None,
+        body: dict[str, Any],
+        base: str,
+        log: Callable[[int], None],
+    ) -> Response:
         method = request.method
         if user is None:
             log(401)
@@ -871,14 +1223,12 @@ class GitLabSim:
                 try:
                     if "pid" in params:
                         params["proj"] = self._find_project(params.pop("pid"), user)
-                    result = handler(request=request, user=user, data=body, base=base,
-                                     **params)
+                    result = handler(request=request, user=user, data=body, base=base, **params)
                     if asyncio.iscoroutine(result):
                         result = await result
                 except _HttpError as exc:
                     log(exc.status)
-                    return JSONResponse({"message": exc.message}, exc.status,
-                                        headers=exc.headers)
+                    return JSONResponse({"message": exc.message}, exc.status, headers=exc.headers)
                 assert isinstance(result, Response)
                 log(result.status_code)
                 return result
@@ -907,8 +1257,7 @@ class GitLabSim:
             proj = self.project(ref)
         except KeyError:
             raise _not_found("Project") from None
-        if proj.visibility == "private" and not user.admin and proj.members.get(
-                user.id, 0) < 10:
+        if proj.visibility == "private" and not user.admin and proj.members.get(user.id, 0) < 10:
             raise _not_found("Project")
         return proj
 
@@ -917,13 +1266,18 @@ class GitLabSim:
         per_page = min(100, max(1, _int(request.query_params.get("per_page"), 20)))
         total = len(items)
         pages = max(1, math.ceil(total / per_page))
-        chunk = items[(page - 1) * per_page: page * per_page]
-        headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(total),
-                   "X-Total-Pages": str(pages),
-                   "X-Next-Page": str(page + 1) if page < pages else "",
-                   "X-Prev-Page": str(page - 1) if page > 1 else ""}
-        base_query = {k: v for k, v in request.query_params.items()
-                      if k not in ("page", "per_page")}
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {
+            "X-Page": str(page),
+            "X-Per-Page": str(per_page),
+            "X-Total": str(total),
+            "X-Total-Pages": str(pages),
+            "X-Next-Page": str(page + 1) if page < pages else "",
+            "X-Prev-Page": str(page - 1) if page > 1 else "",
+        }
+        base_query = {
+            k: v for k, v in request.query_params.items() if k not in ("page", "per_page")
+        }
 
         raw = request.scope.get("raw_path") or request.url.path.encode()
         here = str(request.base_url).rstrip("/") + raw.decode("latin-1").split("?", 1)[0]
@@ -943,44 +1297,62 @@ class GitLabSim:
         return JSONResponse(chunk, headers=headers)
 
     def _h_current_user(self, user: SimUser, base: str, **_: Any) -> Response:
-        return JSONResponse({**user.json(base), "is_admin": user.admin,
-                             "bot": user is self.bot})
+        return JSONResponse({**user.json(base), "is_admin": user.admin, "bot": user is self.bot})
 
-    def _h_users(self, request: Request, data: dict[str, Any], base: str, **_: Any
-                 ) -> Response:
+    def _h_users(self, request: Request, data: dict[str, Any], base: str, **_: Any) -> Response:
         wanted = data.get("username")
-        found = [u.json(base) for u in self.users.values()
-                 if not wanted or u.username.lower() == str(wanted).lower()]
+        found = [
+            u.json(base)
+            for u in self.users.values()
+            if not wanted or u.username.lower() == str(wanted).lower()
+        ]
         return self._page(request, found)
 
     def _h_projects(self, request: Request, user: SimUser, base: str, **_: Any) -> Response:
-        found = [self._project_json(p, base) for p in self.projects.values()
-                 if p.visibility != "private" or user.admin or p.members.get(user.id)]
+        found = [
+            self._project_json(p, base)
+            for p in self.projects.values()
+            if p.visibility != "private" or user.admin or p.members.get(user.id)
+        ]
         return self._page(request, found)
 
     def _h_project(self, proj: SimProject, base: str, user: SimUser, **_: Any) -> Response:
         out = self._project_json(proj, base)
         level = proj.members.get(user.id)
-        out["permissions"] = {"project_access": {"access_level": level,
-                                                 "notification_level": 3} if level else None,
-                              "group_access": None}
+        out["permissions"] = {
+            "project_access": {"access_level": level, "notification_level": 3} if level else None,
+            "group_access": None,
+        }
         return JSONResponse(out)
 
     def _member_json(self, uid: int, level: int, base: str) -> dict[str, Any]:
         user = next(u for u in self.users.values() if u.id == uid)
-        return {**user.json(base), "access_level": level, "expires_at": None,
-                "created_at": _now(), "membership_state": "active"}
+        return {
+            **user.json(base),
+            "access_level": level,
+            "expires_at": None,
+            "created_at": _now(),
+            "membership_state": "active",
+        }
 
-    def _h_members_all(self, request: Request, proj: SimProject, data: dict[str, Any],
-                       base: str, **_: Any) -> Response:
+    def _h_members_all(
+        self, request: Request, proj: SimProject, data: dict[str, Any], base: str, **_: Any
+    ) -> Response:
         query = str(data.get("query") or "").lower()
-        ids = {int(x) for x in request.query_params.getlist("user_ids[]") +
-               request.query_params.getlist("user_ids") if x.isdigit()}
+        ids = {
+            int(x)
+            for x in request.query_params.getlist("user_ids[]")
+            + request.query_params.getlist("user_ids")
+            if x.isdigit()
+        }
         members = []
         for uid, level in proj.members.items():
             member = self._member_json(uid, level, base)
-            if query and query not in member["username"].lower() and query not in member[
-                    "name"].lower():
+            if (
+                query
+                and query not in member["username"].lower()
+                and query not in member["name"].lower()
+            ):
                 continue
             if ids and uid not in ids:
                 continue
@@ -993,30 +1365,42 @@ class GitLabSim:
             raise _not_found()
         return JSONResponse(self._member_json(int(uid), level, base))
 
-    def _h_list_issues(self, request: Request, proj: SimProject, data: dict[str, Any],
-                       base: str, **_: Any) -> Response:
+    def _h_list_issues(
+        self, request: Request, proj: SimProject, data: dict[str, Any], base: str, **_: Any
+    ) -> Response:
         state = data.get("state", "all")
-        found = [self._issue_json(proj, i, base) for i in proj.issues.values()
-                 if state in ("all", i["state"])]
+        found = [
+            self._issue_json(proj, i, base)
+            for i in proj.issues.values()
+            if state in ("all", i["state"])
+        ]
         return self._page(request, list(reversed(found)))
 
-    def _h_create_issue(self, proj: SimProject, user: SimUser, data: dict[str, Any],
-                        base: str, **_: Any) -> Response:
+    def _h_create_issue(
+        self, proj: SimProject, user: SimUser, data: dict[str, Any], base: str, **_: Any
+    ) -> Response:
         if not data.get("title"):
             raise _HttpError(400, "title is missing")
         labels = data.get("labels") or []
         if isinstance(labels, str):
             labels = [x for x in labels.split(",") if x]
-        issue = self._create_issue(proj, user, str(data["title"]),
-                                   str(data.get("description") or ""), list(labels))
+        issue = self._create_issue(
+            proj, user, str(data["title"]), str(data.get("description") or ""), list(labels)
+        )
         return JSONResponse(issue, 201)
 
     def _h_get_issue(self, proj: SimProject, iid: str, base: str, **_: Any) -> Response:
-        return JSONResponse(self._issue_json(proj, self._awardable(proj, "issue", int(iid)),
-                                             base))
+        return JSONResponse(self._issue_json(proj, self._awardable(proj, "issue", int(iid)), base))
 
-    def _h_list_notes(self, request: Request, proj: SimProject, kind: str, iid: str,
-                      data: dict[str, Any], **_: Any) -> Response:
+    def _h_list_notes(
+        self,
+        request: Request,
+        proj: SimProject,
+        kind: str,
+        iid: str,
+        data: dict[str, Any],
+        **_: Any,
+    ) -> Response:
         kind = _kind(kind)
         self._awardable(proj, kind, int(iid))
         notes = list(self._notes.get((proj.id, kind, int(iid)), []))
@@ -1025,12 +1409,14 @@ class GitLabSim:
         notes.sort(key=lambda n: (n[key], n["id"]), reverse=data.get("sort", "desc") == "desc")
         return self._page(request, notes)
 
-    def _h_create_note(self, proj: SimProject, kind: str, iid: str, user: SimUser,
-                       data: dict[str, Any], **_: Any) -> Response:
+    def _h_create_note(
+        self, proj: SimProject, kind: str, iid: str, user: SimUser, data: dict[str, Any], **_: Any
+    ) -> Response:
         if "body" not in data:
             raise _HttpError(400, "body is missing")
-        return JSONResponse(self._create_note(proj, _kind(kind), int(iid), str(data["body"]),
-                                              user), 201)
+        return JSONResponse(
+            self._create_note(proj, _kind(kind), int(iid), str(data["body"]), user), 201
+        )
 
     def _note(self, proj: SimProject, kind: str, iid: str, nid: str) -> dict[str, Any]:
         self._awardable(proj, _kind(kind), int(iid))
@@ -1039,12 +1425,19 @@ class GitLabSim:
                 return note
         raise _not_found("Note")
 
-    def _h_get_note(self, proj: SimProject, kind: str, iid: str, nid: str, **_: Any
-                    ) -> Response:
+    def _h_get_note(self, proj: SimProject, kind: str, iid: str, nid: str, **_: Any) -> Response:
         return JSONResponse(self._note(proj, kind, iid, nid))
 
-    def _h_update_note(self, proj: SimProject, kind: str, iid: str, nid: str, user: SimUser,
-                       data: dict[str, Any], **_: Any) -> Response:
+    def _h_update_note(
+        self,
+        proj: SimProject,
+        kind: str,
+        iid: str,
+        nid: str,
+        user: SimUser,
+        data: dict[str, Any],
+        **_: Any,
+    ) -> Response:
         note = self._note(proj, kind, iid, nid)
         if note["author"]["id"] != user.id and not user.admin:
             raise _HttpError(403, "403 Forbidden")
@@ -1052,28 +1445,47 @@ class GitLabSim:
         if not body.strip():
             raise _HttpError(400, "body is missing")
         if len(body) > NOTE_MAX_CHARS:
-            raise _HttpError(400, {"note": [f"is too long (maximum is {NOTE_MAX_CHARS} "
-                                            "characters)"]})
+            raise _HttpError(
+                400, {"note": [f"is too long (maximum is {NOTE_MAX_CHARS} characters)"]}
+            )
         note["body"] = body
         note["updated_at"] = _now()
         return JSONResponse(note)
 
-    def _emoji_target(self, proj: SimProject, kind: str, iid: str, nid: str | None
-                      ) -> tuple[str, int]:
+    def _emoji_target(
+        self, proj: SimProject, kind: str, iid: str, nid: str | None
+    ) -> tuple[str, int]:
         if nid is not None:
             return "Note", self._note(proj, kind, iid, nid)["id"]
         obj = self._awardable(proj, _kind(kind), int(iid))
         return obj["_type"], obj["id"]
 
-    def _h_list_emoji(self, request: Request, proj: SimProject, kind: str, iid: str,
-                      nid: str | None = None, **_: Any) -> Response:
+    def _h_list_emoji(
+        self,
+        request: Request,
+        proj: SimProject,
+        kind: str,
+        iid: str,
+        nid: str | None = None,
+        **_: Any,
+    ) -> Response:
         typ, oid = self._emoji_target(proj, kind, iid, nid)
-        return self._page(request, [e for e in self._emoji if e["awardable_type"] == typ
-                                    and e["awardable_id"] == oid])
+        return self._page(
+            request,
+            [e for e in self._emoji if e["awardable_type"] == typ and e["awardable_id"] == oid],
+        )
 
-    def _h_award_emoji(self, proj: SimProject, kind: str, iid: str, user: SimUser,
-                       data: dict[str, Any], base: str, nid: str | None = None, **_: Any
-                       ) -> Response:
+    def _h_award_emoji(
+        self,
+        proj: SimProject,
+        kind: str,
+        iid: str,
+        user: SimUser,
+        data: dict[str, Any],
+        base: str,
+        nid: str | None = None,
+        **_: Any,
+    ) -> Response:
         typ, oid = self._emoji_target(proj, kind, iid, nid)
         name = str(data.get("name") or "")
         if not name:
@@ -1081,17 +1493,28 @@ class GitLabSim:
         if not re.fullmatch(r"[a-z0-9_+\-]+", name) or name in ("+1", "-1"):
             raise _not_found("Award Emoji Name is not a valid emoji name")
         for emoji in self._emoji:
-            if (emoji["awardable_type"], emoji["awardable_id"], emoji["name"],
-                    emoji["user"]["id"]) == (typ, oid, name, user.id):
+            if (
+                emoji["awardable_type"],
+                emoji["awardable_id"],
+                emoji["name"],
+                emoji["user"]["id"],
+            ) == (typ, oid, name, user.id):
                 raise _not_found("Award Emoji Name has already been taken")
-        emoji = {"id": next(self._ids), "name": name, "user": user.json(base),
-                 "created_at": _now(), "updated_at": _now(), "awardable_id": oid,
-                 "awardable_type": typ}
+        emoji = {
+            "id": next(self._ids),
+            "name": name,
+            "user": user.json(base),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "awardable_id": oid,
+            "awardable_type": typ,
+        }
         self._emoji.append(emoji)
         return JSONResponse(emoji, 201)
 
-    def _h_list_mrs(self, request: Request, proj: SimProject, data: dict[str, Any],
-                    base: str, **_: Any) -> Response:
+    def _h_list_mrs(
+        self, request: Request, proj: SimProject, data: dict[str, Any], base: str, **_: Any
+    ) -> Response:
         state = data.get("state", "all")
         found = []
         for mr in reversed(list(proj.merge_requests.values())):
@@ -1104,8 +1527,9 @@ class GitLabSim:
             found.append(self._mr_json(proj, mr, base))
         return self._page(request, found)
 
-    def _h_create_mr(self, proj: SimProject, user: SimUser, data: dict[str, Any], **_: Any
-                     ) -> Response:
+    def _h_create_mr(
+        self, proj: SimProject, user: SimUser, data: dict[str, Any], **_: Any
+    ) -> Response:
         return JSONResponse(self._create_mr(proj, user, data), 201)
 
     def _get_mr(self, proj: SimProject, iid: str) -> dict[str, Any]:
@@ -1114,8 +1538,9 @@ class GitLabSim:
     def _h_get_mr(self, proj: SimProject, iid: str, base: str, **_: Any) -> Response:
         return JSONResponse(self._mr_json(proj, self._get_mr(proj, iid), base))
 
-    def _h_update_mr(self, proj: SimProject, iid: str, base: str, data: dict[str, Any],
-                     **_: Any) -> Response:
+    def _h_update_mr(
+        self, proj: SimProject, iid: str, base: str, data: dict[str, Any], **_: Any
+    ) -> Response:
         mr = self._get_mr(proj, iid)
         for key in ("title", "description", "target_branch"):
             if data.get(key) is not None:
@@ -1143,44 +1568,58 @@ class GitLabSim:
         out["overflow"] = False
         return JSONResponse(out)
 
-    def _h_mr_diffs(self, request: Request, proj: SimProject, iid: str, **_: Any
-                    ) -> Response:
+    def _h_mr_diffs(self, request: Request, proj: SimProject, iid: str, **_: Any) -> Response:
         return self._page(request, self._changes(proj, self._get_mr(proj, iid)))
 
-    def _h_list_discussions(self, request: Request, proj: SimProject, kind: str, iid: str,
-                            **_: Any) -> Response:
+    def _h_list_discussions(
+        self, request: Request, proj: SimProject, kind: str, iid: str, **_: Any
+    ) -> Response:
         kind = _kind(kind)
         self._awardable(proj, kind, int(iid))
         return self._page(request, list(self._discussions.get((proj.id, kind, int(iid)), [])))
 
-    def _h_create_discussion(self, proj: SimProject, kind: str, iid: str, user: SimUser,
-                             data: dict[str, Any], **_: Any) -> Response:
+    def _h_create_discussion(
+        self, proj: SimProject, kind: str, iid: str, user: SimUser, data: dict[str, Any], **_: Any
+    ) -> Response:
         kind = _kind(kind)
         if "body" not in data:
             raise _HttpError(400, "body is missing")
         position = data.get("position")
         if not isinstance(position, dict):  # form-encoded: position[new_line]=...
-            position = {k[len("position["):-1]: v for k, v in data.items()
-                        if k.startswith("position[") and k.endswith("]")} or None
+            position = {
+                k[len("position[") : -1]: v
+                for k, v in data.items()
+                if k.startswith("position[") and k.endswith("]")
+            } or None
         if position is not None:
             if kind != "merge_request":
                 raise _HttpError(400, "position is only allowed on merge requests")
             position = self._diff_position(proj, self._get_mr(proj, iid), position)
         note = self._create_note(proj, kind, int(iid), str(data["body"]), user)
-        note.update(type="DiffNote" if position else "DiscussionNote", resolvable=True,
-                    resolved=False, position=position)
-        discussion = {"id": uuid_module.uuid4().hex + uuid_module.uuid4().hex[:8],
-                      "individual_note": False, "notes": [note]}
+        note.update(
+            type="DiffNote" if position else "DiscussionNote",
+            resolvable=True,
+            resolved=False,
+            position=position,
+        )
+        discussion = {
+            "id": uuid_module.uuid4().hex + uuid_module.uuid4().hex[:8],
+            "individual_note": False,
+            "notes": [note],
+        }
         note["discussion_id"] = discussion["id"]
         self._discussions.setdefault((proj.id, kind, int(iid)), []).append(discussion)
         return JSONResponse(discussion, 201)
 
-    def _diff_position(self, proj: SimProject, mr: dict[str, Any], given: dict[str, Any]
-                       ) -> dict[str, Any]:
+    def _diff_position(
+        self, proj: SimProject, mr: dict[str, Any], given: dict[str, Any]
+    ) -> dict[str, Any]:
         """A text position checked as GitLab does: the MR's current diff refs, and a line
         that is in a hunk (an added line: new_line; removed: old_line; context: both)."""
-        invalid = _HttpError(400, '400 Bad request - Note {:line_code=>["can\'t be blank", '
-                                  '"must be a valid line code"]}')
+        invalid = _HttpError(
+            400,
+            '400 Bad request - Note {:line_code=>["can\'t be blank", "must be a valid line code"]}',
+        )
         if given.get("position_type") != "text":
             raise _HttpError(400, "position[position_type] does not have a valid value")
         refs = self._mr_json(proj, mr)["diff_refs"]
@@ -1204,20 +1643,28 @@ class GitLabSim:
             valid = context.get(new_line or 0) == old_line
         if not valid:
             raise invalid
-        return {"base_sha": refs["base_sha"], "start_sha": refs["start_sha"],
-                "head_sha": refs["head_sha"], "position_type": "text",
-                "old_path": given.get("old_path") or change["old_path"],
-                "new_path": new_path, "old_line": old_line, "new_line": new_line,
-                "line_range": None}
+        return {
+            "base_sha": refs["base_sha"],
+            "start_sha": refs["start_sha"],
+            "head_sha": refs["head_sha"],
+            "position_type": "text",
+            "old_path": given.get("old_path") or change["old_path"],
+            "new_path": new_path,
+            "old_line": old_line,
+            "new_line": new_line,
+            "line_range": None,
+        }
 
-    def _h_post_status(self, proj: SimProject, sha: str, user: SimUser,
-                       data: dict[str, Any], **_: Any) -> Response:
+    def _h_post_status(
+        self, proj: SimProject, sha: str, user: SimUser, data: dict[str, Any], **_: Any
+    ) -> Response:
         if proj.members.get(user.id, 0) < 30 and not user.admin:
             raise _HttpError(403, "403 Forbidden")
         return JSONResponse(self._set_status(proj, sha, user, data), 201)
 
-    def _h_list_statuses(self, request: Request, proj: SimProject, sha: str,
-                         data: dict[str, Any], **_: Any) -> Response:
+    def _h_list_statuses(
+        self, request: Request, proj: SimProject, sha: str, data: dict[str, Any], **_: Any
+    ) -> Response:
         found = list(self._statuses.get((proj.id, sha), []))
         if data.get("name"):
             found = [s for s in found if s["name"] == data["name"]]
@@ -1227,10 +1674,16 @@ class GitLabSim:
         sha = rev_parse(proj.bare, f"refs/heads/{branch}")
         if not sha:
             raise _not_found("Branch")
-        return JSONResponse({"name": branch, "merged": False, "protected": False,
-                             "default": branch == proj.default_branch,
-                             "web_url": f"{self._web_url(proj, base)}/-/tree/{branch}",
-                             "commit": {"id": sha, "short_id": sha[:8]}})
+        return JSONResponse(
+            {
+                "name": branch,
+                "merged": False,
+                "protected": False,
+                "default": branch == proj.default_branch,
+                "web_url": f"{self._web_url(proj, base)}/-/tree/{branch}",
+                "commit": {"id": sha, "short_id": sha[:8]},
+            }
+        )
 
     # ------------------------------------------------------------------ HTTP: git
     async def _git(self, request: Request) -> Response:
@@ -1243,8 +1696,11 @@ class GitLabSim:
         pushing = match["rest"].endswith("git-receive-pack") or service == "git-receive-pack"
 
         def log(status: int) -> None:
-            self.requests.append(SimRequest(request.method, path, request.url.query, status,
-                                            user.username if user else None))
+            self.requests.append(
+                SimRequest(
+                    request.method, path, request.url.query, status, user.username if user else None
+                )
+            )
 
         challenge = {"WWW-Authenticate": 'Basic realm="GitLab"'}
         if user is None:
@@ -1260,8 +1716,9 @@ class GitLabSim:
         if level < needed:
             log(403)
             return Response("You are not allowed to do this.\n", 403)
-        response = await git_http_backend(request, self.git_root,
-                                          f"/{proj.path}.git{match['rest']}", user.username)
+        response = await git_http_backend(
+            request, self.git_root, f"/{proj.path}.git{match['rest']}", user.username
+        )
         log(response.status_code)
         return response
 
@@ -1297,14 +1754,20 @@ def _int(value: str | None, default: int) -> int:
 
 
 def _status_message(status: int) -> str:
-    return {403: "403 Forbidden", 404: "404 Not Found", 429: "Retry later",
-            500: "500 Internal Server Error", 502: "502 Bad Gateway",
-            503: "503 Service Unavailable"}.get(status, f"{status} Error")
+    return {
+        403: "403 Forbidden",
+        404: "404 Not Found",
+        429: "Retry later",
+        500: "500 Internal Server Error",
+        502: "502 Bad Gateway",
+        503: "503 Service Unavailable",
+    }.get(status, f"{status} Error")
 
 
 def _git(bare: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=bare,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-c", "core.quotepath=off", *args], cwd=bare, capture_output=True, text=True
+    )
     return done.stdout
 
 
@@ -1351,8 +1814,9 @@ def _diff_line_kinds(diff: str) -> tuple[set[int], set[int], dict[int, int]]:
     return added, removed, context
 
 
-def _git_changes(proj: SimProject, source: SimProject, base: str, head: str
-                 ) -> list[dict[str, Any]]:
+def _git_changes(
+    proj: SimProject, source: SimProject, base: str, head: str
+) -> list[dict[str, Any]]:
     """GitLab's `changes`/`diffs` entries for the diff base..head."""
     if source.id != proj.id:
         _fetch_from_fork(proj, source, head)
@@ -1366,9 +1830,16 @@ def _git_changes(proj: SimProject, source: SimProject, base: str, head: str
         match = re.match(r"a/(.*) b/(.*)$", first)
         if match:
             old_path, new_path = match.group(1), match.group(2)
-        entry = {"new_file": False, "deleted_file": False, "renamed_file": False,
-                 "generated_file": False, "a_mode": "100644", "b_mode": "100644",
-                 "too_large": False, "collapsed": False}
+        entry = {
+            "new_file": False,
+            "deleted_file": False,
+            "renamed_file": False,
+            "generated_file": False,
+            "a_mode": "100644",
+            "b_mode": "100644",
+            "too_large": False,
+            "collapsed": False,
+        }
         for line in lines[1:]:
             if line.startswith("new file mode "):
                 entry["new_file"] = True
@@ -1378,9 +1849,9 @@ def _git_changes(proj: SimProject, source: SimProject, base: str, head: str
                 entry["a_mode"], entry["b_mode"] = line.split()[-1], "0"
             elif line.startswith("rename from "):
                 entry["renamed_file"] = True
-                old_path = line[len("rename from "):]
+                old_path = line[len("rename from ") :]
             elif line.startswith("rename to "):
-                new_path = line[len("rename to "):]
+                new_path = line[len("rename to ") :]
             elif line.startswith("old mode "):
                 entry["a_mode"] = line.split()[-1]
             elif line.startswith("new mode "):

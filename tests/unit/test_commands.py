@@ -18,19 +18,31 @@ from app.config import DEFAULT_LABELS
 
 # --- parse_comment -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["implement", "plan", "test", "review", "fix", "status",
-                                  "cancel", "retry", "help"])
+
+@pytest.mark.parametrize(
+    "name", ["implement", "plan", "test", "review", "fix", "status", "cancel", "retry", "help"]
+)
 def test_every_command_is_recognised(name: str) -> None:
     assert parse_comment(f"/agentops {name}") == Command(name)  # type: ignore[arg-type]
 
 
 def test_the_command_list_is_the_documented_one() -> None:
-    assert set(COMMANDS) == {"implement", "plan", "test", "review", "fix", "status",
-                             "cancel", "retry", "help"}
+    assert set(COMMANDS) == {
+        "implement",
+        "plan",
+        "test",
+        "review",
+        "fix",
+        "status",
+        "cancel",
+        "retry",
+        "help",
+    }
 
 
-@pytest.mark.parametrize("body", ["/AgentOps IMPLEMENT", "/AGENTOPS implement",
-                                  "/agentops Implement"])
+@pytest.mark.parametrize(
+    "body", ["/AgentOps IMPLEMENT", "/AGENTOPS implement", "/agentops Implement"]
+)
 def test_commands_are_case_insensitive(body: str) -> None:
     assert parse_comment(body) == Command("implement")
 
@@ -94,9 +106,16 @@ def test_a_command_after_a_closed_fence_counts() -> None:
     assert parse_comment(body) == Command("plan")
 
 
-@pytest.mark.parametrize("body", ["> /agentops implement", ">/agentops implement",
-                                  "  > /agentops implement", "> > /agentops implement",
-                                  "> quoting you:\n> /agentops implement"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "> /agentops implement",
+        ">/agentops implement",
+        "  > /agentops implement",
+        "> > /agentops implement",
+        "> quoting you:\n> /agentops implement",
+    ],
+)
 def test_commands_inside_quotes_do_not_count(body: str) -> None:
     assert parse_comment(body) is None
 
@@ -134,12 +153,12 @@ def test_other_commands_do_not_take_following_lines() -> None:
 
 # --- labels ------------------------------------------------------------------------------
 
+
 def test_default_labels() -> None:
     assert command_for_label("agentops", "issue", DEFAULT_LABELS) == Command("implement")
     assert command_for_label("agentops:plan", "issue", DEFAULT_LABELS) == Command("plan")
     assert command_for_label("agentops:test", "pull_request", DEFAULT_LABELS) == Command("test")
-    assert command_for_label("agentops:review", "pull_request",
-                             DEFAULT_LABELS) == Command("review")
+    assert command_for_label("agentops:review", "pull_request", DEFAULT_LABELS) == Command("review")
 
 
 def test_labels_match_case_insensitively() -> None:
@@ -172,8 +191,14 @@ def test_the_operator_owns_its_labels_in_any_case() -> None:
     assert not operator_owns_label("agentops", {"ai": "implement"})  # defaults replaced
 
 
-REPO_LABELS = {"bot-please": "implement", "needs-tests": "test", "Plan-It": "plan",
-               "agentops": "review", "agentops:test": "implement", "deploy": "deploy"}
+REPO_LABELS = {
+    "bot-please": "implement",
+    "needs-tests": "test",
+    "Plan-It": "plan",
+    "agentops": "review",
+    "agentops:test": "implement",
+    "deploy": "deploy",
+}
 
 
 def test_repository_labels_start_their_command_where_it_fits() -> None:
@@ -185,7 +210,9 @@ def test_repository_labels_start_their_command_where_it_fits() -> None:
     assert pick(["needs-tests"], "pull_request") == ("needs-tests", Command("test"))
     assert pick(["needs-tests"], "issue") is None  # `test` works on pull requests only
     assert pick(["bug", "needs-tests", "bot-please"], "issue") == (
-        "bot-please", Command("implement"))
+        "bot-please",
+        Command("implement"),
+    )
     assert pick(["deploy"], "issue") is None  # no such command
     assert pick(["Plan-It"], "issue") == ("Plan-It", Command("plan"))
 
@@ -200,6 +227,7 @@ def test_repository_labels_cannot_redefine_the_operators() -> None:
 
 
 # --- targets and help --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["implement", "plan"])
 def test_issue_only_commands(name: str) -> None:

@@ -31,8 +31,13 @@ def event(name: str, data: Any, delivery_id: str = "d-1") -> sansio.Event:
     return sansio.Event(data, event=name, delivery_id=delivery_id)
 
 
-def issue_comment(body: str = "/agentops implement", *, pull_request: bool = False,
-                  action: str = "created", **overrides: Any) -> dict[str, Any]:
+def issue_comment(
+    body: str = "/agentops implement",
+    *,
+    pull_request: bool = False,
+    action: str = "created",
+    **overrides: Any,
+) -> dict[str, Any]:
     issue: dict[str, Any] = {"number": 12}
     if pull_request:
         issue["pull_request"] = {"url": "https://api.github.com/repos/octo/widgets/pulls/12"}
@@ -42,16 +47,20 @@ def issue_comment(body: str = "/agentops implement", *, pull_request: bool = Fal
         "repository": REPO,
         "installation": INSTALLATION,
         "issue": issue,
-        "comment": {"id": 5001, "body": body, "user": ALICE,
-                    "performed_via_github_app": None},
+        "comment": {"id": 5001, "body": body, "user": ALICE, "performed_via_github_app": None},
     }
     data.update(overrides)
     return data
 
 
 def labeled(kind: str, label: str) -> dict[str, Any]:
-    data: dict[str, Any] = {"action": "labeled", "sender": ALICE, "repository": REPO,
-                            "installation": INSTALLATION, "label": {"name": label}}
+    data: dict[str, Any] = {
+        "action": "labeled",
+        "sender": ALICE,
+        "repository": REPO,
+        "installation": INSTALLATION,
+        "label": {"name": label},
+    }
     if kind == "issues":
         data["issue"] = {"number": 3}
     else:
@@ -60,24 +69,38 @@ def labeled(kind: str, label: str) -> dict[str, Any]:
     return data
 
 
-def check_run(action: str, *, identifier: str | None = None, external_id: str | None = "41",
-              app_id: int | None = APP_ID) -> dict[str, Any]:
+def check_run(
+    action: str,
+    *,
+    identifier: str | None = None,
+    external_id: str | None = "41",
+    app_id: int | None = APP_ID,
+) -> dict[str, Any]:
     run: dict[str, Any] = {"id": 3003, "head_sha": "a" * 40, "external_id": external_id}
     if app_id is not None:
         run["app"] = {"id": app_id}
-    data: dict[str, Any] = {"action": action, "sender": ALICE, "repository": REPO,
-                            "installation": INSTALLATION, "check_run": run}
+    data: dict[str, Any] = {
+        "action": action,
+        "sender": ALICE,
+        "repository": REPO,
+        "installation": INSTALLATION,
+        "check_run": run,
+    }
     if identifier is not None:
         data["requested_action"] = {"identifier": identifier}
     return data
 
 
 def installation(event_action: str) -> dict[str, Any]:
-    return {"action": event_action, "sender": ALICE,
-            "installation": {"id": 777, "account": {"login": "octo", "type": "Organization"}}}
+    return {
+        "action": event_action,
+        "sender": ALICE,
+        "installation": {"id": 777, "account": {"login": "octo", "type": "Organization"}},
+    }
 
 
 # --- issue_comment -----------------------------------------------------------------------
+
 
 def test_comment_on_an_issue_requests_a_run() -> None:
     outcome = interpret(event("issue_comment", issue_comment("/agentops implement now")), CTX)
@@ -96,8 +119,9 @@ def test_comment_on_an_issue_requests_a_run() -> None:
 
 
 def test_comment_on_a_pull_request_targets_the_pull_request() -> None:
-    outcome = interpret(event("issue_comment", issue_comment("/agentops review",
-                                                             pull_request=True)), CTX)
+    outcome = interpret(
+        event("issue_comment", issue_comment("/agentops review", pull_request=True)), CTX
+    )
     assert isinstance(outcome, RunRequest)
     assert outcome.target_kind == "pull_request"
     assert outcome.target_number == 12
@@ -135,6 +159,7 @@ def test_edited_and_deleted_comments_never_trigger(action: str) -> None:
 
 # --- loop safety -------------------------------------------------------------------------
 
+
 def test_bot_senders_are_ignored() -> None:
     data = issue_comment(sender={"login": "dependabot[bot]", "type": "Bot"})
     assert interpret(event("issue_comment", data), CTX) == Ignored("sent by a bot")
@@ -170,6 +195,7 @@ def test_without_a_configured_slug_only_the_sender_type_counts() -> None:
 
 
 # --- labels ------------------------------------------------------------------------------
+
 
 def test_agentops_label_on_an_issue_implements_it() -> None:
     outcome = interpret(event("issues", labeled("issues", "agentops"), "d-lab"), CTX)
@@ -234,9 +260,17 @@ def test_a_label_check_becomes_the_run_an_operator_label_would_make() -> None:
     assert isinstance(operator, RunRequest)
     assert request.trigger == operator.trigger and request.trigger_key == operator.trigger_key
     assert (request.tenant, request.repo, request.target_kind, request.target_number) == (
-        operator.tenant, operator.repo, operator.target_kind, operator.target_number)
-    assert request.context == {"installation_id": 777, "repo_id": 99, "label": "bot-please",
-                               "label_source": "repository"}
+        operator.tenant,
+        operator.repo,
+        operator.target_kind,
+        operator.target_number,
+    )
+    assert request.context == {
+        "installation_id": 777,
+        "repo_id": 99,
+        "label": "bot-please",
+        "label_source": "repository",
+    }
 
 
 def test_operator_labels_in_any_case_never_reach_the_repository_config() -> None:
@@ -268,6 +302,7 @@ def test_unlabeled_is_not_handled() -> None:
 
 # --- check runs --------------------------------------------------------------------------
 
+
 def test_rerequested_check_run_retries_the_run_it_names() -> None:
     outcome = interpret(event("check_run", check_run("rerequested"), "d-cr"), CTX)
     assert isinstance(outcome, RunRequest)
@@ -280,15 +315,15 @@ def test_rerequested_check_run_retries_the_run_it_names() -> None:
 
 @pytest.mark.parametrize("identifier", ["retry", "cancel"])
 def test_requested_action_buttons(identifier: str) -> None:
-    outcome = interpret(event("check_run", check_run("requested_action",
-                                                     identifier=identifier)), CTX)
+    outcome = interpret(
+        event("check_run", check_run("requested_action", identifier=identifier)), CTX
+    )
     assert isinstance(outcome, RunRequest)
     assert outcome.command == Command(identifier)  # type: ignore[arg-type]
 
 
 def test_unknown_requested_action_is_ignored() -> None:
-    outcome = interpret(event("check_run", check_run("requested_action",
-                                                     identifier="deploy")), CTX)
+    outcome = interpret(event("check_run", check_run("requested_action", identifier="deploy")), CTX)
     assert outcome == Ignored("check run action 'deploy' is not handled")
 
 
@@ -301,8 +336,7 @@ def test_check_run_of_another_app_is_ignored() -> None:
 
 @pytest.mark.parametrize("external_id", [None, "", "abc", "-3", "4.5", "²", "१२"])
 def test_check_run_without_our_run_id_is_ignored(external_id: str | None) -> None:
-    outcome = interpret(event("check_run", check_run("rerequested",
-                                                     external_id=external_id)), CTX)
+    outcome = interpret(event("check_run", check_run("rerequested", external_id=external_id)), CTX)
     assert outcome == Ignored("check run is not one of ours")
 
 
@@ -313,6 +347,7 @@ def test_other_check_run_actions_are_not_handled(action: str) -> None:
 
 
 # --- installations -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("action", ["created", "deleted", "suspend", "unsuspend"])
 def test_installation_changes_the_tenant(action: str) -> None:
@@ -333,6 +368,7 @@ def test_installation_repositories(action: str) -> None:
 
 # --- ignored and malformed ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
@@ -340,12 +376,16 @@ def test_installation_repositories(action: str) -> None:
         ("star", {"action": "created"}, "event star.created is not handled"),
         ("issues", {"action": "opened"}, "event issues.opened is not handled"),
         ("issues", {"action": 5}, "event issues is not handled"),
-        ("pull_request", {"action": "synchronize"},
-         "event pull_request.synchronize is not handled"),
+        (
+            "pull_request",
+            {"action": "synchronize"},
+            "event pull_request.synchronize is not handled",
+        ),
     ],
 )
-def test_unknown_events_and_actions_are_ignored_with_a_reason(name: str, data: Any,
-                                                              reason: str) -> None:
+def test_unknown_events_and_actions_are_ignored_with_a_reason(
+    name: str, data: Any, reason: str
+) -> None:
     assert interpret(event(name, data), CTX) == Ignored(reason)
 
 
@@ -366,8 +406,9 @@ def test_payload_must_be_an_object(data: Any) -> None:
         (("sender",), "sender"),
     ],
 )
-def test_missing_fields_are_payload_errors_naming_the_field(path: tuple[str, ...],
-                                                            field: str) -> None:
+def test_missing_fields_are_payload_errors_naming_the_field(
+    path: tuple[str, ...], field: str
+) -> None:
     data = copy.deepcopy(issue_comment())
     target = data
     for key in path[:-1]:
@@ -384,14 +425,25 @@ def test_wrong_field_type_is_a_payload_error() -> None:
         interpret(event("issue_comment", data), CTX)
 
 
-@pytest.mark.parametrize("name,data", [
-    ("issues", {"action": "labeled", "sender": ALICE}),
-    ("pull_request", {"action": "labeled", "sender": ALICE, "repository": REPO,
-                      "installation": INSTALLATION, "label": {"name": "agentops:test"}}),
-    ("check_run", {"action": "rerequested", "sender": ALICE}),
-    ("installation", {"action": "created", "sender": ALICE, "installation": {"id": 1}}),
-    ("installation_repositories", {"action": "added", "sender": ALICE}),
-])
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        ("issues", {"action": "labeled", "sender": ALICE}),
+        (
+            "pull_request",
+            {
+                "action": "labeled",
+                "sender": ALICE,
+                "repository": REPO,
+                "installation": INSTALLATION,
+                "label": {"name": "agentops:test"},
+            },
+        ),
+        ("check_run", {"action": "rerequested", "sender": ALICE}),
+        ("installation", {"action": "created", "sender": ALICE, "installation": {"id": 1}}),
+        ("installation_repositories", {"action": "added", "sender": ALICE}),
+    ],
+)
 def test_every_handled_event_reports_missing_fields(name: str, data: Any) -> None:
     with pytest.raises(PayloadError, match="payload field"):
         interpret(event(name, data), CTX)

@@ -17,13 +17,22 @@ PROJECT = {"id": 5, "path_with_namespace": "team/app", "name": "app"}
 ALICE = {"id": 11, "username": "alice", "name": "Alice"}
 
 
-def note(body: str = "/agentops implement", *, on: str = "Issue", action: str | None = "create",
-         user: dict[str, Any] | None = None) -> dict[str, Any]:
+def note(
+    body: str = "/agentops implement",
+    *,
+    on: str = "Issue",
+    action: str | None = "create",
+    user: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     attributes: dict[str, Any] = {"id": 1244, "note": body, "noteable_type": on}
     if action is not None:
         attributes["action"] = action
-    data: dict[str, Any] = {"object_kind": "note", "user": user or ALICE, "project": PROJECT,
-                            "object_attributes": attributes}
+    data: dict[str, Any] = {
+        "object_kind": "note",
+        "user": user or ALICE,
+        "project": PROJECT,
+        "object_attributes": attributes,
+    }
     if on == "Issue":
         data["issue"] = {"iid": 17, "id": 901}
     elif on == "MergeRequest":
@@ -31,15 +40,20 @@ def note(body: str = "/agentops implement", *, on: str = "Issue", action: str | 
     return data
 
 
-def label_hook(kind: str, previous: list[str], current: list[str],
-               user: dict[str, Any] | None = None) -> dict[str, Any]:
+def label_hook(
+    kind: str, previous: list[str], current: list[str], user: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "object_kind": kind,
         "user": user or ALICE,
         "project": PROJECT,
         "object_attributes": {"iid": 23, "action": "update"},
-        "changes": {"labels": {"previous": [{"title": t} for t in previous],
-                               "current": [{"title": t} for t in current]}},
+        "changes": {
+            "labels": {
+                "previous": [{"title": t} for t in previous],
+                "current": [{"title": t} for t in current],
+            }
+        },
     }
 
 
@@ -48,6 +62,7 @@ def test_context_normalises_the_instance_url() -> None:
 
 
 # --- notes -------------------------------------------------------------------------------
+
 
 def test_note_on_an_issue_requests_a_run() -> None:
     outcome = interpret("Note Hook", note("/agentops implement carefully"), "del-1", CTX)
@@ -120,6 +135,7 @@ def test_unknown_command_in_a_note_becomes_help() -> None:
 
 # --- loop safety -------------------------------------------------------------------------
 
+
 def test_notes_by_the_configured_bot_user_are_ignored() -> None:
     data = note(user={"id": 2, "username": "agentops-bot"})
     assert interpret("Note Hook", data, "d", CTX) == Ignored("sent by a bot")
@@ -143,6 +159,7 @@ def test_without_a_configured_bot_an_ordinary_user_is_not_a_bot() -> None:
 
 
 # --- labels ------------------------------------------------------------------------------
+
 
 def test_added_agentops_label_on_an_issue_implements_it() -> None:
     data = label_hook("issue", ["bug"], ["bug", "agentops"])
@@ -187,8 +204,9 @@ def test_other_added_labels_are_left_to_the_repository_config() -> None:
         trigger_key=f"gitlab:{URL}:label:del-9",
         context={"project_id": 5, "instance_url": URL},
     )
-    on_mr = interpret("Merge Request Hook", label_hook("merge_request", [], ["needs-tests"]),
-                      "d", CTX)
+    on_mr = interpret(
+        "Merge Request Hook", label_hook("merge_request", [], ["needs-tests"]), "d", CTX
+    )
     assert isinstance(on_mr, LabelCheck) and on_mr.target_kind == "pull_request"
 
 
@@ -203,8 +221,9 @@ def test_operator_labels_that_fit_nothing_here_are_not_checked_in_the_repository
     assert interpret("Merge Request Hook", data, "d", CTX) == Ignored(
         "no label that starts a command was added"
     )
-    mixed = interpret("Merge Request Hook", label_hook("merge_request", [], ["agentops", "x"]),
-                      "d", CTX)
+    mixed = interpret(
+        "Merge Request Hook", label_hook("merge_request", [], ["agentops", "x"]), "d", CTX
+    )
     assert isinstance(mixed, LabelCheck) and mixed.labels == ("x",)
 
 
@@ -219,11 +238,13 @@ def test_removing_the_label_starts_nothing() -> None:
 
 
 def test_label_for_the_other_kind_of_target_starts_nothing() -> None:
-    assert isinstance(interpret("Issue Hook", label_hook("issue", [], ["agentops:test"]),
-                                "d", CTX), Ignored)
-    assert isinstance(interpret("Merge Request Hook",
-                                label_hook("merge_request", [], ["agentops"]), "d", CTX),
-                      Ignored)
+    assert isinstance(
+        interpret("Issue Hook", label_hook("issue", [], ["agentops:test"]), "d", CTX), Ignored
+    )
+    assert isinstance(
+        interpret("Merge Request Hook", label_hook("merge_request", [], ["agentops"]), "d", CTX),
+        Ignored,
+    )
 
 
 def test_the_first_added_label_that_means_something_wins() -> None:
@@ -247,17 +268,21 @@ def test_configured_labels_are_used() -> None:
     outcome = interpret("Issue Hook", label_hook("issue", [], ["ai"]), "d", ctx)
     assert isinstance(outcome, RunRequest) and outcome.command == Command("implement")
     # `agentops` is not the operator's here, so the repository may give it a meaning.
-    assert isinstance(interpret("Issue Hook", label_hook("issue", [], ["agentops"]), "d", ctx),
-                      LabelCheck)
+    assert isinstance(
+        interpret("Issue Hook", label_hook("issue", [], ["agentops"]), "d", ctx), LabelCheck
+    )
 
 
 # --- ignored and malformed ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("name", "reason"),
-    [("Push Hook", "event Push Hook is not handled"),
-     ("Pipeline Hook", "event Pipeline Hook is not handled"),
-     ("", "event (none) is not handled")],
+    [
+        ("Push Hook", "event Push Hook is not handled"),
+        ("Pipeline Hook", "event Pipeline Hook is not handled"),
+        ("", "event (none) is not handled"),
+    ],
 )
 def test_unknown_events_are_ignored_with_a_reason(name: str, reason: str) -> None:
     assert interpret(name, {"object_kind": "push"}, "d", CTX) == Ignored(reason)
@@ -274,16 +299,26 @@ def test_payload_must_be_an_object(data: Any) -> None:
     [
         ("Note Hook", {"user": ALICE, "project": PROJECT}, "object_attributes"),
         ("Note Hook", {k: v for k, v in note().items() if k != "project"}, "project"),
-        ("Note Hook", {**note(), "object_attributes": {"id": 1, "noteable_type": "Issue"}},
-         r"object_attributes\.note"),
-        ("Issue Hook", {"user": ALICE, "project": PROJECT, "object_attributes": {}},
-         r"object_attributes\.iid"),
+        (
+            "Note Hook",
+            {**note(), "object_attributes": {"id": 1, "noteable_type": "Issue"}},
+            r"object_attributes\.note",
+        ),
+        (
+            "Issue Hook",
+            {"user": ALICE, "project": PROJECT, "object_attributes": {}},
+            r"object_attributes\.iid",
+        ),
         ("Merge Request Hook", {"project": PROJECT, "object_attributes": {"iid": 1}}, "user"),
-        ("Issue Hook", {**label_hook("issue", [], []), "changes": {"labels": {"current": [{}]}}},
-         r"changes\.labels\.current\.0\.title"),
+        (
+            "Issue Hook",
+            {**label_hook("issue", [], []), "changes": {"labels": {"current": [{}]}}},
+            r"changes\.labels\.current\.0\.title",
+        ),
     ],
 )
-def test_missing_fields_are_payload_errors_naming_the_field(name: str, data: Any,
-                                                            field: str) -> None:
+def test_missing_fields_are_payload_errors_naming_the_field(
+    name: str, data: Any, field: str
+) -> None:
     with pytest.raises(PayloadError, match=rf"payload field {field}: "):
         interpret(name, data, "d", CTX)

@@ -61,14 +61,14 @@ def test_configured_and_late_secrets_are_redacted(captured: io.StringIO) -> None
 def test_installing_twice_adds_the_filter_once(captured: io.StringIO) -> None:
     install_log_redaction()
     install_log_redaction()
-    [handler] = [h for h in logging.getLogger().handlers
-                 if getattr(h, "stream", None) is captured]
+    [handler] = [h for h in logging.getLogger().handlers if getattr(h, "stream", None) is captured]
     assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
 
 
 def test_messages_are_rendered_once_and_stay_renderable() -> None:
-    record = logging.LogRecord("t", logging.INFO, __file__, 1, "%d%% done, token %s",
-                               (50, TOKEN), None)
+    record = logging.LogRecord(
+        "t", logging.INFO, __file__, 1, "%d%% done, token %s", (50, TOKEN), None
+    )
     redacting = RedactingFilter()
     assert redacting.filter(record)
     assert redacting.filter(record)  # a second handler sees the same record

@@ -33,6 +33,7 @@ SW_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 # --- GitHub ----------------------------------------------------------------------------
 
+
 def test_github_documented_vector_is_produced_and_accepted() -> None:
     assert github_signature(GH_SECRET, GH_BODY) == GH_SIGNATURE
     verify_github_signature(GH_SECRET, GH_BODY, GH_SIGNATURE)
@@ -109,6 +110,7 @@ def test_github_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> 
 
 # --- GitLab token ----------------------------------------------------------------------
 
+
 def test_gitlab_token_matches() -> None:
     verify_gitlab_token("s3cret-token", "s3cret-token")
 
@@ -151,10 +153,11 @@ def test_gitlab_token_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatc
 
 # --- Standard Webhooks -----------------------------------------------------------------
 
-def _sw_headers(signature: str = SW_SIGNATURE, msg_id: str = SW_ID,
-                timestamp: str = SW_TIMESTAMP) -> dict[str, str]:
-    return {"webhook-id": msg_id, "webhook-timestamp": timestamp,
-            "webhook-signature": signature}
+
+def _sw_headers(
+    signature: str = SW_SIGNATURE, msg_id: str = SW_ID, timestamp: str = SW_TIMESTAMP
+) -> dict[str, str]:
+    return {"webhook-id": msg_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
 
 
 def test_standard_webhooks_spec_vector() -> None:
@@ -171,8 +174,9 @@ def test_standard_webhooks_accepts_any_one_of_several_signatures() -> None:
 def test_standard_webhooks_signature_of_another_version_does_not_count() -> None:
     value = SW_SIGNATURE.partition(",")[2]
     with pytest.raises(SignatureError, match="no webhook-signature matches"):
-        verify_standard_webhook(SW_SECRET, _sw_headers(f"v2,{value}"), SW_BODY,
-                                now=float(SW_TIMESTAMP))
+        verify_standard_webhook(
+            SW_SECRET, _sw_headers(f"v2,{value}"), SW_BODY, now=float(SW_TIMESTAMP)
+        )
 
 
 def test_standard_webhooks_rotation_with_only_wrong_signatures_fails() -> None:
@@ -189,22 +193,20 @@ def test_standard_webhooks_signature_covers_id_timestamp_and_body() -> None:
     with pytest.raises(SignatureError, match="no webhook-signature matches"):
         verify_standard_webhook(SW_SECRET, _sw_headers(msg_id="msg_other"), SW_BODY, now=now)
     with pytest.raises(SignatureError, match="no webhook-signature matches"):
-        verify_standard_webhook(SW_SECRET, _sw_headers(timestamp="1614265331"), SW_BODY,
-                                now=now)
+        verify_standard_webhook(SW_SECRET, _sw_headers(timestamp="1614265331"), SW_BODY, now=now)
 
 
-@pytest.mark.parametrize("offset", [-STANDARD_WEBHOOKS_TOLERANCE_SECONDS,
-                                    STANDARD_WEBHOOKS_TOLERANCE_SECONDS])
+@pytest.mark.parametrize(
+    "offset", [-STANDARD_WEBHOOKS_TOLERANCE_SECONDS, STANDARD_WEBHOOKS_TOLERANCE_SECONDS]
+)
 def test_standard_webhooks_tolerance_edge_is_accepted(offset: int) -> None:
-    verify_standard_webhook(SW_SECRET, _sw_headers(), SW_BODY,
-                            now=float(SW_TIMESTAMP) - offset)
+    verify_standard_webhook(SW_SECRET, _sw_headers(), SW_BODY, now=float(SW_TIMESTAMP) - offset)
 
 
 @pytest.mark.parametrize("offset", [-301, 301, 86_400])
 def test_standard_webhooks_outside_tolerance_is_refused(offset: int) -> None:
     with pytest.raises(SignatureError, match="outside the 5-minute tolerance"):
-        verify_standard_webhook(SW_SECRET, _sw_headers(), SW_BODY,
-                                now=float(SW_TIMESTAMP) - offset)
+        verify_standard_webhook(SW_SECRET, _sw_headers(), SW_BODY, now=float(SW_TIMESTAMP) - offset)
 
 
 @pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
@@ -215,8 +217,9 @@ def test_standard_webhooks_missing_header(missing: str) -> None:
         verify_standard_webhook(SW_SECRET, headers, SW_BODY, now=float(SW_TIMESTAMP))
 
 
-@pytest.mark.parametrize("timestamp", ["soon", "1614265330.5", "", "1" * 5000, "9" * 400,
-                                       "-" + "9" * 400])
+@pytest.mark.parametrize(
+    "timestamp", ["soon", "1614265330.5", "", "1" * 5000, "9" * 400, "-" + "9" * 400]
+)
 def test_standard_webhooks_malformed_timestamp(timestamp: str) -> None:
     headers = _sw_headers(timestamp=timestamp)
     with pytest.raises(SignatureError):
@@ -225,8 +228,9 @@ def test_standard_webhooks_malformed_timestamp(timestamp: str) -> None:
 
 def test_standard_webhooks_misconfigured_secret_is_a_signature_error() -> None:
     with pytest.raises(SignatureError, match="not a whsec_ base64 key"):
-        verify_standard_webhook("whsec_not base64!", _sw_headers(), SW_BODY,
-                                now=float(SW_TIMESTAMP))
+        verify_standard_webhook(
+            "whsec_not base64!", _sw_headers(), SW_BODY, now=float(SW_TIMESTAMP)
+        )
 
 
 def test_standard_webhooks_secret_prefix_is_optional() -> None:
@@ -235,6 +239,7 @@ def test_standard_webhooks_secret_prefix_is_optional() -> None:
 
 
 # --- GitLab delivery ids ---------------------------------------------------------------
+
 
 def test_gitlab_delivery_id_prefers_idempotency_key() -> None:
     headers = {"idempotency-key": "idem-1", "webhook-id": "msg_1"}

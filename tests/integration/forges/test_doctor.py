@@ -15,10 +15,16 @@ async def test_both_forges_answer(tmp_path: Path) -> None:
     gh = GitHubSim(tmp_path / "gh")
     gl = GitLabSim(tmp_path / "gl")
     with serve_app(gh.app) as gh_url, gl.serve() as gl_url:
-        settings = Settings(github_app_id=gh.app_id, github_private_key=gh.private_key_pem,
-                            github_webhook_secret="s", github_api_url=gh_url,
-                            gitlab_url=gl_url, gitlab_token=gl.bot_token,
-                            gitlab_webhook_secret="s", gitlab_bot_username="agentops-bot")
+        settings = Settings(
+            github_app_id=gh.app_id,
+            github_private_key=gh.private_key_pem,
+            github_webhook_secret="s",
+            github_api_url=gh_url,
+            gitlab_url=gl_url,
+            gitlab_token=gl.bot_token,
+            gitlab_webhook_secret="s",
+            gitlab_bot_username="agentops-bot",
+        )
         results = await check_forges(settings)
     assert [(name, ok) for name, ok, _ in results] == [("github", True), ("gitlab", True)]
     assert "authenticated as App 'agentops'" in results[0][2]
@@ -30,10 +36,15 @@ async def test_wrong_credentials_are_named(tmp_path: Path) -> None:
     gl = GitLabSim(tmp_path / "gl")
     other_key, _ = generate_app_key()
     with serve_app(gh.app) as gh_url, gl.serve() as gl_url:
-        settings = Settings(github_app_id=gh.app_id, github_private_key=other_key,
-                            github_webhook_secret="s", github_api_url=gh_url,
-                            gitlab_url=gl_url, gitlab_token="glpat-wrongwrongwrongwrong",
-                            gitlab_webhook_secret="s")
+        settings = Settings(
+            github_app_id=gh.app_id,
+            github_private_key=other_key,
+            github_webhook_secret="s",
+            github_api_url=gh_url,
+            gitlab_url=gl_url,
+            gitlab_token="glpat-wrongwrongwrongwrong",
+            gitlab_webhook_secret="s",
+        )
         results = await check_forges(settings)
     assert [(name, ok) for name, ok, _ in results] == [("github", False), ("gitlab", False)]
     assert "glpat-wrong" not in " ".join(message for _, _, message in results)

@@ -53,8 +53,9 @@ def base_url(sim: GitHubSim, server: tuple[SwitchableApp, str]) -> str:
 
 @pytest.fixture
 async def forge(sim: GitHubSim, base_url: str) -> AsyncIterator[GitHubForge]:
-    app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=base_url,
-                    retry=RetryPolicy(3, 0.001, 0.005))
+    app = GitHubApp(
+        sim.app_id, sim.private_key_pem, api_url=base_url, retry=RetryPolicy(3, 0.001, 0.005)
+    )
     yield app.forge(sim.installation_id(REPO))
     await app.aclose()
 
@@ -72,12 +73,12 @@ def secret_forms(sim: GitHubSim) -> list[str]:
 
 
 def bare_git(sim: GitHubSim, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=sim.bare_path(REPO), check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=sim.bare_path(REPO), check=True, capture_output=True, text=True
+    ).stdout
 
 
-async def test_clone_branch_commit_push(sim: GitHubSim, remote: GitRemote,
-                                        tmp_path: Path) -> None:
+async def test_clone_branch_commit_push(sim: GitHubSim, remote: GitRemote, tmp_path: Path) -> None:
     work = await git.clone(remote, tmp_path / "work")
     assert (work / "src/app.py").read_text() == "print('hi')\n"
     assert (await git.run_git(["config", "remote.origin.url"], cwd=work)).strip() == remote.url
@@ -101,8 +102,9 @@ async def test_nothing_to_commit(remote: GitRemote, tmp_path: Path) -> None:
         await git.commit(work, "empty", author=BOT)
 
 
-async def test_push_never_forces_unless_asked(sim: GitHubSim, remote: GitRemote,
-                                              tmp_path: Path) -> None:
+async def test_push_never_forces_unless_asked(
+    sim: GitHubSim, remote: GitRemote, tmp_path: Path
+) -> None:
     first = await git.clone(remote, tmp_path / "first")
     second = await git.clone(remote, tmp_path / "second")
     for work, content in ((first, "one"), (second, "two")):
@@ -116,8 +118,9 @@ async def test_push_never_forces_unless_asked(sim: GitHubSim, remote: GitRemote,
     assert sim.branch_sha(REPO, "agentops/fix") == await git.head_sha(second)
 
 
-async def test_push_to_default_branch_refused(sim: GitHubSim, remote: GitRemote,
-                                              tmp_path: Path) -> None:
+async def test_push_to_default_branch_refused(
+    sim: GitHubSim, remote: GitRemote, tmp_path: Path
+) -> None:
     before = sim.branch_sha(REPO, "main")
     work = await git.clone(remote, tmp_path / "work")
     (work / "f.txt").write_text("x")
@@ -127,8 +130,9 @@ async def test_push_to_default_branch_refused(sim: GitHubSim, remote: GitRemote,
     assert sim.branch_sha(REPO, "main") == before
 
 
-async def test_shallow_clone_then_fetch_more(sim: GitHubSim, remote: GitRemote,
-                                             tmp_path: Path) -> None:
+async def test_shallow_clone_then_fetch_more(
+    sim: GitHubSim, remote: GitRemote, tmp_path: Path
+) -> None:
     sim.push_branch(REPO, "main", {"second.txt": "2\n"}, message="second")
     sim.push_branch(REPO, "feature", {"f.txt": "f\n"})
     work = await git.clone(remote, tmp_path / "work")
@@ -147,11 +151,13 @@ async def test_blobless_full_clone(sim: GitHubSim, remote: GitRemote, tmp_path: 
     assert await git.head_sha(work, "origin/feature") == sim.branch_sha(REPO, "feature")
 
 
-async def test_git_without_credentials_is_rejected(sim: GitHubSim, base_url: str,
-                                                   tmp_path: Path) -> None:
+async def test_git_without_credentials_is_rejected(
+    sim: GitHubSim, base_url: str, tmp_path: Path
+) -> None:
     async with httpx.AsyncClient() as client:
-        answer = await client.get(f"{base_url}/acme/app.git/info/refs",
-                                  params={"service": "git-upload-pack"})
+        answer = await client.get(
+            f"{base_url}/acme/app.git/info/refs", params={"service": "git-upload-pack"}
+        )
     assert answer.status_code == 401
     bare = GitRemote(url=f"{base_url}/acme/app.git", auth_header="")
     started = time.monotonic()
@@ -166,22 +172,30 @@ def _watch_cmdlines(stop: threading.Event, seen: list[str]) -> None:
         for pid in os.listdir("/proc"):
             if pid.isdigit():
                 with contextlib.suppress(OSError):
-                    seen.append(Path(f"/proc/{pid}/cmdline").read_bytes().decode(
-                        errors="replace").replace("\0", " "))
+                    seen.append(
+                        Path(f"/proc/{pid}/cmdline")
+                        .read_bytes()
+                        .decode(errors="replace")
+                        .replace("\0", " ")
+                    )
         time.sleep(0.003)
 
 
-async def test_token_never_in_argv_nor_logs(sim: GitHubSim, remote: GitRemote,
-                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+async def test_token_never_in_argv_nor_logs(
+    sim: GitHubSim,
+    remote: GitRemote,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # A `git` shim first on PATH records the argv and environment git is started with.
     real_git = shutil.which("git")
     assert real_git
     shim_dir, argv_log, env_log = tmp_path / "shim", tmp_path / "argv.log", tmp_path / "env.log"
     shim_dir.mkdir()
     (shim_dir / "git").write_text(
-        f'#!/bin/sh\nprintf "%s\\n" "$@" >> {argv_log}\nenv >> {env_log}\n'
-        f'exec {real_git} "$@"\n')
+        f'#!/bin/sh\nprintf "%s\\n" "$@" >> {argv_log}\nenv >> {env_log}\nexec {real_git} "$@"\n'
+    )
     (shim_dir / "git").chmod(0o755)
     monkeypatch.setenv("PATH", f"{shim_dir}:{os.environ['PATH']}")
     caplog.set_level(logging.DEBUG)
@@ -198,10 +212,11 @@ async def test_token_never_in_argv_nor_logs(sim: GitHubSim, remote: GitRemote,
         await git.fetch_more(work, remote, refs=["main"])
         # A failing command with git's own header tracing switched on still leaks nothing.
         with pytest.raises(git.GitError) as caught:
-            await git.run_git(["ls-remote", "--", f"{remote.url[:-4]}-missing.git"],
-                              remote=GitRemote(f"{remote.url[:-4]}-missing.git",
-                                               remote.auth_header),
-                              extra_env={"GIT_TRACE_CURL": "1", "GIT_TRACE_REDACT": "0"})
+            await git.run_git(
+                ["ls-remote", "--", f"{remote.url[:-4]}-missing.git"],
+                remote=GitRemote(f"{remote.url[:-4]}-missing.git", remote.auth_header),
+                extra_env={"GIT_TRACE_CURL": "1", "GIT_TRACE_REDACT": "0"},
+            )
     finally:
         stop.set()
         watcher.join()
@@ -228,9 +243,17 @@ async def test_timeout_kills_git(tmp_path: Path) -> None:
     await git.run_git(["add", "a"], cwd=work)
     started = time.monotonic()
     with pytest.raises(git.GitTimeout):
-        await git.run_git(["commit"], cwd=work, time_limit=0.3,
-                          extra_env={"GIT_EDITOR": "sleep 30; true", "GIT_AUTHOR_NAME": "a",
-                                     "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
-                                     "GIT_COMMITTER_EMAIL": "a@b"})
+        await git.run_git(
+            ["commit"],
+            cwd=work,
+            time_limit=0.3,
+            extra_env={
+                "GIT_EDITOR": "sleep 30; true",
+                "GIT_AUTHOR_NAME": "a",
+                "GIT_AUTHOR_EMAIL": "a@b",
+                "GIT_COMMITTER_NAME": "a",
+                "GIT_COMMITTER_EMAIL": "a@b",
+            },
+        )
     assert time.monotonic() - started < 5
     await asyncio.sleep(0)

@@ -34,8 +34,9 @@ def base_url(sim: GitHubSim, server: tuple[SwitchableApp, str]) -> str:
 
 @pytest.fixture
 async def gh(sim: GitHubSim, base_url: str) -> AsyncIterator[GitHubApp]:
-    app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=base_url, retry=FAST,
-                    bot_login=sim.bot_login)
+    app = GitHubApp(
+        sim.app_id, sim.private_key_pem, api_url=base_url, retry=FAST, bot_login=sim.bot_login
+    )
     yield app
     await app.aclose()
 
@@ -52,7 +53,8 @@ def issue(sim: GitHubSim) -> Target:
 
 @pytest.mark.parametrize("kind", ["500", "502", "drop"])
 async def test_an_applied_comment_is_found_not_posted_again(
-        forge: GitHubForge, sim: GitHubSim, issue: Target, kind: str) -> None:
+    forge: GitHubForge, sim: GitHubSim, issue: Target, kind: str
+) -> None:
     sim.fail_next(COMMENTS, kind, applied=True)
     comment = await forge.create_comment(issue, "Working on it", run_key(7, "reply:ack"))
     [stored] = sim.comments(REPO, issue.number)
@@ -63,14 +65,16 @@ async def test_an_applied_comment_is_found_not_posted_again(
 
 
 async def test_a_comment_without_a_key_is_guarded_too(
-        forge: GitHubForge, sim: GitHubSim, issue: Target) -> None:
+    forge: GitHubForge, sim: GitHubSim, issue: Target
+) -> None:
     sim.fail_next(COMMENTS, "503", applied=True)
     comment = await forge.create_comment(issue, "hello")
     assert [c["id"] for c in sim.comments(REPO, issue.number)] == [comment.id]
 
 
 async def test_a_failure_that_made_nothing_is_tried_again(
-        forge: GitHubForge, sim: GitHubSim, issue: Target) -> None:
+    forge: GitHubForge, sim: GitHubSim, issue: Target
+) -> None:
     sim.fail_next(COMMENTS, "502")  # not applied
     comment = await forge.create_comment(issue, "hello")
     assert calls(sim, "POST", "/comments") == [502, 201]
@@ -78,7 +82,8 @@ async def test_a_failure_that_made_nothing_is_tried_again(
 
 
 async def test_when_nothing_is_found_and_every_try_fails_it_raises(
-        forge: GitHubForge, sim: GitHubSim, issue: Target) -> None:
+    forge: GitHubForge, sim: GitHubSim, issue: Target
+) -> None:
     sim.fail_next(COMMENTS, "500", count=10)
     with pytest.raises(ForgeTransientError):
         await forge.create_comment(issue, "hello")
@@ -87,7 +92,8 @@ async def test_when_nothing_is_found_and_every_try_fails_it_raises(
 
 
 async def test_when_the_lookup_fails_too_nothing_is_posted_again(
-        forge: GitHubForge, sim: GitHubSim, issue: Target) -> None:
+    forge: GitHubForge, sim: GitHubSim, issue: Target
+) -> None:
     sim.fail_next(COMMENTS, "500", applied=True)
     sim.fail_next(r"^GET /repos/acme/app/issues/\d+/comments$", "502", count=10)
     with pytest.raises(ForgeTransientError):
@@ -97,7 +103,8 @@ async def test_when_the_lookup_fails_too_nothing_is_posted_again(
 
 
 async def test_a_refusal_is_raised_and_not_retried(
-        forge: GitHubForge, sim: GitHubSim, issue: Target) -> None:
+    forge: GitHubForge, sim: GitHubSim, issue: Target
+) -> None:
     with pytest.raises(ForgeAPIError) as caught:
         await forge.create_comment(Target(REPO, "issue", 999), "hello")
     assert caught.value.status == 404
@@ -105,7 +112,8 @@ async def test_a_refusal_is_raised_and_not_retried(
 
 
 async def test_find_comment_knows_only_the_bot_s_own_markers(
-        forge: GitHubForge, sim: GitHubSim, issue: Target) -> None:
+    forge: GitHubForge, sim: GitHubSim, issue: Target
+) -> None:
     key = run_key(3, "reply:plan")
     assert await forge.find_comment(issue, key) is None
     posted = await forge.create_comment(issue, "The plan", key)
@@ -117,11 +125,13 @@ async def test_find_comment_knows_only_the_bot_s_own_markers(
 
 @pytest.mark.parametrize("kind", ["500", "drop"])
 async def test_an_applied_check_run_is_found_not_created_again(
-        forge: GitHubForge, sim: GitHubSim, kind: str) -> None:
+    forge: GitHubForge, sim: GitHubSim, kind: str
+) -> None:
     sha = sim.branch_sha(REPO, "main") or ""
     sim.fail_next(r"^POST /repos/acme/app/check-runs$", kind, applied=True)
-    ref = await forge.start_check(REPO, sha, CheckUpdate("in_progress", "Working", "run 12",
-                                                         external_id="12"))
+    ref = await forge.start_check(
+        REPO, sha, CheckUpdate("in_progress", "Working", "run 12", external_id="12")
+    )
     [run] = sim.check_runs(REPO)
     assert ref.id == run["id"] and run["external_id"] == "12"
     found = await forge.find_check(REPO, sha, "12")

@@ -75,6 +75,7 @@ def calls(sim: GitHubSim, method: str, suffix: str) -> list[int]:
 
 # --- auth ----------------------------------------------------------------------------
 
+
 async def test_get_app_with_jwt(gh: GitHubApp, sim: GitHubSim) -> None:
     assert (await gh.get_app())["slug"] == "agentops"
     assert await gh.installation_for_repo(REPO) == sim.installation_id(REPO)
@@ -135,6 +136,7 @@ async def test_unknown_installation(gh: GitHubApp) -> None:
 
 # --- comments, reactions, reads ------------------------------------------------------
 
+
 async def test_comment_create_update_list(forge: GitHubForge, sim: GitHubSim) -> None:
     number = sim.add_issue(REPO, "Add a flag", "please", user="alice")
     target = Target(REPO, "issue", number)
@@ -182,17 +184,33 @@ async def test_issue_and_repo_reads(forge: GitHubForge, sim: GitHubSim) -> None:
     number = sim.add_issue(REPO, "Bug", "it breaks", user="carol", labels=["agentops"])
     issue = await forge.get_issue(Target(REPO, "issue", number))
     assert (issue.title, issue.body, issue.author, issue.labels) == (
-        "Bug", "it breaks", "carol", ("agentops",))
+        "Bug",
+        "it breaks",
+        "carol",
+        ("agentops",),
+    )
     repo = await forge.get_repo(REPO)
     assert repo.private and repo.clone_url.endswith("/acme/app.git")
 
 
 async def test_permission_check(forge: GitHubForge, sim: GitHubSim) -> None:
-    for user, role in [("w", "write"), ("m", "maintain"), ("a", "admin"),
-                       ("r", "read"), ("t", "triage"), ("n", "none")]:
+    for user, role in [
+        ("w", "write"),
+        ("m", "maintain"),
+        ("a", "admin"),
+        ("r", "read"),
+        ("t", "triage"),
+        ("n", "none"),
+    ]:
         sim.set_permission(REPO, user, role)
     assert [await forge.has_write_access(REPO, u) for u in "wmartn"] == [
-        True, True, True, False, False, False]
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
     assert await forge.has_write_access(REPO, "stranger") is False
     assert await forge.has_write_access(REPO, "acme") is True  # the owning account
 
@@ -207,8 +225,10 @@ async def test_permission_check_failing_raises(forge: GitHubForge, sim: GitHubSi
 
 # --- faults --------------------------------------------------------------------------
 
-async def test_5xx_retried_then_success(forge: GitHubForge, sim: GitHubSim,
-                                        caplog: pytest.LogCaptureFixture) -> None:
+
+async def test_5xx_retried_then_success(
+    forge: GitHubForge, sim: GitHubSim, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     number = sim.add_issue(REPO, "t")
     sim.fail_next(r"POST .*/comments$", "500", count=2)
@@ -251,20 +271,26 @@ async def test_403_not_accessible(forge: GitHubForge, sim: GitHubSim) -> None:
 
 # --- check runs ----------------------------------------------------------------------
 
+
 async def test_check_run_lifecycle(forge: GitHubForge, sim: GitHubSim) -> None:
     sha = sim.branch_sha(REPO, "main")
     assert sha
-    buttons = (CheckAction("Retry", "retry", "Run again"),
-               CheckAction("Cancel", "cancel", "Stop this run"),
-               CheckAction("Details please, long!", "x" * 30, "d" * 50),
-               CheckAction("Fourth", "fourth", "dropped"))
-    ref = await forge.start_check(REPO, sha, CheckUpdate("in_progress", "Planning",
-                                                         "step 1 of 5", actions=buttons))
+    buttons = (
+        CheckAction("Retry", "retry", "Run again"),
+        CheckAction("Cancel", "cancel", "Stop this run"),
+        CheckAction("Details please, long!", "x" * 30, "d" * 50),
+        CheckAction("Fourth", "fourth", "dropped"),
+    )
+    ref = await forge.start_check(
+        REPO, sha, CheckUpdate("in_progress", "Planning", "step 1 of 5", actions=buttons)
+    )
     assert ref.id is not None
-    await forge.update_check(ref, CheckUpdate("in_progress", "Verifying", "é" * 40_000,
-                                              text="ü" * 50_000))
-    await forge.update_check(ref, CheckUpdate("completed", "Done", "PR opened",
-                                              conclusion="success"))
+    await forge.update_check(
+        ref, CheckUpdate("in_progress", "Verifying", "é" * 40_000, text="ü" * 50_000)
+    )
+    await forge.update_check(
+        ref, CheckUpdate("completed", "Done", "PR opened", conclusion="success")
+    )
     [run] = sim.check_runs(REPO)
     history = run["history"]
     assert [h["status"] for h in history] == ["in_progress", "in_progress", "completed"]
@@ -278,9 +304,9 @@ async def test_check_run_lifecycle(forge: GitHubForge, sim: GitHubSim) -> None:
 
 # --- pull requests -------------------------------------------------------------------
 
+
 async def test_open_pull_request_draft_and_reuse(forge: GitHubForge, sim: GitHubSim) -> None:
-    sim.push_branch(REPO, "agentops/issue-1", {"src/app.py": "print('bye')\n",
-                                               "NEW.md": "new\n"})
+    sim.push_branch(REPO, "agentops/issue-1", {"src/app.py": "print('bye')\n", "NEW.md": "new\n"})
     pr = await forge.open_pull_request(REPO, "agentops/issue-1", "main", "Fix", "Body")
     assert pr.draft and pr.head_ref == "agentops/issue-1" and pr.base_ref == "main"
     assert pr.head_sha == sim.branch_sha(REPO, "agentops/issue-1")
@@ -290,8 +316,7 @@ async def test_open_pull_request_draft_and_reuse(forge: GitHubForge, sim: GitHub
     assert sim.pulls(REPO)[0]["user"]["login"] == "agentops[bot]"
 
     files = await forge.list_changed_files(pr.target)
-    assert {(f.path, f.status) for f in files} == {("src/app.py", "modified"),
-                                                  ("NEW.md", "added")}
+    assert {(f.path, f.status) for f in files} == {("src/app.py", "modified"), ("NEW.md", "added")}
     assert "+print('bye')" in (next(f for f in files if f.path == "src/app.py").patch or "")
     diff = await forge.get_diff(pr.target)
     assert diff.startswith("diff --git") and "+new" in diff
@@ -308,12 +333,12 @@ async def test_pull_request_from_fork_label(forge: GitHubForge, sim: GitHubSim) 
 
 # --- GitHub Enterprise Server layout -------------------------------------------------
 
+
 async def test_ghes_api_prefix(tmp_path: Path) -> None:
     sim = make_sim(tmp_path, api_prefix="/api/v3")
     number = sim.add_issue(REPO, "t")
     with serve_app(sim.app) as base:
-        app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=f"{base}/api/v3",
-                        retry=FAST)
+        app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=f"{base}/api/v3", retry=FAST)
         forge = app.forge(sim.installation_id(REPO))
         await forge.create_comment(Target(REPO, "issue", number), "hello")
         remote = await forge.git_remote(REPO)

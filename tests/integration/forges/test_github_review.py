@@ -43,14 +43,18 @@ def pull(sim: GitHubSim) -> tuple[Target, str]:
     return Target(REPO, "pull_request", number), sim.branch_sha(REPO, "feature") or ""
 
 
-async def test_a_review_puts_each_comment_on_its_line(sim: GitHubSim,
-                                                      forge: GitHubForge) -> None:
+async def test_a_review_puts_each_comment_on_its_line(sim: GitHubSim, forge: GitHubForge) -> None:
     target, head = pull(sim)
-    url = await forge.create_review(target, head, "Looks fine overall.", [
-        ReviewComment("notes.txt", 11, "Why this line?"),
-        ReviewComment("notes.txt", 8, "Context lines may carry comments too."),
-        ReviewComment("extra.py", 1, "A new file."),
-    ])
+    url = await forge.create_review(
+        target,
+        head,
+        "Looks fine overall.",
+        [
+            ReviewComment("notes.txt", 11, "Why this line?"),
+            ReviewComment("notes.txt", 8, "Context lines may carry comments too."),
+            ReviewComment("extra.py", 1, "A new file."),
+        ],
+    )
     [review] = sim.reviews(REPO, target.number)
     assert url.endswith(f"/pull/{target.number}#pullrequestreview-{review['id']}")
     assert review["state"] == "COMMENTED" and review["commit_id"] == head
@@ -62,8 +66,7 @@ async def test_a_review_puts_each_comment_on_its_line(sim: GitHubSim,
     ]
 
 
-async def test_a_review_without_comments_is_its_summary(sim: GitHubSim,
-                                                        forge: GitHubForge) -> None:
+async def test_a_review_without_comments_is_its_summary(sim: GitHubSim, forge: GitHubForge) -> None:
     target, head = pull(sim)
     await forge.create_review(target, head, "Nothing to add.", [])
     [review] = sim.reviews(REPO, target.number)
@@ -71,12 +74,18 @@ async def test_a_review_without_comments_is_its_summary(sim: GitHubSim,
 
 
 async def test_a_line_github_cannot_place_folds_the_comments_into_the_body(
-        sim: GitHubSim, forge: GitHubForge) -> None:
+    sim: GitHubSim, forge: GitHubForge
+) -> None:
     target, head = pull(sim)
-    await forge.create_review(target, head, "Summary.", [
-        ReviewComment("notes.txt", 11, "On the diff."),
-        ReviewComment("notes.txt", 25, "Far from any hunk."),
-    ])
+    await forge.create_review(
+        target,
+        head,
+        "Summary.",
+        [
+            ReviewComment("notes.txt", 11, "On the diff."),
+            ReviewComment("notes.txt", 25, "Far from any hunk."),
+        ],
+    )
     [review] = sim.reviews(REPO, target.number)  # the refused first try stored nothing
     assert review["comments"] == []
     assert review["body"].startswith("Summary.\n\n")
@@ -87,22 +96,31 @@ async def test_a_line_github_cannot_place_folds_the_comments_into_the_body(
 
 
 async def test_the_review_of_a_missing_pull_request_is_an_error(
-        sim: GitHubSim, forge: GitHubForge) -> None:
+    sim: GitHubSim, forge: GitHubForge
+) -> None:
     with pytest.raises(ForgeError, match="404"):
         await forge.create_review(Target(REPO, "pull_request", 99), "0" * 40, "x", [])
 
 
 def test_the_simulator_answers_422_for_a_line_outside_the_hunks(
-        sim: GitHubSim, server: tuple[SwitchableApp, str]) -> None:
+    sim: GitHubSim, server: tuple[SwitchableApp, str]
+) -> None:
     target, head = pull(sim)
     token = sim._issue_token(sim.installation_id(REPO))["token"]
     url = f"{server[1]}/repos/{REPO}/pulls/{target.number}/reviews"
     headers = {"Authorization": f"token {token}"}
 
     def post(**comment: object) -> httpx.Response:
-        return httpx.post(url, headers=headers, json={
-            "event": "COMMENT", "commit_id": head, "body": "b",
-            "comments": [{"body": "c", **comment}]})
+        return httpx.post(
+            url,
+            headers=headers,
+            json={
+                "event": "COMMENT",
+                "commit_id": head,
+                "body": "b",
+                "comments": [{"body": "c", **comment}],
+            },
+        )
 
     refused = post(path="notes.txt", line=25, side="RIGHT")
     assert refused.status_code == 422
@@ -115,7 +133,8 @@ def test_the_simulator_answers_422_for_a_line_outside_the_hunks(
 
 
 async def test_posting_the_same_review_again_returns_the_first(
-        sim: GitHubSim, forge: GitHubForge) -> None:
+    sim: GitHubSim, forge: GitHubForge
+) -> None:
     target, head = pull(sim)
     comments = [ReviewComment("notes.txt", 11, "Why this line?")]
     first = await forge.create_review(target, head, "Summary of run 7.", comments)
@@ -126,13 +145,14 @@ async def test_posting_the_same_review_again_returns_the_first(
     assert len(sim.reviews(REPO, target.number)) == 2
 
 
-async def test_a_review_applied_before_a_5xx_is_not_posted_again(sim: GitHubSim,
-                                                                 forge: GitHubForge) -> None:
+async def test_a_review_applied_before_a_5xx_is_not_posted_again(
+    sim: GitHubSim, forge: GitHubForge
+) -> None:
     target, head = pull(sim)
     sim.fail_next(r"^POST /repos/acme/app/pulls/\d+/reviews$", "502", applied=True)
-    url = await forge.create_review(target, head, "Looks fine.",
-                                    [ReviewComment("notes.txt", 11, "Why?")])
+    url = await forge.create_review(
+        target, head, "Looks fine.", [ReviewComment("notes.txt", 11, "Why?")]
+    )
     [review] = sim.reviews(REPO, target.number)
     assert url.endswith(f"#pullrequestreview-{review['id']}")
-    assert len([r for r in sim.requests if r.method == "POST"
-                and r.path.endswith("/reviews")]) == 1
+    assert len([r for r in sim.requests if r.method == "POST" and r.path.endswith("/reviews")]) == 1

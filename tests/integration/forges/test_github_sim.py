@@ -39,8 +39,9 @@ def receive(sim: GitHubSim, event: str, payload: dict[str, object]) -> object:
     body, headers = sim.webhook_request(event, payload, SECRET)
     lowered = {k.lower(): v for k, v in headers.items()}
     parsed = sansio.Event.from_http(lowered, body, secret=SECRET)
-    ctx = GitHubContext(app_id=sim.app_id, bot_login=sim.bot_login,
-                        labels={"agentops": "implement"})
+    ctx = GitHubContext(
+        app_id=sim.app_id, bot_login=sim.bot_login, labels={"agentops": "implement"}
+    )
     return interpret(parsed, ctx)
 
 
@@ -48,11 +49,17 @@ async def test_webhook_payloads_are_understood(tmp_path: Path) -> None:
     sim = make_sim(tmp_path)
     number = sim.add_issue(REPO, "Add a flag", "please")
     with sim.serve() as base:
-        outcome = receive(sim, "issue_comment", sim.webhook_issue_comment_event(
-            REPO, number, "/agentops implement", user="alice"))
+        outcome = receive(
+            sim,
+            "issue_comment",
+            sim.webhook_issue_comment_event(REPO, number, "/agentops implement", user="alice"),
+        )
         assert isinstance(outcome, RunRequest)
         assert (outcome.repo, outcome.target_number, outcome.requested_by) == (
-            REPO, number, "alice")
+            REPO,
+            number,
+            "alice",
+        )
         assert outcome.context["installation_id"] == sim.installation_id(REPO)
         assert sim.comments(REPO, number)[0]["body"] == "/agentops implement"
 
@@ -60,12 +67,21 @@ async def test_webhook_payloads_are_understood(tmp_path: Path) -> None:
         assert event == "issues" and isinstance(receive(sim, event, payload), RunRequest)
         assert sim.issue(REPO, number)["labels"] == ["agentops"]
 
-        app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=base,
-                        retry=RetryPolicy(2, 0.001, 0.001))
+        app = GitHubApp(
+            sim.app_id, sim.private_key_pem, api_url=base, retry=RetryPolicy(2, 0.001, 0.001)
+        )
         forge = app.forge(sim.installation_id(REPO))
-        ref = await forge.start_check(REPO, sim.branch_sha(REPO, "main") or "", CheckUpdate(
-            "in_progress", "Working", "…", actions=(CheckAction("Cancel", "cancel", "Stop"),),
-            external_id="17"))
+        ref = await forge.start_check(
+            REPO,
+            sim.branch_sha(REPO, "main") or "",
+            CheckUpdate(
+                "in_progress",
+                "Working",
+                "…",
+                actions=(CheckAction("Cancel", "cancel", "Stop"),),
+                external_id="17",
+            ),
+        )
         await app.aclose()
         assert ref.id is not None
         outcome = receive(sim, "check_run", sim.webhook_check_run_event(REPO, ref.id, "cancel"))
@@ -75,8 +91,9 @@ async def test_webhook_payloads_are_understood(tmp_path: Path) -> None:
         assert env["AGENTOPS_GITHUB_API_URL"] == base
         assert env["AGENTOPS_GITHUB_PRIVATE_KEY"] == sim.private_key_pem
 
-        outcome = receive(sim, "installation",
-                          sim.webhook_installation_event(sim.installation_id(REPO)))
+        outcome = receive(
+            sim, "installation", sim.webhook_installation_event(sim.installation_id(REPO))
+        )
         assert isinstance(outcome, TenantChange) and outcome.action == "created"
 
 
@@ -85,16 +102,21 @@ async def test_mounted_under_a_path_prefix(tmp_path: Path) -> None:
     number = sim.add_issue(REPO, "t")
     outer = Starlette(routes=[Mount("/github", app=sim.app)])
     with serve_app(outer) as base:
-        app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=f"{base}/github",
-                        retry=RetryPolicy(2, 0.001, 0.001))
+        app = GitHubApp(
+            sim.app_id,
+            sim.private_key_pem,
+            api_url=f"{base}/github",
+            retry=RetryPolicy(2, 0.001, 0.001),
+        )
         forge = app.forge(sim.installation_id(REPO))
         comment = await forge.create_comment(Target(REPO, "issue", number), "hi")
         remote = await forge.git_remote(REPO)
         work = await clone(remote, tmp_path / "work")
         await app.aclose()
         async with httpx.AsyncClient() as client:
-            anonymous = await client.get(f"{base}/github/acme/app.git/info/refs",
-                                         params={"service": "git-upload-pack"})
+            anonymous = await client.get(
+                f"{base}/github/acme/app.git/info/refs", params={"service": "git-upload-pack"}
+            )
     assert remote.url == f"{base}/github/acme/app.git"
     assert comment.url.startswith(f"{base}/github/acme/app/issues/")
     assert (work / "README.md").read_text() == "hello\n"

@@ -47,7 +47,8 @@ def bot_notes(sim: GitLabSim) -> list[dict[str, object]]:
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 async def test_an_applied_note_is_found_not_posted_again(
-        forge: GitLabForge, sim: GitLabSim, status: int) -> None:
+    forge: GitLabForge, sim: GitLabSim, status: int
+) -> None:
     sim.fail("POST", NOTES, status=status, applied=True)
     comment = await forge.create_comment(ISSUE, "Working on it", run_key(7, "reply:ack"))
     [note] = bot_notes(sim)
@@ -57,8 +58,9 @@ async def test_an_applied_note_is_found_not_posted_again(
     assert [r.status for r in api_calls(sim, "POST", "/notes")] == [status]
 
 
-async def test_a_cut_connection_after_the_write_is_found(forge: GitLabForge,
-                                                         sim: GitLabSim) -> None:
+async def test_a_cut_connection_after_the_write_is_found(
+    forge: GitLabForge, sim: GitLabSim
+) -> None:
     sim.drop("POST", NOTES, applied=True)
     comment = await forge.create_comment(ISSUE, "hello")
     assert [n["id"] for n in bot_notes(sim)] == [comment.id]
@@ -75,16 +77,18 @@ async def test_an_answer_too_late_after_the_write_is_found(sim: GitLabSim) -> No
     assert [n["id"] for n in bot_notes(sim)] == [comment.id]
 
 
-async def test_a_failure_that_made_nothing_is_tried_again(forge: GitLabForge,
-                                                          sim: GitLabSim) -> None:
+async def test_a_failure_that_made_nothing_is_tried_again(
+    forge: GitLabForge, sim: GitLabSim
+) -> None:
     sim.drop("POST", NOTES)  # cut before anything was written
     comment = await forge.create_comment(ISSUE, "hello")
     assert [n["id"] for n in bot_notes(sim)] == [comment.id]
     assert [r.status for r in api_calls(sim, "POST", "/notes")] == [200, 201]
 
 
-async def test_when_the_lookup_fails_too_nothing_is_posted_again(forge: GitLabForge,
-                                                                 sim: GitLabSim) -> None:
+async def test_when_the_lookup_fails_too_nothing_is_posted_again(
+    forge: GitLabForge, sim: GitLabSim
+) -> None:
     sim.fail("POST", NOTES, status=500, applied=True)
     sim.fail("GET", NOTES, status=502, times=10)
     with pytest.raises(ForgeTransientError):
@@ -92,8 +96,9 @@ async def test_when_the_lookup_fails_too_nothing_is_posted_again(forge: GitLabFo
     assert len(api_calls(sim, "POST", "/notes")) == 1 and len(bot_notes(sim)) == 1
 
 
-async def test_every_try_failing_raises_after_the_policy(forge: GitLabForge,
-                                                         sim: GitLabSim) -> None:
+async def test_every_try_failing_raises_after_the_policy(
+    forge: GitLabForge, sim: GitLabSim
+) -> None:
     sim.fail("POST", NOTES, status=500, times=10)
     with pytest.raises(ForgeTransientError):
         await forge.create_comment(ISSUE, "hello")
@@ -101,8 +106,9 @@ async def test_every_try_failing_raises_after_the_policy(forge: GitLabForge,
     assert bot_notes(sim) == []
 
 
-async def test_find_comment_knows_only_the_bot_s_own_markers(forge: GitLabForge,
-                                                             sim: GitLabSim) -> None:
+async def test_find_comment_knows_only_the_bot_s_own_markers(
+    forge: GitLabForge, sim: GitLabSim
+) -> None:
     key = run_key(3, "reply:plan")
     assert await forge.find_comment(ISSUE, key) is None
     posted = await forge.create_comment(ISSUE, "The plan", key)
@@ -112,8 +118,9 @@ async def test_find_comment_knows_only_the_bot_s_own_markers(forge: GitLabForge,
     assert await forge.find_comment(ISSUE, run_key(3, "reply:other")) is None
 
 
-async def test_the_progress_note_of_a_run_is_made_once_and_found(forge: GitLabForge,
-                                                                 sim: GitLabSim) -> None:
+async def test_the_progress_note_of_a_run_is_made_once_and_found(
+    forge: GitLabForge, sim: GitLabSim
+) -> None:
     sha = sim.head_sha(REPO) or ""
     sim.fail("POST", NOTES, status=502, applied=True)
     update = CheckUpdate("in_progress", "Working", "run 12", external_id="12")
@@ -123,8 +130,9 @@ async def test_the_progress_note_of_a_run_is_made_once_and_found(forge: GitLabFo
     found = await forge.find_check(REPO, sha, "12", note_target=ISSUE)
     assert found is not None and found.note_id == ref.note_id
     assert await forge.find_check(REPO, sha, "13", note_target=ISSUE) is None
-    await forge.update_check(found, CheckUpdate("completed", "Done", "all good",
-                                                conclusion="success", external_id="12"))
+    await forge.update_check(
+        found, CheckUpdate("completed", "Done", "all good", conclusion="success", external_id="12")
+    )
     [note] = bot_notes(sim)
     assert "Done" in str(note["body"])
     assert carries(str(note["body"]), run_key(12, "check"))  # an edit keeps the marker

@@ -45,15 +45,20 @@ def sim(server: tuple[SwitchableApp, str], tmp_path: Path) -> GitLabSim:
     sim.add_project(REPO, FILES)
     sim.set_access(REPO, "alice", 30)
     sim.set_access(REPO, "rita", 20)
-    sim.add_issue(REPO, "Add subtraction", "Please add sub()", author="alice",
-                  labels=["agentops", "bug"])
+    sim.add_issue(
+        REPO, "Add subtraction", "Please add sub()", author="alice", labels=["agentops", "bug"]
+    )
     return sim
 
 
 def make_forge(sim: GitLabSim, timeout: float = 5.0) -> GitLabForge:
-    settings = Settings(gitlab_url=sim.base_url, gitlab_token=SecretStr(sim.bot_token),
-                        gitlab_webhook_secret=SecretStr("hook-secret"),
-                        gitlab_bot_username="agentops-bot", forge_timeout_seconds=timeout)
+    settings = Settings(
+        gitlab_url=sim.base_url,
+        gitlab_token=SecretStr(sim.bot_token),
+        gitlab_webhook_secret=SecretStr("hook-secret"),
+        gitlab_bot_username="agentops-bot",
+        forge_timeout_seconds=timeout,
+    )
     return GitLabForge(settings, retry=FAST)
 
 
@@ -107,7 +112,11 @@ async def test_award_emoji_on_issue_and_note(forge: GitLabForge, sim: GitLabSim)
 async def test_get_issue_and_repo(forge: GitLabForge, sim: GitLabSim) -> None:
     issue = await forge.get_issue(ISSUE)
     assert (issue.title, issue.body, issue.author, issue.state) == (
-        "Add subtraction", "Please add sub()", "alice", "open")
+        "Add subtraction",
+        "Please add sub()",
+        "alice",
+        "open",
+    )
     assert issue.labels == ("agentops", "bug")
     assert issue.url == f"{sim.base_url}/{REPO}/-/issues/1"
     info = await forge.get_repo(REPO)
@@ -121,21 +130,26 @@ async def test_missing_issue_is_a_clear_error(forge: GitLabForge) -> None:
 
 
 # ------------------------------------------------------------------ merge requests
-async def test_open_merge_request_as_draft_then_find_it(forge: GitLabForge,
-                                                        sim: GitLabSim) -> None:
-    head = sim.push_files(REPO, "agentops/issue-1", {
-        "app.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n",
-        "tests/test_app.py": "from app import sub\n\n\ndef test_sub():\n"
-                             "    assert sub(3, 1) == 2\n",
-    })
-    pr = await forge.open_pull_request(REPO, "agentops/issue-1", "main", "Add sub()",
-                                       "Closes #1", draft=True)
+async def test_open_merge_request_as_draft_then_find_it(forge: GitLabForge, sim: GitLabSim) -> None:
+    head = sim.push_files(
+        REPO,
+        "agentops/issue-1",
+        {
+            "app.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n",
+            "tests/test_app.py": "from app import sub\n\n\ndef test_sub():\n"
+            "    assert sub(3, 1) == 2\n",
+        },
+    )
+    pr = await forge.open_pull_request(
+        REPO, "agentops/issue-1", "main", "Add sub()", "Closes #1", draft=True
+    )
     assert pr.title == "Draft: Add sub()" and pr.draft
     assert (pr.head_ref, pr.head_sha, pr.base_ref) == ("agentops/issue-1", head, "main")
     assert pr.base_sha == sim.head_sha(REPO) and pr.state == "open"
     assert pr.head_repo == REPO and not pr.from_fork
-    again = await forge.open_pull_request(REPO, "agentops/issue-1", "main", "Add sub()",
-                                          "Closes #1", draft=True)
+    again = await forge.open_pull_request(
+        REPO, "agentops/issue-1", "main", "Add sub()", "Closes #1", draft=True
+    )
     assert again.target == pr.target
     assert len(sim.merge_requests(REPO)) == 1
     fetched = await forge.get_pull_request(pr.target)
@@ -143,7 +157,8 @@ async def test_open_merge_request_as_draft_then_find_it(forge: GitLabForge,
 
 
 async def test_merge_request_race_returns_the_existing_one(
-        forge: GitLabForge, sim: GitLabSim, monkeypatch: pytest.MonkeyPatch) -> None:
+    forge: GitLabForge, sim: GitLabSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sim.push_files(REPO, "feature", {"new.txt": "new\n"})
     sim.add_merge_request(REPO, "feature", "main", "Someone else's")
     lookups = 0
@@ -163,8 +178,9 @@ async def test_merge_request_race_returns_the_existing_one(
 async def test_merge_request_from_a_fork(forge: GitLabForge, sim: GitLabSim) -> None:
     sim.add_project("alice/app", FILES, visibility="public", bot_access=None)
     head = sim.push_files("alice/app", "fix", {"app.py": "def add(a, b):\n    return 0\n"})
-    mr = sim.add_merge_request(REPO, "fix", "main", "Fix", author="alice",
-                               source_project="alice/app")
+    mr = sim.add_merge_request(
+        REPO, "fix", "main", "Fix", author="alice", source_project="alice/app"
+    )
     pr = await forge.get_pull_request(Target(REPO, "pull_request", mr["iid"]))
     assert pr.head_repo == "alice/app" and pr.from_fork and pr.head_sha == head
     files = await forge.list_changed_files(pr.target)
@@ -172,13 +188,13 @@ async def test_merge_request_from_a_fork(forge: GitLabForge, sim: GitLabSim) -> 
 
 
 async def test_merge_request_changes_and_diff(forge: GitLabForge, sim: GitLabSim) -> None:
-    sim.push_files(REPO, "change", {"app.py": "def add(a, b):\n    return b + a\n",
-                                    "docs/new.md": "hello\n"})
+    sim.push_files(
+        REPO, "change", {"app.py": "def add(a, b):\n    return b + a\n", "docs/new.md": "hello\n"}
+    )
     mr = sim.add_merge_request(REPO, "change", "main", "Change")
     target = Target(REPO, "pull_request", mr["iid"])
     files = {f.path: f for f in await forge.list_changed_files(target)}
-    assert {p: f.status for p, f in files.items()} == {"app.py": "modified",
-                                                      "docs/new.md": "added"}
+    assert {p: f.status for p, f in files.items()} == {"app.py": "modified", "docs/new.md": "added"}
     assert files["app.py"].patch and "+    return b + a" in files["app.py"].patch
     diff = await forge.get_diff(target)
     patch = PatchSet(diff)
@@ -187,21 +203,24 @@ async def test_merge_request_changes_and_diff(forge: GitLabForge, sim: GitLabSim
 
 
 # ------------------------------------------------------------------ progress display
-async def test_commit_status_and_single_note_in_place(forge: GitLabForge,
-                                                      sim: GitLabSim) -> None:
+async def test_commit_status_and_single_note_in_place(forge: GitLabForge, sim: GitLabSim) -> None:
     sha = sim.head_sha(REPO)
     assert sha
-    ref = await forge.start_check(REPO, sha, CheckUpdate("queued", "Queued", "Waiting"),
-                                  note_target=ISSUE)
+    ref = await forge.start_check(
+        REPO, sha, CheckUpdate("queued", "Queued", "Waiting"), note_target=ISSUE
+    )
     assert ref.note_id is not None and ref.name == "AgentOps"
     assert [s["status"] for s in sim.statuses(REPO, sha)] == ["pending"]
     ref = await forge.update_check(ref, CheckUpdate("in_progress", "Planning", "Reading"))
     # Same state twice: GitLab answers 400 "Cannot transition status"; that is success.
-    ref = await forge.update_check(ref, CheckUpdate("in_progress", "Implementing", "Writing",
-                                                    details_url="http://x.invalid/run/1"))
+    ref = await forge.update_check(
+        ref,
+        CheckUpdate("in_progress", "Implementing", "Writing", details_url="http://x.invalid/run/1"),
+    )
     assert any(r.status == 400 for r in api_calls(sim, "POST", sha))
-    ref = await forge.update_check(ref, CheckUpdate("completed", "Done", "MR !1 opened",
-                                                    conclusion="success"))
+    ref = await forge.update_check(
+        ref, CheckUpdate("completed", "Done", "MR !1 opened", conclusion="success")
+    )
     statuses = sim.statuses(REPO, sha)
     assert [(s["name"], s["status"]) for s in statuses] == [("AgentOps", "success")]
     assert statuses[0]["description"] == "Done"
@@ -216,20 +235,18 @@ async def test_failed_and_cancelled_checks(forge: GitLabForge, sim: GitLabSim) -
     assert sha
     ref = await forge.start_check(REPO, sha, CheckUpdate("in_progress", "Working", ""))
     assert ref.note_id is None
-    await forge.update_check(ref, CheckUpdate("completed", "Tests failed", "2 failing",
-                                              conclusion="failure"))
+    await forge.update_check(
+        ref, CheckUpdate("completed", "Tests failed", "2 failing", conclusion="failure")
+    )
     ref = await forge.start_check(REPO, sha, CheckUpdate("queued", "Again", ""))
-    await forge.update_check(ref, CheckUpdate("completed", "Stopped", "",
-                                              conclusion="cancelled"))
+    await forge.update_check(ref, CheckUpdate("completed", "Stopped", "", conclusion="cancelled"))
     assert [s["status"] for s in sim.statuses(REPO, sha)] == ["failed", "canceled"]
 
 
-async def test_deleted_progress_note_is_posted_again(forge: GitLabForge,
-                                                    sim: GitLabSim) -> None:
+async def test_deleted_progress_note_is_posted_again(forge: GitLabForge, sim: GitLabSim) -> None:
     sha = sim.head_sha(REPO)
     assert sha
-    ref = await forge.start_check(REPO, sha, CheckUpdate("queued", "Queued", ""),
-                                  note_target=ISSUE)
+    ref = await forge.start_check(REPO, sha, CheckUpdate("queued", "Queued", ""), note_target=ISSUE)
     sim.delete_note(REPO, "issue", 1, ref.note_id or 0)
     ref2 = await forge.update_check(ref, CheckUpdate("in_progress", "Working", ""))
     assert ref2.note_id not in (None, ref.note_id)
@@ -258,8 +275,7 @@ async def test_write_access_check_failing_raises(forge: GitLabForge, sim: GitLab
 
 
 # ------------------------------------------------------------------ faults
-async def test_server_errors_are_retried_then_succeed(forge: GitLabForge,
-                                                      sim: GitLabSim) -> None:
+async def test_server_errors_are_retried_then_succeed(forge: GitLabForge, sim: GitLabSim) -> None:
     sim.fail("POST", r"/issues/1/notes$", status=502, times=2)
     comment = await forge.create_comment(ISSUE, "hello")
     assert unmarked(comment.body) == "hello"
@@ -267,7 +283,8 @@ async def test_server_errors_are_retried_then_succeed(forge: GitLabForge,
 
 
 async def test_rate_limit_raises_with_retry_after_and_does_not_sleep(
-        forge: GitLabForge, sim: GitLabSim) -> None:
+    forge: GitLabForge, sim: GitLabSim
+) -> None:
     sim.fail("GET", r"/issues/1$", status=429, retry_after=120)
     started = time.monotonic()
     with pytest.raises(ForgeRateLimited) as caught:
@@ -279,17 +296,18 @@ async def test_rate_limit_raises_with_retry_after_and_does_not_sleep(
 
 async def test_rate_limit_reset_header(forge: GitLabForge, sim: GitLabSim) -> None:
     reset = int(time.time()) + 45
-    sim.fail("GET", r"/issues/1$", status=429,
-             headers={"Retry-After": "", "RateLimit-Reset": str(reset)})
+    sim.fail(
+        "GET", r"/issues/1$", status=429, headers={"Retry-After": "", "RateLimit-Reset": str(reset)}
+    )
     with pytest.raises(ForgeRateLimited) as caught:
         await forge.get_issue(ISSUE)
     assert 40 <= caught.value.retry_after <= 46
 
 
-async def test_forbidden_is_an_access_error_not_retried(forge: GitLabForge,
-                                                        sim: GitLabSim) -> None:
-    sim.fail("POST", r"/notes$", status=403, times=5,
-             message=f"403 Forbidden for token {sim.bot_token}")
+async def test_forbidden_is_an_access_error_not_retried(forge: GitLabForge, sim: GitLabSim) -> None:
+    sim.fail(
+        "POST", r"/notes$", status=403, times=5, message=f"403 Forbidden for token {sim.bot_token}"
+    )
     with pytest.raises(ForgeAccessError) as caught:
         await forge.create_comment(ISSUE, "hi")
     text = str(caught.value)
@@ -307,9 +325,11 @@ async def test_other_client_errors_are_clear(forge: GitLabForge, sim: GitLabSim)
 
 
 async def test_bad_token_is_an_access_error(sim: GitLabSim) -> None:
-    settings = Settings(gitlab_url=sim.base_url,
-                        gitlab_token=SecretStr("glpat-wrongwrongwrong12345"),
-                        gitlab_webhook_secret=SecretStr("s"))
+    settings = Settings(
+        gitlab_url=sim.base_url,
+        gitlab_token=SecretStr("glpat-wrongwrongwrong12345"),
+        gitlab_webhook_secret=SecretStr("s"),
+    )
     forge = GitLabForge(settings, retry=FAST)
     with pytest.raises(ForgeAccessError, match="401") as caught:
         await forge.get_repo(REPO)
@@ -328,8 +348,12 @@ async def test_hung_server_gives_a_transient_error_within_the_timeout(sim: GitLa
 
 
 async def test_unreachable_gitlab_is_transient() -> None:
-    settings = Settings(gitlab_url="http://127.0.0.1:9", gitlab_token=SecretStr("t0ken-xyz"),
-                        gitlab_webhook_secret=SecretStr("s"), forge_timeout_seconds=3)
+    settings = Settings(
+        gitlab_url="http://127.0.0.1:9",
+        gitlab_token=SecretStr("t0ken-xyz"),
+        gitlab_webhook_secret=SecretStr("s"),
+        forge_timeout_seconds=3,
+    )
     forge = GitLabForge(settings, retry=FAST)
     with pytest.raises(ForgeTransientError, match="Could not reach GitLab"):
         await forge.get_repo(REPO)
@@ -337,20 +361,29 @@ async def test_unreachable_gitlab_is_transient() -> None:
 
 
 # ------------------------------------------------------------------ git
-def _git(*args: str, cwd: Path | None = None, header: str | None = None
-         ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+def _git(
+    *args: str, cwd: Path | None = None, header: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
     if header:
-        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader",
-                   GIT_CONFIG_VALUE_0=header)
-    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=30)
+        env.update(
+            GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader", GIT_CONFIG_VALUE_0=header
+        )
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=30
+    )
 
 
-async def test_git_remote_clones_and_pushes(forge: GitLabForge, sim: GitLabSim,
-                                            tmp_path: Path) -> None:
+async def test_git_remote_clones_and_pushes(
+    forge: GitLabForge, sim: GitLabSim, tmp_path: Path
+) -> None:
     remote = await forge.git_remote(REPO)
     assert remote.url == f"{sim.base_url}/{REPO}.git"
     assert sim.bot_token not in remote.url and "@" not in remote.url
@@ -375,8 +408,7 @@ async def test_git_remote_clones_and_pushes(forge: GitLabForge, sim: GitLabSim,
     assert sim.head_sha(REPO, "pushed")
 
 
-async def test_git_push_needs_developer(forge: GitLabForge, sim: GitLabSim,
-                                        tmp_path: Path) -> None:
+async def test_git_push_needs_developer(forge: GitLabForge, sim: GitLabSim, tmp_path: Path) -> None:
     remote = await forge.git_remote(REPO)
     work = tmp_path / "clone"
     assert _git("clone", "-q", remote.url, str(work), header=remote.auth_header).returncode == 0
@@ -384,6 +416,5 @@ async def test_git_push_needs_developer(forge: GitLabForge, sim: GitLabSim,
     (work / "x").write_text("x\n")
     _git("add", "-A", cwd=work)
     _git("commit", "-q", "-m", "x", cwd=work)
-    pushed = _git("push", "-q", "origin", "HEAD:refs/heads/x", cwd=work,
-                  header=remote.auth_header)
+    pushed = _git("push", "-q", "origin", "HEAD:refs/heads/x", cwd=work, header=remote.auth_header)
     assert pushed.returncode != 0

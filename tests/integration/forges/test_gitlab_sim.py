@@ -43,8 +43,9 @@ def test_unauthenticated_api_calls_get_401(sim: GitLabSim) -> None:
 def test_pagination_follows_link_headers(sim: GitLabSim) -> None:
     for n in range(45):
         sim.add_note(REPO, "issue", 1, f"note {n}", author="alice")
-    notes = client(sim).http_list(f"/projects/{PID}/issues/1/notes", get_all=True,
-                                  sort="asc", order_by="created_at")
+    notes = client(sim).http_list(
+        f"/projects/{PID}/issues/1/notes", get_all=True, sort="asc", order_by="created_at"
+    )
     assert [n["body"] for n in notes] == [f"note {n}" for n in range(45)]
     pages = [r for r in sim.requests if r.path.endswith("/notes")]
     assert len(pages) == 3
@@ -58,8 +59,9 @@ def test_commit_status_transitions(sim: GitLabSim) -> None:
     with pytest.raises(gitlab.GitlabHttpError, match="Cannot transition status via :enqueue"):
         gl.http_post(url, post_data={"state": "pending", "name": "ci"})
     assert gl.http_post(url, post_data={"state": "running", "name": "ci"})["status"] == "running"
-    with pytest.raises(gitlab.GitlabHttpError,
-                       match="Cannot transition status via :run from :running"):
+    with pytest.raises(
+        gitlab.GitlabHttpError, match="Cannot transition status via :run from :running"
+    ):
         gl.http_post(url, post_data={"state": "running", "name": "ci"})
     assert gl.http_post(url, post_data={"state": "success", "name": "ci"})["status"] == "success"
     assert [s["status"] for s in sim.statuses(REPO, str(sha))] == ["success"]
@@ -94,8 +96,7 @@ def test_webhook_note_event_on_issue(sim: GitLabSim) -> None:
 
 
 def test_webhook_note_event_on_merge_request(sim: GitLabSim) -> None:
-    payload = sim.webhook_note_event(REPO, "merge_request", 1, "/agentops review",
-                                     author="alice")
+    payload = sim.webhook_note_event(REPO, "merge_request", 1, "/agentops review", author="alice")
     assert payload["object_attributes"]["noteable_type"] == "MergeRequest"
     mr = payload["merge_request"]
     assert mr["iid"] == 1 and mr["source_branch"] == "feature" and mr["draft"] is True
@@ -104,8 +105,9 @@ def test_webhook_note_event_on_merge_request(sim: GitLabSim) -> None:
 
 
 def test_webhook_label_events(sim: GitLabSim) -> None:
-    issue_hook = sim.webhook_issue_event(REPO, 1, "alice", labels_previous=["bug"],
-                                         labels_current=["bug", "agentops"])
+    issue_hook = sim.webhook_issue_event(
+        REPO, 1, "alice", labels_previous=["bug"], labels_current=["bug", "agentops"]
+    )
     assert issue_hook["object_kind"] == "issue"
     assert issue_hook["object_attributes"]["iid"] == 1
     assert issue_hook["object_attributes"]["action"] == "update"
@@ -114,8 +116,9 @@ def test_webhook_label_events(sim: GitLabSim) -> None:
     assert [x["title"] for x in change["current"]] == ["bug", "agentops"]
     assert sim.issues(REPO)[0]["labels"] == ["bug", "agentops"]
 
-    mr_hook = sim.webhook_merge_request_event(REPO, 1, "alice", labels_previous=[],
-                                              labels_current=["agentops:review"])
+    mr_hook = sim.webhook_merge_request_event(
+        REPO, 1, "alice", labels_previous=[], labels_current=["agentops:review"]
+    )
     assert mr_hook["object_kind"] == "merge_request"
     assert mr_hook["object_attributes"]["source_branch"] == "feature"
     assert [x["title"] for x in mr_hook["changes"]["labels"]["current"]] == ["agentops:review"]

@@ -13,28 +13,30 @@ from app.edits.review_positions import DiffLine, DiffUnreadable
 from app.forges.base import ReviewComment
 from app.workflow.review import ReviewFinding, place_comments, prompt_diff
 
-MODIFIED = "\n".join([
-    "diff --git a/calc.py b/calc.py",
-    "index 1111111..2222222 100644",
-    "--- a/calc.py",
-    "+++ b/calc.py",
-    "@@ -1,6 +1,8 @@",
-    " def add(a, b):",
-    "     return a + b",
-    " ",
-    " ",
-    " def divide(a, b):",
-    "-    return a / b",
-    "+    if b == 0:",
-    "+        raise ValueError('zero')",
-    "+    return a / b",
-    "@@ -20,3 +22,4 @@ def mul(a, b):",
-    " x = 1",
-    " y = 2",
-    "+z = 3",
-    " w = 4",
-    "",
-])
+MODIFIED = "\n".join(
+    [
+        "diff --git a/calc.py b/calc.py",
+        "index 1111111..2222222 100644",
+        "--- a/calc.py",
+        "+++ b/calc.py",
+        "@@ -1,6 +1,8 @@",
+        " def add(a, b):",
+        "     return a + b",
+        " ",
+        " ",
+        " def divide(a, b):",
+        "-    return a / b",
+        "+    if b == 0:",
+        "+        raise ValueError('zero')",
+        "+    return a / b",
+        "@@ -20,3 +22,4 @@ def mul(a, b):",
+        " x = 1",
+        " y = 2",
+        "+z = 3",
+        " w = 4",
+        "",
+    ]
+)
 
 
 def test_added_and_context_lines_of_every_hunk_are_commentable() -> None:
@@ -95,9 +97,11 @@ index 4444444..0000000
 
 
 def test_files_without_text_hunks_have_no_lines() -> None:
-    diff = ("diff --git a/logo.png b/logo.png\nindex 1..2 100644\n"
-            "Binary files a/logo.png and b/logo.png differ\n"
-            "diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n")
+    diff = (
+        "diff --git a/logo.png b/logo.png\nindex 1..2 100644\n"
+        "Binary files a/logo.png and b/logo.png differ\n"
+        "diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n"
+    )
     assert commentable_lines(diff) == {}
 
 
@@ -107,8 +111,10 @@ def test_empty_diff() -> None:
 
 
 def test_no_newline_marker_is_not_a_line() -> None:
-    diff = ("diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n one\n"
-            "-two\n\\ No newline at end of file\n+three\n\\ No newline at end of file\n")
+    diff = (
+        "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n one\n"
+        "-two\n\\ No newline at end of file\n+three\n\\ No newline at end of file\n"
+    )
     assert commentable_lines(diff) == {"a.txt": {1, 2}}
 
 
@@ -123,10 +129,12 @@ def test_numbered_diff_shows_new_side_numbers() -> None:
 
 
 def test_numbered_diff_names_renames_and_deletions() -> None:
-    diff = ("diff --git a/a.py b/b.py\nsimilarity index 90%\nrename from a.py\nrename to b.py\n"
-            "--- a/a.py\n+++ b/b.py\n@@ -1 +1 @@\n-x\n+y\n"
-            "diff --git a/gone.py b/gone.py\ndeleted file mode 100644\n--- a/gone.py\n"
-            "+++ /dev/null\n@@ -1 +0,0 @@\n-z\n")
+    diff = (
+        "diff --git a/a.py b/b.py\nsimilarity index 90%\nrename from a.py\nrename to b.py\n"
+        "--- a/a.py\n+++ b/b.py\n@@ -1 +1 @@\n-x\n+y\n"
+        "diff --git a/gone.py b/gone.py\ndeleted file mode 100644\n--- a/gone.py\n"
+        "+++ /dev/null\n@@ -1 +0,0 @@\n-z\n"
+    )
     shown = numbered_diff(diff)
     assert "+++ b.py (renamed from a.py)" in shown
     assert "--- gone.py (deleted)" in shown
@@ -139,8 +147,13 @@ def test_an_unreadable_diff_says_so() -> None:
 
 def test_a_diff_made_by_git_matches_the_changed_file(tmp_path: Path) -> None:
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                              cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
 
     git("init", "-q")
     before = [f"line {n}" for n in range(1, 41)]
@@ -153,8 +166,7 @@ def test_a_diff_made_by_git_matches_the_changed_file(tmp_path: Path) -> None:
     lines = diff_lines(diff)["f.txt"]
     assert lines[11].old_line is None
     for number, where in lines.items():
-        assert after[number - 1] == (before[where.old_line - 1] if where.old_line
-                                     else "inserted")
+        assert after[number - 1] == (before[where.old_line - 1] if where.old_line else "inserted")
     assert set(lines) == set(range(8, 15)) | set(range(29, 35))
 
 
@@ -163,28 +175,45 @@ def test_a_diff_made_by_git_matches_the_changed_file(tmp_path: Path) -> None:
 
 def finding(path: str, line: int, severity: str = "minor", body: str = "text") -> Any:
     return ReviewFinding.model_validate(
-        {"path": path, "line": line, "severity": severity, "body": body})
+        {"path": path, "line": line, "severity": severity, "body": body}
+    )
 
 
 def test_comments_on_lines_of_the_hunks_are_placed_and_the_others_listed() -> None:
     lines = commentable_lines(MODIFIED)
-    placed, folded = place_comments([
-        finding("calc.py", 6, "major", "check b"), finding("calc.py", 15, body="far away"),
-        finding("README.md", 1, body="not in the diff"), finding("./calc.py", 23, "nit"),
-        finding("calc.py", 7, body="   ")], lines)
-    assert placed == [ReviewComment("calc.py", 6, "**major**: check b"),
-                      ReviewComment("calc.py", 23, "**nit**: text")]
-    assert folded == [ReviewComment("calc.py", 15, "**minor**: far away"),
-                      ReviewComment("README.md", 1, "**minor**: not in the diff")]
+    placed, folded = place_comments(
+        [
+            finding("calc.py", 6, "major", "check b"),
+            finding("calc.py", 15, body="far away"),
+            finding("README.md", 1, body="not in the diff"),
+            finding("./calc.py", 23, "nit"),
+            finding("calc.py", 7, body="   "),
+        ],
+        lines,
+    )
+    assert placed == [
+        ReviewComment("calc.py", 6, "**major**: check b"),
+        ReviewComment("calc.py", 23, "**nit**: text"),
+    ]
+    assert folded == [
+        ReviewComment("calc.py", 15, "**minor**: far away"),
+        ReviewComment("README.md", 1, "**minor**: not in the diff"),
+    ]
 
 
 def test_beyond_the_limit_the_most_severe_comments_are_placed(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("app.workflow.review.MAX_INLINE_COMMENTS", 2)
-    placed, folded = place_comments([
-        finding("calc.py", 1, "nit"), finding("calc.py", 2, "blocker"),
-        finding("calc.py", 3, "minor"), finding("calc.py", 4, "major")],
-        commentable_lines(MODIFIED))
+    placed, folded = place_comments(
+        [
+            finding("calc.py", 1, "nit"),
+            finding("calc.py", 2, "blocker"),
+            finding("calc.py", 3, "minor"),
+            finding("calc.py", 4, "major"),
+        ],
+        commentable_lines(MODIFIED),
+    )
     assert [c.line for c in placed] == [2, 4]  # in the model's order
     assert [c.line for c in folded] == [1, 3]
 
@@ -197,5 +226,9 @@ def test_the_model_reads_a_numbered_diff_cut_to_size(monkeypatch: pytest.MonkeyP
 
 
 def test_a_severity_in_other_words_is_read_not_refused() -> None:
-    assert [finding("a.py", 1, word).severity for word in ("Critical", "high", "nit", "odd")] \
-        == ["blocker", "major", "nit", "minor"]
+    assert [finding("a.py", 1, word).severity for word in ("Critical", "high", "nit", "odd")] == [
+        "blocker",
+        "major",
+        "nit",
+        "minor",
+    ]

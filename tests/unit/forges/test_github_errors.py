@@ -26,8 +26,12 @@ def test_rate_limit_waits() -> None:
     assert rate_limit_wait(429, "", {"retry-after": "12"}) == 12
     assert rate_limit_wait(429, "", {}) == DEFAULT_RATE_LIMIT_WAIT
     assert rate_limit_wait(403, "You have exceeded a secondary rate limit", {}) == 60
-    assert rate_limit_wait(403, "", {"x-ratelimit-remaining": "0",
-                                     "x-ratelimit-reset": "1100"}, now=1000) == 100
+    assert (
+        rate_limit_wait(
+            403, "", {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1100"}, now=1000
+        )
+        == 100
+    )
     assert rate_limit_wait(403, "Resource not accessible by integration", {}) is None
     assert rate_limit_wait(500, "", {"retry-after": "3"}) is None
 
@@ -35,15 +39,15 @@ def test_rate_limit_waits() -> None:
 def test_mapping() -> None:
     limited = forge_error_from_status(429, "slow down", {"retry-after": "5"}, "post")
     assert isinstance(limited, ForgeRateLimited) and limited.retry_after == 5
-    denied = forge_error_from_status(403, "Resource not accessible by integration", {},
-                                     "create a check run", "acme/app")
+    denied = forge_error_from_status(
+        403, "Resource not accessible by integration", {}, "create a check run", "acme/app"
+    )
     assert isinstance(denied, ForgeAccessError) and "acme/app" in str(denied)
     assert "permission" in str(denied)
     suspended = forge_error_from_status(403, "This installation has been suspended", {}, "x")
     assert isinstance(suspended, ForgeAccessError) and "suspended" in str(suspended)
     assert type(forge_error_from_status(502, "bad gateway", {}, "x")) is ForgeTransientError
-    assert isinstance(forge_error_from_status(401, "Bad credentials", {}, "x"),
-                      GitHubUnauthorized)
+    assert isinstance(forge_error_from_status(401, "Bad credentials", {}, "x"), GitHubUnauthorized)
     missing = forge_error_from_status(404, "Not Found", {}, "x")
     assert isinstance(missing, GitHubAPIError) and missing.status == 404
     assert not isinstance(missing, ForgeTransientError)
@@ -72,8 +76,7 @@ async def test_does_not_retry_other_errors() -> None:
     async def refused() -> str:
         nonlocal attempts
         attempts += 1
-        raise BadRequest(http.HTTPStatus.TOO_MANY_REQUESTS, "slow",
-                         headers={"retry-after": "9"})
+        raise BadRequest(http.HTTPStatus.TOO_MANY_REQUESTS, "slow", headers={"retry-after": "9"})
 
     with pytest.raises(ForgeRateLimited) as caught:
         await call_with_retries(refused, action="x", policy=RetryPolicy(4, 0.001, 0.001))

@@ -26,13 +26,17 @@ def test_truncate_bytes_never_splits_a_character() -> None:
 
 
 def test_check_payload_limits() -> None:
-    actions = tuple(CheckAction(f"label-{i}-" + "l" * 30, f"id{i}" + "i" * 30, "d" * 60)
-                    for i in range(5))
-    payload = check_run_payload(CheckUpdate("in_progress", "t" * 400, "s" * 70_000,
-                                            text="x" * 70_000, actions=actions))
+    actions = tuple(
+        CheckAction(f"label-{i}-" + "l" * 30, f"id{i}" + "i" * 30, "d" * 60) for i in range(5)
+    )
+    payload = check_run_payload(
+        CheckUpdate("in_progress", "t" * 400, "s" * 70_000, text="x" * 70_000, actions=actions)
+    )
     assert len(payload["actions"]) == 3
-    assert all(len(a["label"]) <= 20 and len(a["identifier"]) <= 20
-               and len(a["description"]) <= 40 for a in payload["actions"])
+    assert all(
+        len(a["label"]) <= 20 and len(a["identifier"]) <= 20 and len(a["description"]) <= 40
+        for a in payload["actions"]
+    )
     assert len(payload["output"]["summary"].encode()) <= CHECK_TEXT_MAX_BYTES
     assert len(payload["output"]["text"].encode()) <= CHECK_TEXT_MAX_BYTES
     assert len(payload["output"]["title"]) <= 255
@@ -40,8 +44,15 @@ def test_check_payload_limits() -> None:
 
 
 def test_check_payload_conclusion_completes() -> None:
-    payload = check_run_payload(CheckUpdate("in_progress", "Done", "ok", conclusion="failure",
-                                            details_url="https://x.example/runs/1"))
+    payload = check_run_payload(
+        CheckUpdate(
+            "in_progress",
+            "Done",
+            "ok",
+            conclusion="failure",
+            details_url="https://x.example/runs/1",
+        )
+    )
     assert payload["status"] == "completed" and payload["conclusion"] == "failure"
     assert payload["details_url"] == "https://x.example/runs/1"
     assert "text" not in payload["output"]

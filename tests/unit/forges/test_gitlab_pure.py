@@ -49,33 +49,51 @@ def test_truncate_note() -> None:
     assert len(cut) == 100 and cut.endswith("[cut]")
 
 
-@pytest.mark.parametrize(("github", "gitlab"), [
-    ("+1", "thumbsup"), ("-1", "thumbsdown"), ("eyes", "eyes"), ("rocket", "rocket"),
-    ("hooray", "tada"), ("laugh", "laughing"), ("confused", "confused"),
-])
+@pytest.mark.parametrize(
+    ("github", "gitlab"),
+    [
+        ("+1", "thumbsup"),
+        ("-1", "thumbsdown"),
+        ("eyes", "eyes"),
+        ("rocket", "rocket"),
+        ("hooray", "tada"),
+        ("laugh", "laughing"),
+        ("confused", "confused"),
+    ],
+)
 def test_emoji_names(github: str, gitlab: str) -> None:
     assert gitlab_emoji(github) == gitlab
 
 
-@pytest.mark.parametrize(("update", "state"), [
-    (CheckUpdate("queued", "t", "s"), "pending"),
-    (CheckUpdate("in_progress", "t", "s"), "running"),
-    (CheckUpdate("completed", "t", "s", conclusion="success"), "success"),
-    (CheckUpdate("completed", "t", "s", conclusion="neutral"), "success"),
-    (CheckUpdate("completed", "t", "s", conclusion="skipped"), "success"),
-    (CheckUpdate("completed", "t", "s", conclusion="failure"), "failed"),
-    (CheckUpdate("completed", "t", "s", conclusion="timed_out"), "failed"),
-    (CheckUpdate("completed", "t", "s", conclusion="action_required"), "failed"),
-    (CheckUpdate("completed", "t", "s", conclusion="cancelled"), "canceled"),
-])
+@pytest.mark.parametrize(
+    ("update", "state"),
+    [
+        (CheckUpdate("queued", "t", "s"), "pending"),
+        (CheckUpdate("in_progress", "t", "s"), "running"),
+        (CheckUpdate("completed", "t", "s", conclusion="success"), "success"),
+        (CheckUpdate("completed", "t", "s", conclusion="neutral"), "success"),
+        (CheckUpdate("completed", "t", "s", conclusion="skipped"), "success"),
+        (CheckUpdate("completed", "t", "s", conclusion="failure"), "failed"),
+        (CheckUpdate("completed", "t", "s", conclusion="timed_out"), "failed"),
+        (CheckUpdate("completed", "t", "s", conclusion="action_required"), "failed"),
+        (CheckUpdate("completed", "t", "s", conclusion="cancelled"), "canceled"),
+    ],
+)
 def test_commit_status_state(update: CheckUpdate, state: str) -> None:
     assert commit_status_state(update) == state
 
 
 def test_render_check_note() -> None:
-    body = render_check_note(CheckUpdate("completed", "Done", "All green", text="details",
-                                         conclusion="success",
-                                         details_url="https://x.invalid/runs/1"))
+    body = render_check_note(
+        CheckUpdate(
+            "completed",
+            "Done",
+            "All green",
+            text="details",
+            conclusion="success",
+            details_url="https://x.invalid/runs/1",
+        )
+    )
     assert body.startswith("✅ **AgentOps: Done**")
     assert "All green" in body and "details" in body
     assert "[Details](https://x.invalid/runs/1)" in body and body.endswith(CHECK_MARKER)
@@ -89,7 +107,8 @@ def test_draft_title() -> None:
 
 def test_clean_url_and_basic_header() -> None:
     assert clean_url("https://oauth2:secret@gitlab.example.com:8443/g/p.git") == (
-        "https://gitlab.example.com:8443/g/p.git")
+        "https://gitlab.example.com:8443/g/p.git"
+    )
     header = basic_auth_header(TOKEN)
     name, _, value = header.partition(": ")
     assert name == "Authorization" and value.startswith("Basic ")
@@ -97,26 +116,57 @@ def test_clean_url_and_basic_header() -> None:
 
 
 CHANGES = [
-    {"old_path": "a.py", "new_path": "a.py", "a_mode": "100644", "b_mode": "100644",
-     "new_file": False, "deleted_file": False, "renamed_file": False,
-     "diff": "@@ -1 +1 @@\n-x = 1\n+x = 2\n"},
-    {"old_path": "new.txt", "new_path": "new.txt", "a_mode": "0", "b_mode": "100644",
-     "new_file": True, "deleted_file": False, "renamed_file": False,
-     "diff": "@@ -0,0 +1 @@\n+hello\n"},
-    {"old_path": "gone.txt", "new_path": "gone.txt", "a_mode": "100644", "b_mode": "0",
-     "new_file": False, "deleted_file": True, "renamed_file": False,
-     "diff": "@@ -1 +0,0 @@\n-bye\n"},
-    {"old_path": "old/name.py", "new_path": "new/name.py", "a_mode": "100644",
-     "b_mode": "100644", "new_file": False, "deleted_file": False, "renamed_file": True,
-     "diff": ""},
+    {
+        "old_path": "a.py",
+        "new_path": "a.py",
+        "a_mode": "100644",
+        "b_mode": "100644",
+        "new_file": False,
+        "deleted_file": False,
+        "renamed_file": False,
+        "diff": "@@ -1 +1 @@\n-x = 1\n+x = 2\n",
+    },
+    {
+        "old_path": "new.txt",
+        "new_path": "new.txt",
+        "a_mode": "0",
+        "b_mode": "100644",
+        "new_file": True,
+        "deleted_file": False,
+        "renamed_file": False,
+        "diff": "@@ -0,0 +1 @@\n+hello\n",
+    },
+    {
+        "old_path": "gone.txt",
+        "new_path": "gone.txt",
+        "a_mode": "100644",
+        "b_mode": "0",
+        "new_file": False,
+        "deleted_file": True,
+        "renamed_file": False,
+        "diff": "@@ -1 +0,0 @@\n-bye\n",
+    },
+    {
+        "old_path": "old/name.py",
+        "new_path": "new/name.py",
+        "a_mode": "100644",
+        "b_mode": "100644",
+        "new_file": False,
+        "deleted_file": False,
+        "renamed_file": True,
+        "diff": "",
+    },
 ]
 
 
 def test_changed_files() -> None:
     files = [changed_file(c) for c in CHANGES]
     assert [(f.path, f.status, f.previous_path) for f in files] == [
-        ("a.py", "modified", None), ("new.txt", "added", None),
-        ("gone.txt", "removed", None), ("new/name.py", "renamed", "old/name.py")]
+        ("a.py", "modified", None),
+        ("new.txt", "added", None),
+        ("gone.txt", "removed", None),
+        ("new/name.py", "renamed", "old/name.py"),
+    ]
     assert files[0].patch == CHANGES[0]["diff"] and files[3].patch is None
 
 
@@ -140,11 +190,20 @@ def test_retry_after_seconds() -> None:
     assert retry_after_seconds({"Retry-After": "soon"}, time.time()) == DEFAULT_RATE_LIMIT_WAIT
 
 
-@pytest.mark.parametrize(("status", "kind"), [
-    (500, ForgeTransientError), (502, ForgeTransientError), (503, ForgeTransientError),
-    (401, ForgeAccessError), (403, ForgeAccessError), (429, ForgeRateLimited),
-    (404, GitLabAPIError), (400, GitLabAPIError), (422, GitLabAPIError),
-])
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (500, ForgeTransientError),
+        (502, ForgeTransientError),
+        (503, ForgeTransientError),
+        (401, ForgeAccessError),
+        (403, ForgeAccessError),
+        (429, ForgeRateLimited),
+        (404, GitLabAPIError),
+        (400, GitLabAPIError),
+        (422, GitLabAPIError),
+    ],
+)
 def test_error_kinds(status: int, kind: type[ForgeError]) -> None:
     exc = GitlabHttpError(f"boom {TOKEN}", response_code=status)
     error = forge_error_from_gitlab(exc, "comment on g/p#1", [TOKEN])
@@ -173,8 +232,12 @@ def test_forge_needs_url_and_token() -> None:
 
 
 def test_forge_repr_and_attributes_hide_the_token() -> None:
-    settings = Settings(gitlab_url="https://gitlab.example.com/", gitlab_token=SecretStr(TOKEN),
-                        gitlab_webhook_secret=SecretStr("s"), gitlab_bot_username="bot")
+    settings = Settings(
+        gitlab_url="https://gitlab.example.com/",
+        gitlab_token=SecretStr(TOKEN),
+        gitlab_webhook_secret=SecretStr("s"),
+        gitlab_bot_username="bot",
+    )
     forge = GitLabForge(settings)
     assert forge.url == "https://gitlab.example.com" and forge.kind == "gitlab"
     assert TOKEN not in repr(forge)

@@ -14,7 +14,8 @@ FAST = RetryPolicy(attempts=3, base_delay=0.0001, max_delay=0.0002)
 
 def test_a_marker_is_an_html_comment_that_names_the_run_and_purpose() -> None:
     assert marker(run_key(12, "reply:delivered")) == (
-        "<!-- agentops:run=12 key=reply:delivered -->")
+        "<!-- agentops:run=12 key=reply:delivered -->"
+    )
     assert once_key() != once_key()
 
 

@@ -18,8 +18,12 @@ def long_installation_token() -> str:
 def test_long_dotted_ghs_token_is_redacted_whole() -> None:
     token = long_installation_token()
     assert 480 <= len(token) <= 560 and token.count(".") == 2
-    for text in (f"token {token}", f"x-access-token:{token}@github.com", f"{token}.",
-                 f'{{"token": "{token}", "expires_at": "2030-01-01T00:00:00Z"}}'):
+    for text in (
+        f"token {token}",
+        f"x-access-token:{token}@github.com",
+        f"{token}.",
+        f'{{"token": "{token}", "expires_at": "2030-01-01T00:00:00Z"}}',
+    ):
         cleaned = redact(text)
         assert token not in cleaned and REDACTED in cleaned
         for piece in token.split("."):
@@ -29,7 +33,8 @@ def test_long_dotted_ghs_token_is_redacted_whole() -> None:
 def test_classic_tokens_and_headers() -> None:
     token = "ghs_" + "a" * 36
     assert redact(f"https://x-access-token:{token}@github.com/o/r.git") == (
-        f"https://{REDACTED}@github.com/o/r.git")
+        f"https://{REDACTED}@github.com/o/r.git"
+    )
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     assert basic not in redact(f"Authorization: Basic {basic}")
     assert redact("Authorization: Bearer abc.def") == f"Authorization: {REDACTED}"

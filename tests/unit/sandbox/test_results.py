@@ -109,8 +109,10 @@ def test_markdown_report() -> None:
 
 
 def test_a_new_test_whose_module_does_not_exist_yet_is_red_not_missing() -> None:
-    import_error = ("ERROR collecting pkg/test_feature.py\nModuleNotFoundError: No module "
-                    "named 'pkg.feature'\nERROR: found no collectors for pkg/test_feature.py")
+    import_error = (
+        "ERROR collecting pkg/test_feature.py\nModuleNotFoundError: No module "
+        "named 'pkg.feature'\nERROR: found no collectors for pkg/test_feature.py"
+    )
     red = result(4, import_error)
     assert not nothing_ran(Runner.PYTEST, red)
     assert judge(Runner.PYTEST, "t", red, result(0)).verdict is Verdict.PROVEN

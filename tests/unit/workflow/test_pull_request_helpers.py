@@ -17,8 +17,10 @@ HEAD = {"head_sha": "a" * 40, "ref": "patch-1", "base": "main", "head_repo": "bo
 
 
 def test_new_tests_are_accepted_when_only_test_files_changed_and_named() -> None:
-    problem = new_tests_problem(["tests/test_x.py::test_a", "tests/test_x.py::test_b"],
-                                ["tests/test_x.py", "tests/conftest.py"])
+    problem = new_tests_problem(
+        ["tests/test_x.py::test_a", "tests/test_x.py::test_b"],
+        ["tests/test_x.py", "tests/conftest.py"],
+    )
     assert problem is None
 
 
@@ -33,8 +35,9 @@ def test_changing_code_that_is_not_a_test_is_refused_and_named() -> None:
 
 
 def test_naming_a_test_in_a_file_that_was_not_written_is_refused() -> None:
-    problem = new_tests_problem(["tests/test_old.py::test_a", "tests/test_x.py::test_b"],
-                                ["tests/test_x.py"])
+    problem = new_tests_problem(
+        ["tests/test_old.py::test_a", "tests/test_x.py::test_b"], ["tests/test_x.py"]
+    )
     assert problem is not None
     assert "`tests/test_old.py`" in problem and "test_x" not in problem
 
@@ -77,8 +80,13 @@ def test_the_tests_commit_message_has_a_conventional_subject_and_lists_the_tests
     assert "Tests for the changed code." in message_for_tests(7, "  ", [])
 
 
-WRITTEN = {"summary": "Tests.", "verification": "passed", "test_command": "pytest -q",
-           "turns": 3, "cost_usd": 0.0125}
+WRITTEN = {
+    "summary": "Tests.",
+    "verification": "passed",
+    "test_command": "pytest -q",
+    "turns": 3,
+    "cost_usd": 0.0125,
+}
 
 
 def test_a_stacked_pull_request_on_the_forks_head_says_to_merge_the_original_first() -> None:

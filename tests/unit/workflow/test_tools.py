@@ -11,8 +11,10 @@ from app.edits import EditPolicy
 from app.workflow.analysis import analyse
 from app.workflow.tools import Toolbox
 
-CALC = "class Calc:\n    def add(self, a, b):\n        return a + b\n\n\ndef divide(a, b):\n" \
-       "    return a / b\n"
+CALC = (
+    "class Calc:\n    def add(self, a, b):\n        return a + b\n\n\ndef divide(a, b):\n"
+    "    return a / b\n"
+)
 
 
 async def _no_tests(test_ids: Sequence[str]) -> tuple[bool, str]:
@@ -48,8 +50,10 @@ async def test_read_search_and_list(repo: Path, tmp_path: Path) -> None:
     read = await tools.call("read_file", {"path": "calc.py", "start_line": 6, "end_line": 7})
     assert read.text.splitlines()[1:] == ["    6  def divide(a, b):", "    7      return a / b"]
     search = await tools.call("search_code", {"query": "DIVIDE("})
-    assert search.text.splitlines() == ["calc.py:6: def divide(a, b):",
-                                        "pkg/util.py:2: return divide(1, 2)"]
+    assert search.text.splitlines() == [
+        "calc.py:6: def divide(a, b):",
+        "pkg/util.py:2: return divide(1, 2)",
+    ]
     listed = await tools.call("list_dir", {})
     assert listed.text.splitlines() == ["calc.py", "pkg/"]
 
@@ -68,8 +72,9 @@ async def test_finish_needs_a_change_first(repo: Path, tmp_path: Path) -> None:
     tools = _toolbox(repo, tmp_path / "c")
     early = await tools.call("finish", {"summary": "done", "tests": []})
     assert early.is_error and not early.finished
-    edit = ("calc.py\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a // b\n"
-            ">>>>>>> REPLACE\n")
+    edit = (
+        "calc.py\n<<<<<<< SEARCH\n    return a / b\n=======\n    return a // b\n>>>>>>> REPLACE\n"
+    )
     applied = await tools.call("apply_edits", {"edits": edit})
     assert not applied.is_error and "+    return a // b" in applied.text
     done = await tools.call("finish", {"summary": "done", "tests": ["t"]})
