@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.config import RepoConfigError, Settings, parse_repo_config, repo_config_labels
@@ -51,12 +53,15 @@ def test_endpoint_keys_are_redacted_too() -> None:
     assert "gateway-key-123456" in settings.secret_values()
 
 
-def test_repository_tests_run_with_the_configured_python() -> None:
+def test_repository_tests_run_with_the_configured_python(tmp_path: Path) -> None:
     import sys
-    from pathlib import Path
+    import venv
 
     assert Settings().sandbox_python_env == Path(sys.prefix)
-    assert Settings(sandbox_python=Path("/opt/py")).sandbox_python_env == Path("/opt/py")
+    venv.create(tmp_path / "py", with_pip=False, symlinks=True)
+    assert Settings(sandbox_python=tmp_path / "py").sandbox_python_env == tmp_path / "py"
+    with pytest.raises(ValueError, match="has no bin/python"):
+        Settings(sandbox_python=tmp_path / "missing")
 
 
 def test_labels_are_read_even_when_another_key_is_wrong() -> None:
