@@ -86,6 +86,7 @@ def main() -> None:
     accepted: list[float] = []
     ignored: list[float] = []
     duplicate: list[float] = []
+    labels: list[float] = []
     try:
         with httpx.Client(timeout=10) as client:
             for n in range(args.requests):
@@ -102,6 +103,12 @@ def main() -> None:
                 status, ms = post(client, hook, "issue_comment", chat, f"i-{n}")
                 assert status == 200, status
                 ignored.append(ms)
+                # a label the operator's map does not name: a label check for the worker
+                # (it was ignored before repository labels were honoured)
+                label = events.issues_labeled("acme/app", 7, n + 1, "bug", "alice")
+                status, ms = post(client, hook, "issues", label, f"l-{n}")
+                assert status in (200, 202), status
+                labels.append(ms)
     finally:
         service.stop()
         redis.stop()
@@ -109,6 +116,7 @@ def main() -> None:
     report("accepted (202)", accepted)
     report("duplicate (200)", duplicate)
     report("ignored (200)", ignored)
+    report("unmapped label", labels)
 
 
 if __name__ == "__main__":
