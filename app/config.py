@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = 10.0  # a running run's worker proves it is alive this often
     stale_run_seconds: float = 90.0  # no heartbeat for this long: the worker died
     labels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LABELS))
+    # Other labels are looked up in the repository's .agentops.yml (`labels:`) by the worker.
+    repository_labels: bool = True
     forge_timeout_seconds: float = 30.0
     # Tests of repositories run only inside bubblewrap unless the operator says otherwise.
     sandbox_allow_unsandboxed: bool = False

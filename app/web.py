@@ -91,10 +91,16 @@ class Service:
         self.db: Database | None = None
         self.queue = RunQueue(settings.redis_url, settings.queue_name)
         self.github = github_handlers.GitHubContext(
-            settings.github_app_id, settings.github_bot_login, settings.labels
+            settings.github_app_id,
+            settings.github_bot_login,
+            settings.labels,
+            settings.repository_labels,
         )
         self.gitlab = gitlab_handlers.GitLabContext(
-            settings.gitlab_url or "", settings.gitlab_bot_username, settings.labels
+            settings.gitlab_url or "",
+            settings.gitlab_bot_username,
+            settings.labels,
+            settings.repository_labels,
         )
 
     @property

@@ -37,11 +37,16 @@ class GitHubContext:
     """What the handlers need to know of this service's own GitHub App."""
 
     def __init__(
-        self, app_id: int | None, bot_login: str | None, labels: Mapping[str, str]
+        self,
+        app_id: int | None,
+        bot_login: str | None,
+        labels: Mapping[str, str],
+        repository_labels: bool = True,
     ) -> None:
         self.app_id = app_id
         self.bot_login = bot_login
         self.labels = labels
+        self.repository_labels = repository_labels  # other labels go to .agentops.yml
 
 
 class _User(BaseModel):
@@ -202,7 +207,7 @@ def _labeled(
     context = {"installation_id": data.installation.id, "repo_id": data.repository.id}
     command = command_for_label(data.label.name, kind, ctx.labels)
     if command is None:
-        if not operator_owns_label(data.label.name, ctx.labels):
+        if ctx.repository_labels and not operator_owns_label(data.label.name, ctx.labels):
             return LabelCheck(
                 _tenant(data.installation.id),
                 data.repository.full_name,

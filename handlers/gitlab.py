@@ -27,11 +27,16 @@ from app.events import (
 
 class GitLabContext:
     def __init__(
-        self, instance_url: str, bot_username: str | None, labels: Mapping[str, str]
+        self,
+        instance_url: str,
+        bot_username: str | None,
+        labels: Mapping[str, str],
+        repository_labels: bool = True,
     ) -> None:
         self.instance_url = instance_url.rstrip("/")
         self.bot_username = bot_username
         self.labels = labels
+        self.repository_labels = repository_labels  # other labels go to .agentops.yml
 
 
 class _User(BaseModel):
@@ -171,7 +176,7 @@ def _on_labels(kind: TargetKind) -> Callable[[Any, str, GitLabContext], Outcome]
                 break
         if command is None:
             unknown = tuple(a for a in added if not operator_owns_label(a, ctx.labels))
-            if unknown:
+            if unknown and ctx.repository_labels:
                 return LabelCheck(
                     _tenant(ctx, hook.project),
                     hook.project.path_with_namespace,

@@ -884,6 +884,26 @@ async def test_gitlab_unusable_bodies_are_400(
     assert response.text.startswith(reason)
 
 
+async def test_an_operator_can_leave_repository_labels_out(make_settings: MakeSettings) -> None:
+    payload = {
+        "action": "labeled",
+        "sender": {"login": "alice", "type": "User"},
+        "repository": {"id": 1, "full_name": "octo/widgets"},
+        "installation": {"id": int(uuid.uuid4().int % 10**9)},
+        "issue": {"number": 4},
+        "label": {"name": "bot-please"},
+    }
+    async with serve(make_settings()) as c:
+        checked = await post_github(c, "issues", payload)
+    async with serve(make_settings(repository_labels=False)) as c:
+        left_out = await post_github(c, "issues", payload)
+    assert checked.status_code == 202 and checked.text.startswith("accepted: label check ")
+    assert (left_out.status_code, left_out.text) == (
+        200,
+        "ignored: label 'bot-please' starts nothing on an issue\n",
+    )
+
+
 async def test_gitlab_label_hooks_start_runs(client: httpx.AsyncClient, db: Database) -> None:
     def hook(kind: str, label: str) -> dict[str, Any]:
         return {

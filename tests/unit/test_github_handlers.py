@@ -252,6 +252,13 @@ def test_other_labels_are_left_to_the_repository_config() -> None:
     assert (on_pull.target_kind, on_pull.target_number) == ("pull_request", 8)
 
 
+def test_with_repository_labels_off_other_labels_are_ignored() -> None:
+    ctx = GitHubContext(APP_ID, "agentops-app[bot]", DEFAULT_LABELS, repository_labels=False)
+    outcome = interpret(event("issues", labeled("issues", "bot-please")), ctx)
+    assert outcome == Ignored("label 'bot-please' starts nothing on an issue")
+    assert isinstance(interpret(event("issues", labeled("issues", "agentops")), ctx), RunRequest)
+
+
 def test_a_label_check_becomes_the_run_an_operator_label_would_make() -> None:
     check = interpret(event("issues", labeled("issues", "bot-please"), "d-lab"), CTX)
     assert isinstance(check, LabelCheck)

@@ -210,6 +210,16 @@ def test_other_added_labels_are_left_to_the_repository_config() -> None:
     assert isinstance(on_mr, LabelCheck) and on_mr.target_kind == "pull_request"
 
 
+def test_with_repository_labels_off_other_labels_are_ignored() -> None:
+    ctx = GitLabContext(URL, "agentops-bot", DEFAULT_LABELS, repository_labels=False)
+    data = label_hook("issue", [], ["bug", "bot-please"])
+    assert interpret("Issue Hook", data, "d", ctx) == Ignored(
+        "no label that starts a command was added"
+    )
+    both = label_hook("issue", [], ["bot-please", "agentops"])
+    assert isinstance(interpret("Issue Hook", both, "d", ctx), RunRequest)
+
+
 def test_an_operator_label_wins_over_labels_added_with_it() -> None:
     data = label_hook("issue", [], ["bot-please", "agentops"])
     outcome = interpret("Issue Hook", data, "d", CTX)
