@@ -11,8 +11,6 @@ that applies to it.
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -31,29 +29,12 @@ def is_fork(repo: str, head: dict[str, Any]) -> bool:
 async def checkout_head(ctx: RunContext, head: dict[str, Any]) -> Path:
     """The run's checkout at the pull request's head commit (cloned when missing)."""
     folder = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id)
-    root = folder / "repo"
     sha = head["head_sha"]
-    if (root / ".git").is_dir() and await _has_commit(root, sha):
-        return root
+    if await workspace.has_commit(folder / "repo", sha):
+        return folder / "repo"
     remote = await ctx.forge.git_remote(ctx.run.repo)
     start = head["base"] if is_fork(ctx.run.repo, head) else head["ref"]
-    await asyncio.to_thread(shutil.rmtree, root, True)
-    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    await git.clone(remote, root, branch=start, depth=1)
-    if await git.head_sha(root) != sha:
-        await git.run_git(
-            ["fetch", "--quiet", "--no-tags", "--depth=1", remote.url, sha], cwd=root, remote=remote
-        )
-        await git.run_git(["checkout", "--quiet", "--force", "--detach", sha], cwd=root)
-    return root
-
-
-async def _has_commit(root: Path, sha: str) -> bool:
-    try:
-        await git.run_git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=root)
-    except git.GitError:
-        return False
-    return True
+    return await workspace.ensure_checkout(folder, remote, start, sha)
 
 
 async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, Any]:

@@ -19,9 +19,10 @@ def run_folder(workdir: Path, run_id: int) -> Path:
 
 
 async def ensure_checkout(folder: Path, remote: GitRemote, ref: str, base_sha: str) -> Path:
-    """`folder/repo` at `base_sha` (cloned when missing); returns its path."""
+    """`folder/repo` holding `base_sha` (cloned from `ref` when missing, or when an earlier
+    checkout lacks that commit); returns its path. An existing checkout is left as it is."""
     root = folder / "repo"
-    if (root / ".git").is_dir():
+    if await has_commit(root, base_sha):
         return root
     await asyncio.to_thread(shutil.rmtree, root, True)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
@@ -30,6 +31,17 @@ async def ensure_checkout(folder: Path, remote: GitRemote, ref: str, base_sha: s
         await git.fetch_commit(root, remote, base_sha)  # the branch moved since
         await git.run_git(["checkout", "--quiet", "--force", "--detach", base_sha], cwd=root)
     return root
+
+
+async def has_commit(root: Path, sha: str) -> bool:
+    """Whether `root` is a checkout that holds commit `sha`."""
+    if not (root / ".git").is_dir():
+        return False
+    try:
+        await git.run_git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=root)
+    except git.GitError:
+        return False
+    return True
 
 
 async def reset_to(root: Path, sha: str) -> None:
