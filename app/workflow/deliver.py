@@ -40,6 +40,18 @@ def requester_identity(ctx: RunContext) -> git.Person:
     return git.Person(login, f"{login}@{domain}")
 
 
+async def commit_for_run(ctx: RunContext, root: Path, message: str) -> str:
+    """Commit the checkout as the bot, the requester as co-author, dated when the run was
+    made: a resumed run that commits the same change makes the same commit (sha)."""
+    return await git.commit(
+        root,
+        message,
+        author=bot_identity(ctx),
+        co_authors=[requester_identity(ctx)],
+        date=f"@{int(ctx.run.created_at.timestamp())} +0000",
+    )
+
+
 def fallback_message(number: int, title: str) -> str:
     subject = re.sub(r"\s+", " ", title).strip()[:60] or "resolve the issue"
     return f"fix: {subject}\n\nResolves #{number}."
@@ -102,14 +114,7 @@ async def deliver(
     )
     branch = branch_name(run.target_number, issue.title)
     await git.run_git(["checkout", "--quiet", "-B", branch], cwd=root)
-    date = f"@{int(run.created_at.timestamp())} +0000"
-    sha = await git.commit(
-        root,
-        message["message"],
-        author=bot_identity(ctx),
-        co_authors=[requester_identity(ctx)],
-        date=date,
-    )
+    sha = await commit_for_run(ctx, root, message["message"])
     remote = await ctx.forge.git_remote(run.repo)
     await git.push(root, remote, branch)
     pull = await ctx.forge.open_pull_request(

@@ -11,7 +11,7 @@ from app import git
 from app.forges.base import GitRemote
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
-from app.workflow.deliver import bot_identity, requester_identity
+from app.workflow.deliver import commit_for_run
 from app.workflow.pr_work import PullWork
 
 
@@ -25,10 +25,7 @@ async def commit_change(
     if parent is not None:
         await workspace.reset_to(root, parent)
     await workspace.apply_diff(root, diff)
-    date = f"@{int(ctx.run.created_at.timestamp())} +0000"
-    sha = await git.commit(
-        root, message, author=bot_identity(ctx), co_authors=[requester_identity(ctx)], date=date
-    )
+    sha = await commit_for_run(ctx, root, message)
     return root, sha
 
 
