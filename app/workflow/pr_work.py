@@ -51,7 +51,7 @@ def clip(text: str, limit: int) -> str:
     return f"{kept}\n… ({len(text) - len(kept)} more characters not shown)"
 
 
-def files_markdown(files: Sequence[dict[str, Any]]) -> str:
+def changed_files_markdown(files: Sequence[dict[str, Any]]) -> str:
     lines = [f"- `{f['path']}` ({f['status']})" for f in files]
     return "\n".join(lines) or "(no files)"
 
@@ -101,7 +101,7 @@ class PullWork:
             "repo": self.ctx.run.repo,
             "number": str(number),
             "pull": fence_untrusted(f"pull request #{number}", described),
-            "files": files_markdown(self.change["files"]),
+            "files": changed_files_markdown(self.change["files"]),
             "diff": fence_untrusted(f"diff of pull request #{number}", self.change["diff"]),
         }
 

@@ -11,7 +11,7 @@ from app.workflow.pr_tests import (
     stacked_branch,
     stacked_pull_body,
 )
-from app.workflow.pr_work import clip, files_markdown
+from app.workflow.pr_work import clip, changed_files_markdown
 
 HEAD = {"head_sha": "a" * 40, "ref": "patch-1", "base": "main", "head_repo": "bob/calc"}
 
@@ -68,8 +68,8 @@ def test_clip_without_a_line_end_cuts_at_the_limit() -> None:
 
 def test_files_markdown_lists_paths_with_their_status() -> None:
     files = [{"path": "calc.py", "status": "modified"}, {"path": "new.py", "status": "added"}]
-    assert files_markdown(files) == "- `calc.py` (modified)\n- `new.py` (added)"
-    assert files_markdown([]) == "(no files)"
+    assert changed_files_markdown(files) == "- `calc.py` (modified)\n- `new.py` (added)"
+    assert changed_files_markdown([]) == "(no files)"
 
 
 def test_the_tests_commit_message_has_a_conventional_subject_and_lists_the_tests() -> None:
