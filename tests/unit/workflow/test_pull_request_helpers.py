@@ -11,7 +11,7 @@ from app.workflow.pr_tests import (
     stacked_branch,
     stacked_pull_body,
 )
-from app.workflow.pr_work import clip, changed_files_markdown
+from app.workflow.pr_work import changed_files_markdown, clip
 
 HEAD = {"head_sha": "a" * 40, "ref": "patch-1", "base": "main", "head_repo": "bob/calc"}
 
