@@ -270,13 +270,4 @@ async def change_and_prove(
             f"the change was not completed: {outcome.reason}"
             + (f"\n\n{outcome.verification}" if outcome.verification else "")
         )
-    return {
-        "diff": diff,
-        "summary": outcome.summary,
-        "tests": outcome.tests,
-        "verification": outcome.verification,
-        "turns": outcome.turns,
-        "cost_usd": round(outcome.cost_usd, 6),
-        "models": outcome.models,
-        "test_command": " ".join(command.argv),
-    }
+    return outcome.step_detail(diff, command.display())

@@ -180,13 +180,5 @@ async def edit_in_loop(
             f"AgentOps could not finish: {outcome.reason}. "
             "Nothing was pushed." + (f"\n\n{outcome.verification}" if outcome.verification else ""),
         )
-    return {
-        "diff": await workspace.working_diff(root, work.head["head_sha"]),
-        "summary": outcome.summary,
-        "tests": outcome.tests,
-        "verification": outcome.verification,
-        "turns": outcome.turns,
-        "cost_usd": round(outcome.cost_usd, 6),
-        "models": outcome.models,
-        "test_command": bench.command.display(),
-    }
+    diff = await workspace.working_diff(root, work.head["head_sha"])
+    return outcome.step_detail(diff, bench.command.display())

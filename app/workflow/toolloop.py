@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message, Usage
@@ -36,6 +37,19 @@ class LoopOutcome:
     cost_usd: float = 0.0
     verification: str = ""
     models: list[str] = field(default_factory=list)
+
+    def step_detail(self, diff: str, test_command: str) -> dict[str, Any]:
+        """What a finished change step records: the diff and how it was proven."""
+        return {
+            "diff": diff,
+            "summary": self.summary,
+            "tests": self.tests,
+            "verification": self.verification,
+            "turns": self.turns,
+            "cost_usd": round(self.cost_usd, 6),
+            "models": self.models,
+            "test_command": test_command,
+        }
 
 
 async def run_tool_loop(
