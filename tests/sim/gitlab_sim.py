@@ -482,18 +482,16 @@ class GitLabSim:
         applied: bool = False,
         body_contains: str | None = None,
     ) -> None:
-        self._faults.append(
-            _Fault(
-                method.upper(),
-                re.compile(path_regex),
-                times,
-                status,
-                retry_after=retry_after,
-                message=message,
-                headers=dict(headers or {}),
-                applied=applied,
-                body_contains=body_contains,
-            )
+        self._add_fault(
+            method,
+            path_regex,
+            times,
+            status=status,
+            retry_after=retry_after,
+            message=message,
+            headers=dict(headers or {}),
+            applied=applied,
+            body_contains=body_contains,
         )
 
     def delay(
@@ -506,16 +504,14 @@ class GitLabSim:
         applied: bool = False,
         body_contains: str | None = None,
     ) -> None:
-        self._faults.append(
-            _Fault(
-                method.upper(),
-                re.compile(path_regex),
-                times,
-                0,
-                delay=seconds,
-                applied=applied,
-                body_contains=body_contains,
-            )
+        self._add_fault(
+            method,
+            path_regex,
+            times,
+            status=0,
+            delay=seconds,
+            applied=applied,
+            body_contains=body_contains,
         )
 
     def drop(
@@ -527,17 +523,18 @@ class GitLabSim:
         applied: bool = False,
         body_contains: str | None = None,
     ) -> None:
-        self._faults.append(
-            _Fault(
-                method.upper(),
-                re.compile(path_regex),
-                times,
-                0,
-                drop=True,
-                applied=applied,
-                body_contains=body_contains,
-            )
+        self._add_fault(
+            method,
+            path_regex,
+            times,
+            status=0,
+            drop=True,
+            applied=applied,
+            body_contains=body_contains,
         )
+
+    def _add_fault(self, method: str, path_regex: str, times: int, **kind: Any) -> None:
+        self._faults.append(_Fault(method.upper(), re.compile(path_regex), times, **kind))
 
     def clear_faults(self) -> None:
         self._faults.clear()

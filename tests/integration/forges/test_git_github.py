@@ -24,7 +24,6 @@ from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
 from app.forges.retry import RetryPolicy
 from tests.sim.github_sim import GitHubSim, generate_app_key
-from tests.sim.serve import SwitchableApp
 
 REPO = "acme/app"
 BOT = git.Person("agentops[bot]", "41898282+agentops[bot]@users.noreply.github.com")
@@ -42,13 +41,6 @@ def sim(tmp_path: Path) -> GitHubSim:
     sim = GitHubSim(tmp_path / "sim", private_key_pem=private, public_key_pem=public)
     sim.add_repo(REPO, {"README.md": "hello\n", "src/app.py": "print('hi')\n"})
     return sim
-
-
-@pytest.fixture
-def base_url(sim: GitHubSim, server: tuple[SwitchableApp, str]) -> str:
-    switch, base = server
-    switch.current = sim.app
-    return base
 
 
 @pytest.fixture

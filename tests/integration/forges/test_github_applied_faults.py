@@ -15,7 +15,6 @@ from app.forges.github_auth import GitHubApp
 from app.forges.markers import carries, run_key, unmarked
 from tests.integration.forges.test_github_forge import FAST, REPO, calls, make_sim
 from tests.sim.github_sim import GitHubSim
-from tests.sim.serve import SwitchableApp
 
 COMMENTS = r"^POST /repos/acme/app/issues/\d+/comments$"
 
@@ -23,13 +22,6 @@ COMMENTS = r"^POST /repos/acme/app/issues/\d+/comments$"
 @pytest.fixture
 def sim(tmp_path: Path) -> GitHubSim:
     return make_sim(tmp_path)
-
-
-@pytest.fixture
-def base_url(sim: GitHubSim, server: tuple[SwitchableApp, str]) -> str:
-    switch, base = server
-    switch.current = sim.app
-    return base
 
 
 @pytest.fixture

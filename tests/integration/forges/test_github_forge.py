@@ -23,7 +23,7 @@ from app.forges.github_auth import GitHubApp
 from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
 from tests.sim.github_sim import GitHubSim, generate_app_key
-from tests.sim.serve import SwitchableApp, serve_app
+from tests.sim.serve import serve_app
 
 REPO = "acme/app"
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.005)
@@ -44,13 +44,6 @@ def make_sim(root: Path, **kwargs: object) -> GitHubSim:
 @pytest.fixture
 def sim(tmp_path: Path) -> GitHubSim:
     return make_sim(tmp_path)
-
-
-@pytest.fixture
-def base_url(sim: GitHubSim, server: tuple[SwitchableApp, str]) -> str:
-    switch, base = server
-    switch.current = sim.app
-    return base
 
 
 @pytest.fixture
