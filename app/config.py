@@ -158,16 +158,45 @@ def _filled(secret: SecretStr | None) -> bool:
     return secret is not None and bool(secret.get_secret_value())
 
 
+MIN_WEBHOOK_SECRET_LENGTH = 16
+
+
+def weak_webhook_secret(settings: Settings) -> str | None:
+    """Why a configured webhook secret is too weak to serve with, or None.
+
+    A short secret is guessed or brute-forced offline from one signed delivery; one of
+    whitespace is what a bad copy-paste leaves. The value itself is never quoted."""
+    for name, secret in (
+        ("AGENTOPS_GITHUB_WEBHOOK_SECRET", settings.github_webhook_secret),
+        ("AGENTOPS_GITLAB_WEBHOOK_SECRET", settings.gitlab_webhook_secret),
+        ("AGENTOPS_GITLAB_SIGNING_TOKEN", settings.gitlab_signing_token),
+    ):
+        value = secret.get_secret_value() if secret is not None else ""
+        if not value:
+            continue  # unset; whether it is required is `Settings`'s own check
+        if not value.strip():
+            return f"{name} is only whitespace: set a random secret (e.g. `openssl rand -hex 32`)"
+        if len(value.strip()) < MIN_WEBHOOK_SECRET_LENGTH:
+            return (
+                f"{name} is too short ({len(value.strip())} characters): use at least "
+                f"{MIN_WEBHOOK_SECRET_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
+            )
+    return None
+
+
 def load_settings() -> Settings:
     """Read the environment; a bad setting becomes one `ConfigError` line."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         message = first.get("msg", str(exc)).removeprefix("Value error, ")
         prefix = f"AGENTOPS_{where.upper()}: " if where else ""
         raise ConfigError(f"configuration error: {prefix}{message}") from None
+    if (weak := weak_webhook_secret(settings)) is not None:
+        raise ConfigError(f"configuration error: {weak}")
+    return settings
 
 
 # --- per-repository `.agentops.yml` ----------------------------------------------------
