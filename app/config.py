@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     queue_name: str = "agentops:queue"
     public_url: str = "http://127.0.0.1:8000"
     admin_token: SecretStr | None = None
+    # When set, GET /metrics wants `Authorization: Bearer <token>`; unset, it stays open.
+    metrics_token: SecretStr | None = None
     workdir: Path = Path("/tmp/agentops")  # noqa: S108 - clones live here, per run
     max_body_bytes: int = 25 * 1024 * 1024
     job_timeout_seconds: int = 1800

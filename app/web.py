@@ -234,8 +234,21 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if database and redis else 503)
 
 
+def _bearer_matches(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
 async def metrics(request: Request) -> Response:
     service = _service(request)
+    token = service.settings.metrics_token
+    if token is not None and token.get_secret_value():
+        if not _bearer_matches(request, token.get_secret_value()):
+            response = _text(
+                401, "unauthorized: send Authorization: Bearer <AGENTOPS_METRICS_TOKEN>"
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     counts: dict[str, int] | None = None
     if service.db is not None:
         with contextlib.suppress(*DB_ERRORS):
@@ -248,9 +261,7 @@ def _admin_refusal(request: Request) -> Response | None:
     token = _service(request).settings.admin_token
     if token is None or not token.get_secret_value():
         return _text(403, "the admin API is off: set AGENTOPS_ADMIN_TOKEN to turn it on")
-    given = request.headers.get("authorization", "")
-    expected = f"Bearer {token.get_secret_value()}"
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not _bearer_matches(request, token.get_secret_value()):
         return _text(401, "unauthorized: send Authorization: Bearer <AGENTOPS_ADMIN_TOKEN>")
     return None
 
