@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     github_private_key_path: Path | None = None
     github_webhook_secret: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
+    # The manifest flow writes the new App's settings here (mode 0600) instead of showing
+    # them on the page.
+    setup_credentials_file: Path | None = None
 
     # --- GitLab ----------------------------------------------------------------------
     gitlab_url: str | None = None
