@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Other labels are looked up in the repository's .agentops.yml (`labels:`) by the worker.
     repository_labels: bool = True
     forge_timeout_seconds: float = 30.0
+    # A person without write access gets the 👀 and the refusal at most this many times per
+    # repository within the window; past it their runs end refused with nothing posted.
+    refusal_notice_limit: int = Field(default=5, ge=0)
+    refusal_notice_window_seconds: float = Field(default=3600.0, gt=0)
     # Tests of repositories run only inside bubblewrap unless the operator says otherwise.
     sandbox_allow_unsandboxed: bool = False
     # The Python (a venv or prefix, read-only) that runs repositories' Python tests; the
