@@ -42,8 +42,10 @@ class AppCredentials:
         ]
 
 
-def credentials_from_conversion(data: dict[str, Any]) -> AppCredentials:
+def credentials_from_conversion(data: Any) -> AppCredentials:
     """The fields of GitHub's `POST /app-manifests/{code}/conversions` answer we keep."""
+    if not isinstance(data, dict):
+        raise CredentialsError("GitHub's answer is not an object")
     app_id = data.get("id")
     slug = data.get("slug")
     secret = data.get("webhook_secret")

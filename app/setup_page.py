@@ -76,10 +76,18 @@ def _page(
     return HTMLResponse(document, status_code=status, headers=headers)
 
 
-def _refusal(status: int, title: str, reason: str) -> HTMLResponse:
+_NOTHING_DONE = "Nothing was created or shown."
+# After the person confirmed on GitHub, the App exists there whatever happens here.
+_APP_LEFT = (
+    "Nothing secret was shown. The App GitHub created for this attempt is unused: delete it "
+    "in GitHub's settings (Developer settings, GitHub Apps)."
+)
+
+
+def _refusal(status: int, title: str, reason: str, outcome: str = _NOTHING_DONE) -> HTMLResponse:
     return _page(
-        f"<h1>{html.escape(title)}</h1><p>{reason}</p>"
-        '<p>Nothing was created or shown. <a href="/">Start again from the set-up page</a>.</p>',
+        f"<h1>{html.escape(title)}</h1><p>{reason}</p><p>{html.escape(outcome)} "
+        '<a href="/">Start again from the set-up page</a>.</p>',
         status,
     )
 
@@ -220,13 +228,15 @@ async def _convert(settings: Settings, code: str) -> Response:
             "GitHub did not hand over the App",
             f"GitHub answered HTTP {exc.response.status_code} to the code: codes work once, "
             "for an hour.",
+            _APP_LEFT,
         )
     except httpx.HTTPError as exc:
         log.warning("manifest conversion failed: %s", type(exc).__name__)
-        return _refusal(502, "GitHub is unreachable", html.escape(type(exc).__name__))
-    except CredentialsError as exc:
-        log.warning("manifest conversion answer unusable: %s", exc)
-        return _refusal(502, "GitHub's answer is unusable", html.escape(str(exc)))
+        return _refusal(502, "GitHub is unreachable", html.escape(type(exc).__name__), _APP_LEFT)
+    except (CredentialsError, ValueError) as exc:
+        reason = str(exc) if isinstance(exc, CredentialsError) else "GitHub's answer is not JSON"
+        log.warning("manifest conversion answer unusable: %s", reason)
+        return _refusal(502, "GitHub's answer is unusable", html.escape(reason), _APP_LEFT)
     log.info(
         "GitHub App %s (id %s) created through the set-up page",
         credentials.slug,

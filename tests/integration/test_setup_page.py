@@ -236,6 +236,21 @@ async def test_the_credentials_file_is_written_for_the_owner_only(
     assert loaded.github_private_key_pem.strip() == app["pem"].strip()
 
 
+async def test_a_failed_conversion_says_what_is_left_and_shows_nothing(
+    make_settings: MakeSettings, sim: GitHubSim
+) -> None:
+    sim.fail_next(r"^POST /app-manifests/", "502")
+    async with serve(make_settings()) as browser:
+        visitor = browser()
+        callback = await create_on_github(await visitor.get("/"))
+        failed = await visitor.get(callback)
+        again = await visitor.get(callback)
+    assert failed.status_code == 502 and "HTTP 502" in failed.text
+    assert "delete it in GitHub" in failed.text
+    assert again.status_code == 403  # the state was used: start again from the page
+    assert not any(secret in failed.text + again.text for secret in secrets_of(sim))
+
+
 def style_hash(page: str) -> str:
     style = re.search(r"<style>(.*?)</style>", page, re.S)
     assert style is not None
