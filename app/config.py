@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     queue_name: str = "agentops:queue"
     public_url: str = "http://127.0.0.1:8000"
     admin_token: SecretStr | None = None
+    # When set, GET /metrics wants `Authorization: Bearer <token>`; unset, it stays open.
+    metrics_token: SecretStr | None = None
     workdir: Path = Path("/tmp/agentops")  # noqa: S108 - clones live here, per run
     max_body_bytes: int = 25 * 1024 * 1024
     job_timeout_seconds: int = 1800
@@ -43,6 +45,10 @@ class Settings(BaseSettings):
     # Other labels are looked up in the repository's .agentops.yml (`labels:`) by the worker.
     repository_labels: bool = True
     forge_timeout_seconds: float = 30.0
+    # A person without write access gets the 👀 and the refusal at most this many times per
+    # repository within the window; past it their runs end refused with nothing posted.
+    refusal_notice_limit: int = Field(default=5, ge=0)
+    refusal_notice_window_seconds: float = Field(default=3600.0, gt=0)
     # Tests of repositories run only inside bubblewrap unless the operator says otherwise.
     sandbox_allow_unsandboxed: bool = False
     # The Python (a venv or prefix, read-only) that runs repositories' Python tests; the
@@ -61,6 +67,9 @@ class Settings(BaseSettings):
     github_private_key_path: Path | None = None
     github_webhook_secret: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
+    # The manifest flow writes the new App's settings here (mode 0600) instead of showing
+    # them on the page.
+    setup_credentials_file: Path | None = None
 
     # --- GitLab ----------------------------------------------------------------------
     gitlab_url: str | None = None
@@ -158,16 +167,45 @@ def _filled(secret: SecretStr | None) -> bool:
     return secret is not None and bool(secret.get_secret_value())
 
 
+MIN_WEBHOOK_SECRET_LENGTH = 16
+
+
+def weak_webhook_secret(settings: Settings) -> str | None:
+    """Why a configured webhook secret is too weak to serve with, or None.
+
+    A short secret is guessed or brute-forced offline from one signed delivery; one of
+    whitespace is what a bad copy-paste leaves. The value itself is never quoted."""
+    for name, secret in (
+        ("AGENTOPS_GITHUB_WEBHOOK_SECRET", settings.github_webhook_secret),
+        ("AGENTOPS_GITLAB_WEBHOOK_SECRET", settings.gitlab_webhook_secret),
+        ("AGENTOPS_GITLAB_SIGNING_TOKEN", settings.gitlab_signing_token),
+    ):
+        value = secret.get_secret_value() if secret is not None else ""
+        if not value:
+            continue  # unset; whether it is required is `Settings`'s own check
+        if not value.strip():
+            return f"{name} is only whitespace: set a random secret (e.g. `openssl rand -hex 32`)"
+        if len(value.strip()) < MIN_WEBHOOK_SECRET_LENGTH:
+            return (
+                f"{name} is too short ({len(value.strip())} characters): use at least "
+                f"{MIN_WEBHOOK_SECRET_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
+            )
+    return None
+
+
 def load_settings() -> Settings:
     """Read the environment; a bad setting becomes one `ConfigError` line."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         message = first.get("msg", str(exc)).removeprefix("Value error, ")
         prefix = f"AGENTOPS_{where.upper()}: " if where else ""
         raise ConfigError(f"configuration error: {prefix}{message}") from None
+    if (weak := weak_webhook_secret(settings)) is not None:
+        raise ConfigError(f"configuration error: {weak}")
+    return settings
 
 
 # --- per-repository `.agentops.yml` ----------------------------------------------------

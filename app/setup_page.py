@@ -1,10 +1,21 @@
-"""`GET /`: status when configured, else the GitHub App manifest flow to create the App."""
+"""`GET /`: status when configured, else the GitHub App manifest flow to create the App.
+
+The flow: `GET /` sets a visitor cookie and posts the manifest to GitHub with a `state`
+bound to that cookie; GitHub sends the visitor back to `/setup/callback?code&state`. The
+callback turns the code into the App's credentials only for the visitor the state was
+issued to, once, while no App is configured, and hands them over once: on the page, or
+in the file `AGENTOPS_SETUP_CREDENTIALS_FILE`.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
+import logging
 import re
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from starlette.requests import Request
@@ -12,10 +23,73 @@ from starlette.responses import HTMLResponse, Response
 
 from app.config import Settings
 from app.forges.github_manifest import convert_manifest_code, github_web_url, load_manifest
+from app.setup_credentials import (
+    AppCredentials,
+    CredentialsError,
+    credentials_from_conversion,
+    write_credentials_file,
+)
+from app.setup_state import (
+    VISITOR_COOKIE,
+    new_token,
+    token_digest,
+    visitor_cookie_header,
+    well_formed_token,
+)
+from app.store import DATABASE_ERRORS, Database
+from app.store.setup_states import (
+    STATE_TTL_SECONDS,
+    StateUse,
+    remember_setup_state,
+    use_setup_state,
+)
 
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>AgentOps</title>
-<style>body{{font:16px system-ui;max-width:46rem;margin:3rem auto;padding:0 1rem}}
-pre{{background:#f4f4f4;padding:1rem;overflow:auto}}</style></head><body>{body}</body></html>"""
+log = logging.getLogger(__name__)
+
+_STYLE = (
+    "body{font:16px system-ui;max-width:46rem;margin:3rem auto;padding:0 1rem}"
+    "pre{background:#f4f4f4;padding:1rem;overflow:auto}"
+)
+# The page's only style, allowed by its hash: no inline script or style runs otherwise.
+_STYLE_SOURCE = "'sha256-" + base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+_STYLE_SOURCE += "'"
+_CODE = re.compile(r"[A-Za-z0-9_\-]{1,200}")
+
+
+def content_security_policy(form_action: str = "'none'") -> str:
+    return (
+        f"default-src 'none'; style-src {_STYLE_SOURCE}; form-action {form_action}; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+def _page(
+    body: str, status: int = 200, form_action: str = "'none'", secret: bool = False
+) -> HTMLResponse:
+    document = (
+        '<!doctype html><html><head><meta charset="utf-8"><title>AgentOps</title>'
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+    headers = {"Content-Security-Policy": content_security_policy(form_action)}
+    if secret or status != 200:
+        headers["Cache-Control"] = "no-store"
+    return HTMLResponse(document, status_code=status, headers=headers)
+
+
+_NOTHING_DONE = "Nothing was created or shown."
+# After the person confirmed on GitHub, the App exists there whatever happens here.
+_APP_LEFT = (
+    "Nothing secret was shown. The App GitHub created for this attempt is unused: delete it "
+    "in GitHub's settings (Developer settings, GitHub Apps)."
+)
+
+
+def _refusal(status: int, title: str, reason: str, outcome: str = _NOTHING_DONE) -> HTMLResponse:
+    return _page(
+        f"<h1>{html.escape(title)}</h1><p>{reason}</p><p>{html.escape(outcome)} "
+        '<a href="/">Start again from the set-up page</a>.</p>',
+        status,
+    )
 
 
 def _settings(request: Request) -> Settings:
@@ -23,25 +97,37 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _database(request: Request) -> Database | None:
+    db: Database | None = request.app.state.service.db
+    return db
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 async def index(request: Request) -> Response:
     settings = _settings(request)
     if settings.github_enabled or settings.gitlab_enabled:
-        forges = [
-            name
-            for name, on in (
-                ("GitHub", settings.github_enabled),
-                ("GitLab", settings.gitlab_enabled),
-            )
-            if on
-        ]
-        body = (
-            f"<h1>AgentOps is running</h1><p>Forges: {', '.join(forges)}.</p>"
-            "<p>Webhooks: <code>/webhooks/github</code>, <code>/webhooks/gitlab</code>."
-            " Health: <code>/readyz</code>.</p>"
+        return _status_page(settings)
+    db = _database(request)
+    cookie = request.cookies.get(VISITOR_COOKIE)
+    visitor = cookie if cookie is not None and well_formed_token(cookie) else new_token()
+    state = new_token()
+    try:
+        assert db is not None
+        async with db.admin() as conn:
+            await remember_setup_state(conn, token_digest(state), token_digest(visitor))
+    except DATABASE_ERRORS:
+        return _page(
+            "<h1>Set up AgentOps</h1><p>The database is unreachable, and the set-up page "
+            "needs it. Check <code>AGENTOPS_DATABASE_URL</code> and reload.</p>",
+            503,
         )
-        return HTMLResponse(_PAGE.format(body=body))
     manifest = json.dumps(load_manifest(settings.public_url))
-    action = f"{github_web_url(settings.github_api_url)}/settings/apps/new"
+    github = github_web_url(settings.github_api_url)
+    action = f"{github}/settings/apps/new?{urlencode({'state': state})}"
     body = (
         "<h1>Set up AgentOps</h1><p>No GitHub App is configured yet. The button below asks "
         "GitHub to create one from <code>app.yml</code>, with webhooks pointing at "
@@ -52,35 +138,142 @@ async def index(request: Request) -> Response:
         "<p>For GitLab, set <code>AGENTOPS_GITLAB_URL</code>, <code>AGENTOPS_GITLAB_TOKEN</code>"
         " and <code>AGENTOPS_GITLAB_WEBHOOK_SECRET</code> instead (see README.md).</p>"
     )
-    return HTMLResponse(_PAGE.format(body=body))
+    response = _page(body, form_action=_origin(github))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Set-Cookie"] = visitor_cookie_header(
+        visitor, settings.public_url, STATE_TTL_SECONDS
+    )
+    return response
+
+
+def _status_page(settings: Settings) -> Response:
+    forges = [
+        name
+        for name, on in (("GitHub", settings.github_enabled), ("GitLab", settings.gitlab_enabled))
+        if on
+    ]
+    return _page(
+        f"<h1>AgentOps is running</h1><p>Forges: {', '.join(forges)}.</p>"
+        "<p>Webhooks: <code>/webhooks/github</code>, <code>/webhooks/gitlab</code>."
+        " Health: <code>/readyz</code>.</p>"
+    )
 
 
 async def callback(request: Request) -> Response:
     settings = _settings(request)
     if settings.github_enabled:
-        return HTMLResponse(
-            _PAGE.format(body="<p>A GitHub App is configured already.</p>"), status_code=409
+        return _refusal(
+            409,
+            "A GitHub App is configured already",
+            "This service has its App; the set-up callback is closed.",
         )
     code = request.query_params.get("code", "")
-    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,200}", code):
-        return HTMLResponse(_PAGE.format(body="<p>Missing or malformed code.</p>"), status_code=400)
-    try:
-        app = await convert_manifest_code(settings.github_api_url, code)
-    except httpx.HTTPError as exc:
-        return HTMLResponse(
-            _PAGE.format(body=f"<p>GitHub refused the code: {html.escape(type(exc).__name__)}</p>"),
-            status_code=502,
+    state = request.query_params.get("state")
+    if not _CODE.fullmatch(code) or not well_formed_token(state):
+        return _refusal(
+            400,
+            "Not a set-up callback",
+            "The callback needs the <code>code</code> and <code>state</code> GitHub sends "
+            "back after you create the App from the set-up page.",
         )
-    lines = [
-        f"AGENTOPS_GITHUB_APP_ID={app.get('id', '')}",
-        f"AGENTOPS_GITHUB_APP_SLUG={app.get('slug', '')}",
-        f"AGENTOPS_GITHUB_WEBHOOK_SECRET={app.get('webhook_secret', '')}",
-        "AGENTOPS_GITHUB_PRIVATE_KEY_PATH=/path/to/agentops.pem",
-    ]
-    body = (
-        "<h1>GitHub App created</h1><p>Save the private key below to a file, put these "
-        "settings in the service's environment and restart it. This page is shown once.</p>"
-        f"<pre>{html.escape(chr(10).join(lines))}</pre>"
-        f"<pre>{html.escape(str(app.get('pem', '')))}</pre>"
+    assert state is not None
+    visitor = request.cookies.get(VISITOR_COOKIE)
+    if not well_formed_token(visitor):
+        return _refusal(
+            403,
+            "This browser did not start the set-up",
+            "The set-up cookie is missing: the App must be created from the set-up page of "
+            "this service, in the same browser.",
+        )
+    assert visitor is not None
+    target = settings.setup_credentials_file
+    if target is not None and (target.exists() or target.is_symlink()):
+        return _page(
+            "<h1>The credentials file exists already</h1><p>AgentOps does not overwrite "
+            f"<code>{html.escape(str(target))}</code>. Move it away and reload this page "
+            "(within the hour): nothing was used up.</p>",
+            409,
+        )
+    db = _database(request)
+    try:
+        assert db is not None
+        async with db.admin() as conn:
+            use = await use_setup_state(conn, token_digest(state), token_digest(visitor))
+    except DATABASE_ERRORS:
+        return _page("<h1>Database unreachable</h1><p>Reload this page in a moment.</p>", 503)
+    if use is StateUse.USED:
+        return _refusal(
+            403,
+            "This set-up link was used already",
+            "The App's credentials are handed over once and are not shown again.",
+        )
+    if use is not StateUse.ACCEPTED:
+        return _refusal(
+            403,
+            "Unknown set-up state",
+            "The state is not one this service issued to this browser, or it is more than "
+            "an hour old.",
+        )
+    return await _convert(settings, code)
+
+
+async def _convert(settings: Settings, code: str) -> Response:
+    try:
+        data = await convert_manifest_code(settings.github_api_url, code)
+        credentials = credentials_from_conversion(data)
+    except httpx.HTTPStatusError as exc:
+        log.warning("manifest conversion refused by GitHub: HTTP %s", exc.response.status_code)
+        return _refusal(
+            502,
+            "GitHub did not hand over the App",
+            f"GitHub answered HTTP {exc.response.status_code} to the code: codes work once, "
+            "for an hour.",
+            _APP_LEFT,
+        )
+    except httpx.HTTPError as exc:
+        log.warning("manifest conversion failed: %s", type(exc).__name__)
+        return _refusal(502, "GitHub is unreachable", html.escape(type(exc).__name__), _APP_LEFT)
+    except (CredentialsError, ValueError) as exc:
+        reason = str(exc) if isinstance(exc, CredentialsError) else "GitHub's answer is not JSON"
+        log.warning("manifest conversion answer unusable: %s", reason)
+        return _refusal(502, "GitHub's answer is unusable", html.escape(reason), _APP_LEFT)
+    log.info(
+        "GitHub App %s (id %s) created through the set-up page",
+        credentials.slug,
+        credentials.app_id,
     )
-    return HTMLResponse(_PAGE.format(body=body), headers={"Cache-Control": "no-store"})
+    if settings.setup_credentials_file is not None:
+        return _saved(settings, credentials)
+    return _shown(credentials)
+
+
+def _saved(settings: Settings, credentials: AppCredentials) -> Response:
+    target = settings.setup_credentials_file
+    assert target is not None
+    try:
+        write_credentials_file(target, credentials)
+    except OSError as exc:
+        log.error("could not write %s: %s; showing the credentials once instead", target, exc)
+        return _shown(credentials, f"Writing {target} failed ({exc.strerror}). ")
+    return _page(
+        f"<h1>GitHub App {html.escape(credentials.slug)} created</h1><p>Its settings (App id, "
+        f"slug, webhook secret and private key) were written to "
+        f"<code>{html.escape(str(target))}</code>, readable by its owner only. Load them into "
+        "the service's environment (e.g. <code>set -a; . FILE</code>, or Compose's "
+        "<code>env_file</code>) and restart the service. They are not shown here.</p>",
+        secret=True,
+    )
+
+
+def _shown(credentials: AppCredentials, note: str = "") -> Response:
+    return _page(
+        f"<h1>GitHub App {html.escape(credentials.slug)} created</h1><p>{html.escape(note)}"
+        "Put these settings in the service's environment and restart it. This page is shown "
+        "once: this link will not show them again.</p>"
+        f"<pre>{html.escape(chr(10).join(credentials.env_lines()[:3]))}</pre>"
+        "<p>The private key (save it to a file for <code>AGENTOPS_GITHUB_PRIVATE_KEY_PATH"
+        "</code>, or use the one-line <code>AGENTOPS_GITHUB_PRIVATE_KEY</code> below):</p>"
+        f"<pre>{html.escape(credentials.pem)}</pre>"
+        f"<pre>{html.escape(credentials.env_lines()[3])}</pre>",
+        secret=True,
+    )

@@ -12,9 +12,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import setup_page
 from app.config import Settings
@@ -80,6 +83,37 @@ def decode_json(body: bytes, content_type: str) -> Any:
     if not isinstance(data, dict):
         raise PayloadError("payload must be a JSON object")
     return data
+
+
+# On every answer; a page that needs more (the set-up form) sets its own policy.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; base-uri 'none'; form-action 'none';"
+    " frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware adding `SECURITY_HEADERS` that a response did not set itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class Service:
@@ -234,8 +268,19 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if database and redis else 503)
 
 
+def _bearer_matches(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
 async def metrics(request: Request) -> Response:
     service = _service(request)
+    token = service.settings.metrics_token
+    expected = token.get_secret_value() if token is not None else ""
+    if expected and not _bearer_matches(request, expected):
+        response = _text(401, "unauthorized: send Authorization: Bearer <AGENTOPS_METRICS_TOKEN>")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     counts: dict[str, int] | None = None
     if service.db is not None:
         with contextlib.suppress(*DB_ERRORS):
@@ -248,9 +293,7 @@ def _admin_refusal(request: Request) -> Response | None:
     token = _service(request).settings.admin_token
     if token is None or not token.get_secret_value():
         return _text(403, "the admin API is off: set AGENTOPS_ADMIN_TOKEN to turn it on")
-    given = request.headers.get("authorization", "")
-    expected = f"Bearer {token.get_secret_value()}"
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not _bearer_matches(request, token.get_secret_value()):
         return _text(401, "unauthorized: send Authorization: Bearer <AGENTOPS_ADMIN_TOKEN>")
     return None
 
@@ -319,6 +362,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/setup/callback", setup_page.callback),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
     )
     app.state.service = service
     return app

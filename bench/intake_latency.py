@@ -32,7 +32,7 @@ from tests.e2e import github_events as events  # noqa: E402
 from tests.e2e.harness import RedisServer, Service, base_env  # noqa: E402
 from tests.sim.github_sim import generate_app_key  # noqa: E402
 
-SECRET = "bench-secret"
+SECRET = "bench-webhook-secret"
 
 
 def post(

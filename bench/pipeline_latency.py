@@ -37,7 +37,7 @@ from tests.sim.github_sim import GitHubSim  # noqa: E402
 from tests.sim.llm_sim import LLMSimulator, text, tool_call  # noqa: E402
 from tests.sim.serve import serve_app  # noqa: E402
 
-SECRET = "bench-secret"
+SECRET = "bench-webhook-secret"
 SMALL = {
     "shapes.py": "def area(w, h):\n    return w * h\n",
     "tests/test_shapes.py": "from shapes import area\n\n\ndef test_area():\n"

@@ -31,12 +31,12 @@ def github_web_url(api_url: str) -> str:
     return api_url.removesuffix("/api/v3")
 
 
-async def convert_manifest_code(api_url: str, code: str) -> dict[str, Any]:
+async def convert_manifest_code(api_url: str, code: str) -> Any:
     """Exchange the one-time code GitHub redirects with for the new App's credentials."""
     async with httpx.AsyncClient(base_url=api_url.rstrip("/"), timeout=15.0) as client:
         response = await client.post(
             f"/app-manifests/{code}/conversions", headers={"Accept": "application/vnd.github+json"}
         )
         response.raise_for_status()
-        data: dict[str, Any] = response.json()
+        data: Any = response.json()  # a ValueError when it is not JSON
         return data

@@ -1,4 +1,4 @@
-"""Executing one run: claim it, acknowledge, authorise, do the command, close it.
+"""Executing one run: claim it, authorise, acknowledge, do the command, close it.
 
 Safe to call twice for the same run (ARQ may run a job twice): finished runs are left
 alone and finished steps are not repeated.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from app.commands import TargetKind, wrong_target_reason
 from app.forges.base import ForgeAccessError, ForgeError, ForgeTransientError
@@ -18,6 +18,7 @@ from app.git import GitError
 from app.llm.errors import LLMError
 from app.sandbox import SandboxUnavailable
 from app.store import DATABASE_ERRORS
+from app.store import refusal_notices as refusal_store
 from app.store import runs as run_store
 from app.store.runs import Run
 from app.workflow import control, work
@@ -130,19 +131,20 @@ async def _execute(ctx: RunContext) -> None:
         await ctx.forge.add_reaction(ctx.target, run.comment_id, "eyes")
 
     async def authorize() -> dict[str, Any]:
-        allowed = await ctx.forge.has_write_access(run.repo, run.requested_by)
-        return {"allowed": allowed}
+        if await ctx.forge.has_write_access(run.repo, run.requested_by):
+            return {"allowed": True}
+        settings = ctx.deps.settings
+        async with ctx.deps.db.tenant(run.tenant_id) as tc:
+            rank = await refusal_store.record_refusal(
+                tc, run.id, run.repo, run.requested_by, settings.refusal_notice_window_seconds
+            )
+        return {"allowed": False, "refusal": rank, "tell": rank <= settings.refusal_notice_limit}
 
+    # Authorised first: what is posted back to people without write access is limited.
+    authorized = await ctx.step("authorize", authorize)
+    if not authorized["allowed"]:
+        await _refuse_without_write_access(ctx, authorized, acknowledge)
     await ctx.step("acknowledge", acknowledge)
-    if not (await ctx.step("authorize", authorize))["allowed"]:
-        await ctx.reply(
-            "refused",
-            (
-                f"Sorry @{run.requested_by}, only people with write access to this repository "
-                "can ask AgentOps to work here."
-            ),
-        )
-        raise RunRefused(f"@{run.requested_by} has no write access")
     kind: TargetKind = "pull_request" if run.target_kind == "pull_request" else "issue"
     reason = wrong_target_reason(run.command, kind)  # type: ignore[arg-type]
     if reason is not None:
@@ -150,6 +152,37 @@ async def _execute(ctx: RunContext) -> None:
         raise RunRefused(reason)
     await HANDLERS[run.command](ctx)
     await _close(ctx, "succeeded", "success", None)
+
+
+async def _refuse_without_write_access(
+    ctx: RunContext, authorized: dict[str, Any], acknowledge: Callable[[], Awaitable[None]]
+) -> NoReturn:
+    run = ctx.run
+    reason = f"@{run.requested_by} has no write access"
+    if not authorized.get("tell", True):
+        settings = ctx.deps.settings
+        log.warning(
+            "run %s: %s to %s; nothing posted: refusal %s within %g s (limit %s)",
+            run.id,
+            reason,
+            run.repo,
+            authorized.get("refusal"),
+            settings.refusal_notice_window_seconds,
+            settings.refusal_notice_limit,
+        )
+        raise RunRefused(
+            f"{reason}; nothing posted: more than {settings.refusal_notice_limit} refusals "
+            f"for them in this repository within {settings.refusal_notice_window_seconds:g} s"
+        )
+    await ctx.step("acknowledge", acknowledge)
+    await ctx.reply(
+        "refused",
+        (
+            f"Sorry @{run.requested_by}, only people with write access to this repository "
+            "can ask AgentOps to work here."
+        ),
+    )
+    raise RunRefused(reason)
 
 
 async def _close(

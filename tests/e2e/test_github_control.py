@@ -55,7 +55,7 @@ def test_help_is_answered_with_the_commands(service: Service, gh: GitHubSim) -> 
     run_id = int(response.text.split()[-1])
     run = wait_for(lambda: service.finished(run_id), what="the run to finish")
     assert run["status"] == "succeeded"
-    assert [s["name"] for s in run["steps"]][:2] == ["acknowledge", "authorize"]
+    assert [s["name"] for s in run["steps"]][:2] == ["authorize", "acknowledge"]
     assert all(s["finished_at"] is not None for s in run["steps"])
 
 
@@ -70,7 +70,7 @@ def test_someone_without_write_access_is_refused_politely(service: Service, gh: 
     run_id = int(response.text.split()[-1])
     run = wait_for(lambda: service.finished(run_id))
     assert run["status"] == "failed" and "no write access" in run["error"]
-    assert [s["name"] for s in run["steps"]] == ["acknowledge", "authorize", "reply:refused"]
+    assert [s["name"] for s in run["steps"]] == ["authorize", "acknowledge", "reply:refused"]
     assert not [c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id)]
 
 

@@ -220,7 +220,7 @@ def test_without_write_access_a_repository_label_is_refused_like_agentops(
     )
     run = wait_for(lambda: service.finished(started["id"]), 30)
     assert run["status"] == "failed" and "no write access" in run["error"]
-    assert [s["name"] for s in run["steps"]] == ["acknowledge", "authorize", "reply:refused"]
+    assert [s["name"] for s in run["steps"]] == ["authorize", "acknowledge", "reply:refused"]
     replies = _bot_comments(gh, number)
     assert len(replies) == 1 and "only people with write access" in replies[0]
     assert not [c for c in gh.check_runs(REPO) if c["external_id"] == str(run["id"])]

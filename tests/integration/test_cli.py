@@ -52,6 +52,40 @@ def test_gitlab_without_webhook_secret_refuses_to_start() -> None:
     assert "AGENTOPS_GITLAB_WEBHOOK_SECRET" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "reason"),
+    [
+        ("serve", "AGENTOPS_GITHUB_WEBHOOK_SECRET", "s3cret-15-chars", "too short (15 characters)"),
+        ("worker", "AGENTOPS_GITHUB_WEBHOOK_SECRET", " \t" * 10, "only whitespace"),
+        ("dev", "AGENTOPS_GITLAB_WEBHOOK_SECRET", "gl-secret-token", "too short (15 characters)"),
+        ("serve", "AGENTOPS_GITLAB_WEBHOOK_SECRET", "x" + " " * 20, "too short (1 characters)"),
+        ("worker", "AGENTOPS_GITLAB_SIGNING_TOKEN", "whsec_abc", "too short (9 characters)"),
+    ],
+)
+def test_a_weak_webhook_secret_refuses_to_start(
+    command: str, variable: str, value: str, reason: str
+) -> None:
+    github = {
+        "AGENTOPS_GITHUB_APP_ID": "12",
+        "AGENTOPS_GITHUB_PRIVATE_KEY": "k",
+        "AGENTOPS_GITHUB_WEBHOOK_SECRET": "a-long-enough-github-secret",
+    }
+    gitlab = {
+        "AGENTOPS_GITLAB_URL": "https://gitlab.example",
+        "AGENTOPS_GITLAB_TOKEN": "glpat-x",
+        "AGENTOPS_GITLAB_WEBHOOK_SECRET": "a-long-enough-gitlab-secret",
+    }
+    # a database URL that cannot work: a process that did not refuse fails soon, otherwise
+    env = {**github, **gitlab, variable: value, "AGENTOPS_DATABASE_URL": "nowhere://"}
+    done = agentops(command, env=env)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"agentops {command}: configuration error: {variable} is {reason}")
+    if len(value.strip()) > 3:
+        assert value.strip() not in lines[0]  # the secret itself is never echoed
+
+
 def test_a_sandbox_python_that_is_no_virtualenv_refuses_to_start(tmp_path: Path) -> None:
     done = agentops("worker", env={"AGENTOPS_SANDBOX_PYTHON": str(tmp_path)})
     assert done.returncode == 2

@@ -1081,6 +1081,27 @@ async def test_metrics_count_webhooks(client: httpx.AsyncClient) -> None:
     assert 'agentops_runs{status="queued"}' in text
 
 
+async def test_metrics_want_the_bearer_token_when_one_is_set(
+    make_settings: MakeSettings,
+) -> None:
+    token = "metrics-token-0123456789"
+    async with serve(make_settings(metrics_token=token)) as c:
+        bare = await c.get("/metrics")
+        wrong = await c.get("/metrics", headers={"Authorization": "Bearer metrics-token-x"})
+        unprefixed = await c.get("/metrics", headers={"Authorization": token})
+        right = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    for refused in (bare, wrong, unprefixed):
+        assert refused.status_code == 401
+        assert "agentops_webhooks_total" not in refused.text and token not in refused.text
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert right.status_code == 200 and "agentops_webhook_seconds_count" in right.text
+
+
+async def test_metrics_stay_open_without_a_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 200 and "agentops_webhooks_total" in response.text
+
+
 async def test_admin_api_needs_the_bearer_token(
     client: httpx.AsyncClient, make_settings: MakeSettings
 ) -> None:

@@ -19,7 +19,15 @@ from app.store.migrations import apply_migrations
 from tests.conftest import PG_BASE, drop_database
 from tests.integration.test_store import new_tenant, record, request
 
-ROLE_TABLES = ("runs", "deliveries", "run_steps", "llm_calls", "label_checks", "llm_reservations")
+ROLE_TABLES = (
+    "runs",
+    "deliveries",
+    "run_steps",
+    "llm_calls",
+    "label_checks",
+    "llm_reservations",
+    "refusal_notices",
+)
 
 
 @pytest.fixture

@@ -70,6 +70,14 @@ REQUEST_CHANGES or none for pending; `commit_id` defaults to the head) with line
 resolved", a line outside its hunks 422 "Line could not be resolved" (nothing is stored).
 `GET .../pulls/{number}/reviews` and `GET .../pulls/{number}/comments` list them.
 
+The App manifest flow (the set-up page): `POST /settings/apps/new?state=S` with a form
+field `manifest` (JSON) creates the App at once (as if the person confirmed on GitHub's
+page) and answers 302 to the manifest's `redirect_url` with `?code=C&state=S`;
+`POST /app-manifests/{code}/conversions` (no authentication) answers 201 with the App's
+`id`, `slug`, `webhook_secret`, `pem`, ... once per code (then 404), within an hour.
+`manifest_apps` lists the Apps made so far, with their manifest and whether their code
+was converted.
+
 `generate_app_key() -> (private_pem, public_pem)` makes an RSA key pair for tests (about
 0.1 s; cache it per session when making many simulators).
 """
@@ -96,6 +104,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -312,13 +321,16 @@ class GitHubSim:
         self._reviews: list[dict[str, Any]] = []  # pull request reviews, oldest first
         self._faults: list[Fault] = []
         self._ids = iter(range(1000, 10**9))
+        self.manifest_apps: list[dict[str, Any]] = []  # the manifest flow's Apps
+        self._manifest_codes: dict[str, tuple[dict[str, Any], float]] = {}
         self._app = Starlette(
             routes=[
+                Route("/settings/apps/new", self._new_app_from_manifest, methods=["POST"]),
                 Route(
                     "/{path:path}",
                     self._endpoint,
                     methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-                )
+                ),
             ]
         )
 
@@ -741,6 +753,39 @@ class GitHubSim:
         self._log(request, path, response.status_code, auth_kind)
         return response
 
+    async def _new_app_from_manifest(self, request: Request) -> Response:
+        """GitHub's web form of the manifest flow, confirmed at once."""
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        try:
+            manifest = json.loads(form.get("manifest", [""])[0])
+            redirect = str(manifest["redirect_url"])
+        except (ValueError, KeyError, TypeError):
+            self._log(request, "/settings/apps/new", 422, None)
+            return Response("Invalid GitHub App configuration\n", status_code=422)
+        private_pem, _ = generate_app_key()
+        slug = re.sub(r"[^a-z0-9]+", "-", str(manifest.get("name", "app")).lower()).strip("-")
+        app = {
+            "id": self._next_id(),
+            "slug": slug or "app",
+            "name": manifest.get("name", slug),
+            "owner": _user("acme"),
+            "client_id": "Iv1." + secrets.token_hex(8),
+            "client_secret": secrets.token_hex(20),
+            "webhook_secret": secrets.token_hex(20),
+            "pem": private_pem,
+            "manifest": manifest,
+            "converted": 0,
+        }
+        code = secrets.token_hex(10)
+        with self._lock:
+            self.manifest_apps.append(app)
+            self._manifest_codes[code] = (app, time.time())
+        query = {"code": code}
+        if request.query_params.get("state") is not None:
+            query["state"] = request.query_params["state"]
+        self._log(request, "/settings/apps/new", 302, None)
+        return Response(status_code=302, headers={"location": f"{redirect}?{urlencode(query)}"})
+
     def _log(self, request: Request, path: str, status: int, auth: str | None) -> None:
         with self._lock:
             self.requests.append(
@@ -817,6 +862,8 @@ class GitHubSim:
     def _authenticate(self, request: Request, auth: str) -> Installation | None:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         credential = credential.strip()
+        if auth == "none":
+            return None
         if auth == "jwt":
             if scheme.lower() != "bearer" or not credential:
                 raise _HTTPError(401, "A JSON web token could not be decoded")
@@ -1109,6 +1156,16 @@ def _git(bare: Path, *args: str) -> str:
 
 
 # --- the app and installations -------------------------------------------------------
+
+
+@_route("POST", "/app-manifests/{code}/conversions", auth="none")
+def _convert_manifest(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
+    made = sim._manifest_codes.pop(call.params["code"], None)
+    if made is None or time.time() - made[1] > 3600:
+        raise _HTTPError(404, "Not Found")
+    app, _ = made
+    app["converted"] += 1
+    return 201, {k: v for k, v in app.items() if k not in {"manifest", "converted"}}
 
 
 @_route("GET", "/app", auth="jwt")
