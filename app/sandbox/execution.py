@@ -91,6 +91,12 @@ class SandboxResult:
     def passed(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
 
+    def with_limits_note(self, text: str) -> str:
+        """`text` (of the output) after a line naming the limits hit, when any were."""
+        if not (self.limits_hit or self.oom_kills):
+            return text
+        return f"[the sandbox: {self.summary()}]\n{text}"
+
     def summary(self) -> str:
         if self.timed_out:
             state = f"killed after {self.duration_seconds:.1f} s (wall-clock limit)"

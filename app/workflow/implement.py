@@ -212,7 +212,7 @@ async def change_and_prove(
             root, argv, setup=config.setup, policy=policy, allow_unsandboxed=allow
         )
         result = done.tests or done.failed_setup
-        text = result.output.text[-6000:] if result is not None else ""
+        text = result.with_limits_note(result.output.text[-6000:]) if result is not None else ""
         return done.passed, text
 
     async def verify(test_ids: list[str]) -> tuple[bool, str]:

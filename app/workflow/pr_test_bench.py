@@ -63,7 +63,9 @@ class TestBench:
             return False, str(exc)
         done = await self._run(argv)
         result = done.tests or done.failed_setup
-        return done.passed, result.output.text[-6000:] if result is not None else ""
+        if result is None:
+            return done.passed, ""
+        return done.passed, result.with_limits_note(result.output.text[-6000:])
 
     async def check_passing(self, test_ids: Sequence[str]) -> tuple[bool, str]:
         """The named tests, run on the checkout as it is: all must run and pass."""
