@@ -237,6 +237,24 @@ class RunCgroup:
             raise OSError(errno.EBUSY, "cgroup still has tasks after kill", str(path))
 
 
+def sweep_stale_groups(support: CgroupSupport, older_than: float = 300.0) -> int:
+    """Remove the empty per-command groups older than `older_than` seconds that a worker
+    killed with SIGKILL left behind; a group with tasks in it is never touched (rmdir
+    refuses), nor a young one (a command of another worker about to join it)."""
+    removed = 0
+    now = time.time()
+    for base in dict.fromkeys(support.bases.values()):
+        for group in base.glob(GROUP_PREFIX + "*"):
+            try:
+                if now - group.stat().st_mtime < older_than:
+                    continue
+                group.rmdir()
+            except OSError:
+                continue
+            removed += 1
+    return removed
+
+
 def _counter(path: Path, key: str) -> int:
     try:
         for line in path.read_text().splitlines():

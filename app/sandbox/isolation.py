@@ -10,8 +10,8 @@ What the sandbox guarantees (each line is tested in tests/integration/sandbox):
 - no host files beyond the toolchain: a fresh root with read-only `/usr` (and the
   `/bin`, `/lib*` links), an allow-list of harmless `/etc` files, synthetic
   `/etc/passwd`, `/etc/group`, `/etc/hosts`, the Python environment read-only when one
-  is given, the checkout read-write at `/workspace`, a private `/tmp` and `/dev/shm` (a
-  per-run scratch directory on disk, not RAM), a new `/proc` of the sandbox's own PID
+  is given, the checkout read-write at `/workspace`, a private `/tmp` and `/dev/shm`
+  (tmpfs of `SandboxLimits.disk_bytes` each), a new `/proc` of the sandbox's own PID
   namespace and a minimal `/dev`; the sandbox's own root and `/dev` are read-only.
   `/root`, `/home`, `/var`, `/run`, `/srv`, `/sys`, the service's working directory and
   every other run's checkout simply do not exist inside;
@@ -22,9 +22,12 @@ What the sandbox guarantees (each line is tested in tests/integration/sandbox):
   for this run alone, see identity.py) with no capabilities, an empty bounding set and
   `no_new_privs`; otherwise bwrap creates an unprivileged user namespace
   (`--unshare-user --disable-userns`);
-- limits (setrlimit before bwrap starts; inherited by everything inside): CPU seconds,
-  address space, processes of the sandbox uid, file size, open files, no core files;
-  the wall-clock timeout and process group kill live in `app/sandbox/execution.py`.
+- limits on each process (setrlimit before bwrap starts; inherited by everything inside):
+  CPU seconds, address space, processes of the sandbox uid (in userns mode: of the
+  sandbox's own user namespace, set by `prlimit` inside), file size, open files, no core
+  files; on the command as a whole, where the host gives cgroups: memory, processes and
+  CPU (app/sandbox/cgroups.py); the wall-clock timeout and process group kill live in
+  `app/sandbox/execution.py`.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.config import CAP_SETTINGS, RepoConfig, Settings, cap_repo_limits
 from app.sandbox import SandboxLimits, SandboxPolicy
+from app.sandbox.cgroups import cgroup_support, sweep_stale_groups
 from app.sandbox.disk import ensure_sized_scratch, release_sized_scratch
 from app.sandbox.report import isolation_report
 from app.workflow.context import RunContext
@@ -38,6 +39,11 @@ def isolation_in_force(settings: Settings) -> tuple[bool | None, str]:
         settings.sandbox_cgroup,
         settings.sandbox_allow_unsandboxed,
     )
+
+
+def sweep_stale_cgroups(settings: Settings) -> int:
+    """At the worker's start: empty cgroups a killed worker left (see `sweep_stale_groups`)."""
+    return sweep_stale_groups(cgroup_support(settings.sandbox_cgroup))
 
 
 async def policy_for_tests(

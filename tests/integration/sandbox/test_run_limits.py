@@ -10,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from app.sandbox import LimitHit, run_sandboxed
-from app.sandbox.cgroups import cgroup_support
+from app.sandbox.cgroups import (
+    CgroupLimits,
+    cgroup_support,
+    create_run_cgroup,
+    sweep_stale_groups,
+)
 from app.sandbox.disk import ensure_sized_scratch, release_sized_scratch
 from tests.integration.sandbox.repos import policy, write_repo
 
@@ -186,3 +192,23 @@ def _tasks_of(uid: int) -> list[int]:
             except FileNotFoundError:
                 continue
     return found
+
+
+@needs_cgroups
+def test_empty_groups_a_killed_worker_left_are_swept_and_busy_ones_kept() -> None:
+    support = cgroup_support()
+    left = create_run_cgroup(support, CgroupLimits(64 * MiB, 8, 1.0))
+    busy = create_run_cgroup(support, CgroupLimits(64 * MiB, 8, 1.0))
+    assert left is not None and busy is not None
+    left.close_fds()  # as if its worker had died: nothing will ever remove it
+    sleeper = subprocess.Popen(["sleep", "30"], preexec_fn=busy.join)
+    try:
+        assert sweep_stale_groups(support, older_than=3600) == 0  # too young to be stale
+        sweep_stale_groups(support, older_than=0)
+        assert all(not path.exists() for path in left.dirs.values())
+        assert all(path.exists() for path in busy.dirs.values())
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        busy.destroy()
+    assert all(not path.exists() for path in busy.dirs.values())
