@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -212,3 +213,34 @@ def test_empty_groups_a_killed_worker_left_are_swept_and_busy_ones_kept() -> Non
         sleeper.wait()
         busy.destroy()
     assert all(not path.exists() for path in busy.dirs.values())
+
+
+@needs_cgroups
+def test_the_cpu_quota_holds_two_busy_processes_to_a_quarter_of_a_cpu() -> None:
+    group = create_run_cgroup(cgroup_support(), CgroupLimits(None, None, 0.25))
+    assert group is not None and "cpu" in group.dirs
+    spin = (
+        "import os, time\n"
+        "child = os.fork()\n"
+        "end = time.monotonic() + 1.2\n"
+        "while time.monotonic() < end:\n"
+        "    pass\n"
+        "if child:\n"
+        "    os.wait()\n"
+    )
+    try:
+        before, started = os.times(), time.monotonic()
+        busy = subprocess.run(
+            ["python3", "-c", spin],
+            preexec_fn=group.join,
+            check=False,
+        )
+        after, wall = os.times(), time.monotonic() - started
+    finally:
+        group.destroy()
+    used = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    assert busy.returncode == 0
+    # two busy processes would use twice the wall time; the quota allows a quarter of it
+    assert used <= 0.25 * wall + 0.15, f"{used:.2f} s of CPU in {wall:.2f} s at 0.25 CPU"
