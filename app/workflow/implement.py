@@ -26,7 +26,7 @@ from app.workflow.analysis import Analysis, analyse, files_markdown
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
 from app.workflow.prompts import render_prompt
-from app.workflow.sandbox_policy import policy_for_tests, within_caps
+from app.workflow.sandbox_policy import policy_for_tests, release_scratch, within_caps
 from app.workflow.toolloop import LoopLimits, run_tool_loop
 from app.workflow.tools import TOOL_SPECS, SymbolFinder, Toolbox
 
@@ -257,7 +257,10 @@ async def change_and_prove(
         max_tokens=8192,
     )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
-    outcome = await run_tool_loop(router, request, toolbox, limits, verify)
+    try:
+        outcome = await run_tool_loop(router, request, toolbox, limits, verify)
+    finally:  # the sized scratch area (a tmpfs when root) goes with the loop
+        await release_scratch(folder / "scratch")
     diff = await workspace.working_diff(root, base_sha)
     if not outcome.finished:
         raise RunRefused(

@@ -24,7 +24,6 @@ from app.workflow.analysis import analyse, files_markdown
 from app.workflow.context import RunRefused
 from app.workflow.deliver import branch_name
 from app.workflow.implement import change_and_prove, make_plan
-from app.workflow.sandbox_policy import release_scratch
 
 LOCAL_AUTHOR = git.Person("AgentOps", "agentops@localhost")
 
@@ -64,7 +63,6 @@ async def run_local(
     finally:
         # The work tree and the copy of the original code (for the red runs) go; the
         # branch stays.
-        await release_scratch(folder)
         await asyncio.to_thread(shutil.rmtree, folder, True)
         await git.run_git(["worktree", "prune"], cwd=repo)
 
