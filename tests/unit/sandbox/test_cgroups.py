@@ -8,6 +8,7 @@ from app.sandbox.cgroups import (
     CgroupLimits,
     CgroupMount,
     CgroupSupport,
+    detect_cgroups,
     limit_writes,
     own_dir,
     parse_mountinfo,
@@ -78,4 +79,23 @@ def test_describe() -> None:
     )
     assert CgroupSupport(None, why_not="cgroup v2 not delegated").describe() == (
         "no cgroups (cgroup v2 not delegated)"
+    )
+
+
+def test_a_configured_v2_directory_is_used_and_its_controllers_enabled(tmp_path: Path) -> None:
+    (tmp_path / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    support = detect_cgroups(tmp_path)
+    assert support.version == "v2"
+    assert support.bases == {"memory": tmp_path, "pids": tmp_path, "cpu": tmp_path}
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
+
+
+def test_a_configured_v2_directory_without_a_controller_says_which(tmp_path: Path) -> None:
+    (tmp_path / "cgroup.controllers").write_text("cpu io\n")
+    (tmp_path / "cgroup.subtree_control").write_text("cpu\n")
+    support = detect_cgroups(tmp_path)
+    assert support.version is None
+    assert support.describe() == (
+        f"no cgroups (cgroup v2 not delegated ({tmp_path}: controllers memory, pids not available))"
     )
