@@ -100,6 +100,31 @@ class Settings(BaseSettings):
     llm_retry_base_seconds: float = 1.0  # first backoff; doubles per retry
     llm_retry_max_seconds: float = 30.0  # longest wait; a longer retry-after skips the model
 
+    # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
+    # Each sandboxed command as a whole: memory, processes and CPU through its own cgroup
+    # where the host gives one; `agentops doctor` says which isolation is in force.
+    sandbox_memory_mb: int = Field(default=4096, ge=64)  # RAM, tmpfs pages included
+    sandbox_processes: int = Field(default=256, ge=16)  # processes and threads at once
+    sandbox_cpus: float = Field(default=2.0, gt=0)  # CPU seconds per wall-clock second
+    # size of its /tmp (HOME), of its /dev/shm, and of the run's scratch area (root)
+    sandbox_disk_mb: int = Field(default=2048, ge=16)
+    sandbox_cgroup: Path | None = None  # a delegated cgroup v2 directory; found if unset
+    # The most a repository's `.agentops.yml` `limits:` may ask for; more is capped.
+    max_test_timeout_seconds: int = Field(default=1800, ge=10)
+    max_turns: int = Field(default=60, ge=1)
+    max_tokens: int = Field(default=1_000_000, ge=1_000)
+    max_test_runs: int = Field(default=12, ge=1)
+
+    @property
+    def repo_limit_caps(self) -> dict[str, int]:
+        """`RepoLimits` field -> the operator's cap (see `cap_repo_limits`)."""
+        return {
+            "test_timeout_seconds": self.max_test_timeout_seconds,
+            "max_turns": self.max_turns,
+            "max_tokens": self.max_tokens,
+            "max_test_runs": self.max_test_runs,
+        }
+
     @model_validator(mode="after")
     def _forges_have_secrets(self) -> Settings:
         if self.github_app_id is not None and not _filled(self.github_webhook_secret):
@@ -220,6 +245,30 @@ class RepoLimits(BaseModel):
     max_tokens: int = Field(default=400_000, ge=1_000)
     max_test_runs: int = Field(default=6, ge=1, le=50)
     test_timeout_seconds: int = Field(default=600, ge=10, le=3600)
+
+
+CAP_SETTINGS = {
+    "test_timeout_seconds": "AGENTOPS_MAX_TEST_TIMEOUT_SECONDS",
+    "max_turns": "AGENTOPS_MAX_TURNS",
+    "max_tokens": "AGENTOPS_MAX_TOKENS",
+    "max_test_runs": "AGENTOPS_MAX_TEST_RUNS",
+}
+
+
+def cap_repo_limits(limits: RepoLimits, caps: dict[str, int]) -> tuple[RepoLimits, list[str]]:
+    """`limits` with every value above the operator's cap lowered to it, and one line per
+    value lowered, for the run's check run and log (pure)."""
+    lowered: dict[str, int] = {}
+    notices: list[str] = []
+    for name, cap in caps.items():
+        asked = getattr(limits, name)
+        if asked > cap:
+            lowered[name] = cap
+            notices.append(
+                f"`limits.{name}: {asked}` in {REPO_CONFIG_FILE} is above what this "
+                f"installation allows; {cap} is used"
+            )
+    return limits.model_copy(update=lowered), notices
 
 
 class RepoConfig(BaseModel):

@@ -15,6 +15,7 @@ from app.queue import CHECK_LABELS, RUN_WORKFLOW, RunQueue, redis_settings
 from app.sandbox import probe_python, probe_sandbox
 from app.store import connect
 from app.workflow.context import WorkflowDeps
+from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 sandbox.detail,
                 " (unsandboxed runs allowed)" if settings.sandbox_allow_unsandboxed else "",
             )
+        isolated, isolation = await asyncio.to_thread(isolation_in_force, settings)
+        if swept := await asyncio.to_thread(sweep_stale_cgroups, settings):
+            log.info("removed %d empty sandbox cgroups left by a stopped worker", swept)
+        if isolated:
+            log.info("test isolation: %s", isolation)
+        else:
+            log.warning("test isolation: %s", isolation)
         has_pytest, python = await asyncio.to_thread(probe_python, settings.sandbox_python_env)
         if has_pytest:
             log.info("test Python: %s", python)

@@ -158,8 +158,25 @@ async def check_forges_if_available(settings: Settings) -> list[Check]:
     return [Check(f"forge {name}", bool(ok), str(message)) for name, ok, message in results]
 
 
+async def check_sandbox(settings: Settings) -> Check:
+    """Which isolation the tests of repositories get here (app/sandbox/report.py)."""
+    from app.workflow.sandbox_policy import isolation_in_force
+
+    ok, text = await asyncio.to_thread(isolation_in_force, settings)
+    return Check("sandbox", ok, text)
+
+
 async def run_checks(settings: Settings) -> list[Check]:
-    providers, database, redis_check = await asyncio.gather(
-        check_providers(settings), check_database(settings), check_redis(settings)
+    providers, database, redis_check, sandbox = await asyncio.gather(
+        check_providers(settings),
+        check_database(settings),
+        check_redis(settings),
+        check_sandbox(settings),
     )
-    return [*providers, database, redis_check, *await check_forges_if_available(settings)]
+    return [
+        *providers,
+        database,
+        redis_check,
+        *await check_forges_if_available(settings),
+        sandbox,
+    ]

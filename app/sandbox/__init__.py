@@ -15,7 +15,9 @@ How the workflow uses it::
 Without a working sandbox both raise `SandboxUnavailable` (its message says what to
 install) unless unsandboxed runs are allowed. Modules: detection (which command, which
 tests; pure), isolation (policy, bwrap argv, limits), seccomp, identity (a uid per
-run), probe, execution (one sandboxed command), proof (test runs and red → green).
+run), cgroups (memory, processes, CPU of a command as a whole), disk (a sized scratch
+area), report (which isolation is in force), probe, execution (one sandboxed command),
+proof (test runs and red → green).
 """
 
 from app.sandbox.detection import (

@@ -69,6 +69,7 @@ class LimitHit(StrEnum):
     CPU_TIME = "cpu_time"
     MEMORY = "memory"
     PROCESSES = "processes"
+    DISK = "disk"
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,26 @@ class SandboxResult:
     limits_hit: tuple[LimitHit, ...] = field(default=())
     run_as: int | None = None  # host uid of the command (root mode), for audits and tests
     network: str = "none"  # "none", "slirp4netns" (setup) or "host"
+    oom_kills: int = 0  # processes killed at the run's memory limit (its cgroup)
+    cgroups: tuple[str, ...] = ()  # the command's cgroup directories (removed by now)
 
     @property
     def passed(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
 
+    def with_limits_note(self, text: str) -> str:
+        """`text` (of the output) after a line naming the limits hit, when any were."""
+        if not (self.limits_hit or self.oom_kills):
+            return text
+        return f"[the sandbox: {self.summary()}]\n{text}"
+
     def summary(self) -> str:
         if self.timed_out:
             state = f"killed after {self.duration_seconds:.1f} s (wall-clock limit)"
+        elif self.oom_kills:
+            state = "killed: out of memory"
+            if self.signal != signal.SIGKILL:  # a child was killed, the command went on
+                state += f" ({self.oom_kills} process(es); exit {self.exit_code})"
         elif self.signal is not None:
             state = f"killed by {signal.Signals(self.signal).name}"
         else:
@@ -105,6 +118,7 @@ class SandboxResult:
 _MEMORY_MARKERS = re.compile(
     rb"MemoryError|Cannot allocate memory|out of memory|std::bad_alloc|memory allocation of"
 )
+_DISK_MARKERS = re.compile(rb"No space left on device|ENOSPC|Disk quota exceeded")
 _PROCESS_MARKERS = re.compile(
     rb"BlockingIOError|Resource temporarily unavailable|fork: retry|Cannot fork|"
     rb"can't start new thread|pthread_create failed"
@@ -112,9 +126,14 @@ _PROCESS_MARKERS = re.compile(
 
 
 def classify_limits(
-    exit_code: int | None, timed_out: bool, output: bytes
+    exit_code: int | None,
+    timed_out: bool,
+    output: bytes,
+    oom_kills: int = 0,
+    fork_refusals: int = 0,
 ) -> tuple[int | None, tuple[LimitHit, ...]]:
-    """(signal, limits hit) from an exit status and the output (markers are heuristics)."""
+    """(signal, limits hit) from an exit status, the output (markers are heuristics) and
+    the counters of the command's cgroups (facts, when there are cgroups)."""
     hits: list[LimitHit] = []
     sig: int | None = None
     if exit_code is not None and exit_code < 0:
@@ -125,10 +144,12 @@ def classify_limits(
         hits.append(LimitHit.WALL_TIME)
     if sig == signal.SIGXCPU:
         hits.append(LimitHit.CPU_TIME)
-    if exit_code not in (0, None) and _MEMORY_MARKERS.search(output):
+    if oom_kills or (exit_code not in (0, None) and _MEMORY_MARKERS.search(output)):
         hits.append(LimitHit.MEMORY)
-    if exit_code != 0 and _PROCESS_MARKERS.search(output):
+    if fork_refusals or (exit_code != 0 and _PROCESS_MARKERS.search(output)):
         hits.append(LimitHit.PROCESSES)
+    if exit_code not in (0, None) and _DISK_MARKERS.search(output):
+        hits.append(LimitHit.DISK)
     return sig, tuple(hits)
 
 
@@ -187,7 +208,8 @@ async def _execute(run: PreparedRun, limits: SandboxLimits) -> SandboxResult:
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
         pass_fds=run.pass_fds,
-        preexec_fn=limits_preexec(limits, run.tasks_already),  # only setrlimit
+        # setrlimit and joining the run's cgroups (writes to pre-opened files) only
+        preexec_fn=limits_preexec(limits, run.nproc, run.cgroup.join if run.cgroup else None),
     )
     assert process.stdout is not None
     pump = asyncio.create_task(_pump(process.stdout, capture))
@@ -215,7 +237,9 @@ async def _execute(run: PreparedRun, limits: SandboxLimits) -> SandboxResult:
         pump.cancel()
     exit_code = None if timed_out else process.returncode
     output = capture.result()
-    sig, hits = classify_limits(exit_code, timed_out, output.text.encode())
+    oom_kills = run.cgroup.oom_kills() if run.cgroup is not None else 0
+    refusals = run.cgroup.fork_refusals() if run.cgroup is not None else 0
+    sig, hits = classify_limits(exit_code, timed_out, output.text.encode(), oom_kills, refusals)
     return SandboxResult(
         argv=run.command,
         exit_code=exit_code,
@@ -227,6 +251,8 @@ async def _execute(run: PreparedRun, limits: SandboxLimits) -> SandboxResult:
         limits_hit=hits,
         run_as=run.run_as,
         network=run.network.value,
+        oom_kills=oom_kills,
+        cgroups=tuple(str(p) for p in run.cgroup.dirs.values()) if run.cgroup else (),
     )
 
 

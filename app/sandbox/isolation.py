@@ -10,8 +10,8 @@ What the sandbox guarantees (each line is tested in tests/integration/sandbox):
 - no host files beyond the toolchain: a fresh root with read-only `/usr` (and the
   `/bin`, `/lib*` links), an allow-list of harmless `/etc` files, synthetic
   `/etc/passwd`, `/etc/group`, `/etc/hosts`, the Python environment read-only when one
-  is given, the checkout read-write at `/workspace`, a private `/tmp` and `/dev/shm` (a
-  per-run scratch directory on disk, not RAM), a new `/proc` of the sandbox's own PID
+  is given, the checkout read-write at `/workspace`, a private `/tmp` and `/dev/shm`
+  (tmpfs of `SandboxLimits.disk_bytes` each), a new `/proc` of the sandbox's own PID
   namespace and a minimal `/dev`; the sandbox's own root and `/dev` are read-only.
   `/root`, `/home`, `/var`, `/run`, `/srv`, `/sys`, the service's working directory and
   every other run's checkout simply do not exist inside;
@@ -22,9 +22,12 @@ What the sandbox guarantees (each line is tested in tests/integration/sandbox):
   for this run alone, see identity.py) with no capabilities, an empty bounding set and
   `no_new_privs`; otherwise bwrap creates an unprivileged user namespace
   (`--unshare-user --disable-userns`);
-- limits (setrlimit before bwrap starts; inherited by everything inside): CPU seconds,
-  address space, processes of the sandbox uid, file size, open files, no core files;
-  the wall-clock timeout and process group kill live in `app/sandbox/execution.py`.
+- limits on each process (setrlimit before bwrap starts; inherited by everything inside):
+  CPU seconds, address space, processes of the sandbox uid (in userns mode: of the
+  sandbox's own user namespace, set by `prlimit` inside), file size, open files, no core
+  files; on the command as a whole, where the host gives cgroups: memory, processes and
+  CPU (app/sandbox/cgroups.py); the wall-clock timeout and process group kill live in
+  `app/sandbox/execution.py`.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.sandbox.network import SLIRP_DNS, NetworkMode
+from app.sandbox.network import NET_DIR, SLIRP_DNS, NetworkMode
 from app.sandbox.seccomp import seccomp_program
 
 WORKSPACE = "/workspace"
@@ -73,7 +76,12 @@ SYSTEM_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")
 class SandboxLimits:
     cpu_seconds: int = 600  # per process; SIGXCPU at this, SIGKILL 5 s later
     memory_bytes: int = 4 * 1024**3  # address space per process (RLIMIT_AS)
-    processes: int = 256  # processes and threads of the sandbox uid (RLIMIT_NPROC)
+    # processes and threads of the command as a whole: pids.max of its cgroup, and
+    # RLIMIT_NPROC (of its leased uid as root; of its own user namespace otherwise)
+    processes: int = 256
+    run_memory_bytes: int = 4 * 1024**3  # the whole command (cgroup), tmpfs pages included
+    cpus: float = 2.0  # CPU time per wall-clock second for the whole command (cgroup)
+    disk_bytes: int = 2 * 1024**3  # size of its /tmp (HOME too) and of its /dev/shm
     file_size_bytes: int = 1024**3  # largest file a process may write (RLIMIT_FSIZE)
     open_files: int = 1024
     wall_seconds: float = 900.0  # the whole command, then its process group is killed
@@ -97,6 +105,8 @@ class SandboxPolicy:
     uid_pool_size: int = 4096
     uid_lock_dir: Path = Path("/run/agentops-sandbox/uids")
     scratch_root: Path | None = None  # where per-run scratch dirs go (default: $TMPDIR)
+    cgroups: bool = True  # a cgroup per command where the host allows (cgroups.py)
+    cgroup_parent: Path | None = None  # a delegated cgroup v2 directory (else found)
 
 
 # --- environment and files --------------------------------------------------------------
@@ -155,6 +165,7 @@ def write_scratch(scratch: Path, uid: int, gid: int) -> None:
     """Lay out a run's scratch dir: tmp/ (/tmp), tmp/home/, shm/ (/dev/shm), synthetic /etc."""
     (scratch / "tmp" / "home").mkdir(parents=True)
     (scratch / "shm").mkdir()
+    (scratch / "net").mkdir()  # the network handshake (network.py)
     etc = scratch / "etc"
     etc.mkdir()
     (etc / "passwd").write_text(
@@ -214,11 +225,14 @@ def bwrap_argv(
     seccomp_fd: int | None = None,
     network: NetworkMode = NetworkMode.NONE,
     info_fd: int | None = None,
+    nproc_inside: str | None = None,
 ) -> list[str]:
     """The full command line: bwrap, its options, then (setpriv and) the command.
 
     `drop_to` is the (uid, gid) a root service drops to with setpriv; None when the
-    service is not root and bwrap makes an unprivileged user namespace instead.
+    service is not root and bwrap makes an unprivileged user namespace instead. With
+    `nproc_inside` (the path of `prlimit`), RLIMIT_NPROC is set inside the sandbox's
+    user namespace, where the kernel counts only that sandbox's tasks (`own_nproc_budget`).
     """
     args = [bwrap, "--die-with-parent", "--new-session", "--clearenv"]
     if seccomp_fd is not None:
@@ -248,11 +262,16 @@ def bwrap_argv(
         args += ["--ro-bind", str(scratch / "etc" / name), f"/etc/{name}"]
     if network is NetworkMode.SLIRP:
         args += ["--ro-bind", str(scratch / "etc" / "resolv.conf"), "/etc/resolv.conf"]
+        args += [*_dirs_to(Path(NET_DIR)), "--bind", str(scratch / "net"), NET_DIR]
     elif network is NetworkMode.HOST:
         args += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--bind", str(scratch / "tmp"), "/tmp"]  # noqa: S108 - the scratch dir
-    args += ["--bind", str(scratch / "shm"), "/dev/shm"]  # noqa: S108 - on disk, not RAM
+    # Sized tmpfs of the sandbox's own mount namespace: ENOSPC at the limit, and gone
+    # with the sandbox. Their pages count against the command's memory cgroup.
+    size = str(policy.limits.disk_bytes)
+    args += ["--perms", "01777", "--size", size, "--tmpfs", "/tmp"]  # noqa: S108
+    args += ["--perms", "01777", "--dir", SANDBOX_HOME]
+    args += ["--perms", "01777", "--size", size, "--tmpfs", "/dev/shm"]  # noqa: S108
     # After /tmp: a toolchain that lives under /tmp (a checkout of the service there, its
     # virtualenv with it) must stay visible above the sandbox's own /tmp.
     extra = list(policy.ro_paths)
@@ -275,28 +294,42 @@ def bwrap_argv(
             "--no-new-privs",
             "--",
         ]
+    if nproc_inside is not None:
+        n = policy.limits.processes
+        args += [nproc_inside, f"--nproc={n}:{n}", "--"]
     return [*args, *argv]
 
 
 # --- limits -------------------------------------------------------------------------------
 
 
-def rlimits(limits: SandboxLimits, tasks_already: int = 0) -> list[tuple[int, tuple[int, int]]]:
+def rlimits(limits: SandboxLimits, nproc: int | None) -> list[tuple[int, tuple[int, int]]]:
     """(resource, (soft, hard)) pairs applied before bwrap starts.
 
-    RLIMIT_NPROC counts every task of the real uid on the machine: when the sandbox runs
-    as the service's own uid (userns mode), `tasks_already` (that uid's current tasks)
-    is added so that the sandbox itself gets `limits.processes` more.
+    RLIMIT_NPROC counts every task of the real uid in a user namespace. `nproc` is the
+    value for bwrap (the leased uid's budget as root); None leaves it as it is, when the
+    budget is set inside the sandbox's own user namespace instead.
     """
-    nproc = limits.processes + tasks_already
-    return [
+    pairs = [
         (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5)),
         (resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)),
-        (resource.RLIMIT_NPROC, (nproc, nproc)),
         (resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes)),
         (resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files)),
         (resource.RLIMIT_CORE, (0, 0)),
     ]
+    if nproc is not None:
+        pairs.append((resource.RLIMIT_NPROC, (nproc, nproc)))
+    return pairs
+
+
+def own_nproc_budget(release: str) -> bool:
+    """Does this kernel count RLIMIT_NPROC per user namespace (5.14+)? Then a sandbox in
+    its own user namespace gets a process budget of its own even under a shared uid."""
+    try:
+        major, minor = (int(part) for part in release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 14)
 
 
 def count_tasks_of(uid: int) -> int:
@@ -315,16 +348,23 @@ def count_tasks_of(uid: int) -> int:
     return total
 
 
-def limits_preexec(limits: SandboxLimits, tasks_already: int = 0) -> Callable[[], None]:
-    """setrlimit for the child; a non-root service cannot raise its own hard limits."""
+def limits_preexec(
+    limits: SandboxLimits, nproc: int | None, join: Callable[[], None] | None = None
+) -> Callable[[], None]:
+    """setrlimit (and `join`: enter the run's cgroups) in the child before it execs.
+
+    A non-root service cannot raise its own hard limits, so values are capped at them.
+    """
     pairs = []
-    for which, (soft, hard) in rlimits(limits, tasks_already):
+    for which, (soft, hard) in rlimits(limits, nproc):
         _, current_hard = resource.getrlimit(which)
         if current_hard != resource.RLIM_INFINITY and os.geteuid() != 0:
             soft, hard = min(soft, current_hard), min(hard, current_hard)
         pairs.append((which, (soft, hard)))
 
     def apply() -> None:  # runs in the child between fork and exec
+        if join is not None:
+            join()  # first: nothing this child forks may start outside the groups
         for which, values in pairs:
             resource.setrlimit(which, values)
 

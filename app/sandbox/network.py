@@ -8,8 +8,8 @@ Addresses other than loopback (the LAN, a cloud metadata endpoint) ARE reachable
 setup network is still for repositories one trusts with that.
 
 The handshake: the command is wrapped in a tiny shell loop that creates
-`/tmp/.agentops-net-want` and waits for `/tmp/.agentops-net-ready` (both in the run's
-scratch dir); the service reads bwrap's `--info-fd` for the sandbox's PID, waits for
+`/run/agentops-net/want` and waits for `/run/agentops-net/ready` (the run's scratch
+dir `net/`, bound there); the service reads bwrap's `--info-fd` for the sandbox's PID, waits for
 the first file (bwrap has finished its own loopback set-up by then), starts
 slirp4netns, waits for its ready byte and creates the second file. Without
 slirp4netns installed, or when the service is not root, a setup network is the host's
@@ -35,12 +35,13 @@ class NetworkMode(StrEnum):
     HOST = "host"  # the host's network namespace (no slirp4netns installed)
 
 
-WANT, READY = ".agentops-net-want", ".agentops-net-ready"
+NET_DIR = "/run/agentops-net"  # inside; the scratch dir's net/ (not the sandbox's tmpfs)
+WANT, READY = "want", "ready"
 SLIRP_DNS = "10.0.2.3"
 _WAIT = (
-    f": > /tmp/{WANT}; i=0; while [ ! -e /tmp/{READY} ]; do i=$((i+1)); "
+    f": > {NET_DIR}/{WANT}; i=0; while [ ! -e {NET_DIR}/{READY} ]; do i=$((i+1)); "
     f'if [ "$i" -gt 400 ]; then echo "agentops: the sandbox network did not come up" >&2; '
-    f'exit 125; fi; sleep 0.05; done; rm -f /tmp/{WANT} /tmp/{READY}; exec "$@"'
+    f'exit 125; fi; sleep 0.05; done; rm -f {NET_DIR}/{WANT} {NET_DIR}/{READY}; exec "$@"'
 )
 
 
@@ -91,7 +92,7 @@ async def _attach(info_fd: int, scratch: Path, slirp: Slirp) -> None:
     info = await _read_pipe(info_fd, _child_pid)
     pid = _child_pid(info)
     assert pid is not None
-    want = scratch / "tmp" / WANT
+    want = scratch / "net" / WANT
     while not want.exists():  # noqa: ASYNC110 - the signal is a file made in the sandbox
         await asyncio.sleep(0.02)
     ready_r, ready_w = os.pipe()
@@ -124,7 +125,7 @@ async def _attach(info_fd: int, scratch: Path, slirp: Slirp) -> None:
         os.close(exit_r)
     if not await _read_pipe(ready_r, lambda data: True if data else None):
         raise OSError("slirp4netns stopped before the network was up")
-    (scratch / "tmp" / READY).touch()
+    (scratch / "net" / READY).touch()
 
 
 def _child_pid(data: bytes) -> int | None:

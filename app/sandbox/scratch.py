@@ -16,12 +16,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.sandbox.cgroups import CgroupLimits, RunCgroup, cgroup_support, create_run_cgroup
 from app.sandbox.identity import UidLease, lease_uid
 from app.sandbox.isolation import (
     SandboxPolicy,
     bwrap_argv,
     count_tasks_of,
     open_seccomp,
+    own_nproc_budget,
     read_host_layout,
     sandbox_env,
     write_scratch,
@@ -40,7 +42,8 @@ class PreparedRun:
     full: list[str] = field(default_factory=list)  # what is executed (bwrap …)
     cwd: Path = Path("/")
     env: dict[str, str] = field(default_factory=dict)
-    tasks_already: int = 0  # tasks of the uid the sandbox shares (userns mode)
+    nproc: int | None = None  # RLIMIT_NPROC for bwrap; None: set inside the sandbox
+    cgroup: RunCgroup | None = None  # the command's own cgroups, when the host gives them
     network: NetworkMode = NetworkMode.NONE
     run_as: int | None = None  # the host uid the command runs as (root mode)
     lease: UidLease | None = None  # that uid's lease
@@ -70,6 +73,12 @@ def prepare_run(
     scratch = Path(tempfile.mkdtemp(prefix="agentops-sandbox-", dir=policy.scratch_root))
     run = PreparedRun(command, checkout, scratch, sandboxed)
     try:
+        if policy.cgroups:
+            limits = policy.limits
+            run.cgroup = create_run_cgroup(
+                cgroup_support(policy.cgroup_parent),
+                CgroupLimits(limits.run_memory_bytes, limits.processes, limits.cpus),
+            )
         if sandboxed:
             _prepare_sandboxed(run, policy)
         else:
@@ -88,15 +97,27 @@ def _prepare_unsandboxed(run: PreparedRun, policy: SandboxPolicy) -> None:
         "HOME": str(run.scratch / "tmp" / "home"),
         "TMPDIR": str(run.scratch / "tmp"),
     }
-    run.tasks_already = 0 if os.geteuid() == 0 else count_tasks_of(os.getuid())
+    tasks_already = 0 if os.geteuid() == 0 else count_tasks_of(os.getuid())
+    run.nproc = policy.limits.processes + tasks_already
     run.network = NetworkMode.HOST
 
 
 def _prepare_sandboxed(run: PreparedRun, policy: SandboxPolicy) -> None:
     root = os.geteuid() == 0
-    if not root:  # userns mode: the service's own uid inside; its tasks share the budget
+    prlimit: str | None = None
+    run.nproc = policy.limits.processes
+    if not root:  # userns mode: the service's own uid inside
         uid, gid = os.getuid(), os.getgid()
-        run.tasks_already = count_tasks_of(uid)
+        prlimit = shutil.which("prlimit")  # must be visible inside: /usr is
+        if (
+            prlimit is not None
+            and prlimit.startswith(("/usr/", "/bin/"))
+            and own_nproc_budget(os.uname().release)
+        ):
+            run.nproc = None  # counted in the sandbox's own user namespace
+        else:  # the uid's tasks everywhere share the budget: count them in
+            prlimit = None
+            run.nproc = policy.limits.processes + count_tasks_of(uid)
     elif policy.uid is None:
         run.lease = lease_uid(policy.uid_pool_start, policy.uid_pool_size, policy.uid_lock_dir)
         uid = gid = run.run_as = run.lease.uid
@@ -123,12 +144,12 @@ def _prepare_sandboxed(run: PreparedRun, policy: SandboxPolicy) -> None:
         seccomp_fd=run.seccomp_fd,
         network=run.network,
         info_fd=None if run.info_fd is None else run.info_fd[1],
+        nproc_inside=prlimit,
     )
     run.cwd = run.scratch
     run.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's; --clearenv inside
     if root:
-        chown_tree(run.scratch / "tmp", uid, gid)
-        chown_tree(run.scratch / "shm", uid, gid)
+        chown_tree(run.scratch / "net", uid, gid)
         owner = run.checkout.stat()
         run.lent_from = (owner.st_uid, owner.st_gid)  # from here on clean-up gives it back
         chown_tree(run.checkout, uid, gid)
@@ -140,6 +161,12 @@ def clean_up_run(run: PreparedRun) -> None:
             with contextlib.suppress(OSError):
                 os.close(fd)
     run.seccomp_fd = run.info_fd = None
+    if run.cgroup is not None:  # before the uid goes back to the pool: nothing survives
+        try:
+            run.cgroup.destroy()
+        except OSError as exc:
+            log.error("sandbox cgroup not removed: %s", exc)
+        run.cgroup = None
     if run.lent_from is not None:
         chown_tree(run.checkout, *run.lent_from)
         run.lent_from = None

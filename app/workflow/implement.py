@@ -17,8 +17,6 @@ from app.llm.prompt_safety import fence_untrusted
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message
 from app.sandbox import (
-    SandboxLimits,
-    SandboxPolicy,
     prove_red_green,
     resolve_test_command,
     run_tests,
@@ -28,6 +26,7 @@ from app.workflow.analysis import Analysis, analyse, files_markdown
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
 from app.workflow.prompts import render_prompt
+from app.workflow.sandbox_policy import policy_for_tests, release_scratch, within_caps
 from app.workflow.toolloop import LoopLimits, run_tool_loop
 from app.workflow.tools import TOOL_SPECS, SymbolFinder, Toolbox
 
@@ -57,7 +56,7 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
     issue = Issue(ctx.target, **{**await ctx.step("issue", read_issue), "state": "open"})
     issue_text = issue_prompt_text(issue.title, issue.body)
     config = await ctx.step("config", lambda: _read_config(checkout))
-    repo_config = RepoConfig.model_validate(config["config"])
+    repo_config = await within_caps(ctx, RepoConfig.model_validate(config["config"]))
     if run.command not in repo_config.commands:
         raise RunRefused(
             f"`/agentops {run.command}` is turned off for this repository "
@@ -203,12 +202,7 @@ async def change_and_prove(
         )
     # The worker's Python (read-only) runs Python test suites; repositories needing more
     # install it with `setup:` commands in .agentops.yml, inside the same sandbox.
-    policy = SandboxPolicy(
-        limits=SandboxLimits(wall_seconds=float(config.limits.test_timeout_seconds)),
-        python_env=settings.sandbox_python_env,
-        scratch_root=folder / "scratch",
-    )
-    (folder / "scratch").mkdir(parents=True, exist_ok=True)
+    policy = await policy_for_tests(settings, config, folder / "scratch")
 
     async def run_selected(test_ids: Any) -> tuple[bool, str]:
         from app.sandbox import select_tests
@@ -218,7 +212,7 @@ async def change_and_prove(
             root, argv, setup=config.setup, policy=policy, allow_unsandboxed=allow
         )
         result = done.tests or done.failed_setup
-        text = result.output.text[-6000:] if result is not None else ""
+        text = result.with_limits_note(result.output.text[-6000:]) if result is not None else ""
         return done.passed, text
 
     async def verify(test_ids: list[str]) -> tuple[bool, str]:
@@ -263,7 +257,10 @@ async def change_and_prove(
         max_tokens=8192,
     )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
-    outcome = await run_tool_loop(router, request, toolbox, limits, verify)
+    try:
+        outcome = await run_tool_loop(router, request, toolbox, limits, verify)
+    finally:  # the sized scratch area (a tmpfs when root) goes with the loop
+        await release_scratch(folder / "scratch")
     diff = await workspace.working_diff(root, base_sha)
     if not outcome.finished:
         raise RunRefused(

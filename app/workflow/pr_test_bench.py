@@ -5,14 +5,12 @@ there (on a pull request no test has to fail first).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import REPO_CONFIG_FILE, RepoConfig
 from app.sandbox import (
-    SandboxLimits,
     SandboxPolicy,
     SelectionUnsupported,
     TestCommand,
@@ -25,6 +23,7 @@ from app.sandbox import (
 )
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
+from app.workflow.sandbox_policy import policy_for_tests
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,9 @@ class TestBench:
             return False, str(exc)
         done = await self._run(argv)
         result = done.tests or done.failed_setup
-        return done.passed, result.output.text[-6000:] if result is not None else ""
+        if result is None:
+            return done.passed, ""
+        return done.passed, result.with_limits_note(result.output.text[-6000:])
 
     async def check_passing(self, test_ids: Sequence[str]) -> tuple[bool, str]:
         """The named tests, run on the checkout as it is: all must run and pass."""
@@ -105,13 +106,8 @@ async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> Te
             ),
         )
     scratch = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id) / "scratch"
-    await asyncio.to_thread(scratch.mkdir, parents=True, exist_ok=True)
     # The worker's Python (read-only) runs Python suites; `setup:` installs the rest.
-    policy = SandboxPolicy(
-        limits=SandboxLimits(wall_seconds=float(config.limits.test_timeout_seconds)),
-        python_env=ctx.deps.settings.sandbox_python_env,
-        scratch_root=scratch,
-    )
+    policy = await policy_for_tests(ctx.deps.settings, config, scratch)
     return TestBench(
         root, command, tuple(config.setup), policy, ctx.deps.settings.sandbox_allow_unsandboxed
     )

@@ -26,6 +26,7 @@ from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import checkout_head, is_fork, read_pull_config
 from app.workflow.pr_test_bench import TestBench
+from app.workflow.sandbox_policy import within_caps
 from app.workflow.toolloop import LoopLimits, Verifier, run_tool_loop
 from app.workflow.tools import TOOL_SPECS, Toolbox
 
@@ -134,7 +135,7 @@ async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
     return PullWork(
         ctx,
         head,
-        RepoConfig.model_validate(config["config"]),
+        await within_caps(ctx, RepoConfig.model_validate(config["config"])),
         bool(config.get("author_can_write", False)),
         change,
     )

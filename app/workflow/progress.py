@@ -54,6 +54,8 @@ def details(steps: list[Step]) -> str:
         parts.append("### Files chosen\n" + "\n".join(lines))
     if plan := found.get("plan", {}).get("plan"):
         parts.append(f"### Plan\n{plan}")
+    if capped := found.get("limits", {}).get("capped"):  # sandbox_policy.within_caps
+        parts.append("### Limits capped\n" + "\n".join(f"- {line}" for line in capped))
     for detail in found.values():
         if verification := detail.get("verification"):
             parts.append(f"### Tests\n{verification}")

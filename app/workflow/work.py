@@ -24,6 +24,7 @@ from app.workflow.implement import run_issue_work
 from app.workflow.pr_fix import run_pull_fix
 from app.workflow.pr_tests import run_pull_tests
 from app.workflow.review import run_review
+from app.workflow.sandbox_policy import release_scratch
 from app.workflow.workspace import run_folder
 
 
@@ -115,4 +116,6 @@ async def close_own_check(ctx: RunContext, run: Run, conclusion: str, error: str
     await ctx.forge.update_check(check_ref_from_json(run.check_ref), update)
     # In a thread: a large checkout takes seconds to delete, and the worker's other jobs
     # share this event loop.
-    await asyncio.to_thread(shutil.rmtree, run_folder(ctx.deps.settings.workdir, run.id), True)
+    folder = run_folder(ctx.deps.settings.workdir, run.id)
+    await release_scratch(folder)  # its sized scratch area first (app/sandbox/disk.py)
+    await asyncio.to_thread(shutil.rmtree, folder, True)

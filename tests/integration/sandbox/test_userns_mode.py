@@ -108,3 +108,80 @@ def _run_as_nobody(base: Path) -> None:
     assert "fake-secret-userns" not in out
     assert out.count("denied") == 2
     assert (repo / "inside.txt").read_text() == "ok"
+
+
+BUDGET_SCRIPT = """
+import asyncio, json, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from app.sandbox import SandboxLimits, SandboxPolicy, run_sandboxed
+
+BOMB = (
+    "import os, time\\n"
+    "deadline, refused = time.monotonic() + 2.5, False\\n"
+    "while time.monotonic() < deadline:\\n"
+    "    try:\\n"
+    "        os.fork()\\n"
+    "    except OSError as exc:\\n"
+    "        if not refused:\\n"
+    "            print('fork refused:', exc, flush=True)\\n"
+    "        refused = True\\n"
+    "        time.sleep(0.01)\\n"
+    "os._exit(1 if refused else 0)\\n"
+)
+CALM = (
+    "import subprocess, time\\n"
+    "time.sleep(1)\\n"
+    "for _ in range(15):\\n"
+    "    subprocess.run(['true'], check=True)\\n"
+    "print('calm: fifteen processes started')\\n"
+)
+
+async def main():
+    repo = Path({repo!r})
+    policy = SandboxPolicy(limits=SandboxLimits(wall_seconds=20, processes=32))
+    calm = asyncio.ensure_future(run_sandboxed(["python3", "-c", CALM], repo, policy))
+    await asyncio.sleep(0.2)  # the calm run starts first, then the bomb goes off
+    bomb = await run_sandboxed(["python3", "-c", BOMB], repo, policy)
+    other = await calm
+    print(json.dumps({{"calm_code": other.exit_code, "calm_out": other.output.text,
+                      "bomb": bomb.summary()}}))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_each_run_has_its_own_process_budget_under_one_uid() -> None:
+    """Every sandbox of a non-root service runs as the service's uid: one run's fork bomb
+    must not use up the process budget of another run that is going on at the time."""
+    if not SYSTEM_PYTHON.exists() or shutil.which("setpriv") is None:
+        pytest.skip("needs /usr/bin/python3 and setpriv")
+    with tempfile.TemporaryDirectory(prefix="agentops-userns-") as tmp:
+        base = Path(tmp)
+        repo = base / "repo"
+        repo.mkdir()
+        for path in (base, repo):
+            os.chown(path, 65534, 65534)
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                str(SYSTEM_PYTHON),
+                "-c",
+                BUDGET_SCRIPT.format(root=str(REPO_ROOT), repo=str(repo)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=base,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(base)},
+        )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "processes" in report["bomb"], report  # the bomb hit its own budget ...
+    assert report["calm_code"] == 0, report  # ... and the other run did not notice
+    assert "calm: fifteen processes started" in report["calm_out"]

@@ -12,6 +12,7 @@ from app.sandbox.isolation import (
     HostLayout,
     bwrap_argv,
     count_tasks_of,
+    own_nproc_budget,
     python_env_paths,
     rlimits,
     sandbox_env,
@@ -87,11 +88,7 @@ def test_mounts() -> None:
     assert ("usr/bin", "/bin") in pairs(argv, "--symlink")
     assert ("/etc/localtime", "/etc/localtime") in pairs(argv, "--ro-bind")
     assert ("/tmp/s1/etc/passwd", "/etc/passwd") in pairs(argv, "--ro-bind")
-    assert pairs(argv, "--bind") == [
-        ("/tmp/s1/tmp", "/tmp"),
-        ("/tmp/s1/shm", "/dev/shm"),
-        ("/runs/r1/repo", "/workspace"),
-    ]
+    assert pairs(argv, "--bind") == [("/runs/r1/repo", "/workspace")]
     assert argv[argv.index("--") - 4 : argv.index("--")] == [
         "--remount-ro",
         "/",
@@ -134,7 +131,7 @@ def test_commands_wait_for_the_network() -> None:
     argv = wait_for_network(("pip", "install", "x"))
     assert argv[:2] == ("/bin/sh", "-c")
     assert argv[-3:] == ("pip", "install", "x")
-    assert ".agentops-net-ready" in argv[2] and 'exec "$@"' in argv[2]
+    assert "/run/agentops-net/ready" in argv[2] and 'exec "$@"' in argv[2]
 
 
 def test_python_env_is_read_only_with_traversable_parents(tmp_path: Path) -> None:
@@ -178,14 +175,52 @@ def test_environment_is_an_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cret" not in " ".join(argv)
 
 
+def test_tmp_and_shm_are_sized_tmpfs_of_the_sandbox() -> None:
+    argv = build(SandboxPolicy(limits=SandboxLimits(disk_bytes=5 << 20)))
+    tmpfs = [i for i, a in enumerate(argv) if a == "--tmpfs"]
+    assert [argv[i + 1] for i in tmpfs] == ["/tmp", "/dev/shm"]
+    for at in tmpfs:
+        assert argv[at - 4 : at] == ["--perms", "01777", "--size", str(5 << 20)]
+    home = len(argv) - 1 - argv[::-1].index("/tmp/home")
+    assert argv[home - 3 : home] == [
+        "--perms",
+        "01777",
+        "--dir",
+    ]
+
+
 def test_rlimits() -> None:
-    limits = dict(rlimits(SandboxLimits(cpu_seconds=7, memory_bytes=1 << 30, processes=64)))
+    limits = dict(rlimits(SandboxLimits(cpu_seconds=7, memory_bytes=1 << 30), nproc=64))
     assert limits[resource.RLIMIT_CPU] == (7, 12)
     assert limits[resource.RLIMIT_AS] == (1 << 30, 1 << 30)
     assert limits[resource.RLIMIT_NPROC] == (64, 64)
     assert limits[resource.RLIMIT_CORE] == (0, 0)
-    shared = dict(rlimits(SandboxLimits(processes=64), tasks_already=100))
-    assert shared[resource.RLIMIT_NPROC] == (164, 164)
+    inside = dict(rlimits(SandboxLimits(processes=64), nproc=None))
+    assert resource.RLIMIT_NPROC not in inside  # set in the sandbox's user namespace
+
+
+def test_process_budget_inside_the_user_namespace() -> None:
+    policy = SandboxPolicy(limits=SandboxLimits(processes=40))
+    argv = bwrap_argv(
+        "/usr/bin/bwrap",
+        ("pytest", "-q"),
+        Path("/runs/r1/repo"),
+        Path("/tmp/s1"),
+        policy,
+        HOST,
+        drop_to=None,
+        nproc_inside="/usr/bin/prlimit",
+    )
+    tail = argv[argv.index("--") + 1 :]
+    assert tail == ["/usr/bin/prlimit", "--nproc=40:40", "--", "pytest", "-q"]
+
+
+@pytest.mark.parametrize(
+    ("release", "own"),
+    [("6.18.44-fc", True), ("5.14.0", True), ("5.13.19", False), ("4.19.0", False), ("x", False)],
+)
+def test_own_nproc_budget_from_kernel_5_14(release: str, own: bool) -> None:
+    assert own_nproc_budget(release) is own
 
 
 def test_count_tasks_of_counts_threads_of_a_uid() -> None:
