@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -151,6 +152,10 @@ class Settings(BaseSettings):
         for endpoint in self.llm_endpoints.values():
             if endpoint.get("api_key"):
                 found.append(endpoint["api_key"])
+        if self.github_private_key_path is not None:
+            # an unreadable key file fails later, loudly, where the key is used
+            with contextlib.suppress(OSError):
+                found.append(self.github_private_key_pem)
         return found
 
 
