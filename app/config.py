@@ -29,6 +29,9 @@ class Settings(BaseSettings):
 
     # --- infrastructure -------------------------------------------------------------
     database_url: str = "postgresql://postgres@127.0.0.1:5432/agentops"
+    # Tenant work logs in as agentops_tenant (row-level security it cannot leave); by
+    # default the database URL with that user and no password.
+    tenant_database_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     queue_name: str = "agentops:queue"
     public_url: str = "http://127.0.0.1:8000"

@@ -1,0 +1,116 @@
+"""Tenant work cannot leave its tenant: it logs in as `agentops_tenant`, which cannot
+become the owner again, and sees only its own row of `tenants`.
+
+Each test runs twice: with the session's database (owned by `postgres`, a superuser, as
+on a developer machine) and with a database owned by a CREATEROLE-only service role, as
+an operator should deploy it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from app.store import Database, connect
+from app.store import runs as run_store
+from app.store.db import TenantRoleUnsafe, tenant_dsn_for
+from tests.integration.test_store import new_tenant, record, request
+from tests.integration.test_store_service_role import service_database
+
+
+@pytest.fixture(params=["superuser-owner", "service-role-owner"])
+async def store(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[Database]:
+    if request.param == "superuser-owner":
+        yield db
+    else:
+        async with service_database() as database:
+            yield database
+
+
+async def owner_of(database: Database) -> str:
+    async with database.admin() as conn:
+        return str(await conn.fetchval("SELECT current_user"))
+
+
+async def test_reset_role_stays_the_tenant_and_sees_no_other_tenant(store: Database) -> None:
+    a = await new_tenant(store)
+    b = await new_tenant(store)
+    run_a = (await record(store, a, request())).run_id
+    await record(store, b, request())
+    async with store.tenant(b) as tc:
+        await tc.conn.execute("RESET ROLE")
+        who = await tc.conn.fetchval("SELECT current_user")
+        seen = {r["tenant_id"] for r in await tc.conn.fetch("SELECT tenant_id FROM runs")}
+        assert await run_store.get_run(tc, run_a) is None
+    assert who == "agentops_tenant"
+    assert seen == {b}
+
+
+async def test_set_role_to_the_owner_is_refused(store: Database) -> None:
+    tenant = await new_tenant(store)
+    owner = await owner_of(store)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with store.tenant(tenant) as tc:
+            await tc.conn.execute(f'SET ROLE "{owner}"')
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with store.tenant(tenant) as tc:
+            await tc.conn.execute(f'SET SESSION AUTHORIZATION "{owner}"')
+
+
+async def test_the_tenant_login_has_no_way_back_to_the_owner(store: Database) -> None:
+    tenant = await new_tenant(store)
+    owner = await owner_of(store)
+    async with store.tenant(tenant) as tc:
+        row = await tc.conn.fetchrow(
+            "SELECT session_user::text AS login, rolsuper, rolbypassrls, rolcreaterole,"
+            " pg_has_role(session_user, $1, 'MEMBER') AS member_of_owner"
+            " FROM pg_roles WHERE rolname = session_user",
+            owner,
+        )
+    assert dict(row) == {
+        "login": "agentops_tenant",
+        "rolsuper": False,
+        "rolbypassrls": False,
+        "rolcreaterole": False,
+        "member_of_owner": False,
+    }
+
+
+async def test_a_tenant_sees_only_its_own_row_of_tenants(store: Database) -> None:
+    a = await new_tenant(store)
+    b = await new_tenant(store)
+    async with store.tenant(b) as tc:
+        seen = [r["id"] for r in await tc.conn.fetch("SELECT id FROM tenants")]
+        other = await tc.conn.fetchrow("SELECT * FROM tenants WHERE id = $1", a)
+        await tc.conn.execute("RESET ROLE")
+        after_reset = [r["id"] for r in await tc.conn.fetch("SELECT id FROM tenants")]
+    assert seen == [b] and other is None and after_reset == [b]
+    async with store.admin() as conn:  # the owner still sees every tenant
+        assert {a, b} <= {r["id"] for r in await conn.fetch("SELECT id FROM tenants")}
+
+
+async def test_changing_the_tenant_setting_back_to_none_sees_nothing(store: Database) -> None:
+    a = await new_tenant(store)
+    await record(store, a, request())
+    async with store.tenant(a) as tc:
+        await tc.conn.execute("RESET ALL")
+        assert await tc.conn.fetchval("SELECT count(*) FROM runs") == 0
+        assert await tc.conn.fetchval("SELECT count(*) FROM tenants") == 0
+
+
+async def test_a_tenant_login_that_could_become_the_owner_is_refused(database_url: str) -> None:
+    # The owner's own login given as the tenant login: row-level security would not bind.
+    with pytest.raises(TenantRoleUnsafe, match="AGENTOPS_TENANT_DATABASE_URL"):
+        await connect(database_url, min_size=1, max_size=1, tenant_dsn=database_url)
+
+
+def test_the_default_tenant_login_is_the_owner_url_with_the_tenant_role() -> None:
+    assert (
+        tenant_dsn_for("postgresql://svc:pw@db.internal:5432/agentops?sslmode=require")
+        == "postgresql://agentops_tenant@db.internal:5432/agentops?sslmode=require"
+    )
+    assert tenant_dsn_for("postgresql://127.0.0.1/agentops") == (
+        "postgresql://agentops_tenant@127.0.0.1/agentops"
+    )
