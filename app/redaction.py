@@ -27,6 +27,9 @@ _WHOLE_MIN = 6
 # short secret that could be an ordinary phrase.
 FRAGMENT_MIN = 12
 _FRAGMENTED_MIN = 16
+# A piece made of fewer distinct characters (`000000000000`, a run of dashes) says nothing
+# about the secret and would match ordinary text: only the whole secret catches it.
+_FRAGMENT_DISTINCT_MIN = 6
 # The visible head or tail of a masked key must be this long to be recognised as ours.
 _MASK_VISIBLE_MIN = 4
 
@@ -93,7 +96,8 @@ def _index(secrets: tuple[str, ...]) -> _SecretIndex:
     grams: set[str] = set()
     for secret in fragmented:
         for form in secret_forms(secret):
-            grams.update(form[i : i + FRAGMENT_MIN] for i in range(len(form) - FRAGMENT_MIN + 1))
+            pieces = (form[i : i + FRAGMENT_MIN] for i in range(len(form) - FRAGMENT_MIN + 1))
+            grams.update(p for p in pieces if len(set(p)) >= _FRAGMENT_DISTINCT_MIN)
     return _SecretIndex(tuple(sorted(secrets, key=len, reverse=True)), frozenset(grams), fragmented)
 
 

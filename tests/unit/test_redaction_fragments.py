@@ -110,6 +110,11 @@ def test_ordinary_text_and_short_secrets_are_left_alone() -> None:
     # a short secret is replaced whole only: its pieces would be ordinary words
     assert redact("a webhook and a hook", ["webhook-secret"]) == "a webhook and a hook"
     assert redact("x webhook-secret y", ["webhook-secret"]) == f"x {REDACTED} y"
+    # pieces of a key that say nothing about it (a run of zeros) are ordinary text
+    key = "sk-ant-sim-0000000000000000000000"
+    sha = "0" * 40
+    assert redact(f"old {sha} new", [key]) == f"old {sha} new"
+    assert redact(f"k={key[:16]}", [key]) == f"k={REDACTED}"
 
 
 def test_known_prefix_masked_keys_without_configuration() -> None:
