@@ -8,6 +8,11 @@ inside a tenant transaction can leave it: `RESET ROLE` returns to `agentops_tena
 `SET ROLE <owner>` / `SET SESSION AUTHORIZATION` are refused, since the role is no member
 of the owner and no superuser. Every new tenant connection checks that this holds.
 
+`app.tenant_id` is a setting any session may change, so the policies admit a tenant only
+when the transaction also carries `app.tenant_proof`, a hash of the tenant id keyed by a
+secret only the owner can read (`agentops_scope_key`, checked by the SECURITY DEFINER
+function `agentops_tenant_id()`): tenant work that names another tenant sees nothing.
+
 Work that spans tenants (the intake's tenant lookup, the re-enqueue sweep, the admin API)
 uses `admin()`, as the owner, and names itself as such.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from hashlib import sha256
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -58,6 +64,12 @@ def tenant_dsn_for(owner_dsn: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{TENANT_ROLE}@{host}"))
 
 
+def tenant_proof(scope_key: str, tenant_id: int) -> str:
+    """What `agentops_tenant_id()` (migration 0008) accepts for `tenant_id`."""
+    inner = sha256(f"{scope_key}:{tenant_id}".encode()).hexdigest()
+    return sha256(f"{scope_key}{inner}".encode()).hexdigest()
+
+
 async def _check_tenant_session(conn: asyncpg.Connection) -> None:
     """Refuse a tenant connection whose login could leave row-level security."""
     row = await conn.fetchrow(
@@ -82,13 +94,27 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, tenant_pool: asyncpg.Pool) -> None:
         self.pool = pool
         self.tenant_pool = tenant_pool
+        self._scope_key: str | None = None
 
     @asynccontextmanager
     async def tenant(self, tenant_id: int) -> AsyncIterator[TenantConnection]:
         """One transaction in which row-level security admits only `tenant_id`."""
+        proof = tenant_proof(await self._tenant_scope_key(), tenant_id)
         async with self.tenant_pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant_id))
+            # parameters, not literals: other sessions' query texts are visible to the role
+            await conn.execute(
+                "SELECT set_config('app.tenant_id', $1, true),"
+                " set_config('app.tenant_proof', $2, true)",
+                str(tenant_id),
+                proof,
+            )
             yield TenantConnection(conn, tenant_id)
+
+    async def _tenant_scope_key(self) -> str:
+        if self._scope_key is None:
+            async with self.pool.acquire() as conn:
+                self._scope_key = str(await conn.fetchval("SELECT key FROM agentops_scope_key"))
+        return self._scope_key
 
     @asynccontextmanager
     async def admin(self) -> AsyncIterator[asyncpg.Connection]:

@@ -114,3 +114,30 @@ def test_the_default_tenant_login_is_the_owner_url_with_the_tenant_role() -> Non
     assert tenant_dsn_for("postgresql://127.0.0.1/agentops") == (
         "postgresql://agentops_tenant@127.0.0.1/agentops"
     )
+
+
+async def test_naming_another_tenant_inside_tenant_work_sees_nothing(store: Database) -> None:
+    a = await new_tenant(store)
+    b = await new_tenant(store)
+    run_a = (await record(store, a, request())).run_id
+    async with store.tenant(b) as tc:
+        await tc.conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(a))
+        runs = await tc.conn.fetch("SELECT id FROM runs")
+        tenants = await tc.conn.fetch("SELECT id FROM tenants")
+        assert await run_store.get_run(tc, run_a) is None
+    assert runs == [] and tenants == []
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with store.tenant(b) as tc:
+            await tc.conn.fetch("SELECT key FROM agentops_scope_key")
+
+
+async def test_a_tenants_proof_admits_only_that_tenant(store: Database) -> None:
+    a = await new_tenant(store)
+    b = await new_tenant(store)
+    await record(store, a, request())
+    async with store.tenant(a) as tc:
+        proof_of_a = await tc.conn.fetchval("SELECT current_setting('app.tenant_proof')")
+    async with store.tenant(b) as tc:
+        # a proof seen once does not open another tenant's rows
+        await tc.conn.execute("SELECT set_config('app.tenant_proof', $1, true)", proof_of_a)
+        assert await tc.conn.fetchval("SELECT count(*) FROM runs") == 0

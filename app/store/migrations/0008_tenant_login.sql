@@ -52,11 +52,57 @@ EXCEPTION WHEN insufficient_privilege THEN
 END
 $$;
 
--- A tenant sees only its own row of `tenants`; the owner (0006) every row.
+
+-- app.tenant_id alone is a setting any session may change (set_config), so tenant work
+-- could name another tenant. The policies admit a tenant only when the transaction also
+-- carries the proof for it: a hash keyed by a secret that only the owner can read (the
+-- service computes the proof; tenant work sees its own proof and no way to make another).
+CREATE TABLE agentops_scope_key (
+    key         text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON agentops_scope_key FROM PUBLIC;
+INSERT INTO agentops_scope_key (key)
+    VALUES (replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
+
+-- The tenant this transaction may see: app.tenant_id when app.tenant_proof is right for
+-- it, else NULL (no row). SECURITY DEFINER: it reads the key the caller cannot.
+CREATE FUNCTION agentops_tenant_id() RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN current_setting('app.tenant_proof', true) = encode(sha256(convert_to(
+            k.key || encode(sha256(convert_to(
+                k.key || ':' || current_setting('app.tenant_id', true), 'UTF8')), 'hex'),
+            'UTF8')), 'hex')
+        THEN nullif(current_setting('app.tenant_id', true), '')::bigint
+    END
+    FROM public.agentops_scope_key k
+$$;
+REVOKE ALL ON FUNCTION agentops_tenant_id() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentops_tenant_id() TO agentops_tenant;
+
+DO $$
+DECLARE t text;
+BEGIN
+    FOR t IN
+        SELECT tablename FROM pg_policies
+        WHERE schemaname = current_schema() AND policyname = 'tenant_isolation'
+    LOOP
+        EXECUTE format(
+            'ALTER POLICY tenant_isolation ON %I '
+            'USING (tenant_id = (SELECT agentops_tenant_id())) '
+            'WITH CHECK (tenant_id = (SELECT agentops_tenant_id()))', t);
+    END LOOP;
+END
+$$;
+
+-- A tenant sees only its own row of `tenants`; the owner (as in 0006) every row.
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON tenants FOR SELECT
-    USING (id = nullif(current_setting('app.tenant_id', true), '')::bigint);
+    USING (id = (SELECT agentops_tenant_id()));
 DO $$
 BEGIN
     EXECUTE format(
