@@ -8,6 +8,8 @@ an operator should deploy it.
 
 from __future__ import annotations
 
+import base64
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -16,6 +18,7 @@ import pytest
 from app.store import Database, connect
 from app.store import runs as run_store
 from app.store.db import TenantRoleUnsafe, tenant_dsn_for
+from app.store.migrations import password_in, scram_sha256_verifier, set_role_password
 from tests.integration.test_store import new_tenant, record, request
 from tests.integration.test_store_service_role import service_database
 
@@ -141,3 +144,22 @@ async def test_a_tenants_proof_admits_only_that_tenant(store: Database) -> None:
         # a proof seen once does not open another tenant's rows
         await tc.conn.execute("SELECT set_config('app.tenant_proof', $1, true)", proof_of_a)
         assert await tc.conn.fetchval("SELECT count(*) FROM runs") == 0
+
+
+async def test_migrate_gives_a_login_the_password_of_its_url_as_a_verifier(
+    database_url: str,
+) -> None:
+    role = f"agentops_pw_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        password = password_in(f"postgresql://{role}:s3cret%21pw@127.0.0.1/x")
+        assert password == "s3cret!pw"
+        await set_role_password(database_url, role, password)
+        stored = await admin.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", role)
+    finally:
+        await admin.execute(f'DROP ROLE "{role}"')
+        await admin.close()
+    assert stored.startswith("SCRAM-SHA-256$4096:") and password not in stored
+    salt = base64.b64decode(stored.split("$")[1].split(":")[1])
+    assert stored == scram_sha256_verifier(password, salt)
