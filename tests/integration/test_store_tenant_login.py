@@ -8,6 +8,7 @@ an operator should deploy it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +19,14 @@ import pytest
 from app.store import Database, connect
 from app.store import runs as run_store
 from app.store.db import TenantRoleUnsafe, tenant_dsn_for
-from app.store.migrations import password_in, scram_sha256_verifier, set_role_password
+from app.store.migrations import (
+    apply_migrations,
+    ensure_database,
+    password_in,
+    scram_sha256_verifier,
+    set_role_password,
+)
+from tests.conftest import PG_BASE, drop_database
 from tests.integration.test_store import new_tenant, record, request
 from tests.integration.test_store_service_role import service_database
 
@@ -163,3 +171,26 @@ async def test_migrate_gives_a_login_the_password_of_its_url_as_a_verifier(
     assert stored.startswith("SCRAM-SHA-256$4096:") and password not in stored
     salt = base64.b64decode(stored.split("$")[1].split(":")[1])
     assert stored == scram_sha256_verifier(password, salt)
+
+
+async def test_two_databases_migrating_at_once_both_get_the_tenant_login() -> None:
+    # roles are cluster-wide: two test sessions (or two deployments) migrate side by side
+    urls = [f"{PG_BASE}/agentops_test_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    try:
+        for url in urls:
+            await ensure_database(url)
+        await asyncio.gather(*(apply_migrations(url) for url in urls))
+        for url in urls:
+            database = await connect(url, min_size=1, max_size=1)
+            try:
+                tenant = await new_tenant(database)
+                async with database.tenant(tenant) as tc:
+                    assert await tc.conn.fetchval("SELECT session_user") == "agentops_tenant"
+                    assert [r["id"] for r in await tc.conn.fetch("SELECT id FROM tenants")] == [
+                        tenant
+                    ]
+            finally:
+                await database.close()
+    finally:
+        for url in urls:
+            await drop_database(url.rsplit("/", 1)[1])
