@@ -6,6 +6,7 @@ import contextlib
 import sys
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -159,6 +160,12 @@ class Settings(BaseSettings):
             # an unreadable key file fails later, loudly, where the key is used
             with contextlib.suppress(OSError):
                 found.append(self.github_private_key_pem)
+        # Passwords in service URLs, when long enough not to be ordinary words ("postgres"):
+        # inside a URL they are caught anyway (`scheme://user:secret@`).
+        for url in (self.database_url, self.tenant_database_url, self.redis_url):
+            password = unquote(urlsplit(url or "").password or "")
+            if len(password) >= 12:
+                found.append(password)
         return found
 
 
