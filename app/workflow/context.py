@@ -21,9 +21,8 @@ from app.store import steps as step_store
 from app.store.runs import Run
 from app.workflow import progress as progress_view
 from app.workflow.checks import check_ref_from_json
-from app.workflow.failures import RunRefused, failure_record, public_failure
-
-__all__ = ["RunCancelled", "RunContext", "RunRefused", "WorkflowDeps", "refuse"]
+from app.workflow.failures import RunRefused as RunRefused  # its home before failures.py
+from app.workflow.failures import failure_record, public_failure
 
 ForgeFactory = Callable[[Run], Awaitable[Forge]]
 

@@ -11,6 +11,7 @@ stays in the run's record (`runs.error`, the step's `error`, the admin API) and 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +23,7 @@ from app.sandbox import SandboxUnavailable
 
 FailureKind = Literal[
     "refused",  # a reason written for people (RunRefused)
+    "stopped",  # the job was cancelled or ran out of time
     "model_provider",
     "budget",
     "forge",
@@ -62,6 +64,12 @@ def public_failure(exc: BaseException, forge: str = "", run_id: int | None = Non
     `RunRefused`, the words its author wrote for people)."""
     if isinstance(exc, RunRefused):
         return PublicFailure("refused", str(exc))
+    if isinstance(exc, asyncio.CancelledError):
+        return PublicFailure(
+            "stopped",
+            "The run was stopped (cancelled, or over its time limit).",
+            f"{_RETRY[0].upper()}{_RETRY[1:]} to start it again.",
+        )
     if isinstance(exc, BudgetExhausted):
         return _budget(exc)
     if isinstance(exc, LLMError):

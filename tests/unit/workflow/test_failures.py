@@ -3,6 +3,7 @@ provider's or forge's answer, the exception, the service's files or its settings
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -126,6 +127,11 @@ def test_public_text_says_what_failed_and_what_to_do_and_nothing_else(
         assert words in failure.text, (words, failure.text)
     for i in range(len(KEY) - 8):
         assert KEY[i : i + 8] not in failure.text
+
+
+def test_a_stopped_job_is_not_called_an_internal_error() -> None:
+    failure = public_failure(asyncio.CancelledError())
+    assert failure.kind == "stopped" and "retry" in failure.text
 
 
 def test_forge_names_the_forge_of_the_run() -> None:
