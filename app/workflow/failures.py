@@ -62,8 +62,8 @@ class PublicFailure:
 def public_failure(exc: BaseException, forge: str = "", run_id: int | None = None) -> PublicFailure:
     """The text for people about `exc`, built from this module's words only (and, for
     `RunRefused`, the words its author wrote for people)."""
-    if isinstance(exc, RunRefused):
-        return PublicFailure("refused", str(exc))
+    if isinstance(exc, RunRefused):  # its words may quote a branch, a file, a config
+        return PublicFailure("refused", redact(str(exc), registered_secrets()))
     if isinstance(exc, asyncio.CancelledError):
         return PublicFailure(
             "stopped",

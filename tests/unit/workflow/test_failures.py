@@ -146,6 +146,12 @@ def test_run_refused_messages_written_for_people_are_kept() -> None:
     assert (failure.kind, failure.text) == ("refused", message)
 
 
+def test_a_refusal_quoting_a_configured_secret_is_redacted() -> None:
+    install_log_redaction([KEY])
+    failure = public_failure(RunRefused(f"cannot push to `{KEY[10:40]}`"))
+    assert failure.text == "cannot push to `[REDACTED]`"
+
+
 def test_the_record_keeps_the_detail_without_secrets() -> None:
     install_log_redaction([KEY])  # configured at start-up
     exc = ProviderConfigError(
