@@ -18,7 +18,7 @@ import pytest
 
 from app.store import Database, connect
 from app.store import runs as run_store
-from app.store.db import TenantRoleUnsafe, tenant_dsn_for
+from app.store.db import TenantRoleUnsafe, tenant_dsn_for, tenant_proof
 from app.store.migrations import (
     apply_migrations,
     ensure_database,
@@ -194,3 +194,20 @@ async def test_two_databases_migrating_at_once_both_get_the_tenant_login() -> No
     finally:
         for url in urls:
             await drop_database(url.rsplit("/", 1)[1])
+
+
+async def test_a_key_of_its_own_does_not_let_tenant_work_forge_a_proof(store: Database) -> None:
+    a = await new_tenant(store)
+    b = await new_tenant(store)
+    await record(store, a, request())
+    async with store.tenant(b) as tc:
+        await tc.conn.execute("CREATE TEMP TABLE agentops_scope_key (key text)")
+        await tc.conn.execute("INSERT INTO agentops_scope_key VALUES ('chosen')")
+        await tc.conn.execute(
+            "SELECT set_config('app.tenant_id', $1, true),"
+            " set_config('app.tenant_proof', $2, true)",
+            str(a),
+            tenant_proof("chosen", a),
+        )
+        assert await tc.conn.fetchval("SELECT count(*) FROM runs") == 0
+        assert await tc.conn.fetchval("SELECT count(*) FROM tenants") == 0

@@ -52,7 +52,6 @@ EXCEPTION WHEN insufficient_privilege THEN
 END
 $$;
 
-
 -- app.tenant_id alone is a setting any session may change (set_config), so tenant work
 -- could name another tenant. The policies admit a tenant only when the transaction also
 -- carries the proof for it: a hash keyed by a secret that only the owner can read (the
@@ -66,19 +65,28 @@ INSERT INTO agentops_scope_key (key)
     VALUES (replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
 
 -- The tenant this transaction may see: app.tenant_id when app.tenant_proof is right for
--- it, else NULL (no row). SECURITY DEFINER: it reads the key the caller cannot.
-CREATE FUNCTION agentops_tenant_id() RETURNS bigint
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE
-        WHEN current_setting('app.tenant_proof', true) = encode(sha256(convert_to(
-            k.key || encode(sha256(convert_to(
-                k.key || ':' || current_setting('app.tenant_id', true), 'UTF8')), 'hex'),
-            'UTF8')), 'hex')
-        THEN nullif(current_setting('app.tenant_id', true), '')::bigint
-    END
-    FROM public.agentops_scope_key k
+-- it, else NULL (no row). SECURITY DEFINER: it reads the key the caller cannot. Its
+-- search_path and the schema-qualified key table keep a caller's own objects (a temporary
+-- table of the same name) out of it.
+DO $$
+BEGIN
+    EXECUTE format($f$
+        CREATE FUNCTION agentops_tenant_id() RETURNS bigint
+            LANGUAGE sql STABLE SECURITY DEFINER
+            SET search_path = pg_catalog, pg_temp
+        AS $body$
+            SELECT CASE
+                WHEN current_setting('app.tenant_proof', true) = encode(sha256(convert_to(
+                    k.key || encode(sha256(convert_to(
+                        k.key || ':' || current_setting('app.tenant_id', true), 'UTF8')),
+                        'hex'),
+                    'UTF8')), 'hex')
+                THEN nullif(current_setting('app.tenant_id', true), '')::bigint
+            END
+            FROM %I.agentops_scope_key k
+        $body$
+    $f$, current_schema());
+END
 $$;
 REVOKE ALL ON FUNCTION agentops_tenant_id() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION agentops_tenant_id() TO agentops_tenant;
