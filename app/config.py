@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -28,6 +30,9 @@ class Settings(BaseSettings):
 
     # --- infrastructure -------------------------------------------------------------
     database_url: str = "postgresql://postgres@127.0.0.1:5432/agentops"
+    # Tenant work logs in as agentops_tenant (row-level security it cannot leave); by
+    # default the database URL with that user and no password.
+    tenant_database_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     queue_name: str = "agentops:queue"
     public_url: str = "http://127.0.0.1:8000"
@@ -185,6 +190,16 @@ class Settings(BaseSettings):
         for endpoint in self.llm_endpoints.values():
             if endpoint.get("api_key"):
                 found.append(endpoint["api_key"])
+        if self.github_private_key_path is not None:
+            # an unreadable key file fails later, loudly, where the key is used
+            with contextlib.suppress(OSError):
+                found.append(self.github_private_key_pem)
+        # Passwords in service URLs, when long enough not to be ordinary words ("postgres"):
+        # inside a URL they are caught anyway (`scheme://user:secret@`).
+        for url in (self.database_url, self.tenant_database_url, self.redis_url):
+            password = unquote(urlsplit(url or "").password or "")
+            if len(password) >= 12:
+                found.append(password)
         return found
 
 

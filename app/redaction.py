@@ -1,16 +1,46 @@
-"""Removing secrets from text before it reaches a log, a comment, a prompt or argv."""
+"""Removing secrets from text before it reaches a log, a comment, a prompt or argv.
+
+A configured secret is caught whole and in pieces: a provider's error may echo the first
+or last characters of a key, a truncated key, or its base64 / URL-encoded form. Every
+piece of at least `FRAGMENT_MIN` characters of a secret (or of those encodings) is
+redacted, and so is a masked form (`sk-ant-…abcd`, `sk-proj-****wxyz`) whose visible
+head or tail is the secret's own.
+"""
 
 from __future__ import annotations
 
+import base64
+import functools
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote
 
 REDACTED = "[REDACTED]"
+
+# A secret shorter than this is replaced only whole (and one shorter than `_WHOLE_MIN`
+# not at all: it would match ordinary words).
+_WHOLE_MIN = 6
+# The shortest piece of a secret redacted on its own; only secrets of at least
+# `_FRAGMENTED_MIN` characters are searched for pieces, so a piece is never most of a
+# short secret that could be an ordinary phrase.
+FRAGMENT_MIN = 12
+_FRAGMENTED_MIN = 16
+# A piece made of fewer distinct characters (`000000000000`, a run of dashes) says nothing
+# about the secret and would match ordinary text: only the whole secret catches it.
+_FRAGMENT_DISTINCT_MIN = 6
+# The visible head or tail of a masked key must be this long to be recognised as ours.
+_MASK_VISIBLE_MIN = 4
 
 # Known token formats. GitHub's newer installation tokens (`ghs_`) run to ~520 characters
 # and contain dots and underscores, so the token alphabet here is wider than base62.
 _PATTERNS: tuple[re.Pattern[str], ...] = (
+    # masked keys as providers print them: sk-proj-****wxyz, sk-ant-…abcd, ghp_...1234
+    re.compile(
+        r"\b(?:sk-ant-|sk-proj-|sk-|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|hf_)"
+        r"[\w\-]*(?:\*{2,}|•{2,}|…|\\u2026|\.{3,})[\w\-]*"
+    ),
     re.compile(r"\bgh[pousr]_[A-Za-z0-9_.\-]{20,}"),
     re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
     re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"),
@@ -33,14 +63,100 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)(?<=authorization: )(?:basic|bearer|token) [^\s\"']+"),
 )
 
+# A mask inside a word: the visible head and tail around it are compared with the secrets.
+_MASK = re.compile(r"\*{2,}|•{2,}|…|\\u2026|\.{3,}")  # \u2026: … escaped in JSON
+_HEAD = re.compile(r"[\w\-]{1,64}$")
+_TAIL = re.compile(r"[\w\-]{1,64}")
+_WORD_RUN = re.compile(rf"\S{{{FRAGMENT_MIN},}}")
+
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Replace known token formats and the given literal secrets with `[REDACTED]`."""
-    for secret in sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True):
+    """Replace known token formats and the given secrets, whole or in pieces, with
+    `[REDACTED]`."""
+    index = _index(tuple(sorted({s for s in secrets if len(s) >= _WHOLE_MIN})))
+    for secret in index.whole:
         text = text.replace(secret, REDACTED)
+    if index.grams:
+        text = _redact_fragments(text, index)
     for pattern in _PATTERNS:
         text = pattern.sub(REDACTED, text)
     return text
+
+
+@dataclass(frozen=True)
+class _SecretIndex:
+    whole: tuple[str, ...]  # longest first, so a secret inside another goes second
+    grams: frozenset[str]  # every FRAGMENT_MIN-long piece of every form of the secrets
+    fragmented: tuple[str, ...]  # the secrets long enough to be searched for pieces
+
+
+@functools.lru_cache(maxsize=64)
+def _index(secrets: tuple[str, ...]) -> _SecretIndex:
+    fragmented = tuple(s for s in secrets if len(s) >= _FRAGMENTED_MIN)
+    grams: set[str] = set()
+    for secret in fragmented:
+        for form in secret_forms(secret):
+            pieces = (form[i : i + FRAGMENT_MIN] for i in range(len(form) - FRAGMENT_MIN + 1))
+            grams.update(p for p in pieces if len(set(p)) >= _FRAGMENT_DISTINCT_MIN)
+    return _SecretIndex(tuple(sorted(secrets, key=len, reverse=True)), frozenset(grams), fragmented)
+
+
+def secret_forms(secret: str) -> list[str]:
+    """The secret as it may appear in a message: itself, URL-encoded, and the part of its
+    base64 encodings that does not depend on what was encoded around it."""
+    forms = [secret]
+    quoted = quote(secret, safe="")
+    if quoted != secret:
+        forms.append(quoted)
+    raw = secret.encode()
+    for shift in range(3):  # the secret may start at any byte offset of a 3-byte group
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        stable = encoded[4 if shift else 0 : -4]
+        if len(stable) >= FRAGMENT_MIN:
+            forms.append(stable)
+            forms.append(stable.replace("+", "-").replace("/", "_"))
+    return forms
+
+
+def _redact_fragments(text: str, index: _SecretIndex) -> str:
+    spans: list[tuple[int, int]] = []
+    for run in _WORD_RUN.finditer(text):
+        word, start = run.group(), run.start()
+        for i in range(len(word) - FRAGMENT_MIN + 1):
+            if word[i : i + FRAGMENT_MIN] in index.grams:
+                spans.append((start + i, start + i + FRAGMENT_MIN))
+    for mask in _MASK.finditer(text):
+        head = _HEAD.search(text, max(0, mask.start() - 64), mask.start())
+        tail = _TAIL.match(text, mask.end())
+        shown_head, shown_tail = head.group() if head else "", tail.group() if tail else ""
+        if any(_shows_part_of(s, shown_head, shown_tail) for s in index.fragmented):
+            spans.append((mask.start() - len(shown_head), mask.end() + len(shown_tail)))
+    if not spans:
+        return text
+    pieces: list[str] = []
+    cursor = 0
+    for start, end in _merged(spans):
+        pieces.append(text[cursor:start])
+        pieces.append(REDACTED)
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _shows_part_of(secret: str, head: str, tail: str) -> bool:
+    return (len(head) >= _MASK_VISIBLE_MIN and secret.startswith(head)) or (
+        len(tail) >= _MASK_VISIBLE_MIN and secret.endswith(tail)
+    )
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 class RedactingFilter(logging.Filter):
@@ -49,6 +165,10 @@ class RedactingFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self._secrets = list(secrets)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(self._secrets)
 
     def add_secret(self, secret: str) -> None:
         if secret and secret not in self._secrets:
@@ -69,7 +189,8 @@ _FILTER = RedactingFilter()
 
 
 def install_log_redaction(secrets: Iterable[str] = ()) -> RedactingFilter:
-    """Attach the process-wide redacting filter to every root handler."""
+    """Register the configured secrets and attach the process-wide redacting filter to
+    every root handler."""
     for secret in secrets:
         _FILTER.add_secret(secret)
     root = logging.getLogger()
@@ -82,3 +203,8 @@ def install_log_redaction(secrets: Iterable[str] = ()) -> RedactingFilter:
 def register_secret(secret: str) -> None:
     """Tell the log filter about a secret learned at run time (a fresh token)."""
     _FILTER.add_secret(secret)
+
+
+def registered_secrets() -> tuple[str, ...]:
+    """Every secret this process knows: configured at start-up or learned since."""
+    return _FILTER.secrets

@@ -342,7 +342,12 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # min_size=0: the web process starts, and answers 503, while PostgreSQL is down.
-        service.db = await connect(settings.database_url, min_size=0, max_size=10)
+        service.db = await connect(
+            settings.database_url,
+            min_size=0,
+            max_size=10,
+            tenant_dsn=settings.tenant_database_url,
+        )
         try:
             yield
         finally:

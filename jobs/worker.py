@@ -50,7 +50,12 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             log.info("test Python: %s", python)
         else:
             log.warning("test Python: %s", python)
-        db = await connect(settings.database_url, min_size=1, max_size=5)
+        db = await connect(
+            settings.database_url,
+            min_size=1,
+            max_size=5,
+            tenant_dsn=settings.tenant_database_url,
+        )
         forges = ForgeRegistry(settings)
         ctx["forges"] = forges
         ctx["deps"] = WorkflowDeps(

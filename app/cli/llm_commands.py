@@ -149,7 +149,9 @@ def _replay_workflow(settings: Settings, run_id: int, checkout: Path, as_json: b
     where = checkout.resolve()
 
     async def go() -> Any:
-        db = await connect(settings.database_url, min_size=1, max_size=2)
+        db = await connect(
+            settings.database_url, min_size=1, max_size=2, tenant_dsn=settings.tenant_database_url
+        )
         try:
             return await replay_run(
                 settings, db, run_id, where, lambda line: print(line, file=sys.stderr, flush=True)
@@ -192,7 +194,9 @@ async def _replay(settings: Settings, run_id: int) -> dict[str, Any]:
     from app.store.db import DatabaseUnavailable
 
     try:
-        db = await connect(settings.database_url, min_size=1, max_size=2)
+        db = await connect(
+            settings.database_url, min_size=1, max_size=2, tenant_dsn=settings.tenant_database_url
+        )
     except DatabaseUnavailable as exc:
         raise CommandFailed(redact(str(exc))) from None
     try:

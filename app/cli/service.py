@@ -64,19 +64,31 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = load_settings()
-    applied = asyncio.run(_migrate(settings.database_url))
+    applied = asyncio.run(_migrate(settings))
     print(f"migrations applied: {', '.join(applied)}" if applied else "database is up to date")
     return 0
 
 
-async def _migrate(dsn: str) -> list[str]:
+async def _migrate(settings: Settings) -> list[str]:
     from app.store import DATABASE_ERRORS
-    from app.store.migrations import apply_migrations, ensure_database
+    from app.store.db import TENANT_ROLE
+    from app.store.migrations import (
+        apply_migrations,
+        ensure_database,
+        password_in,
+        set_role_password,
+    )
 
+    dsn = settings.database_url
     try:
         if await ensure_database(dsn):
             print("created the database")
-        return await apply_migrations(dsn)
+        applied = await apply_migrations(dsn)
+        # the tenant login's password, when the operator gives one, is set from it
+        tenant_password = password_in(settings.tenant_database_url or "")
+        if tenant_password:
+            await set_role_password(dsn, TENANT_ROLE, tenant_password)
+        return applied
     except DATABASE_ERRORS as exc:
         raise CommandFailed(f"cannot migrate the database: {exc}") from exc
 
@@ -84,7 +96,7 @@ async def _migrate(dsn: str) -> list[str]:
 def cmd_dev(args: argparse.Namespace) -> int:
     settings = load_settings()
     setup_logging(settings)
-    applied = asyncio.run(_migrate(settings.database_url))
+    applied = asyncio.run(_migrate(settings))
     if applied:
         print(f"migrations applied: {', '.join(applied)}")
     _announce(settings, args.host, args.port)

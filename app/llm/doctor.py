@@ -129,7 +129,27 @@ async def check_database(settings: Settings) -> Check:
         return Check("database", False, f"cannot reach PostgreSQL at {url}: {redact(str(exc))}")
     if pending:
         return Check("database", False, f"{url}: migrations not applied (run `agentops migrate`)")
-    return Check("database", True, f"{url}: reachable, migrated")
+    tenant_login = await check_tenant_login(settings)
+    if tenant_login is not None:
+        return Check("database", False, f"{url}: reachable, migrated, but {tenant_login}")
+    return Check(
+        "database", True, f"{url}: reachable, migrated; tenant work logs in as agentops_tenant"
+    )
+
+
+async def check_tenant_login(settings: Settings) -> str | None:
+    """Why tenant work cannot log in as its own role, or None when it can."""
+    from app.store import DATABASE_ERRORS, DatabaseUnavailable, connect
+    from app.store.db import TenantRoleUnsafe
+
+    try:
+        db = await connect(settings.database_url, 1, 1, tenant_dsn=settings.tenant_database_url)
+    except (DatabaseUnavailable, TenantRoleUnsafe) as exc:
+        return f"{redact(str(exc))} (AGENTOPS_TENANT_DATABASE_URL)"
+    except DATABASE_ERRORS as exc:
+        return f"{redact(str(exc))} (AGENTOPS_TENANT_DATABASE_URL)"
+    await db.close()
+    return None
 
 
 async def check_redis(settings: Settings) -> Check:

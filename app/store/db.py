@@ -1,10 +1,20 @@
-"""Connection pool and tenant scoping.
+"""Connection pools and tenant scoping.
 
-Tenant-owned tables have row-level security forced on them. A tenant transaction
-switches to the `agentops_tenant` role and sets `app.tenant_id`, so a query can only see
-and write rows of that tenant, whatever its WHERE clause says. Work that spans tenants
-(the intake's tenant lookup, the re-enqueue sweep, the admin API) uses `admin()` and
-names itself as such.
+Tenant-owned tables have row-level security forced on them. Tenant work runs on its own
+pool, logged in as the `agentops_tenant` role, and sets `app.tenant_id`, so a query can
+only see and write rows of that tenant, whatever its WHERE clause says. Because the
+session itself is `agentops_tenant` (not the owner switched with `SET ROLE`), nothing
+inside a tenant transaction can leave it: `RESET ROLE` returns to `agentops_tenant`, and
+`SET ROLE <owner>` / `SET SESSION AUTHORIZATION` are refused, since the role is no member
+of the owner and no superuser. Every new tenant connection checks that this holds.
+
+`app.tenant_id` is a setting any session may change, so the policies admit a tenant only
+when the transaction also carries `app.tenant_proof`, a hash of the tenant id keyed by a
+secret only the owner can read (`agentops_scope_key`, checked by the SECURITY DEFINER
+function `agentops_tenant_id()`): tenant work that names another tenant sees nothing.
+
+Work that spans tenants (the intake's tenant lookup, the re-enqueue sweep, the admin API)
+uses `admin()`, as the owner, and names itself as such.
 """
 
 from __future__ import annotations
@@ -12,6 +22,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from hashlib import sha256
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -32,6 +44,10 @@ class DatabaseUnavailable(Exception):
     """PostgreSQL cannot be reached."""
 
 
+class TenantRoleUnsafe(Exception):
+    """The tenant login could become the owner (or bypass row-level security)."""
+
+
 @dataclass
 class TenantConnection:
     """A connection inside a transaction scoped to one tenant."""
@@ -40,17 +56,65 @@ class TenantConnection:
     tenant_id: int
 
 
+def tenant_dsn_for(owner_dsn: str) -> str:
+    """The owner's URL with `agentops_tenant` as the user and no password: the default
+    for `AGENTOPS_TENANT_DATABASE_URL` (trust or peer-less local authentication)."""
+    parts = urlsplit(owner_dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{TENANT_ROLE}@{host}"))
+
+
+def tenant_proof(scope_key: str, tenant_id: int) -> str:
+    """What `agentops_tenant_id()` (migration 0008) accepts for `tenant_id`."""
+    inner = sha256(f"{scope_key}:{tenant_id}".encode()).hexdigest()
+    return sha256(f"{scope_key}{inner}".encode()).hexdigest()
+
+
+async def _check_tenant_session(conn: asyncpg.Connection) -> None:
+    """Refuse a tenant connection whose login could leave row-level security."""
+    row = await conn.fetchrow(
+        """
+        SELECT r.rolsuper OR r.rolbypassrls OR r.rolcreaterole AS privileged,
+               coalesce(pg_has_role(session_user, c.relowner, 'MEMBER'), false) AS owner
+        FROM pg_roles r
+        LEFT JOIN pg_class c ON c.oid = to_regclass('runs')
+        WHERE r.rolname = session_user
+        """
+    )
+    if row is None or row["privileged"] or row["owner"]:
+        user = await conn.fetchval("SELECT session_user")
+        raise TenantRoleUnsafe(
+            f"the tenant database login {user!r} is a superuser, may bypass row-level "
+            "security or create roles, or is a member of the tables' owner: tenant work "
+            f"must log in as {TENANT_ROLE} (AGENTOPS_TENANT_DATABASE_URL)"
+        )
+
+
 class Database:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, tenant_pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.tenant_pool = tenant_pool
+        self._scope_key: str | None = None
 
     @asynccontextmanager
     async def tenant(self, tenant_id: int) -> AsyncIterator[TenantConnection]:
         """One transaction in which row-level security admits only `tenant_id`."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"SET LOCAL ROLE {TENANT_ROLE}")
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant_id))
+        proof = tenant_proof(await self._tenant_scope_key(), tenant_id)
+        async with self.tenant_pool.acquire() as conn, conn.transaction():
+            # parameters, not literals: other sessions' query texts are visible to the role
+            await conn.execute(
+                "SELECT set_config('app.tenant_id', $1, true),"
+                " set_config('app.tenant_proof', $2, true)",
+                str(tenant_id),
+                proof,
+            )
             yield TenantConnection(conn, tenant_id)
+
+    async def _tenant_scope_key(self) -> str:
+        if self._scope_key is None:
+            async with self.pool.acquire() as conn:
+                self._scope_key = str(await conn.fetchval("SELECT key FROM agentops_scope_key"))
+        return self._scope_key
 
     @asynccontextmanager
     async def admin(self) -> AsyncIterator[asyncpg.Connection]:
@@ -60,21 +124,45 @@ class Database:
 
     async def ping(self) -> bool:
         try:
-            async with self.pool.acquire(timeout=2) as conn:
-                await conn.fetchval("SELECT 1")
+            for pool in (self.pool, self.tenant_pool):
+                async with pool.acquire(timeout=2) as conn:
+                    await conn.fetchval("SELECT 1")
             return True
-        except (OSError, asyncpg.PostgresError, TimeoutError):
+        except (OSError, asyncpg.PostgresError, TimeoutError, TenantRoleUnsafe):
             return False
 
     async def close(self) -> None:
         await self.pool.close()
+        await self.tenant_pool.close()
 
 
-async def connect(dsn: str, min_size: int = 1, max_size: int = 10) -> Database:
+async def connect(
+    dsn: str, min_size: int = 1, max_size: int = 10, tenant_dsn: str | None = None
+) -> Database:
+    """Pools for the owner (`dsn`) and for tenant work (`tenant_dsn`, by default `dsn`
+    with the `agentops_tenant` login)."""
     try:
         pool = await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, timeout=5, command_timeout=30
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
-    return Database(pool)
+    try:
+        tenant_pool = await asyncpg.create_pool(
+            tenant_dsn or tenant_dsn_for(dsn),
+            min_size=min_size,
+            max_size=max_size,
+            timeout=5,
+            command_timeout=30,
+            init=_check_tenant_session,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        await pool.close()
+        raise DatabaseUnavailable(
+            f"cannot log in to PostgreSQL as {TENANT_ROLE}: {exc} "
+            "(`agentops migrate` lets the role log in)"
+        ) from exc
+    except TenantRoleUnsafe:
+        await pool.close()
+        raise
+    return Database(pool, tenant_pool)

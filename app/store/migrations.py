@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -74,3 +78,35 @@ async def pending_migrations(dsn: str, connect_seconds: float = 5.0) -> list[str
     finally:
         await conn.close()
     return [path.name for path in migration_files() if path.name not in done]
+
+
+def scram_sha256_verifier(password: str, salt: bytes | None = None, iterations: int = 4096) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802 / 7677), so
+    that `ALTER ROLE … PASSWORD` never carries the password itself."""
+    salt = os.urandom(16) if salt is None else salt
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+async def set_role_password(dsn: str, role: str, password: str) -> None:
+    """Give `role` the password `password` (as a verifier), connected as the owner."""
+    quoted_role = '"' + role.replace('"', '""') + '"'
+    verifier = scram_sha256_verifier(password)
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(f"ALTER ROLE {quoted_role} PASSWORD '{verifier}'")
+    finally:
+        await conn.close()
+
+
+def password_in(dsn: str) -> str | None:
+    """The password of a database URL, if it has one."""
+    password = urlsplit(dsn).password
+    return unquote(password) if password else None

@@ -21,6 +21,8 @@ from app.store import steps as step_store
 from app.store.runs import Run
 from app.workflow import progress as progress_view
 from app.workflow.checks import check_ref_from_json
+from app.workflow.failures import RunRefused as RunRefused  # its home before failures.py
+from app.workflow.failures import failure_record, public_failure
 
 ForgeFactory = Callable[[Run], Awaitable[Forge]]
 
@@ -37,10 +39,6 @@ class WorkflowDeps:
 
 class RunCancelled(Exception):
     """Someone asked to cancel this run; raised between steps."""
-
-
-class RunRefused(Exception):
-    """The run cannot go on for a reason the person must hear (already told)."""
 
 
 @dataclass
@@ -84,7 +82,9 @@ class RunContext:
             await self._finish_step(name, "cancelled", {}, None)
             raise
         except BaseException as exc:
-            await self._finish_step(name, "failed", {}, f"{type(exc).__name__}: {exc}"[:500])
+            # the checklist shows people what failed; the step's error keeps the detail
+            note = {"failure": public_failure(exc, self.run.forge, self.run.id).what_failed}
+            await self._finish_step(name, "failed", note, failure_record(exc))
             raise
         await self._finish_step(name, "succeeded", detail, None)
         return detail
@@ -147,7 +147,8 @@ class RunContext:
             await self._providers.close()
 
 
-async def refuse(ctx: RunContext, name: str, message: str) -> NoReturn:
-    """Tell the person why the run stops (once per run), then stop it."""
+async def refuse(ctx: RunContext, name: str, message: str, detail: str = "") -> NoReturn:
+    """Tell the person why the run stops (once per run), then stop it; `detail` goes to
+    the run's record only."""
     await ctx.reply(name, message)
-    raise RunRefused(message)
+    raise RunRefused(message, detail)

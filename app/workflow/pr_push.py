@@ -49,8 +49,9 @@ async def push_commit(
             (
                 f"AgentOps could not push to `{branch}`: the push was refused (the branch "
                 "moved while it worked, or it is protected). Nothing was changed; write "
-                f"`/agentops retry` to start again from the new head.\n\n```\n{exc}\n```"
+                "`/agentops retry` to start again from the new head."
             ),
+            detail=str(exc),
         )
 
 

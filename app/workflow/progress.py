@@ -37,7 +37,9 @@ def checklist(steps: list[Step]) -> str:
             continue
         mark = _MARKS.get(step.status, "[ ]")
         timing = f" ({step.seconds:.1f} s)" if step.seconds is not None else ""
-        error = f": {step.error}" if step.error else ""
+        # what people are told; the step's error (the detail) stays in the run's record
+        note = step.detail.get("failure") if step.status == "failed" else None
+        error = f": {note}" if note else ""
         lines.append(f"- {mark} {step.name}{timing}{error}")
     return "\n".join(lines)
 
@@ -99,6 +101,14 @@ def finished(
     )
 
 
+def public_reason(run: Run) -> str | None:
+    """Why the run failed, as people were told (its record's error may say more)."""
+    failure = run.result.get("failure")
+    if isinstance(failure, dict) and failure.get("text"):
+        return str(failure["text"])
+    return run.error  # closed without a failure: the error is the text people were told
+
+
 def status_report(runs: list[tuple[Run, list[Step]]]) -> str:
     if not runs:
         return "No AgentOps runs here yet. Write `/agentops help` to see the commands."
@@ -109,8 +119,8 @@ def status_report(runs: list[tuple[Run, list[Step]]]) -> str:
             f"**Run {run.id}**: `/agentops {run.command}` by @{run.requested_by}, "
             f"{run.status} ({when})"
         )
-        if run.error:
-            lines.append(f"  reason: {run.error}")
+        if reason := public_reason(run):
+            lines.append(f"  reason: {reason}")
         shown = [s for s in steps if not s.name.startswith("reply:")]
         for step in shown:
             timing = f" {step.seconds:.1f} s" if step.seconds is not None else ""

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 from app.commands import TargetKind, wrong_target_reason
-from app.forges.base import ForgeAccessError, ForgeError, ForgeTransientError
+from app.forges.base import ForgeError, ForgeTransientError
 from app.forges.markers import run_key
 from app.git import GitError
 from app.llm.errors import LLMError
@@ -23,6 +23,7 @@ from app.store import runs as run_store
 from app.store.runs import Run
 from app.workflow import control, work
 from app.workflow.context import RunCancelled, RunContext, RunRefused, WorkflowDeps
+from app.workflow.failures import failure_record, public_failure
 
 log = logging.getLogger(__name__)
 
@@ -91,32 +92,19 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
         await asyncio.shield(_close_after_interrupt(ctx))
         raise
     except RunRefused as exc:
-        await _close(ctx, "failed", "failure", str(exc))
-    except ForgeAccessError as exc:
-        await _close(ctx, "failed", "failure", str(exc), tell=True)
+        await _fail(ctx, exc, tell=False)
     except ForgeTransientError as exc:
         defer = getattr(exc, "retry_after", None)
-        if last_try:
-            await _close(
-                ctx,
-                "failed",
-                "failure",
-                f"the forge kept failing ({exc}); write `/agentops retry` later",
-                tell=True,
-            )
-        else:
+        if not last_try:
             raise TransientRunError(str(exc), float(defer or 5.0)) from exc
+        log.warning("run %s: the forge kept failing on the last try: %s", run_id, exc)
+        await _fail(ctx, exc)
     except (ForgeError, LLMError, SandboxUnavailable, GitError) as exc:
-        await _close(ctx, "failed", "failure", str(exc), tell=True)
+        log.warning("run %s failed: %s", run_id, failure_record(exc))
+        await _fail(ctx, exc)
     except Exception as exc:
         log.exception("run %s failed with an internal error", run_id)
-        await _close(
-            ctx,
-            "failed",
-            "failure",
-            f"internal error ({type(exc).__name__}); see the logs for run {run_id}",
-            tell=True,
-        )
+        await _fail(ctx, exc)
     finally:
         await ctx.aclose()
     async with deps.db.tenant(run.tenant_id) as tc:
@@ -185,9 +173,27 @@ async def _refuse_without_write_access(
     raise RunRefused(reason)
 
 
+async def _fail(ctx: RunContext, exc: BaseException, tell: bool = True) -> None:
+    """Close the run as failed: people are told `public_failure`'s text (the check run,
+    and a comment when `tell`); the run's record keeps the full, redacted, detail."""
+    public = public_failure(exc, ctx.run.forge, ctx.run.id)
+    record = public.text
+    if not isinstance(exc, RunRefused) or exc.detail:
+        record += f"\n\n{failure_record(exc)}"
+    ctx.result["failure"] = {"kind": public.kind, "text": public.text}
+    await _close(ctx, "failed", "failure", public.text, tell=tell, record=record)
+
+
 async def _close(
-    ctx: RunContext, status: str, conclusion: str, error: str | None, tell: bool = False
+    ctx: RunContext,
+    status: str,
+    conclusion: str,
+    error: str | None,
+    tell: bool = False,
+    record: str | None = None,
 ) -> None:
+    """Close the run; `error` is the text for people, `record` (by default `error`) what
+    the run's record keeps."""
     run = ctx.run
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
         fresh = await run_store.get_run(tc, run.id)
@@ -199,7 +205,7 @@ async def _close(
     except ForgeError as exc:
         log.warning("run %s: could not close its check run: %s", run.id, exc)
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
-        closed = await run_store.finish_run(tc, run.id, status, error, ctx.result)
+        closed = await run_store.finish_run(tc, run.id, status, record or error, ctx.result)
     if closed and tell and error:
         try:
             await ctx.forge.create_comment(

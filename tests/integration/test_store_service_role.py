@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -27,11 +28,13 @@ ROLE_TABLES = (
     "label_checks",
     "llm_reservations",
     "refusal_notices",
+    "tenants",
 )
 
 
-@pytest.fixture
-async def service_db() -> AsyncIterator[Database]:
+@asynccontextmanager
+async def service_database() -> AsyncIterator[Database]:
+    """A database owned, and migrated, by a fresh CREATEROLE-only login role."""
     role = f"agentops_svc_{uuid.uuid4().hex[:8]}"
     name = f"agentops_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(f"{PG_BASE}/postgres")
@@ -50,6 +53,12 @@ async def service_db() -> AsyncIterator[Database]:
         await admin.execute(f'DROP OWNED BY "{role}"')
         await admin.execute(f'DROP ROLE "{role}"')
         await admin.close()
+
+
+@pytest.fixture
+async def service_db() -> AsyncIterator[Database]:
+    async with service_database() as database:
+        yield database
 
 
 async def test_the_role_is_no_superuser_and_bypasses_nothing(service_db: Database) -> None:

@@ -24,8 +24,8 @@ CREATE INDEX refusal_notices_person_idx ON refusal_notices (tenant_id, repo, per
 ALTER TABLE refusal_notices ENABLE ROW LEVEL SECURITY;
 ALTER TABLE refusal_notices FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON refusal_notices
-    USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::bigint)
-    WITH CHECK (tenant_id = nullif(current_setting('app.tenant_id', true), '')::bigint);
+    USING (tenant_id = (SELECT agentops_tenant_id()))
+    WITH CHECK (tenant_id = (SELECT agentops_tenant_id()));
 -- the owner's own policy, as 0006 gives every table with forced row-level security
 DO $$
 BEGIN

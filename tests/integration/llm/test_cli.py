@@ -163,11 +163,28 @@ def test_doctor_checks_providers_database_and_redis(
     assert by_name["provider anthropic"].startswith("ok  ")
     assert by_name["provider openai"].startswith("ok  ")
     assert by_name["database"].startswith("ok  ")
+    assert "tenant work logs in as agentops_tenant" in by_name["database"]
     assert by_name["redis"].startswith("ok  ")
     assert any(name.startswith("forge") for name in by_name)
     assert "provider ollama" not in by_name  # not configured for any role: not checked
     if not any(line.startswith("FAIL") for line in lines):
         assert code == 0
+
+
+def test_doctor_refuses_a_tenant_login_that_could_leave_its_tenant(
+    sim_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AGENTOPS_DATABASE_URL", database_url)
+    monkeypatch.setenv("AGENTOPS_TENANT_DATABASE_URL", database_url)  # the owner itself
+    monkeypatch.setenv("AGENTOPS_REDIS_URL", redis_url)
+    assert main(["doctor"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    database = next(line for line in lines if line.startswith("FAIL database"))
+    assert "AGENTOPS_TENANT_DATABASE_URL" in database and "superuser" in database
 
 
 def test_doctor_says_what_is_wrong_in_one_line_each(
