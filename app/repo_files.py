@@ -38,6 +38,7 @@ class Entry:
     name: str
     kind: str
     size: int
+    mtime_ns: int = 0
 
 
 def path_parts(path: str) -> list[str]:
@@ -53,20 +54,44 @@ def path_parts(path: str) -> list[str]:
     return [] if normal == "." else normal.split("/")
 
 
-@contextlib.contextmanager
-def open_directory(root: Path, parts: list[str], *, create: bool = False) -> Iterator[int | None]:
-    """An open descriptor of root/parts, walked without following a link (None when it does
-    not exist and create is False). Raises RepositoryFileRefused for a link or a file on
-    the way."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        for part in parts:
+class DirectoryChain:
+    """The directories along the last path walked, kept open and reused for the next one,
+    so that a sorted run of paths opens each directory once (the code map reads thousands).
+
+    Each directory is opened relative to its parent's descriptor with O_NOFOLLOW after an
+    lstat: a link, or a file, where a directory is needed raises RepositoryFileRefused."""
+
+    def __init__(self, root: Path) -> None:
+        self._names: list[str] = []
+        self._fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
+
+    def __enter__(self) -> DirectoryChain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        while self._fds:
+            os.close(self._fds.pop())
+        self._names.clear()
+
+    def directory(self, parts: list[str], *, create: bool = False) -> int | None:
+        """A descriptor of root/parts (owned by the chain: valid until the next call); None
+        when it does not exist and create is False."""
+        common = 0
+        while common < min(len(parts), len(self._names)) and parts[common] == self._names[common]:
+            common += 1
+        while len(self._names) > common:
+            self._names.pop()
+            os.close(self._fds.pop())
+        for part in parts[common:]:
+            fd = self._fds[-1]
             try:
                 info = os.stat(part, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
                 if not create:
-                    yield None
-                    return
+                    return None
                 os.mkdir(part, 0o755, dir_fd=fd)
                 info = os.stat(part, dir_fd=fd, follow_symlinks=False)
             if stat.S_ISLNK(info.st_mode):
@@ -75,23 +100,31 @@ def open_directory(root: Path, parts: list[str], *, create: bool = False) -> Ite
                 )
             if not stat.S_ISDIR(info.st_mode):
                 raise RepositoryFileRefused(f"`{part}` on this path is a file, not a directory.")
-            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
-            fd = child
-        yield fd
-    finally:
-        os.close(fd)
+            self._fds.append(os.open(part, _DIR_FLAGS, dir_fd=fd))
+            self._names.append(part)
+        return self._fds[-1]
 
+    def stat_entry(self, path: str) -> Entry | None:
+        """What root/path is, without following a link; None when absent, or when a link or
+        a file stands where the path needs a directory."""
+        parts = path_parts(path)
+        if not parts:
+            return Entry(".", "dir", 0)
+        try:
+            fd = self.directory(parts[:-1])
+            if fd is None:
+                return None
+            info = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError, RepositoryFileRefused):
+            return None
+        return Entry(parts[-1], _kind(info.st_mode), info.st_size, info.st_mtime_ns)
 
-def read_bytes(root: Path, path: str, *, max_bytes: int = MAX_FILE_BYTES) -> bytes | None:
-    """The bytes of the regular file root/path; None when there is no such file.
-
-    Raises RepositoryFileRefused for a link (anywhere on the path), a directory, a special
-    file or a file larger than max_bytes."""
-    *parents, name = path_parts(path) or ["."]
-    if name == ".":
-        raise RepositoryFileRefused(f"`{path}` is a directory, not a file.")
-    with open_directory(root, parents) as fd:
+    def read_bytes(self, path: str, *, max_bytes: int = MAX_FILE_BYTES) -> bytes | None:
+        """See the module's `read_bytes`."""
+        *parents, name = path_parts(path) or ["."]
+        if name == ".":
+            raise RepositoryFileRefused(f"`{path}` is a directory, not a file.")
+        fd = self.directory(parents)
         if fd is None:
             return None
         try:
@@ -113,24 +146,35 @@ def read_bytes(root: Path, path: str, *, max_bytes: int = MAX_FILE_BYTES) -> byt
         return data
 
 
+@contextlib.contextmanager
+def open_directory(root: Path, parts: list[str], *, create: bool = False) -> Iterator[int | None]:
+    """An open descriptor of root/parts, walked without following a link (None when it does
+    not exist and create is False). Raises RepositoryFileRefused for a link or a file on
+    the way."""
+    with DirectoryChain(root) as chain:
+        yield chain.directory(parts, create=create)
+
+
+def read_bytes(root: Path, path: str, *, max_bytes: int = MAX_FILE_BYTES) -> bytes | None:
+    """The bytes of the regular file root/path; None when there is no such file.
+
+    Raises RepositoryFileRefused for a link (anywhere on the path), a directory, a special
+    file or a file larger than max_bytes."""
+    with DirectoryChain(root) as chain:
+        return chain.read_bytes(path, max_bytes=max_bytes)
+
+
 def read_text(root: Path, path: str, *, max_bytes: int = MAX_FILE_BYTES) -> str | None:
     """`read_bytes` decoded as UTF-8 (undecodable bytes replaced)."""
     data = read_bytes(root, path, max_bytes=max_bytes)
     return None if data is None else data.decode("utf-8", errors="replace")
 
 
-def file_kind(root: Path, path: str) -> str | None:
-    """What root/path is, as `Entry.kind`, without following a link; None when absent."""
-    *parents, name = path_parts(path) or ["."]
-    if name == ".":
-        return "dir"
-    with open_directory(root, parents) as fd:
-        if fd is None:
-            return None
-        try:
-            return _kind(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
-        except FileNotFoundError:
-            return None
+def stat_entry(root: Path, path: str) -> Entry | None:
+    """What root/path is (`Entry.kind`, size, mtime), without following a link; None when
+    absent, or when a link or a file stands where the path needs a directory."""
+    with DirectoryChain(root) as chain:
+        return chain.stat_entry(path)
 
 
 def list_directory(root: Path, path: str = ".") -> list[Entry] | None:
@@ -145,13 +189,12 @@ def list_directory(root: Path, path: str = ".") -> list[Entry] | None:
 
 def walk_files(
     root: Path, under: str = ".", *, skip_dirs: frozenset[str] = frozenset({".git"})
-) -> Iterator[tuple[str, int]]:
-    """`(path, size)` of every regular file under root/under, depth first in name order.
+) -> Iterator[tuple[str, Entry]]:
+    """`(path, entry)` of every regular file under root/under, depth first in name order.
 
     Never descends into a linked directory, never yields a link, a FIFO, a device or a
     socket; directories named in skip_dirs are left out."""
-    start = path_parts(under)
-    pending = [start]
+    pending = [path_parts(under)]
     while pending:
         parts = pending.pop()
         try:
@@ -163,7 +206,7 @@ def walk_files(
         subdirs: list[list[str]] = []
         for entry in entries:
             if entry.kind == "file":
-                yield prefix + entry.name, entry.size
+                yield prefix + entry.name, entry
             elif entry.kind == "dir" and entry.name not in skip_dirs:
                 subdirs.append([*parts, entry.name])
         pending.extend(reversed(subdirs))
@@ -177,7 +220,7 @@ def _entries(fd: int) -> list[Entry]:
                 info = item.stat(follow_symlinks=False)
             except OSError:
                 continue
-            found.append(Entry(item.name, _kind(info.st_mode), info.st_size))
+            found.append(Entry(item.name, _kind(info.st_mode), info.st_size, info.st_mtime_ns))
     return sorted(found, key=lambda entry: entry.name)
 
 

@@ -10,6 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from app import repo_files
 from app.config import (
     REPO_CONFIG_FILE,
     RepoConfig,
@@ -50,7 +51,7 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
     async def clone() -> dict[str, Any]:
         root = await checkout()
-        files = sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+        files = sum(1 for _file in repo_files.walk_files(root))
         return {"files": files, "base_sha": head["head_sha"]}
 
     await ctx.step("clone", clone)

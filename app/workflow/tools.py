@@ -192,8 +192,8 @@ class Toolbox:
             files = list(repo_files.walk_files(self.root, base, skip_dirs=_SEARCH_SKIP_DIRS))
         except repo_files.RepositoryFileRefused as refused:
             raise ToolError(str(refused)) from None
-        for rel, size in files:
-            if size > MAX_FILE_BYTES:
+        for rel, entry in files:
+            if entry.size > MAX_FILE_BYTES:
                 continue
             try:
                 data = repo_files.read_bytes(self.root, rel, max_bytes=MAX_FILE_BYTES)
