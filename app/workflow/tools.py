@@ -186,12 +186,15 @@ class Toolbox:
         if len(query) < 2:
             raise ToolError("the query needs at least 2 characters")
         base = self._relative(path)
-        needle = query.lower()
-        hits: list[str] = []
         try:
-            files = list(repo_files.walk_files(self.root, base, skip_dirs=_SEARCH_SKIP_DIRS))
+            listed = repo_files.list_directory(self.root, base)
         except repo_files.RepositoryFileRefused as refused:
             raise ToolError(str(refused)) from None
+        if listed is None:
+            raise ToolError(f"no directory {path!r}")
+        needle = query.lower()
+        hits: list[str] = []
+        files = list(repo_files.walk_files(self.root, base, skip_dirs=_SEARCH_SKIP_DIRS))
         for rel, entry in files:
             if entry.size > MAX_FILE_BYTES:
                 continue
