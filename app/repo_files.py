@@ -20,6 +20,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 MAX_FILE_BYTES = 4_000_000
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -31,12 +32,15 @@ class RepositoryFileRefused(ValueError):
     """A path the reader will not read: a link, a special file, too large, or outside."""
 
 
+Kind = Literal["file", "dir", "link", "other"]  # "other": a FIFO, a socket, a device
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One name in a directory: `kind` is "file", "dir", "link" or "other" (FIFO, device…)."""
+    """One name in a directory, as lstat sees it."""
 
     name: str
-    kind: str
+    kind: Kind
     size: int
     mtime_ns: int = 0
 
@@ -46,7 +50,7 @@ def path_parts(path: str) -> list[str]:
     absolute paths and paths that leave the root."""
     if "\0" in path:
         raise RepositoryFileRefused("the path contains a NUL character")
-    normal = posixpath.normpath(path.replace("\\", "/")) if path else "."
+    normal = posixpath.normpath(path) if path else "."
     if normal.startswith("/"):
         raise RepositoryFileRefused(f"`{path}` is an absolute path, not one in the repository")
     if normal == ".." or normal.startswith("../"):
@@ -195,21 +199,22 @@ def walk_files(
     Never descends into a linked directory, never yields a link, a FIFO, a device or a
     socket; directories named in skip_dirs are left out."""
     pending = [path_parts(under)]
-    while pending:
-        parts = pending.pop()
-        try:
-            with open_directory(root, parts) as fd:
+    with DirectoryChain(root) as chain:
+        while pending:
+            parts = pending.pop()
+            try:
+                fd = chain.directory(parts)
                 entries = _entries(fd) if fd is not None else []
-        except (RepositoryFileRefused, OSError):
-            continue  # replaced by a link or removed since it was listed
-        prefix = "".join(f"{part}/" for part in parts)
-        subdirs: list[list[str]] = []
-        for entry in entries:
-            if entry.kind == "file":
-                yield prefix + entry.name, entry
-            elif entry.kind == "dir" and entry.name not in skip_dirs:
-                subdirs.append([*parts, entry.name])
-        pending.extend(reversed(subdirs))
+            except (RepositoryFileRefused, OSError):
+                continue  # a link, or removed since it was listed
+            prefix = "".join(f"{part}/" for part in parts)
+            subdirs: list[list[str]] = []
+            for entry in entries:
+                if entry.kind == "file":
+                    yield prefix + entry.name, entry
+                elif entry.kind == "dir" and entry.name not in skip_dirs:
+                    subdirs.append([*parts, entry.name])
+            pending.extend(reversed(subdirs))
 
 
 def _entries(fd: int) -> list[Entry]:
@@ -224,7 +229,7 @@ def _entries(fd: int) -> list[Entry]:
     return sorted(found, key=lambda entry: entry.name)
 
 
-def _kind(mode: int) -> str:
+def _kind(mode: int) -> Kind:
     if stat.S_ISLNK(mode):
         return "link"
     if stat.S_ISDIR(mode):

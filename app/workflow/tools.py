@@ -195,19 +195,20 @@ class Toolbox:
         needle = query.lower()
         hits: list[str] = []
         files = list(repo_files.walk_files(self.root, base, skip_dirs=_SEARCH_SKIP_DIRS))
-        for rel, entry in files:
-            if entry.size > MAX_FILE_BYTES:
-                continue
-            try:
-                data = repo_files.read_bytes(self.root, rel, max_bytes=MAX_FILE_BYTES)
-                text = data.decode("utf-8") if data is not None else ""
-            except (repo_files.RepositoryFileRefused, UnicodeDecodeError, OSError):
-                continue
-            for number, line in enumerate(text.splitlines(), 1):
-                if needle in line.lower():
-                    hits.append(f"{rel}:{number}: {line.strip()[:200]}")
-                    if len(hits) >= MAX_SEARCH_HITS:
-                        return ToolResult("\n".join(hits) + "\n... (more matches)")
+        with repo_files.DirectoryChain(self.root) as tree:
+            for rel, entry in files:
+                if entry.size > MAX_FILE_BYTES:
+                    continue
+                try:
+                    data = tree.read_bytes(rel, max_bytes=MAX_FILE_BYTES)
+                    text = data.decode("utf-8") if data is not None else ""
+                except (repo_files.RepositoryFileRefused, UnicodeDecodeError, OSError):
+                    continue
+                for number, line in enumerate(text.splitlines(), 1):
+                    if needle in line.lower():
+                        hits.append(f"{rel}:{number}: {line.strip()[:200]}")
+                        if len(hits) >= MAX_SEARCH_HITS:
+                            return ToolResult("\n".join(hits) + "\n... (more matches)")
         return ToolResult("\n".join(hits) or f"no line contains {query!r}")
 
     async def _tool_find_symbol(self, name: str) -> ToolResult:

@@ -51,8 +51,9 @@ def host(workdir: Path) -> Path:
     return folder
 
 
-def commit_links(gh: GitHubSim, repo: str, links: dict[str, Path]) -> None:
-    """Commit symbolic links (path in the repository → absolute target) on main."""
+def commit_links(gh: GitHubSim, repo: str, links: dict[str, Path], branch: str = "main") -> None:
+    """Commit symbolic links (path in the repository → absolute target) on `branch`, made
+    from main."""
     env = {
         **os.environ,
         "GIT_AUTHOR_NAME": "Mallory",
@@ -66,11 +67,12 @@ def commit_links(gh: GitHubSim, repo: str, links: dict[str, Path]) -> None:
             subprocess.run(["git", *args], cwd=work, env=env, check=True, capture_output=True)
 
         git("clone", "-q", str(gh.bare_path(repo)), ".")
+        git("checkout", "-q", "-B", branch)
         for name, target in links.items():
             (Path(work) / name).symlink_to(target)
         git("add", "-A")
         git("commit", "-q", "-m", "add links")
-        git("push", "-q", "origin", "HEAD:refs/heads/main")
+        git("push", "-q", "origin", f"HEAD:refs/heads/{branch}")
 
 
 def start_implement(service: Service, gh: GitHubSim, repo: str) -> int:
@@ -233,3 +235,38 @@ def test_a_linked_agentops_yml_maps_no_label(
     assert _run_for(service, f"github:label:{ignored}") is None
     assert_no_canary("the forge", everything_on_the_forge(gh, repo))
     assert_no_canary("the logs", service.logs())
+
+
+def test_a_pull_request_that_links_agentops_yml_is_told_why(
+    service: Service,
+    github: tuple[GitHubSim, str],
+    llm: tuple[LLMSimulator, str],
+    host: Path,
+) -> None:
+    """`/agentops review` reads `.agentops.yml` from the head commit of a writer's pull
+    request: a link committed there is refused before any model is asked."""
+    gh, _ = github
+    repo = "mallory/linked-pull"
+    gh.add_repo(repo, script.FILES)
+    gh.set_permission(repo, "alice", "write")
+    commit_links(gh, repo, {".agentops.yml": host / "service.yml"}, branch="settings")
+    number = gh.add_pull(repo, "settings", title="Settings", user="alice")
+    asked = len(llm[0].requests)
+    comment_id = gh.add_comment(repo, number, "/agentops review", user="alice")
+    payload = events.issue_comment(
+        repo,
+        gh.installation_id(repo),
+        number,
+        "/agentops review",
+        "alice",
+        pull_request=True,
+        comment_id=comment_id,
+    )
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    run = wait_for(lambda: service.finished(int(response.text.split()[-1])), 90, what="the run")
+    assert run["status"] == "failed" and "symbolic link" in run["error"], run
+    assert len(llm[0].requests) == asked
+    replies = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
+    assert any("`.agentops.yml` is a symbolic link" in r for r in replies), replies
+    assert_no_canary("the forge", everything_on_the_forge(gh, repo))
