@@ -311,7 +311,7 @@ def _validation_error_text(exc: ValidationError, text: str) -> str:
 
 
 def _position(text: str, loc: tuple[int | str, ...]) -> str:
-    """` line L, column C` of the key (or item) at loc in the YAML text; "" if unknown."""
+    """` (line L, column C)` of the key (or item) at loc in the YAML text; "" if unknown."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
