@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app import repo_files
 
 DEFAULT_LABELS = {
     "agentops": "implement",
@@ -251,6 +262,7 @@ def load_settings() -> Settings:
 # --- per-repository `.agentops.yml` ----------------------------------------------------
 
 REPO_CONFIG_FILE = ".agentops.yml"
+MAX_REPO_CONFIG_BYTES = 256 * 1024
 ALL_COMMANDS = ("implement", "plan", "test", "review", "fix", "status", "cancel", "retry", "help")
 
 
@@ -304,12 +316,20 @@ class RepoConfig(BaseModel):
     allow_workflow_edits: bool = False  # .github/workflows/ stays off limits unless true
     limits: RepoLimits = Field(default_factory=RepoLimits)
 
-    @model_validator(mode="after")
-    def _known_commands(self) -> RepoConfig:
-        unknown = [c for c in [*self.commands, *self.labels.values()] if c not in ALL_COMMANDS]
-        if unknown:
-            raise ValueError(f"unknown command {unknown[0]!r}; known: {', '.join(ALL_COMMANDS)}")
-        return self
+    # The unknown name itself is not quoted: messages never echo a file's contents.
+    @field_validator("commands")
+    @classmethod
+    def _known_commands(cls, commands: list[str]) -> list[str]:
+        if any(c not in ALL_COMMANDS for c in commands):
+            raise ValueError(f"an unknown command; known: {', '.join(ALL_COMMANDS)}")
+        return commands
+
+    @field_validator("labels")
+    @classmethod
+    def _known_label_commands(cls, labels: dict[str, str]) -> dict[str, str]:
+        if any(c not in ALL_COMMANDS for c in labels.values()):
+            raise ValueError(f"an unknown command; known: {', '.join(ALL_COMMANDS)}")
+        return labels
 
 
 class RepoConfigError(Exception):
@@ -323,9 +343,7 @@ def parse_repo_config(text: str | None) -> RepoConfig:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise RepoConfigError(f"{REPO_CONFIG_FILE} is not valid YAML{where}") from None
+        raise RepoConfigError(_yaml_error_text(exc)) from None
     if data is None:
         return RepoConfig()
     if not isinstance(data, dict):
@@ -333,10 +351,7 @@ def parse_repo_config(text: str | None) -> RepoConfig:
     try:
         return RepoConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        message = first["msg"].removeprefix("Value error, ")
-        raise RepoConfigError(f"{REPO_CONFIG_FILE}: {where}: {message}") from None
+        raise RepoConfigError(_validation_error_text(exc, text)) from None
 
 
 def repo_config_labels(text: str | None) -> dict[str, str]:
@@ -355,3 +370,83 @@ def repo_config_labels(text: str | None) -> dict[str, str]:
     if not isinstance(labels, dict):
         return {}
     return {k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+# The messages below reach public check runs and comments: they say where (line, column,
+# the name of a known setting) and what kind of problem, never a byte of the file.
+_KNOWN_SETTINGS = frozenset(RepoConfig.model_fields) | frozenset(RepoLimits.model_fields)
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+_YAML_TOKEN = re.compile(r"[^\w\s]{1,3}|<[a-z ]+>")
+
+
+def _yaml_error_text(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None)
+    kind = f": {_QUOTED.sub(_token_or_ellipsis, problem)}" if isinstance(problem, str) else ""
+    return f"{REPO_CONFIG_FILE} is not valid YAML{where}{kind}"
+
+
+def _token_or_ellipsis(quoted: re.Match[str]) -> str:
+    """A quoted piece of a YAML problem: kept when it is a syntax token (`','`,
+    `'<stream end>'`), else `…` (an alias, a tag, a character of the file)."""
+    return quoted[0] if _YAML_TOKEN.fullmatch(quoted[0][1:-1]) else "…"
+
+
+def _validation_error_text(exc: ValidationError, text: str) -> str:
+    first = exc.errors()[0]
+    loc = tuple(first["loc"])
+    named: list[str] = []
+    for part in loc:
+        if not (isinstance(part, str) and part in _KNOWN_SETTINGS):
+            break
+        named.append(part)
+    if first["type"] == "extra_forbidden":
+        known = RepoLimits.model_fields if named == ["limits"] else RepoConfig.model_fields
+        message = f"an unknown setting; known: {', '.join(known)}"
+        named = named[:-1] if len(named) == len(loc) else named
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+    where = _position(text, loc)
+    setting = f", `{'.'.join(named)}`" if named else ""
+    return f"{REPO_CONFIG_FILE}{setting}{where}: {message}"
+
+
+def _position(text: str, loc: tuple[int | str, ...]) -> str:
+    """` (line L, column C)` of the key (or item) at loc in the YAML text; "" if unknown."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return ""
+    mark = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next((kv for kv in node.value if str(kv[0].value) == str(part)), None)
+            if pair is None:
+                break
+            mark, node = pair[0].start_mark, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
+            node = node.value[part]
+            mark = node.start_mark
+        else:
+            break
+    return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+
+def read_repo_config(root: Path) -> str | None:
+    """The text of a checkout's `.agentops.yml` (None when there is none), read by the safe
+    reader: a link, a special file or an oversized file is a RepoConfigError."""
+    try:
+        return repo_files.read_text(root, REPO_CONFIG_FILE, max_bytes=MAX_REPO_CONFIG_BYTES)
+    except repo_files.RepositoryFileRefused as refused:
+        raise repo_config_refused(refused) from None
+
+
+def repo_config_refused(refused: Exception) -> RepoConfigError:
+    """The person's message for an `.agentops.yml` that is not a regular file."""
+    return RepoConfigError(
+        f"{refused} AgentOps reads {REPO_CONFIG_FILE} only from a regular file "
+        f"of at most {MAX_REPO_CONFIG_BYTES} bytes"
+    )

@@ -8,12 +8,12 @@ file is read and hashed the way git would.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app import repo_files
 from app.codemap.languages import language_for_path
 
 DEFAULT_SKIP_DIRS = frozenset(
@@ -91,46 +91,33 @@ def git_blob_sha(content: bytes) -> str:
 
 
 def discover_files(root: Path, rules: SkipRules) -> tuple[list[SourceFile], int]:
-    """The indexable files under root, sorted by path, and how many were skipped by rule."""
+    """The indexable files under root, sorted by path, and how many were skipped by rule.
+
+    Only regular files count: never a link (nor a file under a linked directory), never a
+    FIFO or a device (app/repo_files.py)."""
     known = _git_blob_shas(root)
-    paths = known.keys() if known is not None else _walk(root, rules)
+    walked: dict[str, repo_files.Entry] = {}
+    if known is None:
+        walked = dict(repo_files.walk_files(root, skip_dirs=rules.skip_dirs))
     files: list[SourceFile] = []
     skipped = 0
-    for path in sorted(paths):
-        language = language_for_path(path)
-        if language is None:
-            continue
-        if rules.skips_path(path):
-            skipped += 1
-            continue
-        try:
-            stat = os.stat(f"{root}/{path}")
-        except OSError:
-            continue  # deleted from the work tree but still in the git index
-        if stat.st_size > rules.max_bytes:
-            skipped += 1
-            continue
-        blob_sha = (known or {}).get(path)
-        files.append(SourceFile(path, language, stat.st_size, stat.st_mtime_ns, blob_sha))
+    with repo_files.DirectoryChain(root) as tree:
+        for path in sorted(known.keys() if known is not None else walked.keys()):
+            language = language_for_path(path)
+            if language is None:
+                continue
+            if rules.skips_path(path):
+                skipped += 1
+                continue
+            entry = walked[path] if known is None else tree.stat_entry(path)
+            if entry is None or entry.kind != "file":
+                continue  # deleted from the work tree, a link, or not a regular file
+            if entry.size > rules.max_bytes:
+                skipped += 1
+                continue
+            blob_sha = (known or {}).get(path)
+            files.append(SourceFile(path, language, entry.size, entry.mtime_ns, blob_sha))
     return files, skipped
-
-
-def _walk(root: Path, rules: SkipRules) -> list[str]:
-    found: list[str] = []
-    prefixes = [""]  # a stack, not recursive generators: each would pass on every path
-    while prefixes:
-        prefix = prefixes.pop()
-        try:
-            entries = list(os.scandir(f"{root}/{prefix}"))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in rules.skip_dirs:
-                    prefixes.append(f"{prefix}{entry.name}/")
-            elif entry.is_file(follow_symlinks=False):
-                found.append(prefix + entry.name)
-    return found
 
 
 def _git_blob_shas(root: Path) -> dict[str, str | None] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app import repo_files
 from app.codemap.cache import BlobCache
 from app.codemap.discover import SkipRules, SourceFile, discover_files, git_blob_sha
 from app.codemap.extract import extract_symbols, extract_words
@@ -60,7 +60,8 @@ class RepoIndex:
             return indexed.words
         words = self.cache.get_words(indexed.blob_sha) if self.cache else None
         if words is None:
-            words = extract_words(_read(self.root, path))
+            with repo_files.DirectoryChain(self.root) as tree:
+                words = extract_words(_read(tree, path))
             if self.cache is not None:
                 self.cache.put_words(indexed.blob_sha, words)
         self.files[path] = IndexedFile(path, indexed.blob_sha, indexed.symbols, words)
@@ -116,34 +117,39 @@ def _build_index(
     previous = cache.load_tree(root) if cache is not None else None
     seen: dict[str, TreeEntry] = {}
     parsed_here: dict[tuple[str, str], FileSymbols] = {}  # blobs shared within this tree
-    for done, source in enumerate(sources, 1):
-        if progress is not None and (done % 200 == 0 or done == len(sources)):
-            progress(done, len(sources))
-        entry = (
-            previous.unchanged(source.path, source.size, source.mtime_ns, source.language)
-            if previous
-            else None
-        )
-        try:
-            if entry is not None and source.blob_sha in (None, entry.blob_sha):
-                stats.cache_hits += 1
-                indexed = IndexedFile(source.path, entry.blob_sha, entry.symbols, None)
-                seen[source.path] = entry  # the same object: saved from its loaded row
-            else:
-                indexed = _index_one(root, source, cache, stats, parsed_here)
-                seen[source.path] = TreeEntry(
-                    source.size, source.mtime_ns, indexed.blob_sha, source.language, indexed.symbols
-                )
-        except Exception as exc:  # one bad file must never fail the whole index
-            log.warning("codemap: cannot index %s: %s", source.path, exc)
-            stats.failed.append(source.path)
-            continue
-        if indexed.symbols.skipped:
-            stats.skipped_by_content[indexed.symbols.skipped] += 1
-            continue
-        files[source.path] = indexed
-        stats.languages[source.language] += 1
-        stats.symbols += len(indexed.symbols.definitions)
+    with repo_files.DirectoryChain(root) as tree:
+        for done, source in enumerate(sources, 1):
+            if progress is not None and (done % 200 == 0 or done == len(sources)):
+                progress(done, len(sources))
+            entry = (
+                previous.unchanged(source.path, source.size, source.mtime_ns, source.language)
+                if previous
+                else None
+            )
+            try:
+                if entry is not None and source.blob_sha in (None, entry.blob_sha):
+                    stats.cache_hits += 1
+                    indexed = IndexedFile(source.path, entry.blob_sha, entry.symbols, None)
+                    seen[source.path] = entry  # the same object: saved from its loaded row
+                else:
+                    indexed = _index_one(tree, source, cache, stats, parsed_here)
+                    seen[source.path] = TreeEntry(
+                        source.size,
+                        source.mtime_ns,
+                        indexed.blob_sha,
+                        source.language,
+                        indexed.symbols,
+                    )
+            except Exception as exc:  # one bad file must never fail the whole index
+                log.warning("codemap: cannot index %s: %s", source.path, exc)
+                stats.failed.append(source.path)
+                continue
+            if indexed.symbols.skipped:
+                stats.skipped_by_content[indexed.symbols.skipped] += 1
+                continue
+            files[source.path] = indexed
+            stats.languages[source.language] += 1
+            stats.symbols += len(indexed.symbols.definitions)
     stats.files = len(files)
     if cache is not None and previous is not None and seen != previous.files:
         cache.save_tree(root, seen, previous)
@@ -152,7 +158,7 @@ def _build_index(
 
 
 def _index_one(
-    root: Path,
+    tree: repo_files.DirectoryChain,
     source: SourceFile,
     cache: BlobCache | None,
     stats: IndexStats,
@@ -161,7 +167,7 @@ def _index_one(
     path, language, blob_sha = source.path, source.language, source.blob_sha
     content: bytes | None = None
     if blob_sha is None:
-        content = _read(root, path, source.size)
+        content = _read(tree, path, source.size)
         stats.bytes_read += len(content)
         blob_sha = git_blob_sha(content)
     symbols = parsed_here.get((blob_sha, language))
@@ -171,7 +177,7 @@ def _index_one(
         stats.cache_hits += 1
         return IndexedFile(path, blob_sha, symbols, None)
     if content is None:
-        content = _read(root, path, source.size)
+        content = _read(tree, path, source.size)
         stats.bytes_read += len(content)
     symbols = extract_symbols(language, content)
     parsed_here[(blob_sha, language)] = symbols
@@ -181,18 +187,9 @@ def _index_one(
     return IndexedFile(path, blob_sha, symbols, None)
 
 
-def _read(root: Path, path: str, size: int = -1) -> bytes:
-    """The file's bytes, in one read when it still has the size discovery saw (half the
-    system calls of open().read()); else, or when a read comes back short, to its end."""
-    fd = os.open(f"{root}/{path}", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = os.read(fd, size + 1 if size >= 0 else 1 << 16)
-        if len(data) == size:
-            return data
-        parts = [data]
-        while data:
-            data = os.read(fd, 1 << 20)
-            parts.append(data)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
+def _read(tree: repo_files.DirectoryChain, path: str, size: int = -1) -> bytes:
+    """The file's bytes, read by the safe reader (never through a link, never a FIFO)."""
+    data = tree.read_bytes(path, max_bytes=max(size, repo_files.MAX_FILE_BYTES))
+    if data is None:
+        raise FileNotFoundError(path)
+    return data

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from app import repo_files
 from app.codemap.index import RepoIndex
 from app.codemap.locate import RankedFile
 from app.codemap.symbols import Definition
@@ -120,10 +121,10 @@ def context_for(
     sources: dict[str, str] = {}
     for ranked_file in ranked:
         try:
-            sources[ranked_file.path] = (index.root / ranked_file.path).read_text(
-                encoding="utf-8", errors="replace"
-            )
-        except OSError:
-            continue  # deleted since it was indexed: leave it out
+            text = repo_files.read_text(index.root, ranked_file.path)
+        except (OSError, repo_files.RepositoryFileRefused):
+            continue  # a link or a special file since it was indexed: leave it out
+        if text is not None:  # else deleted since it was indexed
+            sources[ranked_file.path] = text
     outlines = {p: index.files[p].symbols.definitions for p in sources if p in index.files}
     return render_context(ranked, sources, budget_tokens, outlines)

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
+from app import repo_files
+
 
 class Runner(StrEnum):
     PYTEST = "pytest"
@@ -87,21 +89,23 @@ _MAX_FACT_BYTES = 512 * 1024
 
 
 def read_repo_facts(checkout: Path) -> RepoFacts:
-    """Read the few files detection looks at (I/O; everything after this is pure)."""
-    names = frozenset(p.name for p in checkout.iterdir())
+    """Read the few files detection looks at (I/O; everything after this is pure), by the
+    safe reader: a link or a special file counts as absent."""
+    names = frozenset(
+        e.name for e in repo_files.list_directory(checkout) or [] if e.kind in ("file", "dir")
+    )
     texts: dict[str, str | None] = {}
     for name, attr in _FACT_FILES.items():
-        path = checkout / name
-        texts[attr] = None
-        if path.is_file() and path.stat().st_size <= _MAX_FACT_BYTES:
-            texts[attr] = path.read_text(encoding="utf-8", errors="replace")
-    has_python_tests = False
-    for test_dir in ("tests", "test"):
-        root = checkout / test_dir
-        if root.is_dir() and not root.is_symlink():
-            has_python_tests = has_python_tests or any(
-                _is_python_test_name(p.name) for p in root.rglob("*.py")
-            )
+        try:
+            texts[attr] = repo_files.read_text(checkout, name, max_bytes=_MAX_FACT_BYTES)
+        except repo_files.RepositoryFileRefused:
+            texts[attr] = None
+    has_python_tests = any(
+        _is_python_test_name(path.rsplit("/", 1)[-1])
+        for test_dir in ("tests", "test")
+        if test_dir in names
+        for path, _entry in repo_files.walk_files(checkout, test_dir)
+    )
     return RepoFacts(names=names, test_dir_has_python=has_python_tests, **texts)
 
 

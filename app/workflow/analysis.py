@@ -9,7 +9,7 @@ from typing import Any
 from app.codemap.cache import BlobCache
 from app.codemap.index import RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile
-from app.codemap.render import RenderedContext, render_context
+from app.codemap.render import RenderedContext, context_for
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,7 @@ def analyse(
     """Blocking (CPU-bound): call it in a thread."""
     index = build_index(root, cache=BlobCache(cache_dir))
     ranked = Locator(index).locate(issue_text, k=top)
-    sources = {
-        f.path: (root / f.path).read_text(encoding="utf-8", errors="replace") for f in ranked
-    }
-    outlines = {f.path: index.files[f.path].symbols.definitions for f in ranked}
-    context = render_context(ranked, sources, budget_tokens, outlines)
+    context = context_for(index, ranked, budget_tokens)
     return Analysis(ranked, context, index.stats.files, index.stats.seconds, index)
 
 

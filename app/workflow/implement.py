@@ -10,7 +10,15 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from app.config import REPO_CONFIG_FILE, RepoConfig, RepoConfigError, Settings, parse_repo_config
+from app import repo_files
+from app.config import (
+    REPO_CONFIG_FILE,
+    RepoConfig,
+    RepoConfigError,
+    Settings,
+    parse_repo_config,
+    read_repo_config,
+)
 from app.edits import EditPolicy
 from app.forges.base import Issue
 from app.llm.prompt_safety import fence_untrusted
@@ -42,7 +50,7 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
     async def clone() -> dict[str, Any]:
         root = await checkout()
-        files = sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+        files = sum(1 for _file in repo_files.walk_files(root))
         return {"files": files, "base_sha": head["head_sha"]}
 
     await ctx.step("clone", clone)
@@ -144,10 +152,8 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
 async def _read_config(checkout: Any) -> dict[str, Any]:
     root: Path = await checkout()
-    path = root / REPO_CONFIG_FILE
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
     try:
-        return {"config": parse_repo_config(text).model_dump()}
+        return {"config": parse_repo_config(read_repo_config(root)).model_dump()}
     except RepoConfigError as exc:
         raise RunRefused(f"{exc}. Fix {REPO_CONFIG_FILE} on the default branch.") from None
 

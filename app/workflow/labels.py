@@ -27,6 +27,7 @@ from app import git, git_tip
 from app.commands import repository_label_command
 from app.config import REPO_CONFIG_FILE, repo_config_labels
 from app.forges.base import Forge, ForgeError, ForgeTransientError
+from app.repo_files import RepositoryFileRefused
 from app.store import label_checks as label_check_store
 from app.store import runs as run_store
 from app.store.label_checks import StoredLabelCheck
@@ -80,6 +81,10 @@ async def repository_labels(
         sha, text = await git_tip.read_file_at_tip(
             remote, info.default_branch, REPO_CONFIG_FILE, scratch
         )
+    except RepositoryFileRefused as refused:
+        # A link (or a submodule) maps no label; an implement run names the problem.
+        log.info("%s: %s on %s maps no label: %s", repo, REPO_CONFIG_FILE, tip[:12], refused)
+        sha, text = tip, None
     finally:
         await asyncio.to_thread(shutil.rmtree, scratch, True)
     labels = repo_config_labels(text)

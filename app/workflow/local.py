@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app import git
-from app.config import REPO_CONFIG_FILE, Settings, parse_repo_config
+from app.config import Settings, parse_repo_config, read_repo_config
 from app.llm import MemoryCallLog, build_router
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.routing import RepoLLMConfig
@@ -76,8 +76,7 @@ async def _run(
     task_text: str,
     step: Callable[[str], None],
 ) -> LocalResult:
-    config_file = work / REPO_CONFIG_FILE
-    config = parse_repo_config(config_file.read_text() if config_file.is_file() else None)
+    config = parse_repo_config(read_repo_config(work))
     step(f"indexing {repo}")
     cache = Path(settings.workdir) / "codemap-cache"
     found = await asyncio.to_thread(analyse, work, task_text, cache)

@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from app import git
-from app.config import REPO_CONFIG_FILE, RepoConfigError, parse_repo_config
+from app.config import (
+    MAX_REPO_CONFIG_BYTES,
+    REPO_CONFIG_FILE,
+    RepoConfigError,
+    parse_repo_config,
+    repo_config_refused,
+)
 from app.forges.base import ForgeError, ForgeTransientError
+from app.git_tip import read_committed_file
+from app.repo_files import RepositoryFileRefused
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 
@@ -49,13 +57,13 @@ async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, A
         trusted = False
     root = await checkout_head(ctx, head)
     if trusted:
-        text = await _config_at(root, head["head_sha"])
+        ref = head["head_sha"]
         source = "this pull request's head"
     else:
-        text = await _config_at(root, await fetch_branch_tip(ctx, root, head["base"]))
+        ref = await fetch_branch_tip(ctx, root, head["base"])
         source = f"the base branch `{head['base']}`"
     try:
-        config = parse_repo_config(text)
+        config = parse_repo_config(await _config_at(root, ref))
     except RepoConfigError as exc:
         await refuse(
             ctx,
@@ -91,8 +99,10 @@ async def fetch_branch_tip(ctx: RunContext, root: Path, branch: str) -> str:
 
 
 async def _config_at(root: Path, ref: str) -> str | None:
-    """`.agentops.yml` as committed at `ref` (a symlink is its target's name, not followed)."""
-    listed = await git.run_git(["ls-tree", "--name-only", ref, "--", REPO_CONFIG_FILE], cwd=root)
-    if not listed.strip():
-        return None
-    return await git.run_git(["show", f"{ref}:{REPO_CONFIG_FILE}"], cwd=root)
+    """`.agentops.yml` as committed at `ref`; a link or a special entry is a RepoConfigError."""
+    try:
+        return await read_committed_file(
+            root, ref, REPO_CONFIG_FILE, max_bytes=MAX_REPO_CONFIG_BYTES
+        )
+    except RepositoryFileRefused as refused:
+        raise repo_config_refused(refused) from None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app import repo_files
 from app.config import RepoConfig
 from app.edits import EditPolicy
 from app.llm.prompt_safety import fence_untrusted
@@ -120,7 +121,7 @@ async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
                 "on open pull requests only. Nothing was changed.",
             )
         root = await checkout_head(ctx, head)
-        files = sum(1 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+        files = sum(1 for _file in repo_files.walk_files(root))
         return {
             "files": files,
             "head_sha": head["head_sha"],

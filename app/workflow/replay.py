@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app import git
-from app.config import REPO_CONFIG_FILE, Settings, parse_repo_config
+from app.config import Settings, parse_repo_config, read_repo_config
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.replay import load_recorded_run, replay_router
 from app.store import Database
@@ -75,8 +75,7 @@ async def replay_run(
             f"({len(recorded.calls)} recorded answers)"
         )
         text = issue_prompt_text(steps["issue"]["title"], steps["issue"]["body"])
-        config_file = work / REPO_CONFIG_FILE
-        config = parse_repo_config(config_file.read_text() if config_file.is_file() else None)
+        config = parse_repo_config(read_repo_config(work))
         found = await asyncio.to_thread(analyse, work, text, settings.workdir / "codemap-cache")
         router, provider = replay_router(recorded.calls, strict=False)
         issue_block = fence_untrusted(f"issue #{run.target_number}", text)

@@ -6,18 +6,19 @@ edit) is an error result the model can correct, never an exception for the run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app import repo_files
 from app.edits import EditFormatError, EditPolicy, apply_edits, parse_edits
 from app.llm.types import ToolSpec
 
 MAX_READ_LINES = 400
 MAX_SEARCH_HITS = 40
 MAX_FILE_BYTES = 1_000_000
+_SEARCH_SKIP_DIRS = frozenset({".git", "node_modules", ".venv"})
 
 TOOL_SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
@@ -143,24 +144,26 @@ class Toolbox:
             return ToolResult(f"bad arguments for {name}: {exc}", is_error=True)
         return result
 
-    def _resolve(self, raw: str) -> Path:
-        path = (self.root / raw).resolve()
-        root = self.root.resolve()
-        if path != root and root not in path.parents:
-            raise ToolError(f"{raw!r} is outside the repository")
-        if ".git" in path.relative_to(root).parts:
+    def _relative(self, raw: str) -> str:
+        """raw as a path relative to the checkout (`.` for its root), or a ToolError."""
+        try:
+            parts = repo_files.path_parts(raw)
+        except repo_files.RepositoryFileRefused as refused:
+            raise ToolError(str(refused)) from None
+        if ".git" in parts:
             raise ToolError("the .git directory is not part of the code")
-        return path
+        return "/".join(parts) or "."
 
     async def _tool_read_file(
         self, path: str, start_line: int = 1, end_line: int | None = None
     ) -> ToolResult:
-        target = self._resolve(path)
-        if not target.is_file():
+        try:
+            text = repo_files.read_text(self.root, self._relative(path), max_bytes=MAX_FILE_BYTES)
+        except repo_files.RepositoryFileRefused as refused:
+            raise ToolError(str(refused)) from None
+        if text is None:
             raise ToolError(f"no file {path!r}")
-        if target.stat().st_size > MAX_FILE_BYTES:
-            raise ToolError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
-        lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = text.splitlines()
         start = max(start_line, 1)
         end = min(end_line or len(lines), len(lines), start + MAX_READ_LINES - 1)
         numbered = [f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1)]
@@ -170,34 +173,39 @@ class Toolbox:
         )
 
     async def _tool_list_dir(self, path: str = ".") -> ToolResult:
-        target = self._resolve(path)
-        if not target.is_dir():
+        try:
+            entries = repo_files.list_directory(self.root, self._relative(path))
+        except repo_files.RepositoryFileRefused as refused:
+            raise ToolError(str(refused)) from None
+        if entries is None:
             raise ToolError(f"no directory {path!r}")
-        entries = sorted(
-            e.name + ("/" if e.is_dir() else "") for e in target.iterdir() if e.name != ".git"
-        )
-        return ToolResult("\n".join(entries) or "(empty)")
+        shown = [_listed(e) for e in entries if e.name != ".git"]
+        return ToolResult("\n".join(shown) or "(empty)")
 
     async def _tool_search_code(self, query: str, path: str = ".") -> ToolResult:
         if len(query) < 2:
             raise ToolError("the query needs at least 2 characters")
-        base = self._resolve(path)
+        base = self._relative(path)
+        try:
+            listed = repo_files.list_directory(self.root, base)
+        except repo_files.RepositoryFileRefused as refused:
+            raise ToolError(str(refused)) from None
+        if listed is None:
+            raise ToolError(f"no directory {path!r}")
         needle = query.lower()
         hits: list[str] = []
-        root = self.root.resolve()
-        for folder, dirs, files in os.walk(base):
-            dirs[:] = sorted(d for d in dirs if d not in (".git", "node_modules", ".venv"))
-            for name in sorted(files):
-                file = Path(folder) / name
+        files = list(repo_files.walk_files(self.root, base, skip_dirs=_SEARCH_SKIP_DIRS))
+        with repo_files.DirectoryChain(self.root) as tree:
+            for rel, entry in files:
+                if entry.size > MAX_FILE_BYTES:
+                    continue
                 try:
-                    if file.stat().st_size > MAX_FILE_BYTES:
-                        continue
-                    text = file.read_text(encoding="utf-8")
-                except (UnicodeDecodeError, OSError):
+                    data = tree.read_bytes(rel, max_bytes=MAX_FILE_BYTES)
+                    text = data.decode("utf-8") if data is not None else ""
+                except (repo_files.RepositoryFileRefused, UnicodeDecodeError, OSError):
                     continue
                 for number, line in enumerate(text.splitlines(), 1):
                     if needle in line.lower():
-                        rel = file.relative_to(root).as_posix()
                         hits.append(f"{rel}:{number}: {line.strip()[:200]}")
                         if len(hits) >= MAX_SEARCH_HITS:
                             return ToolResult("\n".join(hits) + "\n... (more matches)")
@@ -243,3 +251,13 @@ class Toolbox:
         return ToolResult(
             "finished", finished=True, detail={"summary": summary, "tests": list(tests)}
         )
+
+
+def _listed(entry: repo_files.Entry) -> str:
+    if entry.kind == "dir":
+        return f"{entry.name}/"
+    if entry.kind == "link":
+        return f"{entry.name} (symbolic link: not followed)"
+    if entry.kind == "other":
+        return f"{entry.name} (not a regular file: not read)"
+    return entry.name

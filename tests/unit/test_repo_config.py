@@ -32,11 +32,11 @@ def test_a_full_file_is_read() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("test: [unclosed", "not valid YAML at line 1"),
+        ("test: [unclosed", "not valid YAML at line 1, column 16: expected ',' or ']'"),
         ("- a\n- b\n", "must be a mapping"),
-        ("commands: [implement, deploy]\n", "unknown command 'deploy'"),
-        ("limits:\n  max_turns: 0\n", "limits.max_turns"),
-        ("tset: pytest\n", "tset"),
+        ("commands: [implement, deploy]\n", "`commands` (line 1, column 1): an unknown command"),
+        ("limits:\n  max_turns: 0\n", "`limits.max_turns` (line 2, column 3)"),
+        ("test: x\ntset: pytest\n", "(line 2, column 1): an unknown setting; known: commands"),
     ],
 )
 def test_bad_files_are_explained(text: str, message: str) -> None:
@@ -82,3 +82,27 @@ def test_labels_are_read_even_when_another_key_is_wrong() -> None:
 )
 def test_labels_that_cannot_be_read_mean_nothing(text: str) -> None:
     assert repo_config_labels(text) == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CANARY-7f3a: 1\n",
+        "limits: {CANARY-7f3a: 1}\n",
+        "labels:\n  go: CANARY-7f3a\n",
+        "commands: [CANARY-7f3a]\n",
+        "test: [CANARY-7f3a]\n",
+        "limits: {max_turns: CANARY-7f3a}\n",
+        "a: *CANARY-7f3a\n",
+        "a: !!python/object:CANARY-7f3a x\n",
+        "CANARY-7f3a: [\n",
+        "x: 1\nCANARY-7f3a\n",
+    ],
+)
+def test_messages_never_quote_the_file(text: str) -> None:
+    """They reach public check runs: where and what kind of problem, never the text (the
+    file may have been a link to a host file before the reader refused links)."""
+    with pytest.raises(RepoConfigError) as caught:
+        parse_repo_config(text)
+    assert "CANARY" not in str(caught.value)
+    assert "line" in str(caught.value)

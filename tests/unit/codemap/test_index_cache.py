@@ -16,6 +16,7 @@ from app.codemap.discover import SkipRules, git_blob_sha, is_test_path
 from app.codemap.extract import extract_symbols
 from app.codemap.index import _read, build_index
 from app.codemap.symbols import FileWords
+from app.repo_files import DirectoryChain
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -331,7 +332,8 @@ def test_indexing_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) ->
 
 def test_a_file_is_read_whole_whatever_size_discovery_saw(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_bytes(b"x = 1\n" * 20_000)
-    for size in (-1, 0, 10, 120_000, 500_000):
-        assert _read(tmp_path, "a.py", size) == b"x = 1\n" * 20_000
     (tmp_path / "empty.py").write_bytes(b"")
-    assert _read(tmp_path, "empty.py", 0) == _read(tmp_path, "empty.py", 5) == b""
+    with DirectoryChain(tmp_path) as tree:
+        for size in (-1, 0, 10, 120_000, 500_000):
+            assert _read(tree, "a.py", size) == b"x = 1\n" * 20_000
+        assert _read(tree, "empty.py", 0) == _read(tree, "empty.py", 5) == b""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,3 +80,35 @@ async def test_finish_needs_a_change_first(repo: Path, tmp_path: Path) -> None:
     assert not applied.is_error and "+    return a // b" in applied.text
     done = await tools.call("finish", {"summary": "done", "tests": ["t"]})
     assert done.finished and done.detail == {"summary": "done", "tests": ["t"]}
+
+
+async def test_links_out_of_the_checkout_are_never_followed(repo: Path, tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "shadow").write_text("root:CANARY-tools-1:19000\n")
+    (host / "id_rsa").write_text("CANARY-tools-2\n")
+    (repo / "notes.txt").symlink_to(host / "shadow")
+    (repo / "keys").symlink_to(host)
+    os.mkfifo(repo / "pipe")  # a reader that opened it would wait forever
+    tools = _toolbox(repo, tmp_path / "c")
+    answers = [
+        await tools.call("search_code", {"query": "tools-"}),
+        await tools.call("search_code", {"query": "tools-", "path": "keys"}),
+        await tools.call("read_file", {"path": "notes.txt"}),
+        await tools.call("read_file", {"path": "keys/id_rsa"}),
+        await tools.call("read_file", {"path": "pipe"}),
+        await tools.call("list_dir", {"path": "keys"}),
+        await tools.call("list_dir", {}),
+    ]
+    assert not any("CANARY" in answer.text for answer in answers), answers
+    assert answers[1].is_error and "symbolic link" in answers[1].text
+    assert answers[2].is_error and "symbolic link" in answers[2].text
+    assert answers[4].is_error and "not a regular file" in answers[4].text
+    assert answers[5].is_error
+    assert answers[6].text.splitlines() == [
+        "calc.py",
+        "keys (symbolic link: not followed)",
+        "notes.txt (symbolic link: not followed)",
+        "pipe (not a regular file: not read)",
+        "pkg/",
+    ]
