@@ -264,7 +264,8 @@ async def change_and_prove(
     )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
     outcome = await run_tool_loop(router, request, toolbox, limits, verify)
-    diff = await workspace.working_diff(root, base_sha)
+    # The change is what the edit tool wrote, nothing else: the tests ran on copies.
+    diff = await workspace.working_diff(root, base_sha, toolbox.edited)
     if not outcome.finished:
         raise RunRefused(
             f"the change was not completed: {outcome.reason}"

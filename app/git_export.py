@@ -1,0 +1,100 @@
+"""A commit's files written to a directory by the worker itself, not by git's checkout.
+
+`git worktree add` or `git checkout` apply the repository's attributes (filters, eol
+conversion) and read the repository's config; a tree exported here is made of the raw
+blobs: `git ls-tree` lists them, one `git cat-file --batch` reads them, and Python
+writes them. No filter, hook or other configured program can run, links are written as
+links (mode 120000) and never followed, submodules (gitlinks) are left out, and a path
+that would leave the directory or enter a `.git` is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+
+from app.git import GitError, run_git
+from app.git_env import git_env
+
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def parse_ls_tree(listing: str) -> list[tuple[str, str, str]]:
+    """(mode, object id, path) of each blob of `git ls-tree -r -z` output (pure)."""
+    blobs = []
+    for record in listing.split("\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition("\t")
+        mode, kind, oid = meta.split()
+        if kind == "blob":
+            blobs.append((mode, oid, path))
+    return blobs
+
+
+def safe_parts(path: str) -> list[str]:
+    """The path's parts, or GitError when it could leave the directory or enter `.git`."""
+    parts = path.split("/")
+    if path.startswith("/") or any(p in ("", ".", "..") or p.lower() == ".git" for p in parts):
+        raise GitError(f"refusing to export a path that leaves the tree: {path[:200]!r}")
+    return parts
+
+
+async def export_tree(repo_dir: Path, commit: str, dest: Path) -> None:
+    """Write the files of `commit` of the repository at `repo_dir` into the new `dest`."""
+    listing = await run_git(["ls-tree", "-r", "-z", "--full-tree", commit], cwd=repo_dir)
+    blobs = parse_ls_tree(listing)
+    await asyncio.to_thread(dest.mkdir, parents=True)
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        "cat-file",
+        "--batch",
+        cwd=repo_dir,
+        env=git_env(),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    wanted = "".join(f"{oid}\n" for _, oid, _ in blobs).encode()
+
+    async def feed() -> None:
+        assert process.stdin is not None
+        process.stdin.write(wanted)
+        await process.stdin.drain()
+        process.stdin.close()
+
+    feeding = asyncio.create_task(feed())
+    try:
+        for mode, oid, path in blobs:
+            header = (await process.stdout.readline()).decode().split()
+            if len(header) != 3 or header[0] != oid or header[1] != "blob":
+                raise GitError(f"git cat-file gave no blob for {path[:200]!r}")
+            data = await process.stdout.readexactly(int(header[2]) + 1)
+            await asyncio.to_thread(_write_entry, dest, path, mode, data[:-1])
+        await feeding
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        await process.wait()
+
+
+def _write_entry(dest: Path, path: str, mode: str, data: bytes) -> None:
+    *parents, name = safe_parts(path)
+    folder = dest
+    for part in parents:
+        folder = folder / part
+        if folder.is_symlink():
+            raise GitError(f"refusing to export {path[:200]!r}: a link on its way")
+        folder.mkdir(mode=0o755, exist_ok=True)
+    target = folder / name
+    if mode == "120000":
+        os.symlink(os.fsdecode(data), target)
+        return
+    descriptor = os.open(target, _FILE_FLAGS, 0o755 if mode == "100755" else 0o644)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
