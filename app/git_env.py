@@ -81,7 +81,7 @@ _NEUTRALISED = (
     (re.compile(r"^merge\..+\.driver$"), ""),
     (re.compile(r"^credential\..+\.helper$"), ""),
     (re.compile(r"^gpg\..+\.program$"), "false"),
-    (re.compile(r"^(http\..+\.|remote\..+\.)?proxy$"), ""),
+    (re.compile(r"^(http\.(.+\.)?|remote\..+\.)proxy$"), ""),
     (re.compile(r"^http\..+\.sslverify$"), "true"),
     (re.compile(r"^http\..+\.extraheader$"), ""),
     (re.compile(r"^remote\..+\.(uploadpack|receivepack)$"), "false"),
