@@ -230,3 +230,64 @@ def test_a_model_written_test_cannot_make_the_worker_run_git_programs(
     check = next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
     assert check["conclusion"] == "success"
     assert_nothing_escaped(gh, sim, repo, marker, stolen)
+
+
+PR_TEST = """tests/test_more.py
+<<<<<<< NEW FILE
+from calc import add
+
+
+def test_add_negative():
+    assert add(-2, 3) == 1
+>>>>>>> NEW FILE
+"""
+
+
+def test_a_pull_requests_tests_cannot_make_the_worker_run_git_programs(
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str], workdir: Path
+) -> None:
+    """`/agentops test`: the pull request's head brings the attack; the model's `run_tests`
+    and the check that its tests pass run it. The commit pushed holds the new test only."""
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "mallory/pull", "feature/attack"
+    code, marker, stolen = attack(workdir, "pull")
+    gh.add_repo(repo, script.FILES)
+    gh.set_permission(repo, "alice", "write")
+    head = gh.push_branch(
+        repo, branch, {"tests/conftest.py": code + SUITE_CONFTEST}, message="the change"
+    )
+    number = gh.add_pull(repo, branch, title="More tests", user="alice")
+    sim.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": PR_TEST}),
+        tool_call("run_tests", {}),
+        tool_call(
+            "finish",
+            {"summary": "A test for add().", "tests": ["tests/test_more.py::test_add_negative"]},
+        ),
+    )
+    comment_id = gh.add_comment(repo, number, "/agentops test", user="alice")
+    payload = events.issue_comment(
+        repo,
+        gh.installation_id(repo),
+        number,
+        "/agentops test",
+        "alice",
+        pull_request=True,
+        comment_id=comment_id,
+    )
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    run_id = int(response.text.split()[-1])
+    run = wait_for(lambda: service.finished(run_id), 180, what="the run")
+
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-3000:])
+    ran = str(sim.requests_for(script.CODER)[-1].body["messages"][-1])
+    assert "GIT-ATTACK: wrote /workspace/.git" in ran
+    assert not marker.exists(), "a program the tests configured ran outside the sandbox"
+    assert not stolen.exists()
+    tip = gh.branch_sha(repo, branch)
+    bare = gh.bare_path(repo)
+    assert bare_git(bare, "diff", "--name-only", head, tip).split() == ["tests/test_more.py"]
+    assert "120000 blob" not in bare_git(bare, "ls-tree", "-r", str(tip))
