@@ -11,12 +11,12 @@ that would leave the directory or enter a `.git` is refused.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 
-from app.git import GitError, run_git
-from app.git_env import git_env
+from app.git import GitError, repository_env, run_git
 
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -46,41 +46,39 @@ async def export_tree(repo_dir: Path, commit: str, dest: Path) -> None:
     """Write the files of `commit` of the repository at `repo_dir` into the new `dest`."""
     listing = await run_git(["ls-tree", "-r", "-z", "--full-tree", commit], cwd=repo_dir)
     blobs = parse_ls_tree(listing)
-    await asyncio.to_thread(dest.mkdir, parents=True)
-    process = await asyncio.create_subprocess_exec(
-        "git",
-        "cat-file",
-        "--batch",
-        cwd=repo_dir,
-        env=git_env(),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    wanted = "".join(f"{oid}\n" for _, oid, _ in blobs).encode()
+    env = await repository_env(repo_dir)
+    await asyncio.to_thread(_export, repo_dir, blobs, dest, env)
 
-    async def feed() -> None:
-        assert process.stdin is not None
-        process.stdin.write(wanted)
-        await process.stdin.drain()
-        process.stdin.close()
 
-    feeding = asyncio.create_task(feed())
+def _export(
+    repo_dir: Path, blobs: list[tuple[str, str, str]], dest: Path, env: dict[str, str]
+) -> None:
+    """One `git cat-file --batch` reads every blob; each is written as it arrives."""
+    dest.mkdir(parents=True)
+    with tempfile.TemporaryFile() as wanted:
+        wanted.write("".join(f"{oid}\n" for _, oid, _ in blobs).encode())
+        wanted.seek(0)
+        process = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=repo_dir,
+            env=env,
+            stdin=wanted,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    assert process.stdout is not None
     try:
         for mode, oid, path in blobs:
-            header = (await process.stdout.readline()).decode().split()
+            header = process.stdout.readline().decode().split()
             if len(header) != 3 or header[0] != oid or header[1] != "blob":
                 raise GitError(f"git cat-file gave no blob for {path[:200]!r}")
-            data = await process.stdout.readexactly(int(header[2]) + 1)
-            await asyncio.to_thread(_write_entry, dest, path, mode, data[:-1])
-        await feeding
+            data = process.stdout.read(int(header[2]) + 1)
+            _write_entry(dest, path, mode, data[:-1])
     finally:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-        await process.wait()
+        process.kill()
+        process.wait()
+        process.stdout.close()
 
 
 def _write_entry(dest: Path, path: str, mode: str, data: bytes) -> None:
