@@ -68,31 +68,39 @@ def _export(
             start_new_session=True,
         )
     assert process.stdout is not None
+    made: set[str] = set()
     try:
         for mode, oid, path in blobs:
             header = process.stdout.readline().decode().split()
             if len(header) != 3 or header[0] != oid or header[1] != "blob":
                 raise GitError(f"git cat-file gave no blob for {path[:200]!r}")
             data = process.stdout.read(int(header[2]) + 1)
-            _write_entry(dest, path, mode, data[:-1])
+            _write_entry(dest, path, mode, data[:-1], made)
     finally:
         process.kill()
         process.wait()
         process.stdout.close()
 
 
-def _write_entry(dest: Path, path: str, mode: str, data: bytes) -> None:
+def _write_entry(dest: Path, path: str, mode: str, data: bytes, made: set[str]) -> None:
+    """Write one blob; `made` holds the directories this export created so far."""
     *parents, name = safe_parts(path)
-    folder = dest
-    for part in parents:
-        folder = folder / part
-        if folder.is_symlink():
-            raise GitError(f"refusing to export {path[:200]!r}: a link on its way")
-        folder.mkdir(mode=0o755, exist_ok=True)
-    target = folder / name
+    for depth in range(1, len(parents) + 1):
+        folder = "/".join(parents[:depth])
+        if folder not in made:
+            try:
+                os.mkdir(dest / folder, 0o755)  # never through a link: it must be new
+            except FileExistsError:
+                raise GitError(f"refusing to export {path[:200]!r}: a file on its way") from None
+            made.add(folder)
+    target = os.path.join(dest, *parents, name)
     if mode == "120000":
         os.symlink(os.fsdecode(data), target)
         return
     descriptor = os.open(target, _FILE_FLAGS, 0o755 if mode == "100755" else 0o644)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    finally:
+        os.close(descriptor)
