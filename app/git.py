@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.forges.base import GitRemote
-from app.git_env import UnsafeRepositoryConfig, git_env, header_secrets, repository_overrides
+from app.git_env import (
+    CONFIG_LISTING,
+    UnsafeRepositoryConfig,
+    git_env,
+    header_secrets,
+    repository_keys,
+    repository_overrides,
+)
 from app.redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -135,15 +142,11 @@ async def repository_env(cwd: Path | None, remote: GitRemote | None = None) -> d
     base = git_env(remote)
     if cwd is None:
         return base
-    listing = ["config", "--no-includes", "--list", "--name-only", "--show-scope", "-z"]
-    code, out, _ = await _spawn(listing, cwd, base, None, 30.0, "git config --list")
+    code, out, _ = await _spawn(CONFIG_LISTING, cwd, base, None, 30.0, "git config --list")
     if code != 0:
         return base  # not a repository (yet): git itself reads no repository config there
-    fields = out.decode("utf-8", errors="replace").split("\0")
-    pairs = zip(fields[::2], fields[1::2], strict=False)
-    keys = [key for scope, key in pairs if scope in ("local", "worktree")]
     try:
-        return git_env(remote, overrides=repository_overrides(keys))
+        return git_env(remote, overrides=repository_overrides(repository_keys(out)))
     except UnsafeRepositoryConfig as exc:
         raise GitError(str(exc)) from None
 

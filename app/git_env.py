@@ -25,7 +25,9 @@ from __future__ import annotations
 import base64
 import os
 import re
+import subprocess
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from app.forges.base import GitRemote
 
@@ -115,6 +117,28 @@ def repository_overrides(keys: list[str]) -> list[tuple[str, str]]:
                 overrides.append((key, value))
                 break
     return overrides
+
+
+CONFIG_LISTING = ("config", "--no-includes", "--list", "--name-only", "--show-scope", "-z")
+
+
+def repository_keys(listing: bytes) -> list[str]:
+    """The keys the repository's own config files set, from `CONFIG_LISTING`'s output."""
+    fields = listing.decode("utf-8", errors="replace").split("\0")
+    pairs = zip(fields[::2], fields[1::2], strict=False)
+    return [key for scope, key in pairs if scope in ("local", "worktree")]
+
+
+def repository_env_sync(root: Path) -> dict[str, str]:
+    """`git_env` with the overrides for the repository at `root`, for code that runs git
+    synchronously (the code map); `UnsafeRepositoryConfig` as in `repository_overrides`."""
+    base = git_env()
+    listed = subprocess.run(
+        ["git", *CONFIG_LISTING], cwd=root, env=base, capture_output=True, timeout=30, check=False
+    )
+    if listed.returncode != 0:
+        return base
+    return git_env(overrides=repository_overrides(repository_keys(listed.stdout)))
 
 
 def _lower_ends(key: str) -> str:

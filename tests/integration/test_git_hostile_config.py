@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app import git
+from app.codemap.discover import SkipRules, discover_files
 from app.forges.github_auth import GitHubApp
 from app.workflow import workspace
 from tests.sim.github_sim import GitHubSim
@@ -77,9 +78,7 @@ def make_hostile(root: Path, marker: Path) -> None:
 @pytest.fixture
 def github(tmp_path: Path) -> Iterator[tuple[GitHubSim, str]]:
     sim = GitHubSim(tmp_path / "gh")
-    sim.add_repo(
-        REPO, {"a.py": "A = 1\n", ".gitattributes": "* filter=evil\n", "b.py": "B = 1\n"}
-    )
+    sim.add_repo(REPO, {"a.py": "A = 1\n", ".gitattributes": "* filter=evil\n", "b.py": "B = 1\n"})
     with serve_app(sim.app) as url:
         yield sim, url
 
@@ -113,6 +112,7 @@ async def test_no_configured_program_runs_on_a_written_git_dir(
     (root / "c.py").write_text("C = 1\n")
     (root / "stray.log").write_text("left behind\n")
 
+    found, _ = discover_files(root, SkipRules())  # the code map asks git too
     changed = await workspace.changed_paths(root, sha, ["a.py", "c.py"])
     diff = await workspace.working_diff(root, sha, ["a.py", "c.py"])
     await git.run_git(["diff", sha], cwd=root)
@@ -127,6 +127,7 @@ async def test_no_configured_program_runs_on_a_written_git_dir(
 
     assert not marker.exists(), "git ran a program the repository's config named"
     assert changed == ["a.py", "c.py"]
+    assert "a.py" in {f.path for f in found}
     assert "A = 2" in diff and "stray.log" not in diff
     assert sorted(p.name for p in base.iterdir()) == [".gitattributes", "a.py", "b.py"]
     assert (base / "a.py").read_text() == "A = 1\n"  # the raw blob, no filter
