@@ -119,6 +119,8 @@ async def test_no_configured_program_runs_on_a_written_git_dir(
     await git.run_git(["log", "-p", "-1"], cwd=root)
     await git.run_git(["status"], cwd=root)
     base = await workspace.base_copy(tmp_path / "run", root, sha)
+    worktree = tmp_path / "worktree"  # local mode and replay check out a worktree
+    await git.run_git(["worktree", "add", "--quiet", "--detach", str(worktree), sha], cwd=root)
     await git.create_branch(root, "agentops/1-x")
     commit = await git.commit(root, "change", author=BOT, paths=["a.py", "c.py"])
     await git.run_git(["checkout", "--quiet", "--detach", sha], cwd=root)
@@ -131,6 +133,7 @@ async def test_no_configured_program_runs_on_a_written_git_dir(
     assert "A = 2" in diff and "stray.log" not in diff
     assert sorted(p.name for p in base.iterdir()) == [".gitattributes", "a.py", "b.py"]
     assert (base / "a.py").read_text() == "A = 1\n"  # the raw blob, no filter
+    assert (worktree / "a.py").read_text() == "A = 1\n"
     files = plain_git(root, "show", "--name-only", "--format=", commit).split()
     assert files == ["a.py", "c.py"]
     # the commit was not signed, although the repository's config asked for it
