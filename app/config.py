@@ -313,7 +313,7 @@ class RepoConfig(BaseModel):
     test: str | None = None  # the test command; detected when absent
     setup: list[str] = Field(default_factory=list)  # run in the sandbox before the tests
     forbidden_paths: list[str] = Field(default_factory=list)  # globs the bot may not touch
-    allow_workflow_edits: bool = False  # .github/workflows/ stays off limits unless true
+    allow_workflow_edits: bool = False  # CI definitions (edits/policy.py) off limits unless true
     limits: RepoLimits = Field(default_factory=RepoLimits)
 
     # The unknown name itself is not quoted: messages never echo a file's contents.

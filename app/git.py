@@ -3,7 +3,13 @@
 Every run goes through `run_git`: the environment comes from `app/git_env.py` (isolated
 config; the auth header of a `GitRemote` through the environment, never argv, a URL or a
 log line), under a timeout; failures raise `GitError` whose text is redacted of every
-secret. Reading a remote branch's tip without a checkout is in `app/git_tip.py`.
+secret. Before a command runs in a repository, the keys its own config sets are listed
+(`git config --list --no-includes`, which runs nothing) and every program-running one is
+overridden (`git_env.repository_overrides`); diff commands never run external diff
+programs or textconv filters. Staging is by path only (`stage_paths`): never
+`git add --all`, never a link or anything but a regular file. Reading a remote branch's
+tip without a checkout is in `app/git_tip.py`; a commit's files written out without
+git's checkout in `app/git_export.py`.
 """
 
 from __future__ import annotations
@@ -14,17 +20,27 @@ import logging
 import os
 import re
 import signal
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.forges.base import GitRemote
-from app.git_env import git_env, header_secrets
+from app.git_env import (
+    CONFIG_LISTING,
+    UnsafeRepositoryConfig,
+    git_env,
+    header_secrets,
+    repository_keys,
+    repository_overrides,
+)
 from app.redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 300.0
+LITERAL_PATHS = {"GIT_LITERAL_PATHSPECS": "1"}  # a path like `*.py` is that one file
+_DIFF_COMMANDS = frozenset({"diff", "log", "show"})
 
 
 class GitError(Exception):
@@ -102,15 +118,52 @@ async def run_git(
     secrets = header_secrets(remote.auth_header) if remote is not None else []
     for secret in secrets:
         register_secret(secret)
-    env = git_env(remote)
+    env = await repository_env(cwd, remote)
     env.update(extra_env or {})
+    args = list(args)
+    if args and args[0] in _DIFF_COMMANDS:
+        args[1:1] = ["--no-ext-diff", "--no-textconv"]
     shown = redact(" ".join(["git", *args]), secrets)
     log.debug("running %s", shown)
+    code, out, err = await _spawn(args, cwd, env, stdin, time_limit, shown)
+    stderr = redact(err.decode("utf-8", errors="replace"), secrets).strip()
+    if code != 0:
+        log.warning("%s failed (exit %s): %s", shown, code, stderr[-2000:])
+        kind = PushRejected if args and args[0] == "push" else GitError
+        raise kind(
+            f"{shown} failed (exit {code}): {stderr[-2000:]}", returncode=code, stderr=stderr
+        )
+    return out.decode("utf-8", errors="replace")
+
+
+async def repository_env(cwd: Path | None, remote: GitRemote | None = None) -> dict[str, str]:
+    """`git_env` for a run in `cwd`, with the repository's own program-running config
+    neutralised; `GitError` when that config cannot be made safe."""
+    base = git_env(remote)
+    if cwd is None:
+        return base
+    code, out, _ = await _spawn(CONFIG_LISTING, cwd, base, None, 30.0, "git config --list")
+    if code != 0:
+        return base  # not a repository (yet): git itself reads no repository config there
+    try:
+        return git_env(remote, overrides=repository_overrides(repository_keys(out)))
+    except UnsafeRepositoryConfig as exc:
+        raise GitError(str(exc)) from None
+
+
+async def _spawn(
+    args: Sequence[str],
+    cwd: Path | None,
+    env: Mapping[str, str],
+    stdin: str | None,
+    time_limit: float,
+    shown: str,
+) -> tuple[int, bytes, bytes]:
     process = await asyncio.create_subprocess_exec(
         "git",
         *args,
         cwd=cwd,
-        env=env,
+        env=dict(env),
         start_new_session=True,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -127,16 +180,8 @@ async def run_git(
     except asyncio.CancelledError:
         _kill_group(process)
         raise
-    stderr = redact(err.decode("utf-8", errors="replace"), secrets).strip()
-    if process.returncode != 0:
-        log.warning("%s failed (exit %s): %s", shown, process.returncode, stderr[-2000:])
-        kind = PushRejected if args and args[0] == "push" else GitError
-        raise kind(
-            f"{shown} failed (exit {process.returncode}): {stderr[-2000:]}",
-            returncode=process.returncode,
-            stderr=stderr,
-        )
-    return out.decode("utf-8", errors="replace")
+    assert process.returncode is not None
+    return process.returncode, out, err
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
@@ -247,17 +292,65 @@ async def head_sha(repo_dir: Path, ref: str = "HEAD") -> str:
     return (await run_git(["rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=repo_dir)).strip()
 
 
+def check_stageable(repo_dir: Path, path: str) -> bool:
+    """Whether `path` exists as a regular file (False: absent); `GitError` when it, or a
+    directory on its way, is a link or anything but a regular file or directory."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
+        raise GitError(f"refusing to stage {path[:200]!r}: not a path inside the repository")
+    current = repo_dir
+    for index, part in enumerate(parts):
+        current = current / part
+        try:
+            info = current.lstat()
+        except FileNotFoundError:
+            return False
+        last = index == len(parts) - 1
+        if stat.S_ISLNK(info.st_mode):
+            raise GitError(f"refusing to stage {path[:200]!r}: a symbolic link")
+        if not (stat.S_ISREG(info.st_mode) if last else stat.S_ISDIR(info.st_mode)):
+            raise GitError(f"refusing to stage {path[:200]!r}: not a regular file")
+    return True
+
+
+async def stage_paths(repo_dir: Path, paths: Sequence[str]) -> None:
+    """Stage exactly `paths` (changed, new or removed), nothing else.
+
+    A path that is a symbolic link or not a regular file, in the working tree or in
+    HEAD, is refused (`GitError`): a delivery never creates or changes a link.
+    """
+    if not paths:
+        return
+    present = [p for p in paths if await asyncio.to_thread(check_stageable, repo_dir, p)]
+    gone = [p for p in paths if p not in present]
+    tracked = await run_git(
+        ["ls-tree", "-z", "HEAD", "--", *paths], cwd=repo_dir, extra_env=LITERAL_PATHS
+    )
+    for record in filter(None, tracked.split("\0")):
+        meta, _, name = record.partition("\t")
+        if meta.split()[0] not in ("100644", "100755"):
+            raise GitError(f"refusing to stage {name[:200]!r}: not a regular file in HEAD")
+    if present:
+        await run_git(["add", "--", *present], cwd=repo_dir, extra_env=LITERAL_PATHS)
+    if gone:
+        await run_git(
+            ["rm", "--cached", "--quiet", "--ignore-unmatch", "--", *gone],
+            cwd=repo_dir,
+            extra_env=LITERAL_PATHS,
+        )
+
+
 async def commit(
     repo_dir: Path,
     message: str,
     *,
     author: Person,
+    paths: Sequence[str],
     co_authors: Sequence[Person] = (),
-    paths: Sequence[str] | None = None,
     allow_empty: bool = False,
     date: str | None = None,
 ) -> str:
-    """Stage `paths` (all changes when None) and commit as `author`; returns the new sha.
+    """Stage exactly `paths` (`stage_paths`) and commit as `author`; returns the new sha.
 
     With `date` (any form git accepts, e.g. `@1700000000 +0000`) the commit is
     reproducible: the same parent, tree, message and date give the same sha, so a resumed
@@ -266,7 +359,7 @@ async def commit(
     The bot is author and committer; the person who asked goes in `co_authors`, each as a
     `Co-authored-by:` trailer. Raises `NothingToCommit` when there is nothing to record.
     """
-    await run_git(["add", "--all", "--", *(paths or ["."])], cwd=repo_dir)
+    await stage_paths(repo_dir, paths)
     staged = await run_git(["diff", "--cached", "--name-only"], cwd=repo_dir)
     if not staged.strip() and not allow_empty:
         raise NothingToCommit("nothing to commit: the working tree has no changes")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from app import repo_files
 from app.codemap.languages import language_for_path
+from app.git_env import UnsafeRepositoryConfig, repository_env_sync
 
 DEFAULT_SKIP_DIRS = frozenset(
     {
@@ -126,10 +127,11 @@ def _git_blob_shas(root: Path) -> dict[str, str | None] | None:
     if not (root / ".git").exists():
         return None
     try:
-        staged = _git(root, "ls-files", "-s", "-z")
-        modified = set(_git(root, "ls-files", "-m", "-z").split("\0"))
-        untracked = _git(root, "ls-files", "-o", "--exclude-standard", "-z").split("\0")
-    except (OSError, subprocess.CalledProcessError):
+        env = repository_env_sync(root)
+        staged = _git(root, env, "ls-files", "-s", "-z")
+        modified = set(_git(root, env, "ls-files", "-m", "-z").split("\0"))
+        untracked = _git(root, env, "ls-files", "-o", "--exclude-standard", "-z").split("\0")
+    except (OSError, subprocess.CalledProcessError, UnsafeRepositoryConfig):
         return None
     shas: dict[str, str | None] = {}
     for entry in staged.split("\0"):
@@ -144,7 +146,12 @@ def _git_blob_shas(root: Path) -> dict[str, str | None] | None:
     return shas
 
 
-def _git(root: Path, *args: str) -> str:
+def _git(root: Path, env: dict[str, str], *args: str) -> str:
+    """git with the service's neutralised config (`env`): no filter or fsmonitor runs."""
     return subprocess.run(
-        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
+        ["git", "-C", str(root), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout

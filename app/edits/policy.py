@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from functools import cache
 
 ALWAYS_FORBIDDEN = (".agentops.yml", ".agentops.yaml")
-CI_DEFINITIONS = (".github/workflows/", ".gitlab-ci.yml")
+# What runs in CI or decides how git treats the tree: directories (prefixes), exact
+# paths, and name endings at any depth (GitLab's included files).
+CI_DIRECTORIES = (".github/workflows/", ".github/actions/")
+CI_FILES = (".gitmodules",)
+CI_NAMES = (".gitattributes",)
+CI_NAME_ENDINGS = (".gitlab-ci.yml",)
 
 
 @dataclass(frozen=True)
@@ -18,8 +23,9 @@ class EditPolicy:
         `*` and `?` stay within one path segment, `**` spans segments, a pattern without
         `/` matches a name at any depth, and a pattern matching a directory covers
         everything below it (`vendor/`, `docs/**`, `*.lock`, `src/generated`).
-    allow_workflows: whether CI definitions (`.github/workflows/…`, `.gitlab-ci.yml`)
-        may be written.
+    allow_workflows: whether CI definitions may be written: `.github/workflows/**`,
+        `.github/actions/**`, any `.gitlab-ci.yml` or `*.gitlab-ci.yml`, `.gitmodules`
+        and any `.gitattributes`.
     check_syntax: refuse a file that parsed before the edits and does not after (and a
         new file that does not parse), for the languages the code map reads.
     all_or_nothing: write nothing at all when any edit is refused.
@@ -63,7 +69,7 @@ def checked_path(path: str, policy: EditPolicy) -> str:
     normal = "/".join(parts)
     if normal.lower() in ALWAYS_FORBIDDEN:
         raise PathRefused(f"`{normal}` holds AgentOps' own settings; a person must change it.")
-    if not policy.allow_workflows and _is_ci_definition(normal):
+    if not policy.allow_workflows and is_ci_definition(normal):
         raise PathRefused(
             f"`{normal}` is a CI definition, and this repository does not let AgentOps change "
             "CI definitions (allow it in `.agentops.yml`)."
@@ -77,11 +83,15 @@ def checked_path(path: str, policy: EditPolicy) -> str:
     return normal
 
 
-def _is_ci_definition(path: str) -> bool:
+def is_ci_definition(path: str) -> bool:
+    """Whether a normal repository path is a CI definition (see `EditPolicy`; pure)."""
     lowered = path.lower()
-    return any(
-        lowered.startswith(prefix) if prefix.endswith("/") else lowered == prefix
-        for prefix in CI_DEFINITIONS
+    name = lowered.rsplit("/", 1)[-1]
+    return (
+        lowered.startswith(CI_DIRECTORIES)
+        or lowered in CI_FILES
+        or name in CI_NAMES
+        or name.endswith(CI_NAME_ENDINGS)
     )
 
 

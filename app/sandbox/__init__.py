@@ -13,11 +13,13 @@ How the workflow uses it::
     check_run_text = proof.to_markdown()
 
 Without a working sandbox both raise `SandboxUnavailable` (its message says what to
-install) unless unsandboxed runs are allowed. Modules: detection (which command, which
-tests; pure), isolation (policy, bwrap argv, limits), seccomp, identity (a uid per
-run), cgroups (memory, processes, CPU of a command as a whole), disk (a sized scratch
-area), report (which isolation is in force), probe, execution (one sandboxed command),
-proof (test runs and red → green).
+install) unless unsandboxed runs are allowed. Every command runs on a copy of the tree
+made for it, without `.git`, and deleted afterwards; only results come back. Modules:
+detection (which command, which tests; pure), isolation (policy, bwrap argv, limits),
+seccomp, identity (a uid per run), cgroups (memory, processes, CPU of a command as a
+whole), disk (a sized scratch area), report (which isolation is in force), probe,
+workcopy (the run's copy of the tree), execution (one sandboxed command), proof (test
+runs and red → green).
 """
 
 from app.sandbox.detection import (

@@ -10,11 +10,12 @@ What the sandbox guarantees (each line is tested in tests/integration/sandbox):
 - no host files beyond the toolchain: a fresh root with read-only `/usr` (and the
   `/bin`, `/lib*` links), an allow-list of harmless `/etc` files, synthetic
   `/etc/passwd`, `/etc/group`, `/etc/hosts`, the Python environment read-only when one
-  is given, the checkout read-write at `/workspace`, a private `/tmp` and `/dev/shm`
-  (tmpfs of `SandboxLimits.disk_bytes` each), a new `/proc` of the sandbox's own PID
+  is given, the run's own copy of the checkout (no `.git`, app/sandbox/workcopy.py)
+  read-write at `/workspace`, a private `/tmp` and `/dev/shm` (tmpfs of
+  `SandboxLimits.disk_bytes` each), a new `/proc` of the sandbox's own PID
   namespace and a minimal `/dev`; the sandbox's own root and `/dev` are read-only.
-  `/root`, `/home`, `/var`, `/run`, `/srv`, `/sys`, the service's working directory and
-  every other run's checkout simply do not exist inside;
+  `/root`, `/home`, `/var`, `/run`, `/srv`, `/sys`, the service's working directory, the
+  worker's checkout and its `.git`, and every other run's tree simply do not exist inside;
 - a seccomp filter (x86_64) refuses new user namespaces, keyrings, eBPF, io_uring and
   other kernel interfaces tests never need (app/sandbox/seccomp.py);
 - no privileges: when the service runs as root, bwrap keeps the host user namespace and

@@ -1,22 +1,24 @@
 """Running a repository's tests, and red → green proof that new tests test the change.
 
-`run_tests` runs `.agentops.yml`'s `setup` commands, then the test command, each in its
-own sandbox on the same checkout (what setup writes there, e.g. `node_modules/` or a
-`pip install --target` directory, is what the tests see). Setup runs with the network
-off too, unless the caller passes `setup_network=True` (from configuration); the tests
-never get a network. A setup network goes through slirp4netns when the service is
-root and it is installed: outbound only, the host's 127.0.0.1 (Redis, PostgreSQL, the
-service itself) refused; otherwise it is the host's own, loopback included (a warning
-is logged). Either way, other hosts of the LAN and cloud metadata addresses can be
-reached, so a setup network is for repositories one trusts that far.
-Installing a repository's dependencies is therefore the job of
-`setup` commands; without any, Python tests run with the interpreter and packages of
-`SandboxPolicy.python_env` (read-only).
+No sandboxed command ever runs on the worker's checkout. `run_tests` copies the working
+tree (without `.git`, links as links: app/sandbox/workcopy.py), runs `.agentops.yml`'s
+`setup` commands and then the test command on that one copy, each in its own sandbox
+(what setup writes there, e.g. `node_modules/` or a `pip install --target` directory,
+is what the tests see), and deletes the copy: only exit codes and output come back,
+never files. Setup runs with the network off too, unless the caller passes
+`setup_network=True` (from configuration); the tests never get a network. A setup
+network goes through slirp4netns when the service is root and it is installed: outbound
+only, the host's 127.0.0.1 (Redis, PostgreSQL, the service itself) refused; otherwise
+it is the host's own, loopback included (a warning is logged). Either way, other hosts
+of the LAN and cloud metadata addresses can be reached, so a setup network is for
+repositories one trusts that far. Installing a repository's dependencies is therefore
+the job of `setup` commands; without any, Python tests run with the interpreter and
+packages of `SandboxPolicy.python_env` (read-only).
 
 `prove_red_green` runs every selected test twice: on the original code with the
 change's test files laid over it ("red": it must fail) and on the changed code ("green":
-it must pass). Both run in scratch copies, so the checkout that will be committed is
-never touched by the tests.
+it must pass). Both run in their own copies (made the same way, deleted afterwards),
+and nothing git-related ever runs on them.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from app.sandbox.detection import (
 )
 from app.sandbox.execution import SandboxResult, run_sandboxed
 from app.sandbox.isolation import SandboxPolicy
+from app.sandbox.workcopy import copy_tree, remove_tree, work_copy
 
 SKIP_DIRS = frozenset({".git", "node_modules", "vendor", "target", ".venv", "__pycache__"})
 
@@ -71,20 +74,34 @@ async def run_tests(
     setup_network: bool = False,
     allow_unsandboxed: bool = False,
 ) -> TestRun:
-    """Run each `setup` shell line, then the test command, in the sandbox on `checkout`."""
-    argv = command.argv if isinstance(command, TestCommand) else tuple(command)
+    """Each `setup` shell line, then the test command, in the sandbox on a copy of
+    `checkout` that they share and that is deleted afterwards; `checkout` is only read."""
     policy = policy or SandboxPolicy()
+    async with work_copy(checkout, policy.scratch_root) as copy:
+        return await _run_in_copy(copy, command, setup, policy, setup_network, allow_unsandboxed)
+
+
+async def _run_in_copy(
+    copy: Path,
+    command: TestCommand | Sequence[str],
+    setup: Sequence[str],
+    policy: SandboxPolicy,
+    setup_network: bool,
+    allow_unsandboxed: bool,
+) -> TestRun:
+    """`run_tests` on a directory that already is the sandbox's own copy."""
+    argv = command.argv if isinstance(command, TestCommand) else tuple(command)
     setup_policy = _with_network(policy, setup_network)
     done: list[SandboxResult] = []
     for line in setup:
         result = await run_sandboxed(
-            ("sh", "-c", line), checkout, setup_policy, allow_unsandboxed=allow_unsandboxed
+            ("sh", "-c", line), copy, setup_policy, allow_unsandboxed=allow_unsandboxed
         )
         done.append(result)
         if not result.passed:
             return TestRun(tuple(argv), tuple(done), None)
     tests = await run_sandboxed(
-        argv, checkout, _with_network(policy, False), allow_unsandboxed=allow_unsandboxed
+        argv, copy, _with_network(policy, False), allow_unsandboxed=allow_unsandboxed
     )
     return TestRun(tuple(argv), tuple(done), tests)
 
@@ -236,10 +253,8 @@ def _prepare_copies(
         files = list(test_files)
     work = Path(tempfile.mkdtemp(prefix="agentops-redgreen-", dir=scratch_root))
     red, green = work / "base", work / "changed"
-    # Test runs need the code, not its history: leaving .git out halves the copying.
-    skip_git = shutil.ignore_patterns(".git")
-    shutil.copytree(base, red, symlinks=True, ignore=skip_git)
-    shutil.copytree(changed, green, symlinks=True, ignore=skip_git)
+    copy_tree(base, red)
+    copy_tree(changed, green)
     moved: list[str] = []
     for rel in files:
         source = (changed / rel).resolve()
@@ -291,7 +306,7 @@ async def prove_red_green(
             allow_unsandboxed,
         )
     finally:
-        await asyncio.to_thread(shutil.rmtree, work, True)
+        await asyncio.shield(asyncio.to_thread(remove_tree, work))
 
 
 async def _prove(
@@ -315,13 +330,8 @@ async def _prove(
         return not_run(str(exc))
     for side, directory in (("original", red_dir), ("changed", green_dir)):
         if setup:
-            run = await run_tests(
-                directory,
-                ("true",),
-                setup=setup,
-                policy=policy,
-                setup_network=setup_network,
-                allow_unsandboxed=allow_unsandboxed,
+            run = await _run_in_copy(
+                directory, ("true",), setup, policy, setup_network, allow_unsandboxed
             )
             failed = run.failed_setup
             if failed is not None:

@@ -1,9 +1,10 @@
-"""Before and after one sandboxed command: scratch dir, argv, uid, checkout ownership.
+"""Before and after one sandboxed command: scratch dir, argv, uid, tree ownership.
 
-As root, the checkout is lent to the run's uid (chown) for the run and given back
-afterwards, so files the tests create belong to the checkout's owner again; the
-scratch dir (the sandbox's /tmp, /dev/shm, synthetic /etc, seccomp program) is
-removed. Every step that can fail undoes the ones before it.
+The tree a command runs on is always the run's own copy (app/sandbox/workcopy.py),
+never the worker's checkout. As root, that copy is lent to the run's uid (chown) for the
+command and given back afterwards, so the worker can delete it; the scratch dir (the
+sandbox's /tmp, /dev/shm, synthetic /etc, seccomp program) is removed. Every step that
+can fail undoes the ones before it.
 """
 
 from __future__ import annotations

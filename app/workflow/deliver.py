@@ -15,6 +15,7 @@ from app import git
 from app.edits import diff_stats
 from app.forges.base import Issue
 from app.llm.types import LLMRequest, Message
+from app.workflow import workspace
 from app.workflow.context import RunContext
 from app.workflow.prompts import render_prompt
 
@@ -40,12 +41,14 @@ def requester_identity(ctx: RunContext) -> git.Person:
     return git.Person(login, f"{login}@{domain}")
 
 
-async def commit_for_run(ctx: RunContext, root: Path, message: str) -> str:
-    """Commit the checkout as the bot, the requester as co-author, dated when the run was
+async def commit_for_run(ctx: RunContext, root: Path, message: str, diff: str) -> str:
+    """Commit the paths of `diff` (already applied to the checkout, and made of the edit
+    tool's files only) as the bot, the requester as co-author, dated when the run was
     made: a resumed run that commits the same change makes the same commit (sha)."""
     return await git.commit(
         root,
         message,
+        paths=await workspace.diff_paths(root, diff),
         author=bot_identity(ctx),
         co_authors=[requester_identity(ctx)],
         date=f"@{int(ctx.run.created_at.timestamp())} +0000",
@@ -114,7 +117,7 @@ async def deliver(
     )
     branch = branch_name(run.target_number, issue.title)
     await git.run_git(["checkout", "--quiet", "-B", branch], cwd=root)
-    sha = await commit_for_run(ctx, root, message["message"])
+    sha = await commit_for_run(ctx, root, message["message"], implemented["diff"])
     remote = await ctx.forge.git_remote(run.repo)
     await git.push(root, remote, branch)
     pull = await ctx.forge.open_pull_request(

@@ -267,7 +267,8 @@ async def change_and_prove(
         outcome = await run_tool_loop(router, request, toolbox, limits, verify)
     finally:  # the sized scratch area (a tmpfs when root) goes with the loop
         await release_scratch(folder / "scratch")
-    diff = await workspace.working_diff(root, base_sha)
+    # The change is what the edit tool wrote, nothing else: the tests ran on copies.
+    diff = await workspace.working_diff(root, base_sha, toolbox.edited)
     if not outcome.finished:
         raise RunRefused(
             f"the change was not completed: {outcome.reason}"

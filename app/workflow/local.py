@@ -1,7 +1,10 @@
 """Local mode: `implement` on a git checkout with no forge and no database.
 
 The work happens in a separate worktree of the checkout, so the person's own working tree
-is never touched; what remains is a branch `agentops/local-<slug>` with one commit.
+is never touched; what remains is a branch `agentops/local-<slug>` with one commit, which
+holds exactly the files the edit tool wrote. The tests run on copies of that worktree
+(app/sandbox/workcopy.py), and git runs with program-running config neutralised
+(app/git_env.py), so e.g. a local LFS filter is not run either.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from app.config import Settings, parse_repo_config, read_repo_config
 from app.llm import MemoryCallLog, build_router
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.routing import RepoLLMConfig
+from app.workflow import workspace
 from app.workflow.analysis import analyse, files_markdown
 from app.workflow.context import RunRefused
 from app.workflow.deliver import branch_name
@@ -115,7 +119,12 @@ async def _run(
     await git.run_git(["checkout", "--quiet", "-B", branch], cwd=work)
     if not implemented["diff"].strip():
         raise RunRefused("the model finished without changing anything")
-    sha = await git.commit(work, f"{title[:72]}\n\n{implemented['summary']}", author=LOCAL_AUTHOR)
+    sha = await git.commit(
+        work,
+        f"{title[:72]}\n\n{implemented['summary']}",
+        author=LOCAL_AUTHOR,
+        paths=await workspace.diff_paths(work, implemented["diff"]),
+    )
     step(f"committed {sha[:12]} on branch {branch}")
     cost = float(planned.get("cost_usd", 0.0)) + float(implemented.get("cost_usd", 0.0))
     return LocalResult(

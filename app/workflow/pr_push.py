@@ -25,7 +25,7 @@ async def commit_change(
     if parent is not None:
         await workspace.reset_to(root, parent)
     await workspace.apply_diff(root, diff)
-    sha = await commit_for_run(ctx, root, message)
+    sha = await commit_for_run(ctx, root, message, diff)
     return root, sha
 
 

@@ -152,9 +152,10 @@ async def _write_tests(work: PullWork) -> dict[str, Any]:
     ctx = work.ctx
     root = await work.clean_checkout()
     bench = await open_test_bench(ctx, root, work.config)
+    edited: list[str] = []  # what the edit tool wrote, as the tool loop goes
 
     async def verify(test_ids: list[str]) -> tuple[bool, str]:
-        changed = await workspace.changed_paths(root, work.head["head_sha"])
+        changed = await workspace.changed_paths(root, work.head["head_sha"], edited)
         problem = new_tests_problem(test_ids, changed)
         if problem is not None:
             return False, problem
@@ -165,7 +166,7 @@ async def _write_tests(work: PullWork) -> dict[str, Any]:
         "test_system", repo=ctx.run.repo, edit_format=render_prompt("edit_format")
     )
     return await edit_in_loop(
-        work, root, bench, system, render_prompt("test_task", **values), verify
+        work, root, bench, system, render_prompt("test_task", **values), verify, edited
     )
 
 

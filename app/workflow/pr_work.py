@@ -146,9 +146,16 @@ async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
 
 
 async def edit_in_loop(
-    work: PullWork, root: Path, bench: TestBench, system: str, task: str, verify: Verifier
+    work: PullWork,
+    root: Path,
+    bench: TestBench,
+    system: str,
+    task: str,
+    verify: Verifier,
+    edited: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Let the coder work on `root` until `verify` accepts its `finish`; the change as a diff.
+    """Let the coder work on `root` until `verify` accepts its `finish`; the change as a
+    diff of the files the edit tool wrote (listed in `edited` as it goes).
 
     What did not finish is refused with a reply saying why.
     """
@@ -159,6 +166,7 @@ async def edit_in_loop(
             forbidden=tuple(config.forbidden_paths), allow_workflows=config.allow_workflow_edits
         ),
         bench.run,
+        edited=[] if edited is None else edited,
         max_test_runs=config.limits.max_test_runs,
     )
     request = LLMRequest(
@@ -182,5 +190,5 @@ async def edit_in_loop(
             f"AgentOps could not finish: {outcome.reason}. "
             "Nothing was pushed." + (f"\n\n{outcome.verification}" if outcome.verification else ""),
         )
-    diff = await workspace.working_diff(root, work.head["head_sha"])
+    diff = await workspace.working_diff(root, work.head["head_sha"], toolbox.edited)
     return outcome.step_detail(diff, bench.command.display())

@@ -2,16 +2,23 @@
 
 A run may resume on another worker (or after a crash that lost its folder): the checkout
 is cloned again at the recorded base commit and the recorded diff is applied again.
+
+The checkout is the worker's alone: sandboxed commands run on copies of it
+(app/sandbox/workcopy.py). What a change consists of is exactly the paths the edit tool
+wrote (`Toolbox.edited`): diffs and commits stage those paths and nothing else, never
+`git add --all`, and refuse a path that is a link or anything but a regular file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from app import git
 from app.forges.base import GitRemote
+from app.git_export import export_tree
 
 
 def run_folder(workdir: Path, run_id: int) -> Path:
@@ -50,32 +57,69 @@ async def reset_to(root: Path, sha: str) -> None:
     await git.run_git(["clean", "--quiet", "-fd"], cwd=root)
 
 
-async def working_diff(root: Path, base_sha: str) -> str:
-    """Everything changed since `base_sha`, new files included, as a binary-safe diff."""
-    await git.run_git(["add", "--all"], cwd=root)
-    return await git.run_git(["diff", "--cached", "--binary", base_sha], cwd=root)
+async def working_diff(root: Path, base_sha: str, paths: Sequence[str]) -> str:
+    """The change to `paths` since `base_sha` (new files included) as a binary-safe diff."""
+    if not paths:
+        return ""
+    await git.stage_paths(root, paths)
+    return await git.run_git(
+        ["diff", "--cached", "--binary", "--no-renames", base_sha, "--", *paths],
+        cwd=root,
+        extra_env=git.LITERAL_PATHS,
+    )
 
 
-async def changed_paths(root: Path, base_sha: str) -> list[str]:
-    """Paths added, changed or removed in the working tree since `base_sha`."""
-    await git.run_git(["add", "--all"], cwd=root)
+async def changed_paths(root: Path, base_sha: str, paths: Sequence[str]) -> list[str]:
+    """Which of `paths` are added, changed or removed since `base_sha`."""
+    if not paths:
+        return []
+    await git.stage_paths(root, paths)
     listed = await git.run_git(
-        ["diff", "--cached", "--name-only", "--no-renames", base_sha], cwd=root
+        ["diff", "--cached", "--name-only", "--no-renames", base_sha, "--", *paths],
+        cwd=root,
+        extra_env=git.LITERAL_PATHS,
     )
     return [line for line in listed.splitlines() if line]
 
 
+async def diff_paths(root: Path, diff: str) -> list[str]:
+    """The paths a diff made by `working_diff` changes (what a delivery stages)."""
+    if not diff.strip():
+        return []
+    listed = await git.run_git(["apply", "--numstat", "-z", "-"], cwd=root, stdin=diff)
+    return [record.split("\t", 2)[2] for record in listed.split("\0") if record.count("\t") >= 2]
+
+
 async def apply_diff(root: Path, diff: str) -> None:
-    if diff.strip():
-        await git.run_git(["apply", "--whitespace=nowarn", "--binary", "-"], cwd=root, stdin=diff)
+    """Apply a diff made by `working_diff`; one that would create or change a link is
+    refused (a delivery never does)."""
+    if not diff.strip():
+        return
+    if any(_is_link_mode(line) for line in diff.splitlines()):
+        raise git.GitError("refusing a diff that creates or changes a symbolic link")
+    await git.run_git(["apply", "--whitespace=nowarn", "--binary", "-"], cwd=root, stdin=diff)
+
+
+def _is_link_mode(line: str) -> bool:
+    words = line.split()
+    return (
+        len(words) >= 2
+        and words[-1] == "120000"
+        and line.startswith(("new file mode", "deleted file mode", "old mode", "new mode"))
+    ) or (line.startswith("index ") and line.endswith(" 120000"))
 
 
 async def base_copy(folder: Path, root: Path, base_sha: str) -> Path:
-    """A second working tree of the original code, for running the tests before the change."""
+    """The original code's files, for running the tests before the change.
+
+    Written from the commit's blobs by the worker (app/git_export.py), not checked out
+    by git, so no attribute filter or configured program of the repository runs; it has
+    no `.git`, and nothing git-related runs on it afterwards.
+    """
     base = folder / "base"
-    if not (base / ".git").exists():
-        await asyncio.to_thread(shutil.rmtree, base, True)
-        await git.run_git(
-            ["worktree", "add", "--quiet", "--force", "--detach", str(base), base_sha], cwd=root
-        )
+    if not base.is_dir():
+        partial = folder / "base.partial"
+        await asyncio.to_thread(shutil.rmtree, partial, True)
+        await export_tree(root, base_sha, partial)
+        await asyncio.to_thread(partial.rename, base)
     return base

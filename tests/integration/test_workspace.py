@@ -54,7 +54,7 @@ async def test_diff_recorded_then_applied_to_a_fresh_checkout(
         first = await workspace.ensure_checkout(tmp_path / "one", remote, "main", sha)
         (first / "a.py").write_text("A = 3\n")
         (first / "new.py").write_text("B = 1\n")
-        diff = await workspace.working_diff(first, sha)
+        diff = await workspace.working_diff(first, sha, ["a.py", "new.py"])
         second = await workspace.ensure_checkout(tmp_path / "two", remote, "main", sha)
         await workspace.apply_diff(second, diff)
     finally:

@@ -76,7 +76,9 @@ async def test_clone_branch_commit_push(sim: GitHubSim, remote: GitRemote, tmp_p
     assert (await git.run_git(["config", "remote.origin.url"], cwd=work)).strip() == remote.url
     await git.create_branch(work, "agentops/issue-7")
     (work / "src/app.py").write_text("print('bye')\n")
-    sha = await git.commit(work, "Say bye\n\nCloses #7", author=BOT, co_authors=[ALICE])
+    sha = await git.commit(
+        work, "Say bye\n\nCloses #7", author=BOT, co_authors=[ALICE], paths=["src/app.py"]
+    )
     await git.push(work, remote, "agentops/issue-7")
 
     assert sim.branch_sha(REPO, "agentops/issue-7") == sha
@@ -91,7 +93,7 @@ async def test_clone_branch_commit_push(sim: GitHubSim, remote: GitRemote, tmp_p
 async def test_nothing_to_commit(remote: GitRemote, tmp_path: Path) -> None:
     work = await git.clone(remote, tmp_path / "work")
     with pytest.raises(git.NothingToCommit):
-        await git.commit(work, "empty", author=BOT)
+        await git.commit(work, "empty", author=BOT, paths=["src/app.py"])
 
 
 async def test_push_never_forces_unless_asked(
@@ -102,7 +104,7 @@ async def test_push_never_forces_unless_asked(
     for work, content in ((first, "one"), (second, "two")):
         await git.create_branch(work, "agentops/fix")
         (work / "f.txt").write_text(content)
-        await git.commit(work, content, author=BOT)
+        await git.commit(work, content, author=BOT, paths=["f.txt"])
     await git.push(first, remote, "agentops/fix")
     with pytest.raises(git.PushRejected):
         await git.push(second, remote, "agentops/fix")
@@ -116,7 +118,7 @@ async def test_push_to_default_branch_refused(
     before = sim.branch_sha(REPO, "main")
     work = await git.clone(remote, tmp_path / "work")
     (work / "f.txt").write_text("x")
-    await git.commit(work, "x", author=BOT)
+    await git.commit(work, "x", author=BOT, paths=["f.txt"])
     with pytest.raises(git.PushRejected, match="default branch"):
         await git.push(work, remote, "main")
     assert sim.branch_sha(REPO, "main") == before
@@ -199,7 +201,7 @@ async def test_token_never_in_argv_nor_logs(
         work = await git.clone(remote, tmp_path / "work")
         await git.create_branch(work, "agentops/t")
         (work / "t.txt").write_text("t")
-        await git.commit(work, "t", author=BOT, co_authors=[ALICE])
+        await git.commit(work, "t", author=BOT, co_authors=[ALICE], paths=["t.txt"])
         await git.push(work, remote, "agentops/t")
         await git.fetch_more(work, remote, refs=["main"])
         # A failing command with git's own header tracing switched on still leaks nothing.

@@ -45,6 +45,13 @@ def test_refused_paths(path: str, needle: str) -> None:
         ".github/workflows/sub/x.yaml",
         ".GitHub/Workflows/a.yml",
         ".gitlab-ci.yml",
+        ".github/actions/setup/action.yml",
+        ".github/actions/run.sh",
+        "ci/deploy.gitlab-ci.yml",
+        "templates/.gitlab-ci.yml",
+        ".gitmodules",
+        ".gitattributes",
+        "src/.gitattributes",
     ],
 )
 def test_ci_definitions_only_when_allowed(path: str) -> None:
@@ -56,6 +63,9 @@ def test_ci_definitions_only_when_allowed(path: str) -> None:
 def test_other_github_files_are_fine() -> None:
     assert checked_path(".github/CODEOWNERS", EditPolicy()) == ".github/CODEOWNERS"
     assert checked_path("docs/workflows/x.md", EditPolicy()) == "docs/workflows/x.md"
+    assert checked_path("docs/actions/x.md", EditPolicy()) == "docs/actions/x.md"
+    assert checked_path("gitlab-ci.md", EditPolicy()) == "gitlab-ci.md"
+    assert checked_path("src/.gitmodules.py", EditPolicy()) == "src/.gitmodules.py"
 
 
 @pytest.mark.parametrize(
