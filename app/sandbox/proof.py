@@ -24,15 +24,15 @@ and nothing git-related ever runs on them.
 from __future__ import annotations
 
 import asyncio
-import filecmp
+import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+from app import repo_files
 from app.sandbox.detection import (
     Runner,
     SelectionUnsupported,
@@ -223,19 +223,39 @@ def judge(runner: Runner, test_id: str, red: SandboxResult, green: SandboxResult
 
 
 def changed_test_files(base: Path, changed: Path) -> list[str]:
-    """Test files (by `is_test_path`) that are new or different in `changed`."""
+    """Test files (by `is_test_path`) that are new or different in `changed`, read through
+    the safe reader: a link, or a file under one, is never a test file here."""
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(changed):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         for name in sorted(filenames):
-            path = Path(dirpath) / name
-            rel = path.relative_to(changed).as_posix()
-            if not is_test_path(rel) or path.is_symlink():
+            rel = (Path(dirpath) / name).relative_to(changed).as_posix()
+            if not is_test_path(rel):
                 continue
-            other = base / rel
-            if not other.is_file() or not filecmp.cmp(path, other, shallow=False):
+            data = _regular_file(changed, rel)
+            if data is not None and data != _regular_file(base, rel):
                 found.append(rel)
     return found
+
+
+def _regular_file(root: Path, rel: str) -> bytes | None:
+    """root/rel's bytes when it is a regular file reached without a link, else None."""
+    try:
+        return repo_files.read_bytes(root, rel)
+    except (repo_files.RepositoryFileRefused, OSError):
+        return None
+
+
+def _lay_over(root: Path, rel: str, data: bytes) -> None:
+    """Write root/rel (a copy the sandbox will use) without following a link on the way."""
+    *parents, name = repo_files.path_parts(rel)
+    with repo_files.open_directory(root, parents, create=True) as fd:
+        assert fd is not None
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
+            os.unlink(name, dir_fd=fd)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(name, flags, 0o644, dir_fd=fd), "wb") as handle:
+            handle.write(data)
 
 
 def _prepare_copies(
@@ -257,12 +277,13 @@ def _prepare_copies(
     copy_tree(changed, green)
     moved: list[str] = []
     for rel in files:
-        source = (changed / rel).resolve()
-        if changed.resolve() not in source.parents or not source.is_file():
-            continue  # outside the checkout, or deleted by the change
-        target = red / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        data = _regular_file(changed, rel)
+        if data is None:
+            continue  # deleted by the change, not a regular file, or behind a link
+        try:
+            _lay_over(red, rel, data)
+        except (repo_files.RepositoryFileRefused, OSError):
+            continue  # the original code has a link or a file on the way
         moved.append(rel)
     return work, red, green, moved
 
