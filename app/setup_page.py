@@ -10,6 +10,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from app import gitlab_secret_page
 from app.config import Settings
 from app.forges.github_manifest import convert_manifest_code, github_web_url, load_manifest
 
@@ -39,6 +40,8 @@ async def index(request: Request) -> Response:
             "<p>Webhooks: <code>/webhooks/github</code>, <code>/webhooks/gitlab</code>."
             " Health: <code>/readyz</code>.</p>"
         )
+        if settings.gitlab_enabled:
+            body += gitlab_secret_page.link_html()
         return HTMLResponse(_PAGE.format(body=body))
     manifest = json.dumps(load_manifest(settings.public_url))
     action = f"{github_web_url(settings.github_api_url)}/settings/apps/new"
@@ -50,7 +53,8 @@ async def index(request: Request) -> Response:
         f'<input type="hidden" name="manifest" value="{html.escape(manifest)}">'
         '<button type="submit">Create the GitHub App</button></form>'
         "<p>For GitLab, set <code>AGENTOPS_GITLAB_URL</code>, <code>AGENTOPS_GITLAB_TOKEN</code>"
-        " and <code>AGENTOPS_GITLAB_WEBHOOK_SECRET</code> instead (see README.md).</p>"
+        " and <code>AGENTOPS_GITLAB_WEBHOOK_SECRET</code> instead (see README.md); each"
+        " project's hook then gets its own token (<code>agentops gitlab-secret PATH</code>).</p>"
     )
     return HTMLResponse(_PAGE.format(body=body))
 

@@ -106,6 +106,14 @@ def interpret(event_name: str, data: Any, delivery_id: str, ctx: GitLabContext) 
     return handler(data, delivery_id, ctx)
 
 
+def project_path(data: Any) -> str | None:
+    """The project a payload names (`project.path_with_namespace`), whose hook token it
+    must carry; None when there is none."""
+    project = data.get("project") if isinstance(data, dict) else None
+    path = project.get("path_with_namespace") if isinstance(project, dict) else None
+    return path if isinstance(path, str) else None
+
+
 def _is_bot(user: Mapping[str, Any], ctx: GitLabContext) -> bool:
     username = user.get("username")
     if ctx.bot_username is not None and username == ctx.bot_username:

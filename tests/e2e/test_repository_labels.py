@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITHUB_SECRET, GITLAB_SECRET
+from tests.e2e.conftest import GITHUB_SECRET, gitlab_token
 from tests.e2e.harness import ADMIN_TOKEN, Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
@@ -70,7 +70,7 @@ def _label_gitlab(
     payload = gl.webhook_issue_event(
         PROJECT, iid, author, labels_previous=[], labels_current=[label]
     )
-    headers = gl.webhook_headers("Issue Hook", GITLAB_SECRET, uuid=delivery)
+    headers = gl.webhook_headers("Issue Hook", gitlab_token(PROJECT), uuid=delivery)
     return service.post_gitlab(payload, headers), delivery
 
 
@@ -168,7 +168,7 @@ def test_a_repository_label_reviews_pull_and_merge_requests(
         PROJECT, iid, "dana", labels_previous=[], labels_current=["needs-review"]
     )
     response = service.post_gitlab(
-        hook, gl.webhook_headers("Merge Request Hook", GITLAB_SECRET, uuid=delivery)
+        hook, gl.webhook_headers("Merge Request Hook", gitlab_token(PROJECT), uuid=delivery)
     )
     assert response.status_code == 202, response.text
     key = f"gitlab:{gl.base_url.rstrip('/')}:label:{delivery}"
