@@ -217,6 +217,11 @@ class Forge(Protocol):
 
     async def list_comments(self, target: Target) -> list[Comment]: ...
 
+    async def get_comment(self, target: Target, comment_id: int) -> Comment | None:
+        """Comment `comment_id` on `target` as the forge has it now (author, body); None
+        when there is no such comment on `target`. Raises on other failures."""
+        ...
+
     async def find_comment(self, target: Target, key: str) -> Comment | None:
         """The bot's newest comment on `target` carrying the marker for `key`, if any."""
         ...

@@ -20,7 +20,7 @@ from app.sandbox import SandboxUnavailable
 from app.store import DATABASE_ERRORS
 from app.store import runs as run_store
 from app.store.runs import Run
-from app.workflow import control, work
+from app.workflow import control, provenance, work
 from app.workflow.context import RunCancelled, RunContext, RunRefused, WorkflowDeps
 
 log = logging.getLogger(__name__)
@@ -126,13 +126,28 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
 async def _execute(ctx: RunContext) -> None:
     run = ctx.run
 
+    async def verify() -> dict[str, Any]:
+        try:
+            proven = await provenance.read_back(ctx.forge, ctx.target, run)
+        except provenance.TriggerRefused as exc:
+            return {"refused": str(exc)}
+        return {"author": proven.author}
+
     async def acknowledge() -> None:
         await ctx.forge.add_reaction(ctx.target, run.comment_id, "eyes")
 
     async def authorize() -> dict[str, Any]:
-        allowed = await ctx.forge.has_write_access(run.repo, run.requested_by)
-        return {"allowed": allowed}
+        allowed = await ctx.forge.has_write_access(run.repo, author)
+        return {"allowed": allowed, "user": author}
 
+    author = run.requested_by
+    if provenance.needs_read_back(run):
+        # Nothing is done in the project (not even the acknowledgement) for a request
+        # the forge's API does not confirm.
+        proven = await ctx.step("verify", verify)
+        if "refused" in proven:
+            raise RunRefused(f"the forge does not confirm this request: {proven['refused']}")
+        author = str(proven["author"])
     await ctx.step("acknowledge", acknowledge)
     if not (await ctx.step("authorize", authorize))["allowed"]:
         await ctx.reply(
