@@ -153,6 +153,13 @@ def _iso(epoch: float | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _later_than(previous: str) -> str:
+    """Now, or a second after `previous` when that is not earlier: people take more than
+    a second between two changes of one issue, a test does not."""
+    earlier = datetime.strptime(previous, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    return _iso(max(time.time(), earlier + 1))
+
+
 def _new_token() -> str:
     """A `ghs_` token in GitHub's newer long form: ~520 characters with dots."""
     head = "ghs_" + secrets.token_hex(18)
@@ -589,6 +596,7 @@ class GitHubSim:
             issue = sim_repo.issues[number]
             if label not in issue["labels"]:
                 issue["labels"].append(label)
+            issue["updated_at"] = _later_than(issue["updated_at"])  # labeling moves it
             payload = self._event_base(repo, "labeled", user)
             payload["label"] = {"name": label}
             if number in sim_repo.pulls:
