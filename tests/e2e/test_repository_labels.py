@@ -181,7 +181,7 @@ def test_a_repository_label_reviews_pull_and_merge_requests(
         hook, gl.webhook_headers("Merge Request Hook", gitlab_token(PROJECT), uuid=delivery)
     )
     assert response.status_code == 202, response.text
-    key = _gitlab_key(gl, hook, "merge_request", iid, "needs-review")
+    key = _gitlab_key(gl, hook, "pull_request", iid, "needs-review")
     started = wait_for(lambda: _run_for(service, key), 30)
     run = wait_for(lambda: service.finished(started["id"]), 90, what="the review run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
