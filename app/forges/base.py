@@ -149,6 +149,7 @@ class RepoInfo:
     default_branch: str
     private: bool
     clone_url: str
+    id: int | None = None  # the forge's numeric id (GitLab: the project id)
 
 
 class ForgeError(Exception):

@@ -4,7 +4,9 @@ A GitLab delivery is proven only by its project's hook token, which every mainta
 that project can read, so its payload's user, note text and labels are claims. Before a
 run acts, the note is read back by its id on its issue or merge request (its author and
 its command must be the payload's) and a label is looked up on the issue or merge
-request; the write-access check then uses the author the API gave. A GitHub delivery is
+request; the write-access check then uses the author the API gave. The project's numeric
+id, by which the run was filed (its tenant), must be the id of the project the token
+proved (its path). A GitHub delivery is
 signed with the App's secret, which only the operator and GitHub hold, so its payload is
 GitHub's word and costs no extra call.
 """
@@ -52,10 +54,22 @@ def label_mismatch(label: str, labels: tuple[str, ...]) -> str | None:
     return None
 
 
+def project_mismatch(run: Run, project_id: int | None) -> str | None:
+    """The payload's numeric project id (which files the run under its tenant) against the
+    project the proven path names: a token proves the path, not the id."""
+    claimed = run.context.get("project_id")
+    if claimed is None or claimed == project_id:
+        return None
+    return f"the webhook named project id {claimed}, but {run.repo} is project {project_id}"
+
+
 async def read_back(forge: Forge, target: Target, run: Run) -> Proven:
     """The run's trigger as the API has it; `TriggerRefused` when the API says otherwise."""
     if not needs_read_back(run):
         return Proven(run.requested_by)
+    reason = project_mismatch(run, (await forge.get_repo(run.repo)).id)
+    if reason is not None:
+        raise TriggerRefused(reason)
     if run.trigger == "comment":
         if run.comment_id is None:
             raise TriggerRefused("the webhook named no comment")

@@ -120,6 +120,23 @@ def test_a_note_forged_for_another_project_with_ones_own_token_is_refused(
     assert [r for r in gl.requests if r.path.startswith(f"/projects/{gl.project(VICTIM).id}")] == []
 
 
+def test_a_payload_naming_another_projects_id_is_refused(service: Service, gl: GitLabSim) -> None:
+    # Mallory's own project, note and token, but the victim's numeric project id, by which
+    # the run would be filed (the victim's tenant, its budget).
+    iid = gl.add_issue(ATTACKER, "Mine", "", author="mallory")["iid"]
+    payload = gl.webhook_note_event(ATTACKER, "issue", iid, "/agentops implement", "mallory")
+    victim_id = gl.project(VICTIM).id
+    payload["project"] = {**payload["project"], "id": victim_id}
+    gl.clear_requests()
+
+    run = _refused_run(service, _post(service, gl, "Note Hook", payload, gitlab_token(ATTACKER)))
+    assert run["status"] == "failed"
+    assert f"the webhook named project id {victim_id}, but {ATTACKER} is project" in run["error"]
+    time.sleep(QUIET_SECONDS)
+    assert _writes(gl, ATTACKER) == [] and _writes(gl, VICTIM) == []
+    assert gl.award_emoji(ATTACKER, "issue", iid) == []
+
+
 # --- the right token, but the API says otherwise -----------------------------------------
 
 

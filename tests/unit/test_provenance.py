@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from app.forges.base import Comment, Issue, Target
+from app.forges.base import Comment, Issue, RepoInfo, Target
 from app.store.runs import Run
 from app.workflow.provenance import (
     TriggerRefused,
     comment_mismatch,
     label_mismatch,
     needs_read_back,
+    project_mismatch,
     read_back,
 )
 
@@ -36,7 +37,7 @@ def run(**overrides: Any) -> Run:
         "trigger": "comment",
         "trigger_key": "k",
         "comment_id": 77,
-        "context": {},
+        "context": {"project_id": 5},
         "status": "running",
         "cancel_requested": False,
         "retry_of": None,
@@ -53,10 +54,17 @@ def run(**overrides: Any) -> Run:
 
 
 class RecordingForge:
-    def __init__(self, comment: Comment | None = None, labels: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, comment: Comment | None = None, labels: tuple[str, ...] = (), project_id: int = 5
+    ) -> None:
         self.comment = comment
         self.labels = labels
+        self.project_id = project_id
         self.calls: list[str] = []
+
+    async def get_repo(self, repo: str) -> RepoInfo:
+        self.calls.append(f"get_repo {repo}")
+        return RepoInfo(repo, "main", True, "", id=self.project_id)
 
     async def get_comment(self, target: Target, comment_id: int) -> Comment | None:
         self.calls.append(f"get_comment {target.repo}#{target.number} {comment_id}")
@@ -103,7 +111,7 @@ def test_read_back_of_a_note_returns_the_apis_author() -> None:
     forge = RecordingForge(Comment(77, "/agentops implement", "Dana"))
     proven = asyncio.run(read_back(forge, TARGET, run()))  # type: ignore[arg-type]
     assert proven.author == "Dana"
-    assert forge.calls == ["get_comment team/app#3 77"]
+    assert forge.calls == ["get_repo team/app", "get_comment team/app#3 77"]
 
 
 def test_read_back_refuses_a_forged_author() -> None:
@@ -113,7 +121,7 @@ def test_read_back_refuses_a_forged_author() -> None:
 
 
 def test_read_back_of_a_label_reads_the_issue() -> None:
-    labelled = run(trigger="label", comment_id=None, context={"label": "agentops"})
+    labelled = run(trigger="label", comment_id=None, context={"label": "agentops", "project_id": 5})
     forge = RecordingForge(labels=("agentops",))
     assert asyncio.run(read_back(forge, TARGET, labelled)).author == "dana"  # type: ignore[arg-type]
     with pytest.raises(TriggerRefused, match="not on this issue"):
@@ -124,3 +132,15 @@ def test_github_runs_cost_no_call() -> None:
     forge = RecordingForge()
     proven = asyncio.run(read_back(forge, TARGET, run(forge="github")))  # type: ignore[arg-type]
     assert proven.author == "dana" and forge.calls == []
+
+
+def test_the_payloads_project_id_must_be_the_proven_projects() -> None:
+    assert project_mismatch(run(), 5) is None
+    assert project_mismatch(run(context={}), 9) is None  # older runs name no id
+    assert project_mismatch(run(), 9) == (
+        "the webhook named project id 5, but team/app is project 9"
+    )
+    forge = RecordingForge(Comment(77, "/agentops implement", "dana"), project_id=9)
+    with pytest.raises(TriggerRefused, match="named project id 5"):
+        asyncio.run(read_back(forge, TARGET, run()))  # type: ignore[arg-type]
+    assert forge.calls == ["get_repo team/app"]
