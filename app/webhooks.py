@@ -64,7 +64,10 @@ def gitlab_webhook_secret(operator_secret: str, path: str, *, group: bool = Fals
     paths are case-insensitive), URL-safe base64 without padding.
     """
     scope = "group" if group else "project"
-    message = f"gitlab-webhook:{scope}:{normalized_gitlab_path(path)}".encode()
+    # a payload's JSON may hold lone surrogates: they are hashed, never an error
+    message = f"gitlab-webhook:{scope}:{normalized_gitlab_path(path)}".encode(
+        "utf-8", "surrogatepass"
+    )
     digest = hmac.new(operator_secret.encode(), message, hashlib.sha256).digest()
     return GITLAB_TOKEN_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 

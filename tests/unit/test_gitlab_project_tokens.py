@@ -121,3 +121,11 @@ def test_every_candidate_is_compared_in_constant_time(monkeypatch: pytest.Monkey
     token = gitlab_webhook_secret(OPERATOR, "a/b/app")
     verify_gitlab_project_token(OPERATOR, "a/b/app", token)
     assert len(calls) == 3  # the project, a/b and a: the match does not stop the loop
+
+
+def test_a_path_with_a_lone_surrogate_is_refused_not_an_error() -> None:
+    path = "team/\ud800app"  # JSON may carry it: "\\ud800"
+    token = gitlab_webhook_secret(OPERATOR, path)
+    assert verify_gitlab_project_token(OPERATOR, path, token).startswith("project ")
+    with pytest.raises(SignatureError):
+        verify_gitlab_project_token(OPERATOR, path, gitlab_webhook_secret(OPERATOR, "team/app"))
