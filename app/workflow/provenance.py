@@ -6,9 +6,8 @@ run acts, the note is read back by its id on its issue or merge request (its aut
 its command must be the payload's) and a label is looked up on the issue or merge
 request; the write-access check then uses the author the API gave. The project's numeric
 id, by which the run was filed (its tenant), must be the id of the project the token
-proved (its path). A GitHub delivery is
-signed with the App's secret, which only the operator and GitHub hold, so its payload is
-GitHub's word and costs no extra call.
+proved (its path). A GitHub delivery is signed with the App's secret, which only the
+operator and GitHub hold, so its payload is GitHub's word and costs no extra call.
 """
 
 from __future__ import annotations
