@@ -63,6 +63,24 @@ class GitHubComments(GitHubClient):
             return None
         return self._comment(data)
 
+    async def label_added_by(self, target: Target, label: str) -> str | None:
+        events = await self._list(
+            "/repos/{owner}/{name}/issues/{number}/events",
+            target.repo,
+            number=target.number,
+            action=f"read the events of #{target.number}",
+        )
+        added = [
+            e
+            for e in events
+            if isinstance(e, dict)
+            and e.get("event") == "labeled"
+            and str((e.get("label") or {}).get("name", "")).casefold() == label.casefold()
+        ]
+        if not added:
+            return None
+        return login_of(max(added, key=lambda e: int(e.get("id") or 0)).get("actor"))
+
     async def create_comment(self, target: Target, body: str, key: str | None = None) -> Comment:
         key = key or once_key()
         text = marked(body, key, COMMENT_MAX_CHARS, truncate_chars)

@@ -89,6 +89,22 @@ class GitLabNotes(GitLabClient):
             return None
         return self._comment(target, note)
 
+    async def label_added_by(self, target: Target, label: str) -> str | None:
+        events = await self._call(
+            f"read the label events of {self._where(target)}",
+            lambda: self._list(f"{self._noteable(target)}/resource_label_events"),
+        )
+        added = [
+            e
+            for e in events
+            if e.get("action") == "add"
+            and isinstance(e.get("label"), dict)
+            and str(e["label"].get("name", "")).casefold() == label.casefold()
+        ]
+        if not added:
+            return None
+        return username_of(max(added, key=lambda e: int(e.get("id") or 0)).get("user"))
+
     async def find_comment(self, target: Target, key: str) -> Comment | None:
         bot = self.bot_username
 

@@ -3,8 +3,9 @@
 A GitLab delivery is proven only by its project's hook token, which every maintainer of
 that project can read, so its payload's user, note text and labels are claims. Before a
 run acts, the note is read back by its id on its issue or merge request (its author and
-its command must be the payload's) and a label is looked up on the issue or merge
-request; the write-access check then uses the author the API gave. The project's numeric
+its command must be the payload's), and a label must be on the issue or merge request
+with the payload's user as the last one who added it (GitLab's resource label events);
+the write-access check then uses the author the API gave. The project's numeric
 id, by which the run was filed (its tenant), must be the id of the project the token
 proved (its path). A GitHub delivery is signed with the App's secret, which only the
 operator and GitHub hold, so its payload is GitHub's word and costs no extra call.
@@ -53,6 +54,18 @@ def label_mismatch(label: str, labels: tuple[str, ...]) -> str | None:
     return None
 
 
+def labeler_mismatch(run: Run, label: str, added_by: str | None) -> str | None:
+    """Who added the label, as the forge records it, against the payload's user."""
+    if added_by is None:
+        return f"no one is recorded as having added the label {label!r} here"
+    if added_by.lower() != run.requested_by.lower():
+        return (
+            f"the label {label!r} was added by @{added_by}, not by @{run.requested_by}"
+            " as the webhook said"
+        )
+    return None
+
+
 def project_mismatch(run: Run, project_id: int | None) -> str | None:
     """The payload's numeric project id (which files the run under its tenant) against the
     project the proven path names: a token proves the path, not the id."""
@@ -79,7 +92,9 @@ async def read_back(forge: Forge, target: Target, run: Run) -> Proven:
         return Proven(comment.author)
     label = str(run.context.get("label") or "")
     issue = await forge.get_issue(target)
-    reason = label_mismatch(label, issue.labels)
-    if reason is not None:
+    if (reason := label_mismatch(label, issue.labels)) is not None:
         raise TriggerRefused(reason)
-    return Proven(run.requested_by)
+    added_by = await forge.label_added_by(target, label)
+    if (reason := labeler_mismatch(run, label, added_by)) is not None or added_by is None:
+        raise TriggerRefused(reason or "no one added the label")
+    return Proven(added_by)

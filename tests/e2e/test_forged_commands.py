@@ -209,6 +209,27 @@ def test_a_label_that_is_not_on_the_issue_is_refused(service: Service, gl: GitLa
     assert _writes(gl, PROJECT) == []
 
 
+def test_a_label_added_by_someone_else_than_the_payload_says_is_refused(
+    service: Service, gl: GitLabSim
+) -> None:
+    iid = gl.add_issue(PROJECT, "Overtime", "", author="eve")["iid"]
+    # eve (Reporter) adds the label; the payload is forged to name dana (Developer)
+    real = gl.webhook_issue_event(
+        PROJECT, iid, "eve", labels_previous=[], labels_current=["agentops"]
+    )
+    forged = _as_user(gl, real, "dana")
+    gl.clear_requests()
+
+    run = _refused_run(service, _post(service, gl, "Issue Hook", forged, gitlab_token(PROJECT)))
+    assert run["status"] == "failed"
+    assert "the label 'agentops' was added by @eve, not by @dana" in run["error"]
+    time.sleep(QUIET_SECONDS)
+    assert gl.notes(PROJECT, "issue", iid) == [] and gl.award_emoji(PROJECT, "issue", iid) == []
+    assert _writes(gl, PROJECT) == []
+    paths = [r.path for r in gl.requests if r.method == "GET"]
+    assert any(p.endswith(f"/issues/{iid}/resource_label_events") for p in paths), paths
+
+
 def test_a_genuine_note_is_read_back_and_answered(service: Service, gl: GitLabSim) -> None:
     iid = gl.add_issue(PROJECT, "Help", "", author="dana")["iid"]
     payload = gl.webhook_note_event(PROJECT, "issue", iid, "/agentops help", "dana")

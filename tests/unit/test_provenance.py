@@ -55,12 +55,21 @@ def run(**overrides: Any) -> Run:
 
 class RecordingForge:
     def __init__(
-        self, comment: Comment | None = None, labels: tuple[str, ...] = (), project_id: int = 5
+        self,
+        comment: Comment | None = None,
+        labels: tuple[str, ...] = (),
+        project_id: int = 5,
+        labeler: str | None = "dana",
     ) -> None:
         self.comment = comment
         self.labels = labels
         self.project_id = project_id
+        self.labeler = labeler
         self.calls: list[str] = []
+
+    async def label_added_by(self, target: Target, label: str) -> str | None:
+        self.calls.append(f"label_added_by {target.repo}#{target.number} {label}")
+        return self.labeler
 
     async def get_repo(self, repo: str) -> RepoInfo:
         self.calls.append(f"get_repo {repo}")
@@ -122,10 +131,21 @@ def test_read_back_refuses_a_forged_author() -> None:
 
 def test_read_back_of_a_label_reads_the_issue() -> None:
     labelled = run(trigger="label", comment_id=None, context={"label": "agentops", "project_id": 5})
-    forge = RecordingForge(labels=("agentops",))
-    assert asyncio.run(read_back(forge, TARGET, labelled)).author == "dana"  # type: ignore[arg-type]
+    forge = RecordingForge(labels=("agentops",), labeler="Dana")
+    assert asyncio.run(read_back(forge, TARGET, labelled)).author == "Dana"  # type: ignore[arg-type]
+    assert forge.calls == [
+        "get_repo team/app",
+        "get_issue team/app#3",
+        "label_added_by team/app#3 agentops",
+    ]
     with pytest.raises(TriggerRefused, match="not on this issue"):
         asyncio.run(read_back(RecordingForge(), TARGET, labelled))  # type: ignore[arg-type]
+    forged = RecordingForge(labels=("agentops",), labeler="eve")
+    with pytest.raises(TriggerRefused, match="was added by @eve, not by @dana"):
+        asyncio.run(read_back(forged, TARGET, labelled))  # type: ignore[arg-type]
+    unrecorded = RecordingForge(labels=("agentops",), labeler=None)
+    with pytest.raises(TriggerRefused, match="no one is recorded"):
+        asyncio.run(read_back(unrecorded, TARGET, labelled))  # type: ignore[arg-type]
 
 
 def test_github_runs_cost_no_call() -> None:
