@@ -30,6 +30,7 @@ from app.webhooks import (
     gitlab_delivery_id,
     verify_github_signature,
     verify_gitlab_project_token,
+    verify_gitlab_token_shape,
     verify_standard_webhook,
 )
 from handlers import github as github_handlers
@@ -175,9 +176,11 @@ async def _gitlab_webhook(service: Service, request: Request) -> Response:
     except BodyTooLarge:
         return _text(413, "body too large")
     headers = request.headers
-    if not headers.get("x-gitlab-token"):
-        return _text(401, "unauthorized: missing X-Gitlab-Token header")
     try:
+        verify_gitlab_token_shape(
+            headers.get("x-gitlab-token"),
+            accept_shared_secret=settings.gitlab_accept_shared_secret,
+        )
         if settings.gitlab_signing_token is not None:
             verify_standard_webhook(
                 settings.gitlab_signing_token.get_secret_value(), headers, body, time.time()

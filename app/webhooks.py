@@ -72,6 +72,28 @@ def gitlab_webhook_secret(operator_secret: str, path: str, *, group: bool = Fals
     return GITLAB_TOKEN_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+_GITLAB_TOKEN_LENGTH = len(GITLAB_TOKEN_PREFIX) + 43  # 32 bytes, URL-safe base64, no padding
+
+
+def verify_gitlab_token_shape(header: str | None, *, accept_shared_secret: bool = False) -> None:
+    """A cheap first look, before the body is parsed to learn its project: anything but a
+    derived token (or, when the operator opted in, any token) is refused at once."""
+    if not header:
+        raise SignatureError("missing X-Gitlab-Token header")
+    if accept_shared_secret:
+        return
+    tail = header.removeprefix(GITLAB_TOKEN_PREFIX)
+    if (
+        len(header) != _GITLAB_TOKEN_LENGTH
+        or not header.startswith(GITLAB_TOKEN_PREFIX)
+        or not all(c.isascii() and (c.isalnum() or c in "-_") for c in tail)
+    ):
+        raise SignatureError(
+            "X-Gitlab-Token does not match: it is no project or group token; set the hook's"
+            " secret token to the one `agentops gitlab-secret PATH` shows for its project"
+        )
+
+
 def normalized_gitlab_path(path: str) -> str:
     return path.strip().strip("/").lower()
 

@@ -14,6 +14,7 @@ from app.webhooks import (
     gitlab_groups_of,
     gitlab_webhook_secret,
     verify_gitlab_project_token,
+    verify_gitlab_token_shape,
 )
 
 OPERATOR = "operator-secret-0123456789"
@@ -129,3 +130,18 @@ def test_a_path_with_a_lone_surrogate_is_refused_not_an_error() -> None:
     assert verify_gitlab_project_token(OPERATOR, path, token).startswith("project ")
     with pytest.raises(SignatureError):
         verify_gitlab_project_token(OPERATOR, path, gitlab_webhook_secret(OPERATOR, "team/app"))
+
+
+def test_the_shape_of_a_token_is_checked_before_the_body_is_read() -> None:
+    verify_gitlab_token_shape(gitlab_webhook_secret(OPERATOR, "team/app"))
+    for header in (
+        OPERATOR,
+        "glwh_short",
+        gitlab_webhook_secret(OPERATOR, "x") + "=",
+        "glwh_" + "é" * 43,
+    ):
+        with pytest.raises(SignatureError, match="no project or group token"):
+            verify_gitlab_token_shape(header)
+    verify_gitlab_token_shape(OPERATOR, accept_shared_secret=True)  # checked later, in full
+    with pytest.raises(SignatureError, match="missing X-Gitlab-Token"):
+        verify_gitlab_token_shape(None)
