@@ -130,7 +130,7 @@ async def _execute(ctx: RunContext) -> None:
         try:
             proven = await provenance.read_back(ctx.forge, ctx.target, run)
         except provenance.TriggerRefused as exc:
-            return {"refused": str(exc)}
+            raise RunRefused(f"the forge does not confirm this request: {exc}") from None
         return {"author": proven.author}
 
     async def acknowledge() -> None:
@@ -144,10 +144,7 @@ async def _execute(ctx: RunContext) -> None:
     if provenance.needs_read_back(run):
         # Nothing is done in the project (not even the acknowledgement) for a request
         # the forge's API does not confirm.
-        proven = await ctx.step("verify", verify)
-        if "refused" in proven:
-            raise RunRefused(f"the forge does not confirm this request: {proven['refused']}")
-        author = str(proven["author"])
+        author = str((await ctx.step("verify", verify))["author"])
     await ctx.step("acknowledge", acknowledge)
     if not (await ctx.step("authorize", authorize))["allowed"]:
         await ctx.reply(

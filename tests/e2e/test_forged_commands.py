@@ -154,7 +154,7 @@ def test_a_note_whose_api_author_differs_from_the_payload_is_refused(
     run = _refused_run(service, _post(service, gl, "Note Hook", forged, gitlab_token(PROJECT)))
     assert run["status"] == "failed"
     assert f"comment {note_id} was written by @eve, not by @dana" in run["error"]
-    assert [s["name"] for s in run["steps"]] == ["verify"]
+    assert [(s["name"], s["status"]) for s in run["steps"]] == [("verify", "failed")]
     time.sleep(QUIET_SECONDS)
     assert [n["author"]["username"] for n in gl.notes(PROJECT, "issue", iid)] == ["eve"]
     assert gl.award_emoji(PROJECT, "issue", iid, note_id=note_id) == []
