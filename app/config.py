@@ -90,7 +90,11 @@ class Settings(BaseSettings):
     # --- GitLab ----------------------------------------------------------------------
     gitlab_url: str | None = None
     gitlab_token: SecretStr | None = None
+    # The operator's secret: each project's (or group's) hook token is derived from it
+    # (`agentops gitlab-secret PATH`); the secret itself is refused as a token unless the
+    # operator opts in for a migration (each such delivery logs a warning).
     gitlab_webhook_secret: SecretStr | None = None
+    gitlab_accept_shared_secret: bool = False
     gitlab_signing_token: SecretStr | None = None
     gitlab_bot_username: str | None = None
 

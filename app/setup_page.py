@@ -9,8 +9,6 @@ in the file `AGENTOPS_SETUP_CREDENTIALS_FILE`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import json
 import logging
@@ -21,8 +19,10 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from app import gitlab_secret_page
 from app.config import Settings
 from app.forges.github_manifest import convert_manifest_code, github_web_url, load_manifest
+from app.html_page import html_page
 from app.setup_credentials import (
     AppCredentials,
     CredentialsError,
@@ -46,34 +46,7 @@ from app.store.setup_states import (
 
 log = logging.getLogger(__name__)
 
-_STYLE = (
-    "body{font:16px system-ui;max-width:46rem;margin:3rem auto;padding:0 1rem}"
-    "pre{background:#f4f4f4;padding:1rem;overflow:auto}"
-)
-# The page's only style, allowed by its hash: no inline script or style runs otherwise.
-_STYLE_SOURCE = "'sha256-" + base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
-_STYLE_SOURCE += "'"
 _CODE = re.compile(r"[A-Za-z0-9_\-]{1,200}")
-
-
-def content_security_policy(form_action: str = "'none'") -> str:
-    return (
-        f"default-src 'none'; style-src {_STYLE_SOURCE}; form-action {form_action}; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    )
-
-
-def _page(
-    body: str, status: int = 200, form_action: str = "'none'", secret: bool = False
-) -> HTMLResponse:
-    document = (
-        '<!doctype html><html><head><meta charset="utf-8"><title>AgentOps</title>'
-        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
-    )
-    headers = {"Content-Security-Policy": content_security_policy(form_action)}
-    if secret or status != 200:
-        headers["Cache-Control"] = "no-store"
-    return HTMLResponse(document, status_code=status, headers=headers)
 
 
 _NOTHING_DONE = "Nothing was created or shown."
@@ -85,7 +58,7 @@ _APP_LEFT = (
 
 
 def _refusal(status: int, title: str, reason: str, outcome: str = _NOTHING_DONE) -> HTMLResponse:
-    return _page(
+    return html_page(
         f"<h1>{html.escape(title)}</h1><p>{reason}</p><p>{html.escape(outcome)} "
         '<a href="/">Start again from the set-up page</a>.</p>',
         status,
@@ -120,7 +93,7 @@ async def index(request: Request) -> Response:
         async with db.admin() as conn:
             await remember_setup_state(conn, token_digest(state), token_digest(visitor))
     except DATABASE_ERRORS:
-        return _page(
+        return html_page(
             "<h1>Set up AgentOps</h1><p>The database is unreachable, and the set-up page "
             "needs it. Check <code>AGENTOPS_DATABASE_URL</code> and reload.</p>",
             503,
@@ -136,9 +109,10 @@ async def index(request: Request) -> Response:
         f'<input type="hidden" name="manifest" value="{html.escape(manifest)}">'
         '<button type="submit">Create the GitHub App</button></form>'
         "<p>For GitLab, set <code>AGENTOPS_GITLAB_URL</code>, <code>AGENTOPS_GITLAB_TOKEN</code>"
-        " and <code>AGENTOPS_GITLAB_WEBHOOK_SECRET</code> instead (see README.md).</p>"
+        " and <code>AGENTOPS_GITLAB_WEBHOOK_SECRET</code> instead (see README.md); each"
+        " project's hook then gets its own token (<code>agentops gitlab-secret PATH</code>).</p>"
     )
-    response = _page(body, form_action=_origin(github))
+    response = html_page(body, form_action=_origin(github))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Set-Cookie"] = visitor_cookie_header(
         visitor, settings.public_url, STATE_TTL_SECONDS
@@ -152,11 +126,14 @@ def _status_page(settings: Settings) -> Response:
         for name, on in (("GitHub", settings.github_enabled), ("GitLab", settings.gitlab_enabled))
         if on
     ]
-    return _page(
+    body = (
         f"<h1>AgentOps is running</h1><p>Forges: {', '.join(forges)}.</p>"
         "<p>Webhooks: <code>/webhooks/github</code>, <code>/webhooks/gitlab</code>."
         " Health: <code>/readyz</code>.</p>"
     )
+    if settings.gitlab_enabled:
+        body += gitlab_secret_page.link_html()
+    return html_page(body)
 
 
 async def callback(request: Request) -> Response:
@@ -188,7 +165,7 @@ async def callback(request: Request) -> Response:
     assert visitor is not None
     target = settings.setup_credentials_file
     if target is not None and (target.exists() or target.is_symlink()):
-        return _page(
+        return html_page(
             "<h1>The credentials file exists already</h1><p>AgentOps does not overwrite "
             f"<code>{html.escape(str(target))}</code>. Move it away and reload this page "
             "(within the hour): nothing was used up.</p>",
@@ -200,7 +177,7 @@ async def callback(request: Request) -> Response:
         async with db.admin() as conn:
             use = await use_setup_state(conn, token_digest(state), token_digest(visitor))
     except DATABASE_ERRORS:
-        return _page("<h1>Database unreachable</h1><p>Reload this page in a moment.</p>", 503)
+        return html_page("<h1>Database unreachable</h1><p>Reload this page in a moment.</p>", 503)
     if use is StateUse.USED:
         return _refusal(
             403,
@@ -255,7 +232,7 @@ def _saved(settings: Settings, credentials: AppCredentials) -> Response:
     except OSError as exc:
         log.error("could not write %s: %s; showing the credentials once instead", target, exc)
         return _shown(credentials, f"Writing {target} failed ({exc.strerror}). ")
-    return _page(
+    return html_page(
         f"<h1>GitHub App {html.escape(credentials.slug)} created</h1><p>Its settings (App id, "
         f"slug, webhook secret and private key) were written to "
         f"<code>{html.escape(str(target))}</code>, readable by its owner only. Load them into "
@@ -266,7 +243,7 @@ def _saved(settings: Settings, credentials: AppCredentials) -> Response:
 
 
 def _shown(credentials: AppCredentials, note: str = "") -> Response:
-    return _page(
+    return html_page(
         f"<h1>GitHub App {html.escape(credentials.slug)} created</h1><p>{html.escape(note)}"
         "Put these settings in the service's environment and restart it. This page is shown "
         "once: this link will not show them again.</p>"

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import setup_page
+from app import gitlab_secret_page, setup_page
 from app.config import Settings
 from app.events import PayloadError
 from app.intake import Intake
@@ -32,7 +32,8 @@ from app.webhooks import (
     SignatureError,
     gitlab_delivery_id,
     verify_github_signature,
-    verify_gitlab_token,
+    verify_gitlab_project_token,
+    verify_gitlab_token_shape,
     verify_standard_webhook,
 )
 from handlers import github as github_handlers
@@ -210,8 +211,9 @@ async def _gitlab_webhook(service: Service, request: Request) -> Response:
         return _text(413, "body too large")
     headers = request.headers
     try:
-        verify_gitlab_token(
-            settings.gitlab_webhook_secret.get_secret_value(), headers.get("x-gitlab-token")
+        verify_gitlab_token_shape(
+            headers.get("x-gitlab-token"),
+            accept_shared_secret=settings.gitlab_accept_shared_secret,
         )
         if settings.gitlab_signing_token is not None:
             verify_standard_webhook(
@@ -219,12 +221,31 @@ async def _gitlab_webhook(service: Service, request: Request) -> Response:
             )
     except SignatureError as exc:
         return _text(401, f"unauthorized: {exc}")
+    try:  # the token belongs to the project the payload names: read it to know which
+        data = decode_json(body, headers.get("content-type", "application/json"))
+    except PayloadError as exc:
+        return _text(400, f"bad payload: {exc}")
+    try:
+        matched = verify_gitlab_project_token(
+            settings.gitlab_webhook_secret.get_secret_value(),
+            gitlab_handlers.project_path(data),
+            headers.get("x-gitlab-token"),
+            accept_shared_secret=settings.gitlab_accept_shared_secret,
+        )
+    except SignatureError as exc:
+        return _text(401, f"unauthorized: {exc}")
+    if matched == "shared secret":
+        log.warning(
+            "GitLab delivery for %s accepted with the shared AGENTOPS_GITLAB_WEBHOOK_SECRET"
+            " (AGENTOPS_GITLAB_ACCEPT_SHARED_SECRET is on): any project's maintainer can"
+            " forge it; give the hook its own token (`agentops gitlab-secret PATH`)",
+            gitlab_handlers.project_path(data),
+        )
     event_name = headers.get("x-gitlab-event")
     if not event_name:
         return _text(400, "missing X-Gitlab-Event header")
     delivery_id = gitlab_delivery_id(headers, body)
     try:
-        data = decode_json(body, headers.get("content-type", "application/json"))
         outcome = gitlab_handlers.interpret(event_name, data, delivery_id, service.gitlab)
     except PayloadError as exc:
         return _text(400, f"bad payload: {exc}")
@@ -365,6 +386,9 @@ def create_app(settings: Settings) -> Starlette:
             Route("/api/runs/{run_id}", api_run),
             Route("/", setup_page.index),
             Route("/setup/callback", setup_page.callback),
+            Route(
+                gitlab_secret_page.PATH, gitlab_secret_page.gitlab_secret, methods=["GET", "POST"]
+            ),
         ],
         lifespan=lifespan,
         middleware=[Middleware(SecurityHeaders)],

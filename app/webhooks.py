@@ -2,6 +2,15 @@
 
 Pure functions over bytes and headers; nothing here does I/O. Every comparison is
 constant-time and no error message contains the expected value.
+
+GitLab has no App secret: whoever can see a project's webhook settings (its maintainers)
+knows the token. So each project, or group, gets its own token, derived from the
+operator's `AGENTOPS_GITLAB_WEBHOOK_SECRET` (nothing is stored per project), and a
+delivery is accepted only with the token of the project its payload names, or of a
+group (at any level) that project is in. Tokens are keyed by path, not numeric id: a
+group hook covers projects the operator never saw, which only their path ties to the
+group. Renaming or moving a project or group changes its token (its hook must be given
+the new one); the same path always gets the same token.
 """
 
 from __future__ import annotations
@@ -41,12 +50,111 @@ def verify_gitlab_token(secret: str, header: str | None) -> None:
     """Check `X-Gitlab-Token` against the configured secret token."""
     if not header:
         raise SignatureError("missing X-Gitlab-Token header")
-    try:  # servers hand header values over as latin-1 text: this recovers the sent bytes
-        given = header.encode("latin-1")
-    except UnicodeEncodeError:
-        given = header.encode("utf-8", "surrogateescape")
-    if not hmac.compare_digest(secret.encode(), given):
+    if not hmac.compare_digest(secret.encode(), _header_bytes(header)):
         raise SignatureError("X-Gitlab-Token does not match")
+
+
+GITLAB_TOKEN_PREFIX = "glwh_"  # noqa: S105 - a marker, not a secret
+
+
+def gitlab_webhook_secret(operator_secret: str, path: str, *, group: bool = False) -> str:
+    """The `X-Gitlab-Token` of the project (or, with `group`, the group) at `path`.
+
+    HMAC-SHA256 of the operator's secret over the scope and the path (lowercase: GitLab
+    paths are case-insensitive), URL-safe base64 without padding.
+    """
+    scope = "group" if group else "project"
+    # a payload's JSON may hold lone surrogates: they are hashed, never an error
+    message = f"gitlab-webhook:{scope}:{normalized_gitlab_path(path)}".encode(
+        "utf-8", "surrogatepass"
+    )
+    digest = hmac.new(operator_secret.encode(), message, hashlib.sha256).digest()
+    return GITLAB_TOKEN_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+_GITLAB_TOKEN_LENGTH = len(GITLAB_TOKEN_PREFIX) + 43  # 32 bytes, URL-safe base64, no padding
+
+
+def verify_gitlab_token_shape(header: str | None, *, accept_shared_secret: bool = False) -> None:
+    """A cheap first look, before the body is parsed to learn its project: anything but a
+    derived token (or, when the operator opted in, any token) is refused at once."""
+    if not header:
+        raise SignatureError("missing X-Gitlab-Token header")
+    if accept_shared_secret:
+        return
+    tail = header.removeprefix(GITLAB_TOKEN_PREFIX)
+    if (
+        len(header) != _GITLAB_TOKEN_LENGTH
+        or not header.startswith(GITLAB_TOKEN_PREFIX)
+        or not all(c.isascii() and (c.isalnum() or c in "-_") for c in tail)
+    ):
+        raise SignatureError(
+            "X-Gitlab-Token does not match: it is no project or group token; set the hook's"
+            " secret token to the one `agentops gitlab-secret PATH` shows for its project"
+        )
+
+
+def normalized_gitlab_path(path: str) -> str:
+    return path.strip().strip("/").lower()
+
+
+def gitlab_groups_of(project_path: str) -> list[str]:
+    """The groups a project at `project_path` is in, nearest first: a/b/c -> a/b, a."""
+    parts = normalized_gitlab_path(project_path).split("/")
+    return ["/".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
+
+
+def verify_gitlab_project_token(
+    operator_secret: str,
+    project_path: str | None,
+    header: str | None,
+    *,
+    accept_shared_secret: bool = False,
+) -> str:
+    """Check `X-Gitlab-Token` against the token of the payload's project or its groups.
+
+    Returns what matched: "project PATH", "group PATH" or, only when the operator opted in
+    for a migration, "shared secret". Every candidate is compared, in constant time.
+    """
+    if not header:
+        raise SignatureError("missing X-Gitlab-Token header")
+    if not project_path or not normalized_gitlab_path(project_path):
+        raise SignatureError(
+            "the payload names no project (project.path_with_namespace), so its"
+            " X-Gitlab-Token cannot be checked"
+        )
+    given = _header_bytes(header)
+    candidates = [
+        (
+            f"project {normalized_gitlab_path(project_path)}",
+            gitlab_webhook_secret(operator_secret, project_path),
+        ),
+        *(
+            (f"group {group}", gitlab_webhook_secret(operator_secret, group, group=True))
+            for group in gitlab_groups_of(project_path)
+        ),
+    ]
+    if accept_shared_secret:
+        candidates.append(("shared secret", operator_secret))
+    matched = None
+    for name, token in candidates:
+        if hmac.compare_digest(token.encode(), given) and matched is None:
+            matched = name
+    if matched is None:
+        raise SignatureError(
+            f"X-Gitlab-Token does not match the secret of project"
+            f" {normalized_gitlab_path(project_path)} or of a group it is in: set the hook's"
+            f" secret token to the one `agentops gitlab-secret PATH` shows for that project"
+            f" (or `--group` for a group hook)"
+        )
+    return matched
+
+
+def _header_bytes(header: str) -> bytes:
+    try:  # servers hand header values over as latin-1 text: this recovers the sent bytes
+        return header.encode("latin-1")
+    except UnicodeEncodeError:
+        return header.encode("utf-8", "surrogateescape")
 
 
 def standard_webhook_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:

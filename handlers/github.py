@@ -78,6 +78,11 @@ class _Comment(BaseModel):
 class _Issue(BaseModel):
     number: int
     pull_request: dict[str, Any] | None = None
+    updated_at: str | None = None
+
+
+class _PullRequest(BaseModel):
+    updated_at: str | None = None
 
 
 class _Label(BaseModel):
@@ -97,6 +102,23 @@ class _CheckRun(BaseModel):
 
 class _RequestedAction(BaseModel):
     identifier: str
+
+
+def label_event_key(
+    repo_id: int, number: int, label: str, updated_at: str | None, delivery_id: str
+) -> str:
+    """A label event's content: GitHub never sends a new labeling of the same issue with
+    the same label and the same `updated_at` (which the labeling itself moves), so a
+    replayed body has the key of the event it copies, whatever its delivery id. Without
+    `updated_at` (never in GitHub's own payloads) the delivery id stands in."""
+    when = updated_at or f"delivery {delivery_id}"
+    return f"github:label:{repo_id}:{number}:{label}:{when}"
+
+
+def check_run_event_key(check_run_id: int, action: str, identifier: str) -> str:
+    """A click on a check run's button (or its re-run): once per check run and action. A
+    retried run shows its own, new check run, whose buttons have their own key."""
+    return f"github:check_run:{check_run_id}:{action}:{identifier}"
 
 
 class _Base(BaseModel):
@@ -122,6 +144,7 @@ class _IssueLabeled(_RepoEvent):
 class _PullRequestLabeled(_RepoEvent):
     number: int
     label: _Label
+    pull_request: _PullRequest = _PullRequest()
 
 
 class _CheckRunEvent(_RepoEvent):
@@ -188,12 +211,12 @@ def on_issue_comment(event: sansio.Event, ctx: GitHubContext) -> Outcome:
 def on_issues_labeled(event: sansio.Event, ctx: GitHubContext) -> Outcome:
     data = parse_payload(_IssueLabeled, event.data)
     kind: TargetKind = "pull_request" if data.issue.pull_request is not None else "issue"
-    return _labeled(event, ctx, data, data.issue.number, kind)
+    return _labeled(event, ctx, data, data.issue.number, kind, data.issue.updated_at)
 
 
 def on_pull_request_labeled(event: sansio.Event, ctx: GitHubContext) -> Outcome:
     data = parse_payload(_PullRequestLabeled, event.data)
-    return _labeled(event, ctx, data, data.number, "pull_request")
+    return _labeled(event, ctx, data, data.number, "pull_request", data.pull_request.updated_at)
 
 
 def _labeled(
@@ -202,8 +225,11 @@ def _labeled(
     data: _IssueLabeled | _PullRequestLabeled,
     number: int,
     kind: TargetKind,
+    updated_at: str | None,
 ) -> Outcome:
-    trigger_key = f"github:label:{event.delivery_id}"
+    trigger_key = label_event_key(
+        data.repository.id, number, data.label.name, updated_at, str(event.delivery_id)
+    )
     context = {"installation_id": data.installation.id, "repo_id": data.repository.id}
     command = command_for_label(data.label.name, kind, ctx.labels)
     if command is None:
@@ -256,7 +282,7 @@ def on_check_run(event: sansio.Event, ctx: GitHubContext) -> Outcome:
         command=command,
         requested_by=data.sender.login,
         trigger="check_run",
-        trigger_key=f"github:check_run:{event.delivery_id}",
+        trigger_key=check_run_event_key(check.id, data.action, command.name),
         context={
             "installation_id": data.installation.id,
             "repo_id": data.repository.id,

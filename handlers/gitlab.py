@@ -84,6 +84,7 @@ class _Changes(BaseModel):
 class _Attributes(BaseModel):
     iid: int
     action: str | None = None
+    updated_at: str | None = None
 
 
 class _LabelHook(BaseModel):
@@ -104,6 +105,14 @@ def interpret(event_name: str, data: Any, delivery_id: str, ctx: GitLabContext) 
     if isinstance(user, dict) and _is_bot(user, ctx):
         return Ignored("sent by a bot")
     return handler(data, delivery_id, ctx)
+
+
+def project_path(data: Any) -> str | None:
+    """The project a payload names (`project.path_with_namespace`), whose hook token it
+    must carry; None when there is none."""
+    project = data.get("project") if isinstance(data, dict) else None
+    path = project.get("path_with_namespace") if isinstance(project, dict) else None
+    return path if isinstance(path, str) else None
 
 
 def _is_bot(user: Mapping[str, Any], ctx: GitLabContext) -> bool:
@@ -149,10 +158,34 @@ def on_note(data: Any, delivery_id: str, ctx: GitLabContext) -> Outcome:
         command=command,
         requested_by=hook.user.username,
         trigger="comment",
-        trigger_key=f"gitlab:{ctx.instance_url}:note:{note.id}",
+        trigger_key=note_event_key(ctx, hook.project, note.id),
         comment_id=note.id,
         context=_context(ctx, hook.project),
     )
+
+
+def _key_path(project: _Project) -> str:
+    # The path, which the hook token proved, not the payload's numeric id: a project's
+    # token cannot claim the keys of another project's notes or labels ahead of them.
+    return project.path_with_namespace.strip("/").lower()
+
+
+def note_event_key(ctx: GitLabContext, project: _Project, note_id: int) -> str:
+    """A note's content: its id, which GitLab never gives another note."""
+    return f"gitlab:{ctx.instance_url}:note:{_key_path(project)}:{note_id}"
+
+
+def label_event_key(
+    ctx: GitLabContext, hook: _LabelHook, kind: TargetKind, added: list[str], delivery_id: str
+) -> str:
+    """A label event's content: the project, the issue or merge request, the labels added
+    and the `updated_at` the change gave it, so that a body sent again under a new
+    Idempotency-Key starts nothing. Without `updated_at` the delivery id stands in."""
+    when = hook.object_attributes.updated_at or f"delivery {delivery_id}"
+    number = hook.object_attributes.iid
+    labels = ",".join(added)
+    project = _key_path(hook.project)
+    return f"gitlab:{ctx.instance_url}:label:{project}:{kind}:{number}:{labels}:{when}"
 
 
 def _labels_added(hook: _LabelHook) -> list[str]:
@@ -167,7 +200,7 @@ def _on_labels(kind: TargetKind) -> Callable[[Any, str, GitLabContext], Outcome]
     def handle(data: Any, delivery_id: str, ctx: GitLabContext) -> Outcome:
         hook = parse_payload(_LabelHook, data)
         added = _labels_added(hook)
-        trigger_key = f"gitlab:{ctx.instance_url}:label:{delivery_id}"
+        trigger_key = label_event_key(ctx, hook, kind, added, delivery_id)
         command: Command | None = None
         label = ""
         for label in added:

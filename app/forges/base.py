@@ -149,6 +149,7 @@ class RepoInfo:
     default_branch: str
     private: bool
     clone_url: str
+    id: int | None = None  # the forge's numeric id (GitLab: the project id)
 
 
 class ForgeError(Exception):
@@ -217,11 +218,21 @@ class Forge(Protocol):
 
     async def list_comments(self, target: Target) -> list[Comment]: ...
 
+    async def get_comment(self, target: Target, comment_id: int) -> Comment | None:
+        """Comment `comment_id` on `target` as the forge has it now (author, body); None
+        when there is no such comment on `target`. Raises on other failures."""
+        ...
+
     async def find_comment(self, target: Target, key: str) -> Comment | None:
         """The bot's newest comment on `target` carrying the marker for `key`, if any."""
         ...
 
     async def get_issue(self, target: Target) -> Issue: ...
+
+    async def label_added_by(self, target: Target, label: str) -> str | None:
+        """Who last added `label` to `target` (any case), as the forge's record of label
+        changes says; None when it records no one."""
+        ...
 
     async def get_pull_request(self, target: Target) -> PullRequest: ...
 

@@ -261,6 +261,7 @@ class GitHubForge(GitHubComments, GitHubChecks):
             default_branch=str(data.get("default_branch") or "main"),
             private=bool(data.get("private", False)),
             clone_url=str(data.get("clone_url", "")),
+            id=int(data["id"]) if isinstance(data.get("id"), int) else None,
         )
 
     async def git_remote(self, repo: str) -> GitRemote:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.forges.base import Comment, Target
+from app.forges.base import Comment, ForgeAPIError, Target
 from app.forges.github_client import GitHubClient
 from app.forges.github_format import COMMENT_MAX_CHARS, login_of, truncate_chars
 from app.forges.markers import carries, marked, once_key
@@ -43,6 +43,43 @@ class GitHubComments(GitHubClient):
             author=login_of(data.get("user")),
             url=str(data.get("html_url", "")),
         )
+
+    async def get_comment(self, target: Target, comment_id: int) -> Comment | None:
+        try:
+            data = await self._api(
+                "GET",
+                "/repos/{owner}/{name}/issues/comments/{comment_id}",
+                target.repo,
+                comment_id=comment_id,
+                action=f"read comment {comment_id}",
+            )
+        except ForgeAPIError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        # the id is the repository's; the comment must also sit on this issue
+        issue_url = str(data.get("issue_url") or "") if isinstance(data, dict) else ""
+        if not issue_url.endswith(f"/issues/{target.number}"):
+            return None
+        return self._comment(data)
+
+    async def label_added_by(self, target: Target, label: str) -> str | None:
+        events = await self._list(
+            "/repos/{owner}/{name}/issues/{number}/events",
+            target.repo,
+            number=target.number,
+            action=f"read the events of #{target.number}",
+        )
+        added = [
+            e
+            for e in events
+            if isinstance(e, dict)
+            and e.get("event") == "labeled"
+            and str((e.get("label") or {}).get("name", "")).casefold() == label.casefold()
+        ]
+        if not added:
+            return None
+        return login_of(max(added, key=lambda e: int(e.get("id") or 0)).get("actor"))
 
     async def create_comment(self, target: Target, body: str, key: str | None = None) -> Comment:
         key = key or once_key()

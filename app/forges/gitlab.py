@@ -237,6 +237,7 @@ class GitLabForge(GitLabNotes):
             default_branch=str(data.get("default_branch") or "main"),
             private=data.get("visibility") != "public",
             clone_url=clean_url(str(data.get("http_url_to_repo") or "")),
+            id=int(data["id"]) if isinstance(data.get("id"), int) else None,
         )
 
     async def git_remote(self, repo: str) -> GitRemote:

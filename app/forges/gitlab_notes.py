@@ -73,6 +73,38 @@ class GitLabNotes(GitLabClient):
         )
         return [self._comment(target, n) for n in notes if not n.get("system")]
 
+    async def get_comment(self, target: Target, comment_id: int) -> Comment | None:
+        path = f"{self._noteable(target)}/notes/{int(comment_id)}"
+
+        def read() -> dict[str, Any] | None:
+            try:
+                return self._get(path)
+            except GitlabHttpError as exc:
+                if exc.response_code == 404:
+                    return None
+                raise
+
+        note = await self._call(f"read comment {comment_id} on {self._where(target)}", read)
+        if note is None or note.get("system"):
+            return None
+        return self._comment(target, note)
+
+    async def label_added_by(self, target: Target, label: str) -> str | None:
+        events = await self._call(
+            f"read the label events of {self._where(target)}",
+            lambda: self._list(f"{self._noteable(target)}/resource_label_events"),
+        )
+        added = [
+            e
+            for e in events
+            if e.get("action") == "add"
+            and isinstance(e.get("label"), dict)
+            and str(e["label"].get("name", "")).casefold() == label.casefold()
+        ]
+        if not added:
+            return None
+        return username_of(max(added, key=lambda e: int(e.get("id") or 0)).get("user"))
+
     async def find_comment(self, target: Target, key: str) -> Comment | None:
         bot = self.bot_username
 

@@ -14,7 +14,7 @@ import asyncpg
 
 from app.events import LabelCheck, RunRequest, TenantKey
 from app.store.db import TenantConnection
-from app.store.runs import Accepted, delivery_run_id, insert_delivery, insert_run
+from app.store.runs import Accepted, duplicate_of, insert_delivery, insert_run
 
 _COLUMNS = (
     "c.id, c.forge, c.delivery_id, c.repo, c.target_kind, c.target_number, c.labels,"
@@ -35,8 +35,8 @@ async def record_delivery_and_label_check(
     """Delivery row and pending check in the caller's transaction; `Accepted.run_id` is
     the check's id (or, for a duplicate delivery, the run it started, if any)."""
     forge = check.tenant.forge
-    if await insert_delivery(tc, forge, delivery_id, event) is None:
-        return Accepted(await delivery_run_id(tc, forge, delivery_id), False, "duplicate delivery")
+    if await insert_delivery(tc, forge, delivery_id, event, check.trigger_key) is None:
+        return await duplicate_of(tc, forge, delivery_id, check.trigger_key)
     check_id = await tc.conn.fetchval(
         """
         INSERT INTO label_checks (tenant_id, forge, delivery_id, repo, target_kind,

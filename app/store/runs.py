@@ -80,13 +80,10 @@ async def record_delivery_and_run(
     tc: TenantConnection, request: RunRequest, delivery_id: str, event: str
 ) -> Accepted:
     """Delivery row and queued run in the caller's transaction; duplicates add nothing."""
-    delivery = await insert_delivery(tc, request.tenant.forge, delivery_id, event)
+    forge = request.tenant.forge
+    delivery = await insert_delivery(tc, forge, delivery_id, event, request.trigger_key)
     if delivery is None:
-        return Accepted(
-            await delivery_run_id(tc, request.tenant.forge, delivery_id),
-            False,
-            "duplicate delivery",
-        )
+        return await duplicate_of(tc, forge, delivery_id, request.trigger_key)
     run_id, created = await insert_run(tc, request)
     if run_id is None:  # the key is another tenant's run, which this tenant cannot see
         return Accepted(0, False, "duplicate command")
@@ -95,28 +92,41 @@ async def record_delivery_and_run(
 
 
 async def insert_delivery(
-    tc: TenantConnection, forge: str, delivery_id: str, event: str
+    tc: TenantConnection, forge: str, delivery_id: str, event: str, content_key: str | None
 ) -> int | None:
-    """The new delivery row's id; None when this delivery was stored before."""
+    """The new delivery row's id; None when this delivery, or a delivery of the same
+    content (`content_key`: the trigger key of what it asks), was stored before."""
     delivery = await tc.conn.fetchval(
-        "INSERT INTO deliveries (tenant_id, forge, delivery_id, event) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id",
+        "INSERT INTO deliveries (tenant_id, forge, delivery_id, event, content_key)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
         tc.tenant_id,
         forge,
         delivery_id,
         event,
+        content_key,
     )
     return int(delivery) if delivery is not None else None
 
 
-async def delivery_run_id(tc: TenantConnection, forge: str, delivery_id: str) -> int:
-    """The run a stored delivery started; 0 for none (yet)."""
-    run_id = await tc.conn.fetchval(
+async def duplicate_of(
+    tc: TenantConnection, forge: str, delivery_id: str, content_key: str
+) -> Accepted:
+    """Why `insert_delivery` stored nothing: the same delivery, or the same command sent
+    again (a redelivery under a new id, a replayed body), and the run it started."""
+    seen = await tc.conn.fetchrow(
         "SELECT run_id FROM deliveries WHERE forge = $1 AND delivery_id = $2",
         forge,
         delivery_id,
     )
-    return int(run_id or 0)
+    if seen is not None:
+        return Accepted(int(seen["run_id"] or 0), False, "duplicate delivery")
+    # The earlier delivery may be another tenant's, which this tenant cannot see: 0.
+    run_id = await tc.conn.fetchval(
+        "SELECT run_id FROM deliveries WHERE forge = $1 AND content_key = $2",
+        forge,
+        content_key,
+    )
+    return Accepted(int(run_id or 0), False, "duplicate command")
 
 
 async def insert_run(tc: TenantConnection, request: RunRequest) -> tuple[int | None, bool]:

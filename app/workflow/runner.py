@@ -21,7 +21,7 @@ from app.store import DATABASE_ERRORS
 from app.store import refusal_notices as refusal_store
 from app.store import runs as run_store
 from app.store.runs import Run
-from app.workflow import control, work
+from app.workflow import control, provenance, work
 from app.workflow.context import RunCancelled, RunContext, RunRefused, WorkflowDeps
 from app.workflow.failures import failure_record, public_failure
 
@@ -115,19 +115,36 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
 async def _execute(ctx: RunContext) -> None:
     run = ctx.run
 
+    async def verify() -> dict[str, Any]:
+        try:
+            proven = await provenance.read_back(ctx.forge, ctx.target, run)
+        except provenance.TriggerRefused as exc:
+            raise RunRefused(f"the forge does not confirm this request: {exc}") from None
+        return {"author": proven.author}
+
     async def acknowledge() -> None:
         await ctx.forge.add_reaction(ctx.target, run.comment_id, "eyes")
 
     async def authorize() -> dict[str, Any]:
-        if await ctx.forge.has_write_access(run.repo, run.requested_by):
-            return {"allowed": True}
+        if await ctx.forge.has_write_access(run.repo, author):
+            return {"allowed": True, "user": author}
         settings = ctx.deps.settings
         async with ctx.deps.db.tenant(run.tenant_id) as tc:
             rank = await refusal_store.record_refusal(
-                tc, run.id, run.repo, run.requested_by, settings.refusal_notice_window_seconds
+                tc, run.id, run.repo, author, settings.refusal_notice_window_seconds
             )
-        return {"allowed": False, "refusal": rank, "tell": rank <= settings.refusal_notice_limit}
+        return {
+            "allowed": False,
+            "user": author,
+            "refusal": rank,
+            "tell": rank <= settings.refusal_notice_limit,
+        }
 
+    author = run.requested_by
+    if provenance.needs_read_back(run):
+        # Nothing is done in the project (not even the acknowledgement) for a request
+        # the forge's API does not confirm.
+        author = str((await ctx.step("verify", verify))["author"])
     # Authorised first: what is posted back to people without write access is limited.
     authorized = await ctx.step("authorize", authorize)
     if not authorized["allowed"]:

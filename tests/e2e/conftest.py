@@ -12,6 +12,7 @@ import pytest
 from app.store.migrations import apply_migrations, ensure_database
 from tests.conftest import PG_BASE, drop_database
 from tests.e2e.harness import RedisServer, Service, base_env
+from tests.gitlab_tokens import project_token
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.llm_sim import LLMSimulator
@@ -19,6 +20,11 @@ from tests.sim.serve import serve_app
 
 GITHUB_SECRET = "e2e-github-webhook-secret"
 GITLAB_SECRET = "e2e-gitlab-webhook-secret"
+
+
+def gitlab_token(project: str) -> str:
+    """The secret token of `project`'s hook (`agentops gitlab-secret PROJECT`)."""
+    return project_token(GITLAB_SECRET, project)
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 _ids = itertools.count(9_000_000)
+# Each labeling is a new moment of its issue (`updated_at`), as it is on GitHub, where
+# people take more than a second between two changes; tests take less.
+_moments = itertools.count(int(time.time()))
+
+
+def _moment() -> str:
+    return datetime.fromtimestamp(next(_moments), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _user(login: str, kind: str = "User") -> dict[str, Any]:
@@ -71,6 +80,7 @@ def issues_labeled(
             "state": "open",
             "user": _user(sender),
             "labels": [{"name": label}],
+            "updated_at": _moment(),
         },
         "label": {"name": label, "color": "ededed"},
         "repository": _repo(repo),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import GITLAB_SECRET
+from tests.e2e.conftest import gitlab_token
 from tests.e2e.harness import Service, wait_for
 from tests.sim.gitlab_sim import GitLabSim
 
@@ -30,7 +30,7 @@ def _post_note(
     service: Service, gl: GitLabSim, iid: int, body: str, author: str
 ) -> tuple[Any, dict[str, Any]]:
     payload = gl.webhook_note_event(PROJECT, "issue", iid, body, author)
-    headers = gl.webhook_headers("Note Hook", GITLAB_SECRET, uuid=str(uuid.uuid4()))
+    headers = gl.webhook_headers("Note Hook", gitlab_token(PROJECT), uuid=str(uuid.uuid4()))
     headers["Idempotency-Key"] = str(uuid.uuid4())
     return service.post_gitlab(payload, headers), payload
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITLAB_SECRET
+from tests.e2e.conftest import gitlab_token
 from tests.e2e.harness import Service, wait_for
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.llm_sim import LLMSimulator
@@ -34,7 +34,7 @@ def _start(service: Service, gl: GitLabSim, project: str) -> tuple[int, int]:
     gl.set_access(project, "dana", 30)
     iid = gl.add_issue(project, script.ISSUE_TITLE, script.ISSUE_BODY, author="dana")["iid"]
     payload = gl.webhook_note_event(project, "issue", iid, "/agentops implement", "dana")
-    headers = gl.webhook_headers("Note Hook", GITLAB_SECRET)
+    headers = gl.webhook_headers("Note Hook", gitlab_token(project))
     headers["Idempotency-Key"] = str(uuid.uuid4())
     response = service.post_gitlab(payload, headers)
     assert response.status_code == 202, response.text

@@ -27,7 +27,7 @@ import pytest
 
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITHUB_SECRET, GITLAB_SECRET
+from tests.e2e.conftest import GITHUB_SECRET, gitlab_token
 from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
@@ -463,7 +463,7 @@ def test_tests_for_a_gitlab_merge_request_are_one_new_commit_on_its_branch(
     iid = gl.add_merge_request(project, branch, title="Add multiply", author="dana")["iid"]
     _script_new_test(sim)
     payload = gl.webhook_note_event(project, "merge_request", iid, "/agentops test", "dana")
-    headers = gl.webhook_headers("Note Hook", GITLAB_SECRET)
+    headers = gl.webhook_headers("Note Hook", gitlab_token(project))
     headers["Idempotency-Key"] = str(uuid.uuid4())
     response = service.post_gitlab(payload, headers)
     assert response.status_code == 202, response.text

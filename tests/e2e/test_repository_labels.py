@@ -11,9 +11,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from handlers.github import label_event_key
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITHUB_SECRET, GITLAB_SECRET
+from tests.e2e.conftest import GITHUB_SECRET, gitlab_token
 from tests.e2e.harness import ADMIN_TOKEN, Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
@@ -56,22 +57,33 @@ def _label_github(
     number: int,
     label: str,
     sender: str,
-    delivery: str | None = None,
 ) -> tuple[Any, str]:
-    delivery = delivery or str(uuid.uuid4())
+    """The answer, and the key of the run the label event may start (its content)."""
+    delivery = str(uuid.uuid4())
     payload = events.issues_labeled(REPO, gh.installation_id(REPO), number, label, sender)
-    return service.post_github("issues", payload, GITHUB_SECRET, delivery=delivery), delivery
+    response = service.post_github("issues", payload, GITHUB_SECRET, delivery=delivery)
+    return response, _github_key(payload, number, label, delivery)
+
+
+def _github_key(payload: dict[str, Any], number: int, label: str, delivery: str) -> str:
+    updated_at = (payload.get("issue") or payload.get("pull_request") or {}).get("updated_at")
+    return label_event_key(payload["repository"]["id"], number, label, updated_at, delivery)
 
 
 def _label_gitlab(
     service: Service, gl: GitLabSim, iid: int, label: str, author: str
 ) -> tuple[Any, str]:
-    delivery = str(uuid.uuid4())
+    """The answer, and the key of the run the label event may start (its content)."""
     payload = gl.webhook_issue_event(
         PROJECT, iid, author, labels_previous=[], labels_current=[label]
     )
-    headers = gl.webhook_headers("Issue Hook", GITLAB_SECRET, uuid=delivery)
-    return service.post_gitlab(payload, headers), delivery
+    headers = gl.webhook_headers("Issue Hook", gitlab_token(PROJECT), uuid=str(uuid.uuid4()))
+    return service.post_gitlab(payload, headers), _gitlab_key(gl, payload, "issue", iid, label)
+
+
+def _gitlab_key(gl: GitLabSim, payload: dict[str, Any], kind: str, iid: int, label: str) -> str:
+    when = payload["object_attributes"]["updated_at"]
+    return f"gitlab:{gl.base_url.rstrip('/')}:label:{PROJECT}:{kind}:{iid}:{label}:{when}"
 
 
 def _run_for(service: Service, trigger_key: str) -> dict[str, Any] | None:
@@ -99,13 +111,11 @@ def test_a_repository_label_implements_a_github_issue(
 ) -> None:
     script.script_resolution(llm[0])
     number = gh.add_issue(REPO, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
-    response, delivery = _label_github(service, gh, number, "bot-please", "alice")
+    response, key = _label_github(service, gh, number, "bot-please", "alice")
     assert response.status_code == 202, response.text
     assert response.text.startswith("accepted: label check ")
 
-    started = wait_for(
-        lambda: _run_for(service, f"github:label:{delivery}"), 30, what="the run the label starts"
-    )
+    started = wait_for(lambda: _run_for(service, key), 30, what="the run the label starts")
     run = wait_for(lambda: service.finished(started["id"]), 120, what="the implement run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
     assert (run["command"], run["trigger"], run["requested_by"]) == ("implement", "label", "alice")
@@ -125,11 +135,10 @@ def test_a_repository_label_implements_a_gitlab_issue(
 ) -> None:
     script.script_resolution(llm[0])
     iid = gl.add_issue(PROJECT, script.ISSUE_TITLE, script.ISSUE_BODY, author="dana")["iid"]
-    response, delivery = _label_gitlab(service, gl, iid, "bot-please", "dana")
+    response, key = _label_gitlab(service, gl, iid, "bot-please", "dana")
     assert response.status_code == 202, response.text
     assert response.text.startswith("accepted: label check ")
 
-    key = f"gitlab:{gl.base_url.rstrip('/')}:label:{delivery}"
     started = wait_for(lambda: _run_for(service, key), 30, what="the run the label starts")
     run = wait_for(lambda: service.finished(started["id"]), 120, what="the implement run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
@@ -153,7 +162,8 @@ def test_a_repository_label_reviews_pull_and_merge_requests(
     delivery = str(uuid.uuid4())
     response = service.post_github(event, payload, GITHUB_SECRET, delivery=delivery)
     assert (event, response.status_code) == ("pull_request", 202), response.text
-    started = wait_for(lambda: _run_for(service, f"github:label:{delivery}"), 30)
+    key = _github_key(payload, number, "needs-review", delivery)
+    started = wait_for(lambda: _run_for(service, key), 30)
     run = wait_for(lambda: service.finished(started["id"]), 90, what="the review run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
     assert (run["command"], run["target_kind"]) == ("review", "pull_request")
@@ -168,10 +178,10 @@ def test_a_repository_label_reviews_pull_and_merge_requests(
         PROJECT, iid, "dana", labels_previous=[], labels_current=["needs-review"]
     )
     response = service.post_gitlab(
-        hook, gl.webhook_headers("Merge Request Hook", GITLAB_SECRET, uuid=delivery)
+        hook, gl.webhook_headers("Merge Request Hook", gitlab_token(PROJECT), uuid=delivery)
     )
     assert response.status_code == 202, response.text
-    key = f"gitlab:{gl.base_url.rstrip('/')}:label:{delivery}"
+    key = _gitlab_key(gl, hook, "pull_request", iid, "needs-review")
     started = wait_for(lambda: _run_for(service, key), 30)
     run = wait_for(lambda: service.finished(started["id"]), 90, what="the review run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
@@ -213,11 +223,12 @@ def test_without_write_access_a_repository_label_is_refused_like_agentops(
     service: Service, gh: GitHubSim, gl: GitLabSim
 ) -> None:
     number = gh.add_issue(REPO, "Please", "do it", user="mallory")
-    response, delivery = _label_github(service, gh, number, "bot-please", "mallory")
+    payload = events.issues_labeled(REPO, gh.installation_id(REPO), number, "bot-please", "mallory")
+    delivery = str(uuid.uuid4())
+    response = service.post_github("issues", payload, GITHUB_SECRET, delivery=delivery)
+    key = _github_key(payload, number, "bot-please", delivery)
     assert response.status_code == 202, response.text
-    started = wait_for(
-        lambda: _run_for(service, f"github:label:{delivery}"), 30, what="the run the label starts"
-    )
+    started = wait_for(lambda: _run_for(service, key), 30, what="the run the label starts")
     run = wait_for(lambda: service.finished(started["id"]), 30)
     assert run["status"] == "failed" and "no write access" in run["error"]
     assert [s["name"] for s in run["steps"]] == ["authorize", "acknowledge", "reply:refused"]
@@ -225,12 +236,15 @@ def test_without_write_access_a_repository_label_is_refused_like_agentops(
     assert len(replies) == 1 and "only people with write access" in replies[0]
     assert not [c for c in gh.check_runs(REPO) if c["external_id"] == str(run["id"])]
 
-    # A redelivery starts nothing; the label removed and added again is a new request.
-    again, _ = _label_github(service, gh, number, "bot-please", "mallory", delivery=delivery)
+    # A redelivery, or the signed body sent again under a new delivery id, starts nothing;
+    # the label removed and added again is a new request.
+    again = service.post_github("issues", payload, GITHUB_SECRET, delivery=delivery)
     assert again.status_code == 200 and again.text.startswith("duplicate"), again.text
+    replayed = service.post_github("issues", payload, GITHUB_SECRET, delivery=str(uuid.uuid4()))
+    assert replayed.status_code == 200 and replayed.text.startswith("duplicate"), replayed.text
     readded, second = _label_github(service, gh, number, "bot-please", "mallory")
     assert readded.status_code == 202
-    other = wait_for(lambda: _run_for(service, f"github:label:{second}"), 30)
+    other = wait_for(lambda: _run_for(service, second), 30)
     assert other["id"] != run["id"]
     wait_for(lambda: service.finished(other["id"]), 30)
     assert len(_bot_comments(gh, number)) == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e import github_events as events
-from tests.e2e.conftest import GITHUB_SECRET, GITLAB_SECRET
+from tests.e2e.conftest import GITHUB_SECRET, gitlab_token
 from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
@@ -191,7 +191,7 @@ def test_a_review_on_gitlab_is_diff_discussions_and_a_summary_note(
     }
     sim.script(REVIEWER, structured({**ANSWER, "comments": [*ANSWER["comments"], context_line]}))
     payload = gl.webhook_note_event(project, "merge_request", iid, "/agentops review", "dana")
-    response = service.post_gitlab(payload, gl.webhook_headers("Note Hook", GITLAB_SECRET))
+    response = service.post_gitlab(payload, gl.webhook_headers("Note Hook", gitlab_token(project)))
     assert response.status_code == 202, response.text
     run_id = int(response.text.split()[-1])
 

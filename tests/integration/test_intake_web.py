@@ -26,6 +26,7 @@ from app.queue import job_id_for_run
 from app.store import Database
 from app.web import create_app
 from app.webhooks import standard_webhook_signature
+from tests.gitlab_tokens import project_token, token_for_payload
 
 GH_SECRET = "gh-webhook-secret"
 GL_SECRET = "gl-secret-token"
@@ -175,7 +176,7 @@ async def post_gitlab(
     raw = body if body is not None else json.dumps(data).encode()
     sent = {
         "X-Gitlab-Event": event,
-        "X-Gitlab-Token": GL_SECRET,
+        "X-Gitlab-Token": token_for_payload(GL_SECRET, raw, "team/app"),
         "Idempotency-Key": uid(),
         "Content-Type": "application/json",
     }
@@ -707,7 +708,8 @@ async def test_two_deliveries_of_one_comment_make_one_run(
         )
         == 1
     )
-    assert await count(db, "SELECT count(*) FROM deliveries WHERE run_id = $1", first) == 2
+    # the second delivery asks for what the first did (same content key): not stored
+    assert await count(db, "SELECT count(*) FROM deliveries WHERE run_id = $1", first) == 1
 
 
 async def test_concurrent_deliveries_of_one_command_make_one_run(
@@ -802,6 +804,7 @@ async def test_gitlab_note_is_accepted_and_enqueued(
         (None, "missing X-Gitlab-Token header"),
         ("wrong", "X-Gitlab-Token does not match"),
         (GL_SECRET + "x", "X-Gitlab-Token does not match"),
+        (project_token(GL_SECRET, "team/app") + "x", "X-Gitlab-Token does not match"),
     ],
 )
 async def test_gitlab_bad_token_is_401(
@@ -810,26 +813,29 @@ async def test_gitlab_bad_token_is_401(
     response = await post_gitlab(
         client, "Note Hook", note_payload(), headers={"X-Gitlab-Token": token}
     )  # type: ignore[dict-item]
-    assert (response.status_code, response.text) == (401, f"unauthorized: {reason}\n")
+    assert response.status_code == 401
+    assert response.text.startswith(f"unauthorized: {reason}")
     assert GL_SECRET not in response.text
+    assert project_token(GL_SECRET, "team/app") not in response.text
 
 
-async def test_gitlab_non_ascii_secret_token_matches_its_utf8_header(
+async def test_gitlab_non_ascii_operator_secret_derives_a_token_and_is_itself_refused(
     make_settings: MakeSettings,
 ) -> None:
     secret = "tökén-ß-secret"
     async with serve(make_settings(gitlab_webhook_secret=secret)) as c:
         raw = json.dumps(note_payload()).encode()
         base = [(b"x-gitlab-event", b"Note Hook"), (b"content-type", b"application/json")]
+        token = project_token(secret, "team/app")
         ok = await c.post(
             "/webhooks/gitlab",
             content=raw,
-            headers=[*base, (b"x-gitlab-token", secret.encode("utf-8"))],
+            headers=[*base, (b"x-gitlab-token", token.encode("utf-8"))],
         )
         wrong = await c.post(
             "/webhooks/gitlab",
             content=raw,
-            headers=[*base, (b"x-gitlab-token", secret.encode("latin-1"))],
+            headers=[*base, (b"x-gitlab-token", secret.encode("utf-8"))],
         )
     run_id_of(ok)
     assert wrong.status_code == 401
@@ -850,7 +856,11 @@ async def test_gitlab_not_configured_is_404(make_settings: MakeSettings) -> None
 @pytest.mark.parametrize(
     ("event", "data", "reason"),
     [
-        ("Push Hook", {"object_kind": "push"}, "ignored: event Push Hook is not handled"),
+        (
+            "Push Hook",
+            {"object_kind": "push", "project": {"id": 1, "path_with_namespace": "team/app"}},
+            "ignored: event Push Hook is not handled",
+        ),
         ("Note Hook", note_payload(action="update"), "ignored: edited notes never trigger"),
         ("Note Hook", note_payload("nice"), "ignored: no /agentops command in the note"),
         (
@@ -873,7 +883,10 @@ async def test_gitlab_ignored_events_are_200_with_the_reason(
         (b"{", "bad payload: body is not valid JSON"),
         (b"\xc3\x28", "bad payload: body is not UTF-8"),
         (b"[]", "bad payload: payload must be a JSON object"),
-        (b'{"object_kind": "note"}', "bad payload: payload field user: field required"),
+        (
+            b'{"object_kind": "note", "project": {"id": 1, "path_with_namespace": "team/app"}}',
+            "bad payload: payload field user: field required",
+        ),
     ],
 )
 async def test_gitlab_unusable_bodies_are_400(

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from app.config import Settings
 from app.web import create_app
 from app.webhooks import standard_webhook_signature
+from tests.gitlab_tokens import token_for_payload
 
 GH_SECRET = "fuzz-gh-secret"
 GL_SECRET = "fuzz-gl-token"
@@ -360,7 +361,7 @@ def github_headers(event: str, body: bytes, signed: bool) -> list[tuple[bytes, b
 def gitlab_headers(event: str, body: bytes, standard_webhooks: bool) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"x-gitlab-event", event.encode("latin-1", "replace")),
-        (b"x-gitlab-token", GL_SECRET.encode()),
+        (b"x-gitlab-token", token_for_payload(GL_SECRET, body, "fuzz/project").encode()),
         (b"content-type", b"application/json"),
     ]
     if standard_webhooks:

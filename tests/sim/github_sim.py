@@ -55,7 +55,9 @@ Webhooks (payloads in GitHub's shapes, built from sim state; URLs use `sim.base_
 which `with sim.serve() as base:` sets): `webhook_issue_comment_event(repo, number, body,
 *, user="alice", association="OWNER", comment_id=None)` (creates the comment unless
 `comment_id` is given), `webhook_labeled_event(repo, number, label, *, user) -> (event,
-payload)` (`issues`, or `pull_request` on a PR; adds the label),
+payload)` (`issues`, or `pull_request` on a PR; adds the label and records a `labeled`
+issue event, which `GET .../issues/{number}/events` lists, as `add_issue(labels=...)`
+does),
 `webhook_check_run_event(repo, check_run_id, identifier, *, user,
 action="requested_action")`, `webhook_installation_event(installation_id,
 action="created")`, and `webhook_request(event, payload, secret) -> (body, headers)` with
@@ -160,6 +162,13 @@ def generate_app_key() -> tuple[str, str]:
 def _iso(epoch: float | None = None) -> str:
     moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _later_than(previous: str) -> str:
+    """Now, or a second after `previous` when that is not earlier: people take more than
+    a second between two changes of one issue, a test does not."""
+    earlier = datetime.strptime(previous, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    return _iso(max(time.time(), earlier + 1))
 
 
 def _new_token() -> str:
@@ -319,6 +328,8 @@ class GitHubSim:
         self._comments: dict[int, dict[str, Any]] = {}
         self._reactions: list[dict[str, Any]] = []
         self._reviews: list[dict[str, Any]] = []  # pull request reviews, oldest first
+        # (repo, number) -> issue events ("labeled"), oldest first
+        self._issue_events: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self._faults: list[Fault] = []
         self._ids = iter(range(1000, 10**9))
         self.manifest_apps: list[dict[str, Any]] = []  # the manifest flow's Apps
@@ -455,7 +466,20 @@ class GitHubSim:
                 "created_at": _iso(),
                 "updated_at": _iso(),
             }
+            for label in labels:
+                self._record_labeled(repo, number, label, user)
             return number
+
+    def _record_labeled(self, repo: str, number: int, label: str, actor: str) -> None:
+        self._issue_events.setdefault((repo, number), []).append(
+            {
+                "id": self._next_id(),
+                "event": "labeled",
+                "actor": _user(actor),
+                "label": {"name": label, "color": "ededed"},
+                "created_at": _iso(),
+            }
+        )
 
     def add_pull(
         self,
@@ -601,6 +625,8 @@ class GitHubSim:
             issue = sim_repo.issues[number]
             if label not in issue["labels"]:
                 issue["labels"].append(label)
+            issue["updated_at"] = _later_than(issue["updated_at"])  # labeling moves it
+            self._record_labeled(repo, number, label, user)
             payload = self._event_base(repo, "labeled", user)
             payload["label"] = {"name": label}
             if number in sim_repo.pulls:
@@ -1317,6 +1343,14 @@ def _get_issue(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     if number not in repo.issues:
         raise _HTTPError(404, "Not Found")
     return 200, sim._issue_json(repo, number, call.web, call.api)
+
+
+@_route("GET", "/repos/{owner}/{repo}/issues/{number}/events")
+def _list_issue_events(sim: GitHubSim, call: _Call) -> Response:
+    repo, number = sim._visible_repo(call), int(call.params["number"])
+    if number not in repo.issues:
+        raise _HTTPError(404, "Not Found")
+    return _paginate(call, list(sim._issue_events.get((repo.full_name, number), [])))
 
 
 @_route("GET", "/repos/{owner}/{repo}/issues/{number}/comments")

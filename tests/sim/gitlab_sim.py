@@ -36,6 +36,9 @@ Reading state: `notes(project, kind, iid)` (diff notes too), `discussions(projec
 kind="merge_request")` (each `{"id", "individual_note", "notes": [...]}`; a diff note
 carries `type` "DiffNote" and its `position`), `award_emoji(project, kind, iid, note_id=None)`,
 `statuses(project, sha)`, `merge_requests(project)`, `issues(project)`,
+`label_events(project, kind, iid)` (GitLab's resource label events: who added or removed
+which label, recorded by `add_issue(labels=...)` and the label-changing webhook payload
+builders; `GET .../issues|merge_requests/:iid/resource_label_events` lists them),
 `project(path) -> SimProject` (`.bare` is the bare repo path, `.id`), `head_sha(project,
 branch)`, `requests` (the request log: `SimRequest(method, path, query, status, user,
 body)`; tokens are never logged), `clear_requests()`.
@@ -261,6 +264,8 @@ class GitLabSim:
         self._faults: list[_Fault] = []
         self._ids = itertools.count(1)
         self._notes: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
+        # (project id, kind, iid) -> resource label events, oldest first
+        self._label_events: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
         self._emoji: list[dict[str, Any]] = []
         self._statuses: dict[tuple[int, str], list[dict[str, Any]]] = {}
         self._discussions: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
@@ -658,7 +663,7 @@ class GitLabSim:
         proj = self.project(project)
         issue = proj.issues[iid]
         user = self.users[author]
-        changes = self._label_changes(proj, issue, labels_previous, labels_current)
+        changes = self._label_changes(proj, issue, labels_previous, labels_current, user)
         attrs = self._hook_issue(proj, issue)
         attrs["action"] = action
         return {
@@ -686,7 +691,7 @@ class GitLabSim:
         proj = self.project(project)
         mr = proj.merge_requests[iid]
         user = self.users[author]
-        changes = self._label_changes(proj, mr, labels_previous, labels_current)
+        changes = self._label_changes(proj, mr, labels_previous, labels_current, user)
         attrs = self._hook_mr(proj, mr)
         attrs["action"] = action
         return {
@@ -708,6 +713,7 @@ class GitLabSim:
         obj: dict[str, Any],
         previous: list[str] | None,
         current: list[str] | None,
+        user: SimUser,
     ) -> dict[str, Any]:
         if previous is None and current is None:
             return {}
@@ -715,6 +721,8 @@ class GitLabSim:
         curr = list(current if current is not None else obj["labels"])
         obj["labels"] = curr
         obj["updated_at"] = _now()
+        self._record_label_events(proj, obj, user, [t for t in curr if t not in prev], "add")
+        self._record_label_events(proj, obj, user, [t for t in prev if t not in curr], "remove")
         return {
             "labels": {
                 "previous": [self._label_json(proj, t) for t in prev],
@@ -722,6 +730,34 @@ class GitLabSim:
             },
             "updated_at": {"previous": _hook_time(), "current": _hook_time()},
         }
+
+    def _record_label_events(
+        self, proj: SimProject, obj: dict[str, Any], user: SimUser, titles: list[str], action: str
+    ) -> None:
+        """GitLab's resource label events: who added or removed which label, when."""
+        kind = "issue" if obj["_type"] == "Issue" else "merge_request"
+        events = self._label_events.setdefault((proj.id, kind, int(obj["iid"])), [])
+        for title in titles:
+            label_id = proj.labels.setdefault(title, next(self._ids))
+            events.append(
+                {
+                    "id": next(self._ids),
+                    "user": user.json(self.base_url),
+                    "created_at": _now(),
+                    "resource_type": obj["_type"],
+                    "resource_id": obj["id"],
+                    "label": {
+                        "id": label_id,
+                        "name": title,
+                        "color": "#428BCA",
+                        "description": None,
+                    },
+                    "action": action,
+                }
+            )
+
+    def label_events(self, project: str | SimProject, kind: str, iid: int) -> list[dict[str, Any]]:
+        return list(self._label_events.get((self.project(project).id, _kind(kind), iid), []))
 
     def _label_json(self, proj: SimProject, title: str) -> dict[str, Any]:
         label_id = proj.labels.setdefault(title, next(self._ids))
@@ -895,6 +931,7 @@ class GitLabSim:
             "_type": "Issue",
         }
         proj.issues[iid] = issue
+        self._record_label_events(proj, issue, user, list(labels), "add")
         return self._issue_json(proj, issue)
 
     def _issue_json(
@@ -1125,6 +1162,11 @@ class GitLabSim:
             ("POST", proj + "/" + kind + r"/(?P<iid>\d+)/notes", self._h_create_note),
             ("GET", proj + "/" + kind + r"/(?P<iid>\d+)/notes/(?P<nid>\d+)", self._h_get_note),
             ("PUT", proj + "/" + kind + r"/(?P<iid>\d+)/notes/(?P<nid>\d+)", self._h_update_note),
+            (
+                "GET",
+                proj + "/" + kind + r"/(?P<iid>\d+)/resource_label_events",
+                self._h_label_events,
+            ),
             (
                 "GET",
                 proj + "/" + kind + r"/(?P<iid>\d+)(?:/notes/(?P<nid>\d+))?/award_emoji",
@@ -1388,6 +1430,13 @@ class GitLabSim:
 
     def _h_get_issue(self, proj: SimProject, iid: str, base: str, **_: Any) -> Response:
         return JSONResponse(self._issue_json(proj, self._awardable(proj, "issue", int(iid)), base))
+
+    def _h_label_events(
+        self, request: Request, proj: SimProject, kind: str, iid: str, **_: Any
+    ) -> Response:
+        kind = _kind(kind)
+        self._awardable(proj, kind, int(iid))
+        return self._page(request, list(self._label_events.get((proj.id, kind, int(iid)), [])))
 
     def _h_list_notes(
         self,

@@ -53,7 +53,10 @@ def issue_comment(
     return data
 
 
-def labeled(kind: str, label: str) -> dict[str, Any]:
+LABELED_AT = "2026-12-03T08:00:00Z"
+
+
+def labeled(kind: str, label: str, updated_at: str | None = LABELED_AT) -> dict[str, Any]:
     data: dict[str, Any] = {
         "action": "labeled",
         "sender": ALICE,
@@ -62,10 +65,10 @@ def labeled(kind: str, label: str) -> dict[str, Any]:
         "label": {"name": label},
     }
     if kind == "issues":
-        data["issue"] = {"number": 3}
+        data["issue"] = {"number": 3, "updated_at": updated_at}
     else:
         data["number"] = 8
-        data["pull_request"] = {"number": 8}
+        data["pull_request"] = {"number": 8, "updated_at": updated_at}
     return data
 
 
@@ -207,7 +210,7 @@ def test_agentops_label_on_an_issue_implements_it() -> None:
         command=Command("implement"),
         requested_by="alice",
         trigger="label",
-        trigger_key="github:label:d-lab",
+        trigger_key=f"github:label:99:3:agentops:{LABELED_AT}",
         context={"installation_id": 777, "repo_id": 99, "label": "agentops"},
     )
 
@@ -244,7 +247,7 @@ def test_other_labels_are_left_to_the_repository_config() -> None:
         target_number=3,
         labels=("bot-please",),
         requested_by="alice",
-        trigger_key="github:label:d-lab",  # the key an operator label's run gets
+        trigger_key=f"github:label:99:3:bot-please:{LABELED_AT}",  # as an operator label's
         context={"installation_id": 777, "repo_id": 99},
     )
     on_pull = interpret(event("pull_request", labeled("pull_request", "needs-review")), CTX)
@@ -265,7 +268,8 @@ def test_a_label_check_becomes_the_run_an_operator_label_would_make() -> None:
     request = check.run_request("bot-please", Command("implement"))
     operator = interpret(event("issues", labeled("issues", "agentops"), "d-lab"), CTX)
     assert isinstance(operator, RunRequest)
-    assert request.trigger == operator.trigger and request.trigger_key == operator.trigger_key
+    assert request.trigger == operator.trigger
+    assert request.trigger_key == check.trigger_key
     assert (request.tenant, request.repo, request.target_kind, request.target_number) == (
         operator.tenant,
         operator.repo,
@@ -316,8 +320,63 @@ def test_rerequested_check_run_retries_the_run_it_names() -> None:
     assert outcome.command == Command("retry")
     assert outcome.refers_to_run == 41
     assert outcome.trigger == "check_run"
-    assert outcome.trigger_key == "github:check_run:d-cr"
+    assert outcome.trigger_key == "github:check_run:3003:rerequested:retry"
     assert outcome.context["check_run_id"] == 3003
+
+
+# --- replays: the same event's content is the same key, whatever the delivery id --------
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("issues", labeled("issues", "agentops")),
+        ("issues", labeled("issues", "bot-please")),
+        ("pull_request", labeled("pull_request", "agentops:test")),
+        ("check_run", check_run("rerequested")),
+        ("check_run", check_run("requested_action", identifier="retry")),
+        ("issue_comment", issue_comment()),
+    ],
+)
+def test_a_body_sent_again_under_a_new_delivery_id_has_the_same_key(
+    name: str, data: dict[str, Any]
+) -> None:
+    first = interpret(event(name, data, "delivery-1"), CTX)
+    replay = interpret(event(name, copy.deepcopy(data), "delivery-2"), CTX)
+    assert isinstance(first, RunRequest | LabelCheck) and isinstance(
+        replay, RunRequest | LabelCheck
+    )
+    assert first.trigger_key == replay.trigger_key
+    assert "delivery" not in first.trigger_key
+
+
+def test_a_new_labeling_of_the_same_label_is_a_new_key() -> None:
+    first = interpret(event("issues", labeled("issues", "agentops")), CTX)
+    again = interpret(
+        event("issues", labeled("issues", "agentops", updated_at="2026-12-03T09:30:00Z")), CTX
+    )
+    other = interpret(event("issues", labeled("issues", "agentops:plan")), CTX)
+    keys = {o.trigger_key for o in (first, again, other) if isinstance(o, RunRequest)}
+    assert len(keys) == 3
+
+
+def test_a_label_event_without_updated_at_falls_back_to_its_delivery_id() -> None:
+    outcome = interpret(event("issues", labeled("issues", "agentops", None), "d-9"), CTX)
+    assert isinstance(outcome, RunRequest)
+    assert outcome.trigger_key == "github:label:99:3:agentops:delivery d-9"
+
+
+def test_the_same_button_clicked_on_another_check_run_is_a_new_key() -> None:
+    retry = check_run("requested_action", identifier="retry")
+    other = copy.deepcopy(retry)
+    other["check_run"]["id"] = 3004
+    cancel = check_run("requested_action", identifier="cancel")
+    keys = {
+        o.trigger_key
+        for o in (interpret(event("check_run", d), CTX) for d in (retry, other, cancel))
+        if isinstance(o, RunRequest)
+    }
+    assert len(keys) == 3
 
 
 @pytest.mark.parametrize("identifier", ["retry", "cancel"])

@@ -9,7 +9,7 @@ import pytest
 from app.commands import Command
 from app.config import DEFAULT_LABELS
 from app.events import Ignored, LabelCheck, PayloadError, RunRequest, TenantKey
-from handlers.gitlab import GitLabContext, interpret
+from handlers.gitlab import GitLabContext, interpret, project_path
 
 URL = "https://gitlab.example.com"
 CTX = GitLabContext(URL + "/", "agentops-bot", DEFAULT_LABELS)
@@ -40,14 +40,21 @@ def note(
     return data
 
 
+UPDATED_AT = "2026-12-03 08:00:00 UTC"
+
+
 def label_hook(
-    kind: str, previous: list[str], current: list[str], user: dict[str, Any] | None = None
+    kind: str,
+    previous: list[str],
+    current: list[str],
+    user: dict[str, Any] | None = None,
+    updated_at: str | None = UPDATED_AT,
 ) -> dict[str, Any]:
     return {
         "object_kind": kind,
         "user": user or ALICE,
         "project": PROJECT,
-        "object_attributes": {"iid": 23, "action": "update"},
+        "object_attributes": {"iid": 23, "action": "update", "updated_at": updated_at},
         "changes": {
             "labels": {
                 "previous": [{"title": t} for t in previous],
@@ -74,7 +81,7 @@ def test_note_on_an_issue_requests_a_run() -> None:
         command=Command("implement", "carefully"),
         requested_by="alice",
         trigger="comment",
-        trigger_key=f"gitlab:{URL}:note:1244",
+        trigger_key=f"gitlab:{URL}:note:team/app:1244",
         comment_id=1244,
         context={"project_id": 5, "instance_url": URL},
     )
@@ -172,7 +179,7 @@ def test_added_agentops_label_on_an_issue_implements_it() -> None:
         command=Command("implement"),
         requested_by="alice",
         trigger="label",
-        trigger_key=f"gitlab:{URL}:label:del-9",
+        trigger_key=f"gitlab:{URL}:label:team/app:issue:23:agentops:{UPDATED_AT}",
         context={"project_id": 5, "instance_url": URL, "label": "agentops"},
     )
 
@@ -201,7 +208,7 @@ def test_other_added_labels_are_left_to_the_repository_config() -> None:
         target_number=23,
         labels=("bug", "bot-please"),
         requested_by="alice",
-        trigger_key=f"gitlab:{URL}:label:del-9",
+        trigger_key=f"gitlab:{URL}:label:team/app:issue:23:bug,bot-please:{UPDATED_AT}",
         context={"project_id": 5, "instance_url": URL},
     )
     on_mr = interpret(
@@ -332,3 +339,42 @@ def test_missing_fields_are_payload_errors_naming_the_field(
 ) -> None:
     with pytest.raises(PayloadError, match=rf"payload field {field}: "):
         interpret(name, data, "d", CTX)
+
+
+# --- replays and the project a payload names ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "data"),
+    [
+        ("Issue Hook", label_hook("issue", [], ["agentops"])),
+        ("Issue Hook", label_hook("issue", [], ["bot-please"])),
+        ("Merge Request Hook", label_hook("merge_request", [], ["agentops:test"])),
+        ("Note Hook", note()),
+    ],
+)
+def test_a_body_sent_again_under_a_new_idempotency_key_has_the_same_key(
+    event: str, data: dict[str, Any]
+) -> None:
+    first = interpret(event, data, "key-1", CTX)
+    replay = interpret(event, data, "key-2", CTX)
+    assert isinstance(first, RunRequest | LabelCheck) and isinstance(
+        replay, RunRequest | LabelCheck
+    )
+    assert first.trigger_key == replay.trigger_key
+
+
+def test_a_later_labeling_is_a_new_key_and_without_updated_at_the_delivery_decides() -> None:
+    first = interpret("Issue Hook", label_hook("issue", [], ["agentops"]), "d-1", CTX)
+    later = label_hook("issue", [], ["agentops"], updated_at="2026-12-03 09:00:00 UTC")
+    bare = label_hook("issue", [], ["agentops"], updated_at=None)
+    assert isinstance(first, RunRequest)
+    assert interpret("Issue Hook", later, "d-1", CTX).trigger_key != first.trigger_key  # type: ignore[union-attr]
+    assert interpret("Issue Hook", bare, "d-7", CTX).trigger_key.endswith(":delivery d-7")  # type: ignore[union-attr]
+
+
+def test_project_path_is_the_payloads_project() -> None:
+    assert project_path(note()) == "team/app"
+    assert project_path({"project": {"path_with_namespace": 5}}) is None
+    assert project_path({"object_kind": "note"}) is None
+    assert project_path([]) is None

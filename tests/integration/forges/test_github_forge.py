@@ -339,3 +339,31 @@ async def test_ghes_api_prefix(tmp_path: Path) -> None:
     assert remote.url == f"{base}/acme/app.git"
     assert all(r.path.startswith("/api/v3/") for r in sim.requests)
     assert len(sim.comments(REPO, number)) == 1
+
+
+async def test_a_comment_is_read_back_by_its_id_on_its_issue(
+    forge: GitHubForge, sim: GitHubSim
+) -> None:
+    number = sim.add_issue(REPO, "Read me", "", user="alice")
+    other = sim.add_issue(REPO, "Elsewhere", "", user="alice")
+    comment_id = sim.add_comment(REPO, number, "/agentops plan", user="alice")
+    found = await forge.get_comment(Target(REPO, "issue", number), comment_id)
+    assert found is not None and (found.id, found.author, found.body) == (
+        comment_id,
+        "alice",
+        "/agentops plan",
+    )
+    # the id names a comment of another issue, or none at all: not this issue's comment
+    assert await forge.get_comment(Target(REPO, "issue", other), comment_id) is None
+    assert await forge.get_comment(Target(REPO, "issue", number), 999_999_999) is None
+
+
+async def test_who_added_a_label_is_read_from_the_issue_events(
+    forge: GitHubForge, sim: GitHubSim
+) -> None:
+    number = sim.add_issue(REPO, "Label me", "", user="alice", labels=["bug"])
+    target = Target(REPO, "issue", number)
+    assert await forge.label_added_by(target, "bug") == "alice"
+    sim.webhook_labeled_event(REPO, number, "agentops", user="mallory")
+    assert await forge.label_added_by(target, "AgentOps") == "mallory"
+    assert await forge.label_added_by(target, "wontfix") is None

@@ -418,3 +418,37 @@ async def test_git_push_needs_developer(forge: GitLabForge, sim: GitLabSim, tmp_
     _git("commit", "-q", "-m", "x", cwd=work)
     pushed = _git("push", "-q", "origin", "HEAD:refs/heads/x", cwd=work, header=remote.auth_header)
     assert pushed.returncode != 0
+
+
+async def test_a_note_is_read_back_by_its_id_on_its_issue(
+    forge: GitLabForge, sim: GitLabSim
+) -> None:
+    note = sim.add_note(REPO, "issue", 1, "/agentops plan", author="alice")
+    found = await forge.get_comment(ISSUE, int(note["id"]))
+    assert found is not None and (found.id, found.author, found.body) == (
+        note["id"],
+        "alice",
+        "/agentops plan",
+    )
+    other = sim.add_issue(REPO, "Elsewhere", author="alice")["iid"]
+    assert await forge.get_comment(Target(REPO, "issue", other), int(note["id"])) is None
+    sim.delete_note(REPO, "issue", 1, int(note["id"]))
+    assert await forge.get_comment(ISSUE, int(note["id"])) is None
+    # read by its id, on its issue
+    assert api_calls(sim, "GET", f"/issues/1/notes/{note['id']}")
+
+
+async def test_who_added_a_label_is_read_from_the_label_events(
+    forge: GitLabForge, sim: GitLabSim
+) -> None:
+    # the fixture's issue was opened by alice with `agentops` and `bug`
+    assert await forge.label_added_by(ISSUE, "AgentOps") == "alice"
+    sim.webhook_issue_event(
+        REPO, 1, "rita", labels_previous=["agentops", "bug"], labels_current=["bug"]
+    )
+    sim.webhook_issue_event(
+        REPO, 1, "rita", labels_previous=["bug"], labels_current=["bug", "agentops"]
+    )
+    assert await forge.label_added_by(ISSUE, "agentops") == "rita"  # the last addition
+    assert await forge.label_added_by(ISSUE, "wontfix") is None
+    assert api_calls(sim, "GET", "/issues/1/resource_label_events")
