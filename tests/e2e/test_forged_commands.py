@@ -240,7 +240,7 @@ def test_a_genuine_note_is_read_back_and_answered(service: Service, gl: GitLabSi
     run = wait_for(lambda: service.finished(int(response.text.split()[-1])), 30)
     assert run["status"] == "succeeded", run["error"]
     assert _writes(gl, PROJECT)  # the emoji and the reply: what the refusals above lack
-    assert [s["name"] for s in run["steps"]][:3] == ["verify", "acknowledge", "authorize"]
+    assert [s["name"] for s in run["steps"]][:3] == ["verify", "authorize", "acknowledge"]
     bot = [n for n in gl.notes(PROJECT, "issue", iid) if n["author"]["username"] == "agentops-bot"]
     assert len(bot) == 1 and "/agentops implement" in bot[0]["body"]
 

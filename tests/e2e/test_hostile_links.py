@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from handlers.github import label_event_key
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET
@@ -225,14 +226,16 @@ def test_a_linked_agentops_yml_maps_no_label(
         payload = events.issues_labeled(repo, gh.installation_id(repo), number, name, "alice")
         response = service.post_github("issues", payload, GITHUB_SECRET, delivery=delivery)
         assert response.status_code == 202, response.text
-        return delivery
+        return label_event_key(
+            payload["repository"]["id"], number, name, payload["issue"]["updated_at"], delivery
+        )
 
     ignored = label("bot-please")
     started = label("agentops")
-    run = wait_for(lambda: _run_for(service, f"github:label:{started}"), 30, what="the run")
+    run = wait_for(lambda: _run_for(service, started), 30, what="the run")
     run = wait_for(lambda: service.finished(run["id"]), 90, what="the run to end")
     assert run["status"] == "failed" and "symbolic link" in run["error"], run
-    assert _run_for(service, f"github:label:{ignored}") is None
+    assert _run_for(service, ignored) is None
     assert_no_canary("the forge", everything_on_the_forge(gh, repo))
     assert_no_canary("the logs", service.logs())
 
