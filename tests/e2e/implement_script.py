@@ -7,6 +7,10 @@ finishes again.
 
 from __future__ import annotations
 
+from tests.e2e import github_events as events
+from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.harness import Service
+from tests.sim.github_sim import GitHubSim
 from tests.sim.llm_sim import LLMSimulator, text, tool_call
 
 PLANNER = "sim-planner"
@@ -119,3 +123,17 @@ def llm_env(base_url: str) -> dict[str, str]:
             f' "reviewer": ["anthropic:{PLANNER}"], "cheap": ["openai:{CHEAP}"]}}'
         ),
     }
+
+
+def start_implement(
+    service: Service, gh: GitHubSim, repo: str, body: str = ISSUE_BODY, user: str = "alice"
+) -> tuple[int, int]:
+    """Open the issue, write `/agentops implement` on it as `user`: (issue number, run id)."""
+    number = gh.add_issue(repo, ISSUE_TITLE, body, user=user)
+    comment_id = gh.add_comment(repo, number, "/agentops implement", user=user)
+    payload = events.issue_comment(
+        repo, gh.installation_id(repo), number, "/agentops implement", user, comment_id=comment_id
+    )
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    return number, int(response.text.split()[-1])

@@ -145,19 +145,7 @@ def script_model(sim: LLMSimulator, edits: str) -> None:
 
 def implement(service: Service, gh: GitHubSim, repo: str) -> tuple[int, dict[str, object]]:
     gh.set_permission(repo, "alice", "write")
-    number = gh.add_issue(repo, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
-    comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(
-        repo,
-        gh.installation_id(repo),
-        number,
-        "/agentops implement",
-        "alice",
-        comment_id=comment_id,
-    )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    run_id = int(response.text.split()[-1])
+    _, run_id = script.start_implement(service, gh, repo)
     return run_id, wait_for(lambda: service.finished(run_id), 180, what="the run")
 
 

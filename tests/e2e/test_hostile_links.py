@@ -76,22 +76,6 @@ def commit_links(gh: GitHubSim, repo: str, links: dict[str, Path], branch: str =
         git("push", "-q", "origin", f"HEAD:refs/heads/{branch}")
 
 
-def start_implement(service: Service, gh: GitHubSim, repo: str) -> int:
-    number = gh.add_issue(repo, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
-    comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(
-        repo,
-        gh.installation_id(repo),
-        number,
-        "/agentops implement",
-        "alice",
-        comment_id=comment_id,
-    )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    return int(response.text.split()[-1])
-
-
 def everything_on_the_forge(gh: GitHubSim, repo: str) -> str:
     """Every comment, check run, pull request and status the service wrote on `repo`."""
     issues = [gh.issue(repo, n) for n in range(1, 100) if _exists(gh, repo, n)]
@@ -163,7 +147,7 @@ def test_committed_links_to_host_files_reach_no_one(
     sim.script(script.CHEAP, text(script.COMMIT_MESSAGE))
     requests_before = len(sim.requests)
 
-    run_id = start_implement(service, gh, repo)
+    _, run_id = script.start_implement(service, gh, repo)
     run = wait_for(lambda: service.finished(run_id), 180, what="the run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-3000:])
 
@@ -190,7 +174,7 @@ def test_a_linked_agentops_yml_is_refused_and_never_quoted(
     commit_links(gh, repo, {".agentops.yml": host / "service.yml"})
     gh.set_permission(repo, "alice", "write")
 
-    run_id = start_implement(service, gh, repo)
+    _, run_id = script.start_implement(service, gh, repo)
     run = wait_for(lambda: service.finished(run_id), 90, what="the run")
     assert run["status"] == "failed", run
     assert "`.agentops.yml` is a symbolic link" in run["error"]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import Service, wait_for
@@ -92,21 +91,9 @@ def test_a_steered_model_is_refused_at_every_step_and_delivers_only_the_change(
     sim.script(script.CHEAP, text(script.COMMIT_MESSAGE))
     gh.add_repo(REPO, script.FILES)
     gh.set_permission(REPO, "alice", "write")
-    number = gh.add_issue(REPO, script.ISSUE_TITLE, INJECTED_ISSUE, user="alice")
-    comment_id = gh.add_comment(REPO, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(
-        REPO,
-        gh.installation_id(REPO),
-        number,
-        "/agentops implement",
-        "alice",
-        comment_id=comment_id,
-    )
     asked_before = len(sim.requests_for(script.CODER))
 
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    run_id = int(response.text.split()[-1])
+    number, run_id = script.start_implement(service, gh, REPO, INJECTED_ISSUE)
     run = wait_for(lambda: service.finished(run_id), 180, what="the run")
 
     assert run["status"] == "succeeded", (run["error"], service.logs()[-3000:])

@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.llm_sim import LLMSimulator, fault
@@ -63,20 +61,8 @@ def test_a_provider_refusing_the_key_is_told_without_its_body_or_the_key(
     sim, _ = llm
     gh.add_repo(REPO, script.FILES)
     gh.set_permission(REPO, "alice", "write")
-    number = gh.add_issue(REPO, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
     sim.script(script.PLANNER, fault(401, message=PROVIDER_MESSAGE))
-    comment_id = gh.add_comment(REPO, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(
-        REPO,
-        gh.installation_id(REPO),
-        number,
-        "/agentops implement",
-        "alice",
-        comment_id=comment_id,
-    )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    run_id = int(response.text.split()[-1])
+    number, run_id = script.start_implement(service, gh, REPO)
 
     run = wait_for(lambda: service.finished(run_id), 120, what="the run to fail")
     assert run["status"] == "failed", service.logs()[-3000:]

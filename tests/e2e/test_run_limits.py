@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 
 from app.sandbox.cgroups import cgroup_support
-from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
 from tests.sim.llm_sim import LLMSimulator, text, tool_call
@@ -77,22 +75,6 @@ def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
     }
 
 
-def _start(service: Service, gh: GitHubSim, repo: str) -> int:
-    number = gh.add_issue(repo, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
-    comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(
-        repo,
-        gh.installation_id(repo),
-        number,
-        "/agentops implement",
-        "alice",
-        comment_id=comment_id,
-    )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    return int(response.text.split()[-1])
-
-
 def _script_hostile(sim: LLMSimulator) -> None:
     sim.script(HOSTILE_PLANNER, text("**Change**\n1. `calc.py`: refuse zero.\n"))
     sim.script(
@@ -125,8 +107,8 @@ def test_a_fork_bomb_and_a_memory_hog_leave_another_runs_proof_alone(
     _script_hostile(sim)
     script.script_resolution(sim)
 
-    hostile_id = _start(service, gh, HOSTILE)
-    calm_id = _start(service, gh, CALM)
+    _, hostile_id = script.start_implement(service, gh, HOSTILE)
+    _, calm_id = script.start_implement(service, gh, CALM)
     calm = wait_for(lambda: service.finished(calm_id), 180, what="the calm run")
     hostile = wait_for(lambda: service.finished(hostile_id), 180, what="the hostile run")
 
