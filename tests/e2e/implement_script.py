@@ -125,15 +125,36 @@ def llm_env(base_url: str) -> dict[str, str]:
     }
 
 
+def comment_command(
+    service: Service,
+    gh: GitHubSim,
+    repo: str,
+    number: int,
+    command: str,
+    user: str = "alice",
+    *,
+    pull_request: bool = False,
+) -> int:
+    """Write `command` (e.g. `/agentops review`) on issue or pull request `number` as
+    `user` and deliver the signed event; the id of the run it starts."""
+    comment_id = gh.add_comment(repo, number, command, user=user)
+    payload = events.issue_comment(
+        repo,
+        gh.installation_id(repo),
+        number,
+        command,
+        user,
+        pull_request=pull_request,
+        comment_id=comment_id,
+    )
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    return int(response.text.split()[-1])
+
+
 def start_implement(
     service: Service, gh: GitHubSim, repo: str, body: str = ISSUE_BODY, user: str = "alice"
 ) -> tuple[int, int]:
     """Open the issue, write `/agentops implement` on it as `user`: (issue number, run id)."""
     number = gh.add_issue(repo, ISSUE_TITLE, body, user=user)
-    comment_id = gh.add_comment(repo, number, "/agentops implement", user=user)
-    payload = events.issue_comment(
-        repo, gh.installation_id(repo), number, "/agentops implement", user, comment_id=comment_id
-    )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    return number, int(response.text.split()[-1])
+    return number, comment_command(service, gh, repo, number, "/agentops implement", user)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import Service, wait_for
@@ -255,19 +254,7 @@ def test_a_pull_requests_tests_cannot_make_the_worker_run_git_programs(
             {"summary": "A test for add().", "tests": ["tests/test_more.py::test_add_negative"]},
         ),
     )
-    comment_id = gh.add_comment(repo, number, "/agentops test", user="alice")
-    payload = events.issue_comment(
-        repo,
-        gh.installation_id(repo),
-        number,
-        "/agentops test",
-        "alice",
-        pull_request=True,
-        comment_id=comment_id,
-    )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    run_id = int(response.text.split()[-1])
+    run_id = script.comment_command(service, gh, repo, number, "/agentops test", pull_request=True)
     run = wait_for(lambda: service.finished(run_id), 180, what="the run")
 
     assert run["status"] == "succeeded", (run["error"], service.logs()[-3000:])

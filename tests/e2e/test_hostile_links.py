@@ -239,19 +239,10 @@ def test_a_pull_request_that_links_agentops_yml_is_told_why(
     commit_links(gh, repo, {".agentops.yml": host / "service.yml"}, branch="settings")
     number = gh.add_pull(repo, "settings", title="Settings", user="alice")
     asked = len(llm[0].requests)
-    comment_id = gh.add_comment(repo, number, "/agentops review", user="alice")
-    payload = events.issue_comment(
-        repo,
-        gh.installation_id(repo),
-        number,
-        "/agentops review",
-        "alice",
-        pull_request=True,
-        comment_id=comment_id,
+    run_id = script.comment_command(
+        service, gh, repo, number, "/agentops review", pull_request=True
     )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    run = wait_for(lambda: service.finished(int(response.text.split()[-1])), 90, what="the run")
+    run = wait_for(lambda: service.finished(run_id), 90, what="the run")
     assert run["status"] == "failed" and "symbolic link" in run["error"], run
     assert len(llm[0].requests) == asked
     replies = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
