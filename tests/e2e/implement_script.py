@@ -38,7 +38,7 @@ def divide(a, b):
 >>>>>>> REPLACE
 """
 
-CHANGE = """calc.py
+FIX = """calc.py
 <<<<<<< SEARCH
 def divide(a, b):
     return a / b
@@ -48,7 +48,11 @@ def divide(a, b):
         raise ValueError("cannot divide by zero")
     return a / b
 >>>>>>> REPLACE
+"""
 
+CHANGE = (
+    FIX
+    + """
 tests/test_divide.py
 <<<<<<< NEW FILE
 from calc import divide
@@ -58,6 +62,7 @@ def test_divide_works():
     assert divide(6, 3) == 2
 >>>>>>> NEW FILE
 """
+)
 
 REAL_TEST = """tests/test_divide.py
 <<<<<<< SEARCH

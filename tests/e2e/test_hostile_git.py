@@ -94,17 +94,6 @@ def test_divide_by_zero_raises():
         divide(1, 0)
 """
 
-FIX = """calc.py
-<<<<<<< SEARCH
-def divide(a, b):
-    return a / b
-=======
-def divide(a, b):
-    if b == 0:
-        raise ValueError("cannot divide by zero")
-    return a / b
->>>>>>> REPLACE
-"""
 TEST_ID = "tests/test_divide.py::test_divide_by_zero_raises"
 LEFT_BEHIND = (
     ".github/workflows/x.yml",
@@ -181,7 +170,7 @@ def test_a_repositorys_own_tests_cannot_make_the_worker_run_git_programs(
         + ">>>>>>> NEW FILE\n"
     )
     gh.add_repo(repo, {**script.FILES, "tests/conftest.py": code + SUITE_CONFTEST})
-    script_model(sim, FIX + "\n" + new_test)
+    script_model(sim, script.FIX + "\n" + new_test)
 
     run_id, run = implement(service, gh, repo)
 
@@ -206,7 +195,7 @@ def test_a_model_written_test_cannot_make_the_worker_run_git_programs(
     hostile_test = "tests/test_divide.py\n<<<<<<< NEW FILE\n" + code + MODEL_TEST
     gh.add_repo(repo, script.FILES)
     asked_before = len(sim.requests_for(script.CODER))
-    script_model(sim, FIX + "\n" + hostile_test + ">>>>>>> NEW FILE\n")
+    script_model(sim, script.FIX + "\n" + hostile_test + ">>>>>>> NEW FILE\n")
 
     run_id, run = implement(service, gh, repo)
 
