@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -22,6 +23,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 LEFT_OUT = frozenset({".git"})
+
+
+class TreeTooLarge(RuntimeError):
+    """The repository does not fit in the run's scratch area (its size is the operator's
+    disk limit), so its tests cannot get a copy to run on."""
 
 
 def copy_tree(source: Path, dest: Path) -> None:
@@ -69,7 +75,15 @@ async def work_copy(checkout: Path, scratch_root: Path | None) -> AsyncIterator[
     holder = Path(tempfile.mkdtemp(prefix="agentops-tree-", dir=scratch_root))
     try:
         copy = holder / "tree"
-        await asyncio.to_thread(copy_tree, checkout, copy)
+        try:
+            await asyncio.to_thread(copy_tree, checkout, copy)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise TreeTooLarge(
+                f"the repository does not fit in the run's scratch area ({scratch_root}): "
+                "raise the sandbox's disk limit"
+            ) from None
         yield copy
     finally:
         await asyncio.shield(asyncio.to_thread(remove_tree, holder))

@@ -20,6 +20,7 @@ from app.git import GitError, GitTimeout, PushRejected
 from app.llm.errors import BudgetExhausted, ContextTooLong, LLMError, StructuredOutputError
 from app.redaction import redact, registered_secrets
 from app.sandbox import SandboxUnavailable
+from app.sandbox.workcopy import TreeTooLarge
 
 FailureKind = Literal[
     "refused",  # a reason written for people (RunRefused)
@@ -78,6 +79,14 @@ def public_failure(exc: BaseException, forge: str = "", run_id: int | None = Non
         return _forge(exc, _FORGE_NAMES.get(forge, "The forge"))
     if isinstance(exc, GitError):
         return _git(exc)
+    if isinstance(exc, TreeTooLarge):
+        return PublicFailure(
+            "sandbox",
+            "The tests could not run: the repository is larger than the space this AgentOps "
+            "server gives a run's tests.",
+            f"Nothing was changed; {_ASK_OPERATOR} to raise the sandbox's disk limit, then "
+            f"{_RETRY}.",
+        )
     if isinstance(exc, SandboxUnavailable):
         return PublicFailure(
             "sandbox",

@@ -17,6 +17,7 @@ from app.forges.markers import run_key
 from app.git import GitError
 from app.llm.errors import LLMError
 from app.sandbox import SandboxUnavailable
+from app.sandbox.workcopy import TreeTooLarge
 from app.store import DATABASE_ERRORS
 from app.store import refusal_notices as refusal_store
 from app.store import runs as run_store
@@ -99,7 +100,7 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
             raise TransientRunError(str(exc), float(defer or 5.0)) from exc
         log.warning("run %s: the forge kept failing on the last try: %s", run_id, exc)
         await _fail(ctx, exc)
-    except (ForgeError, LLMError, SandboxUnavailable, GitError) as exc:
+    except (ForgeError, LLMError, SandboxUnavailable, TreeTooLarge, GitError) as exc:
         log.warning("run %s failed: %s", run_id, failure_record(exc))
         await _fail(ctx, exc)
     except Exception as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from app.sandbox import LimitHit, run_sandboxed
+from app.sandbox import LimitHit, run_sandboxed, run_tests
 from app.sandbox.cgroups import (
     CgroupLimits,
     cgroup_support,
@@ -25,7 +25,8 @@ from app.sandbox.cgroups import (
     sweep_stale_groups,
 )
 from app.sandbox.disk import ensure_sized_scratch, release_sized_scratch
-from tests.integration.sandbox.repos import policy, write_repo
+from app.sandbox.workcopy import TreeTooLarge
+from tests.integration.sandbox.repos import PYTEST, policy, write_repo
 
 MiB = 1024**2
 
@@ -181,6 +182,20 @@ async def test_filling_the_checkout_in_a_sized_scratch_area_stops_there(tmp_path
     finally:
         release_sized_scratch(tmp_path)
     assert not os.path.ismount(area)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a sized scratch area is mounted by root")
+async def test_a_tree_larger_than_the_scratch_area_is_refused_clearly(tmp_path: Path) -> None:
+    area = tmp_path / "scratch"
+    assert ensure_sized_scratch(area, 4 * MiB)
+    try:
+        repo = write_repo(tmp_path / "repo", {"test_ok.py": "def test_ok():\n    pass\n"})
+        (repo / "data.bin").write_bytes(b"\0" * (6 * MiB))
+        with pytest.raises(TreeTooLarge):
+            await run_tests(repo, PYTEST, policy=replace(policy(), scratch_root=area))
+        assert list(area.iterdir()) == []  # the partial copy is gone too
+    finally:
+        release_sized_scratch(tmp_path)
 
 
 def _tasks_of(uid: int) -> list[int]:

@@ -21,6 +21,7 @@ from app.llm.errors import (
 from app.llm.types import Attempt
 from app.redaction import install_log_redaction
 from app.sandbox import SandboxUnavailable
+from app.sandbox.workcopy import TreeTooLarge
 from app.workflow.failures import RunRefused, failure_record, public_failure
 
 KEY = "sk-ant-api03-Vh3kQ9zLm2Xr7PwT5nB8cY1dF6gJ4sA0eU-iO3rW7tQ9yP2sA5dF8gH1jK4lM7nB0vC3x"
@@ -99,6 +100,11 @@ FAILURES: list[tuple[BaseException, str, tuple[str, ...]]] = [
         SandboxUnavailable("bwrap: setting up uid map: Permission denied; set AGENTOPS_SANDBOX"),
         "sandbox",
         ("operator", "agentops doctor"),
+    ),
+    (
+        TreeTooLarge("does not fit in the run's scratch area (/tmp/agentops/run-41/scratch)"),
+        "sandbox",
+        ("larger than", "disk limit", "operator"),
     ),
     (
         KeyError(f"/work/app/workflow/implement.py {KEY}"),
