@@ -27,12 +27,12 @@ from app.llm.types import LLMRequest, Message
 from app.sandbox import (
     prove_red_green,
     resolve_test_command,
-    run_tests,
 )
 from app.workflow import workspace
 from app.workflow.analysis import Analysis, analyse, files_markdown
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
+from app.workflow.pr_test_bench import TestBench
 from app.workflow.prompts import render_prompt
 from app.workflow.sandbox_policy import policy_for_tests, release_scratch, within_caps
 from app.workflow.toolloop import LoopLimits, run_tool_loop
@@ -210,16 +210,9 @@ async def change_and_prove(
     # install it with `setup:` commands in .agentops.yml, inside the same sandbox.
     policy = await policy_for_tests(settings, config, folder / "scratch")
 
-    async def run_selected(test_ids: Any) -> tuple[bool, str]:
-        from app.sandbox import select_tests
-
-        argv = select_tests(command, list(test_ids)) if test_ids else command.argv
-        done = await run_tests(
-            root, argv, setup=config.setup, policy=policy, allow_unsandboxed=allow
-        )
-        result = done.tests or done.failed_setup
-        text = result.with_limits_note(result.output.text[-6000:]) if result is not None else ""
-        return done.passed, text
+    # The model's `run_tests` tool: the same bench as on pull requests (a runner that
+    # cannot select single tests runs them all; a malformed id is an answer, not a crash).
+    bench = TestBench(root, command, tuple(config.setup), policy, allow)
 
     async def verify(test_ids: list[str]) -> tuple[bool, str]:
         if not test_ids:
@@ -246,7 +239,7 @@ async def change_and_prove(
         EditPolicy(
             forbidden=tuple(config.forbidden_paths), allow_workflows=config.allow_workflow_edits
         ),
-        run_selected,
+        bench.run,
         max_test_runs=config.limits.max_test_runs,
         find_symbols=find_symbols,
     )

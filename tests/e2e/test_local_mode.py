@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e import implement_script as script
 from tests.e2e.harness import ROOT
-from tests.sim.llm_sim import LLMSimulator
+from tests.sim.llm_sim import LLMSimulator, text, tool_call
 from tests.sim.serve import serve_app
 
 pytestmark = pytest.mark.e2e
@@ -23,9 +23,9 @@ def _git(cwd: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def _checkout(path: Path) -> Path:
+def _checkout(path: Path, extra: dict[str, str] | None = None) -> Path:
     path.mkdir()
-    for name, content in script.FILES.items():
+    for name, content in {**script.FILES, **(extra or {})}.items():
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(content)
     _git(path, "init", "-q", "-b", "main")
@@ -89,3 +89,54 @@ def test_run_outside_a_checkout_says_so_in_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"agentops run: {tmp_path} is not a git checkout"
+
+
+CUSTOM_RUNNER = """import sys
+
+import pytest
+
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "tests"]))
+"""
+
+
+def test_a_runner_that_cannot_select_tests_runs_them_all_instead_of_crashing(
+    tmp_path: Path,
+) -> None:
+    """`test: python run_tests.py` cannot run single tests: when the model asks for some,
+    the whole suite runs and the model reads its output (it used to crash the run)."""
+    checkout = _checkout(
+        tmp_path / "calc",
+        {
+            "run_tests.py": CUSTOM_RUNNER,
+            ".agentops.yml": "test: python run_tests.py\nlimits:\n  max_turns: 4\n",
+        },
+    )
+    task = tmp_path / "task.md"
+    task.write_text(f"{script.ISSUE_TITLE}\n\n{script.ISSUE_BODY}\n")
+    llm = LLMSimulator()
+    llm.script(script.PLANNER, text("**Change**\n1. `calc.py`: refuse b == 0.\n"))
+    llm.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": script.CHANGE + "\n" + script.REAL_TEST}),
+        tool_call("run_tests", {"test_ids": ["tests/test_divide.py::test_divide_works"]}),
+    )
+    with serve_app(llm.app) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
+        env |= script.llm_env(url) | {"AGENTOPS_WORKDIR": str(tmp_path / "work")}
+        done = subprocess.run(
+            [sys.executable, "-m", "app", "run", str(checkout), "--task-file", str(task)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+    asked = llm.requests_for(script.CODER)
+    assert len(asked) >= 3, done.stderr[-3000:]
+    answer = str(asked[2].body["messages"][-1])
+    assert "PASSED" in answer and "3 passed" in answer, answer  # the whole suite ran
+    # the scripted model then stops: the run ends with that reason, not a crash
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.returncode != 0
+    assert "the model stopped without calling finish" in done.stderr.strip().splitlines()[-1]
