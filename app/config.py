@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app import repo_files
+from app.sandbox.detection import command_from_config
 
 DEFAULT_LABELS = {
     "agentops": "implement",
@@ -327,6 +328,16 @@ class RepoConfig(BaseModel):
         if any(c not in ALL_COMMANDS for c in commands):
             raise ValueError(f"an unknown command; known: {', '.join(ALL_COMMANDS)}")
         return commands
+
+    @field_validator("test")
+    @classmethod
+    def _readable_test_command(cls, test: str | None) -> str | None:
+        """A command the sandbox could not even start is refused when the file is read
+        (an unclosed quote, only `NAME=value` words), not found out as red and green both
+        failing."""
+        if test is not None and test.strip():
+            command_from_config(test)  # its ValueError says what is wrong
+        return test
 
     @field_validator("labels")
     @classmethod

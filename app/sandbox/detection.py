@@ -263,14 +263,31 @@ def command_from_config(command: str | Sequence[str]) -> TestCommand:
     argv = tuple(shlex.split(command)) if isinstance(command, str) else tuple(command)
     if not argv:
         raise ValueError("the test command in .agentops.yml is empty")
-    return TestCommand(_runner_of(argv), argv, source="config", reason=".agentops.yml")
+    assignments, program = _split_assignments(argv)
+    if not program:
+        raise ValueError("the test command in .agentops.yml sets variables but runs nothing")
+    if assignments:  # `PYTHONPATH=src pytest`, as a shell would run it: through env(1)
+        argv = ("env", *assignments, *program)
+    return TestCommand(_runner_of(program), argv, source="config", reason=".agentops.yml")
+
+
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _split_assignments(argv: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(`NAME=value` words, the program and its arguments) of `[env] [NAME=value …] prog …`."""
+    words = argv[1:] if PurePosixPath(argv[0]).name == "env" else argv
+    count = 0
+    while count < len(words) and _ASSIGNMENT.match(words[count]):
+        count += 1
+    return tuple(words[:count]), tuple(words[count:])
 
 
 _SHELL_SYNTAX = re.compile(r"&&|\|\||[;|<>`]|\$[({A-Za-z_]")
 
 
 def _runner_of(argv: tuple[str, ...]) -> Runner:
-    words = [PurePosixPath(w).name for w in argv[:4]]
+    words = [PurePosixPath(w).name for w in _module_run(argv)[:4]]
     if "pytest" in words or "py.test" in words:
         return Runner.PYTEST
     if words[:2] == ["go", "test"]:
@@ -283,6 +300,19 @@ def _runner_of(argv: tuple[str, ...]) -> Runner:
     if words[:2] in (["npm", "test"], ["npm", "t"]):
         return Runner.NPM
     return Runner.CUSTOM
+
+
+def _module_run(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """`python [-W error …] -m pytest -q` → `pytest -q`: the module a Python command runs
+    and its arguments (other commands as they are)."""
+    if not re.fullmatch(r"python[0-9.]*", PurePosixPath(argv[0]).name):
+        return argv
+    for index, word in enumerate(argv[1:], 1):
+        if word == "-m" and index + 1 < len(argv):
+            return argv[index + 1 :]
+        if not word.startswith("-") and argv[index - 1] not in ("-W", "-X"):
+            return argv  # a script, not a module
+    return argv
 
 
 # --- selecting tests --------------------------------------------------------------------
@@ -298,17 +328,25 @@ def select_tests(command: TestCommand, test_ids: Sequence[str]) -> tuple[str, ..
     runner = command.runner
     if runner is Runner.PYTEST:
         return (*command.argv, *test_ids)
+    # these runners get an argv of their own; the command's `env NAME=value` stays in front
+    prefix = _env_prefix(command.argv)
     if runner in (Runner.JEST, Runner.VITEST):
-        return _select_js(command, test_ids)
+        return (*prefix, *_select_js(command, test_ids))
     if runner is Runner.GO:
-        return _select_go(test_ids)
+        return (*prefix, *_select_go(test_ids))
     if runner is Runner.CARGO:
-        return ("cargo", "test", "--", "--exact", *test_ids)
+        return (*prefix, "cargo", "test", "--", "--exact", *test_ids)
     if runner in (Runner.PHPUNIT, Runner.PEST):
         return _select_php(command, test_ids)
     raise SelectionUnsupported(
         f"cannot run single tests with {command.display()!r}; the whole command runs instead"
     )
+
+
+def _env_prefix(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """`("env", "A=1")` of `env A=1 go test ./...` (as `command_from_config` writes it)."""
+    assignments, _program = _split_assignments(argv)
+    return ("env", *assignments) if assignments else ()
 
 
 def _split_id(test_id: str) -> tuple[str, str]:

@@ -106,3 +106,22 @@ def test_messages_never_quote_the_file(text: str) -> None:
         parse_repo_config(text)
     assert "CANARY" not in str(caught.value)
     assert "line" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('test: "PYTHONPATH=src"', "sets variables but runs nothing"),
+        ("test: 'pytest -k \"unclosed'", "No closing quotation"),
+    ],
+)
+def test_a_test_command_that_cannot_start_is_refused_when_the_file_is_read(
+    line: str, reason: str
+) -> None:
+    with pytest.raises(RepoConfigError, match=reason) as refused:
+        parse_repo_config(line)
+    assert "`test`" in str(refused.value)
+
+
+def test_a_test_command_with_variables_is_kept_as_written() -> None:
+    assert parse_repo_config("test: PYTHONPATH=src pytest -q").test == "PYTHONPATH=src pytest -q"

@@ -9,11 +9,13 @@ import pytest
 
 from app.sandbox import (
     SandboxUnavailable,
+    command_from_config,
     detect_test_command,
     probe_sandbox,
     read_repo_facts,
     run_sandboxed,
     run_tests,
+    select_tests,
 )
 from tests.integration.sandbox.repos import PYTEST, policy, write_repo
 
@@ -45,6 +47,33 @@ async def test_passing_repository(tmp_path: Path) -> None:
     assert "1 passed" in run.tests.output.text
     owner = os.stat(repo)
     assert (owner.st_uid, owner.st_gid) == (os.getuid(), os.getgid())  # lent and given back
+
+
+async def test_a_src_layout_runs_with_the_variables_its_command_sets(tmp_path: Path) -> None:
+    """`PYTHONPATH=src python -m pytest` as a person writes it (it used to exit 127: the
+    assignment was taken for a program), with one test selected as the model would."""
+    repo = write_repo(
+        tmp_path / "repo",
+        {
+            "src/shapes/__init__.py": "def area(w, h):\n    return w * h\n",
+            "tests/test_shapes.py": """
+            from shapes import area
+
+            def test_area():
+                assert area(2, 3) == 6
+
+            def test_other():
+                assert False
+        """,
+        },
+    )
+    command = command_from_config("PYTHONPATH=src python -m pytest -q -p no:cacheprovider")
+    run = await run_tests(
+        repo, select_tests(command, ["tests/test_shapes.py::test_area"]), policy=policy()
+    )
+    assert run.tests is not None
+    assert run.passed, run.tests.output.text
+    assert "1 passed" in run.tests.output.text
 
 
 async def test_failing_repository(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from app.sandbox import (
     detect_test_commands,
     read_repo_facts,
     resolve_test_command,
+    select_tests,
 )
 
 
@@ -156,6 +157,18 @@ def test_empty_repository() -> None:
         ("./vendor/bin/phpunit", Runner.PHPUNIT, ("./vendor/bin/phpunit",)),
         ("npm test", Runner.NPM, ("npm", "test")),
         ("make check", Runner.CUSTOM, ("make", "check")),
+        # as a person writes them: variables first, interpreter flags before -m
+        (
+            "PYTHONPATH=src python -m pytest -q",
+            Runner.PYTEST,
+            ("env", "PYTHONPATH=src", "python", "-m", "pytest", "-q"),
+        ),
+        ("env PYTHONPATH=src pytest", Runner.PYTEST, ("env", "PYTHONPATH=src", "pytest")),
+        ("python -W error -m pytest", Runner.PYTEST, ("python", "-W", "error", "-m", "pytest")),
+        ("python3.12 -X dev -m pytest", Runner.PYTEST, ("python3.12", "-X", "dev", "-m", "pytest")),
+        ("CGO_ENABLED=0 go test ./...", Runner.GO, ("env", "CGO_ENABLED=0", "go", "test", "./...")),
+        ("python run_tests.py", Runner.CUSTOM, ("python", "run_tests.py")),
+        ("python -m unittest", Runner.CUSTOM, ("python", "-m", "unittest")),
     ],
 )
 def test_command_from_config(line: str, runner: Runner, argv: tuple[str, ...]) -> None:
@@ -169,6 +182,21 @@ def test_command_from_config(line: str, runner: Runner, argv: tuple[str, ...]) -
 def test_shell_lines_from_config_run_whole(line: str) -> None:
     command = command_from_config(line)
     assert (command.runner, command.argv) == (Runner.CUSTOM, ("sh", "-c", line))
+
+
+def test_selection_keeps_the_commands_variables() -> None:
+    pytest_command = command_from_config("PYTHONPATH=src python -m pytest -q")
+    assert select_tests(pytest_command, ["tests/test_a.py::test_x"]) == (
+        *pytest_command.argv,
+        "tests/test_a.py::test_x",
+    )
+    go = select_tests(command_from_config("CGO_ENABLED=0 go test ./..."), ["TestX"])
+    assert go == ("env", "CGO_ENABLED=0", "go", "test", ".", "-run", "^(TestX)$")
+
+
+def test_a_command_that_only_sets_variables_is_refused() -> None:
+    with pytest.raises(ValueError, match="runs nothing"):
+        command_from_config("PYTHONPATH=src")
 
 
 def test_config_command_as_list_and_empty() -> None:
