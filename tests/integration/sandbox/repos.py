@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 from app.sandbox import SandboxLimits, SandboxPolicy
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # not the venv: its files are root's
 
 PYTEST = ("python", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-rA")
 
@@ -28,3 +33,27 @@ def policy(**limits: float) -> SandboxPolicy:
         python_env=Path(sys.prefix),
         env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
     )
+
+
+def run_as_nobody(code: str, cwd: Path, env: dict[str, str] | None = None) -> object:
+    """Run Python `code` as uid/gid 65534 (a service that is not root) in `cwd`; the JSON
+    value its last line of output prints."""
+    done = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            str(SYSTEM_PYTHON),
+            "-c",
+            textwrap.dedent(code),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), **(env or {})},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -4,10 +4,8 @@ root (uid 65534 through setpriv), where only rlimits are left."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -17,9 +15,8 @@ from app.cli import main
 from app.sandbox import SandboxLimits
 from app.sandbox.cgroups import cgroup_support
 from app.sandbox.report import isolation_report
+from tests.integration.sandbox.repos import REPO_ROOT, SYSTEM_PYTHON, run_as_nobody
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SYSTEM_PYTHON = Path("/usr/bin/python3")
 MiB = 1024**2
 
 
@@ -66,25 +63,9 @@ def test_a_service_that_is_not_root_is_told_what_rlimits_only_means() -> None:
         pytest.skip("needs /usr/bin/python3 and setpriv")
     with tempfile.TemporaryDirectory(prefix="agentops-report-") as tmp:
         os.chown(tmp, 65534, 65534)
-        done = subprocess.run(
-            [
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                str(SYSTEM_PYTHON),
-                "-c",
-                SCRIPT.format(root=str(REPO_ROOT)),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd=tmp,
-            env={"PATH": "/usr/bin:/bin", "HOME": tmp},
-        )
-    assert done.returncode == 0, done.stderr
-    ok, text = json.loads(done.stdout.strip().splitlines()[-1])
+        report = run_as_nobody(SCRIPT.format(root=str(REPO_ROOT)), Path(tmp))
+    assert isinstance(report, list)
+    ok, text = report
     assert ok is None
     assert text.startswith("bwrap in an unprivileged user namespace, as the service's uid")
     assert "rlimits only (no cgroups" in text

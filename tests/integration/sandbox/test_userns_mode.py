@@ -6,19 +6,15 @@ small script with the system Python (app.sandbox needs only the standard library
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
-import subprocess
 import tempfile
-import textwrap
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SYSTEM_PYTHON = Path("/usr/bin/python3")
+from tests.integration.sandbox.repos import REPO_ROOT, SYSTEM_PYTHON, run_as_nobody
 
 SCRIPT = """
 import asyncio, json, os, sys
@@ -75,29 +71,10 @@ def _run_as_nobody(base: Path) -> None:
         script = SCRIPT.format(
             root=str(REPO_ROOT), repo=str(repo), outside=str(outside), port=server.getsockname()[1]
         )
-        done = subprocess.run(
-            [
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                str(SYSTEM_PYTHON),
-                "-c",
-                textwrap.dedent(script),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd=base,
-            env={
-                "PATH": "/usr/bin:/bin",
-                "HOME": str(base),
-                "AGENTOPS_GITHUB_WEBHOOK_SECRET": "fake-secret-userns",
-            },
+        report = run_as_nobody(
+            script, base, {"AGENTOPS_GITHUB_WEBHOOK_SECRET": "fake-secret-userns"}
         )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert isinstance(report, dict)
     out = report["out"]
     assert report["mode"] == "userns"
     assert report["code"] == 0, out
@@ -163,25 +140,8 @@ def test_each_run_has_its_own_process_budget_under_one_uid() -> None:
         repo.mkdir()
         for path in (base, repo):
             os.chown(path, 65534, 65534)
-        done = subprocess.run(
-            [
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                str(SYSTEM_PYTHON),
-                "-c",
-                BUDGET_SCRIPT.format(root=str(REPO_ROOT), repo=str(repo)),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd=base,
-            env={"PATH": "/usr/bin:/bin", "HOME": str(base)},
-        )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+        report = run_as_nobody(BUDGET_SCRIPT.format(root=str(REPO_ROOT), repo=str(repo)), base)
+    assert isinstance(report, dict)
     assert "processes" in report["bomb"], report  # the bomb hit its own budget ...
     assert report["calm_code"] == 0, report  # ... and the other run did not notice
     assert "calm: fifteen processes started" in report["calm_out"]
