@@ -43,17 +43,14 @@ def _checkout(path: Path, extra: dict[str, str] | None = None) -> Path:
     return path
 
 
-def test_run_leaves_a_branch_and_prints_plan_diff_and_evidence(tmp_path: Path) -> None:
-    checkout = _checkout(tmp_path / "calc")
-    task = tmp_path / "task.md"
-    task.write_text(f"{script.ISSUE_TITLE}\n\n{script.ISSUE_BODY}\n")
-    head_before = _git(checkout, "rev-parse", "HEAD")
-    llm = LLMSimulator()
-    script.script_resolution(llm)
+def _run_locally(
+    checkout: Path, task: Path, llm: LLMSimulator, workdir: Path
+) -> subprocess.CompletedProcess[str]:
+    """`agentops run CHECKOUT --task-file TASK` against the model simulator `llm`."""
     with serve_app(llm.app) as url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
-        env |= script.llm_env(url) | {"AGENTOPS_WORKDIR": str(tmp_path / "work")}
-        done = subprocess.run(
+        env |= script.llm_env(url) | {"AGENTOPS_WORKDIR": str(workdir)}
+        return subprocess.run(
             [sys.executable, "-m", "app", "run", str(checkout), "--task-file", str(task)],
             cwd=ROOT,
             env=env,
@@ -62,6 +59,16 @@ def test_run_leaves_a_branch_and_prints_plan_diff_and_evidence(tmp_path: Path) -
             timeout=240,
             check=False,
         )
+
+
+def test_run_leaves_a_branch_and_prints_plan_diff_and_evidence(tmp_path: Path) -> None:
+    checkout = _checkout(tmp_path / "calc")
+    task = tmp_path / "task.md"
+    task.write_text(f"{script.ISSUE_TITLE}\n\n{script.ISSUE_BODY}\n")
+    head_before = _git(checkout, "rev-parse", "HEAD")
+    llm = LLMSimulator()
+    script.script_resolution(llm)
+    done = _run_locally(checkout, task, llm, tmp_path / "work")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "# Plan" in done.stdout and "`calc.py`, `divide`" in done.stdout
     assert '+        raise ValueError("cannot divide by zero")' in done.stdout
@@ -120,18 +127,7 @@ def test_a_runner_that_cannot_select_tests_runs_them_all_instead_of_crashing(
         tool_call("apply_edits", {"edits": script.CHANGE + "\n" + script.REAL_TEST}),
         tool_call("run_tests", {"test_ids": ["tests/test_divide.py::test_divide_works"]}),
     )
-    with serve_app(llm.app) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
-        env |= script.llm_env(url) | {"AGENTOPS_WORKDIR": str(tmp_path / "work")}
-        done = subprocess.run(
-            [sys.executable, "-m", "app", "run", str(checkout), "--task-file", str(task)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
+    done = _run_locally(checkout, task, llm, tmp_path / "work")
     asked = llm.requests_for(script.CODER)
     assert len(asked) >= 3, done.stderr[-3000:]
     answer = str(asked[2].body["messages"][-1])
