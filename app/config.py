@@ -16,12 +16,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app import repo_files
+from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
 from app.sandbox.detection import command_from_config
 
 DEFAULT_LABELS = {
@@ -135,6 +137,36 @@ class Settings(BaseSettings):
     max_turns: int = Field(default=60, ge=1)
     max_tokens: int = Field(default=1_000_000, ge=1_000)
     max_test_runs: int = Field(default=12, ge=1)
+
+    # --- the prepare phase (app/prepare): dependencies installed in the sandbox --------
+    # Its only network is the worker's egress proxy, which admits these hosts (comma-
+    # separated `host`, `host:port` or `*.domain`; no port: 443 and 80) and nothing else.
+    prepare_registries: str = ",".join(DEFAULT_REGISTRIES)
+    # `name:port=address:port`, comma-separated: a registry reached at another address
+    # (split DNS); the only way to admit a loopback or link-local address
+    prepare_resolve: str = ""
+    # A company mirror instead of the public registries (also add its host above).
+    prepare_pip_index_url: str | None = None
+    prepare_npm_registry: str | None = None
+    prepare_composer_repository: str | None = None
+    prepare_goproxy: str | None = None
+    # The CA bundle package managers trust (a mirror's private CA, a TLS-inspecting proxy).
+    prepare_ca_bundle: Path | None = Path("/etc/ssl/certs/ca-certificates.crt")
+    prepare_timeout_seconds: int = Field(default=900, ge=10)  # each install command
+    prepare_memory_mb: int = Field(default=4096, ge=64)
+    prepare_disk_mb: int = Field(default=4096, ge=16)  # the checkout's copy and what it installs
+    prepare_cache_dir: Path | None = None  # default: <workdir>/deps-cache
+    prepare_cache_mb: int = Field(default=10240, ge=0)  # per tenant; least recently used go
+
+    @field_validator("prepare_registries", "prepare_resolve")
+    @classmethod
+    def _egress_entries(cls, value: str, info: ValidationInfo) -> str:
+        parse = parse_allowed if info.field_name == "prepare_registries" else parse_resolve
+        try:
+            parse(value.split(","))
+        except (EgressConfigError, ValueError) as exc:
+            raise ValueError(f"AGENTOPS_{str(info.field_name).upper()}: {exc}") from None
+        return value
 
     @property
     def repo_limit_caps(self) -> dict[str, int]:

@@ -15,7 +15,6 @@ from enum import StrEnum
 from pathlib import Path
 
 from app.sandbox.isolation import SandboxLimits, SandboxPolicy, limits_preexec
-from app.sandbox.network import Slirp, attach_slirp
 from app.sandbox.probe import require_sandbox
 from app.sandbox.scratch import PreparedRun, clean_up_run, prepare_run
 
@@ -83,7 +82,7 @@ class SandboxResult:
     signal: int | None = None  # the signal that ended the command, when we can tell
     limits_hit: tuple[LimitHit, ...] = field(default=())
     run_as: int | None = None  # host uid of the command (root mode), for audits and tests
-    network: str = "none"  # "none", "slirp4netns" (setup) or "host"
+    network: str = "none"  # "none", "egress" (the prepare phase) or "host" (unsandboxed)
     oom_kills: int = 0  # processes killed at the run's memory limit (its cgroup)
     cgroups: tuple[str, ...] = ()  # the command's cgroup directories (removed by now)
 
@@ -213,13 +212,9 @@ async def _execute(run: PreparedRun, limits: SandboxLimits) -> SandboxResult:
     )
     assert process.stdout is not None
     pump = asyncio.create_task(_pump(process.stdout, capture))
-    info_fd = run.close_info_writer()
-    slirp: Slirp | None = None
     timed_out = False
     try:
         async with asyncio.timeout(limits.wall_seconds):
-            if info_fd is not None:
-                slirp = await _attach_network(info_fd, run, capture, process.pid)
             await process.wait()
     except TimeoutError:
         timed_out = True
@@ -229,8 +224,6 @@ async def _execute(run: PreparedRun, limits: SandboxLimits) -> SandboxResult:
             await process.wait()
         if not run.sandboxed:  # stragglers (in the sandbox, the PID namespace ends them)
             _kill_group(process.pid)
-        if slirp is not None:
-            await slirp.stop()
     try:
         await asyncio.wait_for(pump, timeout=5)
     except TimeoutError:
@@ -254,15 +247,3 @@ async def _execute(run: PreparedRun, limits: SandboxLimits) -> SandboxResult:
         oom_kills=oom_kills,
         cgroups=tuple(str(p) for p in run.cgroup.dirs.values()) if run.cgroup else (),
     )
-
-
-async def _attach_network(
-    info_fd: int, run: PreparedRun, capture: OutputCapture, pid: int
-) -> Slirp | None:
-    """slirp4netns for a setup command; when it fails, the command is stopped and says so."""
-    try:
-        return await attach_slirp(info_fd, run.scratch)
-    except RuntimeError as exc:
-        capture.feed(f"agentops: {exc}; the command was stopped\n".encode())
-        _kill_group(pid)
-        return None

@@ -3,9 +3,9 @@
 What the sandbox guarantees (each line is tested in tests/integration/sandbox):
 
 - no network: `--unshare-net` gives a namespace with only its own loopback, so neither a
-  port on the host's 127.0.0.1 nor a public address is reachable (unless
-  `SandboxPolicy.network` is set, which only `setup` commands may ask for: then
-  slirp4netns gives outbound access without the host's loopback, see network.py);
+  port on the host's 127.0.0.1 nor a public address is reachable. The prepare phase's
+  commands (`SandboxPolicy.egress`) get one way out: a Unix socket of the worker's egress
+  proxy, which admits only the operator's package registries (app/prepare/egress.py);
 - no secrets in the environment: `--clearenv`, then only `sandbox_env()`'s allow-list;
 - no host files beyond the toolchain: a fresh root with read-only `/usr` (and the
   `/bin`, `/lib*` links), an allow-list of harmless `/etc` files, synthetic
@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.sandbox.network import NET_DIR, SLIRP_DNS, NetworkMode
+from app.sandbox.network import EGRESS_DIR, NetworkMode, proxy_env
 from app.sandbox.seccomp import seccomp_program
 
 WORKSPACE = "/workspace"
@@ -91,9 +91,20 @@ class SandboxLimits:
 
 
 @dataclass(frozen=True)
+class Bind:
+    """A host directory shown inside the sandbox (e.g. a repository's installed dependencies)."""
+
+    host: Path
+    inside: str  # absolute; under WORKSPACE it lays over the run's copy
+    writable: bool = False
+
+
+@dataclass(frozen=True)
 class SandboxPolicy:
     limits: SandboxLimits = field(default_factory=SandboxLimits)
-    network: bool = False  # outbound via slirp4netns (network.py), else the host's own
+    # the directory of an egress proxy's socket (prepare phase only): the one way out
+    egress: Path | None = None
+    binds: tuple[Bind, ...] = ()  # after the workspace, in order
     # a virtualenv or Python prefix to expose read-only, its bin/ first on PATH
     python_env: Path | None = None
     ro_paths: tuple[Path, ...] = ()  # more toolchains (e.g. /opt/go), read-only, same path
@@ -158,6 +169,8 @@ def sandbox_env(policy: SandboxPolicy) -> dict[str, str]:
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "GIT_CONFIG_NOSYSTEM": "1",
     }
+    if policy.egress is not None:
+        env.update(proxy_env())
     env.update(policy.env)
     return env
 
@@ -166,7 +179,6 @@ def write_scratch(scratch: Path, uid: int, gid: int) -> None:
     """Lay out a run's scratch dir: tmp/ (/tmp), tmp/home/, shm/ (/dev/shm), synthetic /etc."""
     (scratch / "tmp" / "home").mkdir(parents=True)
     (scratch / "shm").mkdir()
-    (scratch / "net").mkdir()  # the network handshake (network.py)
     etc = scratch / "etc"
     etc.mkdir()
     (etc / "passwd").write_text(
@@ -175,7 +187,6 @@ def write_scratch(scratch: Path, uid: int, gid: int) -> None:
     )
     (etc / "group").write_text(f"root:x:0:\n{SANDBOX_USER}:x:{gid}:\n")
     (etc / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
-    (etc / "resolv.conf").write_text(f"nameserver {SLIRP_DNS}\n")
     program = seccomp_program()
     if program is not None:
         (scratch / "seccomp.bpf").write_bytes(program)
@@ -225,7 +236,6 @@ def bwrap_argv(
     drop_to: tuple[int, int] | None,
     seccomp_fd: int | None = None,
     network: NetworkMode = NetworkMode.NONE,
-    info_fd: int | None = None,
     nproc_inside: str | None = None,
 ) -> list[str]:
     """The full command line: bwrap, its options, then (setpriv and) the command.
@@ -245,9 +255,7 @@ def bwrap_argv(
         args += ["--unshare-user", "--disable-userns", "--unshare-ipc", "--unshare-pid"]
         args += ["--unshare-uts", "--unshare-cgroup-try"]
     if network is not NetworkMode.HOST:
-        args += ["--unshare-net"]  # with slirp4netns attached later for NetworkMode.SLIRP
-    if info_fd is not None:
-        args += ["--info-fd", str(info_fd)]
+        args += ["--unshare-net"]  # its own loopback only; the egress proxy is a socket
     for key, value in sandbox_env(policy).items():
         args += ["--setenv", key, value]
     args += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
@@ -261,9 +269,8 @@ def bwrap_argv(
         args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     for name in ("passwd", "group", "hosts"):
         args += ["--ro-bind", str(scratch / "etc" / name), f"/etc/{name}"]
-    if network is NetworkMode.SLIRP:
-        args += ["--ro-bind", str(scratch / "etc" / "resolv.conf"), "/etc/resolv.conf"]
-        args += [*_dirs_to(Path(NET_DIR)), "--bind", str(scratch / "net"), NET_DIR]
+    if network is NetworkMode.EGRESS and policy.egress is not None:
+        args += [*_dirs_to(Path(EGRESS_DIR)), "--ro-bind", str(policy.egress), EGRESS_DIR]
     elif network is NetworkMode.HOST:
         args += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"]
     args += ["--proc", "/proc", "--dev", "/dev"]
@@ -283,6 +290,11 @@ def bwrap_argv(
             continue
         args += [*_dirs_to(path), "--ro-bind", str(path), str(path)]
     args += ["--bind", str(checkout), WORKSPACE, "--chdir", WORKSPACE]
+    for bind in policy.binds:
+        option = "--bind" if bind.writable else "--ro-bind"
+        if not bind.inside.startswith(WORKSPACE + "/"):
+            args += _dirs_to(Path(bind.inside))
+        args += [option, str(bind.host), bind.inside]
     args += ["--remount-ro", "/", "--remount-ro", "/dev", "--"]  # its own tmpfs: read-only
     if drop_to is not None:
         args += [

@@ -1,19 +1,12 @@
 """Running a repository's tests, and red → green proof that new tests test the change.
 
 No sandboxed command ever runs on the worker's checkout. `run_tests` copies the working
-tree (without `.git`, links as links: app/sandbox/workcopy.py), runs `.agentops.yml`'s
-`setup` commands and then the test command on that one copy, each in its own sandbox
-(what setup writes there, e.g. `node_modules/` or a `pip install --target` directory,
-is what the tests see), and deletes the copy: only exit codes and output come back,
-never files. Setup runs with the network off too, unless the caller passes
-`setup_network=True` (from configuration); the tests never get a network. A setup
-network goes through slirp4netns when the service is root and it is installed: outbound
-only, the host's 127.0.0.1 (Redis, PostgreSQL, the service itself) refused; otherwise
-it is the host's own, loopback included (a warning is logged). Either way, other hosts
-of the LAN and cloud metadata addresses can be reached, so a setup network is for
-repositories one trusts that far. Installing a repository's dependencies is therefore
-the job of `setup` commands; without any, Python tests run with the interpreter and
-packages of `SandboxPolicy.python_env` (read-only).
+tree (without `.git`, links as links: app/sandbox/workcopy.py), runs the test command on
+that copy in the sandbox, with no network, and deletes the copy: only the exit code and
+output come back, never files. A repository's dependencies are installed once per run by
+the prepare phase (app/prepare), whose output reaches the tests read-only through the
+policy's binds; without it, Python tests run with the interpreter and packages of
+`SandboxPolicy.python_env` (read-only).
 
 `prove_red_green` runs every selected test twice: on the original code with the
 change's test files laid over it ("red": it must fail) and on the changed code ("green":
@@ -53,61 +46,32 @@ class TestRun:
     __test__ = False
 
     command: tuple[str, ...]
-    setup: tuple[SandboxResult, ...]
-    tests: SandboxResult | None  # None when a setup command failed
+    tests: SandboxResult
 
     @property
     def passed(self) -> bool:
-        return self.tests is not None and self.tests.passed
-
-    @property
-    def failed_setup(self) -> SandboxResult | None:
-        return next((r for r in self.setup if not r.passed), None)
+        return self.tests.passed
 
 
 async def run_tests(
     checkout: Path,
     command: TestCommand | Sequence[str],
     *,
-    setup: Sequence[str] = (),
     policy: SandboxPolicy | None = None,
-    setup_network: bool = False,
     allow_unsandboxed: bool = False,
 ) -> TestRun:
-    """Each `setup` shell line, then the test command, in the sandbox on a copy of
-    `checkout` that they share and that is deleted afterwards; `checkout` is only read."""
-    policy = policy or SandboxPolicy()
-    async with work_copy(checkout, policy.scratch_root) as copy:
-        return await _run_in_copy(copy, command, setup, policy, setup_network, allow_unsandboxed)
-
-
-async def _run_in_copy(
-    copy: Path,
-    command: TestCommand | Sequence[str],
-    setup: Sequence[str],
-    policy: SandboxPolicy,
-    setup_network: bool,
-    allow_unsandboxed: bool,
-) -> TestRun:
-    """`run_tests` on a directory that already is the sandbox's own copy."""
+    """The test command in the sandbox, with no network, on a copy of `checkout` that is
+    deleted afterwards; `checkout` is only read."""
+    policy = _offline(policy or SandboxPolicy())
     argv = command.argv if isinstance(command, TestCommand) else tuple(command)
-    setup_policy = _with_network(policy, setup_network)
-    done: list[SandboxResult] = []
-    for line in setup:
-        result = await run_sandboxed(
-            ("sh", "-c", line), copy, setup_policy, allow_unsandboxed=allow_unsandboxed
-        )
-        done.append(result)
-        if not result.passed:
-            return TestRun(tuple(argv), tuple(done), None)
-    tests = await run_sandboxed(
-        argv, copy, _with_network(policy, False), allow_unsandboxed=allow_unsandboxed
-    )
-    return TestRun(tuple(argv), tuple(done), tests)
+    async with work_copy(checkout, policy.scratch_root) as copy:
+        tests = await run_sandboxed(argv, copy, policy, allow_unsandboxed=allow_unsandboxed)
+    return TestRun(tuple(argv), tests)
 
 
-def _with_network(policy: SandboxPolicy, network: bool) -> SandboxPolicy:
-    return replace(policy, network=network)
+def _offline(policy: SandboxPolicy) -> SandboxPolicy:
+    """Tests never get a way out, whatever policy they were handed."""
+    return replace(policy, egress=None) if policy.egress is not None else policy
 
 
 # --- red → green --------------------------------------------------------------------------
@@ -117,7 +81,7 @@ class Verdict(StrEnum):
     PROVEN = "proven"  # fails on the original code, passes on the change
     PASSES_ON_BASE = "passes_on_base"  # passes without the change: proves nothing
     FAILS_ON_CHANGE = "fails_on_change"  # the change does not make it pass
-    NOT_RUN = "not_run"  # not found, not selectable, or setup failed
+    NOT_RUN = "not_run"  # not found or not selectable
 
 
 @dataclass(frozen=True)
@@ -135,7 +99,6 @@ class TestProof:
 class RedGreenResult:
     proofs: tuple[TestProof, ...]
     test_files: tuple[str, ...]  # files laid over the original code for the red runs
-    setup_failure: str | None = None
 
     @property
     def proven(self) -> bool:
@@ -150,8 +113,6 @@ class RedGreenResult:
             green = p.green.summary() if p.green else "-"
             test_id = p.test_id.replace("|", "\\|")
             lines.append(f"| `{test_id}` | {p.verdict.value} | {red} | {green} |")
-        if self.setup_failure:
-            lines += ["", f"Setup failed: {self.setup_failure}"]
         for p in self.proofs:
             lines += ["", f"**{p.test_id}**: {p.explanation}"]
             for label, result in (("before", p.red), ("after", p.green)):
@@ -295,9 +256,7 @@ async def prove_red_green(
     command: TestCommand,
     *,
     test_files: Sequence[str] | None = None,
-    setup: Sequence[str] = (),
     policy: SandboxPolicy | None = None,
-    setup_network: bool = False,
     allow_unsandboxed: bool = False,
 ) -> RedGreenResult:
     """Each test must fail on the original code and pass on the change.
@@ -305,7 +264,7 @@ async def prove_red_green(
     `test_files` are laid over a copy of the original code for the red runs; by default
     the test files the change adds or edits, plus the files named in `test_ids`.
     """
-    policy = policy or SandboxPolicy()
+    policy = _offline(policy or SandboxPolicy())
     work, red_dir, green_dir, moved = await asyncio.to_thread(
         _prepare_copies,
         base_checkout,
@@ -321,9 +280,7 @@ async def prove_red_green(
             test_ids,
             command,
             tuple(moved),
-            setup,
             policy,
-            setup_network,
             allow_unsandboxed,
         )
     finally:
@@ -336,29 +293,17 @@ async def _prove(
     test_ids: Sequence[str],
     command: TestCommand,
     moved: tuple[str, ...],
-    setup: Sequence[str],
     policy: SandboxPolicy,
-    setup_network: bool,
     allow_unsandboxed: bool,
 ) -> RedGreenResult:
-    def not_run(why: str, setup_failure: str | None = None) -> RedGreenResult:
+    def not_run(why: str) -> RedGreenResult:
         proofs = tuple(TestProof(t, Verdict.NOT_RUN, why, None, None) for t in test_ids)
-        return RedGreenResult(proofs, moved, setup_failure=setup_failure)
+        return RedGreenResult(proofs, moved)
 
     try:
         selections = [select_tests(command, [test_id]) for test_id in test_ids]
     except SelectionUnsupported as exc:
         return not_run(str(exc))
-    for side, directory in (("original", red_dir), ("changed", green_dir)):
-        if setup:
-            run = await _run_in_copy(
-                directory, ("true",), setup, policy, setup_network, allow_unsandboxed
-            )
-            failed = run.failed_setup
-            if failed is not None:
-                why = f"setup `{failed.argv[-1]}` failed on the {side} code: {failed.summary()}"
-                return not_run(why, setup_failure=why)
-    policy = _with_network(policy, False)  # tests never get a network
     proofs = []
     for test_id, argv in zip(test_ids, selections, strict=True):
         red = await run_sandboxed(argv, red_dir, policy, allow_unsandboxed=allow_unsandboxed)

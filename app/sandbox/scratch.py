@@ -29,7 +29,7 @@ from app.sandbox.isolation import (
     sandbox_env,
     write_scratch,
 )
-from app.sandbox.network import NetworkMode, network_mode, wait_for_network
+from app.sandbox.network import NetworkMode, behind_forwarder, network_mode
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +49,12 @@ class PreparedRun:
     run_as: int | None = None  # the host uid the command runs as (root mode)
     lease: UidLease | None = None  # that uid's lease
     lent_from: tuple[int, int] | None = None  # the checkout's owner while lent out
+    lent_binds: list[Path] = field(default_factory=list)  # writable binds, root's again after
     seccomp_fd: int | None = None  # the filter bwrap reads
-    info_fd: tuple[int, int] | None = None  # (read, write) of bwrap's --info-fd pipe
 
     @property
     def pass_fds(self) -> tuple[int, ...]:
-        fds = [] if self.seccomp_fd is None else [self.seccomp_fd]
-        return (*fds, *([] if self.info_fd is None else [self.info_fd[1]]))
-
-    def close_info_writer(self) -> int | None:
-        """After bwrap started: our copy of the write end goes; the read end is returned."""
-        if self.info_fd is None:
-            return None
-        read, write = self.info_fd
-        os.close(write)
-        self.info_fd = None
-        return read
+        return () if self.seccomp_fd is None else (self.seccomp_fd,)
 
 
 def prepare_run(
@@ -127,13 +117,10 @@ def _prepare_sandboxed(run: PreparedRun, policy: SandboxPolicy) -> None:
         run.run_as = uid
     write_scratch(run.scratch, uid, gid)
     run.seccomp_fd = open_seccomp(run.scratch)
-    run.network = network_mode(policy.network, root)
+    run.network = network_mode(policy.egress is not None)
     command = run.command
-    if run.network is NetworkMode.SLIRP:
-        run.info_fd = os.pipe()
-        command = wait_for_network(command)
-    elif run.network is NetworkMode.HOST:
-        log.warning("%s gets the host's network (loopback included)", run.command)
+    if run.network is NetworkMode.EGRESS:
+        command = behind_forwarder(command)
     run.full = bwrap_argv(
         shutil.which("bwrap") or "bwrap",
         command,
@@ -144,24 +131,25 @@ def _prepare_sandboxed(run: PreparedRun, policy: SandboxPolicy) -> None:
         drop_to=(uid, gid) if root else None,
         seccomp_fd=run.seccomp_fd,
         network=run.network,
-        info_fd=None if run.info_fd is None else run.info_fd[1],
         nproc_inside=prlimit,
     )
     run.cwd = run.scratch
     run.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's; --clearenv inside
     if root:
-        chown_tree(run.scratch / "net", uid, gid)
         owner = run.checkout.stat()
         run.lent_from = (owner.st_uid, owner.st_gid)  # from here on clean-up gives it back
         chown_tree(run.checkout, uid, gid)
+        for bind in policy.binds:  # a prepare phase's output directory: lent the same way
+            if bind.writable:
+                run.lent_binds.append(bind.host)
+                chown_tree(bind.host, uid, gid)
 
 
 def clean_up_run(run: PreparedRun) -> None:
-    for fd in (run.seccomp_fd, *(run.info_fd or ())):
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-    run.seccomp_fd = run.info_fd = None
+    if run.seccomp_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(run.seccomp_fd)
+    run.seccomp_fd = None
     if run.cgroup is not None:  # before the uid goes back to the pool: nothing survives
         try:
             run.cgroup.destroy()
@@ -171,6 +159,8 @@ def clean_up_run(run: PreparedRun) -> None:
     if run.lent_from is not None:
         chown_tree(run.checkout, *run.lent_from)
         run.lent_from = None
+    while run.lent_binds:
+        chown_tree(run.lent_binds.pop(), 0, 0)
     shutil.rmtree(run.scratch, ignore_errors=True)
     if run.lease is not None:  # last: no file of the run is owned by the uid any more
         run.lease.release()

@@ -50,6 +50,8 @@ class RunContext:
     result: dict[str, Any] = field(default_factory=dict)  # merged into the run's result
     _router: LLMRouter | None = None
     _providers: ProviderRegistry | None = None
+    # called when the run ends, however it ends (a cache entry's lease, app/prepare)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def target(self) -> Target:
@@ -143,6 +145,8 @@ class RunContext:
         await self.forge.update_check(check_ref_from_json(run.check_ref), update)
 
     async def aclose(self) -> None:
+        while self.on_close:
+            self.on_close.pop()()
         if self._providers is not None:
             await self._providers.close()
 

@@ -7,6 +7,7 @@ the steps that need the checkout rebuild it from the recorded base commit and di
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,13 @@ from app.forges.base import Issue
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message
-from app.sandbox import (
-    prove_red_green,
-    resolve_test_command,
-)
+from app.prepare import Prepared
+from app.sandbox import SandboxPolicy, prove_red_green, resolve_test_command
 from app.workflow import workspace
 from app.workflow.analysis import Analysis, analyse, files_markdown
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
+from app.workflow.dependencies import install_dependencies
 from app.workflow.pr_test_bench import TestBench
 from app.workflow.prompts import render_prompt
 from app.workflow.sandbox_policy import policy_for_tests, release_scratch, within_caps
@@ -69,6 +69,16 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
         raise RunRefused(
             f"`/agentops {run.command}` is turned off for this repository "
             f"(`commands:` in {REPO_CONFIG_FILE})"
+        )
+
+    if run.command == "implement":  # dependencies before the first (paid) model call
+        root = await checkout()
+        bench = await implement_bench(
+            ctx.deps.settings,
+            folder,
+            root,
+            repo_config,
+            lambda policy: install_dependencies(ctx, root, repo_config, policy),
         )
 
     analysed: list[Analysis] = []
@@ -118,7 +128,6 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
         found = await analysis()
         return await change_and_prove(
             await ctx.llm(repo_config),
-            ctx.deps.settings,
             folder,
             root,
             head["head_sha"],
@@ -127,6 +136,7 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
             issue_block,
             planned["plan"],
             found.context.text,
+            bench,
             found.find_symbols,
         )
 
@@ -185,9 +195,28 @@ async def make_plan(
     }
 
 
+async def implement_bench(
+    settings: Settings,
+    folder: Path,
+    root: Path,
+    config: RepoConfig,
+    install: Callable[[SandboxPolicy], Awaitable[Prepared]],
+) -> TestBench:
+    """The repository's tests in the sandbox, its dependencies installed by `install`:
+    before the first model call, so a repository that cannot be tested costs nothing."""
+    command = resolve_test_command(root, config.test)
+    if command is None:
+        raise RunRefused(
+            "no test command: set `test:` in .agentops.yml (for example "
+            "`test: pytest -q`) so AgentOps can prove its change"
+        )
+    policy = await policy_for_tests(settings, config, folder / "scratch")
+    prepared = await install(policy)
+    return TestBench(root, command, prepared.apply(policy), settings.sandbox_allow_unsandboxed)
+
+
 async def change_and_prove(
     router: LLMRouter,
-    settings: Settings,
     folder: Path,
     root: Path,
     base_sha: str,
@@ -196,23 +225,13 @@ async def change_and_prove(
     issue_block: str,
     plan: str,
     context: str,
+    bench: TestBench,
     find_symbols: SymbolFinder | None = None,
 ) -> dict[str, Any]:
-    """The tool loop on `root` until the model's new tests are proven red → green."""
-    allow = settings.sandbox_allow_unsandboxed
-    command = resolve_test_command(root, config.test)
-    if command is None:
-        raise RunRefused(
-            "no test command: set `test:` in .agentops.yml (for example "
-            "`test: pytest -q`) so AgentOps can prove its change"
-        )
-    # The worker's Python (read-only) runs Python test suites; repositories needing more
-    # install it with `setup:` commands in .agentops.yml, inside the same sandbox.
-    policy = await policy_for_tests(settings, config, folder / "scratch")
-
-    # The model's `run_tests` tool: the same bench as on pull requests (a runner that
-    # cannot select single tests runs them all; a malformed id is an answer, not a crash).
-    bench = TestBench(root, command, tuple(config.setup), policy, allow)
+    """The tool loop on `root` until the model's new tests are proven red → green; the
+    model's `run_tests` tool is `bench` (as on pull requests: a runner that cannot select
+    single tests runs them all; a malformed id is an answer, not a crash)."""
+    command, policy, allow = bench.command, bench.policy, bench.allow_unsandboxed
 
     async def verify(test_ids: list[str]) -> tuple[bool, str]:
         if not test_ids:
@@ -223,7 +242,6 @@ async def change_and_prove(
             root,
             test_ids,
             command,
-            setup=config.setup,
             policy=policy,
             allow_unsandboxed=allow,
         )
@@ -259,7 +277,7 @@ async def change_and_prove(
     try:
         outcome = await run_tool_loop(router, request, toolbox, limits, verify)
     finally:  # the sized scratch area (a tmpfs when root) goes with the loop
-        await release_scratch(folder / "scratch")
+        await release_scratch(folder)  # the tests' and the prepare phase's areas
     # The change is what the edit tool wrote, nothing else: the tests ran on copies.
     diff = await workspace.working_diff(root, base_sha, toolbox.edited)
     if not outcome.finished:

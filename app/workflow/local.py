@@ -27,7 +27,8 @@ from app.workflow import workspace
 from app.workflow.analysis import analyse, files_markdown
 from app.workflow.context import RunRefused
 from app.workflow.deliver import branch_name
-from app.workflow.implement import change_and_prove, make_plan
+from app.workflow.dependencies import install_locally
+from app.workflow.implement import change_and_prove, implement_bench, make_plan
 
 LOCAL_AUTHOR = git.Person("AgentOps", "agentops@localhost")
 
@@ -99,9 +100,15 @@ async def _run(
         )
         step(f"plan ({planned['model']}):\n{planned['plan']}")
         step("implementing (model, edits and tests in the sandbox)")
+        bench = await implement_bench(
+            settings,
+            folder,
+            work,
+            config,
+            lambda policy: install_locally(settings, work, config, policy, folder),
+        )
         implemented = await change_and_prove(
             router,
-            settings,
             folder,
             work,
             base_sha,
@@ -110,6 +117,7 @@ async def _run(
             issue_block,
             planned["plan"],
             found.context.text,
+            bench,
             found.find_symbols,
         )
     finally:

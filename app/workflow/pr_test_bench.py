@@ -23,18 +23,19 @@ from app.sandbox import (
 )
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
+from app.workflow.dependencies import install_dependencies
 from app.workflow.sandbox_policy import policy_for_tests
 
 
 @dataclass(frozen=True)
 class TestBench:
-    """The repository's test command bound to the checkout, the sandbox and `setup`."""
+    """The repository's test command bound to the checkout and the sandbox (with the
+    dependencies the prepare phase installed)."""
 
     __test__ = False
 
     root: Path
     command: TestCommand
-    setup: tuple[str, ...]
     policy: SandboxPolicy
     allow_unsandboxed: bool
 
@@ -50,7 +51,6 @@ class TestBench:
         return await run_tests(
             self.root,
             argv,
-            setup=self.setup,
             policy=self.policy,
             allow_unsandboxed=self.allow_unsandboxed,
         )
@@ -62,10 +62,7 @@ class TestBench:
         except ValueError as exc:
             return False, str(exc)
         done = await self._run(argv)
-        result = done.tests or done.failed_setup
-        if result is None:
-            return done.passed, ""
-        return done.passed, result.with_limits_note(result.output.text[-6000:])
+        return done.passed, done.tests.with_limits_note(done.tests.output.text[-6000:])
 
     async def check_passing(self, test_ids: Sequence[str]) -> tuple[bool, str]:
         """The named tests, run on the checkout as it is: all must run and pass."""
@@ -77,10 +74,6 @@ class TestBench:
             return False, f"Not a test id this runner can select: {exc}"
         done = await self._run(argv)
         shown = " ".join(argv)
-        if done.tests is None:
-            failed = done.failed_setup
-            why = failed.summary() if failed is not None else "no result"
-            return False, f"A `setup` command failed before the tests could run ({why})."
         if nothing_ran(self.command.runner, done.tests):
             return False, f"`{shown}` ran no test: check the test ids."
         verdict = "pass" if done.passed else "FAIL"
@@ -106,8 +99,8 @@ async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> Te
             ),
         )
     scratch = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id) / "scratch"
-    # The worker's Python (read-only) runs Python suites; `setup:` installs the rest.
     policy = await policy_for_tests(ctx.deps.settings, config, scratch)
+    prepared = await install_dependencies(ctx, root, config, policy)
     return TestBench(
-        root, command, tuple(config.setup), policy, ctx.deps.settings.sandbox_allow_unsandboxed
+        root, command, prepared.apply(policy), ctx.deps.settings.sandbox_allow_unsandboxed
     )

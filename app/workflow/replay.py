@@ -23,7 +23,8 @@ from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.workflow.analysis import analyse, files_markdown
-from app.workflow.implement import change_and_prove, issue_prompt_text, make_plan
+from app.workflow.dependencies import install_locally
+from app.workflow.implement import change_and_prove, implement_bench, issue_prompt_text, make_plan
 
 
 class CannotReplay(Exception):
@@ -86,9 +87,15 @@ async def replay_run(
             "plan replayed"
             + (" (same)" if planned["plan"] == steps["plan"]["plan"] else " (DIFFERENT)")
         )
+        bench = await implement_bench(
+            settings,
+            folder,
+            work,
+            config,
+            lambda policy: install_locally(settings, work, config, policy, folder),
+        )
         implemented = await change_and_prove(
             router,
-            settings,
             folder,
             work,
             base_sha,
@@ -97,6 +104,7 @@ async def replay_run(
             issue_block,
             planned["plan"],
             found.context.text,
+            bench,
             found.find_symbols,
         )
     finally:

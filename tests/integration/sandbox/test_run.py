@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -96,34 +97,25 @@ async def test_failing_repository(tmp_path: Path) -> None:
     assert result.summary() == "exit 1"
 
 
-async def test_setup_runs_first_in_the_same_checkout_without_network(tmp_path: Path) -> None:
+async def test_tests_have_no_network_even_when_handed_an_egress_policy(tmp_path: Path) -> None:
     repo = write_repo(
         tmp_path / "repo",
         {
-            "tests/test_setup.py": """
-            from pathlib import Path
+            "tests/test_net.py": """
+            import os, socket
 
-            def test_setup_ran():
-                assert Path("build/ready.txt").read_text() == "ready\\n"
-        """,
+            def test_offline():
+                assert "HTTPS_PROXY" not in os.environ
+                socket.create_connection(("1.1.1.1", 443), 3)
+            """,
         },
     )
-    run = await run_tests(
-        repo, PYTEST, setup=["mkdir -p build && echo ready > build/ready.txt"], policy=policy()
-    )
-    assert run.passed, run.tests.output.text if run.tests else run.setup
-    # setup and the tests shared one copy of the checkout, deleted afterwards
-    assert not (repo / "build").exists()
-
-    offline = await run_tests(
-        repo,
-        PYTEST,
-        setup=["python -c \"import socket; socket.create_connection(('1.1.1.1', 443), 3)\""],
-        policy=policy(),
-    )
-    assert offline.tests is None  # the failed setup stops the run
-    assert offline.failed_setup is not None
-    assert "Network is unreachable" in offline.failed_setup.output.text
+    egress = tmp_path / "egress"
+    egress.mkdir()
+    run = await run_tests(repo, PYTEST, policy=replace(policy(), egress=egress))
+    assert not run.passed
+    assert "Network is unreachable" in run.tests.output.text, run.tests.output.text
+    assert run.tests.network == "none"
 
 
 async def test_refuses_without_a_sandbox_unless_allowed(
@@ -208,50 +200,3 @@ async def test_each_run_has_a_uid_of_its_own(tmp_path: Path) -> None:
     assert first.run_as != second.run_as
     assert first.output.text.strip() == str(first.run_as)
     assert second.output.text.strip() == str(second.run_as)
-
-
-def _host_reaches(address: tuple[str, int]) -> bool:
-    import socket
-
-    try:
-        socket.create_connection(address, timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
-async def test_setup_network_reaches_out_but_not_the_hosts_loopback(tmp_path: Path) -> None:
-    import shutil
-    import socket
-
-    if os.geteuid() != 0 or shutil.which("slirp4netns") is None:
-        pytest.skip("slirp4netns networks need the root mode and slirp4netns")
-    public = ("1.1.1.1", 443)
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
-        repo = write_repo(
-            tmp_path / "repo",
-            {
-                "probe.py": f"""
-                import socket
-                for target in [("127.0.0.1", {port}), ("10.0.2.2", {port}), {public!r}]:
-                    try:
-                        socket.create_connection(target, timeout=5).close()
-                        print("connected", target)
-                    except OSError as exc:
-                        print("blocked", target, exc)
-            """,
-            },
-        )
-        run = await run_tests(
-            repo, ["true"], setup=["python probe.py"], policy=policy(), setup_network=True
-        )
-    setup = run.setup[0]
-    assert setup.network == "slirp4netns"
-    assert f"blocked ('127.0.0.1', {port})" in setup.output.text, setup.output.text
-    assert f"blocked ('10.0.2.2', {port})" in setup.output.text
-    if _host_reaches(public):
-        assert f"connected {public!r}" in setup.output.text
-    assert run.tests is not None and run.tests.network == "none"

@@ -88,28 +88,6 @@ async def test_the_tests_cannot_reach_the_checkout_or_its_git(tmp_path: Path) ->
     assert not marker.exists()
 
 
-async def test_setup_and_tests_share_one_copy(tmp_path: Path) -> None:
-    repo = write_repo(
-        tmp_path / "repo",
-        {
-            "tests/test_setup.py": """
-            from pathlib import Path
-
-            def test_setup_output_is_there():
-                assert Path("node_modules/dep.js").read_text() == "dep\\n"
-            """,
-        },
-    )
-    run = await run_tests(
-        repo,
-        PYTEST,
-        setup=["mkdir -p node_modules && echo dep > node_modules/dep.js"],
-        policy=policy(),
-    )
-    assert run.passed, run.tests.output.text if run.tests else run.setup
-    assert not (repo / "node_modules").exists()
-
-
 def test_the_copy_keeps_links_as_links_and_leaves_git_out(tmp_path: Path) -> None:
     source = tmp_path / "src"
     (source / "pkg" / ".git").mkdir(parents=True)  # a submodule's git dir

@@ -9,6 +9,7 @@ import pytest
 
 from app.sandbox import SandboxLimits, SandboxPolicy
 from app.sandbox.isolation import (
+    Bind,
     HostLayout,
     bwrap_argv,
     count_tasks_of,
@@ -17,7 +18,7 @@ from app.sandbox.isolation import (
     rlimits,
     sandbox_env,
 )
-from app.sandbox.network import NetworkMode, wait_for_network
+from app.sandbox.network import EGRESS_DIR, NetworkMode, behind_forwarder
 
 HOST = HostLayout(links={"bin": "usr/bin", "lib": "usr/lib"}, etc_present=frozenset({"localtime"}))
 
@@ -102,36 +103,60 @@ def test_mounts() -> None:
 
 
 def test_network_modes() -> None:
-    def with_network(mode: NetworkMode, info_fd: int | None = None) -> list[str]:
+    def with_network(mode: NetworkMode, egress: Path | None = None) -> list[str]:
         return bwrap_argv(
             "bwrap",
             ("pip", "install", "x"),
             Path("/r"),
             Path("/s"),
-            SandboxPolicy(),
+            SandboxPolicy(egress=egress),
             HOST,
             drop_to=(1, 1),
             network=mode,
-            info_fd=info_fd,
         )
 
     host = with_network(NetworkMode.HOST)
     assert "--unshare-net" not in host
     assert ("/etc/resolv.conf", "/etc/resolv.conf") in pairs(host, "--ro-bind-try")
-    slirp = with_network(NetworkMode.SLIRP, info_fd=9)
-    assert "--unshare-net" in slirp  # its own namespace; slirp4netns plugs into it
-    assert slirp[slirp.index("--info-fd") + 1] == "9"
-    assert ("/s/etc/resolv.conf", "/etc/resolv.conf") in pairs(slirp, "--ro-bind")
+    egress = with_network(NetworkMode.EGRESS, Path("/runs/r1/prepare/egress"))
+    assert "--unshare-net" in egress  # its own namespace: the proxy is a socket, not a route
+    assert ("/runs/r1/prepare/egress", EGRESS_DIR) in pairs(egress, "--ro-bind")
+    assert not [a for a in egress if "resolv.conf" in a]  # no DNS: the proxy resolves
     none = with_network(NetworkMode.NONE)
     assert "--unshare-net" in none
-    assert not [a for a in none if "resolv.conf" in a]
+    assert not [a for a in none if "resolv.conf" in a or a == EGRESS_DIR]
 
 
-def test_commands_wait_for_the_network() -> None:
-    argv = wait_for_network(("pip", "install", "x"))
+def test_prepare_commands_start_behind_the_forwarder() -> None:
+    argv = behind_forwarder(("pip", "install", "x"))
     assert argv[:2] == ("/bin/sh", "-c")
     assert argv[-3:] == ("pip", "install", "x")
-    assert "/run/agentops-net/ready" in argv[2] and 'exec "$@"' in argv[2]
+    assert f"UNIX-CONNECT:{EGRESS_DIR}/proxy.sock" in argv[2]
+    assert "TCP-LISTEN:3128,bind=127.0.0.1" in argv[2]
+
+
+def test_binds_lay_over_the_workspace_read_only_unless_writable() -> None:
+    argv = build(
+        SandboxPolicy(
+            binds=(
+                Bind(Path("/cache/t/k/deps"), "/deps"),
+                Bind(Path("/cache/t/k/deps/node_modules"), "/workspace/node_modules"),
+                Bind(Path("/runs/r1/prepare/deps"), "/out", writable=True),
+            )
+        )
+    )
+    workspace = argv.index("/workspace")
+    ro = pairs(argv, "--ro-bind")
+    assert ("/cache/t/k/deps", "/deps") in ro
+    assert ("/cache/t/k/deps/node_modules", "/workspace/node_modules") in ro
+    assert ("/runs/r1/prepare/deps", "/out") in pairs(argv, "--bind")
+    assert argv.index("/workspace/node_modules") > workspace  # over the copy, not under it
+
+
+def test_egress_sets_the_proxy_variables_and_nothing_else_does() -> None:
+    assert "HTTPS_PROXY" not in sandbox_env(SandboxPolicy())
+    env = sandbox_env(SandboxPolicy(egress=Path("/e")))
+    assert env["HTTPS_PROXY"] == env["npm_config_https_proxy"] == "http://127.0.0.1:3128"
 
 
 def test_python_env_is_read_only_with_traversable_parents(tmp_path: Path) -> None:

@@ -1,0 +1,176 @@
+"""A run's prepare phase: the repository's dependencies, installed before the first model
+call and shown as the `install` step of its check run (app/prepare does the work)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from app.config import RepoConfig, Settings
+from app.prepare import Prepared, PrepareSettings, plan_for, prepare
+from app.prepare.egress import EgressRules
+from app.prepare.plan import DEPS
+from app.sandbox import SandboxLimits, SandboxPolicy
+from app.workflow import workspace
+from app.workflow.context import RunContext, RunRefused
+
+MiB = 1024**2
+COMPOSER_HOME = f"{DEPS}/.agentops/composer"
+
+
+@functools.cache
+def toolchain_identity(python: str) -> str:
+    """The versions of the toolchains an install uses: part of every cache key, so that
+    an upgraded interpreter or package manager installs afresh."""
+    versions = []
+    for argv in (
+        (python, "--version"),
+        ("node", "--version"),
+        ("npm", "--version"),
+        ("php", "--version"),
+        ("composer", "--version"),
+        ("go", "version"),
+    ):
+        if shutil.which(argv[0]) is None:
+            continue
+        try:
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+                env={"PATH": "/usr/local/bin:/usr/bin:/bin", "COMPOSER_ALLOW_SUPERUSER": "1"},
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        versions.append(f"{argv[0]}={done.stdout.strip().splitlines()[:1]}")
+    return ";".join(versions)
+
+
+def prepare_settings(settings: Settings) -> PrepareSettings:
+    disk = settings.prepare_disk_mb * MiB
+    mirrors: dict[str, str] = {}
+    files: dict[str, str] = {}
+    if settings.prepare_pip_index_url:
+        mirrors["PIP_INDEX_URL"] = settings.prepare_pip_index_url
+    if settings.prepare_npm_registry:
+        mirrors["npm_config_registry"] = settings.prepare_npm_registry
+    if settings.prepare_goproxy:
+        mirrors["GOPROXY"] = settings.prepare_goproxy
+    if url := settings.prepare_composer_repository:
+        mirrors["COMPOSER_HOME"] = COMPOSER_HOME
+        mirrors["COMPOSER_CACHE_DIR"] = "/tmp/composer-cache"  # noqa: S108 - inside
+        files["composer/config.json"] = json.dumps(
+            {
+                "repositories": [{"type": "composer", "url": url}, {"packagist.org": False}],
+                "config": {"secure-http": url.startswith("https:")},
+            }
+        )
+    return PrepareSettings(
+        rules=EgressRules.from_settings(
+            settings.prepare_registries.split(","), settings.prepare_resolve.split(",")
+        ),
+        cache_root=settings.prepare_cache_dir or settings.workdir / "deps-cache",
+        cache_cap_bytes=settings.prepare_cache_mb * MiB,
+        limits=SandboxLimits(
+            wall_seconds=float(settings.prepare_timeout_seconds),
+            cpu_seconds=settings.prepare_timeout_seconds,
+            processes=settings.sandbox_processes,
+            run_memory_bytes=settings.prepare_memory_mb * MiB,
+            memory_bytes=max(SandboxLimits.memory_bytes, settings.prepare_memory_mb * MiB),
+            cpus=settings.sandbox_cpus,
+            disk_bytes=disk,
+            file_size_bytes=disk,
+        ),
+        mirrors=mirrors,
+        files=files,
+        ca_bundle=settings.prepare_ca_bundle,
+    )
+
+
+LOCAL_TENANT = "00000000-0000-4000-8000-00000000a9e7"  # `agentops run` and replays: one cache
+
+
+async def install_for(
+    settings: Settings,
+    root: Path,
+    config: RepoConfig,
+    policy: SandboxPolicy,
+    *,
+    folder: Path,
+    tenant: str,
+    label: str,
+) -> Prepared:
+    """The prepare phase on `root` (a run's checkout, only read); see app/prepare."""
+    python = str(settings.sandbox_python_env / "bin" / "python")
+    return await prepare(
+        root,
+        plan_for(root, config.setup, python),
+        prepare_settings(settings),
+        policy,
+        tenant=tenant,
+        area=folder / "prepare",
+        toolchain=await asyncio.to_thread(toolchain_identity, python),
+        label=label,
+        allow_unsandboxed=settings.sandbox_allow_unsandboxed,
+    )
+
+
+def refusal(prepared: Prepared) -> RunRefused:
+    return RunRefused(f"The repository's dependencies could not be installed: {prepared.failure}")
+
+
+async def install_locally(
+    settings: Settings, root: Path, config: RepoConfig, policy: SandboxPolicy, folder: Path
+) -> Prepared:
+    """`install_for` without a run (`agentops run`, `agentops replay`): refuses on failure;
+    the caller releases the result."""
+    prepared = await install_for(
+        settings, root, config, policy, folder=folder, tenant=LOCAL_TENANT, label="local"
+    )
+    if prepared.failure is not None:
+        raise refusal(prepared)
+    return prepared
+
+
+async def install_dependencies(
+    ctx: RunContext, root: Path, config: RepoConfig, policy: SandboxPolicy
+) -> Prepared:
+    """`install_for` in a run, recorded once as its `install` step (a resumed run installs
+    again, from the cache usually, without a new line). Refuses the run, with the
+    installer's own words, when the install fails."""
+    settings = ctx.deps.settings
+    folder = workspace.run_folder(settings.workdir, ctx.run.id)
+    done: list[Prepared] = []
+
+    async def install() -> Prepared:
+        prepared = await install_for(
+            settings,
+            root,
+            config,
+            policy,
+            folder=folder,
+            tenant=str(ctx.run.tenant_id),
+            label=f"run {ctx.run.id}",
+        )
+        ctx.on_close.append(prepared.release)
+        return prepared
+
+    async def step() -> dict[str, object]:
+        done.append(await install())
+        if done[0].failure is not None:
+            raise refusal(done[0])
+        return done[0].detail()
+
+    if not plan_for(root, config.setup).steps:
+        return await install()  # nothing to install: no line in the check run
+    await ctx.step("install", step)
+    prepared = done[0] if done else await install()
+    if prepared.failure is not None:
+        raise refusal(prepared)
+    return prepared
