@@ -19,7 +19,15 @@ REPO = "acme/widgets"
 @pytest.fixture(scope="module")
 def gh(github: tuple[GitHubSim, str]) -> GitHubSim:
     sim, _ = github
-    sim.add_repo(REPO, {"README.md": "# widgets\n", "widgets.py": "def spin():\n    return 1\n"})
+    sim.add_repo(
+        REPO,
+        {
+            "README.md": "# widgets\n",
+            "widgets.py": "def spin():\n    return 1\n",
+            "test_widgets.py": "from widgets import spin\n\ndef test_spin():\n    assert spin() == 1\n",
+            "pytest.ini": "[pytest]\n",
+        },
+    )
     sim.set_permission(REPO, "alice", "write")
     sim.set_permission(REPO, "mallory", "read")
     return sim
@@ -103,7 +111,7 @@ def test_the_agentops_label_starts_an_implement_run(service: Service, gh: GitHub
     assert run["command"] == "implement" and run["trigger"] == "label"
     assert gh.reactions(REPO, number=number) == ["eyes"]
     steps = {s["name"]: s for s in run["steps"]}
-    assert steps["clone"]["status"] == "succeeded" and steps["clone"]["detail"]["files"] == 2
+    assert steps["clone"]["status"] == "succeeded" and steps["clone"]["detail"]["files"] == 4
     checks = [c for c in gh.check_runs(REPO) if c["external_id"] == str(run_id)]
     assert len(checks) == 1
     check = checks[0]
