@@ -5,11 +5,11 @@ How the workflow uses it::
     status = probe_sandbox()  # once at worker start; log status.detail
     command = resolve_test_command(checkout, repo_config_test_command)  # None: no tests
     policy = SandboxPolicy(python_env=Path(sys.prefix))  # the worker's Python, read-only
-    run = await run_tests(checkout, command, setup=setup_lines, policy=policy,
-                          setup_network=setup_network,
+    policy = prepared.apply(policy)  # dependencies the prepare phase installed (app/prepare)
+    run = await run_tests(checkout, command, policy=policy,
                           allow_unsandboxed=settings.sandbox_allow_unsandboxed)
     proof = await prove_red_green(base_checkout, checkout, new_test_ids, command,
-                                  setup=setup_lines, policy=policy, ...)
+                                  policy=policy, ...)
     check_run_text = proof.to_markdown()
 
 Without a working sandbox both raise `SandboxUnavailable` (its message says what to
@@ -19,7 +19,8 @@ detection (which command, which tests; pure), isolation (policy, bwrap argv, lim
 seccomp, identity (a uid per run), cgroups (memory, processes, CPU of a command as a
 whole), disk (a sized scratch area), report (which isolation is in force), probe,
 workcopy (the run's copy of the tree), execution (one sandboxed command), proof (test
-runs and red → green).
+runs and red → green), network (the sandbox's own loopback, and the prepare phase's
+way to the egress proxy).
 """
 
 from app.sandbox.detection import (

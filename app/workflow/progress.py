@@ -56,6 +56,8 @@ def details(steps: list[Step]) -> str:
         parts.append("### Files chosen\n" + "\n".join(lines))
     if plan := found.get("plan", {}).get("plan"):
         parts.append(f"### Plan\n{plan}")
+    if installed := found.get("install"):  # app/workflow/dependencies.py
+        parts.append("### Dependencies\n" + dependencies_text(installed))
     if capped := found.get("limits", {}).get("capped"):  # sandbox_policy.within_caps
         parts.append("### Limits capped\n" + "\n".join(f"- {line}" for line in capped))
     for detail in found.values():
@@ -65,6 +67,22 @@ def details(steps: list[Step]) -> str:
     if cost:
         parts.append(f"### Cost\n${cost:.4f}")
     return "\n\n".join(parts)
+
+
+def dependencies_text(detail: dict[str, object]) -> str:
+    """The prepare phase's line: what, from where, how long, cache hit or not."""
+    cache = {"hit": "from the cache", "stored": "installed and cached"}.get(
+        str(detail.get("cache")), f"installed, not cached ({detail.get('not_cached')})"
+    )
+    sources = detail.get("from") or []
+    line = f"- {detail.get('installed')}: {cache} in {detail.get('seconds')} s"
+    if sources and isinstance(sources, list):
+        size = int(str(detail.get("downloaded_bytes") or 0)) / 1024**2
+        line += f", {size:.1f} MiB from " + ", ".join(f"`{s}`" for s in sources)
+    refused = detail.get("refused") or []
+    if refused and isinstance(refused, list):
+        line += "\n- refused by the egress proxy: " + ", ".join(f"`{r}`" for r in refused)
+    return line
 
 
 def _text(steps: list[Step]) -> str:
