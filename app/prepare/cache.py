@@ -1,6 +1,6 @@
 """Installed dependencies kept per tenant, keyed by what the install read (`PreparePlan.cache_key`).
 
-Layout: `<root>/<tenant id>/<key>/` holds one entry: `deps/` (what a prepare phase
+Layout: `<root>/tenant-<tenant id>/<key>/` holds one entry: `deps/` (what a prepare phase
 installed, copied here by the worker with every file root's, mode 0644 or 0755, links as
 links, nothing special kept) and `entry.json` (its size and when it was last used). A
 run leases the entries it uses (a shared `flock` on `<key>.lock`); eviction removes the
@@ -26,6 +26,7 @@ from pathlib import Path
 from app.sandbox.workcopy import remove_tree
 
 _KEY = re.compile(r"[0-9a-f]{16,64}")
+_TENANT = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
 
 
 class CacheTooSmall(Exception):
@@ -47,7 +48,9 @@ class CacheEntry:
 
 class DependencyCache:
     def __init__(self, root: Path, tenant: str, cap_bytes: int) -> None:
-        self.dir = root / str(uuid.UUID(str(tenant)))  # a tenant id is a UUID, never a path
+        if not _TENANT.fullmatch(tenant):  # a tenant's id, never a path
+            raise ValueError(f"not a tenant id: {tenant!r}")
+        self.dir = root / f"tenant-{tenant}"
         self.cap_bytes = cap_bytes
 
     def _entry(self, key: str) -> Path:

@@ -93,7 +93,7 @@ def prepare_settings(settings: Settings) -> PrepareSettings:
     )
 
 
-LOCAL_TENANT = "00000000-0000-4000-8000-00000000a9e7"  # `agentops run` and replays: one cache
+LOCAL_TENANT = "local"  # `agentops run` and replays share one cache
 
 
 async def install_for(

@@ -210,7 +210,7 @@ async def test_a_failed_install_says_what_failed_with_the_tail_of_its_output(
     assert "failed (exit 2)" in done.failure
     assert done.failure.endswith("Your requirements could not be resolved")
     assert done.deps is None
-    tenant_dir = tmp_path / "cache" / TENANT_A
+    tenant_dir = tmp_path / "cache" / f"tenant-{TENANT_A}"
     assert not tenant_dir.exists() or not [p for p in tenant_dir.iterdir() if p.is_dir()]
 
 
