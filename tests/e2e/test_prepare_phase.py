@@ -75,7 +75,7 @@ def test_an_install_that_fails_stops_the_run_before_any_model_call(
     files = {
         "requirements.txt": "agentops-no-such-package-anywhere==9.9.9\n",
         "calc.py": "def add(a, b):\n    return a + b\n",
-        "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    add(1, 2)\n",
         "pytest.ini": "[pytest]\npythonpath = .\n",
     }
     gh.add_repo(repo, files)
