@@ -208,7 +208,12 @@ async def _execute(run: PreparedRun, limits: SandboxLimits) -> SandboxResult:
         start_new_session=True,
         pass_fds=run.pass_fds,
         # setrlimit and joining the run's cgroups (writes to pre-opened files) only
-        preexec_fn=limits_preexec(limits, run.nproc, run.cgroup.join if run.cgroup else None),
+        preexec_fn=limits_preexec(
+            limits,
+            run.nproc,
+            run.cgroup.join if run.cgroup else None,
+            memory_cgroup=run.cgroup is not None and "memory" in run.cgroup.dirs,
+        ),
     )
     assert process.stdout is not None
     pump = asyncio.create_task(_pump(process.stdout, capture))

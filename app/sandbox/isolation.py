@@ -167,6 +167,7 @@ def sandbox_env(policy: SandboxPolicy) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "NO_COLOR": "1",  # vitest, jest: output people and models read as text
         "GIT_CONFIG_NOSYSTEM": "1",
     }
     if policy.egress is not None:
@@ -362,14 +363,22 @@ def count_tasks_of(uid: int) -> int:
 
 
 def limits_preexec(
-    limits: SandboxLimits, nproc: int | None, join: Callable[[], None] | None = None
+    limits: SandboxLimits,
+    nproc: int | None,
+    join: Callable[[], None] | None = None,
+    memory_cgroup: bool = False,
 ) -> Callable[[], None]:
     """setrlimit (and `join`: enter the run's cgroups) in the child before it execs.
 
     A non-root service cannot raise its own hard limits, so values are capped at them.
+    With a memory cgroup holding the command's real memory, the address space is left
+    alone: V8's WebAssembly (Vitest, esbuild) and Go reserve far more address space than
+    they ever use, and fail under RLIMIT_AS ("Cannot allocate Wasm memory").
     """
     pairs = []
     for which, (soft, hard) in rlimits(limits, nproc):
+        if memory_cgroup and which == resource.RLIMIT_AS:
+            continue
         _, current_hard = resource.getrlimit(which)
         if current_hard != resource.RLIM_INFINITY and os.geteuid() != 0:
             soft, hard = min(soft, current_hard), min(hard, current_hard)
