@@ -32,7 +32,9 @@ def _zip(root: Path, prefix: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(prefix + path.relative_to(root).as_posix(), (2024, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(
+                prefix + path.relative_to(root).as_posix(), (2024, 1, 1, 0, 0, 0)
+            )
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
     return buffer.getvalue()

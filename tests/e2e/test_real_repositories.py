@@ -1,0 +1,281 @@
+"""Real-world-shaped repositories with third-party dependencies, end to end: the real web
+and worker processes, the forge simulator, a scripted model, the prepare phase installing
+through the egress proxy (PyPI and the npm registry for real; Composer and Go modules
+from tests/sim/registries.py), and red → green proof with each language's runner.
+
+`implement` adds a feature with a new test that must fail on the base and pass on the
+head (Python with pytest, TypeScript with Vitest, JavaScript with Jest, PHP with PHPUnit,
+Go); `/agentops test` adds tests to a pull request (Vitest, Jest, PHPUnit).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.e2e import implement_script as script
+from tests.e2e.fixture_repos import fixture_files
+from tests.e2e.harness import Service, wait_for
+from tests.sim.github_sim import GitHubSim
+from tests.sim.llm_sim import LLMSimulator, text, tool_call
+from tests.sim.registries import Registries, serve_registries
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def registries() -> Iterator[Registries]:
+    with serve_registries() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def extra_env(llm: tuple[LLMSimulator, str], registries: Registries) -> dict[str, str]:
+    return {**script.llm_env(llm[1]), **registries.env()}
+
+
+@dataclass(frozen=True)
+class Feature:
+    fixture: str
+    issue: str
+    edits: str  # the change and its new test, as the model writes them
+    test_id: str
+    changed: str  # a file of the change, and ...
+    expect: str  # ... a line it must hold on the pull request's branch
+    registry: str  # the host the dependencies come from
+    runner_words: str  # what the runner prints for a passing run
+
+
+PYTHON = Feature(
+    "python-deps",
+    "Reading should also give the temperature in Fahrenheit",
+    """src/weather/models.py
+<<<<<<< SEARCH
+    celsius: float
+=======
+    celsius: float
+
+    @property
+    def fahrenheit(self) -> float:
+        return self.celsius * 9 / 5 + 32
+>>>>>>> REPLACE
+
+tests/test_fahrenheit.py
+<<<<<<< NEW FILE
+from weather import Reading
+
+
+def test_fahrenheit():
+    assert Reading(station="OSL", celsius=100).fahrenheit == 212
+>>>>>>> NEW FILE
+""",
+    "tests/test_fahrenheit.py::test_fahrenheit",
+    "src/weather/models.py",
+    "def fahrenheit(self) -> float:",
+    "files.pythonhosted.org:443",
+    "1 passed",
+)
+
+TYPESCRIPT = Feature(
+    "ts-vitest",
+    "slugOf should cut a slug to a maximum length",
+    """src/slug.ts
+<<<<<<< SEARCH
+export function slugOf(title: string): string {
+  return slugify(title, { lower: true, strict: true });
+}
+=======
+export function slugOf(title: string, max = Infinity): string {
+  const slug = slugify(title, { lower: true, strict: true });
+  return slug.length <= max ? slug : slug.slice(0, max).replace(/-+$/, "");
+}
+>>>>>>> REPLACE
+
+src/truncate.test.ts
+<<<<<<< NEW FILE
+import { expect, it } from "vitest";
+import { slugOf } from "./slug";
+
+it("cuts a long slug at a word", () => {
+  expect(slugOf("A very long title indeed", 11)).toBe("a-very-long");
+});
+>>>>>>> NEW FILE
+""",
+    "src/truncate.test.ts",
+    "src/slug.ts",
+    "export function slugOf(title: string, max = Infinity): string {",
+    "registry.npmjs.org:443",
+    "1 passed",
+)
+
+JAVASCRIPT = Feature(
+    "js-jest",
+    "Carts need a discount",
+    """src/cart.js
+<<<<<<< SEARCH
+module.exports = { total };
+=======
+/** The total after `percent` off, to the cent. */
+function discounted(lines, percent) {
+  return currency(total(lines)).multiply(1 - percent / 100).value;
+}
+
+module.exports = { total, discounted };
+>>>>>>> REPLACE
+
+__tests__/discount.test.js
+<<<<<<< NEW FILE
+const { discounted } = require("../src/cart");
+
+test("ten percent off", () => {
+  expect(discounted([{ price: 10, quantity: 2 }], 10)).toBe(18);
+});
+>>>>>>> NEW FILE
+""",
+    "__tests__/discount.test.js",
+    "src/cart.js",
+    "module.exports = { total, discounted };",
+    "registry.npmjs.org:443",
+    "1 passed",
+)
+
+PHP = Feature(
+    "php-phpunit",
+    "An invoice should count its items",
+    """src/Invoice.php
+<<<<<<< SEARCH
+    public function total(): Money
+=======
+    public function itemCount(): int
+    {
+        return array_sum(array_map(fn (array $line): int => $line[2], $this->lines));
+    }
+
+    public function total(): Money
+>>>>>>> REPLACE
+
+tests/InvoiceCountTest.php
+<<<<<<< NEW FILE
+<?php
+
+declare(strict_types=1);
+
+namespace Acme\\Invoice\\Tests;
+
+use Acme\\Invoice\\Invoice;
+use Acme\\Money\\Money;
+use PHPUnit\\Framework\\TestCase;
+
+final class InvoiceCountTest extends TestCase
+{
+    public function testCountsItems(): void
+    {
+        $invoice = (new Invoice())->add('pen', Money::ofCents(1), 2)->add('pad', Money::ofCents(1));
+        $this->assertSame(3, $invoice->itemCount());
+    }
+}
+>>>>>>> NEW FILE
+""",
+    "tests/InvoiceCountTest.php::testCountsItems",
+    "src/Invoice.php",
+    "public function itemCount(): int",
+    "composer.registry.test:80",
+    "OK (1 test",
+)
+
+GO = Feature(
+    "go-module",
+    "Rectangles should have a perimeter",
+    """shapes/rect.go
+<<<<<<< SEARCH
+// Area of the rectangle.
+=======
+// Perimeter of the rectangle.
+func (r Rect) Perimeter() units.Metres {
+	return 2 * (r.Width + r.Height)
+}
+
+// Area of the rectangle.
+>>>>>>> REPLACE
+
+shapes/perimeter_test.go
+<<<<<<< NEW FILE
+package shapes
+
+import "testing"
+
+func TestRectPerimeter(t *testing.T) {
+	if got := (Rect{Width: 2, Height: 3}).Perimeter(); got != 10 {
+		t.Fatalf("perimeter = %v, want 10", got)
+	}
+}
+>>>>>>> NEW FILE
+""",
+    "shapes::TestRectPerimeter",
+    "shapes/rect.go",
+    "func (r Rect) Perimeter() units.Metres {",
+    "goproxy.registry.test:80",
+    "ok",
+)
+
+
+def _git(gh: GitHubSim, repo: str, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=gh.bare_path(repo), capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _check(gh: GitHubSim, repo: str, run_id: int) -> dict[str, Any]:
+    return next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
+
+
+@pytest.mark.parametrize(
+    "feature", [PYTHON, TYPESCRIPT, JAVASCRIPT, PHP, GO], ids=lambda f: f.fixture
+)
+def test_implement_proves_a_new_test_with_the_repositorys_own_runner(
+    service: Service,
+    github: tuple[GitHubSim, str],
+    llm: tuple[LLMSimulator, str],
+    feature: Feature,
+) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo = f"acme/{feature.fixture}"
+    gh.add_repo(repo, fixture_files(feature.fixture))
+    gh.set_permission(repo, "alice", "write")
+    sim.script(script.PLANNER, text(f"**Change**\n{feature.issue}.\n\n**Tests**\n- one new test"))
+    sim.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": feature.edits}),
+        tool_call("run_tests", {"test_ids": [feature.test_id]}),
+        tool_call("finish", {"summary": feature.issue, "tests": [feature.test_id]}),
+    )
+    sim.script(script.CHEAP, text(f"feat: {feature.issue.lower()}"))
+    number, run_id = script.start_implement(service, gh, repo, body=feature.issue)
+    run = wait_for(lambda: service.finished(run_id), 300, what=f"implement on {repo}")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    steps = {s["name"]: s["detail"] for s in run["steps"]}
+    installed = steps["install"]
+    assert installed["cache"] == "stored" and installed["refused"] == []
+    assert feature.registry in installed["from"]
+    # the model's own run of its new test went through the runner and passed
+    tool_answers = str(sim.requests_for(script.CODER)[-1].body["messages"])
+    assert feature.runner_words in tool_answers
+
+    [pull] = gh.pulls(repo)
+    assert f"Closes #{number}" in pull["body"]
+    # fails on the base (exit 1 or 2), passes on the head
+    assert f"| `{feature.test_id}` | proven | exit " in pull["body"], pull["body"]
+    assert "| exit 0 |" in pull["body"]
+    branch = pull["head"]["ref"]
+    assert feature.expect in _git(gh, repo, "show", f"{branch}:{feature.changed}")
+    check = _check(gh, repo, run_id)
+    assert check["conclusion"] == "success"
+    assert "[x] install" in check["output"]["text"]
+    assert "### Dependencies" in check["output"]["text"]
+    assert f"`{feature.registry}`" in check["output"]["text"]
