@@ -104,7 +104,7 @@ def serve_registries() -> Iterator[Registries]:
     state = Registries()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+        def do_GET(self) -> None:
             host = (self.headers.get("Host") or "").split(":")[0]
             state.requests.append(f"{host} {self.path}")
             body = by_host.get(host, {}).get(self.path.split("?")[0])
@@ -116,7 +116,7 @@ def serve_registries() -> Iterator[Registries]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
