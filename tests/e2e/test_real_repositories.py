@@ -279,3 +279,91 @@ def test_implement_proves_a_new_test_with_the_repositorys_own_runner(
     assert "[x] install" in check["output"]["text"]
     assert "### Dependencies" in check["output"]["text"]
     assert f"`{feature.registry}`" in check["output"]["text"]
+
+
+@dataclass(frozen=True)
+class PullTests:
+    fixture: str
+    changed: str  # the pull request's change: one file, whole
+    content: str
+    test_file: str  # the tests the model adds
+    test_text: str
+    test_id: str
+
+
+PULL_TESTS = [
+    PullTests(
+        "ts-vitest",
+        "src/initials.ts",
+        "export function initials(name: string): string {\n"
+        '  return name.split(/\\s+/).filter(Boolean).map((w) => w[0].toUpperCase()).join("");\n'
+        "}\n",
+        "src/initials.test.ts",
+        'import { expect, it } from "vitest";\nimport { initials } from "./initials";\n\n'
+        'it("takes the first letter of each word", () => {\n'
+        '  expect(initials("ada  lovelace")).toBe("AL");\n});\n',
+        "src/initials.test.ts",
+    ),
+    PullTests(
+        "js-jest",
+        "src/count.js",
+        "function itemCount(lines) {\n"
+        "  return lines.reduce((n, line) => n + line.quantity, 0);\n}\n\n"
+        "module.exports = { itemCount };\n",
+        "__tests__/count.test.js",
+        'const { itemCount } = require("../src/count");\n\n'
+        'test("counts quantities", () => {\n'
+        "  expect(itemCount([{ quantity: 2 }, { quantity: 3 }])).toBe(5);\n});\n",
+        "__tests__/count.test.js",
+    ),
+    PullTests(
+        "php-phpunit",
+        "src/Discount.php",
+        "<?php\n\ndeclare(strict_types=1);\n\nnamespace Acme\\Invoice;\n\n"
+        "use Acme\\Money\\Money;\n\nfinal class Discount\n{\n"
+        "    public static function tenPercent(Money $price): Money\n    {\n"
+        "        return Money::ofCents(intdiv($price->cents * 9, 10));\n    }\n}\n",
+        "tests/DiscountTest.php",
+        "<?php\n\ndeclare(strict_types=1);\n\nnamespace Acme\\Invoice\\Tests;\n\n"
+        "use Acme\\Invoice\\Discount;\nuse Acme\\Money\\Money;\n"
+        "use PHPUnit\\Framework\\TestCase;\n\nfinal class DiscountTest extends TestCase\n{\n"
+        "    public function testTenPercentOff(): void\n    {\n"
+        "        $this->assertSame('0.90', Discount::tenPercent(Money::ofCents(100))->format());\n"
+        "    }\n}\n",
+        "tests/DiscountTest.php::testTenPercentOff",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", PULL_TESTS, ids=lambda c: c.fixture)
+def test_agentops_test_adds_passing_tests_to_a_pull_request(
+    service: Service,
+    github: tuple[GitHubSim, str],
+    llm: tuple[LLMSimulator, str],
+    case: PullTests,
+) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = f"acme/{case.fixture}-pull", "feature/more"
+    gh.add_repo(repo, fixture_files(case.fixture))
+    gh.set_permission(repo, "alice", "write")
+    head = gh.push_branch(repo, branch, {case.changed: case.content}, message="the change")
+    number = gh.add_pull(repo, branch, title="More", user="alice")
+    new_file = f"{case.test_file}\n<<<<<<< NEW FILE\n{case.test_text}>>>>>>> NEW FILE\n"
+    sim.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": new_file}),
+        tool_call("finish", {"summary": "Tests for the change.", "tests": [case.test_id]}),
+    )
+    run_id = script.comment_command(service, gh, repo, number, "/agentops test", pull_request=True)
+    run = wait_for(lambda: service.finished(run_id), 300, what=f"/agentops test on {repo}")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    tip = gh.branch_sha(repo, branch)
+    assert tip is not None and tip != head
+    assert _git(gh, repo, "diff", "--name-only", head, tip).split() == [case.test_file]
+    steps = {s["name"]: s["detail"] for s in run["steps"]}
+    assert "pass on the pull request's code" in steps["write-tests"]["verification"]
+    assert steps["install"]["cache"] in ("stored", "hit")
+    check = _check(gh, repo, run_id)
+    assert check["conclusion"] == "success" and "[x] install" in check["output"]["text"]
