@@ -76,7 +76,8 @@ SYSTEM_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")
 @dataclass(frozen=True)
 class SandboxLimits:
     cpu_seconds: int = 600  # per process; SIGXCPU at this, SIGKILL 5 s later
-    memory_bytes: int = 4 * 1024**3  # address space per process (RLIMIT_AS)
+    # address space per process (RLIMIT_AS), only where no memory cgroup bounds the run
+    memory_bytes: int = 4 * 1024**3
     # processes and threads of the command as a whole: pids.max of its cgroup, and
     # RLIMIT_NPROC (of its leased uid as root; of its own user namespace otherwise)
     processes: int = 256

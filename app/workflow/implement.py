@@ -33,7 +33,7 @@ from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
 from app.workflow.dependencies import install_dependencies
 from app.workflow.pr_test_bench import TestBench
-from app.workflow.prompts import render_prompt
+from app.workflow.prompts import render_prompt, runner_prompt_values
 from app.workflow.sandbox_policy import policy_for_tests, release_scratch, within_caps
 from app.workflow.toolloop import LoopLimits, run_tool_loop
 from app.workflow.tools import TOOL_SPECS, SymbolFinder, Toolbox
@@ -264,7 +264,10 @@ async def change_and_prove(
     request = LLMRequest(
         role="coder",
         system=render_prompt(
-            "implement_system", repo=repo, edit_format=render_prompt("edit_format")
+            "implement_system",
+            repo=repo,
+            edit_format=render_prompt("edit_format"),
+            **runner_prompt_values(command),
         ),
         context=fence_untrusted("repository code", context),
         messages=(

@@ -17,7 +17,7 @@ from app.workflow.pr_checkout import is_fork
 from app.workflow.pr_push import commit_change, push_commit
 from app.workflow.pr_test_bench import open_test_bench
 from app.workflow.pr_work import PullWork, edit_in_loop, start_pull_work
-from app.workflow.prompts import render_prompt
+from app.workflow.prompts import render_prompt, runner_prompt_values
 
 
 def fix_commit_message(number: int, instructions: str, summary: str) -> str:
@@ -73,7 +73,10 @@ async def _change(work: PullWork) -> dict[str, Any]:
     bench = await open_test_bench(ctx, root, work.config)
     instructions = fence_untrusted(f"request by @{ctx.run.requested_by}", ctx.run.args)
     system = render_prompt(
-        "fix_system", repo=ctx.run.repo, edit_format=render_prompt("edit_format")
+        "fix_system",
+        repo=ctx.run.repo,
+        edit_format=render_prompt("edit_format"),
+        **runner_prompt_values(bench.command),
     )
     task = render_prompt("fix_task", instructions=instructions, **work.prompt_values())
     return await edit_in_loop(work, root, bench, system, task, bench.check_passing)

@@ -32,7 +32,7 @@ from app.workflow.pr_checkout import fetch_branch_tip
 from app.workflow.pr_push import commit_change, push_commit
 from app.workflow.pr_test_bench import open_test_bench
 from app.workflow.pr_work import PullWork, clip, edit_in_loop, start_pull_work
-from app.workflow.prompts import render_prompt
+from app.workflow.prompts import render_prompt, runner_prompt_values
 
 MAX_PATCH_IN_REPLY = 20_000
 
@@ -163,7 +163,10 @@ async def _write_tests(work: PullWork) -> dict[str, Any]:
 
     values = work.prompt_values()
     system = render_prompt(
-        "test_system", repo=ctx.run.repo, edit_format=render_prompt("edit_format")
+        "test_system",
+        repo=ctx.run.repo,
+        edit_format=render_prompt("edit_format"),
+        **runner_prompt_values(bench.command),
     )
     return await edit_in_loop(
         work, root, bench, system, render_prompt("test_task", **values), verify, edited

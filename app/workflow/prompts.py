@@ -10,6 +10,8 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
+from app.sandbox.detection import TestCommand
+
 # Beside the package in a checkout; in the working directory for an installed copy.
 _CANDIDATES = (Path(__file__).resolve().parents[2] / "prompts", Path("prompts"))
 
@@ -33,3 +35,13 @@ def render_prompt(name: str, **values: str) -> str:
         return _template(name).substitute(values)
     except KeyError as exc:
         raise PromptMissing(f"prompt {name!r} needs a value for {exc.args[0]!r}") from None
+
+
+def runner_prompt_values(command: TestCommand) -> dict[str, str]:
+    """`$test_command` and `$test_conventions` of the system prompts: where the runner's
+    tests live, how they are named, and the test ids it selects (prompts/runners/)."""
+    try:
+        conventions = render_prompt(f"runners/{command.runner.value}")
+    except PromptMissing:
+        conventions = render_prompt("runners/other")
+    return {"test_command": command.display(), "test_conventions": conventions}

@@ -48,6 +48,7 @@ class Feature:
     expect: str  # ... a line it must hold on the pull request's branch
     registry: str  # the host the dependencies come from
     runner_words: str  # what the runner prints for a passing run
+    conventions: str  # what the model is told of the runner's tests
 
 
 PYTHON = Feature(
@@ -78,6 +79,7 @@ def test_fahrenheit():
     "def fahrenheit(self) -> float:",
     "files.pythonhosted.org:443",
     "1 passed",
+    "`tests/test_x.py::test_name`",
 )
 
 TYPESCRIPT = Feature(
@@ -110,6 +112,7 @@ it("cuts a long slug at a word", () => {
     "export function slugOf(title: string, max = Infinity): string {",
     "registry.npmjs.org:443",
     "1 passed",
+    'from "vitest"',
 )
 
 JAVASCRIPT = Feature(
@@ -141,6 +144,7 @@ test("ten percent off", () => {
     "module.exports = { total, discounted };",
     "registry.npmjs.org:443",
     "1 passed",
+    "or any file under `__tests__/`",
 )
 
 PHP = Feature(
@@ -185,6 +189,7 @@ final class InvoiceCountTest extends TestCase
     "public function itemCount(): int",
     "composer.registry.test:80",
     "OK (1 test",
+    "PHPUnit `TestCase` subclasses",
 )
 
 GO = Feature(
@@ -220,6 +225,7 @@ func TestRectPerimeter(t *testing.T) {
     "func (r Rect) Perimeter() units.Metres {",
     "goproxy.registry.test:80",
     "ok",
+    "func TestXxx(t *testing.T)",
 )
 
 
@@ -264,8 +270,9 @@ def test_implement_proves_a_new_test_with_the_repositorys_own_runner(
     assert installed["cache"] == "stored" and installed["refused"] == []
     assert feature.registry in installed["from"]
     # the model's own run of its new test went through the runner and passed
-    tool_answers = str(sim.requests_for(script.CODER)[-1].body["messages"])
-    assert feature.runner_words in tool_answers
+    coder = sim.requests_for(script.CODER)[-1].body
+    assert feature.runner_words in str(coder["messages"])
+    assert feature.conventions in str(coder["system"])  # told how this runner's tests look
 
     [pull] = gh.pulls(repo)
     assert f"Closes #{number}" in pull["body"]

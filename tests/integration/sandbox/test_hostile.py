@@ -220,12 +220,15 @@ async def test_memory_hog_hits_the_memory_limit(tmp_path: Path) -> None:
         {
             "test_hog.py": """
             def test_hog():
-                hoard = bytearray(2 * 1024**3)
+                # Written, not only reserved: untouched pages cost no memory, so
+                # only the cgroup's real limit (not an address-space cap) stops this.
+                hoard = b"x" * (2 * 1024**3)
                 assert hoard
         """,
         },
     )
-    result = await run_sandboxed(PYTEST, repo, policy(memory_bytes=768 * 1024**2))
+    limit = 768 * 1024**2
+    result = await run_sandboxed(PYTEST, repo, policy(run_memory_bytes=limit, memory_bytes=limit))
     assert not result.passed
     assert LimitHit.MEMORY in result.limits_hit, result.output.text
     assert result.duration_seconds < 10

@@ -194,6 +194,7 @@ def test_environment_is_an_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
         "PYTHONUNBUFFERED",
         "PIP_DISABLE_PIP_VERSION_CHECK",
         "GIT_CONFIG_NOSYSTEM",
+        "NO_COLOR",
         "NODE_ENV",
     }
     argv = build(SandboxPolicy())
