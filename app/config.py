@@ -7,6 +7,7 @@ import re
 import sys
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -137,6 +138,12 @@ class Settings(BaseSettings):
     max_turns: int = Field(default=60, ge=1)
     max_tokens: int = Field(default=1_000_000, ge=1_000)
     max_test_runs: int = Field(default=12, ge=1)
+    max_suite_check_seconds: int = Field(default=900, ge=0)
+    # A change whose new tests cannot be proven here for a reason outside it (they need
+    # the network, a service, a display): "draft" delivers it as a draft marked unproven,
+    # "none" delivers nothing and says why. Not delivered by default: what reaches people
+    # as the bot's work has been proven, unless the operator decides otherwise.
+    unproven_delivery: Literal["draft", "none"] = "none"
 
     # --- the prepare phase (app/prepare): dependencies installed in the sandbox --------
     # Its only network is the worker's egress proxy, which admits these hosts (comma-
@@ -176,6 +183,7 @@ class Settings(BaseSettings):
             "max_turns": self.max_turns,
             "max_tokens": self.max_tokens,
             "max_test_runs": self.max_test_runs,
+            "suite_check_seconds": self.max_suite_check_seconds,
         }
 
     @model_validator(mode="after")
@@ -309,6 +317,9 @@ class RepoLimits(BaseModel):
     max_tokens: int = Field(default=400_000, ge=1_000)
     max_test_runs: int = Field(default=6, ge=1, le=50)
     test_timeout_seconds: int = Field(default=600, ge=10, le=3600)
+    # Before delivery the whole suite runs on the original code and on the change when it
+    # ends within this on the original code (0: only the touched test files are compared).
+    suite_check_seconds: int = Field(default=300, ge=0, le=3600)
 
 
 CAP_SETTINGS = {
@@ -316,6 +327,7 @@ CAP_SETTINGS = {
     "max_turns": "AGENTOPS_MAX_TURNS",
     "max_tokens": "AGENTOPS_MAX_TOKENS",
     "max_test_runs": "AGENTOPS_MAX_TEST_RUNS",
+    "suite_check_seconds": "AGENTOPS_MAX_SUITE_CHECK_SECONDS",
 }
 
 

@@ -46,6 +46,14 @@ from app.sandbox.execution import (
 )
 from app.sandbox.identity import NoFreeUid
 from app.sandbox.isolation import SandboxLimits, SandboxPolicy
+from app.sandbox.outcomes import (
+    OutsideCause,
+    environment_error,
+    nothing_ran,
+    outside_cause,
+    per_test_outcomes,
+    report_flags,
+)
 from app.sandbox.probe import (
     SandboxStatus,
     SandboxUnavailable,
@@ -60,7 +68,6 @@ from app.sandbox.proof import (
     Verdict,
     changed_test_files,
     judge,
-    nothing_ran,
     output_excerpt,
     prove_red_green,
     run_tests,
@@ -71,6 +78,7 @@ __all__ = [
     "LimitHit",
     "NoFreeUid",
     "OutputCapture",
+    "OutsideCause",
     "RedGreenResult",
     "RepoFacts",
     "Runner",
@@ -88,15 +96,19 @@ __all__ = [
     "command_from_config",
     "detect_test_command",
     "detect_test_commands",
+    "environment_error",
     "files_of_test_ids",
     "is_test_path",
     "judge",
     "nothing_ran",
     "output_excerpt",
+    "outside_cause",
+    "per_test_outcomes",
     "probe_python",
     "probe_sandbox",
     "prove_red_green",
     "read_repo_facts",
+    "report_flags",
     "require_sandbox",
     "resolve_test_command",
     "run_sandboxed",

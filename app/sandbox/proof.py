@@ -36,6 +36,7 @@ from app.sandbox.detection import (
 )
 from app.sandbox.execution import SandboxResult, run_sandboxed
 from app.sandbox.isolation import SandboxPolicy
+from app.sandbox.outcomes import environment_error, nothing_ran, outside_cause
 from app.sandbox.workcopy import copy_tree, remove_tree, work_copy
 
 SKIP_DIRS = frozenset({".git", "node_modules", "vendor", "target", ".venv", "__pycache__"})
@@ -82,6 +83,8 @@ class Verdict(StrEnum):
     PASSES_ON_BASE = "passes_on_base"  # passes without the change: proves nothing
     FAILS_ON_CHANGE = "fails_on_change"  # the change does not make it pass
     NOT_RUN = "not_run"  # not found or not selectable
+    ENVIRONMENT = "environment"  # the test runner itself is missing from the sandbox
+    UNPROVABLE = "unprovable"  # needs the network, a service or a display: not the change
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,19 @@ class RedGreenResult:
     def proven(self) -> bool:
         """True when there is at least one test and every test is proven."""
         return bool(self.proofs) and all(p.verdict is Verdict.PROVEN for p in self.proofs)
+
+    @property
+    def environment_error(self) -> str | None:
+        """Why the tests cannot run at all in this sandbox (no model can fix it), or None."""
+        broken = [p for p in self.proofs if p.verdict is Verdict.ENVIRONMENT]
+        return broken[0].explanation if broken else None
+
+    @property
+    def unprovable(self) -> bool:
+        """Every test is proven or cannot be proven here for a reason outside the change,
+        and at least one is the latter."""
+        verdicts = {p.verdict for p in self.proofs}
+        return Verdict.UNPROVABLE in verdicts and verdicts <= {Verdict.PROVEN, Verdict.UNPROVABLE}
 
     def to_markdown(self, excerpt_chars: int = 1500) -> str:
         """A table and output excerpts for the check run and the pull request."""
@@ -134,31 +150,17 @@ def output_excerpt(result: SandboxResult, limit: int = 1500) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
-def nothing_ran(runner: Runner, result: SandboxResult) -> bool:
-    """Did the runner find nothing to run? (exit codes and messages of each runner)"""
-    out = result.output.text
-    if runner is Runner.PYTEST:
-        # 5: none collected; 4: usage error (no such file or node). A module that fails
-        # to import is reported with 4 too ("ERROR collecting"): that test ran and failed,
-        # the usual red of a test for code that does not exist yet.
-        if result.exit_code == 5:
-            return True
-        return result.exit_code == 4 and "ERROR collecting" not in out
-    if runner is Runner.GO:
-        return "no tests to run" in out
-    if runner in (Runner.JEST, Runner.VITEST):
-        return "No tests found" in out or "No test files found" in out
-    if runner is Runner.CARGO:
-        return "running 0 tests" in out and "running 1 test" not in out
-    if runner in (Runner.PHPUNIT, Runner.PEST):
-        return "No tests executed" in out
-    return False
-
-
 def judge(runner: Runner, test_id: str, red: SandboxResult, green: SandboxResult) -> TestProof:
     """The verdict for one test from its two runs (pure)."""
+    for result in (green, red):
+        if (missing := environment_error(result)) is not None:
+            why = f"the test runner cannot start in the sandbox: {missing}"
+            return TestProof(test_id, Verdict.ENVIRONMENT, why, red, green)
     if nothing_ran(runner, green):
         return TestProof(test_id, Verdict.NOT_RUN, "not found on the changed code", red, green)
+    if not green.passed and (cause := outside_cause(green)) is not None:
+        why = f"cannot pass in the sandbox whatever the change: it {cause.describe()}"
+        return TestProof(test_id, Verdict.UNPROVABLE, why, red, green)
     if not green.passed:
         why = green.summary()
         return TestProof(

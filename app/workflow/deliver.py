@@ -89,8 +89,18 @@ def pull_request_body(issue: Issue, plan: str, implemented: dict[str, Any], run_
     stats = diff_stats(implemented["diff"])
     files = "\n".join(f"- `{s.path}` (+{s.added} −{s.removed})" for s in stats)
     cost = implemented.get("cost_usd", 0.0)
+    unproven = implemented.get("unproven")
+    warning = (
+        [
+            "> [!WARNING]\n> **Unproven.** The new tests cannot pass in AgentOps' sandbox for "
+            f"a reason outside the change: {unproven}. Run them where they can before merging."
+        ]
+        if unproven
+        else []
+    )
     return "\n\n".join(
         [
+            *warning,
             f"Closes #{issue.target.number}",
             f"**Summary**\n\n{implemented['summary']}",
             f"**Plan**\n\n{plan}",
@@ -124,7 +134,8 @@ async def deliver(
         run.repo,
         head=branch,
         base=head["base"],
-        title=message["message"].splitlines()[0],
+        title=("Unproven: " if implemented.get("unproven") else "")
+        + message["message"].splitlines()[0],
         body=pull_request_body(issue, plan, implemented, run.id),
         draft=True,
     )

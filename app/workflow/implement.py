@@ -26,7 +26,7 @@ from app.llm.prompt_safety import fence_untrusted
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message
 from app.prepare import Prepared
-from app.sandbox import SandboxPolicy, prove_red_green, resolve_test_command
+from app.sandbox import SandboxPolicy, resolve_test_command
 from app.workflow import workspace
 from app.workflow.analysis import Analysis, analyse, files_markdown
 from app.workflow.context import RunContext, RunRefused
@@ -34,6 +34,7 @@ from app.workflow.deliver import deliver
 from app.workflow.dependencies import install_dependencies
 from app.workflow.pr_test_bench import TestBench
 from app.workflow.prompts import render_prompt, runner_prompt_values
+from app.workflow.proving import ChangeProof, not_delivered
 from app.workflow.sandbox_policy import policy_for_tests, release_scratch, within_caps
 from app.workflow.toolloop import LoopLimits, run_tool_loop
 from app.workflow.tools import TOOL_SPECS, SymbolFinder, Toolbox
@@ -142,6 +143,8 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
 
     implemented = await ctx.step("implement", implement)
     await ctx.progress()
+    if implemented.get("unproven"):
+        unproven_or_refused(ctx, implemented)
 
     async def deliver_step() -> dict[str, Any]:
         root = await checkout()
@@ -150,14 +153,27 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
         return await deliver(ctx, root, head, issue, planned["plan"], implemented)
 
     delivered = await ctx.step("deliver", deliver_step)
+    unproven = (
+        f"\n\n**Unproven**: its tests cannot pass in the sandbox ({implemented['unproven']})."
+        if implemented.get("unproven")
+        else ""
+    )
     await ctx.reply(
         "delivered",
         (
             f"Opened draft pull request {delivered['pr_url']} for #{run.target_number}: "
-            f"{implemented['summary']}"
+            f"{implemented['summary']}{unproven}"
         ),
     )
     ctx.result.update({"pull_request": delivered["pr_url"], "branch": delivered["branch"]})
+
+
+def unproven_or_refused(ctx: RunContext, implemented: dict[str, Any]) -> None:
+    """A change whose tests cannot be proven here: delivered as a draft marked unproven
+    (the check run ends neutral), or not at all, as the operator's setting says."""
+    if ctx.deps.settings.unproven_delivery == "none":
+        raise not_delivered(implemented)
+    ctx.result["conclusion"] = "neutral"
 
 
 async def _read_config(checkout: Any) -> dict[str, Any]:
@@ -231,27 +247,8 @@ async def change_and_prove(
     """The tool loop on `root` until the model's new tests are proven red → green; the
     model's `run_tests` tool is `bench` (as on pull requests: a runner that cannot select
     single tests runs them all; a malformed id is an answer, not a crash)."""
-    command, policy, allow = bench.command, bench.policy, bench.allow_unsandboxed
-
-    async def verify(test_ids: list[str]) -> tuple[bool, str]:
-        if not test_ids:
-            return False, "No test was named: name the tests you added in `finish`."
-        base = await workspace.base_copy(folder, root, base_sha)
-        proof = await prove_red_green(
-            base,
-            root,
-            test_ids,
-            command,
-            policy=policy,
-            allow_unsandboxed=allow,
-        )
-        rule = (
-            ""
-            if proof.proven
-            else "Every new test must fail on the original code and pass with your change.\n\n"
-        )
-        return proof.proven, rule + proof.to_markdown()
-
+    command = bench.command
+    proving = ChangeProof(folder, root, base_sha, bench, config)
     toolbox = Toolbox(
         root,
         EditPolicy(
@@ -278,7 +275,7 @@ async def change_and_prove(
     )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
     try:
-        outcome = await run_tool_loop(router, request, toolbox, limits, verify)
+        outcome = await run_tool_loop(router, request, toolbox, limits, proving.verify)
     finally:  # the sized scratch area (a tmpfs when root) goes with the loop
         await release_scratch(folder)  # the tests' and the prepare phase's areas
     # The change is what the edit tool wrote, nothing else: the tests ran on copies.
@@ -288,4 +285,7 @@ async def change_and_prove(
             f"the change was not completed: {outcome.reason}"
             + (f"\n\n{outcome.verification}" if outcome.verification else "")
         )
-    return outcome.step_detail(diff, command.display())
+    detail = outcome.step_detail(diff, command.display())
+    if proving.unproven:
+        detail["unproven"] = proving.unproven
+    return detail

@@ -29,6 +29,7 @@ from app.workflow.context import RunRefused
 from app.workflow.deliver import branch_name
 from app.workflow.dependencies import install_locally
 from app.workflow.implement import change_and_prove, implement_bench, make_plan
+from app.workflow.proving import not_delivered
 
 LOCAL_AUTHOR = git.Person("AgentOps", "agentops@localhost")
 
@@ -122,8 +123,12 @@ async def _run(
         )
     finally:
         await providers.close()
-    title = task_title(task_text)
-    branch = branch_name(0, title).replace("agentops/0-", "agentops/local-")
+    if implemented.get("unproven"):
+        if settings.unproven_delivery == "none":
+            raise not_delivered(implemented)
+        step(f"unproven: {implemented['unproven']}")
+    title = ("Unproven: " if implemented.get("unproven") else "") + task_title(task_text)
+    branch = branch_name(0, task_title(task_text)).replace("agentops/0-", "agentops/local-")
     await git.run_git(["checkout", "--quiet", "-B", branch], cwd=work)
     if not implemented["diff"].strip():
         raise RunRefused("the model finished without changing anything")

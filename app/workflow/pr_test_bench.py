@@ -15,6 +15,7 @@ from app.sandbox import (
     SelectionUnsupported,
     TestCommand,
     TestRun,
+    environment_error,
     nothing_ran,
     output_excerpt,
     resolve_test_command,
@@ -22,9 +23,19 @@ from app.sandbox import (
     select_tests,
 )
 from app.workflow import workspace
-from app.workflow.context import RunContext, refuse
+from app.workflow.context import RunContext, RunRefused, refuse
 from app.workflow.dependencies import install_dependencies
 from app.workflow.sandbox_policy import policy_for_tests
+
+
+def environment_refusal(command: TestCommand, line: str) -> RunRefused:
+    """The run stops: the tests cannot start in the sandbox, and no change can fix that."""
+    return RunRefused(
+        f"The tests cannot run in the sandbox: `{command.display()}` says `{line}`. "
+        f"That is not something the change can fix: set `test:` (and `setup:` when the "
+        f"runner must be installed) in {REPO_CONFIG_FILE}, or ask the operator to provide "
+        "the toolchain."
+    )
 
 
 @dataclass(frozen=True)
@@ -48,12 +59,16 @@ class TestBench:
             return self.command.argv
 
     async def _run(self, argv: Sequence[str]) -> TestRun:
-        return await run_tests(
+        """The tests in the sandbox; a runner that cannot start stops the run."""
+        done = await run_tests(
             self.root,
             argv,
             policy=self.policy,
             allow_unsandboxed=self.allow_unsandboxed,
         )
+        if (missing := environment_error(done.tests)) is not None:
+            raise environment_refusal(self.command, missing)
+        return done
 
     async def run(self, test_ids: Sequence[str]) -> tuple[bool, str]:
         """The model's `run_tests` tool: every test, or only `test_ids`."""

@@ -157,7 +157,7 @@ async def _execute(ctx: RunContext) -> None:
         await ctx.reply("wrong-target", f"{reason}. Write `/agentops help` for the list.")
         raise RunRefused(reason)
     await HANDLERS[run.command](ctx)
-    await _close(ctx, "succeeded", "success", None)
+    await _close(ctx, "succeeded", str(ctx.result.get("conclusion", "success")), None)
 
 
 async def _refuse_without_write_access(

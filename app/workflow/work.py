@@ -109,7 +109,12 @@ async def close_own_check(ctx: RunContext, run: Run, conclusion: str, error: str
     """Complete this run's check run with its conclusion and the reason."""
     if not run.check_ref:
         return
-    titles = {"success": "Done", "cancelled": "Cancelled", "timed_out": "Timed out"}
+    titles = {
+        "success": "Done",
+        "neutral": "Delivered, unproven",
+        "cancelled": "Cancelled",
+        "timed_out": "Timed out",
+    }
     update = progress.finished(
         run, await _steps(ctx), conclusion, titles.get(conclusion, "Failed"), error or ""
     )

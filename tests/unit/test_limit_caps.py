@@ -40,6 +40,7 @@ def test_caps_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
         "AGENTOPS_MAX_TURNS": "10",
         "AGENTOPS_MAX_TOKENS": "50000",
         "AGENTOPS_MAX_TEST_RUNS": "2",
+        "AGENTOPS_MAX_SUITE_CHECK_SECONDS": "0",
     }.items():
         monkeypatch.setenv(name, value)
     assert Settings().repo_limit_caps == {
@@ -47,6 +48,7 @@ def test_caps_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
         "max_turns": 10,
         "max_tokens": 50_000,
         "max_test_runs": 2,
+        "suite_check_seconds": 0,
     }
 
 

@@ -1,0 +1,93 @@
+"""What `implement` asks of a change before it is delivered, when the model calls `finish`:
+its new tests fail on the original code and pass on the change (red → green), and the
+tests that passed before it still pass (no regressions). What is not met goes back to the
+model; what no change can fix stops the run or the delivery:
+
+- the test runner cannot start in the sandbox: the run stops, saying what to set;
+- the new tests need the network, a service or a display: the change is *unproven*, and
+  the operator's `AGENTOPS_UNPROVEN_DELIVERY` decides whether it is delivered as a draft
+  marked so or not at all (app/workflow/implement.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.config import RepoConfig
+from app.sandbox import prove_red_green
+from app.sandbox.regressions import BaseRuns, check_regressions
+from app.workflow import workspace
+from app.workflow.context import RunRefused
+from app.workflow.pr_test_bench import TestBench, environment_refusal
+
+UNPROVEN_RULE = "Every new test must fail on the original code and pass with your change."
+REGRESSION_RULE = (
+    "Your change breaks tests that passed before it. Make them pass again; if the issue "
+    "asks for a different behaviour, update those tests to it and say so in `finish`."
+)
+
+
+@dataclass
+class ChangeProof:
+    """The verifier of one `implement` loop, and what it found when it accepted."""
+
+    folder: Path
+    root: Path
+    base_sha: str
+    bench: TestBench
+    config: RepoConfig
+    unproven: str = ""  # accepted without proof: why (for the delivery)
+    base_runs: BaseRuns = field(default_factory=BaseRuns)
+
+    async def verify(self, test_ids: list[str]) -> tuple[bool, str]:
+        if not test_ids:
+            return False, "No test was named: name the tests you added in `finish`."
+        bench = self.bench
+        base = await workspace.base_copy(self.folder, self.root, self.base_sha)
+        proof = await prove_red_green(
+            base,
+            self.root,
+            test_ids,
+            bench.command,
+            policy=bench.policy,
+            allow_unsandboxed=bench.allow_unsandboxed,
+        )
+        if (broken := proof.environment_error) is not None:
+            raise environment_refusal(bench.command, broken)
+        if not (proof.proven or proof.unprovable):
+            return False, f"{UNPROVEN_RULE}\n\n{proof.to_markdown()}"
+        regressions = await check_regressions(
+            base,
+            self.root,
+            bench.command,
+            proof.test_files,
+            policy=bench.policy,
+            suite_seconds=float(self.config.limits.suite_check_seconds),
+            base_runs=self.base_runs,
+            allow_unsandboxed=bench.allow_unsandboxed,
+        )
+        report = f"{proof.to_markdown()}\n\n{regressions.to_markdown()}"
+        if regressions.regressions:
+            return False, f"{REGRESSION_RULE}\n\n{report}"
+        self.unproven = (
+            "; ".join(
+                f"`{p.test_id}`: {p.explanation}"
+                for p in proof.proofs
+                if p.verdict.value == "unprovable"
+            )
+            if proof.unprovable
+            else ""
+        )
+        return True, report
+
+
+def not_delivered(implemented: dict[str, Any]) -> RunRefused:
+    """An unproven change, when the operator does not deliver such changes."""
+    return RunRefused(
+        "The change was made but is not delivered: its new tests cannot be proven in the "
+        f"sandbox ({implemented['unproven']}). The operator delivers such changes as drafts "
+        "marked unproven with `AGENTOPS_UNPROVEN_DELIVERY=draft`.\n\n"
+        f"{implemented.get('verification', '')}"
+    )
