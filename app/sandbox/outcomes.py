@@ -91,7 +91,7 @@ _CAUSES = (
         "the network",
         re.compile(
             r"gaierror|Temporary failure in name resolution|Name or service not known"
-            r"|Network is unreachable|ENETUNREACH|EAI_AGAIN|ENOTFOUND|getaddrinfo"
+            r"|Network is unreachable|ENETUNREACH|EAI_AGAIN|ENOTFOUND"
             r"|Could not resolve host|NameResolutionError|No address associated with hostname"
             r"|dial tcp: lookup ",
         ),
@@ -122,9 +122,14 @@ def outside_cause(result: SandboxResult) -> OutsideCause | None:
     lines = result.output.text.splitlines()
     for needs, pattern in _CAUSES:
         hits = [line.strip()[:EVIDENCE_CHARS] for line in lines if pattern.search(line)]
+        # the error lines first: a traceback also quotes the source that raised
+        errors = [line for line in hits if _ERROR_LINE.search(line)]
         if hits:
-            return OutsideCause(needs, tuple(dict.fromkeys(hits))[:EVIDENCE_LINES])
+            return OutsideCause(needs, tuple(dict.fromkeys(errors or hits))[:EVIDENCE_LINES])
     return None
+
+
+_ERROR_LINE = re.compile(r"^E\s|Error|error:|Exception|FAIL", re.IGNORECASE)
 
 
 # --- single tests' outcomes ----------------------------------------------------------------
