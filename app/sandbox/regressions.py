@@ -21,7 +21,7 @@ from app import repo_files
 from app.sandbox.detection import Runner, SelectionUnsupported, TestCommand, select_tests
 from app.sandbox.execution import SandboxResult
 from app.sandbox.isolation import SandboxPolicy
-from app.sandbox.outcomes import nothing_ran, per_test_outcomes, report_flags
+from app.sandbox.outcomes import nothing_ran, outside_cause, per_test_outcomes, report_flags
 from app.sandbox.proof import output_excerpt, run_tests
 
 WHOLE_SUITE = "the whole suite"
@@ -153,12 +153,19 @@ def _compare(
 ) -> list[Regression]:
     excerpt = output_excerpt(after, 1200)
     old = per_test_outcomes(runner, before.output.text)
-    new = per_test_outcomes(runner, after.output.text) or {}
-    broken = [t for t, passed in (old or {}).items() if passed and new.get(t) is False]
-    if broken:
-        return [Regression(t, excerpt) for t in broken]
-    # no single test named as broken: the file (or the suite) as a whole, which also
-    # catches a change that crashes or hangs the runner before it reports
-    if before.passed and not after.passed and not nothing_ran(runner, after):
+    new = per_test_outcomes(runner, after.output.text)
+    if old and new is not None:  # test by test: the change's new tests are not in `old`
+        passed = [t for t, ok in old.items() if ok]
+        broken = [t for t in passed if new.get(t) is False]
+        if broken:
+            return [Regression(t, excerpt) for t in broken]
+        if not after.passed and any(t not in new for t in passed):
+            # the runner crashed or hung before it reported tests that used to pass
+            return [Regression(name, excerpt)]
+        return []
+    # no single test named: the file (or the suite) as a whole, unless what fails is a
+    # test that needs what the sandbox lacks (an unprovable new test fails there too)
+    failed = before.passed and not after.passed and not nothing_ran(runner, after)
+    if failed and outside_cause(after) is None:
         return [Regression(name, excerpt)]
     return []

@@ -144,7 +144,7 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
     implemented = await ctx.step("implement", implement)
     await ctx.progress()
     if implemented.get("unproven"):
-        unproven_or_refused(ctx, implemented)
+        await unproven_or_refused(ctx, implemented)
 
     async def deliver_step() -> dict[str, Any]:
         root = await checkout()
@@ -168,11 +168,14 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
     ctx.result.update({"pull_request": delivered["pr_url"], "branch": delivered["branch"]})
 
 
-def unproven_or_refused(ctx: RunContext, implemented: dict[str, Any]) -> None:
+async def unproven_or_refused(ctx: RunContext, implemented: dict[str, Any]) -> None:
     """A change whose tests cannot be proven here: delivered as a draft marked unproven
-    (the check run ends neutral), or not at all, as the operator's setting says."""
+    (the check run ends neutral), or not at all, as the operator's setting says (and the
+    issue is told why)."""
     if ctx.deps.settings.unproven_delivery == "none":
-        raise not_delivered(implemented)
+        refused = not_delivered(implemented)
+        await ctx.reply("not-delivered", str(refused))
+        raise refused
     ctx.result["conclusion"] = "neutral"
 
 
