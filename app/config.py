@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app import repo_files
 from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
-from app.sandbox.detection import command_from_config
+from app.sandbox.test_commands import command_from_config, parse_select_template
 
 DEFAULT_LABELS = {
     "agentops": "implement",
@@ -360,6 +360,7 @@ class RepoConfig(BaseModel):
     models: dict[str, list[str] | str] = Field(default_factory=dict)
     budgets: dict[str, float] = Field(default_factory=dict)
     test: str | None = None  # the test command; detected when absent
+    test_select: str | None = None  # how `test` runs single tests: a command with {tests}
     setup: list[str] = Field(default_factory=list)  # run in the sandbox before the tests
     forbidden_paths: list[str] = Field(default_factory=list)  # globs the bot may not touch
     allow_workflow_edits: bool = False  # CI definitions (edits/policy.py) off limits unless true
@@ -382,6 +383,19 @@ class RepoConfig(BaseModel):
         if test is not None and test.strip():
             command_from_config(test)  # its ValueError says what is wrong
         return test
+
+    @field_validator("test_select")
+    @classmethod
+    def _readable_select(cls, select: str | None) -> str | None:
+        if select is not None:
+            parse_select_template(select)  # its ValueError says what is wrong
+        return select
+
+    @model_validator(mode="after")
+    def _select_needs_a_command(self) -> RepoConfig:
+        if self.test_select and not (self.test and self.test.strip()):
+            raise ValueError("test_select needs the test command it selects from: set `test:`")
+        return self
 
     @field_validator("labels")
     @classmethod

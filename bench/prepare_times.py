@@ -93,7 +93,7 @@ async def once(feature: Feature, settings: Settings, work: Path) -> Timing:
         started = time.perf_counter()
         prepared.append(await _install(settings, base, config, policy, work / attempt))
         timings.append(time.perf_counter() - started)
-    command = resolve_test_command(changed, config.test)
+    command = resolve_test_command(changed, config.test, config.test_select)
     assert command is not None, feature.fixture
     started = time.perf_counter()
     proof = await prove_red_green(

@@ -15,7 +15,9 @@ How the workflow uses it::
 Without a working sandbox both raise `SandboxUnavailable` (its message says what to
 install) unless unsandboxed runs are allowed. Every command runs on a copy of the tree
 made for it, without `.git`, and deleted afterwards; only results come back. Modules:
-detection (which command, which tests; pure), isolation (policy, bwrap argv, limits),
+detection (which command a checkout uses), test_commands (a command and its runner),
+selection (single tests), test_paths (which files are tests), outcomes (what output
+says beyond pass or fail), regressions, isolation (policy, bwrap argv, limits),
 seccomp, identity (a uid per run), cgroups (memory, processes, CPU of a command as a
 whole), disk (a sized scratch area), report (which isolation is in force), probe,
 workcopy (the run's copy of the tree), execution (one sandboxed command), proof (test
@@ -25,17 +27,10 @@ way to the egress proxy).
 
 from app.sandbox.detection import (
     RepoFacts,
-    Runner,
-    SelectionUnsupported,
-    TestCommand,
-    command_from_config,
     detect_test_command,
     detect_test_commands,
-    files_of_test_ids,
-    is_test_path,
     read_repo_facts,
     resolve_test_command,
-    select_tests,
 )
 from app.sandbox.execution import (
     CapturedOutput,
@@ -72,6 +67,15 @@ from app.sandbox.proof import (
     prove_red_green,
     run_tests,
 )
+from app.sandbox.selection import dotted_label, select_tests
+from app.sandbox.test_commands import (
+    Runner,
+    SelectionUnsupported,
+    TestCommand,
+    command_from_config,
+    parse_select_template,
+)
+from app.sandbox.test_paths import files_of_test_ids, is_test_path
 
 __all__ = [
     "CapturedOutput",
@@ -96,6 +100,7 @@ __all__ = [
     "command_from_config",
     "detect_test_command",
     "detect_test_commands",
+    "dotted_label",
     "environment_error",
     "files_of_test_ids",
     "is_test_path",
@@ -103,6 +108,7 @@ __all__ = [
     "nothing_ran",
     "output_excerpt",
     "outside_cause",
+    "parse_select_template",
     "per_test_outcomes",
     "probe_python",
     "probe_sandbox",

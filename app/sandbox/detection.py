@@ -1,22 +1,9 @@
-"""Which test command a repository uses, and how to run only some of its tests (pure).
+"""Which test command a repository uses (pure, but for `read_repo_facts`).
 
 `read_repo_facts` is the only function here that touches the disk; everything else
-works on the `RepoFacts` it returns, so detection is tested without I/O.
-
-Test ids follow pytest's `path::name` shape in every ecosystem:
-
-| runner  | test id                         | invocation for one id                          |
-|---------|---------------------------------|------------------------------------------------|
-| pytest  | `tests/test_x.py::test_y`       | `python -m pytest tests/test_x.py::test_y`     |
-| jest    | `src/a.test.js` or `…::name`    | `npx jest src/a.test.js -t name`               |
-| vitest  | `src/a.test.ts` or `…::name`    | `npx vitest run src/a.test.ts -t name`         |
-| go      | `pkg/dir::TestName` or `Test…`  | `go test ./pkg/dir -run '^TestName$'`          |
-| cargo   | `module::test_name`             | `cargo test -- --exact module::test_name`      |
-| phpunit | `tests/XTest.php::testY`        | `vendor/bin/phpunit --filter testY tests/XTest.php` |
-| pest    | same as phpunit                 | `vendor/bin/pest --filter testY tests/XTest.php` |
-
-A command that names no runner we know (`npm test`, `make test`, a shell line from
-`.agentops.yml`) cannot select tests: `select_tests` raises `SelectionUnsupported`.
+works on the `RepoFacts` it returns, so detection is tested without I/O. How a command is
+written and parsed is app/sandbox/test_commands.py; running single tests,
+app/sandbox/selection.py.
 """
 
 from __future__ import annotations
@@ -24,45 +11,13 @@ from __future__ import annotations
 import configparser
 import json
 import re
-import shlex
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from app import repo_files
-
-
-class Runner(StrEnum):
-    PYTEST = "pytest"
-    JEST = "jest"
-    VITEST = "vitest"
-    NPM = "npm"  # `npm test` whose runner we could not tell
-    PHPUNIT = "phpunit"
-    PEST = "pest"
-    GO = "go"
-    CARGO = "cargo"
-    CUSTOM = "custom"  # a command from `.agentops.yml` we do not recognise
-
-
-@dataclass(frozen=True)
-class TestCommand:
-    """A test command as argv (no shell), the runner it uses and where it came from."""
-
-    __test__ = False  # not a pytest test class
-
-    runner: Runner
-    argv: tuple[str, ...]
-    source: str = "detected"  # "detected" or "config"
-    reason: str = ""  # why detection chose it, for the check run
-
-    def display(self) -> str:
-        return shlex.join(self.argv)
-
-
-class SelectionUnsupported(ValueError):
-    """This runner cannot run single tests; run the whole command instead."""
+from app.sandbox.test_commands import Runner, TestCommand, command_from_config
 
 
 @dataclass(frozen=True)
@@ -71,6 +26,7 @@ class RepoFacts:
 
     names: frozenset[str] = field(default_factory=frozenset)  # top-level files and dirs
     test_dir_has_python: bool = False  # tests/ or test/ holds test_*.py or *_test.py
+    django_runtests: bool = False  # tests/runtests.py is a regular file
     pyproject_toml: str | None = None
     setup_cfg: str | None = None
     tox_ini: str | None = None
@@ -106,7 +62,19 @@ def read_repo_facts(checkout: Path) -> RepoFacts:
         if test_dir in names
         for path, _entry in repo_files.walk_files(checkout, test_dir)
     )
-    return RepoFacts(names=names, test_dir_has_python=has_python_tests, **texts)
+    return RepoFacts(
+        names=names,
+        test_dir_has_python=has_python_tests,
+        django_runtests="tests" in names and _is_file(checkout, "tests/runtests.py"),
+        **texts,
+    )
+
+
+def _is_file(checkout: Path, rel: str) -> bool:
+    try:
+        return repo_files.read_bytes(checkout, rel, max_bytes=_MAX_FACT_BYTES) is not None
+    except (repo_files.RepositoryFileRefused, OSError):
+        return False
 
 
 def _is_python_test_name(name: str) -> bool:
@@ -122,6 +90,8 @@ _NPM_DEFAULT_TEST = 'echo "Error: no test specified" && exit 1'
 def detect_test_commands(facts: RepoFacts) -> list[TestCommand]:
     """Every test command the checkout suggests, strongest signal first."""
     found: list[TestCommand] = []
+    if (django := _detect_django(facts)) is not None:
+        found.append(django)
     python = _detect_pytest(facts)
     if python is not None and python.reason != "tests/ directory with test_*.py":
         found.append(python)
@@ -156,6 +126,24 @@ def _detect_pytest(facts: RepoFacts) -> TestCommand | None:
         return make("tox.ini [pytest]")
     if facts.test_dir_has_python:
         return make("tests/ directory with test_*.py")
+    if any(_is_python_test_name(name) for name in facts.names):
+        return make("test_*.py at the top level")  # pytest runs unittest cases too
+    return None
+
+
+def _detect_django(facts: RepoFacts) -> TestCommand | None:
+    """Django's own suite (`tests/runtests.py` beside the `django` package), or a project's
+    `manage.py test`; pytest wins where the project configures it."""
+    if facts.django_runtests and "django" in facts.names:
+        return TestCommand(
+            Runner.DJANGO,
+            ("env", "PYTHONPATH=.", "python", "tests/runtests.py"),
+            reason="tests/runtests.py (Django's test runner)",
+        )
+    if "manage.py" in facts.names and _detect_pytest(facts) is None:
+        return TestCommand(
+            Runner.DJANGO, ("python", "manage.py", "test"), reason="manage.py (Django project)"
+        )
     return None
 
 
@@ -245,175 +233,12 @@ def _detect_node(facts: RepoFacts) -> TestCommand | None:
 
 
 def resolve_test_command(
-    checkout: Path, configured: str | Sequence[str] | None = None
+    checkout: Path, configured: str | Sequence[str] | None = None, select: str | None = None
 ) -> TestCommand | None:
-    """`.agentops.yml`'s test command when it names one, else what the checkout suggests."""
+    """`.agentops.yml`'s test command (and `test_select:`) when it names one, else what the
+    checkout suggests."""
     if configured is not None and (
         configured.strip() if isinstance(configured, str) else configured
     ):
-        return command_from_config(configured)
+        return command_from_config(configured, select)
     return detect_test_command(read_repo_facts(checkout))
-
-
-def command_from_config(command: str | Sequence[str]) -> TestCommand:
-    """A test command written in `.agentops.yml`: a shell-like string or an argv list."""
-    if isinstance(command, str) and _SHELL_SYNTAX.search(command):
-        # `make deps && pytest`: a shell line runs as one (inside the sandbox), whole
-        return TestCommand(Runner.CUSTOM, ("sh", "-c", command), "config", ".agentops.yml")
-    argv = tuple(shlex.split(command)) if isinstance(command, str) else tuple(command)
-    if not argv:
-        raise ValueError("the test command in .agentops.yml is empty")
-    assignments, program = _split_assignments(argv)
-    if not program:
-        raise ValueError("the test command in .agentops.yml sets variables but runs nothing")
-    if assignments:  # `PYTHONPATH=src pytest`, as a shell would run it: through env(1)
-        argv = ("env", *assignments, *program)
-    return TestCommand(_runner_of(program), argv, source="config", reason=".agentops.yml")
-
-
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-
-
-def _split_assignments(argv: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(`NAME=value` words, the program and its arguments) of `[env] [NAME=value …] prog …`."""
-    words = argv[1:] if PurePosixPath(argv[0]).name == "env" else argv
-    count = 0
-    while count < len(words) and _ASSIGNMENT.match(words[count]):
-        count += 1
-    return tuple(words[:count]), tuple(words[count:])
-
-
-_SHELL_SYNTAX = re.compile(r"&&|\|\||[;|<>`]|\$[({A-Za-z_]")
-
-
-def _runner_of(argv: tuple[str, ...]) -> Runner:
-    words = [PurePosixPath(w).name for w in _module_run(argv)[:4]]
-    if "pytest" in words or "py.test" in words:
-        return Runner.PYTEST
-    if words[:2] == ["go", "test"]:
-        return Runner.GO
-    if words[:2] == ["cargo", "test"]:
-        return Runner.CARGO
-    for runner in (Runner.VITEST, Runner.JEST, Runner.PEST, Runner.PHPUNIT):
-        if runner.value in words:
-            return runner
-    if words[:2] in (["npm", "test"], ["npm", "t"]):
-        return Runner.NPM
-    return Runner.CUSTOM
-
-
-def _module_run(argv: tuple[str, ...]) -> tuple[str, ...]:
-    """`python [-W error …] -m pytest -q` → `pytest -q`: the module a Python command runs
-    and its arguments (other commands as they are)."""
-    if not re.fullmatch(r"python[0-9.]*", PurePosixPath(argv[0]).name):
-        return argv
-    for index, word in enumerate(argv[1:], 1):
-        if word == "-m" and index + 1 < len(argv):
-            return argv[index + 1 :]
-        if not word.startswith("-") and argv[index - 1] not in ("-W", "-X"):
-            return argv  # a script, not a module
-    return argv
-
-
-# --- selecting tests --------------------------------------------------------------------
-
-
-def select_tests(command: TestCommand, test_ids: Sequence[str]) -> tuple[str, ...]:
-    """argv that runs only `test_ids` with this command's runner (see the module table)."""
-    if not test_ids:
-        raise ValueError("no test ids to select")
-    for test_id in test_ids:
-        if not test_id or test_id.startswith("-") or "\n" in test_id:
-            raise ValueError(f"not a test id: {test_id!r}")
-    runner = command.runner
-    if runner is Runner.PYTEST:
-        return (*command.argv, *test_ids)
-    # these runners get an argv of their own; the command's `env NAME=value` stays in front
-    prefix = _env_prefix(command.argv)
-    if runner in (Runner.JEST, Runner.VITEST):
-        return (*prefix, *_select_js(command, test_ids))
-    if runner is Runner.GO:
-        return (*prefix, *_select_go(test_ids))
-    if runner is Runner.CARGO:
-        return (*prefix, "cargo", "test", "--", "--exact", *test_ids)
-    if runner in (Runner.PHPUNIT, Runner.PEST):
-        return _select_php(command, test_ids)
-    raise SelectionUnsupported(
-        f"cannot run single tests with {command.display()!r}; the whole command runs instead"
-    )
-
-
-def _env_prefix(argv: tuple[str, ...]) -> tuple[str, ...]:
-    """`("env", "A=1")` of `env A=1 go test ./...` (as `command_from_config` writes it)."""
-    assignments, _program = _split_assignments(argv)
-    return ("env", *assignments) if assignments else ()
-
-
-def _split_id(test_id: str) -> tuple[str, str]:
-    path, sep, name = test_id.partition("::")
-    return (path, name) if sep else (test_id, "")
-
-
-def _select_js(command: TestCommand, test_ids: Sequence[str]) -> tuple[str, ...]:
-    base = ("npx", "vitest", "run") if command.runner is Runner.VITEST else ("npx", "jest")
-    paths = [p for p, _ in map(_split_id, test_ids)]
-    names = [n for _, n in map(_split_id, test_ids) if n]
-    argv = [*base, *dict.fromkeys(paths)]
-    if names:
-        argv += ["-t", "|".join(f"^{re.escape(n)}$" for n in names)]
-    return tuple(argv)
-
-
-def _select_go(test_ids: Sequence[str]) -> tuple[str, ...]:
-    packages: list[str] = []
-    names: list[str] = []
-    for test_id in test_ids:
-        path, name = _split_id(test_id)
-        if not name:  # a bare TestName
-            path, name = "", path
-        packages.append("./" + path.strip("/") if path not in ("", ".") else ".")
-        names.append(re.escape(name))
-    pattern = "^(" + "|".join(names) + ")$"
-    return ("go", "test", *dict.fromkeys(packages), "-run", pattern)
-
-
-def _select_php(command: TestCommand, test_ids: Sequence[str]) -> tuple[str, ...]:
-    paths = [p for p, _ in map(_split_id, test_ids) if p.endswith(".php")]
-    names = [n or p for p, n in map(_split_id, test_ids) if n or not p.endswith(".php")]
-    argv = list(command.argv)
-    if names:
-        argv += ["--filter", "|".join(re.escape(n) for n in names)]
-    argv += list(dict.fromkeys(paths))[:1]  # phpunit takes one path argument
-    return tuple(argv)
-
-
-# --- which files are tests --------------------------------------------------------------
-
-_TEST_PATH = re.compile(
-    r"""(
-        (^|/)tests?/                      # a tests/ or test/ directory
-      | (^|/)__tests__/
-      | (^|/)conftest\.py$
-      | (^|/)test_[^/]*\.py$ | _test\.py$ # pytest
-      | _test\.go$                        # go
-      | \.(test|spec)\.[cm]?[jt]sx?$      # jest, vitest
-      | Test\.php$                        # phpunit
-    )""",
-    re.VERBOSE,
-)
-
-
-def is_test_path(path: str) -> bool:
-    """True for a file that holds tests by the usual conventions of the runners above."""
-    return bool(_TEST_PATH.search(path.replace("\\", "/")))
-
-
-def files_of_test_ids(test_ids: Iterable[str]) -> list[str]:
-    """The files named in `path::name` test ids (pytest, jest, vitest, phpunit)."""
-    files = []
-    for test_id in test_ids:
-        path, _ = _split_id(test_id)
-        path = path.split("[", 1)[0]
-        if PurePosixPath(path).suffix:
-            files.append(path)
-    return list(dict.fromkeys(files))

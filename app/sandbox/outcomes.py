@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.sandbox.detection import Runner
 from app.sandbox.execution import SandboxResult
+from app.sandbox.test_commands import Runner
 
 EVIDENCE_LINES = 3
 EVIDENCE_CHARS = 200
@@ -36,6 +36,9 @@ def nothing_ran(runner: Runner, result: SandboxResult) -> bool:
         return "running 0 tests" in out and "running 1 test" not in out
     if runner in (Runner.PHPUNIT, Runner.PEST):
         return "No tests executed" in out
+    if runner in (Runner.UNITTEST, Runner.DJANGO):
+        # unittest (Django's runner is one) says so, and exits 5 from Python 3.12 on
+        return re.search(r"^Ran 0 tests\b", out, re.MULTILINE) is not None
     return False
 
 
@@ -136,10 +139,17 @@ _ERROR_LINE = re.compile(r"^E\s|Error|error:|Exception|FAIL", re.IGNORECASE)
 
 _PYTEST_LINE = re.compile(r"^(PASSED|FAILED|ERROR|XPASS|XFAIL|SKIPPED) (\S+::\S+)", re.MULTILINE)
 _GO_LINE = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+)", re.MULTILINE)
+# `test_y (pkg.mod.Case.test_y) ... ok` (verbose unittest; a docstring may take a line)
+_UNITTEST_LINE = re.compile(
+    r"^(\w+) \(([\w.]+)\)(?:\n[^\n]*?)? \.\.\. (ok|FAIL|ERROR|skipped|expected failure"
+    r"|unexpected success)",
+    re.MULTILINE,
+)
 
 
 def per_test_outcomes(runner: Runner, output: str) -> dict[str, bool] | None:
-    """{test: passed} from a runner's per-test report (pytest `-rA`, `go test -v`), or None
+    """{test: passed} from a runner's per-test report (pytest `-rA`, `go test -v`, unittest
+    and Django `-v 2`), or None
     when this runner's output names no single tests."""
     found: dict[str, bool] = {}
     if runner is Runner.PYTEST:
@@ -152,6 +162,11 @@ def per_test_outcomes(runner: Runner, output: str) -> dict[str, bool] | None:
         for word, test in _GO_LINE.findall(output):
             if word != "SKIP":
                 found[test] = word == "PASS"
+    elif runner in (Runner.UNITTEST, Runner.DJANGO):
+        for name, where, word in _UNITTEST_LINE.findall(output):
+            test = where if where.endswith(f".{name}") else f"{where}.{name}"
+            if word != "skipped":
+                found[test] = word in ("ok", "expected failure")
     else:
         return None
     return found
@@ -163,4 +178,6 @@ def report_flags(runner: Runner) -> tuple[str, ...]:
         return ("-rA",)
     if runner is Runner.GO:
         return ("-v",)
+    if runner in (Runner.UNITTEST, Runner.DJANGO):
+        return ("-v", "2")
     return ()

@@ -26,17 +26,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from app import repo_files
-from app.sandbox.detection import (
-    Runner,
-    SelectionUnsupported,
-    TestCommand,
-    files_of_test_ids,
-    is_test_path,
-    select_tests,
-)
 from app.sandbox.execution import SandboxResult, run_sandboxed
 from app.sandbox.isolation import SandboxPolicy
 from app.sandbox.outcomes import environment_error, nothing_ran, outside_cause
+from app.sandbox.selection import select_tests
+from app.sandbox.test_commands import Runner, SelectionUnsupported, TestCommand
+from app.sandbox.test_paths import files_of_test_ids, is_test_path
 from app.sandbox.workcopy import copy_tree, remove_tree, work_copy
 
 SKIP_DIRS = frozenset({".git", "node_modules", "vendor", "target", ".venv", "__pycache__"})

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from app import repo_files
-from app.sandbox.detection import Runner, SelectionUnsupported, TestCommand, select_tests
 from app.sandbox.execution import SandboxResult
 from app.sandbox.isolation import SandboxPolicy
 from app.sandbox.outcomes import nothing_ran, outside_cause, per_test_outcomes, report_flags
 from app.sandbox.proof import output_excerpt, run_tests
+from app.sandbox.selection import select_tests
+from app.sandbox.test_commands import Runner, SelectionUnsupported, TestCommand
 
 WHOLE_SUITE = "the whole suite"
 

@@ -223,7 +223,7 @@ async def implement_bench(
 ) -> TestBench:
     """The repository's tests in the sandbox, its dependencies installed by `install`:
     before the first model call, so a repository that cannot be tested costs nothing."""
-    command = resolve_test_command(root, config.test)
+    command = resolve_test_command(root, config.test, config.test_select)
     if command is None:
         raise RunRefused(
             "no test command: set `test:` in .agentops.yml (for example "

@@ -103,7 +103,7 @@ class TestBench:
 
 
 async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> TestBench:
-    command = resolve_test_command(root, config.test)
+    command = resolve_test_command(root, config.test, config.test_select)
     if command is None:
         await refuse(
             ctx,

@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
-from app.sandbox.detection import TestCommand
+from app.sandbox.test_commands import TestCommand
 
 # Beside the package in a checkout; in the working directory for an installed copy.
 _CANDIDATES = (Path(__file__).resolve().parents[2] / "prompts", Path("prompts"))

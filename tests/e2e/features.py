@@ -197,4 +197,41 @@ func TestRectPerimeter(t *testing.T) {
     "func TestXxx(t *testing.T)",
 )
 
-FEATURES = (PYTHON, TYPESCRIPT, JAVASCRIPT, PHP, GO)
+DJANGO = Feature(
+    "python-django",
+    "The cart should take a percentage discount",
+    """cart/pricing.py
+<<<<<<< SEARCH
+def total(lines: list[tuple[Decimal, int]]) -> Decimal:
+=======
+def discounted(amount: Decimal, percent: int) -> Decimal:
+    \"\"\"`amount` less `percent` per cent, to the cent.\"\"\"
+    return (amount * (100 - percent) / 100).quantize(Decimal("0.01"))
+
+
+def total(lines: list[tuple[Decimal, int]]) -> Decimal:
+>>>>>>> REPLACE
+
+cart/test_discount.py
+<<<<<<< NEW FILE
+from decimal import Decimal
+
+from django.test import SimpleTestCase
+
+from cart.pricing import discounted
+
+
+class DiscountTests(SimpleTestCase):
+    def test_ten_percent(self):
+        self.assertEqual(discounted(Decimal("20.00"), 10), Decimal("18.00"))
+>>>>>>> NEW FILE
+""",
+    "cart/test_discount.py::DiscountTests::test_ten_percent",
+    "cart/pricing.py",
+    "def discounted(amount: Decimal, percent: int) -> Decimal:",
+    "files.pythonhosted.org:443",
+    "Ran 1 test",
+    "Django `TestCase`",
+)
+
+FEATURES = (PYTHON, TYPESCRIPT, JAVASCRIPT, PHP, GO, DJANGO)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import implement_script as script
-from tests.e2e.features import GO, JAVASCRIPT, PHP, PYTHON, TYPESCRIPT, Feature
+from tests.e2e.features import FEATURES, Feature
 from tests.e2e.fixture_repos import fixture_files
 from tests.e2e.harness import Service, wait_for
 from tests.sim.github_sim import GitHubSim
@@ -49,9 +49,7 @@ def _check(gh: GitHubSim, repo: str, run_id: int) -> dict[str, Any]:
     return next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
 
 
-@pytest.mark.parametrize(
-    "feature", [PYTHON, TYPESCRIPT, JAVASCRIPT, PHP, GO], ids=lambda f: f.fixture
-)
+@pytest.mark.parametrize("feature", FEATURES, ids=lambda f: f.fixture)
 def test_implement_proves_a_new_test_with_the_repositorys_own_runner(
     service: Service,
     github: tuple[GitHubSim, str],

@@ -168,7 +168,10 @@ def test_empty_repository() -> None:
         ("python3.12 -X dev -m pytest", Runner.PYTEST, ("python3.12", "-X", "dev", "-m", "pytest")),
         ("CGO_ENABLED=0 go test ./...", Runner.GO, ("env", "CGO_ENABLED=0", "go", "test", "./...")),
         ("python run_tests.py", Runner.CUSTOM, ("python", "run_tests.py")),
-        ("python -m unittest", Runner.CUSTOM, ("python", "-m", "unittest")),
+        ("python -m unittest", Runner.UNITTEST, ("python", "-m", "unittest")),
+        ("python tests/runtests.py", Runner.DJANGO, ("python", "tests/runtests.py")),
+        ("python manage.py test", Runner.DJANGO, ("python", "manage.py", "test")),
+        ("python manage.py runserver", Runner.CUSTOM, ("python", "manage.py", "runserver")),
     ],
 )
 def test_command_from_config(line: str, runner: Runner, argv: tuple[str, ...]) -> None:

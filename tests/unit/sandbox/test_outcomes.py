@@ -14,6 +14,7 @@ from app.sandbox import (
     Verdict,
     environment_error,
     judge,
+    nothing_ran,
     outside_cause,
     per_test_outcomes,
 )
@@ -120,3 +121,21 @@ def test_a_result_is_unprovable_only_when_nothing_else_is_wrong() -> None:
     assert not proofs(Verdict.PROVEN).unprovable
     assert proofs(Verdict.ENVIRONMENT, Verdict.PROVEN).environment_error == ""
     assert proofs(Verdict.PROVEN).environment_error is None
+
+
+def test_unittest_and_django_report_each_test_and_nothing_ran() -> None:
+    verbose = (
+        "test_add (tests.test_calc.CalcTest.test_add) ... ok\n"
+        "test_sub (tests.test_calc.CalcTest)\nSubtracts. ... FAIL\n"
+        "test_skip (tests.test_calc.CalcTest.test_skip) ... skipped 'later'\n"
+        "test_err (basic.tests.ModelTests.test_err) ... ERROR\n"
+    )
+    assert per_test_outcomes(Runner.DJANGO, verbose) == {
+        "tests.test_calc.CalcTest.test_add": True,
+        "tests.test_calc.CalcTest.test_sub": False,
+        "basic.tests.ModelTests.test_err": False,
+    }
+    empty = result(5, "\n----------------------------------------------------------------------\n"
+                      "Ran 0 tests in 0.000s\n\nNO TESTS RAN\n")  # fmt: skip
+    assert nothing_ran(Runner.UNITTEST, empty)
+    assert not nothing_ran(Runner.DJANGO, result(1, "Ran 10 tests in 0.1s\n\nFAILED (errors=1)"))
