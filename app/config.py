@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     # size of its /tmp (HOME), of its /dev/shm, and of the run's scratch area (root)
     sandbox_disk_mb: int = Field(default=2048, ge=16)
     sandbox_cgroup: Path | None = None  # a delegated cgroup v2 directory; found if unset
+    # Interpreters a repository may ask for (comma-separated paths); unset: python3.N on
+    # PATH and pyenv's versions (app/toolchains.py)
+    sandbox_pythons: str = ""
     # The most a repository's `.agentops.yml` `limits:` may ask for; more is capped.
     max_test_timeout_seconds: int = Field(default=1800, ge=10)
     max_turns: int = Field(default=60, ge=1)

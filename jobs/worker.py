@@ -14,6 +14,7 @@ from app.forges.registry import ForgeRegistry
 from app.queue import CHECK_LABELS, RUN_WORKFLOW, RunQueue, redis_settings
 from app.sandbox import probe_python, probe_sandbox
 from app.store import connect
+from app.toolchains import toolchain_report
 from app.workflow.context import WorkflowDeps
 from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
@@ -45,6 +46,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             log.info("test isolation: %s", isolation)
         else:
             log.warning("test isolation: %s", isolation)
+        for name, version in await asyncio.to_thread(toolchain_report, settings.sandbox_pythons):
+            log.info("toolchain %s: %s", name, version or "not found")
         has_pytest, python = await asyncio.to_thread(probe_python, settings.sandbox_python_env)
         if has_pytest:
             log.info("test Python: %s", python)

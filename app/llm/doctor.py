@@ -186,12 +186,27 @@ async def check_sandbox(settings: Settings) -> Check:
     return Check("sandbox", ok, text)
 
 
+async def check_toolchains(settings: Settings) -> list[Check]:
+    """The Pythons a repository may ask for, and the other toolchains, with versions
+    (app/toolchains.py); a missing one is a warning: only repositories that need it fail."""
+    from app.toolchains import toolchain_report
+
+    report = await asyncio.to_thread(toolchain_report, settings.sandbox_pythons)
+    return [
+        Check(name, True, version)
+        if version
+        else Check(name, None, "not found: repositories whose tests need it cannot run here")
+        for name, version in report
+    ]
+
+
 async def run_checks(settings: Settings) -> list[Check]:
-    providers, database, redis_check, sandbox = await asyncio.gather(
+    providers, database, redis_check, sandbox, toolchains = await asyncio.gather(
         check_providers(settings),
         check_database(settings),
         check_redis(settings),
         check_sandbox(settings),
+        check_toolchains(settings),
     )
     return [
         *providers,
@@ -199,4 +214,5 @@ async def run_checks(settings: Settings) -> list[Check]:
         redis_check,
         *await check_forges_if_available(settings),
         sandbox,
+        *toolchains,
     ]

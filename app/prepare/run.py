@@ -54,6 +54,8 @@ class Prepared:
     seconds: float = 0.0
     failure: str | None = None  # for people: "composer install failed: …"
     egress: EgressLog = field(default_factory=EgressLog)
+    ro_paths: tuple[Path, ...] = ()  # toolchains the install chose (an interpreter's prefix)
+    python: str = ""  # which Python, and why, when the repository asked for one
     results: tuple[SandboxResult, ...] = ()
     lease: CacheEntry | None = None
 
@@ -82,7 +84,12 @@ class Prepared:
             if _is_dir(self.deps / "go"):
                 env.update(go_env(offline=True))
             env["PATH"] = ":".join(path)
-        return replace(policy, binds=tuple(binds), env={**policy.env, **env})
+        return replace(
+            policy,
+            binds=tuple(binds),
+            env={**policy.env, **env},
+            ro_paths=(*policy.ro_paths, *self.ro_paths),
+        )
 
     def detail(self) -> dict[str, object]:
         """The check run's line: what, from where, how long, cache hit or not."""
@@ -95,6 +102,7 @@ class Prepared:
             "refused": [f"{c.host}:{c.port} ({c.reason})" for c in self.egress.refused],
             "downloaded_bytes": self.egress.bytes_in(),
             "seconds": round(self.seconds, 1),
+            **({"python": self.python} if self.python else {}),
         }
 
 
@@ -159,6 +167,8 @@ async def prepare(
     toolchain: str,
     label: str = "",
     allow_unsandboxed: bool = False,
+    ro_paths: tuple[Path, ...] = (),
+    python: str = "",
 ) -> Prepared:
     """Install `plan` for `checkout` (only read), or take it from the tenant's cache.
 
@@ -166,7 +176,8 @@ async def prepare(
     disk limit when root); it must outlive the tests when the result is not cached.
     """
     started = time.monotonic()
-    done = Prepared(plan)
+    done = Prepared(plan, ro_paths=ro_paths, python=python)
+    base = replace(base, ro_paths=(*base.ro_paths, *ro_paths))
     if plan.empty:
         return done
     cache = DependencyCache(settings.cache_root, tenant, settings.cache_cap_bytes)

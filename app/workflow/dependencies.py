@@ -4,10 +4,7 @@ call and shown as the `install` step of its check run (app/prepare does the work
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 from app.config import RepoConfig, Settings
@@ -15,6 +12,15 @@ from app.prepare import Prepared, PrepareSettings, plan_for, prepare
 from app.prepare.egress import EgressRules
 from app.prepare.plan import DEPS
 from app.sandbox import SandboxLimits, SandboxPolicy
+from app.toolchains import (
+    TOOLS,
+    PythonChoice,
+    choose_python,
+    offered_pythons,
+    probe_python,
+    requested_python,
+    tool_version,
+)
 from app.workflow import workspace
 from app.workflow.context import RunContext, RunRefused
 
@@ -22,34 +28,18 @@ MiB = 1024**2
 COMPOSER_HOME = f"{DEPS}/.agentops/composer"
 
 
-@functools.cache
 def toolchain_identity(python: str) -> str:
     """The versions of the toolchains an install uses: part of every cache key, so that
     an upgraded interpreter or package manager installs afresh."""
-    versions = []
-    for argv in (
-        (python, "--version"),
-        ("node", "--version"),
-        ("npm", "--version"),
-        ("php", "--version"),
-        ("composer", "--version"),
-        ("go", "version"),
-    ):
-        if shutil.which(argv[0]) is None:
-            continue
-        try:
-            done = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-                env={"PATH": "/usr/local/bin:/usr/bin:/bin", "COMPOSER_ALLOW_SUPERUSER": "1"},
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        versions.append(f"{argv[0]}={done.stdout.strip().splitlines()[:1]}")
+    versions = [f"python={tool_version((python, '--version'))}"]
+    versions += [f"{name}={tool_version(argv)}" for name, argv in TOOLS if name != "phpunit"]
     return ";".join(versions)
+
+
+def python_for(settings: Settings, root: Path) -> PythonChoice:
+    """The interpreter the repository at `root` asks for, among those the worker offers."""
+    default = probe_python(str(settings.sandbox_python_env / "bin" / "python"))
+    return choose_python(requested_python(root), offered_pythons(settings.sandbox_pythons), default)
 
 
 def prepare_settings(settings: Settings) -> PrepareSettings:
@@ -106,8 +96,11 @@ async def install_for(
     tenant: str,
     label: str,
 ) -> Prepared:
-    """The prepare phase on `root` (a run's checkout, only read); see app/prepare."""
-    python = str(settings.sandbox_python_env / "bin" / "python")
+    """The prepare phase on `root` (a run's checkout, only read), with the Python it asks
+    for; see app/prepare and app/toolchains.py."""
+    choice = await asyncio.to_thread(python_for, settings, root)
+    chosen = choice.interpreter
+    python = chosen.path if chosen else str(settings.sandbox_python_env / "bin" / "python")
     return await prepare(
         root,
         plan_for(root, config.setup, python),
@@ -118,6 +111,8 @@ async def install_for(
         toolchain=await asyncio.to_thread(toolchain_identity, python),
         label=label,
         allow_unsandboxed=settings.sandbox_allow_unsandboxed,
+        ro_paths=(chosen.prefix,) if chosen else (),
+        python=choice.note,
     )
 
 
