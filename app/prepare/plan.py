@@ -93,8 +93,11 @@ class PreparePlan:
         return digest.hexdigest()[:40]
 
 
-def plan_for(root: Path, setup: Sequence[str] = (), python: str = "python3") -> PreparePlan:
-    """The plan for the checkout at `root`; `python` is the interpreter for a venv."""
+def plan_for(
+    root: Path, setup: Sequence[str] = (), python: str = "python3", own_python: bool = False
+) -> PreparePlan:
+    """The plan for the checkout at `root`; `python` is the interpreter for a venv, which
+    is made even with nothing to install when `own_python` (the repository asked for it)."""
     test_env = _src_layout_env(root)
     if setup:
         step = PrepareStep("setup", tuple(setup), ())
@@ -102,7 +105,7 @@ def plan_for(root: Path, setup: Sequence[str] = (), python: str = "python3") -> 
     steps: list[PrepareStep] = []
     why_not: list[str] = []
     for detect in (_python, _node, _php, _go):
-        found = detect(root, python)
+        found = _python(root, python, own_python) if detect is _python else detect(root, python)
         if found is not None:
             step, local = found
             steps.append(step)
@@ -135,7 +138,7 @@ def _src_layout_env(root: Path) -> dict[str, str]:
 # --- Python -------------------------------------------------------------------------------
 
 
-def _python(root: Path, python: str) -> tuple[PrepareStep, str] | None:
+def _python(root: Path, python: str, own_python: bool = False) -> tuple[PrepareStep, str] | None:
     req_files = [name for name in _PY_REQ_FILES if _read(root, name) is not None]
     requirements: list[str] = []
     inputs = list(req_files)
@@ -159,7 +162,7 @@ def _python(root: Path, python: str) -> tuple[PrepareStep, str] | None:
         text = _read(root, name) or ""
         if re.search(r"^\s*(-e|--editable)\b|^\s*\.{1,2}(/|\s*$)|file:", text, re.M):
             local = f"{name} installs files of the repository"
-    if not req_files and not requirements:
+    if not req_files and not requirements and not own_python:
         return None
     files: dict[str, str] = {}
     args = [f"-r {shlex.quote(name)}" for name in req_files]
@@ -169,9 +172,10 @@ def _python(root: Path, python: str) -> tuple[PrepareStep, str] | None:
     if pins:
         files["constraints.txt"] = "\n".join(pins) + "\n"
         args.append(f"-c {DEPS}/.agentops/constraints.txt")
+    install = [f"{VENV}/bin/python -m pip install --no-input {' '.join(args)}"] if args else []
     commands = (
         f"{shlex.quote(python)} -m venv {VENV}",
-        f"{VENV}/bin/python -m pip install --no-input {' '.join(args)}",
+        *install,
         # the repository's own pytest when it pins one; else the runner the tests need
         f"{VENV}/bin/python -c 'import pytest' 2>/dev/null || "
         f"{VENV}/bin/python -m pip install --no-input pytest",

@@ -103,7 +103,7 @@ async def install_for(
     python = chosen.path if chosen else str(settings.sandbox_python_env / "bin" / "python")
     return await prepare(
         root,
-        plan_for(root, config.setup, python),
+        plan_for(root, config.setup, python, own_python=chosen is not None),
         prepare_settings(settings),
         policy,
         tenant=tenant,
@@ -162,7 +162,8 @@ async def install_dependencies(
             raise refusal(done[0])
         return done[0].detail()
 
-    if not plan_for(root, config.setup).steps:
+    own_python = (await asyncio.to_thread(python_for, settings, root)).interpreter is not None
+    if not plan_for(root, config.setup, own_python=own_python).steps:
         return await install()  # nothing to install: no line in the check run
     await ctx.step("install", step)
     prepared = done[0] if done else await install()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from app.config import RepoConfig, Settings
 from app.sandbox import run_tests
 from app.toolchains import offered_pythons, probe_python
@@ -22,23 +24,25 @@ def test_runs_with_the_python_asked_for():
 """
 
 
-async def test_requires_python_chooses_the_interpreter(tmp_path: Path) -> None:
+@pytest.mark.parametrize("asks", ["pyproject", "python-version"])
+async def test_the_python_asked_for_makes_the_venv_and_runs_the_tests(
+    tmp_path: Path, asks: str
+) -> None:
     default = probe_python(str(Path(sys.prefix) / "bin" / "python"))
     assert default is not None
     others = [i for i in offered_pythons() if i.version.release[:2] != default.version.release[:2]]
     assert others, "this machine offers one Python only (pyenv's versions are expected)"
     target = others[-1]
     minor = f"{target.version.major}.{target.version.minor}"
-    repo = write_repo(
-        tmp_path / "repo",
-        {
-            "pyproject.toml": (
-                f'[project]\nname = "x"\nrequires-python = "=={minor}.*"\n'
-                'dependencies = ["iniconfig"]\n'
-            ),
-            "tests/test_version.py": VERSION_TEST.replace("{minor}", minor),
-        },
-    )
+    files = {"tests/test_version.py": VERSION_TEST.replace("{minor}", minor)}
+    if asks == "pyproject":  # with a dependency from PyPI
+        files["pyproject.toml"] = (
+            f'[project]\nname = "x"\nrequires-python = "=={minor}.*"\n'
+            'dependencies = ["iniconfig"]\n'
+        )
+    else:  # nothing to install: the venv is made for the interpreter alone
+        files[".python-version"] = f"{target.version}\n"
+    repo = write_repo(tmp_path / "repo", files)
     settings = Settings(workdir=tmp_path / "work", prepare_cache_dir=tmp_path / "cache")
     policy = await policy_for_tests(settings, RepoConfig(), tmp_path / "scratch")
     prepared = await install_for(
