@@ -13,6 +13,7 @@ the whole run, so a second `finish` pays only for the change's side.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -21,9 +22,10 @@ from app import repo_files
 from app.sandbox.execution import SandboxResult
 from app.sandbox.isolation import SandboxPolicy
 from app.sandbox.outcomes import nothing_ran, outside_cause, per_test_outcomes, report_flags
-from app.sandbox.proof import output_excerpt, run_tests
+from app.sandbox.proof import SKIP_DIRS, output_excerpt, run_tests
 from app.sandbox.selection import select_tests
 from app.sandbox.test_commands import Runner, SelectionUnsupported, TestCommand
+from app.sandbox.test_paths import is_test_path
 
 WHOLE_SUITE = "the whole suite"
 
@@ -82,12 +84,14 @@ async def check_regressions(
     suite_seconds: float,
     base_runs: BaseRuns,
     allow_unsandboxed: bool = False,
+    suite_note: str = "",
 ) -> RegressionCheck:
     """Compare the tests of `test_files` that exist on `base` (and the whole suite, when
-    `suite_seconds` > 0 and its run on `base` ends within them) on `base` and `changed`."""
+    `suite_seconds` > 0 and its run on `base` ends within them) on `base` and `changed`;
+    `suite_note` says why the suite is left out when the caller left it out."""
     checked: list[str] = []
     regressions: list[Regression] = []
-    notes: list[str] = []
+    notes: list[str] = [suite_note] if suite_note else []
 
     async def run(root: Path, argv: tuple[str, ...], run_policy: SandboxPolicy) -> SandboxResult:
         done = await run_tests(root, argv, policy=run_policy, allow_unsandboxed=allow_unsandboxed)
@@ -126,6 +130,22 @@ async def check_regressions(
             found = _compare(command.runner, WHOLE_SUITE, before, after)
             regressions += [r for r in found if r.test not in {x.test for x in regressions}]
     return RegressionCheck(tuple(checked), tuple(regressions), tuple(notes))
+
+
+SUITE_MAX_TEST_FILES = 300  # larger suites are left out unless the repository asks
+
+
+def count_test_files(root: Path, stop_at: int = SUITE_MAX_TEST_FILES + 1) -> int:
+    """How many test files the tree holds (by `is_test_path`), counting up to `stop_at`."""
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+        rel = Path(dirpath).relative_to(root).as_posix()
+        for name in filenames:
+            count += is_test_path(name if rel == "." else f"{rel}/{name}")
+            if count >= stop_at:
+                return count
+    return count
 
 
 def _regular(root: Path, rel: str) -> bool:

@@ -11,17 +11,24 @@ model; what no change can fix stops the run or the delivery:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.config import RepoConfig
+from app.config import REPO_CONFIG_FILE, RepoConfig
 from app.sandbox import prove_red_green
-from app.sandbox.regressions import BaseRuns, check_regressions
+from app.sandbox.regressions import (
+    SUITE_MAX_TEST_FILES,
+    BaseRuns,
+    check_regressions,
+    count_test_files,
+)
 from app.workflow import workspace
 from app.workflow.context import RunRefused
 from app.workflow.pr_test_bench import TestBench, environment_refusal
 
+DEFAULT_SUITE_SECONDS = 300.0
 UNPROVEN_RULE = "Every new test must fail on the original code and pass with your change."
 REGRESSION_RULE = (
     "Your change breaks tests that passed before it. Make them pass again; if the issue "
@@ -40,6 +47,7 @@ class ChangeProof:
     config: RepoConfig
     unproven: str = ""  # accepted without proof: why (for the delivery)
     base_runs: BaseRuns = field(default_factory=BaseRuns)
+    test_files: int | None = None  # in the original code, counted once
 
     async def verify(self, test_ids: list[str]) -> tuple[bool, str]:
         if not test_ids:
@@ -58,15 +66,17 @@ class ChangeProof:
             raise environment_refusal(bench.command, broken)
         if not (proof.proven or proof.unprovable):
             return False, f"{UNPROVEN_RULE}\n\n{proof.to_markdown()}"
+        suite_seconds, suite_note = await self._suite_budget(base)
         regressions = await check_regressions(
             base,
             self.root,
             bench.command,
             proof.test_files,
             policy=bench.policy,
-            suite_seconds=float(self.config.limits.suite_check_seconds),
+            suite_seconds=suite_seconds,
             base_runs=self.base_runs,
             allow_unsandboxed=bench.allow_unsandboxed,
+            suite_note=suite_note,
         )
         report = f"{proof.to_markdown()}\n\n{regressions.to_markdown()}"
         if regressions.regressions:
@@ -81,6 +91,21 @@ class ChangeProof:
             else ""
         )
         return True, report
+
+    async def _suite_budget(self, base: Path) -> tuple[float, str]:
+        """`limits.suite_check_seconds` when the repository sets it; else the default for a
+        suite of at most SUITE_MAX_TEST_FILES test files, and none for a larger one."""
+        asked = self.config.limits.suite_check_seconds
+        if asked is not None:
+            return float(asked), ""
+        if self.test_files is None:
+            self.test_files = await asyncio.to_thread(count_test_files, base)
+        if self.test_files > SUITE_MAX_TEST_FILES:
+            return 0.0, (
+                f"the whole suite was left out: more than {SUITE_MAX_TEST_FILES} test files "
+                f"(`limits.suite_check_seconds` in {REPO_CONFIG_FILE} runs it within that time)"
+            )
+        return DEFAULT_SUITE_SECONDS, ""
 
 
 def not_delivered(implemented: dict[str, Any]) -> RunRefused:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.sandbox import Runner, TestCommand, Verdict, prove_red_green
-from app.sandbox.regressions import WHOLE_SUITE, BaseRuns, check_regressions
+from app.sandbox.regressions import WHOLE_SUITE, BaseRuns, check_regressions, count_test_files
 from tests.integration.sandbox.repos import policy, write_repo
 
 COMMAND = TestCommand(Runner.PYTEST, ("python", "-m", "pytest", "-q", "-p", "no:cacheprovider"))
@@ -154,3 +154,11 @@ async def test_a_suite_over_its_budget_is_left_out_and_said_so(tmp_path: Path) -
     )
     assert check.checked == ("tests/test_calc.py",)
     assert "the whole suite takes longer than 3 s on the original code" in check.to_markdown()
+
+
+def test_test_files_are_counted_up_to_the_limit(tmp_path: Path) -> None:
+    files = {f"tests/test_{n}.py": "\n" for n in range(5)}
+    files |= {"src/app.py": "\n", "node_modules/x/a.test.js": "\n", "pkg/tests.py": "\n"}
+    root = write_repo(tmp_path / "repo", files)
+    assert count_test_files(root) == 6  # node_modules is not the repository's
+    assert count_test_files(root, stop_at=3) == 3
