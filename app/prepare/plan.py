@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from app import repo_files
+from app.sandbox.test_commands import Runner
 
 DEPS = "/deps"  # inside the sandbox: the prepare phase's output, read-only for the tests
 VENV = f"{DEPS}/venv"
@@ -93,18 +94,42 @@ class PreparePlan:
         return digest.hexdigest()[:40]
 
 
+# What each test runner needs installed; a runner we do not know gets everything found.
+RUNNER_ECOSYSTEMS: dict[Runner, tuple[str, ...]] = {
+    Runner.PYTEST: ("python",),
+    Runner.UNITTEST: ("python",),
+    Runner.DJANGO: ("python",),
+    Runner.JEST: ("node",),
+    Runner.VITEST: ("node",),
+    Runner.NPM: ("node",),
+    Runner.PHPUNIT: ("php",),
+    Runner.PEST: ("php",),
+    Runner.GO: ("go",),
+    Runner.CARGO: (),
+}
+ECOSYSTEMS = ("python", "node", "php", "go")
+
+
 def plan_for(
-    root: Path, setup: Sequence[str] = (), python: str = "python3", own_python: bool = False
+    root: Path,
+    setup: Sequence[str] = (),
+    python: str = "python3",
+    own_python: bool = False,
+    runner: Runner | None = None,
 ) -> PreparePlan:
-    """The plan for the checkout at `root`; `python` is the interpreter for a venv, which
-    is made even with nothing to install when `own_python` (the repository asked for it)."""
+    """The plan for the checkout at `root` and the tests of `runner` (None: every
+    ecosystem found); `python` is the interpreter for a venv, which is made even with
+    nothing to install when `own_python` (the repository asked for it)."""
     test_env = _src_layout_env(root)
     if setup:
         step = PrepareStep("setup", tuple(setup), ())
         return PreparePlan((step,), ".agentops.yml", "setup commands may read any file", test_env)
     steps: list[PrepareStep] = []
     why_not: list[str] = []
-    for detect in (_python, _node, _php, _go):
+    wanted = RUNNER_ECOSYSTEMS.get(runner, ECOSYSTEMS) if runner is not None else ECOSYSTEMS
+    detectors = {"python": _python, "node": _node, "php": _php, "go": _go}
+    for name in wanted:
+        detect = detectors[name]
         found = _python(root, python, own_python) if detect is _python else detect(root, python)
         if found is not None:
             step, local = found

@@ -11,7 +11,7 @@ from app.config import RepoConfig, Settings
 from app.prepare import Prepared, PrepareSettings, plan_for, prepare
 from app.prepare.egress import EgressRules
 from app.prepare.plan import DEPS
-from app.sandbox import SandboxLimits, SandboxPolicy
+from app.sandbox import Runner, SandboxLimits, SandboxPolicy, resolve_test_command
 from app.toolchains import (
     TOOLS,
     PythonChoice,
@@ -34,6 +34,15 @@ def toolchain_identity(python: str) -> str:
     versions = [f"python={tool_version((python, '--version'))}"]
     versions += [f"{name}={tool_version(argv)}" for name, argv in TOOLS if name != "phpunit"]
     return ";".join(versions)
+
+
+def _runner(root: Path, config: RepoConfig) -> Runner | None:
+    """The runner of the repository's tests: only what it needs is installed."""
+    try:
+        command = resolve_test_command(root, config.test, config.test_select)
+    except ValueError:
+        return None
+    return command.runner if command is not None else None
 
 
 def python_for(settings: Settings, root: Path) -> PythonChoice:
@@ -103,7 +112,9 @@ async def install_for(
     python = chosen.path if chosen else str(settings.sandbox_python_env / "bin" / "python")
     return await prepare(
         root,
-        plan_for(root, config.setup, python, own_python=chosen is not None),
+        plan_for(
+            root, config.setup, python, own_python=chosen is not None, runner=_runner(root, config)
+        ),
         prepare_settings(settings),
         policy,
         tenant=tenant,
@@ -163,7 +174,7 @@ async def install_dependencies(
         return done[0].detail()
 
     own_python = (await asyncio.to_thread(python_for, settings, root)).interpreter is not None
-    if not plan_for(root, config.setup, own_python=own_python).steps:
+    if not plan_for(root, config.setup, own_python=own_python, runner=_runner(root, config)).steps:
         return await install()  # nothing to install: no line in the check run
     await ctx.step("install", step)
     prepared = done[0] if done else await install()

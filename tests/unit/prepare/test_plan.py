@@ -6,6 +6,7 @@ from pathlib import Path
 
 from app.prepare import plan_for
 from app.prepare.run import _short
+from app.sandbox import Runner
 from tests.integration.sandbox.repos import write_repo
 
 
@@ -144,3 +145,19 @@ def test_failure_names_are_short() -> None:
     assert _short("composer install --no-interaction --prefer-dist") == "composer install"
     assert _short("npm ci --no-audit") == "npm ci"
     assert _short("/deps/venv/bin/python -m pip install -r r.txt") == "python pip install"
+
+
+def test_only_what_the_tests_runner_needs_is_installed(tmp_path: Path) -> None:
+    # Django's own repository: a Python project with a package.json for its JavaScript tests
+    root = write_repo(
+        tmp_path / "repo",
+        {"requirements.txt": "asgiref\n", "package.json": '{"devDependencies": {"qunit": "1"}}'},
+    )
+
+    def steps(runner: Runner | None) -> list[str]:
+        return [s.tool for s in plan_for(root, runner=runner).steps]
+
+    assert steps(Runner.DJANGO) == steps(Runner.PYTEST) == ["pip"]
+    assert steps(Runner.JEST) == ["npm"]
+    assert steps(Runner.CUSTOM) == steps(None) == ["pip", "npm"]
+    assert steps(Runner.GO) == []
