@@ -19,6 +19,7 @@ cached: its result depends on more than the lockfile.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import hashlib
 import json
@@ -177,6 +178,11 @@ def _python(root: Path, python: str, own_python: bool = False) -> tuple[PrepareS
         if found:
             inputs.append("setup.cfg")
             requirements += found
+    if not requirements and (script := _read(root, "setup.py")) is not None:
+        found = setup_py_requirements(script)
+        if found:
+            inputs.append("setup.py")
+            requirements += found
     pins: list[str] = []
     for lock in ("uv.lock", "poetry.lock"):
         locked = _toml(_read(root, lock))
@@ -247,6 +253,32 @@ def _pyproject_requirements(data: dict[str, Any]) -> list[str]:
         if isinstance(table, dict):
             found += [name for name in table if name.lower() != "python"]
     return list(dict.fromkeys(r for r in map(_requirement, found) if r))
+
+
+def setup_py_requirements(text: str) -> list[str]:
+    """`install_requires` (and the test extras) of a `setup(...)` call, read as literals
+    from the syntax tree: a setup.py is code, and it is never run outside the sandbox; a
+    list built by code is not read at all."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    lines: list[object] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup"):
+            continue
+        for keyword in node.keywords:
+            try:
+                value = ast.literal_eval(keyword.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                continue
+            if keyword.arg == "install_requires" and isinstance(value, list | tuple):
+                lines += value
+            elif keyword.arg == "extras_require" and isinstance(value, dict):
+                for name in TEST_EXTRAS:
+                    extra = value.get(name)
+                    lines += extra if isinstance(extra, list | tuple) else []
+    return list(dict.fromkeys(r for r in map(_requirement, lines) if r))
 
 
 def _setup_cfg_requirements(text: str) -> list[str]:

@@ -73,6 +73,31 @@ def environment_error(result: SandboxResult) -> str | None:
     return None
 
 
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+# a traceback's frame in the repository (`File "/workspace/x.py", line 3`), or pytest's
+# short form (`tests/test_x.py:3: in <module>`)
+_FRAME = re.compile(r'File "/workspace/([^"]+)", line \d+|^(\S+\.py):\d+: in ', re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class MissingModule:
+    name: str  # the top-level package
+    importer: str | None  # the repository's file whose import failed, when it shows
+
+
+def missing_module(result: SandboxResult) -> MissingModule | None:
+    """The package a failed Python run could not import, and which file imported it."""
+    if result.passed:
+        return None
+    text = result.output.text
+    found = list(_MISSING_MODULE.finditer(text))
+    if not found:
+        return None
+    error = found[-1]
+    frames = [m.group(1) or m.group(2) for m in _FRAME.finditer(text, 0, error.start())]
+    return MissingModule(error.group(1).split(".")[0], frames[-1] if frames else None)
+
+
 # --- the tests need what the sandbox does not give ----------------------------------------
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from app import repo_files
 from app.sandbox.execution import SandboxResult, run_sandboxed
 from app.sandbox.isolation import SandboxPolicy
-from app.sandbox.outcomes import environment_error, nothing_ran, outside_cause
+from app.sandbox.outcomes import environment_error, missing_module, nothing_ran, outside_cause
 from app.sandbox.selection import select_tests
 from app.sandbox.test_commands import Runner, SelectionUnsupported, TestCommand
 from app.sandbox.test_paths import files_of_test_ids, is_test_path
@@ -305,5 +305,28 @@ async def _prove(
     for test_id, argv in zip(test_ids, selections, strict=True):
         red = await run_sandboxed(argv, red_dir, policy, allow_unsandboxed=allow_unsandboxed)
         green = await run_sandboxed(argv, green_dir, policy, allow_unsandboxed=allow_unsandboxed)
-        proofs.append(judge(command.runner, test_id, red, green))
+        proof = judge(command.runner, test_id, red, green)
+        if proof.verdict is Verdict.FAILS_ON_CHANGE:
+            proof = _missing_dependency(proof, red_dir, moved) or proof
+        proofs.append(proof)
     return RedGreenResult(tuple(proofs), moved)
+
+
+def _missing_dependency(proof: TestProof, base: Path, moved: tuple[str, ...]) -> TestProof | None:
+    """Both runs stop where the original code imports a package the repository does not
+    hold: a dependency the prepare phase did not install, which no change can fix (a
+    new test importing what the change forgot to add is the model's to fix)."""
+    assert proof.red is not None and proof.green is not None
+    missing = missing_module(proof.green)
+    if missing is None or missing != missing_module(proof.red) or missing.importer is None:
+        return None
+    if missing.importer in moved or not os.path.isfile(base / missing.importer):
+        return None  # imported by a test of the change, or by no file of the original code
+    name = missing.name
+    if any(os.path.lexists(base / c) for c in (name, f"{name}.py", f"src/{name}")):
+        return None
+    why = (
+        f"a dependency is missing: `{missing.importer}` imports `{name}`, which is not "
+        "installed (declare it where the prepare phase reads dependencies, or use `setup:`)"
+    )
+    return replace(proof, verdict=Verdict.ENVIRONMENT, explanation=why)

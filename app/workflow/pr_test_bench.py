@@ -28,13 +28,13 @@ from app.workflow.dependencies import install_dependencies
 from app.workflow.sandbox_policy import policy_for_tests
 
 
-def environment_refusal(command: TestCommand, line: str) -> RunRefused:
-    """The run stops: the tests cannot start in the sandbox, and no change can fix that."""
+def environment_refusal(command: TestCommand, why: str) -> RunRefused:
+    """The run stops: the tests cannot run in the sandbox, and no change can fix that."""
     return RunRefused(
-        f"The tests cannot run in the sandbox: `{command.display()}` says `{line}`. "
+        f"The tests cannot run in the sandbox (`{command.display()}`): {why}. "
         f"That is not something the change can fix: set `test:` (and `setup:` when the "
-        f"runner must be installed) in {REPO_CONFIG_FILE}, or ask the operator to provide "
-        "the toolchain."
+        f"runner or a dependency must be installed) in {REPO_CONFIG_FILE}, or ask the "
+        "operator to provide the toolchain."
     )
 
 
@@ -67,7 +67,7 @@ class TestBench:
             allow_unsandboxed=self.allow_unsandboxed,
         )
         if (missing := environment_error(done.tests)) is not None:
-            raise environment_refusal(self.command, missing)
+            raise environment_refusal(self.command, f"the test runner cannot start: {missing}")
         return done
 
     async def run(self, test_ids: Sequence[str]) -> tuple[bool, str]:

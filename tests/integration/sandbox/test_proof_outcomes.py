@@ -162,3 +162,33 @@ def test_test_files_are_counted_up_to_the_limit(tmp_path: Path) -> None:
     root = write_repo(tmp_path / "repo", files)
     assert count_test_files(root) == 6  # node_modules is not the repository's
     assert count_test_files(root, stop_at=3) == 3
+
+
+async def test_a_dependency_the_code_imports_but_nothing_installed_stops_the_proof(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "pyproject.toml": CONFIG,
+        "app.py": "import no_such_dependency_here\n\n\ndef double(x):\n    return 2 * x\n",
+    }
+    new_test = "from app import double\n\ndef test_double():\n    assert double(2) == 4\n"
+    base = write_repo(tmp_path / "base", files)
+    changed = write_repo(tmp_path / "changed", {**files, "tests/test_app.py": new_test})
+    result = await prove_red_green(
+        base, changed, ["tests/test_app.py::test_double"], COMMAND, policy=policy()
+    )
+    assert result.proofs[0].verdict is Verdict.ENVIRONMENT
+    assert result.environment_error is not None
+    assert "`app.py` imports `no_such_dependency_here`" in result.environment_error
+
+
+async def test_a_module_the_change_forgot_is_the_models_to_fix(tmp_path: Path) -> None:
+    new_test = "from shapes import area\n\ndef test_area():\n    assert area(2) == 4\n"
+    base = write_repo(tmp_path / "base", {"pyproject.toml": CONFIG})
+    changed = write_repo(
+        tmp_path / "changed", {"pyproject.toml": CONFIG, "tests/test_shapes.py": new_test}
+    )
+    result = await prove_red_green(
+        base, changed, ["tests/test_shapes.py::test_area"], COMMAND, policy=policy()
+    )
+    assert result.proofs[0].verdict is Verdict.FAILS_ON_CHANGE

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.prepare import plan_for
+from app.prepare.plan import setup_py_requirements
 from app.prepare.run import _short
 from app.sandbox import Runner
 from tests.integration.sandbox.repos import write_repo
@@ -161,3 +162,23 @@ def test_only_what_the_tests_runner_needs_is_installed(tmp_path: Path) -> None:
     assert steps(Runner.JEST) == ["npm"]
     assert steps(Runner.CUSTOM) == steps(None) == ["pip", "npm"]
     assert steps(Runner.GO) == []
+
+
+def test_setup_py_is_read_as_literals_never_run(tmp_path: Path) -> None:
+    root = write_repo(
+        tmp_path / "repo",
+        {
+            "setup.py": (
+                "import os\nfrom setuptools import setup\n"
+                "os.system('touch /tmp/ran')\n"
+                "setup(name='x', install_requires=['pytz', 'sqlparse >= 0.2.2'],\n"
+                "      extras_require={'test': ['pytest-django'], 'argon2': ['argon2-cffi']})\n"
+            )
+        },
+    )
+    [step] = plan_for(root).steps
+    assert step.inputs == ("setup.py",)
+    assert step.files["requirements.txt"] == "pytz\nsqlparse >= 0.2.2\npytest-django\n"
+    assert setup_py_requirements("setup(install_requires=deps())\n") == []
+    assert setup_py_requirements("setup(install_requires=['-e .', '--index-url=x'])\n") == []
+    assert setup_py_requirements("(" * 100_000) == []  # not Python: nothing, no crash
