@@ -129,7 +129,20 @@ def run_task(
     seconds = time.perf_counter() - started
     proven = done.returncode == 0 and "holds commit" in done.stdout
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    return Outcome(str(task["instance_id"]), proven, seconds, "" if proven else lines[-1][:300])
+    why = "" if proven else lines[-1][:300]
+    if not proven and (told := _last_answer_to_finish(llm)):
+        why += " | " + told
+    return Outcome(str(task["instance_id"]), proven, seconds, why)
+
+
+def _last_answer_to_finish(llm: LLMSimulator) -> str:
+    """What the harness told the model when it refused its `finish` (the verdict table)."""
+    for request in reversed(llm.requests_for(CODER)):
+        for part in request.body["messages"][-1].get("content", []):
+            text = part.get("content") if isinstance(part, dict) else None
+            if isinstance(text, str) and text.startswith("Not finished."):
+                return " ".join(text.split())[: int(os.environ.get("BENCH_WHY_CHARS", "600"))]
+    return ""
 
 
 def main() -> None:
