@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     prepare_npm_registry: str | None = None
     prepare_composer_repository: str | None = None
     prepare_goproxy: str | None = None
+    # The keys corepack checks pnpm's and yarn's signatures with (its own by default); "0"
+    # turns the check off, for a mirror that serves package metadata without signatures.
+    prepare_corepack_integrity_keys: str | None = None
     # The CA bundle package managers trust (a mirror's private CA, a TLS-inspecting proxy).
     prepare_ca_bundle: Path | None = Path("/etc/ssl/certs/ca-certificates.crt")
     prepare_timeout_seconds: int = Field(default=900, ge=10)  # each install command

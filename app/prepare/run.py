@@ -145,6 +145,8 @@ def _install_env(settings: PrepareSettings) -> dict[str, str]:
         "COMPOSER_HOME": "/tmp/composer",  # noqa: S108
         "COREPACK_HOME": "/tmp/corepack",  # noqa: S108
         "COREPACK_ENABLE_DOWNLOAD_PROMPT": "0",
+        # the version `packageManager` pins, never "latest" looked up at install time
+        "COREPACK_DEFAULT_TO_LATEST": "0",
         **settings.mirrors,
     }
 

@@ -59,6 +59,9 @@ def prepare_settings(settings: Settings) -> PrepareSettings:
         mirrors["PIP_INDEX_URL"] = settings.prepare_pip_index_url
     if settings.prepare_npm_registry:
         mirrors["npm_config_registry"] = settings.prepare_npm_registry
+        mirrors["COREPACK_NPM_REGISTRY"] = settings.prepare_npm_registry  # pnpm, yarn
+    if settings.prepare_corepack_integrity_keys is not None:
+        mirrors["COREPACK_INTEGRITY_KEYS"] = settings.prepare_corepack_integrity_keys
     if settings.prepare_goproxy:
         mirrors["GOPROXY"] = settings.prepare_goproxy
     if url := settings.prepare_composer_repository:
