@@ -3,7 +3,11 @@ an existing test, a new test that needs the network, a test runner that is not t
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.e2e import implement_script as script
+from tests.e2e.harness import Service, wait_for
+from tests.sim.github_sim import GitHubSim
 from tests.sim.llm_sim import LLMSimulator, text, tool_call
 
 CONFIG = "[tool.pytest.ini_options]\ntestpaths = ['tests']\npythonpath = ['.']\n"
@@ -110,3 +114,15 @@ def script_fetching(llm: LLMSimulator) -> None:
         tool_call("finish", {"summary": "fetch_title reads a feed.", "tests": [FETCH_TEST]}),
     )
     llm.script(script.CHEAP, text("feat(feed): fetch_title()"))
+
+
+def implement_on(
+    service: Service, gh: GitHubSim, repo: str, files: dict[str, str], issue: str
+) -> tuple[int, int, dict[str, Any]]:
+    """`/agentops implement` on a new issue of a new repository (alice may write): the
+    issue's number, the run's id and the finished run."""
+    gh.add_repo(repo, files)
+    gh.set_permission(repo, "alice", "write")
+    number, run_id = script.start_implement(service, gh, repo, body=issue)
+    run = wait_for(lambda: service.finished(run_id), 180, what="the implement run")
+    return number, run_id, run

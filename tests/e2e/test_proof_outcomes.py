@@ -12,7 +12,6 @@ operator's default `AGENTOPS_UNPROVEN_DELIVERY=none`:
 from __future__ import annotations
 
 import subprocess
-from typing import Any
 
 import pytest
 
@@ -30,10 +29,6 @@ def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
     return script.llm_env(llm[1])
 
 
-def _check(gh: GitHubSim, repo: str, run_id: int) -> dict[str, Any]:
-    return next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
-
-
 def _bot_comments(gh: GitHubSim, repo: str, number: int) -> str:
     return "\n".join(c["body"] for c in gh.comments(repo, number) if c["user"]["type"] == "Bot")
 
@@ -44,12 +39,11 @@ def test_a_regression_goes_back_to_the_model_and_is_listed(
     gh, _ = github
     sim, _ = llm
     repo = "acme/calc-regression"
-    gh.add_repo(repo, proofs.CALC_FILES)
-    gh.set_permission(repo, "alice", "write")
     proofs.script_regression(sim)
     asked = len(sim.requests_for(script.CODER))
-    _number, run_id = script.start_implement(service, gh, repo, body="Add mul(a, b).")
-    run = wait_for(lambda: service.finished(run_id), 180, what="the implement run")
+    _number, run_id, run = proofs.implement_on(
+        service, gh, repo, proofs.CALC_FILES, "Add mul(a, b)."
+    )
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
 
     # the first finish was answered with the broken test, by name, and not accepted
@@ -68,7 +62,7 @@ def test_a_regression_goes_back_to_the_model_and_is_listed(
         check=True,
     ).stdout
     assert "return a - b" in calc and "return a * b" in calc
-    assert _check(gh, repo, run_id)["conclusion"] == "success"
+    assert gh.check_run_of(repo, run_id)["conclusion"] == "success"
 
 
 def test_an_unprovable_change_is_not_delivered_by_default(
@@ -77,11 +71,10 @@ def test_an_unprovable_change_is_not_delivered_by_default(
     gh, _ = github
     sim, _ = llm
     repo = "acme/feed-offline"
-    gh.add_repo(repo, proofs.FETCH_FILES)
-    gh.set_permission(repo, "alice", "write")
     proofs.script_fetching(sim)
-    number, run_id = script.start_implement(service, gh, repo, body=proofs.FETCH_ISSUE)
-    run = wait_for(lambda: service.finished(run_id), 180, what="the implement run")
+    number, run_id, run = proofs.implement_on(
+        service, gh, repo, proofs.FETCH_FILES, proofs.FETCH_ISSUE
+    )
     assert run["status"] == "failed"
     assert "not delivered" in run["error"], (run["error"], service.logs()[-3000:])
 
@@ -90,7 +83,7 @@ def test_an_unprovable_change_is_not_delivered_by_default(
     assert "not delivered" in said
     assert "needs the network" in said
     assert "AGENTOPS_UNPROVEN_DELIVERY=draft" in said
-    check = _check(gh, repo, run_id)
+    check = gh.check_run_of(repo, run_id)
     assert check["conclusion"] == "failure"
     assert "needs the network" in check["output"]["summary"] + check["output"]["text"]
 
@@ -117,7 +110,7 @@ def test_a_missing_test_runner_stops_the_run_and_says_so(
 
     # the model's run_tests stopped the run: it was never asked about the result
     assert len(sim.requests_for(script.CODER)) - asked == 2
-    check = _check(gh, repo, run_id)
+    check = gh.check_run_of(repo, run_id)
     assert check["conclusion"] == "failure"
     said = check["output"]["summary"] + check["output"]["text"]
     assert "The tests cannot run in the sandbox" in said

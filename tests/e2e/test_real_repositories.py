@@ -13,7 +13,6 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
@@ -43,10 +42,6 @@ def _git(gh: GitHubSim, repo: str, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=gh.bare_path(repo), capture_output=True, text=True, check=True
     ).stdout
-
-
-def _check(gh: GitHubSim, repo: str, run_id: int) -> dict[str, Any]:
-    return next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
 
 
 @pytest.mark.parametrize("feature", FEATURES, ids=lambda f: f.fixture)
@@ -89,7 +84,7 @@ def test_implement_proves_a_new_test_with_the_repositorys_own_runner(
     assert "| exit 0 |" in pull["body"]
     branch = pull["head"]["ref"]
     assert feature.expect in _git(gh, repo, "show", f"{branch}:{feature.changed}")
-    check = _check(gh, repo, run_id)
+    check = gh.check_run_of(repo, run_id)
     assert check["conclusion"] == "success"
     assert "[x] install" in check["output"]["text"]
     assert "### Dependencies" in check["output"]["text"]
@@ -180,5 +175,5 @@ def test_agentops_test_adds_passing_tests_to_a_pull_request(
     steps = {s["name"]: s["detail"] for s in run["steps"]}
     assert "pass on the pull request's code" in steps["write-tests"]["verification"]
     assert steps["install"]["cache"] in ("stored", "hit")
-    check = _check(gh, repo, run_id)
+    check = gh.check_run_of(repo, run_id)
     assert check["conclusion"] == "success" and "[x] install" in check["output"]["text"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 import pytest
 
@@ -88,10 +87,6 @@ def _script_hostile(sim: LLMSimulator) -> None:
     )
 
 
-def _check(gh: GitHubSim, repo: str, run_id: int) -> dict[str, Any]:
-    return next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
-
-
 def test_a_fork_bomb_and_a_memory_hog_leave_another_runs_proof_alone(
     service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
 ) -> None:
@@ -116,13 +111,13 @@ def test_a_fork_bomb_and_a_memory_hog_leave_another_runs_proof_alone(
     assert calm["status"] == "succeeded", (calm["error"], service.logs()[-4000:])
     [pull] = gh.pulls(CALM)
     assert "test_divide_by_zero_raises" in pull["body"] and "proven" in pull["body"]
-    assert _check(gh, CALM, calm_id)["conclusion"] == "success"
+    assert gh.check_run_of(CALM, calm_id)["conclusion"] == "success"
 
     # ... while the hostile run failed, saying which limits its tests hit.
     assert hostile["status"] == "failed", service.logs()[-4000:]
     told_the_model = str(sim.requests_for(HOSTILE_CODER)[2].body["messages"][-1])
     assert "killed: out of memory" in told_the_model, told_the_model[-2000:]
-    check = _check(gh, HOSTILE, hostile_id)
+    check = gh.check_run_of(HOSTILE, hostile_id)
     assert check["conclusion"] == "failure"
     shown = check["output"]["summary"] + check["output"]["text"]
     assert "killed: out of memory" in shown

@@ -5,7 +5,6 @@ a neutral check run) and on GitLab (a draft merge request and the progress note)
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 
@@ -25,20 +24,15 @@ def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
     return {**script.llm_env(llm[1]), "AGENTOPS_UNPROVEN_DELIVERY": "draft"}
 
 
-def _check(gh: GitHubSim, repo: str, run_id: int) -> dict[str, Any]:
-    return next(c for c in gh.check_runs(repo) if c["external_id"] == str(run_id))
-
-
 def test_github_gets_a_draft_marked_unproven(
     service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
 ) -> None:
     gh, _ = github
     repo = "acme/feed"
-    gh.add_repo(repo, proofs.FETCH_FILES)
-    gh.set_permission(repo, "alice", "write")
     proofs.script_fetching(llm[0])
-    number, run_id = script.start_implement(service, gh, repo, body=proofs.FETCH_ISSUE)
-    run = wait_for(lambda: service.finished(run_id), 180, what="the implement run")
+    number, run_id, run = proofs.implement_on(
+        service, gh, repo, proofs.FETCH_FILES, proofs.FETCH_ISSUE
+    )
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
 
     [pull] = gh.pulls(repo)
@@ -47,7 +41,7 @@ def test_github_gets_a_draft_marked_unproven(
     assert "**Unproven.**" in pull["body"]
     assert "needs the network" in pull["body"] and "gaierror" in pull["body"]
     assert f"| `{proofs.FETCH_TEST}` | unprovable |" in pull["body"]
-    check = _check(gh, repo, run_id)
+    check = gh.check_run_of(repo, run_id)
     assert check["conclusion"] == "neutral"
     assert check["output"]["title"] == "Delivered, unproven"
     said = [c["body"] for c in gh.comments(repo, number) if c["user"]["type"] == "Bot"]

@@ -720,6 +720,10 @@ class GitHubSim:
         with self._lock:
             return copy.deepcopy(self._repo(repo).check_runs)
 
+    def check_run_of(self, repo: str, run_id: int) -> dict[str, Any]:
+        """The check run AgentOps made for its run `run_id` (its external id)."""
+        return next(c for c in self.check_runs(repo) if c["external_id"] == str(run_id))
+
     def statuses(self, repo: str) -> list[dict[str, Any]]:
         with self._lock:
             return copy.deepcopy(self._repo(repo).statuses)
