@@ -12,12 +12,14 @@ import re
 from typing import Any
 
 from app.llm.prompt_safety import fence_untrusted
+from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import is_fork
 from app.workflow.pr_push import commit_change, push_commit
 from app.workflow.pr_test_bench import open_test_bench
 from app.workflow.pr_work import PullWork, edit_in_loop, start_pull_work
 from app.workflow.prompts import render_prompt, runner_prompt_values
+from app.workflow.proving import ChangeProof
 
 
 def fix_commit_message(number: int, instructions: str, summary: str) -> str:
@@ -79,4 +81,8 @@ async def _change(work: PullWork) -> dict[str, Any]:
         **runner_prompt_values(bench.command),
     )
     task = render_prompt("fix_task", instructions=instructions, **work.prompt_values())
-    return await edit_in_loop(work, root, bench, system, task, bench.check_passing)
+    folder = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id)
+    proving = ChangeProof(folder, root, work.head["head_sha"], bench, work.config)
+    return await edit_in_loop(
+        work, root, bench, system, task, proving.passing_without_regressions, proving.edited
+    )

@@ -12,15 +12,17 @@ model; what no change can fix stops the run or the delivery:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.config import REPO_CONFIG_FILE, RepoConfig
-from app.sandbox import prove_red_green
+from app.sandbox import is_test_path, prove_red_green
 from app.sandbox.regressions import (
     SUITE_MAX_TEST_FILES,
     BaseRuns,
+    RegressionCheck,
     check_regressions,
     count_test_files,
 )
@@ -48,6 +50,7 @@ class ChangeProof:
     unproven: str = ""  # accepted without proof: why (for the delivery)
     base_runs: BaseRuns = field(default_factory=BaseRuns)
     test_files: int | None = None  # in the original code, counted once
+    edited: list[str] = field(default_factory=list)  # the edit tool's files (pull requests)
 
     async def verify(self, test_ids: list[str]) -> tuple[bool, str]:
         if not test_ids:
@@ -66,18 +69,7 @@ class ChangeProof:
             raise environment_refusal(bench.command, broken)
         if not (proof.proven or proof.unprovable):
             return False, f"{UNPROVEN_RULE}\n\n{proof.to_markdown()}"
-        suite_seconds, suite_note = await self._suite_budget(base)
-        regressions = await check_regressions(
-            base,
-            self.root,
-            bench.command,
-            proof.test_files,
-            policy=bench.policy,
-            suite_seconds=suite_seconds,
-            base_runs=self.base_runs,
-            allow_unsandboxed=bench.allow_unsandboxed,
-            suite_note=suite_note,
-        )
+        regressions = await self.regressions(proof.test_files)
         report = f"{proof.to_markdown()}\n\n{regressions.to_markdown()}"
         if regressions.regressions:
             return False, f"{REGRESSION_RULE}\n\n{report}"
@@ -91,6 +83,33 @@ class ChangeProof:
             else ""
         )
         return True, report
+
+    async def regressions(self, test_files: Sequence[str]) -> RegressionCheck:
+        """The tests of `test_files` (and the suite) on the original code and the change."""
+        base = await workspace.base_copy(self.folder, self.root, self.base_sha)
+        suite_seconds, suite_note = await self._suite_budget(base)
+        return await check_regressions(
+            base,
+            self.root,
+            self.bench.command,
+            test_files,
+            policy=self.bench.policy,
+            suite_seconds=suite_seconds,
+            base_runs=self.base_runs,
+            allow_unsandboxed=self.bench.allow_unsandboxed,
+            suite_note=suite_note,
+        )
+
+    async def passing_without_regressions(self, test_ids: list[str]) -> tuple[bool, str]:
+        """On a pull request (`fix`): the named tests pass on the change, and nothing that
+        passed on the pull request's head fails with it."""
+        passed, report = await self.bench.check_passing(test_ids)
+        if not passed:
+            return False, report
+        touched = [path for path in self.edited if is_test_path(path)]
+        found = await self.regressions(touched)
+        text = f"{report}\n\n{found.to_markdown()}"
+        return (False, f"{REGRESSION_RULE}\n\n{text}") if found.regressions else (True, text)
 
     async def _suite_budget(self, base: Path) -> tuple[float, str]:
         """`limits.suite_check_seconds` when the repository sets it; else the default for a

@@ -391,6 +391,56 @@ def test_fix_pushes_the_requested_change_as_one_commit(
     assert "make it faster" in task.split("<untrusted-data")[1]  # the request is data
 
 
+BREAK_ADD = """calc.py
+<<<<<<< SEARCH
+def add(a, b):
+    return a + b
+=======
+def add(a, b):
+    return a - b
+>>>>>>> REPLACE
+"""
+MEND_ADD = """calc.py
+<<<<<<< SEARCH
+    return a - b
+=======
+    return a + b
+>>>>>>> REPLACE
+"""
+
+
+def test_a_fix_that_breaks_a_passing_test_goes_back_to_the_model(
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "acme/calc-fix-regression", "feature/total"
+    number, head = _pull_request(
+        gh, repo, branch, {"calc.py": SLOW_TOTAL, "tests/test_total.py": TOTAL_TEST}
+    )
+    finish = tool_call(
+        "finish", {"summary": "perf(calc): total() uses sum()", "tests": ["tests/test_total.py"]}
+    )
+    sim.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": FASTER + "\n" + BREAK_ADD}),
+        finish,
+        tool_call("apply_edits", {"edits": MEND_ADD}),
+        finish,
+    )
+    asked = len(sim.requests_for(script.CODER))
+    run_id = _command(service, gh, repo, number, "/agentops fix make it faster")
+    run = _wait(service, run_id)
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    told = str(sim.requests_for(script.CODER)[asked:][2].body["messages"][-1])
+    assert "breaks tests that passed before it" in told
+    assert "tests/test_calc.py::test_add" in told  # found by the whole suite's comparison
+    tip = gh.branch_sha(repo, branch)
+    assert tip is not None and tip != head
+    assert _git(gh.bare_path(repo), "show", f"{tip}:calc.py") == FAST_TOTAL
+
+
 def test_fix_on_a_fork_says_it_cannot_push_there(
     service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
 ) -> None:
