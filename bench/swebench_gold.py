@@ -7,7 +7,8 @@ A perfect scripted model: for each task of ../shared/bench/swebench-lite-dev.jso
 task's tree at its base commit becomes a local git checkout, and `agentops run` works on
 it with a model simulator on loopback that plans in one line, sends the task's test patch
 and gold patch through the real `apply_edits` tool (as a unified diff, which the edit
-parser takes), and finishes naming the task's FAIL_TO_PASS tests. Everything else is the
+parser takes), and finishes naming the task's FAIL_TO_PASS tests; told that some of them prove nothing
+(they pass without the change here too), it finishes again with the proven ones only. Everything else is the
 product: the prepare phase (the repository's dependencies from PyPI through the egress
 proxy), the test command detection (Django's `tests/runtests.py`, pytest), red → green in
 the sandbox, the regression check, the commit. A task is *proven* when `agentops run`
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -32,12 +34,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.implement_script import CODER, PLANNER, llm_env  # noqa: E402
-from tests.sim.llm_sim import LLMSimulator, text, tool_call  # noqa: E402
+from tests.sim.llm_sim import LLMSimulator, Reply, text, tool_call  # noqa: E402
 from tests.sim.serve import serve_app  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "bench" / "swebench-lite-dev.json"
@@ -87,6 +92,28 @@ def make_checkout(mirror: Path, task: dict[str, object], dest: Path, pin_python:
     git("-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", "base")
 
 
+class GoldModel(LLMSimulator):
+    """The scripted model, and one thing a model does when its `finish` is refused: told
+    that some of its tests prove nothing (they pass without the change too), it finishes
+    again naming only the proven ones."""
+
+    async def _take(self, api: str, request: Request) -> tuple[dict[str, Any], Reply]:
+        body, reply = await super()._take(api, request)
+        if body.get("model") == CODER and reply.text.startswith("simulated answer"):
+            proven = _proven_tests(body["messages"][-1])
+            if proven:
+                reply = tool_call("finish", {"summary": "The fix and its tests.", "tests": proven})
+        return body, reply
+
+
+def _proven_tests(message: dict[str, Any]) -> list[str]:
+    for part in message.get("content", []):
+        text = part.get("content") if isinstance(part, dict) else None
+        if isinstance(text, str) and text.startswith("Not finished.") and "passes_on_base" in text:
+            return re.findall(r"^\| `([^`]+)` \| proven \|", text, re.MULTILINE)
+    return []
+
+
 def script_model(llm: LLMSimulator, task: dict[str, object]) -> None:
     patch = str(task["test_patch"]).rstrip("\n") + "\n" + str(task["gold_patch"])
     tests = test_ids(task)
@@ -105,7 +132,7 @@ def run_task(
     make_checkout(mirror, task, checkout, pin_python)
     task_file = work / "task.md"
     task_file.write_text(str(task["problem_statement"]))
-    llm = LLMSimulator()
+    llm = GoldModel()
     script_model(llm, task)
     started = time.perf_counter()
     with serve_app(llm.app) as url:
