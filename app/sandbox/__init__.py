@@ -74,6 +74,7 @@ from app.sandbox.test_commands import (
     TestCommand,
     command_from_config,
     parse_select_template,
+    version_argv,
 )
 from app.sandbox.test_paths import files_of_test_ids, is_test_path
 
@@ -120,4 +121,5 @@ __all__ = [
     "run_sandboxed",
     "run_tests",
     "select_tests",
+    "version_argv",
 ]

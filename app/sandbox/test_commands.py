@@ -134,6 +134,19 @@ def runner_of(argv: tuple[str, ...]) -> Runner:
     return Runner.CUSTOM
 
 
+def version_argv(command: TestCommand) -> tuple[str, ...] | None:
+    """A quick run that fails the way the command would when its runner is missing (its
+    `--version`), for runners that have one; None for the others."""
+    prefix = env_prefix(command.argv)
+    if command.runner in (Runner.PYTEST, Runner.JEST, Runner.PHPUNIT, Runner.PEST):
+        return (*command.argv, "--version")
+    if command.runner is Runner.VITEST:
+        return (*prefix, "npx", "vitest", "--version")
+    if command.runner is Runner.GO:
+        return (*prefix, "go", "version")
+    return None
+
+
 def module_run(argv: tuple[str, ...]) -> tuple[str, ...]:
     """`python [-W error …] -m pytest -q` → `pytest -q`: the module a Python command runs
     and its arguments (other commands as they are)."""

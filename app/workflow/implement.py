@@ -231,7 +231,9 @@ async def implement_bench(
         )
     policy = await policy_for_tests(settings, config, folder / "scratch")
     prepared = await install(policy)
-    return TestBench(root, command, prepared.apply(policy), settings.sandbox_allow_unsandboxed)
+    bench = TestBench(root, command, prepared.apply(policy), settings.sandbox_allow_unsandboxed)
+    await bench.check_runner()
+    return bench
 
 
 async def change_and_prove(

@@ -21,6 +21,7 @@ from app.sandbox import (
     resolve_test_command,
     run_tests,
     select_tests,
+    version_argv,
 )
 from app.workflow import workspace
 from app.workflow.context import RunContext, RunRefused, refuse
@@ -70,6 +71,11 @@ class TestBench:
             raise environment_refusal(self.command, f"the test runner cannot start: {missing}")
         return done
 
+    async def check_runner(self) -> None:
+        """Stop the run now, before any model call, when the test runner cannot start."""
+        if (argv := version_argv(self.command)) is not None:
+            await self._run(argv)
+
     async def run(self, test_ids: Sequence[str]) -> tuple[bool, str]:
         """The model's `run_tests` tool: every test, or only `test_ids`."""
         try:
@@ -116,6 +122,8 @@ async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> Te
     scratch = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id) / "scratch"
     policy = await policy_for_tests(ctx.deps.settings, config, scratch)
     prepared = await install_dependencies(ctx, root, config, policy)
-    return TestBench(
+    bench = TestBench(
         root, command, prepared.apply(policy), ctx.deps.settings.sandbox_allow_unsandboxed
     )
+    await bench.check_runner()
+    return bench

@@ -8,8 +8,19 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from app.sandbox import Runner, TestCommand, Verdict, prove_red_green
+import pytest
+
+from app.sandbox import (
+    Runner,
+    TestCommand,
+    Verdict,
+    command_from_config,
+    prove_red_green,
+    version_argv,
+)
 from app.sandbox.regressions import WHOLE_SUITE, BaseRuns, check_regressions, count_test_files
+from app.workflow.context import RunRefused
+from app.workflow.pr_test_bench import TestBench
 from tests.integration.sandbox.repos import policy, write_repo
 
 COMMAND = TestCommand(Runner.PYTEST, ("python", "-m", "pytest", "-q", "-p", "no:cacheprovider"))
@@ -192,3 +203,15 @@ async def test_a_module_the_change_forgot_is_the_models_to_fix(tmp_path: Path) -
         base, changed, ["tests/test_shapes.py::test_area"], COMMAND, policy=policy()
     )
     assert result.proofs[0].verdict is Verdict.FAILS_ON_CHANGE
+
+
+async def test_a_missing_runner_is_found_before_any_model_call(tmp_path: Path) -> None:
+    bare = tmp_path / "bare-python"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    repo = write_repo(tmp_path / "repo", {"pyproject.toml": CONFIG, "calc.py": CALC})
+    bench = TestBench(repo, COMMAND, replace(policy(), python_env=bare), False)
+    with pytest.raises(RunRefused, match="No module named pytest"):
+        await bench.check_runner()
+    await TestBench(repo, COMMAND, policy(), False).check_runner()  # pytest is there: nothing
+    assert version_argv(command_from_config("go test ./...")) == ("go", "version")
+    assert version_argv(command_from_config("make test")) is None
