@@ -98,6 +98,19 @@ def missing_module(result: SandboxResult) -> MissingModule | None:
     return MissingModule(error.group(1).split(".")[0], frames[-1] if frames else None)
 
 
+_SUITE_UNLOADABLE = re.compile(
+    r"^(ImportError while loading conftest '[^']*'\.)\s*$(?:\n.*?)*?^E\s+(.+)$", re.MULTILINE
+)
+
+
+def suite_unloadable(result: SandboxResult) -> str | None:
+    """pytest could not load the suite's own conftest.py (exit 4): the error it gave."""
+    if result.exit_code != 4:
+        return None
+    found = _SUITE_UNLOADABLE.search(result.output.text)
+    return f"{found.group(1)} {found.group(2).strip()}"[:EVIDENCE_CHARS] if found else None
+
+
 # --- the tests need what the sandbox does not give ----------------------------------------
 
 

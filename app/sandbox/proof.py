@@ -28,7 +28,13 @@ from pathlib import Path
 from app import repo_files
 from app.sandbox.execution import SandboxResult, run_sandboxed
 from app.sandbox.isolation import SandboxPolicy
-from app.sandbox.outcomes import environment_error, missing_module, nothing_ran, outside_cause
+from app.sandbox.outcomes import (
+    environment_error,
+    missing_module,
+    nothing_ran,
+    outside_cause,
+    suite_unloadable,
+)
 from app.sandbox.selection import select_tests
 from app.sandbox.test_commands import Runner, SelectionUnsupported, TestCommand
 from app.sandbox.test_paths import files_of_test_ids, is_test_path
@@ -151,6 +157,11 @@ def judge(runner: Runner, test_id: str, red: SandboxResult, green: SandboxResult
         if (missing := environment_error(result)) is not None:
             why = f"the test runner cannot start in the sandbox: {missing}"
             return TestProof(test_id, Verdict.ENVIRONMENT, why, red, green)
+    broken = suite_unloadable(green)
+    if broken is not None and suite_unloadable(red) is not None:
+        # on the original code too: the installed dependencies, not the change
+        why = f"the test suite cannot load in the sandbox, with or without the change: {broken}"
+        return TestProof(test_id, Verdict.ENVIRONMENT, why, red, green)
     if nothing_ran(runner, green):
         return TestProof(test_id, Verdict.NOT_RUN, "not found on the changed code", red, green)
     if not green.passed and (cause := outside_cause(green)) is not None:

@@ -139,3 +139,17 @@ def test_unittest_and_django_report_each_test_and_nothing_ran() -> None:
                       "Ran 0 tests in 0.000s\n\nNO TESTS RAN\n")  # fmt: skip
     assert nothing_ran(Runner.UNITTEST, empty)
     assert not nothing_ran(Runner.DJANGO, result(1, "Ran 10 tests in 0.1s\n\nFAILED (errors=1)"))
+
+
+def test_a_suite_that_cannot_load_on_either_side_is_the_environment() -> None:
+    unloadable = result(
+        4,
+        "ImportError while loading conftest '/workspace/tests/conftest.py'.\n"
+        "tests/conftest.py:9: in <module>\n    from flask import Flask\n"
+        "E   ImportError: cannot import name 'url_quote' from 'werkzeug.urls'\n",
+    )
+    proof = judge(Runner.PYTEST, "t", unloadable, unloadable)
+    assert proof.verdict is Verdict.ENVIRONMENT
+    assert "cannot import name 'url_quote'" in proof.explanation
+    # only with the change: the change broke it, and the model is told
+    assert judge(Runner.PYTEST, "t", result(1), unloadable).verdict is Verdict.NOT_RUN
