@@ -7,17 +7,19 @@ A perfect scripted model: for each task of ../shared/bench/swebench-lite-dev.jso
 task's tree at its base commit becomes a local git checkout, and `agentops run` works on
 it with a model simulator on loopback that plans in one line, sends the task's test patch
 and gold patch through the real `apply_edits` tool (as a unified diff, which the edit
-parser takes), and finishes naming the task's FAIL_TO_PASS tests; told that some of them prove nothing
-(they pass without the change here too), it finishes again with the proven ones only. Everything else is the
-product: the prepare phase (the repository's dependencies from PyPI through the egress
-proxy), the test command detection (Django's `tests/runtests.py`, pytest), red → green in
-the sandbox, the regression check, the commit. A task is *proven* when `agentops run`
-commits; otherwise the script prints why, in the product's own words.
+parser takes), and finishes naming the task's FAIL_TO_PASS tests; told that some of them
+prove nothing (they pass without the change here too), it finishes again with the proven
+ones only. Everything else is the product: the prepare phase (the repository's
+dependencies from PyPI through the egress proxy), the test command detection (Django's
+`tests/runtests.py`, pytest), red → green in the sandbox, the regression check, the
+commit. A task is *proven* when `agentops run` commits; otherwise the script prints why,
+in the product's own words.
 
 MIRROR is a bare git repository of the task's source (`sources` in the JSON; the `fetch`
 tool brings one). `--python-from-version` writes a `.python-version` for the Python
 SWE-bench's harness uses for that release (Django 3.x: 3.6, 4.0: 3.8, 4.1–4.2: 3.9, 5.0:
-3.11), as a repository would pin it; without it the worker's default Python runs all.
+3.11; requests: 3.9; Flask 2.0: 3.9, 2.3: 3.11), as a repository would pin it; without it
+the worker's default Python runs them all.
 """
 
 from __future__ import annotations
@@ -47,8 +49,12 @@ from tests.sim.serve import serve_app  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "bench" / "swebench-lite-dev.json"
 # the Python SWE-bench's harness gives each release (its `MAP_REPO_VERSION_TO_SPECS`)
-PYTHONS = {"3.0": "3.6", "3.1": "3.6", "3.2": "3.6", "4.0": "3.8", "4.1": "3.9", "4.2": "3.9",
-           "5.0": "3.11"}  # fmt: skip
+PYTHONS = {
+    "django/django": {"3.0": "3.6", "3.1": "3.6", "3.2": "3.6", "4.0": "3.8", "4.1": "3.9",
+                      "4.2": "3.9", "5.0": "3.11"},
+    "psf/requests": {"0.14": "3.9", "2.3": "3.9", "2.4": "3.9", "2.7": "3.9", "2.10": "3.9"},
+    "pallets/flask": {"2.0": "3.9", "2.3": "3.11"},
+}  # fmt: skip
 
 
 @dataclass
@@ -81,7 +87,8 @@ def make_checkout(mirror: Path, task: dict[str, object], dest: Path, pin_python:
         check=True,
     )
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
-    if pin_python and (python := PYTHONS.get(str(task.get("version")))):
+    versions = PYTHONS.get(str(task["repo"]), {})
+    if pin_python and (python := versions.get(str(task.get("version")))):
         (dest / ".python-version").write_text(python + "\n")
 
     def git(*args: str) -> None:

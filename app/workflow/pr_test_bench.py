@@ -73,8 +73,16 @@ class TestBench:
 
     async def check_runner(self) -> None:
         """Stop the run now, before any model call, when the test runner cannot start."""
-        if (argv := version_argv(self.command)) is not None:
-            await self._run(argv)
+        if (argv := version_argv(self.command)) is None:
+            return
+        done = await self._run(argv)
+        if not done.passed:  # whatever it says: a runner that cannot print its version
+            last = (done.tests.output.text.strip().splitlines() or ["no output"])[-1]
+            raise environment_refusal(
+                self.command,
+                f"the test runner cannot start: `{' '.join(argv)}` failed "
+                f"({done.tests.summary()}): {last[:300]}",
+            )
 
     async def run(self, test_ids: Sequence[str]) -> tuple[bool, str]:
         """The model's `run_tests` tool: every test, or only `test_ids`."""
