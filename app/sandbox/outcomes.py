@@ -104,7 +104,16 @@ _SUITE_UNLOADABLE = re.compile(
 
 
 def suite_unloadable(result: SandboxResult) -> str | None:
-    """pytest could not load the suite's own conftest.py (exit 4): the error it gave."""
+    """pytest could not load the suite's own conftest.py (exit 4), or failed inside itself
+    (exit 3, INTERNALERROR): the error it gave."""
+    if result.exit_code == 3:
+        errors = [
+            line for line in result.output.text.splitlines() if line.startswith("INTERNALERROR>")
+        ]
+        if errors:
+            return f"pytest failed internally: {errors[-1].removeprefix('INTERNALERROR>').strip()}"[
+                :EVIDENCE_CHARS
+            ]
     if result.exit_code != 4:
         return None
     found = _SUITE_UNLOADABLE.search(result.output.text)

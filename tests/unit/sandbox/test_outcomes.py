@@ -153,3 +153,14 @@ def test_a_suite_that_cannot_load_on_either_side_is_the_environment() -> None:
     assert "cannot import name 'url_quote'" in proof.explanation
     # only with the change: the change broke it, and the model is told
     assert judge(Runner.PYTEST, "t", result(1), unloadable).verdict is Verdict.NOT_RUN
+
+
+def test_pytest_failing_inside_itself_on_both_sides_is_the_environment() -> None:
+    crashed = result(
+        3,
+        "INTERNALERROR> Traceback (most recent call last):\n"
+        "INTERNALERROR>     assert False\nINTERNALERROR> AssertionError\n",
+    )
+    proof = judge(Runner.PYTEST, "t", crashed, crashed)
+    assert proof.verdict is Verdict.ENVIRONMENT
+    assert "pytest failed internally: AssertionError" in proof.explanation
