@@ -331,8 +331,10 @@ def _missing_dependency(proof: TestProof, base: Path, moved: tuple[str, ...]) ->
     missing = missing_module(proof.green)
     if missing is None or missing != missing_module(proof.red) or missing.importer is None:
         return None
-    if missing.importer in moved or not os.path.isfile(base / missing.importer):
-        return None  # imported by a test of the change, or by no file of the original code
+    if missing.importer in moved or _regular_file(base, missing.importer) is None:
+        # imported by a test of the change, or by no file of the original code (the path
+        # comes from the tests' output: read through the safe reader, never off the tree)
+        return None
     name = missing.name
     if any(os.path.lexists(base / c) for c in (name, f"{name}.py", f"src/{name}")):
         return None

@@ -215,3 +215,24 @@ async def test_a_missing_runner_is_found_before_any_model_call(tmp_path: Path) -
     await TestBench(repo, COMMAND, policy(), False).check_runner()  # pytest is there: nothing
     assert version_argv(command_from_config("go test ./...")) == ("go", "version")
     assert version_argv(command_from_config("make test")) is None
+
+
+async def test_an_importer_named_by_the_output_is_only_looked_for_in_the_tree(
+    tmp_path: Path,
+) -> None:
+    # the test prints a traceback that names a host file as the importer
+    forged = (
+        "def test_forged():\n"
+        "    print('  File \"/workspace//etc/hostname\", line 1')\n"
+        "    print(\"ModuleNotFoundError: No module named 'absent_dependency'\")\n"
+        "    assert False\n"
+    )
+    base = write_repo(tmp_path / "base", {"pyproject.toml": CONFIG})
+    changed = write_repo(
+        tmp_path / "changed", {"pyproject.toml": CONFIG, "tests/test_f.py": forged}
+    )
+    command = TestCommand(Runner.PYTEST, (*COMMAND.argv, "-s"))
+    result = await prove_red_green(
+        base, changed, ["tests/test_f.py::test_forged"], command, policy=policy()
+    )
+    assert result.proofs[0].verdict is Verdict.FAILS_ON_CHANGE
