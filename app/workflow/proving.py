@@ -1,6 +1,7 @@
 """What `implement` asks of a change before it is delivered, when the model calls `finish`:
 its new tests fail on the original code and pass on the change (red → green), and the
-tests that passed before it still pass (no regressions). What is not met goes back to the
+tests that passed before it still pass (no regressions; `fix` on a pull request asks the
+second half, after its named tests pass). What is not met goes back to the
 model; what no change can fix stops the run or the delivery:
 
 - the test runner cannot start in the sandbox: the run stops, saying what to set;
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import REPO_CONFIG_FILE, RepoConfig
-from app.sandbox import is_test_path, prove_red_green
+from app.sandbox import Verdict, is_test_path, prove_red_green
 from app.sandbox.regressions import (
     SUITE_MAX_TEST_FILES,
     BaseRuns,
@@ -77,7 +78,7 @@ class ChangeProof:
             "; ".join(
                 f"`{p.test_id}`: {p.explanation}"
                 for p in proof.proofs
-                if p.verdict.value == "unprovable"
+                if p.verdict is Verdict.UNPROVABLE
             )
             if proof.unprovable
             else ""
