@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     llm_endpoints: dict[str, dict[str, str]] = Field(default_factory=dict)
     llm_retry_base_seconds: float = 1.0  # first backoff; doubles per retry
     llm_retry_max_seconds: float = 30.0  # longest wait; a longer retry-after skips the model
+    # a refused or missing key: false = log what to fix and try the next model
+    llm_stop_on_auth_error: bool = False
+    # a model failing this often (timeouts, 5xx, overload) within the window is skipped by
+    # every worker for llm_cooldown_seconds
+    llm_cooldown_failures: int = Field(default=3, ge=1)
+    llm_cooldown_window_seconds: float = Field(default=300.0, gt=0)
+    llm_cooldown_seconds: float = Field(default=120.0, gt=0)
 
     # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
     # Each sandboxed command as a whole: memory, processes and CPU through its own cgroup

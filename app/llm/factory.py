@@ -7,6 +7,7 @@ import httpx2
 from app.config import Settings
 from app.llm.budgets import budget_limits
 from app.llm.call_log import CallLog
+from app.llm.cooldowns import CooldownPolicy, Cooldowns, MemoryCooldowns, RedisCooldowns
 from app.llm.prices import load_price_table
 from app.llm.providers.registry import ProviderRegistry, llm_secrets
 from app.llm.router import LLMRouter, RetryPolicy
@@ -21,13 +22,28 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
+def cooldown_policy(settings: Settings) -> CooldownPolicy:
+    return CooldownPolicy(
+        failures=settings.llm_cooldown_failures,
+        window=settings.llm_cooldown_window_seconds,
+        cooldown=settings.llm_cooldown_seconds,
+    )
+
+
+def shared_cooldowns(settings: Settings) -> RedisCooldowns:
+    """The cooldowns every worker of this deployment sees (close when done)."""
+    return RedisCooldowns(settings.redis_url, settings.queue_name, cooldown_policy(settings))
+
+
 def build_router(
     settings: Settings,
     call_log: CallLog,
     repo: RepoLLMConfig | None = None,
     http_client: httpx2.AsyncClient | None = None,
+    cooldowns: Cooldowns | None = None,
 ) -> tuple[LLMRouter, ProviderRegistry]:
-    """The router and its provider registry (close the registry when done)."""
+    """The router and its provider registry (close the registry when done). Without
+    `cooldowns`, this process keeps its own."""
     registry = ProviderRegistry(settings, http_client)
     router = LLMRouter(
         resolve_routes(settings, repo),
@@ -37,5 +53,7 @@ def build_router(
         policy=retry_policy(settings),
         limits=budget_limits(settings, repo),
         secrets=llm_secrets(settings),
+        cooldowns=cooldowns or MemoryCooldowns(cooldown_policy(settings)),
+        stop_on_auth=settings.llm_stop_on_auth_error,
     )
     return router, registry

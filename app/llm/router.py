@@ -5,8 +5,11 @@ For each model of the role's chain: hold the call's estimated cost against the b
 one), call the provider, and on a transient failure (429, 5xx, overload, timeout) wait and
 retry, honouring `retry-after`, a bounded number of times, then go on to the next model.
 A context-length failure skips to the next model with a larger window; when there is
-none the caller gets `ContextTooLong` and must shrink its context. Authentication and
-permission failures stop at once with `ProviderConfigError`. Every attempt is written to
+none the caller gets `ContextTooLong` and must shrink its context. A refused or missing
+key, or an account out of quota, is logged with what to fix and the next model is tried
+(`stop_on_auth` stops at once with `ProviderConfigError`, which is also what a chain that
+failed only on keys ends with). A model that keeps failing goes into a cooldown shared by
+every worker (`cooldowns.py`) and is skipped until it ends. Every attempt is written to
 the call log (usage, cost, latency, outcome, and the request and response for replay),
 which drops its hold in the same write.
 """
@@ -26,8 +29,10 @@ from pydantic import BaseModel
 
 from app.llm.budgets import BudgetLimits
 from app.llm.call_log import CallLog, CallRecord, Reservation
+from app.llm.cooldowns import Cooldowns, MemoryCooldowns
 from app.llm.errors import (
     RETRYABLE,
+    UNWELL,
     AllModelsFailed,
     ContextTooLong,
     ProviderConfigError,
@@ -96,6 +101,19 @@ def auth_failure(model_id: ModelId, exc: ProviderError) -> str:
     )
 
 
+def failure_detail(model_id: ModelId, exc: ProviderError) -> str:
+    """What a person reads about one failed attempt: for a configuration or account
+    problem, what to fix."""
+    if exc.kind == "auth":
+        return auth_failure(model_id, exc)
+    if exc.kind == "quota":
+        return (
+            f"{model_id}: out of quota or credit ({exc.message}); the account's billing "
+            "needs attention, retrying cannot help"
+        )
+    return exc.message
+
+
 @dataclass(frozen=True)
 class Structured(Generic[T]):
     value: T
@@ -116,6 +134,8 @@ class LLMRouter:
         secrets: Iterable[str] = (),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        cooldowns: Cooldowns | None = None,
+        stop_on_auth: bool = False,
     ) -> None:
         self.routes = routes
         self._provider_for = provider_for
@@ -126,6 +146,8 @@ class LLMRouter:
         self._secrets = [s for s in secrets if s]
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._cooldowns: Cooldowns = cooldowns or MemoryCooldowns()
+        self._stop_on_auth = stop_on_auth
 
     async def complete(self, request: LLMRequest) -> Completion:
         """The first good answer from the role's chain (see the module's docstring).
@@ -138,11 +160,19 @@ class LLMRouter:
         attempts: list[Attempt] = []
         too_long_window: int | None = None
 
+        config_failures: list[str] = []
+
         for model_id in self.routes.chain(request.role):
             price = self._prices.price_for(model_id)
             if too_long_window is not None and price.context_window <= too_long_window:
                 attempts.append(
                     Attempt(str(model_id), "skipped", detail="context window not larger")
+                )
+                continue
+            left = await self._cooldowns.remaining(str(model_id))
+            if left is not None:
+                attempts.append(
+                    Attempt(str(model_id), "cooldown", detail=f"in cooldown for {left:.0f} s more")
                 )
                 continue
             provider = self._provider_for(model_id)
@@ -153,36 +183,62 @@ class LLMRouter:
                 try:
                     response = await provider.complete(request, model_id.model)
                 except ProviderError as exc:
-                    latency = int((time.monotonic() - started) * 1000)
-                    attempts.append(Attempt(str(model_id), exc.kind, latency, exc.message))
-                    await log(
-                        len(attempts), model_id, provider, exc.kind, latency, exc.message, hold
-                    )
-                    if exc.kind == "auth":
-                        raise ProviderConfigError(auth_failure(model_id, exc)) from None
-                    if exc.kind == "context_length":
-                        too_long_window = max(too_long_window or 0, price.context_window)
-                        break
-                    delay = self._retry_delay(exc, retries)
-                    if delay is None:
-                        break
-                    retries += 1
-                    await self._sleep(delay)
-                    continue
+                    failure = exc
                 except BaseException:  # cancelled (job abort, timeout) or an internal fault
                     await asyncio.shield(self._release(hold))
                     raise
+                else:
+                    latency = int((time.monotonic() - started) * 1000)
+                    cost = cost_usd(response.usage, price)
+                    attempts.append(Attempt(str(model_id), "ok", latency))
+                    await log(
+                        len(attempts), model_id, provider, "ok", latency, "", hold, response, cost
+                    )
+                    await self._cooldowns.answered(str(model_id))
+                    return Completion(response, str(model_id), provider.name, tuple(attempts), cost)
                 latency = int((time.monotonic() - started) * 1000)
-                cost = cost_usd(response.usage, price)
-                attempts.append(Attempt(str(model_id), "ok", latency))
-                await log(
-                    len(attempts), model_id, provider, "ok", latency, "", hold, response, cost
-                )
-                return Completion(response, str(model_id), provider.name, tuple(attempts), cost)
+                detail = failure_detail(model_id, failure)
+                attempts.append(Attempt(str(model_id), failure.kind, latency, detail))
+                await log(len(attempts), model_id, provider, failure.kind, latency, detail, hold)
+                if failure.kind in UNWELL and await self._start_cooldown(model_id, failure):
+                    break
+                if failure.kind == "auth":
+                    if self._stop_on_auth:
+                        raise ProviderConfigError(detail) from None
+                    logger.warning("%s; trying the next model", detail)
+                    config_failures.append(detail)
+                    break
+                if failure.kind == "quota":
+                    logger.warning("%s; trying the next model", detail)
+                    break
+                if failure.kind == "context_length":
+                    too_long_window = max(too_long_window or 0, price.context_window)
+                    break
+                delay = self._retry_delay(failure, retries)
+                if delay is None:
+                    break
+                retries += 1
+                await self._sleep(delay)
 
         if too_long_window is not None:
             raise ContextTooLong(request.role, tuple(attempts))
+        tried = [a for a in attempts if a.outcome not in ("skipped", "cooldown")]
+        if config_failures and all(a.outcome == "auth" for a in tried):
+            raise ProviderConfigError("; ".join(config_failures))
         raise AllModelsFailed(request.role, tuple(attempts))
+
+    async def _start_cooldown(self, model_id: ModelId, failure: ProviderError) -> bool:
+        """Count the failure; True when it put the model in cooldown (stop retrying it)."""
+        seconds = await self._cooldowns.failed(str(model_id))
+        if seconds is None:
+            return False
+        logger.warning(
+            "%s keeps failing (%s): every worker skips it for %.0f s",
+            model_id,
+            failure.kind,
+            seconds,
+        )
+        return True
 
     async def _release(self, hold: Reservation) -> None:
         try:

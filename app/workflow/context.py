@@ -10,7 +10,8 @@ from app.config import RepoConfig, Settings
 from app.forges.base import Forge, Target
 from app.forges.markers import run_key, unmarked
 from app.llm.call_log import PostgresCallLog
-from app.llm.factory import build_router
+from app.llm.cooldowns import RedisCooldowns
+from app.llm.factory import build_router, shared_cooldowns
 from app.llm.providers.registry import ProviderRegistry
 from app.llm.router import LLMRouter
 from app.llm.routing import RepoLLMConfig
@@ -50,6 +51,7 @@ class RunContext:
     result: dict[str, Any] = field(default_factory=dict)  # merged into the run's result
     _router: LLMRouter | None = None
     _providers: ProviderRegistry | None = None
+    _cooldowns: RedisCooldowns | None = None
     # called when the run ends, however it ends (a cache entry's lease, app/prepare)
     on_close: list[Callable[[], None]] = field(default_factory=list)
 
@@ -131,7 +133,10 @@ class RunContext:
                 self.run.id,
                 self.deps.settings.job_timeout_seconds,
             )
-            self._router, self._providers = build_router(self.deps.settings, call_log, repo)
+            self._cooldowns = shared_cooldowns(self.deps.settings)
+            self._router, self._providers = build_router(
+                self.deps.settings, call_log, repo, cooldowns=self._cooldowns
+            )
         return self._router
 
     async def progress(self, title: str | None = None) -> None:
@@ -149,6 +154,8 @@ class RunContext:
             self.on_close.pop()()
         if self._providers is not None:
             await self._providers.close()
+        if self._cooldowns is not None:
+            await self._cooldowns.close()
 
 
 async def refuse(ctx: RunContext, name: str, message: str, detail: str = "") -> NoReturn:

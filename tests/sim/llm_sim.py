@@ -22,8 +22,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.sim.faults import DroppedResponse
+from tests.sim.llm_rules import is_mistral, validate_anthropic, validate_chat
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class Reply:
     retry_after: float | None = None
     delay: float = 0.0
     output_tokens: int = 7
+    error_code: str = ""  # OpenAI's `error.code`, e.g. insufficient_quota
+    headers: tuple[tuple[str, str], ...] = ()
+    raw_body: str | None = None  # a 200 whose body is exactly this (not valid JSON, cut...)
+    drop: bool = False  # a 200 whose body stops halfway and the connection closes
+    stop: str = ""  # the stop reason to report instead of the natural one
 
 
 def text(answer: str) -> Reply:
@@ -65,6 +73,47 @@ def fault(status: int, retry_after: float | None = None, message: str = "") -> R
         error_message=message or f"simulated {status}",
         retry_after=retry_after,
     )
+
+
+def quota_exhausted(api: str = "openai") -> Reply:
+    """The providers' answer when the account has no credit left (not a rate limit)."""
+    if api == "anthropic":
+        return Reply(
+            status=400,
+            error_type="invalid_request_error",
+            error_message="Your credit balance is too low to access the Anthropic API. "
+            "Please go to Plans & Billing to upgrade or purchase credits.",
+        )
+    return Reply(
+        status=429,
+        error_type="insufficient_quota",
+        error_code="insufficient_quota",
+        error_message="You exceeded your current quota, please check your plan and billing "
+        "details.",
+    )
+
+
+def rate_limited_with_reset(**resets: str) -> Reply:
+    """A 429 without `retry-after`, telling when the limits reset in its own headers."""
+    return Reply(
+        status=429,
+        error_type="rate_limit_error",
+        error_message="Rate limit reached",
+        headers=tuple(resets.items()),
+    )
+
+
+def garbage(body: str = "<html>502 Bad Gateway</html>") -> Reply:
+    return Reply(raw_body=body)
+
+
+def dropped() -> Reply:
+    return Reply(drop=True)
+
+
+def empty(stop: str = "") -> Reply:
+    """No text and no tool call, as at `max_tokens` or from a small local model."""
+    return Reply(text="", stop=stop)
 
 
 def overloaded() -> Reply:
@@ -98,6 +147,7 @@ class LLMSimulator:
     models: tuple[str, ...] = ()  # listed by GET /v1/models
     requests: list[Received] = field(default_factory=list)
     _scripts: dict[str, deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
+    refused: list[str] = field(default_factory=list)  # validation errors it answered
     _cache: set[str] = field(default_factory=set)
     _ids: int = 0
 
@@ -123,6 +173,13 @@ class LLMSimulator:
         self._ids += 1
         return f"{prefix}{self._ids:04d}"
 
+    def _call_id(self, model: str) -> str:
+        """Mistral's ids are nine letters and digits; OpenAI's `call_…` are longer."""
+        self._ids += 1
+        if is_mistral(model):
+            return f"Mc{self._ids:07d}"
+        return f"call_{self._ids:04d}"
+
     def _authorised(self, request: Request) -> bool:
         if self.api_key is None:
             return True
@@ -135,22 +192,44 @@ class LLMSimulator:
         body: dict[str, Any] = await request.json()
         model = str(body.get("model"))
         self.requests.append(Received(api, model, body, dict(request.headers)))
+        if not self._authorised(request):
+            return body, fault(401, message="invalid x-api-key")
+        # What the real APIs refuse is refused before a scripted answer is spent.
+        check = validate_anthropic if api == "anthropic" else validate_chat
+        problem = check(body)
+        if problem:
+            self.refused.append(problem)
+            return body, Reply(
+                status=400, error_type="invalid_request_error", error_message=problem
+            )
         queue = self._scripts[model]
         reply = queue.popleft() if queue else text(f"simulated answer from {model}")
-        if not self._authorised(request):
-            reply = fault(401, message="invalid x-api-key")
         if reply.delay:
             await asyncio.sleep(reply.delay)
         return body, reply
 
     @staticmethod
     def _headers(reply: Reply) -> dict[str, str]:
-        return {} if reply.retry_after is None else {"retry-after": f"{reply.retry_after:g}"}
+        headers = dict(reply.headers)
+        if reply.retry_after is not None:
+            headers["retry-after"] = f"{reply.retry_after:g}"
+        return headers
+
+    @staticmethod
+    def _broken(reply: Reply) -> Response | None:
+        if reply.drop:
+            return DroppedResponse()
+        if reply.raw_body is not None:
+            return Response(reply.raw_body, 200, media_type="application/json")
+        return None
 
     # --- Anthropic Messages API -------------------------------------------------------
 
-    async def _anthropic(self, request: Request) -> JSONResponse:
+    async def _anthropic(self, request: Request) -> Response:
         body, reply = await self._take("anthropic", request)
+        broken = self._broken(reply)
+        if broken is not None:
+            return broken
         if reply.status != 200:
             kind = (
                 "invalid_request_error"
@@ -183,7 +262,7 @@ class LLMSimulator:
                 "role": "assistant",
                 "model": body["model"],
                 "content": content,
-                "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+                "stop_reason": reply.stop or ("tool_use" if reply.tool_calls else "end_turn"),
                 "stop_sequence": None,
                 "usage": {
                     "input_tokens": max(1, total_input - cached - written),
@@ -208,10 +287,15 @@ class LLMSimulator:
 
     # --- OpenAI Chat Completions API --------------------------------------------------
 
-    async def _openai(self, request: Request) -> JSONResponse:
+    async def _openai(self, request: Request) -> Response:
         body, reply = await self._take("openai", request)
+        broken = self._broken(reply)
+        if broken is not None:
+            return broken
         if reply.status != 200:
             error: dict[str, Any] = {"message": reply.error_message, "type": reply.error_type}
+            if reply.error_code:
+                error["code"] = reply.error_code
             if reply.error_type == "context_length":
                 error = {
                     "message": "This model's maximum context length is 128000 tokens. "
@@ -226,7 +310,7 @@ class LLMSimulator:
         if reply.tool_calls:
             message["tool_calls"] = [
                 {
-                    "id": self._next_id("call_"),
+                    "id": self._call_id(body["model"]),
                     "type": "function",
                     "function": {"name": name, "arguments": json.dumps(arguments)},
                 }
@@ -243,7 +327,8 @@ class LLMSimulator:
                     {
                         "index": 0,
                         "message": message,
-                        "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                        "finish_reason": reply.stop
+                        or ("tool_calls" if reply.tool_calls else "stop"),
                     }
                 ],
                 "usage": {

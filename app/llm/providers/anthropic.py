@@ -15,7 +15,8 @@ import anthropic
 import httpx2
 
 from app.llm.errors import ProviderError
-from app.llm.providers.sdk_errors import translate_sdk_error
+from app.llm.providers.sdk_errors import UNREADABLE, invalid_response, translate_sdk_error
+from app.llm.providers.tool_ids import ANTHROPIC_IDS
 from app.llm.types import LLMRequest, LLMResponse, Message, StopReason, ToolCall, Usage
 
 _STOP: dict[str, StopReason] = {
@@ -31,8 +32,8 @@ def _content_of(message: Message) -> list[dict[str, Any]]:
         return [
             {
                 "type": "tool_result",
-                "tool_use_id": message.tool_call_id,
-                "content": message.text,
+                "tool_use_id": ANTHROPIC_IDS(message.tool_call_id or ""),
+                "content": message.text or "(no output)",
                 "is_error": message.is_error,
             }
         ]
@@ -41,7 +42,12 @@ def _content_of(message: Message) -> list[dict[str, Any]]:
         blocks.append({"type": "text", "text": message.text})
     for call in message.tool_calls:
         blocks.append(
-            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+            {
+                "type": "tool_use",
+                "id": ANTHROPIC_IDS(call.id),
+                "name": call.name,
+                "input": call.arguments,
+            }
         )
     return blocks
 
@@ -58,6 +64,8 @@ def build_messages_body(request: LLMRequest, model: str) -> dict[str, Any]:
     for message in request.messages:
         role = "assistant" if message.role == "assistant" else "user"
         content = _content_of(message)
+        if not content:  # an empty turn (another provider's, at max_tokens) is refused
+            continue
         if messages and messages[-1]["role"] == role:
             messages[-1]["content"].extend(content)  # tool results share one user turn
         else:
@@ -81,7 +89,10 @@ def build_messages_body(request: LLMRequest, model: str) -> dict[str, Any]:
 
 
 def parse_messages_response(data: dict[str, Any]) -> LLMResponse:
-    """A normalised response from the JSON of a Messages API answer (pure)."""
+    """A normalised response from the JSON of a Messages API answer (pure); `ValueError`
+    when it is not one."""
+    if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+        raise ValueError("the answer has no `content` list")
     texts: list[str] = []
     calls: list[ToolCall] = []
     for block in data.get("content") or []:
@@ -133,9 +144,11 @@ class AnthropicProvider:
         body = build_messages_body(request, model)
         try:
             answer = await self._client.messages.create(**body)
+            return parse_messages_response(answer.model_dump(mode="json"))
         except anthropic.AnthropicError as exc:
             raise (translate_sdk_error(exc, [self._api_key]) or exc) from None
-        return parse_messages_response(answer.model_dump(mode="json"))
+        except UNREADABLE as exc:
+            raise invalid_response(exc, [self._api_key]) from None
 
     async def check(self, model: str) -> str:
         if not self._api_key:

@@ -9,6 +9,7 @@ also stated in the system message for servers that ignore `response_format`.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx2
@@ -16,7 +17,8 @@ import openai
 
 from app.llm.errors import ProviderError
 from app.llm.providers.base import structured_output_instruction
-from app.llm.providers.sdk_errors import translate_sdk_error
+from app.llm.providers.sdk_errors import UNREADABLE, invalid_response, translate_sdk_error
+from app.llm.providers.tool_ids import OPENAI_IDS, ToolIdRule
 from app.llm.types import LLMRequest, LLMResponse, Message, StopReason, ToolCall, Usage
 
 _STOP: dict[str, StopReason] = {
@@ -27,16 +29,17 @@ _STOP: dict[str, StopReason] = {
 }
 
 
-def _message_json(message: Message) -> dict[str, Any]:
+def _message_json(message: Message, ids: ToolIdRule) -> dict[str, Any]:
     if message.role == "tool":
-        text = f"ERROR: {message.text}" if message.is_error else message.text
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": text}
+        text = message.text or "(no output)"
+        text = f"ERROR: {text}" if message.is_error else text
+        return {"role": "tool", "tool_call_id": ids(message.tool_call_id or ""), "content": text}
     if message.role == "assistant":
         out: dict[str, Any] = {"role": "assistant", "content": message.text or None}
         if message.tool_calls:
             out["tool_calls"] = [
                 {
-                    "id": call.id,
+                    "id": ids(call.id),
                     "type": "function",
                     "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
                 }
@@ -47,7 +50,10 @@ def _message_json(message: Message) -> dict[str, Any]:
 
 
 def build_chat_body(
-    request: LLMRequest, model: str, max_tokens_field: str = "max_tokens"
+    request: LLMRequest,
+    model: str,
+    max_tokens_field: str = "max_tokens",
+    ids: ToolIdRule = OPENAI_IDS,
 ) -> dict[str, Any]:
     """The JSON body of `POST /chat/completions` for `request` (pure)."""
     parts = [request.system, request.context]
@@ -57,7 +63,7 @@ def build_chat_body(
     messages = [{"role": "system", "content": system}] if system else []
     body: dict[str, Any] = {
         "model": model,
-        "messages": messages + [_message_json(m) for m in request.messages],
+        "messages": messages + [_message_json(m, ids) for m in request.messages if not _empty(m)],
         max_tokens_field: request.max_tokens,
     }
     if request.tools:
@@ -82,6 +88,11 @@ def build_chat_body(
     return body
 
 
+def _empty(message: Message) -> bool:
+    """An assistant turn with nothing in it, which every provider refuses."""
+    return message.role == "assistant" and not message.text and not message.tool_calls
+
+
 def _arguments(raw: object) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
@@ -93,13 +104,18 @@ def _arguments(raw: object) -> dict[str, Any]:
 
 
 def parse_chat_response(data: dict[str, Any]) -> LLMResponse:
-    """A normalised response from the JSON of a Chat Completions answer (pure)."""
-    choices = data.get("choices") or [{}]
+    """A normalised response from the JSON of a Chat Completions answer (pure); `ValueError`
+    when it is not one."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not choices or not isinstance(choices[0], dict):
+        raise ValueError("the answer has no `choices`")
     choice = choices[0]
-    message = choice.get("message") or {}
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise ValueError("the answer's choice has no `message`")
     calls = tuple(
         ToolCall(
-            str(call.get("id")),
+            str(call.get("id") or f"call_{uuid.uuid4().hex[:24]}"),  # small servers omit it
             str((call.get("function") or {}).get("name")),
             _arguments((call.get("function") or {}).get("arguments")),
         )
@@ -135,8 +151,10 @@ class OpenAICompatProvider:
         key_setting: str = "",
         max_tokens_field: str = "max_tokens",
         requires_key: bool = True,
+        ids: ToolIdRule = OPENAI_IDS,
     ) -> None:
         self.name = name
+        self._ids = ids
         self._api_key = api_key or ""
         self._key_setting = key_setting
         self._requires_key = requires_key
@@ -155,12 +173,14 @@ class OpenAICompatProvider:
 
     async def complete(self, request: LLMRequest, model: str) -> LLMResponse:
         self._check_key()
-        body = build_chat_body(request, model, self._max_tokens_field)
+        body = build_chat_body(request, model, self._max_tokens_field, self._ids)
         try:
             answer = await self._client.chat.completions.create(**body)
+            return parse_chat_response(answer.model_dump(mode="json"))
         except openai.OpenAIError as exc:
             raise (translate_sdk_error(exc, [self._api_key]) or exc) from None
-        return parse_chat_response(answer.model_dump(mode="json"))
+        except UNREADABLE as exc:
+            raise invalid_response(exc, [self._api_key]) from None
 
     async def check(self, model: str) -> str:
         self._check_key()

@@ -9,6 +9,7 @@ from app.llm.model_ids import ModelId
 from app.llm.providers.anthropic import AnthropicProvider
 from app.llm.providers.base import Provider
 from app.llm.providers.openai_compat import OpenAICompatProvider
+from app.llm.providers.tool_ids import MISTRAL_IDS
 from app.redaction import register_secret
 
 
@@ -72,6 +73,7 @@ class ProviderRegistry:
                 timeout,
                 client,
                 key_setting="AGENTOPS_MISTRAL_API_KEY",
+                ids=MISTRAL_IDS,
             )
         if model_id.provider == "ollama":
             return OpenAICompatProvider(

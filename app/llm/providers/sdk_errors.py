@@ -6,12 +6,15 @@ from collections.abc import Iterable
 from typing import Any
 
 import anthropic
+import httpx2
 import openai
 
-from app.llm.errors import ProviderError, classify_status, parse_retry_after
+from app.llm.errors import FailureKind, ProviderError, classify_status, parse_retry_after
 from app.redaction import redact
 
 _MAX_MESSAGE = 300
+# What reading a 200 that is not an answer raises (JSON, pydantic, missing keys).
+UNREADABLE = (ValueError, TypeError, KeyError, AttributeError)
 
 
 def _error_fields(body: object) -> tuple[str, str | None]:
@@ -36,7 +39,11 @@ def translate_sdk_error(exc: Exception, secrets: Iterable[str] = ()) -> Provider
         return ProviderError("timeout", "no answer within the client timeout")
     if isinstance(exc, anthropic.APIConnectionError | openai.APIConnectionError):
         cause = exc.__cause__ or exc
-        return ProviderError("connection", redact(str(cause), secrets)[:_MAX_MESSAGE])
+        # Refused before anything was sent rarely heals within seconds; a connection that
+        # broke or a body cut off mid-answer is as transient as a 5xx.
+        kind: FailureKind = "connection" if isinstance(cause, httpx2.ConnectError) else "dropped"
+        detail = redact(str(cause), secrets) or type(cause).__name__
+        return ProviderError(kind, detail[:_MAX_MESSAGE])
     if isinstance(exc, anthropic.APIStatusError | openai.APIStatusError):
         message, error_type = _error_fields(exc.body)
         if not message:
@@ -50,4 +57,13 @@ def translate_sdk_error(exc: Exception, secrets: Iterable[str] = ()) -> Provider
             status=status,
             retry_after=parse_retry_after(headers),
         )
+    if isinstance(exc, anthropic.AnthropicError | openai.OpenAIError):
+        # e.g. a response that failed the SDK's own validation
+        return invalid_response(exc, secrets)
     return None
+
+
+def invalid_response(exc: BaseException, secrets: Iterable[str] = ()) -> ProviderError:
+    """A 200 that could not be read as an answer: not JSON, cut off, fields missing."""
+    detail = redact(f"{type(exc).__name__}: {exc}", secrets)[:_MAX_MESSAGE]
+    return ProviderError("invalid_response", f"the answer could not be read ({detail})")

@@ -16,7 +16,7 @@ from app.llm import (
     build_router,
 )
 from app.llm.router import LLMRouter
-from tests.integration.llm.conftest import ANTHROPIC_KEY, sim_settings
+from tests.integration.llm.conftest import ANTHROPIC_KEY, OPENAI_KEY, sim_settings
 from tests.sim.llm_sim import (
     LLMSimulator,
     context_too_long,
@@ -145,7 +145,7 @@ async def test_context_length_with_no_larger_model_tells_the_caller_to_shrink(
         await registry.close()
 
 
-async def test_a_rejected_key_is_a_configuration_problem_not_retried_and_never_shown(
+async def test_rejected_keys_are_a_configuration_problem_not_retried_and_never_shown(
     sim_url: str, sim: LLMSimulator
 ) -> None:
     sim.api_key = "the-right-key-" + "x" * 20
@@ -157,5 +157,36 @@ async def test_a_rejected_key_is_a_configuration_problem_not_retried_and_never_s
         await registry.close()
     message = str(caught.value)
     assert "AGENTOPS_ANTHROPIC_API_KEY" in message and "401" in message
-    assert ANTHROPIC_KEY not in message
+    assert "AGENTOPS_OPENAI_API_KEY" in message  # the chain went on, and says both
+    assert ANTHROPIC_KEY not in message and OPENAI_KEY not in message
+    assert [r.model for r in sim.requests] == ["claude-a", "gpt-a"]  # each once, no retry
+
+
+async def test_stop_on_auth_error_keeps_the_stop_at_once_behaviour(
+    sim_url: str, sim: LLMSimulator
+) -> None:
+    sim.api_key = "the-right-key-" + "x" * 20
+    settings = sim_settings(sim_url, llm_stop_on_auth_error=True)
+    router, registry = build_router(settings, MemoryCallLog())
+    try:
+        with pytest.raises(ProviderConfigError, match="AGENTOPS_ANTHROPIC_API_KEY"):
+            await router.complete(ASK)
+    finally:
+        await registry.close()
     assert len(sim.requests) == 1  # no retry, no fallback
+
+
+async def test_a_missing_key_is_reported_with_its_setting_and_the_next_model_answers(
+    sim_url: str, sim: LLMSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    router, registry = build_router(sim_settings(sim_url, anthropic_api_key=None), MemoryCallLog())
+    sim.script("gpt-a", text("answered by the next model"))
+    try:
+        completion = await router.complete(ASK)
+    finally:
+        await registry.close()
+    assert completion.text == "answered by the next model"
+    assert outcomes(completion) == [("anthropic:claude-a", "auth"), ("openai:gpt-a", "ok")]
+    assert "set AGENTOPS_ANTHROPIC_API_KEY" in completion.attempts[0].detail
+    assert "AGENTOPS_ANTHROPIC_API_KEY" in caplog.text
+    assert [r.model for r in sim.requests] == ["gpt-a"]  # nothing sent without a key

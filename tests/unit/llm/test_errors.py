@@ -19,6 +19,11 @@ from app.llm.errors import classify_status, is_context_length_message, parse_ret
         (400, "This model's maximum context length is 128000 tokens", None, "context_length"),
         (400, "bad", "invalid_request_error context_length_exceeded", "context_length"),
         (400, "messages: field required", "invalid_request_error", "bad_request"),
+        (429, "You exceeded your current quota, please check your plan", None, "quota"),
+        (429, "quota", "insufficient_quota insufficient_quota", "quota"),
+        (400, "Your credit balance is too low", "invalid_request_error", "quota"),
+        (402, "Payment Required", None, "quota"),
+        (429, "Rate limit reached for gpt-4.1 on tokens per min", "requests", "rate_limited"),
     ],
 )
 def test_http_errors_are_classified(
@@ -40,3 +45,23 @@ def test_retry_after_in_seconds_milliseconds_and_http_date() -> None:
     assert parse_retry_after({"retry-after": date}, now=1_000_000) == pytest.approx(30.0)
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({}) is None
+
+
+def test_rate_limit_reset_headers_when_retry_after_is_absent() -> None:
+    used_up = {
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1m2.5s",
+        "x-ratelimit-remaining-tokens": "12000",
+        "x-ratelimit-reset-tokens": "20ms",
+    }
+    assert parse_retry_after(used_up) == pytest.approx(62.5)  # the exhausted limit's
+    assert parse_retry_after({"x-ratelimit-reset-tokens": "2s"}) == 2.0
+    assert parse_retry_after({"x-ratelimit-reset-requests": "1.5"}) == 1.5
+    anthropic = {
+        "anthropic-ratelimit-input-tokens-remaining": "0",
+        "anthropic-ratelimit-input-tokens-reset": "1970-01-12T13:46:50Z",  # 1_000_010
+        "anthropic-ratelimit-requests-reset": "1970-01-12T13:50:00Z",
+    }
+    assert parse_retry_after(anthropic, now=1_000_000) == pytest.approx(10.0)
+    assert parse_retry_after({**used_up, "retry-after": "3"}) == 3.0  # retry-after wins
+    assert parse_retry_after({"x-ratelimit-reset-requests": "whenever"}) is None
