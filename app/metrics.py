@@ -17,7 +17,11 @@ class Metrics:
         self.webhook_seconds_sum += seconds
         self.webhook_seconds_count += 1
 
-    def render(self, runs_by_status: dict[str, int] | None = None) -> str:
+    def render(
+        self,
+        runs_by_status: dict[str, int] | None = None,
+        models_cooling: dict[str, float] | None = None,
+    ) -> str:
         lines = [
             "# HELP agentops_webhooks_total Webhook deliveries by forge and outcome.",
             "# TYPE agentops_webhooks_total counter",
@@ -37,4 +41,17 @@ class Metrics:
             ]
             for status, count in sorted(runs_by_status.items()):
                 lines.append(f'agentops_runs{{status="{status}"}} {count}')
+        if models_cooling is not None:
+            lines += [
+                "# HELP agentops_llm_models_in_cooldown Models every worker skips for now.",
+                "# TYPE agentops_llm_models_in_cooldown gauge",
+                f"agentops_llm_models_in_cooldown {len(models_cooling)}",
+                "# HELP agentops_llm_model_cooldown_seconds Seconds left of a model's cooldown.",
+                "# TYPE agentops_llm_model_cooldown_seconds gauge",
+            ]
+            for model, seconds in sorted(models_cooling.items()):
+                label = model.replace("\\", "\\\\").replace('"', '\\"')
+                lines.append(
+                    f'agentops_llm_model_cooldown_seconds{{model="{label}"}} {seconds:.1f}'
+                )
         return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ from app import gitlab_secret_page, setup_page
 from app.config import Settings
 from app.events import PayloadError
 from app.intake import Intake
+from app.llm.factory import shared_cooldowns
 from app.metrics import Metrics
 from app.queue import RunQueue
 from app.store import DATABASE_ERRORS, UNSTORABLE_VALUE_ERRORS, Database, connect
@@ -125,6 +126,7 @@ class Service:
         self.metrics = Metrics()
         self.db: Database | None = None
         self.queue = RunQueue(settings.redis_url, settings.queue_name)
+        self.cooldowns = shared_cooldowns(settings)
         self.github = github_handlers.GitHubContext(
             settings.github_app_id,
             settings.github_bot_login,
@@ -307,7 +309,10 @@ async def metrics(request: Request) -> Response:
         with contextlib.suppress(*DB_ERRORS):
             async with service.db.admin() as conn:
                 counts = await run_store.count_by_status_all_tenants(conn)
-    return PlainTextResponse(service.metrics.render(counts), media_type="text/plain; version=0.0.4")
+    cooling = await service.cooldowns.active()  # None while Redis is unreachable
+    return PlainTextResponse(
+        service.metrics.render(counts, cooling), media_type="text/plain; version=0.0.4"
+    )
 
 
 def _admin_refusal(request: Request) -> Response | None:
@@ -373,6 +378,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await service.queue.close()
+            await service.cooldowns.close()
             await service.db.close()
 
     app = Starlette(

@@ -43,8 +43,8 @@ class Cooldowns(Protocol):
 
     async def answered(self, model_id: str) -> None: ...
 
-    async def active(self) -> dict[str, float]:
-        """Every model in cooldown, with the seconds left."""
+    async def active(self) -> dict[str, float] | None:
+        """Every model in cooldown, with the seconds left (None: cannot be known now)."""
         ...
 
     async def close(self) -> None: ...
@@ -74,7 +74,7 @@ class MemoryCooldowns:
     async def answered(self, model_id: str) -> None:
         self._failures.pop(model_id, None)
 
-    async def active(self) -> dict[str, float]:
+    async def active(self) -> dict[str, float] | None:
         now = time.monotonic()
         return {m: until - now for m, until in sorted(self._until.items()) if until > now}
 
@@ -131,13 +131,17 @@ class RedisCooldowns:
         except (RedisError, OSError) as exc:
             self._unreachable(exc)
 
-    async def active(self) -> dict[str, float]:
+    async def active(self) -> dict[str, float] | None:
         found: dict[str, float] = {}
         head = self._key("until", "")
-        async for key in self._redis.scan_iter(match=f"{head}*", count=200):
-            left_ms = await self._redis.pttl(key)
-            if left_ms > 0:
-                found[key.removeprefix(head)] = left_ms / 1000
+        try:
+            async for key in self._redis.scan_iter(match=f"{head}*", count=200):
+                left_ms = await self._redis.pttl(key)
+                if left_ms > 0:
+                    found[key.removeprefix(head)] = left_ms / 1000
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+            return None
         return dict(sorted(found.items()))
 
     async def close(self) -> None:

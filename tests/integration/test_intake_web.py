@@ -22,6 +22,7 @@ from arq.connections import RedisSettings, create_pool
 from arq.jobs import Job
 
 from app.config import Settings
+from app.llm.cooldowns import CooldownPolicy, RedisCooldowns
 from app.queue import job_id_for_run
 from app.store import Database
 from app.web import create_app
@@ -1092,6 +1093,22 @@ async def test_metrics_count_webhooks(client: httpx.AsyncClient) -> None:
     assert 'agentops_webhooks_total{forge="github",outcome="401"} 1' in text
     assert "agentops_webhook_seconds_count 3" in text
     assert 'agentops_runs{status="queued"}' in text
+    assert "agentops_llm_models_in_cooldown 0" in text
+
+
+async def test_metrics_show_the_models_every_worker_skips(
+    client: httpx.AsyncClient, redis_url: str, queue_name: str
+) -> None:
+    worker_side = RedisCooldowns(redis_url, queue_name, CooldownPolicy(failures=1, cooldown=30))
+    try:
+        assert await worker_side.failed("mistral:mistral-large-latest") == 30
+    finally:
+        await worker_side.close()
+    text = (await client.get("/metrics")).text
+    assert "agentops_llm_models_in_cooldown 1" in text
+    line = next(x for x in text.splitlines() if x.startswith("agentops_llm_model_cooldown_s"))
+    assert line.startswith('agentops_llm_model_cooldown_seconds{model="mistral:mistral-large-')
+    assert 25 < float(line.split()[-1]) <= 30
 
 
 async def test_metrics_want_the_bearer_token_when_one_is_set(
