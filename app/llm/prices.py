@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,13 @@ from pydantic import BaseModel, Field, ValidationError
 from app.llm.model_ids import INLINE_COMPATIBLE, ModelId
 from app.llm.types import LLMRequest, Usage
 
+logger = logging.getLogger(__name__)
 DEFAULT_PRICES_PATH = Path(__file__).with_name("prices.json")
+# A dated or versioned snapshot of a priced model costs what the model does
+# (claude-sonnet-4-5-20250929, gpt-4o-2024-08-06, claude-opus-4-1@20250805,
+# mistral-large-2411, mistral-small-latest); an exact entry for a snapshot wins.
+_SNAPSHOT = re.compile(r"(?:-\d{8}|-\d{4}-\d{2}-\d{2}|@\d{8}|-\d{4}|-latest)$")
+UNPRICED = "(unpriced)"
 PER_MILLION = 1_000_000
 CHARS_PER_TOKEN = 3  # on the high side: code and JSON run at 3-4 characters per token
 
@@ -23,6 +31,8 @@ class PriceEntry(BaseModel):
     cached_input: float | None = Field(default=None, ge=0)
     cache_write: float | None = Field(default=None, ge=0)
     context_window: int = Field(default=32768, gt=0)
+    input_limit: int | None = Field(default=None, gt=0)  # when less than the window
+    aliases: list[str] = Field(default_factory=list)  # other names of the same model
 
 
 class PriceFile(BaseModel):
@@ -39,26 +49,51 @@ class Price:
     cache_write: float
     context_window: int
     key: str  # the entry of the price file that matched
+    input_limit: int = 0  # the longest prompt it takes; 0: the whole window
+
+    @property
+    def prompt_limit(self) -> int:
+        return self.input_limit or self.context_window
+
+    @property
+    def guessed(self) -> bool:
+        """Not the model's own price: a provider's conservative default, or none."""
+        return self.key.endswith("*") or self.key == UNPRICED
 
 
 class PriceTable:
+    """Exact entries and their aliases, dated snapshots of them, else the provider's
+    conservative `PROVIDER:*` price (warned about once per model): a model that is not
+    in the file is never priced as a cheaper one whose name it starts with."""
+
     def __init__(self, entries: dict[str, PriceEntry]) -> None:
         self._entries = entries
+        self._names: dict[str, str] = {}
+        for key, entry in entries.items():
+            provider = key.split(":", 1)[0]
+            for alias in entry.aliases:
+                self._names[f"{provider}:{alias}"] = key
+        self._names.update({key: key for key in entries})
+        self._warned: set[str] = set()
+
+    def _key_for(self, model_id: ModelId) -> str | None:
+        text = f"{model_id.provider}:{model_id.model}"
+        if text in self._names:
+            return self._names[text]
+        base = _SNAPSHOT.sub("", text)
+        if base != text and base in self._names:
+            return self._names[base]
+        for wildcard in (f"{model_id.provider}:*", f"{INLINE_COMPATIBLE}:*"):
+            if wildcard in self._entries:
+                return wildcard
+        return None
 
     def price_for(self, model_id: ModelId) -> Price:
-        """Exact key, else the longest key that prefixes the id, else `PROVIDER:*`."""
-        text = f"{model_id.provider}:{model_id.model}"
-        key = text if text in self._entries else None
+        key = self._key_for(model_id)
+        if key is None or key.endswith("*"):
+            self._warn_once(model_id, key)
         if key is None:
-            prefixes = [k for k in self._entries if not k.endswith("*") and text.startswith(k)]
-            key = max(prefixes, key=len) if prefixes else None
-        if key is None:
-            for wildcard in (f"{model_id.provider}:*", f"{INLINE_COMPATIBLE}:*"):
-                if wildcard in self._entries:
-                    key = wildcard
-                    break
-        if key is None:
-            return Price(0.0, 0.0, 0.0, 0.0, 32768, key="(unpriced)")
+            return Price(0.0, 0.0, 0.0, 0.0, 32768, key=UNPRICED)
         entry = self._entries[key]
         return Price(
             input=entry.input,
@@ -67,7 +102,27 @@ class PriceTable:
             cache_write=entry.input if entry.cache_write is None else entry.cache_write,
             context_window=entry.context_window,
             key=key,
+            input_limit=entry.input_limit or 0,
         )
+
+    def _warn_once(self, model_id: ModelId, key: str | None) -> None:
+        name = str(model_id)
+        if name in self._warned:
+            return
+        self._warned.add(name)
+        entry = self._entries.get(key or "")
+        if entry is None:
+            logger.warning("model %s has no price: its calls are recorded at $0", name)
+        elif entry.input or entry.output:
+            logger.warning(
+                "model %s is not in the price file: priced as %s ($%g in, $%g out per "
+                "million tokens), which may be more than it costs; add it to "
+                "AGENTOPS_LLM_PRICES_PATH to count it exactly",
+                name,
+                key,
+                entry.input,
+                entry.output,
+            )
 
 
 def load_price_table(path: Path | None = None) -> PriceTable:
@@ -87,6 +142,24 @@ def cost_usd(usage: Usage, price: Price) -> float:
         + usage.cached_tokens * price.cached_input
         + usage.cache_write_tokens * price.cache_write
     ) / PER_MILLION
+
+
+def billed_tokens(usage: Usage, price: Price) -> int:
+    """Tokens as they are billed: cache reads at their discount, cache writes at their
+    premium, relative to an uncached input token; output tokens as they are."""
+    if not price.input:
+        return (
+            usage.input_tokens
+            + usage.cached_tokens
+            + usage.cache_write_tokens
+            + (usage.output_tokens)
+        )
+    return (
+        usage.input_tokens
+        + usage.output_tokens
+        + math.ceil(usage.cached_tokens * price.cached_input / price.input)
+        + math.ceil(usage.cache_write_tokens * price.cache_write / price.input)
+    )
 
 
 def estimate_input_tokens(request: LLMRequest) -> int:

@@ -40,7 +40,7 @@ from app.llm.errors import (
     StructuredOutputError,
 )
 from app.llm.model_ids import ModelId
-from app.llm.prices import PriceTable, cost_usd, estimate_cost_usd
+from app.llm.prices import PriceTable, billed_tokens, cost_usd, estimate_cost_usd
 from app.llm.prompt_safety import ensure_data_policy, redact_request
 from app.llm.providers.base import Provider
 from app.llm.routing import Routes
@@ -164,7 +164,7 @@ class LLMRouter:
 
         for model_id in self.routes.chain(request.role):
             price = self._prices.price_for(model_id)
-            if too_long_window is not None and price.context_window <= too_long_window:
+            if too_long_window is not None and price.prompt_limit <= too_long_window:
                 attempts.append(
                     Attempt(str(model_id), "skipped", detail="context window not larger")
                 )
@@ -195,7 +195,10 @@ class LLMRouter:
                         len(attempts), model_id, provider, "ok", latency, "", hold, response, cost
                     )
                     await self._cooldowns.answered(str(model_id))
-                    return Completion(response, str(model_id), provider.name, tuple(attempts), cost)
+                    billed = billed_tokens(response.usage, price)
+                    return Completion(
+                        response, str(model_id), provider.name, tuple(attempts), cost, billed
+                    )
                 latency = int((time.monotonic() - started) * 1000)
                 detail = failure_detail(model_id, failure)
                 attempts.append(Attempt(str(model_id), failure.kind, latency, detail))
@@ -212,7 +215,7 @@ class LLMRouter:
                     logger.warning("%s; trying the next model", detail)
                     break
                 if failure.kind == "context_length":
-                    too_long_window = max(too_long_window or 0, price.context_window)
+                    too_long_window = max(too_long_window or 0, price.prompt_limit)
                     break
                 delay = self._retry_delay(failure, retries)
                 if delay is None:

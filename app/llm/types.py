@@ -122,6 +122,7 @@ class Completion:
     provider: str
     attempts: tuple[Attempt, ...]
     cost_usd: float
+    billed_tokens: int = 0  # cache reads and writes weighted by their price (prices.py)
 
     @property
     def text(self) -> str:

@@ -1,9 +1,10 @@
 """The bounded conversation in which the model reads, edits and tests until it finishes.
 
-Limits on turns and tokens come from `.agentops.yml` (`limits:`); cost is bounded by the
-router's budgets. When the model calls `finish`, `verify` judges its tests and says why
-in its report; a result it does not accept goes back to the model, a bounded number of
-times.
+Limits on turns and tokens come from `.agentops.yml` (`limits:`); the token limit counts
+tokens as they are billed (a cache read is a fraction of a new input token: see
+`billed_tokens`); cost is bounded by the router's budgets. When the model calls
+`finish`, `verify` judges its tests and says why in its report; a result it does not
+accept goes back to the model, a bounded number of times.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class LoopOutcome:
     tests: list[str] = field(default_factory=list)
     turns: int = 0
     usage: Usage = field(default_factory=Usage)
+    billed_tokens: int = 0
     cost_usd: float = 0.0
     verification: str = ""
     models: list[str] = field(default_factory=list)
@@ -63,26 +65,27 @@ async def run_tool_loop(
     nudged = False
     verifications = 0
     while outcome.turns < limits.max_turns:
-        total = outcome.usage.input_tokens + outcome.usage.cached_tokens
-        if total + outcome.usage.output_tokens >= limits.max_tokens:
+        if outcome.billed_tokens >= limits.max_tokens:
             outcome.reason = f"the token limit ({limits.max_tokens}) was reached"
             return outcome
         completion = await router.complete(request)
         outcome.turns += 1
         outcome.usage = outcome.usage + completion.response.usage
+        outcome.billed_tokens += completion.billed_tokens
         outcome.cost_usd += completion.cost_usd
         if completion.model_id not in outcome.models:
             outcome.models.append(completion.model_id)
         response = completion.response
-        request = request.with_messages(response.as_message())
+        if response.text or response.tool_calls:
+            # an empty turn (at max_tokens, or from a small model) stays out of the
+            # history: every provider refuses an empty assistant message
+            request = request.with_messages(response.as_message())
         if not response.tool_calls:
             if nudged:
                 outcome.reason = "the model stopped without calling finish"
                 return outcome
             nudged = True
-            request = request.with_messages(
-                Message.user("Use the tools to make the change, then call `finish`.")
-            )
+            request = request.with_messages(Message.user(_nudge(response.stop_reason)))
             continue
         results: list[Message] = []
         for call in response.tool_calls:
@@ -111,3 +114,12 @@ async def run_tool_loop(
         request = request.with_messages(*results)
     outcome.reason = f"the turn limit ({limits.max_turns}) was reached"
     return outcome
+
+
+def _nudge(stop_reason: str) -> str:
+    if stop_reason == "max_tokens":
+        return (
+            "Your answer was cut off at the output limit. Make smaller steps: one tool call "
+            "at a time, short edits; call `finish` when the change is done."
+        )
+    return "Use the tools to make the change, then call `finish`."
