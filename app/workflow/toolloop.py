@@ -10,11 +10,12 @@ accept goes back to the model, a bounded number of times.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message, Usage
+from app.workflow.condense import condensed_history
 from app.workflow.tools import Toolbox
 
 Verifier = Callable[[list[str]], Awaitable[tuple[bool, str]]]
@@ -25,6 +26,7 @@ class LoopLimits:
     max_turns: int = 30
     max_tokens: int = 400_000
     max_verifications: int = 3
+    history_tokens: int = 30_000  # beyond this, old tool results are condensed
 
 
 @dataclass
@@ -68,6 +70,9 @@ async def run_tool_loop(
         if outcome.billed_tokens >= limits.max_tokens:
             outcome.reason = f"the token limit ({limits.max_tokens}) was reached"
             return outcome
+        request = replace(
+            request, messages=condensed_history(request.messages, limits.history_tokens)
+        )
         completion = await router.complete(request)
         outcome.turns += 1
         outcome.usage = outcome.usage + completion.response.usage

@@ -14,6 +14,7 @@ is kept in `requests` for assertions.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections import defaultdict, deque
@@ -131,6 +132,49 @@ def context_too_long() -> Reply:
 def slow(seconds: float, then: Reply | None = None) -> Reply:
     base = then or text("slow answer")
     return replace(base, delay=seconds)
+
+
+LOOKBACK_BLOCKS = 20
+
+
+def _size(prefix_key: str) -> int:
+    return int(prefix_key.split(":", 1)[0]) // 4
+
+
+def anthropic_blocks(body: dict[str, Any]) -> list[tuple[object, bool]]:
+    """System blocks, then each message's content blocks, with whether each is marked."""
+    found: list[tuple[object, bool]] = []
+    system = body.get("system")
+    for block in system if isinstance(system, list) else [system] if system else []:
+        found.append((_unmarked(block), isinstance(block, dict) and "cache_control" in block))
+    for index, message in enumerate(body.get("messages") or []):
+        content = message.get("content")
+        for block in content if isinstance(content, list) else [content]:
+            marked = isinstance(block, dict) and "cache_control" in block
+            found.append(([index, message.get("role"), _unmarked(block)], marked))
+    return found
+
+
+def _unmarked(block: object) -> object:
+    if isinstance(block, dict):
+        return {k: v for k, v in block.items() if k != "cache_control"}
+    return block
+
+
+def prefix_sizes(tools: object, blocks: list[tuple[object, bool]]) -> list[tuple[str, bool]]:
+    """For each block, a key for everything up to it (`LENGTH:SHA256` of its canonical
+    text; LENGTH / 4 is its size in tokens), and whether it is marked."""
+    keys: list[tuple[str, bool]] = []
+    digest = hashlib.sha256()
+    text = json.dumps(tools, sort_keys=True)
+    digest.update(text.encode())
+    length = len(text)
+    for block, marked in blocks:
+        text = json.dumps(block, sort_keys=True)
+        digest.update(text.encode())
+        length += len(text)
+        keys.append((f"{length}:{digest.hexdigest()}", marked))
+    return keys
 
 
 @dataclass
@@ -274,16 +318,37 @@ class LLMSimulator:
         )
 
     def _anthropic_cache(self, body: dict[str, Any]) -> tuple[int, int]:
-        """(tokens read from the cache, tokens written to it) for the marked prefix."""
-        system = body.get("system")
-        if not isinstance(system, list) or not any("cache_control" in b for b in system):
+        """(tokens read from the cache, tokens written to it), as Anthropic counts them:
+        each `cache_control` block ends a prefix (tools, system, messages) that is
+        written; a request reads the longest cached prefix ending at one of its
+        breakpoints or at one of the 20 blocks before each."""
+        prefixes = prefix_sizes(body.get("tools"), anthropic_blocks(body))
+        marks = [k for k, (_, marked) in enumerate(prefixes) if marked]
+        if not marks:
             return 0, 0
-        prefix = json.dumps([body.get("tools"), system], sort_keys=True)
-        tokens = len(prefix) // 4
-        if prefix in self._cache:
-            return tokens, 0
-        self._cache.add(prefix)
-        return 0, tokens
+        hit = 0
+        for mark in marks:
+            for k in range(mark, max(-1, mark - LOOKBACK_BLOCKS), -1):
+                if prefixes[k][0] in self._cache:
+                    hit = max(hit, _size(prefixes[k][0]))
+                    break
+        for mark in marks:
+            self._cache.add(prefixes[mark][0])
+        return hit, max(0, _size(prefixes[marks[-1]][0]) - hit)
+
+    def _openai_cache(self, body: dict[str, Any]) -> int:
+        """Tokens of the longest earlier prefix (message by message), as OpenAI's automatic
+        cache gives them: from 1024 tokens on, in steps of 128."""
+        blocks = [(m, False) for m in body.get("messages") or []]
+        prefixes = prefix_sizes(body.get("tools"), blocks)
+        hit = 0
+        for key, _ in reversed(prefixes):
+            if key in self._cache:
+                hit = _size(key)
+                break
+        for key, _ in prefixes:
+            self._cache.add(key)
+        return 0 if hit < 1024 else hit - hit % 128
 
     # --- OpenAI Chat Completions API --------------------------------------------------
 
@@ -335,7 +400,7 @@ class LLMSimulator:
                     "prompt_tokens": prompt,
                     "completion_tokens": reply.output_tokens,
                     "total_tokens": prompt + reply.output_tokens,
-                    "prompt_tokens_details": {"cached_tokens": 0},
+                    "prompt_tokens_details": {"cached_tokens": self._openai_cache(body)},
                 },
             }
         )

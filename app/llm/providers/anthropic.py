@@ -1,7 +1,8 @@
 """Anthropic Messages API adapter.
 
 The stable prefix (system prompt, then repository context) is sent as system blocks with
-`cache_control` on the last one, so tools + system + context are cached together.
+`cache_control` on the last one, so tools + system + context are cached together; two
+more breakpoints move along the conversation (`_mark_conversation`).
 Structured output uses the API's `output_config.format` (`json_schema`): the answer is a
 text block holding the JSON. The Messages API of this SDK generation has no
 `temperature`; a request's temperature is not sent to Anthropic.
@@ -25,6 +26,9 @@ _STOP: dict[str, StopReason] = {
     "tool_use": "tool_use",
     "max_tokens": "max_tokens",
 }
+
+
+_EPHEMERAL = {"type": "ephemeral"}
 
 
 def _content_of(message: Message) -> list[dict[str, Any]]:
@@ -52,13 +56,22 @@ def _content_of(message: Message) -> list[dict[str, Any]]:
     return blocks
 
 
+def _mark_conversation(messages: list[dict[str, Any]]) -> None:
+    """Cache breakpoints on the last block of the last two user turns (with the system's,
+    three of the API's four): each turn then reads the conversation so far from the cache,
+    written by the turn before, instead of paying for it again."""
+    users = [m for m in messages if m["role"] == "user" and m["content"]]
+    for message in users[-2:]:
+        message["content"][-1] = {**message["content"][-1], "cache_control": _EPHEMERAL}
+
+
 def build_messages_body(request: LLMRequest, model: str) -> dict[str, Any]:
     """The JSON body of `POST /v1/messages` for `request` (pure)."""
     system: list[dict[str, Any]] = [
         {"type": "text", "text": part} for part in (request.system, request.context) if part
     ]
     if system:  # empty text blocks are refused by the API
-        system[-1]["cache_control"] = {"type": "ephemeral"}
+        system[-1]["cache_control"] = _EPHEMERAL
 
     messages: list[dict[str, Any]] = []
     for message in request.messages:
@@ -71,6 +84,7 @@ def build_messages_body(request: LLMRequest, model: str) -> dict[str, Any]:
         else:
             messages.append({"role": role, "content": content})
 
+    _mark_conversation(messages)
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens,

@@ -65,6 +65,7 @@ async def test_a_tool_loop_round_trips_calls_and_results(
                     "tool_use_id": "toolu_0001",
                     "content": "contents of a.py",
                     "is_error": False,
+                    "cache_control": {"type": "ephemeral"},
                 }
             ],
         }

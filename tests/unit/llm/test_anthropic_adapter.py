@@ -81,7 +81,12 @@ async def test_stable_prefix_is_cached_and_tool_turns_use_the_documented_blocks(
         {"type": "text", "text": "<repository map>", "cache_control": {"type": "ephemeral"}},
     ]
     assert body["messages"] == [
-        {"role": "user", "content": [{"type": "text", "text": "Fix the bug."}]},
+        {
+            "role": "user",  # the last two user turns carry the moving breakpoints
+            "content": [
+                {"type": "text", "text": "Fix the bug.", "cache_control": {"type": "ephemeral"}}
+            ],
+        },
         {
             "role": "assistant",
             "content": [
@@ -102,6 +107,7 @@ async def test_stable_prefix_is_cached_and_tool_turns_use_the_documented_blocks(
                     "tool_use_id": "toolu_1",
                     "content": "print('hi')",
                     "is_error": False,
+                    "cache_control": {"type": "ephemeral"},
                 },
             ],
         },
