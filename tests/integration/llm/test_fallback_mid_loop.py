@@ -46,8 +46,9 @@ async def test_a_conversation_moves_between_four_providers_and_back(
     router, registry = build_router(settings, MemoryCallLog())
     read = {"path": "calc.py"}
     edit = {
-        "edits": "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
-    }  # noqa: E501
+        "edits": "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n"
+        "    return a + b\n>>>>>>> REPLACE\n"
+    }
     # turn: who answers
     # 1 Anthropic  2 Anthropic  3 Mistral  4 vLLM  5 vLLM (empty, at max_tokens)
     # 6 vLLM  7 Anthropic (edit)  8 Anthropic (finish)
