@@ -182,9 +182,7 @@ async def main(turns: int) -> None:
         )
     for row in rows:
         if not row["finished"] or row["refused"]:
-            print(
-                f"{row['provider']}: not finished ({row['reason']}); refused: {row['refused']}"
-            )
+            print(f"{row['provider']}: not finished ({row['reason']}); refused: {row['refused']}")
     print(f"repository context: {rows[0]['context_chars']:,} characters")
 
 
