@@ -33,7 +33,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay = sub.add_parser(
         "replay", help="re-run a finished run's LLM calls against its recorded answers"
     )
-    replay.add_argument("run_id", metavar="RUN_ID", type=int, help="the run's id")
+    replay.add_argument(
+        "run",
+        metavar="RUN_ID|FILE",
+        help="the run's id, or the file of model calls that `agentops run` printed",
+    )
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.add_argument(
         "--checkout",

@@ -13,10 +13,11 @@ from typing import Any
 from app.cli import CommandFailed
 from app.config import Settings, load_settings
 from app.llm import LLMError, LLMRequest, MemoryCallLog, Message, build_router
+from app.llm.call_file import UnreadableRecording, read_call_file
 from app.llm.doctor import Check, run_checks
 from app.llm.errors import AllModelsFailed
 from app.llm.model_ids import ModelIdError
-from app.llm.replay import RunNotFound, load_recorded_run, replay_router
+from app.llm.replay import RecordedCall, RunNotFound, load_recorded_run, replay_router
 from app.llm.types import Completion, LLMResponse
 from app.redaction import redact
 
@@ -131,9 +132,15 @@ def format_check(check: Check) -> str:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = load_settings()
+    run_id = int(args.run) if args.run.isdigit() else None
     if args.checkout is not None:
-        return _replay_workflow(settings, args.run_id, args.checkout, args.json)
-    report = asyncio.run(_replay(settings, args.run_id))
+        if run_id is None:
+            raise CommandFailed("--checkout replays a run of the service: give its RUN_ID")
+        return _replay_workflow(settings, run_id, args.checkout, args.json)
+    if run_id is None:
+        report = asyncio.run(_replay_file(Path(args.run)))
+    else:
+        report = asyncio.run(_replay(settings, run_id))
     if args.json:
         print(json.dumps(report))
     else:
@@ -207,11 +214,25 @@ async def _replay(settings: Settings, run_id: int) -> dict[str, Any]:
         await db.close()
     if not recorded.calls:
         raise CommandFailed(f"run {run_id} has no recorded LLM answers to replay")
+    return await _replay_calls(run_id, recorded.status, recorded.calls)
 
-    router, provider = replay_router(recorded.calls)
+
+async def _replay_file(path: Path) -> dict[str, Any]:
+    """A local run's calls, recorded by `agentops run` in a file."""
+    try:
+        calls = read_call_file(path)
+    except UnreadableRecording as exc:
+        raise CommandFailed(str(exc)) from None
+    if not calls:
+        raise CommandFailed(f"{path} holds no answered model calls to replay")
+    return await _replay_calls(str(path), "local", calls)
+
+
+async def _replay_calls(run: int | str, status: str, calls: list[RecordedCall]) -> dict[str, Any]:
+    router, provider = replay_router(calls)
     transcript: list[dict[str, Any]] = []
     missing = 0
-    for number, call in enumerate(recorded.calls, start=1):
+    for number, call in enumerate(calls, start=1):
         entry: dict[str, Any] = {
             "call": number,
             "role": call.request.role,
@@ -227,9 +248,9 @@ async def _replay(settings: Settings, run_id: int) -> dict[str, Any]:
             entry.update(found=True, answer=_answer(completion.response))
         transcript.append(entry)
     return {
-        "run_id": run_id,
-        "status": recorded.status,
-        "calls": len(recorded.calls),
+        "run_id": run,
+        "status": status,
+        "calls": len(calls),
         "missing": missing,
         "unused": provider.unused,
         "transcript": transcript,

@@ -53,6 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"# Test evidence\n\n{result.verification}\n")
     print(
         f"Branch {result.branch} holds commit {result.commit[:12]} "
-        f"(model cost ${result.cost_usd:.4f})."
+        f"(model cost ${result.cost_usd:.4f}).\n"
+        f"Its model calls are in {result.calls_file}: `agentops replay {result.calls_file}`."
     )
     return 0

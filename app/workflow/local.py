@@ -20,7 +20,8 @@ from typing import Any
 
 from app import git
 from app.config import Settings, parse_repo_config, read_repo_config
-from app.llm import MemoryCallLog, build_router
+from app.llm import build_router
+from app.llm.call_file import FileCallLog
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.routing import RepoLLMConfig
 from app.workflow import workspace
@@ -43,6 +44,13 @@ class LocalResult:
     summary: str
     verification: str
     cost_usd: float
+    calls_file: Path
+
+
+def calls_file(settings: Settings, task_text: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    slug = branch_name(0, task_title(task_text)).removeprefix("agentops/0-")[:40]
+    return Path(settings.workdir) / "local-runs" / f"{stamp}-{slug}.jsonl"
 
 
 def task_title(task_text: str) -> str:
@@ -88,9 +96,11 @@ async def _run(
     found = await asyncio.to_thread(analyse, work, task_text, cache)
     files: list[dict[str, Any]] = found.files_json()
     step(f"indexed {found.files_indexed} files; most relevant:\n{files_markdown(files[:5])}")
+    calls = FileCallLog(calls_file(settings, task_text))
+    step(f"recording the model calls in {calls.path} (`agentops replay` reads it)")
     router, providers = build_router(
         settings,
-        MemoryCallLog(),
+        calls,
         RepoLLMConfig.model_validate({"models": config.models, "budgets": config.budgets}),
     )
     try:
@@ -148,4 +158,5 @@ async def _run(
         implemented["summary"],
         implemented["verification"],
         cost,
+        calls.path,
     )

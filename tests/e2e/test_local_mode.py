@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -81,6 +82,25 @@ def test_run_leaves_a_branch_and_prints_plan_diff_and_evidence(tmp_path: Path) -
     assert _git(checkout, "rev-parse", "HEAD") == head_before  # the person's tree untouched
     assert _git(checkout, "status", "--porcelain") == ""
     assert _git(checkout, "worktree", "list").count("\n") == 0
+
+    # the model calls were recorded, and replay answers them all with the simulator gone
+    recorded = Path(done.stdout.split("Its model calls are in ")[1].split(":")[0])
+    assert recorded.parent == tmp_path / "work" / "local-runs"
+    assert recorded.stat().st_mode & 0o077 == 0  # repository code: its owner's only
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
+    replayed = subprocess.run(
+        [sys.executable, "-m", "app", "replay", str(recorded), "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    report = json.loads(replayed.stdout)
+    assert report["calls"] == len(llm.requests) and report["missing"] == 0
+    assert report["transcript"][0]["role"] == "planner"
 
 
 def test_run_outside_a_checkout_says_so_in_one_line(tmp_path: Path) -> None:
