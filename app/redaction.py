@@ -171,6 +171,15 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _ASSIGNMENT.sub(_redact_assignment, text)
 
 
+def redact_named(name: str, value: str, secrets: Iterable[str] = ()) -> str:
+    """`redact` for a value whose name travels apart from it (a JSON object's key): the
+    whole value is a secret when the name says so and the value is a literal of at least
+    `_QUOTED_MIN` characters, as in `{"password": "…"}`."""
+    if is_secret_name(name) and _secret_value(value, quoted=True):
+        return REDACTED
+    return redact(value, secrets)
+
+
 def is_secret_name(name: str) -> bool:
     """Whether a key or variable named `name` holds a secret (`password`, `DB_PASSWORD`,
     `api_key`, `client_secret`, `SecretAccessKey`, …), as `redact` judges assignments."""
