@@ -1,6 +1,8 @@
 """`agentops doctor`: is every configured provider, the database, Redis and each forge usable?
 
-Each check gives one line. Provider checks list models (no tokens are spent).
+Each check gives one line. Provider checks list models (no tokens are spent). Only what
+is configured is checked: what is not (no forge yet) is an informational line, not a
+failure.
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ async def check_forges_if_available(settings: Settings) -> list[Check]:
     except ImportError:
         return [Check("forges", None, "forge checks are unavailable in this build")]
     results = await check_forges(settings)
-    return [Check(f"forge {name}", bool(ok), str(message)) for name, ok, message in results]
+    return [Check(f"forge {name}", ok, str(message)) for name, ok, message in results]
 
 
 async def check_sandbox(settings: Settings) -> Check:
