@@ -122,11 +122,18 @@ async def _check_provider(
 
 async def check_database(settings: Settings) -> Check:
     from app.store import DATABASE_ERRORS
-    from app.store.migrations import pending_migrations
+    from app.store.migrations import DatabaseMissing, pending_migrations
 
     url = redact(settings.database_url)
     try:
         pending = await pending_migrations(settings.database_url, CHECK_TIMEOUT)
+    except DatabaseMissing as exc:
+        return Check(
+            "database",
+            False,
+            f'{url}: PostgreSQL is reachable, but the database "{redact(exc.name)}" does not '
+            "exist: run `agentops migrate` to create it and apply the migrations",
+        )
     except DATABASE_ERRORS as exc:
         return Check("database", False, f"cannot reach PostgreSQL at {url}: {redact(str(exc))}")
     if pending:
