@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import keyword
 import logging
 import re
 from collections.abc import Iterable
@@ -32,6 +33,13 @@ _FRAGMENTED_MIN = 16
 _FRAGMENT_DISTINCT_MIN = 6
 # The visible head or tail of a masked key must be this long to be recognised as ours.
 _MASK_VISIBLE_MIN = 4
+
+# A private key block's first line, and what follows it inside the block: armour headers
+# (`Proc-Type: 4,ENCRYPTED`, `DEK-Info: …`, `Version: …`), perhaps a blank line, then
+# base64 lines; lines end with real newlines or with `\n` escaped in JSON or a literal.
+_KEY_BEGIN = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+_NL = r"(?:\r?\n|(?:\\r)?\\n)"
+_KEY_HEADER = r"[A-Za-z][A-Za-z0-9\-]*: [^\r\n\\]*"
 
 # Known token formats. GitHub's newer installation tokens (`ghs_`) run to ~520 characters
 # and contain dots and underscores, so the token alphabet here is wider than base62.
@@ -55,13 +63,91 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\bhf_[A-Za-z0-9]{30,}"),  # Hugging Face
     re.compile(r"\bnpm_[A-Za-z0-9]{36}"),  # npm
     re.compile(r"\bpypi-AgE[A-Za-z0-9_\-]{50,}"),  # PyPI
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+    # PEM / OpenSSH / PGP private key blocks, whole; or cut off before their END line (a
+    # truncated file, a log line), then up to where the key material stops
+    re.compile(
+        rf"{_KEY_BEGIN}.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+        rf"|{_KEY_BEGIN}(?:{_NL}{_KEY_HEADER})*(?:{_NL})?(?:{_NL}[A-Za-z0-9+/=]+)+",
+        re.S,
+    ),
     re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
     # credentials inside URLs: scheme://user:secret@host
     re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),
     # HTTP authorization values
     re.compile(r"(?i)(?<=authorization: )(?:basic|bearer|token) [^\s\"']+"),
 )
+
+# An AWS secret access key after its name, in any of the shapes AWS tools write it
+# (`aws_secret_access_key = …`, `AWS_SECRET_ACCESS_KEY=…`, `"SecretAccessKey": "…"`).
+_AWS_SECRET_KEY = re.compile(
+    r"(?i)(?P<keep>secret[_\- ]?access[_\- ]?key\b[\s\"':=]{1,6})"
+    r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+)
+
+# `name = value` where the name says the value is a secret: `password=…`, `DB_PASSWORD="…"`,
+# `"api_key": "…"`, `token: …`, `client_secret := …`, `'passwd' => '…'`, and a Python
+# annotation before the `=` (`token: str = "…"`). Only the value is replaced, so that a
+# reader still sees what was there; `_secret_value` decides whether the value is a secret
+# or code (`token = get_token()`).
+_SENSITIVE_NAME_END = (
+    r"(?:passw(?:or)?d|secret|token|api[_\-]?key|(?:secret|private)[_\-]?(?:access[_\-]?)?key)"
+)
+_ASSIGNMENT = re.compile(
+    rf"""(?ix)
+    {_SENSITIVE_NAME_END} (?![\w\-])                    # what the name ends with
+    (?:\\?["'])?                                      # the end of a quoted name
+    [\ \t]* (?: :[\ \t]*[a-z_][\w.\[\],\ |]*? [\ \t]* )?  # a type annotation
+    (?: => | := | =(?!=) | :(?![:=]) ) [\ \t]*          # on the same line
+    (?:
+        (?P<quote>["'`]) (?P<quoted>(?:\\.|(?!(?P=quote))[^\\\r\n])*) (?P=quote)
+      | \\(?P<equote>["']) (?P<escaped>(?:(?!\\(?P=equote))[^\r\n])*) \\(?P=equote)
+      | (?P<bare>[^\s"'`,;&)\]}}]+)
+    )
+    """
+)
+# What a value names rather than is: `${DB_PASSWORD}`, `$TOKEN`, `{{ secrets.token }}`.
+_REFERENCE = re.compile(r"\$\{\{?[^}]*\}\}?|\$\w+|\{\{[^}]*\}\}|%\([^)]*\)s?")
+_SNAKE_IDENTIFIER = re.compile(r"[A-Za-z]+\d*(?:_[A-Za-z]+\d*)+")
+_CAMEL_IDENTIFIER = re.compile(r"[a-z_][A-Za-z_]*")
+_NOT_SECRETS = frozenset({"none", "null", "nil", "true", "false", "undefined", "required"})
+_QUOTED_MIN = 4
+_BARE_MIN = 8
+
+
+def _secret_value(value: str, quoted: bool) -> bool:
+    """Whether the value of a secret-named assignment is a secret. A quoted string literal
+    is one when it has at least `_QUOTED_MIN` characters; an unquoted value only when it
+    looks like one: long enough, with a digit or mixed case, and not an expression or a
+    variable's name (`get_token()`, `request.form["password"]`, `settings.token`,
+    `OPENAI_API_KEY`, `userPassword`, `None`)."""
+    if _REFERENCE.fullmatch(value.strip()):
+        return False
+    if quoted:
+        return len(value) >= _QUOTED_MIN
+    return (
+        len(value) >= _BARE_MIN
+        and not any(c in value for c in "([{<")
+        and not value.startswith(("$", "%", "@", "*"))
+        and re.search(r"\.[A-Za-z_]", value) is None  # an attribute access
+        and value.lower() not in _NOT_SECRETS
+        and not keyword.iskeyword(value)
+        and not _SNAKE_IDENTIFIER.fullmatch(value)
+        and not _CAMEL_IDENTIFIER.fullmatch(value)
+        and (
+            any(c.isdigit() for c in value)
+            or (any(c.isupper() for c in value[1:]) and any(c.islower() for c in value))
+        )
+    )
+
+
+def _redact_assignment(match: re.Match[str]) -> str:
+    group = next(g for g in ("quoted", "escaped", "bare") if match.group(g) is not None)
+    if not _secret_value(match.group(group), quoted=group != "bare"):
+        return match.group()
+    start, end = match.span(group)
+    whole = match.group()
+    return whole[: start - match.start()] + REDACTED + whole[end - match.start() :]
+
 
 # A mask inside a word: the visible head and tail around it are compared with the secrets.
 _MASK = re.compile(r"\*{2,}|•{2,}|…|\\u2026|\.{3,}")  # \u2026: … escaped in JSON
@@ -72,7 +158,8 @@ _WORD_RUN = re.compile(rf"\S{{{FRAGMENT_MIN},}}")
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Replace known token formats and the given secrets, whole or in pieces, with
-    `[REDACTED]`."""
+    `[REDACTED]`; and the value of an assignment whose name says it is a secret
+    (`password = "…"`), keeping the name."""
     index = _index(tuple(sorted({s for s in secrets if len(s) >= _WHOLE_MIN})))
     for secret in index.whole:
         text = text.replace(secret, REDACTED)
@@ -80,7 +167,23 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         text = _redact_fragments(text, index)
     for pattern in _PATTERNS:
         text = pattern.sub(REDACTED, text)
-    return text
+    text = _AWS_SECRET_KEY.sub(lambda m: m.group("keep") + REDACTED, text)
+    return _ASSIGNMENT.sub(_redact_assignment, text)
+
+
+def redact_named(name: str, value: str, secrets: Iterable[str] = ()) -> str:
+    """`redact` for a value whose name travels apart from it (a JSON object's key): the
+    whole value is a secret when the name says so and the value is a literal of at least
+    `_QUOTED_MIN` characters, as in `{"password": "…"}`."""
+    if is_secret_name(name) and _secret_value(value, quoted=True):
+        return REDACTED
+    return redact(value, secrets)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a key or variable named `name` holds a secret (`password`, `DB_PASSWORD`,
+    `api_key`, `client_secret`, `SecretAccessKey`, …), as `redact` judges assignments."""
+    return re.fullmatch(rf"(?i)[\w\-]*{_SENSITIVE_NAME_END}", name) is not None
 
 
 @dataclass(frozen=True)

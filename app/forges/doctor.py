@@ -6,9 +6,10 @@ from app.config import Settings
 from app.forges.base import ForgeError
 
 
-async def check_forges(settings: Settings) -> list[tuple[str, bool, str]]:
-    """One (name, ok, message) per configured forge; nothing when none is configured."""
-    results: list[tuple[str, bool, str]] = []
+async def check_forges(settings: Settings) -> list[tuple[str, bool | None, str]]:
+    """One (name, ok, message) per configured forge; when none is configured, one
+    informational line (ok None: not a failure, nothing was checked) saying how to add one."""
+    results: list[tuple[str, bool | None, str]] = []
     if settings.github_enabled:
         results.append(await _check_github(settings))
     if settings.gitlab_enabled:
@@ -17,7 +18,7 @@ async def check_forges(settings: Settings) -> list[tuple[str, bool, str]]:
         results.append(
             (
                 "none",
-                False,
+                None,
                 "no forge configured: set AGENTOPS_GITHUB_APP_ID or "
                 "AGENTOPS_GITLAB_URL (or open / for the GitHub App setup)",
             )

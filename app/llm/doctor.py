@@ -1,6 +1,8 @@
 """`agentops doctor`: is every configured provider, the database, Redis and each forge usable?
 
-Each check gives one line. Provider checks list models (no tokens are spent).
+Each check gives one line. Provider checks list models (no tokens are spent). Only what
+is configured is checked: what is not (no forge yet) is an informational line, not a
+failure.
 """
 
 from __future__ import annotations
@@ -120,11 +122,18 @@ async def _check_provider(
 
 async def check_database(settings: Settings) -> Check:
     from app.store import DATABASE_ERRORS
-    from app.store.migrations import pending_migrations
+    from app.store.migrations import DatabaseMissing, pending_migrations
 
     url = redact(settings.database_url)
     try:
         pending = await pending_migrations(settings.database_url, CHECK_TIMEOUT)
+    except DatabaseMissing as exc:
+        return Check(
+            "database",
+            False,
+            f'{url}: PostgreSQL is reachable, but the database "{redact(exc.name)}" does not '
+            "exist: run `agentops migrate` to create it and apply the migrations",
+        )
     except DATABASE_ERRORS as exc:
         return Check("database", False, f"cannot reach PostgreSQL at {url}: {redact(str(exc))}")
     if pending:
@@ -175,7 +184,7 @@ async def check_forges_if_available(settings: Settings) -> list[Check]:
     except ImportError:
         return [Check("forges", None, "forge checks are unavailable in this build")]
     results = await check_forges(settings)
-    return [Check(f"forge {name}", bool(ok), str(message)) for name, ok, message in results]
+    return [Check(f"forge {name}", ok, str(message)) for name, ok, message in results]
 
 
 async def check_sandbox(settings: Settings) -> Check:

@@ -15,6 +15,19 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x_A6E_0F5  # advisory lock: two `migrate` at once apply each file once
 
 
+class DatabaseMissing(Exception):
+    """The database named in the URL does not exist yet: `agentops migrate` creates it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f'database "{name}" does not exist')
+        self.name = name
+
+
+def database_name(dsn: str) -> str:
+    """The database a URL names (`postgresql://host/name` → `name`)."""
+    return unquote(urlsplit(dsn).path.lstrip("/"))
+
+
 def migration_files() -> list[Path]:
     return sorted(MIGRATIONS_DIR.glob("*.sql"))
 
@@ -22,7 +35,7 @@ def migration_files() -> list[Path]:
 async def ensure_database(dsn: str) -> bool:
     """Create the database named in `dsn` if it is missing. True when it was created."""
     parts = urlsplit(dsn)
-    name = parts.path.lstrip("/")
+    name = database_name(dsn)
     if not name:
         return False
     maintenance = urlunsplit(parts._replace(path="/postgres"))
@@ -66,8 +79,12 @@ async def apply_migrations(dsn: str) -> list[str]:
 
 
 async def pending_migrations(dsn: str, connect_seconds: float = 5.0) -> list[str]:
-    """The migration files not yet applied to the database at `dsn`."""
-    conn = await asyncpg.connect(dsn, timeout=connect_seconds)
+    """The migration files not yet applied to the database at `dsn`; `DatabaseMissing`
+    when the server is reachable but has no database of that name."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=connect_seconds)
+    except asyncpg.InvalidCatalogNameError as exc:
+        raise DatabaseMissing(database_name(dsn) or "?") from exc
     try:
         exists = await conn.fetchval("SELECT to_regclass('schema_migrations')")
         done = (

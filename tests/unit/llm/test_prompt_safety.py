@@ -77,3 +77,62 @@ def test_common_tokens_found_in_repositories_are_redacted_before_sending() -> No
     for token in tokens:
         assert token not in clean
     assert clean.count("[REDACTED]") == len(tokens)
+
+
+def test_secret_assignments_are_redacted_in_every_part_and_their_names_kept() -> None:
+    request = LLMRequest(
+        "coder",
+        system='deploy with DB_PASSWORD="s3cr3t!"',
+        context="settings.py:\nSECRET_KEY = 'django-insecure-abc'\n",
+        messages=(
+            Message.user("the config has api_key: Zx9Kq2LmZ0pR"),
+            Message.assistant(
+                "",
+                (
+                    ToolCall(
+                        "t1",
+                        "write_file",
+                        {"path": "app.cfg", "content": 'password = "hunter22"\n'},
+                    ),
+                    ToolCall("t2", "login", {"user": "bob", "password": "hunter22"}),
+                    ToolCall("t3", "set", {"env": [{"name": "X", "client_secret": "abcd1234"}]}),
+                ),
+            ),
+            Message.tool_result("t1", "aws_secret_access_key = " + "wJalrXUtnFEMI/" * 2 + "A" * 12),
+            Message.tool_result("t2", "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "b3BlbnNzaC1r" * 4),
+        ),
+    )
+    clean = redact_request(request)
+    dumped = repr(clean)
+    for secret in ("s3cr3t!", "django-insecure", "Zx9Kq2LmZ0pR", "hunter22", "abcd1234"):
+        assert secret not in dumped, secret
+    assert "wJalrXUtnFEMI" not in dumped and "b3BlbnNzaC1r" not in dumped
+    assert clean.system == 'deploy with DB_PASSWORD="[REDACTED]"'
+    assert clean.context == "settings.py:\nSECRET_KEY = '[REDACTED]'\n"
+    assert clean.messages[0].text == "the config has api_key: [REDACTED]"
+    calls = clean.messages[1].tool_calls
+    assert calls[0].arguments == {"path": "app.cfg", "content": 'password = "[REDACTED]"\n'}
+    assert calls[1].arguments == {"user": "bob", "password": "[REDACTED]"}
+    assert calls[2].arguments == {"env": [{"name": "X", "client_secret": "[REDACTED]"}]}
+    assert clean.messages[2].text == "aws_secret_access_key = [REDACTED]"
+    assert clean.messages[3].text == "[REDACTED]"
+    assert clean.messages[3].tool_call_id == "t2"
+
+
+def test_code_that_only_names_secrets_reaches_the_model_unchanged() -> None:
+    code = (
+        'password = request.form["password"]\n'
+        "token = get_token()\n"
+        "def login(user: str, password: str, secret: str | None = None) -> None:\n"
+        "    client = Client(api_key=OPENAI_API_KEY, token=token)\n"
+    )
+    request = LLMRequest(
+        "coder",
+        "s",
+        (
+            Message.user(code),
+            Message.assistant("", (ToolCall("t1", "login", {"password": "", "token": None}),)),
+            Message.tool_result("t1", code),
+        ),
+    )
+    assert redact_request(request) == request
