@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from app.config import Settings
 from app.llm.errors import ProviderError
+from app.llm.factory import shared_cooldowns
 from app.llm.model_ids import ModelId, ModelIdError
 from app.llm.prices import load_price_table
 from app.llm.providers.registry import ProviderRegistry
@@ -178,6 +179,28 @@ async def check_redis(settings: Settings) -> Check:
     return Check("redis", True, f"{url}: reachable")
 
 
+async def check_cooldowns(settings: Settings) -> list[Check]:
+    """The models every worker skips now because they kept failing (app/llm/cooldowns.py);
+    nothing when Redis cannot be reached (its own line says so)."""
+    cooldowns = shared_cooldowns(settings)
+    try:
+        cooling = await cooldowns.active()
+    finally:
+        await cooldowns.close()
+    if cooling is None:
+        return []
+    if not cooling:
+        return [Check("cooldowns", True, "no model in cooldown")]
+    return [
+        Check(
+            f"cooldown {model}",
+            None,
+            f"kept failing: every worker skips it for {seconds:.0f} s more, then tries it again",
+        )
+        for model, seconds in cooling.items()
+    ]
+
+
 async def check_forges_if_available(settings: Settings) -> list[Check]:
     try:
         from app.forges.doctor import check_forges  # type: ignore[import-not-found,unused-ignore]
@@ -210,15 +233,17 @@ async def check_toolchains(settings: Settings) -> list[Check]:
 
 
 async def run_checks(settings: Settings) -> list[Check]:
-    providers, database, redis_check, sandbox, toolchains = await asyncio.gather(
+    providers, database, redis_check, cooling, sandbox, toolchains = await asyncio.gather(
         check_providers(settings),
         check_database(settings),
         check_redis(settings),
+        check_cooldowns(settings),
         check_sandbox(settings),
         check_toolchains(settings),
     )
     return [
         *providers,
+        *cooling,
         database,
         redis_check,
         *await check_forges_if_available(settings),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 
 from app.cli import main
 from app.llm import LLMRequest, Message, PostgresCallLog, ToolSpec, build_router
+from app.llm.cooldowns import CooldownPolicy, RedisCooldowns
 from app.store import connect
 from tests.integration.llm.conftest import (
     ANTHROPIC_KEY,
@@ -169,6 +171,34 @@ def test_doctor_checks_providers_database_and_redis(
     assert "provider ollama" not in by_name  # not configured for any role: not checked
     if not any(line.startswith("FAIL") for line in lines):
         assert code == 0
+
+
+def test_doctor_lists_the_models_in_cooldown(
+    sim_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    queue = f"agentops-doctor-{uuid.uuid4().hex[:8]}"
+    for name, value in {
+        "AGENTOPS_DATABASE_URL": database_url,
+        "AGENTOPS_REDIS_URL": redis_url,
+        "AGENTOPS_QUEUE_NAME": queue,
+    }.items():
+        monkeypatch.setenv(name, value)
+    main(["doctor"])
+    assert "ok   cooldowns: no model in cooldown" in capsys.readouterr().out
+
+    async def fail_once() -> None:
+        worker = RedisCooldowns(redis_url, queue, CooldownPolicy(failures=1, cooldown=60))
+        await worker.failed("anthropic:claude-a")
+        await worker.close()
+
+    asyncio.run(fail_once())
+    main(["doctor"])
+    line = next(x for x in capsys.readouterr().out.splitlines() if "cooldown anthropic" in x)
+    assert "every worker skips it for 60 s more" in line or "for 59 s more" in line
 
 
 def test_doctor_refuses_a_tenant_login_that_could_leave_its_tenant(
