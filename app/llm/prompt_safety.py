@@ -48,23 +48,45 @@ def redact_request(request: LLMRequest, secrets: Iterable[str] = ()) -> LLMReque
     from every part the provider receives: the system prompt, the context, each message's
     text (tool results included) and each tool call's arguments (and NUL characters
     replaced, so that the request can be recorded)."""
-    known = list(secrets)
+    return RequestRedactor(secrets)(request)
 
-    def clean(text: str) -> str:
-        return _no_nul(redact(text, known))
 
-    def clean_message(message: Message) -> Message:
+class RequestRedactor:
+    """`redact_request` for one router. A tool loop's conversation only grows, and every
+    call sends all of it again: each text is redacted once and remembered (up to
+    `max_chars` of texts, then the memory starts again)."""
+
+    def __init__(self, secrets: Iterable[str] = (), max_chars: int = 32_000_000) -> None:
+        self._secrets = list(secrets)
+        self._memo: dict[str, str] = {}
+        self._chars = 0
+        self._max_chars = max_chars
+
+    def _clean(self, text: str) -> str:
+        done = self._memo.get(text)
+        if done is None:
+            done = _no_nul(redact(text, self._secrets))
+            if self._chars + len(text) > self._max_chars:
+                self._memo.clear()
+                self._chars = 0
+            self._memo[text] = done
+            self._chars += len(text)
+        return done
+
+    def _message(self, message: Message) -> Message:
         calls = tuple(
-            ToolCall(c.id, c.name, _redact_json(c.arguments, known)) for c in message.tool_calls
+            ToolCall(c.id, c.name, _redact_json(c.arguments, self._secrets))
+            for c in message.tool_calls
         )
-        return replace(message, text=clean(message.text), tool_calls=calls)
+        return replace(message, text=self._clean(message.text), tool_calls=calls)
 
-    return replace(
-        request,
-        system=clean(request.system),
-        context=clean(request.context),
-        messages=tuple(clean_message(m) for m in request.messages),
-    )
+    def __call__(self, request: LLMRequest) -> LLMRequest:
+        return replace(
+            request,
+            system=self._clean(request.system),
+            context=self._clean(request.context),
+            messages=tuple(self._message(m) for m in request.messages),
+        )
 
 
 def _no_nul(text: str) -> str:

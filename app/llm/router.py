@@ -41,7 +41,7 @@ from app.llm.errors import (
 )
 from app.llm.model_ids import ModelId
 from app.llm.prices import PriceTable, billed_tokens, cost_usd, estimate_cost_usd
-from app.llm.prompt_safety import ensure_data_policy, redact_request
+from app.llm.prompt_safety import RequestRedactor, ensure_data_policy
 from app.llm.providers.base import Provider
 from app.llm.routing import Routes
 from app.llm.structured import InvalidStructuredOutput, parse_structured, repair_prompt
@@ -144,6 +144,7 @@ class LLMRouter:
         self._policy = policy or RetryPolicy()
         self._limits = limits or BudgetLimits()
         self._secrets = [s for s in secrets if s]
+        self._redact = RequestRedactor(self._secrets)
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._cooldowns: Cooldowns = cooldowns or MemoryCooldowns()
@@ -155,7 +156,7 @@ class LLMRouter:
         Before anything is sent, known secret formats and configured secrets are
         redacted, and a request carrying fenced untrusted data gets `DATA_POLICY` in its
         system prompt."""
-        request = ensure_data_policy(redact_request(request, self._secrets))
+        request = ensure_data_policy(self._redact(request))
         log = self._attempt_logger(request, request_fingerprint(request))
         attempts: list[Attempt] = []
         too_long_window: int | None = None

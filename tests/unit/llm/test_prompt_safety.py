@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.llm.prompt_safety import fence_untrusted, redact_request
+from app.llm.prompt_safety import RequestRedactor, fence_untrusted, redact_request
 from app.llm.types import LLMRequest, Message, ToolCall
 
 ANTHROPIC_KEY = "sk-ant-api03-" + "a" * 40
@@ -136,3 +136,15 @@ def test_code_that_only_names_secrets_reaches_the_model_unchanged() -> None:
         ),
     )
     assert redact_request(request) == request
+
+
+def test_a_routers_redactor_redacts_each_turn_like_redact_request() -> None:
+    secret = "sk-ant-api03-" + "q" * 40
+    redactor = RequestRedactor([secret], max_chars=200)
+    first = LLMRequest("coder", "sys", (Message.user(f"key {secret}"),))
+    second = first.with_messages(
+        Message.assistant("ok"), Message.user(f"again password='hunter22' {secret}")
+    )
+    for request in (first, second, second, first):  # remembered, and past max_chars
+        assert redactor(request) == redact_request(request, [secret])
+    assert secret not in str(redactor(second)) and "hunter22" not in str(redactor(second))
