@@ -97,24 +97,30 @@ class RunQueue:
             log.warning("could not ask the worker to abort run %s: %s", run_id, exc)
 
     async def release_abandoned(self, run_id: int) -> bool:
-        """Let another worker take a run whose worker died mid-job.
+        """Let another worker take a run whose worker died mid-job or whose job ended
+        without recording the run's end (the database was down on its last try).
 
         ARQ keeps a dead worker's job locked (`arq:in-progress:<id>`) until the job
-        timeout passes; the run's stopped heartbeat is proof enough to lift that lock.
-        The job is re-enqueued when it is no longer in the queue.
+        timeout passes, and an ended job's result (`arq:result:<id>`) for an hour, which
+        makes a new job of that id a silent no-op; the run's stopped heartbeat is proof
+        enough to lift both. True once the job is checked to be in the queue; otherwise
+        the reason is logged and the next sweep tries again.
         """
         job_id = job_id_for_run(self.queue_name, run_id)
         try:
             redis = await self._redis()
-            await redis.delete(f"arq:in-progress:{job_id}")
+            await redis.delete(f"arq:in-progress:{job_id}", f"arq:result:{job_id}")
             if await redis.zscore(self.queue_name, job_id) is None:
                 await redis.delete(f"arq:job:{job_id}", f"arq:retry:{job_id}")
                 await redis.enqueue_job(RUN_WORKFLOW, run_id, _job_id=job_id)
+            queued = await redis.zscore(self.queue_name, job_id) is not None
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("could not hand over run %s: %s", run_id, exc)
+            log.warning("could not hand over run %s, Redis unreachable: %s", run_id, exc)
             await self._reset()
             return False
-        return True
+        if not queued:
+            log.warning("could not hand over run %s: its job is not in the queue", run_id)
+        return queued
 
     async def ping(self) -> bool:
         try:

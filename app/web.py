@@ -121,8 +121,11 @@ class SecurityHeaders:
 class Service:
     """Everything the routes share, created at startup."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, worker_consuming: Callable[[], bool] | None = None
+    ) -> None:
         self.settings = settings
+        self.worker_consuming = worker_consuming
         self.metrics = Metrics()
         self.db: Database | None = None
         self.queue = RunQueue(settings.redis_url, settings.queue_name)
@@ -288,7 +291,12 @@ async def readyz(request: Request) -> Response:
         "database": "ok" if database else "unreachable",
         "redis": "ok" if redis else "unreachable",
     }
-    return JSONResponse(body, status_code=200 if database and redis else 503)
+    ready = database and redis
+    if service.worker_consuming is not None:  # `agentops dev`: the worker in this process
+        consuming = service.worker_consuming()
+        body["worker"] = "consuming" if consuming else "not consuming"
+        ready = ready and consuming
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 def _bearer_matches(request: Request, token: str) -> bool:
@@ -362,8 +370,11 @@ async def api_run(request: Request) -> Response:
     return JSONResponse({**run.as_json(), "steps": [s.as_json() for s in steps]})
 
 
-def create_app(settings: Settings) -> Starlette:
-    service = Service(settings)
+def create_app(
+    settings: Settings, worker_consuming: Callable[[], bool] | None = None
+) -> Starlette:
+    """The web app; `worker_consuming` tells `/readyz` about a worker in this process."""
+    service = Service(settings, worker_consuming)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -6,8 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from arq import cron, func
-from arq.worker import Worker, create_worker
+from arq import func
 
 from app.config import Settings
 from app.forges.registry import ForgeRegistry
@@ -17,9 +16,12 @@ from app.store import connect
 from app.toolchains import toolchain_report
 from app.workflow.context import WorkflowDeps
 from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
+from jobs.resilient import ResilientWorker
+from jobs.sweeper import sweep_forever
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
 
 log = logging.getLogger(__name__)
+SWEEP_EVERY = 5.0  # seconds between recovery sweeps (one worker per interval)
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
@@ -61,6 +63,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         )
         forges = ForgeRegistry(settings)
         ctx["forges"] = forges
+        ctx["sweeper"] = asyncio.create_task(
+            sweep_forever(ctx, requeue_stale_runs, f"{settings.queue_name}:sweep", SWEEP_EVERY)
+        )
         ctx["deps"] = WorkflowDeps(
             settings=settings,
             db=db,
@@ -69,6 +74,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if "sweeper" in ctx:
+            ctx["sweeper"].cancel()
         deps: WorkflowDeps | None = ctx.get("deps")
         if deps is not None:
             await deps.queue.close()
@@ -76,7 +83,6 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         if "forges" in ctx:
             await ctx["forges"].aclose()
 
-    every_5s = set(range(0, 60, 5))
     return {
         "functions": [
             func(
@@ -92,9 +98,6 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 max_tries=settings.job_max_tries,
             ),
         ],
-        "cron_jobs": [
-            cron(requeue_stale_runs, second=every_5s, run_at_startup=True, unique=True, timeout=60)
-        ],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": redis_settings(settings.redis_url),
@@ -107,10 +110,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_worker(settings: Settings, handle_signals: bool = True) -> Worker:
+def build_worker(settings: Settings, handle_signals: bool = True) -> ResilientWorker:
     options = worker_settings(settings)
     options["handle_signals"] = handle_signals
-    # Redis may be down when the worker starts: keep trying rather than exit.
-    options["redis_settings"].conn_retries = 60
-    options["redis_settings"].conn_retry_delay = 2
-    return create_worker(options)
+    # Redis may be down when the worker starts: keep trying (one line per try) rather
+    # than exit; once started, ResilientWorker waits out an outage.
+    options["redis_settings"].conn_retries = 1_000_000
+    options["redis_settings"].conn_retry_delay = 5
+    return ResilientWorker(**options)

@@ -73,8 +73,12 @@ async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
         # The dead worker's calls will never be recorded: their budget holds go too.
         await reservation_store.release_reservations_of_runs_all_tenants(conn, abandoned)
     for run_id in abandoned:
-        log.warning("run %s: its worker stopped; handing it to another worker", run_id)
-        await deps.queue.release_abandoned(run_id)
+        if await deps.queue.release_abandoned(run_id):
+            log.warning(
+                "run %s: its worker stopped, or its job ended without finishing it: "
+                "handed to another worker (its job is in the queue)",
+                run_id,
+            )
     for run_id in run_ids:
         if await deps.queue.enqueue_run(run_id):
             async with deps.db.admin() as conn:

@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     migrate.set_defaults(handler=cmd_migrate)
 
 
+# `/readyz` of `agentops dev` fails when its worker has not polled Redis for this long
+# (it polls every 0.2 s; its start-up probes take a few seconds).
+WORKER_SILENCE_SECONDS = 15.0
+
+
 def setup_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=logging.INFO,
@@ -110,16 +115,24 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
     from app.web import create_app
     from jobs.worker import build_worker
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=host, port=port, log_config=None)
-    )
     worker = build_worker(settings, handle_signals=False)  # uvicorn owns SIGINT/SIGTERM
+    app = create_app(settings, lambda: worker.consuming(within=WORKER_SILENCE_SECONDS))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
     worker_task = asyncio.create_task(worker.async_run())
+    worker_task.add_done_callback(_say_worker_stopped)
     try:
         await server.serve()
     finally:
         worker_task.cancel()
         await worker.close()
+
+
+def _say_worker_stopped(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger("jobs.worker").error(
+            "the worker of this process stopped (%s): /readyz says so; restart the process",
+            task.exception(),
+        )
 
 
 def _announce(settings: Settings, host: str, port: int) -> None:

@@ -79,6 +79,20 @@ def extra_env() -> dict[str, str]:
     return {}
 
 
+def forge_env(gh: GitHubSim, gh_url: str, gl: GitLabSim, gl_url: str) -> dict[str, str]:
+    return {
+        "AGENTOPS_GITHUB_APP_ID": str(gh.app_id),
+        "AGENTOPS_GITHUB_APP_SLUG": "agentops",
+        "AGENTOPS_GITHUB_PRIVATE_KEY": gh.private_key_pem,
+        "AGENTOPS_GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
+        "AGENTOPS_GITHUB_API_URL": gh_url,
+        "AGENTOPS_GITLAB_URL": gl_url,
+        "AGENTOPS_GITLAB_TOKEN": gl.bot_token,
+        "AGENTOPS_GITLAB_WEBHOOK_SECRET": GITLAB_SECRET,
+        "AGENTOPS_GITLAB_BOT_USERNAME": "agentops-bot",
+    }
+
+
 @pytest.fixture(scope="module")
 def service(
     extra_env: dict[str, str],
@@ -88,22 +102,8 @@ def service(
     gitlab: tuple[GitLabSim, str],
     workdir: Path,
 ) -> Iterator[Service]:
-    gh, gh_url = github
-    gl, gl_url = gitlab
     env = base_env(e2e_database_url, redis_server.url, workdir)
-    env.update(
-        {
-            "AGENTOPS_GITHUB_APP_ID": str(gh.app_id),
-            "AGENTOPS_GITHUB_APP_SLUG": "agentops",
-            "AGENTOPS_GITHUB_PRIVATE_KEY": gh.private_key_pem,
-            "AGENTOPS_GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
-            "AGENTOPS_GITHUB_API_URL": gh_url,
-            "AGENTOPS_GITLAB_URL": gl_url,
-            "AGENTOPS_GITLAB_TOKEN": gl.bot_token,
-            "AGENTOPS_GITLAB_WEBHOOK_SECRET": GITLAB_SECRET,
-            "AGENTOPS_GITLAB_BOT_USERNAME": "agentops-bot",
-        }
-    )
+    env.update(forge_env(*github, *gitlab))
     env.update(extra_env)
     svc = Service(env, workdir)
     svc.start()

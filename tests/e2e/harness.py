@@ -83,6 +83,13 @@ class RedisServer:
             self.process.wait(10)
             self.process = None
 
+    def kill(self) -> None:
+        """As a crash or an OOM kill would: no goodbye to its clients."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
     def _answers(self) -> bool:
         done = subprocess.run(
             ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True, check=False
@@ -127,21 +134,23 @@ class ServiceProcess:
 
 
 class Service:
-    """The web process and the worker, sharing one environment."""
+    """The web process and the worker, sharing one environment; with `dev`, one
+    `agentops dev` process holding both."""
 
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, dev: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**env, "AGENTOPS_PUBLIC_URL": self.url}
+        self.dev = dev
         self.web = ServiceProcess(
-            ["serve", "--port", str(self.port)], self.env, workdir / "web.log"
+            ["dev" if dev else "serve", "--port", str(self.port)], self.env, workdir / "web.log"
         )
         self.worker = ServiceProcess(["worker"], self.env, workdir / "worker.log")
 
     def start(self, worker: bool = True) -> None:
         self.web.start()
         wait_for(self._healthy, 30, what="the web process to answer /healthz")
-        if worker:
+        if worker and not self.dev:
             self.worker.start()
 
     def stop(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.e2e import github_events as events
@@ -11,6 +13,7 @@ from tests.sim.github_sim import GitHubSim
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/outage"
+CRASHED = "acme/outage-crash"
 
 
 def test_a_run_accepted_while_redis_is_down_runs_when_it_is_back(
@@ -46,3 +49,46 @@ def test_a_run_accepted_while_redis_is_down_runs_when_it_is_back(
     run = wait_for(lambda: service.finished(run_id), 20, what="the run to finish")
     assert run["status"] == "succeeded"
     assert run["attempts"] == 1
+
+
+def _help_run(gh: GitHubSim, service: Service, title: str) -> tuple[int, int]:
+    """Post `/agentops help` on a new issue; (issue number, run id)."""
+    number = gh.add_issue(CRASHED, title, "", user="alice")
+    comment_id = gh.add_comment(CRASHED, number, "/agentops help", user="alice")
+    payload = events.issue_comment(
+        CRASHED,
+        gh.installation_id(CRASHED),
+        number,
+        "/agentops help",
+        "alice",
+        comment_id=comment_id,
+    )
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert response.status_code == 202, response.text
+    return number, int(response.text.split()[-1])
+
+
+def _replied(gh: GitHubSim, number: int) -> list[dict[str, object]]:
+    return [c for c in gh.comments(CRASHED, number) if c["user"]["login"] == gh.bot_login]
+
+
+def test_the_worker_outlives_a_redis_crash_and_carries_on(
+    service: Service, redis_server: RedisServer, github: tuple[GitHubSim, str]
+) -> None:
+    gh, _ = github
+    gh.add_repo(CRASHED, {"README.md": "hi\n"})
+    gh.set_permission(CRASHED, "alice", "admin")
+    wait_for(lambda: "Starting worker" in service.worker.output(), 30, what="the worker")
+
+    redis_server.kill()
+    time.sleep(4)  # several polls fail meanwhile
+    redis_server.start()
+    number, run_id = _help_run(gh, service, "After the crash")
+
+    assert wait_for(lambda: _replied(gh, number), 60, what="the reply after Redis came back")
+    assert wait_for(lambda: service.finished(run_id), 20, what="the run")["status"] == "succeeded"
+    assert service.worker.process is not None and service.worker.process.poll() is None
+    log = service.worker.output()
+    assert log.count("jobs.resilient: Redis unreachable") == 1, log[-3000:]
+    assert log.count("jobs.resilient: Redis is back") == 1, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]

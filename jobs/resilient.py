@@ -1,0 +1,72 @@
+"""An ARQ worker that outlives its Redis.
+
+ARQ's worker ends its main loop on the first Redis error, so a Redis restart leaves a
+process that accepts nothing while the intake keeps accepting runs. Here a poll that
+fails on Redis waits (backoff up to `MAX_WAIT`) and polls again: the connection pool
+reconnects by itself once Redis answers. One log line when Redis goes away, one when it
+is back. A job that could not record its end in Redis meanwhile is the sweep's to hand
+over (its run's heartbeat stops).
+
+`consuming()` says whether the loop has polled Redis lately: `/readyz` of `agentops dev`
+reports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from arq.worker import Worker
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+FIRST_WAIT = 0.5
+MAX_WAIT = 10.0
+REDIS_FAULTS = (RedisError, OSError, TimeoutError)
+
+
+class ResilientWorker(Worker):
+    last_poll: float = 0.0  # monotonic time of the last poll that reached Redis
+    _down_since: float | None = None
+    _wait: float = FIRST_WAIT
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_FAULTS as exc:
+            await self._redis_unreachable(exc)
+            return
+        self.last_poll = time.monotonic()
+        if self._down_since is not None:
+            log.warning(
+                "Redis is back after %.0f s: the worker takes jobs again",
+                time.monotonic() - self._down_since,
+            )
+            self._down_since = None
+            self._wait = FIRST_WAIT
+
+    async def _redis_unreachable(self, exc: BaseException) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning(
+                "Redis unreachable (%s: %s): the worker waits for it and keeps trying "
+                "(every %.0f s at most); running jobs go on",
+                type(exc).__name__,
+                exc,
+                MAX_WAIT,
+            )
+        await asyncio.sleep(self._wait)
+        self._wait = min(MAX_WAIT, self._wait * 2)
+
+    def consuming(self, within: float) -> bool:
+        return self._down_since is None and time.monotonic() - self.last_poll < within
+
+    async def close(self) -> None:
+        """Shut down even while Redis is away (ARQ's own close would raise)."""
+        try:
+            await super().close()
+        except REDIS_FAULTS as exc:
+            log.warning("worker stopped without saying so to Redis (%s)", type(exc).__name__)
+            if self.on_shutdown:
+                await self.on_shutdown(self.ctx)

@@ -1,0 +1,83 @@
+"""`agentops dev` (what `make run` starts) through a Redis outage: its in-process worker
+waits and carries on, and `/readyz` says when it is not taking work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e import github_events as events
+from tests.e2e.conftest import GITHUB_SECRET, forge_env
+from tests.e2e.harness import RedisServer, Service, base_env, wait_for
+from tests.sim.github_sim import GitHubSim
+from tests.sim.gitlab_sim import GitLabSim
+
+pytestmark = pytest.mark.e2e
+REPO = "acme/dev-outage"
+
+
+@pytest.fixture(scope="module")
+def dev(
+    e2e_database_url: str,
+    redis_server: RedisServer,
+    github: tuple[GitHubSim, str],
+    gitlab: tuple[GitLabSim, str],
+    workdir: Path,
+) -> Iterator[Service]:
+    env = base_env(e2e_database_url, redis_server.url, workdir) | forge_env(*github, *gitlab)
+    svc = Service(env, workdir, dev=True)
+    svc.start()
+    yield svc
+    svc.stop()
+
+
+def _ready(dev: Service) -> tuple[int, dict[str, str]]:
+    answer = httpx.get(f"{dev.url}/readyz", timeout=10)
+    return answer.status_code, answer.json()
+
+
+def test_dev_mode_waits_out_a_redis_outage_and_readyz_tells(
+    dev: Service, redis_server: RedisServer, github: tuple[GitHubSim, str]
+) -> None:
+    gh, _ = github
+    gh.add_repo(REPO, {"README.md": "hi\n"})
+    gh.set_permission(REPO, "alice", "admin")
+    status, body = wait_for(
+        lambda: (r := _ready(dev))[0] == 200 and r, 30, what="the in-process worker to consume"
+    )
+    assert body == {"database": "ok", "redis": "ok", "worker": "consuming"}
+
+    redis_server.kill()
+    try:
+        time.sleep(3)
+        status, body = _ready(dev)
+        assert status == 503 and body["redis"] == "unreachable"
+        assert body["worker"] == "not consuming"
+        number = gh.add_issue(REPO, "During the outage", "", user="alice")
+        comment_id = gh.add_comment(REPO, number, "/agentops help", user="alice")
+        payload = events.issue_comment(
+            REPO, gh.installation_id(REPO), number, "/agentops help", "alice",
+            comment_id=comment_id,
+        )  # fmt: skip
+        accepted = dev.post_github("issue_comment", payload, GITHUB_SECRET)
+        assert accepted.status_code == 202, accepted.text
+    finally:
+        redis_server.start()
+
+    wait_for(lambda: _ready(dev)[0] == 200, 30, what="readyz once Redis is back")
+    replies = wait_for(
+        lambda: [c for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login],
+        60,
+        what="the help reply to the command accepted during the outage",
+    )
+    assert len(replies) == 1
+    log = dev.web.output()
+    assert (
+        log.count("jobs.resilient: Redis unreachable") == 1
+        and log.count("jobs.resilient: Redis is back") == 1
+    ), log[-3000:]
+    assert dev.web.process is not None and dev.web.process.poll() is None
