@@ -1,0 +1,70 @@
+"""A run left `running` by a job that ended without finishing it (the database was down on
+its last try, and ARQ keeps that job's result for an hour) is handed over: its job is put
+back in the queue, and the sweep checks that it is there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from app.config import Settings
+from app.queue import RunQueue, job_id_for_run
+from app.store import Database
+from app.workflow.context import WorkflowDeps
+from jobs.workflows import requeue_stale_runs
+from tests.integration.llm.conftest import make_tenant_run
+
+
+async def _no_forge(run: Any) -> Any:
+    raise AssertionError("the sweep needs no forge")
+
+
+async def test_a_run_whose_job_ended_on_a_database_error_gets_its_job_back(
+    db: Database, redis_url: str, queue_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stuck = await make_tenant_run(db)
+    async with db.admin() as conn:
+        await conn.execute(
+            "UPDATE runs SET heartbeat_at = now() - interval '10 minutes' WHERE id = $1",
+            stuck.run_id,
+        )
+    job_id = job_id_for_run(queue_name, stuck.run_id)
+    r = aioredis.from_url(redis_url)
+    # what ARQ leaves after a job's last try raised: its result, kept for an hour
+    await r.set(f"arq:result:{job_id}", b"failed: database unavailable", ex=3600)
+    queue = RunQueue(redis_url, queue_name)
+    settings = Settings(redis_url=redis_url, queue_name=queue_name, stale_run_seconds=60)
+    try:
+        await requeue_stale_runs({"deps": WorkflowDeps(settings, db, queue, _no_forge)})
+        assert await r.zscore(queue_name, job_id) is not None  # in the queue: a worker takes it
+        assert f"run {stuck.run_id}: its worker stopped" in caplog.text
+        assert "handed to another worker (its job is in the queue)" in caplog.text
+    finally:
+        await r.delete(queue_name, f"arq:job:{job_id}", f"arq:result:{job_id}")
+        await r.aclose()
+        await queue.close()
+
+
+async def test_a_hand_over_that_cannot_reach_redis_says_so_and_is_tried_again(
+    db: Database, queue_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stuck = await make_tenant_run(db)
+    async with db.admin() as conn:
+        await conn.execute(
+            "UPDATE runs SET heartbeat_at = now() - interval '10 minutes' WHERE id = $1",
+            stuck.run_id,
+        )
+    closed = "redis://127.0.0.1:1/0"
+    queue = RunQueue(closed, queue_name)
+    settings = Settings(redis_url=closed, queue_name=queue_name, stale_run_seconds=60)
+    try:
+        await requeue_stale_runs({"deps": WorkflowDeps(settings, db, queue, _no_forge)})
+    finally:
+        await queue.close()
+    assert f"could not hand over run {stuck.run_id}, Redis unreachable" in caplog.text
+    assert "handed to another worker" not in caplog.text
+    async with db.admin() as conn:
+        status = await conn.fetchval("SELECT status FROM runs WHERE id = $1", stuck.run_id)
+    assert status == "running"  # claimed again by a later sweep once its heartbeat is stale

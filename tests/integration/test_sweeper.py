@@ -1,0 +1,50 @@
+"""The recovery sweep runs on its own clock in every worker, one worker per interval,
+whatever is waiting in the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from app.config import Settings
+from jobs.sweeper import sweep_forever
+from jobs.worker import worker_settings
+
+
+async def test_two_workers_sweep_once_per_interval_between_them(
+    redis_url: str, queue_name: str
+) -> None:
+    swept: list[tuple[str, float]] = []
+    backlog = aioredis.from_url(redis_url)
+    # a deep backlog in the queue: the sweep does not wait behind it
+    await backlog.zadd(queue_name, {f"job-{n}": n for n in range(500)})
+
+    def worker(name: str) -> dict[str, Any]:
+        async def sweep(ctx: dict[str, Any]) -> int:
+            swept.append((name, time.monotonic()))
+            return 0
+
+        ctx: dict[str, Any] = {"redis": aioredis.from_url(redis_url)}
+        ctx["task"] = asyncio.create_task(sweep_forever(ctx, sweep, f"{queue_name}:sweep", 0.5))
+        return ctx
+
+    started = time.monotonic()
+    workers = [worker("a"), worker("b")]
+    await asyncio.sleep(2.3)
+    for ctx in workers:
+        ctx["task"].cancel()
+        await ctx["redis"].aclose()
+    await backlog.delete(queue_name, f"{queue_name}:sweep")
+    await backlog.aclose()
+    assert swept[0][1] - started < 0.2  # at once on start-up
+    assert 4 <= len(swept) <= 6  # about one per 0.5 s, not one per worker
+    gaps = [b[1] - a[1] for a, b in itertools.pairwise(swept)]
+    assert all(0.3 < gap < 0.8 for gap in gaps), gaps
+
+
+def test_the_sweep_is_not_a_job_of_the_queue() -> None:
+    assert "cron_jobs" not in worker_settings(Settings())
