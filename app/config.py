@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     workdir: Path = Path("/tmp/agentops")  # noqa: S108 - clones live here, per run
     max_body_bytes: int = 25 * 1024 * 1024
+    # A webhook is answered within this many seconds (GitHub waits 10): stored and 202,
+    # or 503 so that the forge sends it again; a body not received in it is a 408.
+    intake_budget_seconds: float = Field(default=5.0, gt=0)
+    # Deliveries being stored at once beyond this are answered 503 at once (load shed).
+    intake_max_pending: int = Field(default=64, ge=1)
     job_timeout_seconds: int = 1800
     job_max_tries: int = 5
     requeue_after_seconds: int = 60

@@ -3,6 +3,7 @@ ids, and aborting runs."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from datetime import timedelta
@@ -15,6 +16,9 @@ log = logging.getLogger(__name__)
 
 RUN_WORKFLOW = "run_workflow"
 CHECK_LABELS = "check_labels"
+
+
+ENQUEUE_SECONDS = 1.0  # then the run waits for the sweep, which enqueues what was not
 
 
 def job_id_for_run(queue_name: str, run_id: int) -> str:
@@ -67,13 +71,15 @@ class RunQueue:
         self, function: str, item_id: int, what: str, job_id: str, defer_seconds: float | None
     ) -> bool:
         try:
-            redis = await self._redis()
-            await redis.enqueue_job(
-                function,
-                item_id,
-                _job_id=job_id,
-                _defer_by=timedelta(seconds=defer_seconds) if defer_seconds else None,
-            )
+            # a Redis that hangs (stopped, overloaded) must not hold the webhook's answer
+            async with asyncio.timeout(ENQUEUE_SECONDS):
+                redis = await self._redis()
+                await redis.enqueue_job(
+                    function,
+                    item_id,
+                    _job_id=job_id,
+                    _defer_by=timedelta(seconds=defer_seconds) if defer_seconds else None,
+                )
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning(
                 "%s %s not enqueued, Redis unreachable (%s); the sweep will retry",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -14,7 +16,7 @@ from urllib.parse import parse_qs
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -130,6 +132,7 @@ class Service:
         self.db: Database | None = None
         self.queue = RunQueue(settings.redis_url, settings.queue_name)
         self.cooldowns = shared_cooldowns(settings)
+        self.pending = 0  # webhook deliveries being handled now
         self.github = github_handlers.GitHubContext(
             settings.github_app_id,
             settings.github_bot_login,
@@ -168,13 +171,51 @@ def _observed(
     async def endpoint(request: Request) -> Response:
         service = _service(request)
         started = time.perf_counter()
-        response = await handle(service, request)
+        request.state.deadline = asyncio.get_running_loop().time() + (
+            service.settings.intake_budget_seconds
+        )
+        response = await _within_budget(service, request, handle)
         service.metrics.observe_webhook(
             forge, str(response.status_code), time.perf_counter() - started
         )
         return response
 
     return endpoint
+
+
+async def _within_budget(
+    service: Service, request: Request, handle: Callable[[Service, Request], Awaitable[Response]]
+) -> Response:
+    """Answer within the intake budget: a body that does not arrive in it is a 408, a
+    delivery not stored in it a 503 (the forge sends it again; if it was stored after
+    all, the second one is a duplicate); too many deliveries at once are shed at once."""
+    if service.pending >= service.settings.intake_max_pending:
+        return _busy("too many deliveries at once")
+    service.pending += 1
+    try:
+        async with asyncio.timeout_at(request.state.deadline):
+            return await handle(service, request)
+    except TimeoutError:
+        if not getattr(request.state, "body_read", False):
+            log.warning("webhook body not received within the intake budget")
+            return _text(408, "the body did not arrive in time")
+        log.warning("delivery not stored within the intake budget: answered 503")
+        return _busy("not stored in time")
+    except ClientDisconnect:
+        log.info("webhook client went away before sending its whole body")
+        return _text(400, "the client went away")
+    finally:
+        service.pending -= 1
+
+
+def _busy(reason: str) -> PlainTextResponse:
+    response = _text(503, f"busy: {reason}; the delivery was not stored, send it again")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+_EVENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
+_DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 async def _github_webhook(service: Service, request: Request) -> Response:
@@ -185,6 +226,7 @@ async def _github_webhook(service: Service, request: Request) -> Response:
         body = await read_body(request, service.settings.max_body_bytes)
     except BodyTooLarge:
         return _text(413, "body too large")
+    request.state.body_read = True
     headers = request.headers
     try:
         verify_github_signature(
@@ -196,6 +238,10 @@ async def _github_webhook(service: Service, request: Request) -> Response:
     delivery_id = headers.get("x-github-delivery")
     if not event_name or not delivery_id:
         return _text(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
+    if not _EVENT_NAME.fullmatch(event_name):
+        return _text(400, "bad X-GitHub-Event header: not an event name")
+    if not _DELIVERY_ID.fullmatch(delivery_id):
+        return _text(400, "bad X-GitHub-Delivery header: 1 to 200 visible ASCII characters")
     try:
         data = decode_json(body, headers.get("content-type", "application/json"))
         if event_name == "ping":
@@ -210,16 +256,20 @@ async def _gitlab_webhook(service: Service, request: Request) -> Response:
     settings = service.settings
     if settings.gitlab_webhook_secret is None:
         return _text(404, "GitLab is not configured on this AgentOps")
-    try:
-        body = await read_body(request, settings.max_body_bytes)
-    except BodyTooLarge:
-        return _text(413, "body too large")
     headers = request.headers
-    try:
+    try:  # what the headers alone can refuse is refused before the body is read
         verify_gitlab_token_shape(
             headers.get("x-gitlab-token"),
             accept_shared_secret=settings.gitlab_accept_shared_secret,
         )
+    except SignatureError as exc:
+        return _text(401, f"unauthorized: {exc}")
+    try:
+        body = await read_body(request, settings.max_body_bytes)
+    except BodyTooLarge:
+        return _text(413, "body too large")
+    request.state.body_read = True
+    try:
         if settings.gitlab_signing_token is not None:
             verify_standard_webhook(
                 settings.gitlab_signing_token.get_secret_value(), headers, body, time.time()
@@ -249,6 +299,8 @@ async def _gitlab_webhook(service: Service, request: Request) -> Response:
     event_name = headers.get("x-gitlab-event")
     if not event_name:
         return _text(400, "missing X-Gitlab-Event header")
+    if not _EVENT_NAME.fullmatch(event_name):
+        return _text(400, "bad X-Gitlab-Event header: not an event name")
     delivery_id = gitlab_delivery_id(headers, body)
     try:
         outcome = gitlab_handlers.interpret(event_name, data, delivery_id, service.gitlab)

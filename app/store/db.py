@@ -35,6 +35,7 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # e.g. a pool closing under a request at shutdown
 )
 # A value PostgreSQL (or the driver) will not store: a payload's fault, not the database's.
 UNSTORABLE_VALUE_ERRORS: tuple[type[BaseException], ...] = (asyncpg.DataError, ValueError)

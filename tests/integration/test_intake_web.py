@@ -88,6 +88,10 @@ async def redis_client(redis_url: str, queue_name: str) -> AsyncIterator[aioredi
     await r.aclose()
 
 
+# a token of the right shape: the body is read, then it is matched with the project
+GITLAB_TOKEN = {"X-Gitlab-Token": "glwh_" + "t" * 43}
+
+
 def uid() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -412,7 +416,9 @@ async def test_body_over_the_limit_is_refused_from_content_length_without_readin
     async with serve(make_settings(max_body_bytes=2048)) as c:
         for path in ("/webhooks/github", "/webhooks/gitlab"):
             pulled = 0
-            response = await c.post(path, content=body(), headers={"Content-Length": "4096"})
+            response = await c.post(
+                path, content=body(), headers={"Content-Length": "4096", **GITLAB_TOKEN}
+            )
             assert (response.status_code, response.text) == (413, "body too large\n")
             assert pulled == 0
 
@@ -451,9 +457,27 @@ async def test_streamed_body_over_the_limit_is_refused_without_buffering_it_all(
     async with serve(make_settings(max_body_bytes=8 * 1024)) as c:
         for path in ("/webhooks/github", "/webhooks/gitlab"):
             pulled = 0
-            response = await c.post(path, content=endless_ish())  # chunked, no length
+            # chunked, no length
+            response = await c.post(path, content=endless_ish(), headers=GITLAB_TOKEN)
             assert (response.status_code, response.text) == (413, "body too large\n")
             assert pulled <= 10  # stopped just past 8 KiB, not after 10 MiB
+
+
+async def test_a_gitlab_delivery_without_a_token_is_refused_before_its_body_is_read(
+    make_settings: MakeSettings,
+) -> None:
+    pulled = 0
+
+    async def big() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        for _ in range(1_000):
+            pulled += 1
+            yield b"x" * 1024
+
+    async with serve(make_settings()) as c:
+        response = await c.post("/webhooks/gitlab", content=big())
+    assert response.status_code == 401 and "missing X-Gitlab-Token header" in response.text
+    assert pulled <= 1  # nothing buffered for an unauthenticated sender
 
 
 async def test_body_within_the_limit_is_read(make_settings: MakeSettings) -> None:
