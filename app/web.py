@@ -33,8 +33,10 @@ from app.store import runs as run_store
 from app.store import steps as step_store
 from app.webhooks import (
     SignatureError,
+    github_mac,
+    github_signature_digest,
     gitlab_delivery_id,
-    verify_github_signature,
+    verify_github_mac,
     verify_gitlab_project_token,
     verify_gitlab_token_shape,
     verify_standard_webhook,
@@ -50,22 +52,23 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (without buffering it all) anything over `limit` bytes."""
+async def read_body(request: Request, limit: int, mac: hmac.HMAC | None = None) -> bytearray:
+    """The whole body, refusing (without buffering it all) anything over `limit` bytes;
+    `mac` is fed each piece as it arrives."""
     declared = request.headers.get("content-length")
     if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
+    body = bytearray()
     async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
+        if len(body) + len(chunk) > limit:
             raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+        body += chunk
+        if mac is not None:
+            mac.update(chunk)
+    return body
 
 
-def decode_json(body: bytes, content_type: str) -> Any:
+def decode_json(body: bytes | bytearray, content_type: str) -> Any:
     """Parse a webhook body; `PayloadError` with the reason when it is not usable."""
     try:
         text = body.decode("utf-8")
@@ -222,16 +225,19 @@ async def _github_webhook(service: Service, request: Request) -> Response:
     secret = service.settings.github_webhook_secret
     if secret is None:
         return _text(404, "GitHub is not configured on this AgentOps")
+    headers = request.headers
+    try:  # an unsigned delivery is refused before its body is read
+        digest = github_signature_digest(headers.get("x-hub-signature-256"))
+    except SignatureError as exc:
+        return _text(401, f"unauthorized: {exc}")
+    mac = github_mac(secret.get_secret_value().encode())
     try:
-        body = await read_body(request, service.settings.max_body_bytes)
+        body = await read_body(request, service.settings.max_body_bytes, mac)
     except BodyTooLarge:
         return _text(413, "body too large")
     request.state.body_read = True
-    headers = request.headers
     try:
-        verify_github_signature(
-            secret.get_secret_value().encode(), body, headers.get("x-hub-signature-256")
-        )
+        verify_github_mac(mac, digest)
     except SignatureError as exc:
         return _text(401, f"unauthorized: {exc}")
     event_name = headers.get("x-github-event")
@@ -422,9 +428,7 @@ async def api_run(request: Request) -> Response:
     return JSONResponse({**run.as_json(), "steps": [s.as_json() for s in steps]})
 
 
-def create_app(
-    settings: Settings, worker_consuming: Callable[[], bool] | None = None
-) -> Starlette:
+def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None = None) -> Starlette:
     """The web app; `worker_consuming` tells `/readyz` about a worker in this process."""
     service = Service(settings, worker_consuming)
 

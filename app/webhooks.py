@@ -32,8 +32,10 @@ def github_signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def verify_github_signature(secret: bytes, body: bytes, header: str | None) -> None:
-    """Check `X-Hub-Signature-256`. SHA-1 signatures (`X-Hub-Signature`) are not accepted."""
+def github_signature_digest(header: str | None) -> str:
+    """The hex digest `X-Hub-Signature-256` claims, checked for its shape only: a delivery
+    without one is refused before its body is read. SHA-1 (`X-Hub-Signature`) is not
+    accepted."""
     if not header:
         raise SignatureError("missing X-Hub-Signature-256 header")
     algorithm, _, digest = header.strip().partition("=")
@@ -41,9 +43,25 @@ def verify_github_signature(secret: bytes, body: bytes, header: str | None) -> N
         raise SignatureError("X-Hub-Signature-256 must be a sha256= signature")
     if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
         raise SignatureError("malformed X-Hub-Signature-256 header")
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, digest.lower()):
+    return digest.lower()
+
+
+def github_mac(secret: bytes) -> hmac.HMAC:
+    """The HMAC to feed the body to as it arrives (no second copy of it)."""
+    return hmac.new(secret, digestmod=hashlib.sha256)
+
+
+def verify_github_mac(mac: hmac.HMAC, digest: str) -> None:
+    if not hmac.compare_digest(mac.hexdigest(), digest):
         raise SignatureError("signature does not match")
+
+
+def verify_github_signature(secret: bytes, body: bytes, header: str | None) -> None:
+    """Check `X-Hub-Signature-256` against a whole body."""
+    digest = github_signature_digest(header)
+    mac = github_mac(secret)
+    mac.update(body)
+    verify_github_mac(mac, digest)
 
 
 def verify_gitlab_token(secret: str, header: str | None) -> None:
@@ -157,14 +175,16 @@ def _header_bytes(header: str) -> bytes:
         return header.encode("utf-8", "surrogateescape")
 
 
-def standard_webhook_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+def standard_webhook_signature(
+    secret: str, msg_id: str, timestamp: str, body: bytes | bytearray
+) -> str:
     key = _standard_webhook_key(secret)
     signed = msg_id.encode() + b"." + timestamp.encode() + b"." + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 def verify_standard_webhook(
-    secret: str, headers: Mapping[str, str], body: bytes, now: float
+    secret: str, headers: Mapping[str, str], body: bytes | bytearray, now: float
 ) -> None:
     """Check a Standard Webhooks signature (`webhook-id`, `-timestamp`, `-signature`).
 
@@ -196,7 +216,7 @@ def _standard_webhook_key(secret: str) -> bytes:
         raise SignatureError("the configured signing token is not a whsec_ base64 key") from None
 
 
-def gitlab_delivery_id(headers: Mapping[str, str], body: bytes) -> str:
+def gitlab_delivery_id(headers: Mapping[str, str], body: bytes | bytearray) -> str:
     """GitLab's idempotency key: `Idempotency-Key`, else `webhook-id`, else the body hash."""
     for name in ("idempotency-key", "webhook-id"):
         value = headers.get(name)

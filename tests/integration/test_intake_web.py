@@ -88,8 +88,8 @@ async def redis_client(redis_url: str, queue_name: str) -> AsyncIterator[aioredi
     await r.aclose()
 
 
-# a token of the right shape: the body is read, then it is matched with the project
-GITLAB_TOKEN = {"X-Gitlab-Token": "glwh_" + "t" * 43}
+# a signature and a token of the right shape: the body is read, then they are checked
+SHAPED_AUTH = {"X-Gitlab-Token": "glwh_" + "t" * 43, "X-Hub-Signature-256": "sha256=" + "0" * 64}
 
 
 def uid() -> str:
@@ -417,7 +417,7 @@ async def test_body_over_the_limit_is_refused_from_content_length_without_readin
         for path in ("/webhooks/github", "/webhooks/gitlab"):
             pulled = 0
             response = await c.post(
-                path, content=body(), headers={"Content-Length": "4096", **GITLAB_TOKEN}
+                path, content=body(), headers={"Content-Length": "4096", **SHAPED_AUTH}
             )
             assert (response.status_code, response.text) == (413, "body too large\n")
             assert pulled == 0
@@ -430,7 +430,9 @@ async def test_default_limit_is_25_mb(client: httpx.AsyncClient) -> None:
         yield b"{}"
 
     response = await client.post(
-        "/webhooks/github", content=tiny(), headers={"Content-Length": str(limit + 1)}
+        "/webhooks/github",
+        content=tiny(),
+        headers={"Content-Length": str(limit + 1), **SHAPED_AUTH},
     )
     assert response.status_code == 413
     # a declared length of exactly the limit is not refused for its size (the request then
@@ -458,13 +460,20 @@ async def test_streamed_body_over_the_limit_is_refused_without_buffering_it_all(
         for path in ("/webhooks/github", "/webhooks/gitlab"):
             pulled = 0
             # chunked, no length
-            response = await c.post(path, content=endless_ish(), headers=GITLAB_TOKEN)
+            response = await c.post(path, content=endless_ish(), headers=SHAPED_AUTH)
             assert (response.status_code, response.text) == (413, "body too large\n")
             assert pulled <= 10  # stopped just past 8 KiB, not after 10 MiB
 
 
-async def test_a_gitlab_delivery_without_a_token_is_refused_before_its_body_is_read(
-    make_settings: MakeSettings,
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/webhooks/gitlab", "missing X-Gitlab-Token header"),
+        ("/webhooks/github", "missing X-Hub-Signature-256 header"),
+    ],
+)
+async def test_an_unauthenticated_delivery_is_refused_before_its_body_is_read(
+    make_settings: MakeSettings, path: str, reason: str
 ) -> None:
     pulled = 0
 
@@ -475,8 +484,8 @@ async def test_a_gitlab_delivery_without_a_token_is_refused_before_its_body_is_r
             yield b"x" * 1024
 
     async with serve(make_settings()) as c:
-        response = await c.post("/webhooks/gitlab", content=big())
-    assert response.status_code == 401 and "missing X-Gitlab-Token header" in response.text
+        response = await c.post(path, content=big())
+    assert response.status_code == 401 and reason in response.text
     assert pulled <= 1  # nothing buffered for an unauthenticated sender
 
 
