@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     intake_budget_seconds: float = Field(default=5.0, gt=0)
     # Deliveries being stored at once beyond this are answered 503 at once (load shed).
     intake_max_pending: int = Field(default=64, ge=1)
+    # Megabytes of webhook bodies held at once (a body is authenticated only once whole);
+    # beyond, a new delivery is answered 503.
+    intake_max_receiving_mb: int = Field(default=128, ge=1)
     job_timeout_seconds: int = 1800
     job_max_tries: int = 5
     requeue_after_seconds: int = 60

@@ -52,19 +52,42 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def read_body(request: Request, limit: int, mac: hmac.HMAC | None = None) -> bytearray:
+class Receiving:
+    """Bytes of webhook bodies being received at once, across requests: beyond `limit`,
+    a new body is refused with a 503 instead of held in memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+
+class TooMuchAtOnce(Exception):
+    pass
+
+
+async def read_body(
+    request: Request, limit: int, mac: hmac.HMAC | None = None, receiving: Receiving | None = None
+) -> bytearray:
     """The whole body, refusing (without buffering it all) anything over `limit` bytes;
     `mac` is fed each piece as it arrives."""
     declared = request.headers.get("content-length")
     if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     body = bytearray()
-    async for chunk in request.stream():
-        if len(body) + len(chunk) > limit:
-            raise BodyTooLarge
-        body += chunk
-        if mac is not None:
-            mac.update(chunk)
+    try:
+        async for chunk in request.stream():
+            if len(body) + len(chunk) > limit:
+                raise BodyTooLarge
+            if receiving is not None:
+                if receiving.held + len(chunk) > receiving.limit:
+                    raise TooMuchAtOnce
+                receiving.held += len(chunk)
+            body += chunk
+            if mac is not None:
+                mac.update(chunk)
+    finally:
+        if receiving is not None:
+            receiving.held -= len(body)
     return body
 
 
@@ -136,6 +159,7 @@ class Service:
         self.queue = RunQueue(settings.redis_url, settings.queue_name)
         self.cooldowns = shared_cooldowns(settings)
         self.pending = 0  # webhook deliveries being handled now
+        self.receiving = Receiving(settings.intake_max_receiving_mb * 1024 * 1024)
         self.github = github_handlers.GitHubContext(
             settings.github_app_id,
             settings.github_bot_login,
@@ -232,9 +256,11 @@ async def _github_webhook(service: Service, request: Request) -> Response:
         return _text(401, f"unauthorized: {exc}")
     mac = github_mac(secret.get_secret_value().encode())
     try:
-        body = await read_body(request, service.settings.max_body_bytes, mac)
+        body = await read_body(request, service.settings.max_body_bytes, mac, service.receiving)
     except BodyTooLarge:
         return _text(413, "body too large")
+    except TooMuchAtOnce:
+        return _busy("too much being received at once")
     request.state.body_read = True
     try:
         verify_github_mac(mac, digest)
@@ -271,9 +297,11 @@ async def _gitlab_webhook(service: Service, request: Request) -> Response:
     except SignatureError as exc:
         return _text(401, f"unauthorized: {exc}")
     try:
-        body = await read_body(request, settings.max_body_bytes)
+        body = await read_body(request, settings.max_body_bytes, receiving=service.receiving)
     except BodyTooLarge:
         return _text(413, "body too large")
+    except TooMuchAtOnce:
+        return _busy("too much being received at once")
     request.state.body_read = True
     try:
         if settings.gitlab_signing_token is not None:

@@ -1208,3 +1208,25 @@ async def test_admin_api_lists_and_shows_runs(client: httpx.AsyncClient) -> None
     assert (await client.get("/api/runs/999999999", headers=auth)).status_code == 404
     assert (await client.get("/api/runs/abc", headers=auth)).status_code == 400
     assert (await client.get("/api/runs", params={"limit": "x"}, headers=auth)).status_code == 400
+
+
+async def test_bodies_received_at_once_are_bounded_and_the_excess_is_a_503(
+    make_settings: MakeSettings,
+) -> None:
+    async def slow_half_mb() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b"x" * 64 * 1024
+            await asyncio.sleep(0.05)
+
+    async with serve(make_settings(intake_max_receiving_mb=1)) as c:
+        answers = await asyncio.gather(
+            *(
+                c.post("/webhooks/github", content=slow_half_mb(), headers=SHAPED_AUTH)
+                for _ in range(4)
+            )
+        )
+    codes = sorted(a.status_code for a in answers)
+    assert codes.count(401) >= 1  # received whole, then its signature did not match
+    assert codes.count(503) >= 2  # 4 × 0.5 MB at once do not fit in 1 MB
+    busy = next(a for a in answers if a.status_code == 503)
+    assert "too much being received at once" in busy.text and busy.headers["retry-after"]
