@@ -31,8 +31,12 @@ services:
 run: install services sandbox-python
 	AGENTOPS_SANDBOX_PYTHON="$${AGENTOPS_SANDBOX_PYTHON:-$(abspath $(SANDBOX_VENV))}" $(BIN)/agentops dev
 
+# Two processes: each test module stays in one (its servers are module fixtures); every
+# session has its own database and queue names, so they never meet.
+TEST_WORKERS ?= 2
+
 test: install services
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .
