@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     github_private_key_path: Path | None = None
     github_webhook_secret: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
+    # how often the worker asks GitHub again for deliveries that did not reach AgentOps
+    # (also once at start); 0 turns it off
+    github_redeliver_seconds: float = Field(default=300.0, ge=0)
     # The manifest flow writes the new App's settings here (mode 0600) instead of showing
     # them on the page.
     setup_credentials_file: Path | None = None

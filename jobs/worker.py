@@ -16,6 +16,7 @@ from app.store import connect
 from app.toolchains import toolchain_report
 from app.workflow.context import WorkflowDeps
 from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
+from jobs.redelivery import redeliver_github
 from jobs.resilient import ResilientWorker
 from jobs.sweeper import sweep_forever
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
@@ -66,6 +67,16 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         ctx["sweeper"] = asyncio.create_task(
             sweep_forever(ctx, requeue_stale_runs, f"{settings.queue_name}:sweep", SWEEP_EVERY)
         )
+        if settings.github_enabled and settings.github_redeliver_seconds > 0:
+            ctx["redeliverer"] = asyncio.create_task(
+                sweep_forever(
+                    ctx,
+                    redeliver_github,
+                    f"{settings.queue_name}:redeliver",
+                    settings.github_redeliver_seconds,
+                    "the GitHub redelivery",
+                )
+            )
         ctx["deps"] = WorkflowDeps(
             settings=settings,
             db=db,
@@ -74,8 +85,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "sweeper" in ctx:
-            ctx["sweeper"].cancel()
+        for task in ("sweeper", "redeliverer"):
+            if task in ctx:
+                ctx[task].cancel()
         deps: WorkflowDeps | None = ctx.get("deps")
         if deps is not None:
             await deps.queue.close()

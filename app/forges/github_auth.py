@@ -293,6 +293,30 @@ class GitHubApp:
 
         return await call_with_retries(call, action=action, policy=self.retry)
 
+    async def hook_deliveries(self, since: float) -> list[dict[str, Any]]:
+        """The App webhook's deliveries from `since` (epoch seconds) on, newest first."""
+
+        async def call() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = []
+            pages = self._gh.getiter("/app/hook/deliveries?per_page=100", jwt=self.jwt())
+            async for delivery in pages:
+                when = datetime.fromisoformat(str(delivery["delivered_at"]).replace("Z", "+00:00"))
+                if when.timestamp() < since:
+                    break
+                found.append(delivery)
+            return found
+
+        return await call_with_retries(call, action="list webhook deliveries", policy=self.retry)
+
+    async def redeliver(self, delivery_id: int) -> None:
+        """Ask GitHub to send a delivery again (a new attempt with the same guid)."""
+        await self.app_api(
+            "POST",
+            "/app/hook/deliveries/{delivery_id}/attempts",
+            url_vars={"delivery_id": delivery_id},
+            action=f"redeliver webhook delivery {delivery_id}",
+        )
+
     async def get_app(self) -> dict[str, Any]:
         """`GET /app`: the app's id, slug and name (checks the JWT and key)."""
         answer: dict[str, Any] = await self.app_api("GET", "/app", action="read the app")

@@ -118,6 +118,7 @@ from starlette.routing import Route
 
 from tests.sim.faults import DroppedResponse
 from tests.sim.git_http import git_http_backend, init_bare_repo, rev_parse
+from tests.sim.github_hooks import HookLog, register_routes
 
 JSON = "application/json; charset=utf-8"
 DOCS = "https://docs.github.com/rest"
@@ -321,6 +322,7 @@ class GitHubSim:
         self.base_url = "http://127.0.0.1"  # set by serve(); used in webhook payloads
         self.requests: list[LoggedRequest] = []
         self.tokens_issued: list[str] = []
+        self.hooks = HookLog()  # the App's webhook: its URL, secret and delivery log
         self._lock = threading.RLock()
         self._installations: dict[int, Installation] = {}
         self._tokens: dict[str, tuple[int, float]] = {}  # token -> (installation, expires)
@@ -559,6 +561,10 @@ class GitHubSim:
             "AGENTOPS_GITHUB_WEBHOOK_SECRET": webhook_secret,
             "AGENTOPS_GITHUB_API_URL": self.base_url.rstrip("/") + self.api_prefix,
         }
+
+    def deliver(self, event: str, payload: dict[str, Any]) -> str:
+        """Send `event` to the App's hook URL as GitHub does (once); its delivery id."""
+        return self.hooks.send(event, payload).guid
 
     @staticmethod
     def webhook_request(
@@ -1829,3 +1835,6 @@ def _create_status(sim: GitHubSim, call: _Call) -> tuple[int, Any]:
     }
     repo.statuses.append(status)
     return 201, status
+
+
+register_routes(_route, _json_response, _HTTPError)

@@ -1,0 +1,78 @@
+"""GitHub never sends a failed delivery again on its own: what was posted while AgentOps was
+down is asked for again when it starts, and every command of it becomes a run."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e import github_events as events
+from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.harness import ADMIN_TOKEN, Service, wait_for
+from tests.sim.github_sim import GitHubSim
+
+pytestmark = pytest.mark.e2e
+REPO = "acme/redelivery"
+
+
+def _command(gh: GitHubSim, title: str) -> tuple[int, dict[str, object]]:
+    number = gh.add_issue(REPO, title, "", user="alice")
+    comment_id = gh.add_comment(REPO, number, "/agentops help", user="alice")
+    payload = events.issue_comment(
+        REPO, gh.installation_id(REPO), number, "/agentops help", "alice", comment_id=comment_id
+    )
+    return number, payload
+
+
+def _all_finished(service: Service) -> bool:
+    runs = service.api("/api/runs", ADMIN_TOKEN)["runs"]
+    return bool(runs) and all(r["status"] in ("succeeded", "failed") for r in runs)
+
+
+def _answered(gh: GitHubSim, number: int) -> int:
+    return len([c for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login])
+
+
+def test_commands_posted_while_the_service_was_down_run_once_it_is_back(
+    service: Service, github: tuple[GitHubSim, str]
+) -> None:
+    gh, _ = github
+    gh.add_repo(REPO, {"README.md": "hi\n"})
+    gh.set_permission(REPO, "alice", "admin")
+    gh.hooks.url, gh.hooks.secret = f"{service.url}/webhooks/github", GITHUB_SECRET
+
+    before, payload = _command(gh, "Before the outage")
+    gh.deliver("issue_comment", payload)  # arrives: never asked for again
+    assert wait_for(lambda: _answered(gh, before), 60, what="the reply before the outage")
+    wait_for(lambda: _all_finished(service), 30, what="the run before the outage to end")
+
+    service.stop()
+    lost = []
+    for n in range(10):
+        number, payload = _command(gh, f"During the outage {n}")
+        gh.deliver("issue_comment", payload)
+        lost.append(number)
+    assert all(d.status_code == 0 for d in gh.hooks.deliveries[-10:])  # nobody answered
+
+    started = time.monotonic()
+    service.start()
+    try:
+        wait_for(
+            lambda: all(_answered(gh, number) for number in lost),
+            60,
+            what="a reply to every command posted while the service was down",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{service.logs()[-5000:]}") from None
+    assert time.monotonic() - started < 60
+    assert [_answered(gh, number) for number in lost] == [1] * 10  # each once
+    asked = list(gh.hooks.redelivery_requests)
+    assert len(asked) == 10  # the lost ones only, each once
+    assert _answered(gh, before) == 1
+
+    service.worker.stop()  # a restart does not ask again for what it asked for
+    service.worker.start()
+    wait_for(lambda: "Starting worker" in service.worker.output(), 30, what="the worker")
+    time.sleep(3)
+    assert gh.hooks.redelivery_requests == asked
