@@ -75,7 +75,8 @@ def main(posts: int, megabytes: int) -> None:
             )
     except LookupError:
         web.wait(10)
-        raise SystemExit(f"the web process stopped: {web.stderr.read().decode()[-2000:]}")
+        said = web.stderr.read().decode()[-2000:] if web.stderr else ""
+        raise SystemExit(f"the web process stopped: {said}") from None
     finally:
         web.terminate()
         web.wait(10)
