@@ -48,9 +48,7 @@ def seconds(action: object) -> float:
 
 def main(turns: int, repeat: int) -> None:
     loop = requests(turns)
-    chars = sum(
-        len(r.system) + len(r.context) + sum(len(m.text) for m in r.messages) for r in loop
-    )
+    chars = sum(len(r.system) + len(r.context) + sum(len(m.text) for m in r.messages) for r in loop)
 
     def whole_loop() -> None:
         # what one router does (before RequestRedactor existed: redact_request each time)
