@@ -235,6 +235,20 @@ async def _within_budget(
         service.pending -= 1
 
 
+async def _webhook_body(
+    service: Service, request: Request, mac: hmac.HMAC | None = None
+) -> bytearray | Response:
+    """The delivery's body, or the answer refusing it (too large, too much at once)."""
+    try:
+        body = await read_body(request, service.settings.max_body_bytes, mac, service.receiving)
+    except BodyTooLarge:
+        return _text(413, "body too large")
+    except TooMuchAtOnce:
+        return _busy("too much being received at once")
+    request.state.body_read = True  # from here, running out of time is "not stored"
+    return body
+
+
 def _busy(reason: str) -> PlainTextResponse:
     response = _text(503, f"busy: {reason}; the delivery was not stored, send it again")
     response.headers["Retry-After"] = "5"
@@ -255,13 +269,9 @@ async def _github_webhook(service: Service, request: Request) -> Response:
     except SignatureError as exc:
         return _text(401, f"unauthorized: {exc}")
     mac = github_mac(secret.get_secret_value().encode())
-    try:
-        body = await read_body(request, service.settings.max_body_bytes, mac, service.receiving)
-    except BodyTooLarge:
-        return _text(413, "body too large")
-    except TooMuchAtOnce:
-        return _busy("too much being received at once")
-    request.state.body_read = True
+    body = await _webhook_body(service, request, mac)
+    if isinstance(body, Response):
+        return body
     try:
         verify_github_mac(mac, digest)
     except SignatureError as exc:
@@ -296,13 +306,9 @@ async def _gitlab_webhook(service: Service, request: Request) -> Response:
         )
     except SignatureError as exc:
         return _text(401, f"unauthorized: {exc}")
-    try:
-        body = await read_body(request, settings.max_body_bytes, receiving=service.receiving)
-    except BodyTooLarge:
-        return _text(413, "body too large")
-    except TooMuchAtOnce:
-        return _busy("too much being received at once")
-    request.state.body_read = True
+    body = await _webhook_body(service, request)
+    if isinstance(body, Response):
+        return body
     try:
         if settings.gitlab_signing_token is not None:
             verify_standard_webhook(
