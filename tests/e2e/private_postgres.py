@@ -1,0 +1,88 @@
+"""A PostgreSQL server of a test's own, on a free port, that the test may stop and start.
+
+The cluster is made with `initdb` in a temporary folder (trust authentication, loopback
+only) and runs as the `postgres` system user, as PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.e2e.harness import wait_for
+from tests.sim.serve import free_port
+
+BIN = Path(os.environ.get("AGENTOPS_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+class PrivatePostgres:
+    def __init__(self) -> None:
+        # its own folder: the `postgres` user cannot enter pytest's (mode 0700, root's)
+        self.folder = Path(tempfile.mkdtemp(prefix="agentops-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        subprocess.run(
+            _as_postgres(
+                [str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            _as_postgres(
+                [
+                    str(BIN / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={self.folder}",
+                    "-c",
+                    "fsync=off",
+                ]
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._ready, 30, what="the private PostgreSQL to accept connections")
+
+    def stop(self) -> None:
+        """A fast shutdown: sessions are ended, as on a restart or a failover."""
+        if self.process is not None:
+            subprocess.run(
+                _as_postgres([str(BIN / "pg_ctl"), "-D", str(self.data), "stop", "-m", "fast"]),
+                check=False,
+                capture_output=True,
+            )
+            self.process.wait(30)
+            self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _ready(self) -> bool:
+        done = subprocess.run(
+            [str(BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+            capture_output=True,
+            check=False,
+        )
+        return done.returncode == 0
