@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import gitlab_secret_page, setup_page
-from app.config import Settings
+from app.config import Settings, load_settings
 from app.events import PayloadError
 from app.intake import Intake
 from app.llm.factory import shared_cooldowns
@@ -460,6 +460,17 @@ async def api_run(request: Request) -> Response:
     if run is None:
         return _text(404, f"no run {raw}")
     return JSONResponse({**run.as_json(), "steps": [s.as_json() for s in steps]})
+
+
+def app_from_environment() -> Starlette:
+    """The web app from `AGENTOPS_*` (checked by the parent before it starts processes):
+    what each process of `agentops serve --workers N` builds, with the same logging (and
+    its redaction of secrets) as the parent."""
+    from app.cli.service import setup_logging
+
+    settings = load_settings()
+    setup_logging(settings)
+    return create_app(settings)
 
 
 def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None = None) -> Starlette:

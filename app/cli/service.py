@@ -16,6 +16,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the web process (webhooks, API, health)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="intake processes sharing the port (1); every one can take any delivery",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     worker = sub.add_parser("worker", help="run the ARQ worker that executes runs")
@@ -52,6 +59,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     setup_logging(settings)
     _announce(settings, args.host, args.port)
+    if args.workers < 1:
+        raise CommandFailed("--workers must be 1 or more")
+    if args.workers > 1:  # each process builds its app from the same environment
+        uvicorn.run(
+            "app.web:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            proxy_headers=True,
+        )
+        return 0
     uvicorn.run(
         create_app(settings), host=args.host, port=args.port, log_config=None, proxy_headers=True
     )
