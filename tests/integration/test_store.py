@@ -195,6 +195,27 @@ async def test_upsert_tenant_is_idempotent_and_keeps_the_account(db: Database) -
     assert tenant is not None and tenant.account == "octo" and tenant.active
 
 
+async def test_a_known_tenant_costs_no_write_and_a_renamed_one_is_updated(db: Database) -> None:
+    key = _key()
+
+    async def upsert(account: str) -> tuple[int, str]:
+        """In a transaction of its own, as the intake does: (id, row version after)."""
+        async with db.admin() as conn:
+            tenant_id = await tenant_store.upsert_tenant(conn, "github", key, account)
+        async with db.admin() as conn:
+            xmin = await conn.fetchval("SELECT xmin FROM tenants WHERE id = $1", tenant_id)
+        return tenant_id, str(xmin)
+
+    tenant_id, written = await upsert("octo")
+    assert await upsert("octo") == (tenant_id, written)  # the same row version: no write
+    assert await upsert("") == (tenant_id, written)
+    renamed_id, renamed = await upsert("octo-renamed")
+    assert renamed_id == tenant_id and renamed != written
+    async with db.admin() as conn:
+        tenant = await tenant_store.get_tenant(conn, tenant_id)
+    assert tenant is not None and tenant.account == "octo-renamed"
+
+
 async def test_tenant_states(db: Database) -> None:
     async with db.admin() as conn:
         tenant_id = await tenant_store.upsert_tenant(conn, "github", _key(), "octo")
