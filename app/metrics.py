@@ -50,8 +50,13 @@ class Metrics:
                 "# TYPE agentops_llm_model_cooldown_seconds gauge",
             ]
             for model, seconds in sorted(models_cooling.items()):
-                label = model.replace("\\", "\\\\").replace('"', '\\"')
+                label = _label_value(model)  # a repository's config may name the model
                 lines.append(
                     f'agentops_llm_model_cooldown_seconds{{model="{label}"}} {seconds:.1f}'
                 )
         return "\n".join(lines) + "\n"
+
+
+def _label_value(text: str) -> str:
+    """A Prometheus label value: backslash, double quote and newline escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
