@@ -5,7 +5,10 @@ from __future__ import annotations
 import itertools
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.sim.github_sim import GitHubSim
 
 _ids = itertools.count(9_000_000)
 # Each labeling is a new moment of its issue (`updated_at`), as it is on GitHub, where
@@ -113,3 +116,16 @@ def check_run_action(
         "sender": _user(sender),
         "installation": {"id": installation_id},
     }
+
+
+def command_on_new_issue(
+    gh: GitHubSim, repo: str, title: str, command: str = "/agentops help", user: str = "alice"
+) -> tuple[int, dict[str, Any]]:
+    """A new issue in the simulator with `command` commented by `user`: (its number, the
+    `issue_comment` payload GitHub would send for it)."""
+    number = gh.add_issue(repo, title, "", user=user)
+    comment_id = gh.add_comment(repo, number, command, user=user)
+    payload = issue_comment(
+        repo, gh.installation_id(repo), number, command, user, comment_id=comment_id
+    )
+    return number, payload

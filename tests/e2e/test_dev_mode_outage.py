@@ -57,12 +57,7 @@ def test_dev_mode_waits_out_a_redis_outage_and_readyz_tells(
         status, body = _ready(dev)
         assert status == 503 and body["redis"] == "unreachable"
         assert body["worker"] == "not consuming"
-        number = gh.add_issue(REPO, "During the outage", "", user="alice")
-        comment_id = gh.add_comment(REPO, number, "/agentops help", user="alice")
-        payload = events.issue_comment(
-            REPO, gh.installation_id(REPO), number, "/agentops help", "alice",
-            comment_id=comment_id,
-        )  # fmt: skip
+        number, payload = events.command_on_new_issue(gh, REPO, "During the outage")
         accepted = dev.post_github("issue_comment", payload, GITHUB_SECRET)
         assert accepted.status_code == 202, accepted.text
     finally:

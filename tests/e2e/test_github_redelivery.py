@@ -16,15 +16,6 @@ pytestmark = pytest.mark.e2e
 REPO = "acme/redelivery"
 
 
-def _command(gh: GitHubSim, title: str) -> tuple[int, dict[str, object]]:
-    number = gh.add_issue(REPO, title, "", user="alice")
-    comment_id = gh.add_comment(REPO, number, "/agentops help", user="alice")
-    payload = events.issue_comment(
-        REPO, gh.installation_id(REPO), number, "/agentops help", "alice", comment_id=comment_id
-    )
-    return number, payload
-
-
 def _all_finished(service: Service) -> bool:
     runs = service.api("/api/runs", ADMIN_TOKEN)["runs"]
     return bool(runs) and all(r["status"] in ("succeeded", "failed") for r in runs)
@@ -42,7 +33,7 @@ def test_commands_posted_while_the_service_was_down_run_once_it_is_back(
     gh.set_permission(REPO, "alice", "admin")
     gh.hooks.url, gh.hooks.secret = f"{service.url}/webhooks/github", GITHUB_SECRET
 
-    before, payload = _command(gh, "Before the outage")
+    before, payload = events.command_on_new_issue(gh, REPO, "Before the outage")
     gh.deliver("issue_comment", payload)  # arrives: never asked for again
     assert wait_for(lambda: _answered(gh, before), 60, what="the reply before the outage")
     wait_for(lambda: _all_finished(service), 30, what="the run before the outage to end")
@@ -50,7 +41,7 @@ def test_commands_posted_while_the_service_was_down_run_once_it_is_back(
     service.stop()
     lost = []
     for n in range(10):
-        number, payload = _command(gh, f"During the outage {n}")
+        number, payload = events.command_on_new_issue(gh, REPO, f"During the outage {n}")
         gh.deliver("issue_comment", payload)
         lost.append(number)
     assert all(d.status_code == 0 for d in gh.hooks.deliveries[-10:])  # nobody answered

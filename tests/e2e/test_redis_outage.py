@@ -53,16 +53,7 @@ def test_a_run_accepted_while_redis_is_down_runs_when_it_is_back(
 
 def _help_run(gh: GitHubSim, service: Service, title: str) -> tuple[int, int]:
     """Post `/agentops help` on a new issue; (issue number, run id)."""
-    number = gh.add_issue(CRASHED, title, "", user="alice")
-    comment_id = gh.add_comment(CRASHED, number, "/agentops help", user="alice")
-    payload = events.issue_comment(
-        CRASHED,
-        gh.installation_id(CRASHED),
-        number,
-        "/agentops help",
-        "alice",
-        comment_id=comment_id,
-    )
+    number, payload = events.command_on_new_issue(gh, CRASHED, title)
     response = service.post_github("issue_comment", payload, GITHUB_SECRET)
     assert response.status_code == 202, response.text
     return number, int(response.text.split()[-1])

@@ -56,12 +56,7 @@ def test_two_intake_processes_share_the_port_and_every_delivery_becomes_a_run(
     assert len(started) == 2
 
     def command(n: int) -> int:
-        number = gh.add_issue(REPO, f"Issue {n}", "", user="alice")
-        comment_id = gh.add_comment(REPO, number, "/agentops help", user="alice")
-        payload = events.issue_comment(
-            REPO, gh.installation_id(REPO), number, "/agentops help", "alice",
-            comment_id=comment_id,
-        )  # fmt: skip
+        _, payload = events.command_on_new_issue(gh, REPO, f"Issue {n}")
         answer = two_intakes.post_github("issue_comment", payload, GITHUB_SECRET)
         assert answer.status_code == 202, answer.text
         return int(answer.text.split()[-1])
