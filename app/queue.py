@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import Job
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,18 @@ RUN_WORKFLOW = "run_workflow"
 CHECK_LABELS = "check_labels"
 
 
+# Whatever a Redis call raises when Redis is away, hung or refusing: the one list the
+# rest of the service catches (this module is the one that imports redis).
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 ENQUEUE_SECONDS = 1.0  # then the run waits for the sweep, which enqueues what was not
+
+
+def redis_client(redis_url: str, timeout: float = 2.0) -> Redis:
+    """A plain Redis client (text answers) with bounded connect and command times."""
+    client: Redis = Redis.from_url(
+        redis_url, socket_connect_timeout=timeout, socket_timeout=timeout, decode_responses=True
+    )
+    return client
 
 
 def job_id_for_run(queue_name: str, run_id: int) -> str:

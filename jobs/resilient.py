@@ -18,12 +18,13 @@ import logging
 import time
 
 from arq.worker import Worker
-from redis.exceptions import RedisError
+
+from app.queue import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 FIRST_WAIT = 0.5
 MAX_WAIT = 10.0
-REDIS_FAULTS = (RedisError, OSError, TimeoutError)
+REDIS_FAULTS = REDIS_ERRORS
 
 
 class ResilientWorker(Worker):

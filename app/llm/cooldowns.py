@@ -17,8 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from app.queue import REDIS_ERRORS, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +84,7 @@ class MemoryCooldowns:
 class RedisCooldowns:
     def __init__(self, redis_url: str, prefix: str, policy: CooldownPolicy | None = None) -> None:
         self.policy = policy or CooldownPolicy()
-        self._redis: Redis = Redis.from_url(
-            redis_url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
-        )
+        self._redis = redis_client(redis_url)
         self._prefix = f"{prefix}:llm-cooldown"
         self._warned = False
 
@@ -102,7 +99,7 @@ class RedisCooldowns:
     async def remaining(self, model_id: str) -> float | None:
         try:
             left_ms = await self._redis.pttl(self._key("until", model_id))
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._unreachable(exc)
             return None
         return left_ms / 1000 if left_ms > 0 else None
@@ -120,7 +117,7 @@ class RedisCooldowns:
                 pipe.set(self._key("until", model_id), "1", px=int(self.policy.cooldown * 1000))
                 pipe.delete(count_key)
                 await pipe.execute()
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._unreachable(exc)
             return None
         return self.policy.cooldown
@@ -128,7 +125,7 @@ class RedisCooldowns:
     async def answered(self, model_id: str) -> None:
         try:
             await self._redis.delete(self._key("failures", model_id))
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._unreachable(exc)
 
     async def active(self) -> dict[str, float] | None:
@@ -139,7 +136,7 @@ class RedisCooldowns:
                 left_ms = await self._redis.pttl(key)
                 if left_ms > 0:
                     found[key.removeprefix(head)] = left_ms / 1000
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._unreachable(exc)
             return None
         return dict(sorted(found.items()))

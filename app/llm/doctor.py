@@ -163,16 +163,13 @@ async def check_tenant_login(settings: Settings) -> str | None:
 
 
 async def check_redis(settings: Settings) -> Check:
-    import redis.asyncio as aioredis
-    from redis.exceptions import RedisError
+    from app.queue import REDIS_ERRORS, redis_client
 
     url = redact(settings.redis_url)
-    client = aioredis.from_url(  # type: ignore[no-untyped-call]
-        settings.redis_url, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT
-    )
+    client = redis_client(settings.redis_url, CHECK_TIMEOUT)
     try:
         await client.ping()
-    except (RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         return Check("redis", False, f"cannot reach Redis at {url}: {redact(str(exc))}")
     finally:
         await client.aclose()
