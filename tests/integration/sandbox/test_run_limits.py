@@ -220,7 +220,12 @@ def test_empty_groups_a_killed_worker_left_are_swept_and_busy_ones_kept() -> Non
     sleeper = subprocess.Popen(["sleep", "30"], preexec_fn=busy.join)
     try:
         assert sweep_stale_groups(support, older_than=3600) == 0  # too young to be stale
-        sweep_stale_groups(support, older_than=0)
+        # aged, rather than sweeping with no age limit: other test processes' workers have
+        # young empty groups here that their commands are about to join
+        an_hour_ago = time.time() - 3600
+        for path in left.dirs.values():
+            os.utime(path, (an_hour_ago, an_hour_ago))
+        sweep_stale_groups(support)
         assert all(not path.exists() for path in left.dirs.values())
         assert all(path.exists() for path in busy.dirs.values())
     finally:
