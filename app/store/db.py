@@ -19,6 +19,9 @@ uses `admin()`, as the owner, and names itself as such.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+log = logging.getLogger(__name__)
 TENANT_ROLE = "agentops_tenant"
 
 # What callers outside this package catch, so that they need not import asyncpg.
@@ -91,6 +95,24 @@ async def _check_tenant_session(conn: asyncpg.Connection) -> None:
         )
 
 
+@dataclass
+class TenantStatement:
+    """A tenant connection outside any transaction, for one statement that scopes itself:
+    a function given `tenant_id` and `proof` sets both for its own transaction (as
+    `agentops_accept_run` does), so the work costs one round trip."""
+
+    conn: asyncpg.Connection
+    tenant_id: int
+    proof: str
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The tenant pool's reset. Tenant scope lives in transaction-local settings only, and
+    nothing sets session state on a tenant connection (no LISTEN, advisory lock, session
+    SET or held cursor), so a release does not pay RESET ALL's round trip; asyncpg still
+    rolls back a transaction left open first."""
+
+
 class Database:
     def __init__(self, pool: asyncpg.Pool, tenant_pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -100,7 +122,7 @@ class Database:
     @asynccontextmanager
     async def tenant(self, tenant_id: int) -> AsyncIterator[TenantConnection]:
         """One transaction in which row-level security admits only `tenant_id`."""
-        proof = tenant_proof(await self._tenant_scope_key(), tenant_id)
+        proof = await self.proof_of(tenant_id)
         async with self.tenant_pool.acquire() as conn, conn.transaction():
             # parameters, not literals: other sessions' query texts are visible to the role
             await conn.execute(
@@ -110,6 +132,16 @@ class Database:
                 proof,
             )
             yield TenantConnection(conn, tenant_id)
+
+    @asynccontextmanager
+    async def tenant_statement(self, tenant_id: int) -> AsyncIterator[TenantStatement]:
+        proof = await self.proof_of(tenant_id)
+        async with self.tenant_pool.acquire() as conn:
+            yield TenantStatement(conn, tenant_id, proof)
+
+    async def proof_of(self, tenant_id: int) -> str:
+        """What admits tenant work for `tenant_id` (`app.tenant_proof`)."""
+        return tenant_proof(await self._tenant_scope_key(), tenant_id)
 
     async def _tenant_scope_key(self) -> str:
         if self._scope_key is None:
@@ -156,6 +188,7 @@ async def connect(
             timeout=5,
             command_timeout=30,
             init=_check_tenant_session,
+            reset=_keep_session,
         )
     except (OSError, asyncpg.PostgresError) as exc:
         await pool.close()
@@ -167,3 +200,36 @@ async def connect(
         await pool.close()
         raise
     return Database(pool, tenant_pool)
+
+
+# PostgreSQL not there yet (down, restarting, recovering): worth waiting for. A refused
+# login or a missing database is not, and is raised at once.
+_NOT_UP_YET = (OSError, TimeoutError, asyncpg.CannotConnectNowError)
+
+
+async def connect_when_up(
+    dsn: str,
+    min_size: int = 1,
+    max_size: int = 10,
+    tenant_dsn: str | None = None,
+    max_wait: float = 10.0,
+) -> Database:
+    """`connect`, waiting (backoff up to `max_wait` s) while PostgreSQL is not up: a
+    worker started before its database, or during a restart, waits instead of exiting.
+    One log line when it starts waiting, one when the database answers."""
+    wait, since = 0.5, None
+    while True:
+        try:
+            database = await connect(dsn, min_size, max_size, tenant_dsn)
+        except DatabaseUnavailable as exc:
+            if not isinstance(exc.__cause__, _NOT_UP_YET):
+                raise
+            if since is None:
+                since = time.monotonic()
+                log.warning("%s: waiting for it (every %.0f s at most)", exc, max_wait)
+            await asyncio.sleep(wait)
+            wait = min(max_wait, wait * 2)
+            continue
+        if since is not None:
+            log.warning("PostgreSQL is up after %.0f s", time.monotonic() - since)
+        return database

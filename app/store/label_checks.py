@@ -111,8 +111,11 @@ async def check_tenant_all_tenants(conn: asyncpg.Connection, check_id: int) -> i
     return int(value) if value is not None else None
 
 
-async def mark_enqueued_all_tenants(conn: asyncpg.Connection, check_id: int) -> None:
-    await conn.execute("UPDATE label_checks SET enqueued_at = now() WHERE id = $1", check_id)
+async def mark_enqueued_all_tenants(conn: asyncpg.Connection, check_ids: list[int]) -> None:
+    if check_ids:
+        await conn.execute(
+            "UPDATE label_checks SET enqueued_at = now() WHERE id = ANY($1)", check_ids
+        )
 
 
 async def checks_to_requeue_all_tenants(

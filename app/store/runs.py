@@ -12,7 +12,7 @@ import asyncpg
 
 from app.commands import CONTROL
 from app.events import RunRequest
-from app.store.db import TenantConnection
+from app.store.db import TenantConnection, TenantStatement
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 _COLUMNS = (
@@ -76,19 +76,37 @@ class Accepted:
     reason: str
 
 
-async def record_delivery_and_run(
-    tc: TenantConnection, request: RunRequest, delivery_id: str, event: str
+def run_context(request: RunRequest) -> str:
+    """The run's `context` column, as JSON text."""
+    return json.dumps({**request.context, "unknown_command": request.command.unknown})
+
+
+async def accept_run(
+    ts: TenantStatement, request: RunRequest, delivery_id: str, event: str
 ) -> Accepted:
-    """Delivery row and queued run in the caller's transaction; duplicates add nothing."""
-    forge = request.tenant.forge
-    delivery = await insert_delivery(tc, forge, delivery_id, event, request.trigger_key)
-    if delivery is None:
-        return await duplicate_of(tc, forge, delivery_id, request.trigger_key)
-    run_id, created = await insert_run(tc, request)
-    if run_id is None:  # the key is another tenant's run, which this tenant cannot see
-        return Accepted(0, False, "duplicate command")
-    await tc.conn.execute("UPDATE deliveries SET run_id = $1 WHERE id = $2", run_id, delivery)
-    return Accepted(run_id, created, "accepted" if created else "duplicate command")
+    """The delivery row and its queued run, in one statement (one transaction, one round
+    trip); a duplicate delivery or command adds nothing and names the run it started."""
+    row = await ts.conn.fetchrow(
+        "SELECT run_id, created, reason FROM agentops_accept_run("
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)",
+        ts.tenant_id,
+        ts.proof,
+        request.tenant.forge,
+        delivery_id,
+        event,
+        request.repo,
+        request.target_kind,
+        request.target_number,
+        request.command.name,
+        request.command.args,
+        request.requested_by,
+        request.trigger,
+        request.trigger_key,
+        request.comment_id,
+        run_context(request),
+    )
+    assert row is not None  # a function with OUT parameters returns one row
+    return Accepted(int(row["run_id"]), bool(row["created"]), str(row["reason"]))
 
 
 async def insert_delivery(
@@ -151,7 +169,7 @@ async def insert_run(tc: TenantConnection, request: RunRequest) -> tuple[int | N
         request.trigger,
         request.trigger_key,
         request.comment_id,
-        json.dumps({**request.context, "unknown_command": request.command.unknown}),
+        run_context(request),
     )
     if run_id is not None:
         return int(run_id), True
@@ -307,8 +325,9 @@ async def run_tenant_all_tenants(conn: asyncpg.Connection, run_id: int) -> int |
     return int(value) if value is not None else None
 
 
-async def mark_enqueued_all_tenants(conn: asyncpg.Connection, run_id: int) -> None:
-    await conn.execute("UPDATE runs SET enqueued_at = now() WHERE id = $1", run_id)
+async def mark_enqueued_all_tenants(conn: asyncpg.Connection, run_ids: list[int]) -> None:
+    if run_ids:
+        await conn.execute("UPDATE runs SET enqueued_at = now() WHERE id = ANY($1)", run_ids)
 
 
 async def runs_to_requeue_all_tenants(

@@ -3,6 +3,7 @@ and row-level security between tenants."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import asyncpg
@@ -43,10 +44,8 @@ def request(trigger_key: str | None = None, command: Command | None = None) -> R
 async def record(
     db: Database, tenant_id: int, req: RunRequest, delivery_id: str | None = None
 ) -> run_store.Accepted:
-    async with db.tenant(tenant_id) as tc:
-        return await run_store.record_delivery_and_run(
-            tc, req, delivery_id or _key(), "issue_comment"
-        )
+    async with db.tenant_statement(tenant_id) as ts:
+        return await run_store.accept_run(ts, req, delivery_id or _key(), "issue_comment")
 
 
 # --- deliveries and runs -----------------------------------------------------------------
@@ -145,13 +144,12 @@ async def test_a_command_key_of_another_tenant_starts_nothing_and_reveals_nothin
         assert await conn.fetchval("SELECT tenant_id FROM runs WHERE id = $1", run_a) == a
 
 
-async def test_a_failed_transaction_keeps_neither_delivery_nor_run(db: Database) -> None:
+async def test_a_run_that_cannot_be_stored_keeps_no_delivery_either(db: Database) -> None:
     tenant = await new_tenant(db)
     delivery = _key()
-    with pytest.raises(RuntimeError):
-        async with db.tenant(tenant) as tc:
-            await run_store.record_delivery_and_run(tc, request(), delivery, "issues")
-            raise RuntimeError("crash before commit")
+    bad = dataclasses.replace(request(), target_kind="commit")  # refused by a CHECK
+    with pytest.raises(asyncpg.CheckViolationError):
+        await record(db, tenant, bad, delivery)
     async with db.admin() as conn:
         assert (
             await conn.fetchval("SELECT count(*) FROM deliveries WHERE delivery_id = $1", delivery)
@@ -367,7 +365,7 @@ async def test_unenqueued_runs_are_found_for_the_sweep(db: Database) -> None:
     waiting = (await record(db, tenant, request())).run_id
     handed = (await record(db, tenant, request())).run_id
     async with db.admin() as conn:
-        await run_store.mark_enqueued_all_tenants(conn, handed)
+        await run_store.mark_enqueued_all_tenants(conn, [handed])
         due = await run_store.runs_to_requeue_all_tenants(conn, older_than_seconds=3600)
     assert waiting in due
     assert handed not in due
@@ -397,3 +395,38 @@ async def test_a_step_started_again_says_so(db: Database) -> None:
         again = await step_store.start_step(tc, run_id, "reply:done", 1)  # its worker died
     assert (first.again, again.again) == (False, True)
     assert again.status == "running"
+
+
+async def test_the_intake_statement_stores_nothing_under_another_tenants_id(db: Database) -> None:
+    mine, theirs = await new_tenant(db), await new_tenant(db)
+    async with db.tenant_statement(mine) as ts:
+        forged = dataclasses.replace(ts, tenant_id=theirs)  # my proof, their id
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await run_store.accept_run(forged, request(), _key(), "issue_comment")
+    async with db.admin() as conn:
+        for table in ("runs", "deliveries"):
+            stored = await conn.fetchval(
+                f"SELECT count(*) FROM {table} WHERE tenant_id = $1",  # noqa: S608 - fixed names
+                theirs,
+            )
+            assert stored == 0
+
+
+async def test_a_released_tenant_connection_keeps_no_tenant_scope(db: Database) -> None:
+    """The tenant pool skips RESET ALL on release: the scope must end with its transaction."""
+    tenant = await new_tenant(db)
+    run_id = (await record(db, tenant, request())).run_id
+    async with db.tenant(tenant) as tc:
+        assert await run_store.get_run(tc, run_id) is not None
+    held = [await db.tenant_pool.acquire() for _ in range(db.tenant_pool.get_max_size())]
+    try:
+        for conn in held:
+            scope = await conn.fetchrow(
+                "SELECT current_setting('app.tenant_id', true) AS tenant,"
+                " current_setting('app.tenant_proof', true) AS proof,"
+                " (SELECT count(*) FROM runs) AS visible"
+            )
+            assert (scope["tenant"] or "", scope["proof"] or "", scope["visible"]) == ("", "", 0)
+    finally:
+        for conn in held:
+            await db.tenant_pool.release(conn)

@@ -1,0 +1,125 @@
+"""The intake's deliveries stored in batches: those that arrive while a batch is being
+stored go together in the next one, so a burst costs PostgreSQL one round trip and one
+commit per batch, while a lone delivery waits for nothing (a batch of one)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import asyncpg
+
+from app.events import RunRequest
+from app.store.db import Database
+from app.store.runs import Accepted, accept_run, run_context
+
+# What one delivery can cause (a value PostgreSQL refuses, a proof that does not hold):
+# a batch failing on it is stored again one by one, so that only that one fails.
+_ONE_DELIVERYS_FAULT = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.InsufficientPrivilegeError,
+    ValueError,
+)
+
+
+@dataclass(frozen=True)
+class _Item:
+    tenant_id: int
+    request: RunRequest
+    delivery_id: str
+    event: str
+    answer: asyncio.Future[Accepted]
+
+
+class AcceptBatcher:
+    def __init__(self, db: Database, max_batch: int = 100, in_flight: int = 2) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.in_flight = in_flight  # batches being stored at once (pooled connections)
+        self._waiting: list[_Item] = []
+        self._storing = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def accept(
+        self, tenant_id: int, request: RunRequest, delivery_id: str, event: str
+    ) -> Accepted:
+        """What `runs.accept_run` answers; raises the database's errors as it does."""
+        answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Item(tenant_id, request, delivery_id, event, answer))
+        self._start()
+        return await answer
+
+    def _start(self) -> None:
+        while self._waiting and self._storing < self.in_flight:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            self._storing += 1
+            task = asyncio.create_task(self._store(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _store(self, batch: list[_Item]) -> None:
+        try:
+            try:
+                results = await self._store_together(batch)
+            except _ONE_DELIVERYS_FAULT:
+                if len(batch) == 1:
+                    raise
+                for item in batch:
+                    await self._store_alone(item)
+                return
+            for item, result in zip(batch, results, strict=True):
+                if not item.answer.done():  # it may have run out of time meanwhile
+                    item.answer.set_result(result)
+        except Exception as exc:  # the database's error is each waiting delivery's
+            for item in batch:
+                if not item.answer.done():
+                    item.answer.set_exception(exc)
+        except BaseException:
+            for item in batch:
+                item.answer.cancel()
+            raise
+        finally:
+            self._storing -= 1
+            self._start()
+
+    async def _store_alone(self, item: _Item) -> None:
+        try:
+            async with self.db.tenant_statement(item.tenant_id) as ts:
+                result = await accept_run(ts, item.request, item.delivery_id, item.event)
+        except Exception as exc:
+            if not item.answer.done():
+                item.answer.set_exception(exc)
+        else:
+            if not item.answer.done():
+                item.answer.set_result(result)
+
+    async def _store_together(self, batch: list[_Item]) -> list[Accepted]:
+        if len(batch) == 1:
+            item = batch[0]
+            async with self.db.tenant_statement(item.tenant_id) as ts:
+                return [await accept_run(ts, item.request, item.delivery_id, item.event)]
+        proofs = [await self.db.proof_of(item.tenant_id) for item in batch]
+        requests = [item.request for item in batch]
+        async with self.db.tenant_pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT run_id, created, reason FROM agentops_accept_runs($1, $2, $3, $4, $5,"
+                " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text[]::jsonb[])",
+                [item.tenant_id for item in batch],
+                proofs,
+                [r.tenant.forge for r in requests],
+                [item.delivery_id for item in batch],
+                [item.event for item in batch],
+                [r.repo for r in requests],
+                [r.target_kind for r in requests],
+                [r.target_number for r in requests],
+                [r.command.name for r in requests],
+                [r.command.args for r in requests],
+                [r.requested_by for r in requests],
+                [r.trigger for r in requests],
+                [r.trigger_key for r in requests],
+                [r.comment_id for r in requests],
+                [run_context(r) for r in requests],
+            )
+        return [Accepted(int(r["run_id"]), bool(r["created"]), str(r["reason"])) for r in rows]
