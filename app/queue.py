@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+import time
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.jobs import Job
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import Job, serialize_job
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -23,6 +24,22 @@ CHECK_LABELS = "check_labels"
 # rest of the service catches (this module is the one that imports redis).
 REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 ENQUEUE_SECONDS = 1.0  # then the run waits for the sweep, which enqueues what was not
+
+
+# ARQ's enqueue_job for many jobs in one round trip: each job is written (and queued)
+# unless a job or a result of its id is already there, as ARQ does for one job.
+_ENQUEUE_MANY = """
+local enqueued = 0
+for i = 5, #ARGV, 2 do
+  local job_key = ARGV[3] .. ARGV[i]
+  if redis.call('EXISTS', job_key, ARGV[4] .. ARGV[i]) == 0 then
+    redis.call('PSETEX', job_key, ARGV[2], ARGV[i + 1])
+    redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
+    enqueued = enqueued + 1
+  end
+end
+return enqueued
+"""
 
 
 def redis_client(redis_url: str, timeout: float = 2.0) -> Redis:
@@ -65,38 +82,45 @@ class RunQueue:
 
     async def enqueue_run(self, run_id: int, defer_seconds: float | None = None) -> bool:
         """True when the job is in Redis (now or from an earlier enqueue)."""
-        return await self._enqueue(
-            RUN_WORKFLOW, run_id, "run", job_id_for_run(self.queue_name, run_id), defer_seconds
-        )
+        return await self.enqueue_runs([run_id], defer_seconds)
+
+    async def enqueue_runs(self, run_ids: list[int], defer_seconds: float | None = None) -> bool:
+        """True when every one of the runs' jobs is in Redis (now or from before)."""
+        jobs = [(job_id_for_run(self.queue_name, run_id), run_id) for run_id in run_ids]
+        return await self._enqueue(RUN_WORKFLOW, jobs, "run", defer_seconds)
 
     async def enqueue_label_check(self, check_id: int) -> bool:
         """True when the label check's job is in Redis (now or from an earlier enqueue)."""
-        return await self._enqueue(
-            CHECK_LABELS,
-            check_id,
-            "label check",
-            job_id_for_label_check(self.queue_name, check_id),
-            None,
-        )
+        return await self.enqueue_label_checks([check_id])
+
+    async def enqueue_label_checks(self, check_ids: list[int]) -> bool:
+        jobs = [(job_id_for_label_check(self.queue_name, n), n) for n in check_ids]
+        return await self._enqueue(CHECK_LABELS, jobs, "label check", None)
 
     async def _enqueue(
-        self, function: str, item_id: int, what: str, job_id: str, defer_seconds: float | None
+        self, function: str, jobs: list[tuple[str, int]], what: str, defer_seconds: float | None
     ) -> bool:
+        """All `jobs` (job id, the item's id) in one round trip, ARQ's format and keys."""
+        if not jobs:
+            return True
+        now_ms = int(time.time() * 1000)
+        score = now_ms + int((defer_seconds or 0) * 1000)
+        args: list[str | int | bytes] = [score, 0, job_key_prefix, result_key_prefix]
         try:
             # a Redis that hangs (stopped, overloaded) must not hold the webhook's answer
             async with asyncio.timeout(ENQUEUE_SECONDS):
                 redis = await self._redis()
-                await redis.enqueue_job(
-                    function,
-                    item_id,
-                    _job_id=job_id,
-                    _defer_by=timedelta(seconds=defer_seconds) if defer_seconds else None,
-                )
+                args[1] = score - now_ms + redis.expires_extra_ms
+                for job_id, item_id in jobs:
+                    args += [job_id, serialize_job(function, (item_id,), {}, None, now_ms)]
+                await redis.register_script(_ENQUEUE_MANY)(keys=[self.queue_name], args=args)
         except (RedisError, OSError, TimeoutError) as exc:
+            items = ", ".join(str(item_id) for _, item_id in jobs[:10])
             log.warning(
-                "%s %s not enqueued, Redis unreachable (%s); the sweep will retry",
+                "%s %s%s not enqueued, Redis unreachable (%s); the sweep will retry",
                 what,
-                item_id,
+                items,
+                " …" if len(jobs) > 10 else "",
                 type(exc).__name__,
             )
             await self._reset()

@@ -82,7 +82,7 @@ async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
     for run_id in run_ids:
         if await deps.queue.enqueue_run(run_id):
             async with deps.db.admin() as conn:
-                await run_store.mark_enqueued_all_tenants(conn, run_id)
+                await run_store.mark_enqueued_all_tenants(conn, [run_id])
     if run_ids:
         log.info("re-enqueued %d queued run(s): %s", len(run_ids), run_ids)
     return len(run_ids) + len(abandoned) + await _requeue_label_checks(deps)
@@ -96,7 +96,7 @@ async def _requeue_label_checks(deps: WorkflowDeps) -> int:
     for check_id in check_ids:
         if await deps.queue.enqueue_label_check(check_id):
             async with deps.db.admin() as conn:
-                await label_check_store.mark_enqueued_all_tenants(conn, check_id)
+                await label_check_store.mark_enqueued_all_tenants(conn, [check_id])
     if check_ids:
         log.info("re-enqueued %d label check(s): %s", len(check_ids), check_ids)
     return len(check_ids)

@@ -132,7 +132,7 @@ async def check_labels(
         return "ignored"
     if await deps.queue.enqueue_run(run_id):
         async with deps.db.admin() as conn:
-            await run_store.mark_enqueued_all_tenants(conn, run_id)
+            await run_store.mark_enqueued_all_tenants(conn, [run_id])
     log.info(
         "label check %s: %r on %s#%s starts run %s (%s, from %s)",
         check_id,

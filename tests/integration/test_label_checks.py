@@ -21,13 +21,13 @@ from app.forges.base import Forge
 from app.forges.github_auth import GitHubApp
 from app.forges.gitlab import GitLabForge
 from app.forges.retry import RetryPolicy
-from app.intake import Intake
 from app.queue import RunQueue, job_id_for_label_check, job_id_for_run
 from app.store import Database
 from app.workflow.context import WorkflowDeps
 from app.workflow.labels import RepoLabelCache, check_labels, repository_labels
 from app.workflow.runner import TransientRunError
 from jobs.workflows import requeue_stale_runs
+from tests.intake_once import accept_once
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.serve import serve_app
@@ -128,7 +128,7 @@ def github_check(
 
 
 async def _accept(deps: WorkflowDeps, check: LabelCheck, delivery: str) -> int:
-    result = await Intake(deps.db, deps.queue).accept(check, delivery, "issues")
+    result = await accept_once(deps.db, deps.queue, check, delivery, "issues")
     assert result.status_code == 202, result.text
     assert result.text.startswith("accepted: label check ")
     return int(result.text.split()[-1])
@@ -181,8 +181,12 @@ async def test_a_repository_label_starts_the_run_an_operator_label_would(
 
     # the job run twice, and a redelivery of the webhook, add nothing
     assert await check_labels(deps, check_id, forge_for) == "missing"
-    again = await Intake(deps.db, deps.queue).accept(
-        github_check(sim, ("bot-please",), delivery=delivery), delivery, "issues"
+    again = await accept_once(
+        deps.db,
+        deps.queue,
+        github_check(sim, ("bot-please",), delivery=delivery),
+        delivery,
+        "issues",
     )
     assert (again.status_code, again.text, again.run_id) == (
         200,
@@ -212,7 +216,7 @@ async def test_an_unrelated_label_leaves_no_run_and_no_check(
             is None
         )
         assert await _row(deps.db, "SELECT 1 FROM label_checks WHERE id = $1", check_id) is None
-        again = await Intake(deps.db, deps.queue).accept(check, delivery, "issues")
+        again = await accept_once(deps.db, deps.queue, check, delivery, "issues")
         assert (again.status_code, again.text) == (200, "duplicate: duplicate delivery")
     writes = [
         r
@@ -322,8 +326,8 @@ async def test_a_check_accepted_while_redis_was_down_is_queued_by_the_sweep(
     sim, _ = github
     delivery = f"lab-{next(_deliveries)}"
     down = RunQueue("redis://127.0.0.1:1/0", deps.settings.queue_name)
-    result = await Intake(deps.db, down).accept(
-        github_check(sim, ("bot-please",), delivery=delivery), delivery, "issues"
+    result = await accept_once(
+        deps.db, down, github_check(sim, ("bot-please",), delivery=delivery), delivery, "issues"
     )
     assert result.status_code == 202
     check_id = int(result.text.split()[-1])

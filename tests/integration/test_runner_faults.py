@@ -15,13 +15,13 @@ from app.events import RunRequest, TenantKey
 from app.forges.github_auth import GitHubApp
 from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
-from app.intake import Intake
 from app.queue import RunQueue
 from app.store import Database
 from app.store import runs as run_store
 from app.store.runs import Run
 from app.workflow.context import WorkflowDeps
 from app.workflow.runner import TransientRunError, execute_run
+from tests.intake_once import accept_once
 from tests.sim.github_sim import GitHubSim
 from tests.sim.serve import serve_app
 
@@ -80,7 +80,7 @@ async def _help_run(deps: WorkflowDeps, sim: GitHubSim, number: int) -> int:
         comment_id=comment_id,
         context={"installation_id": sim.installation_id(REPO)},
     )
-    result = await Intake(deps.db, deps.queue).accept(request, f"d-{comment_id}", "issue_comment")
+    result = await accept_once(deps.db, deps.queue, request, f"d-{comment_id}", "issue_comment")
     assert result.run_id is not None
     return result.run_id
 
@@ -171,8 +171,7 @@ async def test_the_cancel_button_of_a_check_run_cancels_its_run(
         trigger_key=f"t:{next(_comment_ids)}",
         context={"installation_id": installation},
     )
-    intake = Intake(deps.db, deps.queue)
-    queued = await intake.accept(work, f"d-work-{number}", "issue_comment")
+    queued = await accept_once(deps.db, deps.queue, work, f"d-work-{number}", "issue_comment")
     assert queued.run_id is not None
     button = RunRequest(
         tenant=TenantKey("github", str(installation)),
@@ -186,7 +185,7 @@ async def test_the_cancel_button_of_a_check_run_cancels_its_run(
         context={"installation_id": installation},
         refers_to_run=queued.run_id,
     )
-    clicked = await intake.accept(button, f"d-button-{number}", "check_run")
+    clicked = await accept_once(deps.db, deps.queue, button, f"d-button-{number}", "check_run")
     assert clicked.run_id is not None
 
     assert await execute_run(deps, clicked.run_id) == "succeeded"

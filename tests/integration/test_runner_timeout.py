@@ -13,13 +13,13 @@ from app.commands import Command
 from app.config import Settings
 from app.events import RunRequest, TenantKey
 from app.forges.gitlab import GitLabForge
-from app.intake import Intake
 from app.queue import RunQueue
 from app.store import Database
 from app.store import runs as run_store
 from app.store.runs import Run
 from app.workflow.context import WorkflowDeps
 from app.workflow.runner import execute_run
+from tests.intake_once import accept_once
 from tests.sim.gitlab_sim import GitLabSim
 
 PROJECT = "team/slow"
@@ -78,7 +78,7 @@ async def test_a_timed_out_job_closes_its_status_and_says_why(
         comment_id=note["id"],
         context={"project_id": sim.project(PROJECT).id},
     )
-    accepted = await Intake(deps.db, deps.queue).accept(request, f"d-{note['id']}", "Note Hook")
+    accepted = await accept_once(deps.db, deps.queue, request, f"d-{note['id']}", "Note Hook")
     assert accepted.run_id is not None
     sim.delay("PUT", r"/notes/\d+$", seconds=5, times=1)  # the update after cloning hangs
 

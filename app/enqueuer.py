@@ -1,0 +1,90 @@
+"""The intake's jobs, put in Redis after the answer: a webhook's 202 waits for its run to
+be stored, never for Redis. Runs and label checks accepted meanwhile go in one round trip
+per batch, then are marked enqueued in one statement. What is not enqueued (Redis away,
+the process stopped first) keeps no `enqueued_at`, and the sweep enqueues it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from app.queue import RunQueue
+from app.store import Database
+from app.store import label_checks as label_check_store
+from app.store import runs as run_store
+from app.store.db import DATABASE_ERRORS
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+class Enqueuer:
+    def __init__(self, db: Database, queue: RunQueue) -> None:
+        self.db = db
+        self.queue = queue
+        self._runs: list[int] = []
+        self._checks: list[int] = []
+        self._wake = asyncio.Event()
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add_run(self, run_id: int) -> None:
+        self._runs.append(run_id)
+        self._kick()
+
+    def add_label_check(self, check_id: int) -> None:
+        self._checks.append(check_id)
+        self._kick()
+
+    async def settled(self) -> None:
+        """Every job added so far has been tried (enqueued, or left to the sweep)."""
+        await self._settled.wait()
+
+    async def close(self, grace_seconds: float) -> None:
+        try:
+            async with asyncio.timeout(grace_seconds):
+                await self.settled()
+        except TimeoutError:
+            log.warning(
+                "stopping with %d runs and %d label checks not enqueued: the sweep will",
+                len(self._runs),
+                len(self._checks),
+            )
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def _kick(self) -> None:
+        self._settled.clear()
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name="agentops-enqueuer")
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._runs or self._checks:
+                runs, self._runs = self._runs[:BATCH], self._runs[BATCH:]
+                checks, self._checks = self._checks[:BATCH], self._checks[BATCH:]
+                await self._flush(runs, checks)
+            self._settled.set()
+
+    async def _flush(self, runs: list[int], checks: list[int]) -> None:
+        try:
+            runs = runs if runs and await self.queue.enqueue_runs(runs) else []
+            checks = checks if checks and await self.queue.enqueue_label_checks(checks) else []
+            if runs or checks:
+                async with self.db.admin() as conn:
+                    await run_store.mark_enqueued_all_tenants(conn, runs)
+                    await label_check_store.mark_enqueued_all_tenants(conn, checks)
+        except DATABASE_ERRORS as exc:
+            # in the queue but not marked: the sweep's enqueue finds the job and marks it
+            log.warning(
+                "%d runs and %d label checks enqueued but not marked (%s): the sweep will",
+                len(runs),
+                len(checks),
+                type(exc).__name__,
+            )
