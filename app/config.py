@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # Megabytes of webhook bodies held at once (a body is authenticated only once whole);
     # beyond, a new delivery is answered 503.
     intake_max_receiving_mb: int = Field(default=128, ge=1)
+    # uvicorn's line per HTTP request; off by default: every delivery that stores something
+    # logs its own line, /metrics counts every answer by forge and status.
+    access_log: bool = False
     job_timeout_seconds: int = 1800
     job_max_tries: int = 5
     requeue_after_seconds: int = 60

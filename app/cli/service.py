@@ -70,10 +70,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             log_config=None,
             proxy_headers=True,
+            access_log=settings.access_log,
         )
         return 0
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_config=None, proxy_headers=True
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        proxy_headers=True,
+        access_log=settings.access_log,
     )
     return 0
 
@@ -137,7 +143,9 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
 
     worker = build_worker(settings, handle_signals=False)  # uvicorn owns SIGINT/SIGTERM
     app = create_app(settings, lambda: worker.consuming(within=WORKER_SILENCE_SECONDS))
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=settings.access_log)
+    )
     worker_task = asyncio.create_task(worker.async_run())
     worker_task.add_done_callback(_say_worker_stopped)
     try:

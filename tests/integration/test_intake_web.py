@@ -234,7 +234,15 @@ async def test_signed_comment_is_accepted_stored_and_enqueued(
         "octo/widgets",
         12,
     )
-    assert run["enqueued_at"] is not None
+    # the job is enqueued after the answer, within moments
+    for _ in range(100):
+        if await count(
+            db, "SELECT count(*) FROM runs WHERE id = $1 AND enqueued_at IS NOT NULL", run_id
+        ):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the run was not marked enqueued within 2 s")
     assert (stored["run_id"], stored["event"], stored["forge"]) == (
         run_id,
         "issue_comment",
