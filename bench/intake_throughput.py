@@ -1,0 +1,240 @@
+"""Webhook intake throughput and latency under load, with wrk, beside a bare endpoint.
+
+    .venv/bin/python bench/intake_throughput.py [--seconds 10] [--connections 32]
+
+One run measures, on the same machine and the same uvicorn:
+- a bare Starlette endpoint that reads the body and answers 202 (the yardstick);
+- `agentops serve` taking distinct, pre-signed `/agentops help` commands (each one a
+  stored delivery and run, queued for a worker) and distinct ignored comments;
+- accepted commands at a fixed rate (`--rate`, 500/s), for the latency percentiles.
+Real PostgreSQL (a new database) and a private Redis; no worker runs. After the load it
+checks that every 202 is a stored run with its job in Redis (nothing lost by answering
+before the enqueue). Needs `wrk` (Debian: apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.store.migrations import apply_migrations, ensure_database  # noqa: E402
+from tests.conftest import PG_BASE, drop_database  # noqa: E402
+from tests.e2e import github_events as events  # noqa: E402
+from tests.e2e.harness import RedisServer, Service, base_env, free_port, wait_for  # noqa: E402
+from tests.sim.github_sim import generate_app_key  # noqa: E402
+
+SECRET = "bench-webhook-secret"
+LUA = ROOT / "bench" / "intake.lua"
+PACED_CONNECTIONS = 20
+
+
+def write_requests(path: Path, count: int, body_text: str, first_comment: int) -> None:
+    """`count` distinct deliveries (distinct comments, so distinct commands), signed."""
+    prefix = path.stem
+    with path.open("w") as out:
+        for n in range(count):
+            payload = events.issue_comment(
+                "acme/app", 7, 1 + n % 500, body_text, "alice", comment_id=first_comment + n
+            )
+            body = json.dumps(payload, separators=(",", ":"))
+            mac = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+            out.write(f"issue_comment\t{prefix}-{n}\tsha256={mac}\t{body}\n")
+
+
+def wrk(
+    url: str, requests: Path, seconds: int, connections: int, rate: int = 0, latency: float = 0
+) -> dict[str, Any]:
+    """wrk's figures; with `rate`, each connection waits 1000 * connections / rate ms less
+    `latency` (the answer's own time, measured by a probe) between its requests."""
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    args += ["-s", str(LUA), url, "--", str(requests)]
+    if rate:
+        args += [str(rate), str(connections), f"{latency:.3f}"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("{"))
+    result: dict[str, Any] = json.loads(line)
+    result["per_second"] = result["requests"] / result["seconds"]
+    return result
+
+
+def row(name: str, result: dict[str, Any], bare: float | None = None) -> str:
+    share = f"{100 * result['per_second'] / bare:5.1f} %" if bare else "      "
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result["statuses"].items()))
+    return (
+        f"{name:<26} {result['per_second']:8.0f}/s {share}   p50 {result['p50_ms']:6.2f} ms"
+        f"   p99 {result['p99_ms']:7.2f} ms   max {result['max_ms']:7.1f} ms   [{statuses}]"
+        + (f"  errors {result['errors']}" if result["errors"] else "")
+    )
+
+
+def start_bare(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_endpoint:app",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        stdout=(work / "bare.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.post(f"{url}/webhooks/github", content=b"{}").status_code == 202
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, 20, what="the bare endpoint")
+    return process, url
+
+
+async def stored(url: str, redis_url: str, queue: str) -> tuple[int, int, int]:
+    """Runs stored, runs marked enqueued, and their jobs in Redis."""
+    from redis.asyncio import Redis
+
+    conn = await asyncpg.connect(url)
+    try:
+        runs = await conn.fetchval("SELECT count(*) FROM runs")
+        marked = await conn.fetchval("SELECT count(*) FROM runs WHERE enqueued_at IS NOT NULL")
+    finally:
+        await conn.close()
+    redis = Redis.from_url(redis_url)
+    try:
+        jobs = await redis.zcard(queue)
+    finally:
+        await redis.aclose()
+    return int(runs), int(marked), int(jobs)
+
+
+def median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median rate (its latencies with it); statuses over all rounds."""
+    ranked = sorted(results, key=lambda r: r["per_second"])
+    chosen = dict(ranked[len(ranked) // 2])
+    statuses: dict[str, int] = {}
+    for result in results:
+        for status, n in result["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    chosen["statuses"] = statuses
+    chosen["wrapped"] = sum(r["wrapped"] for r in results)
+    return chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5, help="of each closed-loop run")
+    parser.add_argument("--rounds", type=int, default=3, help="bare, ignored, accepted in turn")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--paced-seconds", type=int, default=10)
+    parser.add_argument("--distinct", type=int, default=15_000, help="deliveries per round")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    work = Path(tempfile.mkdtemp(prefix="agentops-throughput-"))
+    ignored_file, probe_file, paced_file = (work / f"{n}.txt" for n in ("i", "probe", "p"))
+    accepted_files = [work / f"a{n}.txt" for n in range(args.rounds)]
+    for n, path in enumerate(accepted_files):
+        write_requests(path, args.distinct, "/agentops help", 10_000_000 * (n + 1))
+    write_requests(ignored_file, args.distinct, "thanks!", 900_000_000)
+    write_requests(probe_file, args.rate * 3 + 500, "/agentops help", 910_000_000)
+    paced_count = args.rate * (args.paced_seconds + 5) + 1000
+    write_requests(paced_file, paced_count, "/agentops help", 920_000_000)
+
+    db_name = f"agentops_bench_{uuid.uuid4().hex[:8]}"
+    url = f"{PG_BASE}/{db_name}"
+    asyncio.run(ensure_database(url))
+    asyncio.run(apply_migrations(url))
+    redis = RedisServer(work)
+    redis.start()
+    key, _ = generate_app_key()
+    env = base_env(url, redis.url, work) | {
+        "AGENTOPS_GITHUB_APP_ID": "1",
+        "AGENTOPS_GITHUB_PRIVATE_KEY": key,
+        "AGENTOPS_GITHUB_WEBHOOK_SECRET": SECRET,
+    }
+    service = Service(env, work)
+    bare, bare_url = start_bare(work)
+    bare_hook, hook = f"{bare_url}/webhooks/github", f"{service.url}/webhooks/github"
+    bare_runs: list[dict[str, Any]] = []
+    ignored_runs: list[dict[str, Any]] = []
+    accepted_runs: list[dict[str, Any]] = []
+    try:
+        service.start(worker=False)
+        wrk(bare_hook, ignored_file, 2, args.connections)  # warm-ups
+        wrk(hook, ignored_file, 2, args.connections)
+        for accepted_file in accepted_files:  # in turn, so that both see the same machine
+            bare_runs.append(wrk(bare_hook, ignored_file, args.seconds, args.connections))
+            ignored_runs.append(wrk(hook, ignored_file, args.seconds, args.connections))
+            accepted_runs.append(wrk(hook, accepted_file, args.seconds, args.connections))
+        time.sleep(1)
+        probe = wrk(hook, probe_file, 3, PACED_CONNECTIONS, rate=args.rate)
+        paced = wrk(
+            hook, paced_file, args.paced_seconds, PACED_CONNECTIONS, args.rate, probe["p50_ms"]
+        )
+        time.sleep(2)  # answers come before the enqueue: let the last ones reach Redis
+        runs, marked, jobs = asyncio.run(stored(url, redis.url, env["AGENTOPS_QUEUE_NAME"]))
+    finally:
+        bare.terminate()
+        bare.wait(10)
+        service.stop()
+        redis.stop()
+        asyncio.run(drop_database(db_name))
+        shutil.rmtree(work, ignore_errors=True)
+
+    bare_result, ignored, accepted = map(median_of, (bare_runs, ignored_runs, accepted_runs))
+    bare_rate = bare_result["per_second"]
+    print(
+        f"wrk -t1 -c{args.connections}, {args.rounds} rounds of {args.seconds} s in turn"
+        f" (the median round); paced: -c{PACED_CONNECTIONS} at {args.rate}/s"
+        f" for {args.paced_seconds} s"
+    )
+    print(row("bare Starlette endpoint", bare_result))
+    print(row("ignored comment", ignored, bare_rate))
+    print(row("accepted command", accepted, bare_rate))
+    print(row(f"accepted at {args.rate}/s", paced))
+    for name, results in (
+        ("bare", bare_runs),
+        ("ignored", ignored_runs),
+        ("accepted", accepted_runs),
+    ):
+        print(f"  {name} per round: " + ", ".join(f"{r['per_second']:.0f}/s" for r in results))
+    answered_202 = sum(r["statuses"].get("202", 0) for r in (*accepted_runs, probe, paced))
+    print(
+        f"202 answers {answered_202}; runs stored {runs}; marked enqueued {marked};"
+        f" jobs in Redis {jobs}"
+    )
+    if accepted["wrapped"] or paced["wrapped"]:
+        print("warning: ran out of distinct deliveries (raise --distinct)")
+    # wrk stops with requests in flight: those may be stored without an answer counted
+    if not (answered_202 <= runs and runs == marked == jobs):
+        sys.exit("a 202 without its stored run, or a stored run without its job")
+
+
+if __name__ == "__main__":
+    main()
