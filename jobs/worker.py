@@ -12,7 +12,7 @@ from app.config import Settings
 from app.forges.registry import ForgeRegistry
 from app.queue import CHECK_LABELS, RUN_WORKFLOW, RunQueue, redis_settings
 from app.sandbox import probe_python, probe_sandbox
-from app.store import connect
+from app.store.db import connect_when_up
 from app.toolchains import toolchain_report
 from app.workflow.context import WorkflowDeps
 from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
@@ -56,7 +56,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             log.info("test Python: %s", python)
         else:
             log.warning("test Python: %s", python)
-        db = await connect(
+        db = await connect_when_up(
             settings.database_url,
             min_size=1,
             max_size=5,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -74,6 +75,41 @@ class PrivatePostgres:
             )
             self.process.wait(30)
             self.process = None
+
+    def crash(self) -> None:
+        """An immediate shutdown: every process quits at once, without a checkpoint, as
+        when the server is killed; the next start recovers from the write-ahead log."""
+        if self.process is not None:
+            subprocess.run(
+                _as_postgres(
+                    [str(BIN / "pg_ctl"), "-D", str(self.data), "stop", "-m", "immediate"]
+                ),
+                check=False,
+                capture_output=True,
+            )
+            self.process.wait(30)
+            self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP the server and its sessions: connections hang, as on a stalled host."""
+        for pid in self._server_pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for pid in self._server_pids():
+            os.kill(pid, signal.SIGCONT)
+        if self.process is not None:  # runuser stops itself when its child stops
+            os.kill(self.process.pid, signal.SIGCONT)
+
+    def _server_pids(self) -> list[int]:
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(postmaster)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        return [postmaster, *map(int, children)]
 
     def remove(self) -> None:
         self.stop()
