@@ -46,14 +46,21 @@ class AcceptBatcher:
     ) -> Accepted:
         """What `runs.accept_run` answers; raises the database's errors as it does."""
         answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        if len(self._waiting) >= self.max_batch:  # a stalled database: forget the answered
+            self._waiting = [item for item in self._waiting if not item.answer.done()]
         self._waiting.append(_Item(tenant_id, request, delivery_id, event, answer))
         self._start()
         return await answer
 
     def _start(self) -> None:
+        """Store the next batches. A delivery already answered (out of time: a 503, "not
+        stored") is left out; one whose batch was already being written may still be
+        stored after its answer, and the forge's resend is then a duplicate."""
         while self._waiting and self._storing < self.in_flight:
-            batch = self._waiting[: self.max_batch]
+            batch = [item for item in self._waiting[: self.max_batch] if not item.answer.done()]
             del self._waiting[: self.max_batch]
+            if not batch:
+                continue
             self._storing += 1
             task = asyncio.create_task(self._store(batch))
             self._tasks.add(task)
