@@ -71,6 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_config=None,
             proxy_headers=True,
             access_log=settings.access_log,
+            server_header=False,
         )
         return 0
     uvicorn.run(
@@ -80,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         proxy_headers=True,
         access_log=settings.access_log,
+        server_header=False,
     )
     return 0
 
@@ -144,7 +146,14 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
     worker = build_worker(settings, handle_signals=False)  # uvicorn owns SIGINT/SIGTERM
     app = create_app(settings, lambda: worker.consuming(within=WORKER_SILENCE_SECONDS))
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=settings.access_log)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=settings.access_log,
+            server_header=False,  # no software version for whoever probes the port
+        )
     )
     worker_task = asyncio.create_task(worker.async_run())
     worker_task.add_done_callback(_say_worker_stopped)
