@@ -105,7 +105,8 @@ class Intake:
         if not accepted.created:
             return IntakeResult(200, f"duplicate: {accepted.reason}", accepted.run_id)
         self.enqueuer.add_run(accepted.run_id)
-        log.info(
+        # at INFO the enqueuer says "runs … queued", one line per batch
+        log.debug(
             "delivery %s: run %s accepted (%s)", delivery_id, accepted.run_id, request.command.name
         )
         return IntakeResult(202, f"accepted: run {accepted.run_id}", accepted.run_id)

@@ -10,6 +10,7 @@ from app.llm.factory import shared_cooldowns
 from app.metrics import Metrics
 from app.queue import RunQueue
 from app.store import Database
+from app.webhooks import github_mac
 from handlers import github as github_handlers
 from handlers import gitlab as gitlab_handlers
 
@@ -38,6 +39,9 @@ class Service:
         self.cooldowns = shared_cooldowns(settings)
         self.pending = 0  # webhook deliveries being handled now
         self.receiving = Receiving(settings.intake_max_receiving_mb * 1024 * 1024)
+        # keyed once: each delivery's HMAC is a copy of this one
+        secret = settings.github_webhook_secret
+        self.github_mac = github_mac(secret.get_secret_value().encode()) if secret else None
         self.github = github_handlers.GitHubContext(
             settings.github_app_id,
             settings.github_bot_login,

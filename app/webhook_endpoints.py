@@ -27,7 +27,6 @@ from app.store import DATABASE_ERRORS, UNSTORABLE_VALUE_ERRORS
 from app.web_service import Receiving, Service
 from app.webhooks import (
     SignatureError,
-    github_mac,
     github_signature_digest,
     gitlab_delivery_id,
     verify_github_mac,
@@ -224,15 +223,14 @@ def decode_json(body: bytes | bytearray, content_type: str) -> Any:
 
 
 async def _github_webhook(service: Service, delivery: Delivery) -> Answer:
-    secret = service.settings.github_webhook_secret
-    if secret is None:
+    if service.github_mac is None:
         return Answer(404, "GitHub is not configured on this AgentOps")
     headers = delivery.headers
     try:  # an unsigned delivery is refused before its body is read
         digest = github_signature_digest(headers.get("x-hub-signature-256"))
     except SignatureError as exc:
         return Answer(401, f"unauthorized: {exc}")
-    mac = github_mac(secret.get_secret_value().encode())
+    mac = service.github_mac.copy()
     body = await _body(service, delivery, mac)
     if isinstance(body, Answer):
         return body

@@ -78,11 +78,11 @@ function done(summary, latency, requests)
   end
   io.write(string.format(
     '{"requests": %d, "seconds": %.3f, "errors": %d, "wrapped": %d, "statuses": {%s},'
-      .. ' "p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}\n',
+      .. ' "mean_ms": %.3f, "p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}\n',
     summary.requests, summary.duration / 1e6,
     summary.errors.connect + summary.errors.read + summary.errors.write
       + summary.errors.timeout,
-    wraps, table.concat(parts, ", "),
+    wraps, table.concat(parts, ", "), latency.mean / 1000,
     latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000))
 end

@@ -195,7 +195,7 @@ def main() -> None:
         time.sleep(1)
         probe = wrk(hook, probe_file, 3, PACED_CONNECTIONS, rate=args.rate)
         paced = wrk(
-            hook, paced_file, args.paced_seconds, PACED_CONNECTIONS, args.rate, probe["p50_ms"]
+            hook, paced_file, args.paced_seconds, PACED_CONNECTIONS, args.rate, probe["mean_ms"]
         )
         time.sleep(2)  # answers come before the enqueue: let the last ones reach Redis
         runs, marked, jobs = asyncio.run(stored(url, redis.url, env["AGENTOPS_QUEUE_NAME"]))
