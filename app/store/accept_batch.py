@@ -33,7 +33,7 @@ class _Item:
 
 
 class AcceptBatcher:
-    def __init__(self, db: Database, max_batch: int = 100, in_flight: int = 2) -> None:
+    def __init__(self, db: Database, max_batch: int = 100, in_flight: int = 4) -> None:
         self.db = db
         self.max_batch = max_batch
         self.in_flight = in_flight  # batches being stored at once (pooled connections)
