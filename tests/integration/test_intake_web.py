@@ -202,6 +202,16 @@ async def count(db: Database, sql: str, *args: Any) -> int:
         return int(await conn.fetchval(sql, *args))
 
 
+async def marked_enqueued(db: Database, run_id: int) -> None:
+    """The job follows the answer within moments: wait for the run's enqueue mark."""
+    sql = "SELECT count(*) FROM runs WHERE id = $1 AND enqueued_at IS NOT NULL"
+    for _ in range(100):
+        if await count(db, sql, run_id):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"run {run_id} was not enqueued within 2 s")
+
+
 # --- GitHub signatures and headers -------------------------------------------------------
 
 
@@ -234,15 +244,7 @@ async def test_signed_comment_is_accepted_stored_and_enqueued(
         "octo/widgets",
         12,
     )
-    # the job is enqueued after the answer, within moments
-    for _ in range(100):
-        if await count(
-            db, "SELECT count(*) FROM runs WHERE id = $1 AND enqueued_at IS NOT NULL", run_id
-        ):
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the run was not marked enqueued within 2 s")
+    await marked_enqueued(db, run_id)
     assert (stored["run_id"], stored["event"], stored["forge"]) == (
         run_id,
         "issue_comment",
@@ -837,6 +839,7 @@ async def test_gitlab_note_is_accepted_and_enqueued(
         3,
     )
     assert delivery["run_id"] == run_id
+    await marked_enqueued(db, run_id)
     assert await redis_client.exists(f"arq:job:{job_id_for_run(queue_name, run_id)}") == 1
 
 
