@@ -162,4 +162,4 @@ async def refuse(ctx: RunContext, name: str, message: str, detail: str = "") -> 
     """Tell the person why the run stops (once per run), then stop it; `detail` goes to
     the run's record only."""
     await ctx.reply(name, message)
-    raise RunRefused(message, detail)
+    raise RunRefused(message, detail, told=True)

@@ -39,14 +39,21 @@ _ASK_OPERATOR = "ask the operator of this AgentOps server"
 
 
 class RunRefused(Exception):
-    """The run cannot go on for a reason the person must hear (already told).
+    """The run cannot go on for a reason the person must hear.
 
     The message is written for people; `detail` (never shown to them) is for the record.
+    The runner posts the message where the run was asked, unless it was `told` already
+    (a reply of its own) or must stay `silent` (a request the forge does not confirm, a
+    person past the refusal-notice limit: nothing is posted for them).
     """
 
-    def __init__(self, message: str, detail: str = "") -> None:
+    def __init__(
+        self, message: str, detail: str = "", *, told: bool = False, silent: bool = False
+    ) -> None:
         super().__init__(message)
         self.detail = detail
+        self.told = told
+        self.silent = silent
 
 
 @dataclass(frozen=True)

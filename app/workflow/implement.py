@@ -287,7 +287,9 @@ async def change_and_prove(
     diff = await workspace.working_diff(root, base_sha, toolbox.edited)
     if not outcome.finished:
         raise RunRefused(
-            f"the change was not completed: {outcome.reason}"
+            f"the change was not completed ({outcome.reason}), so nothing was delivered. "
+            "Add detail to the issue and write `/agentops retry`, or give the run more room "
+            f"(`limits:` in {REPO_CONFIG_FILE})."
             + (f"\n\n{outcome.verification}" if outcome.verification else "")
         )
     detail = outcome.step_detail(diff, command.display())

@@ -93,7 +93,7 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
         await asyncio.shield(_close_after_interrupt(ctx))
         raise
     except RunRefused as exc:
-        await _fail(ctx, exc, tell=False)
+        await _fail(ctx, exc, tell=not (exc.told or exc.silent))
     except ForgeTransientError as exc:
         defer = getattr(exc, "retry_after", None)
         if not last_try:
@@ -120,7 +120,9 @@ async def _execute(ctx: RunContext) -> None:
         try:
             proven = await provenance.read_back(ctx.forge, ctx.target, run)
         except provenance.TriggerRefused as exc:
-            raise RunRefused(f"the forge does not confirm this request: {exc}") from None
+            raise RunRefused(
+                f"the forge does not confirm this request: {exc}", silent=True
+            ) from None
         return {"author": proven.author}
 
     async def acknowledge() -> None:
@@ -155,7 +157,7 @@ async def _execute(ctx: RunContext) -> None:
     reason = wrong_target_reason(run.command, kind)  # type: ignore[arg-type]
     if reason is not None:
         await ctx.reply("wrong-target", f"{reason}. Write `/agentops help` for the list.")
-        raise RunRefused(reason)
+        raise RunRefused(reason, told=True)
     await HANDLERS[run.command](ctx)
     await _close(ctx, "succeeded", str(ctx.result.get("conclusion", "success")), None)
 
@@ -178,7 +180,8 @@ async def _refuse_without_write_access(
         )
         raise RunRefused(
             f"{reason}; nothing posted: more than {settings.refusal_notice_limit} refusals "
-            f"for them in this repository within {settings.refusal_notice_window_seconds:g} s"
+            f"for them in this repository within {settings.refusal_notice_window_seconds:g} s",
+            silent=True,
         )
     await ctx.step("acknowledge", acknowledge)
     await ctx.reply(
@@ -188,7 +191,7 @@ async def _refuse_without_write_access(
             "can ask AgentOps to work here."
         ),
     )
-    raise RunRefused(reason)
+    raise RunRefused(reason, told=True)
 
 
 async def _fail(ctx: RunContext, exc: BaseException, tell: bool = True) -> None:
@@ -199,7 +202,8 @@ async def _fail(ctx: RunContext, exc: BaseException, tell: bool = True) -> None:
     if not isinstance(exc, RunRefused) or exc.detail:
         record += f"\n\n{failure_record(exc)}"
     ctx.result["failure"] = {"kind": public.kind, "text": public.text}
-    await _close(ctx, "failed", "failure", public.text, tell=tell, record=record)
+    said = "stopped" if public.kind == "refused" else "failed"
+    await _close(ctx, "failed", "failure", public.text, tell=tell, record=record, said=said)
 
 
 async def _close(
@@ -209,6 +213,7 @@ async def _close(
     error: str | None,
     tell: bool = False,
     record: str | None = None,
+    said: str = "failed",
 ) -> None:
     """Close the run; `error` is the text for people, `record` (by default `error`) what
     the run's record keeps."""
@@ -228,7 +233,7 @@ async def _close(
         try:
             await ctx.forge.create_comment(
                 ctx.target,
-                f"AgentOps run {run.id} (`/agentops {run.command}`) failed: {error}",
+                f"AgentOps run {run.id} (`/agentops {run.command}`) {said}: {error}",
                 run_key(run.id, "failed"),
             )
         except ForgeError as exc:
