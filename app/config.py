@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from app import repo_files
 from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
@@ -320,6 +320,11 @@ def load_settings() -> Settings:
     """Read the environment; a bad setting becomes one `ConfigError` line."""
     try:
         settings = Settings()
+    except SettingsError as exc:  # a JSON setting that does not parse
+        named = re.search(r'field "([^"]+)"', str(exc))
+        name = f"AGENTOPS_{named.group(1).upper()}" if named else "a setting"
+        why = f" ({exc.__cause__})" if exc.__cause__ else ""
+        raise ConfigError(f"configuration error: {name} is not valid JSON{why}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))

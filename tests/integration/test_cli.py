@@ -116,3 +116,19 @@ def test_migrate_against_an_unreachable_database_says_so_in_one_line() -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("agentops migrate: cannot ")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "variable"),
+    [
+        ("serve", "AGENTOPS_LABELS"),
+        ("worker", "AGENTOPS_LLM_MODELS"),
+        ("doctor", "AGENTOPS_LLM_ENDPOINTS"),
+    ],
+)
+def test_a_json_setting_that_does_not_parse_is_one_line(command: str, variable: str) -> None:
+    done = agentops(command, env={variable: "{not json"})
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"{variable} is not valid JSON" in lines[0]
