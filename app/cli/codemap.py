@@ -73,6 +73,8 @@ def cmd_locate(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise CommandFailed("--top must be at least 1")
     issue_text = _read_issue(args.issue_file)
+    if not issue_text.strip():
+        raise CommandFailed(f"the issue text is empty ({args.issue_file}): nothing to locate")
     index = _index(args, quiet=args.json)
     include = (lambda path: not is_test_path(path)) if args.no_tests else None
     ranked = Locator(index).locate(issue_text, k=args.top, include=include)

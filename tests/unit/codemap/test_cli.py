@@ -69,6 +69,10 @@ def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: 
     issue = str(FIXTURES / "checkout_issue.md")
     assert main(["locate", str(SHOP), "--issue-file", issue, "--top", "0"]) == 2
     assert "--top must be at least 1" in capsys.readouterr().err
+    blank = tmp_path / "blank.md"
+    blank.write_text("  \n\n")
+    assert main(["locate", str(SHOP), "--issue-file", str(blank)]) == 2
+    assert "the issue text is empty" in capsys.readouterr().err
 
 
 def test_excluded_prefixes_large_files_and_tests_are_left_out(
