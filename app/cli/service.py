@@ -87,11 +87,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from app.store.db import DatabaseUnavailable, TenantRoleUnsafe
     from jobs.worker import build_worker
 
     settings = load_settings()
     setup_logging(settings)
-    build_worker(settings).run()
+    try:
+        build_worker(settings).run()
+    except (DatabaseUnavailable, TenantRoleUnsafe) as exc:  # not worth waiting for
+        raise CommandFailed(str(exc)) from None
     return 0
 
 

@@ -178,6 +178,8 @@ async def connect(
         pool = await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, timeout=5, command_timeout=30
         )
+    except asyncpg.InvalidCatalogNameError as exc:
+        raise DatabaseUnavailable(f"{exc}: `agentops migrate` creates it") from exc
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
     try:

@@ -132,3 +132,14 @@ def test_a_json_setting_that_does_not_parse_is_one_line(command: str, variable: 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert f"{variable} is not valid JSON" in lines[0]
+
+
+def test_a_worker_whose_database_does_not_exist_says_so_in_one_line() -> None:
+    done = agentops("worker", env={"AGENTOPS_DATABASE_URL": f"{PG_BASE}/agentops_nowhere_x"})
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (
+        'agentops worker: database "agentops_nowhere_x" does not exist:'
+        " `agentops migrate` creates it"
+    )
