@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -143,3 +145,30 @@ def test_a_worker_whose_database_does_not_exist_says_so_in_one_line() -> None:
         'agentops worker: database "agentops_nowhere_x" does not exist:'
         " `agentops migrate` creates it"
     )
+
+
+async def test_an_idle_worker_is_quiet(database_url: str, tmp_path: Path) -> None:
+    """Nothing to do, nothing said: no line every sweep (every 5 s) while idle."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
+    env = {
+        **base,
+        "AGENTOPS_DATABASE_URL": database_url,
+        "AGENTOPS_QUEUE_NAME": f"agentops:idle:{uuid.uuid4().hex[:8]}",
+    }
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker"], env=env, stdout=out, stderr=out
+        )
+        try:
+            for _ in range(300):  # its start-up ends with the line about its test Python
+                await asyncio.sleep(0.1)
+                if "test Python:" in log.read_text():
+                    break
+            await asyncio.sleep(1)
+            settled = log.read_text()
+            await asyncio.sleep(12)  # two sweeps and more
+            assert log.read_text() == settled
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
