@@ -133,21 +133,3 @@ def _resolve_relative(
         if base + suffix in paths:
             return base + suffix
     return None
-
-
-def uses(index: RepoIndex, graph: CodeGraph, path: str) -> dict[str, list[str]]:
-    """What a file uses that other files define: defining file → the names it uses from it.
-
-    A name defined in more than a few files says too little to link them, and is left out.
-    """
-    used: defaultdict[str, list[str]] = defaultdict(list)
-    own = {d.name for d in index.files[path].symbols.definitions}
-    for name in index.words(path).identifiers:
-        definitions = graph.definers.get(name)
-        if not definitions or name in own:
-            continue
-        files = {p for p, _ in definitions if p != path}
-        if len(files) <= _MAX_DEFINERS:
-            for defining in sorted(files):
-                used[defining].append(name)
-    return dict(used)

@@ -63,10 +63,6 @@ class ProviderConfigError(LLMError):
     """Authentication or permission refused, unknown model, missing key: fix the settings."""
 
 
-class LLMRequestError(LLMError):
-    """The provider refused the request itself (a 4xx that retrying cannot fix)."""
-
-
 class ContextTooLong(LLMError):
     """No model in the role's chain has a window large enough: shrink the context."""
 

@@ -224,12 +224,6 @@ async def set_check_ref(tc: TenantConnection, run_id: int, ref: dict[str, Any]) 
     )
 
 
-async def update_result(tc: TenantConnection, run_id: int, result: dict[str, Any]) -> None:
-    await tc.conn.execute(
-        "UPDATE runs SET result = result || $2::jsonb WHERE id = $1", run_id, json.dumps(result)
-    )
-
-
 async def target_runs(
     tc: TenantConnection, repo: str, kind: str, number: int, limit: int = 10
 ) -> list[Run]:
