@@ -14,7 +14,6 @@ from app.codemap.symbols import Definition
 _JS_LIKE = frozenset({"javascript", "typescript", "tsx"})
 _JS_SUFFIXES = ("", ".ts", ".tsx", ".js", ".jsx", ".mjs", "/index.ts", "/index.tsx", "/index.js")
 _SOURCE_ROOTS = frozenset({"src", "lib", "python", "source"})
-_MAX_DEFINERS = 3
 
 
 @dataclass
