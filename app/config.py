@@ -192,6 +192,16 @@ class Settings(BaseSettings):
     prepare_cache_dir: Path | None = None  # default: <workdir>/deps-cache
     prepare_cache_mb: int = Field(default=10240, ge=0)  # per tenant; least recently used go
 
+    @field_validator("labels")
+    @classmethod
+    def _label_commands_exist(cls, labels: dict[str, str]) -> dict[str, str]:
+        unknown = sorted({c for c in labels.values() if c not in ALL_COMMANDS})
+        if unknown:
+            raise ValueError(
+                f"unknown command(s) {', '.join(unknown)}; commands: {', '.join(ALL_COMMANDS)}"
+            )
+        return labels
+
     @field_validator("prepare_registries", "prepare_resolve")
     @classmethod
     def _egress_entries(cls, value: str, info: ValidationInfo) -> str:

@@ -91,6 +91,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from jobs.worker import build_worker
 
     settings = load_settings()
+    _check_models(settings)
     setup_logging(settings)
     try:
         build_worker(settings).run()
@@ -130,8 +131,21 @@ async def _migrate(settings: Settings) -> list[str]:
         raise CommandFailed(f"cannot migrate the database: {exc}") from exc
 
 
+def _check_models(settings: Settings) -> None:
+    """Every role's models name known roles and valid ids, before any run needs them
+    (imports the model SDKs: only the commands that run work call it)."""
+    from app.llm.model_ids import ModelIdError
+    from app.llm.routing import resolve_routes
+
+    try:
+        resolve_routes(settings)
+    except ModelIdError as exc:
+        raise CommandFailed(f"configuration error: {exc}") from None
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     settings = load_settings()
+    _check_models(settings)
     setup_logging(settings)
     applied = asyncio.run(_migrate(settings))
     if applied:

@@ -172,3 +172,21 @@ async def test_an_idle_worker_is_quiet(database_url: str, tmp_path: Path) -> Non
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "reason"),
+    [
+        ("serve", "AGENTOPS_LABELS", '{"bug": "frobnicate"}', "unknown command(s) frobnicate"),
+        ("worker", "AGENTOPS_LLM_MODELS", '{"wizard": ["openai:x"]}', "unknown role(s) wizard"),
+        ("dev", "AGENTOPS_LLM_MODELS", '{"coder": ["nonsense"]}', "'nonsense' is not PROVIDER"),
+    ],
+)
+def test_a_setting_with_a_wrong_value_stops_at_start_in_one_line(
+    command: str, variable: str, value: str, reason: str
+) -> None:
+    done = agentops(command, env={variable: value})
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert variable in lines[0] and reason in lines[0]
