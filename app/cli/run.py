@@ -25,12 +25,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from app.git import GitError
-    from app.llm.errors import LLMError
-    from app.sandbox import SandboxUnavailable
-    from app.workflow.context import RunRefused
-    from app.workflow.local import run_local
-
     settings = load_settings()
     if not (args.path / ".git").exists():
         raise CommandFailed(f"{args.path} is not a git checkout")
@@ -40,6 +34,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CommandFailed(f"cannot read the task file: {exc.strerror}") from None
     if not task.strip():
         raise CommandFailed("the task file is empty")
+
+    # the arguments are checked first: the model SDKs take seconds to import
+    from app.git import GitError
+    from app.llm.errors import LLMError
+    from app.sandbox import SandboxUnavailable
+    from app.workflow.context import RunRefused
+    from app.workflow.local import run_local
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -190,3 +190,18 @@ def test_a_setting_with_a_wrong_value_stops_at_start_in_one_line(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert variable in lines[0] and reason in lines[0]
+
+
+def test_run_checks_its_arguments_before_importing_the_model_sdks(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from app.cli import main\n"
+        f"code = main(['run', {str(tmp_path)!r}, '--task-file', '/dev/null'])\n"
+        "print(code, sorted(m for m in ('anthropic', 'openai') if m in sys.modules))\n"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=base, timeout=60
+    )
+    assert done.stdout.strip() == "2 []"
+    assert "is not a git checkout" in done.stderr
