@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
+import os
 import re
 import sys
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -343,7 +346,28 @@ def load_settings() -> Settings:
         raise ConfigError(f"configuration error: {prefix}{message}") from None
     if (weak := weak_webhook_secret(settings)) is not None:
         raise ConfigError(f"configuration error: {weak}")
+    for line in misspelled_settings(os.environ):
+        print(f"agentops: warning: {line}", file=sys.stderr)
     return settings
+
+
+# AGENTOPS_* variables that are no settings of the service (the code map's CLI, the tests)
+OTHER_VARIABLES = frozenset({"CODEMAP_CACHE", "TEST_PG", "TEST_PG_BIN", "TEST_REDIS"})
+
+
+def misspelled_settings(environ: Mapping[str, str]) -> list[str]:
+    """An `AGENTOPS_*` variable that is no setting but close to one's name: it would be
+    ignored without a word."""
+    names = [name.upper() for name in Settings.model_fields]
+    found = []
+    for variable in sorted(environ):
+        name = variable.removeprefix("AGENTOPS_")
+        if name == variable or name in names or name in OTHER_VARIABLES:
+            continue
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+        if close:
+            found.append(f"{variable} is not a setting (did you mean AGENTOPS_{close[0]}?)")
+    return found
 
 
 # --- per-repository `.agentops.yml` ----------------------------------------------------

@@ -205,3 +205,12 @@ def test_run_checks_its_arguments_before_importing_the_model_sdks(tmp_path: Path
     )
     assert done.stdout.strip() == "2 []"
     assert "is not a git checkout" in done.stderr
+
+
+def test_a_misspelled_setting_is_reported_at_start() -> None:
+    done = agentops("gitlab-secret", "team/app", env={"AGENTOPS_GITLAB_WEBHOOK_SECERT": "x" * 20})
+    assert done.returncode == 2  # the setting it meant is not set
+    assert done.stderr.splitlines()[0] == (
+        "agentops: warning: AGENTOPS_GITLAB_WEBHOOK_SECERT is not a setting"
+        " (did you mean AGENTOPS_GITLAB_WEBHOOK_SECRET?)"
+    )
