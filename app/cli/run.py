@@ -36,8 +36,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CommandFailed("the task file is empty")
 
     # the arguments are checked first: the model SDKs take seconds to import
+    from app.cli.llm_commands import unreachable_hint
     from app.git import GitError
-    from app.llm.errors import LLMError
+    from app.llm.errors import AllModelsFailed, LLMError
     from app.sandbox import SandboxUnavailable
     from app.workflow.context import RunRefused
     from app.workflow.local import run_local
@@ -47,6 +48,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         result = asyncio.run(run_local(settings, args.path.resolve(), task, say))
+    except AllModelsFailed as exc:  # nothing reachable: say what to configure
+        raise CommandFailed(unreachable_hint(exc, settings) or str(exc)) from None
     except (RunRefused, LLMError, SandboxUnavailable, GitError, RepoConfigError) as exc:
         raise CommandFailed(str(exc).splitlines()[0]) from None
     print(f"# Plan\n\n{result.plan}\n")

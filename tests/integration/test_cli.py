@@ -214,3 +214,28 @@ def test_a_misspelled_setting_is_reported_at_start() -> None:
         "agentops: warning: AGENTOPS_GITLAB_WEBHOOK_SECERT is not a setting"
         " (did you mean AGENTOPS_GITLAB_WEBHOOK_SECRET?)"
     )
+
+
+def test_run_with_no_reachable_model_says_what_to_configure(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "calc.py").write_text("def one():\n    return 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    task = tmp_path / "task.md"
+    task.write_text("make one() return 2\n")
+    done = agentops(
+        "run",
+        str(repo),
+        "--task-file",
+        str(task),
+        env={"AGENTOPS_OLLAMA_URL": "http://127.0.0.1:9", "AGENTOPS_WORKDIR": str(tmp_path)},
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "agentops run: Ollama is not reachable at http://127.0.0.1:9: start it (`ollama serve`),"
+        " set AGENTOPS_OLLAMA_URL, or configure another provider (AGENTOPS_ANTHROPIC_API_KEY,"
+        " AGENTOPS_OPENAI_API_KEY, AGENTOPS_MISTRAL_API_KEY)"
+    )
