@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 
 from app.cli import CommandFailed
@@ -58,6 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     setup_logging(settings)
+    _check_port_free(args.host, args.port)
     _announce(settings, args.host, args.port)
     if args.workers < 1:
         raise CommandFailed("--workers must be 1 or more")
@@ -131,6 +133,19 @@ async def _migrate(settings: Settings) -> list[str]:
         raise CommandFailed(f"cannot migrate the database: {exc}") from exc
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """One line, before anything starts, when another process holds the port."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as exc:
+        raise CommandFailed(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port)"
+        ) from None
+
+
 def _check_models(settings: Settings) -> None:
     """Every role's models name known roles and valid ids, before any run needs them
     (imports the model SDKs: only the commands that run work call it)."""
@@ -150,6 +165,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     applied = asyncio.run(_migrate(settings))
     if applied:
         print(f"migrations applied: {', '.join(applied)}")
+    _check_port_free(args.host, args.port)
     _announce(settings, args.host, args.port)
     asyncio.run(_dev(settings, args.host, args.port))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -239,3 +240,16 @@ def test_run_with_no_reachable_model_says_what_to_configure(tmp_path: Path) -> N
         " set AGENTOPS_OLLAMA_URL, or configure another provider (AGENTOPS_ANTHROPIC_API_KEY,"
         " AGENTOPS_OPENAI_API_KEY, AGENTOPS_MISTRAL_API_KEY)"
     )
+
+
+def test_a_port_in_use_is_one_line() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = agentops("serve", "--port", str(port))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"agentops serve: cannot listen on 127.0.0.1:{port}: Address already in use"
+        " (choose another --port)"
+    ]
