@@ -27,6 +27,36 @@ MAX_WAIT = 10.0
 REDIS_FAULTS = REDIS_ERRORS
 
 
+class RedisAtStart(logging.Filter):
+    """ARQ says "redis connection error …, 999998 retries remaining..." on every try while
+    Redis is down at start: the first try becomes one line of ours, the others nothing;
+    `came_up()` says when it answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down_since: float | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("redis connection error"):
+            return True
+        if self.down_since is not None:
+            return False
+        self.down_since = time.monotonic()
+        record.msg = (
+            "Redis unreachable at start (%s:%s %s): the worker waits for it, trying every %s s"
+        )
+        record.args = (*record.args[:3], RETRY_AT_START) if isinstance(record.args, tuple) else ()
+        return True
+
+    def came_up(self) -> None:
+        if self.down_since is not None:
+            log.warning("Redis is up after %.0f s", time.monotonic() - self.down_since)
+            self.down_since = None
+
+
+RETRY_AT_START = 5
+
+
 class ResilientWorker(Worker):
     last_poll: float = 0.0  # monotonic time of the last poll that reached Redis
     _down_since: float | None = None

@@ -17,7 +17,7 @@ from app.toolchains import toolchain_report
 from app.workflow.context import WorkflowDeps
 from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
 from jobs.redelivery import redeliver_github
-from jobs.resilient import ResilientWorker
+from jobs.resilient import RETRY_AT_START, RedisAtStart, ResilientWorker
 from jobs.sweeper import sweep_forever
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
 
@@ -125,8 +125,20 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
 def build_worker(settings: Settings, handle_signals: bool = True) -> ResilientWorker:
     options = worker_settings(settings)
     options["handle_signals"] = handle_signals
-    # Redis may be down when the worker starts: keep trying (one line per try) rather
-    # than exit; once started, ResilientWorker waits out an outage.
+    # Redis may be down when the worker starts: keep trying rather than exit, saying so
+    # once; once started, ResilientWorker waits out an outage.
     options["redis_settings"].conn_retries = 1_000_000
-    options["redis_settings"].conn_retry_delay = 5
+    options["redis_settings"].conn_retry_delay = RETRY_AT_START
+    arq_connections = logging.getLogger("arq.connections")
+    for old in [f for f in arq_connections.filters if isinstance(f, RedisAtStart)]:
+        arq_connections.removeFilter(old)
+    at_start = RedisAtStart()
+    arq_connections.addFilter(at_start)
+    startup = options["on_startup"]
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        at_start.came_up()
+        await startup(ctx)
+
+    options["on_startup"] = on_startup
     return ResilientWorker(**options)

@@ -83,3 +83,24 @@ def test_the_worker_outlives_a_redis_crash_and_carries_on(
     assert log.count("jobs.resilient: Redis unreachable") == 1, log[-3000:]
     assert log.count("jobs.resilient: Redis is back") == 1, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_a_worker_started_while_redis_is_down_says_so_once_and_starts_when_it_is_up(
+    service: Service, redis_server: RedisServer
+) -> None:
+    worker = service.worker
+    worker.stop()
+    redis_server.stop()
+    try:
+        worker.start()
+        wait_for(
+            lambda: "Redis unreachable at start" in worker.output(), 60, what="the worker's line"
+        )
+        time.sleep(12)  # two more tries
+        log = worker.output()
+        assert log.count("Redis unreachable at start") == 1
+        assert "retries remaining" not in log
+        assert worker.process is not None and worker.process.poll() is None
+    finally:
+        redis_server.start()
+    wait_for(lambda: "Redis is up after" in worker.output(), 30, what="the worker to connect")
