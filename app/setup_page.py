@@ -98,14 +98,16 @@ async def index(request: Request) -> Response:
             "needs it. Check <code>AGENTOPS_DATABASE_URL</code> and reload.</p>",
             503,
         )
-    manifest = json.dumps(load_manifest(settings.public_url))
+    workflows = request.query_params.get("workflows") == "on"
+    manifest = json.dumps(load_manifest(settings.public_url, workflows=workflows))
     github = github_web_url(settings.github_api_url)
     action = f"{github}/settings/apps/new?{urlencode({'state': state})}"
     body = (
         "<h1>Set up AgentOps</h1><p>No GitHub App is configured yet. The button below asks "
         "GitHub to create one from <code>app.yml</code>, with webhooks pointing at "
         f"<code>{html.escape(settings.public_url)}/webhooks/github</code>.</p>"
-        f'<form action="{html.escape(action)}" method="post">'
+        + _workflows_choice(workflows)
+        + f'<form action="{html.escape(action)}" method="post">'
         f'<input type="hidden" name="manifest" value="{html.escape(manifest)}">'
         '<button type="submit">Create the GitHub App</button></form>'
         "<p>For GitLab, set <code>AGENTOPS_GITLAB_URL</code>, <code>AGENTOPS_GITLAB_TOKEN</code>"
@@ -118,6 +120,25 @@ async def index(request: Request) -> Response:
         visitor, settings.public_url, STATE_TTL_SECONDS
     )
     return response
+
+
+def _workflows_choice(on: bool) -> str:
+    """Whether the App may change CI workflow files: off unless the operator asks."""
+    checked = " checked" if on else ""
+    now = (
+        "The App will ask for the <code>workflows</code> permission."
+        if on
+        else "The App will not be able to change CI workflow files."
+    )
+    return (
+        '<form method="get" action="/"><p><label><input type="checkbox" name="workflows"'
+        f"{checked}> Let AgentOps change CI workflow files (<code>.github/workflows/</code>)"
+        '</label> <button type="submit">Update</button></p><p>'
+        f"{now} Without it GitHub refuses every push that touches them, and"
+        " <code>allow_workflow_edits</code> in a repository's <code>.agentops.yml</code>"
+        " cannot work; with it, a steered model that a repository allows to edit workflows"
+        " can change what its CI runs with the repository's secrets.</p></form>"
+    )
 
 
 def _status_page(settings: Settings) -> Response:

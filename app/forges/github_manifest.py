@@ -12,7 +12,12 @@ import yaml
 MANIFEST_CANDIDATES = (Path(__file__).resolve().parents[2] / "app.yml", Path("app.yml"))
 
 
-def load_manifest(public_url: str, path: Path | None = None) -> dict[str, Any]:
+def load_manifest(
+    public_url: str, path: Path | None = None, *, workflows: bool = False
+) -> dict[str, Any]:
+    """`app.yml` for this server; with `workflows`, the App may also change CI workflow
+    files, which GitHub refuses to any App without that permission (even when a
+    repository's `.agentops.yml` sets `allow_workflow_edits`)."""
     if path is None:
         path = next((p for p in MANIFEST_CANDIDATES if p.exists()), MANIFEST_CANDIDATES[0])
     manifest: dict[str, Any] = yaml.safe_load(path.read_text())
@@ -20,6 +25,8 @@ def load_manifest(public_url: str, path: Path | None = None) -> dict[str, Any]:
     manifest["url"] = base
     manifest.setdefault("hook_attributes", {})["url"] = f"{base}/webhooks/github"
     manifest["redirect_url"] = f"{base}/setup/callback"
+    if workflows:
+        manifest.setdefault("default_permissions", {})["workflows"] = "write"
     return manifest
 
 

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import html
+import json
 import re
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -283,3 +284,20 @@ async def test_every_answer_carries_the_security_headers(
         assert f"style-src {style_hash(page.text)}" in policy  # the page's own style only
     assert f"form-action {sim.base_url};" in setup.headers["content-security-policy"]
     assert "form-action 'none'" in refused.headers["content-security-policy"]
+
+
+async def test_the_workflows_permission_is_the_operators_choice_off_by_default(
+    make_settings: MakeSettings, sim: GitHubSim
+) -> None:
+    async with serve(make_settings()) as browser:
+        visitor = browser()
+        plain = await visitor.get("/")
+        chosen = await visitor.get("/?workflows=on")
+        await create_on_github(chosen)
+    default = json.loads(the_form(plain)[1])["default_permissions"]
+    assert "workflows" not in default
+    assert "will not be able to change CI workflow files" in plain.text
+    assert 'name="workflows" checked' in chosen.text
+    created = sim.manifest_apps[-1]["manifest"]["default_permissions"]
+    assert created["workflows"] == "write"
+    assert {k: v for k, v in created.items() if k != "workflows"} == default
