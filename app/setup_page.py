@@ -10,6 +10,7 @@ in the file `AGENTOPS_SETUP_CREDENTIALS_FILE`.
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import logging
 import re
@@ -98,14 +99,26 @@ async def index(request: Request) -> Response:
             "needs it. Check <code>AGENTOPS_DATABASE_URL</code> and reload.</p>",
             503,
         )
+    public_url = _public_url(settings, request)
+    on_github_com = settings.github_api_url.rstrip("/") == "https://api.github.com"
+    # GitHub Enterprise Server may well live on a private network: only github.com is judged
+    if on_github_com and (unreachable := unreachable_by_github(public_url)) is not None:
+        return html_page(
+            "<h1>Set up AgentOps</h1><p>This server's public address is "
+            f"<code>{html.escape(public_url)}</code>, and GitHub cannot deliver webhooks "
+            f"there: {html.escape(unreachable)}. Set <code>AGENTOPS_PUBLIC_URL</code> to the "
+            "https address at which GitHub reaches this server (a reverse proxy or a "
+            "tunnel), restart it, and open this page there.</p>",
+            200,
+        )
     workflows = request.query_params.get("workflows") == "on"
-    manifest = json.dumps(load_manifest(settings.public_url, workflows=workflows))
+    manifest = json.dumps(load_manifest(public_url, workflows=workflows))
     github = github_web_url(settings.github_api_url)
     action = f"{github}/settings/apps/new?{urlencode({'state': state})}"
     body = (
         "<h1>Set up AgentOps</h1><p>No GitHub App is configured yet. The button below asks "
         "GitHub to create one from <code>app.yml</code>, with webhooks pointing at "
-        f"<code>{html.escape(settings.public_url)}/webhooks/github</code>.</p>"
+        f"<code>{html.escape(public_url)}/webhooks/github</code>.</p>"
         + _workflows_choice(workflows)
         + f'<form action="{html.escape(action)}" method="post">'
         f'<input type="hidden" name="manifest" value="{html.escape(manifest)}">'
@@ -116,10 +129,33 @@ async def index(request: Request) -> Response:
     )
     response = html_page(body, form_action=_origin(github))
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Set-Cookie"] = visitor_cookie_header(
-        visitor, settings.public_url, STATE_TTL_SECONDS
-    )
+    response.headers["Set-Cookie"] = visitor_cookie_header(visitor, public_url, STATE_TTL_SECONDS)
     return response
+
+
+def _public_url(settings: Settings, request: Request) -> str:
+    """`AGENTOPS_PUBLIC_URL`, or else the address this page was opened at (its scheme as a
+    trusted proxy's `X-Forwarded-Proto` gives it, through uvicorn)."""
+    if "public_url" in settings.model_fields_set:
+        return settings.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def unreachable_by_github(url: str) -> str | None:
+    """Why github.com cannot send webhooks to `url`, or None."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return "it is not an https address"
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return "it is this machine's own name"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_private or address.is_link_local:
+        return "it is a loopback or private address"
+    return None
 
 
 def _workflows_choice(on: bool) -> str:

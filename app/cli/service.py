@@ -214,4 +214,5 @@ def _announce(settings: Settings, host: str, port: int) -> None:
     if settings.gitlab_enabled:
         print(f"  GitLab webhook URL:     {base}/webhooks/gitlab", file=sys.stderr)
     if not settings.github_enabled and not settings.gitlab_enabled:
-        print(f"  no forge configured: open {base}/ to create the GitHub App", file=sys.stderr)
+        page = base if "public_url" in settings.model_fields_set else f"http://{host}:{port}"
+        print(f"  no forge configured: open {page}/ to create the GitHub App", file=sys.stderr)

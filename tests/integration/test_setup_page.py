@@ -301,3 +301,39 @@ async def test_the_workflows_permission_is_the_operators_choice_off_by_default(
     created = sim.manifest_apps[-1]["manifest"]["default_permissions"]
     assert created["workflows"] == "write"
     assert {k: v for k, v in created.items() if k != "workflows"} == default
+
+
+@pytest.mark.parametrize(
+    ("public_url", "why"),
+    [
+        ("http://agentops.example.com", "it is not an https address"),
+        ("https://127.0.0.1:8443", "it is a loopback or private address"),
+        ("https://10.1.2.3", "it is a loopback or private address"),
+        ("https://localhost", "it is this machine's own name"),
+    ],
+)
+async def test_github_com_gets_no_app_for_an_address_it_cannot_reach(
+    make_settings: MakeSettings, public_url: str, why: str
+) -> None:
+    settings = make_settings(public_url=public_url, github_api_url="https://api.github.com")
+    async with serve(settings) as browser:
+        page = await browser().get("/")
+    assert page.status_code == 200
+    assert 'name="manifest"' not in page.text  # no App is created for it
+    assert f"GitHub cannot deliver webhooks there: {html.escape(why)}" in page.text
+    assert "AGENTOPS_PUBLIC_URL" in page.text
+
+
+async def test_without_a_public_url_the_page_uses_the_address_it_was_opened_at(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings()
+    given = settings.model_fields_set - {"public_url"}
+    unset = Settings(**{name: getattr(settings, name) for name in given})
+    async with serve(unset) as browser:
+        visitor = browser()
+        visitor.base_url = httpx.URL("https://agentops.example.com:8443")
+        page = await visitor.get("/")
+    manifest = json.loads(the_form(page)[1])
+    assert manifest["hook_attributes"]["url"] == "https://agentops.example.com:8443/webhooks/github"
+    assert manifest["redirect_url"] == "https://agentops.example.com:8443/setup/callback"
