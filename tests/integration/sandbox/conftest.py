@@ -1,5 +1,6 @@
-"""Sandbox tests run real `bwrap` (installed by .ci/system-deps); they skip with the
-probe's reason when the sandbox cannot start on this machine."""
+"""Sandbox tests run real `bwrap` (installed by .ci/system-deps). When the sandbox cannot
+start on this machine they fail with the probe's reason: a security test that skips is a
+boundary nobody checked."""
 
 from __future__ import annotations
 
@@ -12,4 +13,7 @@ from app.sandbox import probe_sandbox
 def _needs_sandbox() -> None:
     status = probe_sandbox()
     if not status.available:
-        pytest.skip(status.detail)
+        pytest.fail(
+            f"the test sandbox cannot start here: {status.detail}"
+            " (`.ci/system-deps` installs bubblewrap)"
+        )
