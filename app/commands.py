@@ -5,34 +5,85 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
 CommandName = Literal[
     "implement", "plan", "test", "review", "fix", "status", "cancel", "retry", "help"
 ]
-COMMANDS: tuple[CommandName, ...] = get_args(CommandName)
 TargetKind = Literal["issue", "pull_request"]
+ON_ISSUES: frozenset[TargetKind] = frozenset({"issue"})
+ON_PULL_REQUESTS: frozenset[TargetKind] = frozenset({"pull_request"})
+ANYWHERE: frozenset[TargetKind] = ON_ISSUES | ON_PULL_REQUESTS
 
-ISSUE_ONLY: frozenset[str] = frozenset({"implement", "plan"})
-PULL_REQUEST_ONLY: frozenset[str] = frozenset({"test", "review", "fix"})
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """Everything the service knows of a command; the rest is derived from `SPECS`."""
+
+    name: CommandName
+    help: str  # its line in `/agentops help`
+    applies_to: frozenset[TargetKind]
+    # "control": answered by the worker without code or a model (app/workflow/control.py);
+    # otherwise the workflow on code that runs it (app/workflow/work.py)
+    workflow: Literal["control", "issue_work", "pull_tests", "pull_fix", "review"]
+    title: str = ""  # the check run's title while it works
+    labels: tuple[str, ...] = ()  # the operator's default labels that start it
+
+
+SPECS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "implement",
+        "implement this issue and open a draft pull request",
+        ON_ISSUES,
+        "issue_work",
+        "Implementing the issue",
+        ("agentops", "agentops:implement"),
+    ),
+    CommandSpec(
+        "plan",
+        "analyse the issue and post a plan, without changing code",
+        ON_ISSUES,
+        "issue_work",
+        "Planning",
+        ("agentops:plan",),
+    ),
+    CommandSpec(
+        "test",
+        "add tests for the changes of this pull request",
+        ON_PULL_REQUESTS,
+        "pull_tests",
+        "Writing tests",
+        ("agentops:test",),
+    ),
+    CommandSpec(
+        "review",
+        "review the changes of this pull request",
+        ON_PULL_REQUESTS,
+        "review",
+        "Reviewing",
+        ("agentops:review",),
+    ),
+    CommandSpec(
+        "fix",
+        "`fix <what to change>`: apply the requested change to this pull request",
+        ON_PULL_REQUESTS,
+        "pull_fix",
+        "Applying the requested change",
+    ),
+    CommandSpec("status", "list the runs here and their steps", ANYWHERE, "control"),
+    CommandSpec("cancel", "stop the run in progress here", ANYWHERE, "control"),
+    CommandSpec("retry", "run the last failed run here again", ANYWHERE, "control"),
+    CommandSpec("help", "show this list", ANYWHERE, "control"),
+)
+SPEC: dict[str, CommandSpec] = {spec.name: spec for spec in SPECS}
+COMMANDS: tuple[CommandName, ...] = tuple(spec.name for spec in SPECS)
 # Commands answered by the worker without touching code or a model.
-CONTROL: frozenset[str] = frozenset({"status", "cancel", "retry", "help"})
+CONTROL: frozenset[str] = frozenset(s.name for s in SPECS if s.workflow == "control")
+DEFAULT_LABELS: dict[str, str] = {label: s.name for s in SPECS for label in s.labels}
 
 _COMMAND_LINE = re.compile(r"^[ \t]*/agentops(?![^ \t])(?:[ \t]+(\S+))?[ \t]*(.*)$", re.IGNORECASE)
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _QUOTE = re.compile(r"^[ \t]*>")
-
-COMMAND_HELP: dict[CommandName, str] = {
-    "implement": "implement this issue and open a draft pull request",
-    "plan": "analyse the issue and post a plan, without changing code",
-    "test": "add tests for the changes of this pull request",
-    "review": "review the changes of this pull request",
-    "fix": "`fix <what to change>`: apply the requested change to this pull request",
-    "status": "list the runs here and their steps",
-    "cancel": "stop the run in progress here",
-    "retry": "run the last failed run here again",
-    "help": "show this list",
-}
 
 
 @dataclass(frozen=True)
@@ -122,11 +173,12 @@ def repository_label_command(
 
 def wrong_target_reason(name: CommandName, target_kind: TargetKind) -> str | None:
     """Why `name` cannot run on this kind of target, or None when it can."""
-    if name in ISSUE_ONLY and target_kind != "issue":
+    applies_to = SPEC[name].applies_to
+    if target_kind in applies_to:
+        return None
+    if applies_to == ON_ISSUES:
         return f"`/agentops {name}` works on issues, not on pull requests"
-    if name in PULL_REQUEST_ONLY and target_kind != "pull_request":
-        return f"`/agentops {name}` works on pull requests, not on issues"
-    return None
+    return f"`/agentops {name}` works on pull requests, not on issues"
 
 
 def help_text(unknown: str | None = None) -> str:
@@ -136,8 +188,8 @@ def help_text(unknown: str | None = None) -> str:
     else:
         lines.append("AgentOps commands (write them at the start of a comment line):")
     lines.append("")
-    for name in COMMANDS:
-        lines.append(f"- `/agentops {name}`: {COMMAND_HELP[name]}")
+    for spec in SPECS:
+        lines.append(f"- `/agentops {spec.name}`: {spec.help}")
     lines.append("")
     lines.append(
         "Labels work too: `agentops` on an issue implements it, "

@@ -27,16 +27,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from app import repo_files
+from app.commands import COMMANDS, DEFAULT_LABELS
 from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
 from app.sandbox.test_commands import command_from_config, parse_select_template
-
-DEFAULT_LABELS = {
-    "agentops": "implement",
-    "agentops:implement": "implement",
-    "agentops:plan": "plan",
-    "agentops:test": "test",
-    "agentops:review": "review",
-}
 
 
 class ConfigError(Exception):
@@ -374,7 +367,7 @@ def misspelled_settings(environ: Mapping[str, str]) -> list[str]:
 
 REPO_CONFIG_FILE = ".agentops.yml"
 MAX_REPO_CONFIG_BYTES = 256 * 1024
-ALL_COMMANDS = ("implement", "plan", "test", "review", "fix", "status", "cancel", "retry", "help")
+ALL_COMMANDS: tuple[str, ...] = COMMANDS
 
 
 class RepoLimits(BaseModel):

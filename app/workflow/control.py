@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.commands import help_text
+from app.commands import CONTROL, help_text
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.store.runs import Run
@@ -103,3 +104,10 @@ async def close_check(ctx: RunContext, run: Run, conclusion: str, title: str, de
         steps = await step_store.list_steps(tc, run.id)
     ref = check_ref_from_json(run.check_ref)
     await ctx.forge.update_check(ref, progress.finished(run, steps, conclusion, title, detail))
+
+
+# Each control command's answer is `run_<name>` above: a `CommandSpec` of workflow
+# "control" without one fails here, at import.
+ANSWERS: dict[str, Callable[[RunContext], Awaitable[None]]] = {
+    name: globals()[f"run_{name}"] for name in sorted(CONTROL)
+}

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
+from app.commands import SPEC
 from app.forges.base import CheckAction, CheckUpdate
 from app.store.runs import Run
 from app.store.steps import Step
-
-TITLES = {
-    "implement": "Implementing the issue",
-    "plan": "Planning",
-    "test": "Writing tests",
-    "review": "Reviewing",
-    "fix": "Applying the requested change",
-}
 
 RETRY = CheckAction("Retry", "retry", "Run this command again")
 CANCEL = CheckAction("Cancel", "cancel", "Stop this run")
@@ -27,7 +20,8 @@ _MARKS = {
 
 
 def title_for(run: Run) -> str:
-    return TITLES.get(run.command, "Working")
+    spec = SPEC.get(run.command)
+    return spec.title if spec is not None and spec.title else "Working"
 
 
 def checklist(steps: list[Step]) -> str:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
-from app.commands import TargetKind, wrong_target_reason
+from app.commands import SPEC, TargetKind, wrong_target_reason
 from app.forges.base import ForgeError, ForgeTransientError
 from app.forges.markers import run_key
 from app.git import GitError
@@ -29,17 +29,13 @@ from app.workflow.failures import failure_record, public_failure
 log = logging.getLogger(__name__)
 
 Handler = Callable[[RunContext], Awaitable[None]]
-HANDLERS: dict[str, Handler] = {
-    "help": control.run_help,
-    "status": control.run_status,
-    "cancel": control.run_cancel,
-    "retry": control.run_retry,
-    "implement": work.run_work,
-    "plan": work.run_work,
-    "test": work.run_work,
-    "review": work.run_work,
-    "fix": work.run_work,
-}
+
+
+def _handler(command: str) -> Handler:
+    """A control command's own answer (app/workflow/control.py), else the work on code."""
+    if SPEC[command].workflow == "control":
+        return control.ANSWERS[command]
+    return work.run_work
 
 
 class TransientRunError(Exception):
@@ -158,7 +154,7 @@ async def _execute(ctx: RunContext) -> None:
     if reason is not None:
         await ctx.reply("wrong-target", f"{reason}. Write `/agentops help` for the list.")
         raise RunRefused(reason, told=True)
-    await HANDLERS[run.command](ctx)
+    await _handler(run.command)(ctx)
     await _close(ctx, "succeeded", str(ctx.result.get("conclusion", "success")), None)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app import git
+from app.commands import SPEC
 from app.forges.base import CheckRef
 from app.store import runs as run_store
 from app.store import steps as step_store
@@ -26,6 +28,14 @@ from app.workflow.pr_tests import run_pull_tests
 from app.workflow.review import run_review
 from app.workflow.sandbox_policy import release_scratch
 from app.workflow.workspace import run_folder
+
+# The workflows on code that `CommandSpec.workflow` names (app/commands.py).
+WORKFLOWS: dict[str, Callable[[RunContext, dict[str, Any]], Awaitable[None]]] = {
+    "issue_work": run_issue_work,
+    "pull_tests": run_pull_tests,
+    "pull_fix": run_pull_fix,
+    "review": run_review,
+}
 
 
 async def run_work(ctx: RunContext) -> None:
@@ -52,17 +62,10 @@ async def run_work(ctx: RunContext) -> None:
         return {}
 
     await ctx.resumable_step("check", open_check)
-    if run.command in ("implement", "plan"):
-        await run_issue_work(ctx, head)
-        return
-    if run.command == "test":
-        await run_pull_tests(ctx, head)
-        return
-    if run.command == "fix":
-        await run_pull_fix(ctx, head)
-        return
-    if run.command == "review":
-        await run_review(ctx, head)
+    spec = SPEC.get(run.command)
+    workflow = WORKFLOWS.get(spec.workflow) if spec is not None else None
+    if workflow is not None:
+        await workflow(ctx, head)
         return
     raise RunRefused(
         f"`/agentops {run.command}` is not available in this version of AgentOps yet. "
