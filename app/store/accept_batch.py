@@ -11,7 +11,7 @@ import asyncpg
 
 from app.events import RunRequest
 from app.store.db import Database
-from app.store.runs import Accepted, accept_run, run_context
+from app.store.runs import Accepted, accept_run, run_fields
 
 # What one delivery can cause (a value PostgreSQL refuses, a proof that does not hold):
 # a batch failing on it is stored again one by one, so that only that one fails.
@@ -108,25 +108,16 @@ class AcceptBatcher:
             async with self.db.tenant_statement(item.tenant_id) as ts:
                 return [await accept_run(ts, item.request, item.delivery_id, item.event)]
         proofs = [await self.db.proof_of(item.tenant_id) for item in batch]
-        requests = [item.request for item in batch]
+        columns = zip(*(run_fields(item.request) for item in batch), strict=True)
         async with self.db.tenant_pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT run_id, created, reason FROM agentops_accept_runs($1, $2, $3, $4, $5,"
                 " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text[]::jsonb[])",
                 [item.tenant_id for item in batch],
                 proofs,
-                [r.tenant.forge for r in requests],
+                [item.request.tenant.forge for item in batch],
                 [item.delivery_id for item in batch],
                 [item.event for item in batch],
-                [r.repo for r in requests],
-                [r.target_kind for r in requests],
-                [r.target_number for r in requests],
-                [r.command.name for r in requests],
-                [r.command.args for r in requests],
-                [r.requested_by for r in requests],
-                [r.trigger for r in requests],
-                [r.trigger_key for r in requests],
-                [r.comment_id for r in requests],
-                [run_context(r) for r in requests],
+                *map(list, columns),
             )
         return [Accepted(int(r["run_id"]), bool(r["created"]), str(r["reason"])) for r in rows]

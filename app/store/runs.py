@@ -76,9 +76,21 @@ class Accepted:
     reason: str
 
 
-def run_context(request: RunRequest) -> str:
-    """The run's `context` column, as JSON text."""
-    return json.dumps({**request.context, "unknown_command": request.command.unknown})
+def run_fields(request: RunRequest) -> tuple[Any, ...]:
+    """A run's columns from `repo` to `context` (JSON text), in the order of `runs` and of
+    the intake's SQL functions' parameters."""
+    return (
+        request.repo,
+        request.target_kind,
+        request.target_number,
+        request.command.name,
+        request.command.args,
+        request.requested_by,
+        request.trigger,
+        request.trigger_key,
+        request.comment_id,
+        json.dumps({**request.context, "unknown_command": request.command.unknown}),
+    )
 
 
 async def accept_run(
@@ -94,16 +106,7 @@ async def accept_run(
         request.tenant.forge,
         delivery_id,
         event,
-        request.repo,
-        request.target_kind,
-        request.target_number,
-        request.command.name,
-        request.command.args,
-        request.requested_by,
-        request.trigger,
-        request.trigger_key,
-        request.comment_id,
-        run_context(request),
+        *run_fields(request),
     )
     assert row is not None  # a function with OUT parameters returns one row
     return Accepted(int(row["run_id"]), bool(row["created"]), str(row["reason"]))
@@ -160,16 +163,7 @@ async def insert_run(tc: TenantConnection, request: RunRequest) -> tuple[int | N
         """,
         tc.tenant_id,
         request.tenant.forge,
-        request.repo,
-        request.target_kind,
-        request.target_number,
-        request.command.name,
-        request.command.args,
-        request.requested_by,
-        request.trigger,
-        request.trigger_key,
-        request.comment_id,
-        run_context(request),
+        *run_fields(request),
     )
     if run_id is not None:
         return int(run_id), True

@@ -6,13 +6,17 @@ only) and runs as the `postgres` system user, as PostgreSQL refuses to run as ro
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from app.store.migrations import apply_migrations, ensure_database
 from tests.e2e.harness import wait_for
 from tests.sim.serve import free_port
 
@@ -122,3 +126,20 @@ class PrivatePostgres:
             check=False,
         )
         return done.returncode == 0
+
+
+@contextmanager
+def migrated_server() -> Iterator[PrivatePostgres]:
+    """A private server with the `agentops` database migrated; removed afterwards (after
+    a test that stopped it with `pause`, too)."""
+    server = PrivatePostgres()
+    server.start()
+    url = server.url("agentops")
+    asyncio.run(ensure_database(url))
+    asyncio.run(apply_migrations(url))
+    try:
+        yield server
+    finally:
+        if server.process is not None:
+            server.resume()
+        server.remove()

@@ -8,7 +8,6 @@ answered 503, and runs that never end. Every one of them must be zero.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,11 +17,10 @@ from typing import Any
 
 import pytest
 
-from app.store.migrations import apply_migrations, ensure_database
 from tests.e2e import github_events as events
 from tests.e2e.conftest import GITHUB_SECRET, forge_env
 from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, wait_for
-from tests.e2e.private_postgres import PrivatePostgres
+from tests.e2e.private_postgres import PrivatePostgres, migrated_server
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
 
@@ -38,14 +36,8 @@ FAULT_SECONDS = 3.0
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    server.start()
-    url = server.url("agentops")
-    asyncio.run(ensure_database(url))
-    asyncio.run(apply_migrations(url))
-    yield server
-    server.resume()
-    server.remove()
+    with migrated_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

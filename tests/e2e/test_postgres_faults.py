@@ -4,19 +4,17 @@ ends. A run never stays `running` with neither a job nor a live worker."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.store.migrations import apply_migrations, ensure_database
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET, forge_env
 from tests.e2e.harness import RedisServer, Service, base_env, wait_for
-from tests.e2e.private_postgres import PrivatePostgres
+from tests.e2e.private_postgres import PrivatePostgres, migrated_server
 from tests.sim.github_sim import GitHubSim
 from tests.sim.gitlab_sim import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, slow, text
@@ -27,13 +25,8 @@ REPO = "acme/pg-fault"
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    server.start()
-    url = server.url("agentops")
-    asyncio.run(ensure_database(url))
-    asyncio.run(apply_migrations(url))
-    yield server
-    server.remove()
+    with migrated_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -77,15 +77,8 @@ def test_github_says_why_a_run_stopped(
     gh.set_permission(repo, "alice", "write")
     if kind == "not-completed":
         _script_a_coder_that_never_finishes(llm[0])
-    number = gh.add_issue(repo, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
-    comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
-    payload = events.issue_comment(
-        repo,
-        gh.installation_id(repo),
-        number,
-        "/agentops implement",
-        "alice",
-        comment_id=comment_id,
+    number, payload = events.command_on_new_issue(
+        gh, repo, script.ISSUE_TITLE, "/agentops implement"
     )
     response = service.post_github("issue_comment", payload, GITHUB_SECRET)
     assert response.status_code == 202, response.text
