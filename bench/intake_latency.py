@@ -10,7 +10,6 @@ events, and of duplicates, as seen by a client on loopback with a kept-alive con
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import hmac
 import json
@@ -18,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -26,13 +24,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.store.migrations import apply_migrations, ensure_database  # noqa: E402
-from tests.conftest import PG_BASE, drop_database  # noqa: E402
+from bench.intake_service import SECRET, intake_service  # noqa: E402
 from tests.e2e import github_events as events  # noqa: E402
-from tests.e2e.harness import RedisServer, Service, base_env  # noqa: E402
-from tests.sim.github_sim import generate_app_key  # noqa: E402
-
-SECRET = "bench-webhook-secret"
 
 
 def post(
@@ -68,51 +61,32 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="agentops-intake-"))
-    db_name = f"agentops_bench_{uuid.uuid4().hex[:8]}"
-    url = f"{PG_BASE}/{db_name}"
-    asyncio.run(ensure_database(url))
-    asyncio.run(apply_migrations(url))
-    redis = RedisServer(work)
-    redis.start()
-    key, _ = generate_app_key()
-    env = base_env(url, redis.url, work) | {
-        "AGENTOPS_GITHUB_APP_ID": "1",
-        "AGENTOPS_GITHUB_PRIVATE_KEY": key,
-        "AGENTOPS_GITHUB_WEBHOOK_SECRET": SECRET,
-    }
-    service = Service(env, work)
-    service.start(worker=False)
-    hook = f"{service.url}/webhooks/github"
     accepted: list[float] = []
     ignored: list[float] = []
     duplicate: list[float] = []
     labels: list[float] = []
-    try:
-        with httpx.Client(timeout=10) as client:
-            for n in range(args.requests):
-                payload = events.issue_comment(
-                    "acme/app", 7, n + 1, "/agentops help", "alice", comment_id=10_000 + n
-                )
-                status, ms = post(client, hook, "issue_comment", payload, f"d-{n}")
-                assert status == 202, status
-                accepted.append(ms)
-                status, ms = post(client, hook, "issue_comment", payload, f"d-{n}")
-                assert status == 200, status
-                duplicate.append(ms)
-                chat = events.issue_comment("acme/app", 7, n + 1, "thanks!", "alice")
-                status, ms = post(client, hook, "issue_comment", chat, f"i-{n}")
-                assert status == 200, status
-                ignored.append(ms)
-                # a label the operator's map does not name: a label check for the worker
-                # (it was ignored before repository labels were honoured)
-                label = events.issues_labeled("acme/app", 7, n + 1, "bug", "alice")
-                status, ms = post(client, hook, "issues", label, f"l-{n}")
-                assert status in (200, 202), status
-                labels.append(ms)
-    finally:
-        service.stop()
-        redis.stop()
-        asyncio.run(drop_database(db_name))
+    with intake_service(work) as intake, httpx.Client(timeout=10) as client:
+        hook = intake.hook
+        for n in range(args.requests):
+            payload = events.issue_comment(
+                "acme/app", 7, n + 1, "/agentops help", "alice", comment_id=10_000 + n
+            )
+            status, ms = post(client, hook, "issue_comment", payload, f"d-{n}")
+            assert status == 202, status
+            accepted.append(ms)
+            status, ms = post(client, hook, "issue_comment", payload, f"d-{n}")
+            assert status == 200, status
+            duplicate.append(ms)
+            chat = events.issue_comment("acme/app", 7, n + 1, "thanks!", "alice")
+            status, ms = post(client, hook, "issue_comment", chat, f"i-{n}")
+            assert status == 200, status
+            ignored.append(ms)
+            # a label the operator's map does not name: a label check for the worker
+            # (it was ignored before repository labels were honoured)
+            label = events.issues_labeled("acme/app", 7, n + 1, "bug", "alice")
+            status, ms = post(client, hook, "issues", label, f"l-{n}")
+            assert status in (200, 202), status
+            labels.append(ms)
     report("accepted (202)", accepted)
     report("duplicate (200)", duplicate)
     report("ignored (200)", ignored)

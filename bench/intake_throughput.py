@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.store.migrations import apply_migrations, ensure_database  # noqa: E402
-from tests.conftest import PG_BASE, drop_database  # noqa: E402
+from bench.intake_service import SECRET, intake_service  # noqa: E402
 from tests.e2e import github_events as events  # noqa: E402
-from tests.e2e.harness import RedisServer, Service, base_env, free_port, wait_for  # noqa: E402
-from tests.sim.github_sim import generate_app_key  # noqa: E402
+from tests.e2e.harness import free_port, wait_for  # noqa: E402
 
-SECRET = "bench-webhook-secret"
 LUA = ROOT / "bench" / "intake.lua"
 PACED_CONNECTIONS = 20
 
@@ -166,45 +162,32 @@ def main() -> None:
     paced_count = args.rate * (args.paced_seconds + 5) + 1000
     write_requests(paced_file, paced_count, "/agentops help", 920_000_000)
 
-    db_name = f"agentops_bench_{uuid.uuid4().hex[:8]}"
-    url = f"{PG_BASE}/{db_name}"
-    asyncio.run(ensure_database(url))
-    asyncio.run(apply_migrations(url))
-    redis = RedisServer(work)
-    redis.start()
-    key, _ = generate_app_key()
-    env = base_env(url, redis.url, work) | {
-        "AGENTOPS_GITHUB_APP_ID": "1",
-        "AGENTOPS_GITHUB_PRIVATE_KEY": key,
-        "AGENTOPS_GITHUB_WEBHOOK_SECRET": SECRET,
-    }
-    service = Service(env, work)
     bare, bare_url = start_bare(work)
-    bare_hook, hook = f"{bare_url}/webhooks/github", f"{service.url}/webhooks/github"
+    bare_hook = f"{bare_url}/webhooks/github"
     bare_runs: list[dict[str, Any]] = []
     ignored_runs: list[dict[str, Any]] = []
     accepted_runs: list[dict[str, Any]] = []
     try:
-        service.start(worker=False)
-        wrk(bare_hook, ignored_file, 2, args.connections)  # warm-ups
-        wrk(hook, ignored_file, 2, args.connections)
-        for accepted_file in accepted_files:  # in turn, so that both see the same machine
-            bare_runs.append(wrk(bare_hook, ignored_file, args.seconds, args.connections))
-            ignored_runs.append(wrk(hook, ignored_file, args.seconds, args.connections))
-            accepted_runs.append(wrk(hook, accepted_file, args.seconds, args.connections))
-        time.sleep(1)
-        probe = wrk(hook, probe_file, 3, PACED_CONNECTIONS, rate=args.rate)
-        paced = wrk(
-            hook, paced_file, args.paced_seconds, PACED_CONNECTIONS, args.rate, probe["mean_ms"]
-        )
-        time.sleep(2)  # answers come before the enqueue: let the last ones reach Redis
-        runs, marked, jobs = asyncio.run(stored(url, redis.url, env["AGENTOPS_QUEUE_NAME"]))
+        with intake_service(work) as intake:
+            hook = intake.hook
+            wrk(bare_hook, ignored_file, 2, args.connections)  # warm-ups
+            wrk(hook, ignored_file, 2, args.connections)
+            for accepted_file in accepted_files:  # in turn, so both see the same machine
+                bare_runs.append(wrk(bare_hook, ignored_file, args.seconds, args.connections))
+                ignored_runs.append(wrk(hook, ignored_file, args.seconds, args.connections))
+                accepted_runs.append(wrk(hook, accepted_file, args.seconds, args.connections))
+            time.sleep(1)
+            probe = wrk(hook, probe_file, 3, PACED_CONNECTIONS, rate=args.rate)
+            paced = wrk(
+                hook, paced_file, args.paced_seconds, PACED_CONNECTIONS, args.rate, probe["mean_ms"]
+            )
+            time.sleep(2)  # answers come before the enqueue: let the last ones reach Redis
+            runs, marked, jobs = asyncio.run(
+                stored(intake.database_url, intake.redis.url, intake.queue)
+            )
     finally:
         bare.terminate()
         bare.wait(10)
-        service.stop()
-        redis.stop()
-        asyncio.run(drop_database(db_name))
         shutil.rmtree(work, ignore_errors=True)
 
     bare_result, ignored, accepted = map(median_of, (bare_runs, ignored_runs, accepted_runs))

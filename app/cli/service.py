@@ -7,6 +7,7 @@ import asyncio
 import logging
 import socket
 import sys
+from typing import Any
 
 from app.cli import CommandFailed
 from app.config import Settings, load_settings
@@ -63,28 +64,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _announce(settings, args.host, args.port)
     if args.workers < 1:
         raise CommandFailed("--workers must be 1 or more")
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": None,
+        "proxy_headers": True,
+        "access_log": settings.access_log,
+        "server_header": False,  # no software name for whoever probes the port
+    }
     if args.workers > 1:  # each process builds its app from the same environment
-        uvicorn.run(
-            "app.web:app_from_environment",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_config=None,
-            proxy_headers=True,
-            access_log=settings.access_log,
-            server_header=False,
-        )
-        return 0
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        proxy_headers=True,
-        access_log=settings.access_log,
-        server_header=False,
-    )
+        uvicorn.run("app.web:app_from_environment", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
 
 
