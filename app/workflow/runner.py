@@ -229,11 +229,20 @@ async def _close(
         try:
             await ctx.forge.create_comment(
                 ctx.target,
-                f"AgentOps run {run.id} (`/agentops {run.command}`) {said}: {error}",
+                f"AgentOps run {run.id} (`/agentops {run.command}`) {said}: "
+                + _said_in_a_comment(error),
                 run_key(run.id, "failed"),
             )
         except ForgeError as exc:
             log.warning("run %s: could not tell why it failed: %s", run.id, exc)
+
+
+def _said_in_a_comment(error: str) -> str:
+    """The why and what to do (the first paragraph): what follows it, such as test output
+    from the sandbox or names a steered model chose, stays in the checklist, where it
+    notifies nobody it mentions."""
+    first, _, rest = error.partition("\n\n")
+    return first + (" The run's checklist has the details." if rest.strip() else "")
 
 
 async def _close_after_interrupt(ctx: RunContext) -> None:

@@ -58,6 +58,7 @@ def _said(comments: Callable[[], list[str]], expected: tuple[str, ...]) -> str:
         what="the comment saying why the run stopped",
     )
     assert len(stopped) == 1, stopped
+    assert "<details>" not in stopped[0]  # test output stays in the checklist
     for words in expected:
         assert words in stopped[0], stopped[0]
     return stopped[0]
