@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from app import repo_files
 from app.commands import COMMANDS, DEFAULT_LABELS
+from app.forwarded import Network, trusted_networks
 from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
 from app.sandbox.test_commands import command_from_config, parse_select_template
 
@@ -47,6 +48,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     queue_name: str = "agentops:queue"
     public_url: str = "http://127.0.0.1:8000"
+    # comma-separated addresses or networks whose X-Forwarded-* headers count (app/forwarded.py)
+    trusted_proxies: str = "127.0.0.1,::1"
     admin_token: SecretStr | None = None
     # When set, GET /metrics wants `Authorization: Bearer <token>`; unset, it stays open.
     metrics_token: SecretStr | None = None
@@ -207,6 +210,19 @@ class Settings(BaseSettings):
         except (EgressConfigError, ValueError) as exc:
             raise ValueError(f"AGENTOPS_{str(info.field_name).upper()}: {exc}") from None
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        try:
+            trusted_networks(value.split(","))
+        except ValueError as exc:
+            raise ValueError(f"AGENTOPS_TRUSTED_PROXIES: {exc}") from None
+        return value
+
+    @property
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return trusted_networks(self.trusted_proxies.split(","))
 
     @property
     def repo_limit_caps(self) -> dict[str, int]:

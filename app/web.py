@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from app import gitlab_secret_page, setup_page
 from app.config import Settings, load_settings
+from app.forwarded import ForwardedHeaders
 from app.security_headers import SecurityHeaders
 from app.store import DATABASE_ERRORS, connect
 from app.store import runs as run_store
@@ -178,8 +179,13 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
             ),
         ],
         lifespan=lifespan,
-        # the webhooks first: they answer before the rest of the stack
-        middleware=[Middleware(WebhookEndpoints, service=service), Middleware(SecurityHeaders)],
+        # the webhooks first: they answer before the rest of the stack, and need neither the
+        # client's address nor the scheme a proxy saw
+        middleware=[
+            Middleware(WebhookEndpoints, service=service),
+            Middleware(ForwardedHeaders, trusted=settings.proxy_networks),
+            Middleware(SecurityHeaders),
+        ],
     )
     app.state.service = service
     return app

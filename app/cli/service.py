@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "host": args.host,
         "port": args.port,
         "log_config": None,
-        "proxy_headers": True,
+        "proxy_headers": False,  # app/forwarded.py, for AGENTOPS_TRUSTED_PROXIES only
         "access_log": settings.access_log,
         "server_header": False,  # no software name for whoever probes the port
     }
@@ -177,6 +177,7 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
             port=port,
             log_config=None,
             access_log=settings.access_log,
+            proxy_headers=False,  # app/forwarded.py, for AGENTOPS_TRUSTED_PROXIES only
             server_header=False,  # no software version for whoever probes the port
         )
     )

@@ -130,3 +130,35 @@ def test_a_forged_callback_creates_nothing_and_the_rightful_one_starts_the_servi
     assert closed.status_code == 409
     assert (ping.status_code, ping.text) == (200, "pong\n")
     assert conversions(sim) == 1
+
+
+PROXIED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "agentops.example.com"}
+
+
+@pytest.mark.parametrize("trusted", ["", "10.9.8.7"])
+def test_a_proxys_address_counts_only_from_the_operators_proxies(
+    e2e_database_url: str,
+    redis_server: RedisServer,
+    github: tuple[GitHubSim, str],
+    workdir: Path,
+    trusted: str,
+) -> None:
+    """No `AGENTOPS_PUBLIC_URL`: the page builds the App's URLs from the address it was
+    opened at, as a reverse proxy on this machine (trusted by default) gives it; with the
+    operator's proxies elsewhere, the same headers from here change nothing."""
+    env = base_env(e2e_database_url, redis_server.url, workdir)
+    env["AGENTOPS_GITHUB_API_URL"] = github[1]
+    if trusted:
+        env["AGENTOPS_TRUSTED_PROXIES"] = trusted
+    svc = Service(env, workdir)
+    del svc.env["AGENTOPS_PUBLIC_URL"]
+    svc.start(worker=False)
+    try:
+        page = httpx.get(f"{svc.url}/", headers=PROXIED, timeout=15)
+    finally:
+        svc.stop()
+    manifest = re.search(r'name="manifest" value="([^"]+)"', page.text)
+    assert manifest is not None, page.text
+    hook = json.loads(html.unescape(manifest[1]))["hook_attributes"]["url"]
+    expected = svc.url if trusted else "https://agentops.example.com"
+    assert hook == f"{expected}/webhooks/github"
