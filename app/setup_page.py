@@ -9,6 +9,8 @@ in the file `AGENTOPS_SETUP_CREDENTIALS_FILE`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import ipaddress
 import json
@@ -41,6 +43,7 @@ from app.store import DATABASE_ERRORS, Database
 from app.store.setup_states import (
     STATE_TTL_SECONDS,
     StateUse,
+    release_setup_state,
     remember_setup_state,
     use_setup_state,
 )
@@ -120,6 +123,7 @@ async def index(request: Request) -> Response:
         "GitHub to create one from <code>app.yml</code>, with webhooks pointing at "
         f"<code>{html.escape(public_url)}/webhooks/github</code>.</p>"
         + _workflows_choice(workflows)
+        + await _still_missing(settings)
         + f'<form action="{html.escape(action)}" method="post">'
         f'<input type="hidden" name="manifest" value="{html.escape(manifest)}">'
         '<button type="submit">Create the GitHub App</button></form>'
@@ -134,8 +138,8 @@ async def index(request: Request) -> Response:
 
 
 def _public_url(settings: Settings, request: Request) -> str:
-    """`AGENTOPS_PUBLIC_URL`, or else the address this page was opened at (its scheme as a
-    trusted proxy's `X-Forwarded-Proto` gives it, through uvicorn)."""
+    """`AGENTOPS_PUBLIC_URL`, or else the address this page was opened at (its scheme and
+    host as a trusted proxy's `X-Forwarded-Proto` and `-Host` give them: app/forwarded.py)."""
     if "public_url" in settings.model_fields_set:
         return settings.public_url.rstrip("/")
     return str(request.base_url).rstrip("/")
@@ -156,6 +160,34 @@ def unreachable_by_github(url: str) -> str | None:
     if address.is_loopback or address.is_private or address.is_link_local:
         return "it is a loopback or private address"
     return None
+
+
+DOCTOR_SECONDS = 10.0
+
+
+async def _still_missing(settings: Settings) -> str:
+    """What `agentops doctor` finds missing besides the App: models, database, Redis, the
+    sandbox. Shown only while no forge is configured, to whoever sets the service up."""
+    from app.llm.doctor import run_checks  # the providers' SDKs: only when the page asks
+
+    try:
+        checks = await asyncio.wait_for(run_checks(settings), DOCTOR_SECONDS)
+    except TimeoutError:
+        return (
+            f"<p>The service's own checks did not finish in {DOCTOR_SECONDS:.0f} s: run "
+            "<code>agentops doctor</code> to see what else is missing.</p>"
+        )
+    failed = [check for check in checks if check.ok is False]
+    if not failed:
+        return "<p>Everything else this service needs answers (<code>agentops doctor</code>).</p>"
+    items = "".join(
+        f"<li><strong>{html.escape(check.name)}</strong>: {html.escape(check.message)}</li>"
+        for check in failed
+    )
+    return (
+        "<h2>Still missing</h2><p>Besides the App, these must work before AgentOps can do "
+        f"anything (<code>agentops doctor</code> says the same):</p><ul>{items}</ul>"
+    )
 
 
 def _workflows_choice(on: bool) -> str:
@@ -248,7 +280,27 @@ async def callback(request: Request) -> Response:
             "The state is not one this service issued to this browser, or it is more than "
             "an hour old.",
         )
-    return await _convert(settings, code)
+    try:
+        return await _convert(settings, code)
+    except _NoAnswer as exc:
+        # GitHub did not answer: the same link may try again (a code GitHub did use is
+        # refused by GitHub then, which the page says)
+        with contextlib.suppress(*DATABASE_ERRORS):
+            async with db.admin() as conn:
+                await release_setup_state(conn, token_digest(state))
+        return _refusal(
+            502,
+            exc.title,
+            html.escape(exc.reason),
+            "Reload this page to try again, within the hour of creating the App, once this "
+            "server reaches GitHub (a proxy? HTTPS_PROXY?).",
+        )
+
+
+class _NoAnswer(Exception):
+    def __init__(self, title: str, reason: str) -> None:
+        super().__init__(reason)
+        self.title, self.reason = title, reason
 
 
 async def _convert(settings: Settings, code: str) -> Response:
@@ -256,17 +308,27 @@ async def _convert(settings: Settings, code: str) -> Response:
         data = await convert_manifest_code(settings.github_api_url, code)
         credentials = credentials_from_conversion(data)
     except httpx.HTTPStatusError as exc:
-        log.warning("manifest conversion refused by GitHub: HTTP %s", exc.response.status_code)
+        status = exc.response.status_code
+        if "x-github-request-id" not in exc.response.headers:
+            # every answer of GitHub's API carries its request id; this one came from a
+            # proxy or gateway on the way
+            log.warning("manifest conversion did not reach GitHub: HTTP %s on the way", status)
+            raise _NoAnswer(
+                "GitHub was not reached",
+                f"Something on the way answered HTTP {status}, not GitHub.",
+            ) from exc
+        log.warning("manifest conversion refused by GitHub: HTTP %s", status)
         return _refusal(
             502,
             "GitHub did not hand over the App",
-            f"GitHub answered HTTP {exc.response.status_code} to the code: codes work once, "
-            "for an hour.",
+            f"GitHub answered HTTP {status} to the code: codes work once, for an hour.",
             _APP_LEFT,
         )
     except httpx.HTTPError as exc:
-        log.warning("manifest conversion failed: %s", type(exc).__name__)
-        return _refusal(502, "GitHub is unreachable", html.escape(type(exc).__name__), _APP_LEFT)
+        log.warning("manifest conversion got no answer from GitHub: %s", type(exc).__name__)
+        reached = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.ProxyError)
+        title = "GitHub did not answer" if reached else "GitHub was not reached"
+        raise _NoAnswer(title, f"{settings.github_api_url}: {type(exc).__name__}.") from exc
     except (CredentialsError, ValueError) as exc:
         reason = str(exc) if isinstance(exc, CredentialsError) else "GitHub's answer is not JSON"
         log.warning("manifest conversion answer unusable: %s", reason)

@@ -58,3 +58,10 @@ async def use_setup_state(
         "SELECT used_at IS NOT NULL FROM setup_states WHERE state_digest = $1", state_digest
     )
     return StateUse.USED if earlier else StateUse.UNKNOWN
+
+
+async def release_setup_state(conn: asyncpg.Connection, state_digest: bytes) -> None:
+    """Make a used state usable again: its code never reached GitHub, so it still works."""
+    await conn.execute(
+        "UPDATE setup_states SET used_at = NULL WHERE state_digest = $1", state_digest
+    )

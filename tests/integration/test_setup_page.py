@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import html
 import json
@@ -25,6 +26,7 @@ from app.config import Settings
 from app.store import Database
 from app.web import create_app
 from tests.sim.github_sim import GitHubSim
+from tests.sim.serve import free_port, serve_app
 
 PUBLIC = "http://agentops.test"
 MakeSettings = Callable[..., Settings]
@@ -337,3 +339,57 @@ async def test_without_a_public_url_the_page_uses_the_address_it_was_opened_at(
     manifest = json.loads(the_form(page)[1])
     assert manifest["hook_attributes"]["url"] == "https://agentops.example.com:8443/webhooks/github"
     assert manifest["redirect_url"] == "https://agentops.example.com:8443/setup/callback"
+
+
+async def test_the_page_says_what_else_is_missing(make_settings: MakeSettings) -> None:
+    settings = make_settings(ollama_url="http://127.0.0.1:9", redis_url="redis://127.0.0.1:9/0")
+    async with serve(settings) as browser:
+        page = await browser().get("/")
+    assert page.status_code == 200
+    assert 'name="manifest"' in page.text  # the App can be created all the same
+    missing = page.text.split("<h2>Still missing</h2>", 1)[1]
+    assert "Ollama is not reachable at http://127.0.0.1:9" in missing
+    assert "cannot reach Redis at redis://127.0.0.1:9/0" in missing
+    assert "<strong>database</strong>" not in missing  # it answers
+
+
+@asynccontextmanager
+async def gateway(status: int) -> AsyncIterator[str]:
+    """A proxy on the way to GitHub that answers `status` to everything, as itself."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": status, "headers": []})
+            await send({"type": "http.response.body", "body": b"Bad Gateway"})
+
+    with serve_app(app) as url:
+        yield url
+
+
+@pytest.mark.parametrize("way", ["gateway", "closed port"])
+async def test_a_code_that_never_reached_github_can_be_tried_again(
+    make_settings: MakeSettings, sim: GitHubSim, way: str
+) -> None:
+    async with serve(make_settings()) as browser:
+        visitor = browser()
+        callback = await create_on_github(await visitor.get("/"))
+    async with contextlib.AsyncExitStack() as stack:
+        if way == "gateway":
+            api_url = await stack.enter_async_context(gateway(502))
+        else:
+            api_url = f"http://127.0.0.1:{free_port()}"
+        async with serve(make_settings(github_api_url=api_url)) as offline:
+            lost = offline()
+            lost.cookies = visitor.cookies
+            failed = await lost.get(callback)
+    async with serve(make_settings()) as online:
+        back = online()
+        back.cookies = visitor.cookies
+        again = await back.get(callback)
+    assert failed.status_code == 502
+    assert "GitHub was not reached" in failed.text
+    assert "reload this page to try again" in failed.text.lower()
+    assert "delete it in GitHub" not in failed.text  # no App was handed over and lost
+    assert again.status_code == 200, again.text
+    assert sim.manifest_apps[-1]["webhook_secret"] in again.text
+    assert conversions(sim) == 1

@@ -786,6 +786,8 @@ class GitHubSim:
             if exc.errors is not None:
                 body["errors"] = exc.errors
             response = _json_response(exc.status, body, exc.headers)
+        # GitHub's own answers, errors included, carry it; a proxy's do not
+        response.headers["x-github-request-id"] = f"SIM:{len(self.requests):08X}"
         self._log(request, path, response.status_code, auth_kind)
         return response
 
