@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
-# Beside the package in a checkout; in the working directory for an installed copy.
-MANIFEST_CANDIDATES = (Path(__file__).resolve().parents[2] / "app.yml", Path("app.yml"))
+from app.resources import app_manifest
 
 
-def load_manifest(
-    public_url: str, path: Path | None = None, *, workflows: bool = False
-) -> dict[str, Any]:
-    """`app.yml` for this server; with `workflows`, the App may also change CI workflow
-    files, which GitHub refuses to any App without that permission (even when a
-    repository's `.agentops.yml` sets `allow_workflow_edits`)."""
-    if path is None:
-        path = next((p for p in MANIFEST_CANDIDATES if p.exists()), MANIFEST_CANDIDATES[0])
-    manifest: dict[str, Any] = yaml.safe_load(path.read_text())
+def load_manifest(public_url: str, *, workflows: bool = False) -> dict[str, Any]:
+    """`app.yml` (shipped with the package) for this server; with `workflows`, the App may
+    also change CI workflow files, which GitHub refuses to any App without that permission
+    (even when a repository's `.agentops.yml` sets `allow_workflow_edits`)."""
+    manifest: dict[str, Any] = yaml.safe_load(app_manifest().read_text(encoding="utf-8"))
     base = public_url.rstrip("/")
     manifest["url"] = base
     manifest.setdefault("hook_attributes", {})["url"] = f"{base}/webhooks/github"

@@ -1,4 +1,5 @@
-"""Prompt templates: text files in `prompts/`, one per purpose, filled by name.
+"""Prompt templates: text files in `prompts/`, one per purpose, filled by name (shipped
+with the package: `app.resources`).
 
 Templates use `string.Template` placeholders (`$name`); a missing value is an error, so a
 template and its caller cannot drift apart silently.
@@ -7,13 +8,10 @@ template and its caller cannot drift apart silently.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from string import Template
 
+from app.resources import prompt_file
 from app.sandbox.test_commands import TestCommand
-
-# Beside the package in a checkout; in the working directory for an installed copy.
-_CANDIDATES = (Path(__file__).resolve().parents[2] / "prompts", Path("prompts"))
 
 
 class PromptMissing(LookupError):
@@ -22,11 +20,10 @@ class PromptMissing(LookupError):
 
 @cache
 def _template(name: str) -> Template:
-    for folder in _CANDIDATES:
-        path = folder / f"{name}.md"
-        if path.is_file():
-            return Template(path.read_text(encoding="utf-8").strip())
-    raise PromptMissing(f"no prompt template named {name!r} in prompts/")
+    path = prompt_file(name)
+    if not path.is_file():
+        raise PromptMissing(f"no prompt template named {name!r} in prompts/")
+    return Template(path.read_text(encoding="utf-8").strip())
 
 
 def render_prompt(name: str, **values: str) -> str:
