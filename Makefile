@@ -7,7 +7,7 @@ SANDBOX_VENV ?= .venv-sandbox
 export AGENTOPS_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/agentops
 export AGENTOPS_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install sandbox-python run test lint typecheck check services clean
+.PHONY: install sandbox-python run test lint typecheck check services clean settings-table
 
 $(BIN)/agentops: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# README's configuration table, from the docstrings of app/config.py's settings
+settings-table: install
+	$(BIN)/python -m app.settings_table --write README.md
 
 clean:
 	rm -rf $(VENV) $(SANDBOX_VENV) .pytest_cache .mypy_cache .ruff_cache
