@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import RepoConfig, Settings
+from app.config import Settings
+from app.repo_config import RepoConfig
 from app.sandbox import run_tests
 from app.workflow.dependencies import install_for
 from app.workflow.sandbox_policy import policy_for_tests
