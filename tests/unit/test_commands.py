@@ -6,6 +6,7 @@ import pytest
 
 from app.commands import (
     COMMANDS,
+    DEFAULT_LABELS,
     Command,
     command_for_label,
     help_text,
@@ -14,7 +15,6 @@ from app.commands import (
     repository_label_command,
     wrong_target_reason,
 )
-from app.config import DEFAULT_LABELS
 
 # --- parse_comment -----------------------------------------------------------------------
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from gidgethub import sansio
 
-from app.commands import Command
-from app.config import DEFAULT_LABELS
+from app.commands import DEFAULT_LABELS, Command
 from app.events import (
     Ignored,
     LabelCheck,

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.commands import Command
-from app.config import DEFAULT_LABELS
+from app.commands import DEFAULT_LABELS, Command
 from app.events import Ignored, LabelCheck, PayloadError, RunRequest, TenantKey
 from handlers.gitlab import GitLabContext, interpret, project_path
 
