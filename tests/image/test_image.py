@@ -172,3 +172,40 @@ def test_the_worker_is_healthy_and_stops_on_sigterm(worker: Container) -> None:
     state = worker.inspect()["State"]
     assert state["ExitCode"] == 0, worker.logs()[-2000:]
     assert time.monotonic() - started < 30  # it stopped on the signal, not on the kill
+
+
+# Each toolchain, run by the worker's own sandbox code inside the container (the same
+# `run_sandboxed` a test run uses): no network, /usr read-only, the uid of the service.
+_TOOLCHAINS_IN_SANDBOX = """
+import asyncio, json, sys, tempfile
+from pathlib import Path
+from app.sandbox import SandboxPolicy, run_sandboxed
+
+COMMANDS = {
+    "python": ["python", "-m", "pytest", "--version"],
+    "node": ["node", "-e", "console.log(6 * 7)"],
+    "php": ["php", "-r", "echo 6 * 7;"],
+    "composer": ["composer", "--version", "--no-ansi"],
+    "go": ["go", "version"],
+}
+
+async def main():
+    policy = SandboxPolicy(python_env=Path("/opt/sandbox-python"))
+    found = {}
+    for name, argv in COMMANDS.items():
+        with tempfile.TemporaryDirectory() as checkout:
+            result = await run_sandboxed(argv, Path(checkout), policy)
+        found[name] = [result.exit_code, result.sandboxed, result.output.text[-300:]]
+    print(json.dumps(found))
+
+asyncio.run(main())
+"""
+
+
+def test_each_toolchain_runs_in_the_sandbox_inside_the_container() -> None:
+    output = run_once("python", "-c", _TOOLCHAINS_IN_SANDBOX, options=SANDBOX_OPTIONS)
+    found = json.loads(output.strip().splitlines()[-1])
+    for name, (exit_code, sandboxed, text) in found.items():
+        assert exit_code == 0 and sandboxed, (name, text)
+    assert "42" in found["node"][2] and "42" in found["php"][2]
+    assert "pytest" in found["python"][2] and "go version" in found["go"][2]
