@@ -45,6 +45,7 @@ DOCKER ?= $(firstword $(wildcard /usr/bin/docker) docker)
 IMAGE  ?= agentops:test
 
 image-test: install services
+	DOCKER=$(DOCKER) bash .ci/docker
 	DOCKER=$(DOCKER) bash tests/image/build.sh $(IMAGE)
 	DOCKER=$(DOCKER) AGENTOPS_IMAGE=$(IMAGE) $(BIN)/pytest -q -s -p no:cacheprovider -n 0 tests/image
 
