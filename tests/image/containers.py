@@ -30,15 +30,22 @@ SANDBOX_OPTIONS = (
 )
 
 
-def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
+def docker(
+    *args: str, check: bool = True, timeout: float = 120, env: dict[str, str] | None = None
+) -> str:
     done = subprocess.run(
-        [DOCKER, *args], capture_output=True, text=True, timeout=timeout, check=False
+        [DOCKER, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
     if check and done.returncode != 0:
         raise AssertionError(
             f"`docker {shlex.join(args)}` exited {done.returncode}:\n{done.stderr[-3000:]}"
         )
-    return done.stdout
+    return done.stdout + (done.stderr if "--progress=plain" in args else "")
 
 
 def run_once(*args: str, options: tuple[str, ...] = (), env: dict[str, str] | None = None) -> str:

@@ -14,7 +14,7 @@ from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
 from tests.e2e.harness import wait_for
 from tests.image.conftest import FIGURES, WebContainer, post_github, run_of
-from tests.image.containers import IMAGE, SANDBOX_OPTIONS, Container, docker, run_once
+from tests.image.containers import IMAGE, ROOT, SANDBOX_OPTIONS, Container, docker, run_once
 from tests.sim.github_sim import GitHubSim
 from tests.sim.llm_sim import LLMSimulator
 
@@ -44,6 +44,36 @@ def test_it_has_no_compiler_and_none_of_the_build_context_it_should_not() -> Non
     # files read from it (no tests, no .git, no virtualenv, no .env)
     assert sorted(run_once("ls", "-A", "/srv/agentops").split()) == ["app.yml", "prompts"]
     assert run_once("ls", "/usr/local/share/agentops").split() == ["seccomp-bwrap.json"]
+
+
+def test_the_build_context_holds_only_what_the_image_is_built_from(tmp_path: Path) -> None:
+    """.dockerignore, applied by the daemon to a context that has everything a checkout
+    may have: what reaches the daemon is what `COPY . /context` sees."""
+    (tmp_path / ".dockerignore").write_text((ROOT / ".dockerignore").read_text())
+    for name in (
+        "pyproject.toml", "README.md", "app.yml", "app/web.py", "app/__pycache__/web.pyc",
+        "handlers/github.py", "jobs/worker.py", "prompts/plan.md", "deploy/seccomp-bwrap.json",
+        "deploy/docker/healthcheck.py", ".env", "app/.env", "github-app.pem", "deploy/k.key",
+        ".venv/bin/python", ".venv-sandbox/bin/python", ".git/config", "tests/test_x.py",
+        "bench/.data/big", "var/run.log", "node_modules/x/index.js",
+    ):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    dockerfile = tmp_path.parent / f"{tmp_path.name}.Dockerfile"
+    dockerfile.write_text(
+        f"FROM {IMAGE}\nCOPY --chown=10001:10001 . /tmp/context\n"
+        "RUN cd /tmp/context && find . -type f | sort\n"
+    )
+    tag = "agentops-image-test-context:latest"
+    built = docker("build", "--no-cache", "--progress=plain", "-f", str(dockerfile), "-t", tag,
+                   str(tmp_path), env={"DOCKER_BUILDKIT": "0"})  # fmt: skip
+    docker("rmi", tag, check=False)
+    files = set(re.findall(r"^\./(\S+)$", built, re.M))
+    assert files == {
+        "pyproject.toml", "README.md", "app.yml", "app/web.py",
+        "handlers/github.py", "jobs/worker.py", "prompts/plan.md",
+        "deploy/seccomp-bwrap.json", "deploy/docker/healthcheck.py",
+    }, files  # fmt: skip
 
 
 def test_the_build_secret_is_in_no_layer_and_no_file() -> None:
@@ -209,3 +239,40 @@ def test_each_toolchain_runs_in_the_sandbox_inside_the_container() -> None:
         assert exit_code == 0 and sandboxed, (name, text)
     assert "42" in found["node"][2] and "42" in found["php"][2]
     assert "pytest" in found["python"][2] and "go version" in found["go"][2]
+
+
+def test_a_worker_without_the_setting_refuses_implement_and_says_what_to_set(
+    web: WebContainer,
+    service_env: dict[str, str],
+    github: tuple[GitHubSim, str],
+    llm: tuple[LLMSimulator, str],
+) -> None:
+    """Docker's defaults (after the worker above has stopped): the run is refused, and
+    the person and the operator are told the container settings, not host packages."""
+    bare = Container(
+        "worker-bare", ["agentops", "worker"], {**service_env, "AGENTOPS_PUBLIC_URL": web.url}
+    )
+    bare.start("--cap-drop", "ALL", "--security-opt", "no-new-privileges")
+    try:
+        gh, _ = github
+        repo = "acme/calc2"
+        gh.add_repo(repo, script.FILES)
+        gh.set_permission(repo, "alice", "write")
+        number = gh.add_issue(repo, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
+        comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")
+        payload = events.issue_comment(
+            repo, gh.installation_id(repo), number, "/agentops implement", "alice",
+            comment_id=comment_id,
+        )  # fmt: skip
+        response = post_github(web, "issue_comment", payload)
+        assert response.status_code == 202, response.text
+        run = wait_for(lambda: run_of(web, int(response.text.split()[-1])), 120, 0.5)
+        assert run["status"] == "failed", run
+        error = str(run["error"])
+        assert "seccomp-bwrap.json" in error and "systempaths=unconfined" in error, error
+        assert "system-deps" not in error
+        said = " ".join(c["body"] for c in gh.comments(repo, number))
+        assert "no working test sandbox" in said and "agentops doctor" in said, said
+        assert "no test sandbox" in bare.logs()
+    finally:
+        bare.remove()
