@@ -47,14 +47,6 @@ FROM ${BASE_IMAGE}
 # A smaller image for Python repositories only: --build-arg TOOLCHAINS="".
 # More Pythons for `requires-python`: install them and list them in AGENTOPS_SANDBOX_PYTHONS.
 ARG TOOLCHAINS="node php go"
-ARG BASE_IMAGE
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="AgentOps" \
-      org.opencontainers.image.description="Self-hosted AI engineering bot for GitHub and GitLab: web process and worker" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="${BASE_IMAGE}"
 
 RUN set -eu; \
     packages="git bubblewrap socat ca-certificates"; \
@@ -92,6 +84,16 @@ ENV PATH=/opt/agentops/bin:$PATH \
     AGENTOPS_SANDBOX_PYTHON=/opt/sandbox-python \
     AGENTOPS_WORKDIR=/home/agentops/runs
 
+# Last: a build argument changes the cache key of every RUN after it, and the revision
+# changes with every commit.
+ARG BASE_IMAGE
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="AgentOps" \
+      org.opencontainers.image.description="Self-hosted AI engineering bot for GitHub and GitLab: web process and worker" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
 USER 10001:10001
 EXPOSE 8000
 STOPSIGNAL SIGTERM
