@@ -40,9 +40,16 @@ def test_it_runs_as_a_user_with_a_healthcheck_a_stop_signal_and_labels() -> None
 def test_it_has_no_compiler_and_none_of_the_build_context_it_should_not() -> None:
     compilers = run_once("sh", "-c", "for c in gcc cc g++ c++ clang make; do command -v $c; done")
     assert compilers.strip() == ""
-    # the code is installed in /opt/agentops; the working directory holds only the data
-    # files read from it (no tests, no .git, no virtualenv, no .env)
-    assert sorted(run_once("ls", "-A", "/srv/agentops").split()) == ["app.yml", "prompts"]
+    # the code, its prompts and app.yml are installed in /opt/agentops; the working directory
+    # holds nothing (no tests, no .git, no virtualenv, no .env)
+    assert run_once("ls", "-A", "/srv/agentops").split() == []
+    found = run_once(
+        "python3",
+        "-c",
+        "from app.resources import app_manifest, prompt_file; "
+        "print(prompt_file('plan_system').read_text()[:20]); print(app_manifest())",
+    )
+    assert "/opt/agentops/" in found and "app.yml" in found
     assert run_once("ls", "/usr/local/share/agentops").split() == ["seccomp-bwrap.json"]
 
 
