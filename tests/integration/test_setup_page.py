@@ -24,7 +24,7 @@ import pytest
 from app.config import Settings
 from app.store import Database
 from app.web import create_app
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 
 PUBLIC = "http://agentops.test"
 MakeSettings = Callable[..., Settings]
