@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 from app.store.migrations import apply_migrations, ensure_database  # noqa: E402
 from tests.conftest import PG_BASE, drop_database  # noqa: E402
 from tests.e2e.harness import RedisServer, Service, base_env  # noqa: E402
-from tests.sim.github_sim import generate_app_key  # noqa: E402
+from tests.sim.github import generate_app_key  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 

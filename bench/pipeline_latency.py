@@ -33,7 +33,7 @@ from app.store.migrations import apply_migrations, ensure_database  # noqa: E402
 from tests.conftest import PG_BASE, drop_database  # noqa: E402
 from tests.e2e import github_events as events  # noqa: E402
 from tests.e2e.harness import RedisServer, Service, base_env, wait_for  # noqa: E402
-from tests.sim.github_sim import GitHubSim  # noqa: E402
+from tests.sim.github import GitHubSim  # noqa: E402
 from tests.sim.llm_sim import LLMSimulator, text, tool_call  # noqa: E402
 from tests.sim.serve import serve_app  # noqa: E402
 

@@ -13,8 +13,8 @@ from app.store.migrations import apply_migrations, ensure_database
 from tests.conftest import PG_BASE, drop_database
 from tests.e2e.harness import RedisServer, Service, base_env
 from tests.gitlab_tokens import project_token
-from tests.sim.github_sim import GitHubSim
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.github import GitHubSim
+from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator
 from tests.sim.serve import serve_app
 

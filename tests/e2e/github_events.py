@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.sim.github_sim import GitHubSim
+    from tests.sim.github import GitHubSim
 
 _ids = itertools.count(9_000_000)
 # Each labeling is a new moment of its issue (`updated_at`), as it is on GitHub, where

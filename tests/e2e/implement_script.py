@@ -10,7 +10,7 @@ from __future__ import annotations
 from tests.e2e import github_events as events
 from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import Service
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.llm_sim import LLMSimulator, text, tool_call
 
 PLANNER = "sim-planner"

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.e2e import implement_script as script
 from tests.e2e.harness import Service, wait_for
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.llm_sim import LLMSimulator, text, tool_call
 
 CONFIG = "[tool.pytest.ini_options]\ntestpaths = ['tests']\npythonpath = ['.']\n"

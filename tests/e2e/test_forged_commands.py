@@ -20,8 +20,8 @@ import pytest
 from tests.e2e.conftest import GITHUB_SECRET, GITLAB_SECRET, gitlab_token
 from tests.e2e.harness import ADMIN_TOKEN, Service, wait_for
 from tests.gitlab_tokens import group_token
-from tests.sim.github_sim import GitHubSim
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.github import GitHubSim
+from tests.sim.gitlab import GitLabSim
 
 pytestmark = pytest.mark.e2e
 VICTIM = "finance/ledger"  # vic maintains it

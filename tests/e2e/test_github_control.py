@@ -10,7 +10,7 @@ from app.forges.markers import unmarked
 from tests.e2e import github_events as events
 from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import ADMIN_TOKEN, Service, wait_for
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/widgets"

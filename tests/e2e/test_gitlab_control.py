@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.conftest import gitlab_token
 from tests.e2e.harness import Service, wait_for
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.gitlab import GitLabSim
 
 pytestmark = pytest.mark.e2e
 PROJECT = "platform/billing"

@@ -19,7 +19,7 @@ import pytest
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import Service, wait_for
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.llm_sim import LLMSimulator, text, tool_call
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,7 @@ import pytest
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import gitlab_token
 from tests.e2e.harness import Service, wait_for
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator
 
 pytestmark = pytest.mark.e2e

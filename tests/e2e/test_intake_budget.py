@@ -19,7 +19,7 @@ import pytest
 from tests.e2e import github_events as events
 from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, wait_for
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/budget"

@@ -22,8 +22,8 @@ from tests.e2e import github_events as events
 from tests.e2e.conftest import GITHUB_SECRET, forge_env
 from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, wait_for
 from tests.e2e.private_postgres import PrivatePostgres, migrated_server
-from tests.sim.github_sim import GitHubSim
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.github import GitHubSim
+from tests.sim.gitlab import GitLabSim
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/pg-intake"

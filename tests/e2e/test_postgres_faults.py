@@ -15,8 +15,8 @@ from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET, forge_env
 from tests.e2e.harness import RedisServer, Service, base_env, wait_for
 from tests.e2e.private_postgres import PrivatePostgres, migrated_server
-from tests.sim.github_sim import GitHubSim
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.github import GitHubSim
+from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, slow, text
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ import pytest
 from tests.e2e.fixture_repos import fixture_files
 from tests.e2e.harness import Service, wait_for
 from tests.e2e.implement_script import llm_env, script_resolution, start_implement
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.llm_sim import LLMSimulator
 
 pytestmark = pytest.mark.e2e

@@ -20,7 +20,7 @@ from tests.e2e import implement_script as script
 from tests.e2e.features import FEATURES, Feature
 from tests.e2e.fixture_repos import fixture_files
 from tests.e2e.harness import Service, wait_for
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.llm_sim import LLMSimulator, text, tool_call
 from tests.sim.registries import Registries, serve_registries
 

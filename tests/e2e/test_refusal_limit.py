@@ -13,7 +13,7 @@ from app.forges.markers import unmarked
 from tests.e2e import github_events as events
 from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import Service, wait_for
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/spam-target"

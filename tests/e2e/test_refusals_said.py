@@ -13,8 +13,8 @@ from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET, gitlab_token
 from tests.e2e.harness import Service, wait_for
-from tests.sim.github_sim import GitHubSim
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.github import GitHubSim
+from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, text
 
 pytestmark = pytest.mark.e2e

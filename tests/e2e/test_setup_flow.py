@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.harness import RedisServer, Service, base_env
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 
 
 @pytest.fixture(scope="module")

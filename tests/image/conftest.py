@@ -21,7 +21,7 @@ from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET, github, llm, redis_server, workdir
 from tests.e2e.harness import ADMIN_TOKEN, RedisServer, wait_for
 from tests.image.containers import DOCKER, IMAGE, SANDBOX_OPTIONS, Container, docker, run_once
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.llm_sim import LLMSimulator
 from tests.sim.serve import free_port
 

@@ -15,7 +15,7 @@ from tests.e2e import implement_script as script
 from tests.e2e.harness import wait_for
 from tests.image.conftest import FIGURES, WebContainer, post_github, run_of
 from tests.image.containers import IMAGE, ROOT, SANDBOX_OPTIONS, Container, docker, run_once
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.llm_sim import LLMSimulator
 
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")

@@ -29,8 +29,8 @@ from app.workflow.labels import RepoLabelCache, check_labels, repository_labels
 from app.workflow.runner import TransientRunError
 from jobs.workflows import requeue_stale_runs
 from tests.intake_once import accept_once
-from tests.sim.github_sim import GitHubSim
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.github import GitHubSim
+from tests.sim.gitlab import GitLabSim
 from tests.sim.serve import serve_app
 
 REPO = "acme/labelled"

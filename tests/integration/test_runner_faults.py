@@ -22,7 +22,7 @@ from app.store.runs import Run
 from app.workflow.context import WorkflowDeps
 from app.workflow.runner import TransientRunError, execute_run
 from tests.intake_once import accept_once
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.serve import serve_app
 
 REPO = "acme/faults"

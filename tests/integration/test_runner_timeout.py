@@ -21,7 +21,7 @@ from app.store.runs import Run
 from app.workflow.context import WorkflowDeps
 from app.workflow.runner import execute_run
 from tests.intake_once import accept_once
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.gitlab import GitLabSim
 
 PROJECT = "team/slow"
 

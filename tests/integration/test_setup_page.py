@@ -25,7 +25,7 @@ import pytest
 from app.config import Settings
 from app.store import Database
 from app.web import create_app
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.serve import free_port, serve_app
 
 PUBLIC = "http://agentops.test"

@@ -10,7 +10,7 @@ import pytest
 from app import git
 from app.forges.github_auth import GitHubApp
 from app.workflow import workspace
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.serve import serve_app
 
 REPO = "acme/moving"

@@ -105,3 +105,37 @@ async def git_http_backend(
     if proc.returncode and not out:
         return Response(err or b"git http-backend failed", status_code=500)
     return Response(payload, status_code=status, headers=headers)
+
+
+def commit_files(
+    bare: Path,
+    work: Path,
+    start: str,
+    branch: str,
+    files: dict[str, str],
+    *,
+    message: str,
+    env: dict[str, str],
+    force: bool = False,
+) -> str:
+    """Commit `files` on `branch` (made from `start`) straight into `bare`: its sha.
+
+    `work` is an empty scratch directory for the clone.
+    """
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=work, env=env, check=True, capture_output=True, text=True
+        )
+        return done.stdout.strip()
+
+    git("clone", "-q", "--branch", start, str(bare), ".")
+    git("checkout", "-q", "-B", branch)
+    for path, content in files.items():
+        target = work / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    git("add", "-A")
+    git("commit", "-q", "-m", message)
+    git("push", "-q", *(["--force"] if force else []), "origin", f"HEAD:refs/heads/{branch}")
+    return git("rev-parse", "HEAD")

@@ -8,8 +8,8 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.forges.doctor import check_forges
-from tests.sim.github_sim import GitHubSim, generate_app_key
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.github import GitHubSim, generate_app_key
+from tests.sim.gitlab import GitLabSim
 from tests.sim.serve import serve_app
 
 

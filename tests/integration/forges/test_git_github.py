@@ -23,7 +23,7 @@ from app.forges.base import GitRemote
 from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
 from app.forges.retry import RetryPolicy
-from tests.sim.github_sim import GitHubSim, generate_app_key
+from tests.sim.github import GitHubSim, generate_app_key
 
 REPO = "acme/app"
 BOT = git.Person("agentops[bot]", "41898282+agentops[bot]@users.noreply.github.com")

@@ -14,7 +14,7 @@ from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
 from app.forges.markers import carries, run_key, unmarked
 from tests.integration.forges.test_github_forge import FAST, REPO, calls, make_sim
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 
 COMMENTS = r"^POST /repos/acme/app/issues/\d+/comments$"
 

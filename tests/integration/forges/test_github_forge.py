@@ -22,7 +22,7 @@ from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
 from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
-from tests.sim.github_sim import GitHubSim, generate_app_key
+from tests.sim.github import GitHubSim, generate_app_key
 from tests.sim.serve import serve_app
 
 REPO = "acme/app"

@@ -13,7 +13,7 @@ from app.forges.base import ForgeError, ReviewComment, Target
 from app.forges.github import GitHubForge
 from app.forges.github_auth import GitHubApp
 from tests.integration.forges.test_github_forge import FAST, REPO, make_sim
-from tests.sim.github_sim import GitHubSim
+from tests.sim.github import GitHubSim
 from tests.sim.serve import SwitchableApp
 
 BEFORE = "".join(f"line {n}\n" for n in range(1, 31))

@@ -16,7 +16,7 @@ from app.forges.github_auth import GitHubApp
 from app.forges.retry import RetryPolicy
 from app.git import clone
 from handlers.github import GitHubContext, interpret
-from tests.sim.github_sim import GitHubSim, generate_app_key
+from tests.sim.github import GitHubSim, generate_app_key
 from tests.sim.serve import serve_app
 
 REPO = "acme/app"

@@ -13,7 +13,7 @@ from app.forges.base import CheckUpdate, ForgeTransientError, Target
 from app.forges.gitlab import GitLabForge
 from app.forges.markers import carries, run_key, unmarked
 from tests.integration.forges.test_gitlab_forge import FAST, REPO, api_calls, make_forge
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.gitlab import GitLabSim
 from tests.sim.serve import SwitchableApp
 
 ISSUE = Target(REPO, "issue", 1)

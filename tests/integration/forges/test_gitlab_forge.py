@@ -26,7 +26,7 @@ from app.forges.gitlab import GitLabForge
 from app.forges.gitlab_format import CHECK_MARKER, NOTE_LIMIT
 from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.gitlab import GitLabSim
 from tests.sim.serve import SwitchableApp
 
 REPO = "group/sub/app"

@@ -14,7 +14,7 @@ from app.forges.base import ReviewComment, Target
 from app.forges.gitlab import GitLabForge
 from app.forges.markers import unmarked
 from tests.integration.forges.test_gitlab_forge import FILES, REPO, make_forge
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.gitlab import GitLabSim
 from tests.sim.serve import SwitchableApp
 
 BEFORE = "".join(f"line {n}\n" for n in range(1, 31))

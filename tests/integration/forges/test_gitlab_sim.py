@@ -8,7 +8,7 @@ from pathlib import Path
 import gitlab
 import pytest
 
-from tests.sim.gitlab_sim import GitLabSim
+from tests.sim.gitlab import GitLabSim
 
 REPO = "group/app"
 PID = "group%2Fapp"

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.forges.base import ForgeError, Target
 from app.forges.github_auth import GitHubApp, app_jwt
 from app.forges.retry import RetryPolicy
-from tests.sim.github_sim import generate_app_key
+from tests.sim.github import generate_app_key
 
 API = "https://ghe.example.com/api/v3"
 

@@ -1,12 +1,12 @@
 """The GitHub App's webhook as GitHub runs it: deliveries sent to the hook URL, their log,
-and redelivery (`GET /app/hook/deliveries`, `POST /app/hook/deliveries/{id}/attempts`).
+and redelivery (the endpoints are in `app_api.py`).
 
 GitHub sends each event once and never again on its own: a delivery that failed (the
 service down, a 5xx) stays failed until someone asks for a redelivery, which is a new
 delivery with the same `guid` (`X-GitHub-Delivery`) and `redelivery: true`. The log lists
 the newest first, paginated with an opaque `cursor` in the `Link` header.
 
-    sim.hook_url, sim.hook_secret = f"{service}/webhooks/github", secret
+    sim.hooks.url, sim.hooks.secret = f"{service}/webhooks/github", secret
     guid = sim.deliver("issue_comment", payload)   # POSTs it now; logged, failed or not
 """
 
@@ -19,12 +19,24 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-if TYPE_CHECKING:
-    from tests.sim.github_sim import GitHubSim
+
+def signed_request(
+    event: str, payload: dict[str, Any], secret: str, delivery: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers GitHub would POST (signed with `X-Hub-Signature-256`)."""
+    body = json.dumps(payload).encode()
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return body, {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": f"sha256={signature}",
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/sim",
+    }
 
 
 @dataclass
@@ -71,24 +83,12 @@ class HookLog:
     ) -> HookDelivery:
         """POST the event to the hook URL now and log the delivery, whatever happens."""
         guid = guid or str(uuid.uuid4())
-        body = json.dumps(payload).encode()
-        signature = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        body, headers = signed_request(event, payload, self.secret, guid)
         started = time.time()
         try:
             if self.url is None:
                 raise httpx.ConnectError("no hook URL")
-            answer = httpx.post(
-                self.url,
-                content=body,
-                timeout=10,
-                headers={
-                    "X-GitHub-Event": event,
-                    "X-GitHub-Delivery": guid,
-                    "X-Hub-Signature-256": f"sha256={signature}",
-                    "Content-Type": "application/json",
-                    "User-Agent": "GitHub-Hookshot/sim",
-                },
-            )
+            answer = httpx.post(self.url, content=body, timeout=10, headers=headers)
             status = answer.status_code
         except httpx.HTTPError:
             status = 0
@@ -120,26 +120,3 @@ class HookLog:
         if found is None:
             return None
         return self.send(found.event, found.payload, found.guid, redelivery=True)
-
-
-def register_routes(route: Any, json_response: Any, http_error: Any) -> None:
-    """Add the hook endpoints to the simulator's routes (called by github_sim)."""
-
-    @route("GET", "/app/hook/deliveries", auth="jwt")
-    def _deliveries(sim: GitHubSim, call: Any) -> Any:
-        per_page = max(1, min(100, int(call.query.get("per_page", 30))))
-        items, cursor = sim.hooks.page(per_page, call.query.get("cursor"))
-        headers = {}
-        if cursor is not None:
-            headers["link"] = (
-                f'<{call.api}{call.path}?per_page={per_page}&cursor={cursor}>; rel="next"'
-            )
-        return json_response(200, items, headers)
-
-    @route("POST", "/app/hook/deliveries/{delivery_id}/attempts", auth="jwt")
-    def _redeliver(sim: GitHubSim, call: Any) -> Any:
-        if not call.params["delivery_id"].isdigit():
-            raise http_error(404, "Not Found")
-        if sim.hooks.redeliver(int(call.params["delivery_id"])) is None:
-            raise http_error(404, "Not Found")
-        return 202, {}
