@@ -7,7 +7,7 @@ SANDBOX_VENV ?= .venv-sandbox
 export AGENTOPS_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/agentops
 export AGENTOPS_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install sandbox-python run test lint typecheck check services clean
+.PHONY: install sandbox-python run test image-test lint typecheck check services clean settings-table
 
 $(BIN)/agentops: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,17 @@ TEST_WORKERS ?= 2
 test: install services
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
+# The image, built and run (not part of `make test`: it needs Docker, and its first build
+# takes minutes). Debian's docker.io client builds with BuildKit by itself; a newer `docker`
+# CLI without the buildx plugin cannot, so Debian's is preferred when it is installed.
+DOCKER ?= $(firstword $(wildcard /usr/bin/docker) docker)
+IMAGE  ?= agentops:test
+
+image-test: install services
+	DOCKER=$(DOCKER) bash .ci/docker
+	DOCKER=$(DOCKER) bash tests/image/build.sh $(IMAGE)
+	DOCKER=$(DOCKER) AGENTOPS_IMAGE=$(IMAGE) $(BIN)/pytest -q -s -p no:cacheprovider -n 0 tests/image
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check app handlers jobs tests bench
@@ -46,6 +57,10 @@ typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# README's configuration table, from the docstrings of app/config.py's settings
+settings-table: install
+	$(BIN)/python -m app.settings_table --write README.md
 
 clean:
 	rm -rf $(VENV) $(SANDBOX_VENV) .pytest_cache .mypy_cache .ruff_cache

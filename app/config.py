@@ -13,10 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -26,11 +23,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from app import repo_files
 from app.commands import COMMANDS, DEFAULT_LABELS
 from app.forwarded import Network, trusted_networks
 from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
-from app.sandbox.test_commands import command_from_config, parse_select_template
 
 
 class ConfigError(Exception):
@@ -38,166 +33,241 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AGENTOPS_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="AGENTOPS_", extra="ignore", use_attribute_docstrings=True
+    )
 
     # --- infrastructure -------------------------------------------------------------
     database_url: str = "postgresql://postgres@127.0.0.1:5432/agentops"
-    # Tenant work logs in as agentops_tenant (row-level security it cannot leave); by
-    # default the database URL with that user and no password.
+    """PostgreSQL: the service's state."""
     tenant_database_url: str | None = None
+    """The login of tenant work, under row-level security it cannot leave; unset: `DATABASE_URL`
+    with user `agentops_tenant` and no password. A password given here is set on the role by
+    `agentops migrate` (as a SCRAM verifier)."""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis: the queue."""
     queue_name: str = "agentops:queue"
+    """The ARQ queue's name."""
     public_url: str = "http://127.0.0.1:8000"
-    # comma-separated addresses or networks whose X-Forwarded-* headers count (app/forwarded.py)
+    """Where forges reach this service; unset, the set-up page uses the address it was opened
+    at."""
     trusted_proxies: str = "127.0.0.1,::1"
+    """Comma-separated addresses or networks (`10.0.0.0/8`, `*`) of your reverse proxies: only a
+    request from one of them may set its scheme, host and client with `X-Forwarded-Proto`,
+    `-Host` and `-For`."""
     admin_token: SecretStr | None = None
-    # When set, GET /metrics wants `Authorization: Bearer <token>`; unset, it stays open.
+    """Bearer token of `GET /api/runs`; unset, the API is off."""
     metrics_token: SecretStr | None = None
+    """When set, `GET /metrics` wants `Authorization: Bearer <token>` (else 401); unset, it is
+    open."""
     workdir: Path = Path("/tmp/agentops")  # noqa: S108 - clones live here, per run
+    """Where runs clone repositories."""
     max_body_bytes: int = 25 * 1024 * 1024
-    # A webhook is answered within this many seconds (GitHub waits 10): stored and 202,
-    # or 503 so that the forge sends it again; a body not received in it is a 408.
+    """A webhook body over this many bytes is refused (413) while it streams."""
     intake_budget_seconds: float = Field(default=5.0, gt=0)
-    # Deliveries being stored at once beyond this are answered 503 at once (load shed).
+    """A webhook is answered within this many seconds (GitHub waits 10): stored and 202, or 503
+    so that the forge sends it again; a body not received in it is a 408 (see *How a webhook
+    becomes work*)."""
     intake_max_pending: int = Field(default=64, ge=1)
-    # Megabytes of webhook bodies held at once (a body is authenticated only once whole);
-    # beyond, a new delivery is answered 503.
+    """Deliveries being stored at once beyond this are answered 503 at once (load shed)."""
     intake_max_receiving_mb: int = Field(default=128, ge=1)
-    # uvicorn's line per HTTP request; off by default: every delivery that stores something
-    # logs its own line, /metrics counts every answer by forge and status.
+    """Megabytes of webhook bodies held at once (a body is authenticated only once whole);
+    beyond, a new delivery is answered 503."""
     access_log: bool = False
+    """uvicorn's line per HTTP request (every delivery that stores something logs its own
+    line; `/metrics` counts every answer by forge and status)."""
     job_timeout_seconds: int = 1800
+    """The longest a run's job may take."""
     job_max_tries: int = 5
+    """How often a run's job is tried."""
     requeue_after_seconds: int = 60
-    heartbeat_seconds: float = 10.0  # a running run's worker proves it is alive this often
-    stale_run_seconds: float = 90.0  # no heartbeat for this long: the worker died
+    """A queued run whose job has not started this long after its enqueue is enqueued again by
+    the sweep (a run never enqueued: at the next sweep)."""
+    heartbeat_seconds: float = 10.0
+    """A running run's worker proves it is alive this often."""
+    stale_run_seconds: float = 90.0
+    """A running run silent this long is handed to another worker: its worker died."""
     labels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LABELS))
-    # Other labels are looked up in the repository's .agentops.yml (`labels:`) by the worker.
+    """JSON map label → command (see *Labels*)."""
     repository_labels: bool = True
+    """Also look up other labels in each repository's `.agentops.yml` (`labels:`)."""
     forge_timeout_seconds: float = 30.0
-    # A person without write access gets the 👀 and the refusal at most this many times per
-    # repository within the window; past it their runs end refused with nothing posted.
+    """Each call to GitHub's or GitLab's API."""
     refusal_notice_limit: int = Field(default=5, ge=0)
+    """A person without write access gets the 👀 and the refusal at most this often per
+    repository within `REFUSAL_NOTICE_WINDOW_SECONDS`; past it their runs end refused with
+    nothing posted (logged)."""
     refusal_notice_window_seconds: float = Field(default=3600.0, gt=0)
-    # Tests of repositories run only inside bubblewrap unless the operator says otherwise.
+    """The window of `REFUSAL_NOTICE_LIMIT`."""
     sandbox_allow_unsandboxed: bool = False
-    # The Python (a venv or prefix, read-only) that runs repositories' Python tests; the
-    # worker's own when unset, whose pytest plugins then load into those tests too.
+    """Run repositories' tests without bubblewrap (unsafe)."""
     sandbox_python: Path | None = None
+    """The Python (a virtualenv or prefix, read-only) that runs repositories' Python tests;
+    unset, the worker's own, whose pytest plugins then load into those tests too (`make run`:
+    `.venv-sandbox`)."""
+
+    # --- GitHub App ------------------------------------------------------------------
+    github_app_id: int | None = None
+    """The GitHub App's id."""
+    github_app_slug: str | None = None
+    """The GitHub App's slug: it names its bot (`<slug>[bot]`)."""
+    github_private_key: SecretStr | None = None
+    """The App's PEM key (or `GITHUB_PRIVATE_KEY_PATH`)."""
+    github_private_key_path: Path | None = None
+    """A file holding the App's PEM key (or `GITHUB_PRIVATE_KEY`)."""
+    github_webhook_secret: SecretStr | None = None
+    """Required when the App is set: at least 16 characters, not only whitespace (the same for
+    the GitLab secret and signing token), else start-up stops with one line."""
+    github_api_url: str = "https://api.github.com"
+    """GitHub Enterprise Server: `https://HOST/api/v3`."""
+    github_redeliver_seconds: float = Field(default=300.0, ge=0)
+    """How often a worker asks GitHub to send again the deliveries that failed (also once at
+    start); 0: never (see *How a webhook becomes work*)."""
+    setup_credentials_file: Path | None = None
+    """The set-up page writes the new App's settings to this file (mode 0600, never over an
+    existing file) instead of showing them once."""
+
+    # --- GitLab ----------------------------------------------------------------------
+    gitlab_url: str | None = None
+    """The GitLab instance."""
+    gitlab_token: SecretStr | None = None
+    """The bot user's token."""
+    gitlab_webhook_secret: SecretStr | None = None
+    """Required when GitLab is set: the operator's secret each project's (or group's) hook
+    token is derived from (`agentops gitlab-secret PATH`)."""
+    gitlab_accept_shared_secret: bool = False
+    """Migration only: also accept `GITLAB_WEBHOOK_SECRET` itself as a hook token (each such
+    delivery logs a warning; any project's maintainer can then forge deliveries for every
+    project)."""
+    gitlab_signing_token: SecretStr | None = None
+    """`whsec_…`: also require Standard Webhooks signatures."""
+    gitlab_bot_username: str | None = None
+    """The bot's username, so that its own notes never trigger it."""
+
+    # --- LLM providers (owned by app/llm; keep this block together) ------------------
+    anthropic_api_key: SecretStr | None = None
+    """Anthropic's key (see *LLM providers*)."""
+    anthropic_base_url: str | None = None
+    """Where Anthropic is reached (a proxy, a gateway); unset, its own API."""
+    openai_api_key: SecretStr | None = None
+    """OpenAI's key."""
+    openai_base_url: str | None = None
+    """Where OpenAI is reached (a proxy, a gateway); unset, its own API."""
+    mistral_api_key: SecretStr | None = None
+    """Mistral's key."""
+    mistral_base_url: str = "https://api.mistral.ai/v1"
+    """Where Mistral is reached."""
+    ollama_url: str = "http://127.0.0.1:11434"
+    """Where Ollama is reached (no key)."""
+    llm_models: dict[str, list[str]] = Field(default_factory=dict)
+    """JSON: role → list of model ids, the first one tried first (see *Roles and
+    fallbacks*)."""
+    llm_timeout_seconds: float = 120.0
+    """Each model call."""
+    llm_max_retries: int = 3
+    """Retries of a model call on timeouts, 5xx and dropped answers."""
+    llm_prices_path: Path | None = None
+    """A JSON file of prices per model; unset, the built-in table (see *Prices*)."""
+    budget_tenant_month_usd: float | None = None
+    """Spending cap per tenant per month (see *Budgets*)."""
+    budget_run_usd: float | None = None
+    """Spending cap per run (see *Budgets*)."""
+    llm_default_model: str = "ollama:qwen2.5-coder"
+    """The model of a role that `LLM_MODELS` does not name and no key implies."""
+    llm_endpoints: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """JSON: name → `{"base_url", "api_key"}` of an OpenAI-compatible server; a model id
+    `NAME:MODEL` goes there."""
+    llm_retry_base_seconds: float = 1.0
+    """The first backoff of a model call's retries, doubled per retry."""
+    llm_retry_max_seconds: float = 30.0
+    """The longest wait before a retry; a longer `retry-after` skips to the next model."""
+    llm_stop_on_auth_error: bool = False
+    """A refused or missing key stops the run at once, instead of logging what to fix and
+    trying the next model."""
+    llm_cooldown_failures: int = Field(default=3, ge=1)
+    """A model failing this often (timeouts, 5xx, overload) within `LLM_COOLDOWN_WINDOW_SECONDS`
+    is skipped by every worker for `LLM_COOLDOWN_SECONDS`."""
+    llm_cooldown_window_seconds: float = Field(default=300.0, gt=0)
+    """The window of `LLM_COOLDOWN_FAILURES`."""
+    llm_cooldown_seconds: float = Field(default=120.0, gt=0)
+    """How long every worker skips a model in cooldown."""
+
+    # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
+    # Each sandboxed command as a whole, through its own cgroup where the host gives one;
+    # `agentops doctor` says which isolation is in force.
+    sandbox_memory_mb: int = Field(default=4096, ge=64)
+    """RAM of each test command as a whole (its own cgroup), tmpfs pages included."""
+    sandbox_processes: int = Field(default=256, ge=16)
+    """Processes and threads of each test command at once."""
+    sandbox_cpus: float = Field(default=2.0, gt=0)
+    """CPU seconds per wall-clock second of each test command."""
+    sandbox_disk_mb: int = Field(default=2048, ge=16)
+    """Size of a command's `/tmp` (its HOME) and `/dev/shm`, and of a run's scratch area."""
+    sandbox_cgroup: Path | None = None
+    """A delegated cgroup v2 directory for the per-command groups; unset, found."""
+    sandbox_pythons: str = ""
+    """Interpreters a repository may ask for by `requires-python` (comma-separated paths);
+    unset, `python3.N` on `PATH` and pyenv's versions."""
+    max_test_timeout_seconds: int = Field(default=1800, ge=10)
+    """The most `.agentops.yml` `limits:` may ask for as its test timeout; more is capped."""
+    max_turns: int = Field(default=60, ge=1)
+    """The most model turns `.agentops.yml` `limits:` may ask for; more is capped."""
+    max_tokens: int = Field(default=1_000_000, ge=1_000)
+    """The most tokens `.agentops.yml` `limits:` may ask for; more is capped."""
+    max_test_runs: int = Field(default=12, ge=1)
+    """The most test runs `.agentops.yml` `limits:` may ask for; more is capped."""
+    max_suite_check_seconds: int = Field(default=900, ge=0)
+    """The longest whole-suite check `.agentops.yml` `limits:` may ask for; more is capped."""
+    unproven_delivery: Literal["draft", "none"] = "none"
+    """A change whose new tests cannot pass in the sandbox for a reason outside it (they need
+    the network, a service, a display): `draft` delivers it as a draft marked *Unproven*
+    (neutral check run), `none` delivers nothing and says why on the issue."""
+
+    # --- the prepare phase (app/prepare): dependencies installed in the sandbox --------
+    prepare_registries: str = ",".join(DEFAULT_REGISTRIES)
+    """The only hosts the prepare phase's egress proxy admits (comma-separated `host`,
+    `host:port`, `*.domain`; no port: 443 and 80); default: PyPI, npm, Yarn, Packagist,
+    GitHub's archives, the Go proxy (see *Dependencies*)."""
+    prepare_resolve: str = ""
+    """`name:port=address:port`, comma-separated: a registry reached at another address (split
+    DNS); the only way to admit a loopback or link-local address."""
+    prepare_pip_index_url: str | None = None
+    """A company mirror instead of PyPI (add its host to `PREPARE_REGISTRIES`)."""
+    prepare_npm_registry: str | None = None
+    """A company mirror instead of the npm registry (add its host to `PREPARE_REGISTRIES`)."""
+    prepare_composer_repository: str | None = None
+    """A company mirror instead of Packagist (add its host to `PREPARE_REGISTRIES`)."""
+    prepare_goproxy: str | None = None
+    """A company mirror instead of the Go module proxy (add its host to
+    `PREPARE_REGISTRIES`)."""
+    prepare_corepack_integrity_keys: str | None = None
+    """The keys corepack checks pnpm's and yarn's signatures with; unset, corepack's own; `0`
+    turns the check off, for a mirror that serves package metadata without signatures."""
+    prepare_ca_bundle: Path | None = Path("/etc/ssl/certs/ca-certificates.crt")
+    """The CA bundle package managers trust (a mirror's private CA, a TLS-inspecting proxy)."""
+    prepare_timeout_seconds: int = Field(default=900, ge=10)
+    """Each install command's time."""
+    prepare_memory_mb: int = Field(default=4096, ge=64)
+    """Each install command's memory."""
+    prepare_disk_mb: int = Field(default=4096, ge=16)
+    """Each install's disk: the checkout's copy and what it installs."""
+    prepare_cache_dir: Path | None = None
+    """The dependency cache, per tenant; unset, `<WORKDIR>/deps-cache`."""
+    prepare_cache_mb: int = Field(default=10240, ge=0)
+    """The dependency cache's size per tenant; the least recently used go first."""
 
     @property
     def sandbox_python_env(self) -> Path:
         # absolute: the sandbox mounts it at the same path, and runs in another directory
         return (self.sandbox_python or Path(sys.prefix)).absolute()
 
-    # --- GitHub App ------------------------------------------------------------------
-    github_app_id: int | None = None
-    github_app_slug: str | None = None
-    github_private_key: SecretStr | None = None
-    github_private_key_path: Path | None = None
-    github_webhook_secret: SecretStr | None = None
-    github_api_url: str = "https://api.github.com"
-    # how often the worker asks GitHub again for deliveries that did not reach AgentOps
-    # (also once at start); 0 turns it off
-    github_redeliver_seconds: float = Field(default=300.0, ge=0)
-    # The manifest flow writes the new App's settings here (mode 0600) instead of showing
-    # them on the page.
-    setup_credentials_file: Path | None = None
-
-    # --- GitLab ----------------------------------------------------------------------
-    gitlab_url: str | None = None
-    gitlab_token: SecretStr | None = None
-    # The operator's secret: each project's (or group's) hook token is derived from it
-    # (`agentops gitlab-secret PATH`); the secret itself is refused as a token unless the
-    # operator opts in for a migration (each such delivery logs a warning).
-    gitlab_webhook_secret: SecretStr | None = None
-    gitlab_accept_shared_secret: bool = False
-    gitlab_signing_token: SecretStr | None = None
-    gitlab_bot_username: str | None = None
-
-    # --- LLM providers (owned by app/llm; keep this block together) ------------------
-    anthropic_api_key: SecretStr | None = None
-    anthropic_base_url: str | None = None
-    openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = None
-    mistral_api_key: SecretStr | None = None
-    mistral_base_url: str = "https://api.mistral.ai/v1"
-    ollama_url: str = "http://127.0.0.1:11434"
-    llm_models: dict[str, list[str]] = Field(default_factory=dict)
-    llm_timeout_seconds: float = 120.0
-    llm_max_retries: int = 3
-    llm_prices_path: Path | None = None
-    budget_tenant_month_usd: float | None = None
-    budget_run_usd: float | None = None
-    # model used for a role that `llm_models` does not name and no API key implies
-    llm_default_model: str = "ollama:qwen2.5-coder"
-    # named OpenAI-compatible servers: {"vllm": {"base_url": "http://gpu:8000/v1",
-    # "api_key": "..."}}; a model id `vllm:MODEL` then goes there
-    llm_endpoints: dict[str, dict[str, str]] = Field(default_factory=dict)
-    llm_retry_base_seconds: float = 1.0  # first backoff; doubles per retry
-    llm_retry_max_seconds: float = 30.0  # longest wait; a longer retry-after skips the model
-    # a refused or missing key: false = log what to fix and try the next model
-    llm_stop_on_auth_error: bool = False
-    # a model failing this often (timeouts, 5xx, overload) within the window is skipped by
-    # every worker for llm_cooldown_seconds
-    llm_cooldown_failures: int = Field(default=3, ge=1)
-    llm_cooldown_window_seconds: float = Field(default=300.0, gt=0)
-    llm_cooldown_seconds: float = Field(default=120.0, gt=0)
-
-    # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
-    # Each sandboxed command as a whole: memory, processes and CPU through its own cgroup
-    # where the host gives one; `agentops doctor` says which isolation is in force.
-    sandbox_memory_mb: int = Field(default=4096, ge=64)  # RAM, tmpfs pages included
-    sandbox_processes: int = Field(default=256, ge=16)  # processes and threads at once
-    sandbox_cpus: float = Field(default=2.0, gt=0)  # CPU seconds per wall-clock second
-    # size of its /tmp (HOME), of its /dev/shm, and of the run's scratch area (root)
-    sandbox_disk_mb: int = Field(default=2048, ge=16)
-    sandbox_cgroup: Path | None = None  # a delegated cgroup v2 directory; found if unset
-    # Interpreters a repository may ask for (comma-separated paths); unset: python3.N on
-    # PATH and pyenv's versions (app/toolchains.py)
-    sandbox_pythons: str = ""
-    # The most a repository's `.agentops.yml` `limits:` may ask for; more is capped.
-    max_test_timeout_seconds: int = Field(default=1800, ge=10)
-    max_turns: int = Field(default=60, ge=1)
-    max_tokens: int = Field(default=1_000_000, ge=1_000)
-    max_test_runs: int = Field(default=12, ge=1)
-    max_suite_check_seconds: int = Field(default=900, ge=0)
-    # A change whose new tests cannot be proven here for a reason outside it (they need
-    # the network, a service, a display): "draft" delivers it as a draft marked unproven,
-    # "none" delivers nothing and says why. Not delivered by default: what reaches people
-    # as the bot's work has been proven, unless the operator decides otherwise.
-    unproven_delivery: Literal["draft", "none"] = "none"
-
-    # --- the prepare phase (app/prepare): dependencies installed in the sandbox --------
-    # Its only network is the worker's egress proxy, which admits these hosts (comma-
-    # separated `host`, `host:port` or `*.domain`; no port: 443 and 80) and nothing else.
-    prepare_registries: str = ",".join(DEFAULT_REGISTRIES)
-    # `name:port=address:port`, comma-separated: a registry reached at another address
-    # (split DNS); the only way to admit a loopback or link-local address
-    prepare_resolve: str = ""
-    # A company mirror instead of the public registries (also add its host above).
-    prepare_pip_index_url: str | None = None
-    prepare_npm_registry: str | None = None
-    prepare_composer_repository: str | None = None
-    prepare_goproxy: str | None = None
-    # The keys corepack checks pnpm's and yarn's signatures with (its own by default); "0"
-    # turns the check off, for a mirror that serves package metadata without signatures.
-    prepare_corepack_integrity_keys: str | None = None
-    # The CA bundle package managers trust (a mirror's private CA, a TLS-inspecting proxy).
-    prepare_ca_bundle: Path | None = Path("/etc/ssl/certs/ca-certificates.crt")
-    prepare_timeout_seconds: int = Field(default=900, ge=10)  # each install command
-    prepare_memory_mb: int = Field(default=4096, ge=64)
-    prepare_disk_mb: int = Field(default=4096, ge=16)  # the checkout's copy and what it installs
-    prepare_cache_dir: Path | None = None  # default: <workdir>/deps-cache
-    prepare_cache_mb: int = Field(default=10240, ge=0)  # per tenant; least recently used go
-
     @field_validator("labels")
     @classmethod
     def _label_commands_exist(cls, labels: dict[str, str]) -> dict[str, str]:
-        unknown = sorted({c for c in labels.values() if c not in ALL_COMMANDS})
+        unknown = sorted({c for c in labels.values() if c not in COMMANDS})
         if unknown:
             raise ValueError(
-                f"unknown command(s) {', '.join(unknown)}; commands: {', '.join(ALL_COMMANDS)}"
+                f"unknown command(s) {', '.join(unknown)}; commands: {', '.join(COMMANDS)}"
             )
         return labels
 
@@ -377,225 +447,3 @@ def misspelled_settings(environ: Mapping[str, str]) -> list[str]:
         if close:
             found.append(f"{variable} is not a setting (did you mean AGENTOPS_{close[0]}?)")
     return found
-
-
-# --- per-repository `.agentops.yml` ----------------------------------------------------
-
-REPO_CONFIG_FILE = ".agentops.yml"
-MAX_REPO_CONFIG_BYTES = 256 * 1024
-ALL_COMMANDS: tuple[str, ...] = COMMANDS
-
-
-class RepoLimits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max_turns: int = Field(default=30, ge=1, le=200)
-    max_tokens: int = Field(default=400_000, ge=1_000)
-    max_test_runs: int = Field(default=6, ge=1, le=50)
-    test_timeout_seconds: int = Field(default=600, ge=10, le=3600)
-    # Before delivery the whole suite runs on the original code and on the change when it
-    # ends within this on the original code (0: only the touched test files are compared).
-    # Left unset, a repository with more than 300 test files leaves its suite out.
-    suite_check_seconds: int | None = Field(default=None, ge=0, le=3600)
-
-
-CAP_SETTINGS = {
-    "test_timeout_seconds": "AGENTOPS_MAX_TEST_TIMEOUT_SECONDS",
-    "max_turns": "AGENTOPS_MAX_TURNS",
-    "max_tokens": "AGENTOPS_MAX_TOKENS",
-    "max_test_runs": "AGENTOPS_MAX_TEST_RUNS",
-    "suite_check_seconds": "AGENTOPS_MAX_SUITE_CHECK_SECONDS",
-}
-
-
-def cap_repo_limits(limits: RepoLimits, caps: dict[str, int]) -> tuple[RepoLimits, list[str]]:
-    """`limits` with every value above the operator's cap lowered to it, and one line per
-    value lowered, for the run's check run and log (pure)."""
-    lowered: dict[str, int] = {}
-    notices: list[str] = []
-    for name, cap in caps.items():
-        asked = getattr(limits, name)
-        if asked is not None and asked > cap:
-            lowered[name] = cap
-            notices.append(
-                f"`limits.{name}: {asked}` in {REPO_CONFIG_FILE} is above what this "
-                f"installation allows; {cap} is used"
-            )
-    return limits.model_copy(update=lowered), notices
-
-
-class RepoConfig(BaseModel):
-    """What a repository may say about how AgentOps works on it.
-
-    Read from the default branch; from a pull request's head only when its author has
-    write access. `models` and `budgets` are validated by `app/llm` (`RepoLLMConfig`).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    commands: list[str] = Field(default_factory=lambda: list(ALL_COMMANDS))
-    labels: dict[str, str] = Field(default_factory=dict)
-    models: dict[str, list[str] | str] = Field(default_factory=dict)
-    budgets: dict[str, float] = Field(default_factory=dict)
-    test: str | None = None  # the test command; detected when absent
-    test_select: str | None = None  # how `test` runs single tests: a command with {tests}
-    setup: list[str] = Field(default_factory=list)  # run in the sandbox before the tests
-    forbidden_paths: list[str] = Field(default_factory=list)  # globs the bot may not touch
-    allow_workflow_edits: bool = False  # CI definitions (edits/policy.py) off limits unless true
-    limits: RepoLimits = Field(default_factory=RepoLimits)
-
-    # The unknown name itself is not quoted: messages never echo a file's contents.
-    @field_validator("commands")
-    @classmethod
-    def _known_commands(cls, commands: list[str]) -> list[str]:
-        if any(c not in ALL_COMMANDS for c in commands):
-            raise ValueError(f"an unknown command; known: {', '.join(ALL_COMMANDS)}")
-        return commands
-
-    @field_validator("test")
-    @classmethod
-    def _readable_test_command(cls, test: str | None) -> str | None:
-        """A command the sandbox could not even start is refused when the file is read
-        (an unclosed quote, only `NAME=value` words), not found out as red and green both
-        failing."""
-        if test is not None and test.strip():
-            command_from_config(test)  # its ValueError says what is wrong
-        return test
-
-    @field_validator("test_select")
-    @classmethod
-    def _readable_select(cls, select: str | None) -> str | None:
-        if select is not None:
-            parse_select_template(select)  # its ValueError says what is wrong
-        return select
-
-    @model_validator(mode="after")
-    def _select_needs_a_command(self) -> RepoConfig:
-        if self.test_select and not (self.test and self.test.strip()):
-            raise ValueError("test_select needs the test command it selects from: set `test:`")
-        return self
-
-    @field_validator("labels")
-    @classmethod
-    def _known_label_commands(cls, labels: dict[str, str]) -> dict[str, str]:
-        if any(c not in ALL_COMMANDS for c in labels.values()):
-            raise ValueError(f"an unknown command; known: {', '.join(ALL_COMMANDS)}")
-        return labels
-
-
-class RepoConfigError(Exception):
-    """`.agentops.yml` is not usable; the message says where and why, for the person."""
-
-
-def parse_repo_config(text: str | None) -> RepoConfig:
-    """The repository's settings; defaults when the file is absent or empty."""
-    if not text or not text.strip():
-        return RepoConfig()
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RepoConfigError(_yaml_error_text(exc)) from None
-    if data is None:
-        return RepoConfig()
-    if not isinstance(data, dict):
-        raise RepoConfigError(f"{REPO_CONFIG_FILE} must be a mapping of settings")
-    try:
-        return RepoConfig.model_validate(data)
-    except ValidationError as exc:
-        raise RepoConfigError(_validation_error_text(exc, text)) from None
-
-
-def repo_config_labels(text: str | None) -> dict[str, str]:
-    """`labels:` of an `.agentops.yml`, honoured even when another key is wrong: the run
-    such a label starts then reports that error where the person sees it. Nothing when
-    the file is not YAML or `labels:` is not a mapping."""
-    try:
-        return parse_repo_config(text).labels
-    except RepoConfigError:
-        pass
-    try:
-        data = yaml.safe_load(text or "")
-    except yaml.YAMLError:
-        return {}
-    labels = data.get("labels") if isinstance(data, dict) else None
-    if not isinstance(labels, dict):
-        return {}
-    return {k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-# The messages below reach public check runs and comments: they say where (line, column,
-# the name of a known setting) and what kind of problem, never a byte of the file.
-_KNOWN_SETTINGS = frozenset(RepoConfig.model_fields) | frozenset(RepoLimits.model_fields)
-_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
-_YAML_TOKEN = re.compile(r"[^\w\s]{1,3}|<[a-z ]+>")
-
-
-def _yaml_error_text(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None)
-    kind = f": {_QUOTED.sub(_token_or_ellipsis, problem)}" if isinstance(problem, str) else ""
-    return f"{REPO_CONFIG_FILE} is not valid YAML{where}{kind}"
-
-
-def _token_or_ellipsis(quoted: re.Match[str]) -> str:
-    """A quoted piece of a YAML problem: kept when it is a syntax token (`','`,
-    `'<stream end>'`), else `…` (an alias, a tag, a character of the file)."""
-    return quoted[0] if _YAML_TOKEN.fullmatch(quoted[0][1:-1]) else "…"
-
-
-def _validation_error_text(exc: ValidationError, text: str) -> str:
-    first = exc.errors()[0]
-    loc = tuple(first["loc"])
-    named: list[str] = []
-    for part in loc:
-        if not (isinstance(part, str) and part in _KNOWN_SETTINGS):
-            break
-        named.append(part)
-    if first["type"] == "extra_forbidden":
-        known = RepoLimits.model_fields if named == ["limits"] else RepoConfig.model_fields
-        message = f"an unknown setting; known: {', '.join(known)}"
-        named = named[:-1] if len(named) == len(loc) else named
-    else:
-        message = first["msg"].removeprefix("Value error, ")
-    where = _position(text, loc)
-    setting = f", `{'.'.join(named)}`" if named else ""
-    return f"{REPO_CONFIG_FILE}{setting}{where}: {message}"
-
-
-def _position(text: str, loc: tuple[int | str, ...]) -> str:
-    """` (line L, column C)` of the key (or item) at loc in the YAML text; "" if unknown."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return ""
-    mark = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next((kv for kv in node.value if str(kv[0].value) == str(part)), None)
-            if pair is None:
-                break
-            mark, node = pair[0].start_mark, pair[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if not 0 <= part < len(node.value):
-                break
-            node = node.value[part]
-            mark = node.start_mark
-        else:
-            break
-    return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-
-
-def read_repo_config(root: Path) -> str | None:
-    """The text of a checkout's `.agentops.yml` (None when there is none), read by the safe
-    reader: a link, a special file or an oversized file is a RepoConfigError."""
-    try:
-        return repo_files.read_text(root, REPO_CONFIG_FILE, max_bytes=MAX_REPO_CONFIG_BYTES)
-    except repo_files.RepositoryFileRefused as refused:
-        raise repo_config_refused(refused) from None
-
-
-def repo_config_refused(refused: Exception) -> RepoConfigError:
-    """The person's message for an `.agentops.yml` that is not a regular file."""
-    return RepoConfigError(
-        f"{refused} AgentOps reads {REPO_CONFIG_FILE} only from a regular file "
-        f"of at most {MAX_REPO_CONFIG_BYTES} bytes"
-    )

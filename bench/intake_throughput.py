@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.intake_service import SECRET, intake_service  # noqa: E402
 from tests.e2e import github_events as events  # noqa: E402
-from tests.e2e.harness import free_port, wait_for  # noqa: E402
+from tests.e2e.harness import wait_for  # noqa: E402
+from tests.sim.serve import free_port  # noqa: E402
 
 LUA = ROOT / "bench" / "intake.lua"
 PACED_CONNECTIONS = 20

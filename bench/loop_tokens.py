@@ -22,6 +22,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -52,7 +53,7 @@ TEST_OUTPUT = "\n".join(
 
 def script(turns: int) -> list[Reply]:
     """The same model answers for every provider: read and search, test, edit, finish."""
-    reads = [
+    reads: list[tuple[str, dict[str, Any]]] = [
         ("read_file", {"path": "workflow/toolloop.py"}),
         ("search_code", {"query": "run_tool_loop"}),
         ("read_file", {"path": "workflow/implement.py"}),

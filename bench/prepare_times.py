@@ -32,15 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.config import (  # noqa: E402
-    RepoConfig,
-    Settings,
-    load_settings,
-    parse_repo_config,
-    read_repo_config,
-)
+from app.config import Settings, load_settings  # noqa: E402
 from app.edits import EditPolicy, apply_edits, parse_edits  # noqa: E402
 from app.prepare import Prepared  # noqa: E402
+from app.repo_config import RepoConfig, parse_repo_config, read_repo_config  # noqa: E402
 from app.sandbox import SandboxPolicy, prove_red_green, resolve_test_command  # noqa: E402
 from app.sandbox.disk import release_sized_scratch  # noqa: E402
 from app.workflow.dependencies import install_for  # noqa: E402

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from app.cli import CommandFailed
-from app.config import RepoConfigError, load_settings
+from app.config import load_settings
+from app.repo_config import RepoConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

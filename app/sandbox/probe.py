@@ -3,7 +3,8 @@
 `probe_sandbox` runs `bwrap --ro-bind / / true`, then the real profile (the same argv,
 seccomp filter and privilege drop as a test run) with `true`. `require_sandbox` turns
 a failed probe into `SandboxUnavailable`, whose message tells the operator what to
-install, unless unsandboxed runs are explicitly allowed.
+install (or, in the image, how to run the container), unless unsandboxed runs are
+explicitly allowed.
 """
 
 from __future__ import annotations
@@ -38,11 +39,28 @@ class SandboxStatus:
     detail: str
 
 
-INSTALL_HINT = (
-    "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, or run "
-    ".ci/system-deps), and allow user namespaces or run the worker as root; "
+UNSAFE_ESCAPE = (
     "to run tests without isolation (unsafe) set AGENTOPS_SANDBOX_ALLOW_UNSANDBOXED=true"
 )
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, or run "
+    ".ci/system-deps), and allow user namespaces or run the worker as root; " + UNSAFE_ESCAPE
+)
+# The image sets AGENTOPS_IN_CONTAINER: there bwrap is installed, and what is missing is
+# the container's permission to make a user namespace and mount a fresh /proc.
+CONTAINER_HINT = (
+    "this container may not make the sandbox's namespaces: run it with "
+    "`--security-opt seccomp=seccomp-bwrap.json --security-opt systempaths=unconfined` "
+    "(the profile: deploy/seccomp-bwrap.json, or /usr/local/share/agentops/ in the image; "
+    "add `--security-opt apparmor=unconfined` where AppArmor is on; Kubernetes: "
+    "`securityContext.seccompProfile` Localhost and `procMount: Unmasked`; README, "
+    "Deploying), or `--privileged`; " + UNSAFE_ESCAPE
+)
+
+
+def operator_hint() -> str:
+    """What the operator should do when the sandbox does not start, where it runs."""
+    return CONTAINER_HINT if os.environ.get("AGENTOPS_IN_CONTAINER") else INSTALL_HINT
 
 
 def _run_quietly(argv: list[str], pass_fds: tuple[int, ...] = ()) -> tuple[int, str]:
@@ -60,15 +78,15 @@ def probe_sandbox() -> SandboxStatus:
     """Check once per process that bwrap exists and that the real profile starts."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        return SandboxStatus(False, "none", f"bwrap is not installed: {INSTALL_HINT}")
+        return SandboxStatus(False, "none", f"bwrap is not installed: {operator_hint()}")
     code, err = _run_quietly([bwrap, "--ro-bind", "/", "/", "true"])
     if code != 0:
         return SandboxStatus(
-            False, "none", f"`bwrap --ro-bind / / true` failed ({err}); " + INSTALL_HINT
+            False, "none", f"`bwrap --ro-bind / / true` failed ({err}); " + operator_hint()
         )
     root = os.geteuid() == 0
     if root and shutil.which("setpriv") is None:
-        return SandboxStatus(False, "none", "setpriv (util-linux) is missing: " + INSTALL_HINT)
+        return SandboxStatus(False, "none", "setpriv (util-linux) is missing: " + operator_hint())
     policy = SandboxPolicy(python_env=Path(sys.prefix))
     with tempfile.TemporaryDirectory(prefix="agentops-probe-") as tmp:
         scratch, checkout = Path(tmp) / "scratch", Path(tmp) / "checkout"
@@ -97,7 +115,7 @@ def probe_sandbox() -> SandboxStatus:
         return SandboxStatus(
             False,
             mode,
-            f"bwrap is installed but the sandbox does not start ({err}); " + INSTALL_HINT,
+            f"bwrap is installed but the sandbox does not start ({err}); " + operator_hint(),
         )
     return SandboxStatus(
         True,

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from app.config import RepoConfig, Settings
+from app.config import Settings
 from app.forges.base import Forge, Target
 from app.forges.markers import run_key, unmarked
 from app.llm.call_log import PostgresCallLog
@@ -16,6 +16,7 @@ from app.llm.providers.registry import ProviderRegistry
 from app.llm.router import LLMRouter
 from app.llm.routing import RepoLLMConfig
 from app.queue import RunQueue
+from app.repo_config import RepoConfig
 from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store

@@ -7,10 +7,11 @@ import asyncio
 import json
 from pathlib import Path
 
-from app.config import RepoConfig, Settings
+from app.config import Settings
 from app.prepare import Prepared, PrepareSettings, plan_for, prepare
 from app.prepare.egress import EgressRules
 from app.prepare.plan import DEPS
+from app.repo_config import RepoConfig
 from app.sandbox import Runner, SandboxLimits, SandboxPolicy, resolve_test_command
 from app.toolchains import (
     TOOLS,

@@ -12,20 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from app import repo_files
-from app.config import (
-    REPO_CONFIG_FILE,
-    RepoConfig,
-    RepoConfigError,
-    Settings,
-    parse_repo_config,
-    read_repo_config,
-)
+from app.config import Settings
 from app.edits import EditPolicy
 from app.forges.base import Issue
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message
 from app.prepare import Prepared
+from app.repo_config import (
+    REPO_CONFIG_FILE,
+    RepoConfig,
+    RepoConfigError,
+    parse_repo_config,
+    read_repo_config,
+)
 from app.sandbox import SandboxPolicy, resolve_test_command
 from app.workflow import workspace
 from app.workflow.analysis import Analysis, analyse, files_markdown

@@ -25,8 +25,8 @@ from typing import Any
 
 from app import git, git_tip
 from app.commands import repository_label_command
-from app.config import REPO_CONFIG_FILE, repo_config_labels
 from app.forges.base import Forge, ForgeError, ForgeTransientError
+from app.repo_config import REPO_CONFIG_FILE, repo_config_labels
 from app.repo_files import RepositoryFileRefused
 from app.store import label_checks as label_check_store
 from app.store import runs as run_store

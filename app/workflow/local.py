@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from app import git
-from app.config import Settings, parse_repo_config, read_repo_config
+from app.config import Settings
 from app.llm import build_router
 from app.llm.call_file import FileCallLog
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.routing import RepoLLMConfig
+from app.repo_config import parse_repo_config, read_repo_config
 from app.workflow import workspace
 from app.workflow.analysis import analyse, files_markdown
 from app.workflow.context import RunRefused

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from app import git
-from app.config import (
+from app.forges.base import ForgeError, ForgeTransientError
+from app.git_tip import read_committed_file
+from app.repo_config import (
     MAX_REPO_CONFIG_BYTES,
     REPO_CONFIG_FILE,
     RepoConfigError,
     parse_repo_config,
     repo_config_refused,
 )
-from app.forges.base import ForgeError, ForgeTransientError
-from app.git_tip import read_committed_file
 from app.repo_files import RepositoryFileRefused
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.config import REPO_CONFIG_FILE, RepoConfig
+from app.repo_config import REPO_CONFIG_FILE, RepoConfig
 from app.sandbox import (
     SandboxPolicy,
     SelectionUnsupported,

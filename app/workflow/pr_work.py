@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from app import repo_files
-from app.config import RepoConfig
 from app.edits import EditPolicy
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
+from app.repo_config import RepoConfig
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import checkout_head, is_fork, read_pull_config

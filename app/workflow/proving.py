@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.config import REPO_CONFIG_FILE, RepoConfig
+from app.repo_config import REPO_CONFIG_FILE, RepoConfig
 from app.sandbox import Verdict, is_test_path, prove_red_green
 from app.sandbox.regressions import (
     SUITE_MAX_TEST_FILES,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app import git
-from app.config import Settings, parse_repo_config, read_repo_config
+from app.config import Settings
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.replay import load_recorded_run, replay_router
+from app.repo_config import parse_repo_config, read_repo_config
 from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store

@@ -21,12 +21,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.config import RepoConfig
 from app.edits import commentable_lines, numbered_diff
 from app.edits.review_positions import DiffUnreadable
 from app.forges.base import ReviewComment, folded_review_body
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
+from app.repo_config import RepoConfig
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.pr_checkout import read_pull_config
 from app.workflow.prompts import render_prompt

@@ -7,7 +7,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from app.config import CAP_SETTINGS, RepoConfig, Settings, cap_repo_limits
+from app.config import Settings
+from app.repo_config import CAP_SETTINGS, RepoConfig, cap_repo_limits
 from app.sandbox import SandboxLimits, SandboxPolicy
 from app.sandbox.cgroups import cgroup_support, sweep_stale_groups
 from app.sandbox.disk import ensure_sized_scratch, release_sized_scratch

@@ -29,7 +29,7 @@ ADMIN_TOKEN = "e2e-admin-token"
 
 
 def wait_for(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout: float = 20.0,
     interval: float = 0.1,
     what: str = "condition",

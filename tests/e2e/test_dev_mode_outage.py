@@ -47,7 +47,9 @@ def test_dev_mode_waits_out_a_redis_outage_and_readyz_tells(
     gh.add_repo(REPO, {"README.md": "hi\n"})
     gh.set_permission(REPO, "alice", "admin")
     status, body = wait_for(
-        lambda: (r := _ready(dev))[0] == 200 and r, 30, what="the in-process worker to consume"
+        lambda: r if (r := _ready(dev))[0] == 200 else None,
+        30,
+        what="the in-process worker to consume",
     )
     assert body == {"database": "ok", "redis": "ok", "worker": "consuming"}
 

@@ -90,6 +90,7 @@ def test_cancel_stops_a_running_run(service: Service, gl: GitLabSim) -> None:
         what="the cancel reply",
     )
     sha = gl.head_sha(PROJECT, "main")
+    assert sha is not None
     states = [s["status"] for s in gl.statuses(PROJECT, sha) if s["name"] == "AgentOps"]
     assert wait_for(
         lambda: (

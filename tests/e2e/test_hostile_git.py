@@ -252,6 +252,7 @@ def test_a_pull_requests_tests_cannot_make_the_worker_run_git_programs(
     assert not marker.exists(), "a program the tests configured ran outside the sandbox"
     assert not stolen.exists()
     tip = gh.branch_sha(repo, branch)
+    assert tip is not None
     bare = gh.bare_path(repo)
     assert bare_git(bare, "diff", "--name-only", head, tip).split() == ["tests/test_more.py"]
-    assert "120000 blob" not in bare_git(bare, "ls-tree", "-r", str(tip))
+    assert "120000 blob" not in bare_git(bare, "ls-tree", "-r", tip)

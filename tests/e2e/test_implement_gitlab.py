@@ -69,6 +69,7 @@ def test_an_issue_becomes_a_merge_request(
     assert f"Closes #{iid}" in mr["description"]
     assert mr["source_branch"] == f"agentops/{iid}-divide-should-refuse-a-zero-divisor"
     sha = gl.head_sha(project, "main")
+    assert sha is not None
     assert [s["status"] for s in gl.statuses(project, sha)][-1] == "success"
     notes = [
         n["body"]

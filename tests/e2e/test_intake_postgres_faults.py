@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +108,12 @@ def _under_fault(
             tally.late.append(elapsed)
         return n, response.status_code, response.text
 
+    def fault_later() -> None:
+        time.sleep(FAULT_AT)
+        fault()
+
     with ThreadPoolExecutor(max_workers=len(payloads) + 1) as pool:
-        faulted = pool.submit(lambda: (time.sleep(FAULT_AT), fault()))
+        faulted = pool.submit(fault_later)
         answers = list(pool.map(post, range(len(payloads))))
         faulted.result()
     waiting = []
@@ -147,7 +152,7 @@ def _check(service: Service, gh: GitHubSim, number: int, tally: Tally) -> None:
     assert tally.runs <= runs  # each 202 is a stored run
     for run_id in runs:  # and every run ends
         try:
-            run = wait_for(lambda r=run_id: service.finished(r), 90, what=f"run {run_id} to end")
+            run = wait_for(partial(service.finished, run_id), 90, what=f"run {run_id} to end")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{service.logs()[-4000:]}") from None
         assert run["status"] == "succeeded", run

@@ -51,8 +51,8 @@ def refusals(gh: GitHubSim, repo: str, number: int) -> list[str]:
 
 
 def finished(service: Service, run_ids: list[int]) -> list[dict[str, Any]] | None:
-    runs = [service.finished(r) for r in run_ids]
-    return None if None in runs else runs  # type: ignore[return-value]
+    runs = [run for r in run_ids if (run := service.finished(r)) is not None]
+    return runs if len(runs) == len(run_ids) else None
 
 
 def test_refusals_stop_at_the_limit_per_person_and_repository(

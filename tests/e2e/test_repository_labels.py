@@ -145,6 +145,7 @@ def test_a_repository_label_implements_a_gitlab_issue(
     assert (run["command"], run["trigger"], run["forge"]) == ("implement", "label", "gitlab")
     assert [e["name"] for e in gl.award_emoji(PROJECT, "issue", iid)] == ["eyes"]
     sha = gl.head_sha(PROJECT, "main")
+    assert sha is not None
     assert [s["status"] for s in gl.statuses(PROJECT, sha)][-1] == "success"
     requests = [m for m in gl.merge_requests(PROJECT) if f"Closes #{iid}" in m["description"]]
     assert len(requests) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,6 @@ def test_two_intake_processes_share_the_port_and_every_delivery_becomes_a_run(
         run_ids = list(pool.map(command, range(16)))
     assert len(set(run_ids)) == 16
     for run_id in run_ids:
-        run = wait_for(lambda r=run_id: two_intakes.finished(r), 60, what=f"run {run_id}")
+        run = wait_for(partial(two_intakes.finished, run_id), 60, what=f"run {run_id}")
         assert run["status"] == "succeeded"
     assert "Traceback" not in two_intakes.web.output()

@@ -31,7 +31,7 @@ async def test_a_run_whose_job_ended_on_a_database_error_gets_its_job_back(
             stuck.run_id,
         )
     job_id = job_id_for_run(queue_name, stuck.run_id)
-    r = aioredis.from_url(redis_url)
+    r = aioredis.Redis.from_url(redis_url)
     # what ARQ leaves after a job's last try raised: its result, kept for an hour
     await r.set(f"arq:result:{job_id}", b"failed: database unavailable", ex=3600)
     queue = RunQueue(redis_url, queue_name)

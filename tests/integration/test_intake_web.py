@@ -10,7 +10,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -81,7 +81,7 @@ async def client(make_settings: MakeSettings) -> AsyncIterator[httpx.AsyncClient
 async def redis_client(redis_url: str, queue_name: str) -> AsyncIterator[aioredis.Redis]:
     """Redis as the test sees it; afterwards the jobs this test queued are removed (only
     those: job ids come from run ids, which other sessions' databases repeat)."""
-    r = aioredis.from_url(redis_url)
+    r = aioredis.Redis.from_url(redis_url)
     yield r
     job_ids = [j.decode() for j in await r.zrange(queue_name, 0, -1)]
     await r.delete(queue_name, *(f"arq:job:{j}" for j in job_ids))
@@ -155,10 +155,10 @@ async def post_github(
     *,
     body: bytes | None = None,
     delivery: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str | None] | None = None,  # None: the header is left out
 ) -> httpx.Response:
     raw = body if body is not None else json.dumps(data).encode()
-    sent = {
+    sent: dict[str, str | None] = {
         "X-GitHub-Event": event,
         "X-GitHub-Delivery": delivery or uid(),
         "X-Hub-Signature-256": gh_sign(raw),
@@ -176,10 +176,10 @@ async def post_gitlab(
     data: Any = None,
     *,
     body: bytes | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str | None] | None = None,  # None: the header is left out
 ) -> httpx.Response:
     raw = body if body is not None else json.dumps(data).encode()
-    sent = {
+    sent: dict[str, str | None] = {
         "X-Gitlab-Event": event,
         "X-Gitlab-Token": token_for_payload(GL_SECRET, raw, "team/app"),
         "Idempotency-Key": uid(),
@@ -326,7 +326,7 @@ async def test_github_missing_event_or_delivery_header_is_400(
 ) -> None:
     response = await post_github(
         client, "issue_comment", comment_payload(), headers={missing: None}
-    )  # type: ignore[dict-item]
+    )
     assert response.status_code == 400
     assert "missing X-GitHub-Event or X-GitHub-Delivery header" in response.text
 
@@ -857,7 +857,7 @@ async def test_gitlab_bad_token_is_401(
 ) -> None:
     response = await post_gitlab(
         client, "Note Hook", note_payload(), headers={"X-Gitlab-Token": token}
-    )  # type: ignore[dict-item]
+    )
     assert response.status_code == 401
     assert response.text.startswith(f"unauthorized: {reason}")
     assert GL_SECRET not in response.text
@@ -887,7 +887,7 @@ async def test_gitlab_non_ascii_operator_secret_derives_a_token_and_is_itself_re
 
 
 async def test_gitlab_missing_event_header_is_400(client: httpx.AsyncClient) -> None:
-    response = await post_gitlab(client, "", note_payload(), headers={"X-Gitlab-Event": None})  # type: ignore[dict-item]
+    response = await post_gitlab(client, "", note_payload(), headers={"X-Gitlab-Event": None})
     assert (response.status_code, response.text) == (400, "missing X-Gitlab-Event header\n")
 
 
@@ -997,15 +997,15 @@ async def test_gitlab_duplicates_by_idempotency_key_webhook_id_or_body(
     msg = "msg_" + uid()
     data = note_payload()
     no_key = {"Idempotency-Key": None, "webhook-id": msg}
-    run_id_of(await post_gitlab(client, "Note Hook", data, headers=no_key))  # type: ignore[arg-type]
-    again = await post_gitlab(client, "Note Hook", data, headers=no_key)  # type: ignore[arg-type]
+    run_id_of(await post_gitlab(client, "Note Hook", data, headers=no_key))
+    again = await post_gitlab(client, "Note Hook", data, headers=no_key)
     assert again.text == "duplicate: duplicate delivery\n"
     assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1", msg) == 1
     # neither: the same body is the same delivery
     raw = json.dumps(note_payload()).encode()
     bare = {"Idempotency-Key": None}
-    run_id_of(await post_gitlab(client, "Note Hook", body=raw, headers=bare))  # type: ignore[arg-type]
-    again = await post_gitlab(client, "Note Hook", body=raw, headers=bare)  # type: ignore[arg-type]
+    run_id_of(await post_gitlab(client, "Note Hook", body=raw, headers=bare))
+    again = await post_gitlab(client, "Note Hook", body=raw, headers=bare)
     assert again.text == "duplicate: duplicate delivery\n"
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     assert await count(db, "SELECT count(*) FROM deliveries WHERE delivery_id = $1", digest) == 1
@@ -1056,7 +1056,7 @@ async def test_gitlab_standard_webhooks_signature_when_configured(
         signed = sw_headers(raw)
         ok = await post_gitlab(
             c, "Note Hook", body=raw, headers={**signed, "Idempotency-Key": None}
-        )  # type: ignore[dict-item]
+        )
         run_id_of(ok)
         assert (
             await count(
@@ -1130,7 +1130,7 @@ async def test_readiness_reports_redis_down(make_settings: MakeSettings) -> None
 async def test_metrics_count_webhooks(client: httpx.AsyncClient) -> None:
     run_id_of(await post_github(client, "issue_comment", comment_payload()))
     await post_github(client, "ping", {})
-    await post_github(client, "ping", {}, headers={"X-Hub-Signature-256": None})  # type: ignore[dict-item]
+    await post_github(client, "ping", {}, headers={"X-Hub-Signature-256": None})
     text = (await client.get("/metrics")).text
     assert 'agentops_webhooks_total{forge="github",outcome="202"} 1' in text
     assert 'agentops_webhooks_total{forge="github",outcome="200"} 1' in text

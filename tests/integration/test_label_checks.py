@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from pydantic import SecretStr
 
 from app import git_tip
+from app.commands import TargetKind
 from app.config import Settings
 from app.events import LabelCheck, TenantKey
 from app.forges.base import Forge
@@ -101,7 +102,7 @@ async def env(
     await queue.close()
     await app.aclose()
     await gitlab_forge.aclose()
-    r = aioredis.from_url(redis_url)
+    r = aioredis.Redis.from_url(redis_url)
     job_ids = [j.decode() for j in await r.zrange(queue_name, 0, -1)]
     await r.delete(queue_name, *(f"arq:job:{j}" for j in job_ids))
     await r.aclose()
@@ -112,14 +113,19 @@ async def _no_runs(run: Any) -> Forge:
 
 
 def github_check(
-    sim: GitHubSim, labels: tuple[str, ...], *, repo: str = REPO, kind: str = "issue", delivery: str
+    sim: GitHubSim,
+    labels: tuple[str, ...],
+    *,
+    repo: str = REPO,
+    kind: TargetKind = "issue",
+    delivery: str,
 ) -> LabelCheck:
     installation = sim.installation_id(repo)
     return LabelCheck(
         TenantKey("github", str(installation)),
         repo,
         kind,
-        7,  # type: ignore[arg-type]
+        7,
         labels,
         "alice",
         f"github:label:{delivery}",
@@ -135,7 +141,7 @@ async def _accept(deps: WorkflowDeps, check: LabelCheck, delivery: str) -> int:
 
 
 async def _queued(deps: WorkflowDeps) -> list[str]:
-    r = aioredis.from_url(deps.settings.redis_url)
+    r = aioredis.Redis.from_url(deps.settings.redis_url)
     try:
         return [j.decode() for j in await r.zrange(deps.settings.queue_name, 0, -1)]
     finally:
@@ -201,12 +207,13 @@ async def test_an_unrelated_label_leaves_no_run_and_no_check(
     deps, forge_for = env
     sim, _ = github
     before = len(sim.requests)
-    for labels, kind, repo in [
+    cases: list[tuple[tuple[str, ...], TargetKind, str]] = [
         (("bug",), "issue", REPO),
         (("needs-tests",), "issue", REPO),  # `test`: PRs only
         (("agentops",), "pull_request", REPO),  # operator's label
-        (("bot-please",), "issue", BARE_REPO),
-    ]:  # no .agentops.yml
+        (("bot-please",), "issue", BARE_REPO),  # no .agentops.yml
+    ]
+    for labels, kind, repo in cases:
         delivery = f"lab-{next(_deliveries)}"
         check = github_check(sim, labels, kind=kind, repo=repo, delivery=delivery)
         check_id = await _accept(deps, check, delivery)

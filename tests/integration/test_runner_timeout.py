@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from app.commands import Command
 from app.config import Settings
@@ -46,8 +47,8 @@ async def deps(
         queue_name=queue_name,
         workdir=tmp_path,
         gitlab_url=url,
-        gitlab_token=sim.bot_token,
-        gitlab_webhook_secret="s",
+        gitlab_token=SecretStr(sim.bot_token),
+        gitlab_webhook_secret=SecretStr("s"),
         forge_timeout_seconds=10,
     )
     forge = GitLabForge(settings)
@@ -91,6 +92,7 @@ async def test_a_timed_out_job_closes_its_status_and_says_why(
     assert run is not None and run.status == "failed"
     assert run.error == "the run took longer than the job timeout"
     sha = sim.head_sha(PROJECT, "main")
+    assert sha is not None
     assert [s["status"] for s in sim.statuses(PROJECT, sha)][-1] == "failed"
     bodies = [n["body"] for n in sim.notes(PROJECT, "issue", iid)]
     assert any("took longer than the job timeout" in b for b in bodies)

@@ -231,7 +231,10 @@ async def test_the_credentials_file_is_written_for_the_owner_only(
     env = dict(
         line.split("=", 1) for line in target.read_text().splitlines() if not line.startswith("#")
     )
-    loaded = Settings(**{k.removeprefix("AGENTOPS_").lower(): v.strip('"') for k, v in env.items()})
+    written: dict[str, Any] = {  # as the file says them: text, for the settings to parse
+        k.removeprefix("AGENTOPS_").lower(): v.strip('"') for k, v in env.items()
+    }
+    loaded = Settings(**written)
     app = sim.manifest_apps[0]
     assert (loaded.github_app_id, loaded.github_app_slug) == (app["id"], app["slug"])
     assert loaded.github_webhook_secret is not None

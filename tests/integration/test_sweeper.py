@@ -19,7 +19,7 @@ async def test_two_workers_sweep_once_per_interval_between_them(
     redis_url: str, queue_name: str
 ) -> None:
     swept: list[tuple[str, float]] = []
-    backlog = aioredis.from_url(redis_url)
+    backlog = aioredis.Redis.from_url(redis_url)
     # a deep backlog in the queue: the sweep does not wait behind it
     await backlog.zadd(queue_name, {f"job-{n}": n for n in range(500)})
 
@@ -28,7 +28,7 @@ async def test_two_workers_sweep_once_per_interval_between_them(
             swept.append((name, time.monotonic()))
             return 0
 
-        ctx: dict[str, Any] = {"redis": aioredis.from_url(redis_url)}
+        ctx: dict[str, Any] = {"redis": aioredis.Redis.from_url(redis_url)}
         ctx["task"] = asyncio.create_task(sweep_forever(ctx, sweep, f"{queue_name}:sweep", 0.5))
         return ctx
 

@@ -23,6 +23,7 @@ import pytest
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from app.config import Settings
 from app.web import create_app
@@ -83,7 +84,7 @@ def harness(database_url: str, redis_url: str) -> Iterator[Harness]:
     }
     apps = {
         "plain": create_app(Settings(**common)),
-        "signed": create_app(Settings(**common, gitlab_signing_token=GL_SIGNING)),
+        "signed": create_app(Settings(**common, gitlab_signing_token=SecretStr(GL_SIGNING))),
     }
     harness = Harness(asyncio.Runner())
     lifespans = []
@@ -104,7 +105,7 @@ def harness(database_url: str, redis_url: str) -> Iterator[Harness]:
 
 
 async def _forget_jobs(redis_url: str, queue: str) -> None:
-    r = aioredis.from_url(redis_url)
+    r = aioredis.Redis.from_url(redis_url)
     job_ids = [j.decode() for j in await r.zrange(queue, 0, -1)]
     await r.delete(queue, *(f"arq:job:{j}" for j in job_ids))
     await r.aclose()

@@ -6,7 +6,10 @@ import pytest
 
 from app.commands import (
     COMMANDS,
+    DEFAULT_LABELS,
     Command,
+    CommandName,
+    TargetKind,
     command_for_label,
     help_text,
     operator_owns_label,
@@ -14,7 +17,6 @@ from app.commands import (
     repository_label_command,
     wrong_target_reason,
 )
-from app.config import DEFAULT_LABELS
 
 # --- parse_comment -----------------------------------------------------------------------
 
@@ -22,8 +24,8 @@ from app.config import DEFAULT_LABELS
 @pytest.mark.parametrize(
     "name", ["implement", "plan", "test", "review", "fix", "status", "cancel", "retry", "help"]
 )
-def test_every_command_is_recognised(name: str) -> None:
-    assert parse_comment(f"/agentops {name}") == Command(name)  # type: ignore[arg-type]
+def test_every_command_is_recognised(name: CommandName) -> None:
+    assert parse_comment(f"/agentops {name}") == Command(name)
 
 
 def test_the_command_list_is_the_documented_one() -> None:
@@ -202,8 +204,8 @@ REPO_LABELS = {
 
 
 def test_repository_labels_start_their_command_where_it_fits() -> None:
-    def pick(added: list[str], kind: str) -> tuple[str, Command] | None:
-        return repository_label_command(added, kind, REPO_LABELS, DEFAULT_LABELS)  # type: ignore[arg-type]
+    def pick(added: list[str], kind: TargetKind) -> tuple[str, Command] | None:
+        return repository_label_command(added, kind, REPO_LABELS, DEFAULT_LABELS)
 
     assert pick(["bot-please"], "issue") == ("bot-please", Command("implement"))
     assert pick(["BOT-PLEASE"], "issue") == ("BOT-PLEASE", Command("implement"))
@@ -218,8 +220,8 @@ def test_repository_labels_start_their_command_where_it_fits() -> None:
 
 
 def test_repository_labels_cannot_redefine_the_operators() -> None:
-    def pick(added: list[str], kind: str) -> tuple[str, Command] | None:
-        return repository_label_command(added, kind, REPO_LABELS, DEFAULT_LABELS)  # type: ignore[arg-type]
+    def pick(added: list[str], kind: TargetKind) -> tuple[str, Command] | None:
+        return repository_label_command(added, kind, REPO_LABELS, DEFAULT_LABELS)
 
     assert pick(["agentops"], "pull_request") is None  # not `review`, though the file says so
     assert pick(["AgentOps:Test"], "issue") is None  # not `implement`
@@ -230,23 +232,23 @@ def test_repository_labels_cannot_redefine_the_operators() -> None:
 
 
 @pytest.mark.parametrize("name", ["implement", "plan"])
-def test_issue_only_commands(name: str) -> None:
-    assert wrong_target_reason(name, "issue") is None  # type: ignore[arg-type]
-    reason = wrong_target_reason(name, "pull_request")  # type: ignore[arg-type]
+def test_issue_only_commands(name: CommandName) -> None:
+    assert wrong_target_reason(name, "issue") is None
+    reason = wrong_target_reason(name, "pull_request")
     assert reason == f"`/agentops {name}` works on issues, not on pull requests"
 
 
 @pytest.mark.parametrize("name", ["test", "review", "fix"])
-def test_pull_request_only_commands(name: str) -> None:
-    assert wrong_target_reason(name, "pull_request") is None  # type: ignore[arg-type]
-    reason = wrong_target_reason(name, "issue")  # type: ignore[arg-type]
+def test_pull_request_only_commands(name: CommandName) -> None:
+    assert wrong_target_reason(name, "pull_request") is None
+    reason = wrong_target_reason(name, "issue")
     assert reason == f"`/agentops {name}` works on pull requests, not on issues"
 
 
 @pytest.mark.parametrize("name", ["status", "cancel", "retry", "help"])
-def test_control_commands_work_anywhere(name: str) -> None:
-    assert wrong_target_reason(name, "issue") is None  # type: ignore[arg-type]
-    assert wrong_target_reason(name, "pull_request") is None  # type: ignore[arg-type]
+def test_control_commands_work_anywhere(name: CommandName) -> None:
+    assert wrong_target_reason(name, "issue") is None
+    assert wrong_target_reason(name, "pull_request") is None
 
 
 def test_help_lists_every_command() -> None:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.forwarded import ForwardedHeaders, trusted_networks
 
-Scope = dict[str, Any]
+
+async def receive() -> Message:
+    raise AssertionError("nothing here reads a body")
+
+
+async def send(message: Message) -> None:
+    raise AssertionError("nothing here answers")
 
 
 async def seen(peer: str, headers: dict[str, str], trusted: str = "127.0.0.1,::1") -> Scope:
     """The scope the app behind the middleware gets for a request from `peer`."""
     got: list[Scope] = []
 
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         got.append(scope)
 
     middleware = ForwardedHeaders(app, trusted_networks(trusted.split(",")))
@@ -27,12 +32,13 @@ async def seen(peer: str, headers: dict[str, str], trusted: str = "127.0.0.1,::1
         "headers": [(b"host", b"10.0.0.5:8000")]
         + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
     }
-    await middleware(scope, None, None)
+    await middleware(scope, receive, send)
     return got[0]
 
 
 def host(scope: Scope) -> str:
-    return dict(scope["headers"])[b"host"].decode()
+    headers: dict[bytes, bytes] = dict(scope["headers"])
+    return headers[b"host"].decode()
 
 
 PROXIED = {

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from gidgethub import sansio
 
-from app.commands import Command
-from app.config import DEFAULT_LABELS
+from app.commands import DEFAULT_LABELS, Command, CommandName
 from app.events import (
     Ignored,
     LabelCheck,
@@ -32,7 +31,7 @@ def event(name: str, data: Any, delivery_id: str = "d-1") -> sansio.Event:
 
 
 def issue_comment(
-    body: str = "/agentops implement",
+    body: str | None = "/agentops implement",  # None: GitHub sends null for an empty one
     *,
     pull_request: bool = False,
     action: str = "created",
@@ -150,7 +149,7 @@ def test_comment_without_a_command_is_ignored() -> None:
 
 
 def test_comment_with_a_null_body_is_ignored() -> None:
-    outcome = interpret(event("issue_comment", issue_comment(None)), CTX)  # type: ignore[arg-type]
+    outcome = interpret(event("issue_comment", issue_comment(None)), CTX)
     assert outcome == Ignored("no /agentops command in the comment")
 
 
@@ -380,12 +379,12 @@ def test_the_same_button_clicked_on_another_check_run_is_a_new_key() -> None:
 
 
 @pytest.mark.parametrize("identifier", ["retry", "cancel"])
-def test_requested_action_buttons(identifier: str) -> None:
+def test_requested_action_buttons(identifier: CommandName) -> None:
     outcome = interpret(
         event("check_run", check_run("requested_action", identifier=identifier)), CTX
     )
     assert isinstance(outcome, RunRequest)
-    assert outcome.command == Command(identifier)  # type: ignore[arg-type]
+    assert outcome.command == Command(identifier)
 
 
 def test_unknown_requested_action_is_ignored() -> None:
@@ -416,9 +415,11 @@ def test_other_check_run_actions_are_not_handled(action: str) -> None:
 
 
 @pytest.mark.parametrize("action", ["created", "deleted", "suspend", "unsuspend"])
-def test_installation_changes_the_tenant(action: str) -> None:
+def test_installation_changes_the_tenant(
+    action: Literal["created", "deleted", "suspend", "unsuspend"],
+) -> None:
     outcome = interpret(event("installation", installation(action)), CTX)
-    assert outcome == TenantChange(TenantKey("github", "777", "octo"), action)  # type: ignore[arg-type]
+    assert outcome == TenantChange(TenantKey("github", "777", "octo"), action)
 
 
 def test_other_installation_actions_change_nothing() -> None:

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.commands import Command
-from app.config import DEFAULT_LABELS
+from app.commands import DEFAULT_LABELS, Command
 from app.events import Ignored, LabelCheck, PayloadError, RunRequest, TenantKey
 from handlers.gitlab import GitLabContext, interpret, project_path
 
@@ -369,8 +368,12 @@ def test_a_later_labeling_is_a_new_key_and_without_updated_at_the_delivery_decid
     later = label_hook("issue", [], ["agentops"], updated_at="2026-12-03 09:00:00 UTC")
     bare = label_hook("issue", [], ["agentops"], updated_at=None)
     assert isinstance(first, RunRequest)
-    assert interpret("Issue Hook", later, "d-1", CTX).trigger_key != first.trigger_key  # type: ignore[union-attr]
-    assert interpret("Issue Hook", bare, "d-7", CTX).trigger_key.endswith(":delivery d-7")  # type: ignore[union-attr]
+    relabelled = interpret("Issue Hook", later, "d-1", CTX)
+    assert isinstance(relabelled, RunRequest)
+    assert relabelled.trigger_key != first.trigger_key
+    undated = interpret("Issue Hook", bare, "d-7", CTX)
+    assert isinstance(undated, RunRequest)
+    assert undated.trigger_key.endswith(":delivery d-7")
 
 
 def test_project_path_is_the_payloads_project() -> None:

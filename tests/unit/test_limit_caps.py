@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import RepoLimits, Settings, cap_repo_limits
+from app.config import Settings
+from app.repo_config import RepoLimits, cap_repo_limits
 from app.workflow.sandbox_policy import sandbox_limits
 
 MiB = 1024**2
@@ -57,7 +58,7 @@ def test_sandbox_limits_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTOPS_SANDBOX_PROCESSES", "64")
     monkeypatch.setenv("AGENTOPS_SANDBOX_CPUS", "0.5")
     monkeypatch.setenv("AGENTOPS_SANDBOX_DISK_MB", "100")
-    from app.config import RepoConfig
+    from app.repo_config import RepoConfig
 
     limits = sandbox_limits(Settings(), RepoConfig(limits=RepoLimits(test_timeout_seconds=42)))
     assert limits.wall_seconds == 42

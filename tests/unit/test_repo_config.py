@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import RepoConfigError, Settings, parse_repo_config, repo_config_labels
+from app.config import Settings
+from app.repo_config import RepoConfigError, parse_repo_config, repo_config_labels
 
 
 def test_absent_or_empty_file_gives_defaults() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from app.config import Settings, weak_webhook_secret
@@ -16,7 +18,7 @@ from app.config import Settings, weak_webhook_secret
         {"gitlab_signing_token": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
     ],
 )
-def test_secrets_of_16_characters_or_more_serve(values: dict[str, str]) -> None:
+def test_secrets_of_16_characters_or_more_serve(values: dict[str, Any]) -> None:
     assert weak_webhook_secret(Settings(**values)) is None
 
 
@@ -29,7 +31,7 @@ def test_secrets_of_16_characters_or_more_serve(values: dict[str, str]) -> None:
         ({"gitlab_signing_token": "whsec_x"}, "AGENTOPS_GITLAB_SIGNING_TOKEN"),
     ],
 )
-def test_short_or_blank_secrets_are_named(values: dict[str, str], named: str) -> None:
+def test_short_or_blank_secrets_are_named(values: dict[str, Any], named: str) -> None:
     reason = weak_webhook_secret(Settings(**values))
     assert reason is not None and reason.startswith(named)
     secret = next(iter(values.values())).strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import AnyStr
 
 import pytest
 
@@ -99,9 +100,9 @@ def test_github_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> 
     calls: list[tuple[object, object]] = []
     real = hmac.compare_digest
 
-    def spy(a: object, b: object) -> bool:
+    def spy(a: AnyStr, b: AnyStr) -> bool:
         calls.append((a, b))
-        return real(a, b)  # type: ignore[arg-type]
+        return real(a, b)
 
     monkeypatch.setattr("app.webhooks.hmac.compare_digest", spy)
     verify_github_signature(GH_SECRET, GH_BODY, GH_SIGNATURE)
@@ -141,9 +142,9 @@ def test_gitlab_token_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatc
     calls: list[tuple[object, object]] = []
     real = hmac.compare_digest
 
-    def spy(a: object, b: object) -> bool:
+    def spy(a: AnyStr, b: AnyStr) -> bool:
         calls.append((a, b))
-        return real(a, b)  # type: ignore[arg-type]
+        return real(a, b)
 
     monkeypatch.setattr("app.webhooks.hmac.compare_digest", spy)
     with pytest.raises(SignatureError):

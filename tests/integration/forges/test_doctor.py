@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from app.config import Settings
 from app.forges.doctor import check_forges
 from tests.sim.github_sim import GitHubSim, generate_app_key
@@ -17,12 +19,12 @@ async def test_both_forges_answer(tmp_path: Path) -> None:
     with serve_app(gh.app) as gh_url, gl.serve() as gl_url:
         settings = Settings(
             github_app_id=gh.app_id,
-            github_private_key=gh.private_key_pem,
-            github_webhook_secret="s",
+            github_private_key=SecretStr(gh.private_key_pem),
+            github_webhook_secret=SecretStr("s"),
             github_api_url=gh_url,
             gitlab_url=gl_url,
-            gitlab_token=gl.bot_token,
-            gitlab_webhook_secret="s",
+            gitlab_token=SecretStr(gl.bot_token),
+            gitlab_webhook_secret=SecretStr("s"),
             gitlab_bot_username="agentops-bot",
         )
         results = await check_forges(settings)
@@ -38,12 +40,12 @@ async def test_wrong_credentials_are_named(tmp_path: Path) -> None:
     with serve_app(gh.app) as gh_url, gl.serve() as gl_url:
         settings = Settings(
             github_app_id=gh.app_id,
-            github_private_key=other_key,
-            github_webhook_secret="s",
+            github_private_key=SecretStr(other_key),
+            github_webhook_secret=SecretStr("s"),
             github_api_url=gh_url,
             gitlab_url=gl_url,
-            gitlab_token="glpat-wrongwrongwrongwrong",
-            gitlab_webhook_secret="s",
+            gitlab_token=SecretStr("glpat-wrongwrongwrongwrong"),
+            gitlab_webhook_secret=SecretStr("s"),
         )
         results = await check_forges(settings)
     assert [(name, ok) for name, ok, _ in results] == [("github", False), ("gitlab", False)]

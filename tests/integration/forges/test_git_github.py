@@ -194,7 +194,8 @@ async def test_token_never_in_argv_nor_logs(
     monkeypatch.setenv("PATH", f"{shim_dir}:{os.environ['PATH']}")
     caplog.set_level(logging.DEBUG)
 
-    stop, seen = threading.Event(), []
+    stop = threading.Event()
+    seen: list[str] = []
     watcher = threading.Thread(target=_watch_cmdlines, args=(stop, seen), daemon=True)
     watcher.start()
     try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from unidiff import PatchSet
+from unidiff.patch import PatchSet
 
 from app.config import Settings
 from app.forges.base import (

@@ -54,17 +54,24 @@ def test_pagination_follows_link_headers(sim: GitLabSim) -> None:
 def test_commit_status_transitions(sim: GitLabSim) -> None:
     gl = client(sim)
     sha = sim.head_sha(REPO)
+    assert sha is not None
     url = f"/projects/{PID}/statuses/{sha}"
-    assert gl.http_post(url, post_data={"state": "pending", "name": "ci"})["status"] == "pending"
+
+    def posted(state: str) -> object:
+        answer = gl.http_post(url, post_data={"state": state, "name": "ci"})
+        assert isinstance(answer, dict)
+        return answer["status"]
+
+    assert posted("pending") == "pending"
     with pytest.raises(gitlab.GitlabHttpError, match="Cannot transition status via :enqueue"):
         gl.http_post(url, post_data={"state": "pending", "name": "ci"})
-    assert gl.http_post(url, post_data={"state": "running", "name": "ci"})["status"] == "running"
+    assert posted("running") == "running"
     with pytest.raises(
         gitlab.GitlabHttpError, match="Cannot transition status via :run from :running"
     ):
         gl.http_post(url, post_data={"state": "running", "name": "ci"})
-    assert gl.http_post(url, post_data={"state": "success", "name": "ci"})["status"] == "success"
-    assert [s["status"] for s in sim.statuses(REPO, str(sha))] == ["success"]
+    assert posted("success") == "success"
+    assert [s["status"] for s in sim.statuses(REPO, sha)] == ["success"]
 
 
 def test_faults_are_scripted_per_route(sim: GitLabSim) -> None:

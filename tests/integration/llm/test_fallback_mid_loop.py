@@ -14,7 +14,7 @@ from app.llm import LLMRequest, MemoryCallLog, Message, build_router
 from app.workflow.toolloop import LoopLimits, run_tool_loop
 from app.workflow.tools import TOOL_SPECS, Toolbox
 from tests.integration.llm.conftest import sim_settings
-from tests.sim.llm_sim import LLMSimulator, empty, fault, overloaded, tool_call
+from tests.sim.llm_sim import LLMSimulator, Reply, empty, fault, overloaded, tool_call
 
 MISTRAL_KEY = "mistral-key-" + "m" * 20
 
@@ -23,7 +23,7 @@ async def _no_tests(test_ids: Sequence[str]) -> tuple[bool, str]:
     return True, "1 passed"
 
 
-def _down(times: int = 3) -> list:  # type: ignore[type-arg]
+def _down(times: int = 3) -> list[Reply]:
     return [overloaded()] * times
 
 

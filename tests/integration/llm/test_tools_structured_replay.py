@@ -14,6 +14,7 @@ from app.llm import (
 )
 from app.llm.replay import recorded_calls, replay_router
 from app.llm.router import LLMRouter
+from app.llm.types import Role
 from app.store import Database
 from app.store.llm_calls import llm_calls_of_run
 from tests.integration.llm.conftest import TenantRun
@@ -31,9 +32,9 @@ class Plan(BaseModel):
     files: list[str]
 
 
-async def tool_loop(router: LLMRouter, role: str) -> str:
+async def tool_loop(router: LLMRouter, role: Role) -> str:
     """A minimal tool loop, as the implement workflow will run it."""
-    request = LLMRequest(role, "You fix bugs.", (Message.user("Fix a.py"),), tools=(READ_FILE,))  # type: ignore[arg-type]
+    request = LLMRequest(role, "You fix bugs.", (Message.user("Fix a.py"),), tools=(READ_FILE,))
     for _ in range(5):
         completion = await router.complete(request)
         request = request.with_messages(completion.response.as_message())
@@ -50,7 +51,7 @@ async def tool_loop(router: LLMRouter, role: str) -> str:
     ("role", "model", "api"), [("coder", "claude-a", "anthropic"), ("cheap", "gpt-a", "openai")]
 )
 async def test_a_tool_loop_round_trips_calls_and_results(
-    routed: tuple[LLMRouter, object], sim: LLMSimulator, role: str, model: str, api: str
+    routed: tuple[LLMRouter, object], sim: LLMSimulator, role: Role, model: str, api: str
 ) -> None:
     router, _ = routed
     sim.script(model, tool_call("read_file", {"path": "a.py"}), text("Fixed."))
@@ -76,11 +77,11 @@ async def test_a_tool_loop_round_trips_calls_and_results(
 
 @pytest.mark.parametrize(("role", "model"), [("planner", "claude-a"), ("cheap", "gpt-a")])
 async def test_structured_output_is_validated_and_repaired_once(
-    routed: tuple[LLMRouter, object], sim: LLMSimulator, role: str, model: str
+    routed: tuple[LLMRouter, object], sim: LLMSimulator, role: Role, model: str
 ) -> None:
     router, _ = routed
     sim.script(model, structured({"summary": "s"}), structured({"summary": "s", "files": ["a"]}))
-    request = LLMRequest(role, "Plan.", (Message.user("plan it"),))  # type: ignore[arg-type]
+    request = LLMRequest(role, "Plan.", (Message.user("plan it"),))
     result = await router.complete_structured(request, Plan)
     assert result.value == Plan(summary="s", files=["a"])
     repair = sim.requests_for(model)[1].body["messages"][-1]

@@ -17,11 +17,11 @@ async def http_registry(files: dict[str, bytes]) -> AsyncIterator[tuple[int, lis
         line = head.split(b"\r\n", 1)[0].decode()
         seen.append(line)
         path = line.split(" ")[1]
-        body = files.get(path)
-        status = "200 OK" if body is not None else "404 Not Found"
-        body = body if body is not None else b"not here\n"
-        head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        writer.write(head.encode() + body)
+        found = files.get(path)
+        status = "200 OK" if found is not None else "404 Not Found"
+        body = found if found is not None else b"not here\n"
+        answer = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        writer.write(answer.encode() + body)
         await writer.drain()
         writer.close()
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import RepoConfig, Settings
+from app.config import Settings
+from app.repo_config import RepoConfig
 from app.sandbox import run_tests
 from app.workflow.dependencies import install_for
 from app.workflow.sandbox_policy import policy_for_tests
@@ -43,7 +44,8 @@ async def test_a_lockfile_of_pnpm_or_yarn_installs_through_the_proxy(
         assert prepared.failure is None, prepared.failure
         detail = prepared.detail()
         assert f"corepack {tool} install --frozen-lockfile" in str(prepared.plan.steps[0].commands)
-        assert host in detail["from"], detail
+        hosts = detail["from"]
+        assert isinstance(hosts, list) and host in hosts, detail
         assert detail["refused"] == []
         done = await run_tests(repo, ("npm", "test"), policy=prepared.apply(policy))
         assert done.passed, done.tests.output.text

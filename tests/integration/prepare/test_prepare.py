@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from app.prepare import PreparePlan, PrepareSettings, PrepareStep, prepare
+from app.prepare import Prepared, PreparePlan, PrepareSettings, PrepareStep, prepare
 from app.prepare.egress import EgressRules
 from app.sandbox import SandboxLimits, run_tests
 from tests.integration.prepare.registry import http_registry
@@ -65,6 +65,7 @@ def settings(tmp_path: Path, port: int, *, cap: int = 10**9, **limits: float) ->
         ),
         cache_root=tmp_path / "cache",
         cache_cap_bytes=cap,
+        # int and float fields by name: no annotation of **values says which is which
         limits=SandboxLimits(**values),  # type: ignore[arg-type]
     )
 
@@ -120,7 +121,7 @@ async def test_a_second_run_hits_the_cache_and_no_tenant_sees_another(tmp_path: 
     async with http_registry({"/pkg": b"package bytes"}) as (port, seen):
         config = settings(tmp_path, port)
 
-        async def run(tenant: str, area: str):  # type: ignore[no-untyped-def]
+        async def run(tenant: str, area: str) -> Prepared:
             return await prepare(
                 repo,
                 fetch_plan(),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import RepoConfig, Settings
+from app.config import Settings
+from app.repo_config import RepoConfig
 from app.sandbox import run_tests
 from app.toolchains import offered_pythons, probe_python
 from app.workflow.dependencies import install_for

@@ -29,6 +29,7 @@ def policy(**limits: float) -> SandboxPolicy:
     values: dict[str, float] = {"wall_seconds": 20, "cpu_seconds": 10, "processes": 64}
     values.update(limits)
     return SandboxPolicy(
+        # int and float fields by name: no annotation of **values says which is which
         limits=SandboxLimits(**values),  # type: ignore[arg-type]
         python_env=Path(sys.prefix),
         env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},

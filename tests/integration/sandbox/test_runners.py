@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.config import parse_repo_config
+from app.repo_config import parse_repo_config
 from app.sandbox import Runner, Verdict, prove_red_green, resolve_test_command
 from tests.integration.sandbox.repos import policy, write_repo
 

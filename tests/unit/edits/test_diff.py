@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from unidiff import PatchSet
+from unidiff.patch import PatchSet
 
 from app.edits import FileChange, diff_stats, render_diff
 from tests.unit.edits.helpers import block, run

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from app.edits import EditPolicy, apply_edits, parse_edits
+from app.edits import EditPolicy, EditResult, apply_edits, parse_edits
 from tests.unit.edits.helpers import block
 
 
-def apply(root: Path, text: str, policy: EditPolicy | None = None):  # type: ignore[no-untyped-def]
+def apply(root: Path, text: str, policy: EditPolicy | None = None) -> EditResult:
     return apply_edits(root, parse_edits(text), policy or EditPolicy())
 
 

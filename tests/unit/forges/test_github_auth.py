@@ -10,6 +10,7 @@ import httpx
 import jwt
 import pytest
 import respx
+from pydantic import SecretStr
 
 from app.config import Settings
 from app.forges.base import ForgeError, Target
@@ -155,8 +156,8 @@ def test_from_settings(tmp_path: object) -> None:
     settings = Settings(
         github_app_id=9,
         github_app_slug="bot",
-        github_private_key=key()[0],
-        github_webhook_secret="w" * 20,
+        github_private_key=SecretStr(key()[0]),
+        github_webhook_secret=SecretStr("w" * 20),
         github_api_url="https://ghe.example.com/api/v3",
         forge_timeout_seconds=5,
     )

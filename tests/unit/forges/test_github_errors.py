@@ -15,11 +15,11 @@ from app.forges.github_errors import (
     DEFAULT_RATE_LIMIT_WAIT,
     GitHubAPIError,
     GitHubUnauthorized,
-    RetryPolicy,
     call_with_retries,
     forge_error_from_status,
     rate_limit_wait,
 )
+from app.forges.retry import RetryPolicy
 
 
 def test_rate_limit_waits() -> None:

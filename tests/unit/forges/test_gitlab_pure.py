@@ -9,7 +9,7 @@ from email.utils import formatdate
 import pytest
 from gitlab.exceptions import GitlabHttpError, GitlabParsingError
 from pydantic import SecretStr
-from unidiff import PatchSet
+from unidiff.patch import PatchSet
 
 from app.config import Settings
 from app.forges.base import (
@@ -23,7 +23,6 @@ from app.forges.gitlab import GitLabForge
 from app.forges.gitlab_errors import (
     DEFAULT_RATE_LIMIT_WAIT,
     GitLabAPIError,
-    RetryPolicy,
     forge_error_from_gitlab,
     retry_after_seconds,
 )
@@ -39,6 +38,7 @@ from app.forges.gitlab_format import (
     render_diff,
     truncate_note,
 )
+from app.forges.retry import RetryPolicy
 
 TOKEN = "glpat-abcdefghijklmnopqrstuvwxyz"
 

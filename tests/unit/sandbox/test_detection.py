@@ -20,6 +20,7 @@ from app.sandbox import (
 
 
 def facts(*names: str, **texts: str) -> RepoFacts:
+    # file texts by field name; mypy cannot tell them from RepoFacts' bool fields
     return RepoFacts(names=frozenset(names), **texts)  # type: ignore[arg-type]
 
 

@@ -22,7 +22,9 @@ AUDIT_ARCH_I386 = 0x40000003
 
 def run_filter(program: bytes, nr: int, arg0: int = 0, arch: int = AUDIT_ARCH_X86_64) -> int:
     data = struct.pack("<iIQ6Q", nr, arch, 0, arg0, 0, 0, 0, 0, 0)
-    ops = [struct.unpack_from("<HBBI", program, i) for i in range(0, len(program), 8)]
+    ops: list[tuple[int, int, int, int]] = [
+        struct.unpack_from("<HBBI", program, i) for i in range(0, len(program), 8)
+    ]
     acc, pc = 0, 0
     while True:
         code, jt, jf, k = ops[pc]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import RepoConfigError, parse_repo_config
+from app.repo_config import RepoConfigError, parse_repo_config
 from app.sandbox import (
     RepoFacts,
     Runner,
