@@ -17,6 +17,7 @@ from app.llm.call_file import UnreadableRecording, read_call_file
 from app.llm.doctor import Check, run_checks
 from app.llm.errors import AllModelsFailed
 from app.llm.model_ids import ModelIdError
+from app.llm.provider_specs import not_running, provider_spec, shown_url
 from app.llm.replay import RecordedCall, RunNotFound, load_recorded_run, replay_router
 from app.llm.types import Completion, LLMResponse
 from app.redaction import redact
@@ -58,12 +59,10 @@ def unreachable_hint(exc: AllModelsFailed, settings: Settings) -> str | None:
     """One clear line when nothing answered because nothing could be reached."""
     if not exc.attempts or any(a.outcome != "connection" for a in exc.attempts):
         return None
-    if all(a.model_id.startswith("ollama:") for a in exc.attempts):
-        return (
-            f"Ollama is not reachable at {redact(settings.ollama_url)}: start it "
-            "(`ollama serve`), set AGENTOPS_OLLAMA_URL, or configure another provider "
-            "(AGENTOPS_ANTHROPIC_API_KEY, AGENTOPS_OPENAI_API_KEY, AGENTOPS_MISTRAL_API_KEY)"
-        )
+    providers = {a.model_id.partition(":")[0] for a in exc.attempts}
+    spec = provider_spec(providers.pop()) if len(providers) == 1 else None
+    if spec is not None and spec.start_command:  # one local server, not running
+        return not_running(spec, redact(shown_url(settings, spec)))
     tried = ", ".join(sorted({a.model_id for a in exc.attempts}))
     return f"no provider could be reached ({tried}): run `agentops doctor`"
 

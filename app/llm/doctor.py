@@ -15,8 +15,14 @@ from app.llm.errors import ProviderError
 from app.llm.factory import shared_cooldowns
 from app.llm.model_ids import ModelId, ModelIdError
 from app.llm.prices import load_price_table
+from app.llm.provider_specs import (
+    config_hint,
+    missing_model_hint,
+    not_running,
+    provider_spec,
+    shown_url,
+)
 from app.llm.providers.registry import ProviderRegistry
-from app.llm.router import config_hint
 from app.llm.routing import resolve_routes
 from app.redaction import redact
 
@@ -33,29 +39,22 @@ class Check:
 def provider_url(settings: Settings, model_id: ModelId) -> str:
     if model_id.base_url:
         return model_id.base_url
-    urls = {
-        "anthropic": settings.anthropic_base_url or "https://api.anthropic.com",
-        "openai": settings.openai_base_url or "https://api.openai.com/v1",
-        "mistral": settings.mistral_base_url,
-        "ollama": settings.ollama_url,
-    }
-    if model_id.provider in urls:
-        return redact(urls[model_id.provider])
+    spec = provider_spec(model_id.provider)
+    if spec is not None:
+        return redact(shown_url(settings, spec))
     return redact(settings.llm_endpoints.get(model_id.provider, {}).get("base_url", "?"))
 
 
 def explain_provider_error(settings: Settings, model_id: ModelId, exc: ProviderError) -> str:
     url = provider_url(settings, model_id)
-    if exc.kind == "connection" and model_id.provider == "ollama":
-        return (
-            f"Ollama is not reachable at {url}: start it (`ollama serve`), set "
-            "AGENTOPS_OLLAMA_URL, or configure another provider"
-        )
+    spec = provider_spec(model_id.provider)
+    if exc.kind == "connection" and spec is not None and spec.start_command:
+        return not_running(spec, url)
     if exc.kind in ("connection", "timeout"):
         return f"not reachable at {url} ({exc.kind}: {exc.message})"
     if exc.kind == "auth":
         return f"{exc.message if exc.status is None else f'key refused ({exc.status})'}; " + (
-            config_hint(model_id) if exc.status is not None else f"at {url}"
+            config_hint(model_id.provider) if exc.status is not None else f"at {url}"
         )
     return f"{url} answered {exc}"
 
@@ -102,6 +101,7 @@ async def _check_provider(
 ) -> Check:
     """One line for one provider: reachable, and every model it is asked for is there."""
     first = models[0]
+    spec = provider_spec(first.provider)
     name = f"provider {first.provider}"
     url = provider_url(settings, first)
     problems: list[str] = []
@@ -109,9 +109,7 @@ async def _check_provider(
         for model_id in models:
             status = await registry.for_model(model_id).check(model_id.model)
             if status.startswith("reachable, but"):
-                hint = (
-                    f" (run `ollama pull {model_id.model}`)" if first.provider == "ollama" else ""
-                )
+                hint = missing_model_hint(spec, model_id.model) if spec else ""
                 problems.append(status.removeprefix("reachable, but ") + hint)
     except ProviderError as exc:
         return Check(name, False, explain_provider_error(settings, first, exc))

@@ -5,7 +5,7 @@ Grammar (one string per model, as written in settings and `.agentops.yml`)::
     PROVIDER:MODEL
     openai-compatible:MODEL@BASE_URL
 
-PROVIDER is `anthropic`, `openai`, `mistral`, `ollama`, or the name of an endpoint in
+PROVIDER is a built-in provider (`provider_specs.PROVIDERS`), or the name of an endpoint in
 `AGENTOPS_LLM_ENDPOINTS` (an OpenAI-compatible server with its base URL and key). The
 text after the first colon is the model name exactly as the provider spells it, so
 `ollama:qwen2.5-coder:7b` is the Ollama model `qwen2.5-coder:7b`. The inline form
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BUILTIN_PROVIDERS = ("anthropic", "openai", "mistral", "ollama")
-INLINE_COMPATIBLE = "openai-compatible"
+from app.llm.provider_specs import INLINE_COMPATIBLE, PROVIDER_NAMES
 
 
 class ModelIdError(ValueError):
@@ -26,7 +25,7 @@ class ModelIdError(ValueError):
 
 @dataclass(frozen=True)
 class ModelId:
-    provider: str  # anthropic | openai | mistral | ollama | openai-compatible | endpoint name
+    provider: str  # a built-in provider, INLINE_COMPATIBLE, or an endpoint's name
     model: str
     base_url: str | None = None  # only for the inline openai-compatible form
 
@@ -44,7 +43,8 @@ class ModelId:
 def parse_model_id(text: str, endpoints: frozenset[str] = frozenset()) -> ModelId:
     provider, sep, rest = text.strip().partition(":")
     if not sep or not provider or not rest:
-        raise ModelIdError(f"model id {text!r} is not PROVIDER:MODEL (e.g. anthropic:MODEL)")
+        example = f"{PROVIDER_NAMES[0]}:MODEL"
+        raise ModelIdError(f"model id {text!r} is not PROVIDER:MODEL (e.g. {example})")
     if provider == INLINE_COMPATIBLE:
         model, at, base_url = rest.rpartition("@")
         if not at or not model or not base_url.startswith(("http://", "https://")):
@@ -52,7 +52,7 @@ def parse_model_id(text: str, endpoints: frozenset[str] = frozenset()) -> ModelI
                 f"model id {text!r}: write openai-compatible:MODEL@http://host:port/v1"
             )
         return ModelId(provider, model, base_url.rstrip("/"))
-    if provider not in BUILTIN_PROVIDERS and provider not in endpoints:
-        known = ", ".join((*BUILTIN_PROVIDERS, INLINE_COMPATIBLE, *sorted(endpoints)))
+    if provider not in PROVIDER_NAMES and provider not in endpoints:
+        known = ", ".join((*PROVIDER_NAMES, INLINE_COMPATIBLE, *sorted(endpoints)))
         raise ModelIdError(f"model id {text!r}: unknown provider {provider!r} (known: {known})")
     return ModelId(provider, rest)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from app.llm.model_ids import INLINE_COMPATIBLE, ModelId
+from app.llm.model_ids import ModelId
+from app.llm.provider_specs import INLINE_COMPATIBLE
 from app.llm.types import LLMRequest, Usage
 
 logger = logging.getLogger(__name__)

@@ -42,6 +42,7 @@ from app.llm.errors import (
 from app.llm.model_ids import ModelId
 from app.llm.prices import PriceTable, billed_tokens, cost_usd, estimate_cost_usd
 from app.llm.prompt_safety import RequestRedactor, ensure_data_policy
+from app.llm.provider_specs import config_hint
 from app.llm.providers.base import Provider
 from app.llm.routing import Routes
 from app.llm.structured import InvalidStructuredOutput, parse_structured, repair_prompt
@@ -58,12 +59,6 @@ from app.llm.types import (
 logger = logging.getLogger(__name__)  # `log` below is the attempt logger
 T = TypeVar("T", bound=BaseModel)
 _AttemptLogger = Callable[..., Awaitable[None]]
-
-KEY_SETTINGS = {
-    "anthropic": "AGENTOPS_ANTHROPIC_API_KEY",
-    "openai": "AGENTOPS_OPENAI_API_KEY",
-    "mistral": "AGENTOPS_MISTRAL_API_KEY",
-}
 
 
 @dataclass(frozen=True)
@@ -86,18 +81,12 @@ def backoff_delay(
     return delay * (1 + policy.jitter * rand)
 
 
-def config_hint(model_id: ModelId) -> str:
-    if model_id.provider in KEY_SETTINGS:
-        return f"check {KEY_SETTINGS[model_id.provider]}"
-    return f"check the api_key of endpoint {model_id.provider!r} in AGENTOPS_LLM_ENDPOINTS"
-
-
 def auth_failure(model_id: ModelId, exc: ProviderError) -> str:
     if exc.status is None:  # refused before asking: no key configured
         return f"{model_id}: {exc.message}"
     return (
         f"{model_id}: the provider refused the credentials ({exc.status}): {exc.message}; "
-        f"{config_hint(model_id)}"
+        f"{config_hint(model_id.provider)}"
     )
 
 

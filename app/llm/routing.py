@@ -2,8 +2,8 @@
 
 A role's chain comes from, first to last: the repository's `.agentops.yml` `models:`,
 `AGENTOPS_LLM_MODELS`, `AGENTOPS_LLM_DEFAULT_MODEL` when it is set explicitly, defaults
-implied by the configured API key (Anthropic, then OpenAI, then Mistral), and at last
-Ollama on `AGENTOPS_OLLAMA_URL`.
+implied by the first configured API key (in the order of `provider_specs.PROVIDERS`), and
+at last `AGENTOPS_LLM_DEFAULT_MODEL`'s default (a local model).
 """
 
 from __future__ import annotations
@@ -13,14 +13,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.config import Settings
-from app.llm.model_ids import INLINE_COMPATIBLE, ModelId, ModelIdError, parse_model_id
+from app.llm.model_ids import ModelId, ModelIdError, parse_model_id
+from app.llm.provider_specs import INLINE_COMPATIBLE, PROVIDERS, api_key
 from app.llm.types import ROLES, Role
-
-KEY_IMPLIED_MODELS: dict[str, dict[str, str]] = {
-    "anthropic": {"strong": "anthropic:claude-sonnet-4-6", "cheap": "anthropic:claude-haiku-4-5"},
-    "openai": {"strong": "openai:gpt-4.1", "cheap": "openai:gpt-4.1-mini"},
-    "mistral": {"strong": "mistral:mistral-large-latest", "cheap": "mistral:mistral-small-latest"},
-}
 
 
 class RepoBudgets(BaseModel):
@@ -74,10 +69,10 @@ def _parse_chain(
 def default_chain(settings: Settings, role: str) -> list[str]:
     if "llm_default_model" in settings.model_fields_set:
         return [settings.llm_default_model]
-    for provider, models in KEY_IMPLIED_MODELS.items():
-        key = getattr(settings, f"{provider}_api_key")
-        if key is not None and key.get_secret_value():
-            return [models["cheap" if role == "cheap" else "strong"]]
+    for spec in PROVIDERS:
+        implied = spec.implied_model(role)
+        if implied and api_key(settings, spec):
+            return [implied]
     return [settings.llm_default_model]
 
 

@@ -133,14 +133,16 @@ def parse_messages_response(data: dict[str, Any]) -> LLMResponse:
 class AnthropicProvider:
     def __init__(
         self,
+        name: str,
         api_key: str | None,
         base_url: str | None = None,
         timeout: float = 120.0,
         http_client: httpx2.AsyncClient | None = None,
-        name: str = "anthropic",
+        key_setting: str = "its API key",
     ) -> None:
         self.name = name
         self._api_key = api_key or ""
+        self._key_setting = key_setting
         self._client = anthropic.AsyncAnthropic(
             api_key=self._api_key or "missing",
             base_url=base_url,
@@ -150,7 +152,7 @@ class AnthropicProvider:
         )
 
     def _missing_key(self) -> ProviderError:
-        return ProviderError("auth", "no API key: set AGENTOPS_ANTHROPIC_API_KEY")
+        return ProviderError("auth", f"no API key: set {self._key_setting}")
 
     async def complete(self, request: LLMRequest, model: str) -> LLMResponse:
         if not self._api_key:

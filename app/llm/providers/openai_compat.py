@@ -148,7 +148,7 @@ class OpenAICompatProvider:
         api_key: str | None,
         timeout: float = 120.0,
         http_client: httpx2.AsyncClient | None = None,
-        key_setting: str = "",
+        key_setting: str = "its API key",
         max_tokens_field: str = "max_tokens",
         requires_key: bool = True,
         ids: ToolIdRule = OPENAI_IDS,

@@ -6,15 +6,34 @@ import httpx2
 
 from app.config import Settings
 from app.llm.model_ids import ModelId
+from app.llm.provider_specs import ProviderSpec, api_key, api_url, provider_spec
 from app.llm.providers.anthropic import AnthropicProvider
 from app.llm.providers.base import Provider
 from app.llm.providers.openai_compat import OpenAICompatProvider
-from app.llm.providers.tool_ids import MISTRAL_IDS
 from app.redaction import register_secret
 
 
-def ollama_openai_url(ollama_url: str) -> str:
-    return ollama_url.rstrip("/") + "/v1"
+def build_adapter(
+    spec: ProviderSpec, settings: Settings, http_client: httpx2.AsyncClient | None = None
+) -> Provider:
+    """The adapter of a built-in provider, as its table entry and the settings say."""
+    key, url = api_key(settings, spec), api_url(settings, spec)
+    timeout = settings.llm_timeout_seconds
+    if spec.protocol == "messages":
+        return AnthropicProvider(
+            spec.name, key, url, timeout, http_client, key_setting=spec.key_env or ""
+        )
+    return OpenAICompatProvider(
+        spec.name,
+        url,
+        key,
+        timeout,
+        http_client,
+        key_setting=spec.key_env or "",
+        max_tokens_field=spec.max_tokens_field,
+        requires_key=spec.key_field is not None,
+        ids=spec.tool_ids,
+    )
 
 
 def llm_secrets(settings: Settings) -> list[str]:
@@ -46,44 +65,9 @@ class ProviderRegistry:
         s = self._settings
         timeout = s.llm_timeout_seconds
         client = self._http_client
-
-        def secret(value: object) -> str | None:
-            getter = getattr(value, "get_secret_value", None)
-            return str(getter()) if getter is not None else None
-
-        if model_id.provider == "anthropic":
-            return AnthropicProvider(
-                secret(s.anthropic_api_key), s.anthropic_base_url, timeout, client
-            )
-        if model_id.provider == "openai":
-            return OpenAICompatProvider(
-                "openai",
-                s.openai_base_url,
-                secret(s.openai_api_key),
-                timeout,
-                client,
-                key_setting="AGENTOPS_OPENAI_API_KEY",
-                max_tokens_field="max_completion_tokens",
-            )
-        if model_id.provider == "mistral":
-            return OpenAICompatProvider(
-                "mistral",
-                s.mistral_base_url,
-                secret(s.mistral_api_key),
-                timeout,
-                client,
-                key_setting="AGENTOPS_MISTRAL_API_KEY",
-                ids=MISTRAL_IDS,
-            )
-        if model_id.provider == "ollama":
-            return OpenAICompatProvider(
-                "ollama",
-                ollama_openai_url(s.ollama_url),
-                "ollama",
-                timeout,
-                client,
-                requires_key=False,
-            )
+        spec = provider_spec(model_id.provider)
+        if spec is not None:
+            return build_adapter(spec, s, client)
         if model_id.base_url is not None:
             return OpenAICompatProvider(
                 model_id.provider, model_id.base_url, None, timeout, client, requires_key=False

@@ -40,7 +40,7 @@ def answer(content: list[dict[str, Any]], stop: str = "end_turn", **usage: int) 
 
 
 def provider(client: httpx2.AsyncClient) -> AnthropicProvider:
-    return AnthropicProvider(KEY, "https://anthropic.test", timeout=5, http_client=client)
+    return AnthropicProvider("anthropic", KEY, "https://anthropic.test", 5, client)
 
 
 def sent(route: respx.Route) -> dict[str, Any]:
@@ -207,7 +207,13 @@ async def test_no_key_is_a_configuration_problem_without_a_request(
 ) -> None:
     router, client = mocked
     route = router.post(URL).mock(return_value=answer([]))
-    adapter = AnthropicProvider(None, "https://anthropic.test", http_client=client)
+    adapter = AnthropicProvider(
+        "anthropic",
+        None,
+        "https://anthropic.test",
+        http_client=client,
+        key_setting="AGENTOPS_ANTHROPIC_API_KEY",
+    )
     with pytest.raises(ProviderError, match="AGENTOPS_ANTHROPIC_API_KEY") as caught:
         await adapter.complete(LLMRequest("coder", "s", (Message.user("x"),)), "m")
     assert caught.value.kind == "auth" and not route.called
