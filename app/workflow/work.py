@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from app import git
 from app.commands import SPEC
 from app.forges.base import CheckRef
+from app.step_records import CHECK, PREPARE, Head, Nothing
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.store.runs import Run
@@ -30,7 +30,7 @@ from app.workflow.sandbox_policy import release_scratch
 from app.workflow.workspace import run_folder
 
 # The workflows on code that `CommandSpec.workflow` names (app/commands.py).
-WORKFLOWS: dict[str, Callable[[RunContext, dict[str, Any]], Awaitable[None]]] = {
+WORKFLOWS: dict[str, Callable[[RunContext, Head], Awaitable[None]]] = {
     "issue_work": run_issue_work,
     "pull_tests": run_pull_tests,
     "pull_fix": run_pull_fix,
@@ -40,28 +40,26 @@ WORKFLOWS: dict[str, Callable[[RunContext, dict[str, Any]], Awaitable[None]]] = 
 
 async def run_work(ctx: RunContext) -> None:
     run = ctx.run
-    head = await ctx.step("prepare", lambda: _resolve_head(ctx))
+    head = await ctx.step(PREPARE, lambda: _resolve_head(ctx))
 
-    async def open_check(again: bool) -> dict[str, Any]:
+    async def open_check(again: bool) -> Nothing:
         update = progress.in_progress(run, await _steps(ctx), progress.title_for(run))
         # An earlier try may have made the check run before its worker died.
         earlier = (
-            await ctx.forge.find_check(
-                run.repo, head["head_sha"], str(run.id), note_target=ctx.target
-            )
+            await ctx.forge.find_check(run.repo, head.head_sha, str(run.id), note_target=ctx.target)
             if again
             else None
         )
         if earlier is None:
             ref = await ctx.forge.start_check(
-                run.repo, head["head_sha"], update, note_target=ctx.target
+                run.repo, head.head_sha, update, note_target=ctx.target
             )
         else:
             ref = await ctx.forge.update_check(earlier, update)
         await _store_check(ctx, ref)
-        return {}
+        return Nothing()
 
-    await ctx.resumable_step("check", open_check)
+    await ctx.resumable_step(CHECK, open_check)
     spec = SPEC.get(run.command)
     workflow = WORKFLOWS.get(spec.workflow) if spec is not None else None
     if workflow is not None:
@@ -73,16 +71,16 @@ async def run_work(ctx: RunContext) -> None:
     )
 
 
-async def _resolve_head(ctx: RunContext) -> dict[str, Any]:
+async def _resolve_head(ctx: RunContext) -> Head:
     run = ctx.run
     if run.target_kind == "pull_request":
         pull = await ctx.forge.get_pull_request(ctx.target)
-        return {
-            "head_sha": pull.head_sha,
-            "ref": pull.head_ref,
-            "base": pull.base_ref,
-            "head_repo": pull.head_repo,
-        }
+        return Head(
+            head_sha=pull.head_sha,
+            ref=pull.head_ref,
+            base=pull.base_ref,
+            head_repo=pull.head_repo,
+        )
     repo = await ctx.forge.get_repo(run.repo)
     remote = await ctx.forge.git_remote(run.repo)
     listed = await git.run_git(
@@ -90,12 +88,12 @@ async def _resolve_head(ctx: RunContext) -> dict[str, Any]:
     )
     if not listed.strip():
         raise RunRefused(f"the default branch {repo.default_branch!r} has no commit yet")
-    return {
-        "head_sha": listed.split()[0],
-        "ref": repo.default_branch,
-        "base": repo.default_branch,
-        "head_repo": run.repo,
-    }
+    return Head(
+        head_sha=listed.split()[0],
+        ref=repo.default_branch,
+        base=repo.default_branch,
+        head_repo=run.repo,
+    )
 
 
 async def _steps(ctx: RunContext) -> list[step_store.Step]:

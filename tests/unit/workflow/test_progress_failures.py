@@ -50,13 +50,14 @@ def make_run(**changes: Any) -> Run:
 
 def failed_step() -> Step:
     return Step(
-        "plan",
-        3,
-        "failed",
-        {"failure": "The model provider is unavailable to AgentOps."},
-        DETAIL,
-        NOW,
-        NOW + timedelta(seconds=2),
+        name="plan",
+        position=3,
+        status="failed",
+        record=None,
+        failure="The model provider is unavailable to AgentOps.",
+        error=DETAIL,
+        started_at=NOW,
+        finished_at=NOW + timedelta(seconds=2),
     )
 
 
@@ -66,7 +67,7 @@ def test_the_checklist_shows_the_public_note_of_a_failed_step() -> None:
 
 
 def test_a_failed_step_without_a_note_shows_no_detail() -> None:
-    step = dataclasses.replace(failed_step(), detail={})
+    step = dataclasses.replace(failed_step(), failure=None)
     assert "AGENTOPS_" not in checklist([step]) and "401" not in checklist([step])
 
 
