@@ -230,7 +230,7 @@ CANCEL = StepKind("cancel", CancelAsked)
 RETRY = StepKind("retry", RetryAsked)
 
 REPLY_PREFIX = "reply:"
-_KINDS: dict[str, StepKind[Any]] = {
+KINDS: dict[str, StepKind[Any]] = {
     kind.name: kind
     for kind in (
         *(VERIFY, AUTHORIZE, ACKNOWLEDGE, PREPARE, CHECK, CLONE, ISSUE, CONFIG, LIMITS),
@@ -248,7 +248,7 @@ def reply_kind(name: str) -> StepKind[Replied]:
 def record_type(step_name: str) -> type[StepRecord]:
     if step_name.startswith(REPLY_PREFIX):
         return Replied
-    kind = _KINDS.get(step_name)
+    kind = KINDS.get(step_name)
     return kind.record if kind is not None else UnknownRecord
 
 

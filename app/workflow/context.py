@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 from app.config import RepoConfig, Settings
-from app.forges.base import Forge, Target
+from app.forges.base import Comment, Forge, Target
 from app.forges.markers import run_key, unmarked
 from app.llm.call_log import PostgresCallLog
 from app.llm.cooldowns import RedisCooldowns
@@ -121,13 +121,7 @@ class RunContext:
         key = run_key(self.run.id, f"reply:{name}")
 
         async def post(again: bool) -> Replied:
-            earlier = await self.forge.find_comment(self.target, key) if again else None
-            if earlier is None:
-                comment = await self.forge.create_comment(self.target, body, key)
-            elif unmarked(earlier.body) != unmarked(body):
-                comment = await self.forge.update_comment(self.target, earlier.id, body, key)
-            else:
-                comment = earlier
+            comment = await post_once(self.forge, self.target, key, body, again)
             return Replied(comment_id=comment.id)
 
         await self.resumable_step(reply_kind(name), post)
@@ -169,6 +163,18 @@ class RunContext:
             await self._providers.close()
         if self._cooldowns is not None:
             await self._cooldowns.close()
+
+
+async def post_once(forge: Forge, target: Target, key: str, body: str, again: bool) -> Comment:
+    """Post `body` on `target` with the marker `key`; `again` (an earlier try may have
+    posted it): the comment found with that marker is kept, or edited if its text
+    differs."""
+    earlier = await forge.find_comment(target, key) if again else None
+    if earlier is None:
+        return await forge.create_comment(target, body, key)
+    if unmarked(earlier.body) != unmarked(body):
+        return await forge.update_comment(target, earlier.id, body, key)
+    return earlier
 
 
 async def refuse(ctx: RunContext, name: str, message: str, detail: str = "") -> NoReturn:

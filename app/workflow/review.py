@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.config import RepoConfig
 from app.edits import commentable_lines, numbered_diff
 from app.edits.review_positions import DiffUnreadable
-from app.forges.base import ReviewComment, folded_review_body
+from app.forges.base import Forge, ReviewComment, Target, folded_review_body
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.step_records import (
@@ -103,16 +103,24 @@ async def run_review(ctx: RunContext, head: Head) -> None:
     await ctx.progress()
 
     async def post() -> ReviewPosted:
-        found = ReviewAnswer.model_validate(answer.answer)
-        placed, folded = place_comments(found.comments, _commentable(diff.diff))
-        summary = folded_review_body(review_summary(found.summary, len(placed), run.id), folded)
-        url = await ctx.forge.create_review(ctx.target, head.head_sha, summary, placed)
-        return ReviewPosted(url=url, inline=len(placed), folded=len(folded))
+        return await post_review(ctx.forge, ctx.target, head, diff, answer, run.id)
 
     posted = await ctx.step(POST, post)
     noun = "merge request" if run.forge == "gitlab" else "pull request"
     await ctx.reply("reviewed", reply_text(posted, noun))
     ctx.result.update({"review": posted.url})
+
+
+async def post_review(
+    forge: Forge, target: Target, head: Head, diff: PullDiff, answer: Reviewed, run_id: int
+) -> ReviewPosted:
+    """One review of the pull request at its head: the comments that sit on lines of the
+    diff's hunks on their lines, the others listed in its summary."""
+    found = ReviewAnswer.model_validate(answer.answer)
+    placed, folded = place_comments(found.comments, _commentable(diff.diff))
+    summary = folded_review_body(review_summary(found.summary, len(placed), run_id), folded)
+    url = await forge.create_review(target, head.head_sha, summary, placed)
+    return ReviewPosted(url=url, inline=len(placed), folded=len(folded))
 
 
 async def _read_diff(ctx: RunContext) -> PullDiff:

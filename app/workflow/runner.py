@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
 from app.commands import SPEC, TargetKind, wrong_target_reason
-from app.forges.base import ForgeError, ForgeTransientError
+from app.forges.base import Forge, ForgeError, ForgeTransientError, Target
 from app.forges.markers import run_key
 from app.git import GitError
 from app.llm.errors import LLMError
@@ -226,14 +226,19 @@ async def _close(
         closed = await run_store.finish_run(tc, run.id, status, record or error, ctx.result)
     if closed and tell and error:
         try:
-            await ctx.forge.create_comment(
-                ctx.target,
-                f"AgentOps run {run.id} (`/agentops {run.command}`) {said}: "
-                + _said_in_a_comment(error),
-                run_key(run.id, "failed"),
-            )
+            await tell_failure(ctx.forge, ctx.target, run, said, error)
         except ForgeError as exc:
             log.warning("run %s: could not tell why it failed: %s", run.id, exc)
+
+
+async def tell_failure(forge: Forge, target: Target, run: Run, said: str, error: str) -> None:
+    """Say on `target` (where the run was asked) that the run `said` ("failed",
+    "stopped"), why and what to do: one comment per run."""
+    await forge.create_comment(
+        target,
+        f"AgentOps run {run.id} (`/agentops {run.command}`) {said}: " + _said_in_a_comment(error),
+        run_key(run.id, "failed"),
+    )
 
 
 def _said_in_a_comment(error: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from app import git
 from app.commands import SPEC
-from app.forges.base import CheckRef
+from app.forges.base import CheckRef, CheckUpdate, Forge, Target
 from app.step_records import CHECK, PREPARE, Head, Nothing
 from app.store import runs as run_store
 from app.store import steps as step_store
@@ -44,18 +44,7 @@ async def run_work(ctx: RunContext) -> None:
 
     async def open_check(again: bool) -> Nothing:
         update = progress.in_progress(run, await _steps(ctx), progress.title_for(run))
-        # An earlier try may have made the check run before its worker died.
-        earlier = (
-            await ctx.forge.find_check(run.repo, head.head_sha, str(run.id), note_target=ctx.target)
-            if again
-            else None
-        )
-        if earlier is None:
-            ref = await ctx.forge.start_check(
-                run.repo, head.head_sha, update, note_target=ctx.target
-            )
-        else:
-            ref = await ctx.forge.update_check(earlier, update)
+        ref = await open_check_once(ctx.forge, run, head, ctx.target, update, again)
         await _store_check(ctx, ref)
         return Nothing()
 
@@ -69,6 +58,21 @@ async def run_work(ctx: RunContext) -> None:
         f"`/agentops {run.command}` is not available in this version of AgentOps yet. "
         "Nothing was changed."
     )
+
+
+async def open_check_once(
+    forge: Forge, run: Run, head: Head, target: Target, update: CheckUpdate, again: bool
+) -> CheckRef:
+    """The run's check run on its head commit (GitLab: a commit status, and a note on
+    `target`); `again`: an earlier try may have made it before its worker died."""
+    earlier = (
+        await forge.find_check(run.repo, head.head_sha, str(run.id), note_target=target)
+        if again
+        else None
+    )
+    if earlier is None:
+        return await forge.start_check(run.repo, head.head_sha, update, note_target=target)
+    return await forge.update_check(earlier, update)
 
 
 async def _resolve_head(ctx: RunContext) -> Head:
@@ -106,20 +110,31 @@ async def _store_check(ctx: RunContext, ref: CheckRef) -> None:
         await run_store.set_check_ref(tc, ctx.run.id, check_ref_to_json(ref))
 
 
+CLOSING_TITLES = {
+    "success": "Done",
+    "neutral": "Delivered, unproven",
+    "cancelled": "Cancelled",
+    "timed_out": "Timed out",
+}
+
+
+async def close_check_with(
+    forge: Forge, run: Run, steps: list[step_store.Step], conclusion: str, error: str | None
+) -> None:
+    """Complete `run`'s check run (if it has one) with its steps, `conclusion` and the
+    reason people are told (`error`)."""
+    if not run.check_ref:
+        return
+    title = CLOSING_TITLES.get(conclusion, "Failed")
+    update = progress.finished(run, steps, conclusion, title, error or "")
+    await forge.update_check(check_ref_from_json(run.check_ref), update)
+
+
 async def close_own_check(ctx: RunContext, run: Run, conclusion: str, error: str | None) -> None:
     """Complete this run's check run with its conclusion and the reason."""
     if not run.check_ref:
         return
-    titles = {
-        "success": "Done",
-        "neutral": "Delivered, unproven",
-        "cancelled": "Cancelled",
-        "timed_out": "Timed out",
-    }
-    update = progress.finished(
-        run, await _steps(ctx), conclusion, titles.get(conclusion, "Failed"), error or ""
-    )
-    await ctx.forge.update_check(check_ref_from_json(run.check_ref), update)
+    await close_check_with(ctx.forge, run, await _steps(ctx), conclusion, error)
     # In a thread: a large checkout takes seconds to delete, and the worker's other jobs
     # share this event loop.
     folder = run_folder(ctx.deps.settings.workdir, run.id)
