@@ -113,13 +113,13 @@ async def run_pull_tests(ctx: RunContext, head: Head) -> None:
     written = await ctx.step(WRITE_TESTS, lambda: _write_tests(work))
     await ctx.progress()
     delivered = await ctx.step(DELIVER, lambda: _deliver(work, written))
-    await ctx.reply("delivered", tests_delivered_reply(head, written, delivered))
+    await ctx.reply("delivered", delivered_tests_reply(head, written, delivered))
     if delivered.pr_url is not None:
         ctx.result["pull_request"] = delivered.pr_url
     ctx.result.update({"commit": delivered.commit, "branch": delivered.branch})
 
 
-def tests_delivered_reply(head: Head, written: Changed, delivered: Delivered) -> str:
+def delivered_tests_reply(head: Head, written: Changed, delivered: Delivered) -> str:
     """Where the tests went: the pull request's branch, or a stacked pull request (pure)."""
     tests = ", ".join(f"`{t}`" for t in written.tests)
     if delivered.pr_url is None:
