@@ -161,7 +161,9 @@ class Installed(StepRecord):
     source: str | None = None
     cache: str = ""  # "hit", "stored" or "not cached"
     not_cached: str = ""
-    hosts: list[str] = Field(default_factory=list, alias="from")
+    hosts: list[str] = Field(
+        default_factory=list, validation_alias="from", serialization_alias="from"
+    )
     refused: list[str] = Field(default_factory=list)
     downloaded_bytes: int = 0
     seconds: float = 0.0

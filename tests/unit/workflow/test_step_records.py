@@ -3,6 +3,8 @@ objects earlier versions stored (before the records had types)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.step_records import (
     KINDS,
     Authorized,
@@ -118,7 +120,11 @@ def test_rows_of_earlier_versions_read_back_typed() -> None:
 
 
 def test_what_does_not_fit_is_kept_as_it_was() -> None:
-    for name, stored in [("clone", {"no_files": True}), ("telemetry", {"a": [1]})]:
+    unfit: list[tuple[str, dict[str, Any]]] = [
+        ("clone", {"no_files": True}),
+        ("telemetry", {"a": [1]}),
+    ]
+    for name, stored in unfit:
         record = read_record(name, stored)
         assert isinstance(record, UnknownRecord)
         assert record.stored() == stored
