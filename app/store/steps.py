@@ -11,6 +11,7 @@ import asyncpg
 
 from app.step_records import REPLY_PREFIX, StepRecord, read_record
 from app.store.db import TenantConnection
+from app.store.runs import Run
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,18 @@ class Step:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "seconds": self.seconds,
         }
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """A run and its steps as they are now: the one model that the check run,
+    `/agentops status`, `/api/runs/{id}` (and the live run page to come) render."""
+
+    run: Run
+    steps: tuple[Step, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.run.as_json(), "steps": [s.as_json() for s in self.steps]}
 
 
 def _step(row: asyncpg.Record) -> Step:
@@ -136,3 +149,7 @@ async def list_steps(tc: TenantConnection | asyncpg.Connection, run_id: int) -> 
         f"SELECT {_COLUMNS} FROM run_steps WHERE run_id = $1 ORDER BY position, id", run_id
     )
     return [_step(r) for r in rows]
+
+
+async def run_snapshot(tc: TenantConnection | asyncpg.Connection, run: Run) -> RunSnapshot:
+    return RunSnapshot(run, tuple(await list_steps(tc, run.id)))

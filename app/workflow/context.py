@@ -150,10 +150,10 @@ class RunContext:
         """Show the checklist as it is now on the run's check run (GitLab: status + note)."""
         async with self.deps.db.tenant(self.run.tenant_id) as tc:
             run = await run_store.get_run(tc, self.run.id)
-            steps = await step_store.list_steps(tc, self.run.id)
-        if run is None or not run.check_ref:
-            return
-        update = progress_view.in_progress(run, steps, title or progress_view.title_for(run))
+            if run is None or not run.check_ref:
+                return
+            now = await step_store.run_snapshot(tc, run)
+        update = progress_view.in_progress(now, title or progress_view.title_for(run))
         await self.forge.update_check(check_ref_from_json(run.check_ref), update)
 
     async def aclose(self) -> None:

@@ -25,7 +25,7 @@ async def run_status(ctx: RunContext) -> None:
     run = ctx.run
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
         runs = await run_store.target_runs(tc, run.repo, run.target_kind, run.target_number)
-        listed = [(r, await step_store.list_steps(tc, r.id)) for r in runs if r.id != run.id]
+        listed = [await step_store.run_snapshot(tc, r) for r in runs if r.id != run.id]
     await ctx.reply("status", progress.status_report(listed))
 
 
@@ -100,9 +100,9 @@ async def close_check(ctx: RunContext, run: Run, conclusion: str, title: str, de
     if not run.check_ref:
         return
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
-        steps = await step_store.list_steps(tc, run.id)
+        now = await step_store.run_snapshot(tc, run)
     ref = check_ref_from_json(run.check_ref)
-    await ctx.forge.update_check(ref, progress.finished(run, steps, conclusion, title, detail))
+    await ctx.forge.update_check(ref, progress.finished(now, conclusion, title, detail))
 
 
 # Each control command's answer is `run_<name>` above: a `CommandSpec` of workflow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 from app.commands import SPEC
@@ -16,7 +17,7 @@ from app.step_records import (
     StepRecord,
 )
 from app.store.runs import Run
-from app.store.steps import Step
+from app.store.steps import RunSnapshot, Step
 
 R = TypeVar("R", bound=StepRecord)
 
@@ -37,7 +38,7 @@ def title_for(run: Run) -> str:
     return spec.title if spec is not None and spec.title else "Working"
 
 
-def checklist(steps: list[Step]) -> str:
+def checklist(steps: Sequence[Step]) -> str:
     lines = []
     for step in steps:
         if not step.shown:
@@ -50,7 +51,7 @@ def checklist(steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
-def details(steps: list[Step]) -> str:
+def details(steps: Sequence[Step]) -> str:
     """What the finished steps found: files chosen and why, the plan, tests, cost."""
     found: list[StepRecord] = [step.record for step in steps if step.record is not None]
     parts: list[str] = []
@@ -89,12 +90,13 @@ def dependencies_text(installed: Installed) -> str:
     return line
 
 
-def _text(steps: list[Step]) -> str:
+def _text(steps: Sequence[Step]) -> str:
     extra = details(steps)
     return checklist(steps) + (f"\n\n{extra}" if extra else "")
 
 
-def in_progress(run: Run, steps: list[Step], title: str) -> CheckUpdate:
+def in_progress(now: RunSnapshot, title: str) -> CheckUpdate:
+    run, steps = now.run, now.steps
     return CheckUpdate(
         status="in_progress",
         title=title,
@@ -105,9 +107,8 @@ def in_progress(run: Run, steps: list[Step], title: str) -> CheckUpdate:
     )
 
 
-def finished(
-    run: Run, steps: list[Step], conclusion: str, title: str, detail: str = ""
-) -> CheckUpdate:
+def finished(now: RunSnapshot, conclusion: str, title: str, detail: str = "") -> CheckUpdate:
+    run, steps = now.run, now.steps
     summary = f"`/agentops {run.command}` requested by @{run.requested_by} (run {run.id})"
     if detail:
         summary += f"\n\n{detail}"
@@ -131,11 +132,11 @@ def public_reason(run: Run) -> str | None:
     return run.error  # closed without a failure: the error is the text people were told
 
 
-def status_report(runs: list[tuple[Run, list[Step]]]) -> str:
+def status_report(runs: Sequence[RunSnapshot]) -> str:
     if not runs:
         return "No AgentOps runs here yet. Write `/agentops help` to see the commands."
     lines = ["AgentOps runs here, newest first:", ""]
-    for run, steps in runs:
+    for run, steps in ((r.run, r.steps) for r in runs):
         when = run.created_at.strftime("%Y-%m-%d %H:%M UTC")
         lines.append(
             f"**Run {run.id}**: `/agentops {run.command}` by @{run.requested_by}, "

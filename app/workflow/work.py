@@ -43,7 +43,7 @@ async def run_work(ctx: RunContext) -> None:
     head = await ctx.step(PREPARE, lambda: _resolve_head(ctx))
 
     async def open_check(again: bool) -> Nothing:
-        update = progress.in_progress(run, await _steps(ctx), progress.title_for(run))
+        update = progress.in_progress(await _snapshot(ctx, run), progress.title_for(run))
         ref = await open_check_once(ctx.forge, run, head, ctx.target, update, again)
         await _store_check(ctx, ref)
         return Nothing()
@@ -100,9 +100,9 @@ async def _resolve_head(ctx: RunContext) -> Head:
     )
 
 
-async def _steps(ctx: RunContext) -> list[step_store.Step]:
+async def _snapshot(ctx: RunContext, run: Run) -> step_store.RunSnapshot:
     async with ctx.deps.db.tenant(ctx.run.tenant_id) as tc:
-        return await step_store.list_steps(tc, ctx.run.id)
+        return await step_store.run_snapshot(tc, run)
 
 
 async def _store_check(ctx: RunContext, ref: CheckRef) -> None:
@@ -119,22 +119,22 @@ CLOSING_TITLES = {
 
 
 async def close_check_with(
-    forge: Forge, run: Run, steps: list[step_store.Step], conclusion: str, error: str | None
+    forge: Forge, now: step_store.RunSnapshot, conclusion: str, error: str | None
 ) -> None:
-    """Complete `run`'s check run (if it has one) with its steps, `conclusion` and the
+    """Complete the run's check run (if it has one) with its steps, `conclusion` and the
     reason people are told (`error`)."""
-    if not run.check_ref:
+    if not now.run.check_ref:
         return
     title = CLOSING_TITLES.get(conclusion, "Failed")
-    update = progress.finished(run, steps, conclusion, title, error or "")
-    await forge.update_check(check_ref_from_json(run.check_ref), update)
+    update = progress.finished(now, conclusion, title, error or "")
+    await forge.update_check(check_ref_from_json(now.run.check_ref), update)
 
 
 async def close_own_check(ctx: RunContext, run: Run, conclusion: str, error: str | None) -> None:
     """Complete this run's check run with its conclusion and the reason."""
     if not run.check_ref:
         return
-    await close_check_with(ctx.forge, run, await _steps(ctx), conclusion, error)
+    await close_check_with(ctx.forge, await _snapshot(ctx, run), conclusion, error)
     # In a thread: a large checkout takes seconds to delete, and the worker's other jobs
     # share this event loop.
     folder = run_folder(ctx.deps.settings.workdir, run.id)

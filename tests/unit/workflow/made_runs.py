@@ -7,7 +7,7 @@ from typing import Any
 
 from app.step_records import StepRecord
 from app.store.runs import Run
-from app.store.steps import Step
+from app.store.steps import RunSnapshot, Step
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 
@@ -39,6 +39,10 @@ def made_run(**changes: Any) -> Run:
         "finished_at": None,
     }
     return Run(**{**fields, **changes})
+
+
+def snapshot(run: Run, steps: list[Step]) -> RunSnapshot:
+    return RunSnapshot(run, tuple(steps))
 
 
 def succeeded(name: str, record: StepRecord, position: int = 0, seconds: float = 1.0) -> Step:

@@ -14,7 +14,7 @@ from app.workflow.review import post_review
 from app.workflow.runner import tell_failure
 from app.workflow.work import close_check_with, open_check_once
 from tests.unit.recording_forge import RecordingForge
-from tests.unit.workflow.made_runs import failed, made_run
+from tests.unit.workflow.made_runs import failed, made_run, snapshot
 
 ISSUE = Target("acme/calc", "issue", 3)
 PULL = Target("acme/calc", "pull_request", 8)
@@ -51,12 +51,12 @@ async def test_a_resumed_run_updates_the_check_an_earlier_try_opened() -> None:
 
 async def test_a_run_closes_its_own_check_and_nothing_when_it_has_none() -> None:
     forge = RecordingForge(forge_kind="gitlab")
-    await close_check_with(forge, made_run(), [], "failure", "no test command")
+    await close_check_with(forge, snapshot(made_run(), []), "failure", "no test command")
     assert forge.calls == []
     ref = await open_check_once(forge, made_run(), HEAD, ISSUE, UPDATE, again=False)
     run = made_run(check_ref=check_ref_to_json(ref))
     steps = [failed("config", "The repository's .agentops.yml is broken.")]
-    await close_check_with(forge, run, steps, "failure", "Fix .agentops.yml.")
+    await close_check_with(forge, snapshot(run, steps), "failure", "Fix .agentops.yml.")
     (closed,) = forge.called("update_check")
     assert closed["ref"] == ref and closed["ref"].note_target == ISSUE
     update = closed["update"]

@@ -23,7 +23,7 @@ from app.workflow.implement import delivered_reply
 from app.workflow.pr_tests import delivered_tests_reply
 from app.workflow.proving import not_delivered
 from app.workflow.review import reply_text
-from tests.unit.workflow.made_runs import failed, made_run, running, succeeded
+from tests.unit.workflow.made_runs import failed, made_run, running, snapshot, succeeded
 
 HEAD = Head(head_sha="a" * 40, ref="patch-1", base="main", head_repo="bob/calc")
 DIFF = (
@@ -51,7 +51,9 @@ STEPS = [
 
 
 def test_the_check_run_shows_each_step_and_what_the_finished_ones_found() -> None:
-    update = progress.in_progress(made_run(), [*STEPS, running("deliver")], "Implementing")
+    update = progress.in_progress(
+        snapshot(made_run(), [*STEPS, running("deliver")]), "Implementing"
+    )
     lines = update.text.split("\n\n")[0].splitlines()
     assert lines == [
         "- [x] limits (1.0 s)",
@@ -78,22 +80,27 @@ def test_the_check_run_shows_each_step_and_what_the_finished_ones_found() -> Non
 
 def test_a_failed_run_closes_its_check_with_the_reason_and_a_retry_button() -> None:
     steps = [*STEPS[:4], failed("implement", "The model provider is unavailable.", "401 key")]
-    update = progress.finished(made_run(), steps, "failure", "Failed", "Write `retry` later.")
+    update = progress.finished(
+        snapshot(made_run(), steps), "failure", "Failed", "Write `retry` later."
+    )
     assert "- [ ] ❌ implement (2.0 s): The model provider is unavailable." in update.text
     assert "401" not in update.text and "### Tests" not in update.text
     assert update.summary.endswith("\n\nWrite `retry` later.")
     assert (update.conclusion, update.actions) == ("failure", (progress.RETRY,))
-    done = progress.finished(made_run(), STEPS, "success", "Done")
+    done = progress.finished(snapshot(made_run(), STEPS), "success", "Done")
     assert done.actions == () and done.summary.startswith("`/agentops implement` requested by")
 
 
 def test_status_lists_the_steps_of_each_run() -> None:
-    report = progress.status_report([(made_run(status="succeeded"), STEPS)])
+    report = progress.status_report([snapshot(made_run(status="succeeded"), STEPS)])
     assert "**Run 7**: `/agentops implement` by @alice, succeeded" in report
     assert "  - implement: succeeded 12.0 s" in report and "reply:plan" not in report
 
 
-def test_the_admin_api_shows_each_step_record_as_its_detail() -> None:
+def test_the_admin_api_shows_the_run_and_each_step_record_as_its_detail() -> None:
+    shown = snapshot(made_run(), [STEPS[3]]).as_json()
+    assert (shown["id"], shown["created_at"]) == (7, "2026-12-03T08:00:00+00:00")
+    assert [s["name"] for s in shown["steps"]] == ["plan"]
     step = STEPS[3].as_json()
     assert step["detail"] == {"plan": "1. change the sum", "cost_usd": 0.25, "model": ""}
     assert failed("plan", "It failed.").as_json()["detail"] == {"failure": "It failed."}
