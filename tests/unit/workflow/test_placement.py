@@ -10,6 +10,7 @@ from app.forges.markers import marker
 from app.step_records import Head, PullDiff, Reviewed
 from app.workflow.checks import check_ref_to_json
 from app.workflow.context import post_once
+from app.workflow.failures import RunRefused, public_failure
 from app.workflow.review import post_review
 from app.workflow.runner import tell_failure
 from app.workflow.work import close_check_with, open_check_once
@@ -132,3 +133,22 @@ async def test_review_comments_go_on_their_lines_and_the_others_into_the_summary
     assert review["summary"].startswith("### AgentOps review\n\nLooks fine.")
     assert "- calc.py:40: **major**: Outside." in review["summary"]
     assert (posted.url, posted.inline, posted.folded) == (forge.review_url, 1, 1)
+
+
+async def test_a_refusal_on_a_merge_request_is_said_there_with_what_to_do() -> None:
+    forge = RecordingForge(forge_kind="gitlab")
+    refused = RunRefused(
+        "`/agentops fix` is turned off here by `commands:` in .agentops.yml (the base branch "
+        "`main`).",
+        detail="the record only",
+    )
+    told = public_failure(refused, forge.kind, 7)
+    run = made_run(forge="gitlab", target_kind="pull_request", target_number=8, command="fix")
+    await tell_failure(forge, PULL, run, "stopped", told.text)
+    (said,) = forge.called("create_comment")
+    assert said["target"] == PULL
+    assert said["body"] == (
+        "AgentOps run 7 (`/agentops fix`) stopped: `/agentops fix` is turned off here by "
+        "`commands:` in .agentops.yml (the base branch `main`)."
+    )
+    assert "the record only" not in said["body"]
