@@ -123,12 +123,12 @@ async def api_run(request: Request) -> Response:
     try:
         async with service.db.admin() as conn:
             run = await run_store.get_run_all_tenants(conn, int(raw))
-            steps = await step_store.list_steps(conn, int(raw)) if run else []
+            now = await step_store.run_snapshot(conn, run) if run else None
     except DB_ERRORS:
         return _text(503, "database unavailable")
-    if run is None:
+    if now is None:
         return _text(404, f"no run {raw}")
-    return JSONResponse({**run.as_json(), "steps": [s.as_json() for s in steps]})
+    return JSONResponse(now.as_json())
 
 
 def app_from_environment() -> Starlette:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from app.codemap.cache import BlobCache
 from app.codemap.index import RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile
 from app.codemap.render import RenderedContext, context_for
+from app.step_records import LocatedFile
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,10 @@ class Analysis:
                         return found
         return found
 
-    def files_json(self) -> list[dict[str, Any]]:
+    def located_files(self) -> list[LocatedFile]:
         return [
-            {"path": f.path, "score": f.score, "reasons": list(f.reasons[:4])} for f in self.ranked
+            LocatedFile(path=f.path, score=f.score, reasons=list(f.reasons[:4]))
+            for f in self.ranked
         ]
 
 
@@ -49,9 +50,9 @@ def analyse(
     return Analysis(ranked, context, index.stats.files, index.stats.seconds, index)
 
 
-def files_markdown(files: list[dict[str, Any]]) -> str:
+def files_markdown(files: list[LocatedFile]) -> str:
     lines = []
     for entry in files:
-        reasons = "; ".join(entry.get("reasons", [])) or "ranked by content"
-        lines.append(f"- `{entry['path']}` ({entry['score']:.2f}): {reasons}")
+        reasons = "; ".join(entry.reasons) or "ranked by content"
+        lines.append(f"- `{entry.path}` ({entry.score:.2f}): {reasons}")
     return "\n".join(lines) or "(no source files found)"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from app.config import Settings
-from app.forges.base import Forge, Target
+from app.forges.base import Comment, Forge, Target
 from app.forges.markers import run_key, unmarked
 from app.llm.call_log import PostgresCallLog
 from app.llm.cooldowns import RedisCooldowns
@@ -17,6 +17,7 @@ from app.llm.router import LLMRouter
 from app.llm.routing import RepoLLMConfig
 from app.queue import RunQueue
 from app.repo_config import RepoConfig
+from app.step_records import Replied, StepKind, StepRecord, reply_kind
 from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store
@@ -27,6 +28,7 @@ from app.workflow.failures import RunRefused as RunRefused  # its home before fa
 from app.workflow.failures import failure_record, public_failure
 
 ForgeFactory = Callable[[Run], Awaitable[Forge]]
+R = TypeVar("R", bound=StepRecord)
 
 
 @dataclass
@@ -41,6 +43,10 @@ class WorkflowDeps:
 
 class RunCancelled(Exception):
     """Someone asked to cancel this run; raised between steps."""
+
+
+class StepUnreadable(Exception):
+    """A finished step's stored record does not read back as its kind's type."""
 
 
 @dataclass
@@ -60,45 +66,52 @@ class RunContext:
     def target(self) -> Target:
         return Target(self.run.repo, self.run.target_kind, self.run.target_number)  # type: ignore[arg-type]
 
-    async def step(
-        self, name: str, action: Callable[[], Awaitable[dict[str, Any] | None]]
-    ) -> dict[str, Any]:
-        """Run `action` once per run: a step that already succeeded returns its detail.
+    async def step(self, kind: StepKind[R], action: Callable[[], Awaitable[R]]) -> R:
+        """Run `action` once per run: a step that already succeeded returns its record.
 
         Cancellation is checked before each step starts.
         """
-        return await self.resumable_step(name, lambda again: action())
+        return await self.resumable_step(kind, lambda again: action())
 
-    async def resumable_step(
-        self, name: str, action: Callable[[bool], Awaitable[dict[str, Any] | None]]
-    ) -> dict[str, Any]:
+    async def resumable_step(self, kind: StepKind[R], action: Callable[[bool], Awaitable[R]]) -> R:
         """`step`, telling `action` whether an earlier try of the step started and did not
         finish (a crashed worker, a failed try): then what it creates may exist already."""
+        name = kind.name
         position = self.positions.setdefault(name, len(self.positions))
         async with self.deps.db.tenant(self.run.tenant_id) as tc:
             if await run_store.is_cancel_requested(tc, self.run.id):
                 raise RunCancelled
             started = await step_store.start_step(tc, self.run.id, name, position)
         if started.status == "succeeded":
-            return started.detail
+            if not isinstance(started.record, kind.record):
+                raise StepUnreadable(f"the record of step {name!r} does not read back")
+            return started.record
         try:
-            detail = await action(started.again) or {}
+            record = await action(started.again)
         except RunCancelled:
-            await self._finish_step(name, "cancelled", {}, None)
+            await self._finish_step(name, "cancelled")
             raise
         except BaseException as exc:
             # the checklist shows people what failed; the step's error keeps the detail
-            note = {"failure": public_failure(exc, self.run.forge, self.run.id).what_failed}
-            await self._finish_step(name, "failed", note, failure_record(exc))
+            note = public_failure(exc, self.run.forge, self.run.id).what_failed
+            await self._finish_step(name, "failed", failure=note, error=failure_record(exc))
             raise
-        await self._finish_step(name, "succeeded", detail, None)
-        return detail
+        await self._finish_step(name, "succeeded", record)
+        return record
 
     async def _finish_step(
-        self, name: str, status: str, detail: dict[str, Any], error: str | None
+        self,
+        name: str,
+        status: str,
+        record: StepRecord | None = None,
+        *,
+        failure: str | None = None,
+        error: str | None = None,
     ) -> None:
         async with self.deps.db.tenant(self.run.tenant_id) as tc:
-            await step_store.finish_step(tc, self.run.id, name, status, detail, error)
+            await step_store.finish_step(
+                tc, self.run.id, name, status, record, failure=failure, error=error
+            )
 
     async def reply(self, name: str, body: str) -> None:
         """Post one comment, exactly once per run and `name` (resumable).
@@ -108,17 +121,11 @@ class RunContext:
         """
         key = run_key(self.run.id, f"reply:{name}")
 
-        async def post(again: bool) -> dict[str, Any]:
-            earlier = await self.forge.find_comment(self.target, key) if again else None
-            if earlier is None:
-                comment = await self.forge.create_comment(self.target, body, key)
-            elif unmarked(earlier.body) != unmarked(body):
-                comment = await self.forge.update_comment(self.target, earlier.id, body, key)
-            else:
-                comment = earlier
-            return {"comment_id": comment.id}
+        async def post(again: bool) -> Replied:
+            comment = await post_once(self.forge, self.target, key, body, again)
+            return Replied(comment_id=comment.id)
 
-        await self.resumable_step(f"reply:{name}", post)
+        await self.resumable_step(reply_kind(name), post)
 
     async def llm(self, config: RepoConfig | None = None) -> LLMRouter:
         """This run's model router (built on first use; every call is recorded)."""
@@ -144,10 +151,10 @@ class RunContext:
         """Show the checklist as it is now on the run's check run (GitLab: status + note)."""
         async with self.deps.db.tenant(self.run.tenant_id) as tc:
             run = await run_store.get_run(tc, self.run.id)
-            steps = await step_store.list_steps(tc, self.run.id)
-        if run is None or not run.check_ref:
-            return
-        update = progress_view.in_progress(run, steps, title or progress_view.title_for(run))
+            if run is None or not run.check_ref:
+                return
+            now = await step_store.run_snapshot(tc, run)
+        update = progress_view.in_progress(now, title or progress_view.title_for(run))
         await self.forge.update_check(check_ref_from_json(run.check_ref), update)
 
     async def aclose(self) -> None:
@@ -157,6 +164,18 @@ class RunContext:
             await self._providers.close()
         if self._cooldowns is not None:
             await self._cooldowns.close()
+
+
+async def post_once(forge: Forge, target: Target, key: str, body: str, again: bool) -> Comment:
+    """Post `body` on `target` with the marker `key`; `again` (an earlier try may have
+    posted it): the comment found with that marker is kept, or edited if its text
+    differs."""
+    earlier = await forge.find_comment(target, key) if again else None
+    if earlier is None:
+        return await forge.create_comment(target, body, key)
+    if unmarked(earlier.body) != unmarked(body):
+        return await forge.update_comment(target, earlier.id, body, key)
+    return earlier
 
 
 async def refuse(ctx: RunContext, name: str, message: str, detail: str = "") -> NoReturn:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from app.commands import CONTROL, help_text
+from app.step_records import CANCEL, RETRY, CancelAsked, RetryAsked
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.store.runs import Run
@@ -25,12 +25,12 @@ async def run_status(ctx: RunContext) -> None:
     run = ctx.run
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
         runs = await run_store.target_runs(tc, run.repo, run.target_kind, run.target_number)
-        listed = [(r, await step_store.list_steps(tc, r.id)) for r in runs if r.id != run.id]
+        listed = [await step_store.run_snapshot(tc, r) for r in runs if r.id != run.id]
     await ctx.reply("status", progress.status_report(listed))
 
 
 async def run_cancel(ctx: RunContext) -> None:
-    async def cancel() -> dict[str, Any]:
+    async def cancel() -> CancelAsked:
         run = ctx.run
         referred = run.context.get("refers_to_run")
         async with ctx.deps.db.tenant(run.tenant_id) as tc:
@@ -56,10 +56,9 @@ async def run_cancel(ctx: RunContext) -> None:
                     "Cancelled",
                     f"Cancelled by @{run.requested_by} before it started.",
                 )
-        return {"cancelled": [c.id for c in cancelled]}
+        return CancelAsked(cancelled=[c.id for c in cancelled])
 
-    detail = await ctx.step("cancel", cancel)
-    ids = detail["cancelled"]
+    ids = (await ctx.step(CANCEL, cancel)).cancelled
     if ids:
         names = ", ".join(f"run {i}" for i in ids)
         await ctx.reply("cancel", f"Cancelling {names}, as @{ctx.run.requested_by} asked.")
@@ -68,7 +67,7 @@ async def run_cancel(ctx: RunContext) -> None:
 
 
 async def run_retry(ctx: RunContext) -> None:
-    async def retry() -> dict[str, Any]:
+    async def retry() -> RetryAsked:
         run = ctx.run
         referred = run.context.get("refers_to_run")
         async with ctx.deps.db.tenant(run.tenant_id) as tc:
@@ -76,24 +75,24 @@ async def run_retry(ctx: RunContext) -> None:
             if referred is not None:
                 failed = await run_store.get_run(tc, int(referred))
                 if failed is not None and failed.status not in ("failed", "cancelled"):
-                    return {"retry": None, "reason": f"run {failed.id} is {failed.status}"}
+                    return RetryAsked(reason=f"run {failed.id} is {failed.status}")
             else:
                 failed = await run_store.last_failed_work_run(
                     tc, run.repo, run.target_kind, run.target_number
                 )
             if failed is None:
-                return {"retry": None, "reason": "no failed run here"}
+                return RetryAsked(reason="no failed run here")
             new_id = await run_store.create_retry(
                 tc, failed, run.requested_by, trigger_key=f"retry:{run.id}"
             )
         await ctx.deps.queue.enqueue_run(new_id)
-        return {"retry": new_id, "of": failed.id}
+        return RetryAsked(retry=new_id, of=failed.id)
 
-    detail = await ctx.step("retry", retry)
-    if detail.get("retry"):
-        await ctx.reply("retry", f"Retrying run {detail['of']} as run {detail['retry']}.")
+    asked = await ctx.step(RETRY, retry)
+    if asked.retry:
+        await ctx.reply("retry", f"Retrying run {asked.of} as run {asked.retry}.")
     else:
-        await ctx.reply("retry", f"Nothing to retry: {detail.get('reason')}.")
+        await ctx.reply("retry", f"Nothing to retry: {asked.reason}.")
 
 
 async def close_check(ctx: RunContext, run: Run, conclusion: str, title: str, detail: str) -> None:
@@ -101,9 +100,9 @@ async def close_check(ctx: RunContext, run: Run, conclusion: str, title: str, de
     if not run.check_ref:
         return
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
-        steps = await step_store.list_steps(tc, run.id)
+        now = await step_store.run_snapshot(tc, run)
     ref = check_ref_from_json(run.check_ref)
-    await ctx.forge.update_check(ref, progress.finished(run, steps, conclusion, title, detail))
+    await ctx.forge.update_check(ref, progress.finished(now, conclusion, title, detail))
 
 
 # Each control command's answer is `run_<name>` above: a `CommandSpec` of workflow

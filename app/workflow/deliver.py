@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from app import git
 from app.edits import diff_stats
 from app.forges.base import Issue
 from app.llm.types import LLMRequest, Message
+from app.step_records import COMMIT_MESSAGE, Changed, CommitMessage, Delivered, Head
 from app.workflow import workspace
 from app.workflow.context import RunContext
 from app.workflow.prompts import render_prompt
@@ -85,11 +85,10 @@ async def commit_message(ctx: RunContext, issue: Issue, diff: str) -> str:
     )
 
 
-def pull_request_body(issue: Issue, plan: str, implemented: dict[str, Any], run_id: int) -> str:
-    stats = diff_stats(implemented["diff"])
+def pull_request_body(issue: Issue, plan: str, implemented: Changed, run_id: int) -> str:
+    stats = diff_stats(implemented.diff)
     files = "\n".join(f"- `{s.path}` (+{s.added} −{s.removed})" for s in stats)
-    cost = implemented.get("cost_usd", 0.0)
-    unproven = implemented.get("unproven")
+    unproven = implemented.unproven
     warning = (
         [
             "> [!WARNING]\n> **Unproven.** The new tests cannot pass in AgentOps' sandbox for "
@@ -102,13 +101,13 @@ def pull_request_body(issue: Issue, plan: str, implemented: dict[str, Any], run_
         [
             *warning,
             f"Closes #{issue.target.number}",
-            f"**Summary**\n\n{implemented['summary']}",
+            f"**Summary**\n\n{implemented.summary}",
             f"**Plan**\n\n{plan}",
             f"**Files changed**\n\n{files}",
-            f"**Test evidence** (`{implemented.get('test_command', '')}`)\n\n"
-            f"{implemented.get('verification') or 'no verification recorded'}",
-            f"Made by AgentOps run {run_id} in {implemented.get('turns', 0)} model turns, "
-            f"cost ${cost:.4f} ({', '.join(implemented.get('models', [])) or 'no model'}).",
+            f"**Test evidence** (`{implemented.test_command}`)\n\n"
+            f"{implemented.verification or 'no verification recorded'}",
+            f"Made by AgentOps run {run_id} in {implemented.turns} model turns, "
+            f"cost ${implemented.cost_usd:.4f} ({', '.join(implemented.models) or 'no model'}).",
         ]
     )
 
@@ -116,36 +115,33 @@ def pull_request_body(issue: Issue, plan: str, implemented: dict[str, Any], run_
 async def deliver(
     ctx: RunContext,
     root: Path,
-    head: dict[str, Any],
+    head: Head,
     issue: Issue,
     plan: str,
-    implemented: dict[str, Any],
-) -> dict[str, Any]:
+    implemented: Changed,
+) -> Delivered:
     run = ctx.run
-    message = await ctx.step(
-        "commit-message", lambda: _message_detail(ctx, issue, implemented["diff"])
-    )
+    message = await ctx.step(COMMIT_MESSAGE, lambda: _message_detail(ctx, issue, implemented.diff))
     branch = branch_name(run.target_number, issue.title)
     await git.run_git(["checkout", "--quiet", "-B", branch], cwd=root)
-    sha = await commit_for_run(ctx, root, message["message"], implemented["diff"])
+    sha = await commit_for_run(ctx, root, message.message, implemented.diff)
     remote = await ctx.forge.git_remote(run.repo)
     await git.push(root, remote, branch)
     pull = await ctx.forge.open_pull_request(
         run.repo,
         head=branch,
-        base=head["base"],
-        title=("Unproven: " if implemented.get("unproven") else "")
-        + message["message"].splitlines()[0],
+        base=head.base,
+        title=("Unproven: " if implemented.unproven else "") + message.message.splitlines()[0],
         body=pull_request_body(issue, plan, implemented, run.id),
         draft=True,
     )
-    return {
-        "branch": branch,
-        "commit": sha,
-        "pr_number": pull.target.number,
-        "pr_url": pull.url or f"#{pull.target.number}",
-    }
+    return Delivered(
+        branch=branch,
+        commit=sha,
+        pr_number=pull.target.number,
+        pr_url=pull.url or f"#{pull.target.number}",
+    )
 
 
-async def _message_detail(ctx: RunContext, issue: Issue, diff: str) -> dict[str, Any]:
-    return {"message": await commit_message(ctx, issue, diff)}
+async def _message_detail(ctx: RunContext, issue: Issue, diff: str) -> CommitMessage:
+    return CommitMessage(message=await commit_message(ctx, issue, diff))

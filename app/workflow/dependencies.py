@@ -13,6 +13,7 @@ from app.prepare.egress import EgressRules
 from app.prepare.plan import DEPS
 from app.repo_config import RepoConfig
 from app.sandbox import Runner, SandboxLimits, SandboxPolicy, resolve_test_command
+from app.step_records import INSTALL, Installed
 from app.toolchains import (
     TOOLS,
     PythonChoice,
@@ -171,16 +172,16 @@ async def install_dependencies(
         ctx.on_close.append(prepared.release)
         return prepared
 
-    async def step() -> dict[str, object]:
+    async def step() -> Installed:
         done.append(await install())
         if done[0].failure is not None:
             raise refusal(done[0])
-        return done[0].detail()
+        return Installed.model_validate(done[0].detail())
 
     own_python = (await asyncio.to_thread(python_for, settings, root)).interpreter is not None
     if not plan_for(root, config.setup, own_python=own_python, runner=_runner(root, config)).steps:
         return await install()  # nothing to install: no line in the check run
-    await ctx.step("install", step)
+    await ctx.step(INSTALL, step)
     prepared = done[0] if done else await install()
     if prepared.failure is not None:
         raise refusal(prepared)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from app import repo_files
 from app.config import Settings
@@ -27,6 +26,23 @@ from app.repo_config import (
     read_repo_config,
 )
 from app.sandbox import SandboxPolicy, resolve_test_command
+from app.step_records import (
+    CLONE,
+    CONFIG,
+    DELIVER,
+    IMPLEMENT,
+    ISSUE,
+    LOCATE,
+    PLAN,
+    Changed,
+    Cloned,
+    ConfigRead,
+    Delivered,
+    Head,
+    IssueText,
+    Located,
+    Planned,
+)
 from app.workflow import workspace
 from app.workflow.analysis import Analysis, analyse, files_markdown
 from app.workflow.context import RunContext, RunRefused
@@ -40,32 +56,33 @@ from app.workflow.toolloop import LoopLimits, run_tool_loop
 from app.workflow.tools import TOOL_SPECS, SymbolFinder, Toolbox
 
 
-async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
+async def run_issue_work(ctx: RunContext, head: Head) -> None:
     """After `prepare` and `check`: the code-changing part of `implement` and `plan`."""
     run = ctx.run
     folder = workspace.run_folder(ctx.deps.settings.workdir, run.id)
 
     async def checkout() -> Path:
-        remote = await ctx.forge.git_remote(head["head_repo"])
-        return await workspace.ensure_checkout(folder, remote, head["ref"], head["head_sha"])
+        remote = await ctx.forge.git_remote(head.head_repo or run.repo)
+        return await workspace.ensure_checkout(folder, remote, head.ref, head.head_sha)
 
-    async def clone() -> dict[str, Any]:
+    async def clone() -> Cloned:
         root = await checkout()
         files = sum(1 for _file in repo_files.walk_files(root))
-        return {"files": files, "base_sha": head["head_sha"]}
+        return Cloned(files=files, base_sha=head.head_sha)
 
-    await ctx.step("clone", clone)
+    await ctx.step(CLONE, clone)
     await ctx.progress()
 
-    async def read_issue() -> dict[str, Any]:
+    async def read_issue() -> IssueText:
         found = await ctx.forge.get_issue(ctx.target)
-        return {"title": found.title, "body": found.body, "author": found.author, "url": found.url}
+        return IssueText(title=found.title, body=found.body, author=found.author, url=found.url)
 
     # Recorded, so that a resumed run (and `agentops replay`) works from the same text.
-    issue = Issue(ctx.target, **{**await ctx.step("issue", read_issue), "state": "open"})
+    read = await ctx.step(ISSUE, read_issue)
+    issue = Issue(ctx.target, read.title, read.body, read.author, "open", url=read.url)
     issue_text = issue_prompt_text(issue.title, issue.body)
-    config = await ctx.step("config", lambda: _read_config(checkout))
-    repo_config = await within_caps(ctx, RepoConfig.model_validate(config["config"]))
+    config = await ctx.step(CONFIG, lambda: _read_config(checkout))
+    repo_config = await within_caps(ctx, RepoConfig.model_validate(config.config))
     if run.command not in repo_config.commands:
         raise RunRefused(
             f"`/agentops {run.command}` is turned off for this repository "
@@ -91,84 +108,85 @@ async def run_issue_work(ctx: RunContext, head: dict[str, Any]) -> None:
             analysed.append(await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx)))
         return analysed[0]
 
-    async def locate() -> dict[str, Any]:
+    async def locate() -> Located:
         found = await analysis()
-        return {
-            "files": found.files_json(),
-            "indexed": found.files_indexed,
-            "seconds": round(found.seconds, 2),
-        }
+        return Located(
+            files=found.located_files(),
+            indexed=found.files_indexed,
+            seconds=round(found.seconds, 2),
+        )
 
-    located = await ctx.step("locate", locate)
+    located = await ctx.step(LOCATE, locate)
     await ctx.progress()
     issue_block = fence_untrusted(f"issue #{run.target_number}", issue_text)
 
-    async def plan() -> dict[str, Any]:
+    async def plan() -> Planned:
         found = await analysis()
         return await make_plan(
             await ctx.llm(repo_config),
             run.repo,
             issue_block,
-            files_markdown(located["files"]),
+            files_markdown(located.files),
             found.context.text,
         )
 
-    planned = await ctx.step("plan", plan)
+    planned = await ctx.step(PLAN, plan)
     await ctx.progress()
     if run.command == "plan":
         await ctx.reply(
             "plan",
             f"**Plan for #{run.target_number}** (run {run.id})\n\n"
-            f"{planned['plan']}\n\n**Files**\n{files_markdown(located['files'])}",
+            f"{planned.plan}\n\n**Files**\n{files_markdown(located.files)}",
         )
         return
 
-    async def implement() -> dict[str, Any]:
+    async def implement() -> Changed:
         root = await checkout()
-        await workspace.reset_to(root, head["head_sha"])  # a resumed step starts clean
+        await workspace.reset_to(root, head.head_sha)  # a resumed step starts clean
         found = await analysis()
         return await change_and_prove(
             await ctx.llm(repo_config),
             folder,
             root,
-            head["head_sha"],
+            head.head_sha,
             repo_config,
             run.repo,
             issue_block,
-            planned["plan"],
+            planned.plan,
             found.context.text,
             bench,
             found.find_symbols,
         )
 
-    implemented = await ctx.step("implement", implement)
+    implemented = await ctx.step(IMPLEMENT, implement)
     await ctx.progress()
-    if implemented.get("unproven"):
+    if implemented.unproven:
         await unproven_or_refused(ctx, implemented)
 
-    async def deliver_step() -> dict[str, Any]:
+    async def deliver_step() -> Delivered:
         root = await checkout()
-        await workspace.reset_to(root, head["head_sha"])
-        await workspace.apply_diff(root, implemented["diff"])
-        return await deliver(ctx, root, head, issue, planned["plan"], implemented)
+        await workspace.reset_to(root, head.head_sha)
+        await workspace.apply_diff(root, implemented.diff)
+        return await deliver(ctx, root, head, issue, planned.plan, implemented)
 
-    delivered = await ctx.step("deliver", deliver_step)
+    delivered = await ctx.step(DELIVER, deliver_step)
+    await ctx.reply("delivered", delivered_reply(run.target_number, delivered, implemented))
+    ctx.result.update({"pull_request": delivered.pr_url, "branch": delivered.branch})
+
+
+def delivered_reply(number: int, delivered: Delivered, implemented: Changed) -> str:
     unproven = (
-        f"\n\n**Unproven**: its tests cannot pass in the sandbox ({implemented['unproven']})."
-        if implemented.get("unproven")
+        f"\n\n**Unproven**: its tests cannot pass in the sandbox ({implemented.unproven})."
+        if implemented.unproven
         else ""
     )
-    await ctx.reply(
-        "delivered",
-        (
-            f"Opened draft pull request {delivered['pr_url']} for #{run.target_number}: "
-            f"{implemented['summary']}{unproven}"
-        ),
+    return (
+        f"Opened draft pull request {delivered.pr_url} for #{number}: "
+        f"{implemented.summary}{unproven}"
     )
-    ctx.result.update({"pull_request": delivered["pr_url"], "branch": delivered["branch"]})
 
 
-async def unproven_or_refused(ctx: RunContext, implemented: dict[str, Any]) -> None:
+async def unproven_or_refused(ctx: RunContext, implemented: Changed) -> None:
     """A change whose tests cannot be proven here: delivered as a draft marked unproven
     (the check run ends neutral), or not at all, as the operator's setting says (and the
     issue is told why)."""
@@ -179,10 +197,10 @@ async def unproven_or_refused(ctx: RunContext, implemented: dict[str, Any]) -> N
     ctx.result["conclusion"] = "neutral"
 
 
-async def _read_config(checkout: Any) -> dict[str, Any]:
-    root: Path = await checkout()
+async def _read_config(checkout: Callable[[], Awaitable[Path]]) -> ConfigRead:
+    root = await checkout()
     try:
-        return {"config": parse_repo_config(read_repo_config(root)).model_dump()}
+        return ConfigRead(config=parse_repo_config(read_repo_config(root)).model_dump())
     except RepoConfigError as exc:
         raise RunRefused(f"{exc}. Fix {REPO_CONFIG_FILE} on the default branch.") from None
 
@@ -197,7 +215,7 @@ def _cache_dir(ctx: RunContext) -> Path:
 
 async def make_plan(
     router: LLMRouter, repo: str, issue_block: str, files: str, context: str
-) -> dict[str, Any]:
+) -> Planned:
     """The planner's plan for an issue, given the code map's files and context."""
     request = LLMRequest(
         role="planner",
@@ -207,11 +225,9 @@ async def make_plan(
         max_tokens=2048,
     )
     completion = await router.complete(request)
-    return {
-        "plan": completion.text.strip(),
-        "cost_usd": completion.cost_usd,
-        "model": completion.model_id,
-    }
+    return Planned(
+        plan=completion.text.strip(), cost_usd=completion.cost_usd, model=completion.model_id
+    )
 
 
 async def implement_bench(
@@ -248,7 +264,7 @@ async def change_and_prove(
     context: str,
     bench: TestBench,
     find_symbols: SymbolFinder | None = None,
-) -> dict[str, Any]:
+) -> Changed:
     """The tool loop on `root` until the model's new tests are proven red → green; the
     model's `run_tests` tool is `bench` (as on pull requests: a runner that cannot select
     single tests runs them all; a malformed id is an answer, not a crash)."""
@@ -292,7 +308,4 @@ async def change_and_prove(
             f"(`limits:` in {REPO_CONFIG_FILE})."
             + (f"\n\n{outcome.verification}" if outcome.verification else "")
         )
-    detail = outcome.step_detail(diff, command.display())
-    if proving.unproven:
-        detail["unproven"] = proving.unproven
-    return detail
+    return outcome.change(diff, command.display(), unproven=proving.unproven or None)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from app import git
 from app.config import Settings
@@ -95,7 +94,7 @@ async def _run(
     step(f"indexing {repo}")
     cache = Path(settings.workdir) / "codemap-cache"
     found = await asyncio.to_thread(analyse, work, task_text, cache)
-    files: list[dict[str, Any]] = found.files_json()
+    files = found.located_files()
     step(f"indexed {found.files_indexed} files; most relevant:\n{files_markdown(files[:5])}")
     calls = FileCallLog(calls_file(settings, task_text))
     step(f"recording the model calls in {calls.path} (`agentops replay` reads it)")
@@ -110,7 +109,7 @@ async def _run(
         planned = await make_plan(
             router, repo.name, issue_block, files_markdown(files), found.context.text
         )
-        step(f"plan ({planned['model']}):\n{planned['plan']}")
+        step(f"plan ({planned.model}):\n{planned.plan}")
         step("implementing (model, edits and tests in the sandbox)")
         bench = await implement_bench(
             settings,
@@ -127,37 +126,37 @@ async def _run(
             config,
             repo.name,
             issue_block,
-            planned["plan"],
+            planned.plan,
             found.context.text,
             bench,
             found.find_symbols,
         )
     finally:
         await providers.close()
-    if implemented.get("unproven"):
+    if implemented.unproven:
         if settings.unproven_delivery == "none":
             raise not_delivered(implemented)
-        step(f"unproven: {implemented['unproven']}")
-    title = ("Unproven: " if implemented.get("unproven") else "") + task_title(task_text)
+        step(f"unproven: {implemented.unproven}")
+    title = ("Unproven: " if implemented.unproven else "") + task_title(task_text)
     branch = branch_name(0, task_title(task_text)).replace("agentops/0-", "agentops/local-")
     await git.run_git(["checkout", "--quiet", "-B", branch], cwd=work)
-    if not implemented["diff"].strip():
+    if not implemented.diff.strip():
         raise RunRefused("the model finished without changing anything")
     sha = await git.commit(
         work,
-        f"{title[:72]}\n\n{implemented['summary']}",
+        f"{title[:72]}\n\n{implemented.summary}",
         author=LOCAL_AUTHOR,
-        paths=await workspace.diff_paths(work, implemented["diff"]),
+        paths=await workspace.diff_paths(work, implemented.diff),
     )
     step(f"committed {sha[:12]} on branch {branch}")
-    cost = float(planned.get("cost_usd", 0.0)) + float(implemented.get("cost_usd", 0.0))
+    cost = planned.cost_usd + implemented.cost_usd
     return LocalResult(
         branch,
         sha,
-        planned["plan"],
-        implemented["diff"],
-        implemented["summary"],
-        implemented["verification"],
+        planned.plan,
+        implemented.diff,
+        implemented.summary,
+        implemented.verification,
         cost,
         calls.path,
     )

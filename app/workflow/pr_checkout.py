@@ -12,7 +12,6 @@ that applies to it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from app import git
 from app.forges.base import ForgeError, ForgeTransientError
@@ -25,27 +24,28 @@ from app.repo_config import (
     repo_config_refused,
 )
 from app.repo_files import RepositoryFileRefused
+from app.step_records import ConfigRead, Head
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 
 
-def is_fork(repo: str, head: dict[str, Any]) -> bool:
+def is_fork(repo: str, head: Head) -> bool:
     """Does the head branch (the `prepare` step's detail) live in another repository?"""
-    return bool(head["head_repo"] != repo)
+    return bool(head.head_repo != repo)
 
 
-async def checkout_head(ctx: RunContext, head: dict[str, Any]) -> Path:
+async def checkout_head(ctx: RunContext, head: Head) -> Path:
     """The run's checkout at the pull request's head commit (cloned when missing)."""
     folder = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id)
-    sha = head["head_sha"]
+    sha = head.head_sha
     if await workspace.has_commit(folder / "repo", sha):
         return folder / "repo"
     remote = await ctx.forge.git_remote(ctx.run.repo)
-    start = head["base"] if is_fork(ctx.run.repo, head) else head["ref"]
+    start = head.base if is_fork(ctx.run.repo, head) else head.ref
     return await workspace.ensure_checkout(folder, remote, start, sha)
 
 
-async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, Any]:
+async def read_pull_config(ctx: RunContext, head: Head) -> ConfigRead:
     """The `config` step: `.agentops.yml` under the write-access rule, command enabled."""
     run = ctx.run
     pull = await ctx.forge.get_pull_request(ctx.target)
@@ -57,11 +57,11 @@ async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, A
         trusted = False
     root = await checkout_head(ctx, head)
     if trusted:
-        ref = head["head_sha"]
+        ref = head.head_sha
         source = "this pull request's head"
     else:
-        ref = await fetch_branch_tip(ctx, root, head["base"])
-        source = f"the base branch `{head['base']}`"
+        ref = await fetch_branch_tip(ctx, root, head.base)
+        source = f"the base branch `{head.base}`"
     try:
         config = parse_repo_config(await _config_at(root, ref))
     except RepoConfigError as exc:
@@ -77,12 +77,12 @@ async def read_pull_config(ctx: RunContext, head: dict[str, Any]) -> dict[str, A
             f"`/agentops {run.command}` is turned off here by "
             f"`commands:` in {REPO_CONFIG_FILE} ({source}).",
         )
-    return {
-        "config": config.model_dump(),
-        "source": "head" if trusted else "base",
-        "author": pull.author,
-        "author_can_write": trusted,
-    }
+    return ConfigRead(
+        config=config.model_dump(),
+        source="head" if trusted else "base",
+        author=pull.author,
+        author_can_write=trusted,
+    )
 
 
 async def fetch_branch_tip(ctx: RunContext, root: Path, branch: str) -> str:

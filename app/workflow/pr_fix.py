@@ -9,9 +9,9 @@ refused before any work: the bot cannot push to another repository's branch.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from app.llm.prompt_safety import fence_untrusted
+from app.step_records import CHANGE, DELIVER, Changed, Delivered, Head
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import is_fork
@@ -32,7 +32,7 @@ def fix_commit_message(number: int, instructions: str, summary: str) -> str:
     return "\n\n".join(parts)
 
 
-async def run_pull_fix(ctx: RunContext, head: dict[str, Any]) -> None:
+async def run_pull_fix(ctx: RunContext, head: Head) -> None:
     """After `prepare` and `check`: make the requested change and push it to the branch."""
     run = ctx.run
     if is_fork(run.repo, head):
@@ -40,7 +40,7 @@ async def run_pull_fix(ctx: RunContext, head: dict[str, Any]) -> None:
             ctx,
             "fork",
             (
-                f"This pull request's branch lives in a fork (`{head['head_repo'] or 'deleted'}`), "
+                f"This pull request's branch lives in a fork (`{head.head_repo or 'deleted'}`), "
                 "where AgentOps cannot push, so it cannot add a commit to it. Nothing was "
                 "changed. Make the change there, or push the branch to this repository."
             ),
@@ -48,28 +48,28 @@ async def run_pull_fix(ctx: RunContext, head: dict[str, Any]) -> None:
     if not run.args.strip():
         await refuse(ctx, "no-request", "Say what to change: `/agentops fix <what to change>`.")
     work = await start_pull_work(ctx, head)
-    changed = await ctx.step("change", lambda: _change(work))
+    changed = await ctx.step(CHANGE, lambda: _change(work))
     await ctx.progress()
-    message = fix_commit_message(run.target_number, run.args, changed["summary"])
+    message = fix_commit_message(run.target_number, run.args, changed.summary)
 
-    async def deliver() -> dict[str, Any]:
-        root, sha = await commit_change(work, changed["diff"], message)
-        await push_commit(ctx, root, sha, head["ref"])
-        return {"commit": sha, "branch": head["ref"]}
+    async def deliver() -> Delivered:
+        root, sha = await commit_change(work, changed.diff, message)
+        await push_commit(ctx, root, sha, head.ref)
+        return Delivered(commit=sha, branch=head.ref)
 
-    delivered = await ctx.step("deliver", deliver)
-    tests = ", ".join(f"`{t}`" for t in changed["tests"])
+    delivered = await ctx.step(DELIVER, deliver)
+    tests = ", ".join(f"`{t}`" for t in changed.tests)
     await ctx.reply(
         "delivered",
         (
-            f"Pushed commit {delivered['commit']} to `{delivered['branch']}`: "
-            f"{changed['summary']}\n\nTests passing with it: {tests}."
+            f"Pushed commit {delivered.commit} to `{delivered.branch}`: "
+            f"{changed.summary}\n\nTests passing with it: {tests}."
         ),
     )
-    ctx.result.update({"commit": delivered["commit"], "branch": delivered["branch"]})
+    ctx.result.update({"commit": delivered.commit, "branch": delivered.branch})
 
 
-async def _change(work: PullWork) -> dict[str, Any]:
+async def _change(work: PullWork) -> Changed:
     ctx = work.ctx
     root = await work.clean_checkout()
     bench = await open_test_bench(ctx, root, work.config)
@@ -82,7 +82,7 @@ async def _change(work: PullWork) -> dict[str, Any]:
     )
     task = render_prompt("fix_task", instructions=instructions, **work.prompt_values())
     folder = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id)
-    proving = ChangeProof(folder, root, work.head["head_sha"], bench, work.config)
+    proving = ChangeProof(folder, root, work.head.head_sha, bench, work.config)
     return await edit_in_loop(
         work, root, bench, system, task, proving.passing_without_regressions, proving.edited
     )

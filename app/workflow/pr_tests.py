@@ -22,10 +22,10 @@ the pull request already open for it is kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from app import git
 from app.sandbox import files_of_test_ids, is_test_path
+from app.step_records import DELIVER, WRITE_TESTS, Changed, Delivered, Head
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import fetch_branch_tip
@@ -49,17 +49,15 @@ def message_for_tests(number: int, summary: str, tests: list[str]) -> str:
     )
 
 
-def stacked_pull_body(
-    number: int, head: dict[str, Any], written: dict[str, Any], run_id: int, on_head: bool
-) -> str:
+def stacked_pull_body(number: int, head: Head, written: Changed, run_id: int, on_head: bool) -> str:
     """The stacked pull request's description (pure); `on_head`: it starts from #N's head."""
-    fork = f"`{head['head_repo'] or 'a deleted fork'}`, branch `{head['ref']}`"
+    fork = f"`{head.head_repo or 'a deleted fork'}`, branch `{head.ref}`"
     if on_head:
         where = (
             f"#{number} comes from a fork ({fork}) where AgentOps cannot push, so its "
             f"tests are here: this branch starts from #{number}'s head commit "
-            f"`{head['head_sha'][:12]}`. A pull request cannot target a branch of "
-            f"another repository, so this one targets `{head['base']}` and shows "
+            f"`{head.head_sha[:12]}`. A pull request cannot target a branch of "
+            f"another repository, so this one targets `{head.base}` and shows "
             f"#{number}'s commits too until #{number} is merged. Merge #{number} first."
         )
     else:
@@ -67,7 +65,7 @@ def stacked_pull_body(
             f"#{number} comes from a fork ({fork}) where AgentOps cannot push, and its "
             "author cannot write to this repository, so AgentOps does not copy its "
             "commits here (they would run in this repository's CI with its secrets). "
-            f"This pull request holds only the tests, on `{head['base']}`: they test "
+            f"This pull request holds only the tests, on `{head.base}`: they test "
             f"#{number}'s code, so they fail until #{number} is merged. Merge #{number} "
             "first, then update this branch."
         )
@@ -75,11 +73,11 @@ def stacked_pull_body(
         [
             f"Tests for #{number}, stacked on it.",
             where,
-            f"**Summary**\n\n{written['summary']}",
-            f"**Test evidence** (`{written['test_command']}`, on #{number}'s head "
-            f"`{head['head_sha'][:12]}`)\n\n{written['verification']}",
-            f"Made by AgentOps run {run_id} in {written['turns']} model turns, "
-            f"cost ${written['cost_usd']:.4f}.",
+            f"**Summary**\n\n{written.summary}",
+            f"**Test evidence** (`{written.test_command}`, on #{number}'s head "
+            f"`{head.head_sha[:12]}`)\n\n{written.verification}",
+            f"Made by AgentOps run {run_id} in {written.turns} model turns, "
+            f"cost ${written.cost_usd:.4f}.",
         ]
     )
 
@@ -109,53 +107,48 @@ def new_tests_problem(test_ids: Sequence[str], changed: Sequence[str]) -> str | 
     return None
 
 
-async def run_pull_tests(ctx: RunContext, head: dict[str, Any]) -> None:
+async def run_pull_tests(ctx: RunContext, head: Head) -> None:
     """After `prepare` and `check`: write passing tests for the change and deliver them."""
     work = await start_pull_work(ctx, head)
-    written = await ctx.step("write-tests", lambda: _write_tests(work))
+    written = await ctx.step(WRITE_TESTS, lambda: _write_tests(work))
     await ctx.progress()
-    delivered = await ctx.step("deliver", lambda: _deliver(work, written))
-    tests = ", ".join(f"`{t}`" for t in written["tests"])
-    if "pr_url" not in delivered:
-        await ctx.reply(
-            "delivered",
-            (
-                f"Pushed commit {delivered['commit']} to `{delivered['branch']}` with tests "
-                f"{tests}, passing on the head: {written['summary']}"
-            ),
-        )
-    elif delivered["on_head"]:
-        await ctx.reply(
-            "delivered",
-            (
-                f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
-                f"are in the stacked draft pull request {delivered['pr_url']} (commit "
-                f"{delivered['commit']}): {tests}, passing on this head."
-            ),
-        )
-    else:
-        await ctx.reply(
-            "delivered",
-            (
-                f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
-                f"are in the draft pull request {delivered['pr_url']} (commit "
-                f"{delivered['commit']}): {tests}, passing on this head. That one holds only "
-                f"the tests, on `{head['base']}`, so they fail there until this is merged."
-            ),
-        )
-    if "pr_url" in delivered:
-        ctx.result["pull_request"] = delivered["pr_url"]
-    ctx.result.update({"commit": delivered["commit"], "branch": delivered["branch"]})
+    delivered = await ctx.step(DELIVER, lambda: _deliver(work, written))
+    await ctx.reply("delivered", delivered_tests_reply(head, written, delivered))
+    if delivered.pr_url is not None:
+        ctx.result["pull_request"] = delivered.pr_url
+    ctx.result.update({"commit": delivered.commit, "branch": delivered.branch})
 
 
-async def _write_tests(work: PullWork) -> dict[str, Any]:
+def delivered_tests_reply(head: Head, written: Changed, delivered: Delivered) -> str:
+    """Where the tests went: the pull request's branch, or a stacked pull request (pure)."""
+    tests = ", ".join(f"`{t}`" for t in written.tests)
+    if delivered.pr_url is None:
+        return (
+            f"Pushed commit {delivered.commit} to `{delivered.branch}` with tests "
+            f"{tests}, passing on the head: {written.summary}"
+        )
+    if delivered.on_head:
+        return (
+            f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
+            f"are in the stacked draft pull request {delivered.pr_url} (commit "
+            f"{delivered.commit}): {tests}, passing on this head."
+        )
+    return (
+        f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
+        f"are in the draft pull request {delivered.pr_url} (commit "
+        f"{delivered.commit}): {tests}, passing on this head. That one holds only "
+        f"the tests, on `{head.base}`, so they fail there until this is merged."
+    )
+
+
+async def _write_tests(work: PullWork) -> Changed:
     ctx = work.ctx
     root = await work.clean_checkout()
     bench = await open_test_bench(ctx, root, work.config)
     edited: list[str] = []  # what the edit tool wrote, as the tool loop goes
 
     async def verify(test_ids: list[str]) -> tuple[bool, str]:
-        changed = await workspace.changed_paths(root, work.head["head_sha"], edited)
+        changed = await workspace.changed_paths(root, work.head.head_sha, edited)
         problem = new_tests_problem(test_ids, changed)
         if problem is not None:
             return False, problem
@@ -173,31 +166,31 @@ async def _write_tests(work: PullWork) -> dict[str, Any]:
     )
 
 
-async def _deliver(work: PullWork, written: dict[str, Any]) -> dict[str, Any]:
+async def _deliver(work: PullWork, written: Changed) -> Delivered:
     """The `deliver` step: a commit pushed to the branch, or to a stacked pull request."""
     ctx, head, number = work.ctx, work.head, work.ctx.run.target_number
-    message = message_for_tests(number, written["summary"], written["tests"])
+    message = message_for_tests(number, written.summary, written.tests)
     if not work.from_fork:
-        root, sha = await commit_change(work, written["diff"], message)
-        await push_commit(ctx, root, sha, head["ref"])
-        return {"commit": sha, "branch": head["ref"]}
+        root, sha = await commit_change(work, written.diff, message)
+        await push_commit(ctx, root, sha, head.ref)
+        return Delivered(commit=sha, branch=head.ref)
     on_head = work.author_can_write
     if on_head:
-        root, sha = await commit_change(work, written["diff"], message)
+        root, sha = await commit_change(work, written.diff, message)
     else:
-        base = await fetch_branch_tip(ctx, await work.clean_checkout(), head["base"])
+        base = await fetch_branch_tip(ctx, await work.clean_checkout(), head.base)
         try:
-            root, sha = await commit_change(work, written["diff"], message, parent=base)
+            root, sha = await commit_change(work, written.diff, message, parent=base)
         except git.GitError:
             await refuse(
                 ctx,
                 "tests-do-not-apply",
                 (
                     "The tests pass on this pull request's head, but they change files of this "
-                    f"pull request, so they do not apply to `{head['base']}`; AgentOps does not "
+                    f"pull request, so they do not apply to `{head.base}`; AgentOps does not "
                     "copy the commits of a fork whose author cannot write here. Here they are "
                     "as a patch to apply to this branch:\n\n"
-                    f"````diff\n{clip(written['diff'], MAX_PATCH_IN_REPLY)}\n````"
+                    f"````diff\n{clip(written.diff, MAX_PATCH_IN_REPLY)}\n````"
                 ),
             )
     branch = stacked_branch(number)
@@ -205,15 +198,15 @@ async def _deliver(work: PullWork, written: dict[str, Any]) -> dict[str, Any]:
     pull = await ctx.forge.open_pull_request(
         ctx.run.repo,
         head=branch,
-        base=head["base"],
-        title=f"Tests for #{number}: {work.change['title']}"[:120],
+        base=head.base,
+        title=f"Tests for #{number}: {work.change.title}"[:120],
         body=stacked_pull_body(number, head, written, ctx.run.id, on_head),
         draft=True,
     )
-    return {
-        "commit": sha,
-        "branch": branch,
-        "on_head": on_head,
-        "pr_number": pull.target.number,
-        "pr_url": pull.url or f"#{pull.target.number}",
-    }
+    return Delivered(
+        commit=sha,
+        branch=branch,
+        on_head=on_head,
+        pr_number=pull.target.number,
+        pr_url=pull.url or f"#{pull.target.number}",
+    )

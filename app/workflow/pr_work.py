@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from app import repo_files
 from app.edits import EditPolicy
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.repo_config import RepoConfig
+from app.step_records import CLONE, CONFIG, DIFF, Changed, ChangedFileName, Cloned, Head, PullDiff
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
 from app.workflow.pr_checkout import checkout_head, is_fork, read_pull_config
@@ -53,26 +53,26 @@ def clip(text: str, limit: int) -> str:
     return f"{kept}\n… ({len(text) - len(kept)} more characters not shown)"
 
 
-def changed_files_markdown(files: Sequence[dict[str, Any]]) -> str:
-    lines = [f"- `{f['path']}` ({f['status']})" for f in files]
+def changed_files_markdown(files: Sequence[ChangedFileName]) -> str:
+    lines = [f"- `{f.path}` ({f.status})" for f in files]
     return "\n".join(lines) or "(no files)"
 
 
 # --- the change ------------------------------------------------------------------------
 
 
-async def read_change(ctx: RunContext) -> dict[str, Any]:
+async def read_change(ctx: RunContext) -> PullDiff:
     """The `diff` step: what the pull request changes, as the model will see it."""
     pull = await ctx.forge.get_pull_request(ctx.target)
     files = await ctx.forge.list_changed_files(ctx.target)
     diff = await ctx.forge.get_diff(ctx.target)
-    return {
-        "title": pull.title,
-        "body": clip(pull.body, MAX_DESCRIPTION_CHARS),
-        "url": pull.url,
-        "files": [{"path": f.path, "status": f.status} for f in files],
-        "diff": clip(diff, MAX_DIFF_CHARS),
-    }
+    return PullDiff(
+        title=pull.title,
+        body=clip(pull.body, MAX_DESCRIPTION_CHARS),
+        url=pull.url,
+        files=[ChangedFileName(path=f.path, status=f.status) for f in files],
+        diff=clip(diff, MAX_DIFF_CHARS),
+    )
 
 
 @dataclass
@@ -80,10 +80,10 @@ class PullWork:
     """A pull request being worked on, after the `clone`, `config` and `diff` steps."""
 
     ctx: RunContext
-    head: dict[str, Any]  # the `prepare` step: head_sha, ref, base, head_repo
+    head: Head  # the `prepare` step: head_sha, ref, base, head_repo
     config: RepoConfig
     author_can_write: bool  # the pull request's author has write access here
-    change: dict[str, Any]  # the `diff` step
+    change: PullDiff  # the `diff` step
 
     @property
     def from_fork(self) -> bool:
@@ -92,26 +92,26 @@ class PullWork:
     async def clean_checkout(self) -> Path:
         """The checkout at the head commit with no change in its working tree."""
         root = await checkout_head(self.ctx, self.head)
-        await workspace.reset_to(root, self.head["head_sha"])
+        await workspace.reset_to(root, self.head.head_sha)
         return root
 
     def prompt_values(self) -> dict[str, str]:
         """The pull request for a prompt template: `$number`, `$pull`, `$files`, `$diff`."""
         number = self.ctx.run.target_number
-        described = f"{self.change['title']}\n\n{self.change['body']}".strip()
+        described = f"{self.change.title}\n\n{self.change.body}".strip()
         return {
             "repo": self.ctx.run.repo,
             "number": str(number),
             "pull": fence_untrusted(f"pull request #{number}", described),
-            "files": changed_files_markdown(self.change["files"]),
-            "diff": fence_untrusted(f"diff of pull request #{number}", self.change["diff"]),
+            "files": changed_files_markdown(self.change.files),
+            "diff": fence_untrusted(f"diff of pull request #{number}", self.change.diff),
         }
 
 
-async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
+async def start_pull_work(ctx: RunContext, head: Head) -> PullWork:
     """The steps `clone`, `config` and `diff`."""
 
-    async def clone() -> dict[str, Any]:
+    async def clone() -> Cloned:
         pull = await ctx.forge.get_pull_request(ctx.target)
         if pull.state != "open":
             await refuse(
@@ -122,22 +122,18 @@ async def start_pull_work(ctx: RunContext, head: dict[str, Any]) -> PullWork:
             )
         root = await checkout_head(ctx, head)
         files = sum(1 for _file in repo_files.walk_files(root))
-        return {
-            "files": files,
-            "head_sha": head["head_sha"],
-            "from_fork": is_fork(ctx.run.repo, head),
-        }
+        return Cloned(files=files, head_sha=head.head_sha, from_fork=is_fork(ctx.run.repo, head))
 
-    await ctx.step("clone", clone)
+    await ctx.step(CLONE, clone)
     await ctx.progress()
-    config = await ctx.step("config", lambda: read_pull_config(ctx, head))
-    change = await ctx.step("diff", lambda: read_change(ctx))
+    config = await ctx.step(CONFIG, lambda: read_pull_config(ctx, head))
+    change = await ctx.step(DIFF, lambda: read_change(ctx))
     await ctx.progress()
     return PullWork(
         ctx,
         head,
-        await within_caps(ctx, RepoConfig.model_validate(config["config"])),
-        bool(config.get("author_can_write", False)),
+        await within_caps(ctx, RepoConfig.model_validate(config.config)),
+        config.author_can_write,
         change,
     )
 
@@ -153,7 +149,7 @@ async def edit_in_loop(
     task: str,
     verify: Verifier,
     edited: list[str] | None = None,
-) -> dict[str, Any]:
+) -> Changed:
     """Let the coder work on `root` until `verify` accepts its `finish`; the change as a
     diff of the files the edit tool wrote (listed in `edited` as it goes).
 
@@ -190,5 +186,5 @@ async def edit_in_loop(
             f"AgentOps could not finish: {outcome.reason}. "
             "Nothing was pushed." + (f"\n\n{outcome.verification}" if outcome.verification else ""),
         )
-    diff = await workspace.working_diff(root, work.head["head_sha"], toolbox.edited)
-    return outcome.step_detail(diff, bench.command.display())
+    diff = await workspace.working_diff(root, work.head.head_sha, toolbox.edited)
+    return outcome.change(diff, bench.command.display())

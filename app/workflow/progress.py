@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from app.commands import SPEC
 from app.forges.base import CheckAction, CheckUpdate
+from app.step_records import (
+    Changed,
+    CostedRecord,
+    Installed,
+    LimitsCapped,
+    Located,
+    Planned,
+    StepRecord,
+)
 from app.store.runs import Run
-from app.store.steps import Step
+from app.store.steps import RunSnapshot, Step
+
+R = TypeVar("R", bound=StepRecord)
 
 RETRY = CheckAction("Retry", "retry", "Run this command again")
 CANCEL = CheckAction("Cancel", "cancel", "Stop this run")
@@ -24,67 +38,65 @@ def title_for(run: Run) -> str:
     return spec.title if spec is not None and spec.title else "Working"
 
 
-def checklist(steps: list[Step]) -> str:
+def checklist(steps: Sequence[Step]) -> str:
     lines = []
     for step in steps:
-        if step.name.startswith("reply:"):
+        if not step.shown:
             continue
         mark = _MARKS.get(step.status, "[ ]")
         timing = f" ({step.seconds:.1f} s)" if step.seconds is not None else ""
         # what people are told; the step's error (the detail) stays in the run's record
-        note = step.detail.get("failure") if step.status == "failed" else None
-        error = f": {note}" if note else ""
+        error = f": {step.failure}" if step.failure else ""
         lines.append(f"- {mark} {step.name}{timing}{error}")
     return "\n".join(lines)
 
 
-def details(steps: list[Step]) -> str:
+def details(steps: Sequence[Step]) -> str:
     """What the finished steps found: files chosen and why, the plan, tests, cost."""
-    found = {step.name: step.detail for step in steps if step.status == "succeeded"}
+    found: list[StepRecord] = [step.record for step in steps if step.record is not None]
     parts: list[str] = []
-    if files := found.get("locate", {}).get("files"):
+    for located in (r for r in _of(found, Located) if r.files):
         lines = [
-            f"- `{f['path']}`: {'; '.join(f.get('reasons', [])[:2]) or 'content'}"
-            for f in files[:8]
+            f"- `{f.path}`: {'; '.join(f.reasons[:2]) or 'content'}" for f in located.files[:8]
         ]
         parts.append("### Files chosen\n" + "\n".join(lines))
-    if plan := found.get("plan", {}).get("plan"):
-        parts.append(f"### Plan\n{plan}")
-    if installed := found.get("install"):  # app/workflow/dependencies.py
-        parts.append("### Dependencies\n" + dependencies_text(installed))
-    if capped := found.get("limits", {}).get("capped"):  # sandbox_policy.within_caps
-        parts.append("### Limits capped\n" + "\n".join(f"- {line}" for line in capped))
-    for detail in found.values():
-        if verification := detail.get("verification"):
-            parts.append(f"### Tests\n{verification}")
-    cost = sum(float(d.get("cost_usd", 0.0)) for d in found.values())
+    parts.extend(f"### Plan\n{p.plan}" for p in _of(found, Planned) if p.plan)
+    # the prepare phase (app/workflow/dependencies.py) and the operator's caps (within_caps)
+    parts.extend("### Dependencies\n" + dependencies_text(i) for i in _of(found, Installed))
+    for limits in _of(found, LimitsCapped):
+        parts.append("### Limits capped\n" + "\n".join(f"- {c}" for c in limits.capped))
+    parts.extend(f"### Tests\n{c.verification}" for c in _of(found, Changed) if c.verification)
+    cost = sum(r.cost_usd for r in found if isinstance(r, CostedRecord))
     if cost:
         parts.append(f"### Cost\n${cost:.4f}")
     return "\n\n".join(parts)
 
 
-def dependencies_text(detail: dict[str, object]) -> str:
+def _of(records: list[StepRecord], kind: type[R]) -> list[R]:
+    return [r for r in records if isinstance(r, kind)]
+
+
+def dependencies_text(installed: Installed) -> str:
     """The prepare phase's line: what, from where, how long, cache hit or not."""
     cache = {"hit": "from the cache", "stored": "installed and cached"}.get(
-        str(detail.get("cache")), f"installed, not cached ({detail.get('not_cached')})"
+        installed.cache, f"installed, not cached ({installed.not_cached})"
     )
-    sources = detail.get("from") or []
-    line = f"- {detail.get('installed')}: {cache} in {detail.get('seconds')} s"
-    if sources and isinstance(sources, list):
-        size = int(str(detail.get("downloaded_bytes") or 0)) / 1024**2
-        line += f", {size:.1f} MiB from " + ", ".join(f"`{s}`" for s in sources)
-    refused = detail.get("refused") or []
-    if refused and isinstance(refused, list):
-        line += "\n- refused by the egress proxy: " + ", ".join(f"`{r}`" for r in refused)
+    line = f"- {installed.installed}: {cache} in {installed.seconds} s"
+    if installed.hosts:
+        size = installed.downloaded_bytes / 1024**2
+        line += f", {size:.1f} MiB from " + ", ".join(f"`{s}`" for s in installed.hosts)
+    if installed.refused:
+        line += "\n- refused by the egress proxy: " + ", ".join(f"`{r}`" for r in installed.refused)
     return line
 
 
-def _text(steps: list[Step]) -> str:
+def _text(steps: Sequence[Step]) -> str:
     extra = details(steps)
     return checklist(steps) + (f"\n\n{extra}" if extra else "")
 
 
-def in_progress(run: Run, steps: list[Step], title: str) -> CheckUpdate:
+def in_progress(now: RunSnapshot, title: str) -> CheckUpdate:
+    run, steps = now.run, now.steps
     return CheckUpdate(
         status="in_progress",
         title=title,
@@ -95,9 +107,8 @@ def in_progress(run: Run, steps: list[Step], title: str) -> CheckUpdate:
     )
 
 
-def finished(
-    run: Run, steps: list[Step], conclusion: str, title: str, detail: str = ""
-) -> CheckUpdate:
+def finished(now: RunSnapshot, conclusion: str, title: str, detail: str = "") -> CheckUpdate:
+    run, steps = now.run, now.steps
     summary = f"`/agentops {run.command}` requested by @{run.requested_by} (run {run.id})"
     if detail:
         summary += f"\n\n{detail}"
@@ -121,11 +132,11 @@ def public_reason(run: Run) -> str | None:
     return run.error  # closed without a failure: the error is the text people were told
 
 
-def status_report(runs: list[tuple[Run, list[Step]]]) -> str:
+def status_report(runs: Sequence[RunSnapshot]) -> str:
     if not runs:
         return "No AgentOps runs here yet. Write `/agentops help` to see the commands."
     lines = ["AgentOps runs here, newest first:", ""]
-    for run, steps in runs:
+    for run, steps in ((r.run, r.steps) for r in runs):
         when = run.created_at.strftime("%Y-%m-%d %H:%M UTC")
         lines.append(
             f"**Run {run.id}**: `/agentops {run.command}` by @{run.requested_by}, "
@@ -133,8 +144,7 @@ def status_report(runs: list[tuple[Run, list[Step]]]) -> str:
         )
         if reason := public_reason(run):
             lines.append(f"  reason: {reason}")
-        shown = [s for s in steps if not s.name.startswith("reply:")]
-        for step in shown:
+        for step in filter(lambda s: s.shown, steps):
             timing = f" {step.seconds:.1f} s" if step.seconds is not None else ""
             lines.append(f"  - {step.name}: {step.status}{timing}")
         lines.append("")

@@ -16,7 +16,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from app.repo_config import REPO_CONFIG_FILE, RepoConfig
 from app.sandbox import Verdict, is_test_path, prove_red_green
@@ -27,6 +26,7 @@ from app.sandbox.regressions import (
     check_regressions,
     count_test_files,
 )
+from app.step_records import Changed
 from app.workflow import workspace
 from app.workflow.context import RunRefused
 from app.workflow.pr_test_bench import TestBench, environment_refusal
@@ -128,11 +128,11 @@ class ChangeProof:
         return DEFAULT_SUITE_SECONDS, ""
 
 
-def not_delivered(implemented: dict[str, Any]) -> RunRefused:
+def not_delivered(implemented: Changed) -> RunRefused:
     """An unproven change, when the operator does not deliver such changes."""
     return RunRefused(
         "The change was made but is not delivered: its new tests cannot be proven in the "
-        f"sandbox ({implemented['unproven']}). The operator delivers such changes as drafts "
+        f"sandbox ({implemented.unproven}). The operator delivers such changes as drafts "
         "marked unproven with `AGENTOPS_UNPROVEN_DELIVERY=draft`.\n\n"
-        f"{implemented.get('verification', '')}"
+        f"{implemented.verification}"
     )

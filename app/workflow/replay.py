@@ -14,18 +14,22 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from app import git
 from app.config import Settings
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.replay import load_recorded_run, replay_router
 from app.repo_config import parse_repo_config, read_repo_config
+from app.step_records import CLONE, IMPLEMENT, ISSUE, PLAN, StepKind, StepRecord
 from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.workflow.analysis import analyse, files_markdown
 from app.workflow.dependencies import install_locally
 from app.workflow.implement import change_and_prove, implement_bench, issue_prompt_text, make_plan
+
+R = TypeVar("R", bound=StepRecord)
 
 
 class CannotReplay(Exception):
@@ -50,16 +54,24 @@ async def replay_run(
     async with db.tenant(recorded.tenant_id) as tc:
         run = await run_store.get_run(tc, run_id)
         steps = {
-            s.name: s.detail
+            s.name: s.record
             for s in await step_store.list_steps(tc, run_id)
-            if s.status == "succeeded"
+            if s.record is not None
         }
     if run is None or run.command != "implement":
         raise CannotReplay(f"run {run_id} is not an implement run")
     missing = [name for name in ("clone", "issue", "plan", "implement") if name not in steps]
     if missing:
         raise CannotReplay(f"run {run_id} has no finished {', '.join(missing)} step")
-    base_sha = steps["clone"]["base_sha"]
+    clone, issue, plan, change = (
+        _recorded(steps, CLONE, run_id),
+        _recorded(steps, ISSUE, run_id),
+        _recorded(steps, PLAN, run_id),
+        _recorded(steps, IMPLEMENT, run_id),
+    )
+    if clone.base_sha is None:
+        raise CannotReplay(f"run {run_id} did not record the commit it started from")
+    base_sha = clone.base_sha
     folder = Path(tempfile.mkdtemp(prefix="agentops-replay-"))
     work = folder / "repo"
     try:
@@ -76,18 +88,15 @@ async def replay_run(
             f"replaying run {run_id} of {run.repo} at {base_sha[:12]} "
             f"({len(recorded.calls)} recorded answers)"
         )
-        text = issue_prompt_text(steps["issue"]["title"], steps["issue"]["body"])
+        text = issue_prompt_text(issue.title, issue.body)
         config = parse_repo_config(read_repo_config(work))
         found = await asyncio.to_thread(analyse, work, text, settings.workdir / "codemap-cache")
         router, provider = replay_router(recorded.calls, strict=False)
         issue_block = fence_untrusted(f"issue #{run.target_number}", text)
         planned = await make_plan(
-            router, run.repo, issue_block, files_markdown(found.files_json()), found.context.text
+            router, run.repo, issue_block, files_markdown(found.located_files()), found.context.text
         )
-        say(
-            "plan replayed"
-            + (" (same)" if planned["plan"] == steps["plan"]["plan"] else " (DIFFERENT)")
-        )
+        say("plan replayed" + (" (same)" if planned.plan == plan.plan else " (DIFFERENT)"))
         bench = await implement_bench(
             settings,
             folder,
@@ -103,7 +112,7 @@ async def replay_run(
             config,
             run.repo,
             issue_block,
-            planned["plan"],
+            planned.plan,
             found.context.text,
             bench,
             found.find_symbols,
@@ -113,10 +122,17 @@ async def replay_run(
         await git.run_git(["worktree", "prune"], cwd=checkout)
     return ReplayReport(
         run_id,
-        planned["plan"] == steps["plan"]["plan"],
-        implemented["diff"] == steps["implement"]["diff"],
+        planned.plan == plan.plan,
+        implemented.diff == change.diff,
         len(recorded.calls),
         provider.unused,
         provider.divergent,
-        implemented["diff"],
+        implemented.diff,
     )
+
+
+def _recorded(steps: dict[str, StepRecord], kind: StepKind[R], run_id: int) -> R:
+    found = steps.get(kind.name)
+    if not isinstance(found, kind.record):
+        raise CannotReplay(f"the {kind.name} step of run {run_id} cannot be read back")
+    return found

@@ -17,16 +17,27 @@ Then one reply on the pull request links the review. Nothing in the repository c
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.edits import commentable_lines, numbered_diff
 from app.edits.review_positions import DiffUnreadable
-from app.forges.base import ReviewComment, folded_review_body
+from app.forges.base import Forge, ReviewComment, Target, folded_review_body
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.repo_config import RepoConfig
+from app.step_records import (
+    CONFIG,
+    DIFF,
+    POST,
+    REVIEW,
+    ChangedFileName,
+    Head,
+    PullDiff,
+    Reviewed,
+    ReviewPosted,
+)
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.pr_checkout import read_pull_config
 from app.workflow.prompts import render_prompt
@@ -81,47 +92,53 @@ class ReviewAnswer(BaseModel):
     comments: list[ReviewFinding] = Field(default_factory=list)
 
 
-async def run_review(ctx: RunContext, head: dict[str, Any]) -> None:
-    """After `prepare` and `check`: the review of the pull request at `head["head_sha"]`."""
+async def run_review(ctx: RunContext, head: Head) -> None:
+    """After `prepare` and `check`: the review of the pull request at `head.head_sha`."""
     run = ctx.run
-    config = await ctx.step("config", lambda: read_pull_config(ctx, head))
-    repo_config = RepoConfig.model_validate(config["config"])
-    diff = await ctx.step("diff", lambda: _read_diff(ctx))
+    config = await ctx.step(CONFIG, lambda: read_pull_config(ctx, head))
+    repo_config = RepoConfig.model_validate(config.config)
+    diff = await ctx.step(DIFF, lambda: _read_diff(ctx))
     await ctx.progress()
-    answer = await ctx.step("review", lambda: _ask_reviewer(ctx, diff, repo_config))
+    answer = await ctx.step(REVIEW, lambda: _ask_reviewer(ctx, diff, repo_config))
     await ctx.progress()
 
-    async def post() -> dict[str, Any]:
-        found = ReviewAnswer.model_validate(answer["answer"])
-        placed, folded = place_comments(found.comments, _commentable(diff["diff"]))
-        summary = folded_review_body(review_summary(found.summary, len(placed), run.id), folded)
-        url = await ctx.forge.create_review(ctx.target, head["head_sha"], summary, placed)
-        return {"url": url, "inline": len(placed), "folded": len(folded)}
+    async def post() -> ReviewPosted:
+        return await post_review(ctx.forge, ctx.target, head, diff, answer, run.id)
 
-    posted = await ctx.step("post", post)
+    posted = await ctx.step(POST, post)
     noun = "merge request" if run.forge == "gitlab" else "pull request"
     await ctx.reply("reviewed", reply_text(posted, noun))
-    ctx.result.update({"review": posted["url"]})
+    ctx.result.update({"review": posted.url})
 
 
-async def _read_diff(ctx: RunContext) -> dict[str, Any]:
+async def post_review(
+    forge: Forge, target: Target, head: Head, diff: PullDiff, answer: Reviewed, run_id: int
+) -> ReviewPosted:
+    """One review of the pull request at its head: the comments that sit on lines of the
+    diff's hunks on their lines, the others listed in its summary."""
+    found = ReviewAnswer.model_validate(answer.answer)
+    placed, folded = place_comments(found.comments, _commentable(diff.diff))
+    summary = folded_review_body(review_summary(found.summary, len(placed), run_id), folded)
+    url = await forge.create_review(target, head.head_sha, summary, placed)
+    return ReviewPosted(url=url, inline=len(placed), folded=len(folded))
+
+
+async def _read_diff(ctx: RunContext) -> PullDiff:
     pull = await ctx.forge.get_pull_request(ctx.target)
     files = await ctx.forge.list_changed_files(ctx.target)
     diff = await ctx.forge.get_diff(ctx.target)
     if not diff.strip() and not files:
         raise RunRefused("this pull request changes nothing, so there is nothing to review")
-    return {
-        "diff": diff[:MAX_DIFF_STORED_CHARS],
-        "cut": len(diff) > MAX_DIFF_STORED_CHARS,
-        "files": [{"path": f.path, "status": f.status} for f in files],
-        "title": pull.title,
-        "body": pull.body[:MAX_DESCRIPTION_CHARS],
-    }
+    return PullDiff(
+        diff=diff[:MAX_DIFF_STORED_CHARS],
+        cut=len(diff) > MAX_DIFF_STORED_CHARS,
+        files=[ChangedFileName(path=f.path, status=f.status) for f in files],
+        title=pull.title,
+        body=pull.body[:MAX_DESCRIPTION_CHARS],
+    )
 
 
-async def _ask_reviewer(
-    ctx: RunContext, diff: dict[str, Any], config: RepoConfig
-) -> dict[str, Any]:
+async def _ask_reviewer(ctx: RunContext, diff: PullDiff, config: RepoConfig) -> Reviewed:
     number = ctx.run.target_number
     request = LLMRequest(
         role="reviewer",
@@ -135,11 +152,11 @@ async def _ask_reviewer(
                     number=str(number),
                     pull=fence_untrusted(
                         f"pull request #{number} title and description",
-                        f"{diff['title']}\n\n{diff['body']}",
+                        f"{diff.title}\n\n{diff.body}",
                     ),
-                    files=files_list(diff["files"]),
+                    files=files_list(diff.files),
                     diff=fence_untrusted(
-                        f"pull request #{number} diff", prompt_diff(diff["diff"], diff["cut"])
+                        f"pull request #{number} diff", prompt_diff(diff.diff, diff.cut)
                     ),
                 )
             ),
@@ -147,12 +164,12 @@ async def _ask_reviewer(
         max_tokens=4096,
     )
     structured = await (await ctx.llm(config)).complete_structured(request, ReviewAnswer)
-    return {
-        "answer": structured.value.model_dump(),
-        "cost_usd": structured.cost_usd,
-        "model": structured.completion.model_id,
-        "comments": len(structured.value.comments),
-    }
+    return Reviewed(
+        answer=structured.value.model_dump(),
+        cost_usd=structured.cost_usd,
+        model=structured.completion.model_id,
+        comments=len(structured.value.comments),
+    )
 
 
 def prompt_diff(diff: str, cut: bool = False) -> str:
@@ -168,8 +185,8 @@ def prompt_diff(diff: str, cut: bool = False) -> str:
     return text
 
 
-def files_list(files: list[dict[str, Any]]) -> str:
-    return "\n".join(f"- `{f['path']}` ({f['status']})" for f in files) or "(none listed)"
+def files_list(files: list[ChangedFileName]) -> str:
+    return "\n".join(f"- `{f.path}` ({f.status})" for f in files) or "(none listed)"
 
 
 def _commentable(diff: str) -> dict[str, set[int]]:
@@ -226,9 +243,9 @@ def review_summary(summary: str, inline: int, run_id: int) -> str:
     )
 
 
-def reply_text(posted: dict[str, Any], noun: str = "pull request") -> str:
-    inline, folded = posted["inline"], posted["folded"]
+def reply_text(posted: ReviewPosted, noun: str = "pull request") -> str:
+    inline, folded = posted.inline, posted.folded
     counts = f"{inline} comment{'s' if inline != 1 else ''} on the changed lines"
     if folded:
         counts += f", {folded} more in the summary"
-    return f"Reviewed this {noun}: {posted['url']} ({counts})."
+    return f"Reviewed this {noun}: {posted.url} ({counts})."

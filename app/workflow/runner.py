@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from app.commands import SPEC, TargetKind, wrong_target_reason
-from app.forges.base import ForgeError, ForgeTransientError
+from app.forges.base import Forge, ForgeError, ForgeTransientError, Target
 from app.forges.markers import run_key
 from app.git import GitError
 from app.llm.errors import LLMError
 from app.sandbox import SandboxUnavailable
 from app.sandbox.workcopy import TreeTooLarge
+from app.step_records import ACKNOWLEDGE, AUTHORIZE, VERIFY, Authorized, Nothing, Verified
 from app.store import DATABASE_ERRORS
 from app.store import refusal_notices as refusal_store
 from app.store import runs as run_store
@@ -112,43 +113,41 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
 async def _execute(ctx: RunContext) -> None:
     run = ctx.run
 
-    async def verify() -> dict[str, Any]:
+    async def verify() -> Verified:
         try:
             proven = await provenance.read_back(ctx.forge, ctx.target, run)
         except provenance.TriggerRefused as exc:
             raise RunRefused(
                 f"the forge does not confirm this request: {exc}", silent=True
             ) from None
-        return {"author": proven.author}
+        return Verified(author=proven.author)
 
-    async def acknowledge() -> None:
+    async def acknowledge() -> Nothing:
         await ctx.forge.add_reaction(ctx.target, run.comment_id, "eyes")
+        return Nothing()
 
-    async def authorize() -> dict[str, Any]:
+    async def authorize() -> Authorized:
         if await ctx.forge.has_write_access(run.repo, author):
-            return {"allowed": True, "user": author}
+            return Authorized(allowed=True, user=author)
         settings = ctx.deps.settings
         async with ctx.deps.db.tenant(run.tenant_id) as tc:
             rank = await refusal_store.record_refusal(
                 tc, run.id, run.repo, author, settings.refusal_notice_window_seconds
             )
-        return {
-            "allowed": False,
-            "user": author,
-            "refusal": rank,
-            "tell": rank <= settings.refusal_notice_limit,
-        }
+        return Authorized(
+            allowed=False, user=author, refusal=rank, tell=rank <= settings.refusal_notice_limit
+        )
 
     author = run.requested_by
     if provenance.needs_read_back(run):
         # Nothing is done in the project (not even the acknowledgement) for a request
         # the forge's API does not confirm.
-        author = str((await ctx.step("verify", verify))["author"])
+        author = (await ctx.step(VERIFY, verify)).author
     # Authorised first: what is posted back to people without write access is limited.
-    authorized = await ctx.step("authorize", authorize)
-    if not authorized["allowed"]:
+    authorized = await ctx.step(AUTHORIZE, authorize)
+    if not authorized.allowed:
         await _refuse_without_write_access(ctx, authorized, acknowledge)
-    await ctx.step("acknowledge", acknowledge)
+    await ctx.step(ACKNOWLEDGE, acknowledge)
     kind: TargetKind = "pull_request" if run.target_kind == "pull_request" else "issue"
     reason = wrong_target_reason(run.command, kind)  # type: ignore[arg-type]
     if reason is not None:
@@ -159,18 +158,18 @@ async def _execute(ctx: RunContext) -> None:
 
 
 async def _refuse_without_write_access(
-    ctx: RunContext, authorized: dict[str, Any], acknowledge: Callable[[], Awaitable[None]]
+    ctx: RunContext, authorized: Authorized, acknowledge: Callable[[], Awaitable[Nothing]]
 ) -> NoReturn:
     run = ctx.run
     reason = f"@{run.requested_by} has no write access"
-    if not authorized.get("tell", True):
+    if not authorized.tell:
         settings = ctx.deps.settings
         log.warning(
             "run %s: %s to %s; nothing posted: refusal %s within %g s (limit %s)",
             run.id,
             reason,
             run.repo,
-            authorized.get("refusal"),
+            authorized.refusal,
             settings.refusal_notice_window_seconds,
             settings.refusal_notice_limit,
         )
@@ -179,7 +178,7 @@ async def _refuse_without_write_access(
             f"for them in this repository within {settings.refusal_notice_window_seconds:g} s",
             silent=True,
         )
-    await ctx.step("acknowledge", acknowledge)
+    await ctx.step(ACKNOWLEDGE, acknowledge)
     await ctx.reply(
         "refused",
         (
@@ -227,14 +226,19 @@ async def _close(
         closed = await run_store.finish_run(tc, run.id, status, record or error, ctx.result)
     if closed and tell and error:
         try:
-            await ctx.forge.create_comment(
-                ctx.target,
-                f"AgentOps run {run.id} (`/agentops {run.command}`) {said}: "
-                + _said_in_a_comment(error),
-                run_key(run.id, "failed"),
-            )
+            await tell_failure(ctx.forge, ctx.target, run, said, error)
         except ForgeError as exc:
             log.warning("run %s: could not tell why it failed: %s", run.id, exc)
+
+
+async def tell_failure(forge: Forge, target: Target, run: Run, said: str, error: str) -> None:
+    """Say on `target` (where the run was asked) that the run `said` ("failed",
+    "stopped"), why and what to do: one comment per run."""
+    await forge.create_comment(
+        target,
+        f"AgentOps run {run.id} (`/agentops {run.command}`) {said}: " + _said_in_a_comment(error),
+        run_key(run.id, "failed"),
+    )
 
 
 def _said_in_a_comment(error: str) -> str:

@@ -13,6 +13,7 @@ from app.sandbox import SandboxLimits, SandboxPolicy
 from app.sandbox.cgroups import cgroup_support, sweep_stale_groups
 from app.sandbox.disk import ensure_sized_scratch, release_sized_scratch
 from app.sandbox.report import isolation_report
+from app.step_records import LIMITS, LimitsCapped
 from app.workflow.context import RunContext
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,8 @@ async def within_caps(ctx: RunContext, config: RepoConfig) -> RepoConfig:
                 CAP_SETTINGS[name],
             )
 
-    async def record() -> dict[str, object]:
-        return {"capped": notices}
+    async def record() -> LimitsCapped:
+        return LimitsCapped(capped=notices)
 
-    await ctx.step("limits", record)
+    await ctx.step(LIMITS, record)
     return config.model_copy(update={"limits": limits})

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message, Usage
+from app.step_records import Changed
 from app.workflow.condense import condensed_history
 from app.workflow.tools import Toolbox
 
@@ -42,18 +42,19 @@ class LoopOutcome:
     verification: str = ""
     models: list[str] = field(default_factory=list)
 
-    def step_detail(self, diff: str, test_command: str) -> dict[str, Any]:
+    def change(self, diff: str, test_command: str, unproven: str | None = None) -> Changed:
         """What a finished change step records: the diff and how it was proven."""
-        return {
-            "diff": diff,
-            "summary": self.summary,
-            "tests": self.tests,
-            "verification": self.verification,
-            "turns": self.turns,
-            "cost_usd": round(self.cost_usd, 6),
-            "models": self.models,
-            "test_command": test_command,
-        }
+        return Changed(
+            diff=diff,
+            summary=self.summary,
+            tests=self.tests,
+            verification=self.verification,
+            turns=self.turns,
+            cost_usd=round(self.cost_usd, 6),
+            models=self.models,
+            test_command=test_command,
+            unproven=unproven,
+        )
 
 
 async def run_tool_loop(

@@ -4,6 +4,7 @@ and row-level security between tenants."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from typing import cast
 
@@ -12,6 +13,7 @@ import pytest
 
 from app.commands import Command, TargetKind
 from app.events import RunRequest, TenantKey
+from app.step_records import Cloned, Delivered, Installed, Planned, UnknownRecord
 from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store
@@ -377,16 +379,65 @@ async def test_a_succeeded_step_stays_succeeded_when_restarted(db: Database) -> 
     tenant = await new_tenant(db)
     run_id = (await record(db, tenant, request())).run_id
     async with db.tenant(tenant) as tc:
-        await step_store.start_step(tc, run_id, "analyze", 1)
-        await step_store.finish_step(tc, run_id, "analyze", "succeeded", {"files": 3})
+        await step_store.start_step(tc, run_id, "clone", 1)
+        await step_store.finish_step(tc, run_id, "clone", "succeeded", Cloned(files=3))
         await step_store.start_step(tc, run_id, "plan", 2)
         await step_store.finish_step(tc, run_id, "plan", "failed", error="model down")
-        again = await step_store.start_step(tc, run_id, "analyze", 1)
+        again = await step_store.start_step(tc, run_id, "clone", 1)
         retried = await step_store.start_step(tc, run_id, "plan", 2)
         steps = await step_store.list_steps(tc, run_id)
-    assert again.status == "succeeded" and again.detail == {"files": 3}
+    assert again.status == "succeeded" and again.record == Cloned(files=3)
     assert retried.status == "running" and retried.error is None
-    assert [(s.name, s.status) for s in steps] == [("analyze", "succeeded"), ("plan", "running")]
+    assert [(s.name, s.status) for s in steps] == [("clone", "succeeded"), ("plan", "running")]
+
+
+async def test_a_step_record_reads_back_typed_from_the_json_stored_before_types(
+    db: Database,
+) -> None:
+    """Rows written by earlier versions (plain JSON objects, extra keys, a failure note
+    merged in by an earlier try) read back as the step's record type."""
+    tenant = await new_tenant(db)
+    run_id = (await record(db, tenant, request())).run_id
+    stored = {
+        "deliver": {"branch": "agentops/3-x", "commit": "abc", "pr_url": "u", "pr_number": 9},
+        "install": {"installed": "npm", "cache": "hit", "from": ["registry.test:8080"]},
+        "plan": {"plan": "do it", "cost_usd": 0.25, "model": "m", "failure": "earlier try"},
+        "telemetry": {"whatever": [1, 2]},  # a step this version does not know
+    }
+    async with db.tenant(tenant) as tc:
+        for position, (name, detail) in enumerate(stored.items()):
+            await step_store.start_step(tc, run_id, name, position)
+            await tc.conn.execute(
+                "UPDATE run_steps SET status = 'succeeded', detail = $3::jsonb, finished_at = now()"
+                " WHERE run_id = $1 AND name = $2",
+                run_id,
+                name,
+                json.dumps(detail),
+            )
+        steps = {s.name: s for s in await step_store.list_steps(tc, run_id)}
+    assert steps["deliver"].record == Delivered(
+        branch="agentops/3-x", commit="abc", pr_url="u", pr_number=9
+    )
+    install = steps["install"].record
+    assert isinstance(install, Installed) and install.hosts == ["registry.test:8080"]
+    assert steps["install"].as_json()["detail"]["from"] == ["registry.test:8080"]
+    plan = steps["plan"].record
+    assert isinstance(plan, Planned) and (plan.plan, plan.cost_usd) == ("do it", 0.25)
+    assert isinstance(steps["telemetry"].record, UnknownRecord)
+    assert steps["telemetry"].as_json()["detail"] == {"whatever": [1, 2]}
+
+
+async def test_a_failed_step_keeps_the_note_people_were_told(db: Database) -> None:
+    tenant = await new_tenant(db)
+    run_id = (await record(db, tenant, request())).run_id
+    async with db.tenant(tenant) as tc:
+        await step_store.start_step(tc, run_id, "plan", 1)
+        await step_store.finish_step(
+            tc, run_id, "plan", "failed", failure="The model failed.", error="401 sk-…"
+        )
+        (step,) = await step_store.list_steps(tc, run_id)
+    assert (step.record, step.failure, step.error) == (None, "The model failed.", "401 sk-…")
+    assert step.as_json()["detail"] == {"failure": "The model failed."}
 
 
 async def test_a_step_started_again_says_so(db: Database) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.store.runs import Run
-from app.store.steps import Step
+from app.store.steps import RunSnapshot, Step
 from app.workflow.progress import checklist, public_reason, status_report
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
@@ -50,13 +50,14 @@ def make_run(**changes: Any) -> Run:
 
 def failed_step() -> Step:
     return Step(
-        "plan",
-        3,
-        "failed",
-        {"failure": "The model provider is unavailable to AgentOps."},
-        DETAIL,
-        NOW,
-        NOW + timedelta(seconds=2),
+        name="plan",
+        position=3,
+        status="failed",
+        record=None,
+        failure="The model provider is unavailable to AgentOps.",
+        error=DETAIL,
+        started_at=NOW,
+        finished_at=NOW + timedelta(seconds=2),
     )
 
 
@@ -66,14 +67,14 @@ def test_the_checklist_shows_the_public_note_of_a_failed_step() -> None:
 
 
 def test_a_failed_step_without_a_note_shows_no_detail() -> None:
-    step = dataclasses.replace(failed_step(), detail={})
+    step = dataclasses.replace(failed_step(), failure=None)
     assert "AGENTOPS_" not in checklist([step]) and "401" not in checklist([step])
 
 
 def test_status_gives_the_reason_people_were_told() -> None:
     run = make_run()
     assert public_reason(run) == TOLD
-    report = status_report([(run, [failed_step()])])
+    report = status_report([RunSnapshot(run, (failed_step(),))])
     assert f"reason: {TOLD}" in report
     assert "AGENTOPS_" not in report and "x-api-key" not in report
     # a run closed without a failure (a timeout) was told its error as it is

@@ -3,6 +3,7 @@ is refused for, the commit messages, the stacked pull request, clipping."""
 
 from __future__ import annotations
 
+from app.step_records import Changed, ChangedFileName, Head
 from app.workflow.pr_checkout import is_fork
 from app.workflow.pr_fix import fix_commit_message
 from app.workflow.pr_tests import (
@@ -13,7 +14,7 @@ from app.workflow.pr_tests import (
 )
 from app.workflow.pr_work import changed_files_markdown, clip
 
-HEAD = {"head_sha": "a" * 40, "ref": "patch-1", "base": "main", "head_repo": "bob/calc"}
+HEAD = Head(head_sha="a" * 40, ref="patch-1", base="main", head_repo="bob/calc")
 
 
 def test_new_tests_are_accepted_when_only_test_files_changed_and_named() -> None:
@@ -49,8 +50,8 @@ def test_test_ids_without_a_file_are_taken_as_named() -> None:
 
 def test_a_fork_is_a_head_in_another_repository_or_a_deleted_one() -> None:
     assert is_fork("acme/calc", HEAD)
-    assert not is_fork("acme/calc", HEAD | {"head_repo": "acme/calc"})
-    assert is_fork("acme/calc", HEAD | {"head_repo": ""})
+    assert not is_fork("acme/calc", HEAD.model_copy(update={"head_repo": "acme/calc"}))
+    assert is_fork("acme/calc", HEAD.model_copy(update={"head_repo": ""}))
 
 
 def test_clip_keeps_short_text_and_cuts_long_text_at_a_line_end() -> None:
@@ -67,7 +68,10 @@ def test_clip_without_a_line_end_cuts_at_the_limit() -> None:
 
 
 def test_files_markdown_lists_paths_with_their_status() -> None:
-    files = [{"path": "calc.py", "status": "modified"}, {"path": "new.py", "status": "added"}]
+    files = [
+        ChangedFileName(path="calc.py", status="modified"),
+        ChangedFileName(path="new.py", status="added"),
+    ]
     assert changed_files_markdown(files) == "- `calc.py` (modified)\n- `new.py` (added)"
     assert changed_files_markdown([]) == "(no files)"
 
@@ -80,13 +84,14 @@ def test_the_tests_commit_message_has_a_conventional_subject_and_lists_the_tests
     assert "Tests for the changed code." in message_for_tests(7, "  ", [])
 
 
-WRITTEN = {
-    "summary": "Tests.",
-    "verification": "passed",
-    "test_command": "pytest -q",
-    "turns": 3,
-    "cost_usd": 0.0125,
-}
+WRITTEN = Changed(
+    diff="",
+    summary="Tests.",
+    verification="passed",
+    test_command="pytest -q",
+    turns=3,
+    cost_usd=0.0125,
+)
 
 
 def test_a_stacked_pull_request_on_the_forks_head_says_to_merge_the_original_first() -> None:
@@ -99,7 +104,9 @@ def test_a_stacked_pull_request_on_the_forks_head_says_to_merge_the_original_fir
 
 
 def test_a_stacked_pull_request_of_tests_only_says_why_and_that_they_fail_until_merged() -> None:
-    body = stacked_pull_body(12, HEAD | {"head_repo": ""}, WRITTEN, run_id=5, on_head=False)
+    body = stacked_pull_body(
+        12, HEAD.model_copy(update={"head_repo": ""}), WRITTEN, run_id=5, on_head=False
+    )
     assert "a deleted fork" in body
     assert "does not copy its commits here" in body and "only the tests, on `main`" in body
     assert "fail until #12 is merged" in body
