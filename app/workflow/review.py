@@ -25,6 +25,7 @@ from app.config import RepoConfig
 from app.edits import commentable_lines, numbered_diff
 from app.edits.review_positions import DiffUnreadable
 from app.forges.base import ReviewComment, folded_review_body
+from app.forges.registry import wording_for
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.workflow.context import RunContext, RunRefused
@@ -99,8 +100,7 @@ async def run_review(ctx: RunContext, head: dict[str, Any]) -> None:
         return {"url": url, "inline": len(placed), "folded": len(folded)}
 
     posted = await ctx.step("post", post)
-    noun = "merge request" if run.forge == "gitlab" else "pull request"
-    await ctx.reply("reviewed", reply_text(posted, noun))
+    await ctx.reply("reviewed", reply_text(posted, wording_for(run.forge).change_request))
     ctx.result.update({"review": posted["url"]})
 
 

@@ -46,16 +46,12 @@ async def run_work(ctx: RunContext) -> None:
         update = progress.in_progress(run, await _steps(ctx), progress.title_for(run))
         # An earlier try may have made the check run before its worker died.
         earlier = (
-            await ctx.forge.find_check(
-                run.repo, head["head_sha"], str(run.id), note_target=ctx.target
-            )
+            await ctx.forge.find_check(run.repo, head["head_sha"], str(run.id), target=ctx.target)
             if again
             else None
         )
         if earlier is None:
-            ref = await ctx.forge.start_check(
-                run.repo, head["head_sha"], update, note_target=ctx.target
-            )
+            ref = await ctx.forge.start_check(run.repo, head["head_sha"], update, target=ctx.target)
         else:
             ref = await ctx.forge.update_check(earlier, update)
         await _store_check(ctx, ref)

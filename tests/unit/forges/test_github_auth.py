@@ -13,7 +13,7 @@ import respx
 
 from app.config import Settings
 from app.forges.base import ForgeError, Target
-from app.forges.github_auth import GitHubApp, app_jwt
+from app.forges.github.auth import GitHubApp, app_jwt
 from app.forges.retry import RetryPolicy
 from tests.sim.github_sim import generate_app_key
 
