@@ -9,6 +9,7 @@ the registry. The spec modules are light: what imports a forge's SDK is loaded o
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -56,18 +57,25 @@ class WebhookReceiver(Protocol):
 
 
 @dataclass(frozen=True)
+class ForgeParts:
+    """A forge's parts that load its SDK: imported only when first used."""
+
+    connect: Callable[[Settings], ForgeConnection]
+    receiver: Callable[[Settings], WebhookReceiver]  # made once when the web process starts
+    doctor: Callable[[Settings], Awaitable[tuple[bool, str]]]  # can we authenticate?
+
+
+@dataclass(frozen=True)
 class ForgeSpec:
     kind: str  # stored with every tenant, delivery and run; matches `KIND_FORMAT`
     wording: ForgeWording
     enabled: Callable[[Settings], bool]  # the operator's settings turn it on
     how_to_enable: str  # for `agentops doctor` when no forge is on
-    connect: Callable[[Settings], ForgeConnection]
-    receiver: Callable[[Settings], WebhookReceiver]  # made once when the web process starts
-    doctor: Callable[[Settings], Awaitable[tuple[bool, str]]]  # can we authenticate?
-    bot_identity: Callable[[Settings], tuple[str, str]]  # name and e-mail of its commits
+    bot_name: Callable[[Settings], str]  # the account its commits are made as
     # Whether a verified delivery proves who wrote a comment or added a label. GitLab's
     # hook token proves only the project, so its runs read the author back from the API.
     webhook_proves_author: bool
+    parts_module: str  # the module whose `PARTS` are this forge's `ForgeParts`
 
     @property
     def webhook_path(self) -> str:
@@ -76,3 +84,22 @@ class ForgeSpec:
     @property
     def display_name(self) -> str:
         return self.wording.display_name
+
+    def parts(self) -> ForgeParts:
+        parts = importlib.import_module(self.parts_module).PARTS
+        assert isinstance(parts, ForgeParts), self.parts_module
+        return parts
+
+    def bot_identity(self, settings: Settings) -> tuple[str, str]:
+        """Name and e-mail of the commits the bot makes here."""
+        name = self.bot_name(settings)
+        return name, self.wording.noreply_email(name)
+
+    def connect(self, settings: Settings) -> ForgeConnection:
+        return self.parts().connect(settings)
+
+    def receiver(self, settings: Settings) -> WebhookReceiver:
+        return self.parts().receiver(settings)
+
+    async def doctor(self, settings: Settings) -> tuple[bool, str]:
+        return await self.parts().doctor(settings)

@@ -4,31 +4,25 @@ registry does not know before anything is stored."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import asyncpg
 import pytest
 
-from app.commands import Command
 from app.events import RunRequest, TenantKey
 from app.forges.registry import FORGES
 from app.queue import RunQueue
 from app.store import Database
 from app.store import tenants as tenant_store
 from tests.intake_once import accept_once
+from tests.integration.test_store import request
 
 
 def _request(forge: str) -> RunRequest:
-    return RunRequest(
+    return dataclasses.replace(
+        request(f"{forge}:comment:{uuid.uuid4().hex}"),
         tenant=TenantKey(forge, uuid.uuid4().hex[:12], "octo"),
-        repo="octo/widgets",
-        target_kind="issue",
-        target_number=7,
-        command=Command("implement", ""),
-        requested_by="alice",
-        trigger="comment",
-        trigger_key=f"{forge}:comment:{uuid.uuid4().hex}",
-        comment_id=123,
     )
 
 

@@ -27,6 +27,7 @@ def test_each_forge_is_one_package_with_a_well_formed_kind() -> None:
         assert KIND_FORMAT.fullmatch(spec.kind)
         assert (ROOT / "app" / "forges" / spec.kind / "spec.py").is_file()
         assert spec_for(spec.kind) is spec
+        assert spec.parts_module == f"app.forges.{spec.kind}.parts" and spec.parts()
     with pytest.raises(ForgeError, match="unknown forge 'gitea'"):
         spec_for("gitea")
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from app.config import Settings
-from app.forges.spec import ForgeConnection, ForgeSpec, ForgeWording, WebhookReceiver
+from app.forges.spec import ForgeSpec, ForgeWording
 
 KIND = "github"
 
@@ -15,41 +14,12 @@ WORDING = ForgeWording(
 )
 
 
-def _enabled(settings: Settings) -> bool:
-    return settings.github_enabled
-
-
-def _connect(settings: Settings) -> ForgeConnection:
-    from app.forges.github.auth import GitHubApp
-
-    return GitHubApp.from_settings(settings)
-
-
-def _receiver(settings: Settings) -> WebhookReceiver:
-    from app.forges.github.webhook import GitHubReceiver
-
-    return GitHubReceiver(settings)
-
-
-async def _doctor(settings: Settings) -> tuple[bool, str]:
-    from app.forges.github.doctor import check_app
-
-    return await check_app(settings)
-
-
-def _bot_identity(settings: Settings) -> tuple[str, str]:
-    login = settings.github_bot_login or "agentops[bot]"
-    return login, WORDING.noreply_email(login)
-
-
 SPEC = ForgeSpec(
     kind=KIND,
     wording=WORDING,
-    enabled=_enabled,
+    enabled=lambda settings: settings.github_enabled,
     how_to_enable="set AGENTOPS_GITHUB_APP_ID (or open / for the GitHub App setup)",
-    connect=_connect,
-    receiver=_receiver,
-    doctor=_doctor,
-    bot_identity=_bot_identity,
+    bot_name=lambda settings: settings.github_bot_login or "agentops[bot]",
     webhook_proves_author=True,  # the App's signature covers the whole payload
+    parts_module="app.forges.github.parts",
 )
