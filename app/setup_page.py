@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, Response
 from app import gitlab_secret_page
 from app.config import Settings
 from app.forges.github.manifest import convert_manifest_code, github_web_url, load_manifest
+from app.forges.github.spec import SPEC as GITHUB
 from app.forges.registry import FORGES
 from app.html_page import html_page
 from app.setup_credentials import (
@@ -122,7 +123,7 @@ async def index(request: Request) -> Response:
     body = (
         "<h1>Set up AgentOps</h1><p>No GitHub App is configured yet. The button below asks "
         "GitHub to create one from <code>app.yml</code>, with webhooks pointing at "
-        f"<code>{html.escape(public_url)}/webhooks/github</code>.</p>"
+        f"<code>{html.escape(public_url)}{GITHUB.webhook_path}</code>.</p>"
         + _workflows_choice(workflows)
         + await _still_missing(settings)
         + f'<form action="{html.escape(action)}" method="post">'
