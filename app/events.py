@@ -13,13 +13,15 @@ from pydantic import BaseModel, ValidationError
 
 from app.commands import Command, TargetKind
 
-ForgeKind = Literal["github", "gitlab"]
+# A forge of the registry (`app/forges/registry.py: KINDS`); the intake refuses others.
+ForgeKind = str
 M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class TenantKey:
-    """A GitHub App installation, or a GitLab instance + project."""
+    """Who a forge says owns an event: a GitHub App installation, a GitLab instance +
+    project (`external_key` is the forge's own)."""
 
     forge: ForgeKind
     external_key: str

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from app.enqueuer import Enqueuer
 from app.events import Ignored, LabelCheck, Outcome, RunRequest, TenantChange, TenantKey
+from app.forges.registry import KINDS
 from app.queue import RunQueue
 from app.store import Database
 from app.store import label_checks as label_check_store
@@ -49,6 +50,11 @@ class Intake:
         """Raises the database's errors: the web layer answers 503 for them."""
         if isinstance(outcome, Ignored):
             return IntakeResult(200, f"ignored: {outcome.reason}")
+        if outcome.tenant.forge not in KINDS:  # a handler's fault, not the sender's
+            log.error("delivery %s names unknown forge %r", delivery_id, outcome.tenant.forge)
+            return IntakeResult(
+                500, "internal error: an unknown forge; the delivery was not stored"
+            )
         if isinstance(outcome, TenantChange):
             return await self._tenant_change(outcome)
         if isinstance(outcome, LabelCheck):

@@ -24,7 +24,9 @@ from starlette.responses import HTMLResponse, Response
 
 from app import gitlab_secret_page
 from app.config import Settings
-from app.forges.github_manifest import convert_manifest_code, github_web_url, load_manifest
+from app.forges.github.manifest import convert_manifest_code, github_web_url, load_manifest
+from app.forges.github.spec import SPEC as GITHUB
+from app.forges.registry import FORGES
 from app.html_page import html_page
 from app.setup_credentials import (
     AppCredentials,
@@ -86,7 +88,7 @@ def _origin(url: str) -> str:
 
 async def index(request: Request) -> Response:
     settings = _settings(request)
-    if settings.github_enabled or settings.gitlab_enabled:
+    if any(spec.enabled(settings) for spec in FORGES):
         return _status_page(settings)
     db = _database(request)
     cookie = request.cookies.get(VISITOR_COOKIE)
@@ -121,7 +123,7 @@ async def index(request: Request) -> Response:
     body = (
         "<h1>Set up AgentOps</h1><p>No GitHub App is configured yet. The button below asks "
         "GitHub to create one from <code>app.yml</code>, with webhooks pointing at "
-        f"<code>{html.escape(public_url)}/webhooks/github</code>.</p>"
+        f"<code>{html.escape(public_url)}{GITHUB.webhook_path}</code>.</p>"
         + _workflows_choice(workflows)
         + await _still_missing(settings)
         + f'<form action="{html.escape(action)}" method="post">'
@@ -210,15 +212,11 @@ def _workflows_choice(on: bool) -> str:
 
 
 def _status_page(settings: Settings) -> Response:
-    forges = [
-        name
-        for name, on in (("GitHub", settings.github_enabled), ("GitLab", settings.gitlab_enabled))
-        if on
-    ]
+    forges = [spec.display_name for spec in FORGES if spec.enabled(settings)]
+    hooks = ", ".join(f"<code>{spec.webhook_path}</code>" for spec in FORGES)
     body = (
         f"<h1>AgentOps is running</h1><p>Forges: {', '.join(forges)}.</p>"
-        "<p>Webhooks: <code>/webhooks/github</code>, <code>/webhooks/gitlab</code>."
-        " Health: <code>/readyz</code>.</p>"
+        f"<p>Webhooks: {hooks}. Health: <code>/readyz</code>.</p>"
     )
     if settings.gitlab_enabled:
         body += gitlab_secret_page.link_html()

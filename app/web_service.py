@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.config import Settings
+from app.forges.registry import FORGES
+from app.forges.spec import WebhookReceiver
 from app.intake import Intake
 from app.llm.factory import shared_cooldowns
 from app.metrics import Metrics
 from app.queue import RunQueue
 from app.store import Database
-from app.webhooks import github_mac
-from handlers import github as github_handlers
-from handlers import gitlab as gitlab_handlers
 
 
 class Receiving:
@@ -39,21 +38,10 @@ class Service:
         self.cooldowns = shared_cooldowns(settings)
         self.pending = 0  # webhook deliveries being handled now
         self.receiving = Receiving(settings.intake_max_receiving_mb * 1024 * 1024)
-        # keyed once: each delivery's HMAC is a copy of this one
-        secret = settings.github_webhook_secret
-        self.github_mac = github_mac(secret.get_secret_value().encode()) if secret else None
-        self.github = github_handlers.GitHubContext(
-            settings.github_app_id,
-            settings.github_bot_login,
-            settings.labels,
-            settings.repository_labels,
-        )
-        self.gitlab = gitlab_handlers.GitLabContext(
-            settings.gitlab_url or "",
-            settings.gitlab_bot_username,
-            settings.labels,
-            settings.repository_labels,
-        )
+        # webhook path -> (forge kind, its receiver), one for every forge of the registry
+        self.webhook_receivers: dict[str, tuple[str, WebhookReceiver]] = {
+            spec.webhook_path: (spec.kind, spec.receiver(settings)) for spec in FORGES
+        }
 
     @property
     def intake(self) -> Intake:

@@ -1,9 +1,11 @@
-"""`POST /webhooks/github` and `POST /webhooks/gitlab`, as plain ASGI.
+"""`POST /webhooks/<forge>` for each forge of the registry, as plain ASGI.
 
 The one hot path of the web process, so it skips Starlette's request and response objects
 and its routing: headers are read once from the scope, the body is read from `receive`
 (authenticated while it streams), and the answer is one short text. Everything else of the
 web process is Starlette routes (`app/web.py`); this sits in front of them as middleware.
+What is the same for every forge (the body, the budget, storing) is here; verifying and
+reading one forge's deliveries is its receiver's (`app/forges/<kind>/webhook.py`).
 """
 
 from __future__ import annotations
@@ -25,17 +27,6 @@ from app.events import PayloadError
 from app.security_headers import SECURITY_HEADERS
 from app.store import DATABASE_ERRORS, UNSTORABLE_VALUE_ERRORS
 from app.web_service import Receiving, Service
-from app.webhooks import (
-    SignatureError,
-    github_signature_digest,
-    gitlab_delivery_id,
-    verify_github_mac,
-    verify_gitlab_project_token,
-    verify_gitlab_token_shape,
-    verify_standard_webhook,
-)
-from handlers import github as github_handlers
-from handlers import gitlab as gitlab_handlers
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +35,8 @@ _HEADERS = [
     (b"content-type", b"text/plain; charset=utf-8"),
     *((name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()),
 ]
-_EVENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
-_DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,200}")
+EVENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
+DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 class BodyTooLarge(Exception):
@@ -86,10 +77,7 @@ class WebhookEndpoints:
     def __init__(self, app: ASGIApp, service: Service) -> None:
         self.app = app
         self.service = service
-        self.handlers: dict[str, tuple[str, Handler]] = {
-            "/webhooks/github": ("github", _github_webhook),
-            "/webhooks/gitlab": ("gitlab", _gitlab_webhook),
-        }
+        self.handlers = service.webhook_receivers  # path -> (forge kind, receiver)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.handlers.get(scope["path"]) if scope["type"] == "http" else None
@@ -184,7 +172,7 @@ async def read_body(
             receiving.held -= len(body)
 
 
-async def _body(
+async def receive_body(
     service: Service, delivery: Delivery, mac: hmac.HMAC | None = None
 ) -> bytearray | Answer:
     """The delivery's body, or the answer refusing it (too large, too much at once)."""
@@ -222,96 +210,7 @@ def decode_json(body: bytes | bytearray, content_type: str) -> Any:
     return data
 
 
-async def _github_webhook(service: Service, delivery: Delivery) -> Answer:
-    if service.github_mac is None:
-        return Answer(404, "GitHub is not configured on this AgentOps")
-    headers = delivery.headers
-    try:  # an unsigned delivery is refused before its body is read
-        digest = github_signature_digest(headers.get("x-hub-signature-256"))
-    except SignatureError as exc:
-        return Answer(401, f"unauthorized: {exc}")
-    mac = service.github_mac.copy()
-    body = await _body(service, delivery, mac)
-    if isinstance(body, Answer):
-        return body
-    try:
-        verify_github_mac(mac, digest)
-    except SignatureError as exc:
-        return Answer(401, f"unauthorized: {exc}")
-    event_name = headers.get("x-github-event")
-    delivery_id = headers.get("x-github-delivery")
-    if not event_name or not delivery_id:
-        return Answer(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
-    if not _EVENT_NAME.fullmatch(event_name):
-        return Answer(400, "bad X-GitHub-Event header: not an event name")
-    if not _DELIVERY_ID.fullmatch(delivery_id):
-        return Answer(400, "bad X-GitHub-Delivery header: 1 to 200 visible ASCII characters")
-    try:
-        data = decode_json(body, headers.get("content-type", "application/json"))
-        if event_name == "ping":
-            return Answer(200, "pong")
-        outcome = github_handlers.interpret_delivery(event_name, data, delivery_id, service.github)
-    except PayloadError as exc:
-        return Answer(400, f"bad payload: {exc}")
-    return await _accept(service, outcome, delivery_id, event_name)
-
-
-async def _gitlab_webhook(service: Service, delivery: Delivery) -> Answer:
-    settings = service.settings
-    if settings.gitlab_webhook_secret is None:
-        return Answer(404, "GitLab is not configured on this AgentOps")
-    headers = delivery.headers
-    try:  # what the headers alone can refuse is refused before the body is read
-        verify_gitlab_token_shape(
-            headers.get("x-gitlab-token"),
-            accept_shared_secret=settings.gitlab_accept_shared_secret,
-        )
-    except SignatureError as exc:
-        return Answer(401, f"unauthorized: {exc}")
-    body = await _body(service, delivery)
-    if isinstance(body, Answer):
-        return body
-    try:
-        if settings.gitlab_signing_token is not None:
-            verify_standard_webhook(
-                settings.gitlab_signing_token.get_secret_value(), headers, body, time.time()
-            )
-    except SignatureError as exc:
-        return Answer(401, f"unauthorized: {exc}")
-    try:  # the token belongs to the project the payload names: read it to know which
-        data = decode_json(body, headers.get("content-type", "application/json"))
-    except PayloadError as exc:
-        return Answer(400, f"bad payload: {exc}")
-    try:
-        matched = verify_gitlab_project_token(
-            settings.gitlab_webhook_secret.get_secret_value(),
-            gitlab_handlers.project_path(data),
-            headers.get("x-gitlab-token"),
-            accept_shared_secret=settings.gitlab_accept_shared_secret,
-        )
-    except SignatureError as exc:
-        return Answer(401, f"unauthorized: {exc}")
-    if matched == "shared secret":
-        log.warning(
-            "GitLab delivery for %s accepted with the shared AGENTOPS_GITLAB_WEBHOOK_SECRET"
-            " (AGENTOPS_GITLAB_ACCEPT_SHARED_SECRET is on): any project's maintainer can"
-            " forge it; give the hook its own token (`agentops gitlab-secret PATH`)",
-            gitlab_handlers.project_path(data),
-        )
-    event_name = headers.get("x-gitlab-event")
-    if not event_name:
-        return Answer(400, "missing X-Gitlab-Event header")
-    if not _EVENT_NAME.fullmatch(event_name):
-        return Answer(400, "bad X-Gitlab-Event header: not an event name")
-    delivery_id = gitlab_delivery_id(headers, body)
-    try:
-        outcome = gitlab_handlers.interpret(event_name, data, delivery_id, service.gitlab)
-    except PayloadError as exc:
-        return Answer(400, f"bad payload: {exc}")
-    return await _accept(service, outcome, delivery_id, event_name)
-
-
-async def _accept(service: Service, outcome: Any, delivery_id: str, event: str) -> Answer:
+async def accept(service: Service, outcome: Any, delivery_id: str, event: str) -> Answer:
     try:
         result = await service.intake.accept(outcome, delivery_id, event)
     except DATABASE_ERRORS as exc:

@@ -31,6 +31,7 @@ from app.events import (
     TenantKey,
     parse_payload,
 )
+from app.forges.github.spec import KIND
 
 
 class GitHubContext:
@@ -183,7 +184,7 @@ def _is_bot(sender: Mapping[str, Any], ctx: GitHubContext) -> bool:
 
 
 def _tenant(installation_id: int, account: str = "") -> TenantKey:
-    return TenantKey("github", str(installation_id), account)
+    return TenantKey(KIND, str(installation_id), account)
 
 
 def on_issue_comment(event: sansio.Event, ctx: GitHubContext) -> Outcome:

@@ -23,6 +23,7 @@ from app.events import (
     TenantKey,
     parse_payload,
 )
+from app.forges.gitlab.spec import KIND
 
 
 class GitLabContext:
@@ -128,7 +129,7 @@ def _is_bot(user: Mapping[str, Any], ctx: GitLabContext) -> bool:
 
 
 def _tenant(ctx: GitLabContext, project: _Project) -> TenantKey:
-    return TenantKey("gitlab", f"{ctx.instance_url}#{project.id}", project.path_with_namespace)
+    return TenantKey(KIND, f"{ctx.instance_url}#{project.id}", project.path_with_namespace)
 
 
 def _context(ctx: GitLabContext, project: _Project) -> dict[str, Any]:

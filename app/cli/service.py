@@ -11,6 +11,7 @@ from typing import Any
 
 from app.cli import CommandFailed
 from app.config import Settings, load_settings
+from app.forges.registry import FORGES
 from app.redaction import install_log_redaction
 
 
@@ -201,10 +202,9 @@ def _say_worker_stopped(task: asyncio.Task[None]) -> None:
 def _announce(settings: Settings, host: str, port: int) -> None:
     base = settings.public_url.rstrip("/")
     print(f"AgentOps on http://{host}:{port}", file=sys.stderr)
-    if settings.github_enabled:
-        print(f"  GitHub App webhook URL: {base}/webhooks/github", file=sys.stderr)
-    if settings.gitlab_enabled:
-        print(f"  GitLab webhook URL:     {base}/webhooks/gitlab", file=sys.stderr)
-    if not settings.github_enabled and not settings.gitlab_enabled:
+    enabled = [spec for spec in FORGES if spec.enabled(settings)]
+    for spec in enabled:
+        print(f"  {spec.display_name} webhook URL: {base}{spec.webhook_path}", file=sys.stderr)
+    if not enabled:
         page = base if "public_url" in settings.model_fields_set else f"http://{host}:{port}"
         print(f"  no forge configured: open {page}/ to create the GitHub App", file=sys.stderr)

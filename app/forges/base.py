@@ -1,7 +1,8 @@
-"""The `Forge` protocol: what the workflows may ask of GitHub or GitLab.
+"""The `Forge` protocol: what the workflows may ask of a forge, in terms every forge has.
 
-Implementations: `app/forges/github.py` (gidgethub) and `app/forges/gitlab.py`
-(python-gitlab, run in a thread with a timeout). Workflows only see this module.
+Implementations: `app/forges/github/forge.py` (gidgethub) and `app/forges/gitlab/forge.py`
+(python-gitlab, run in a thread with a timeout). Workflows only see this module; what a
+forge is called and how it words things is in its `ForgeSpec` (`app/forges/registry.py`).
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def folded_review_body(summary: str, comments: Sequence[ReviewComment]) -> str:
 
 @dataclass(frozen=True)
 class CheckAction:
-    """A button on a GitHub check run (GitLab has none; it ignores them)."""
+    """A button on the progress display, for forges that have them (a forge without
+    buttons ignores them; its people write the command instead)."""
 
     label: str  # <= 20 characters
     identifier: str  # <= 20 characters
@@ -105,18 +107,18 @@ class CheckAction:
 
 @dataclass(frozen=True)
 class CheckRef:
-    """A handle on the live progress display of one run.
+    """A handle on the live progress display of one run, on commit `head_sha`.
 
-    GitHub: a check run id. GitLab: the commit sha and status name, plus the id of the
-    note that is updated in place.
+    `id` is the forge's own handle on it (GitHub: the check run; GitLab: the progress
+    note beside the commit status, which is addressed by sha and `name`). `target` is the
+    issue or pull request the run is about, for a forge that shows progress there too.
     """
 
     repo: str
     head_sha: str
     id: int | None = None
     name: str = "AgentOps"
-    note_target: Target | None = None
-    note_id: int | None = None
+    target: Target | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class CheckUpdate:
     conclusion: CheckConclusion | None = None
     actions: tuple[CheckAction, ...] = ()
     details_url: str | None = None
-    external_id: str | None = None  # GitHub: the run id, so that button clicks name the run
+    external_id: str | None = None  # the run id: `find_check` and button clicks name the run
 
 
 @dataclass(frozen=True)
@@ -182,9 +184,6 @@ class ForgeAccessError(ForgeError):
 
 class Forge(Protocol):
     """Everything the workflows need from a forge, in forge-neutral terms."""
-
-    @property
-    def kind(self) -> Literal["github", "gitlab"]: ...
 
     async def has_write_access(self, repo: str, user: str) -> bool:
         """True for admin/maintain/write (GitHub) or access >= Developer (GitLab).
@@ -265,9 +264,10 @@ class Forge(Protocol):
         ...
 
     async def start_check(
-        self, repo: str, head_sha: str, update: CheckUpdate, note_target: Target | None = None
+        self, repo: str, head_sha: str, update: CheckUpdate, target: Target | None = None
     ) -> CheckRef:
-        """Show a new progress display; `update.external_id` names the run it belongs to.
+        """Show a new progress display; `update.external_id` names the run it belongs to
+        and `target` the issue or pull request it is about (see `CheckRef`).
 
         A failed creation that may have been applied is looked for (`find_check`) before
         it is tried again.
@@ -275,10 +275,10 @@ class Forge(Protocol):
         ...
 
     async def find_check(
-        self, repo: str, head_sha: str, external_id: str, note_target: Target | None = None
+        self, repo: str, head_sha: str, external_id: str, target: Target | None = None
     ) -> CheckRef | None:
-        """The progress display already made for `external_id` on `head_sha`, if any
-        (GitHub: the check run; GitLab: the progress note on `note_target`)."""
+        """The progress display already made for `external_id` on `head_sha` (or, for a
+        forge that shows progress on the issue or pull request, on `target`), if any."""
         ...
 
     async def update_check(self, ref: CheckRef, update: CheckUpdate) -> CheckRef: ...

@@ -8,26 +8,26 @@ from app.forges.base import CheckRef, Target
 
 
 def check_ref_from_json(data: dict[str, Any]) -> CheckRef:
-    note_target = data.get("note_target")
+    # Stored before the forges' refs were one shape: a GitLab note's id was `note_id`.
+    target = data.get("target", data.get("note_target"))
+    handle = data.get("note_id")
     return CheckRef(
         repo=data["repo"],
         head_sha=data["head_sha"],
-        id=data.get("id"),
+        id=handle if handle is not None else data.get("id"),
         name=data.get("name", "AgentOps"),
-        note_target=Target(**note_target) if note_target else None,
-        note_id=data.get("note_id"),
+        target=Target(**target) if target else None,
     )
 
 
 def check_ref_to_json(ref: CheckRef) -> dict[str, Any]:
-    target = ref.note_target
+    target = ref.target
     return {
         "repo": ref.repo,
         "head_sha": ref.head_sha,
         "id": ref.id,
         "name": ref.name,
-        "note_target": (
+        "target": (
             {"repo": target.repo, "kind": target.kind, "number": target.number} if target else None
         ),
-        "note_id": ref.note_id,
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 from app import git
 from app.edits import diff_stats
 from app.forges.base import Issue
+from app.forges.registry import spec_for, wording_for
 from app.llm.types import LLMRequest, Message
 from app.step_records import COMMIT_MESSAGE, Changed, CommitMessage, Delivered, Head
 from app.workflow import workspace
@@ -27,18 +28,12 @@ def branch_name(number: int, title: str) -> str:
 
 
 def bot_identity(ctx: RunContext) -> git.Person:
-    settings = ctx.deps.settings
-    if ctx.run.forge == "github":
-        login = settings.github_bot_login or "agentops[bot]"
-        return git.Person(login, f"{login}@users.noreply.github.com")
-    name = settings.gitlab_bot_username or "agentops-bot"
-    return git.Person(name, f"{name}@noreply.invalid")
+    return git.Person(*spec_for(ctx.run.forge).bot_identity(ctx.deps.settings))
 
 
 def requester_identity(ctx: RunContext) -> git.Person:
     login = ctx.run.requested_by
-    domain = "users.noreply.github.com" if ctx.run.forge == "github" else "noreply.invalid"
-    return git.Person(login, f"{login}@{domain}")
+    return git.Person(login, wording_for(ctx.run.forge).noreply_email(login))
 
 
 async def commit_for_run(ctx: RunContext, root: Path, message: str, diff: str) -> str:

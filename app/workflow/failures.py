@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.forges.base import ForgeAccessError, ForgeAPIError, ForgeError, ForgeTransientError
+from app.forges.registry import display_name
 from app.git import GitError, GitTimeout, PushRejected
 from app.llm.errors import BudgetExhausted, ContextTooLong, LLMError, StructuredOutputError
 from app.redaction import redact, registered_secrets
@@ -33,7 +34,6 @@ FailureKind = Literal[
     "internal",
 ]
 
-_FORGE_NAMES = {"github": "GitHub", "gitlab": "GitLab"}
 _RETRY = "write `/agentops retry`"
 _ASK_OPERATOR = "ask the operator of this AgentOps server"
 
@@ -83,7 +83,7 @@ def public_failure(exc: BaseException, forge: str = "", run_id: int | None = Non
     if isinstance(exc, LLMError):
         return _model(exc)
     if isinstance(exc, ForgeError):
-        return _forge(exc, _FORGE_NAMES.get(forge, "The forge"))
+        return _forge(exc, display_name(forge))
     if isinstance(exc, GitError):
         return _git(exc)
     if isinstance(exc, TreeTooLarge):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from app.commands import parse_comment
 from app.forges.base import Comment, Forge, Target
+from app.forges.registry import spec_for
 from app.store.runs import Run
 
 
@@ -30,7 +31,9 @@ class TriggerRefused(Exception):
 
 
 def needs_read_back(run: Run) -> bool:
-    return run.forge == "gitlab" and run.trigger in ("comment", "label")
+    """Whether the person behind `run` must be read back from the forge's API: its
+    webhook's proof covers the project, not who wrote the comment or added the label."""
+    return not spec_for(run.forge).webhook_proves_author and run.trigger in ("comment", "label")
 
 
 def comment_mismatch(run: Run, comment: Comment | None) -> str | None:

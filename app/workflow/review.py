@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.edits import commentable_lines, numbered_diff
 from app.edits.review_positions import DiffUnreadable
 from app.forges.base import Forge, ReviewComment, Target, folded_review_body
+from app.forges.registry import wording_for
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.repo_config import RepoConfig
@@ -106,8 +107,7 @@ async def run_review(ctx: RunContext, head: Head) -> None:
         return await post_review(ctx.forge, ctx.target, head, diff, answer, run.id)
 
     posted = await ctx.step(POST, post)
-    noun = "merge request" if run.forge == "gitlab" else "pull request"
-    await ctx.reply("reviewed", reply_text(posted, noun))
+    await ctx.reply("reviewed", reply_text(posted, wording_for(run.forge).change_request))
     ctx.result.update({"review": posted.url})
 
 

@@ -14,6 +14,7 @@ from typing import NoReturn
 from app.commands import SPEC, TargetKind, wrong_target_reason
 from app.forges.base import Forge, ForgeError, ForgeTransientError, Target
 from app.forges.markers import run_key
+from app.forges.registry import wording_for
 from app.git import GitError
 from app.llm.errors import LLMError
 from app.sandbox import SandboxUnavailable
@@ -221,7 +222,8 @@ async def _close(
     try:
         await work.close_own_check(ctx, fresh, conclusion, error)
     except ForgeError as exc:
-        log.warning("run %s: could not close its check run: %s", run.id, exc)
+        shown = wording_for(run.forge).progress_display
+        log.warning("run %s: could not close its %s: %s", run.id, shown, exc)
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
         closed = await run_store.finish_run(tc, run.id, status, record or error, ctx.result)
     if closed and tell and error:

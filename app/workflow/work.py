@@ -66,12 +66,12 @@ async def open_check_once(
     """The run's check run on its head commit (GitLab: a commit status, and a note on
     `target`); `again`: an earlier try may have made it before its worker died."""
     earlier = (
-        await forge.find_check(run.repo, head.head_sha, str(run.id), note_target=target)
+        await forge.find_check(run.repo, head.head_sha, str(run.id), target=target)
         if again
         else None
     )
     if earlier is None:
-        return await forge.start_check(run.repo, head.head_sha, update, note_target=target)
+        return await forge.start_check(run.repo, head.head_sha, update, target=target)
     return await forge.update_check(earlier, update)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from app import git
 from app.codemap.discover import SkipRules, discover_files
-from app.forges.github_auth import GitHubApp
+from app.forges.github.auth import GitHubApp
 from app.workflow import workspace
 from tests.sim.github import GitHubSim
 from tests.sim.serve import serve_app

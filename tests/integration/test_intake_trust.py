@@ -89,12 +89,12 @@ async def test_an_operator_may_accept_the_shared_secret_while_migrating(
 ) -> None:
     data = _note("team/app")
     async with serve(make_settings(gitlab_accept_shared_secret=True)) as c:
-        with caplog.at_level(logging.WARNING, logger="app.webhook_endpoints"):
+        with caplog.at_level(logging.WARNING, logger="app.forges.gitlab.webhook"):
             response = await post_gitlab(
                 c, "Note Hook", data, headers={"X-Gitlab-Token": GL_SECRET}
             )
     run_id_of(response)
-    warned = [r.getMessage() for r in caplog.records if r.name == "app.webhook_endpoints"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "app.forges.gitlab.webhook"]
     assert any("shared AGENTOPS_GITLAB_WEBHOOK_SECRET" in m and "team/app" in m for m in warned)
     assert all(GL_SECRET not in m for m in warned)
 

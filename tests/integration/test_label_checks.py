@@ -19,8 +19,8 @@ from app.commands import TargetKind
 from app.config import Settings
 from app.events import LabelCheck, TenantKey
 from app.forges.base import Forge
-from app.forges.github_auth import GitHubApp
-from app.forges.gitlab import GitLabForge
+from app.forges.github.auth import GitHubApp
+from app.forges.gitlab.forge import GitLabForge
 from app.forges.retry import RetryPolicy
 from app.queue import RunQueue, job_id_for_label_check, job_id_for_run
 from app.store import Database

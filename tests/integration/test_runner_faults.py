@@ -12,7 +12,7 @@ import pytest
 from app.commands import Command
 from app.config import Settings
 from app.events import RunRequest, TenantKey
-from app.forges.github_auth import GitHubApp
+from app.forges.github.auth import GitHubApp
 from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
 from app.queue import RunQueue

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from app.commands import Command
 from app.config import Settings
 from app.events import RunRequest, TenantKey
-from app.forges.gitlab import GitLabForge
+from app.forges.gitlab.forge import GitLabForge
 from app.queue import RunQueue
 from app.store import Database
 from app.store import runs as run_store

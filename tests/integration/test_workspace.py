@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app import git
-from app.forges.github_auth import GitHubApp
+from app.forges.github.auth import GitHubApp
 from app.workflow import workspace
 from tests.sim.github import GitHubSim
 from tests.sim.serve import serve_app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from app.forges.base import (
     ChangedFile,
@@ -40,7 +40,6 @@ class Call:
 class RecordingForge:
     """Answers from its fields; every call is appended to `calls`."""
 
-    forge_kind: Literal["github", "gitlab"] = "github"
     writers: set[str] = field(default_factory=set)
     comments: dict[Target, list[Comment]] = field(default_factory=dict)
     issues: dict[Target, Issue] = field(default_factory=dict)
@@ -60,10 +59,6 @@ class RecordingForge:
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
-
-    @property
-    def kind(self) -> Literal["github", "gitlab"]:
-        return self.forge_kind
 
     async def has_write_access(self, repo: str, user: str) -> bool:
         self._record("has_write_access", repo=repo, user=user)
@@ -167,24 +162,22 @@ class RecordingForge:
         return self.review_url
 
     async def start_check(
-        self, repo: str, head_sha: str, update: CheckUpdate, note_target: Target | None = None
+        self, repo: str, head_sha: str, update: CheckUpdate, target: Target | None = None
     ) -> CheckRef:
-        self._record(
-            "start_check", repo=repo, head_sha=head_sha, update=update, note_target=note_target
-        )
-        ref = CheckRef(repo, head_sha, id=self._new_id(), note_target=note_target)
+        self._record("start_check", repo=repo, head_sha=head_sha, update=update, target=target)
+        ref = CheckRef(repo, head_sha, id=self._new_id(), target=target)
         self.checks.append((ref, update))
         return ref
 
     async def find_check(
-        self, repo: str, head_sha: str, external_id: str, note_target: Target | None = None
+        self, repo: str, head_sha: str, external_id: str, target: Target | None = None
     ) -> CheckRef | None:
         self._record(
             "find_check",
             repo=repo,
             head_sha=head_sha,
             external_id=external_id,
-            note_target=note_target,
+            target=target,
         )
         for ref, update in self.checks:
             if (ref.repo, ref.head_sha, update.external_id) == (repo, head_sha, external_id):

@@ -20,8 +20,8 @@ import pytest
 
 from app import git
 from app.forges.base import GitRemote
-from app.forges.github import GitHubForge
-from app.forges.github_auth import GitHubApp
+from app.forges.github.auth import GitHubApp
+from app.forges.github.forge import GitHubForge
 from app.forges.retry import RetryPolicy
 from tests.sim.github import GitHubSim, generate_app_key
 

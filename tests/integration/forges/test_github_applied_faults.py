@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from app.forges.base import CheckUpdate, ForgeAPIError, ForgeTransientError, Target
-from app.forges.github import GitHubForge
-from app.forges.github_auth import GitHubApp
+from app.forges.github.auth import GitHubApp
+from app.forges.github.forge import GitHubForge
 from app.forges.markers import carries, run_key, unmarked
 from tests.integration.forges.test_github_forge import FAST, REPO, calls, make_sim
 from tests.sim.github import GitHubSim

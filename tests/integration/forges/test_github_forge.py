@@ -18,8 +18,8 @@ from app.forges.base import (
     ForgeTransientError,
     Target,
 )
-from app.forges.github import GitHubForge
-from app.forges.github_auth import GitHubApp
+from app.forges.github.auth import GitHubApp
+from app.forges.github.forge import GitHubForge
 from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
 from tests.sim.github import GitHubSim, generate_app_key

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from app.forges.base import ForgeError, ReviewComment, Target
-from app.forges.github import GitHubForge
-from app.forges.github_auth import GitHubApp
+from app.forges.github.auth import GitHubApp
+from app.forges.github.forge import GitHubForge
 from tests.integration.forges.test_github_forge import FAST, REPO, make_sim
 from tests.sim.github import GitHubSim
 from tests.sim.serve import SwitchableApp

@@ -12,7 +12,7 @@ from starlette.routing import Mount
 
 from app.events import RunRequest, TenantChange
 from app.forges.base import CheckAction, CheckUpdate, Target
-from app.forges.github_auth import GitHubApp
+from app.forges.github.auth import GitHubApp
 from app.forges.retry import RetryPolicy
 from app.git import clone
 from handlers.github import GitHubContext, interpret

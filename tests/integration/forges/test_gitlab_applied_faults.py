@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.forges.base import CheckUpdate, ForgeTransientError, Target
-from app.forges.gitlab import GitLabForge
+from app.forges.gitlab.forge import GitLabForge
 from app.forges.markers import carries, run_key, unmarked
 from tests.integration.forges.test_gitlab_forge import FAST, REPO, api_calls, make_forge
 from tests.sim.gitlab import GitLabSim
@@ -124,12 +124,12 @@ async def test_the_progress_note_of_a_run_is_made_once_and_found(
     sha = sim.head_sha(REPO) or ""
     sim.fail("POST", NOTES, status=502, applied=True)
     update = CheckUpdate("in_progress", "Working", "run 12", external_id="12")
-    ref = await forge.start_check(REPO, sha, update, note_target=ISSUE)
+    ref = await forge.start_check(REPO, sha, update, target=ISSUE)
     [note] = bot_notes(sim)
-    assert ref.note_id == note["id"]
-    found = await forge.find_check(REPO, sha, "12", note_target=ISSUE)
-    assert found is not None and found.note_id == ref.note_id
-    assert await forge.find_check(REPO, sha, "13", note_target=ISSUE) is None
+    assert ref.id == note["id"]
+    found = await forge.find_check(REPO, sha, "12", target=ISSUE)
+    assert found is not None and found.id == ref.id
+    assert await forge.find_check(REPO, sha, "13", target=ISSUE) is None
     await forge.update_check(
         found, CheckUpdate("completed", "Done", "all good", conclusion="success", external_id="12")
     )

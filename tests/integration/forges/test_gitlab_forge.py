@@ -22,8 +22,8 @@ from app.forges.base import (
     ForgeTransientError,
     Target,
 )
-from app.forges.gitlab import GitLabForge
-from app.forges.gitlab_format import CHECK_MARKER, NOTE_LIMIT
+from app.forges.gitlab.forge import GitLabForge
+from app.forges.gitlab.format import CHECK_MARKER, NOTE_LIMIT
 from app.forges.markers import unmarked
 from app.forges.retry import RetryPolicy
 from tests.sim.gitlab import GitLabSim
@@ -207,9 +207,9 @@ async def test_commit_status_and_single_note_in_place(forge: GitLabForge, sim: G
     sha = sim.head_sha(REPO)
     assert sha
     ref = await forge.start_check(
-        REPO, sha, CheckUpdate("queued", "Queued", "Waiting"), note_target=ISSUE
+        REPO, sha, CheckUpdate("queued", "Queued", "Waiting"), target=ISSUE
     )
-    assert ref.note_id is not None and ref.name == "AgentOps"
+    assert ref.id is not None and ref.name == "AgentOps"
     assert [s["status"] for s in sim.statuses(REPO, sha)] == ["pending"]
     ref = await forge.update_check(ref, CheckUpdate("in_progress", "Planning", "Reading"))
     # Same state twice: GitLab answers 400 "Cannot transition status"; that is success.
@@ -225,7 +225,7 @@ async def test_commit_status_and_single_note_in_place(forge: GitLabForge, sim: G
     assert [(s["name"], s["status"]) for s in statuses] == [("AgentOps", "success")]
     assert statuses[0]["description"] == "Done"
     notes = sim.notes(REPO, "issue", 1)
-    assert len(notes) == 1 and notes[0]["id"] == ref.note_id
+    assert len(notes) == 1 and notes[0]["id"] == ref.id
     assert "Done" in notes[0]["body"] and "MR !1 opened" in notes[0]["body"]
     assert CHECK_MARKER in notes[0]["body"]
 
@@ -234,7 +234,7 @@ async def test_failed_and_cancelled_checks(forge: GitLabForge, sim: GitLabSim) -
     sha = sim.head_sha(REPO)
     assert sha
     ref = await forge.start_check(REPO, sha, CheckUpdate("in_progress", "Working", ""))
-    assert ref.note_id is None
+    assert ref.id is None
     await forge.update_check(
         ref, CheckUpdate("completed", "Tests failed", "2 failing", conclusion="failure")
     )
@@ -246,11 +246,11 @@ async def test_failed_and_cancelled_checks(forge: GitLabForge, sim: GitLabSim) -
 async def test_deleted_progress_note_is_posted_again(forge: GitLabForge, sim: GitLabSim) -> None:
     sha = sim.head_sha(REPO)
     assert sha
-    ref = await forge.start_check(REPO, sha, CheckUpdate("queued", "Queued", ""), note_target=ISSUE)
-    sim.delete_note(REPO, "issue", 1, ref.note_id or 0)
+    ref = await forge.start_check(REPO, sha, CheckUpdate("queued", "Queued", ""), target=ISSUE)
+    sim.delete_note(REPO, "issue", 1, ref.id or 0)
     ref2 = await forge.update_check(ref, CheckUpdate("in_progress", "Working", ""))
-    assert ref2.note_id not in (None, ref.note_id)
-    assert [n["id"] for n in sim.notes(REPO, "issue", 1)] == [ref2.note_id]
+    assert ref2.id not in (None, ref.id)
+    assert [n["id"] for n in sim.notes(REPO, "issue", 1)] == [ref2.id]
 
 
 # ------------------------------------------------------------------ access

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from app.forges.base import ReviewComment, Target
-from app.forges.gitlab import GitLabForge
+from app.forges.gitlab.forge import GitLabForge
 from app.forges.markers import unmarked
 from tests.integration.forges.test_gitlab_forge import FILES, REPO, make_forge
 from tests.sim.gitlab import GitLabSim

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.forges.base import ForgeError, Target
-from app.forges.github_auth import GitHubApp, app_jwt
+from app.forges.github.auth import GitHubApp, app_jwt
 from app.forges.retry import RetryPolicy
 from tests.sim.github import generate_app_key
 

@@ -11,7 +11,7 @@ from app.forges.base import (
     ForgeRateLimited,
     ForgeTransientError,
 )
-from app.forges.github_errors import (
+from app.forges.github.errors import (
     DEFAULT_RATE_LIMIT_WAIT,
     GitHubAPIError,
     GitHubUnauthorized,

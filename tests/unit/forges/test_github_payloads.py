@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.forges.base import CheckAction, CheckUpdate
-from app.forges.github_format import (
+from app.forges.github.format import (
     CHECK_TEXT_MAX_BYTES,
     COMMENT_MAX_CHARS,
     check_run_payload,

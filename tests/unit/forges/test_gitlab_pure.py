@@ -19,14 +19,14 @@ from app.forges.base import (
     ForgeRateLimited,
     ForgeTransientError,
 )
-from app.forges.gitlab import GitLabForge
-from app.forges.gitlab_errors import (
+from app.forges.gitlab.errors import (
     DEFAULT_RATE_LIMIT_WAIT,
     GitLabAPIError,
     forge_error_from_gitlab,
     retry_after_seconds,
 )
-from app.forges.gitlab_format import (
+from app.forges.gitlab.forge import GitLabForge
+from app.forges.gitlab.format import (
     CHECK_MARKER,
     basic_auth_header,
     changed_file,
@@ -239,5 +239,5 @@ def test_forge_repr_and_attributes_hide_the_token() -> None:
         gitlab_bot_username="bot",
     )
     forge = GitLabForge(settings)
-    assert forge.url == "https://gitlab.example.com" and forge.kind == "gitlab"
+    assert forge.url == "https://gitlab.example.com"
     assert TOKEN not in repr(forge)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.forges.base import ForgeAPIError, ForgeRateLimited, ForgeTransientError
-from app.forges.github_format import COMMENT_MAX_CHARS, truncate_chars
+from app.forges.github.format import COMMENT_MAX_CHARS, truncate_chars
 from app.forges.markers import carries, marked, marker, once_key, run_key, unmarked
 from app.forges.retry import RetryPolicy, create_once
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from app.forges.base import ForgeAccessError, ForgeRateLimited, ForgeTransientError
-from app.forges.github_errors import forge_error_from_status
+from app.forges.github.errors import forge_error_from_status
 from app.git import GitError, GitTimeout, PushRejected
 from app.llm.errors import (
     AllModelsFailed,

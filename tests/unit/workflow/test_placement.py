@@ -32,7 +32,7 @@ async def test_a_run_opens_its_check_on_the_head_commit_with_its_note_on_the_iss
         "repo": "acme/calc",
         "head_sha": HEAD.head_sha,
         "update": UPDATE,
-        "note_target": ISSUE,
+        "target": ISSUE,
     }
     assert ref.head_sha == HEAD.head_sha
 
@@ -51,7 +51,7 @@ async def test_a_resumed_run_updates_the_check_an_earlier_try_opened() -> None:
 
 
 async def test_a_run_closes_its_own_check_and_nothing_when_it_has_none() -> None:
-    forge = RecordingForge(forge_kind="gitlab")
+    forge = RecordingForge()
     await close_check_with(forge, snapshot(made_run(), []), "failure", "no test command")
     assert forge.calls == []
     ref = await open_check_once(forge, made_run(), HEAD, ISSUE, UPDATE, again=False)
@@ -59,7 +59,7 @@ async def test_a_run_closes_its_own_check_and_nothing_when_it_has_none() -> None
     steps = [failed("config", "The repository's .agentops.yml is broken.")]
     await close_check_with(forge, snapshot(run, steps), "failure", "Fix .agentops.yml.")
     (closed,) = forge.called("update_check")
-    assert closed["ref"] == ref and closed["ref"].note_target == ISSUE
+    assert closed["ref"] == ref and closed["ref"].target == ISSUE
     update = closed["update"]
     assert (update.status, update.conclusion, update.title) == ("completed", "failure", "Failed")
     assert update.summary.endswith("Fix .agentops.yml.")
@@ -136,14 +136,14 @@ async def test_review_comments_go_on_their_lines_and_the_others_into_the_summary
 
 
 async def test_a_refusal_on_a_merge_request_is_said_there_with_what_to_do() -> None:
-    forge = RecordingForge(forge_kind="gitlab")
+    forge = RecordingForge()
     refused = RunRefused(
         "`/agentops fix` is turned off here by `commands:` in .agentops.yml (the base branch "
         "`main`).",
         detail="the record only",
     )
-    told = public_failure(refused, forge.kind, 7)
     run = made_run(forge="gitlab", target_kind="pull_request", target_number=8, command="fix")
+    told = public_failure(refused, run.forge, 7)
     await tell_failure(forge, PULL, run, "stopped", told.text)
     (said,) = forge.called("create_comment")
     assert said["target"] == PULL

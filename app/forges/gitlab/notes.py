@@ -13,8 +13,8 @@ from typing import Any
 from gitlab.exceptions import GitlabHttpError
 
 from app.forges.base import Comment, Target
-from app.forges.gitlab_client import GitLabClient
-from app.forges.gitlab_format import NOTE_LIMIT, gitlab_emoji, truncate_note, username_of
+from app.forges.gitlab.client import GitLabClient
+from app.forges.gitlab.format import NOTE_LIMIT, gitlab_emoji, truncate_note, username_of
 from app.forges.markers import carries, marked, once_key
 from app.forges.retry import ONE_TRY, create_once
 

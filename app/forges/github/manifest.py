@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import yaml
 
+from app.forges.github.spec import SPEC
 from app.resources import app_manifest
 
 
@@ -17,7 +18,7 @@ def load_manifest(public_url: str, *, workflows: bool = False) -> dict[str, Any]
     manifest: dict[str, Any] = yaml.safe_load(app_manifest().read_text(encoding="utf-8"))
     base = public_url.rstrip("/")
     manifest["url"] = base
-    manifest.setdefault("hook_attributes", {})["url"] = f"{base}/webhooks/github"
+    manifest.setdefault("hook_attributes", {})["url"] = f"{base}{SPEC.webhook_path}"
     manifest["redirect_url"] = f"{base}/setup/callback"
     if workflows:
         manifest.setdefault("default_permissions", {})["workflows"] = "write"

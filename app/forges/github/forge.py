@@ -1,17 +1,17 @@
 """`GitHubForge`: the `Forge` protocol over GitHub's REST API (gidgethub + httpx).
 
-Made by `GitHubApp.forge(installation_id)` (see `github_auth.py`); it borrows the app's
+Made by `GitHubApp.forge(installation_id)` (see `auth.py`); it borrows the app's
 client and token cache, so it is cheap and `aclose()` is a no-op. Errors surface as the
-`ForgeError` kinds of `base.py` (see `github_errors.py`). The plumbing is in
-`github_client.py`, comments and reactions in `github_comments.py`, check runs in
-`github_checks.py` and the pure pieces in `github_format.py`.
+`ForgeError` kinds of `base.py` (see `errors.py`). The plumbing is in
+`client.py`, comments and reactions in `comments.py`, check runs in
+`checks.py` and the pure pieces in `format.py`.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from gidgethub import sansio
 
@@ -25,10 +25,10 @@ from app.forges.base import (
     Target,
     folded_review_body,
 )
-from app.forges.github_checks import GitHubChecks
-from app.forges.github_comments import GitHubComments
-from app.forges.github_errors import GitHubAPIError
-from app.forges.github_format import (
+from app.forges.github.checks import GitHubChecks
+from app.forges.github.comments import GitHubComments
+from app.forges.github.errors import GitHubAPIError
+from app.forges.github.format import (
     COMMENT_MAX_CHARS,
     FILE_STATUS,
     login_of,
@@ -45,8 +45,6 @@ DIFF_ACCEPT = sansio.accept_format(media="diff", json=False)
 
 class GitHubForge(GitHubComments, GitHubChecks):
     """GitHub, seen as one app installation."""
-
-    kind: Literal["github", "gitlab"] = "github"
 
     # --- people --------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from gidgethub import abc as gh_abc
 from gidgethub import sansio
 
 from app.forges.base import ForgeAccessError, ForgeError
-from app.forges.github_errors import (
+from app.forges.github.errors import (
     GitHubAPIError,
     GitHubUnauthorized,
     call_with_retries,
@@ -37,7 +37,7 @@ from app.redaction import register_secret
 
 if TYPE_CHECKING:
     from app.config import Settings
-    from app.forges.github import GitHubForge
+    from app.forges.github.forge import GitHubForge
 
 T = TypeVar("T")
 
@@ -134,9 +134,16 @@ class GitHubApp:
         return app_jwt(self.app_id, self._private_key_pem, self._clock())
 
     def forge(self, installation_id: int) -> GitHubForge:
-        from app.forges.github import GitHubForge
+        from app.forges.github.forge import GitHubForge
 
         return GitHubForge(self, installation_id)
+
+    def forge_for(self, context: Mapping[str, Any], what: str) -> GitHubForge:
+        """The forge of the installation an event's stored context names."""
+        installation = context.get("installation_id")
+        if installation is None:
+            raise ForgeError(f"{what} does not name its GitHub installation")
+        return self.forge(int(installation))
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -1,7 +1,7 @@
 """`GitLabForge`: the `Forge` protocol over python-gitlab (blocking, so run in threads).
 
-Build it from the process settings: `GitLabForge(settings)` (see `gitlab_client.py` for
-the plumbing and `gitlab_notes.py` for notes and emoji). A target's `repo` is the full
+Build it from the process settings: `GitLabForge(settings)` (see `client.py` for
+the plumbing and `notes.py` for notes and emoji). A target's `repo` is the full
 project path (`group/sub/project`), its `number` the iid; a "pull request" is a merge
 request. The live progress display is a commit status (named `AgentOps`) on the head sha
 plus one note on the issue/MR that is edited in place and carries the run's marker.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from gitlab.exceptions import GitlabHttpError
 
@@ -29,8 +29,8 @@ from app.forges.base import (
     Target,
     folded_review_body,
 )
-from app.forges.gitlab_errors import GitLabAPIError
-from app.forges.gitlab_format import (
+from app.forges.gitlab.errors import GitLabAPIError
+from app.forges.gitlab.format import (
     STATUS_DESCRIPTION_LIMIT,
     changed_file,
     clean_url,
@@ -43,7 +43,7 @@ from app.forges.gitlab_format import (
     truncate_note,
     username_of,
 )
-from app.forges.gitlab_notes import GitLabNotes
+from app.forges.gitlab.notes import GitLabNotes
 from app.forges.markers import run_key
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,9 @@ def check_note_key(external_id: str | None) -> str | None:
 class GitLabForge(GitLabNotes):
     """The `Forge` protocol for one GitLab instance, acting as the configured bot user."""
 
-    kind: Literal["gitlab"] = "gitlab"
+    def forge_for(self, context: Mapping[str, Any], what: str) -> GitLabForge:
+        """The one bot user serves every project of the instance."""
+        return self
 
     # -------------------------------------------------------------- access
     async def has_write_access(self, repo: str, user: str) -> bool:
@@ -247,7 +249,7 @@ class GitLabForge(GitLabNotes):
         )
 
     # -------------------------------------------------------------- progress display
-    async def _set_status(self, repo: str, sha: str, name: str, update: CheckUpdate) -> int | None:
+    async def _set_status(self, repo: str, sha: str, name: str, update: CheckUpdate) -> None:
         state = commit_status_state(update)
         data: dict[str, Any] = {
             "state": state,
@@ -268,47 +270,45 @@ class GitLabForge(GitLabNotes):
                     return {}
                 raise
 
-        result = await self._call(f"set the {name} commit status on {sha[:12]} in {repo}", post)
-        return int(result["id"]) if result.get("id") is not None else None
+        await self._call(f"set the {name} commit status on {sha[:12]} in {repo}", post)
 
     async def start_check(
-        self, repo: str, head_sha: str, update: CheckUpdate, note_target: Target | None = None
+        self, repo: str, head_sha: str, update: CheckUpdate, target: Target | None = None
     ) -> CheckRef:
         # A commit status is set, not created: GitLab keeps one per name, so it is retried
-        # like a read. The note is a creation, guarded by the run's marker.
-        ref = CheckRef(repo=repo, head_sha=head_sha, note_target=note_target)
-        status_id = await self._set_status(repo, head_sha, ref.name, update)
-        ref = dataclasses.replace(ref, id=status_id)
-        if note_target is not None:
+        # like a read. The note on `target` is a creation, guarded by the run's marker;
+        # its id is the ref's (a status is addressed by sha and name).
+        ref = CheckRef(repo=repo, head_sha=head_sha, target=target)
+        await self._set_status(repo, head_sha, ref.name, update)
+        if target is not None:
             note = await self.create_comment(
-                note_target, render_check_note(update), check_note_key(update.external_id)
+                target, render_check_note(update), check_note_key(update.external_id)
             )
-            ref = dataclasses.replace(ref, note_id=note.id)
+            ref = dataclasses.replace(ref, id=note.id)
         return ref
 
     async def find_check(
-        self, repo: str, head_sha: str, external_id: str, note_target: Target | None = None
+        self, repo: str, head_sha: str, external_id: str, target: Target | None = None
     ) -> CheckRef | None:
         key = check_note_key(external_id)
-        if note_target is None or key is None:
+        if target is None or key is None:
             return None
-        note = await self.find_comment(note_target, key)
+        note = await self.find_comment(target, key)
         if note is None:
             return None
-        return CheckRef(repo=repo, head_sha=head_sha, note_target=note_target, note_id=note.id)
+        return CheckRef(repo=repo, head_sha=head_sha, target=target, id=note.id)
 
     async def update_check(self, ref: CheckRef, update: CheckUpdate) -> CheckRef:
-        status_id = await self._set_status(ref.repo, ref.head_sha, ref.name, update)
-        ref = dataclasses.replace(ref, id=status_id or ref.id)
-        if ref.note_target is not None:
+        await self._set_status(ref.repo, ref.head_sha, ref.name, update)
+        if ref.target is not None:
             body, key = render_check_note(update), check_note_key(update.external_id)
-            if ref.note_id is not None:
+            if ref.id is not None:
                 try:
-                    await self.update_comment(ref.note_target, ref.note_id, body, key)
+                    await self.update_comment(ref.target, ref.id, body, key)
                     return ref
                 except GitLabAPIError as exc:
                     if exc.status != 404:  # someone deleted the note: post a new one
                         raise
-            note = await self.create_comment(ref.note_target, body, key)
-            ref = dataclasses.replace(ref, note_id=note.id)
+            note = await self.create_comment(ref.target, body, key)
+            ref = dataclasses.replace(ref, id=note.id)
         return ref

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 
 from app.forges.base import CheckRef, CheckUpdate, Target
-from app.forges.github_client import GitHubClient
-from app.forges.github_format import check_run_payload
+from app.forges.github.client import GitHubClient
+from app.forges.github.format import check_run_payload
 from app.forges.retry import create_once
 
 CHECK_NAME = "AgentOps"
@@ -21,7 +21,7 @@ class GitHubChecks(GitHubClient):
     """The check-run side of the GitHub forge (see `GitHubForge`)."""
 
     async def start_check(
-        self, repo: str, head_sha: str, update: CheckUpdate, note_target: Target | None = None
+        self, repo: str, head_sha: str, update: CheckUpdate, target: Target | None = None
     ) -> CheckRef:
         external_id = update.external_id or uuid.uuid4().hex  # what `find_check` looks for
         payload = {
@@ -45,18 +45,18 @@ class GitHubChecks(GitHubClient):
                 head_sha=head_sha,
                 id=int(data["id"]),
                 name=str(data.get("name", CHECK_NAME)),
-                note_target=note_target,
+                target=target,
             )
 
         return await create_once(
             post,
-            lambda: self.find_check(repo, head_sha, external_id, note_target),
+            lambda: self.find_check(repo, head_sha, external_id, target),
             policy=self.app.retry,
             action="create a check run",
         )
 
     async def find_check(
-        self, repo: str, head_sha: str, external_id: str, note_target: Target | None = None
+        self, repo: str, head_sha: str, external_id: str, target: Target | None = None
     ) -> CheckRef | None:
         data = await self._api(
             "GET",
@@ -81,12 +81,12 @@ class GitHubChecks(GitHubClient):
             head_sha=head_sha,
             id=int(newest["id"]),
             name=CHECK_NAME,
-            note_target=note_target,
+            target=target,
         )
 
     async def update_check(self, ref: CheckRef, update: CheckUpdate) -> CheckRef:
         if ref.id is None:
-            return await self.start_check(ref.repo, ref.head_sha, update, ref.note_target)
+            return await self.start_check(ref.repo, ref.head_sha, update, ref.target)
         await self._api(
             "PATCH",
             "/repos/{owner}/{name}/check-runs/{check_run_id}",

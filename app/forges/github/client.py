@@ -1,7 +1,7 @@
 """`GitHubClient`: one app installation's view of the REST API, the plumbing every call uses.
 
 The HTTP client, the installation tokens and the retries belong to the `GitHubApp`
-(`github_auth.py`, errors in `github_errors.py`); this class binds them to one
+(`auth.py`, errors in `errors.py`); this class binds them to one
 installation and fills `{owner}`/`{name}` from a repository's `owner/name`.
 """
 
@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from gidgethub import sansio
 
-from app.forges.github_format import split_repo
+from app.forges.github.format import split_repo
 from app.forges.retry import ONE_TRY
 
 if TYPE_CHECKING:
-    from app.forges.github_auth import GitHubApp
+    from app.forges.github.auth import GitHubApp
 
 
 class GitHubClient:

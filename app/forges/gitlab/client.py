@@ -2,7 +2,7 @@
 
 Build it from the process settings: it reads `gitlab_url`, `gitlab_token`,
 `gitlab_bot_username` and `forge_timeout_seconds`. python-gitlab blocks, so every call
-goes through `_call` (`call_with_retries` in app/forges/gitlab_errors.py): a thread, the
+goes through `_call` (`call_with_retries` in app/forges/gitlab/errors.py): a thread, the
 client's own timeout and an `asyncio.wait_for`, bounded retries of 5xx/network faults
 (one try when the caller passes `ONE_TRY`), 429 -> `ForgeRateLimited`,
 401/403 -> `ForgeAccessError`.
@@ -19,8 +19,8 @@ import requests
 
 from app.config import Settings
 from app.forges.base import Comment, ForgeError, Target
-from app.forges.gitlab_errors import call_with_retries, raise_on_rate_limit
-from app.forges.gitlab_format import basic_auth_header, username_of
+from app.forges.gitlab.errors import call_with_retries, raise_on_rate_limit
+from app.forges.gitlab.format import basic_auth_header, username_of
 from app.forges.retry import RetryPolicy
 from app.redaction import register_secret
 

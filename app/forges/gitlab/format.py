@@ -1,6 +1,6 @@
 """Pure pieces of the GitLab forge: truncation, status and note rendering, diffs.
 
-No I/O here: `app/forges/gitlab.py` and `gitlab_notes.py` call these, and unit tests
+No I/O here: `app/forges/gitlab/forge.py` and `notes.py` call these, and unit tests
 check them without a server.
 """
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.forges.base import Comment, ForgeAPIError, Target
-from app.forges.github_client import GitHubClient
-from app.forges.github_format import COMMENT_MAX_CHARS, login_of, truncate_chars
+from app.forges.github.client import GitHubClient
+from app.forges.github.format import COMMENT_MAX_CHARS, login_of, truncate_chars
 from app.forges.markers import carries, marked, once_key
 from app.forges.retry import create_once
 

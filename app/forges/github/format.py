@@ -1,6 +1,6 @@
 """Pure pieces of the GitHub forge: GitHub's size limits, truncation, request payloads.
 
-No I/O here: `app/forges/github.py`, `github_comments.py` and `github_checks.py` call
+No I/O here: `app/forges/github/forge.py`, `comments.py` and `checks.py` call
 these, and unit tests check them without a server.
 """
 

@@ -1,0 +1,1 @@
+"""GitHub, as a GitHub App: its `ForgeSpec` is in `spec.py`."""
