@@ -41,6 +41,17 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def own_database_url() -> Iterator[str]:
+    """A migrated, empty database for one test that must see no other test's runs."""
+    name = f"agentops_own_{uuid.uuid4().hex[:10]}"
+    url = f"{PG_BASE}/{name}"
+    asyncio.run(ensure_database(url))
+    asyncio.run(apply_migrations(url))
+    yield url
+    asyncio.run(drop_database(name))
+
+
+@pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = await connect(database_url, min_size=1, max_size=4)
     yield database

@@ -143,7 +143,7 @@ def test_the_wheel_ships_every_template_and_the_app_manifest(installed: Installe
     posted = json.loads(
         installed.python(
             "import json\n"
-            "from app.forges.github_manifest import load_manifest\n"
+            "from app.forges.github.manifest import load_manifest\n"
             "print(json.dumps(load_manifest('https://agentops.example.com')))"
         )
     )

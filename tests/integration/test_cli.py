@@ -148,12 +148,13 @@ def test_a_worker_whose_database_does_not_exist_says_so_in_one_line() -> None:
     )
 
 
-async def test_an_idle_worker_is_quiet(database_url: str, tmp_path: Path) -> None:
-    """Nothing to do, nothing said: no line every sweep (every 5 s) while idle."""
+async def test_an_idle_worker_is_quiet(own_database_url: str, tmp_path: Path) -> None:
+    """Nothing to do, nothing said: no line every sweep (every 5 s) while idle (its own
+    database: the session's holds the queued runs of other tests, which a sweep takes up)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_")}
     env = {
         **base,
-        "AGENTOPS_DATABASE_URL": database_url,
+        "AGENTOPS_DATABASE_URL": own_database_url,
         "AGENTOPS_QUEUE_NAME": f"agentops:idle:{uuid.uuid4().hex[:8]}",
     }
     log = tmp_path / "worker.log"
