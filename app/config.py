@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = "127.0.0.1,::1"
     """Comma-separated addresses or networks (`10.0.0.0/8`, `*`) of your reverse proxies: only a
     request from one of them may set its scheme, host and client with `X-Forwarded-Proto`,
-    `-Host` and `-For`."""
+    `-Host` and `-For`; empty: none may."""
     admin_token: SecretStr | None = None
     """Bearer token of `GET /api/runs`; unset, the API is off."""
     metrics_token: SecretStr | None = None

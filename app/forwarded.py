@@ -11,21 +11,25 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+if TYPE_CHECKING:  # the settings import this module; starlette stays in the web process
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # a host name or an IP literal, with an optional port: nothing a header could smuggle
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?")
-_SCHEMES = {"http": "http", "https": "https", "ws": "ws", "wss": "wss"}
+_SCHEMES = {"http": {"http": "http", "https": "https"}, "websocket": {"http": "ws", "https": "wss"}}
 
 
 def trusted_networks(entries: Iterable[str]) -> tuple[Network, ...]:
-    """`127.0.0.1`, `10.0.0.0/8`, `::1`, or `*` for every address; a ValueError names a
-    bad entry."""
+    """`127.0.0.1`, `10.0.0.0/8`, `::1`, or `*` for every address; none (an empty setting)
+    trusts no proxy. A ValueError names a bad entry."""
     networks: list[Network] = []
     for entry in entries:
+        if not entry.strip():
+            continue
         if entry.strip() == "*":
             networks += [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
             continue
@@ -34,6 +38,17 @@ def trusted_networks(entries: Iterable[str]) -> tuple[Network, ...]:
         except ValueError:
             raise ValueError(f"{entry!r} is not an IP address or network") from None
     return tuple(networks)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP address (an IPv4 one seen through a dual-stack socket as itself), else None."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None  # a Unix socket's peer, a name, `unknown`, an address with a port
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def _last(value: bytes) -> str:
@@ -49,11 +64,8 @@ class ForwardedHeaders:
         self.trusted = trusted
 
     def _trusts(self, host: str) -> bool:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False  # a Unix socket's peer, or no peer at all
-        return any(address in network for network in self.trusted)
+        address = _address(host)
+        return address is not None and any(address in network for network in self.trusted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
@@ -66,20 +78,22 @@ class ForwardedHeaders:
         given = dict(headers)
         scope = dict(scope)
         if (proto := given.get(b"x-forwarded-proto")) is not None:
-            scheme = _SCHEMES.get(_last(proto).lower())
+            scheme = _SCHEMES[scope["type"]].get(_last(proto).lower())
             if scheme is not None:
-                if scope["type"] == "websocket":
-                    scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
                 scope["scheme"] = scheme
         if (host := given.get(b"x-forwarded-host")) is not None and _HOST.fullmatch(_last(host)):
             headers = [(k, v) for k, v in headers if k != b"host"]
             headers.append((b"host", _last(host).encode("latin-1")))
             scope["headers"] = headers
         if (chain := given.get(b"x-forwarded-for")) is not None:
-            # the nearest address that is not one of our proxies is the client
-            hops = [hop.strip() for hop in chain.decode("latin-1").split(",") if hop.strip()]
+            # the nearest address that is not one of our proxies is the client; a hop that
+            # is not an address ends the walk, and the peer stays what it is
+            hops = [hop.strip() for hop in chain.decode("latin-1").split(",")]
             for hop in reversed(hops):
+                address = _address(hop)
+                if address is None:
+                    break
                 if not self._trusts(hop):
-                    scope["client"] = (hop, 0)
+                    scope["client"] = (str(address), 0)
                     break
         return scope

@@ -16,6 +16,7 @@ import ipaddress
 import json
 import logging
 import re
+import time
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -125,7 +126,7 @@ async def index(request: Request) -> Response:
         "GitHub to create one from <code>app.yml</code>, with webhooks pointing at "
         f"<code>{html.escape(public_url)}{GITHUB.webhook_path}</code>.</p>"
         + _workflows_choice(workflows)
-        + await _still_missing(settings)
+        + await _still_missing(request, settings)
         + f'<form action="{html.escape(action)}" method="post">'
         f'<input type="hidden" name="manifest" value="{html.escape(manifest)}">'
         '<button type="submit">Create the GitHub App</button></form>'
@@ -165,30 +166,53 @@ def unreachable_by_github(url: str) -> str | None:
 
 
 DOCTOR_SECONDS = 10.0
+# Anyone may open the page while no forge is configured: the checks (new connections to
+# PostgreSQL and Redis, a call to each model provider) run at most this often.
+CHECKS_KEPT_SECONDS = 60.0
 
 
-async def _still_missing(settings: Settings) -> str:
-    """What `agentops doctor` finds missing besides the App: models, database, Redis, the
-    sandbox. Shown only while no forge is configured, to whoever sets the service up."""
-    from app.llm.doctor import run_checks  # the providers' SDKs: only when the page asks
+class _MissingChecks:
+    """What `agentops doctor` finds missing for the service, run once a minute at most."""
 
-    try:
-        checks = await asyncio.wait_for(run_checks(settings), DOCTOR_SECONDS)
-    except TimeoutError:
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._at = -CHECKS_KEPT_SECONDS
+        self._failed: list[str] | None = None
+
+    async def failed(self, settings: Settings) -> list[str] | None:
+        """Names of the failed checks; None when they did not finish in time."""
+        from app.llm.doctor import service_checks  # the providers' SDKs: only when asked
+
+        async with self._lock:
+            if time.monotonic() - self._at >= CHECKS_KEPT_SECONDS:
+                try:
+                    checks = await asyncio.wait_for(service_checks(settings), DOCTOR_SECONDS)
+                    self._failed = [check.name for check in checks if check.ok is False]
+                except TimeoutError:
+                    self._failed = None
+                self._at = time.monotonic()
+            return self._failed
+
+
+async def _still_missing(request: Request, settings: Settings) -> str:
+    """What is missing besides the App (models, database, Redis), by name only: the page is
+    anonymous, and `agentops doctor` on the server says why and what to set."""
+    state = request.app.state
+    if not hasattr(state, "missing_checks"):
+        state.missing_checks = _MissingChecks()
+    failed = await state.missing_checks.failed(settings)
+    if failed is None:
         return (
             f"<p>The service's own checks did not finish in {DOCTOR_SECONDS:.0f} s: run "
-            "<code>agentops doctor</code> to see what else is missing.</p>"
+            "<code>agentops doctor</code> on the server to see what else is missing.</p>"
         )
-    failed = [check for check in checks if check.ok is False]
     if not failed:
-        return "<p>Everything else this service needs answers (<code>agentops doctor</code>).</p>"
-    items = "".join(
-        f"<li><strong>{html.escape(check.name)}</strong>: {html.escape(check.message)}</li>"
-        for check in failed
-    )
+        return "<p>The models, the database and Redis answer (<code>agentops doctor</code>).</p>"
+    items = "".join(f"<li>{html.escape(name)}</li>" for name in failed)
     return (
         "<h2>Still missing</h2><p>Besides the App, these must work before AgentOps can do "
-        f"anything (<code>agentops doctor</code> says the same):</p><ul>{items}</ul>"
+        f"anything:</p><ul>{items}</ul><p>Run <code>agentops doctor</code> on the server: it "
+        "says why each one fails and what to set.</p>"
     )
 
 
@@ -285,7 +309,7 @@ async def callback(request: Request) -> Response:
         # refused by GitHub then, which the page says)
         with contextlib.suppress(*DATABASE_ERRORS):
             async with db.admin() as conn:
-                await release_setup_state(conn, token_digest(state))
+                await release_setup_state(conn, token_digest(state), token_digest(visitor))
         return _refusal(
             502,
             exc.title,
@@ -323,10 +347,10 @@ async def _convert(settings: Settings, code: str) -> Response:
             _APP_LEFT,
         )
     except httpx.HTTPError as exc:
-        log.warning("manifest conversion got no answer from GitHub: %s", type(exc).__name__)
+        log.warning("manifest conversion got no answer from %s: %s", settings.github_api_url, exc)
         reached = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.ProxyError)
         title = "GitHub did not answer" if reached else "GitHub was not reached"
-        raise _NoAnswer(title, f"{settings.github_api_url}: {type(exc).__name__}.") from exc
+        raise _NoAnswer(title, f"{type(exc).__name__} (the service's log says more).") from exc
     except (CredentialsError, ValueError) as exc:
         reason = str(exc) if isinstance(exc, CredentialsError) else "GitHub's answer is not JSON"
         log.warning("manifest conversion answer unusable: %s", reason)

@@ -227,15 +227,22 @@ async def check_toolchains(settings: Settings) -> list[Check]:
     ]
 
 
+async def service_checks(settings: Settings) -> list[Check]:
+    """What every process of the service needs: the models, the database, Redis."""
+    providers, database, redis_check = await asyncio.gather(
+        check_providers(settings), check_database(settings), check_redis(settings)
+    )
+    return [*providers, database, redis_check]
+
+
 async def run_checks(settings: Settings) -> list[Check]:
-    providers, database, redis_check, cooling, sandbox, toolchains = await asyncio.gather(
-        check_providers(settings),
-        check_database(settings),
-        check_redis(settings),
+    service, cooling, sandbox, toolchains = await asyncio.gather(
+        service_checks(settings),
         check_cooldowns(settings),
         check_sandbox(settings),
         check_toolchains(settings),
     )
+    *providers, database, redis_check = service
     return [
         *providers,
         *cooling,

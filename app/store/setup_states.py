@@ -60,8 +60,13 @@ async def use_setup_state(
     return StateUse.USED if earlier else StateUse.UNKNOWN
 
 
-async def release_setup_state(conn: asyncpg.Connection, state_digest: bytes) -> None:
-    """Make a used state usable again: its code never reached GitHub, so it still works."""
+async def release_setup_state(
+    conn: asyncpg.Connection, state_digest: bytes, visitor_digest: bytes
+) -> None:
+    """Make the visitor's used state usable again: GitHub did not answer its code."""
     await conn.execute(
-        "UPDATE setup_states SET used_at = NULL WHERE state_digest = $1", state_digest
+        "UPDATE setup_states SET used_at = NULL"
+        " WHERE state_digest = $1 AND visitor_digest = $2 AND used_at IS NOT NULL",
+        state_digest,
+        visitor_digest,
     )

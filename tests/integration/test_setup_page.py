@@ -351,9 +351,33 @@ async def test_the_page_says_what_else_is_missing(make_settings: MakeSettings) -
     assert page.status_code == 200
     assert 'name="manifest"' in page.text  # the App can be created all the same
     missing = page.text.split("<h2>Still missing</h2>", 1)[1]
-    assert "Ollama is not reachable at http://127.0.0.1:9" in missing
-    assert "cannot reach Redis at redis://127.0.0.1:9/0" in missing
-    assert "<strong>database</strong>" not in missing  # it answers
+    assert "<li>provider ollama</li>" in missing and "<li>redis</li>" in missing
+    assert "<li>database</li>" not in missing  # it answers
+    assert "agentops doctor" in missing
+    # the page is anonymous: where the service's parts live is for `agentops doctor`
+    assert "127.0.0.1:9" not in page.text
+
+
+async def test_the_checks_run_once_a_minute_however_often_the_page_is_opened(
+    make_settings: MakeSettings,
+) -> None:
+    asked: list[str] = []
+
+    async def ollama(scope: Any, receive: Any, send: Any) -> None:  # refuses every model
+        if scope["type"] == "http":
+            asked.append(scope["path"])
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b"loading"})
+
+    with serve_app(ollama) as url:
+        async with serve(make_settings(ollama_url=url)) as browser:
+            visitor = browser()
+            first = await visitor.get("/")
+            once = len(asked)
+            pages = [await visitor.get("/") for _ in range(5)]
+    assert once > 0  # the first page asked the provider
+    assert len(asked) == once  # the next five reused its answer
+    assert all("<li>provider ollama</li>" in page.text for page in [first, *pages])
 
 
 @asynccontextmanager

@@ -86,3 +86,24 @@ async def test_an_unknown_scheme_is_ignored() -> None:
 def test_a_bad_trusted_proxies_setting_names_the_entry() -> None:
     with pytest.raises(ValueError, match=r"'10\.0\.0\.300' is not an IP address or network"):
         Settings(trusted_proxies="127.0.0.1,10.0.0.300")
+
+
+async def test_an_empty_setting_trusts_no_proxy() -> None:
+    assert Settings(trusted_proxies="").proxy_networks == ()
+    scope = await seen("127.0.0.1", PROXIED, trusted="")
+    assert (scope["scheme"], host(scope)) == ("http", "10.0.0.5:8000")
+
+
+async def test_a_hop_that_is_not_an_address_leaves_the_peer() -> None:
+    for chain in ("unknown", "198.51.100.7:5678", "<script>"):
+        scope = await seen("127.0.0.1", {"X-Forwarded-For": chain})
+        assert scope["client"][0] == "127.0.0.1", chain
+
+
+async def test_an_ipv4_peer_seen_through_a_dual_stack_socket_is_itself() -> None:
+    scope = await seen("::ffff:10.1.0.2", PROXIED, trusted="10.1.0.0/16")
+    assert (scope["scheme"], host(scope)) == ("https", "agentops.example.com")
+
+
+async def test_a_websocket_scheme_is_not_an_http_requests() -> None:
+    assert (await seen("127.0.0.1", {"X-Forwarded-Proto": "wss"}))["scheme"] == "http"
