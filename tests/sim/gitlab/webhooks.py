@@ -148,23 +148,9 @@ class Webhooks(GitLabState):
         labels_current: list[str] | None = None,
     ) -> dict[str, Any]:
         """An Issue Hook payload; with label lists it carries `changes.labels`."""
-        proj = self.project(project)
-        issue = proj.issues[iid]
-        user = self.users[author]
-        changes = self._label_changes(proj, issue, labels_previous, labels_current, user)
-        attrs = hook_issue(self, proj, issue)
-        attrs["action"] = action
-        return {
-            "object_kind": "issue",
-            "event_type": "issue",
-            "user": hook_user(user),
-            "project": hook_project(self, proj),
-            "object_attributes": attrs,
-            "repository": hook_repository(self, proj),
-            "assignees": [],
-            "labels": attrs["labels"],
-            "changes": changes,
-        }
+        return self._object_event(
+            "issue", project, iid, author, action, labels_previous, labels_current
+        )
 
     def webhook_merge_request_event(
         self,
@@ -176,24 +162,39 @@ class Webhooks(GitLabState):
         labels_current: list[str] | None = None,
     ) -> dict[str, Any]:
         """A Merge Request Hook payload; with label lists it carries `changes.labels`."""
+        return self._object_event(
+            "merge_request", project, iid, author, action, labels_previous, labels_current
+        )
+
+    def _object_event(
+        self,
+        kind: str,
+        project: str | SimProject,
+        iid: int,
+        author: str,
+        action: str,
+        labels_previous: list[str] | None,
+        labels_current: list[str] | None,
+    ) -> dict[str, Any]:
         proj = self.project(project)
-        mr = proj.merge_requests[iid]
+        is_issue = kind == "issue"
+        obj = proj.issues[iid] if is_issue else proj.merge_requests[iid]
         user = self.users[author]
-        changes = self._label_changes(proj, mr, labels_previous, labels_current, user)
-        attrs = hook_mr(self, proj, mr)
+        changes = self._label_changes(proj, obj, labels_previous, labels_current, user)
+        attrs = hook_issue(self, proj, obj) if is_issue else hook_mr(self, proj, obj)
         attrs["action"] = action
-        return {
-            "object_kind": "merge_request",
-            "event_type": "merge_request",
+        payload: dict[str, Any] = {
+            "object_kind": kind,
+            "event_type": kind,
             "user": hook_user(user),
             "project": hook_project(self, proj),
             "object_attributes": attrs,
             "repository": hook_repository(self, proj),
             "assignees": [],
-            "reviewers": [],
-            "labels": attrs["labels"],
-            "changes": changes,
         }
+        if not is_issue:
+            payload["reviewers"] = []
+        return {**payload, "labels": attrs["labels"], "changes": changes}
 
     def _label_changes(
         self,

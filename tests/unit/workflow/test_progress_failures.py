@@ -4,14 +4,13 @@ detail of a failure."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.store.runs import Run
 from app.store.steps import RunSnapshot, Step
 from app.workflow.progress import checklist, public_reason, status_report
+from tests.unit.workflow.made_runs import NOW, failed, made_run
 
-NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 DETAIL = (
     "ProviderConfigError: anthropic:sim: the provider refused the credentials (401): "
     "invalid x-api-key sk-ant-api03-[REDACTED]; check AGENTOPS_ANTHROPIC_API_KEY"
@@ -20,44 +19,15 @@ TOLD = "The model provider is unavailable to AgentOps. Write `/agentops retry` l
 
 
 def make_run(**changes: Any) -> Run:
-    fields: dict[str, Any] = {
-        "id": 7,
-        "tenant_id": 1,
-        "forge": "github",
-        "repo": "o/r",
-        "target_kind": "issue",
-        "target_number": 3,
-        "command": "implement",
-        "args": "",
-        "requested_by": "alice",
-        "trigger": "comment",
-        "trigger_key": "k",
-        "comment_id": 1,
-        "context": {},
-        "status": "failed",
-        "cancel_requested": False,
-        "retry_of": None,
-        "attempts": 1,
-        "check_ref": None,
-        "result": {"failure": {"kind": "model_provider", "text": TOLD}},
-        "error": f"{TOLD}\n\n{DETAIL}",
-        "created_at": NOW,
-        "started_at": NOW,
-        "finished_at": NOW,
-    }
-    return Run(**{**fields, **changes})
+    """A run that failed on the model provider, as the runner stores it."""
+    failure = {"failure": {"kind": "model_provider", "text": TOLD}}
+    told = {"status": "failed", "result": failure, "error": f"{TOLD}\n\n{DETAIL}"}
+    return made_run(**{"repo": "o/r", "finished_at": NOW, **told, **changes})
 
 
 def failed_step() -> Step:
-    return Step(
-        name="plan",
-        position=3,
-        status="failed",
-        record=None,
-        failure="The model provider is unavailable to AgentOps.",
-        error=DETAIL,
-        started_at=NOW,
-        finished_at=NOW + timedelta(seconds=2),
+    return dataclasses.replace(
+        failed("plan", "The model provider is unavailable to AgentOps.", DETAIL), position=3
     )
 
 
