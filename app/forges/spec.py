@@ -34,9 +34,19 @@ class ForgeWording:
     change_request: str  # what a proposed change is called: "pull request", "merge request"
     progress_display: str  # where a run's progress shows: "check run", "commit status"
     noreply_domain: str  # e-mail domain of addresses that stand for an account, no mailbox
+    change_request_sigil: str  # how text links one by number: "#" (GitHub), "!" (GitLab)
 
     def noreply_email(self, login: str) -> str:
         return f"{login}@{self.noreply_domain}"
+
+    def change_ref(self, number: int) -> str:
+        """A proposed change by number, as the forge links it in text: `#7`, `!7`."""
+        return f"{self.change_request_sigil}{number}"
+
+    @property
+    def change_request_title(self) -> str:
+        """`change_request` at the start of a sentence: "Pull request", "Merge request"."""
+        return self.change_request[:1].upper() + self.change_request[1:]
 
 
 class ForgeConnection(Protocol):

@@ -134,7 +134,7 @@ async def deliver(
         branch=branch,
         commit=sha,
         pr_number=pull.target.number,
-        pr_url=pull.url or f"#{pull.target.number}",
+        pr_url=pull.url or wording_for(run.forge).change_ref(pull.target.number),
     )
 
 

@@ -14,6 +14,7 @@ from app import repo_files
 from app.config import Settings
 from app.edits import EditPolicy
 from app.forges.base import Issue
+from app.forges.registry import wording_for
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message
@@ -170,19 +171,20 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
         return await deliver(ctx, root, head, issue, planned.plan, implemented)
 
     delivered = await ctx.step(DELIVER, deliver_step)
-    await ctx.reply("delivered", delivered_reply(run.target_number, delivered, implemented))
+    change = wording_for(run.forge).change_request
+    await ctx.reply("delivered", delivered_reply(run.target_number, delivered, implemented, change))
     ctx.result.update({"pull_request": delivered.pr_url, "branch": delivered.branch})
 
 
-def delivered_reply(number: int, delivered: Delivered, implemented: Changed) -> str:
+def delivered_reply(number: int, delivered: Delivered, implemented: Changed, change: str) -> str:
+    """The issue's reply; `change`: what the forge calls the draft ("pull request", …)."""
     unproven = (
         f"\n\n**Unproven**: its tests cannot pass in the sandbox ({implemented.unproven})."
         if implemented.unproven
         else ""
     )
     return (
-        f"Opened draft pull request {delivered.pr_url} for #{number}: "
-        f"{implemented.summary}{unproven}"
+        f"Opened draft {change} {delivered.pr_url} for #{number}: {implemented.summary}{unproven}"
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from app.forges.registry import wording_for
 from app.llm.prompt_safety import fence_untrusted
 from app.step_records import CHANGE, DELIVER, Changed, Delivered, Head
 from app.workflow import workspace
@@ -22,25 +23,28 @@ from app.workflow.prompts import render_prompt, runner_prompt_values
 from app.workflow.proving import ChangeProof
 
 
-def fix_commit_message(number: int, instructions: str, summary: str) -> str:
-    """Subject from the model's summary, body quoting the request (pure)."""
+def fix_commit_message(ref: str, instructions: str, summary: str) -> str:
+    """Subject from the model's summary, body quoting the request (pure); `ref`: the
+    change request as the forge links it (`#7`, `!7`)."""
     first = next((line.strip() for line in summary.splitlines() if line.strip()), "")
     subject = re.sub(r"\s+", " ", first)[:72].rstrip() or "Apply the requested change"
     rest = "\n".join(summary.strip().splitlines()[1:]).strip()
     request = re.sub(r"\s+", " ", instructions).strip()[:300]
-    parts = [subject, *([rest] if rest else []), f"Requested in #{number}: {request}"]
+    parts = [subject, *([rest] if rest else []), f"Requested in {ref}: {request}"]
     return "\n\n".join(parts)
 
 
 async def run_pull_fix(ctx: RunContext, head: Head) -> None:
     """After `prepare` and `check`: make the requested change and push it to the branch."""
     run = ctx.run
+    words = wording_for(run.forge)
     if is_fork(run.repo, head):
         await refuse(
             ctx,
             "fork",
             (
-                f"This pull request's branch lives in a fork (`{head.head_repo or 'deleted'}`), "
+                f"This {words.change_request}'s branch lives in a fork "
+                f"(`{head.head_repo or 'deleted'}`), "
                 "where AgentOps cannot push, so it cannot add a commit to it. Nothing was "
                 "changed. Make the change there, or push the branch to this repository."
             ),
@@ -50,7 +54,7 @@ async def run_pull_fix(ctx: RunContext, head: Head) -> None:
     work = await start_pull_work(ctx, head)
     changed = await ctx.step(CHANGE, lambda: _change(work))
     await ctx.progress()
-    message = fix_commit_message(run.target_number, run.args, changed.summary)
+    message = fix_commit_message(words.change_ref(run.target_number), run.args, changed.summary)
 
     async def deliver() -> Delivered:
         root, sha = await commit_change(work, changed.diff, message)

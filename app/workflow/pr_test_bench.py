@@ -110,7 +110,7 @@ class TestBench:
             verdict += " (this runner cannot run single tests: the whole suite ran)"
         excerpt = output_excerpt(done.tests).replace("```", "'''")
         return done.passed, (
-            f"`{shown}`: the named tests {verdict} on the pull request's code "
+            f"`{shown}`: the named tests {verdict} on the checked-out head "
             f"({done.tests.summary()}).\n\n<details><summary>output</summary>\n\n"
             f"```\n{excerpt}\n```\n</details>"
         )

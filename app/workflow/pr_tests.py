@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app import git
+from app.forges.registry import wording_for
+from app.forges.spec import ForgeWording
 from app.sandbox import files_of_test_ids, is_test_path
 from app.step_records import DELIVER, WRITE_TESTS, Changed, Delivered, Head
 from app.workflow import workspace
@@ -41,40 +43,42 @@ def stacked_branch(number: int) -> str:
     return f"agentops/tests-for-{number}"
 
 
-def message_for_tests(number: int, summary: str, tests: list[str]) -> str:
+def message_for_tests(ref: str, summary: str, tests: list[str]) -> str:
+    """The commit message; `ref`: the change request as the forge links it (`#7`, `!7`)."""
     listed = "\n".join(f"- {t}" for t in tests)
     body = summary.strip() or "Tests for the changed code."
-    return (
-        f"test: cover the changes of #{number}\n\n{body}\n\nTests (passing on the head):\n{listed}"
-    )
+    return f"test: cover the changes of {ref}\n\n{body}\n\nTests (passing on the head):\n{listed}"
 
 
-def stacked_pull_body(number: int, head: Head, written: Changed, run_id: int, on_head: bool) -> str:
+def stacked_pull_body(
+    number: int, head: Head, written: Changed, run_id: int, on_head: bool, words: ForgeWording
+) -> str:
     """The stacked pull request's description (pure); `on_head`: it starts from #N's head."""
     fork = f"`{head.head_repo or 'a deleted fork'}`, branch `{head.ref}`"
+    ref, change = words.change_ref(number), words.change_request
     if on_head:
         where = (
-            f"#{number} comes from a fork ({fork}) where AgentOps cannot push, so its "
-            f"tests are here: this branch starts from #{number}'s head commit "
-            f"`{head.head_sha[:12]}`. A pull request cannot target a branch of "
+            f"{ref} comes from a fork ({fork}) where AgentOps cannot push, so its "
+            f"tests are here: this branch starts from {ref}'s head commit "
+            f"`{head.head_sha[:12]}`. A {change} cannot target a branch of "
             f"another repository, so this one targets `{head.base}` and shows "
-            f"#{number}'s commits too until #{number} is merged. Merge #{number} first."
+            f"{ref}'s commits too until {ref} is merged. Merge {ref} first."
         )
     else:
         where = (
-            f"#{number} comes from a fork ({fork}) where AgentOps cannot push, and its "
+            f"{ref} comes from a fork ({fork}) where AgentOps cannot push, and its "
             "author cannot write to this repository, so AgentOps does not copy its "
             "commits here (they would run in this repository's CI with its secrets). "
-            f"This pull request holds only the tests, on `{head.base}`: they test "
-            f"#{number}'s code, so they fail until #{number} is merged. Merge #{number} "
+            f"This {change} holds only the tests, on `{head.base}`: they test "
+            f"{ref}'s code, so they fail until {ref} is merged. Merge {ref} "
             "first, then update this branch."
         )
     return "\n\n".join(
         [
-            f"Tests for #{number}, stacked on it.",
+            f"Tests for {ref}, stacked on it.",
             where,
             f"**Summary**\n\n{written.summary}",
-            f"**Test evidence** (`{written.test_command}`, on #{number}'s head "
+            f"**Test evidence** (`{written.test_command}`, on {ref}'s head "
             f"`{head.head_sha[:12]}`)\n\n{written.verification}",
             f"Made by AgentOps run {run_id} in {written.turns} model turns, "
             f"cost ${written.cost_usd:.4f}.",
@@ -113,15 +117,19 @@ async def run_pull_tests(ctx: RunContext, head: Head) -> None:
     written = await ctx.step(WRITE_TESTS, lambda: _write_tests(work))
     await ctx.progress()
     delivered = await ctx.step(DELIVER, lambda: _deliver(work, written))
-    await ctx.reply("delivered", delivered_tests_reply(head, written, delivered))
+    words = wording_for(ctx.run.forge)
+    await ctx.reply("delivered", delivered_tests_reply(head, written, delivered, words))
     if delivered.pr_url is not None:
         ctx.result["pull_request"] = delivered.pr_url
     ctx.result.update({"commit": delivered.commit, "branch": delivered.branch})
 
 
-def delivered_tests_reply(head: Head, written: Changed, delivered: Delivered) -> str:
+def delivered_tests_reply(
+    head: Head, written: Changed, delivered: Delivered, words: ForgeWording
+) -> str:
     """Where the tests went: the pull request's branch, or a stacked pull request (pure)."""
     tests = ", ".join(f"`{t}`" for t in written.tests)
+    change = words.change_request
     if delivered.pr_url is None:
         return (
             f"Pushed commit {delivered.commit} to `{delivered.branch}` with tests "
@@ -129,13 +137,13 @@ def delivered_tests_reply(head: Head, written: Changed, delivered: Delivered) ->
         )
     if delivered.on_head:
         return (
-            f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
-            f"are in the stacked draft pull request {delivered.pr_url} (commit "
+            f"This {change} comes from a fork, where AgentOps cannot push, so its tests "
+            f"are in the stacked draft {change} {delivered.pr_url} (commit "
             f"{delivered.commit}): {tests}, passing on this head."
         )
     return (
-        f"This pull request comes from a fork, where AgentOps cannot push, so its tests "
-        f"are in the draft pull request {delivered.pr_url} (commit "
+        f"This {change} comes from a fork, where AgentOps cannot push, so its tests "
+        f"are in the draft {change} {delivered.pr_url} (commit "
         f"{delivered.commit}): {tests}, passing on this head. That one holds only "
         f"the tests, on `{head.base}`, so they fail there until this is merged."
     )
@@ -169,7 +177,8 @@ async def _write_tests(work: PullWork) -> Changed:
 async def _deliver(work: PullWork, written: Changed) -> Delivered:
     """The `deliver` step: a commit pushed to the branch, or to a stacked pull request."""
     ctx, head, number = work.ctx, work.head, work.ctx.run.target_number
-    message = message_for_tests(number, written.summary, written.tests)
+    words = wording_for(ctx.run.forge)
+    message = message_for_tests(words.change_ref(number), written.summary, written.tests)
     if not work.from_fork:
         root, sha = await commit_change(work, written.diff, message)
         await push_commit(ctx, root, sha, head.ref)
@@ -186,10 +195,11 @@ async def _deliver(work: PullWork, written: Changed) -> Delivered:
                 ctx,
                 "tests-do-not-apply",
                 (
-                    "The tests pass on this pull request's head, but they change files of this "
-                    f"pull request, so they do not apply to `{head.base}`; AgentOps does not "
-                    "copy the commits of a fork whose author cannot write here. Here they are "
-                    "as a patch to apply to this branch:\n\n"
+                    f"The tests pass on this {words.change_request}'s head, but they change "
+                    f"files of this {words.change_request}, so they do not apply to "
+                    f"`{head.base}`; AgentOps does not copy the commits of a fork whose "
+                    "author cannot write here. Here they are as a patch to apply to this "
+                    "branch:\n\n"
                     f"````diff\n{clip(written.diff, MAX_PATCH_IN_REPLY)}\n````"
                 ),
             )
@@ -199,8 +209,8 @@ async def _deliver(work: PullWork, written: Changed) -> Delivered:
         ctx.run.repo,
         head=branch,
         base=head.base,
-        title=f"Tests for #{number}: {work.change.title}"[:120],
-        body=stacked_pull_body(number, head, written, ctx.run.id, on_head),
+        title=f"Tests for {words.change_ref(number)}: {work.change.title}"[:120],
+        body=stacked_pull_body(number, head, written, ctx.run.id, on_head, words),
         draft=True,
     )
     return Delivered(
@@ -208,5 +218,5 @@ async def _deliver(work: PullWork, written: Changed) -> Delivered:
         branch=branch,
         on_head=on_head,
         pr_number=pull.target.number,
-        pr_url=pull.url or f"#{pull.target.number}",
+        pr_url=pull.url or words.change_ref(pull.target.number),
     )

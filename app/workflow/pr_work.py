@@ -19,6 +19,7 @@ from pathlib import Path
 
 from app import repo_files
 from app.edits import EditPolicy
+from app.forges.registry import wording_for
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import LLMRequest, Message
 from app.repo_config import RepoConfig
@@ -37,7 +38,7 @@ MAX_DESCRIPTION_CHARS = 4_000
 # on a pull request the named tests only have to pass.
 PASSING_IS_ENOUGH = (
     "(Here no test has to fail first: the tests you name must pass on the "
-    "pull request's code with your edits.)"
+    "code of the {change} with your edits.)"
 )
 
 
@@ -97,19 +98,23 @@ class PullWork:
 
     def prompt_values(self) -> dict[str, str]:
         """The pull request for a prompt template: `$number`, `$pull`, `$files`, `$diff`."""
+        words = wording_for(self.ctx.run.forge)
         number = self.ctx.run.target_number
+        named = f"{words.change_request} {words.change_ref(number)}"
         described = f"{self.change.title}\n\n{self.change.body}".strip()
         return {
             "repo": self.ctx.run.repo,
             "number": str(number),
-            "pull": fence_untrusted(f"pull request #{number}", described),
+            "pull": fence_untrusted(named, described),
             "files": changed_files_markdown(self.change.files),
-            "diff": fence_untrusted(f"diff of pull request #{number}", self.change.diff),
+            "diff": fence_untrusted(f"diff of {named}", self.change.diff),
         }
 
 
 async def start_pull_work(ctx: RunContext, head: Head) -> PullWork:
     """The steps `clone`, `config` and `diff`."""
+
+    words = wording_for(ctx.run.forge)
 
     async def clone() -> Cloned:
         pull = await ctx.forge.get_pull_request(ctx.target)
@@ -117,8 +122,8 @@ async def start_pull_work(ctx: RunContext, head: Head) -> PullWork:
             await refuse(
                 ctx,
                 "not-open",
-                f"This pull request is {pull.state}: AgentOps works "
-                "on open pull requests only. Nothing was changed.",
+                f"This {words.change_request} is {pull.state}: AgentOps works "
+                f"on open {words.change_request}s only. Nothing was changed.",
             )
         root = await checkout_head(ctx, head)
         files = sum(1 for _file in repo_files.walk_files(root))
@@ -174,9 +179,12 @@ async def edit_in_loop(
     )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
 
+    change = wording_for(work.ctx.run.forge).change_request
+    passing_is_enough = PASSING_IS_ENOUGH.format(change=change)
+
     async def verify_passing(test_ids: list[str]) -> tuple[bool, str]:
         passed, report = await verify(test_ids)
-        return passed, report if passed else f"{PASSING_IS_ENOUGH}\n\n{report}"
+        return passed, report if passed else f"{passing_is_enough}\n\n{report}"
 
     outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits, verify_passing)
     if not outcome.finished:

@@ -140,6 +140,8 @@ async def _read_diff(ctx: RunContext) -> PullDiff:
 
 async def _ask_reviewer(ctx: RunContext, diff: PullDiff, config: RepoConfig) -> Reviewed:
     number = ctx.run.target_number
+    words = wording_for(ctx.run.forge)
+    named = f"{words.change_request} {words.change_ref(number)}"
     request = LLMRequest(
         role="reviewer",
         system=render_prompt(
@@ -151,13 +153,11 @@ async def _ask_reviewer(ctx: RunContext, diff: PullDiff, config: RepoConfig) -> 
                     "review_task",
                     number=str(number),
                     pull=fence_untrusted(
-                        f"pull request #{number} title and description",
+                        f"{named} title and description",
                         f"{diff.title}\n\n{diff.body}",
                     ),
                     files=files_list(diff.files),
-                    diff=fence_untrusted(
-                        f"pull request #{number} diff", prompt_diff(diff.diff, diff.cut)
-                    ),
+                    diff=fence_untrusted(f"{named} diff", prompt_diff(diff.diff, diff.cut)),
                 )
             ),
         ),

@@ -78,7 +78,7 @@ def test_an_issue_becomes_a_merge_request(
     ]
     progress = [n for n in notes if "[x] deliver" in n]
     assert len(progress) == 1  # one progress note, updated in place
-    assert any("Opened draft pull request" in n for n in notes)
+    assert any("Opened draft merge request" in n for n in notes)
 
 
 def test_a_worker_killed_while_delivering_leaves_one_branch_commit_and_mr(

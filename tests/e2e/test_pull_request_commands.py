@@ -206,10 +206,10 @@ def test_tests_for_a_pull_request_are_one_new_commit_on_its_branch(
     coder = sim.requests_for(script.CODER)[-5:]
     assert "<untrusted-data" in str(coder[0].body["messages"][0])  # the diff is data
     sent_back = str(coder[3].body["messages"][-1])
-    assert "tests FAIL on the pull request" in sent_back  # the failing test went back
+    assert "tests FAIL on the checked-out head" in sent_back  # the failing test went back
     steps = {s["name"]: s["detail"] for s in run["steps"]}
     assert steps["config"]["source"] == "head"  # alice has write access
-    assert "pass on the pull request's code" in steps["write-tests"]["verification"]
+    assert "pass on the checked-out head" in steps["write-tests"]["verification"]
 
 
 def test_tests_for_a_strangers_fork_are_a_draft_pull_request_of_tests_only(
@@ -246,7 +246,7 @@ def test_tests_for_a_strangers_fork_are_a_draft_pull_request_of_tests_only(
 
     pull = _stacked_pull(gh, repo, number)
     assert "only the tests, on `main`" in pull["body"]
-    assert "the named tests pass on the pull request's code" in pull["body"]  # evidence
+    assert "the named tests pass on the checked-out head" in pull["body"]  # evidence
     steps = {s["name"]: s["detail"] for s in run["steps"]}
     assert steps["config"]["source"] == "base"
     bot = _bot_comments(gh, repo, number)

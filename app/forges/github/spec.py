@@ -11,6 +11,7 @@ WORDING = ForgeWording(
     change_request="pull request",
     progress_display="check run",
     noreply_domain="users.noreply.github.com",
+    change_request_sigil="#",
 )
 
 

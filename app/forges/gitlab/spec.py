@@ -11,6 +11,7 @@ WORDING = ForgeWording(
     change_request="merge request",
     progress_display="commit status",
     noreply_domain="noreply.invalid",  # GitLab's own noreply domain depends on the instance
+    change_request_sigil="!",
 )
 
 

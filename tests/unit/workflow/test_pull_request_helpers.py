@@ -3,6 +3,8 @@ is refused for, the commit messages, the stacked pull request, clipping."""
 
 from __future__ import annotations
 
+from app.forges.github.spec import WORDING as GITHUB
+from app.forges.gitlab.spec import WORDING as GITLAB
 from app.step_records import Changed, ChangedFileName, Head
 from app.workflow.pr_checkout import is_fork
 from app.workflow.pr_fix import fix_commit_message
@@ -77,11 +79,11 @@ def test_files_markdown_lists_paths_with_their_status() -> None:
 
 
 def test_the_tests_commit_message_has_a_conventional_subject_and_lists_the_tests() -> None:
-    message = message_for_tests(7, "Cover multiply().", ["tests/test_m.py::test_a"])
+    message = message_for_tests("#7", "Cover multiply().", ["tests/test_m.py::test_a"])
     subject, body = message.split("\n\n", 1)
     assert subject == "test: cover the changes of #7"
     assert "Cover multiply()." in body and "- tests/test_m.py::test_a" in body
-    assert "Tests for the changed code." in message_for_tests(7, "  ", [])
+    assert "Tests for the changed code." in message_for_tests("#7", "  ", [])
 
 
 WRITTEN = Changed(
@@ -96,7 +98,7 @@ WRITTEN = Changed(
 
 def test_a_stacked_pull_request_on_the_forks_head_says_to_merge_the_original_first() -> None:
     assert stacked_branch(12) == "agentops/tests-for-12"
-    body = stacked_pull_body(12, HEAD, WRITTEN, run_id=5, on_head=True)
+    body = stacked_pull_body(12, HEAD, WRITTEN, run_id=5, on_head=True, words=GITHUB)
     assert body.startswith("Tests for #12, stacked on it.")
     assert "`bob/calc`" in body and "`patch-1`" in body and "`aaaaaaaaaaaa`" in body
     assert "targets `main`" in body and "Merge #12 first" in body
@@ -105,7 +107,7 @@ def test_a_stacked_pull_request_on_the_forks_head_says_to_merge_the_original_fir
 
 def test_a_stacked_pull_request_of_tests_only_says_why_and_that_they_fail_until_merged() -> None:
     body = stacked_pull_body(
-        12, HEAD.model_copy(update={"head_repo": ""}), WRITTEN, run_id=5, on_head=False
+        12, HEAD.model_copy(update={"head_repo": ""}), WRITTEN, 5, on_head=False, words=GITHUB
     )
     assert "a deleted fork" in body
     assert "does not copy its commits here" in body and "only the tests, on `main`" in body
@@ -113,18 +115,32 @@ def test_a_stacked_pull_request_of_tests_only_says_why_and_that_they_fail_until_
     assert "on #12's head `aaaaaaaaaaaa`" in body  # where the tests were shown to pass
 
 
+def test_on_gitlab_the_stacked_merge_request_names_the_original_as_gitlab_links_it() -> None:
+    # `#12` on GitLab is issue 12: a merge request is `!12`
+    body = stacked_pull_body(12, HEAD, WRITTEN, run_id=5, on_head=False, words=GITLAB)
+    assert body.startswith("Tests for !12, stacked on it.")
+    assert "This merge request holds only the tests" in body and "Merge !12 first" in body
+    assert "#12" not in body and "pull request" not in body
+    assert message_for_tests(GITLAB.change_ref(12), "", []).startswith(
+        "test: cover the changes of !12\n"
+    )
+    assert fix_commit_message(GITLAB.change_ref(4), "rename x", "").endswith(
+        "Requested in !4: rename x"
+    )
+
+
 def test_fix_commit_message_takes_its_subject_from_the_summary() -> None:
-    message = fix_commit_message(4, "make it\n  faster", "perf: use sum()\n\nNo loop.")
+    message = fix_commit_message("#4", "make it\n  faster", "perf: use sum()\n\nNo loop.")
     assert message == "perf: use sum()\n\nNo loop.\n\nRequested in #4: make it faster"
 
 
 def test_fix_commit_message_without_a_summary_says_what_it_is() -> None:
-    message = fix_commit_message(4, "rename x", "")
+    message = fix_commit_message("#4", "rename x", "")
     assert message == "Apply the requested change\n\nRequested in #4: rename x"
 
 
 def test_fix_commit_message_keeps_a_long_subject_and_request_short() -> None:
-    message = fix_commit_message(4, "y" * 1000, "x" * 200)
+    message = fix_commit_message("#4", "y" * 1000, "x" * 200)
     subject, request = message.split("\n\n")
     assert subject == "x" * 72
     assert request == "Requested in #4: " + "y" * 300

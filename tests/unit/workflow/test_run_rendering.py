@@ -4,6 +4,8 @@ request's description, the replies, `/agentops status`, and the admin API's step
 from __future__ import annotations
 
 from app.forges.base import Issue, Target
+from app.forges.github.spec import WORDING as GITHUB
+from app.forges.gitlab.spec import WORDING as GITLAB
 from app.step_records import (
     Changed,
     Delivered,
@@ -120,15 +122,21 @@ def test_the_pull_request_description_comes_from_the_implement_record() -> None:
 
 def test_the_replies_say_where_the_change_went() -> None:
     opened = Delivered(branch="agentops/3-sum", commit="c0ffee", pr_number=9, pr_url="URL")
-    assert delivered_reply(3, opened, CHANGED) == (
+    assert delivered_reply(3, opened, CHANGED, "pull request") == (
         "Opened draft pull request URL for #3: Fix the sum."
     )
+    assert delivered_reply(3, opened, CHANGED, "merge request").startswith(
+        "Opened draft merge request URL for #3"
+    )
     pushed = Delivered(branch="patch-1", commit="c0ffee")
-    assert delivered_tests_reply(HEAD, CHANGED, pushed).startswith(
+    assert delivered_tests_reply(HEAD, CHANGED, pushed, GITHUB).startswith(
         "Pushed commit c0ffee to `patch-1` with tests `tests/test_calc.py::test_sum`"
     )
     stacked = Delivered(branch="agentops/tests-for-3", commit="c", pr_url="URL", on_head=False)
-    assert "on `main`, so they fail there" in delivered_tests_reply(HEAD, CHANGED, stacked)
+    assert "on `main`, so they fail there" in delivered_tests_reply(HEAD, CHANGED, stacked, GITHUB)
+    on_gitlab = delivered_tests_reply(HEAD, CHANGED, stacked, GITLAB)
+    assert on_gitlab.startswith("This merge request comes from a fork")
+    assert "in the draft merge request URL" in on_gitlab and "pull request" not in on_gitlab
     posted = ReviewPosted(url="URL", inline=1, folded=2)
     assert reply_text(posted, "merge request") == (
         "Reviewed this merge request: URL (1 comment on the changed lines, 2 more in the summary)."
