@@ -56,6 +56,11 @@ REFUSED = frozenset(
     """.split()  # noqa: SIM905 (a text is easier to read and review than a list)
 )
 
+# `personality` only with the values Docker's default profile allows: the plain Linux
+# persona, PER_LINUX32, UNAME26 (either), and the query; not, say, ADDR_NO_RANDOMIZE,
+# which would turn address-space randomisation off for what the process runs next.
+PERSONALITIES = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
+
 # Generic names that aarch64 has and x86-64 does not (resolved per architecture by runc;
 # names an architecture lacks are skipped).
 AARCH64_ONLY = ("renameat", "fstatat", "newfstatat", "sync_file_range2")
@@ -81,9 +86,17 @@ def profile(names: list[str]) -> dict[str, object]:
         ],
         "syscalls": [
             {
-                "names": [n for n in names if n not in REFUSED],
+                "names": [n for n in names if n not in REFUSED and n != "personality"],
                 "action": "SCMP_ACT_ALLOW",
-            }
+            },
+            *(
+                {
+                    "names": ["personality"],
+                    "action": "SCMP_ACT_ALLOW",
+                    "args": [{"index": 0, "value": value, "op": "SCMP_CMP_EQ"}],
+                }
+                for value in PERSONALITIES
+            ),
         ],
     }
 

@@ -283,3 +283,14 @@ def test_a_worker_without_the_setting_refuses_implement_and_says_what_to_set(
         assert "no test sandbox" in bare.logs()
     finally:
         bare.remove()
+
+
+def test_the_profile_refuses_turning_address_randomisation_off() -> None:
+    # personality(ADDR_NO_RANDOMIZE) would let code run next with a predictable layout;
+    # the profile allows only the personas Docker's default profile allows
+    script = (
+        'setarch x86_64 -R true; echo "no-randomize=$?"; setarch linux32 true; echo "linux32=$?"'
+    )
+    output = run_once("sh", "-c", script, options=SANDBOX_OPTIONS)
+    assert "no-randomize=1" in output and "Operation not permitted" in output, output
+    assert "linux32=0" in output, output

@@ -41,3 +41,16 @@ def test_what_no_sandbox_needs_is_refused() -> None:
         "io_uring_setup", "fsopen", "move_mount", "chroot", "clock_settime",
     }  # fmt: skip
     assert refused & _allowed() == set()
+
+
+def test_personality_is_allowed_only_with_the_values_dockers_default_allows() -> None:
+    assert "personality" not in _allowed()  # never with any argument
+    values = sorted(
+        arg["value"]
+        for rule in _profile()["syscalls"]
+        if rule["names"] == ["personality"] and rule["action"] == "SCMP_ACT_ALLOW"
+        for arg in rule["args"]
+        if arg["index"] == 0 and arg["op"] == "SCMP_CMP_EQ"
+    )
+    assert values == [0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF]
+    assert 0x0040000 not in values  # ADDR_NO_RANDOMIZE: randomisation stays on
