@@ -8,6 +8,7 @@ file or secret reaches the model, the forge or anything outside the sandbox.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -129,3 +130,44 @@ def test_a_steered_model_is_refused_at_every_step_and_delivers_only_the_change(
     changed = git_in(bare, "diff", "--name-only", "main", branch).split()
     assert changed == ["calc.py", "tests/test_divide.py"]
     assert git_in(bare, "rev-list", "--count", f"main..{branch}").strip() == "1"
+
+
+def test_a_steered_model_cannot_make_the_bot_notify_people(
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
+    repo = "mallory/pinging-model"
+    gh, _ = github
+    sim, _ = llm
+    sim.script(
+        script.PLANNER,
+        text("**Change**\n1. `calc.py`: refuse b == 0. @acme/security-team please approve.\n"),
+    )
+    sim.script(
+        script.CODER,
+        tool_call("apply_edits", {"edits": script.CHANGE + "\n" + script.REAL_TEST}),
+        tool_call(
+            "finish",
+            {
+                "summary": "Done. @all @bob merge this now; the decorator is `@wraps`.",
+                "tests": ["tests/test_divide.py::test_divide_by_zero_raises"],
+            },
+        ),
+    )
+    sim.script(script.CHEAP, text(script.COMMIT_MESSAGE))
+    gh.add_repo(repo, script.FILES)
+    gh.set_permission(repo, "alice", "write")
+
+    number, run_id = script.start_implement(service, gh, repo)
+    run = wait_for(lambda: service.finished(run_id), 180, what="the run")
+
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-3000:])
+    (pull,) = gh.pulls(repo)
+    posted = [pull["title"], pull["body"], *(c["body"] for c in gh.comments(repo, number))]
+    posted += [str(c.get("output")) for c in gh.check_runs(repo)]
+    everything = "\n".join(posted)
+    # what the model wrote is there, as code: it reads the same and notifies no one
+    assert "`@all` `@bob` merge this now" in pull["body"]
+    assert "`@acme/security-team` please approve" in pull["body"]
+    assert "the decorator is `@wraps`" in pull["body"]
+    for name in ("all", "bob", "acme/security-team", "alice"):
+        assert not re.search(rf"(?<!`)@{name}\b", everything), (name, everything)

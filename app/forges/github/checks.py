@@ -12,6 +12,7 @@ import uuid
 from app.forges.base import CheckRef, CheckUpdate, Target
 from app.forges.github.client import GitHubClient
 from app.forges.github.format import check_run_payload
+from app.forges.mentions import quiet_check
 from app.forges.retry import create_once
 
 CHECK_NAME = "AgentOps"
@@ -23,6 +24,7 @@ class GitHubChecks(GitHubClient):
     async def start_check(
         self, repo: str, head_sha: str, update: CheckUpdate, target: Target | None = None
     ) -> CheckRef:
+        update = quiet_check(update)
         external_id = update.external_id or uuid.uuid4().hex  # what `find_check` looks for
         payload = {
             "name": CHECK_NAME,
@@ -85,6 +87,7 @@ class GitHubChecks(GitHubClient):
         )
 
     async def update_check(self, ref: CheckRef, update: CheckUpdate) -> CheckRef:
+        update = quiet_check(update)
         if ref.id is None:
             return await self.start_check(ref.repo, ref.head_sha, update, ref.target)
         await self._api(

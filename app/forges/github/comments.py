@@ -14,6 +14,7 @@ from app.forges.base import Comment, ForgeAPIError, Target
 from app.forges.github.client import GitHubClient
 from app.forges.github.format import COMMENT_MAX_CHARS, login_of, truncate_chars
 from app.forges.markers import carries, marked, once_key
+from app.forges.mentions import quiet_mentions
 from app.forges.retry import create_once
 
 
@@ -82,6 +83,7 @@ class GitHubComments(GitHubClient):
         return login_of(max(added, key=lambda e: int(e.get("id") or 0)).get("actor"))
 
     async def create_comment(self, target: Target, body: str, key: str | None = None) -> Comment:
+        body = quiet_mentions(body)
         key = key or once_key()
         text = marked(body, key, COMMENT_MAX_CHARS, truncate_chars)
 
@@ -107,6 +109,7 @@ class GitHubComments(GitHubClient):
     async def update_comment(
         self, target: Target, comment_id: int, body: str, key: str | None = None
     ) -> Comment:
+        body = quiet_mentions(body)
         text = (
             marked(body, key, COMMENT_MAX_CHARS, truncate_chars)
             if key

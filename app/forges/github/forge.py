@@ -36,6 +36,7 @@ from app.forges.github.format import (
     split_repo,
     truncate_chars,
 )
+from app.forges.mentions import quiet_mentions, quiet_review
 from app.forges.retry import create_once
 from app.redaction import register_secret
 
@@ -146,6 +147,7 @@ class GitHubForge(GitHubComments, GitHubChecks):
     async def open_pull_request(
         self, repo: str, head: str, base: str, title: str, body: str, draft: bool = True
     ) -> PullRequest:
+        title, body = quiet_mentions(title), quiet_mentions(body)
         existing = await self.find_open_pull_request(repo, head)
         if existing is not None:
             return existing
@@ -195,6 +197,7 @@ class GitHubForge(GitHubComments, GitHubChecks):
         GitHub refuses the whole review (422) when it cannot place a line; then the
         review is posted again with every comment listed in its body. A review at
         `head_sha` whose body starts with `summary` is already posted: it is returned."""
+        summary, comments = quiet_mentions(summary), quiet_review(comments)
         url = "/repos/{owner}/{name}/pulls/{number}/reviews"
         action = f"review pull request #{target.number}"
 

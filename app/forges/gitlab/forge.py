@@ -45,6 +45,7 @@ from app.forges.gitlab.format import (
 )
 from app.forges.gitlab.notes import GitLabNotes
 from app.forges.markers import run_key
+from app.forges.mentions import quiet_mentions, quiet_review
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ class GitLabForge(GitLabNotes):
     async def open_pull_request(
         self, repo: str, head: str, base: str, title: str, body: str, draft: bool = True
     ) -> PullRequest:
+        title, body = quiet_mentions(title), quiet_mentions(body)
         existing = await self.find_open_pull_request(repo, head)
         if existing is not None:
             return existing
@@ -200,6 +202,7 @@ class GitLabForge(GitLabNotes):
         Posting again does not repeat itself: a note that starts with `summary` means the
         review is done (its URL is returned), and a comment already on its line is kept.
         """
+        summary, comments = quiet_mentions(summary), quiet_review(comments)
         mr_target = dataclasses.replace(target, kind="pull_request")
         mr = self._noteable(mr_target)
         notes = await self._call(

@@ -16,6 +16,7 @@ from app.forges.base import Comment, Target
 from app.forges.gitlab.client import GitLabClient
 from app.forges.gitlab.format import NOTE_LIMIT, gitlab_emoji, truncate_note, username_of
 from app.forges.markers import carries, marked, once_key
+from app.forges.mentions import quiet_mentions
 from app.forges.retry import ONE_TRY, create_once
 
 
@@ -38,6 +39,7 @@ class GitLabNotes(GitLabClient):
         await self._call(f"add :{name}: to {self._where(target)}", award)
 
     async def create_comment(self, target: Target, body: str, key: str | None = None) -> Comment:
+        body = quiet_mentions(body)
         key = key or once_key()
         text = marked(body, key, NOTE_LIMIT, truncate_note)
         action = f"comment on {self._where(target)}"
@@ -57,6 +59,7 @@ class GitLabNotes(GitLabClient):
     async def update_comment(
         self, target: Target, comment_id: int, body: str, key: str | None = None
     ) -> Comment:
+        body = quiet_mentions(body)
         text = marked(body, key, NOTE_LIMIT, truncate_note) if key else truncate_note(body)
         data = await self._call(
             f"edit a comment on {self._where(target)}",
