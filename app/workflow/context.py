@@ -86,12 +86,12 @@ class RunContext:
         """`step`, telling `action` whether an earlier try of the step started and did not
         finish (a crashed worker, a failed try): then what it creates may exist already."""
         name = kind.name
-        if self.deps.stopping.is_set() and not self._open_steps:
-            raise RunHandedOver
         position = self.positions.setdefault(name, len(self.positions))
         async with self.deps.db.tenant(self.run.tenant_id) as tc:
             if await run_store.is_cancel_requested(tc, self.run.id):
-                raise RunCancelled
+                raise RunCancelled  # before a hand-over: the next worker could not claim it
+            if self.deps.stopping.is_set() and not self._open_steps:
+                raise RunHandedOver
             started = await step_store.start_step(tc, self.run.id, name, position)
         if started.status == "succeeded":
             if not isinstance(started.record, kind.record):
