@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     """A running run's worker proves it is alive this often."""
     stale_run_seconds: float = 90.0
     """A running run silent this long is handed to another worker: its worker died."""
+    shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    """On SIGTERM or SIGINT a worker takes no new job and lets its runs end their current step
+    this long, then cuts the steps still going; its runs go back to the queue for another
+    worker to go on from the next step, and it exits 0. The orchestrator must wait longer
+    (see *How a webhook becomes work*)."""
     labels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LABELS))
     """JSON map label → command (see *Labels*)."""
     repository_labels: bool = True

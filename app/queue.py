@@ -164,6 +164,26 @@ class RunQueue:
             log.warning("could not hand over run %s: its job is not in the queue", run_id)
         return queued
 
+    async def hand_back(self, run_id: int, job_try: int) -> bool:
+        """Put back in the queue the job of a run that its stopping worker handed over,
+        once ARQ has ended that job (its result, kept an hour, would make a new job of the
+        id a no-op); the new job goes on as try `job_try`. True once the job is checked
+        to be in the queue (a job left in it, as a cancelled one is, stays as it is)."""
+        job_id = job_id_for_run(self.queue_name, run_id)
+        try:
+            redis = await self._redis()
+            if await redis.zscore(self.queue_name, job_id) is None:
+                await redis.delete(f"arq:result:{job_id}", f"arq:job:{job_id}")
+                await redis.enqueue_job(RUN_WORKFLOW, run_id, _job_id=job_id, _job_try=job_try)
+            queued = await redis.zscore(self.queue_name, job_id) is not None
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("could not hand over run %s, Redis unreachable: %s", run_id, exc)
+            await self._reset()
+            return False
+        if not queued:
+            log.warning("could not hand over run %s: its job is not in the queue", run_id)
+        return queued
+
     async def ping(self) -> bool:
         try:
             redis = await self._redis()

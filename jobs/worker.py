@@ -16,8 +16,9 @@ from app.store.db import connect_when_up
 from app.toolchains import toolchain_report
 from app.workflow.context import WorkflowDeps
 from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
+from jobs.graceful import GracefulWorker, hand_over
 from jobs.redelivery import redeliver_github
-from jobs.resilient import RETRY_AT_START, RedisAtStart, ResilientWorker
+from jobs.resilient import RETRY_AT_START, RedisAtStart
 from jobs.sweeper import sweep_forever
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
 
@@ -25,12 +26,14 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY = 5.0  # seconds between recovery sweeps (one worker per interval)
 
 
-def worker_settings(settings: Settings) -> dict[str, Any]:
-    """ARQ `WorkerSettings` (the keyword arguments of `arq.Worker`) for these settings.
+def worker_settings(settings: Settings, stopping: asyncio.Event | None = None) -> dict[str, Any]:
+    """ARQ `WorkerSettings` (the keyword arguments of `arq.Worker`) for these settings;
+    `stopping`: set when the worker stops (jobs/graceful.py).
 
     A function rather than a class: the values come from the environment, validated by
     `Settings`, so nothing is read at import time.
     """
+    stopping = stopping or asyncio.Event()
 
     async def startup(ctx: dict[str, Any]) -> None:
         sandbox = probe_sandbox()
@@ -82,6 +85,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             db=db,
             queue=RunQueue(settings.redis_url, settings.queue_name),
             forge_for=forges.for_run,
+            stopping=stopping,
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -112,6 +116,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,
+        "after_job_end": hand_over,
         "redis_settings": redis_settings(settings.redis_url),
         "queue_name": settings.queue_name,
         "allow_abort_jobs": True,
@@ -122,8 +127,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_worker(settings: Settings, handle_signals: bool = True) -> ResilientWorker:
-    options = worker_settings(settings)
+def build_worker(settings: Settings, handle_signals: bool = True) -> GracefulWorker:
+    """The worker; `handle_signals`: it drains on SIGTERM/SIGINT itself (else whoever owns
+    the signals calls its `stop`)."""
+    stopping = asyncio.Event()
+    options = worker_settings(settings, stopping)
     options["handle_signals"] = handle_signals
     # Redis may be down when the worker starts: keep trying rather than exit, saying so
     # once; once started, ResilientWorker waits out an outage.
@@ -141,4 +149,8 @@ def build_worker(settings: Settings, handle_signals: bool = True) -> ResilientWo
         await startup(ctx)
 
     options["on_startup"] = on_startup
-    return ResilientWorker(**options)
+    return GracefulWorker(
+        stopping=stopping,
+        grace=settings.shutdown_grace_seconds,
+        **options,
+    )

@@ -15,16 +15,23 @@ from app.store import llm_reservations as reservation_store
 from app.store import runs as run_store
 from app.workflow.context import WorkflowDeps
 from app.workflow.labels import check_labels
-from app.workflow.runner import TransientRunError, execute_run
+from app.workflow.runner import HANDED_OVER, TransientRunError, execute_run
+from jobs.graceful import HAND_OVER, HandOver
 
 log = logging.getLogger(__name__)
 
 
 async def run_workflow(ctx: dict[str, Any], run_id: int) -> str:
     deps: WorkflowDeps = ctx["deps"]
-    return await _with_retries(
+    if deps.stopping.is_set():  # taken just as the worker began to stop
+        ctx[HAND_OVER] = HandOver(run_id, claimed=False)
+        return "not started: the worker is stopping"
+    status = await _with_retries(
         ctx, f"run {run_id}", lambda last_try: execute_run(deps, run_id, last_try=last_try)
     )
+    if status == HANDED_OVER:  # jobs/graceful.py puts the job back once ARQ has ended it
+        ctx[HAND_OVER] = HandOver(run_id, claimed=True)
+    return status
 
 
 async def check_repository_labels(ctx: dict[str, Any], check_id: int) -> str:

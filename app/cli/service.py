@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import socket
 import sys
 from typing import Any
@@ -166,12 +167,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
 async def _dev(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
+    from app.cli.dev_server import DevServer
     from app.web import create_app
     from jobs.worker import build_worker
 
-    worker = build_worker(settings, handle_signals=False)  # uvicorn owns SIGINT/SIGTERM
+    worker = build_worker(settings, handle_signals=False)  # the signals are ours, below
     app = create_app(settings, lambda: worker.consuming(within=WORKER_SILENCE_SECONDS))
-    server = uvicorn.Server(
+    server = DevServer(
         uvicorn.Config(
             app,
             host=host,
@@ -182,11 +184,26 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
             server_header=False,  # no software version for whoever probes the port
         )
     )
+
+    def stop(sig: signal.Signals) -> None:
+        """The web part stops as uvicorn does, the worker as `agentops worker` does (its
+        runs handed over); a second signal stops both at once."""
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+        worker.stop(sig)
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop, sig)
     worker_task = asyncio.create_task(worker.async_run())
     worker_task.add_done_callback(_say_worker_stopped)
     try:
         await server.serve()
     finally:
+        if not worker.stopping.is_set():  # the web part ended by itself
+            worker.stop(signal.SIGTERM)
+        await worker.stopped()
         worker_task.cancel()
         await worker.close()
 

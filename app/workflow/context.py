@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
@@ -39,10 +40,17 @@ class WorkflowDeps:
     db: Database
     queue: RunQueue
     forge_for: ForgeFactory
+    # set when the worker stops (jobs/graceful.py): runs stop before their next step
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RunCancelled(Exception):
     """Someone asked to cancel this run; raised between steps."""
+
+
+class RunHandedOver(Exception):
+    """The worker is stopping: the run stops between steps, for another worker to go on
+    from the next one."""
 
 
 class StepUnreadable(Exception):
@@ -61,6 +69,7 @@ class RunContext:
     _cooldowns: RedisCooldowns | None = None
     # called when the run ends, however it ends (a cache entry's lease, app/prepare)
     on_close: list[Callable[[], None]] = field(default_factory=list)
+    _open_steps: int = 0  # steps under way (a step may hold others: deliver, its message)
 
     @property
     def target(self) -> Target:
@@ -69,7 +78,7 @@ class RunContext:
     async def step(self, kind: StepKind[R], action: Callable[[], Awaitable[R]]) -> R:
         """Run `action` once per run: a step that already succeeded returns its record.
 
-        Cancellation is checked before each step starts.
+        Cancellation, and the worker stopping, are checked before each step starts.
         """
         return await self.resumable_step(kind, lambda again: action())
 
@@ -80,22 +89,29 @@ class RunContext:
         position = self.positions.setdefault(name, len(self.positions))
         async with self.deps.db.tenant(self.run.tenant_id) as tc:
             if await run_store.is_cancel_requested(tc, self.run.id):
-                raise RunCancelled
+                raise RunCancelled  # before a hand-over: the next worker could not claim it
+            if self.deps.stopping.is_set() and not self._open_steps:
+                raise RunHandedOver
             started = await step_store.start_step(tc, self.run.id, name, position)
         if started.status == "succeeded":
             if not isinstance(started.record, kind.record):
                 raise StepUnreadable(f"the record of step {name!r} does not read back")
             return started.record
+        self._open_steps += 1
         try:
             record = await action(started.again)
         except RunCancelled:
             await self._finish_step(name, "cancelled")
             raise
         except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) and self.deps.stopping.is_set():
+                raise  # cut as the worker stops: left running, so its next try knows
             # the checklist shows people what failed; the step's error keeps the detail
             note = public_failure(exc, self.run.forge, self.run.id).what_failed
             await self._finish_step(name, "failed", failure=note, error=failure_record(exc))
             raise
+        finally:
+            self._open_steps -= 1
         await self._finish_step(name, "succeeded", record)
         return record
 

@@ -1,7 +1,9 @@
 """Executing one run: claim it, authorise, acknowledge, do the command, close it.
 
 Safe to call twice for the same run (ARQ may run a job twice): finished runs are left
-alone and finished steps are not repeated.
+alone and finished steps are not repeated. When the worker stops (`WorkflowDeps.stopping`)
+a run stops between steps, or where its step was cut, and `execute_run` answers
+`HANDED_OVER`: the run stays running for the next worker to go on with.
 """
 
 from __future__ import annotations
@@ -25,12 +27,19 @@ from app.store import refusal_notices as refusal_store
 from app.store import runs as run_store
 from app.store.runs import Run
 from app.workflow import control, provenance, work
-from app.workflow.context import RunCancelled, RunContext, RunRefused, WorkflowDeps
+from app.workflow.context import (
+    RunCancelled,
+    RunContext,
+    RunHandedOver,
+    RunRefused,
+    WorkflowDeps,
+)
 from app.workflow.failures import failure_record, public_failure
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[RunContext], Awaitable[None]]
+HANDED_OVER = "handed over"  # `execute_run`'s answer when the worker stopped under the run
 
 
 def _handler(command: str) -> Handler:
@@ -86,10 +95,16 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
         await _execute(ctx)
     except RunCancelled:
         await _close(ctx, "cancelled", "cancelled", None)
+    except RunHandedOver:
+        return HANDED_OVER
     except asyncio.CancelledError:
-        # ARQ aborted the job (cancel) or it timed out; close the run either way.
-        await asyncio.shield(_close_after_interrupt(ctx))
-        raise
+        # ARQ aborted the job (cancel), it timed out, or the stopping worker cut its step.
+        if await asyncio.shield(_close_after_interrupt(ctx)):
+            raise
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()  # the stopping worker's own cut: the job ends, handed over
+        return HANDED_OVER
     except RunRefused as exc:
         await _fail(ctx, exc, tell=not (exc.told or exc.silent))
     except ForgeTransientError as exc:
@@ -251,12 +266,17 @@ def _said_in_a_comment(error: str) -> str:
     return first + (" The run's checklist has the details." if rest.strip() else "")
 
 
-async def _close_after_interrupt(ctx: RunContext) -> None:
+async def _close_after_interrupt(ctx: RunContext) -> bool:
+    """Close an interrupted run; False when the worker is stopping and the run goes on
+    elsewhere (nothing closed)."""
     async with ctx.deps.db.tenant(ctx.run.tenant_id) as tc:
         cancelled = await run_store.is_cancel_requested(tc, ctx.run.id)
     if cancelled:
         await _close(ctx, "cancelled", "cancelled", None)
+    elif ctx.deps.stopping.is_set():
+        return False
     else:
         await _close(
             ctx, "failed", "timed_out", "the run took longer than the job timeout", tell=True
         )
+    return True

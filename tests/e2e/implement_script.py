@@ -11,7 +11,7 @@ from tests.e2e import github_events as events
 from tests.e2e.conftest import GITHUB_SECRET
 from tests.e2e.harness import Service
 from tests.sim.github import GitHubSim
-from tests.sim.llm_sim import LLMSimulator, text, tool_call
+from tests.sim.llm_sim import LLMSimulator, slow, text, tool_call
 
 PLANNER = "sim-planner"
 CODER = "sim-coder"
@@ -84,12 +84,17 @@ def test_divide_by_zero_raises():
 COMMIT_MESSAGE = "fix(calc): refuse a zero divisor in divide()\n\nRaise ValueError instead."
 
 
-def script_resolution(llm: LLMSimulator) -> None:
+def script_resolution(llm: LLMSimulator, plan_seconds: float = 0.0) -> None:
+    """The answers of a resolution; the plan comes after `plan_seconds`."""
     llm.script(
         PLANNER,
-        text(
-            "**Change**\n1. `calc.py`, `divide`: raise ValueError for b == 0.\n\n"
-            "**Tests**\n- `tests/test_divide.py::test_divide_by_zero_raises`\n\n**Risks**\nNone."
+        slow(
+            plan_seconds,
+            text(
+                "**Change**\n1. `calc.py`, `divide`: raise ValueError for b == 0.\n\n"
+                "**Tests**\n- `tests/test_divide.py::test_divide_by_zero_raises`\n\n"
+                "**Risks**\nNone."
+            ),
         ),
     )
     llm.script(

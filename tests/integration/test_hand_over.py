@@ -1,6 +1,7 @@
 """A run left `running` by a job that ended without finishing it (the database was down on
 its last try, and ARQ keeps that job's result for an hour) is handed over: its job is put
-back in the queue, and the sweep checks that it is there."""
+back in the queue, and the sweep checks that it is there. A stopping worker hands its runs
+over the same way, at once (jobs/graceful.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from arq.connections import create_pool
+from arq.jobs import Job
 
 from app.config import Settings
-from app.queue import RunQueue, job_id_for_run
+from app.queue import RunQueue, job_id_for_run, redis_settings
 from app.store import Database
 from app.workflow.context import WorkflowDeps
 from jobs.workflows import requeue_stale_runs
@@ -68,3 +71,41 @@ async def test_a_hand_over_that_cannot_reach_redis_says_so_and_is_tried_again(
     async with db.admin() as conn:
         status = await conn.fetchval("SELECT status FROM runs WHERE id = $1", stuck.run_id)
     assert status == "running"  # claimed again by a later sweep once its heartbeat is stale
+
+
+async def test_a_stopping_worker_puts_its_runs_job_back_once_arq_has_ended_it(
+    redis_url: str, queue_name: str
+) -> None:
+    job_id = job_id_for_run(queue_name, 41)
+    r = aioredis.Redis.from_url(redis_url)
+    queue = RunQueue(redis_url, queue_name)
+    pool = await create_pool(redis_settings(redis_url), default_queue_name=queue_name)
+    # what ARQ leaves after the handing-over job returned: its result, kept for an hour
+    await r.set(f"arq:result:{job_id}", b"handed over", ex=3600)
+    try:
+        assert await queue.hand_back(41, job_try=3)
+        assert await r.zscore(queue_name, job_id) is not None
+        queued = await Job(job_id, pool, _queue_name=queue_name).info()
+        assert queued is not None and queued.args == (41,)
+        assert queued.job_try == 3  # the same try: a hand-over is no failure
+        # a job still in the queue (cut by a second signal) and taken by another worker
+        # meanwhile is left alone: its lock is that worker's
+        await r.set(f"arq:in-progress:{job_id}", b"1")
+        assert await queue.hand_back(41, job_try=3)
+        assert await r.exists(f"arq:in-progress:{job_id}")
+    finally:
+        await r.delete(queue_name, f"arq:job:{job_id}", f"arq:in-progress:{job_id}")
+        await r.aclose()
+        await pool.aclose()
+        await queue.close()
+
+
+async def test_a_hand_back_that_cannot_reach_redis_says_so(
+    queue_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = RunQueue("redis://127.0.0.1:1/0", queue_name)
+    try:
+        assert not await queue.hand_back(42, job_try=1)
+    finally:
+        await queue.close()
+    assert "could not hand over run 42, Redis unreachable" in caplog.text

@@ -1,4 +1,5 @@
-"""A job that outlives its timeout still closes its run, its status and tells the person."""
+"""A job that outlives its timeout still closes its run, its status and tells the person;
+one cut as its worker stops closes nothing: the run goes on elsewhere."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from app.forges.gitlab.forge import GitLabForge
 from app.queue import RunQueue
 from app.store import Database
 from app.store import runs as run_store
+from app.store import steps as step_store
 from app.store.runs import Run
 from app.workflow.context import WorkflowDeps
-from app.workflow.runner import execute_run
+from app.workflow.runner import HANDED_OVER, execute_run
 from tests.intake_once import accept_once
 from tests.sim.gitlab import GitLabSim
 
@@ -96,3 +98,48 @@ async def test_a_timed_out_job_closes_its_status_and_says_why(
     assert [s["status"] for s in sim.statuses(PROJECT, sha)][-1] == "failed"
     bodies = [n["body"] for n in sim.notes(PROJECT, "issue", iid)]
     assert any("took longer than the job timeout" in b for b in bodies)
+
+
+async def test_a_run_cut_as_its_worker_stops_is_left_running_for_the_next_worker(
+    deps: WorkflowDeps, gitlab: tuple[GitLabSim, str]
+) -> None:
+    sim, url = gitlab
+    iid = sim.add_issue(PROJECT, "Stopped", author="dana")["iid"]
+    note = sim.add_note(PROJECT, "issue", iid, "/agentops implement", author="dana")
+    request = RunRequest(
+        tenant=TenantKey("gitlab", f"{url}#{sim.project(PROJECT).id}"),
+        repo=PROJECT,
+        target_kind="issue",
+        target_number=iid,
+        command=Command("implement"),
+        requested_by="dana",
+        trigger="comment",
+        trigger_key=f"stopping:{note['id']}",
+        comment_id=note["id"],
+        context={"project_id": sim.project(PROJECT).id},
+    )
+    accepted = await accept_once(deps.db, deps.queue, request, f"d-{note['id']}", "Note Hook")
+    assert accepted.run_id is not None
+    sim.delay("PUT", r"/notes/\d+$", seconds=5, times=1)  # the update after cloning hangs
+
+    job = asyncio.create_task(execute_run(deps, accepted.run_id))
+    await asyncio.sleep(2.5)
+    deps.stopping.set()  # the worker stops; its grace is over: it cuts the job
+    job.cancel()
+    assert await job == HANDED_OVER
+
+    async with deps.db.admin() as conn:
+        run = await run_store.get_run_all_tenants(conn, accepted.run_id)
+        steps = await step_store.list_steps(conn, accepted.run_id)
+    assert run is not None and run.status == "running" and run.error is None
+    assert "failed" not in [s.status for s in steps]
+    sha = sim.head_sha(PROJECT, "main")
+    assert sha is not None
+    assert [s["status"] for s in sim.statuses(PROJECT, sha)][-1] == "running"
+    bodies = [n["body"] for n in sim.notes(PROJECT, "issue", iid)]
+    assert not any("took longer" in b or "failed" in b for b in bodies)
+
+    # a run whose worker stops between steps is handed over before its next step
+    assert await execute_run(deps, accepted.run_id) == HANDED_OVER
+    async with deps.db.admin() as conn:
+        assert await step_store.list_steps(conn, accepted.run_id) == steps
