@@ -226,12 +226,12 @@ def reference_problems(docs: list[Doc], secrets: list[Doc]) -> list[str]:
 
 
 def placeholder_problems(secrets: list[Doc]) -> list[str]:
-    """The Secret template holds placeholders only."""
+    """The Secret template holds placeholders only: `CHANGE-ME`, or empty (unset)."""
     return [
         f"{name_of(doc)}: {key} is no placeholder"
         for doc in secrets
         for key, value in doc.get("stringData", {}).items()
-        if "CHANGE-ME" not in value
+        if value and "CHANGE-ME" not in value
     ] + [f"{name_of(doc)}: base64 data in a template" for doc in secrets if doc.get("data")]
 
 

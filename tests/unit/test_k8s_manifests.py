@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from app.config import Settings, weak_webhook_secret
 from tests.unit import k8s_manifest_checks as checks
 from tests.unit.k8s_manifest_checks import Doc
 
@@ -79,6 +80,17 @@ def test_the_secret_template_matches_the_schema_and_holds_placeholders(version: 
     assert checks.placeholder_problems(broken) == [
         "Secret/agentops-secrets: AGENTOPS_OPENAI_API_KEY is no placeholder"
     ]
+
+
+def test_the_secret_template_as_it_is_turns_nothing_on() -> None:
+    """Its keys are settings, and left as they are they enable no forge, no admin API and
+    no model key: nothing serves with a value everyone can read here."""
+    values = SECRETS[0]["stringData"]
+    assert checks.setting_problems(dict.fromkeys(values, "secret.example.yaml")) == []
+    settings = Settings(**{key.removeprefix("AGENTOPS_").lower(): v for key, v in values.items()})
+    assert weak_webhook_secret(settings) is None
+    assert not settings.github_enabled and not settings.gitlab_enabled
+    assert settings.secret_values() == []
 
 
 @pytest.mark.parametrize("target", TARGETS)
