@@ -92,6 +92,10 @@ def start_bare(work: Path) -> tuple[subprocess.Popen[bytes], str]:
             "--port",
             str(port),
             "--no-access-log",
+            "--loop",  # as `agentops serve` (app/cli/service.py)
+            "asyncio",
+            "--http",
+            "httptools",
             "--log-level",
             "warning",
         ],
