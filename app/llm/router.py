@@ -55,6 +55,7 @@ from app.llm.types import (
     Usage,
     request_fingerprint,
 )
+from app.metrics import llm as llm_metrics
 
 logger = logging.getLogger(__name__)  # `log` below is the attempt logger
 T = TypeVar("T", bound=BaseModel)
@@ -279,6 +280,7 @@ class LLMRouter:
                 request=request,
                 response=response,
             )
+            llm_metrics.observe_attempt(record)
             # Shielded: a cancelled run still records (and pays for) an answered call.
             await asyncio.shield(self.call_log.record(record, settles=hold))
 
