@@ -169,7 +169,10 @@ class LLMRouter:
             provider = self._provider_for(model_id)
             retries = 0
             while True:
-                hold = await self.call_log.reserve(self._limits, estimate_cost_usd(request, price))
+                with llm_metrics.counting_budget_refusals():
+                    hold = await self.call_log.reserve(
+                        self._limits, estimate_cost_usd(request, price)
+                    )
                 started = time.monotonic()
                 try:
                     response = await provider.complete(request, model_id.model)

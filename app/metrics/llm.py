@@ -7,11 +7,13 @@ the models the operator configured and those `provider_specs` implies are label 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, get_args
 
 from prometheus_client import Counter, Histogram
 
-from app.llm.errors import FailureKind
+from app.llm.errors import BudgetExhausted, FailureKind
 from app.llm.provider_specs import INLINE_COMPATIBLE, PROVIDER_NAMES, PROVIDERS
 from app.llm.types import ROLES
 from app.metrics.labels import bounded
@@ -41,6 +43,23 @@ SECONDS = Histogram(
     LABELS,
     buckets=(0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 60, 120, 300),
 )
+
+
+BUDGET_REFUSALS = Counter(
+    "agentops_llm_budget_refusals",
+    "LLM calls refused because a budget would be exceeded, by budget (run, tenant_month).",
+    ["budget"],
+)
+
+
+@contextlib.contextmanager
+def counting_budget_refusals() -> Iterator[None]:
+    """Counts a `BudgetExhausted` raised inside (and lets it go on)."""
+    try:
+        yield
+    except BudgetExhausted as exc:
+        BUDGET_REFUSALS.labels("run" if exc.budget == "run" else "tenant_month").inc()
+        raise
 
 
 def _model_label(model_id: str) -> str:
