@@ -3,7 +3,7 @@ rate limit the forge last said is left (`X-RateLimit-Remaining`, `RateLimit-Rema
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,15 +49,20 @@ def observe_forge_call(
             return
 
 
-def count_gitlab_response(response: Any, *args: Any, **kwargs: Any) -> Any:
-    """A `requests` response hook of the GitLab client: every answer GitLab gives."""
-    request = response.request
-    observe_forge_call(
-        "gitlab",
-        str(request.method or "GET"),
-        urlsplit(str(request.url)).path,
-        int(response.status_code),
-        response.elapsed.total_seconds(),
-        response.headers,
-    )
-    return response
+def requests_hook(forge: str) -> Callable[..., Any]:
+    """A `requests` response hook counting every answer of `forge` (a client on requests,
+    as python-gitlab is)."""
+
+    def count(response: Any, *args: Any, **kwargs: Any) -> Any:
+        request = response.request
+        observe_forge_call(
+            forge,
+            str(request.method or "GET"),
+            urlsplit(str(request.url)).path,
+            int(response.status_code),
+            response.elapsed.total_seconds(),
+            response.headers,
+        )
+        return response
+
+    return count
