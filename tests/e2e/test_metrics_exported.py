@@ -88,6 +88,7 @@ class Exported:
     web: Scrape
     worker: Scrape
     refused: list[int]  # the answers to scrapes without the token
+    before_hostile: Scrape  # the worker's, before the hostile repository's run
 
 
 def scrape(url: str, token: str | None = TOKEN) -> httpx.Response:
@@ -166,6 +167,8 @@ def exported(
         pings = list(pool.map(lambda _: metrics_service.post_github("ping", {}, GITHUB_SECRET),
                               range(PINGS)))  # fmt: skip
     assert [p.status_code for p in pings] == [200] * PINGS
+    worker_url = f"http://127.0.0.1:{metrics_service.env['AGENTOPS_METRICS_PORT']}/metrics"
+    before_hostile = Scrape(scrape(worker_url).text)
     hostile_config = f"models:\n  reviewer: ['anthropic:{MADE_UP}']\n"
     gh.add_repo(
         HOSTILE_REPO,
@@ -176,7 +179,6 @@ def exported(
     assert sim.requests_for(MADE_UP), "the hostile repository's model was not used"
 
     web_url = f"{metrics_service.url}/metrics"
-    worker_url = f"http://127.0.0.1:{metrics_service.env['AGENTOPS_METRICS_PORT']}/metrics"
 
     def web_when_queue_empty() -> Scrape | None:
         web = Scrape(scrape(web_url).text)
@@ -189,7 +191,7 @@ def exported(
     (workdir / "worker.metrics").write_text(worker.text)
     refused = [scrape(url, token).status_code for url in (web_url, worker_url)
                for token in (None, "wrong")]  # fmt: skip
-    return Exported(web, Scrape(worker.text), refused)
+    return Exported(web, Scrape(worker.text), refused, before_hostile)
 
 
 def test_what_a_user_checks_is_exported(exported: Exported) -> None:
@@ -226,6 +228,9 @@ def test_hostile_names_become_no_label_values(exported: Exported) -> None:
     # the made-up model's call is counted, under `other`
     other = {"provider": "anthropic", "model": "other", "outcome": "ok"}
     assert exported.worker.value("agentops_llm_calls_total", **other) == 1
+    # the same kind of run from a hostile repository adds no label value but `other`
+    added = exported.worker.label_values() - exported.before_hostile.label_values()
+    assert added <= {"other"}, added
     values = exported.web.label_values() | exported.worker.label_values()
     for chosen_by_others in (MADE_UP, "evil-corp", "cardinality-probe", HOSTILE_DELIVERY, "alice"):
         assert not [v for v in values if chosen_by_others in v], chosen_by_others
@@ -265,6 +270,9 @@ def _panel_queries(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 def test_every_dashboard_query_parses_and_names_exported_metrics(exported: Exported) -> None:
     dashboard = json.loads(DASHBOARD.read_text())
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels)
+    assert all(p["gridPos"]["x"] + p["gridPos"]["w"] <= 24 for p in panels)
     queries = list(_panel_queries(dashboard))
     assert len(queries) >= 10
     known = exported_names(exported)
