@@ -59,7 +59,14 @@ class Settings(BaseSettings):
     """Bearer token of `GET /api/runs`; unset, the API is off."""
     metrics_token: SecretStr | None = None
     """When set, `GET /metrics` wants `Authorization: Bearer <token>` (else 401); unset, it is
-    open."""
+    open. The worker's metrics port (`METRICS_PORT`) wants it too."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """`agentops worker` serves its own metrics (runs, steps, LLM calls, forge calls, the
+    sandbox) on `http://METRICS_HOST:METRICS_PORT/metrics`; unset, it serves none (the web
+    process's `/metrics` has the intake, the queue and runs by status)."""
+    metrics_host: str = "127.0.0.1"
+    """The address the worker's metrics port binds (`0.0.0.0` in a container, for
+    Prometheus)."""
     workdir: Path = Path("/tmp/agentops")  # noqa: S108 - clones live here, per run
     """Where runs clone repositories."""
     max_body_bytes: int = 25 * 1024 * 1024

@@ -9,7 +9,7 @@ import logging
 import time
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import job_key_prefix, result_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from arq.jobs import Job, serialize_job
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -58,6 +58,10 @@ def job_id_for_run(queue_name: str, run_id: int) -> str:
 
 def job_id_for_label_check(queue_name: str, check_id: int) -> str:
     return f"{queue_name}:label-check:{check_id}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def redis_settings(redis_url: str) -> RedisSettings:
@@ -183,6 +187,35 @@ class RunQueue:
         if not queued:
             log.warning("could not hand over run %s: its job is not in the queue", run_id)
         return queued
+
+    async def backlog(self, sample: int = 1000) -> tuple[int, float] | None:
+        """The jobs due now and not yet taken by a worker, and how long the oldest of them
+        has been due (seconds); None while Redis is unreachable. ARQ keeps a job in the
+        queue while a worker runs it (`arq:in-progress:<id>`): those are told apart among
+        the oldest `sample` due jobs, where workers take them from, so the cost is bounded.
+        """
+        try:
+            async with asyncio.timeout(ENQUEUE_SECONDS):
+                redis = await self._redis()
+                now_ms = int(time.time() * 1000)
+                due = await redis.zcount(self.queue_name, "-inf", now_ms)
+                oldest = await redis.zrangebyscore(
+                    self.queue_name, "-inf", now_ms, start=0, num=sample, withscores=True
+                )
+                taken = (
+                    await redis.mget(
+                        [in_progress_key_prefix + _text(job_id) for job_id, _ in oldest]
+                    )
+                    if oldest
+                    else []
+                )
+        except (RedisError, OSError, TimeoutError):
+            await self._reset()
+            return None
+        waiting = [score for (_, score), busy in zip(oldest, taken, strict=True) if busy is None]
+        depth = max(0, due - (len(oldest) - len(waiting)))
+        age = max(0.0, (now_ms - waiting[0]) / 1000) if waiting else 0.0
+        return depth, age
 
     async def ping(self) -> bool:
         try:

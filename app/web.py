@@ -18,6 +18,8 @@ from starlette.routing import Route
 from app import gitlab_secret_page, setup_page
 from app.config import Settings, load_settings
 from app.forwarded import ForwardedHeaders
+from app.metrics import CONTENT_TYPE, exposition
+from app.metrics.scrape import QueueBacklog, ScrapeValues
 from app.security_headers import SecurityHeaders
 from app.store import DATABASE_ERRORS, connect
 from app.store import runs as run_store
@@ -78,10 +80,10 @@ async def metrics(request: Request) -> Response:
         with contextlib.suppress(*DB_ERRORS):
             async with service.db.admin() as conn:
                 counts = await run_store.count_by_status_all_tenants(conn)
-    cooling = await service.cooldowns.active()  # None while Redis is unreachable
-    return PlainTextResponse(
-        service.metrics.render(counts, cooling), media_type="text/plain; version=0.0.4"
-    )
+    backlog = await service.queue.backlog()  # None while Redis is unreachable
+    cooling = await service.cooldowns.active()  # likewise
+    values = ScrapeValues(counts, QueueBacklog(*backlog) if backlog else None, cooling)
+    return Response(exposition(values), media_type=CONTENT_TYPE)
 
 
 def _admin_refusal(request: Request) -> Response | None:

@@ -9,7 +9,7 @@ from app.forges.registry import FORGES
 from app.forges.spec import WebhookReceiver
 from app.intake import Intake
 from app.llm.factory import shared_cooldowns
-from app.metrics import Metrics
+from app.metrics import llm as llm_metrics
 from app.queue import RunQueue
 from app.store import Database
 
@@ -31,7 +31,7 @@ class Service:
     ) -> None:
         self.settings = settings
         self.worker_consuming = worker_consuming
-        self.metrics = Metrics()
+        llm_metrics.know_models(settings)  # the models a cooldown may name as a label
         self.db: Database | None = None
         self.queue = RunQueue(settings.redis_url, settings.queue_name)
         self._intake: Intake | None = None

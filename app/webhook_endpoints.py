@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.events import PayloadError
+from app.metrics.intake import observe_webhook
 from app.security_headers import SECURITY_HEADERS
 from app.store import DATABASE_ERRORS, UNSTORABLE_VALUE_ERRORS
 from app.web_service import Receiving, Service
@@ -96,7 +97,7 @@ class WebhookEndpoints:
         deadline = asyncio.get_running_loop().time() + service.settings.intake_budget_seconds
         answer = await _within_budget(service, Delivery(headers, receive, deadline), handle)
         await _send(send, answer)
-        service.metrics.observe_webhook(forge, str(answer.status), time.perf_counter() - started)
+        observe_webhook(forge, answer.status, time.perf_counter() - started)
 
 
 async def _send(send: Send, answer: Answer) -> None:

@@ -58,6 +58,7 @@ def setup_logging(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.metrics.multiprocess import shared_metrics_dir
     from app.web import create_app
 
     settings = load_settings()
@@ -80,7 +81,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "http": "httptools",
     }
     if args.workers > 1:  # each process builds its app from the same environment
-        uvicorn.run("app.web:app_from_environment", factory=True, workers=args.workers, **options)
+        with shared_metrics_dir():
+            uvicorn.run(
+                "app.web:app_from_environment", factory=True, workers=args.workers, **options
+            )
     else:
         uvicorn.run(create_app(settings), **options)
     return 0
@@ -93,11 +97,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     _check_models(settings)
     setup_logging(settings)
+    _serve_worker_metrics(settings)
     try:
         build_worker(settings).run()
     except (DatabaseUnavailable, TenantRoleUnsafe) as exc:  # not worth waiting for
         raise CommandFailed(str(exc)) from None
     return 0
+
+
+def _serve_worker_metrics(settings: Settings) -> None:
+    from app.metrics.worker_port import serve_worker_metrics
+
+    try:
+        if serve_worker_metrics(settings) is not None:
+            print(
+                f"worker metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+                file=sys.stderr,
+            )
+    except OSError as exc:
+        raise CommandFailed(
+            f"cannot serve the worker's metrics on {settings.metrics_host}:"
+            f"{settings.metrics_port}: {exc.strerror or exc} (set AGENTOPS_METRICS_PORT)"
+        ) from None
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

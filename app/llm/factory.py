@@ -12,6 +12,7 @@ from app.llm.prices import load_price_table
 from app.llm.providers.registry import ProviderRegistry, llm_secrets
 from app.llm.router import LLMRouter, RetryPolicy
 from app.llm.routing import RepoLLMConfig, resolve_routes
+from app.metrics import llm as llm_metrics
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -44,6 +45,7 @@ def build_router(
 ) -> tuple[LLMRouter, ProviderRegistry]:
     """The router and its provider registry (close the registry when done). Without
     `cooldowns`, this process keeps its own."""
+    llm_metrics.know_models(settings)  # the models that may be label values of the LLM metrics
     registry = ProviderRegistry(settings, http_client)
     router = LLMRouter(
         resolve_routes(settings, repo),

@@ -55,6 +55,7 @@ from app.llm.types import (
     Usage,
     request_fingerprint,
 )
+from app.metrics import llm as llm_metrics
 
 logger = logging.getLogger(__name__)  # `log` below is the attempt logger
 T = TypeVar("T", bound=BaseModel)
@@ -168,7 +169,10 @@ class LLMRouter:
             provider = self._provider_for(model_id)
             retries = 0
             while True:
-                hold = await self.call_log.reserve(self._limits, estimate_cost_usd(request, price))
+                with llm_metrics.counting_budget_refusals():
+                    hold = await self.call_log.reserve(
+                        self._limits, estimate_cost_usd(request, price)
+                    )
                 started = time.monotonic()
                 try:
                     response = await provider.complete(request, model_id.model)
@@ -279,6 +283,7 @@ class LLMRouter:
                 request=request,
                 response=response,
             )
+            llm_metrics.observe_attempt(record)
             # Shielded: a cancelled run still records (and pays for) an answered call.
             await asyncio.shield(self.call_log.record(record, settles=hold))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from app.metrics.sandbox import observe_sandbox_run
 from app.sandbox.isolation import SandboxLimits, SandboxPolicy, limits_preexec
 from app.sandbox.probe import require_sandbox
 from app.sandbox.scratch import PreparedRun, clean_up_run, prepare_run
@@ -190,7 +191,9 @@ async def run_sandboxed(
             await asyncio.shield(asyncio.to_thread(clean_up_run, await preparing))
         raise
     try:
-        return await _execute(run, policy.limits)
+        result = await _execute(run, policy.limits)
+        observe_sandbox_run(result)
+        return result
     finally:  # shielded: a second cancel must not leave the checkout lent out
         await asyncio.shield(asyncio.to_thread(clean_up_run, run))
 

@@ -16,6 +16,7 @@ from app.llm.factory import build_router, shared_cooldowns
 from app.llm.providers.registry import ProviderRegistry
 from app.llm.router import LLMRouter
 from app.llm.routing import RepoLLMConfig
+from app.metrics.runs import timed_step
 from app.queue import RunQueue
 from app.repo_config import RepoConfig
 from app.step_records import Replied, StepKind, StepRecord, reply_kind
@@ -99,7 +100,8 @@ class RunContext:
             return started.record
         self._open_steps += 1
         try:
-            record = await action(started.again)
+            with timed_step(name, cancelled=RunCancelled):
+                record = await action(started.again)
         except RunCancelled:
             await self._finish_step(name, "cancelled")
             raise

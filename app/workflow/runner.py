@@ -19,6 +19,7 @@ from app.forges.markers import run_key
 from app.forges.registry import wording_for
 from app.git import GitError
 from app.llm.errors import LLMError
+from app.metrics.runs import timed_run
 from app.sandbox import SandboxUnavailable
 from app.sandbox.workcopy import TreeTooLarge
 from app.step_records import ACKNOWLEDGE, AUTHORIZE, VERIFY, Authorized, Nothing, Verified
@@ -71,7 +72,9 @@ async def execute_run(deps: WorkflowDeps, run_id: int, last_try: bool = False) -
             return current.status if current else "missing"
     heartbeat = asyncio.create_task(_beat(deps, run_id))
     try:
-        return await _execute_claimed(deps, run, last_try)
+        with timed_run(run.command, retried=TransientRunError) as ended:
+            ended.status = await _execute_claimed(deps, run, last_try)
+        return ended.status
     finally:
         heartbeat.cancel()
 

@@ -182,6 +182,7 @@ async def test_an_idle_worker_is_quiet(own_database_url: str, tmp_path: Path) ->
         ("serve", "AGENTOPS_LABELS", '{"bug": "frobnicate"}', "unknown command(s) frobnicate"),
         ("worker", "AGENTOPS_LLM_MODELS", '{"wizard": ["openai:x"]}', "unknown role(s) wizard"),
         ("dev", "AGENTOPS_LLM_MODELS", '{"coder": ["nonsense"]}', "'nonsense' is not PROVIDER"),
+        ("worker", "AGENTOPS_METRICS_PORT", "70000", "65535"),
     ],
 )
 def test_a_setting_with_a_wrong_value_stops_at_start_in_one_line(
@@ -192,6 +193,20 @@ def test_a_setting_with_a_wrong_value_stops_at_start_in_one_line(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert variable in lines[0] and reason in lines[0]
+
+
+def test_a_worker_whose_metrics_port_is_taken_says_so_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = agentops("worker", env={"AGENTOPS_METRICS_PORT": str(port)})
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"agentops worker: cannot serve the worker's metrics on 127.0.0.1:{port}"
+    )
 
 
 def test_run_checks_its_arguments_before_importing_the_model_sdks(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -33,6 +34,7 @@ from app.forges.github.errors import (
     call_with_retries,
 )
 from app.forges.retry import RetryPolicy
+from app.metrics.forges import observe_forge_call
 from app.redaction import register_secret
 
 if TYPE_CHECKING:
@@ -83,7 +85,18 @@ class HttpxGitHubAPI(gh_abc.GitHubAPI):
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
-        response = await self._client.request(method, url, headers=dict(headers), content=body)
+        started = time.monotonic()
+        try:
+            response = await self._client.request(method, url, headers=dict(headers), content=body)
+        except httpx.HTTPError:
+            observe_forge_call(
+                "github", method, urlsplit(url).path, None, time.monotonic() - started
+            )
+            raise
+        observe_forge_call(
+            "github", method, response.url.path, response.status_code,
+            time.monotonic() - started, response.headers,
+        )  # fmt: skip
         return response.status_code, response.headers, response.content
 
     async def sleep(self, seconds: float) -> None:

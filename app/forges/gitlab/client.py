@@ -22,6 +22,7 @@ from app.forges.base import Comment, ForgeError, Target
 from app.forges.gitlab.errors import call_with_retries, raise_on_rate_limit
 from app.forges.gitlab.format import basic_auth_header, username_of
 from app.forges.retry import RetryPolicy
+from app.metrics.forges import requests_hook
 from app.redaction import register_secret
 
 T = TypeVar("T")
@@ -47,6 +48,7 @@ class GitLabClient:
         self._timeout = timeout if timeout is not None else settings.forge_timeout_seconds
         self._retry = retry or RetryPolicy()
         session = requests.Session()
+        session.hooks["response"].append(requests_hook("gitlab"))
         session.hooks["response"].append(raise_on_rate_limit)
         self._gl = gitlab.Gitlab(
             self.url,

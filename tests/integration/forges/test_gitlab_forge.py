@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from unidiff.patch import PatchSet
 
@@ -88,6 +89,20 @@ async def test_comment_create_update_list(forge: GitLabForge, sim: GitLabSim) ->
     sim.add_note(REPO, "issue", 1, "thanks!", author="alice")
     listed = await forge.list_comments(ISSUE)
     assert [(c.author, c.body) for c in listed] == [("agentops-bot", "Done"), ("alice", "thanks!")]
+
+
+async def test_every_call_is_counted_by_family_and_status_class(forge: GitLabForge) -> None:
+    def calls(method: str, status: str) -> float:
+        labels = {"forge": "gitlab", "method": method, "endpoint": "issues", "status": status}
+        return REGISTRY.get_sample_value("agentops_forge_calls_total", labels) or 0.0
+
+    before = (calls("write", "2xx"), calls("read", "2xx"), calls("write", "4xx"))
+    await forge.create_comment(ISSUE, "Working on it")
+    await forge.list_comments(ISSUE)
+    with pytest.raises(ForgeError):
+        await forge.update_comment(ISSUE, 999_999, "no such note")
+    after = (calls("write", "2xx"), calls("read", "2xx"), calls("write", "4xx"))
+    assert after[0] == before[0] + 1 and after[1] > before[1] and after[2] == before[2] + 1
 
 
 async def test_long_comment_is_cut_with_a_note(forge: GitLabForge, sim: GitLabSim) -> None:
