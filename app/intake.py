@@ -10,9 +10,11 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from app import tracing
 from app.enqueuer import Enqueuer
 from app.events import Ignored, LabelCheck, Outcome, RunRequest, TenantChange, TenantKey
 from app.forges.registry import KINDS
+from app.log_format import set_work_fields
 from app.queue import RunQueue
 from app.store import Database
 from app.store import label_checks as label_check_store
@@ -96,6 +98,7 @@ class Intake:
 
     async def _run(self, request: RunRequest, delivery_id: str, event: str) -> IntakeResult:
         tenant_id = await self._tenant_id(request.tenant)
+        set_work_fields(tenant_id=tenant_id)
         if request.refers_to_run is not None:
             async with self.db.tenant(tenant_id) as tc:
                 referred = await run_store.get_run(tc, request.refers_to_run)
@@ -107,7 +110,10 @@ class Intake:
                 target_number=referred.target_number,
                 context={**request.context, "refers_to_run": referred.id},
             )
-        accepted = await self.batcher.accept(tenant_id, request, delivery_id, event)
+        accepted = await self.batcher.accept(
+            tenant_id, request, delivery_id, event, tracing.trace_parent()
+        )
+        tracing.run_accepted(accepted.run_id or None, request.command.name)
         if not accepted.created:
             return IntakeResult(200, f"duplicate: {accepted.reason}", accepted.run_id)
         self.enqueuer.add_run(accepted.run_id)

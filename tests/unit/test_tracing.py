@@ -1,0 +1,50 @@
+"""The tracing façade when off (no SDK, nothing to do) and the forge span's route
+template (no ids or names in a span name)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from app.tracing_sdk import route_template
+
+
+@pytest.mark.parametrize(
+    ("url", "route"),
+    [
+        ("/repos/{owner}/{name}/issues/{number}/comments", None),
+        ("/repos/{owner}/{name}/pulls{?head,state,per_page}", "/repos/{owner}/{name}/pulls"),
+        ("/app/hook/deliveries?per_page=100", "/app/hook/deliveries"),
+        (
+            "/projects/acme%2Fapp/merge_requests/12/notes",
+            "/projects/{project}/merge_requests/{id}/notes",
+        ),
+        ("/projects/81", "/projects/{project}"),
+        ("/projects/acme%2Fapp/statuses/9f0c2e1ab34d", "/projects/{project}/statuses/{sha}"),
+        ("https://forge.example/api/v4/user", "/api/v4/user"),
+    ],
+)
+def test_route_templates_name_no_ids(url: str, route: str | None) -> None:
+    assert route_template(url) == (route or url)
+
+
+def test_off_without_an_endpoint_and_nothing_of_the_sdk_imported() -> None:
+    code = (
+        "import sys\n"
+        "from app import tracing\n"
+        "assert not tracing.start_tracing('agentops-web')\n"
+        "with tracing.webhook_span('github') as span:\n"
+        "    span.set(x=1)\n"
+        "    tracing.delivery_received('d-1')\n"
+        "    assert tracing.trace_parent() is None\n"
+        "with tracing.forge_span('GET', '/user'):\n"
+        "    tracing.llm_call('anthropic', 'm', 'ok', 5)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry', 'app.tracing_'))))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "."}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
