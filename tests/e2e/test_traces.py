@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITHUB_SECRET, forge_env
+from tests.e2e.conftest import GITHUB_SECRET, forge_env, gitlab_token
 from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, wait_for
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
@@ -164,3 +164,43 @@ def test_one_delivery_is_one_trace_from_the_webhook_to_each_call(
     web = [json.loads(line) for line in traced.web.output().splitlines() if line.startswith("{")]
     assert any(r["logger"].startswith("uvicorn") for r in web)
     assert any(r["logger"].startswith("arq") for r in records)
+
+
+GITLAB_PROJECT = "platform/traced-billing"
+
+
+def test_a_gitlab_run_is_one_trace_with_templated_routes(
+    traced: Service, receiver: tuple[OtlpReceiver, str], gitlab: tuple[GitLabSim, str]
+) -> None:
+    otlp, _ = receiver
+    gl, _ = gitlab
+    gl.add_user("dana")
+    gl.add_project(GITLAB_PROJECT, {"README.md": "# billing\n"})
+    gl.set_access(GITLAB_PROJECT, "dana", 30)
+    iid = gl.add_issue(GITLAB_PROJECT, "Rounding", "totals round wrongly", author="dana")["iid"]
+    payload = gl.webhook_note_event(GITLAB_PROJECT, "issue", iid, "/agentops help", "dana")
+    headers = gl.webhook_headers("Note Hook", gitlab_token(GITLAB_PROJECT), uuid=str(uuid.uuid4()))
+    accepted = traced.post_gitlab(payload, headers)
+    assert accepted.status_code == 202, accepted.text
+    run_id = int(accepted.text.split()[-1])
+    wait_for(lambda: traced.finished(run_id), 30, what="the help run to end")
+
+    def exported() -> tuple[ReceivedSpan, list[ReceivedSpan]] | None:
+        spans = otlp.received()
+        runs = [s for s in spans if s.attributes.get("agentops.run_id") == run_id]
+        webhook = [s for s in runs if s.name == "webhook gitlab"]
+        if not webhook or not any(s.name == "run help" for s in runs):
+            return None
+        trace = [s for s in spans if s.trace_id == webhook[0].trace_id]
+        return webhook[0], trace
+
+    webhook, trace = wait_for(exported, 20, what="the GitLab run's spans")
+    run_span = _one(trace, "run help")
+    assert run_span.parent_id == webhook.span_id
+    assert run_span.attributes["agentops.delivery_id"] == webhook.attributes["agentops.delivery_id"]
+    forge_names = {s.name for s in trace if s.name.startswith("forge ")}
+    assert "forge POST /projects/{project}/issues/{id}/notes" in forge_names, forge_names
+    assert all("{" in name or name.endswith("/user") for name in forge_names), forge_names
+    sent = otlp.all_bytes()
+    for private in (GITLAB_PROJECT, "platform%2Ftraced-billing", gl.bot_token):
+        assert private.encode() not in sent, private
