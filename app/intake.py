@@ -14,7 +14,6 @@ from app import tracing
 from app.enqueuer import Enqueuer
 from app.events import Ignored, LabelCheck, Outcome, RunRequest, TenantChange, TenantKey
 from app.forges.registry import KINDS
-from app.log_format import set_work_fields
 from app.queue import RunQueue
 from app.store import Database
 from app.store import label_checks as label_check_store
@@ -98,7 +97,7 @@ class Intake:
 
     async def _run(self, request: RunRequest, delivery_id: str, event: str) -> IntakeResult:
         tenant_id = await self._tenant_id(request.tenant)
-        set_work_fields(tenant_id=tenant_id)
+        tracing.tenant_known(tenant_id)
         if request.refers_to_run is not None:
             async with self.db.tenant(tenant_id) as tc:
                 referred = await run_store.get_run(tc, request.refers_to_run)

@@ -16,15 +16,17 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-WORK_FIELDS = ("run_id", "delivery_id", "tenant_id", "step")
-_WORK: dict[str, ContextVar[int | str | None]] = {
-    name: ContextVar(f"agentops_log_{name}", default=None) for name in WORK_FIELDS
-}
+RUN_ID: ContextVar[int | str | None] = ContextVar("agentops_log_run_id", default=None)
+DELIVERY_ID: ContextVar[int | str | None] = ContextVar("agentops_log_delivery_id", default=None)
+TENANT_ID: ContextVar[int | str | None] = ContextVar("agentops_log_tenant_id", default=None)
+STEP: ContextVar[int | str | None] = ContextVar("agentops_log_step", default=None)
+_WORK = {"run_id": RUN_ID, "delivery_id": DELIVERY_ID, "tenant_id": TENANT_ID, "step": STEP}
 
 
 def set_work_fields(**fields: int | str | None) -> None:
     """Name the work of the current task (and of tasks it starts from now on); for code
-    that ends with its task, as one request of the intake does."""
+    that ends with its task, as one request of the intake does (whose hot path sets the
+    variables themselves: `DELIVERY_ID.set(…)`)."""
     for name, value in fields.items():
         _WORK[name].set(value)
 

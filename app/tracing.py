@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from app.log_format import set_work_fields, work_fields
+from app.log_format import DELIVERY_ID, RUN_ID, TENANT_ID, work_fields
 
 if TYPE_CHECKING:
     from app.llm.types import Usage
@@ -28,11 +28,11 @@ if TYPE_CHECKING:
 
 
 class SpanNotes(Protocol):
-    def set(self, **attributes: str | int | float | bool) -> None: ...
+    def set(self, name: str, value: str | int | float | bool) -> None: ...
 
 
 class _NoSpan:
-    def set(self, **attributes: str | int | float | bool) -> None:
+    def set(self, name: str, value: str | int | float | bool) -> None:
         pass
 
 
@@ -71,19 +71,24 @@ def webhook_span(forge: str) -> contextlib.AbstractContextManager[SpanNotes]:
 
 def delivery_received(delivery_id: str) -> None:
     """The delivery being taken in: its id on the log lines and the webhook span."""
-    set_work_fields(delivery_id=delivery_id)
+    DELIVERY_ID.set(delivery_id)
     if _tracing is not None:
         _tracing.note_current(**{"agentops.delivery_id": delivery_id})
 
 
 def run_accepted(run_id: int | None, command: str | None = None) -> None:
     """The intake stored a run for this delivery (or found the one it had started)."""
-    set_work_fields(run_id=run_id)
+    RUN_ID.set(run_id)
     if _tracing is not None and run_id is not None:
         notes: dict[str, str | int] = {"agentops.run_id": run_id}
         if command is not None:
             notes["agentops.command"] = command
         _tracing.note_current(**notes)
+
+
+def tenant_known(tenant_id: int) -> None:
+    """The intake knows the delivery's tenant: its id on the log lines."""
+    TENANT_ID.set(tenant_id)
 
 
 def trace_parent() -> str | None:

@@ -57,8 +57,8 @@ class _Notes:
     def __init__(self, span: trace.Span) -> None:
         self._span = span
 
-    def set(self, **attributes: Attribute) -> None:
-        self._span.set_attributes(attributes)
+    def set(self, name: str, value: Attribute) -> None:
+        self._span.set_attribute(name, value)
 
 
 class Tracing:

@@ -98,7 +98,7 @@ class WebhookEndpoints:
         deadline = asyncio.get_running_loop().time() + service.settings.intake_budget_seconds
         with tracing.webhook_span(forge) as span:
             answer = await _within_budget(service, Delivery(headers, receive, deadline), handle)
-            span.set(**{"http.response.status_code": answer.status})
+            span.set("http.response.status_code", answer.status)
         await _send(send, answer)
         observe_webhook(forge, answer.status, time.perf_counter() - started)
 

@@ -36,7 +36,7 @@ def test_off_without_an_endpoint_and_nothing_of_the_sdk_imported() -> None:
         "from app import tracing\n"
         "assert not tracing.start_tracing('agentops-web')\n"
         "with tracing.webhook_span('github') as span:\n"
-        "    span.set(x=1)\n"
+        "    span.set('x', 1)\n"
         "    tracing.delivery_received('d-1')\n"
         "    assert tracing.trace_parent() is None\n"
         "with tracing.forge_span('GET', '/user'):\n"
