@@ -9,11 +9,12 @@ exception's type (`error.type`): exception messages can quote payloads or secret
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -23,6 +24,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from app.redaction import register_secret
 
 if TYPE_CHECKING:
     from app.llm.types import Usage
@@ -61,8 +64,27 @@ class _Notes:
         self._span.set_attribute(name, value)
 
 
+HEADER_VARIABLES = ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+_CREDENTIAL_HEADER = re.compile(r"(?i)auth|token|key|secret|passw|signature|cookie|session")
+
+
+def register_header_secrets(environ: Mapping[str, str]) -> None:
+    """The values of the exporter's credential headers (`authorization=Bearer …`, an API
+    key) are secrets: redacted from every log line, as the exporter's own warnings may
+    quote them. Other headers (`x-team=…`) are not: their values may be ordinary words."""
+    for variable in HEADER_VARIABLES:
+        for pair in environ.get(variable, "").split(","):
+            name, _, value = pair.partition("=")
+            if not _CREDENTIAL_HEADER.search(name):
+                continue
+            value = unquote(value.strip())
+            register_secret(value)
+            register_secret(value.rpartition(" ")[2])  # the token after a scheme
+
+
 class Tracing:
     def __init__(self, service_name: str) -> None:
+        register_header_secrets(os.environ)
         from_environment = OTELResourceDetector().detect()
         defaults = (
             {} if "service.name" in from_environment.attributes else {"service.name": service_name}

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from app.tracing_sdk import route_template
+from app.redaction import REDACTED, redact, registered_secrets
+from app.tracing_sdk import register_header_secrets, route_template
 
 
 @pytest.mark.parametrize(
@@ -48,3 +49,18 @@ def test_off_without_an_endpoint_and_nothing_of_the_sdk_imported() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_exporters_header_values_are_secrets() -> None:
+    token = "otlp-ingest-token-5f3a9c81d2"
+    register_header_secrets(
+        {
+            "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer%20{token},x-team=agentops",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "api-key=trace-key-7d1e0b",
+        }
+    )
+    known = registered_secrets()
+    assert token in known and "trace-key-7d1e0b" in known
+    assert "agentops" not in known  # not a credential header's value
+    line = f"export failed: {token} / trace-key-7d1e0b"
+    assert redact(line, known) == f"export failed: {REDACTED} / {REDACTED}"
