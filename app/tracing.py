@@ -2,9 +2,11 @@
 point of the code that starts a span.
 
 Off unless `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set:
-then nothing of OpenTelemetry is imported and each call here costs a function call and
-a shared do-nothing context manager. When on, `app/tracing_sdk.py` (imported only then)
-sends spans over OTLP/HTTP, configured by the standard `OTEL_*` variables.
+then this module imports nothing of OpenTelemetry (the anthropic SDK imports its API for
+tracing of its own, a no-op since no global tracer provider is ever set) and each call
+here costs a function call, a context variable or a shared do-nothing context manager.
+When on, `app/tracing_sdk.py` (imported only then) sends spans over OTLP/HTTP,
+configured by the standard `OTEL_*` variables.
 
 One trace per delivery: `webhook <forge>` in the web process; its W3C trace context is
 stored with the run (`runs.trace_parent`), and the worker's `run <command>` continues it,
@@ -138,7 +140,3 @@ def llm_call(
     """One attempt at a model, just ended (`latency_ms` after it started)."""
     if _tracing is not None:
         _tracing.llm_call(provider, model, outcome, latency_ms, usage, cost_usd)
-
-
-def tracing_on() -> bool:
-    return _tracing is not None
