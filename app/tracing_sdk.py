@@ -89,6 +89,8 @@ class Tracing:
         defaults = (
             {} if "service.name" in from_environment.attributes else {"service.name": service_name}
         )
+        # Not the global provider: libraries that trace by themselves (the anthropic SDK)
+        # would export their own spans through it, with attributes we do not vet.
         self.provider = TracerProvider(resource=Resource.create(defaults))
         self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         self.tracer = self.provider.get_tracer("agentops")
