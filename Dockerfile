@@ -77,10 +77,12 @@ WORKDIR /srv/agentops
 
 # AGENTOPS_IN_CONTAINER: the worker's refusal, when the sandbox cannot start, names the
 # container settings it needs (README, "Deploying") instead of host packages.
+# AGENTOPS_LOG_FORMAT=json: one JSON object per log line, for a log collector.
 ENV PATH=/opt/agentops/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     AGENTOPS_IN_CONTAINER=1 \
+    AGENTOPS_LOG_FORMAT=json \
     AGENTOPS_SANDBOX_PYTHON=/opt/sandbox-python \
     AGENTOPS_WORKDIR=/home/agentops/runs
 

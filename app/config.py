@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     intake_max_receiving_mb: int = Field(default=128, ge=1)
     """Megabytes of webhook bodies held at once (a body is authenticated only once whole);
     beyond, a new delivery is answered 503."""
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per log line (time, level, logger, message, and the
+    `run_id`, `delivery_id`, `tenant_id` and `step` of the work it is about; an exception
+    as one field), for a log collector; `text`: lines for a person. Secrets are redacted
+    from both. The container image sets `json`."""
     access_log: bool = False
     """uvicorn's line per HTTP request (every delivery that stores something logs its own
     line; `/metrics` counts every answer by forge and status)."""

@@ -6,6 +6,7 @@ the process stopped first) keeps no `enqueued_at`, and the sweep enqueues it."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 
 from app.queue import RunQueue
@@ -63,7 +64,11 @@ class Enqueuer:
         self._settled.clear()
         self._wake.set()
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop(), name="agentops-enqueuer")
+            # a context of its own: not the ids (log fields, trace) of the delivery that
+            # happened to start it
+            self._task = asyncio.create_task(
+                self._loop(), name="agentops-enqueuer", context=contextvars.Context()
+            )
 
     async def _loop(self) -> None:
         while True:

@@ -10,6 +10,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from app import tracing
 from app.enqueuer import Enqueuer
 from app.events import Ignored, LabelCheck, Outcome, RunRequest, TenantChange, TenantKey
 from app.forges.registry import KINDS
@@ -96,6 +97,7 @@ class Intake:
 
     async def _run(self, request: RunRequest, delivery_id: str, event: str) -> IntakeResult:
         tenant_id = await self._tenant_id(request.tenant)
+        tracing.tenant_known(tenant_id)
         if request.refers_to_run is not None:
             async with self.db.tenant(tenant_id) as tc:
                 referred = await run_store.get_run(tc, request.refers_to_run)
@@ -107,7 +109,10 @@ class Intake:
                 target_number=referred.target_number,
                 context={**request.context, "refers_to_run": referred.id},
             )
-        accepted = await self.batcher.accept(tenant_id, request, delivery_id, event)
+        accepted = await self.batcher.accept(
+            tenant_id, request, delivery_id, event, tracing.trace_parent()
+        )
+        tracing.run_accepted(accepted.run_id or None, request.command.name)
         if not accepted.created:
             return IntakeResult(200, f"duplicate: {accepted.reason}", accepted.run_id)
         self.enqueuer.add_run(accepted.run_id)

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app import tracing
 from app.events import PayloadError
 from app.metrics.intake import observe_webhook
 from app.security_headers import SECURITY_HEADERS
@@ -95,7 +96,9 @@ class WebhookEndpoints:
         for name, value in scope["headers"]:
             headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
         deadline = asyncio.get_running_loop().time() + service.settings.intake_budget_seconds
-        answer = await _within_budget(service, Delivery(headers, receive, deadline), handle)
+        with tracing.webhook_span(forge) as span:
+            answer = await _within_budget(service, Delivery(headers, receive, deadline), handle)
+            span.set("http.response.status_code", answer.status)
         await _send(send, answer)
         observe_webhook(forge, answer.status, time.perf_counter() - started)
 
@@ -212,6 +215,7 @@ def decode_json(body: bytes | bytearray, content_type: str) -> Any:
 
 
 async def accept(service: Service, outcome: Any, delivery_id: str, event: str) -> Answer:
+    tracing.delivery_received(delivery_id)
     try:
         result = await service.intake.accept(outcome, delivery_id, event)
     except DATABASE_ERRORS as exc:

@@ -9,6 +9,7 @@ from typing import Any
 
 from arq import Retry
 
+from app.log_format import work_fields
 from app.store import DATABASE_ERRORS
 from app.store import label_checks as label_check_store
 from app.store import llm_reservations as reservation_store
@@ -26,9 +27,10 @@ async def run_workflow(ctx: dict[str, Any], run_id: int) -> str:
     if deps.stopping.is_set():  # taken just as the worker began to stop
         ctx[HAND_OVER] = HandOver(run_id, claimed=False)
         return "not started: the worker is stopping"
-    status = await _with_retries(
-        ctx, f"run {run_id}", lambda last_try: execute_run(deps, run_id, last_try=last_try)
-    )
+    with work_fields(run_id=run_id):
+        status = await _with_retries(
+            ctx, f"run {run_id}", lambda last_try: execute_run(deps, run_id, last_try=last_try)
+        )
     if status == HANDED_OVER:  # jobs/graceful.py puts the job back once ARQ has ended it
         ctx[HAND_OVER] = HandOver(run_id, claimed=True)
     return status

@@ -13,7 +13,9 @@ from typing import Any
 from app.cli import CommandFailed
 from app.config import Settings, load_settings
 from app.forges.registry import FORGES
+from app.log_format import formatter_for
 from app.redaction import install_log_redaction
+from app.tracing import start_tracing
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,13 +48,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 WORKER_SILENCE_SECONDS = 15.0
 
 
-def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def setup_logging(settings: Settings, service: str = "agentops-web") -> None:
+    """Every logger (ours, uvicorn's, arq's) through one handler on stderr, redacted,
+    in `AGENTOPS_LOG_FORMAT`; and traces, when `OTEL_EXPORTER_OTLP_ENDPOINT` asks for them
+    (`service`: the default `service.name`)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter_for(settings.log_format))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     install_log_redaction(settings.secret_values())
+    start_tracing(service)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -96,7 +100,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     _check_models(settings)
-    setup_logging(settings)
+    setup_logging(settings, "agentops-worker")
     _serve_worker_metrics(settings)
     try:
         build_worker(settings).run()

@@ -27,6 +27,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from app import tracing
 from app.llm.budgets import BudgetLimits
 from app.llm.call_log import CallLog, CallRecord, Reservation
 from app.llm.cooldowns import Cooldowns, MemoryCooldowns
@@ -268,6 +269,7 @@ class LLMRouter:
             cost: float = 0.0,
         ) -> None:
             usage = response.usage if response is not None else Usage()
+            tracing.llm_call(provider.name, model_id.model, outcome, latency_ms, usage, cost)
             record = CallRecord(
                 call_id=call_id,
                 attempt=attempt,

@@ -29,6 +29,7 @@ class _Item:
     request: RunRequest
     delivery_id: str
     event: str
+    trace_parent: str | None
     answer: asyncio.Future[Accepted]
 
 
@@ -42,13 +43,18 @@ class AcceptBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def accept(
-        self, tenant_id: int, request: RunRequest, delivery_id: str, event: str
+        self,
+        tenant_id: int,
+        request: RunRequest,
+        delivery_id: str,
+        event: str,
+        trace_parent: str | None = None,
     ) -> Accepted:
         """What `runs.accept_run` answers; raises the database's errors as it does."""
         answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         if len(self._waiting) >= self.max_batch:  # a stalled database: forget the answered
             self._waiting = [item for item in self._waiting if not item.answer.done()]
-        self._waiting.append(_Item(tenant_id, request, delivery_id, event, answer))
+        self._waiting.append(_Item(tenant_id, request, delivery_id, event, trace_parent, answer))
         self._start()
         return await answer
 
@@ -94,7 +100,9 @@ class AcceptBatcher:
     async def _store_alone(self, item: _Item) -> None:
         try:
             async with self.db.tenant_statement(item.tenant_id) as ts:
-                result = await accept_run(ts, item.request, item.delivery_id, item.event)
+                result = await accept_run(
+                    ts, item.request, item.delivery_id, item.event, item.trace_parent
+                )
         except Exception as exc:
             if not item.answer.done():
                 item.answer.set_exception(exc)
@@ -106,18 +114,23 @@ class AcceptBatcher:
         if len(batch) == 1:
             item = batch[0]
             async with self.db.tenant_statement(item.tenant_id) as ts:
-                return [await accept_run(ts, item.request, item.delivery_id, item.event)]
+                return [
+                    await accept_run(
+                        ts, item.request, item.delivery_id, item.event, item.trace_parent
+                    )
+                ]
         proofs = [await self.db.proof_of(item.tenant_id) for item in batch]
         columns = zip(*(run_fields(item.request) for item in batch), strict=True)
         async with self.db.tenant_pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT run_id, created, reason FROM agentops_accept_runs($1, $2, $3, $4, $5,"
-                " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text[]::jsonb[])",
+                " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text[]::jsonb[], $16)",
                 [item.tenant_id for item in batch],
                 proofs,
                 [item.request.tenant.forge for item in batch],
                 [item.delivery_id for item in batch],
                 [item.event for item in batch],
                 *map(list, columns),
+                [item.trace_parent for item in batch],
             )
         return [Accepted(int(r["run_id"]), bool(r["created"]), str(r["reason"])) for r in rows]

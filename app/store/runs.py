@@ -18,7 +18,8 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 _COLUMNS = (
     "id, tenant_id, forge, repo, target_kind, target_number, command, args, requested_by,"
     " trigger, trigger_key, comment_id, context, status, cancel_requested, retry_of,"
-    " attempts, check_ref, result, error, created_at, started_at, finished_at"
+    " attempts, check_ref, result, error, created_at, started_at, finished_at, delivery_id,"
+    " trace_parent"
 )
 
 
@@ -47,6 +48,8 @@ class Run:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    delivery_id: str | None = None  # the forge's id of the delivery that started it
+    trace_parent: str | None = None  # the intake span's W3C `traceparent` (tracing on)
 
     @property
     def finished(self) -> bool:
@@ -94,19 +97,24 @@ def run_fields(request: RunRequest) -> tuple[Any, ...]:
 
 
 async def accept_run(
-    ts: TenantStatement, request: RunRequest, delivery_id: str, event: str
+    ts: TenantStatement,
+    request: RunRequest,
+    delivery_id: str,
+    event: str,
+    trace_parent: str | None = None,
 ) -> Accepted:
     """The delivery row and its queued run, in one statement (one transaction, one round
     trip); a duplicate delivery or command adds nothing and names the run it started."""
     row = await ts.conn.fetchrow(
         "SELECT run_id, created, reason FROM agentops_accept_run("
-        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)",
         ts.tenant_id,
         ts.proof,
         request.tenant.forge,
         delivery_id,
         event,
         *run_fields(request),
+        trace_parent,
     )
     assert row is not None  # a function with OUT parameters returns one row
     return Accepted(int(row["run_id"]), bool(row["created"]), str(row["reason"]))

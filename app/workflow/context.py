@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
+from app import tracing
 from app.config import Settings
 from app.forges.base import Comment, Forge, Target
 from app.forges.markers import run_key, unmarked
@@ -86,6 +87,10 @@ class RunContext:
     async def resumable_step(self, kind: StepKind[R], action: Callable[[bool], Awaitable[R]]) -> R:
         """`step`, telling `action` whether an earlier try of the step started and did not
         finish (a crashed worker, a failed try): then what it creates may exist already."""
+        with tracing.step_span(kind.name):
+            return await self._step(kind, action)
+
+    async def _step(self, kind: StepKind[R], action: Callable[[bool], Awaitable[R]]) -> R:
         name = kind.name
         position = self.positions.setdefault(name, len(self.positions))
         async with self.deps.db.tenant(self.run.tenant_id) as tc:

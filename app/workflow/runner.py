@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
+from app import tracing
 from app.commands import SPEC, TargetKind, wrong_target_reason
 from app.forges.base import Forge, ForgeError, ForgeTransientError, Target
 from app.forges.markers import run_key
@@ -72,7 +73,7 @@ async def execute_run(deps: WorkflowDeps, run_id: int, last_try: bool = False) -
             return current.status if current else "missing"
     heartbeat = asyncio.create_task(_beat(deps, run_id))
     try:
-        with timed_run(run.command, retried=TransientRunError) as ended:
+        with tracing.run_span(run), timed_run(run.command, retried=TransientRunError) as ended:
             ended.status = await _execute_claimed(deps, run, last_try)
         return ended.status
     finally:

@@ -87,12 +87,13 @@ async def test_a_batch_with_one_forged_tenant_stores_nothing(db: Database) -> No
         [f"github:comment:{_key()}", f"github:comment:{_key()}"],
         [1, 2],
         ["{}", "{}"],
+        [None, None],
     ]
     async with db.tenant_pool.acquire() as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.fetch(
                 "SELECT * FROM agentops_accept_runs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-                " $11, $12, $13, $14, $15::text[]::jsonb[])",
+                " $11, $12, $13, $14, $15::text[]::jsonb[], $16)",
                 *args,
             )
     async with db.admin() as conn:

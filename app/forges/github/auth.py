@@ -27,6 +27,7 @@ import jwt
 from gidgethub import abc as gh_abc
 from gidgethub import sansio
 
+from app import tracing
 from app.forges.base import ForgeAccessError, ForgeError
 from app.forges.github.errors import (
     GitHubAPIError,
@@ -194,9 +195,10 @@ class GitHubApp:
             )
 
         try:
-            answer = await call_with_retries(
-                post, action="get an installation token", policy=self.retry
-            )
+            with tracing.forge_span("POST", "/app/installations/{installation_id}/access_tokens"):
+                answer = await call_with_retries(
+                    post, action="get an installation token", policy=self.retry
+                )
         except GitHubAPIError as exc:
             if exc.status == 404:
                 raise ForgeAccessError(
@@ -281,7 +283,8 @@ class GitHubApp:
                 return None
             raise ValueError(f"unsupported method {method}")
 
-        return await self._with_token(installation_id, call, action, repo, retry)
+        with tracing.forge_span(method, url):
+            return await self._with_token(installation_id, call, action, repo, retry)
 
     async def api_list(
         self,
@@ -298,7 +301,8 @@ class GitHubApp:
         async def call(token: str) -> list[Any]:
             return [item async for item in self._gh.getiter(url, variables, oauth_token=token)]
 
-        return await self._with_token(installation_id, call, action, repo)
+        with tracing.forge_span("GET", url):
+            return await self._with_token(installation_id, call, action, repo)
 
     async def app_api(
         self, method: str, url: str, *, url_vars: Mapping[str, Any] | None = None, action: str
@@ -311,7 +315,8 @@ class GitHubApp:
                 return await self._gh.getitem(url, variables, jwt=self.jwt())
             return await self._gh.post(url, variables, data=b"", jwt=self.jwt())
 
-        return await call_with_retries(call, action=action, policy=self.retry)
+        with tracing.forge_span(method, url):
+            return await call_with_retries(call, action=action, policy=self.retry)
 
     async def hook_deliveries(self, since: float) -> list[dict[str, Any]]:
         """The App webhook's deliveries from `since` (epoch seconds) on, newest first."""

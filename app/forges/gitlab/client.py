@@ -17,6 +17,7 @@ from urllib.parse import quote
 import gitlab
 import requests
 
+from app import tracing
 from app.config import Settings
 from app.forges.base import Comment, ForgeError, Target
 from app.forges.gitlab.errors import call_with_retries, raise_on_rate_limit
@@ -70,30 +71,35 @@ class GitLabClient:
         )
 
     def _get(self, path: str, **query: Any) -> dict[str, Any]:
-        data = self._gl.http_get(path, query_data=query or None)
+        with tracing.forge_span("GET", path):
+            data = self._gl.http_get(path, query_data=query or None)
         if not isinstance(data, dict):
             raise ForgeError(f"GitLab answered GET {path} with something other than JSON")
         return data
 
     def _list(self, path: str, **query: Any) -> list[dict[str, Any]]:
-        data = self._gl.http_list(path, query_data=query, get_all=True, per_page=100)
+        with tracing.forge_span("GET", path):
+            data = self._gl.http_list(path, query_data=query, get_all=True, per_page=100)
         return [item for item in data if isinstance(item, dict)]
 
     def _first(
         self, path: str, wanted: Callable[[dict[str, Any]], bool], **query: Any
     ) -> dict[str, Any] | None:
         """The first listed item that is `wanted`, reading pages only as far as needed."""
-        for item in self._gl.http_list(path, query_data=query, iterator=True, per_page=100):
-            if isinstance(item, dict) and wanted(item):
-                return item
+        with tracing.forge_span("GET", path):
+            for item in self._gl.http_list(path, query_data=query, iterator=True, per_page=100):
+                if isinstance(item, dict) and wanted(item):
+                    return item
         return None
 
     def _post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        result = self._gl.http_post(path, post_data=data)
+        with tracing.forge_span("POST", path):
+            result = self._gl.http_post(path, post_data=data)
         return result if isinstance(result, dict) else {}
 
     def _put(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        result = self._gl.http_put(path, post_data=data)
+        with tracing.forge_span("PUT", path):
+            result = self._gl.http_put(path, post_data=data)
         return result if isinstance(result, dict) else {}
 
     @staticmethod
