@@ -163,8 +163,8 @@ def test_status_and_retry_after_a_failed_run(service: Service, gh: GitHubSim) ->
     report = wait_for(
         lambda: [b for b in _bot_comments(gh, number) if "runs here" in b], what="the status reply"
     )[0]
-    assert f"**Run {failed_id}**: `/agentops plan` by @alice, failed" in report
-    assert f"**Run {new_id}**: `/agentops plan` by @alice, failed" in report
+    assert f"**Run {failed_id}**: `/agentops plan` by `@alice`, failed" in report
+    assert f"**Run {new_id}**: `/agentops plan` by `@alice`, failed" in report
     assert "locate: succeeded" in report
 
 

@@ -190,7 +190,7 @@ async def test_the_cancel_button_of_a_check_run_cancels_its_run(
 
     assert await execute_run(deps, clicked.run_id) == "succeeded"
     assert (await _get(deps, queued.run_id)).status == "cancelled"
-    assert _bot_comments(sim, number) == [f"Cancelling run {queued.run_id}, as @alice asked."]
+    assert _bot_comments(sim, number) == [f"Cancelling run {queued.run_id}, as `@alice` asked."]
 
 
 async def test_a_reply_the_forge_wrote_before_failing_is_not_repeated_by_the_next_try(
