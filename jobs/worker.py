@@ -8,6 +8,7 @@ from typing import Any
 
 from arq import func
 
+import app.metrics.sandbox  # noqa: F401  (counts the sandbox's commands in this process)
 from app.config import Settings
 from app.forges.registry import ForgeRegistry
 from app.queue import CHECK_LABELS, RUN_WORKFLOW, RunQueue, redis_settings

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter, Histogram
 
 from app.metrics.labels import bounded
+from app.sandbox.execution import on_sandbox_run
 
 if TYPE_CHECKING:
     from app.sandbox.execution import SandboxResult
@@ -41,3 +42,6 @@ def observe_sandbox_run(result: SandboxResult) -> None:
         hit.add("output")
     for limit in hit:
         LIMITS_HIT.labels(bounded(limit, LIMITS)).inc()
+
+
+on_sandbox_run(observe_sandbox_run)  # counted wherever this module is imported

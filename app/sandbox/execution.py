@@ -9,15 +9,26 @@ import os
 import re
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from app.metrics.sandbox import observe_sandbox_run
 from app.sandbox.isolation import SandboxLimits, SandboxPolicy, limits_preexec
 from app.sandbox.probe import require_sandbox
 from app.sandbox.scratch import PreparedRun, clean_up_run, prepare_run
+
+# Called with every finished command's result. The service's metrics register here
+# (app.metrics.sandbox): this package imports nothing beyond the standard library, so that
+# a service user's own Python can run it (tests/integration/sandbox/test_userns_mode.py).
+_OBSERVERS: list[Callable[[SandboxResult], None]] = []
+
+
+def on_sandbox_run(observe: Callable[[SandboxResult], None]) -> None:
+    """Have `observe` called with the result of every sandboxed command from now on."""
+    if observe not in _OBSERVERS:
+        _OBSERVERS.append(observe)
+
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +203,8 @@ async def run_sandboxed(
         raise
     try:
         result = await _execute(run, policy.limits)
-        observe_sandbox_run(result)
+        for observe in _OBSERVERS:
+            observe(result)
         return result
     finally:  # shielded: a second cancel must not leave the checkout lent out
         await asyncio.shield(asyncio.to_thread(clean_up_run, run))

@@ -38,6 +38,7 @@ PINGS = 12
 ANSWER = {"summary": "Looks fine.", "comments": []}
 DASHBOARD = ROOT / "deploy/grafana/agentops.json"
 ALERTS = ROOT / "deploy/prometheus/alerts.yml"
+ADAPTER_RULES = ROOT / "deploy/k8s/prometheus-adapter-rules.yaml"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -280,3 +281,13 @@ def test_every_dashboard_query_parses_and_names_exported_metrics(exported: Expor
         names = metric_names(expr.replace("$__rate_interval", "5m"))
         assert names, title
         assert names <= known, (title, names - known)
+
+
+def test_the_autoscalers_series_are_exported(exported: Exported) -> None:
+    # deploy/k8s scales the workers on these: a renamed metric would stop the scaling
+    rules = yaml.safe_load(ADAPTER_RULES.read_text())["rules"]["external"]
+    known = exported_names(exported)
+    series = [metric_names(rule["seriesQuery"]) for rule in rules]
+    assert {"agentops_queue_depth", "agentops_queue_oldest_age_seconds"} <= set().union(*series)
+    for names in series:
+        assert names and names <= known, (names, names - known)

@@ -173,7 +173,7 @@ def test_agentops_test_adds_passing_tests_to_a_pull_request(
     assert tip is not None and tip != head
     assert _git(gh, repo, "diff", "--name-only", head, tip).split() == [case.test_file]
     steps = {s["name"]: s["detail"] for s in run["steps"]}
-    assert "pass on the pull request's code" in steps["write-tests"]["verification"]
+    assert "pass on the checked-out head" in steps["write-tests"]["verification"]
     assert steps["install"]["cache"] in ("stored", "hit")
     check = gh.check_run_of(repo, run_id)
     assert check["conclusion"] == "success" and "[x] install" in check["output"]["text"]

@@ -35,7 +35,17 @@ def json_lines() -> Iterator[io.StringIO]:
     old_level = root.level
     root.setLevel(logging.INFO)
     install_log_redaction([CONFIGURED])
+    # as in a new process: another test here may have run uvicorn with its own dictConfig,
+    # which disables loggers that existed then
+    others = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "arq.worker")]
+    saved = [(lg.disabled, lg.propagate, lg.level, lg.handlers[:]) for lg in others]
+    for lg in others:
+        lg.disabled, lg.propagate, lg.handlers = False, True, []
+        lg.setLevel(logging.NOTSET)
     yield stream
+    for lg, (disabled, propagate, level, handlers) in zip(others, saved, strict=True):
+        lg.disabled, lg.propagate, lg.handlers = disabled, propagate, handlers
+        lg.setLevel(level)
     root.removeHandler(handler)
     root.setLevel(old_level)
 

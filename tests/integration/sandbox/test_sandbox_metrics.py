@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
+import app.metrics.sandbox  # noqa: F401  (what the worker imports: the counters)
 from app.sandbox import run_sandboxed
 from tests.integration.sandbox.repos import policy, write_repo
 
