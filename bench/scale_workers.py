@@ -37,13 +37,15 @@ from tests.sim.serve import serve_app  # noqa: E402
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_ticks(pid: int) -> int | None:
-    """utime + stime + cutime + cstime of `pid`, or None when it is gone."""
+def _cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """(utime + stime, cutime + cstime) of `pid`: its own CPU and its reaped children's;
+    None when it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return sum(int(v) for v in fields[11:15])
+    own, children = fields[11:13], fields[13:15]
+    return sum(map(int, own)), sum(map(int, children))
 
 
 def _cmdline(pid: int) -> str:
@@ -83,9 +85,9 @@ def _backend_pids(database: str) -> list[int]:
 class CpuWatch:
     """CPU seconds per group of processes between the first and the last `__call__`."""
 
-    start: dict[int, int] = field(default_factory=dict)
-    last: dict[int, int] = field(default_factory=dict)
-    groups: dict[int, str] = field(default_factory=dict)
+    start: dict[int, tuple[int, int]] = field(default_factory=dict)
+    last: dict[int, tuple[int, int]] = field(default_factory=dict)
+    groups: dict[int, tuple[str, str]] = field(default_factory=dict)  # own, children
     loads: list[float] = field(default_factory=list)
     machine: tuple[int, int] | None = None
     machine_end: tuple[int, int] = (0, 0)
@@ -94,19 +96,22 @@ class CpuWatch:
 
     def __call__(self, processes: Processes) -> None:
         own = os.getpid()
-        groups = {processes.web: "web (serve)", own: "simulators + driver"}
-        groups |= {pid: "workers" for pid in processes.workers}
-        groups |= {pid: "postgres backends" for pid in _backend_pids(processes.database)}
-        groups |= {pid: "redis (shared)" for pid in _redis_pids()}
+        groups = {
+            processes.web: ("web (serve)", "web (serve)"),
+            own: ("simulators + driver", "simulators' git http-backend"),
+        }
+        groups |= {pid: ("workers (Python)", "workers' git") for pid in processes.workers}
+        backends = _backend_pids(processes.database)
+        groups |= {pid: ("postgres backends", "postgres backends") for pid in backends}
+        groups |= {pid: ("redis (shared)", "redis (shared)") for pid in _redis_pids()}
         first = self.machine is None
-        for pid, group in groups.items():
+        for pid, names in groups.items():
             ticks = _cpu_ticks(pid)
             if ticks is None:
                 continue
-            # the simulators' own CPU: this process's, less what it spent before
-            if first or pid not in self.groups:
-                self.start[pid] = ticks if first or pid == own else 0
-            self.groups[pid] = group
+            if pid not in self.start:  # a backend opened meanwhile counts from 0
+                self.start[pid] = ticks if first or pid == own else (0, 0)
+            self.groups[pid] = names
             self.last[pid] = ticks
         self.loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
         if first:
@@ -115,13 +120,13 @@ class CpuWatch:
 
     def seconds(self) -> dict[str, float]:
         totals: dict[str, float] = {}
-        for pid, group in self.groups.items():
-            spent = (self.last[pid] - self.start.get(pid, 0)) / TICKS
-            totals[group] = totals.get(group, 0.0) + spent
+        for pid, names in self.groups.items():
+            for name, now, then in zip(names, self.last[pid], self.start[pid], strict=True):
+                totals[name] = totals.get(name, 0.0) + (now - then) / TICKS
         return totals
 
     def machine_busy(self) -> float:
-        """The machine's busy share over the watch, 0-1 of both cores."""
+        """The machine's busy share over the watch, 0-1 of all its cores."""
         assert self.machine is not None
         busy = self.machine_end[0] - self.machine[0]
         total = self.machine_end[1] - self.machine[1]
@@ -154,11 +159,14 @@ def report(outcome: Outcome, watch: CpuWatch) -> None:
     print(
         f"duplicates {outcome.duplicates}  lost {outcome.lost}  failed {outcome.failed}  "
         f"load avg (1 min) {min(watch.loads):.2f}-{max(watch.loads):.2f}  "
-        f"machine busy {watch.machine_busy() * 100:.0f} % of 2 cores"
+        f"machine busy {watch.machine_busy() * 100:.0f} %"
     )
-    print(f"CPU over {wall:.1f} s (cores used = CPU s / wall s):")
-    for group, spent in sorted(watch.seconds().items(), key=lambda kv: -kv[1]):
-        print(f"  {group:<22} {spent:7.1f} s  {spent / wall if wall else 0:5.2f} cores")
+    print(f"webhooks posted in {outcome.posting:.1f} s; CPU over {wall:.1f} s (cores = CPU s / s):")
+    spent = watch.seconds()
+    cores = (os.cpu_count() or 1) * watch.machine_busy() * wall
+    spent["other processes on the machine"] = cores - sum(spent.values())
+    for group, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {group:<30} {seconds:7.1f} s  {seconds / wall if wall else 0:5.2f} cores")
 
 
 def main() -> None:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -38,6 +41,7 @@ FILES = {
     "    assert area(2, 3) == 6\n",
 }
 ENDED = ("succeeded", "failed", "cancelled")
+POSTERS = 8  # webhooks in flight at once, as GitHub sends them in parallel
 JOB_STARTED = re.compile(r":run:\d+:run_workflow\(")  # ARQ's "→ JOB_ID:FUNCTION(ARGS)"
 
 
@@ -72,6 +76,7 @@ class Outcome:
     runs: list[StoredRun]
     replies: dict[int, int] = field(default_factory=dict)  # issue → plan comments on it
     jobs: list[int] = field(default_factory=list)  # run jobs each worker started (its log)
+    posting: float = 0.0  # seconds from the first webhook sent to the last one answered
 
     @property
     def ended(self) -> list[StoredRun]:
@@ -147,6 +152,14 @@ def _plan_replies(gh: GitHubSim, repo: str, numbers: list[int]) -> dict[int, int
     return {number: counts[number] for number in numbers}
 
 
+def _post(service: Service, payload: dict[str, Any]) -> int:
+    """Send one comment's webhook; the run id the intake answers with."""
+    answer = service.post_github("issue_comment", payload, SECRET)
+    if answer.status_code != 202:
+        raise AssertionError(f"webhook answered {answer.status_code}: {answer.text}")
+    return int(answer.text.split()[-1])
+
+
 def _started(worker: ServiceProcess) -> bool:
     # ARQ says "Starting worker" before the start-up checks; the last check says this
     return "test Python" in worker.output()
@@ -176,6 +189,14 @@ def measure(
     gh.set_permission(repo, "alice", "write")
     service_env = base_env(database_url, REDIS_URL, work) | github_env(gh, gh_url, SECRET)
     service_env |= llm_env(llm_url) | (env or {})
+    # the issues and comments first: the burst is the webhooks alone
+    numbers, payloads = [], []
+    for n in range(runs):
+        number, payload = events.command_on_new_issue(
+            gh, repo, f"Shapes {n}: add a volume", "/agentops plan"
+        )
+        numbers.append(number)
+        payloads.append(payload)
     service = Service(service_env, work)
     extra = [
         ServiceProcess(["worker"], service.env, work / f"worker-{i}.log")
@@ -195,20 +216,14 @@ def measure(
         )
         if watch:
             watch(processes)
-        numbers: list[int] = []
-        accepted: list[int] = []
-        for n in range(runs):
-            number, payload = events.command_on_new_issue(
-                gh, repo, f"Shapes {n}: add a volume", "/agentops plan"
-            )
-            answer = service.post_github("issue_comment", payload, SECRET)
-            if answer.status_code != 202:
-                raise AssertionError(f"webhook answered {answer.status_code}: {answer.text}")
-            numbers.append(number)
-            accepted.append(int(answer.text.split()[-1]))
+        began = time.monotonic()
+        with ThreadPoolExecutor(POSTERS) as pool:
+            accepted = list(pool.map(partial(_post, service), payloads))
+        posting = time.monotonic() - began
         stored = _wait_until_ended(database_url, runs, timeout, processes, watch)
         jobs = [len(JOB_STARTED.findall(p.output())) for p in [service.worker, *extra]]
-        return Outcome(workers, runs, accepted, stored, _plan_replies(gh, repo, numbers), jobs)
+        replies = _plan_replies(gh, repo, numbers)
+        return Outcome(workers, runs, accepted, stored, replies, jobs, posting)
     finally:
         for process in extra:
             process.stop()
