@@ -22,6 +22,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,17 +36,24 @@ from tests.sim.llm_sim import LLMSimulator  # noqa: E402
 from tests.sim.serve import serve_app  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
+DRIVER = "bench driver (posts, polls)"
 
 
-def _cpu_ticks(pid: int) -> tuple[int, int] | None:
-    """(utime + stime, cutime + cstime) of `pid`: its own CPU and its reaped children's;
-    None when it is gone."""
+def _cpu_ticks(pid: int, thread: int | None = None) -> tuple[int, int] | None:
+    """(utime + stime, cutime + cstime) of `pid`: its own CPU and its reaped children's
+    (of one of its threads: its own only); None when it is gone."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     own, children = fields[11:13], fields[13:15]
-    return sum(map(int, own)), sum(map(int, children))
+    return sum(map(int, own)), 0 if thread else sum(map(int, children))
+
+
+def new_threads(before: set[int]) -> set[int]:
+    """Native ids of this process's threads started since `before`."""
+    return {t.native_id for t in threading.enumerate() if t.native_id} - before
 
 
 def _cmdline(pid: int) -> str:
@@ -88,6 +96,7 @@ class CpuWatch:
     start: dict[int, tuple[int, int]] = field(default_factory=dict)
     last: dict[int, tuple[int, int]] = field(default_factory=dict)
     groups: dict[int, tuple[str, str]] = field(default_factory=dict)  # own, children
+    threads: dict[int, str] = field(default_factory=dict)  # this process's, by native id
     loads: list[float] = field(default_factory=list)
     machine: tuple[int, int] | None = None
     machine_end: tuple[int, int] = (0, 0)
@@ -98,15 +107,16 @@ class CpuWatch:
         own = os.getpid()
         groups = {
             processes.web: ("web (serve)", "web (serve)"),
-            own: ("simulators + driver", "simulators' git http-backend"),
+            own: (DRIVER, "GitHub simulator's git http-backend"),
         }
+        groups |= {tid: (name, name) for tid, name in self.threads.items()}
         groups |= {pid: ("workers (Python)", "workers' git") for pid in processes.workers}
         backends = _backend_pids(processes.database)
         groups |= {pid: ("postgres backends", "postgres backends") for pid in backends}
         groups |= {pid: ("redis (shared)", "redis (shared)") for pid in _redis_pids()}
         first = self.machine is None
         for pid, names in groups.items():
-            ticks = _cpu_ticks(pid)
+            ticks = _cpu_ticks(own, pid) if pid in self.threads else _cpu_ticks(pid)
             if ticks is None:
                 continue
             if pid not in self.start:  # a backend opened meanwhile counts from 0
@@ -123,6 +133,8 @@ class CpuWatch:
         for pid, names in self.groups.items():
             for name, now, then in zip(names, self.last[pid], self.start[pid], strict=True):
                 totals[name] = totals.get(name, 0.0) + (now - then) / TICKS
+        for name in set(self.threads.values()):  # counted in the process's own CPU too
+            totals[DRIVER] -= totals.get(name, 0.0)
         return totals
 
     def machine_busy(self) -> float:
@@ -166,7 +178,32 @@ def report(outcome: Outcome, watch: CpuWatch) -> None:
     cores = (os.cpu_count() or 1) * watch.machine_busy() * wall
     spent["other processes on the machine"] = cores - sum(spent.values())
     for group, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
-        print(f"  {group:<30} {seconds:7.1f} s  {seconds / wall if wall else 0:5.2f} cores")
+        print(f"  {group:<36} {seconds:7.1f} s  {seconds / wall if wall else 0:5.2f} cores")
+
+
+def run_all(
+    counts: list[int],
+    runs: int,
+    timeout: float,
+    work: Path,
+    gh: GitHubSim,
+    gh_url: str,
+    llm_url: str,
+    threads: dict[int, str],
+) -> bool:
+    """Measure each worker count in turn; True when one of them lost, repeated or failed
+    a run."""
+    bad = False
+    for n in counts:
+        watch = CpuWatch(threads=threads)
+        # the sweep as deployed: a queued run is enqueued again after 60 s
+        env = {"AGENTOPS_REQUEUE_AFTER_SECONDS": "60"}
+        outcome = measure(
+            n, runs, work / f"w{n}", gh, gh_url, llm_url, env=env, watch=watch, timeout=timeout
+        )
+        report(outcome, watch)
+        bad |= bool(outcome.lost or outcome.duplicates or outcome.failed)
+    return bad
 
 
 def main() -> None:
@@ -184,19 +221,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="agentops-scale-"))
     gh = GitHubSim(work / "github")
     llm = LLMSimulator()
-    bad = False
     print(f"{args.runs} `/agentops plan` runs per worker count; {os.cpu_count()} CPUs")
-    with serve_app(gh.app) as gh_url, serve_app(llm.app) as llm_url:
-        for n in counts:
-            watch = CpuWatch()
-            # the sweep as deployed: a queued run is enqueued again after 60 s
-            env = {"AGENTOPS_REQUEUE_AFTER_SECONDS": "60"}
-            outcome = measure(
-                n, args.runs, work / f"w{n}", gh, gh_url, llm_url,
-                env=env, watch=watch, timeout=args.timeout,
-            )  # fmt: skip
-            report(outcome, watch)
-            bad |= bool(outcome.lost or outcome.duplicates or outcome.failed)
+    threads = new_threads(set())
+    with serve_app(gh.app) as gh_url:
+        github_threads = new_threads(threads)
+        with serve_app(llm.app) as llm_url:
+            llm_threads = new_threads(threads | github_threads)
+            names = dict.fromkeys(github_threads, "GitHub simulator (thread)")
+            names |= dict.fromkeys(llm_threads, "LLM simulator (thread)")
+            bad = run_all(counts, args.runs, args.timeout, work, gh, gh_url, llm_url, names)
     if bad:
         print("FAILED: lost, duplicated or failed runs (logs under " + str(work) + ")")
         sys.exit(1)
