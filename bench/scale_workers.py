@@ -70,22 +70,18 @@ def _busy_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
-def _redis_pids() -> list[int]:
-    return [
-        int(p.name)
-        for p in Path("/proc").iterdir()
-        if p.name.isdigit() and _cmdline(int(p.name)).startswith("redis-server 127.0.0.1:6379")
-    ]
-
-
-def _backend_pids(database: str) -> list[int]:
-    """PostgreSQL backends serving `database` (their title names it)."""
-    found = []
+def _services(database: str) -> dict[int, tuple[str, str]]:
+    """The machine's Redis and the PostgreSQL backends serving `database` (their titles
+    name it), in one pass over /proc."""
+    found: dict[int, tuple[str, str]] = {}
     for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            line = _cmdline(int(p.name))
-            if line.startswith("postgres:") and f" {database} " in line:
-                found.append(int(p.name))
+        if not p.name.isdigit():
+            continue
+        line = _cmdline(int(p.name))
+        if line.startswith("redis-server 127.0.0.1:6379"):
+            found[int(p.name)] = ("redis (shared)", "redis (shared)")
+        elif line.startswith("postgres:") and f" {database} " in line:
+            found[int(p.name)] = ("postgres backends", "postgres backends")
     return found
 
 
@@ -111,9 +107,7 @@ class CpuWatch:
         }
         groups |= {tid: (name, name) for tid, name in self.threads.items()}
         groups |= {pid: ("workers (Python)", "workers' git") for pid in processes.workers}
-        backends = _backend_pids(processes.database)
-        groups |= {pid: ("postgres backends", "postgres backends") for pid in backends}
-        groups |= {pid: ("redis (shared)", "redis (shared)") for pid in _redis_pids()}
+        groups |= _services(processes.database)
         first = self.machine is None
         for pid, names in groups.items():
             ticks = _cpu_ticks(own, pid) if pid in self.threads else _cpu_ticks(pid)
