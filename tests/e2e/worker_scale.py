@@ -203,9 +203,9 @@ def measure(
         for i in range(2, workers + 1)
     ]
     try:
-        service.start()
-        for process in extra:
+        for process in extra:  # they start (imports, checks) while the web process does
             process.start()
+        service.start()
         for process in [service.worker, *extra]:
             wait_for(partial(_started, process), 60, what="a worker to start")
         assert service.web.process is not None
