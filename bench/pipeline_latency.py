@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from app.store.migrations import apply_migrations, ensure_database  # noqa: E402
 from tests.conftest import PG_BASE, drop_database  # noqa: E402
 from tests.e2e import github_events as events  # noqa: E402
-from tests.e2e.harness import RedisServer, Service, base_env, wait_for  # noqa: E402
+from tests.e2e.harness import RedisServer, Service, base_env, github_env, wait_for  # noqa: E402
 from tests.sim.github import GitHubSim  # noqa: E402
 from tests.sim.llm_sim import LLMSimulator, text, tool_call  # noqa: E402
 from tests.sim.serve import serve_app  # noqa: E402
@@ -169,14 +169,8 @@ def main() -> None:
     try:
         with serve_app(gh.app) as gh_url, serve_app(llm.app) as llm_url:
             env = base_env(database_url, redis.url, work)
-            env |= llm_env(llm_url) | {
-                "AGENTOPS_ADMIN_TOKEN": "bench-admin",
-                "AGENTOPS_GITHUB_APP_ID": str(gh.app_id),
-                "AGENTOPS_GITHUB_APP_SLUG": "agentops",
-                "AGENTOPS_GITHUB_PRIVATE_KEY": gh.private_key_pem,
-                "AGENTOPS_GITHUB_WEBHOOK_SECRET": SECRET,
-                "AGENTOPS_GITHUB_API_URL": gh_url,
-            }
+            env |= llm_env(llm_url) | github_env(gh, gh_url, SECRET)
+            env["AGENTOPS_ADMIN_TOKEN"] = "bench-admin"
             service = Service(env, work)
             service.start()
             wait_for(

@@ -11,7 +11,7 @@ import pytest
 
 from app.store.migrations import apply_migrations, ensure_database
 from tests.conftest import PG_BASE, drop_database
-from tests.e2e.harness import RedisServer, Service, base_env
+from tests.e2e.harness import RedisServer, Service, base_env, github_env
 from tests.gitlab_tokens import project_token
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
@@ -80,12 +80,7 @@ def extra_env() -> dict[str, str]:
 
 
 def forge_env(gh: GitHubSim, gh_url: str, gl: GitLabSim, gl_url: str) -> dict[str, str]:
-    return {
-        "AGENTOPS_GITHUB_APP_ID": str(gh.app_id),
-        "AGENTOPS_GITHUB_APP_SLUG": "agentops",
-        "AGENTOPS_GITHUB_PRIVATE_KEY": gh.private_key_pem,
-        "AGENTOPS_GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
-        "AGENTOPS_GITHUB_API_URL": gh_url,
+    return github_env(gh, gh_url, GITHUB_SECRET) | {
         "AGENTOPS_GITLAB_URL": gl_url,
         "AGENTOPS_GITLAB_TOKEN": gl.bot_token,
         "AGENTOPS_GITLAB_WEBHOOK_SECRET": GITLAB_SECRET,

@@ -17,11 +17,14 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from tests.sim.serve import free_port
+
+if TYPE_CHECKING:
+    from tests.sim.github import GitHubSim
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,4 +231,15 @@ def base_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, str]
         "AGENTOPS_OLLAMA_URL": "http://127.0.0.1:9",  # closed: no model unless a test adds one
         "AGENTOPS_LLM_RETRY_BASE_SECONDS": "0.05",
         "PYTHONUNBUFFERED": "1",
+    }
+
+
+def github_env(gh: GitHubSim, api_url: str, webhook_secret: str) -> dict[str, str]:
+    """The settings of a GitHub App living on the simulator `gh` served at `api_url`."""
+    return {
+        "AGENTOPS_GITHUB_APP_ID": str(gh.app_id),
+        "AGENTOPS_GITHUB_APP_SLUG": "agentops",
+        "AGENTOPS_GITHUB_PRIVATE_KEY": gh.private_key_pem,
+        "AGENTOPS_GITHUB_WEBHOOK_SECRET": webhook_secret,
+        "AGENTOPS_GITHUB_API_URL": api_url,
     }
