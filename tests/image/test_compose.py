@@ -13,7 +13,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -46,10 +48,15 @@ class Stack:
     def containers(self, service: str) -> list[str]:
         return self.compose("ps", "-q", service).split()
 
-    def state(self, container: str) -> dict[str, object]:
-        found: list[dict[str, object]] = json.loads(docker("inspect", container))
-        state: dict[str, object] = found[0]["State"]
+    def state(self, container: str) -> dict[str, Any]:
+        found: list[dict[str, Any]] = json.loads(docker("inspect", container))
+        state: dict[str, Any] = found[0]["State"]
         return state
+
+    def sandbox_line(self, container: str) -> str | None:
+        """The worker's start-up line about its test sandbox, once it has logged it."""
+        lines = self.logs(container).splitlines()
+        return next((line for line in lines if "test sandbox" in line), None)
 
     def logs(self, container: str) -> str:
         done = subprocess.run(
@@ -124,17 +131,10 @@ def test_postgres_and_redis_report_healthy(stack: Stack) -> None:
 
 def test_two_scaled_workers_each_probe_their_sandbox(stack: Stack) -> None:
     stack.compose("up", "--detach", "--no-recreate", "--scale", "worker=2", "worker")
-    workers = wait_for(
-        lambda: (found := stack.containers("worker")) and len(found) == 2 and found,
-        60,
-        0.5,
-        "two worker containers",
-    )
-    for worker in workers:
+    wait_for(lambda: len(stack.containers("worker")) == 2, 60, 0.5, "two worker containers")
+    for worker in stack.containers("worker"):
         line = wait_for(
-            lambda w=worker: next(
-                (x for x in stack.logs(w).splitlines() if "test sandbox" in x), None
-            ),
+            partial(stack.sandbox_line, worker),
             90,
             0.5,
             f"worker {worker[:12]} to probe its sandbox",
