@@ -19,10 +19,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
-    """Run `app` with uvicorn on 127.0.0.1 until the block ends; yields its base URL."""
+def serve_app(app: Any, port: int | None = None, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run `app` with uvicorn on `host` (loopback) until the block ends; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -32,7 +32,7 @@ def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
             raise RuntimeError("simulator did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=5)
