@@ -153,20 +153,11 @@ class RunQueue:
         the reason is logged and the next sweep tries again.
         """
         job_id = job_id_for_run(self.queue_name, run_id)
-        try:
-            redis = await self._redis()
-            await redis.delete(f"arq:in-progress:{job_id}", f"arq:result:{job_id}")
-            if await redis.zscore(self.queue_name, job_id) is None:
-                await redis.delete(f"arq:job:{job_id}", f"arq:retry:{job_id}")
-                await redis.enqueue_job(RUN_WORKFLOW, run_id, _job_id=job_id)
-            queued = await redis.zscore(self.queue_name, job_id) is not None
-        except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("could not hand over run %s, Redis unreachable: %s", run_id, exc)
-            await self._reset()
-            return False
-        if not queued:
-            log.warning("could not hand over run %s: its job is not in the queue", run_id)
-        return queued
+        return await self._requeue(
+            run_id,
+            always=(f"arq:in-progress:{job_id}", f"arq:result:{job_id}"),
+            if_absent=(f"arq:job:{job_id}", f"arq:retry:{job_id}"),
+        )
 
     async def hand_back(self, run_id: int, job_try: int) -> bool:
         """Put back in the queue the job of a run that its stopping worker handed over,
@@ -174,10 +165,27 @@ class RunQueue:
         id a no-op); the new job goes on as try `job_try`. True once the job is checked
         to be in the queue (a job left in it, as a cancelled one is, stays as it is)."""
         job_id = job_id_for_run(self.queue_name, run_id)
+        return await self._requeue(
+            run_id, if_absent=(f"arq:result:{job_id}", f"arq:job:{job_id}"), job_try=job_try
+        )
+
+    async def _requeue(
+        self,
+        run_id: int,
+        *,
+        always: tuple[str, ...] = (),
+        if_absent: tuple[str, ...] = (),
+        job_try: int | None = None,
+    ) -> bool:
+        """The run's job back in the queue: `always` deleted first, `if_absent` deleted and
+        the job enqueued again when it is not in the queue. True once it is checked there."""
+        job_id = job_id_for_run(self.queue_name, run_id)
         try:
             redis = await self._redis()
+            if always:
+                await redis.delete(*always)
             if await redis.zscore(self.queue_name, job_id) is None:
-                await redis.delete(f"arq:result:{job_id}", f"arq:job:{job_id}")
+                await redis.delete(*if_absent)
                 await redis.enqueue_job(RUN_WORKFLOW, run_id, _job_id=job_id, _job_try=job_try)
             queued = await redis.zscore(self.queue_name, job_id) is not None
         except (RedisError, OSError, TimeoutError) as exc:

@@ -67,30 +67,14 @@ async def test_a_timed_out_job_closes_its_status_and_says_why(
     deps: WorkflowDeps, gitlab: tuple[GitLabSim, str]
 ) -> None:
     sim, url = gitlab
-    iid = sim.add_issue(PROJECT, "Slow", author="dana")["iid"]
-    note = sim.add_note(PROJECT, "issue", iid, "/agentops implement", author="dana")
-    request = RunRequest(
-        tenant=TenantKey("gitlab", f"{url}#{sim.project(PROJECT).id}"),
-        repo=PROJECT,
-        target_kind="issue",
-        target_number=iid,
-        command=Command("implement"),
-        requested_by="dana",
-        trigger="comment",
-        trigger_key=f"timeout:{note['id']}",
-        comment_id=note["id"],
-        context={"project_id": sim.project(PROJECT).id},
-    )
-    accepted = await accept_once(deps.db, deps.queue, request, f"d-{note['id']}", "Note Hook")
-    assert accepted.run_id is not None
-    sim.delay("PUT", r"/notes/\d+$", seconds=5, times=1)  # the update after cloning hangs
+    iid, run_id = await _implement_with_a_hanging_note(deps, sim, url, "Slow", "timeout")
 
     # ARQ enforces the job timeout with asyncio.wait_for, exactly like this.
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(execute_run(deps, accepted.run_id), timeout=2.5)
+        await asyncio.wait_for(execute_run(deps, run_id), timeout=2.5)
 
     async with deps.db.admin() as conn:
-        run = await run_store.get_run_all_tenants(conn, accepted.run_id)
+        run = await run_store.get_run_all_tenants(conn, run_id)
     assert run is not None and run.status == "failed"
     assert run.error == "the run took longer than the job timeout"
     sha = sim.head_sha(PROJECT, "main")
@@ -104,33 +88,17 @@ async def test_a_run_cut_as_its_worker_stops_is_left_running_for_the_next_worker
     deps: WorkflowDeps, gitlab: tuple[GitLabSim, str]
 ) -> None:
     sim, url = gitlab
-    iid = sim.add_issue(PROJECT, "Stopped", author="dana")["iid"]
-    note = sim.add_note(PROJECT, "issue", iid, "/agentops implement", author="dana")
-    request = RunRequest(
-        tenant=TenantKey("gitlab", f"{url}#{sim.project(PROJECT).id}"),
-        repo=PROJECT,
-        target_kind="issue",
-        target_number=iid,
-        command=Command("implement"),
-        requested_by="dana",
-        trigger="comment",
-        trigger_key=f"stopping:{note['id']}",
-        comment_id=note["id"],
-        context={"project_id": sim.project(PROJECT).id},
-    )
-    accepted = await accept_once(deps.db, deps.queue, request, f"d-{note['id']}", "Note Hook")
-    assert accepted.run_id is not None
-    sim.delay("PUT", r"/notes/\d+$", seconds=5, times=1)  # the update after cloning hangs
+    iid, run_id = await _implement_with_a_hanging_note(deps, sim, url, "Stopped", "stopping")
 
-    job = asyncio.create_task(execute_run(deps, accepted.run_id))
+    job = asyncio.create_task(execute_run(deps, run_id))
     await asyncio.sleep(2.5)
     deps.stopping.set()  # the worker stops; its grace is over: it cuts the job
     job.cancel()
     assert await job == HANDED_OVER
 
     async with deps.db.admin() as conn:
-        run = await run_store.get_run_all_tenants(conn, accepted.run_id)
-        steps = await step_store.list_steps(conn, accepted.run_id)
+        run = await run_store.get_run_all_tenants(conn, run_id)
+        steps = await step_store.list_steps(conn, run_id)
     assert run is not None and run.status == "running" and run.error is None
     assert "failed" not in [s.status for s in steps]
     sha = sim.head_sha(PROJECT, "main")
@@ -140,6 +108,31 @@ async def test_a_run_cut_as_its_worker_stops_is_left_running_for_the_next_worker
     assert not any("took longer" in b or "failed" in b for b in bodies)
 
     # a run whose worker stops between steps is handed over before its next step
-    assert await execute_run(deps, accepted.run_id) == HANDED_OVER
+    assert await execute_run(deps, run_id) == HANDED_OVER
     async with deps.db.admin() as conn:
-        assert await step_store.list_steps(conn, accepted.run_id) == steps
+        assert await step_store.list_steps(conn, run_id) == steps
+
+
+async def _implement_with_a_hanging_note(
+    deps: WorkflowDeps, sim: GitLabSim, url: str, title: str, key: str
+) -> tuple[int, int]:
+    """`/agentops implement` accepted on a new issue, whose first note update after the
+    clone hangs for 5 s: (issue iid, run id)."""
+    iid = sim.add_issue(PROJECT, title, author="dana")["iid"]
+    note = sim.add_note(PROJECT, "issue", iid, "/agentops implement", author="dana")
+    request = RunRequest(
+        tenant=TenantKey("gitlab", f"{url}#{sim.project(PROJECT).id}"),
+        repo=PROJECT,
+        target_kind="issue",
+        target_number=iid,
+        command=Command("implement"),
+        requested_by="dana",
+        trigger="comment",
+        trigger_key=f"{key}:{note['id']}",
+        comment_id=note["id"],
+        context={"project_id": sim.project(PROJECT).id},
+    )
+    accepted = await accept_once(deps.db, deps.queue, request, f"d-{note['id']}", "Note Hook")
+    assert accepted.run_id is not None
+    sim.delay("PUT", r"/notes/\d+$", seconds=5, times=1)
+    return iid, accepted.run_id
