@@ -31,9 +31,10 @@ services:
 run: install services sandbox-python
 	AGENTOPS_SANDBOX_PYTHON="$${AGENTOPS_SANDBOX_PYTHON:-$(abspath $(SANDBOX_VENV))}" $(BIN)/agentops dev
 
-# Two processes: each test module stays in one (its servers are module fixtures); every
-# session has its own database and queue names, so they never meet.
-TEST_WORKERS ?= 2
+# Three processes on two cores: the end-to-end modules spend most of their time waiting
+# for processes they started; each test module stays in one process (its servers are
+# module fixtures); every session has its own database and queue names, so they never meet.
+TEST_WORKERS ?= 3
 
 test: install services
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
