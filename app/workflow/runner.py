@@ -93,9 +93,31 @@ async def _beat(deps: WorkflowDeps, run_id: int) -> None:
 
 
 async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
-    run_id = run.id
     forge = await deps.forge_for(run)
     ctx = RunContext(deps, run, forge)
+    try:
+        await _execute_and_close(ctx, last_try)
+    except RunHandedOver:
+        return HANDED_OVER
+    except asyncio.CancelledError:
+        # ARQ aborted the job (cancel), it timed out, or the stopping worker cut its step
+        # (or the close after a failure or a cancel: that close goes on from its record).
+        if await asyncio.shield(_close_after_interrupt(ctx)):
+            raise
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()  # the stopping worker's own cut: the job ends, handed over
+        return HANDED_OVER
+    finally:
+        await ctx.aclose()
+    async with deps.db.tenant(run.tenant_id) as tc:
+        final = await run_store.get_run(tc, run.id)
+    return final.status if final else "missing"
+
+
+async def _execute_and_close(ctx: RunContext, last_try: bool) -> None:
+    """The run's work and its close, however it ends, but for an interruption."""
+    run = ctx.run
     try:
         closing = Closing.recorded(run)
         if closing is not None:  # an earlier try was cut mid-close: only the rest is left
@@ -107,34 +129,21 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
     except RunCancelled:
         await _close(ctx, "cancelled", "cancelled", None)
     except RunHandedOver:
-        return HANDED_OVER
-    except asyncio.CancelledError:
-        # ARQ aborted the job (cancel), it timed out, or the stopping worker cut its step.
-        if await asyncio.shield(_close_after_interrupt(ctx)):
-            raise
-        current = asyncio.current_task()
-        if current is not None:
-            current.uncancel()  # the stopping worker's own cut: the job ends, handed over
-        return HANDED_OVER
+        raise
     except RunRefused as exc:
         await _fail(ctx, exc, tell=not (exc.told or exc.silent))
     except ForgeTransientError as exc:
         defer = getattr(exc, "retry_after", None)
         if not last_try:
             raise TransientRunError(str(exc), float(defer or 5.0)) from exc
-        log.warning("run %s: the forge kept failing on the last try: %s", run_id, exc)
+        log.warning("run %s: the forge kept failing on the last try: %s", run.id, exc)
         await _fail(ctx, exc)
     except (ForgeError, LLMError, SandboxUnavailable, TreeTooLarge, GitError) as exc:
-        log.warning("run %s failed: %s", run_id, failure_record(exc))
+        log.warning("run %s failed: %s", run.id, failure_record(exc))
         await _fail(ctx, exc)
     except Exception as exc:
-        log.exception("run %s failed with an internal error", run_id)
+        log.exception("run %s failed with an internal error", run.id)
         await _fail(ctx, exc)
-    finally:
-        await ctx.aclose()
-    async with deps.db.tenant(run.tenant_id) as tc:
-        final = await run_store.get_run(tc, run_id)
-    return final.status if final else "missing"
 
 
 async def _execute(ctx: RunContext) -> None:
