@@ -21,7 +21,7 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from app.commands import Command
+from app.commands import Command, CommandName
 from app.config import Settings
 from app.events import RunRequest, TenantKey
 from app.forges.gitlab.forge import GitLabForge
@@ -89,7 +89,9 @@ def _next_worker(deps: WorkflowDeps) -> WorkflowDeps:
     return WorkflowDeps(deps.settings, deps.db, deps.queue, deps.forge_for)
 
 
-async def _command(deps: WorkflowDeps, sim: GitLabSim, url: str, command: str) -> tuple[int, int]:
+async def _command(
+    deps: WorkflowDeps, sim: GitLabSim, url: str, command: CommandName
+) -> tuple[int, int]:
     """`/agentops <command>` written by dana on a new issue and accepted: (iid, run id)."""
     iid = sim.add_issue(PROJECT, f"Issue for {command}", author="dana")["iid"]
     note = sim.add_note(PROJECT, "issue", iid, f"/agentops {command}", author="dana")
