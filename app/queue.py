@@ -9,7 +9,12 @@ import logging
 import time
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.constants import (
+    abort_jobs_ss,
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+)
 from arq.jobs import Job, serialize_job
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -27,11 +32,17 @@ ENQUEUE_SECONDS = 1.0  # then the run waits for the sweep, which enqueues what w
 
 
 # ARQ's enqueue_job for many jobs in one round trip: each job is written (and queued)
-# unless a job or a result of its id is already there, as ARQ does for one job.
+# unless a job or a result of its id is already there, as ARQ does for one job. With
+# ARGV[5] = "1" (the sweep's requeue of runs still queued) a result is no reason: a
+# job that ended and left its run queued never started it (its worker was stopping), so
+# its result, kept an hour, is lifted when no job of that id is there.
 _ENQUEUE_MANY = """
 local enqueued = 0
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   local job_key = ARGV[3] .. ARGV[i]
+  if ARGV[5] == '1' and redis.call('EXISTS', job_key) == 0 then
+    redis.call('DEL', ARGV[4] .. ARGV[i])
+  end
   if redis.call('EXISTS', job_key, ARGV[4] .. ARGV[i]) == 0 then
     redis.call('PSETEX', job_key, ARGV[2], ARGV[i + 1])
     redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
@@ -93,6 +104,14 @@ class RunQueue:
         jobs = [(job_id_for_run(self.queue_name, run_id), run_id) for run_id in run_ids]
         return await self._enqueue(RUN_WORKFLOW, jobs, "run", defer_seconds)
 
+    async def requeue_queued_runs(self, run_ids: list[int]) -> bool:
+        """The sweep's enqueue of runs still queued (never started): as `enqueue_runs`,
+        except that a result of an ended job of the same id does not stop it. Such a job
+        began as its worker stopped and handed the run back untouched; when that hand-back
+        failed, ARQ's result (kept an hour) would make the enqueue a silent no-op."""
+        jobs = [(job_id_for_run(self.queue_name, run_id), run_id) for run_id in run_ids]
+        return await self._enqueue(RUN_WORKFLOW, jobs, "run", None, lift_results=True)
+
     async def enqueue_label_check(self, check_id: int) -> bool:
         """True when the label check's job is in Redis (now or from an earlier enqueue)."""
         return await self.enqueue_label_checks([check_id])
@@ -102,14 +121,23 @@ class RunQueue:
         return await self._enqueue(CHECK_LABELS, jobs, "label check", None)
 
     async def _enqueue(
-        self, function: str, jobs: list[tuple[str, int]], what: str, defer_seconds: float | None
+        self,
+        function: str,
+        jobs: list[tuple[str, int]],
+        what: str,
+        defer_seconds: float | None,
+        *,
+        lift_results: bool = False,
     ) -> bool:
-        """All `jobs` (job id, the item's id) in one round trip, ARQ's format and keys."""
+        """All `jobs` (job id, the item's id) in one round trip, ARQ's format and keys;
+        `lift_results`: an ended job's result is deleted rather than kept (see
+        `requeue_queued_runs`)."""
         if not jobs:
             return True
         now_ms = int(time.time() * 1000)
         score = now_ms + int((defer_seconds or 0) * 1000)
-        args: list[str | int | bytes] = [score, 0, job_key_prefix, result_key_prefix]
+        lift = "1" if lift_results else "0"
+        args: list[str | int | bytes] = [score, 0, job_key_prefix, result_key_prefix, lift]
         try:
             # a Redis that hangs (stopped, overloaded) must not hold the webhook's answer
             async with asyncio.timeout(ENQUEUE_SECONDS):
@@ -157,6 +185,7 @@ class RunQueue:
             run_id,
             always=(f"arq:in-progress:{job_id}", f"arq:result:{job_id}"),
             if_absent=(f"arq:job:{job_id}", f"arq:retry:{job_id}"),
+            unabort=True,
         )
 
     async def hand_back(self, run_id: int, job_try: int) -> bool:
@@ -176,14 +205,20 @@ class RunQueue:
         always: tuple[str, ...] = (),
         if_absent: tuple[str, ...] = (),
         job_try: int | None = None,
+        unabort: bool = False,
     ) -> bool:
         """The run's job back in the queue: `always` deleted first, `if_absent` deleted and
-        the job enqueued again when it is not in the queue. True once it is checked there."""
+        the job enqueued again when it is not in the queue. True once it is checked there.
+        `unabort`: an abort asked of the dead job is withdrawn, so that the new job runs
+        (and closes a run whose cancel was asked as cancelled) instead of ARQ dropping it
+        unstarted."""
         job_id = job_id_for_run(self.queue_name, run_id)
         try:
             redis = await self._redis()
             if always:
                 await redis.delete(*always)
+            if unabort:
+                await redis.zrem(abort_jobs_ss, job_id)
             if await redis.zscore(self.queue_name, job_id) is None:
                 await redis.delete(*if_absent)
                 await redis.enqueue_job(RUN_WORKFLOW, run_id, _job_id=job_id, _job_try=job_try)

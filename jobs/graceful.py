@@ -6,9 +6,13 @@ ARQ's own handler cancels every job at once, and a cancelled run was closed as f
 A step still going after `shutdown_grace_seconds` is cut (steps are resumable: the next
 try finds what the cut one made by its marker). Either way the job ends and, once ARQ
 has recorded its end, the run is handed over: its job goes back in the queue, checked,
-and another worker goes on from the next step without waiting for the sweep. Then the
-worker exits 0. A second signal stops at once, as ARQ does: the sweep hands over what
-was running when its heartbeat stops.
+and another worker goes on from the next step without waiting for the sweep. A cut step
+may leave a GitLab call running in its thread (python-gitlab blocks; a thread cannot be
+cancelled): the hand-over waits for those threads first (`forge_timeout_seconds` at
+most), so that a note or merge request they post is there before the next worker looks
+for it by its marker, and never lands after that worker posted its own. Then the worker
+exits 0. A second signal stops at once, as ARQ does: the sweep hands over what was
+running when its heartbeat stops.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
-from app.queue import RunQueue
+from app.forges.threads import ForgeThreads
+from app.workflow.context import WorkflowDeps
 from jobs.resilient import ResilientWorker
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,7 @@ SETTLE_SECONDS = 10.0  # after cutting the steps, for their runs to record the h
 class HandOver:
     run_id: int
     claimed: bool  # False: the job began as the worker stopped, before taking the run
+    forge_threads: ForgeThreads | None = None  # the job's forge calls (threads)
 
 
 class GracefulWorker(ResilientWorker):
@@ -97,19 +103,56 @@ class GracefulWorker(ResilientWorker):
 
 
 async def hand_over(ctx: dict[str, Any]) -> None:
-    """ARQ's `after_job_end`: once ARQ has recorded the job's end, put the job of a run
-    that is to go on elsewhere back in the queue (checked), and say so in one line."""
+    """ARQ's `after_job_end`: once ARQ has recorded the job's end (and the forge calls its
+    cut step left running have ended), put the job of a run that is to go on elsewhere
+    back in the queue (checked), and say so in one line."""
     handing: HandOver | None = ctx.get(HAND_OVER)
     if handing is None:
         return
     run_id = handing.run_id
-    queue: RunQueue = ctx["deps"].queue
-    # the same try: a hand-over is no failure of the run's
-    if not await queue.hand_back(run_id, job_try=int(ctx.get("job_try", 1))):
+    deps: WorkflowDeps = ctx["deps"]
+    settings = deps.settings
+    if not await _forge_calls_ended(handing, settings.forge_timeout_seconds + 1):
         log.warning(
-            "run %s: could not hand over; the sweep does once its heartbeat is stale", run_id
+            "run %s: a forge call of its cut step is still under way after %g s: not handed "
+            "over now (what it posts could be posted again); the sweep hands it over once "
+            "its heartbeat is %g s old",
+            run_id,
+            settings.forge_timeout_seconds + 1,
+            settings.stale_run_seconds,
         )
+        return
+    # the same try: a hand-over is no failure of the run's
+    if await deps.queue.hand_back(run_id, job_try=int(ctx.get("job_try", 1))):
+        if handing.claimed:
+            log.info("run %s: handed over; another worker goes on from its next step", run_id)
+        else:
+            log.info(
+                "run %s: not started as the worker stops; its job is back in the queue", run_id
+            )
     elif handing.claimed:
-        log.info("run %s: handed over; another worker goes on from its next step", run_id)
+        log.warning(
+            "run %s: could not hand over; the sweep does once its heartbeat is %g s old",
+            run_id,
+            settings.stale_run_seconds,
+        )
     else:
-        log.info("run %s: not started as the worker stops; its job is back in the queue", run_id)
+        log.warning(
+            "run %s: not started as the worker stops, and its job could not be put back in "
+            "the queue; the sweep enqueues it again %g s after its last enqueue",
+            run_id,
+            settings.requeue_after_seconds,
+        )
+
+
+async def _forge_calls_ended(handing: HandOver, seconds: float) -> bool:
+    threads = handing.forge_threads
+    if threads is None or not len(threads):
+        return True
+    log.info(
+        "run %s: waiting for %d forge call(s) its cut step left under way (%g s at most)",
+        handing.run_id,
+        len(threads),
+        seconds,
+    )
+    return await threads.settled(seconds)

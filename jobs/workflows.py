@@ -9,6 +9,7 @@ from typing import Any
 
 from arq import Retry
 
+from app.forges.threads import tracking
 from app.log_format import work_fields
 from app.store import DATABASE_ERRORS
 from app.store import label_checks as label_check_store
@@ -27,12 +28,12 @@ async def run_workflow(ctx: dict[str, Any], run_id: int) -> str:
     if deps.stopping.is_set():  # taken just as the worker began to stop
         ctx[HAND_OVER] = HandOver(run_id, claimed=False)
         return "not started: the worker is stopping"
-    with work_fields(run_id=run_id):
+    with work_fields(run_id=run_id), tracking() as forge_threads:
         status = await _with_retries(
             ctx, f"run {run_id}", lambda last_try: execute_run(deps, run_id, last_try=last_try)
         )
     if status == HANDED_OVER:  # jobs/graceful.py puts the job back once ARQ has ended it
-        ctx[HAND_OVER] = HandOver(run_id, claimed=True)
+        ctx[HAND_OVER] = HandOver(run_id, claimed=True, forge_threads=forge_threads)
     return status
 
 
@@ -89,7 +90,7 @@ async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
                 run_id,
             )
     for run_id in run_ids:
-        if await deps.queue.enqueue_run(run_id):
+        if await deps.queue.requeue_queued_runs([run_id]):
             async with deps.db.admin() as conn:
                 await run_store.mark_enqueued_all_tenants(conn, [run_id])
     if run_ids:

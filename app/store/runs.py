@@ -184,13 +184,17 @@ async def get_run(tc: TenantConnection, run_id: int) -> Run | None:
 
 
 async def claim_run(tc: TenantConnection, run_id: int) -> Run | None:
-    """Move a queued (or interrupted running) run to running; None when it is finished."""
+    """Move a queued (or interrupted running) run to running; None when it is finished.
+
+    A running run with `cancel_requested` is claimed too (its worker died, or stopped,
+    before acting on the cancel): the claimer closes it as cancelled. A queued one was
+    cancelled by the request itself."""
     return _run(
         await tc.conn.fetchrow(
             f"""
         UPDATE runs SET status = 'running', attempts = attempts + 1,
                         started_at = coalesce(started_at, now()), heartbeat_at = now()
-        WHERE id = $1 AND status IN ('queued', 'running') AND NOT cancel_requested
+        WHERE id = $1 AND (status = 'running' OR (status = 'queued' AND NOT cancel_requested))
         RETURNING {_COLUMNS}
         """,
             run_id,
@@ -205,11 +209,12 @@ async def finish_run(
     error: str | None = None,
     result: dict[str, Any] | None = None,
 ) -> bool:
-    """Close a run once; False when it was already closed."""
+    """Close a run once; False when it was already closed. Its `closing` record (see
+    `record_closing`) goes: the run is closed."""
     done = await tc.conn.fetchval(
         """
-        UPDATE runs SET status = $2, error = $3, result = result || $4::jsonb,
-                        finished_at = now()
+        UPDATE runs SET status = $2, error = $3,
+                        result = (result || $4::jsonb) - 'closing', finished_at = now()
         WHERE id = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled') RETURNING id
         """,
         run_id,
@@ -218,6 +223,30 @@ async def finish_run(
         json.dumps(result or {}),
     )
     return done is not None
+
+
+async def record_closing(
+    tc: TenantConnection, run_id: int, closing: dict[str, Any], result: dict[str, Any]
+) -> None:
+    """Before a run's close touches the forge: how it ends (`closing`, kept in its result
+    under `closing` until `finish_run`) and what it found (`result`), so that a worker
+    cut mid-close leaves the next one only the rest of the close to do."""
+    await tc.conn.execute(
+        "UPDATE runs SET result = result || $3::jsonb || jsonb_build_object('closing', $2::jsonb)"
+        " WHERE id = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled')",
+        run_id,
+        json.dumps(closing),
+        json.dumps(result),
+    )
+
+
+async def mark_check_closed(tc: TenantConnection, run_id: int) -> None:
+    """The closing run's check run (GitLab: status and note) is completed."""
+    await tc.conn.execute(
+        "UPDATE runs SET result = jsonb_set(result, '{closing,check_closed}', 'true')"
+        " WHERE id = $1 AND result ? 'closing'",
+        run_id,
+    )
 
 
 async def set_check_ref(tc: TenantConnection, run_id: int, ref: dict[str, Any]) -> None:

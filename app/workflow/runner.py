@@ -29,6 +29,7 @@ from app.store import refusal_notices as refusal_store
 from app.store import runs as run_store
 from app.store.runs import Run
 from app.workflow import control, provenance, work
+from app.workflow.closing import Closing
 from app.workflow.context import (
     RunCancelled,
     RunContext,
@@ -92,42 +93,57 @@ async def _beat(deps: WorkflowDeps, run_id: int) -> None:
 
 
 async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
-    run_id = run.id
     forge = await deps.forge_for(run)
     ctx = RunContext(deps, run, forge)
     try:
-        await _execute(ctx)
-    except RunCancelled:
-        await _close(ctx, "cancelled", "cancelled", None)
+        await _execute_and_close(ctx, last_try)
     except RunHandedOver:
         return HANDED_OVER
     except asyncio.CancelledError:
-        # ARQ aborted the job (cancel), it timed out, or the stopping worker cut its step.
+        # ARQ aborted the job (cancel), it timed out, or the stopping worker cut its step
+        # (or the close after a failure or a cancel: that close goes on from its record).
         if await asyncio.shield(_close_after_interrupt(ctx)):
             raise
         current = asyncio.current_task()
         if current is not None:
             current.uncancel()  # the stopping worker's own cut: the job ends, handed over
         return HANDED_OVER
+    finally:
+        await ctx.aclose()
+    async with deps.db.tenant(run.tenant_id) as tc:
+        final = await run_store.get_run(tc, run.id)
+    return final.status if final else "missing"
+
+
+async def _execute_and_close(ctx: RunContext, last_try: bool) -> None:
+    """The run's work and its close, however it ends, but for an interruption."""
+    run = ctx.run
+    try:
+        closing = Closing.recorded(run)
+        if closing is not None:  # an earlier try was cut mid-close: only the rest is left
+            await _finish_close(ctx, run, closing)
+        elif run.cancel_requested:  # asked while no worker ran it (run_store.claim_run)
+            raise RunCancelled
+        else:
+            await _execute(ctx)
+    except RunCancelled:
+        await _close(ctx, "cancelled", "cancelled", None)
+    except RunHandedOver:
+        raise
     except RunRefused as exc:
         await _fail(ctx, exc, tell=not (exc.told or exc.silent))
     except ForgeTransientError as exc:
         defer = getattr(exc, "retry_after", None)
         if not last_try:
             raise TransientRunError(str(exc), float(defer or 5.0)) from exc
-        log.warning("run %s: the forge kept failing on the last try: %s", run_id, exc)
+        log.warning("run %s: the forge kept failing on the last try: %s", run.id, exc)
         await _fail(ctx, exc)
     except (ForgeError, LLMError, SandboxUnavailable, TreeTooLarge, GitError) as exc:
-        log.warning("run %s failed: %s", run_id, failure_record(exc))
+        log.warning("run %s failed: %s", run.id, failure_record(exc))
         await _fail(ctx, exc)
     except Exception as exc:
-        log.exception("run %s failed with an internal error", run_id)
+        log.exception("run %s failed with an internal error", run.id)
         await _fail(ctx, exc)
-    finally:
-        await ctx.aclose()
-    async with deps.db.tenant(run.tenant_id) as tc:
-        final = await run_store.get_run(tc, run_id)
-    return final.status if final else "missing"
 
 
 async def _execute(ctx: RunContext) -> None:
@@ -231,23 +247,36 @@ async def _close(
     said: str = "failed",
 ) -> None:
     """Close the run; `error` is the text for people, `record` (by default `error`) what
-    the run's record keeps."""
+    the run's record keeps. A close an earlier try began goes on with its own outcome."""
     run = ctx.run
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
         fresh = await run_store.get_run(tc, run.id)
-    if fresh is None or fresh.finished:
-        return
+        if fresh is None or fresh.finished:
+            return
+        closing = Closing.recorded(fresh)
+        if closing is None:
+            closing = Closing(status, conclusion, error, record or error, tell, said)
+            await run_store.record_closing(tc, run.id, closing.as_json(), ctx.result)
+    await _finish_close(ctx, fresh, closing)
+
+
+async def _finish_close(ctx: RunContext, fresh: Run, closing: Closing) -> None:
+    """What is left of `closing` (app/workflow/closing.py), each part once."""
+    run = ctx.run
     # The check run closes first: whoever sees the run finished sees its check closed too.
-    try:
-        await work.close_own_check(ctx, fresh, conclusion, error)
-    except ForgeError as exc:
-        shown = wording_for(run.forge).progress_display
-        log.warning("run %s: could not close its %s: %s", run.id, shown, exc)
-    async with ctx.deps.db.tenant(run.tenant_id) as tc:
-        closed = await run_store.finish_run(tc, run.id, status, record or error, ctx.result)
-    if closed and tell and error:
+    if not closing.check_closed:
         try:
-            await tell_failure(ctx.forge, ctx.target, run, said, error)
+            await work.close_own_check(ctx, fresh, closing.conclusion, closing.error)
+        except ForgeError as exc:
+            shown = wording_for(run.forge).progress_display
+            log.warning("run %s: could not close its %s: %s", run.id, shown, exc)
+        async with ctx.deps.db.tenant(run.tenant_id) as tc:
+            await run_store.mark_check_closed(tc, run.id)
+    async with ctx.deps.db.tenant(run.tenant_id) as tc:
+        closed = await run_store.finish_run(tc, run.id, closing.status, closing.record, ctx.result)
+    if closed and closing.tell and closing.error:
+        try:
+            await tell_failure(ctx.forge, ctx.target, run, closing.said, closing.error)
         except ForgeError as exc:
             log.warning("run %s: could not tell why it failed: %s", run.id, exc)
 

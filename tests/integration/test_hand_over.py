@@ -16,6 +16,7 @@ from app.config import Settings
 from app.queue import RunQueue, job_id_for_run, redis_settings
 from app.store import Database
 from app.workflow.context import WorkflowDeps
+from jobs.graceful import HAND_OVER, HandOver, hand_over
 from jobs.workflows import requeue_stale_runs
 from tests.integration.llm.conftest import make_tenant_run
 
@@ -109,3 +110,80 @@ async def test_a_hand_back_that_cannot_reach_redis_says_so(
     finally:
         await queue.close()
     assert "could not hand over run 42, Redis unreachable" in caplog.text
+
+
+async def test_a_queued_run_whose_hand_back_failed_gets_its_job_back_from_the_sweep(
+    db: Database, redis_url: str, queue_name: str
+) -> None:
+    waiting = await make_tenant_run(db)
+    async with db.admin() as conn:  # its job began as its worker stopped: never started
+        await conn.execute(
+            "UPDATE runs SET status = 'queued', heartbeat_at = NULL,"
+            " enqueued_at = now() - interval '10 minutes' WHERE id = $1",
+            waiting.run_id,
+        )
+    job_id = job_id_for_run(queue_name, waiting.run_id)
+    r = aioredis.Redis.from_url(redis_url)
+    # what ARQ leaves after that job returned (its hand-back failed): its result, an hour
+    await r.set(f"arq:result:{job_id}", b"not started: the worker is stopping", ex=3600)
+    queue = RunQueue(redis_url, queue_name)
+    pool = await create_pool(redis_settings(redis_url), default_queue_name=queue_name)
+    settings = Settings(redis_url=redis_url, queue_name=queue_name, requeue_after_seconds=60)
+    try:
+        await requeue_stale_runs({"deps": WorkflowDeps(settings, db, queue, _no_forge)})
+        assert await r.zscore(queue_name, job_id) is not None  # in the queue: a worker takes it
+        queued = await Job(job_id, pool, _queue_name=queue_name).info()
+        assert queued is not None and queued.args == (waiting.run_id,)
+    finally:
+        await r.delete(queue_name, f"arq:job:{job_id}", f"arq:result:{job_id}")
+        await r.aclose()
+        await pool.aclose()
+        await queue.close()
+
+
+async def test_a_job_under_way_is_not_enqueued_again_by_the_sweep(
+    db: Database, redis_url: str, queue_name: str
+) -> None:
+    """A run still queued in the database whose job a worker has just taken: the sweep's
+    requeue leaves that job alone (no second job of the id, its result kept)."""
+    waiting = await make_tenant_run(db)
+    async with db.admin() as conn:
+        await conn.execute(
+            "UPDATE runs SET status = 'queued', enqueued_at = now() - interval '10 minutes'"
+            " WHERE id = $1",
+            waiting.run_id,
+        )
+    job_id = job_id_for_run(queue_name, waiting.run_id)
+    r = aioredis.Redis.from_url(redis_url)
+    await r.set(f"arq:job:{job_id}", b"taken", ex=3600)
+    queue = RunQueue(redis_url, queue_name)
+    settings = Settings(redis_url=redis_url, queue_name=queue_name, requeue_after_seconds=60)
+    try:
+        await requeue_stale_runs({"deps": WorkflowDeps(settings, db, queue, _no_forge)})
+        assert await r.get(f"arq:job:{job_id}") == b"taken"
+        assert await r.zscore(queue_name, job_id) is None
+    finally:
+        await r.delete(queue_name, f"arq:job:{job_id}")
+        await r.aclose()
+        await queue.close()
+
+
+async def test_a_hand_back_of_a_run_never_started_that_fails_says_what_happens_next(
+    db: Database, queue_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = "redis://127.0.0.1:1/0"
+    queue = RunQueue(closed, queue_name)
+    settings = Settings(redis_url=closed, queue_name=queue_name, requeue_after_seconds=60)
+    ctx = {
+        "deps": WorkflowDeps(settings, db, queue, _no_forge),
+        HAND_OVER: HandOver(43, claimed=False),
+    }
+    try:
+        await hand_over(ctx)
+    finally:
+        await queue.close()
+    assert "run 43: not started as the worker stops, and its job could not be put back" in (
+        caplog.text
+    )
+    assert "the sweep enqueues it again 60 s after its last enqueue" in caplog.text
+    assert "heartbeat" not in caplog.text  # a queued run has none

@@ -1,7 +1,8 @@
 """Turning GitLab's error responses into `ForgeError` kinds, and bounded retries.
 
 python-gitlab blocks, so every call runs in a thread under `asyncio.wait_for`, and the
-client carries its own request timeout as well (`call_with_retries`):
+client carries its own request timeout as well (`call_with_retries`); the thread is
+counted (app/forges/threads.py), so that a run handed over waits for it to end:
 - 5xx and network errors are retried a few times with jittered backoff, then raised as
   `ForgeTransientError` so the job can be retried later;
 - 429 raises `ForgeRateLimited` at once with `retry_after` taken from `Retry-After` or
@@ -32,6 +33,7 @@ from app.forges.base import (
     ForgeTransientError,
 )
 from app.forges.retry import RetryPolicy
+from app.forges.threads import in_thread
 from app.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -138,7 +140,7 @@ async def call_with_retries(
         if remaining <= 0:
             raise ForgeTransientError(too_slow)
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn), remaining)
+            return await asyncio.wait_for(in_thread(fn), remaining)
         except TimeoutError:
             raise ForgeTransientError(too_slow) from None
         except GitLabRateLimitSignal as signal:
