@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from app.signin.access import can_read, readable_scope
+from app.signin.access import can_read, can_write, readable_scope
 from app.signin.routes import signin_of
 from app.signin.service import DATABASE_FAULTS, Viewer
 from app.store import runs as run_store
@@ -57,6 +57,9 @@ async def person_run(request: Request, viewer: Viewer, run_id: int) -> Response:
             return PlainTextResponse(f"no run {run_id}\n", status_code=404)
         async with signin.db.tenant(run.tenant_id) as tc:
             now = await step_store.run_snapshot(tc, run)
+        writable = await can_write(signin, viewer, run)
     except DATABASE_FAULTS:
         return PlainTextResponse("database unavailable\n", status_code=503)
-    return JSONResponse(now.as_json(), headers={"Cache-Control": "no-store"})
+    # `can_write`: whether this person's Cancel and Retry would be accepted
+    answer = {**now.as_json(), "can_write": writable}
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
