@@ -174,7 +174,7 @@ def test_the_session_cookie_and_what_the_server_keeps(
     e2e_database_url: str,
 ) -> None:
     gh, _ = sims
-    client, done = sign_in(service, sims, "github", "alice")
+    _, done = sign_in(service, sims, "github", "alice")
     header = session_cookie_header(done)
     flags = [f.strip().lower() for f in header.split(";")[1:]]
     assert "httponly" in flags and "samesite=lax" in flags and "path=/" in flags
@@ -201,9 +201,7 @@ def test_secure_cookies_behind_an_https_proxy(
     service: Service, sims: tuple[GitHubSim, GitLabSim]
 ) -> None:
     with browser() as client:
-        answer = client.get(
-            f"{service.url}/signin/github", headers={"X-Forwarded-Proto": "https"}
-        )
+        answer = client.get(f"{service.url}/signin/github", headers={"X-Forwarded-Proto": "https"})
     assert answer.status_code == 302
     assert "; secure" in answer.headers["set-cookie"].lower()
 
