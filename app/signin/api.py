@@ -12,7 +12,7 @@ from app.signin.routes import signin_of
 from app.signin.service import DATABASE_FAULTS, Viewer
 from app.store import runs as run_store
 from app.store import steps as step_store
-from app.store.readers import list_readable_runs
+from app.store.readers import list_readable_runs, list_runs_filtered_all_tenants
 
 
 async def signed_in_viewer(request: Request) -> Viewer | None:
@@ -34,8 +34,9 @@ async def person_runs(request: Request, viewer: Viewer) -> Response:
         scope = await readable_scope(signin, viewer)
         if scope.everything:
             async with signin.db.admin() as conn:
-                runs = await run_store.list_runs_all_tenants(conn, limit, before, status)
-            runs = [r for r in runs if repo is None or r.repo == repo]
+                runs = await list_runs_filtered_all_tenants(
+                    conn, limit, before=before, status=status, repo=repo
+                )
         else:
             async with signin.db.readers(scope.tenant_ids) as rc:
                 runs = await list_readable_runs(

@@ -3,6 +3,7 @@ the forges' sign-in clients, the access cache), and the `Viewer` of a request.""
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
 import time
@@ -125,50 +126,61 @@ class SignIn:
         )
 
     async def token_of(self, viewer: Viewer) -> str | None:
-        """The person's forge token, refreshed when it is about to expire; None when it
-        cannot be had (then the session is over)."""
+        """The person's forge token, renewed when it is about to expire; None when it
+        cannot be had now (the forge does not answer) or any more (then the session is
+        over: the person signs in again)."""
         stored, keys = viewer._stored, self.keys
         if stored is None or keys is None or viewer.session_digest is None:
             return None
         token = keys.unseal(stored.token_sealed)
-        expires = stored.token_expires_at
-        if token is None:
-            return None
-        if expires is None or expires.timestamp() - REFRESH_MARGIN_SECONDS > time.time():
+        if token is not None and _fresh(stored):
             return token
-        refresh = keys.unseal(stored.refresh_sealed) if stored.refresh_sealed else None
         forge = self.forges.get(stored.forge)
-        if refresh is None or forge is None:
+        if forge is None:
             return None
-        try:
-            fresh = await forge.refresh(refresh)
-        except (SignInRefused, ForgeUnreachable) as exc:
-            log.info(
-                "sign-in: the %s token of %s was not refreshed: %s", stored.forge, viewer.login, exc
-            )
-            return None
-        sealed_refresh = keys.seal(fresh.refresh) if fresh.refresh else stored.refresh_sealed
+        # Refresh tokens work once: the row stays locked while one request (of any web
+        # process) renews, and the others then take what it stored.
         async with self.db.admin() as conn:
+            locked = await session_store.lock_session(conn, viewer.session_digest)
+            if locked is None:
+                return None
+            viewer._stored = locked
+            token = keys.unseal(locked.token_sealed)
+            if token is not None and _fresh(locked):
+                return token
+            refresh = keys.unseal(locked.refresh_sealed) if locked.refresh_sealed else None
+            if token is None or refresh is None:
+                await session_store.delete_session(conn, viewer.session_digest)
+                self._ended(viewer, "its token expired and cannot be renewed")
+                return None
+            try:
+                fresh = await forge.refresh(refresh)
+            except ForgeUnreachable as exc:
+                log.warning("the %s token of %s not renewed: %s", locked.forge, viewer.login, exc)
+                return None
+            except SignInRefused as exc:
+                await session_store.delete_session(conn, viewer.session_digest)
+                self._ended(viewer, f"the forge refused to renew its token: {exc}")
+                return None
+            sealed = keys.seal(fresh.access)
+            sealed_refresh = keys.seal(fresh.refresh) if fresh.refresh else locked.refresh_sealed
             await session_store.replace_tokens(
-                conn,
-                viewer.session_digest,
-                keys.seal(fresh.access),
-                sealed_refresh,
-                fresh.expires_in,
+                conn, viewer.session_digest, sealed, sealed_refresh, fresh.expires_in
             )
-        viewer._stored = session_store.StoredSession(
-            stored.forge,
-            stored.person_id,
-            stored.login,
-            keys.seal(fresh.access),
-            sealed_refresh,
+        expires = (
             datetime.fromtimestamp(time.time() + fresh.expires_in, UTC)
             if fresh.expires_in
-            else None,
-            stored.created_at,
-            stored.expires_at,
+            else None
+        )
+        viewer._stored = dataclasses.replace(
+            locked, token_sealed=sealed, refresh_sealed=sealed_refresh, token_expires_at=expires
         )
         return fresh.access
+
+    def _ended(self, viewer: Viewer, why: str) -> None:
+        """The session's row is deleted: the person signs in again."""
+        log.info("the session of %s (%s) ended: %s", viewer.login, viewer.forge, why)
+        self.cache.forget(viewer.person)
 
     def secure_cookies(self, request: Request) -> bool:
         """`Secure` when the service is reached over https: its public URL says so, or the
@@ -176,6 +188,11 @@ class SignIn:
         return (
             self.settings.public_url.lower().startswith("https://") or request.url.scheme == "https"
         )
+
+
+def _fresh(stored: session_store.StoredSession) -> bool:
+    expires = stored.token_expires_at
+    return expires is None or expires.timestamp() - REFRESH_MARGIN_SECONDS > time.time()
 
 
 class DatabaseNotReady(Exception):

@@ -66,6 +66,16 @@ async def get_session(conn: asyncpg.Connection, id_digest: bytes) -> StoredSessi
     return StoredSession(**dict(row)) if row else None
 
 
+async def lock_session(conn: asyncpg.Connection, id_digest: bytes) -> StoredSession | None:
+    """The live session, its row locked until the transaction ends (one renewal at once)."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM web_sessions WHERE id_digest = $1 AND expires_at > now()"
+        " FOR UPDATE",
+        id_digest,
+    )
+    return StoredSession(**dict(row)) if row else None
+
+
 async def replace_tokens(
     conn: asyncpg.Connection,
     id_digest: bytes,

@@ -308,3 +308,53 @@ def test_an_operator_sees_every_run(
     listed = {r["id"] for r in client.get(f"{service.url}/api/runs").json()["runs"]}
     assert set(runs.values()) <= listed
     assert client.get(f"{service.url}/api/runs/{runs[PROJECT]}").status_code == 200
+
+
+def test_an_expiring_token_is_renewed_and_a_refused_renewal_ends_the_session(
+    service: Service, sims: tuple[GitHubSim, GitLabSim], runs: dict[str, int]
+) -> None:
+    gh, _ = sims
+    gh.set_permission(OURS, "gina", "read")
+    gh.user_token_ttl = 30.0  # within the minute before expiry in which it is renewed
+    try:
+        client, _ = sign_in(service, sims, "github", "gina")
+        issued = len(gh.user_tokens_issued)
+        assert client.get(f"{service.url}/api/runs/{runs[OURS]}").status_code == 200
+        assert len(gh.user_tokens_issued) == issued + 1  # renewed with the refresh token
+        renewed = [r for r in gh.requests if r.path == "/login/oauth/access_token"]
+        assert renewed[-1].status == 200
+
+        gh.revoke_user_tokens("gina")  # the person revoked the App's authorization
+        time.sleep(CACHE_SECONDS + 0.5)
+        assert client.get(f"{service.url}/api/runs/{runs[OURS]}").status_code == 404
+        assert client.get(f"{service.url}/api/me").status_code == 401  # signed out
+    finally:
+        gh.user_token_ttl = 28800.0
+
+
+def test_the_sign_in_page_offers_both_forges_then_the_sign_out_button(
+    service: Service, sims: tuple[GitHubSim, GitLabSim]
+) -> None:
+    with browser() as anonymous:
+        page = anonymous.get(f"{service.url}/signin", params={"next": "/runs/1"})
+    assert page.status_code == 200
+    assert 'href="/signin/github?next=/runs/1"' in page.text
+    assert 'href="/signin/gitlab?next=/runs/1"' in page.text
+    client, _ = sign_in(service, sims, "github", "alice")
+    signed_in = client.get(f"{service.url}/signin")
+    csrf = client.get(f"{service.url}/api/me").json()["csrf_token"]
+    assert "alice" in signed_in.text and f'name="csrf" value="{csrf}"' in signed_in.text
+    assert "form-action 'self'" in signed_in.headers["content-security-policy"]
+
+
+def test_a_gitlab_developer_may_cancel_and_a_reporter_may_not(
+    service: Service, sims: tuple[GitHubSim, GitLabSim], runs: dict[str, int]
+) -> None:
+    _, gl = sims
+    gl.add_user("gus")
+    gl.set_access(PROJECT, "gus", 30)  # Developer
+    reporter, _ = sign_in(service, sims, "gitlab", "dana")
+    developer, _ = sign_in(service, sims, "gitlab", "gus")
+    url = f"{service.url}/api/runs/{runs[PROJECT]}"
+    assert reporter.get(url).json()["can_write"] is False
+    assert developer.get(url).json()["can_write"] is True
