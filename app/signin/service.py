@@ -77,6 +77,10 @@ class SignIn:
                     settings.gitlab_oauth_client_secret.get_secret_value(),
                     self._http,
                 )
+        if self.keys is None and (settings.github_client_id or settings.gitlab_oauth_client_id):
+            log.warning(
+                "sign-in is off: a forge's OAuth client is set but AGENTOPS_SESSION_SECRET is not"
+            )
         self.registry = ForgeRegistry(settings)  # the bot's own access: write checks
 
     @property
