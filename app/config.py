@@ -161,6 +161,30 @@ class Settings(BaseSettings):
     gitlab_bot_username: str | None = None
     """The bot's username, so that its own notes never trigger it."""
 
+    # --- sign-in to the run pages (owned by app/signin; keep this block together) -----
+    session_secret: SecretStr | None = None
+    """At least 32 random characters (`openssl rand -hex 32`): signs the sign-in cookies and
+    encrypts the people's forge tokens stored for their sessions; unset, sign-in is off
+    (only `ADMIN_TOKEN` opens the run pages)."""
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    """How long a sign-in lasts; then the person signs in again."""
+    github_client_id: str | None = None
+    """The GitHub App's client id (its settings page; the set-up page hands it over): sign-in
+    with GitHub. Callback URL: `<PUBLIC_URL>/signin/github/callback`."""
+    github_client_secret: SecretStr | None = None
+    """The GitHub App's client secret."""
+    gitlab_oauth_client_id: str | None = None
+    """The application id of a GitLab OAuth application (scopes `read_user read_api`, callback
+    `<PUBLIC_URL>/signin/gitlab/callback`): sign-in with GitLab."""
+    gitlab_oauth_client_secret: SecretStr | None = None
+    """The GitLab OAuth application's secret."""
+    operator_logins: str = ""
+    """Comma-separated `github:LOGIN` / `gitlab:USERNAME`: people who see every run (as the
+    admin token does) and may cancel or retry any."""
+    access_cache_seconds: float = Field(default=120.0, gt=0, le=1800)
+    """How long what a forge said of a person's access (a repository, their workspaces) is
+    kept before it is asked again."""
+
     # --- LLM providers (owned by app/llm; keep this block together) ------------------
     anthropic_api_key: SecretStr | None = None
     """Anthropic's key (see *LLM providers*)."""
@@ -341,6 +365,18 @@ class Settings(BaseSettings):
                 "AGENTOPS_GITLAB_URL is set but AGENTOPS_GITLAB_WEBHOOK_SECRET is not: "
                 "set the secret token of the GitLab webhook"
             )
+        session_secret = self.session_secret.get_secret_value() if self.session_secret else ""
+        if session_secret and len(session_secret) < 32:
+            raise ValueError(
+                "AGENTOPS_SESSION_SECRET is too short: use at least 32 random characters "
+                "(e.g. `openssl rand -hex 32`)"
+            )
+        for entry in filter(None, (e.strip() for e in self.operator_logins.split(","))):
+            forge, _, login = entry.partition(":")
+            if forge not in ("github", "gitlab") or not login:
+                raise ValueError(
+                    f"AGENTOPS_OPERATOR_LOGINS: {entry!r} is not github:LOGIN or gitlab:USERNAME"
+                )
         if self.gitlab_url and not _filled(self.gitlab_token):
             raise ValueError("AGENTOPS_GITLAB_URL is set but AGENTOPS_GITLAB_TOKEN is not")
         if (
@@ -352,6 +388,12 @@ class Settings(BaseSettings):
                 "a virtualenv (`make sandbox-python` builds one with pytest)"
             )
         return self
+
+    @property
+    def operators(self) -> frozenset[tuple[str, str]]:
+        """(forge, lower-case login) of `OPERATOR_LOGINS`."""
+        pairs = (e.strip().partition(":") for e in self.operator_logins.split(","))
+        return frozenset((forge, login.lower()) for forge, _, login in pairs if login)
 
     @property
     def github_enabled(self) -> bool:

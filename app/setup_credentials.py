@@ -30,14 +30,26 @@ class AppCredentials:
     slug: str
     webhook_secret: str
     pem: str
+    client_id: str = ""  # the App's OAuth client: sign-in with GitHub (app/signin)
+    client_secret: str = ""
 
     def env_lines(self) -> list[str]:
-        """Every setting the service needs, the key with its newlines written as `\\n`."""
+        """Every setting the service needs, the key (last) with its newlines written as
+        `\\n`."""
         pem = self.pem.strip().replace("\n", "\\n")
+        client = (
+            [
+                f"AGENTOPS_GITHUB_CLIENT_ID={self.client_id}",
+                f'AGENTOPS_GITHUB_CLIENT_SECRET="{self.client_secret}"',
+            ]
+            if self.client_id and self.client_secret
+            else []
+        )
         return [
             f"AGENTOPS_GITHUB_APP_ID={self.app_id}",
             f"AGENTOPS_GITHUB_APP_SLUG={self.slug}",
             f'AGENTOPS_GITHUB_WEBHOOK_SECRET="{self.webhook_secret}"',
+            *client,
             f'AGENTOPS_GITHUB_PRIVATE_KEY="{pem}"',
         ]
 
@@ -58,7 +70,12 @@ def credentials_from_conversion(data: Any) -> AppCredentials:
         raise CredentialsError("GitHub's answer has no usable webhook secret")
     if not isinstance(pem, str) or not _PEM.fullmatch(pem.strip() + "\n"):
         raise CredentialsError("GitHub's answer has no usable private key")
-    return AppCredentials(app_id, slug, secret, pem)
+    client_id, client_secret = data.get("client_id"), data.get("client_secret")
+    if not (isinstance(client_id, str) and _SECRET.fullmatch(client_id)):
+        client_id = ""  # sign-in with GitHub then needs the operator to copy them over
+    if not (isinstance(client_secret, str) and _SECRET.fullmatch(client_secret)):
+        client_secret = ""
+    return AppCredentials(app_id, slug, secret, pem, client_id, client_secret)
 
 
 def write_credentials_file(path: Path, credentials: AppCredentials) -> None:

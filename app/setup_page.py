@@ -375,7 +375,7 @@ def _saved(settings: Settings, credentials: AppCredentials) -> Response:
         return _shown(credentials, f"Writing {target} failed ({exc.strerror}). ")
     return html_page(
         f"<h1>GitHub App {html.escape(credentials.slug)} created</h1><p>Its settings (App id, "
-        f"slug, webhook secret and private key) were written to "
+        f"slug, webhook secret, client id and secret, and private key) were written to "
         f"<code>{html.escape(str(target))}</code>, readable by its owner only. Load them into "
         "the service's environment (e.g. <code>set -a; . FILE</code>, or Compose's "
         "<code>env_file</code>) and restart the service. They are not shown here.</p>",
@@ -388,10 +388,10 @@ def _shown(credentials: AppCredentials, note: str = "") -> Response:
         f"<h1>GitHub App {html.escape(credentials.slug)} created</h1><p>{html.escape(note)}"
         "Put these settings in the service's environment and restart it. This page is shown "
         "once: this link will not show them again.</p>"
-        f"<pre>{html.escape(chr(10).join(credentials.env_lines()[:3]))}</pre>"
+        f"<pre>{html.escape(chr(10).join(credentials.env_lines()[:-1]))}</pre>"
         "<p>The private key (save it to a file for <code>AGENTOPS_GITHUB_PRIVATE_KEY_PATH"
         "</code>, or use the one-line <code>AGENTOPS_GITHUB_PRIVATE_KEY</code> below):</p>"
         f"<pre>{html.escape(credentials.pem)}</pre>"
-        f"<pre>{html.escape(credentials.env_lines()[3])}</pre>",
+        f"<pre>{html.escape(credentials.env_lines()[-1])}</pre>",
         secret=True,
     )

@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from app import gitlab_secret_page, setup_page
+from app import gitlab_secret_page, setup_page, signin
 from app.config import Settings, load_settings
 from app.forwarded import ForwardedHeaders
 from app.metrics import CONTENT_TYPE, exposition
 from app.metrics.scrape import QueueBacklog, ScrapeValues
 from app.security_headers import SecurityHeaders
+from app.signin import api as signin_api
 from app.store import DATABASE_ERRORS, connect
 from app.store import runs as run_store
 from app.store import steps as step_store
@@ -96,6 +97,8 @@ def _admin_refusal(request: Request) -> Response | None:
 
 
 async def api_runs(request: Request) -> Response:
+    if "authorization" not in request.headers and (person := await signed_in(request)):
+        return await signin_api.person_runs(request, person)
     if (refusal := _admin_refusal(request)) is not None:
         return refusal
     params = request.query_params
@@ -115,9 +118,13 @@ async def api_runs(request: Request) -> Response:
 
 
 async def api_run(request: Request) -> Response:
+    raw = request.path_params["run_id"]
+    if "authorization" not in request.headers and (person := await signed_in(request)):
+        if not raw.isdigit():
+            return _text(400, "run id must be a whole number")
+        return await signin_api.person_run(request, person, int(raw))
     if (refusal := _admin_refusal(request)) is not None:
         return refusal
-    raw = request.path_params["run_id"]
     if not raw.isdigit():
         return _text(400, "run id must be a whole number")
     service = _service(request)
@@ -131,6 +138,17 @@ async def api_run(request: Request) -> Response:
     if now is None:
         return _text(404, f"no run {raw}")
     return JSONResponse(now.as_json())
+
+
+async def signed_in(request: Request) -> signin.Viewer | None:
+    """The signed-in person of the session cookie, if any (None while the database is down:
+    the admin API's own answer follows)."""
+    if signin.SESSION_COOKIE not in request.cookies:
+        return None
+    try:
+        return await signin_api.signed_in_viewer(request)
+    except signin.DATABASE_FAULTS:
+        return None
 
 
 def app_from_environment() -> Starlette:
@@ -147,6 +165,7 @@ def app_from_environment() -> Starlette:
 def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None = None) -> Starlette:
     """The web app; `worker_consuming` tells `/readyz` about a worker in this process."""
     service = Service(settings, worker_consuming)
+    sign_in = signin.SignIn(settings, lambda: service.db)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -165,6 +184,7 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
         try:
             yield
         finally:
+            await sign_in.aclose()
             await service.close()
 
     app = Starlette(
@@ -179,6 +199,7 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
             Route(
                 gitlab_secret_page.PATH, gitlab_secret_page.gitlab_secret, methods=["GET", "POST"]
             ),
+            *signin.routes(),
         ],
         lifespan=lifespan,
         # the webhooks first: they answer before the rest of the stack, and need neither the
@@ -190,4 +211,5 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
         ],
     )
     app.state.service = service
+    app.state.signin = sign_in
     return app

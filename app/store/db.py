@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from hashlib import sha256
@@ -75,6 +75,17 @@ def tenant_proof(scope_key: str, tenant_id: int) -> str:
     return sha256(f"{scope_key}{inner}".encode()).hexdigest()
 
 
+def reader_tenants_text(tenant_ids: Iterable[int]) -> str:
+    """The canonical text of a set of tenants: ascending ids, comma-separated."""
+    return ",".join(str(t) for t in sorted({int(t) for t in tenant_ids}))
+
+
+def reader_proof(scope_key: str, tenants_text: str) -> str:
+    """What `agentops_reader_tenant_ids()` (migration 0014) accepts for `tenants_text`."""
+    inner = sha256(f"{scope_key}:readers:{tenants_text}".encode()).hexdigest()
+    return sha256(f"{scope_key}{inner}".encode()).hexdigest()
+
+
 async def _check_tenant_session(conn: asyncpg.Connection) -> None:
     """Refuse a tenant connection whose login could leave row-level security."""
     row = await conn.fetchrow(
@@ -93,6 +104,15 @@ async def _check_tenant_session(conn: asyncpg.Connection) -> None:
             "security or create roles, or is a member of the tables' owner: tenant work "
             f"must log in as {TENANT_ROLE} (AGENTOPS_TENANT_DATABASE_URL)"
         )
+
+
+@dataclass
+class ReaderConnection:
+    """A read-only transaction in which row-level security admits the rows of
+    `tenant_ids` (a person's workspaces), and no others."""
+
+    conn: asyncpg.Connection
+    tenant_ids: frozenset[int]
 
 
 @dataclass
@@ -132,6 +152,22 @@ class Database:
                 proof,
             )
             yield TenantConnection(conn, tenant_id)
+
+    @asynccontextmanager
+    async def readers(self, tenant_ids: Iterable[int]) -> AsyncIterator[ReaderConnection]:
+        """One read-only transaction that sees the rows of `tenant_ids` only (none when
+        empty): the runs of the workspaces a signed-in person can access."""
+        ids = frozenset(int(t) for t in tenant_ids)
+        text = reader_tenants_text(ids)
+        proof = reader_proof(await self._tenant_scope_key(), text)
+        async with self.tenant_pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute(
+                "SELECT set_config('app.reader_tenants', $1, true),"
+                " set_config('app.reader_proof', $2, true)",
+                text,
+                proof,
+            )
+            yield ReaderConnection(conn, ids)
 
     @asynccontextmanager
     async def tenant_statement(self, tenant_id: int) -> AsyncIterator[TenantStatement]:

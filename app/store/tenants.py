@@ -69,3 +69,15 @@ async def get_tenant(conn: asyncpg.Connection, tenant_id: int) -> Tenant | None:
         tenant_id,
     )
     return Tenant(**dict(row)) if row else None
+
+
+async def tenant_ids_for_keys(
+    conn: asyncpg.Connection, forge: str, external_keys: list[str]
+) -> dict[str, int]:
+    """external key → tenant id, for the keys this service knows (a person's workspaces)."""
+    rows = await conn.fetch(
+        "SELECT external_key, id FROM tenants WHERE forge = $1 AND external_key = ANY($2::text[])",
+        forge,
+        external_keys,
+    )
+    return {str(r["external_key"]): int(r["id"]) for r in rows}

@@ -29,6 +29,18 @@ def test_the_settings_are_one_line_each_with_the_key_escaped() -> None:
     assert lines[3] == 'AGENTOPS_GITHUB_PRIVATE_KEY="' + PEM.strip().replace("\n", "\\n") + '"'
 
 
+def test_the_apps_oauth_client_is_handed_over_for_sign_in() -> None:
+    answer = {**ANSWER, "client_id": "Iv1.0123abcd", "client_secret": "f" * 40}
+    lines = credentials_from_conversion(answer).env_lines()
+    assert lines[3:5] == [
+        "AGENTOPS_GITHUB_CLIENT_ID=Iv1.0123abcd",
+        f'AGENTOPS_GITHUB_CLIENT_SECRET="{"f" * 40}"',
+    ]
+    assert lines[-1].startswith("AGENTOPS_GITHUB_PRIVATE_KEY=")
+    unsafe = {**answer, "client_secret": "$(id)"}
+    assert not any("CLIENT" in line for line in credentials_from_conversion(unsafe).env_lines())
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [

@@ -20,6 +20,8 @@ def load_manifest(public_url: str, *, workflows: bool = False) -> dict[str, Any]
     manifest["url"] = base
     manifest.setdefault("hook_attributes", {})["url"] = f"{base}{SPEC.webhook_path}"
     manifest["redirect_url"] = f"{base}/setup/callback"
+    # the App's user authorization: sign-in with GitHub on the run pages (app/signin)
+    manifest["callback_urls"] = [f"{base}/signin/github/callback"]
     if workflows:
         manifest.setdefault("default_permissions", {})["workflows"] = "write"
     return manifest

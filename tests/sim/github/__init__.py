@@ -86,6 +86,15 @@ page) and answers 302 to the manifest's `redirect_url` with `?code=C&state=S`;
 `manifest_apps` lists the Apps made so far, with their manifest and whether their code
 was converted.
 
+Sign-in (the App's user authorization, `oauth.py`, whose docstring has the details):
+`GET /login/oauth/authorize` and `POST /login/oauth/access_token` on the web host, checked
+against `client_id` / `client_secret`, `set_callback_url(url)`, the code (once, ten
+minutes), the PKCE verifier; `sign_in_browser(login)` is the person who authorises;
+user tokens (`ghu_`, `user_token_ttl`) and refresh tokens (`ghr_`, once each); with a
+user token `GET /user`, `GET /user/installations`, `GET /user/installations/{id}/
+repositories` and reading the repositories the person can read (`set_permission`, or a
+public one), `permissions` included; `revoke_user_tokens(login)`.
+
 `generate_app_key() -> (private_pem, public_pem)` makes an RSA key pair for tests (about
 0.1 s; cache it per session when making many simulators).
 """

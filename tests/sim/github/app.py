@@ -11,7 +11,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 # The resource modules register their API routes on import, in this order.
-from tests.sim.github import app_api, checks, issues, pulls, repos, reviews, webhooks  # noqa: F401
+from tests.sim.github import (  # noqa: F401
+    app_api,
+    checks,
+    issues,
+    oauth,
+    pulls,
+    repos,
+    reviews,
+    webhooks,
+)
 from tests.sim.github.auth import auth_kind, authenticate
 from tests.sim.github.git import GIT_PATH, serve_git
 from tests.sim.github.http import ROUTES, error_response, fault_response, json_response
@@ -25,6 +34,7 @@ class GitHubSim(
     reviews.ReviewsReading,
     checks.ChecksReading,
     webhooks.Webhooks,
+    oauth.OAuthState,
 ):
     """In-memory GitHub with real git repositories under `root`. See the package docs."""
 
@@ -38,6 +48,7 @@ class GitHubSim(
         public_key_pem: str | None = None,
         api_prefix: str = "",
         token_ttl: float = 3600.0,
+        user_token_ttl: float = 28800.0,
     ) -> None:
         super().__init__(
             root,
@@ -48,8 +59,11 @@ class GitHubSim(
             api_prefix=api_prefix,
             token_ttl=token_ttl,
         )
+        self._init_oauth(user_token_ttl)
         self._app = Starlette(
             routes=[
+                Route("/login/oauth/authorize", self._authorize),
+                Route("/login/oauth/access_token", self._access_token, methods=["POST"]),
                 Route(
                     "/settings/apps/new",
                     self._new_app_from_manifest,
@@ -66,6 +80,12 @@ class GitHubSim(
     @property
     def app(self) -> Starlette:
         return self._app
+
+    async def _authorize(self, request: Request) -> Response:
+        return await oauth.authorize(self, request)
+
+    async def _access_token(self, request: Request) -> Response:
+        return await oauth.access_token(self, request)
 
     async def _new_app_from_manifest(self, request: Request) -> Response:
         return await app_api.new_app_from_manifest(self, request)
@@ -113,6 +133,10 @@ class GitHubSim(
         if found is None:
             raise SimError(404, "Not Found")
         entry, params = found
+        _, _, credential = request.headers.get("authorization", "").partition(" ")
+        user = self.user_of_token(credential.strip()) if entry.auth == "token" else None
+        if user is not None and request.method != "GET":
+            raise SimError(403, "Resource not accessible by integration")
         with self._lock:
             call = Call(
                 request.method,
@@ -121,9 +145,10 @@ class GitHubSim(
                 dict(request.query_params),
                 body,
                 request.headers.get("accept", ""),
-                authenticate(self, request, entry.auth),
+                None if user is not None else authenticate(self, request, entry.auth),
                 web,
                 web.rstrip("/") + self.api_prefix,
+                user,
             )
             if "owner" in params and "repo" in params and entry.auth == "token":
                 self._visible_repo(call)

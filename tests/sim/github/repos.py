@@ -96,7 +96,13 @@ class ReposSetup(AuthSetup):
 
 @route("GET", "/repos/{owner}/{repo}")
 def _get_repo(sim: GitHubSim, call: Call) -> tuple[int, Any]:
-    return 200, repo_json(sim._visible_repo(call), call.web, call.api)
+    repo = sim._visible_repo(call)
+    data = repo_json(repo, call.web, call.api)
+    if call.user is not None:  # a user token: what this person may do
+        from tests.sim.github.oauth import user_permissions
+
+        data["permissions"] = user_permissions(sim, repo, call.user)
+    return 200, data
 
 
 @route("GET", "/repos/{owner}/{repo}/branches")

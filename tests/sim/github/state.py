@@ -111,6 +111,7 @@ class Call:
     installation: Installation | None
     web: str  # e.g. http://127.0.0.1:5000/ (with the root path)
     api: str  # web + api prefix, no trailing slash
+    user: str | None = None  # a user-to-server token's person (oauth.py)
 
 
 class GitHubState(ForgeServer[GitHubFault]):
@@ -170,6 +171,8 @@ class GitHubState(ForgeServer[GitHubFault]):
 
     def _visible_repo(self, call: Call) -> SimRepo:
         repo = self._repos.get(f"{call.params['owner']}/{call.params['repo']}")
+        if repo is not None and call.user is not None and self.user_reads(repo, call.user):
+            return repo
         if (
             repo is None
             or call.installation is None
@@ -177,6 +180,10 @@ class GitHubState(ForgeServer[GitHubFault]):
         ):
             raise SimError(404, "Not Found")
         return repo
+
+    def user_reads(self, repo: SimRepo, login: str) -> bool:
+        """Whether a user token of `login` reads `repo` (oauth.py)."""
+        return False
 
     def _api_path(self, path: str) -> str | None:
         if not self.api_prefix:

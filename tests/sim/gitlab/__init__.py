@@ -79,6 +79,13 @@ labels_current=None)`, and `webhook_headers(event, secret, uuid=None)` for the
 (with `body=` and `signing_token=` also the Standard Webhooks `webhook-signature`), and
 `webhook_request(event, payload, secret, signing_token=None) -> (body, headers)`.
 
+Sign-in (GitLab as an OAuth provider, `oauth.py`, whose docstring has the details):
+`add_oauth_application(redirect_uri, scopes) -> (uid, secret)`, `sign_in_browser(username)`,
+`GET /oauth/authorize` (exact redirect URI, scopes within the application's, PKCE) and
+`POST /oauth/token` (authorization code, refresh with rotation; Doorkeeper's errors). An
+OAuth token (`Authorization: Bearer`) acts as its user with its scopes (`read_api`: reads
+only). `GET /projects?membership=true&min_access_level=N` lists the user's projects.
+
 Git: clone URLs are `{base_url}/{path}.git`; git requests need HTTP Basic auth with any
 user name and a valid token as password (`oauth2:<token>`); no or bad credentials -> 401.
 Fetching a private project needs Reporter (20), pushing needs Developer (30).

@@ -18,6 +18,7 @@ from tests.sim.gitlab import (
     issues,
     merge_requests,
     notes,
+    oauth,
     projects,
     statuses,
     webhooks,
@@ -37,6 +38,7 @@ class GitLabSim(
     discussions.DiscussionsReading,
     statuses.StatusesReading,
     webhooks.Webhooks,
+    oauth.OAuthState,
 ):
     """In-memory GitLab; `.app` is the Starlette application to serve."""
 
@@ -47,8 +49,11 @@ class GitLabSim(
         bot_token: str = "glpat-simbot0000000000000000",  # noqa: S107
     ) -> None:
         super().__init__(root, bot_username, bot_token)
+        self._init_oauth()
         self.app = Starlette(
             routes=[
+                Route("/oauth/authorize", self._authorize),
+                Route("/oauth/token", self._token, methods=["POST"]),
                 Route("/api/v4/{rest:path}", self._api, methods=["GET", "POST", "PUT", "DELETE"]),
                 Route("/{rest:path}", self._git, methods=["GET", "POST"]),
             ]
@@ -127,6 +132,14 @@ class GitLabSim(
 
     # --- the ASGI side -------------------------------------------------------------
 
+    async def _authorize(self, request: Request) -> Response:
+        if not self.base_url:
+            self.base_url = str(request.base_url).rstrip("/")
+        return await oauth.authorize(self, request)
+
+    async def _token(self, request: Request) -> Response:
+        return await oauth.token(self, request)
+
     async def _git(self, request: Request) -> Response:
         return await serve_git(self, request)
 
@@ -139,9 +152,24 @@ class GitLabSim(
             self.base_url = base
         data = await params_of(request)
         user = token_user(self, request)
+        scopes: frozenset[str] | None = None  # None: a personal access token (all its user's)
+        bearer = request.headers.get("authorization", "")
+        if user is None and bearer.lower().startswith("bearer "):
+            found = oauth.oauth_user(self, bearer[7:].strip())
+            user, scopes = found if found is not None else (None, None)
         fault = self._take_fault(request.method, rel, [str(v) for v in data.values()])
 
         async def handle() -> Response:
+            if scopes is not None and request.method != "GET" and "api" not in scopes:
+                return JSONResponse(
+                    {
+                        "error": "insufficient_scope",
+                        "error_description": "The request requires higher privileges than "
+                        "provided by the access token.",
+                        "scope": "api",
+                    },
+                    403,
+                )
             return self._dispatch(request, rel_raw, user, data, base)
 
         response = await answer_with_fault(fault, handle, fault_response)

@@ -99,10 +99,14 @@ def _users(sim: GitLabSim, call: Call) -> Response:
 @route("GET", "/projects")
 def _projects(sim: GitLabSim, call: Call) -> Response:
     user = call.user
+    member_only = str(call.data.get("membership", "")).lower() == "true"
+    min_level = int(str(call.data.get("min_access_level") or 0) or 0)
     found = [
         project_json(sim, p, call.base)
         for p in sim.projects.values()
-        if p.visibility != "private" or user.admin or p.members.get(user.id)
+        if (p.visibility != "private" or user.admin or p.members.get(user.id))
+        and (not member_only or p.members.get(user.id, 0) > 0)
+        and p.members.get(user.id, 50 if user.admin else 0) >= min_level
     ]
     return page(call.request, found)
 

@@ -1,0 +1,120 @@
+"""Sign-in with GitHub through the App's user authorization (the OAuth web flow), and what
+a signed-in person's own token (a user-to-server token) may read: such a token reaches
+only what both the person and the App can, so a repository it reads is one the person
+can read."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from app.forges.github.manifest import github_web_url
+from app.signin.forge_client import (
+    ForgeTokens,
+    Person,
+    SignInRefused,
+    Workspace,
+    get_json,
+    get_pages,
+    post_token,
+)
+from app.store.runs import Run
+
+KIND = "github"
+
+
+class GitHubSignIn:
+    kind = KIND
+
+    def __init__(
+        self, api_url: str, client_id: str, client_secret: str, client: httpx.AsyncClient
+    ) -> None:
+        self.api = api_url.rstrip("/")
+        self.web = github_web_url(api_url)
+        self.client_id, self._secret = client_id, client_secret
+        self._client = client
+
+    def _headers(self, token: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+
+    def authorize_url(self, redirect_uri: str, state: str, challenge: str) -> str:
+        query = {
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "allow_signup": "false",
+        }
+        return f"{self.web}/login/oauth/authorize?{urlencode(query)}"
+
+    async def exchange(self, code: str, redirect_uri: str, verifier: str) -> ForgeTokens:
+        form = {
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        }
+        return await post_token(self._client, f"{self.web}/login/oauth/access_token", form)
+
+    async def refresh(self, refresh_token: str) -> ForgeTokens:
+        form = {
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+        }
+        return await post_token(self._client, f"{self.web}/login/oauth/access_token", form)
+
+    async def person(self, token: str) -> Person:
+        status, data = await get_json(self._client, f"{self.api}/user", self._headers(token), {})
+        if status != 200 or not isinstance(data, dict) or not data.get("login"):
+            raise SignInRefused(f"GitHub did not say who the token belongs to (HTTP {status})")
+        return Person(KIND, str(data["id"]), str(data["login"]))
+
+    async def can_read(self, token: str, run: Run) -> bool:
+        owner, _, name = run.repo.partition("/")
+        url = f"{self.api}/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
+        status, data = await get_json(self._client, url, self._headers(token), {})
+        if status != 200 or not isinstance(data, dict):
+            return False
+        permissions: Any = data.get("permissions")
+        # a user token's answer says what the person may do; no `pull` there: no read
+        return not isinstance(permissions, dict) or bool(permissions.get("pull", True))
+
+    async def workspaces(self, token: str) -> list[Workspace]:
+        headers = self._headers(token)
+        installations = await get_pages(
+            self._client,
+            f"{self.api}/user/installations",
+            headers,
+            {"per_page": "100"},
+            "installations",
+        )
+        found = []
+        for installation in installations:
+            if not isinstance(installation, dict) or "id" not in installation:
+                continue
+            repos = await get_pages(
+                self._client,
+                f"{self.api}/user/installations/{int(installation['id'])}/repositories",
+                headers,
+                {"per_page": "100"},
+                "repositories",
+            )
+            account = installation.get("account") or {}
+            found.append(
+                Workspace(
+                    str(installation["id"]),
+                    str(account.get("login", "")) if isinstance(account, dict) else "",
+                    frozenset(str(r["full_name"]) for r in repos if isinstance(r, dict)),
+                )
+            )
+        return found

@@ -1,0 +1,107 @@
+"""Sign-in with GitLab through an OAuth application (scopes `read_user read_api`), and what
+the signed-in person's own token may read."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from app.signin.forge_client import (
+    ForgeTokens,
+    Person,
+    SignInRefused,
+    Workspace,
+    get_json,
+    get_pages,
+    post_token,
+)
+from app.store.runs import Run
+
+KIND = "gitlab"
+SCOPES = "read_user read_api"
+GUEST = 10
+
+
+class GitLabSignIn:
+    kind = KIND
+
+    def __init__(
+        self, gitlab_url: str, client_id: str, client_secret: str, client: httpx.AsyncClient
+    ) -> None:
+        self.instance = gitlab_url.rstrip("/")  # as the webhook handler names tenants
+        self.api = f"{self.instance}/api/v4"
+        self.client_id, self._secret = client_id, client_secret
+        self._client = client
+
+    @staticmethod
+    def _headers(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def authorize_url(self, redirect_uri: str, state: str, challenge: str) -> str:
+        query = {
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "state": state,
+            "scope": SCOPES,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        return f"{self.instance}/oauth/authorize?{urlencode(query)}"
+
+    async def exchange(self, code: str, redirect_uri: str, verifier: str) -> ForgeTokens:
+        form = {
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "code": code,
+            "grant_type": "authorization_code",
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        }
+        return await post_token(self._client, f"{self.instance}/oauth/token", form)
+
+    async def refresh(self, refresh_token: str) -> ForgeTokens:
+        form = {
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+        }
+        return await post_token(self._client, f"{self.instance}/oauth/token", form)
+
+    async def person(self, token: str) -> Person:
+        status, data = await get_json(self._client, f"{self.api}/user", self._headers(token), {})
+        if status != 200 or not isinstance(data, dict) or not data.get("username"):
+            raise SignInRefused(f"GitLab did not say who the token belongs to (HTTP {status})")
+        return Person(KIND, str(data["id"]), str(data["username"]))
+
+    async def can_read(self, token: str, run: Run) -> bool:
+        project = run.context.get("project_id")
+        ref = str(int(project)) if isinstance(project, int) else quote(run.repo, safe="")
+        status, data = await get_json(
+            self._client, f"{self.api}/projects/{ref}", self._headers(token), {}
+        )
+        return status == 200 and isinstance(data, dict)
+
+    async def workspaces(self, token: str) -> list[Workspace]:
+        projects = await get_pages(
+            self._client,
+            f"{self.api}/projects",
+            self._headers(token),
+            {
+                "membership": "true",
+                "min_access_level": str(GUEST),
+                "simple": "true",
+                "per_page": "100",
+            },
+        )
+        return [
+            Workspace(
+                f"{self.instance}#{int(p['id'])}",
+                str(p.get("path_with_namespace", "")),
+                frozenset({str(p.get("path_with_namespace", ""))}),
+            )
+            for p in projects
+            if isinstance(p, dict) and "id" in p
+        ]

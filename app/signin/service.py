@@ -1,0 +1,206 @@
+"""`SignIn`: what the sign-in routes and the access checks share in a web process (keys,
+the forges' sign-in clients, the access cache), and the `Viewer` of a request."""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from starlette.requests import Request
+
+from app.config import Settings
+from app.forges.registry import ForgeRegistry
+from app.signin import cookies
+from app.signin.cache import AccessCache
+from app.signin.forge_client import ForgeSignIn, ForgeUnreachable, SignInRefused
+from app.signin.github import GitHubSignIn
+from app.signin.gitlab import GitLabSignIn
+from app.signin.keys import SessionKeys, digest
+from app.store import DATABASE_ERRORS, Database
+from app.store import web_sessions as session_store
+
+log = logging.getLogger(__name__)
+REFRESH_MARGIN_SECONDS = 60.0
+
+
+@dataclass
+class Viewer:
+    """Who is looking: a signed-in person, or the operator's admin token (`forge` None)."""
+
+    forge: str | None
+    person_id: str
+    login: str
+    operator: bool
+    session_digest: bytes | None = field(default=None, repr=False)
+    csrf_token: str | None = field(default=None, repr=False)
+    _stored: session_store.StoredSession | None = field(default=None, repr=False)
+
+    @property
+    def person(self) -> tuple[str, str]:
+        """The access cache's key of this person."""
+        return (self.forge or "admin", self.person_id)
+
+
+class SignIn:
+    def __init__(self, settings: Settings, database: Callable[[], Database | None]) -> None:
+        self.settings = settings
+        self._database = database
+        secret = settings.session_secret
+        self.keys = SessionKeys(secret.get_secret_value()) if secret is not None else None
+        self.cache = AccessCache(settings.access_cache_seconds)
+        self._http = httpx.AsyncClient(
+            timeout=settings.forge_timeout_seconds, follow_redirects=True
+        )
+        self.forges: dict[str, ForgeSignIn] = {}
+        if self.keys is not None:
+            if settings.github_client_id and settings.github_client_secret is not None:
+                self.forges["github"] = GitHubSignIn(
+                    settings.github_api_url,
+                    settings.github_client_id,
+                    settings.github_client_secret.get_secret_value(),
+                    self._http,
+                )
+            if (
+                settings.gitlab_url
+                and settings.gitlab_oauth_client_id
+                and settings.gitlab_oauth_client_secret is not None
+            ):
+                self.forges["gitlab"] = GitLabSignIn(
+                    settings.gitlab_url,
+                    settings.gitlab_oauth_client_id,
+                    settings.gitlab_oauth_client_secret.get_secret_value(),
+                    self._http,
+                )
+        if self.keys is None and (settings.github_client_id or settings.gitlab_oauth_client_id):
+            log.warning(
+                "sign-in is off: a forge's OAuth client is set but AGENTOPS_SESSION_SECRET is not"
+            )
+        self.registry = ForgeRegistry(settings)  # the bot's own access: write checks
+
+    @property
+    def db(self) -> Database:
+        database = self._database()
+        if database is None:
+            raise DatabaseNotReady
+        return database
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self.registry.aclose()
+
+    # --- who is looking ---------------------------------------------------------------
+    def admin_viewer(self, request: Request) -> Viewer | None:
+        token = self.settings.admin_token
+        expected = token.get_secret_value() if token is not None else ""
+        given = request.headers.get("authorization", "")
+        if expected and hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            return Viewer(None, "admin", "admin", operator=True)
+        return None
+
+    async def viewer_of(self, request: Request) -> Viewer | None:
+        """The admin token's bearer, or the person whose live session the cookie names;
+        None for anyone else (and when sign-in is off)."""
+        if (admin := self.admin_viewer(request)) is not None:
+            return admin
+        if self.keys is None:
+            return None
+        session_id = cookies.session_id_of(self.keys, request.cookies.get(cookies.SESSION_COOKIE))
+        if session_id is None:
+            return None
+        key = digest(session_id)
+        async with self.db.admin() as conn:
+            stored = await session_store.get_session(conn, key)
+        if stored is None:
+            return None
+        operator = (stored.forge, stored.login.lower()) in self.settings.operators
+        return Viewer(
+            stored.forge,
+            stored.person_id,
+            stored.login,
+            operator,
+            key,
+            self.keys.csrf_token(key),
+            stored,
+        )
+
+    async def token_of(self, viewer: Viewer) -> str | None:
+        """The person's forge token, renewed when it is about to expire; None when it
+        cannot be had now (the forge does not answer) or any more (then the session is
+        over: the person signs in again)."""
+        stored, keys = viewer._stored, self.keys
+        if stored is None or keys is None or viewer.session_digest is None:
+            return None
+        token = keys.unseal(stored.token_sealed)
+        if token is not None and _fresh(stored):
+            return token
+        forge = self.forges.get(stored.forge)
+        if forge is None:
+            return None
+        # Refresh tokens work once: the row stays locked while one request (of any web
+        # process) renews, and the others then take what it stored.
+        async with self.db.admin() as conn:
+            locked = await session_store.lock_session(conn, viewer.session_digest)
+            if locked is None:
+                return None
+            viewer._stored = locked
+            token = keys.unseal(locked.token_sealed)
+            if token is not None and _fresh(locked):
+                return token
+            refresh = keys.unseal(locked.refresh_sealed) if locked.refresh_sealed else None
+            if token is None or refresh is None:
+                await session_store.delete_session(conn, viewer.session_digest)
+                self._ended(viewer, "its token expired and cannot be renewed")
+                return None
+            try:
+                fresh = await forge.refresh(refresh)
+            except ForgeUnreachable as exc:
+                log.warning("the %s token of %s not renewed: %s", locked.forge, viewer.login, exc)
+                return None
+            except SignInRefused as exc:
+                await session_store.delete_session(conn, viewer.session_digest)
+                self._ended(viewer, f"the forge refused to renew its token: {exc}")
+                return None
+            sealed = keys.seal(fresh.access)
+            sealed_refresh = keys.seal(fresh.refresh) if fresh.refresh else locked.refresh_sealed
+            await session_store.replace_tokens(
+                conn, viewer.session_digest, sealed, sealed_refresh, fresh.expires_in
+            )
+        expires = (
+            datetime.fromtimestamp(time.time() + fresh.expires_in, UTC)
+            if fresh.expires_in
+            else None
+        )
+        viewer._stored = dataclasses.replace(
+            locked, token_sealed=sealed, refresh_sealed=sealed_refresh, token_expires_at=expires
+        )
+        return fresh.access
+
+    def _ended(self, viewer: Viewer, why: str) -> None:
+        """The session's row is deleted: the person signs in again."""
+        log.info("the session of %s (%s) ended: %s", viewer.login, viewer.forge, why)
+        self.cache.forget(viewer.person)
+
+    def secure_cookies(self, request: Request) -> bool:
+        """`Secure` when the service is reached over https: its public URL says so, or the
+        request came so (the scheme a trusted proxy gave, app/forwarded.py)."""
+        return (
+            self.settings.public_url.lower().startswith("https://") or request.url.scheme == "https"
+        )
+
+
+def _fresh(stored: session_store.StoredSession) -> bool:
+    expires = stored.token_expires_at
+    return expires is None or expires.timestamp() - REFRESH_MARGIN_SECONDS > time.time()
+
+
+class DatabaseNotReady(Exception):
+    """The web process has no pool yet (start-up)."""
+
+
+DATABASE_FAULTS: tuple[type[BaseException], ...] = (*DATABASE_ERRORS, DatabaseNotReady)

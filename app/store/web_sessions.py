@@ -1,0 +1,101 @@
+"""Sessions of people signed in to the web pages (migration 0014). Owner-level, not tenant
+data: a person's session spans the tenants they can reach. The caller hands in what is
+stored already sealed (encrypted) and digested: no token or session id in clear here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    forge: str
+    person_id: str
+    login: str
+    token_sealed: bytes
+    refresh_sealed: bytes | None
+    token_expires_at: datetime | None
+    created_at: datetime
+    expires_at: datetime
+
+
+_COLUMNS = (
+    "forge, person_id, login, token_sealed, refresh_sealed, token_expires_at,"
+    " created_at, expires_at"
+)
+
+
+async def create_session(
+    conn: asyncpg.Connection,
+    id_digest: bytes,
+    forge: str,
+    person_id: str,
+    login: str,
+    token_sealed: bytes,
+    refresh_sealed: bytes | None,
+    token_expires_in: float | None,
+    lifetime_seconds: float,
+) -> None:
+    """Store a new session; expired sessions of anyone are deleted on the way."""
+    await conn.execute("DELETE FROM web_sessions WHERE expires_at < now()")
+    await conn.execute(
+        "INSERT INTO web_sessions (id_digest, forge, person_id, login, token_sealed,"
+        " refresh_sealed, token_expires_at, expires_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6,"
+        " now() + make_interval(secs => $7), now() + make_interval(secs => $8))",
+        id_digest,
+        forge,
+        person_id,
+        login,
+        token_sealed,
+        refresh_sealed,
+        token_expires_in,
+        lifetime_seconds,
+    )
+
+
+async def get_session(conn: asyncpg.Connection, id_digest: bytes) -> StoredSession | None:
+    """The live session of this digest (None when unknown or expired)."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM web_sessions WHERE id_digest = $1 AND expires_at > now()",
+        id_digest,
+    )
+    return StoredSession(**dict(row)) if row else None
+
+
+async def lock_session(conn: asyncpg.Connection, id_digest: bytes) -> StoredSession | None:
+    """The live session, its row locked until the transaction ends (one renewal at once)."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM web_sessions WHERE id_digest = $1 AND expires_at > now()"
+        " FOR UPDATE",
+        id_digest,
+    )
+    return StoredSession(**dict(row)) if row else None
+
+
+async def replace_tokens(
+    conn: asyncpg.Connection,
+    id_digest: bytes,
+    token_sealed: bytes,
+    refresh_sealed: bytes | None,
+    token_expires_in: float | None,
+) -> None:
+    """The forge's refreshed tokens for a live session."""
+    await conn.execute(
+        "UPDATE web_sessions SET token_sealed = $2, refresh_sealed = $3,"
+        " token_expires_at = now() + make_interval(secs => $4)"
+        " WHERE id_digest = $1",
+        id_digest,
+        token_sealed,
+        refresh_sealed,
+        token_expires_in,
+    )
+
+
+async def delete_session(conn: asyncpg.Connection, id_digest: bytes) -> bool:
+    """Sign-out: the row is gone, the cookie opens nothing any more."""
+    done = await conn.execute("DELETE FROM web_sessions WHERE id_digest = $1", id_digest)
+    return str(done).endswith(" 1")
