@@ -58,8 +58,9 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     """Bearer token of `GET /api/runs`; unset, the API is off."""
     metrics_token: SecretStr | None = None
-    """When set, `GET /metrics` wants `Authorization: Bearer <token>` (else 401); unset, it is
-    open. The worker's metrics port (`METRICS_PORT`) wants it too."""
+    """When set, `GET /metrics` wants `Authorization: Bearer <token>` (else 401); unset, it
+    answers clients on loopback only (else 403). The worker's metrics port (`METRICS_PORT`)
+    wants it too, and without it binds loopback only (`agentops worker` refuses to start)."""
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     """`agentops worker` serves its own metrics (runs, steps, LLM calls, forge calls, the
     sandbox) on `http://METRICS_HOST:METRICS_PORT/metrics`; unset, it serves none (the web

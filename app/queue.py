@@ -82,6 +82,9 @@ def redis_settings(redis_url: str) -> RedisSettings:
     return settings
 
 
+BACKLOG_MAX_AGE = 1.0  # seconds a scrape may show an older read of the backlog
+
+
 class RunQueue:
     """Connects lazily, so the web process starts (and accepts runs) while Redis is down."""
 
@@ -89,6 +92,8 @@ class RunQueue:
         self._settings = redis_settings(redis_url)
         self.queue_name = queue_name
         self._pool: ArqRedis | None = None
+        self._backlog_lock = asyncio.Lock()
+        self._backlog_read: tuple[float, tuple[int, float] | None] | None = None
 
     async def _redis(self) -> ArqRedis:
         if self._pool is None:
@@ -259,6 +264,18 @@ class RunQueue:
         depth = max(0, due - (len(oldest) - len(waiting)))
         age = max(0.0, (now_ms - waiting[0]) / 1000) if waiting else 0.0
         return depth, age
+
+    async def recent_backlog(self, max_age: float = BACKLOG_MAX_AGE) -> tuple[int, float] | None:
+        """`backlog()` as read at most `max_age` seconds ago: what a scrape of `/metrics`
+        shows, so that scrapes (however many, however often) cost Redis one read a second.
+        Concurrent callers share one read."""
+        async with self._backlog_lock:
+            read = self._backlog_read
+            if read is not None and time.monotonic() - read[0] < max_age:
+                return read[1]
+            backlog = await self.backlog()
+            self._backlog_read = (time.monotonic(), backlog)
+            return backlog
 
     async def ping(self) -> bool:
         try:

@@ -20,6 +20,7 @@ from app.config import Settings, load_settings
 from app.forwarded import ForwardedHeaders
 from app.metrics import CONTENT_TYPE, exposition
 from app.metrics.scrape import QueueBacklog, ScrapeValues
+from app.metrics.worker_port import is_loopback
 from app.security_headers import SecurityHeaders
 from app.signin import api as signin_api
 from app.store import DATABASE_ERRORS, connect
@@ -76,12 +77,19 @@ async def metrics(request: Request) -> Response:
         response = _text(401, "unauthorized: send Authorization: Bearer <AGENTOPS_METRICS_TOKEN>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
+    client = request.client.host if request.client is not None else ""
+    if not expected and not is_loopback(client):
+        return _text(
+            403,
+            "forbidden: /metrics without AGENTOPS_METRICS_TOKEN answers this machine only; "
+            "set the token and send Authorization: Bearer <AGENTOPS_METRICS_TOKEN>",
+        )
     counts: dict[str, int] | None = None
     if service.db is not None:
         with contextlib.suppress(*DB_ERRORS):
             async with service.db.admin() as conn:
                 counts = await run_store.count_by_status_all_tenants(conn)
-    backlog = await service.queue.backlog()  # None while Redis is unreachable
+    backlog = await service.queue.recent_backlog()  # None while Redis is unreachable
     cooling = await service.cooldowns.active()  # likewise
     values = ScrapeValues(counts, QueueBacklog(*backlog) if backlog else None, cooling)
     return Response(exposition(values), media_type=CONTENT_TYPE)

@@ -110,7 +110,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
-    from app.metrics.worker_port import serve_worker_metrics
+    from app.metrics.worker_port import MetricsTokenMissing, serve_worker_metrics
 
     try:
         if serve_worker_metrics(settings) is not None:
@@ -118,6 +118,8 @@ def _serve_worker_metrics(settings: Settings) -> None:
                 f"worker metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics",
                 file=sys.stderr,
             )
+    except MetricsTokenMissing as exc:
+        raise CommandFailed(str(exc)) from None
     except OSError as exc:
         raise CommandFailed(
             f"cannot serve the worker's metrics on {settings.metrics_host}:"

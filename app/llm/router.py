@@ -269,7 +269,6 @@ class LLMRouter:
             cost: float = 0.0,
         ) -> None:
             usage = response.usage if response is not None else Usage()
-            tracing.llm_call(provider.name, model_id.model, outcome, latency_ms, usage, cost)
             record = CallRecord(
                 call_id=call_id,
                 attempt=attempt,
@@ -285,7 +284,7 @@ class LLMRouter:
                 request=request,
                 response=response,
             )
-            llm_metrics.observe_attempt(record)
+            _observe_attempt(record)
             # Shielded: a cancelled run still records (and pays for) an answered call.
             await asyncio.shield(self.call_log.record(record, settles=hold))
 
@@ -312,3 +311,15 @@ class LLMRouter:
                 f"the {request.role} model ({second.model_id}) gave no valid "
                 f"{schema.__name__} even after one repair: {exc}"
             ) from None
+
+
+def _observe_attempt(record: CallRecord) -> None:
+    """One attempt told to the metrics and to the traces alike, under the same bounded
+    names: a model or provider the operator did not configure (a repository's
+    `.agentops.yml` may name any) is `other` in both."""
+    provider, model, outcome = llm_metrics.attempt_labels(record)
+    llm_metrics.observe_attempt(record)
+    request_model = model.partition(":")[2] or model  # GenAI's request.model has no provider
+    tracing.llm_call(
+        provider, request_model, outcome, record.latency_ms, record.usage, record.cost_usd
+    )

@@ -90,11 +90,16 @@ def model_label(model_id: str) -> str:
     return bounded(_model_label(model_id), _known_models)
 
 
+def attempt_labels(record: CallRecord) -> tuple[str, str, str]:
+    """Provider, model (`provider:model`) and outcome of an attempt, each bounded to
+    what the operator configured (else `other`)."""
+    provider = bounded(record.provider, _known_providers)
+    return provider, model_label(record.model_id), bounded(record.outcome, OUTCOMES)
+
+
 def observe_attempt(record: CallRecord) -> None:
     """One attempt of one call, as the router writes it to the call log."""
-    provider = bounded(record.provider, _known_providers)
-    model = model_label(record.model_id)
-    outcome = bounded(record.outcome, OUTCOMES)
+    provider, model, outcome = attempt_labels(record)
     CALLS.labels(provider, model, outcome).inc()
     SECONDS.labels(provider, model, outcome).observe(record.latency_ms / 1000)
     usage = record.usage

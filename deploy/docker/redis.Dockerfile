@@ -10,4 +10,5 @@ RUN apt-get update \
 WORKDIR /data
 USER redis
 EXPOSE 6379
-CMD ["redis-server", "--protected-mode", "no", "--appendonly", "yes"]
+# compose.yml gives the command (with --requirepass); alone it serves loopback only
+CMD ["redis-server", "--appendonly", "yes"]

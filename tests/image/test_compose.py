@@ -1,5 +1,6 @@
 """`deploy/compose.yml` with `deploy/compose.local.yml` under Debian's docker-compose 1.29
-(`make image-test`): the stack comes up in order (migrate exits 0 before web and worker),
+(`make image-test`; plus the test-only `compose.privileged.yml`, see its header): the
+stack comes up in order (migrate exits 0 before web and worker),
 web answers `/healthz` and `/readyz` on its loopback port, and two scaled workers each
 probe their sandbox. Torn down with its volumes, also on failure."""
 
@@ -32,7 +33,12 @@ from tests.sim.github import GitHubSim
 from tests.sim.serve import free_port, serve_app
 
 COMPOSE = os.environ.get("DOCKER_COMPOSE", "docker-compose")
-FILES = ("-f", "deploy/compose.yml", "-f", "deploy/compose.local.yml")
+FILES = (
+    "-f", "deploy/compose.yml",
+    "-f", "deploy/compose.local.yml",
+    # test-only: docker-compose 1.29 here cannot give the worker its sandbox otherwise
+    "-f", "tests/image/compose.privileged.yml",
+)  # fmt: skip
 __all__ = ["workdir"]
 
 
@@ -116,6 +122,7 @@ def stack(
             [
                 f"POSTGRES_PASSWORD={secrets.token_hex(16)}",
                 f"TENANT_DB_PASSWORD={secrets.token_hex(16)}",
+                f"REDIS_PASSWORD={secrets.token_hex(16)}",
                 f"AGENTOPS_ENV_FILE={env_file}",
                 f"AGENTOPS_IMAGE={IMAGE}",
                 f"AGENTOPS_WEB_PORT={port}",
@@ -171,6 +178,21 @@ def test_postgres_and_redis_report_healthy(stack: Stack) -> None:
         (container,) = stack.containers(service)
         health = stack.state(container)["Health"]
         assert isinstance(health, dict) and health["Status"] == "healthy", (service, health)
+
+
+def test_redis_refuses_a_client_without_its_password(stack: Stack) -> None:
+    (redis,) = stack.containers("redis")
+    (web,) = stack.containers("web")
+    address = docker(
+        "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", redis
+    ).strip()
+    # from another container of the project, as anything on its network would try
+    probe = (
+        f"import socket; s = socket.create_connection(({address!r}, 6379), 5); "
+        "s.sendall(b'PING\\r\\n'); print(s.recv(200).decode())"
+    )
+    answer = docker("exec", web, "python", "-c", probe)
+    assert answer.startswith("-NOAUTH"), answer
 
 
 def test_two_scaled_workers_each_probe_their_sandbox(stack: Stack) -> None:

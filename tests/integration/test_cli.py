@@ -209,6 +209,21 @@ def test_a_worker_whose_metrics_port_is_taken_says_so_in_one_line() -> None:
     )
 
 
+def test_a_worker_will_not_open_its_metrics_beyond_loopback_without_the_token() -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env = {"AGENTOPS_METRICS_PORT": str(port), "AGENTOPS_METRICS_HOST": "0.0.0.0"}
+    done = agentops("worker", env=env)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("agentops worker: the worker's metrics port on 0.0.0.0")
+    assert "AGENTOPS_METRICS_TOKEN" in last
+    with socket.socket() as probe:  # and nothing was left listening
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
 def test_run_checks_its_arguments_before_importing_the_model_sdks(tmp_path: Path) -> None:
     probe = (
         "import sys\n"

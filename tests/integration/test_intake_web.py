@@ -64,12 +64,14 @@ def make_settings(database_url: str, redis_url: str, queue_name: str) -> MakeSet
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def serve(
+    settings: Settings, client: tuple[str, int] = ("127.0.0.1", 123)
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as asgi:
+            yield asgi
 
 
 @pytest.fixture
@@ -1203,9 +1205,19 @@ async def test_metrics_want_the_bearer_token_when_one_is_set(
     assert right.status_code == 200 and "agentops_webhook_seconds" in right.text
 
 
-async def test_metrics_stay_open_without_a_token(client: httpx.AsyncClient) -> None:
+async def test_metrics_without_a_token_answer_this_machine_only(
+    client: httpx.AsyncClient, make_settings: MakeSettings
+) -> None:
     response = await client.get("/metrics")
     assert response.status_code == 200 and "agentops_webhooks_total" in response.text
+    async with serve(make_settings(), client=("10.1.2.3", 40000)) as remote:
+        refused = await remote.get("/metrics")
+    assert refused.status_code == 403 and "AGENTOPS_METRICS_TOKEN" in refused.text
+    assert "agentops_webhooks_total" not in refused.text
+    token = "metrics-token-0123456789"
+    async with serve(make_settings(metrics_token=token), client=("10.1.2.3", 40000)) as remote:
+        right = await remote.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert right.status_code == 200 and "agentops_webhooks_total" in right.text
 
 
 async def test_admin_api_needs_the_bearer_token(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -60,3 +61,17 @@ async def test_redis_away_leaves_the_backlog_unknown() -> None:
         assert await away.backlog() is None
     finally:
         await away.close()
+
+
+async def test_scrapes_within_a_second_share_one_read_of_redis(
+    queue: RunQueue, redis_url: str, queue_name: str
+) -> None:
+    assert await queue.recent_backlog() == (0, 0.0)
+    assert await queue.enqueue_runs([1, 2, 3])
+    # many scrapes at once, right after: the read of a moment ago, not 50 reads of Redis
+    shown = await asyncio.gather(*(queue.recent_backlog() for _ in range(50)))
+    assert set(shown) == {(0, 0.0)}
+    await asyncio.sleep(1.1)
+    later = await asyncio.gather(*(queue.recent_backlog() for _ in range(50)))
+    assert {depth for depth, _ in filter(None, later)} == {3} and len(later) == 50
+    assert await queue.backlog() is not None  # the uncached read is still fresh
