@@ -46,3 +46,14 @@ def test_redis_wants_the_env_files_password_and_every_service_gives_it() -> None
 def test_the_env_example_names_the_redis_password_without_a_value() -> None:
     lines = (DEPLOY / "agentops.env.example").read_text().splitlines()
     assert "REDIS_PASSWORD=" in lines
+
+
+def test_compose_waits_for_the_workers_own_shutdown_before_killing_it() -> None:
+    from app.config import Settings
+
+    fields = Settings.model_fields
+    grace = fields["shutdown_grace_seconds"].default
+    forge_wait = fields["forge_timeout_seconds"].default + 1  # cut GitLab calls' threads
+    period = services("compose.yml")["worker"]["stop_grace_period"]
+    assert period.endswith("s")
+    assert float(period[:-1]) > grace + forge_wait, (period, grace, forge_wait)
