@@ -36,6 +36,7 @@ from app.store import tenants as tenant_store
 from app.store.readers import list_readable_runs, list_runs_filtered_all_tenants
 from app.store.run_events import RunEvent
 from app.store.runs import Run
+from app.web_service import Service
 
 log = logging.getLogger(__name__)
 
@@ -298,8 +299,8 @@ async def run_action(request: Request) -> Response:
             context={**_forge_context(run), "asked_on": "run page"},
             refers_to_run=run.id,
         )
-        service = request.app.state.service
-        result = await service.intake().accept(asked, f"web-{uuid.uuid4().hex}", "run_page")
+        service: Service = request.app.state.service
+        result = await service.intake.accept(asked, f"web-{uuid.uuid4().hex}", "run_page")
     except signin.DATABASE_FAULTS:
         return _unavailable()
     log.info(
