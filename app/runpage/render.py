@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,11 @@ STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+def slug(value: object) -> str:
+    """A value as part of a class name: lower-case letters and `_` only."""
+    return re.sub(r"[^a-z_]", "", str(value).lower())[:40]
 
 
 def group_id(step: str | None) -> str:
@@ -89,7 +95,7 @@ def run_page(state: PageState) -> str:
         ("Asked by", "@" + esc(run.requested_by)),
         (
             "Status",
-            f'<span id="run-status" class="status s-{esc(run.status)}">{esc(run.status)}</span>',
+            f'<span id="run-status" class="status s-{slug(run.status)}">{esc(run.status)}</span>',
         ),
         ("Cost so far", f'<span id="run-cost">${cost:.4f}</span> ({tokens} tokens)'),
         ("Models", esc(models)),
@@ -177,7 +183,7 @@ def group_item(name: str, step: Step | None = None, items: str = "") -> str:
 
 def group_heading(name: str, status: str | None, seconds: float | None) -> str:
     shown = "The run" if name == RUN_GROUP else f"Step {name}"
-    status_html = f' <span class="status s-{esc(status)}">{esc(status)}</span>' if status else ""
+    status_html = f' <span class="status s-{slug(status)}">{esc(status)}</span>' if status else ""
     timing = f' <span class="time">{seconds:.1f} s</span>' if seconds is not None else ""
     return f'<h3 class="gh">{esc(shown)}{status_html}{timing}</h3>'
 
@@ -186,7 +192,7 @@ def event_item(event: RunEvent) -> str:
     """One event of the log, escaped."""
     body = _EVENT_BODIES.get(event.kind, _other)(event.payload)
     return (
-        f'<li class="ev k-{esc(event.kind)}" id="e-{int(event.seq)}">'
+        f'<li class="ev k-{slug(event.kind)}" id="e-{int(event.seq)}">'
         f'<span class="seq" aria-hidden="true">{int(event.seq)}</span> '
         f'<time datetime="{esc(event.created_at.isoformat())}">'
         f"{esc(event.created_at.strftime('%H:%M:%S'))}</time> {body}</li>"
@@ -217,7 +223,7 @@ def _step_ended(p: dict[str, Any]) -> str:
     failure = f": {esc(_text(p, 'failure'))}" if p.get("failure") else ""
     return (
         f"Ended <strong>{esc(_text(p, 'name'))}</strong>: "
-        f'<span class="status s-{esc(status)}">{esc(status)}</span> '
+        f'<span class="status s-{slug(status)}">{esc(status)}</span> '
         f"in {_num(p, 'seconds'):.1f} s{failure}"
     )
 
@@ -300,7 +306,7 @@ def _run_started(p: dict[str, Any]) -> str:
 
 def _run_ended(p: dict[str, Any]) -> str:
     status = _text(p, "status")
-    return f'Run ended: <span class="status s-{esc(status)}">{esc(status)}</span>'
+    return f'Run ended: <span class="status s-{slug(status)}">{esc(status)}</span>'
 
 
 def _other(p: dict[str, Any]) -> str:
@@ -367,7 +373,7 @@ def runs_page(
         f'<tr><td><a href="/runs/{int(r.id)}">{int(r.id)}</a></td><td>{esc(r.repo)}</td>'
         f"<td>{esc(target_text(r))}</td><td><code>{esc(r.command)}</code></td>"
         f"<td>@{esc(r.requested_by)}</td>"
-        f'<td><span class="status s-{esc(r.status)}">{esc(r.status)}</span></td>'
+        f'<td><span class="status s-{slug(r.status)}">{esc(r.status)}</span></td>'
         f"<td>{esc(_when(r.created_at))}</td></tr>"
         for r in runs
     )
