@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 512  # events waiting for one slow viewer before it reads from the database
 RECONNECT_SECONDS = 2.0
+LISTENER_NAME = "agentops-run-events"  # the listening session's application_name
 
 
 class CatchUp:
@@ -117,7 +118,11 @@ class RunEventHub:
         while not self._closed:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=5)
+                conn = await asyncpg.connect(
+                    self._dsn,
+                    timeout=5,
+                    server_settings={"application_name": LISTENER_NAME},
+                )
                 lost = asyncio.Event()
                 conn.add_termination_listener(_setter(lost))
                 await event_store.listen_run_events(conn, self._heard)
