@@ -111,7 +111,7 @@ def run_page(state: PageState) -> str:
         _nav(state.viewer_login, state.signout)
         + f'<main id="run" data-events="/runs/{int(run.id)}/events"'
         f' data-last="{_last_seq(state.events)}"'
-        f' data-finished="{"1" if run.finished else "0"}">'
+        f' data-finished="{"1" if run.finished else "0"}" data-cost="{cost:.6f}">'
         f"<h1>Run {int(run.id)}: {esc(run.repo)} {esc(target_text(run))}</h1>"
         f'{notice}<dl class="facts">{facts_html}</dl>'
         f"{_buttons(state)}"
@@ -258,6 +258,20 @@ def _model_turn(p: dict[str, Any]) -> str:
     )
 
 
+def _model_call(p: dict[str, Any]) -> str:
+    outcome = _text(p, "outcome")
+    status = "succeeded" if outcome == "ok" else "failed"
+    detail = f": {esc(_text(p, 'detail'))}" if p.get("detail") else ""
+    return (
+        f"Model call ({esc(_text(p, 'role'))}, try {int(_num(p, 'attempt'))}): "
+        f"{esc(_text(p, 'model'))} "
+        f'<span class="status s-{status}">{esc(outcome)}</span>{detail}, '
+        f"{int(_num(p, 'input_tokens'))} tokens in, {int(_num(p, 'output_tokens'))} out"
+        f" ({int(_num(p, 'cached_tokens'))} cached), ${_num(p, 'cost_usd'):.4f}, "
+        f"{int(_num(p, 'latency_ms'))} ms"
+    )
+
+
 def _tool_call(p: dict[str, Any]) -> str:
     tool = _text(p, "tool")
     error = ' <span class="status s-failed">error</span>' if p.get("error") else ""
@@ -318,6 +332,7 @@ _EVENT_BODIES = {
     "step_ended": _step_ended,
     "plan": _plan,
     "files": _files,
+    "model_call": _model_call,
     "model_turn": _model_turn,
     "tool_call": _tool_call,
     "verdict": _verdict,
@@ -344,6 +359,8 @@ def live_message(event: RunEvent) -> str:
         data["heading_html"] = group_heading(event.step, status, seconds)
     if event.kind == "run_ended":
         data["status"] = _text(event.payload, "status")
+    if event.kind == "model_call":
+        data["cost_usd"] = _num(event.payload, "cost_usd")
     return json.dumps(data)
 
 

@@ -183,6 +183,7 @@ class RunContext:
                 self.run.tenant_id,
                 self.run.id,
                 self.deps.settings.job_timeout_seconds,
+                on_record=self.events.llm_call,
             )
             self._cooldowns = shared_cooldowns(self.deps.settings)
             self._router, self._providers = build_router(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from app.llm.call_log import CallRecord
 from app.llm.types import Completion
 from app.redaction import redact, registered_secrets
 from app.step_records import Changed, Located, Planned, Reviewed, StepRecord
@@ -103,6 +104,7 @@ def turn_payload(completion: Completion) -> dict[str, Any]:
         "output_tokens": usage.output_tokens,
         "cached_tokens": usage.cached_tokens,
         "cost_usd": round(completion.cost_usd, 6),
+        "billed_tokens": completion.billed_tokens,
         "text": capped(response.text, 2_000),
         "tool_calls": [c.name for c in response.tool_calls],
         "stop_reason": response.stop_reason,
@@ -157,6 +159,23 @@ class RunRecorder:
         await self.record("step_ended", payload, name)
         if self.step == name:
             self.step = None
+
+    # --- every model call attempt (app/llm/call_log.py's on_record) --------------------
+    async def llm_call(self, record: CallRecord) -> None:
+        payload: dict[str, Any] = {
+            "role": record.role,
+            "model": record.model_id,
+            "attempt": record.attempt,
+            "outcome": record.outcome,
+            "input_tokens": record.usage.input_tokens,
+            "output_tokens": record.usage.output_tokens,
+            "cached_tokens": record.usage.cached_tokens,
+            "cost_usd": round(record.cost_usd, 6),
+            "latency_ms": record.latency_ms,
+        }
+        if record.outcome != "ok" and record.detail:
+            payload["detail"] = capped(record.detail, 500)
+        await self.record("model_call", payload)
 
     # --- the tool loop (app/workflow/toolloop.py's LoopObserver) ----------------------
     async def model_turn(self, completion: Completion) -> None:

@@ -118,7 +118,7 @@ def test_a_plan_run_is_shown_to_a_reader_and_hidden_from_another_installation(
     for step in ("Step clone", "Step locate", "Step plan"):
         assert step in html
     assert "The code map chose" in html and "<code>calc.py</code>" in html
-    assert "Run ended" in html and "sim-planner" in html
+    assert "Run ended" in html and "sim-planner" in html and "Model call (planner, try 1)" in html
     # the model's text is shown as text: no element, handler or javascript: link from it
     assert "&lt;script&gt;alert(&#x27;plan&#x27;)&lt;/script&gt;" in html
     assert "&lt;/script&gt;&lt;script&gt;document.title" in html

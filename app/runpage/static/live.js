@@ -8,6 +8,8 @@
   var timeline = document.getElementById("timeline");
   var live = document.getElementById("live");
   var statusEl = document.getElementById("run-status");
+  var costEl = document.getElementById("run-cost");
+  var cost = parseFloat(main.getAttribute("data-cost") || "0");
   var last = parseInt(main.getAttribute("data-last") || "0", 10);
   if (main.getAttribute("data-finished") === "1") { return; }
 
@@ -30,6 +32,10 @@
       if (heading) { heading.replaceWith(fragment(msg.heading_html)); }
     }
     group.querySelector(".events").appendChild(fragment(msg.html));
+    if (typeof msg.cost_usd === "number" && costEl) {
+      cost += msg.cost_usd;
+      costEl.textContent = "$" + cost.toFixed(4);
+    }
     if (msg.status && statusEl) {
       statusEl.textContent = msg.status;
       statusEl.className = "status s-" + msg.status.replace(/[^a-z]/g, "");

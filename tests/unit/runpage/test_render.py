@@ -32,14 +32,17 @@ EVENTS = [
     event(1, "step_started", {"name": "plan"}),
     event(2, "plan", {"plan": HOSTILE, "model": HOSTILE, "cost_usd": 0.1}),
     event(3, "files", {"files": [{"path": HOSTILE, "reasons": [HOSTILE]}], "indexed": 3}),
-    event(4, "model_turn", {"text": HOSTILE, "tool_calls": [HOSTILE], "model": "m"}),
-    event(5, "tool_call", {"tool": "run_tests", "output": HOSTILE, "test_ids": [HOSTILE]}),
-    event(6, "tool_call", {"tool": "apply_edits", "diff": HOSTILE}),
-    event(7, "tool_call", {"tool": HOSTILE, "arguments": {HOSTILE: HOSTILE}, "result": HOSTILE}),
-    event(8, "verdict", {"proven": False, "report": HOSTILE}),
-    event(9, "error", {"text": HOSTILE}, None),
-    event(10, HOSTILE, {HOSTILE: HOSTILE}, HOSTILE),
-    event(11, "step_ended", {"name": HOSTILE, "status": HOSTILE, "failure": HOSTILE}, HOSTILE),
+    event(
+        4, "model_call", {"role": HOSTILE, "model": HOSTILE, "outcome": HOSTILE, "detail": HOSTILE}
+    ),
+    event(5, "model_turn", {"text": HOSTILE, "tool_calls": [HOSTILE], "model": "m"}),
+    event(6, "tool_call", {"tool": "run_tests", "output": HOSTILE, "test_ids": [HOSTILE]}),
+    event(7, "tool_call", {"tool": "apply_edits", "diff": HOSTILE}),
+    event(8, "tool_call", {"tool": HOSTILE, "arguments": {HOSTILE: HOSTILE}, "result": HOSTILE}),
+    event(9, "verdict", {"proven": False, "report": HOSTILE}),
+    event(10, "error", {"text": HOSTILE}, None),
+    event(11, HOSTILE, {HOSTILE: HOSTILE}, HOSTILE),
+    event(12, "step_ended", {"name": HOSTILE, "status": HOSTILE, "failure": HOSTILE}, HOSTILE),
 ]
 
 
@@ -126,6 +129,7 @@ def assert_inert(html: str) -> None:
                 "data-events",
                 "data-last",
                 "data-finished",
+                "data-cost",
                 "aria-label",
                 "aria-labelledby",
                 "aria-hidden",
@@ -150,9 +154,11 @@ def test_the_whole_page_shows_hostile_text_as_text() -> None:
     html = render.run_page(state)
     assert_inert(html)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "$0.2500" in html and 'data-last="11"' in html
+    assert "$0.2500" in html and f'data-last="{len(EVENTS)}"' in html
     # every event is there, once
-    assert sorted(int(n) for n in re.findall(r'id="e-(\d+)"', html)) == list(range(1, 12))
+    assert sorted(int(n) for n in re.findall(r'id="e-(\d+)"', html)) == list(
+        range(1, len(EVENTS) + 1)
+    )
 
 
 def test_live_messages_carry_escaped_fragments_and_safe_ids() -> None:
