@@ -268,3 +268,31 @@ def test_a_viewer_sees_an_event_within_a_second(
                 break
     assert ended and len(lags) >= 3, lags
     assert max(lags) < 1.0, lags
+
+
+def test_an_implement_run_shows_the_agent_at_work(
+    service: Service, sims: GitHubSim, llm: tuple[LLMSimulator, str]
+) -> None:
+    """The tool loop on the page: the read, the refused and the applied edits as diffs,
+    the test run with its output, the verdicts (sent back, then red → green), and the
+    pull request's description links the page."""
+    gh = sims
+    repo = "acme/paged-impl"
+    gh.add_repo(repo, script.FILES)
+    gh.set_permission(repo, "alice", "write")
+    script.script_resolution(llm[0])
+    _, run_id = script.start_implement(service, gh, repo)
+    run = wait_for(lambda: service.finished(run_id), 120, what="the implement run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-3000:])
+    html = sign_in(service, gh, "alice").get(f"{service.url}/runs/{run_id}").text
+    assert "Step implement" in html and "Step deliver" in html
+    assert "Tool <strong>read_file</strong>" in html
+    assert 'Tool <strong>apply_edits</strong> <span class="status s-failed">error' in html
+    assert "+        raise ValueError(&quot;cannot divide by zero&quot;)" in html
+    assert "Tool <strong>run_tests</strong>" in html
+    assert 'Verdict: <span class="status s-failed">not proven' in html
+    assert 'Verdict: <span class="status s-succeeded">red → green: proven' in html
+    assert "Model turn: anthropic:sim-coder" in html and "Let me look at calc.py." in html
+    assert "The change: divide() raises ValueError for a zero divisor." in html
+    pulls = gh.pulls(repo)
+    assert f"({service.url}/runs/{run_id})" in pulls[0]["body"]
