@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import forge_env
+from tests.e2e.conftest import forge_env, gitlab_token
 from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, wait_for
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
@@ -296,3 +297,28 @@ def test_an_implement_run_shows_the_agent_at_work(
     assert "The change: divide() raises ValueError for a zero divisor." in html
     pulls = gh.pulls(repo)
     assert f"({service.url}/runs/{run_id})" in pulls[0]["body"]
+
+
+def test_the_gitlab_commit_status_links_the_page(
+    service: Service, gitlab: tuple[GitLabSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
+    gl, _ = gitlab
+    project = "grp/paged"
+    if "dana" not in gl.users:
+        gl.add_user("dana")
+    gl.add_project(project, script.FILES)
+    gl.set_access(project, "dana", 30)
+    llm[0].script(script.PLANNER, text("**Change**\n1. on GitLab."))
+    iid = gl.add_issue(project, script.ISSUE_TITLE, script.ISSUE_BODY, author="dana")["iid"]
+    payload = gl.webhook_note_event(project, "issue", iid, "/agentops plan", "dana")
+    headers = gl.webhook_headers("Note Hook", gitlab_token(project))
+    headers["Idempotency-Key"] = str(uuid.uuid4())
+    answer = service.post_gitlab(payload, headers)
+    assert answer.status_code == 202, answer.text
+    run_id = int(answer.text.split()[-1])
+    run = wait_for(lambda: service.finished(run_id), 60, what="the GitLab plan run")
+    assert run["status"] == "succeeded", run["error"]
+    sha = gl.head_sha(project, "main")
+    assert sha is not None
+    statuses = gl.statuses(project, sha)
+    assert statuses and {s["target_url"] for s in statuses} == {f"{service.url}/runs/{run_id}"}
