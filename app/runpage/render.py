@@ -15,7 +15,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from app.store.llm_calls import LLMUsageTotal
 from app.store.run_events import RunEvent
@@ -64,7 +63,7 @@ def document(title: str, body: str, live: bool = False) -> str:
     )
 
 
-def _nav(login: str, signout: str) -> str:
+def nav(login: str, signout: str) -> str:
     who = f'<span class="who">Signed in as <strong>{esc(login)}</strong></span>' if login else ""
     return (
         '<header class="top"><nav aria-label="Site"><a href="/runs">All runs</a></nav>'
@@ -99,7 +98,7 @@ def run_page(state: PageState) -> str:
         ),
         ("Cost so far", f'<span id="run-cost">${cost:.4f}</span> ({tokens} tokens)'),
         ("Models", esc(models)),
-        ("Started", esc(_when(run.started_at or run.created_at))),
+        ("Started", esc(when(run.started_at or run.created_at))),
     ]
     if run.retry_of:
         facts.append(
@@ -108,7 +107,7 @@ def run_page(state: PageState) -> str:
     facts_html = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
     notice = f'<p class="notice" role="status">{esc(state.notice)}</p>' if state.notice else ""
     body = (
-        _nav(state.viewer_login, state.signout)
+        nav(state.viewer_login, state.signout)
         + f'<main id="run" data-events="/runs/{int(run.id)}/events"'
         f' data-last="{_last_seq(state.events)}"'
         f' data-finished="{"1" if run.finished else "0"}" data-cost="{cost:.6f}">'
@@ -124,7 +123,7 @@ def run_page(state: PageState) -> str:
     return document(f"Run {run.id} · AgentOps", body, live=True)
 
 
-def _when(at: Any) -> str:
+def when(at: Any) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else ""
 
 
@@ -364,55 +363,6 @@ def live_message(event: RunEvent) -> str:
     return json.dumps(data)
 
 
-# --- the runs list ---------------------------------------------------------------------
-
-
-def runs_page(
-    runs: Sequence[Run],
-    login: str,
-    signout: str,
-    repo: str,
-    status: str,
-    next_before: int | None,
-) -> str:
-    options = "".join(
-        f'<option value="{s}"{" selected" if s == status else ""}>{s}</option>' for s in STATUSES
-    )
-    form = (
-        '<form method="get" action="/runs" class="filters" role="search">'
-        '<label for="f-repo">Repository</label>'
-        f'<input id="f-repo" name="repo" value="{esc(repo)}" placeholder="owner/name">'
-        '<label for="f-status">Status</label>'
-        f'<select id="f-status" name="status"><option value="">any</option>{options}</select>'
-        '<button type="submit">Filter</button></form>'
-    )
-    rows = "".join(
-        f'<tr><td><a href="/runs/{int(r.id)}">{int(r.id)}</a></td><td>{esc(r.repo)}</td>'
-        f"<td>{esc(target_text(r))}</td><td><code>{esc(r.command)}</code></td>"
-        f"<td>@{esc(r.requested_by)}</td>"
-        f'<td><span class="status s-{slug(r.status)}">{esc(r.status)}</span></td>'
-        f"<td>{esc(_when(r.created_at))}</td></tr>"
-        for r in runs
-    )
-    table = (
-        '<div class="scroll"><table><caption>Runs, newest first</caption><thead><tr>'
-        '<th scope="col">Run</th><th scope="col">Repository</th><th scope="col">Target</th>'
-        '<th scope="col">Command</th><th scope="col">Asked by</th><th scope="col">Status</th>'
-        f'<th scope="col">Created</th></tr></thead><tbody>{rows}</tbody></table></div>'
-        if runs
-        else "<p>No runs here.</p>"
-    )
-    more = ""
-    if next_before is not None:
-        query = urlencode(
-            {k: v for k, v in (("repo", repo), ("status", status)) if v}
-            | {"before": str(next_before)}
-        )
-        more = f'<p><a href="/runs?{esc(query)}">Older runs</a></p>'
-    body = _nav(login, signout) + f"<main><h1>Runs</h1>{form}{table}{more}</main>"
-    return document("Runs · AgentOps", body)
-
-
 def message_page(title: str, text: str, login: str = "", signout: str = "") -> str:
-    body = _nav(login, signout) + f"<main><h1>{esc(title)}</h1><p>{esc(text)}</p></main>"
+    body = nav(login, signout) + f"<main><h1>{esc(title)}</h1><p>{esc(text)}</p></main>"
     return document(f"{title} · AgentOps", body)

@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,6 +27,7 @@ from app.commands import Command
 from app.events import RunRequest, TenantKey
 from app.runpage import render
 from app.runpage.hub import CatchUp, RunEventHub
+from app.runpage.runs_list import runs_page as runs_list_page
 from app.signin.routes import signin_of
 from app.store import Database
 from app.store import llm_calls as llm_store
@@ -33,7 +35,11 @@ from app.store import run_events as event_store
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.store import tenants as tenant_store
-from app.store.readers import list_readable_runs, list_runs_filtered_all_tenants
+from app.store.readers import (
+    get_readable_run,
+    list_readable_runs,
+    list_runs_filtered_all_tenants,
+)
 from app.store.run_events import RunEvent
 from app.store.runs import Run
 from app.web_service import Service
@@ -170,7 +176,9 @@ async def _stream(
     db = _db(request)
     yield "retry: 2000\n\n"
     async with hub_of(request).subscribe(run.id, run.tenant_id) as sub:
-        ended = False
+        # a run long finished (maybe before events were recorded, or its last event was
+        # lost) ends after its history; one that just finished still sends its last events
+        ended = _long_finished(run)
 
         async def read_after() -> list[RunEvent]:
             async with db.readers([run.tenant_id]) as rc:
@@ -210,11 +218,28 @@ async def _stream(
             except TimeoutError:
                 pending = [CatchUp()]
                 yield ": still here\n\n"
+                ended = await _finished(db, run)
             if time.monotonic() - checked > RECHECK_SECONDS:
                 checked = time.monotonic()
                 if not await _still_readable(request, run):
                     yield "event: end\ndata: {}\n\n"
                     return
+
+
+def _long_finished(run: Run) -> bool:
+    if not run.finished or run.finished_at is None:
+        return False
+    return (datetime.now(UTC) - run.finished_at).total_seconds() > IDLE_CATCH_UP
+
+
+async def _finished(db: Database, run: Run) -> bool:
+    """Whether the run has finished (after a silence: its end event may never come)."""
+    try:
+        async with db.readers([run.tenant_id]) as rc:
+            now = await get_readable_run(rc, run.id)
+    except signin.DATABASE_FAULTS:
+        return False
+    return now is None or now.finished
 
 
 async def _still_readable(request: Request, run: Run) -> bool:
@@ -256,7 +281,7 @@ async def runs_list(request: Request) -> Response:
     except signin.DATABASE_FAULTS:
         return _unavailable()
     next_before = runs[limit - 1].id if len(runs) > limit else None
-    page = render.runs_page(runs[:limit], viewer.login, _signout(viewer), repo, status, next_before)
+    page = runs_list_page(runs[:limit], viewer.login, _signout(viewer), repo, status, next_before)
     return _html(page)
 
 

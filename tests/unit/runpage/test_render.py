@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 from app.runpage import render
+from app.runpage.runs_list import runs_page
 from app.store.llm_calls import LLMUsageTotal
 from app.store.run_events import RunEvent
 from app.workflow.recorder import sanitized, tool_payload
@@ -172,7 +173,7 @@ def test_live_messages_carry_escaped_fragments_and_safe_ids() -> None:
 
 def test_the_runs_list_escapes_and_keeps_filters_in_the_form() -> None:
     runs = [made_run(repo=HOSTILE, requested_by=HOSTILE)]
-    html = render.runs_page(runs, HOSTILE, "", HOSTILE, "failed", 5)
+    html = runs_page(runs, HOSTILE, "", HOSTILE, "failed", 5)
     assert_inert(html)
     assert '<option value="failed" selected>' in html
     assert '<label for="f-repo">' in html and '<label for="f-status">' in html
