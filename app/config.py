@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     """The ARQ queue's name."""
     public_url: str = "http://127.0.0.1:8000"
     """Where forges reach this service; unset, the set-up page uses the address it was opened
-    at."""
+    at. Set, check runs (GitLab: commit statuses) and pull requests link each run's page
+    (`<PUBLIC_URL>/runs/<id>`)."""
     trusted_proxies: str = "127.0.0.1,::1"
     """Comma-separated addresses or networks (`10.0.0.0/8`, `*`) of your reverse proxies: only a
     request from one of them may set its scheme, host and client with `X-Forwarded-Proto`,

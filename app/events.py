@@ -36,7 +36,7 @@ class RunRequest:
     target_number: int
     command: Command
     requested_by: str
-    trigger: Literal["comment", "label", "check_run"]
+    trigger: Literal["comment", "label", "check_run", "web"]  # web: the run page's buttons
     trigger_key: str  # the same command occurrence always has the same key
     comment_id: int | None = None
     context: dict[str, Any] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from app import gitlab_secret_page, setup_page, signin
+from app import gitlab_secret_page, runpage, setup_page, signin
 from app.config import Settings, load_settings
 from app.forwarded import ForwardedHeaders
 from app.metrics import CONTENT_TYPE, exposition
@@ -174,6 +174,9 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
     """The web app; `worker_consuming` tells `/readyz` about a worker in this process."""
     service = Service(settings, worker_consuming)
     sign_in = signin.SignIn(settings, lambda: service.db)
+    # one listening connection (as the owner: LISTEN is session state, kept off the
+    # tenant pool) fanning run events out to this process's viewers
+    run_events = runpage.RunEventHub(settings.database_url, lambda: service.db)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -192,6 +195,7 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
         try:
             yield
         finally:
+            await run_events.close()
             await sign_in.aclose()
             await service.close()
 
@@ -208,6 +212,7 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
                 gitlab_secret_page.PATH, gitlab_secret_page.gitlab_secret, methods=["GET", "POST"]
             ),
             *signin.routes(),
+            *runpage.routes(),
         ],
         lifespan=lifespan,
         # the webhooks first: they answer before the rest of the stack, and need neither the
@@ -220,4 +225,5 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
     )
     app.state.service = service
     app.state.signin = sign_in
+    app.state.run_events = run_events
     return app

@@ -12,6 +12,7 @@ scoped to the run's tenant, and holds serialised per tenant across workers.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -108,11 +109,14 @@ class PostgresCallLog:
         tenant_id: int,
         run_id: int,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        on_record: Callable[[CallRecord], Awaitable[None]] | None = None,
     ) -> None:
         self._db = db
         self.tenant_id = tenant_id
         self.run_id = run_id
         self.hold_seconds = hold_seconds  # a hold left by a killed worker expires then
+        # told of every attempt once it is written (the run's live log); never raises
+        self.on_record = on_record
 
     async def reserve(self, limits: BudgetLimits, estimate_usd: float) -> Reservation:
         async with self._db.tenant(self.tenant_id) as tc:
@@ -148,6 +152,8 @@ class PostgresCallLog:
             await insert_llm_call(tc, row)
             if settles is not None:
                 await delete_reservation(tc, settles.id)
+        if self.on_record is not None:
+            await self.on_record(record)
 
     async def release(self, reservation: Reservation) -> None:
         async with self._db.tenant(self.tenant_id) as tc:

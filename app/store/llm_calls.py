@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from app.store.db import TenantConnection
+from app.store.db import ReaderConnection, TenantConnection
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,9 @@ class LLMUsageTotal:
     cost_usd: float
 
 
-async def llm_usage_of_run(tc: TenantConnection, run_id: int) -> list[LLMUsageTotal]:
+async def llm_usage_of_run(
+    tc: TenantConnection | ReaderConnection, run_id: int
+) -> list[LLMUsageTotal]:
     """Per model: answered calls, attempts, tokens and cost of one run (for the API, checks)."""
     records = await tc.conn.fetch(
         """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
@@ -29,6 +30,7 @@ from app.workflow import progress as progress_view
 from app.workflow.checks import check_ref_from_json
 from app.workflow.failures import RunRefused as RunRefused  # its home before failures.py
 from app.workflow.failures import failure_record, public_failure
+from app.workflow.recorder import RunRecorder
 
 ForgeFactory = Callable[[Run], Awaitable[Forge]]
 R = TypeVar("R", bound=StepRecord)
@@ -72,6 +74,15 @@ class RunContext:
     # called when the run ends, however it ends (a cache entry's lease, app/prepare)
     on_close: list[Callable[[], None]] = field(default_factory=list)
     _open_steps: int = 0  # steps under way (a step may hold others: deliver, its message)
+    events: RunRecorder = field(init=False)  # the run's live log (the run page)
+
+    def __post_init__(self) -> None:
+        self.events = RunRecorder(self.deps.db, self.run.tenant_id, self.run.id)
+
+    @property
+    def page_url(self) -> str | None:
+        """This run's page, when the public URL is set (the check run's Details link)."""
+        return progress_view.run_page_url(self.deps.settings, self.run.id)
 
     @property
     def target(self) -> Target:
@@ -104,11 +115,16 @@ class RunContext:
                 raise StepUnreadable(f"the record of step {name!r} does not read back")
             return started.record
         self._open_steps += 1
+        outer = self.events.step
+        began = time.monotonic()
+        await self.events.step_started(name, position, started.again)
         try:
             with timed_step(name, cancelled=RunCancelled):
                 record = await action(started.again)
         except RunCancelled:
             await self._finish_step(name, "cancelled")
+            await self.events.step_ended(name, "cancelled", time.monotonic() - began)
+            self.events.step = outer
             raise
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError) and self.deps.stopping.is_set():
@@ -116,10 +132,14 @@ class RunContext:
             # the checklist shows people what failed; the step's error keeps the detail
             note = public_failure(exc, self.run.forge, self.run.id).what_failed
             await self._finish_step(name, "failed", failure=note, error=failure_record(exc))
+            await self.events.step_ended(name, "failed", time.monotonic() - began, failure=note)
+            self.events.step = outer
             raise
         finally:
             self._open_steps -= 1
         await self._finish_step(name, "succeeded", record)
+        await self.events.step_ended(name, "succeeded", time.monotonic() - began, record)
+        self.events.step = outer
         return record
 
     async def _finish_step(
@@ -163,6 +183,7 @@ class RunContext:
                 self.run.tenant_id,
                 self.run.id,
                 self.deps.settings.job_timeout_seconds,
+                on_record=self.events.llm_call,
             )
             self._cooldowns = shared_cooldowns(self.deps.settings)
             self._router, self._providers = build_router(
@@ -177,7 +198,9 @@ class RunContext:
             if run is None or not run.check_ref:
                 return
             now = await step_store.run_snapshot(tc, run)
-        update = progress_view.in_progress(now, title or progress_view.title_for(run))
+        update = progress_view.in_progress(
+            now, title or progress_view.title_for(run), self.page_url
+        )
         await self.forge.update_check(check_ref_from_json(run.check_ref), update)
 
     async def aclose(self) -> None:

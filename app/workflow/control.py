@@ -102,7 +102,8 @@ async def close_check(ctx: RunContext, run: Run, conclusion: str, title: str, de
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
         now = await step_store.run_snapshot(tc, run)
     ref = check_ref_from_json(run.check_ref)
-    await ctx.forge.update_check(ref, progress.finished(now, conclusion, title, detail))
+    url = progress.run_page_url(ctx.deps.settings, run.id)
+    await ctx.forge.update_check(ref, progress.finished(now, conclusion, title, detail, url))
 
 
 # Each control command's answer is `run_<name>` above: a `CommandSpec` of workflow

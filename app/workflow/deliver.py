@@ -80,7 +80,9 @@ async def commit_message(ctx: RunContext, issue: Issue, diff: str) -> str:
     )
 
 
-def pull_request_body(issue: Issue, plan: str, implemented: Changed, run_id: int) -> str:
+def pull_request_body(
+    issue: Issue, plan: str, implemented: Changed, run_id: int, page_url: str | None = None
+) -> str:
     stats = diff_stats(implemented.diff)
     files = "\n".join(f"- `{s.path}` (+{s.added} −{s.removed})" for s in stats)
     unproven = implemented.unproven
@@ -102,7 +104,8 @@ def pull_request_body(issue: Issue, plan: str, implemented: Changed, run_id: int
             f"**Test evidence** (`{implemented.test_command}`)\n\n"
             f"{implemented.verification or 'no verification recorded'}",
             f"Made by AgentOps run {run_id} in {implemented.turns} model turns, "
-            f"cost ${implemented.cost_usd:.4f} ({', '.join(implemented.models) or 'no model'}).",
+            f"cost ${implemented.cost_usd:.4f} ({', '.join(implemented.models) or 'no model'})."
+            + (f" [How it was made, step by step]({page_url})" if page_url else ""),
         ]
     )
 
@@ -127,7 +130,7 @@ async def deliver(
         head=branch,
         base=head.base,
         title=("Unproven: " if implemented.unproven else "") + message.message.splitlines()[0],
-        body=pull_request_body(issue, plan, implemented, run.id),
+        body=pull_request_body(issue, plan, implemented, run.id, ctx.page_url),
         draft=True,
     )
     return Delivered(

@@ -53,7 +53,7 @@ from app.workflow.pr_test_bench import TestBench
 from app.workflow.prompts import render_prompt, runner_prompt_values
 from app.workflow.proving import ChangeProof, not_delivered
 from app.workflow.sandbox_policy import policy_for_tests, release_scratch, within_caps
-from app.workflow.toolloop import LoopLimits, run_tool_loop
+from app.workflow.toolloop import LoopLimits, LoopObserver, run_tool_loop
 from app.workflow.tools import TOOL_SPECS, SymbolFinder, Toolbox
 
 
@@ -157,6 +157,7 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
             found.context.text,
             bench,
             found.find_symbols,
+            observer=ctx.events,
         )
 
     implemented = await ctx.step(IMPLEMENT, implement)
@@ -266,6 +267,7 @@ async def change_and_prove(
     context: str,
     bench: TestBench,
     find_symbols: SymbolFinder | None = None,
+    observer: LoopObserver | None = None,
 ) -> Changed:
     """The tool loop on `root` until the model's new tests are proven red → green; the
     model's `run_tests` tool is `bench` (as on pull requests: a runner that cannot select
@@ -298,7 +300,9 @@ async def change_and_prove(
     )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)
     try:
-        outcome = await run_tool_loop(router, request, toolbox, limits, proving.verify)
+        outcome = await run_tool_loop(
+            router, request, toolbox, limits, proving.verify, observer=observer
+        )
     finally:  # the sized scratch area (a tmpfs when root) goes with the loop
         await release_scratch(folder)  # the tests' and the prepare phase's areas
     # The change is what the edit tool wrote, nothing else: the tests ran on copies.

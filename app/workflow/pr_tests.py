@@ -210,7 +210,8 @@ async def _deliver(work: PullWork, written: Changed) -> Delivered:
         head=branch,
         base=head.base,
         title=f"Tests for {words.change_ref(number)}: {work.change.title}"[:120],
-        body=stacked_pull_body(number, head, written, ctx.run.id, on_head, words),
+        body=stacked_pull_body(number, head, written, ctx.run.id, on_head, words)
+        + (f"\n\n[How it was made, step by step]({ctx.page_url})" if ctx.page_url else ""),
         draft=True,
     )
     return Delivered(

@@ -186,7 +186,9 @@ async def edit_in_loop(
         passed, report = await verify(test_ids)
         return passed, report if passed else f"{passing_is_enough}\n\n{report}"
 
-    outcome = await run_tool_loop(await ctx.llm(config), request, toolbox, limits, verify_passing)
+    outcome = await run_tool_loop(
+        await ctx.llm(config), request, toolbox, limits, verify_passing, observer=ctx.events
+    )
     if not outcome.finished:
         await refuse(
             ctx,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from app.commands import SPEC
+from app.config import Settings
 from app.forges.base import CheckAction, CheckUpdate
 from app.step_records import (
     Changed,
@@ -31,6 +32,15 @@ _MARKS = {
     "cancelled": "[ ] ⏹",
     "skipped": "[ ] ⏭",
 }
+
+
+def run_page_url(settings: Settings, run_id: int) -> str | None:
+    """The run page (`{AGENTOPS_PUBLIC_URL}/runs/{id}`) when the operator set the public
+    URL; None otherwise (a check run's link to an address the forge's users cannot open
+    helps nobody)."""
+    if "public_url" not in settings.model_fields_set or not settings.public_url:
+        return None
+    return f"{settings.public_url.rstrip('/')}/runs/{int(run_id)}"
 
 
 def title_for(run: Run) -> str:
@@ -95,7 +105,7 @@ def _text(steps: Sequence[Step]) -> str:
     return checklist(steps) + (f"\n\n{extra}" if extra else "")
 
 
-def in_progress(now: RunSnapshot, title: str) -> CheckUpdate:
+def in_progress(now: RunSnapshot, title: str, details_url: str | None = None) -> CheckUpdate:
     run, steps = now.run, now.steps
     return CheckUpdate(
         status="in_progress",
@@ -104,10 +114,17 @@ def in_progress(now: RunSnapshot, title: str) -> CheckUpdate:
         text=_text(steps),
         actions=(CANCEL,),
         external_id=str(run.id),
+        details_url=details_url,
     )
 
 
-def finished(now: RunSnapshot, conclusion: str, title: str, detail: str = "") -> CheckUpdate:
+def finished(
+    now: RunSnapshot,
+    conclusion: str,
+    title: str,
+    detail: str = "",
+    details_url: str | None = None,
+) -> CheckUpdate:
     run, steps = now.run, now.steps
     summary = f"`/agentops {run.command}` requested by @{run.requested_by} (run {run.id})"
     if detail:
@@ -121,6 +138,7 @@ def finished(now: RunSnapshot, conclusion: str, title: str, detail: str = "") ->
         text=_text(steps),
         actions=actions,
         external_id=str(run.id),
+        details_url=details_url,
     )
 
 

@@ -95,6 +95,7 @@ async def _beat(deps: WorkflowDeps, run_id: int) -> None:
 async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
     forge = await deps.forge_for(run)
     ctx = RunContext(deps, run, forge)
+    await ctx.events.record("run_started", {"attempt": run.attempts, "command": run.command})
     try:
         await _execute_and_close(ctx, last_try)
     except RunHandedOver:
@@ -233,6 +234,9 @@ async def _fail(ctx: RunContext, exc: BaseException, tell: bool = True) -> None:
     if not isinstance(exc, RunRefused) or exc.detail:
         record += f"\n\n{failure_record(exc)}"
     ctx.result["failure"] = {"kind": public.kind, "text": public.text}
+    await ctx.events.refused_or_failed(
+        "refusal" if public.kind == "refused" else "error", public.text
+    )
     said = "stopped" if public.kind == "refused" else "failed"
     await _close(ctx, "failed", "failure", public.text, tell=tell, record=record, said=said)
 
@@ -274,6 +278,8 @@ async def _finish_close(ctx: RunContext, fresh: Run, closing: Closing) -> None:
             await run_store.mark_check_closed(tc, run.id)
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
         closed = await run_store.finish_run(tc, run.id, closing.status, closing.record, ctx.result)
+    if closed:
+        await ctx.events.run_ended(closing.status)
     if closed and closing.tell and closing.error:
         try:
             await tell_failure(ctx.forge, ctx.target, run, closing.said, closing.error)

@@ -9,16 +9,31 @@ accept goes back to the model, a bounded number of times.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from app.llm.router import LLMRouter
-from app.llm.types import LLMRequest, Message, Usage
+from app.llm.types import Completion, LLMRequest, Message, Usage
 from app.step_records import Changed
 from app.workflow.condense import condensed_history
-from app.workflow.tools import Toolbox
+from app.workflow.tools import Toolbox, ToolResult
 
 Verifier = Callable[[list[str]], Awaitable[tuple[bool, str]]]
+
+
+class LoopObserver(Protocol):
+    """Told of each turn, tool call and verdict (the run's live log, app/workflow/recorder.py).
+    Its methods never raise."""
+
+    async def model_turn(self, completion: Completion) -> None: ...
+
+    async def tool_called(
+        self, name: str, arguments: dict[str, Any], result: ToolResult, seconds: float
+    ) -> None: ...
+
+    async def verified(self, proven: bool, report: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,7 @@ async def run_tool_loop(
     toolbox: Toolbox,
     limits: LoopLimits,
     verify: Verifier | None = None,
+    observer: LoopObserver | None = None,
 ) -> LoopOutcome:
     outcome = LoopOutcome(finished=False, reason="")
     nudged = False
@@ -75,6 +91,8 @@ async def run_tool_loop(
             request, messages=condensed_history(request.messages, limits.history_tokens)
         )
         completion = await router.complete(request)
+        if observer is not None:
+            await observer.model_turn(completion)
         outcome.turns += 1
         outcome.usage = outcome.usage + completion.response.usage
         outcome.billed_tokens += completion.billed_tokens
@@ -95,7 +113,11 @@ async def run_tool_loop(
             continue
         results: list[Message] = []
         for call in response.tool_calls:
+            started = time.monotonic()
             result = await toolbox.call(call.name, call.arguments)
+            if observer is not None:
+                seconds = time.monotonic() - started
+                await observer.tool_called(call.name, call.arguments, result, seconds)
             if result.finished:
                 tests = [str(t) for t in result.detail.get("tests", [])]
                 outcome.summary = str(result.detail.get("summary", ""))
@@ -106,6 +128,8 @@ async def run_tool_loop(
                 verifications += 1
                 proven, report = await verify(tests)
                 outcome.verification = report
+                if observer is not None:
+                    await observer.verified(proven, report)
                 if proven:
                     outcome.finished, outcome.reason = True, "finished with proven tests"
                     return outcome

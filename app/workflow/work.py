@@ -43,7 +43,9 @@ async def run_work(ctx: RunContext) -> None:
     head = await ctx.step(PREPARE, lambda: _resolve_head(ctx))
 
     async def open_check(again: bool) -> Nothing:
-        update = progress.in_progress(await _snapshot(ctx, run), progress.title_for(run))
+        update = progress.in_progress(
+            await _snapshot(ctx, run), progress.title_for(run), ctx.page_url
+        )
         ref = await open_check_once(ctx.forge, run, head, ctx.target, update, again)
         await _store_check(ctx, ref)
         return Nothing()
@@ -119,14 +121,18 @@ CLOSING_TITLES = {
 
 
 async def close_check_with(
-    forge: Forge, now: step_store.RunSnapshot, conclusion: str, error: str | None
+    forge: Forge,
+    now: step_store.RunSnapshot,
+    conclusion: str,
+    error: str | None,
+    details_url: str | None = None,
 ) -> None:
     """Complete the run's check run (if it has one) with its steps, `conclusion` and the
     reason people are told (`error`)."""
     if not now.run.check_ref:
         return
     title = CLOSING_TITLES.get(conclusion, "Failed")
-    update = progress.finished(now, conclusion, title, error or "")
+    update = progress.finished(now, conclusion, title, error or "", details_url)
     await forge.update_check(check_ref_from_json(now.run.check_ref), update)
 
 
@@ -134,7 +140,7 @@ async def close_own_check(ctx: RunContext, run: Run, conclusion: str, error: str
     """Complete this run's check run with its conclusion and the reason."""
     if not run.check_ref:
         return
-    await close_check_with(ctx.forge, await _snapshot(ctx, run), conclusion, error)
+    await close_check_with(ctx.forge, await _snapshot(ctx, run), conclusion, error, ctx.page_url)
     # In a thread: a large checkout takes seconds to delete, and the worker's other jobs
     # share this event loop.
     folder = run_folder(ctx.deps.settings.workdir, run.id)
