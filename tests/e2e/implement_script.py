@@ -122,10 +122,20 @@ def script_resolution(llm: LLMSimulator, plan_seconds: float = 0.0) -> None:
     llm.script(CHEAP, text(COMMIT_MESSAGE))
 
 
-def llm_env(base_url: str) -> dict[str, str]:
+def reviewer_env(base_url: str, model: str) -> dict[str, str]:
+    """The LLM simulator at `base_url`, speaking Anthropic's API, with `model` the one
+    model configured (the reviewer's)."""
     return {
         "AGENTOPS_ANTHROPIC_API_KEY": "sk-ant-sim-0000000000000000000000",
         "AGENTOPS_ANTHROPIC_BASE_URL": base_url,
+        "AGENTOPS_LLM_MODELS": f'{{"reviewer": ["anthropic:{model}"]}}',
+    }
+
+
+def llm_env(base_url: str) -> dict[str, str]:
+    """The LLM simulator at `base_url`, speaking Anthropic's and OpenAI's APIs, with a
+    model for every role."""
+    return reviewer_env(base_url, PLANNER) | {
         "AGENTOPS_OPENAI_API_KEY": "sk-sim-00000000000000000000000000",
         "AGENTOPS_OPENAI_BASE_URL": f"{base_url}/v1",
         "AGENTOPS_LLM_MODELS": (
@@ -144,9 +154,11 @@ def comment_command(
     user: str = "alice",
     *,
     pull_request: bool = False,
+    delivery: str | None = None,
 ) -> int:
     """Write `command` (e.g. `/agentops review`) on issue or pull request `number` as
-    `user` and deliver the signed event; the id of the run it starts."""
+    `user` and deliver the signed event (as delivery `delivery`, else a new one); the id
+    of the run it starts."""
     comment_id = gh.add_comment(repo, number, command, user=user)
     payload = events.issue_comment(
         repo,
@@ -157,7 +169,7 @@ def comment_command(
         pull_request=pull_request,
         comment_id=comment_id,
     )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET, delivery)
     assert response.status_code == 202, response.text
     return int(response.text.split()[-1])
 
