@@ -84,19 +84,38 @@ def test_divide_by_zero_raises():
 COMMIT_MESSAGE = "fix(calc): refuse a zero divisor in divide()\n\nRaise ValueError instead."
 
 
+PLAN = (
+    "**Change**\n1. `calc.py`, `divide`: raise ValueError for b == 0.\n\n"
+    "**Tests**\n- `tests/test_divide.py::test_divide_by_zero_raises`\n\n"
+    "**Risks**\nNone."
+)
+
+# the fix and its proving test at once (REAL_TEST's test, with no weak one before it)
+DIRECT_CHANGE = (
+    FIX
+    + """
+tests/test_divide.py
+<<<<<<< NEW FILE
+import pytest
+
+from calc import divide
+
+
+def test_divide_by_zero_raises():
+    with pytest.raises(ValueError, match="cannot divide by zero"):
+        divide(1, 0)
+>>>>>>> NEW FILE
+"""
+)
+FINISHED = {
+    "summary": "divide() raises ValueError for a zero divisor.",
+    "tests": ["tests/test_divide.py::test_divide_by_zero_raises"],
+}
+
+
 def script_resolution(llm: LLMSimulator, plan_seconds: float = 0.0) -> None:
     """The answers of a resolution; the plan comes after `plan_seconds`."""
-    llm.script(
-        PLANNER,
-        slow(
-            plan_seconds,
-            text(
-                "**Change**\n1. `calc.py`, `divide`: raise ValueError for b == 0.\n\n"
-                "**Tests**\n- `tests/test_divide.py::test_divide_by_zero_raises`\n\n"
-                "**Risks**\nNone."
-            ),
-        ),
-    )
+    llm.script(PLANNER, slow(plan_seconds, text(PLAN)))
     llm.script(
         CODER,
         tool_call("read_file", {"path": "calc.py"}, say="Let me look at calc.py."),
@@ -111,13 +130,18 @@ def script_resolution(llm: LLMSimulator, plan_seconds: float = 0.0) -> None:
             },
         ),
         tool_call("apply_edits", {"edits": REAL_TEST}),
-        tool_call(
-            "finish",
-            {
-                "summary": "divide() raises ValueError for a zero divisor.",
-                "tests": ["tests/test_divide.py::test_divide_by_zero_raises"],
-            },
-        ),
+        tool_call("finish", FINISHED),
+    )
+    llm.script(CHEAP, text(COMMIT_MESSAGE))
+
+
+def script_direct_resolution(llm: LLMSimulator) -> None:
+    """The answers of a resolution with no detour: the plan, the change with its proving
+    test in one edit, finished (fewer sandbox runs); for tests of what happens around an
+    implement run, not of the coder's loop."""
+    llm.script(PLANNER, text(PLAN))
+    llm.script(
+        CODER, tool_call("apply_edits", {"edits": DIRECT_CHANGE}), tool_call("finish", FINISHED)
     )
     llm.script(CHEAP, text(COMMIT_MESSAGE))
 
