@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from app.store.migrations import apply_migrations, ensure_database
 from tests.conftest import PG_BASE, drop_database
 from tests.e2e.harness import RedisServer, Service, base_env, github_env
+from tests.e2e.private_postgres import PrivatePostgres, migrated_server
 from tests.gitlab_tokens import project_token
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
@@ -89,18 +91,52 @@ def forge_env(gh: GitHubSim, gh_url: str, gl: GitLabSim, gl_url: str) -> dict[st
 
 
 @pytest.fixture(scope="module")
-def service(
-    extra_env: dict[str, str],
-    e2e_database_url: str,
+def service_database_url(e2e_database_url: str) -> str:
+    """The database of the module's service; a module overrides this (e.g. with a
+    PostgreSQL of its own)."""
+    return e2e_database_url
+
+
+@pytest.fixture(scope="module")
+def service_env(
+    service_database_url: str,
     redis_server: RedisServer,
     github: tuple[GitHubSim, str],
     gitlab: tuple[GitLabSim, str],
     workdir: Path,
+) -> dict[str, str]:
+    """The settings of a service on the module's database, Redis and forges (a module
+    adds its own to them for a service of its own)."""
+    return base_env(service_database_url, redis_server.url, workdir) | forge_env(*github, *gitlab)
+
+
+@contextmanager
+def running(service: Service, worker: bool = True) -> Iterator[Service]:
+    """`service` started (with its worker unless `worker` is false), stopped afterwards."""
+    service.start(worker=worker)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def intakes() -> int:
+    """How many intake processes `agentops serve` runs (`--workers`); a module overrides
+    this."""
+    return 1
+
+
+@pytest.fixture(scope="module")
+def service(
+    extra_env: dict[str, str], intakes: int, service_env: dict[str, str], workdir: Path
 ) -> Iterator[Service]:
-    env = base_env(e2e_database_url, redis_server.url, workdir)
-    env.update(forge_env(*github, *gitlab))
-    env.update(extra_env)
-    svc = Service(env, workdir)
-    svc.start()
-    yield svc
-    svc.stop()
+    with running(Service(service_env | extra_env, workdir, intakes=intakes)) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL of the module's own (migrated), which its tests may stop and start."""
+    with migrated_server() as server:
+        yield server

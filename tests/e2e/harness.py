@@ -138,21 +138,26 @@ class ServiceProcess:
 
 class Service:
     """The web process and the worker, sharing one environment; with `dev`, one
-    `agentops dev` process holding both."""
+    `agentops dev` process holding both; with `intakes`, `agentops serve --workers N`."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, dev: bool = False) -> None:
+    def __init__(
+        self, env: dict[str, str], workdir: Path, dev: bool = False, intakes: int = 1
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**env, "AGENTOPS_PUBLIC_URL": self.url}
         self.dev = dev
-        self.web = ServiceProcess(
-            ["dev" if dev else "serve", "--port", str(self.port)], self.env, workdir / "web.log"
-        )
+        args = ["dev" if dev else "serve", "--port", str(self.port)]
+        if intakes > 1:
+            args += ["--workers", str(intakes)]
+        self.web = ServiceProcess(args, self.env, workdir / "web.log")
+        # several intake processes start slower than one on a loaded machine
+        self.start_seconds = 30.0 if intakes == 1 else 90.0
         self.worker = ServiceProcess(["worker"], self.env, workdir / "worker.log")
 
     def start(self, worker: bool = True) -> None:
         self.web.start()
-        wait_for(self._healthy, 30, what="the web process to answer /healthz")
+        wait_for(self._healthy, self.start_seconds, what="the web process to answer /healthz")
         if worker and not self.dev:
             self.worker.start()
 

@@ -84,19 +84,38 @@ def test_divide_by_zero_raises():
 COMMIT_MESSAGE = "fix(calc): refuse a zero divisor in divide()\n\nRaise ValueError instead."
 
 
+PLAN = (
+    "**Change**\n1. `calc.py`, `divide`: raise ValueError for b == 0.\n\n"
+    "**Tests**\n- `tests/test_divide.py::test_divide_by_zero_raises`\n\n"
+    "**Risks**\nNone."
+)
+
+# the fix and its proving test at once (REAL_TEST's test, with no weak one before it)
+DIRECT_CHANGE = (
+    FIX
+    + """
+tests/test_divide.py
+<<<<<<< NEW FILE
+import pytest
+
+from calc import divide
+
+
+def test_divide_by_zero_raises():
+    with pytest.raises(ValueError, match="cannot divide by zero"):
+        divide(1, 0)
+>>>>>>> NEW FILE
+"""
+)
+FINISHED = {
+    "summary": "divide() raises ValueError for a zero divisor.",
+    "tests": ["tests/test_divide.py::test_divide_by_zero_raises"],
+}
+
+
 def script_resolution(llm: LLMSimulator, plan_seconds: float = 0.0) -> None:
     """The answers of a resolution; the plan comes after `plan_seconds`."""
-    llm.script(
-        PLANNER,
-        slow(
-            plan_seconds,
-            text(
-                "**Change**\n1. `calc.py`, `divide`: raise ValueError for b == 0.\n\n"
-                "**Tests**\n- `tests/test_divide.py::test_divide_by_zero_raises`\n\n"
-                "**Risks**\nNone."
-            ),
-        ),
-    )
+    llm.script(PLANNER, slow(plan_seconds, text(PLAN)))
     llm.script(
         CODER,
         tool_call("read_file", {"path": "calc.py"}, say="Let me look at calc.py."),
@@ -111,21 +130,36 @@ def script_resolution(llm: LLMSimulator, plan_seconds: float = 0.0) -> None:
             },
         ),
         tool_call("apply_edits", {"edits": REAL_TEST}),
-        tool_call(
-            "finish",
-            {
-                "summary": "divide() raises ValueError for a zero divisor.",
-                "tests": ["tests/test_divide.py::test_divide_by_zero_raises"],
-            },
-        ),
+        tool_call("finish", FINISHED),
     )
     llm.script(CHEAP, text(COMMIT_MESSAGE))
 
 
-def llm_env(base_url: str) -> dict[str, str]:
+def script_direct_resolution(llm: LLMSimulator) -> None:
+    """The answers of a resolution with no detour: the plan, the change with its proving
+    test in one edit, finished (fewer sandbox runs); for tests of what happens around an
+    implement run, not of the coder's loop."""
+    llm.script(PLANNER, text(PLAN))
+    llm.script(
+        CODER, tool_call("apply_edits", {"edits": DIRECT_CHANGE}), tool_call("finish", FINISHED)
+    )
+    llm.script(CHEAP, text(COMMIT_MESSAGE))
+
+
+def reviewer_env(base_url: str, model: str) -> dict[str, str]:
+    """The LLM simulator at `base_url`, speaking Anthropic's API, with `model` the one
+    model configured (the reviewer's)."""
     return {
         "AGENTOPS_ANTHROPIC_API_KEY": "sk-ant-sim-0000000000000000000000",
         "AGENTOPS_ANTHROPIC_BASE_URL": base_url,
+        "AGENTOPS_LLM_MODELS": f'{{"reviewer": ["anthropic:{model}"]}}',
+    }
+
+
+def llm_env(base_url: str) -> dict[str, str]:
+    """The LLM simulator at `base_url`, speaking Anthropic's and OpenAI's APIs, with a
+    model for every role."""
+    return reviewer_env(base_url, PLANNER) | {
         "AGENTOPS_OPENAI_API_KEY": "sk-sim-00000000000000000000000000",
         "AGENTOPS_OPENAI_BASE_URL": f"{base_url}/v1",
         "AGENTOPS_LLM_MODELS": (
@@ -144,9 +178,11 @@ def comment_command(
     user: str = "alice",
     *,
     pull_request: bool = False,
+    delivery: str | None = None,
 ) -> int:
     """Write `command` (e.g. `/agentops review`) on issue or pull request `number` as
-    `user` and deliver the signed event; the id of the run it starts."""
+    `user` and deliver the signed event (as delivery `delivery`, else a new one); the id
+    of the run it starts."""
     comment_id = gh.add_comment(repo, number, command, user=user)
     payload = events.issue_comment(
         repo,
@@ -157,7 +193,7 @@ def comment_command(
         pull_request=pull_request,
         comment_id=comment_id,
     )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    response = service.post_github("issue_comment", payload, GITHUB_SECRET, delivery)
     assert response.status_code == 202, response.text
     return int(response.text.split()[-1])
 

@@ -11,28 +11,18 @@ import httpx
 import pytest
 
 from tests.e2e import github_events as events
-from tests.e2e.conftest import GITHUB_SECRET, forge_env
-from tests.e2e.harness import RedisServer, Service, base_env, wait_for
+from tests.e2e.conftest import GITHUB_SECRET, running
+from tests.e2e.harness import RedisServer, Service, wait_for
 from tests.sim.github import GitHubSim
-from tests.sim.gitlab import GitLabSim
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/dev-outage"
 
 
 @pytest.fixture(scope="module")
-def dev(
-    e2e_database_url: str,
-    redis_server: RedisServer,
-    github: tuple[GitHubSim, str],
-    gitlab: tuple[GitLabSim, str],
-    workdir: Path,
-) -> Iterator[Service]:
-    env = base_env(e2e_database_url, redis_server.url, workdir) | forge_env(*github, *gitlab)
-    svc = Service(env, workdir, dev=True)
-    svc.start()
-    yield svc
-    svc.stop()
+def dev(service_env: dict[str, str], workdir: Path) -> Iterator[Service]:
+    with running(Service(service_env, workdir, dev=True)) as svc:
+        yield svc
 
 
 def _ready(dev: Service) -> tuple[int, dict[str, str]]:

@@ -147,7 +147,7 @@ def test_a_worker_killed_while_github_makes_its_check_run_leaves_one_check_run(
     gh.add_repo(repo, script.FILES)
     gh.set_permission(repo, "alice", "write")
     number = gh.add_issue(repo, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
-    script.script_resolution(llm[0])
+    script.script_direct_resolution(llm[0])
     # GitHub makes the check run, then holds the answer: the worker dies waiting for it.
     gh.fail_next(rf"^POST /repos/{repo}/check-runs$", "hang", retry_after=8, applied=True)
     comment_id = gh.add_comment(repo, number, "/agentops implement", user="alice")

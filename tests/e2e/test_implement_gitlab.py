@@ -86,7 +86,7 @@ def test_a_worker_killed_while_delivering_leaves_one_branch_commit_and_mr(
 ) -> None:
     gl, _ = gitlab
     project = "shop/calc-kill"
-    script.script_resolution(llm[0])
+    script.script_direct_resolution(llm[0])
     gl.delay("POST", r"/merge_requests$", seconds=6, times=1)
     iid, run_id = _start(service, gl, project)
     branch = f"agentops/{iid}-divide-should-refuse-a-zero-divisor"
@@ -120,7 +120,7 @@ def test_a_worker_killed_after_posting_its_result_leaves_one_result_note(
 ) -> None:
     gl, _ = gitlab
     project = "shop/calc-reply"
-    script.script_resolution(llm[0])
+    script.script_direct_resolution(llm[0])
     # GitLab writes the result note, then holds the answer: the worker dies waiting for it,
     # so the step that posted it never finished.
     gl.delay("POST", r"/issues/\d+/notes$", seconds=8, applied=True, body_contains="Opened draft")

@@ -163,24 +163,6 @@ def _checkout(path: Path) -> Path:
     return path
 
 
-TESTED_FIX = (
-    script.FIX
-    + """
-tests/test_divide.py
-<<<<<<< NEW FILE
-import pytest
-
-from calc import divide
-
-
-def test_divide_by_zero_raises():
-    with pytest.raises(ValueError, match="cannot divide by zero"):
-        divide(1, 0)
->>>>>>> NEW FILE
-"""
-)
-
-
 def test_agentops_run_from_the_installed_wheel_delivers_a_change(
     installed: Installed, tmp_path: Path
 ) -> None:
@@ -191,14 +173,8 @@ def test_agentops_run_from_the_installed_wheel_delivers_a_change(
     llm.script(script.PLANNER, text("**Change**\n1. `calc.py`, `divide`: refuse b == 0.\n"))
     llm.script(
         script.CODER,
-        tool_call("apply_edits", {"edits": TESTED_FIX}),
-        tool_call(
-            "finish",
-            {
-                "summary": "divide() raises ValueError for a zero divisor.",
-                "tests": ["tests/test_divide.py::test_divide_by_zero_raises"],
-            },
-        ),
+        tool_call("apply_edits", {"edits": script.DIRECT_CHANGE}),
+        tool_call("finish", script.FINISHED),
     )
     with serve_app(llm.app) as url:
         settings = script.llm_env(url) | {

@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 
 from tests.e2e import github_events as events
-from tests.e2e.conftest import GITHUB_SECRET, forge_env
-from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, wait_for
-from tests.e2e.private_postgres import PrivatePostgres, migrated_server
+from tests.e2e.conftest import GITHUB_SECRET, running
+from tests.e2e.harness import ADMIN_TOKEN, Service, wait_for
+from tests.e2e.private_postgres import PrivatePostgres
 from tests.sim.github import GitHubSim
-from tests.sim.gitlab import GitLabSim
 
 pytestmark = pytest.mark.e2e
 REPO = "acme/pg-intake"
@@ -36,33 +35,25 @@ FAULT_SECONDS = 3.0
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    with migrated_server() as server:
-        yield server
+def service_database_url(postgres: PrivatePostgres) -> str:
+    return postgres.url("agentops")
 
 
 @pytest.fixture(scope="module")
 def on_its_own_postgres(
-    postgres: PrivatePostgres,
-    redis_server: RedisServer,
-    github: tuple[GitHubSim, str],
-    gitlab: tuple[GitLabSim, str],
-    workdir: Path,
+    service_env: dict[str, str], github: tuple[GitHubSim, str], workdir: Path
 ) -> Iterator[Service]:
-    env = base_env(postgres.url("agentops"), redis_server.url, workdir)
-    env |= forge_env(*github, *gitlab) | {"AGENTOPS_INTAKE_BUDGET_SECONDS": str(BUDGET)}
+    env = service_env | {"AGENTOPS_INTAKE_BUDGET_SECONDS": str(BUDGET)}
     (workdir / "intake-service").mkdir(exist_ok=True)
-    svc = Service(env, workdir / "intake-service")
-    svc.start()
-    gh, _ = github
-    gh.add_repo(REPO, {"README.md": "hi\n"})
-    gh.set_permission(REPO, "alice", "admin")
-    _, (first,) = _commands(gh, 1)  # the worker is up and working before any fault
-    accepted = svc.post_github("issue_comment", first, GITHUB_SECRET)
-    assert accepted.status_code == 202, accepted.text
-    wait_for(lambda: svc.finished(int(accepted.text.split()[-1])), 60, what="a first run")
-    yield svc
-    svc.stop()
+    with running(Service(env, workdir / "intake-service")) as svc:
+        gh, _ = github
+        gh.add_repo(REPO, {"README.md": "hi\n"})
+        gh.set_permission(REPO, "alice", "admin")
+        _, (first,) = _commands(gh, 1)  # the worker is up and working before any fault
+        accepted = svc.post_github("issue_comment", first, GITHUB_SECRET)
+        assert accepted.status_code == 202, accepted.text
+        wait_for(lambda: svc.finished(int(accepted.text.split()[-1])), 60, what="a first run")
+        yield svc
 
 
 @dataclass

@@ -3,14 +3,17 @@ and `agentops worker` with its metrics port, both behind the metrics token. Two 
 runs go through the simulators: one as configured, one from a hostile repository whose
 `.agentops.yml` names a made-up model. Both endpoints are scraped over HTTP and parsed
 with prometheus_client's parser; the dashboard's queries and the alert rules must parse
-and name only metrics these processes export."""
+and name only metrics these processes export. On the same processes, afterwards: the two
+intake processes share one port, and every delivery becomes a run."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +23,11 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e import github_events as events
-from tests.e2e.conftest import GITHUB_SECRET, forge_env
-from tests.e2e.harness import ROOT, RedisServer, Service, ServiceProcess, base_env, wait_for
+from tests.e2e import implement_script as script
+from tests.e2e.conftest import GITHUB_SECRET
+from tests.e2e.harness import ROOT, Service, wait_for
 from tests.e2e.promql_names import metric_names
 from tests.sim.github import GitHubSim
-from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, structured
 from tests.sim.serve import free_port
 
@@ -39,6 +42,7 @@ ANSWER = {"summary": "Looks fine.", "comments": []}
 DASHBOARD = ROOT / "deploy/grafana/agentops.json"
 ALERTS = ROOT / "deploy/prometheus/alerts.yml"
 ADAPTER_RULES = ROOT / "deploy/k8s/prometheus-adapter-rules.yaml"
+INTAKES_REPO = "acme/workers"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -99,53 +103,24 @@ def scrape(url: str, token: str | None = TOKEN) -> httpx.Response:
 
 @pytest.fixture(scope="module")
 def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
-    return {
-        "AGENTOPS_ANTHROPIC_API_KEY": "sk-ant-sim-0000000000000000000000",
-        "AGENTOPS_ANTHROPIC_BASE_URL": llm[1],
-        "AGENTOPS_LLM_MODELS": f'{{"reviewer": ["anthropic:{REVIEWER}"]}}',
+    return script.reviewer_env(llm[1], REVIEWER) | {
         "AGENTOPS_METRICS_TOKEN": TOKEN,
         "AGENTOPS_METRICS_PORT": str(free_port()),
     }
 
 
 @pytest.fixture(scope="module")
-def metrics_service(
-    extra_env: dict[str, str],
-    e2e_database_url: str,
-    redis_server: RedisServer,
-    github: tuple[GitHubSim, str],
-    gitlab: tuple[GitLabSim, str],
-    workdir: Path,
-) -> Iterator[Service]:
-    env = base_env(e2e_database_url, redis_server.url, workdir) | forge_env(*github, *gitlab)
-    svc = Service(env | extra_env, workdir)
-    svc.web = ServiceProcess(
-        ["serve", "--port", str(svc.port), "--workers", "2"], svc.env, workdir / "web.log"
-    )
-    svc.web.start()  # two intake processes start slower than one on a loaded machine
-    wait_for(svc._healthy, 90, what="the web processes to answer /healthz")
-    svc.worker.start()
-    yield svc
-    svc.stop()
+def intakes() -> int:
+    return 2  # `agentops serve --workers 2`: its metrics are multiprocess
 
 
 def review(service: Service, gh: GitHubSim, repo: str, delivery: str | None = None) -> int:
     gh.set_permission(repo, "alice", "write")
     gh.push_branch(repo, "change", {"calc.py": "def add(a, b):\n    return b + a\n"})
     number = gh.add_pull(repo, "change", title="Swap", body="", user="alice")
-    comment_id = gh.add_comment(repo, number, "/agentops review", user="alice")
-    payload = events.issue_comment(
-        repo,
-        gh.installation_id(repo),
-        number,
-        "/agentops review",
-        "alice",
-        pull_request=True,
-        comment_id=comment_id,
+    run_id = script.comment_command(
+        service, gh, repo, number, "/agentops review", pull_request=True, delivery=delivery
     )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET, delivery)
-    assert response.status_code == 202, response.text
-    run_id = int(response.text.split()[-1])
     run = wait_for(lambda: service.finished(run_id), 90, what=f"run {run_id}")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
     return run_id
@@ -153,7 +128,7 @@ def review(service: Service, gh: GitHubSim, repo: str, delivery: str | None = No
 
 @pytest.fixture(scope="module")
 def exported(
-    metrics_service: Service,
+    service: Service,
     github: tuple[GitHubSim, str],
     llm: tuple[LLMSimulator, str],
     workdir: Path,
@@ -162,13 +137,13 @@ def exported(
     sim, _ = llm
     gh.add_repo("acme/metrics", {"calc.py": "def add(a, b):\n    return a + b\n"})
     sim.script(REVIEWER, structured(ANSWER))
-    review(metrics_service, gh, "acme/metrics")
+    review(service, gh, "acme/metrics")
     # deliveries at once, spread over both intake processes: each is counted once
     with ThreadPoolExecutor(PINGS) as pool:
-        pings = list(pool.map(lambda _: metrics_service.post_github("ping", {}, GITHUB_SECRET),
+        pings = list(pool.map(lambda _: service.post_github("ping", {}, GITHUB_SECRET),
                               range(PINGS)))  # fmt: skip
     assert [p.status_code for p in pings] == [200] * PINGS
-    worker_url = f"http://127.0.0.1:{metrics_service.env['AGENTOPS_METRICS_PORT']}/metrics"
+    worker_url = f"http://127.0.0.1:{service.env['AGENTOPS_METRICS_PORT']}/metrics"
     before_hostile = Scrape(scrape(worker_url).text)
     hostile_config = f"models:\n  reviewer: ['anthropic:{MADE_UP}']\n"
     gh.add_repo(
@@ -176,10 +151,10 @@ def exported(
         {"calc.py": "def add(a, b):\n    return a + b\n", ".agentops.yml": hostile_config},
     )
     sim.script(MADE_UP, structured(ANSWER))
-    review(metrics_service, gh, HOSTILE_REPO, HOSTILE_DELIVERY)
+    review(service, gh, HOSTILE_REPO, HOSTILE_DELIVERY)
     assert sim.requests_for(MADE_UP), "the hostile repository's model was not used"
 
-    web_url = f"{metrics_service.url}/metrics"
+    web_url = f"{service.url}/metrics"
 
     def web_when_queue_empty() -> Scrape | None:
         web = Scrape(scrape(web_url).text)
@@ -291,3 +266,36 @@ def test_the_autoscalers_series_are_exported(exported: Exported) -> None:
     assert {"agentops_queue_depth", "agentops_queue_oldest_age_seconds"} <= set().union(*series)
     for names in series:
         assert names and names <= known, (names, names - known)
+
+
+def test_two_intake_processes_share_the_port_and_every_delivery_becomes_a_run(
+    service: Service, exported: Exported, github: tuple[GitHubSim, str]
+) -> None:
+    # `exported` first: the counts above are scraped before these runs add to them
+    gh, _ = github
+    gh.add_repo(INTAKES_REPO, {"README.md": "hi\n"})
+    gh.set_permission(INTAKES_REPO, "alice", "admin")
+    started = wait_for(
+        lambda: (
+            set(re.findall(r"Started server process \[(\d+)\]", service.web.output()))
+            if service.web.output().count("Application startup complete") >= 2
+            else None
+        ),
+        30,
+        what="both intake processes",
+    )
+    assert len(started) == 2
+
+    def command(n: int) -> int:
+        _, payload = events.command_on_new_issue(gh, INTAKES_REPO, f"Issue {n}")
+        answer = service.post_github("issue_comment", payload, GITHUB_SECRET)
+        assert answer.status_code == 202, answer.text
+        return int(answer.text.split()[-1])
+
+    with ThreadPoolExecutor(8) as pool:
+        run_ids = list(pool.map(command, range(16)))
+    assert len(set(run_ids)) == 16
+    for run_id in run_ids:
+        run = wait_for(partial(service.finished, run_id), 60, what=f"run {run_id}")
+        assert run["status"] == "succeeded"
+    assert "Traceback" not in service.web.output()

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITHUB_SECRET, forge_env
-from tests.e2e.harness import RedisServer, Service, base_env, wait_for
-from tests.e2e.private_postgres import PrivatePostgres, migrated_server
+from tests.e2e.conftest import running
+from tests.e2e.harness import Service, wait_for
+from tests.e2e.private_postgres import PrivatePostgres
 from tests.sim.github import GitHubSim
-from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, slow, text
 
 pytestmark = pytest.mark.e2e
@@ -24,32 +22,23 @@ REPO = "acme/pg-fault"
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    with migrated_server() as server:
-        yield server
+def service_database_url(postgres: PrivatePostgres) -> str:
+    return postgres.url("agentops")
 
 
 @pytest.fixture(scope="module")
 def on_its_own_postgres(
-    postgres: PrivatePostgres,
-    redis_server: RedisServer,
-    github: tuple[GitHubSim, str],
-    gitlab: tuple[GitLabSim, str],
-    llm: tuple[LLMSimulator, str],
-    workdir: Path,
+    service_env: dict[str, str], llm: tuple[LLMSimulator, str], workdir: Path
 ) -> Iterator[Service]:
-    env = base_env(postgres.url("agentops"), redis_server.url, workdir)
-    env |= forge_env(*github, *gitlab) | script.llm_env(llm[1])
+    env = service_env | script.llm_env(llm[1])
     env |= {
         "AGENTOPS_JOB_MAX_TRIES": "1",  # every try is the last
         "AGENTOPS_HEARTBEAT_SECONDS": "1",
         "AGENTOPS_STALE_RUN_SECONDS": "4",
     }
     (workdir / "service").mkdir(exist_ok=True)
-    svc = Service(env, workdir / "service")
-    svc.start()
-    yield svc
-    svc.stop()
+    with running(Service(env, workdir / "service")) as svc:
+        yield svc
 
 
 def test_a_run_whose_last_try_lost_the_database_is_handed_over_and_ends(
@@ -70,13 +59,7 @@ def test_a_run_whose_last_try_lost_the_database_is_handed_over_and_ends(
         slow(4.0, text("**Change**\n1. first try")),
         text("**Change**\n1. `calc.py`: raise."),
     )
-    comment_id = gh.add_comment(REPO, number, "/agentops plan", user="alice")
-    payload = events.issue_comment(
-        REPO, gh.installation_id(REPO), number, "/agentops plan", "alice", comment_id=comment_id
-    )
-    accepted = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert accepted.status_code == 202, accepted.text
-    run_id = int(accepted.text.split()[-1])
+    run_id = script.comment_command(service, gh, REPO, number, "/agentops plan")
     wait_for(lambda: service.run(run_id)["status"] == "running", 30, what="the run to start")
 
     postgres.stop()

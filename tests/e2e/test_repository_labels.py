@@ -109,7 +109,7 @@ def _bot_comments(gh: GitHubSim, number: int) -> list[str]:
 def test_a_repository_label_implements_a_github_issue(
     service: Service, gh: GitHubSim, llm: tuple[LLMSimulator, str]
 ) -> None:
-    script.script_resolution(llm[0])
+    script.script_direct_resolution(llm[0])
     number = gh.add_issue(REPO, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
     response, key = _label_github(service, gh, number, "bot-please", "alice")
     assert response.status_code == 202, response.text
@@ -133,7 +133,7 @@ def test_a_repository_label_implements_a_github_issue(
 def test_a_repository_label_implements_a_gitlab_issue(
     service: Service, gl: GitLabSim, llm: tuple[LLMSimulator, str]
 ) -> None:
-    script.script_resolution(llm[0])
+    script.script_direct_resolution(llm[0])
     iid = gl.add_issue(PROJECT, script.ISSUE_TITLE, script.ISSUE_BODY, author="dana")["iid"]
     response, key = _label_gitlab(service, gl, iid, "bot-please", "dana")
     assert response.status_code == 202, response.text

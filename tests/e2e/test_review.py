@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import github_events as events
-from tests.e2e.conftest import GITHUB_SECRET, gitlab_token
+from tests.e2e import implement_script as script
+from tests.e2e.conftest import gitlab_token
 from tests.e2e.harness import Service, wait_for
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
@@ -62,11 +62,7 @@ ANSWER = {
 
 @pytest.fixture(scope="module")
 def extra_env(llm: tuple[LLMSimulator, str]) -> dict[str, str]:
-    return {
-        "AGENTOPS_ANTHROPIC_API_KEY": "sk-ant-sim-0000000000000000000000",
-        "AGENTOPS_ANTHROPIC_BASE_URL": llm[1],
-        "AGENTOPS_LLM_MODELS": f'{{"reviewer": ["anthropic:{REVIEWER}"]}}',
-    }
+    return script.reviewer_env(llm[1], REVIEWER)
 
 
 def test_a_review_lands_on_the_changed_lines(
@@ -85,19 +81,9 @@ def test_a_review_lands_on_the_changed_lines(
         user="alice",
     )
     sim.script(REVIEWER, structured(ANSWER))
-    comment_id = gh.add_comment(REPO, number, "/agentops review", user="alice")
-    payload = events.issue_comment(
-        REPO,
-        gh.installation_id(REPO),
-        number,
-        "/agentops review",
-        "alice",
-        pull_request=True,
-        comment_id=comment_id,
+    run_id = script.comment_command(
+        service, gh, REPO, number, "/agentops review", pull_request=True
     )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    run_id = int(response.text.split()[-1])
 
     run = wait_for(lambda: service.finished(run_id), 90, what="the review run")
     assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
@@ -149,21 +135,10 @@ def test_a_repository_may_turn_review_off(
     gh.push_branch(repo, "divide-by-zero", HEAD, message="refuse a zero divisor")
     number = gh.add_pull(repo, "divide-by-zero", title="Refuse a zero divisor", user="alice")
     asked = len(llm[0].requests)
-    comment_id = gh.add_comment(repo, number, "/agentops review", user="alice")
-    payload = events.issue_comment(
-        repo,
-        gh.installation_id(repo),
-        number,
-        "/agentops review",
-        "alice",
-        pull_request=True,
-        comment_id=comment_id,
+    run_id = script.comment_command(
+        service, gh, repo, number, "/agentops review", pull_request=True
     )
-    response = service.post_github("issue_comment", payload, GITHUB_SECRET)
-    assert response.status_code == 202, response.text
-    run = wait_for(
-        lambda: service.finished(int(response.text.split()[-1])), 90, what="the refused review run"
-    )
+    run = wait_for(lambda: service.finished(run_id), 90, what="the refused review run")
     assert run["status"] == "failed"
     assert gh.reviews(repo, number) == [] and len(llm[0].requests) == asked
     replies = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]

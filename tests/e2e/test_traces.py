@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import GITHUB_SECRET, forge_env, gitlab_token
-from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, wait_for
+from tests.e2e.conftest import GITHUB_SECRET, gitlab_token, running
+from tests.e2e.harness import ADMIN_TOKEN, Service, wait_for
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, text
@@ -37,24 +36,18 @@ def receiver() -> Iterator[tuple[OtlpReceiver, str]]:
 @pytest.fixture(scope="module")
 def traced(
     receiver: tuple[OtlpReceiver, str],
-    e2e_database_url: str,
-    redis_server: RedisServer,
-    github: tuple[GitHubSim, str],
-    gitlab: tuple[GitLabSim, str],
+    service_env: dict[str, str],
     llm: tuple[LLMSimulator, str],
     workdir: Path,
 ) -> Iterator[Service]:
-    env = base_env(e2e_database_url, redis_server.url, workdir)
-    env |= forge_env(*github, *gitlab) | script.llm_env(llm[1])
+    env = service_env | script.llm_env(llm[1])
     env |= {
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver[1],
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "AGENTOPS_LOG_FORMAT": "json",
     }
-    svc = Service(env, workdir)
-    svc.start()
-    yield svc
-    svc.stop()
+    with running(Service(env, workdir)) as svc:
+        yield svc
 
 
 def _one(spans: list[ReceivedSpan], name: str) -> ReceivedSpan:
@@ -75,14 +68,8 @@ def test_one_delivery_is_one_trace_from_the_webhook_to_each_call(
     gh.add_repo(REPO, script.FILES)
     gh.set_permission(REPO, "alice", "admin")
     number = gh.add_issue(REPO, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
-    comment_id = gh.add_comment(REPO, number, "/agentops plan", user="alice")
-    payload = events.issue_comment(
-        REPO, gh.installation_id(REPO), number, "/agentops plan", "alice", comment_id=comment_id
-    )
     delivery = str(uuid.uuid4())
-    accepted = traced.post_github("issue_comment", payload, GITHUB_SECRET, delivery)
-    assert accepted.status_code == 202, accepted.text
-    run_id = int(accepted.text.split()[-1])
+    run_id = script.comment_command(traced, gh, REPO, number, "/agentops plan", delivery=delivery)
     run = wait_for(lambda: traced.finished(run_id), 60, what="the plan run to end")
     assert run["status"] == "succeeded", traced.logs()
     steps = [step["name"] for step in run["steps"]]

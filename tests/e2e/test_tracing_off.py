@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import implement_script as script
-from tests.e2e.conftest import forge_env
-from tests.e2e.harness import RedisServer, Service, base_env, wait_for
+from tests.e2e.conftest import running
+from tests.e2e.harness import Service, wait_for
 from tests.sim.github import GitHubSim
-from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, text
 
 pytestmark = pytest.mark.e2e
@@ -25,21 +24,13 @@ IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \| (\s*)(\S+)$", re.M)
 
 @pytest.fixture(scope="module")
 def untraced(
-    e2e_database_url: str,
-    redis_server: RedisServer,
-    github: tuple[GitHubSim, str],
-    gitlab: tuple[GitLabSim, str],
-    llm: tuple[LLMSimulator, str],
-    workdir: Path,
+    service_env: dict[str, str], llm: tuple[LLMSimulator, str], workdir: Path
 ) -> Iterator[Service]:
-    env = base_env(e2e_database_url, redis_server.url, workdir)
-    env = {key: value for key, value in env.items() if not key.startswith("OTEL_")}
-    env |= forge_env(*github, *gitlab) | script.llm_env(llm[1])
+    env = {key: value for key, value in service_env.items() if not key.startswith("OTEL_")}
+    env |= script.llm_env(llm[1])
     env |= {"PYTHONPROFILEIMPORTTIME": "1", "OTEL_SERVICE_NAME": "set-but-no-endpoint"}
-    svc = Service(env, workdir)
-    svc.start()
-    yield svc
-    svc.stop()
+    with running(Service(env, workdir)) as svc:
+        yield svc
 
 
 def _imported(log: str) -> set[str]:
