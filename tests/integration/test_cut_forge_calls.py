@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ async def _command(
         comment_id=note["id"],
         context={"project_id": sim.project(PROJECT).id},
     )
-    accepted = await accept_once(deps.db, deps.queue, request, f"d-{note['id']}", "Note Hook")
+    accepted = await accept_once(deps.db, deps.queue, request, f"d-{uuid.uuid4()}", "Note Hook")
     assert accepted.run_id is not None
     return iid, accepted.run_id
 

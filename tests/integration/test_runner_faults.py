@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ async def _help_run(deps: WorkflowDeps, sim: GitHubSim, number: int) -> int:
         comment_id=comment_id,
         context={"installation_id": sim.installation_id(REPO)},
     )
-    result = await accept_once(deps.db, deps.queue, request, f"d-{comment_id}", "issue_comment")
+    result = await accept_once(deps.db, deps.queue, request, f"d-{uuid.uuid4()}", "issue_comment")
     assert result.run_id is not None
     return result.run_id
 
@@ -171,7 +172,7 @@ async def test_the_cancel_button_of_a_check_run_cancels_its_run(
         trigger_key=f"t:{next(_comment_ids)}",
         context={"installation_id": installation},
     )
-    queued = await accept_once(deps.db, deps.queue, work, f"d-work-{number}", "issue_comment")
+    queued = await accept_once(deps.db, deps.queue, work, f"d-work-{uuid.uuid4()}", "issue_comment")
     assert queued.run_id is not None
     button = RunRequest(
         tenant=TenantKey("github", str(installation)),
@@ -185,7 +186,9 @@ async def test_the_cancel_button_of_a_check_run_cancels_its_run(
         context={"installation_id": installation},
         refers_to_run=queued.run_id,
     )
-    clicked = await accept_once(deps.db, deps.queue, button, f"d-button-{number}", "check_run")
+    clicked = await accept_once(
+        deps.db, deps.queue, button, f"d-button-{uuid.uuid4()}", "check_run"
+    )
     assert clicked.run_id is not None
 
     assert await execute_run(deps, clicked.run_id) == "succeeded"

@@ -4,6 +4,7 @@ one cut as its worker stops closes nothing: the run goes on elsewhere."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ async def _implement_with_a_hanging_note(
         comment_id=note["id"],
         context={"project_id": sim.project(PROJECT).id},
     )
-    accepted = await accept_once(deps.db, deps.queue, request, f"d-{note['id']}", "Note Hook")
+    accepted = await accept_once(deps.db, deps.queue, request, f"d-{uuid.uuid4()}", "Note Hook")
     assert accepted.run_id is not None
     sim.delay("PUT", r"/notes/\d+$", seconds=5, times=1)
     return iid, accepted.run_id
