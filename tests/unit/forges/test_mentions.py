@@ -191,5 +191,9 @@ def test_no_unquoted_mention_survives(text: str) -> None:
     outside = _fenced_regions(quieted)
     for found in bare.finditer(outside):
         # only inside a code span of a plain line may an @ stay as it is
-        line = outside[outside.rfind("\n", 0, found.start()) + 1 :].split("\n", 1)[0]
-        assert "<" not in line and "$" not in line and "|" not in line, (text, quieted)
+        start = outside.rfind("\n", 0, found.start()) + 1
+        line = outside[start:].split("\n", 1)[0]
+        at = found.start() - start
+        opened, closed = line.rfind("`", 0, at), line.find("`", at)
+        assert "<" not in line and "$" not in line, (text, quieted)
+        assert opened >= 0 and closed > at and "|" not in line[opened:closed], (text, quieted)
