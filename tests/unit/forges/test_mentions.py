@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from app.forges.base import CheckUpdate, ReviewComment
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.forges.base import CheckUpdate, ReviewComment
 from app.forges.github.format import truncate_bytes, truncate_chars
 from app.forges.mentions import quiet_check, quiet_mentions, quiet_review, quietly, utf8_size
 
@@ -182,7 +182,7 @@ def _fenced_regions(text: str) -> str:
     return re.sub(r"(?ms)^(`{3,}|~{3,})[^\n]*\n.*?^ {0,3}\1[`~]*[ \t]*$", "", text)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(HOSTILE)
 def test_no_unquoted_mention_survives(text: str) -> None:
     quieted = quiet_mentions(text)
@@ -197,3 +197,34 @@ def test_no_unquoted_mention_survives(text: str) -> None:
         opened, closed = line.rfind("`", 0, at), line.find("`", at)
         assert "<" not in line and "$" not in line, (text, quieted)
         assert opened >= 0 and closed > at and "|" not in line[opened:closed], (text, quieted)
+
+
+def test_check_runs_comments_and_notes_are_quieted_after_their_cut() -> None:
+    from app.forges.github import format as github
+    from app.forges.gitlab import format as gitlab
+    from app.forges.markers import marked
+
+    def cut_inside(room: int) -> str:  # a body whose cut to `room` ends with "`@al"
+        return "x" * (room - 4) + "`@all` " + "y" * 100
+
+    note = github.TRUNCATION_NOTE
+    payload = github.check_run_payload(
+        CheckUpdate(
+            "completed",
+            "t",
+            cut_inside(github.CHECK_TEXT_MAX_BYTES - len(note.encode())),
+            text=cut_inside(github.CHECK_TEXT_MAX_BYTES - len(note.encode())),
+        )
+    )
+    attack = truncate_bytes(cut_inside(100 - len(note.encode())), 100)
+    assert attack.endswith("`@al" + note)  # a plain cut un-codes the mention
+    suffix = len("\n\n<!-- agentops:run=1 key=x -->")
+    limit = github.COMMENT_MAX_CHARS
+    comment = marked(cut_inside(limit - suffix - len(note)), "run=1 key=x", limit, github.fit_chars)
+    limit, note = gitlab.NOTE_LIMIT, gitlab.TRUNCATION_NOTE
+    gitlab_note = gitlab.fit_note(cut_inside(limit - len(note)))
+    posted = [payload["output"]["summary"], payload["output"]["text"], comment, gitlab_note]
+    for text in posted:
+        assert not re.search(r"@[a-z]", text.replace("`@all`", "")), text[-80:]
+    assert all(len(t.encode()) <= github.CHECK_TEXT_MAX_BYTES for t in posted[:2])
+    assert len(comment) <= github.COMMENT_MAX_CHARS and len(gitlab_note) <= gitlab.NOTE_LIMIT
