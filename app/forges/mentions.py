@@ -145,8 +145,9 @@ def _quiet_paragraph(lines: list[str]) -> str:
     """Mentions quieted in consecutive non-blank lines outside fenced blocks.
 
     A line's code spans are kept only while every earlier line of the paragraph is plain
-    (its backticks pair on that line, no `<`, `$` or `|` that could change the pairing):
-    a code span can start on any line and the forge may split the paragraph anywhere."""
+    (its backticks pair on that line, no `<` or `$`, no `|` inside a span that a table
+    would split): a code span can start on any line and the forge may split the
+    paragraph anywhere."""
     out: list[str] = []
     plain = True
     for line in lines:

@@ -228,3 +228,12 @@ def test_check_runs_comments_and_notes_are_quieted_after_their_cut() -> None:
         assert not re.search(r"@[a-z]", text.replace("`@all`", "")), text[-80:]
     assert all(len(t.encode()) <= github.CHECK_TEXT_MAX_BYTES for t in posted[:2])
     assert len(comment) <= github.COMMENT_MAX_CHARS and len(gitlab_note) <= gitlab.NOTE_LIMIT
+
+
+def test_a_review_suggestion_reaches_the_forge_unchanged() -> None:
+    from app.forges.github.format import review_comment_payload
+    from app.forges.gitlab.format import fit_note
+
+    [comment] = quiet_review([ReviewComment("a.py", 2, "Rather, @all:\n\n" + SUGGESTION)])
+    github_body = review_comment_payload(comment)["body"]
+    assert github_body == fit_note(comment.body) == "Rather, `@all`:\n\n" + SUGGESTION
