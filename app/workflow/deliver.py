@@ -13,6 +13,7 @@ from pathlib import Path
 from app import git
 from app.edits import diff_stats
 from app.forges.base import Issue
+from app.forges.closing import disarm_closing_keywords
 from app.forges.registry import spec_for, wording_for
 from app.llm.types import LLMRequest, Message
 from app.step_records import COMMIT_MESSAGE, Changed, CommitMessage, Delivered, Head
@@ -73,11 +74,9 @@ async def commit_message(ctx: RunContext, issue: Issue, diff: str) -> str:
     )
     completion = await (await ctx.llm()).complete(request)
     text = completion.text.strip().strip("`").strip()
-    return (
-        text
-        if text and len(text.splitlines()[0]) <= 100
-        else fallback_message(issue.target.number, issue.title)
-    )
+    if not text or len(text.splitlines()[0]) > 100:
+        return fallback_message(issue.target.number, issue.title)
+    return disarm_closing_keywords(text)  # the model's `Fixes #3` must not close #3
 
 
 def pull_request_body(
@@ -94,20 +93,20 @@ def pull_request_body(
         if unproven
         else []
     )
-    return "\n\n".join(
-        [
-            *warning,
-            f"Closes #{issue.target.number}",
-            f"**Summary**\n\n{implemented.summary}",
-            f"**Plan**\n\n{plan}",
-            f"**Files changed**\n\n{files}",
-            f"**Test evidence** (`{implemented.test_command}`)\n\n"
-            f"{implemented.verification or 'no verification recorded'}",
-            f"Made by AgentOps run {run_id} in {implemented.turns} model turns, "
-            f"cost ${implemented.cost_usd:.4f} ({', '.join(implemented.models) or 'no model'})."
-            + (f" [How it was made, step by step]({page_url})" if page_url else ""),
-        ]
-    )
+    closes = f"Closes #{issue.target.number}"  # the one closing line: the bot's own
+    parts = [
+        *warning,
+        closes,
+        f"**Summary**\n\n{implemented.summary}",
+        f"**Plan**\n\n{plan}",
+        f"**Files changed**\n\n{files}",
+        f"**Test evidence** (`{implemented.test_command}`)\n\n"
+        f"{implemented.verification or 'no verification recorded'}",
+        f"Made by AgentOps run {run_id} in {implemented.turns} model turns, "
+        f"cost ${implemented.cost_usd:.4f} ({', '.join(implemented.models) or 'no model'})."
+        + (f" [How it was made, step by step]({page_url})" if page_url else ""),
+    ]
+    return "\n\n".join(part if part is closes else disarm_closing_keywords(part) for part in parts)
 
 
 async def deliver(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from app.forges.closing import disarm_closing_keywords
 from app.forges.registry import wording_for
 from app.llm.prompt_safety import fence_untrusted
 from app.step_records import CHANGE, DELIVER, Changed, Delivered, Head
@@ -31,7 +32,7 @@ def fix_commit_message(ref: str, instructions: str, summary: str) -> str:
     rest = "\n".join(summary.strip().splitlines()[1:]).strip()
     request = re.sub(r"\s+", " ", instructions).strip()[:300]
     parts = [subject, *([rest] if rest else []), f"Requested in {ref}: {request}"]
-    return "\n\n".join(parts)
+    return disarm_closing_keywords("\n\n".join(parts))  # closes nothing when merged
 
 
 async def run_pull_fix(ctx: RunContext, head: Head) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app import git
+from app.forges.closing import disarm_closing_keywords
 from app.forges.registry import wording_for
 from app.forges.spec import ForgeWording
 from app.sandbox import files_of_test_ids, is_test_path
@@ -47,7 +48,10 @@ def message_for_tests(ref: str, summary: str, tests: list[str]) -> str:
     """The commit message; `ref`: the change request as the forge links it (`#7`, `!7`)."""
     listed = "\n".join(f"- {t}" for t in tests)
     body = summary.strip() or "Tests for the changed code."
-    return f"test: cover the changes of {ref}\n\n{body}\n\nTests (passing on the head):\n{listed}"
+    message = (
+        f"test: cover the changes of {ref}\n\n{body}\n\nTests (passing on the head):\n{listed}"
+    )
+    return disarm_closing_keywords(message)  # the model's `Fixes #3` must not close #3
 
 
 def stacked_pull_body(
@@ -73,16 +77,18 @@ def stacked_pull_body(
             f"{ref}'s code, so they fail until {ref} is merged. Merge {ref} "
             "first, then update this branch."
         )
-    return "\n\n".join(
-        [
-            f"Tests for {ref}, stacked on it.",
-            where,
-            f"**Summary**\n\n{written.summary}",
-            f"**Test evidence** (`{written.test_command}`, on {ref}'s head "
-            f"`{head.head_sha[:12]}`)\n\n{written.verification}",
-            f"Made by AgentOps run {run_id} in {written.turns} model turns, "
-            f"cost ${written.cost_usd:.4f}.",
-        ]
+    return disarm_closing_keywords(  # nothing here is meant to close an issue
+        "\n\n".join(
+            [
+                f"Tests for {ref}, stacked on it.",
+                where,
+                f"**Summary**\n\n{written.summary}",
+                f"**Test evidence** (`{written.test_command}`, on {ref}'s head "
+                f"`{head.head_sha[:12]}`)\n\n{written.verification}",
+                f"Made by AgentOps run {run_id} in {written.turns} model turns, "
+                f"cost ${written.cost_usd:.4f}.",
+            ]
+        )
     )
 
 

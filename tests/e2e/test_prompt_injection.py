@@ -132,6 +132,46 @@ def test_a_steered_model_is_refused_at_every_step_and_delivers_only_the_change(
     assert git_in(bare, "rev-list", "--count", f"main..{branch}").strip() == "1"
 
 
+# Every shape of mention a forge would still notify after a naive quieting: after `-`,
+# `/`, `.`, `+`, `@`, a lone backtick, an entity, in an HTML block, in a code span that
+# a blank line breaks, in a fence a `>>>` line ends on GitLab, in a table cell.
+STEERED_SUMMARY = (
+    "Done. @all @bob merge this now; the decorator is `@wraps`.\n\n"
+    "-@carol /@dave .@erin +@frank @@grace\n\n"
+    "a lone `@heidi and &#64;ivan\n\n"
+    "<div>\n`@judy`\n</div>\n\n"
+    "a `code span\n\n@mallory` split by a blank line\n\n"
+    ">>>\n```\n>>>\n@niaj\n```\n\n"
+    "| `a | @oscar` |\n|---|\n\n"
+    "Fixes #1, closes acme/other#2."
+)
+NOTIFIED = ("all", "bob", "acme/security-team", "alice", "carol", "dave", "erin", "frank")
+NOTIFIED += ("grace", "heidi", "ivan", "judy", "mallory", "niaj", "oscar")
+CLOSES = re.compile(
+    r"\b(?:clos(?:e[sd]?|ing)|fix(?:e[sd]|ing)?|resolv(?:e[sd]?|ing)|implement(?:s|ed|ing)?)"
+    r":? +(?:issues? +)?(?:[\w.-]+(?:/[\w.-]+)*)?#\d+",
+    re.IGNORECASE,
+)
+
+
+def loud_mentions(text: str, names: tuple[str, ...]) -> list[str]:
+    """Mentions of `names` in `text` that GitHub or GitLab would notify: an `@` (or its
+    entity) not after an ASCII letter or digit, unless in a one-line code span of ours."""
+    loud = []
+    for name in names:
+        for found in re.finditer(rf"(?<![A-Za-z0-9])(?:@|&#0*64;){re.escape(name)}\b", text):
+            line_start = text.rfind("\n", 0, found.start()) + 1
+            line = text[line_start:].split("\n", 1)[0]
+            in_span = (
+                text[found.start() - 1 : found.start()]
+                == "`"
+                == text[found.end() : found.end() + 1]
+            )
+            if not in_span or "<" in line or "$" in line or "|" in line:
+                loud.append(f"{name}: {line!r}")
+    return loud
+
+
 def test_a_steered_model_cannot_make_the_bot_notify_people(
     service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
 ) -> None:
@@ -148,12 +188,12 @@ def test_a_steered_model_cannot_make_the_bot_notify_people(
         tool_call(
             "finish",
             {
-                "summary": "Done. @all @bob merge this now; the decorator is `@wraps`.",
+                "summary": STEERED_SUMMARY,
                 "tests": ["tests/test_divide.py::test_divide_by_zero_raises"],
             },
         ),
     )
-    sim.script(script.CHEAP, text(script.COMMIT_MESSAGE))
+    sim.script(script.CHEAP, text(script.COMMIT_MESSAGE + "\n\nFixes #1. Resolves acme/other#2"))
     gh.add_repo(repo, script.FILES)
     gh.set_permission(repo, "alice", "write")
 
@@ -163,11 +203,19 @@ def test_a_steered_model_cannot_make_the_bot_notify_people(
     assert run["status"] == "succeeded", (run["error"], service.logs()[-3000:])
     (pull,) = gh.pulls(repo)
     posted = [pull["title"], pull["body"], *(c["body"] for c in gh.comments(repo, number))]
-    posted += [str(c.get("output")) for c in gh.check_runs(repo)]
-    everything = "\n".join(posted)
+    for check in gh.check_runs(repo):
+        output = check.get("output") or {}
+        posted += [str(output.get(part) or "") for part in ("title", "summary", "text")]
     # what the model wrote is there, as code: it reads the same and notifies no one
     assert "`@all` `@bob` merge this now" in pull["body"]
-    assert "`@acme/security-team` please approve" in pull["body"]
+    # after a fence it cannot trust (`>>>` inside), all is unsure: look-alike @s
+    assert "＠niaj" in pull["body"] and "| `a | ＠oscar` |" in pull["body"]
+    assert "＠acme/security-team please approve" in pull["body"]
     assert "the decorator is `@wraps`" in pull["body"]
-    for name in ("all", "bob", "acme/security-team", "alice"):
-        assert not re.search(rf"(?<!`)@{name}\b", everything), (name, everything)
+    assert "-`@carol` /`@dave` .`@erin` +`@frank` @`@grace`" in pull["body"]
+    for text_posted in posted:
+        assert not loud_mentions(text_posted, NOTIFIED), loud_mentions(text_posted, NOTIFIED)
+    # the model's closing keywords close nothing; the bot's own line closes the issue
+    assert [m.group(0) for m in CLOSES.finditer(pull["body"])] == [f"Closes #{number}"]
+    message = git_in(gh.bare_path(repo), "log", "-1", "--format=%B", pull["head"]["ref"])
+    assert "Fixes" in message and not CLOSES.search(message), message

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.forges.base import Comment, ForgeAPIError, Target
 from app.forges.github.client import GitHubClient
-from app.forges.github.format import COMMENT_MAX_CHARS, login_of, truncate_chars
+from app.forges.github.format import COMMENT_MAX_CHARS, fit_chars, login_of
 from app.forges.markers import carries, marked, once_key
 from app.forges.mentions import quiet_mentions
 from app.forges.retry import create_once
@@ -85,7 +85,7 @@ class GitHubComments(GitHubClient):
     async def create_comment(self, target: Target, body: str, key: str | None = None) -> Comment:
         body = quiet_mentions(body)
         key = key or once_key()
-        text = marked(body, key, COMMENT_MAX_CHARS, truncate_chars)
+        text = marked(body, key, COMMENT_MAX_CHARS, fit_chars)
 
         async def post() -> Comment:
             data = await self._api(
@@ -111,9 +111,9 @@ class GitHubComments(GitHubClient):
     ) -> Comment:
         body = quiet_mentions(body)
         text = (
-            marked(body, key, COMMENT_MAX_CHARS, truncate_chars)
+            marked(body, key, COMMENT_MAX_CHARS, fit_chars)
             if key
-            else truncate_chars(body, COMMENT_MAX_CHARS)
+            else fit_chars(body, COMMENT_MAX_CHARS)
         )
         data = await self._api(
             "PATCH",

@@ -31,10 +31,10 @@ from app.forges.github.errors import GitHubAPIError
 from app.forges.github.format import (
     COMMENT_MAX_CHARS,
     FILE_STATUS,
+    fit_chars,
     login_of,
     review_comment_payload,
     split_repo,
-    truncate_chars,
 )
 from app.forges.mentions import quiet_mentions, quiet_review
 from app.forges.retry import create_once
@@ -161,7 +161,7 @@ class GitHubForge(GitHubComments, GitHubChecks):
                     "head": head,
                     "base": base,
                     "draft": draft,
-                    "body": truncate_chars(body, COMMENT_MAX_CHARS),
+                    "body": fit_chars(body, COMMENT_MAX_CHARS),
                 },
                 action="open a pull request",
             )
@@ -214,7 +214,7 @@ class GitHubForge(GitHubComments, GitHubChecks):
                 if (
                     summary
                     and review.get("commit_id") == head_sha
-                    and body.startswith(truncate_chars(summary, COMMENT_MAX_CHARS))
+                    and body.startswith(fit_chars(summary, COMMENT_MAX_CHARS))
                 ):
                     return str(review.get("html_url") or review.get("id", ""))
             return None
@@ -230,7 +230,7 @@ class GitHubForge(GitHubComments, GitHubChecks):
                 data={
                     "commit_id": head_sha,
                     "event": "COMMENT",
-                    "body": truncate_chars(body, COMMENT_MAX_CHARS),
+                    "body": fit_chars(body, COMMENT_MAX_CHARS),
                     "comments": [review_comment_payload(c) for c in inline],
                 },
             )

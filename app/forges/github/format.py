@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.forges.base import CheckUpdate, ForgeError, ReviewComment
+from app.forges.mentions import quietly, utf8_size
 
 COMMENT_MAX_CHARS = 65_536
 CHECK_TEXT_MAX_BYTES = 65_535
@@ -42,13 +43,23 @@ def truncate_bytes(text: str, limit: int, note: str = TRUNCATION_NOTE) -> str:
     return data[:room].decode("utf-8", errors="ignore") + note
 
 
+def fit_chars(text: str, limit: int, note: str = TRUNCATION_NOTE) -> str:
+    """`text` cut to `limit` characters, then quieted (`app/forges/mentions.py`)."""
+    return quietly(lambda t, n: truncate_chars(t, n, note))(text, limit)
+
+
+def fit_bytes(text: str, limit: int, note: str = TRUNCATION_NOTE) -> str:
+    """`text` cut to `limit` UTF-8 bytes, then quieted."""
+    return quietly(lambda t, n: truncate_bytes(t, n, note), utf8_size)(text, limit)
+
+
 def check_run_payload(update: CheckUpdate) -> dict[str, Any]:
-    """The JSON body for creating/updating a check run, cut to GitHub's limits."""
+    """The JSON body for creating/updating a check run, cut to GitHub's limits and quieted."""
     payload: dict[str, Any] = {
         "status": update.status,
         "output": {
-            "title": truncate_chars(update.title or "AgentOps", CHECK_TITLE_MAX_CHARS, "…"),
-            "summary": truncate_bytes(update.summary or "-", CHECK_TEXT_MAX_BYTES),
+            "title": fit_chars(update.title or "AgentOps", CHECK_TITLE_MAX_CHARS, "…"),
+            "summary": fit_bytes(update.summary or "-", CHECK_TEXT_MAX_BYTES),
         },
         "actions": [
             {
@@ -60,7 +71,7 @@ def check_run_payload(update: CheckUpdate) -> dict[str, Any]:
         ],
     }
     if update.text:
-        payload["output"]["text"] = truncate_bytes(update.text, CHECK_TEXT_MAX_BYTES)
+        payload["output"]["text"] = fit_bytes(update.text, CHECK_TEXT_MAX_BYTES)
     if update.conclusion is not None or update.status == "completed":
         payload["status"] = "completed"  # GitHub refuses "completed" without a conclusion
         payload["conclusion"] = update.conclusion or "neutral"
@@ -77,7 +88,7 @@ def review_comment_payload(comment: ReviewComment) -> dict[str, Any]:
         "path": comment.path,
         "line": comment.line,
         "side": "RIGHT",
-        "body": truncate_chars(comment.body, COMMENT_MAX_CHARS),
+        "body": fit_chars(comment.body, COMMENT_MAX_CHARS),
     }
 
 

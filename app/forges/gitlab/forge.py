@@ -36,11 +36,11 @@ from app.forges.gitlab.format import (
     clean_url,
     commit_status_state,
     draft_title,
+    fit_note,
     mr_state,
     render_check_note,
     render_diff,
     review_position,
-    truncate_note,
     username_of,
 )
 from app.forges.gitlab.notes import GitLabNotes
@@ -173,7 +173,7 @@ class GitLabForge(GitLabNotes):
             "source_branch": head,
             "target_branch": base,
             "title": draft_title(title, draft),
-            "description": truncate_note(body),
+            "description": fit_note(body),
             "remove_source_branch": True,
         }
         try:
@@ -209,14 +209,14 @@ class GitLabForge(GitLabNotes):
             f"read the comments of {self._where(mr_target)}", lambda: self._list(f"{mr}/notes")
         )
         for note in notes:
-            if summary and str(note.get("body") or "").startswith(truncate_note(summary)):
+            if summary and str(note.get("body") or "").startswith(fit_note(summary)):
                 return self._note_url(mr_target, int(note.get("id", 0)))
         done = {
             (str(n["position"].get("new_path")), n["position"].get("new_line"), str(n.get("body")))
             for n in notes
             if isinstance(n.get("position"), dict)
         }
-        comments = [c for c in comments if (c.path, c.line, truncate_note(c.body)) not in done]
+        comments = [c for c in comments if (c.path, c.line, fit_note(c.body)) not in done]
         unplaced: list[ReviewComment] = []
         if comments:
             data = await self._call(f"read {self._where(mr_target)}", lambda: self._get(mr))

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from app.edits.review_positions import DiffLine
 from app.forges.base import ChangedFile, CheckUpdate, ReviewComment
+from app.forges.mentions import quietly
 
 NOTE_LIMIT = 1_000_000  # characters GitLab accepts in one note
 STATUS_DESCRIPTION_LIMIT = 255
@@ -58,6 +59,11 @@ def truncate_note(text: str, limit: int = NOTE_LIMIT, note: str = TRUNCATION_NOT
     if len(text) <= limit:
         return text
     return text[: limit - len(note)] + note
+
+
+def fit_note(text: str, limit: int = NOTE_LIMIT) -> str:
+    """`text` cut to `limit` characters, then quieted (`app/forges/mentions.py`)."""
+    return quietly(truncate_note)(text, limit)
 
 
 def gitlab_emoji(name: str) -> str:

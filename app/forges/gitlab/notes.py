@@ -14,7 +14,7 @@ from gitlab.exceptions import GitlabHttpError
 
 from app.forges.base import Comment, Target
 from app.forges.gitlab.client import GitLabClient
-from app.forges.gitlab.format import NOTE_LIMIT, gitlab_emoji, truncate_note, username_of
+from app.forges.gitlab.format import NOTE_LIMIT, fit_note, gitlab_emoji, username_of
 from app.forges.markers import carries, marked, once_key
 from app.forges.mentions import quiet_mentions
 from app.forges.retry import ONE_TRY, create_once
@@ -41,7 +41,7 @@ class GitLabNotes(GitLabClient):
     async def create_comment(self, target: Target, body: str, key: str | None = None) -> Comment:
         body = quiet_mentions(body)
         key = key or once_key()
-        text = marked(body, key, NOTE_LIMIT, truncate_note)
+        text = marked(body, key, NOTE_LIMIT, fit_note)
         action = f"comment on {self._where(target)}"
 
         async def post() -> Comment:
@@ -60,7 +60,7 @@ class GitLabNotes(GitLabClient):
         self, target: Target, comment_id: int, body: str, key: str | None = None
     ) -> Comment:
         body = quiet_mentions(body)
-        text = marked(body, key, NOTE_LIMIT, truncate_note) if key else truncate_note(body)
+        text = marked(body, key, NOTE_LIMIT, fit_note) if key else fit_note(body)
         data = await self._call(
             f"edit a comment on {self._where(target)}",
             lambda: self._put(f"{self._noteable(target)}/notes/{comment_id}", {"body": text}),
@@ -130,7 +130,7 @@ class GitLabNotes(GitLabClient):
         self, target: Target, mr: str, body: str, position: dict[str, Any]
     ) -> None:
         """One diff discussion on a line; a failed try that was applied is not repeated."""
-        text = truncate_note(body)
+        text = fit_note(body)
         data = {"body": text, "position": position}
         action = (
             f"comment on line {position['new_line']} of {position['new_path']} in "
