@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -110,6 +111,47 @@ def start_web(port: int, dsn: str) -> subprocess.Popen[bytes]:
     )
 
 
+async def wait_until_up(base: str, web: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    """Until the web process answers `/healthz` (it starts slowly on a busy machine)."""
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(timeout=5) as probe:
+        while True:
+            try:
+                if (await probe.get(f"{base}/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if web.poll() is not None:
+                raise SystemExit(f"the web process exited ({web.returncode}) before it answered")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the web process did not answer {base}/healthz in {seconds} s")
+            await asyncio.sleep(0.2)
+
+
+async def all_connected(
+    ready: asyncio.Event, tasks: list[asyncio.Task[None]], count: list[int], seconds: float
+) -> None:
+    """Until every viewer has its stream open; at once, with the reason, if one fails."""
+    waiting = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait(
+        {waiting, *tasks}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+    )
+    if waiting in done:
+        return
+    waiting.cancel()
+    failed = [t.exception() for t in tasks if t.done() and t.exception() is not None]
+    for task in tasks:
+        task.cancel()
+    why = f"; the first failure: {failed[0]!r}" if failed else ""
+    raise SystemExit(f"{count[0]} of {len(tasks)} viewers connected in {seconds} s{why}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 async def bench(
     viewers: int, events: int, interval: float, port: int, dsn: str, web: subprocess.Popen[bytes]
 ) -> None:
@@ -117,13 +159,7 @@ async def bench(
     base = f"http://127.0.0.1:{port}"
     db = await connect(dsn, max_size=2)
     try:
-        async with httpx.AsyncClient(timeout=None) as probe:
-            for _ in range(200):
-                try:
-                    await probe.get(f"{base}/healthz")
-                    break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.1)
+        await wait_until_up(base, web)
         idle = memory_mb(web.pid, "VmRSS")
         limits = httpx.Limits(max_connections=viewers + 10, max_keepalive_connections=0)
         received: list[dict[int, float]] = [{} for _ in range(viewers)]
@@ -137,7 +173,7 @@ async def bench(
                 )
                 for i in range(viewers)
             ]
-            await asyncio.wait_for(ready.wait(), 60)
+            await all_connected(ready, tasks, count, 60)
             await asyncio.sleep(0.5)
             with_viewers = memory_mb(web.pid, "VmRSS")
             started: dict[int, float] = {}
@@ -179,13 +215,16 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=200)
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--interval", type=float, default=0.05)
-    parser.add_argument("--port", type=int, default=18000 + os.getpid() % 1000)
+    parser.add_argument(
+        "--port", type=int, default=0, help="the web process's (default: a free one)"
+    )
     parser.add_argument(
         "--database-url",
         default=f"postgresql://postgres@127.0.0.1:5432/agentops_bench_viewers_{os.getpid()}",
         help="a database of its own (created and migrated; dropped after)",
     )
     args = parser.parse_args()
+    args.port = args.port or free_port()
     web = start_web(args.port, args.database_url)
     try:
         asyncio.run(

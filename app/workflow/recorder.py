@@ -28,8 +28,14 @@ MAX_TAIL = 3_000  # characters of test output kept: its end, where the verdict i
 MAX_LIST = 50  # items of one list field
 
 
-def capped(text: str, limit: int = MAX_TEXT, tail: bool = False) -> str:
-    """`text` in at most about `limit` characters, saying how much was left out."""
+def capped(
+    text: str, limit: int = MAX_TEXT, tail: bool = False, secrets: tuple[str, ...] | None = None
+) -> str:
+    """`text`, redacted, in at most about `limit` characters, saying how much was left out.
+
+    Redacted before it is cut: a cut through a token leaves a piece that neither a token
+    pattern (its prefix gone) nor a registered secret's fragments may recognise."""
+    text = redact(text, registered_secrets() if secrets is None else secrets)
     if len(text) <= limit:
         return text
     left = len(text) - limit
@@ -41,14 +47,14 @@ def capped(text: str, limit: int = MAX_TEXT, tail: bool = False) -> str:
 def sanitized(value: Any, secrets: tuple[str, ...] = ()) -> Any:
     """`value` as stored JSON: every string redacted and capped, lists capped, keys text."""
     if isinstance(value, str):
-        return capped(redact(value, secrets))
+        return capped(value, secrets=secrets)
     if isinstance(value, bool | int | float) or value is None:
         return value
     if isinstance(value, dict):
         return {str(k)[:100]: sanitized(v, secrets) for k, v in list(value.items())[:MAX_LIST]}
     if isinstance(value, list | tuple):
         return [sanitized(v, secrets) for v in list(value)[:MAX_LIST]]
-    return capped(redact(str(value), secrets))
+    return capped(str(value), secrets=secrets)
 
 
 def record_events(name: str, record: StepRecord) -> list[tuple[str, dict[str, Any]]]:

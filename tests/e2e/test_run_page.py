@@ -322,3 +322,28 @@ def test_the_gitlab_commit_status_links_the_page(
     assert sha is not None
     statuses = gl.statuses(project, sha)
     assert statuses and {s["target_url"] for s in statuses} == {f"{service.url}/runs/{run_id}"}
+
+
+def test_the_operator_reads_every_run_with_the_admin_token_and_a_wrong_token_reads_none(
+    service: Service, sims: GitHubSim, llm: tuple[LLMSimulator, str]
+) -> None:
+    gh = sims
+    llm[0].script(script.PLANNER, text("**Change**\n1. for the operator."))
+    run_id = plan_run(service, gh)
+    wait_for(lambda: service.finished(run_id), 60, what="the plan run to end")
+    operator = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    page = httpx.get(f"{service.url}/runs/{run_id}", headers=operator)
+    assert page.status_code == 200 and "for the operator." in page.text
+    stream = httpx.get(f"{service.url}/runs/{run_id}/events", headers=operator, timeout=30)
+    seqs = events_in(stream.text)
+    assert stream.status_code == 200 and seqs == list(range(1, len(seqs) + 1)) and seqs
+    listed = httpx.get(f"{service.url}/runs", params={"repo": REPO}, headers=operator)
+    assert f'href="/runs/{run_id}"' in listed.text
+    assert httpx.get(f"{service.url}/runs/999999999", headers=operator).status_code == 404
+
+    wrong = {"Authorization": f"Bearer {ADMIN_TOKEN}x"}
+    for path in (f"/runs/{run_id}", "/runs"):  # to the sign-in page, no run shown
+        answer = httpx.get(f"{service.url}{path}", headers=wrong, follow_redirects=False)
+        assert answer.status_code == 303 and "for the operator." not in answer.text
+    refused = httpx.get(f"{service.url}/runs/{run_id}/events", headers=wrong)
+    assert refused.status_code == 404 and "id: " not in refused.text
