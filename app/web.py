@@ -78,7 +78,9 @@ async def metrics(request: Request) -> Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     client = request.client.host if request.client is not None else ""
-    if not expected and not is_loopback(client):
+    # a reverse proxy on this machine makes every public request a loopback one
+    forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+    if not expected and (forwarded or not is_loopback(client)):
         return _text(
             403,
             "forbidden: /metrics without AGENTOPS_METRICS_TOKEN answers this machine only; "

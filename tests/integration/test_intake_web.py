@@ -1214,6 +1214,9 @@ async def test_metrics_without_a_token_answer_this_machine_only(
         refused = await remote.get("/metrics")
     assert refused.status_code == 403 and "AGENTOPS_METRICS_TOKEN" in refused.text
     assert "agentops_webhooks_total" not in refused.text
+    for header in ("X-Forwarded-For", "Forwarded"):  # a proxy on this machine
+        proxied = await client.get("/metrics", headers={header: "203.0.113.9"})
+        assert proxied.status_code == 403, header
     token = "metrics-token-0123456789"
     async with serve(make_settings(metrics_token=token), client=("10.1.2.3", 40000)) as remote:
         right = await remote.get("/metrics", headers={"Authorization": f"Bearer {token}"})
