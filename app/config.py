@@ -182,7 +182,8 @@ class Settings(BaseSettings):
     """The GitLab OAuth application's secret."""
     operator_logins: str = ""
     """Comma-separated `github:LOGIN` / `gitlab:USERNAME`: people who see every run (as the
-    admin token does) and may cancel or retry any."""
+    admin token does); they cancel or retry where the forge gives them write access, like
+    anyone."""
     access_cache_seconds: float = Field(default=120.0, gt=0, le=1800)
     """How long what a forge said of a person's access (a repository, their workspaces) is
     kept before it is asked again."""

@@ -52,9 +52,10 @@ async def can_read(signin: SignIn, viewer: Viewer, run: Run) -> bool:
 
 async def can_write(signin: SignIn, viewer: Viewer, run: Run) -> bool:
     """Whether `viewer` may cancel or retry `run`: they can read it, and the forge gives
-    them write access to its repository (the comment commands' check)."""
-    if viewer.operator:
-        return True
+    them write access to its repository (the comment commands' check). Operators too: a
+    press files a control run as their login, and the worker asks the forge again."""
+    if viewer.forge != run.forge:  # the admin token, or a login of the other forge
+        return False
     if not await can_read(signin, viewer, run):
         return False
     question = ("write", run.forge, run.repo.lower())

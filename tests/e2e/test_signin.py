@@ -314,7 +314,13 @@ def test_an_operator_sees_every_run(
     assert client.get(f"{service.url}/api/me").json()["operator"] is True
     listed = {r["id"] for r in client.get(f"{service.url}/api/runs").json()["runs"]}
     assert set(runs.values()) <= listed
-    assert client.get(f"{service.url}/api/runs/{runs[PROJECT]}").status_code == 200
+    shown = client.get(f"{service.url}/api/runs/{runs[PROJECT]}")
+    assert shown.status_code == 200
+    # a GitHub login is nobody on GitLab, and without write access on the forge there are
+    # no buttons (the worker would refuse the press in public)
+    assert shown.json()["can_write"] is False
+    ours = client.get(f"{service.url}/api/runs/{runs[OURS]}").json()
+    assert ours["can_write"] is False
 
 
 def test_an_expiring_token_is_renewed_and_a_refused_renewal_ends_the_session(
