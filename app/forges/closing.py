@@ -20,7 +20,11 @@ _KEYWORD = r"clos(?:e[sd]?|ing)|fix(?:e[sd]|ing)?|resolv(?:e[sd]?|ing)|implement
 # forge may read the rendered text), and what a reference starts with
 _BETWEEN = r"[\s:*_~`>]*(?:issues?[\s:*_~`]+)?"
 _REFERENCE = r"(?:#|gh-|https?://|[\w.-]+(?:/[\w.-]+)*[#!]\d|[A-Z][A-Z0-9_]+-\d)"
-_CLOSING = re.compile(rf"\b(?:{_KEYWORD})\b(?={_BETWEEN}{_REFERENCE})", re.IGNORECASE)
+# word boundaries as the forges' engines see them: ASCII only (Python's `\b` takes `①` or
+# `²` for a letter, and would leave `①Closes #1` alone)
+_CLOSING = re.compile(
+    rf"(?<![A-Za-z0-9_])(?:{_KEYWORD})(?![A-Za-z0-9_])(?={_BETWEEN}{_REFERENCE})", re.IGNORECASE
+)
 
 
 def disarm_closing_keywords(text: str) -> str:

@@ -33,7 +33,9 @@ LOOK_ALIKE_AT = "\uff20"  # FULLWIDTH COMMERCIAL AT: one character, as long as "
 # before anything a GitHub or GitLab name can start with.
 _AT = r"(?:@|&#0*64;|&#[xX]0*40;|&commat;)"
 _NAME = r"[A-Za-z0-9_.\-]*[A-Za-z0-9_\-]"
-_MENTION = re.compile(rf"(?<![A-Za-z0-9]){_AT}(?={_NAME})(?:{_NAME})?(?:/{_NAME})*")
+# a name may also start with an entity or an escape that renders as its first letter
+# (`@&#97;ll`, `@\\_x`): such an `@` is matched alone and made a look-alike
+_MENTION = re.compile(rf"(?<![A-Za-z0-9]){_AT}(?={_NAME}|&|\\)(?:{_NAME})?(?:/{_NAME})*")
 # CommonMark's line endings (str.splitlines knows more, which the forges don't)
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
 _BLANK = re.compile(r"[ \t]*(?:\r\n|\r|\n)?\Z")
@@ -221,7 +223,7 @@ def _quiet_prose(line: str, start: int, end: int) -> str:
     def quiet(match: re.Match[str]) -> str:
         before = line[match.start() - 1] if match.start() > 0 else ""
         after = line[match.end()] if match.end() < len(line) else ""
-        if match.group(0)[0] != "@" or before in ("\\", "`") or after in ("`", "@", "&"):
+        if match.group(0)[0] != "@" or before in ("\\", "`") or after in ("`", "@", "&", "\\"):
             return _as_look_alike(match)
         return f"`{match.group(0)}`"
 

@@ -52,7 +52,9 @@ async def commit_for_run(ctx: RunContext, root: Path, message: str, diff: str) -
 
 
 def fallback_message(number: int, title: str) -> str:
-    subject = re.sub(r"\s+", " ", title).strip()[:60] or "resolve the issue"
+    # the issue's title is anyone's words: its `Fixes #3` must not close #3
+    subject = disarm_closing_keywords(re.sub(r"\s+", " ", title).strip()[:60])
+    subject = subject or "resolve the issue"
     return f"fix: {subject}\n\nResolves #{number}."
 
 

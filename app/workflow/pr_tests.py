@@ -215,7 +215,9 @@ async def _deliver(work: PullWork, written: Changed) -> Delivered:
         ctx.run.repo,
         head=branch,
         base=head.base,
-        title=f"Tests for {words.change_ref(number)}: {work.change.title}"[:120],
+        title=disarm_closing_keywords(
+            f"Tests for {words.change_ref(number)}: {work.change.title}"[:120]
+        ),
         body=stacked_pull_body(number, head, written, ctx.run.id, on_head, words)
         + (f"\n\n[How it was made, step by step]({ctx.page_url})" if ctx.page_url else ""),
         draft=True,

@@ -9,8 +9,10 @@ import pytest
 from app.forges.closing import WORD_JOINER, disarm_closing_keywords
 
 # Close enough to GitHub's and GitLab's own patterns to tell whether they would close.
+# the forges' engines (Ruby, Go) see word boundaries in ASCII
 FORGE_CLOSES = re.compile(
-    r"\b(?:clos(?:e[sd]?|ing)|fix(?:e[sd]|ing)?|resolv(?:e[sd]?|ing)|implement(?:s|ed|ing)?)"
+    r"(?<![A-Za-z0-9_])"
+    r"(?:clos(?:e[sd]?|ing)|fix(?:e[sd]|ing)?|resolv(?:e[sd]?|ing)|implement(?:s|ed|ing)?)"
     r":? +(?:issues? +)?(?:(?:[\w.-]+(?:/[\w.-]+)*)?#\d+|https?://)",
     re.IGNORECASE,
 )
@@ -26,6 +28,8 @@ FORGE_CLOSES = re.compile(
         "closing issue #7",
         "Implements group/sub/project#8",
         "Fixed #1\nFixes #2",
+        "①Closes #12",  # not an ASCII letter: a word boundary for the forges' engines
+        "²Fixes #3",
     ],
 )
 def test_model_written_closing_keywords_are_disarmed(text: str) -> None:
@@ -62,3 +66,11 @@ def test_pull_request_bodies_and_commit_messages_close_only_the_issue() -> None:
         message_for_tests("!7", "Closes #9", ["t"]),
     ):
         assert not FORGE_CLOSES.search(message), message
+
+
+def test_the_fallback_commit_message_closes_only_the_issue() -> None:
+    from app.workflow.deliver import fallback_message
+
+    # the issue's title is the issue author's words; the pull request's title comes from it
+    message = fallback_message(4, "Crash on start. Fixes #1, closes acme/other#2")
+    assert [m.group(0) for m in FORGE_CLOSES.finditer(message)] == ["Resolves #4"]

@@ -67,6 +67,11 @@ def test_review_comments_and_check_texts_are_quieted() -> None:
         ("x \\@all y", "x \\＠all y"),  # a backtick after a backslash would be escaped
         ("x `y`@all", "x `y`＠all"),
         ("x &#64;all &#x40;all &commat;all", "x ＠all ＠all ＠all"),
+        # the name's first letter as an entity or an escape: Markdown renders `@all`
+        ("x @&#97;ll y", "x ＠&#97;ll y"),
+        ("x @&#x61;lice y", "x ＠&#x61;lice y"),
+        ("x &#64;&#97;lice y", "x ＠&#97;lice y"),
+        ("x @\\_alice y", "x ＠\\_alice y"),
     ],
 )
 def test_every_shape_of_mention_is_quieted(text: str, quieted: str) -> None:
