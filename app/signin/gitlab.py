@@ -3,6 +3,7 @@ the signed-in person's own token may read."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -20,7 +21,7 @@ from app.store.runs import Run
 
 KIND = "gitlab"
 SCOPES = "read_user read_api"
-GUEST = 10
+REPORTER = 20  # a Guest of a private project cannot read its code
 
 
 class GitLabSignIn:
@@ -82,7 +83,7 @@ class GitLabSignIn:
         status, data = await get_json(
             self._client, f"{self.api}/projects/{ref}", self._headers(token), {}
         )
-        return status == 200 and isinstance(data, dict)
+        return status == 200 and isinstance(data, dict) and _reads_code(data)
 
     async def workspaces(self, token: str) -> list[Workspace]:
         projects = await get_pages(
@@ -91,7 +92,7 @@ class GitLabSignIn:
             self._headers(token),
             {
                 "membership": "true",
-                "min_access_level": str(GUEST),
+                "min_access_level": str(REPORTER),
                 "simple": "true",
                 "per_page": "100",
             },
@@ -105,3 +106,22 @@ class GitLabSignIn:
             for p in projects
             if isinstance(p, dict) and "id" in p
         ]
+
+
+def _reads_code(project: dict[str, Any]) -> bool:
+    """Whether the token's person may read the project's code, which the run page shows
+    (diffs, test output): Reporter or more, or a project whose repository everyone who
+    sees it may read. A Guest sees a private project, but not its code."""
+    permissions = project.get("permissions")
+    levels = [0]
+    if isinstance(permissions, dict):
+        for kind in ("project_access", "group_access"):
+            access = permissions.get(kind)
+            if isinstance(access, dict) and isinstance(access.get("access_level"), int):
+                levels.append(access["access_level"])
+    if max(levels) >= REPORTER:
+        return True
+    return (
+        project.get("visibility") in ("public", "internal")
+        and project.get("repository_access_level") == "enabled"
+    )

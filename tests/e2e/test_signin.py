@@ -371,3 +371,14 @@ def test_a_gitlab_developer_may_cancel_and_a_reporter_may_not(
     url = f"{service.url}/api/runs/{runs[PROJECT]}"
     assert reporter.get(url).json()["can_write"] is False
     assert developer.get(url).json()["can_write"] is True
+
+
+def test_a_gitlab_guest_does_not_see_the_code_of_a_private_project(
+    service: Service, sims: tuple[GitHubSim, GitLabSim], runs: dict[str, int]
+) -> None:
+    _, gl = sims
+    gl.add_user("gus")
+    gl.set_access(PROJECT, "gus", 10)  # Guest: sees the project, not its repository
+    client, _ = sign_in(service, sims, "gitlab", "gus")
+    assert client.get(f"{service.url}/api/runs/{runs[PROJECT]}").status_code == 404
+    assert client.get(f"{service.url}/api/runs").json()["runs"] == []

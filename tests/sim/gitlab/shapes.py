@@ -24,6 +24,7 @@ def project_json(sim: GitLabState, proj: SimProject, base: str) -> dict[str, Any
         "description": "",
         "default_branch": proj.default_branch,
         "visibility": proj.visibility,
+        "repository_access_level": "enabled",
         "web_url": web,
         "http_url_to_repo": f"{web}.git",
         "ssh_url_to_repo": f"git@sim.invalid:{proj.path}.git",
