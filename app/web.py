@@ -79,7 +79,10 @@ async def metrics(request: Request) -> Response:
         return response
     client = request.client.host if request.client is not None else ""
     # a reverse proxy on this machine makes every public request a loopback one
-    forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+    forwarded = any(
+        h in ("forwarded", "via", "x-real-ip") or h.startswith("x-forwarded-")
+        for h in request.headers
+    )
     if not expected and (forwarded or not is_loopback(client)):
         return _text(
             403,

@@ -322,7 +322,8 @@ async def run_action(request: Request) -> Response:
             command=Command(action),  # type: ignore[arg-type]
             requested_by=viewer.login,
             trigger="web",
-            trigger_key=f"web:{run.id}:{action}:{uuid.uuid4().hex}",
+            # one per run and action: a double click (or a loop) files one control run
+            trigger_key=f"web:{run.id}:{action}",
             context={**_forge_context(run), "asked_on": "run page"},
             refers_to_run=run.id,
         )

@@ -51,7 +51,8 @@ def sanitized(value: Any, secrets: tuple[str, ...] = ()) -> Any:
     if isinstance(value, bool | int | float) or value is None:
         return value
     if isinstance(value, dict):
-        return {str(k)[:100]: sanitized(v, secrets) for k, v in list(value.items())[:MAX_LIST]}
+        items = list(value.items())[:MAX_LIST]  # keys too are the model's words: redacted
+        return {capped(str(k), 100, secrets=secrets): sanitized(v, secrets) for k, v in items}
     if isinstance(value, list | tuple):
         return [sanitized(v, secrets) for v in list(value)[:MAX_LIST]]
     return capped(str(value), secrets=secrets)

@@ -236,11 +236,19 @@ def test_cancel_on_the_page_acts_as_the_signed_in_person(
     asked = alice.post(f"{service.url}/runs/{run_id}/cancel", data={"csrf": token.group(1)})
     assert asked.status_code == 303, service.web.output()[-6000:]
     assert asked.headers["location"] == f"/runs/{run_id}?asked=cancel"
+    again = alice.post(f"{service.url}/runs/{run_id}/cancel", data={"csrf": token.group(1)})
+    assert again.status_code == 303  # a double click ...
     run = wait_for(lambda: service.finished(run_id), 30, what="the run to be cancelled")
     assert run["status"] == "cancelled"
     runs = service.api("/api/runs?limit=500", ADMIN_TOKEN)["runs"]
-    control = [r for r in runs if r["command"] == "cancel" and r["trigger"] == "web"]
-    assert control and control[0]["requested_by"] == "alice"
+    control = [
+        r
+        for r in runs
+        if r["command"] == "cancel"
+        and r["trigger"] == "web"
+        and r["context"]["refers_to_run"] == run_id
+    ]
+    assert len(control) == 1 and control[0]["requested_by"] == "alice"  # ... files one
     assert control[0]["context"]["refers_to_run"] == run_id
 
 

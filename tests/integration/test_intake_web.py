@@ -1214,7 +1214,7 @@ async def test_metrics_without_a_token_answer_this_machine_only(
         refused = await remote.get("/metrics")
     assert refused.status_code == 403 and "AGENTOPS_METRICS_TOKEN" in refused.text
     assert "agentops_webhooks_total" not in refused.text
-    for header in ("X-Forwarded-For", "Forwarded"):  # a proxy on this machine
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP", "Via", "X-Forwarded-Host"):
         proxied = await client.get("/metrics", headers={header: "203.0.113.9"})
         assert proxied.status_code == 403, header
     token = "metrics-token-0123456789"

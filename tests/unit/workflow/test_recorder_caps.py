@@ -57,3 +57,8 @@ def test_a_model_turns_text_is_redacted_before_it_is_cut() -> None:
 
     payload = turn_payload(_Completion())  # type: ignore[arg-type]
     assert TOKEN[:8] not in json.dumps(payload)
+
+
+def test_a_token_the_model_used_as_a_key_is_redacted() -> None:
+    stored = json.dumps(sanitized({"args": {TOKEN: "x", "path": TOKEN}}))
+    assert BODY not in stored
