@@ -374,11 +374,14 @@ class Settings(BaseSettings):
                 "AGENTOPS_SESSION_SECRET is too short: use at least 32 random characters "
                 "(e.g. `openssl rand -hex 32`)"
             )
+        from app.forges.registry import KINDS as kinds  # the registry reads these settings
+
         for entry in filter(None, (e.strip() for e in self.operator_logins.split(","))):
             forge, _, login = entry.partition(":")
-            if forge not in ("github", "gitlab") or not login:
+            if forge not in kinds or not login:
                 raise ValueError(
-                    f"AGENTOPS_OPERATOR_LOGINS: {entry!r} is not github:LOGIN or gitlab:USERNAME"
+                    f"AGENTOPS_OPERATOR_LOGINS: {entry!r} is not FORGE:LOGIN "
+                    f"(FORGE one of {', '.join(sorted(kinds))})"
                 )
         if self.gitlab_url and not _filled(self.gitlab_token):
             raise ValueError("AGENTOPS_GITLAB_URL is set but AGENTOPS_GITLAB_TOKEN is not")

@@ -19,6 +19,9 @@ from app.config import Settings
 from app.forges.base import Forge
 
 if TYPE_CHECKING:
+    import httpx
+
+    from app.signin.forge_client import ForgeSignIn
     from app.web_service import Service
     from app.webhook_endpoints import Answer, Delivery
 
@@ -73,6 +76,8 @@ class ForgeParts:
     connect: Callable[[Settings], ForgeConnection]
     receiver: Callable[[Settings], WebhookReceiver]  # made once when the web process starts
     doctor: Callable[[Settings], Awaitable[tuple[bool, str]]]  # can we authenticate?
+    # people's sign-in to the run page through this forge (None: its OAuth app is not set)
+    sign_in: Callable[[Settings, httpx.AsyncClient], ForgeSignIn | None]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.forges.registry import wording_for
 from app.store.llm_calls import LLMUsageTotal
 from app.store.run_events import RunEvent
 from app.store.runs import Run
@@ -72,11 +73,10 @@ def nav(login: str, signout: str) -> str:
 
 
 def target_text(run: Run) -> str:
-    mark = "!" if run.forge == "gitlab" and run.target_kind == "pull_request" else "#"
-    kind = "pull request" if run.target_kind == "pull_request" else "issue"
-    if run.forge == "gitlab":
-        kind = "merge request" if run.target_kind == "pull_request" else "issue"
-    return f"{kind} {mark}{run.target_number}"
+    if run.target_kind != "pull_request":
+        return f"issue #{run.target_number}"
+    words = wording_for(run.forge)
+    return f"{words.change_request} {words.change_ref(run.target_number)}"
 
 
 def run_page(state: PageState) -> str:

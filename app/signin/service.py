@@ -15,12 +15,10 @@ import httpx
 from starlette.requests import Request
 
 from app.config import Settings
-from app.forges.registry import ForgeRegistry
+from app.forges.registry import FORGES, ForgeRegistry
 from app.signin import cookies
 from app.signin.cache import AccessCache
 from app.signin.forge_client import ForgeSignIn, ForgeUnreachable, SignInRefused
-from app.signin.github import GitHubSignIn
-from app.signin.gitlab import GitLabSignIn
 from app.signin.keys import SessionKeys, digest
 from app.store import DATABASE_ERRORS, Database
 from app.store import web_sessions as session_store
@@ -59,24 +57,10 @@ class SignIn:
         )
         self.forges: dict[str, ForgeSignIn] = {}
         if self.keys is not None:
-            if settings.github_client_id and settings.github_client_secret is not None:
-                self.forges["github"] = GitHubSignIn(
-                    settings.github_api_url,
-                    settings.github_client_id,
-                    settings.github_client_secret.get_secret_value(),
-                    self._http,
-                )
-            if (
-                settings.gitlab_url
-                and settings.gitlab_oauth_client_id
-                and settings.gitlab_oauth_client_secret is not None
-            ):
-                self.forges["gitlab"] = GitLabSignIn(
-                    settings.gitlab_url,
-                    settings.gitlab_oauth_client_id,
-                    settings.gitlab_oauth_client_secret.get_secret_value(),
-                    self._http,
-                )
+            for spec in FORGES:
+                made = spec.parts().sign_in(settings, self._http)
+                if made is not None:
+                    self.forges[spec.kind] = made
         if self.keys is None and (settings.github_client_id or settings.gitlab_oauth_client_id):
             log.warning(
                 "sign-in is off: a forge's OAuth client is set but AGENTOPS_SESSION_SECRET is not"

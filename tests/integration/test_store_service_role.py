@@ -29,6 +29,7 @@ ROLE_TABLES = (
     "llm_reservations",
     "refusal_notices",
     "tenants",
+    "run_events",
 )
 
 

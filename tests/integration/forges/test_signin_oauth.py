@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from app.signin.forge_client import SignInRefused
-from app.signin.github import GitHubSignIn
-from app.signin.gitlab import GitLabSignIn
+from app.forges.github.signin import GitHubSignIn
+from app.forges.gitlab.signin import GitLabSignIn
 from app.signin.keys import pkce_challenge
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim

@@ -8,6 +8,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from app.config import Settings
+from app.forges.gitlab.spec import KIND
 from app.signin.forge_client import (
     ForgeTokens,
     Person,
@@ -19,7 +21,6 @@ from app.signin.forge_client import (
 )
 from app.store.runs import Run
 
-KIND = "gitlab"
 SCOPES = "read_user read_api"
 REPORTER = 20  # a Guest of a private project cannot read its code
 
@@ -125,3 +126,15 @@ def _reads_code(project: dict[str, Any]) -> bool:
         project.get("visibility") in ("public", "internal")
         and project.get("repository_access_level") == "enabled"
     )
+
+
+def sign_in_for(settings: Settings, client: httpx.AsyncClient) -> GitLabSignIn | None:
+    """Sign-in through the operator's GitLab OAuth application, when it is set."""
+    if (
+        not settings.gitlab_url
+        or not settings.gitlab_oauth_client_id
+        or settings.gitlab_oauth_client_secret is None
+    ):
+        return None
+    secret = settings.gitlab_oauth_client_secret.get_secret_value()
+    return GitLabSignIn(settings.gitlab_url, settings.gitlab_oauth_client_id, secret, client)

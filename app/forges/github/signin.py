@@ -10,7 +10,9 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from app.config import Settings
 from app.forges.github.manifest import github_web_url
+from app.forges.github.spec import KIND
 from app.signin.forge_client import (
     ForgeTokens,
     Person,
@@ -21,8 +23,6 @@ from app.signin.forge_client import (
     post_token,
 )
 from app.store.runs import Run
-
-KIND = "github"
 
 
 class GitHubSignIn:
@@ -118,3 +118,11 @@ class GitHubSignIn:
                 )
             )
         return found
+
+
+def sign_in_for(settings: Settings, client: httpx.AsyncClient) -> GitHubSignIn | None:
+    """Sign-in through the GitHub App's user authorization, when its client is set."""
+    if not settings.github_client_id or settings.github_client_secret is None:
+        return None
+    secret = settings.github_client_secret.get_secret_value()
+    return GitHubSignIn(settings.github_api_url, settings.github_client_id, secret, client)
