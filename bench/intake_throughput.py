@@ -6,7 +6,12 @@ One run measures, on the same machine and the same uvicorn:
 - a bare Starlette endpoint that reads the body and answers 202 (the yardstick);
 - `agentops serve` taking distinct, pre-signed `/agentops help` commands (each one a
   stored delivery and run, queued for a worker) and distinct ignored comments;
-- accepted commands at a fixed rate (`--rate`, 500/s), for the latency percentiles.
+- accepted commands at a fixed rate (`--rate`, 500/s), for the latency percentiles;
+- the floor at the same rate, in the same run: a bare endpoint that stores each body with
+  one INSERT committed on its own (`bench/floor_endpoint.py`), on the same PostgreSQL: the
+  latency no intake that stores before it answers can beat on this machine.
+HTTP is parsed by httptools on both sides (as `agentops serve` does); `--h11` runs the
+service's app and both bare endpoints with h11 instead (uvicorn's pure-Python parser).
 Real PostgreSQL (a new database) and a private Redis; no worker runs. After the load it
 checks that every 202 is a stored run with its job in Redis (nothing lost by answering
 before the enqueue). Needs `wrk` (Debian: apt-get install wrk).
@@ -19,6 +24,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -81,26 +87,30 @@ def row(name: str, result: dict[str, Any], bare: float | None = None) -> str:
     )
 
 
-def start_bare(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_bare(
+    work: Path, http: str, app: str = "bench.bare_endpoint:app", env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    name = app.split(":")[0].rsplit(".", 1)[-1]
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "bench.bare_endpoint:app",
+            app,
             "--port",
             str(port),
             "--no-access-log",
             "--loop",  # as `agentops serve` (app/cli/service.py)
             "asyncio",
             "--http",
-            "httptools",
+            http,
             "--log-level",
             "warning",
         ],
         cwd=ROOT,
-        stdout=(work / "bare.log").open("wb"),
+        env={**os.environ, **(env or {})},
+        stdout=(work / f"{name}.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -111,7 +121,7 @@ def start_bare(work: Path) -> tuple[subprocess.Popen[bytes], str]:
         except httpx.HTTPError:
             return False
 
-    wait_for(up, 20, what="the bare endpoint")
+    wait_for(up, 20, what=name)
     return process, url
 
 
@@ -154,7 +164,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--paced-seconds", type=int, default=10)
     parser.add_argument("--distinct", type=int, default=15_000, help="deliveries per round")
+    parser.add_argument(
+        "--h11", action="store_true", help="h11 on both sides (the service and the bare ones)"
+    )
     args = parser.parse_args()
+    http = "h11" if args.h11 else "httptools"
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="agentops-throughput-"))
@@ -167,13 +181,21 @@ def main() -> None:
     paced_count = args.rate * (args.paced_seconds + 5) + 1000
     write_requests(paced_file, paced_count, "/agentops help", 920_000_000)
 
-    bare, bare_url = start_bare(work)
+    bare, bare_url = start_bare(work, http)
     bare_hook = f"{bare_url}/webhooks/github"
+    floor: subprocess.Popen[bytes] | None = None
     bare_runs: list[dict[str, Any]] = []
     ignored_runs: list[dict[str, Any]] = []
     accepted_runs: list[dict[str, Any]] = []
     try:
-        with intake_service(work) as intake:
+        with intake_service(work, http) as intake:
+            floor, floor_url = start_bare(
+                work,
+                http,
+                "bench.floor_endpoint:app",
+                {"FLOOR_DATABASE_URL": intake.database_url},
+            )
+            floor_hook = f"{floor_url}/webhooks/github"
             hook = intake.hook
             wrk(bare_hook, ignored_file, 2, args.connections)  # warm-ups
             wrk(hook, ignored_file, 2, args.connections)
@@ -186,13 +208,25 @@ def main() -> None:
             paced = wrk(
                 hook, paced_file, args.paced_seconds, PACED_CONNECTIONS, args.rate, probe["mean_ms"]
             )
-            time.sleep(2)  # answers come before the enqueue: let the last ones reach Redis
+            time.sleep(1)
+            floor_probe = wrk(floor_hook, probe_file, 3, PACED_CONNECTIONS, rate=args.rate)
+            floor_paced = wrk(
+                floor_hook,
+                paced_file,
+                args.paced_seconds,
+                PACED_CONNECTIONS,
+                args.rate,
+                floor_probe["mean_ms"],
+            )
+            time.sleep(1)  # answers come before the enqueue: let the last ones reach Redis
             runs, marked, jobs = asyncio.run(
                 stored(intake.database_url, intake.redis.url, intake.queue)
             )
     finally:
-        bare.terminate()
-        bare.wait(10)
+        for process in (floor, bare):
+            if process is not None:
+                process.terminate()
+                process.wait(10)
         shutil.rmtree(work, ignore_errors=True)
 
     bare_result, ignored, accepted = map(median_of, (bare_runs, ignored_runs, accepted_runs))
@@ -200,12 +234,13 @@ def main() -> None:
     print(
         f"wrk -t1 -c{args.connections}, {args.rounds} rounds of {args.seconds} s in turn"
         f" (the median round); paced: -c{PACED_CONNECTIONS} at {args.rate}/s"
-        f" for {args.paced_seconds} s"
+        f" for {args.paced_seconds} s; HTTP parser {http} on both sides"
     )
     print(row("bare Starlette endpoint", bare_result))
     print(row("ignored comment", ignored, bare_rate))
     print(row("accepted command", accepted, bare_rate))
     print(row(f"accepted at {args.rate}/s", paced))
+    print(row(f"floor at {args.rate}/s", floor_paced))
     for name, results in (
         ("bare", bare_runs),
         ("ignored", ignored_runs),
