@@ -145,8 +145,8 @@ STEERED_SUMMARY = (
     "| `a | @oscar` |\n|---|\n\n"
     "Fixes #1, closes acme/other#2."
 )
-NOTIFIED = ("all", "bob", "acme/security-team", "alice", "carol", "dave", "erin", "frank")
-NOTIFIED += ("grace", "heidi", "ivan", "judy", "mallory", "niaj", "oscar")
+NOTIFIED: tuple[str, ...] = ("all", "bob", "acme/security-team", "alice", "carol", "dave")
+NOTIFIED += ("erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "oscar")
 CLOSES = re.compile(
     r"\b(?:clos(?:e[sd]?|ing)|fix(?:e[sd]|ing)?|resolv(?:e[sd]?|ing)|implement(?:s|ed|ing)?)"
     r":? +(?:issues? +)?(?:[\w.-]+(?:/[\w.-]+)*)?#\d+",

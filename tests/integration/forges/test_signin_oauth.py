@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from app.signin.forge_client import SignInRefused
 from app.forges.github.signin import GitHubSignIn
 from app.forges.gitlab.signin import GitLabSignIn
+from app.signin.forge_client import SignInRefused
 from app.signin.keys import pkce_challenge
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
