@@ -40,6 +40,10 @@
       statusEl.textContent = msg.status;
       statusEl.className = "status s-" + msg.status.replace(/[^a-z]/g, "");
     }
+    if (msg.kind === "run_ended") {  // nothing left to cancel
+      var cancel = document.querySelector(".b-cancel");
+      if (cancel && cancel.form) { cancel.form.remove(); }
+    }
   }
 
   var source = new EventSource(main.getAttribute("data-events") + "?after=" + last);
