@@ -219,6 +219,18 @@ def test_a_person_watches_an_implement_run_live_loses_the_connection_and_cancels
     assert max(shown) > shown_before
     assert sorted(shown) == list(range(1, len(shown) + 1)), shown  # no gap, no duplicate
     assert navigations == [details_url], navigations
+    # the header follows: cost, tokens and models of the calls made since the page opened
+    assert page.locator("#run-cost").inner_text() != "$0.0000"
+    assert int(page.locator("#run-tokens").inner_text()) > 0
+    assert "anthropic:sim-coder" in page.locator("#run-models").inner_text().split(", ")
+    # a test run's output shows its end (where the verdict is) in its scroll box
+    tested = page.locator("li.ev.k-tool_call", has_text="run_tests")
+    tested.wait_for(timeout=30_000)
+    at_end: bool = tested.locator("pre").evaluate(
+        "p => p.scrollHeight > p.clientHeight && p.scrollTop + p.clientHeight >= p.scrollHeight - 2"
+    )
+    assert at_end, "the test output's end is not in view"
+    page.locator("li.ev.k-tool_call").last.scroll_into_view_if_needed()
     page.screenshot(path=shots / "run-page-mid-run.png")
     phone = browser.new_context(
         viewport=PHONE, is_mobile=True, has_touch=True, storage_state=alice.storage_state()
