@@ -8,6 +8,8 @@ import hashlib
 
 from starlette.responses import HTMLResponse
 
+from app.security_headers import SAME_ORIGIN_FORMS_REFERRER_POLICY
+
 STYLE = (
     "body{font:16px system-ui;max-width:46rem;margin:3rem auto;padding:0 1rem}"
     "pre{background:#f4f4f4;padding:1rem;overflow:auto}"
@@ -37,6 +39,8 @@ def html_page(
         f"<style>{STYLE}</style></head><body>{body}</body></html>"
     )
     headers = {"Content-Security-Policy": content_security_policy(form_action)}
+    if form_action == "'self'":
+        headers["Referrer-Policy"] = SAME_ORIGIN_FORMS_REFERRER_POLICY
     if secret or status != 200:
         headers["Cache-Control"] = "no-store"
     return HTMLResponse(document, status_code=status, headers=headers)

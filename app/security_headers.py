@@ -14,6 +14,12 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
+# A page whose forms post to this service (Cancel, Retry, Sign out): under `no-referrer` a
+# browser sends `Origin: null` with such a POST, which the CSRF check (app/signin/csrf.py)
+# rightly refuses; `same-origin` sends the real Origin to this service and still nothing,
+# neither referrer nor origin, to any other site.
+SAME_ORIGIN_FORMS_REFERRER_POLICY = "same-origin"
+
 
 class SecurityHeaders:
     """ASGI middleware adding `SECURITY_HEADERS` that a response did not set itself."""

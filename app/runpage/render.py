@@ -96,8 +96,12 @@ def run_page(state: PageState) -> str:
             "Status",
             f'<span id="run-status" class="status s-{slug(run.status)}">{esc(run.status)}</span>',
         ),
-        ("Cost so far", f'<span id="run-cost">${cost:.4f}</span> ({tokens} tokens)'),
-        ("Models", esc(models)),
+        (
+            "Cost so far",
+            f'<span id="run-cost">${cost:.4f}</span> (<span id="run-tokens">{tokens}</span>'
+            " tokens)",
+        ),
+        ("Models", f'<span id="run-models">{esc(models)}</span>'),
         ("Started", esc(when(run.started_at or run.created_at))),
     ]
     if run.retry_of:
@@ -198,8 +202,11 @@ def event_item(event: RunEvent) -> str:
     )
 
 
-def _pre(text: object, label: str) -> str:
-    return f'<pre aria-label="{esc(label)}">{esc(text)}</pre>' if text else ""
+def _pre(text: object, label: str, tail: bool = False) -> str:
+    """`text` as preformatted text; `tail`: its end is what matters (a test run's output),
+    shown first in its scroll box by the live script."""
+    kind = ' class="tail"' if tail else ""
+    return f'<pre{kind} aria-label="{esc(label)}">{esc(text)}</pre>' if text else ""
 
 
 def _text(payload: dict[str, Any], key: str) -> str:
@@ -284,7 +291,7 @@ def _tool_call(p: dict[str, Any]) -> str:
         return (
             f"{head}: tests{which} "
             f'<span class="status s-{"succeeded" if verdict == "passed" else "failed"}">'
-            f"{verdict}</span>" + _pre(_text(p, "output"), "test output (its end)")
+            f"{verdict}</span>" + _pre(_text(p, "output"), "test output (its end)", tail=True)
         )
     arguments = p.get("arguments") if isinstance(p.get("arguments"), dict) else {}
     args = ", ".join(f"{k}={json.dumps(v)[:200]}" for k, v in (arguments or {}).items())
@@ -360,6 +367,10 @@ def live_message(event: RunEvent) -> str:
         data["status"] = _text(event.payload, "status")
     if event.kind == "model_call":
         data["cost_usd"] = _num(event.payload, "cost_usd")
+        data["tokens"] = int(
+            _num(event.payload, "input_tokens") + _num(event.payload, "output_tokens")
+        )
+        data["model"] = _text(event.payload, "model")[:200]  # set as text by the script
     return json.dumps(data)
 
 

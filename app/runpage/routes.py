@@ -28,6 +28,7 @@ from app.events import RunRequest, TenantKey
 from app.runpage import render
 from app.runpage.hub import CatchUp, RunEventHub
 from app.runpage.runs_list import runs_page as runs_list_page
+from app.security_headers import SAME_ORIGIN_FORMS_REFERRER_POLICY
 from app.signin.routes import signin_of
 from app.store import Database
 from app.store import llm_calls as llm_store
@@ -72,7 +73,11 @@ def hub_of(request: Request) -> RunEventHub:
 
 
 def _html(text: str, status: int = 200) -> HTMLResponse:
-    headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
+    headers = {
+        "Content-Security-Policy": CSP,
+        "Cache-Control": "no-store",
+        "Referrer-Policy": SAME_ORIGIN_FORMS_REFERRER_POLICY,
+    }
     return HTMLResponse(text, status_code=status, headers=headers)
 
 

@@ -4,11 +4,20 @@
 "use strict";
 (function () {
   var main = document.getElementById("run");
-  if (!main || !window.EventSource) { return; }
+  if (!main) { return; }
+
+  function showEnds(root) {  // a test run's output: its end (the verdict) in view
+    var tails = root.querySelectorAll("pre.tail");
+    for (var i = 0; i < tails.length; i++) { tails[i].scrollTop = tails[i].scrollHeight; }
+  }
+  showEnds(document);
+  if (!window.EventSource) { return; }
   var timeline = document.getElementById("timeline");
   var live = document.getElementById("live");
   var statusEl = document.getElementById("run-status");
   var costEl = document.getElementById("run-cost");
+  var tokensEl = document.getElementById("run-tokens");
+  var modelsEl = document.getElementById("run-models");
   var cost = parseFloat(main.getAttribute("data-cost") || "0");
   var last = parseInt(main.getAttribute("data-last") || "0", 10);
   if (main.getAttribute("data-finished") === "1") { return; }
@@ -31,14 +40,28 @@
       var heading = group.querySelector(".gh");
       if (heading) { heading.replaceWith(fragment(msg.heading_html)); }
     }
-    group.querySelector(".events").appendChild(fragment(msg.html));
+    var events = group.querySelector(".events");
+    events.appendChild(fragment(msg.html));
+    showEnds(events.lastElementChild || events);
     if (typeof msg.cost_usd === "number" && costEl) {
       cost += msg.cost_usd;
       costEl.textContent = "$" + cost.toFixed(4);
     }
+    if (typeof msg.tokens === "number" && tokensEl) {
+      tokensEl.textContent = String(parseInt(tokensEl.textContent || "0", 10) + msg.tokens);
+    }
+    if (msg.model && modelsEl) {  // textContent: the model's name stays text
+      var models = modelsEl.textContent === "none yet" ? [] : modelsEl.textContent.split(", ");
+      if (models.indexOf(msg.model) < 0) { models.push(msg.model); }
+      modelsEl.textContent = models.join(", ");
+    }
     if (msg.status && statusEl) {
       statusEl.textContent = msg.status;
       statusEl.className = "status s-" + msg.status.replace(/[^a-z]/g, "");
+    }
+    if (msg.kind === "run_ended") {  // nothing left to cancel
+      var cancel = document.querySelector(".b-cancel");
+      if (cancel && cancel.form) { cancel.form.remove(); }
     }
   }
 

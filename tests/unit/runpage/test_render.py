@@ -190,3 +190,17 @@ def test_payloads_are_redacted_and_capped_before_they_are_stored() -> None:
     assert ran["passed"] is False and ran["output"].endswith("E  boom")
     secret = "my-very-own-configured-secret-value"
     assert secret not in json.dumps(sanitized({"a": f"leak {secret}"}, (secret,)))
+
+
+def test_a_model_call_tells_the_live_header_its_cost_tokens_and_model() -> None:
+    call = event(
+        7,
+        "model_call",
+        {"model": "anthropic:m", "input_tokens": 40, "output_tokens": 2, "cost_usd": 0.5},
+    )
+    message = json.loads(render.live_message(call))
+    assert (message["cost_usd"], message["tokens"], message["model"]) == (0.5, 42, "anthropic:m")
+    state = render.PageState(made_run(), [], [], [], False, "", "", "")
+    html = render.run_page(state)
+    assert '<span id="run-tokens">0</span> tokens' in html
+    assert '<span id="run-models">none yet</span>' in html
