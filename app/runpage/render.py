@@ -53,8 +53,8 @@ class PageState:
     notice: str = ""
 
 
-def document(title: str, body: str, live: bool = False) -> str:
-    script = '<script src="/runs/static/live.js" defer></script>' if live else ""
+def document(title: str, body: str, live: bool = False, script_name: str = "live.js") -> str:
+    script = f'<script src="/runs/static/{script_name}" defer></script>' if live else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

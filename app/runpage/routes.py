@@ -58,6 +58,7 @@ _STATIC = Path(__file__).parent / "static"
 _FILES = {
     "live.js": ("text/javascript; charset=utf-8", (_STATIC / "live.js").read_bytes()),
     "page.css": ("text/css; charset=utf-8", (_STATIC / "page.css").read_bytes()),
+    "list.js": ("text/javascript; charset=utf-8", (_STATIC / "list.js").read_bytes()),
 }
 
 
@@ -288,7 +289,9 @@ async def runs_list(request: Request) -> Response:
     except signin.DATABASE_FAULTS:
         return _unavailable()
     next_before = runs[limit - 1].id if len(runs) > limit else None
-    page = runs_list_page(runs[:limit], viewer.login, _signout(viewer), repo, status, next_before)
+    page = runs_list_page(
+        runs[:limit], viewer.login, _signout(viewer), repo, status, next_before, before
+    )
     return _html(page)
 
 

@@ -16,6 +16,7 @@ def runs_page(
     repo: str,
     status: str,
     next_before: int | None,
+    before: int | None = None,
 ) -> str:
     options = "".join(
         f'<option value="{s}"{" selected" if s == status else ""}>{s}</option>' for s in STATUSES
@@ -51,5 +52,8 @@ def runs_page(
             | {"before": str(next_before)}
         )
         more = f'<p><a href="/runs?{esc(query)}">Older runs</a></p>'
-    body = nav(login, signout) + f"<main><h1>Runs</h1>{form}{table}{more}</main>"
-    return document("Runs · AgentOps", body)
+    # the first page is live (static/list.js); older pages are history
+    note = "<p>Live: new runs and their status appear as they change.</p>" if before is None else ""
+    listed = f'<div id="runs-live">{table}{more}</div>'
+    body = nav(login, signout) + f"<main><h1>Runs</h1>{form}{note}{listed}</main>"
+    return document("Runs · AgentOps", body, live=before is None, script_name="list.js")

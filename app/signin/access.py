@@ -82,9 +82,11 @@ async def readable_scope(signin: SignIn, viewer: Viewer) -> Scope:
     forge = signin.forges.get(viewer.forge or "")
     if forge is None:
         return Scope(everything=False)
+    # what the forge said is cached; which of them are tenants here is read each time (a
+    # workspace becomes a tenant with its first run, and the live list must show it)
     found, answer = signin.cache.get(viewer.person, ("workspaces",))
     if found:
-        return answer  # type: ignore[no-any-return]
+        return await _as_tenants(signin, forge.kind, answer)
     token = await signin.token_of(viewer)
     if token is None:
         return Scope(everything=False)
@@ -93,9 +95,8 @@ async def readable_scope(signin: SignIn, viewer: Viewer) -> Scope:
     except ForgeUnreachable as exc:
         log.warning("workspaces of %s unknown: %s", viewer.login, exc)
         return Scope(everything=False)
-    scope = await _as_tenants(signin, forge.kind, workspaces)
-    signin.cache.put(viewer.person, ("workspaces",), scope)
-    return scope
+    signin.cache.put(viewer.person, ("workspaces",), workspaces)
+    return await _as_tenants(signin, forge.kind, workspaces)
 
 
 async def _as_tenants(signin: SignIn, kind: str, workspaces: list[Workspace]) -> Scope:

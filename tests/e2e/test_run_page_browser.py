@@ -173,7 +173,15 @@ def test_a_person_watches_an_implement_run_live_loses_the_connection_and_cancels
     began = time.monotonic()
     alice = sign_in(browser, service, gh, "alice")
     script_slow_resolution(llm[0])
+    # the runs list, open before the run exists: the run appears in it without a reload
+    listing = alice.new_page()
+    listing.goto(f"{service.url}/runs")
+    listing.get_by_text("Live: new runs and their status appear as they change.").wait_for()
+    listing_navigations: list[str] = []
+    listing.on("framenavigated", lambda frame: listing_navigations.append(frame.url))
     _, run_id = script.start_implement(service, gh, REPO)
+    row = listing.locator(f'#runs-live tr:has(a[href="/runs/{run_id}"])')
+    row.wait_for(timeout=15_000)
 
     # the check run's Details link is the page
     def details() -> str | None:
@@ -256,6 +264,8 @@ def test_a_person_watches_an_implement_run_live_loses_the_connection_and_cancels
     assert page.get_by_role("button", name="Cancel this run").count() == 0
     run = service.finished(run_id)
     assert run is not None and run["status"] == "cancelled"
+    row.locator(".status", has_text="cancelled").wait_for(timeout=15_000)  # the list too
+    assert listing_navigations == [], "the runs list reloaded"
     # the page's events are the run's, each once: as the whole history has them
     shown = seqs_shown(page)
     history = alice.request.get(f"{service.url}/runs/{run_id}/events")
