@@ -151,6 +151,10 @@ def test_the_wheel_ships_every_template_and_the_app_manifest(installed: Installe
     declared = yaml.safe_load((ROOT / "app.yml").read_text())
     assert posted["default_permissions"] == declared["default_permissions"]
 
+    # the run page's own script and style, which the web process reads when it starts
+    served = installed.python("from app.runpage.routes import _FILES\nprint(sorted(_FILES))")
+    assert served.strip() == "['list.js', 'live.js', 'page.css']"
+
 
 def _checkout(path: Path) -> Path:
     path.mkdir()
