@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
@@ -91,6 +91,28 @@ async def post_token(client: httpx.AsyncClient, url: str, form: dict[str, str]) 
     except ValueError:
         raise SignInRefused(f"the forge answered HTTP {response.status_code}, not JSON") from None
     return tokens_from(data)
+
+
+class OAuthGrants:
+    """A forge's token endpoint: the code grant (with PKCE) and the refresh grant, the
+    same form on both forges but for what `code_grant` adds."""
+
+    token_url: str
+    client_id: str
+    _secret: str
+    _client: httpx.AsyncClient
+    code_grant: ClassVar[Mapping[str, str]] = {}
+
+    async def exchange(self, code: str, redirect_uri: str, verifier: str) -> ForgeTokens:
+        grant = {"code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
+        return await self._grant({**self.code_grant, **grant})
+
+    async def refresh(self, refresh_token: str) -> ForgeTokens:
+        return await self._grant({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    async def _grant(self, form: dict[str, str]) -> ForgeTokens:
+        ours = {"client_id": self.client_id, "client_secret": self._secret}
+        return await post_token(self._client, self.token_url, {**ours, **form})
 
 
 async def get_json(

@@ -14,18 +14,17 @@ from app.config import Settings
 from app.forges.github.manifest import github_web_url
 from app.forges.github.spec import KIND
 from app.signin.forge_client import (
-    ForgeTokens,
+    OAuthGrants,
     Person,
     SignInRefused,
     Workspace,
     get_json,
     get_pages,
-    post_token,
 )
 from app.store.runs import Run
 
 
-class GitHubSignIn:
+class GitHubSignIn(OAuthGrants):
     kind = KIND
 
     def __init__(
@@ -34,6 +33,7 @@ class GitHubSignIn:
         self.api = api_url.rstrip("/")
         self.web = github_web_url(api_url)
         self.client_id, self._secret = client_id, client_secret
+        self.token_url = f"{self.web}/login/oauth/access_token"
         self._client = client
 
     def _headers(self, token: str) -> dict[str, str]:
@@ -53,25 +53,6 @@ class GitHubSignIn:
             "allow_signup": "false",
         }
         return f"{self.web}/login/oauth/authorize?{urlencode(query)}"
-
-    async def exchange(self, code: str, redirect_uri: str, verifier: str) -> ForgeTokens:
-        form = {
-            "client_id": self.client_id,
-            "client_secret": self._secret,
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-        }
-        return await post_token(self._client, f"{self.web}/login/oauth/access_token", form)
-
-    async def refresh(self, refresh_token: str) -> ForgeTokens:
-        form = {
-            "client_id": self.client_id,
-            "client_secret": self._secret,
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-        }
-        return await post_token(self._client, f"{self.web}/login/oauth/access_token", form)
 
     async def person(self, token: str) -> Person:
         status, data = await get_json(self._client, f"{self.api}/user", self._headers(token), {})

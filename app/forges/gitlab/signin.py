@@ -3,7 +3,8 @@ the signed-in person's own token may read."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -11,13 +12,12 @@ import httpx
 from app.config import Settings
 from app.forges.gitlab.spec import KIND
 from app.signin.forge_client import (
-    ForgeTokens,
+    OAuthGrants,
     Person,
     SignInRefused,
     Workspace,
     get_json,
     get_pages,
-    post_token,
 )
 from app.store.runs import Run
 
@@ -25,8 +25,9 @@ SCOPES = "read_user read_api"
 REPORTER = 20  # a Guest of a private project cannot read its code
 
 
-class GitLabSignIn:
+class GitLabSignIn(OAuthGrants):
     kind = KIND
+    code_grant: ClassVar[Mapping[str, str]] = {"grant_type": "authorization_code"}
 
     def __init__(
         self, gitlab_url: str, client_id: str, client_secret: str, client: httpx.AsyncClient
@@ -34,6 +35,7 @@ class GitLabSignIn:
         self.instance = gitlab_url.rstrip("/")  # as the webhook handler names tenants
         self.api = f"{self.instance}/api/v4"
         self.client_id, self._secret = client_id, client_secret
+        self.token_url = f"{self.instance}/oauth/token"
         self._client = client
 
     @staticmethod
@@ -51,26 +53,6 @@ class GitLabSignIn:
             "code_challenge_method": "S256",
         }
         return f"{self.instance}/oauth/authorize?{urlencode(query)}"
-
-    async def exchange(self, code: str, redirect_uri: str, verifier: str) -> ForgeTokens:
-        form = {
-            "client_id": self.client_id,
-            "client_secret": self._secret,
-            "code": code,
-            "grant_type": "authorization_code",
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-        }
-        return await post_token(self._client, f"{self.instance}/oauth/token", form)
-
-    async def refresh(self, refresh_token: str) -> ForgeTokens:
-        form = {
-            "client_id": self.client_id,
-            "client_secret": self._secret,
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-        }
-        return await post_token(self._client, f"{self.instance}/oauth/token", form)
 
     async def person(self, token: str) -> Person:
         status, data = await get_json(self._client, f"{self.api}/user", self._headers(token), {})
