@@ -34,10 +34,14 @@ class _Item:
 
 
 class AcceptBatcher:
-    def __init__(self, db: Database, max_batch: int = 100, in_flight: int = 4) -> None:
+    def __init__(self, db: Database, max_batch: int = 100, in_flight: int = 1) -> None:
         self.db = db
         self.max_batch = max_batch
-        self.in_flight = in_flight  # batches being stored at once (pooled connections)
+        # Batches being stored at once. One: everything that arrives while a batch is
+        # written goes in the next, so a burst costs the fewest round trips and commits
+        # (bench/README.md: 2,614 against 2,372 accepted/s with four, closed-loop p99
+        # 24 against 44 ms, the same p99 at 500/s).
+        self.in_flight = in_flight
         self._waiting: list[_Item] = []
         self._storing = 0
         self._tasks: set[asyncio.Task[None]] = set()
