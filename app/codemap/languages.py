@@ -48,12 +48,36 @@ _JS_COMMON = """
 (export_statement source: (string (string_fragment) @import))
 (call_expression function: (identifier) @_req
   arguments: (arguments (string (string_fragment) @import)) (#eq? @_req "require"))
-"""
+(arguments (function_expression name: (identifier) @name) @def.function)
+(return_statement (function_expression name: (identifier) @name) @def.function)
+(assignment_expression
+  left: (member_expression object: (_) @scope property: (property_identifier) @name)
+  right: [(function_expression) (arrow_function) (generator_function)] @value) @def.function
+(assignment_expression
+  left: (member_expression object: (_) @scope property: (property_identifier) @name)
+  right: (class !name) @value) @def.class
+(export_statement value: [(function_expression !name) (arrow_function)] @value) @def.function
+(export_statement value: (class !name) @value) @def.class
+(variable_declarator name: (identifier) @name value: (object)) @def.object
+(assignment_expression
+  left: (member_expression object: (_) @scope property: (property_identifier) @name)
+  right: (object)) @def.object
+(variable_declarator value: (object (pair key: (property_identifier) @name value: _FUNCTION)
+  @def.method))
+(assignment_expression right: (object (pair key: (property_identifier) @name value: _FUNCTION)
+  @def.method))
+(export_statement value: (object (pair key: (property_identifier) @name value: _FUNCTION)
+  @def.method))
+""".replace("_FUNCTION", "[(function_expression) (arrow_function) (generator_function)]")
 
 _JAVASCRIPT = (
     _JS_COMMON
     + """
 (class_declaration name: (identifier) @name) @def.class
+(class name: (identifier) @name) @def.class
+(variable_declarator name: (identifier) @name value: (class !name)) @def.class
+(field_definition property: (property_identifier) @name
+  value: [(arrow_function) (function_expression)]) @def.method
 """
 )
 
@@ -69,6 +93,10 @@ _TYPESCRIPT = (
 (method_signature name: (property_identifier) @name) @def.method
 (abstract_method_signature name: (property_identifier) @name) @def.method
 (function_signature name: (identifier) @name) @def.function
+(class name: (type_identifier) @name) @def.class
+(variable_declarator name: (identifier) @name value: (class !name)) @def.class
+(public_field_definition name: (property_identifier) @name
+  value: [(arrow_function) (function_expression)]) @def.method
 """
 )
 
@@ -82,6 +110,7 @@ _PHP = """
 (method_declaration name: (name) @name) @def.method
 (namespace_use_clause (qualified_name) @import)
 (namespace_use_clause (name) @import)
+(use_declaration [(name) (qualified_name)] @import)
 (require_once_expression (string (string_content) @import))
 (require_expression (string (string_content) @import))
 (include_expression (string (string_content) @import))

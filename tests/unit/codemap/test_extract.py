@@ -235,7 +235,8 @@ function helper(int $x): int { return $x; }
     assert found["UserController.render"].signature == "public function render(): string"
     assert found["UserController.routes"].kind == "method"
     assert found["helper"].kind == "function"
-    assert symbols.imports == ("Illuminate\\Support\\Facades\\Route", "helpers.php")
+    # `use Loggable;` inside the class brings the trait in: an import of the file too
+    assert symbols.imports == ("Illuminate\\Support\\Facades\\Route", "helpers.php", "Loggable")
 
 
 def test_go_java_ruby_rust_definitions() -> None:
