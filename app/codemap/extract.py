@@ -98,7 +98,7 @@ def _query_outline(
             continue
         name = _node_text(source, names[0]) if names else "default"
         found = Found(captures[kind[0]][0], name, kind[1])
-        if "scope" in captures or "value" in captures:  # an assignment or a default export
+        if "value" in captures:  # an assignment, a default export, an object property
             made = member_definition(source, found, captures)
             if made is None:
                 continue

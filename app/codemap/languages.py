@@ -38,6 +38,10 @@ _PYTHON = """
 (import_from_statement module_name: (_) @import)
 """
 
+_JS_FUNCTION = "[(function_expression) (arrow_function) (generator_function)]"
+# What an assignment or a default export may define; app/codemap/jsmembers.py names it.
+_JS_VALUE = "[(function_expression) (arrow_function) (generator_function) (class) (object)]"
+
 _JS_COMMON = """
 (function_declaration name: (identifier) @name) @def.function
 (generator_function_declaration name: (identifier) @name) @def.function
@@ -52,30 +56,17 @@ _JS_COMMON = """
 (return_statement (function_expression name: (identifier) @name) @def.function)
 (assignment_expression
   left: (member_expression object: (_) @scope property: (property_identifier) @name)
-  right: [(function_expression) (arrow_function) (generator_function)] @value) @def.function
-(assignment_expression
-  left: (member_expression object: (_) @scope property: (property_identifier) @name)
-  right: (class !name) @value) @def.class
-(export_statement value: [(function_expression !name) (arrow_function)] @value) @def.function
-(export_statement value: (class !name) @value) @def.class
-(variable_declarator name: (identifier) @name value: (object)) @def.object
-(assignment_expression
-  left: (member_expression object: (_) @scope property: (property_identifier) @name)
-  right: (object)) @def.object
-(variable_declarator value: (object (pair key: (property_identifier) @name value: _FUNCTION)
-  @def.method))
-(assignment_expression right: (object (pair key: (property_identifier) @name value: _FUNCTION)
-  @def.method))
-(export_statement value: (object (pair key: (property_identifier) @name value: _FUNCTION)
-  @def.method))
-""".replace("_FUNCTION", "[(function_expression) (arrow_function) (generator_function)]")
+  right: _VALUE @value) @def.function
+(variable_declarator name: (identifier) @name value: [(class) (object)] @value) @def.function
+(export_statement value: _VALUE @value) @def.function
+(pair key: (property_identifier) @name value: _FUNCTION @value) @def.method
+""".replace("_VALUE", _JS_VALUE).replace("_FUNCTION", _JS_FUNCTION)
 
 _JAVASCRIPT = (
     _JS_COMMON
     + """
 (class_declaration name: (identifier) @name) @def.class
 (class name: (identifier) @name) @def.class
-(variable_declarator name: (identifier) @name value: (class !name)) @def.class
 (field_definition property: (property_identifier) @name
   value: [(arrow_function) (function_expression)]) @def.method
 """
@@ -94,7 +85,6 @@ _TYPESCRIPT = (
 (abstract_method_signature name: (property_identifier) @name) @def.method
 (function_signature name: (identifier) @name) @def.function
 (class name: (type_identifier) @name) @def.class
-(variable_declarator name: (identifier) @name value: (class !name)) @def.class
 (public_field_definition name: (property_identifier) @name
   value: [(arrow_function) (function_expression)]) @def.method
 """
