@@ -55,12 +55,26 @@ def module_names(path: str) -> list[str]:
     return names
 
 
+def default_export_name(path: str) -> str:
+    """The name an anonymous default export is found by: its file's stem, or its folder's
+    for an index file (`src/Button/index.jsx` → Button). Extraction reads bytes only, as
+    its results are cached by content, so this naming happens here, with the path."""
+    parts = path.rsplit(".", 1)[0].split("/")
+    if parts[-1] == "index" and len(parts) > 1:
+        return parts[-2]
+    return parts[-1]
+
+
 def build_graph(index: RepoIndex) -> CodeGraph:
     graph = CodeGraph()
     definers: defaultdict[str, list[tuple[str, Definition]]] = defaultdict(list)
     for path, indexed in index.files.items():
+        js_like = indexed.symbols.language in _JS_LIKE
         for definition in indexed.symbols.definitions:
-            definers[definition.name].append((path, definition))
+            name = definition.name
+            if js_like and definition.qualname == "default":
+                name = default_export_name(path)
+            definers[name].append((path, definition))
         for name in module_names(path):
             graph.modules.setdefault(name, path)
     graph.definers = dict(definers)

@@ -102,3 +102,20 @@ def test_graph_links_imports(shop: RepoIndex) -> None:
     assert graph.imports["shop/orders.py"] == {"shop/cart.py", "shop/payments/gateway.py"}
     assert graph.imported_by["shop/payments/currency.py"] == {"shop/payments/gateway.py"}
     assert graph.modules["shop.payments.gateway"] == "shop/payments/gateway.py"
+
+
+def test_anonymous_default_exports_are_found_by_their_file_name(tmp_path: Path) -> None:
+    (tmp_path / "src" / "Button").mkdir(parents=True)
+    (tmp_path / "src" / "Button" / "index.jsx").write_text("export default () => null;\n")
+    (tmp_path / "src" / "formatPrice.ts").write_text(
+        "export default function (cents: number): string { return `${cents / 100}`; }\n"
+    )
+    (tmp_path / "src" / "named.js").write_text("export default function render() {}\n")
+    (tmp_path / "encoder.py").write_text("class E:\n    def default(self, o):\n        pass\n")
+    (tmp_path / "default.py").write_text("def default():\n    pass\n")
+    graph = build_graph(build_index(tmp_path))
+    assert [p for p, _ in graph.definers["Button"]] == ["src/Button/index.jsx"]
+    assert [p for p, _ in graph.definers["formatPrice"]] == ["src/formatPrice.ts"]
+    assert [p for p, _ in graph.definers["render"]] == ["src/named.js"]
+    # only Python's own functions named `default` are found by that word
+    assert sorted(p for p, _ in graph.definers["default"]) == ["default.py", "encoder.py"]
