@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from app.codemap.index import RepoIndex
+from app.codemap.phpnames import file_namespace, php_class_files, resolve_php_name
 from app.codemap.symbols import Definition
 
 _JS_LIKE = frozenset({"javascript", "typescript", "tsx"})
@@ -79,13 +80,23 @@ def build_graph(index: RepoIndex) -> CodeGraph:
             graph.modules.setdefault(name, path)
     graph.definers = dict(definers)
     paths = set(index.files)
+    classes = php_class_files(
+        (p, f.symbols.definitions) for p, f in index.files.items() if f.symbols.language == "php"
+    )
     imported_by: defaultdict[str, set[str]] = defaultdict(set)
     for path, indexed in index.files.items():
-        targets = set(
-            _resolve_imports(
-                path, indexed.symbols.language, indexed.symbols.imports, graph.modules, paths
+        symbols = indexed.symbols
+        if symbols.language == "php":
+            namespace = file_namespace(symbols.definitions)
+            targets = {
+                target
+                for raw in symbols.imports
+                if (target := _resolve_php(path, raw, namespace, classes, paths)) is not None
+            }
+        else:
+            targets = set(
+                _resolve_imports(path, symbols.language, symbols.imports, graph.modules, paths)
             )
-        )
         targets.discard(path)
         if targets:
             graph.imports[path] = targets
@@ -114,12 +125,21 @@ def _resolve_imports(
             target = _resolve_python(path, raw, modules)
         elif language in _JS_LIKE and raw.startswith("."):
             target = _resolve_relative(path, raw, paths, _JS_SUFFIXES)
-        elif language in ("php", "ruby") and ("/" in raw or raw.endswith((".php", ".rb"))):
-            target = _resolve_relative(path, raw, paths, ("", ".rb", ".php"))
+        elif language == "ruby" and ("/" in raw or raw.endswith(".rb")):
+            target = _resolve_relative(path, raw, paths, ("", ".rb"))
         else:
             target = None
         if target is not None:
             yield target
+
+
+def _resolve_php(
+    path: str, raw: str, namespace: str, classes: dict[str, str], paths: set[str]
+) -> str | None:
+    """A `require`d path, or a `use`d class, trait or interface."""
+    if "/" in raw or raw.endswith(".php"):
+        return _resolve_relative(path, raw, paths, ("", ".php"))
+    return resolve_php_name(raw, namespace, classes)
 
 
 def _resolve_python(path: str, raw: str, modules: dict[str, str]) -> str | None:

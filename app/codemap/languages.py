@@ -2,7 +2,10 @@
 
 Grammars come from the per-language wheels on PyPI; nothing is downloaded at run time.
 Each definitions query captures a definition node as `@def.<kind>` with its `@name`,
-and each import as `@import` (the node whose text names the imported module).
+and each import as `@import` (the node whose text names the imported module). PHP's
+imports are also the classes a file names in `extends`/`implements`, `use Trait;`, static
+calls (`Route::get`), `X::class` and `new X`: a class of the same namespace needs no `use`,
+and these are how a file depends on one (the graph resolves them by namespace).
 """
 
 from __future__ import annotations
@@ -101,6 +104,12 @@ _PHP = """
 (namespace_use_clause (qualified_name) @import)
 (namespace_use_clause (name) @import)
 (use_declaration [(name) (qualified_name)] @import)
+(base_clause [(name) (qualified_name)] @import)
+(class_interface_clause [(name) (qualified_name)] @import)
+(scoped_call_expression scope: [(name) (qualified_name)] @import)
+(class_constant_access_expression . [(name) (qualified_name)] @import)
+(object_creation_expression [(name) (qualified_name)] @import
+  (#not-match? @import "^(self|static|parent)$"))
 (require_once_expression (string (string_content) @import))
 (require_expression (string (string_content) @import))
 (include_expression (string (string_content) @import))
