@@ -54,6 +54,7 @@ def member_definition(source: bytes, found: Found, captures: dict[str, list[Node
         return found._replace(kind=kind)
     if owner.endswith(_PROTOTYPE):
         owner = owner[: -len(_PROTOTYPE)]
+    owner = owner.removeprefix("this.")  # this.handlers.click = …: the enclosing one's
     if not owner.replace(".", "").replace("_", "").replace("$", "").isalnum():
         return None  # a call or an index: `a().b = …`, `x[i].y = …` name no place to look
     return found._replace(kind=kind, local=f"{owner}.{found.name}")

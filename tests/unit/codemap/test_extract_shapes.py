@@ -36,13 +36,15 @@ def test_methods_assigned_to_an_object_named_and_anonymous() -> None:
 def test_prototype_and_constructor_members_belong_to_the_constructor() -> None:
     found = kinds(
         "javascript",
-        "function Layer(path) {\n  this.handle = function () {};\n}\n"
+        "function Layer(path) {\n  this.handle = function () {};\n"
+        "  this.hooks.match = () => {};\n}\n"
         "Layer.prototype.match = function match(path) { return true; };\n"
         "Layer.prototype.handle_error = async (err) => {};\n",
     )
     assert found == {
         ("Layer", "function"),
         ("Layer.handle", "method"),
+        ("Layer.hooks.match", "method"),
         ("Layer.match", "method"),
         ("Layer.handle_error", "method"),
     }
