@@ -14,13 +14,15 @@ import re
 
 from tree_sitter import Node, QueryCursor
 
+from app.codemap.jsmembers import Found, member_definition
 from app.codemap.languages import LoadedLanguage, load_language
+from app.codemap.phpdoc import docblock_of, with_docblock_methods
 from app.codemap.pywalk import python_outline
 from app.codemap.symbols import Definition, FileSymbols, FileWords
 from app.codemap.terms import source_identifiers
 
 # Bump when the output of extract_symbols changes: it is part of every cache key.
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "4"
 
 _SIGNATURE_LIMIT = 240
 # Conventional headers of generated code (Go's "Code generated ... DO NOT EDIT.", @generated).
@@ -78,11 +80,13 @@ def extract_words(source: bytes) -> FileWords:
 def _query_outline(
     loaded: LoadedLanguage, source: bytes, root: Node
 ) -> tuple[tuple[Definition, ...], list[str]]:
-    definitions: list[tuple[Node, Node, str]] = []
+    definitions: list[Found] = []
     imports: list[str] = []
     cursor = QueryCursor(loaded.query)
     cursor.set_max_start_depth(loaded.spec.max_depth)
     kinds = loaded.definition_kinds
+    php = loaded.spec.name == "php"
+    docblocks: dict[int, Node] = {}  # PHP: a class's first line → its @method docblock
     for pattern, captures in cursor.matches(root):
         kind = kinds[pattern]
         if kind is None:
@@ -90,9 +94,24 @@ def _query_outline(
                 imports.extend(_node_text(source, n) for n in captures["import"])
             continue
         names = captures.get("name")
-        if names:
-            definitions.append((captures[kind[0]][0], names[0], kind[1]))
-    return _nest_definitions(source, definitions), imports
+        if names is None and "value" not in captures:
+            continue
+        name = _node_text(source, names[0]) if names else "default"
+        found = Found(captures[kind[0]][0], name, kind[1])
+        if "value" in captures:  # an assignment, a default export, an object property
+            made = member_definition(source, found, captures)
+            if made is None:
+                continue
+            found = made
+        definitions.append(found)
+        if php and found.kind in _CONTAINER_KINDS:
+            block = docblock_of(found.node)
+            if block is not None:
+                docblocks[found.node.start_point.row + 1] = block
+    nested = _nest_definitions(source, definitions)
+    if docblocks:
+        nested = with_docblock_methods(source, nested, docblocks)
+    return nested, imports
 
 
 def _node_text(source: bytes, node: Node) -> str:
@@ -109,21 +128,29 @@ def _signature(source: bytes, start: int, end: int, body_start: int | None) -> s
     return text if len(text) <= _SIGNATURE_LIMIT else text[: _SIGNATURE_LIMIT - 1] + "…"
 
 
-def _start_byte(node: Node | None) -> int | None:
-    return None if node is None else node.start_byte
+def _body_start(node: Node) -> int | None:
+    """Where the body starts: the node's own, or that of the function it assigns
+    (`x = () => {}`, `obj.x = function () {}`, `{x: function () {}}`)."""
+    body = node.child_by_field_name("body")
+    if body is None:
+        value = node.child_by_field_name("value") or node.child_by_field_name("right")
+        if value is not None:
+            body = value.child_by_field_name("body")
+    return None if body is None else body.start_byte
 
 
 _NESTING_KINDS = _CONTAINER_KINDS - {"module", "namespace"}
 
 
-def _nest_definitions(source: bytes, found: list[tuple[Node, Node, str]]) -> tuple[Definition, ...]:
-    """Qualified names from nesting; a function directly inside a class is a method."""
-    spans = [(node.start_byte, -node.end_byte, node, name, kind) for node, name, kind in found]
+def _nest_definitions(source: bytes, found: list[Found]) -> tuple[Definition, ...]:
+    """Qualified names from nesting; a function directly inside a class is a method.
+    An object literal (kind "object") only names what is defined in it."""
+    spans = [(f.node.start_byte, -f.node.end_byte, f) for f in found]
     spans.sort(key=lambda item: (item[0], item[1]))
     stack: list[tuple[int, str, str]] = []  # (end byte, qualname, kind)
     result: list[Definition] = []
     seen: set[tuple[int, int]] = set()
-    for start, negative_end, node, name_node, kind in spans:
+    for start, negative_end, (node, name, kind, local) in spans:
         end = -negative_end
         key = (start, end)
         if key in seen:
@@ -131,25 +158,27 @@ def _nest_definitions(source: bytes, found: list[tuple[Node, Node, str]]) -> tup
         seen.add(key)
         while stack and stack[-1][0] < end:
             stack.pop()
-        name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
         if kind == "impl":
             name = name.split("<", 1)[0].strip()
+        local = local or name
         if stack:
             _, parent_qualname, parent_kind = stack[-1]
             if kind == "function" and parent_kind in _NESTING_KINDS:
                 kind = "method"
-            qualname = f"{parent_qualname}.{name}"
+            qualname = f"{parent_qualname}.{local}"
         else:
-            qualname = name
+            qualname = local
+        stack.append((end, qualname, kind))
+        if kind == "object":
+            continue
         result.append(
             Definition(
                 name,
                 qualname,
                 kind,
-                _signature(source, start, end, _start_byte(node.child_by_field_name("body"))),
+                _signature(source, start, end, _body_start(node)),
                 node.start_point.row + 1,
                 node.end_point.row + 1,
             )
         )
-        stack.append((end, qualname, kind))
     return tuple(result)

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from app.codemap.index import RepoIndex
+from app.codemap.phpnames import file_namespace, php_class_files, resolve_php_name
 from app.codemap.symbols import Definition
 
 _JS_LIKE = frozenset({"javascript", "typescript", "tsx"})
@@ -55,23 +56,47 @@ def module_names(path: str) -> list[str]:
     return names
 
 
+def default_export_name(path: str) -> str:
+    """The name an anonymous default export is found by: its file's stem, or its folder's
+    for an index file (`src/Button/index.jsx` → Button). Extraction reads bytes only, as
+    its results are cached by content, so this naming happens here, with the path."""
+    parts = path.rsplit(".", 1)[0].split("/")
+    if parts[-1] == "index" and len(parts) > 1:
+        return parts[-2]
+    return parts[-1]
+
+
 def build_graph(index: RepoIndex) -> CodeGraph:
     graph = CodeGraph()
     definers: defaultdict[str, list[tuple[str, Definition]]] = defaultdict(list)
     for path, indexed in index.files.items():
+        js_like = indexed.symbols.language in _JS_LIKE
         for definition in indexed.symbols.definitions:
-            definers[definition.name].append((path, definition))
+            name = definition.name
+            if js_like and definition.qualname == "default":
+                name = default_export_name(path)
+            definers[name].append((path, definition))
         for name in module_names(path):
             graph.modules.setdefault(name, path)
     graph.definers = dict(definers)
     paths = set(index.files)
+    classes = php_class_files(
+        (p, f.symbols.definitions) for p, f in index.files.items() if f.symbols.language == "php"
+    )
     imported_by: defaultdict[str, set[str]] = defaultdict(set)
     for path, indexed in index.files.items():
-        targets = set(
-            _resolve_imports(
-                path, indexed.symbols.language, indexed.symbols.imports, graph.modules, paths
+        symbols = indexed.symbols
+        if symbols.language == "php":
+            namespace = file_namespace(symbols.definitions)
+            targets = {
+                target
+                for raw in symbols.imports
+                if (target := _resolve_php(path, raw, namespace, classes, paths)) is not None
+            }
+        else:
+            targets = set(
+                _resolve_imports(path, symbols.language, symbols.imports, graph.modules, paths)
             )
-        )
         targets.discard(path)
         if targets:
             graph.imports[path] = targets
@@ -100,12 +125,21 @@ def _resolve_imports(
             target = _resolve_python(path, raw, modules)
         elif language in _JS_LIKE and raw.startswith("."):
             target = _resolve_relative(path, raw, paths, _JS_SUFFIXES)
-        elif language in ("php", "ruby") and ("/" in raw or raw.endswith((".php", ".rb"))):
-            target = _resolve_relative(path, raw, paths, ("", ".rb", ".php"))
+        elif language == "ruby" and ("/" in raw or raw.endswith(".rb")):
+            target = _resolve_relative(path, raw, paths, ("", ".rb"))
         else:
             target = None
         if target is not None:
             yield target
+
+
+def _resolve_php(
+    path: str, raw: str, namespace: str, classes: dict[str, str], paths: set[str]
+) -> str | None:
+    """A `require`d path, or a `use`d class, trait or interface."""
+    if "/" in raw or raw.endswith(".php"):
+        return _resolve_relative(path, raw, paths, ("", ".php"))
+    return resolve_php_name(raw, namespace, classes)
 
 
 def _resolve_python(path: str, raw: str, modules: dict[str, str]) -> str | None:

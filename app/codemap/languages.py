@@ -2,7 +2,10 @@
 
 Grammars come from the per-language wheels on PyPI; nothing is downloaded at run time.
 Each definitions query captures a definition node as `@def.<kind>` with its `@name`,
-and each import as `@import` (the node whose text names the imported module).
+and each import as `@import` (the node whose text names the imported module). PHP's
+imports are also the classes a file names in `extends`/`implements`, `use Trait;`, static
+calls (`Route::get`), `X::class` and `new X`: a class of the same namespace needs no `use`,
+and these are how a file depends on one (the graph resolves them by namespace).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ _PYTHON = """
 (import_from_statement module_name: (_) @import)
 """
 
+_JS_FUNCTION = "[(function_expression) (arrow_function) (generator_function)]"
+# What an assignment or a default export may define; app/codemap/jsmembers.py names it.
+_JS_VALUE = "[(function_expression) (arrow_function) (generator_function) (class) (object)]"
+
 _JS_COMMON = """
 (function_declaration name: (identifier) @name) @def.function
 (generator_function_declaration name: (identifier) @name) @def.function
@@ -48,12 +55,23 @@ _JS_COMMON = """
 (export_statement source: (string (string_fragment) @import))
 (call_expression function: (identifier) @_req
   arguments: (arguments (string (string_fragment) @import)) (#eq? @_req "require"))
-"""
+(arguments (function_expression name: (identifier) @name) @def.function)
+(return_statement (function_expression name: (identifier) @name) @def.function)
+(assignment_expression
+  left: (member_expression object: (_) @scope property: (property_identifier) @name)
+  right: _VALUE @value) @def.function
+(variable_declarator name: (identifier) @name value: [(class) (object)] @value) @def.function
+(export_statement value: _VALUE @value) @def.function
+(pair key: (property_identifier) @name value: _FUNCTION @value) @def.method
+""".replace("_VALUE", _JS_VALUE).replace("_FUNCTION", _JS_FUNCTION)
 
 _JAVASCRIPT = (
     _JS_COMMON
     + """
 (class_declaration name: (identifier) @name) @def.class
+(class name: (identifier) @name) @def.class
+(field_definition property: (property_identifier) @name
+  value: [(arrow_function) (function_expression)]) @def.method
 """
 )
 
@@ -69,6 +87,9 @@ _TYPESCRIPT = (
 (method_signature name: (property_identifier) @name) @def.method
 (abstract_method_signature name: (property_identifier) @name) @def.method
 (function_signature name: (identifier) @name) @def.function
+(class name: (type_identifier) @name) @def.class
+(public_field_definition name: (property_identifier) @name
+  value: [(arrow_function) (function_expression)]) @def.method
 """
 )
 
@@ -82,6 +103,13 @@ _PHP = """
 (method_declaration name: (name) @name) @def.method
 (namespace_use_clause (qualified_name) @import)
 (namespace_use_clause (name) @import)
+(use_declaration [(name) (qualified_name)] @import)
+(base_clause [(name) (qualified_name)] @import)
+(class_interface_clause [(name) (qualified_name)] @import)
+(scoped_call_expression scope: [(name) (qualified_name)] @import)
+(class_constant_access_expression . [(name) (qualified_name)] @import)
+(object_creation_expression [(name) (qualified_name)] @import
+  (#not-match? @import "^(self|static|parent)$"))
 (require_once_expression (string (string_content) @import))
 (require_expression (string (string_content) @import))
 (include_expression (string (string_content) @import))

@@ -235,7 +235,14 @@ function helper(int $x): int { return $x; }
     assert found["UserController.render"].signature == "public function render(): string"
     assert found["UserController.routes"].kind == "method"
     assert found["helper"].kind == "function"
-    assert symbols.imports == ("Illuminate\\Support\\Facades\\Route", "helpers.php")
+    # the classes it extends, implements and uses as traits are imports of the file too
+    assert symbols.imports == (
+        "Illuminate\\Support\\Facades\\Route",
+        "helpers.php",
+        "Controller",
+        "Renders",
+        "Loggable",
+    )
 
 
 def test_go_java_ruby_rust_definitions() -> None:

@@ -102,3 +102,46 @@ def test_graph_links_imports(shop: RepoIndex) -> None:
     assert graph.imports["shop/orders.py"] == {"shop/cart.py", "shop/payments/gateway.py"}
     assert graph.imported_by["shop/payments/currency.py"] == {"shop/payments/gateway.py"}
     assert graph.modules["shop.payments.gateway"] == "shop/payments/gateway.py"
+
+
+def test_anonymous_default_exports_are_found_by_their_file_name(tmp_path: Path) -> None:
+    (tmp_path / "src" / "Button").mkdir(parents=True)
+    (tmp_path / "src" / "Button" / "index.jsx").write_text("export default () => null;\n")
+    (tmp_path / "src" / "formatPrice.ts").write_text(
+        "export default function (cents: number): string { return `${cents / 100}`; }\n"
+    )
+    (tmp_path / "src" / "named.js").write_text("export default function render() {}\n")
+    (tmp_path / "encoder.py").write_text("class E:\n    def default(self, o):\n        pass\n")
+    (tmp_path / "default.py").write_text("def default():\n    pass\n")
+    graph = build_graph(build_index(tmp_path))
+    assert [p for p, _ in graph.definers["Button"]] == ["src/Button/index.jsx"]
+    assert [p for p, _ in graph.definers["formatPrice"]] == ["src/formatPrice.ts"]
+    assert [p for p, _ in graph.definers["render"]] == ["src/named.js"]
+    # only Python's own functions named `default` are found by that word
+    assert sorted(p for p, _ in graph.definers["default"]) == ["default.py", "encoder.py"]
+
+
+def test_php_files_link_to_the_classes_they_use_by_namespace(tmp_path: Path) -> None:
+    files = {
+        "src/Support/Collection.php": "<?php\nnamespace App\\Support;\n"
+        "class Collection implements Enumerable { use Macroable; }\n",
+        "src/Support/Enumerable.php": "<?php\nnamespace App\\Support;\ninterface Enumerable {}\n",
+        "src/Support/Macroable.php": "<?php\nnamespace App\\Support;\ntrait Macroable {}\n",
+        "src/Http/UserController.php": "<?php\nnamespace App\\Http;\n"
+        "use App\\Support\\Collection;\nclass UserController {\n"
+        "    public function index() { return new Collection(); }\n}\n",
+        "routes/web.php": "<?php\nuse Illuminate\\Support\\Facades\\Route;\n"
+        "Route::get('/users', [\\App\\Http\\UserController::class, 'index']);\n",
+        "src/Other/Enumerable.php": "<?php\nnamespace App\\Other;\ninterface Enumerable {}\n",
+    }
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    graph = build_graph(build_index(tmp_path))
+    assert graph.imports["src/Support/Collection.php"] == {
+        "src/Support/Enumerable.php",  # its own namespace's, not App\Other's
+        "src/Support/Macroable.php",
+    }
+    assert graph.imports["src/Http/UserController.php"] == {"src/Support/Collection.php"}
+    assert graph.imports["routes/web.php"] == {"src/Http/UserController.php"}
+    assert "src/Other/Enumerable.php" not in graph.imported_by
