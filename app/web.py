@@ -156,7 +156,7 @@ async def api_run(request: Request) -> Response:
 async def signed_in(request: Request) -> signin.Viewer | None:
     """The signed-in person of the session cookie, if any (None while the database is down:
     the admin API's own answer follows)."""
-    if signin.SESSION_COOKIE not in request.cookies:
+    if not any(name in request.cookies for name in signin.SESSION_COOKIES):
         return None
     try:
         return await signin_api.signed_in_viewer(request)

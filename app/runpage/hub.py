@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from app.runpage.stream_quota import StreamQuota
 from app.store import DATABASE_ERRORS, Database
 from app.store import run_events as event_store
 from app.store.run_events import RunEvent
@@ -82,6 +83,7 @@ class RunEventHub:
         self._listener: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._closed = False
+        self.quota = StreamQuota()  # open streams per person, on this process
 
     @contextlib.asynccontextmanager
     async def subscribe(self, run_id: int, tenant_id: int) -> AsyncIterator[Subscription]:

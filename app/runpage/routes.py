@@ -10,10 +10,11 @@ authorises with the same write-access check before it acts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from app.events import RunRequest, TenantKey
 from app.runpage import render
 from app.runpage.hub import CatchUp, RunEventHub
 from app.runpage.runs_list import runs_page as runs_list_page
+from app.runpage.stream_quota import StreamQuota
 from app.security_headers import SAME_ORIGIN_FORMS_REFERRER_POLICY
 from app.signin.routes import signin_of
 from app.store import Database
@@ -168,9 +170,30 @@ async def run_events(request: Request) -> Response:
         return Response("database unavailable\n", status_code=503, media_type="text/plain")
     if run is None:
         return Response("not found\n", status_code=404, media_type="text/plain")
-    stream = _stream(request, viewer, run, _resume_from(request))
+    quota = hub_of(request).quota
+    if quota.open_streams(viewer.person) >= quota.limit:
+        return Response(
+            f"too many live streams open ({quota.limit}): close some run pages\n",
+            status_code=429,
+            media_type="text/plain",
+            headers={"Retry-After": "30"},
+        )
+    stream = _counted(quota, viewer, _stream(request, viewer, run, _resume_from(request)))
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+async def _counted(
+    quota: StreamQuota, viewer: signin.Viewer, stream: AsyncGenerator[str, None]
+) -> AsyncIterator[str]:
+    """`stream`, counted against the person's quota while it is open."""
+    with quota.held(viewer.person) as admitted:
+        if not admitted:  # others were opened between the check and the first byte
+            yield "event: end\ndata: {}\n\n"
+            return
+        async with contextlib.aclosing(stream):  # its subscription ends with it, now
+            async for chunk in stream:
+                yield chunk
 
 
 def _sse(event: RunEvent) -> str:
@@ -179,7 +202,7 @@ def _sse(event: RunEvent) -> str:
 
 async def _stream(
     request: Request, viewer: signin.Viewer, run: Run, last: int
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """The history after `last`, then the live tail: each event once, in order."""
     db = _db(request)
     yield "retry: 2000\n\n"

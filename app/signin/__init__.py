@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from app.signin import access, csrf
 from app.signin.access import Scope
-from app.signin.cookies import SESSION_COOKIE
+from app.signin.cookies import SESSION_COOKIE, SESSION_COOKIES
 from app.signin.routes import routes, signin_of, signout_form
 from app.signin.service import DATABASE_FAULTS, SignIn, Viewer
 from app.store.runs import Run
@@ -32,6 +32,7 @@ from app.store.runs import Run
 __all__ = [
     "DATABASE_FAULTS",
     "SESSION_COOKIE",
+    "SESSION_COOKIES",
     "Scope",
     "SignIn",
     "Viewer",

@@ -3,12 +3,16 @@
 Both are signed (`SessionKeys.sign`), `HttpOnly`, `SameSite=Lax` (the forge's redirect
 back is a top-level GET, which Lax lets through; a cross-site POST carries neither) and
 `Secure` when the service is reached over https (its public URL, or the scheme a trusted
-proxy gave).
+proxy gave). Over https their names carry the browser's prefixes (`__Host-` for the
+session: Secure, path `/`, no domain; `__Secure-` for the state), so that a cookie set by a
+neighbouring subdomain or over plain http (a session of the attacker's own, planted to
+sign the victim in as them) is never read as ours.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -16,8 +20,17 @@ from app.signin.keys import SessionKeys
 
 SESSION_COOKIE = "agentops_session"
 STATE_COOKIE = "agentops_signin"
+SESSION_COOKIES = (f"__Host-{SESSION_COOKIE}", SESSION_COOKIE)  # either name, by scheme
 STATE_PATH = "/signin"  # sent to the sign-in routes only
 STATE_TTL_SECONDS = 600
+
+
+def session_cookie_name(secure: bool) -> str:
+    return f"__Host-{SESSION_COOKIE}" if secure else SESSION_COOKIE
+
+
+def state_cookie_name(secure: bool) -> str:
+    return f"__Secure-{STATE_COOKIE}" if secure else STATE_COOKIE
 
 
 def cookie_header(name: str, value: str, path: str, max_age: int, secure: bool) -> str:
@@ -25,16 +38,23 @@ def cookie_header(name: str, value: str, path: str, max_age: int, secure: bool) 
     return f"{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{flags}"
 
 
-def expired_cookie_header(name: str, path: str, secure: bool) -> str:
-    return cookie_header(name, "", path, 0, secure)
+def expired_session_cookie(secure: bool) -> str:
+    return cookie_header(session_cookie_name(secure), "", "/", 0, secure)
+
+
+def expired_state_cookie(secure: bool) -> str:
+    return cookie_header(state_cookie_name(secure), "", STATE_PATH, 0, secure)
 
 
 def session_cookie(keys: SessionKeys, session_id: str, max_age: int, secure: bool) -> str:
-    return cookie_header(SESSION_COOKIE, keys.sign("session", session_id), "/", max_age, secure)
+    name = session_cookie_name(secure)
+    return cookie_header(name, keys.sign("session", session_id), "/", max_age, secure)
 
 
-def session_id_of(keys: SessionKeys, cookie: str | None) -> str | None:
-    return keys.unsign("session", cookie)
+def session_id_of(keys: SessionKeys, cookies: Mapping[str, str], secure: bool) -> str | None:
+    """The session id of the request's cookie of the name its scheme allows (over https
+    only the `__Host-` one)."""
+    return keys.unsign("session", cookies.get(session_cookie_name(secure)))
 
 
 @dataclass(frozen=True)
@@ -61,13 +81,12 @@ def state_cookie(keys: SessionKeys, state: SignInState, secure: bool) -> str:
             str(state.issued_at),
         )
     )
-    return cookie_header(
-        STATE_COOKIE, keys.sign("signin", value), STATE_PATH, STATE_TTL_SECONDS, secure
-    )
+    name = state_cookie_name(secure)
+    return cookie_header(name, keys.sign("signin", value), STATE_PATH, STATE_TTL_SECONDS, secure)
 
 
-def state_of(keys: SessionKeys, cookie: str | None) -> SignInState | None:
-    value = keys.unsign("signin", cookie)
+def state_of(keys: SessionKeys, cookies: Mapping[str, str], secure: bool) -> SignInState | None:
+    value = keys.unsign("signin", cookies.get(state_cookie_name(secure)))
     if value is None:
         return None
     parts = value.split("|")

@@ -115,9 +115,7 @@ def _refused(signin: SignIn, request: Request, reason: str, status: int = 403) -
         f'<p>{html.escape(reason)}</p><p><a href="/signin">Try again</a>.</p>',
         status,
     )
-    response.headers["Set-Cookie"] = cookies.expired_cookie_header(
-        cookies.STATE_COOKIE, cookies.STATE_PATH, signin.secure_cookies(request)
-    )
+    response.headers["Set-Cookie"] = cookies.expired_state_cookie(signin.secure_cookies(request))
     return response
 
 
@@ -128,7 +126,7 @@ async def callback(request: Request) -> Response:
     if forge is None or signin.keys is None:
         return PlainTextResponse(f"no sign-in with {kind!r} here\n", status_code=404)
     params = request.query_params
-    held = cookies.state_of(signin.keys, request.cookies.get(cookies.STATE_COOKIE))
+    held = cookies.state_of(signin.keys, request.cookies, signin.secure_cookies(request))
     given = params.get("state", "")
     if (
         held is None
@@ -177,7 +175,7 @@ async def callback(request: Request) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers.append(
         "Set-Cookie",
-        cookies.expired_cookie_header(cookies.STATE_COOKIE, cookies.STATE_PATH, secure),
+        cookies.expired_state_cookie(secure),
     )
     response.headers.append(
         "Set-Cookie", cookies.session_cookie(signin.keys, session_id, lifetime, secure)
@@ -198,9 +196,7 @@ async def signout(request: Request) -> Response:
     except DATABASE_FAULTS:
         return _page("Database unreachable", "<p>Try again in a moment.</p>", 503)
     response = RedirectResponse("/signin", status_code=303)
-    response.headers["Set-Cookie"] = cookies.expired_cookie_header(
-        cookies.SESSION_COOKIE, "/", signin.secure_cookies(request)
-    )
+    response.headers["Set-Cookie"] = cookies.expired_session_cookie(signin.secure_cookies(request))
     return response
 
 

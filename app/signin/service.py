@@ -94,7 +94,7 @@ class SignIn:
             return admin
         if self.keys is None:
             return None
-        session_id = cookies.session_id_of(self.keys, request.cookies.get(cookies.SESSION_COOKIE))
+        session_id = cookies.session_id_of(self.keys, request.cookies, self.secure_cookies(request))
         if session_id is None:
             return None
         key = digest(session_id)

@@ -7,6 +7,7 @@ Cancel acts as the signed-in person."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.runpage.stream_quota import STREAMS_PER_PERSON
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import forge_env, gitlab_token
 from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, wait_for
@@ -355,3 +357,30 @@ def test_the_operator_reads_every_run_with_the_admin_token_and_a_wrong_token_rea
         assert answer.status_code == 303 and "for the operator." not in answer.text
     refused = httpx.get(f"{service.url}/runs/{run_id}/events", headers=wrong)
     assert refused.status_code == 404 and "id: " not in refused.text
+
+
+def test_one_person_cannot_hold_open_streams_without_end(
+    service: Service, sims: GitHubSim, llm: tuple[LLMSimulator, str]
+) -> None:
+    """Each open stream costs the web process a slot and database reads: one person gets
+    a clear 429 past the limit, someone else is not affected, and a closed stream frees
+    its place."""
+    gh = sims
+    llm[0].script(script.PLANNER, slow(6.0, text("**Change**\n1. slowly.")))
+    run_id = plan_run(service, gh)
+    alice = sign_in(service, gh, "alice")
+    url = f"{service.url}/runs/{run_id}/events"
+    with contextlib.ExitStack() as open_streams:
+        held = []
+        for _ in range(STREAMS_PER_PERSON):
+            stream = open_streams.enter_context(alice.stream("GET", url))
+            assert stream.status_code == 200
+            held.append(stream)
+        refused = alice.get(url)
+        assert refused.status_code == 429
+        assert "too many live streams" in refused.text and refused.headers["retry-after"]
+        operator = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        with httpx.stream("GET", url, headers=operator, timeout=30) as other:
+            assert other.status_code == 200  # another person's streams are their own
+        held[0].close()
+        assert wait_for(lambda: alice.get(url, timeout=30).status_code == 200, 10)

@@ -53,12 +53,27 @@ def test_the_sign_in_state_round_trips_and_ages() -> None:
     keys = SessionKeys(SECRET)
     state = cookies.SignInState("github", "s" * 43, "v" * 43, "/runs/7?x=1|2", int(time.time()))
     header = cookies.state_cookie(keys, state, secure=True)
-    value = header.split(";")[0].split("=", 1)[1]
-    assert cookies.state_of(keys, value) == state
+    name, value = header.split(";")[0].split("=", 1)
+    assert name == "__Secure-agentops_signin"
+    assert cookies.state_of(keys, {name: value}, secure=True) == state
     assert "Path=/signin" in header and "HttpOnly" in header and "Secure" in header
     assert "SameSite=Lax" in header
     assert state.fresh() and not state.fresh(time.time() + cookies.STATE_TTL_SECONDS + 1)
-    assert cookies.state_of(keys, value.replace("github", "gitlab")) is None
+    assert cookies.state_of(keys, {name: value.replace("github", "gitlab")}, True) is None
+
+
+def test_over_https_only_the_prefixed_cookies_are_read() -> None:
+    """A cookie planted without the prefix (over plain http, or by a neighbouring
+    subdomain: the attacker's own valid session) is not the browser's session."""
+    keys = SessionKeys(SECRET)
+    https = cookies.session_cookie(keys, "theirs", 3600, secure=True)
+    name, value = https.split(";")[0].split("=", 1)
+    assert name == "__Host-agentops_session" and "; Path=/;" in https
+    assert "Domain" not in https
+    assert cookies.session_id_of(keys, {name: value}, secure=True) == "theirs"
+    assert cookies.session_id_of(keys, {"agentops_session": value}, secure=True) is None
+    assert cookies.session_id_of(keys, {"agentops_session": value}, secure=False) == "theirs"
+    assert cookies.session_id_of(keys, {name: value}, secure=False) is None
 
 
 def test_the_session_cookie_has_its_flags_and_secure_only_on_https() -> None:
