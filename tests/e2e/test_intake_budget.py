@@ -121,7 +121,9 @@ def test_a_burst_is_shed_at_once_and_every_answer_is_in_time(
     assert all(r.status_code == 503 for r, _ in answers), [r.text for r, _ in answers]
     assert all(took < BUDGET + 1.0 for _, took in answers), [t for _, t in answers]
     shed = [took for r, took in answers if "too many deliveries at once" in r.text]
-    assert len(shed) >= 12 - 3 and max(shed) < 1.0  # beyond 3 waiting: answered at once
+    # beyond 3 waiting: answered without waiting for the budget (those that wait take at
+    # least BUDGET; a quarter of it is the margin for a loaded machine's thread start-up)
+    assert len(shed) >= 12 - 3 and max(shed) < BUDGET * 0.75
 
 
 def test_a_body_that_never_arrives_is_a_408_in_time(service: Service) -> None:
