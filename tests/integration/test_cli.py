@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -163,12 +164,15 @@ async def test_an_idle_worker_is_quiet(own_database_url: str, tmp_path: Path) ->
             [sys.executable, "-m", "app", "worker"], env=env, stdout=out, stderr=out
         )
         try:
-            for _ in range(300):  # its start-up ends with the line about its test Python
+            # start-up: its lines (sandbox, test Python, toolchains) until 3 s of quiet
+            settled, quiet_since = "", time.monotonic()
+            for _ in range(600):
                 await asyncio.sleep(0.1)
-                if "test Python:" in log.read_text():
+                now = log.read_text()
+                if now != settled:
+                    settled, quiet_since = now, time.monotonic()
+                elif "test Python:" in now and time.monotonic() - quiet_since > 3:
                     break
-            await asyncio.sleep(1)
-            settled = log.read_text()
             await asyncio.sleep(12)  # two sweeps and more
             assert log.read_text() == settled
         finally:
