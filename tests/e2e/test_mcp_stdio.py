@@ -98,7 +98,7 @@ def text_of(result: CallToolResult) -> str:
 def data(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
-    return result.structured_content
+    return dict(result.structured_content)
 
 
 async def test_the_code_map_tools_answer_with_structured_content(tmp_path: Path) -> None:
