@@ -17,6 +17,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 from mcp.types import CallToolResult
 
@@ -122,6 +123,8 @@ async def test_the_admin_token_reads_every_run_and_acts_on_none(
         log = await client.read_resource(status["links"]["log"])
         lines = getattr(log.contents[0], "text", "").splitlines()
         assert lines and lines[-1].split()[2] == "run_ended"
+        with pytest.raises(MCPError, match=f"run {run_id} has no diff"):
+            await client.read_resource(status["links"]["diff"])  # a plan changes no code
 
         refusals: list[tuple[str, dict[str, Any], str]] = [
             ("run_status", {"run_id": 99_999_999}, "there is no run 99999999"),
