@@ -19,13 +19,13 @@ from app.config import Settings
 from app.mcp import run_tools
 from app.mcp.errors import ToolRefusal
 from app.mcp.gate import BearerGate, principal_in
+from app.mcp.mount import PATH
 from app.mcp.run_models import Filed, RunList, RunStatus
 from app.mcp.run_resources import RunResources
 from app.mcp.tokens import Principal
 from app.runpage.hub import RunEventHub
 from app.web_service import Service
 
-PATH = "/mcp"
 INSTRUCTIONS = (
     "AgentOps's runs: `list_runs` and `run_status` read them, `start_run` and `cancel_run` "
     "ask for work as the token's person (the forge's write access decides, as for a "
