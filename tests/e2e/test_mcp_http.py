@@ -111,8 +111,10 @@ async def test_the_admin_token_reads_every_run_and_acts_on_none(
         assert set(tools) == {"list_runs", "run_status", "start_run", "cancel_run"}
         assert all(t.output_schema is not None for t in tools.values())
 
-        listed = data(await client.call_tool("list_runs", {"repo": REPO}))
+        answer = await client.call_tool("list_runs", {"repo": REPO})
+        listed = data(answer)
         assert run_id in [r["id"] for r in listed["runs"]]
+        assert text_of(answer).startswith("<untrusted-data") and f"#{run_id} " in text_of(answer)
 
         status = data(await client.call_tool("run_status", {"run_id": run_id}))
         assert status["run"]["status"] == "succeeded" and status["run"]["command"] == "plan"
