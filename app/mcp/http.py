@@ -20,6 +20,7 @@ from app.llm.prompt_safety import fence_untrusted
 from app.mcp import run_tools
 from app.mcp.errors import ToolRefusal
 from app.mcp.gate import BearerGate, principal_in
+from app.mcp.legacy_subscriptions import LegacySubscriptions
 from app.mcp.mount import PATH
 from app.mcp.run_models import Filed, RunList, RunStatus
 from app.mcp.run_resources import RunResources
@@ -107,6 +108,7 @@ def http_server(service: Service, resources: RunResources) -> MCPServer:
         return _answer(filed, _filed_text(filed))
 
     resources.register(server)
+    LegacySubscriptions(resources.bus, resources.watch_uri).install(server)
     return server
 
 

@@ -11,12 +11,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
+from mcp.types import INVALID_PARAMS
 
 from app.mcp import run_tools
 from app.mcp.errors import ToolRefusal
@@ -31,6 +34,7 @@ from app.web_service import Service
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 6 * 3600.0  # a watcher's longest life, whatever the run does
 MAX_EVENTS = 10_000
+_URI = re.compile(r"agentops://runs/(\d{1,18})/(?:log|diff)")
 
 
 def log_uri(run_id: int) -> str:
@@ -86,6 +90,18 @@ class RunResources:
             if not diffs:
                 raise ResourceError(f"run {run.id} has no diff (yet)")
             return diffs[-1]
+
+    async def watch_uri(self, uri: str) -> None:
+        """For `resources/subscribe`: follow the run `uri` names, if it still runs."""
+        found = _URI.fullmatch(uri)
+        if found is None:
+            raise MCPError(code=INVALID_PARAMS, message=f"no such resource: {uri}")
+        try:
+            run = await run_tools.find_run(self.service, int(found.group(1)))
+        except ToolRefusal as exc:
+            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+        if not run.finished:
+            self._watch(run)
 
     async def _run(self, raw: str, ctx: Context) -> Run:
         if principal_in(getattr(ctx.request_context.request, "scope", {})) is None:

@@ -17,9 +17,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.subscriptions import ResourceUpdated
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ResourceUpdatedNotification
 
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import forge_env
@@ -69,9 +69,10 @@ def service(
 
 
 @contextlib.asynccontextmanager
-async def connected(service: Service, token: str) -> AsyncIterator[Client]:
+async def connected(service: Service, token: str, **options: Any) -> AsyncIterator[Client]:
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
-    async with Client(streamable_http_client(f"{service.url}/mcp", http_client=http)) as c:
+    transport = streamable_http_client(f"{service.url}/mcp", http_client=http)
+    async with Client(transport, **options) as c:
         yield c
 
 
@@ -194,3 +195,34 @@ async def test_cancel_and_the_log_updates_while_a_run_runs(
     control = [r for r in runs if r["id"] == filed["run_id"]]
     assert control[0]["command"] == "cancel" and control[0]["requested_by"] == "alice"
     assert control[0]["trigger_key"] == f"web:{run_id}:cancel"
+
+
+async def test_a_client_of_an_older_protocol_subscribes_to_the_log(
+    service: Service, sims: GitHubSim, llm: tuple[LLMSimulator, str]
+) -> None:
+    """`resources/subscribe` (protocols before 2026-07-28, most desktop clients today)."""
+    llm[0].script(script.PLANNER, slow(30.0, text("**Change**\n1. never seen.")))
+    run_id = plan_run(service, sims)
+    uri = f"agentops://runs/{run_id}/log"
+    updated = anyio.Event()
+
+    async def heard(message: Any) -> None:
+        if isinstance(message, ResourceUpdatedNotification) and message.params.uri == uri:
+            updated.set()
+
+    async with connected(service, ALICE_TOKEN, mode="legacy", message_handler=heard) as alice:
+        assert alice.server_capabilities is not None
+        resources = alice.server_capabilities.resources
+        assert resources is not None and resources.subscribe
+        with pytest.warns(MCPDeprecationWarning):
+            await alice.subscribe_resource(uri)
+        data(await alice.call_tool("cancel_run", {"run_id": run_id}))
+        with anyio.fail_after(30):
+            await updated.wait()
+        with (
+            pytest.raises(MCPError, match="there is no run 99999999"),
+            pytest.warns(MCPDeprecationWarning),
+        ):
+            await alice.subscribe_resource("agentops://runs/99999999/log")
+    run = wait_for(lambda: service.finished(run_id), 30, what="the run to be cancelled")
+    assert run["status"] == "cancelled"
