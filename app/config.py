@@ -184,6 +184,11 @@ class Settings(BaseSettings):
     """Comma-separated `github:LOGIN` / `gitlab:USERNAME`: people who see every run (as the
     admin token does); they cancel or retry where the forge gives them write access, like
     anyone."""
+    mcp_tokens: SecretStr | None = None
+    """Comma-separated `FORGE:LOGIN=TOKEN`: each operator's own bearer token of `/mcp` (at
+    least 32 characters; the login one of `OPERATOR_LOGINS`). `start_run` and `cancel_run`
+    act as that person, with the write-access check of a comment; the admin token acts as
+    nobody and may only read."""
     access_cache_seconds: float = Field(default=120.0, gt=0, le=1800)
     """How long what a forge said of a person's access (a repository, their workspaces) is
     kept before it is asked again."""
@@ -383,6 +388,9 @@ class Settings(BaseSettings):
                     f"AGENTOPS_OPERATOR_LOGINS: {entry!r} is not FORGE:LOGIN "
                     f"(FORGE one of {', '.join(sorted(kinds))})"
                 )
+        from app.mcp.tokens import operator_tokens  # checks each entry
+
+        operator_tokens(self)
         if self.gitlab_url and not _filled(self.gitlab_token):
             raise ValueError("AGENTOPS_GITLAB_URL is set but AGENTOPS_GITLAB_TOKEN is not")
         if (

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from app import gitlab_secret_page, runpage, setup_page, signin
 from app.config import Settings, load_settings
 from app.forwarded import ForwardedHeaders
+from app.mcp.mount import mcp_mount
 from app.metrics import CONTENT_TYPE, exposition
 from app.metrics.scrape import QueueBacklog, ScrapeValues
 from app.metrics.worker_port import is_loopback
@@ -182,6 +183,7 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
     # one listening connection (as the owner: LISTEN is session state, kept off the
     # tenant pool) fanning run events out to this process's viewers
     run_events = runpage.RunEventHub(settings.database_url, lambda: service.db)
+    mcp = mcp_mount(settings, service, run_events)  # `/mcp`: never open (app/mcp/gate.py)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -198,7 +200,8 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await run_events.close()
             await sign_in.aclose()
@@ -218,6 +221,7 @@ def create_app(settings: Settings, worker_consuming: Callable[[], bool] | None =
             ),
             *signin.routes(),
             *runpage.routes(),
+            mcp.route,
         ],
         lifespan=lifespan,
         # the webhooks first: they answer before the rest of the stack, and need neither the

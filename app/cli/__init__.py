@@ -16,14 +16,14 @@ class CommandFailed(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import codemap, gitlab, llm, run
+    from app.cli import codemap, gitlab, llm, mcp, run
     from app.cli import service as service_commands
 
     parser = argparse.ArgumentParser(
         prog="agentops", description="Self-hosted AI engineering bot for GitHub and GitLab."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (service_commands, codemap, llm, run, gitlab):
+    for module in (service_commands, codemap, mcp, llm, run, gitlab):
         module.register(sub)
     return parser
 

@@ -24,9 +24,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from app import signin
-from app.commands import Command
-from app.events import RunRequest, TenantKey
 from app.runpage import render
+from app.runpage.control import control_request
 from app.runpage.hub import CatchUp, RunEventHub
 from app.runpage.runs_list import runs_page as runs_list_page
 from app.runpage.stream_quota import StreamQuota
@@ -345,19 +344,7 @@ async def run_action(request: Request) -> Response:
             tenant = await tenant_store.get_tenant(conn, run.tenant_id)
         if tenant is None:
             return _not_found(run_id)
-        asked = RunRequest(
-            tenant=TenantKey(tenant.forge, tenant.external_key, tenant.account),
-            repo=run.repo,
-            target_kind=run.target_kind,  # type: ignore[arg-type]
-            target_number=run.target_number,
-            command=Command(action),  # type: ignore[arg-type]
-            requested_by=viewer.login,
-            trigger="web",
-            # one per run and action: a double click (or a loop) files one control run
-            trigger_key=f"web:{run.id}:{action}",
-            context={**_forge_context(run), "asked_on": "run page"},
-            refers_to_run=run.id,
-        )
+        asked = control_request(run, tenant, action, viewer.login, "run page")
         service: Service = request.app.state.service
         result = await service.intake.accept(asked, f"web-{uuid.uuid4().hex}", "run_page")
     except signin.DATABASE_FAULTS:
@@ -366,13 +353,6 @@ async def run_action(request: Request) -> Response:
         "run %s: %s asked on the run page by %s (%s)", run.id, action, viewer.login, result.text
     )
     return RedirectResponse(f"/runs/{run.id}?asked={action}", status_code=303)
-
-
-def _forge_context(run: Run) -> dict[str, object]:
-    """What the worker needs of the run's context to reach the forge (the installation,
-    the project), as the webhook gave it for the run itself."""
-    keep = ("installation_id", "repo_id", "project_id", "instance_url")
-    return {k: run.context[k] for k in keep if k in run.context}
 
 
 async def static_file(request: Request) -> Response:

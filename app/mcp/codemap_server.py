@@ -1,0 +1,72 @@
+"""The code-map tools registered on an MCP server, each run in a worker thread (indexing
+and ranking are CPU work) on the repository `repo_of` names for the request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import anyio.to_thread
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from app.mcp import codemap_tools, models
+from app.mcp.repo_map import RepoMap
+
+RepoOf = Callable[[Context], RepoMap]
+_READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+
+def add_codemap_tools(server: MCPServer, repo_of: RepoOf) -> None:
+    @server.tool(annotations=_READ_ONLY)
+    async def locate(
+        issue_text: Annotated[str, Field(description="the issue's title and body")],
+        ctx: Context,
+        top: Annotated[int, Field(description="how many files (1-50)")] = 10,
+        no_tests: Annotated[bool, Field(description="rank only files that are not tests")] = False,
+    ) -> Annotated[CallToolResult, models.LocateResult]:
+        """Rank the repository's files an issue is about, best first, with the reasons."""
+        repo = repo_of(ctx)
+        return await anyio.to_thread.run_sync(codemap_tools.locate, repo, issue_text, top, no_tests)
+
+    @server.tool(annotations=_READ_ONLY)
+    async def find_symbol(
+        name: Annotated[str, Field(description="a name or dotted name: `QuerySet.filter`")],
+        ctx: Context,
+        references: Annotated[bool, Field(description="also list the lines that use it")] = True,
+    ) -> Annotated[CallToolResult, models.FindSymbolResult]:
+        """Where a symbol is defined (path, kind, signature, lines) and where it is used."""
+        repo = repo_of(ctx)
+        return await anyio.to_thread.run_sync(codemap_tools.find_symbol, repo, name, references)
+
+    @server.tool(annotations=_READ_ONLY)
+    async def outline(
+        path: Annotated[str, Field(description="a file's path in the repository")],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, models.OutlineResult]:
+        """A file's definitions (classes, functions, methods...) with their line ranges."""
+        repo = repo_of(ctx)
+        return await anyio.to_thread.run_sync(codemap_tools.outline, repo, path)
+
+    @server.tool(annotations=_READ_ONLY)
+    async def context(
+        ctx: Context,
+        paths: Annotated[list[str] | None, Field(description="files to render")] = None,
+        issue_text: Annotated[
+            str | None, Field(description="rank the files (among `paths`, if given) by this issue")
+        ] = None,
+        budget_tokens: Annotated[int, Field(description="a ceiling (100-50000)")] = 8000,
+    ) -> Annotated[CallToolResult, models.ContextResult]:
+        """The context AgentOps's workflows give the model for these files: the relevant
+        definitions' code with line numbers and the other definitions' signatures."""
+        repo = repo_of(ctx)
+        return await anyio.to_thread.run_sync(
+            codemap_tools.context, repo, paths, issue_text, budget_tokens
+        )
+
+    @server.tool(annotations=_READ_ONLY)
+    async def index_status(ctx: Context) -> Annotated[CallToolResult, models.IndexStatus]:
+        """What the code map holds of the repository: files, symbols, languages, failures."""
+        repo = repo_of(ctx)
+        return await anyio.to_thread.run_sync(codemap_tools.index_status, repo)
