@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from app.agent_mcp.servers import SECRET_PREFIX, McpServer, check_servers
 from app.commands import COMMANDS, DEFAULT_LABELS
 from app.forwarded import Network, trusted_networks
 from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
@@ -236,6 +237,13 @@ class Settings(BaseSettings):
     llm_cooldown_seconds: float = Field(default=120.0, gt=0)
     """How long every worker skips a model in cooldown."""
 
+    # --- MCP servers whose tools the agent may use (app/agent_mcp) -------------------
+    mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
+    """JSON: name → `{"command": [...]}` (stdio) or `{"url": ...}` (HTTP), `"tools"` (the
+    allow-list), optional `env` / `headers` (`{secret:NAME}` reads `MCP_SECRET_NAME`),
+    `timeout_seconds`, `max_result_chars`, `max_argument_chars` (see *MCP servers as
+    tools*)."""
+
     # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
     # Each sandboxed command as a whole, through its own cgroup where the host gives one;
     # `agentops doctor` says which isolation is in force.
@@ -314,6 +322,11 @@ class Settings(BaseSettings):
                 f"unknown command(s) {', '.join(unknown)}; commands: {', '.join(COMMANDS)}"
             )
         return labels
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_servers_usable(cls, servers: dict[str, McpServer]) -> dict[str, McpServer]:
+        return check_servers(servers, os.environ)
 
     @field_validator("prepare_registries", "prepare_resolve")
     @classmethod
@@ -430,6 +443,8 @@ class Settings(BaseSettings):
         for endpoint in self.llm_endpoints.values():
             if endpoint.get("api_key"):
                 found.append(endpoint["api_key"])
+        for server in self.mcp_servers.values():
+            found.extend(server.secret_values(os.environ))
         if self.github_private_key_path is not None:
             # an unreadable key file fails later, loudly, where the key is used
             with contextlib.suppress(OSError):
@@ -507,6 +522,8 @@ def misspelled_settings(environ: Mapping[str, str]) -> list[str]:
     for variable in sorted(environ):
         name = variable.removeprefix("AGENTOPS_")
         if name == variable or name in names or name in OTHER_VARIABLES:
+            continue
+        if variable.startswith(SECRET_PREFIX):  # read by app/agent_mcp, named in MCP_SERVERS
             continue
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
         if close:
