@@ -499,9 +499,11 @@ def load_settings() -> Settings:
         raise ConfigError(f"configuration error: {name} is not valid JSON{why}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
+        field, *inside = [str(p) for p in first.get("loc", ())] or [""]
         message = first.get("msg", str(exc)).removeprefix("Value error, ")
-        prefix = f"AGENTOPS_{where.upper()}: " if where else ""
+        # the setting's variable, then the key inside its JSON as written (`.docs.tools`)
+        where = "".join(f".{part}" for part in inside)
+        prefix = f"AGENTOPS_{field.upper()}{where}: " if field else ""
         raise ConfigError(f"configuration error: {prefix}{message}") from None
     if (weak := weak_webhook_secret(settings)) is not None:
         raise ConfigError(f"configuration error: {weak}")

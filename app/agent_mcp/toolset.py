@@ -178,8 +178,16 @@ async def open_toolset(
 
 
 def _why(exc: BaseException, config: McpServer) -> str:
-    if isinstance(exc, TimeoutError):
+    causes = _leaves(exc)
+    if any(isinstance(e, TimeoutError) for e in causes):
         return f"it did not answer within {config.timeout_seconds:g} s"
-    if isinstance(exc, OSError):
+    if config.command is not None and any(isinstance(e, OSError) for e in causes):
         return "its command could not be started"
     return "it could not be reached"
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside the SDK's task groups' exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
