@@ -23,7 +23,7 @@ from tests.e2e.harness import ROOT, RedisServer, Service, base_env, wait_for
 from tests.e2e.test_run_page import SESSION_SECRET, sign_in
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
-from tests.sim.llm_sim import LLMSimulator, Reply, from_last_result, text, tool_call
+from tests.sim.llm_sim import LLMSimulator, Reply, from_last_result, structured, text, tool_call
 
 pytestmark = pytest.mark.e2e
 FIXTURE = ROOT / "tests" / "fixtures" / "mcp" / "docs_lookup.py"
@@ -156,7 +156,51 @@ def test_a_server_the_operator_does_not_have_is_refused_before_any_model_call(
     run = wait_for(lambda: service.finished(run_id), 120, what="the refused run")
     assert run["status"] == "failed", service.logs()[-3000:]
     assert len(sim.requests) == asked  # no model was asked
-    bot = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
-    said = bot[-1]
+
+    def refusal() -> str | None:
+        said = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
+        return next((s for s in said if "MCP server" in s), None)
+
+    said = wait_for(refusal, 30, what="the refusal on the issue")  # posted as the run ends
     assert "1 MCP server(s) this installation does not have (its servers: docs)" in said
     assert "Fix .agentops.yml" in said and "shell-runner" not in said
+
+
+def test_a_reviewer_looks_things_up_before_its_one_answer(
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo = "acme/calc-review"  # no `mcp_servers:`: every server of the operator
+    gh.add_repo(repo, script.FILES)
+    gh.set_permission(repo, "alice", "write")
+    head = {"calc.py": script.FILES["calc.py"].replace("return a / b", "return a // b")}
+    gh.push_branch(repo, "floor", head, message="floor division")
+    number = gh.add_pull(repo, "floor", title="Floor division", body="Faster.", user="alice")
+    answer = {"summary": "Per house rule T1 the change needs tests/test_calc.py.", "comments": []}
+    sim.script(
+        script.PLANNER,  # the reviewer's model in this module
+        tool_call("docs__lookup", {"topic": "tests"}),
+        text("ready"),
+        structured(answer),
+    )
+    run_id = script.comment_command(
+        service, gh, repo, number, "/agentops review", pull_request=True
+    )
+    run = wait_for(lambda: service.finished(run_id), 120, what="the review run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+
+    asked = sim.requests_for(script.PLANNER)[-3:]
+    assert [t["name"] for t in asked[0].body["tools"]] == [
+        "docs__lookup",
+        "docs__leak_token",
+        "docs__slow",
+    ]
+    assert "you may look things up" in str(asked[0].body["messages"][0])
+    final = asked[2].body
+    assert "tools" not in final and final["output_config"]["format"]["type"] == "json_schema"
+    looked_up = str(final["messages"][-1])
+    assert "What you looked up" in looked_up and "House rule T1" in looked_up
+    assert "MCP tool docs.lookup (result)" in looked_up  # fenced as data
+    [review] = gh.reviews(repo, number)
+    assert answer["summary"] in review["body"]
