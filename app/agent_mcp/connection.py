@@ -45,7 +45,7 @@ class Connection:
 
 @asynccontextmanager
 async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterator[Connection]:
-    """A session with `server`, initialised and its tools listed within its timeout
+    """A session with `server`, initialised and its tools listed within its start timeout
     (`TimeoutError` past it; an `OSError` or the SDK's error when it cannot start)."""
     async with AsyncExitStack() as stack:
         if server.command is not None:
@@ -69,7 +69,7 @@ async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterato
                 streamable_http_client(server.url, http_client=client)
             )
         session = await stack.enter_async_context(ClientSession(read, write))
-        with anyio.fail_after(server.timeout_seconds):
+        with anyio.fail_after(server.start_timeout_seconds):
             await session.initialize()
             tools = await _list_tools(session)
         yield Connection(session, tools)

@@ -43,7 +43,9 @@ class McpServer(BaseModel):
     tools: list[str]
     """The tools of the server the agent may call (an allow-list; others are not offered)."""
     timeout_seconds: float = Field(default=20.0, gt=0, le=600)
-    """Each call (and the start of the server); past it the call is a tool error."""
+    """Each call; past it the call is a tool error."""
+    start_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """Its start (and the list of its tools); past it the server is left out of the run."""
     max_result_chars: int = Field(default=20_000, ge=200, le=500_000)
     """What the model reads of one result; the rest is cut."""
     max_argument_chars: int = Field(default=8_000, ge=100, le=200_000)

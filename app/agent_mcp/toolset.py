@@ -180,7 +180,7 @@ async def open_toolset(
 def _why(exc: BaseException, config: McpServer) -> str:
     causes = _leaves(exc)
     if any(isinstance(e, TimeoutError) for e in causes):
-        return f"it did not answer within {config.timeout_seconds:g} s"
+        return f"it did not start within {config.start_timeout_seconds:g} s"
     if config.command is not None and any(isinstance(e, OSError) for e in causes):
         return "its command could not be started"
     return "it could not be reached"

@@ -108,14 +108,14 @@ async def test_a_server_that_dies_fails_its_calls_not_the_run() -> None:
 async def test_a_server_that_cannot_start_or_never_answers_is_left_out() -> None:
     absent = McpServer.model_validate({"command": ["/nonexistent/docs-server"], "tools": ["a"]})
     mute = McpServer.model_validate(
-        {"command": ["/bin/sleep", "60"], "tools": ["a"], "timeout_seconds": 1}
+        {"command": ["/bin/sleep", "60"], "tools": ["a"], "start_timeout_seconds": 1}
     )
     started = time.monotonic()
     async with open_toolset({"absent": absent, "mute": mute, "docs": stdio_docs()}, ENVIRON) as t:
         assert time.monotonic() - started < 15  # the mute one is given up after 1 s
         assert [s.name for s in t.specs] == [f"docs.{n}" for n in ALLOWED]
         assert t.notices[0].startswith("MCP server 'absent' left out: ")
-        assert t.notices[1] == "MCP server 'mute' left out: it did not answer within 1 s"
+        assert t.notices[1] == "MCP server 'mute' left out: it did not start within 1 s"
     assert subprocess.run(["pgrep", "-f", "/bin/sleep 60"], check=False).returncode != 0
 
 
@@ -151,7 +151,11 @@ async def test_an_http_server_is_called_with_its_secret_header(http_docs: str) -
         {"url": http_docs, "tools": ["lookup"], "headers": {"X-Docs": "{secret:DOCS}"}}
     )
     gone = McpServer.model_validate(
-        {"url": f"http://127.0.0.1:{_free_port()}/mcp", "tools": ["lookup"], "timeout_seconds": 2}
+        {
+            "url": f"http://127.0.0.1:{_free_port()}/mcp",
+            "tools": ["lookup"],
+            "start_timeout_seconds": 2,
+        }
     )
     async with open_toolset({"docs": config, "gone": gone}, ENVIRON) as tools:
         assert [s.name for s in tools.specs] == ["docs.lookup"]
