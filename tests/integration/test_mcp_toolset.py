@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.agent_mcp.doctor import check_mcp_servers
 from app.agent_mcp.servers import McpServer
 from app.agent_mcp.toolset import open_toolset
 from app.edits import EditPolicy
@@ -162,3 +163,20 @@ async def test_an_http_server_is_called_with_its_secret_header(http_docs: str) -
         assert tools.notices == ["MCP server 'gone' left out: it could not be reached"]
         answer = await tools.call("docs.lookup", {"topic": "errors"})
         assert "House rule E1" in answer.text
+
+
+async def test_doctor_says_which_servers_serve_and_which_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGENTOPS_MCP_SECRET_DOCS", TOKEN)
+    docs = stdio_docs()
+    unlisted = docs.model_copy(update={"tools": ["lookup", "translate"]})
+    absent = McpServer.model_validate({"command": ["/nonexistent/server"], "tools": ["a"]})
+    results = await check_mcp_servers({"docs": docs, "partial": unlisted, "absent": absent})
+    assert results[0] == ("docs", True, "offers " + ", ".join(f"docs.{t}" for t in ALLOWED))
+    assert results[1] == ("partial", False, "MCP server 'partial' offers no tool 'translate'")
+    assert results[2] == (
+        "absent",
+        False,
+        "MCP server 'absent' left out: its command could not be started",
+    )
