@@ -204,3 +204,36 @@ def test_a_reviewer_looks_things_up_before_its_one_answer(
     assert "MCP tool docs.lookup (result)" in looked_up  # fenced as data
     [review] = gh.reviews(repo, number)
     assert answer["summary"] in review["body"]
+
+
+def test_fix_on_a_pull_request_uses_the_mcp_tools_too(
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo, branch = "acme/calc-fix-docs", "readme"
+    gh.add_repo(repo, script.FILES | {".agentops.yml": "mcp_servers: [docs]\n"})
+    gh.set_permission(repo, "alice", "write")
+    gh.push_branch(repo, branch, {"README.md": "# calc\n"}, message="a readme")
+    number = gh.add_pull(repo, branch, title="A readme", user="alice")
+    sim.script(
+        script.CODER,
+        tool_call("docs__lookup", {"topic": "errors"}),
+        from_last_result(change_following),
+        tool_call("finish", script.FINISHED),
+    )
+    body = "/agentops fix make divide() follow the house rule on errors"
+    run_id = script.comment_command(service, gh, repo, number, body, pull_request=True)
+    run = wait_for(lambda: service.finished(run_id), 180, what="the fix run")
+    assert run["status"] == "succeeded", (run["error"], service.logs()[-4000:])
+    first = sim.requests_for(script.CODER)[-3]
+    assert "docs__lookup" in [t["name"] for t in first.body["tools"]]
+    tip = gh.branch_sha(repo, branch)
+    changed = subprocess.run(
+        ["git", "show", f"{tip}:calc.py"],
+        cwd=gh.bare_path(repo),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert 'raise ValueError("E1: cannot divide by zero")' in changed
