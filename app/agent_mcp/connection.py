@@ -3,12 +3,13 @@ the tools it offers.
 
 A stdio server is started from the operator's command with only the variables the
 operator named (the SDK adds `PATH`, `HOME`, `USER`, `SHELL`, `TERM`, `LOGNAME`), in an
-empty directory of its own, never in the checkout. The SDK stops it (and what it
-started) when the session closes.
+empty directory of its own, never in the checkout, its standard error discarded. The SDK
+stops it (and what it started) when the session closes.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -56,7 +57,10 @@ async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterato
                 env=server.resolved_env(environ),
                 cwd=home,
             )
-            read, write = await stack.enter_async_context(stdio_client(params))
+            # its standard error is not the worker's: a server may write anything there,
+            # without end (`agentops doctor` says whether it starts)
+            quiet = stack.enter_context(open(os.devnull, "w"))  # noqa: ASYNC230, SIM115
+            read, write = await stack.enter_async_context(stdio_client(params, errlog=quiet))
         else:
             assert server.url is not None  # McpServer has one or the other
             client = httpx2.AsyncClient(

@@ -5,7 +5,7 @@ goes to its server with a size limit on the model's arguments and a time limit; 
 answer comes back redacted, cut to the server's `max_result_chars` and fenced as
 untrusted data. A server that cannot be started, stops answering or is slow makes a
 call an error result the model reads, never the run's failure; one that could not be
-started is left out and said so (`notices`).
+started is left out and said so (`notices`); one past a call's time is stopped.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.abc
 from mcp import MCPError
 from mcp_types import CallToolResult, TextContent
 from mcp_types.jsonrpc import CONNECTION_CLOSED
@@ -43,7 +44,8 @@ class _Server:
     config: McpServer
     connection: Connection
     secrets: tuple[str, ...]
-    down: str | None = None  # why it stopped answering
+    stop: anyio.Event  # set: the server is stopped (its holder task ends)
+    down: str | None = None  # why it is no longer used
 
 
 @dataclass
@@ -68,8 +70,8 @@ class McpToolset:
         limits = server.config
         if server.down is not None:
             return ToolResult(
-                f"{name} is unavailable: the MCP server {server_name!r} {server.down} earlier "
-                "in this run. Go on without it.",
+                f"{name} is unavailable: the MCP server {server_name!r} {server.down} "
+                "earlier in this run. Go on without it.",
                 is_error=True,
             )
         sent = json.dumps(arguments)
@@ -83,9 +85,13 @@ class McpToolset:
             with anyio.fail_after(limits.timeout_seconds):
                 result = await server.connection.session.call_tool(tool, arguments)
         except TimeoutError:
+            # stopped: a server past its time may be flooding, and its answer would still
+            # be read (and held) in the background
+            server.down = f"did not answer within {limits.timeout_seconds:g} s"
+            server.stop.set()
             return ToolResult(
-                f"{name} did not answer within {limits.timeout_seconds:g} s; "
-                "try again later, or go on without it",
+                f"{name} did not answer within {limits.timeout_seconds:g} s; the MCP server "
+                f"{server_name!r} is stopped for the rest of this run. Go on without it.",
                 is_error=True,
             )
         except MCPError as exc:
@@ -103,6 +109,7 @@ class McpToolset:
     def _gone(server: _Server, name: str, exc: Exception) -> ToolResult:
         log.warning("MCP server %s failed on %s: %r", server.name, name, exc)
         server.down = "stopped answering"
+        server.stop.set()
         return ToolResult(
             f"{name} failed: the MCP server {server.name!r} stopped answering", is_error=True
         )
@@ -151,20 +158,22 @@ async def open_toolset(
     servers: Mapping[str, McpServer], environ: Mapping[str, str] | None = None
 ) -> AsyncIterator[McpToolset]:
     """The tools of `servers`, each started (or reached) for as long as the block runs;
-    all of them are stopped when it ends."""
+    all of them are stopped when it ends. Each server is held by a task of its own, so
+    that one can be stopped mid-run (after a call past its time) without the others."""
     env = os.environ if environ is None else environ
     toolset = McpToolset()
     specs: list[ToolSpec] = []
-    async with AsyncExitStack() as stack:
+    async with anyio.create_task_group() as holders:
         for name, config in servers.items():
+            stop = anyio.Event()
             try:
-                connection = await stack.enter_async_context(connect(config, env))
+                connection = await holders.start(_hold, name, config, env, stop)
             except Exception as exc:
                 toolset.notices.append(f"MCP server {name!r} left out: {_why(exc, config)}")
                 log.warning("MCP server %s could not be started: %r", name, exc)
                 continue
             secrets = tuple(config.secret_values(env))
-            toolset._servers[name] = _Server(name, config, connection, secrets)
+            toolset._servers[name] = _Server(name, config, connection, secrets, stop)
             offered = {t.name: t for t in connection.tools}
             for tool in config.tools:
                 if tool not in offered:
@@ -174,7 +183,33 @@ async def open_toolset(
                 specs.append(spec)
                 toolset._tools[spec.name] = (name, tool)
         toolset.specs = tuple(specs)
-        yield toolset
+        try:
+            yield toolset
+        finally:
+            for server in toolset._servers.values():
+                server.stop.set()
+
+
+async def _hold(
+    name: str,
+    config: McpServer,
+    environ: Mapping[str, str],
+    stop: anyio.Event,
+    *,
+    task_status: anyio.abc.TaskStatus[Connection] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Keep a session with the server until `stop`; what goes wrong after its start is
+    logged, never raised (it would end the run's other work with it)."""
+    started = False
+    try:
+        async with connect(config, environ) as connection:
+            task_status.started(connection)
+            started = True
+            await stop.wait()
+    except Exception:
+        if not started:
+            raise
+        log.warning("MCP server %s ended with an error", name, exc_info=True)
 
 
 def _why(exc: BaseException, config: McpServer) -> str:

@@ -93,11 +93,11 @@ def test_the_coder_uses_an_mcp_tool_and_its_answer(
     sim.script(script.PLANNER, text(script.PLAN))
     sim.script(
         script.CODER,
-        # what a model sends: the provider's form of `docs.slow`, `docs.lookup`
-        tool_call("docs__slow", {"seconds": 30}),
+        # what a model sends: the provider's form of `docs.leak_token`, `docs.lookup`
         tool_call("docs__leak_token", {}),
         tool_call("docs__lookup", {"topic": "errors"}, say="What do the house rules say?"),
         from_last_result(change_following),
+        tool_call("docs__slow", {"seconds": 30}),  # past its time: the server is stopped
         tool_call("finish", script.FINISHED),
     )
     sim.script(script.CHEAP, text(script.COMMIT_MESSAGE))
@@ -111,13 +111,13 @@ def test_the_coder_uses_an_mcp_tool_and_its_answer(
     assert {"docs__lookup", "docs__leak_token", "docs__slow", "read_file"} <= set(offered)
     assert "house style guide" in offered["docs__lookup"]
     assert "`docs.lookup`" in str(coder[0].body["system"])  # named in the system prompt
-    slow = coder[1].body["messages"][-1]["content"][0]
+    slow = coder[4].body["messages"][-1]["content"][0]
     assert slow["is_error"] and "docs.slow did not answer within 3 s" in slow["content"]
-    answer = coder[3].body["messages"][-1]["content"][0]
+    answer = coder[2].body["messages"][-1]["content"][0]
     assert answer["content"].startswith('<untrusted-data source="MCP tool docs.lookup (result)">')
     assert "House rule E1" in answer["content"]
     assert DOCS_TOKEN not in json.dumps([r.body for r in sim.requests])
-    assert "token=[REDACTED]" in json.dumps(coder[2].body["messages"][-1])
+    assert "token=[REDACTED]" in json.dumps(coder[1].body["messages"][-1])
 
     # the change is the one the server's answer asked for
     branch = gh.pulls(repo)[0]["head"]["ref"]

@@ -5,10 +5,12 @@ absent server is a tool error or a notice, never a hang or the run's failure."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,13 +26,14 @@ from app.workflow.tools import Toolbox
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mcp" / "docs_lookup.py"
 TOKEN = "docs-token-Zq8vW3kP0aLm"
 ENVIRON = {"AGENTOPS_MCP_SECRET_DOCS": TOKEN, "PATH": "/usr/bin:/bin"}
-ALLOWED = ["lookup", "environment", "leak_token", "slow", "flood", "where", "crash"]
+ALLOWED = ["lookup", "environment", "leak_token", "slow", "flood", "where", "crash"]  # no `endless`
 
 
-def stdio_docs(**limits: object) -> McpServer:
+def stdio_docs(tag: str = "", **limits: object) -> McpServer:
+    """The fixture server; `tag` (an argument it ignores) finds its process."""
     return McpServer.model_validate(
         {
-            "command": [sys.executable, str(FIXTURE)],
+            "command": [sys.executable, str(FIXTURE), *(["--tag", tag] if tag else [])],
             "env": {"DOCS_TOKEN": "{secret:DOCS}"},
             "tools": ALLOWED,
             "timeout_seconds": 5,
@@ -77,15 +80,53 @@ async def _no_tests(ids: object) -> tuple[bool, str]:
     return True, ""
 
 
-async def test_a_slow_call_is_a_tool_error_and_the_server_stays_usable() -> None:
-    async with open_toolset({"docs": stdio_docs(timeout_seconds=1)}, ENVIRON) as tools:
+async def test_a_slow_call_is_a_tool_error_and_the_server_is_stopped() -> None:
+    tag = f"slow-{uuid.uuid4().hex}"
+    config = stdio_docs(tag, timeout_seconds=1, tools=["lookup", "slow"])
+    async with open_toolset({"docs": config}, ENVIRON) as tools:
         started = time.monotonic()
         slow = await tools.call("docs.slow", {"seconds": 30})
         assert time.monotonic() - started < 3
         assert slow.is_error and slow.text == (
-            "docs.slow did not answer within 1 s; try again later, or go on without it"
+            "docs.slow did not answer within 1 s; the MCP server 'docs' is stopped for the "
+            "rest of this run. Go on without it."
         )
-        assert "House rule T1" in (await tools.call("docs.lookup", {"topic": "tests"})).text
+        after = await tools.call("docs.lookup", {"topic": "tests"})
+        assert after.is_error and "did not answer within 1 s earlier in this run" in after.text
+        # the server process is gone while the run goes on
+        await wait_gone(tag, 10)
+
+
+async def test_a_server_that_floods_is_stopped_at_the_call_s_time(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    tag = f"flood-{uuid.uuid4().hex}"
+    flooding = McpServer.model_validate(
+        {
+            "command": [sys.executable, str(FIXTURE.parent / "flooding_server.py"), tag],
+            "tools": ["endless"],
+            "timeout_seconds": 2,
+        }
+    )
+    shouting = stdio_docs(f"{tag}-shout", timeout_seconds=1, tools=["shout", "lookup"])
+    async with open_toolset({"flood": flooding, "docs": shouting}, ENVIRON) as tools:
+        started = time.monotonic()
+        flood = await tools.call("flood.endless", {})  # its answer never ends
+        assert time.monotonic() - started < 5
+        assert flood.is_error and "did not answer within 2 s" in flood.text
+        await wait_gone(f"{tag}$", 10)  # the flooding one (the other is `{tag}-shout`)
+        shout = await tools.call("docs.shout", {})  # writes its standard error without end
+        assert shout.is_error and "did not answer within 1 s" in shout.text
+        await wait_gone(f"{tag}-shout", 10)
+    assert "xxxxxxxx" not in capfd.readouterr().err  # none of it reached the worker's
+
+
+async def wait_gone(tag: str, seconds: float) -> None:
+    """Until no process's command line matches `tag` (the event loop goes on meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while subprocess.run(["pgrep", "-f", tag], capture_output=True, check=False).returncode == 0:
+        assert time.monotonic() < deadline, f"the server {tag} still runs"
+        await asyncio.sleep(0.1)
 
 
 async def test_a_flood_is_cut_and_oversized_arguments_are_not_sent() -> None:
