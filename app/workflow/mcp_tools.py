@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from app.agent_mcp.servers import McpServer, UnknownMcpServer, chosen_servers
 from app.agent_mcp.toolset import McpToolset, open_toolset
+from app.llm.errors import AllModelsFailed, ContextTooLong
 from app.llm.router import LLMRouter
 from app.llm.types import LLMRequest, Message, ToolSpec
 from app.repo_config import REPO_CONFIG_FILE, RepoConfig
@@ -99,7 +100,13 @@ async def look_up_first(
     asking = replace(request, messages=(invited, *rest), tools=tools.specs)
     answers: list[str] = []
     for _turn in range(max_turns):
-        completion = await router.complete(asking)
+        try:
+            completion = await router.complete(asking)
+        except (AllModelsFailed, ContextTooLong) as exc:
+            # a model that takes no tools, a conversation grown too long: the review is
+            # still asked for, with what was found so far (a spent budget stops the run)
+            log.warning("the %s model's lookups stopped: %s", request.role, exc)
+            break
         found.cost_usd += completion.cost_usd
         if observer is not None:
             await observer.model_turn(completion)
