@@ -90,7 +90,8 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
             f"`/agentops {run.command}` is turned off for this repository "
             f"(`commands:` in {REPO_CONFIG_FILE})"
         )
-    mcp_servers = servers_for_run(ctx, repo_config)  # a wrong name costs no model call
+    # `plan` uses no tools; a wrong name is refused before any model call
+    mcp_servers = servers_for_run(ctx, repo_config) if run.command == "implement" else {}
 
     if run.command == "implement":  # dependencies before the first (paid) model call
         root = await checkout()
