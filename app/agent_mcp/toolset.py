@@ -163,6 +163,7 @@ async def open_toolset(
     env = os.environ if environ is None else environ
     toolset = McpToolset()
     specs: list[ToolSpec] = []
+    raised: BaseException | None = None
     async with anyio.create_task_group() as holders:
         for name, config in servers.items():
             stop = anyio.Event()
@@ -185,9 +186,16 @@ async def open_toolset(
         toolset.specs = tuple(specs)
         try:
             yield toolset
+        except BaseException as exc:
+            # what the block raised (a refusal, a cancellation) leaves as itself, after
+            # the servers stopped; raised inside the task group it would be wrapped in an
+            # exception group, which the runner does not know
+            raised = exc
         finally:
             for server in toolset._servers.values():
                 server.stop.set()
+    if raised is not None:
+        raise raised
 
 
 async def _hold(

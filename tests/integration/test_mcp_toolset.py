@@ -221,3 +221,32 @@ async def test_doctor_says_which_servers_serve_and_which_do_not(
         False,
         "MCP server 'absent' left out: its command could not be started",
     )
+
+
+class Refused(Exception):
+    pass
+
+
+async def test_what_the_block_raises_leaves_as_itself_and_the_servers_stop() -> None:
+    tag = f"raise-{uuid.uuid4().hex}"
+    with pytest.raises(Refused):  # not an exception group: the runner knows a refusal
+        async with open_toolset({"docs": stdio_docs(tag)}, ENVIRON):
+            raise Refused("the change was not completed")
+    await wait_gone(tag, 10)
+
+
+async def test_a_cancelled_run_stops_its_servers() -> None:
+    tag = f"cancel-{uuid.uuid4().hex}"
+    opened = asyncio.Event()
+
+    async def tool_loop() -> None:
+        async with open_toolset({"docs": stdio_docs(tag)}, ENVIRON):
+            opened.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(tool_loop())
+    await asyncio.wait_for(opened.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 15)
+    await wait_gone(tag, 10)
