@@ -237,3 +237,31 @@ def test_fix_on_a_pull_request_uses_the_mcp_tools_too(
         check=True,
     ).stdout
     assert 'raise ValueError("E1: cannot divide by zero")' in changed
+
+
+def test_a_run_refused_during_the_tool_loop_says_why_not_internal_error(
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
+    gh, _ = github
+    sim, _ = llm
+    repo = "acme/calc-giveup"
+    gh.add_repo(repo, script.FILES | {".agentops.yml": "mcp_servers: [docs]\n"})
+    gh.set_permission(repo, "alice", "write")
+    sim.script(script.PLANNER, text(script.PLAN))
+    sim.script(
+        script.CODER,
+        tool_call("docs__lookup", {"topic": "errors"}),
+        text("I cannot do this."),
+        text("Still no."),
+    )
+    number, run_id = script.start_implement(service, gh, repo)
+    run = wait_for(lambda: service.finished(run_id), 180, what="the refused run")
+    assert run["status"] == "failed", service.logs()[-3000:]
+
+    def reply() -> str | None:
+        said = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
+        return next((s for s in said if "not completed" in s or "internal" in s), None)
+
+    said = wait_for(reply, 30, what="the reply on the issue")
+    assert "the change was not completed (the model stopped without calling finish)" in said
+    assert "internal error" not in said
