@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from app.agent_mcp.servers import SECRET_PREFIX, McpServer, check_servers
 from app.commands import COMMANDS, DEFAULT_LABELS
 from app.forwarded import Network, trusted_networks
 from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
@@ -241,6 +242,13 @@ class Settings(BaseSettings):
     llm_cooldown_seconds: float = Field(default=120.0, gt=0)
     """How long every worker skips a model in cooldown."""
 
+    # --- MCP servers whose tools the agent may use (app/agent_mcp) -------------------
+    mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
+    """JSON: name → `{"command": [...]}` (stdio) or `{"url": ...}` (HTTP), `"tools"` (the
+    allow-list), optional `env` / `headers` (`{secret:NAME}` reads `MCP_SECRET_NAME`),
+    `timeout_seconds`, `start_timeout_seconds`, `max_result_chars`, `max_argument_chars`
+    (see *MCP servers as tools*)."""
+
     # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
     # Each sandboxed command as a whole, through its own cgroup where the host gives one;
     # `agentops doctor` says which isolation is in force.
@@ -319,6 +327,11 @@ class Settings(BaseSettings):
                 f"unknown command(s) {', '.join(unknown)}; commands: {', '.join(COMMANDS)}"
             )
         return labels
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_servers_usable(cls, servers: dict[str, McpServer]) -> dict[str, McpServer]:
+        return check_servers(servers, os.environ)
 
     @field_validator("prepare_registries", "prepare_resolve")
     @classmethod
@@ -438,6 +451,8 @@ class Settings(BaseSettings):
         for endpoint in self.llm_endpoints.values():
             if endpoint.get("api_key"):
                 found.append(endpoint["api_key"])
+        for server in self.mcp_servers.values():
+            found.extend(server.secret_values(os.environ))
         if self.github_private_key_path is not None:
             # an unreadable key file fails later, loudly, where the key is used
             with contextlib.suppress(OSError):
@@ -492,9 +507,11 @@ def load_settings() -> Settings:
         raise ConfigError(f"configuration error: {name} is not valid JSON{why}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
+        field, *inside = [str(p) for p in first.get("loc", ())] or [""]
         message = first.get("msg", str(exc)).removeprefix("Value error, ")
-        prefix = f"AGENTOPS_{where.upper()}: " if where else ""
+        # the setting's variable, then the key inside its JSON as written (`.docs.tools`)
+        where = "".join(f".{part}" for part in inside)
+        prefix = f"AGENTOPS_{field.upper()}{where}: " if field else ""
         raise ConfigError(f"configuration error: {prefix}{message}") from None
     if (weak := weak_webhook_secret(settings)) is not None:
         raise ConfigError(f"configuration error: {weak}")
@@ -515,6 +532,8 @@ def misspelled_settings(environ: Mapping[str, str]) -> list[str]:
     for variable in sorted(environ):
         name = variable.removeprefix("AGENTOPS_")
         if name == variable or name in names or name in OTHER_VARIABLES:
+            continue
+        if variable.startswith(SECRET_PREFIX):  # read by app/agent_mcp, named in MCP_SERVERS
             continue
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
         if close:

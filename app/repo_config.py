@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from app import repo_files
+from app.agent_mcp.servers import SERVER_NAME
 from app.commands import COMMANDS
 from app.sandbox.test_commands import command_from_config, parse_select_template
 
@@ -72,6 +73,8 @@ class RepoConfig(BaseModel):
     forbidden_paths: list[str] = Field(default_factory=list)  # globs the bot may not touch
     allow_workflow_edits: bool = False  # CI definitions (edits/policy.py) off limits unless true
     limits: RepoLimits = Field(default_factory=RepoLimits)
+    # which of the operator's MCP servers lend their tools (app/agent_mcp); unset: all
+    mcp_servers: list[str] | None = Field(default=None, max_length=20)
 
     # The unknown name itself is not quoted: messages never echo a file's contents.
     @field_validator("commands")
@@ -103,6 +106,13 @@ class RepoConfig(BaseModel):
         if self.test_select and not (self.test and self.test.strip()):
             raise ValueError("test_select needs the test command it selects from: set `test:`")
         return self
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, names: list[str] | None) -> list[str] | None:
+        if names is not None and any(not SERVER_NAME.fullmatch(n) for n in names):
+            raise ValueError("a server name that is not lower-case letters, digits and `-`")
+        return names
 
     @field_validator("labels")
     @classmethod

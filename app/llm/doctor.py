@@ -227,6 +227,16 @@ async def check_toolchains(settings: Settings) -> list[Check]:
     ]
 
 
+async def check_mcp_servers(settings: Settings) -> list[Check]:
+    """Each of the operator's MCP servers started (or reached) once (app/agent_mcp)."""
+    if not settings.mcp_servers:
+        return []
+    from app.agent_mcp.doctor import check_mcp_servers as check
+
+    results = await check(settings.mcp_servers)
+    return [Check(f"mcp {name}", ok, line) for name, ok, line in results]
+
+
 async def service_checks(settings: Settings) -> list[Check]:
     """What every process of the service needs: the models, the database, Redis."""
     providers, database, redis_check = await asyncio.gather(
@@ -236,11 +246,12 @@ async def service_checks(settings: Settings) -> list[Check]:
 
 
 async def run_checks(settings: Settings) -> list[Check]:
-    service, cooling, sandbox, toolchains = await asyncio.gather(
+    service, cooling, sandbox, toolchains, mcp = await asyncio.gather(
         service_checks(settings),
         check_cooldowns(settings),
         check_sandbox(settings),
         check_toolchains(settings),
+        check_mcp_servers(settings),
     )
     *providers, database, redis_check = service
     return [
@@ -251,4 +262,5 @@ async def run_checks(settings: Settings) -> list[Check]:
         *await check_forges_if_available(settings),
         sandbox,
         *toolchains,
+        *mcp,
     ]

@@ -298,6 +298,16 @@ def _tool_call(p: dict[str, Any]) -> str:
     return f"{head} <code>{esc(args)}</code>" + _pre(_text(p, "result"), "tool result")
 
 
+def _mcp_tools(p: dict[str, Any]) -> str:
+    """The tools the operator's MCP servers lent the run, and what was left out."""
+    tools = p.get("tools") if isinstance(p.get("tools"), list) else []
+    notices = p.get("notices") if isinstance(p.get("notices"), list) else []
+    items = "".join(f"<li>{esc(str(n))}</li>" for n in notices or [])
+    return f"MCP tools: {esc(', '.join(str(t) for t in tools or []) or 'none')}" + (
+        f"<ul>{items}</ul>" if items else ""
+    )
+
+
 def _verdict(p: dict[str, Any]) -> str:
     proven = bool(p.get("proven"))
     verdict = "red → green: proven" if proven else "not proven"
@@ -341,6 +351,7 @@ _EVENT_BODIES = {
     "model_call": _model_call,
     "model_turn": _model_turn,
     "tool_call": _tool_call,
+    "mcp_tools": _mcp_tools,
     "verdict": _verdict,
     "change": _change,
     "refusal": _said("Refused"),

@@ -49,12 +49,13 @@ from app.workflow.analysis import Analysis, analyse, files_markdown
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
 from app.workflow.dependencies import install_dependencies
+from app.workflow.mcp_tools import mcp_tools, servers_for_run, tools_note
 from app.workflow.pr_test_bench import TestBench
 from app.workflow.prompts import render_prompt, runner_prompt_values
 from app.workflow.proving import ChangeProof, not_delivered
 from app.workflow.sandbox_policy import policy_for_tests, release_scratch, within_caps
 from app.workflow.toolloop import LoopLimits, LoopObserver, run_tool_loop
-from app.workflow.tools import TOOL_SPECS, SymbolFinder, Toolbox
+from app.workflow.tools import ExtraTools, SymbolFinder, Toolbox
 
 
 async def run_issue_work(ctx: RunContext, head: Head) -> None:
@@ -89,6 +90,8 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
             f"`/agentops {run.command}` is turned off for this repository "
             f"(`commands:` in {REPO_CONFIG_FILE})"
         )
+    # `plan` uses no tools; a wrong name is refused before any model call
+    mcp_servers = servers_for_run(ctx, repo_config) if run.command == "implement" else {}
 
     if run.command == "implement":  # dependencies before the first (paid) model call
         root = await checkout()
@@ -145,20 +148,22 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
         root = await checkout()
         await workspace.reset_to(root, head.head_sha)  # a resumed step starts clean
         found = await analysis()
-        return await change_and_prove(
-            await ctx.llm(repo_config),
-            folder,
-            root,
-            head.head_sha,
-            repo_config,
-            run.repo,
-            issue_block,
-            planned.plan,
-            found.context.text,
-            bench,
-            found.find_symbols,
-            observer=ctx.events,
-        )
+        async with mcp_tools(ctx, mcp_servers) as extra:
+            return await change_and_prove(
+                await ctx.llm(repo_config),
+                folder,
+                root,
+                head.head_sha,
+                repo_config,
+                run.repo,
+                issue_block,
+                planned.plan,
+                found.context.text,
+                bench,
+                found.find_symbols,
+                observer=ctx.events,
+                extra=extra,
+            )
 
     implemented = await ctx.step(IMPLEMENT, implement)
     await ctx.progress()
@@ -268,10 +273,12 @@ async def change_and_prove(
     bench: TestBench,
     find_symbols: SymbolFinder | None = None,
     observer: LoopObserver | None = None,
+    extra: ExtraTools | None = None,
 ) -> Changed:
     """The tool loop on `root` until the model's new tests are proven red → green; the
     model's `run_tests` tool is `bench` (as on pull requests: a runner that cannot select
-    single tests runs them all; a malformed id is an answer, not a crash)."""
+    single tests runs them all; a malformed id is an answer, not a crash); `extra`: more
+    tools (the operator's MCP servers)."""
     command = bench.command
     proving = ChangeProof(folder, root, base_sha, bench, config)
     toolbox = Toolbox(
@@ -282,6 +289,7 @@ async def change_and_prove(
         bench.run,
         max_test_runs=config.limits.max_test_runs,
         find_symbols=find_symbols,
+        extra=extra,
     )
     request = LLMRequest(
         role="coder",
@@ -290,12 +298,13 @@ async def change_and_prove(
             repo=repo,
             edit_format=render_prompt("edit_format"),
             **runner_prompt_values(command),
-        ),
+        )
+        + tools_note(toolbox.specs),
         context=fence_untrusted("repository code", context),
         messages=(
             Message.user(render_prompt("implement_task", repo=repo, issue=issue_block, plan=plan)),
         ),
-        tools=TOOL_SPECS,
+        tools=toolbox.specs,
         max_tokens=8192,
     )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)

@@ -89,5 +89,12 @@ async def _change(work: PullWork) -> Changed:
     folder = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id)
     proving = ChangeProof(folder, root, work.head.head_sha, bench, work.config)
     return await edit_in_loop(
-        work, root, bench, system, task, proving.passing_without_regressions, proving.edited
+        work,
+        root,
+        bench,
+        system,
+        task,
+        proving.passing_without_regressions,
+        proving.edited,
+        with_mcp=True,
     )

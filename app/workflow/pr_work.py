@@ -26,11 +26,12 @@ from app.repo_config import RepoConfig
 from app.step_records import CLONE, CONFIG, DIFF, Changed, ChangedFileName, Cloned, Head, PullDiff
 from app.workflow import workspace
 from app.workflow.context import RunContext, refuse
+from app.workflow.mcp_tools import mcp_tools, servers_for_run, tools_note
 from app.workflow.pr_checkout import checkout_head, is_fork, read_pull_config
 from app.workflow.pr_test_bench import TestBench
 from app.workflow.sandbox_policy import within_caps
 from app.workflow.toolloop import LoopLimits, Verifier, run_tool_loop
-from app.workflow.tools import TOOL_SPECS, Toolbox
+from app.workflow.tools import ExtraTools, Toolbox
 
 MAX_DIFF_CHARS = 60_000
 MAX_DESCRIPTION_CHARS = 4_000
@@ -154,12 +155,30 @@ async def edit_in_loop(
     task: str,
     verify: Verifier,
     edited: list[str] | None = None,
+    with_mcp: bool = False,
 ) -> Changed:
     """Let the coder work on `root` until `verify` accepts its `finish`; the change as a
-    diff of the files the edit tool wrote (listed in `edited` as it goes).
+    diff of the files the edit tool wrote (listed in `edited` as it goes); `with_mcp`:
+    with the tools of the operator's MCP servers.
 
     What did not finish is refused with a reply saying why.
     """
+    ctx, config = work.ctx, work.config
+    servers = servers_for_run(ctx, config) if with_mcp else {}
+    async with mcp_tools(ctx, servers) as extra:
+        return await _edit_in_loop(work, root, bench, system, task, verify, edited, extra)
+
+
+async def _edit_in_loop(
+    work: PullWork,
+    root: Path,
+    bench: TestBench,
+    system: str,
+    task: str,
+    verify: Verifier,
+    edited: list[str] | None,
+    extra: ExtraTools | None,
+) -> Changed:
     ctx, config = work.ctx, work.config
     toolbox = Toolbox(
         root,
@@ -169,12 +188,13 @@ async def edit_in_loop(
         bench.run,
         edited=[] if edited is None else edited,
         max_test_runs=config.limits.max_test_runs,
+        extra=extra,
     )
     request = LLMRequest(
         role="coder",
-        system=system,
+        system=system + tools_note(toolbox.specs),
         messages=(Message.user(task),),
-        tools=TOOL_SPECS,
+        tools=toolbox.specs,
         max_tokens=8192,
     )
     limits = LoopLimits(max_turns=config.limits.max_turns, max_tokens=config.limits.max_tokens)

@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.agent_mcp.toolset import McpToolset
 from app.edits import commentable_lines, numbered_diff
 from app.edits.review_positions import DiffUnreadable
 from app.forges.base import Forge, ReviewComment, Target, folded_review_body
@@ -40,6 +41,7 @@ from app.step_records import (
     ReviewPosted,
 )
 from app.workflow.context import RunContext, RunRefused
+from app.workflow.mcp_tools import Lookups, look_up_first, mcp_tools, servers_for_run
 from app.workflow.pr_checkout import read_pull_config
 from app.workflow.prompts import render_prompt
 
@@ -98,9 +100,15 @@ async def run_review(ctx: RunContext, head: Head) -> None:
     run = ctx.run
     config = await ctx.step(CONFIG, lambda: read_pull_config(ctx, head))
     repo_config = RepoConfig.model_validate(config.config)
+    servers = servers_for_run(ctx, repo_config)  # a wrong name costs no model call
     diff = await ctx.step(DIFF, lambda: _read_diff(ctx))
     await ctx.progress()
-    answer = await ctx.step(REVIEW, lambda: _ask_reviewer(ctx, diff, repo_config))
+
+    async def review() -> Reviewed:
+        async with mcp_tools(ctx, servers) as tools:
+            return await _ask_reviewer(ctx, diff, repo_config, tools)
+
+    answer = await ctx.step(REVIEW, review)
     await ctx.progress()
 
     async def post() -> ReviewPosted:
@@ -138,7 +146,11 @@ async def _read_diff(ctx: RunContext) -> PullDiff:
     )
 
 
-async def _ask_reviewer(ctx: RunContext, diff: PullDiff, config: RepoConfig) -> Reviewed:
+async def _ask_reviewer(
+    ctx: RunContext, diff: PullDiff, config: RepoConfig, tools: McpToolset | None
+) -> Reviewed:
+    """The reviewer's answer; with `tools` (the operator's MCP servers) it may first look
+    things up (`look_up_first`)."""
     number = ctx.run.target_number
     words = wording_for(ctx.run.forge)
     named = f"{words.change_request} {words.change_ref(number)}"
@@ -163,10 +175,16 @@ async def _ask_reviewer(ctx: RunContext, diff: PullDiff, config: RepoConfig) -> 
         ),
         max_tokens=4096,
     )
-    structured = await (await ctx.llm(config)).complete_structured(request, ReviewAnswer)
+    router = await ctx.llm(config)
+    found = Lookups()
+    if tools is not None:
+        found = await look_up_first(router, request, tools, ctx.events)
+    if found.text:
+        request = request.with_messages(Message.user(found.text + "\n\nNow give your review."))
+    structured = await router.complete_structured(request, ReviewAnswer)
     return Reviewed(
         answer=structured.value.model_dump(),
-        cost_usd=structured.cost_usd,
+        cost_usd=structured.cost_usd + found.cost_usd,
         model=structured.completion.model_id,
         comments=len(structured.value.comments),
     )

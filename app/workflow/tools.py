@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from app import repo_files
 from app.edits import EditFormatError, EditPolicy, apply_edits, parse_edits
@@ -120,6 +120,17 @@ class ToolError(Exception):
     pass
 
 
+class ExtraTools(Protocol):
+    """Tools beyond the checkout's (the operator's MCP servers: app/agent_mcp/toolset.py)."""
+
+    @property
+    def specs(self) -> tuple[ToolSpec, ...]: ...
+
+    def handles(self, name: str) -> bool: ...
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult: ...
+
+
 @dataclass
 class Toolbox:
     """The tools bound to one checkout, its edit policy and its test runner."""
@@ -131,8 +142,16 @@ class Toolbox:
     test_runs: int = 0
     max_test_runs: int = 6
     find_symbols: SymbolFinder | None = None
+    extra: ExtraTools | None = None
+
+    @property
+    def specs(self) -> tuple[ToolSpec, ...]:
+        """The tools to offer the model: the built-in ones and the extra ones."""
+        return TOOL_SPECS + (self.extra.specs if self.extra is not None else ())
 
     async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        if self.extra is not None and self.extra.handles(name):
+            return await self.extra.call(name, arguments)
         handler = getattr(self, f"_tool_{name}", None)
         if handler is None:
             return ToolResult(f"unknown tool {name!r}", is_error=True)

@@ -4,6 +4,7 @@ structured output, and the providers' errors and misbehaviours."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,6 +24,8 @@ class Reply:
     raw_body: str | None = None  # a 200 whose body is exactly this (not valid JSON, cut...)
     drop: bool = False  # a 200 whose body stops halfway and the connection closes
     stop: str = ""  # the stop reason to report instead of the natural one
+    # made from the text of the request's last tool result (a model using what a tool said)
+    derive: Callable[[str], Reply] | None = None
 
 
 def text(answer: str) -> Reply:
@@ -31,6 +34,25 @@ def text(answer: str) -> Reply:
 
 def tool_call(name: str, arguments: dict[str, Any], say: str = "") -> Reply:
     return Reply(text=say, tool_calls=((name, arguments),))
+
+
+def from_last_result(make: Callable[[str], Reply]) -> Reply:
+    """The answer `make` gives for the text of the last tool result the model was sent."""
+    return Reply(derive=make)
+
+
+def last_tool_result(body: dict[str, Any]) -> str:
+    """The text of the last tool result in a Messages or Chat Completions request body."""
+    found = ""
+    for message in body.get("messages") or []:
+        if message.get("role") == "tool":
+            found = str(message.get("content") or "")
+        content = message.get("content")
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                inner = block.get("content")
+                found = inner if isinstance(inner, str) else json.dumps(inner)
+    return found
 
 
 def structured(value: object) -> Reply:

@@ -3,11 +3,13 @@
 Anthropic Messages: every message has content (a text block is never empty; only a final
 assistant turn may be empty), tool_use ids match `^[a-zA-Z0-9_-]+$`, every tool_use is
 answered by a tool_result in the next user turn and every tool_result answers a tool_use
-of the turn before, at most four blocks carry `cache_control`.
+of the turn before, at most four blocks carry `cache_control`, tool names match
+`^[a-zA-Z0-9_-]{1,128}$`.
 Chat Completions (OpenAI, Mistral, Ollama): an assistant message has content or tool calls,
 every tool call is answered by a `tool` message before the next turn, a `tool` message
 answers a call of the assistant message before it; OpenAI's ids are at most 40
-characters, Mistral's are exactly nine letters or digits.
+characters, Mistral's are exactly nine letters or digits; tool names match
+`^[a-zA-Z0-9_-]{1,64}$`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import re
 from typing import Any
 
 _ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+_ANTHROPIC_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+_CHAT_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _MISTRAL_ID = re.compile(r"^[a-zA-Z0-9]{9}$")
 _MAX_CACHE_BREAKPOINTS = 4
 _OPENAI_MAX_ID = 40
@@ -35,6 +39,11 @@ def validate_anthropic(body: dict[str, Any]) -> str | None:
     messages = body.get("messages") or []
     if not messages:
         return "messages: at least one message is required"
+    for index, tool in enumerate(body.get("tools") or []):
+        if not _ANTHROPIC_TOOL_NAME.match(str(tool.get("name"))):
+            return (
+                f"tools.{index}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'"
+            )
     if messages[0].get("role") != "user":
         return 'messages: first message must use the "user" role'
     marked = sum(1 for b in _blocks(body.get("system") or []) if "cache_control" in b)
@@ -80,6 +89,12 @@ def validate_anthropic(body: dict[str, Any]) -> str | None:
 
 def validate_chat(body: dict[str, Any]) -> str | None:
     mistral = is_mistral(str(body.get("model")))
+    for index, tool in enumerate(body.get("tools") or []):
+        if not _CHAT_TOOL_NAME.match(str((tool.get("function") or {}).get("name"))):
+            return (
+                f"Invalid 'tools[{index}].function.name': string does not match pattern. "
+                "Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'."
+            )
     pending: set[str] = set()
     for index, message in enumerate(body.get("messages") or []):
         role = message.get("role")

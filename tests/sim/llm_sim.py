@@ -18,7 +18,7 @@ import hashlib
 import json
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -33,7 +33,9 @@ from tests.sim.llm_replies import (
     dropped,
     empty,
     fault,
+    from_last_result,
     garbage,
+    last_tool_result,
     overloaded,
     quota_exhausted,
     rate_limited_with_reset,
@@ -158,6 +160,8 @@ class LLMSimulator:
             )
         queue = self._scripts[model]
         reply = queue.popleft() if queue else text(f"simulated answer from {model}")
+        if reply.derive is not None:
+            reply = replace(reply.derive(last_tool_result(body)), delay=reply.delay)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         return body, reply
@@ -350,6 +354,7 @@ __all__ = [
     "dropped",
     "empty",
     "fault",
+    "from_last_result",
     "garbage",
     "overloaded",
     "quota_exhausted",

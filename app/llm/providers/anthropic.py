@@ -18,6 +18,7 @@ import httpx2
 from app.llm.errors import ProviderError
 from app.llm.providers.sdk_errors import UNREADABLE, invalid_response, translate_sdk_error
 from app.llm.providers.tool_ids import ANTHROPIC_IDS
+from app.llm.providers.tool_names import tool_name_from_wire, wire_tool_name
 from app.llm.types import LLMRequest, LLMResponse, Message, StopReason, ToolCall, Usage
 
 _STOP: dict[str, StopReason] = {
@@ -49,7 +50,7 @@ def _content_of(message: Message) -> list[dict[str, Any]]:
             {
                 "type": "tool_use",
                 "id": ANTHROPIC_IDS(call.id),
-                "name": call.name,
+                "name": wire_tool_name(call.name),
                 "input": call.arguments,
             }
         )
@@ -94,7 +95,11 @@ def build_messages_body(request: LLMRequest, model: str) -> dict[str, Any]:
         body["system"] = system
     if request.tools:
         body["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            {
+                "name": wire_tool_name(t.name),
+                "description": t.description,
+                "input_schema": t.parameters,
+            }
             for t in request.tools
         ]
     if request.json_schema is not None:
@@ -114,7 +119,8 @@ def parse_messages_response(data: dict[str, Any]) -> LLMResponse:
             texts.append(block.get("text") or "")
         elif block.get("type") == "tool_use":
             arguments = block.get("input") or {}
-            calls.append(ToolCall(str(block.get("id")), str(block.get("name")), arguments))
+            name = tool_name_from_wire(str(block.get("name")))
+            calls.append(ToolCall(str(block.get("id")), name, arguments))
     usage = data.get("usage") or {}
     return LLMResponse(
         text="".join(texts),

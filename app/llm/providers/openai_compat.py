@@ -19,6 +19,7 @@ from app.llm.errors import ProviderError
 from app.llm.providers.base import structured_output_instruction
 from app.llm.providers.sdk_errors import UNREADABLE, invalid_response, translate_sdk_error
 from app.llm.providers.tool_ids import OPENAI_IDS, ToolIdRule
+from app.llm.providers.tool_names import tool_name_from_wire, wire_tool_name
 from app.llm.types import LLMRequest, LLMResponse, Message, StopReason, ToolCall, Usage
 
 _STOP: dict[str, StopReason] = {
@@ -41,7 +42,10 @@ def _message_json(message: Message, ids: ToolIdRule) -> dict[str, Any]:
                 {
                     "id": ids(call.id),
                     "type": "function",
-                    "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                    "function": {
+                        "name": wire_tool_name(call.name),
+                        "arguments": json.dumps(call.arguments),
+                    },
                 }
                 for call in message.tool_calls
             ]
@@ -71,7 +75,7 @@ def build_chat_body(
             {
                 "type": "function",
                 "function": {
-                    "name": t.name,
+                    "name": wire_tool_name(t.name),
                     "description": t.description,
                     "parameters": t.parameters,
                 },
@@ -116,7 +120,7 @@ def parse_chat_response(data: dict[str, Any]) -> LLMResponse:
     calls = tuple(
         ToolCall(
             str(call.get("id") or f"call_{uuid.uuid4().hex[:24]}"),  # small servers omit it
-            str((call.get("function") or {}).get("name")),
+            tool_name_from_wire(str((call.get("function") or {}).get("name"))),
             _arguments((call.get("function") or {}).get("arguments")),
         )
         for call in message.get("tool_calls") or []

@@ -1,0 +1,139 @@
+"""The operator's MCP servers (`AGENTOPS_MCP_SERVERS`) and a repository's choice among them.
+
+A server is the operator's: a command the worker starts (stdio) or a URL it calls
+(streamable HTTP), with an allow-list of the tools the agent may use. Secrets are never
+written in the setting itself: `{secret:NAME}` in an `env` or `headers` value is read from
+the variable `AGENTOPS_MCP_SECRET_NAME` when the server is started. A repository's
+`.agentops.yml` may only pick servers by name (`mcp_servers:`); nothing it says becomes a
+command, an argument, a variable or a URL.
+
+Pure: no I/O besides reading the environment it is handed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SECRET_PREFIX = "AGENTOPS_MCP_SECRET_"  # noqa: S105 - a variable name, not a secret
+SERVER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,23}")  # no `_`: see app/llm/providers/tool_names
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_WIRE_NAME = 64  # `server__tool`, as the providers take it
+_SECRET_REF = re.compile(r"\{secret:([A-Za-z0-9_]+)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class McpServer(BaseModel):
+    """One server of `AGENTOPS_MCP_SERVERS`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command: list[str] | None = None
+    """stdio: the program and its arguments, started by the worker for each run that uses it."""
+    url: str | None = None
+    """Streamable HTTP: the server's endpoint."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """stdio: the only variables the program gets besides `PATH`, `HOME`, `USER`, `SHELL`,
+    `TERM`, `LOGNAME` (never the worker's secrets); values may hold `{secret:NAME}`."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP: headers of every request; values may hold `{secret:NAME}`."""
+    tools: list[str]
+    """The tools of the server the agent may call (an allow-list; others are not offered)."""
+    timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    """Each call; past it the call is a tool error."""
+    start_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """Its start (and the list of its tools); past it the server is left out of the run."""
+    max_result_chars: int = Field(default=20_000, ge=200, le=500_000)
+    """What the model reads of one result; the rest is cut."""
+    max_argument_chars: int = Field(default=8_000, ge=100, le=200_000)
+    """The model's arguments of one call, as JSON; a longer call is refused unsent."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> McpServer:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either `command` (stdio) or `url` (HTTP)")
+        if self.command is not None and (not self.command or not self.command[0].strip()):
+            raise ValueError("`command` needs a program")
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("`url` must be an http(s) URL")
+        if self.headers and self.url is None:
+            raise ValueError("`headers` are for a server reached by `url`")
+        if self.env and self.command is None:
+            raise ValueError("`env` is for a server started by `command`")
+        bad_env = [name for name in self.env if not _ENV_NAME.fullmatch(name)]
+        if bad_env:
+            raise ValueError(f"`env` name {bad_env[0]!r} is not a variable name")
+        if not self.tools:
+            raise ValueError("`tools` must list the tools the agent may use")
+        bad = [t for t in self.tools if not TOOL_NAME.fullmatch(t)]
+        if bad:
+            raise ValueError(f"tool name {bad[0]!r} is not letters, digits, `_` or `-`")
+        return self
+
+    def secret_names(self) -> list[str]:
+        """The `NAME`s of every `{secret:NAME}` in `env` and `headers`."""
+        values = [*self.env.values(), *self.headers.values()]
+        return [m.group(1) for v in values for m in _SECRET_REF.finditer(v)]
+
+    def resolved_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        return {k: fill_secrets(v, environ) for k, v in self.env.items()}
+
+    def resolved_headers(self, environ: Mapping[str, str]) -> dict[str, str]:
+        return {k: fill_secrets(v, environ) for k, v in self.headers.items()}
+
+    def secret_values(self, environ: Mapping[str, str]) -> list[str]:
+        return [v for n in self.secret_names() if (v := environ.get(SECRET_PREFIX + n))]
+
+
+def fill_secrets(value: str, environ: Mapping[str, str]) -> str:
+    """`value` with each `{secret:NAME}` replaced by `AGENTOPS_MCP_SECRET_NAME`."""
+    return _SECRET_REF.sub(lambda m: environ.get(SECRET_PREFIX + m.group(1), ""), value)
+
+
+def check_servers(
+    servers: Mapping[str, McpServer], environ: Mapping[str, str]
+) -> dict[str, McpServer]:
+    """`servers` when every name fits and every secret they name is set; else a
+    ValueError that says which."""
+    for name, server in servers.items():
+        if not SERVER_NAME.fullmatch(name):
+            raise ValueError(
+                f"server name {name!r}: lower-case letters, digits and `-`, at most 24"
+            )
+        for tool in server.tools:
+            if len(f"{name}__{tool}") > MAX_WIRE_NAME:
+                raise ValueError(
+                    f"{name}.{tool}: server and tool name together are too long "
+                    f"(at most {MAX_WIRE_NAME - 2} characters)"
+                )
+        missing = [n for n in server.secret_names() if not environ.get(SECRET_PREFIX + n)]
+        if missing:
+            raise ValueError(f"server {name!r} names {SECRET_PREFIX}{missing[0]}, which is not set")
+    return dict(servers)
+
+
+class UnknownMcpServer(ValueError):
+    """A repository named a server the operator has not configured."""
+
+
+def chosen_servers(
+    operator: Mapping[str, McpServer], asked: list[str] | None
+) -> dict[str, McpServer]:
+    """The servers a run uses: those the repository names (`mcp_servers:`), or, when it
+    names none, every one of the operator's. A name the operator has not configured is an
+    `UnknownMcpServer` (its message does not quote the repository's text)."""
+    if asked is None:
+        return dict(operator)
+    unknown = [name for name in asked if name not in operator]
+    if unknown:
+        offered = ", ".join(sorted(operator)) or "none"
+        raise UnknownMcpServer(
+            f"`mcp_servers` names {len(unknown)} MCP server(s) this installation does not "
+            f"have (its servers: {offered})"
+        )
+    return {name: operator[name] for name in asked}
