@@ -106,10 +106,13 @@ def build_graph(index: RepoIndex) -> CodeGraph:
     return graph
 
 
+_MODULE_DEPTH = 32  # deeper than any package's modules
+
+
 def resolve_dotted(name: str, modules: dict[str, str]) -> tuple[str, str] | None:
     """The file for the longest module prefix of a dotted name, and the rest of the name:
     `django.db.models.query.QuerySet` → (django/db/models/query.py, "QuerySet")."""
-    parts = name.split(".")
+    parts = name.split(".", _MODULE_DEPTH)[:_MODULE_DEPTH]  # a hostile `a.a.a…` is no module
     for end in range(len(parts), 0, -1):
         path = modules.get(".".join(parts[:end]))
         if path is not None:

@@ -15,15 +15,19 @@ _EXTENSIONS = "|".join(
 )
 _PATH = re.compile(rf"(?<![\w/.-])((?:[\w.-]+[/\\])*[\w.-]+\.(?:{_EXTENSIONS}))\b")
 _PY_FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in ([\w<>.]+))?')
+# a match starts only where a path can (not inside a word or after a slash: an absolute
+# path's leading slash is taken outside the group); without that a long run of word
+# characters or segments was tried from each of its positions (quadratic in hostile text)
 _COLON_FRAME = re.compile(
-    rf"((?:[\w.-]+/)*[\w.-]+\.(?:{_EXTENSIONS})):(\d+)(?::\d+)?(?:[: ]+in ([\w<>.]+))?"
+    rf"(?<![\w./-])/?((?:[\w.-]+/)*[\w.-]+\.(?:{_EXTENSIONS})):(\d+)(?::\d+)?"
+    r"(?:[: ]+in ([\w<>.]+))?"
 )
 _JS_FRAME = re.compile(rf"at (?:([\w$.<>]+) )?\(?((?:[\w.@-]+/)*[\w.-]+\.(?:{_EXTENSIONS})):(\d+)")
 _DOTTED = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w])")
 _CODE_SPAN = re.compile(r"```.*?```|`[^`\n]+`", re.S)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = re.compile(r"\w+")
-_CALL = re.compile(r"([A-Za-z_]\w*)\(")
+_CALL = re.compile(r"(?<!\w)([A-Za-z_]\w*)\(")  # from a word's start only: linear
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +48,15 @@ class Mentions:
     words: set[str] = field(default_factory=set)  # every \w+ token, for file-stem matches
 
 
+# What of an issue's text is read for mentions: GitHub allows 65,536 characters in a body
+# and GitLab a megabyte; what points at the code comes first, and the patterns' cost grows
+# with the text.
+MENTION_CHARS = 30_000
+
+
 def read_mentions(text: str) -> Mentions:
     """Everything in an issue's text that can point at a file or a symbol."""
+    text = text[:MENTION_CHARS]
     mentions = Mentions()
     mentions.frames, frame_spans = _frames(text)
     seen: set[str] = set()

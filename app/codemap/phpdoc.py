@@ -45,13 +45,21 @@ def with_docblock_methods(
     return tuple(result)
 
 
+# a real facade lists tens of methods; a hostile block of 80,000 tags is work, not a map
+_TAGS_PER_BLOCK = 2_000
+
+
 def _tag_methods(source: bytes, block: Node, owner: str) -> list[Definition]:
     found: list[Definition] = []
     text = source[block.start_byte : block.end_byte]
     first_line = block.start_point.row + 1
+    line, counted = first_line, 0  # lines counted once, from one tag to the next
     for match in _METHOD_TAG.finditer(text):
+        if len(found) >= _TAGS_PER_BLOCK:
+            break
         name = match[1].decode()
-        line = first_line + text.count(b"\n", 0, match.start())
+        line += text.count(b"\n", counted, match.start())
+        counted = match.start()
         header = " ".join(match[0].decode("utf-8", "replace").split())
         if len(header) > _SIGNATURE_LIMIT:
             header = header[: _SIGNATURE_LIMIT - 1] + "…"
