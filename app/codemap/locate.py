@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.codemap.clue_signals import api_signal, message_signal, option_signal
 from app.codemap.graph import CodeGraph, build_graph
 from app.codemap.index import RepoIndex
 from app.codemap.lexical import LexicalIndex
@@ -20,6 +21,7 @@ from app.codemap.signals import (
     stem_signal,
     symbol_signal,
 )
+from app.codemap.source_text import SourceText
 from app.codemap.symbols import Definition
 from app.codemap.terms import IDENTIFIER, identifier_terms, text_terms
 
@@ -33,7 +35,9 @@ class Weights:
     than above them. `title` is BM25 of the title's words alone: the title names the
     problem, the body surrounds it with reproductions, logs and guesses. The values were
     chosen on SWE-bench Lite and checked by cross-validation (see bench/README.md); the
-    graph signal measured as a loss there and is off by default.
+    graph signal measured as a loss there and is off by default. `option`, `message` and
+    `api` (see `clue_signals`) were chosen on one development set and measured on another
+    from other repositories, both ways (bench/README.md).
     """
 
     bm25: float = 1.0
@@ -45,6 +49,9 @@ class Weights:
     symbol: float = 0.5
     outline: float = 0.5
     rare: float = 0.25
+    option: float = 2.0
+    message: float = 1.0
+    api: float = 1.0
     graph: float = 0.0
 
 
@@ -80,6 +87,7 @@ class Locator:
         self.outline = LexicalIndex(
             {p: _outline_identifiers(f.symbols.definitions) for p, f in index.files.items()}
         )
+        self.source_text = SourceText(index.root, list(index.files))
 
     def locate(
         self,
@@ -112,6 +120,11 @@ class Locator:
             "title": bm25_signal(title, _matched_terms(title_terms, title, self), "title BM25"),
             "outline": bm25_signal(outline, {}, "definitions BM25"),
             "rare": rare_identifier_signal(mentions, self.lexical.files_using, len(candidates)),
+            "option": option_signal(mentions.options, self.source_text, allowed),
+            "message": message_signal(mentions.messages, self.source_text, allowed),
+            "api": api_signal(
+                mentions.dotted + mentions.imported, mentions.aliases, self.graph, allowed
+            ),
         }
         return Evidence(mentions, query, allowed, signals)
 
