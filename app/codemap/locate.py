@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +25,10 @@ from app.codemap.signals import (
 from app.codemap.source_text import SourceText
 from app.codemap.symbols import Definition
 from app.codemap.terms import IDENTIFIER, identifier_terms, text_terms
+
+# Directories of documentation, examples and tooling: their files quote the code's names
+# (in examples, message pages, configuration) and are seldom where a fix goes.
+_IN_DOCS = re.compile(r"(^|/)(docs?|examples?|galleries|tutorials|benchmarks|asv_bench|ci)/")
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,11 @@ class Weights:
     symbol: float = 0.5
     outline: float = 0.5
     rare: float = 0.25
-    option: float = 2.0
+    option: float = 4.0
     message: float = 1.0
     api: float = 1.0
     graph: float = 0.0
+    docs: float = 0.8  # a file under docs/, examples/, ... loses this share of its score
 
 
 @dataclass(frozen=True)
@@ -129,10 +135,15 @@ class Locator:
         return Evidence(mentions, query, allowed, signals)
 
     def rank(
-        self, evidence: Evidence, k: int = 10, weights: Weights | None = None
+        self,
+        evidence: Evidence,
+        k: int = 10,
+        weights: Weights | None = None,
+        with_symbols: bool = True,
     ) -> list[RankedFile]:
         """Weigh the signals (see `Weights`); the strongest hits may lend a share of their
-        score to the files they import or are imported by."""
+        score to the files they import or are imported by. with_symbols=False leaves out
+        each file's symbols (a benchmark weighing many settings needs only the order)."""
         weights = weights or Weights()
         boosts = _combine(
             [(getattr(weights, name), s) for name, s in evidence.signals.items() if name != "bm25"],
@@ -143,13 +154,17 @@ class Locator:
             neighbours = graph_signal(combined, self.graph)
             boosts = _combine([(1.0, boosts), (weights.graph, neighbours)], evidence.allowed)
             combined = _fuse(evidence.signals["bm25"], weights.bm25, boosts)
+        if weights.docs:
+            for path, (score, reasons) in combined.items():
+                if _IN_DOCS.search(path):
+                    combined[path] = (score * (1 - weights.docs), reasons)
         ranked = sorted(combined.items(), key=lambda item: (-item[1][0], item[0]))[:k]
         return [
             RankedFile(
                 path,
                 round(score, 4),
                 tuple(reasons),
-                self._symbols(path, evidence.mentions, evidence.query),
+                self._symbols(path, evidence.mentions, evidence.query) if with_symbols else (),
             )
             for path, (score, reasons) in ranked
         ]
