@@ -18,10 +18,16 @@ _EXCEPTION_LINE = re.compile(
     r"^\s*(?:[\w.]*\.)?\w*(?:Error|Exception|Warning|Exit)\b:\s*(.{12,})$", re.M
 )
 _LINTER_LINE = re.compile(r":\d+:\d+: [A-Z]\d{4}: (.{12,}?)(?: \([\w-]+\))?$", re.M)
+# log and checker lines: `doc.rst:3: WARNING: undefined label: x`, `(models.W042) Auto-...`
+_LOG_LINE = re.compile(
+    r"(?:\b(?:WARNING|ERROR|CRITICAL|FATAL)\b:?|\(\w+\.[A-Z]\d{3}\))\s+(.{12,})$", re.M
+)
 # a single quote after a letter is an apostrophe (don't), not the start of a string
 _QUOTED = re.compile(r'"([^"\n]{12,200})"|(?<![A-Za-z])\'([^\'\n]{12,200})\'(?![A-Za-z])')
 # the literal runs of a message: what is left between interpolated values
-_VARIABLE = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`|<[^>]*>|\[[^\]]*\]|\([^)]*\)|\S*[\d_./\\]\S*")
+_VARIABLE = re.compile(
+    r"'[^']*'|\"[^\"]*\"|`[^`]*`|<[^>]*>|\[[^\]]*\]|\([^)]*\)|\S*[\d_/\\]\S*|\S*\w\.\w\S*"
+)
 _PLAIN_RUN = re.compile(r"[A-Za-z][A-Za-z ,;:!?-]*[A-Za-z]")
 _IMPORT = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$", re.M)
 _FROM_IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+(?:\(([\w\s,]+)\)|([\w \t,]+))", re.M)
@@ -55,6 +61,7 @@ def messages(text: str) -> list[str]:
     issue quotes, longest first: what a file that raises the message holds verbatim."""
     quoted = [m.group(1) for m in _EXCEPTION_LINE.finditer(text)]
     quoted += [m.group(1) for m in _LINTER_LINE.finditer(text)]
+    quoted += [m.group(1) for m in _LOG_LINE.finditer(text)]
     quoted += [m.group(1) or m.group(2) for m in _QUOTED.finditer(text)]
     runs: list[str] = []
     for message in quoted:

@@ -105,7 +105,9 @@ def test_clues_read_from_issue_text() -> None:
         "```\nimport numpy as np\nfrom sympy import solve, Symbol as S\n"
         'autodoc_typehints = "none"\npytest-cov     2.8.1\n'
         "ValueError: The truth value of an array with more than one element is ambiguous\n"
-        "a.py:1:0: C0114: Missing module docstring (missing-module-docstring)\n```\n"
+        "a.py:1:0: C0114: Missing module docstring (missing-module-docstring)\n"
+        "index.rst:3: WARNING: undefined label: 'intro'\n```\n"
+        "shop.Cart: (models.W042) Auto-created primary key used when not defining a key.\n"
     )
     assert clues.options(text) == [
         "load-plugins",
@@ -115,6 +117,7 @@ def test_clues_read_from_issue_text() -> None:
     ]
     assert clues.messages(text) == [
         "The truth value of an array with more than one element is ambiguous",
+        "Auto-created primary key used when not defining a key",
         "Missing module docstring",
     ]
     aliases, names = clues.imported_names(text)
