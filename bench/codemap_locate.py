@@ -43,7 +43,6 @@ SETTINGS: dict[str, Weights] = {
     ),
     "- options and config keys": replace(FULL, option=0),
     "- quoted messages": replace(FULL, message=0),
-    "- public API through imports": replace(FULL, api=0),
     "+ public API through imports (1.0)": replace(FULL, api=1.0),
     "options and config keys at 2.0": replace(FULL, option=2.0),
     "- title BM25": replace(FULL, title=0),

@@ -40,9 +40,10 @@ class Weights:
     than above them. `title` is BM25 of the title's words alone: the title names the
     problem, the body surrounds it with reproductions, logs and guesses. The values were
     chosen on SWE-bench Lite and checked by cross-validation (see bench/README.md); the
-    graph signal measured as a loss there and is off by default. `option`, `message` and
-    `api` (see `clue_signals`) were chosen on one development set and measured on another
-    from other repositories, both ways (bench/README.md).
+    graph signal measured as a loss there and is off by default. `option`, `message`, `api`
+    (see `clue_signals`) and `docs` were chosen on one development set and measured on
+    another from other repositories, both ways (bench/README.md); `api` cost top-1 places
+    on both and is off by default.
     """
 
     bm25: float = 1.0
@@ -56,7 +57,7 @@ class Weights:
     rare: float = 0.25
     option: float = 4.0
     message: float = 1.0
-    api: float = 1.0
+    api: float = 0.0
     graph: float = 0.0
     docs: float = 0.8  # a file under docs/, examples/, ... loses this share of its score
 

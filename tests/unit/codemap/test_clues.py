@@ -92,10 +92,11 @@ def test_a_public_name_is_followed_from_the_package_to_its_definition(tmp_path: 
         "Each hue is drawn twice\n\n```python\nimport plots as pl\n"
         "pl.lineplot(data, hue='kind')\n```\nThe legend shows each hue twice."
     )
-    ranked = locator.locate(issue, k=2)
+    # off by default (it cost top-1 places on both development sets; bench/README.md)
+    ranked = locator.locate(issue, k=2, weights=Weights(api=1.0))
     assert ranked[0].path == "plots/relational/lines.py"
     assert any(r.startswith("defines pl.lineplot") for r in ranked[0].reasons)
-    assert _top(locator, issue, Weights(api=0)) == "plots/legacy/old.py"
+    assert _top(locator, issue) == "plots/legacy/old.py"
 
 
 def test_clues_read_from_issue_text() -> None:
