@@ -1,18 +1,19 @@
 """A second localisation dev set from fixing commits of repositories outside the first.
 
     .venv/bin/python bench/codemap_devset2.py --mirrors /work/.mirror --out /tmp/devset2.json \
-        --trees /tmp/devset2/trees [--per-repo 30] [--since 2023-06-01]
+        --trees /tmp/devset2/trees [--per-repo 30] [--since 2023-10-01]
 
-Each task is one non-merge commit whose message names an issue it fixes (`Fixes #N`,
-`Closes #N`, ...) and that changes 1-3 existing non-test Python files (the gold), and no
-other code. The query is what a user-facing description of the change says: the subject,
-the message body's first paragraphs (review notes of squashed commits, trailers and issue
-references dropped) and the lines the commit adds to the changelog (pylint's and astropy's
-fragments, sphinx's CHANGES, xarray's and seaborn's what's-new). The gold files' paths, and
-their base names and dotted module names, are cut from the text: an issue rarely names the
-file, a commit message often does. Base commit = the fix's parent. Commits since --since
-only, after SWE-bench's tasks were collected, so the set shares no task with it. Trees:
-TREES/<instance_id>, made with `git archive`.
+Each task is one non-merge commit that fixes something (its message names an issue it
+fixes, `Fixes #N`, or it adds a changelog entry, or a long body says what was wrong) and
+that changes 1-3 existing non-test Python files (the gold), and no other code. The query
+is what a user-facing description of the change says: the subject, the message body's
+first paragraphs (review notes of squashed commits, trailers and issue references dropped)
+and the lines the commit adds to the changelog (pylint's and astropy's fragments, sphinx's
+CHANGES, xarray's and seaborn's what's-new). The gold files' paths, base names and dotted
+module names are cut from the text. Base commit = the fix's parent. Commits since --since
+only: the default is about when SWE-bench was published (October 2023; the newest issue
+of the SWE-bench dev set is of July 2023), so the set shares no task with a measurement on
+SWE-bench. Trees: TREES/<instance_id>, made with `git archive`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--trees", type=Path, default=None)
     parser.add_argument("--per-repo", type=int, default=30)
-    parser.add_argument("--since", default="2023-06-01")
+    parser.add_argument("--since", default="2023-10-01")
     args = parser.parse_args()
     tasks: list[dict[str, object]] = []
     for repo, mirror in REPOS.items():
