@@ -1,7 +1,8 @@
 """File localisation on SWE-bench Lite tasks: Acc@k and MRR, per repository, with ablations.
 
     .venv/bin/python bench/codemap_locate.py --tasks /work/shared/bench/swebench-lite-dev.json \
-        --trees /tmp/swe/trees [--cache /tmp/codemap-cache] [--ablation] [--limit N]
+        --trees /tmp/swe/trees [--tasks /tmp/devset2.json --trees /tmp/devset2/trees] \
+        [--cache /tmp/codemap-cache] [--ablation] [--cross-validate] [--limit N]
 
 Each task's tree is TREES/<instance_id> (the repository at base_commit; see README).
 Candidates are the repository's non-test source files; the issue text is all it reads.
@@ -17,6 +18,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from app.codemap.cache import BlobCache
 from app.codemap.discover import SkipRules
@@ -25,16 +27,25 @@ from app.codemap.locate import Locator, Weights
 
 KS = (1, 3, 5, 10)
 FULL = Weights()
+Row = tuple[str, list[int | None]]  # repository, the gold files' ranks (None: not in 50)
 SETTINGS: dict[str, Weights] = {
     "full": FULL,
     "BM25 only": Weights(
-        path=0, frame=0, module=0, stem=0, symbol=0, bm25=1, title=0, outline=0, rare=0, graph=0
+        path=0, frame=0, module=0, stem=0, symbol=0, bm25=1, title=0, outline=0, rare=0,
+        option=0, message=0, api=0, graph=0, docs=0,
     ),
     "mentions only (path, frame, module, stem)": replace(
-        FULL, symbol=0, bm25=0, title=0, outline=0, rare=0, graph=0
+        FULL, symbol=0, bm25=0, title=0, outline=0, rare=0, option=0, message=0, api=0,
+        graph=0, docs=0,
     ),
+    "- options and config keys, messages, API, docs prior (the previous defaults)": replace(
+        FULL, option=0, message=0, api=0, docs=0
+    ),
+    "- options and config keys": replace(FULL, option=0),
+    "- quoted messages": replace(FULL, message=0),
+    "+ public API through imports (1.0)": replace(FULL, api=1.0),
+    "options and config keys at 2.0": replace(FULL, option=2.0),
     "- title BM25": replace(FULL, title=0),
-    "- title BM25 and rare identifiers (the previous defaults)": replace(FULL, title=0, rare=0),
     "- path": replace(FULL, path=0),
     "- traceback frames": replace(FULL, frame=0),
     "- module names": replace(FULL, module=0),
@@ -43,62 +54,96 @@ SETTINGS: dict[str, Weights] = {
     "- definitions BM25": replace(FULL, outline=0),
     "- BM25": replace(FULL, bm25=0),
     "- rare identifiers": replace(FULL, rare=0),
-    "title BM25 at 1.0": replace(FULL, title=1.0),
-    "title BM25 at 3.0": replace(FULL, title=3.0),
     "+ graph neighbours (0.25)": replace(FULL, graph=0.25),
-    "+ graph neighbours (0.5)": replace(FULL, graph=0.5),
-}
-# --cross-validate: the weights of the two newest signals are chosen from this grid on
-# half of the tasks (best Acc@10, then Acc@5) and measured on the other half.
+    "- docs and examples prior": replace(FULL, docs=0),
+    "docs and examples prior at 0.5": replace(FULL, docs=0.5),
+    "title BM25 at 1.0": replace(FULL, title=1.0),
+}  # fmt: skip
+# --cross-validate: the weights of the newest signals are chosen from this grid on one
+# part of the tasks (best Acc@10, then Acc@5, ...; ties to the grid's first, the lower
+# weights) and measured on the other: random halves of each set, and one whole set against
+# the other when two are given.
 CV_GRID = {
-    f"cv title={title} rare={rare}": replace(FULL, title=title, rare=rare)
-    for title in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
-    for rare in (0.0, 0.25)
+    f"cv option={o} message={m} api={a} docs={d}": replace(FULL, option=o, message=m, api=a, docs=d)
+    for o in (0.0, 1.0, 2.0, 4.0)
+    for m in (0.0, 1.0)
+    for a in (0.0, 1.0)
+    for d in (0.0, 0.5, 0.8)
 }
 CV_SPLITS = 10
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", type=Path, required=True)
-    parser.add_argument("--trees", type=Path, required=True)
+    parser.add_argument("--tasks", type=Path, action="append", required=True)
+    parser.add_argument("--trees", type=Path, action="append", required=True)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/codemap-bench-cache"))
     parser.add_argument("--ablation", action="store_true")
-    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=0, help="the first n tasks of each set")
     parser.add_argument("--every", type=int, default=1, help="run every n-th task")
     parser.add_argument("--only", default="", help="substring of instance ids to run")
     parser.add_argument("--misses", action="store_true", help="print tasks missed at 5")
-    parser.add_argument("--cross-validate", action="store_true", help="two-fold, see CV_GRID")
+    parser.add_argument("--cross-validate", action="store_true", help="see CV_GRID")
     args = parser.parse_args()
-    tasks = json.loads(args.tasks.read_text())["tasks"]
-    tasks = [t for t in tasks if args.only in t["instance_id"]]
-    tasks = tasks[:: args.every]
-    if args.limit:
-        tasks = tasks[: args.limit]
-    cache = BlobCache(args.cache)
+    if len(args.tasks) != len(args.trees):
+        parser.error("give one --trees for each --tasks, in the same order")
     settings = SETTINGS if args.ablation else {"full": FULL}
     if args.cross_validate:
         settings = {**settings, **CV_GRID}
-    ranks: dict[str, list[tuple[str, list[int | None]]]] = defaultdict(list)
+    cache = BlobCache(args.cache)
+    by_set: dict[str, dict[str, list[Row]]] = {}
+    for tasks_file, trees in zip(args.tasks, args.trees, strict=True):
+        tasks = json.loads(tasks_file.read_text())["tasks"]
+        tasks = [t for t in tasks if args.only in t["instance_id"]][:: args.every]
+        if args.limit:
+            tasks = tasks[: args.limit]
+        print(f"## {tasks_file.name}: {len(tasks)} tasks")
+        by_set[tasks_file.name] = _run(tasks, trees, cache, settings, args.misses)
+    for name, ranks in by_set.items():
+        print(f"\n{name}\n\n| setting | tasks | Acc@1 | Acc@3 | Acc@5 | Acc@10 | MRR |")
+        print("|---|---|---|---|---|---|---|")
+        for setting, rows in ranks.items():
+            if setting in CV_GRID:
+                continue
+            print(_row(setting, rows))
+            if setting == "full":
+                by_repo: dict[str, list[Row]] = defaultdict(list)
+                for row in rows:
+                    by_repo[row[0]].append(row)
+                for repo, repo_rows in sorted(by_repo.items()):
+                    print(_row(f"  full: {repo}", repo_rows))
+        if args.cross_validate:
+            _cross_validate(name, ranks)
+    if args.cross_validate and len(by_set) == 2:
+        _cross_set(by_set)
+
+
+def _run(
+    tasks: list[dict[str, Any]],
+    trees: Path,
+    cache: BlobCache,
+    settings: dict[str, Weights],
+    misses: bool,
+) -> dict[str, list[Row]]:
+    ranks: dict[str, list[Row]] = defaultdict(list)
     started = time.perf_counter()
     ranking_seconds = 0.0
     for number, task in enumerate(tasks, 1):
-        root = args.trees / task["instance_id"]
         # Test files are never candidates here, so they are not indexed either.
-        index = build_index(root, cache, SkipRules(skip_tests=True))
+        index = build_index(trees / task["instance_id"], cache, SkipRules(skip_tests=True))
         locator = Locator(index)
         t0 = time.perf_counter()
         evidence = locator.gather(task["problem_statement"])
         gather_seconds = time.perf_counter() - t0
         for name, weights in settings.items():
             t0 = time.perf_counter()
-            ranked = locator.rank(evidence, k=50, weights=weights)
+            ranked = locator.rank(evidence, k=50, weights=weights, with_symbols=name == "full")
             if name == "full":
                 ranking_seconds += gather_seconds + time.perf_counter() - t0
             order = [r.path for r in ranked]
             gold_ranks = [order.index(g) + 1 if g in order else None for g in task["gold_files"]]
             ranks[name].append((task["repo"], gold_ranks))
-            if name == "full" and args.misses and not _hit(gold_ranks, 5):
+            if name == "full" and misses and not _hit(gold_ranks, 5):
                 print(
                     f"MISS {task['instance_id']} gold={task['gold_files']} ranks={gold_ranks}"
                     f" top={order[:5]}"
@@ -108,26 +153,22 @@ def main() -> None:
                 f"  {number}/{len(tasks)} tasks, {time.perf_counter() - started:.0f}s", flush=True
             )
     print(
-        f"\n{len(tasks)} tasks in {time.perf_counter() - started:.0f}s; "
+        f"{len(tasks)} tasks in {time.perf_counter() - started:.0f}s; "
         f"mean locate() ranking {1000 * ranking_seconds / max(1, len(tasks)):.0f} ms"
     )
-    print("\n| setting | tasks | Acc@1 | Acc@3 | Acc@5 | Acc@10 | MRR |")
-    print("|---|---|---|---|---|---|---|")
-    for name, rows in ranks.items():
-        if name in CV_GRID:
-            continue
-        print(_row(name, rows))
-        if name == "full":
-            by_repo: dict[str, list[tuple[str, list[int | None]]]] = defaultdict(list)
-            for row in rows:
-                by_repo[row[0]].append(row)
-            for repo, repo_rows in sorted(by_repo.items()):
-                print(_row(f"  full: {repo}", repo_rows))
-    if args.cross_validate:
-        _cross_validate(ranks)
+    return ranks
 
 
-def _cross_validate(ranks: dict[str, list[tuple[str, list[int | None]]]]) -> None:
+def _accuracy(rows: list[Row]) -> list[float]:
+    return [sum(_hit(g, k) for _, g in rows) / len(rows) for k in KS]
+
+
+def _best(ranks: dict[str, list[Row]], part: list[int]) -> str:
+    """The grid setting with the best Acc@10 on these tasks, then Acc@5, @3, @1."""
+    return max(CV_GRID, key=lambda name: _accuracy([ranks[name][i] for i in part])[::-1])
+
+
+def _cross_validate(set_name: str, ranks: dict[str, list[Row]]) -> None:
     """Two-fold cross-validation over CV_SPLITS random halvings (seeded: repeatable)."""
     count = len(ranks["full"])
     rng = random.Random(7)
@@ -138,27 +179,50 @@ def _cross_validate(ranks: dict[str, list[tuple[str, list[int | None]]]]) -> Non
         rng.shuffle(order)
         halves = (order[: count // 2], order[count // 2 :])
         for train, test in (halves, halves[::-1]):
-
-            def accuracy(name: str, part: list[int]) -> list[float]:
-                rows = [ranks[name][i] for i in part]
-                return [sum(_hit(g, k) for _, g in rows) / len(rows) for k in KS]
-
-            best = max(CV_GRID, key=lambda name: accuracy(name, train)[::-1])
+            best = _best(ranks, train)
             chosen[best] += 1
-            measured.append(accuracy(best, test))
+            measured.append(_accuracy([ranks[best][i] for i in test]))
     means = [100 * sum(m[i] for m in measured) / len(measured) for i in range(len(KS))]
-    print(f"\nTwo-fold cross-validation, {CV_SPLITS} random halvings (weights chosen on one half):")
+    print(f"\n{set_name}: two-fold, {CV_SPLITS} random halvings (chosen on one half):")
     print("| measured on the other half | " + " | ".join(f"Acc@{k}" for k in KS) + " |")
     print("|---|" + "---|" * len(KS))
     print("| mean | " + " | ".join(f"{m:.1f}" for m in means) + " |")
-    print("chosen: " + ", ".join(f"{name[3:]} ×{n}" for name, n in chosen.most_common()))
+    print("chosen: " + ", ".join(f"{name[3:]} ×{n}" for name, n in chosen.most_common(5)))
+
+
+def _cross_set(by_set: dict[str, dict[str, list[Row]]]) -> None:
+    """Weights chosen on one whole set, measured on the other, both ways; then the grid's
+    settings by their worse Acc@10 (then Acc@5, ...) of the two sets."""
+    first, second = (list(by_set.values())[i] for i in (0, 1))
+
+    def worse(name: str) -> list[float]:
+        pairs = zip(_accuracy(first[name]), _accuracy(second[name]), strict=True)
+        return [min(a, b) for a, b in pairs][::-1]
+
+    joint = sorted(CV_GRID, key=worse, reverse=True)
+    print("\n| setting (both sets' Acc@1/3/5/10) | " + " | ".join(by_set) + " |")
+    print("|---|---|---|")
+    for name in joint[:8]:
+        cells = [" / ".join(f"{100 * a:.1f}" for a in _accuracy(r[name])) for r in (first, second)]
+        print(f"| {name[3:]} | " + " | ".join(cells) + " |")
+    print("\n| chosen on | weights | measured on | " + " | ".join(f"Acc@{k}" for k in KS) + " |")
+    print("|---|---|---|" + "---|" * len(KS))
+    names = list(by_set)
+    for train, test in (names, names[::-1]):
+        best = _best(by_set[train], list(range(len(by_set[train]["full"]))))
+        accs = _accuracy(by_set[test][best])
+        print(
+            f"| {train} | {best[3:]} | {test} | "
+            + " | ".join(f"{100 * a:.1f}" for a in accs)
+            + " |"
+        )
 
 
 def _hit(gold_ranks: list[int | None], k: int) -> bool:
     return all(r is not None and r <= k for r in gold_ranks)
 
 
-def _row(name: str, rows: list[tuple[str, list[int | None]]]) -> str:
+def _row(name: str, rows: list[Row]) -> str:
     n = len(rows)
     accs = [100 * sum(_hit(g, k) for _, g in rows) / n for k in KS]
     mrr = sum(1 / min((r for r in g if r), default=float("inf")) for _, g in rows) / n

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.codemap.clue_signals import api_signal, message_signal, option_signal
 from app.codemap.graph import CodeGraph, build_graph
 from app.codemap.index import RepoIndex
 from app.codemap.lexical import LexicalIndex
@@ -20,8 +22,13 @@ from app.codemap.signals import (
     stem_signal,
     symbol_signal,
 )
+from app.codemap.source_text import SourceText
 from app.codemap.symbols import Definition
 from app.codemap.terms import IDENTIFIER, identifier_terms, text_terms
+
+# Directories of documentation, examples and tooling: their files quote the code's names
+# (in examples, message pages, configuration) and are seldom where a fix goes.
+_IN_DOCS = re.compile(r"(^|/)(docs?|examples?|galleries|tutorials|benchmarks|asv_bench|ci)/")
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,10 @@ class Weights:
     than above them. `title` is BM25 of the title's words alone: the title names the
     problem, the body surrounds it with reproductions, logs and guesses. The values were
     chosen on SWE-bench Lite and checked by cross-validation (see bench/README.md); the
-    graph signal measured as a loss there and is off by default.
+    graph signal measured as a loss there and is off by default. `option`, `message`, `api`
+    (see `clue_signals`) and `docs` were chosen on one development set and measured on
+    another from other repositories, both ways (bench/README.md); `api` cost top-1 places
+    on both and is off by default.
     """
 
     bm25: float = 1.0
@@ -45,7 +55,11 @@ class Weights:
     symbol: float = 0.5
     outline: float = 0.5
     rare: float = 0.25
+    option: float = 4.0
+    message: float = 1.0
+    api: float = 0.0
     graph: float = 0.0
+    docs: float = 0.8  # a file under docs/, examples/, ... loses this share of its score
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class Locator:
         self.outline = LexicalIndex(
             {p: _outline_identifiers(f.symbols.definitions) for p, f in index.files.items()}
         )
+        self.source_text = SourceText(index.root, list(index.files))
 
     def locate(
         self,
@@ -112,14 +127,24 @@ class Locator:
             "title": bm25_signal(title, _matched_terms(title_terms, title, self), "title BM25"),
             "outline": bm25_signal(outline, {}, "definitions BM25"),
             "rare": rare_identifier_signal(mentions, self.lexical.files_using, len(candidates)),
+            "option": option_signal(mentions.options, self.source_text, allowed),
+            "message": message_signal(mentions.messages, self.source_text, allowed),
+            "api": api_signal(
+                mentions.dotted + mentions.imported, mentions.aliases, self.graph, allowed
+            ),
         }
         return Evidence(mentions, query, allowed, signals)
 
     def rank(
-        self, evidence: Evidence, k: int = 10, weights: Weights | None = None
+        self,
+        evidence: Evidence,
+        k: int = 10,
+        weights: Weights | None = None,
+        with_symbols: bool = True,
     ) -> list[RankedFile]:
         """Weigh the signals (see `Weights`); the strongest hits may lend a share of their
-        score to the files they import or are imported by."""
+        score to the files they import or are imported by. with_symbols=False leaves out
+        each file's symbols (a benchmark weighing many settings needs only the order)."""
         weights = weights or Weights()
         boosts = _combine(
             [(getattr(weights, name), s) for name, s in evidence.signals.items() if name != "bm25"],
@@ -130,13 +155,17 @@ class Locator:
             neighbours = graph_signal(combined, self.graph)
             boosts = _combine([(1.0, boosts), (weights.graph, neighbours)], evidence.allowed)
             combined = _fuse(evidence.signals["bm25"], weights.bm25, boosts)
+        if weights.docs:
+            for path, (score, reasons) in combined.items():
+                if _IN_DOCS.search(path):
+                    combined[path] = (score * (1 - weights.docs), reasons)
         ranked = sorted(combined.items(), key=lambda item: (-item[1][0], item[0]))[:k]
         return [
             RankedFile(
                 path,
                 round(score, 4),
                 tuple(reasons),
-                self._symbols(path, evidence.mentions, evidence.query),
+                self._symbols(path, evidence.mentions, evidence.query) if with_symbols else (),
             )
             for path, (score, reasons) in ranked
         ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from app.codemap import clues
 from app.codemap.languages import LANGUAGES
 
 _EXTENSIONS = "|".join(
@@ -46,6 +47,10 @@ class Mentions:
     # identifier → weight: 1 in prose, more in code spans, tracebacks and calls
     identifiers: dict[str, float] = field(default_factory=dict)
     words: set[str] = field(default_factory=set)  # every \w+ token, for file-stem matches
+    options: list[str] = field(default_factory=list)  # see clues.options
+    messages: list[str] = field(default_factory=list)  # see clues.messages
+    aliases: dict[str, str] = field(default_factory=dict)  # see clues.imported_names
+    imported: list[str] = field(default_factory=list)
 
 
 # What of an issue's text is read for mentions: GitHub allows 65,536 characters in a body
@@ -75,6 +80,9 @@ def read_mentions(text: str) -> Mentions:
         )
     )
     mentions.words = {w.lower() for w in _WORD.findall(text)}
+    mentions.options = clues.options(text)
+    mentions.messages = clues.messages(text)
+    mentions.aliases, mentions.imported = clues.imported_names(text)
 
     code = " ".join(m.group(0) for m in _CODE_SPAN.finditer(text))
     weights = mentions.identifiers
