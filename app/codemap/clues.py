@@ -15,7 +15,7 @@ _HYPHENATED = re.compile(r"(?<![\w./-])([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?![\w/.-]
 # foo_bar as a key: `autodoc_typehints = "none"`, `keep_attrs=True`, `[tool.x] foo_bar`
 _KEY = re.compile(r"(?<![\w.])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\s*[=:]")
 _EXCEPTION_LINE = re.compile(
-    r"^\s*(?:[\w.]*\.)?\w*(?:Error|Exception|Warning|Exit)\b:\s*(.{12,})$", re.M
+    r"^[ \t]*(?:[\w.]*\.)?\w*(?:Error|Exception|Warning|Exit)\b:\s*(.{12,})$", re.M
 )
 _LINTER_LINE = re.compile(r":\d+:\d+: [A-Z]\d{4}: (.{12,}?)(?: \([\w-]+\))?$", re.M)
 # log and checker lines: `doc.rst:3: WARNING: undefined label: x`, `(models.W042) Auto-...`
@@ -28,9 +28,12 @@ _QUOTED = re.compile(r'"([^"\n]{12,200})"|(?<![A-Za-z])\'([^\'\n]{12,200})\'(?![
 _VARIABLE = re.compile(
     r"'[^']*'|\"[^\"]*\"|`[^`]*`|<[^>]*>|\[[^\]]*\]|\([^)]*\)|\S*[\d_/\\]\S*|\S*\w\.\w\S*"
 )
+# `^[ \t]*`, never `^\s*`, at a line's start: `\s` crosses lines, so each line's start
+# would scan all the blank lines after it (quadratic; a GIL held for minutes)
+_MESSAGE_CHARS = 300  # what of one quoted message is read (`_VARIABLE` backtracks in it)
 _PLAIN_RUN = re.compile(r"[A-Za-z][A-Za-z ,;:!?-]*[A-Za-z]")
-_IMPORT = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$", re.M)
-_FROM_IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+(?:\(([\w\s,]+)\)|([\w \t,]+))", re.M)
+_IMPORT = re.compile(r"^[ \t]*import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$", re.M)
+_FROM_IMPORT = re.compile(r"^[ \t]*from\s+([\w.]+)\s+import\s+(?:\(([\w\s,]+)\)|([\w \t,]+))", re.M)
 _ALIAS = re.compile(r"\s*(\w+)(?:\s+as\s+(\w+))?\s*")
 MAX_CLUES = 12
 # conventions so common that issues use them without the import line
@@ -65,7 +68,7 @@ def messages(text: str) -> list[str]:
     quoted += [m.group(1) or m.group(2) for m in _QUOTED.finditer(text)]
     runs: list[str] = []
     for message in quoted:
-        for run in _PLAIN_RUN.findall(_VARIABLE.sub("\n", message)):
+        for run in _PLAIN_RUN.findall(_VARIABLE.sub("\n", message[:_MESSAGE_CHARS])):
             run = " ".join(run.split()).strip(" ,;:-")
             if len(run.split()) >= 3 and len(run) >= 12:
                 runs.append(run)

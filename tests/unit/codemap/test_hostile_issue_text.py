@@ -30,6 +30,9 @@ HOSTILE = {
     "tracebacks": 'File "x.py", line 1, in f\n' * (BODY // 26),
     "quoted": '"' * BODY,
     "options": "--" * (BODY // 2),
+    "an error with one long token": "ValueError: " + "a_" * (BODY // 2 - 6),
+    "a quoted long token": '"' + "x/" * (BODY // 2 - 1) + '"',
+    "imports": "from a import (" + "b, " * (BODY // 3 - 6) + ")",
 }
 
 
