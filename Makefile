@@ -42,13 +42,16 @@ test: install services
 # The image, built and run (not part of `make test`: it needs Docker, and its first build
 # takes minutes). Debian's docker.io client builds with BuildKit by itself; a newer `docker`
 # CLI without the buildx plugin cannot, so Debian's is preferred when it is installed.
-DOCKER ?= $(firstword $(wildcard /usr/bin/docker) docker)
+# Chosen by the shell when each line runs, not when make starts: on a fresh machine
+# .ci/docker installs Debian's client in the first line.
+DOCKER ?=
 IMAGE  ?= agentops:test
+DOCKER_CLI = $(or $(DOCKER),$$(test -x /usr/bin/docker && echo /usr/bin/docker || echo docker))
 
 image-test: install services
-	DOCKER=$(DOCKER) bash .ci/docker
-	DOCKER=$(DOCKER) bash tests/image/build.sh $(IMAGE)
-	DOCKER=$(DOCKER) AGENTOPS_IMAGE=$(IMAGE) $(BIN)/pytest -q -s -p no:cacheprovider -n 0 tests/image
+	DOCKER="$(DOCKER_CLI)" bash .ci/docker
+	DOCKER="$(DOCKER_CLI)" bash tests/image/build.sh $(IMAGE)
+	DOCKER="$(DOCKER_CLI)" AGENTOPS_IMAGE=$(IMAGE) $(BIN)/pytest -q -s -p no:cacheprovider -n 0 tests/image
 
 lint: install
 	$(BIN)/ruff check .
