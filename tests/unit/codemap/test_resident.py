@@ -95,6 +95,8 @@ def test_a_known_commit_is_not_indexed_again(tmp_path: Path, reads: list[str]) -
     assert again.index.root == tmp_path / "run-2"  # context is read from this run's folder
     assert [r.path for r in again.locate(ISSUES[0])] == [r.path for r in first.locate(ISSUES[0])]
     assert (indexes.stats.cold, indexes.stats.hits) == (1, 1)
+    # a run's folder is indexed once: no snapshot is kept for it (they piled up)
+    assert list(Path(indexes.cache.root).glob("*.marshal")) == []
 
 
 def test_a_new_commit_reads_only_changed_files_and_ranks_as_a_cold_build(
