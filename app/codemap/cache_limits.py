@@ -5,8 +5,8 @@ When the cache passes its cap, it is brought down to `LOW_WATER` of it, oldest f
 snapshots of folders that no longer exist before anything else, then snapshots (last
 loaded or written) and blob entries (last read or written, recorded in the `used` table)
 in one order of last use. The cap is checked after each batch of entries is written, so
-the cache may pass it by about the last write. A snapshot's folder is recorded beside it (`<key>.root`);
-snapshots that lack one were written before it was.
+the cache may pass it by about the last write. A snapshot's folder is recorded beside
+it (`<key>.root`); snapshots that lack one were written before it was.
 """
 
 from __future__ import annotations
