@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     Prometheus)."""
     workdir: Path = Path("/tmp/agentops")  # noqa: S108 - clones live here, per run
     """Where runs clone repositories."""
+    codemap_cache_mb: int = Field(default=2048, ge=16)
+    """The code map's cache (`<WORKDIR>/codemap-cache`: what was extracted from each file,
+    and folders' snapshots): beyond this many megabytes, the least recently used go first
+    (`agentops index --prune` clears what is no longer needed)."""
+    codemap_resident_indexes: int = Field(default=4, ge=1)
+    """Code indexes a worker keeps in memory, per repository and commit (Django's takes about
+    110 MB, a neighbouring commit's 15 MB more: they share what did not change), so that
+    another run on a known commit ranks at once and a new commit reads only its changed
+    files; the least recently used go first."""
     max_body_bytes: int = 25 * 1024 * 1024
     """A webhook body over this many bytes is refused (413) while it streams."""
     intake_budget_seconds: float = Field(default=5.0, gt=0)

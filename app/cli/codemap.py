@@ -14,6 +14,7 @@ from app.codemap.cache import DEFAULT_CACHE_DIR, BlobCache
 from app.codemap.discover import SkipRules, is_test_path
 from app.codemap.index import IndexStats, RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile
+from app.config import ConfigError, load_settings
 
 CACHE_ENV = "AGENTOPS_CODEMAP_CACHE"
 _PROGRESS_FROM = 500  # files; smaller trees index too fast to need a progress bar
@@ -21,8 +22,17 @@ _PROGRESS_FROM = 500  # files; smaller trees index too fast to need a progress b
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     index = sub.add_parser("index", help="index a repository's code (files, symbols, imports)")
-    index.add_argument("path", metavar="PATH", type=Path, help="a checkout or source tree")
+    index.add_argument(
+        "path", metavar="PATH", type=Path, nargs="?", help="a checkout or source tree"
+    )
     index.add_argument("--json", action="store_true", help="print one JSON object")
+    index.add_argument(
+        "--prune",
+        action="store_true",
+        help="instead of indexing, remove from the cache the snapshots of folders that are "
+        "gone, other versions' entries, and the least recently used beyond "
+        "AGENTOPS_CODEMAP_CACHE_MB (the worker's cache: --cache WORKDIR/codemap-cache)",
+    )
     _index_options(index)
     index.set_defaults(handler=cmd_index)
 
@@ -61,6 +71,12 @@ def _index_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.prune:
+        if args.path is not None:
+            raise CommandFailed("--prune takes no PATH: it prunes the whole cache")
+        return _prune(args)
+    if args.path is None:
+        raise CommandFailed("name the tree to index (PATH), or --prune")
     index = _index(args)
     if args.json:
         print(json.dumps(index_json(index.stats)))
@@ -91,13 +107,13 @@ def _index(args: argparse.Namespace, quiet: bool = False) -> RepoIndex:
         raise CommandFailed(f"{root} is not a directory")
     if args.max_file_kb < 1:
         raise CommandFailed("--max-file-kb must be at least 1")
-    directory = args.cache or Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
+    directory = _cache_directory(args)
     rules = SkipRules(
         max_bytes=args.max_file_kb * 1000,
         extra_skip_prefixes=tuple(prefix.removeprefix("./") for prefix in args.exclude),
     )
     try:
-        cache = BlobCache(directory)
+        cache = BlobCache(directory, max_bytes=_cache_cap())
         index = build_index(root.resolve(), cache, rules, None if quiet else _progress)
         cache.flush()
         return index
@@ -106,6 +122,35 @@ def _index(args: argparse.Namespace, quiet: bool = False) -> RepoIndex:
     finally:
         if sys.stderr.isatty() and not quiet:
             sys.stderr.write("\r\033[K")
+
+
+def _prune(args: argparse.Namespace) -> int:
+    directory = _cache_directory(args)
+    try:
+        cache = BlobCache(directory, max_bytes=_cache_cap())
+        try:
+            removed = cache.prune()
+        finally:
+            cache.close()
+    except PermissionError as exc:
+        raise CommandFailed(f"cannot write the cache {directory}: {exc.strerror}") from exc
+    for path, size in removed.files:
+        print(f"removed {path} ({size / 1e6:.1f} MB)")
+    if removed.entries:
+        print(f"removed {removed.entries} cache entries ({removed.entry_bytes / 1e6:.1f} MB)")
+    print(f"pruned {directory}: {removed.bytes / 1e6:.1f} MB freed")
+    return 0
+
+
+def _cache_directory(args: argparse.Namespace) -> Path:
+    return Path(args.cache or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR).expanduser()
+
+
+def _cache_cap() -> int:
+    try:
+        return load_settings().codemap_cache_mb * 1_000_000
+    except ConfigError as exc:
+        raise CommandFailed(str(exc)) from None
 
 
 def _read_issue(path: Path) -> str:

@@ -8,7 +8,8 @@ that share a blob share its entry. Entries live in one SQLite file per extractor
 entries of all the files it parsed in one transaction (a file per entry cost a cold index
 of Django 0.1-1.3 s of file creation on ext4, more than all the rest but the parsing). A
 damaged entry reads as a miss, and a damaged database file is moved aside and started
-again. Beside it, one snapshot per indexed tree (see snapshot.py).
+again. Beside it, one snapshot per indexed tree (see snapshot.py). With `max_bytes`, the
+cache stays under that size, least recently used first (cache_limits.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from app.codemap import snapshot
+from app.codemap import cache_limits, snapshot
 from app.codemap.extract import EXTRACTOR_VERSION
 from app.codemap.snapshot import TreeEntry, TreeSnapshot
 from app.codemap.symbols import FileSymbols, FileWords, decode_symbols, encode_symbols
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 _Key = tuple[str, str]  # (blob SHA, kind)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entry (blob TEXT NOT NULL, kind TEXT NOT NULL, "
-    "data BLOB NOT NULL, PRIMARY KEY (blob, kind))"
+    "data BLOB NOT NULL, PRIMARY KEY (blob, kind))",
+    # when a blob's entries were last read or written (seconds), for eviction
+    "CREATE TABLE IF NOT EXISTS used (blob TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 )
 _BUSY_SECONDS = 30.0  # another process writing the same database
 
@@ -46,8 +49,12 @@ _BUSY_SECONDS = 30.0  # another process writing the same database
 class BlobCache:
     """Extraction results on disk under `directory/v<version>/`."""
 
-    def __init__(self, directory: Path, version: str = EXTRACTOR_VERSION) -> None:
-        self.root = str(directory.expanduser() / f"v{version}")
+    def __init__(
+        self, directory: Path, version: str = EXTRACTOR_VERSION, max_bytes: int | None = None
+    ) -> None:
+        self.directory = directory.expanduser()
+        self.root = str(self.directory / f"v{version}")
+        self.max_bytes = max_bytes
         self.database = f"{self.root}/blobs{BLOB_FORMAT}.sqlite3"
         # One writer thread: it owns the writing connection, and batches land in order.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codemap-cache")
@@ -56,6 +63,8 @@ class BlobCache:
         self._held: dict[_Key, bytes] = {}  # put inside deferred_writes, not yet handed on
         self._read: dict[_Key, bytes] = {}  # read from the database inside deferred_writes
         self._deferring = 0
+        self._used: set[str] = set()  # blobs read or written since the last batch
+        self.evicted = cache_limits.Removed()
         self._stored = os.path.exists(self.database)  # else every lookup is a miss
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
@@ -72,7 +81,7 @@ class BlobCache:
             self._deferring -= 1
             if not self._deferring:
                 self._read = {}
-                if self._held:
+                if self._held or self._used:
                     batch, self._held = self._held, {}
                     self._submit(batch)
 
@@ -89,6 +98,8 @@ class BlobCache:
     def close(self) -> None:
         """Flush, then close the database (the last connection folds its log into it)."""
         try:
+            if self._used:
+                self._submit({})
             self.flush()
         finally:
             self._writer.shutdown()
@@ -153,9 +164,12 @@ class BlobCache:
                     self._reader = sqlite3.connect(
                         self.database, timeout=_BUSY_SECONDS, check_same_thread=False
                     )
-                row = self._reader.execute(
+                # all rows (at most one): a statement left unfinished would hold a read
+                # transaction open, and the log could not be emptied after an eviction
+                rows = self._reader.execute(
                     "SELECT data FROM entry WHERE blob = ? AND kind = ?", key
-                ).fetchone()
+                ).fetchall()
+                row = rows[0] if rows else None
         except sqlite3.Error:
             # Damaged or unreadable: misses until the writer has set it aside.
             self._close_reader()
@@ -163,6 +177,7 @@ class BlobCache:
             return None
         if row is None or not isinstance(row[0], bytes):
             return None
+        self._used.add(blob_sha)
         if self._deferring:
             self._read[key] = row[0]
         return row[0]
@@ -174,13 +189,15 @@ class BlobCache:
                 self._reader = None
 
     def _submit(self, batch: dict[_Key, bytes]) -> None:
-        future = self._writer.submit(self._store, batch)
+        used, self._used = self._used | {sha for sha, _kind in batch}, set()
+        future = self._writer.submit(self._store, batch, used)
         future.add_done_callback(_log_failure)
         self._written = [(b, f) for b, f in self._written if not f.done()]
         self._written.append((batch, future))
 
-    def _store(self, batch: dict[_Key, bytes]) -> None:
-        """One transaction of entries; runs in the writer thread."""
+    def _store(self, batch: dict[_Key, bytes], used: set[str]) -> None:
+        """One transaction of entries, then eviction if over the cap; runs in the writer
+        thread."""
         rows = [(sha, kind, data) for (sha, kind), data in batch.items()]
         for attempt in (1, 2):
             try:
@@ -191,6 +208,7 @@ class BlobCache:
                     self._connection.executemany(
                         "INSERT OR REPLACE INTO entry VALUES (?, ?, ?)", rows
                     )
+                    cache_limits.touch_used(self._connection, used)
                 break
             except sqlite3.DatabaseError as exc:
                 code = _primary_code(exc)
@@ -201,6 +219,30 @@ class BlobCache:
                 error = PermissionError if denied else OSError
                 raise error(f"cannot write {self.database}: {exc}") from exc
         self._stored = True
+        if self.max_bytes is not None and self._connection is not None:
+            removed = cache_limits.enforce_cap(
+                self._connection, self.root, self.database, self.max_bytes
+            )
+            self.evicted.files += removed.files
+            self.evicted.entries += removed.entries
+            self.evicted.entry_bytes += removed.entry_bytes
+
+    def prune(self) -> cache_limits.Removed:
+        """Remove the snapshots of folders that are gone, other versions' caches, and the
+        least recently used entries beyond the cap; then give the free space back."""
+        self.flush()
+        removed = cache_limits.prune_other_versions(self.directory, self.root, self.database)
+        pruned = cache_limits.prune_snapshots(self.root)
+        removed.files += pruned.files
+        if os.path.exists(self.database):
+            self._submit({})
+            self.flush()
+            assert self._connection is not None  # opened by the store just made
+            removed.files += self.evicted.files
+            removed.entries, removed.entry_bytes = self.evicted.entries, self.evicted.entry_bytes
+            self._connection.execute("VACUUM")
+            cache_limits.shrink(self._connection)
+        return removed
 
     def _set_aside_damaged(self) -> None:
         log.warning("codemap: %s is damaged; starting a new one", self.database)
@@ -218,6 +260,8 @@ class BlobCache:
         base = self._read_file(f"{self.root}/{key}.tree.marshal")
         if base is None:
             return snapshot.EMPTY
+        with suppress(OSError):  # last used, for eviction
+            os.utime(f"{self.root}/{key}.tree.marshal")
         delta = self._read_file(f"{self.root}/{key}.tree-delta.marshal")
         return snapshot.snapshot_from(
             snapshot.decode(base), None if delta is None else snapshot.decode(delta)
@@ -242,7 +286,11 @@ class BlobCache:
             return self.encoded_symbols(entry.blob_sha, entry.symbols)
 
         kind, data = snapshot.encode(files, previous or snapshot.EMPTY, encoded)
-        path = f"{self.root}/{snapshot.tree_key(root)}.{kind}.marshal"
+        key = snapshot.tree_key(root)
+        path = f"{self.root}/{key}.{kind}.marshal"
+        if not os.path.exists(f"{self.root}/{key}.root"):  # whose it is, for pruning
+            folder = str(root.resolve()).encode()
+            self._writer.submit(_write_atomically, f"{self.root}/{key}.root", lambda: folder)
         future = self._writer.submit(_write_atomically, path, data)
         future.add_done_callback(_log_failure)
         self._pending[path] = future
@@ -257,9 +305,12 @@ def _connect(database: str) -> sqlite3.Connection:
             try:
                 # WAL: readers in other processes go on while one writes. A commit is not
                 # synced: after a crash an entry may be missing (a miss), never wrong.
+                # set before the first table, or it does nothing: evictions shrink the file
+                connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute(_SCHEMA)
+                for statement in _SCHEMA:
+                    connection.execute(statement)
                 break
             except sqlite3.OperationalError as exc:
                 busy = _primary_code(exc) == sqlite3.SQLITE_BUSY

@@ -6,7 +6,7 @@ import gc
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,14 +78,29 @@ def build_index(
     cache: BlobCache | None = None,
     rules: SkipRules | None = None,
     progress: Progress | None = None,
+    known: Mapping[str, IndexedFile] | None = None,
+    keep_snapshot: bool = True,
 ) -> RepoIndex:
-    """Index every readable source file under root; a file that fails is logged and left out."""
+    """Index every readable source file under root; a file that fails is logged and left out.
+
+    known: files indexed from another commit of the same repository with the same rules:
+    a file with the same path and blob is taken from it as it is (words included).
+    keep_snapshot: record what was seen for the next index of this same folder
+    (snapshot.py); a folder indexed once need not."""
     started = time.perf_counter()
+    reuse = _Reuse(cache, known or {}, keep_snapshot)
     with _collector_paused():
         if cache is None:
-            return _build_index(root, None, rules, progress, started)
+            return _build_index(root, reuse, rules, progress, started)
         with cache.deferred_writes():
-            return _build_index(root, cache, rules, progress, started)
+            return _build_index(root, reuse, rules, progress, started)
+
+
+@dataclass(frozen=True)
+class _Reuse:
+    cache: BlobCache | None
+    known: Mapping[str, IndexedFile]
+    keep_snapshot: bool
 
 
 @contextmanager
@@ -105,7 +120,7 @@ def _collector_paused() -> Iterator[None]:
 
 def _build_index(
     root: Path,
-    cache: BlobCache | None,
+    reuse: _Reuse,
     rules: SkipRules | None,
     progress: Progress | None,
     started: float,
@@ -114,7 +129,8 @@ def _build_index(
     sources, skipped = discover_files(root, rules)
     stats = IndexStats(skipped_by_rule=skipped)
     files: dict[str, IndexedFile] = {}
-    previous = cache.load_tree(root) if cache is not None else None
+    cache = reuse.cache
+    previous = cache.load_tree(root) if cache is not None and reuse.keep_snapshot else None
     seen: dict[str, TreeEntry] = {}
     parsed_here: dict[tuple[str, str], FileSymbols] = {}  # blobs shared within this tree
     with repo_files.DirectoryChain(root) as tree:
@@ -126,13 +142,18 @@ def _build_index(
                 if previous
                 else None
             )
+            known = reuse.known.get(source.path)
             try:
-                if entry is not None and source.blob_sha in (None, entry.blob_sha):
+                if known is not None and source.blob_sha == known.blob_sha:
+                    stats.cache_hits += 1
+                    indexed = known
+                elif entry is not None and source.blob_sha in (None, entry.blob_sha):
                     stats.cache_hits += 1
                     indexed = IndexedFile(source.path, entry.blob_sha, entry.symbols, None)
                     seen[source.path] = entry  # the same object: saved from its loaded row
                 else:
-                    indexed = _index_one(tree, source, cache, stats, parsed_here)
+                    indexed = _index_one(tree, source, cache, stats, parsed_here, known)
+                if reuse.keep_snapshot and source.path not in seen:
                     seen[source.path] = TreeEntry(
                         source.size,
                         source.mtime_ns,
@@ -163,6 +184,7 @@ def _index_one(
     cache: BlobCache | None,
     stats: IndexStats,
     parsed_here: dict[tuple[str, str], FileSymbols],
+    known: IndexedFile | None,
 ) -> IndexedFile:
     path, language, blob_sha = source.path, source.language, source.blob_sha
     content: bytes | None = None
@@ -170,6 +192,9 @@ def _index_one(
         content = _read(tree, path, source.size)
         stats.bytes_read += len(content)
         blob_sha = git_blob_sha(content)
+        if known is not None and known.blob_sha == blob_sha:
+            stats.cache_hits += 1
+            return known
     symbols = parsed_here.get((blob_sha, language))
     if symbols is None and cache is not None:
         symbols = cache.get_symbols(blob_sha, language)

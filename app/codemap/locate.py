@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from app.codemap.clue_signals import api_signal, message_signal, option_signal
 from app.codemap.graph import CodeGraph, build_graph
@@ -95,6 +98,32 @@ class Locator:
             {p: _outline_identifiers(f.symbols.definitions) for p, f in index.files.items()}
         )
         self.source_text = SourceText(index.root, list(index.files))
+
+    def updated(self, index: RepoIndex, changed: set[str]) -> Locator:
+        """The locator of `index`, which differs from this one's index only in the
+        `changed` paths: the BM25 indexes are updated, not rebuilt (see
+        `LexicalIndex.updated`); the graph, cheap next to them, is built again."""
+        new = Locator.__new__(Locator)
+        new.index, new.graph = index, build_graph(index)
+        lexical = {p: w.identifiers for p, w in index.all_words().items()}
+        new.lexical = self.lexical.updated(lexical, changed)
+        outline = dict(self.outline.documents)
+        for path in changed:
+            outline.pop(path, None)
+            if path in index.files:
+                outline[path] = _outline_identifiers(index.files[path].symbols.definitions)
+        new.outline = self.outline.updated(outline, changed)
+        new.source_text = SourceText(index.root, list(index.files))
+        return new
+
+    def moved_to(self, root: Path) -> Locator:
+        """The same locator over a copy of the same tree at `root` (what `context_for`
+        and on-demand reads open)."""
+        new = copy.copy(self)
+        new.index = dataclasses.replace(self.index, root=root)
+        # read lazily from this run's tree, and let go with this run's locator
+        new.source_text = SourceText(root, list(new.index.files))
+        return new
 
     def locate(
         self,
@@ -246,12 +275,11 @@ def _matched_terms(
 ) -> dict[str, list[str]]:
     """For the best BM25 files, the query terms they contain (for the reasons shown)."""
     best = sorted(bm25, key=lambda p: -bm25[p])[:30]
-    docs = {p: i for i, p in enumerate(locator.lexical.paths)}
     matched: dict[str, list[str]] = {p: [] for p in best}
     for term in dict.fromkeys(query):
         counts = locator.lexical.term_counts(term)
         for path in best:
-            if docs[path] in counts and len(matched[path]) < 5:
+            if locator.lexical.document(path) in counts and len(matched[path]) < 5:
                 matched[path].append(term)
     return matched
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,13 @@ from app.codemap.cache import BlobCache
 from app.codemap.index import RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile
 from app.codemap.render import RenderedContext, context_for
+from app.codemap.resident import (
+    RepositoryIdentity,
+    ResidentIndexes,
+    TreeSource,
+    shared_indexes,
+)
+from app.config import Settings
 from app.step_records import LocatedFile
 
 
@@ -41,13 +49,43 @@ class Analysis:
 
 
 def analyse(
-    root: Path, issue_text: str, cache_dir: Path, top: int = 10, budget_tokens: int = 12_000
+    root: Path,
+    issue_text: str,
+    cache_dir: Path,
+    top: int = 10,
+    budget_tokens: int = 12_000,
+    resident: tuple[ResidentIndexes, TreeSource] | None = None,
 ) -> Analysis:
-    """Blocking (CPU-bound): call it in a thread."""
-    index = build_index(root, cache=BlobCache(cache_dir))
-    ranked = Locator(index).locate(issue_text, k=top)
+    """Blocking (CPU-bound): call it in a thread. With `resident`, the index of that
+    repository and commit is taken from (or added to) the process's resident indexes."""
+    started = time.perf_counter()
+    if resident is not None:
+        indexes, source = resident
+        locator = indexes.locator(source, root)
+    else:
+        locator = Locator(build_index(root, cache=BlobCache(cache_dir)))
+    index = locator.index
+    seconds = index.stats.seconds if resident is None else time.perf_counter() - started
+    ranked = locator.locate(issue_text, k=top)
     context = context_for(index, ranked, budget_tokens)
-    return Analysis(ranked, context, index.stats.files, index.stats.seconds, index)
+    return Analysis(ranked, context, index.stats.files, seconds, index)
+
+
+def resident_for(
+    settings: Settings, tenant_id: int, forge: str, repository: str, commit: str
+) -> tuple[ResidentIndexes, TreeSource] | None:
+    """The worker's resident indexes and the key of a checkout of `repository` (as the
+    forge names it, in that tenant) at `commit`; None when `commit` is not a full SHA."""
+    try:
+        source = TreeSource(RepositoryIdentity(tenant_id, forge, repository), commit)
+    except ValueError:
+        return None
+    indexes = shared_indexes(
+        settings.workdir / "codemap-cache",
+        max_indexes=settings.codemap_resident_indexes,
+        max_bytes=settings.codemap_cache_mb * 1_000_000,
+    )
+    return indexes, source
 
 
 def files_markdown(files: list[LocatedFile]) -> str:

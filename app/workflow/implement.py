@@ -45,7 +45,7 @@ from app.step_records import (
     Planned,
 )
 from app.workflow import workspace
-from app.workflow.analysis import Analysis, analyse, files_markdown
+from app.workflow.analysis import Analysis, analyse, files_markdown, resident_for
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
 from app.workflow.dependencies import install_dependencies
@@ -109,7 +109,15 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
         """Index and rank once per process: the plan and implement steps reuse it."""
         if not analysed:
             root = await checkout()
-            analysed.append(await asyncio.to_thread(analyse, root, issue_text, _cache_dir(ctx)))
+            repository = head.head_repo or run.repo
+            resident = resident_for(
+                ctx.deps.settings, run.tenant_id, run.forge, repository, head.head_sha
+            )
+            analysed.append(
+                await asyncio.to_thread(
+                    analyse, root, issue_text, _cache_dir(ctx), resident=resident
+                )
+            )
         return analysed[0]
 
     async def locate() -> Located:
