@@ -28,6 +28,7 @@ async def one(call_seconds: float) -> str:
         {
             "command": [sys.executable, str(FLOODING)],
             "tools": ["endless"],
+            "repos": ["*"],
             "timeout_seconds": call_seconds,
         }
     )

@@ -4,8 +4,8 @@ A server is the operator's: a command the worker starts (stdio) or a URL it call
 (streamable HTTP), with an allow-list of the tools the agent may use. Secrets are never
 written in the setting itself: `{secret:NAME}` in an `env` or `headers` value is read from
 the variable `AGENTOPS_MCP_SECRET_NAME` when the server is started. A repository's
-`.agentops.yml` may only pick servers by name (`mcp_servers:`); nothing it says becomes a
-command, an argument, a variable or a URL.
+`.agentops.yml` may only pick by name among the servers the operator lets that repository
+use (`repos`); nothing it says becomes a command, an argument, a variable or a URL.
 
 Pure: no I/O besides reading the environment it is handed.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -42,6 +43,10 @@ class McpServer(BaseModel):
     """HTTP: headers of every request; values may hold `{secret:NAME}`."""
     tools: list[str]
     """The tools of the server the agent may call (an allow-list; others are not offered)."""
+    repos: list[str]
+    """The repositories whose runs may use it: full names (`acme/app`) or patterns
+    (`acme/*`), case-insensitive; `["*"]` for every repository of every installation. A
+    server lends its credentials to whoever the model works for: name them."""
     timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     """Each call; past it the call is a tool error."""
     start_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
@@ -70,10 +75,16 @@ class McpServer(BaseModel):
             raise ValueError(f"`env` name {bad_env[0]!r} is not a variable name")
         if not self.tools:
             raise ValueError("`tools` must list the tools the agent may use")
+        if not self.repos or not all(p.strip() for p in self.repos):
+            raise ValueError('`repos` must list the repositories that may use it (["*"]: all)')
         bad = [t for t in self.tools if not TOOL_NAME.fullmatch(t)]
         if bad:
             raise ValueError(f"tool name {bad[0]!r} is not letters, digits, `_` or `-`")
         return self
+
+    def serves(self, repo: str) -> bool:
+        """Whether runs on `repo` (`owner/name`, as the forge gives it) may use it."""
+        return any(fnmatchcase(repo.lower(), pattern.strip().lower()) for pattern in self.repos)
 
     def secret_names(self) -> list[str]:
         """The `NAME`s of every `{secret:NAME}` in `env` and `headers`."""
@@ -122,18 +133,20 @@ class UnknownMcpServer(ValueError):
 
 
 def chosen_servers(
-    operator: Mapping[str, McpServer], asked: list[str] | None
+    operator: Mapping[str, McpServer], asked: list[str] | None, repo: str
 ) -> dict[str, McpServer]:
-    """The servers a run uses: those the repository names (`mcp_servers:`), or, when it
-    names none, every one of the operator's. A name the operator has not configured is an
-    `UnknownMcpServer` (its message does not quote the repository's text)."""
+    """The servers a run on `repo` uses: among those the operator lets `repo` use, the
+    ones the repository names (`mcp_servers:`), or, when it names none, all of them. A
+    name not among them is an `UnknownMcpServer` (its message does not quote the
+    repository's text, nor name servers `repo` may not use)."""
+    available = {name: server for name, server in operator.items() if server.serves(repo)}
     if asked is None:
-        return dict(operator)
-    unknown = [name for name in asked if name not in operator]
+        return available
+    unknown = [name for name in asked if name not in available]
     if unknown:
-        offered = ", ".join(sorted(operator)) or "none"
+        offered = ", ".join(sorted(available)) or "none"
         raise UnknownMcpServer(
-            f"`mcp_servers` names {len(unknown)} MCP server(s) this installation does not "
-            f"have (its servers: {offered})"
+            f"`mcp_servers` names {len(unknown)} MCP server(s) this repository may not use "
+            f"(its servers: {offered})"
         )
-    return {name: operator[name] for name in asked}
+    return {name: available[name] for name in asked}

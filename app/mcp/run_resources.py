@@ -21,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 from mcp.types import INVALID_PARAMS
 
+from app.llm.prompt_safety import fence_untrusted
 from app.mcp import run_tools
 from app.mcp.errors import ToolRefusal
 from app.mcp.gate import principal_in
@@ -71,12 +72,15 @@ class RunResources:
                 + json.dumps(e.payload, ensure_ascii=False, sort_keys=True)
                 for e in events
             ]
-            return "\n".join(lines) + "\n" if lines else ""
+            # issue text, model turns, repository content: data for the client's model,
+            # never instructions (the same session can start and cancel runs)
+            return fence_untrusted(f"run {run.id}'s log", "\n".join(lines))
 
         @server.resource(
             "agentops://runs/{run_id}/diff",
-            mime_type="text/x-diff",
-            description="the change a run made (or the pull request's diff it reviewed)",
+            mime_type="text/plain",
+            description="the change a run made (or the pull request's diff it reviewed), as a"
+            " unified diff inside an untrusted-data fence",
         )
         async def run_diff(run_id: str, ctx: Context) -> str:
             run = await self._run(run_id, ctx)
@@ -89,7 +93,7 @@ class RunResources:
             diffs = [d for s in steps if isinstance(d := getattr(s.record, "diff", None), str)]
             if not diffs:
                 raise ResourceError(f"run {run.id} has no diff (yet)")
-            return diffs[-1]
+            return fence_untrusted(f"run {run.id}'s diff", diffs[-1])
 
     async def watch_uri(self, uri: str) -> None:
         """For `resources/subscribe`: follow the run `uri` names, if it still runs."""

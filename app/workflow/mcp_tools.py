@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 def servers_for_run(ctx: RunContext, config: RepoConfig) -> dict[str, McpServer]:
     """The MCP servers this run may use; `RunRefused` for a name the operator lacks."""
     try:
-        return chosen_servers(ctx.deps.settings.mcp_servers, config.mcp_servers)
+        return chosen_servers(ctx.deps.settings.mcp_servers, config.mcp_servers, ctx.run.repo)
     except UnknownMcpServer as exc:
         raise RunRefused(f"{exc}. Fix {REPO_CONFIG_FILE}.") from None
 

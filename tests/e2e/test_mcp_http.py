@@ -125,7 +125,9 @@ async def test_the_admin_token_reads_every_run_and_acts_on_none(
 
         log = await client.read_resource(status["links"]["log"])
         lines = getattr(log.contents[0], "text", "").splitlines()
-        assert lines and lines[-1].split()[2] == "run_ended"
+        # the log is the run's data (issue text, model turns), fenced as such
+        assert lines[0].startswith("<untrusted-data") and lines[-1] == "</untrusted-data>"
+        assert lines[-2].split()[2] == "run_ended"
         with pytest.raises(MCPError, match=f"run {run_id} has no diff"):
             await client.read_resource(status["links"]["diff"])  # a plan changes no code
 

@@ -33,6 +33,7 @@ SERVERS = {
         "command": [sys.executable, str(FIXTURE)],
         "env": {"DOCS_TOKEN": "{secret:DOCS}"},
         "tools": ["lookup", "leak_token", "slow"],
+        "repos": ["acme/*"],
         "timeout_seconds": 3,
     }
 }
@@ -162,8 +163,32 @@ def test_a_server_the_operator_does_not_have_is_refused_before_any_model_call(
         return next((s for s in said if "MCP server" in s), None)
 
     said = wait_for(refusal, 30, what="the refusal on the issue")  # posted as the run ends
-    assert "1 MCP server(s) this installation does not have (its servers: docs)" in said
+    assert "1 MCP server(s) this repository may not use (its servers: docs)" in said
     assert "Fix .agentops.yml" in said and "shell-runner" not in said
+
+
+def test_a_repository_the_operator_did_not_name_gets_no_server(
+    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+) -> None:
+    """The docs server is the operator's for `acme/*`: a repository elsewhere that asks
+    for it is refused before any model call, and the server's name is not offered."""
+    gh, _ = github
+    sim, _ = llm
+    repo = "mallory/calc"
+    gh.add_repo(repo, script.FILES | {".agentops.yml": "mcp_servers: [docs]\n"})
+    gh.set_permission(repo, "alice", "write")
+    asked = len(sim.requests)
+    number, run_id = script.start_implement(service, gh, repo)
+    run = wait_for(lambda: service.finished(run_id), 120, what="the refused run")
+    assert run["status"] == "failed", service.logs()[-3000:]
+    assert len(sim.requests) == asked
+
+    def refusal() -> str | None:
+        said = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
+        return next((s for s in said if "MCP server" in s), None)
+
+    said = wait_for(refusal, 30, what="the refusal on the issue")
+    assert "1 MCP server(s) this repository may not use (its servers: none)" in said
 
 
 def test_a_reviewer_looks_things_up_before_its_one_answer(

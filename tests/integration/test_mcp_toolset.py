@@ -36,6 +36,7 @@ def stdio_docs(tag: str = "", **limits: object) -> McpServer:
             "command": [sys.executable, str(FIXTURE), *(["--tag", tag] if tag else [])],
             "env": {"DOCS_TOKEN": "{secret:DOCS}"},
             "tools": ALLOWED,
+            "repos": ["*"],
             "timeout_seconds": 5,
             **limits,
         }
@@ -105,6 +106,7 @@ async def test_a_server_that_floods_is_stopped_at_the_call_s_time(
         {
             "command": [sys.executable, str(FIXTURE.parent / "flooding_server.py"), tag],
             "tools": ["endless"],
+            "repos": ["*"],
             "timeout_seconds": 2,
         }
     )
@@ -148,9 +150,16 @@ async def test_a_server_that_dies_fails_its_calls_not_the_run() -> None:
 
 
 async def test_a_server_that_cannot_start_or_never_answers_is_left_out() -> None:
-    absent = McpServer.model_validate({"command": ["/nonexistent/docs-server"], "tools": ["a"]})
+    absent = McpServer.model_validate(
+        {"command": ["/nonexistent/docs-server"], "tools": ["a"], "repos": ["*"]}
+    )
     mute = McpServer.model_validate(
-        {"command": ["/bin/sleep", "60"], "tools": ["a"], "start_timeout_seconds": 1}
+        {
+            "command": ["/bin/sleep", "60"],
+            "tools": ["a"],
+            "repos": ["*"],
+            "start_timeout_seconds": 1,
+        }
     )
     started = time.monotonic()
     async with open_toolset({"absent": absent, "mute": mute, "docs": stdio_docs()}, ENVIRON) as t:
@@ -190,12 +199,18 @@ def http_docs() -> Iterator[str]:
 
 async def test_an_http_server_is_called_with_its_secret_header(http_docs: str) -> None:
     config = McpServer.model_validate(
-        {"url": http_docs, "tools": ["lookup"], "headers": {"X-Docs": "{secret:DOCS}"}}
+        {
+            "url": http_docs,
+            "tools": ["lookup"],
+            "repos": ["*"],
+            "headers": {"X-Docs": "{secret:DOCS}"},
+        }
     )
     gone = McpServer.model_validate(
         {
             "url": f"http://127.0.0.1:{_free_port()}/mcp",
             "tools": ["lookup"],
+            "repos": ["*"],
             "start_timeout_seconds": 2,
         }
     )
@@ -212,7 +227,9 @@ async def test_doctor_says_which_servers_serve_and_which_do_not(
     monkeypatch.setenv("AGENTOPS_MCP_SECRET_DOCS", TOKEN)
     docs = stdio_docs()
     unlisted = docs.model_copy(update={"tools": ["lookup", "translate"]})
-    absent = McpServer.model_validate({"command": ["/nonexistent/server"], "tools": ["a"]})
+    absent = McpServer.model_validate(
+        {"command": ["/nonexistent/server"], "tools": ["a"], "repos": ["*"]}
+    )
     results = await check_mcp_servers({"docs": docs, "partial": unlisted, "absent": absent})
     assert results[0] == ("docs", True, "offers " + ", ".join(f"docs.{t}" for t in ALLOWED))
     assert results[1] == ("partial", False, "MCP server 'partial' offers no tool 'translate'")

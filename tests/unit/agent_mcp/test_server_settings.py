@@ -11,7 +11,7 @@ from app.agent_mcp.servers import McpServer, UnknownMcpServer, chosen_servers
 from app.config import ConfigError, Settings, load_settings, misspelled_settings
 from app.repo_config import RepoConfigError, parse_repo_config
 
-DOCS = {"command": ["/usr/bin/python3", "/opt/docs.py"], "tools": ["lookup"]}
+DOCS = {"command": ["/usr/bin/python3", "/opt/docs.py"], "tools": ["lookup"], "repos": ["*"]}
 
 
 def start_with(monkeypatch: pytest.MonkeyPatch, servers: object, **env: str) -> Settings:
@@ -39,6 +39,7 @@ def test_a_stdio_and_an_http_server_are_read(monkeypatch: pytest.MonkeyPatch) ->
                 "url": "https://mcp.example.com/mcp",
                 "headers": {"Authorization": "Bearer {secret:TICKETS}"},
                 "tools": ["search", "get-ticket"],
+                "repos": ["acme/*"],
             },
         },
         AGENTOPS_MCP_SECRET_DOCS="docs-token-0123456789",
@@ -58,14 +59,22 @@ def test_a_stdio_and_an_http_server_are_read(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(
     ("servers", "env", "says"),
     [
-        ({"docs": {"tools": ["lookup"]}}, {}, "give either `command` (stdio) or `url` (HTTP)"),
+        (
+            {"docs": {"tools": ["lookup"], "repos": ["*"]}},
+            {},
+            "give either `command` (stdio) or `url` (HTTP)",
+        ),
         ({"docs": DOCS | {"url": "https://x"}}, {}, "give either `command`"),
         ({"docs": DOCS | {"tools": []}}, {}, "`tools` must list the tools"),
         ({"docs": {"command": ["x"]}}, {}, "tools"),
         ({"docs": DOCS | {"tools": ["look up"]}}, {}, "tool name 'look up' is not letters"),
         ({"Docs": DOCS}, {}, "server name 'Docs': lower-case letters"),
         ({"my_docs": DOCS}, {}, "server name 'my_docs'"),
-        ({"docs": {"url": "ftp://x/y", "tools": ["a"]}}, {}, "`url` must be an http(s) URL"),
+        (
+            {"docs": {"url": "ftp://x/y", "tools": ["a"], "repos": ["*"]}},
+            {},
+            "`url` must be an http(s) URL",
+        ),
         ({"docs": DOCS | {"headers": {"A": "b"}}}, {}, "`headers` are for a server reached"),
         ({"docs": DOCS | {"env": {"T": "{secret:NOPE}"}}}, {}, "AGENTOPS_MCP_SECRET_NOPE"),
         ({"docs": DOCS | {"timeout_seconds": 0}}, {}, "timeout_seconds"),
@@ -89,26 +98,46 @@ def test_not_json_is_said_so(monkeypatch: pytest.MonkeyPatch) -> None:
 
 OPERATOR = {
     "docs": McpServer.model_validate(DOCS),
-    "tickets": McpServer.model_validate({"url": "https://t.example/mcp", "tools": ["search"]}),
+    "tickets": McpServer.model_validate(
+        {"url": "https://t.example/mcp", "tools": ["search"], "repos": ["acme/*", "ops/infra"]}
+    ),
 }
 
 
 def test_a_repository_picks_servers_by_name_or_gets_all() -> None:
-    assert list(chosen_servers(OPERATOR, None)) == ["docs", "tickets"]
-    assert list(chosen_servers(OPERATOR, ["tickets"])) == ["tickets"]
-    assert chosen_servers(OPERATOR, []) == {}
+    assert list(chosen_servers(OPERATOR, None, "acme/app")) == ["docs", "tickets"]
+    assert list(chosen_servers(OPERATOR, ["tickets"], "acme/app")) == ["tickets"]
+    assert chosen_servers(OPERATOR, [], "acme/app") == {}
     # the operator's own entry is used as it is: nothing of the repository's is in it
-    assert chosen_servers(OPERATOR, ["docs"])["docs"] is OPERATOR["docs"]
+    assert chosen_servers(OPERATOR, ["docs"], "acme/app")["docs"] is OPERATOR["docs"]
+
+
+def test_a_server_serves_only_the_repositories_the_operator_names() -> None:
+    """The tickets server holds the operator's company token: another installation's
+    repository (or a public one whose issue steers the model) never gets it."""
+    assert list(chosen_servers(OPERATOR, None, "ACME/App")) == ["docs", "tickets"]
+    assert list(chosen_servers(OPERATOR, None, "ops/infra")) == ["docs", "tickets"]
+    assert list(chosen_servers(OPERATOR, None, "mallory/app")) == ["docs"]
+    assert list(chosen_servers(OPERATOR, None, "ops/infra-fork")) == ["docs"]
+    with pytest.raises(UnknownMcpServer) as raised:
+        chosen_servers(OPERATOR, ["tickets"], "mallory/app")
+    assert "may not use" in str(raised.value) and "tickets" not in str(raised.value)
+
+
+def test_repos_must_be_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_repos = {k: v for k, v in DOCS.items() if k != "repos"}
+    assert "repos" in refusal(monkeypatch, {"docs": no_repos})
+    assert "`repos` must list" in refusal(monkeypatch, {"docs": DOCS | {"repos": []}})
 
 
 def test_an_unknown_name_is_a_clear_message_without_the_name() -> None:
     with pytest.raises(UnknownMcpServer) as raised:
-        chosen_servers(OPERATOR, ["docs", "evil-server"])
+        chosen_servers(OPERATOR, ["docs", "evil-server"], "acme/app")
     message = str(raised.value)
-    assert "1 MCP server(s) this installation does not have" in message
+    assert "1 MCP server(s) this repository may not use" in message
     assert "docs, tickets" in message and "evil-server" not in message
     with pytest.raises(UnknownMcpServer, match="its servers: none"):
-        chosen_servers({}, ["docs"])
+        chosen_servers({}, ["docs"], "acme/app")
 
 
 def test_the_repository_file_can_only_name_servers() -> None:
