@@ -255,8 +255,8 @@ class Settings(BaseSettings):
     mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
     """JSON: name → `{"command": [...]}` (stdio) or `{"url": ...}` (HTTP), `"tools"` (the
     allow-list), `"repos"` (the repositories whose runs may use it: names or patterns such
-    as `acme/*`; `["*"]`: all), optional `env` / `headers` (`{secret:NAME}` reads `MCP_SECRET_NAME`),
-    `timeout_seconds`, `start_timeout_seconds`, `max_result_chars`, `max_argument_chars`
+    as `acme/*`; `["*"]`: all), optional `env` / `headers` (`{secret:NAME}` reads
+    `MCP_SECRET_NAME`), `timeout_seconds`, `start_timeout_seconds`, `max_result_chars`, `max_argument_chars`
     (see *MCP servers as tools*)."""
 
     # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
