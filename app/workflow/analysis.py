@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.codemap.cache import BlobCache
 from app.codemap.index import RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile
 from app.codemap.render import RenderedContext, context_for
+from app.codemap.tests_for import RelatedTest, locate_split
 from app.step_records import LocatedFile
 
 
 @dataclass(frozen=True)
 class Analysis:
-    ranked: list[RankedFile]
+    ranked: list[RankedFile]  # source files to change, best first (no tests)
     context: RenderedContext
     files_indexed: int
     seconds: float
     index: RepoIndex
+    tests: list[RelatedTest] = field(default_factory=list)  # the tests that exercise them
 
     def find_symbols(self, name: str, limit: int = 30) -> list[str]:
         """Definitions whose name or dotted name is `name` (or ends with `.name`), as
@@ -39,15 +41,20 @@ class Analysis:
             for f in self.ranked
         ]
 
+    def located_tests(self) -> list[LocatedFile]:
+        return [
+            LocatedFile(path=t.path, score=t.score, reasons=list(t.reasons[:4])) for t in self.tests
+        ]
+
 
 def analyse(
     root: Path, issue_text: str, cache_dir: Path, top: int = 10, budget_tokens: int = 12_000
 ) -> Analysis:
     """Blocking (CPU-bound): call it in a thread."""
     index = build_index(root, cache=BlobCache(cache_dir))
-    ranked = Locator(index).locate(issue_text, k=top)
+    ranked, tests = locate_split(Locator(index), issue_text, k=top, tests_k=top)
     context = context_for(index, ranked, budget_tokens)
-    return Analysis(ranked, context, index.stats.files, index.stats.seconds, index)
+    return Analysis(ranked, context, index.stats.files, index.stats.seconds, index, tests)
 
 
 def files_markdown(files: list[LocatedFile]) -> str:
@@ -56,3 +63,8 @@ def files_markdown(files: list[LocatedFile]) -> str:
         reasons = "; ".join(entry.reasons) or "ranked by content"
         lines.append(f"- `{entry.path}` ({entry.score:.2f}): {reasons}")
     return "\n".join(lines) or "(no source files found)"
+
+
+def tests_markdown(tests: list[LocatedFile]) -> str:
+    lines = [f"- `{t.path}`: {'; '.join(t.reasons) or 'ranked by content'}" for t in tests]
+    return "\n".join(lines) or "(no test file found that exercises them)"
