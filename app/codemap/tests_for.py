@@ -17,14 +17,6 @@ from dataclasses import dataclass
 from app.codemap.discover import is_test_path
 from app.codemap.locate import Locator, RankedFile
 
-# How much each kind of link between a test and a ranked source file counts; the sum is
-# scaled by the source file's rank (see `_rank_weight`).
-NAMED = 1.0  # test_foo.py for foo.py, FooTest.php for Foo.php, ...
-NAMED_LIKE = 1.0  # test_admin_checks.py for checks.py
-MIRRORED = 3.0  # ... and in the same folder, or a tests/ folder that mirrors it
-IMPORTS = 2.0
-USES = 2.0  # half for one of the file's distinctive names, all for USED_ENOUGH
-ISSUE_WORDS = 1.0  # BM25 of the issue over the test files, the best one at 1
 USED_ENOUGH = 3
 COMMON_NAME_FILES = 30  # a name used in more files than this says little about a test
 
@@ -33,6 +25,23 @@ _SOURCE_ROOTS = frozenset({"src", "lib", "source", "app", "python"})
 _TEST_PREFIXES = ("test_", "tests_", "test-", "spec_")
 _TEST_SUFFIXES = ("_tests", "_test", "_spec", ".tests", ".test", ".spec", "-test", "-spec")
 _PACKAGE_STEMS = frozenset({"__init__", "index", "mod"})
+
+
+@dataclass(frozen=True)
+class TestWeights:
+    """How much each link between a test and a ranked source file counts; each is scaled
+    by the source file's rank (see `_rank_weight`). See bench/codemap_tests_split.py."""
+
+    __test__ = False  # not a pytest class
+
+    named: float = 1.0  # test_foo.py for foo.py, FooTest.php for Foo.php, ...
+    named_like: float = 1.0  # test_admin_checks.py for checks.py
+    mirrored: float = 3.0  # ... and in the same folder, or a tests/ folder that mirrors it
+    imports: float = 2.0
+    uses: float = 2.0  # half for one of the file's distinctive names, all for USED_ENOUGH
+    issue_words: float = 1.0  # BM25 of the issue over the test files, the best one at 1
+    # a test no link finds is listed for the issue's words alone from this share of the best
+    words_alone: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +66,14 @@ def locate_split(
 
 
 def tests_for(
-    locator: Locator, ranked: Sequence[RankedFile], query: Sequence[str], k: int = 10
+    locator: Locator,
+    ranked: Sequence[RankedFile],
+    query: Sequence[str],
+    k: int = 10,
+    weights: TestWeights | None = None,
 ) -> list[RelatedTest]:
     """The test files that exercise the ranked source files, best first, with reasons."""
+    w = weights or TestWeights()
     tests = [p for p in locator.index.files if is_test_path(p) and _holds_tests(p)]
     if not tests or k < 1:
         return []
@@ -80,25 +94,22 @@ def tests_for(
             core, folders = cores[path]
             if core == stem:
                 if _mirrors(folders, source.path):
-                    add(path, weight * (NAMED + MIRRORED), f"named after {name}, same folder")
+                    add(path, weight * (w.named + w.mirrored), f"named after {name}, same folder")
                 else:
-                    add(path, weight * NAMED, f"named after {name}")
+                    add(path, weight * w.named, f"named after {name}")
             elif len(stem) > 3 and core.endswith("_" + stem):
-                add(path, weight * NAMED_LIKE, f"named like {name}")
+                add(path, weight * w.named_like, f"named like {name}")
         for path in locator.graph.imported_by.get(source.path, ()):
             if path in test_set:
-                add(path, weight * IMPORTS, f"imports {name}")
+                add(path, weight * w.imports, f"imports {name}")
         for path, names in _users(locator, source.path, test_set).items():
             share = 0.5 + 0.5 * min(1.0, (len(names) - 1) / (USED_ENOUGH - 1))
-            add(path, weight * USES * share, f"uses {', '.join(names[:3])} of {name}")
+            add(path, weight * w.uses * share, f"uses {', '.join(names[:3])} of {name}")
     bm25 = {p: s for p, s in locator.lexical.scores(query).items() if p in test_set}
     top = max(bm25.values(), default=0.0)
     for path, score in bm25.items():
-        if path in scores and top:
-            add(path, ISSUE_WORDS * score / top, f"issue words (BM25 {score:.1f})")
-    if not scores:  # nothing links a test to the ranked files: the issue's words alone
-        for path, score in bm25.items():
-            add(path, ISSUE_WORDS * score / top, f"issue words (BM25 {score:.1f})")
+        if path in scores or score >= w.words_alone * top:
+            add(path, w.issue_words * score / top, f"issue words (BM25 {score:.1f})")
     best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
     return [RelatedTest(path, round(score, 4), tuple(reasons[path])) for path, score in best]
 
