@@ -36,6 +36,7 @@ class TestWeights:
 
     named: float = 1.0  # test_foo.py for foo.py, FooTest.php for Foo.php, ...
     named_like: float = 1.0  # test_admin_checks.py for checks.py
+    named_symbol: float = 2.0  # test_durationfield.py for the DurationField the issue names
     mirrored: float = 3.0  # ... and in the same folder, or a tests/ folder that mirrors it
     imports: float = 2.0
     uses: float = 2.0  # half for one of the file's distinctive names, all for USED_ENOUGH
@@ -90,6 +91,13 @@ def tests_for(
         weight = _rank_weight(rank)
         name = posixpath.basename(source.path)
         stem = _source_stem(source.path)
+        # the definitions the issue names or its traceback passes through (not those that
+        # only share a word with it): test_durationfield.py for DurationField
+        pointed = {
+            s.definition.name.lower().replace("_", ""): s.definition.name
+            for s in source.symbols
+            if len(s.definition.name) > 3 and not s.reasons[0].startswith("words:")
+        }
         for path in tests:
             core, folders = cores[path]
             if core == stem:
@@ -99,6 +107,8 @@ def tests_for(
                     add(path, weight * w.named, f"named after {name}")
             elif len(stem) > 3 and core.endswith("_" + stem):
                 add(path, weight * w.named_like, f"named like {name}")
+            elif core.replace("_", "") in pointed:
+                add(path, weight * w.named_symbol, f"named after {pointed[core.replace('_', '')]}")
         for path in locator.graph.imported_by.get(source.path, ()):
             if path in test_set:
                 add(path, weight * w.imports, f"imports {name}")

@@ -133,3 +133,23 @@ def test_django_and_phpunit_test_files_are_tests(path: str) -> None:
 @pytest.mark.parametrize("path", ["src/Latest.php", "app/contest.py", "pkg/testing_utils.py"])
 def test_names_that_only_contain_test_are_source(path: str) -> None:
     assert is_source_path(path)
+
+
+def test_a_test_named_after_the_class_the_issue_names(tmp_path: Path) -> None:
+    locator = tree(
+        tmp_path,
+        {
+            "db/fields/__init__.py": (
+                "class DurationField:\n    def to_python(self, value):\n        return value\n\n\n"
+                "class CharField:\n    def to_python(self, value):\n        return str(value)\n"
+            ),
+            "tests/model_fields/test_durationfield.py": "def test_parse():\n    pass\n",
+            "tests/model_fields/test_charfield.py": "def test_parse():\n    pass\n",
+        },
+    )
+    issue = "DurationField.to_python rejects '1:00'\n\nDurationField should accept it."
+    files, tests = locate_split(locator, issue)
+    assert files[0].path == "db/fields/__init__.py"
+    assert tests[0].path == "tests/model_fields/test_durationfield.py"
+    assert "named after DurationField" in tests[0].reasons
+    assert "tests/model_fields/test_charfield.py" not in by_path(tests)
