@@ -130,8 +130,13 @@ def _rank_weight(rank: int) -> float:
 
 
 def _holds_tests(path: str) -> bool:
-    """Test-path files that are not themselves tests: package markers, shared fixtures."""
-    return posixpath.basename(path) not in ("__init__.py", "conftest.py")
+    """Whether a test-path file holds tests rather than supports them. Python runners only
+    collect `test*.py` and `*_test.py` (pytest, unittest, Django), so a `models.py` or
+    `conftest.py` under tests/ is a fixture; elsewhere (mocha's test/) any file may."""
+    name = posixpath.basename(path)
+    if name.endswith(".py"):
+        return name.startswith("test") or name.endswith("_test.py")
+    return True
 
 
 def _test_core(path: str) -> tuple[str, tuple[str, ...]]:

@@ -46,6 +46,7 @@ PY_TREE = {
         "def test_weight():\n    assert shipping_cost(2) == 4\n"
     ),
     "other/tests/test_invoice.py": "def test_unrelated_invoice_format():\n    assert True\n",
+    "tests/helpers.py": "from pkg.invoice import total_with_tax\n\nTAX = total_with_tax([1], 1)\n",
 }
 TAX_ISSUE = "Tax is added twice by total_with_tax\n\ntotal_with_tax doubles the tax rate."
 
@@ -58,6 +59,7 @@ def test_tests_are_not_files_to_change_and_come_in_their_own_list(tmp_path: Path
     assert tests[0].path == "pkg/tests/test_invoice.py"
     assert all(is_test_path(t.path) for t in tests)
     assert "pkg/tests/__init__.py" not in by_path(tests)
+    assert "tests/helpers.py" not in by_path(tests)  # imports the file but holds no tests
     # without the split, the test file that repeats the issue's words outranks the source
     together = [r.path for r in locator.locate(TAX_ISSUE, k=5)]
     assert "pkg/tests/test_invoice.py" in together
