@@ -38,7 +38,9 @@ TEST_GRID = {
     f"issue_words={words} uses={uses} imports={imports}": TestWeights(
         issue_words=words, uses=uses, imports=imports
     )
-    for words, uses, imports in itertools.product((1.0, 3.0, 6.0), (0.5, 1.0, 2.0), (1.0, 2.0))
+    for words, uses, imports in itertools.product(
+        (3.0, 6.0, 10.0, 20.0), (0.25, 0.5, 1.0), (0.5, 1.0, 2.0)
+    )
 }
 CV_SPLITS = 10
 
