@@ -256,8 +256,8 @@ class Settings(BaseSettings):
     """JSON: name → `{"command": [...]}` (stdio) or `{"url": ...}` (HTTP), `"tools"` (the
     allow-list), `"repos"` (the repositories whose runs may use it: names or patterns such
     as `acme/*`; `["*"]`: all), optional `env` / `headers` (`{secret:NAME}` reads
-    `MCP_SECRET_NAME`), `timeout_seconds`, `start_timeout_seconds`, `max_result_chars`, `max_argument_chars`
-    (see *MCP servers as tools*)."""
+    `MCP_SECRET_NAME`), `timeout_seconds`, `start_timeout_seconds`, `max_result_chars`,
+    `max_argument_chars` (see *MCP servers as tools*)."""
 
     # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
     # Each sandboxed command as a whole, through its own cgroup where the host gives one;

@@ -91,7 +91,8 @@ class LocatedFile(StepRecord):
 
 
 class Located(StepRecord):
-    files: list[LocatedFile] = Field(default_factory=list)
+    files: list[LocatedFile] = Field(default_factory=list)  # source files to change
+    tests: list[LocatedFile] = Field(default_factory=list)  # tests that exercise them
     indexed: int = 0
     seconds: float = 0.0
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from app.cli import CommandFailed
 from app.codemap.cache import DEFAULT_CACHE_DIR, BlobCache
-from app.codemap.discover import SkipRules, is_test_path
+from app.codemap.discover import SkipRules
 from app.codemap.index import IndexStats, RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile
+from app.codemap.tests_for import RelatedTest, locate_split
 from app.config import ConfigError, load_settings
 
 CACHE_ENV = "AGENTOPS_CODEMAP_CACHE"
@@ -36,15 +37,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _index_options(index)
     index.set_defaults(handler=cmd_index)
 
-    locate = sub.add_parser("locate", help="rank the files an issue is about")
+    locate = sub.add_parser(
+        "locate", help="rank the source files an issue is about, and the tests of them"
+    )
     locate.add_argument("path", metavar="PATH", type=Path, help="a checkout or source tree")
     locate.add_argument(
         "--issue-file", type=Path, required=True, help="the issue's text ('-' for stdin)"
     )
-    locate.add_argument("--top", type=int, default=10, help="how many files (10)")
+    locate.add_argument(
+        "--top", type=int, default=10, help="how many files, and how many tests (10)"
+    )
     locate.add_argument("--json", action="store_true", help="print one JSON object")
     locate.add_argument(
-        "--no-tests", action="store_true", help="rank only files that are not tests"
+        "--no-tests", action="store_true", help="leave out the tests that exercise the files"
     )
     _index_options(locate)
     locate.set_defaults(handler=cmd_locate)
@@ -92,12 +97,13 @@ def cmd_locate(args: argparse.Namespace) -> int:
     if not issue_text.strip():
         raise CommandFailed(f"the issue text is empty ({args.issue_file}): nothing to locate")
     index = _index(args, quiet=args.json)
-    include = (lambda path: not is_test_path(path)) if args.no_tests else None
-    ranked = Locator(index).locate(issue_text, k=args.top, include=include)
+    ranked, tests = locate_split(Locator(index), issue_text, args.top, args.top)
+    if args.no_tests:
+        tests = []
     if args.json:
-        print(json.dumps(locate_json(ranked)))
+        print(json.dumps(locate_json(ranked, tests)))
     else:
-        print(locate_table(ranked))
+        print(locate_table(ranked, tests, show_tests=not args.no_tests))
     return 0
 
 
@@ -196,7 +202,9 @@ def index_summary(stats: IndexStats) -> str:
     return "\n".join(lines)
 
 
-def locate_json(ranked: list[RankedFile]) -> dict[str, Any]:
+def locate_json(ranked: list[RankedFile], tests: list[RelatedTest]) -> dict[str, Any]:
+    """`files`: the source files to change, best first; `tests`: the tests that exercise
+    them. Every entry has a path, a score and its reasons."""
     return {
         "files": [
             {
@@ -214,18 +222,28 @@ def locate_json(ranked: list[RankedFile]) -> dict[str, Any]:
                 ],
             }
             for r in ranked
-        ]
+        ],
+        "tests": [{"path": t.path, "score": t.score, "reasons": list(t.reasons)} for t in tests],
     }
 
 
-def locate_table(ranked: list[RankedFile]) -> str:
+def locate_table(
+    ranked: list[RankedFile], tests: list[RelatedTest], show_tests: bool = True
+) -> str:
     if not ranked:
-        return "no file matches the issue's text"
-    lines: list[str] = []
+        return "no source file matches the issue's text"
+    lines: list[str] = ["Files to change:"]
     for number, r in enumerate(ranked, 1):
         lines.append(f"{number:>2}. {r.path}  ({r.score:.2f})")
         lines.extend(f"      - {reason}" for reason in r.reasons[:4])
         for s in r.symbols[:3]:
             d = s.definition
             lines.append(f"      {d.kind} {d.qualname} (lines {d.start_line}-{d.end_line})")
+    if show_tests:
+        lines.append("\nTests that exercise them:")
+        if not tests:
+            lines.append("  (no test file found)")
+        for number, t in enumerate(tests, 1):
+            lines.append(f"{number:>2}. {t.path}  ({t.score:.2f})")
+            lines.extend(f"      - {reason}" for reason in t.reasons[:4])
     return "\n".join(lines)

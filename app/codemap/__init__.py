@@ -2,8 +2,8 @@
 graph, file localisation from an issue's text, and context rendering for prompts.
 
     index = build_index(root, BlobCache(cache_dir))
-    ranked = Locator(index).locate(issue_text, k=10, include=lambda p: not is_test_path(p))
-    context = context_for(index, ranked, budget_tokens=8000)
+    files, tests = locate_split(Locator(index), issue_text, k=10)  # source files; their tests
+    context = context_for(index, files, budget_tokens=8000)
 """
 
 from app.codemap.cache import DEFAULT_CACHE_DIR, BlobCache
@@ -12,6 +12,7 @@ from app.codemap.graph import CodeGraph, build_graph
 from app.codemap.index import IndexStats, RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile, RankedSymbol, Weights, locate
 from app.codemap.render import RenderedContext, context_for, render_context
+from app.codemap.tests_for import RelatedTest, TestWeights, locate_split, tests_for
 
 __all__ = [
     "DEFAULT_CACHE_DIR",
@@ -21,14 +22,18 @@ __all__ = [
     "Locator",
     "RankedFile",
     "RankedSymbol",
+    "RelatedTest",
     "RenderedContext",
     "RepoIndex",
     "SkipRules",
+    "TestWeights",
     "Weights",
     "build_graph",
     "build_index",
     "context_for",
     "is_test_path",
     "locate",
+    "locate_split",
     "render_context",
+    "tests_for",
 ]

@@ -47,11 +47,14 @@ DEFAULT_SKIP_SUFFIXES = (".min.js", ".min.mjs", ".bundle.js", ".d.ts.map", "_pb2
 _TEST_PATH = re.compile(
     r"(^|/)(tests|testing|__tests__|specs?)/|^test/"
     r"|(^|/)(test_[^/]*|[^/]*_(test|spec)s?\.\w+|conftest\.py|[^/]*\.(test|spec)\.\w+)$"
+    r"|(^|/)tests\.py$|[a-z0-9]Tests?\.php$"  # Django's app tests; PHPUnit's FooTest.php
 )
 
 
 def is_test_path(path: str) -> bool:
-    """Whether a path is a test file by the usual conventions of the languages read."""
+    """Whether a path is a test file by the usual conventions of the languages read: the
+    one rule the index, `locate`'s two lists (app/codemap/tests_for.py) and the benchmarks
+    use to tell tests from the source."""
     return _TEST_PATH.search(path) is not None
 
 

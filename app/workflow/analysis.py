@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.codemap.cache import BlobCache
@@ -16,17 +16,19 @@ from app.codemap.resident import (
     TreeSource,
     shared_indexes,
 )
+from app.codemap.tests_for import RelatedTest, locate_split
 from app.config import Settings
 from app.step_records import LocatedFile
 
 
 @dataclass(frozen=True)
 class Analysis:
-    ranked: list[RankedFile]
+    ranked: list[RankedFile]  # source files to change, best first (no tests)
     context: RenderedContext
     files_indexed: int
     seconds: float
     index: RepoIndex
+    tests: list[RelatedTest] = field(default_factory=list)  # the tests that exercise them
 
     def find_symbols(self, name: str, limit: int = 30) -> list[str]:
         """Definitions whose name or dotted name is `name` (or ends with `.name`), as
@@ -45,6 +47,11 @@ class Analysis:
         return [
             LocatedFile(path=f.path, score=f.score, reasons=list(f.reasons[:4]))
             for f in self.ranked
+        ]
+
+    def located_tests(self) -> list[LocatedFile]:
+        return [
+            LocatedFile(path=t.path, score=t.score, reasons=list(t.reasons[:4])) for t in self.tests
         ]
 
 
@@ -66,9 +73,9 @@ def analyse(
         locator = Locator(build_index(root, cache=BlobCache(cache_dir)))
     index = locator.index
     seconds = index.stats.seconds if resident is None else time.perf_counter() - started
-    ranked = locator.locate(issue_text, k=top)
+    ranked, tests = locate_split(locator, issue_text, k=top, tests_k=top)
     context = context_for(index, ranked, budget_tokens)
-    return Analysis(ranked, context, index.stats.files, seconds, index)
+    return Analysis(ranked, context, index.stats.files, seconds, index, tests)
 
 
 def resident_for(
@@ -94,3 +101,8 @@ def files_markdown(files: list[LocatedFile]) -> str:
         reasons = "; ".join(entry.reasons) or "ranked by content"
         lines.append(f"- `{entry.path}` ({entry.score:.2f}): {reasons}")
     return "\n".join(lines) or "(no source files found)"
+
+
+def tests_markdown(tests: list[LocatedFile]) -> str:
+    lines = [f"- `{t.path}`: {'; '.join(t.reasons) or 'ranked by content'}" for t in tests]
+    return "\n".join(lines) or "(no test file found that exercises them)"

@@ -45,7 +45,13 @@ from app.step_records import (
     Planned,
 )
 from app.workflow import workspace
-from app.workflow.analysis import Analysis, analyse, files_markdown, resident_for
+from app.workflow.analysis import (
+    Analysis,
+    analyse,
+    files_markdown,
+    resident_for,
+    tests_markdown,
+)
 from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
 from app.workflow.dependencies import install_dependencies
@@ -124,6 +130,7 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
         found = await analysis()
         return Located(
             files=found.located_files(),
+            tests=found.located_tests(),
             indexed=found.files_indexed,
             seconds=round(found.seconds, 2),
         )
@@ -139,6 +146,7 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
             run.repo,
             issue_block,
             files_markdown(located.files),
+            tests_markdown(located.tests),
             found.context.text,
         )
 
@@ -148,7 +156,8 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
         await ctx.reply(
             "plan",
             f"**Plan for #{run.target_number}** (run {run.id})\n\n"
-            f"{planned.plan}\n\n**Files**\n{files_markdown(located.files)}",
+            f"{planned.plan}\n\n**Files**\n{files_markdown(located.files)}"
+            f"\n\n**Tests that exercise them**\n{tests_markdown(located.tests)}",
         )
         return
 
@@ -230,14 +239,17 @@ def _cache_dir(ctx: RunContext) -> Path:
 
 
 async def make_plan(
-    router: LLMRouter, repo: str, issue_block: str, files: str, context: str
+    router: LLMRouter, repo: str, issue_block: str, files: str, tests: str, context: str
 ) -> Planned:
-    """The planner's plan for an issue, given the code map's files and context."""
+    """The planner's plan for an issue, given the code map's files to change, the tests
+    that exercise them, and context."""
     request = LLMRequest(
         role="planner",
         system=render_prompt("plan_system", repo=repo),
         context=fence_untrusted("repository code", context),
-        messages=(Message.user(render_prompt("plan_task", issue=issue_block, files=files)),),
+        messages=(
+            Message.user(render_prompt("plan_task", issue=issue_block, files=files, tests=tests)),
+        ),
         max_tokens=2048,
     )
     completion = await router.complete(request)

@@ -25,7 +25,7 @@ from app.llm.prompt_safety import fence_untrusted
 from app.llm.routing import RepoLLMConfig
 from app.repo_config import parse_repo_config, read_repo_config
 from app.workflow import workspace
-from app.workflow.analysis import analyse, files_markdown
+from app.workflow.analysis import analyse, files_markdown, tests_markdown
 from app.workflow.context import RunRefused
 from app.workflow.deliver import branch_name
 from app.workflow.dependencies import install_locally
@@ -107,7 +107,12 @@ async def _run(
         issue_block = fence_untrusted("task", task_text)
         step("planning")
         planned = await make_plan(
-            router, repo.name, issue_block, files_markdown(files), found.context.text
+            router,
+            repo.name,
+            issue_block,
+            files_markdown(files),
+            tests_markdown(found.located_tests()),
+            found.context.text,
         )
         step(f"plan ({planned.model}):\n{planned.plan}")
         step("implementing (model, edits and tests in the sandbox)")

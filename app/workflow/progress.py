@@ -70,6 +70,11 @@ def details(steps: Sequence[Step]) -> str:
             f"- `{f.path}`: {'; '.join(f.reasons[:2]) or 'content'}" for f in located.files[:8]
         ]
         parts.append("### Files chosen\n" + "\n".join(lines))
+        if located.tests:
+            tests = [
+                f"- `{t.path}`: {'; '.join(t.reasons[:2]) or 'content'}" for t in located.tests[:8]
+            ]
+            parts.append("### Existing tests that exercise them\n" + "\n".join(tests))
     parts.extend(f"### Plan\n{p.plan}" for p in _of(found, Planned) if p.plan)
     # the prepare phase (app/workflow/dependencies.py) and the operator's caps (within_caps)
     parts.extend("### Dependencies\n" + dependencies_text(i) for i in _of(found, Installed))

@@ -65,7 +65,9 @@ def record_events(name: str, record: StepRecord) -> list[tuple[str, dict[str, An
         return [("plan", {"plan": record.plan, "model": record.model, "cost_usd": record.cost_usd})]
     if isinstance(record, Located):
         files = [{"path": f.path, "score": f.score, "reasons": f.reasons} for f in record.files]
-        return [("files", {"files": files, "indexed": record.indexed, "seconds": record.seconds})]
+        tests = [{"path": t.path, "score": t.score, "reasons": t.reasons} for t in record.tests]
+        found = {"files": files, "tests": tests}
+        return [("files", {**found, "indexed": record.indexed, "seconds": record.seconds})]
     if isinstance(record, Changed):
         change = {
             "diff": capped(record.diff),

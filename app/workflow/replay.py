@@ -25,7 +25,7 @@ from app.step_records import CLONE, IMPLEMENT, ISSUE, PLAN, StepKind, StepRecord
 from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store
-from app.workflow.analysis import analyse, files_markdown
+from app.workflow.analysis import analyse, files_markdown, tests_markdown
 from app.workflow.dependencies import install_locally
 from app.workflow.implement import change_and_prove, implement_bench, issue_prompt_text, make_plan
 
@@ -94,7 +94,12 @@ async def replay_run(
         router, provider = replay_router(recorded.calls, strict=False)
         issue_block = fence_untrusted(f"issue #{run.target_number}", text)
         planned = await make_plan(
-            router, run.repo, issue_block, files_markdown(found.located_files()), found.context.text
+            router,
+            run.repo,
+            issue_block,
+            files_markdown(found.located_files()),
+            tests_markdown(found.located_tests()),
+            found.context.text,
         )
         say("plan replayed" + (" (same)" if planned.plan == plan.plan else " (DIFFERENT)"))
         bench = await implement_bench(

@@ -51,14 +51,23 @@ def test_locate_json_lists_relative_paths_scores_and_reasons(
     assert files[0]["score"] >= files[1]["score"] > 0
     assert any(r.startswith("traceback frame") for r in files[0]["reasons"])
     assert files[0]["symbols"][0]["name"] == "charge"
+    # the tests come apart from the files to change, each with how it exercises them
+    assert [t["path"] for t in result["tests"]] == ["tests/test_orders.py"]
+    assert "imports orders.py" in result["tests"][0]["reasons"]
+    assert result["tests"][0]["score"] > 0
 
 
 def test_locate_table_for_people(capsys: pytest.CaptureFixture[str]) -> None:
     issue = str(FIXTURES / "checkout_issue.md")
-    assert main(["locate", str(SHOP), "--issue-file", issue, "--top", "1"]) == 0
+    assert main(["locate", str(SHOP), "--issue-file", issue, "--top", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith(" 1. shop/payments/gateway.py  (")
+    lines = out.splitlines()
+    assert lines[:2] == ["Files to change:", lines[1]]
+    assert lines[1].startswith(" 1. shop/payments/gateway.py  (")
     assert "function charge (lines 8-11)" in out
+    tests = out.split("Tests that exercise them:\n")[1]
+    assert tests.startswith(" 1. tests/test_orders.py  (")
+    assert "- imports orders.py" in tests
 
 
 def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -84,9 +93,10 @@ def test_excluded_prefixes_large_files_and_tests_are_left_out(
     assert json.loads(capsys.readouterr().out)["files"] == 7
     issue = str(FIXTURES / "checkout_issue.md")
     assert main(["locate", str(SHOP), "--issue-file", issue, "--top", "8", "--json"]) == 0
-    everything = [f["path"] for f in json.loads(capsys.readouterr().out)["files"]]
-    assert "tests/orders_cases.py" in everything
+    result = json.loads(capsys.readouterr().out)
+    assert "tests/test_orders.py" not in [f["path"] for f in result["files"]]
+    assert "tests/test_orders.py" in [t["path"] for t in result["tests"]]
     assert main(["locate", str(SHOP), "--issue-file", issue, "--json", "--no-tests"]) == 0
-    assert "tests/orders_cases.py" not in [
-        f["path"] for f in json.loads(capsys.readouterr().out)["files"]
-    ]
+    assert json.loads(capsys.readouterr().out)["tests"] == []
+    assert main(["locate", str(SHOP), "--issue-file", issue, "--no-tests"]) == 0
+    assert "Tests that exercise them" not in capsys.readouterr().out

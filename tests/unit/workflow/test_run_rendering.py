@@ -45,7 +45,14 @@ CHANGED = Changed(
 STEPS = [
     succeeded("limits", LimitsCapped(capped=["limits.max_turns=80 capped at 40"]), 0),
     succeeded("install", Installed(installed="npm", cache="hit", seconds=1.5), 1),
-    succeeded("locate", Located(files=[LocatedFile(path="calc.py", reasons=["named"])]), 2),
+    succeeded(
+        "locate",
+        Located(
+            files=[LocatedFile(path="calc.py", reasons=["named"])],
+            tests=[LocatedFile(path="test_calc.py", reasons=["imports calc.py", "uses add"])],
+        ),
+        2,
+    ),
     succeeded("plan", Planned(plan="1. change the sum", cost_usd=0.25), 3),
     succeeded("reply:plan", Replied(comment_id=5), 4),
     succeeded("implement", CHANGED, 5, seconds=12.0),
@@ -68,6 +75,7 @@ def test_the_check_run_shows_each_step_and_what_the_finished_ones_found() -> Non
     sections = [part.split("\n")[0] for part in update.text.split("\n\n")[1:]]
     assert sections == [
         "### Files chosen",
+        "### Existing tests that exercise them",
         "### Plan",
         "### Dependencies",
         "### Limits capped",
@@ -75,6 +83,7 @@ def test_the_check_run_shows_each_step_and_what_the_finished_ones_found() -> Non
         "### Cost",
     ]
     assert "- `calc.py`: named" in update.text
+    assert "- `test_calc.py`: imports calc.py; uses add" in update.text
     assert "- npm: from the cache in 1.5 s" in update.text
     assert "### Cost\n$0.2625" in update.text  # plan + implement
     assert update.actions == (progress.CANCEL,) and update.external_id == "7"

@@ -55,7 +55,10 @@ SAMPLES: dict[str, StepRecord] = {
     "config": ConfigRead(config={"test": "pytest"}, source="base", author_can_write=False),
     "limits": LimitsCapped(capped=["max_turns 80 capped at 40"]),
     "install": Installed(installed="npm", cache="hit", hosts=["registry.test:8080"]),
-    "locate": Located(files=[LocatedFile(path="calc.py", score=0.9, reasons=["named"])]),
+    "locate": Located(
+        files=[LocatedFile(path="calc.py", score=0.9, reasons=["named"])],
+        tests=[LocatedFile(path="test_calc.py", score=2.0, reasons=["imports calc.py"])],
+    ),
     "plan": Planned(plan="1. do it", cost_usd=0.25, model="m"),
     "implement": CHANGED.model_copy(update={"unproven": "needs the network"}),
     "commit-message": CommitMessage(message="fix: x"),
@@ -117,6 +120,10 @@ def test_rows_of_earlier_versions_read_back_typed() -> None:
     # an `implement` step recorded before `unproven` existed
     implement = read_record("implement", {"diff": "d", "summary": "s", "cost_usd": 0.1})
     assert isinstance(implement, Changed) and implement.unproven is None
+    # a `locate` step recorded before the tests came apart from the files
+    located = read_record("locate", {"files": [{"path": "calc.py"}], "indexed": 3})
+    assert isinstance(located, Located) and located.tests == []
+    assert [f.path for f in located.files] == ["calc.py"]
 
 
 def test_what_does_not_fit_is_kept_as_it_was() -> None:
