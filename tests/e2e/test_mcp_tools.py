@@ -143,13 +143,25 @@ def test_the_coder_uses_an_mcp_tool_and_its_answer(
     assert subprocess.run(["pgrep", "-f", str(FIXTURE)], check=False).returncode == 1
 
 
-def test_a_server_the_operator_does_not_have_is_refused_before_any_model_call(
-    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
+@pytest.mark.parametrize(
+    ("repo", "config", "says"),
+    [
+        # a name the operator does not have at all
+        ("acme/calc-nodocs", "mcp_servers: [docs, shell-runner]\n", "(its servers: docs)"),
+        # the operator's docs server serves `acme/*` only: elsewhere it is not offered
+        ("mallory/calc", "mcp_servers: [docs]\n", "(its servers: none)"),
+    ],
+)
+def test_a_server_the_repository_may_not_use_is_refused_before_any_model_call(
+    service: Service,
+    github: tuple[GitHubSim, str],
+    llm: tuple[LLMSimulator, str],
+    repo: str,
+    config: str,
+    says: str,
 ) -> None:
     gh, _ = github
     sim, _ = llm
-    repo = "acme/calc-nodocs"
-    config = "mcp_servers: [docs, shell-runner]\n"
     gh.add_repo(repo, script.FILES | {".agentops.yml": config})
     gh.set_permission(repo, "alice", "write")
     asked = len(sim.requests)
@@ -163,32 +175,8 @@ def test_a_server_the_operator_does_not_have_is_refused_before_any_model_call(
         return next((s for s in said if "MCP server" in s), None)
 
     said = wait_for(refusal, 30, what="the refusal on the issue")  # posted as the run ends
-    assert "1 MCP server(s) this repository may not use (its servers: docs)" in said
+    assert f"1 MCP server(s) this repository may not use {says}" in said
     assert "Fix .agentops.yml" in said and "shell-runner" not in said
-
-
-def test_a_repository_the_operator_did_not_name_gets_no_server(
-    service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
-) -> None:
-    """The docs server is the operator's for `acme/*`: a repository elsewhere that asks
-    for it is refused before any model call, and the server's name is not offered."""
-    gh, _ = github
-    sim, _ = llm
-    repo = "mallory/calc"
-    gh.add_repo(repo, script.FILES | {".agentops.yml": "mcp_servers: [docs]\n"})
-    gh.set_permission(repo, "alice", "write")
-    asked = len(sim.requests)
-    number, run_id = script.start_implement(service, gh, repo)
-    run = wait_for(lambda: service.finished(run_id), 120, what="the refused run")
-    assert run["status"] == "failed", service.logs()[-3000:]
-    assert len(sim.requests) == asked
-
-    def refusal() -> str | None:
-        said = [c["body"] for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login]
-        return next((s for s in said if "MCP server" in s), None)
-
-    said = wait_for(refusal, 30, what="the refusal on the issue")
-    assert "1 MCP server(s) this repository may not use (its servers: none)" in said
 
 
 def test_a_reviewer_looks_things_up_before_its_one_answer(
