@@ -3,6 +3,8 @@ the bearer gate (app/mcp/gate.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
@@ -137,8 +139,26 @@ class MountedMCP:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        try:
+        """The SDK's session manager, for the block. It holds an anyio task group, which
+        must be left in the task that entered it: it lives in a task of its own, since
+        whoever runs the web app's lifespan may start and end it from different tasks."""
+        up, down = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
             async with self.manager.run():
-                yield
+                up.set()
+                await down.wait()
+
+        holder = asyncio.create_task(hold(), name="agentops-mcp-sessions")
+        started = asyncio.ensure_future(up.wait())
+        try:
+            await asyncio.wait([holder, started], return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            if holder.done():
+                holder.result()  # its start failed: say why
+            yield
         finally:
+            down.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holder
             await self.resources.close()
