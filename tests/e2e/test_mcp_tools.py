@@ -83,14 +83,19 @@ def change_following(rule: str) -> Reply:
     return tool_call("apply_edits", {"edits": edits}, say="Following house rule E1.")
 
 
+def _uses_docs(gh: GitHubSim, repo: str) -> None:
+    """`repo` on the simulator, asking for the docs server, alice a writer."""
+    gh.add_repo(repo, script.FILES | {".agentops.yml": "mcp_servers: [docs]\n"})
+    gh.set_permission(repo, "alice", "write")
+
+
 def test_the_coder_uses_an_mcp_tool_and_its_answer(
     service: Service, github: tuple[GitHubSim, str], llm: tuple[LLMSimulator, str]
 ) -> None:
     gh, _ = github
     sim, _ = llm
     repo = "acme/calc-docs"
-    gh.add_repo(repo, script.FILES | {".agentops.yml": "mcp_servers: [docs]\n"})
-    gh.set_permission(repo, "alice", "write")
+    _uses_docs(gh, repo)
     sim.script(script.PLANNER, text(script.PLAN))
     sim.script(
         script.CODER,
@@ -225,8 +230,7 @@ def test_fix_on_a_pull_request_uses_the_mcp_tools_too(
     gh, _ = github
     sim, _ = llm
     repo, branch = "acme/calc-fix-docs", "readme"
-    gh.add_repo(repo, script.FILES | {".agentops.yml": "mcp_servers: [docs]\n"})
-    gh.set_permission(repo, "alice", "write")
+    _uses_docs(gh, repo)
     gh.push_branch(repo, branch, {"README.md": "# calc\n"}, message="a readme")
     number = gh.add_pull(repo, branch, title="A readme", user="alice")
     sim.script(
@@ -258,8 +262,7 @@ def test_a_run_refused_during_the_tool_loop_says_why_not_internal_error(
     gh, _ = github
     sim, _ = llm
     repo = "acme/calc-giveup"
-    gh.add_repo(repo, script.FILES | {".agentops.yml": "mcp_servers: [docs]\n"})
-    gh.set_permission(repo, "alice", "write")
+    _uses_docs(gh, repo)
     sim.script(script.PLANNER, text(script.PLAN))
     sim.script(
         script.CODER,
