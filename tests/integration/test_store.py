@@ -18,6 +18,7 @@ from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.store import tenants as tenant_store
+from app.store.enqueue_marks import mark_enqueued, marking_sql
 
 
 def _key() -> str:
@@ -145,6 +146,59 @@ async def test_a_command_key_of_another_tenant_starts_nothing_and_reveals_nothin
     async with db.admin() as conn:
         assert await conn.fetchval("SELECT count(*) FROM runs WHERE tenant_id = $1", b) == 0
         assert await conn.fetchval("SELECT tenant_id FROM runs WHERE id = $1", run_a) == a
+
+
+async def _run_without_delivery(db: Database, tenant_id: int, trigger_key: str) -> int:
+    """A run no delivery names (as a retry's): its trigger key is known to `runs` only."""
+    async with db.admin() as conn:
+        return int(
+            await conn.fetchval(
+                "INSERT INTO runs (tenant_id, forge, repo, target_kind, target_number, command,"
+                " requested_by, trigger, trigger_key) VALUES ($1, 'github', 'octo/widgets',"
+                " 'issue', 7, 'implement', 'alice', 'retry', $2) RETURNING id",
+                tenant_id,
+                trigger_key,
+            )
+        )
+
+
+async def test_a_command_whose_run_no_delivery_names_links_the_delivery_to_it(
+    db: Database,
+) -> None:
+    tenant = await new_tenant(db)
+    req = request()
+    existing = await _run_without_delivery(db, tenant, req.trigger_key)
+    delivery = _key()
+    accepted = await record(db, tenant, req, delivery)
+    assert (accepted.created, accepted.reason, accepted.run_id) == (
+        False,
+        "duplicate command",
+        existing,
+    )
+    async with db.admin() as conn:
+        linked = await conn.fetchval(
+            "SELECT run_id FROM deliveries WHERE delivery_id = $1", delivery
+        )
+        runs = await conn.fetchval("SELECT count(*) FROM runs WHERE tenant_id = $1", tenant)
+    assert (linked, runs) == (existing, 1)
+
+
+async def test_a_command_whose_run_is_another_tenants_stores_the_delivery_unlinked(
+    db: Database,
+) -> None:
+    a = await new_tenant(db)
+    b = await new_tenant(db)
+    req = request()
+    await _run_without_delivery(db, a, req.trigger_key)
+    delivery = _key()
+    accepted = await record(db, b, req, delivery)  # committed: no dangling run id is kept
+    assert (accepted.created, accepted.run_id, accepted.reason) == (False, 0, "duplicate command")
+    async with db.admin() as conn:
+        row = await conn.fetchrow(
+            "SELECT tenant_id, run_id FROM deliveries WHERE delivery_id = $1", delivery
+        )
+        assert await conn.fetchval("SELECT count(*) FROM runs WHERE tenant_id = $1", b) == 0
+    assert row is not None and (row["tenant_id"], row["run_id"]) == (b, None)
 
 
 async def test_a_run_that_cannot_be_stored_keeps_no_delivery_either(db: Database) -> None:
@@ -368,8 +422,8 @@ async def test_unenqueued_runs_are_found_for_the_sweep(db: Database) -> None:
     tenant = await new_tenant(db)
     waiting = (await record(db, tenant, request())).run_id
     handed = (await record(db, tenant, request())).run_id
+    await mark_enqueued(db, [handed])
     async with db.admin() as conn:
-        await run_store.mark_enqueued_all_tenants(conn, [handed])
         due = await run_store.runs_to_requeue_all_tenants(conn, older_than_seconds=3600)
     assert waiting in due
     assert handed not in due
@@ -483,3 +537,15 @@ async def test_a_released_tenant_connection_keeps_no_tenant_scope(db: Database) 
     finally:
         for conn in held:
             await db.tenant_pool.release(conn)
+
+
+async def test_marks_of_runs_and_label_checks_are_one_committed_statement(db: Database) -> None:
+    tenant = await new_tenant(db)
+    runs = [(await record(db, tenant, request())).run_id for _ in range(3)]
+    await mark_enqueued(db, runs[:2])
+    async with db.admin() as conn:
+        marked = await conn.fetch(
+            "SELECT id FROM runs WHERE id = ANY($1) AND enqueued_at IS NOT NULL", runs
+        )
+    assert sorted(r["id"] for r in marked) == sorted(runs[:2])
+    assert marking_sql([], []) == "SET LOCAL synchronous_commit = off"
