@@ -11,9 +11,8 @@ import logging
 
 from app.queue import RunQueue
 from app.store import Database
-from app.store import label_checks as label_check_store
-from app.store import runs as run_store
 from app.store.db import DATABASE_ERRORS
+from app.store.enqueue_marks import mark_enqueued
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +87,7 @@ class Enqueuer:
             if runs or checks:
                 named = (_named(runs, "run"), _named(checks, "label check"))
                 log.info("queued: %s", "; ".join(n for n in named if n))
-                async with self.db.admin() as conn:
-                    await run_store.mark_enqueued_all_tenants(conn, runs)
-                    await label_check_store.mark_enqueued_all_tenants(conn, checks)
+                await mark_enqueued(self.db, runs, checks)
         except DATABASE_ERRORS as exc:
             # in the queue but not marked: the sweep's enqueue finds the job and marks it
             log.warning(

@@ -15,6 +15,7 @@ from app.store import DATABASE_ERRORS
 from app.store import label_checks as label_check_store
 from app.store import llm_reservations as reservation_store
 from app.store import runs as run_store
+from app.store.enqueue_marks import mark_enqueued
 from app.workflow.context import WorkflowDeps
 from app.workflow.labels import check_labels
 from app.workflow.runner import HANDED_OVER, TransientRunError, execute_run
@@ -91,8 +92,7 @@ async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
             )
     for run_id in run_ids:
         if await deps.queue.requeue_queued_runs([run_id]):
-            async with deps.db.admin() as conn:
-                await run_store.mark_enqueued_all_tenants(conn, [run_id])
+            await mark_enqueued(deps.db, [run_id])
     if run_ids:
         log.info("re-enqueued %d queued run(s): %s", len(run_ids), run_ids)
     return len(run_ids) + len(abandoned) + await _requeue_label_checks(deps)
@@ -105,8 +105,7 @@ async def _requeue_label_checks(deps: WorkflowDeps) -> int:
         )
     for check_id in check_ids:
         if await deps.queue.enqueue_label_check(check_id):
-            async with deps.db.admin() as conn:
-                await label_check_store.mark_enqueued_all_tenants(conn, [check_id])
+            await mark_enqueued(deps.db, [], [check_id])
     if check_ids:
         log.info("re-enqueued %d label check(s): %s", len(check_ids), check_ids)
     return len(check_ids)

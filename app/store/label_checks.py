@@ -111,15 +111,6 @@ async def check_tenant_all_tenants(conn: asyncpg.Connection, check_id: int) -> i
     return int(value) if value is not None else None
 
 
-async def mark_enqueued_all_tenants(conn: asyncpg.Connection, check_ids: list[int]) -> None:
-    """Committed without waiting for the disk, as `runs.mark_enqueued_all_tenants`."""
-    if check_ids:
-        await conn.execute("SET LOCAL synchronous_commit = off")
-        await conn.execute(
-            "UPDATE label_checks SET enqueued_at = now() WHERE id = ANY($1)", check_ids
-        )
-
-
 async def checks_to_requeue_all_tenants(
     conn: asyncpg.Connection, older_than_seconds: float
 ) -> list[int]:

@@ -350,15 +350,6 @@ async def run_tenant_all_tenants(conn: asyncpg.Connection, run_id: int) -> int |
     return int(value) if value is not None else None
 
 
-async def mark_enqueued_all_tenants(conn: asyncpg.Connection, run_ids: list[int]) -> None:
-    """In the caller's transaction, which commits without waiting for the disk: the mark
-    only spares the sweep an enqueue, and if a crash loses it, the sweep's enqueue of a
-    job already in Redis changes nothing (and no webhook answer waits on the flush)."""
-    if run_ids:
-        await conn.execute("SET LOCAL synchronous_commit = off")
-        await conn.execute("UPDATE runs SET enqueued_at = now() WHERE id = ANY($1)", run_ids)
-
-
 async def runs_to_requeue_all_tenants(
     conn: asyncpg.Connection, older_than_seconds: float
 ) -> list[int]:
