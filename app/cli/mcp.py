@@ -9,6 +9,7 @@ from pathlib import Path
 from app.cli import CommandFailed
 from app.cli.codemap import CACHE_ENV
 from app.codemap import DEFAULT_CACHE_DIR
+from app.config import ConfigError, load_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,8 +34,18 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     root: Path = args.repo
     if not root.is_dir():
         raise CommandFailed(f"{root} is not a directory")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise CommandFailed(str(exc)) from None
+    from app.codemap.resident import shared_indexes
     from app.mcp.stdio import serve_stdio  # the SDK only for this command
 
-    cache = args.cache or Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
-    serve_stdio(root, cache.expanduser())
+    cache = Path(args.cache or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR).expanduser()
+    resident = shared_indexes(
+        cache,
+        max_indexes=settings.codemap_resident_indexes,
+        max_bytes=settings.codemap_cache_mb * 1_000_000,
+    )
+    serve_stdio(root, cache, resident)
     return 0

@@ -24,9 +24,12 @@ def add_codemap_tools(server: MCPServer, repo_of: RepoOf) -> None:
         issue_text: Annotated[str, Field(description="the issue's title and body")],
         ctx: Context,
         top: Annotated[int, Field(description="how many files (1-50)")] = 10,
-        no_tests: Annotated[bool, Field(description="rank only files that are not tests")] = False,
+        no_tests: Annotated[
+            bool, Field(description="leave out the tests that exercise the files")
+        ] = False,
     ) -> Annotated[CallToolResult, models.LocateResult]:
-        """Rank the repository's files an issue is about, best first, with the reasons."""
+        """The source files an issue is about (to change), best first, and the test files
+        that exercise them (to read and extend), each with the reasons."""
         repo = repo_of(ctx)
         return await anyio.to_thread.run_sync(codemap_tools.locate, repo, issue_text, top, no_tests)
 
