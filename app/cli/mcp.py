@@ -17,8 +17,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "mcp",
         help="serve the code map of a checkout to an MCP client over stdio",
         description="An MCP server on stdin/stdout with the tools locate, find_symbol, "
-        "outline, context and index_status on one repository. The web process serves "
-        "the run tools at /mcp (streamable HTTP).",
+        "outline, context and index_status on one repository, its index kept in memory "
+        "per commit. The web process serves the run tools, and these tools on the "
+        "repositories it has worked on, at /mcp (streamable HTTP).",
     )
     mcp.add_argument("--repo", type=Path, required=True, help="a checkout or source tree")
     mcp.add_argument(
