@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     """Code indexes a worker keeps in memory, per repository and commit (Django's takes about
     110 MB, a neighbouring commit's 15 MB more: they share what did not change), so that
     another run on a known commit ranks at once and a new commit reads only its changed
-    files; the least recently used go first."""
+    files; the least recently used go first. The web process (for the code-map tools of
+    `/mcp`) and `agentops mcp` keep as many."""
     max_body_bytes: int = 25 * 1024 * 1024
     """A webhook body over this many bytes is refused (413) while it streams."""
     intake_budget_seconds: float = Field(default=5.0, gt=0)

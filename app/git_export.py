@@ -45,7 +45,12 @@ def safe_parts(path: str) -> list[str]:
 async def export_tree(repo_dir: Path, commit: str, dest: Path) -> None:
     """Write the files of `commit` of the repository at `repo_dir` into the new `dest`."""
     listing = await run_git(["ls-tree", "-r", "-z", "--full-tree", commit], cwd=repo_dir)
-    blobs = parse_ls_tree(listing)
+    await export_blobs(repo_dir, parse_ls_tree(listing), dest)
+
+
+async def export_blobs(repo_dir: Path, blobs: list[tuple[str, str, str]], dest: Path) -> None:
+    """Write these (mode, object id, path) blobs of the repository at `repo_dir` into the
+    new `dest` (a chosen part of a tree: see app/mcp/tree_select.py)."""
     env = await repository_env(repo_dir)
     await asyncio.to_thread(_export, repo_dir, blobs, dest, env)
 

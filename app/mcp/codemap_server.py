@@ -1,9 +1,10 @@
 """The code-map tools registered on an MCP server, each run in a worker thread (indexing
-and ranking are CPU work) on the repository `repo_of` names for the request."""
+and ranking are CPU work): on the checkout `repo_of` names (stdio), or on a repository
+the service has worked on, at a commit (`/mcp`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import anyio.to_thread
@@ -24,9 +25,12 @@ def add_codemap_tools(server: MCPServer, repo_of: RepoOf) -> None:
         issue_text: Annotated[str, Field(description="the issue's title and body")],
         ctx: Context,
         top: Annotated[int, Field(description="how many files (1-50)")] = 10,
-        no_tests: Annotated[bool, Field(description="rank only files that are not tests")] = False,
+        no_tests: Annotated[
+            bool, Field(description="leave out the tests that exercise the files")
+        ] = False,
     ) -> Annotated[CallToolResult, models.LocateResult]:
-        """Rank the repository's files an issue is about, best first, with the reasons."""
+        """The source files an issue is about (to change), best first, and the test files
+        that exercise them (to read and extend), each with the reasons."""
         repo = repo_of(ctx)
         return await anyio.to_thread.run_sync(codemap_tools.locate, repo, issue_text, top, no_tests)
 
@@ -69,4 +73,93 @@ def add_codemap_tools(server: MCPServer, repo_of: RepoOf) -> None:
     async def index_status(ctx: Context) -> Annotated[CallToolResult, models.IndexStatus]:
         """What the code map holds of the repository: files, symbols, languages, failures."""
         repo = repo_of(ctx)
+        return await anyio.to_thread.run_sync(codemap_tools.index_status, repo)
+
+
+OpenMap = Callable[[Context, str, str | None, str | None], Awaitable[RepoMap]]
+Repository = Annotated[
+    str,
+    Field(description="a repository AgentOps has worked on: owner/name (GitLab: group/project)"),
+]
+Forge = Annotated[
+    str | None, Field(description="github or gitlab (unset: the forge of its newest run)")
+]
+Commit = Annotated[
+    str | None,
+    Field(description="a full commit SHA (unset: the commit of the newest run there)"),
+]
+
+
+def add_repository_codemap_tools(server: MCPServer, open_map: OpenMap) -> None:
+    """The same tools over `/mcp`, on a repository the service has worked on, at a commit:
+    `open_map` finds (or fetches) its tree, then the tool runs in a worker thread."""
+
+    @server.tool(annotations=_READ_ONLY)
+    async def locate(
+        repository: Repository,
+        issue_text: Annotated[str, Field(description="the issue's title and body")],
+        ctx: Context,
+        forge: Forge = None,
+        commit: Commit = None,
+        top: Annotated[int, Field(description="how many files (1-50)")] = 10,
+        no_tests: Annotated[
+            bool, Field(description="leave out the tests that exercise the files")
+        ] = False,
+    ) -> Annotated[CallToolResult, models.LocateResult]:
+        """The source files an issue is about (to change), best first, and the test files
+        that exercise them (to read and extend), each with the reasons."""
+        repo = await open_map(ctx, repository, forge, commit)
+        return await anyio.to_thread.run_sync(codemap_tools.locate, repo, issue_text, top, no_tests)
+
+    @server.tool(annotations=_READ_ONLY)
+    async def find_symbol(
+        repository: Repository,
+        name: Annotated[str, Field(description="a name or dotted name: `QuerySet.filter`")],
+        ctx: Context,
+        forge: Forge = None,
+        commit: Commit = None,
+        references: Annotated[bool, Field(description="also list the lines that use it")] = True,
+    ) -> Annotated[CallToolResult, models.FindSymbolResult]:
+        """Where a symbol is defined (path, kind, signature, lines) and where it is used."""
+        repo = await open_map(ctx, repository, forge, commit)
+        return await anyio.to_thread.run_sync(codemap_tools.find_symbol, repo, name, references)
+
+    @server.tool(annotations=_READ_ONLY)
+    async def outline(
+        repository: Repository,
+        path: Annotated[str, Field(description="a file's path in the repository")],
+        ctx: Context,
+        forge: Forge = None,
+        commit: Commit = None,
+    ) -> Annotated[CallToolResult, models.OutlineResult]:
+        """A file's definitions (classes, functions, methods...) with their line ranges."""
+        repo = await open_map(ctx, repository, forge, commit)
+        return await anyio.to_thread.run_sync(codemap_tools.outline, repo, path)
+
+    @server.tool(annotations=_READ_ONLY)
+    async def context(
+        repository: Repository,
+        ctx: Context,
+        forge: Forge = None,
+        commit: Commit = None,
+        paths: Annotated[list[str] | None, Field(description="files to render")] = None,
+        issue_text: Annotated[
+            str | None, Field(description="rank the files (among `paths`, if given) by this issue")
+        ] = None,
+        budget_tokens: Annotated[int, Field(description="a ceiling (100-50000)")] = 8000,
+    ) -> Annotated[CallToolResult, models.ContextResult]:
+        """The context AgentOps's workflows give the model for these files: the relevant
+        definitions' code with line numbers and the other definitions' signatures."""
+        repo = await open_map(ctx, repository, forge, commit)
+        return await anyio.to_thread.run_sync(
+            codemap_tools.context, repo, paths, issue_text, budget_tokens
+        )
+
+    @server.tool(annotations=_READ_ONLY)
+    async def index_status(
+        repository: Repository, ctx: Context, forge: Forge = None, commit: Commit = None
+    ) -> Annotated[CallToolResult, models.IndexStatus]:
+        """What the code map holds of the repository at that commit: files, symbols,
+        languages, failures, and the process's resident indexes."""
+        repo = await open_map(ctx, repository, forge, commit)
         return await anyio.to_thread.run_sync(codemap_tools.index_status, repo)

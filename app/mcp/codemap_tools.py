@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from app import repo_files
-from app.codemap import RankedFile, context_for, is_test_path
+from app.codemap import RankedFile, context_for, locate_split
 from app.llm.prompt_safety import fence_untrusted
 from app.mcp import models
 from app.mcp.errors import ToolRefusal
@@ -32,12 +31,14 @@ def _answer(data: BaseModel, text: str, source: str) -> CallToolResult:
 
 
 def locate(repo: RepoMap, issue_text: str, top: int = 10, no_tests: bool = False) -> CallToolResult:
+    """The source files to change and the tests that exercise them (app/codemap/tests_for.py),
+    each list best first with its reasons."""
     if not issue_text.strip():
         raise ToolRefusal("the issue text is empty: nothing to locate")
     if not 1 <= top <= MAX_TOP:
         raise ToolRefusal(f"top must be between 1 and {MAX_TOP}")
-    include: Callable[[str], bool] | None = (lambda p: not is_test_path(p)) if no_tests else None
-    ranked = repo.indexed().locator.locate(issue_text, k=top, include=include)
+    current = repo.indexed()
+    ranked, tests = locate_split(current.locator, issue_text, k=top, tests_k=0 if no_tests else top)
     result = models.LocateResult(
         files=[
             models.LocatedFile(
@@ -47,13 +48,31 @@ def locate(repo: RepoMap, issue_text: str, top: int = 10, no_tests: bool = False
                 symbols=[models.Symbol.of(s.definition) for s in r.symbols],
             )
             for r in ranked
-        ]
+        ],
+        tests=[
+            models.RelatedTest(path=t.path, score=round(t.score, 4), reasons=list(t.reasons))
+            for t in tests
+        ],
+        commit=current.commit,
     )
-    lines = [
-        f"{n}. {r.path} ({r.score:.2f}): {'; '.join(r.reasons[:3])}"
-        for n, r in enumerate(ranked, 1)
+    return _answer(result, locate_text(result, no_tests), "ranked files")
+
+
+def locate_text(result: models.LocateResult, no_tests: bool = False) -> str:
+    if not result.files:
+        return "no source file matches the issue's text"
+    lines = ["Files to change:"]
+    lines += [
+        f"{n}. {f.path} ({f.score:.2f}): {'; '.join(f.reasons[:3])}"
+        for n, f in enumerate(result.files, 1)
     ]
-    return _answer(result, "\n".join(lines) or "no file matches the issue's text", "ranked files")
+    if not no_tests:
+        lines.append("Tests that exercise them:")
+        lines += [
+            f"{n}. {t.path} ({t.score:.2f}): {'; '.join(t.reasons[:3])}"
+            for n, t in enumerate(result.tests, 1)
+        ] or ["(no test file found)"]
+    return "\n".join(lines)
 
 
 def find_symbol(repo: RepoMap, name: str, references: bool = True) -> CallToolResult:
@@ -155,8 +174,20 @@ def context(
 def index_status(repo: RepoMap) -> CallToolResult:
     current = repo.indexed()
     stats = current.index.stats
+    resident = repo.resident
     result = models.IndexStatus(
-        root=str(repo.root),
+        root=repo.label,
+        commit=current.commit,
+        changed=list(current.changed[:200]),
+        resident=None
+        if resident is None
+        else models.ResidentStatus(
+            indexes=len(resident),
+            hits=resident.stats.hits,
+            updates=resident.stats.updates,
+            cold=resident.stats.cold,
+            evicted=resident.stats.evicted,
+        ),
         files=stats.files,
         symbols=stats.symbols,
         languages=dict(stats.languages.most_common()),
@@ -168,4 +199,8 @@ def index_status(repo: RepoMap) -> CallToolResult:
         age_seconds=round(time.monotonic() - current.built_at, 3),
     )
     text = f"{stats.files} files, {stats.symbols} symbols, indexed in {stats.seconds:.2f}s"
+    if current.commit is not None:
+        text += f"; commit {current.commit}"
+        if current.changed:
+            text += f" and {len(current.changed)} changed paths"
     return _answer(result, text, "index status")

@@ -34,8 +34,24 @@ class LocatedFile(BaseModel):
     symbols: list[Symbol] = Field(description="the file's definitions the issue points at")
 
 
+class RelatedTest(BaseModel):
+    path: str
+    score: float
+    reasons: list[str] = Field(
+        description="how it is tied to the files to change (named after, imports, uses) "
+        "or to the issue's words"
+    )
+
+
 class LocateResult(BaseModel):
-    files: list[LocatedFile] = Field(description="best first")
+    files: list[LocatedFile] = Field(description="the source files to change, best first")
+    tests: list[RelatedTest] = Field(
+        description="the test files that exercise them, best first (empty with no_tests)"
+    )
+    commit: str | None = Field(
+        description="the commit ranked (a local checkout: its HEAD, with the work tree's "
+        "changes); null for a folder outside git"
+    )
 
 
 class SymbolDefinition(Symbol):
@@ -71,8 +87,23 @@ class ContextResult(BaseModel):
     text: str = Field(description="the rendered context, fenced as untrusted repository data")
 
 
+class ResidentStatus(BaseModel):
+    indexes: int = Field(description="indexes held in memory, per repository and commit")
+    hits: int = Field(description="lookups answered from memory")
+    updates: int = Field(description="indexes built from another commit's changed blobs")
+    cold: int = Field(description="indexes built with no other commit to start from")
+    evicted: int
+
+
 class IndexStatus(BaseModel):
-    root: str
+    root: str = Field(description="the tree indexed: a local path, or forge:repository@commit")
+    commit: str | None = Field(description="null for a folder outside git")
+    changed: list[str] = Field(
+        description="paths the work tree changed since the commit (the first 200)"
+    )
+    resident: ResidentStatus | None = Field(
+        description="the process's resident indexes; null when it keeps none"
+    )
     files: int
     symbols: int
     languages: dict[str, int]

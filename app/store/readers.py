@@ -5,6 +5,7 @@ only, whatever the filters below say."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -66,3 +67,40 @@ async def _list(
 
 async def get_readable_run(rc: ReaderConnection, run_id: int) -> Run | None:
     return _run(await rc.conn.fetchrow(f"SELECT {_COLUMNS} FROM runs WHERE id = $1", run_id))
+
+
+@dataclass(frozen=True)
+class RepositoryCheckout:
+    run: Run  # the newest run on the repository: its tenant, and the context to reach it
+    commit: str | None  # the newest commit a run of that tenant checked out there
+
+
+async def latest_checkout_all_tenants(
+    conn: asyncpg.Connection, forge: str | None, repo: str
+) -> RepositoryCheckout | None:
+    """The newest run on `repo` (any case; on `forge`, when given) across every tenant, and
+    the commit the newest clone step of its tenant on that repository checked out (an
+    issue's base; a pull request's head, unless it came from a fork); None when AgentOps
+    has had no run there."""
+    run = _run(
+        await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM runs WHERE ($1::text IS NULL OR forge = $1)"
+            " AND lower(repo) = lower($2) ORDER BY id DESC LIMIT 1",
+            forge,
+            repo,
+        )
+    )
+    if run is None:
+        return None
+    commit = await conn.fetchval(
+        "SELECT c.sha FROM run_steps s JOIN runs r ON r.id = s.run_id,"
+        " LATERAL (SELECT coalesce(s.detail->>'base_sha', CASE WHEN"
+        "   s.detail->>'from_fork' IS DISTINCT FROM 'true' THEN s.detail->>'head_sha' END)"
+        "   AS sha) c"
+        " WHERE r.tenant_id = $1 AND r.forge = $2 AND r.repo = $3 AND s.name = 'clone'"
+        " AND s.status = 'succeeded' AND c.sha IS NOT NULL ORDER BY r.id DESC LIMIT 1",
+        run.tenant_id,
+        run.forge,
+        run.repo,
+    )
+    return RepositoryCheckout(run, str(commit) if commit is not None else None)

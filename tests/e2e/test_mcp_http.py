@@ -109,7 +109,10 @@ async def test_the_admin_token_reads_every_run_and_acts_on_none(
     wait_for(lambda: service.finished(run_id), 60, what="the plan run to end")
     async with connected(service, ADMIN_TOKEN) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(tools) == {"list_runs", "run_status", "start_run", "cancel_run"}
+        assert set(tools) == {
+            *("list_runs", "run_status", "start_run", "cancel_run"),
+            *("locate", "find_symbol", "outline", "context", "index_status"),  # the code map
+        }
         assert all(t.output_schema is not None for t in tools.values())
 
         answer = await client.call_tool("list_runs", {"repo": REPO})

@@ -71,6 +71,8 @@ def test_the_inspector_lists_and_calls_the_tools(inspector: Path, tmp_path: Path
     )
     assert not located.get("isError")
     assert located["structuredContent"]["files"][0]["path"] == "billing/invoice.py"
+    assert located["structuredContent"]["tests"][0]["path"] == "tests/test_invoice.py"
+    assert located["structuredContent"]["tests"][0]["reasons"]
 
     outline = inspect(
         inspector, repo, cache, "tools/call", "--tool-name", "outline", "--tool-arg", "path=leak.py"

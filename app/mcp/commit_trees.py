@@ -1,0 +1,229 @@
+"""The code map, for `/mcp`, of a repository the service has worked on, at a commit.
+
+Only a repository with a run stored in the service is served: that run names the tenant
+(proven by the forge when the run came in) and the installation to reach the forge with.
+The commit is the one asked for, or the one the newest run there checked out. Its tree is
+fetched with the installation token through app/git.py (git with the service's
+neutralised config: no hook, filter or configured program runs) into a bare repository,
+listed, and only the files the code map reads are written, by Python, from the raw
+blobs (app/git_export.py, app/mcp/tree_select.py): no link, no submodule, no file over
+the code map's size limit, no path out of the folder or into a `.git`. The bare
+repository is then removed; the written tree stays in `<WORKDIR>/codemap-trees` (the
+most recently used few) and is indexed into the process's resident indexes over the blob
+cache the worker shares (app/codemap/resident.py), so a known commit ranks at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+
+from app import git
+from app.codemap.resident import (
+    RepositoryIdentity,
+    ResidentIndexes,
+    TreeSource,
+    shared_indexes,
+)
+from app.config import ConfigError, Settings
+from app.forges.base import ForgeError
+from app.forges.registry import KINDS, ForgeRegistry
+from app.git_export import export_blobs
+from app.mcp.errors import ToolRefusal
+from app.mcp.repo_map import Indexed, RepoMap
+from app.mcp.tree_select import TreeRefused, parse_ls_tree_long, select_files
+from app.store import DATABASE_ERRORS
+from app.store import tenants as tenant_store
+from app.store.readers import RepositoryCheckout, latest_checkout_all_tenants
+from app.web_service import Service
+
+log = logging.getLogger(__name__)
+
+TREES_FOLDER = "codemap-trees"
+FETCH_SECONDS = 300.0
+MAX_FETCHED_BYTES = 2 * 1024 * 1024 * 1024
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+class CommitMap(RepoMap):
+    """The code map of one written tree: its commit is known, so its index is looked up in
+    the resident indexes directly (no `git status`: the folder holds no git)."""
+
+    def __init__(self, tree: Path, source: TreeSource, resident: ResidentIndexes) -> None:
+        super().__init__(tree, None, resident, source.repository)
+        identity = source.repository
+        self.label = f"{identity.forge}:{identity.repository}@{source.commit}"
+        self._source = source
+        self._opened_at = time.monotonic()
+
+    def indexed(self) -> Indexed:
+        assert self.resident is not None
+        locator = self.resident.locator(self._source, self.root)
+        return Indexed(locator.index, locator, self._opened_at, self._source.commit)
+
+
+class CommitTrees:
+    """The written trees of the web process and its resident indexes."""
+
+    def __init__(self, settings: Settings, service: Service, registry: ForgeRegistry) -> None:
+        self.settings = settings
+        self.service = service
+        self.registry = registry
+        self.folder = settings.workdir / TREES_FOLDER
+        self.keep = settings.codemap_resident_indexes + 2
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._resident: ResidentIndexes | None = None
+
+    @property
+    def resident(self) -> ResidentIndexes:
+        if self._resident is None:
+            self._resident = shared_indexes(
+                self.settings.workdir / "codemap-cache",
+                max_indexes=self.settings.codemap_resident_indexes,
+                max_bytes=self.settings.codemap_cache_mb * 1_000_000,
+            )
+        return self._resident
+
+    async def open(self, repository: str, forge: str | None, commit: str | None) -> CommitMap:
+        """The code map of `repository` at `commit` (default: the newest run's); a tool
+        error with the reason for a repository the service has not worked on, a commit
+        that is not there, or a tree beyond the limits."""
+        name = repository.strip().strip("/")
+        parts = name.split("/")
+        if len(name) > 200 or not _REPOSITORY.fullmatch(name) or {".", ".."} & set(parts):
+            raise ToolRefusal("repository must be a full name: owner/name (GitLab: group/project)")
+        if forge is not None and forge not in KINDS:
+            raise ToolRefusal(f"forge must be one of {', '.join(sorted(KINDS))}")
+        wanted = commit.strip().lower() if commit else None
+        if wanted is not None and not _FULL_SHA.fullmatch(wanted):
+            raise ToolRefusal("commit must be a full commit SHA (40 hexadecimal digits)")
+        known = await self._checkout(name, forge)
+        run = known.run
+        where = f"{run.forge}:{run.repo}"
+        sha = wanted or known.commit
+        if sha is None:
+            raise ToolRefusal(f"no run on {where} has checked out a commit yet: give `commit`")
+        source = TreeSource(RepositoryIdentity(run.tenant_id, run.forge, run.repo), sha)
+        key = f"{run.tenant_id}-{run.forge}-{_digest(run.repo)}-{sha}"
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            tree = self.folder / key / "tree"
+            if tree.is_dir():
+                os.utime(self.folder / key)  # recently used: evicted last
+            else:
+                await self._write(known, sha, key, where)
+        return CommitMap(tree, source, self.resident)
+
+    async def _checkout(self, name: str, forge: str | None) -> RepositoryCheckout:
+        async with self._admin() as conn:
+            known = await latest_checkout_all_tenants(conn, forge, name)
+            tenant = await tenant_store.get_tenant(conn, known.run.tenant_id) if known else None
+        shown = f"{forge}:{name}" if forge else name
+        if known is None or tenant is None:
+            raise ToolRefusal(
+                f"AgentOps has had no run on {shown}: the code map serves only the "
+                "repositories it has worked on"
+            )
+        if not tenant.active:
+            raise ToolRefusal(f"AgentOps is no longer installed on {shown}")
+        return known
+
+    @asynccontextmanager
+    async def _admin(self) -> AsyncIterator[asyncpg.Connection]:
+        db = self.service.db
+        if db is None:
+            raise ToolRefusal("the database is not connected yet: try again in a moment")
+        try:
+            async with db.admin() as conn:
+                yield conn
+        except DATABASE_ERRORS:
+            raise ToolRefusal("the database is unreachable: try again in a moment") from None
+
+    async def _write(self, known: RepositoryCheckout, sha: str, key: str, where: str) -> None:
+        """Fetch `sha` into a bare repository, write the chosen files, keep the tree."""
+        work = self.folder / f".{key}.{uuid.uuid4().hex[:8]}"
+        bare = work / "git"
+        try:
+            await asyncio.to_thread(bare.mkdir, parents=True)
+            await git.run_git(["init", "--quiet", "--bare", str(bare)])
+            try:
+                forge = await self.registry.for_run(known.run)
+                remote = await forge.git_remote(known.run.repo)
+                await git.fetch_commit(bare, remote, sha, time_limit=FETCH_SECONDS)
+            except (ForgeError, ConfigError) as exc:
+                raise ToolRefusal(f"cannot reach {where}: {exc}") from None
+            except git.GitTimeout:
+                raise ToolRefusal(
+                    f"fetching {where} took longer than {FETCH_SECONDS:.0f} s"
+                ) from None
+            except git.GitError:
+                raise ToolRefusal(
+                    f"{where} gave no commit {sha} (not in that repository, or AgentOps's "
+                    "access to it ended)"
+                ) from None
+            if await asyncio.to_thread(_folder_bytes, bare) > MAX_FETCHED_BYTES:
+                raise ToolRefusal(f"commit {sha} of {where} is over {MAX_FETCHED_BYTES >> 30} GB")
+            listing = await git.run_git(["ls-tree", "-r", "-l", "-z", "--full-tree", sha], cwd=bare)
+            try:
+                chosen = select_files(parse_ls_tree_long(listing))
+                await export_blobs(bare, chosen.blobs, work / "tree")
+            except TreeRefused as exc:
+                raise ToolRefusal(f"commit {sha} of {where}: {exc}") from None
+            except (git.GitError, OSError):
+                log.warning("mcp: cannot write the tree of %s at %s", where, sha, exc_info=True)
+                raise ToolRefusal(f"cannot write the files of commit {sha} of {where}") from None
+            log.info(
+                "mcp: wrote %d files of %s at %s (%d links, %d too large, %d bad paths left out)",
+                len(chosen.blobs),
+                where,
+                sha,
+                chosen.links,
+                chosen.too_large,
+                chosen.bad_paths,
+            )
+            await asyncio.to_thread(shutil.rmtree, bare)
+            # another process may have written it meanwhile: the same commit, the same files
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(os.rename, work, self.folder / key)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+        await asyncio.to_thread(self._evict, key)
+
+    def _evict(self, kept: str) -> None:
+        """The least recently used trees beyond `keep`, and work folders left by a crash."""
+        trees: list[tuple[float, Path]] = []
+        for entry in os.scandir(self.folder):
+            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            if entry.name.startswith("."):
+                if age > 2 * FETCH_SECONDS:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            elif entry.name != kept:
+                trees.append((age, Path(entry.path)))
+        trees.sort()
+        for _age, path in trees[max(0, self.keep - 1) :]:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _digest(repository: str) -> str:
+    return hashlib.sha256(repository.lower().encode()).hexdigest()[:16]
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(
+        (Path(top) / name).lstat().st_size
+        for top, _dirs, files in os.walk(folder)
+        for name in files
+    )
