@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+import pydantic_core
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import tracing
@@ -194,6 +195,17 @@ async def receive_body(
 
 def decode_json(body: bytes | bytearray, content_type: str) -> Any:
     """Parse a webhook body; `PayloadError` with the reason when it is not usable."""
+    if content_type.startswith("application/json"):
+        # pydantic's parser: half the time of `json` on a delivery. It refuses a few bodies
+        # `json` reads (a lone surrogate escape): those, and any it refuses, take the path
+        # below, which decides and says why.
+        try:
+            data = pydantic_core.from_json(body)
+        except ValueError:
+            pass
+        else:
+            if isinstance(data, dict):
+                return data
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
