@@ -24,6 +24,7 @@ from mcp import MCPError
 from mcp_types import CallToolResult, TextContent
 from mcp_types.jsonrpc import CONNECTION_CLOSED
 
+from app.agent_mcp.confinement import ConfinementUnavailable
 from app.agent_mcp.connection import Connection, OfferedTool, connect
 from app.agent_mcp.servers import McpServer
 from app.llm.prompt_safety import fence_untrusted
@@ -222,6 +223,9 @@ async def _hold(
 
 def _why(exc: BaseException, config: McpServer) -> str:
     causes = _leaves(exc)
+    refused = [e for e in causes if isinstance(e, ConfinementUnavailable)]
+    if refused:
+        return str(refused[0])
     if any(isinstance(e, TimeoutError) for e in causes):
         return f"it did not start within {config.start_timeout_seconds:g} s"
     if config.command is not None and any(isinstance(e, OSError) for e in causes):
