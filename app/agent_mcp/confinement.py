@@ -236,6 +236,9 @@ def confine(
     forbidden = worker_folders()
     paths = command_paths(command, search_path, forbidden)
     read_only = list(read_only)
+    missing = [p for p in read_only if not p.exists()]
+    if missing:
+        raise ConfinementUnavailable(f"`read_only_paths`: {missing[0]} does not exist")
     refuse_worker_folders(read_only, forbidden)
     program = str(_which(command[0], search_path))  # the one found, not another inside
     user = jail_user()

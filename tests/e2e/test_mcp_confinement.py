@@ -108,6 +108,8 @@ async def test_what_the_operator_lets_it_read_is_there_read_only(tmp_path: Path)
         assert beside == "listed: docs"  # the folder it was given, nothing beside it
     # a folder that holds the worker's own is refused, the run goes on without the server
     broad = READER.model_copy(update={"read_only_paths": [tempfile.gettempdir()]})
-    async with open_toolset({"reader": broad}, {}) as tools:
+    absent = READER.model_copy(update={"read_only_paths": [str(tmp_path / "absent")]})
+    async with open_toolset({"reader": broad, "absent": absent}, {}) as tools:
         assert tools.specs == ()
         assert "holds the worker's own" in tools.notices[0]
+        assert tools.notices[1].endswith(f"`read_only_paths`: {tmp_path / 'absent'} does not exist")
