@@ -1,10 +1,12 @@
 """Starting or calling one of the operator's MCP servers with the `mcp` SDK: a session and
 the tools it offers.
 
-A stdio server is started from the operator's command with only the variables the
-operator named (the SDK adds `PATH`, `HOME`, `USER`, `SHELL`, `TERM`, `LOGNAME`), in an
-empty directory of its own, never in the checkout, its standard error discarded. The SDK
-stops it (and what it started) when the session closes.
+A stdio server is started from the operator's command, confined by bubblewrap
+(confinement.py: it sees the host's toolchain and its own program, not the worker's
+processes, files or checkouts), with only the variables the operator named (the SDK adds
+`PATH`, `SHELL`, `TERM`, `USER`, `LOGNAME`; `HOME` is its own empty directory, also its
+working directory), its standard error discarded. The SDK stops it (and what it started)
+when the session closes.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import httpx2
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import PaginatedRequestParams
 
+from app.agent_mcp.confinement import confine
 from app.agent_mcp.servers import McpServer
 
 MAX_TOOL_PAGES = 10  # of `tools/list`: a server that pages forever is cut off
@@ -47,16 +52,18 @@ class Connection:
 @asynccontextmanager
 async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterator[Connection]:
     """A session with `server`, initialised and its tools listed within its start timeout
-    (`TimeoutError` past it; an `OSError` or the SDK's error when it cannot start)."""
+    (`TimeoutError` past it; `ConfinementUnavailable` when a stdio server cannot be
+    confined here; an `OSError` or the SDK's error when it cannot start)."""
     async with AsyncExitStack() as stack:
         if server.command is not None:
             home = stack.enter_context(tempfile.TemporaryDirectory(prefix="agentops-mcp-"))
-            params = StdioServerParameters(
-                command=server.command[0],
-                args=server.command[1:],
-                env=server.resolved_env(environ),
-                cwd=home,
+            env = {"HOME": home, **server.resolved_env(environ)}
+            search_path = env.get("PATH", os.environ.get("PATH", os.defpath))
+            read_only = [Path(p) for p in server.read_only_paths]
+            argv = await anyio.to_thread.run_sync(
+                confine, server.command, Path(home), search_path, read_only
             )
+            params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=home)
             # its standard error is not the worker's: a server may write anything there,
             # without end (`agentops doctor` says whether it starts)
             quiet = stack.enter_context(open(os.devnull, "w"))  # noqa: ASYNC230, SIM115

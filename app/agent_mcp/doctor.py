@@ -1,5 +1,6 @@
 """`agentops doctor`'s lines on the operator's MCP servers: does each start (or answer),
-and does it offer every tool its allow-list names?"""
+and does it offer every tool its allow-list names? A stdio server starts only confined
+(confinement.py): where bubblewrap is missing or cannot work, its line says so."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ async def check_mcp_server(name: str, server: McpServer) -> tuple[bool, str]:
     async with open_toolset({name: server}) as tools:
         if tools.notices:
             return False, "; ".join(tools.notices)
-        return True, "offers " + ", ".join(spec.name for spec in tools.specs)
+        offers = "offers " + ", ".join(spec.name for spec in tools.specs)
+        if server.command is not None:
+            offers += " (confined by bubblewrap; it shares the worker's network)"
+        return True, offers
 
 
 async def check_mcp_servers(servers: Mapping[str, McpServer]) -> list[tuple[str, bool, str]]:

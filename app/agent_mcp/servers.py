@@ -39,6 +39,11 @@ class McpServer(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     """stdio: the only variables the program gets besides `PATH`, `HOME`, `USER`, `SHELL`,
     `TERM`, `LOGNAME` (never the worker's secrets); values may hold `{secret:NAME}`."""
+    read_only_paths: list[str] = Field(default_factory=list)
+    """stdio: host files or folders the program may read besides its own install prefix
+    and the files its arguments name (e.g. what a filesystem server serves), read-only at
+    the same path; the program sees nothing else of the host but the system's toolchain
+    (app/agent_mcp/confinement.py)."""
     headers: dict[str, str] = Field(default_factory=dict)
     """HTTP: headers of every request; values may hold `{secret:NAME}`."""
     tools: list[str]
@@ -70,6 +75,11 @@ class McpServer(BaseModel):
             raise ValueError("`headers` are for a server reached by `url`")
         if self.env and self.command is None:
             raise ValueError("`env` is for a server started by `command`")
+        if self.read_only_paths and self.command is None:
+            raise ValueError("`read_only_paths` are for a server started by `command`")
+        bad_path = [p for p in self.read_only_paths if not p.startswith("/") or p.strip("/") == ""]
+        if bad_path:
+            raise ValueError(f"`read_only_paths`: {bad_path[0]!r} is not an absolute path below /")
         bad_env = [name for name in self.env if not _ENV_NAME.fullmatch(name)]
         if bad_env:
             raise ValueError(f"`env` name {bad_env[0]!r} is not a variable name")

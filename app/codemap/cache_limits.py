@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import stat
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -124,23 +125,49 @@ def prune_snapshots(root: str) -> Removed:
 
 def prune_other_versions(directory: Path, keep: str, database: str) -> Removed:
     """Remove the caches of other extractor versions (`v*` beside `keep`), and the
-    databases of other layouts, set-aside damaged ones and unfinished writes in `keep`."""
+    databases of other layouts, set-aside damaged ones and unfinished writes in `keep`.
+
+    No link is followed: a `v*` link is removed itself (what it points to stays), and a
+    folder's size counts its own files only."""
     removed = Removed()
-    if not directory.is_dir():
+    if not os.path.isdir(directory):
         return removed
-    for child in sorted(directory.iterdir()):
-        if child.name.startswith("v") and child.is_dir() and str(child) != keep:
-            size = sum(f.stat().st_size for f in child.rglob("*") if f.is_file())
-            shutil.rmtree(child)
-            removed.files.append((str(child), size))
+    for entry in _entries(str(directory)):
+        if not entry.name.startswith("v") or entry.path == keep:
+            continue
+        if entry.is_symlink():
+            os.unlink(entry.path)
+            removed.files.append((entry.path, 0))
+        elif entry.is_dir(follow_symlinks=False):
+            size = _tree_bytes(entry.path)
+            shutil.rmtree(entry.path)
+            removed.files.append((entry.path, size))
     kept = {database, database + "-wal", database + "-shm"}
-    for child in sorted(Path(keep).glob("*")) if os.path.isdir(keep) else []:
-        name = child.name
-        stale = name.startswith("blobs") and str(child) not in kept
-        if (stale or name.startswith(".tmp-")) and child.is_file():
-            removed.files.append((str(child), child.stat().st_size))
-            child.unlink()
+    if os.path.islink(keep) or not os.path.isdir(keep):
+        return removed
+    for entry in _entries(keep):
+        stale = entry.name.startswith("blobs") and entry.path not in kept
+        if (stale or entry.name.startswith(".tmp-")) and entry.is_file(follow_symlinks=False):
+            removed.files.append((entry.path, entry.stat(follow_symlinks=False).st_size))
+            os.unlink(entry.path)
     return removed
+
+
+def _entries(folder: str) -> list[os.DirEntry[str]]:
+    with os.scandir(folder) as entries:
+        return sorted(entries, key=lambda e: e.name)
+
+
+def _tree_bytes(folder: str) -> int:
+    """The bytes of the regular files under `folder`, no link followed."""
+    size = 0
+    for dirpath, _dirnames, filenames in os.walk(folder):  # followlinks=False
+        for name in filenames:
+            with suppress(OSError):
+                st = os.lstat(os.path.join(dirpath, name))
+                if stat.S_ISREG(st.st_mode):
+                    size += st.st_size
+    return size
 
 
 def _database_bytes(connection: sqlite3.Connection) -> int:

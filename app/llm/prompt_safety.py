@@ -32,11 +32,15 @@ def fence_untrusted(label: str, text: str) -> str:
 
 
 def ensure_data_policy(request: LLMRequest) -> LLMRequest:
-    """Add `DATA_POLICY` to the system prompt when the request carries fenced data and
-    the caller did not state it."""
+    """Add `DATA_POLICY` to the system prompt when the request carries fenced data (in
+    its context, its messages or its tools' descriptions) and the caller did not state it."""
     if DATA_POLICY in request.system:
         return request
-    parts = [request.context, *(m.text for m in request.messages)]
+    parts = [
+        request.context,
+        *(m.text for m in request.messages),
+        *(t.description for t in request.tools),
+    ]
     if not any("<untrusted-data" in part for part in parts):
         return request
     system = f"{request.system}\n\n{DATA_POLICY}" if request.system else DATA_POLICY

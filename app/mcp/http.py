@@ -29,7 +29,7 @@ from app.mcp.legacy_subscriptions import LegacySubscriptions
 from app.mcp.mount import PATH
 from app.mcp.repo_map import RepoMap
 from app.mcp.run_models import Filed, RunList, RunStatus
-from app.mcp.run_resources import RunResources
+from app.mcp.run_resources import RunResources, diff_uri, log_uri
 from app.mcp.tokens import Principal
 from app.runpage.hub import RunEventHub
 from app.web_service import Service
@@ -126,7 +126,9 @@ def http_server(service: Service, resources: RunResources, trees: CommitTrees) -
         return _answer(filed, _filed_text(filed))
 
     resources.register(server)
-    LegacySubscriptions(resources.bus, resources.watch_uri).install(server)
+    legacy = LegacySubscriptions(resources.bus, resources.watch_uri)
+    legacy.install(server)
+    resources.when_unwatched(lambda run_id: legacy.forget((log_uri(run_id), diff_uri(run_id))))
     return server
 
 

@@ -1,17 +1,23 @@
 """`resources/subscribe` for clients of protocols before 2026-07-28 (most desktop clients
-today): the update events of the run resources' bus, sent to each session that
-subscribed to the URI (on its standing stream)."""
+today): the update events of the run resources' bus, sent to each client connection that
+subscribed to the URI (on its standing stream).
+
+A subscription is held by the client's connection (the SDK's `ServerSession` is a proxy
+made anew for each request, so it cannot name a subscriber) and lasts until the client
+unsubscribes, its connection closes (its `exit_stack` is unwound), or no more updates can
+come for the URI: the run has ended (`forget`, called when its watcher stops) or had
+ended when the client subscribed (nothing is held then)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
-from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated, ServerEvent
@@ -20,15 +26,17 @@ from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestPar
 from app.mcp.gate import principal_in
 
 log = logging.getLogger(__name__)
-MAX_SUBSCRIPTIONS = 10_000  # (session, uri) pairs held by this process
+MAX_SUBSCRIPTIONS = 10_000  # (connection, uri) pairs held by this process
 
-Watch = Callable[[str], Awaitable[None]]  # starts following what the URI names
+# starts following what the URI names; False when no update will ever come (it has ended)
+Watch = Callable[[str], Awaitable[bool]]
 
 
 class LegacySubscriptions:
     def __init__(self, bus: InMemorySubscriptionBus, watch: Watch) -> None:
         self._watch = watch
-        self._sessions: dict[str, set[ServerSession]] = {}
+        self._subscribers: dict[str, set[Connection]] = {}  # uri → its subscribers
+        self._uris: dict[Connection, set[str]] = {}  # a subscriber → what it follows
         self._sending: set[asyncio.Task[None]] = set()
         bus.subscribe(self._heard)
 
@@ -40,42 +48,72 @@ class LegacySubscriptions:
             "resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe
         )
 
+    def held(self) -> int:
+        """The (connection, uri) pairs held."""
+        return sum(len(uris) for uris in self._uris.values())
+
+    def forget(self, uris: Iterable[str]) -> None:
+        """No more updates will come for `uris`: drop their subscribers."""
+        for uri in uris:
+            for connection in list(self._subscribers.get(uri, ())):
+                self._drop(connection, uri)
+
     async def _subscribe(
         self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
     ) -> EmptyResult:
         if principal_in(getattr(ctx.request, "scope", {})) is None:
             raise MCPError(code=-32600, message="no bearer token")
         uri = str(params.uri)
-        if sum(len(s) for s in self._sessions.values()) >= MAX_SUBSCRIPTIONS:
+        if self.held() >= MAX_SUBSCRIPTIONS:
             raise MCPError(code=-32603, message="too many subscriptions here: try later")
-        await self._watch(uri)
-        self._sessions.setdefault(uri, set()).add(ctx.session)
+        if not await self._watch(uri):
+            return EmptyResult()  # it has ended: nothing to send, nothing to hold
+        connection = _connection_of(ctx)
+        if connection not in self._uris:
+            self._uris[connection] = set()
+            connection.exit_stack.callback(self._closed, connection)
+        self._uris[connection].add(uri)
+        self._subscribers.setdefault(uri, set()).add(connection)
         return EmptyResult()
 
     async def _unsubscribe(
         self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        self._drop(ctx.session, str(params.uri))
+        self._drop(_connection_of(ctx), str(params.uri))
         return EmptyResult()
 
-    def _drop(self, session: ServerSession, uri: str) -> None:
-        sessions = self._sessions.get(uri)
-        if sessions is not None:
-            sessions.discard(session)
-            if not sessions:
-                del self._sessions[uri]
+    def _closed(self, connection: Connection) -> None:
+        for uri in list(self._uris.get(connection, ())):
+            self._drop(connection, uri)
+        self._uris.pop(connection, None)
+
+    def _drop(self, connection: Connection, uri: str) -> None:
+        subscribers = self._subscribers.get(uri)
+        if subscribers is not None:
+            subscribers.discard(connection)
+            if not subscribers:
+                del self._subscribers[uri]
+        uris = self._uris.get(connection)
+        if uris is not None:
+            uris.discard(uri)  # the connection stays known: its close callback is set
 
     def _heard(self, event: ServerEvent) -> None:
         if not isinstance(event, ResourceUpdated):
             return
-        for session in list(self._sessions.get(event.uri, ())):
-            task = asyncio.create_task(self._send(session, event.uri))
+        for connection in list(self._subscribers.get(event.uri, ())):
+            task = asyncio.create_task(self._send(connection, event.uri))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
-    async def _send(self, session: ServerSession, uri: str) -> None:
+    async def _send(self, connection: Connection, uri: str) -> None:
         try:
-            await session.send_resource_updated(uri)
-        except Exception:  # the session is gone: forget it
+            await connection.send_resource_updated(uri)  # dropped by the SDK when closed
+        except Exception:  # the connection is gone: forget it
             log.debug("a subscriber of %s left", uri, exc_info=True)
-            self._drop(session, uri)
+            self._drop(connection, uri)
+
+
+def _connection_of(ctx: ServerRequestContext[Any, Any]) -> Connection:
+    """The client's connection behind the request's session proxy (the SDK exposes it to
+    handlers only on its newer `Context`)."""
+    return ctx.session._connection

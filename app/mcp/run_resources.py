@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
@@ -52,6 +53,7 @@ class RunResources:
         self.hub = hub
         self.bus = InMemorySubscriptionBus()
         self._watchers: dict[int, asyncio.Task[None]] = {}
+        self._unwatched: list[Callable[[int], None]] = []
 
     def register(self, server: MCPServer) -> None:
         @server.resource(
@@ -95,8 +97,14 @@ class RunResources:
                 raise ResourceError(f"run {run.id} has no diff (yet)")
             return fence_untrusted(f"run {run.id}'s diff", diffs[-1])
 
-    async def watch_uri(self, uri: str) -> None:
-        """For `resources/subscribe`: follow the run `uri` names, if it still runs."""
+    def when_unwatched(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(run_id)` when a run's watcher stops (the run ended, or the
+        watcher's time ran out): no more updates come for its resources."""
+        self._unwatched.append(listener)
+
+    async def watch_uri(self, uri: str) -> bool:
+        """For `resources/subscribe`: follow the run `uri` names, if it still runs
+        (False: it has ended, no update will come)."""
         found = _URI.fullmatch(uri)
         if found is None:
             raise MCPError(code=INVALID_PARAMS, message=f"no such resource: {uri}")
@@ -104,8 +112,10 @@ class RunResources:
             run = await run_tools.find_run(self.service, int(found.group(1)))
         except ToolRefusal as exc:
             raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
-        if not run.finished:
-            self._watch(run)
+        if run.finished:
+            return False
+        self._watch(run)
+        return True
 
     async def _run(self, raw: str, ctx: Context) -> Run:
         if principal_in(getattr(ctx.request_context.request, "scope", {})) is None:
@@ -144,6 +154,9 @@ class RunResources:
                         return
         except Exception:
             log.exception("run %s: watching its events for MCP clients failed", run.id)
+        finally:
+            for listener in self._unwatched:
+                listener(run.id)
 
     async def _ended(self, run_id: int) -> bool:
         try:

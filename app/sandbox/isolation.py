@@ -217,7 +217,7 @@ def read_host_layout() -> HostLayout:
     return HostLayout(links=links, etc_present=present)
 
 
-def _dirs_to(path: Path) -> list[str]:
+def dirs_to(path: Path) -> list[str]:
     """`--dir` for each missing ancestor, world-traversable (bwrap makes them 0700)."""
     args: list[str] = []
     for parent in reversed(path.parents):
@@ -225,6 +225,53 @@ def _dirs_to(path: Path) -> list[str]:
             continue
         args += ["--perms", "0755", "--dir", str(parent)]
     return args
+
+
+def namespace_args(drop_to: tuple[int, int] | None) -> list[str]:
+    """New PID, IPC, UTS (and, where the host allows, cgroup) namespaces. As root (`drop_to`
+    given), the host user namespace, with what setpriv needs to drop to `drop_to`; else
+    an unprivileged user namespace that may not make another."""
+    if drop_to is not None:
+        return [
+            *("--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"),
+            *("--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"),
+        ]
+    return [
+        *("--unshare-user", "--disable-userns", "--unshare-ipc", "--unshare-pid"),
+        *("--unshare-uts", "--unshare-cgroup-try"),
+    ]
+
+
+def system_args(host: HostLayout) -> list[str]:
+    """The host's toolchain read-only: `/usr`, the `/bin`, `/lib*` links, and the
+    allow-listed `/etc` files (`ETC_ALLOW`: none that holds a secret)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in SYSTEM_LINKS:
+        if name in host.links:
+            args += ["--symlink", host.links[name], f"/{name}"]
+        else:
+            args += ["--ro-bind-try", f"/{name}", f"/{name}"]
+    args += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/etc/ssl"]
+    for name in sorted(host.etc_present):
+        args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def drop_args(drop_to: tuple[int, int] | None) -> list[str]:
+    """After bwrap's `--`, as root: setpriv to `drop_to` with no capabilities and
+    `no_new_privs` (nothing without `drop_to`)."""
+    if drop_to is None:
+        return []
+    return [
+        "setpriv",
+        f"--reuid={drop_to[0]}",
+        f"--regid={drop_to[1]}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
 
 
 def bwrap_argv(
@@ -250,29 +297,16 @@ def bwrap_argv(
     args = [bwrap, "--die-with-parent", "--new-session", "--clearenv"]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]  # app/sandbox/seccomp.py
-    if drop_to is not None:  # root: host user namespace, setpriv drops to drop_to below
-        args += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
-        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    else:
-        args += ["--unshare-user", "--disable-userns", "--unshare-ipc", "--unshare-pid"]
-        args += ["--unshare-uts", "--unshare-cgroup-try"]
+    args += namespace_args(drop_to)
     if network is not NetworkMode.HOST:
         args += ["--unshare-net"]  # its own loopback only; the egress proxy is a socket
     for key, value in sandbox_env(policy).items():
         args += ["--setenv", key, value]
-    args += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
-    for name in SYSTEM_LINKS:
-        if name in host.links:
-            args += ["--symlink", host.links[name], f"/{name}"]
-        else:
-            args += ["--ro-bind-try", f"/{name}", f"/{name}"]
-    args += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/etc/ssl"]
-    for name in sorted(host.etc_present):
-        args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    args += ["--hostname", "sandbox", *system_args(host)]
     for name in ("passwd", "group", "hosts"):
         args += ["--ro-bind", str(scratch / "etc" / name), f"/etc/{name}"]
     if network is NetworkMode.EGRESS and policy.egress is not None:
-        args += [*_dirs_to(Path(EGRESS_DIR)), "--ro-bind", str(policy.egress), EGRESS_DIR]
+        args += [*dirs_to(Path(EGRESS_DIR)), "--ro-bind", str(policy.egress), EGRESS_DIR]
     elif network is NetworkMode.HOST:
         args += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"]
     args += ["--proc", "/proc", "--dev", "/dev"]
@@ -290,25 +324,15 @@ def bwrap_argv(
     for path in dict.fromkeys(extra):
         if _under(path, Path("/usr")):
             continue
-        args += [*_dirs_to(path), "--ro-bind", str(path), str(path)]
+        args += [*dirs_to(path), "--ro-bind", str(path), str(path)]
     args += ["--bind", str(checkout), WORKSPACE, "--chdir", WORKSPACE]
     for bind in policy.binds:
         option = "--bind" if bind.writable else "--ro-bind"
         if not bind.inside.startswith(WORKSPACE + "/"):
-            args += _dirs_to(Path(bind.inside))
+            args += dirs_to(Path(bind.inside))
         args += [option, str(bind.host), bind.inside]
     args += ["--remount-ro", "/", "--remount-ro", "/dev", "--"]  # its own tmpfs: read-only
-    if drop_to is not None:
-        args += [
-            "setpriv",
-            f"--reuid={drop_to[0]}",
-            f"--regid={drop_to[1]}",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--no-new-privs",
-            "--",
-        ]
+    args += drop_args(drop_to)
     if nproc_inside is not None:
         n = policy.limits.processes
         args += [nproc_inside, f"--nproc={n}:{n}", "--"]

@@ -104,3 +104,38 @@ def test_snapshots_without_a_recorded_folder_count_as_gone(tmp_path: Path) -> No
     (tmp_path / "def.root").write_text(str(tmp_path))
     removed = cache_limits.prune_snapshots(str(tmp_path))
     assert [Path(path).name for path, _size in removed.files] == ["abc.tree.marshal"]
+
+
+def test_prune_follows_no_link_planted_in_the_cache(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    keep = directory / "v9"
+    keep.mkdir(parents=True)
+    outside = tmp_path / "precious"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "data.txt").write_text("must survive")
+    (outside / "blobs-old.sqlite3").write_text("must survive too")
+    (directory / "v1-planted").symlink_to(outside, target_is_directory=True)
+    old = directory / "v0-old"
+    old.mkdir()
+    (old / "blobs.sqlite3").write_bytes(b"x" * 100)
+    (old / "link-out").symlink_to(outside, target_is_directory=True)  # not followed either
+    (keep / "blobs-old.sqlite3").symlink_to(outside / "blobs-old.sqlite3")
+
+    removed = cache_limits.prune_other_versions(directory, str(keep), str(keep / "blobs.db"))
+
+    assert (outside / "deep" / "data.txt").read_text() == "must survive"
+    assert (outside / "blobs-old.sqlite3").read_text() == "must survive too"
+    assert not (directory / "v1-planted").is_symlink() and not old.exists()
+    assert dict(removed.files) == {str(directory / "v0-old"): 100, str(directory / "v1-planted"): 0}
+    assert (keep / "blobs-old.sqlite3").is_symlink()  # not a file of the cache: left alone
+
+
+def test_prune_through_a_linked_version_folder_removes_nothing_in_it(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".tmp-x").write_text("not the cache's")
+    (directory / "v9").symlink_to(elsewhere, target_is_directory=True)
+    cache_limits.prune_other_versions(directory, str(directory / "v9"), "db")
+    assert (elsewhere / ".tmp-x").exists()

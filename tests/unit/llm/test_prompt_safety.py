@@ -2,7 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.llm.prompt_safety import RequestRedactor, fence_untrusted, redact_request
-from app.llm.types import LLMRequest, Message, ToolCall
+from app.llm.types import LLMRequest, Message, ToolCall, ToolSpec
 
 ANTHROPIC_KEY = "sk-ant-api03-" + "a" * 40
 GITHUB_TOKEN = "ghp_" + "b" * 36
@@ -55,6 +55,9 @@ def test_fenced_data_brings_the_data_policy_into_the_system_prompt() -> None:
     fenced = LLMRequest("coder", "sys", (Message.user(fence_untrusted("issue", "do X")),))
     assert ensure_data_policy(fenced).system == f"sys\n\n{DATA_POLICY}"
     assert ensure_data_policy(ensure_data_policy(fenced)) == ensure_data_policy(fenced)
+    described = ToolSpec("docs.lookup", fence_untrusted("MCP server docs", "look up"), {})
+    with_tool = LLMRequest("coder", "sys", (Message.user("hello"),), tools=(described,))
+    assert ensure_data_policy(with_tool).system == f"sys\n\n{DATA_POLICY}"
 
 
 def test_nul_characters_are_replaced_so_the_request_can_be_recorded() -> None:

@@ -1,0 +1,115 @@
+"""An operator's stdio MCP server is jailed (app/agent_mcp/confinement.py): a server made to
+read whatever its model-chosen arguments say (`tests/fixtures/mcp/reader_server.py`),
+started through the production path (`open_toolset` → `connect` → bwrap), cannot read
+the worker's environment, see its processes, or see a checkout beside its own folder;
+its own tools still work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.agent_mcp.servers import McpServer
+from app.agent_mcp.toolset import McpToolset, open_toolset
+
+pytestmark = pytest.mark.e2e
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mcp" / "reader_server.py"
+SECRET = "worker-private-key-Vd3kQ9zLm2"
+READER = McpServer.model_validate(
+    {
+        "command": [sys.executable, str(FIXTURE)],
+        "tools": ["read", "listdir", "write", "whoami", "echo"],
+        "repos": ["*"],
+    }
+)
+
+
+@pytest.fixture
+def worker() -> Iterator[subprocess.Popen[bytes]]:
+    """A process of the worker's uid with a secret in its environment."""
+    child = subprocess.Popen(
+        ["/bin/sleep", "300"], env={"AGENTOPS_GITHUB_PRIVATE_KEY": SECRET, "PATH": "/usr/bin"}
+    )
+    environ = Path(f"/proc/{child.pid}/environ")
+    deadline = time.monotonic() + 10
+    while SECRET not in environ.read_text(errors="replace"):  # readable once it has exec'd
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    yield child
+    child.kill()
+    child.wait(10)
+
+
+@pytest.fixture
+def checkout() -> Iterator[Path]:
+    """A run's checkout in the worker's temporary folder, beside the server's own."""
+    with tempfile.TemporaryDirectory(prefix="checkout-") as folder:
+        (Path(folder) / "secret.txt").write_text(SECRET)
+        yield Path(folder)
+
+
+async def answer(tools: McpToolset, tool: str, **arguments: object) -> str:
+    result = await tools.call(f"reader.{tool}", arguments)
+    assert not result.is_error, result.text
+    return result.text.split("\n", 1)[1].rsplit("\n", 1)[0]  # inside the fence
+
+
+async def test_a_server_sees_neither_the_worker_nor_its_checkouts(
+    worker: subprocess.Popen[bytes], checkout: Path
+) -> None:
+    async with open_toolset({"reader": READER}, {}) as tools:
+        assert tools.notices == []
+        assert await answer(tools, "echo", text="still works") == "still works"
+        home, pid, _uid = (await answer(tools, "whoami")).split()
+        assert Path(home).name.startswith("agentops-mcp-")
+        assert int(pid) < 10  # its own PID namespace
+
+        # the worker's environment (the App's key, the database URL, the LLM keys)
+        for target in (worker.pid, os.getpid()):
+            read = await answer(tools, "read", path=f"/proc/{target}/environ")
+            assert read.startswith("refused: ") and SECRET not in read
+        # no other process: only those of its own namespace
+        listed = (await answer(tools, "listdir", path="/proc")).removeprefix("listed: ")
+        pids = [int(n) for n in listed.split() if n.isdigit()]
+        assert pids and max(pids) < 10 and worker.pid not in pids and os.getpid() not in pids
+        # a checkout beside its own folder: neither the file nor the folder
+        read = await answer(tools, "read", path=str(checkout / "secret.txt"))
+        assert read == "refused: FileNotFoundError"
+        beside = await answer(tools, "listdir", path=str(Path(home).parent))
+        assert checkout.name not in beside and beside == f"listed: {Path(home).name}"
+        # nor the worker's working directory, its home, nor the host's secrets in /etc
+        for path in (Path.cwd() / "pyproject.toml", "/etc/shadow", "/root/.bashrc"):
+            assert (await answer(tools, "read", path=str(path))).startswith("refused: ")
+        # its own program is there, read-only; its home is its own to write
+        assert (await answer(tools, "read", path=str(FIXTURE))).startswith("read: ")
+        wrote = await answer(tools, "write", path=str(FIXTURE), text="x")
+        assert wrote.startswith("refused: ")
+        assert await answer(tools, "write", path=f"{home}/notes.txt", text="x") == "written"
+    assert FIXTURE.read_text().startswith('"""A hostile-by-use MCP server')
+
+
+async def test_what_the_operator_lets_it_read_is_there_read_only(tmp_path: Path) -> None:
+    served = tmp_path / "docs"
+    served.mkdir()
+    (served / "guide.md").write_text("the house guide")
+    config = READER.model_copy(update={"read_only_paths": [str(served)]})
+    async with open_toolset({"reader": config}, {}) as tools:
+        assert await answer(tools, "read", path=str(served / "guide.md")) == "read: the house guide"
+        wrote = await answer(tools, "write", path=str(served / "guide.md"), text="defaced")
+        assert wrote.startswith("refused: ")
+        beside = await answer(tools, "listdir", path=str(tmp_path))
+        assert beside == "listed: docs"  # the folder it was given, nothing beside it
+    # a folder that holds the worker's own is refused, the run goes on without the server
+    broad = READER.model_copy(update={"read_only_paths": [tempfile.gettempdir()]})
+    absent = READER.model_copy(update={"read_only_paths": [str(tmp_path / "absent")]})
+    async with open_toolset({"reader": broad, "absent": absent}, {}) as tools:
+        assert tools.specs == ()
+        assert "holds the worker's own" in tools.notices[0]
+        assert tools.notices[1].endswith(f"`read_only_paths`: {tmp_path / 'absent'} does not exist")
