@@ -44,3 +44,26 @@ async def test_a_hostile_server_s_description_and_error_stay_fenced() -> None:
         inside = one_fence(failed.text)
         assert ORDER in inside and len(inside) < MAX_ERROR_CHARS + 200
         assert failed.text.endswith("</untrusted-data>")
+
+
+def test_a_parameter_s_description_is_moved_inside_the_fence() -> None:
+    schema = {
+        "type": "object",
+        "title": f"{ORDER}",
+        "properties": {
+            "query": {"type": "string", "description": f"What to find. {ORDER}"},
+            "filters": {
+                "type": "object",
+                "properties": {"lang": {"type": "string", "description": "a language"}},
+                "examples": [ORDER],
+            },
+        },
+        "required": ["query"],
+    }
+    spec = tool_spec("docs", OfferedTool("lookup", "Looks up.", schema))
+    assert ORDER not in str(spec.parameters)  # the schema the model gets holds no prose
+    assert spec.parameters["properties"]["filters"]["properties"]["lang"] == {"type": "string"}
+    assert spec.parameters["required"] == ["query"]
+    inside = one_fence(spec.description)
+    assert f"- query: What to find. {ORDER}" in inside
+    assert "- filters.lang: a language" in inside
