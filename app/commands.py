@@ -82,6 +82,7 @@ CONTROL: frozenset[str] = frozenset(s.name for s in SPECS if s.workflow == "cont
 DEFAULT_LABELS: dict[str, str] = {label: s.name for s in SPECS for label in s.labels}
 
 _COMMAND_LINE = re.compile(r"^[ \t]*/agentops(?![^ \t])(?:[ \t]+(\S+))?[ \t]*(.*)$", re.IGNORECASE)
+_MENTION = re.compile(r"/agentops", re.IGNORECASE)  # what every command line holds
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _QUOTE = re.compile(r"^[ \t]*>")
 
@@ -99,6 +100,8 @@ def parse_comment(body: str) -> Command | None:
     A command line may start with spaces, is case-insensitive, and never counts inside a
     fenced code block or a `>` quote. `/agentops` alone, or with an unknown word, is help.
     """
+    if _MENTION.search(body) is None:  # most comments: no line to look at
+        return None
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     fence: str | None = None
     for index, line in enumerate(lines):
