@@ -18,52 +18,56 @@ from app.mcp.repo_map import RepoMap
 RepoOf = Callable[[Context], RepoMap]
 _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
+# The tools' parameters and descriptions, the same on both transports.
+IssueText = Annotated[str, Field(description="the issue's title and body")]
+Top = Annotated[int, Field(description="how many files (1-50)")]
+NoTests = Annotated[bool, Field(description="leave out the tests that exercise the files")]
+SymbolName = Annotated[str, Field(description="a name or dotted name: `QuerySet.filter`")]
+References = Annotated[bool, Field(description="also list the lines that use it")]
+FilePath = Annotated[str, Field(description="a file's path in the repository")]
+Paths = Annotated[list[str] | None, Field(description="files to render")]
+RankBy = Annotated[
+    str | None, Field(description="rank the files (among `paths`, if given) by this issue")
+]
+Budget = Annotated[int, Field(description="a ceiling (100-50000)")]
+LOCATE = (
+    "The source files an issue is about (to change), best first, and the test files that "
+    "exercise them (to read and extend), each with the reasons."
+)
+FIND_SYMBOL = "Where a symbol is defined (path, kind, signature, lines) and where it is used."
+OUTLINE = "A file's definitions (classes, functions, methods...) with their line ranges."
+CONTEXT = (
+    "The context AgentOps's workflows give the model for these files: the relevant "
+    "definitions' code with line numbers and the other definitions' signatures."
+)
+
 
 def add_codemap_tools(server: MCPServer, repo_of: RepoOf) -> None:
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(annotations=_READ_ONLY, description=LOCATE)
     async def locate(
-        issue_text: Annotated[str, Field(description="the issue's title and body")],
-        ctx: Context,
-        top: Annotated[int, Field(description="how many files (1-50)")] = 10,
-        no_tests: Annotated[
-            bool, Field(description="leave out the tests that exercise the files")
-        ] = False,
+        issue_text: IssueText, ctx: Context, top: Top = 10, no_tests: NoTests = False
     ) -> Annotated[CallToolResult, models.LocateResult]:
-        """The source files an issue is about (to change), best first, and the test files
-        that exercise them (to read and extend), each with the reasons."""
         repo = repo_of(ctx)
         return await anyio.to_thread.run_sync(codemap_tools.locate, repo, issue_text, top, no_tests)
 
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(annotations=_READ_ONLY, description=FIND_SYMBOL)
     async def find_symbol(
-        name: Annotated[str, Field(description="a name or dotted name: `QuerySet.filter`")],
-        ctx: Context,
-        references: Annotated[bool, Field(description="also list the lines that use it")] = True,
+        name: SymbolName, ctx: Context, references: References = True
     ) -> Annotated[CallToolResult, models.FindSymbolResult]:
-        """Where a symbol is defined (path, kind, signature, lines) and where it is used."""
         repo = repo_of(ctx)
         return await anyio.to_thread.run_sync(codemap_tools.find_symbol, repo, name, references)
 
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(annotations=_READ_ONLY, description=OUTLINE)
     async def outline(
-        path: Annotated[str, Field(description="a file's path in the repository")],
-        ctx: Context,
+        path: FilePath, ctx: Context
     ) -> Annotated[CallToolResult, models.OutlineResult]:
-        """A file's definitions (classes, functions, methods...) with their line ranges."""
         repo = repo_of(ctx)
         return await anyio.to_thread.run_sync(codemap_tools.outline, repo, path)
 
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(annotations=_READ_ONLY, description=CONTEXT)
     async def context(
-        ctx: Context,
-        paths: Annotated[list[str] | None, Field(description="files to render")] = None,
-        issue_text: Annotated[
-            str | None, Field(description="rank the files (among `paths`, if given) by this issue")
-        ] = None,
-        budget_tokens: Annotated[int, Field(description="a ceiling (100-50000)")] = 8000,
+        ctx: Context, paths: Paths = None, issue_text: RankBy = None, budget_tokens: Budget = 8000
     ) -> Annotated[CallToolResult, models.ContextResult]:
-        """The context AgentOps's workflows give the model for these files: the relevant
-        definitions' code with line numbers and the other definitions' signatures."""
         repo = repo_of(ctx)
         return await anyio.to_thread.run_sync(
             codemap_tools.context, repo, paths, issue_text, budget_tokens
@@ -94,62 +98,52 @@ def add_repository_codemap_tools(server: MCPServer, open_map: OpenMap) -> None:
     """The same tools over `/mcp`, on a repository the service has worked on, at a commit:
     `open_map` finds (or fetches) its tree, then the tool runs in a worker thread."""
 
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(annotations=_READ_ONLY, description=LOCATE)
     async def locate(
         repository: Repository,
-        issue_text: Annotated[str, Field(description="the issue's title and body")],
+        issue_text: IssueText,
         ctx: Context,
         forge: Forge = None,
         commit: Commit = None,
-        top: Annotated[int, Field(description="how many files (1-50)")] = 10,
-        no_tests: Annotated[
-            bool, Field(description="leave out the tests that exercise the files")
-        ] = False,
+        top: Top = 10,
+        no_tests: NoTests = False,
     ) -> Annotated[CallToolResult, models.LocateResult]:
-        """The source files an issue is about (to change), best first, and the test files
-        that exercise them (to read and extend), each with the reasons."""
         repo = await open_map(ctx, repository, forge, commit)
         return await anyio.to_thread.run_sync(codemap_tools.locate, repo, issue_text, top, no_tests)
 
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(annotations=_READ_ONLY, description=FIND_SYMBOL)
     async def find_symbol(
         repository: Repository,
-        name: Annotated[str, Field(description="a name or dotted name: `QuerySet.filter`")],
+        name: SymbolName,
         ctx: Context,
         forge: Forge = None,
         commit: Commit = None,
-        references: Annotated[bool, Field(description="also list the lines that use it")] = True,
+        references: References = True,
     ) -> Annotated[CallToolResult, models.FindSymbolResult]:
-        """Where a symbol is defined (path, kind, signature, lines) and where it is used."""
         repo = await open_map(ctx, repository, forge, commit)
         return await anyio.to_thread.run_sync(codemap_tools.find_symbol, repo, name, references)
 
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(annotations=_READ_ONLY, description=OUTLINE)
     async def outline(
         repository: Repository,
-        path: Annotated[str, Field(description="a file's path in the repository")],
+        path: FilePath,
         ctx: Context,
         forge: Forge = None,
         commit: Commit = None,
     ) -> Annotated[CallToolResult, models.OutlineResult]:
-        """A file's definitions (classes, functions, methods...) with their line ranges."""
         repo = await open_map(ctx, repository, forge, commit)
         return await anyio.to_thread.run_sync(codemap_tools.outline, repo, path)
 
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(annotations=_READ_ONLY, description=CONTEXT)
     async def context(
         repository: Repository,
         ctx: Context,
         forge: Forge = None,
         commit: Commit = None,
-        paths: Annotated[list[str] | None, Field(description="files to render")] = None,
-        issue_text: Annotated[
-            str | None, Field(description="rank the files (among `paths`, if given) by this issue")
-        ] = None,
-        budget_tokens: Annotated[int, Field(description="a ceiling (100-50000)")] = 8000,
+        paths: Paths = None,
+        issue_text: RankBy = None,
+        budget_tokens: Budget = 8000,
     ) -> Annotated[CallToolResult, models.ContextResult]:
-        """The context AgentOps's workflows give the model for these files: the relevant
-        definitions' code with line numbers and the other definitions' signatures."""
         repo = await open_map(ctx, repository, forge, commit)
         return await anyio.to_thread.run_sync(
             codemap_tools.context, repo, paths, issue_text, budget_tokens
