@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.budget_watch import BudgetWatch
 from app.config import Settings
 from app.forges.registry import FORGES
 from app.forges.spec import WebhookReceiver
@@ -37,6 +38,7 @@ class Service:
         self._intake: Intake | None = None
         self.cooldowns = shared_cooldowns(settings)
         self.pending = 0  # webhook deliveries being handled now
+        self.budget_watch = BudgetWatch()  # their deadlines
         self.receiving = Receiving(settings.intake_max_receiving_mb * 1024 * 1024)
         # webhook path -> (forge kind, its receiver), one for every forge of the registry
         self.webhook_receivers: dict[str, tuple[str, WebhookReceiver]] = {

@@ -129,10 +129,13 @@ async def _within_budget(service: Service, delivery: Delivery, handle: Handler) 
     if service.pending >= service.settings.intake_max_pending:
         return _busy("too many deliveries at once")
     service.pending += 1
+    task: asyncio.Task[Any] = asyncio.current_task()  # type: ignore[assignment]
+    service.budget_watch.enter(task, delivery.deadline)
     try:
-        async with asyncio.timeout_at(delivery.deadline):
-            return await handle(service, delivery)
-    except TimeoutError:
+        return await handle(service, delivery)
+    except asyncio.CancelledError:
+        if not service.budget_watch.leave(task):  # not the budget's: someone else's
+            raise
         if not delivery.body_read:
             log.warning("webhook body not received within the intake budget")
             return Answer(408, "the body did not arrive in time")
@@ -142,6 +145,7 @@ async def _within_budget(service: Service, delivery: Delivery, handle: Handler) 
         log.info("webhook client went away before sending its whole body")
         return Answer(400, "the client went away")
     finally:
+        service.budget_watch.leave(task)
         service.pending -= 1
 
 
