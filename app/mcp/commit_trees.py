@@ -22,6 +22,8 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -43,7 +45,7 @@ from app.forges.registry import KINDS, ForgeRegistry
 from app.git_export import export_blobs
 from app.mcp.errors import ToolRefusal
 from app.mcp.repo_map import Indexed, RepoMap
-from app.mcp.tree_select import TreeRefused, parse_ls_tree_long, select_files
+from app.mcp.tree_select import Selection, TreeRefused, iter_ls_tree_long, select_files
 from app.store import DATABASE_ERRORS
 from app.store import tenants as tenant_store
 from app.store.readers import RepositoryCheckout, latest_checkout_all_tenants
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 TREES_FOLDER = "codemap-trees"
 FETCH_SECONDS = 300.0
+LISTING_SECONDS = 120.0
 MAX_FETCHED_BYTES = 2 * 1024 * 1024 * 1024
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -176,9 +179,9 @@ class CommitTrees:
                 ) from None
             if await asyncio.to_thread(_folder_bytes, bare) > MAX_FETCHED_BYTES:
                 raise ToolRefusal(f"commit {sha} of {where} is over {MAX_FETCHED_BYTES >> 30} GB")
-            listing = await git.run_git(["ls-tree", "-r", "-l", "-z", "--full-tree", sha], cwd=bare)
+            env = await git.repository_env(bare)
             try:
-                chosen = select_files(parse_ls_tree_long(listing))
+                chosen = await asyncio.to_thread(_select_listed, bare, sha, env)
                 await export_blobs(bare, chosen.blobs, work / "tree")
             except TreeRefused as exc:
                 raise ToolRefusal(f"commit {sha} of {where}: {exc}") from None
@@ -215,6 +218,36 @@ class CommitTrees:
         trees.sort()
         for _age, path in trees[max(0, self.keep - 1) :]:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _select_listed(bare: Path, sha: str, env: dict[str, str]) -> Selection:
+    """`select_files` over `git ls-tree -r -l -z` of `sha`, read as git writes it: a tree
+    beyond the limits is refused after MAX_ENTRIES entries (git is stopped then), never
+    held whole in memory. `GitError` when git fails or outlasts LISTING_SECONDS."""
+    process = subprocess.Popen(
+        ["git", "ls-tree", "-r", "-l", "-z", "--full-tree", sha],
+        cwd=bare,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    stdout = process.stdout
+    assert stdout is not None
+    timer = threading.Timer(LISTING_SECONDS, process.kill)
+    timer.start()
+    try:
+        chosen = select_files(
+            iter_ls_tree_long(iter(lambda: os.read(stdout.fileno(), 1 << 16), b""))
+        )
+        if process.wait() != 0:
+            raise git.GitError(f"git ls-tree of {sha} failed (exit {process.returncode})")
+        return chosen
+    finally:
+        timer.cancel()
+        process.kill()
+        process.wait()
+        stdout.close()
 
 
 def _digest(repository: str) -> str:

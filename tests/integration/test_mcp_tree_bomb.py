@@ -1,0 +1,123 @@
+"""Attack: a commit whose tree is a bomb of names (a few kB of git objects, a tree holding
+8 copies of a tree holding 8 copies of … : 8^6 files here, 16^6 = 16.7 M at no greater
+cost) asked for through `/mcp`'s code map. The web process must refuse it after reading
+MAX_ENTRIES entries of the listing, never holding the whole listing in memory (at 16^6,
+about 1.5 GB of text and several GB of Python objects: the web process that answers
+webhooks killed by the OOM killer)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import git
+from app.config import Settings
+from app.forges.base import GitRemote
+from app.mcp.commit_trees import CommitTrees
+from app.mcp.errors import ToolRefusal
+from app.store.readers import RepositoryCheckout
+from app.store.runs import Run
+
+LEVELS = 6
+FAN_OUT = 8  # 8^6 = 262,144 entries: over MAX_ENTRIES (200,000)
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=True
+    )
+    return done.stdout.decode().strip()
+
+
+def tree_bomb(repo: Path) -> str:
+    subprocess.run(["git", "init", "--quiet", "--bare", str(repo)], check=True)
+    blob = _git(repo, "hash-object", "-w", "--stdin", stdin=b"x")
+    listing = "".join(f"100644 blob {blob}\tf{i}.bin\n" for i in range(FAN_OUT))
+    tree = _git(repo, "mktree", stdin=listing.encode())
+    for _ in range(LEVELS - 1):
+        listing = "".join(f"040000 tree {tree}\td{i}\n" for i in range(FAN_OUT))
+        tree = _git(repo, "mktree", stdin=listing.encode())
+    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "a"}
+    env |= {"GIT_COMMITTER_EMAIL": "a@x", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        ["git", "-C", str(repo), "commit-tree", tree, "-m", "bomb"],
+        capture_output=True,
+        check=True,
+        env=env,
+    )
+    commit = done.stdout.decode().strip()
+    _git(repo, "update-ref", "refs/heads/bomb", commit)
+    return commit
+
+
+def run() -> Run:
+    values: dict[str, Any] = {
+        "id": 1,
+        "tenant_id": 1,
+        "forge": "github",
+        "repo": "acme/bomb",
+        "target_kind": "issue",
+        "target_number": 3,
+        "command": "implement",
+        "args": "",
+        "requested_by": "dana",
+        "trigger": "comment",
+        "trigger_key": "k",
+        "comment_id": 77,
+        "context": {},
+        "status": "succeeded",
+        "cancel_requested": False,
+        "retry_of": None,
+        "attempts": 1,
+        "check_ref": None,
+        "result": {},
+        "error": None,
+        "created_at": datetime.now(UTC),
+        "started_at": None,
+        "finished_at": None,
+    }
+    return Run(**values)
+
+
+class _Forge:
+    async def git_remote(self, repo: str) -> GitRemote:
+        return GitRemote("https://forge.invalid/acme/bomb.git", "Authorization: x")
+
+
+class _Registry:
+    async def for_run(self, run: Run) -> _Forge:
+        return _Forge()
+
+
+async def test_a_tree_bomb_is_refused_without_holding_its_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "source.git"
+    sha = tree_bomb(source)
+
+    async def fetch_from_source(
+        bare: Path, remote: GitRemote, wanted: str, **_: Any
+    ) -> None:  # the forge's answer: the commit's objects (a few kB)
+        await asyncio.to_thread(
+            subprocess.run, ["git", "-C", str(bare), "fetch", "-q", str(source), wanted], check=True
+        )
+
+    monkeypatch.setattr(git, "fetch_commit", fetch_from_source)
+    settings = Settings(workdir=tmp_path / "work")
+    trees = CommitTrees(settings, None, _Registry())  # type: ignore[arg-type]
+    key = f"1-github-x-{sha}"
+    tracemalloc.start()
+    try:
+        with pytest.raises(ToolRefusal, match="more than 200000 files"):
+            await trees._write(RepositoryCheckout(run(), sha), sha, key, "github:acme/bomb")
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, f"{peak / 1e6:.0f} MB held for a refused listing"
+    assert not (trees.folder / key).exists()
