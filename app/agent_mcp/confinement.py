@@ -31,6 +31,7 @@ When bwrap is missing or cannot make these namespaces here, no stdio server is s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -118,23 +119,39 @@ def command_paths(
 
 
 def refuse_worker_folders(paths: Iterable[Path], forbidden: Iterable[Path]) -> None:
-    """`ConfinementUnavailable` when one of `paths` is or holds a `forbidden` folder."""
+    """`ConfinementUnavailable` when one of `paths` is or holds a `forbidden` folder, as
+    written, with its `..` taken out, or where its links lead (bwrap binds what a link
+    leads to)."""
+    folders = [form for folder in forbidden for form in _forms(folder)]
     for path in paths:
-        for folder in forbidden:
-            if folder == path or path in folder.parents:
-                raise ConfinementUnavailable(
-                    f"{path} holds the worker's own {folder}: install the server (and "
-                    "what it reads) in a folder of its own"
-                )
+        for form in _forms(path):
+            for folder in folders:
+                if folder == form or form in folder.parents:
+                    raise ConfinementUnavailable(
+                        f"{path} holds the worker's own {folder}: install the server (and "
+                        "what it reads) in a folder of its own"
+                    )
+
+
+def _forms(path: Path) -> list[Path]:
+    """`path` as written, lexically normal, and resolved (its links followed)."""
+    forms = [path, Path(os.path.normpath(path))]
+    with contextlib.suppress(OSError, RuntimeError):  # a loop of links: refused as written
+        forms.append(path.resolve())
+    return list(dict.fromkeys(forms))
 
 
 def worker_folders() -> list[Path]:
     """Folders a server's prefix may not hold: the root, the worker's working directory,
-    home and temporary folder (where checkouts and runs live)."""
+    home and temporary folder, its `AGENTOPS_WORKDIR` (where checkouts and runs live) and
+    the folder of the App's private key."""
     folders = [Path("/"), Path.cwd(), Path(tempfile.gettempdir())]
-    home = os.environ.get("HOME")
-    if home:
-        folders.append(Path(home))
+    for name in ("HOME", "AGENTOPS_WORKDIR"):
+        if os.environ.get(name):
+            folders.append(Path(os.environ[name]))
+    key = os.environ.get("AGENTOPS_GITHUB_PRIVATE_KEY_PATH")
+    if key:
+        folders.append(Path(key).parent)
     return [f.absolute() for f in folders]
 
 

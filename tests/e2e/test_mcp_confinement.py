@@ -113,3 +113,25 @@ async def test_what_the_operator_lets_it_read_is_there_read_only(tmp_path: Path)
         assert tools.specs == ()
         assert "holds the worker's own" in tools.notices[0]
         assert tools.notices[1].endswith(f"`read_only_paths`: {tmp_path / 'absent'} does not exist")
+
+
+async def test_a_link_or_dots_to_the_worker_s_folder_is_refused_too(
+    tmp_path: Path, checkout: Path
+) -> None:
+    """Attack: `read_only_paths` naming the worker's temporary folder (where checkouts
+    live) through a link, or through `..`, passed the check that refuses it by name,
+    and bwrap bound what they lead to: every run's checkout (a clone's folders and files
+    are world-readable, as git makes them)."""
+    checkout.chmod(0o755)
+    (checkout / "secret.txt").chmod(0o644)
+    link = tmp_path / "docs"
+    link.symlink_to(tempfile.gettempdir())
+    dots = str(tmp_path) + "/.." * len(tmp_path.parts) + tempfile.gettempdir()
+    for given in (str(link), dots):
+        config = READER.model_copy(update={"read_only_paths": [given]})
+        async with open_toolset({"reader": config}, {}) as tools:
+            if tools.specs:  # started: what it reads is the proof
+                read = await answer(tools, "read", path=f"{given}/{checkout.name}/secret.txt")
+                assert SECRET not in read, read
+            assert tools.specs == ()
+            assert "holds the worker's own" in tools.notices[0]

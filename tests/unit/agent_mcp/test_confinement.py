@@ -159,3 +159,15 @@ def test_read_only_paths_are_absolute_and_below_the_root(path: str) -> None:
         McpServer.model_validate(
             {"command": ["/x"], "tools": ["a"], "repos": ["*"], "read_only_paths": [path]}
         )
+
+
+def test_the_worker_s_workdir_and_key_folder_are_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AGENTOPS_WORKDIR", str(tmp_path / "srv" / "work"))
+    monkeypatch.setenv("AGENTOPS_GITHUB_PRIVATE_KEY_PATH", str(tmp_path / "keys" / "app.pem"))
+    forbidden = confinement.worker_folders()
+    for held in (tmp_path / "srv", tmp_path / "keys"):
+        with pytest.raises(ConfinementUnavailable, match="holds the worker's own"):
+            confinement.refuse_worker_folders([held], forbidden)
+    confinement.refuse_worker_folders([tmp_path / "srv" / "docs"], forbidden)  # beside: fine
