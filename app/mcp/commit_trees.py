@@ -40,7 +40,7 @@ from app.codemap.resident import (
     shared_indexes,
 )
 from app.config import ConfigError, Settings
-from app.forges.base import ForgeError
+from app.forges.base import ForgeError, GitRemote
 from app.forges.registry import KINDS, ForgeRegistry
 from app.git_export import export_blobs
 from app.mcp.errors import ToolRefusal
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 TREES_FOLDER = "codemap-trees"
 FETCH_SECONDS = 300.0
 LISTING_SECONDS = 120.0
+WATCH_SECONDS = 1.0  # how often a fetch's size on disk is measured while it runs
 MAX_FETCHED_BYTES = 2 * 1024 * 1024 * 1024
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -165,7 +166,7 @@ class CommitTrees:
             try:
                 forge = await self.registry.for_run(known.run)
                 remote = await forge.git_remote(known.run.repo)
-                await git.fetch_commit(bare, remote, sha, time_limit=FETCH_SECONDS)
+                fetched = await _fetch_within(bare, remote, sha)
             except (ForgeError, ConfigError) as exc:
                 raise ToolRefusal(f"cannot reach {where}: {exc}") from None
             except git.GitTimeout:
@@ -177,8 +178,11 @@ class CommitTrees:
                     f"{where} gave no commit {sha} (not in that repository, or AgentOps's "
                     "access to it ended)"
                 ) from None
-            if await asyncio.to_thread(_folder_bytes, bare) > MAX_FETCHED_BYTES:
-                raise ToolRefusal(f"commit {sha} of {where} is over {MAX_FETCHED_BYTES >> 30} GB")
+            if not fetched or await asyncio.to_thread(_folder_bytes, bare) > MAX_FETCHED_BYTES:
+                raise ToolRefusal(
+                    f"commit {sha} of {where} is over the size limit "
+                    f"({MAX_FETCHED_BYTES >> 20} MB of git objects)"
+                )
             env = await git.repository_env(bare)
             try:
                 chosen = await asyncio.to_thread(_select_listed, bare, sha, env)
@@ -218,6 +222,26 @@ class CommitTrees:
         trees.sort()
         for _age, path in trees[max(0, self.keep - 1) :]:
             shutil.rmtree(path, ignore_errors=True)
+
+
+async def _fetch_within(bare: Path, remote: GitRemote, sha: str) -> bool:
+    """Fetch `sha` into `bare`, measuring what is on disk every WATCH_SECONDS: False, git
+    stopped and nothing more written, once it is past MAX_FETCHED_BYTES (a commit of many
+    gigabytes would fill the disk before it ended)."""
+    fetching = asyncio.create_task(git.fetch_commit(bare, remote, sha, time_limit=FETCH_SECONDS))
+    try:
+        while True:
+            done, _ = await asyncio.wait({fetching}, timeout=WATCH_SECONDS)
+            if done:
+                await fetching
+                return True
+            if await asyncio.to_thread(_folder_bytes, bare) > MAX_FETCHED_BYTES:
+                return False
+    finally:
+        if not fetching.done():
+            fetching.cancel()  # run_git kills git's process group
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetching
 
 
 def _select_listed(bare: Path, sha: str, env: dict[str, str]) -> Selection:

@@ -19,6 +19,7 @@ import pytest
 from app import git
 from app.config import Settings
 from app.forges.base import GitRemote
+from app.mcp import commit_trees
 from app.mcp.commit_trees import CommitTrees
 from app.mcp.errors import ToolRefusal
 from app.store.readers import RepositoryCheckout
@@ -121,3 +122,33 @@ async def test_a_tree_bomb_is_refused_without_holding_its_listing(
         tracemalloc.stop()
     assert peak < 16 * 1024 * 1024, f"{peak / 1e6:.0f} MB held for a refused listing"
     assert not (trees.folder / key).exists()
+
+
+async def test_a_fetch_past_the_size_limit_is_stopped_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack: a commit of gigabytes (a large repository, or any commit of its fork
+    network asked for by SHA) filled the web process's disk before its size was looked
+    at, after the fetch. It is measured while git receives it and stopped past the limit."""
+    limit = 4 * 1024 * 1024
+    received = 0
+
+    async def endless_fetch(bare: Path, remote: GitRemote, wanted: str, **_: Any) -> None:
+        nonlocal received
+        pack = bare / "objects" / "pack" / "tmp_pack_x"
+        with pack.open("ab") as out:
+            for _chunk in range(40):  # 40 MB over two seconds, as a forge would send it
+                out.write(b"\0" * 1024 * 1024)
+                out.flush()
+                received += 1024 * 1024
+                await asyncio.sleep(0.05)
+
+    monkeypatch.setattr(git, "fetch_commit", endless_fetch)
+    monkeypatch.setattr(commit_trees, "MAX_FETCHED_BYTES", limit)
+    monkeypatch.setattr(commit_trees, "WATCH_SECONDS", 0.1, raising=False)
+    trees = CommitTrees(Settings(workdir=tmp_path / "work"), None, _Registry())  # type: ignore[arg-type]
+    sha = "a" * 40
+    with pytest.raises(ToolRefusal, match="over the size limit"):
+        await trees._write(RepositoryCheckout(run(), sha), sha, "k", "github:acme/bomb")
+    assert received <= limit + 8 * 1024 * 1024, f"{received >> 20} MB written"
+    assert not any((tmp_path / "work").rglob("tmp_pack_x"))
