@@ -21,9 +21,12 @@ stdio server runs under `bwrap`, built from the sandbox's own pieces
 - nothing else: not the worker's checkouts, its temporary folders, other runs' folders,
   its home or the service's configuration.
 
-Not confined: the network (an HTTP-backed server needs it): it reaches whatever the worker
-reaches, loopback services included. No seccomp filter, no cgroup or rlimits: a server can
-use the worker's CPU and memory until its call's time runs out.
+The network: a loopback of its own and nothing else (`--unshare-net`), unless the
+operator gives it the worker's (`network: true`, for a server that calls an HTTP API):
+then it reaches whatever the worker reaches, loopback services included (a Redis without
+a password is the worker's queue, whose jobs the worker unpickles). No seccomp filter,
+no cgroup or rlimits: a server can use the worker's CPU and memory until its call's time
+runs out.
 
 When bwrap is missing or cannot make these namespaces here, no stdio server is started
 (`ConfinementUnavailable`, said by `agentops doctor` and in the run's log).
@@ -75,10 +78,14 @@ def confined_argv(
     host: HostLayout,
     *,
     drop_to: tuple[int, int] | None,
+    network: bool = False,
 ) -> list[str]:
     """bwrap, its options, then the operator's `command`, which sees the host's
-    toolchain, `read_only` and `home` (read-write, its working directory), nothing else."""
+    toolchain, `read_only` and `home` (read-write, its working directory), nothing else;
+    the worker's network only with `network`."""
     args = [bwrap, "--die-with-parent", "--new-session", *namespace_args(drop_to)]
+    if not network:
+        args.append("--unshare-net")  # a loopback of its own
     args += ["--hostname", "mcp", *system_args(host)]
     for name in NETWORK_ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
@@ -242,6 +249,8 @@ def confine(
     home: Path,
     search_path: str,
     read_only: Iterable[Path] = (),
+    *,
+    network: bool = False,
 ) -> list[str]:
     """The argv that starts `command` in its jail, `home` made its own (blocking: files
     are read, the probe may run); `ConfinementUnavailable` when it cannot be confined."""
@@ -268,4 +277,5 @@ def confine(
         [*paths, *read_only],
         read_host_layout(),
         drop_to=user,
+        network=network,
     )

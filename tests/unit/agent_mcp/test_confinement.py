@@ -45,7 +45,7 @@ def test_its_own_namespaces_proc_dev_tmp_and_home(drop: bool) -> None:
     for option in ("--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc"):
         assert option in options
     assert {"--unshare-uts", "--unshare-cgroup-try"} <= set(options)
-    assert "--unshare-net" not in options  # an HTTP-backed server needs the network
+    assert "--unshare-net" in options  # a loopback of its own, unless given the network
     assert ("--unshare-user" in options) is not drop
     assert options[options.index("--proc") + 1] == "/proc"
     assert options[options.index("--dev") + 1] == "/dev"
@@ -63,6 +63,13 @@ def test_its_own_namespaces_proc_dev_tmp_and_home(drop: bool) -> None:
             "--no-new-privs",
         } <= set(tail)
     assert tail[-3:] == ["/opt/mcp/bin/server", "--root", "/srv/docs"]
+
+
+def test_the_worker_s_network_only_when_the_operator_gives_it() -> None:
+    argv = confined_argv(
+        "/usr/bin/bwrap", ["/opt/mcp/bin/server"], HOME, (), HOST, drop_to=None, network=True
+    )
+    assert "--unshare-net" not in argv[: argv.index("--")]
 
 
 def test_only_the_toolchain_and_its_program_read_only() -> None:
