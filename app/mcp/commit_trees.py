@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 TREES_FOLDER = "codemap-trees"
 FETCH_SECONDS = 300.0
 LISTING_SECONDS = 120.0
+MAX_WRITES_AT_ONCE = 2  # trees fetched and written at once: each may hold the limits on disk
 WATCH_SECONDS = 1.0  # how often a fetch's size on disk is measured while it runs
 MAX_FETCHED_BYTES = 2 * 1024 * 1024 * 1024
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
@@ -89,6 +90,7 @@ class CommitTrees:
         self.folder = settings.workdir / TREES_FOLDER
         self.keep = settings.codemap_resident_indexes + 2
         self._locks: dict[str, asyncio.Lock] = {}
+        self._writing = asyncio.Semaphore(MAX_WRITES_AT_ONCE)
         self._resident: ResidentIndexes | None = None
 
     @property
@@ -157,7 +159,14 @@ class CommitTrees:
             raise ToolRefusal("the database is unreachable: try again in a moment") from None
 
     async def _write(self, known: RepositoryCheckout, sha: str, key: str, where: str) -> None:
-        """Fetch `sha` into a bare repository, write the chosen files, keep the tree."""
+        """Fetch `sha` into a bare repository, write the chosen files, keep the tree (a
+        few at a time: each may hold MAX_FETCHED_BYTES and MAX_KEPT_BYTES on disk)."""
+        async with self._writing:
+            await self._fetch_and_write(known, sha, key, where)
+
+    async def _fetch_and_write(
+        self, known: RepositoryCheckout, sha: str, key: str, where: str
+    ) -> None:
         work = self.folder / f".{key}.{uuid.uuid4().hex[:8]}"
         bare = work / "git"
         try:

@@ -152,3 +152,29 @@ async def test_a_fetch_past_the_size_limit_is_stopped_while_it_runs(
         await trees._write(RepositoryCheckout(run(), sha), sha, "k", "github:acme/bomb")
     assert received <= limit + 8 * 1024 * 1024, f"{received >> 20} MB written"
     assert not any((tmp_path / "work").rglob("tmp_pack_x"))
+
+
+async def test_trees_are_fetched_a_few_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack: each fetch may hold MAX_FETCHED_BYTES on disk; twenty calls at once for
+    twenty commits held twenty times that. The web process writes a few trees at a time."""
+    running = most = 0
+
+    async def slow_fetch(bare: Path, remote: GitRemote, wanted: str, **_: Any) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.2)
+        running -= 1
+        raise git.GitError("no such commit")
+
+    monkeypatch.setattr(git, "fetch_commit", slow_fetch)
+    trees = CommitTrees(Settings(workdir=tmp_path / "work"), None, _Registry())  # type: ignore[arg-type]
+    shas = [f"{n:040x}" for n in range(12)]
+    answers = await asyncio.gather(
+        *(trees._write(RepositoryCheckout(run(), s), s, s, "github:acme/x") for s in shas),
+        return_exceptions=True,
+    )
+    assert all(isinstance(a, ToolRefusal) for a in answers)
+    assert most <= 2  # commit_trees.MAX_WRITES_AT_ONCE
