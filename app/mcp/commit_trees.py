@@ -222,7 +222,10 @@ class CommitTrees:
         """The least recently used trees beyond `keep`, and work folders left by a crash."""
         trees: list[tuple[float, Path]] = []
         for entry in os.scandir(self.folder):
-            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            try:
+                age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            except FileNotFoundError:
+                continue  # removed by another web process meanwhile
             if entry.name.startswith("."):
                 if age > 2 * FETCH_SECONDS:
                     shutil.rmtree(entry.path, ignore_errors=True)

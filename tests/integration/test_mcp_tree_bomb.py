@@ -8,6 +8,8 @@ webhooks killed by the OOM killer)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import subprocess
 import tracemalloc
 from datetime import UTC, datetime
@@ -178,3 +180,25 @@ async def test_trees_are_fetched_a_few_at_a_time(
     )
     assert all(isinstance(a, ToolRefusal) for a in answers)
     assert most <= 2  # commit_trees.MAX_WRITES_AT_ONCE
+
+
+def test_eviction_passes_over_a_tree_another_process_removed_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two web processes share the folder: a tree listed by one and removed by the other
+    before it is looked at made the first's tool call fail (FileNotFoundError)."""
+    trees = CommitTrees(Settings(workdir=tmp_path / "work"), None, _Registry())  # type: ignore[arg-type]
+    for name in ("kept", "old", "gone"):
+        (trees.folder / name / "tree").mkdir(parents=True)
+    listed = list(os.scandir(trees.folder))
+    shutil.rmtree(trees.folder / "gone")  # by the other process
+    real = os.scandir
+
+    def scandir(folder: Any) -> Any:  # the listing made before the other process's removal
+        mine = isinstance(folder, str | os.PathLike) and Path(folder) == trees.folder
+        return iter(listed) if mine else real(folder)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    trees.keep = 1
+    trees._evict("kept")
+    assert sorted(p.name for p in trees.folder.iterdir()) == ["kept"]
