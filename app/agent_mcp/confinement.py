@@ -21,9 +21,12 @@ stdio server runs under `bwrap`, built from the sandbox's own pieces
 - nothing else: not the worker's checkouts, its temporary folders, other runs' folders,
   its home or the service's configuration.
 
-Not confined: the network (an HTTP-backed server needs it): it reaches whatever the worker
-reaches, loopback services included. No seccomp filter, no cgroup or rlimits: a server can
-use the worker's CPU and memory until its call's time runs out.
+The network: a loopback of its own and nothing else (`--unshare-net`), unless the
+operator gives it the worker's (`network: true`, for a server that calls an HTTP API):
+then it reaches whatever the worker reaches, loopback services included (a Redis without
+a password is the worker's queue, whose jobs the worker unpickles). No seccomp filter,
+no cgroup or rlimits: a server can use the worker's CPU and memory until its call's time
+runs out.
 
 When bwrap is missing or cannot make these namespaces here, no stdio server is started
 (`ConfinementUnavailable`, said by `agentops doctor` and in the run's log).
@@ -31,6 +34,7 @@ When bwrap is missing or cannot make these namespaces here, no stdio server is s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -74,10 +78,14 @@ def confined_argv(
     host: HostLayout,
     *,
     drop_to: tuple[int, int] | None,
+    network: bool = False,
 ) -> list[str]:
     """bwrap, its options, then the operator's `command`, which sees the host's
-    toolchain, `read_only` and `home` (read-write, its working directory), nothing else."""
+    toolchain, `read_only` and `home` (read-write, its working directory), nothing else;
+    the worker's network only with `network`."""
     args = [bwrap, "--die-with-parent", "--new-session", *namespace_args(drop_to)]
+    if not network:
+        args.append("--unshare-net")  # a loopback of its own
     args += ["--hostname", "mcp", *system_args(host)]
     for name in NETWORK_ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
@@ -118,23 +126,39 @@ def command_paths(
 
 
 def refuse_worker_folders(paths: Iterable[Path], forbidden: Iterable[Path]) -> None:
-    """`ConfinementUnavailable` when one of `paths` is or holds a `forbidden` folder."""
+    """`ConfinementUnavailable` when one of `paths` is or holds a `forbidden` folder, as
+    written, with its `..` taken out, or where its links lead (bwrap binds what a link
+    leads to)."""
+    folders = [form for folder in forbidden for form in _forms(folder)]
     for path in paths:
-        for folder in forbidden:
-            if folder == path or path in folder.parents:
-                raise ConfinementUnavailable(
-                    f"{path} holds the worker's own {folder}: install the server (and "
-                    "what it reads) in a folder of its own"
-                )
+        for form in _forms(path):
+            for folder in folders:
+                if folder == form or form in folder.parents:
+                    raise ConfinementUnavailable(
+                        f"{path} holds the worker's own {folder}: install the server (and "
+                        "what it reads) in a folder of its own"
+                    )
+
+
+def _forms(path: Path) -> list[Path]:
+    """`path` as written, lexically normal, and resolved (its links followed)."""
+    forms = [path, Path(os.path.normpath(path))]
+    with contextlib.suppress(OSError, RuntimeError):  # a loop of links: refused as written
+        forms.append(path.resolve())
+    return list(dict.fromkeys(forms))
 
 
 def worker_folders() -> list[Path]:
     """Folders a server's prefix may not hold: the root, the worker's working directory,
-    home and temporary folder (where checkouts and runs live)."""
+    home and temporary folder, its `AGENTOPS_WORKDIR` (where checkouts and runs live) and
+    the folder of the App's private key."""
     folders = [Path("/"), Path.cwd(), Path(tempfile.gettempdir())]
-    home = os.environ.get("HOME")
-    if home:
-        folders.append(Path(home))
+    for name in ("HOME", "AGENTOPS_WORKDIR"):
+        if os.environ.get(name):
+            folders.append(Path(os.environ[name]))
+    key = os.environ.get("AGENTOPS_GITHUB_PRIVATE_KEY_PATH")
+    if key:
+        folders.append(Path(key).parent)
     return [f.absolute() for f in folders]
 
 
@@ -225,6 +249,8 @@ def confine(
     home: Path,
     search_path: str,
     read_only: Iterable[Path] = (),
+    *,
+    network: bool = False,
 ) -> list[str]:
     """The argv that starts `command` in its jail, `home` made its own (blocking: files
     are read, the probe may run); `ConfinementUnavailable` when it cannot be confined."""
@@ -251,4 +277,5 @@ def confine(
         [*paths, *read_only],
         read_host_layout(),
         drop_to=user,
+        network=network,
     )

@@ -3,10 +3,10 @@ the tools it offers.
 
 A stdio server is started from the operator's command, confined by bubblewrap
 (confinement.py: it sees the host's toolchain and its own program, not the worker's
-processes, files or checkouts), with only the variables the operator named (the SDK adds
-`PATH`, `SHELL`, `TERM`, `USER`, `LOGNAME`; `HOME` is its own empty directory, also its
-working directory), its standard error discarded. The SDK stops it (and what it started)
-when the session closes.
+processes, files or checkouts, nor its network unless `network` says so), with only
+the variables the operator named (the SDK adds `PATH`, `SHELL`, `TERM`, `USER`,
+`LOGNAME`; `HOME` is its own empty directory, also its working directory), its standard
+error discarded. The SDK stops it (and what it started) when the session closes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,11 @@ async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterato
             search_path = env.get("PATH", os.environ.get("PATH", os.defpath))
             read_only = [Path(p) for p in server.read_only_paths]
             argv = await anyio.to_thread.run_sync(
-                confine, server.command, Path(home), search_path, read_only
+                partial(confine, network=server.network),
+                server.command,
+                Path(home),
+                search_path,
+                read_only,
             )
             params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=home)
             # its standard error is not the worker's: a server may write anything there,

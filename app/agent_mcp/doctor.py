@@ -18,7 +18,8 @@ async def check_mcp_server(name: str, server: McpServer) -> tuple[bool, str]:
             return False, "; ".join(tools.notices)
         offers = "offers " + ", ".join(spec.name for spec in tools.specs)
         if server.command is not None:
-            offers += " (confined by bubblewrap; it shares the worker's network)"
+            shared = "shares the worker's network" if server.network else "has no network"
+            offers += f" (confined by bubblewrap; it {shared})"
         return True, offers
 
 

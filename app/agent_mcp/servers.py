@@ -44,6 +44,10 @@ class McpServer(BaseModel):
     and the files its arguments name (e.g. what a filesystem server serves), read-only at
     the same path; the program sees nothing else of the host but the system's toolchain
     (app/agent_mcp/confinement.py)."""
+    network: bool = False
+    """stdio: whether the program shares the worker's network (a server that calls an HTTP
+    API needs it): then it reaches what the worker reaches, loopback services such as Redis
+    and PostgreSQL included. Off, it has a loopback of its own and nothing else."""
     headers: dict[str, str] = Field(default_factory=dict)
     """HTTP: headers of every request; values may hold `{secret:NAME}`."""
     tools: list[str]
@@ -75,6 +79,8 @@ class McpServer(BaseModel):
             raise ValueError("`headers` are for a server reached by `url`")
         if self.env and self.command is None:
             raise ValueError("`env` is for a server started by `command`")
+        if self.network and self.command is None:
+            raise ValueError("`network` is for a server started by `command`")
         if self.read_only_paths and self.command is None:
             raise ValueError("`read_only_paths` are for a server started by `command`")
         bad_path = [p for p in self.read_only_paths if not p.startswith("/") or p.strip("/") == ""]

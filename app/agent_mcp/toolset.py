@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -166,13 +167,44 @@ def tool_spec(server: str, offered: OfferedTool) -> ToolSpec:
     )
 
 
-_PROSE = ("description", "title", "examples", "$comment")
+# The JSON Schema keywords a tool's parameters keep: structure and constraints. Anything
+# else (descriptions, titles, examples, comments, a server's own `x-…` keys) is prose.
+_SUBSCHEMA = frozenset({"items", "additionalProperties", "not"})
+_SUBSCHEMAS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
+_NAMED = frozenset({"properties", "$defs", "definitions"})
+_VALUES = frozenset(
+    {
+        *("type", "required", "enum", "const", "default", "format", "pattern", "$ref"),
+        *("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"),
+        *("minLength", "maxLength", "minItems", "maxItems", "uniqueItems"),
+        *("minProperties", "maxProperties", "nullable"),
+    }
+)
+_SAID = {"enum": "one of", "const": "always", "default": "default"}  # noted in the fence
+# a name or a value the model may read outside the fence: one short word, no sentence
+_WORD = re.compile(r"[A-Za-z0-9_.:/#$@+-]{0,64}")
+
+
+class _ProseNames(ValueError):
+    """A property (or definition) named with words: the schema is withheld."""
+
+
+def _plain(value: Any) -> bool:
+    """Numbers, booleans, null and one-word strings, in lists and objects of them."""
+    if isinstance(value, str):
+        return _WORD.fullmatch(value) is not None
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return True
 
 
 def _without_prose(schema: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """The schema with the server's prose taken out (descriptions, titles, examples: the
-    model reads them as the tool's own words, outside any fence), and the descriptions
-    found, by the property path they describe."""
+    """The schema with only structural keywords and one-word names and values (the
+    model reads a schema as the tool's own words, outside any fence), and what was taken
+    out that helps to call it (descriptions, a value's choices or default), by the
+    property path it belongs to. A property named with words withholds the whole schema."""
     notes: list[tuple[str, str]] = []
 
     def walk(node: Any, where: str) -> Any:
@@ -182,20 +214,34 @@ def _without_prose(schema: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[s
             return node
         kept: dict[str, Any] = {}
         for key, value in node.items():
-            if key in _PROSE:
-                if key == "description" and isinstance(value, str) and where:
-                    notes.append((where, " ".join(value.split())[:300]))
-                continue
-            if key == "properties" and isinstance(value, dict):
+            if key == "description" and isinstance(value, str) and where:
+                notes.append((where, " ".join(value.split())[:300]))
+            elif key in _NAMED and isinstance(value, dict):
+                if not all(isinstance(n, str) and n and _WORD.fullmatch(n) for n in value):
+                    raise _ProseNames(key)
                 kept[key] = {
-                    name: walk(sub, f"{where}.{name}" if where else str(name))
+                    name: walk(
+                        sub,
+                        (f"{where}.{name}" if where else name) if key == "properties" else where,
+                    )
                     for name, sub in value.items()
                 }
-            else:
+            elif key in _SUBSCHEMA:
                 kept[key] = walk(value, where)
+            elif key in _SUBSCHEMAS and isinstance(value, list):
+                kept[key] = [walk(item, where) for item in value]
+            elif key in _VALUES:
+                if _plain(value):
+                    kept[key] = value
+                elif key in _SAID:
+                    said = json.dumps(value, ensure_ascii=False)[:300]
+                    notes.append((where or "(input)", f"{_SAID[key]} {said}"))
         return kept
 
-    return walk(schema, ""), notes
+    try:
+        return walk(schema, ""), notes
+    except _ProseNames:
+        return dict(_ANY_OBJECT), [("(input)", "its parameters' schema is withheld")]
 
 
 @asynccontextmanager

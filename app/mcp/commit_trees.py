@@ -22,6 +22,8 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -38,12 +40,12 @@ from app.codemap.resident import (
     shared_indexes,
 )
 from app.config import ConfigError, Settings
-from app.forges.base import ForgeError
+from app.forges.base import ForgeError, GitRemote
 from app.forges.registry import KINDS, ForgeRegistry
 from app.git_export import export_blobs
 from app.mcp.errors import ToolRefusal
 from app.mcp.repo_map import Indexed, RepoMap
-from app.mcp.tree_select import TreeRefused, parse_ls_tree_long, select_files
+from app.mcp.tree_select import Selection, TreeRefused, iter_ls_tree_long, select_files
 from app.store import DATABASE_ERRORS
 from app.store import tenants as tenant_store
 from app.store.readers import RepositoryCheckout, latest_checkout_all_tenants
@@ -53,6 +55,9 @@ log = logging.getLogger(__name__)
 
 TREES_FOLDER = "codemap-trees"
 FETCH_SECONDS = 300.0
+LISTING_SECONDS = 120.0
+MAX_WRITES_AT_ONCE = 2  # trees fetched and written at once: each may hold the limits on disk
+WATCH_SECONDS = 1.0  # how often a fetch's size on disk is measured while it runs
 MAX_FETCHED_BYTES = 2 * 1024 * 1024 * 1024
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -85,6 +90,7 @@ class CommitTrees:
         self.folder = settings.workdir / TREES_FOLDER
         self.keep = settings.codemap_resident_indexes + 2
         self._locks: dict[str, asyncio.Lock] = {}
+        self._writing = asyncio.Semaphore(MAX_WRITES_AT_ONCE)
         self._resident: ResidentIndexes | None = None
 
     @property
@@ -153,7 +159,14 @@ class CommitTrees:
             raise ToolRefusal("the database is unreachable: try again in a moment") from None
 
     async def _write(self, known: RepositoryCheckout, sha: str, key: str, where: str) -> None:
-        """Fetch `sha` into a bare repository, write the chosen files, keep the tree."""
+        """Fetch `sha` into a bare repository, write the chosen files, keep the tree (a
+        few at a time: each may hold MAX_FETCHED_BYTES and MAX_KEPT_BYTES on disk)."""
+        async with self._writing:
+            await self._fetch_and_write(known, sha, key, where)
+
+    async def _fetch_and_write(
+        self, known: RepositoryCheckout, sha: str, key: str, where: str
+    ) -> None:
         work = self.folder / f".{key}.{uuid.uuid4().hex[:8]}"
         bare = work / "git"
         try:
@@ -162,7 +175,7 @@ class CommitTrees:
             try:
                 forge = await self.registry.for_run(known.run)
                 remote = await forge.git_remote(known.run.repo)
-                await git.fetch_commit(bare, remote, sha, time_limit=FETCH_SECONDS)
+                fetched = await _fetch_within(bare, remote, sha)
             except (ForgeError, ConfigError) as exc:
                 raise ToolRefusal(f"cannot reach {where}: {exc}") from None
             except git.GitTimeout:
@@ -174,11 +187,14 @@ class CommitTrees:
                     f"{where} gave no commit {sha} (not in that repository, or AgentOps's "
                     "access to it ended)"
                 ) from None
-            if await asyncio.to_thread(_folder_bytes, bare) > MAX_FETCHED_BYTES:
-                raise ToolRefusal(f"commit {sha} of {where} is over {MAX_FETCHED_BYTES >> 30} GB")
-            listing = await git.run_git(["ls-tree", "-r", "-l", "-z", "--full-tree", sha], cwd=bare)
+            if not fetched or await asyncio.to_thread(_folder_bytes, bare) > MAX_FETCHED_BYTES:
+                raise ToolRefusal(
+                    f"commit {sha} of {where} is over the size limit "
+                    f"({MAX_FETCHED_BYTES >> 20} MB of git objects)"
+                )
+            env = await git.repository_env(bare)
             try:
-                chosen = select_files(parse_ls_tree_long(listing))
+                chosen = await asyncio.to_thread(_select_listed, bare, sha, env)
                 await export_blobs(bare, chosen.blobs, work / "tree")
             except TreeRefused as exc:
                 raise ToolRefusal(f"commit {sha} of {where}: {exc}") from None
@@ -206,7 +222,10 @@ class CommitTrees:
         """The least recently used trees beyond `keep`, and work folders left by a crash."""
         trees: list[tuple[float, Path]] = []
         for entry in os.scandir(self.folder):
-            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            try:
+                age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            except FileNotFoundError:
+                continue  # removed by another web process meanwhile
             if entry.name.startswith("."):
                 if age > 2 * FETCH_SECONDS:
                     shutil.rmtree(entry.path, ignore_errors=True)
@@ -215,6 +234,56 @@ class CommitTrees:
         trees.sort()
         for _age, path in trees[max(0, self.keep - 1) :]:
             shutil.rmtree(path, ignore_errors=True)
+
+
+async def _fetch_within(bare: Path, remote: GitRemote, sha: str) -> bool:
+    """Fetch `sha` into `bare`, measuring what is on disk every WATCH_SECONDS: False, git
+    stopped and nothing more written, once it is past MAX_FETCHED_BYTES (a commit of many
+    gigabytes would fill the disk before it ended)."""
+    fetching = asyncio.create_task(git.fetch_commit(bare, remote, sha, time_limit=FETCH_SECONDS))
+    try:
+        while True:
+            done, _ = await asyncio.wait({fetching}, timeout=WATCH_SECONDS)
+            if done:
+                await fetching
+                return True
+            if await asyncio.to_thread(_folder_bytes, bare) > MAX_FETCHED_BYTES:
+                return False
+    finally:
+        if not fetching.done():
+            fetching.cancel()  # run_git kills git's process group
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetching
+
+
+def _select_listed(bare: Path, sha: str, env: dict[str, str]) -> Selection:
+    """`select_files` over `git ls-tree -r -l -z` of `sha`, read as git writes it: a tree
+    beyond the limits is refused after MAX_ENTRIES entries (git is stopped then), never
+    held whole in memory. `GitError` when git fails or outlasts LISTING_SECONDS."""
+    process = subprocess.Popen(
+        ["git", "ls-tree", "-r", "-l", "-z", "--full-tree", sha],
+        cwd=bare,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    stdout = process.stdout
+    assert stdout is not None
+    timer = threading.Timer(LISTING_SECONDS, process.kill)
+    timer.start()
+    try:
+        chosen = select_files(
+            iter_ls_tree_long(iter(lambda: os.read(stdout.fileno(), 1 << 16), b""))
+        )
+        if process.wait() != 0:
+            raise git.GitError(f"git ls-tree of {sha} failed (exit {process.returncode})")
+        return chosen
+    finally:
+        timer.cancel()
+        process.kill()
+        process.wait()
+        stdout.close()
 
 
 def _digest(repository: str) -> str:

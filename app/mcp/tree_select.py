@@ -4,11 +4,13 @@ The commit's tree is untrusted: `git ls-tree -r -l -z` lists it, and only what t
 map reads is kept: regular files (no link, no submodule) of a known language, not in a
 vendored or build folder, no larger than the code map indexes, at a path that stays in
 the folder and out of any `.git`. A tree with more entries, or more bytes to keep, than
-the limits is refused whole: a bomb of names or of bytes costs one listing, no disk.
+the limits is refused whole: a bomb of names or of bytes costs the listing's first
+MAX_ENTRIES entries, read as they come (`iter_ls_tree_long`), no disk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from app.codemap.discover import SkipRules
@@ -44,17 +46,31 @@ class Selection:
 
 def parse_ls_tree_long(listing: str) -> list[TreeEntry]:
     """The entries of `git ls-tree -r -l -z` output."""
-    entries = []
-    for record in listing.split("\0"):
-        if not record:
-            continue
-        meta, _, path = record.partition("\t")
-        fields = meta.split()
-        if len(fields) != 4:
-            continue
-        mode, kind, oid, size = fields
-        entries.append(TreeEntry(mode, kind, oid, int(size) if size.isdigit() else None, path))
-    return entries
+    return [e for e in map(_entry, listing.split("\0")) if e is not None]
+
+
+def iter_ls_tree_long(chunks: Iterable[bytes]) -> Iterator[TreeEntry]:
+    """The entries of `git ls-tree -r -l -z` output read in chunks, one at a time: a
+    listing is never held whole (a tree of millions of names costs only what is read)."""
+    pending = b""
+    for chunk in chunks:
+        *records, pending = (pending + chunk).split(b"\0")
+        for record in records:
+            entry = _entry(record.decode("utf-8", "replace"))
+            if entry is not None:
+                yield entry
+    entry = _entry(pending.decode("utf-8", "replace"))
+    if entry is not None:
+        yield entry
+
+
+def _entry(record: str) -> TreeEntry | None:
+    meta, _, path = record.partition("\t")
+    fields = meta.split()
+    if not record or len(fields) != 4:
+        return None
+    mode, kind, oid, size = fields
+    return TreeEntry(mode, kind, oid, int(size) if size.isdigit() else None, path)
 
 
 def safe_path(path: str) -> bool:
@@ -69,17 +85,17 @@ def safe_path(path: str) -> bool:
 
 
 def select_files(
-    entries: list[TreeEntry],
+    entries: Iterable[TreeEntry],
     rules: SkipRules | None = None,
     max_entries: int = MAX_ENTRIES,
     max_bytes: int = MAX_KEPT_BYTES,
 ) -> Selection:
     """The blobs to write, or `TreeRefused` when the tree is beyond a limit."""
     rules = rules or SkipRules()
-    if len(entries) > max_entries:
-        raise TreeRefused(f"the commit has more than {max_entries} files")
     chosen = Selection()
-    for entry in entries:
+    for seen, entry in enumerate(entries, 1):
+        if seen > max_entries:  # refused before the rest of the listing is read
+            raise TreeRefused(f"the commit has more than {max_entries} files")
         if entry.kind != "blob":
             continue  # a submodule
         if not safe_path(entry.path):

@@ -7,9 +7,11 @@ its own tools still work."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,7 @@ SECRET = "worker-private-key-Vd3kQ9zLm2"
 READER = McpServer.model_validate(
     {
         "command": [sys.executable, str(FIXTURE)],
-        "tools": ["read", "listdir", "write", "whoami", "echo"],
+        "tools": ["read", "listdir", "write", "whoami", "echo", "connect"],
         "repos": ["*"],
     }
 )
@@ -119,3 +121,67 @@ async def test_what_the_operator_lets_it_read_is_there_read_only(tmp_path: Path)
         assert tools.specs == ()
         assert "holds the worker's own" in tools.notices[0]
         assert tools.notices[1].endswith(f"`read_only_paths`: {tmp_path / 'absent'} does not exist")
+
+
+async def test_a_link_or_dots_to_the_worker_s_folder_is_refused_too(
+    tmp_path: Path, checkout: Path
+) -> None:
+    """Attack: `read_only_paths` naming the worker's temporary folder (where checkouts
+    live) through a link, or through `..`, passed the check that refuses it by name,
+    and bwrap bound what they lead to: every run's checkout (a clone's folders and files
+    are world-readable, as git makes them)."""
+    checkout.chmod(0o755)
+    (checkout / "secret.txt").chmod(0o644)
+    link = tmp_path / "docs"
+    link.symlink_to(tempfile.gettempdir())
+    dots = str(tmp_path) + "/.." * len(tmp_path.parts) + tempfile.gettempdir()
+    for given in (str(link), dots):
+        config = READER.model_copy(update={"read_only_paths": [given]})
+        async with open_toolset({"reader": config}, {}) as tools:
+            if tools.specs:  # started: what it reads is the proof
+                read = await answer(tools, "read", path=f"{given}/{checkout.name}/secret.txt")
+                assert SECRET not in read, read
+            assert tools.specs == ()
+            assert "holds the worker's own" in tools.notices[0]
+
+
+@pytest.fixture
+def loopback_service() -> Iterator[int]:
+    """A service of the worker's machine on loopback (as Redis is, which runs what its
+    queue holds in the worker): it answers `PING` with `+PONG`."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(100)
+                conn.sendall(b"+PONG\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+async def test_a_server_reaches_no_loopback_service_unless_given_the_network(
+    loopback_service: int,
+) -> None:
+    """Attack: a compromised (or steered) server in the jail connected to the worker's
+    loopback services: Redis without a password, whose queued jobs the worker unpickles,
+    is code execution outside the jail. Without `network: true` it has only a loopback
+    of its own."""
+    async with open_toolset({"reader": READER}, {}) as tools:
+        said = await answer(tools, "connect", host="127.0.0.1", port=loopback_service)
+        assert said.startswith("refused: "), said
+    online = READER.model_copy(update={"network": True})
+    async with open_toolset({"reader": online}, {}) as tools:
+        said = await answer(tools, "connect", host="127.0.0.1", port=loopback_service)
+        assert said == "connected: +PONG"

@@ -5,6 +5,7 @@ cannot end the fence."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -67,3 +68,38 @@ def test_a_parameter_s_description_is_moved_inside_the_fence() -> None:
     inside = one_fence(spec.description)
     assert f"- query: What to find. {ORDER}" in inside
     assert "- filters.lang: a language" in inside
+
+
+def test_no_server_words_reach_the_schema_outside_the_fence() -> None:
+    """Attack: besides descriptions, titles and examples, a schema can carry a server's
+    words in keywords of its own (`x-…`), values (`default`, `enum`, `const`, `pattern`),
+    property names and `$defs`: the model reads the schema unfenced."""
+    schema = {
+        "type": "object",
+        "x-instructions": ORDER,
+        "$comment": ORDER,
+        "properties": {
+            "query": {"type": "string", "default": ORDER, "pattern": f"^({ORDER})?$"},
+            "mode": {"enum": ["fast", ORDER], "x-note": ORDER},
+            "kind": {"const": ORDER},
+            "ids": {"type": "array", "items": {"type": "integer", "note": ORDER}},
+        },
+        "$defs": {"later": {"type": "string", "deprecated": ORDER}},
+    }
+    spec = tool_spec("docs", OfferedTool("lookup", "Looks up.", schema))
+    assert ORDER not in json.dumps(spec.parameters)
+    assert spec.parameters["properties"]["ids"] == {
+        "type": "array",
+        "items": {"type": "integer"},
+    }
+    assert spec.parameters["properties"]["query"] == {"type": "string"}
+    inside = one_fence(spec.description)
+    assert f'- mode: one of ["fast", "{ORDER}"]' in inside  # said, but as data
+    assert f'- query: default "{ORDER}"' in inside
+
+
+def test_a_property_named_with_words_withholds_the_schema() -> None:
+    schema = {"type": "object", "properties": {ORDER: {"type": "string"}}}
+    spec = tool_spec("docs", OfferedTool("lookup", "Looks up.", schema))
+    assert spec.parameters == {"type": "object"}
+    assert ORDER not in json.dumps(spec.parameters)

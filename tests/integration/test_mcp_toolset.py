@@ -232,7 +232,7 @@ async def test_doctor_says_which_servers_serve_and_which_do_not(
     )
     results = await check_mcp_servers({"docs": docs, "partial": unlisted, "absent": absent})
     offers = "offers " + ", ".join(f"docs.{t}" for t in ALLOWED)
-    confined = " (confined by bubblewrap; it shares the worker's network)"
+    confined = " (confined by bubblewrap; it has no network)"
     assert results[0] == ("docs", True, offers + confined)
     assert results[1] == ("partial", False, "MCP server 'partial' offers no tool 'translate'")
     assert results[2] == (

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from app.mcp.tree_select import (
     TreeEntry,
     TreeRefused,
+    iter_ls_tree_long,
     parse_ls_tree_long,
     safe_path,
     select_files,
@@ -32,6 +35,28 @@ def test_the_long_listing_is_read_with_sizes_and_raw_paths() -> None:
         entry("vendor/lib", "160000", None, "commit"),
         entry("../evil.py", size=6),
     ]
+
+
+def test_the_listing_is_read_in_chunks_split_anywhere() -> None:
+    listing = f"100644 blob {OID}       6\tok.py\0160000 commit {OID}       -\tvendor/lib\0"
+    data = listing.encode()
+    for size in (1, 7, 64, len(data)):
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        assert list(iter_ls_tree_long(chunks)) == parse_ls_tree_long(listing)
+
+
+def test_a_bomb_of_names_is_refused_before_the_rest_is_read() -> None:
+    read = 0
+
+    def endless() -> Iterator[TreeEntry]:
+        nonlocal read
+        while True:
+            read += 1
+            yield entry(f"f{read}.bin")
+
+    with pytest.raises(TreeRefused, match="more than 10 files"):
+        select_files(endless(), max_entries=10)
+    assert read == 11
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ def test_its_own_namespaces_proc_dev_tmp_and_home(drop: bool) -> None:
     for option in ("--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc"):
         assert option in options
     assert {"--unshare-uts", "--unshare-cgroup-try"} <= set(options)
-    assert "--unshare-net" not in options  # an HTTP-backed server needs the network
+    assert "--unshare-net" in options  # a loopback of its own, unless given the network
     assert ("--unshare-user" in options) is not drop
     assert options[options.index("--proc") + 1] == "/proc"
     assert options[options.index("--dev") + 1] == "/dev"
@@ -63,6 +63,13 @@ def test_its_own_namespaces_proc_dev_tmp_and_home(drop: bool) -> None:
             "--no-new-privs",
         } <= set(tail)
     assert tail[-3:] == ["/opt/mcp/bin/server", "--root", "/srv/docs"]
+
+
+def test_the_worker_s_network_only_when_the_operator_gives_it() -> None:
+    argv = confined_argv(
+        "/usr/bin/bwrap", ["/opt/mcp/bin/server"], HOME, (), HOST, drop_to=None, network=True
+    )
+    assert "--unshare-net" not in argv[: argv.index("--")]
 
 
 def test_only_the_toolchain_and_its_program_read_only() -> None:
@@ -159,3 +166,15 @@ def test_read_only_paths_are_absolute_and_below_the_root(path: str) -> None:
         McpServer.model_validate(
             {"command": ["/x"], "tools": ["a"], "repos": ["*"], "read_only_paths": [path]}
         )
+
+
+def test_the_worker_s_workdir_and_key_folder_are_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AGENTOPS_WORKDIR", str(tmp_path / "srv" / "work"))
+    monkeypatch.setenv("AGENTOPS_GITHUB_PRIVATE_KEY_PATH", str(tmp_path / "keys" / "app.pem"))
+    forbidden = confinement.worker_folders()
+    for held in (tmp_path / "srv", tmp_path / "keys"):
+        with pytest.raises(ConfinementUnavailable, match="holds the worker's own"):
+            confinement.refuse_worker_folders([held], forbidden)
+    confinement.refuse_worker_folders([tmp_path / "srv" / "docs"], forbidden)  # beside: fine
