@@ -112,10 +112,11 @@ def http_server(service: Service, resources: RunResources, trees: CommitTrees) -
         command: Annotated[str, Field(description="what follows `/agentops`: `implement`")],
         ctx: Context,
     ) -> Annotated[CallToolResult, Filed]:
-        """Ask AgentOps for work on an issue or pull request, as a comment would."""
+        """Ask AgentOps for work on an issue or pull request, as a comment would: on any
+        GitHub repository where its App is installed, or a GitLab project it has worked on."""
         principal = _principal(ctx)
         filed = await run_tools.start_run(
-            service, principal, repository, target_kind, number, command
+            service, trees.registry, principal, repository, target_kind, number, command
         )
         return _answer(filed, _filed_text(filed))
 

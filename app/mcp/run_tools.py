@@ -4,8 +4,9 @@ Both kinds of token read every tenant's runs (the admin token as `GET /api/runs`
 an operator as `OPERATOR_LOGINS` lets them on the run pages); a run's steps, events and
 costs are read in a reader transaction of its own tenant (row-level security). Starting
 and cancelling file a run request through the intake, the durable path a comment takes,
-as the token's person; the worker checks their write access as for a comment. The admin
-token belongs to no one and acts on nothing.
+as the token's person, on the token's forge (where `start_run` files is in
+app/mcp/start_target.py); the worker checks their write access as for a comment. The
+admin token belongs to no one and acts on nothing.
 """
 
 from __future__ import annotations
@@ -18,22 +19,26 @@ from typing import Literal
 import asyncpg
 
 from app.commands import COMMANDS, parse_comment
-from app.events import RunRequest, TenantKey
+from app.events import RunRequest
+from app.forges.registry import ForgeRegistry
 from app.mcp.errors import ToolRefusal
 from app.mcp.run_models import Filed, RunList, RunStatus, RunSummary, StepSummary
+from app.mcp.start_target import checked_name, known_target, unknown_target
 from app.mcp.tokens import Principal
-from app.runpage.control import control_request, forge_context
+from app.runpage.control import control_request
 from app.store import DATABASE_ERRORS
 from app.store import llm_calls as llm_store
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.store import tenants as tenant_store
-from app.store.readers import list_runs_filtered_all_tenants
+from app.store.readers import latest_run_all_tenants, list_runs_filtered_all_tenants
 from app.store.runs import Run
 from app.web_service import Service
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 STARTABLE = tuple(c for c in COMMANDS if c not in ("help", "cancel"))
+MAX_COMMAND_CHARS = 65536  # what a GitHub comment may hold
+MAX_NUMBER = 2**31 - 1  # the runs table's target_number
 
 
 @asynccontextmanager
@@ -118,39 +123,43 @@ def _person(principal: Principal, action: str) -> tuple[str, str]:
 
 async def start_run(
     service: Service,
+    registry: ForgeRegistry,
     principal: Principal,
     repository: str,
     target_kind: Literal["issue", "pull_request"],
     number: int,
     command: str,
 ) -> Filed:
+    """File `command` on `repository`'s issue or pull request as the token's person, on
+    their forge: the tenant and context of the newest run there, or (a repository with no
+    run yet on GitHub) of the App's installation GitHub names (app/mcp/start_target.py)."""
     forge, login = _person(principal, "start a run")
+    if len(command) > MAX_COMMAND_CHARS:
+        raise ToolRefusal(f"command is longer than {MAX_COMMAND_CHARS} characters")
     asked = parse_comment(f"/agentops {command.strip()}")
     if asked is None or asked.unknown is not None or asked.name not in STARTABLE:
         raise ToolRefusal(f"command must start with one of {', '.join(STARTABLE)}")
-    if number < 1:
+    if not 1 <= number <= MAX_NUMBER:
         raise ToolRefusal("number must be a positive issue or pull request number")
+    name = checked_name(forge, repository)
     async with _owner(service) as conn:
-        known = await list_runs_filtered_all_tenants(conn, 1, repo=repository.strip())
-        tenant = await tenant_store.get_tenant(conn, known[0].tenant_id) if known else None
-    if not known or tenant is None or not tenant.active:
-        raise ToolRefusal(
-            f"AgentOps knows no installed repository {repository.strip()!r}: it has had no run "
-            "there (ask once with a comment) or AgentOps is no longer installed there"
-        )
-    if tenant.forge != forge:
-        raise ToolRefusal(f"{repository} is on {tenant.forge}; your token is a {forge} login")
+        known = await latest_run_all_tenants(conn, forge, name)
+        tenant = await tenant_store.get_tenant(conn, known.tenant_id) if known else None
+    if known is not None and tenant is not None and tenant.active:
+        target = known_target(known, tenant)
+    else:
+        target = await unknown_target(registry, forge, name)
     key = uuid.uuid4().hex
     request = RunRequest(
-        tenant=TenantKey(tenant.forge, tenant.external_key, tenant.account),
-        repo=known[0].repo,
+        tenant=target.tenant,
+        repo=target.repo,
         target_kind=target_kind,
         target_number=number,
         command=asked,
         requested_by=login,
         trigger="web",
         trigger_key=f"web:mcp:{key}",
-        context={**forge_context(known[0]), "asked_on": "mcp"},
+        context={**target.context, "asked_on": "mcp"},
     )
     return await _file(service, request, f"mcp-{key}", login)
 

@@ -75,14 +75,12 @@ class RepositoryCheckout:
     commit: str | None  # the newest commit a run of that tenant checked out there
 
 
-async def latest_checkout_all_tenants(
+async def latest_run_all_tenants(
     conn: asyncpg.Connection, forge: str | None, repo: str
-) -> RepositoryCheckout | None:
-    """The newest run on `repo` (any case; on `forge`, when given) across every tenant, and
-    the commit the newest clone step of its tenant on that repository checked out (an
-    issue's base; a pull request's head, unless it came from a fork); None when AgentOps
-    has had no run there."""
-    run = _run(
+) -> Run | None:
+    """The newest run on `repo` (any case; on `forge`, when given) across every tenant;
+    None when AgentOps has had no run there."""
+    return _run(
         await conn.fetchrow(
             f"SELECT {_COLUMNS} FROM runs WHERE ($1::text IS NULL OR forge = $1)"
             " AND lower(repo) = lower($2) ORDER BY id DESC LIMIT 1",
@@ -90,6 +88,15 @@ async def latest_checkout_all_tenants(
             repo,
         )
     )
+
+
+async def latest_checkout_all_tenants(
+    conn: asyncpg.Connection, forge: str | None, repo: str
+) -> RepositoryCheckout | None:
+    """The newest run on `repo` (`latest_run_all_tenants`), and the commit the newest
+    clone step of its tenant on that repository checked out (an issue's base; a pull
+    request's head, unless it came from a fork); None when AgentOps has had no run there."""
+    run = await latest_run_all_tenants(conn, forge, repo)
     if run is None:
         return None
     commit = await conn.fetchval(

@@ -159,7 +159,7 @@ async def test_an_operator_starts_a_run_as_themselves_through_the_intake(
     async with connected(service, ALICE_TOKEN) as alice:
         filed = data(await alice.call_tool("start_run", asked))
         unknown = await alice.call_tool("start_run", asked | {"repository": "nobody/there"})
-        assert unknown.is_error and "knows no installed repository" in text_of(unknown)
+        assert unknown.is_error and "not installed on nobody/there" in text_of(unknown)
         bad = await alice.call_tool("start_run", asked | {"command": "dance"})
         assert bad.is_error and "command must start with one of" in text_of(bad)
     run = wait_for(lambda: service.finished(filed["run_id"]), 60, what="alice's run to end")

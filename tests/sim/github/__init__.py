@@ -7,7 +7,8 @@ reactions), `pulls`, `reviews`, `checks` (and statuses), `git` (git over HTTP),
 together in `app`; the parts both forges share are in `tests/sim/skeleton.py`.
 
 It answers the subset of GitHub's REST API that AgentOps uses, with GitHub-shaped JSON and
-errors, checks every credential the way GitHub does, and serves real git over smart HTTP
+errors (a repository's name in any case, answers spelling it right), checks every
+credential the way GitHub does, and serves real git over smart HTTP
 (`git http-backend`, see `tests/sim/git_http.py`). State lives in memory; tests read it back.
 
 Quick start::
@@ -36,6 +37,7 @@ bare repo), `add_issue(repo, title, body="", *, user, labels=()) -> number`,
 `add_comment(repo, number, body, *, user, association="OWNER") -> id`,
 `set_permission(repo, user, "admin|maintain|write|triage|read|none")` (the account owning
 the installation is admin, everyone else "none" unless set), `suspend(installation_id)`,
+`reinstall(installation_id) -> new id` (its repositories move to a new installation),
 `revoke_tokens()` (every issued token now gets 401).
 
 Faults: `fail_next(pattern, kind, count=1, retry_after=1.0)` makes the next `count` requests

@@ -100,11 +100,15 @@ def _create_token(sim: GitHubSim, call: Call) -> tuple[int, Any]:
 
 @route("GET", "/repos/{owner}/{repo}/installation", auth="jwt")
 def _repo_installation(sim: GitHubSim, call: Call) -> tuple[int, Any]:
-    repo = sim._repos.get(f"{call.params['owner']}/{call.params['repo']}")
+    repo = sim._named_repo(call.params["owner"], call.params["repo"])
     if repo is None:
         raise SimError(404, "Not Found")
     installation = sim._installations[repo.installation_id]
-    return 200, {"id": installation.id, "account": user_json(installation.account)}
+    return 200, {
+        "id": installation.id,
+        "account": user_json(installation.account),
+        "suspended_at": iso() if installation.suspended else None,
+    }
 
 
 @route("GET", "/installation/repositories")

@@ -115,6 +115,18 @@ class AuthSetup(GitHubState):
             self._installations[number] = Installation(number, account)
             return number
 
+    def reinstall(self, installation_id: int) -> int:
+        """The App uninstalled and installed again: the repositories of `installation_id`
+        move to a new installation of the same account, and the old one is gone."""
+        with self._lock:
+            old = self._installations.pop(installation_id)
+            number = max([*self._installations, installation_id]) + 1
+            self._installations[number] = Installation(number, old.account)
+            for repo in self._repos.values():
+                if repo.installation_id == installation_id:
+                    repo.installation_id = number
+            return number
+
     def suspend(self, installation_id: int, suspended: bool = True) -> None:
         with self._lock:
             self._installations[installation_id].suspended = suspended

@@ -169,8 +169,16 @@ class GitHubState(ForgeServer[GitHubFault]):
         except KeyError:
             raise KeyError(f"no repository {repo!r} in the simulator") from None
 
+    def _named_repo(self, owner: str, name: str) -> SimRepo | None:
+        """`owner/name` in any case, as GitHub's API finds it (its answers spell it right)."""
+        wanted = f"{owner}/{name}"
+        found = self._repos.get(wanted)
+        if found is None:
+            found = next((r for k, r in self._repos.items() if k.lower() == wanted.lower()), None)
+        return found
+
     def _visible_repo(self, call: Call) -> SimRepo:
-        repo = self._repos.get(f"{call.params['owner']}/{call.params['repo']}")
+        repo = self._named_repo(call.params["owner"], call.params["repo"])
         if repo is not None and call.user is not None and self.user_reads(repo, call.user):
             return repo
         if (
