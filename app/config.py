@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from app.agent_mcp.servers import SECRET_PREFIX, McpServer, check_servers
 from app.commands import COMMANDS, DEFAULT_LABELS
 from app.forwarded import Network, trusted_networks
+from app.operators import parse_operator_logins
 from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
 
 
@@ -192,9 +193,10 @@ class Settings(BaseSettings):
     gitlab_oauth_client_secret: SecretStr | None = None
     """The GitLab OAuth application's secret."""
     operator_logins: str = ""
-    """Comma-separated `github:LOGIN` / `gitlab:USERNAME`: people who see every run (as the
-    admin token does); they cancel or retry where the forge gives them write access, like
-    anyone."""
+    """Comma-separated `github:LOGIN` / `gitlab:USERNAME`, each optionally `#ID` (the forge's
+    numeric user id): people who see every run (as the admin token does); they cancel or
+    retry where the forge gives them write access, like anyone. Without `#ID` the id is
+    pinned at the login's first sign-in: a later account with that login is no operator."""
     mcp_tokens: SecretStr | None = None
     """Comma-separated `FORGE:LOGIN=TOKEN`: each operator's own bearer token of `/mcp` (at
     least 32 characters; the login one of `OPERATOR_LOGINS`). `start_run` and `cancel_run`
@@ -407,13 +409,7 @@ class Settings(BaseSettings):
             )
         from app.forges.registry import KINDS as kinds  # the registry reads these settings
 
-        for entry in filter(None, (e.strip() for e in self.operator_logins.split(","))):
-            forge, _, login = entry.partition(":")
-            if forge not in kinds or not login:
-                raise ValueError(
-                    f"AGENTOPS_OPERATOR_LOGINS: {entry!r} is not FORGE:LOGIN "
-                    f"(FORGE one of {', '.join(sorted(kinds))})"
-                )
+        parse_operator_logins(self.operator_logins, kinds)  # a ValueError names a bad entry
         from app.mcp.tokens import operator_tokens  # checks each entry
 
         operator_tokens(self)
@@ -430,10 +426,15 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def operator_entries(self) -> dict[tuple[str, str], str | None]:
+        """(forge, lower-case login) of `OPERATOR_LOGINS` → the user id its entry pins, or
+        None (pinned at its first sign-in: app/operators.py)."""
+        return parse_operator_logins(self.operator_logins)
+
+    @property
     def operators(self) -> frozenset[tuple[str, str]]:
         """(forge, lower-case login) of `OPERATOR_LOGINS`."""
-        pairs = (e.strip().partition(":") for e in self.operator_logins.split(","))
-        return frozenset((forge, login.lower()) for forge, _, login in pairs if login)
+        return frozenset(self.operator_entries)
 
     @property
     def github_enabled(self) -> bool:

@@ -167,9 +167,10 @@ async def callback(request: Request) -> Response:
                 tokens.expires_in,
                 lifetime,
             )
+        operator = await signin.settle_operator(kind, person.login, person.id)
     except DATABASE_FAULTS:
         return _refused(signin, request, "The database is unreachable.", 503)
-    log.info("%s signed in with %s", person.login, kind)
+    log.info("%s signed in with %s%s", person.login, kind, " (operator)" if operator else "")
     response = RedirectResponse(held.next_path, status_code=303)
     secure = signin.secure_cookies(request)
     response.headers["Cache-Control"] = "no-store"

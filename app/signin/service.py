@@ -16,11 +16,12 @@ from starlette.requests import Request
 
 from app.config import Settings
 from app.forges.registry import FORGES, ForgeRegistry
+from app.operators import SETTING, is_operator, not_the_operator
 from app.signin import cookies
 from app.signin.cache import AccessCache
 from app.signin.forge_client import ForgeSignIn, ForgeUnreachable, SignInRefused
 from app.signin.keys import SessionKeys, digest
-from app.store import DATABASE_ERRORS, Database
+from app.store import DATABASE_ERRORS, Database, operator_pins
 from app.store import web_sessions as session_store
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,23 @@ class SignIn:
         if session_id is None:
             return None
         key = digest(session_id)
+        entries = self.settings.operator_entries  # read at every request: the setting rules
         async with self.db.admin() as conn:
             stored = await session_store.get_session(conn, key)
+            if stored is not None and _first_use(entries, stored):
+                # a session older than its login's pin (made before the login was listed,
+                # or before pins existed): its account is the first seen with that login
+                pinned, made = await operator_pins.pin_first(
+                    conn, stored.forge, stored.login, stored.person_id
+                )
+                if made:
+                    _pinned_log(stored.forge, stored.login, pinned, "its first use")
+                stored = dataclasses.replace(stored, pinned_id=pinned)
         if stored is None:
             return None
-        operator = (stored.forge, stored.login.lower()) in self.settings.operators
+        operator = is_operator(
+            entries, stored.forge, stored.login, stored.person_id, stored.pinned_id
+        )
         return Viewer(
             stored.forge,
             stored.person_id,
@@ -112,6 +125,41 @@ class SignIn:
             self.keys.csrf_token(key),
             stored,
         )
+
+    async def settle_operator(self, forge: str, login: str, person_id: str) -> bool:
+        """At sign-in: whether this account is the operator its login names, pinning the
+        login to it when it is the first (or the one the setting names). Another account
+        with an operator's login is said once in the log, with what the operator does if it
+        is theirs."""
+        entries = self.settings.operator_entries
+        key = (forge, login.lower())
+        if key not in entries:
+            return False
+        named = entries[key]
+        if named is not None:
+            if named != person_id:
+                log.warning(not_the_operator(forge, login, person_id, named, True))
+                return False
+            async with self.db.admin() as conn:
+                before = await operator_pins.pin(conn, forge, login, person_id)
+            if before is not None:
+                log.info(
+                    "%s:%s pinned to the account id %s instead of %s, as %s says",
+                    forge,
+                    login.lower(),
+                    person_id,
+                    before,
+                    SETTING,
+                )
+            return True
+        async with self.db.admin() as conn:
+            pinned, made = await operator_pins.pin_first(conn, forge, login, person_id)
+        if made:
+            _pinned_log(forge, login, pinned, "its first sign-in")
+        if pinned != person_id:
+            log.warning(not_the_operator(forge, login, person_id, pinned, False))
+            return False
+        return True
 
     async def token_of(self, viewer: Viewer) -> str | None:
         """The person's forge token, renewed when it is about to expire; None when it
@@ -176,6 +224,20 @@ class SignIn:
         return (
             self.settings.public_url.lower().startswith("https://") or request.url.scheme == "https"
         )
+
+
+def _first_use(
+    entries: dict[tuple[str, str], str | None], stored: session_store.StoredSession
+) -> bool:
+    """A listed login without `#ID` and not pinned yet."""
+    key = (stored.forge, stored.login.lower())
+    return key in entries and entries[key] is None and stored.pinned_id is None
+
+
+def _pinned_log(forge: str, login: str, person_id: str, when: str) -> None:
+    log.info(
+        "operator %s:%s pinned to the account id %s at %s", forge, login.lower(), person_id, when
+    )
 
 
 def _fresh(stored: session_store.StoredSession) -> bool:

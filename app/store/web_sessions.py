@@ -20,11 +20,17 @@ class StoredSession:
     token_expires_at: datetime | None
     created_at: datetime
     expires_at: datetime
+    pinned_id: str | None = None  # the account its login is pinned to, if an operator's
 
 
-_COLUMNS = (
-    "forge, person_id, login, token_sealed, refresh_sealed, token_expires_at,"
-    " created_at, expires_at"
+# The session with the account its login is pinned to (migration 0018), in the same read:
+# whether it is an operator's is decided at every request without another round trip.
+_SELECT = (
+    "SELECT s.forge, s.person_id, s.login, s.token_sealed, s.refresh_sealed,"
+    " s.token_expires_at, s.created_at, s.expires_at, p.person_id AS pinned_id"
+    " FROM web_sessions s LEFT JOIN operator_pins p"
+    " ON p.forge = s.forge AND p.login = lower(s.login)"
+    " WHERE s.id_digest = $1 AND s.expires_at > now()"
 )
 
 
@@ -59,20 +65,13 @@ async def create_session(
 
 async def get_session(conn: asyncpg.Connection, id_digest: bytes) -> StoredSession | None:
     """The live session of this digest (None when unknown or expired)."""
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM web_sessions WHERE id_digest = $1 AND expires_at > now()",
-        id_digest,
-    )
+    row = await conn.fetchrow(_SELECT, id_digest)
     return StoredSession(**dict(row)) if row else None
 
 
 async def lock_session(conn: asyncpg.Connection, id_digest: bytes) -> StoredSession | None:
     """The live session, its row locked until the transaction ends (one renewal at once)."""
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM web_sessions WHERE id_digest = $1 AND expires_at > now()"
-        " FOR UPDATE",
-        id_digest,
-    )
+    row = await conn.fetchrow(f"{_SELECT} FOR UPDATE OF s", id_digest)
     return StoredSession(**dict(row)) if row else None
 
 

@@ -18,8 +18,14 @@ or `grant_type=refresh_token` + `refresh_token`, and answers 200 either way, wit
 `error`: `incorrect_client_credentials`, `bad_verification_code`, `redirect_uri_mismatch`,
 `bad_refresh_token`, as GitHub does.
 
-With a user token: `GET /user`; `GET /user/installations` (the App's installations where
-the user has explicit access to a repository: `{"total_count", "installations"}`);
+An account's id is `user_json`'s (a digest of its login) until `rename_user(login, new)`:
+the account keeps its id, its tokens and its repository permissions under the new login,
+and `login` is free: whoever signs in with it next is a new account, with a new id (as
+when a GitHub login is renamed and registered again by someone else).
+
+With a user token: `GET /user` (its `id` the account's); `GET /user/installations` (the
+App's installations where the user has explicit access to a repository: `{"total_count",
+"installations"}`);
 `GET /user/installations/{id}/repositories` (those repositories); `GET /repos/{owner}/
 {repo}` when the user can read it (a permission other than "none", or a public
 repository), with `permissions` {admin, maintain, push, triage, pull}; anything else of
@@ -75,6 +81,32 @@ class OAuthState(GitHubState):
         self._codes: dict[str, IssuedCode] = {}
         self._user_tokens: dict[str, tuple[str, float]] = {}  # token -> (login, expires)
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> login
+        self._account_ids: dict[str, int] = {}  # login -> id, where not user_json's
+        self._accounts_made = 0
+
+    def account_id(self, login: str) -> int:
+        """The id of the account that has `login` now."""
+        made: int = user_json(login)["id"]
+        return self._account_ids.get(login, made)
+
+    def rename_user(self, login: str, new_login: str) -> int:
+        """The account of `login` is now `new_login` (same id, tokens and permissions);
+        `login` belongs to a new account from now on: its id is returned."""
+        with self._lock:
+            self._account_ids[new_login] = self.account_id(login)
+            self._accounts_made += 1
+            made = 5_000_000_000 + self._accounts_made  # above any crc32: no one else's
+            self._account_ids[login] = made
+            for token, (holder, expires) in list(self._user_tokens.items()):
+                if holder == login:
+                    self._user_tokens[token] = (new_login, expires)
+            for token, holder in list(self._refresh_tokens.items()):
+                if holder == login:
+                    self._refresh_tokens[token] = new_login
+            for repo in self._repos.values():
+                if login in repo.permissions:
+                    repo.permissions[new_login] = repo.permissions.pop(login)
+            return made
 
     def set_callback_url(self, url: str | None) -> None:
         self.callback_url = url
@@ -251,7 +283,8 @@ def _user(call: Call) -> str:
 
 @route("GET", "/user")
 def _get_user(sim: GitHubSim, call: Call) -> tuple[int, Any]:
-    return 200, user_json(_user(call))
+    login = _user(call)
+    return 200, {**user_json(login), "id": sim.account_id(login)}
 
 
 def _explicit_repos(sim: GitHubSim, login: str, installation_id: int) -> list[SimRepo]:
