@@ -43,7 +43,7 @@ async def test_a_task_within_its_budget_is_left_alone_and_the_watcher_stops() ->
 async def test_only_some_run_out_of_time() -> None:
     watch = BudgetWatch(tick=0.01)
     quick, slow = guarded(watch, 0.01, budget=0.2), guarded(watch, 5, budget=0.05)
-    assert await asyncio.gather(quick, slow) == ["done", "out of time"]
+    assert list(await asyncio.gather(quick, slow)) == ["done", "out of time"]
 
 
 async def test_someone_else_s_cancellation_is_not_taken_for_the_budget() -> None:
