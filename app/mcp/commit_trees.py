@@ -48,13 +48,18 @@ from app.mcp.repo_map import Indexed, RepoMap
 from app.mcp.tree_select import Selection, TreeRefused, iter_ls_tree_long, select_files
 from app.store import DATABASE_ERRORS
 from app.store import tenants as tenant_store
-from app.store.readers import RepositoryCheckout, latest_checkout_all_tenants
+from app.store.readers import (
+    RepositoryCheckout,
+    checked_out_all_tenants,
+    latest_checkout_all_tenants,
+)
 from app.web_service import Service
 
 log = logging.getLogger(__name__)
 
 TREES_FOLDER = "codemap-trees"
 FETCH_SECONDS = 300.0
+LIST_SECONDS = 60.0
 LISTING_SECONDS = 120.0
 MAX_WRITES_AT_ONCE = 2  # trees fetched and written at once: each may hold the limits on disk
 WATCH_SECONDS = 1.0  # how often a fetch's size on disk is measured while it runs
@@ -158,6 +163,12 @@ class CommitTrees:
         except DATABASE_ERRORS:
             raise ToolRefusal("the database is unreachable: try again in a moment") from None
 
+    async def _checked_out(self, known: RepositoryCheckout, sha: str) -> bool:
+        async with self._admin() as conn:
+            return await checked_out_all_tenants(
+                conn, known.run.tenant_id, known.run.forge, known.run.repo, sha
+            )
+
     async def _write(self, known: RepositoryCheckout, sha: str, key: str, where: str) -> None:
         """Fetch `sha` into a bare repository, write the chosen files, keep the tree (a
         few at a time: each may hold MAX_FETCHED_BYTES and MAX_KEPT_BYTES on disk)."""
@@ -175,6 +186,8 @@ class CommitTrees:
             try:
                 forge = await self.registry.for_run(known.run)
                 remote = await forge.git_remote(known.run.repo)
+                if sha != known.commit and not await self._checked_out(known, sha):
+                    await _require_branch_tip(remote, sha, where)
                 fetched = await _fetch_within(bare, remote, sha)
             except (ForgeError, ConfigError) as exc:
                 raise ToolRefusal(f"cannot reach {where}: {exc}") from None
@@ -284,6 +297,20 @@ def _select_listed(bare: Path, sha: str, env: dict[str, str]) -> Selection:
         process.kill()
         process.wait()
         stdout.close()
+
+
+async def _require_branch_tip(remote: GitRemote, sha: str, where: str) -> None:
+    """A forge serves any commit it holds by its id, on GitHub also those of every fork of
+    the repository (private ones too): a commit asked for by id must be the tip of one of
+    the repository's own branches (or one AgentOps checked out there, see the caller)."""
+    listed = await git.run_git(
+        ["ls-remote", "--heads", remote.url], remote=remote, time_limit=LIST_SECONDS
+    )
+    if sha not in {line.split("\t", 1)[0] for line in listed.splitlines()}:
+        raise ToolRefusal(
+            f"commit {sha} is neither the tip of a branch of {where} nor a commit AgentOps "
+            "checked out there"
+        )
 
 
 def _digest(repository: str) -> str:

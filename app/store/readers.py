@@ -100,14 +100,32 @@ async def latest_checkout_all_tenants(
     if run is None:
         return None
     commit = await conn.fetchval(
-        "SELECT c.sha FROM run_steps s JOIN runs r ON r.id = s.run_id,"
-        " LATERAL (SELECT coalesce(s.detail->>'base_sha', CASE WHEN"
-        "   s.detail->>'from_fork' IS DISTINCT FROM 'true' THEN s.detail->>'head_sha' END)"
-        "   AS sha) c"
-        " WHERE r.tenant_id = $1 AND r.forge = $2 AND r.repo = $3 AND s.name = 'clone'"
-        " AND s.status = 'succeeded' AND c.sha IS NOT NULL ORDER BY r.id DESC LIMIT 1",
+        f"{_CHECKOUTS} AND c.sha IS NOT NULL ORDER BY r.id DESC LIMIT 1",
         run.tenant_id,
         run.forge,
         run.repo,
     )
     return RepositoryCheckout(run, str(commit) if commit is not None else None)
+
+
+async def checked_out_all_tenants(
+    conn: asyncpg.Connection, tenant_id: int, forge: str, repo: str, sha: str
+) -> bool:
+    """Whether a clone step of a run of this tenant on `repo` checked out `sha` (as
+    `latest_checkout_all_tenants` reads them)."""
+    found = await conn.fetchval(
+        f"SELECT EXISTS ({_CHECKOUTS} AND c.sha = $4)", tenant_id, forge, repo, sha
+    )
+    return bool(found)
+
+
+# The commits the succeeded clone steps of a tenant's runs on a repository checked out:
+# an issue's base, a pull request's head unless it came from a fork.
+_CHECKOUTS = (
+    "SELECT c.sha FROM run_steps s JOIN runs r ON r.id = s.run_id,"
+    " LATERAL (SELECT coalesce(s.detail->>'base_sha', CASE WHEN"
+    "   s.detail->>'from_fork' IS DISTINCT FROM 'true' THEN s.detail->>'head_sha' END)"
+    "   AS sha) c"
+    " WHERE r.tenant_id = $1 AND r.forge = $2 AND r.repo = $3 AND s.name = 'clone'"
+    " AND s.status = 'succeeded'"
+)

@@ -167,9 +167,14 @@ async def test_the_code_map_of_a_repository_the_service_worked_on(
             "def modulo(a, b):" in rendered["text"]
             and rendered["text"].count("</untrusted-data>") == 1
         )
-        missing = "0" * 40
-        gone = await client.call_tool("index_status", {"repository": REPO, "commit": missing})
-        assert gone.is_error and f"gave no commit {missing}" in text_of(gone)
+        # a commit the forge holds but no branch of the repository has at its tip (as a
+        # fork's commit, which GitHub serves through the base repository by its id), and
+        # one it does not hold: neither is fetched
+        loose = git(bare, "commit-tree", git(bare, "rev-parse", "main^{tree}"), "-m", "loose")
+        for commit in (loose, "0" * 40):
+            gone = await client.call_tool("index_status", {"repository": REPO, "commit": commit})
+            assert gone.is_error, commit
+            assert f"commit {commit} is neither the tip of a branch of github:" in text_of(gone)
 
     trees = workdir / "runs" / "codemap-trees"  # AGENTOPS_WORKDIR
     written = {p.relative_to(trees).as_posix().split("/", 2)[-1] for p in trees.rglob("*")}
