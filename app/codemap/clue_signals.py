@@ -5,6 +5,7 @@ public API names its code uses. Each returns file → (score, reasons), like `si
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from app.codemap.graph import CodeGraph, resolve_dotted
 from app.codemap.source_text import SourceText
@@ -13,6 +14,7 @@ Scores = dict[str, tuple[float, list[str]]]
 
 RARE_FILES = 6  # a string held by more files than this says little about any of them
 IMPORT_DEPTH = 3
+PROSE_CANDIDATES = 40  # files whose words hold every part of a prose name, read at most
 
 
 def _add(scores: Scores, path: str, score: float, reason: str) -> None:
@@ -33,6 +35,33 @@ def option_signal(options: list[str], text: SourceText, allowed: set[str]) -> Sc
             continue
         for path in hits:
             _add(scores, path, 1.0 / len(hits) ** 0.5, f"declares option {option}")
+    return scores
+
+
+def prose_name_signal(
+    names: list[str],
+    text: SourceText,
+    files_using: Callable[[str], list[str]],
+    allowed: set[str],
+) -> Scores:
+    """Files that hold a hyphenated name written in the issue's prose
+    (`unnecessary-comprehension`) as a whole string literal, as `option_signal`. Most such
+    names are plain English (`built-in`), so only the files whose words hold every part of
+    the name are read, and only when they are few: the tree's text is not loaded for them."""
+    scores: Scores = {}
+    for name in names:
+        parts = name.split("-")
+        candidates = allowed.intersection(files_using(parts[0]))
+        for part in parts[1:]:
+            if len(candidates) <= PROSE_CANDIDATES:
+                candidates.intersection_update(files_using(part))
+        if not candidates or len(candidates) > PROSE_CANDIDATES:
+            continue
+        hits = text.files_among(name, sorted(candidates), around=_declared)
+        if not hits or len(hits) > RARE_FILES:
+            continue
+        for path in hits:
+            _add(scores, path, 1.0 / len(hits) ** 0.5, f"declares name {name}")
     return scores
 
 

@@ -59,6 +59,16 @@ def options(text: str) -> list[str]:
     return [name for name in dict.fromkeys(found) if len(name) >= 4][:MAX_CLUES]
 
 
+def prose_names(text: str) -> list[str]:
+    """Hyphenated names written in prose, outside code (`a false positive for
+    unnecessary-comprehension`): a linter's message names, a tool's options. Most are
+    plain English (`built-in`); the signal only counts those the code holds as a whole
+    string literal in a few files."""
+    prose = _CODE_SPAN.sub(" ", text)
+    found = [m.group(1) for m in _HYPHENATED.finditer(prose)]
+    return [name for name in dict.fromkeys(found) if len(name) >= 4][:MAX_CLUES]
+
+
 def messages(text: str) -> list[str]:
     """Literal runs (three words or more) of the error, warning and linter messages the
     issue quotes, longest first: what a file that raises the message holds verbatim."""

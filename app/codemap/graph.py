@@ -27,6 +27,7 @@ class CodeGraph:
     imported_by: dict[str, set[str]] = field(default_factory=dict)
 
     _lower: dict[str, list[str]] | None = None
+    _tails: dict[str, list[str]] | None = None
 
     def definers_by_lower_name(self) -> dict[str, list[str]]:
         """lower-cased name → the defined names that fold to it."""
@@ -36,6 +37,18 @@ class CodeGraph:
                 lower[name.lower()].append(name)
             self._lower = dict(lower)
         return self._lower
+
+    def modules_by_tail(self) -> dict[str, list[str]]:
+        """The trailing parts (two or more, not the whole) of each dotted module name → the
+        files with a module name ending so: `checkers.utils` → [pylint/checkers/utils.py]."""
+        if self._tails is None:
+            tails: defaultdict[str, set[str]] = defaultdict(set)
+            for name, path in self.modules.items():
+                parts = name.split(".")
+                for start in range(1, len(parts) - 1):
+                    tails[".".join(parts[start:])].add(path)
+            self._tails = {tail: sorted(paths) for tail, paths in tails.items()}
+        return self._tails
 
     def neighbours(self, path: str) -> set[str]:
         return self.imports.get(path, set()) | self.imported_by.get(path, set())

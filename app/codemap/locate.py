@@ -9,7 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.codemap.clue_signals import api_signal, message_signal, option_signal
+from app.codemap.clue_signals import (
+    api_signal,
+    message_signal,
+    option_signal,
+    prose_name_signal,
+)
 from app.codemap.graph import CodeGraph, build_graph
 from app.codemap.index import RepoIndex
 from app.codemap.lexical import LexicalIndex
@@ -20,6 +25,7 @@ from app.codemap.signals import (
     frame_signal,
     graph_signal,
     module_signal,
+    module_tail_signal,
     path_signal,
     rare_identifier_signal,
     stem_signal,
@@ -46,7 +52,9 @@ class Weights:
     graph signal measured as a loss there and is off by default. `option`, `message`, `api`
     (see `clue_signals`) and `docs` were chosen on one development set and measured on
     another from other repositories, both ways (bench/README.md); `api` cost top-1 places
-    on both and is off by default.
+    on both and is off by default. `prose_name` (hyphenated names in prose, as `option`)
+    and `module_tail` (module paths written without their top package) were checked the
+    same way: each helps one set and costs the other nothing.
     """
 
     bm25: float = 1.0
@@ -59,6 +67,8 @@ class Weights:
     outline: float = 0.5
     rare: float = 0.25
     option: float = 4.0
+    prose_name: float = 1.0
+    module_tail: float = 1.0
     message: float = 1.0
     api: float = 0.0
     graph: float = 0.0
@@ -150,6 +160,7 @@ class Locator:
             "path": path_signal(mentions, candidates),
             "frame": frame_signal(mentions, candidates),
             "module": module_signal(mentions, self.graph),
+            "module_tail": module_tail_signal(mentions, self.graph),
             "stem": stem_signal(mentions, candidates),
             "symbol": symbol_signal(mentions, self.graph, len(candidates)),
             "bm25": bm25_signal(bm25, _matched_terms(query, bm25, self)),
@@ -157,6 +168,9 @@ class Locator:
             "outline": bm25_signal(outline, {}, "definitions BM25"),
             "rare": rare_identifier_signal(mentions, self.lexical.files_using, len(candidates)),
             "option": option_signal(mentions.options, self.source_text, allowed),
+            "prose_name": prose_name_signal(
+                mentions.prose_names, self.source_text, self.lexical.files_using, allowed
+            ),
             "message": message_signal(mentions.messages, self.source_text, allowed),
             "api": api_signal(
                 mentions.dotted + mentions.imported, mentions.aliases, self.graph, allowed

@@ -48,6 +48,7 @@ class Mentions:
     identifiers: dict[str, float] = field(default_factory=dict)
     words: set[str] = field(default_factory=set)  # every \w+ token, for file-stem matches
     options: list[str] = field(default_factory=list)  # see clues.options
+    prose_names: list[str] = field(default_factory=list)  # see clues.prose_names
     messages: list[str] = field(default_factory=list)  # see clues.messages
     aliases: dict[str, str] = field(default_factory=dict)  # see clues.imported_names
     imported: list[str] = field(default_factory=list)
@@ -81,6 +82,7 @@ def read_mentions(text: str) -> Mentions:
     )
     mentions.words = {w.lower() for w in _WORD.findall(text)}
     mentions.options = clues.options(text)
+    mentions.prose_names = [n for n in clues.prose_names(text) if n not in mentions.options]
     mentions.messages = clues.messages(text)
     mentions.aliases, mentions.imported = clues.imported_names(text)
 

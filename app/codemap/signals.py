@@ -101,6 +101,36 @@ def module_signal(mentions: Mentions, graph: CodeGraph) -> Scores:
     return scores
 
 
+MODULE_TAIL_FILES = 3  # a tail that ends more module names than this points nowhere
+_TAIL_DEPTH = 8  # deeper than a written module path; a hostile `a.a.a…` is cut
+
+
+def module_tail_signal(mentions: Mentions, graph: CodeGraph) -> Scores:
+    """Files named by a dotted module path written without its top package
+    (`checkers.utils.is_sys_guard`, `polys.rings`, `units.format.fits`): what a user of a
+    deep package tree writes, relative to the package. Two parts at least, and a tail
+    that few modules end with; a name the full module path resolves is `module_signal`'s."""
+    scores: Scores = {}
+    tails = graph.modules_by_tail()
+    for dotted in mentions.dotted:
+        found = resolve_dotted(dotted, graph.modules)
+        if found is not None and "." in dotted[: len(dotted) - len(found[1])].rstrip("."):
+            continue
+        parts = dotted.split(".")[:_TAIL_DEPTH]
+        for end in range(len(parts), 1, -1):
+            hits = tails.get(".".join(parts[:end]))
+            if not hits:
+                continue
+            if len(hits) <= MODULE_TAIL_FILES:
+                rest = parts[end] if end < len(parts) else ""
+                for path in hits:
+                    defined = not rest or any(p == path for p, _ in graph.definers.get(rest, []))
+                    score = (1.0 if defined else 0.5) / len(hits)
+                    _add(scores, path, score, f"module mentioned: {dotted}")
+            break
+    return scores
+
+
 def stem_signal(mentions: Mentions, paths: list[str]) -> Scores:
     """Files whose name (without extension) is a word of the issue, when few files share it."""
     by_stem: defaultdict[str, list[str]] = defaultdict(list)

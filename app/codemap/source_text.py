@@ -20,6 +20,31 @@ class SourceText:
         self._folded: str | None = None
         self._starts: list[int] = []
 
+    def files_among(
+        self, needle: str, paths: list[str], around: Callable[[str, str], bool]
+    ) -> list[str]:
+        """Of these few files, those that hold the string (as `files_with`), reading only
+        them when the whole tree's text is not loaded yet."""
+        if self._text is not None:
+            wanted = set(paths)
+            return [p for p in self.files_with(needle, around=around) if p in wanted]
+        found: list[str] = []
+        with repo_files.DirectoryChain(self.root) as tree:
+            for path in sorted(paths):
+                try:
+                    data = tree.read_bytes(path, max_bytes=repo_files.MAX_FILE_BYTES)
+                except (OSError, repo_files.RepositoryFileRefused):
+                    continue
+                text = (data or b"").decode("utf-8", "replace")
+                start = text.find(needle)
+                while start >= 0:
+                    end = start + len(needle)
+                    if around(text[max(0, start - 3) : start], text[end : end + 1]):
+                        found.append(path)
+                        break
+                    start = text.find(needle, end)
+        return found
+
     def _load(self) -> str:
         if self._text is None:
             texts: list[str] = []

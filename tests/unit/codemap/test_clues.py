@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.codemap import clues
+from app.codemap.graph import CodeGraph, module_names
 from app.codemap.index import build_index
 from app.codemap.locate import Locator, Weights
 
@@ -125,3 +126,71 @@ def test_clues_read_from_issue_text() -> None:
     assert names == ["sympy.solve", "sympy.Symbol"]
     assert aliases["S"] == "sympy.Symbol"
     assert aliases["np"] == "numpy"
+
+
+def test_a_hyphenated_name_in_prose_finds_the_checker_that_declares_it(tmp_path: Path) -> None:
+    locator = _locator(
+        tmp_path,
+        {
+            "lint/checkers/refactoring.py": (
+                "MSGS = {'R1721': ('Use %s instead', 'unnecessary-comprehension', 'x')}\n"
+                "def visit_comprehension(node):\n    return suggest(node.comprehension)\n"
+                "# a copy of nodes and their generators in order, one by one\n"
+            ),
+            "lint/checkers/copying.py": (
+                "def suggest_copy(comprehension, shallow_copy):\n"
+                "    '''Suggestion: a shallow copy of a list comprehension.'''\n"
+                "    return shallow_copy(comprehension)\n"
+            ),
+        },
+    )
+    issue = "Fix unnecessary-comprehension\n\nThe built-in suggestion is a shallow copy."
+    ranked = locator.locate(issue, k=2)
+    assert ranked[0].path == "lint/checkers/refactoring.py"
+    assert "declares name unnecessary-comprehension" in ranked[0].reasons
+    assert _top(locator, issue, Weights(prose_name=0)) == "lint/checkers/copying.py"
+
+
+def test_a_module_path_without_its_top_package_finds_the_module(tmp_path: Path) -> None:
+    locator = _locator(
+        tmp_path,
+        {
+            "lint/__init__.py": "",
+            "lint/checkers/__init__.py": "",
+            "lint/checkers/utils.py": (
+                "def is_sys_guard(node):\n    return node.test\n\n"
+                + "".join(f"def helper_{i}(node):\n    return node.parent\n\n" for i in range(4))
+            ),
+            "lint/checkers/conditions.py": (
+                "def conditional_import(node, six):\n    return node.test and six.PY2\n"
+            ),
+            "lint/extensions/utils.py": "def is_guard(node):\n    return node\n",
+        },
+    )
+    issue = "checkers.utils.is_sys_guard misses six.PY2\n\nAn import under six."
+    ranked = locator.locate(issue, k=2)
+    assert ranked[0].path == "lint/checkers/utils.py"
+    assert "module mentioned: checkers.utils.is_sys_guard" in ranked[0].reasons
+    assert _top(locator, issue, Weights(module_tail=0)) == "lint/checkers/conditions.py"
+
+
+def test_module_tails_and_prose_names_are_read_narrowly() -> None:
+    graph = build_graph_of(
+        ["pkg/a/utils.py", "pkg/b/utils.py", "pkg/a/deep/core.py", "src/tool/x/y.py"]
+    )
+    tails = graph.modules_by_tail()
+    assert tails["a.utils"] == ["pkg/a/utils.py"]
+    assert tails["deep.core"] == tails["a.deep.core"] == ["pkg/a/deep/core.py"]
+    assert "utils" not in tails  # one part says nothing
+    assert "pkg.a.utils" not in tails  # the whole name is `modules`' own
+    assert tails["x.y"] == ["src/tool/x/y.py"]
+    text = "A false positive for `unused-import` and unnecessary-comprehension, a built-in one."
+    assert clues.prose_names(text) == ["unnecessary-comprehension", "built-in"]
+
+
+def build_graph_of(paths: list[str]) -> CodeGraph:
+    graph = CodeGraph()
+    for path in paths:
+        for name in module_names(path):
+            graph.modules.setdefault(name, path)
+    return graph
