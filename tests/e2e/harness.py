@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -227,6 +228,36 @@ class Service:
         )
         response.raise_for_status()
         return response.json()
+
+
+@contextmanager
+def running(
+    env: dict[str, str],
+    workdir: Path,
+    settings: Mapping[str, str] | None = None,
+    *,
+    sign_in: GitHubSim | None = None,
+    session_secret: str = "",
+    worker: bool = True,
+) -> Iterator[Service]:
+    """A `Service` on `env` and these `settings`, started, and stopped when the block ends;
+    with `sign_in`, people sign in with GitHub on that simulator (its callback pointed at
+    this service, `session_secret` sealing the cookies)."""
+    service = Service(env, workdir)
+    extra = dict(settings or {})
+    if sign_in is not None:
+        sign_in.set_callback_url(f"{service.url}/signin/github/callback")
+        extra |= {
+            "AGENTOPS_SESSION_SECRET": session_secret,
+            "AGENTOPS_GITHUB_CLIENT_ID": sign_in.client_id,
+            "AGENTOPS_GITHUB_CLIENT_SECRET": sign_in.client_secret,
+        }
+    service.env.update(extra)
+    service.start(worker=worker)
+    try:
+        yield service
+    finally:
+        service.stop()
 
 
 def base_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import forge_env
-from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, wait_for
+from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, running, wait_for
 from tests.e2e.test_mcp_http import RITA_TOKEN, connected, data, text_of
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
@@ -85,17 +85,12 @@ def service(
 ) -> Iterator[Service]:
     env = base_env(e2e_database_url, redis_server.url, workdir)
     env |= forge_env(*github, *gitlab) | script.llm_env(llm[1])
-    svc = Service(env, workdir)
-    svc.env.update(
-        {
-            "AGENTOPS_PUBLIC_URL": svc.url,
-            "AGENTOPS_OPERATOR_LOGINS": "github:rita",
-            "AGENTOPS_MCP_TOKENS": f"github:rita={RITA_TOKEN}",
-        }
-    )
-    svc.start()
-    yield svc
-    svc.stop()
+    settings = {
+        "AGENTOPS_OPERATOR_LOGINS": "github:rita",
+        "AGENTOPS_MCP_TOKENS": f"github:rita={RITA_TOKEN}",
+    }
+    with running(env, workdir, settings) as svc:
+        yield svc
 
 
 async def test_unknown_repositories_and_bad_arguments_are_tool_errors(service: Service) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET, forge_env
-from tests.e2e.harness import RedisServer, Service, base_env, wait_for
+from tests.e2e.harness import RedisServer, Service, base_env, running, wait_for
 from tests.e2e.test_mcp_http import ALICE_TOKEN, RITA_TOKEN, connected, data, text_of
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
@@ -52,18 +52,14 @@ def service(
 ) -> Iterator[Service]:
     env = base_env(e2e_database_url, redis_server.url, workdir)
     env |= forge_env(*github, *gitlab) | script.llm_env(llm[1])
-    svc = Service(env, workdir)
-    svc.env.update(
-        {
-            "AGENTOPS_OPERATOR_LOGINS": "github:alice,github:rita,gitlab:gail",
-            "AGENTOPS_MCP_TOKENS": (
-                f"github:alice={ALICE_TOKEN},github:rita={RITA_TOKEN},gitlab:gail={GAIL_TOKEN}"
-            ),
-        }
-    )
-    svc.start()
-    yield svc
-    svc.stop()
+    settings = {
+        "AGENTOPS_OPERATOR_LOGINS": "github:alice,github:rita,gitlab:gail",
+        "AGENTOPS_MCP_TOKENS": (
+            f"github:alice={ALICE_TOKEN},github:rita={RITA_TOKEN},gitlab:gail={GAIL_TOKEN}"
+        ),
+    }
+    with running(env, workdir, settings) as svc:
+        yield svc
 
 
 async def tenant_of(database_url: str, tenant_id: int) -> tuple[str, str, str]:

@@ -19,7 +19,7 @@ import pytest
 
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import forge_env
-from tests.e2e.harness import ROOT, RedisServer, Service, base_env, wait_for
+from tests.e2e.harness import ROOT, RedisServer, Service, base_env, running, wait_for
 from tests.e2e.test_run_page import SESSION_SECRET, sign_in
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
@@ -39,6 +39,31 @@ SERVERS = {
 }
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes started, directly or not, by `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):  # gone meanwhile
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 @pytest.fixture(scope="module")
 def service(
     e2e_database_url: str,
@@ -51,20 +76,9 @@ def service(
     gh, _ = github
     env = base_env(e2e_database_url, redis_server.url, workdir)
     env |= forge_env(*github, *gitlab) | script.llm_env(llm[1])
-    svc = Service(env, workdir)
-    gh.set_callback_url(f"{svc.url}/signin/github/callback")
-    svc.env.update(
-        {
-            "AGENTOPS_MCP_SERVERS": json.dumps(SERVERS),
-            "AGENTOPS_MCP_SECRET_DOCS": DOCS_TOKEN,
-            "AGENTOPS_SESSION_SECRET": SESSION_SECRET,
-            "AGENTOPS_GITHUB_CLIENT_ID": gh.client_id,
-            "AGENTOPS_GITHUB_CLIENT_SECRET": gh.client_secret,
-        }
-    )
-    svc.start()
-    yield svc
-    svc.stop()
+    settings = {"AGENTOPS_MCP_SERVERS": json.dumps(SERVERS), "AGENTOPS_MCP_SECRET_DOCS": DOCS_TOKEN}
+    with running(env, workdir, settings, sign_in=gh, session_secret=SESSION_SECRET) as svc:
+        yield svc
 
 
 def change_following(rule: str) -> Reply:
@@ -144,8 +158,10 @@ def test_the_coder_uses_an_mcp_tool_and_its_answer(
     assert "MCP tools: docs.lookup, docs.leak_token, docs.slow" in html
     stream = alice.get(f"{service.url}/runs/{run_id}/events").text
     assert "docs.lookup" in stream and DOCS_TOKEN not in stream + html
-    # the server process went with the tool loop
-    assert subprocess.run(["pgrep", "-f", str(FIXTURE)], check=False).returncode == 1
+    # the server process went with the tool loop (of this service's worker: another test
+    # module may run the same fixture server meanwhile)
+    assert service.worker.process is not None
+    assert not [p for p in descendants(service.worker.process.pid) if str(FIXTURE) in cmdline(p)]
 
 
 @pytest.mark.parametrize(

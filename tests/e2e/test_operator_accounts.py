@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e import github_events as events
-from tests.e2e.harness import ROOT, RedisServer, Service, base_env, github_env
+from tests.e2e.harness import ROOT, RedisServer, Service, base_env, github_env, running
 from tests.sim.github import GitHubSim
 from tests.sim.serve import free_port
 
@@ -47,19 +47,11 @@ def service(
     workdir: Path,
 ) -> Iterator[Service]:
     env = base_env(e2e_database_url, redis_server.url, workdir) | github_env(*github, SECRET)
-    svc = Service(env, workdir)
-    gh.set_callback_url(f"{svc.url}/signin/github/callback")
-    svc.env.update(
-        {
-            "AGENTOPS_SESSION_SECRET": SESSION_SECRET,
-            "AGENTOPS_GITHUB_CLIENT_ID": gh.client_id,
-            "AGENTOPS_GITHUB_CLIENT_SECRET": gh.client_secret,
-            "AGENTOPS_OPERATOR_LOGINS": "github:rita",
-        }
-    )
-    svc.start(worker=False)
-    yield svc
-    svc.stop()
+    settings = {"AGENTOPS_OPERATOR_LOGINS": "github:rita"}
+    with running(
+        env, workdir, settings, sign_in=gh, session_secret=SESSION_SECRET, worker=False
+    ) as svc:
+        yield svc
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 from app.runpage.stream_quota import STREAMS_PER_PERSON
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import forge_env, gitlab_token
-from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, wait_for
+from tests.e2e.harness import ADMIN_TOKEN, RedisServer, Service, base_env, running, wait_for
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, slow, text
@@ -62,19 +62,8 @@ def service(
     gh = sims
     env = base_env(e2e_database_url, redis_server.url, workdir)
     env |= forge_env(*github, *gitlab) | script.llm_env(llm[1])
-    svc = Service(env, workdir)
-    gh.set_callback_url(f"{svc.url}/signin/github/callback")
-    svc.env.update(
-        {
-            "AGENTOPS_SESSION_SECRET": SESSION_SECRET,
-            "AGENTOPS_GITHUB_CLIENT_ID": gh.client_id,
-            "AGENTOPS_GITHUB_CLIENT_SECRET": gh.client_secret,
-            "AGENTOPS_PUBLIC_URL": svc.url,
-        }
-    )
-    svc.start()
-    yield svc
-    svc.stop()
+    with running(env, workdir, sign_in=gh, session_secret=SESSION_SECRET) as svc:
+        yield svc
 
 
 def sign_in(service: Service, gh: GitHubSim, who: str) -> httpx.Client:

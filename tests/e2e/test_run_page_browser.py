@@ -29,7 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, syn
 
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import forge_env
-from tests.e2e.harness import RedisServer, Service, base_env, wait_for
+from tests.e2e.harness import RedisServer, Service, base_env, running, wait_for
 from tests.sim.github import GitHubSim
 from tests.sim.gitlab import GitLabSim
 from tests.sim.llm_sim import LLMSimulator, slow, text, tool_call
@@ -95,18 +95,8 @@ def service(
 ) -> Iterator[Service]:
     env = base_env(e2e_database_url, redis_server.url, workdir)
     env |= forge_env(*github, *gitlab) | script.llm_env(llm[1])
-    svc = Service(env, workdir)
-    sims.set_callback_url(f"{svc.url}/signin/github/callback")
-    svc.env.update(
-        {
-            "AGENTOPS_SESSION_SECRET": SESSION_SECRET,
-            "AGENTOPS_GITHUB_CLIENT_ID": sims.client_id,
-            "AGENTOPS_GITHUB_CLIENT_SECRET": sims.client_secret,
-        }
-    )
-    svc.start()
-    yield svc
-    svc.stop()
+    with running(env, workdir, sign_in=sims, session_secret=SESSION_SECRET) as svc:
+        yield svc
 
 
 def script_slow_resolution(llm: LLMSimulator) -> None:
