@@ -16,6 +16,7 @@ from app.sandbox import probe_python, probe_sandbox
 from app.store.db import connect_when_up
 from app.toolchains import toolchain_report
 from app.workflow.context import WorkflowDeps
+from app.workflow.leftovers import remove_ended_run_folders
 from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
 from jobs.graceful import GracefulWorker, hand_over
 from jobs.redelivery import redeliver_github
@@ -66,6 +67,8 @@ def worker_settings(settings: Settings, stopping: asyncio.Event | None = None) -
             max_size=5,
             tenant_dsn=settings.tenant_database_url,
         )
+        if removed := await remove_ended_run_folders(settings.workdir, db):
+            log.info("removed %d run folders left by a stopped worker (runs ended)", removed)
         forges = ForgeRegistry(settings)
         ctx["forges"] = forges
         ctx["sweeper"] = asyncio.create_task(
