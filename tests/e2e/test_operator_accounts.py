@@ -18,6 +18,7 @@ import pytest
 
 from tests.e2e import github_events as events
 from tests.e2e.harness import ROOT, RedisServer, Service, base_env, github_env, running
+from tests.e2e.test_run_page import sign_in
 from tests.sim.github import GitHubSim
 from tests.sim.serve import free_port
 
@@ -65,18 +66,6 @@ def theirs(service: Service, gh: GitHubSim) -> int:
     answer = service.post_github("issue_comment", payload, SECRET)
     assert answer.status_code == 202, answer.text
     return int(answer.text.split()[-1])
-
-
-def sign_in(service: Service, gh: GitHubSim, login: str) -> httpx.Client:
-    gh.sign_in_browser(login)
-    client = httpx.Client(timeout=10, follow_redirects=False)
-    start = client.get(f"{service.url}/signin/github", params={"next": "/api/me"})
-    assert start.status_code == 302, start.text
-    back = client.get(start.headers["location"])
-    assert back.status_code == 302, back.text
-    done = client.get(back.headers["location"])
-    assert done.status_code == 303, done.text
-    return client
 
 
 def sees(client: httpx.Client, service: Service, run_id: int) -> bool:
