@@ -3,15 +3,18 @@
     .venv/bin/python bench/intake_throughput.py [--seconds 10] [--connections 32]
 
 One run measures, on the same machine and the same uvicorn:
-- a bare Starlette endpoint that reads the body and answers 202 (the yardstick);
+- a bare Starlette endpoint that reads the body and answers 202 (the yardstick), and the
+  same endpoint with `agentops serve`'s protocol (app/http_protocol.py: each answer
+  written in one piece), to tell the server's share of the service's figures from ours;
 - `agentops serve` taking distinct, pre-signed `/agentops help` commands (each one a
   stored delivery and run, queued for a worker) and distinct ignored comments;
 - accepted commands at a fixed rate (`--rate`, 500/s), for the latency percentiles;
 - the floor at the same rate, in the same run: a bare endpoint that stores each body with
-  one INSERT committed on its own (`bench/floor_endpoint.py`), on the same PostgreSQL: the
-  latency no intake that stores before it answers can beat on this machine.
+  one INSERT committed on its own (`bench/floor_endpoint.py`), on the same PostgreSQL and
+  the service's protocol: the latency no intake that stores before it answers can beat on
+  this machine.
 HTTP is parsed by httptools on both sides (as `agentops serve` does); `--h11` runs the
-service's app and both bare endpoints with h11 instead (uvicorn's pure-Python parser).
+service's app and the bare endpoints with h11 instead (uvicorn's pure-Python parser).
 Real PostgreSQL (a new database) and a private Redis; no worker runs. After the load it
 checks that every 202 is a stored run with its job in Redis (nothing lost by answering
 before the enqueue). Needs `wrk` (Debian: apt-get install wrk).
@@ -77,8 +80,11 @@ def wrk(
     return result
 
 
-def row(name: str, result: dict[str, Any], bare: float | None = None) -> str:
-    share = f"{100 * result['per_second'] / bare:5.1f} %" if bare else "      "
+def row(name: str, result: dict[str, Any], bare: float = 0, joined: float = 0) -> str:
+    """The figures; with `bare` (and `joined`), the rate as a share of theirs."""
+    share = f"{100 * result['per_second'] / bare:5.1f} %" if bare else "       "
+    if joined:
+        share += f" ({100 * result['per_second'] / joined:5.1f} % of joined)"
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result["statuses"].items()))
     return (
         f"{name:<26} {result['per_second']:8.0f}/s {share}   p50 {result['p50_ms']:6.2f} ms"
@@ -87,27 +93,30 @@ def row(name: str, result: dict[str, Any], bare: float | None = None) -> str:
     )
 
 
+# uvicorn with `agentops serve`'s protocol (app/http_protocol.py), which its command line
+# cannot name
+_JOINED = (
+    "import sys, uvicorn; from app.http_protocol import JoinedWritesHttpTools;"
+    " uvicorn.run(sys.argv[1], port=int(sys.argv[2]), access_log=False, loop='asyncio',"
+    " http=JoinedWritesHttpTools, log_level='warning')"
+)
+
+
 def start_bare(
     work: Path, http: str, app: str = "bench.bare_endpoint:app", env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """A bare endpoint under uvicorn with the parser `http`, or with `joined`: httptools
+    and answers written in one piece, as `agentops serve` writes them."""
     port = free_port()
-    name = app.split(":")[0].rsplit(".", 1)[-1]
+    name = app.split(":")[0].rsplit(".", 1)[-1] + ("-joined" if http == "joined" else "")
+    if http == "joined":
+        command = [sys.executable, "-c", _JOINED, app, str(port)]
+    else:
+        command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log"]
+        # as `agentops serve` (app/cli/service.py)
+        command += ["--loop", "asyncio", "--http", http, "--log-level", "warning"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--loop",  # as `agentops serve` (app/cli/service.py)
-            "asyncio",
-            "--http",
-            http,
-            "--log-level",
-            "warning",
-        ],
+        command,
         cwd=ROOT,
         env={**os.environ, **(env or {})},
         stdout=(work / f"{name}.log").open("wb"),
@@ -183,15 +192,21 @@ def main() -> None:
 
     bare, bare_url = start_bare(work, http)
     bare_hook = f"{bare_url}/webhooks/github"
+    joined: subprocess.Popen[bytes] | None = None
+    joined_hook: str | None = None
+    if not args.h11:
+        joined, joined_url = start_bare(work, "joined")
+        joined_hook = f"{joined_url}/webhooks/github"
     floor: subprocess.Popen[bytes] | None = None
     bare_runs: list[dict[str, Any]] = []
+    joined_runs: list[dict[str, Any]] = []
     ignored_runs: list[dict[str, Any]] = []
     accepted_runs: list[dict[str, Any]] = []
     try:
         with intake_service(work, http) as intake:
             floor, floor_url = start_bare(
                 work,
-                http,
+                "h11" if args.h11 else "joined",
                 "bench.floor_endpoint:app",
                 {"FLOOR_DATABASE_URL": intake.database_url},
             )
@@ -199,8 +214,14 @@ def main() -> None:
             hook = intake.hook
             wrk(bare_hook, ignored_file, 2, args.connections)  # warm-ups
             wrk(hook, ignored_file, 2, args.connections)
-            for accepted_file in accepted_files:  # in turn, so both see the same machine
+            if joined_hook:
+                wrk(joined_hook, ignored_file, 2, args.connections)
+            for accepted_file in accepted_files:  # in turn, so all see the same machine
                 bare_runs.append(wrk(bare_hook, ignored_file, args.seconds, args.connections))
+                if joined_hook:
+                    joined_runs.append(
+                        wrk(joined_hook, ignored_file, args.seconds, args.connections)
+                    )
                 ignored_runs.append(wrk(hook, ignored_file, args.seconds, args.connections))
                 accepted_runs.append(wrk(hook, accepted_file, args.seconds, args.connections))
             time.sleep(1)
@@ -223,7 +244,7 @@ def main() -> None:
                 stored(intake.database_url, intake.redis.url, intake.queue)
             )
     finally:
-        for process in (floor, bare):
+        for process in (floor, joined, bare):
             if process is not None:
                 process.terminate()
                 process.wait(10)
@@ -237,16 +258,23 @@ def main() -> None:
         f" for {args.paced_seconds} s; HTTP parser {http} on both sides"
     )
     print(row("bare Starlette endpoint", bare_result))
-    print(row("ignored comment", ignored, bare_rate))
-    print(row("accepted command", accepted, bare_rate))
+    joined_rate = 0.0
+    if joined_runs:
+        joined_result = median_of(joined_runs)
+        joined_rate = joined_result["per_second"]
+        print(row("bare, joined writes", joined_result, bare_rate))
+    print(row("ignored comment", ignored, bare_rate, joined_rate))
+    print(row("accepted command", accepted, bare_rate, joined_rate))
     print(row(f"accepted at {args.rate}/s", paced))
     print(row(f"floor at {args.rate}/s", floor_paced))
     for name, results in (
         ("bare", bare_runs),
+        ("bare, joined writes", joined_runs),
         ("ignored", ignored_runs),
         ("accepted", accepted_runs),
     ):
-        print(f"  {name} per round: " + ", ".join(f"{r['per_second']:.0f}/s" for r in results))
+        if results:
+            print(f"  {name} per round: " + ", ".join(f"{r['per_second']:.0f}/s" for r in results))
     answered_202 = sum(r["statuses"].get("202", 0) for r in (*accepted_runs, probe, paced))
     print(
         f"202 answers {answered_202}; runs stored {runs}; marked enqueued {marked};"

@@ -62,6 +62,7 @@ def setup_logging(settings: Settings, service: str = "agentops-web") -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.http_protocol import JoinedWritesHttpTools
     from app.metrics.multiprocess import shared_metrics_dir
     from app.web import create_app
 
@@ -79,10 +80,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "access_log": settings.access_log,
         "server_header": False,  # no software name for whoever probes the port
         # The C HTTP parser: a third less CPU per ignored delivery than h11 (bench/README.md,
-        # "Intake throughput"). asyncio's loop, not uvloop: under uvloop the intake's budget
-        # was overrun by up to 3 s while PostgreSQL restarted (test_intake_postgres_faults).
+        # "Intake throughput"), each answer written in one piece (app/http_protocol.py).
+        # asyncio's loop, not uvloop: under uvloop the intake's budget was overrun by up to
+        # 3 s while PostgreSQL restarted (test_intake_postgres_faults).
         "loop": "asyncio",
-        "http": "httptools",
+        "http": JoinedWritesHttpTools,
     }
     if args.workers > 1:  # each process builds its app from the same environment
         with shared_metrics_dir():
@@ -200,6 +202,7 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from app.cli.dev_server import DevServer
+    from app.http_protocol import JoinedWritesHttpTools
     from app.web import create_app
     from jobs.worker import build_worker
 
@@ -214,7 +217,7 @@ async def _dev(settings: Settings, host: str, port: int) -> None:
             access_log=settings.access_log,
             proxy_headers=False,  # app/forwarded.py, for AGENTOPS_TRUSTED_PROXIES only
             server_header=False,  # no software version for whoever probes the port
-            http="httptools",  # as `agentops serve` (the loop is asyncio.run's)
+            http=JoinedWritesHttpTools,  # as `agentops serve` (the loop is asyncio.run's)
         )
     )
 

@@ -19,10 +19,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(app: Any, port: int | None = None, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run `app` with uvicorn on `host` (loopback) until the block ends; yields its base URL."""
+def serve_app(
+    app: Any, port: int | None = None, host: str = "127.0.0.1", **options: Any
+) -> Iterator[str]:
+    """Run `app` with uvicorn on `host` (loopback) until the block ends; yields its base URL.
+    `options` go to `uvicorn.Config`."""
     port = port or free_port()
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
