@@ -106,9 +106,11 @@ class Settings(BaseSettings):
     """The longest a run's job may take."""
     job_max_tries: int = 5
     """How often a run's job is tried."""
-    requeue_after_seconds: int = 60
-    """A queued run whose job has not started this long after its enqueue is enqueued again by
-    the sweep (a run never enqueued: at the next sweep)."""
+    requeue_after_seconds: int = 5
+    """A queued run (or pending label check) at least this old whose job is not in Redis
+    (its enqueue failed, or Redis lost it) is enqueued by the sweep, which runs every 5 s.
+    The intake enqueues within a second of storing: a shorter time only makes the sweep
+    look sooner."""
     heartbeat_seconds: float = 10.0
     """A running run's worker proves it is alive this often."""
     stale_run_seconds: float = 90.0

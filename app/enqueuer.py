@@ -1,7 +1,7 @@
 """The intake's jobs, put in Redis after the answer: a webhook's 202 waits for its run to
 be stored, never for Redis. Runs and label checks accepted meanwhile go in one round trip
-per batch, then are marked enqueued in one statement. What is not enqueued (Redis away,
-the process stopped first) keeps no `enqueued_at`, and the sweep enqueues it."""
+per batch. What is not enqueued (Redis away, the process stopped first) has no job in
+Redis, and the sweep (`jobs/workflows.py`), which looks there, enqueues it."""
 
 from __future__ import annotations
 
@@ -10,21 +10,17 @@ import contextvars
 import logging
 
 from app.queue import RunQueue
-from app.store import Database
-from app.store.db import DATABASE_ERRORS
-from app.store.enqueue_marks import mark_enqueued
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-# A flush is one Redis call and one commit: gathering what arrives within this long
+# A flush is one Redis call: gathering what arrives within this long
 # keeps them off the database's commit path under load; a run starts no later for it.
 GATHER_SECONDS = 0.02
 
 
 class Enqueuer:
-    def __init__(self, db: Database, queue: RunQueue) -> None:
-        self.db = db
+    def __init__(self, queue: RunQueue) -> None:
         self.queue = queue
         self._runs: list[int] = []
         self._checks: list[int] = []
@@ -81,21 +77,11 @@ class Enqueuer:
             self._settled.set()
 
     async def _flush(self, runs: list[int], checks: list[int]) -> None:
-        try:
-            runs = runs if runs and await self.queue.enqueue_runs(runs) else []
-            checks = checks if checks and await self.queue.enqueue_label_checks(checks) else []
-            if runs or checks:
-                named = (_named(runs, "run"), _named(checks, "label check"))
-                log.info("queued: %s", "; ".join(n for n in named if n))
-                await mark_enqueued(self.db, runs, checks)
-        except DATABASE_ERRORS as exc:
-            # in the queue but not marked: the sweep's enqueue finds the job and marks it
-            log.warning(
-                "%d runs and %d label checks enqueued but not marked (%s): the sweep will",
-                len(runs),
-                len(checks),
-                type(exc).__name__,
-            )
+        runs = runs if runs and await self.queue.enqueue_runs(runs) else []
+        checks = checks if checks and await self.queue.enqueue_label_checks(checks) else []
+        if runs or checks:
+            named = (_named(runs, "run"), _named(checks, "label check"))
+            log.info("queued: %s", "; ".join(n for n in named if n))
 
 
 def _named(ids: list[int], what: str) -> str:

@@ -36,7 +36,7 @@ class IntakeResult:
 class Intake:
     def __init__(self, db: Database, queue: RunQueue) -> None:
         self.db = db
-        self.enqueuer = Enqueuer(db, queue)
+        self.enqueuer = Enqueuer(queue)
         self.batcher = AcceptBatcher(db)
         self._tenant_ids: OrderedDict[tuple[str, str, str], int] = OrderedDict()
 

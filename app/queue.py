@@ -37,7 +37,7 @@ ENQUEUE_SECONDS = 1.0  # then the run waits for the sweep, which enqueues what w
 # job that ended and left its run queued never started it (its worker was stopping), so
 # its result, kept an hour, is lifted when no job of that id is there.
 _ENQUEUE_MANY = """
-local enqueued = 0
+local enqueued = {}
 for i = 6, #ARGV, 2 do
   local job_key = ARGV[3] .. ARGV[i]
   if ARGV[5] == '1' and redis.call('EXISTS', job_key) == 0 then
@@ -46,7 +46,7 @@ for i = 6, #ARGV, 2 do
   if redis.call('EXISTS', job_key, ARGV[4] .. ARGV[i]) == 0 then
     redis.call('PSETEX', job_key, ARGV[2], ARGV[i + 1])
     redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
-    enqueued = enqueued + 1
+    enqueued[#enqueued + 1] = ARGV[i]
   end
 end
 return enqueued
@@ -109,13 +109,14 @@ class RunQueue:
         jobs = [(job_id_for_run(self.queue_name, run_id), run_id) for run_id in run_ids]
         return await self._enqueue(RUN_WORKFLOW, jobs, "run", defer_seconds)
 
-    async def requeue_queued_runs(self, run_ids: list[int]) -> bool:
-        """The sweep's enqueue of runs still queued (never started): as `enqueue_runs`,
-        except that a result of an ended job of the same id does not stop it. Such a job
-        began as its worker stopped and handed the run back untouched; when that hand-back
-        failed, ARQ's result (kept an hour) would make the enqueue a silent no-op."""
+    async def requeue_queued_runs(self, run_ids: list[int]) -> list[int] | None:
+        """The sweep's enqueue of runs still queued (never started), those whose job is
+        not in Redis: as `enqueue_runs`, except that a result of an ended job of the same
+        id does not stop it. Such a job began as its worker stopped and handed the run back
+        untouched; when that hand-back failed, ARQ's result (kept an hour) would make the
+        enqueue a silent no-op. The runs enqueued now, or None when Redis was not reached."""
         jobs = [(job_id_for_run(self.queue_name, run_id), run_id) for run_id in run_ids]
-        return await self._enqueue(RUN_WORKFLOW, jobs, "run", None, lift_results=True)
+        return await self._enqueue_missing(RUN_WORKFLOW, jobs, "run", lift_results=True)
 
     async def enqueue_label_check(self, check_id: int) -> bool:
         """True when the label check's job is in Redis (now or from an earlier enqueue)."""
@@ -125,20 +126,32 @@ class RunQueue:
         jobs = [(job_id_for_label_check(self.queue_name, n), n) for n in check_ids]
         return await self._enqueue(CHECK_LABELS, jobs, "label check", None)
 
+    async def requeue_label_checks(self, check_ids: list[int]) -> list[int] | None:
+        """The sweep's enqueue of pending label checks whose job is not in Redis: those
+        enqueued now, or None when Redis was not reached."""
+        jobs = [(job_id_for_label_check(self.queue_name, n), n) for n in check_ids]
+        return await self._enqueue_missing(CHECK_LABELS, jobs, "label check")
+
     async def _enqueue(
+        self, function: str, jobs: list[tuple[str, int]], what: str, defer_seconds: float | None
+    ) -> bool:
+        return await self._enqueue_missing(function, jobs, what, defer_seconds) is not None
+
+    async def _enqueue_missing(
         self,
         function: str,
         jobs: list[tuple[str, int]],
         what: str,
-        defer_seconds: float | None,
+        defer_seconds: float | None = None,
         *,
         lift_results: bool = False,
-    ) -> bool:
-        """All `jobs` (job id, the item's id) in one round trip, ARQ's format and keys;
-        `lift_results`: an ended job's result is deleted rather than kept (see
-        `requeue_queued_runs`)."""
+    ) -> list[int] | None:
+        """All `jobs` (job id, the item's id) in one round trip, ARQ's format and keys, each
+        unless its job (or its result) is there already; `lift_results`: an ended job's
+        result is deleted rather than kept (see `requeue_queued_runs`). The items whose job
+        was written, or None when Redis was not reached."""
         if not jobs:
-            return True
+            return []
         now_ms = int(time.time() * 1000)
         score = now_ms + int((defer_seconds or 0) * 1000)
         lift = "1" if lift_results else "0"
@@ -150,7 +163,9 @@ class RunQueue:
                 args[1] = score - now_ms + redis.expires_extra_ms
                 for job_id, item_id in jobs:
                     args += [job_id, serialize_job(function, (item_id,), {}, None, now_ms)]
-                await redis.register_script(_ENQUEUE_MANY)(keys=[self.queue_name], args=args)
+                written = await redis.register_script(_ENQUEUE_MANY)(
+                    keys=[self.queue_name], args=args
+                )
         except (RedisError, OSError, TimeoutError) as exc:
             items = ", ".join(str(item_id) for _, item_id in jobs[:10])
             log.warning(
@@ -161,8 +176,9 @@ class RunQueue:
                 type(exc).__name__,
             )
             await self._reset()
-            return False
-        return True
+            return None
+        item_of = dict(jobs)
+        return [item_of[_text(job_id)] for job_id in written]
 
     async def abort_run(self, run_id: int) -> None:
         """Ask the worker running this run's job to cancel it (best effort)."""

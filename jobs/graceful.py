@@ -26,6 +26,7 @@ from typing import Any
 from app.forges.threads import ForgeThreads
 from app.workflow.context import WorkflowDeps
 from jobs.resilient import ResilientWorker
+from jobs.sweeper import SWEEP_EVERY
 
 log = logging.getLogger(__name__)
 HAND_OVER = "hand_over"  # the job's ctx key: a `HandOver` when its run is to go on elsewhere
@@ -139,9 +140,9 @@ async def hand_over(ctx: dict[str, Any]) -> None:
     else:
         log.warning(
             "run %s: not started as the worker stops, and its job could not be put back in "
-            "the queue; the sweep enqueues it again %g s after its last enqueue",
+            "the queue; the sweep enqueues it once Redis is back (it checks every %g s)",
             run_id,
-            settings.requeue_after_seconds,
+            SWEEP_EVERY,
         )
 
 

@@ -20,6 +20,7 @@ from app.store import DATABASE_ERRORS
 from jobs.resilient import REDIS_FAULTS
 
 log = logging.getLogger(__name__)
+SWEEP_EVERY = 5.0  # seconds between recovery sweeps (one worker per interval)
 Sweep = Callable[[dict[str, Any]], Awaitable[int]]
 
 

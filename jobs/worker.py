@@ -21,11 +21,10 @@ from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
 from jobs.graceful import GracefulWorker, hand_over
 from jobs.redelivery import redeliver_github
 from jobs.resilient import RETRY_AT_START, RedisAtStart
-from jobs.sweeper import sweep_forever
+from jobs.sweeper import SWEEP_EVERY, sweep_forever
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
 
 log = logging.getLogger(__name__)
-SWEEP_EVERY = 5.0  # seconds between recovery sweeps (one worker per interval)
 
 
 def worker_settings(settings: Settings, stopping: asyncio.Event | None = None) -> dict[str, Any]:

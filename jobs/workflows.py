@@ -15,7 +15,6 @@ from app.store import DATABASE_ERRORS
 from app.store import label_checks as label_check_store
 from app.store import llm_reservations as reservation_store
 from app.store import runs as run_store
-from app.store.enqueue_marks import mark_enqueued
 from app.workflow.context import WorkflowDeps
 from app.workflow.labels import check_labels
 from app.workflow.runner import HANDED_OVER, TransientRunError, execute_run
@@ -70,14 +69,16 @@ async def _with_retries(
         raise Retry(defer=min(2.0**job_try, 60.0)) from exc
 
 
+REQUEUE_PAGE = 500  # runs or label checks read, and checked in Redis, at a time
+
+
 async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
-    """Hand the queue every run accepted while Redis was down (or lost on the way), and
-    every running run whose worker died (its heartbeat stopped)."""
+    """Hand the queue every queued run and pending label check whose job is not in Redis
+    (accepted while Redis was down, lost on the way, or lost by Redis), and every running
+    run whose worker died (its heartbeat stopped). Redis says which jobs are there: the
+    sweep reads every queued run, a page at a time, and enqueues those without a job."""
     deps: WorkflowDeps = ctx["deps"]
     async with deps.db.admin() as conn:
-        run_ids = await run_store.runs_to_requeue_all_tenants(
-            conn, deps.settings.requeue_after_seconds
-        )
         abandoned = await run_store.abandoned_runs_all_tenants(
             conn, deps.settings.stale_run_seconds
         )
@@ -90,22 +91,43 @@ async def requeue_stale_runs(ctx: dict[str, Any]) -> int:
                 "handed to another worker (its job is in the queue)",
                 run_id,
             )
-    for run_id in run_ids:
-        if await deps.queue.requeue_queued_runs([run_id]):
-            await mark_enqueued(deps.db, [run_id])
-    if run_ids:
-        log.info("re-enqueued %d queued run(s): %s", len(run_ids), run_ids)
-    return len(run_ids) + len(abandoned) + await _requeue_label_checks(deps)
+    requeued: list[int] = []
+    after: run_store.QueuedPage | None = None
+    while True:
+        async with deps.db.admin() as conn:
+            run_ids, after = await run_store.queued_runs_all_tenants(
+                conn, deps.settings.requeue_after_seconds, after, REQUEUE_PAGE
+            )
+        enqueued = await deps.queue.requeue_queued_runs(run_ids)
+        if enqueued is None:  # Redis away: said by the queue; the next sweep goes on
+            break
+        requeued += enqueued
+        if after is None:
+            break
+    if requeued:
+        log.info("re-enqueued %d queued run(s): %s", len(requeued), _listed(requeued))
+    return len(requeued) + len(abandoned) + await _requeue_label_checks(deps)
 
 
 async def _requeue_label_checks(deps: WorkflowDeps) -> int:
-    async with deps.db.admin() as conn:
-        check_ids = await label_check_store.checks_to_requeue_all_tenants(
-            conn, deps.settings.requeue_after_seconds
-        )
-    for check_id in check_ids:
-        if await deps.queue.enqueue_label_check(check_id):
-            await mark_enqueued(deps.db, [], [check_id])
-    if check_ids:
-        log.info("re-enqueued %d label check(s): %s", len(check_ids), check_ids)
-    return len(check_ids)
+    requeued: list[int] = []
+    after = 0
+    while True:
+        async with deps.db.admin() as conn:
+            check_ids = await label_check_store.pending_checks_all_tenants(
+                conn, deps.settings.requeue_after_seconds, after, REQUEUE_PAGE
+            )
+        enqueued = await deps.queue.requeue_label_checks(check_ids)
+        if enqueued is None:
+            break
+        requeued += enqueued
+        if len(check_ids) < REQUEUE_PAGE:
+            break
+        after = check_ids[-1]
+    if requeued:
+        log.info("re-enqueued %d label check(s): %s", len(requeued), _listed(requeued))
+    return len(requeued)
+
+
+def _listed(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:20])) + (f", … ({len(ids)} in all)" if len(ids) > 20 else "")

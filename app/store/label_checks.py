@@ -111,14 +111,16 @@ async def check_tenant_all_tenants(conn: asyncpg.Connection, check_id: int) -> i
     return int(value) if value is not None else None
 
 
-async def checks_to_requeue_all_tenants(
-    conn: asyncpg.Connection, older_than_seconds: float
+async def pending_checks_all_tenants(
+    conn: asyncpg.Connection, older_than_seconds: float, after: int, limit: int
 ) -> list[int]:
-    """Checks never handed to the queue, or handed over long ago and still pending."""
+    """A page of the label checks made at least `older_than_seconds` ago and not yet done
+    (a row lives until its check), by id from `after` on."""
     rows = await conn.fetch(
-        "SELECT id FROM label_checks WHERE"
-        " enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => $1)"
-        " ORDER BY id LIMIT 500",
+        "SELECT id FROM label_checks WHERE created_at < now() - make_interval(secs => $1)"
+        " AND id > $2 ORDER BY id LIMIT $3",
         older_than_seconds,
+        after,
+        limit,
     )
     return [int(r["id"]) for r in rows]

@@ -350,17 +350,27 @@ async def run_tenant_all_tenants(conn: asyncpg.Connection, run_id: int) -> int |
     return int(value) if value is not None else None
 
 
-async def runs_to_requeue_all_tenants(
-    conn: asyncpg.Connection, older_than_seconds: float
-) -> list[int]:
-    """Queued runs never handed to the queue, or handed over long ago and not started."""
+QueuedPage = tuple[datetime, int]  # where a page of queued runs ended: created_at, id
+
+
+async def queued_runs_all_tenants(
+    conn: asyncpg.Connection, older_than_seconds: float, after: QueuedPage | None, limit: int
+) -> tuple[list[int], QueuedPage | None]:
+    """A page of the runs queued at least `older_than_seconds` ago and not cancelled, oldest
+    first, from `after` on (the page before's end); and where this page ends (None: the
+    last page). The sweep reads them all, so a long backlog hides no newer run."""
     rows = await conn.fetch(
-        "SELECT id FROM runs WHERE status = 'queued' AND NOT cancel_requested AND"
-        " (enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => $1))"
-        " ORDER BY id LIMIT 500",
+        "SELECT id, created_at FROM runs WHERE status = 'queued' AND NOT cancel_requested"
+        " AND created_at < now() - make_interval(secs => $1)"
+        " AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))"
+        " ORDER BY created_at, id LIMIT $4",
         older_than_seconds,
+        after[0] if after else None,
+        after[1] if after else 0,
+        limit,
     )
-    return [int(r["id"]) for r in rows]
+    end = (rows[-1]["created_at"], int(rows[-1]["id"])) if len(rows) == limit else None
+    return [int(r["id"]) for r in rows], end
 
 
 async def list_runs_all_tenants(

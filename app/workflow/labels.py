@@ -29,7 +29,6 @@ from app.forges.base import Forge, ForgeError, ForgeTransientError
 from app.repo_config import REPO_CONFIG_FILE, repo_config_labels
 from app.repo_files import RepositoryFileRefused
 from app.store import label_checks as label_check_store
-from app.store.enqueue_marks import mark_enqueued
 from app.store.label_checks import StoredLabelCheck
 from app.workflow.context import WorkflowDeps
 from app.workflow.runner import TransientRunError
@@ -130,8 +129,7 @@ async def check_labels(
         run_id = await label_check_store.start_run(tc, stored, check.run_request(label, command))
     if run_id is None:
         return "ignored"
-    if await deps.queue.enqueue_run(run_id):
-        await mark_enqueued(deps.db, [run_id])
+    await deps.queue.enqueue_run(run_id)  # if Redis is away, the sweep enqueues it
     log.info(
         "label check %s: %r on %s#%s starts run %s (%s, from %s)",
         check_id,

@@ -54,7 +54,6 @@ class StoredRun:
     status: str
     attempts: int
     created_at: datetime
-    enqueued_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
 
@@ -132,7 +131,7 @@ async def _stored_runs(database_url: str) -> list[StoredRun]:
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch(
-            "SELECT id, target_number, status, attempts, created_at, enqueued_at, started_at,"
+            "SELECT id, target_number, status, attempts, created_at, started_at,"
             " finished_at"
             " FROM runs ORDER BY id"
         )

@@ -5,6 +5,7 @@ over the same way, at once (jobs/graceful.py)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from app.config import Settings
 from app.queue import RunQueue, job_id_for_run, redis_settings
 from app.store import Database
 from app.workflow.context import WorkflowDeps
+from jobs import workflows
 from jobs.graceful import HAND_OVER, HandOver, hand_over
 from jobs.workflows import requeue_stale_runs
 from tests.integration.llm.conftest import make_tenant_run
@@ -119,7 +121,7 @@ async def test_a_queued_run_whose_hand_back_failed_gets_its_job_back_from_the_sw
     async with db.admin() as conn:  # its job began as its worker stopped: never started
         await conn.execute(
             "UPDATE runs SET status = 'queued', heartbeat_at = NULL,"
-            " enqueued_at = now() - interval '10 minutes' WHERE id = $1",
+            " created_at = now() - interval '10 minutes' WHERE id = $1",
             waiting.run_id,
         )
     job_id = job_id_for_run(queue_name, waiting.run_id)
@@ -149,7 +151,7 @@ async def test_a_job_under_way_is_not_enqueued_again_by_the_sweep(
     waiting = await make_tenant_run(db)
     async with db.admin() as conn:
         await conn.execute(
-            "UPDATE runs SET status = 'queued', enqueued_at = now() - interval '10 minutes'"
+            "UPDATE runs SET status = 'queued', created_at = now() - interval '10 minutes'"
             " WHERE id = $1",
             waiting.run_id,
         )
@@ -185,5 +187,50 @@ async def test_a_hand_back_of_a_run_never_started_that_fails_says_what_happens_n
     assert "run 43: not started as the worker stops, and its job could not be put back" in (
         caplog.text
     )
-    assert "the sweep enqueues it again 60 s after its last enqueue" in caplog.text
+    assert "the sweep enqueues it once Redis is back (it checks every 5 s)" in caplog.text
     assert "heartbeat" not in caplog.text  # a queued run has none
+
+
+async def test_a_run_without_its_job_behind_a_long_backlog_gets_it_from_the_sweep(
+    db: Database,
+    redis_url: str,
+    queue_name: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis says which jobs are there: the sweep reads every queued run, page after page,
+    so a run whose enqueue was lost is found behind any number of older ones waiting in
+    the queue, and those keep their jobs as they are."""
+    monkeypatch.setattr(workflows, "REQUEUE_PAGE", 2)
+    caplog.set_level(logging.INFO, logger="jobs.workflows")
+    runs = [(await make_tenant_run(db)).run_id for _ in range(5)]
+    async with db.admin() as conn:
+        await conn.execute(
+            "UPDATE runs SET status = 'queued', heartbeat_at = NULL,"
+            " created_at = now() - interval '10 minutes' + make_interval(secs => id % 1000)"
+            " WHERE id = ANY($1)",
+            runs,
+        )
+    waiting, lost = runs[:4], runs[4]
+    r = aioredis.Redis.from_url(redis_url)
+    keys = [f"arq:job:{job_id_for_run(queue_name, run_id)}" for run_id in runs]
+    for run_id in waiting:  # in the queue, not yet taken
+        job_id = job_id_for_run(queue_name, run_id)
+        await r.set(f"arq:job:{job_id}", b"waiting", ex=3600)
+        await r.zadd(queue_name, {job_id: 1})
+    queue = RunQueue(redis_url, queue_name)
+    settings = Settings(redis_url=redis_url, queue_name=queue_name, requeue_after_seconds=60)
+    try:
+        await requeue_stale_runs({"deps": WorkflowDeps(settings, db, queue, _no_forge)})
+        lost_job = job_id_for_run(queue_name, lost)
+        assert await r.zscore(queue_name, lost_job) is not None
+        assert await r.get(f"arq:job:{lost_job}") not in (None, b"waiting")
+        for run_id in waiting:
+            assert await r.get(f"arq:job:{job_id_for_run(queue_name, run_id)}") == b"waiting"
+        requeued = next(m for m in caplog.messages if m.startswith("re-enqueued"))
+        assert str(lost) in requeued.split(": ")[1].split(", ")
+        assert not {str(n) for n in waiting} & set(requeued.split(": ")[1].split(", "))
+    finally:
+        await r.delete(queue_name, *keys)
+        await r.aclose()
+        await queue.close()

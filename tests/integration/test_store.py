@@ -18,7 +18,6 @@ from app.store import Database
 from app.store import runs as run_store
 from app.store import steps as step_store
 from app.store import tenants as tenant_store
-from app.store.enqueue_marks import mark_enqueued, marking_sql
 
 
 def _key() -> str:
@@ -70,7 +69,6 @@ async def test_a_delivery_and_its_queued_run_are_stored_together(db: Database) -
         "implement",
         "be brief",
     )
-    assert run["enqueued_at"] is None
     assert (row["tenant_id"], row["forge"], row["run_id"], row["event"]) == (
         tenant,
         "github",
@@ -418,15 +416,28 @@ async def test_cancelling_a_queued_run_finishes_it(db: Database) -> None:
         assert await run_store.request_cancel(tc, run_id) is None
 
 
-async def test_unenqueued_runs_are_found_for_the_sweep(db: Database) -> None:
+async def test_the_sweep_reads_every_queued_run_a_page_at_a_time(db: Database) -> None:
     tenant = await new_tenant(db)
-    waiting = (await record(db, tenant, request())).run_id
-    handed = (await record(db, tenant, request())).run_id
-    await mark_enqueued(db, [handed])
+    ours = [(await record(db, tenant, request())).run_id for _ in range(5)]
+    cancelled, started = ours[1], ours[3]
+    async with db.tenant(tenant) as tc:
+        await run_store.request_cancel(tc, cancelled)
+        await run_store.claim_run(tc, started)
+    seen: list[int] = []
+    pages = 0
+    after: run_store.QueuedPage | None = None
     async with db.admin() as conn:
-        due = await run_store.runs_to_requeue_all_tenants(conn, older_than_seconds=3600)
-    assert waiting in due
-    assert handed not in due
+        while True:
+            page, after = await run_store.queued_runs_all_tenants(conn, 0, after, 2)
+            assert len(page) <= 2
+            seen += page
+            pages += 1
+            if after is None:
+                break
+        young, _ = await run_store.queued_runs_all_tenants(conn, 3600, None, 500)
+    assert [r for r in seen if r in ours] == [ours[0], ours[2], ours[4]]  # oldest first
+    assert len(seen) == len(set(seen)) and pages >= 2
+    assert not set(young) & set(ours)  # none is an hour old yet
 
 
 async def test_a_succeeded_step_stays_succeeded_when_restarted(db: Database) -> None:
@@ -537,15 +548,3 @@ async def test_a_released_tenant_connection_keeps_no_tenant_scope(db: Database) 
     finally:
         for conn in held:
             await db.tenant_pool.release(conn)
-
-
-async def test_marks_of_runs_and_label_checks_are_one_committed_statement(db: Database) -> None:
-    tenant = await new_tenant(db)
-    runs = [(await record(db, tenant, request())).run_id for _ in range(3)]
-    await mark_enqueued(db, runs[:2])
-    async with db.admin() as conn:
-        marked = await conn.fetch(
-            "SELECT id FROM runs WHERE id = ANY($1) AND enqueued_at IS NOT NULL", runs
-        )
-    assert sorted(r["id"] for r in marked) == sorted(runs[:2])
-    assert marking_sql([], []) == "SET LOCAL synchronous_commit = off"
