@@ -33,7 +33,7 @@ def test_redis_wants_the_env_files_password_and_every_service_gives_it() -> None
     text = (DEPLOY / "compose.yml").read_text()
     redis = services("compose.yml")["redis"]
     command = " ".join(redis["command"])
-    assert "--requirepass" in command and "$$REDIS_PASSWORD" in command
+    assert "requirepass $$REDIS_PASSWORD" in command and "--requirepass" not in command
     assert "protected-mode" not in command
     assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
     loaded = yaml.safe_load(text)
