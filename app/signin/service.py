@@ -3,6 +3,7 @@ the forges' sign-in clients, the access cache), and the `Viewer` of a request.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hmac
 import logging
@@ -26,6 +27,10 @@ from app.store import web_sessions as session_store
 
 log = logging.getLogger(__name__)
 REFRESH_MARGIN_SECONDS = 60.0
+# A renewal holds a connection of the owner's pool (10) while the forge answers (up to
+# AGENTOPS_FORGE_TIMEOUT_SECONDS): at most this many at once, so that a slow forge leaves
+# the rest of the pool to the intake's new tenants, sign-ins and `/readyz`.
+RENEWALS_AT_ONCE = 4
 
 
 @dataclass
@@ -53,6 +58,7 @@ class SignIn:
         secret = settings.session_secret
         self.keys = SessionKeys(secret.get_secret_value()) if secret is not None else None
         self.cache = AccessCache(settings.access_cache_seconds)
+        self._renewing = asyncio.Semaphore(RENEWALS_AT_ONCE)
         self._http = httpx.AsyncClient(
             timeout=settings.forge_timeout_seconds, follow_redirects=True
         )
@@ -176,7 +182,7 @@ class SignIn:
             return None
         # Refresh tokens work once: the row stays locked while one request (of any web
         # process) renews, and the others then take what it stored.
-        async with self.db.admin() as conn:
+        async with self._renewing, self.db.admin() as conn:
             locked = await session_store.lock_session(conn, viewer.session_digest)
             if locked is None:
                 return None

@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -321,6 +322,39 @@ def test_an_operator_sees_every_run(
     assert shown.json()["can_write"] is False
     ours = client.get(f"{service.url}/api/runs/{runs[OURS]}").json()
     assert ours["can_write"] is False
+
+
+def test_renewals_waiting_on_a_slow_forge_leave_the_database_pool_to_the_rest(
+    service: Service, sims: tuple[GitHubSim, GitLabSim], runs: dict[str, int]
+) -> None:
+    """A renewal keeps its session's row locked while the forge answers: eleven people
+    whose tokens expire while GitHub takes 3 s a renewal must not hold the web
+    process's ten owner connections, or `/readyz` (and a new tenant's delivery) waits."""
+    gh, _ = sims
+    people = [f"slow-{n}" for n in range(11)]
+    for login in people:
+        gh.set_permission(OURS, login, "read")
+    gh.user_token_ttl = 30.0  # renewed on the next request
+    clients: list[httpx.Client] = []
+    try:
+        clients += [sign_in(service, sims, "github", login)[0] for login in people]
+        gh.fail_next(
+            r"POST /login/oauth/access_token", "hang", count=11, retry_after=3, applied=True
+        )
+        url = f"{service.url}/api/runs/{runs[OURS]}"
+        with ThreadPoolExecutor(len(clients)) as pool:
+            pages = [pool.submit(client.get, url, timeout=30) for client in clients]
+            time.sleep(0.5)  # the renewals are waiting on GitHub
+            started = time.monotonic()
+            ready = httpx.get(f"{service.url}/readyz", timeout=10)
+            took = time.monotonic() - started
+            answers = [page.result() for page in pages]
+        assert ready.status_code == 200 and took < 1.0, (ready.text, took)
+        assert [a.status_code for a in answers] == [200] * len(clients)
+    finally:
+        gh.user_token_ttl = 28800.0
+        for client in clients:
+            client.close()
 
 
 def test_an_expiring_token_is_renewed_and_a_refused_renewal_ends_the_session(

@@ -85,7 +85,13 @@ class GitHubSim(
         return await oauth.authorize(self, request)
 
     async def _access_token(self, request: Request) -> Response:
-        return await oauth.access_token(self, request)
+        raw = await request.body()  # kept by the request: the handler reads it again
+        fault = self._take_fault(
+            request.method, request.url.path, [raw.decode("utf-8", errors="replace")]
+        )
+        return await answer_with_fault(
+            fault, lambda: oauth.access_token(self, request), fault_response
+        )
 
     async def _new_app_from_manifest(self, request: Request) -> Response:
         return await app_api.new_app_from_manifest(self, request)
