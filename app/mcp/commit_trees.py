@@ -85,6 +85,32 @@ class CommitMap(RepoMap):
         return Indexed(locator.index, locator, self._opened_at, self._source.commit)
 
 
+class KeyedLocks:
+    """One lock per key, held only while someone holds or waits on it: a client asking for
+    many distinct commits leaves nothing behind (a lock per commit ever asked for grew
+    without bound)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[asyncio.Lock, int]] = {}  # key -> (lock, users)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._entries.get(key) or (asyncio.Lock(), 0)
+        self._entries[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:  # also when cancelled while waiting
+            lock, users = self._entries[key]
+            if users == 1:
+                del self._entries[key]
+            else:
+                self._entries[key] = (lock, users - 1)
+
+
 class CommitTrees:
     """The written trees of the web process and its resident indexes."""
 
@@ -94,7 +120,7 @@ class CommitTrees:
         self.registry = registry
         self.folder = settings.workdir / TREES_FOLDER
         self.keep = settings.codemap_resident_indexes + 2
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = KeyedLocks()
         self._writing = asyncio.Semaphore(MAX_WRITES_AT_ONCE)
         self._resident: ResidentIndexes | None = None
 
@@ -129,8 +155,7 @@ class CommitTrees:
             raise ToolRefusal(f"no run on {where} has checked out a commit yet: give `commit`")
         source = TreeSource(RepositoryIdentity(run.tenant_id, run.forge, run.repo), sha)
         key = f"{run.tenant_id}-{run.forge}-{_digest(run.repo)}-{sha}"
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(key):
             tree = self.folder / key / "tree"
             if tree.is_dir():
                 os.utime(self.folder / key)  # recently used: evicted last
