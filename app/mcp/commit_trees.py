@@ -22,8 +22,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -42,10 +40,10 @@ from app.codemap.resident import (
 from app.config import ConfigError, Settings
 from app.forges.base import ForgeError, GitRemote
 from app.forges.registry import KINDS, ForgeRegistry
-from app.git_export import export_blobs
+from app.git_export import export_blobs, iter_listed_tree
 from app.mcp.errors import ToolRefusal
 from app.mcp.repo_map import Indexed, RepoMap
-from app.mcp.tree_select import Selection, TreeRefused, iter_ls_tree_long, select_files
+from app.mcp.tree_select import Selection, TreeRefused, select_files
 from app.store import DATABASE_ERRORS
 from app.store import tenants as tenant_store
 from app.store.readers import (
@@ -298,30 +296,8 @@ def _select_listed(bare: Path, sha: str, env: dict[str, str]) -> Selection:
     """`select_files` over `git ls-tree -r -l -z` of `sha`, read as git writes it: a tree
     beyond the limits is refused after MAX_ENTRIES entries (git is stopped then), never
     held whole in memory. `GitError` when git fails or outlasts LISTING_SECONDS."""
-    process = subprocess.Popen(
-        ["git", "ls-tree", "-r", "-l", "-z", "--full-tree", sha],
-        cwd=bare,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    stdout = process.stdout
-    assert stdout is not None
-    timer = threading.Timer(LISTING_SECONDS, process.kill)
-    timer.start()
-    try:
-        chosen = select_files(
-            iter_ls_tree_long(iter(lambda: os.read(stdout.fileno(), 1 << 16), b""))
-        )
-        if process.wait() != 0:
-            raise git.GitError(f"git ls-tree of {sha} failed (exit {process.returncode})")
-        return chosen
-    finally:
-        timer.cancel()
-        process.kill()
-        process.wait()
-        stdout.close()
+    with contextlib.closing(iter_listed_tree(bare, sha, env, LISTING_SECONDS)) as entries:
+        return select_files(entries)
 
 
 async def _require_branch_tip(remote: GitRemote, sha: str, where: str) -> None:
