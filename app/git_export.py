@@ -10,9 +10,9 @@ that would leave the directory or enter a `.git` is refused.
 The tree is untrusted: a few kB of git objects can list millions of names (a tree holding
 8 copies of a tree holding 8 copies of …) or gigabytes of files (one blob listed many
 times). The listing is read as git writes it, never held whole: what to write goes to
-temporary files, and a tree beyond MAX_TREE_ENTRIES entries or MAX_TREE_BYTES bytes is
-refused (`TreeBeyondLimits`) as soon as the listing passes the limit, before anything is
-written. Blobs are written in chunks as `cat-file` gives them.
+temporary files, and a tree beyond its `TreeLimits` (entries, bytes) is refused
+(`TreeBeyondLimits`) as soon as the listing passes the limit, before anything is written.
+Blobs are written in chunks as `cat-file` gives them.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from typing import IO
 
 from app.git import GitError, repository_env
 
-MAX_TREE_ENTRIES = 1_000_000  # entries of a commit's tree, of any kind
-MAX_TREE_BYTES = 4 * 1024 * 1024 * 1024  # the bytes of its files, as listed
 LISTING_SECONDS = 120.0
 _CHUNK = 1 << 16
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -39,6 +37,17 @@ _MAX_LINK_BYTES = 4096  # PATH_MAX: a link's target
 
 class TreeBeyondLimits(GitError):
     """The commit's tree is beyond a limit; the message says which."""
+
+
+@dataclass(frozen=True)
+class TreeLimits:
+    """The most a commit's exported tree may list (settings `TREE_MAX_ENTRIES`, `_MB`)."""
+
+    entries: int = 1_000_000  # files, links and submodules
+    bytes: int = 4096 * 1_000_000  # of its files, as listed
+
+
+DEFAULT_TREE_LIMITS = TreeLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,22 +125,14 @@ def safe_parts(path: str) -> list[str]:
 
 
 async def export_tree(
-    repo_dir: Path,
-    commit: str,
-    dest: Path,
-    *,
-    max_entries: int | None = None,
-    max_bytes: int | None = None,
+    repo_dir: Path, commit: str, dest: Path, limits: TreeLimits = DEFAULT_TREE_LIMITS
 ) -> None:
     """Write the files of `commit` of the repository at `repo_dir` into the new `dest`;
-    `TreeBeyondLimits` (nothing written) past `max_entries` entries or `max_bytes` bytes of
-    files (default: MAX_TREE_ENTRIES, MAX_TREE_BYTES)."""
+    `TreeBeyondLimits` (nothing written) past `limits`."""
     env = await repository_env(repo_dir)
-    limits = (
-        MAX_TREE_ENTRIES if max_entries is None else max_entries,
-        MAX_TREE_BYTES if max_bytes is None else max_bytes,
+    await asyncio.to_thread(
+        _export_listed, repo_dir, commit, dest, env, limits.entries, limits.bytes
     )
-    await asyncio.to_thread(_export_listed, repo_dir, commit, dest, env, *limits)
 
 
 def _export_listed(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app import git_export
+from app.config import Settings
 from app.git_export import TreeBeyondLimits
 from app.workflow import workspace
 from app.workflow.failures import public_failure
@@ -54,17 +54,18 @@ def _nested(repo: Path, blob: str, fan_out: int, levels: int) -> str:
 
 
 async def test_a_tree_of_more_entries_than_the_limit_is_refused_unread_and_unwritten(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     repo = tmp_path / "hostile.git"
     sha = tree_bomb(repo)  # 8^6 = 262,144 entries from a few kB of objects
-    monkeypatch.setattr(git_export, "MAX_TREE_ENTRIES", 100_000)
     folder = tmp_path / "run-1"
     folder.mkdir()
     tracemalloc.start()
     try:
         with pytest.raises(TreeBeyondLimits, match="more than 100000 entries") as refused:
-            await workspace.base_copy(folder, repo, sha)
+            await workspace.base_copy(
+                folder, repo, sha, Settings(tree_max_entries=100_000).tree_limits
+            )
         _now, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -75,17 +76,16 @@ async def test_a_tree_of_more_entries_than_the_limit_is_refused_unread_and_unwri
 
 
 async def test_a_tree_claiming_more_bytes_than_the_limit_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     repo = tmp_path / "hostile.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(repo)], check=True)
     blob = _git(repo, "hash-object", "-w", "--stdin", stdin=b"#" * 1024 * 1024)
     sha = _commit(repo, _nested(repo, blob, 8, 3))  # 512 files of 1 MB: 1 MB of objects
-    monkeypatch.setattr(git_export, "MAX_TREE_BYTES", 64 * 1024 * 1024)
     folder = tmp_path / "run-1"
     folder.mkdir()
-    with pytest.raises(TreeBeyondLimits, match="more than 67 MB"):
-        await workspace.base_copy(folder, repo, sha)
+    with pytest.raises(TreeBeyondLimits, match="more than 64 MB"):
+        await workspace.base_copy(folder, repo, sha, Settings(tree_max_mb=64).tree_limits)
     assert list(folder.iterdir()) == []
 
 
@@ -111,7 +111,7 @@ async def test_a_large_file_is_written_in_chunks_and_a_tree_within_the_limits_wh
     folder.mkdir()
     tracemalloc.start()
     try:
-        base = await workspace.base_copy(folder, repo, sha)
+        base = await workspace.base_copy(folder, repo, sha, Settings().tree_limits)
         _now, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
