@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from app.agent_mcp.servers import SECRET_PREFIX, McpServer, check_servers
 from app.commands import COMMANDS, DEFAULT_LABELS
 from app.forwarded import Network, trusted_networks
+from app.git_export import TreeLimits
 from app.operators import parse_operator_logins
 from app.prepare.egress import DEFAULT_REGISTRIES, EgressConfigError, parse_allowed, parse_resolve
 
@@ -263,8 +264,9 @@ class Settings(BaseSettings):
     as `acme/*`; `["*"]`: all), optional `env` / `headers` (`{secret:NAME}` reads
     `MCP_SECRET_NAME`), `read_only_paths` (stdio servers run jailed: what else they may
     read), `network` (stdio: the worker's network; off, none), `timeout_seconds`,
-    `start_timeout_seconds`, `max_result_chars`, `max_argument_chars` (see *MCP servers as
-    tools*)."""
+    `start_timeout_seconds`, `max_result_chars`, `max_argument_chars`, and each stdio
+    server's limits `memory_mb` (2048, per process), `processes` (256), `file_mb` (1024)
+    (see *MCP servers as tools*)."""
 
     # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
     # Each sandboxed command as a whole, through its own cgroup where the host gives one;
@@ -277,6 +279,13 @@ class Settings(BaseSettings):
     """CPU seconds per wall-clock second of each test command."""
     sandbox_disk_mb: int = Field(default=2048, ge=16)
     """Size of a command's `/tmp` (its HOME) and `/dev/shm`, and of a run's scratch area."""
+    tree_max_entries: int = Field(default=1_000_000, ge=1_000)
+    """A commit listing more files (links and submodules included) is refused when the
+    worker writes its copy of the original code for the tests (a few kB of git objects can
+    list millions of names); the run fails saying so."""
+    tree_max_mb: int = Field(default=4096, ge=16)
+    """Likewise, a commit whose files hold more megabytes (as listed: one blob listed a
+    thousand times counts a thousand times)."""
     sandbox_cgroup: Path | None = None
     """A delegated cgroup v2 directory for the per-command groups; unset, found."""
     sandbox_pythons: str = ""
@@ -329,6 +338,10 @@ class Settings(BaseSettings):
     """The dependency cache, per tenant; unset, `<WORKDIR>/deps-cache`."""
     prepare_cache_mb: int = Field(default=10240, ge=0)
     """The dependency cache's size per tenant; the least recently used go first."""
+
+    @property
+    def tree_limits(self) -> TreeLimits:
+        return TreeLimits(self.tree_max_entries, self.tree_max_mb * 1_000_000)
 
     @property
     def sandbox_python_env(self) -> Path:

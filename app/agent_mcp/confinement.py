@@ -24,9 +24,16 @@ stdio server runs under `bwrap`, built from the sandbox's own pieces
 The network: a loopback of its own and nothing else (`--unshare-net`), unless the
 operator gives it the worker's (`network: true`, for a server that calls an HTTP API):
 then it reaches whatever the worker reaches, loopback services included (a Redis without
-a password is the worker's queue, whose jobs the worker unpickles). No seccomp filter,
-no cgroup or rlimits: a server can use the worker's CPU and memory until its call's time
-runs out.
+a password is the worker's queue, whose jobs the worker unpickles).
+
+Resource limits, set by `prlimit` (util-linux) inside the jail after the drop, on the
+server and all it starts (`ServerLimits`, per server in `AGENTOPS_MCP_SERVERS`):
+`RLIMIT_DATA` (its writable memory, per process: an allocation past it fails, as a
+`MemoryError` in Python; address space merely reserved, as V8 and Go do, is not counted),
+`RLIMIT_NPROC` (processes and threads: a fork bomb's `fork` fails; counted in the jail's
+user namespace, or as root for every process of `nobody` on the host, the sandbox's
+included), `RLIMIT_FSIZE` (the largest file it writes) and no core file. No seccomp
+filter and no cgroup: CPU is bounded only by a call's time, and memory per process.
 
 When bwrap is missing or cannot make these namespaces here, no stdio server is started
 (`ConfinementUnavailable`, said by `agentops doctor` and in the run's log).
@@ -40,6 +47,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -70,6 +78,32 @@ class ConfinementUnavailable(RuntimeError):
     """A stdio MCP server cannot be started confined here; the message says why."""
 
 
+@dataclass(frozen=True)
+class ServerLimits:
+    """The rlimits of each process of a server (hard and soft alike: it cannot raise them)."""
+
+    memory_mb: int = 2048  # RLIMIT_DATA
+    processes: int = 256  # RLIMIT_NPROC
+    file_mb: int = 1024  # RLIMIT_FSIZE
+
+    def prlimit_args(self) -> list[str]:
+        """`prlimit`, set to these limits, before the program it then runs."""
+        return [
+            "prlimit",
+            f"--data={self.memory_mb * 1024 * 1024}",
+            f"--nproc={self.processes}",
+            f"--fsize={self.file_mb * 1024 * 1024}",
+            "--core=0",
+            "--",
+        ]
+
+    def said(self) -> str:
+        return (
+            f"{self.memory_mb} MB of memory a process, {self.processes} processes, "
+            f"files of {self.file_mb} MB"
+        )
+
+
 def confined_argv(
     bwrap: str,
     command: Sequence[str],
@@ -79,10 +113,11 @@ def confined_argv(
     *,
     drop_to: tuple[int, int] | None,
     network: bool = False,
+    limits: ServerLimits = ServerLimits(),
 ) -> list[str]:
     """bwrap, its options, then the operator's `command`, which sees the host's
     toolchain, `read_only` and `home` (read-write, its working directory), nothing else;
-    the worker's network only with `network`."""
+    the worker's network only with `network`; within `limits`."""
     args = [bwrap, "--die-with-parent", "--new-session", *namespace_args(drop_to)]
     if not network:
         args.append("--unshare-net")  # a loopback of its own
@@ -99,7 +134,7 @@ def confined_argv(
             args += [*dirs_to(path), "--ro-bind", str(path), str(path)]
     args += [*dirs_to(home), "--bind", str(home), str(home), "--chdir", str(home)]
     args += ["--remount-ro", "/", "--remount-ro", "/dev", "--", *drop_args(drop_to)]
-    return [*args, *command]
+    return [*args, *limits.prlimit_args(), *command]
 
 
 def command_paths(
@@ -224,6 +259,8 @@ def probe_confinement(bwrap: str | None) -> str | None:
     root = jail_user()
     if root is not None and shutil.which("setpriv") is None:
         return f"setpriv (util-linux) is missing: {HINT}"
+    if shutil.which("prlimit") is None:
+        return "prlimit is missing: install util-linux (it sets the server's resource limits)"
     with tempfile.TemporaryDirectory(prefix="agentops-mcp-probe-") as home:
         if root is not None:
             os.chown(home, *root)
@@ -251,9 +288,11 @@ def confine(
     read_only: Iterable[Path] = (),
     *,
     network: bool = False,
+    limits: ServerLimits = ServerLimits(),
 ) -> list[str]:
-    """The argv that starts `command` in its jail, `home` made its own (blocking: files
-    are read, the probe may run); `ConfinementUnavailable` when it cannot be confined."""
+    """The argv that starts `command` in its jail within `limits`, `home` made its own
+    (blocking: files are read, the probe may run); `ConfinementUnavailable` when it cannot
+    be confined."""
     problem = confinement_problem()
     if problem is not None:
         raise ConfinementUnavailable(f"not started unconfined: {problem}")
@@ -278,4 +317,5 @@ def confine(
         read_host_layout(),
         drop_to=user,
         network=network,
+        limits=limits,
     )

@@ -27,7 +27,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import PaginatedRequestParams
 
-from app.agent_mcp.confinement import confine
+from app.agent_mcp.confinement import ServerLimits, confine
 from app.agent_mcp.servers import McpServer
 
 MAX_TOOL_PAGES = 10  # of `tools/list`: a server that pages forever is cut off
@@ -62,7 +62,7 @@ async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterato
             search_path = env.get("PATH", os.environ.get("PATH", os.defpath))
             read_only = [Path(p) for p in server.read_only_paths]
             argv = await anyio.to_thread.run_sync(
-                partial(confine, network=server.network),
+                partial(confine, network=server.network, limits=limits_of(server)),
                 server.command,
                 Path(home),
                 search_path,
@@ -89,6 +89,10 @@ async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterato
             await session.initialize()
             tools = await _list_tools(session)
         yield Connection(session, tools)
+
+
+def limits_of(server: McpServer) -> ServerLimits:
+    return ServerLimits(server.memory_mb, server.processes, server.file_mb)
 
 
 async def _list_tools(session: ClientSession) -> list[OfferedTool]:

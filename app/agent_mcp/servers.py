@@ -64,6 +64,14 @@ class McpServer(BaseModel):
     """What the model reads of one result; the rest is cut."""
     max_argument_chars: int = Field(default=8_000, ge=100, le=200_000)
     """The model's arguments of one call, as JSON; a longer call is refused unsent."""
+    memory_mb: int = Field(default=2048, ge=64, le=1_048_576)
+    """stdio: the writable memory of each of its processes (`RLIMIT_DATA`); an allocation
+    past it fails."""
+    processes: int = Field(default=256, ge=8, le=65_536)
+    """stdio: its processes and threads at once (`RLIMIT_NPROC`; as root, counted for every
+    process of `nobody`, the sandbox's tests included): a fork past it fails."""
+    file_mb: int = Field(default=1024, ge=1, le=1_048_576)
+    """stdio: the largest file it may write (`RLIMIT_FSIZE`)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> McpServer:

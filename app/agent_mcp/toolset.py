@@ -26,7 +26,7 @@ from mcp_types import CallToolResult, TextContent
 from mcp_types.jsonrpc import CONNECTION_CLOSED
 
 from app.agent_mcp.confinement import ConfinementUnavailable
-from app.agent_mcp.connection import Connection, OfferedTool, connect
+from app.agent_mcp.connection import Connection, OfferedTool, connect, limits_of
 from app.agent_mcp.servers import McpServer
 from app.llm.prompt_safety import fence_untrusted
 from app.llm.types import ToolSpec
@@ -107,15 +107,27 @@ class McpToolset:
             return self._gone(server, name, exc)
         text = self._clean(server, result_text(result), limits.max_result_chars)
         label = f"MCP tool {name} ({'error' if result.is_error else 'result'})"
-        return ToolResult(fence_untrusted(label, text), is_error=result.is_error)
+        said = fence_untrusted(label, text)
+        if result.is_error and limits.command is not None:
+            # a server's own words for a failed allocation, fork or write may be none
+            # ("Error executing tool x": a MemoryError has no message)
+            said += (
+                f"\n(The MCP server {server_name!r} runs within its limits: "
+                f"{limits_of(limits).said()}; past them an allocation, a new process or a "
+                "write fails.)"
+            )
+        return ToolResult(said, is_error=result.is_error)
 
     @staticmethod
     def _gone(server: _Server, name: str, exc: Exception) -> ToolResult:
         log.warning("MCP server %s failed on %s: %.300r", server.name, name, exc)
         server.down = "stopped answering"
         server.stop.set()
+        limits = f" (it may have passed its limits: {limits_of(server.config).said()})"
         return ToolResult(
-            f"{name} failed: the MCP server {server.name!r} stopped answering", is_error=True
+            f"{name} failed: the MCP server {server.name!r} stopped answering"
+            f"{limits if server.config.command is not None else ''}",
+            is_error=True,
         )
 
     @staticmethod

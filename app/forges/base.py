@@ -48,6 +48,7 @@ class Issue:
     state: str
     labels: tuple[str, ...] = ()
     url: str = ""
+    pull_request: bool = False  # GitHub: this number is a pull request (each is an issue too)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -42,10 +40,10 @@ from app.codemap.resident import (
 from app.config import ConfigError, Settings
 from app.forges.base import ForgeError, GitRemote
 from app.forges.registry import KINDS, ForgeRegistry
-from app.git_export import export_blobs
+from app.git_export import export_blobs, iter_listed_tree
 from app.mcp.errors import ToolRefusal
 from app.mcp.repo_map import Indexed, RepoMap
-from app.mcp.tree_select import Selection, TreeRefused, iter_ls_tree_long, select_files
+from app.mcp.tree_select import Selection, TreeRefused, select_files
 from app.store import DATABASE_ERRORS
 from app.store import tenants as tenant_store
 from app.store.readers import (
@@ -85,6 +83,32 @@ class CommitMap(RepoMap):
         return Indexed(locator.index, locator, self._opened_at, self._source.commit)
 
 
+class KeyedLocks:
+    """One lock per key, held only while someone holds or waits on it: a client asking for
+    many distinct commits leaves nothing behind (a lock per commit ever asked for grew
+    without bound)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[asyncio.Lock, int]] = {}  # key -> (lock, users)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._entries.get(key) or (asyncio.Lock(), 0)
+        self._entries[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:  # also when cancelled while waiting
+            lock, users = self._entries[key]
+            if users == 1:
+                del self._entries[key]
+            else:
+                self._entries[key] = (lock, users - 1)
+
+
 class CommitTrees:
     """The written trees of the web process and its resident indexes."""
 
@@ -94,7 +118,7 @@ class CommitTrees:
         self.registry = registry
         self.folder = settings.workdir / TREES_FOLDER
         self.keep = settings.codemap_resident_indexes + 2
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = KeyedLocks()
         self._writing = asyncio.Semaphore(MAX_WRITES_AT_ONCE)
         self._resident: ResidentIndexes | None = None
 
@@ -129,8 +153,7 @@ class CommitTrees:
             raise ToolRefusal(f"no run on {where} has checked out a commit yet: give `commit`")
         source = TreeSource(RepositoryIdentity(run.tenant_id, run.forge, run.repo), sha)
         key = f"{run.tenant_id}-{run.forge}-{_digest(run.repo)}-{sha}"
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(key):
             tree = self.folder / key / "tree"
             if tree.is_dir():
                 os.utime(self.folder / key)  # recently used: evicted last
@@ -273,30 +296,8 @@ def _select_listed(bare: Path, sha: str, env: dict[str, str]) -> Selection:
     """`select_files` over `git ls-tree -r -l -z` of `sha`, read as git writes it: a tree
     beyond the limits is refused after MAX_ENTRIES entries (git is stopped then), never
     held whole in memory. `GitError` when git fails or outlasts LISTING_SECONDS."""
-    process = subprocess.Popen(
-        ["git", "ls-tree", "-r", "-l", "-z", "--full-tree", sha],
-        cwd=bare,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    stdout = process.stdout
-    assert stdout is not None
-    timer = threading.Timer(LISTING_SECONDS, process.kill)
-    timer.start()
-    try:
-        chosen = select_files(
-            iter_ls_tree_long(iter(lambda: os.read(stdout.fileno(), 1 << 16), b""))
-        )
-        if process.wait() != 0:
-            raise git.GitError(f"git ls-tree of {sha} failed (exit {process.returncode})")
-        return chosen
-    finally:
-        timer.cancel()
-        process.kill()
-        process.wait()
-        stdout.close()
+    with contextlib.closing(iter_listed_tree(bare, sha, env, LISTING_SECONDS)) as entries:
+        return select_files(entries)
 
 
 async def _require_branch_tip(remote: GitRemote, sha: str, where: str) -> None:

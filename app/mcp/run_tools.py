@@ -23,7 +23,7 @@ from app.events import RunRequest
 from app.forges.registry import ForgeRegistry
 from app.mcp.errors import ToolRefusal
 from app.mcp.run_models import Filed, RunList, RunStatus, RunSummary, StepSummary
-from app.mcp.start_target import checked_name, known_target, unknown_target
+from app.mcp.start_target import checked_kind, checked_name, known_target, unknown_target
 from app.mcp.tokens import Principal
 from app.runpage.control import control_request
 from app.store import DATABASE_ERRORS
@@ -149,6 +149,7 @@ async def start_run(
         target = known_target(known, tenant)
     else:
         target = await unknown_target(registry, forge, name)
+    await checked_kind(registry, forge, target, target_kind, number, asked.name, STARTABLE)
     key = uuid.uuid4().hex
     request = RunRequest(
         tenant=target.tenant,

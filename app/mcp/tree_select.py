@@ -10,11 +10,12 @@ MAX_ENTRIES entries, read as they come (`iter_ls_tree_long`), no disk.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from app.codemap.discover import SkipRules
 from app.codemap.languages import language_for_path
+from app.git_export import TreeEntry, iter_ls_tree_long
 
 MAX_ENTRIES = 200_000  # files of the commit, of any kind
 MAX_KEPT_BYTES = 512 * 1024 * 1024  # what is written to disk
@@ -23,15 +24,6 @@ _REGULAR = ("100644", "100755")
 
 class TreeRefused(ValueError):
     """The commit's tree is beyond a limit; the message says which."""
-
-
-@dataclass(frozen=True, slots=True)
-class TreeEntry:
-    mode: str
-    kind: str  # blob, tree, commit (a submodule)
-    oid: str
-    size: int | None  # None for what is not a blob
-    path: str
 
 
 @dataclass
@@ -46,31 +38,7 @@ class Selection:
 
 def parse_ls_tree_long(listing: str) -> list[TreeEntry]:
     """The entries of `git ls-tree -r -l -z` output."""
-    return [e for e in map(_entry, listing.split("\0")) if e is not None]
-
-
-def iter_ls_tree_long(chunks: Iterable[bytes]) -> Iterator[TreeEntry]:
-    """The entries of `git ls-tree -r -l -z` output read in chunks, one at a time: a
-    listing is never held whole (a tree of millions of names costs only what is read)."""
-    pending = b""
-    for chunk in chunks:
-        *records, pending = (pending + chunk).split(b"\0")
-        for record in records:
-            entry = _entry(record.decode("utf-8", "replace"))
-            if entry is not None:
-                yield entry
-    entry = _entry(pending.decode("utf-8", "replace"))
-    if entry is not None:
-        yield entry
-
-
-def _entry(record: str) -> TreeEntry | None:
-    meta, _, path = record.partition("\t")
-    fields = meta.split()
-    if not record or len(fields) != 4:
-        return None
-    mode, kind, oid, size = fields
-    return TreeEntry(mode, kind, oid, int(size) if size.isdigit() else None, path)
+    return list(iter_ls_tree_long([listing.encode()]))
 
 
 def safe_path(path: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Literal
 from app.forges.base import ForgeAccessError, ForgeAPIError, ForgeError, ForgeTransientError
 from app.forges.registry import display_name
 from app.git import GitError, GitTimeout, PushRejected
+from app.git_export import TreeBeyondLimits
 from app.llm.errors import BudgetExhausted, ContextTooLong, LLMError, StructuredOutputError
 from app.redaction import redact, registered_secrets
 from app.sandbox import SandboxUnavailable
@@ -182,6 +183,13 @@ def _forge(exc: ForgeError, name: str) -> PublicFailure:
 
 
 def _git(exc: GitError) -> PublicFailure:
+    if isinstance(exc, TreeBeyondLimits):
+        return PublicFailure(
+            "git",
+            "The commit's tree lists more files, or more bytes of files, than AgentOps "
+            "writes for a run's tests.",
+            f"Nothing was changed; {_ASK_OPERATOR} if the repository is really that large.",
+        )
     if isinstance(exc, GitTimeout):
         return PublicFailure(
             "git",

@@ -275,7 +275,13 @@ async def implement_bench(
         )
     policy = await policy_for_tests(settings, config, folder / "scratch")
     prepared = await install(policy)
-    bench = TestBench(root, command, prepared.apply(policy), settings.sandbox_allow_unsandboxed)
+    bench = TestBench(
+        root,
+        command,
+        prepared.apply(policy),
+        settings.sandbox_allow_unsandboxed,
+        settings.tree_limits,
+    )
     await bench.check_runner()
     return bench
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.git_export import DEFAULT_TREE_LIMITS, TreeLimits
 from app.repo_config import REPO_CONFIG_FILE, RepoConfig
 from app.sandbox import (
     SandboxPolicy,
@@ -50,6 +51,7 @@ class TestBench:
     command: TestCommand
     policy: SandboxPolicy
     allow_unsandboxed: bool
+    tree_limits: TreeLimits = DEFAULT_TREE_LIMITS  # of the original code's copy (`base_copy`)
 
     def _argv(self, test_ids: Sequence[str]) -> tuple[str, ...]:
         if not test_ids:
@@ -130,8 +132,13 @@ async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> Te
     scratch = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id) / "scratch"
     policy = await policy_for_tests(ctx.deps.settings, config, scratch)
     prepared = await install_dependencies(ctx, root, config, policy)
+    settings = ctx.deps.settings
     bench = TestBench(
-        root, command, prepared.apply(policy), ctx.deps.settings.sandbox_allow_unsandboxed
+        root,
+        command,
+        prepared.apply(policy),
+        settings.sandbox_allow_unsandboxed,
+        settings.tree_limits,
     )
     await bench.check_runner()
     return bench

@@ -57,7 +57,9 @@ class ChangeProof:
         if not test_ids:
             return False, "No test was named: name the tests you added in `finish`."
         bench = self.bench
-        base = await workspace.base_copy(self.folder, self.root, self.base_sha)
+        base = await workspace.base_copy(
+            self.folder, self.root, self.base_sha, self.bench.tree_limits
+        )
         proof = await prove_red_green(
             base,
             self.root,
@@ -87,7 +89,9 @@ class ChangeProof:
 
     async def regressions(self, test_files: Sequence[str]) -> RegressionCheck:
         """The tests of `test_files` (and the suite) on the original code and the change."""
-        base = await workspace.base_copy(self.folder, self.root, self.base_sha)
+        base = await workspace.base_copy(
+            self.folder, self.root, self.base_sha, self.bench.tree_limits
+        )
         suite_seconds, suite_note = await self._suite_budget(base)
         return await check_regressions(
             base,

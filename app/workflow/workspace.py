@@ -18,7 +18,7 @@ from pathlib import Path
 
 from app import git
 from app.forges.base import GitRemote
-from app.git_export import export_tree
+from app.git_export import DEFAULT_TREE_LIMITS, TreeLimits, export_tree
 
 
 def run_folder(workdir: Path, run_id: int) -> Path:
@@ -109,17 +109,20 @@ def _is_link_mode(line: str) -> bool:
     ) or (line.startswith("index ") and line.endswith(" 120000"))
 
 
-async def base_copy(folder: Path, root: Path, base_sha: str) -> Path:
+async def base_copy(
+    folder: Path, root: Path, base_sha: str, limits: TreeLimits = DEFAULT_TREE_LIMITS
+) -> Path:
     """The original code's files, for running the tests before the change.
 
     Written from the commit's blobs by the worker (app/git_export.py), not checked out
     by git, so no attribute filter or configured program of the repository runs; it has
-    no `.git`, and nothing git-related runs on it afterwards.
+    no `.git`, and nothing git-related runs on it afterwards; a tree beyond `limits` is
+    refused (`TreeBeyondLimits`).
     """
     base = folder / "base"
     if not base.is_dir():
         partial = folder / "base.partial"
         await asyncio.to_thread(shutil.rmtree, partial, True)
-        await export_tree(root, base_sha, partial)
+        await export_tree(root, base_sha, partial, limits)
         await asyncio.to_thread(partial.rename, base)
     return base

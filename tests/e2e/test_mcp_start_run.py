@@ -11,6 +11,7 @@ tenant's."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -180,3 +181,57 @@ async def test_a_reinstalled_app_is_reached_through_its_new_installation(
     run = wait_for(lambda: service.finished(filed["run_id"]), 60, what="alice's run to end")
     assert run["status"] == "succeeded", service.logs()[-4000:]
     assert run["context"]["installation_id"] == new != old
+
+
+async def runs_on(database_url: str, repo: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM runs WHERE repo = $1", repo))
+    finally:
+        await conn.close()
+
+
+async def test_a_number_is_looked_up_and_a_command_for_the_other_kind_refused(
+    service: Service, sims: GitHubSim, llm: tuple[LLMSimulator, str], e2e_database_url: str
+) -> None:
+    """Attack: a client (or a model steering one) names a pull request as an issue, so that
+    `implement` reads the pull request's text as a task and opens a second pull request
+    from it, or asks `review` of an issue; a number GitHub has not at all. The forge is
+    asked what the number is; the mismatch is refused naming what to use, nothing filed."""
+    issue = sims.add_issue(FRESH, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
+    pull = sims.add_pull(FRESH, head="feature", title="Refuse zero", user="alice")
+    filed_before = await runs_on(e2e_database_url, FRESH)
+    replies_before = len(llm[0].requests)
+    refusals = [
+        # (target_kind, number, command): what the answer must say
+        (("issue", pull, "implement"), [f"pull request #{pull} of {FRESH} on GitHub is a pull"]),
+        (("pull_request", pull, "implement"), ["`implement` works on an issue", "review"]),
+        (("issue", pull, "plan"), ["on it use test, review, fix", "give the number of an issue"]),
+        (("pull_request", issue, "review"), ["`review` works on a pull request", "implement"]),
+        (("pull_request", issue, "fix make it faster"), ["on it use implement, plan"]),
+        (("issue", issue + 1000, "implement"), [f"has no issue or pull request #{issue + 1000}"]),
+        (
+            ("issue", pull, "status"),
+            [f"#{pull}", "is a pull request, not an issue", "pull_request"],
+        ),
+        (("pull_request", issue, "status"), ["is an issue, not a pull request", "issue"]),
+    ]
+    async with connected(service, ALICE_TOKEN) as alice:
+        for (kind, number, command), reasons in refusals:
+            asked = {"repository": FRESH, "target_kind": kind, "number": number}
+            answer = await alice.call_tool("start_run", asked | {"command": command})
+            said = text_of(answer)
+            assert answer.is_error, (kind, number, command, said)
+            assert all(r in said for r in reasons), (kind, number, command, said)
+        assert await runs_on(e2e_database_url, FRESH) == filed_before
+        assert len(llm[0].requests) == replies_before
+
+        # the kinds as they are: filed (`status`, a control command, works on both)
+        for kind, number in (("pull_request", pull), ("issue", issue)):
+            asked = {"repository": FRESH, "target_kind": kind, "number": number}
+            filed = data(await alice.call_tool("start_run", asked | {"command": "status"}))
+            run = wait_for(partial(service.finished, filed["run_id"]), 60, what="the status run")
+            assert run["status"] == "succeeded", service.logs()[-4000:]
+            assert (run["target_kind"], run["target_number"]) == (kind, number)
+    looked_up = [r.path for r in sims.requests if r.path.startswith(f"/repos/{FRESH}/issues/")]
+    assert f"/repos/{FRESH}/issues/{pull}" in looked_up

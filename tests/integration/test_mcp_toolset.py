@@ -143,7 +143,10 @@ async def test_a_server_that_dies_fails_its_calls_not_the_run() -> None:
     async with open_toolset({"docs": stdio_docs()}, ENVIRON) as tools:
         crashed = await tools.call("docs.crash", {})
         assert crashed.is_error
-        assert crashed.text == "docs.crash failed: the MCP server 'docs' stopped answering"
+        assert crashed.text == (
+            "docs.crash failed: the MCP server 'docs' stopped answering (it may have passed "
+            "its limits: 2048 MB of memory a process, 256 processes, files of 1024 MB)"
+        )
         after = await tools.call("docs.lookup", {"topic": "errors"})
         assert after.is_error and "unavailable" in after.text
         assert "earlier in this run" in after.text

@@ -82,6 +82,7 @@ class GitHubForge(GitHubComments, GitHubChecks):
             state=str(data.get("state", "")),
             labels=labels,
             url=str(data.get("html_url", "")),
+            pull_request=data.get("pull_request") is not None,
         )
 
     @staticmethod

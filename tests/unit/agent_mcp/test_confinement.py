@@ -63,6 +63,17 @@ def test_its_own_namespaces_proc_dev_tmp_and_home(drop: bool) -> None:
             "--no-new-privs",
         } <= set(tail)
     assert tail[-3:] == ["/opt/mcp/bin/server", "--root", "/srv/docs"]
+    # its limits, set after the drop (a process may lower its own), before its program
+    limits = tail[tail.index("prlimit") : -3]
+    assert limits == [
+        "prlimit",
+        f"--data={2048 * 1024 * 1024}",
+        "--nproc=256",
+        f"--fsize={1024 * 1024 * 1024}",
+        "--core=0",
+        "--",
+    ]
+    assert not drop or tail.index("prlimit") > tail.index("--no-new-privs")
 
 
 def test_the_worker_s_network_only_when_the_operator_gives_it() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from app.git import GitError
 from app.git_env import NEUTRAL_CONFIG, UnsafeRepositoryConfig, git_env, repository_overrides
-from app.git_export import parse_ls_tree, safe_parts
+from app.git_export import TreeEntry, iter_ls_tree_long, safe_parts
 
 
 def test_program_running_keys_get_harmless_values() -> None:
@@ -84,8 +84,12 @@ def test_every_run_neutralises_programs_and_transports() -> None:
 
 
 def test_exported_trees_never_leave_the_directory() -> None:
-    listing = "100644 blob aaa\ta.py\x00120000 blob bbb\tlink\x00160000 commit ccc\tsub\x00"
-    assert parse_ls_tree(listing) == [("100644", "aaa", "a.py"), ("120000", "bbb", "link")]
+    listing = b"100644 blob aaa 3\ta.py\x00120000 blob bbb 1\tlink\x00160000 commit ccc -\tsub\x00"
+    assert list(iter_ls_tree_long([listing[:20], listing[20:]])) == [
+        TreeEntry("100644", "blob", "aaa", 3, "a.py"),
+        TreeEntry("120000", "blob", "bbb", 1, "link"),
+        TreeEntry("160000", "commit", "ccc", None, "sub"),
+    ]
     assert safe_parts("src/a.py") == ["src", "a.py"]
     for bad in ("../x", "/etc/passwd", "a/.git/config", "a//b", "./a"):
         with pytest.raises(GitError):
