@@ -1,7 +1,7 @@
 """A second localisation dev set from fixing commits of repositories outside the first.
 
     .venv/bin/python bench/codemap_devset2.py --mirrors /work/.mirror --out /tmp/devset2.json \
-        --trees /tmp/devset2/trees [--per-repo 30] [--since 2023-10-01]
+        --trees /tmp/devset2/trees [--per-repo 30] [--since 2023-10-01] [--until 2025-12-01]
 
 Each task is one non-merge commit that fixes something (its message names an issue it
 fixes, `Fixes #N`, or it adds a changelog entry, or a long body says what was wrong) and
@@ -13,7 +13,9 @@ CHANGES, xarray's and seaborn's what's-new). The gold files' paths, base names a
 module names are cut from the text. Base commit = the fix's parent. Commits since --since
 only: the default is about when SWE-bench was published (October 2023; the newest issue
 of the SWE-bench dev set is of July 2023), so the set shares no task with a measurement on
-SWE-bench. Trees: TREES/<instance_id>, made with `git archive`.
+SWE-bench. --until (none by default) ends the window: commits are taken evenly spaced
+over the window, so a mirror fetched later, with newer history, gives other tasks unless
+the window is closed. Trees: TREES/<instance_id>, made with `git archive`.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def main() -> None:
     parser.add_argument("--trees", type=Path, default=None)
     parser.add_argument("--per-repo", type=int, default=30)
     parser.add_argument("--since", default="2023-10-01")
+    parser.add_argument("--until", default="", help="the window's last day (default: none)")
     args = parser.parse_args()
     tasks: list[dict[str, object]] = []
     for repo, mirror in REPOS.items():
@@ -67,7 +70,7 @@ def main() -> None:
         if not git_dir.exists():
             print(f"skipped {repo}: no mirror at {git_dir}")
             continue
-        found = list(_tasks(repo, git_dir, args.since))
+        found = list(_tasks(repo, git_dir, args.since, args.until))
         step = max(1, len(found) // args.per_repo)
         chosen = found[::step][: args.per_repo]
         print(f"{repo}: {len(found)} fixing commits qualify, {len(chosen)} taken")
@@ -92,9 +95,10 @@ def _git(git_dir: Path, *args: str) -> str:
     ).stdout
 
 
-def _tasks(repo: str, git_dir: Path, since: str) -> list[dict[str, object]]:
+def _tasks(repo: str, git_dir: Path, since: str, until: str = "") -> list[dict[str, object]]:
+    window = [f"--since={since}"] + ([f"--until={until}"] if until else [])
     log = _git(
-        git_dir, "log", "--no-merges", f"--since={since}", "--name-status",
+        git_dir, "log", "--no-merges", *window, "--name-status",
         "--format=%x00%H %P%x01%B%x02",
     )  # fmt: skip
     tasks: list[dict[str, object]] = []

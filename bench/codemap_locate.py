@@ -7,6 +7,8 @@
 Each task's tree is TREES/<instance_id> (the repository at base_commit; see README).
 Candidates are the repository's non-test source files; the issue text is all it reads.
 Acc@k: share of tasks whose gold files are all in the top k. MRR: of the first gold file.
+Where some tasks have more than one gold file, the same figures on the one-gold-file tasks
+alone follow (a task with two gold files can never be a hit at 1).
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ def main() -> None:
                     by_repo[row[0]].append(row)
                 for repo, repo_rows in sorted(by_repo.items()):
                     print(_row(f"  full: {repo}", repo_rows))
+                _print_one_gold(rows)
         if args.cross_validate:
             _cross_validate(name, ranks)
     if args.cross_validate and len(by_set) == 2:
@@ -222,6 +225,22 @@ def _cross_set(by_set: dict[str, dict[str, list[Row]]]) -> None:
             + " | ".join(f"{100 * a:.1f}" for a in accs)
             + " |"
         )
+
+
+def _print_one_gold(rows: list[Row]) -> None:
+    """Acc@k needs every gold file in the top k, so a task with two or three gold files is
+    never a hit at 1: the share of one-gold-file tasks is the ceiling of Acc@1. The same
+    figures on those tasks alone, per repository, tell a ranking miss from that ceiling."""
+    single = [row for row in rows if len(row[1]) == 1]
+    if not single or len(single) == len(rows):
+        return
+    print(f"Acc@1 ceiling (tasks with one gold file): {100 * len(single) / len(rows):.1f}")
+    print(_row("full, one gold file", single))
+    by_repo: dict[str, list[Row]] = defaultdict(list)
+    for row in single:
+        by_repo[row[0]].append(row)
+    for repo, repo_rows in sorted(by_repo.items()):
+        print(_row(f"  full, one gold file: {repo}", repo_rows))
 
 
 def _hit(gold_ranks: list[int | None], k: int) -> bool:
