@@ -11,6 +11,7 @@ proportional to their files).
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from collections import OrderedDict
@@ -92,6 +93,7 @@ class ResidentIndexes:
         with self._lock:
             self._entries[source] = locator
             self._evict()
+        _out_of_collections()
         return locator
 
     def __len__(self) -> int:
@@ -133,6 +135,18 @@ class ResidentIndexes:
             _source, evicted = self._entries.popitem(last=False)
             files -= len(evicted.index.files)
             self.stats.evicted += 1
+
+
+def _out_of_collections() -> None:
+    """A resident index is millions of objects that live as long as it does: Python's full
+    collections traversed them all (0.13–0.15 s on Django's), which made one query in
+    three take 0.15 s instead of 0.05. After each build what lives is frozen out of the
+    collector's reach; everything is thawed and collected first, so that what died since
+    the last build (an evicted index, a finished run's objects in reference cycles) is
+    freed then, not kept for ever."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _changed(old: RepoIndex, new: RepoIndex) -> set[str]:

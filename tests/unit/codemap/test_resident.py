@@ -3,8 +3,10 @@ files and ranks as a cold build does, and tenants never share an entry."""
 
 from __future__ import annotations
 
+import gc
 import random
 import subprocess
+import weakref
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,35 @@ def test_an_updated_lexical_index_scores_as_a_new_one() -> None:
     for query in (["word1"], ["user", "name"], ["mod3", "word7", "word7"], ["new", "http"]):
         assert updated.scores(query) == fresh.scores(query)
         assert old.scores(query) == LexicalIndex(before).scores(query)  # left as it was
+
+
+class _Cycle:
+    """Something held by an index in a reference cycle: only the collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_built_index_is_kept_out_of_collections_and_an_evicted_one_is_freed(
+    tmp_path: Path,
+) -> None:
+    repo = Repo(tmp_path / "origin")
+    shas = [repo.commit({"shop/cart.py": f"def total_{n}():\n    pass\n"}) for n in range(3)]
+    roots = [repo.checkout(sha, tmp_path / f"run-{n}") for n, sha in enumerate(shas)]
+    indexes = ResidentIndexes(BlobCache(tmp_path / "cache"), max_indexes=2)
+    try:
+        first = indexes.locator(TreeSource(SHOP, shas[0]), roots[0])
+        # frozen: a full collection no longer walks the index's objects
+        young = {id(o) for generation in range(3) for o in gc.get_objects(generation)}
+        assert id(first.index.files) not in young and gc.get_freeze_count() > 0
+        held = _Cycle()
+        first.index.files["held"] = held  # type: ignore[assignment]
+        alive = weakref.ref(held)
+        del first, held
+        indexes.locator(TreeSource(SHOP, shas[1]), roots[1])  # freezes the cycle too
+        assert alive() is not None and indexes.stats.evicted == 0
+        indexes.locator(TreeSource(SHOP, shas[2]), roots[2])  # evicts the first
+        assert indexes.stats.evicted == 1
+        assert alive() is None  # thawed and collected, not kept frozen for ever
+    finally:
+        gc.unfreeze()
