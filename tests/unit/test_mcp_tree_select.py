@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.git_export import TreeEntry, iter_ls_tree_long
 from app.mcp.tree_select import (
-    TreeEntry,
     TreeRefused,
-    iter_ls_tree_long,
     parse_ls_tree_long,
     safe_path,
     select_files,
