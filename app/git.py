@@ -199,12 +199,14 @@ async def clone(
     branch: str | None = None,
     depth: int | None = 1,
     blobless: bool = False,
+    checkout: bool = True,
     time_limit: float = DEFAULT_TIMEOUT,
 ) -> Path:
     """Clone `remote` into `dest` (which must not exist or be empty).
 
     Shallow by default (`depth=1`, one branch); `depth=None` clones full history;
-    `blobless=True` adds `--filter=blob:none` (history without file contents until needed).
+    `blobless=True` adds `--filter=blob:none` (history without file contents until needed);
+    `checkout=False` writes no working tree.
     `origin` is the clean URL: later fetches and pushes need the `GitRemote` again.
     """
     check_remote_url(remote.url)
@@ -213,6 +215,8 @@ async def clone(
         args += ["--depth", str(depth)]
     if blobless:
         args += ["--filter=blob:none"]
+    if not checkout:
+        args += ["--no-checkout"]
     args += [
         "--branch",
         branch or remote.default_branch,

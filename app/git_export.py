@@ -160,7 +160,18 @@ def _list_blobs(
     max_bytes: int,
 ) -> int:
     """Write each blob's `oid\n` to `wanted` and `mode path\0` to `records`; how many."""
-    blobs = listed_bytes = 0
+    blobs = 0
+    for entry in _within_limits(entries, max_entries, max_bytes):
+        _note_blob(wanted, records, entry.mode, entry.oid, entry.path)
+        blobs += 1
+    return blobs
+
+
+def _within_limits(
+    entries: Iterator[TreeEntry], max_entries: int, max_bytes: int
+) -> Iterator[TreeEntry]:
+    """The blobs of `entries`; `TreeBeyondLimits` as soon as the listing passes a limit."""
+    listed_bytes = 0
     for seen, entry in enumerate(entries, 1):
         if seen > max_entries:
             raise TreeBeyondLimits(f"the commit's tree has more than {max_entries} entries")
@@ -169,9 +180,23 @@ def _list_blobs(
         listed_bytes += entry.size or 0
         if listed_bytes > max_bytes:
             raise TreeBeyondLimits(f"the commit's files hold more than {max_bytes // 1_000_000} MB")
-        _note_blob(wanted, records, entry.mode, entry.oid, entry.path)
-        blobs += 1
-    return blobs
+        yield entry
+
+
+async def check_tree(repo_dir: Path, commit: str, limits: TreeLimits = DEFAULT_TREE_LIMITS) -> None:
+    """`TreeBeyondLimits` when `commit`'s tree passes `limits` (read as git lists it, and
+    stopped there): what a checkout of it would write, checked before it writes."""
+    env = await repository_env(repo_dir)
+
+    def check() -> None:
+        listed = iter_listed_tree(repo_dir, commit, env)
+        try:
+            for _blob in _within_limits(listed, limits.entries, limits.bytes):
+                pass
+        finally:
+            listed.close()
+
+    await asyncio.to_thread(check)
 
 
 def _note_blob(wanted: IO[bytes], records: IO[bytes], mode: str, oid: str, path: str) -> None:

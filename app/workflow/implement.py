@@ -71,7 +71,9 @@ async def run_issue_work(ctx: RunContext, head: Head) -> None:
 
     async def checkout() -> Path:
         remote = await ctx.forge.git_remote(head.head_repo or run.repo)
-        return await workspace.ensure_checkout(folder, remote, head.ref, head.head_sha)
+        return await workspace.ensure_checkout(
+            folder, remote, head.ref, head.head_sha, ctx.deps.settings.tree_limits
+        )
 
     async def clone() -> Cloned:
         root = await checkout()

@@ -42,7 +42,9 @@ async def checkout_head(ctx: RunContext, head: Head) -> Path:
         return folder / "repo"
     remote = await ctx.forge.git_remote(ctx.run.repo)
     start = head.base if is_fork(ctx.run.repo, head) else head.ref
-    return await workspace.ensure_checkout(folder, remote, start, sha)
+    return await workspace.ensure_checkout(
+        folder, remote, start, sha, ctx.deps.settings.tree_limits
+    )
 
 
 async def read_pull_config(ctx: RunContext, head: Head) -> ConfigRead:

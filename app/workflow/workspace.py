@@ -18,25 +18,34 @@ from pathlib import Path
 
 from app import git
 from app.forges.base import GitRemote
-from app.git_export import DEFAULT_TREE_LIMITS, TreeLimits, export_tree
+from app.git_export import DEFAULT_TREE_LIMITS, TreeLimits, check_tree, export_tree
 
 
 def run_folder(workdir: Path, run_id: int) -> Path:
     return workdir / f"run-{run_id}"
 
 
-async def ensure_checkout(folder: Path, remote: GitRemote, ref: str, base_sha: str) -> Path:
+async def ensure_checkout(
+    folder: Path,
+    remote: GitRemote,
+    ref: str,
+    base_sha: str,
+    limits: TreeLimits = DEFAULT_TREE_LIMITS,
+) -> Path:
     """`folder/repo` holding `base_sha` (cloned from `ref` when missing, or when an earlier
-    checkout lacks that commit); returns its path. An existing checkout is left as it is."""
+    checkout lacks that commit); returns its path. An existing checkout is left as it is.
+    The tree is written only once its listing is within `limits` (`TreeBeyondLimits`): a
+    repository's tree bomb fills no disk."""
     root = folder / "repo"
     if await has_commit(root, base_sha):
         return root
     await asyncio.to_thread(shutil.rmtree, root, True)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    await git.clone(remote, root, branch=ref, depth=1)
+    await git.clone(remote, root, branch=ref, depth=1, checkout=False)
     if await git.head_sha(root) != base_sha:
         await git.fetch_commit(root, remote, base_sha)  # the branch moved since
-        await git.run_git(["checkout", "--quiet", "--force", "--detach", base_sha], cwd=root)
+    await check_tree(root, base_sha, limits)
+    await git.run_git(["checkout", "--quiet", "--force", "--detach", base_sha], cwd=root)
     return root
 
 

@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from app import git
+from app.config import Settings
 from app.forges.github.auth import GitHubApp
+from app.git_export import TreeBeyondLimits
 from app.workflow import workspace
+from tests.integration.test_mcp_tree_bomb import tree_bomb
 from tests.sim.github import GitHubSim
 from tests.sim.serve import serve_app
 
@@ -61,3 +64,25 @@ async def test_diff_recorded_then_applied_to_a_fresh_checkout(
         await app.aclose()
     assert (second / "a.py").read_text() == "A = 3\n"
     assert (second / "new.py").read_text() == "B = 1\n"
+
+
+async def test_a_tree_bomb_on_the_branch_is_refused_before_the_checkout_writes_it(
+    github: tuple[GitHubSim, str], tmp_path: Path
+) -> None:
+    """Attack: a branch whose commit lists 8^6 files from a few kB of objects. The run's
+    checkout was written by the clone itself, every file of it, before any limit applied;
+    now the clone writes no working tree until the listing is within the limits."""
+    sim, url = github
+    bomb = tree_bomb(sim.bare_path(REPO))  # on the branch `bomb`
+    app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=url)
+    folder = tmp_path / "run-1"
+    try:
+        remote = await app.forge(sim.installation_id(REPO)).git_remote(REPO)
+        with pytest.raises(TreeBeyondLimits, match="more than 100000 entries"):
+            await workspace.ensure_checkout(
+                folder, remote, "bomb", bomb, Settings(tree_max_entries=100_000).tree_limits
+            )
+    finally:
+        await app.aclose()
+    written = [p for p in (folder / "repo").iterdir() if p.name != ".git"]
+    assert written == []
