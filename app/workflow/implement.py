@@ -56,7 +56,7 @@ from app.workflow.context import RunContext, RunRefused
 from app.workflow.deliver import deliver
 from app.workflow.dependencies import install_dependencies
 from app.workflow.mcp_tools import mcp_tools, servers_for_run, tools_note
-from app.workflow.pr_test_bench import TestBench
+from app.workflow.pr_test_bench import TestBench, ready_bench
 from app.workflow.prompts import render_prompt, runner_prompt_values
 from app.workflow.proving import ChangeProof, not_delivered
 from app.workflow.sandbox_policy import policy_for_tests, release_scratch, within_caps
@@ -277,15 +277,7 @@ async def implement_bench(
         )
     policy = await policy_for_tests(settings, config, folder / "scratch")
     prepared = await install(policy)
-    bench = TestBench(
-        root,
-        command,
-        prepared.apply(policy),
-        settings.sandbox_allow_unsandboxed,
-        settings.tree_limits,
-    )
-    await bench.check_runner()
-    return bench
+    return await ready_bench(root, command, prepared.apply(policy), settings)
 
 
 async def change_and_prove(

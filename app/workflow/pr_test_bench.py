@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.config import Settings
 from app.git_export import DEFAULT_TREE_LIMITS, TreeLimits
 from app.repo_config import REPO_CONFIG_FILE, RepoConfig
 from app.sandbox import (
@@ -132,13 +133,15 @@ async def open_test_bench(ctx: RunContext, root: Path, config: RepoConfig) -> Te
     scratch = workspace.run_folder(ctx.deps.settings.workdir, ctx.run.id) / "scratch"
     policy = await policy_for_tests(ctx.deps.settings, config, scratch)
     prepared = await install_dependencies(ctx, root, config, policy)
-    settings = ctx.deps.settings
+    return await ready_bench(root, command, prepared.apply(policy), ctx.deps.settings)
+
+
+async def ready_bench(
+    root: Path, command: TestCommand, policy: SandboxPolicy, settings: Settings
+) -> TestBench:
+    """The bench under the operator's sandbox settings, its runner checked to start."""
     bench = TestBench(
-        root,
-        command,
-        prepared.apply(policy),
-        settings.sandbox_allow_unsandboxed,
-        settings.tree_limits,
+        root, command, policy, settings.sandbox_allow_unsandboxed, settings.tree_limits
     )
     await bench.check_runner()
     return bench
