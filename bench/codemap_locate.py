@@ -123,7 +123,7 @@ def main() -> None:
                 _print_one_gold(rows)
         if args.cross_validate:
             _cross_validate(name, ranks)
-    if args.cross_validate and len(by_set) == 2:
+    if args.cross_validate and len(by_set) > 1:
         _cross_set(by_set)
 
 
@@ -200,31 +200,29 @@ def _cross_validate(set_name: str, ranks: dict[str, list[Row]]) -> None:
 
 
 def _cross_set(by_set: dict[str, dict[str, list[Row]]]) -> None:
-    """Weights chosen on one whole set, measured on the other, both ways; then the grid's
-    settings by their worse Acc@10 (then Acc@5, ...) of the two sets."""
-    first, second = (list(by_set.values())[i] for i in (0, 1))
+    """Weights chosen on one whole set, measured on each other set; then the grid's
+    settings by their worst Acc@10 (then Acc@5, ...) over the sets."""
+    sets = list(by_set.values())
 
-    def worse(name: str) -> list[float]:
-        pairs = zip(_accuracy(first[name]), _accuracy(second[name]), strict=True)
-        return [min(a, b) for a, b in pairs][::-1]
+    def worst(name: str) -> list[float]:
+        per_set = [_accuracy(ranks[name]) for ranks in sets]
+        return [min(accs[i] for accs in per_set) for i in range(len(KS))][::-1]
 
-    joint = sorted(CV_GRID, key=worse, reverse=True)
-    print("\n| setting (both sets' Acc@1/3/5/10) | " + " | ".join(by_set) + " |")
-    print("|---|---|---|")
+    joint = sorted(CV_GRID, key=worst, reverse=True)
+    print("\n| setting (each set's Acc@1/3/5/10) | " + " | ".join(by_set) + " |")
+    print("|---|" + "---|" * len(sets))
     for name in joint[:8]:
-        cells = [" / ".join(f"{100 * a:.1f}" for a in _accuracy(r[name])) for r in (first, second)]
+        cells = [" / ".join(f"{100 * a:.1f}" for a in _accuracy(r[name])) for r in sets]
         print(f"| {name[3:]} | " + " | ".join(cells) + " |")
     print("\n| chosen on | weights | measured on | " + " | ".join(f"Acc@{k}" for k in KS) + " |")
     print("|---|---|---|" + "---|" * len(KS))
-    names = list(by_set)
-    for train, test in (names, names[::-1]):
-        best = _best(by_set[train], list(range(len(by_set[train]["full"]))))
-        accs = _accuracy(by_set[test][best])
-        print(
-            f"| {train} | {best[3:]} | {test} | "
-            + " | ".join(f"{100 * a:.1f}" for a in accs)
-            + " |"
-        )
+    for train, train_ranks in by_set.items():
+        best = _best(train_ranks, list(range(len(train_ranks["full"]))))
+        for test, test_ranks in by_set.items():
+            if test != train:
+                accs = _accuracy(test_ranks[best])
+                figures = " | ".join(f"{100 * a:.1f}" for a in accs)
+                print(f"| {train} | {best[3:]} | {test} | {figures} |")
 
 
 def _print_one_gold(rows: list[Row]) -> None:

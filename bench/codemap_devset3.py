@@ -1,0 +1,176 @@
+"""A third localisation dev set: real issue text, from repositories outside the first set.
+
+    # 1. the pull requests that close an issue and change one existing non-test Python file
+    .venv/bin/python bench/codemap_devset3.py candidates --mirrors /work/.mirror \
+        --out /tmp/devset3-candidates.json [--since 2023-10-01] [--until 2026-06-30]
+    # 2. the issues' text, looked up by hand (see bench/README.md): a JSON list of
+    #    {"repo", "number", "title", "body"} in /tmp/devset3-issues.json
+    # 3. the tasks and their trees
+    .venv/bin/python bench/codemap_devset3.py build --candidates /tmp/devset3-candidates.json \
+        --issues /tmp/devset3-issues.json --out /tmp/devset3.json --trees /tmp/devset3/trees
+
+Dev set 2's queries are commit messages, written by the person who made the fix; the
+service reads issues, written by the person who met the bug. This set takes what
+SWE-bench takes: a change on the main line (a squashed or merged pull request) whose
+message says it fixes an issue, the issue's title and description as the query, and the
+one non-test Python file the change edits as the gold (SWE-bench Lite's kind: one file).
+Only changes since --since (SWE-bench was published in October 2023), so no task is one of
+SWE-bench's. The issue text is not kept in the repository (the rules keep fetched text
+out); the candidates and the build are made again from the mirrors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from app.codemap.discover import is_test_path
+from bench.codemap_devset2 import _CHANGELOG, REPOS, _extract, _git
+
+_CLOSES = re.compile(
+    r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\b:?\s+"
+    r"(?:#|https://github\.com/([\w.-]+/[\w.-]+)/issues/)(\d+)",
+    re.I,
+)
+_ISSUE_ROLE = re.compile(r":(?:issue|ghissue):`(\d+)`|^\+[*-] #(\d+):", re.M)
+_NOT_CODE = re.compile(
+    r"^(docs?|\.github|ci|requirements|examples?|benchmarks?|asv_bench|release)/|^[^/]+$"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    listing = verbs.add_parser("candidates")
+    listing.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
+    listing.add_argument("--out", type=Path, required=True)
+    listing.add_argument("--since", default="2023-10-01")
+    listing.add_argument("--until", default="2026-06-30")
+    build = verbs.add_parser("build")
+    build.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
+    build.add_argument("--candidates", type=Path, required=True)
+    build.add_argument("--issues", type=Path, required=True)
+    build.add_argument("--out", type=Path, required=True)
+    build.add_argument("--trees", type=Path, default=None)
+    args = parser.parse_args()
+    if args.verb == "candidates":
+        found: list[dict[str, object]] = []
+        for repo, mirror in REPOS.items():
+            git_dir = args.mirrors / mirror / "repo"
+            if not git_dir.exists():
+                print(f"skipped {repo}: no mirror at {git_dir}")
+                continue
+            mine = _candidates(repo, git_dir, args.since, args.until)
+            print(f"{repo}: {len(mine)} changes close an issue and edit one source file")
+            found.extend(mine)
+        args.out.write_text(json.dumps(found, indent=1))
+        print(f"{len(found)} candidates → {args.out}")
+    else:
+        _build(args)
+
+
+def _candidates(repo: str, git_dir: Path, since: str, until: str) -> list[dict[str, object]]:
+    """Main-line changes (squashed or merged pull requests) that say they fix an issue of
+    the repository and edit exactly one existing non-test Python file, and no other code."""
+    log = _git(
+        git_dir, "log", "--first-parent", f"--since={since}", f"--until={until}",
+        "--format=%x00%H %P%x01%cs%x01%B",
+    )  # fmt: skip
+    found: list[dict[str, object]] = []
+    for record in log.split("\0")[1:]:
+        header, date, message = record.split("\x01", 2)
+        commit, *parents = header.split()
+        if not parents:
+            continue
+        names = _git(git_dir, "diff", "--name-status", "--no-renames", parents[0], commit)
+        changes = [line.split("\t") for line in names.splitlines() if "\t" in line]
+        gold = _gold(changes)
+        if gold is None:
+            continue
+        issues = _issues(repo, git_dir, commit, parents, message, changes)
+        if len(issues) != 1:
+            continue
+        found.append({
+            "repo": repo, "number": min(issues), "fix_commit": commit, "base_commit": parents[0],
+            "date": date, "subject": message.strip().partition("\n")[0], "gold_files": [gold],
+        })  # fmt: skip
+    found.reverse()  # oldest first
+    return found
+
+
+def _issues(
+    repo: str,
+    git_dir: Path,
+    commit: str,
+    parents: list[str],
+    message: str,
+    changes: list[list[str]],
+) -> set[int]:
+    """The issues the change says it closes: in its message, in the merged branch's
+    messages (a merge commit says only which pull request it merges), or as issue roles
+    in the changelog lines it adds (`:issue:`123``, `* #123:`)."""
+    text = message
+    if len(parents) > 1:
+        text += _git(git_dir, "log", "--format=%B", f"{parents[0]}..{parents[1]}")
+    found = {int(m[2]) for m in _CLOSES.finditer(text) if m[1] in (None, repo)}
+    notes = [paths[-1] for _, *paths in changes if _CHANGELOG.search(paths[-1])]
+    if notes and not found:
+        diff = _git(git_dir, "diff", "--unified=0", parents[0], commit, "--", *notes)
+        added = "\n".join(line for line in diff.splitlines() if line.startswith("+"))
+        found = {int(a or b) for a, b in _ISSUE_ROLE.findall(added)}
+    return found
+
+
+def _gold(changes: list[list[str]]) -> str | None:
+    gold: list[str] = []
+    for status, *paths in changes:
+        path = paths[-1]
+        if is_test_path(path) or _NOT_CODE.search(path) or path.endswith((".rst", ".md")):
+            continue
+        if not path.endswith(".py") or status != "M":
+            return None  # other code changed, or a file added or removed
+        gold.append(path)
+    return gold[0] if len(gold) == 1 else None
+
+
+def _build(args: argparse.Namespace) -> None:
+    candidates = json.loads(args.candidates.read_text())
+    issues = {(i["repo"], int(i["number"])): i for i in json.loads(args.issues.read_text())}
+    tasks: list[dict[str, object]] = []
+    for candidate in candidates:
+        issue = issues.get((candidate["repo"], int(candidate["number"])))
+        if issue is None:
+            continue
+        text = f"{issue['title'].strip()}\n\n{issue['body'].strip()}"
+        if len(text.split()) < 40:
+            continue  # SWE-bench's floor for a problem statement
+        repo = str(candidate["repo"])
+        task = {
+            "instance_id": f"{repo.replace('/', '__')}-{candidate['number']}",
+            "repo": repo,
+            "base_commit": candidate["base_commit"],
+            "fix_commit": candidate["fix_commit"],
+            "problem_statement": text,
+            "gold_files": candidate["gold_files"],
+        }
+        if any(t["instance_id"] == task["instance_id"] for t in tasks):
+            continue
+        tasks.append(task)
+        if args.trees is not None:
+            git_dir = args.mirrors / REPOS[repo] / "repo"
+            _extract(git_dir, str(task["base_commit"]), args.trees / str(task["instance_id"]))
+    about = (
+        "Localisation dev set 3: issues closed since October 2023 by a change to one "
+        "non-test Python file, of repositories outside the SWE-bench dev set; query = the "
+        "issue's title and description; gold = the file; base_commit = the change's "
+        "parent. Built by bench/codemap_devset3.py."
+    )
+    sources = {repo: repo for repo in REPOS}
+    args.out.write_text(json.dumps({"about": about, "sources": sources, "tasks": tasks}, indent=1))
+    print(f"{len(tasks)} tasks → {args.out}")
+
+
+if __name__ == "__main__":
+    main()
