@@ -285,7 +285,8 @@ class Settings(BaseSettings):
     list millions of names); the run fails saying so."""
     tree_max_mb: int = Field(default=4096, ge=16)
     """Likewise, a commit whose files hold more megabytes (as listed: one blob listed a
-    thousand times counts a thousand times)."""
+    thousand times counts a thousand times). The run's clone is stopped as it arrives once
+    it passes what such a commit could need (this plus 100 bytes an entry)."""
     sandbox_cgroup: Path | None = None
     """A delegated cgroup v2 directory for the per-command groups; unset, found."""
     sandbox_pythons: str = ""

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import signal
 import stat
 from collections.abc import Mapping, Sequence
@@ -54,6 +55,10 @@ class GitError(Exception):
 
 class GitTimeout(GitError):
     """A git command ran past its timeout and was killed."""
+
+
+class TransferTooLarge(GitError):
+    """A clone or fetch stopped because a file it wrote (the pack) passed its size limit."""
 
 
 class PushRejected(GitError):
@@ -113,8 +118,12 @@ async def run_git(
     time_limit: float = DEFAULT_TIMEOUT,
     stdin: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    file_limit: int | None = None,
 ) -> str:
-    """Run `git args…`; return stdout. Raises `GitError`/`GitTimeout` with redacted stderr."""
+    """Run `git args…`; return stdout. Raises `GitError`/`GitTimeout` with redacted stderr.
+
+    `file_limit`: no file git writes may pass that many bytes (the kernel's file size
+    limit, through `prlimit`); passing it stops git with `TransferTooLarge`."""
     secrets = header_secrets(remote.auth_header) if remote is not None else []
     for secret in secrets:
         register_secret(secret)
@@ -125,11 +134,17 @@ async def run_git(
         args[1:1] = ["--no-ext-diff", "--no-textconv"]
     shown = redact(" ".join(["git", *args]), secrets)
     log.debug("running %s", shown)
-    code, out, err = await _spawn(args, cwd, env, stdin, time_limit, shown)
+    command = ["git", *args] if file_limit is None else [*_file_limited(file_limit), *args]
+    # Python ignores SIGXFSZ; left ignored in git, a write past the limit fails with
+    # EFBIG and git says "File too large" (the signal's default kills index-pack quietly)
+    keep_ignored = file_limit is not None
+    code, out, err = await _spawn(command, cwd, env, stdin, time_limit, shown, keep_ignored)
     stderr = redact(err.decode("utf-8", errors="replace"), secrets).strip()
     if code != 0:
         log.warning("%s failed (exit %s): %s", shown, code, stderr[-2000:])
         kind = PushRejected if args and args[0] == "push" else GitError
+        if file_limit is not None and _FILE_TOO_LARGE.search(stderr):
+            kind = TransferTooLarge
         raise kind(
             f"{shown} failed (exit {code}): {stderr[-2000:]}", returncode=code, stderr=stderr
         )
@@ -142,7 +157,8 @@ async def repository_env(cwd: Path | None, remote: GitRemote | None = None) -> d
     base = git_env(remote)
     if cwd is None:
         return base
-    code, out, _ = await _spawn(CONFIG_LISTING, cwd, base, None, 30.0, "git config --list")
+    listing = ["git", *CONFIG_LISTING]
+    code, out, _ = await _spawn(listing, cwd, base, None, 30.0, "git config --list")
     if code != 0:
         return base  # not a repository (yet): git itself reads no repository config there
     try:
@@ -151,17 +167,30 @@ async def repository_env(cwd: Path | None, remote: GitRemote | None = None) -> d
         raise GitError(str(exc)) from None
 
 
+_FILE_TOO_LARGE = re.compile(r"signal 25\b|File too large|file size limit", re.I)
+
+
+def _file_limited(limit: int) -> list[str]:
+    """`git` under a file size limit: `prlimit` (util-linux, on every Debian system) sets
+    it and runs git, whose helpers (`index-pack`, `remote-https`) inherit it."""
+    prlimit = shutil.which("prlimit")
+    if prlimit is None or not prlimit.startswith(("/usr/", "/bin/")):
+        raise GitError("prlimit (util-linux) is not installed: a fetch cannot be bounded")
+    return [prlimit, f"--fsize={limit}", "--", "git"]
+
+
 async def _spawn(
-    args: Sequence[str],
+    command: Sequence[str],
     cwd: Path | None,
     env: Mapping[str, str],
     stdin: str | None,
     time_limit: float,
     shown: str,
+    keep_ignored_signals: bool = False,
 ) -> tuple[int, bytes, bytes]:
     process = await asyncio.create_subprocess_exec(
-        "git",
-        *args,
+        *command,
+        restore_signals=not keep_ignored_signals,
         cwd=cwd,
         env=dict(env),
         start_new_session=True,
@@ -201,12 +230,14 @@ async def clone(
     blobless: bool = False,
     checkout: bool = True,
     time_limit: float = DEFAULT_TIMEOUT,
+    max_bytes: int | None = None,
 ) -> Path:
     """Clone `remote` into `dest` (which must not exist or be empty).
 
     Shallow by default (`depth=1`, one branch); `depth=None` clones full history;
     `blobless=True` adds `--filter=blob:none` (history without file contents until needed);
-    `checkout=False` writes no working tree.
+    `checkout=False` writes no working tree; `max_bytes` bounds what the clone writes (its
+    one pack: `TransferTooLarge` past it, before the whole download is on disk).
     `origin` is the clean URL: later fetches and pushes need the `GitRemote` again.
     """
     check_remote_url(remote.url)
@@ -226,7 +257,7 @@ async def clone(
         str(dest),
     ]
     dest.parent.mkdir(parents=True, exist_ok=True)
-    await run_git(args, remote=remote, time_limit=time_limit)
+    await run_git(args, remote=remote, time_limit=time_limit, file_limit=max_bytes)
     return dest
 
 
@@ -264,16 +295,21 @@ async def fetch_commit(
     *,
     depth: int = 1,
     time_limit: float = DEFAULT_TIMEOUT,
+    max_bytes: int | None = None,
 ) -> None:
-    """Fetch one commit by its id (forges allow fetching any commit they hold)."""
+    """Fetch one commit by its id (forges allow fetching any commit they hold).
+    `max_bytes`: as for `clone` (the objects are kept as one pack, never unpacked into
+    as many loose files, so the limit bounds the whole fetch)."""
     check_remote_url(remote.url)
     if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", sha):
         raise GitError(f"not a commit id: {sha[:80]!r}")
+    one_pack = ["-c", "fetch.unpackLimit=1"] if max_bytes is not None else []
     await run_git(
-        ["fetch", "--quiet", "--no-tags", f"--depth={depth}", remote.url, sha],
+        [*one_pack, "fetch", "--quiet", "--no-tags", f"--depth={depth}", remote.url, sha],
         cwd=repo_dir,
         remote=remote,
         time_limit=time_limit,
+        file_limit=max_bytes,
     )
 
 

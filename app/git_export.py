@@ -46,6 +46,14 @@ class TreeLimits:
     entries: int = 1_000_000  # files, links and submodules
     bytes: int = 4096 * 1_000_000  # of its files, as listed
 
+    @property
+    def pack_bytes(self) -> int:
+        """The most a fetch of one commit within these limits can write: each file once,
+        compressed or stored (zlib adds a few bytes to incompressible data), its trees (a
+        tree entry is a mode, a name and a 20-byte id: 100 bytes is generous) and a
+        commit. A larger pack is refused while it arrives, not once it is on disk."""
+        return self.bytes + 100 * self.entries + 1_000_000
+
 
 DEFAULT_TREE_LIMITS = TreeLimits()
 

@@ -275,13 +275,19 @@ class CommitTrees:
 async def _fetch_within(bare: Path, remote: GitRemote, sha: str) -> bool:
     """Fetch `sha` into `bare`, measuring what is on disk every WATCH_SECONDS: False, git
     stopped and nothing more written, once it is past MAX_FETCHED_BYTES (a commit of many
-    gigabytes would fill the disk before it ended)."""
-    fetching = asyncio.create_task(git.fetch_commit(bare, remote, sha, time_limit=FETCH_SECONDS))
+    gigabytes would fill the disk before it ended). The fetch's pack is also under that
+    file size limit, which stops git at once, between two looks."""
+    fetching = asyncio.create_task(
+        git.fetch_commit(bare, remote, sha, time_limit=FETCH_SECONDS, max_bytes=MAX_FETCHED_BYTES)
+    )
     try:
         while True:
             done, _ = await asyncio.wait({fetching}, timeout=WATCH_SECONDS)
             if done:
-                await fetching
+                try:
+                    await fetching
+                except git.TransferTooLarge:
+                    return False  # its one pack passed the limit: the kernel stopped git
                 return True
             if await asyncio.to_thread(_folder_bytes, bare) > MAX_FETCHED_BYTES:
                 return False

@@ -18,7 +18,13 @@ from pathlib import Path
 
 from app import git
 from app.forges.base import GitRemote
-from app.git_export import DEFAULT_TREE_LIMITS, TreeLimits, check_tree, export_tree
+from app.git_export import (
+    DEFAULT_TREE_LIMITS,
+    TreeBeyondLimits,
+    TreeLimits,
+    check_tree,
+    export_tree,
+)
 
 
 def run_folder(workdir: Path, run_id: int) -> Path:
@@ -35,15 +41,24 @@ async def ensure_checkout(
     """`folder/repo` holding `base_sha` (cloned from `ref` when missing, or when an earlier
     checkout lacks that commit); returns its path. An existing checkout is left as it is.
     The tree is written only once its listing is within `limits` (`TreeBeyondLimits`): a
-    repository's tree bomb fills no disk."""
+    repository's tree bomb fills no disk. The download itself is bounded too: a pack
+    larger than any commit within the limits could need is stopped as it arrives."""
     root = folder / "repo"
     if await has_commit(root, base_sha):
         return root
     await asyncio.to_thread(shutil.rmtree, root, True)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    await git.clone(remote, root, branch=ref, depth=1, checkout=False)
-    if await git.head_sha(root) != base_sha:
-        await git.fetch_commit(root, remote, base_sha)  # the branch moved since
+    limit = limits.pack_bytes
+    try:
+        await git.clone(remote, root, branch=ref, depth=1, checkout=False, max_bytes=limit)
+        if await git.head_sha(root) != base_sha:  # the branch moved since
+            await git.fetch_commit(root, remote, base_sha, max_bytes=limit)
+    except git.TransferTooLarge:
+        await asyncio.to_thread(shutil.rmtree, root, True)
+        raise TreeBeyondLimits(
+            f"the commit's files hold more than {limits.bytes // 1_000_000} MB"
+            f" (its download was stopped at {limit // 1_000_000} MB)"
+        ) from None
     await check_tree(root, base_sha, limits)
     await git.run_git(["checkout", "--quiet", "--force", "--detach", base_sha], cwd=root)
     return root

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,3 +88,101 @@ async def test_a_tree_bomb_on_the_branch_is_refused_before_the_checkout_writes_i
         await app.aclose()
     written = [p for p in (folder / "repo").iterdir() if p.name != ".git"]
     assert written == []
+
+
+def large_blob_branch(repo: Path, size: int, files: int = 1) -> str:
+    """A branch `large` whose commit holds `files` files of `size` random (incompressible)
+    bytes each: real objects, no listing trick, so the download is as large as the tree."""
+    git_dir = ["git", f"--git-dir={repo}"]
+    listing = b""
+    for number in range(files):
+        blob = (
+            subprocess.run(
+                [*git_dir, "hash-object", "-w", "--stdin"],
+                input=os.urandom(size),
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .strip()
+        )
+        listing += f"100644 blob {blob}\tdata{number or ''}.bin\n".encode()
+    tree = (
+        subprocess.run([*git_dir, "mktree"], input=listing, capture_output=True, check=True)
+        .stdout.decode()
+        .strip()
+    )
+    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "a"}
+    env |= {"GIT_COMMITTER_EMAIL": "a@x", "PATH": "/usr/bin:/bin"}
+    commit = (
+        subprocess.run(
+            [*git_dir, "commit-tree", tree, "-m", "large"],
+            capture_output=True,
+            check=True,
+            env=env,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    subprocess.run([*git_dir, "update-ref", "refs/heads/large", commit], check=True)
+    return commit
+
+
+async def test_a_commit_of_large_files_is_stopped_while_it_downloads(
+    github: tuple[GitHubSim, str], tmp_path: Path
+) -> None:
+    """Attack: a branch whose commit holds 60 MB of real (random) data, with the tree
+    limited to 16 MB. The listing check comes after the clone, so the clone downloaded the
+    whole commit first; now the pack is stopped by the kernel's file size limit as it
+    passes what a commit within the limits could need (17 MB here), and nothing stays."""
+    sim, url = github
+    large = large_blob_branch(sim.bare_path(REPO), 60_000_000)
+    app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=url)
+    folder = tmp_path / "run-1"
+    limits = Settings(tree_max_mb=16, tree_max_entries=1_000).tree_limits
+    try:
+        remote = await app.forge(sim.installation_id(REPO)).git_remote(REPO)
+        with pytest.raises(TreeBeyondLimits, match="download was stopped at 17 MB"):
+            await workspace.ensure_checkout(folder, remote, "large", large, limits)
+    finally:
+        await app.aclose()
+    assert not (folder / "repo").exists()
+
+
+async def test_a_commit_within_the_limits_is_fetched_whole_under_them(
+    github: tuple[GitHubSim, str], tmp_path: Path
+) -> None:
+    """The bound leaves room for any commit within the limits: 15 MB of incompressible
+    data, the worst case for the pack's size, under a 16 MB limit."""
+    sim, url = github
+    large = large_blob_branch(sim.bare_path(REPO), 15_000_000)
+    app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=url)
+    limits = Settings(tree_max_mb=16, tree_max_entries=1_000).tree_limits
+    try:
+        remote = await app.forge(sim.installation_id(REPO)).git_remote(REPO)
+        root = await workspace.ensure_checkout(tmp_path / "run-1", remote, "large", large, limits)
+    finally:
+        await app.aclose()
+    assert (root / "data.bin").stat().st_size == 15_000_000
+
+
+async def test_a_fetch_by_commit_id_is_bounded_as_one_pack(
+    github: tuple[GitHubSim, str], tmp_path: Path
+) -> None:
+    """The path of a branch that moved, and of the MCP code map's trees: a fetch of a
+    commit by its id. A small fetch is unpacked into loose objects, one file each, which a
+    file size limit would not bound together; `max_bytes` keeps it one pack, stopped.
+    Here: eight files of 4 MB, each under the 5 MB limit, 32 MB together."""
+    sim, url = github
+    large = large_blob_branch(sim.bare_path(REPO), 4_000_000, files=8)
+    app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=url)
+    bare = tmp_path / "bare.git"
+    await git.run_git(["init", "--quiet", "--bare", str(bare)])
+    try:
+        remote = await app.forge(sim.installation_id(REPO)).git_remote(REPO)
+        with pytest.raises(git.TransferTooLarge, match="File too large"):
+            await git.fetch_commit(bare, remote, large, max_bytes=5_000_000)
+    finally:
+        await app.aclose()
+    written = sum(p.stat().st_size for p in bare.rglob("*") if p.is_file())
+    assert written <= 5_000_000 + 1_000_000, f"{written} bytes on disk"
