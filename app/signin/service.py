@@ -27,10 +27,10 @@ from app.store import web_sessions as session_store
 
 log = logging.getLogger(__name__)
 REFRESH_MARGIN_SECONDS = 60.0
-# A renewal holds a connection of the owner's pool (10) while the forge answers (up to
-# AGENTOPS_FORGE_TIMEOUT_SECONDS): at most this many at once, so that a slow forge leaves
-# the rest of the pool to the intake's new tenants, sign-ins and `/readyz`.
-RENEWALS_AT_ONCE = 4
+# A renewal's lease outlasts the forge's timeout by this much (a renewal whose process
+# died is taken over after it); the others of the same session look every poll.
+LEASE_MARGIN_SECONDS = 5.0
+RENEWAL_POLL_SECONDS = 0.2
 
 
 @dataclass
@@ -58,7 +58,6 @@ class SignIn:
         secret = settings.session_secret
         self.keys = SessionKeys(secret.get_secret_value()) if secret is not None else None
         self.cache = AccessCache(settings.access_cache_seconds)
-        self._renewing = asyncio.Semaphore(RENEWALS_AT_ONCE)
         self._http = httpx.AsyncClient(
             timeout=settings.forge_timeout_seconds, follow_redirects=True
         )
@@ -180,44 +179,74 @@ class SignIn:
         forge = self.forges.get(stored.forge)
         if forge is None:
             return None
-        # Refresh tokens work once: the row stays locked while one request (of any web
-        # process) renews, and the others then take what it stored.
-        async with self._renewing, self.db.admin() as conn:
-            locked = await session_store.lock_session(conn, viewer.session_digest)
-            if locked is None:
-                return None
-            viewer._stored = locked
-            token = keys.unseal(locked.token_sealed)
-            if token is not None and _fresh(locked):
-                return token
-            refresh = keys.unseal(locked.refresh_sealed) if locked.refresh_sealed else None
-            if token is None or refresh is None:
-                await session_store.delete_session(conn, viewer.session_digest)
-                self._ended(viewer, "its token expired and cannot be renewed")
-                return None
-            try:
-                fresh = await forge.refresh(refresh)
-            except ForgeUnreachable as exc:
-                log.warning("the %s token of %s not renewed: %s", locked.forge, viewer.login, exc)
-                return None
-            except SignInRefused as exc:
-                await session_store.delete_session(conn, viewer.session_digest)
-                self._ended(viewer, f"the forge refused to renew its token: {exc}")
-                return None
-            sealed = keys.seal(fresh.access)
-            sealed_refresh = keys.seal(fresh.refresh) if fresh.refresh else locked.refresh_sealed
-            await session_store.replace_tokens(
-                conn, viewer.session_digest, sealed, sealed_refresh, fresh.expires_in
-            )
+        # Refresh tokens work once: one request (of any web process) takes the session's
+        # renewal lease and renews; the others wait for what it stores. No connection is
+        # held while the forge answers.
+        key = viewer.session_digest
+        lease = self.settings.forge_timeout_seconds + LEASE_MARGIN_SECONDS
+        async with self.db.admin() as conn:
+            claimed = await session_store.claim_renewal(conn, key, lease)
+            current = claimed or await session_store.get_session(conn, key)
+            if current is not None and claimed is not None and _fresh(current):
+                await session_store.release_renewal(conn, key)  # renewed just before
+        if current is None:
+            return None
+        viewer._stored = current
+        token = keys.unseal(current.token_sealed)
+        if token is not None and _fresh(current):
+            return token
+        if claimed is None:
+            return await self._renewed_elsewhere(viewer, current.token_sealed, lease)
+        refresh = keys.unseal(current.refresh_sealed) if current.refresh_sealed else None
+        if token is None or refresh is None:
+            await self._end(viewer, "its token expired and cannot be renewed")
+            return None
+        try:
+            fresh = await forge.refresh(refresh)
+        except ForgeUnreachable as exc:
+            log.warning("the %s token of %s not renewed: %s", current.forge, viewer.login, exc)
+            async with self.db.admin() as conn:
+                await session_store.release_renewal(conn, key)
+            return None
+        except SignInRefused as exc:
+            await self._end(viewer, f"the forge refused to renew its token: {exc}")
+            return None
+        sealed = keys.seal(fresh.access)
+        sealed_refresh = keys.seal(fresh.refresh) if fresh.refresh else current.refresh_sealed
+        async with self.db.admin() as conn:
+            await session_store.replace_tokens(conn, key, sealed, sealed_refresh, fresh.expires_in)
         expires = (
             datetime.fromtimestamp(time.time() + fresh.expires_in, UTC)
             if fresh.expires_in
             else None
         )
         viewer._stored = dataclasses.replace(
-            locked, token_sealed=sealed, refresh_sealed=sealed_refresh, token_expires_at=expires
+            current, token_sealed=sealed, refresh_sealed=sealed_refresh, token_expires_at=expires
         )
         return fresh.access
+
+    async def _renewed_elsewhere(self, viewer: Viewer, seen: bytes, lease: float) -> str | None:
+        """The token another request is renewing, once it is stored in place of the `seen`
+        one (None when the session ends meanwhile, or the lease runs out first: the forge
+        did not answer)."""
+        assert viewer.session_digest is not None and self.keys is not None
+        deadline = time.monotonic() + lease
+        while time.monotonic() < deadline:
+            await asyncio.sleep(RENEWAL_POLL_SECONDS)
+            async with self.db.admin() as conn:
+                current = await session_store.get_session(conn, viewer.session_digest)
+            if current is None:
+                return None
+            if current.token_sealed != seen:
+                viewer._stored = current
+                return self.keys.unseal(current.token_sealed)
+        return None
+
+    async def _end(self, viewer: Viewer, why: str) -> None:
+        assert viewer.session_digest is not None
+        async with self.db.admin() as conn:
+            await session_store.delete_session(conn, viewer.session_digest)
+        self._ended(viewer, why)
 
     def _ended(self, viewer: Viewer, why: str) -> None:
         """The session's row is deleted: the person signs in again."""

@@ -69,10 +69,28 @@ async def get_session(conn: asyncpg.Connection, id_digest: bytes) -> StoredSessi
     return StoredSession(**dict(row)) if row else None
 
 
-async def lock_session(conn: asyncpg.Connection, id_digest: bytes) -> StoredSession | None:
-    """The live session, its row locked until the transaction ends (one renewal at once)."""
-    row = await conn.fetchrow(f"{_SELECT} FOR UPDATE OF s", id_digest)
-    return StoredSession(**dict(row)) if row else None
+async def claim_renewal(
+    conn: asyncpg.Connection, id_digest: bytes, lease_seconds: float
+) -> StoredSession | None:
+    """The live session, when no other renewal of its token is under way (or the last one's
+    lease ran out): the lease is taken, until `lease_seconds` from now, in the same
+    statement. None when another request renews it, or the session is gone."""
+    claimed = await conn.fetchval(
+        "UPDATE web_sessions SET renewing_until = now() + make_interval(secs => $2)"
+        " WHERE id_digest = $1 AND expires_at > now()"
+        " AND (renewing_until IS NULL OR renewing_until <= now())"
+        " RETURNING id_digest",
+        id_digest,
+        lease_seconds,
+    )
+    return await get_session(conn, id_digest) if claimed is not None else None
+
+
+async def release_renewal(conn: asyncpg.Connection, id_digest: bytes) -> None:
+    """The renewal ended without new tokens (the forge did not answer): another may try."""
+    await conn.execute(
+        "UPDATE web_sessions SET renewing_until = NULL WHERE id_digest = $1", id_digest
+    )
 
 
 async def replace_tokens(
@@ -82,10 +100,10 @@ async def replace_tokens(
     refresh_sealed: bytes | None,
     token_expires_in: float | None,
 ) -> None:
-    """The forge's refreshed tokens for a live session."""
+    """The forge's refreshed tokens for a live session; its renewal's lease ends."""
     await conn.execute(
         "UPDATE web_sessions SET token_sealed = $2, refresh_sealed = $3,"
-        " token_expires_at = now() + make_interval(secs => $4)"
+        " token_expires_at = now() + make_interval(secs => $4), renewing_until = NULL"
         " WHERE id_digest = $1",
         id_digest,
         token_sealed,

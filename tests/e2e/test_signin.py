@@ -327,9 +327,9 @@ def test_an_operator_sees_every_run(
 def test_renewals_waiting_on_a_slow_forge_leave_the_database_pool_to_the_rest(
     service: Service, sims: tuple[GitHubSim, GitLabSim], runs: dict[str, int]
 ) -> None:
-    """A renewal keeps its session's row locked while the forge answers: eleven people
-    whose tokens expire while GitHub takes 3 s a renewal must not hold the web
-    process's ten owner connections, or `/readyz` (and a new tenant's delivery) waits."""
+    """Eleven people whose tokens expire while GitHub takes 3 s a renewal must not hold
+    the web process's ten owner connections, or `/readyz` (and a new tenant's delivery)
+    waits: a renewal holds its session's lease (a committed mark), not a connection."""
     gh, _ = sims
     people = [f"slow-{n}" for n in range(11)]
     for login in people:
@@ -416,3 +416,29 @@ def test_a_gitlab_guest_does_not_see_the_code_of_a_private_project(
     client, _ = sign_in(service, sims, "gitlab", "gus")
     assert client.get(f"{service.url}/api/runs/{runs[PROJECT]}").status_code == 404
     assert client.get(f"{service.url}/api/runs").json()["runs"] == []
+
+
+def test_requests_of_one_session_at_once_renew_its_token_once(
+    service: Service, sims: tuple[GitHubSim, GitLabSim], runs: dict[str, int]
+) -> None:
+    """A refresh token works once: six pages of one person asked at once, while GitHub
+    takes a second to renew, make one renewal; the other five wait for its token (on no
+    connection) and every page is shown."""
+    gh, _ = sims
+    gh.set_permission(OURS, "hana", "read")
+    gh.user_token_ttl = 30.0  # renewed on the next request
+    client, _ = sign_in(service, sims, "github", "hana")
+    try:
+        before = sum(1 for r in gh.requests if r.path == "/login/oauth/access_token")
+        gh.fail_next(
+            r"POST /login/oauth/access_token", "hang", count=1, retry_after=1, applied=True
+        )
+        url = f"{service.url}/api/runs/{runs[OURS]}"
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: client.get(url, timeout=30), range(6)))
+        renewals = sum(1 for r in gh.requests if r.path == "/login/oauth/access_token")
+        assert [a.status_code for a in answers] == [200] * 6
+        assert renewals - before == 1
+    finally:
+        gh.user_token_ttl = 28800.0
+        client.close()

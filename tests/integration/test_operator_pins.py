@@ -25,7 +25,7 @@ async def test_the_first_account_wins_and_the_session_read_brings_the_pin(db: Da
             conn, b"bob-" * 8, "github", "7", "bob", b"sealed", None, None, 60
         )
         old = await session_store.get_session(conn, b"old-" * 8)
-        new = await session_store.lock_session(conn, b"new-" * 8)
+        new = await session_store.claim_renewal(conn, b"new-" * 8, 30)
         bob = await session_store.get_session(conn, b"bob-" * 8)
         assert old is not None and (old.person_id, old.pinned_id) == ("5", "5")
         assert new is not None and (new.person_id, new.pinned_id) == ("6", "5")

@@ -27,7 +27,7 @@ async def test_a_session_lives_for_its_lifetime_and_ends_at_sign_out(db: Databas
     await asyncio.sleep(0.5)
     async with db.admin() as conn:
         assert await session_store.get_session(conn, b"short" * 4) is None
-        assert await session_store.lock_session(conn, b"short" * 4) is None
+        assert await session_store.claim_renewal(conn, b"short" * 4, 30) is None
         await session_store.create_session(
             conn, b"other" * 4, "github", "9", "bob", b"sealed", None, None, 60
         )
@@ -44,3 +44,27 @@ async def test_the_tenant_login_cannot_read_sessions(db: Database) -> None:
     async with db.tenant_pool.acquire() as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.fetch("SELECT * FROM web_sessions")
+
+
+async def test_one_renewal_at_a_time_by_lease_with_no_connection_held(db: Database) -> None:
+    """A renewal takes the session's lease and commits: the next request (on any
+    connection) is told another renews; new tokens or a release end the lease, and a
+    lease whose holder died ends by itself."""
+    key = b"lease" * 4
+    async with db.admin() as conn:
+        await session_store.create_session(
+            conn, key, "github", "7", "alice", b"old", b"refresh", 10, 3600
+        )
+        first = await session_store.claim_renewal(conn, key, 30)
+    assert first is not None and first.token_sealed == b"old"
+    async with db.admin() as other:
+        assert await session_store.claim_renewal(other, key, 30) is None
+        await session_store.replace_tokens(other, key, b"new", b"refresh-2", 3600)
+        again = await session_store.claim_renewal(other, key, 30)
+        assert again is not None and again.token_sealed == b"new"
+        await session_store.release_renewal(other, key)
+        assert await session_store.claim_renewal(other, key, 0.2) is not None
+        assert await session_store.claim_renewal(other, key, 30) is None
+    await asyncio.sleep(0.3)  # that holder's lease ran out (its process died)
+    async with db.admin() as conn:
+        assert await session_store.claim_renewal(conn, key, 30) is not None
