@@ -227,19 +227,21 @@ class SignIn:
 
     async def _renewed_elsewhere(self, viewer: Viewer, seen: bytes, lease: float) -> str | None:
         """The token another request is renewing, once it is stored in place of the `seen`
-        one (None when the session ends meanwhile, or the lease runs out first: the forge
-        did not answer)."""
+        one; None when the session ends meanwhile, or that renewal gives up or outlasts its
+        lease (the forge did not answer)."""
         assert viewer.session_digest is not None and self.keys is not None
         deadline = time.monotonic() + lease
         while time.monotonic() < deadline:
             await asyncio.sleep(RENEWAL_POLL_SECONDS)
             async with self.db.admin() as conn:
-                current = await session_store.get_session(conn, viewer.session_digest)
-            if current is None:
+                state = await session_store.renewal_state(conn, viewer.session_digest)
+                if state is not None and state[0] != seen:
+                    current = await session_store.get_session(conn, viewer.session_digest)
+                    if current is not None:
+                        viewer._stored = current
+                        return self.keys.unseal(current.token_sealed)
+            if state is None or not state[1]:
                 return None
-            if current.token_sealed != seen:
-                viewer._stored = current
-                return self.keys.unseal(current.token_sealed)
         return None
 
     async def _end(self, viewer: Viewer, why: str) -> None:

@@ -86,6 +86,16 @@ async def claim_renewal(
     return await get_session(conn, id_digest) if claimed is not None else None
 
 
+async def renewal_state(conn: asyncpg.Connection, id_digest: bytes) -> tuple[bytes, bool] | None:
+    """The live session's sealed token, and whether a renewal's lease on it is still on."""
+    row = await conn.fetchrow(
+        "SELECT token_sealed, coalesce(renewing_until > now(), false) AS renewing"
+        " FROM web_sessions WHERE id_digest = $1 AND expires_at > now()",
+        id_digest,
+    )
+    return (row["token_sealed"], row["renewing"]) if row else None
+
+
 async def release_renewal(conn: asyncpg.Connection, id_digest: bytes) -> None:
     """The renewal ended without new tokens (the forge did not answer): another may try."""
     await conn.execute(

@@ -55,14 +55,18 @@ async def test_one_renewal_at_a_time_by_lease_with_no_connection_held(db: Databa
         await session_store.create_session(
             conn, key, "github", "7", "alice", b"old", b"refresh", 10, 3600
         )
+        assert await session_store.renewal_state(conn, key) == (b"old", False)
         first = await session_store.claim_renewal(conn, key, 30)
     assert first is not None and first.token_sealed == b"old"
     async with db.admin() as other:
+        assert await session_store.renewal_state(other, key) == (b"old", True)  # wait
         assert await session_store.claim_renewal(other, key, 30) is None
         await session_store.replace_tokens(other, key, b"new", b"refresh-2", 3600)
+        assert await session_store.renewal_state(other, key) == (b"new", False)  # take it
         again = await session_store.claim_renewal(other, key, 30)
         assert again is not None and again.token_sealed == b"new"
         await session_store.release_renewal(other, key)
+        assert await session_store.renewal_state(other, key) == (b"new", False)  # gave up
         assert await session_store.claim_renewal(other, key, 0.2) is not None
         assert await session_store.claim_renewal(other, key, 30) is None
     await asyncio.sleep(0.3)  # that holder's lease ran out (its process died)
