@@ -84,9 +84,14 @@ def main() -> None:
         "lines with the gold files' names cut; gold = the changed non-test Python files; "
         "base_commit = the fix's parent. Built by bench/codemap_devset2.py."
     )
+    write_tasks(args.out, about, tasks)
+
+
+def write_tasks(out: Path, about: str, tasks: list[dict[str, object]]) -> None:
+    """The task file `bench/codemap_locate.py` reads (the SWE-bench dev set's shape)."""
     sources = {repo: repo for repo in REPOS}
-    args.out.write_text(json.dumps({"about": about, "sources": sources, "tasks": tasks}, indent=1))
-    print(f"{len(tasks)} tasks → {args.out}")
+    out.write_text(json.dumps({"about": about, "sources": sources, "tasks": tasks}, indent=1))
+    print(f"{len(tasks)} tasks → {out}")
 
 
 def _git(git_dir: Path, *args: str) -> str:

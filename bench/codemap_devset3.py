@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 
 from app.codemap.discover import is_test_path
-from bench.codemap_devset2 import _CHANGELOG, REPOS, _extract, _git
+from bench.codemap_devset2 import _CHANGELOG, REPOS, _extract, _git, write_tasks
 
 _CLOSES = re.compile(
     r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\b:?\s+"
@@ -167,9 +167,7 @@ def _build(args: argparse.Namespace) -> None:
         "issue's title and description; gold = the file; base_commit = the change's "
         "parent. Built by bench/codemap_devset3.py."
     )
-    sources = {repo: repo for repo in REPOS}
-    args.out.write_text(json.dumps({"about": about, "sources": sources, "tasks": tasks}, indent=1))
-    print(f"{len(tasks)} tasks → {args.out}")
+    write_tasks(args.out, about, tasks)
 
 
 if __name__ == "__main__":
