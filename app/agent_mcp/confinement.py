@@ -48,9 +48,9 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
+from app.probe_cache import success_cached
 from app.sandbox.isolation import (
     NOBODY,
     SYSTEM_LINKS,
@@ -275,9 +275,10 @@ def probe_confinement(bwrap: str | None) -> str | None:
     return None
 
 
-@cache
+@success_cached(lambda problem: problem is None)
 def confinement_problem() -> str | None:
-    """`probe_confinement` of the `bwrap` on PATH, once per process."""
+    """`probe_confinement` of the `bwrap` on PATH: once per process when it works, again a
+    minute later when it does not."""
     return probe_confinement(shutil.which("bwrap"))
 
 

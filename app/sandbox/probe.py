@@ -15,9 +15,9 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
+from app.probe_cache import success_cached
 from app.sandbox.isolation import (
     NOBODY,
     SandboxPolicy,
@@ -73,9 +73,10 @@ def _run_quietly(argv: list[str], pass_fds: tuple[int, ...] = ()) -> tuple[int, 
     return done.returncode, (done.stderr or done.stdout).strip()
 
 
-@cache
+@success_cached(lambda status: status.available)
 def probe_sandbox() -> SandboxStatus:
-    """Check once per process that bwrap exists and that the real profile starts."""
+    """Check that bwrap exists and that the real profile starts: once per process when it
+    does, again a minute later when it does not (a failure may pass)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return SandboxStatus(False, "none", f"bwrap is not installed: {operator_hint()}")

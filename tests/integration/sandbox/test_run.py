@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -200,3 +201,30 @@ async def test_each_run_has_a_uid_of_its_own(tmp_path: Path) -> None:
     assert first.run_as != second.run_as
     assert first.output.text.strip() == str(first.run_as)
     assert second.output.text.strip() == str(second.run_as)
+
+
+async def test_a_failed_probe_is_asked_again_and_a_good_one_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing probe (here a bwrap that cannot make namespaces, as on a host under a
+    passing fault) refused every run of the worker until it restarted. It is asked again
+    once its retry time has passed; a working sandbox is not probed again."""
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: out of namespaces' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    monkeypatch.setattr(probe_sandbox, "retry_seconds", 0.5)
+    probe_sandbox.cache_clear()
+    try:
+        assert not probe_sandbox().available
+        fake.unlink()  # the fault passed: the real bwrap (/usr/bin) is found from now on
+        assert not probe_sandbox().available  # within the retry time: the same answer
+        time.sleep(0.6)
+        assert probe_sandbox().available
+        fake.write_text("#!/bin/sh\nexit 1\n")
+        fake.chmod(0o755)
+        time.sleep(0.6)
+        assert probe_sandbox().available  # a good answer holds
+    finally:
+        probe_sandbox.cache_clear()
