@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     least 32 characters; the login one of `OPERATOR_LOGINS`). `start_run` and `cancel_run`
     act as that person, with the write-access check of a comment; the admin token acts as
     nobody and may only read."""
+    run_page_events: int = Field(default=500, ge=10, le=10_000)
+    """The run page shows this many of a run's events at once, the latest first in view; a
+    link leads to the ones before (a long run's thousands of events are not read at every
+    view)."""
     access_cache_seconds: float = Field(default=120.0, gt=0, le=1800)
     """How long what a forge said of a person's access (a repository, their workspaces) is
     kept before it is asked again."""

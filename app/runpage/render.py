@@ -41,6 +41,15 @@ def group_id(step: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class EventWindow:
+    """Which of the run's events the page holds: `earlier`, some come before them (a link
+    leads there); `latest`, the newest are among them (the page follows the run live)."""
+
+    earlier: bool = False
+    latest: bool = True
+
+
+@dataclass(frozen=True)
 class PageState:
     run: Run
     steps: Sequence[Step]
@@ -51,6 +60,7 @@ class PageState:
     viewer_login: str
     signout: str  # the sign-out form (app/signin), or ""
     notice: str = ""
+    window: EventWindow = EventWindow()
 
 
 def document(title: str, body: str, live: bool = False, script_name: str = "live.js") -> str:
@@ -119,12 +129,30 @@ def run_page(state: PageState) -> str:
         f'{notice}<dl class="facts">{facts_html}</dl>'
         f"{_buttons(state)}"
         '<section aria-labelledby="timeline-h"><h2 id="timeline-h">Timeline</h2>'
-        "<noscript><p>Reload the page to see what happened since.</p></noscript>"
-        '<p id="live" class="live" role="status" aria-live="polite"></p>'
+        f"{_window_links(state)}"
         f'<ol id="timeline" class="timeline">{_groups(state.steps, state.events)}</ol>'
         "</section></main>"
     )
-    return document(f"Run {run.id} · AgentOps", body, live=True)
+    return document(f"Run {run.id} · AgentOps", body, live=state.window.latest)
+
+
+def _window_links(state: PageState) -> str:
+    """Links to the events before this page's and, on an earlier page, to the latest; the
+    live line only where the page follows the run."""
+    run_id, window = int(state.run.id), state.window
+    links = []
+    if window.earlier and state.events:
+        first = int(state.events[0].seq)
+        links.append(f'<a href="/runs/{run_id}?before={first}">Earlier events</a>')
+    if not window.latest:
+        links.append(f'<a href="/runs/{run_id}">Latest events</a>')
+    shown = f'<p class="window">{" · ".join(links)}</p>' if links else ""
+    if not window.latest:
+        return shown
+    return (
+        shown + "<noscript><p>Reload the page to see what happened since.</p></noscript>"
+        '<p id="live" class="live" role="status" aria-live="polite"></p>'
+    )
 
 
 def when(at: Any) -> str:

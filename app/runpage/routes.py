@@ -123,10 +123,13 @@ async def run_page(request: Request) -> Response:
         if run_id is None or (run := await _readable_run(request, viewer, run_id)) is None:
             return _not_found(request.path_params["run_id"])
         db = _db(request)
+        before = _before(request)
+        shown = signin_of(request).settings.run_page_events
         async with db.readers([run.tenant_id]) as rc:
             steps = await step_store.list_steps(rc.conn, run.id)
-            events = await event_store.events_after(rc, run.id, 0, 10_000)
+            events = await event_store.events_before(rc, run.id, before, shown + 1)
             usage = await llm_store.llm_usage_of_run(rc, run.id)
+        earlier, events = len(events) > shown, events[-shown:]  # one more read: any before?
         # the buttons act as a person: the admin token's bearer is nobody, and gets none
         signed_in = viewer.session_digest is not None
         writable = signed_in and await signin.can_write(request, viewer, run)
@@ -145,8 +148,15 @@ async def run_page(request: Request) -> Response:
         viewer.login,
         _signout(viewer),
         notice,
+        window=render.EventWindow(earlier=earlier, latest=before is None),
     )
     return _html(render.run_page(state))
+
+
+def _before(request: Request) -> int | None:
+    """`?before=`: the page of events numbered below it (None: the latest events)."""
+    raw = request.query_params.get("before", "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
 def _resume_from(request: Request) -> int:

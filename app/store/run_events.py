@@ -86,6 +86,24 @@ async def events_after(
     return [_event(r) for r in rows]
 
 
+async def events_before(
+    conn: TenantConnection | ReaderConnection | asyncpg.Connection,
+    run_id: int,
+    before: int | None,
+    limit: int,
+) -> list[RunEvent]:
+    """The run's last `limit` events numbered below `before` (the latest: None), in order."""
+    raw = conn if isinstance(conn, asyncpg.Connection) else conn.conn
+    rows = await raw.fetch(
+        f"{_SELECT} WHERE run_id = $1 AND ($2::bigint IS NULL OR seq < $2)"
+        " ORDER BY seq DESC LIMIT $3",
+        run_id,
+        before,
+        limit,
+    )
+    return [_event(r) for r in reversed(rows)]
+
+
 def parse_notification(payload: str) -> tuple[int, int] | None:
     """`(run id, seq)` of a notification's payload; None for anything else."""
     run, _, seq = payload.partition(":")

@@ -164,6 +164,27 @@ def test_the_stream_gives_history_then_resumes_from_last_event_id(
     assert events_in(resumed.text) == seqs[5:]
 
 
+def test_the_page_of_earlier_events_holds_those_before_a_number_and_is_not_live(
+    service: Service, sims: GitHubSim, llm: tuple[LLMSimulator, str]
+) -> None:
+    """A long run's page holds its latest events (AGENTOPS_RUN_PAGE_EVENTS) and links the
+    ones before; such an earlier page holds the events below its number, links back to the
+    latest and does not follow the run."""
+    gh = sims
+    llm[0].script(script.PLANNER, text("**Change**\n1. fine."))
+    run_id = plan_run(service, gh)
+    wait_for(lambda: service.finished(run_id), 60, what="the plan run to end")
+    alice = sign_in(service, gh, "alice")
+    latest = alice.get(f"{service.url}/runs/{run_id}").text
+    shown = [int(s) for s in re.findall(r'<li class="ev [^"]*" id="e-(\d+)"', latest)]
+    assert min(shown) == 1 and "Earlier events" not in latest  # all of them fit
+    earlier = alice.get(f"{service.url}/runs/{run_id}", params={"before": "6"}).text
+    seqs = [int(s) for s in re.findall(r'<li class="ev [^"]*" id="e-(\d+)"', earlier)]
+    assert sorted(seqs) == [1, 2, 3, 4, 5]
+    assert f'<a href="/runs/{run_id}">Latest events</a>' in earlier
+    assert "live.js" not in earlier and "live.js" in latest
+
+
 def test_a_viewer_who_drops_mid_run_and_comes_back_misses_nothing_and_sees_nothing_twice(
     service: Service, sims: GitHubSim, llm: tuple[LLMSimulator, str]
 ) -> None:

@@ -106,3 +106,17 @@ async def test_an_append_is_announced_at_commit_with_its_number(
     finally:
         await conn.close()
     assert heard == [(run_a, 1)]
+
+
+async def test_a_page_of_events_is_the_latest_or_those_before_a_number(db: Database) -> None:
+    """The run page reads a window of a long run's events, not all of them."""
+    a, _, run_a, _ = await two_runs(db)
+    for _ in range(12):
+        await append(db, a, run_a)
+    async with db.readers([a]) as rc:
+        latest = await event_store.events_before(rc, run_a, None, 5)
+        before = await event_store.events_before(rc, run_a, 8, 5)
+        first = await event_store.events_before(rc, run_a, 3, 5)
+    assert [e.seq for e in latest] == [8, 9, 10, 11, 12]
+    assert [e.seq for e in before] == [3, 4, 5, 6, 7]
+    assert [e.seq for e in first] == [1, 2]

@@ -207,3 +207,27 @@ def test_a_model_call_tells_the_live_header_its_cost_tokens_and_model() -> None:
     html = render.run_page(state)
     assert '<span id="run-tokens">0</span> tokens' in html
     assert '<span id="run-models">none yet</span>' in html
+
+
+def test_a_page_of_a_long_run_links_the_events_before_it_and_only_the_latest_is_live() -> None:
+    later = [event(n, "note", {"text": f"e{n}"}) for n in range(101, 106)]
+    latest = render.PageState(
+        made_run(), [], later, [], False, "", "", "", window=render.EventWindow(earlier=True)
+    )
+    html = render.run_page(latest)
+    assert '<a href="/runs/7?before=101">Earlier events</a>' in html
+    assert "live.js" in html and 'id="live"' in html
+    older = render.PageState(
+        made_run(),
+        [],
+        later,
+        [],
+        False,
+        "",
+        "",
+        "",
+        window=render.EventWindow(earlier=False, latest=False),
+    )
+    html = render.run_page(older)
+    assert '<a href="/runs/7">Latest events</a>' in html and "Earlier events" not in html
+    assert "live.js" not in html and 'id="live"' not in html
