@@ -21,6 +21,7 @@ class SuccessCached(Generic[T]):
     def __init__(self, probe: Callable[[], T], ok: Callable[[T], bool], retry_seconds: float):
         self.probe, self.ok, self.retry_seconds = probe, ok, retry_seconds
         self.__doc__ = probe.__doc__
+        self.__wrapped__ = probe  # the probe itself, uncached (as functools' caches have)
         self._lock = threading.Lock()  # the probes run in worker threads too: one at once
         self._answer: tuple[T, float] | None = None  # the answer, and when it was had
 
