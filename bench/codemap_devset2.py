@@ -26,7 +26,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from app.codemap.discover import is_test_path
+from app.test_paths import is_test_path
 
 REPOS = {
     "sympy/sympy": "sympy+sympy",

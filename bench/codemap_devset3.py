@@ -26,7 +26,7 @@ import json
 import re
 from pathlib import Path
 
-from app.codemap.discover import is_test_path
+from app.test_paths import is_test_path
 from bench.codemap_devset2 import _CHANGELOG, REPOS, _extract, _git, write_tasks
 
 _CLOSES = re.compile(

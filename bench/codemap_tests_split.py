@@ -27,10 +27,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from app.codemap.cache import BlobCache
-from app.codemap.discover import SkipRules, is_test_path
+from app.codemap.discover import SkipRules
 from app.codemap.index import build_index
 from app.codemap.locate import Locator
 from app.codemap.tests_for import TestWeights, is_source_path, tests_for
+from app.test_paths import is_test_path
 from bench.codemap_locate import _row
 
 _DIFF_FILE = re.compile(r"^diff --git a/(\S+)", re.MULTILINE)

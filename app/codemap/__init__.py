@@ -7,12 +7,13 @@ graph, file localisation from an issue's text, and context rendering for prompts
 """
 
 from app.codemap.cache import DEFAULT_CACHE_DIR, BlobCache
-from app.codemap.discover import SkipRules, is_test_path
+from app.codemap.discover import SkipRules
 from app.codemap.graph import CodeGraph, build_graph
 from app.codemap.index import IndexStats, RepoIndex, build_index
 from app.codemap.locate import Locator, RankedFile, RankedSymbol, Weights, locate
 from app.codemap.render import RenderedContext, context_for, render_context
 from app.codemap.tests_for import RelatedTest, TestWeights, locate_split, tests_for
+from app.test_paths import is_test_path
 
 __all__ = [
     "DEFAULT_CACHE_DIR",

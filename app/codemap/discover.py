@@ -8,7 +8,6 @@ file is read and hashed the way git would.
 from __future__ import annotations
 
 import hashlib
-import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from app import repo_files
 from app.codemap.languages import language_for_path
 from app.git_env import UnsafeRepositoryConfig, repository_env_sync
+from app.test_paths import is_test_path
 
 DEFAULT_SKIP_DIRS = frozenset(
     {
@@ -42,20 +42,6 @@ DEFAULT_SKIP_DIRS = frozenset(
     }
 )
 DEFAULT_SKIP_SUFFIXES = (".min.js", ".min.mjs", ".bundle.js", ".d.ts.map", "_pb2.py", ".pb.go")
-
-
-_TEST_PATH = re.compile(
-    r"(^|/)(tests|testing|__tests__|specs?)/|^test/"
-    r"|(^|/)(test_[^/]*|[^/]*_(test|spec)s?\.\w+|conftest\.py|[^/]*\.(test|spec)\.\w+)$"
-    r"|(^|/)tests\.py$|[a-z0-9]Tests?\.php$"  # Django's app tests; PHPUnit's FooTest.php
-)
-
-
-def is_test_path(path: str) -> bool:
-    """Whether a path is a test file by the usual conventions of the languages read: the
-    one rule the index, `locate`'s two lists (app/codemap/tests_for.py) and the benchmarks
-    use to tell tests from the source."""
-    return _TEST_PATH.search(path) is not None
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.codemap.discover import is_test_path
 from app.codemap.locate import Locator, RankedFile
+from app.test_paths import is_test_path
 
 USED_ENOUGH = 3
 COMMON_NAME_FILES = 30  # a name used in more files than this says little about a test

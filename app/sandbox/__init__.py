@@ -76,7 +76,8 @@ from app.sandbox.test_commands import (
     parse_select_template,
     version_argv,
 )
-from app.sandbox.test_paths import files_of_test_ids, is_test_path
+from app.sandbox.test_paths import files_of_test_ids
+from app.test_paths import is_test_path
 
 __all__ = [
     "CapturedOutput",

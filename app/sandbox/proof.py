@@ -37,8 +37,9 @@ from app.sandbox.outcomes import (
 )
 from app.sandbox.selection import select_tests
 from app.sandbox.test_commands import Runner, SelectionUnsupported, TestCommand
-from app.sandbox.test_paths import files_of_test_ids, is_test_path
+from app.sandbox.test_paths import files_of_test_ids
 from app.sandbox.workcopy import copy_tree, remove_tree, work_copy
+from app.test_paths import is_test_path
 
 SKIP_DIRS = frozenset({".git", "node_modules", "vendor", "target", ".venv", "__pycache__"})
 

@@ -25,7 +25,7 @@ from app.sandbox.outcomes import nothing_ran, outside_cause, per_test_outcomes, 
 from app.sandbox.proof import SKIP_DIRS, output_excerpt, run_tests
 from app.sandbox.selection import select_tests
 from app.sandbox.test_commands import Runner, SelectionUnsupported, TestCommand
-from app.sandbox.test_paths import is_test_path
+from app.test_paths import is_test_path
 
 WHOLE_SUITE = "the whole suite"
 

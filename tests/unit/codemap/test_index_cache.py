@@ -12,11 +12,12 @@ from contextlib import closing
 from pathlib import Path
 
 from app.codemap.cache import BlobCache
-from app.codemap.discover import SkipRules, git_blob_sha, is_test_path
+from app.codemap.discover import SkipRules, git_blob_sha
 from app.codemap.extract import extract_symbols
 from app.codemap.index import _read, build_index
 from app.codemap.symbols import FileWords
 from app.repo_files import DirectoryChain
+from app.test_paths import is_test_path
 
 
 def write(root: Path, files: dict[str, str]) -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from app.codemap.discover import is_test_path
 from app.codemap.graph import build_graph
 from app.codemap.index import RepoIndex, build_index
 from app.codemap.locate import Locator, Weights, locate
 from app.codemap.render import context_for, render_context
+from app.test_paths import is_test_path
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "codemap"
 SHOP = FIXTURES / "shop"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from app.codemap.discover import is_test_path
 from app.codemap.index import build_index
 from app.codemap.locate import Locator
 from app.codemap.tests_for import RelatedTest, is_source_path, locate_split
+from app.test_paths import is_test_path
 
 
 def tree(root: Path, files: dict[str, str]) -> Locator:
