@@ -9,7 +9,6 @@ from app.sandbox import (
     SelectionUnsupported,
     TestCommand,
     files_of_test_ids,
-    is_test_path,
     select_tests,
 )
 
@@ -73,33 +72,6 @@ def test_unknown_runners_cannot_select(runner: Runner) -> None:
 def test_ids_that_look_like_options_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="test id"):
         select_tests(cmd(Runner.PYTEST, "pytest"), [bad])
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        "tests/test_a.py",
-        "test_a.py",
-        "pkg/a_test.py",
-        "tests/conftest.py",
-        "conftest.py",
-        "calc/add_test.go",
-        "src/a.test.ts",
-        "src/b.spec.jsx",
-        "src/__tests__/c.js",
-        "tests/Unit/CalcTest.php",
-        "test/helpers.rb",
-    ],
-)
-def test_test_paths(path: str) -> None:
-    assert is_test_path(path)
-
-
-@pytest.mark.parametrize(
-    "path", ["app/calc.py", "src/testing.py", "src/contest.js", "calc.go", "src/Tester.php"]
-)
-def test_not_test_paths(path: str) -> None:
-    assert not is_test_path(path)
 
 
 def test_files_named_by_ids() -> None:
