@@ -94,10 +94,19 @@ def _candidates(repo: str, git_dir: Path, since: str, until: str) -> list[dict[s
             continue
         found.append({
             "repo": repo, "number": min(issues), "fix_commit": commit, "base_commit": parents[0],
-            "date": date, "subject": message.strip().partition("\n")[0], "gold_files": [gold],
+            "date": date, "subject": _title(message), "gold_files": [gold],
         })  # fmt: skip
     found.reverse()  # oldest first
     return found
+
+
+def _title(message: str) -> str:
+    """The pull request's title: a merge commit's first body line ("Merge pull request #N
+    from …" says nothing of the change), else the subject. The issue look-up's query."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Merge pull request #"):
+        return lines[1]
+    return lines[0] if lines else ""
 
 
 def _issues(
