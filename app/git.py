@@ -143,7 +143,7 @@ async def run_git(
     if code != 0:
         log.warning("%s failed (exit %s): %s", shown, code, stderr[-2000:])
         kind = PushRejected if args and args[0] == "push" else GitError
-        if file_limit is not None and _FILE_TOO_LARGE.search(stderr):
+        if file_limit is not None and _FILE_TOO_LARGE.search(_local_lines(stderr)):
             kind = TransferTooLarge
         raise kind(
             f"{shown} failed (exit {code}): {stderr[-2000:]}", returncode=code, stderr=stderr
@@ -168,6 +168,14 @@ async def repository_env(cwd: Path | None, remote: GitRemote | None = None) -> d
 
 
 _FILE_TOO_LARGE = re.compile(r"signal 25\b|File too large|file size limit", re.I)
+# What the server says reaches stderr as "remote: …" (its side band) or "remote error: …"
+# (its ERR line); a hostile server could print "File too large" there.
+_SERVER_LINE = re.compile(r"^\s*remote:|remote error:", re.I)
+
+
+def _local_lines(stderr: str) -> str:
+    """stderr without the lines that carry the server's words: what git itself said."""
+    return "\n".join(line for line in stderr.splitlines() if not _SERVER_LINE.search(line))
 
 
 def _file_limited(limit: int) -> list[str]:

@@ -186,3 +186,29 @@ async def test_a_fetch_by_commit_id_is_bounded_as_one_pack(
         await app.aclose()
     written = sum(p.stat().st_size for p in bare.rglob("*") if p.is_file())
     assert written <= 5_000_000 + 1_000_000, f"{written} bytes on disk"
+
+
+async def test_a_server_that_says_file_too_large_is_not_taken_for_the_limit(
+    github: tuple[GitHubSim, str], tmp_path: Path
+) -> None:
+    """Attack: a git server whose pack fails with "File too large" in its own words (here
+    a hook in place of its pack-objects). Those words reach the client as "remote: …";
+    only git's own lines tell that our limit stopped the download, so the run fails as a
+    failed clone, not as a commit over the tree limit."""
+    sim, url = github
+    hook = tmp_path / "hostile-pack-objects"
+    hook.write_text('#!/bin/sh\necho "fatal: write error: File too large" >&2\nsleep 0.2\nexit 1\n')
+    hook.chmod(0o755)
+    sim.git_server_config = {"uploadpack.packObjectsHook": str(hook)}
+    sha = sim.branch_sha(REPO, "main")
+    assert sha is not None
+    app = GitHubApp(sim.app_id, sim.private_key_pem, api_url=url)
+    limits = Settings(tree_max_mb=16, tree_max_entries=1_000).tree_limits
+    try:
+        remote = await app.forge(sim.installation_id(REPO)).git_remote(REPO)
+        with pytest.raises(git.GitError) as raised:
+            await workspace.ensure_checkout(tmp_path / "run-1", remote, "main", sha, limits)
+    finally:
+        await app.aclose()
+    assert not isinstance(raised.value, git.TransferTooLarge | TreeBeyondLimits)
+    assert "remote: fatal: write error: File too large" in raised.value.stderr

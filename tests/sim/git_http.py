@@ -61,9 +61,14 @@ def rev_parse(bare: Path, ref: str) -> str | None:
 
 
 async def git_http_backend(
-    request: Request, project_root: Path, path_info: str, remote_user: str
+    request: Request,
+    project_root: Path,
+    path_info: str,
+    remote_user: str,
+    server_config: dict[str, str] | None = None,
 ) -> Response:
-    """Answer one smart-HTTP request (`info/refs`, `git-upload-pack`, `git-receive-pack`)."""
+    """Answer one smart-HTTP request (`info/refs`, `git-upload-pack`, `git-receive-pack`).
+    server_config: git config for the server's side (a test's hostile server, say)."""
     body = await request.body()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -78,6 +83,9 @@ async def git_http_backend(
         "REMOTE_ADDR": "127.0.0.1",
         "GIT_HTTP_MAX_REQUEST_BUFFER": "100M",
     }
+    for number, (key, value) in enumerate((server_config or {}).items()):
+        env[f"GIT_CONFIG_KEY_{number}"], env[f"GIT_CONFIG_VALUE_{number}"] = key, value
+    env["GIT_CONFIG_COUNT"] = str(len(server_config or {}))
     if request.headers.get("content-encoding"):
         env["HTTP_CONTENT_ENCODING"] = request.headers["content-encoding"]
     if request.headers.get("git-protocol"):

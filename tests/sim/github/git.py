@@ -36,4 +36,6 @@ async def serve_git(sim: GitHubState, request: Request, repo: str, rest: str) ->
         )
     if sim_repo is None or sim_repo.installation_id != installation.id:
         return Response("Repository not found.\n", status_code=404)
-    return await git_http_backend(request, sim.git_root, f"/{repo}.git{rest}", sim.bot_login)
+    return await git_http_backend(
+        request, sim.git_root, f"/{repo}.git{rest}", sim.bot_login, sim.git_server_config
+    )

@@ -132,6 +132,9 @@ class GitHubState(ForgeServer[GitHubFault]):
         self.root = Path(root)
         self.git_root = self.root / "git"
         self.git_root.mkdir(parents=True, exist_ok=True)
+        # git config of the server's side of every clone and fetch (e.g. a hostile
+        # `uploadpack.packObjectsHook`); empty: a plain git server
+        self.git_server_config: dict[str, str] = {}
         self.app_id = app_id
         self.slug = slug
         if private_key_pem is None:
