@@ -146,7 +146,9 @@ def _window_links(state: PageState) -> str:
         links.append(f'<a href="/runs/{run_id}?before={first}">Earlier events</a>')
     if not window.latest:
         links.append(f'<a href="/runs/{run_id}">Latest events</a>')
-    shown = f'<p class="window">{" · ".join(links)}</p>' if links else ""
+    shown = (
+        f'<nav class="window" aria-label="Pages of events">{"".join(links)}</nav>' if links else ""
+    )
     if not window.latest:
         return shown
     return (

@@ -278,3 +278,35 @@ def test_a_person_watches_an_implement_run_live_loses_the_connection_and_cancels
     assert REPO not in other.content()
     bob.close()
     assert time.monotonic() - began < 90, "the browser test should stay well under a minute"
+
+
+def test_the_links_between_pages_of_events_are_targets_a_finger_can_hit(
+    browser: Browser,
+    service: Service,
+    sims: GitHubSim,
+    llm: tuple[LLMSimulator, str],
+    shots: Path,
+) -> None:
+    """On a phone, the earlier page's link back to the latest events is a 44-pixel target
+    (as the page's buttons), and it leads there."""
+    gh = sims
+    llm[0].script(script.PLANNER, text("**Change**\n1. fine."))
+    number = gh.add_issue(REPO, script.ISSUE_TITLE, script.ISSUE_BODY, user="alice")
+    run_id = script.comment_command(service, gh, REPO, number, "/agentops plan")
+    wait_for(lambda: service.finished(run_id), 60, what="the plan run to end")
+    alice = sign_in(browser, service, gh, "alice")
+    page = alice.new_page()
+    page.set_viewport_size(PHONE)
+    page.goto(f"{service.url}/runs/{run_id}?before=4")
+    assert sorted(seqs_shown(page)) == [1, 2, 3]
+    link = page.get_by_role("navigation", name="Pages of events").get_by_role(
+        "link", name="Latest events"
+    )
+    box = link.bounding_box()
+    assert box is not None and box["height"] >= 44 and box["width"] >= 44, box
+    page.screenshot(path=shots / "run-page-earlier-events.png")
+    link.click()
+    page.wait_for_url(f"{service.url}/runs/{run_id}")
+    latest = sorted(seqs_shown(page))
+    assert latest[:3] == [1, 2, 3] and len(latest) > 3
+    alice.close()
