@@ -8,7 +8,9 @@ stdio server runs under `bwrap`, built from the sandbox's own pieces
 - new PID, IPC, UTS and (where the host allows) cgroup namespaces, `--die-with-parent`,
   `--new-session`: the worker and every other process are not in its `/proc`, which is
   a fresh one, as is its minimal `/dev`;
-- as root, setpriv drops it to `nobody` with no capabilities and `no_new_privs`;
+- as root, setpriv drops it to a uid of its own, leased from the sandbox's pool
+  (`lease_server_uid`: no other server or sandbox run shares it), with no capabilities
+  and `no_new_privs`;
   otherwise an unprivileged user namespace (that may not make another) as the worker's uid;
 - a fresh root with the host's `/usr`, the `/bin`, `/lib*` links and the sandbox's
   allow-list of `/etc` files (plus the files names and addresses are resolved with),
@@ -31,9 +33,9 @@ server and all it starts (`ServerLimits`, per server in `AGENTOPS_MCP_SERVERS`):
 `RLIMIT_DATA` (its writable memory, per process: an allocation past it fails, as a
 `MemoryError` in Python; address space merely reserved, as V8 and Go do, is not counted),
 `RLIMIT_NPROC` (processes and threads: a fork bomb's `fork` fails; counted in the jail's
-user namespace, or as root for every process of `nobody` on the host, the sandbox's
-included), `RLIMIT_FSIZE` (the largest file it writes) and no core file. No seccomp
-filter and no cgroup: CPU is bounded only by a call's time, and memory per process.
+user namespace, or as root for the server's leased uid, which nothing else uses),
+`RLIMIT_FSIZE` (the largest file it writes) and no core file. No seccomp filter and no
+cgroup: CPU is bounded only by a call's time, and memory per process.
 
 When bwrap is missing or cannot make these namespaces here, no stdio server is started
 (`ConfinementUnavailable`, said by `agentops doctor` and in the run's log).
@@ -51,10 +53,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.probe_cache import success_cached
+from app.sandbox.identity import UidLease, lease_uid
 from app.sandbox.isolation import (
     NOBODY,
     SYSTEM_LINKS,
     HostLayout,
+    SandboxPolicy,
     dirs_to,
     drop_args,
     namespace_args,
@@ -246,9 +250,18 @@ def _system(path: Path) -> bool:
 
 
 def jail_user() -> tuple[int, int] | None:
-    """As root, the server runs as `nobody`; otherwise as the worker's uid, in a user
-    namespace of its own."""
+    """As root, the probe runs as `nobody` (a server, as its leased uid); otherwise as the
+    worker's uid, in a user namespace of its own."""
     return (NOBODY, NOBODY) if os.geteuid() == 0 else None
+
+
+def lease_server_uid() -> UidLease | None:
+    """As root, a uid of the sandbox's pool for one server's life (`release()` after it
+    ends), so that its `RLIMIT_NPROC` counts its own processes only; None otherwise."""
+    if os.geteuid() != 0:
+        return None
+    pool = SandboxPolicy
+    return lease_uid(pool.uid_pool_start, pool.uid_pool_size, pool.uid_lock_dir)
 
 
 def probe_confinement(bwrap: str | None) -> str | None:
@@ -290,10 +303,11 @@ def confine(
     *,
     network: bool = False,
     limits: ServerLimits = ServerLimits(),
+    run_as: int | None = None,
 ) -> list[str]:
     """The argv that starts `command` in its jail within `limits`, `home` made its own
     (blocking: files are read, the probe may run); `ConfinementUnavailable` when it cannot
-    be confined."""
+    be confined. `run_as`: as root, the uid (and gid) it runs as (`lease_server_uid`)."""
     problem = confinement_problem()
     if problem is not None:
         raise ConfinementUnavailable(f"not started unconfined: {problem}")
@@ -308,6 +322,8 @@ def confine(
     refuse_worker_folders(read_only, forbidden)
     program = str(_which(command[0], search_path))  # the one found, not another inside
     user = jail_user()
+    if user is not None and run_as is not None:
+        user = (run_as, run_as)
     if user is not None:
         os.chown(home, *user)
     return confined_argv(

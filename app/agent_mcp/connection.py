@@ -27,7 +27,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import PaginatedRequestParams
 
-from app.agent_mcp.confinement import ServerLimits, confine
+from app.agent_mcp.confinement import ServerLimits, confine, lease_server_uid
 from app.agent_mcp.servers import McpServer
 
 MAX_TOOL_PAGES = 10  # of `tools/list`: a server that pages forever is cut off
@@ -61,8 +61,18 @@ async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterato
             env = {"HOME": home, **server.resolved_env(environ)}
             search_path = env.get("PATH", os.environ.get("PATH", os.defpath))
             read_only = [Path(p) for p in server.read_only_paths]
+            # released after the server's process has ended (the stack unwinds backwards)
+            lease = await anyio.to_thread.run_sync(lease_server_uid)
+            if lease is not None:
+                stack.callback(lease.release)
+            confined = partial(
+                confine,
+                network=server.network,
+                limits=limits_of(server),
+                run_as=lease.uid if lease is not None else None,
+            )
             argv = await anyio.to_thread.run_sync(
-                partial(confine, network=server.network, limits=limits_of(server)),
+                confined,
                 server.command,
                 Path(home),
                 search_path,

@@ -68,8 +68,8 @@ class McpServer(BaseModel):
     """stdio: the writable memory of each of its processes (`RLIMIT_DATA`); an allocation
     past it fails."""
     processes: int = Field(default=256, ge=8, le=65_536)
-    """stdio: its processes and threads at once (`RLIMIT_NPROC`; as root, counted for every
-    process of `nobody`, the sandbox's tests included): a fork past it fails."""
+    """stdio: its processes and threads at once (`RLIMIT_NPROC`, counted for its own uid:
+    as root one leased for it alone): a fork past it fails."""
     file_mb: int = Field(default=1024, ge=1, le=1_048_576)
     """stdio: the largest file it may write (`RLIMIT_FSIZE`)."""
 

@@ -20,6 +20,8 @@ import pytest
 
 from app.agent_mcp.servers import McpServer
 from app.agent_mcp.toolset import McpToolset, open_toolset
+from app.sandbox.identity import lease_uid
+from app.sandbox.isolation import SandboxPolicy, count_tasks_of
 
 pytestmark = pytest.mark.e2e
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mcp" / "reader_server.py"
@@ -58,7 +60,13 @@ def checkout() -> Iterator[Path]:
 
 
 async def answer(tools: McpToolset, tool: str, **arguments: object) -> str:
-    result = await tools.call(f"reader.{tool}", arguments)
+    return await answer_of(tools, "reader", tool, arguments)
+
+
+async def answer_of(
+    tools: McpToolset, server: str, tool: str, arguments: dict[str, object] | None = None
+) -> str:
+    result = await tools.call(f"{server}.{tool}", arguments or {})
     assert not result.is_error, result.text
     return result.text.split("\n", 1)[1].rsplit("\n", 1)[0]  # inside the fence
 
@@ -185,3 +193,23 @@ async def test_a_server_reaches_no_loopback_service_unless_given_the_network(
     async with open_toolset({"reader": online}, {}) as tools:
         said = await answer(tools, "connect", host="127.0.0.1", port=loopback_service)
         assert said == "connected: +PONG"
+
+
+async def test_each_server_runs_as_a_uid_of_its_own_and_gives_it_back() -> None:
+    """As root, every server runs as a uid leased from the sandbox's pool, not `nobody`:
+    its process budget (`RLIMIT_NPROC`) counts its own processes only, so a server that
+    forks to its limit starves no other server, no sandbox run and nothing else of
+    `nobody`. The uid is free again once the server has ended."""
+    async with open_toolset({"one": READER, "two": READER}, {}) as tools:
+        assert tools.notices == []
+        one = int((await answer_of(tools, "one", "whoami")).split()[2])
+        two = int((await answer_of(tools, "two", "whoami")).split()[2])
+    if os.geteuid() != 0:  # an unprivileged user namespace of the worker's own uid
+        assert one == two == os.getuid()
+        return
+    start = SandboxPolicy.uid_pool_start
+    pool = range(start, start + SandboxPolicy.uid_pool_size)
+    assert one != two and one in pool and two in pool
+    assert count_tasks_of(one) == count_tasks_of(two) == 0
+    lease = lease_uid(one, 1, SandboxPolicy.uid_lock_dir)  # free to be leased again
+    lease.release()
