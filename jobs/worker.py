@@ -92,9 +92,13 @@ def worker_settings(settings: Settings, stopping: asyncio.Event | None = None) -
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        for task in ("sweeper", "redeliverer"):
-            if task in ctx:
-                ctx[task].cancel()
+        periodic = [ctx.pop(name) for name in ("sweeper", "redeliverer") if name in ctx]
+        for task in periodic:
+            task.cancel()
+        if periodic:
+            # Each gives back its interval's Redis lock as it ends: before ARQ closes Redis,
+            # or a worker started next waits out the turn (270 s of the redelivery's 300).
+            await asyncio.wait(periodic, timeout=5)
         deps: WorkflowDeps | None = ctx.get("deps")
         if deps is not None:
             await deps.queue.close()

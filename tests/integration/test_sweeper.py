@@ -48,3 +48,29 @@ async def test_two_workers_sweep_once_per_interval_between_them(
 
 def test_the_sweep_is_not_a_job_of_the_queue() -> None:
     assert "cron_jobs" not in worker_settings(Settings())
+
+
+async def test_a_stopped_worker_gives_back_its_turn_before_its_redis_closes(
+    redis_url: str, queue_name: str
+) -> None:
+    """Else the worker started next waits out the turn (270 s of the GitHub redelivery's
+    300) before asking for what GitHub could not deliver while the service was down."""
+    lock = f"{queue_name}:redeliver"
+    took_turn = asyncio.Event()
+
+    async def redeliver(ctx: dict[str, Any]) -> int:
+        took_turn.set()
+        return 0
+
+    ctx: dict[str, Any] = {"redis": aioredis.Redis.from_url(redis_url)}
+    ctx["redeliverer"] = asyncio.create_task(sweep_forever(ctx, redeliver, lock, 300.0))
+    await asyncio.wait_for(took_turn.wait(), 5)
+    await worker_settings(Settings(queue_name=queue_name))["on_shutdown"](ctx)
+    await ctx["redis"].aclose(close_connection_pool=True)  # what ARQ does next
+
+    check = aioredis.Redis.from_url(redis_url)
+    try:
+        assert await check.exists(lock) == 0  # the next worker's turn is now
+    finally:
+        await check.delete(lock)
+        await check.aclose()
