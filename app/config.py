@@ -269,8 +269,8 @@ class Settings(BaseSettings):
     `MCP_SECRET_NAME`), `read_only_paths` (stdio servers run jailed: what else they may
     read), `network` (stdio: the worker's network; off, none), `timeout_seconds`,
     `start_timeout_seconds`, `max_result_chars`, `max_argument_chars`, and each stdio
-    server's limits `memory_mb` (2048, per process), `processes` (256), `file_mb` (1024)
-    (see *MCP servers as tools*)."""
+    server's limits `memory_mb` (2048, per process and, with cgroups, in all), `processes`
+    (256), `file_mb` (1024), `cpus` (1.0, with cgroups) (see *MCP servers as tools*)."""
 
     # --- sandbox limits, caps on .agentops.yml (owned by app/sandbox; keep together) --
     # Each sandboxed command as a whole, through its own cgroup where the host gives one;

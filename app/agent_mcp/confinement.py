@@ -34,8 +34,10 @@ server and all it starts (`ServerLimits`, per server in `AGENTOPS_MCP_SERVERS`):
 `MemoryError` in Python; address space merely reserved, as V8 and Go do, is not counted),
 `RLIMIT_NPROC` (processes and threads: a fork bomb's `fork` fails; counted in the jail's
 user namespace, or as root for the server's leased uid, which nothing else uses),
-`RLIMIT_FSIZE` (the largest file it writes) and no core file. No seccomp filter and no
-cgroup: CPU is bounded only by a call's time, and memory per process.
+`RLIMIT_FSIZE` (the largest file it writes) and no core file. Beyond them (guards.py):
+the sandbox's seccomp filter (no user namespace of its own, no eBPF, io_uring, keyrings)
+and, where the host gives cgroups, a group of its own that holds the memory, the tasks
+and the CPU of all its processes together.
 
 When bwrap is missing or cannot make these namespaces here, no stdio server is started
 (`ConfinementUnavailable`, said by `agentops doctor` and in the run's log).
@@ -52,6 +54,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.agent_mcp.guards import Guards, make_guards
 from app.probe_cache import success_cached
 from app.sandbox.identity import UidLease, lease_uid
 from app.sandbox.isolation import (
@@ -84,11 +87,13 @@ class ConfinementUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """The rlimits of each process of a server (hard and soft alike: it cannot raise them)."""
+    """The rlimits of each process of a server (hard and soft alike: it cannot raise them);
+    memory, processes and CPU also of all of them together, in their cgroup (guards.py)."""
 
-    memory_mb: int = 2048  # RLIMIT_DATA
-    processes: int = 256  # RLIMIT_NPROC
+    memory_mb: int = 2048  # RLIMIT_DATA, and the group's memory
+    processes: int = 256  # RLIMIT_NPROC, and the group's tasks
     file_mb: int = 1024  # RLIMIT_FSIZE
+    cpus: float = 1.0  # the group's CPU time per wall-clock second
 
     def prlimit_args(self) -> list[str]:
         """`prlimit`, set to these limits, before the program it then runs."""
@@ -103,9 +108,12 @@ class ServerLimits:
 
     def said(self) -> str:
         return (
-            f"{self.memory_mb} MB of memory a process, {self.processes} processes, "
-            f"files of {self.file_mb} MB"
+            f"{self.memory_mb} MB of memory, {self.processes} processes, files of {self.file_mb} MB"
         )
+
+    def guards(self) -> Guards:
+        """The seccomp filter and cgroup of one server with these limits (blocking)."""
+        return make_guards(self.memory_mb * 1024 * 1024, self.processes, self.cpus)
 
 
 def confined_argv(
@@ -118,11 +126,16 @@ def confined_argv(
     drop_to: tuple[int, int] | None,
     network: bool = False,
     limits: ServerLimits = ServerLimits(),
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """bwrap, its options, then the operator's `command`, which sees the host's
     toolchain, `read_only` and `home` (read-write, its working directory), nothing else;
-    the worker's network only with `network`; within `limits`."""
-    args = [bwrap, "--die-with-parent", "--new-session", *namespace_args(drop_to)]
+    the worker's network only with `network`; within `limits`; the seccomp filter read
+    from `seccomp_fd` (guards.py)."""
+    args = [bwrap, "--die-with-parent", "--new-session"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    args += namespace_args(drop_to)
     if not network:
         args.append("--unshare-net")  # a loopback of its own
     args += ["--hostname", "mcp", *system_args(host)]
@@ -274,14 +287,27 @@ def probe_confinement(bwrap: str | None) -> str | None:
         return f"setpriv (util-linux) is missing: {HINT}"
     if shutil.which("prlimit") is None:
         return "prlimit is missing: install util-linux (it sets the server's resource limits)"
-    with tempfile.TemporaryDirectory(prefix="agentops-mcp-probe-") as home:
-        if root is not None:
-            os.chown(home, *root)
-        argv = confined_argv(bwrap, ["true"], Path(home), (), read_host_layout(), drop_to=root)
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"bwrap could not be run ({exc}): {HINT}"
+    guards = ServerLimits().guards()  # the filter and the group are probed too
+    try:
+        with tempfile.TemporaryDirectory(prefix="agentops-mcp-probe-") as home:
+            if root is not None:
+                os.chown(home, *root)
+            argv = confined_argv(
+                bwrap,
+                ["true"],
+                Path(home),
+                (),
+                read_host_layout(),
+                drop_to=root,
+                seccomp_fd=guards.seccomp_fd,
+            )
+            done = subprocess.run(
+                guards.wrap(argv), capture_output=True, text=True, timeout=20, check=False
+            )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not be run ({exc}): {HINT}"
+    finally:
+        guards.release()
     if done.returncode != 0:
         why = (done.stderr or done.stdout).strip()[:300]
         return f"bwrap cannot make the server's namespaces here ({why}): {HINT}"
@@ -304,10 +330,12 @@ def confine(
     network: bool = False,
     limits: ServerLimits = ServerLimits(),
     run_as: int | None = None,
+    guards: Guards | None = None,
 ) -> list[str]:
     """The argv that starts `command` in its jail within `limits`, `home` made its own
     (blocking: files are read, the probe may run); `ConfinementUnavailable` when it cannot
-    be confined. `run_as`: as root, the uid (and gid) it runs as (`lease_server_uid`)."""
+    be confined. `run_as`: as root, the uid (and gid) it runs as (`lease_server_uid`);
+    `guards`: its seccomp filter and cgroup (`ServerLimits.guards`)."""
     problem = confinement_problem()
     if problem is not None:
         raise ConfinementUnavailable(f"not started unconfined: {problem}")
@@ -326,7 +354,7 @@ def confine(
         user = (run_as, run_as)
     if user is not None:
         os.chown(home, *user)
-    return confined_argv(
+    argv = confined_argv(
         bwrap,
         [program, *command[1:]],
         home,
@@ -335,4 +363,6 @@ def confine(
         drop_to=user,
         network=network,
         limits=limits,
+        seccomp_fd=guards.seccomp_fd if guards is not None else None,
     )
+    return guards.wrap(argv) if guards is not None else argv

@@ -65,11 +65,15 @@ async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterato
             lease = await anyio.to_thread.run_sync(lease_server_uid)
             if lease is not None:
                 stack.callback(lease.release)
+            limits = limits_of(server)
+            guards = await anyio.to_thread.run_sync(limits.guards)
+            stack.callback(guards.release)
             confined = partial(
                 confine,
                 network=server.network,
-                limits=limits_of(server),
+                limits=limits,
                 run_as=lease.uid if lease is not None else None,
+                guards=guards,
             )
             argv = await anyio.to_thread.run_sync(
                 confined,
@@ -102,7 +106,7 @@ async def connect(server: McpServer, environ: Mapping[str, str]) -> AsyncIterato
 
 
 def limits_of(server: McpServer) -> ServerLimits:
-    return ServerLimits(server.memory_mb, server.processes, server.file_mb)
+    return ServerLimits(server.memory_mb, server.processes, server.file_mb, server.cpus)
 
 
 async def _list_tools(session: ClientSession) -> list[OfferedTool]:

@@ -1,12 +1,14 @@
 """`agentops doctor`'s lines on the operator's MCP servers: does each start (or answer),
 and does it offer every tool its allow-list names? A stdio server starts only confined
-(confinement.py): where bubblewrap is missing or cannot work, its line says so."""
+(confinement.py), and its line says what holds it as a whole on this host (guards.py);
+where bubblewrap is missing or cannot work, its line says so."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
 
+from app.agent_mcp.guards import guards_said
 from app.agent_mcp.servers import McpServer
 from app.agent_mcp.toolset import open_toolset
 
@@ -19,7 +21,7 @@ async def check_mcp_server(name: str, server: McpServer) -> tuple[bool, str]:
         offers = "offers " + ", ".join(spec.name for spec in tools.specs)
         if server.command is not None:
             shared = "shares the worker's network" if server.network else "has no network"
-            offers += f" (confined by bubblewrap; it {shared})"
+            offers += f" (confined by bubblewrap with {guards_said()}; it {shared})"
         return True, offers
 
 

@@ -65,13 +65,17 @@ class McpServer(BaseModel):
     max_argument_chars: int = Field(default=8_000, ge=100, le=200_000)
     """The model's arguments of one call, as JSON; a longer call is refused unsent."""
     memory_mb: int = Field(default=2048, ge=64, le=1_048_576)
-    """stdio: the writable memory of each of its processes (`RLIMIT_DATA`); an allocation
-    past it fails."""
+    """stdio: the writable memory of each of its processes (`RLIMIT_DATA`): an allocation
+    past it fails; and, where the host gives cgroups, of all of them together: past it the
+    kernel kills one."""
     processes: int = Field(default=256, ge=8, le=65_536)
     """stdio: its processes and threads at once (`RLIMIT_NPROC`, counted for its own uid:
-    as root one leased for it alone): a fork past it fails."""
+    as root one leased for it alone; and its cgroup's `pids.max`): a fork past it fails."""
     file_mb: int = Field(default=1024, ge=1, le=1_048_576)
     """stdio: the largest file it may write (`RLIMIT_FSIZE`)."""
+    cpus: float = Field(default=1.0, gt=0, le=256)
+    """stdio, where the host gives cgroups: the CPU time of all its processes per second
+    of wall-clock time (1.0: one core's worth)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> McpServer:

@@ -29,7 +29,7 @@ SECRET = "worker-private-key-Vd3kQ9zLm2"
 READER = McpServer.model_validate(
     {
         "command": [sys.executable, str(FIXTURE)],
-        "tools": ["read", "listdir", "write", "whoami", "echo", "connect"],
+        "tools": ["read", "listdir", "write", "whoami", "echo", "connect", "user_namespace"],
         "repos": ["*"],
     }
 )
@@ -213,3 +213,12 @@ async def test_each_server_runs_as_a_uid_of_its_own_and_gives_it_back() -> None:
     assert count_tasks_of(one) == count_tasks_of(two) == 0
     lease = lease_uid(one, 1, SandboxPolicy.uid_lock_dir)  # free to be leased again
     lease.release()
+
+
+async def test_a_server_cannot_make_a_user_namespace() -> None:
+    """The sandbox's seccomp filter holds in the jail too: a server, or a program a model
+    made it run, gets no user namespace, the way in to kernel code meant for root."""
+    async with open_toolset({"reader": READER}, {}) as tools:
+        assert tools.notices == []
+        assert await answer(tools, "user_namespace") == "refused: Operation not permitted"
+        assert await answer(tools, "echo", text="still works") == "still works"

@@ -26,19 +26,20 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mcp" / "greedy_ser
 GREEDY = McpServer.model_validate(
     {
         "command": [sys.executable, str(FIXTURE)],
-        "tools": ["hog", "spawn", "fill", "filled", "processes", "echo"],
+        "tools": ["hog", "hog_in_children", "burn", "spawn", "fill", "filled", "processes", "echo"],
         "repos": ["*"],
         "memory_mb": 256,
         "processes": 96,
         "file_mb": 8,
+        "cpus": 0.5,
         "timeout_seconds": 60,
     }
 )
 
 
 LIMITS = (
-    "(The MCP server 'greedy' runs within its limits: 256 MB of memory a process, 96 "
-    "processes, files of 8 MB; past them an allocation, a new process or a write fails.)"
+    "(The MCP server 'greedy' runs within its limits: 256 MB of memory, 96 processes, "
+    "files of 8 MB; past them an allocation, a new process or a write fails.)"
 )
 
 
@@ -98,6 +99,24 @@ async def test_a_server_past_its_limits_fails_its_call_and_the_worker_goes_on() 
     assert left_behind() == []  # its processes, the bomb's included, all stopped
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - worker_rss) / 1024
     assert grown_mb < 200, f"the worker grew by {grown_mb:.0f} MB"
+
+
+async def test_the_processes_of_a_server_share_its_memory_and_cpu() -> None:
+    """Under rlimits alone each process may take 256 MB: 96 of them, 24 GB. In the server's
+    cgroup they take 256 MB together (the kernel kills past it) and half a core's worth of
+    CPU, however many they are."""
+    async with open_toolset({"greedy": GREEDY}, {}) as tools:
+        failed, said = await call(tools, "hog_in_children", count=4, mb=150)
+        assert not failed, said
+        alive = int(fenced(said).split()[0])
+        assert alive <= 1, said  # 150 MB fit in 256 beside the server; 300 do not
+
+        failed, said = await call(tools, "burn", count=2, seconds=2.0)
+        assert not failed, said
+        assert float(fenced(said)) < 1.4, said  # 0.5 × 2 s, not 2 × 2 s
+
+        failed, said = await call(tools, "echo", text="still here")
+        assert not failed and fenced(said) == "still here", said
 
 
 def fenced(text: str) -> str:

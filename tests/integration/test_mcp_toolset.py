@@ -145,7 +145,7 @@ async def test_a_server_that_dies_fails_its_calls_not_the_run() -> None:
         assert crashed.is_error
         assert crashed.text == (
             "docs.crash failed: the MCP server 'docs' stopped answering (it may have passed "
-            "its limits: 2048 MB of memory a process, 256 processes, files of 1024 MB)"
+            "its limits: 2048 MB of memory, 256 processes, files of 1024 MB)"
         )
         after = await tools.call("docs.lookup", {"topic": "errors"})
         assert after.is_error and "unavailable" in after.text
@@ -235,7 +235,9 @@ async def test_doctor_says_which_servers_serve_and_which_do_not(
     )
     results = await check_mcp_servers({"docs": docs, "partial": unlisted, "absent": absent})
     offers = "offers " + ", ".join(f"docs.{t}" for t in ALLOWED)
-    confined = " (confined by bubblewrap; it has no network)"
+    # this host: x86_64, and a worker as root with cgroup v1 (the sandbox's own detection)
+    whole = "a seccomp filter; its processes together in a cgroup v1 (memory, pids, cpu) group"
+    confined = f" (confined by bubblewrap with {whole}; it has no network)"
     assert results[0] == ("docs", True, offers + confined)
     assert results[1] == ("partial", False, "MCP server 'partial' offers no tool 'translate'")
     assert results[2] == (
