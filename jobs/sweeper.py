@@ -30,11 +30,14 @@ async def sweep_forever(
     lock_key: str,
     interval: float,
     name: str = "the recovery sweep",
+    at_start: bool = False,
 ) -> None:
-    """Run `sweep` now and every `interval` seconds (one worker per interval)."""
+    """Run `sweep` now and every `interval` seconds (one worker per interval). With
+    `at_start`, the first run takes the turn whoever holds it: a worker killed without a
+    goodbye (SIGKILL, the OOM killer) leaves its turn held for most of an interval."""
     me = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        await _every(ctx, sweep, lock_key, interval, name, me)
+        await _every(ctx, sweep, lock_key, interval, name, me, at_start)
     finally:  # stopping: a worker started next need not wait for this one's turn to end
         with contextlib.suppress(*REDIS_FAULTS):
             if await ctx["redis"].get(lock_key) in (me, me.encode()):
@@ -42,12 +45,19 @@ async def sweep_forever(
 
 
 async def _every(
-    ctx: dict[str, Any], sweep: Sweep, lock_key: str, interval: float, name: str, me: str
+    ctx: dict[str, Any],
+    sweep: Sweep,
+    lock_key: str,
+    interval: float,
+    name: str,
+    me: str,
+    take_turn: bool,
 ) -> None:
     database_down = False
     while True:
         try:
-            if await ctx["redis"].set(lock_key, me, nx=True, px=int(interval * 900)):
+            if await ctx["redis"].set(lock_key, me, nx=not take_turn, px=int(interval * 900)):
+                take_turn = False
                 await sweep(ctx)
             if database_down:
                 log.warning("%s reaches the database again", name)

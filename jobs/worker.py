@@ -81,6 +81,7 @@ def worker_settings(settings: Settings, stopping: asyncio.Event | None = None) -
                     f"{settings.queue_name}:redeliver",
                     settings.github_redeliver_seconds,
                     "the GitHub redelivery",
+                    at_start=True,  # what was posted while this worker was down
                 )
             )
         ctx["deps"] = WorkflowDeps(

@@ -3,6 +3,7 @@ down is asked for again when it starts, and every command of it becomes a run.""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -21,8 +22,8 @@ def _all_finished(service: Service) -> bool:
     return bool(runs) and all(r["status"] in ("succeeded", "failed") for r in runs)
 
 
-def _answered(gh: GitHubSim, number: int) -> int:
-    return len([c for c in gh.comments(REPO, number) if c["user"]["login"] == gh.bot_login])
+def _answered(gh: GitHubSim, number: int, repo: str = REPO) -> int:
+    return len([c for c in gh.comments(repo, number) if c["user"]["login"] == gh.bot_login])
 
 
 def test_commands_posted_while_the_service_was_down_run_once_it_is_back(
@@ -67,3 +68,40 @@ def test_commands_posted_while_the_service_was_down_run_once_it_is_back(
     wait_for(lambda: "Starting worker" in service.worker.output(), 30, what="the worker")
     time.sleep(3)
     assert gh.hooks.redelivery_requests == asked
+
+
+def test_after_a_crash_the_commands_posted_meanwhile_run_at_once(
+    service: Service, github: tuple[GitHubSim, str]
+) -> None:
+    """Killed without a goodbye (SIGKILL, the OOM killer), the worker cannot give back its
+    turn to look for lost deliveries; the one started next looks at its start all the same,
+    not when the dead one's turn would have ended (4½ minutes)."""
+    gh, _ = github
+    repo = "acme/crash"
+    gh.add_repo(repo, {"README.md": "hi\n"})
+    gh.set_permission(repo, "alice", "admin")
+    gh.hooks.url, gh.hooks.secret = f"{service.url}/webhooks/github", GITHUB_SECRET
+    looked = service.worker.output().count("/app/hook/deliveries")
+    service.stop()
+    service.start()
+    wait_for(
+        lambda: service.worker.output().count("/app/hook/deliveries") > looked,
+        60,
+        what="the worker to look for lost deliveries at its start",
+    )
+
+    service.worker.stop(signal.SIGKILL)
+    service.web.stop(signal.SIGKILL)
+    lost = [events.command_on_new_issue(gh, repo, f"During the crash {n}") for n in range(3)]
+    for _, payload in lost:
+        gh.deliver("issue_comment", payload)
+    service.start()
+    try:
+        wait_for(
+            lambda: all(_answered(gh, number, repo) for number, _ in lost),
+            60,
+            what="a reply to every command posted while the service was down",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{service.logs()[-5000:]}") from None
+    assert [_answered(gh, number, repo) for number, _ in lost] == [1, 1, 1]

@@ -74,3 +74,34 @@ async def test_a_stopped_worker_gives_back_its_turn_before_its_redis_closes(
     finally:
         await check.delete(lock)
         await check.aclose()
+
+
+async def test_a_worker_started_after_a_crash_redelivers_at_once(
+    redis_url: str, queue_name: str
+) -> None:
+    """A worker killed without a goodbye keeps its turn for most of an interval; the next
+    one asks for what GitHub could not deliver at its start all the same (each delivery is
+    asked for once: jobs/redelivery.py remembers it), and the others keep their turns."""
+    lock = f"{queue_name}:redeliver"
+    ran: list[str] = []
+
+    async def redeliver(ctx: dict[str, Any]) -> int:
+        ran.append("redelivery")
+        return 0
+
+    ctx: dict[str, Any] = {"redis": aioredis.Redis.from_url(redis_url)}
+    await ctx["redis"].set(lock, "killed-host:4242", px=270_000)  # the killed worker's turn
+    task = asyncio.create_task(sweep_forever(ctx, redeliver, lock, 300.0, at_start=True))
+    try:
+        deadline = time.monotonic() + 5
+        while not ran and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert ran == ["redelivery"]
+        assert await ctx["redis"].get(lock) != b"killed-host:4242"  # its turn now
+        await asyncio.sleep(0.5)
+        assert ran == ["redelivery"]  # once, not once per poll
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+        await ctx["redis"].delete(lock)
+        await ctx["redis"].aclose()
