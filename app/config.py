@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     """`whsec_…`: also require Standard Webhooks signatures."""
     gitlab_bot_username: str | None = None
     """The bot's username, so that its own notes never trigger it."""
+    gitlab_redeliver_seconds: float = Field(default=300.0, ge=0)
+    """How often a worker asks GitLab (17.4+) to resend the failed deliveries of the project
+    hooks that point at AgentOps, where the bot is Maintainer (also once at start); 0: never."""
 
     # --- sign-in to the run pages (owned by app/signin; keep this block together) -----
     session_secret: SecretStr | None = None

@@ -19,7 +19,7 @@ from app.workflow.context import WorkflowDeps
 from app.workflow.leftovers import remove_ended_run_folders
 from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
 from jobs.graceful import GracefulWorker, hand_over
-from jobs.redelivery import redeliver_github
+from jobs.redelivery import redeliver_github, redeliver_gitlab
 from jobs.resilient import RETRY_AT_START, RedisAtStart
 from jobs.sweeper import SWEEP_EVERY, sweep_forever
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
@@ -84,6 +84,17 @@ def worker_settings(settings: Settings, stopping: asyncio.Event | None = None) -
                     at_start=True,  # what was posted while this worker was down
                 )
             )
+        if settings.gitlab_enabled and settings.gitlab_redeliver_seconds > 0:
+            ctx["gitlab_redeliverer"] = asyncio.create_task(
+                sweep_forever(
+                    ctx,
+                    redeliver_gitlab,
+                    f"{settings.queue_name}:redeliver:gitlab",
+                    settings.gitlab_redeliver_seconds,
+                    "the GitLab redelivery",
+                    at_start=True,
+                )
+            )
         ctx["deps"] = WorkflowDeps(
             settings=settings,
             db=db,
@@ -93,7 +104,11 @@ def worker_settings(settings: Settings, stopping: asyncio.Event | None = None) -
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        periodic = [ctx.pop(name) for name in ("sweeper", "redeliverer") if name in ctx]
+        periodic = [
+            ctx.pop(name)
+            for name in ("sweeper", "redeliverer", "gitlab_redeliverer")
+            if name in ctx
+        ]
         for task in periodic:
             task.cancel()
         if periodic:

@@ -79,6 +79,10 @@ labels_current=None)`, and `webhook_headers(event, secret, uuid=None)` for the
 (with `body=` and `signing_token=` also the Standard Webhooks `webhook-signature`), and
 `webhook_request(event, payload, secret, signing_token=None) -> (body, headers)`.
 
+Project hooks that deliver over HTTP, their log and GitLab's API to list and resend it
+(`hooks.py`, whose docstring has the details): `add_hook(project, url, token)`,
+`deliver_hook(project, event, payload)`, `hook_events(project)`, `hook_resends`.
+
 Sign-in (GitLab as an OAuth provider, `oauth.py`, whose docstring has the details):
 `add_oauth_application(redirect_uri, scopes) -> (uid, secret)`, `sign_in_browser(username)`,
 `GET /oauth/authorize` (exact redirect URI, scopes within the application's, PKCE) and

@@ -15,6 +15,7 @@ from starlette.routing import Route
 # The resource modules register their API routes on import, in this order.
 from tests.sim.gitlab import (
     discussions,
+    hooks,
     issues,
     merge_requests,
     notes,
@@ -38,6 +39,7 @@ class GitLabSim(
     discussions.DiscussionsReading,
     statuses.StatusesReading,
     webhooks.Webhooks,
+    hooks.ProjectHooks,
     oauth.OAuthState,
 ):
     """In-memory GitLab; `.app` is the Starlette application to serve."""
@@ -50,6 +52,7 @@ class GitLabSim(
     ) -> None:
         super().__init__(root, bot_username, bot_token)
         self._init_oauth()
+        self._init_hooks()
         self.app = Starlette(
             routes=[
                 Route("/oauth/authorize", self._authorize),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.forges.github.redeliver import redeliver_lost
+from app.forges.redeliver import redeliver_lost
 
 
 class FakeApp:

@@ -1,12 +1,14 @@
-"""Deliveries GitHub could not hand over, asked for again.
+"""Deliveries a forge could not hand over, asked for again.
 
-GitHub sends each webhook once: a delivery that found AgentOps down (or got a 5xx, a 408
-or a 429 from it) is lost unless someone asks for it again. At start and then every
-`AGENTOPS_GITHUB_REDELIVER_SECONDS`, the worker lists the App's deliveries of the last
-three days (GitHub keeps them that long), and for each event (`guid`) that never got a 2xx
-asks GitHub to send its newest attempt again: newest first, at most once per event
-(`first_time` remembers it). An event that arrives twice is harmless: the intake answers
-the second one `200 duplicate`.
+GitHub sends each webhook once, and GitLab gives up on a hook's delivery (and, after
+several in a row, disables the hook for a while): a delivery that found AgentOps down (or
+got a 5xx, a 408 or a 429 from it) is lost unless someone asks for it again. At start and
+then every `AGENTOPS_GITHUB_REDELIVER_SECONDS` (`…GITLAB…`), the worker lists the
+deliveries of the last three days (the GitHub App's; the GitLab project hooks that point
+at AgentOps, app/forges/gitlab/hook_events.py), and for each event (`guid`) that never got
+a 2xx asks the forge to send its newest attempt again: newest first, at most once per
+event (`first_time` remembers it). An event that arrives twice is harmless: the intake
+answers the second one `200 duplicate`.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ def _lost(status_code: int) -> bool:
 
 
 async def redeliver_lost(
-    app: HookDeliveries, first_time: Callable[[str], Awaitable[bool]], now: float | None = None
+    app: HookDeliveries,
+    first_time: Callable[[str], Awaitable[bool]],
+    now: float | None = None,
+    forge: str = "GitHub",
 ) -> Redelivered:
     deliveries = await app.hook_deliveries((now or time.time()) - WINDOW_SECONDS)
     arrived = {d["guid"] for d in deliveries if 200 <= int(d["status_code"]) < 300}
@@ -57,6 +62,8 @@ async def redeliver_lost(
             asked += 1
     if asked:
         log.warning(
-            "asked GitHub to send again %d webhook deliveries that did not reach AgentOps", asked
+            "asked %s to send again %d webhook deliveries that did not reach AgentOps",
+            forge,
+            asked,
         )
     return Redelivered(len(deliveries), len(lost), asked)

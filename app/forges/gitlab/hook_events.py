@@ -1,0 +1,86 @@
+"""The deliveries of the GitLab project hooks that point at AgentOps (GitLab 17.4+), for
+the worker's look for what never arrived: `redeliver_lost` (app/forges/redeliver.py)
+chooses for both forges what to ask for again.
+
+GitLab logs each delivery of a hook as an *event* (kept 7 days) and resends one on
+request, as it was sent (the same `Idempotency-Key`, so one that did arrive is a
+`200 duplicate`). Reading a project's hooks needs the Maintainer role: the bot looks at the
+projects where it has it and whose hook URL is AgentOps's own; elsewhere a delivery that
+found AgentOps down is resent by hand (README, *Nothing lost while the service is down*).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import gitlab
+
+from app import tracing
+from app.config import Settings
+from app.forges.gitlab.client import GitLabClient
+
+MAINTAINER = 40
+
+
+class GitLabHookEvents(GitLabClient):
+    """`HookDeliveries` over the bot's projects' hooks whose URL is `hook_url`."""
+
+    def __init__(self, settings: Settings, hook_url: str) -> None:
+        super().__init__(settings)
+        self.hook_url = hook_url.rstrip("/")
+        self._hook_of: dict[int, tuple[int, int]] = {}  # event id -> (project id, hook id)
+
+    async def hook_deliveries(self, since: float) -> list[dict[str, Any]]:
+        """Each hook's events from `since` (epoch seconds) on, newest first, in the shape
+        `redeliver_lost` reads: `id`, `guid` (the idempotency key), `status_code` (0 when
+        the request found nobody)."""
+        return await self._call("list webhook events", lambda: self._deliveries(since))
+
+    async def redeliver(self, delivery_id: int) -> None:
+        project, hook = self._hook_of[delivery_id]
+        path = f"/projects/{project}/hooks/{hook}/events/{delivery_id}/resend"
+        await self._call("resend a webhook event", lambda: self._post(path, {}))
+
+    def _deliveries(self, since: float) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        self._hook_of.clear()
+        projects = self._list("/projects", membership=True, min_access_level=MAINTAINER)
+        for project in projects:
+            project_id = int(project["id"])
+            try:
+                hooks = self._list(f"/projects/{project_id}/hooks")
+            except gitlab.GitlabHttpError as exc:
+                if exc.response_code in (403, 404):  # the role changed since the listing
+                    continue
+                raise
+            for hook in hooks:
+                if str(hook.get("url") or "").rstrip("/") == self.hook_url:
+                    found += self._events(project_id, int(hook["id"]), since)
+        return found
+
+    def _events(self, project_id: int, hook_id: int, since: float) -> list[dict[str, Any]]:
+        path = f"/projects/{project_id}/hooks/{hook_id}/events"
+        found = []
+        with tracing.forge_span("GET", path):
+            for event in self._gl.http_list(path, iterator=True, per_page=100):
+                if not isinstance(event, dict):
+                    continue
+                when = datetime.fromisoformat(str(event["created_at"]).replace("Z", "+00:00"))
+                if when.timestamp() < since:
+                    break
+                headers = event.get("request_headers") or {}
+                status = str(event.get("response_status") or "")
+                self._hook_of[int(event["id"])] = (project_id, hook_id)
+                found.append(
+                    {
+                        "id": int(event["id"]),
+                        "guid": str(
+                            headers.get("Idempotency-Key")
+                            or headers.get("X-Gitlab-Event-UUID")
+                            or f"event-{event['id']}"
+                        ),
+                        "status_code": int(status) if status.isdigit() else 0,
+                    }
+                )
+        return found
