@@ -120,7 +120,8 @@ def test_one_delivery_is_one_trace_from_the_webhook_to_each_call(
     assert "forge POST /app/installations/{installation_id}/access_tokens" in names
     # no span of this run's work fell outside its trace
     worker_spans = [s for s in spans if s.service == "agentops-worker"]
-    assert {s.trace_id for s in worker_spans} == {webhook.trace_id}
+    stray = [(s.name, s.parent_id) for s in worker_spans if s.trace_id != webhook.trace_id]
+    assert stray == []
 
     # no secret, token, repository name or issue text in anything sent
     sent = otlp.all_bytes()
