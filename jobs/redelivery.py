@@ -14,24 +14,33 @@ from app.forges.redeliver import WINDOW_SECONDS, redeliver_lost
 from app.workflow.context import WorkflowDeps
 
 log = logging.getLogger(__name__)
+# An event asked for again may fail again (the web process down while the worker is up):
+# it is asked for at the next looks too, this many times at most.
+MAX_ASKS = 5
 
 
-def _first_time(ctx: dict[str, Any], forge: str) -> Callable[[str], Awaitable[bool]]:
-    """Whether an event (its guid) is asked for again the first time: once per window."""
+def may_ask_again(ctx: dict[str, Any], forge: str) -> Callable[[str], Awaitable[bool]]:
+    """Whether an event (its guid) may be asked for again now: `MAX_ASKS` times in the
+    window at most, whichever worker asks."""
     deps: WorkflowDeps = ctx["deps"]
     prefix = f"{deps.settings.queue_name}:redelivered"
     if forge != GITHUB:  # keys of before GitLab's look stay valid
         prefix += f":{forge}"
 
-    async def first_time(guid: str) -> bool:
-        return bool(await ctx["redis"].set(f"{prefix}:{guid}", "1", nx=True, ex=WINDOW_SECONDS))
+    async def may_ask(guid: str) -> bool:
+        key = f"{prefix}:{guid}"
+        async with ctx["redis"].pipeline(transaction=True) as both:
+            both.incr(key)
+            both.expire(key, WINDOW_SECONDS, nx=True)
+            asked, _ = await both.execute()
+        return int(asked) <= MAX_ASKS
 
-    return first_time
+    return may_ask
 
 
 async def redeliver_github(ctx: dict[str, Any]) -> int:
     try:
-        done = await redeliver_lost(ctx["forges"].connection(GITHUB), _first_time(ctx, GITHUB))
+        done = await redeliver_lost(ctx["forges"].connection(GITHUB), may_ask_again(ctx, GITHUB))
     except ForgeError as exc:
         log.warning("could not look for GitHub deliveries that did not arrive: %s", exc)
         return 0
@@ -42,7 +51,7 @@ async def redeliver_gitlab(ctx: dict[str, Any]) -> int:
     settings = ctx["deps"].settings
     hooks = GitLabHookEvents(settings, f"{settings.public_url.rstrip('/')}/webhooks/gitlab")
     try:
-        done = await redeliver_lost(hooks, _first_time(ctx, "gitlab"), forge="GitLab")
+        done = await redeliver_lost(hooks, may_ask_again(ctx, "gitlab"), forge="GitLab")
     except ForgeError as exc:
         log.warning("could not look for GitLab deliveries that did not arrive: %s", exc)
         return 0

@@ -6,9 +6,11 @@ got a 5xx, a 408 or a 429 from it) is lost unless someone asks for it again. At 
 then every `AGENTOPS_GITHUB_REDELIVER_SECONDS` (`…GITLAB…`), the worker lists the
 deliveries of the last three days (the GitHub App's; the GitLab project hooks that point
 at AgentOps, app/forges/gitlab/hook_events.py), and for each event (`guid`) that never got
-a 2xx asks the forge to send its newest attempt again: newest first, at most once per
-event (`first_time` remembers it). An event that arrives twice is harmless: the intake
-answers the second one `200 duplicate`.
+a 2xx asks the forge to send its newest attempt again, newest first. An attempt asked for
+can fail too (the web process may be down while the worker is up), so an event is asked
+for again at a later look while its newest attempt still failed, a few times at most
+(`may_ask` counts them). An event that arrives twice is harmless: the intake answers the
+second one `200 duplicate`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _lost(status_code: int) -> bool:
 
 async def redeliver_lost(
     app: HookDeliveries,
-    first_time: Callable[[str], Awaitable[bool]],
+    may_ask: Callable[[str], Awaitable[bool]],
     now: float | None = None,
     forge: str = "GitHub",
 ) -> Redelivered:
@@ -57,7 +59,7 @@ async def redeliver_lost(
     lost = [d for d in newest.values() if _lost(int(d["status_code"]))]
     asked = 0
     for delivery in lost:
-        if await first_time(delivery["guid"]):
+        if await may_ask(delivery["guid"]):
             await app.redeliver(int(delivery["id"]))
             asked += 1
     if asked:

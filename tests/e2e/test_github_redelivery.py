@@ -105,3 +105,42 @@ def test_after_a_crash_the_commands_posted_meanwhile_run_at_once(
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{service.logs()[-5000:]}") from None
     assert [_answered(gh, number, repo) for number, _ in lost] == [1, 1, 1]
+
+
+def test_an_attempt_that_fails_again_is_asked_for_again_once_the_web_is_back(
+    service: Service, github: tuple[GitHubSim, str]
+) -> None:
+    """The web process and the worker stop and start apart: a worker that asks while the
+    web process is down gets attempts that fail too, and asks again at a later look."""
+    gh, _ = github
+    repo = "acme/webdown"
+    gh.add_repo(repo, {"README.md": "hi\n"})
+    gh.set_permission(repo, "alice", "admin")
+    gh.hooks.url, gh.hooks.secret = f"{service.url}/webhooks/github", GITHUB_SECRET
+
+    service.web.stop()  # the worker goes on
+    lost = [events.command_on_new_issue(gh, repo, f"While the web is down {n}") for n in range(2)]
+    for _, payload in lost:
+        gh.deliver("issue_comment", payload)
+    asked = len(gh.hooks.redelivery_requests)
+    service.worker.stop()
+    service.worker.start()  # its look at start asks; the attempts find no web process
+    wait_for(
+        lambda: len(gh.hooks.redelivery_requests) >= asked + 2,
+        60,
+        what="the worker to ask for the lost deliveries",
+    )
+    assert all(d.status_code == 0 for d in gh.hooks.deliveries[-2:])  # failed again
+
+    service.start(worker=False)  # the web is back
+    service.worker.stop()
+    service.worker.start()  # a later look (every AGENTOPS_GITHUB_REDELIVER_SECONDS)
+    try:
+        wait_for(
+            lambda: all(_answered(gh, number, repo) for number, _ in lost),
+            60,
+            what="a reply to every command whose redelivery failed too",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{service.logs()[-5000:]}") from None
+    assert [_answered(gh, number, repo) for number, _ in lost] == [1, 1]
