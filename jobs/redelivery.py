@@ -10,7 +10,9 @@ from typing import Any
 from app.forges.base import ForgeError
 from app.forges.github.spec import KIND as GITHUB
 from app.forges.gitlab.hook_events import GitLabHookEvents
-from app.forges.redeliver import WINDOW_SECONDS, redeliver_lost
+from app.forges.gitlab.spec import KIND as GITLAB
+from app.forges.redeliver import WINDOW_SECONDS, HookDeliveries, redeliver_lost
+from app.forges.registry import display_name
 from app.workflow.context import WorkflowDeps
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ def may_ask_again(ctx: dict[str, Any], forge: str) -> Callable[[str], Awaitable[
     window at most, whichever worker asks."""
     deps: WorkflowDeps = ctx["deps"]
     prefix = f"{deps.settings.queue_name}:redelivered"
-    if forge != GITHUB:  # keys of before GitLab's look stay valid
+    if forge != GITHUB:  # the keys of before other forges were looked at stay valid
         prefix += f":{forge}"
 
     async def may_ask(guid: str) -> bool:
@@ -39,22 +41,22 @@ def may_ask_again(ctx: dict[str, Any], forge: str) -> Callable[[str], Awaitable[
 
 
 async def redeliver_github(ctx: dict[str, Any]) -> int:
-    try:
-        done = await redeliver_lost(ctx["forges"].connection(GITHUB), may_ask_again(ctx, GITHUB))
-    except ForgeError as exc:
-        log.warning("could not look for GitHub deliveries that did not arrive: %s", exc)
-        return 0
-    return done.asked
+    return await _redeliver(ctx, GITHUB, ctx["forges"].connection(GITHUB))
 
 
 async def redeliver_gitlab(ctx: dict[str, Any]) -> int:
-    settings = ctx["deps"].settings
-    hooks = GitLabHookEvents(settings, f"{settings.public_url.rstrip('/')}/webhooks/gitlab")
+    hooks = GitLabHookEvents.of_service(ctx["deps"].settings)
     try:
-        done = await redeliver_lost(hooks, may_ask_again(ctx, "gitlab"), forge="GitLab")
-    except ForgeError as exc:
-        log.warning("could not look for GitLab deliveries that did not arrive: %s", exc)
-        return 0
+        return await _redeliver(ctx, GITLAB, hooks)
     finally:
         await hooks.aclose()
+
+
+async def _redeliver(ctx: dict[str, Any], kind: str, source: HookDeliveries) -> int:
+    name = display_name(kind)
+    try:
+        done = await redeliver_lost(source, may_ask_again(ctx, kind), forge=name)
+    except ForgeError as exc:
+        log.warning("could not look for %s deliveries that did not arrive: %s", name, exc)
+        return 0
     return done.asked

@@ -48,7 +48,7 @@ async def redeliver_lost(
     app: HookDeliveries,
     may_ask: Callable[[str], Awaitable[bool]],
     now: float | None = None,
-    forge: str = "GitHub",
+    forge: str = "the forge",
 ) -> Redelivered:
     deliveries = await app.hook_deliveries((now or time.time()) - WINDOW_SECONDS)
     arrived = {d["guid"] for d in deliveries if 200 <= int(d["status_code"]) < 300}

@@ -19,12 +19,18 @@ import gitlab
 from app import tracing
 from app.config import Settings
 from app.forges.gitlab.client import GitLabClient
+from app.forges.gitlab.spec import SPEC
 
 MAINTAINER = 40
 
 
 class GitLabHookEvents(GitLabClient):
     """`HookDeliveries` over the bot's projects' hooks whose URL is `hook_url`."""
+
+    @classmethod
+    def of_service(cls, settings: Settings) -> GitLabHookEvents:
+        """Over the hooks whose URL is this service's GitLab webhook URL."""
+        return cls(settings, settings.public_url.rstrip("/") + SPEC.webhook_path)
 
     def __init__(self, settings: Settings, hook_url: str) -> None:
         super().__init__(settings)
