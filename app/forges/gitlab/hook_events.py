@@ -48,9 +48,14 @@ class GitLabHookEvents(GitLabClient):
         path = f"/projects/{project}/hooks/{hook}/events/{delivery_id}/resend"
         await self._call("resend a webhook event", lambda: self._post(path, {}))
 
-    def _deliveries(self, since: float) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        self._hook_of.clear()
+    async def hooks_here(self) -> int:
+        """How many project hooks point at AgentOps where the bot may read them."""
+        return len(await self._call("list project hooks", self._hooks_here))
+
+    def _hooks_here(self) -> list[tuple[int, int]]:
+        """(project id, hook id) of each project hook whose URL is `hook_url`, in the
+        projects where the bot is Maintainer."""
+        found = []
         projects = self._list("/projects", membership=True, min_access_level=MAINTAINER)
         for project in projects:
             project_id = int(project["id"])
@@ -62,7 +67,14 @@ class GitLabHookEvents(GitLabClient):
                 raise
             for hook in hooks:
                 if str(hook.get("url") or "").rstrip("/") == self.hook_url:
-                    found += self._events(project_id, int(hook["id"]), since)
+                    found.append((project_id, int(hook["id"])))
+        return found
+
+    def _deliveries(self, since: float) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        self._hook_of.clear()
+        for project_id, hook_id in self._hooks_here():
+            found += self._events(project_id, hook_id, since)
         return found
 
     def _events(self, project_id: int, hook_id: int, since: float) -> list[dict[str, Any]]:

@@ -16,8 +16,13 @@ from tests.sim.serve import serve_app
 async def test_both_forges_answer(tmp_path: Path) -> None:
     gh = GitHubSim(tmp_path / "gh")
     gl = GitLabSim(tmp_path / "gl")
+    gl.add_project("team/app", {"a.py": "x = 1\n"})  # the bot is Maintainer
+    gl.add_hook("team/app", "https://agentops.example/webhooks/gitlab", "token")
+    gl.add_project("team/other", {"a.py": "x = 1\n"}, bot_access=30)
+    gl.add_hook("team/other", "https://agentops.example/webhooks/gitlab", "token")
     with serve_app(gh.app) as gh_url, gl.serve() as gl_url:
         settings = Settings(
+            public_url="https://agentops.example",
             github_app_id=gh.app_id,
             github_private_key=SecretStr(gh.private_key_pem),
             github_webhook_secret=SecretStr("s"),
@@ -28,9 +33,17 @@ async def test_both_forges_answer(tmp_path: Path) -> None:
             gitlab_bot_username="agentops-bot",
         )
         results = await check_forges(settings)
+        elsewhere = await check_forges(settings.model_copy(update={"public_url": "https://x"}))
     assert [(name, ok) for name, ok, _ in results] == [("github", True), ("gitlab", True)]
     assert "authenticated as App 'agentops'" in results[0][2]
-    assert results[1][2].endswith("authenticated as @agentops-bot")
+    assert results[1][2].endswith(
+        "authenticated as @agentops-bot; resends the lost deliveries of 1 project hook to "
+        "https://agentops.example/webhooks/gitlab"
+    )
+    assert elsewhere[1][2].endswith(
+        "no project hook to https://x/webhooks/gitlab where @agentops-bot is Maintainer: "
+        "deliveries lost while AgentOps is down are resent by hand"
+    )
 
 
 async def test_wrong_credentials_are_named(tmp_path: Path) -> None:
