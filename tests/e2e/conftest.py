@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from app.sandbox.disk import release_sized_scratch
 from app.store.migrations import apply_migrations, ensure_database
 from tests.conftest import PG_BASE, drop_database
 from tests.e2e.harness import RedisServer, Service, base_env, github_env
@@ -30,8 +31,14 @@ def gitlab_token(project: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("e2e")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("e2e")
+    yield folder
+    # After the module's services (set up after this folder, so stopped before): a run
+    # handed over at a worker's stop keeps its scratch mounted for the worker that takes
+    # it up, and a module may end with no worker to take it up (a new one would unmount
+    # it at its start, workflow/leftovers.py).
+    release_sized_scratch(folder)
 
 
 @pytest.fixture(scope="module")

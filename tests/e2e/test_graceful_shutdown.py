@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from app.sandbox.disk import release_sized_scratch
 from tests.e2e import github_events as events
 from tests.e2e import implement_script as script
 from tests.e2e.conftest import GITHUB_SECRET, running
@@ -116,9 +115,6 @@ def workers(env: dict[str, str], web: Service, workdir: Path) -> Iterator[Worker
     pool = Workers(web.env, workdir)
     yield pool
     pool.stop_all()
-    # A run handed over at a stop keeps its scratch mounted for the worker that takes it
-    # up; the last ones end with no worker to take it up (a new one unmounts it at start).
-    release_sized_scratch(Path(web.env["AGENTOPS_WORKDIR"]))
 
 
 def _step_running(web: Service, run_id: int, name: str) -> bool:
