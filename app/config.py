@@ -179,7 +179,8 @@ class Settings(BaseSettings):
     """The bot's username, so that its own notes never trigger it."""
     gitlab_redeliver_seconds: float = Field(default=300.0, ge=0)
     """How often a worker asks GitLab (17.4+) to resend the failed deliveries of the project
-    hooks that point at AgentOps, where the bot is Maintainer (also once at start); 0: never."""
+    hooks that point at AgentOps, in the projects that have reached it before where the bot
+    is Maintainer (also once at start); 0: never."""
 
     # --- sign-in to the run pages (owned by app/signin; keep this block together) -----
     session_secret: SecretStr | None = None

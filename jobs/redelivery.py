@@ -13,6 +13,7 @@ from app.forges.gitlab.hook_events import GitLabHookEvents
 from app.forges.gitlab.spec import KIND as GITLAB
 from app.forges.redeliver import WINDOW_SECONDS, HookDeliveries, redeliver_lost
 from app.forges.registry import display_name
+from app.store.tenants import project_ids_of_instance
 from app.workflow.context import WorkflowDeps
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,13 @@ async def redeliver_github(ctx: dict[str, Any]) -> int:
 
 
 async def redeliver_gitlab(ctx: dict[str, Any]) -> int:
-    hooks = GitLabHookEvents.of_service(ctx["deps"].settings)
+    deps: WorkflowDeps = ctx["deps"]
+    instance = (deps.settings.gitlab_url or "").rstrip("/")
+    async with deps.db.admin() as conn:
+        projects = await project_ids_of_instance(conn, GITLAB, instance)
+    if not projects:
+        return 0
+    hooks = GitLabHookEvents.of_service(deps.settings, projects)
     try:
         return await _redeliver(ctx, GITLAB, hooks)
     finally:

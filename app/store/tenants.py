@@ -81,3 +81,20 @@ async def tenant_ids_for_keys(
         external_keys,
     )
     return {str(r["external_key"]): int(r["id"]) for r in rows}
+
+
+async def project_ids_of_instance(conn: asyncpg.Connection, forge: str, instance: str) -> list[int]:
+    """The project ids of the tenants `instance#<id>` of `forge` not removed: the projects
+    that have reached AgentOps (each with the hook token the operator gave it)."""
+    rows = await conn.fetch(
+        "SELECT external_key FROM tenants WHERE forge = $1 AND removed_at IS NULL"
+        " AND starts_with(external_key, $2)",
+        forge,
+        instance + "#",
+    )
+    found = []
+    for row in rows:
+        rest = str(row["external_key"])[len(instance) + 1 :]
+        if rest.isdigit():
+            found.append(int(rest))
+    return sorted(found)

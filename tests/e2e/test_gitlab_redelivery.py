@@ -48,6 +48,11 @@ def test_notes_posted_while_the_service_was_down_run_once_it_is_back(
     assert [e["response_status"] for e in sent] == ["202", "internal error"]
     wait_for(lambda: _replies(gl, before), 60, what="the reply before the outage")
 
+    # Someone made the bot Maintainer of a project of theirs whose hook never reached
+    # AgentOps: it is not looked at (anyone could make a thousand of them).
+    stranger = gl.add_project("stranger/many", {"README.md": "hi\n"}).id
+    gl.add_hook("stranger/many", f"{service.url}/webhooks/gitlab", "a token never given")
+
     service.stop()
     lost = []
     for n in range(3):
@@ -69,6 +74,7 @@ def test_notes_posted_while_the_service_was_down_run_once_it_is_back(
     resent = list(gl.hook_resends)
     assert len(resent) == 3  # the lost ones to AgentOps only, each once
     assert "asked GitLab to send again 3 webhook deliveries" in service.worker.output()
+    assert not any(r.path.startswith(f"/projects/{stranger}/hooks") for r in gl.requests)
 
     service.worker.stop()  # a restart does not ask again for what it asked for
     service.worker.start()

@@ -7,10 +7,14 @@ request, as it was sent (the same `Idempotency-Key`, so one that did arrive is a
 `200 duplicate`). Reading a project's hooks needs the Maintainer role: the bot looks at the
 projects where it has it and whose hook URL is AgentOps's own; elsewhere a delivery that
 found AgentOps down is resent by hand (README, *Nothing lost while the service is down*).
+The worker looks only at the projects that have reached AgentOps before (`projects`, its
+tenants, each with a hook token the operator gave): anyone may make the bot Maintainer of
+a thousand projects of theirs, which would be a thousand calls per look.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -28,13 +32,20 @@ class GitLabHookEvents(GitLabClient):
     """`HookDeliveries` over the bot's projects' hooks whose URL is `hook_url`."""
 
     @classmethod
-    def of_service(cls, settings: Settings) -> GitLabHookEvents:
+    def of_service(
+        cls, settings: Settings, projects: Collection[int] | None = None
+    ) -> GitLabHookEvents:
         """Over the hooks whose URL is this service's GitLab webhook URL."""
-        return cls(settings, settings.public_url.rstrip("/") + SPEC.webhook_path)
+        return cls(settings, settings.public_url.rstrip("/") + SPEC.webhook_path, projects)
 
-    def __init__(self, settings: Settings, hook_url: str) -> None:
+    def __init__(
+        self, settings: Settings, hook_url: str, projects: Collection[int] | None = None
+    ) -> None:
+        """`projects`: the ids of the projects to look at (where the bot is Maintainer);
+        None: every project where it is."""
         super().__init__(settings)
         self.hook_url = hook_url.rstrip("/")
+        self.projects = projects
         self._hook_of: dict[int, tuple[int, int]] = {}  # event id -> (project id, hook id)
 
     async def hook_deliveries(self, since: float) -> list[dict[str, Any]]:
@@ -56,13 +67,15 @@ class GitLabHookEvents(GitLabClient):
         """(project id, hook id) of each project hook whose URL is `hook_url`, in the
         projects where the bot is Maintainer."""
         found = []
-        projects = self._list("/projects", membership=True, min_access_level=MAINTAINER)
-        for project in projects:
-            project_id = int(project["id"])
+        projects = self.projects
+        if projects is None:
+            listed = self._list("/projects", membership=True, min_access_level=MAINTAINER)
+            projects = [int(project["id"]) for project in listed]
+        for project_id in projects:
             try:
                 hooks = self._list(f"/projects/{project_id}/hooks")
             except gitlab.GitlabHttpError as exc:
-                if exc.response_code in (403, 404):  # the role changed since the listing
+                if exc.response_code in (403, 404):  # not Maintainer (any more), or gone
                     continue
                 raise
             for hook in hooks:
