@@ -10,7 +10,9 @@ from arq import func
 
 import app.metrics.sandbox  # noqa: F401  (counts the sandbox's commands in this process)
 from app.config import Settings
-from app.forges.registry import ForgeRegistry
+from app.forges.github.spec import KIND as GITHUB
+from app.forges.gitlab.spec import KIND as GITLAB
+from app.forges.registry import ForgeRegistry, display_name
 from app.queue import CHECK_LABELS, RUN_WORKFLOW, RunQueue, redis_settings
 from app.sandbox import probe_python, probe_sandbox
 from app.store.db import connect_when_up
@@ -21,7 +23,7 @@ from app.workflow.sandbox_policy import isolation_in_force, sweep_stale_cgroups
 from jobs.graceful import GracefulWorker, hand_over
 from jobs.redelivery import redeliver_github, redeliver_gitlab
 from jobs.resilient import RETRY_AT_START, RedisAtStart
-from jobs.sweeper import SWEEP_EVERY, sweep_forever
+from jobs.sweeper import SWEEP_EVERY, Sweep, sweep_forever
 from jobs.workflows import check_repository_labels, requeue_stale_runs, run_workflow
 
 log = logging.getLogger(__name__)
@@ -73,28 +75,13 @@ def worker_settings(settings: Settings, stopping: asyncio.Event | None = None) -
         ctx["sweeper"] = asyncio.create_task(
             sweep_forever(ctx, requeue_stale_runs, f"{settings.queue_name}:sweep", SWEEP_EVERY)
         )
+        # each at start too: what was posted while this worker was down
         if settings.github_enabled and settings.github_redeliver_seconds > 0:
-            ctx["redeliverer"] = asyncio.create_task(
-                sweep_forever(
-                    ctx,
-                    redeliver_github,
-                    f"{settings.queue_name}:redeliver",
-                    settings.github_redeliver_seconds,
-                    "the GitHub redelivery",
-                    at_start=True,  # what was posted while this worker was down
-                )
-            )
+            every = settings.github_redeliver_seconds
+            ctx["redeliverer"] = _redelivery(ctx, settings, GITHUB, redeliver_github, every)
         if settings.gitlab_enabled and settings.gitlab_redeliver_seconds > 0:
-            ctx["gitlab_redeliverer"] = asyncio.create_task(
-                sweep_forever(
-                    ctx,
-                    redeliver_gitlab,
-                    f"{settings.queue_name}:redeliver:gitlab",
-                    settings.gitlab_redeliver_seconds,
-                    "the GitLab redelivery",
-                    at_start=True,
-                )
-            )
+            every = settings.gitlab_redeliver_seconds
+            ctx["gitlab_redeliverer"] = _redelivery(ctx, settings, GITLAB, redeliver_gitlab, every)
         ctx["deps"] = WorkflowDeps(
             settings=settings,
             db=db,
@@ -148,6 +135,15 @@ def worker_settings(settings: Settings, stopping: asyncio.Event | None = None) -
         "poll_delay": 0.2,
         "handle_signals": True,
     }
+
+
+def _redelivery(
+    ctx: dict[str, Any], settings: Settings, kind: str, redeliver: Sweep, every: float
+) -> asyncio.Task[None]:
+    """The periodic look for `kind`'s lost deliveries (jobs/redelivery.py), at start too."""
+    lock = f"{settings.queue_name}:redeliver" + ("" if kind == GITHUB else f":{kind}")
+    name = f"the {display_name(kind)} redelivery"
+    return asyncio.create_task(sweep_forever(ctx, redeliver, lock, every, name, at_start=True))
 
 
 def build_worker(settings: Settings, handle_signals: bool = True) -> GracefulWorker:

@@ -177,6 +177,13 @@ class Service:
     def logs(self) -> str:
         return f"--- web ---\n{self.web.output()}\n--- worker ---\n{self.worker.output()}"
 
+    def wait_for(self, predicate: Callable[[], T | None], timeout: float, what: str) -> T:
+        """`wait_for`, with the end of the service's logs in the failure."""
+        try:
+            return wait_for(predicate, timeout, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()[-5000:]}") from None
+
     def post_github(
         self,
         event: str,

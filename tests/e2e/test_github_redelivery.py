@@ -49,14 +49,11 @@ def test_commands_posted_while_the_service_was_down_run_once_it_is_back(
 
     started = time.monotonic()
     service.start()
-    try:
-        wait_for(
-            lambda: all(_answered(gh, number) for number in lost),
-            60,
-            what="a reply to every command posted while the service was down",
-        )
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{service.logs()[-5000:]}") from None
+    service.wait_for(
+        lambda: all(_answered(gh, number) for number in lost),
+        60,
+        what="a reply to every command posted while the service was down",
+    )
     assert time.monotonic() - started < 60
     assert [_answered(gh, number) for number in lost] == [1] * 10  # each once
     asked = list(gh.hooks.redelivery_requests)
@@ -96,14 +93,11 @@ def test_after_a_crash_the_commands_posted_meanwhile_run_at_once(
     for _, payload in lost:
         gh.deliver("issue_comment", payload)
     service.start()
-    try:
-        wait_for(
-            lambda: all(_answered(gh, number, repo) for number, _ in lost),
-            60,
-            what="a reply to every command posted while the service was down",
-        )
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{service.logs()[-5000:]}") from None
+    service.wait_for(
+        lambda: all(_answered(gh, number, repo) for number, _ in lost),
+        60,
+        what="a reply to every command posted while the service was down",
+    )
     assert [_answered(gh, number, repo) for number, _ in lost] == [1, 1, 1]
 
 
@@ -135,12 +129,9 @@ def test_an_attempt_that_fails_again_is_asked_for_again_once_the_web_is_back(
     service.start(worker=False)  # the web is back
     service.worker.stop()
     service.worker.start()  # a later look (every AGENTOPS_GITHUB_REDELIVER_SECONDS)
-    try:
-        wait_for(
-            lambda: all(_answered(gh, number, repo) for number, _ in lost),
-            60,
-            what="a reply to every command whose redelivery failed too",
-        )
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{service.logs()[-5000:]}") from None
+    service.wait_for(
+        lambda: all(_answered(gh, number, repo) for number, _ in lost),
+        60,
+        what="a reply to every command whose redelivery failed too",
+    )
     assert [_answered(gh, number, repo) for number, _ in lost] == [1, 1]

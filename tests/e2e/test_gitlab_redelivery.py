@@ -61,14 +61,11 @@ def test_notes_posted_while_the_service_was_down_run_once_it_is_back(
         lost.append(iid)
 
     service.start()
-    try:
-        wait_for(
-            lambda: all(_replies(gl, iid) for iid in lost),
-            60,
-            what="a reply to every note posted while the service was down",
-        )
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{service.logs()[-5000:]}") from None
+    service.wait_for(
+        lambda: all(_replies(gl, iid) for iid in lost),
+        60,
+        what="a reply to every note posted while the service was down",
+    )
     assert [_replies(gl, iid) for iid in lost] == [1, 1, 1]
     assert _replies(gl, before) == 1
     resent = list(gl.hook_resends)
