@@ -74,3 +74,27 @@ async def test_failed_deliveries_to_agentops_are_resent_once(
     developer = sim.project("team/developer").id
     looked = {r.path for r in sim.requests if "/hooks" in r.path}
     assert looked and not any(p.startswith(f"/projects/{developer}/") for p in looked)
+
+
+async def test_a_known_project_where_the_bot_is_no_maintainer_is_passed_over(
+    gitlab: tuple[GitLabSim, str],
+) -> None:
+    """The worker names the projects that reached AgentOps; the bot may be Developer in
+    some (GitLab answers 403 to their hooks): the others are read all the same."""
+    sim, url = gitlab
+    developer = sim.add_project("team/developer", {"a.py": "x = 1\n"}, bot_access=30)
+    sim.add_hook("team/developer", OURS, "token")
+    ours = sim.add_project("team/ours", {"a.py": "x = 1\n"})
+    sim.add_hook("team/ours", OURS, "token")
+    _note(sim, "team/developer")
+    _note(sim, "team/ours")
+
+    hooks = _hooks(url, sim)
+    hooks.projects = [developer.id, ours.id]
+    try:
+        found = await hooks.hook_deliveries(0.0)
+    finally:
+        await hooks.aclose()
+    assert len(found) == 1 and found[0]["status_code"] == 0  # team/ours's, not delivered
+    refused = [r.path for r in sim.requests if r.status == 403]
+    assert refused == [f"/projects/{developer.id}/hooks"]
