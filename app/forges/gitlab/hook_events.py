@@ -88,7 +88,7 @@ class GitLabHookEvents(GitLabClient):
         self._hook_of.clear()
         for project_id, hook_id in self._hooks_here():
             found += self._events(project_id, hook_id, since)
-        return found
+        return sorted(found, key=lambda event: -event["id"])  # newest first: ids only grow
 
     def _events(self, project_id: int, hook_id: int, since: float) -> list[dict[str, Any]]:
         path = f"/projects/{project_id}/hooks/{hook_id}/events"
@@ -99,7 +99,7 @@ class GitLabHookEvents(GitLabClient):
                     continue
                 when = datetime.fromisoformat(str(event["created_at"]).replace("Z", "+00:00"))
                 if when.timestamp() < since:
-                    break
+                    continue  # the order of the listing is not documented: read it all
                 headers = event.get("request_headers") or {}
                 status = str(event.get("response_status") or "")
                 self._hook_of[int(event["id"])] = (project_id, hook_id)
