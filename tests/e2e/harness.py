@@ -155,12 +155,33 @@ class Service:
         # several intake processes start slower than one on a loaded machine
         self.start_seconds = 30.0 if intakes == 1 else 90.0
         self.worker = ServiceProcess(["worker"], self.env, workdir / "worker.log")
+        self._started = False
 
     def start(self, worker: bool = True) -> None:
-        self.web.start()
-        wait_for(self._healthy, self.start_seconds, what="the web process to answer /healthz")
+        for attempt in range(3):
+            self.web.start()
+            try:
+                wait_for(
+                    self._healthy, self.start_seconds, what="the web process to answer /healthz"
+                )
+                break
+            except AssertionError as exc:
+                # `free_port` only found the port free: another process may take it before
+                # the web binds it. At the first start nothing knows the URL yet: take another.
+                if self._started or attempt == 2 or "Address already in use" not in str(exc):
+                    raise
+                self.web.stop()
+                self._move_to(free_port())
+        self._started = True
         if worker and not self.dev:
             self.worker.start()
+
+    def _move_to(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env["AGENTOPS_PUBLIC_URL"] = self.url  # the one dict both processes read
+        args = self.web.args
+        args[args.index("--port") + 1] = str(port)
 
     def stop(self) -> None:
         self.worker.stop()
