@@ -3,11 +3,15 @@
     # 1. the pull requests that close an issue and change one existing non-test Python file
     .venv/bin/python bench/codemap_devset3.py candidates --mirrors /work/.mirror \
         --out /tmp/devset3-candidates.json [--since 2023-10-01] [--until 2026-06-30]
-    # 2. the issues' text, looked up by hand (see bench/README.md): a JSON list of
-    #    {"repo", "number", "title", "body"} in /tmp/devset3-issues.json
-    # 3. the tasks and their trees
+    # 2. the issues' text, looked up by hand or by helpers (see bench/README.md): the
+    #    candidates cut into look-up lists of {"repo", "number", "fix_subject"} (the fix's
+    #    title is the best query), each answered by a JSON list of
+    #    {"repo", "number", "title", "body"}
+    .venv/bin/python bench/codemap_devset3.py lookups --candidates /tmp/devset3-candidates.json \
+        --parts 8 --out /tmp/lookup [--found '/tmp/lookup/found-*.json']
+    # 3. the tasks and their trees, from every answer list
     .venv/bin/python bench/codemap_devset3.py build --candidates /tmp/devset3-candidates.json \
-        --issues /tmp/devset3-issues.json --out /tmp/devset3.json --trees /tmp/devset3/trees
+        --issues '/tmp/lookup/found-*.json' --out /tmp/devset3.json --trees /tmp/devset3/trees
 
 Dev set 2's queries are commit messages, written by the person who made the fix; the
 service reads issues, written by the person who met the bug. This set takes what
@@ -22,12 +26,19 @@ out); the candidates and the build are made again from the mirrors.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 from app.test_paths import is_test_path
-from bench.codemap_devset2 import _CHANGELOG, REPOS, _extract, _git, write_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `bench.` imports when run as a script
+
+from bench.codemap_devset2 import _CHANGELOG, REPOS, _extract, _git, write_tasks  # noqa: E402
 
 _CLOSES = re.compile(
     r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\b:?\s+"
@@ -48,10 +59,15 @@ def main() -> None:
     listing.add_argument("--out", type=Path, required=True)
     listing.add_argument("--since", default="2023-10-01")
     listing.add_argument("--until", default="2026-06-30")
+    lookups = verbs.add_parser("lookups")
+    lookups.add_argument("--candidates", type=Path, required=True)
+    lookups.add_argument("--parts", type=int, default=8)
+    lookups.add_argument("--out", type=Path, required=True)
+    lookups.add_argument("--found", default="", help="a glob of answer lists: left out")
     build = verbs.add_parser("build")
     build.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     build.add_argument("--candidates", type=Path, required=True)
-    build.add_argument("--issues", type=Path, required=True)
+    build.add_argument("--issues", required=True, help="a glob of answer lists")
     build.add_argument("--out", type=Path, required=True)
     build.add_argument("--trees", type=Path, default=None)
     args = parser.parse_args()
@@ -67,8 +83,35 @@ def main() -> None:
             found.extend(mine)
         args.out.write_text(json.dumps(found, indent=1))
         print(f"{len(found)} candidates → {args.out}")
+    elif args.verb == "lookups":
+        _lookups(args.candidates, args.parts, args.out, args.found)
     else:
         _build(args)
+
+
+def _lookups(candidates_file: Path, parts: int, out: Path, found_glob: str) -> None:
+    """The candidates not answered yet, cut into `parts` look-up lists (one per helper:
+    the issue corpus answers one query at a time, and a list of about 50 takes a helper
+    half an hour)."""
+    found = {(i["repo"], int(i["number"])) for i in _read_all(found_glob)} if found_glob else set()
+    todo = [
+        {"repo": c["repo"], "number": c["number"], "fix_subject": c["subject"]}
+        for c in json.loads(candidates_file.read_text())
+        if (c["repo"], int(c["number"])) not in found
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    for part in range(parts):
+        mine = todo[part::parts]
+        (out / f"todo-{part}.json").write_text(json.dumps(mine, indent=1))
+        print(f"{out / f'todo-{part}.json'}: {len(mine)} look-ups")
+
+
+def _read_all(pattern: str) -> list[dict[str, Any]]:
+    """Every answer list the glob names (an absolute glob: `/tmp/lookup/found-*.json`)."""
+    answers: list[dict[str, Any]] = []
+    for path in sorted(glob.glob(pattern)):
+        answers.extend(json.loads(Path(path).read_text()))
+    return answers
 
 
 def _candidates(repo: str, git_dir: Path, since: str, until: str) -> list[dict[str, object]]:
@@ -146,7 +189,8 @@ def _gold(changes: list[list[str]]) -> str | None:
 
 def _build(args: argparse.Namespace) -> None:
     candidates = json.loads(args.candidates.read_text())
-    issues = {(i["repo"], int(i["number"])): i for i in json.loads(args.issues.read_text())}
+    issues = {(i["repo"], int(i["number"])): i for i in _read_all(args.issues)}
+    print(f"{len(issues)} issue texts")
     tasks: list[dict[str, object]] = []
     for candidate in candidates:
         issue = issues.get((candidate["repo"], int(candidate["number"])))

@@ -22,6 +22,7 @@ import itertools
 import json
 import random
 import re
+import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -32,7 +33,11 @@ from app.codemap.index import build_index
 from app.codemap.locate import Locator
 from app.codemap.tests_for import TestWeights, is_source_path, tests_for
 from app.test_paths import is_test_path
-from bench.codemap_locate import _row
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `bench.` imports when run as a script
+
+from bench.codemap_locate import _row  # noqa: E402
 
 _DIFF_FILE = re.compile(r"^diff --git a/(\S+)", re.MULTILINE)
 TEST_GRID = {
