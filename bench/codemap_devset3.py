@@ -30,6 +30,7 @@ import glob
 import json
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ def main() -> None:
     build.add_argument("--issues", required=True, help="a glob of answer lists")
     build.add_argument("--out", type=Path, required=True)
     build.add_argument("--trees", type=Path, default=None)
+    build.add_argument("--lite", action="store_true", help="SWE-bench Lite's selection too")
     args = parser.parse_args()
     if args.verb == "candidates":
         found: list[dict[str, object]] = []
@@ -192,14 +194,20 @@ def _build(args: argparse.Namespace) -> None:
     issues = {(i["repo"], int(i["number"])): i for i in _read_all(args.issues)}
     print(f"{len(issues)} issue texts")
     tasks: list[dict[str, object]] = []
+    dropped: Counter[str] = Counter()
     for candidate in candidates:
         issue = issues.get((candidate["repo"], int(candidate["number"])))
         if issue is None:
             continue
-        text = f"{issue['title'].strip()}\n\n{issue['body'].strip()}"
+        body = _MARKER.sub("", issue["body"]).strip()  # the corpus's own marker, not the issue's
+        text = f"{issue['title'].strip()}\n\n{body}"
         if len(text.split()) < 40:
             continue  # SWE-bench's floor for a problem statement
         repo = str(candidate["repo"])
+        git_dir = args.mirrors / REPOS[repo] / "repo"
+        if args.lite and (why := _not_lite(text, git_dir, candidate)):
+            dropped[why] += 1
+            continue
         task = {
             "instance_id": f"{repo.replace('/', '__')}-{candidate['number']}",
             "repo": repo,
@@ -212,7 +220,6 @@ def _build(args: argparse.Namespace) -> None:
             continue
         tasks.append(task)
         if args.trees is not None:
-            git_dir = args.mirrors / REPOS[repo] / "repo"
             _extract(git_dir, str(task["base_commit"]), args.trees / str(task["instance_id"]))
     about = (
         "Localisation dev set 3: issues closed since October 2023 by a change to one "
@@ -220,7 +227,45 @@ def _build(args: argparse.Namespace) -> None:
         "issue's title and description; gold = the file; base_commit = the change's "
         "parent. Built by bench/codemap_devset3.py."
     )
+    if args.lite:
+        about += " Selected as SWE-bench Lite selects (see _not_lite)."
+        print(
+            "left out as SWE-bench Lite leaves out: "
+            + ", ".join(f"{n} {why}" for why, n in dropped.most_common())
+        )
     write_tasks(args.out, about, tasks)
+
+
+# SWE-bench Lite's selection (swebench.com/lite): no images, external links, commit ids or
+# references to other issues and pull requests in the text; a fix that edits one file in
+# at most three hunks (the candidates add and remove no source file), and comes with tests.
+_IMAGE = re.compile(r"(?<!<)!\[|<img\b|\.(?:png|jpe?g|gif|svg)\b", re.I)
+_LINK = re.compile(r"https?://", re.I)
+# a whole commit id, or a short one called a commit (Lite keeps hex in diffs and names)
+_COMMIT_ID = re.compile(r"\b[0-9a-f]{40}\b|\bcommit [0-9a-f]{7,40}\b", re.I)
+_REFERENCE = re.compile(r"(?<![\w&])#\d+\b|/(?:issues|pull)/\d+")
+LITE_HUNKS = 3
+_MARKER = re.compile(r"^\[turn \d+ by [^\]\n]*\]\n?", re.M)
+
+
+def _not_lite(text: str, git_dir: Path, candidate: dict[str, Any]) -> str | None:
+    """Why SWE-bench Lite would leave this task out, or None."""
+    for why, pattern in (
+        ("with an image", _IMAGE),
+        ("with a link", _LINK),
+        ("naming a commit", _COMMIT_ID),
+        ("naming an issue or pull request", _REFERENCE),
+    ):
+        if pattern.search(text):
+            return why
+    base, fix = candidate["base_commit"], candidate["fix_commit"]
+    changes = _git(git_dir, "diff", "--name-status", "--no-renames", base, fix).splitlines()
+    if not any(is_test_path(line.split("\t")[-1]) for line in changes if "\t" in line):
+        return "without tests"
+    diff = _git(git_dir, "diff", base, fix, "--", *candidate["gold_files"])
+    if sum(line.startswith("@@") for line in diff.splitlines()) > LITE_HUNKS:
+        return f"of more than {LITE_HUNKS} hunks"
+    return None
 
 
 if __name__ == "__main__":
