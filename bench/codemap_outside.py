@@ -35,6 +35,7 @@ from bench.codemap_devset2 import _extract, _git, write_tasks  # noqa: E402
 
 DEV_REPOS = frozenset({"django/django", "pytest-dev/pytest", "psf/requests", "pallets/flask"})
 _EDITED = re.compile(r"^diff --git a/(\S+) b/", re.M)
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 def main() -> None:
@@ -75,9 +76,12 @@ def outside_tasks(
         if not git_dir.exists():
             left[repo] += 1
             continue
-        _git(git_dir, "cat-file", "-e", f"{row['base_commit']}^{{commit}}")  # or CalledProcessError
+        base = str(row["base_commit"])
+        if not _COMMIT.fullmatch(base):  # third-party data: never an option to git
+            raise ValueError(f"{row['instance_id']}: base_commit {base[:60]!r} is no commit id")
+        _git(git_dir, "cat-file", "-e", f"{base}^{{commit}}")  # or CalledProcessError
         tasks.append({
-            "instance_id": row["instance_id"], "repo": repo, "base_commit": row["base_commit"],
+            "instance_id": row["instance_id"], "repo": repo, "base_commit": base,
             "problem_statement": row["problem_statement"],
             "gold_files": list(dict.fromkeys(_EDITED.findall(row["patch"]))),
         })  # fmt: skip

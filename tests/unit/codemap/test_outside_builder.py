@@ -65,3 +65,11 @@ def test_a_base_commit_the_mirror_lacks_stops_the_build(mirrors: tuple[Path, str
     root, _ = mirrors
     with pytest.raises(subprocess.CalledProcessError):
         outside_tasks([_row("someone/pkg", "someone__pkg-8", "0" * 40)], root)
+
+
+def test_a_base_commit_that_is_not_a_commit_id_never_reaches_git(
+    mirrors: tuple[Path, str],
+) -> None:
+    root, _ = mirrors
+    with pytest.raises(ValueError, match="no commit id"):
+        outside_tasks([_row("someone/pkg", "someone__pkg-9", "--remote=ext::sh")], root)
