@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from app.config import Settings
+from app.forges.gitlab import hook_events
 from app.forges.gitlab.hook_events import GitLabHookEvents
 from app.forges.redeliver import redeliver_lost
 from tests.sim.gitlab import GitLabSim
@@ -98,3 +99,31 @@ async def test_a_known_project_where_the_bot_is_no_maintainer_is_passed_over(
     assert len(found) == 1 and found[0]["status_code"] == 0  # team/ours's, not delivered
     refused = [r.path for r in sim.requests if r.status == 403]
     assert refused == [f"/projects/{developer.id}/hooks"]
+
+
+async def test_a_hook_with_more_events_than_the_cap_is_read_no_further(
+    gitlab: tuple[GitLabSim, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a project's owner decides how many events its hook makes; the look reads a bounded
+    # number of them (the listing's pages are fetched one at a time and no further)
+    sim, url = gitlab
+    sim.add_project("team/busy", {"a.py": "x = 1\n"})
+    hook = sim.add_hook("team/busy", OURS, "token")
+    for _ in range(210):
+        _note(sim, "team/busy")
+    monkeypatch.setattr(hook_events, "MAX_EVENTS_PER_HOOK", 150)
+    events = f"/projects/{sim.project('team/busy').id}/hooks/{hook}/events"
+
+    async def first_time(guid: str) -> bool:
+        return True
+
+    hooks = _hooks(url, sim)
+    try:
+        done = await redeliver_lost(hooks, first_time, forge="GitLab")
+    finally:
+        await hooks.aclose()
+    assert done.scanned == 150
+    assert sum(r.path == events for r in sim.requests) == 2  # pages 1 and 2 of 3
+    assert "lists more than 150 events" in caplog.text

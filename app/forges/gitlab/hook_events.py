@@ -14,6 +14,7 @@ a thousand projects of theirs, which would be a thousand calls per look.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,10 @@ from app.forges.gitlab.client import GitLabClient
 from app.forges.gitlab.spec import SPEC
 
 MAINTAINER = 40
+# Events read per hook and look at most: the listing (7 days) is read whole, as its order
+# is not documented, and a project's owner decides how many events its hook makes.
+MAX_EVENTS_PER_HOOK = 3000
+log = logging.getLogger(__name__)
 
 
 class GitLabHookEvents(GitLabClient):
@@ -94,7 +99,15 @@ class GitLabHookEvents(GitLabClient):
         path = f"/projects/{project_id}/hooks/{hook_id}/events"
         found = []
         with tracing.forge_span("GET", path):
-            for event in self._gl.http_list(path, iterator=True, per_page=100):
+            for listed, event in enumerate(self._gl.http_list(path, iterator=True, per_page=100)):
+                if listed >= MAX_EVENTS_PER_HOOK:
+                    log.warning(
+                        "project %s: its hook to AgentOps lists more than %d events; the"
+                        " rest are not looked at for lost deliveries",
+                        project_id,
+                        MAX_EVENTS_PER_HOOK,
+                    )
+                    break
                 if not isinstance(event, dict):
                     continue
                 when = datetime.fromisoformat(str(event["created_at"]).replace("Z", "+00:00"))
