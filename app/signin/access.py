@@ -34,7 +34,7 @@ async def can_read(signin: SignIn, viewer: Viewer, run: Run) -> bool:
         return True
     if viewer.forge != run.forge or viewer.forge not in signin.forges:
         return False
-    question = ("read", run.forge, run.repo.lower())
+    question = _read_question(run)
     found, answer = signin.cache.get(viewer.person, question)
     if found:
         return bool(answer)
@@ -48,6 +48,13 @@ async def can_read(signin: SignIn, viewer: Viewer, run: Run) -> bool:
         return False
     signin.cache.put(viewer.person, question, readable)
     return readable
+
+
+def _read_question(run: Run) -> tuple[str, ...]:
+    """What a read answer is kept under: the repository's name and, where the webhook gave
+    it, its id (forges are asked by id: a name can pass to another repository)."""
+    ids = (str(run.context.get(key, "")) for key in ("repo_id", "project_id"))
+    return ("read", run.forge, run.repo.lower(), *ids)
 
 
 async def can_write(signin: SignIn, viewer: Viewer, run: Run) -> bool:

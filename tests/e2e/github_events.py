@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tests.sim.github.state import repo_id_of
+
 if TYPE_CHECKING:
     from tests.sim.github import GitHubSim
 
@@ -27,7 +29,7 @@ def _user(login: str, kind: str = "User") -> dict[str, Any]:
 def _repo(full_name: str) -> dict[str, Any]:
     owner, name = full_name.split("/")
     return {
-        "id": abs(hash(full_name)) % 10**7,
+        "id": repo_id_of(full_name),
         "name": name,
         "full_name": full_name,
         "owner": _user(owner, "Organization"),

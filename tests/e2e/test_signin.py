@@ -442,3 +442,36 @@ def test_requests_of_one_session_at_once_renew_its_token_once(
     finally:
         gh.user_token_ttl = 28800.0
         client.close()
+
+
+def test_a_run_stays_with_its_repository_when_the_name_passes_to_another(
+    service: Service, sims: tuple[GitHubSim, GitLabSim]
+) -> None:
+    """A private repository is renamed and a public one takes its old name: the run is
+    still its reader's, and not the new repository's readers', though its name says so."""
+    gh, _ = sims
+    gh.add_repo("acme/vault")
+    gh.set_permission("acme/vault", "alice", "read")
+    number = gh.add_issue("acme/vault", "Rotate the keys", "the keys are in keys.txt", user="carol")
+    comment = gh.add_comment("acme/vault", number, "/agentops plan", user="carol")
+    payload = events.issue_comment(
+        "acme/vault",
+        gh.installation_id("acme/vault"),
+        number,
+        "/agentops plan",
+        "carol",
+        comment_id=comment,
+    )
+    answer = service.post_github("issue_comment", payload, GITHUB_SECRET)
+    assert answer.status_code == 202, answer.text
+    run = int(answer.text.split()[-1])
+
+    gh.rename_repo("acme/vault", "acme/vault-archive")
+    gh.add_repo("acme/vault", private=False)  # anyone reads it
+    alice, _ = sign_in(service, sims, "github", "alice")
+    assert alice.get(f"{service.url}/api/runs/{run}").status_code == 200
+    mallory, _ = sign_in(service, sims, "github", "mallory")
+    for path in (f"/api/runs/{run}", f"/runs/{run}"):
+        answer = mallory.get(f"{service.url}{path}")
+        assert answer.status_code == 404 and "Rotate the keys" not in answer.text
+    assert [r for r in gh.requests if r.path.startswith("/repositories/")]  # asked by id

@@ -61,8 +61,12 @@ class GitHubSignIn(OAuthGrants):
         return Person(KIND, str(data["id"]), str(data["login"]))
 
     async def can_read(self, token: str, run: Run) -> bool:
-        owner, _, name = run.repo.partition("/")
-        url = f"{self.api}/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
+        repo_id = run_repo_id(run)
+        if repo_id is not None:
+            url = f"{self.api}/repositories/{repo_id}"
+        else:  # a run filed before its webhook's repository id was kept
+            owner, _, name = run.repo.partition("/")
+            url = f"{self.api}/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
         status, data = await get_json(self._client, url, self._headers(token), {})
         if status != 200 or not isinstance(data, dict):
             return False
@@ -107,3 +111,12 @@ def sign_in_for(settings: Settings, client: httpx.AsyncClient) -> GitHubSignIn |
         return None
     secret = settings.github_client_secret.get_secret_value()
     return GitHubSignIn(settings.github_api_url, settings.github_client_id, secret, client)
+
+
+def run_repo_id(run: Run) -> int | None:
+    """The id of the repository a run was filed on, as its webhook gave it. A name is
+    given up when its repository is renamed or deleted, and whoever takes it next (a
+    new account of the old owner's name, say) must not read that run: its repository is
+    asked for by id."""
+    repo_id = run.context.get("repo_id")
+    return repo_id if isinstance(repo_id, int) and not isinstance(repo_id, bool) else None

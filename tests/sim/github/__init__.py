@@ -95,7 +95,8 @@ minutes), the PKCE verifier; `sign_in_browser(login)` is the person who authoris
 user tokens (`ghu_`, `user_token_ttl`) and refresh tokens (`ghr_`, once each); with a
 user token `GET /user`, `GET /user/installations`, `GET /user/installations/{id}/
 repositories` and reading the repositories the person can read (`set_permission`, or a
-public one), `permissions` included; `revoke_user_tokens(login)`.
+public one), `permissions` included, by name or by id (`GET /repositories/{id}`, under the
+name it has now: `rename_repo(old, new)` frees the old name); `revoke_user_tokens(login)`.
 
 `generate_app_key() -> (private_pem, public_pem)` makes an RSA key pair for tests (about
 0.1 s; cache it per session when making many simulators).

@@ -27,10 +27,10 @@ With a user token: `GET /user` (its `id` the account's); `GET /user/installation
 App's installations where the user has explicit access to a repository: `{"total_count",
 "installations"}`);
 `GET /user/installations/{id}/repositories` (those repositories); `GET /repos/{owner}/
-{repo}` when the user can read it (a permission other than "none", or a public
-repository), with `permissions` {admin, maintain, push, triage, pull}; anything else of
-the repository's for reading. `revoke_user_tokens(login)` ends a person's tokens;
-`user_tokens_issued` lists them. A user token never writes here (403).
+{repo}` or `GET /repositories/{id}` when the user can read it (a permission other than
+"none", or a public repository), with `permissions` {admin, maintain, push, triage,
+pull}; anything else of the repository's for reading. `revoke_user_tokens(login)` ends
+a person's tokens; `user_tokens_issued` lists them. A user token never writes here (403).
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import shutil
 import subprocess
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,7 @@ from tests.sim.git_http import commit_files, init_bare_repo, rev_parse
 from tests.sim.github.auth import AuthSetup
 from tests.sim.github.http import git, paginate, route
 from tests.sim.github.shapes import check_json, repo_json
-from tests.sim.github.state import ROLE_TO_PERMISSION, Call, SimRepo, user_json
+from tests.sim.github.state import ROLE_TO_PERMISSION, Call, SimRepo, repo_id_of, user_json
 from tests.sim.skeleton import SimError
 
 if TYPE_CHECKING:
@@ -49,8 +51,11 @@ class ReposSetup(AuthSetup):
             self.git_root, full_name, files or {"README.md": "# repo\n"}, branch=default_branch
         )
         with self._lock:
+            repo_id = repo_id_of(full_name)
+            if any(r.id == repo_id for r in self._repos.values()):  # its old name's, renamed
+                repo_id = 5_000_000_000 + self._next_id()  # above any crc32: no one else's
             self._repos[full_name] = SimRepo(
-                self._next_id(), full_name, bare, installation_id, private, default_branch
+                repo_id, full_name, bare, installation_id, private, default_branch
             )
         return bare
 
@@ -87,6 +92,19 @@ class ReposSetup(AuthSetup):
                 force=True,
             )
 
+    def rename_repo(self, full_name: str, new_full_name: str) -> int:
+        """`full_name` is `new_full_name` from now on (same id, issues and permissions);
+        the old name is free for another repository. Its id is returned."""
+        with self._lock:
+            repo = self._repos.pop(full_name)
+            repo.full_name = new_full_name
+            self._repos[new_full_name] = repo
+            moved = self.git_root / f"{new_full_name}.git"
+            moved.parent.mkdir(parents=True, exist_ok=True)
+            repo.bare = repo.bare.rename(moved)
+            shutil.rmtree(self.git_root / ".work" / full_name, ignore_errors=True)
+            return repo.id
+
     def set_permission(self, repo: str, user: str, permission: str) -> None:
         if permission not in ROLE_TO_PERMISSION:
             raise ValueError(f"unknown permission {permission!r}")
@@ -96,6 +114,10 @@ class ReposSetup(AuthSetup):
 
 @route("GET", "/repos/{owner}/{repo}")
 def _get_repo(sim: GitHubSim, call: Call) -> tuple[int, Any]:
+    return _repo_answer(sim, call)
+
+
+def _repo_answer(sim: GitHubSim, call: Call) -> tuple[int, Any]:
     repo = sim._visible_repo(call)
     data = repo_json(repo, call.web, call.api)
     if call.user is not None:  # a user token: what this person may do
@@ -103,6 +125,17 @@ def _get_repo(sim: GitHubSim, call: Call) -> tuple[int, Any]:
 
         data["permissions"] = user_permissions(sim, repo, call.user)
     return 200, data
+
+
+@route("GET", "/repositories/{repo_id:int}")
+def _get_repo_by_id(sim: GitHubSim, call: Call) -> tuple[int, Any]:
+    """The repository of this id under whatever name it has now, to the same tokens that
+    read it by name."""
+    found = [r for r in sim._repos.values() if r.id == int(call.params["repo_id"])]
+    if not found:
+        raise SimError(404, "Not Found")
+    owner, _, name = found[0].full_name.partition("/")
+    return _repo_answer(sim, replace(call, params={"owner": owner, "repo": name}))
 
 
 @route("GET", "/repos/{owner}/{repo}/branches")

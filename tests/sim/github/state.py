@@ -59,6 +59,12 @@ def later_than(previous: str) -> str:
     return iso(max(time.time(), earlier + 1))
 
 
+def repo_id_of(full_name: str) -> int:
+    """The id the simulator gives the first repository made with this name, so that a
+    test's own webhook payload (tests/e2e/github_events.py) names it as GitHub would."""
+    return zlib.crc32(full_name.lower().encode())
+
+
 def user_json(login: str) -> dict[str, Any]:
     return {
         "login": login,
