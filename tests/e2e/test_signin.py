@@ -42,6 +42,7 @@ def sims(
     gh.set_permission(THEIRS, "bob", "write")
     gl.add_user("dana")
     gl.add_user("eve")
+    gl.add_user("olga")
     gl.add_project(PROJECT, {"README.md": "# app\n"})
     gl.set_access(PROJECT, "dana", 20)  # Reporter
     return gh, gl
@@ -70,7 +71,7 @@ def service(
             "AGENTOPS_GITLAB_OAUTH_CLIENT_ID": gl_id,
             "AGENTOPS_GITLAB_OAUTH_CLIENT_SECRET": gl_secret,
             "AGENTOPS_ACCESS_CACHE_SECONDS": str(CACHE_SECONDS),
-            "AGENTOPS_OPERATOR_LOGINS": "github:octo-operator",
+            "AGENTOPS_OPERATOR_LOGINS": "github:octo-operator,gitlab:olga",
         }
     )
     svc.start(worker=False)  # the runs stay queued: this is about who sees them
@@ -475,3 +476,27 @@ def test_a_run_stays_with_its_repository_when_the_name_passes_to_another(
         answer = mallory.get(f"{service.url}{path}")
         assert answer.status_code == 404 and "Rotate the keys" not in answer.text
     assert [r for r in gh.requests if r.path.startswith("/repositories/")]  # asked by id
+
+
+def test_a_gitlab_operator_is_the_account_not_the_username(
+    service: Service, sims: tuple[GitHubSim, GitLabSim], runs: dict[str, int]
+) -> None:
+    """`gitlab:olga` is pinned to the account that first signs in as olga; when she takes
+    another username and someone registers `olga`, that account is an ordinary person."""
+    _, gl = sims
+    olga, _ = sign_in(service, sims, "gitlab", "olga")
+    assert olga.get(f"{service.url}/api/me").json()["operator"] is True
+    assert olga.get(f"{service.url}/api/runs/{runs[THEIRS]}").status_code == 200
+    first_id = gl.users["olga"].id
+    assert f"operator gitlab:olga pinned to the account id {first_id}" in service.web.output()
+
+    gl.rename_user("olga", "olga-away")
+    stranger_id = gl.add_user("olga").id
+    stranger, _ = sign_in(service, sims, "gitlab", "olga")
+    me = stranger.get(f"{service.url}/api/me").json()
+    assert (me["forge"], me["login"], me["operator"]) == ("gitlab", "olga", False)
+    for run in (runs[THEIRS], runs[PROJECT]):  # not a member of grp/app either
+        assert stranger.get(f"{service.url}/api/runs/{run}").status_code == 404
+    said = [line for line in service.web.output().splitlines() if "gitlab:olga#" in line]
+    assert len(said) == 1 and f"gitlab:olga#{stranger_id}" in said[0], said
+    assert olga.get(f"{service.url}/api/me").json()["operator"] is True  # still hers

@@ -19,7 +19,8 @@ as Doorkeeper answers them: 401 `invalid_client`, 400 `invalid_grant`,
 
 An OAuth token is sent as `Authorization: Bearer`; its user is the person; a token without
 the `api` scope only reads (`read_api`; any other method: 403 `insufficient_scope`).
-`revoke_oauth_tokens(username)` ends a person's tokens.
+`revoke_oauth_tokens(username)` ends a person's tokens; `rename_user(username, new)`
+renames an account (its tokens follow it) and frees the old username.
 """
 
 from __future__ import annotations
@@ -95,6 +96,22 @@ class OAuthState(GitLabState):
 
     def sign_in_browser(self, username: str | None) -> None:
         self.browser_username = username
+
+    def rename_user(self, username: str, new_username: str) -> int:
+        """The account of `username` is `new_username` from now on (same id, memberships
+        and tokens); `username` is free for another account (`add_user`). Its id is
+        returned."""
+        with self._lock:
+            user = self.users.pop(username)
+            user.username = new_username
+            self.users[new_username] = user
+            for token in self._oauth_tokens.values():
+                if token.username == username:
+                    token.username = new_username
+            for refresh, (app, holder, scopes) in list(self._oauth_refresh.items()):
+                if holder == username:
+                    self._oauth_refresh[refresh] = (app, new_username, scopes)
+            return user.id
 
     def revoke_oauth_tokens(self, username: str) -> None:
         with self._lock:
