@@ -316,6 +316,7 @@ async def runs_list(request: Request) -> Response:
                     rc,
                     limit + 1,
                     repos=scope.pairs,
+                    repo_ids=scope.repo_ids,
                     **filters,  # type: ignore[arg-type]
                 )
     except signin.DATABASE_FAULTS:

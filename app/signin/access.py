@@ -7,7 +7,8 @@ bot's own view of the repository's collaborators), as the signed-in person."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from app.forges.base import ForgeError
 from app.signin.forge_client import ForgeUnreachable, Workspace
@@ -26,6 +27,9 @@ class Scope:
     everything: bool
     tenant_ids: frozenset[int] = frozenset()
     pairs: frozenset[tuple[int, str]] = frozenset()
+    # (tenant id, repository) → the repository's id now: a run of an older repository of
+    # that name (renamed or deleted since) is not listed
+    repo_ids: Mapping[tuple[int, str], int] = field(default_factory=dict)
 
 
 async def can_read(signin: SignIn, viewer: Viewer, run: Run) -> bool:
@@ -111,7 +115,9 @@ async def _as_tenants(signin: SignIn, kind: str, workspaces: list[Workspace]) ->
         ids = await tenant_store.tenant_ids_for_keys(
             conn, kind, [w.external_key for w in workspaces]
         )
-    pairs = frozenset(
-        (ids[w.external_key], repo) for w in workspaces if w.external_key in ids for repo in w.repos
-    )
-    return Scope(False, frozenset(t for t, _ in pairs), pairs)
+    known = [w for w in workspaces if w.external_key in ids]
+    pairs = frozenset((ids[w.external_key], repo) for w in known for repo in w.repos)
+    repo_ids = {
+        (ids[w.external_key], repo): repo_id for w in known for repo, repo_id in w.repo_ids.items()
+    }
+    return Scope(False, frozenset(t for t, _ in pairs), pairs, repo_ids)

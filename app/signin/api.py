@@ -40,7 +40,13 @@ async def person_runs(request: Request, viewer: Viewer) -> Response:
         else:
             async with signin.db.readers(scope.tenant_ids) as rc:
                 runs = await list_readable_runs(
-                    rc, limit, before=before, status=status, repo=repo, repos=scope.pairs
+                    rc,
+                    limit,
+                    before=before,
+                    status=status,
+                    repo=repo,
+                    repos=scope.pairs,
+                    repo_ids=scope.repo_ids,
                 )
     except DATABASE_FAULTS:
         return PlainTextResponse("database unavailable\n", status_code=503)

@@ -5,7 +5,7 @@ or a log line."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import httpx
@@ -46,6 +46,8 @@ class Workspace:
     external_key: str
     account: str
     repos: frozenset[str]
+    # name → id, where a run knows its repository by the id (GitHub: `context.repo_id`)
+    repo_ids: Mapping[str, int] = field(default_factory=dict)
 
 
 class ForgeSignIn(Protocol):

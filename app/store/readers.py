@@ -4,7 +4,7 @@ only, whatever the filters below say."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import asyncpg
@@ -21,10 +21,14 @@ async def list_readable_runs(
     status: str | None = None,
     repo: str | None = None,
     repos: Collection[tuple[int, str]] | None = None,
+    repo_ids: Mapping[tuple[int, str], int] | None = None,
 ) -> list[Run]:
     """Newest first. `repos`, when given, narrows further to those (tenant id, repository)
-    pairs (the repositories the person can read inside an installation)."""
-    return await _list(rc.conn, limit, before, status, repo, repos)
+    pairs (the repositories the person can read inside an installation). Where
+    `repo_ids` gives such a repository's id and a run kept the id of its own
+    (`context.repo_id`), the ids must match, not the names: a renamed repository's runs
+    follow it, and a repository that took a free name does not get the old one's."""
+    return await _list(rc.conn, limit, before, status, repo, repos, repo_ids or {})
 
 
 async def list_runs_filtered_all_tenants(
@@ -36,7 +40,7 @@ async def list_runs_filtered_all_tenants(
     repo: str | None = None,
 ) -> list[Run]:
     """The same list across every tenant, for an operator (an `admin()` connection)."""
-    return await _list(conn, limit, before, status, repo, None)
+    return await _list(conn, limit, before, status, repo, None, {})
 
 
 async def _list(
@@ -46,14 +50,23 @@ async def _list(
     status: str | None,
     repo: str | None,
     repos: Collection[tuple[int, str]] | None,
+    repo_ids: Mapping[tuple[int, str], int],
 ) -> list[Run]:
-    tenants = [t for t, _ in repos] if repos is not None else None
-    names = [r for _, r in repos] if repos is not None else None
+    listed = list(repos) if repos is not None else None
+    tenants = [t for t, _ in listed] if listed is not None else None
+    names = [r for _, r in listed] if listed is not None else None
+    ids = [repo_ids.get(pair) for pair in listed] if listed is not None else None
+    by_name = [pair for pair in listed if pair not in repo_ids] if listed is not None else []
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM runs WHERE ($2::bigint IS NULL OR id < $2)"
         " AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR repo = $4)"
-        " AND ($5::bigint[] IS NULL OR (tenant_id, repo) IN"
-        "      (SELECT * FROM unnest($5::bigint[], $6::text[])))"
+        # by id where the run and the repository both have one (migration 0022), else by name
+        " AND ($5::bigint[] IS NULL"
+        "   OR (tenant_id, repo_id) IN (SELECT * FROM unnest($5::bigint[], $7::bigint[]))"
+        "   OR repo_id IS NULL"
+        "      AND (tenant_id, repo) IN (SELECT * FROM unnest($5::bigint[], $6::text[]))"
+        "   OR $8::bigint[] IS NOT NULL"
+        "      AND (tenant_id, repo) IN (SELECT * FROM unnest($8::bigint[], $9::text[])))"
         " ORDER BY id DESC LIMIT $1",
         limit,
         before,
@@ -61,6 +74,9 @@ async def _list(
         repo,
         tenants,
         names,
+        ids,
+        [t for t, _ in by_name] or None,
+        [r for _, r in by_name] or None,
     )
     return [r for r in map(_run, rows) if r is not None]
 

@@ -449,10 +449,11 @@ def test_a_run_stays_with_its_repository_when_the_name_passes_to_another(
     service: Service, sims: tuple[GitHubSim, GitLabSim]
 ) -> None:
     """A private repository is renamed and a public one takes its old name: the run is
-    still its reader's, and not the new repository's readers', though its name says so."""
+    still its reader's, in the list too, and not the new repository's readers', though
+    its name says so."""
     gh, _ = sims
     gh.add_repo("acme/vault")
-    gh.set_permission("acme/vault", "alice", "read")
+    gh.set_permission("acme/vault", "vera", "read")
     number = gh.add_issue("acme/vault", "Rotate the keys", "the keys are in keys.txt", user="carol")
     comment = gh.add_comment("acme/vault", number, "/agentops plan", user="carol")
     payload = events.issue_comment(
@@ -469,8 +470,18 @@ def test_a_run_stays_with_its_repository_when_the_name_passes_to_another(
 
     gh.rename_repo("acme/vault", "acme/vault-archive")
     gh.add_repo("acme/vault", private=False)  # anyone reads it
-    alice, _ = sign_in(service, sims, "github", "alice")
-    assert alice.get(f"{service.url}/api/runs/{run}").status_code == 200
+    gh.set_permission("acme/vault", "ned", "read")  # of the same installation
+    vera, _ = sign_in(service, sims, "github", "vera")
+    assert vera.get(f"{service.url}/api/runs/{run}").status_code == 200
+    assert run in {r["id"] for r in vera.get(f"{service.url}/api/runs").json()["runs"]}
+    ned, _ = sign_in(service, sims, "github", "ned")
+    assert ["acme/vault"] in [
+        w["repositories"] for w in ned.get(f"{service.url}/api/me").json()["workspaces"]
+    ]
+    assert run not in {r["id"] for r in ned.get(f"{service.url}/api/runs").json()["runs"]}
+    assert f'href="/runs/{run}"' not in ned.get(f"{service.url}/runs").text
+    assert f'href="/runs/{run}"' in vera.get(f"{service.url}/runs").text
+    assert ned.get(f"{service.url}/api/runs/{run}").status_code == 404
     mallory, _ = sign_in(service, sims, "github", "mallory")
     for path in (f"/api/runs/{run}", f"/runs/{run}"):
         answer = mallory.get(f"{service.url}{path}")

@@ -45,6 +45,34 @@ async def test_two_workspaces_and_the_repositories_inside_them(db: Database) -> 
     assert run_a in only_app and run_b not in only_app and wrong_pair == []
 
 
+async def test_a_repository_known_by_its_id_keeps_its_runs_through_a_rename(
+    db: Database,
+) -> None:
+    """acme/vault (id 10) is renamed acme/vault-archive, and a new acme/vault (id 20) takes
+    the name: each lists its own runs, whatever name they were filed under; a run that kept
+    no id (filed before ids were kept) goes by its name."""
+    a = await new_tenant(db)
+
+    async def filed(repo: str, repo_id: int | None) -> int:
+        context = {"installation_id": 1} | ({"repo_id": repo_id} if repo_id else {})
+        made = dataclasses.replace(request(), repo=repo, context=context)
+        return (await record(db, a, made)).run_id
+
+    old_named, no_id = await filed("acme/vault", 10), await filed("acme/vault", None)
+    renamed, new = await filed("acme/vault-archive", 10), await filed("acme/vault", 20)
+    async with db.readers([a]) as rc:
+        archive = await list_readable_runs(
+            rc, 500, repos=[(a, "acme/vault-archive")], repo_ids={(a, "acme/vault-archive"): 10}
+        )
+        vault = await list_readable_runs(
+            rc, 500, repos=[(a, "acme/vault")], repo_ids={(a, "acme/vault"): 20}
+        )
+        by_name = await list_readable_runs(rc, 500, repos=[(a, "acme/vault")])
+    assert [r.id for r in archive] == [renamed, old_named]
+    assert [r.id for r in vault] == [new, no_id]
+    assert [r.id for r in by_name] == [new, no_id, old_named]  # no id known: names, as before
+
+
 async def test_no_workspace_sees_nothing(db: Database) -> None:
     await two_tenants(db)
     async with db.readers([]) as rc:

@@ -95,11 +95,13 @@ class GitHubSignIn(OAuthGrants):
                 "repositories",
             )
             account = installation.get("account") or {}
+            named = [r for r in repos if isinstance(r, dict) and "full_name" in r]
             found.append(
                 Workspace(
                     str(installation["id"]),
                     str(account.get("login", "")) if isinstance(account, dict) else "",
-                    frozenset(str(r["full_name"]) for r in repos if isinstance(r, dict)),
+                    frozenset(str(r["full_name"]) for r in named),
+                    {str(r["full_name"]): r["id"] for r in named if _an_id(r.get("id"))},
                 )
             )
         return found
@@ -113,10 +115,14 @@ def sign_in_for(settings: Settings, client: httpx.AsyncClient) -> GitHubSignIn |
     return GitHubSignIn(settings.github_api_url, settings.github_client_id, secret, client)
 
 
+def _an_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def run_repo_id(run: Run) -> int | None:
     """The id of the repository a run was filed on, as its webhook gave it. A name is
     given up when its repository is renamed or deleted, and whoever takes it next (a
     new account of the old owner's name, say) must not read that run: its repository is
     asked for by id."""
     repo_id = run.context.get("repo_id")
-    return repo_id if isinstance(repo_id, int) and not isinstance(repo_id, bool) else None
+    return repo_id if _an_id(repo_id) else None
