@@ -20,6 +20,7 @@ from app.store import label_checks as label_check_store
 from app.store import runs as run_store
 from app.store import tenants as tenant_store
 from app.store.accept_batch import AcceptBatcher
+from app.store.runs import Run
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class Intake:
         if request.refers_to_run is not None:
             async with self.db.tenant(tenant_id) as tc:
                 referred = await run_store.get_run(tc, request.refers_to_run)
-            if referred is None or referred.repo != request.repo:
+            if referred is None or not _same_repository(referred, request):
                 return IntakeResult(200, "ignored: the check run names no run of ours")
             request = dataclasses.replace(
                 request,
@@ -121,3 +122,12 @@ class Intake:
             "delivery %s: run %s accepted (%s)", delivery_id, accepted.run_id, request.command.name
         )
         return IntakeResult(202, f"accepted: run {accepted.run_id}", accepted.run_id)
+
+
+def _same_repository(run: Run, request: RunRequest) -> bool:
+    """By the forge's id where both know it (a renamed repository's check run names the
+    new name), else by name."""
+    asked = run_store.repository_id(request.context)
+    if run.repo_id is not None and asked is not None:
+        return run.repo_id == asked
+    return run.repo == request.repo

@@ -7,9 +7,9 @@ forge is called and how it words things is in its `ForgeSpec` (`app/forges/regis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 TargetKind = Literal["issue", "pull_request"]
 CheckStatus = Literal["queued", "in_progress", "completed"]
@@ -185,6 +185,14 @@ class ForgeAccessError(ForgeError):
 
 class Forge(Protocol):
     """Everything the workflows need from a forge, in forge-neutral terms."""
+
+    async def repository_name(self, repo: str, context: Mapping[str, Any]) -> str | None:
+        """The name that the repository a run was filed on (`repo` then) has now, found
+        by the id its webhook gave (in the run's `context`); None when the context holds
+        no id. Raises ForgeAPIError (404) when that repository is gone or out of reach.
+        A name passes to another repository after a rename or a deletion; the id does not.
+        """
+        ...
 
     async def has_write_access(self, repo: str, user: str) -> bool:
         """True for admin/maintain/write (GitHub) or access >= Developer (GitLab).

@@ -4,6 +4,7 @@ except the few named `*_all_tenants`, which the intake, sweep and admin API use.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,11 @@ class Run:
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def repo_id(self) -> int | None:
+        """The forge's id of its repository, as its webhook gave it (migration 0022)."""
+        return repository_id(self.context)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -255,48 +261,54 @@ async def set_check_ref(tc: TenantConnection, run_id: int, ref: dict[str, Any]) 
     )
 
 
-async def target_runs(
-    tc: TenantConnection, repo: str, kind: str, number: int, limit: int = 10
-) -> list[Run]:
+# The runs of one repository: by its id where the run and the asker both know it (a
+# renamed repository keeps its runs; one that took a free name gets none of the old one's),
+# else by name. $1 the name, $2 the id (NULL when the asker has none).
+_SAME_REPOSITORY = "(repo_id = $2 OR repo = $1 AND (repo_id IS NULL OR $2::bigint IS NULL))"
+
+
+async def target_runs(tc: TenantConnection, on: Run, limit: int = 10) -> list[Run]:
+    """The newest runs on the issue or pull request `on` is on, `on` included."""
     rows = await tc.conn.fetch(
-        f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
-        " AND target_number = $3 ORDER BY id DESC LIMIT $4",
-        repo,
-        kind,
-        number,
+        f"SELECT {_COLUMNS} FROM runs WHERE {_SAME_REPOSITORY} AND target_kind = $3"
+        " AND target_number = $4 ORDER BY id DESC LIMIT $5",
+        on.repo,
+        on.repo_id,
+        on.target_kind,
+        on.target_number,
         limit,
     )
     return [r for r in map(_run, rows) if r is not None]
 
 
-async def active_work_runs(
-    tc: TenantConnection, repo: str, kind: str, number: int, exclude: int
-) -> list[Run]:
-    """Queued or running work (not control commands) on one issue or pull request."""
+async def active_work_runs(tc: TenantConnection, on: Run) -> list[Run]:
+    """Queued or running work (not control commands) on the issue or pull request `on`
+    (a control run) is on, but for `on`."""
     rows = await tc.conn.fetch(
-        f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
-        " AND target_number = $3 AND status IN ('queued', 'running') AND id <> $4"
-        " AND NOT (command = ANY($5::text[])) ORDER BY id DESC",
-        repo,
-        kind,
-        number,
-        exclude,
+        f"SELECT {_COLUMNS} FROM runs WHERE {_SAME_REPOSITORY} AND target_kind = $3"
+        " AND target_number = $4 AND status IN ('queued', 'running') AND id <> $5"
+        " AND NOT (command = ANY($6::text[])) ORDER BY id DESC",
+        on.repo,
+        on.repo_id,
+        on.target_kind,
+        on.target_number,
+        on.id,
         sorted(CONTROL),
     )
     return [r for r in map(_run, rows) if r is not None]
 
 
-async def last_failed_work_run(
-    tc: TenantConnection, repo: str, kind: str, number: int
-) -> Run | None:
+async def last_failed_work_run(tc: TenantConnection, on: Run) -> Run | None:
+    """The newest failed or cancelled work on the issue or pull request `on` is on."""
     return _run(
         await tc.conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM runs WHERE repo = $1 AND target_kind = $2"
-            " AND target_number = $3 AND status IN ('failed', 'cancelled')"
-            " AND NOT (command = ANY($4::text[])) ORDER BY id DESC LIMIT 1",
-            repo,
-            kind,
-            number,
+            f"SELECT {_COLUMNS} FROM runs WHERE {_SAME_REPOSITORY} AND target_kind = $3"
+            " AND target_number = $4 AND status IN ('failed', 'cancelled')"
+            " AND NOT (command = ANY($5::text[])) ORDER BY id DESC LIMIT 1",
+            on.repo,
+            on.repo_id,
+            on.target_kind,
+            on.target_number,
             sorted(CONTROL),
         )
     )
@@ -411,3 +423,13 @@ async def abandoned_runs_all_tenants(conn: asyncpg.Connection, stale_seconds: fl
         stale_seconds,
     )
     return [int(r["id"]) for r in rows]
+
+
+def repository_id(context: Mapping[str, Any]) -> int | None:
+    """The forge's id of the repository an event's `context` names: GitHub's `repo_id`,
+    GitLab's `project_id` (the same rule as migration 0022's column)."""
+    for key in ("repo_id", "project_id"):
+        value = context.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**18:
+            return value
+    return None

@@ -24,7 +24,7 @@ async def run_help(ctx: RunContext) -> None:
 async def run_status(ctx: RunContext) -> None:
     run = ctx.run
     async with ctx.deps.db.tenant(run.tenant_id) as tc:
-        runs = await run_store.target_runs(tc, run.repo, run.target_kind, run.target_number)
+        runs = await run_store.target_runs(tc, run)
         listed = [await step_store.run_snapshot(tc, r) for r in runs if r.id != run.id]
     await ctx.reply("status", progress.status_report(listed))
 
@@ -38,9 +38,7 @@ async def run_cancel(ctx: RunContext) -> None:
                 found = await run_store.get_run(tc, int(referred))
                 candidates = [found] if found is not None and not found.finished else []
             else:
-                candidates = await run_store.active_work_runs(
-                    tc, run.repo, run.target_kind, run.target_number, exclude=run.id
-                )
+                candidates = await run_store.active_work_runs(tc, run)
             cancelled = [
                 c
                 for c in [await run_store.request_cancel(tc, c.id) for c in candidates]
@@ -77,9 +75,7 @@ async def run_retry(ctx: RunContext) -> None:
                 if failed is not None and failed.status not in ("failed", "cancelled"):
                     return RetryAsked(reason=f"run {failed.id} is {failed.status}")
             else:
-                failed = await run_store.last_failed_work_run(
-                    tc, run.repo, run.target_kind, run.target_number
-                )
+                failed = await run_store.last_failed_work_run(tc, run)
             if failed is None:
                 return RetryAsked(reason="no failed run here")
             new_id = await run_store.create_retry(

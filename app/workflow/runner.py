@@ -9,13 +9,14 @@ a run stops between steps, or where its step was cut, and `execute_run` answers
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
 from app import tracing
 from app.commands import SPEC, TargetKind, wrong_target_reason
-from app.forges.base import Forge, ForgeError, ForgeTransientError, Target
+from app.forges.base import Forge, ForgeAPIError, ForgeError, ForgeTransientError, Target
 from app.forges.markers import run_key
 from app.forges.registry import wording_for
 from app.git import GitError
@@ -118,8 +119,9 @@ async def _execute_claimed(deps: WorkflowDeps, run: Run, last_try: bool) -> str:
 
 async def _execute_and_close(ctx: RunContext, last_try: bool) -> None:
     """The run's work and its close, however it ends, but for an interruption."""
-    run = ctx.run
     try:
+        await _follow_the_repository(ctx)  # before anything is said in the repository
+        run = ctx.run
         closing = Closing.recorded(run)
         if closing is not None:  # an earlier try was cut mid-close: only the rest is left
             await _finish_close(ctx, run, closing)
@@ -137,13 +139,13 @@ async def _execute_and_close(ctx: RunContext, last_try: bool) -> None:
         defer = getattr(exc, "retry_after", None)
         if not last_try:
             raise TransientRunError(str(exc), float(defer or 5.0)) from exc
-        log.warning("run %s: the forge kept failing on the last try: %s", run.id, exc)
+        log.warning("run %s: the forge kept failing on the last try: %s", ctx.run.id, exc)
         await _fail(ctx, exc)
     except (ForgeError, LLMError, SandboxUnavailable, TreeTooLarge, GitError) as exc:
-        log.warning("run %s failed: %s", run.id, failure_record(exc))
+        log.warning("run %s failed: %s", ctx.run.id, failure_record(exc))
         await _fail(ctx, exc)
     except Exception as exc:
-        log.exception("run %s failed with an internal error", run.id)
+        log.exception("run %s failed with an internal error", ctx.run.id)
         await _fail(ctx, exc)
 
 
@@ -192,6 +194,26 @@ async def _execute(ctx: RunContext) -> None:
         raise RunRefused(reason, told=True)
     await _handler(run.command)(ctx)
     await _close(ctx, "succeeded", str(ctx.result.get("conclusion", "success")), None)
+
+
+async def _follow_the_repository(ctx: RunContext) -> None:
+    """Address the run's repository by the name it has now, found by its id. After a
+    rename the old name may belong to another repository, whose issue of the same number
+    the run must not work on; a repository gone, or out of the App's reach, ends the run
+    with nothing posted (its name would reach the other one)."""
+    run = ctx.run
+    try:
+        name = await ctx.forge.repository_name(run.repo, run.context)
+    except ForgeAPIError as exc:
+        if exc.status != 404:
+            raise
+        raise RunRefused(
+            f"the repository this run was filed on ({run.repo}) is gone or out of reach",
+            silent=True,
+        ) from None
+    if name is not None and name != run.repo:
+        log.info("run %s: its repository %s is %s now", run.id, run.repo, name)
+        ctx.run = dataclasses.replace(run, repo=name)
 
 
 async def _refuse_without_write_access(

@@ -224,3 +224,48 @@ def test_a_command_turned_off_in_agentops_yml_is_refused(service: Service, gh: G
     assert run["status"] == "failed"
     assert "`/agentops implement` is turned off for this repository" in run["error"]
     assert "plan" not in [s["name"] for s in run["steps"]]
+
+
+def test_a_retry_after_a_rename_works_on_the_renamed_repository(
+    service: Service, gh: GitHubSim
+) -> None:
+    """A run's repository is renamed and another repository takes the old name, with an
+    issue of the same number: the run retried works on its own repository's issue."""
+    old, renamed = "acme/gadgets", "acme/gadgets-old"
+    gh.add_repo(old, {"README.md": "# gadgets\n"})
+    gh.set_permission(old, "alice", "write")
+    number = gh.add_issue(old, "Plan the gears", "", user="alice")
+    comment = gh.add_comment(old, number, "/agentops plan", user="alice")
+    payload = events.issue_comment(
+        old, gh.installation_id(old), number, "/agentops plan", "alice", comment_id=comment
+    )
+    first = int(service.post_github("issue_comment", payload, GITHUB_SECRET).text.split()[-1])
+    assert wait_for(lambda: service.finished(first))["status"] == "failed"
+
+    repo_id = gh.rename_repo(old, renamed)
+    gh.add_repo(old, {"README.md": "# someone else's gadgets\n"})
+    gh.set_permission(old, "alice", "write")
+    other = gh.add_issue(old, "Something else", "", user="alice")
+    assert other == number
+
+    comment = gh.add_comment(renamed, number, "/agentops retry", user="alice")
+    payload = events.issue_comment(
+        renamed, gh.installation_id(renamed), number, "/agentops retry", "alice", comment_id=comment
+    )
+    payload["repository"]["id"] = repo_id  # GitHub sends the repository's own id
+    assert service.post_github("issue_comment", payload, GITHUB_SECRET).status_code == 202
+
+    def said(repo: str) -> list[str]:
+        return [
+            unmarked(c["body"])
+            for c in gh.comments(repo, number)
+            if c["user"]["login"] == gh.bot_login
+        ]
+
+    reply = wait_for(
+        lambda: [b for b in said(renamed) if b.startswith("Retrying")], what="the retry reply"
+    )[0]
+    retried = int(reply.rstrip(".").split()[-1])
+    assert wait_for(lambda: service.finished(retried), 30)["retry_of"] == first
+    assert said(old) == []  # nothing on the other repository's issue
+    assert len(said(renamed)) >= 3  # the first run's failure, the reply, the retried run's

@@ -8,7 +8,7 @@ manner of bedevere's `FakeGH`: for unit tests of workflow logic that needs no ot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ class RecordingForge:
     checks: list[tuple[CheckRef, CheckUpdate]] = field(default_factory=list)
     review_url: str = "https://forge.test/review/1"
     calls: list[Call] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)  # name then → name now
     _next_id: int = 100
 
     def called(self, method: str) -> list[dict[str, Any]]:
@@ -59,6 +60,10 @@ class RecordingForge:
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+    async def repository_name(self, repo: str, context: Mapping[str, Any]) -> str | None:
+        self._record("repository_name", repo=repo)
+        return self.renamed.get(repo, repo) if "repo_id" in context else None
 
     async def has_write_access(self, repo: str, user: str) -> bool:
         self._record("has_write_access", repo=repo, user=user)

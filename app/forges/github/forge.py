@@ -10,13 +10,14 @@ client and token cache, so it is cheap and `aclose()` is a no-op. Errors surface
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gidgethub import sansio
 
 from app.forges.base import (
     ChangedFile,
+    ForgeError,
     GitRemote,
     Issue,
     PullRequest,
@@ -36,6 +37,7 @@ from app.forges.github.format import (
     review_comment_payload,
     split_repo,
 )
+from app.forges.github.installed import github_full_name
 from app.forges.mentions import quiet_mentions, quiet_review
 from app.forges.retry import create_once
 from app.redaction import register_secret
@@ -48,6 +50,18 @@ class GitHubForge(GitHubComments, GitHubChecks):
     """GitHub, seen as one app installation."""
 
     # --- people --------------------------------------------------------------------
+
+    async def repository_name(self, repo: str, context: Mapping[str, Any]) -> str | None:
+        repo_id = context.get("repo_id")
+        if not isinstance(repo_id, int) or isinstance(repo_id, bool):
+            return None
+        answer = await self._api(
+            "GET", "/repositories/{repo_id}", repo, repo_id=repo_id, action="find the repository"
+        )
+        name = github_full_name(str(answer.get("full_name", "")))
+        if name is None:
+            raise ForgeError(f"GitHub named repository {repo_id} {answer.get('full_name')!r}")
+        return name
 
     async def has_write_access(self, repo: str, user: str) -> bool:
         answer = await self._api(

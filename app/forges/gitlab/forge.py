@@ -21,6 +21,7 @@ from app.forges.base import (
     ChangedFile,
     CheckRef,
     CheckUpdate,
+    ForgeError,
     GitRemote,
     Issue,
     PullRequest,
@@ -65,6 +66,18 @@ class GitLabForge(GitLabNotes):
         return self
 
     # -------------------------------------------------------------- access
+    async def repository_name(self, repo: str, context: Mapping[str, Any]) -> str | None:
+        project_id = context.get("project_id")
+        if not isinstance(project_id, int) or isinstance(project_id, bool):
+            return None
+        project = await self._call(
+            f"find the project of {repo}", lambda: self._get(f"/projects/{project_id}")
+        )
+        path = str(project.get("path_with_namespace", "")).strip("/")
+        if not path or any(part in ("", ".", "..") for part in path.split("/")):
+            raise ForgeError(f"GitLab named project {project_id} {path!r}")
+        return path
+
     async def has_write_access(self, repo: str, user: str) -> bool:
         members = await self._call(
             f"read the members of {repo}",

@@ -1,9 +1,15 @@
--- The id of the repository a GitHub run was filed on, as its webhook gave it (the run's
--- `context.repo_id`), as a column the runs list compares (app/store/readers.py): a
--- repository's name passes to another when it is renamed or deleted, so a person's list
--- matches runs to the repositories they read by id where both are known. Computed from
--- the context, so the intake's insert is unchanged; NULL for a run without one (GitLab's,
--- whose tenant is the project, and GitHub runs filed before ids were kept).
+-- The forge's id of the repository a run was filed on, as its webhook gave it (the run's
+-- `context`: GitHub's `repo_id`, GitLab's `project_id`), as a column that queries compare
+-- (app/store/runs.py, app/store/readers.py): a repository's name passes to another when
+-- it is renamed or deleted, so "the runs of this repository" are matched by id where both
+-- sides know it. Computed from the context, so the intake's insert is unchanged; NULL for
+-- runs filed before ids were kept.
 ALTER TABLE runs ADD COLUMN repo_id bigint GENERATED ALWAYS AS (
-    CASE WHEN context->>'repo_id' ~ '^[0-9]{1,18}$' THEN (context->>'repo_id')::bigint END
+    CASE
+        WHEN context->>'repo_id' ~ '^[0-9]{1,18}$' THEN (context->>'repo_id')::bigint
+        WHEN context->>'project_id' ~ '^[0-9]{1,18}$' THEN (context->>'project_id')::bigint
+    END
 ) STORED;
+-- a command's runs on one issue (status, cancel, retry), by the repository's id
+CREATE INDEX runs_target_repo_id_idx ON runs (tenant_id, repo_id, target_kind, target_number, id DESC)
+    WHERE repo_id IS NOT NULL;

@@ -99,6 +99,12 @@ class ReposSetup(AuthSetup):
             repo = self._repos.pop(full_name)
             repo.full_name = new_full_name
             self._repos[new_full_name] = repo
+            for item in [*self._comments.values(), *self._reactions, *self._reviews]:
+                if item.get("repo") == full_name:
+                    item["repo"] = new_full_name
+            for repo_name, number in [k for k in self._issue_events if k[0] == full_name]:
+                events = self._issue_events.pop((repo_name, number))
+                self._issue_events[(new_full_name, number)] = events
             moved = self.git_root / f"{new_full_name}.git"
             moved.parent.mkdir(parents=True, exist_ok=True)
             repo.bare = repo.bare.rename(moved)
