@@ -29,6 +29,7 @@ from app.store import Database
 from app.web import create_app
 from app.webhooks import standard_webhook_signature
 from tests.gitlab_tokens import project_token, token_for_payload
+from tests.sim.github.state import repo_id_of
 
 GH_SECRET = "gh-webhook-secret"
 GL_SECRET = "gl-secret-token"
@@ -113,7 +114,7 @@ def comment_payload(
     return {
         "action": "created",
         "sender": sender or {"login": "alice", "type": "User"},
-        "repository": {"id": 99, "full_name": repo},
+        "repository": {"id": repo_id_of(repo), "full_name": repo},
         "installation": {"id": installation_id or int(uuid.uuid4().int % 10**9)},
         "issue": {"number": 12},
         "comment": {
@@ -641,7 +642,7 @@ def check_run_payload(
     return {
         "action": action,
         "sender": {"login": "alice", "type": "User"},
-        "repository": {"id": 99, "full_name": repo},
+        "repository": {"id": repo_id_of(repo), "full_name": repo},
         "installation": {"id": installation_id},
         "check_run": {"id": 55, "head_sha": "f" * 40, "external_id": str(run_id), "app": {"id": 1}},
         "requested_action": {"identifier": "cancel"},

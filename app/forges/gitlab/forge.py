@@ -21,7 +21,6 @@ from app.forges.base import (
     ChangedFile,
     CheckRef,
     CheckUpdate,
-    ForgeError,
     GitRemote,
     Issue,
     PullRequest,
@@ -67,16 +66,10 @@ class GitLabForge(GitLabNotes):
 
     # -------------------------------------------------------------- access
     async def repository_name(self, repo: str, context: Mapping[str, Any]) -> str | None:
-        project_id = context.get("project_id")
-        if not isinstance(project_id, int) or isinstance(project_id, bool):
-            return None
-        project = await self._call(
-            f"find the project of {repo}", lambda: self._get(f"/projects/{project_id}")
-        )
-        path = str(project.get("path_with_namespace", "")).strip("/")
-        if not path or any(part in ("", ".", "..") for part in path.split("/")):
-            raise ForgeError(f"GitLab named project {project_id} {path!r}")
-        return path
+        """None: the path stands. A hook's token proves the project's path, not the id its
+        payload names; the run's read-back (app/workflow/provenance.py) refuses a run whose
+        id and path disagree, a project renamed since included, before anything is said."""
+        return None
 
     async def has_write_access(self, repo: str, user: str) -> bool:
         members = await self._call(
