@@ -38,6 +38,17 @@ def _repo(full_name: str) -> dict[str, Any]:
     }
 
 
+def commented(gh: GitHubSim, repo: str, number: int, body: str, sender: str) -> dict[str, Any]:
+    """`body` commented by `sender` on issue `number` of `repo` in the simulator, and the
+    webhook GitHub sends for it, with the repository's own id (a renamed one's too)."""
+    comment_id = gh.add_comment(repo, number, body, user=sender)
+    payload = issue_comment(
+        repo, gh.installation_id(repo), number, body, sender, comment_id=comment_id
+    )
+    payload["repository"]["id"] = gh.repo_id(repo)
+    return payload
+
+
 def issue_comment(
     repo: str,
     installation_id: int,

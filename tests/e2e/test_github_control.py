@@ -235,24 +235,17 @@ def test_a_retry_after_a_rename_works_on_the_renamed_repository(
     gh.add_repo(old, {"README.md": "# gadgets\n"})
     gh.set_permission(old, "alice", "write")
     number = gh.add_issue(old, "Plan the gears", "", user="alice")
-    comment = gh.add_comment(old, number, "/agentops plan", user="alice")
-    payload = events.issue_comment(
-        old, gh.installation_id(old), number, "/agentops plan", "alice", comment_id=comment
-    )
+    payload = events.commented(gh, old, number, "/agentops plan", "alice")
     first = int(service.post_github("issue_comment", payload, GITHUB_SECRET).text.split()[-1])
     assert wait_for(lambda: service.finished(first))["status"] == "failed"
 
-    repo_id = gh.rename_repo(old, renamed)
+    gh.rename_repo(old, renamed)
     gh.add_repo(old, {"README.md": "# someone else's gadgets\n"})
     gh.set_permission(old, "alice", "write")
     other = gh.add_issue(old, "Something else", "", user="alice")
     assert other == number
 
-    comment = gh.add_comment(renamed, number, "/agentops retry", user="alice")
-    payload = events.issue_comment(
-        renamed, gh.installation_id(renamed), number, "/agentops retry", "alice", comment_id=comment
-    )
-    payload["repository"]["id"] = repo_id  # GitHub sends the repository's own id
+    payload = events.commented(gh, renamed, number, "/agentops retry", "alice")
     assert service.post_github("issue_comment", payload, GITHUB_SECRET).status_code == 202
 
     def said(repo: str) -> list[str]:

@@ -455,15 +455,7 @@ def test_a_run_stays_with_its_repository_when_the_name_passes_to_another(
     gh.add_repo("acme/vault")
     gh.set_permission("acme/vault", "vera", "read")
     number = gh.add_issue("acme/vault", "Rotate the keys", "the keys are in keys.txt", user="carol")
-    comment = gh.add_comment("acme/vault", number, "/agentops plan", user="carol")
-    payload = events.issue_comment(
-        "acme/vault",
-        gh.installation_id("acme/vault"),
-        number,
-        "/agentops plan",
-        "carol",
-        comment_id=comment,
-    )
+    payload = events.commented(gh, "acme/vault", number, "/agentops plan", "carol")
     answer = service.post_github("issue_comment", payload, GITHUB_SECRET)
     assert answer.status_code == 202, answer.text
     run = int(answer.text.split()[-1])

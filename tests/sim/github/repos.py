@@ -92,6 +92,10 @@ class ReposSetup(AuthSetup):
                 force=True,
             )
 
+    def repo_id(self, full_name: str) -> int:
+        with self._lock:
+            return self._repo(full_name).id
+
     def rename_repo(self, full_name: str, new_full_name: str) -> int:
         """`full_name` is `new_full_name` from now on (same id, issues and permissions);
         the old name is free for another repository. Its id is returned."""
